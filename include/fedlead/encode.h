@@ -1,0 +1,126 @@
+/*
+ * From CSV records to encoded feature vectors, per the schema.
+ *
+ * A binding maps the schema's columns to positions in one CSV header.
+ * Rows are encoded "raw" (numeric values in original units, missing numerics
+ * as NaN until imputation) and then standardised with a scaler derived from
+ * column statistics. Statistics are plain sums so that partners can add them
+ * up in a federation.
+ */
+#ifndef FEDLEAD_ENCODE_H
+#define FEDLEAD_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedlead/csv.h"
+#include "fedlead/schema.h"
+
+struct fl_binding;
+
+/*
+ * Binds schema columns to the header record. A missing column is an error
+ * (FL_ERR_DATA, "leads.csv:1: column \"AGE\" required by the schema is
+ * missing"); duplicated header names are an error; header columns the schema
+ * does not mention are reported through *n_extra (and named in
+ * fl_binding_extra()) so the caller can print a notice.
+ * need_label=0 binds without the label column (scoring unlabelled leads).
+ */
+int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
+		   const struct fl_csv_record *header, int need_label, struct fl_binding **out,
+		   size_t *n_extra);
+/* Name of the i-th extra header column. */
+const char *fl_binding_extra(const struct fl_binding *b, size_t i);
+int fl_binding_has_label(const struct fl_binding *b);
+int fl_binding_has_id(const struct fl_binding *b);
+void fl_binding_free(struct fl_binding *b);
+
+/*
+ * Encodes one record into x (schema dim doubles; x[0] = 1 for the intercept):
+ * numeric values as parsed (NaN when missing and the policy is impute, with
+ * the indicator column set to 1), categorical as one-hot. *label is 1 or 0
+ * when the binding has the label, else untouched. *id points into the record
+ * (or NULL). On a bad row returns FL_ERR_DATA with fl_errmsg() of the form
+ * "leads.csv:17:4: column \"AGE\": \"abc\" is not a number".
+ */
+int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, double *x,
+		  double *label, const char **id);
+
+/* Summable column statistics over raw encoded rows. */
+struct fl_stats {
+	size_t dim;
+	double rows, positives;
+	double *count; /* per encoded column: rows where the value was present */
+	double *sum;   /* sum of present values */
+	double *sumsq; /* sum of squares of present values */
+	double *min, *max;
+};
+
+int fl_stats_new(size_t dim, struct fl_stats **out);
+/* Adds one raw encoded row with its label (NaN entries count as missing). */
+void fl_stats_add(struct fl_stats *st, const double *x, double label);
+/* st += other (same dim); min/max combine. */
+int fl_stats_merge(struct fl_stats *st, const struct fl_stats *other);
+void fl_stats_free(struct fl_stats *st);
+
+/*
+ * Standardisation: x' = (x - center) / scale. Numeric value columns are
+ * centred on their mean and divided by their (population) standard
+ * deviation, or 1 when it is zero; indicator and one-hot columns and the
+ * intercept are left as they are (center 0, scale 1). baseline[j] is the
+ * mean of x'_j over the training rows (0 for numeric columns, the frequency
+ * for indicators): reason codes measure a lead against it.
+ */
+struct fl_scaler {
+	size_t dim;
+	double *center, *scale, *baseline;
+	double *impute; /* per column: raw value used for a missing numeric (the mean) */
+};
+
+int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
+			 struct fl_scaler **out);
+/* Imputes missing values and standardises a raw row in place. */
+void fl_scaler_apply(const struct fl_scaler *sc, double *x);
+void fl_scaler_free(struct fl_scaler *sc);
+
+enum fl_bad_rows { FL_BAD_ROWS_FAIL = 0, FL_BAD_ROWS_SKIP = 1 };
+
+#define FL_BAD_ROW_SAMPLES 5
+struct fl_load_report {
+	uint64_t rows;    /* rows loaded */
+	uint64_t skipped; /* bad rows skipped (policy skip) */
+	char samples[FL_BAD_ROW_SAMPLES][256]; /* first reasons, as error messages */
+	size_t n_samples;
+	size_t n_extra; /* header columns the schema ignores implicitly */
+	char extra[512]; /* their names, comma-separated (truncated with "...") */
+};
+
+/* A partner's encoded data: n rows of dim doubles, row-major, 64-byte aligned. */
+struct fl_dataset {
+	size_t n, dim;
+	double *X;
+	double *y; /* 0 or 1 */
+	struct fl_stats *stats; /* of the raw rows, before standardisation */
+};
+
+/*
+ * Streams a labelled CSV into a raw encoded dataset (not yet standardised).
+ * Memory: the numeric matrix, not the text.
+ */
+int fl_dataset_load(const struct fl_schema *s, const char *path, enum fl_bad_rows policy,
+		    struct fl_dataset **out, struct fl_load_report *rep);
+
+/* Applies a scaler to every row. */
+void fl_dataset_standardize(struct fl_dataset *ds, const struct fl_scaler *sc);
+
+/*
+ * Splits off a validation part: rows are assigned by a hash of (seed, row
+ * index) so the split is reproducible. frac in (0,1). Both outputs are new
+ * datasets (the stats are not copied: they are NULL).
+ */
+int fl_dataset_split(const struct fl_dataset *ds, double frac, uint64_t seed,
+		     struct fl_dataset **train, struct fl_dataset **valid);
+
+void fl_dataset_free(struct fl_dataset *ds);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * Every BLAS call of fedlead lives here, so kernels can be fused or swapped
+ * in one place. Matrices are dense, row-major, n rows by d columns.
+ */
+#ifndef FEDLEAD_LINALG_H
+#define FEDLEAD_LINALG_H
+
+#include <stddef.h>
+
+/* 64-byte aligned, zeroed allocation of n*d doubles (NULL on overflow or
+ * failure); release with free(). */
+double *fl_matrix_alloc(size_t n, size_t d);
+
+/*
+ * One pass of the logistic-regression data term over the rows of X:
+ *   z_i    = x_i . w
+ *   loss  += sum_i c_i * (log(1 + exp(z_i)) - y_i z_i)      (stable form)
+ *   grad  += sum_i c_i * (sigmoid(z_i) - y_i) x_i           (d doubles)
+ *   hess  += sum_i c_i * s_i (1 - s_i) x_i x_i^T            (d*d, full, if non-NULL)
+ * y_i in {0,1}; c may be NULL (all weights 1). Outputs are overwritten, not
+ * accumulated. The rows are processed in cache-sized blocks so that X is
+ * streamed from memory once for both products.
+ */
+void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
+			const double *w, double *loss, double *grad, double *hess);
+
+/* z = X w (n doubles). */
+void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z);
+
+/*
+ * Solves A x = b for symmetric positive definite A (d*d, overwritten by its
+ * Cholesky factor); b is overwritten by x. Returns 0, or FL_ERR_NUMERIC when
+ * A is not positive definite.
+ */
+int fl_linalg_spd_solve(double *A, size_t d, double *b);
+
+double fl_linalg_dot(const double *a, const double *b, size_t d);
+double fl_linalg_nrm2(const double *a, size_t d);
+/* y += alpha * x */
+void fl_linalg_axpy(double alpha, const double *x, double *y, size_t d);
+
+/* The numerically stable log(1 + exp(z)). */
+double fl_log1pexp(double z);
+double fl_sigmoid(double z);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * L2-regularised logistic regression solvers.
+ *
+ * The objective is  f(w) = L(w) + (l2 / 2) * sum_{j >= 1} w_j^2,  where L is
+ * the data term summed over rows (see fl_linalg_logistic) and column 0 is the
+ * unpenalised intercept.
+ *
+ * Newton and L-BFGS are "ask/tell" state machines: the solver asks for the
+ * data-term sums (loss, gradient, and for Newton the Hessian) at a point and
+ * is told them. Local training evaluates on the partner's rows; the
+ * federation coordinator asks every partner and tells the solver the sums, so
+ * a federated run takes exactly the steps a pooled run takes.
+ */
+#ifndef FEDLEAD_LOGREG_H
+#define FEDLEAD_LOGREG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fl_solver_kind { FL_SOLVER_NEWTON = 0, FL_SOLVER_LBFGS = 1, FL_SOLVER_SGD = 2 };
+
+/* "newton", "lbfgs", "sgd"; parse returns -1 for an unknown name. */
+const char *fl_solver_name(enum fl_solver_kind k);
+int fl_solver_parse(const char *name, enum fl_solver_kind *k);
+
+struct fl_solver_opts {
+	double l2;    /* >= 0 */
+	double tol;   /* converged when ||grad f|| <= tol (absolute) */
+	int max_iter; /* iterations (accepted steps), > 0 */
+	int lbfgs_m;  /* L-BFGS memory; 0 = 10 */
+};
+
+struct fl_solver_status {
+	int iterations;  /* accepted steps */
+	int evaluations; /* points evaluated (line-search trials included) */
+	double objective;
+	double grad_norm; /* of f, at the current point */
+	int converged;
+};
+
+struct fl_solver;
+
+/* w0 may be NULL (start at zero). kind must be NEWTON or LBFGS. */
+int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
+		  const double *w0, struct fl_solver **out);
+
+#define FL_SOLVER_DONE 0
+#define FL_SOLVER_EVAL 1
+/*
+ * What to evaluate next: returns FL_SOLVER_EVAL with *w (d doubles, owned by
+ * the solver, valid until the next tell) and *need_hess, or FL_SOLVER_DONE
+ * when converged or out of iterations, or a negative FL_ERR_* (e.g. the line
+ * search failed).
+ */
+int fl_solver_ask(struct fl_solver *s, const double **w, int *need_hess);
+
+/* The data-term sums at the point last asked for; hess may be NULL unless
+ * need_hess was set. Returns 0 or FL_ERR_NUMERIC for non-finite input. */
+int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const double *hess);
+
+/* Best point so far (d doubles) and progress. */
+const double *fl_solver_weights(const struct fl_solver *s);
+void fl_solver_get_status(const struct fl_solver *s, struct fl_solver_status *st);
+void fl_solver_free(struct fl_solver *s);
+
+/* A partner's rows, already encoded and standardised. c may be NULL. */
+struct fl_logreg_data {
+	size_t n, d;
+	const double *X, *y, *c;
+};
+
+/* Runs Newton or L-BFGS locally. w: in = start (or NULL for zero), out = solution. */
+int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
+		    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st);
+
+struct fl_sgd_opts {
+	double l2;
+	int epochs;       /* passes over the rows, > 0 */
+	size_t batch;     /* rows per mini-batch, > 0 */
+	double lr;        /* initial learning rate; decays as lr / (1 + t * decay) */
+	double decay;
+	uint64_t seed;    /* row shuffling */
+	double prox_mu;   /* FedProx: adds (mu/2)||w - anchor||^2; 0 = off */
+	const double *anchor; /* d doubles, required when prox_mu > 0 */
+};
+
+/* Mini-batch SGD (FedAvg's local step); w in/out. */
+int fl_logreg_sgd(const struct fl_logreg_data *data, const struct fl_sgd_opts *opts, double *w);
+
+/* Objective f(w) for the data, for tests and reports. */
+double fl_logreg_objective(const struct fl_logreg_data *data, double l2, const double *w);
+
+#endif

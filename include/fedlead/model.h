@@ -1,0 +1,80 @@
+/*
+ * The model file: schema, standardisation, weights and provenance.
+ *
+ * On disk: the magic "FLMODEL\n", a 4-byte big-endian payload length, the
+ * protobuf ModelFile message (proto/model.proto), and a SHA-256 of everything
+ * before it, so a single corrupt byte is detected. Loading rejects an unknown
+ * major format version, a truncated or corrupt file and a schema whose
+ * fingerprint does not match the one recorded.
+ */
+#ifndef FEDLEAD_MODEL_H
+#define FEDLEAD_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedlead/encode.h"
+#include "fedlead/schema.h"
+
+#define FL_MODEL_FORMAT_MAJOR 1
+#define FL_MODEL_FORMAT_MINOR 0
+#define FL_MODEL_MAX_BYTES (256u * 1024 * 1024)
+
+struct fl_metric_set {
+	uint64_t rows, positives;
+	double auc, log_loss;
+};
+
+struct fl_provenance {
+	char *solver;    /* "newton", "lbfgs", "sgd", "fedavg" */
+	double l2;
+	double pos_weight; /* class weight of converted rows (1 = none) */
+	uint64_t rows, positives;
+	int iterations;
+	double final_loss; /* objective at the solution */
+	double grad_norm;
+	struct fl_metric_set train, valid; /* valid.rows == 0: no validation */
+	char *created;      /* RFC 3339, UTC */
+	char *tool_version;
+	/* Federation (0 / NULL for a local model). */
+	char *federation_id;
+	uint32_t rounds;
+	char **participants;
+	size_t n_participants;
+};
+
+struct fl_model {
+	struct fl_schema *schema; /* owned */
+	size_t dim;               /* == schema->dim */
+	double *w;                /* dim weights, w[0] the intercept */
+	struct fl_scaler *scaler; /* owned, dim columns */
+	struct fl_provenance prov;
+};
+
+/*
+ * A model with zero weights and an identity scaler for a schema (the schema
+ * is copied). Strings in prov are set by the caller with fl_model_set_str().
+ */
+int fl_model_new(const struct fl_schema *s, struct fl_model **out);
+/* Replaces *field (a char * inside m->prov) with a copy of value. */
+int fl_model_set_str(char **field, const char *value);
+int fl_model_add_participant(struct fl_model *m, const char *name);
+
+/* Serialises to the file format (header, protobuf, checksum). */
+int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len);
+/* Parses the file format; origin names the source in errors. */
+int fl_model_decode(const uint8_t *buf, size_t len, const char *origin, struct fl_model **out);
+
+/* Writes atomically: temp file in the same directory, fsync, rename. */
+int fl_model_save(const struct fl_model *m, const char *path);
+int fl_model_load(const char *path, struct fl_model **out);
+
+/* The whole model as pretty JSON (malloc'ed). */
+int fl_model_to_json(const struct fl_model *m, char **out);
+
+/* Logit of a standardised encoded row. */
+double fl_model_logit(const struct fl_model *m, const double *x);
+
+void fl_model_free(struct fl_model *m);
+
+#endif

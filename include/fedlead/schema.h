@@ -1,0 +1,89 @@
+/*
+ * The lead schema: the contract partners agree on.
+ *
+ * A schema names the label column and its two values, an optional id column,
+ * the features with their types, and columns to ignore. It has a canonical
+ * JSON form (keys sorted, defaults explicit, no blanks) whose SHA-256 is the
+ * fingerprint stored in every model and checked when a node joins a
+ * federation.
+ *
+ * Encoding (the order of model weights): column 0 is the intercept; then each
+ * feature in declared order takes enc_width columns starting at enc_offset:
+ *   numeric, missing=error   1 column  (the value)
+ *   numeric, missing=impute  2 columns (the value, then a 0/1 missing indicator)
+ *   categorical              one 0/1 column per listed value, plus one for
+ *                            "other" when other=true
+ */
+#ifndef FEDLEAD_SCHEMA_H
+#define FEDLEAD_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FL_SCHEMA_VERSION 1
+#define FL_FINGERPRINT_LEN 32
+/* Limits on a schema, checked before allocating. */
+#define FL_SCHEMA_MAX_FEATURES 10000
+#define FL_SCHEMA_MAX_VALUES 10000 /* categories per feature */
+#define FL_SCHEMA_MAX_DIM 100000   /* encoded columns */
+#define FL_SCHEMA_MAX_BYTES (8u * 1024 * 1024)
+
+enum fl_feature_type { FL_NUMERIC = 0, FL_CATEGORICAL = 1 };
+enum fl_missing_policy { FL_MISSING_ERROR = 0, FL_MISSING_IMPUTE = 1 };
+
+struct fl_feature {
+	char *name;
+	enum fl_feature_type type;
+	enum fl_missing_policy missing; /* numeric only */
+	char **values;                  /* categorical only */
+	size_t n_values;
+	int other; /* categorical: unknown values go to an "other" column */
+	size_t enc_offset, enc_width;
+};
+
+struct fl_schema {
+	char *label;    /* label column name */
+	char *positive; /* label value meaning "converted" */
+	char *negative; /* label value meaning "not converted" */
+	char *id;       /* id column, or NULL */
+	struct fl_feature *features;
+	size_t n_features;
+	char **ignore;
+	size_t n_ignore;
+	size_t dim; /* encoded width including the intercept column 0 */
+	uint8_t fingerprint[FL_FINGERPRINT_LEN];
+	char *canonical; /* canonical JSON text, NUL-terminated */
+};
+
+/*
+ * Parses schema JSON. origin names the text in error messages (a path).
+ * Errors (FL_ERR_SCHEMA) name the JSON line and column or the offending key:
+ * "coil.schema.json:12:5: features[3]: unknown type \"number\"".
+ */
+int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out);
+
+/* Reads and parses a schema file. */
+int fl_schema_load(const char *path, struct fl_schema **out);
+
+/* Lowercase hex of the fingerprint; out must hold 65 bytes. */
+void fl_schema_fingerprint_hex(const struct fl_schema *s, char out[65]);
+
+/*
+ * Name of encoded column j (0 <= j < dim) into buf: "(intercept)",
+ * "MKOOPKLA", "MKOOPKLA (missing)", "PPERSAUT=6", "STYPE=(other)".
+ */
+void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_t bufsz);
+
+/*
+ * Drafts a schema from a CSV for a person to review: columns whose
+ * non-empty values all parse as numbers become numeric (categorical when they
+ * take at most max_levels distinct integer values and the caller asked for
+ * it), others categorical with their sorted distinct values and other=true.
+ * Missing values give missing=impute. Returns malloc'ed pretty JSON.
+ */
+int fl_schema_draft(const char *csv_path, const char *label, const char *id,
+		    size_t max_levels, char **json_out);
+
+void fl_schema_free(struct fl_schema *s);
+
+#endif
