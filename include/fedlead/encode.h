@@ -32,6 +32,8 @@ int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
 /* Name of the i-th extra header column. */
 const char *fl_binding_extra(const struct fl_binding *b, size_t i);
 int fl_binding_has_label(const struct fl_binding *b);
+/* CSV column index (0-based) of schema feature i. */
+size_t fl_binding_column(const struct fl_binding *b, size_t i);
 int fl_binding_has_id(const struct fl_binding *b);
 void fl_binding_free(struct fl_binding *b);
 
@@ -77,6 +79,8 @@ struct fl_scaler {
 	double *impute; /* per column: raw value used for a missing numeric (the mean) */
 };
 
+/* An identity scaler (center 0, scale 1, baseline 0, impute 0). */
+int fl_scaler_new(size_t dim, struct fl_scaler **out);
 int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
 			 struct fl_scaler **out);
 /* Imputes missing values and standardises a raw row in place. */
@@ -95,7 +99,10 @@ struct fl_load_report {
 	char extra[512]; /* their names, comma-separated (truncated with "...") */
 };
 
-/* A partner's encoded data: n rows of dim doubles, row-major, 64-byte aligned. */
+/* Fills rep->n_extra and rep->extra from a binding. */
+void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b);
+
+/* A partner's encoded data: n rows of dim doubles, row-major. */
 struct fl_dataset {
 	size_t n, dim;
 	double *X;

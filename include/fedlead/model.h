@@ -19,6 +19,8 @@
 #define FL_MODEL_FORMAT_MAJOR 1
 #define FL_MODEL_FORMAT_MINOR 0
 #define FL_MODEL_MAX_BYTES (256u * 1024 * 1024)
+/* Names in prov.participants; fl_model_add_participant() refuses more. */
+#define FL_MODEL_MAX_PARTICIPANTS 10000
 
 struct fl_metric_set {
 	uint64_t rows, positives;

@@ -1,0 +1,48 @@
+/*
+ * Scoring a lead file with a model: scores, ranks, deciles, reason codes and
+ * ranking-quality metrics, in memory that does not grow with the rows.
+ */
+#ifndef FEDLEAD_SCORE_H
+#define FEDLEAD_SCORE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fedlead/encode.h"
+#include "fedlead/metrics.h"
+#include "fedlead/model.h"
+
+#define FL_MAX_REASONS 10
+
+struct fl_score_opts {
+	const char *data;   /* lead CSV (a regular file: it is read twice) */
+	const char *out;    /* scored CSV path; NULL = no per-lead output */
+	int eval;           /* the label column must be present */
+	uint64_t top_k;     /* 0 = no top-K figures */
+	enum fl_bad_rows policy;
+	int n_reasons;      /* reason codes per lead, 0..FL_MAX_REASONS */
+	const char *tmpdir; /* for the ranking spill files; NULL = $TMPDIR */
+	size_t mem_records; /* ranking records kept in memory; 0 = 1<<20 */
+};
+
+struct fl_score_report {
+	struct fl_eval ev;
+	struct fl_load_report load;
+	uint64_t bytes; /* CSV bytes read in the scoring pass */
+};
+
+/*
+ * Scores opts->data. The output file appears only when scoring succeeded
+ * (it is written under a temporary name and renamed).
+ */
+int fl_score_file(const struct fl_model *m, const struct fl_score_opts *opts,
+		  struct fl_score_report *rep);
+
+/* Contribution of encoded column j to a standardised row's logit, against
+ * the average training lead: w_j * (x_j - baseline_j). */
+double fl_score_contribution(const struct fl_model *m, const double *x, size_t j);
+
+/* Prints the model's top positive and negative drivers in human terms. */
+int fl_score_explain(const struct fl_model *m, FILE *fp, int top);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * Local training: from a raw encoded dataset to a model file, with an
+ * optional validation split and automatic choice of the L2 strength.
+ */
+#ifndef FEDLEAD_TRAIN_H
+#define FEDLEAD_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedlead/encode.h"
+#include "fedlead/logreg.h"
+#include "fedlead/model.h"
+
+#define FL_L2_GRID_MAX 16
+
+struct fl_train_opts {
+	enum fl_solver_kind solver;
+	double l2;         /* used unless l2_auto */
+	int l2_auto;       /* pick l2 from the grid by validation log-loss */
+	double valid_frac; /* 0: no validation split (auto then uses k-fold) */
+	int kfold;         /* folds for auto without a split; 0 = 5 */
+	uint64_t seed;     /* split and SGD shuffling */
+	double pos_weight; /* weight of converted rows; 1 = none, 0 = balanced */
+	double tol;        /* converged when ||grad f|| <= tol * rows; 0 = 1e-10 */
+	int max_iter;      /* 0 = 100 for Newton, 10000 for L-BFGS */
+	int epochs;        /* SGD; 0 = 50 */
+	size_t batch;      /* SGD; 0 = 64 */
+	double lr;         /* SGD; 0 = 0.5 */
+};
+
+void fl_train_opts_default(struct fl_train_opts *o);
+
+struct fl_l2_candidate {
+	double l2, valid_log_loss, valid_auc;
+};
+
+struct fl_train_report {
+	struct fl_solver_status status;
+	struct fl_l2_candidate grid[FL_L2_GRID_MAX];
+	size_t n_grid; /* 0 unless l2_auto */
+	double l2;     /* the strength used for the model */
+	double pos_weight;
+	struct fl_metric_set train, valid;
+};
+
+/* The grid --l2 auto searches (sum-form penalty, see logreg.h). */
+size_t fl_l2_grid(double *out, size_t max);
+
+/*
+ * Trains a local model on raw (unstandardised) rows. raw is not modified.
+ * Standardisation uses statistics of the training part only.
+ */
+int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
+		   const struct fl_train_opts *opts, struct fl_model **out,
+		   struct fl_train_report *rep);
+
+/* Trains on standardised rows with the given solver settings; w (dim) in/out. */
+int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
+		 double pos_weight, double *w, struct fl_solver_status *st);
+
+#endif

@@ -1,0 +1,354 @@
+/*
+ * fedlead-node: runs at a partner's site. Drafts and checks lead schemas,
+ * validates lead exports and trains local models.
+ */
+#include <getopt.h>
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/cli.h"
+#include "fedlead/error.h"
+#include "fedlead/schema.h"
+#include "fedlead/score.h"
+#include "fedlead/train.h"
+
+static const char *prog = "fedlead-node";
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: fedlead-node schema --data LEADS.csv --label COLUMN [--id COLUMN]\n"
+		"                           [--max-levels N] [--out SCHEMA.json]\n"
+		"       fedlead-node check --schema SCHEMA.json --data LEADS.csv [--bad-rows fail|skip]\n"
+		"       fedlead-node train --schema SCHEMA.json --data LEADS.csv --out MODEL.fdl\n"
+		"                          [--l2 LAMBDA|auto] [--solver newton|lbfgs|sgd]\n"
+		"                          [--validation-split FRACTION] [--class-weight W|balanced]\n"
+		"                          [--seed N] [--bad-rows fail|skip] [--quiet]\n"
+		"       fedlead-node inspect MODEL.fdl\n"
+		"       fedlead-node --version | --help\n"
+		"\n"
+		"schema   drafts a lead schema from a CSV for a person to review\n"
+		"check    validates a lead file against a schema and summarises each column\n"
+		"train    trains a local-only conversion model and prints its metrics\n"
+		"inspect  prints a model's drivers and provenance\n"
+		"\n"
+		"Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
+}
+
+static int fail(int err)
+{
+	fl_cli_error(prog, err);
+	return fl_cli_exit_code(err);
+}
+
+struct opts {
+	const char *schema, *data, *out, *label, *id;
+	uint64_t max_levels;
+	enum fl_bad_rows bad_rows;
+	struct fl_train_opts train;
+	int quiet;
+};
+
+enum { OPT_SCHEMA = 256, OPT_DATA, OPT_OUT, OPT_LABEL, OPT_ID, OPT_MAX_LEVELS, OPT_BAD_ROWS,
+       OPT_L2, OPT_SOLVER, OPT_VSPLIT, OPT_CLASS_WEIGHT, OPT_SEED, OPT_QUIET, OPT_HELP,
+       OPT_VERSION };
+
+static const struct option long_opts[] = {
+	{"schema", required_argument, NULL, OPT_SCHEMA},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"label", required_argument, NULL, OPT_LABEL},
+	{"id", required_argument, NULL, OPT_ID},
+	{"max-levels", required_argument, NULL, OPT_MAX_LEVELS},
+	{"bad-rows", required_argument, NULL, OPT_BAD_ROWS},
+	{"l2", required_argument, NULL, OPT_L2},
+	{"solver", required_argument, NULL, OPT_SOLVER},
+	{"validation-split", required_argument, NULL, OPT_VSPLIT},
+	{"class-weight", required_argument, NULL, OPT_CLASS_WEIGHT},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+/* Returns 0, or an exit code when the program should stop. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SCHEMA: o->schema = optarg; break;
+		case OPT_DATA: o->data = optarg; break;
+		case OPT_OUT: o->out = optarg; break;
+		case OPT_LABEL: o->label = optarg; break;
+		case OPT_ID: o->id = optarg; break;
+		case OPT_QUIET: o->quiet = 1; break;
+		case OPT_MAX_LEVELS:
+			if (fl_cli_u64(prog, "--max-levels", optarg, &o->max_levels) != 0)
+				return FL_EXIT_USAGE;
+			break;
+		case OPT_BAD_ROWS:
+			if (fl_cli_bad_rows(prog, optarg, &o->bad_rows) != 0)
+				return FL_EXIT_USAGE;
+			break;
+		case OPT_L2:
+			if (strcmp(optarg, "auto") == 0)
+				o->train.l2_auto = 1;
+			else if (fl_cli_double(prog, "--l2", optarg, &o->train.l2) != 0)
+				return FL_EXIT_USAGE;
+			else if (o->train.l2 < 0) {
+				fprintf(stderr, "%s: --l2: must be at least 0 or \"auto\"\n", prog);
+				return FL_EXIT_USAGE;
+			}
+			break;
+		case OPT_SOLVER:
+			if (fl_solver_parse(optarg, &o->train.solver) != 0) {
+				fprintf(stderr, "%s: --solver: \"%s\" is not newton, lbfgs or sgd\n",
+					prog, optarg);
+				return FL_EXIT_USAGE;
+			}
+			break;
+		case OPT_VSPLIT:
+			if (fl_cli_double(prog, "--validation-split", optarg,
+					  &o->train.valid_frac) != 0)
+				return FL_EXIT_USAGE;
+			if (!(o->train.valid_frac >= 0 && o->train.valid_frac < 1)) {
+				fprintf(stderr, "%s: --validation-split: must be from 0 up to (not "
+						"including) 1\n", prog);
+				return FL_EXIT_USAGE;
+			}
+			break;
+		case OPT_CLASS_WEIGHT:
+			if (strcmp(optarg, "balanced") == 0)
+				o->train.pos_weight = 0;
+			else if (fl_cli_double(prog, "--class-weight", optarg,
+					       &o->train.pos_weight) != 0)
+				return FL_EXIT_USAGE;
+			else if (!(o->train.pos_weight > 0)) {
+				fprintf(stderr, "%s: --class-weight: must be positive or "
+						"\"balanced\"\n", prog);
+				return FL_EXIT_USAGE;
+			}
+			break;
+		case OPT_SEED:
+			if (fl_cli_u64(prog, "--seed", optarg, &o->train.seed) != 0)
+				return FL_EXIT_USAGE;
+			break;
+		default:
+			usage(stderr);
+			return FL_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int require(const char *value, const char *opt, const char *cmd)
+{
+	if (value != NULL)
+		return 0;
+	fprintf(stderr, "%s %s: %s is required (see --help)\n", prog, cmd, opt);
+	return FL_EXIT_USAGE;
+}
+
+static int cmd_schema(struct opts *o)
+{
+	char *json = NULL;
+	FILE *fp;
+	int r;
+
+	if ((r = require(o->data, "--data", "schema")) || (r = require(o->label, "--label", "schema")))
+		return r;
+	if ((r = fl_schema_draft(o->data, o->label, o->id, o->max_levels, &json)) != 0)
+		return fail(r);
+	fp = o->out ? fopen(o->out, "w") : stdout;
+	if (fp == NULL) {
+		perror(o->out);
+		free(json);
+		return FL_EXIT_FAILURE;
+	}
+	fprintf(fp, "%s\n", json);
+	free(json);
+	if (o->out && fclose(fp) != 0) {
+		perror(o->out);
+		return FL_EXIT_FAILURE;
+	}
+	if (o->out)
+		fprintf(stderr, "%s: drafted %s: review every feature before partners agree on it\n",
+			prog, o->out);
+	return 0;
+}
+
+static void print_column_summary(const struct fl_schema *s, const struct fl_stats *st)
+{
+	printf("%-24s %-12s %10s  %s\n", "column", "type", "missing", "summary");
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t j = f->enc_offset;
+
+		if (f->type == FL_NUMERIC) {
+			double present = st->count[j];
+			double missing = st->rows - present;
+
+			printf("%-24s %-12s %10.0f  ", f->name, "numeric", missing);
+			if (present > 0)
+				printf("min %.6g  max %.6g  mean %.6g\n", st->min[j], st->max[j],
+				       st->sum[j] / present);
+			else
+				printf("(no values)\n");
+			continue;
+		}
+		printf("%-24s %-12s %10s  ", f->name, "categorical", "-");
+		for (size_t k = 0; k < f->enc_width; k++) {
+			if (k == 6 && f->enc_width > 8) {
+				printf("... (%zu values)", f->enc_width);
+				break;
+			}
+			printf("%s%s=%.0f", k ? ", " : "", k < f->n_values ? f->values[k] : "(other)",
+			       st->sum[j + k]);
+		}
+		printf("\n");
+	}
+}
+
+static int cmd_check(struct opts *o)
+{
+	struct fl_schema *s = NULL;
+	struct fl_dataset *ds = NULL;
+	struct fl_load_report rep;
+	char fp_hex[65];
+	int r;
+
+	if ((r = require(o->schema, "--schema", "check")) || (r = require(o->data, "--data", "check")))
+		return r;
+	if ((r = fl_schema_load(o->schema, &s)) != 0)
+		return fail(r);
+	if ((r = fl_dataset_load(s, o->data, o->bad_rows, &ds, &rep)) != 0) {
+		fl_schema_free(s);
+		return fail(r);
+	}
+	fl_cli_load_notices(prog, o->data, &rep);
+	fl_schema_fingerprint_hex(s, fp_hex);
+	printf("%s: %llu rows valid against %s (fingerprint %.16s...)\n", o->data,
+	       (unsigned long long)rep.rows, o->schema, fp_hex);
+	printf("label %s: %.0f converted (%s), %.0f not converted (%s): %.2f %% converted\n",
+	       s->label, ds->stats->positives, s->positive, ds->stats->rows - ds->stats->positives,
+	       s->negative, 100.0 * ds->stats->positives / ds->stats->rows);
+	print_column_summary(s, ds->stats);
+	fl_dataset_free(ds);
+	fl_schema_free(s);
+	return 0;
+}
+
+static void print_metrics(const char *what, const struct fl_metric_set *m)
+{
+	printf("%-11s %8llu leads, %6llu converted, AUC %.4f, log-loss %.5f\n", what,
+	       (unsigned long long)m->rows, (unsigned long long)m->positives, m->auc, m->log_loss);
+}
+
+static int cmd_train(struct opts *o)
+{
+	struct fl_schema *s = NULL;
+	struct fl_dataset *ds = NULL;
+	struct fl_model *m = NULL;
+	struct fl_load_report rep;
+	struct fl_train_report tr;
+	int r;
+
+	if ((r = require(o->schema, "--schema", "train")) || (r = require(o->data, "--data", "train")) ||
+	    (r = require(o->out, "--out", "train")))
+		return r;
+	if (o->train.l2_auto && o->train.valid_frac == 0 && !o->quiet)
+		fprintf(stderr, "%s: --l2 auto without --validation-split: choosing by 5-fold "
+				"cross-validation\n", prog);
+	if ((r = fl_schema_load(o->schema, &s)) != 0 ||
+	    (r = fl_dataset_load(s, o->data, o->bad_rows, &ds, &rep)) != 0)
+		goto out;
+	if (!o->quiet)
+		fl_cli_load_notices(prog, o->data, &rep);
+	if ((r = fl_train_local(s, ds, &o->train, &m, &tr)) != 0)
+		goto out;
+	if (tr.n_grid > 0) {
+		printf("%-10s %16s %10s\n", "l2", "valid log-loss", "valid AUC");
+		for (size_t g = 0; g < tr.n_grid; g++)
+			printf("%-10g %16.6f %10.4f%s\n", tr.grid[g].l2, tr.grid[g].valid_log_loss,
+			       tr.grid[g].valid_auc, tr.grid[g].l2 == tr.l2 ? "  <- chosen" : "");
+	}
+	printf("solver %s, l2 %g%s: %d iterations, objective %.10g, gradient norm %.3g%s\n",
+	       fl_solver_name(o->train.solver), tr.l2, tr.pos_weight != 1 ? " (class-weighted)" : "",
+	       tr.status.iterations, tr.status.objective, tr.status.grad_norm,
+	       tr.status.converged ? "" : " (not converged)");
+	print_metrics("training", &tr.train);
+	if (tr.valid.rows > 0)
+		print_metrics("validation", &tr.valid);
+	if ((r = fl_model_save(m, o->out)) != 0)
+		goto out;
+	printf("model written to %s\n", o->out);
+	r = 0;
+out:
+	fl_model_free(m);
+	fl_dataset_free(ds);
+	fl_schema_free(s);
+	return r ? fail(r) : 0;
+}
+
+static int cmd_inspect(int argc, char **argv)
+{
+	struct fl_model *m = NULL;
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "%s inspect: expects one model file\n", prog);
+		return FL_EXIT_USAGE;
+	}
+	if ((r = fl_model_load(argv[0], &m)) != 0)
+		return fail(r);
+	r = fl_score_explain(m, stdout, 10);
+	if (r != 0)
+		r = fail(r);
+	fl_model_free(m);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0};
+	const char *cmd;
+	int r;
+
+	setlocale(LC_ALL, "C");
+	fl_train_opts_default(&o.train);
+	if (argc < 2) {
+		usage(stderr);
+		return FL_EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("fedlead-node %s\n", FL_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "inspect") == 0)
+		return cmd_inspect(argc - 2, argv + 2);
+	if ((r = parse_opts(argc - 1, argv + 1, &o)) != 0)
+		return r;
+	if (optind != argc - 1) {
+		fprintf(stderr, "%s %s: unexpected argument \"%s\"\n", prog, cmd, argv[optind + 1]);
+		return FL_EXIT_USAGE;
+	}
+	if (strcmp(cmd, "schema") == 0)
+		return cmd_schema(&o);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(&o);
+	if (strcmp(cmd, "train") == 0)
+		return cmd_train(&o);
+	fprintf(stderr, "%s: unknown command \"%s\" (see --help)\n", prog, cmd);
+	return FL_EXIT_USAGE;
+}

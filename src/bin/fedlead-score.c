@@ -1,0 +1,218 @@
+/*
+ * fedlead-score: scores lead files with a trained model, evaluates ranking
+ * quality and explains the model. Run by sales operations.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/cli.h"
+#include "fedlead/error.h"
+#include "fedlead/score.h"
+
+static const char *prog = "fedlead-score";
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: fedlead-score --model MODEL.fdl --data LEADS.csv [--out SCORED.csv]\n"
+		"                     [--eval] [--top K] [--json] [--reasons N]\n"
+		"                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
+		"       fedlead-score --model MODEL.fdl --explain [--top N]\n"
+		"       fedlead-score --model MODEL.fdl --export json\n"
+		"       fedlead-score --version | --help\n"
+		"\n"
+		"--out       writes one row per lead: id, score (conversion probability), rank,\n"
+		"            decile (1 = best tenth) and the top reason codes with their\n"
+		"            contributions to the log-odds\n"
+		"--eval      the file has the label column: prints AUC, log-loss, Brier score,\n"
+		"            calibration by decile and, with --top K, hits among the K best\n"
+		"--json      prints the metrics as one JSON object\n"
+		"--explain   prints the model's top positive and negative drivers\n"
+		"--export json  prints the whole model as JSON\n"
+		"\n"
+		"Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
+}
+
+static int fail(int err)
+{
+	fl_cli_error(prog, err);
+	return fl_cli_exit_code(err);
+}
+
+static void print_eval_text(const struct fl_eval *ev)
+{
+	printf("leads %llu, converted %llu (%.2f %%)\n", (unsigned long long)ev->rows,
+	       (unsigned long long)ev->positives,
+	       ev->rows ? 100.0 * (double)ev->positives / (double)ev->rows : 0.0);
+	printf("AUC %.4f   log-loss %.5f   Brier %.5f\n", ev->auc, ev->log_loss, ev->brier);
+	if (ev->top_k > 0)
+		printf("top %llu: %llu converted (%.2f %%), lift %.2fx over random\n",
+		       (unsigned long long)ev->top_k, (unsigned long long)ev->top_k_positives,
+		       100.0 * ev->top_k_share, ev->lift_at_top_k);
+	printf("\ncalibration by decile (1 = highest scores)\n");
+	printf("%6s %8s %10s %10s %10s\n", "decile", "leads", "converted", "observed", "predicted");
+	for (int d = 0; d < FL_DECILES; d++) {
+		const struct fl_decile *dc = &ev->deciles[d];
+
+		printf("%6d %8llu %10llu %9.2f%% %9.2f%%\n", d + 1, (unsigned long long)dc->rows,
+		       (unsigned long long)dc->positives,
+		       dc->rows ? 100.0 * (double)dc->positives / (double)dc->rows : 0.0,
+		       100.0 * dc->mean_prob);
+	}
+}
+
+/* JSON has no NaN: an undefined metric (AUC with one class) is null. */
+static json_t *real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static int print_eval_json(const struct fl_eval *ev, const struct fl_score_report *rep)
+{
+	json_t *o = json_object(), *dec = json_array();
+	char *s;
+
+	if (o == NULL || dec == NULL)
+		return FL_ERR_NOMEM;
+	json_object_set_new(o, "rows", json_integer((json_int_t)ev->rows));
+	json_object_set_new(o, "positives", json_integer((json_int_t)ev->positives));
+	json_object_set_new(o, "auc", real_or_null(ev->auc));
+	json_object_set_new(o, "log_loss", real_or_null(ev->log_loss));
+	json_object_set_new(o, "brier", real_or_null(ev->brier));
+	json_object_set_new(o, "top_k", json_integer((json_int_t)ev->top_k));
+	json_object_set_new(o, "top_k_positives", json_integer((json_int_t)ev->top_k_positives));
+	json_object_set_new(o, "lift_at_top_k", real_or_null(ev->lift_at_top_k));
+	json_object_set_new(o, "skipped_rows", json_integer((json_int_t)rep->load.skipped));
+	for (int d = 0; d < FL_DECILES; d++) {
+		const struct fl_decile *dc = &ev->deciles[d];
+
+		json_array_append_new(dec, json_pack("{s:i, s:I, s:I, s:o}", "decile", d + 1,
+						     "rows", (json_int_t)dc->rows, "positives",
+						     (json_int_t)dc->positives, "mean_score",
+						     real_or_null(dc->mean_prob)));
+	}
+	json_object_set_new(o, "deciles", dec);
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	json_decref(o);
+	if (s == NULL)
+		return FL_ERR_NOMEM;
+	printf("%s\n", s);
+	free(s);
+	return 0;
+}
+
+enum { OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_EVAL, OPT_TOP, OPT_JSON, OPT_REASONS,
+       OPT_BAD_ROWS, OPT_TMPDIR, OPT_QUIET, OPT_EXPLAIN, OPT_EXPORT, OPT_HELP, OPT_VERSION };
+
+static const struct option long_opts[] = {
+	{"model", required_argument, NULL, OPT_MODEL},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"eval", no_argument, NULL, OPT_EVAL},
+	{"top", required_argument, NULL, OPT_TOP},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"reasons", required_argument, NULL, OPT_REASONS},
+	{"bad-rows", required_argument, NULL, OPT_BAD_ROWS},
+	{"tmpdir", required_argument, NULL, OPT_TMPDIR},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"explain", no_argument, NULL, OPT_EXPLAIN},
+	{"export", required_argument, NULL, OPT_EXPORT},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+int main(int argc, char **argv)
+{
+	struct fl_score_opts so = {.n_reasons = 3};
+	struct fl_score_report rep;
+	struct fl_model *m = NULL;
+	const char *model = NULL, *export = NULL;
+	int c, json = 0, quiet = 0, explain = 0, r;
+	uint64_t v;
+
+	setlocale(LC_ALL, "C");
+	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MODEL: model = optarg; break;
+		case OPT_DATA: so.data = optarg; break;
+		case OPT_OUT: so.out = optarg; break;
+		case OPT_EVAL: so.eval = 1; break;
+		case OPT_JSON: json = 1; break;
+		case OPT_TMPDIR: so.tmpdir = optarg; break;
+		case OPT_QUIET: quiet = 1; break;
+		case OPT_EXPLAIN: explain = 1; break;
+		case OPT_EXPORT: export = optarg; break;
+		case OPT_TOP:
+			if (fl_cli_u64(prog, "--top", optarg, &so.top_k) != 0)
+				return FL_EXIT_USAGE;
+			break;
+		case OPT_REASONS:
+			if (fl_cli_u64(prog, "--reasons", optarg, &v) != 0)
+				return FL_EXIT_USAGE;
+			if (v > FL_MAX_REASONS) {
+				fprintf(stderr, "%s: --reasons: at most %d\n", prog, FL_MAX_REASONS);
+				return FL_EXIT_USAGE;
+			}
+			so.n_reasons = (int)v;
+			break;
+		case OPT_BAD_ROWS:
+			if (fl_cli_bad_rows(prog, optarg, &so.policy) != 0)
+				return FL_EXIT_USAGE;
+			break;
+		case OPT_HELP: usage(stdout); return 0;
+		case OPT_VERSION: printf("fedlead-score %s\n", FL_VERSION); return 0;
+		default: usage(stderr); return FL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument \"%s\"\n", prog, argv[optind]);
+		return FL_EXIT_USAGE;
+	}
+	if (model == NULL) {
+		fprintf(stderr, "%s: --model is required (see --help)\n", prog);
+		return FL_EXIT_USAGE;
+	}
+	if (export != NULL && strcmp(export, "json") != 0) {
+		fprintf(stderr, "%s: --export: \"%s\" is not a known format (json)\n", prog, export);
+		return FL_EXIT_USAGE;
+	}
+	if (so.data == NULL && !explain && export == NULL) {
+		fprintf(stderr, "%s: --data, --explain or --export is required (see --help)\n", prog);
+		return FL_EXIT_USAGE;
+	}
+	if ((r = fl_model_load(model, &m)) != 0)
+		return fail(r);
+	if (export != NULL) {
+		char *s = NULL;
+
+		if ((r = fl_model_to_json(m, &s)) == 0)
+			printf("%s\n", s);
+		free(s);
+		goto out;
+	}
+	if (explain) {
+		r = fl_score_explain(m, stdout, so.top_k ? (int)(so.top_k > 1000 ? 1000 : so.top_k) : 10);
+		goto out;
+	}
+	if ((r = fl_score_file(m, &so, &rep)) != 0)
+		goto out;
+	if (!quiet)
+		fl_cli_load_notices(prog, so.data, &rep.load);
+	if (json)
+		r = print_eval_json(&rep.ev, &rep);
+	else if (so.eval)
+		print_eval_text(&rep.ev);
+	else if (!quiet)
+		printf("scored %llu leads\n", (unsigned long long)rep.load.rows);
+	if (so.out != NULL && !quiet && !json)
+		fprintf(stderr, "%s: wrote %s\n", prog, so.out);
+out:
+	fl_model_free(m);
+	return r ? fail(r) : 0;
+}

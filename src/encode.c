@@ -1,0 +1,647 @@
+/*
+ * CSV records to encoded feature vectors, column statistics, standardisation
+ * and the in-memory dataset of one partner.
+ */
+#include "fedlead/encode.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/error.h"
+
+/* How much of an offending field an error message quotes. */
+#define QUOTE_MAX 60
+
+struct cat_entry {
+	const char *value;
+	size_t k; /* position in the schema's value list */
+};
+
+struct binding {
+	size_t col; /* CSV column index */
+	struct cat_entry *cats; /* categorical: values sorted for bsearch */
+};
+
+struct fl_binding {
+	const struct fl_schema *s;
+	const char *path;
+	size_t n_header;
+	size_t label_col, id_col; /* SIZE_MAX when absent */
+	struct binding *feat;     /* one per schema feature */
+	char **extra;
+	size_t n_extra;
+};
+
+struct header_entry {
+	const char *name;
+	size_t col;
+};
+
+static int header_cmp(const void *a, const void *b)
+{
+	const struct header_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : (x->col > y->col) - (x->col < y->col);
+}
+
+static int cat_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cat_entry *)a)->value, ((const struct cat_entry *)b)->value);
+}
+
+/* Finds a header column by name; duplicated names the schema uses are an
+ * error because either copy could be meant. */
+static int find_column(const struct header_entry *hdr, size_t n, const char *path,
+		       const char *name, int required, size_t *col)
+{
+	size_t lo = 0, hi = n;
+
+	*col = SIZE_MAX;
+	while (lo < hi) { /* lower bound */
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(hdr[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n || strcmp(hdr[lo].name, name) != 0) {
+		if (required)
+			return fl_fail(FL_ERR_DATA,
+				       "%s:1: column \"%s\" required by the schema is missing", path,
+				       name);
+		return 0;
+	}
+	if (lo + 1 < n && strcmp(hdr[lo + 1].name, name) == 0)
+		return fl_fail(FL_ERR_DATA, "%s:1: column \"%s\" appears twice (columns %zu and %zu)",
+			       path, name, hdr[lo].col + 1, hdr[lo + 1].col + 1);
+	*col = hdr[lo].col;
+	return 0;
+}
+
+void fl_binding_free(struct fl_binding *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t i = 0; b->feat != NULL && i < b->s->n_features; i++)
+		free(b->feat[i].cats);
+	free(b->feat);
+	for (size_t i = 0; i < b->n_extra; i++)
+		free(b->extra[i]);
+	free(b->extra);
+	free(b);
+}
+
+int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
+		   const struct fl_csv_record *header, int need_label, struct fl_binding **out,
+		   size_t *n_extra)
+{
+	struct fl_binding *b = NULL;
+	struct header_entry *hdr = NULL;
+	unsigned char *used = NULL;
+	const char *path = fl_csv_path(csv);
+	size_t n = header->n_fields, col;
+	int r = FL_ERR_NOMEM;
+
+	*out = NULL;
+	*n_extra = 0;
+	if ((b = calloc(1, sizeof(*b))) == NULL || (hdr = calloc(n, sizeof(*hdr))) == NULL ||
+	    (used = calloc(n, 1)) == NULL ||
+	    (b->feat = calloc(s->n_features, sizeof(*b->feat))) == NULL)
+		goto out;
+	b->s = s;
+	b->path = path;
+	b->n_header = n;
+	for (size_t i = 0; i < n; i++)
+		hdr[i] = (struct header_entry){header->fields[i].s, i};
+	qsort(hdr, n, sizeof(*hdr), header_cmp);
+
+	if ((r = find_column(hdr, n, path, s->label, need_label, &b->label_col)) != 0 ||
+	    (r = find_column(hdr, n, path, s->id ? s->id : "", s->id != NULL, &b->id_col)) != 0)
+		goto out;
+	if (s->id == NULL)
+		b->id_col = SIZE_MAX;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+
+		if ((r = find_column(hdr, n, path, f->name, 1, &b->feat[i].col)) != 0)
+			goto out;
+		used[b->feat[i].col] = 1;
+		if (f->type != FL_CATEGORICAL)
+			continue;
+		if ((b->feat[i].cats = calloc(f->n_values, sizeof(struct cat_entry))) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t k = 0; k < f->n_values; k++)
+			b->feat[i].cats[k] = (struct cat_entry){f->values[k], k};
+		qsort(b->feat[i].cats, f->n_values, sizeof(struct cat_entry), cat_cmp);
+	}
+	if (b->label_col != SIZE_MAX)
+		used[b->label_col] = 1;
+	if (b->id_col != SIZE_MAX)
+		used[b->id_col] = 1;
+	/* The label column is "used" when scoring unlabelled files too. */
+	if ((r = find_column(hdr, n, path, s->label, 0, &col)) != 0)
+		goto out;
+	if (col != SIZE_MAX)
+		used[col] = 1;
+	for (size_t i = 0; i < s->n_ignore; i++) {
+		if ((r = find_column(hdr, n, path, s->ignore[i], 0, &col)) != 0)
+			goto out;
+		if (col != SIZE_MAX)
+			used[col] = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char **ne;
+
+		if (used[i])
+			continue;
+		r = FL_ERR_NOMEM;
+		if ((ne = realloc(b->extra, (b->n_extra + 1) * sizeof(*ne))) == NULL)
+			goto out;
+		b->extra = ne;
+		if ((ne[b->n_extra] = strdup(header->fields[i].s)) == NULL)
+			goto out;
+		b->n_extra++;
+	}
+	*n_extra = b->n_extra;
+	*out = b;
+	b = NULL;
+	r = 0;
+out:
+	free(hdr);
+	free(used);
+	fl_binding_free(b);
+	return r;
+}
+
+const char *fl_binding_extra(const struct fl_binding *b, size_t i)
+{
+	return i < b->n_extra ? b->extra[i] : NULL;
+}
+
+int fl_binding_has_label(const struct fl_binding *b)
+{
+	return b->label_col != SIZE_MAX;
+}
+
+size_t fl_binding_column(const struct fl_binding *b, size_t i)
+{
+	return b->feat[i].col;
+}
+
+int fl_binding_has_id(const struct fl_binding *b)
+{
+	return b->id_col != SIZE_MAX;
+}
+
+static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec, size_t col,
+		     const char *what)
+{
+	const struct fl_csv_field *f = &rec->fields[col];
+	const char *name = "";
+
+	/* Name the column the schema knows it by. */
+	if (col == b->label_col)
+		name = b->s->label;
+	for (size_t i = 0; i < b->s->n_features; i++)
+		if (b->feat[i].col == col)
+			name = b->s->features[i].name;
+	return fl_fail(FL_ERR_DATA, "%s:%llu:%zu: column \"%s\": \"%.*s%s\" %s", b->path,
+		       (unsigned long long)rec->line, col + 1, name,
+		       (int)(f->len > QUOTE_MAX ? QUOTE_MAX : f->len), f->s,
+		       f->len > QUOTE_MAX ? "..." : "", what);
+}
+
+static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f, size_t col,
+			  const struct fl_csv_record *rec, double *x)
+{
+	const struct fl_csv_field *fld = &rec->fields[col];
+	double v;
+
+	if (fld->len == 0) {
+		if (f->missing != FL_MISSING_IMPUTE)
+			return fl_fail(FL_ERR_DATA,
+				       "%s:%llu:%zu: column \"%s\": missing value (the schema "
+				       "says missing=error)",
+				       b->path, (unsigned long long)rec->line, col + 1, f->name);
+		x[0] = NAN;
+		x[1] = 1.0;
+		return 0;
+	}
+	if (fl_parse_double(fld->s, fld->len, &v) != 0) {
+		char *end;
+		double t = strtod(fld->s, &end);
+
+		/* strtod accepts "nan" and "inf": say that is the problem. */
+		if (*end == '\0' && !isfinite(t))
+			return bad_field(b, rec, col, "is not a finite number");
+		return bad_field(b, rec, col, "is not a number");
+	}
+	x[0] = v;
+	if (f->missing == FL_MISSING_IMPUTE)
+		x[1] = 0.0;
+	return 0;
+}
+
+static int encode_categorical(const struct fl_binding *b, const struct fl_feature *f,
+			      const struct binding *fb, const struct fl_csv_record *rec, double *x)
+{
+	struct cat_entry key = {rec->fields[fb->col].s, 0}, *hit;
+
+	memset(x, 0, f->enc_width * sizeof(*x));
+	hit = bsearch(&key, fb->cats, f->n_values, sizeof(*fb->cats), cat_cmp);
+	if (hit != NULL) {
+		x[hit->k] = 1.0;
+		return 0;
+	}
+	if (f->other) {
+		x[f->n_values] = 1.0;
+		return 0;
+	}
+	if (rec->fields[fb->col].len == 0)
+		return fl_fail(FL_ERR_DATA,
+			       "%s:%llu:%zu: column \"%s\": missing value (no \"other\" category)",
+			       b->path, (unsigned long long)rec->line, fb->col + 1, f->name);
+	return bad_field(b, rec, fb->col, "is not a listed category and there is no \"other\"");
+}
+
+int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, double *x,
+		  double *label, const char **id)
+{
+	const struct fl_schema *s = b->s;
+	int r;
+
+	if (rec->n_fields != b->n_header)
+		return fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu", b->path,
+			       (unsigned long long)rec->line, rec->n_fields, b->n_header);
+	if (b->label_col != SIZE_MAX) {
+		const char *v = rec->fields[b->label_col].s;
+
+		if (strcmp(v, s->positive) == 0)
+			*label = 1.0;
+		else if (strcmp(v, s->negative) == 0)
+			*label = 0.0;
+		else {
+			char what[256];
+
+			snprintf(what, sizeof(what), "is not a label value (expected \"%.80s\" or "
+				 "\"%.80s\")", s->positive, s->negative);
+			return bad_field(b, rec, b->label_col, what);
+		}
+	}
+	if (id != NULL)
+		*id = b->id_col != SIZE_MAX ? rec->fields[b->id_col].s : NULL;
+	x[0] = 1.0;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+
+		if (f->type == FL_NUMERIC)
+			r = encode_numeric(b, f, b->feat[i].col, rec, x + f->enc_offset);
+		else
+			r = encode_categorical(b, f, &b->feat[i], rec, x + f->enc_offset);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- statistics ---- */
+
+void fl_stats_free(struct fl_stats *st)
+{
+	if (st == NULL)
+		return;
+	free(st->count);
+	free(st->sum);
+	free(st->sumsq);
+	free(st->min);
+	free(st->max);
+	free(st);
+}
+
+int fl_stats_new(size_t dim, struct fl_stats **out)
+{
+	struct fl_stats *st = calloc(1, sizeof(*st));
+
+	*out = NULL;
+	if (st == NULL)
+		return FL_ERR_NOMEM;
+	st->dim = dim;
+	st->count = calloc(dim, sizeof(double));
+	st->sum = calloc(dim, sizeof(double));
+	st->sumsq = calloc(dim, sizeof(double));
+	st->min = malloc(dim * sizeof(double));
+	st->max = malloc(dim * sizeof(double));
+	if (!st->count || !st->sum || !st->sumsq || !st->min || !st->max) {
+		fl_stats_free(st);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t j = 0; j < dim; j++) {
+		st->min[j] = INFINITY;
+		st->max[j] = -INFINITY;
+	}
+	*out = st;
+	return 0;
+}
+
+void fl_stats_add(struct fl_stats *st, const double *x, double label)
+{
+	st->rows += 1;
+	st->positives += label;
+	for (size_t j = 0; j < st->dim; j++) {
+		double v = x[j];
+
+		if (isnan(v))
+			continue;
+		st->count[j] += 1;
+		st->sum[j] += v;
+		st->sumsq[j] += v * v;
+		if (v < st->min[j])
+			st->min[j] = v;
+		if (v > st->max[j])
+			st->max[j] = v;
+	}
+}
+
+int fl_stats_merge(struct fl_stats *st, const struct fl_stats *o)
+{
+	if (st->dim != o->dim)
+		return fl_fail(FL_ERR_INVALID, "statistics of %zu and %zu columns cannot be merged",
+			       st->dim, o->dim);
+	st->rows += o->rows;
+	st->positives += o->positives;
+	for (size_t j = 0; j < st->dim; j++) {
+		st->count[j] += o->count[j];
+		st->sum[j] += o->sum[j];
+		st->sumsq[j] += o->sumsq[j];
+		st->min[j] = fmin(st->min[j], o->min[j]);
+		st->max[j] = fmax(st->max[j], o->max[j]);
+	}
+	return 0;
+}
+
+/* ---- standardisation ---- */
+
+void fl_scaler_free(struct fl_scaler *sc)
+{
+	if (sc == NULL)
+		return;
+	free(sc->center);
+	free(sc->scale);
+	free(sc->baseline);
+	free(sc->impute);
+	free(sc);
+}
+
+int fl_scaler_new(size_t dim, struct fl_scaler **out)
+{
+	struct fl_scaler *sc = calloc(1, sizeof(*sc));
+
+	*out = NULL;
+	if (sc == NULL)
+		return FL_ERR_NOMEM;
+	sc->dim = dim;
+	sc->center = calloc(dim, sizeof(double));
+	sc->scale = malloc(dim * sizeof(double));
+	sc->baseline = calloc(dim, sizeof(double));
+	sc->impute = calloc(dim, sizeof(double));
+	if (!sc->center || !sc->scale || !sc->baseline || !sc->impute) {
+		fl_scaler_free(sc);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t j = 0; j < dim; j++)
+		sc->scale[j] = 1.0;
+	*out = sc;
+	return 0;
+}
+
+int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
+			 struct fl_scaler **out)
+{
+	struct fl_scaler *sc;
+	int r;
+
+	*out = NULL;
+	if (st->dim != s->dim)
+		return fl_fail(FL_ERR_INVALID, "statistics have %zu columns, the schema %zu",
+			       st->dim, s->dim);
+	if (st->rows <= 0)
+		return fl_fail(FL_ERR_DATA, "no rows to compute statistics from");
+	if ((r = fl_scaler_new(s->dim, &sc)) != 0)
+		return r;
+	sc->baseline[0] = 1.0;
+	/* Indicator and one-hot columns keep their 0/1 values; their baseline is
+	 * how often they are 1. */
+	for (size_t j = 1; j < s->dim; j++)
+		sc->baseline[j] = st->sum[j] / st->rows;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t j = f->enc_offset;
+		double mean, var;
+
+		if (f->type != FL_NUMERIC)
+			continue;
+		mean = st->count[j] > 0 ? st->sum[j] / st->count[j] : 0.0;
+		var = st->count[j] > 0 ? st->sumsq[j] / st->count[j] - mean * mean : 0.0;
+		sc->center[j] = mean;
+		sc->impute[j] = mean;
+		/* A constant column carries no information; leave it unscaled so it
+		 * standardises to zero instead of dividing by zero. */
+		sc->scale[j] = var > 1e-12 * (1.0 + mean * mean) ? sqrt(var) : 1.0;
+		sc->baseline[j] = 0.0;
+	}
+	*out = sc;
+	return 0;
+}
+
+void fl_scaler_apply(const struct fl_scaler *sc, double *x)
+{
+	for (size_t j = 0; j < sc->dim; j++) {
+		double v = isnan(x[j]) ? sc->impute[j] : x[j];
+
+		x[j] = (v - sc->center[j]) / sc->scale[j];
+	}
+}
+
+/* ---- datasets ---- */
+
+void fl_dataset_free(struct fl_dataset *ds)
+{
+	if (ds == NULL)
+		return;
+	free(ds->X);
+	free(ds->y);
+	fl_stats_free(ds->stats);
+	free(ds);
+}
+
+static void report_bad_row(struct fl_load_report *rep)
+{
+	if (rep->n_samples < FL_BAD_ROW_SAMPLES)
+		snprintf(rep->samples[rep->n_samples++], sizeof(rep->samples[0]), "%s",
+			 fl_errmsg());
+	rep->skipped++;
+}
+
+void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b)
+{
+	size_t used = 0;
+
+	rep->n_extra = b->n_extra;
+	rep->extra[0] = '\0';
+	for (size_t i = 0; i < b->n_extra; i++) {
+		int w = snprintf(rep->extra + used, sizeof(rep->extra) - used, "%s%s",
+				 i ? ", " : "", b->extra[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(rep->extra) - used - 4) {
+			snprintf(rep->extra + used, sizeof(rep->extra) - used, "%s...",
+				 i ? ", " : "");
+			break;
+		}
+		used += (size_t)w;
+	}
+}
+
+/* Grows the row storage geometrically; realloc of large blocks remaps pages
+ * rather than copying, so growth stays cheap. */
+static int grow(struct fl_dataset *ds, size_t *cap)
+{
+	size_t ncap = *cap ? *cap * 2 : 1024;
+	double *nx, *ny;
+
+	if (ncap > SIZE_MAX / sizeof(double) / ds->dim)
+		return fl_fail(FL_ERR_NOMEM, "too many rows for memory");
+	if ((nx = realloc(ds->X, ncap * ds->dim * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	ds->X = nx;
+	if ((ny = realloc(ds->y, ncap * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	ds->y = ny;
+	*cap = ncap;
+	return 0;
+}
+
+int fl_dataset_load(const struct fl_schema *s, const char *path, enum fl_bad_rows policy,
+		    struct fl_dataset **out, struct fl_load_report *rep)
+{
+	struct fl_csv *csv = NULL;
+	struct fl_csv_record rec;
+	struct fl_binding *b = NULL;
+	struct fl_dataset *ds = NULL;
+	size_t cap = 0, n_extra;
+	int r;
+
+	*out = NULL;
+	memset(rep, 0, sizeof(*rep));
+	if ((ds = calloc(1, sizeof(*ds))) == NULL)
+		return FL_ERR_NOMEM;
+	ds->dim = s->dim;
+	if ((r = fl_stats_new(s->dim, &ds->stats)) != 0 || (r = fl_csv_open(path, &csv)) != 0)
+		goto out;
+	if ((r = fl_csv_next(csv, &rec)) <= 0) {
+		if (r == 0)
+			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", path);
+		goto out;
+	}
+	if ((r = fl_binding_new(s, csv, &rec, 1, &b, &n_extra)) != 0)
+		goto out;
+	fl_load_report_extra(rep, b);
+	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		double *x;
+
+		if (ds->n == cap && (r = grow(ds, &cap)) != 0)
+			goto out;
+		x = ds->X + ds->n * ds->dim;
+		if ((r = fl_encode_row(b, &rec, x, &ds->y[ds->n], NULL)) != 0) {
+			if (r != FL_ERR_DATA || policy != FL_BAD_ROWS_SKIP)
+				goto out;
+			report_bad_row(rep);
+			continue;
+		}
+		fl_stats_add(ds->stats, x, ds->y[ds->n]);
+		ds->n++;
+	}
+	if (r < 0)
+		goto out;
+	if (ds->n == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no usable data rows", path);
+		goto out;
+	}
+	rep->rows = ds->n;
+	*out = ds;
+	ds = NULL;
+	r = 0;
+out:
+	fl_binding_free(b);
+	fl_csv_free(csv);
+	fl_dataset_free(ds);
+	return r;
+}
+
+void fl_dataset_standardize(struct fl_dataset *ds, const struct fl_scaler *sc)
+{
+	for (size_t i = 0; i < ds->n; i++)
+		fl_scaler_apply(sc, ds->X + i * ds->dim);
+}
+
+/* splitmix64: a well-mixed hash of the row index, so the split is the same
+ * on every machine and independent of row order elsewhere. */
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static struct fl_dataset *subset_alloc(size_t n, size_t dim)
+{
+	struct fl_dataset *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->dim = dim;
+	d->X = malloc((n ? n : 1) * dim * sizeof(double));
+	d->y = malloc((n ? n : 1) * sizeof(double));
+	if (d->X == NULL || d->y == NULL) {
+		fl_dataset_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+int fl_dataset_split(const struct fl_dataset *ds, double frac, uint64_t seed,
+		     struct fl_dataset **train, struct fl_dataset **valid)
+{
+	struct fl_dataset *t = NULL, *v = NULL;
+	size_t nv = 0;
+	/* A row goes to validation when its hash falls below frac * 2^64. */
+	uint64_t cut;
+
+	*train = *valid = NULL;
+	if (!(frac > 0.0 && frac < 1.0))
+		return fl_fail(FL_ERR_INVALID, "validation fraction %g is not between 0 and 1",
+			       frac);
+	cut = (uint64_t)(frac * 18446744073709551616.0);
+	for (size_t i = 0; i < ds->n; i++)
+		nv += mix64(seed ^ mix64(i)) < cut;
+	if ((t = subset_alloc(ds->n - nv, ds->dim)) == NULL ||
+	    (v = subset_alloc(nv, ds->dim)) == NULL) {
+		fl_dataset_free(t);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < ds->n; i++) {
+		struct fl_dataset *d = mix64(seed ^ mix64(i)) < cut ? v : t;
+
+		memcpy(d->X + d->n * ds->dim, ds->X + i * ds->dim, ds->dim * sizeof(double));
+		d->y[d->n++] = ds->y[i];
+	}
+	*train = t;
+	*valid = v;
+	return 0;
+}

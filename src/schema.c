@@ -1,0 +1,736 @@
+/*
+ * Lead schema: parsing, validation, canonical form and fingerprint.
+ */
+#include "fedlead/schema.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fedlead/csv.h"
+#include "fedlead/error.h"
+
+static char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d != NULL)
+		memcpy(d, s, n);
+	return d;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void fl_schema_free(struct fl_schema *s)
+{
+	if (s == NULL)
+		return;
+	free(s->label);
+	free(s->positive);
+	free(s->negative);
+	free(s->id);
+	for (size_t i = 0; i < s->n_features; i++) {
+		free(s->features[i].name);
+		free_strv(s->features[i].values, s->features[i].n_values);
+	}
+	free(s->features);
+	free_strv(s->ignore, s->n_ignore);
+	free(s->canonical);
+	free(s);
+}
+
+/* Only these keys are accepted, so that a typo ("lable") is an error and not
+ * a silently different contract. */
+static int check_keys(json_t *obj, const char *const *allowed, const char *origin,
+		      const char *where)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		size_t i;
+
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL)
+			return fl_fail(FL_ERR_SCHEMA, "%s: %sunknown key \"%s\"", origin, where,
+				       key);
+	}
+	return 0;
+}
+
+/* A required, non-empty string member. */
+static int get_string(json_t *obj, const char *key, int required, const char *origin,
+		      const char *where, char **out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return fl_fail(FL_ERR_SCHEMA, "%s: %smissing \"%s\"", origin, where, key);
+		return 0;
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return fl_fail(FL_ERR_SCHEMA, "%s: %s\"%s\" must be a non-empty string", origin,
+			       where, key);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return fl_fail(FL_ERR_SCHEMA, "%s: %s\"%s\" contains a NUL character", origin,
+			       where, key);
+	if ((*out = xstrdup(json_string_value(v))) == NULL)
+		return FL_ERR_NOMEM;
+	return 0;
+}
+
+/* Category values may be written as strings or integers (for integer-coded
+ * columns); both become the text a CSV field must match. */
+static int category_text(json_t *v, char **out)
+{
+	char buf[32];
+
+	*out = NULL;
+	if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v))
+		*out = xstrdup(json_string_value(v));
+	else if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+		*out = xstrdup(buf);
+	} else
+		return FL_ERR_SCHEMA;
+	return *out == NULL ? FL_ERR_NOMEM : 0;
+}
+
+static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
+{
+	static const char *const num_keys[] = {"name", "type", "missing", NULL};
+	static const char *const cat_keys[] = {"name", "type", "values", "other", NULL};
+	char where[64], *type = NULL, *missing = NULL;
+	json_t *values, *other;
+	int r;
+
+	snprintf(where, sizeof(where), "features[%zu]: ", idx);
+	if (!json_is_object(jf))
+		return fl_fail(FL_ERR_SCHEMA, "%s: %smust be an object", origin, where);
+	if ((r = get_string(jf, "name", 1, origin, where, &f->name)) != 0)
+		goto out;
+	snprintf(where, sizeof(where), "feature \"%.40s\": ", f->name);
+	if ((r = get_string(jf, "type", 1, origin, where, &type)) != 0)
+		goto out;
+	if (strcmp(type, "numeric") == 0) {
+		f->type = FL_NUMERIC;
+		if ((r = check_keys(jf, num_keys, origin, where)) != 0)
+			goto out;
+		if ((r = get_string(jf, "missing", 0, origin, where, &missing)) != 0)
+			goto out;
+		if (missing == NULL || strcmp(missing, "error") == 0)
+			f->missing = FL_MISSING_ERROR;
+		else if (strcmp(missing, "impute") == 0)
+			f->missing = FL_MISSING_IMPUTE;
+		else {
+			r = fl_fail(FL_ERR_SCHEMA,
+				    "%s: %sunknown missing policy \"%s\" (expected \"error\" or "
+				    "\"impute\")",
+				    origin, where, missing);
+			goto out;
+		}
+		f->enc_width = f->missing == FL_MISSING_IMPUTE ? 2 : 1;
+	} else if (strcmp(type, "categorical") == 0) {
+		f->type = FL_CATEGORICAL;
+		if ((r = check_keys(jf, cat_keys, origin, where)) != 0)
+			goto out;
+		values = json_object_get(jf, "values");
+		if (!json_is_array(values) || json_array_size(values) == 0) {
+			r = fl_fail(FL_ERR_SCHEMA, "%s: %s\"values\" must be a non-empty array",
+				    origin, where);
+			goto out;
+		}
+		if (json_array_size(values) > FL_SCHEMA_MAX_VALUES) {
+			r = fl_fail(FL_ERR_SCHEMA, "%s: %smore than %d values", origin, where,
+				    FL_SCHEMA_MAX_VALUES);
+			goto out;
+		}
+		other = json_object_get(jf, "other");
+		if (other != NULL && !json_is_boolean(other)) {
+			r = fl_fail(FL_ERR_SCHEMA, "%s: %s\"other\" must be true or false", origin,
+				    where);
+			goto out;
+		}
+		f->other = other != NULL && json_is_true(other);
+		f->n_values = json_array_size(values);
+		if ((f->values = calloc(f->n_values, sizeof(*f->values))) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < f->n_values; i++) {
+			if ((r = category_text(json_array_get(values, i), &f->values[i])) != 0) {
+				if (r == FL_ERR_SCHEMA)
+					r = fl_fail(FL_ERR_SCHEMA,
+						    "%s: %svalues[%zu] must be a string or an "
+						    "integer",
+						    origin, where, i);
+				goto out;
+			}
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(f->values[j], f->values[i]) == 0) {
+					r = fl_fail(FL_ERR_SCHEMA,
+						    "%s: %svalue \"%s\" is listed twice", origin,
+						    where, f->values[i]);
+					goto out;
+				}
+		}
+		f->enc_width = f->n_values + (f->other ? 1 : 0);
+	} else {
+		r = fl_fail(FL_ERR_SCHEMA,
+			    "%s: %sunknown type \"%s\" (expected \"numeric\" or \"categorical\")",
+			    origin, where, type);
+		goto out;
+	}
+	r = 0;
+out:
+	free(type);
+	free(missing);
+	return r;
+}
+
+/* Every column may play one role only: two roles for one header name would
+ * make the encoding depend on which one wins. */
+static int check_unique_columns(const struct fl_schema *s, const char *origin)
+{
+	size_t n = 2 + (s->id != NULL) + s->n_features + s->n_ignore, k = 0;
+	const char **names = malloc(n * sizeof(*names));
+	int r = 0;
+
+	if (names == NULL)
+		return FL_ERR_NOMEM;
+	names[k++] = s->label;
+	if (s->id != NULL)
+		names[k++] = s->id;
+	for (size_t i = 0; i < s->n_features; i++)
+		names[k++] = s->features[i].name;
+	for (size_t i = 0; i < s->n_ignore; i++)
+		names[k++] = s->ignore[i];
+	/* Quadratic, but schemas are small and this runs once. */
+	for (size_t i = 0; i < k && r == 0; i++)
+		for (size_t j = i + 1; j < k; j++)
+			if (strcmp(names[i], names[j]) == 0) {
+				r = fl_fail(FL_ERR_SCHEMA,
+					    "%s: column \"%s\" is named more than once", origin,
+					    names[i]);
+				break;
+			}
+	free(names);
+	return r;
+}
+
+static int strcmp_qsort(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The canonical form: every default explicit, keys sorted, no blanks, ASCII
+ * only. Equal canonical text means equal encoding. */
+static int make_canonical(struct fl_schema *s)
+{
+	json_t *root = json_object(), *label = json_object(), *feats = json_array(),
+	       *ign = json_array();
+	int r = FL_ERR_NOMEM;
+	char **sorted = NULL;
+
+	if (root == NULL || label == NULL || feats == NULL || ign == NULL)
+		goto out;
+	json_object_set_new(label, "column", json_string(s->label));
+	json_object_set_new(label, "positive", json_string(s->positive));
+	json_object_set_new(label, "negative", json_string(s->negative));
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		json_t *jf = json_object(), *vals;
+
+		if (jf == NULL || json_array_append_new(feats, jf) != 0)
+			goto out;
+		json_object_set_new(jf, "name", json_string(f->name));
+		if (f->type == FL_NUMERIC) {
+			json_object_set_new(jf, "type", json_string("numeric"));
+			json_object_set_new(jf, "missing",
+					    json_string(f->missing == FL_MISSING_IMPUTE ? "impute"
+											: "error"));
+			continue;
+		}
+		json_object_set_new(jf, "type", json_string("categorical"));
+		json_object_set_new(jf, "other", json_boolean(f->other));
+		if ((vals = json_array()) == NULL)
+			goto out;
+		json_object_set_new(jf, "values", vals);
+		for (size_t j = 0; j < f->n_values; j++)
+			json_array_append_new(vals, json_string(f->values[j]));
+	}
+	/* The order of ignored columns carries no meaning, so it is normalised. */
+	if (s->n_ignore > 0) {
+		if ((sorted = malloc(s->n_ignore * sizeof(*sorted))) == NULL)
+			goto out;
+		memcpy(sorted, s->ignore, s->n_ignore * sizeof(*sorted));
+		qsort(sorted, s->n_ignore, sizeof(*sorted), strcmp_qsort);
+		for (size_t i = 0; i < s->n_ignore; i++)
+			json_array_append_new(ign, json_string(sorted[i]));
+	}
+	json_object_set_new(root, "fedlead_schema", json_integer(FL_SCHEMA_VERSION));
+	json_object_set(root, "label", label);
+	json_object_set_new(root, "id", s->id ? json_string(s->id) : json_null());
+	json_object_set(root, "features", feats);
+	json_object_set(root, "ignore", ign);
+	s->canonical = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+	if (s->canonical == NULL)
+		goto out;
+	if (EVP_Digest(s->canonical, strlen(s->canonical), s->fingerprint, NULL, EVP_sha256(),
+		       NULL) != 1) {
+		r = fl_fail(FL_ERR_CRYPTO, "SHA-256 of the schema failed");
+		goto out;
+	}
+	r = 0;
+out:
+	free(sorted);
+	json_decref(root);
+	json_decref(label);
+	json_decref(feats);
+	json_decref(ign);
+	return r;
+}
+
+int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out)
+{
+	static const char *const top_keys[] = {"fedlead_schema", "label", "id", "features",
+					       "ignore", "comment", NULL};
+	static const char *const label_keys[] = {"column", "positive", "negative", NULL};
+	struct fl_schema *s = NULL;
+	json_t *root = NULL, *v, *label, *feats, *ign;
+	json_error_t jerr;
+	int r;
+
+	*out = NULL;
+	if (len > FL_SCHEMA_MAX_BYTES)
+		return fl_fail(FL_ERR_SCHEMA, "%s: schema larger than %u bytes", origin,
+			       FL_SCHEMA_MAX_BYTES);
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		r = fl_fail(FL_ERR_SCHEMA, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
+			    jerr.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		r = fl_fail(FL_ERR_SCHEMA, "%s: the schema must be a JSON object", origin);
+		goto out;
+	}
+	if ((r = check_keys(root, top_keys, origin, "")) != 0)
+		goto out;
+	v = json_object_get(root, "fedlead_schema");
+	if (v == NULL) {
+		r = fl_fail(FL_ERR_SCHEMA, "%s: missing \"fedlead_schema\": %d (the format version)",
+			    origin, FL_SCHEMA_VERSION);
+		goto out;
+	}
+	if (!json_is_integer(v)) {
+		r = fl_fail(FL_ERR_SCHEMA,
+			    "%s: \"fedlead_schema\" must be the integer %d (the format version)",
+			    origin, FL_SCHEMA_VERSION);
+		goto out;
+	}
+	if (json_integer_value(v) != FL_SCHEMA_VERSION) {
+		r = fl_fail(FL_ERR_SCHEMA,
+			    "%s: schema format version %lld is not supported (this fedlead reads "
+			    "version %d)",
+			    origin, (long long)json_integer_value(v), FL_SCHEMA_VERSION);
+		goto out;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	label = json_object_get(root, "label");
+	if (!json_is_object(label)) {
+		r = fl_fail(FL_ERR_SCHEMA,
+			    "%s: \"label\" must be an object with \"column\", \"positive\" and "
+			    "\"negative\"",
+			    origin);
+		goto out;
+	}
+	if ((r = check_keys(label, label_keys, origin, "label: ")) != 0 ||
+	    (r = get_string(label, "column", 1, origin, "label: ", &s->label)) != 0 ||
+	    (r = get_string(label, "positive", 1, origin, "label: ", &s->positive)) != 0 ||
+	    (r = get_string(label, "negative", 1, origin, "label: ", &s->negative)) != 0)
+		goto out;
+	if (strcmp(s->positive, s->negative) == 0) {
+		r = fl_fail(FL_ERR_SCHEMA, "%s: label: \"positive\" and \"negative\" are both \"%s\"",
+			    origin, s->positive);
+		goto out;
+	}
+	if ((r = get_string(root, "id", 0, origin, "", &s->id)) != 0)
+		goto out;
+
+	feats = json_object_get(root, "features");
+	if (!json_is_array(feats) || json_array_size(feats) == 0) {
+		r = fl_fail(FL_ERR_SCHEMA, "%s: \"features\" must be a non-empty array", origin);
+		goto out;
+	}
+	if (json_array_size(feats) > FL_SCHEMA_MAX_FEATURES) {
+		r = fl_fail(FL_ERR_SCHEMA, "%s: more than %d features", origin,
+			    FL_SCHEMA_MAX_FEATURES);
+		goto out;
+	}
+	if ((s->features = calloc(json_array_size(feats), sizeof(*s->features))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	s->dim = 1; /* the intercept */
+	for (size_t i = 0; i < json_array_size(feats); i++) {
+		struct fl_feature *f = &s->features[i];
+
+		s->n_features = i + 1;
+		if ((r = parse_feature(json_array_get(feats, i), i, origin, f)) != 0)
+			goto out;
+		f->enc_offset = s->dim;
+		s->dim += f->enc_width;
+		if (s->dim > FL_SCHEMA_MAX_DIM) {
+			r = fl_fail(FL_ERR_SCHEMA, "%s: the encoded model would have more than %d "
+				    "columns", origin, FL_SCHEMA_MAX_DIM);
+			goto out;
+		}
+	}
+
+	ign = json_object_get(root, "ignore");
+	if (ign != NULL) {
+		if (!json_is_array(ign)) {
+			r = fl_fail(FL_ERR_SCHEMA, "%s: \"ignore\" must be an array of column names",
+				    origin);
+			goto out;
+		}
+		if (json_array_size(ign) > FL_SCHEMA_MAX_FEATURES) {
+			r = fl_fail(FL_ERR_SCHEMA, "%s: more than %d ignored columns", origin,
+				    FL_SCHEMA_MAX_FEATURES);
+			goto out;
+		}
+		if (json_array_size(ign) > 0 &&
+		    (s->ignore = calloc(json_array_size(ign), sizeof(*s->ignore))) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < json_array_size(ign); i++) {
+			v = json_array_get(ign, i);
+			if (!json_is_string(v) || json_string_length(v) == 0) {
+				r = fl_fail(FL_ERR_SCHEMA,
+					    "%s: ignore[%zu] must be a non-empty string", origin, i);
+				goto out;
+			}
+			if ((s->ignore[i] = xstrdup(json_string_value(v))) == NULL) {
+				r = FL_ERR_NOMEM;
+				goto out;
+			}
+			s->n_ignore = i + 1;
+		}
+	}
+	if ((r = check_unique_columns(s, origin)) != 0)
+		goto out;
+	if ((r = make_canonical(s)) != 0)
+		goto out;
+	*out = s;
+	s = NULL;
+	r = 0;
+out:
+	json_decref(root);
+	fl_schema_free(s);
+	return r;
+}
+
+int fl_schema_load(const char *path, struct fl_schema **out)
+{
+	FILE *fp;
+	char *buf = NULL;
+	size_t len;
+	struct stat st;
+	int r;
+
+	*out = NULL;
+	if ((fp = fopen(path, "rb")) == NULL)
+		return fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fileno(fp), &st) != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > FL_SCHEMA_MAX_BYTES) {
+		r = fl_fail(FL_ERR_SCHEMA, "%s: not a regular file of at most %u bytes", path,
+			    FL_SCHEMA_MAX_BYTES);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	len = fread(buf, 1, (size_t)st.st_size, fp);
+	if (ferror(fp)) {
+		r = fl_fail(FL_ERR_IO, "%s: read error", path);
+		goto out;
+	}
+	r = fl_schema_parse(buf, len, path, out);
+out:
+	free(buf);
+	fclose(fp);
+	return r;
+}
+
+void fl_schema_fingerprint_hex(const struct fl_schema *s, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < FL_FINGERPRINT_LEN; i++) {
+		out[2 * i] = hex[s->fingerprint[i] >> 4];
+		out[2 * i + 1] = hex[s->fingerprint[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_t bufsz)
+{
+	if (bufsz == 0)
+		return;
+	if (j == 0) {
+		snprintf(buf, bufsz, "(intercept)");
+		return;
+	}
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t k;
+
+		if (j < f->enc_offset || j >= f->enc_offset + f->enc_width)
+			continue;
+		k = j - f->enc_offset;
+		if (f->type == FL_NUMERIC)
+			snprintf(buf, bufsz, k == 0 ? "%s" : "%s (missing)", f->name);
+		else if (k < f->n_values)
+			snprintf(buf, bufsz, "%s=%s", f->name, f->values[k]);
+		else
+			snprintf(buf, bufsz, "%s=(other)", f->name);
+		return;
+	}
+	snprintf(buf, bufsz, "(column %zu)", j);
+}
+
+/* ---- Drafting a schema from a CSV ---- */
+
+/* Columns with more distinct text values than this look like identifiers or
+ * free text, not categories: the draft ignores them. */
+#define DRAFT_MAX_CATEGORIES 100
+
+struct draft_col {
+	int numeric, integer, missing, overflow;
+	char **vals; /* sorted distinct values (up to DRAFT_MAX_CATEGORIES + 1) */
+	size_t n_vals;
+};
+
+static int draft_add_value(struct draft_col *c, const char *v)
+{
+	size_t lo = 0, hi = c->n_vals;
+	char **nv;
+
+	if (c->overflow)
+		return 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int cmp = strcmp(c->vals[mid], v);
+
+		if (cmp == 0)
+			return 0;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (c->n_vals == DRAFT_MAX_CATEGORIES + 1) {
+		c->overflow = 1;
+		return 0;
+	}
+	if ((nv = realloc(c->vals, (c->n_vals + 1) * sizeof(*nv))) == NULL)
+		return FL_ERR_NOMEM;
+	c->vals = nv;
+	memmove(&nv[lo + 1], &nv[lo], (c->n_vals - lo) * sizeof(*nv));
+	if ((nv[lo] = xstrdup(v)) == NULL) {
+		memmove(&nv[lo], &nv[lo + 1], (c->n_vals - lo) * sizeof(*nv));
+		return FL_ERR_NOMEM;
+	}
+	c->n_vals++;
+	return 0;
+}
+
+/* Numbers sort as numbers so "10" comes after "9" in drafted value lists. */
+static int numeric_text_cmp(const void *a, const void *b)
+{
+	double x = strtod(*(char *const *)a, NULL), y = strtod(*(char *const *)b, NULL);
+
+	return (x > y) - (x < y);
+}
+
+static json_t *draft_values(struct draft_col *c)
+{
+	json_t *arr = json_array();
+
+	if (c->numeric)
+		qsort(c->vals, c->n_vals, sizeof(*c->vals), numeric_text_cmp);
+	for (size_t i = 0; arr != NULL && i < c->n_vals; i++)
+		json_array_append_new(arr, json_string(c->vals[i]));
+	return arr;
+}
+
+int fl_schema_draft(const char *csv_path, const char *label, const char *id, size_t max_levels,
+		    char **json_out)
+{
+	struct fl_csv *csv = NULL;
+	struct fl_csv_record rec;
+	struct draft_col *cols = NULL;
+	char **names = NULL;
+	size_t ncol = 0, label_col = SIZE_MAX, id_col = SIZE_MAX;
+	json_t *root = NULL, *feats, *ign, *jl;
+	int r;
+
+	*json_out = NULL;
+	if ((r = fl_csv_open(csv_path, &csv)) != 0)
+		goto out;
+	if ((r = fl_csv_next(csv, &rec)) <= 0) {
+		if (r == 0)
+			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", csv_path);
+		goto out;
+	}
+	ncol = rec.n_fields;
+	if ((cols = calloc(ncol, sizeof(*cols))) == NULL ||
+	    (names = calloc(ncol, sizeof(*names))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < ncol; i++) {
+		if ((names[i] = xstrdup(rec.fields[i].s)) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		cols[i].numeric = cols[i].integer = 1;
+		if (strcmp(names[i], label) == 0)
+			label_col = i;
+		if (id != NULL && strcmp(names[i], id) == 0)
+			id_col = i;
+	}
+	if (label_col == SIZE_MAX) {
+		r = fl_fail(FL_ERR_DATA, "%s:1: label column \"%s\" is not in the header", csv_path,
+			    label);
+		goto out;
+	}
+	/* A drafted id that the file lacks would only fail later, at binding. */
+	if (id != NULL && id_col == SIZE_MAX) {
+		r = fl_fail(FL_ERR_DATA, "%s:1: id column \"%s\" is not in the header", csv_path, id);
+		goto out;
+	}
+	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		if (rec.n_fields != ncol) {
+			r = fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu",
+				    csv_path, (unsigned long long)rec.line, rec.n_fields, ncol);
+			goto out;
+		}
+		for (size_t i = 0; i < ncol; i++) {
+			const struct fl_csv_field *f = &rec.fields[i];
+			double x;
+
+			if (f->len == 0) {
+				cols[i].missing = 1;
+				continue;
+			}
+			if (cols[i].numeric && fl_parse_double(f->s, f->len, &x) != 0)
+				cols[i].numeric = 0;
+			if (cols[i].numeric && (fabs(x) >= 9e15 || x != trunc(x)))
+				cols[i].integer = 0;
+			if ((r = draft_add_value(&cols[i], f->s)) != 0)
+				goto out;
+		}
+	}
+	if (r < 0)
+		goto out;
+	if (cols[label_col].n_vals != 2 || cols[label_col].missing) {
+		r = fl_fail(FL_ERR_DATA,
+			    "%s: label column \"%s\" must take exactly two values and never be "
+			    "empty (found %zu%s distinct values%s)",
+			    csv_path, label, cols[label_col].n_vals,
+			    cols[label_col].overflow ? "+" : "",
+			    cols[label_col].missing ? " and empty fields" : "");
+		goto out;
+	}
+
+	r = FL_ERR_NOMEM;
+	if ((root = json_object()) == NULL || (jl = json_object()) == NULL)
+		goto out;
+	json_object_set_new(root, "fedlead_schema", json_integer(FL_SCHEMA_VERSION));
+	json_object_set_new(root, "comment",
+			    json_string("Drafted by fedlead-node schema: review every feature "
+					"before partners agree on it."));
+	json_object_set_new(root, "label", jl);
+	json_object_set_new(jl, "column", json_string(label));
+	/* The larger value (1 over 0, "yes" over "no") is taken to mean converted;
+	 * the comment above asks a person to confirm it. */
+	if (cols[label_col].numeric)
+		qsort(cols[label_col].vals, 2, sizeof(char *), numeric_text_cmp);
+	json_object_set_new(jl, "positive", json_string(cols[label_col].vals[1]));
+	json_object_set_new(jl, "negative", json_string(cols[label_col].vals[0]));
+	if (id != NULL)
+		json_object_set_new(root, "id", json_string(id));
+	feats = json_array();
+	ign = json_array();
+	json_object_set_new(root, "features", feats);
+	json_object_set_new(root, "ignore", ign);
+	if (feats == NULL || ign == NULL)
+		goto out;
+	for (size_t i = 0; i < ncol; i++) {
+		struct draft_col *c = &cols[i];
+		json_t *jf;
+
+		if (i == label_col || i == id_col)
+			continue;
+		if (c->n_vals == 0 || (!c->numeric && c->overflow)) {
+			json_array_append_new(ign, json_string(names[i]));
+			continue;
+		}
+		if ((jf = json_object()) == NULL)
+			goto out;
+		json_array_append_new(feats, jf);
+		json_object_set_new(jf, "name", json_string(names[i]));
+		if (c->numeric && !(c->integer && !c->overflow && c->n_vals <= max_levels)) {
+			json_object_set_new(jf, "type", json_string("numeric"));
+			json_object_set_new(jf, "missing",
+					    json_string(c->missing ? "impute" : "error"));
+		} else {
+			json_object_set_new(jf, "type", json_string("categorical"));
+			json_object_set_new(jf, "values", draft_values(c));
+			json_object_set_new(jf, "other", json_true());
+		}
+	}
+	if (json_array_size(feats) == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no column besides the label can be a feature",
+			    csv_path);
+		goto out;
+	}
+	if ((*json_out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL)
+		goto out;
+	r = 0;
+out:
+	for (size_t i = 0; cols != NULL && i < ncol; i++)
+		free_strv(cols[i].vals, cols[i].n_vals);
+	free(cols);
+	free_strv(names, ncol);
+	json_decref(root);
+	fl_csv_free(csv);
+	return r;
+}

@@ -1,0 +1,387 @@
+/*
+ * Scoring pipeline. Two passes over the lead file keep memory constant in
+ * the number of leads: the first scores every lead and feeds the ranker
+ * (which spills to disk), the second re-encodes each lead and writes it with
+ * its rank, decile and reason codes.
+ */
+#include "fedlead/score.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fedlead/error.h"
+#include "fedlead/linalg.h"
+
+double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
+{
+	return m->w[j] * (x[j] - m->scaler->baseline[j]);
+}
+
+static double feature_contribution(const struct fl_model *m, const double *x,
+				   const struct fl_feature *f)
+{
+	double c = 0;
+
+	for (size_t j = f->enc_offset; j < f->enc_offset + f->enc_width; j++)
+		c += fl_score_contribution(m, x, j);
+	return c;
+}
+
+/* Writes one CSV field, quoted only when RFC 4180 requires it. */
+static void put_field(FILE *fp, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, fp);
+		return;
+	}
+	fputc('"', fp);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
+struct pass {
+	struct fl_csv *csv;
+	struct fl_binding *b;
+};
+
+static void pass_close(struct pass *p)
+{
+	fl_binding_free(p->b);
+	p->b = NULL;
+}
+
+/* (Re)reads the header and binds it. */
+static int pass_begin(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
+		      struct fl_score_report *rep)
+{
+	struct fl_csv_record rec;
+	size_t n_extra;
+	int r;
+
+	if ((r = fl_csv_next(p->csv, &rec)) <= 0)
+		return r == 0 ? fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", o->data)
+			      : r;
+	if ((r = fl_binding_new(m->schema, p->csv, &rec, o->eval, &p->b, &n_extra)) != 0)
+		return r;
+	(void)n_extra;
+	fl_load_report_extra(&rep->load, p->b);
+	return 0;
+}
+
+/*
+ * Next good row of the pass: encodes and standardises it into x. Bad rows
+ * are skipped under the skip policy (counted in pass one only) or fail.
+ */
+static int pass_next(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
+		     double *x, double *label, const char **id, struct fl_csv_record *rec,
+		     struct fl_load_report *count)
+{
+	int r;
+
+	while ((r = fl_csv_next(p->csv, rec)) == 1) {
+		if ((r = fl_encode_row(p->b, rec, x, label, id)) == 0) {
+			fl_scaler_apply(m->scaler, x);
+			return 1;
+		}
+		if (r != FL_ERR_DATA || o->policy != FL_BAD_ROWS_SKIP)
+			return r;
+		if (count != NULL) {
+			if (count->n_samples < FL_BAD_ROW_SAMPLES)
+				snprintf(count->samples[count->n_samples++],
+					 sizeof(count->samples[0]), "%s", fl_errmsg());
+			count->skipped++;
+		}
+	}
+	return r;
+}
+
+struct reason {
+	size_t feature;
+	double contribution;
+};
+
+/* The n largest positive contributions, largest first. */
+static size_t top_reasons(const struct fl_model *m, const double *x, int n, struct reason *out)
+{
+	const struct fl_schema *s = m->schema;
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->n_features; i++) {
+		double c = feature_contribution(m, x, &s->features[i]);
+		size_t pos;
+
+		if (!(c > 0))
+			continue;
+		if (k == (size_t)n && c <= out[k - 1].contribution)
+			continue;
+		pos = k < (size_t)n ? k++ : k - 1;
+		while (pos > 0 && out[pos - 1].contribution < c) {
+			out[pos] = out[pos - 1];
+			pos--;
+		}
+		out[pos] = (struct reason){i, c};
+	}
+	return k;
+}
+
+/* The value that made a reason: the field text from the lead's row. */
+static void reason_text(const struct fl_model *m, const struct fl_binding *b,
+			const struct fl_csv_record *rec, size_t feature, char *buf, size_t n)
+{
+	const struct fl_feature *f = &m->schema->features[feature];
+	const struct fl_csv_field *fld = &rec->fields[fl_binding_column(b, feature)];
+
+	if (fld->len == 0)
+		snprintf(buf, n, "%s=(missing)", f->name);
+	else
+		snprintf(buf, n, "%s=%.*s", f->name, (int)(fld->len > 80 ? 80 : fld->len), fld->s);
+}
+
+static void write_header(FILE *fp, const struct fl_model *m, const struct fl_score_opts *o)
+{
+	put_field(fp, m->schema->id != NULL ? m->schema->id : "row");
+	fputs(",score,rank,decile", fp);
+	for (int k = 1; k <= o->n_reasons; k++)
+		fprintf(fp, ",reason_%d,contribution_%d", k, k);
+	fputc('\n', fp);
+}
+
+/* Second pass: every good row with its rank and reasons. */
+static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
+			struct fl_ranker *rk, FILE *fp, struct fl_score_report *rep, double *x)
+{
+	struct fl_csv_record rec;
+	struct reason reasons[FL_MAX_REASONS];
+	char text[160], rowbuf[32];
+	double label;
+	const char *id;
+	uint64_t i = 0, rank;
+	int r, decile;
+
+	write_header(fp, m, o);
+	while ((r = pass_next(m, o, p, x, &label, &id, &rec, NULL)) == 1) {
+		double z = fl_model_logit(m, x);
+		size_t nr;
+
+		if ((r = fl_ranker_rank(rk, i, &rank, &decile)) != 0)
+			return r;
+		if (id == NULL) {
+			snprintf(rowbuf, sizeof(rowbuf), "%llu", (unsigned long long)(i + 1));
+			id = rowbuf;
+		}
+		put_field(fp, id);
+		fprintf(fp, ",%.6f,%llu,%d", fl_sigmoid(z), (unsigned long long)rank, decile);
+		nr = top_reasons(m, x, o->n_reasons, reasons);
+		for (size_t k = 0; k < (size_t)o->n_reasons; k++) {
+			if (k >= nr) {
+				fputs(",,", fp);
+				continue;
+			}
+			reason_text(m, p->b, &rec, reasons[k].feature, text, sizeof(text));
+			fputc(',', fp);
+			put_field(fp, text);
+			fprintf(fp, ",%.4f", reasons[k].contribution);
+		}
+		fputc('\n', fp);
+		i++;
+	}
+	if (r < 0)
+		return r;
+	if (i != rep->load.rows)
+		return fl_fail(FL_ERR_IO, "%s: the file changed while it was being scored",
+			       o->data);
+	return 0;
+}
+
+/* Output goes to a temporary file beside the target and is renamed into
+ * place only when complete, so a failed run never leaves a partial file
+ * that looks finished. */
+static int open_output(const char *path, char **tmp, FILE **fp)
+{
+	int fd;
+
+	*fp = NULL;
+	if ((*tmp = malloc(strlen(path) + 16)) == NULL)
+		return FL_ERR_NOMEM;
+	sprintf(*tmp, "%s.tmp.XXXXXX", path);
+	if ((fd = mkstemp(*tmp)) < 0) {
+		int r = fl_fail(FL_ERR_IO, "%s: cannot create output: %s", path, strerror(errno));
+
+		free(*tmp);
+		*tmp = NULL;
+		return r;
+	}
+	if ((*fp = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(*tmp);
+		return fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
+		  struct fl_score_report *rep)
+{
+	struct pass p = {0};
+	struct fl_ranker *rk = NULL;
+	struct fl_csv_record rec;
+	double *x = NULL, label = -1;
+	char *tmp = NULL;
+	FILE *fp = NULL;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	if (o->n_reasons < 0 || o->n_reasons > FL_MAX_REASONS)
+		return fl_fail(FL_ERR_INVALID, "reason codes per lead must be 0 to %d",
+			       FL_MAX_REASONS);
+	if ((x = malloc(m->dim * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if ((r = fl_csv_open(o->data, &p.csv)) != 0 ||
+	    (r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0 ||
+	    (r = pass_begin(m, o, &p, rep)) != 0)
+		goto out;
+	while ((r = pass_next(m, o, &p, x, &label, NULL, &rec, &rep->load)) == 1) {
+		if ((r = fl_ranker_add(rk, fl_model_logit(m, x), o->eval ? (int)label : -1)) != 0)
+			goto out;
+		rep->load.rows++;
+	}
+	if (r < 0)
+		goto out;
+	rep->bytes = fl_csv_bytes_read(p.csv);
+	if ((r = fl_ranker_finish(rk, o->top_k, &rep->ev)) != 0)
+		goto out;
+	if (o->out == NULL) {
+		r = 0;
+		goto out;
+	}
+	pass_close(&p);
+	if ((r = fl_csv_rewind(p.csv)) != 0 || (r = pass_begin(m, o, &p, rep)) != 0 ||
+	    (r = open_output(o->out, &tmp, &fp)) != 0)
+		goto out;
+	if ((r = write_scores(m, o, &p, rk, fp, rep, x)) != 0)
+		goto out;
+	if (fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: write failed: %s", o->out, strerror(errno));
+		goto out;
+	}
+	if (fclose(fp) != 0) {
+		fp = NULL;
+		r = fl_fail(FL_ERR_IO, "%s: write failed: %s", o->out, strerror(errno));
+		goto out;
+	}
+	fp = NULL;
+	if (rename(tmp, o->out) != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", o->out, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	r = 0;
+out:
+	if (fp != NULL)
+		fclose(fp);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	pass_close(&p);
+	fl_csv_free(p.csv);
+	fl_ranker_free(rk);
+	free(x);
+	return r;
+}
+
+/* ---- explaining a model ---- */
+
+struct driver {
+	size_t col;
+	double effect; /* log-odds of a lead with this value against the average lead */
+};
+
+static int driver_cmp(const void *a, const void *b)
+{
+	double x = ((const struct driver *)a)->effect, y = ((const struct driver *)b)->effect;
+
+	return (x < y) - (x > y);
+}
+
+/*
+ * The effect of encoded column j, in log-odds against the average training
+ * lead: for a numeric value column, one standard deviation above the mean;
+ * for a one-hot or indicator column, having that value instead of the
+ * feature's average mix of values.
+ */
+static double column_effect(const struct fl_model *m, const struct fl_feature *f, size_t j)
+{
+	double avg = 0;
+
+	if (f->type == FL_NUMERIC && j == f->enc_offset)
+		return m->w[j];
+	if (f->type == FL_NUMERIC)
+		return m->w[j] * (1 - m->scaler->baseline[j]);
+	for (size_t k = f->enc_offset; k < f->enc_offset + f->enc_width; k++)
+		avg += m->scaler->baseline[k] * m->w[k];
+	return m->w[j] - avg;
+}
+
+static void print_driver(FILE *fp, const struct fl_model *m, const struct driver *d)
+{
+	char name[160];
+	const struct fl_feature *f = NULL;
+
+	fl_schema_column_name(m->schema, d->col, name, sizeof(name));
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (d->col >= m->schema->features[i].enc_offset &&
+		    d->col < m->schema->features[i].enc_offset + m->schema->features[i].enc_width)
+			f = &m->schema->features[i];
+	fprintf(fp, "  %+8.4f  %-32s", d->effect, name);
+	if (f != NULL && f->type == FL_NUMERIC && d->col == f->enc_offset)
+		fprintf(fp, "  per +1 unit: %+.4g (1 sd = %.4g units, mean %.4g)",
+			m->w[d->col] / m->scaler->scale[d->col], m->scaler->scale[d->col],
+			m->scaler->center[d->col]);
+	else
+		fprintf(fp, "  (%.1f %% of training leads)", 100 * m->scaler->baseline[d->col]);
+	fputc('\n', fp);
+}
+
+int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
+{
+	const struct fl_schema *s = m->schema;
+	struct driver *d = malloc(s->dim * sizeof(*d));
+	char fp_hex[65];
+	size_t n = 0;
+
+	if (d == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < s->n_features; i++)
+		for (size_t j = s->features[i].enc_offset;
+		     j < s->features[i].enc_offset + s->features[i].enc_width; j++)
+			d[n++] = (struct driver){j, column_effect(m, &s->features[i], j)};
+	qsort(d, n, sizeof(*d), driver_cmp);
+	fl_schema_fingerprint_hex(s, fp_hex);
+	fprintf(fp, "Model: %zu features, %zu weights; solver %s, l2 %g; trained on %llu leads "
+		    "(%llu converted)\n",
+		s->n_features, s->dim, m->prov.solver ? m->prov.solver : "?", m->prov.l2,
+		(unsigned long long)m->prov.rows, (unsigned long long)m->prov.positives);
+	fprintf(fp, "Schema fingerprint: %s\n", fp_hex);
+	if (m->prov.valid.rows > 0)
+		fprintf(fp, "Validation: %llu leads, AUC %.4f, log-loss %.4f\n",
+			(unsigned long long)m->prov.valid.rows, m->prov.valid.auc,
+			m->prov.valid.log_loss);
+	fprintf(fp, "Effects are log-odds against the average lead.\n");
+	fprintf(fp, "\nTop drivers towards conversion:\n");
+	for (size_t k = 0; k < n && k < (size_t)top && d[k].effect > 0; k++)
+		print_driver(fp, m, &d[k]);
+	fprintf(fp, "\nTop drivers against conversion:\n");
+	for (size_t k = 0; k < n && k < (size_t)top && d[n - 1 - k].effect < 0; k++)
+		print_driver(fp, m, &d[n - 1 - k]);
+	free(d);
+	return ferror(fp) ? fl_fail(FL_ERR_IO, "write failed") : 0;
+}

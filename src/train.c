@@ -1,0 +1,335 @@
+/*
+ * Local training pipeline: split, standardise, choose l2, fit, measure.
+ */
+#include "fedlead/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fedlead/error.h"
+#include "fedlead/linalg.h"
+#include "fedlead/metrics.h"
+
+void fl_train_opts_default(struct fl_train_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->solver = FL_SOLVER_NEWTON;
+	o->l2 = 1.0;
+	o->pos_weight = 1.0;
+	o->seed = 1;
+}
+
+size_t fl_l2_grid(double *out, size_t max)
+{
+	/* Decades around the useful range of the sum-form penalty: at 1e-2 the
+	 * model is nearly unregularised, at 1e4 a few thousand rows are shrunk
+	 * hard towards the base rate. */
+	static const double grid[] = {1e-2, 1e-1, 1, 10, 100, 1e3, 1e4};
+	size_t n = sizeof(grid) / sizeof(grid[0]);
+
+	if (n > max)
+		n = max;
+	memcpy(out, grid, n * sizeof(double));
+	return n;
+}
+
+static struct fl_dataset *dataset_alloc(size_t n, size_t dim)
+{
+	struct fl_dataset *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->dim = dim;
+	d->X = malloc((n ? n : 1) * dim * sizeof(double));
+	d->y = malloc((n ? n : 1) * sizeof(double));
+	if (d->X == NULL || d->y == NULL) {
+		fl_dataset_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void dataset_append(struct fl_dataset *d, const struct fl_dataset *src, size_t i)
+{
+	memcpy(d->X + d->n * d->dim, src->X + i * src->dim, src->dim * sizeof(double));
+	d->y[d->n++] = src->y[i];
+}
+
+static int weights_for(const struct fl_dataset *d, double pos_weight, double **c)
+{
+	*c = NULL;
+	if (pos_weight == 1.0)
+		return 0;
+	if ((*c = malloc((d->n ? d->n : 1) * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < d->n; i++)
+		(*c)[i] = d->y[i] > 0.5 ? pos_weight : 1.0;
+	return 0;
+}
+
+int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
+		 double pos_weight, double *w, struct fl_solver_status *st)
+{
+	struct fl_logreg_data data = {std->n, std->dim, std->X, std->y, NULL};
+	double *c = NULL, *g = NULL, loss;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = weights_for(std, pos_weight, &c)) != 0)
+		return r;
+	data.c = c;
+	if (opts->solver == FL_SOLVER_SGD) {
+		struct fl_sgd_opts so = {
+			.l2 = l2,
+			.epochs = opts->epochs ? opts->epochs : 50,
+			.batch = opts->batch ? opts->batch : 64,
+			.lr = opts->lr > 0 ? opts->lr : 0.5,
+			.decay = 1e-3,
+			.seed = opts->seed,
+		};
+
+		if ((r = fl_logreg_sgd(&data, &so, w)) != 0)
+			goto out;
+		/* SGD has no convergence test of its own: report where it ended. */
+		if ((g = malloc(std->dim * sizeof(double))) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		fl_linalg_logistic(std->X, std->n, std->dim, std->y, c, w, &loss, g, NULL);
+		for (size_t j = 1; j < std->dim; j++)
+			g[j] += l2 * w[j];
+		st->iterations = so.epochs;
+		st->objective = fl_logreg_objective(&data, l2, w);
+		st->grad_norm = fl_linalg_nrm2(g, std->dim);
+		st->converged = 0;
+	} else {
+		struct fl_solver_opts so = {
+			.l2 = l2,
+			.tol = (opts->tol > 0 ? opts->tol : 1e-10) * (std->n > 0 ? (double)std->n : 1.0),
+			.max_iter = opts->max_iter > 0 ? opts->max_iter
+						       : (opts->solver == FL_SOLVER_NEWTON ? 100 : 10000),
+		};
+
+		r = fl_logreg_train(&data, opts->solver, &so, w, st);
+	}
+out:
+	free(g);
+	free(c);
+	return r;
+}
+
+static void measure(const struct fl_dataset *d, const double *w, struct fl_metric_set *m)
+{
+	double *z = malloc((d->n ? d->n : 1) * sizeof(double));
+
+	memset(m, 0, sizeof(*m));
+	m->rows = d->n;
+	for (size_t i = 0; i < d->n; i++)
+		m->positives += d->y[i] > 0.5;
+	m->auc = m->log_loss = NAN;
+	if (z == NULL || d->n == 0) {
+		free(z);
+		return;
+	}
+	fl_linalg_gemv(d->X, d->n, d->dim, w, z);
+	m->auc = fl_auc(z, d->y, d->n);
+	m->log_loss = fl_log_loss(z, d->y, d->n);
+	free(z);
+}
+
+/* splitmix64, for fold assignment (same hash as the validation split). */
+static uint64_t mix64(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ULL;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Validation log-loss (summed over held-out rows) and AUC for one l2. */
+static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
+		       const struct fl_train_opts *o, double l2, double pw, double *w,
+		       struct fl_l2_candidate *cand)
+{
+	struct fl_dataset *fit = NULL, *hold = NULL;
+	struct fl_solver_status st;
+	struct fl_metric_set m;
+	int k = o->kfold > 0 ? o->kfold : 5, r = 0;
+	double *z = NULL, *yall = NULL, *wf = NULL;
+	size_t nall = 0;
+
+	cand->l2 = l2;
+	if (va != NULL) {
+		if ((r = fl_train_fit(tr, o, l2, pw, w, &st)) != 0)
+			return r;
+		measure(va, w, &m);
+		cand->valid_log_loss = m.log_loss;
+		cand->valid_auc = m.auc;
+		return 0;
+	}
+	/* k-fold: every row is held out once; AUC over the pooled out-of-fold
+	 * scores. */
+	if ((fit = dataset_alloc(tr->n, tr->dim)) == NULL ||
+	    (hold = dataset_alloc(tr->n, tr->dim)) == NULL ||
+	    (z = malloc((tr->n + 1) * sizeof(double))) == NULL ||
+	    (yall = malloc((tr->n + 1) * sizeof(double))) == NULL ||
+	    (wf = malloc(tr->dim * sizeof(double))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	for (int f = 0; f < k; f++) {
+		fit->n = hold->n = 0;
+		for (size_t i = 0; i < tr->n; i++)
+			dataset_append(mix64(o->seed ^ mix64(i ^ 0x5a5a)) % (uint64_t)k ==
+						       (uint64_t)f
+					       ? hold
+					       : fit,
+				       tr, i);
+		if (hold->n == 0 || fit->n == 0)
+			continue;
+		memcpy(wf, w, tr->dim * sizeof(double));
+		if ((r = fl_train_fit(fit, o, l2, pw, wf, &st)) != 0)
+			goto out;
+		fl_linalg_gemv(hold->X, hold->n, hold->dim, wf, z + nall);
+		memcpy(yall + nall, hold->y, hold->n * sizeof(double));
+		nall += hold->n;
+	}
+	cand->valid_log_loss = fl_log_loss(z, yall, nall);
+	cand->valid_auc = fl_auc(z, yall, nall);
+out:
+	fl_dataset_free(fit);
+	fl_dataset_free(hold);
+	free(z);
+	free(yall);
+	free(wf);
+	return r;
+}
+
+static void now_rfc3339(char *buf, size_t n)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
+		   const struct fl_train_opts *o, struct fl_model **out,
+		   struct fl_train_report *rep)
+{
+	struct fl_dataset *tr = NULL, *va = NULL;
+	struct fl_stats *st = NULL;
+	struct fl_scaler *sc = NULL;
+	struct fl_model *m = NULL;
+	double *w = NULL, grid[FL_L2_GRID_MAX], pw = o->pos_weight;
+	char created[32];
+	int r;
+
+	*out = NULL;
+	memset(rep, 0, sizeof(*rep));
+	if (raw->dim != s->dim)
+		return fl_fail(FL_ERR_INVALID, "dataset has %zu columns, the schema %zu", raw->dim,
+			       s->dim);
+	if (o->valid_frac > 0) {
+		if ((r = fl_dataset_split(raw, o->valid_frac, o->seed, &tr, &va)) != 0)
+			goto out;
+		if (va->n == 0 || tr->n == 0) {
+			r = fl_fail(FL_ERR_DATA,
+				    "%zu rows are too few for a validation split of %g", raw->n,
+				    o->valid_frac);
+			goto out;
+		}
+	} else {
+		if ((tr = dataset_alloc(raw->n, raw->dim)) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < raw->n; i++)
+			dataset_append(tr, raw, i);
+	}
+	/* Standardise with the training part's statistics only, so validation
+	 * rows stay unseen. */
+	if ((r = fl_stats_new(s->dim, &st)) != 0)
+		goto out;
+	for (size_t i = 0; i < tr->n; i++)
+		fl_stats_add(st, tr->X + i * tr->dim, tr->y[i]);
+	if ((r = fl_scaler_from_stats(s, st, &sc)) != 0)
+		goto out;
+	fl_dataset_standardize(tr, sc);
+	if (va != NULL)
+		fl_dataset_standardize(va, sc);
+	if (st->positives <= 0 || st->positives >= st->rows) {
+		r = fl_fail(FL_ERR_DATA, "the training rows contain only %s leads",
+			    st->positives <= 0 ? "unconverted" : "converted");
+		goto out;
+	}
+	if (pw == 0) /* balanced */
+		pw = (st->rows - st->positives) / st->positives;
+	if (!(pw > 0) || !isfinite(pw)) {
+		r = fl_fail(FL_ERR_INVALID, "class weight %g must be positive", pw);
+		goto out;
+	}
+	rep->pos_weight = pw;
+	if ((w = calloc(s->dim, sizeof(double))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	rep->l2 = o->l2;
+	if (o->l2_auto) {
+		size_t best = 0;
+
+		rep->n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX);
+		/* From strong to weak penalty, each fit warm-started from the last:
+		 * the path is smooth, so Newton needs few steps per point. */
+		for (size_t g = rep->n_grid; g-- > 0;) {
+			if ((r = evaluate_l2(tr, va, o, grid[g], pw, w, &rep->grid[g])) != 0)
+				goto out;
+		}
+		for (size_t g = 1; g < rep->n_grid; g++)
+			if (rep->grid[g].valid_log_loss < rep->grid[best].valid_log_loss)
+				best = g;
+		rep->l2 = grid[best];
+		memset(w, 0, s->dim * sizeof(double));
+	}
+	if ((r = fl_train_fit(tr, o, rep->l2, pw, w, &rep->status)) != 0)
+		goto out;
+	measure(tr, w, &rep->train);
+	if (va != NULL)
+		measure(va, w, &rep->valid);
+
+	if ((r = fl_model_new(s, &m)) != 0)
+		goto out;
+	memcpy(m->w, w, s->dim * sizeof(double));
+	fl_scaler_free(m->scaler);
+	m->scaler = sc;
+	sc = NULL;
+	now_rfc3339(created, sizeof(created));
+	if ((r = fl_model_set_str(&m->prov.solver, fl_solver_name(o->solver))) != 0 ||
+	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
+	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0)
+		goto out;
+	m->prov.l2 = rep->l2;
+	m->prov.pos_weight = pw;
+	m->prov.rows = (uint64_t)st->rows;
+	m->prov.positives = (uint64_t)st->positives;
+	m->prov.iterations = rep->status.iterations;
+	m->prov.final_loss = rep->status.objective;
+	m->prov.grad_norm = rep->status.grad_norm;
+	m->prov.train = rep->train;
+	m->prov.valid = rep->valid;
+	*out = m;
+	m = NULL;
+	r = 0;
+out:
+	fl_model_free(m);
+	fl_scaler_free(sc);
+	fl_stats_free(st);
+	fl_dataset_free(tr);
+	fl_dataset_free(va);
+	free(w);
+	return r;
+}
