@@ -43,7 +43,7 @@ int fl_cli_u64(const char *prog, const char *opt, const char *text, uint64_t *ou
 	v = strtoull(text, &end, 10);
 	if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
 		fprintf(stderr, "%s: %s: \"%s\" is not a non-negative whole number\n", prog, opt,
-			text);
+		        text);
 		return -1;
 	}
 	*out = v;
@@ -74,12 +74,12 @@ void fl_cli_load_notices(const char *prog, const char *path, const struct fl_loa
 {
 	if (rep->n_extra > 0)
 		fprintf(stderr, "%s: notice: %s: %zu column%s not in the schema, ignored: %s\n",
-			prog, path, rep->n_extra, rep->n_extra == 1 ? "" : "s", rep->extra);
+		        prog, path, rep->n_extra, rep->n_extra == 1 ? "" : "s", rep->extra);
 	if (rep->skipped == 0)
 		return;
 	fprintf(stderr, "%s: warning: %s: skipped %llu bad row%s (--bad-rows=skip); first %s:\n",
-		prog, path, (unsigned long long)rep->skipped, rep->skipped == 1 ? "" : "s",
-		rep->n_samples == 1 ? "reason" : "reasons");
+	        prog, path, (unsigned long long)rep->skipped, rep->skipped == 1 ? "" : "s",
+	        rep->n_samples == 1 ? "reason" : "reasons");
 	for (size_t i = 0; i < rep->n_samples; i++)
 		fprintf(stderr, "  %s\n", rep->samples[i]);
 }

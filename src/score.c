@@ -21,7 +21,7 @@ double fl_score_contribution(const struct fl_model *m, const double *x, size_t j
 }
 
 static double feature_contribution(const struct fl_model *m, const double *x,
-				   const struct fl_feature *f)
+                                   const struct fl_feature *f)
 {
 	double c = 0;
 
@@ -49,6 +49,7 @@ static void put_field(FILE *fp, const char *s)
 struct pass {
 	struct fl_csv *csv;
 	struct fl_binding *b;
+	uint64_t records; /* data records read so far, bad ones included */
 };
 
 static void pass_close(struct pass *p)
@@ -59,7 +60,7 @@ static void pass_close(struct pass *p)
 
 /* (Re)reads the header and binds it. */
 static int pass_begin(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-		      struct fl_score_report *rep)
+                      struct fl_score_report *rep)
 {
 	struct fl_csv_record rec;
 	size_t n_extra;
@@ -67,11 +68,12 @@ static int pass_begin(const struct fl_model *m, const struct fl_score_opts *o, s
 
 	if ((r = fl_csv_next(p->csv, &rec)) <= 0)
 		return r == 0 ? fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", o->data)
-			      : r;
+		              : r;
 	if ((r = fl_binding_new(m->schema, p->csv, &rec, o->eval, &p->b, &n_extra)) != 0)
 		return r;
 	(void)n_extra;
 	fl_load_report_extra(&rep->load, p->b);
+	p->records = 0;
 	return 0;
 }
 
@@ -80,12 +82,13 @@ static int pass_begin(const struct fl_model *m, const struct fl_score_opts *o, s
  * are skipped under the skip policy (counted in pass one only) or fail.
  */
 static int pass_next(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-		     double *x, double *label, const char **id, struct fl_csv_record *rec,
-		     struct fl_load_report *count)
+                     double *x, double *label, const char **id, struct fl_csv_record *rec,
+                     struct fl_load_report *count)
 {
 	int r;
 
 	while ((r = fl_csv_next(p->csv, rec)) == 1) {
+		p->records++;
 		if ((r = fl_encode_row(p->b, rec, x, label, id)) == 0) {
 			fl_scaler_apply(m->scaler, x);
 			return 1;
@@ -95,7 +98,7 @@ static int pass_next(const struct fl_model *m, const struct fl_score_opts *o, st
 		if (count != NULL) {
 			if (count->n_samples < FL_BAD_ROW_SAMPLES)
 				snprintf(count->samples[count->n_samples++],
-					 sizeof(count->samples[0]), "%s", fl_errmsg());
+				         sizeof(count->samples[0]), "%s", fl_errmsg());
 			count->skipped++;
 		}
 	}
@@ -133,7 +136,7 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, stru
 
 /* The value that made a reason: the field text from the lead's row. */
 static void reason_text(const struct fl_model *m, const struct fl_binding *b,
-			const struct fl_csv_record *rec, size_t feature, char *buf, size_t n)
+                        const struct fl_csv_record *rec, size_t feature, char *buf, size_t n)
 {
 	const struct fl_feature *f = &m->schema->features[feature];
 	const struct fl_csv_field *fld = &rec->fields[fl_binding_column(b, feature)];
@@ -155,7 +158,7 @@ static void write_header(FILE *fp, const struct fl_model *m, const struct fl_sco
 
 /* Second pass: every good row with its rank and reasons. */
 static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-			struct fl_ranker *rk, FILE *fp, struct fl_score_report *rep, double *x)
+                        struct fl_ranker *rk, FILE *fp, struct fl_score_report *rep, double *x)
 {
 	struct fl_csv_record rec;
 	struct reason reasons[FL_MAX_REASONS];
@@ -173,7 +176,10 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 		if ((r = fl_ranker_rank(rk, i, &rank, &decile)) != 0)
 			return r;
 		if (id == NULL) {
-			snprintf(rowbuf, sizeof(rowbuf), "%llu", (unsigned long long)(i + 1));
+			/* The lead's position in the input, not among the good rows:
+			 * with skipped rows the two differ, and only the first lets
+			 * a person join the scores back to the file. */
+			snprintf(rowbuf, sizeof(rowbuf), "%llu", (unsigned long long)p->records);
 			id = rowbuf;
 		}
 		put_field(fp, id);
@@ -196,7 +202,7 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 		return r;
 	if (i != rep->load.rows)
 		return fl_fail(FL_ERR_IO, "%s: the file changed while it was being scored",
-			       o->data);
+		               o->data);
 	return 0;
 }
 
@@ -227,7 +233,7 @@ static int open_output(const char *path, char **tmp, FILE **fp)
 }
 
 int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
-		  struct fl_score_report *rep)
+                  struct fl_score_report *rep)
 {
 	struct pass p = {0};
 	struct fl_ranker *rk = NULL;
@@ -240,11 +246,12 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 	memset(rep, 0, sizeof(*rep));
 	if (o->n_reasons < 0 || o->n_reasons > FL_MAX_REASONS)
 		return fl_fail(FL_ERR_INVALID, "reason codes per lead must be 0 to %d",
-			       FL_MAX_REASONS);
+		               FL_MAX_REASONS);
 	if ((x = malloc(m->dim * sizeof(double))) == NULL)
 		return FL_ERR_NOMEM;
 	if ((r = fl_csv_open(o->data, &p.csv)) != 0 ||
-	    (r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0 ||
+	    (r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) !=
+	            0 ||
 	    (r = pass_begin(m, o, &p, rep)) != 0)
 		goto out;
 	while ((r = pass_next(m, o, &p, x, &label, NULL, &rec, &rep->load)) == 1) {
@@ -344,8 +351,8 @@ static void print_driver(FILE *fp, const struct fl_model *m, const struct driver
 	fprintf(fp, "  %+8.4f  %-32s", d->effect, name);
 	if (f != NULL && f->type == FL_NUMERIC && d->col == f->enc_offset)
 		fprintf(fp, "  per +1 unit: %+.4g (1 sd = %.4g units, mean %.4g)",
-			m->w[d->col] / m->scaler->scale[d->col], m->scaler->scale[d->col],
-			m->scaler->center[d->col]);
+		        m->w[d->col] / m->scaler->scale[d->col], m->scaler->scale[d->col],
+		        m->scaler->center[d->col]);
 	else
 		fprintf(fp, "  (%.1f %% of training leads)", 100 * m->scaler->baseline[d->col]);
 	fputc('\n', fp);
@@ -366,15 +373,16 @@ int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
 			d[n++] = (struct driver){j, column_effect(m, &s->features[i], j)};
 	qsort(d, n, sizeof(*d), driver_cmp);
 	fl_schema_fingerprint_hex(s, fp_hex);
-	fprintf(fp, "Model: %zu features, %zu weights; solver %s, l2 %g; trained on %llu leads "
-		    "(%llu converted)\n",
-		s->n_features, s->dim, m->prov.solver ? m->prov.solver : "?", m->prov.l2,
-		(unsigned long long)m->prov.rows, (unsigned long long)m->prov.positives);
+	fprintf(fp,
+	        "Model: %zu features, %zu weights; solver %s, l2 %g; trained on %llu leads "
+	        "(%llu converted)\n",
+	        s->n_features, s->dim, m->prov.solver ? m->prov.solver : "?", m->prov.l2,
+	        (unsigned long long)m->prov.rows, (unsigned long long)m->prov.positives);
 	fprintf(fp, "Schema fingerprint: %s\n", fp_hex);
 	if (m->prov.valid.rows > 0)
 		fprintf(fp, "Validation: %llu leads, AUC %.4f, log-loss %.4f\n",
-			(unsigned long long)m->prov.valid.rows, m->prov.valid.auc,
-			m->prov.valid.log_loss);
+		        (unsigned long long)m->prov.valid.rows, m->prov.valid.auc,
+		        m->prov.valid.log_loss);
 	fprintf(fp, "Effects are log-odds against the average lead.\n");
 	fprintf(fp, "\nTop drivers towards conversion:\n");
 	for (size_t k = 0; k < n && k < (size_t)top && d[k].effect > 0; k++)

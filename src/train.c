@@ -71,7 +71,7 @@ static int weights_for(const struct fl_dataset *d, double pos_weight, double **c
 }
 
 int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
-		 double pos_weight, double *w, struct fl_solver_status *st)
+                 double pos_weight, double *w, struct fl_solver_status *st)
 {
 	struct fl_logreg_data data = {std->n, std->dim, std->X, std->y, NULL};
 	double *c = NULL, *g = NULL, loss;
@@ -83,12 +83,12 @@ int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts,
 	data.c = c;
 	if (opts->solver == FL_SOLVER_SGD) {
 		struct fl_sgd_opts so = {
-			.l2 = l2,
-			.epochs = opts->epochs ? opts->epochs : 50,
-			.batch = opts->batch ? opts->batch : 64,
-			.lr = opts->lr > 0 ? opts->lr : 0.5,
-			.decay = 1e-3,
-			.seed = opts->seed,
+		        .l2 = l2,
+		        .epochs = opts->epochs ? opts->epochs : 50,
+		        .batch = opts->batch ? opts->batch : 64,
+		        .lr = opts->lr > 0 ? opts->lr : 0.5,
+		        .decay = 1e-3,
+		        .seed = opts->seed,
 		};
 
 		if ((r = fl_logreg_sgd(&data, &so, w)) != 0)
@@ -107,10 +107,12 @@ int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts,
 		st->converged = 0;
 	} else {
 		struct fl_solver_opts so = {
-			.l2 = l2,
-			.tol = (opts->tol > 0 ? opts->tol : 1e-10) * (std->n > 0 ? (double)std->n : 1.0),
-			.max_iter = opts->max_iter > 0 ? opts->max_iter
-						       : (opts->solver == FL_SOLVER_NEWTON ? 100 : 10000),
+		        .l2 = l2,
+		        .tol = (opts->tol > 0 ? opts->tol : 1e-10) *
+		               (std->n > 0 ? (double)std->n : 1.0),
+		        .max_iter = opts->max_iter > 0
+		                            ? opts->max_iter
+		                            : (opts->solver == FL_SOLVER_NEWTON ? 100 : 10000),
 		};
 
 		r = fl_logreg_train(&data, opts->solver, &so, w, st);
@@ -151,8 +153,8 @@ static uint64_t mix64(uint64_t z)
 
 /* Validation log-loss (summed over held-out rows) and AUC for one l2. */
 static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
-		       const struct fl_train_opts *o, double l2, double pw, double *w,
-		       struct fl_l2_candidate *cand)
+                       const struct fl_train_opts *o, double l2, double pw, double *w,
+                       struct fl_l2_candidate *cand)
 {
 	struct fl_dataset *fit = NULL, *hold = NULL;
 	struct fl_solver_status st;
@@ -184,10 +186,10 @@ static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 		fit->n = hold->n = 0;
 		for (size_t i = 0; i < tr->n; i++)
 			dataset_append(mix64(o->seed ^ mix64(i ^ 0x5a5a)) % (uint64_t)k ==
-						       (uint64_t)f
-					       ? hold
-					       : fit,
-				       tr, i);
+			                               (uint64_t)f
+			                       ? hold
+			                       : fit,
+			               tr, i);
 		if (hold->n == 0 || fit->n == 0)
 			continue;
 		memcpy(wf, w, tr->dim * sizeof(double));
@@ -218,8 +220,8 @@ static void now_rfc3339(char *buf, size_t n)
 }
 
 int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
-		   const struct fl_train_opts *o, struct fl_model **out,
-		   struct fl_train_report *rep)
+                   const struct fl_train_opts *o, struct fl_model **out,
+                   struct fl_train_report *rep)
 {
 	struct fl_dataset *tr = NULL, *va = NULL;
 	struct fl_stats *st = NULL;
@@ -233,14 +235,14 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 	memset(rep, 0, sizeof(*rep));
 	if (raw->dim != s->dim)
 		return fl_fail(FL_ERR_INVALID, "dataset has %zu columns, the schema %zu", raw->dim,
-			       s->dim);
+		               s->dim);
 	if (o->valid_frac > 0) {
 		if ((r = fl_dataset_split(raw, o->valid_frac, o->seed, &tr, &va)) != 0)
 			goto out;
 		if (va->n == 0 || tr->n == 0) {
 			r = fl_fail(FL_ERR_DATA,
-				    "%zu rows are too few for a validation split of %g", raw->n,
-				    o->valid_frac);
+			            "%zu rows are too few for a validation split of %g", raw->n,
+			            o->valid_frac);
 			goto out;
 		}
 	} else {
@@ -264,7 +266,7 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 		fl_dataset_standardize(va, sc);
 	if (st->positives <= 0 || st->positives >= st->rows) {
 		r = fl_fail(FL_ERR_DATA, "the training rows contain only %s leads",
-			    st->positives <= 0 ? "unconverted" : "converted");
+		            st->positives <= 0 ? "unconverted" : "converted");
 		goto out;
 	}
 	if (pw == 0) /* balanced */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages fedlead needs, and only those missing, so it
+# is cheap to run again. Usage: deploy/install-deps.sh [build|test|bench]
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libevent-dev
+	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjansson-dev libcsv-dev)
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3 iproute2)
+bench_pkgs=(liblinear-tools)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+build) ;;
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "fedlead: missing packages: ${missing[*]}; run as root or install them" >&2
+	exit 1
+fi
+echo "fedlead: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,277 @@
+/*
+ * Dense linear algebra behind one door: every BLAS and LAPACK call of fedlead
+ * is made here, so a kernel can be fused or swapped without touching callers.
+ */
+#include "fedlead/linalg.h"
+
+#include "fedlead/error.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * LAPACK's Cholesky routines, exported by libopenblas. There is no standard C
+ * header for the Fortran symbols, so we declare them. The trailing size_t
+ * arguments are the hidden lengths of the character arguments that gfortran
+ * expects; passing them keeps the call correct whether OpenBLAS serves the
+ * routine from its C reimplementation (which ignores them) or from the
+ * reference Fortran.
+ */
+void dpotrf_(const char *uplo, const blasint *n, double *a, const blasint *lda, blasint *info,
+             size_t uplo_len);
+void dpotrs_(const char *uplo, const blasint *n, const blasint *nrhs, const double *a,
+             const blasint *lda, double *b, const blasint *ldb, blasint *info, size_t uplo_len);
+
+/*
+ * Rows per block of fl_linalg_logistic. A block is read twice (X_b w, then
+ * X_b^T r) and must still be in L2 the second time, so X streams from memory
+ * once. 64 KiB (8192 doubles) also keeps each dgemv below OpenBLAS's
+ * threading threshold (m*n < 9216 with the default build): farming out such
+ * small calls to threads costs more than it saves, and we must not change the
+ * library's thread count for the caller. The per-row scratch (z, r, h) lives
+ * on the stack, which caps a block at FL_BLOCK_MAX_ROWS rows; with few
+ * columns the blocks are then smaller than that, but the exp/log1p per row
+ * dominates the BLAS call overhead anyway.
+ */
+#define FL_BLOCK_BYTES (64 * 1024)
+#define FL_BLOCK_MAX_ROWS 512
+/*
+ * The scaled rows for the Hessian are collected over several blocks before
+ * each dsyrk, at least this many rows: a rank-k update reads and writes all
+ * of the d*d result, so tiny k (wide X, small blocks) would be bound by that
+ * traffic rather than by arithmetic.
+ */
+#define FL_SYRK_MIN_ROWS 256
+
+/* BLAS takes int dimensions; longer vectors are handled in pieces. */
+#define FL_BLAS_CHUNK ((size_t)1 << 30)
+
+double *fl_matrix_alloc(size_t n, size_t d)
+{
+	size_t bytes;
+	double *m;
+
+	if (d != 0 && n > SIZE_MAX / sizeof(double) / d)
+		return NULL;
+	bytes = n * d * sizeof(double);
+	/* C11 aligned_alloc wants a size that is a multiple of the alignment
+	 * (ASan enforces it), and an empty matrix still gets a real pointer so
+	 * NULL always means failure. */
+	if (bytes > SIZE_MAX - 63)
+		return NULL;
+	bytes = bytes == 0 ? 64 : (bytes + 63) & ~(size_t)63;
+	m = aligned_alloc(64, bytes);
+	if (m != NULL)
+		memset(m, 0, bytes);
+	return m;
+}
+
+double fl_log1pexp(double z)
+{
+	/* exp(z) overflows for z > ~709; for z >= 0 factor out e^z instead. */
+	return z >= 0 ? z + log1p(exp(-z)) : log1p(exp(z));
+}
+
+double fl_sigmoid(double z)
+{
+	double e;
+
+	/* Only ever exponentiate a non-positive number, so nothing overflows
+	 * and tiny probabilities keep their relative precision. */
+	if (z >= 0)
+		return 1.0 / (1.0 + exp(-z));
+	e = exp(z);
+	return e / (1.0 + e);
+}
+
+/* Rank-one fallback for the Hessian when the scratch copy of a block could
+ * not be allocated: slower, but needs no memory. */
+static void hess_rows_syr(const double *Xb, size_t rows, size_t d, const double *h, double *hess)
+{
+	for (size_t i = 0; i < rows; i++)
+		if (h[i] != 0)
+			cblas_dsyr(CblasRowMajor, CblasUpper, (blasint)d, h[i], Xb + i * d, 1, hess,
+			           (blasint)d);
+}
+
+void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
+                        const double *w, double *loss, double *grad, double *hess)
+{
+	double z[FL_BLOCK_MAX_ROWS], r[FL_BLOCK_MAX_ROWS], h[FL_BLOCK_MAX_ROWS];
+	double *scaled = NULL;
+	double sum = 0;
+	size_t block, cap = 0, pending = 0;
+
+	memset(grad, 0, d * sizeof(*grad));
+	if (hess != NULL)
+		memset(hess, 0, d * d * sizeof(*hess));
+	if (d == 0 || n == 0)
+		goto out;
+
+	block = FL_BLOCK_BYTES / sizeof(double) / d;
+	if (block < 1)
+		block = 1;
+	if (block > FL_BLOCK_MAX_ROWS)
+		block = FL_BLOCK_MAX_ROWS;
+	if (block > n)
+		block = n;
+	if (hess != NULL) {
+		/* The Hessian needs rows scaled by sqrt(h_i); X is const, so
+		 * they are scaled in a copy holding whole blocks. Without it
+		 * we fall back to rank-one updates. */
+		cap = block * (block < FL_SYRK_MIN_ROWS ? FL_SYRK_MIN_ROWS / block : 1);
+		if (cap > n)
+			cap = n;
+		scaled = fl_matrix_alloc(cap, d);
+	}
+
+	for (size_t start = 0; start < n; start += block) {
+		size_t rows = n - start < block ? n - start : block;
+		const double *Xb = X + start * d;
+
+		cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)d, 1.0, Xb,
+		            (blasint)d, w, 1, 0.0, z, 1);
+		for (size_t i = 0; i < rows; i++) {
+			double zi = z[i], yi = y[start + i];
+			double ci = c != NULL ? c[start + i] : 1.0;
+			double e = exp(-fabs(zi));
+			double s = zi >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+
+			/* log(1+e^z) - y z = max(z,0) - y z + log1p(e^-|z|): for
+			 * y in {0,1} the first two terms cancel exactly, so even
+			 * a loss of 1e-300 keeps its digits. */
+			sum += ci * ((zi > 0 ? zi : 0) - yi * zi + log1p(e));
+			r[i] = ci * (s - yi);
+			/* s(1-s) without the cancellation in 1-s near s=1. */
+			if (hess != NULL)
+				h[i] = ci * (e / ((1.0 + e) * (1.0 + e)));
+		}
+		cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)d, 1.0, Xb,
+		            (blasint)d, r, 1, 1.0, grad, 1);
+		if (hess == NULL)
+			continue;
+		if (scaled == NULL) {
+			hess_rows_syr(Xb, rows, d, h, hess);
+			continue;
+		}
+		for (size_t i = 0; i < rows; i++) {
+			/* Weights are non-negative, so h_i >= 0. */
+			double sq = sqrt(h[i]);
+			const double *src = Xb + i * d;
+			double *dst = scaled + (pending + i) * d;
+
+			for (size_t j = 0; j < d; j++)
+				dst[j] = sq * src[j];
+		}
+		pending += rows;
+		if (pending + block > cap || start + rows == n) {
+			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)d,
+			            (blasint)pending, 1.0, scaled, (blasint)d, 1.0, hess,
+			            (blasint)d);
+			pending = 0;
+		}
+	}
+	if (hess != NULL) {
+		/* syrk filled the upper triangle; callers get the full matrix. */
+		for (size_t i = 0; i < d; i++)
+			for (size_t j = i + 1; j < d; j++)
+				hess[j * d + i] = hess[i * d + j];
+	}
+out:
+	free(scaled);
+	*loss = sum;
+}
+
+void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z)
+{
+	if (d == 0) {
+		memset(z, 0, n * sizeof(*z));
+		return;
+	}
+	/* Split the rows so each BLAS call's dimensions fit an int. */
+	for (size_t start = 0; start < n; start += FL_BLAS_CHUNK) {
+		size_t rows = n - start < FL_BLAS_CHUNK ? n - start : FL_BLAS_CHUNK;
+
+		cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)d, 1.0,
+		            X + start * d, (blasint)d, w, 1, 0.0, z + start, 1);
+	}
+}
+
+int fl_linalg_spd_solve(double *A, size_t d, double *b)
+{
+	blasint n, nrhs = 1, info = 0;
+	int r = FL_ERR_INTERNAL;
+
+	if (d == 0) {
+		r = 0;
+		goto out;
+	}
+	if (d > INT_MAX) {
+		r = fl_fail(FL_ERR_LIMIT, "linear system of order %zu is too large for LAPACK", d);
+		goto out;
+	}
+	n = (blasint)d;
+	/* Read as column-major, a row-major matrix is its transpose, and a
+	 * symmetric matrix is its own transpose: LAPACK sees exactly A. Its "U"
+	 * triangle is our lower one, which holds the same numbers. */
+	dpotrf_("U", &n, A, &n, &info, 1);
+	if (info > 0) {
+		r = fl_fail(FL_ERR_NUMERIC,
+		            "Hessian is not positive definite (leading minor %d of %zu)", (int)info,
+		            d);
+		goto out;
+	}
+	if (info < 0) {
+		r = fl_fail(FL_ERR_INTERNAL, "dpotrf rejected argument %d", (int)-info);
+		goto out;
+	}
+	dpotrs_("U", &n, &nrhs, A, &n, b, &n, &info, 1);
+	if (info != 0) {
+		r = fl_fail(FL_ERR_INTERNAL, "dpotrs rejected argument %d", (int)-info);
+		goto out;
+	}
+	r = 0;
+out:
+	return r;
+}
+
+double fl_linalg_dot(const double *a, const double *b, size_t d)
+{
+	double sum = 0;
+
+	for (size_t k = 0; k < d; k += FL_BLAS_CHUNK) {
+		size_t m = d - k < FL_BLAS_CHUNK ? d - k : FL_BLAS_CHUNK;
+
+		sum += cblas_ddot((blasint)m, a + k, 1, b + k, 1);
+	}
+	return sum;
+}
+
+double fl_linalg_nrm2(const double *a, size_t d)
+{
+	double sq = 0;
+
+	if (d <= FL_BLAS_CHUNK)
+		return d == 0 ? 0.0 : cblas_dnrm2((blasint)d, a, 1);
+	/* Combine the (overflow-safe) chunk norms; the chunks are huge, so
+	 * the hypot chain is cheap. */
+	for (size_t k = 0; k < d; k += FL_BLAS_CHUNK) {
+		size_t m = d - k < FL_BLAS_CHUNK ? d - k : FL_BLAS_CHUNK;
+
+		sq = hypot(sq, cblas_dnrm2((blasint)m, a + k, 1));
+	}
+	return sq;
+}
+
+void fl_linalg_axpy(double alpha, const double *x, double *y, size_t d)
+{
+	for (size_t k = 0; k < d; k += FL_BLAS_CHUNK) {
+		size_t m = d - k < FL_BLAS_CHUNK ? d - k : FL_BLAS_CHUNK;
+
+		cblas_daxpy((blasint)m, alpha, x + k, 1, y + k, 1);
+	}
+}

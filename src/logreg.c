@@ -1,0 +1,799 @@
+/*
+ * L2-regularised logistic regression: Newton and L-BFGS as ask/tell state
+ * machines, a local driver for them, and mini-batch SGD for FedAvg/FedProx.
+ *
+ * The solvers never see data. They ask for the data-term sums at a point and
+ * are told them, so the same code runs on one partner's rows or on sums over
+ * all partners collected by the coordinator. The points they ask for depend
+ * only on the values told, so every party can replay a run exactly.
+ */
+#include "fedlead/logreg.h"
+
+#include "fedlead/error.h"
+#include "fedlead/linalg.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Armijo sufficient-decrease constant. */
+#define LS_C1 1e-4
+/* Halvings of the step before the line search gives up. */
+#define LS_MAX_HALVINGS 40
+/*
+ * Near the optimum the decrease a step promises (about |g|^2 / |H|) falls
+ * below the rounding error of the summed loss, and a test on f alone rejects
+ * every step although the gradient still shrinks. Then, like Hager and
+ * Zhang's "approximate Wolfe" test, we accept a step whose loss is equal up
+ * to this relative noise level and whose slope along the direction says the
+ * step did not overshoot: phi'(a) <= (1 - 2 c1) |phi'(0)|. On a quadratic
+ * this is exactly the Armijo test, computed from gradients, which do not
+ * cancel.
+ */
+#define LS_NOISE 1e-10
+/* Default L-BFGS memory and a sanity bound on it. */
+#define LBFGS_DEFAULT_M 10
+#define LBFGS_MAX_M 1000
+/* Ridge added to a Hessian that is not numerically positive definite:
+ * first RIDGE_FIRST times its largest diagonal entry, growing by RIDGE_GROW. */
+#define RIDGE_FIRST 1e-10
+#define RIDGE_GROW 100.0
+#define RIDGE_TRIES 8
+
+enum phase {
+	PH_START,  /* evaluate the starting point */
+	PH_TRIAL,  /* evaluate a line-search trial point */
+	PH_HESS,   /* Newton: re-evaluate the accepted point for its Hessian */
+	PH_DONE,   /* converged, out of iterations, or line search exhausted */
+	PH_FAILED, /* told non-finite values; sticky */
+};
+
+struct fl_solver {
+	enum fl_solver_kind kind;
+	size_t d;
+	double l2, tol;
+	int max_iter;
+
+	enum phase phase;
+	int need_hess;
+	int iterations, evaluations, converged;
+
+	double *w;    /* current (accepted) point */
+	double *g;    /* gradient of f at w */
+	double f;     /* f(w); NAN before the first tell */
+	double gnorm; /* ||g|| */
+	double *p;    /* search direction from w */
+	double *x;    /* point being asked for */
+	double *gt;   /* scratch: gradient of f told at x */
+	double dphi0; /* g . p */
+	double alpha; /* step of x along p */
+	int halvings;
+
+	/* Newton */
+	double *H; /* Hessian of f at w (full d*d) */
+	double *F; /* its Cholesky factor while solving */
+	int have_hess;
+
+	/* L-BFGS: ring buffer of the last m pairs s = w_{k+1} - w_k, y = g_{k+1} - g_k */
+	int m, count, head;
+	double *S, *Y, *rho, *a;
+
+	/* Error to repeat from ask() once failed. */
+	int err;
+	char errmsg[256];
+};
+
+const char *fl_solver_name(enum fl_solver_kind k)
+{
+	switch (k) {
+	case FL_SOLVER_NEWTON: return "newton";
+	case FL_SOLVER_LBFGS: return "lbfgs";
+	case FL_SOLVER_SGD: return "sgd";
+	}
+	return "unknown";
+}
+
+int fl_solver_parse(const char *name, enum fl_solver_kind *k)
+{
+	static const enum fl_solver_kind kinds[] = {FL_SOLVER_NEWTON, FL_SOLVER_LBFGS,
+	                                            FL_SOLVER_SGD};
+	int r = -1;
+
+	if (name == NULL)
+		goto out;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(name, fl_solver_name(kinds[i])) == 0) {
+			*k = kinds[i];
+			r = 0;
+			goto out;
+		}
+	}
+	fl_fail(FL_ERR_INVALID, "unknown solver \"%s\" (expected newton, lbfgs or sgd)", name);
+out:
+	return r;
+}
+
+void fl_solver_free(struct fl_solver *s)
+{
+	if (s == NULL)
+		return;
+	free(s->w);
+	free(s->g);
+	free(s->p);
+	free(s->x);
+	free(s->gt);
+	free(s->H);
+	free(s->F);
+	free(s->S);
+	free(s->Y);
+	free(s->rho);
+	free(s->a);
+	free(s);
+}
+
+/* Checks the options shared by the solvers; what names the caller. */
+static int check_l2(const char *what, double l2)
+{
+	if (!(isfinite(l2) && l2 >= 0))
+		return fl_fail(FL_ERR_INVALID, "%s: l2 must be a finite number >= 0, got %g", what,
+		               l2);
+	return 0;
+}
+
+int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
+                  const double *w0, struct fl_solver **out)
+{
+	struct fl_solver *s = NULL;
+	int r = FL_ERR_INTERNAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || opts == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "solver: missing options or output");
+		goto out;
+	}
+	if (kind != FL_SOLVER_NEWTON && kind != FL_SOLVER_LBFGS) {
+		r = fl_fail(FL_ERR_INVALID,
+		            "solver: %s is not an ask/tell solver (use newton or lbfgs)",
+		            fl_solver_name(kind));
+		goto out;
+	}
+	if (d == 0) {
+		r = fl_fail(FL_ERR_INVALID, "solver: the model has no coefficients");
+		goto out;
+	}
+	if ((r = check_l2("solver", opts->l2)) != 0)
+		goto out;
+	if (!(isfinite(opts->tol) && opts->tol >= 0)) {
+		r = fl_fail(FL_ERR_INVALID, "solver: tol must be a finite number >= 0, got %g",
+		            opts->tol);
+		goto out;
+	}
+	if (opts->max_iter <= 0) {
+		r = fl_fail(FL_ERR_INVALID, "solver: max_iter must be > 0, got %d", opts->max_iter);
+		goto out;
+	}
+	if (opts->lbfgs_m < 0 || opts->lbfgs_m > LBFGS_MAX_M) {
+		r = fl_fail(FL_ERR_INVALID, "solver: lbfgs_m must be between 0 and %d, got %d",
+		            LBFGS_MAX_M, opts->lbfgs_m);
+		goto out;
+	}
+
+	r = FL_ERR_NOMEM;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		goto out;
+	s->kind = kind;
+	s->d = d;
+	s->l2 = opts->l2;
+	s->tol = opts->tol;
+	s->max_iter = opts->max_iter;
+	s->f = NAN;
+	s->gnorm = NAN;
+	if ((s->w = fl_matrix_alloc(1, d)) == NULL || (s->g = fl_matrix_alloc(1, d)) == NULL ||
+	    (s->p = fl_matrix_alloc(1, d)) == NULL || (s->x = fl_matrix_alloc(1, d)) == NULL ||
+	    (s->gt = fl_matrix_alloc(1, d)) == NULL)
+		goto out;
+	if (kind == FL_SOLVER_NEWTON) {
+		/* fl_matrix_alloc checks d*d for overflow. */
+		if ((s->H = fl_matrix_alloc(d, d)) == NULL ||
+		    (s->F = fl_matrix_alloc(d, d)) == NULL)
+			goto out;
+	} else {
+		s->m = opts->lbfgs_m > 0 ? opts->lbfgs_m : LBFGS_DEFAULT_M;
+		if ((s->S = fl_matrix_alloc((size_t)s->m, d)) == NULL ||
+		    (s->Y = fl_matrix_alloc((size_t)s->m, d)) == NULL ||
+		    (s->rho = fl_matrix_alloc(1, (size_t)s->m)) == NULL ||
+		    (s->a = fl_matrix_alloc(1, (size_t)s->m)) == NULL)
+			goto out;
+	}
+	if (w0 != NULL)
+		memcpy(s->w, w0, d * sizeof(*w0));
+	memcpy(s->x, s->w, d * sizeof(*s->x));
+	s->phase = PH_START;
+	s->need_hess = kind == FL_SOLVER_NEWTON;
+
+	*out = s;
+	s = NULL;
+	r = 0;
+out:
+	if (r == FL_ERR_NOMEM)
+		fl_fail(r, "solver: out of memory for %zu coefficients", d);
+	fl_solver_free(s);
+	return r;
+}
+
+int fl_solver_ask(struct fl_solver *s, const double **w, int *need_hess)
+{
+	int r = FL_ERR_INTERNAL;
+
+	if (w != NULL)
+		*w = NULL;
+	if (need_hess != NULL)
+		*need_hess = 0;
+	if (s == NULL || w == NULL || need_hess == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "solver: missing argument to ask");
+		goto out;
+	}
+	switch (s->phase) {
+	case PH_DONE: r = FL_SOLVER_DONE; break;
+	case PH_FAILED:
+		/* Repeat the failure so a caller that only checks ask() sees why. */
+		r = fl_fail(s->err, "%s", s->errmsg);
+		break;
+	case PH_START:
+	case PH_TRIAL:
+	case PH_HESS:
+		*w = s->x;
+		*need_hess = s->need_hess;
+		r = FL_SOLVER_EVAL;
+		break;
+	}
+out:
+	return r;
+}
+
+/* Enters the failed state with a message that ask() will repeat. */
+static int fail_sticky(struct fl_solver *s, int code, const char *msg)
+{
+	snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg);
+	s->err = code;
+	s->phase = PH_FAILED;
+	return fl_fail(code, "%s", msg);
+}
+
+/* Adds the l2 term (intercept w_0 excluded) to the data-term Hessian. */
+static void set_hessian(struct fl_solver *s, const double *hess)
+{
+	size_t d = s->d;
+
+	memcpy(s->H, hess, d * d * sizeof(*hess));
+	for (size_t j = 1; j < d; j++)
+		s->H[j * d + j] += s->l2;
+	s->have_hess = 1;
+}
+
+/*
+ * Newton direction: solves H p = -g. If H is not numerically positive
+ * definite (l2 = 0 with separable data drives s(1-s) to zero, or a column is
+ * constant zero), a growing ridge is added; if even that fails the direction
+ * falls back to steepest descent. Every choice depends only on H and g.
+ */
+static void newton_direction(struct fl_solver *s)
+{
+	size_t d = s->d;
+	double maxdiag = 1.0, ridge;
+
+	for (size_t j = 0; j < d; j++)
+		if (s->H[j * d + j] > maxdiag)
+			maxdiag = s->H[j * d + j];
+	ridge = 0;
+	for (int t = 0; t <= RIDGE_TRIES; t++) {
+		memcpy(s->F, s->H, d * d * sizeof(*s->F));
+		for (size_t j = 0; j < d; j++) {
+			s->F[j * d + j] += ridge;
+			s->p[j] = -s->g[j];
+		}
+		if (fl_linalg_spd_solve(s->F, d, s->p) == 0)
+			return;
+		ridge = ridge == 0 ? RIDGE_FIRST * maxdiag : ridge * RIDGE_GROW;
+	}
+	for (size_t j = 0; j < d; j++)
+		s->p[j] = -s->g[j];
+}
+
+/*
+ * L-BFGS direction by the two-loop recursion: p = -H_k g with the inverse
+ * Hessian approximation built from the stored pairs, scaled initially by
+ * gamma = s'y / y'y of the newest pair.
+ */
+static void lbfgs_direction(struct fl_solver *s)
+{
+	size_t d = s->d;
+	int idx;
+
+	for (size_t j = 0; j < d; j++)
+		s->p[j] = -s->g[j];
+	if (s->count == 0)
+		return;
+	for (int k = 0; k < s->count; k++) {
+		idx = (s->head - 1 - k + s->m) % s->m;
+		s->a[idx] = s->rho[idx] * fl_linalg_dot(s->S + (size_t)idx * d, s->p, d);
+		fl_linalg_axpy(-s->a[idx], s->Y + (size_t)idx * d, s->p, d);
+	}
+	idx = (s->head - 1 + s->m) % s->m;
+	{
+		const double *yn = s->Y + (size_t)idx * d;
+		double gamma = 1.0 / (s->rho[idx] * fl_linalg_dot(yn, yn, d));
+
+		for (size_t j = 0; j < d; j++)
+			s->p[j] *= gamma;
+	}
+	for (int k = s->count - 1; k >= 0; k--) {
+		double b;
+
+		idx = (s->head - 1 - k + s->m) % s->m;
+		b = s->rho[idx] * fl_linalg_dot(s->Y + (size_t)idx * d, s->p, d);
+		fl_linalg_axpy(s->a[idx] - b, s->S + (size_t)idx * d, s->p, d);
+	}
+}
+
+/* Remembers the step from w to x (gradient gt there) if its curvature is
+ * safely positive, which keeps the L-BFGS matrix positive definite. */
+static void lbfgs_remember(struct fl_solver *s)
+{
+	size_t d = s->d;
+	double *sv = s->S + (size_t)s->head * d, *yv = s->Y + (size_t)s->head * d;
+	double sy;
+
+	for (size_t j = 0; j < d; j++) {
+		sv[j] = s->x[j] - s->w[j];
+		yv[j] = s->gt[j] - s->g[j];
+	}
+	sy = fl_linalg_dot(sv, yv, d);
+	if (!(sy > 1e-10 * fl_linalg_nrm2(sv, d) * fl_linalg_nrm2(yv, d)))
+		return;
+	s->rho[s->head] = 1.0 / sy;
+	s->head = (s->head + 1) % s->m;
+	if (s->count < s->m)
+		s->count++;
+}
+
+/* Sets the point to ask for: w + alpha p. */
+static void set_trial(struct fl_solver *s)
+{
+	for (size_t j = 0; j < s->d; j++)
+		s->x[j] = s->w[j] + s->alpha * s->p[j];
+	s->phase = PH_TRIAL;
+}
+
+/* At a freshly accepted point: stop, or choose the next direction and trial. */
+static void next_step(struct fl_solver *s)
+{
+	size_t d = s->d;
+
+	s->gnorm = fl_linalg_nrm2(s->g, d);
+	if (s->gnorm <= s->tol) {
+		s->converged = 1;
+		s->phase = PH_DONE;
+		return;
+	}
+	if (s->iterations >= s->max_iter) {
+		s->phase = PH_DONE;
+		return;
+	}
+	if (s->kind == FL_SOLVER_NEWTON && !s->have_hess) {
+		/* The step was accepted after halving, at a trial that was
+		 * evaluated without the Hessian: ask for it at w. */
+		memcpy(s->x, s->w, d * sizeof(*s->x));
+		s->need_hess = 1;
+		s->phase = PH_HESS;
+		return;
+	}
+	if (s->kind == FL_SOLVER_NEWTON) {
+		newton_direction(s);
+		s->alpha = 1.0;
+	} else {
+		lbfgs_direction(s);
+		s->alpha = s->count > 0 ? 1.0 : 1.0 / s->gnorm;
+	}
+	/* 1/|g| overflows only for a subnormal gradient (tol = 0). */
+	if (!isfinite(s->alpha))
+		s->alpha = 1.0;
+	s->dphi0 = fl_linalg_dot(s->g, s->p, d);
+	if (!(s->dphi0 < 0)) {
+		/* Not a descent direction (only possible through rounding):
+		 * start over from steepest descent. */
+		for (size_t j = 0; j < d; j++)
+			s->p[j] = -s->g[j];
+		s->dphi0 = -s->gnorm * s->gnorm;
+		s->alpha = isfinite(1.0 / s->gnorm) ? 1.0 / s->gnorm : 1.0;
+		s->count = 0;
+		s->head = 0;
+	}
+	s->halvings = 0;
+	/* Newton asks for the Hessian only at the full step, which is almost
+	 * always accepted; a shorter accepted step costs one re-evaluation
+	 * (PH_HESS) instead of a Hessian at every rejected trial. */
+	s->need_hess = s->kind == FL_SOLVER_NEWTON;
+	set_trial(s);
+}
+
+/* Checks told values; returns 0 or a sticky FL_ERR_NUMERIC naming the value. */
+static int check_finite(struct fl_solver *s, double loss, const double *grad, const double *hess)
+{
+	char msg[200];
+	size_t d = s->d;
+	int ev = s->evaluations + 1;
+
+	if (!isfinite(loss)) {
+		snprintf(msg, sizeof(msg),
+		         "non-finite loss (%g) told to the solver at evaluation %d", loss, ev);
+		return fail_sticky(s, FL_ERR_NUMERIC, msg);
+	}
+	for (size_t j = 0; j < d; j++) {
+		if (!isfinite(grad[j])) {
+			snprintf(msg, sizeof(msg),
+			         "non-finite gradient component %zu (%g) told to the solver at "
+			         "evaluation %d",
+			         j, grad[j], ev);
+			return fail_sticky(s, FL_ERR_NUMERIC, msg);
+		}
+	}
+	if (hess == NULL)
+		return 0;
+	for (size_t i = 0; i < d * d; i++) {
+		if (!isfinite(hess[i])) {
+			snprintf(msg, sizeof(msg),
+			         "non-finite Hessian entry (%zu, %zu) (%g) told to the solver at "
+			         "evaluation %d",
+			         i / d, i % d, hess[i], ev);
+			return fail_sticky(s, FL_ERR_NUMERIC, msg);
+		}
+	}
+	return 0;
+}
+
+int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const double *hess)
+{
+	size_t d;
+	double ft, reg = 0;
+	int r = FL_ERR_INTERNAL, accept;
+
+	if (s == NULL || grad == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "solver: missing argument to tell");
+		goto out;
+	}
+	d = s->d;
+	if (s->phase == PH_DONE || s->phase == PH_FAILED) {
+		r = fl_fail(FL_ERR_INVALID, "solver: told values but no evaluation is pending");
+		goto out;
+	}
+	if (s->need_hess && hess == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "solver: asked for the Hessian but was told none");
+		goto out;
+	}
+	if (!s->need_hess)
+		hess = NULL;
+	if ((r = check_finite(s, loss, grad, hess)) != 0)
+		goto out;
+	s->evaluations++;
+
+	/* Objective and gradient of f at x: data term plus l2 on w_1.. only. */
+	for (size_t j = 0; j < d; j++) {
+		double pen = j > 0 ? s->l2 * s->x[j] : 0;
+
+		reg += 0.5 * pen * s->x[j];
+		s->gt[j] = grad[j] + pen;
+	}
+	ft = loss + reg;
+
+	switch (s->phase) {
+	case PH_START:
+	case PH_HESS:
+		/* The point is w itself (for PH_HESS, already accepted). */
+		s->f = ft;
+		memcpy(s->g, s->gt, d * sizeof(*s->g));
+		if (hess != NULL)
+			set_hessian(s, hess);
+		next_step(s);
+		break;
+	case PH_TRIAL:
+		accept = ft <= s->f + LS_C1 * s->alpha * s->dphi0;
+		if (!accept && fabs(ft - s->f) <= LS_NOISE * fabs(s->f)) {
+			double dphi = fl_linalg_dot(s->gt, s->p, d);
+
+			accept = dphi <= (1 - 2 * LS_C1) * -s->dphi0;
+		}
+		if (!accept) {
+			if (++s->halvings > LS_MAX_HALVINGS) {
+				/* No decrease along a descent direction even
+				 * for a tiny step: the told values are at
+				 * their noise floor. Keep the best point. */
+				s->phase = PH_DONE;
+				break;
+			}
+			s->alpha *= 0.5;
+			s->need_hess = 0;
+			set_trial(s);
+			break;
+		}
+		if (s->kind == FL_SOLVER_LBFGS)
+			lbfgs_remember(s);
+		memcpy(s->w, s->x, d * sizeof(*s->w));
+		memcpy(s->g, s->gt, d * sizeof(*s->g));
+		s->f = ft;
+		s->iterations++;
+		s->have_hess = 0;
+		if (hess != NULL)
+			set_hessian(s, hess);
+		next_step(s);
+		break;
+	case PH_DONE:
+	case PH_FAILED: break;
+	}
+	r = 0;
+out:
+	return r;
+}
+
+const double *fl_solver_weights(const struct fl_solver *s)
+{
+	return s->w;
+}
+
+void fl_solver_get_status(const struct fl_solver *s, struct fl_solver_status *st)
+{
+	st->iterations = s->iterations;
+	st->evaluations = s->evaluations;
+	st->objective = s->f;
+	st->grad_norm = s->gnorm;
+	st->converged = s->converged;
+}
+
+/* Checks a data set; what names the caller. */
+static int check_data(const char *what, const struct fl_logreg_data *data)
+{
+	if (data == NULL)
+		return fl_fail(FL_ERR_INVALID, "%s: no data", what);
+	if (data->d == 0)
+		return fl_fail(FL_ERR_INVALID, "%s: the data have no columns", what);
+	if (data->n > 0 && (data->X == NULL || data->y == NULL))
+		return fl_fail(FL_ERR_INVALID, "%s: %zu rows but no matrix or labels", what,
+		               data->n);
+	return 0;
+}
+
+int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
+                    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st)
+{
+	struct fl_solver *s = NULL;
+	double *grad = NULL, *hess = NULL;
+	const double *x;
+	int r = FL_ERR_INTERNAL, need_hess;
+	size_t d;
+
+	if (st != NULL)
+		memset(st, 0, sizeof(*st));
+	if ((r = check_data("train", data)) != 0)
+		goto out;
+	if (w == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "train: no vector for the solution");
+		goto out;
+	}
+	d = data->d;
+	if ((r = fl_solver_new(kind, d, opts, w, &s)) != 0)
+		goto out;
+	r = FL_ERR_NOMEM;
+	if ((grad = fl_matrix_alloc(1, d)) == NULL)
+		goto out;
+	if (kind == FL_SOLVER_NEWTON && (hess = fl_matrix_alloc(d, d)) == NULL)
+		goto out;
+
+	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
+		double loss;
+
+		fl_linalg_logistic(data->X, data->n, d, data->y, data->c, x, &loss, grad,
+		                   need_hess ? hess : NULL);
+		if ((r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
+			goto out;
+	}
+	if (r != FL_SOLVER_DONE)
+		goto out;
+	memcpy(w, fl_solver_weights(s), d * sizeof(*w));
+	r = 0;
+out:
+	if (r == FL_ERR_NOMEM)
+		fl_fail(r, "train: out of memory for %zu coefficients", data->d);
+	if (s != NULL && st != NULL)
+		fl_solver_get_status(s, st);
+	free(grad);
+	free(hess);
+	fl_solver_free(s);
+	return r;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator for
+ * shuffling rows reproducibly. Not for anything secret. */
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, bound) without modulo bias, by rejecting the short tail. */
+static uint64_t uniform_below(uint64_t *state, uint64_t bound)
+{
+	uint64_t threshold = (0 - bound) % bound, v;
+
+	do
+		v = splitmix64(state);
+	while (v < threshold);
+	return v % bound;
+}
+
+/*
+ * Mini-batch SGD on the same objective as the full-batch solvers, plus the
+ * optional FedProx term:
+ *
+ *   f(w) = sum_i c_i l_i(w) + (l2/2) sum_{j>=1} w_j^2 + (mu/2) ||w - a||^2.
+ *
+ * It works on the mean scale f/n so that learning rates of 0.1-1 suit any n.
+ * Step t (counting mini-batches from 0 over all epochs) on batch B does
+ *
+ *   eta   = lr / (1 + t * decay)
+ *   g_B   = (1/|B|) sum_{i in B} c_i (sigmoid(x_i . w) - y_i) x_i
+ *   w_j  <- (w_j - eta g_B,j + eta (mu/n) a_j) / (1 + eta (l2 m_j + mu) / n)
+ *
+ * with m_0 = 0 (intercept unpenalised) and m_j = 1 otherwise. g_B estimates
+ * the data-term gradient of f/n without bias; the quadratic terms are taken
+ * implicitly (a proximal step), which is stable for any mu, so a huge mu
+ * simply pins w to the anchor. A fixed point of the update is a stationary
+ * point of f. Rows are reshuffled every epoch (Fisher-Yates, seeded) and
+ * gathered into a contiguous block for fl_linalg_logistic.
+ */
+int fl_logreg_sgd(const struct fl_logreg_data *data, const struct fl_sgd_opts *opts, double *w)
+{
+	size_t *perm = NULL;
+	double *Xb = NULL, *yb = NULL, *cb = NULL, *grad = NULL, *wk = NULL;
+	uint64_t rng;
+	size_t n, d, batch;
+	double t = 0, mu, inv_n;
+	int r = FL_ERR_INTERNAL;
+
+	if ((r = check_data("sgd", data)) != 0)
+		goto out;
+	if (opts == NULL || w == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "sgd: missing options or weights");
+		goto out;
+	}
+	if ((r = check_l2("sgd", opts->l2)) != 0)
+		goto out;
+	r = FL_ERR_INVALID;
+	if (opts->epochs <= 0) {
+		fl_fail(r, "sgd: epochs must be > 0, got %d", opts->epochs);
+		goto out;
+	}
+	if (opts->batch == 0) {
+		fl_fail(r, "sgd: the batch size must be > 0");
+		goto out;
+	}
+	if (!(isfinite(opts->lr) && opts->lr > 0)) {
+		fl_fail(r, "sgd: the learning rate must be a finite number > 0, got %g", opts->lr);
+		goto out;
+	}
+	if (!(isfinite(opts->decay) && opts->decay >= 0)) {
+		fl_fail(r, "sgd: decay must be a finite number >= 0, got %g", opts->decay);
+		goto out;
+	}
+	if (!(isfinite(opts->prox_mu) && opts->prox_mu >= 0)) {
+		fl_fail(r, "sgd: prox_mu must be a finite number >= 0, got %g", opts->prox_mu);
+		goto out;
+	}
+	if (opts->prox_mu > 0 && opts->anchor == NULL) {
+		fl_fail(r, "sgd: prox_mu is %g but no anchor was given", opts->prox_mu);
+		goto out;
+	}
+	n = data->n;
+	d = data->d;
+	r = 0;
+	if (n == 0)
+		goto out;
+	batch = opts->batch < n ? opts->batch : n;
+	mu = opts->prox_mu;
+	inv_n = 1.0 / (double)n;
+
+	r = FL_ERR_NOMEM;
+	if (n > SIZE_MAX / sizeof(*perm) || (perm = malloc(n * sizeof(*perm))) == NULL ||
+	    (Xb = fl_matrix_alloc(batch, d)) == NULL || (yb = fl_matrix_alloc(1, batch)) == NULL ||
+	    (grad = fl_matrix_alloc(1, d)) == NULL || (wk = fl_matrix_alloc(1, d)) == NULL) {
+		fl_fail(r, "sgd: out of memory for a batch of %zu rows of %zu columns", batch, d);
+		goto out;
+	}
+	if (data->c != NULL && (cb = fl_matrix_alloc(1, batch)) == NULL) {
+		fl_fail(r, "sgd: out of memory for a batch of %zu rows of %zu columns", batch, d);
+		goto out;
+	}
+	/* Work on a copy: w changes only if the whole run succeeds. */
+	memcpy(wk, w, d * sizeof(*w));
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	rng = opts->seed;
+
+	for (int epoch = 0; epoch < opts->epochs; epoch++) {
+		for (size_t i = n - 1; i > 0; i--) {
+			size_t k = (size_t)uniform_below(&rng, (uint64_t)i + 1), tmp = perm[i];
+
+			perm[i] = perm[k];
+			perm[k] = tmp;
+		}
+		for (size_t start = 0; start < n; start += batch, t += 1) {
+			size_t rows = n - start < batch ? n - start : batch;
+			double eta = opts->lr / (1 + t * opts->decay), loss;
+
+			for (size_t i = 0; i < rows; i++) {
+				size_t src = perm[start + i];
+
+				memcpy(Xb + i * d, data->X + src * d, d * sizeof(*Xb));
+				yb[i] = data->y[src];
+				if (cb != NULL)
+					cb[i] = data->c[src];
+			}
+			fl_linalg_logistic(Xb, rows, d, yb, cb, wk, &loss, grad, NULL);
+			for (size_t j = 0; j < d; j++) {
+				double v = wk[j] - eta * grad[j] / (double)rows;
+				double pen = (j > 0 ? opts->l2 : 0) + mu;
+
+				if (mu > 0)
+					v += eta * mu * inv_n * opts->anchor[j];
+				wk[j] = v / (1 + eta * pen * inv_n);
+			}
+		}
+		for (size_t j = 0; j < d; j++) {
+			if (!isfinite(wk[j])) {
+				r = fl_fail(FL_ERR_NUMERIC,
+				            "sgd: weights became non-finite in epoch %d "
+				            "(learning rate %g too large?)",
+				            epoch + 1, opts->lr);
+				goto out;
+			}
+		}
+	}
+	memcpy(w, wk, d * sizeof(*w));
+	r = 0;
+out:
+	free(perm);
+	free(Xb);
+	free(yb);
+	free(cb);
+	free(grad);
+	free(wk);
+	return r;
+}
+
+double fl_logreg_objective(const struct fl_logreg_data *data, double l2, const double *w)
+{
+	double z[256], sum = 0;
+	size_t n = data->n, d = data->d;
+
+	/* Loss in the same stable form as fl_linalg_logistic, but without
+	 * the gradient, so no scratch beyond the stack is needed. */
+	for (size_t start = 0; start < n; start += 256) {
+		size_t rows = n - start < 256 ? n - start : 256;
+
+		fl_linalg_gemv(data->X + start * d, rows, d, w, z);
+		for (size_t i = 0; i < rows; i++) {
+			double zi = z[i], yi = data->y[start + i];
+			double ci = data->c != NULL ? data->c[start + i] : 1.0;
+
+			sum += ci * ((zi > 0 ? zi : 0) - yi * zi + log1p(exp(-fabs(zi))));
+		}
+	}
+	for (size_t j = 1; j < d; j++)
+		sum += 0.5 * l2 * w[j] * w[j];
+	return sum;
+}

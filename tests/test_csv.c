@@ -1,0 +1,793 @@
+/*
+ * Tests for the streaming CSV reader and fl_parse_double().
+ *
+ * Inputs whose exact bytes matter (CRLF, BOM, missing final newline) are
+ * written by the tests themselves into mkstemp files, so nothing depends on
+ * how a checked-in file survives a checkout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fedlead/csv.h"
+#include "fedlead/error.h"
+
+/* Writes len bytes to a fresh temporary file; path receives its name. */
+static void write_tmp(char path[64], const void *data, size_t len)
+{
+	FILE *f;
+	int fd;
+
+	strcpy(path, "/tmp/fl_test_csv_XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static struct fl_csv *open_bytes(char path[64], const char *data, size_t len)
+{
+	struct fl_csv *csv = NULL;
+
+	write_tmp(path, data, len);
+	assert_int_equal(fl_csv_open(path, &csv), 0);
+	assert_non_null(csv);
+	return csv;
+}
+
+/* Reads the next record and checks its line and every field (NULL-ended list). */
+static void expect_rec(struct fl_csv *csv, uint64_t line, ...)
+{
+	struct fl_csv_record rec;
+	const char *want;
+	size_t i = 0;
+	va_list ap;
+
+	assert_int_equal(fl_csv_next(csv, &rec), 1);
+	assert_int_equal(rec.line, line);
+	va_start(ap, line);
+	while ((want = va_arg(ap, const char *)) != NULL) {
+		assert_true(i < rec.n_fields);
+		assert_int_equal(rec.fields[i].len, strlen(want));
+		assert_memory_equal(rec.fields[i].s, want, strlen(want) + 1); /* with NUL */
+		i++;
+	}
+	va_end(ap);
+	assert_int_equal(rec.n_fields, i);
+}
+
+static void expect_eof(struct fl_csv *csv)
+{
+	struct fl_csv_record rec;
+
+	assert_int_equal(fl_csv_next(csv, &rec), 0);
+	assert_int_equal(rec.n_fields, 0);
+	/* End of file is sticky. */
+	assert_int_equal(fl_csv_next(csv, &rec), 0);
+}
+
+static void expect_fail(struct fl_csv *csv, int code, const char *msg)
+{
+	struct fl_csv_record rec;
+
+	assert_int_equal(fl_csv_next(csv, &rec), code);
+	assert_string_equal(fl_errmsg(), msg);
+}
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static void test_fixture_quoting(void **state)
+{
+	struct fl_csv *csv = NULL;
+	const char *path = FL_TEST_DATA "/csv/quoted.csv";
+
+	(void)state;
+	assert_int_equal(fl_csv_open(path, &csv), 0);
+	assert_string_equal(fl_csv_path(csv), path);
+	expect_rec(csv, 1, "id", "name", "note", "amount", NULL);
+	expect_rec(csv, 2, "1", "Smith, Jane", "said \"hi\" twice", "12.5", NULL);
+	/* The record spans lines 3-4; the blank line 5 is skipped. */
+	expect_rec(csv, 3, "2", "multi\nline \"note\"", "", "-3", NULL);
+	expect_rec(csv, 6, "3", "plain", "", "1e3", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+}
+
+static void test_embedded_newlines(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+
+	(void)state;
+	csv = open_bytes(path, S("a,b\n\"x\ny\nz\",w\nnext,1\n\"\n\",2\nlast,3\n"));
+	expect_rec(csv, 1, "a", "b", NULL);
+	expect_rec(csv, 2, "x\ny\nz", "w", NULL);
+	expect_rec(csv, 5, "next", "1", NULL);
+	expect_rec(csv, 6, "\n", "2", NULL);
+	expect_rec(csv, 8, "last", "3", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_crlf(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+
+	(void)state;
+	/* CRLF inside quotes is field text; CRLF outside ends the record once. */
+	csv = open_bytes(path, S("h1,h2\r\n\"p\r\nq\",r\r\n\r\ns,\"t\"\r\n,\r\n"));
+	expect_rec(csv, 1, "h1", "h2", NULL);
+	expect_rec(csv, 2, "p\r\nq", "r", NULL);
+	expect_rec(csv, 5, "s", "t", NULL);
+	expect_rec(csv, 6, "", "", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_lone_cr(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+
+	(void)state;
+	/* A bare CR ends a record (old Mac files) but lines are counted by LF. */
+	csv = open_bytes(path, S("a\rb,c\r\rd\n\"e\rf\"\n"));
+	expect_rec(csv, 1, "a", NULL);
+	expect_rec(csv, 1, "b", "c", NULL);
+	expect_rec(csv, 1, "d", NULL);
+	expect_rec(csv, 2, "e\rf", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_bom(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+
+	(void)state;
+	csv = open_bytes(path, S("\xEF\xBB\xBFid,x\n\xEF\xBB\xBF"
+	                         "1,2\n"));
+	/* Only the very first three bytes are a byte-order mark. */
+	expect_rec(csv, 1, "id", "x", NULL);
+	expect_rec(csv, 2,
+	           "\xEF\xBB\xBF"
+	           "1",
+	           "2", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+
+	csv = open_bytes(path, S("\xEF\xBB\xBF"));
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* Two bytes of a BOM are data. */
+	csv = open_bytes(path, S("\xEF\xBB"));
+	expect_rec(csv, 1, "\xEF\xBB", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_empty_fields_and_blanks(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+
+	(void)state;
+	csv = open_bytes(path, S("\n\n,a,,\n\n  \n\"\",\"\"\n \"q\" ,  r s  \n\n"));
+	expect_rec(csv, 3, "", "a", "", "", NULL);
+	expect_rec(csv, 6, "", "", NULL);
+	/* Blanks around fields are not data (libcsv trims them). */
+	expect_rec(csv, 7, "q", "r s", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+
+	csv = open_bytes(path, S(""));
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+
+	csv = open_bytes(path, S("\r\n\n \r\n"));
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_no_final_newline(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+
+	(void)state;
+	csv = open_bytes(path, S("a,b\nc,\"d\nd\""));
+	expect_rec(csv, 1, "a", "b", NULL);
+	expect_rec(csv, 2, "c", "d\nd", NULL);
+	expect_eof(csv);
+	assert_int_equal(fl_csv_bytes_read(csv), 11);
+	fl_csv_free(csv);
+	unlink(path);
+
+	csv = open_bytes(path, S("x"));
+	expect_rec(csv, 1, "x", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_unterminated_quote(void **state)
+{
+	char path[64], msg[160];
+	struct fl_csv *csv;
+	struct fl_csv_record rec;
+
+	(void)state;
+	csv = open_bytes(path, S("a,b\n\n1,\"open\nmore\nstill,more\n"));
+	expect_rec(csv, 1, "a", "b", NULL);
+	snprintf(msg, sizeof(msg),
+	         "%s:3: malformed CSV: error parsing data while strict checking enabled", path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	/* The reader refuses to go on from an unknown position. */
+	assert_int_equal(fl_csv_next(csv, &rec), FL_ERR_DATA);
+	assert_int_equal(rec.n_fields, 0);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_stray_quotes(void **state)
+{
+	char path[64], msg[160];
+	struct fl_csv *csv;
+
+	(void)state;
+	/* Text after a closing quote, on the record's second line. */
+	csv = open_bytes(path, S("h\r\n\"x\ny\"z,1\r\n"));
+	expect_rec(csv, 1, "h", NULL);
+	snprintf(msg, sizeof(msg),
+	         "%s:2: malformed CSV: error parsing data while strict checking enabled", path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* A quote inside an unquoted field. */
+	csv = open_bytes(path, S("h\nab\"c\n"));
+	expect_rec(csv, 1, "h", NULL);
+	snprintf(msg, sizeof(msg),
+	         "%s:2: malformed CSV: error parsing data while strict checking enabled", path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+/* Writes a header line, then a record of n empty fields on line 2. */
+static struct fl_csv *open_commas(char path[64], size_t n)
+{
+	char *data = malloc(n + 8);
+
+	assert_non_null(data);
+	memcpy(data, "h\n", 2);
+	memset(data + 2, ',', n - 1);
+	memcpy(data + 2 + n - 1, "\nz\n", 3);
+	struct fl_csv *csv = open_bytes(path, data, 2 + n - 1 + 3);
+	free(data);
+	return csv;
+}
+
+static void test_field_limit(void **state)
+{
+	char path[64], msg[160];
+	struct fl_csv *csv;
+	struct fl_csv_record rec;
+	size_t i;
+
+	(void)state;
+	csv = open_commas(path, FL_CSV_MAX_FIELDS);
+	expect_rec(csv, 1, "h", NULL);
+	assert_int_equal(fl_csv_next(csv, &rec), 1);
+	assert_int_equal(rec.line, 2);
+	assert_int_equal(rec.n_fields, FL_CSV_MAX_FIELDS);
+	for (i = 0; i < rec.n_fields; i++)
+		assert_int_equal(rec.fields[i].len, 0);
+	expect_rec(csv, 3, "z", NULL);
+	fl_csv_free(csv);
+	unlink(path);
+
+	csv = open_commas(path, FL_CSV_MAX_FIELDS + 1);
+	expect_rec(csv, 1, "h", NULL);
+	snprintf(msg, sizeof(msg), "%s:2: record has more than 65536 fields", path);
+	expect_fail(csv, FL_ERR_LIMIT, msg);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+/* A header, then on line 2 a record of two fields totalling total bytes. */
+static struct fl_csv *open_long(char path[64], size_t total, int quoted)
+{
+	size_t a = total / 2, b = total - a, n = 0;
+	char *data = malloc(total + 16);
+
+	assert_non_null(data);
+	memcpy(data, "h\n", 2);
+	n = 2;
+	if (quoted)
+		data[n++] = '"';
+	memset(data + n, 'x', a);
+	n += a;
+	if (quoted)
+		data[n++] = '"';
+	data[n++] = ',';
+	memset(data + n, 'y', b);
+	n += b;
+	data[n++] = '\n';
+	struct fl_csv *csv = open_bytes(path, data, n);
+	free(data);
+	return csv;
+}
+
+static void test_record_length_limit(void **state)
+{
+	char path[64], msg[160];
+	struct fl_csv *csv;
+	struct fl_csv_record rec;
+
+	(void)state;
+	csv = open_long(path, FL_CSV_MAX_RECORD, 1);
+	expect_rec(csv, 1, "h", NULL);
+	assert_int_equal(fl_csv_next(csv, &rec), 1);
+	assert_int_equal(rec.n_fields, 2);
+	assert_int_equal(rec.fields[0].len + rec.fields[1].len, FL_CSV_MAX_RECORD);
+	assert_int_equal(rec.fields[0].s[0], 'x');
+	assert_int_equal(rec.fields[1].s[rec.fields[1].len - 1], 'y');
+	assert_int_equal(rec.fields[1].s[rec.fields[1].len], '\0');
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+
+	csv = open_long(path, FL_CSV_MAX_RECORD + 1, 0);
+	expect_rec(csv, 1, "h", NULL);
+	snprintf(msg, sizeof(msg), "%s:2: record longer than 16777216 bytes", path);
+	expect_fail(csv, FL_ERR_LIMIT, msg);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* One runaway field is stopped long before the file ends. */
+	csv = open_long(path, 3 * (size_t)FL_CSV_MAX_RECORD, 1);
+	expect_rec(csv, 1, "h", NULL);
+	snprintf(msg, sizeof(msg), "%s:2: record longer than 16777216 bytes", path);
+	expect_fail(csv, FL_ERR_LIMIT, msg);
+	assert_true(fl_csv_bytes_read(csv) < 2 * (uint64_t)FL_CSV_MAX_RECORD);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_rewind(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+	int round;
+
+	(void)state;
+	csv = open_bytes(path, S("\xEF\xBB\xBFk,v\r\n\"a\nb\",1\r\n"));
+	for (round = 0; round < 3; round++) {
+		expect_rec(csv, 1, "k", "v", NULL);
+		if (round == 1)
+			assert_int_equal(fl_csv_rewind(csv), 0); /* mid-file */
+		if (round == 1)
+			continue;
+		expect_rec(csv, 2, "a\nb", "1", NULL);
+		expect_eof(csv);
+		assert_int_equal(fl_csv_rewind(csv), 0);
+	}
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* Rewinding also clears a failure. */
+	csv = open_bytes(path, S("a\n\"b\n"));
+	expect_rec(csv, 1, "a", NULL);
+	assert_true(fl_csv_next(csv, &(struct fl_csv_record){0}) == FL_ERR_DATA);
+	assert_int_equal(fl_csv_rewind(csv), 0);
+	expect_rec(csv, 1, "a", NULL);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_open_errors(void **state)
+{
+	struct fl_csv *csv = (struct fl_csv *)&csv;
+	char msg[160];
+
+	(void)state;
+	assert_int_equal(fl_csv_open("/nonexistent/leads.csv", &csv), FL_ERR_IO);
+	assert_null(csv);
+	snprintf(msg, sizeof(msg), "/nonexistent/leads.csv: %s", strerror(ENOENT));
+	assert_string_equal(fl_errmsg(), msg);
+
+	/* A directory opens but cannot be read. */
+	assert_int_equal(fl_csv_open("/tmp", &csv), 0);
+	snprintf(msg, sizeof(msg), "/tmp: %s", strerror(EISDIR));
+	expect_fail(csv, FL_ERR_IO, msg);
+	fl_csv_free(csv);
+	fl_csv_free(NULL);
+}
+
+/* splitmix64: a fixed, well-mixed function of (record, field). */
+static uint64_t mix(uint64_t x)
+{
+	x += UINT64_C(0x9E3779B97F4A7C15);
+	x = (x ^ (x >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return x ^ (x >> 31);
+}
+
+#define GEN_RECORDS 6000
+#define GEN_LONG 300000 /* longer than the reader's 256 KiB read buffer */
+
+static size_t gen_nfields(size_t i)
+{
+	return 1 + mix(i * 131 + 7) % 8;
+}
+
+/* The value of field j of record i, as the reader must return it. */
+static size_t gen_value(size_t i, size_t j, char *out)
+{
+	uint64_t h = mix(i * 1000003 + j);
+	size_t k;
+
+	if (j == 0 && i % 1500 == 777) {
+		for (k = 0; k < GEN_LONG; k++)
+			out[k] = (char)('a' + k % 26);
+		out[100000] = '\n'; /* the long field also spans lines */
+		return GEN_LONG;
+	}
+	switch (h % 8) {
+	case 0: return (size_t)sprintf(out, "q,\"%u\"", (unsigned)(h >> 40));
+	case 1: return (size_t)sprintf(out, "l1\nl2\n%u", (unsigned)(h >> 50));
+	case 2: return (size_t)sprintf(out, "c\r\nr");
+	case 3: return 0;
+	default: return (size_t)sprintf(out, "%u.%u", (unsigned)(h >> 44), (unsigned)(h >> 60));
+	}
+}
+
+/* Builds the file; lines[i] is where record i starts (1 + LFs before it). */
+static char *gen_file(size_t *len, uint64_t *lines)
+{
+	size_t cap = 4u << 20, n = 0, i, j, k, vlen, nf;
+	char *data = malloc(cap), *val = malloc(GEN_LONG + 64);
+	uint64_t line = 1;
+
+	assert_non_null(data);
+	assert_non_null(val);
+	for (i = 0; i < GEN_RECORDS; i++) {
+		uint64_t h = mix(i);
+
+		if (cap - n < 2 * GEN_LONG + 4096) {
+			cap *= 2;
+			data = realloc(data, cap);
+			assert_non_null(data);
+		}
+		if (h % 10 == 0) { /* a blank line, LF or CRLF */
+			if (h & 16)
+				data[n++] = '\r';
+			data[n++] = '\n';
+			line++;
+		}
+		lines[i] = line;
+		nf = gen_nfields(i);
+		for (j = 0; j < nf; j++) {
+			int quote;
+
+			vlen = gen_value(i, j, val);
+			quote = memchr(val, '"', vlen) || memchr(val, ',', vlen) ||
+			        memchr(val, '\n', vlen) || memchr(val, '\r', vlen) ||
+			        (vlen == 0 && nf == 1); /* else the line is blank */
+			if (j > 0)
+				data[n++] = ',';
+			if (quote)
+				data[n++] = '"';
+			for (k = 0; k < vlen; k++) {
+				if (val[k] == '"')
+					data[n++] = '"';
+				if (val[k] == '\n')
+					line++;
+				data[n++] = val[k];
+			}
+			if (quote)
+				data[n++] = '"';
+		}
+		if (i + 1 == GEN_RECORDS && (h & 32))
+			break; /* sometimes no newline at the end */
+		if (h & 64)
+			data[n++] = '\r';
+		data[n++] = '\n';
+		line++;
+	}
+	free(val);
+	*len = n;
+	return data;
+}
+
+static void check_generated(struct fl_csv *csv, const uint64_t *lines)
+{
+	struct fl_csv_record rec;
+	char *val = malloc(GEN_LONG + 64);
+	size_t i, j, vlen;
+
+	assert_non_null(val);
+	for (i = 0; i < GEN_RECORDS; i++) {
+		assert_int_equal(fl_csv_next(csv, &rec), 1);
+		assert_int_equal(rec.line, lines[i]);
+		assert_int_equal(rec.n_fields, gen_nfields(i));
+		for (j = 0; j < rec.n_fields; j++) {
+			vlen = gen_value(i, j, val);
+			assert_int_equal(rec.fields[j].len, vlen);
+			assert_memory_equal(rec.fields[j].s, val, vlen);
+			assert_int_equal(rec.fields[j].s[vlen], '\0');
+		}
+	}
+	expect_eof(csv);
+	free(val);
+}
+
+static void test_generated_file(void **state)
+{
+	char path[64];
+	uint64_t *lines = malloc(GEN_RECORDS * sizeof(*lines));
+	size_t len;
+	char *data;
+	struct fl_csv *csv;
+
+	(void)state;
+	assert_non_null(lines);
+	data = gen_file(&len, lines);
+	assert_true(len > 3 * 256 * 1024); /* several buffer refills */
+	csv = open_bytes(path, data, len);
+	check_generated(csv, lines);
+	assert_int_equal(fl_csv_bytes_read(csv), len);
+	assert_int_equal(fl_csv_rewind(csv), 0);
+	check_generated(csv, lines);
+	fl_csv_free(csv);
+	unlink(path);
+	free(data);
+	free(lines);
+}
+
+/* Starts a child that writes data into a pipe in small pieces. */
+static int pipe_from_child(const char *data, size_t len, pid_t *pid)
+{
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		size_t off = 0, chunk = 1;
+
+		close(fds[0]);
+		/* Uneven, tiny writes so reads return short counts. */
+		while (off < len) {
+			size_t w = len - off < chunk ? len - off : chunk;
+			ssize_t n = write(fds[1], data + off, w);
+
+			if (n <= 0)
+				_exit(1);
+			off += (size_t)n;
+			chunk = chunk * 7 % 4099 + 1;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	return fds[0];
+}
+
+static void test_pipe(void **state)
+{
+	uint64_t *lines = malloc(GEN_RECORDS * sizeof(*lines));
+	size_t len;
+	char *data, path[64], msg[160];
+	struct fl_csv *csv;
+	pid_t pid;
+	int fd, status;
+
+	(void)state;
+	assert_non_null(lines);
+	data = gen_file(&len, lines);
+	fd = pipe_from_child(data, len, &pid);
+	snprintf(path, sizeof(path), "/dev/fd/%d", fd);
+	assert_int_equal(fl_csv_open(path, &csv), 0);
+	check_generated(csv, lines);
+	snprintf(msg, sizeof(msg), "%s: cannot rewind: not a regular file", path);
+	assert_int_equal(fl_csv_rewind(csv), FL_ERR_IO);
+	assert_string_equal(fl_errmsg(), msg);
+	fl_csv_free(csv);
+	close(fd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	free(data);
+	free(lines);
+
+	/* A BOM split over several reads, through standard input. */
+	fd = pipe_from_child(S("\xEF\xBB\xBF"
+	                       "a,b\n"),
+	                     &pid);
+	int saved = dup(STDIN_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+	close(fd);
+	assert_int_equal(fl_csv_open("-", &csv), 0);
+	assert_string_equal(fl_csv_path(csv), "<stdin>");
+	expect_rec(csv, 1, "a", "b", NULL);
+	expect_eof(csv);
+	assert_int_equal(fl_csv_rewind(csv), FL_ERR_IO);
+	assert_string_equal(fl_errmsg(), "<stdin>: cannot rewind: not a regular file");
+	fl_csv_free(csv);
+	/* Freeing the reader leaves standard input open. */
+	assert_true(fcntl(STDIN_FILENO, F_GETFD) != -1);
+	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	close(saved);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* ---- fl_parse_double ---- */
+
+static double parse_ok(const char *s)
+{
+	double v = 42;
+
+	assert_int_equal(fl_parse_double(s, strlen(s), &v), 0);
+	return v;
+}
+
+static void assert_same_double(double a, double b)
+{
+	assert_memory_equal(&a, &b, sizeof(a)); /* bit for bit, sign of zero too */
+}
+
+static void test_parse_double_accepts(void **state)
+{
+	double v;
+
+	(void)state;
+	assert_same_double(parse_ok("12"), 12.0);
+	assert_same_double(parse_ok("-0.5"), -0.5);
+	assert_same_double(parse_ok("1e-3"), 0.001);
+	assert_same_double(parse_ok("  7 "), 7.0);
+	assert_same_double(parse_ok("\t-2.25\t "), -2.25);
+	assert_same_double(parse_ok("1."), 1.0);
+	assert_same_double(parse_ok(".5"), 0.5);
+	assert_same_double(parse_ok("-0"), -0.0);
+	assert_same_double(parse_ok("-0.0e10"), -0.0);
+	assert_same_double(parse_ok("+3"), 3.0);
+	assert_same_double(parse_ok("1E5"), 100000.0);
+	assert_same_double(parse_ok("1e+2"), 100.0);
+	assert_same_double(parse_ok("0.1"), 0.1);
+	assert_same_double(parse_ok("000123.4500"), 123.45);
+	assert_same_double(parse_ok("12e30"), 12e30);
+	assert_same_double(parse_ok("1e23"), 1e23);
+	assert_same_double(parse_ok("0.000001234"), 1.234e-6);
+	/* 2^53 + 1 is not a double: ties to even, down to 2^53. */
+	assert_same_double(parse_ok("9007199254740993"), 9007199254740992.0);
+	assert_same_double(parse_ok("9007199254740993.0000000001"), 9007199254740994.0);
+	assert_same_double(parse_ok("123456789012345678901234567890"), 1.2345678901234568e29);
+	assert_same_double(parse_ok("0.1000000000000000055511151231257827"), 0.1);
+	assert_same_double(parse_ok("1.7976931348623157e308"), 1.7976931348623157e308);
+	assert_same_double(parse_ok("4.9406564584124654e-324"), 4.9406564584124654e-324);
+	/* Underflow gives zero, a usable value, unlike overflow. */
+	assert_same_double(parse_ok("1e-400"), 0.0);
+	assert_same_double(parse_ok("0e999999999999"), 0.0);
+	/* Only len bytes are read; the text need not be NUL-terminated. */
+	assert_int_equal(fl_parse_double("12abc", 2, &v), 0);
+	assert_same_double(v, 12.0);
+	assert_int_equal(fl_parse_double("-1.25e2x", 7, &v), 0);
+	assert_same_double(v, -125.0);
+}
+
+static void test_parse_double_rejects(void **state)
+{
+	static const char *bad[] = {
+	        "",     " ",        "\t \t",    "-",     "+",       ".",      "-.",      "e5",
+	        "1e",   "1e+",      "1e-",      "nan",   "NaN",     "-nan",   "inf",     "-Inf",
+	        "INF",  "infinity", "Infinity", "0x1p3", "0x10",    "12abc",  "1,5",     "1 2",
+	        "--1",  "+-1",      "1e5.5",    "1.2.3", "1.8e308", "-1e309", "1e99999", "1..2",
+	        "1e 5", "\n1",      "1\n",      "0,5",   "1_000",   "½",
+	};
+	size_t i;
+	double v;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 42;
+		if (fl_parse_double(bad[i], strlen(bad[i]), &v) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+		assert_same_double(v, 0.0);
+	}
+	/* An embedded NUL is garbage, not an end. */
+	assert_int_equal(fl_parse_double("1\0002", 3, &v), -1);
+}
+
+/* Compares with strtod() on many generated decimals, fast path or not. */
+static void test_parse_double_matches_strtod(void **state)
+{
+	uint64_t x = 12345;
+	char s[96];
+	size_t n, k, i;
+	double got, want;
+
+	(void)state;
+#define LCG() (x = x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407), x >> 33)
+	for (i = 0; i < 100000; i++) {
+		size_t nd = 1 + LCG() % 24, point = LCG() % (nd + 1);
+		int exp_kind = (int)(LCG() % 4);
+
+		n = 0;
+		if (LCG() % 3 == 0)
+			s[n++] = LCG() % 2 ? '-' : '+';
+		for (k = 0; k < nd; k++) {
+			if (k == point && LCG() % 2)
+				s[n++] = '.';
+			/* Mostly small leading digits so the fast path is exercised. */
+			s[n++] = (char)('0' + LCG() % 10);
+		}
+		if (exp_kind == 1)
+			n += (size_t)sprintf(s + n, "e%d", (int)(LCG() % 71) - 30);
+		else if (exp_kind == 2)
+			n += (size_t)sprintf(s + n, "E%+d", (int)(LCG() % 700) - 350);
+		s[n] = '\0';
+		want = strtod(s, NULL);
+		if (isinf(want)) {
+			assert_int_equal(fl_parse_double(s, n, &got), -1);
+			continue;
+		}
+		if (fl_parse_double(s, n, &got) != 0)
+			fail_msg("rejected \"%s\"", s);
+		if (memcmp(&got, &want, sizeof(got)) != 0)
+			fail_msg("\"%s\": got %.17g, strtod %.17g", s, got, want);
+	}
+#undef LCG
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_fixture_quoting),
+	        cmocka_unit_test(test_embedded_newlines),
+	        cmocka_unit_test(test_crlf),
+	        cmocka_unit_test(test_lone_cr),
+	        cmocka_unit_test(test_bom),
+	        cmocka_unit_test(test_empty_fields_and_blanks),
+	        cmocka_unit_test(test_no_final_newline),
+	        cmocka_unit_test(test_unterminated_quote),
+	        cmocka_unit_test(test_stray_quotes),
+	        cmocka_unit_test(test_field_limit),
+	        cmocka_unit_test(test_record_length_limit),
+	        cmocka_unit_test(test_rewind),
+	        cmocka_unit_test(test_open_errors),
+	        cmocka_unit_test(test_generated_file),
+	        cmocka_unit_test(test_pipe),
+	        cmocka_unit_test(test_parse_double_accepts),
+	        cmocka_unit_test(test_parse_double_rejects),
+	        cmocka_unit_test(test_parse_double_matches_strtod),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
