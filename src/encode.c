@@ -20,7 +20,7 @@ struct cat_entry {
 };
 
 struct binding {
-	size_t col; /* CSV column index */
+	size_t col;             /* CSV column index */
 	struct cat_entry *cats; /* categorical: values sorted for bsearch */
 };
 
@@ -54,8 +54,8 @@ static int cat_cmp(const void *a, const void *b)
 
 /* Finds a header column by name; duplicated names the schema uses are an
  * error because either copy could be meant. */
-static int find_column(const struct header_entry *hdr, size_t n, const char *path,
-		       const char *name, int required, size_t *col)
+static int find_column(const struct header_entry *hdr, size_t n, const char *path, const char *name,
+                       int required, size_t *col)
 {
 	size_t lo = 0, hi = n;
 
@@ -71,13 +71,14 @@ static int find_column(const struct header_entry *hdr, size_t n, const char *pat
 	if (lo == n || strcmp(hdr[lo].name, name) != 0) {
 		if (required)
 			return fl_fail(FL_ERR_DATA,
-				       "%s:1: column \"%s\" required by the schema is missing", path,
-				       name);
+			               "%s:1: column \"%s\" required by the schema is missing",
+			               path, name);
 		return 0;
 	}
 	if (lo + 1 < n && strcmp(hdr[lo + 1].name, name) == 0)
-		return fl_fail(FL_ERR_DATA, "%s:1: column \"%s\" appears twice (columns %zu and %zu)",
-			       path, name, hdr[lo].col + 1, hdr[lo + 1].col + 1);
+		return fl_fail(FL_ERR_DATA,
+		               "%s:1: column \"%s\" appears twice (columns %zu and %zu)", path,
+		               name, hdr[lo].col + 1, hdr[lo + 1].col + 1);
 	*col = hdr[lo].col;
 	return 0;
 }
@@ -96,8 +97,8 @@ void fl_binding_free(struct fl_binding *b)
 }
 
 int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
-		   const struct fl_csv_record *header, int need_label, struct fl_binding **out,
-		   size_t *n_extra)
+                   const struct fl_csv_record *header, int need_label, struct fl_binding **out,
+                   size_t *n_extra)
 {
 	struct fl_binding *b = NULL;
 	struct header_entry *hdr = NULL;
@@ -119,11 +120,14 @@ int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
 		hdr[i] = (struct header_entry){header->fields[i].s, i};
 	qsort(hdr, n, sizeof(*hdr), header_cmp);
 
-	if ((r = find_column(hdr, n, path, s->label, need_label, &b->label_col)) != 0 ||
-	    (r = find_column(hdr, n, path, s->id ? s->id : "", s->id != NULL, &b->id_col)) != 0)
+	/* Without an id in the schema nothing is looked up: searching for a
+	 * stand-in name would trip over a header with two unnamed columns.
+	 * Scoring binds no label even when the column is there: open leads
+	 * have no outcome yet, and an empty label must not make a row bad. */
+	b->label_col = b->id_col = SIZE_MAX;
+	if ((need_label && (r = find_column(hdr, n, path, s->label, 1, &b->label_col)) != 0) ||
+	    (s->id != NULL && (r = find_column(hdr, n, path, s->id, 1, &b->id_col)) != 0))
 		goto out;
-	if (s->id == NULL)
-		b->id_col = SIZE_MAX;
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 
@@ -200,7 +204,7 @@ int fl_binding_has_id(const struct fl_binding *b)
 }
 
 static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec, size_t col,
-		     const char *what)
+                     const char *what)
 {
 	const struct fl_csv_field *f = &rec->fields[col];
 	const char *name = "";
@@ -212,13 +216,13 @@ static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec
 		if (b->feat[i].col == col)
 			name = b->s->features[i].name;
 	return fl_fail(FL_ERR_DATA, "%s:%llu:%zu: column \"%s\": \"%.*s%s\" %s", b->path,
-		       (unsigned long long)rec->line, col + 1, name,
-		       (int)(f->len > QUOTE_MAX ? QUOTE_MAX : f->len), f->s,
-		       f->len > QUOTE_MAX ? "..." : "", what);
+	               (unsigned long long)rec->line, col + 1, name,
+	               (int)(f->len > QUOTE_MAX ? QUOTE_MAX : f->len), f->s,
+	               f->len > QUOTE_MAX ? "..." : "", what);
 }
 
 static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f, size_t col,
-			  const struct fl_csv_record *rec, double *x)
+                          const struct fl_csv_record *rec, double *x)
 {
 	const struct fl_csv_field *fld = &rec->fields[col];
 	double v;
@@ -226,9 +230,9 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 	if (fld->len == 0) {
 		if (f->missing != FL_MISSING_IMPUTE)
 			return fl_fail(FL_ERR_DATA,
-				       "%s:%llu:%zu: column \"%s\": missing value (the schema "
-				       "says missing=error)",
-				       b->path, (unsigned long long)rec->line, col + 1, f->name);
+			               "%s:%llu:%zu: column \"%s\": missing value (the schema "
+			               "says missing=error)",
+			               b->path, (unsigned long long)rec->line, col + 1, f->name);
 		x[0] = NAN;
 		x[1] = 1.0;
 		return 0;
@@ -237,8 +241,11 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 		char *end;
 		double t = strtod(fld->s, &end);
 
-		/* strtod accepts "nan" and "inf": say that is the problem. */
-		if (*end == '\0' && !isfinite(t))
+		/* strtod accepts "nan" and "inf": say that is the problem. Blanks
+		 * around a number are allowed, so they are around these too. */
+		while (end != fld->s && (*end == ' ' || *end == '\t'))
+			end++;
+		if (end != fld->s && *end == '\0' && !isfinite(t))
 			return bad_field(b, rec, col, "is not a finite number");
 		return bad_field(b, rec, col, "is not a number");
 	}
@@ -249,7 +256,7 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 }
 
 static int encode_categorical(const struct fl_binding *b, const struct fl_feature *f,
-			      const struct binding *fb, const struct fl_csv_record *rec, double *x)
+                              const struct binding *fb, const struct fl_csv_record *rec, double *x)
 {
 	struct cat_entry key = {rec->fields[fb->col].s, 0}, *hit;
 
@@ -265,20 +272,20 @@ static int encode_categorical(const struct fl_binding *b, const struct fl_featur
 	}
 	if (rec->fields[fb->col].len == 0)
 		return fl_fail(FL_ERR_DATA,
-			       "%s:%llu:%zu: column \"%s\": missing value (no \"other\" category)",
-			       b->path, (unsigned long long)rec->line, fb->col + 1, f->name);
+		               "%s:%llu:%zu: column \"%s\": missing value (no \"other\" category)",
+		               b->path, (unsigned long long)rec->line, fb->col + 1, f->name);
 	return bad_field(b, rec, fb->col, "is not a listed category and there is no \"other\"");
 }
 
 int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, double *x,
-		  double *label, const char **id)
+                  double *label, const char **id)
 {
 	const struct fl_schema *s = b->s;
 	int r;
 
 	if (rec->n_fields != b->n_header)
 		return fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu", b->path,
-			       (unsigned long long)rec->line, rec->n_fields, b->n_header);
+		               (unsigned long long)rec->line, rec->n_fields, b->n_header);
 	if (b->label_col != SIZE_MAX) {
 		const char *v = rec->fields[b->label_col].s;
 
@@ -289,8 +296,10 @@ int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, d
 		else {
 			char what[256];
 
-			snprintf(what, sizeof(what), "is not a label value (expected \"%.80s\" or "
-				 "\"%.80s\")", s->positive, s->negative);
+			snprintf(what, sizeof(what),
+			         "is not a label value (expected \"%.80s\" or "
+			         "\"%.80s\")",
+			         s->positive, s->negative);
 			return bad_field(b, rec, b->label_col, what);
 		}
 	}
@@ -372,7 +381,7 @@ int fl_stats_merge(struct fl_stats *st, const struct fl_stats *o)
 {
 	if (st->dim != o->dim)
 		return fl_fail(FL_ERR_INVALID, "statistics of %zu and %zu columns cannot be merged",
-			       st->dim, o->dim);
+		               st->dim, o->dim);
 	st->rows += o->rows;
 	st->positives += o->positives;
 	for (size_t j = 0; j < st->dim; j++) {
@@ -421,7 +430,7 @@ int fl_scaler_new(size_t dim, struct fl_scaler **out)
 }
 
 int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
-			 struct fl_scaler **out)
+                         struct fl_scaler **out)
 {
 	struct fl_scaler *sc;
 	int r;
@@ -429,7 +438,7 @@ int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
 	*out = NULL;
 	if (st->dim != s->dim)
 		return fl_fail(FL_ERR_INVALID, "statistics have %zu columns, the schema %zu",
-			       st->dim, s->dim);
+		               st->dim, s->dim);
 	if (st->rows <= 0)
 		return fl_fail(FL_ERR_DATA, "no rows to compute statistics from");
 	if ((r = fl_scaler_new(s->dim, &sc)) != 0)
@@ -451,8 +460,11 @@ int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
 		sc->center[j] = mean;
 		sc->impute[j] = mean;
 		/* A constant column carries no information; leave it unscaled so it
-		 * standardises to zero instead of dividing by zero. */
-		sc->scale[j] = var > 1e-12 * (1.0 + mean * mean) ? sqrt(var) : 1.0;
+		 * standardises to zero instead of dividing by zero. sumsq/n - mean^2
+		 * of a constant leaves a rounding residue proportional to mean^2,
+		 * so the test is relative: an absolute floor would also flatten
+		 * genuine columns of small values (rates around 1e-7). */
+		sc->scale[j] = var > 1e-12 * mean * mean ? sqrt(var) : 1.0;
 		sc->baseline[j] = 0.0;
 	}
 	*out = sc;
@@ -484,7 +496,7 @@ static void report_bad_row(struct fl_load_report *rep)
 {
 	if (rep->n_samples < FL_BAD_ROW_SAMPLES)
 		snprintf(rep->samples[rep->n_samples++], sizeof(rep->samples[0]), "%s",
-			 fl_errmsg());
+		         fl_errmsg());
 	rep->skipped++;
 }
 
@@ -496,11 +508,11 @@ void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b
 	rep->extra[0] = '\0';
 	for (size_t i = 0; i < b->n_extra; i++) {
 		int w = snprintf(rep->extra + used, sizeof(rep->extra) - used, "%s%s",
-				 i ? ", " : "", b->extra[i]);
+		                 i ? ", " : "", b->extra[i]);
 
 		if (w < 0 || (size_t)w >= sizeof(rep->extra) - used - 4) {
 			snprintf(rep->extra + used, sizeof(rep->extra) - used, "%s...",
-				 i ? ", " : "");
+			         i ? ", " : "");
 			break;
 		}
 		used += (size_t)w;
@@ -527,7 +539,7 @@ static int grow(struct fl_dataset *ds, size_t *cap)
 }
 
 int fl_dataset_load(const struct fl_schema *s, const char *path, enum fl_bad_rows policy,
-		    struct fl_dataset **out, struct fl_load_report *rep)
+                    struct fl_dataset **out, struct fl_load_report *rep)
 {
 	struct fl_csv *csv = NULL;
 	struct fl_csv_record rec;
@@ -616,7 +628,7 @@ static struct fl_dataset *subset_alloc(size_t n, size_t dim)
 }
 
 int fl_dataset_split(const struct fl_dataset *ds, double frac, uint64_t seed,
-		     struct fl_dataset **train, struct fl_dataset **valid)
+                     struct fl_dataset **train, struct fl_dataset **valid)
 {
 	struct fl_dataset *t = NULL, *v = NULL;
 	size_t nv = 0;
@@ -625,8 +637,9 @@ int fl_dataset_split(const struct fl_dataset *ds, double frac, uint64_t seed,
 
 	*train = *valid = NULL;
 	if (!(frac > 0.0 && frac < 1.0))
-		return fl_fail(FL_ERR_INVALID, "validation fraction %g is not between 0 and 1",
-			       frac);
+		return fl_fail(FL_ERR_INVALID,
+		               "validation fraction %g must be greater than 0 and less than 1",
+		               frac);
 	cut = (uint64_t)(frac * 18446744073709551616.0);
 	for (size_t i = 0; i < ds->n; i++)
 		nv += mix64(seed ^ mix64(i)) < cut;

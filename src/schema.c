@@ -55,12 +55,13 @@ void fl_schema_free(struct fl_schema *s)
 /* Only these keys are accepted, so that a typo ("lable") is an error and not
  * a silently different contract. */
 static int check_keys(json_t *obj, const char *const *allowed, const char *origin,
-		      const char *where)
+                      const char *where)
 {
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		size_t i;
 
 		for (i = 0; allowed[i] != NULL; i++)
@@ -68,14 +69,14 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *origi
 				break;
 		if (allowed[i] == NULL)
 			return fl_fail(FL_ERR_SCHEMA, "%s: %sunknown key \"%s\"", origin, where,
-				       key);
+			               key);
 	}
 	return 0;
 }
 
 /* A required, non-empty string member. */
 static int get_string(json_t *obj, const char *key, int required, const char *origin,
-		      const char *where, char **out)
+                      const char *where, char **out)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -87,10 +88,10 @@ static int get_string(json_t *obj, const char *key, int required, const char *or
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0)
 		return fl_fail(FL_ERR_SCHEMA, "%s: %s\"%s\" must be a non-empty string", origin,
-			       where, key);
+		               where, key);
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return fl_fail(FL_ERR_SCHEMA, "%s: %s\"%s\" contains a NUL character", origin,
-			       where, key);
+		               where, key);
 	if ((*out = xstrdup(json_string_value(v))) == NULL)
 		return FL_ERR_NOMEM;
 	return 0;
@@ -113,11 +114,16 @@ static int category_text(json_t *v, char **out)
 	return *out == NULL ? FL_ERR_NOMEM : 0;
 }
 
+static int strcmp_qsort(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
 	static const char *const num_keys[] = {"name", "type", "missing", NULL};
 	static const char *const cat_keys[] = {"name", "type", "values", "other", NULL};
-	char where[64], *type = NULL, *missing = NULL;
+	char where[64], *type = NULL, *missing = NULL, **sorted = NULL;
 	json_t *values, *other;
 	int r;
 
@@ -141,9 +147,9 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			f->missing = FL_MISSING_IMPUTE;
 		else {
 			r = fl_fail(FL_ERR_SCHEMA,
-				    "%s: %sunknown missing policy \"%s\" (expected \"error\" or "
-				    "\"impute\")",
-				    origin, where, missing);
+			            "%s: %sunknown missing policy \"%s\" (expected \"error\" or "
+			            "\"impute\")",
+			            origin, where, missing);
 			goto out;
 		}
 		f->enc_width = f->missing == FL_MISSING_IMPUTE ? 2 : 1;
@@ -154,18 +160,18 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 		values = json_object_get(jf, "values");
 		if (!json_is_array(values) || json_array_size(values) == 0) {
 			r = fl_fail(FL_ERR_SCHEMA, "%s: %s\"values\" must be a non-empty array",
-				    origin, where);
+			            origin, where);
 			goto out;
 		}
 		if (json_array_size(values) > FL_SCHEMA_MAX_VALUES) {
 			r = fl_fail(FL_ERR_SCHEMA, "%s: %smore than %d values", origin, where,
-				    FL_SCHEMA_MAX_VALUES);
+			            FL_SCHEMA_MAX_VALUES);
 			goto out;
 		}
 		other = json_object_get(jf, "other");
 		if (other != NULL && !json_is_boolean(other)) {
 			r = fl_fail(FL_ERR_SCHEMA, "%s: %s\"other\" must be true or false", origin,
-				    where);
+			            where);
 			goto out;
 		}
 		f->other = other != NULL && json_is_true(other);
@@ -178,28 +184,36 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			if ((r = category_text(json_array_get(values, i), &f->values[i])) != 0) {
 				if (r == FL_ERR_SCHEMA)
 					r = fl_fail(FL_ERR_SCHEMA,
-						    "%s: %svalues[%zu] must be a string or an "
-						    "integer",
-						    origin, where, i);
+					            "%s: %svalues[%zu] must be a string or an "
+					            "integer",
+					            origin, where, i);
 				goto out;
 			}
-			for (size_t j = 0; j < i; j++)
-				if (strcmp(f->values[j], f->values[i]) == 0) {
-					r = fl_fail(FL_ERR_SCHEMA,
-						    "%s: %svalue \"%s\" is listed twice", origin,
-						    where, f->values[i]);
-					goto out;
-				}
 		}
+		/* Sorted, so that 10,000 values cost a sort and not 50 million
+		 * comparisons (schemas also arrive from peers). */
+		if ((sorted = malloc(f->n_values * sizeof(*sorted))) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(sorted, f->values, f->n_values * sizeof(*sorted));
+		qsort(sorted, f->n_values, sizeof(*sorted), strcmp_qsort);
+		for (size_t i = 1; i < f->n_values; i++)
+			if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+				r = fl_fail(FL_ERR_SCHEMA, "%s: %svalue \"%s\" is listed twice",
+				            origin, where, sorted[i]);
+				goto out;
+			}
 		f->enc_width = f->n_values + (f->other ? 1 : 0);
 	} else {
 		r = fl_fail(FL_ERR_SCHEMA,
-			    "%s: %sunknown type \"%s\" (expected \"numeric\" or \"categorical\")",
-			    origin, where, type);
+		            "%s: %sunknown type \"%s\" (expected \"numeric\" or \"categorical\")",
+		            origin, where, type);
 		goto out;
 	}
 	r = 0;
 out:
+	free(sorted);
 	free(type);
 	free(missing);
 	return r;
@@ -227,17 +241,12 @@ static int check_unique_columns(const struct fl_schema *s, const char *origin)
 		for (size_t j = i + 1; j < k; j++)
 			if (strcmp(names[i], names[j]) == 0) {
 				r = fl_fail(FL_ERR_SCHEMA,
-					    "%s: column \"%s\" is named more than once", origin,
-					    names[i]);
+				            "%s: column \"%s\" is named more than once", origin,
+				            names[i]);
 				break;
 			}
 	free(names);
 	return r;
-}
-
-static int strcmp_qsort(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The canonical form: every default explicit, keys sorted, no blanks, ASCII
@@ -263,9 +272,9 @@ static int make_canonical(struct fl_schema *s)
 		json_object_set_new(jf, "name", json_string(f->name));
 		if (f->type == FL_NUMERIC) {
 			json_object_set_new(jf, "type", json_string("numeric"));
-			json_object_set_new(jf, "missing",
-					    json_string(f->missing == FL_MISSING_IMPUTE ? "impute"
-											: "error"));
+			json_object_set_new(
+			        jf, "missing",
+			        json_string(f->missing == FL_MISSING_IMPUTE ? "impute" : "error"));
 			continue;
 		}
 		json_object_set_new(jf, "type", json_string("categorical"));
@@ -294,7 +303,7 @@ static int make_canonical(struct fl_schema *s)
 	if (s->canonical == NULL)
 		goto out;
 	if (EVP_Digest(s->canonical, strlen(s->canonical), s->fingerprint, NULL, EVP_sha256(),
-		       NULL) != 1) {
+	               NULL) != 1) {
 		r = fl_fail(FL_ERR_CRYPTO, "SHA-256 of the schema failed");
 		goto out;
 	}
@@ -310,8 +319,8 @@ out:
 
 int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out)
 {
-	static const char *const top_keys[] = {"fedlead_schema", "label", "id", "features",
-					       "ignore", "comment", NULL};
+	static const char *const top_keys[] = {"fedlead_schema", "label",   "id", "features",
+	                                       "ignore",         "comment", NULL};
 	static const char *const label_keys[] = {"column", "positive", "negative", NULL};
 	struct fl_schema *s = NULL;
 	json_t *root = NULL, *v, *label, *feats, *ign;
@@ -321,11 +330,11 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 	*out = NULL;
 	if (len > FL_SCHEMA_MAX_BYTES)
 		return fl_fail(FL_ERR_SCHEMA, "%s: schema larger than %u bytes", origin,
-			       FL_SCHEMA_MAX_BYTES);
+		               FL_SCHEMA_MAX_BYTES);
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		r = fl_fail(FL_ERR_SCHEMA, "%s:%d:%d: %s", origin, jerr.line, jerr.column,
-			    jerr.text);
+		            jerr.text);
 		goto out;
 	}
 	if (!json_is_object(root)) {
@@ -336,21 +345,22 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 		goto out;
 	v = json_object_get(root, "fedlead_schema");
 	if (v == NULL) {
-		r = fl_fail(FL_ERR_SCHEMA, "%s: missing \"fedlead_schema\": %d (the format version)",
-			    origin, FL_SCHEMA_VERSION);
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "%s: missing \"fedlead_schema\": %d (the format version)", origin,
+		            FL_SCHEMA_VERSION);
 		goto out;
 	}
 	if (!json_is_integer(v)) {
 		r = fl_fail(FL_ERR_SCHEMA,
-			    "%s: \"fedlead_schema\" must be the integer %d (the format version)",
-			    origin, FL_SCHEMA_VERSION);
+		            "%s: \"fedlead_schema\" must be the integer %d (the format version)",
+		            origin, FL_SCHEMA_VERSION);
 		goto out;
 	}
 	if (json_integer_value(v) != FL_SCHEMA_VERSION) {
 		r = fl_fail(FL_ERR_SCHEMA,
-			    "%s: schema format version %lld is not supported (this fedlead reads "
-			    "version %d)",
-			    origin, (long long)json_integer_value(v), FL_SCHEMA_VERSION);
+		            "%s: schema format version %lld is not supported (this fedlead reads "
+		            "version %d)",
+		            origin, (long long)json_integer_value(v), FL_SCHEMA_VERSION);
 		goto out;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -360,9 +370,9 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 	label = json_object_get(root, "label");
 	if (!json_is_object(label)) {
 		r = fl_fail(FL_ERR_SCHEMA,
-			    "%s: \"label\" must be an object with \"column\", \"positive\" and "
-			    "\"negative\"",
-			    origin);
+		            "%s: \"label\" must be an object with \"column\", \"positive\" and "
+		            "\"negative\"",
+		            origin);
 		goto out;
 	}
 	if ((r = check_keys(label, label_keys, origin, "label: ")) != 0 ||
@@ -371,8 +381,9 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 	    (r = get_string(label, "negative", 1, origin, "label: ", &s->negative)) != 0)
 		goto out;
 	if (strcmp(s->positive, s->negative) == 0) {
-		r = fl_fail(FL_ERR_SCHEMA, "%s: label: \"positive\" and \"negative\" are both \"%s\"",
-			    origin, s->positive);
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "%s: label: \"positive\" and \"negative\" are both \"%s\"", origin,
+		            s->positive);
 		goto out;
 	}
 	if ((r = get_string(root, "id", 0, origin, "", &s->id)) != 0)
@@ -385,7 +396,7 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 	}
 	if (json_array_size(feats) > FL_SCHEMA_MAX_FEATURES) {
 		r = fl_fail(FL_ERR_SCHEMA, "%s: more than %d features", origin,
-			    FL_SCHEMA_MAX_FEATURES);
+		            FL_SCHEMA_MAX_FEATURES);
 		goto out;
 	}
 	if ((s->features = calloc(json_array_size(feats), sizeof(*s->features))) == NULL) {
@@ -402,8 +413,10 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 		f->enc_offset = s->dim;
 		s->dim += f->enc_width;
 		if (s->dim > FL_SCHEMA_MAX_DIM) {
-			r = fl_fail(FL_ERR_SCHEMA, "%s: the encoded model would have more than %d "
-				    "columns", origin, FL_SCHEMA_MAX_DIM);
+			r = fl_fail(FL_ERR_SCHEMA,
+			            "%s: the encoded model would have more than %d "
+			            "columns",
+			            origin, FL_SCHEMA_MAX_DIM);
 			goto out;
 		}
 	}
@@ -411,13 +424,13 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 	ign = json_object_get(root, "ignore");
 	if (ign != NULL) {
 		if (!json_is_array(ign)) {
-			r = fl_fail(FL_ERR_SCHEMA, "%s: \"ignore\" must be an array of column names",
-				    origin);
+			r = fl_fail(FL_ERR_SCHEMA,
+			            "%s: \"ignore\" must be an array of column names", origin);
 			goto out;
 		}
 		if (json_array_size(ign) > FL_SCHEMA_MAX_FEATURES) {
 			r = fl_fail(FL_ERR_SCHEMA, "%s: more than %d ignored columns", origin,
-				    FL_SCHEMA_MAX_FEATURES);
+			            FL_SCHEMA_MAX_FEATURES);
 			goto out;
 		}
 		if (json_array_size(ign) > 0 &&
@@ -429,7 +442,8 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 			v = json_array_get(ign, i);
 			if (!json_is_string(v) || json_string_length(v) == 0) {
 				r = fl_fail(FL_ERR_SCHEMA,
-					    "%s: ignore[%zu] must be a non-empty string", origin, i);
+				            "%s: ignore[%zu] must be a non-empty string", origin,
+				            i);
 				goto out;
 			}
 			if ((s->ignore[i] = xstrdup(json_string_value(v))) == NULL) {
@@ -469,7 +483,7 @@ int fl_schema_load(const char *path, struct fl_schema **out)
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > FL_SCHEMA_MAX_BYTES) {
 		r = fl_fail(FL_ERR_SCHEMA, "%s: not a regular file of at most %u bytes", path,
-			    FL_SCHEMA_MAX_BYTES);
+		            FL_SCHEMA_MAX_BYTES);
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
@@ -533,7 +547,7 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
 
 struct draft_col {
 	int numeric, integer, missing, overflow;
-	char **vals; /* sorted distinct values (up to DRAFT_MAX_CATEGORIES + 1) */
+	char **vals; /* sorted distinct values (up to DRAFT_MAX_CATEGORIES) */
 	size_t n_vals;
 };
 
@@ -555,7 +569,8 @@ static int draft_add_value(struct draft_col *c, const char *v)
 		else
 			hi = mid;
 	}
-	if (c->n_vals == DRAFT_MAX_CATEGORIES + 1) {
+	/* One more distinct value than a category list may hold. */
+	if (c->n_vals == DRAFT_MAX_CATEGORIES) {
 		c->overflow = 1;
 		return 0;
 	}
@@ -590,8 +605,40 @@ static json_t *draft_values(struct draft_col *c)
 	return arr;
 }
 
+/* Sorts pointers to the names themselves, so equal names end up adjacent and
+ * their columns are recovered from the pointer's position in names[]. */
+static int name_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(**(char **const *)a, **(char **const *)b);
+}
+
+/* A header naming a column twice cannot become a schema (every column plays
+ * one role); unnamed columns are left out of the draft, so they may repeat. */
+static int draft_check_header(char **names, size_t n, const char *path)
+{
+	char ***sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	int r = 0;
+
+	if (sorted == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &names[i];
+	qsort(sorted, n, sizeof(*sorted), name_ptr_cmp);
+	for (size_t i = 1; i < n; i++) {
+		size_t a = (size_t)(sorted[i - 1] - names), b = (size_t)(sorted[i] - names);
+
+		if ((*sorted[i])[0] == '\0' || strcmp(*sorted[i - 1], *sorted[i]) != 0)
+			continue;
+		r = fl_fail(FL_ERR_DATA, "%s:1: column \"%s\" appears twice (columns %zu and %zu)",
+		            path, *sorted[i], (a < b ? a : b) + 1, (a < b ? b : a) + 1);
+		break;
+	}
+	free(sorted);
+	return r;
+}
+
 int fl_schema_draft(const char *csv_path, const char *label, const char *id, size_t max_levels,
-		    char **json_out)
+                    char **json_out)
 {
 	struct fl_csv *csv = NULL;
 	struct fl_csv_record rec;
@@ -602,6 +649,9 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 	int r;
 
 	*json_out = NULL;
+	if (id != NULL && strcmp(id, label) == 0)
+		return fl_fail(FL_ERR_INVALID, "the id column and the label column are both \"%s\"",
+		               id);
 	if ((r = fl_csv_open(csv_path, &csv)) != 0)
 		goto out;
 	if ((r = fl_csv_next(csv, &rec)) <= 0) {
@@ -626,20 +676,23 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		if (id != NULL && strcmp(names[i], id) == 0)
 			id_col = i;
 	}
+	if ((r = draft_check_header(names, ncol, csv_path)) != 0)
+		goto out;
 	if (label_col == SIZE_MAX) {
 		r = fl_fail(FL_ERR_DATA, "%s:1: label column \"%s\" is not in the header", csv_path,
-			    label);
+		            label);
 		goto out;
 	}
 	/* A drafted id that the file lacks would only fail later, at binding. */
 	if (id != NULL && id_col == SIZE_MAX) {
-		r = fl_fail(FL_ERR_DATA, "%s:1: id column \"%s\" is not in the header", csv_path, id);
+		r = fl_fail(FL_ERR_DATA, "%s:1: id column \"%s\" is not in the header", csv_path,
+		            id);
 		goto out;
 	}
 	while ((r = fl_csv_next(csv, &rec)) == 1) {
 		if (rec.n_fields != ncol) {
 			r = fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu",
-				    csv_path, (unsigned long long)rec.line, rec.n_fields, ncol);
+			            csv_path, (unsigned long long)rec.line, rec.n_fields, ncol);
 			goto out;
 		}
 		for (size_t i = 0; i < ncol; i++) {
@@ -662,11 +715,11 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		goto out;
 	if (cols[label_col].n_vals != 2 || cols[label_col].missing) {
 		r = fl_fail(FL_ERR_DATA,
-			    "%s: label column \"%s\" must take exactly two values and never be "
-			    "empty (found %zu%s distinct values%s)",
-			    csv_path, label, cols[label_col].n_vals,
-			    cols[label_col].overflow ? "+" : "",
-			    cols[label_col].missing ? " and empty fields" : "");
+		            "%s: label column \"%s\" must take exactly two values and never be "
+		            "empty (found %s%zu distinct values%s)",
+		            csv_path, label, cols[label_col].overflow ? "more than " : "",
+		            cols[label_col].n_vals,
+		            cols[label_col].missing ? " and empty fields" : "");
 		goto out;
 	}
 
@@ -675,8 +728,8 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		goto out;
 	json_object_set_new(root, "fedlead_schema", json_integer(FL_SCHEMA_VERSION));
 	json_object_set_new(root, "comment",
-			    json_string("Drafted by fedlead-node schema: review every feature "
-					"before partners agree on it."));
+	                    json_string("Drafted by fedlead-node schema: review every feature "
+	                                "before partners agree on it."));
 	json_object_set_new(root, "label", jl);
 	json_object_set_new(jl, "column", json_string(label));
 	/* The larger value (1 over 0, "yes" over "no") is taken to mean converted;
@@ -697,7 +750,9 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		struct draft_col *c = &cols[i];
 		json_t *jf;
 
-		if (i == label_col || i == id_col)
+		/* A schema cannot name an unnamed column (an exported row index,
+		 * say); binding will report it as an extra column. */
+		if (i == label_col || i == id_col || names[i][0] == '\0')
 			continue;
 		if (c->n_vals == 0 || (!c->numeric && c->overflow)) {
 			json_array_append_new(ign, json_string(names[i]));
@@ -710,7 +765,7 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		if (c->numeric && !(c->integer && !c->overflow && c->n_vals <= max_levels)) {
 			json_object_set_new(jf, "type", json_string("numeric"));
 			json_object_set_new(jf, "missing",
-					    json_string(c->missing ? "impute" : "error"));
+			                    json_string(c->missing ? "impute" : "error"));
 		} else {
 			json_object_set_new(jf, "type", json_string("categorical"));
 			json_object_set_new(jf, "values", draft_values(c));
@@ -719,7 +774,7 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 	}
 	if (json_array_size(feats) == 0) {
 		r = fl_fail(FL_ERR_DATA, "%s: no column besides the label can be a feature",
-			    csv_path);
+		            csv_path);
 		goto out;
 	}
 	if ((*json_out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL)

@@ -21,7 +21,8 @@ struct fl_binding;
 /*
  * Binds schema columns to the header record. A missing column is an error
  * (FL_ERR_DATA, "leads.csv:1: column \"AGE\" required by the schema is
- * missing"); duplicated header names are an error; header columns the schema
+ * missing"); a header name the schema uses that appears twice is an error
+ * (either copy could be meant); header columns the schema
  * does not mention are reported through *n_extra (and named in
  * fl_binding_extra()) so the caller can print a notice.
  * need_label=0 binds without the label column (scoring unlabelled leads).
