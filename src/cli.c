@@ -1,5 +1,6 @@
 #include "fedlead/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -39,9 +40,11 @@ int fl_cli_u64(const char *prog, const char *opt, const char *text, uint64_t *ou
 	char *end;
 	unsigned long long v;
 
+	/* strtoull skips blanks and accepts a sign, negating modulo 2^64:
+	 * " -1" would become 18446744073709551615. Only digits are valid. */
 	errno = 0;
 	v = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
+	if (errno != 0 || end == text || *end != '\0' || !isdigit((unsigned char)text[0])) {
 		fprintf(stderr, "%s: %s: \"%s\" is not a non-negative whole number\n", prog, opt,
 		        text);
 		return -1;

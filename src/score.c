@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fedlead/error.h"
@@ -116,6 +117,9 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, stru
 	const struct fl_schema *s = m->schema;
 	size_t k = 0;
 
+	/* n == 0 (--reasons 0) must not reach out[k - 1] below. */
+	if (n <= 0)
+		return 0;
 	for (size_t i = 0; i < s->n_features; i++) {
 		double c = feature_contribution(m, x, &s->features[i]);
 		size_t pos;
@@ -223,6 +227,14 @@ static int open_output(const char *path, char **tmp, FILE **fp)
 		free(*tmp);
 		*tmp = NULL;
 		return r;
+	}
+	/* mkstemp makes the file 0600; give it the mode an ordinary file
+	 * would get under the user's umask. */
+	{
+		mode_t um = umask(0);
+
+		umask(um);
+		fchmod(fd, 0666 & ~um);
 	}
 	if ((*fp = fdopen(fd, "w")) == NULL) {
 		close(fd);

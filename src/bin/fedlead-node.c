@@ -2,6 +2,7 @@
  * fedlead-node: runs at a partner's site. Drafts and checks lead schemas,
  * validates lead exports and trains local models.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <locale.h>
 #include <math.h>
@@ -75,12 +76,31 @@ static const struct option long_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/*
+ * getopt's own messages name argv[0], which for a subcommand is the command
+ * ("train: unrecognized option"), so they are turned off (opterr = 0, a
+ * leading ':' in the option string) and reported here under the program's
+ * name. c is '?' (unknown or ambiguous) or ':' (value missing).
+ */
+static int bad_option(int c, char **argv)
+{
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	const char *text = optopt > 0 && optopt < 128 ? shortopt : argv[optind - 1];
+
+	if (c == ':')
+		fprintf(stderr, "%s: option \"%s\" needs a value (see --help)\n", prog, text);
+	else
+		fprintf(stderr, "%s: unrecognized option \"%s\" (see --help)\n", prog, text);
+	return FL_EXIT_USAGE;
+}
+
 /* Returns 0, or an exit code when the program should stop. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SCHEMA: o->schema = optarg; break;
 		case OPT_DATA: o->data = optarg; break;
@@ -140,8 +160,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return FL_EXIT_USAGE;
 			break;
 		default:
-			usage(stderr);
-			return FL_EXIT_USAGE;
+			return bad_option(c, argv);
 		}
 	}
 	return 0;
@@ -314,7 +333,22 @@ static int cmd_inspect(int argc, char **argv)
 	return r;
 }
 
-int main(int argc, char **argv)
+/* Results on stdout that could not be written (a full disk, a closed pipe)
+ * must not end in exit status 0. */
+static int close_stdout(int r)
+{
+	int err = fflush(stdout) != 0 ? errno : 0;
+
+	if (err != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write standard output: %s\n", prog,
+			err != 0 ? strerror(err) : "write error");
+		if (r == 0)
+			r = FL_EXIT_FAILURE;
+	}
+	return r;
+}
+
+static int run(int argc, char **argv)
 {
 	struct opts o = {0};
 	const char *cmd;
@@ -351,4 +385,9 @@ int main(int argc, char **argv)
 		return cmd_train(&o);
 	fprintf(stderr, "%s: unknown command \"%s\" (see --help)\n", prog, cmd);
 	return FL_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	return close_stdout(run(argc, argv));
 }

@@ -2,6 +2,7 @@
  * fedlead-score: scores lead files with a trained model, evaluates ranking
  * quality and explains the model. Run by sales operations.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <locale.h>
@@ -127,7 +128,39 @@ static const struct option long_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-int main(int argc, char **argv)
+/*
+ * getopt's own messages name argv[0] (the full path the program was started
+ * by), so they are turned off and reported here under the program's name.
+ * c is '?' (unknown or ambiguous option) or ':' (value missing).
+ */
+static int bad_option(int c, char **argv)
+{
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	const char *text = optopt > 0 && optopt < 128 ? shortopt : argv[optind - 1];
+
+	if (c == ':')
+		fprintf(stderr, "%s: option \"%s\" needs a value (see --help)\n", prog, text);
+	else
+		fprintf(stderr, "%s: unrecognized option \"%s\" (see --help)\n", prog, text);
+	return FL_EXIT_USAGE;
+}
+
+/* Results on stdout that could not be written (a full disk, a closed pipe)
+ * must not end in exit status 0. */
+static int close_stdout(int r)
+{
+	int err = fflush(stdout) != 0 ? errno : 0;
+
+	if (err != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write standard output: %s\n", prog,
+			err != 0 ? strerror(err) : "write error");
+		if (r == 0)
+			r = FL_EXIT_FAILURE;
+	}
+	return r;
+}
+
+static int run(int argc, char **argv)
 {
 	struct fl_score_opts so = {.n_reasons = 3};
 	struct fl_score_report rep;
@@ -137,7 +170,8 @@ int main(int argc, char **argv)
 	uint64_t v;
 
 	setlocale(LC_ALL, "C");
-	while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MODEL: model = optarg; break;
 		case OPT_DATA: so.data = optarg; break;
@@ -167,7 +201,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: printf("fedlead-score %s\n", FL_VERSION); return 0;
-		default: usage(stderr); return FL_EXIT_USAGE;
+		default: return bad_option(c, argv);
 		}
 	}
 	if (optind != argc) {
@@ -215,4 +249,9 @@ int main(int argc, char **argv)
 out:
 	fl_model_free(m);
 	return r ? fail(r) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	return close_stdout(run(argc, argv));
 }

@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# End-to-end test of the command-line programs as a person runs them:
+# fedlead-node schema / check / train / inspect and fedlead-score (scoring,
+# --eval --json, --explain, --export json), their usage errors and exit
+# codes, bad CSV rows and a corrupted model file.
+#
+# Run by ctest with FL_BIN (build dir with the programs), FL_SRC (source
+# root) and FL_DATA (tests/data). By hand:
+#   FL_BIN=build FL_SRC=. FL_DATA=tests/data bash tests/e2e/cli.sh
+set -euo pipefail
+
+: "${FL_BIN:?FL_BIN must name the build directory}"
+FL_BIN="$(cd "$FL_BIN" && pwd)"
+NODE="$FL_BIN/fedlead-node"
+SCORE="$FL_BIN/fedlead-score"
+PY="$(command -v python3 || echo /usr/bin/python3)"
+for prog in "$NODE" "$SCORE"; do
+	[ -x "$prog" ] || { echo "not ok - $prog is not built"; exit 1; }
+done
+
+T="$(mktemp -d "${TMPDIR:-/tmp}/fl_e2e_cli.XXXXXX")"
+trap 'rm -rf "$T"' EXIT
+# A set-up step that fails stops the script; say where.
+trap 'echo "not ok - the script stopped at line $LINENO"' ERR
+# Relative paths from here on, so messages name files as a person typed them.
+cd "$T"
+
+pass=0
+fail=0
+ok() {
+	pass=$((pass + 1))
+	echo "ok - $1"
+}
+not_ok() {
+	fail=$((fail + 1))
+	echo "not ok - $1"
+	shift
+	for line in "$@"; do echo "    # $line"; done
+}
+
+# run CMD...: runs a program, keeping stdout in out, stderr in err and the
+# exit status in $rc (set -e must not stop the script on a failing command).
+run() {
+	rc=0
+	"$@" >out 2>err || rc=$?
+}
+
+# expect NAME RC [STDERR]: checks the last run's exit status and, when given,
+# that stderr is exactly STDERR.
+expect() {
+	local name=$1 want_rc=$2
+	if [ "$rc" != "$want_rc" ]; then
+		not_ok "$name" "exit status $rc, want $want_rc" "stderr: $(head -c 600 err)"
+		return
+	fi
+	if [ $# -ge 3 ] && [ "$(cat err)" != "$3" ]; then
+		not_ok "$name" "stderr: $(head -c 600 err)" "want:   $3"
+		return
+	fi
+	ok "$name"
+}
+
+# check NAME COMMAND...: passes when the shell command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
+}
+
+has_line() { grep -Fqx -- "$2" "$1"; }
+has_text() { grep -Fq -- "$2" "$1"; }
+
+# ---- a small lead file: 40 leads, one with visits missing ----
+awk 'BEGIN {
+	split("finance retail tech", ind, " ")
+	print "lead,visits,industry,won"
+	for (i = 1; i <= 40; i++) {
+		v = (i * 7) % 13; k = i % 3 + 1
+		won = (v + (k - 1) * 4 + i % 5 > 10) ? "yes" : "no"
+		printf "L%d,%s,%s,%s\n", i, (i == 17 ? "" : v), ind[k], won
+	}
+}' >leads.csv
+POS=$(awk -F, 'NR > 1 && $4 == "yes"' leads.csv | wc -l | tr -d ' ')
+NEG=$((40 - POS))
+
+# ---- schema draft ----
+run "$NODE" schema --data leads.csv --label won --id lead --out schema.json
+expect "schema drafts a schema file" 0 \
+	"fedlead-node: drafted schema.json: review every feature before partners agree on it"
+check "drafted schema has the expected features" "$PY" -c '
+import json, sys
+s = json.load(open("schema.json"))
+f = {x["name"]: x for x in s["features"]}
+assert s["label"]["column"] == "won", s["label"]
+assert {s["label"]["positive"], s["label"]["negative"]} == {"yes", "no"}, s["label"]
+assert s["id"] == "lead", s.get("id")
+assert [x["name"] for x in s["features"]] == ["visits", "industry"], s["features"]
+assert f["visits"]["type"] == "numeric" and f["visits"]["missing"] == "impute", f["visits"]
+assert f["industry"]["type"] == "categorical", f["industry"]
+assert f["industry"]["values"] == ["finance", "retail", "tech"], f["industry"]
+assert f["industry"]["other"] is True
+'
+# The draft may call either value positive; the rest of the test needs "yes".
+"$PY" -c '
+import json
+s = json.load(open("schema.json"))
+s["label"]["positive"], s["label"]["negative"] = "yes", "no"
+json.dump(s, open("schema.json", "w"), indent=2)
+'
+
+# ---- check ----
+run "$NODE" check --schema schema.json --data leads.csv
+expect "check accepts the file" 0 ""
+check "check names rows and fingerprint" \
+	grep -Eqx 'leads\.csv: 40 rows valid against schema\.json \(fingerprint [0-9a-f]{16}\.\.\.\)' out
+check "check counts the label" has_line out \
+	"label won: $POS converted (yes), $NEG not converted (no): $(awk -v p="$POS" 'BEGIN { printf "%.2f", 100 * p / 40 }') % converted"
+check "check summarises a numeric column with its missing value" \
+	grep -Eq '^visits +numeric +1  min 0  max 12  mean ' out
+check "check summarises a categorical column" \
+	grep -Eq '^industry +categorical +-  finance=13, retail=14, tech=13, \(other\)=0$' out
+FP16=$(sed -n 's/.*(fingerprint \([0-9a-f]*\)\.\.\.).*/\1/p' out)
+
+# ---- bad rows ----
+{
+	cat leads.csv
+	echo "L41,abc,tech,no"
+} >bad.csv
+run "$NODE" check --schema schema.json --data bad.csv
+expect "a bad row fails with file:line:column" 2 \
+	'fedlead-node: bad.csv:42:2: column "visits": "abc" is not a number'
+run "$NODE" check --schema schema.json --data bad.csv --bad-rows=skip
+expect "--bad-rows=skip reports the skipped row" 0 \
+	'fedlead-node: warning: bad.csv: skipped 1 bad row (--bad-rows=skip); first reason:
+  bad.csv:42:2: column "visits": "abc" is not a number'
+check "--bad-rows=skip keeps the good rows" grep -q '^bad\.csv: 40 rows valid against' out
+run "$NODE" check --schema schema.json --data bad.csv --bad-rows=maybe
+expect "--bad-rows with a bad value" 2 'fedlead-node: --bad-rows: "maybe" is not fail or skip'
+
+# ---- train ----
+run "$NODE" train --schema schema.json --data leads.csv --out model.fdl --l2 1
+expect "train writes a model" 0 ""
+check "the model file exists" test -s model.fdl
+check "train reports where the model went" has_line out "model written to model.fdl"
+check "train reports training metrics" \
+	grep -Eq "^training +40 leads, +$POS converted, AUC 0\.[0-9]{4}, log-loss " out
+run "$NODE" train --schema schema.json --data leads.csv --out auto.fdl --l2 auto \
+	--validation-split 0.25 --solver lbfgs --quiet
+expect "train --l2 auto with a validation split" 0 ""
+check "the chosen l2 is marked" grep -q '  <- chosen$' out
+check "validation metrics are printed" grep -Eq '^validation +[0-9]+ leads' out
+
+# ---- score ----
+run "$SCORE" --model model.fdl --data leads.csv --eval --json --top 5
+expect "score --eval --json" 0 ""
+check "the JSON has the metrics" "$PY" -c '
+import json, sys
+d = json.load(open("out"))
+for k in ("rows", "positives", "auc", "log_loss", "brier", "top_k",
+          "top_k_positives", "lift_at_top_k"):
+    assert k in d, k
+assert d["rows"] == 40 and d["positives"] == int(sys.argv[1]), d
+assert 0.5 < d["auc"] <= 1 and d["log_loss"] > 0 and 0 < d["brier"] < 1, d
+assert d["top_k"] == 5 and 0 <= d["top_k_positives"] <= 5, d
+share = d["top_k_positives"] / 5
+assert abs(d["lift_at_top_k"] - share / (d["positives"] / d["rows"])) < 1e-8, d
+assert len(d["deciles"]) == 10 and sum(x["rows"] for x in d["deciles"]) == 40, d
+' "$POS"
+
+run "$SCORE" --model model.fdl --data leads.csv --out scored.csv
+expect "score --out" 0 "fedlead-score: wrote scored.csv"
+check "score says how many leads" has_line out "scored 40 leads"
+check "the scored file has ids, scores, ranks, deciles and reasons" "$PY" -c '
+import csv
+rows = list(csv.reader(open("scored.csv")))
+assert rows[0] == ["lead", "score", "rank", "decile", "reason_1", "contribution_1",
+                   "reason_2", "contribution_2", "reason_3", "contribution_3"], rows[0]
+body = rows[1:]
+assert [r[0] for r in body] == ["L%d" % i for i in range(1, 41)], [r[0] for r in body]
+assert sorted(int(r[2]) for r in body) == list(range(1, 41))
+by_rank = sorted(body, key=lambda r: int(r[2]))
+scores = [float(r[1]) for r in by_rank]
+assert scores == sorted(scores, reverse=True), scores
+assert all(int(r[3]) == 1 + (int(r[2]) - 1) * 10 // 40 for r in body)
+# L17 has no visits: a reason about visits can only say so.
+assert body[16][0] == "L17"
+assert all(c == "visits=(missing)" for c in body[16][4::2] if c.startswith("visits")), body[16]
+'
+
+run "$SCORE" --model model.fdl --data leads.csv --out noreasons.csv --reasons 0 --quiet
+expect "score --reasons 0" 0 ""
+check "--reasons 0 writes no reason columns" "$PY" -c '
+import csv
+rows = list(csv.reader(open("noreasons.csv")))
+full = list(csv.reader(open("scored.csv")))
+assert rows[0] == ["lead", "score", "rank", "decile"], rows[0]
+assert [r[:4] for r in rows[1:]] == [r[:4] for r in full[1:]]
+'
+
+run "$SCORE" --model model.fdl --data bad.csv --out failed.csv --eval
+expect "scoring a bad row fails" 2 'fedlead-score: bad.csv:42:2: column "visits": "abc" is not a number'
+check "a failed scoring leaves no output file" test ! -e failed.csv
+check "a failed scoring leaves no temporary file" \
+	test -z "$(find . -name 'failed.csv*' -print)"
+run "$SCORE" --model model.fdl --data bad.csv --eval --json --bad-rows skip
+expect "scoring with --bad-rows skip" 0
+check "skipped rows are counted" "$PY" -c '
+import json
+d = json.load(open("out"))
+assert d["rows"] == 40 and d["skipped_rows"] == 1, d
+'
+
+cut -d, -f1-3 leads.csv >nolabel.csv
+run "$SCORE" --model model.fdl --data nolabel.csv --out nolabel_scored.csv --quiet
+expect "scoring an unlabelled file" 0 ""
+check "unlabelled scores equal labelled scores" cmp -s nolabel_scored.csv scored.csv
+run "$SCORE" --model model.fdl --data nolabel.csv --eval
+expect "--eval needs the label" 2 \
+	'fedlead-score: nolabel.csv:1: column "won" required by the schema is missing'
+
+# ---- explain, export, inspect ----
+DIM=7 # intercept, visits, visits (missing), 3 industries, other
+run "$SCORE" --model model.fdl --explain
+expect "score --explain" 0 ""
+check "explain names the model" has_line out \
+	"Model: 2 features, $DIM weights; solver newton, l2 1; trained on 40 leads ($POS converted)"
+check "explain lists drivers both ways" \
+	bash -c 'grep -qx "Top drivers towards conversion:" out && grep -qx "Top drivers against conversion:" out'
+cp out explain.txt
+run "$NODE" inspect model.fdl
+expect "node inspect" 0 ""
+check "inspect prints the same explanation" cmp -s out explain.txt
+
+run "$SCORE" --model model.fdl --export json
+expect "score --export json" 0 ""
+check "the exported model parses and matches the schema" "$PY" -c '
+import csv, json, sys
+d = json.load(open("out"))
+assert d["format"] == "1.0", d["format"]
+assert d["dim"] == int(sys.argv[1]) and len(d["weights"]) == d["dim"], d["dim"]
+assert d["schema_fingerprint"].startswith(sys.argv[2]), d["schema_fingerprint"]
+assert [w["column"] for w in d["weights"]] == ["(intercept)", "visits", "visits (missing)",
+    "industry=finance", "industry=retail", "industry=tech", "industry=(other)"]
+# visits is standardised by the population mean and sd of its present values,
+# and a missing visits is imputed as the mean.
+v = [float(r[1]) for r in list(csv.reader(open("leads.csv")))[1:] if r[1] != ""]
+mean = sum(v) / len(v)
+sd = (sum((x - mean) ** 2 for x in v) / len(v)) ** 0.5
+w = d["weights"][1]
+assert abs(w["center"] - mean) < 1e-12 and abs(w["impute"] - mean) < 1e-12, w
+assert abs(w["scale"] - sd) < 1e-12, (w, sd)
+' "$DIM" "$FP16"
+
+# ---- usage errors ----
+run "$SCORE" --model model.fdl --data leads.csv --bogus
+expect "unknown option" 2 'fedlead-score: unrecognized option "--bogus" (see --help)'
+run "$NODE" train --schema schema.json --data leads.csv --out x.fdl --bogus
+expect "unknown option (subcommand)" 2 'fedlead-node: unrecognized option "--bogus" (see --help)'
+run "$NODE" train --schema schema.json --data leads.csv --out x.fdl --l2 abc
+expect "bad --l2 value" 2 'fedlead-node: --l2: "abc" is not a number'
+run "$NODE" train --schema schema.json --data leads.csv --out x.fdl --l2 -1
+expect "negative --l2" 2 'fedlead-node: --l2: must be at least 0 or "auto"'
+run "$NODE" train --schema schema.json --data leads.csv --out x.fdl --l2
+expect "--l2 without a value" 2 'fedlead-node: option "--l2" needs a value (see --help)'
+check "no model after a usage error" test ! -e x.fdl
+run "$NODE" train --schema schema.json --data leads.csv
+expect "train without --out" 2 'fedlead-node train: --out is required (see --help)'
+run "$SCORE" --model model.fdl --data leads.csv --eval --top " -1"
+expect "a negative --top" 2 'fedlead-score: --top: " -1" is not a non-negative whole number'
+run "$SCORE" --data leads.csv
+expect "missing --model" 2 'fedlead-score: --model is required (see --help)'
+run "$SCORE" --model model.fdl --export xml
+expect "unknown export format" 2 'fedlead-score: --export: "xml" is not a known format (json)'
+run "$NODE" frobnicate
+expect "unknown command" 2 'fedlead-node: unknown command "frobnicate" (see --help)'
+run "$NODE" --version
+expect "--version" 0 ""
+check "--version prints the version" grep -Eqx 'fedlead-node [0-9]+\.[0-9]+\.[0-9]+' out
+
+# ---- damaged model files ----
+cp model.fdl corrupt.fdl
+size=$(wc -c <model.fdl)
+off=$((size / 2))
+byte=$(od -An -tu1 -j "$off" -N1 corrupt.fdl | tr -d ' ')
+# shellcheck disable=SC2059
+printf "\\$(printf '%03o' $((byte ^ 0x20)))" | dd of=corrupt.fdl bs=1 seek="$off" conv=notrunc status=none
+check "one byte was flipped" bash -c '! cmp -s model.fdl corrupt.fdl'
+run "$SCORE" --model corrupt.fdl --data leads.csv
+expect "a corrupted model is refused" 2 \
+	'fedlead-score: corrupt.fdl: model file is corrupt (checksum mismatch)'
+run "$NODE" inspect corrupt.fdl
+expect "inspect refuses a corrupted model" 2 \
+	'fedlead-node: corrupt.fdl: model file is corrupt (checksum mismatch)'
+head -c $((size - 1)) model.fdl >short.fdl
+run "$SCORE" --model short.fdl --explain
+expect "a truncated model is refused" 2
+check "the truncation is named" grep -q '^fedlead-score: short\.fdl: truncated model file' err
+run "$SCORE" --model leads.csv --explain
+expect "a CSV is not a model" 2 'fedlead-score: leads.csv: not a fedlead model file'
+
+trap - ERR
+echo "$pass passed, $fail failed"
+if [ "$fail" -ne 0 ]; then exit 1; fi

@@ -1,0 +1,648 @@
+/*
+ * Tests for src/score.c: scoring a lead file with a model built by hand.
+ *
+ * The model (schema HAND_SCHEMA, weights and scaler set below) encodes to
+ * six columns:
+ *   0 intercept, 1 visits, 2 visits (missing), 3 industry=retail,
+ *   4 industry=tech, 5 industry=(other)
+ * with visits standardised as (v - 10) / 5 (a missing visits is imputed as
+ * 10, so x1 = 0 and the indicator x2 = 1), weights
+ *   w = (-1.0, 0.8, 0.5, -0.4, 1.2, 0.3)
+ * and baseline (average training lead)
+ *   b = (1, 0, 0.2, 0.5, 0.3, 0.2).
+ * So the logit is z = -1 + 0.8 x1 + 0.5 x2 - 0.4 retail + 1.2 tech + 0.3 other,
+ * and the reason-code contribution of a feature is sum_j w_j (x_j - b_j):
+ *   visits   = 0.8 x1 + 0.5 (x2 - 0.2)
+ *   industry = retail: -0.4*0.5 + 1.2*(-0.3) + 0.3*(-0.2) = -0.62
+ *              tech:    0.2    + 1.2*0.7    - 0.06       =  0.98
+ *              other:   0.2    - 0.36       + 0.3*0.8    =  0.08
+ *
+ * The six leads of LEADS, worked out by hand:
+ *   lead          visits industry won   x1  x2   z     visits  industry
+ *   A1            20     tech     yes    2   0   1.8    1.5     0.98
+ *   B2            5      retail   no    -1   0  -2.2   -0.9    -0.62
+ *   Acme, Inc.    -      finance  yes    0   1  -0.2    0.4     0.08
+ *   Bob "B" Ltd   10     tech     no     0   0   0.2   -0.1     0.98
+ *   E5            15     retail   no     1   0  -0.6    0.7    -0.62
+ *   F6            20     tech     no     2   0   1.8    1.5     0.98
+ * Ranks by z (ties in input order): A1 1, F6 2, Bob 3, Acme 4, E5 5, B2 6;
+ * decile of rank r among 6 is 1 + floor((r - 1) * 10 / 6): 1, 2, 4, 6, 7, 9.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fedlead/error.h"
+#include "fedlead/model.h"
+#include "fedlead/schema.h"
+#include "fedlead/score.h"
+
+static const char *HAND_SCHEMA =
+        "{\"fedlead_schema\": 1,"
+        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+        " \"id\": \"lead\","
+        " \"features\": ["
+        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+        "  {\"name\": \"industry\", \"type\": \"categorical\", \"values\": [\"retail\", \"tech\"],"
+        "   \"other\": true}]}";
+
+static const char *LEADS = "lead,visits,industry,won\n"
+                           "A1,20,tech,yes\n"
+                           "B2,5,retail,no\n"
+                           "\"Acme, Inc.\",,finance,yes\n"
+                           "\"Bob \"\"B\"\" Ltd\",10,tech,no\n"
+                           "E5,15,retail,no\n"
+                           "F6,20,tech,no\n";
+
+/* The scored file for LEADS with two reason codes. Scores are sigmoid(z):
+ * sigmoid(1.8) = 0.8581489, sigmoid(-2.2) = 0.0997504, sigmoid(-0.2) =
+ * 0.4501660, sigmoid(0.2) = 0.5498340, sigmoid(-0.6) = 0.3543437. Reasons are
+ * the positive contributions, largest first, named by the lead's own field
+ * text; ids with a comma or a quote are quoted as RFC 4180 says. */
+static const char *SCORED[] = {
+        "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2",
+        "A1,0.858149,1,1,visits=20,1.5000,industry=tech,0.9800",
+        "B2,0.099750,6,9,,,,",
+        "\"Acme, Inc.\",0.450166,4,6,visits=(missing),0.4000,industry=finance,0.0800",
+        "\"Bob \"\"B\"\" Ltd\",0.549834,3,4,industry=tech,0.9800,,",
+        "E5,0.354344,5,7,visits=15,0.7000,,",
+        "F6,0.858149,2,2,visits=20,1.5000,industry=tech,0.9800",
+        NULL,
+};
+
+static const double LOGITS[6] = {1.8, -2.2, -0.2, 0.2, -0.6, 1.8};
+static const double LABELS[6] = {1, 0, 1, 0, 0, 0};
+
+struct fixture {
+	struct fl_model *m;
+	char dir[64];
+};
+
+static struct fl_model *hand_model(const char *schema_json)
+{
+	static const double w[6] = {-1.0, 0.8, 0.5, -0.4, 1.2, 0.3};
+	static const double base[6] = {1, 0, 0.2, 0.5, 0.3, 0.2};
+	struct fl_schema *s = NULL;
+	struct fl_model *m = NULL;
+
+	if (fl_schema_parse(schema_json, strlen(schema_json), "hand", &s) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(s->dim, 6);
+	if (fl_model_new(s, &m) != 0)
+		fail_msg("%s", fl_errmsg());
+	fl_schema_free(s);
+	memcpy(m->w, w, sizeof(w));
+	memcpy(m->scaler->baseline, base, sizeof(base));
+	m->scaler->center[1] = 10;
+	m->scaler->scale[1] = 5;
+	m->scaler->impute[1] = 10;
+	return m;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/fl_test_score_XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	fx->m = hand_model(HAND_SCHEMA);
+	*state = fx;
+	return 0;
+}
+
+/* Removes the files a test made and requires the directory to be empty
+ * afterwards: a temporary output file left behind fails the test. */
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	DIR *d = opendir(fx->dir);
+	struct dirent *e;
+	int leftovers = 0;
+	char p[512];
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (strstr(e->d_name, ".tmp.") != NULL) {
+			fprintf(stderr, "left behind: %s\n", e->d_name);
+			leftovers++;
+		}
+		snprintf(p, sizeof(p), "%s/%s", fx->dir, e->d_name);
+		unlink(p);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(fx->dir);
+	fl_model_free(fx->m);
+	free(fx);
+	return leftovers ? -1 : 0;
+}
+
+static void path_in(const struct fixture *fx, const char *name, char out[256])
+{
+	snprintf(out, 256, "%s/%s", fx->dir, name);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Whole file into a malloc'ed string. */
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n >= 0);
+	rewind(fp);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/* Compares a file with expected lines, one by one. */
+static void assert_lines(const char *path, const char *const *want)
+{
+	char *text = slurp(path), *line = text, *nl;
+	size_t i = 0;
+
+	for (; want[i] != NULL; i++) {
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			fail_msg("%s: line %zu missing (want \"%s\")", path, i + 1, want[i]);
+		*nl = '\0';
+		if (strcmp(line, want[i]) != 0)
+			fail_msg("%s:%zu:\n got: %s\nwant: %s", path, i + 1, line, want[i]);
+		line = nl + 1;
+	}
+	if (*line != '\0')
+		fail_msg("%s: unexpected line %zu: %s", path, i + 1, line);
+	free(text);
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static void default_opts(struct fl_score_opts *o, const char *data, const char *out)
+{
+	memset(o, 0, sizeof(*o));
+	o->data = data;
+	o->out = out;
+	o->n_reasons = 2;
+	o->policy = FL_BAD_ROWS_FAIL;
+}
+
+/* ---- tests ---- */
+
+static void test_scored_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256];
+
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, LEADS);
+	default_opts(&o, data, out);
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_lines(out, SCORED);
+	assert_int_equal(rep.load.rows, 6);
+	assert_int_equal(rep.load.skipped, 0);
+	assert_int_equal(rep.load.n_extra, 0);
+	assert_int_equal(rep.bytes, strlen(LEADS));
+	/* Without eval no label-based metric is claimed. */
+	assert_int_equal(rep.ev.rows, 6);
+	assert_int_equal(rep.ev.positives, 0);
+}
+
+/* The same, with no reason codes, and with more reason slots than features. */
+static void test_reason_count(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256];
+	static const char *none[] = {
+	        "lead,score,rank,decile",
+	        "A1,0.858149,1,1",
+	        "B2,0.099750,6,9",
+	        "\"Acme, Inc.\",0.450166,4,6",
+	        "\"Bob \"\"B\"\" Ltd\",0.549834,3,4",
+	        "E5,0.354344,5,7",
+	        "F6,0.858149,2,2",
+	        NULL,
+	};
+	static const char *three[] = {
+	        "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2,"
+	        "reason_3,contribution_3",
+	        "A1,0.858149,1,1,visits=20,1.5000,industry=tech,0.9800,,",
+	        "B2,0.099750,6,9,,,,,,",
+	        "\"Acme, Inc.\",0.450166,4,6,visits=(missing),0.4000,industry=finance,0.0800,,",
+	        "\"Bob \"\"B\"\" Ltd\",0.549834,3,4,industry=tech,0.9800,,,,",
+	        "E5,0.354344,5,7,visits=15,0.7000,,,,",
+	        "F6,0.858149,2,2,visits=20,1.5000,industry=tech,0.9800,,",
+	        NULL,
+	};
+
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, LEADS);
+	default_opts(&o, data, out);
+	o.n_reasons = 0;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_lines(out, none);
+	o.n_reasons = 3;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_lines(out, three);
+
+	o.n_reasons = FL_MAX_REASONS + 1;
+	assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "reason codes per lead must be 0 to 10");
+	o.n_reasons = -1;
+	assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_INVALID);
+}
+
+/* --eval: AUC, log-loss, Brier, deciles, top-K and lift against values
+ * worked out by hand from LOGITS and LABELS. */
+static void test_eval_metrics(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256];
+	double ll, brier = 0;
+
+	path_in(fx, "leads.csv", data);
+	write_file(data, LEADS);
+	default_opts(&o, data, NULL);
+	o.eval = 1;
+	o.top_k = 2;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.ev.rows, 6);
+	assert_int_equal(rep.ev.positives, 2);
+	/* Pairs (converted, not): A1 (1.8) beats Bob, E5, B2 and ties F6 (1.8):
+	 * 3.5; Acme (-0.2) beats E5 and B2 but not F6 or Bob: 2. 5.5 of 8. */
+	assert_true(fabs(rep.ev.auc - 5.5 / 8) < 1e-15);
+	/* Mean log-loss: -log sigmoid(z) for converted, -log(1 - sigmoid(z)) =
+	 * log(1 + e^z) for the others. */
+	ll = (log1p(exp(-1.8)) + log1p(exp(-2.2)) + log1p(exp(0.2)) + log1p(exp(0.2)) +
+	      log1p(exp(-0.6)) + log1p(exp(1.8))) /
+	     6;
+	assert_true(fabs(rep.ev.log_loss - ll) < 1e-12);
+	for (int i = 0; i < 6; i++) {
+		double p = 1 / (1 + exp(-LOGITS[i]));
+
+		brier += (p - LABELS[i]) * (p - LABELS[i]) / 6;
+	}
+	assert_true(fabs(rep.ev.brier - brier) < 1e-12);
+	/* Top 2 are A1 (converted) and F6 (not): 1 hit; base rate 2/6; lift
+	 * (1/2) / (1/3) = 1.5. */
+	assert_int_equal(rep.ev.top_k, 2);
+	assert_int_equal(rep.ev.top_k_positives, 1);
+	assert_true(fabs(rep.ev.top_k_share - 0.5) < 1e-15);
+	assert_true(fabs(rep.ev.lift_at_top_k - 1.5) < 1e-12);
+	/* Deciles: ranks 1..6 fall in deciles 1, 2, 4, 6, 7, 9. */
+	assert_int_equal(rep.ev.deciles[0].rows, 1);
+	assert_int_equal(rep.ev.deciles[0].positives, 1);
+	assert_true(fabs(rep.ev.deciles[0].mean_prob - 1 / (1 + exp(-1.8))) < 1e-12);
+	assert_int_equal(rep.ev.deciles[1].rows, 1);
+	assert_int_equal(rep.ev.deciles[1].positives, 0);
+	assert_int_equal(rep.ev.deciles[2].rows, 0);
+	assert_int_equal(rep.ev.deciles[5].rows, 1);
+	assert_int_equal(rep.ev.deciles[5].positives, 1);
+	assert_true(fabs(rep.ev.deciles[5].mean_prob - 1 / (1 + exp(0.2))) < 1e-12);
+	assert_int_equal(rep.ev.deciles[8].rows, 1);
+	assert_int_equal(rep.ev.deciles[9].rows, 0);
+
+	/* K larger than the file is capped; lift of everything is 1. */
+	o.top_k = 100;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.ev.top_k, 6);
+	assert_int_equal(rep.ev.top_k_positives, 2);
+	assert_true(fabs(rep.ev.lift_at_top_k - 1.0) < 1e-12);
+}
+
+/* Bad rows under skip: counted, reasons kept, and the rows take no rank. */
+static void test_bad_rows_skip(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], want0[512], want1[512];
+	static const char *bad = "lead,visits,industry,won\n"
+	                         "A1,20,tech,yes\n"
+	                         "B2,5,retail,no\n"
+	                         "C3,abc,tech,no\n"
+	                         "\"Acme, Inc.\",,finance,yes\n"
+	                         "\"Bob \"\"B\"\" Ltd\",10,tech,no\n"
+	                         "D4,3,tech,maybe\n"
+	                         "E5,15,retail,no\n"
+	                         "F6,20,tech,no\n";
+
+	path_in(fx, "bad.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, bad);
+	default_opts(&o, data, out);
+	o.eval = 1;
+	o.policy = FL_BAD_ROWS_SKIP;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.load.rows, 6);
+	assert_int_equal(rep.load.skipped, 2);
+	assert_int_equal(rep.load.n_samples, 2);
+	snprintf(want0, sizeof(want0), "%s:4:2: column \"visits\": \"abc\" is not a number", data);
+	snprintf(want1, sizeof(want1),
+	         "%s:7:4: column \"won\": \"maybe\" is not a label value (expected \"yes\" or "
+	         "\"no\")",
+	         data);
+	assert_string_equal(rep.load.samples[0], want0);
+	assert_string_equal(rep.load.samples[1], want1);
+	/* The good rows are ranked among themselves exactly as in LEADS. */
+	assert_lines(out, SCORED);
+	assert_int_equal(rep.ev.rows, 6);
+	assert_int_equal(rep.ev.positives, 2);
+	assert_true(fabs(rep.ev.auc - 5.5 / 8) < 1e-15);
+}
+
+/* Bad rows under fail: the message names file, line and column, and no
+ * output file (nor a temporary one) is left behind. */
+static void test_bad_rows_fail(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], want[512];
+
+	path_in(fx, "bad.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, "lead,visits,industry,won\n"
+	                 "A1,20,tech,yes\n"
+	                 "B2,5,retail,no\n"
+	                 "C3,nan,tech,no\n");
+	default_opts(&o, data, out);
+	o.eval = 1;
+	assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s:4:2: column \"visits\": \"nan\" is not a finite number",
+	         data);
+	assert_string_equal(fl_errmsg(), want);
+	assert_false(exists(out));
+
+	/* A row with too few fields. */
+	write_file(data, "lead,visits,industry,won\n"
+	                 "A1,20,tech,yes\n"
+	                 "B2,5,retail\n");
+	assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s:3: 3 fields, but the header has 4", data);
+	assert_string_equal(fl_errmsg(), want);
+	assert_false(exists(out));
+	/* teardown fails if a *.tmp.* file is left in the directory */
+}
+
+/* A file without the label column scores without eval and is refused with
+ * eval. */
+static void test_unlabelled(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], want[512];
+	static const char *nolabel = "lead,industry,visits,notes\n"
+	                             "A1,tech,20,x\n"
+	                             "B2,retail,5,\n"
+	                             "\"Acme, Inc.\",finance,,\n"
+	                             "\"Bob \"\"B\"\" Ltd\",tech,10,\n"
+	                             "E5,retail,15,\n"
+	                             "F6,tech,20,\n";
+
+	path_in(fx, "nolabel.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, nolabel);
+	default_opts(&o, data, out);
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	/* Column order does not matter; the unknown column is reported. */
+	assert_lines(out, SCORED);
+	assert_int_equal(rep.load.rows, 6);
+	assert_int_equal(rep.load.n_extra, 1);
+	assert_string_equal(rep.load.extra, "notes");
+	assert_int_equal(rep.ev.positives, 0);
+
+	unlink(out);
+	o.eval = 1;
+	assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s:1: column \"won\" required by the schema is missing",
+	         data);
+	assert_string_equal(fl_errmsg(), want);
+	assert_false(exists(out));
+}
+
+/* Without an id column the first output column is the lead's row number in
+ * the input (1 = first lead after the header), also when rows are skipped,
+ * so the scores can be joined back to the file. */
+static void test_row_numbers(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_model *m;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256];
+	static const char *noid_schema =
+	        "{\"fedlead_schema\": 1,"
+	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	        " \"features\": ["
+	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+	        "  {\"name\": \"industry\", \"type\": \"categorical\","
+	        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
+	static const char *want[] = {
+	        "row,score,rank,decile",
+	        "1,0.099750,3,7", /* B2: z -2.2 */
+	        "3,0.858149,1,1", /* A1: z 1.8 */
+	        "4,0.354344,2,4", /* E5: z -0.6 */
+	        NULL,
+	};
+
+	m = hand_model(noid_schema);
+	path_in(fx, "noid.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, "visits,industry,won\n"
+	                 "5,retail,no\n"
+	                 "x,tech,no\n"
+	                 "20,tech,yes\n"
+	                 "\n" /* blank lines are not records */
+	                 "15,retail,no\n");
+	default_opts(&o, data, out);
+	o.n_reasons = 0;
+	o.policy = FL_BAD_ROWS_SKIP;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.load.skipped, 1);
+	assert_lines(out, want);
+	fl_model_free(m);
+}
+
+/* A generated file with many ties, for the ranker comparison. */
+static void write_many(const char *path, int n)
+{
+	static const char *ind[] = {"retail", "tech", "finance", "tech", "retail"};
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fprintf(fp, "lead,visits,industry,won\n");
+	for (int i = 0; i < n; i++) {
+		if (i % 11 == 4)
+			fprintf(fp, "L%d,,%s,%s\n", i, ind[i % 5], i % 3 == 0 ? "yes" : "no");
+		else
+			fprintf(fp, "L%d,%d,%s,%s\n", i, (i * 7) % 13, ind[i % 5],
+			        i % 3 == 0 ? "yes" : "no");
+	}
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void assert_eval_equal(const struct fl_eval *a, const struct fl_eval *b)
+{
+	assert_int_equal(a->rows, b->rows);
+	assert_int_equal(a->positives, b->positives);
+	assert_true(a->auc == b->auc);
+	assert_true(fabs(a->log_loss - b->log_loss) <= 1e-14 * a->log_loss);
+	assert_true(fabs(a->brier - b->brier) <= 1e-14 * a->brier);
+	assert_int_equal(a->top_k, b->top_k);
+	assert_int_equal(a->top_k_positives, b->top_k_positives);
+	for (int d = 0; d < FL_DECILES; d++) {
+		assert_int_equal(a->deciles[d].rows, b->deciles[d].rows);
+		assert_int_equal(a->deciles[d].positives, b->deciles[d].positives);
+	}
+}
+
+/* Ranking through spill files gives the same output, byte for byte, as
+ * ranking in memory. The ranker's smallest buffer is 4 records (a merge
+ * needs two input blocks and an output block), so 6 and 500 rows spill. */
+static void test_spill_matches_memory(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report mem, spill;
+	char data[256], out_mem[256], out_spill[256], *a, *b;
+
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "mem.csv", out_mem);
+	path_in(fx, "spill.csv", out_spill);
+	for (int round = 0; round < 2; round++) {
+		if (round == 0)
+			write_file(data, LEADS);
+		else
+			write_many(data, 500);
+		default_opts(&o, data, out_mem);
+		o.eval = 1;
+		o.top_k = 7;
+		o.n_reasons = 2;
+		if (fl_score_file(fx->m, &o, &mem) != 0)
+			fail_msg("%s", fl_errmsg());
+		o.out = out_spill;
+		o.mem_records = 4;
+		o.tmpdir = fx->dir;
+		if (fl_score_file(fx->m, &o, &spill) != 0)
+			fail_msg("%s", fl_errmsg());
+		a = slurp(out_mem);
+		b = slurp(out_spill);
+		assert_string_equal(a, b);
+		assert_eval_equal(&mem.ev, &spill.ev);
+		if (round == 0)
+			assert_lines(out_spill, SCORED);
+		free(a);
+		free(b);
+	}
+}
+
+/* fl_score_contribution against the hand values, and the explanation's
+ * driver order: effects against the average lead are tech +0.98, visits
+ * +0.8 (per sd), visits missing 0.5 * (1 - 0.2) = +0.4, other +0.08, and
+ * retail -0.62. */
+static void test_contribution_and_explain(void **state)
+{
+	struct fixture *fx = *state;
+	double x[6] = {1, 2, 0, 0, 1, 0}; /* A1, standardised */
+	char path[256], *text, *p_tech, *p_visits, *p_missing, *p_other, *p_retail, *p_against;
+	FILE *fp;
+
+	assert_true(fabs(fl_score_contribution(fx->m, x, 1) - 1.6) < 1e-12);
+	assert_true(fabs(fl_score_contribution(fx->m, x, 2) - (-0.1)) < 1e-12);
+	assert_true(fabs(fl_score_contribution(fx->m, x, 4) - 0.84) < 1e-12);
+	assert_true(fabs(fl_score_contribution(fx->m, x, 0) - 0.0) < 1e-12);
+
+	path_in(fx, "explain.txt", path);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fl_score_explain(fx->m, fp, 10), 0);
+	fclose(fp);
+	text = slurp(path);
+	p_tech = strstr(text, "   +0.9800  industry=tech ");
+	p_visits = strstr(text, "   +0.8000  visits ");
+	p_missing = strstr(text, "   +0.4000  visits (missing) ");
+	p_other = strstr(text, "   +0.0800  industry=(other) ");
+	p_against = strstr(text, "Top drivers against conversion:");
+	p_retail = strstr(text, "   -0.6200  industry=retail ");
+	assert_non_null(p_tech);
+	assert_non_null(p_visits);
+	assert_non_null(p_missing);
+	assert_non_null(p_other);
+	assert_non_null(p_against);
+	assert_non_null(p_retail);
+	assert_true(p_tech < p_visits && p_visits < p_missing && p_missing < p_other &&
+	            p_other < p_against && p_against < p_retail);
+	/* A numeric driver is also given per unit: 0.8 / 5 = 0.16. */
+	assert_non_null(strstr(p_visits, "per +1 unit: +0.16 (1 sd = 5 units, mean 10)"));
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_scored_file, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reason_count, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_eval_metrics, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bad_rows_skip, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bad_rows_fail, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_unlabelled, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_row_numbers, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_contribution_and_explain, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,539 @@
+/*
+ * Tests for src/train.c: local training on the CoIL 2000 leads.
+ *
+ * The central check is a golden model: tests/tools/reference_logreg.py fits
+ * the same L2-regularised logistic regression with numpy, sharing no code
+ * with fedlead, and wrote tests/data/golden/coil2000_l2_1.json. fedlead must
+ * reproduce its scaler and weights. Other checks compute what they need with
+ * naive loops written here (gradient, objective, AUC), never with fedlead's
+ * kernels.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/encode.h"
+#include "fedlead/error.h"
+#include "fedlead/schema.h"
+#include "fedlead/train.h"
+
+#define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
+#define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
+#define GOLDEN FL_TEST_DATA "/golden/coil2000_l2_1.json"
+
+/* Loaded once: the CoIL schema and raw rows, and fedlead's Newton fit on all
+ * rows with l2 = 1, which several tests compare against. */
+struct fixture {
+	struct fl_schema *s;
+	struct fl_dataset *raw;
+	struct fl_model *newton;
+	struct fl_train_report newton_rep;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fl_load_report lrep;
+	struct fl_train_opts o;
+
+	if (fx == NULL)
+		return -1;
+	*state = fx;
+	if (fl_schema_load(COIL_SCHEMA, &fx->s) != 0 ||
+	    fl_dataset_load(fx->s, COIL_DATA, FL_BAD_ROWS_FAIL, &fx->raw, &lrep) != 0) {
+		fprintf(stderr, "setup: %s\n", fl_errmsg());
+		return -1;
+	}
+	fl_train_opts_default(&o);
+	o.solver = FL_SOLVER_NEWTON;
+	o.l2 = 1.0;
+	o.valid_frac = 0;
+	if (fl_train_local(fx->s, fx->raw, &o, &fx->newton, &fx->newton_rep) != 0) {
+		fprintf(stderr, "setup: %s\n", fl_errmsg());
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	if (fx == NULL)
+		return 0;
+	fl_model_free(fx->newton);
+	fl_dataset_free(fx->raw);
+	fl_schema_free(fx->s);
+	free(fx);
+	return 0;
+}
+
+/* ---- independent helpers ---- */
+
+static double rel_diff(const double *a, const double *b, size_t n, double *max_abs)
+{
+	double num = 0, den = 0;
+
+	*max_abs = 0;
+	for (size_t j = 0; j < n; j++) {
+		double d = a[j] - b[j];
+
+		num += d * d;
+		den += b[j] * b[j];
+		if (fabs(d) > *max_abs)
+			*max_abs = fabs(d);
+	}
+	return sqrt(num) / sqrt(den);
+}
+
+/*
+ * Standardises a copy of the raw rows the way the documentation says
+ * (population mean and standard deviation of each numeric value column over
+ * all rows, two-pass), without fedlead's scaler. Caller frees.
+ */
+static double *standardise_by_hand(const struct fl_schema *s, const struct fl_dataset *raw)
+{
+	size_t n = raw->n, d = raw->dim;
+	double *X = malloc(n * d * sizeof(double));
+
+	assert_non_null(X);
+	memcpy(X, raw->X, n * d * sizeof(double));
+	for (size_t f = 0; f < s->n_features; f++) {
+		size_t j = s->features[f].enc_offset;
+		double mean = 0, var = 0, sd;
+
+		if (s->features[f].type != FL_NUMERIC)
+			continue;
+		/* CoIL has no missing values: every numeric is missing=error. */
+		assert_int_equal(s->features[f].missing, FL_MISSING_ERROR);
+		for (size_t i = 0; i < n; i++)
+			mean += X[i * d + j];
+		mean /= (double)n;
+		for (size_t i = 0; i < n; i++)
+			var += (X[i * d + j] - mean) * (X[i * d + j] - mean);
+		var /= (double)n;
+		sd = var > 1e-12 * (1 + mean * mean) ? sqrt(var) : 1.0;
+		for (size_t i = 0; i < n; i++)
+			X[i * d + j] = (X[i * d + j] - mean) / sd;
+	}
+	return X;
+}
+
+static double sigmoid(double z)
+{
+	return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
+
+/*
+ * Gradient of f(w) = sum_i c_i [log(1+e^z_i) - y_i z_i] + l2/2 sum_{j>=1} w_j^2
+ * with a plain double loop; c_i = pos_weight for converted rows, else 1.
+ */
+static double grad_norm_by_hand(const double *X, const double *y, size_t n, size_t d,
+                                const double *w, double l2, double pos_weight)
+{
+	double *g = calloc(d, sizeof(double)), norm = 0;
+
+	assert_non_null(g);
+	for (size_t i = 0; i < n; i++) {
+		double z = 0, r, c = y[i] > 0.5 ? pos_weight : 1.0;
+
+		for (size_t j = 0; j < d; j++)
+			z += X[i * d + j] * w[j];
+		r = c * (sigmoid(z) - y[i]);
+		for (size_t j = 0; j < d; j++)
+			g[j] += r * X[i * d + j];
+	}
+	for (size_t j = 1; j < d; j++)
+		g[j] += l2 * w[j];
+	for (size_t j = 0; j < d; j++)
+		norm += g[j] * g[j];
+	free(g);
+	return sqrt(norm);
+}
+
+static double objective_by_hand(const double *X, const double *y, size_t n, size_t d,
+                                const double *w, double l2)
+{
+	double f = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double z = 0;
+
+		for (size_t j = 0; j < d; j++)
+			z += X[i * d + j] * w[j];
+		/* log(1 + e^z) - y z, written so neither exp overflows */
+		f += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y[i] * z;
+	}
+	for (size_t j = 1; j < d; j++)
+		f += 0.5 * l2 * w[j] * w[j];
+	return f;
+}
+
+/* AUC by counting pairs: P(score of a positive > score of a negative),
+ * ties one half. O(pos * neg), fine for a validation part. */
+static double auc_by_pairs(const double *z, const double *y, size_t n)
+{
+	double num = 0, pairs = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (y[i] < 0.5)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			if (y[k] > 0.5)
+				continue;
+			num += z[i] > z[k] ? 1.0 : z[i] == z[k] ? 0.5 : 0.0;
+			pairs += 1;
+		}
+	}
+	return num / pairs;
+}
+
+static json_t *golden_array(json_t *g, const char *key, size_t n)
+{
+	json_t *a = json_object_get(g, key);
+
+	assert_true(json_is_array(a));
+	assert_int_equal(json_array_size(a), n);
+	return a;
+}
+
+/* ---- tests ---- */
+
+/* fedlead's fit on all CoIL rows equals the independent numpy fit. */
+static void test_golden_model(void **state)
+{
+	struct fixture *fx = *state;
+	const struct fl_model *m = fx->newton;
+	json_error_t jerr;
+	json_t *g = json_load_file(GOLDEN, 0, &jerr), *cols, *wa, *ca, *sa;
+	double *wref, rel, max_abs;
+	char name[256];
+
+	if (g == NULL)
+		fail_msg("%s:%d: %s", GOLDEN, jerr.line, jerr.text);
+	assert_int_equal(json_integer_value(json_object_get(g, "rows")), fx->raw->n);
+	assert_int_equal(json_integer_value(json_object_get(g, "positives")), 348);
+	assert_int_equal(json_integer_value(json_object_get(g, "dim")), m->dim);
+	assert_true(json_number_value(json_object_get(g, "l2")) == 1.0);
+	assert_int_equal(m->prov.rows, 5822);
+	assert_int_equal(m->prov.positives, 348);
+	assert_true(m->prov.l2 == 1.0);
+	assert_int_equal(fx->newton_rep.valid.rows, 0);
+
+	/* Same encoded columns in the same order. */
+	cols = golden_array(g, "columns", m->dim);
+	for (size_t j = 0; j < m->dim; j++) {
+		fl_schema_column_name(fx->s, j, name, sizeof(name));
+		assert_string_equal(name, json_string_value(json_array_get(cols, j)));
+	}
+	/* Same standardisation (two-pass numpy against fedlead's sums: equal to
+	 * rounding). */
+	ca = golden_array(g, "center", m->dim);
+	sa = golden_array(g, "scale", m->dim);
+	for (size_t j = 0; j < m->dim; j++) {
+		double c = json_number_value(json_array_get(ca, j));
+		double sc = json_number_value(json_array_get(sa, j));
+
+		assert_true(fabs(m->scaler->center[j] - c) <= 1e-12 * (1 + fabs(c)));
+		assert_true(fabs(m->scaler->scale[j] - sc) <= 1e-12 * sc);
+	}
+	/* Same weights. */
+	wa = golden_array(g, "weights", m->dim);
+	wref = malloc(m->dim * sizeof(double));
+	assert_non_null(wref);
+	for (size_t j = 0; j < m->dim; j++)
+		wref[j] = json_number_value(json_array_get(wa, j));
+	rel = rel_diff(m->w, wref, m->dim, &max_abs);
+	printf("golden: ||w - w_ref|| / ||w_ref|| = %.3g, max |w_j - w_ref_j| = %.3g\n", rel,
+	       max_abs);
+	assert_true(rel <= 1e-6);
+	/* Same objective value at the solution. */
+	assert_true(fabs(fx->newton_rep.status.objective -
+	                 json_number_value(json_object_get(g, "objective"))) <=
+	            1e-9 * json_number_value(json_object_get(g, "objective")));
+	assert_true(fx->newton_rep.status.converged);
+	free(wref);
+	json_decref(g);
+}
+
+/* The gradient of the objective, computed here with a naive loop over rows
+ * standardised here, vanishes at fedlead's Newton solution. */
+static void test_newton_gradient_vanishes(void **state)
+{
+	struct fixture *fx = *state;
+	double *X = standardise_by_hand(fx->s, fx->raw);
+	double gn =
+	        grad_norm_by_hand(X, fx->raw->y, fx->raw->n, fx->raw->dim, fx->newton->w, 1.0, 1.0);
+
+	printf("||grad f|| at the Newton solution: %.3g (bound %.3g)\n", gn,
+	       1e-8 * (double)fx->raw->n);
+	assert_true(gn < 1e-8 * (double)fx->raw->n);
+	/* The objective fedlead reports is the objective at its weights. */
+	assert_true(fabs(objective_by_hand(X, fx->raw->y, fx->raw->n, fx->raw->dim, fx->newton->w,
+	                                   1.0) -
+	                 fx->newton_rep.status.objective) <=
+	            1e-9 * fx->newton_rep.status.objective);
+	free(X);
+}
+
+/* Newton and L-BFGS minimise the same strictly convex function. */
+static void test_lbfgs_agrees_with_newton(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = NULL;
+	double rel, max_abs;
+
+	fl_train_opts_default(&o);
+	o.solver = FL_SOLVER_LBFGS;
+	o.l2 = 1.0;
+	if (fl_train_local(fx->s, fx->raw, &o, &m, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_true(rep.status.converged);
+	assert_string_equal(m->prov.solver, "lbfgs");
+	rel = rel_diff(m->w, fx->newton->w, m->dim, &max_abs);
+	printf("L-BFGS vs Newton: relative %.3g, max abs %.3g (%d iterations)\n", rel, max_abs,
+	       rep.status.iterations);
+	assert_true(rel <= 1e-6);
+	fl_model_free(m);
+}
+
+/* SGD gets close to the optimum: objective within 1 % of Newton's. */
+static void test_sgd_near_optimum(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = NULL;
+	double *X, f_sgd, f_newton = fx->newton_rep.status.objective;
+
+	fl_train_opts_default(&o);
+	o.solver = FL_SOLVER_SGD;
+	o.l2 = 1.0;
+	if (fl_train_local(fx->s, fx->raw, &o, &m, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	X = standardise_by_hand(fx->s, fx->raw);
+	f_sgd = objective_by_hand(X, fx->raw->y, fx->raw->n, fx->raw->dim, m->w, 1.0);
+	printf("SGD objective %.10g, Newton %.10g (+%.3f %%)\n", f_sgd, f_newton,
+	       100 * (f_sgd - f_newton) / f_newton);
+	/* Newton's is the minimum; SGD can only be above it. */
+	assert_true(f_sgd >= f_newton * (1 - 1e-12));
+	assert_true(f_sgd <= 1.01 * f_newton);
+	/* What train reports is the objective at the weights it returned. */
+	assert_true(fabs(rep.status.objective - f_sgd) <= 1e-9 * f_sgd);
+	assert_string_equal(m->prov.solver, "sgd");
+	free(X);
+	fl_model_free(m);
+}
+
+/* --l2 auto with a 20 % validation split (seed 1). */
+static void test_l2_auto_validation(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = NULL;
+	struct fl_dataset *tr = NULL, *va = NULL;
+	double grid[FL_L2_GRID_MAX], *z;
+	size_t n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX), best = 0;
+
+	fl_train_opts_default(&o);
+	o.l2_auto = 1;
+	o.valid_frac = 0.2;
+	o.seed = 1;
+	if (fl_train_local(fx->s, fx->raw, &o, &m, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	printf("l2 auto: chose l2 = %g, validation AUC %.4f on %llu leads\n", rep.l2, rep.valid.auc,
+	       (unsigned long long)rep.valid.rows);
+	assert_true(rep.valid.auc >= 0.73);
+
+	/* Every grid point was tried and the one with the lowest validation
+	 * log-loss was chosen. */
+	assert_int_equal(rep.n_grid, n_grid);
+	for (size_t g = 0; g < n_grid; g++) {
+		assert_true(rep.grid[g].l2 == grid[g]);
+		assert_true(isfinite(rep.grid[g].valid_log_loss));
+		if (rep.grid[g].valid_log_loss < rep.grid[best].valid_log_loss)
+			best = g;
+	}
+	assert_true(rep.l2 == grid[best]);
+	assert_true(m->prov.l2 == rep.l2);
+
+	/* The held-out rows are the split's, and the AUC is the model's on
+	 * them: recomputed here by counting pairs. */
+	assert_int_equal(fl_dataset_split(fx->raw, 0.2, 1, &tr, &va), 0);
+	assert_int_equal(rep.valid.rows, va->n);
+	assert_int_equal(rep.train.rows, tr->n);
+	assert_int_equal(m->prov.rows, tr->n);
+	assert_int_equal(m->prov.valid.rows, va->n);
+	z = malloc(va->n * sizeof(double));
+	assert_non_null(z);
+	for (size_t i = 0; i < va->n; i++) {
+		z[i] = 0;
+		for (size_t j = 0; j < va->dim; j++)
+			z[i] += m->w[j] * (va->X[i * va->dim + j] - m->scaler->center[j]) /
+			        m->scaler->scale[j];
+	}
+	assert_true(fabs(auc_by_pairs(z, va->y, va->n) - rep.valid.auc) <= 1e-12);
+	free(z);
+	fl_dataset_free(tr);
+	fl_dataset_free(va);
+	fl_model_free(m);
+}
+
+/* Class weight "balanced" (pos_weight 0) weighs converted rows by
+ * negatives / positives, and the fit is optimal for that weighting. */
+static void test_class_weight_balanced(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = NULL;
+	double want = (5822.0 - 348.0) / 348.0, *X, gn;
+
+	fl_train_opts_default(&o);
+	o.pos_weight = 0;
+	if (fl_train_local(fx->s, fx->raw, &o, &m, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_true(fabs(rep.pos_weight - want) <= 1e-12 * want);
+	assert_true(fabs(m->prov.pos_weight - want) <= 1e-12 * want);
+	X = standardise_by_hand(fx->s, fx->raw);
+	gn = grad_norm_by_hand(X, fx->raw->y, fx->raw->n, fx->raw->dim, m->w, 1.0, want);
+	assert_true(gn < 1e-8 * (double)fx->raw->n);
+	/* ...and not for the unweighted objective (the weight was applied). */
+	gn = grad_norm_by_hand(X, fx->raw->y, fx->raw->n, fx->raw->dim, m->w, 1.0, 1.0);
+	assert_true(gn > 1.0);
+	free(X);
+	fl_model_free(m);
+}
+
+/* A small dataset built by hand: one numeric feature. */
+static const char *TINY_SCHEMA = "{\"fedlead_schema\": 1,"
+                                 " \"label\": {\"column\": \"won\", \"positive\": \"1\","
+                                 " \"negative\": \"0\"},"
+                                 " \"features\": [{\"name\": \"x\", \"type\": \"numeric\"}]}";
+
+static void one_class(double label, const char *want)
+{
+	struct fl_schema *s = NULL;
+	struct fl_dataset ds = {0};
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = (struct fl_model *)&ds; /* must be reset to NULL */
+	double X[4 * 2] = {1, 0.5, 1, 1.5, 1, 2.5, 1, 4};
+	double y[4] = {label, label, label, label};
+
+	assert_int_equal(fl_schema_parse(TINY_SCHEMA, strlen(TINY_SCHEMA), "tiny", &s), 0);
+	assert_int_equal(s->dim, 2);
+	ds.n = 4;
+	ds.dim = 2;
+	ds.X = X;
+	ds.y = y;
+	fl_train_opts_default(&o);
+	fl_err_clear();
+	assert_int_equal(fl_train_local(s, &ds, &o, &m, &rep), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), want);
+	assert_null(m);
+	/* The rows were not touched (standardisation works on a copy). */
+	assert_true(X[1] == 0.5 && X[7] == 4);
+	fl_schema_free(s);
+}
+
+static void test_one_class_fails(void **state)
+{
+	(void)state;
+	one_class(0.0, "the training rows contain only unconverted leads");
+	one_class(1.0, "the training rows contain only converted leads");
+}
+
+/* A dataset that does not match the schema, and a split that leaves one
+ * side empty, are refused with their messages. */
+static void test_bad_inputs(void **state)
+{
+	struct fl_schema *s = NULL;
+	struct fl_dataset ds = {0};
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = NULL;
+	double X[2 * 3] = {1, 0, 0, 1, 1, 1}, y[2] = {0, 1};
+
+	(void)state;
+	assert_int_equal(fl_schema_parse(TINY_SCHEMA, strlen(TINY_SCHEMA), "tiny", &s), 0);
+	ds.n = 2;
+	ds.dim = 3;
+	ds.X = X;
+	ds.y = y;
+	fl_train_opts_default(&o);
+	assert_int_equal(fl_train_local(s, &ds, &o, &m, &rep), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "dataset has 3 columns, the schema 2");
+	assert_null(m);
+
+	/* Two rows and a split of one in a million: (all but certainly) no row
+	 * is held out, which must be refused rather than validated on nothing. */
+	ds.dim = 2;
+	o.valid_frac = 1e-6;
+	assert_int_equal(fl_train_local(s, &ds, &o, &m, &rep), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "2 rows are too few for a validation split of 1e-06");
+	assert_null(m);
+	fl_schema_free(s);
+}
+
+/* With an overwhelming l2 every penalised weight is ~0, so the unpenalised
+ * intercept alone fits the data: sigmoid(w0) = base rate, w0 = log(2/3) for
+ * 2 converted leads of 5. The scaler is the population mean and sd. */
+static void test_huge_l2_gives_base_rate(void **state)
+{
+	struct fl_schema *s = NULL;
+	struct fl_dataset ds = {0};
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = NULL;
+	double X[5 * 2] = {1, 1, 1, 2, 1, 3, 1, 4, 1, 5}, y[5] = {0, 1, 0, 0, 1};
+
+	(void)state;
+	assert_int_equal(fl_schema_parse(TINY_SCHEMA, strlen(TINY_SCHEMA), "tiny", &s), 0);
+	ds.n = 5;
+	ds.dim = 2;
+	ds.X = X;
+	ds.y = y;
+	fl_train_opts_default(&o);
+	o.l2 = 1e12;
+	if (fl_train_local(s, &ds, &o, &m, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	/* Mean 3, population sd sqrt(2). */
+	assert_true(fabs(m->scaler->center[1] - 3.0) < 1e-15);
+	assert_true(fabs(m->scaler->scale[1] - sqrt(2.0)) < 1e-15);
+	assert_true(fabs(m->w[0] - log(2.0 / 3.0)) < 1e-9);
+	assert_true(fabs(m->w[1]) < 1e-9);
+	assert_int_equal(m->prov.rows, 5);
+	assert_int_equal(m->prov.positives, 2);
+	fl_model_free(m);
+	fl_schema_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_golden_model),
+	        cmocka_unit_test(test_newton_gradient_vanishes),
+	        cmocka_unit_test(test_lbfgs_agrees_with_newton),
+	        cmocka_unit_test(test_sgd_near_optimum),
+	        cmocka_unit_test(test_l2_auto_validation),
+	        cmocka_unit_test(test_class_weight_balanced),
+	        cmocka_unit_test(test_one_class_fails),
+	        cmocka_unit_test(test_bad_inputs),
+	        cmocka_unit_test(test_huge_l2_gives_base_rate),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
