@@ -9,6 +9,16 @@
  *   12+L 32 SHA-256 of bytes [0, 12+L)
  * The checksum covers the header too, so a flipped length byte is caught
  * even when the resulting length happens to be consistent.
+ *
+ * A signed file goes on (include/fedlead/modelsign.h):
+ *   44+L    8  magic "FLSIGN1\n"
+ *   52+L    4  signature block length S, big-endian, 1 <= S <= FL_MODEL_SIG_MAX
+ *   56+L    S  the signature block (read by src/modelsign.c only)
+ * Decoding checks that framing and ignores the block: whether to trust the
+ * signer is fl_model_file_verify()'s question, not the decoder's.
+ *
+ * The raw file I/O declared in modelsign.h lives here too, because loading
+ * and saving are built on it and there must be one copy of it.
  */
 #include "fedlead/model.h"
 
@@ -28,6 +38,7 @@
 #include <openssl/evp.h>
 
 #include "fedlead/error.h"
+#include "fedlead/modelsign.h"
 #include "model.pb-c.h"
 
 #define MODEL_MAGIC "FLMODEL\n"
@@ -35,6 +46,15 @@
 #define MODEL_HEADER_LEN 12 /* magic + 4-byte length */
 #define MODEL_SUM_LEN 32    /* SHA-256 */
 #define MODEL_MIN_LEN (MODEL_HEADER_LEN + MODEL_SUM_LEN)
+#define SIG_MAGIC_LEN 8
+#define SIG_HEADER_LEN 12 /* magic + 4-byte length */
+/* The largest well-formed file: a payload and a signature block at their limits. */
+#define MODEL_FILE_MAX                                                                             \
+	((uintmax_t)MODEL_MIN_LEN + FL_MODEL_MAX_BYTES + SIG_HEADER_LEN + FL_MODEL_SIG_MAX)
+#define KIND_MAX (sizeof(((struct fl_round_log *)0)->kind) - 1)
+
+_Static_assert(sizeof(FL_MODEL_SIG_MAGIC) - 1 == SIG_MAGIC_LEN, "trailer magic length");
+_Static_assert(MODEL_FILE_MAX <= SIZE_MAX, "a whole model file fits in memory");
 
 /* Generous for a column name; fl_schema_column_name() truncates beyond it. */
 #define COLUMN_NAME_MAX 1024
@@ -60,6 +80,7 @@ void fl_model_free(struct fl_model *m)
 	free(m->prov.tool_version);
 	free(m->prov.federation_id);
 	free_strv(m->prov.participants, m->prov.n_participants);
+	free(m->prov.history);
 	free(m);
 }
 
@@ -163,6 +184,51 @@ out:
 	return r;
 }
 
+/* A kind is a C string inside its fixed array (at most KIND_MAX characters). */
+static int kind_ok(const struct fl_round_log *h)
+{
+	return memchr(h->kind, '\0', sizeof(h->kind)) != NULL;
+}
+
+int fl_model_set_history(struct fl_model *m, const struct fl_round_log *h, size_t n)
+{
+	struct fl_round_log *copy = NULL;
+	int r = FL_ERR_NOMEM;
+
+	if (m == NULL || (h == NULL && n > 0)) {
+		r = fl_fail(FL_ERR_INVALID, "fl_model_set_history: no model or history");
+		goto out;
+	}
+	if (n > FL_MODEL_MAX_HISTORY) {
+		r = fl_fail(FL_ERR_LIMIT, "a model holds at most %d history entries",
+		            FL_MODEL_MAX_HISTORY);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!kind_ok(&h[i])) {
+			r = fl_fail(FL_ERR_INVALID,
+			            "history entry %zu: kind is not a string of at most %zu "
+			            "characters",
+			            i, KIND_MAX);
+			goto out;
+		}
+	}
+	/* Copied before the old history is freed: h may point into it. */
+	if (n > 0) {
+		if ((copy = malloc(n * sizeof(*copy))) == NULL)
+			goto out;
+		memcpy(copy, h, n * sizeof(*copy));
+	}
+	free(m->prov.history);
+	m->prov.history = copy;
+	m->prov.n_history = n;
+	copy = NULL;
+	r = 0;
+out:
+	free(copy);
+	return r;
+}
+
 /*
  * Checks the numbers a scorer relies on: everything finite, scales positive.
  * what names the model in the message ("m.flm", "model"), code is the error
@@ -229,12 +295,51 @@ static void metric_to_pb(const struct fl_metric_set *ms, Fedlead__MetricSet *pb)
 	pb->log_loss = ms->log_loss;
 }
 
+/*
+ * The history as protobuf messages that borrow the kinds: one array of
+ * messages and one of pointers to them, which is what protobuf-c packs.
+ */
+static int history_to_pb(const struct fl_provenance *p, Fedlead__RoundLog **msgs,
+                         Fedlead__RoundLog ***ptrs)
+{
+	static const Fedlead__RoundLog init = FEDLEAD__ROUND_LOG__INIT;
+	Fedlead__RoundLog *v = NULL, **pv = NULL;
+
+	*msgs = NULL;
+	*ptrs = NULL;
+	if (p->n_history == 0)
+		return 0;
+	if ((v = calloc(p->n_history, sizeof(*v))) == NULL ||
+	    (pv = calloc(p->n_history, sizeof(*pv))) == NULL) {
+		free(v);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < p->n_history; i++) {
+		const struct fl_round_log *h = &p->history[i];
+
+		v[i] = init;
+		v[i].round = h->round;
+		v[i].kind = (char *)h->kind;
+		v[i].l2 = h->l2;
+		v[i].train_loss = h->train_loss;
+		v[i].grad_norm = h->grad_norm;
+		v[i].valid_log_loss = h->valid_log_loss;
+		v[i].valid_auc = h->valid_auc;
+		v[i].partners = h->partners;
+		pv[i] = &v[i];
+	}
+	*msgs = v;
+	*ptrs = pv;
+	return 0;
+}
+
 int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 {
 	Fedlead__ModelFile mf = FEDLEAD__MODEL_FILE__INIT;
 	Fedlead__Provenance pv = FEDLEAD__PROVENANCE__INIT;
 	Fedlead__MetricSet train = FEDLEAD__METRIC_SET__INIT;
 	Fedlead__MetricSet valid = FEDLEAD__METRIC_SET__INIT;
+	Fedlead__RoundLog *hist = NULL, **hist_ptrs = NULL;
 	const struct fl_provenance *p;
 	const struct fl_scaler *sc;
 	uint8_t *b = NULL;
@@ -272,6 +377,25 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 			goto out;
 		}
 	}
+	if (p->n_history > FL_MODEL_MAX_HISTORY) {
+		r = fl_fail(FL_ERR_LIMIT, "model: %zu history entries (limit %d)", p->n_history,
+		            FL_MODEL_MAX_HISTORY);
+		goto out;
+	}
+	if (p->n_history > 0 && p->history == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "model: %zu history entries but no history",
+		            p->n_history);
+		goto out;
+	}
+	for (size_t i = 0; i < p->n_history; i++) {
+		if (!kind_ok(&p->history[i])) {
+			r = fl_fail(FL_ERR_INVALID,
+			            "model: history entry %zu: kind is not a string of at most %zu "
+			            "characters",
+			            i, KIND_MAX);
+			goto out;
+		}
+	}
 
 	/* The message borrows the model's arrays; nothing is copied until
 	 * packing. protobuf-c's types are not const, but packing only reads. */
@@ -305,6 +429,10 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 	pv.rounds = p->rounds;
 	pv.n_participants = p->n_participants;
 	pv.participants = p->participants;
+	if ((r = history_to_pb(p, &hist, &hist_ptrs)) != 0)
+		goto out;
+	pv.n_history = p->n_history;
+	pv.history = hist_ptrs;
 	mf.provenance = &pv;
 
 	plen = fedlead__model_file__get_packed_size(&mf);
@@ -331,23 +459,30 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 	b = NULL;
 	r = 0;
 out:
+	free(hist_ptrs);
+	free(hist);
 	free(b);
 	return r;
 }
 
 /*
- * Checks magic, length and checksum; on success *payload_len is L.
- * Nothing here allocates, so a hostile length costs nothing.
+ * Checks the framing: magic, length and the optional signature trailer, not
+ * the checksum. On success *model_len is the length of the unsigned file
+ * (header, payload, checksum) and *sig, *sig_len the signature block,
+ * NULL and 0 for an unsigned file. Nothing here allocates, so a hostile
+ * length costs nothing.
  */
-static int check_frame(const uint8_t *buf, size_t len, const char *origin, size_t *payload_len)
+static int split_frame(const uint8_t *buf, size_t len, const char *origin, size_t *model_len,
+                       const uint8_t **sig, size_t *sig_len)
 {
-	uint8_t sum[MODEL_SUM_LEN];
 	size_t n = len < MODEL_MAGIC_LEN ? len : MODEL_MAGIC_LEN;
-	size_t expect;
-	uint32_t plen;
-	int r;
+	size_t expect, rest, want;
+	const uint8_t *t;
+	uint32_t plen, slen;
 
-	*payload_len = 0;
+	*model_len = 0;
+	*sig = NULL;
+	*sig_len = 0;
 	/* Compare what is there first: a short prefix of some other file is
 	 * "not a model", a short prefix of a model is "truncated". */
 	if (n > 0 && memcmp(buf, MODEL_MAGIC, n) != 0)
@@ -366,10 +501,69 @@ static int check_frame(const uint8_t *buf, size_t len, const char *origin, size_
 	if (len < expect)
 		return fl_fail(FL_ERR_MODEL, "%s: truncated model file (%zu bytes, expected %zu)",
 		               origin, len, expect);
-	if (len > expect)
+	if (len == expect) {
+		*model_len = expect;
+		return 0;
+	}
+
+	/* Same rule as for the magic above: bytes that begin like a trailer
+	 * are a damaged trailer, anything else is what it always was. */
+	t = buf + expect;
+	rest = len - expect;
+	n = rest < SIG_MAGIC_LEN ? rest : SIG_MAGIC_LEN;
+	if (memcmp(t, FL_MODEL_SIG_MAGIC, n) != 0)
 		return fl_fail(FL_ERR_MODEL,
 		               "%s: trailing data after the model (%zu bytes, expected %zu)",
 		               origin, len, expect);
+	if (rest < SIG_HEADER_LEN)
+		return fl_fail(FL_ERR_MODEL,
+		               "%s: truncated signature (%zu bytes, expected at least %zu)", origin,
+		               len, expect + SIG_HEADER_LEN);
+	slen = get_be32(t + SIG_MAGIC_LEN);
+	if (slen == 0)
+		return fl_fail(FL_ERR_MODEL, "%s: empty signature block", origin);
+	if (slen > FL_MODEL_SIG_MAX)
+		return fl_fail(FL_ERR_MODEL,
+		               "%s: signature block of %" PRIu32
+		               " bytes exceeds the limit of %u bytes",
+		               origin, slen, FL_MODEL_SIG_MAX);
+	want = expect + SIG_HEADER_LEN + slen;
+	if (len < want)
+		return fl_fail(FL_ERR_MODEL, "%s: truncated signature (%zu bytes, expected %zu)",
+		               origin, len, want);
+	if (len > want)
+		return fl_fail(FL_ERR_MODEL,
+		               "%s: trailing data after the signature (%zu bytes, expected %zu)",
+		               origin, len, want);
+	*model_len = expect;
+	*sig = t + SIG_HEADER_LEN;
+	*sig_len = slen;
+	return 0;
+}
+
+int fl_model_file_split(const uint8_t *file, size_t len, size_t *model_len, const uint8_t **sig,
+                        size_t *sig_len)
+{
+	*model_len = 0;
+	*sig = NULL;
+	*sig_len = 0;
+	if (file == NULL && len > 0)
+		return fl_fail(FL_ERR_INVALID, "fl_model_file_split: no buffer");
+	return split_frame(file, len, "model", model_len, sig, sig_len);
+}
+
+/* Checks the framing and the checksum; on success *payload_len is L. */
+static int check_frame(const uint8_t *buf, size_t len, const char *origin, size_t *payload_len)
+{
+	uint8_t sum[MODEL_SUM_LEN];
+	const uint8_t *sig;
+	size_t mlen, slen, plen;
+	int r;
+
+	*payload_len = 0;
+	if ((r = split_frame(buf, len, origin, &mlen, &sig, &slen)) != 0)
+		return r;
+	plen = mlen - MODEL_MIN_LEN;
 	if ((r = sha256(buf, MODEL_HEADER_LEN + plen, sum)) != 0)
 		return r;
 	if (CRYPTO_memcmp(sum, buf + MODEL_HEADER_LEN + plen, MODEL_SUM_LEN) != 0)
@@ -410,6 +604,18 @@ static int prov_from_pb(const Fedlead__Provenance *pv, struct fl_provenance *p, 
 	if (pv->n_participants > FL_MODEL_MAX_PARTICIPANTS)
 		return fl_fail(FL_ERR_MODEL, "%s: model lists %zu participants (limit %d)", origin,
 		               pv->n_participants, FL_MODEL_MAX_PARTICIPANTS);
+	if (pv->n_history > FL_MODEL_MAX_HISTORY)
+		return fl_fail(FL_ERR_MODEL, "%s: model has %zu history entries (limit %d)", origin,
+		               pv->n_history, FL_MODEL_MAX_HISTORY);
+	for (size_t i = 0; i < pv->n_history; i++) {
+		size_t klen = strlen(pv->history[i]->kind);
+
+		if (klen > KIND_MAX)
+			return fl_fail(
+			        FL_ERR_MODEL,
+			        "%s: history entry %zu has a kind of %zu bytes (at most %zu)",
+			        origin, i, klen, KIND_MAX);
+	}
 	p->l2 = pv->l2;
 	p->pos_weight = pv->pos_weight;
 	p->rows = pv->rows;
@@ -425,6 +631,25 @@ static int prov_from_pb(const Fedlead__Provenance *pv, struct fl_provenance *p, 
 	    (r = copy_opt_str(pv->tool_version, &p->tool_version)) != 0 ||
 	    (r = copy_opt_str(pv->federation_id, &p->federation_id)) != 0)
 		return r;
+	if (pv->n_history > 0) {
+		if ((p->history = calloc(pv->n_history, sizeof(*p->history))) == NULL)
+			return FL_ERR_NOMEM;
+		p->n_history = pv->n_history;
+		for (size_t i = 0; i < pv->n_history; i++) {
+			const Fedlead__RoundLog *h = pv->history[i];
+			struct fl_round_log *d = &p->history[i];
+
+			d->round = h->round;
+			/* Length checked above; calloc left the rest zero. */
+			memcpy(d->kind, h->kind, strlen(h->kind));
+			d->l2 = h->l2;
+			d->train_loss = h->train_loss;
+			d->grad_norm = h->grad_norm;
+			d->valid_log_loss = h->valid_log_loss;
+			d->valid_auc = h->valid_auc;
+			d->partners = h->partners;
+		}
+	}
 	if (pv->n_participants == 0)
 		return 0;
 	if ((p->participants = calloc(pv->n_participants, sizeof(char *))) == NULL)
@@ -599,21 +824,17 @@ out:
 	return rc;
 }
 
-int fl_model_save(const struct fl_model *m, const char *path)
+int fl_model_write_file(const char *path, const uint8_t *buf, size_t len)
 {
 	static const char suffix[] = ".tmp.XXXXXX";
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	char *tmp = NULL;
 	int fd = -1, have_tmp = 0;
 	int r = FL_ERR_INTERNAL;
 
-	if (path == NULL) {
-		r = fl_fail(FL_ERR_INVALID, "fl_model_save: no path");
+	if (path == NULL || (buf == NULL && len > 0)) {
+		r = fl_fail(FL_ERR_INVALID, "fl_model_write_file: no path or buffer");
 		goto out;
 	}
-	if ((r = fl_model_encode(m, &buf, &len)) != 0)
-		goto out;
 	if ((tmp = malloc(strlen(path) + sizeof(suffix))) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
@@ -661,21 +882,41 @@ out:
 	if (have_tmp)
 		unlink(tmp);
 	free(tmp);
+	return r;
+}
+
+int fl_model_save(const struct fl_model *m, const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = FL_ERR_INTERNAL;
+
+	if (path == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "fl_model_save: no path");
+		goto out;
+	}
+	/* Encoded before anything touches the disk: a model that cannot be
+	 * encoded leaves the old file alone. */
+	if ((r = fl_model_encode(m, &buf, &len)) != 0)
+		goto out;
+	r = fl_model_write_file(path, buf, len);
+out:
 	free(buf);
 	return r;
 }
 
-int fl_model_load(const char *path, struct fl_model **out)
+int fl_model_read_file(const char *path, uint8_t **buf, size_t *len)
 {
 	struct stat st;
-	uint8_t *buf = NULL;
-	size_t len = 0, want;
+	uint8_t *b = NULL;
+	size_t have = 0, want;
 	int fd = -1;
 	int r = FL_ERR_INTERNAL;
 
-	*out = NULL;
+	*buf = NULL;
+	*len = 0;
 	if (path == NULL) {
-		r = fl_fail(FL_ERR_INVALID, "fl_model_load: no path");
+		r = fl_fail(FL_ERR_INVALID, "fl_model_read_file: no path");
 		goto out;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -690,21 +931,22 @@ int fl_model_load(const char *path, struct fl_model **out)
 		r = fl_fail(FL_ERR_IO, "%s: not a regular file", path);
 		goto out;
 	}
-	if ((uintmax_t)st.st_size > (uintmax_t)MODEL_MIN_LEN + FL_MODEL_MAX_BYTES) {
+	/* The size is checked before anything is allocated for it. */
+	if ((uintmax_t)st.st_size > MODEL_FILE_MAX) {
 		r = fl_fail(FL_ERR_MODEL,
-		            "%s: model file of %jd bytes exceeds the limit of %u bytes", path,
-		            (intmax_t)st.st_size, FL_MODEL_MAX_BYTES + MODEL_MIN_LEN);
+		            "%s: model file of %jd bytes exceeds the limit of %ju bytes", path,
+		            (intmax_t)st.st_size, MODEL_FILE_MAX);
 		goto out;
 	}
 	want = (size_t)st.st_size;
-	if ((buf = malloc(want > 0 ? want : 1)) == NULL) {
+	if ((b = malloc(want > 0 ? want : 1)) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
-	/* A file that shrinks while read is decoded as what was read, and the
+	/* A file that shrinks while read is returned as what was read, and the
 	 * framing reports it as truncated. */
-	while (len < want) {
-		ssize_t n = read(fd, buf + len, want - len);
+	while (have < want) {
+		ssize_t n = read(fd, b + have, want - have);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -714,12 +956,34 @@ int fl_model_load(const char *path, struct fl_model **out)
 		}
 		if (n == 0)
 			break;
-		len += (size_t)n;
+		have += (size_t)n;
 	}
-	r = fl_model_decode(buf, len, path, out);
+	*buf = b;
+	*len = have;
+	b = NULL;
+	r = 0;
 out:
 	if (fd >= 0)
 		close(fd);
+	free(b);
+	return r;
+}
+
+int fl_model_load(const char *path, struct fl_model **out)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = FL_ERR_INTERNAL;
+
+	*out = NULL;
+	if (path == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "fl_model_load: no path");
+		goto out;
+	}
+	if ((r = fl_model_read_file(path, &buf, &len)) != 0)
+		goto out;
+	r = fl_model_decode(buf, len, path, out);
+out:
 	free(buf);
 	return r;
 }
@@ -779,6 +1043,38 @@ static json_t *metric_json(struct jb *b, const struct fl_metric_set *ms)
 	return o;
 }
 
+/* The round log; values that were not measured (NaN) are null. */
+static json_t *history_json(struct jb *b, const struct fl_provenance *p)
+{
+	json_t *arr = json_array();
+
+	if (arr == NULL) {
+		b->failed = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < p->n_history && !b->failed; i++) {
+		const struct fl_round_log *h = &p->history[i];
+		json_t *o = json_object();
+
+		if (o == NULL) {
+			b->failed = 1;
+			break;
+		}
+		jset(b, o, "round", ju64(h->round));
+		/* kind_ok() held when the history was set or decoded, but the
+		 * struct is public: never read past the array. */
+		jset(b, o, "kind", json_stringn(h->kind, strnlen(h->kind, sizeof(h->kind))));
+		jset(b, o, "l2", jreal(h->l2));
+		jset(b, o, "train_loss", jreal(h->train_loss));
+		jset(b, o, "grad_norm", jreal(h->grad_norm));
+		jset(b, o, "valid_log_loss", jreal(h->valid_log_loss));
+		jset(b, o, "valid_auc", jreal(h->valid_auc));
+		jset(b, o, "partners", json_integer(h->partners));
+		jappend(b, arr, o);
+	}
+	return arr;
+}
+
 static json_t *prov_json(struct jb *b, const struct fl_provenance *p)
 {
 	json_t *o = json_object(), *parts = json_array();
@@ -806,6 +1102,7 @@ static json_t *prov_json(struct jb *b, const struct fl_provenance *p)
 	for (size_t i = 0; i < p->n_participants; i++)
 		jappend(b, parts, jstr(p->participants[i]));
 	jset(b, o, "participants", parts);
+	jset(b, o, "history", history_json(b, p));
 	return o;
 }
 

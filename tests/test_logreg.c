@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -534,6 +535,557 @@ static void test_newton_separable_no_penalty(void **state)
 	assert_true(isfinite(w[0]) && isfinite(w[1]));
 }
 
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* Told values at x: the textbook sums in plain C in a fixed order, so the
+ * same point always gets the same bits, with the loss in its overflow-free
+ * form because runs start far from the optimum. */
+static void tell_naive(struct fl_solver *s, const struct fl_logreg_data *D, const double *x,
+                       int need_hess, double *g, double *h)
+{
+	size_t d = D->d;
+	double loss = 0;
+
+	memset(g, 0, d * sizeof(double));
+	if (need_hess)
+		memset(h, 0, d * d * sizeof(double));
+	for (size_t i = 0; i < D->n; i++) {
+		const double *xi = D->X + i * d;
+		double z = 0, p, c = D->c != NULL ? D->c[i] : 1.0;
+
+		for (size_t j = 0; j < d; j++)
+			z += xi[j] * x[j];
+		/* -log p(y | z) = log(1 + e^z) - y z. */
+		loss += c * ((z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - D->y[i] * z);
+		p = z > 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+		for (size_t j = 0; j < d; j++)
+			g[j] += c * (p - D->y[i]) * xi[j];
+		if (need_hess)
+			for (size_t j = 0; j < d; j++)
+				for (size_t k = 0; k < d; k++)
+					h[j * d + k] += c * p * (1 - p) * xi[j] * xi[k];
+	}
+	assert_int_equal(fl_solver_tell(s, loss, g, need_hess ? h : NULL), 0);
+}
+
+/* The points an uninterrupted run asks for, in order. */
+struct trace {
+	size_t n, d;
+	double *x;
+	int *need_hess;
+	double w[SYN_D];
+	struct fl_solver_status st;
+};
+
+static void status_equal(const struct fl_solver_status *a, const struct fl_solver_status *b)
+{
+	assert_int_equal(a->iterations, b->iterations);
+	assert_int_equal(a->evaluations, b->evaluations);
+	assert_int_equal(a->converged, b->converged);
+	/* Bit patterns: the objective is NaN before the first tell. */
+	assert_memory_equal(&a->objective, &b->objective, sizeof(double));
+	assert_memory_equal(&a->grad_norm, &b->grad_norm, sizeof(double));
+}
+
+/* Runs s from where it stands to the end, checking every asked point and
+ * Hessian request against the trace from position k on. */
+static void finish_like(struct fl_solver *s, const struct fl_logreg_data *D, const struct trace *t,
+                        size_t k, double *g, double *h)
+{
+	const double *x;
+	int need_hess, r;
+
+	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
+		assert_true(k < t->n);
+		assert_memory_equal(x, t->x + k * t->d, t->d * sizeof(double));
+		assert_int_equal(need_hess, t->need_hess[k]);
+		tell_naive(s, D, x, need_hess, g, h);
+		k++;
+	}
+	assert_int_equal(r, FL_SOLVER_DONE);
+	assert_int_equal(k, t->n);
+}
+
+static void record_trace(const struct fl_logreg_data *D, enum fl_solver_kind kind,
+                         const struct fl_solver_opts *o, const double *w0, struct trace *t,
+                         double *g, double *h)
+{
+	struct fl_solver *s = NULL;
+	size_t cap = 16, d = D->d;
+	const double *x;
+	int need_hess, r;
+
+	t->n = 0;
+	t->d = d;
+	t->x = malloc(cap * d * sizeof(double));
+	t->need_hess = malloc(cap * sizeof(int));
+	assert_non_null(t->x);
+	assert_non_null(t->need_hess);
+	assert_int_equal(fl_solver_new(kind, d, o, w0, &s), 0);
+	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
+		if (t->n == cap) {
+			cap *= 2;
+			t->x = realloc(t->x, cap * d * sizeof(double));
+			t->need_hess = realloc(t->need_hess, cap * sizeof(int));
+			assert_non_null(t->x);
+			assert_non_null(t->need_hess);
+		}
+		memcpy(t->x + t->n * d, x, d * sizeof(double));
+		t->need_hess[t->n++] = need_hess;
+		tell_naive(s, D, x, need_hess, g, h);
+	}
+	assert_int_equal(r, FL_SOLVER_DONE);
+	memcpy(t->w, fl_solver_weights(s), d * sizeof(double));
+	fl_solver_get_status(s, &t->st);
+	fl_solver_free(s);
+}
+
+/*
+ * The promise a crash-safe coordinator relies on: checkpoint after any tell
+ * k (and before the first), throw the solver away, restore, carry on; the
+ * restored solver asks for the same points bit for bit and ends with the
+ * same weights and counts as the run that was never interrupted.
+ */
+static void check_resume_everywhere(const struct fl_logreg_data *D, enum fl_solver_kind kind,
+                                    const struct fl_solver_opts *o, const double *w0,
+                                    struct trace *t)
+{
+	size_t d = D->d;
+	double *g = malloc(d * sizeof(double)), *h = malloc(d * d * sizeof(double));
+	struct fl_solver *s = NULL, *r = NULL;
+	const double *x;
+	int need_hess;
+
+	assert_non_null(g);
+	assert_non_null(h);
+	record_trace(D, kind, o, w0, t, g, h);
+	assert_true(t->st.converged);
+	assert_int_equal(t->st.evaluations, (int)t->n);
+
+	assert_int_equal(fl_solver_new(kind, d, o, w0, &s), 0);
+	for (size_t k = 0; k <= t->n; k++) {
+		uint8_t *buf = NULL, *buf2 = NULL;
+		size_t len = 0, len2 = 0;
+		struct fl_solver_status before, after;
+		double wr[SYN_D];
+
+		fl_solver_get_status(s, &before);
+		assert_int_equal(fl_solver_save(s, &buf, &len), 0);
+		assert_int_equal(fl_solver_restore(buf, len, &r), 0);
+		assert_non_null(r);
+		/* The restored solver is the same state: same status, and it
+		 * saves to the same bytes. */
+		fl_solver_get_status(r, &after);
+		status_equal(&before, &after);
+		assert_int_equal(fl_solver_save(r, &buf2, &len2), 0);
+		assert_int_equal(len2, len);
+		assert_memory_equal(buf2, buf, len);
+		free(buf);
+		free(buf2);
+
+		finish_like(r, D, t, k, g, h);
+		memcpy(wr, fl_solver_weights(r), d * sizeof(double));
+		assert_memory_equal(wr, t->w, d * sizeof(double));
+		fl_solver_get_status(r, &after);
+		status_equal(&after, &t->st);
+		fl_solver_free(r);
+		r = NULL;
+
+		/* Advance the original by one evaluation. */
+		if (k < t->n) {
+			assert_int_equal(fl_solver_ask(s, &x, &need_hess), FL_SOLVER_EVAL);
+			tell_naive(s, D, x, need_hess, g, h);
+		}
+	}
+	fl_solver_free(s);
+	free(g);
+	free(h);
+}
+
+static void free_trace(struct trace *t)
+{
+	free(t->x);
+	free(t->need_hess);
+}
+
+static void test_checkpoint_resume_newton(void **state)
+{
+	struct synth *S = make_synth();
+	struct fl_solver_opts o = syn_opts;
+	double w0[SYN_D];
+	struct trace t;
+	int halved = 0, reasked = 0;
+
+	(void)state;
+	S->data.c = S->c;
+	o.l2 = 0.1;
+	/* Far from the optimum the logistic saturates, the Hessian is small
+	 * and the full Newton step overshoots: halvings, and re-evaluation
+	 * of the accepted point for its Hessian, are exercised. */
+	for (size_t j = 0; j < SYN_D; j++)
+		w0[j] = j % 2 ? 4.0 : -4.0;
+	check_resume_everywhere(&S->data, FL_SOLVER_NEWTON, &o, w0, &t);
+	for (size_t k = 1; k < t.n; k++) {
+		halved += !t.need_hess[k];
+		reasked += t.need_hess[k] && !t.need_hess[k - 1] &&
+		           memcmp(t.x + k * SYN_D, t.x + (k - 1) * SYN_D, sizeof(t.w)) == 0;
+	}
+	print_message("newton from far: %zu evaluations, %d iterations, %d halved trials, "
+	              "%d Hessian re-evaluations\n",
+	              t.n, t.st.iterations, halved, reasked);
+	assert_true(halved > 0);
+	assert_true(reasked > 0);
+	free_trace(&t);
+	free(S);
+}
+
+static void test_checkpoint_resume_lbfgs(void **state)
+{
+	struct synth *S = make_synth();
+	struct fl_solver_opts o = syn_opts;
+	double w0[SYN_D];
+	struct trace t;
+
+	(void)state;
+	S->data.c = S->c;
+	/* A memory of 3 wraps the ring of pairs many times; the far start
+	 * makes the line search halve. */
+	o.lbfgs_m = 3;
+	o.l2 = 0.1;
+	for (size_t j = 0; j < SYN_D; j++)
+		w0[j] = j % 2 ? 4.0 : -4.0;
+	check_resume_everywhere(&S->data, FL_SOLVER_LBFGS, &o, w0, &t);
+	print_message("lbfgs m=3 from far: %zu evaluations, %d iterations\n", t.n, t.st.iterations);
+	assert_true(t.st.iterations > 2 * o.lbfgs_m);
+	/* Some trial was rejected. */
+	assert_true((int)t.n > t.st.iterations + 1);
+	free_trace(&t);
+	free(S);
+}
+
+/* A small problem and an L-BFGS checkpoint taken once its ring of 3 pairs
+ * is full, for the tests that take checkpoints apart. */
+#define TINY_N 40
+#define TINY_D 4
+
+struct tiny {
+	double X[TINY_N * TINY_D], y[TINY_N];
+	struct fl_logreg_data data;
+};
+
+static void make_tiny(struct tiny *T)
+{
+	lcg_state = 77;
+	for (size_t i = 0; i < TINY_N; i++) {
+		T->X[i * TINY_D] = 1;
+		for (size_t j = 1; j < TINY_D; j++)
+			T->X[i * TINY_D + j] = lcg_normal();
+		T->y[i] = lcg_uniform() < 0.5 + 0.4 * tanh(T->X[i * TINY_D + 1]) ? 1 : 0;
+	}
+	T->data = (struct fl_logreg_data){.n = TINY_N, .d = TINY_D, .X = T->X, .y = T->y};
+}
+
+static const struct fl_solver_opts tiny_opts = {
+        .l2 = 0.5, .tol = 1e-12, .max_iter = 100, .lbfgs_m = 3};
+
+/* Saves the solver after `tells` evaluations. */
+static void tiny_checkpoint(const struct tiny *T, enum fl_solver_kind kind, int tells,
+                            uint8_t **buf, size_t *len, struct fl_solver_status *st)
+{
+	struct fl_solver *s = NULL;
+	double g[TINY_D], h[TINY_D * TINY_D];
+	const double *x;
+	int need_hess;
+
+	assert_int_equal(fl_solver_new(kind, TINY_D, &tiny_opts, NULL, &s), 0);
+	for (int k = 0; k < tells; k++) {
+		assert_int_equal(fl_solver_ask(s, &x, &need_hess), FL_SOLVER_EVAL);
+		tell_naive(s, &T->data, x, need_hess, g, h);
+	}
+	if (st != NULL)
+		fl_solver_get_status(s, st);
+	assert_int_equal(fl_solver_save(s, buf, len), 0);
+	fl_solver_free(s);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void set_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void set_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The documented layout, read back by hand: offsets from logreg.h. */
+static void test_checkpoint_layout(void **state)
+{
+	struct tiny T;
+	struct fl_solver_status st;
+	uint8_t *buf;
+	size_t len;
+	uint64_t d = 0;
+	double w[TINY_D];
+
+	(void)state;
+	make_tiny(&T);
+	tiny_checkpoint(&T, FL_SOLVER_LBFGS, 8, &buf, &len, &st);
+	assert_memory_equal(buf, "FLSOLV1\n", 8);
+	assert_int_equal(le32(buf + 8), 1);
+	assert_int_equal(le32(buf + 12), FL_SOLVER_LBFGS);
+	for (int i = 7; i >= 0; i--)
+		d = d << 8 | buf[16 + i];
+	assert_int_equal(d, TINY_D);
+	assert_int_equal(le32(buf + 40), 100); /* max_iter */
+	assert_int_equal(le32(buf + 44), 3);   /* m */
+	assert_int_equal(le32(buf + 64), 8);   /* evaluations */
+	assert_int_equal(le32(buf + 60), st.iterations);
+	assert_true(st.iterations > 3);       /* so the ring is full: */
+	assert_int_equal(le32(buf + 104), 3); /* count */
+	assert_int_equal(le32(buf + 116), 0); /* no error message */
+	/* 120-byte header, w g p x, then 3 x (rho, s, y). */
+	assert_int_equal(len, 120 + 4 * TINY_D * 8 + 3 * (8 + 2 * TINY_D * 8));
+	/* w is the first vector; doubles are little-endian bit patterns. */
+	for (size_t j = 0; j < TINY_D; j++) {
+		uint64_t v = 0;
+
+		for (int i = 7; i >= 0; i--)
+			v = v << 8 | buf[120 + 8 * j + (size_t)i];
+		memcpy(&w[j], &v, sizeof(v));
+	}
+	{
+		struct fl_solver *s = NULL;
+
+		assert_int_equal(fl_solver_restore(buf, len, &s), 0);
+		assert_memory_equal(w, fl_solver_weights(s), sizeof(w));
+		fl_solver_free(s);
+	}
+	free(buf);
+}
+
+static void expect_malformed(const uint8_t *buf, size_t len, const char *why)
+{
+	struct fl_solver *s = (struct fl_solver *)&s;
+	char want[256];
+
+	assert_int_equal(fl_solver_restore(buf, len, &s), FL_ERR_DATA);
+	assert_null(s);
+	snprintf(want, sizeof(want), "solver checkpoint is malformed (%s)", why);
+	assert_string_equal(fl_errmsg(), want);
+}
+
+static void test_checkpoint_truncated_refused(void **state)
+{
+	struct tiny T;
+	uint8_t *buf, *cut;
+	size_t len;
+	char why[128];
+
+	(void)state;
+	make_tiny(&T);
+	for (int kind = FL_SOLVER_NEWTON; kind <= FL_SOLVER_LBFGS; kind++) {
+		tiny_checkpoint(&T, (enum fl_solver_kind)kind, 6, &buf, &len, NULL);
+		/* Copies of exactly the cut length, so ASan sees any read past
+		 * it. */
+		for (size_t n = 0; n < len; n++) {
+			cut = malloc(n > 0 ? n : 1);
+			assert_non_null(cut);
+			memcpy(cut, buf, n);
+			if (n < 120)
+				snprintf(why, sizeof(why),
+				         "%zu bytes, shorter than the 120-byte header", n);
+			else
+				snprintf(why, sizeof(why), "%zu bytes, expected %zu", n, len);
+			expect_malformed(cut, n, why);
+			free(cut);
+		}
+		cut = malloc(len + 1);
+		assert_non_null(cut);
+		memcpy(cut, buf, len);
+		cut[len] = 0;
+		snprintf(why, sizeof(why), "%zu bytes, expected %zu", len + 1, len);
+		expect_malformed(cut, len + 1, why);
+		free(cut);
+		free(buf);
+	}
+	expect_malformed(NULL, 0, "0 bytes, shorter than the 120-byte header");
+}
+
+static void test_checkpoint_bad_fields_refused(void **state)
+{
+	struct tiny T;
+	uint8_t *buf, *bad;
+	size_t len;
+	char why[128];
+
+	(void)state;
+	make_tiny(&T);
+	tiny_checkpoint(&T, FL_SOLVER_LBFGS, 8, &buf, &len, NULL);
+	bad = malloc(len);
+	assert_non_null(bad);
+
+	memcpy(bad, buf, len);
+	bad[3] = 'X';
+	expect_malformed(bad, len, "not a solver checkpoint");
+	memcpy(bad, buf, len);
+	set_le32(bad + 8, 2);
+	expect_malformed(bad, len, "version 2, expected 1");
+	memcpy(bad, buf, len);
+	set_le32(bad + 12, 7);
+	expect_malformed(bad, len, "unknown solver kind 7");
+	/* Newton keeps no L-BFGS memory. */
+	memcpy(bad, buf, len);
+	set_le32(bad + 12, FL_SOLVER_NEWTON);
+	expect_malformed(bad, len, "L-BFGS memory 3 for newton");
+	memcpy(bad, buf, len);
+	set_le32(bad + 44, 1001);
+	expect_malformed(bad, len, "L-BFGS memory 1001 for lbfgs");
+	memcpy(bad, buf, len);
+	set_le64(bad + 16, 10000001);
+	expect_malformed(bad, len, "10000001 coefficients, expected 1 to 10000000");
+	memcpy(bad, buf, len);
+	set_le64(bad + 16, 0);
+	expect_malformed(bad, len, "0 coefficients, expected 1 to 10000000");
+	/* The largest d, in a buffer far too short for it: refused by the
+	 * length before anything of that size is allocated. 120 + 32 d + 3 (8 +
+	 * 16 d) with d = 10^7 is 800000144. */
+	memcpy(bad, buf, len);
+	set_le64(bad + 16, 10000000);
+	snprintf(why, sizeof(why), "%zu bytes, expected 800000144", len);
+	expect_malformed(bad, len, why);
+	memcpy(bad, buf, len);
+	set_le32(bad + 104, 4); /* count > m */
+	snprintf(why, sizeof(why), "history of 4 pairs at slot %u in a memory of 3",
+	         le32(buf + 108));
+	expect_malformed(bad, len, why);
+	memcpy(bad, buf, len);
+	set_le32(bad + 108, 3); /* head outside the ring */
+	expect_malformed(bad, len, "history of 3 pairs at slot 3 in a memory of 3");
+	memcpy(bad, buf, len);
+	set_le32(bad + 52, 1); /* need_hess for L-BFGS */
+	snprintf(why, sizeof(why), "need_hess = 1 in phase %u", le32(buf + 48));
+	expect_malformed(bad, len, why);
+	memcpy(bad, buf, len);
+	set_le32(bad + 64, (uint32_t)le32(buf + 60) - 1); /* evaluations < iterations */
+	snprintf(why, sizeof(why), "%u iterations, %u evaluations, max_iter 100", le32(buf + 60),
+	         le32(buf + 60) - 1);
+	expect_malformed(bad, len, why);
+	memcpy(bad, buf, len);
+	set_le64(bad + 24, 0x7ff8000000000000u); /* l2 = NaN */
+	expect_malformed(bad, len, "l2 = nan");
+	memcpy(bad, buf, len);
+	set_le32(bad + 112, (uint32_t)FL_ERR_NUMERIC); /* an error, but not failed */
+	snprintf(why, sizeof(why), "error -8 in phase %u", le32(buf + 48));
+	expect_malformed(bad, len, why);
+	/* rho of the oldest pair, after header and the four vectors: -1. */
+	memcpy(bad, buf, len);
+	set_le64(bad + 120 + 4 * TINY_D * 8, 0xbff0000000000000u);
+	expect_malformed(bad, len, "L-BFGS pair 0 has rho = -1");
+	free(bad);
+	free(buf);
+}
+
+/*
+ * Every byte of a checkpoint changed three ways: restore either refuses with
+ * FL_ERR_DATA or yields a solver that runs without crashing (a changed
+ * weight or step is still a valid state). The fields that fix sizes and
+ * identity - magic, version, kind, d, count, err, errlen - never pass.
+ */
+static void test_checkpoint_byte_flips(void **state)
+{
+	static const uint8_t masks[] = {0x01, 0x80, 0xff};
+	struct tiny T;
+	uint8_t *buf, *bad;
+	size_t len;
+	int refused = 0, accepted = 0;
+
+	(void)state;
+	make_tiny(&T);
+	tiny_checkpoint(&T, FL_SOLVER_LBFGS, 8, &buf, &len, NULL);
+	bad = malloc(len);
+	assert_non_null(bad);
+	for (size_t pos = 0; pos < len; pos++) {
+		for (size_t k = 0; k < sizeof(masks); k++) {
+			struct fl_solver *s = NULL;
+			int r, steps = 0, need_hess;
+			const double *x;
+			double g[TINY_D], h[TINY_D * TINY_D];
+
+			memcpy(bad, buf, len);
+			bad[pos] ^= masks[k];
+			r = fl_solver_restore(bad, len, &s);
+			if (pos < 24 || (pos >= 104 && pos < 108) || (pos >= 112 && pos < 120)) {
+				assert_int_equal(r, FL_ERR_DATA);
+			}
+			if (r != 0) {
+				assert_int_equal(r, FL_ERR_DATA);
+				assert_null(s);
+				assert_true(strncmp(fl_errmsg(), "solver checkpoint is malformed (",
+				                    32) == 0);
+				refused++;
+				continue;
+			}
+			accepted++;
+			/* Run on; non-finite values may be told, which the
+			 * solver refuses, so tell only finite ones. */
+			while (steps++ < 200 &&
+			       fl_solver_ask(s, &x, &need_hess) == FL_SOLVER_EVAL) {
+				double loss;
+				int finite = 1;
+
+				naive_eval(&T.data, x, &loss, g, need_hess ? h : NULL);
+				for (size_t j = 0; j < TINY_D; j++)
+					finite &= isfinite(x[j]) && isfinite(g[j]);
+				if (!finite || !isfinite(loss) ||
+				    fl_solver_tell(s, loss, g, need_hess ? h : NULL) != 0)
+					break;
+			}
+			fl_solver_free(s);
+		}
+	}
+	print_message("%zu-byte checkpoint, %d changes refused, %d accepted\n", len, refused,
+	              accepted);
+	assert_int_equal(refused + accepted, (int)(3 * len));
+	free(bad);
+	free(buf);
+}
+
+/* A solver that failed stays failed across a checkpoint, with its message. */
+static void test_checkpoint_failed_solver(void **state)
+{
+	struct fl_solver *s = NULL, *r = NULL;
+	struct fl_solver_opts o = {.l2 = 1, .tol = 1e-8, .max_iter = 10};
+	double g[3] = {1, 2, 3};
+	const double *x;
+	uint8_t *buf;
+	size_t len;
+	int need_hess;
+
+	(void)state;
+	assert_int_equal(fl_solver_new(FL_SOLVER_LBFGS, 3, &o, NULL, &s), 0);
+	assert_int_equal(fl_solver_ask(s, &x, &need_hess), FL_SOLVER_EVAL);
+	assert_int_equal(fl_solver_tell(s, INFINITY, g, NULL), FL_ERR_NUMERIC);
+	assert_int_equal(fl_solver_save(s, &buf, &len), 0);
+	fl_solver_free(s);
+	assert_int_equal(fl_solver_restore(buf, len, &r), 0);
+	fl_err_clear();
+	assert_int_equal(fl_solver_ask(r, &x, &need_hess), FL_ERR_NUMERIC);
+	assert_null(x);
+	assert_string_equal(fl_errmsg(),
+	                    "non-finite loss (inf) told to the solver at evaluation 1");
+	assert_int_equal(fl_solver_tell(r, 1, g, NULL), FL_ERR_INVALID);
+	fl_solver_free(r);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +1102,13 @@ int main(void)
 	        cmocka_unit_test(test_sgd_rejects_bad_options),
 	        cmocka_unit_test(test_tell_non_finite),
 	        cmocka_unit_test(test_newton_separable_no_penalty),
+	        cmocka_unit_test(test_checkpoint_resume_newton),
+	        cmocka_unit_test(test_checkpoint_resume_lbfgs),
+	        cmocka_unit_test(test_checkpoint_layout),
+	        cmocka_unit_test(test_checkpoint_truncated_refused),
+	        cmocka_unit_test(test_checkpoint_bad_fields_refused),
+	        cmocka_unit_test(test_checkpoint_byte_flips),
+	        cmocka_unit_test(test_checkpoint_failed_solver),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

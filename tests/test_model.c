@@ -1,6 +1,6 @@
 /*
- * Tests for src/model.c: the model file format, its validation, atomic
- * saving and the JSON view.
+ * Tests for src/model.c: the model file format, its validation, the framing
+ * of the signature trailer, raw file I/O, atomic saving and the JSON view.
  *
  * Frames with a valid checksum around a doctored payload are built here with
  * an independent implementation of the framing (frame() below), so the
@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/model.h"
+#include "fedlead/modelsign.h"
 #include "model.pb-c.h"
 
 #define SCHEMA_JSON                                                                                \
@@ -49,6 +51,14 @@ static const double CENTER[DIM] = {0, 41.5, 0, 0, 0, 0};
 static const double SCALE[DIM] = {1, 12.25, 1, 1, 1, 1};
 static const double BASELINE[DIM] = {1, 0, 0.125, 0.5, 0.375, 0.125};
 static const double IMPUTE[DIM] = {0, 41.5, 0, 0, 0, 0};
+
+/* A federation's log: NaN where a round measured nothing. */
+#define NHIST 3
+static const struct fl_round_log HISTORY[NHIST] = {
+        {1, "stats", 0, NAN, NAN, NAN, NAN, 4},
+        {2, "fedavg", 1e-3, 0.5, 0.125, 0.45, 0.75, 3},
+        {30, "final", 1e-3, 0.3333, 1e-7, 0.43, 0.79, 3},
+};
 
 static struct fl_schema *parse_schema(void)
 {
@@ -91,6 +101,7 @@ static struct fl_model *make_model(void)
 	assert_int_equal(fl_model_add_participant(m, "acme"), 0);
 	assert_int_equal(fl_model_add_participant(m, "globex"), 0);
 	assert_int_equal(fl_model_add_participant(m, "initech"), 0);
+	assert_int_equal(fl_model_set_history(m, HISTORY, NHIST), 0);
 	return m;
 }
 
@@ -113,6 +124,22 @@ static void assert_metric_identical(const struct fl_metric_set *a, const struct 
 	assert_int_equal(a->positives, b->positives);
 	assert_doubles_identical(&a->auc, &b->auc, 1);
 	assert_doubles_identical(&a->log_loss, &b->log_loss, 1);
+}
+
+/* Field by field and bit for bit, so NaN equals the same NaN. */
+static void assert_round_logs_identical(const struct fl_round_log *a, const struct fl_round_log *b,
+                                        size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(a[i].round, b[i].round);
+		assert_string_equal(a[i].kind, b[i].kind);
+		assert_doubles_identical(&a[i].l2, &b[i].l2, 1);
+		assert_doubles_identical(&a[i].train_loss, &b[i].train_loss, 1);
+		assert_doubles_identical(&a[i].grad_norm, &b[i].grad_norm, 1);
+		assert_doubles_identical(&a[i].valid_log_loss, &b[i].valid_log_loss, 1);
+		assert_doubles_identical(&a[i].valid_auc, &b[i].valid_auc, 1);
+		assert_int_equal(a[i].partners, b[i].partners);
+	}
 }
 
 static void assert_models_identical(const struct fl_model *a, const struct fl_model *b)
@@ -146,6 +173,8 @@ static void assert_models_identical(const struct fl_model *a, const struct fl_mo
 	assert_int_equal(p->n_participants, q->n_participants);
 	for (size_t i = 0; i < p->n_participants; i++)
 		assert_string_equal(p->participants[i], q->participants[i]);
+	assert_int_equal(p->n_history, q->n_history);
+	assert_round_logs_identical(p->history, q->history, p->n_history);
 }
 
 static void sha256(const uint8_t *data, size_t len, uint8_t out[32])
@@ -240,6 +269,8 @@ static void test_new_is_zero_with_identity_scaler(void **state)
 	assert_null(m->prov.solver);
 	assert_null(m->prov.participants);
 	assert_int_equal(m->prov.n_participants, 0);
+	assert_null(m->prov.history);
+	assert_int_equal(m->prov.n_history, 0);
 	fl_model_free(m);
 	fl_model_free(NULL);
 }
@@ -266,6 +297,66 @@ static void test_set_str_and_participants(void **state)
 	assert_int_equal(fl_model_add_participant(m, "one too many"), FL_ERR_LIMIT);
 	assert_string_equal(fl_errmsg(), "a model lists at most 10000 participants");
 	assert_int_equal(m->prov.n_participants, 10000);
+	fl_model_free(m);
+}
+
+static void test_set_history(void **state)
+{
+	struct fl_model *m = make_model();
+	struct fl_round_log mine[2], bad[2];
+	struct fl_round_log *big;
+
+	(void)state;
+	/* make_model() set HISTORY; the model holds a copy. */
+	assert_int_equal(m->prov.n_history, NHIST);
+	assert_ptr_not_equal(m->prov.history, HISTORY);
+	assert_round_logs_identical(m->prov.history, HISTORY, NHIST);
+
+	memcpy(mine, &HISTORY[1], sizeof(mine));
+	assert_int_equal(fl_model_set_history(m, mine, 2), 0);
+	mine[0].round = 99;
+	strcpy(mine[0].kind, "eval");
+	assert_int_equal(m->prov.n_history, 2);
+	assert_round_logs_identical(m->prov.history, &HISTORY[1], 2);
+
+	/* Its own entries may be the source (here: keep the last one). */
+	assert_int_equal(fl_model_set_history(m, &m->prov.history[1], 1), 0);
+	assert_int_equal(m->prov.n_history, 1);
+	assert_round_logs_identical(m->prov.history, &HISTORY[2], 1);
+
+	/* A kind of 15 characters fits; 16 without a terminator does not, and
+	 * the history is left as it was. */
+	memcpy(bad, HISTORY, sizeof(bad));
+	strcpy(bad[0].kind, "abcdefghijklmno");
+	memset(bad[1].kind, 'x', sizeof(bad[1].kind));
+	assert_int_equal(fl_model_set_history(m, bad, 2), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "history entry 1: kind is not a string of at most 15 characters");
+	assert_int_equal(m->prov.n_history, 1);
+	assert_round_logs_identical(m->prov.history, &HISTORY[2], 1);
+	assert_int_equal(fl_model_set_history(m, bad, 1), 0);
+	assert_string_equal(m->prov.history[0].kind, "abcdefghijklmno");
+
+	assert_int_equal(fl_model_set_history(m, NULL, 1), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "fl_model_set_history: no model or history");
+	assert_int_equal(fl_model_set_history(NULL, HISTORY, 1), FL_ERR_INVALID);
+
+	/* The limit, and one past it. */
+	big = calloc(FL_MODEL_MAX_HISTORY + 1, sizeof(*big));
+	assert_non_null(big);
+	big[FL_MODEL_MAX_HISTORY - 1].round = 7;
+	assert_int_equal(fl_model_set_history(m, big, FL_MODEL_MAX_HISTORY + 1), FL_ERR_LIMIT);
+	assert_string_equal(fl_errmsg(), "a model holds at most 1000000 history entries");
+	assert_int_equal(m->prov.n_history, 1);
+	assert_int_equal(fl_model_set_history(m, big, FL_MODEL_MAX_HISTORY), 0);
+	assert_int_equal(m->prov.n_history, 1000000);
+	assert_int_equal(m->prov.history[999999].round, 7);
+	free(big);
+
+	/* Empty clears. */
+	assert_int_equal(fl_model_set_history(m, NULL, 0), 0);
+	assert_null(m->prov.history);
+	assert_int_equal(m->prov.n_history, 0);
 	fl_model_free(m);
 }
 
@@ -303,7 +394,7 @@ static void test_encode_layout(void **state)
 	/* The payload is the documented protobuf message. */
 	mf = unpack(buf, len);
 	assert_int_equal(mf->format_major, 1);
-	assert_int_equal(mf->format_minor, 0);
+	assert_int_equal(mf->format_minor, 1);
 	assert_string_equal(mf->schema_json, m->schema->canonical);
 	assert_int_equal(mf->schema_fingerprint.len, 32);
 	assert_memory_equal(mf->schema_fingerprint.data, m->schema->fingerprint, 32);
@@ -315,6 +406,18 @@ static void test_encode_layout(void **state)
 	assert_string_equal(mf->provenance->solver, "lbfgs");
 	assert_int_equal(mf->provenance->n_participants, 3);
 	assert_string_equal(mf->provenance->participants[1], "globex");
+	assert_int_equal(mf->provenance->n_history, NHIST);
+	for (size_t i = 0; i < NHIST; i++) {
+		const Fedlead__RoundLog *h = mf->provenance->history[i];
+
+		assert_int_equal(h->round, HISTORY[i].round);
+		assert_string_equal(h->kind, HISTORY[i].kind);
+		/* NaN ("not measured") travels as its bit pattern. */
+		assert_doubles_identical(&h->train_loss, &HISTORY[i].train_loss, 1);
+		assert_doubles_identical(&h->valid_auc, &HISTORY[i].valid_auc, 1);
+		assert_int_equal(h->partners, HISTORY[i].partners);
+	}
+	assert_true(isnan(mf->provenance->history[0]->grad_norm));
 	fedlead__model_file__free_unpacked(mf, NULL);
 	free(buf);
 	fl_model_free(m);
@@ -359,6 +462,8 @@ static void test_round_trip_unset_provenance(void **state)
 	assert_null(back->prov.created);
 	assert_null(back->prov.federation_id);
 	assert_null(back->prov.participants);
+	assert_null(back->prov.history);
+	assert_int_equal(back->prov.n_history, 0);
 	free(buf);
 	fl_model_free(back);
 	fl_model_free(m);
@@ -380,6 +485,22 @@ static void test_encode_refuses_unloadable_model(void **state)
 	m->scaler->scale[1] = 0;
 	assert_int_equal(fl_model_encode(m, &buf, &len), FL_ERR_INVALID);
 	assert_string_equal(fl_errmsg(), "model: scale of column \"age\" must be positive (got 0)");
+	m->scaler->scale[1] = 1;
+
+	/* The history struct is public, so the encoder checks it again. */
+	memset(m->prov.history[1].kind, 'k', sizeof(m->prov.history[1].kind));
+	assert_int_equal(fl_model_encode(m, &buf, &len), FL_ERR_INVALID);
+	assert_string_equal(
+	        fl_errmsg(),
+	        "model: history entry 1: kind is not a string of at most 15 characters");
+	strcpy(m->prov.history[1].kind, "fedavg");
+	/* Refused from the count alone, before the entries are read. */
+	m->prov.n_history = FL_MODEL_MAX_HISTORY + 1;
+	assert_int_equal(fl_model_encode(m, &buf, &len), FL_ERR_LIMIT);
+	assert_string_equal(fl_errmsg(), "model: 1000001 history entries (limit 1000000)");
+	m->prov.n_history = NHIST;
+	assert_int_equal(fl_model_encode(m, &buf, &len), 0);
+	free(buf);
 	fl_model_free(m);
 }
 
@@ -651,6 +772,250 @@ static void test_malformed_payload_behind_valid_checksum(void **state)
 	free(buf);
 }
 
+static void test_history_checked_on_decode(void **state)
+{
+	static const Fedlead__RoundLog init = FEDLEAD__ROUND_LOG__INIT;
+	Fedlead__ModelFile *mf;
+	Fedlead__Provenance *pv;
+	struct fl_model *m = NULL;
+	uint8_t *buf = NULL, *bad;
+	size_t len = 0, blen = 0, n;
+
+	(void)state;
+	encode_model(&buf, &len);
+
+	/* A kind of 16 bytes does not fit struct fl_round_log; 15 do. */
+	mf = unpack(buf, len);
+	free(mf->provenance->history[2]->kind);
+	mf->provenance->history[2]->kind = strdup("abcdefghijklmnop");
+	bad = repack(mf, &blen);
+	assert_refused(bad, blen, "m.flm: history entry 2 has a kind of 16 bytes (at most 15)");
+	free(bad);
+	mf = unpack(buf, len);
+	free(mf->provenance->history[2]->kind);
+	mf->provenance->history[2]->kind = strdup("abcdefghijklmno");
+	bad = repack(mf, &blen);
+	assert_int_equal(fl_model_decode(bad, blen, "m.flm", &m), 0);
+	assert_string_equal(m->prov.history[2].kind, "abcdefghijklmno");
+	assert_round_logs_identical(m->prov.history, HISTORY, 2);
+	fl_model_free(m);
+	free(bad);
+
+	/* One entry past the limit is refused, the limit itself loads. The
+	 * added entries are empty messages: round 0, kind "". */
+	mf = unpack(buf, len);
+	pv = mf->provenance;
+	n = FL_MODEL_MAX_HISTORY + 1;
+	pv->history = realloc(pv->history, n * sizeof(*pv->history));
+	assert_non_null(pv->history);
+	for (size_t i = NHIST; i < n; i++) {
+		pv->history[i] = malloc(sizeof(**pv->history));
+		assert_non_null(pv->history[i]);
+		*pv->history[i] = init;
+	}
+	pv->n_history = n;
+	{
+		size_t plen = fedlead__model_file__get_packed_size(mf);
+		uint8_t *p = malloc(plen);
+
+		assert_non_null(p);
+		assert_int_equal(fedlead__model_file__pack(mf, p), plen);
+		bad = frame(p, plen, &blen);
+		assert_refused(bad, blen,
+		               "m.flm: model has 1000001 history entries (limit 1000000)");
+		free(bad);
+
+		free(pv->history[n - 1]);
+		pv->n_history = n - 1;
+		plen = fedlead__model_file__get_packed_size(mf);
+		assert_int_equal(fedlead__model_file__pack(mf, p), plen);
+		bad = frame(p, plen, &blen);
+		free(p);
+	}
+	fedlead__model_file__free_unpacked(mf, NULL);
+	assert_int_equal(fl_model_decode(bad, blen, "m.flm", &m), 0);
+	assert_int_equal(m->prov.n_history, 1000000);
+	assert_round_logs_identical(m->prov.history, HISTORY, NHIST);
+	assert_int_equal(m->prov.history[999999].round, 0);
+	assert_string_equal(m->prov.history[999999].kind, "");
+	fl_model_free(m);
+	free(bad);
+	free(buf);
+}
+
+/* ---- the signature trailer --------------------------------------------- */
+
+/*
+ * The trailer of include/fedlead/modelsign.h after a model file: the magic,
+ * the length claimed (which tests may make disagree with the block) and the
+ * block.
+ */
+static uint8_t *add_trailer(const uint8_t *model, size_t mlen, uint32_t claimed,
+                            const uint8_t *block, size_t n, size_t *len)
+{
+	uint8_t *b = malloc(mlen + 12 + n);
+
+	assert_non_null(b);
+	memcpy(b, model, mlen);
+	memcpy(b + mlen, "FLSIGN1\n", 8);
+	b[mlen + 8] = (uint8_t)(claimed >> 24);
+	b[mlen + 9] = (uint8_t)(claimed >> 16);
+	b[mlen + 10] = (uint8_t)(claimed >> 8);
+	b[mlen + 11] = (uint8_t)claimed;
+	if (n > 0)
+		memcpy(b + mlen + 12, block, n);
+	*len = mlen + 12 + n;
+	return b;
+}
+
+static const uint8_t BLOCK[] = "not a signature, and the decoder does not care";
+#define BLOCK_LEN (sizeof(BLOCK) - 1)
+
+static void test_signed_file_decodes(void **state)
+{
+	struct fl_model *m = make_model(), *back = NULL;
+	uint8_t *buf = NULL, *sgn;
+	const uint8_t *sig = (const uint8_t *)&sig;
+	size_t len = 0, slen = 0, mlen = 99, siglen = 99;
+
+	(void)state;
+	assert_int_equal(fl_model_encode(m, &buf, &len), 0);
+	sgn = add_trailer(buf, len, BLOCK_LEN, BLOCK, BLOCK_LEN, &slen);
+	assert_int_equal(fl_model_decode(sgn, slen, "m.flm", &back), 0);
+	assert_models_identical(m, back);
+	fl_model_free(back);
+
+	assert_int_equal(fl_model_file_split(sgn, slen, &mlen, &sig, &siglen), 0);
+	assert_int_equal(mlen, len);
+	assert_ptr_equal(sig, sgn + len + 12);
+	assert_int_equal(siglen, BLOCK_LEN);
+	assert_int_equal(fl_model_file_split(buf, len, &mlen, &sig, &siglen), 0);
+	assert_int_equal(mlen, len);
+	assert_null(sig);
+	assert_int_equal(siglen, 0);
+
+	/* The block's content is not the decoder's business... */
+	for (size_t i = len + 12; i < slen; i++) {
+		sgn[i] ^= 0xff;
+		assert_int_equal(fl_model_decode(sgn, slen, "m.flm", &back), 0);
+		fl_model_free(back);
+		sgn[i] ^= 0xff;
+	}
+	/* ...but the model in front of it still has its checksum. */
+	sgn[len / 2] ^= 0x01;
+	assert_refused(sgn, slen, "m.flm: model file is corrupt (checksum mismatch)");
+	free(sgn);
+
+	/* A block of exactly the limit. */
+	{
+		uint8_t *big = calloc(FL_MODEL_SIG_MAX, 1);
+
+		assert_non_null(big);
+		sgn = add_trailer(buf, len, FL_MODEL_SIG_MAX, big, FL_MODEL_SIG_MAX, &slen);
+		free(big);
+		assert_int_equal(fl_model_decode(sgn, slen, "m.flm", &back), 0);
+		fl_model_free(back);
+		assert_int_equal(fl_model_file_split(sgn, slen, &mlen, &sig, &siglen), 0);
+		assert_int_equal(siglen, 1048576);
+		free(sgn);
+	}
+	free(buf);
+	fl_model_free(m);
+}
+
+static void test_damaged_trailer_refused(void **state)
+{
+	uint8_t *buf = NULL, *sgn;
+	const uint8_t *sig = (const uint8_t *)&sig;
+	size_t len = 0, slen = 0, mlen = 99, siglen = 99;
+	char msg[160];
+
+	(void)state;
+	encode_model(&buf, &len);
+	sgn = add_trailer(buf, len, BLOCK_LEN, BLOCK, BLOCK_LEN, &slen);
+
+	/* Cut inside the magic or the length: the length is unknown. */
+	for (size_t cut = len + 1; cut < len + 12; cut++) {
+		snprintf(msg, sizeof(msg),
+		         "m.flm: truncated signature (%zu bytes, expected at least %zu)", cut,
+		         len + 12);
+		assert_refused(sgn, cut, msg);
+	}
+	/* Cut inside the block. */
+	for (size_t cut = len + 12; cut < slen; cut++) {
+		snprintf(msg, sizeof(msg), "m.flm: truncated signature (%zu bytes, expected %zu)",
+		         cut, slen);
+		assert_refused(sgn, cut, msg);
+	}
+	free(sgn);
+
+	/* One byte more than the length says. */
+	{
+		uint8_t block[BLOCK_LEN + 1];
+
+		memcpy(block, BLOCK, BLOCK_LEN);
+		block[BLOCK_LEN] = 'x';
+		sgn = add_trailer(buf, len, BLOCK_LEN, block, sizeof(block), &slen);
+		snprintf(msg, sizeof(msg),
+		         "m.flm: trailing data after the signature (%zu bytes, expected %zu)",
+		         len + 12 + BLOCK_LEN + 1, len + 12 + BLOCK_LEN);
+		assert_refused(sgn, slen, msg);
+		free(sgn);
+	}
+
+	sgn = add_trailer(buf, len, 0, NULL, 0, &slen);
+	assert_refused(sgn, slen, "m.flm: empty signature block");
+	free(sgn);
+
+	/* Over the limit: refused from the length alone. */
+	sgn = add_trailer(buf, len, FL_MODEL_SIG_MAX + 1, BLOCK, BLOCK_LEN, &slen);
+	assert_refused(
+	        sgn, slen,
+	        "m.flm: signature block of 1048577 bytes exceeds the limit of 1048576 bytes");
+	free(sgn);
+	sgn = add_trailer(buf, len, 0xffffffffu, BLOCK, BLOCK_LEN, &slen);
+	assert_refused(sgn, slen,
+	               "m.flm: signature block of 4294967295 bytes exceeds the limit of 1048576 "
+	               "bytes");
+	free(sgn);
+
+	/* Anything after the checksum that is not the trailer magic is still
+	 * trailing data, whatever follows it. */
+	sgn = add_trailer(buf, len, BLOCK_LEN, BLOCK, BLOCK_LEN, &slen);
+	sgn[len + 6] = '2'; /* "FLSIGN2\n" */
+	snprintf(msg, sizeof(msg), "m.flm: trailing data after the model (%zu bytes, expected %zu)",
+	         slen, len);
+	assert_refused(sgn, slen, msg);
+	sgn[len + 6] = '1';
+	sgn[len] = 'f';
+	assert_refused(sgn, slen, msg);
+
+	/* fl_model_file_split() checks the same framing, names the file "model"
+	 * and leaves its outputs empty on failure. */
+	sgn[len] = 'F';
+	sgn[len + 11] = (uint8_t)(BLOCK_LEN - 1); /* one byte short (BLOCK_LEN < 256) */
+	assert_int_equal(fl_model_file_split(sgn, slen, &mlen, &sig, &siglen), FL_ERR_MODEL);
+	snprintf(msg, sizeof(msg),
+	         "model: trailing data after the signature (%zu bytes, expected %zu)", slen,
+	         slen - 1);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_int_equal(mlen, 0);
+	assert_null(sig);
+	assert_int_equal(siglen, 0);
+	assert_int_equal(fl_model_file_split((const uint8_t *)"FLMODEL\n", 8, &mlen, &sig, &siglen),
+	                 FL_ERR_MODEL);
+	assert_string_equal(fl_errmsg(),
+	                    "model: truncated model file (8 bytes, expected at least 44)");
+	/* The split does not read the checksum: that is the decoder's job. */
+	sgn[len + 11] = (uint8_t)BLOCK_LEN;
+	sgn[20] ^= 0x01;
+	assert_int_equal(fl_model_file_split(sgn, slen, &mlen, &sig, &siglen), 0);
+	assert_int_equal(mlen, len);
+	assert_int_equal(siglen, BLOCK_LEN);
+	free(sgn);
+	free(buf);
+}
+
 /* ---- files ------------------------------------------------------------- */
 
 static size_t count_entries(const char *dir)
@@ -769,6 +1134,108 @@ static void test_save_failure_cleans_up(void **state)
 	fl_model_free(m);
 }
 
+static void test_write_and_read_file(void **state)
+{
+	static const uint8_t bytes[] = "any bytes at all\0\xff";
+	char dir[] = "/tmp/fl_model_raw_XXXXXX";
+	char path[256], sub[256], msg[512];
+	uint8_t *buf = (uint8_t *)&buf, *enc = NULL, *sgn;
+	size_t len = 99, elen = 0, slen = 0;
+	struct fl_model *m = NULL;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/raw.bin", dir);
+	assert_int_equal(fl_model_write_file(path, bytes, sizeof(bytes)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(count_entries(dir), 1);
+	assert_int_equal(fl_model_read_file(path, &buf, &len), 0);
+	assert_int_equal(len, sizeof(bytes));
+	assert_memory_equal(buf, bytes, sizeof(bytes));
+	free(buf);
+
+	/* Empty files are files too. */
+	assert_int_equal(fl_model_write_file(path, NULL, 0), 0);
+	assert_int_equal(fl_model_read_file(path, &buf, &len), 0);
+	assert_int_equal(len, 0);
+	free(buf);
+
+	/* A signed file, written raw, loads as a model. */
+	encode_model(&enc, &elen);
+	sgn = add_trailer(enc, elen, BLOCK_LEN, BLOCK, BLOCK_LEN, &slen);
+	assert_int_equal(fl_model_write_file(path, sgn, slen), 0);
+	assert_int_equal(fl_model_load(path, &m), 0);
+	assert_doubles_identical(m->w, W, DIM);
+	fl_model_free(m);
+	free(sgn);
+	free(enc);
+
+	/* The same messages as saving and loading a model. */
+	snprintf(sub, sizeof(sub), "%s/taken", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(fl_model_write_file(sub, bytes, sizeof(bytes)), FL_ERR_IO);
+	snprintf(msg, sizeof(msg), "%s: cannot save the model (rename): Is a directory", sub);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_int_equal(count_entries(dir), 2);
+	buf = (uint8_t *)&buf;
+	len = 99;
+	assert_int_equal(fl_model_read_file(sub, &buf, &len), FL_ERR_IO);
+	assert_null(buf);
+	assert_int_equal(len, 0);
+	snprintf(msg, sizeof(msg), "%s: not a regular file", sub);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(fl_model_read_file(sub, &buf, &len), FL_ERR_IO);
+	snprintf(msg, sizeof(msg), "%s: cannot open: No such file or directory", sub);
+	assert_string_equal(fl_errmsg(), msg);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/*
+ * The largest well-formed file is 12 + 268435456 + 32 bytes of model and
+ * 12 + 1048576 of trailer: 269484088 bytes. Sparse files of that size and one
+ * byte more cost no disk.
+ */
+static void test_read_size_limit(void **state)
+{
+	char path[] = "/tmp/fl_model_big_XXXXXX";
+	char msg[512];
+	uint8_t *buf = (uint8_t *)&buf;
+	size_t len = 99;
+	struct fl_model *m = (struct fl_model *)&m;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 269484089), 0);
+	close(fd);
+	assert_int_equal(fl_model_read_file(path, &buf, &len), FL_ERR_MODEL);
+	assert_null(buf);
+	assert_int_equal(len, 0);
+	snprintf(msg, sizeof(msg),
+	         "%s: model file of 269484089 bytes exceeds the limit of 269484088 bytes", path);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_int_equal(fl_model_load(path, &m), FL_ERR_MODEL);
+	assert_null(m);
+	assert_string_equal(fl_errmsg(), msg);
+
+	/* At the limit the file is read, and its zeros are not a model. */
+	assert_int_equal(truncate(path, 269484088), 0);
+	assert_int_equal(fl_model_read_file(path, &buf, &len), 0);
+	assert_int_equal(len, 269484088);
+	assert_true(buf[0] == 0 && buf[len - 1] == 0);
+	free(buf);
+	assert_int_equal(fl_model_load(path, &m), FL_ERR_MODEL);
+	snprintf(msg, sizeof(msg), "%s: not a fedlead model file", path);
+	assert_string_equal(fl_errmsg(), msg);
+	unlink(path);
+}
+
 static void test_load_reports_path(void **state)
 {
 	char path[] = "/tmp/fl_model_trunc_XXXXXX";
@@ -843,19 +1310,93 @@ static void test_golden_format_1_0(void **state)
 	assert_string_equal(p->participants[0], "acme");
 	assert_string_equal(p->participants[1], "globex");
 
-	/* A format 1.0 writer produces these very bytes (fields in number
-	 * order, unset scalars omitted). Drop this half when the minor
-	 * version moves on. */
+	/* Re-encoding writes format 1.1. By the protobuf rules the payload
+	 * differs from the 1.0 writer's in one field only: format_minor = 1 is
+	 * now set, two bytes (tag 0x10, value 0x01) right after format_major
+	 * (0x08 0x01); an empty history adds nothing. Length and checksum
+	 * follow from the payload (frame() above). */
 	fp = fopen(FL_TEST_DATA "/model/format-1.0.flm", "rb");
 	assert_non_null(fp);
 	flen = fread(file, 1, sizeof(file), fp);
 	fclose(fp);
+	assert_true(flen > 44 && flen < sizeof(file));
+	assert_memory_equal(file + 12, "\x08\x01\x1a", 3);
+	{
+		uint8_t payload[2048], *expect;
+		size_t plen = flen - 44, elen = 0;
+
+		memcpy(payload, file + 12, 2);
+		memcpy(payload + 2, "\x10\x01", 2);
+		memcpy(payload + 4, file + 14, plen - 2);
+		expect = frame(payload, plen + 2, &elen);
+		assert_int_equal(fl_model_encode(m, &again, &alen), 0);
+		assert_int_equal(alen, elen);
+		assert_memory_equal(again, expect, elen);
+		free(expect);
+	}
+	free(again);
+	fl_model_free(m);
+	fl_schema_free(s);
+}
+
+/*
+ * tests/data/model/format-1.1.flm: the 1.0 golden model plus a round
+ * history, written by make_format_1_1.py from the format description.
+ */
+static void test_golden_format_1_1(void **state)
+{
+	struct fl_model *m = NULL;
+	const struct fl_round_log *h;
+	FILE *fp;
+	uint8_t file[2048], *again = NULL;
+	size_t flen, alen = 0;
+
+	(void)state;
+	assert_int_equal(fl_model_load(FL_TEST_DATA "/model/format-1.1.flm", &m), 0);
+	assert_int_equal(m->dim, DIM);
+	assert_true(m->w[0] == -2.5);
+	assert_string_equal(m->prov.solver, "fedavg");
+	assert_int_equal(m->prov.rounds, 12);
+	assert_int_equal(m->prov.n_participants, 2);
+	assert_string_equal(m->prov.participants[1], "globex");
+	assert_int_equal(m->prov.n_history, 3);
+	h = m->prov.history;
+	assert_int_equal(h[0].round, 1);
+	assert_string_equal(h[0].kind, "stats");
+	assert_true(h[0].l2 == 0);
+	assert_true(isnan(h[0].train_loss) && isnan(h[0].grad_norm));
+	assert_true(isnan(h[0].valid_log_loss) && isnan(h[0].valid_auc));
+	assert_int_equal(h[0].partners, 2);
+	assert_int_equal(h[1].round, 2);
+	assert_string_equal(h[1].kind, "fedavg");
+	assert_true(h[1].l2 == 0.01);
+	assert_true(h[1].train_loss == 0.25);
+	assert_true(h[1].grad_norm == 0.5);
+	assert_true(h[1].valid_log_loss == 0.3);
+	assert_true(h[1].valid_auc == 0.625);
+	assert_int_equal(h[1].partners, 2);
+	assert_int_equal(h[2].round, 12);
+	assert_string_equal(h[2].kind, "final");
+	assert_true(h[2].l2 == 0.01);
+	assert_true(h[2].train_loss == 0.2);
+	assert_true(h[2].grad_norm == 1e-9);
+	assert_true(h[2].valid_log_loss == 0.21);
+	assert_true(h[2].valid_auc == 0.7);
+	assert_int_equal(h[2].partners, 2);
+
+	/* A format 1.1 writer produces these very bytes (fields in number
+	 * order, unset scalars omitted, NaN kept). Drop this half when the
+	 * minor version moves on. */
+	fp = fopen(FL_TEST_DATA "/model/format-1.1.flm", "rb");
+	assert_non_null(fp);
+	flen = fread(file, 1, sizeof(file), fp);
+	fclose(fp);
+	assert_true(flen < sizeof(file));
 	assert_int_equal(fl_model_encode(m, &again, &alen), 0);
 	assert_int_equal(alen, flen);
 	assert_memory_equal(again, file, flen);
 	free(again);
 	fl_model_free(m);
-	fl_schema_free(s);
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -882,7 +1423,7 @@ static void test_to_json(void **state)
 	root = json_loads(text, 0, &jerr);
 	assert_non_null(root);
 
-	assert_string_equal(json_string_value(json_object_get(root, "format")), "1.0");
+	assert_string_equal(json_string_value(json_object_get(root, "format")), "1.1");
 	fl_schema_fingerprint_hex(m->schema, fp);
 	assert_string_equal(json_string_value(json_object_get(root, "schema_fingerprint")), fp);
 	schema = json_loads(m->schema->canonical, 0, &jerr);
@@ -935,6 +1476,32 @@ static void test_to_json(void **state)
 	parts = json_object_get(pv, "participants");
 	assert_int_equal(json_array_size(parts), 3);
 	assert_string_equal(json_string_value(json_array_get(parts, 2)), "initech");
+	{
+		json_t *hist = json_object_get(pv, "history"), *e;
+
+		assert_true(json_is_array(hist));
+		assert_int_equal(json_array_size(hist), NHIST);
+		/* Round 1 measured nothing: its NaNs are null. */
+		e = json_array_get(hist, 0);
+		assert_int_equal(json_object_size(e), 8);
+		assert_int_equal(json_integer_value(json_object_get(e, "round")), 1);
+		assert_string_equal(json_string_value(json_object_get(e, "kind")), "stats");
+		assert_true(jnum(e, "l2") == 0);
+		assert_true(json_is_null(json_object_get(e, "train_loss")));
+		assert_true(json_is_null(json_object_get(e, "grad_norm")));
+		assert_true(json_is_null(json_object_get(e, "valid_log_loss")));
+		assert_true(json_is_null(json_object_get(e, "valid_auc")));
+		assert_int_equal(json_integer_value(json_object_get(e, "partners")), 4);
+		e = json_array_get(hist, 2);
+		assert_int_equal(json_integer_value(json_object_get(e, "round")), 30);
+		assert_string_equal(json_string_value(json_object_get(e, "kind")), "final");
+		assert_true(jnum(e, "l2") == 1e-3);
+		assert_true(jnum(e, "train_loss") == 0.3333);
+		assert_true(jnum(e, "grad_norm") == 1e-7);
+		assert_true(jnum(e, "valid_log_loss") == 0.43);
+		assert_true(jnum(e, "valid_auc") == 0.79);
+		assert_int_equal(json_integer_value(json_object_get(e, "partners")), 3);
+	}
 	json_decref(root);
 	free(text);
 
@@ -949,6 +1516,18 @@ static void test_to_json(void **state)
 	assert_true(json_is_null(json_object_get(pv, "valid")));
 	assert_true(json_is_null(json_object_get(json_object_get(pv, "train"), "auc")));
 	assert_true(json_is_null(json_object_get(pv, "created")));
+	assert_int_equal(json_array_size(json_object_get(pv, "history")), NHIST);
+	json_decref(root);
+	free(text);
+
+	/* A local model has an empty history, not a missing one. */
+	assert_int_equal(fl_model_set_history(m, NULL, 0), 0);
+	assert_int_equal(fl_model_to_json(m, &text), 0);
+	root = json_loads(text, 0, &jerr);
+	assert_non_null(root);
+	pv = json_object_get(root, "provenance");
+	assert_true(json_is_array(json_object_get(pv, "history")));
+	assert_int_equal(json_array_size(json_object_get(pv, "history")), 0);
 	json_decref(root);
 	free(text);
 	fl_model_free(m);
@@ -959,6 +1538,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_new_is_zero_with_identity_scaler),
 	        cmocka_unit_test(test_set_str_and_participants),
+	        cmocka_unit_test(test_set_history),
 	        cmocka_unit_test(test_logit),
 	        cmocka_unit_test(test_encode_layout),
 	        cmocka_unit_test(test_round_trip_is_exact),
@@ -971,10 +1551,16 @@ int main(void)
 	        cmocka_unit_test(test_bad_numbers_refused),
 	        cmocka_unit_test(test_vector_lengths_must_match_schema),
 	        cmocka_unit_test(test_malformed_payload_behind_valid_checksum),
+	        cmocka_unit_test(test_history_checked_on_decode),
+	        cmocka_unit_test(test_signed_file_decodes),
+	        cmocka_unit_test(test_damaged_trailer_refused),
 	        cmocka_unit_test(test_save_and_load),
 	        cmocka_unit_test(test_save_failure_cleans_up),
+	        cmocka_unit_test(test_write_and_read_file),
+	        cmocka_unit_test(test_read_size_limit),
 	        cmocka_unit_test(test_load_reports_path),
 	        cmocka_unit_test(test_golden_format_1_0),
+	        cmocka_unit_test(test_golden_format_1_1),
 	        cmocka_unit_test(test_to_json),
 	};
 

@@ -63,6 +63,37 @@ const double *fl_solver_weights(const struct fl_solver *s);
 void fl_solver_get_status(const struct fl_solver *s, struct fl_solver_status *st);
 void fl_solver_free(struct fl_solver *s);
 
+/*
+ * Checkpoints. fl_solver_save() serialises the complete state of the ask/tell
+ * machine into *buf (malloc'd, caller frees; *len bytes). A solver restored
+ * from it with fl_solver_restore() asks for exactly the same points, bit for
+ * bit, and ends with the same weights as the original would have, so a
+ * coordinator that saves after every tell and restarts after a crash
+ * reproduces an uninterrupted run. Save may be called at any time; ask does
+ * not change the state.
+ *
+ * Layout (little-endian; doubles as their IEEE-754 bit patterns):
+ *   "FLSOLV1\n"  magic (8 bytes)
+ *   u32 version (1), u32 kind, u64 d, f64 l2, f64 tol, u32 max_iter,
+ *   u32 m (L-BFGS memory, 0 for Newton), u32 phase, u32 need_hess,
+ *   u32 converged, u32 iterations, u32 evaluations, u32 halvings,
+ *   f64 f, f64 gnorm, f64 dphi0, f64 alpha, u32 count, u32 head,
+ *   i32 err, u32 errlen                                   (120 bytes so far)
+ *   errlen bytes: the message a failed solver repeats
+ *   f64[d] w, g, p, x
+ *   count times, oldest first: f64 rho, f64[d] s, f64[d] y
+ * The Newton Hessian is not part of the state: it is told fresh with every
+ * point at which it is used.
+ *
+ * Restore checks every field and the total length before allocating
+ * (d <= FL_SOLVER_MAX_CHECKPOINT_D, m <= 1000) and returns FL_ERR_DATA
+ * "solver checkpoint is malformed (...)" on any inconsistency, with
+ * *out = NULL. Both return 0 on success.
+ */
+#define FL_SOLVER_MAX_CHECKPOINT_D 10000000
+int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len);
+int fl_solver_restore(const uint8_t *buf, size_t len, struct fl_solver **out);
+
 /* A partner's rows, already encoded and standardised. c may be NULL. */
 struct fl_logreg_data {
 	size_t n, d;

@@ -6,6 +6,9 @@
  * before it, so a single corrupt byte is detected. Loading rejects an unknown
  * major format version, a truncated or corrupt file and a schema whose
  * fingerprint does not match the one recorded.
+ *
+ * A signed file carries a trailer after the checksum (modelsign.h); the
+ * decoder checks its framing and otherwise ignores it.
  */
 #ifndef FEDLEAD_MODEL_H
 #define FEDLEAD_MODEL_H
@@ -17,7 +20,7 @@
 #include "fedlead/schema.h"
 
 #define FL_MODEL_FORMAT_MAJOR 1
-#define FL_MODEL_FORMAT_MINOR 0
+#define FL_MODEL_FORMAT_MINOR 1 /* 1.1: provenance.history */
 #define FL_MODEL_MAX_BYTES (256u * 1024 * 1024)
 /* Names in prov.participants; fl_model_add_participant() refuses more. */
 #define FL_MODEL_MAX_PARTICIPANTS 10000
@@ -26,6 +29,16 @@ struct fl_metric_set {
 	uint64_t rows, positives;
 	double auc, log_loss;
 };
+
+/* One completed federation round, as logged in the model's provenance. */
+struct fl_round_log {
+	uint64_t round;
+	char kind[16]; /* "stats", "eval", "validate", "fedavg", "final" */
+	double l2, train_loss, grad_norm, valid_log_loss, valid_auc; /* NaN: not measured */
+	uint32_t partners;
+};
+
+#define FL_MODEL_MAX_HISTORY 1000000
 
 struct fl_provenance {
 	char *solver;    /* "newton", "lbfgs", "sgd", "fedavg" */
@@ -43,6 +56,8 @@ struct fl_provenance {
 	uint32_t rounds;
 	char **participants;
 	size_t n_participants;
+	struct fl_round_log *history; /* per round, in order */
+	size_t n_history;
 };
 
 struct fl_model {
@@ -61,6 +76,8 @@ int fl_model_new(const struct fl_schema *s, struct fl_model **out);
 /* Replaces *field (a char * inside m->prov) with a copy of value. */
 int fl_model_set_str(char **field, const char *value);
 int fl_model_add_participant(struct fl_model *m, const char *name);
+/* Replaces the round history with a copy of n entries. */
+int fl_model_set_history(struct fl_model *m, const struct fl_round_log *h, size_t n);
 
 /* Serialises to the file format (header, protobuf, checksum). */
 int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len);

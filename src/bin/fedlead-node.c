@@ -11,6 +11,12 @@
 #include <string.h>
 
 #include "fedlead/cli.h"
+#include "fedlead/config.h"
+#include "fedlead/log.h"
+#include "fedlead/nodeclient.h"
+#include "fedlead/wire.h"
+#include <openssl/ssl.h>
+#include <stddef.h>
 #include "fedlead/error.h"
 #include "fedlead/schema.h"
 #include "fedlead/score.h"
@@ -29,12 +35,14 @@ static void usage(FILE *fp)
 		"                          [--validation-split FRACTION] [--class-weight W|balanced]\n"
 		"                          [--seed N] [--bad-rows fail|skip] [--quiet]\n"
 		"       fedlead-node inspect MODEL.fdl\n"
+		"       fedlead-node join [--config NODE.conf] [--SETTING VALUE]... [--check]\n"
 		"       fedlead-node --version | --help\n"
 		"\n"
 		"schema   drafts a lead schema from a CSV for a person to review\n"
 		"check    validates a lead file against a schema and summarises each column\n"
 		"train    trains a local-only conversion model and prints its metrics\n"
 		"inspect  prints a model's drivers and provenance\n"
+		"join     takes part in a federation (see fedlead-node join --help)\n"
 		"\n"
 		"Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
 }
@@ -333,6 +341,153 @@ static int cmd_inspect(int argc, char **argv)
 	return r;
 }
 
+/* ---- join: the federation client ---- */
+
+struct join_cfg {
+	char *schema, *data, *federation, *coordinator, *server_name;
+	int bad_rows, log_level;
+	char *ca, *cert, *key, *crl;
+	char *model_out, *audit_log, *dump_dir;
+	double backoff_initial, backoff_max, give_up_after;
+	uint64_t max_frame;
+};
+
+static const char *const bad_rows_choices[] = {"fail", "skip", NULL};
+static const char *const level_choices[] = {"debug", "info", "notice", "warn", "error", NULL};
+
+#define JK(sec, name, type, field, dflt, help) \
+	{sec, name, type, offsetof(struct join_cfg, field), NULL, 0, 0, dflt, help}
+#define JKR(sec, name, type, field, lo, hi, dflt, help) \
+	{sec, name, type, offsetof(struct join_cfg, field), NULL, lo, hi, dflt, help}
+#define JKE(sec, name, field, choices, dflt, help) \
+	{sec, name, FL_CFG_ENUM, offsetof(struct join_cfg, field), choices, 0, 0, dflt, help}
+
+static const struct fl_cfg_key join_keys[] = {
+	JK("node", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
+	JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
+	JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
+	JK("node", "federation", FL_CFG_STRING, federation, NULL,
+	   "federation id to join (empty: the coordinator's)"),
+	JK("coordinator", "address", FL_CFG_ADDR, coordinator, NULL,
+	   "coordinator HOST:PORT (required)"),
+	JK("coordinator", "server_name", FL_CFG_STRING, server_name, NULL,
+	   "name in the coordinator's certificate (default: the host of address)"),
+	JK("tls", "ca", FL_CFG_PATH, ca, NULL, "the federation's CA certificate (required)"),
+	JK("tls", "cert", FL_CFG_PATH, cert, NULL, "this partner's certificate (required)"),
+	JK("tls", "key", FL_CFG_PATH, key, NULL, "this partner's private key (required)"),
+	JK("tls", "crl", FL_CFG_PATH, crl, NULL, "certificate revocation list"),
+	JK("state", "model_out", FL_CFG_PATH, model_out, NULL,
+	   "where to save the final model (required)"),
+	JK("state", "audit_log", FL_CFG_PATH, audit_log, NULL,
+	   "JSON-lines log of everything sent and received"),
+	JKE("state", "log_level", log_level, level_choices, "info",
+	    "debug, info, notice, warn, error"),
+	JK("state", "dump_dir", FL_CFG_PATH, dump_dir, NULL,
+	   "audit aid: write every message sent, before encryption, to this directory"),
+	JKR("reconnect", "backoff_initial", FL_CFG_SECONDS, backoff_initial, 0.01, 3600, "1s",
+	    "first reconnection delay"),
+	JKR("reconnect", "backoff_max", FL_CFG_SECONDS, backoff_max, 0.01, 86400, "60s",
+	    "longest reconnection delay"),
+	JKR("reconnect", "give_up_after", FL_CFG_SECONDS, give_up_after, 0, 1e9, "0",
+	    "stop after this long without a usable connection (0 = never)"),
+	JKR("network", "max_frame", FL_CFG_SIZE, max_frame, 1024, 1u << 30, "64M",
+	    "largest message accepted from the coordinator"),
+	{NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+
+enum { JOPT_CONFIG = 1500, JOPT_CHECK, JOPT_HELP };
+
+static const struct option join_extra[] = {
+	{"config", required_argument, NULL, JOPT_CONFIG},
+	{"check", no_argument, NULL, JOPT_CHECK},
+	{"help", no_argument, NULL, JOPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static int join_option(int ch, const char *arg, void *ctx)
+{
+	(void)arg;
+	switch (ch) {
+	case JOPT_CONFIG: return 0;
+	case JOPT_CHECK: *(int *)ctx = 1; return 0;
+	case JOPT_HELP:
+		printf("usage: fedlead-node join [--config NODE.conf] [--SETTING VALUE]... [--check]\n\n"
+		       "Takes part in a federation: connects to the coordinator over mutual TLS 1.3,\n"
+		       "answers its tasks with sums over this partner's rows (never a row), and\n"
+		       "saves the final model after checking the coordinator's signature.\n\n"
+		       "Settings (config file section in brackets):\n");
+		fl_config_usage(join_keys, stdout);
+		return FL_CLI_STOP;
+	}
+	return -1;
+}
+
+static int cmd_join(int argc, char **argv)
+{
+	struct join_cfg c = {0};
+	struct fl_node_opts o;
+	int check = 0, r, code;
+	const char *missing = NULL;
+
+	code = fl_cli_configure(prog, join_keys, &c, argc, argv, join_extra, join_option, &check);
+	if (code != 0) {
+		fl_config_free(join_keys, &c);
+		return code == FL_CLI_STOP ? 0 : code;
+	}
+	fl_log_init(prog, (enum fl_log_level)c.log_level);
+	if (!c.schema)
+		missing = "schema";
+	else if (!c.data)
+		missing = "data";
+	else if (!c.coordinator)
+		missing = "address";
+	else if (!c.ca)
+		missing = "ca";
+	else if (!c.cert)
+		missing = "cert";
+	else if (!c.key)
+		missing = "key";
+	else if (!c.model_out)
+		missing = "model_out";
+	if (missing != NULL) {
+		r = fl_fail(FL_ERR_CONFIG, "setting \"%s\" is required (config file or --%s)",
+			    missing, missing);
+		goto out;
+	}
+	o = (struct fl_node_opts){
+		.schema_path = c.schema,
+		.data_path = c.data,
+		.bad_rows = (enum fl_bad_rows)c.bad_rows,
+		.federation_id = c.federation,
+		.coordinator = c.coordinator,
+		.server_name = c.server_name,
+		.tls = {c.ca, c.cert, c.key, c.crl},
+		.model_out = c.model_out,
+		.audit_log = c.audit_log,
+		.dump_dir = c.dump_dir,
+		.max_frame = c.max_frame,
+		.backoff_initial = c.backoff_initial,
+		.backoff_max = c.backoff_max,
+		.give_up_after = c.give_up_after,
+	};
+	if (check) {
+		struct fl_schema *s = NULL;
+		SSL_CTX *ctx = NULL;
+
+		if ((r = fl_schema_load(c.schema, &s)) == 0 && (r = fl_tls_client_ctx(&o.tls, &ctx)) == 0)
+			fl_config_dump(join_keys, &c, stdout);
+		SSL_CTX_free(ctx);
+		fl_schema_free(s);
+		goto out;
+	}
+	r = fl_node_run(&o);
+out:
+	if (r != 0)
+		fl_cli_error(prog, r);
+	fl_config_free(join_keys, &c);
+	return fl_cli_exit_code(r);
+}
+
 /* Results on stdout that could not be written (a full disk, a closed pipe)
  * must not end in exit status 0. */
 static int close_stdout(int r)
@@ -371,6 +526,8 @@ static int run(int argc, char **argv)
 	}
 	if (strcmp(cmd, "inspect") == 0)
 		return cmd_inspect(argc - 2, argv + 2);
+	if (strcmp(cmd, "join") == 0)
+		return cmd_join(argc - 1, argv + 1);
 	if ((r = parse_opts(argc - 1, argv + 1, &o)) != 0)
 		return r;
 	if (optind != argc - 1) {

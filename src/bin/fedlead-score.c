@@ -13,6 +13,7 @@
 
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
+#include "fedlead/modelsign.h"
 #include "fedlead/score.h"
 
 static const char *prog = "fedlead-score";
@@ -23,6 +24,7 @@ static void usage(FILE *fp)
 		"usage: fedlead-score --model MODEL.fdl --data LEADS.csv [--out SCORED.csv]\n"
 		"                     [--eval] [--top K] [--json] [--reasons N]\n"
 		"                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
+		"       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
 		"       fedlead-score --model MODEL.fdl --explain [--top N]\n"
 		"       fedlead-score --model MODEL.fdl --export json\n"
 		"       fedlead-score --version | --help\n"
@@ -35,6 +37,8 @@ static void usage(FILE *fp)
 		"--json      prints the metrics as one JSON object\n"
 		"--explain   prints the model's top positive and negative drivers\n"
 		"--export json  prints the whole model as JSON\n"
+		"--verify-ca   refuses the model unless it carries a valid signature by a\n"
+		"            certificate of this CA (a federation's coordinator)\n"
 		"\n"
 		"Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
 }
@@ -107,8 +111,35 @@ static int print_eval_json(const struct fl_eval *ev, const struct fl_score_repor
 	return 0;
 }
 
+/*
+ * Loads the model; with a CA, only after its signature and the signer's
+ * certificate chain check out, so a tampered or unsigned model is refused.
+ */
+static int load_model(const char *path, const char *ca, const char *crl, int quiet,
+		      struct fl_model **m)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	char signer[256];
+	int r;
+
+	if (ca == NULL)
+		return fl_model_load(path, m);
+	if ((r = fl_model_read_file(path, &buf, &len)) == 0 &&
+	    (r = fl_model_file_verify(buf, len, ca, crl, signer, sizeof(signer))) != 0)
+		r = fl_fail(r, "%s: %s", path, fl_errmsg());
+	if (r == 0)
+		r = fl_model_decode(buf, len, path, m);
+	if (r == 0 && !quiet)
+		fprintf(stderr, "%s: %s: signature by \"%s\" verified against %s\n", prog, path,
+			signer, ca);
+	free(buf);
+	return r;
+}
+
 enum { OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_EVAL, OPT_TOP, OPT_JSON, OPT_REASONS,
-       OPT_BAD_ROWS, OPT_TMPDIR, OPT_QUIET, OPT_EXPLAIN, OPT_EXPORT, OPT_HELP, OPT_VERSION };
+       OPT_BAD_ROWS, OPT_TMPDIR, OPT_QUIET, OPT_EXPLAIN, OPT_EXPORT, OPT_HELP, OPT_VERSION,
+       OPT_VERIFY_CA, OPT_CRL };
 
 static const struct option long_opts[] = {
 	{"model", required_argument, NULL, OPT_MODEL},
@@ -123,6 +154,8 @@ static const struct option long_opts[] = {
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"explain", no_argument, NULL, OPT_EXPLAIN},
 	{"export", required_argument, NULL, OPT_EXPORT},
+	{"verify-ca", required_argument, NULL, OPT_VERIFY_CA},
+	{"crl", required_argument, NULL, OPT_CRL},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -165,7 +198,7 @@ static int run(int argc, char **argv)
 	struct fl_score_opts so = {.n_reasons = 3};
 	struct fl_score_report rep;
 	struct fl_model *m = NULL;
-	const char *model = NULL, *export = NULL;
+	const char *model = NULL, *export = NULL, *verify_ca = NULL, *crl = NULL;
 	int c, json = 0, quiet = 0, explain = 0, r;
 	uint64_t v;
 
@@ -182,6 +215,8 @@ static int run(int argc, char **argv)
 		case OPT_QUIET: quiet = 1; break;
 		case OPT_EXPLAIN: explain = 1; break;
 		case OPT_EXPORT: export = optarg; break;
+		case OPT_VERIFY_CA: verify_ca = optarg; break;
+		case OPT_CRL: crl = optarg; break;
 		case OPT_TOP:
 			if (fl_cli_u64(prog, "--top", optarg, &so.top_k) != 0)
 				return FL_EXIT_USAGE;
@@ -220,7 +255,7 @@ static int run(int argc, char **argv)
 		fprintf(stderr, "%s: --data, --explain or --export is required (see --help)\n", prog);
 		return FL_EXIT_USAGE;
 	}
-	if ((r = fl_model_load(model, &m)) != 0)
+	if ((r = load_model(model, verify_ca, crl, quiet, &m)) != 0)
 		return fail(r);
 	if (export != NULL) {
 		char *s = NULL;

@@ -1,0 +1,39 @@
+/*
+ * fedlead-node's federation client: connects to the coordinator over mutual
+ * TLS 1.3, answers its tasks from the partner's rows, reconnects with
+ * exponential backoff and jitter, and saves the final signed model.
+ */
+#ifndef FEDLEAD_NODECLIENT_H
+#define FEDLEAD_NODECLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedlead/encode.h"
+#include "fedlead/tls.h"
+
+struct fl_node_opts {
+	const char *schema_path;
+	const char *data_path;
+	enum fl_bad_rows bad_rows;
+	const char *federation_id; /* NULL or "": whatever the coordinator runs */
+	const char *coordinator;   /* HOST:PORT */
+	const char *server_name;   /* name the coordinator's certificate must carry;
+				      NULL = the host of coordinator */
+	struct fl_tls_opts tls;
+	const char *model_out;
+	const char *audit_log; /* NULL = none */
+	const char *dump_dir;  /* NULL = off: writes every frame sent, before TLS */
+	size_t max_frame;
+	double backoff_initial, backoff_max; /* seconds */
+	double give_up_after;                /* seconds without a connection; 0 = never */
+};
+
+/*
+ * Runs until the final model is verified and saved (0), the coordinator
+ * refuses the partner for good (FL_ERR_AUTH), the federation fails, or a
+ * signal asks the node to stop (FL_ERR_IO with a message).
+ */
+int fl_node_run(const struct fl_node_opts *o);
+
+#endif

@@ -1,0 +1,816 @@
+/*
+ * The coordinator's event loop: sockets, TLS, framing and the HTTP
+ * endpoint. Callbacks here never look inside a message beyond its type:
+ * decoding is fl_wire_decode()'s, acting on it fedcoord's.
+ */
+#include "fedlead/coordinator.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <math.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedlead/config.h"
+#include "fedlead/error.h"
+#include "fedlead/log.h"
+#include "fedlead/modelsign.h"
+#include "fedlead/statefile.h"
+#include "fedlead/wire.h"
+
+#define CHECKPOINT_NAME "checkpoint"
+#define CHECKPOINT_MAX (1u << 30)
+
+struct server;
+
+struct conn {
+	struct server *srv;
+	struct bufferevent *bev;
+	struct event *timer; /* hello timeout, then the deferred free */
+	char addr[300];
+	char id[256]; /* certificate identity, after the handshake */
+	int handshaken, joined, closing;
+	struct conn *next, *prev;
+};
+
+struct server {
+	const struct fl_coord_opts *o;
+	struct event_base *base;
+	SSL_CTX *ctx;
+	struct evconnlistener *listener;
+	struct evhttp *http;
+	struct event *round_timer, *sig_term, *sig_int, *sig_hup;
+	struct fl_schema *schema;
+	struct fl_fedcoord *fc;
+	struct fl_audit *audit;
+	struct conn *conns;
+	size_t nconns;
+	int result, finished;
+	char result_msg[512];
+	uint64_t bytes_in, bytes_out, frames_in, frames_out, rejected, dumped;
+	uint16_t port, http_port;
+};
+
+static void conn_free(struct conn *c)
+{
+	struct server *s = c->srv;
+
+	if (c->joined && !s->finished)
+		fl_fedcoord_leave(s->fc, c->id);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	if (c->timer)
+		event_free(c->timer);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	free(c);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_free(arg);
+}
+
+static void schedule_reap(struct conn *c)
+{
+	struct timeval now = {0, 0};
+
+	if (c->timer)
+		event_free(c->timer);
+	c->timer = evtimer_new(c->srv->base, reap_cb, c);
+	evtimer_add(c->timer, &now);
+}
+
+/*
+ * Closing is always deferred to the loop, so a callback may close the
+ * connection it is running for (or another) and carry on safely. With
+ * flush, what is queued (a Reject, say) is sent first; a broken connection
+ * is dropped at once.
+ */
+static void conn_close(struct conn *c, int flush)
+{
+	if (c->closing && flush)
+		return;
+	c->closing = 1;
+	if (c->joined && !c->srv->finished)
+		fl_fedcoord_leave(c->srv->fc, c->id);
+	c->joined = 0;
+	bufferevent_disable(c->bev, EV_READ);
+	if (!flush || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		schedule_reap(c);
+	/* otherwise write_cb reaps it once the output has drained */
+}
+
+static struct conn *find_conn(struct server *s, const char *id)
+{
+	for (struct conn *c = s->conns; c; c = c->next)
+		if (c->joined && !c->closing && strcmp(c->id, id) == 0)
+			return c;
+	return NULL;
+}
+
+static int queue_frame(struct server *s, struct conn *c, const Fedlead__Wire__Envelope *env)
+{
+	uint8_t *frame;
+	size_t len;
+	int r;
+
+	if ((r = fl_wire_encode(env, &frame, &len)) != 0)
+		return r;
+	r = bufferevent_write(c->bev, frame, len) == 0 ? 0 : FL_ERR_NOMEM;
+	free(frame);
+	if (r == 0) {
+		s->bytes_out += len;
+		s->frames_out++;
+		fl_audit_event(s->audit, "send", "{s:s, s:s, s:I}", "peer", c->id[0] ? c->id : c->addr,
+			       "type", fl_wire_type_name(env), "bytes", (json_int_t)len);
+	}
+	return r;
+}
+
+/* ---- callbacks from fedcoord ---- */
+
+static struct conn *pending_join; /* the connection whose Hello is being handled */
+
+static int io_send(void *ctx, const char *partner, const Fedlead__Wire__Envelope *env)
+{
+	struct server *s = ctx;
+	struct conn *c = find_conn(s, partner);
+
+	if (c == NULL && pending_join != NULL && strcmp(pending_join->id, partner) == 0)
+		c = pending_join;
+	if (c == NULL)
+		return fl_fail(FL_ERR_IO, "partner %s is not connected", partner);
+	return queue_frame(s, c, env);
+}
+
+static void io_disconnect(void *ctx, const char *partner)
+{
+	struct server *s = ctx;
+	struct conn *c = find_conn(s, partner);
+
+	if (c == NULL && pending_join != NULL && strcmp(pending_join->id, partner) == 0)
+		c = pending_join;
+	if (c != NULL) {
+		c->joined = 0; /* fedcoord asked for this: no leave() back */
+		conn_close(c, 1);
+	}
+}
+
+static void io_arm_timer(void *ctx, double seconds)
+{
+	struct server *s = ctx;
+	struct timeval tv = {(time_t)seconds, (suseconds_t)((seconds - floor(seconds)) * 1e6)};
+
+	evtimer_del(s->round_timer);
+	if (seconds > 0)
+		evtimer_add(s->round_timer, &tv);
+}
+
+static int io_checkpoint(void *ctx, const uint8_t *state, size_t len)
+{
+	struct server *s = ctx;
+
+	return fl_state_write(s->o->state_dir, CHECKPOINT_NAME, state, len);
+}
+
+static int io_seal_model(void *ctx, struct fl_model *m, uint8_t **file, size_t *len)
+{
+	struct server *s = ctx;
+	uint8_t *plain = NULL;
+	size_t plen;
+	int r;
+
+	*file = NULL;
+	if ((r = fl_model_encode(m, &plain, &plen)) != 0)
+		return r;
+	r = fl_model_file_sign(plain, plen, s->o->tls.key, s->o->tls.cert, file, len);
+	free(plain);
+	if (r != 0)
+		return r;
+	if (s->o->model_out != NULL && (r = fl_model_write_file(s->o->model_out, *file, *len)) != 0) {
+		free(*file);
+		*file = NULL;
+		return r;
+	}
+	fl_log(FL_LOG_NOTICE, "signed model written to %s", s->o->model_out ? s->o->model_out : "(nowhere)");
+	return 0;
+}
+
+static void io_finished(void *ctx, int ok, const char *message)
+{
+	struct server *s = ctx;
+	struct timeval soon = {0, 300000};
+
+	s->finished = 1;
+	s->result = ok ? 0 : FL_ERR_PROTO;
+	snprintf(s->result_msg, sizeof(s->result_msg), "%s", message);
+	/* Give the last frames a moment to leave. */
+	event_base_loopexit(s->base, &soon);
+}
+
+static void round_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	fl_fedcoord_timer(s->fc);
+}
+
+/* ---- partner connections ---- */
+
+static void dump_payload(struct server *s, struct conn *c, const uint8_t *body, size_t len)
+{
+	char path[4096];
+	FILE *fp;
+
+	if (s->o->dump_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%06llu-%s.bin", s->o->dump_dir,
+		 (unsigned long long)++s->dumped, c->id[0] ? c->id : "unknown");
+	if ((fp = fopen(path, "wb")) == NULL) {
+		fl_log(FL_LOG_WARN, "%s: %s", path, strerror(errno));
+		return;
+	}
+	fwrite(body, 1, len, fp);
+	fclose(fp);
+}
+
+static int handle_frame(struct server *s, struct conn *c, const uint8_t *body, size_t len)
+{
+	Fedlead__Wire__Envelope *env = NULL;
+	int r;
+
+	s->frames_in++;
+	dump_payload(s, c, body, len);
+	if ((r = fl_wire_decode(body, len, c->id, &env)) != 0)
+		return r;
+	fl_audit_event(s->audit, "recv", "{s:s, s:s, s:I}", "peer", c->id, "type",
+		       fl_wire_type_name(env), "bytes", (json_int_t)len + 4);
+	if (!c->joined) {
+		struct conn *old;
+
+		if (env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_HELLO) {
+			r = fl_fail(FL_ERR_PROTO, "peer %s: %s before hello", c->id,
+				    fl_wire_type_name(env));
+			goto out;
+		}
+		/* A partner reconnecting replaces its old connection. */
+		if ((old = find_conn(s, c->id)) != NULL) {
+			fl_log(FL_LOG_INFO, "partner %s reconnected from %s; closing its old "
+			       "connection", c->id, c->addr);
+			conn_close(old, 1);
+		}
+		pending_join = c;
+		r = fl_fedcoord_join(s->fc, c->id, env->hello);
+		pending_join = NULL;
+		if (r == 0) {
+			c->joined = 1;
+			evtimer_del(c->timer);
+		} else
+			s->rejected++;
+		goto out;
+	}
+	r = fl_fedcoord_message(s->fc, c->id, env);
+out:
+	fl_wire_free(env);
+	return r;
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct server *s = c->srv;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (!c->closing) {
+		uint8_t hdr[4], *body;
+		uint32_t len;
+		size_t limit = c->joined ? s->o->max_frame : FL_WIRE_PREAUTH_MAX_FRAME;
+		int r;
+
+		if (evbuffer_get_length(in) < 4)
+			return;
+		evbuffer_copyout(in, hdr, 4);
+		/* The length is checked before any memory is taken for the body. */
+		if (fl_wire_frame_len(hdr, limit, c->id, &len) != 0) {
+			fl_log(FL_LOG_WARN, "%s (from %s); closing", fl_errmsg(), c->addr);
+			conn_close(c, 1);
+			return;
+		}
+		if (evbuffer_get_length(in) < 4 + (size_t)len)
+			return;
+		if ((body = malloc(len)) == NULL) {
+			conn_close(c, 1);
+			return;
+		}
+		evbuffer_drain(in, 4);
+		evbuffer_remove(in, body, len);
+		s->bytes_in += 4 + (uint64_t)len;
+		r = handle_frame(s, c, body, len);
+		free(body);
+		if (r != 0) {
+			fl_log(FL_LOG_WARN, "%s; closing the connection from %s", fl_errmsg(), c->addr);
+			conn_close(c, 1);
+			return;
+		}
+	}
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		schedule_reap(c);
+}
+
+/* Why a handshake failed, in words an operator can act on. */
+static void handshake_reason(struct conn *c, char *buf, size_t n)
+{
+	unsigned long e = bufferevent_get_openssl_error(c->bev);
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+
+	if (vr != X509_V_OK)
+		snprintf(buf, n, "client certificate refused: %s", X509_verify_cert_error_string(vr));
+	else if (e != 0) {
+		char tmp[256];
+
+		ERR_error_string_n(e, tmp, sizeof(tmp));
+		snprintf(buf, n, "%s", tmp);
+	} else
+		snprintf(buf, n, "connection closed during the handshake");
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct server *s = c->srv;
+	char why[300];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+		if (fl_tls_peer_identity(ssl, c->id, sizeof(c->id)) != 0) {
+			fl_log(FL_LOG_WARN, "connection from %s refused: %s", c->addr, fl_errmsg());
+			s->rejected++;
+			conn_close(c, 1);
+			return;
+		}
+		c->handshaken = 1;
+		fl_log(FL_LOG_INFO, "TLS connection from %s: certificate of \"%s\"", c->addr, c->id);
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
+		if (!c->handshaken) {
+			handshake_reason(c, why, sizeof(why));
+			fl_log(FL_LOG_WARN, "TLS handshake with %s failed: %s", c->addr, why);
+			fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason",
+				       why);
+			s->rejected++;
+		} else if (c->joined)
+			fl_log(FL_LOG_INFO, "partner %s closed its connection", c->id);
+		conn_close(c, 0); /* broken: nothing more can be sent */
+	}
+}
+
+static void hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	fl_log(FL_LOG_WARN, "%s%s%s: no hello within %g s; closing", c->addr, c->id[0] ? " " : "",
+	       c->id, c->srv->o->hello_timeout);
+	c->srv->rejected++;
+	conn_close(c, 1);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
+		      void *arg)
+{
+	struct server *s = arg;
+	struct conn *c;
+	SSL *ssl;
+	char host[256], serv[32];
+	struct timeval tv;
+
+	(void)l;
+	if (s->nconns >= s->o->max_connections) {
+		fl_log(FL_LOG_WARN, "refusing a connection: %zu connections open (max_connections)",
+		       s->nconns);
+		s->rejected++;
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || (ssl = SSL_new(s->ctx)) == NULL) {
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->srv = s;
+	if (getnameinfo(sa, (socklen_t)slen, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(c->addr, sizeof(c->addr), "%s:%s", host, serv);
+	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	c->timer = evtimer_new(s->base, hello_timeout_cb, c);
+	if (c->bev == NULL || c->timer == NULL) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			SSL_free(ssl);
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return;
+	}
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	tv.tv_sec = (time_t)s->o->hello_timeout;
+	tv.tv_usec = (suseconds_t)((s->o->hello_timeout - floor(s->o->hello_timeout)) * 1e6);
+	evtimer_add(c->timer, &tv);
+}
+
+/* ---- HTTP ---- */
+
+static long rss_bytes(void)
+{
+	long pages = 0, rss = 0;
+	FILE *fp = fopen("/proc/self/statm", "r");
+
+	if (fp != NULL) {
+		if (fscanf(fp, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(fp);
+	}
+	return rss * sysconf(_SC_PAGESIZE);
+}
+
+static json_t *num_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *status_json(struct server *s)
+{
+	struct fl_fedcoord_view v;
+	json_t *o, *parts = json_array(), *hist = json_array();
+
+	fl_fedcoord_view(s->fc, &v);
+	for (size_t i = 0; i < fl_fedcoord_partner_count(s->fc); i++) {
+		const char *name;
+		int connected, participating;
+		double seen;
+
+		fl_fedcoord_partner(s->fc, i, &name, &connected, &participating, &seen);
+		json_array_append_new(parts, json_pack("{s:s, s:b, s:b, s:o}", "name", name,
+						       "connected", connected, "participating",
+						       participating, "last_seen",
+						       seen > 0 ? json_real(seen) : json_null()));
+	}
+	for (size_t i = 0; i < fl_fedcoord_history_len(s->fc); i++) {
+		struct fl_round_log h;
+
+		fl_fedcoord_history(s->fc, i, &h);
+		json_array_append_new(hist, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:i}",
+						      "round", (json_int_t)h.round, "kind", h.kind,
+						      "l2", num_or_null(h.l2), "train_loss",
+						      num_or_null(h.train_loss), "grad_norm",
+						      num_or_null(h.grad_norm), "valid_log_loss",
+						      num_or_null(h.valid_log_loss), "valid_auc",
+						      num_or_null(h.valid_auc), "partners",
+						      (int)h.partners));
+	}
+	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		      "federation", s->o->set.federation_id, "phase", fl_fed_phase_name(v.phase),
+		      "algorithm", fl_fed_algo_name(s->o->set.algorithm), "round",
+		      (json_int_t)v.round, "partners", "expected", (json_int_t)v.expected,
+		      "connected", (json_int_t)v.connected, "participating",
+		      (json_int_t)v.participating, "iterations", v.iterations, "l2",
+		      num_or_null(v.l2), "train_loss", num_or_null(v.train_loss), "grad_norm",
+		      num_or_null(v.grad_norm), "valid_log_loss", num_or_null(v.valid_log_loss),
+		      "valid_auc", num_or_null(v.valid_auc), "partner_list", parts, "history", hist);
+	return o;
+}
+
+static void reply(struct evhttp_request *req, int code, const char *type, const char *body,
+		  size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evbuffer_add(b, body, len);
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Not Found", b);
+	evbuffer_free(b);
+}
+
+static void http_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *s = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		reply(req, 405, "text/plain", "GET only\n", 9);
+		return;
+	}
+	if (strcmp(uri, "/healthz") == 0) {
+		reply(req, 200, "text/plain", "ok\n", 3);
+		return;
+	}
+	if (strcmp(uri, "/status") == 0) {
+		json_t *o = status_json(s);
+
+		text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+		json_decref(o);
+		reply(req, 200, "application/json", text ? text : "{}", text ? strlen(text) : 2);
+		free(text);
+		return;
+	}
+	if (strcmp(uri, "/metrics") == 0 && (fp = open_memstream(&text, &len)) != NULL) {
+		struct fl_fedcoord_view v;
+		const char *fed = s->o->set.federation_id;
+
+		fl_fedcoord_view(s->fc, &v);
+#define GAUGE(name, help, fmt, val)                                                             \
+	fprintf(fp, "# HELP fedlead_" name " " help "\n# TYPE fedlead_" name " gauge\n"           \
+		    "fedlead_" name "{federation=\"%s\"} " fmt "\n", fed, val)
+		GAUGE("round", "Current round of the federation.", "%llu",
+		      (unsigned long long)v.round);
+		GAUGE("phase", "Phase: 0 waiting, 1 statistics, 2 training, 3 final, 4 done, 5 failed.",
+		      "%d", (int)v.phase);
+		GAUGE("partners_expected", "Partners on the allow-list.", "%zu", v.expected);
+		GAUGE("partners_connected", "Partners connected now.", "%zu", v.connected);
+		GAUGE("partners_participating", "Partners taking part in training.", "%zu",
+		      v.participating);
+		GAUGE("train_loss", "Mean training log-loss at the current weights.", "%.10g",
+		      v.train_loss);
+		GAUGE("valid_log_loss", "Mean validation log-loss at the current weights.", "%.10g",
+		      v.valid_log_loss);
+		GAUGE("valid_auc", "Validation AUC from summed score histograms.", "%.10g",
+		      v.valid_auc);
+		GAUGE("connections_open", "Open partner connections.", "%zu", s->nconns);
+		GAUGE("rejected_connections_total", "Connections refused or closed for cause.",
+		      "%llu", (unsigned long long)s->rejected);
+		GAUGE("received_bytes_total", "Bytes of frames received.", "%llu",
+		      (unsigned long long)s->bytes_in);
+		GAUGE("sent_bytes_total", "Bytes of frames queued for partners.", "%llu",
+		      (unsigned long long)s->bytes_out);
+		GAUGE("resident_memory_bytes", "Resident memory of the coordinator.", "%ld",
+		      rss_bytes());
+#undef GAUGE
+		fclose(fp);
+		reply(req, 200, "text/plain; version=0.0.4", text, len);
+		free(text);
+		return;
+	}
+	reply(req, 404, "text/plain", "not found\n", 10);
+}
+
+/* ---- setup ---- */
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		SSL_CTX *ctx = NULL;
+
+		/* New connections use the new certificates and CRL; established
+		 * ones keep theirs, so the federation is not disturbed. */
+		if (fl_tls_server_ctx(&s->o->tls, &ctx) != 0) {
+			fl_log(FL_LOG_ERROR, "SIGHUP: keeping the old TLS settings: %s", fl_errmsg());
+			return;
+		}
+		SSL_CTX_free(s->ctx);
+		s->ctx = ctx;
+		fl_log(FL_LOG_NOTICE, "SIGHUP: reloaded certificates and CRL");
+		return;
+	}
+	fl_log(FL_LOG_NOTICE, "stopping on signal %d; the last checkpoint is in %s", (int)sig,
+	       s->o->state_dir);
+	s->result = fl_fail(FL_ERR_IO, "stopped by signal %d", (int)sig);
+	s->finished = 1;
+	event_base_loopbreak(s->base);
+}
+
+static int bind_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[FL_CFG_HOST_MAX], service[8];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
+	uint16_t port;
+	int r;
+
+	if ((r = fl_config_addr_split(addr, host, sizeof(host), &port)) != 0)
+		return r;
+	snprintf(service, sizeof(service), "%u", port);
+	if ((r = getaddrinfo(host, service, &hints, &res)) != 0)
+		return fl_fail(FL_ERR_CONFIG, "%s: %s", addr, gai_strerror(r));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static uint16_t bound_port(evutil_socket_t fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static int write_port_file(struct server *s)
+{
+	char tmp[4096];
+	FILE *fp;
+
+	if (s->o->port_file == NULL)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", s->o->port_file);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return fl_fail(FL_ERR_IO, "%s: %s", tmp, strerror(errno));
+	fprintf(fp, "listen=%u\nhttp=%u\n", s->port, s->http_port);
+	if (fclose(fp) != 0 || rename(tmp, s->o->port_file) != 0)
+		return fl_fail(FL_ERR_IO, "%s: %s", s->o->port_file, strerror(errno));
+	return 0;
+}
+
+static int start_http(struct server *s)
+{
+	char host[FL_CFG_HOST_MAX];
+	struct evhttp_bound_socket *h;
+	uint16_t port;
+	int r;
+
+	if (s->o->http_listen == NULL)
+		return 0;
+	if ((r = fl_config_addr_split(s->o->http_listen, host, sizeof(host), &port)) != 0)
+		return r;
+	if ((s->http = evhttp_new(s->base)) == NULL)
+		return FL_ERR_NOMEM;
+	evhttp_set_gencb(s->http, http_cb, s);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(s->http, 8192);
+	evhttp_set_max_body_size(s->http, 0);
+	evhttp_set_timeout(s->http, 10);
+	if ((h = evhttp_bind_socket_with_handle(s->http, host, port)) == NULL)
+		return fl_fail(FL_ERR_IO, "cannot listen for HTTP on %s: %s", s->o->http_listen,
+			       strerror(errno));
+	s->http_port = bound_port(evhttp_bound_socket_get_fd(h));
+	fl_log(FL_LOG_INFO, "HTTP status on %s:%u (/healthz, /status, /metrics)", host,
+	       s->http_port);
+	return 0;
+}
+
+int fl_coordinator_run(const struct fl_coord_opts *o)
+{
+	struct server s = {.o = o};
+	struct fl_fedcoord_io io;
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
+	uint8_t *state = NULL;
+	size_t state_len;
+	int lock_fd = -1, r;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = fl_schema_load(o->schema_path, &s.schema)) != 0)
+		goto out;
+	if ((r = fl_statedir_open(o->state_dir, 1, &lock_fd)) != 0)
+		goto out;
+	if ((r = fl_tls_server_ctx(&o->tls, &s.ctx)) != 0 ||
+	    (r = fl_audit_open(o->audit_log, &s.audit)) != 0)
+		goto out;
+	if (o->dump_dir != NULL && mkdir(o->dump_dir, 0700) != 0 && errno != EEXIST) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", o->dump_dir, strerror(errno));
+		goto out;
+	}
+	if ((s.base = event_base_new()) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	s.round_timer = evtimer_new(s.base, round_timer_cb, &s);
+	io = (struct fl_fedcoord_io){
+		.ctx = &s,
+		.audit = s.audit,
+		.send = io_send,
+		.disconnect = io_disconnect,
+		.arm_timer = io_arm_timer,
+		.checkpoint = io_checkpoint,
+		.seal_model = io_seal_model,
+		.finished = io_finished,
+	};
+	if ((r = fl_fedcoord_new(&o->set, s.schema, &io, &s.fc)) != 0)
+		goto out;
+	r = fl_state_read(o->state_dir, CHECKPOINT_NAME, CHECKPOINT_MAX, &state, &state_len);
+	if (r < 0)
+		goto out;
+	if (r == 1 && (r = fl_fedcoord_restore(s.fc, state, state_len)) != 0) {
+		r = fl_fail(r, "%s/%s: %s", o->state_dir, CHECKPOINT_NAME, fl_errmsg());
+		goto out;
+	}
+	{
+		struct fl_fedcoord_view v;
+
+		fl_fedcoord_view(s.fc, &v);
+		if (v.phase == FL_PHASE_DONE || v.phase == FL_PHASE_FAILED) {
+			r = v.phase == FL_PHASE_DONE ? 0 : fl_fail(FL_ERR_PROTO, "the federation in %s "
+								   "failed earlier", o->state_dir);
+			fl_log(FL_LOG_NOTICE, "federation %s already %s (state in %s)",
+			       o->set.federation_id, fl_fed_phase_name(v.phase), o->state_dir);
+			goto out;
+		}
+	}
+	if ((r = bind_addr(o->listen, &ss, &sslen)) != 0)
+		goto out;
+	s.listener = evconnlistener_new_bind(s.base, accept_cb, &s,
+					     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+						     LEV_OPT_CLOSE_ON_EXEC,
+					     128, (struct sockaddr *)&ss, (int)sslen);
+	if (s.listener == NULL) {
+		r = fl_fail(FL_ERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
+		goto out;
+	}
+	s.port = bound_port(evconnlistener_get_fd(s.listener));
+	if ((r = start_http(&s)) != 0 || (r = write_port_file(&s)) != 0)
+		goto out;
+	s.sig_term = evsignal_new(s.base, SIGTERM, signal_cb, &s);
+	s.sig_int = evsignal_new(s.base, SIGINT, signal_cb, &s);
+	s.sig_hup = evsignal_new(s.base, SIGHUP, signal_cb, &s);
+	evsignal_add(s.sig_term, NULL);
+	evsignal_add(s.sig_int, NULL);
+	evsignal_add(s.sig_hup, NULL);
+	fl_log(FL_LOG_NOTICE, "federation %s: listening on port %u for %zu partners (quorum %zu)",
+	       o->set.federation_id, s.port, o->set.n_partners, o->set.min_partners);
+	event_base_dispatch(s.base);
+	r = s.result;
+	if (r != 0 && s.result_msg[0] != '\0')
+		r = fl_fail(r, "%s", s.result_msg);
+out:
+	while (s.conns != NULL) {
+		s.finished = 1;
+		conn_free(s.conns);
+	}
+	free(state);
+	if (s.listener)
+		evconnlistener_free(s.listener);
+	if (s.http)
+		evhttp_free(s.http);
+	if (s.round_timer)
+		event_free(s.round_timer);
+	if (s.sig_term)
+		event_free(s.sig_term);
+	if (s.sig_int)
+		event_free(s.sig_int);
+	if (s.sig_hup)
+		event_free(s.sig_hup);
+	fl_fedcoord_free(s.fc);
+	if (s.base)
+		event_base_free(s.base);
+	SSL_CTX_free(s.ctx);
+	fl_audit_close(s.audit);
+	fl_schema_free(s.schema);
+	if (lock_fd >= 0)
+		fl_statedir_close(lock_fd);
+	return r;
+}

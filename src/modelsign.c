@@ -1,0 +1,122 @@
+/*
+ * Signed model files: the trailer around a signature block of the sign
+ * module.
+ *
+ * The framing of the trailer (fl_model_file_split) and the raw file I/O
+ * (fl_model_read_file, fl_model_write_file) live in src/model.c, because
+ * decoding, loading and saving a model are built on them and there must be
+ * one copy of each. This file only makes and checks signatures.
+ */
+#include "fedlead/modelsign.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/error.h"
+#include "fedlead/model.h"
+#include "fedlead/sign.h"
+
+#define SIG_MAGIC_LEN 8
+#define SIG_HEADER_LEN 12 /* magic + 4-byte big-endian length */
+
+_Static_assert(sizeof(FL_MODEL_SIG_MAGIC) - 1 == SIG_MAGIC_LEN, "trailer magic length");
+
+int fl_model_file_sign(const uint8_t *file, size_t len, const char *key_path, const char *cert_path,
+                       uint8_t **out, size_t *out_len)
+{
+	struct fl_model *m = NULL;
+	const uint8_t *sig = NULL;
+	uint8_t *block = NULL, *b = NULL;
+	size_t mlen = 0, slen = 0, blen = 0, total;
+	int r = FL_ERR_INTERNAL;
+
+	*out = NULL;
+	*out_len = 0;
+	if (file == NULL || key_path == NULL || cert_path == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "fl_model_file_sign: no file, key or certificate");
+		goto out;
+	}
+	if ((r = fl_model_file_split(file, len, &mlen, &sig, &slen)) != 0)
+		goto out;
+	/* A second signature would have to cover the first one, and a reader
+	 * looks for exactly one trailer. */
+	if (sig != NULL) {
+		r = fl_fail(FL_ERR_INVALID, "model is already signed");
+		goto out;
+	}
+	/* A signature vouches for the model: only one that loads gets one. */
+	if ((r = fl_model_decode(file, len, "model", &m)) != 0)
+		goto out;
+	if ((r = fl_sign_blob(key_path, cert_path, file, len, &block, &blen)) != 0)
+		goto out;
+	if (blen == 0 || blen > FL_MODEL_SIG_MAX) {
+		r = fl_fail(FL_ERR_LIMIT,
+		            "model signature block of %zu bytes is empty or over the limit of %u "
+		            "bytes",
+		            blen, FL_MODEL_SIG_MAX);
+		goto out;
+	}
+	total = len + SIG_HEADER_LEN + blen;
+	if ((b = malloc(total)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(b, file, len);
+	memcpy(b + len, FL_MODEL_SIG_MAGIC, SIG_MAGIC_LEN);
+	b[len + 8] = (uint8_t)(blen >> 24);
+	b[len + 9] = (uint8_t)(blen >> 16);
+	b[len + 10] = (uint8_t)(blen >> 8);
+	b[len + 11] = (uint8_t)blen;
+	memcpy(b + len + SIG_HEADER_LEN, block, blen);
+	*out = b;
+	*out_len = total;
+	b = NULL;
+	r = 0;
+out:
+	free(block);
+	free(b);
+	fl_model_free(m);
+	return r;
+}
+
+int fl_model_file_verify(const uint8_t *file, size_t len, const char *ca_path, const char *crl_path,
+                         char *signer, size_t signer_len)
+{
+	struct fl_model *m = NULL;
+	const uint8_t *sig = NULL;
+	char scratch[256];
+	char *who = signer;
+	size_t who_len = signer_len;
+	size_t mlen = 0, slen = 0;
+	int r = FL_ERR_INTERNAL;
+
+	if (who == NULL || who_len == 0) {
+		who = scratch;
+		who_len = sizeof(scratch);
+	}
+	who[0] = '\0';
+	if ((file == NULL && len > 0) || ca_path == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "fl_model_file_verify: no file or CA");
+		goto out;
+	}
+	if ((r = fl_model_file_split(file, len, &mlen, &sig, &slen)) != 0)
+		goto out;
+	if (sig == NULL) {
+		r = fl_fail(FL_ERR_AUTH, "model is not signed");
+		goto out;
+	}
+	/* The signature first: a model altered on the way is an
+	 * authentication failure whether or not its checksum was redone. */
+	if ((r = fl_verify_blob(file, mlen, sig, slen, ca_path, crl_path, who, who_len)) != 0)
+		goto out;
+	/* Signed is not the same as loadable (a newer major format, a writer's
+	 * bug): the caller is about to use the file as a model. */
+	if ((r = fl_model_decode(file, mlen, "model", &m)) != 0)
+		goto out;
+	r = 0;
+out:
+	if (r != 0)
+		who[0] = '\0';
+	fl_model_free(m);
+	return r;
+}

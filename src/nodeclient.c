@@ -1,0 +1,418 @@
+/*
+ * The partner's federation client. Blocking I/O is enough here: a node has
+ * one connection and nothing else to do while it waits for the coordinator.
+ */
+#include "fedlead/nodeclient.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedlead/config.h"
+#include "fedlead/error.h"
+#include "fedlead/fednode.h"
+#include "fedlead/log.h"
+#include "fedlead/modelsign.h"
+#include "fedlead/wire.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+struct session {
+	const struct fl_node_opts *o;
+	struct fl_fednode *node;
+	struct fl_audit *audit;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+	char peer[300]; /* "coordinator HOST:PORT" for messages */
+	unsigned long dumped;
+	int welcomed;
+};
+
+static double monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_seconds(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+
+	while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Connects with a timeout, trying every address of the host. */
+static int dial(const char *host, uint16_t port, double timeout, int *out)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
+	char service[8];
+	int fd = -1, r, err = 0;
+
+	*out = -1;
+	snprintf(service, sizeof(service), "%u", port);
+	if ((r = getaddrinfo(host, service, &hints, &res)) != 0)
+		return fl_fail(FL_ERR_IO, "coordinator %s:%u: %s", host, port, gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct pollfd pfd;
+		socklen_t len = sizeof(err);
+		int one = 1;
+
+		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0)
+			continue;
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+			err = errno;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
+		if (poll(&pfd, 1, (int)(timeout * 1000)) != 1 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+			if (err == 0)
+				err = ETIMEDOUT;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		break;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return fl_fail(FL_ERR_IO, "coordinator %s:%u: %s", host, port,
+			       strerror(err ? err : ECONNREFUSED));
+	*out = fd;
+	return 0;
+}
+
+static int ssl_read_fn(void *ctx, void *buf, size_t n)
+{
+	struct session *s = ctx;
+	int r;
+
+	do
+		r = SSL_read(s->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+	while (r <= 0 && SSL_get_error(s->ssl, r) == SSL_ERROR_WANT_READ && !stop_requested);
+	return r;
+}
+
+static int ssl_write_fn(void *ctx, const void *buf, size_t n)
+{
+	struct session *s = ctx;
+
+	return SSL_write(s->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+}
+
+/* The audit aid: every frame exactly as it goes into TLS. */
+static void dump_frame(struct session *s, const char *type, const uint8_t *frame, size_t len)
+{
+	char path[4096];
+	FILE *fp;
+
+	if (s->o->dump_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%06lu-%s.bin", s->o->dump_dir, ++s->dumped, type);
+	if ((fp = fopen(path, "wb")) == NULL) {
+		fl_log(FL_LOG_WARN, "%s: %s", path, strerror(errno));
+		return;
+	}
+	fwrite(frame, 1, len, fp);
+	fclose(fp);
+}
+
+static int send_frame(struct session *s, const char *type, uint8_t *frame, size_t len)
+{
+	int r;
+
+	dump_frame(s, type, frame, len);
+	r = fl_wire_write_all(ssl_write_fn, s, frame, len);
+	free(frame);
+	if (r != 0)
+		return fl_fail(FL_ERR_IO, "%s: write failed", s->peer);
+	fl_audit_event(s->audit, "send", "{s:s, s:I}", "type", type, "bytes", (json_int_t)len);
+	return 0;
+}
+
+static void close_session(struct session *s)
+{
+	if (s->ssl != NULL) {
+		SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+	}
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	s->welcomed = 0;
+}
+
+static int open_session(struct session *s)
+{
+	const struct fl_node_opts *o = s->o;
+	char host[FL_CFG_HOST_MAX], why[256];
+	uint16_t port;
+	uint8_t *frame;
+	size_t len;
+	int r;
+
+	if ((r = fl_config_addr_split(o->coordinator, host, sizeof(host), &port)) != 0)
+		return r;
+	snprintf(s->peer, sizeof(s->peer), "coordinator %s", o->coordinator);
+	if ((r = dial(host, port, 10.0, &s->fd)) != 0)
+		return r;
+	if ((r = fl_tls_client_new(s->ctx, s->fd, o->server_name ? o->server_name : host,
+				   &s->ssl)) != 0)
+		return r;
+	if (SSL_connect(s->ssl) != 1) {
+		fl_tls_verify_error(s->ssl, why, sizeof(why));
+		if (why[0] == '\0')
+			fl_tls_last_error(why, sizeof(why));
+		/* A certificate the node cannot trust is not going to get better by
+		 * retrying; anything else (the coordinator restarting) may. */
+		return fl_fail(SSL_get_verify_result(s->ssl) != X509_V_OK ? FL_ERR_AUTH : FL_ERR_IO,
+			       "%s: TLS handshake failed: %s", s->peer, why);
+	}
+	if ((r = fl_fednode_hello(s->node, o->federation_id, &frame, &len)) != 0)
+		return r;
+	return send_frame(s, "hello", frame, len);
+}
+
+/* Verifies, saves and acknowledges the final model. */
+static int take_final(struct session *s, const Fedlead__Wire__Envelope *env)
+{
+	const Fedlead__Wire__FinalModel *fm = env->final_model;
+	char signer[256], why[512];
+	uint8_t *frame;
+	size_t len;
+	int r;
+
+	r = fl_model_file_verify(fm->model_file.data, fm->model_file.len, s->o->tls.ca,
+				 s->o->tls.crl, signer, sizeof(signer));
+	if (r == 0)
+		r = fl_model_write_file(s->o->model_out, fm->model_file.data, fm->model_file.len);
+	if (r != 0) {
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		fl_log(FL_LOG_ERROR, "final model refused: %s", why);
+		if (fl_fednode_status(s->node, fm->ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR,
+				      why, &frame, &len) == 0)
+			send_frame(s, "status", frame, len);
+		return fl_fail(r, "%s", why);
+	}
+	fl_log(FL_LOG_NOTICE, "final model signed by %s saved to %s", signer, s->o->model_out);
+	fl_audit_event(s->audit, "model", "{s:s, s:s, s:I}", "path", s->o->model_out, "signer",
+		       signer, "bytes", (json_int_t)fm->model_file.len);
+	if ((r = fl_fednode_status(s->node, fm->ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_SAVED, "",
+				   &frame, &len)) != 0)
+		return r;
+	return send_frame(s, "status", frame, len);
+}
+
+#define SESSION_DONE 1
+#define SESSION_RETRY 0
+
+/*
+ * Serves one connection. Returns SESSION_DONE when the model is saved,
+ * SESSION_RETRY when the connection ended and the node should reconnect, or
+ * an error that ends the node.
+ */
+static int serve(struct session *s)
+{
+	for (;;) {
+		Fedlead__Wire__Envelope *env = NULL;
+		uint8_t *body = NULL, *frame = NULL;
+		size_t len, flen;
+		const char *type;
+		int r;
+
+		if (stop_requested)
+			return fl_fail(FL_ERR_IO, "stopped by a signal");
+		r = fl_wire_read_frame(ssl_read_fn, s, s->o->max_frame, s->peer, &body, &len);
+		if (r != 0) {
+			fl_log(FL_LOG_WARN, "%s", fl_errmsg());
+			return SESSION_RETRY;
+		}
+		r = fl_wire_decode(body, len, s->peer, &env);
+		free(body);
+		if (r != 0) {
+			fl_log(FL_LOG_ERROR, "%s", fl_errmsg());
+			return SESSION_RETRY;
+		}
+		type = fl_wire_type_name(env);
+		fl_audit_event(s->audit, "recv", "{s:s, s:I}", "type", type, "bytes",
+			       (json_int_t)len + 4);
+		switch (env->body_case) {
+		case FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME:
+			if ((r = fl_fednode_welcome(s->node, env->welcome)) != 0) {
+				fl_wire_free(env);
+				return r;
+			}
+			s->welcomed = 1;
+			fl_log(FL_LOG_NOTICE, "joined federation %s as %s", env->welcome->federation_id,
+			       env->welcome->partner_identity);
+			fl_audit_event(s->audit, "join", "{s:s, s:s}", "federation",
+				       env->welcome->federation_id, "identity",
+				       env->welcome->partner_identity);
+			fl_wire_free(env);
+			continue;
+		case FEDLEAD__WIRE__ENVELOPE__BODY_REJECT: {
+			char reason[FL_WIRE_MAX_STRING + 1];
+			int permanent = env->reject->permanent;
+
+			snprintf(reason, sizeof(reason), "%s", env->reject->reason);
+			fl_wire_free(env);
+			fl_audit_event(s->audit, "reject", "{s:s}", "reason", reason);
+			if (permanent)
+				return fl_fail(FL_ERR_AUTH, "%s refused this partner: %s", s->peer,
+					       reason);
+			fl_log(FL_LOG_WARN, "%s refused this partner for now: %s", s->peer, reason);
+			return SESSION_RETRY;
+		}
+		default:
+			break;
+		}
+		r = fl_fednode_handle(s->node, env, &frame, &flen);
+		if (r == FL_FEDNODE_FINAL) {
+			r = take_final(s, env);
+			fl_wire_free(env);
+			return r == 0 ? SESSION_DONE : r;
+		}
+		fl_wire_free(env);
+		if (r < 0) {
+			fl_log(FL_LOG_ERROR, "%s", fl_errmsg());
+			return SESSION_RETRY;
+		}
+		if (r == FL_FEDNODE_REPLY) {
+			Fedlead__Wire__Envelope *sent = NULL;
+
+			/* Name what leaves the site in the audit log. */
+			type = "update";
+			if (fl_wire_decode(frame + 4, flen - 4, "self", &sent) == 0)
+				type = fl_wire_type_name(sent);
+			fl_wire_free(sent);
+			if ((r = send_frame(s, type, frame, flen)) != 0) {
+				fl_log(FL_LOG_WARN, "%s", fl_errmsg());
+				return SESSION_RETRY;
+			}
+		}
+	}
+}
+
+static double jitter(void)
+{
+	uint32_t x = 0;
+
+	RAND_bytes((unsigned char *)&x, sizeof(x));
+	return 0.5 + (double)x / 4294967296.0; /* 0.5 .. 1.5 */
+}
+
+int fl_node_run(const struct fl_node_opts *o)
+{
+	struct session s = {.o = o, .fd = -1};
+	struct fl_schema *schema = NULL;
+	struct fl_dataset *ds = NULL;
+	struct fl_load_report rep;
+	struct sigaction sa = {.sa_handler = on_stop};
+	double backoff = o->backoff_initial > 0 ? o->backoff_initial : 1.0, last_ok = monotonic();
+	size_t ntr, nva;
+	int r;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = fl_schema_load(o->schema_path, &schema)) != 0 ||
+	    (r = fl_dataset_load(schema, o->data_path, o->bad_rows, &ds, &rep)) != 0)
+		goto out;
+	if (rep.skipped > 0)
+		fl_log(FL_LOG_WARN, "%s: skipped %llu bad rows; first: %s", o->data_path,
+		       (unsigned long long)rep.skipped, rep.samples[0]);
+	if ((r = fl_fednode_new(schema, ds, &s.node)) != 0)
+		goto out;
+	ds = NULL;
+	if ((r = fl_audit_open(o->audit_log, &s.audit)) != 0 ||
+	    (r = fl_tls_client_ctx(&o->tls, &s.ctx)) != 0)
+		goto out;
+	if (o->dump_dir != NULL && mkdir(o->dump_dir, 0700) != 0 && errno != EEXIST) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", o->dump_dir, strerror(errno));
+		goto out;
+	}
+	fl_log(FL_LOG_INFO, "loaded %llu leads from %s", (unsigned long long)rep.rows, o->data_path);
+	for (;;) {
+		r = open_session(&s);
+		if (r == 0) {
+			r = serve(&s);
+			if (s.welcomed || r == SESSION_DONE) {
+				backoff = o->backoff_initial > 0 ? o->backoff_initial : 1.0;
+				last_ok = monotonic();
+			}
+		} else
+			fl_log(FL_LOG_WARN, "%s", fl_errmsg());
+		close_session(&s);
+		if (r == SESSION_DONE) {
+			r = 0;
+			break;
+		}
+		if (r < 0 && (r == FL_ERR_AUTH || r == FL_ERR_MODEL || r == FL_ERR_DATA ||
+			      r == FL_ERR_NOMEM || stop_requested))
+			goto out;
+		if (stop_requested) {
+			r = fl_fail(FL_ERR_IO, "stopped by a signal");
+			goto out;
+		}
+		if (o->give_up_after > 0 && monotonic() - last_ok > o->give_up_after) {
+			r = fl_fail(FL_ERR_IO, "no usable connection to %s for %g s; giving up",
+				    o->coordinator, o->give_up_after);
+			goto out;
+		}
+		/* Exponential backoff with jitter, so partners that lost the
+		 * coordinator together do not come back in lockstep. */
+		{
+			double wait = backoff * jitter();
+
+			fl_log(FL_LOG_INFO, "reconnecting in %.1f s", wait);
+			sleep_seconds(wait);
+			backoff = fmin(backoff * 2, o->backoff_max > 0 ? o->backoff_max : 60.0);
+		}
+	}
+	fl_fednode_rows(s.node, &ntr, &nva);
+	fl_log(FL_LOG_INFO, "done: trained on %zu local rows (%zu held out for validation)", ntr,
+	       nva);
+out:
+	close_session(&s);
+	SSL_CTX_free(s.ctx);
+	fl_audit_close(s.audit);
+	fl_fednode_free(s.node);
+	fl_dataset_free(ds);
+	fl_schema_free(schema);
+	return r;
+}

@@ -1,0 +1,507 @@
+/*
+ * Detached signatures with the federation's certificates; see
+ * include/fedlead/sign.h.
+ *
+ * This module links libcrypto only (not libssl, not src/tls.c), so the few
+ * lines that read OpenSSL's error queue and a certificate's identity are
+ * its own; they follow the same rules as src/tls.c.
+ */
+#include "fedlead/sign.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "fedlead/error.h"
+#include "sign.pb-c.h"
+
+#define DIGEST_SHA256 "sha256"
+#define DIGEST_NONE "none" /* EdDSA: the algorithm hashes the message itself */
+/* X.520 ub-common-name, as FL_TLS_MAX_IDENTITY. */
+#define MAX_IDENTITY 64
+
+/* The earliest error on OpenSSL's queue as text; the queue is emptied. */
+static const char *ossl_reason(char *buf, size_t n)
+{
+	unsigned long e = ERR_peek_error();
+
+	if (e == 0)
+		snprintf(buf, n, "no details from OpenSSL");
+	else if (ERR_SYSTEM_ERROR(e)) {
+		if (strerror_r(ERR_GET_REASON(e), buf, n) != 0)
+			snprintf(buf, n, "system error %d", ERR_GET_REASON(e));
+	} else if (ERR_reason_error_string(e) != NULL)
+		snprintf(buf, n, "%s", ERR_reason_error_string(e));
+	else
+		snprintf(buf, n, "error %08lX", e);
+	ERR_clear_error();
+	return buf;
+}
+
+static int file_fail(int code, const char *path, const char *what)
+{
+	char reason[256];
+
+	return fl_fail(code, "%s: %s: %s", path, what, ossl_reason(reason, sizeof(reason)));
+}
+
+static int no_password(char *buf, int size, int rwflag, void *userdata)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)userdata;
+	return -1; /* never prompt */
+}
+
+static int is_eddsa(const EVP_PKEY *pkey)
+{
+	return EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448");
+}
+
+/* The certificates of a PEM file: the first, and the rest as a chain. */
+static int load_certs(const char *path, X509 **cert, STACK_OF(X509) * *chain)
+{
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	int r = FL_ERR_INTERNAL;
+
+	*cert = NULL;
+	*chain = NULL;
+	ERR_clear_error();
+	if ((bio = BIO_new_file(path, "r")) == NULL) {
+		r = file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
+		goto out;
+	}
+	if ((*cert = PEM_read_bio_X509(bio, NULL, no_password, NULL)) == NULL) {
+		r = file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
+		goto out;
+	}
+	if ((*chain = sk_X509_new_null()) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, no_password, NULL)) != NULL) {
+		if (sk_X509_num(*chain) >= FL_SIGN_MAX_CHAIN) {
+			r = fl_fail(FL_ERR_CONFIG, "%s: more than %d intermediate certificates",
+			            path, FL_SIGN_MAX_CHAIN);
+			goto out;
+		}
+		if (!sk_X509_push(*chain, x)) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		x = NULL;
+	}
+	ERR_clear_error(); /* the end of the file reads as "no start line" */
+	r = 0;
+out:
+	X509_free(x);
+	BIO_free(bio);
+	if (r != 0) {
+		X509_free(*cert);
+		sk_X509_pop_free(*chain, X509_free);
+		*cert = NULL;
+		*chain = NULL;
+	}
+	return r;
+}
+
+/* DER of x into a malloc'ed buffer. */
+static int to_der(X509 *x, ProtobufCBinaryData *out)
+{
+	unsigned char *p;
+	int n = i2d_X509(x, NULL);
+
+	out->data = NULL;
+	out->len = 0;
+	if (n <= 0)
+		return fl_fail(FL_ERR_CRYPTO, "cannot encode a certificate");
+	if ((out->data = malloc((size_t)n)) == NULL)
+		return FL_ERR_NOMEM;
+	p = out->data;
+	i2d_X509(x, &p);
+	out->len = (size_t)n;
+	return 0;
+}
+
+int fl_sign_blob(const char *key_path, const char *cert_path, const uint8_t *data, size_t len,
+                 uint8_t **block, size_t *block_len)
+{
+	Fedlead__Sign__SignatureBlock sb = FEDLEAD__SIGN__SIGNATURE_BLOCK__INIT;
+	ProtobufCBinaryData *chain_der = NULL;
+	STACK_OF(X509) *chain = NULL;
+	EVP_MD_CTX *md = NULL;
+	EVP_PKEY *pkey = NULL;
+	X509 *cert = NULL;
+	BIO *bio = NULL;
+	uint8_t *sig = NULL, *buf = NULL;
+	size_t siglen = 0, n, nchain = 0;
+	int eddsa, r = FL_ERR_INTERNAL;
+
+	*block = NULL;
+	*block_len = 0;
+	if (key_path == NULL || cert_path == NULL || (data == NULL && len > 0)) {
+		r = fl_fail(FL_ERR_INVALID, "fl_sign_blob: no key, certificate or data");
+		goto out;
+	}
+	if ((r = load_certs(cert_path, &cert, &chain)) != 0)
+		goto out;
+	ERR_clear_error();
+	if ((bio = BIO_new_file(key_path, "r")) == NULL ||
+	    (pkey = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL)) == NULL) {
+		r = file_fail(FL_ERR_CONFIG, key_path, "cannot load private key");
+		goto out;
+	}
+	if (X509_check_private_key(cert, pkey) != 1) {
+		ERR_clear_error();
+		r = fl_fail(FL_ERR_CONFIG, "%s: private key does not match the certificate %s",
+		            key_path, cert_path);
+		goto out;
+	}
+	eddsa = is_eddsa(pkey);
+	if (data == NULL)
+		data = (const uint8_t *)""; /* len is 0 */
+	if ((md = EVP_MD_CTX_new()) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	/* One-shot EVP_DigestSign: the only form EdDSA supports. */
+	if (EVP_DigestSignInit(md, NULL, eddsa ? NULL : EVP_sha256(), NULL, pkey) != 1 ||
+	    EVP_DigestSign(md, NULL, &siglen, data, len) != 1) {
+		r = file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
+		goto out;
+	}
+	if ((sig = malloc(siglen)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	if (EVP_DigestSign(md, sig, &siglen, data, len) != 1) {
+		r = file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
+		goto out;
+	}
+	if ((r = to_der(cert, &sb.signer_cert)) != 0)
+		goto out;
+	nchain = (size_t)sk_X509_num(chain);
+	if (nchain > 0 && (chain_der = calloc(nchain, sizeof(*chain_der))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nchain; i++)
+		if ((r = to_der(sk_X509_value(chain, (int)i), &chain_der[i])) != 0)
+			goto out;
+	sb.n_chain = nchain;
+	sb.chain = chain_der;
+	sb.digest = eddsa ? DIGEST_NONE : DIGEST_SHA256;
+	sb.signature.data = sig;
+	sb.signature.len = siglen;
+	n = fedlead__sign__signature_block__get_packed_size(&sb);
+	if (n > FL_SIGN_MAX_BLOCK) {
+		r = fl_fail(FL_ERR_LIMIT, "%s: the signature block would be %zu bytes, over %u",
+		            cert_path, n, FL_SIGN_MAX_BLOCK);
+		goto out;
+	}
+	if ((buf = malloc(n ? n : 1)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	fedlead__sign__signature_block__pack(&sb, buf);
+	*block = buf;
+	*block_len = n;
+	buf = NULL;
+	r = 0;
+out:
+	free(buf);
+	free(sig);
+	free(sb.signer_cert.data);
+	for (size_t i = 0; chain_der != NULL && i < nchain; i++)
+		free(chain_der[i].data);
+	free(chain_der);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	X509_free(cert);
+	sk_X509_pop_free(chain, X509_free);
+	return r;
+}
+
+/* Exactly one DER certificate, nothing after it. */
+static X509 *from_der(const ProtobufCBinaryData *d)
+{
+	const unsigned char *p = d->data;
+	X509 *x;
+
+	if (d->len == 0 || d->len > (size_t)FL_SIGN_MAX_BLOCK)
+		return NULL;
+	x = d2i_X509(NULL, &p, (long)d->len);
+	if (x != NULL && p != d->data + d->len) {
+		X509_free(x);
+		x = NULL;
+	}
+	return x;
+}
+
+/* The federation CA as the only trust anchor, and the CRL if given. */
+static int load_store(const char *ca_path, const char *crl_path, X509_STORE **out)
+{
+	X509_STORE *store = NULL;
+	X509_CRL *crl = NULL;
+	BIO *bio = NULL;
+	int r = FL_ERR_INTERNAL, count = 0;
+
+	*out = NULL;
+	ERR_clear_error();
+	if ((store = X509_STORE_new()) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	if (X509_STORE_load_file(store, ca_path) != 1) {
+		r = file_fail(FL_ERR_CONFIG, ca_path, "cannot load CA certificate");
+		goto out;
+	}
+	if (crl_path != NULL) {
+		if ((bio = BIO_new_file(crl_path, "r")) == NULL) {
+			r = file_fail(FL_ERR_CONFIG, crl_path, "cannot load CRL");
+			goto out;
+		}
+		while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+			if (X509_STORE_add_crl(store, crl) != 1) {
+				r = file_fail(FL_ERR_CRYPTO, crl_path, "cannot use CRL");
+				goto out;
+			}
+			X509_CRL_free(crl);
+			crl = NULL;
+			count++;
+		}
+		/* The end of the file reads as "no start line"; anything else
+		 * is a damaged CRL. */
+		if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+			r = file_fail(FL_ERR_CONFIG, crl_path, "cannot load CRL");
+			goto out;
+		}
+		ERR_clear_error();
+		if (count == 0) {
+			r = fl_fail(FL_ERR_CONFIG, "%s: no CRL in the file", crl_path);
+			goto out;
+		}
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	}
+	*out = store;
+	store = NULL;
+	r = 0;
+out:
+	X509_CRL_free(crl);
+	BIO_free(bio);
+	X509_STORE_free(store);
+	return r;
+}
+
+static int identity_ok(const unsigned char *s, size_t len)
+{
+	if (len == 0 || len > MAX_IDENTITY)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (i > 0 && (c == '-' || c == '.' || c == '_' || c == '@'))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/* The signer's CN (or first DNS name) by the rules of fl_tls_peer_identity. */
+static int signer_identity(X509 *cert, char *buf, size_t n)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	GENERAL_NAMES *gens = NULL;
+	unsigned char *utf8 = NULL;
+	const unsigned char *id = NULL;
+	size_t idlen = 0;
+	int idx, r = FL_ERR_INTERNAL;
+
+	idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	if (idx >= 0) {
+		int k;
+
+		if (X509_NAME_get_index_by_NID(name, NID_commonName, idx) < 0 &&
+		    (k = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(
+		                                            name, idx)))) >= 0) {
+			id = utf8;
+			idlen = (size_t)k;
+		}
+	} else {
+		gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+		for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+			const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+
+			if (g->type == GEN_DNS) {
+				id = ASN1_STRING_get0_data(g->d.dNSName);
+				idlen = (size_t)ASN1_STRING_length(g->d.dNSName);
+				break;
+			}
+		}
+	}
+	if (id == NULL || !identity_ok(id, idlen)) {
+		r = fl_fail(FL_ERR_AUTH, "model signer certificate has an unusable identity");
+		goto out;
+	}
+	if (idlen + 1 > n) {
+		r = fl_fail(FL_ERR_INVALID, "signer identity of %zu bytes does not fit %zu", idlen,
+		            n);
+		goto out;
+	}
+	memcpy(buf, id, idlen);
+	buf[idlen] = '\0';
+	r = 0;
+out:
+	ERR_clear_error();
+	OPENSSL_free(utf8);
+	GENERAL_NAMES_free(gens);
+	return r;
+}
+
+int fl_verify_blob(const uint8_t *data, size_t len, const uint8_t *block, size_t block_len,
+                   const char *ca_path, const char *crl_path, char *signer, size_t signer_len)
+{
+	Fedlead__Sign__SignatureBlock *sb = NULL;
+	STACK_OF(X509) *chain = NULL;
+	X509_STORE_CTX *sctx = NULL;
+	X509_STORE *store = NULL;
+	EVP_MD_CTX *md = NULL;
+	X509 *cert = NULL, *x;
+	EVP_PKEY *pub;
+	int eddsa, r = FL_ERR_INTERNAL;
+
+	if (signer != NULL && signer_len > 0)
+		signer[0] = '\0';
+	if ((data == NULL && len > 0) || ca_path == NULL || signer == NULL || signer_len == 0) {
+		r = fl_fail(FL_ERR_INVALID, "fl_verify_blob: no data, CA or signer buffer");
+		goto out;
+	}
+	if (block == NULL || block_len == 0) {
+		r = fl_fail(FL_ERR_AUTH, "malformed signature block (empty)");
+		goto out;
+	}
+	/* Bounded before protobuf-c allocates anything for it. */
+	if (block_len > FL_SIGN_MAX_BLOCK) {
+		r = fl_fail(FL_ERR_AUTH, "malformed signature block (%zu bytes, the limit is %u)",
+		            block_len, FL_SIGN_MAX_BLOCK);
+		goto out;
+	}
+	if ((sb = fedlead__sign__signature_block__unpack(NULL, block_len, block)) == NULL) {
+		r = fl_fail(FL_ERR_AUTH, "malformed signature block (not a SignatureBlock)");
+		goto out;
+	}
+	if (sb->n_chain > FL_SIGN_MAX_CHAIN) {
+		r = fl_fail(FL_ERR_AUTH,
+		            "malformed signature block (%zu chain certificates, the "
+		            "limit is %d)",
+		            sb->n_chain, FL_SIGN_MAX_CHAIN);
+		goto out;
+	}
+	if (sb->signature.len == 0) {
+		r = fl_fail(FL_ERR_AUTH, "malformed signature block (no signature)");
+		goto out;
+	}
+	ERR_clear_error();
+	if ((cert = from_der(&sb->signer_cert)) == NULL) {
+		ERR_clear_error();
+		r = fl_fail(FL_ERR_AUTH,
+		            "malformed signature block (the signer certificate is not DER X.509)");
+		goto out;
+	}
+	if ((chain = sk_X509_new_null()) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < sb->n_chain; i++) {
+		if ((x = from_der(&sb->chain[i])) == NULL) {
+			ERR_clear_error();
+			r = fl_fail(FL_ERR_AUTH,
+			            "malformed signature block (chain certificate %zu "
+			            "is not DER X.509)",
+			            i + 1);
+			goto out;
+		}
+		if (!sk_X509_push(chain, x)) {
+			X509_free(x);
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if ((pub = X509_get0_pubkey(cert)) == NULL) {
+		ERR_clear_error();
+		r = fl_fail(FL_ERR_AUTH, "malformed signature block (the signer certificate has "
+		                         "no usable key)");
+		goto out;
+	}
+	/* The digest must be the one this key type signs with, so a block
+	 * cannot ask for a weaker one. */
+	eddsa = is_eddsa(pub);
+	if (strcmp(sb->digest, eddsa ? DIGEST_NONE : DIGEST_SHA256) != 0) {
+		r = fl_fail(FL_ERR_AUTH,
+		            "malformed signature block (digest \"%.32s\", expected \"%s\")",
+		            sb->digest, eddsa ? DIGEST_NONE : DIGEST_SHA256);
+		goto out;
+	}
+	if ((r = load_store(ca_path, crl_path, &store)) != 0)
+		goto out;
+	if ((sctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(sctx, store, cert, chain) != 1) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	X509_STORE_CTX_set_purpose(sctx, X509_PURPOSE_ANY);
+	if (X509_verify_cert(sctx) != 1) {
+		int e = X509_STORE_CTX_get_error(sctx);
+
+		ERR_clear_error();
+		r = fl_fail(FL_ERR_AUTH, "model signer certificate is not trusted: %s",
+		            X509_verify_cert_error_string(e));
+		goto out;
+	}
+	/* Only a coordinator signs models: a partner's certificate chains to the
+	 * same CA, but must not be able to pass off a model as the federation's. */
+	if (X509_check_purpose(cert, X509_PURPOSE_SSL_SERVER, 0) != 1) {
+		char cn[256] = "";
+
+		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+		                          sizeof(cn));
+		ERR_clear_error();
+		r = fl_fail(FL_ERR_AUTH, "model was signed by \"%.64s\", whose certificate is not a "
+		                         "coordinator's (no serverAuth)", cn);
+		goto out;
+	}
+	if (data == NULL)
+		data = (const uint8_t *)""; /* len is 0 */
+	if ((md = EVP_MD_CTX_new()) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	if (EVP_DigestVerifyInit(md, NULL, eddsa ? NULL : EVP_sha256(), NULL, pub) != 1 ||
+	    EVP_DigestVerify(md, sb->signature.data, sb->signature.len, data, len) != 1) {
+		ERR_clear_error();
+		r = fl_fail(FL_ERR_AUTH,
+		            "model signature does not verify (the model was altered or "
+		            "signed by another key)");
+		goto out;
+	}
+	r = signer_identity(cert, signer, signer_len);
+out:
+	EVP_MD_CTX_free(md);
+	X509_STORE_CTX_free(sctx);
+	X509_STORE_free(store);
+	X509_free(cert);
+	sk_X509_pop_free(chain, X509_free);
+	fedlead__sign__signature_block__free_unpacked(sb, NULL);
+	return r;
+}

@@ -1,0 +1,434 @@
+/*
+ * Crash-safe state files: a locked directory, atomic durable replacement,
+ * and checked reads. See include/fedlead/statefile.h for the file layout.
+ */
+/* flock() is BSD, not POSIX; fcntl() locks would be dropped whenever any
+ * descriptor of the lock file is closed in this process, flock() locks
+ * belong to the open file and die with the process. */
+#define _DEFAULT_SOURCE
+
+#include "fedlead/statefile.h"
+
+#include "fedlead/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define MAGIC "FLSTATE\n"
+#define MAGIC_LEN 8
+#define HEADER_LEN (MAGIC_LEN + 4 + 8)
+#define DIGEST_LEN 32
+/* Largest single read()/write(); Linux moves at most about 2 GiB per call. */
+#define IO_CHUNK ((size_t)1 << 30)
+
+/* "a/b" in a fresh allocation, or NULL. */
+static char *path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + 1 + strlen(name) + 1;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/* A state file is a plain name inside the directory; names starting with
+ * '.' are kept for temporary files and "lock" for the lock. */
+static int check_name(const char *dir, const char *name)
+{
+	if (dir == NULL || name == NULL)
+		return fl_fail(FL_ERR_INVALID, "state file: missing directory or name");
+	if (name[0] == '\0' || name[0] == '.' || strchr(name, '/') != NULL ||
+	    strcmp(name, FL_STATE_LOCK_NAME) == 0)
+		return fl_fail(FL_ERR_INVALID, "state file name \"%s\" is not a plain file name",
+		               name);
+	return 0;
+}
+
+/* Writes all of buf; -1 with errno on failure. A write that makes no
+ * progress is reported as a full disk rather than looping forever. */
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len < IO_CHUNK ? len : IO_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads up to len bytes, stopping early only at end of file; returns the
+ * count read, or -1 with errno. */
+static ssize_t read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		size_t want = len - got < IO_CHUNK ? len - got : IO_CHUNK;
+		ssize_t n = read(fd, buf + got, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t get_be(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < bytes; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* SHA-256 of a || b. */
+static int sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                    uint8_t out[DIGEST_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int olen = 0;
+	int ok;
+
+	ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, a, alen) == 1 &&
+	     (blen == 0 || EVP_DigestUpdate(ctx, b, blen) == 1) &&
+	     EVP_DigestFinal_ex(ctx, out, &olen) == 1 && olen == DIGEST_LEN;
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : FL_ERR_CRYPTO;
+}
+
+/* Removes temporary files a crashed writer left behind. Only called with
+ * the lock held, so no live writer owns them. Failures are ignored: a
+ * leftover file costs disk space, never correctness. */
+static void remove_leftovers(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	size_t plen = strlen(FL_STATE_TMP_PREFIX);
+
+	if (dp == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, FL_STATE_TMP_PREFIX, plen) == 0)
+			unlinkat(dirfd(dp), de->d_name, 0);
+	}
+	closedir(dp);
+}
+
+int fl_statedir_open(const char *dir, int create, int *lock_fd)
+{
+	char *lpath = NULL, pidbuf[32];
+	int fd = -1, r = FL_ERR_INTERNAL, n;
+	ssize_t got;
+
+	if (lock_fd != NULL)
+		*lock_fd = -1;
+	if (dir == NULL || lock_fd == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "state directory: missing directory or output");
+		goto out;
+	}
+	if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot create state directory: %s", dir,
+		            strerror(errno));
+		goto out;
+	}
+	if ((lpath = path_join(dir, FL_STATE_LOCK_NAME)) == NULL) {
+		r = fl_fail(FL_ERR_NOMEM, "%s: out of memory", dir);
+		goto out;
+	}
+	if ((fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot create lock file: %s", dir, strerror(errno));
+		goto out;
+	}
+	while ((n = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
+		;
+	if (n != 0 && errno == EWOULDBLOCK) {
+		/* The holder writes its pid just after locking; if we look in
+		 * between, the file is empty or stale and we say so. */
+		long pid = 0;
+		char *end;
+
+		got = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
+		pidbuf[got > 0 ? got : 0] = '\0';
+		errno = 0;
+		pid = strtol(pidbuf, &end, 10);
+		if (end != pidbuf && (*end == '\n' || *end == '\0') && errno == 0 && pid > 0)
+			r = fl_fail(FL_ERR_IO,
+			            "state directory %s is in use by another coordinator (pid %ld)",
+			            dir, pid);
+		else
+			r = fl_fail(FL_ERR_IO,
+			            "state directory %s is in use by another coordinator (pid "
+			            "unknown)",
+			            dir);
+		goto out;
+	}
+	if (n != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot lock: %s", lpath, strerror(errno));
+		goto out;
+	}
+	n = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pidbuf, (size_t)n, 0) != n) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot write: %s", lpath, strerror(errno));
+		goto out;
+	}
+	remove_leftovers(dir);
+	*lock_fd = fd;
+	fd = -1;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(lpath);
+	return r;
+}
+
+void fl_statedir_close(int lock_fd)
+{
+	/* Closing the only descriptor of the open file releases the flock.
+	 * The lock file stays: unlinking it would let a waiting process lock
+	 * a file that a third one can no longer see. */
+	if (lock_fd >= 0)
+		close(lock_fd);
+}
+
+/* Syncs the directory entry of a rename. Some file systems cannot sync a
+ * directory (EINVAL); they order metadata themselves. */
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) != 0 && errno != EINVAL) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int fl_state_write(const char *dir, const char *name, const uint8_t *data, size_t len)
+{
+	char *path = NULL, *tmp = NULL, *tname = NULL;
+	uint8_t hdr[HEADER_LEN], digest[DIGEST_LEN];
+	int fd = -1, r = FL_ERR_INTERNAL, e;
+	size_t tlen;
+
+	if ((r = check_name(dir, name)) != 0)
+		goto out;
+	if (data == NULL && len > 0) {
+		r = fl_fail(FL_ERR_INVALID, "%s/%s: no data to write", dir, name);
+		goto out;
+	}
+	tlen = strlen(FL_STATE_TMP_PREFIX) + strlen(name) + 8;
+	r = FL_ERR_NOMEM;
+	if ((path = path_join(dir, name)) == NULL || (tname = malloc(tlen)) == NULL) {
+		fl_fail(r, "%s/%s: out of memory", dir, name);
+		goto out;
+	}
+	snprintf(tname, tlen, "%s%s.XXXXXX", FL_STATE_TMP_PREFIX, name);
+	if ((tmp = path_join(dir, tname)) == NULL) {
+		fl_fail(r, "%s/%s: out of memory", dir, name);
+		goto out;
+	}
+
+	memcpy(hdr, MAGIC, MAGIC_LEN);
+	put_be(hdr + MAGIC_LEN, FL_STATE_VERSION, 4);
+	put_be(hdr + MAGIC_LEN + 4, (uint64_t)len, 8);
+	if (sha256_2(hdr, sizeof(hdr), data, len, digest) != 0) {
+		r = fl_fail(FL_ERR_CRYPTO, "%s: cannot write checkpoint: SHA-256 failed", path);
+		goto out;
+	}
+
+	r = FL_ERR_IO;
+	/* mkstemp creates the file 0600: checkpoints hold the model. */
+	if ((fd = mkstemp(tmp)) < 0) {
+		fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || write_all(fd, hdr, sizeof(hdr)) != 0 ||
+	    write_all(fd, data, len) != 0 || write_all(fd, digest, sizeof(digest)) != 0 ||
+	    fsync(fd) != 0)
+		goto fail_tmp;
+	/* close() can report a delayed write error (NFS). */
+	e = close(fd);
+	fd = -1;
+	if (e != 0 || rename(tmp, path) != 0)
+		goto fail_tmp;
+	/* From here the new file is in place; the directory sync only makes
+	 * the rename survive a power cut. */
+	if (sync_dir(dir) != 0) {
+		fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(errno));
+		goto out;
+	}
+	r = 0;
+	goto out;
+
+fail_tmp:
+	e = errno;
+	fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(e));
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(tmp);
+	free(tname);
+	return r;
+}
+
+int fl_state_read(const char *dir, const char *name, size_t max_len, uint8_t **data, size_t *len)
+{
+	char *path = NULL;
+	uint8_t hdr[HEADER_LEN], want[DIGEST_LEN], have[DIGEST_LEN], *buf = NULL;
+	struct stat st;
+	uint64_t dlen, version;
+	ssize_t got;
+	int fd = -1, r = FL_ERR_INTERNAL;
+
+	if (data != NULL)
+		*data = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (data == NULL || len == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "state file: missing output");
+		goto out;
+	}
+	if ((r = check_name(dir, name)) != 0)
+		goto out;
+	if ((path = path_join(dir, name)) == NULL) {
+		r = fl_fail(FL_ERR_NOMEM, "%s/%s: out of memory", dir, name);
+		goto out;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT) {
+			r = 0;
+			goto out;
+		}
+		r = fl_fail(FL_ERR_IO, "%s: cannot read checkpoint: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot read checkpoint: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot read checkpoint: not a regular file", path);
+		goto out;
+	}
+	if ((got = read_full(fd, hdr, sizeof(hdr))) < 0) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot read checkpoint: %s", path, strerror(errno));
+		goto out;
+	}
+
+	r = FL_ERR_DATA;
+	/* Any prefix of a good file, the empty one included, is "truncated";
+	 * only a different start is "not a state file". */
+	if (memcmp(hdr, MAGIC, (size_t)got < MAGIC_LEN ? (size_t)got : MAGIC_LEN) != 0) {
+		fl_fail(r, "%s: not a fedlead state file", path);
+		goto out;
+	}
+	if ((size_t)got < sizeof(hdr)) {
+		fl_fail(r, "%s: checkpoint is truncated", path);
+		goto out;
+	}
+	version = get_be(hdr + MAGIC_LEN, 4);
+	dlen = get_be(hdr + MAGIC_LEN + 4, 8);
+	/* The declared length is checked against the file before the limit,
+	 * so that a damaged length field reads as damage. */
+	if (dlen > (uint64_t)st.st_size || (uint64_t)st.st_size - dlen < HEADER_LEN + DIGEST_LEN) {
+		fl_fail(r, "%s: checkpoint is truncated", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size - dlen > HEADER_LEN + DIGEST_LEN) {
+		fl_fail(r, "%s: checkpoint is corrupt (size mismatch)", path);
+		goto out;
+	}
+	if (dlen > max_len) {
+		r = fl_fail(FL_ERR_LIMIT,
+		            "%s: checkpoint of %llu bytes exceeds the limit of %zu bytes", path,
+		            (unsigned long long)dlen, max_len);
+		goto out;
+	}
+	if ((buf = malloc(dlen > 0 ? (size_t)dlen : 1)) == NULL) {
+		r = fl_fail(FL_ERR_NOMEM, "%s: out of memory for a checkpoint of %llu bytes", path,
+		            (unsigned long long)dlen);
+		goto out;
+	}
+	if ((got = read_full(fd, buf, (size_t)dlen)) >= 0 && (uint64_t)got == dlen)
+		got = read_full(fd, want, sizeof(want));
+	else if (got >= 0)
+		got = 0;
+	if (got < 0) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot read checkpoint: %s", path, strerror(errno));
+		goto out;
+	}
+	/* The file shrank after fstat (someone else wrote it). */
+	if ((size_t)got < sizeof(want)) {
+		fl_fail(r, "%s: checkpoint is truncated", path);
+		goto out;
+	}
+	if (sha256_2(hdr, sizeof(hdr), buf, (size_t)dlen, have) != 0) {
+		r = fl_fail(FL_ERR_CRYPTO, "%s: cannot read checkpoint: SHA-256 failed", path);
+		goto out;
+	}
+	if (memcmp(want, have, sizeof(want)) != 0) {
+		fl_fail(r, "%s: checkpoint is corrupt (checksum mismatch)", path);
+		goto out;
+	}
+	/* Checked after the checksum: a flipped bit is damage, a correct
+	 * file with another version is from another fedlead. */
+	if (version != FL_STATE_VERSION) {
+		fl_fail(r, "%s: checkpoint version %llu is not supported (expected %d)", path,
+		        (unsigned long long)version, FL_STATE_VERSION);
+		goto out;
+	}
+	*data = buf;
+	*len = (size_t)dlen;
+	buf = NULL;
+	r = 1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(path);
+	return r;
+}
