@@ -142,7 +142,7 @@ echo "== 5. ranking quality on the $(($(wc -l <"$workdir/holdout.csv") - 1)) hel
 row() {
 	local json
 	json=$("$bin/fedlead-score" --model "$2" --data "$workdir/holdout.csv" --eval --top 100 --json)
-	printf "   %-22s" "$1"
+	printf "   %-24s" "$1"
 	printf "%s" "$json" | tr -d ' \n' |
 		sed -E 's/.*"auc":([0-9.]+).*"log_loss":([0-9.]+).*"top_k_positives":([0-9]+).*"lift_at_top_k":([0-9.]+).*/\1 \2 \3 \4/' |
 		awk '{ printf "AUC %.4f  log-loss %.4f  top-100 hits %3d  lift %.2fx\n", $1, $2, $3, $4 }'
