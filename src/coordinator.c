@@ -45,6 +45,8 @@ struct conn {
 	struct event *timer; /* hello timeout, then the deferred free */
 	char addr[300];
 	char id[256]; /* certificate identity, after the handshake */
+	uint8_t *cert; /* its DER certificate, relayed for secure aggregation */
+	size_t cert_len;
 	int handshaken, joined, closing;
 	struct conn *next, *prev;
 };
@@ -84,6 +86,7 @@ static void conn_free(struct conn *c)
 		event_free(c->timer);
 	if (c->bev)
 		bufferevent_free(c->bev);
+	free(c->cert);
 	free(c);
 }
 
@@ -165,6 +168,35 @@ static int io_send(void *ctx, const char *partner, const Fedlead__Wire__Envelope
 	if (c == NULL)
 		return fl_fail(FL_ERR_IO, "partner %s is not connected", partner);
 	return queue_frame(s, c, env);
+}
+
+static int io_send_frame(void *ctx, const char *partner, const uint8_t *frame, size_t len,
+			 const char *type)
+{
+	struct server *s = ctx;
+	struct conn *c = find_conn(s, partner);
+
+	if (c == NULL)
+		return fl_fail(FL_ERR_IO, "partner %s is not connected", partner);
+	if (bufferevent_write(c->bev, frame, len) != 0)
+		return FL_ERR_NOMEM;
+	s->bytes_out += len;
+	s->frames_out++;
+	fl_audit_event(s->audit, "send", "{s:s, s:s, s:I}", "peer", c->id, "type", type, "bytes",
+		       (json_int_t)len);
+	return 0;
+}
+
+static int io_peer_cert(void *ctx, const char *partner, const uint8_t **der, size_t *len)
+{
+	struct server *s = ctx;
+	struct conn *c = find_conn(s, partner);
+
+	if (c == NULL || c->cert == NULL)
+		return fl_fail(FL_ERR_INTERNAL, "partner %s: no certificate to relay", partner);
+	*der = c->cert;
+	*len = c->cert_len;
+	return 0;
 }
 
 static void io_disconnect(void *ctx, const char *partner)
@@ -382,6 +414,17 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			s->rejected++;
 			conn_close(c, 1);
 			return;
+		}
+		{
+			X509 *x = SSL_get1_peer_certificate(ssl);
+			int n = x ? i2d_X509(x, NULL) : -1;
+
+			if (n > 0 && (c->cert = malloc((size_t)n)) != NULL) {
+				uint8_t *q = c->cert;
+
+				c->cert_len = (size_t)i2d_X509(x, &q);
+			}
+			X509_free(x);
 		}
 		c->handshaken = 1;
 		fl_log(FL_LOG_INFO, "TLS connection from %s: certificate of \"%s\"", c->addr, c->id);
@@ -734,6 +777,8 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 		.ctx = &s,
 		.audit = s.audit,
 		.send = io_send,
+		.send_frame = io_send_frame,
+		.peer_cert = io_peer_cert,
 		.disconnect = io_disconnect,
 		.arm_timer = io_arm_timer,
 		.checkpoint = io_checkpoint,

@@ -22,6 +22,9 @@
 #include "fedlead/error.h"
 #include "fedlead/fedmsg.h"
 #include "fedlead/logreg.h"
+#include "fedlead/sagg.h"
+#include "fedlead/secagg.h"
+#include <openssl/rand.h>
 #include "fedlead/train.h"
 #include "fedlead/wire.h"
 #include "state.pb-c.h"
@@ -33,6 +36,7 @@ enum task { T_NONE, T_STATS, T_EVAL, T_FEDAVG, T_FINAL };
 struct partner {
 	char *id;
 	int connected, participant, dropped, pending, saved;
+	int sa_lost; /* gone during this round's secure aggregation */
 	double last_seen;
 	double *vec; /* this round's answer, until the round completes */
 	size_t vlen;
@@ -69,12 +73,19 @@ struct fl_fedcoord {
 	double *best_w;
 	int fedavg_round, iterations;
 	double train_loss, grad_norm, valid_log_loss, valid_auc;
+	double valid_rows, valid_positives; /* of the last validation, for the model */
 
 	struct fl_round_log *hist;
 	size_t n_hist;
 
 	uint8_t *model_file;
 	size_t model_len;
+
+	/* Secure aggregation of the round in progress (NULL when plain). */
+	struct fl_sagg_coord *sa;
+	Fedlead__Wire__SecAggParams sap;
+	uint8_t session[FL_WIRE_SESSION_LEN];
+	double *secure_sum; /* the unmasked sum, once the last step is done */
 };
 
 const char *fl_fed_algo_name(enum fl_fed_algo a)
@@ -136,6 +147,12 @@ int fl_coord_settings_check(const struct fl_coord_settings *s)
 		return fl_fail(FL_ERR_CONFIG, "hist_bins must be 2 to %d", FL_HIST_BINS_MAX);
 	if (!(s->round_deadline > 0))
 		return fl_fail(FL_ERR_CONFIG, "round_deadline must be positive");
+	if (s->secure && (s->n_partners < 2 || s->n_partners > FL_WIRE_MAX_PARTIES))
+		return fl_fail(FL_ERR_CONFIG, "secure aggregation needs 2 to %d partners",
+			       FL_WIRE_MAX_PARTIES);
+	if (s->secure && s->threshold != 0 && (s->threshold < 2 || s->threshold > s->n_partners))
+		return fl_fail(FL_ERR_CONFIG, "threshold %u must be between 2 and the %zu partners",
+			       s->threshold, s->n_partners);
 	return 0;
 }
 
@@ -169,6 +186,8 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	free(c->best_w);
 	free(c->hist);
 	free(c->model_file);
+	fl_sagg_coord_free(c->sa);
+	free(c->secure_sum);
 	free(c);
 }
 
@@ -284,6 +303,7 @@ static void send_task(struct fl_fedcoord *c, struct partner *p)
 	switch (c->task) {
 	case T_STATS:
 		st.ref = &ref;
+		st.secagg = c->sa ? &c->sap : NULL;
 		env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK;
 		env.stats_task = &st;
 		break;
@@ -293,6 +313,7 @@ static void send_task(struct fl_fedcoord *c, struct partner *p)
 		ev.n_w = c->d;
 		ev.need_hessian = c->need_hess;
 		ev.need_validation = c->need_valid;
+		ev.secagg = c->sa ? &c->sap : NULL;
 		env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK;
 		env.eval_task = &ev;
 		break;
@@ -309,6 +330,7 @@ static void send_task(struct fl_fedcoord *c, struct partner *p)
 		 * a share of l2 each makes their sum the pooled objective. */
 		lt.l2 = c->l2 / (double)count(c, 0, 1);
 		lt.need_validation = c->need_valid;
+		lt.secagg = c->sa ? &c->sap : NULL;
 		env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN;
 		env.local_train = &lt;
 		break;
@@ -334,10 +356,68 @@ static size_t count(const struct fl_fedcoord *c, int connected, int participant)
 	return n;
 }
 
+static size_t expected_len(const struct fl_fedcoord *c);
+
+/* The threshold t of this round's secret sharing. */
+static unsigned threshold(const struct fl_fedcoord *c)
+{
+	unsigned n = (unsigned)count(c, 0, 1), t = c->set.threshold ? c->set.threshold : n / 2 + 1;
+
+	return t < 2 ? 2 : t;
+}
+
+/*
+ * Prepares secure aggregation for the round being begun: a fresh session
+ * (so nothing of an earlier attempt can be replayed into this one) and the
+ * fixed-point format, with the bound that keeps the sum of every
+ * participant's values from wrapping.
+ */
+static int secure_begin(struct fl_fedcoord *c)
+{
+	const char **ids = NULL;
+	size_t k = 0;
+	Fedlead__Wire__RoundRef ref;
+	Fedlead__Wire__UpdateKind kind;
+	int r;
+
+	fl_sagg_coord_free(c->sa);
+	c->sa = NULL;
+	free(c->secure_sum);
+	c->secure_sum = NULL;
+	if (!c->set.secure || c->task == T_FINAL || c->task == T_NONE)
+		return 0;
+	if (RAND_bytes(c->session, sizeof(c->session)) != 1)
+		return fl_fail(FL_ERR_CRYPTO, "no randomness for the secure-aggregation session");
+	fedlead__wire__sec_agg_params__init(&c->sap);
+	c->sap.session = (ProtobufCBinaryData){sizeof(c->session), c->session};
+	c->sap.frac_bits = c->task == T_STATS ? FL_SAGG_STATS_FRAC_BITS : FL_SAGG_FRAC_BITS;
+	c->sap.bound = fl_fixed_bound(c->sap.frac_bits, c->np);
+	kind = c->task == T_STATS  ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
+	       : c->task == T_EVAL ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
+				   : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG;
+	if ((ids = calloc(c->np + 1, sizeof(*ids))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < c->np; i++) {
+		c->p[i].sa_lost = 0;
+		if (c->p[i].participant)
+			ids[k++] = c->p[i].id;
+	}
+	fill_ref(c, &ref);
+	r = fl_sagg_coord_new(c->federation_id, &ref, &c->sap, threshold(c), ids, k, kind,
+			      expected_len(c), &c->sa);
+	free(ids);
+	return r;
+}
+
 static void begin_round(struct fl_fedcoord *c, enum task t)
 {
 	c->round++;
 	c->task = t;
+	if (secure_begin(c) != 0) {
+		fl_log(FL_LOG_ERROR, "round %llu: %s", (unsigned long long)c->round, fl_errmsg());
+		c->task = T_NONE;
+		return;
+	}
 	for (size_t i = 0; i < c->np; i++) {
 		struct partner *p = &c->p[i];
 
@@ -576,7 +656,9 @@ static int training_done(struct fl_fedcoord *c)
 	m->prov.train = (struct fl_metric_set){(uint64_t)c->total_rows,
 					       (uint64_t)c->total_positives, NAN, c->train_loss};
 	if (c->set.validation_split > 0)
-		m->prov.valid = (struct fl_metric_set){0, 0, c->valid_auc, c->valid_log_loss};
+		m->prov.valid = (struct fl_metric_set){(uint64_t)c->valid_rows,
+						       (uint64_t)c->valid_positives, c->valid_auc,
+						       c->valid_log_loss};
 	m->prov.rounds = (uint32_t)c->round;
 	for (size_t i = 0; i < c->np; i++)
 		if (c->p[i].participant && (r = fl_model_add_participant(m, c->p[i].id)) != 0)
@@ -743,6 +825,8 @@ static void take_validation(struct fl_fedcoord *c, const double *v)
 	struct fl_valid_metrics m;
 
 	fl_fedmsg_valid_metrics(v, c->set.hist_bins, &m);
+	c->valid_rows = m.rows;
+	c->valid_positives = m.positives;
 	c->valid_log_loss = m.log_loss;
 	c->valid_auc = m.auc;
 }
@@ -875,10 +959,15 @@ static void complete_round(struct fl_fedcoord *c)
 		c->io.finished(c->io.ctx, 1, "done");
 		return;
 	}
-	if ((acc = sum_answers(c, len)) == NULL) {
+	if (c->secure_sum != NULL) {
+		acc = c->secure_sum; /* the sum over the survivors, unmasked */
+		c->secure_sum = NULL;
+	} else if ((acc = sum_answers(c, len)) == NULL) {
 		fail_federation(c, "out of memory");
 		return;
 	}
+	fl_sagg_coord_free(c->sa);
+	c->sa = NULL;
 	switch (c->task) {
 	case T_STATS: r = finish_stats(c, acc); break;
 	case T_EVAL: r = finish_eval(c, acc); break;
@@ -895,6 +984,164 @@ static void complete_round(struct fl_fedcoord *c)
 		fail_federation(c, fl_errmsg()[0] ? fl_errmsg() : fl_strerror(r));
 }
 
+static void partners_lost(struct fl_fedcoord *c, struct partner *only, const char *why);
+
+/* Who owes a message in the current secure-aggregation step. */
+static void secure_pending(struct fl_fedcoord *c)
+{
+	for (size_t i = 0; i < c->np; i++) {
+		struct partner *p = &c->p[i];
+
+		p->pending = p->participant && !p->sa_lost && fl_sagg_coord_owes(c->sa, p->id);
+	}
+}
+
+static void secure_broadcast(struct fl_fedcoord *c, enum fl_sagg_step members,
+			     const uint8_t *frame, size_t len, const char *type)
+{
+	for (size_t i = 0; i < c->np; i++) {
+		struct partner *p = &c->p[i];
+
+		if (p->participant && !p->sa_lost && p->connected &&
+		    fl_sagg_coord_member(c->sa, members, p->id))
+			c->io.send_frame(c->io.ctx, p->id, frame, len, type);
+	}
+}
+
+/*
+ * Moves secure aggregation on once nobody owes the current step: key list
+ * to the advertisers, each partner's shares to it, the unmask request to
+ * the survivors, and finally the unmasked sum to complete_round(). Partners
+ * lost on the way (late_policy = drop) are left out of the next step; if
+ * fewer than t remain, the round is abandoned and nothing is revealed.
+ */
+static void secure_advance(struct fl_fedcoord *c)
+{
+	uint8_t *frame = NULL;
+	size_t len;
+	int r = 0;
+
+	for (size_t i = 0; i < c->np; i++)
+		if (c->p[i].pending)
+			return;
+	switch (fl_sagg_coord_step(c->sa)) {
+	case FL_SAGG_ADVERT:
+		if ((r = fl_sagg_coord_key_list(c->sa, &frame, &len)) == 0)
+			secure_broadcast(c, FL_SAGG_ADVERT, frame, len, "key_list");
+		break;
+	case FL_SAGG_SHARES:
+		for (size_t i = 0; r == 0 && i < c->np; i++) {
+			struct partner *p = &c->p[i];
+
+			if (!p->participant || p->sa_lost || !p->connected ||
+			    !fl_sagg_coord_member(c->sa, FL_SAGG_SHARES, p->id))
+				continue;
+			if ((r = fl_sagg_coord_shares_for(c->sa, p->id, &frame, &len)) == 0)
+				c->io.send_frame(c->io.ctx, p->id, frame, len, "share_set");
+			free(frame);
+			frame = NULL;
+		}
+		if (r == 0 && fl_sagg_coord_count(c->sa, FL_SAGG_SHARES) == 0)
+			r = fl_fail(FL_ERR_PROTO, "no partner shared keys");
+		break;
+	case FL_SAGG_MASKED:
+		if ((r = fl_sagg_coord_unmask_request(c->sa, &frame, &len)) == 0)
+			secure_broadcast(c, FL_SAGG_MASKED, frame, len, "unmask_request");
+		break;
+	case FL_SAGG_UNMASK:
+		if ((c->secure_sum = malloc((expected_len(c) + 1) * sizeof(double))) == NULL)
+			r = FL_ERR_NOMEM;
+		else if ((r = fl_sagg_coord_finish(c->sa, c->secure_sum)) != 0) {
+			free(c->secure_sum);
+			c->secure_sum = NULL;
+		}
+		break;
+	}
+	free(frame);
+	if (r != 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "secure aggregation failed: %s", fl_errmsg());
+		/* Drop whoever is lost, then redo the round with fresh keys, or fail. */
+		for (size_t i = 0; i < c->np; i++)
+			c->p[i].pending = c->p[i].participant && c->p[i].sa_lost;
+		fl_sagg_coord_free(c->sa);
+		c->sa = NULL;
+		if (c->set.late_policy != FL_LATE_DROP) {
+			fail_federation(c, why);
+			return;
+		}
+		partners_lost(c, NULL, why);
+		return;
+	}
+	if (c->secure_sum != NULL) {
+		size_t lost = 0, total = 0;
+
+		for (size_t i = 0; i < c->np; i++) {
+			total += c->p[i].participant;
+			lost += c->p[i].participant && c->p[i].sa_lost;
+		}
+		fl_log(FL_LOG_INFO, "round %llu: secure sum over %zu of %zu partners recovered",
+		       (unsigned long long)c->round, total - lost, total);
+		if (lost > 0 && c->task != T_FEDAVG) {
+			/* An exact round needs every participant's sums: drop the
+			 * lost ones and redo it over the survivors. */
+			free(c->secure_sum);
+			c->secure_sum = NULL;
+			for (size_t i = 0; i < c->np; i++)
+				c->p[i].pending = c->p[i].participant && c->p[i].sa_lost;
+			partners_lost(c, NULL, "lost during secure aggregation");
+			return;
+		}
+		for (size_t i = 0; i < c->np; i++)
+			if (c->p[i].participant && c->p[i].sa_lost) {
+				c->p[i].participant = 0;
+				c->p[i].dropped = 1;
+				fl_log(FL_LOG_WARN, "round %llu: dropped partner %s (lost during secure "
+				       "aggregation)", (unsigned long long)c->round, c->p[i].id);
+			}
+		complete_round(c);
+		return;
+	}
+	secure_pending(c);
+	c->io.arm_timer(c->io.ctx, c->set.round_deadline);
+}
+
+/* One secure-aggregation message from a participant. */
+static int secure_message(struct fl_fedcoord *c, struct partner *p,
+			  const Fedlead__Wire__Envelope *env)
+{
+	const uint8_t *cert;
+	size_t cert_len;
+	int r;
+
+	if (c->sa == NULL || !p->participant || p->sa_lost)
+		return fl_fail(FL_ERR_PROTO, "peer %s: %s outside secure aggregation", p->id,
+			       fl_wire_type_name(env));
+	switch (env->body_case) {
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
+		if ((r = c->io.peer_cert(c->io.ctx, p->id, &cert, &cert_len)) != 0)
+			return r;
+		r = fl_sagg_coord_advert(c->sa, p->id, env->key_advert, cert, cert_len);
+		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+		r = fl_sagg_coord_shares(c->sa, p->id, env->share_set);
+		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
+		r = fl_sagg_coord_masked(c->sa, p->id, env->masked_update);
+		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
+		r = fl_sagg_coord_reveal(c->sa, p->id, env->unmask_reply);
+		break;
+	default: return fl_fail(FL_ERR_PROTO, "peer %s: unexpected message", p->id);
+	}
+	if (r != 0)
+		return r;
+	p->pending = 0;
+	secure_advance(c);
+	return 0;
+}
+
 static void maybe_complete(struct fl_fedcoord *c)
 {
 	for (size_t i = 0; i < c->np; i++)
@@ -904,8 +1151,11 @@ static void maybe_complete(struct fl_fedcoord *c)
 		complete_round(c);
 }
 
-/* Partners are gone or late: apply the late policy. */
-static void partners_lost(struct fl_fedcoord *c, const char *why)
+/* Partners are gone or late: apply the late policy. Those that owe an
+ * answer are lost, or only `only` when one partner failed or left while the
+ * others may still be working on the round (or, in the final round, have
+ * yet to confirm the model). */
+static void partners_lost(struct fl_fedcoord *c, struct partner *only, const char *why)
 {
 	size_t left;
 
@@ -926,7 +1176,7 @@ static void partners_lost(struct fl_fedcoord *c, const char *why)
 	for (size_t i = 0; i < c->np; i++) {
 		struct partner *p = &c->p[i];
 
-		if (p->participant && p->pending) {
+		if (p->participant && (only != NULL ? p == only : p->pending)) {
 			p->participant = 0;
 			p->dropped = 1;
 			p->pending = 0;
@@ -957,15 +1207,17 @@ static void partners_lost(struct fl_fedcoord *c, const char *why)
 	if (c->phase == FL_PHASE_TRAIN && c->solver != NULL) {
 		int r;
 
-		c->round--; /* the round is issued again */
+		/* The round is issued again under a new number, so that answers
+		 * to the abandoned one still in flight are stale, not taken as
+		 * answers at the new point. */
 		if ((r = start_lambda(c, c->l2_index)) == 0)
 			r = next_task(c);
 		if (r != 0)
 			fail_federation(c, fl_errmsg());
 		return;
 	}
-	c->round--;
-	begin_round(c, c->task);
+	if (c->task != T_NONE) /* T_NONE: restored, the caller continues */
+		begin_round(c, c->task);
 }
 
 void fl_fedcoord_timer(struct fl_fedcoord *c)
@@ -983,18 +1235,32 @@ void fl_fedcoord_timer(struct fl_fedcoord *c)
 		c->waiting_kick = 0;
 		for (size_t i = 0; i < c->np; i++)
 			c->p[i].pending = c->p[i].participant && !c->p[i].connected;
-		partners_lost(c, "partners did not return after the coordinator restarted");
+		partners_lost(c, NULL, "partners did not return after the coordinator restarted");
 		if (c->phase < FL_PHASE_DONE && c->task == T_NONE)
 			continue_federation(c);
 		return;
 	}
 	if (c->task == T_NONE)
 		return;
+	if (c->sa != NULL && c->set.late_policy == FL_LATE_DROP) {
+		/* Secure aggregation copes with dropouts itself: go on without
+		 * the late ones if at least t are left. */
+		for (size_t i = 0; i < c->np; i++)
+			if (c->p[i].pending) {
+				fl_log(FL_LOG_WARN, "round %llu: %s is late; continuing secure "
+				       "aggregation without it", (unsigned long long)c->round,
+				       c->p[i].id);
+				c->p[i].sa_lost = 1;
+				c->p[i].pending = 0;
+			}
+		secure_advance(c);
+		return;
+	}
 	off += (size_t)snprintf(why, sizeof(why), "no answer within %g s from", c->set.round_deadline);
 	for (size_t i = 0; i < c->np && off < sizeof(why) - 64; i++)
 		if (c->p[i].pending)
 			off += (size_t)snprintf(why + off, sizeof(why) - off, " %s", c->p[i].id);
-	partners_lost(c, why);
+	partners_lost(c, NULL, why);
 }
 
 int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__Wire__Hello *h)
@@ -1051,6 +1317,8 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 	plan.seed = c->set.seed;
 	plan.hist_bins = c->set.hist_bins;
 	plan.hist_range = c->set.hist_range;
+	plan.secure_aggregation = c->set.secure;
+	plan.threshold = c->set.secure ? threshold(c) : 0;
 	w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	w.federation_id = c->federation_id;
 	w.coordinator_version = (char *)FL_VERSION;
@@ -1086,6 +1354,15 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 		}
 		return 0;
 	}
+	if (c->sa != NULL) {
+		/* It lost this round's secrets: the round starts again, with fresh
+		 * keys for everyone. */
+		fl_log(FL_LOG_INFO, "round %llu: restarting secure aggregation for %s",
+		       (unsigned long long)c->round, partner);
+		c->round--;
+		begin_round(c, c->task);
+		return 0;
+	}
 	if (p->pending)
 		send_task(c, p);
 	return 0;
@@ -1108,6 +1385,17 @@ void fl_fedcoord_leave(struct fl_fedcoord *c, const char *partner)
 	fl_log(FL_LOG_WARN, "partner %s disconnected", partner);
 	if (c->phase == FL_PHASE_WAITING || !p->participant || c->phase >= FL_PHASE_DONE)
 		return;
+	if (c->sa != NULL && !p->sa_lost && !c->waiting_kick) {
+		/* Its round secrets went with the connection. */
+		if (c->set.late_policy == FL_LATE_DROP) {
+			p->sa_lost = 1;
+			p->pending = 0;
+			secure_advance(c);
+			return;
+		}
+		if (c->set.late_policy == FL_LATE_WAIT)
+			return; /* the round restarts when it is back */
+	}
 	if (c->waiting_kick || !p->pending)
 		return; /* nothing owed right now; a later round deals with it */
 	/* Waiting is the policy's job; a gone partner under "drop" or "abort"
@@ -1115,7 +1403,7 @@ void fl_fedcoord_leave(struct fl_fedcoord *c, const char *partner)
 	if (c->set.late_policy == FL_LATE_WAIT)
 		return;
 	snprintf(why, sizeof(why), "partner %.64s disconnected", partner);
-	partners_lost(c, why);
+	partners_lost(c, p, why);
 }
 
 int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
@@ -1129,9 +1417,17 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 	if (p == NULL || !p->connected)
 		return fl_fail(FL_ERR_PROTO, "peer %s: %s before hello", partner, type);
 	p->last_seen = now_seconds();
-	if (env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE &&
-	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_STATUS)
+	switch (env->body_case) {
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_STATUS:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
+		break;
+	default:
 		return fl_fail(FL_ERR_PROTO, "peer %s: unexpected %s message", partner, type);
+	}
 	/* An answer to an earlier round (overtaken by a retry) is dropped, never
 	 * added to the current sums. */
 	if (ref != NULL && ref->round < c->round && strcmp(ref->federation_id, c->federation_id) == 0) {
@@ -1143,6 +1439,12 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 	if ((r = fl_wire_check_ref(ref, c->federation_id, c->round, c->schema->fingerprint,
 				   partner, type)) != 0)
 		return r;
+	if (env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE &&
+	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_STATUS)
+		return secure_message(c, p, env);
+	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE && c->set.secure)
+		return fl_fail(FL_ERR_PROTO, "peer %s: update in the clear in a secure federation",
+			       partner);
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_STATUS) {
 		const Fedlead__Wire__Status *s = env->status;
 
@@ -1165,11 +1467,7 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 				fail_federation(c, why);
 				return 0;
 			}
-			p->pending = 1;
-			for (size_t i = 0; i < c->np; i++)
-				if (&c->p[i] != p)
-					c->p[i].pending = 0;
-			partners_lost(c, why);
+			partners_lost(c, p, why);
 			return 0;
 		}
 		return fl_fail(FL_ERR_PROTO, "peer %s: unexpected status %d in round %llu", partner,

@@ -14,6 +14,7 @@
 #include "fedlead/fedmsg.h"
 #include "fedlead/linalg.h"
 #include "fedlead/logreg.h"
+#include "fedlead/sagg.h"
 #include "fedlead/wire.h"
 
 struct fl_fednode {
@@ -31,7 +32,19 @@ struct fl_fednode {
 	uint64_t seed;
 	uint32_t bins;
 	double range;
+	/* secure aggregation */
+	int secure;
+	unsigned threshold;
+	char identity[FL_WIRE_MAX_STRING + 1];
+	EVP_PKEY *key;
+	X509_STORE *store;
+	struct fl_sagg_node *sa;
+	const Fedlead__Wire__SecAggParams *task_secagg; /* of the task being answered */
 };
+
+static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+			Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
+			size_t *len);
 
 static void drop_split(struct fl_fednode *n)
 {
@@ -45,10 +58,17 @@ static void drop_split(struct fl_fednode *n)
 	n->c = NULL;
 }
 
+void fl_fednode_set_credentials(struct fl_fednode *n, EVP_PKEY *key, X509_STORE *store)
+{
+	n->key = key;
+	n->store = store;
+}
+
 void fl_fednode_free(struct fl_fednode *n)
 {
 	if (n == NULL)
 		return;
+	fl_sagg_node_free(n->sa);
 	drop_split(n);
 	fl_dataset_free(n->raw);
 	free(n);
@@ -119,6 +139,12 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 	n->seed = p->seed;
 	n->bins = p->hist_bins;
 	n->range = p->hist_range;
+	n->secure = p->secure_aggregation;
+	n->threshold = p->threshold;
+	snprintf(n->identity, sizeof(n->identity), "%s", w->partner_identity);
+	if (n->secure && (n->key == NULL || n->store == NULL || p->threshold < 2))
+		return fl_fail(FL_ERR_PROTO, "coordinator: secure aggregation without credentials "
+			       "or with threshold %u", p->threshold);
 	if (n->valid_split > 0) {
 		if ((r = fl_dataset_split(n->raw, n->valid_split, n->seed, &n->tr_raw,
 					  &n->va_raw)) != 0)
@@ -176,7 +202,39 @@ int fl_fednode_status(const struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 	return fl_wire_encode(&env, frame, len);
 }
 
-static int reply_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+/* The task's secure-aggregation settings, or NULL. */
+static const Fedlead__Wire__SecAggParams *task_secagg(const Fedlead__Wire__Envelope *env)
+{
+	switch (env->body_case) {
+	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK: return env->stats_task->secagg;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK: return env->eval_task->secagg;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN: return env->local_train->secagg;
+	default: return NULL;
+	}
+}
+
+/*
+ * Sends the update: in the clear (inside TLS) in a plain federation, or as
+ * the first step of secure aggregation, which keeps the vector and answers
+ * with a key advertisement.
+ */
+static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+			Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
+			size_t *len)
+{
+	if (n->secure) {
+		int r;
+
+		fl_sagg_node_free(n->sa);
+		n->sa = NULL;
+		r = fl_sagg_node_start(n->federation_id, ref, n->task_secagg, n->threshold,
+				       n->identity, n->key, kind, values, nv, &n->sa, frame, len);
+		return r == 0 ? FL_FEDNODE_REPLY : r;
+	}
+	return plain_update(n, ref, kind, values, nv, frame, len);
+}
+
+static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
 			Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
 			size_t *len)
 {
@@ -363,6 +421,24 @@ out:
 	return r;
 }
 
+/* Steps 2 to 4 of secure aggregation for the task in progress. */
+static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
+		       size_t *len)
+{
+	int r;
+
+	if (!n->secure || n->sa == NULL)
+		return fl_fail(FL_ERR_PROTO, "coordinator: %s outside secure aggregation",
+			       fl_wire_type_name(env));
+	if (env->key_list != NULL && env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST)
+		r = fl_sagg_node_keys(n->sa, env->key_list, n->store, frame, len);
+	else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET)
+		r = fl_sagg_node_shares(n->sa, env->share_set, frame, len);
+	else
+		r = fl_sagg_node_unmask(n->sa, env->unmask_request, frame, len);
+	return r == 0 ? FL_FEDNODE_REPLY : r;
+}
+
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
 		      size_t *len)
 {
@@ -379,12 +455,34 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	case FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
 		break;
 	default:
 		return fl_fail(FL_ERR_PROTO, "coordinator: unexpected %s message", type);
 	}
 	if ((r = check_task_ref(n, ref, type)) != 0)
 		return r;
+	switch (env->body_case) {
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
+		return secure_step(n, env, frame, len);
+	default:
+		break;
+	}
+	/* A secure federation never falls back to plain updates, whatever a
+	 * task says: that would hand the coordinator this partner's vector. */
+	n->task_secagg = task_secagg(env);
+	if (n->secure && n->task_secagg == NULL &&
+	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE &&
+	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL)
+		return fl_fail(FL_ERR_AUTH, "coordinator: %s without secure aggregation in a secure "
+			       "federation; refused", type);
+	if (!n->secure && n->task_secagg != NULL)
+		return fl_fail(FL_ERR_PROTO, "coordinator: %s with secure aggregation, which the plan "
+			       "did not announce", type);
 	switch (env->body_case) {
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK:
 		return do_stats(n, ref, frame, len);

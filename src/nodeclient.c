@@ -29,6 +29,8 @@
 #include "fedlead/fednode.h"
 #include "fedlead/log.h"
 #include "fedlead/modelsign.h"
+#include "fedlead/secagg.h"
+#include <openssl/pem.h>
 #include "fedlead/wire.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -45,6 +47,8 @@ struct session {
 	struct fl_audit *audit;
 	SSL_CTX *ctx;
 	SSL *ssl;
+	EVP_PKEY *key;      /* signs secure-aggregation key advertisements */
+	X509_STORE *store;  /* checks the other partners' certificates */
 	int fd;
 	char peer[300]; /* "coordinator HOST:PORT" for messages */
 	unsigned long dumped;
@@ -176,6 +180,36 @@ static void close_session(struct session *s)
 	s->welcomed = 0;
 }
 
+/*
+ * In TLS 1.3 the coordinator judges this node's certificate only after the
+ * node has finished its side of the handshake, so a refusal arrives as an
+ * alert on the first write or read, which would otherwise look like a
+ * dropped connection. The same certificate will be refused again: the
+ * caller says why and stops instead of reconnecting for ever.
+ */
+static int cert_refused(char *why, size_t n)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *text;
+
+	if (e == 0 || ERR_GET_LIB(e) != ERR_LIB_SSL)
+		return 0;
+	switch (ERR_GET_REASON(e)) {
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+		text = ERR_reason_error_string(e);
+		snprintf(why, n, "%s", text ? text : "certificate alert");
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int open_session(struct session *s)
 {
 	const struct fl_node_opts *o = s->o;
@@ -193,6 +227,7 @@ static int open_session(struct session *s)
 	if ((r = fl_tls_client_new(s->ctx, s->fd, o->server_name ? o->server_name : host,
 				   &s->ssl)) != 0)
 		return r;
+	ERR_clear_error(); /* so cert_refused() sees this connection's errors only */
 	if (SSL_connect(s->ssl) != 1) {
 		fl_tls_verify_error(s->ssl, why, sizeof(why));
 		if (why[0] == '\0')
@@ -204,7 +239,9 @@ static int open_session(struct session *s)
 	}
 	if ((r = fl_fednode_hello(s->node, o->federation_id, &frame, &len)) != 0)
 		return r;
-	return send_frame(s, "hello", frame, len);
+	if ((r = send_frame(s, "hello", frame, len)) != 0 && cert_refused(why, sizeof(why)))
+		r = fl_fail(FL_ERR_AUTH, "%s refused this node's certificate: %s", s->peer, why);
+	return r;
 }
 
 /* Verifies, saves and acknowledges the final model. */
@@ -258,6 +295,11 @@ static int serve(struct session *s)
 			return fl_fail(FL_ERR_IO, "stopped by a signal");
 		r = fl_wire_read_frame(ssl_read_fn, s, s->o->max_frame, s->peer, &body, &len);
 		if (r != 0) {
+			char why[256];
+
+			if (!s->welcomed && cert_refused(why, sizeof(why)))
+				return fl_fail(FL_ERR_AUTH, "%s refused this node's certificate: %s",
+					       s->peer, why);
 			fl_log(FL_LOG_WARN, "%s", fl_errmsg());
 			return SESSION_RETRY;
 		}
@@ -327,6 +369,20 @@ static int serve(struct session *s)
 	}
 }
 
+/* The certificate key and the CA store, for secure aggregation. */
+static int load_credentials(struct session *s)
+{
+	FILE *fp = fopen(s->o->tls.key, "r");
+
+	if (fp == NULL)
+		return fl_fail(FL_ERR_IO, "%s: %s", s->o->tls.key, strerror(errno));
+	s->key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	if (s->key == NULL)
+		return fl_fail(FL_ERR_CONFIG, "%s: cannot read the private key", s->o->tls.key);
+	return fl_sa_store_load(s->o->tls.ca, s->o->tls.crl, &s->store);
+}
+
 static double jitter(void)
 {
 	uint32_t x = 0;
@@ -360,8 +416,10 @@ int fl_node_run(const struct fl_node_opts *o)
 		goto out;
 	ds = NULL;
 	if ((r = fl_audit_open(o->audit_log, &s.audit)) != 0 ||
-	    (r = fl_tls_client_ctx(&o->tls, &s.ctx)) != 0)
+	    (r = fl_tls_client_ctx(&o->tls, &s.ctx)) != 0 ||
+	    (r = load_credentials(&s)) != 0)
 		goto out;
+	fl_fednode_set_credentials(s.node, s.key, s.store);
 	if (o->dump_dir != NULL && mkdir(o->dump_dir, 0700) != 0 && errno != EEXIST) {
 		r = fl_fail(FL_ERR_IO, "%s: %s", o->dump_dir, strerror(errno));
 		goto out;
@@ -410,6 +468,8 @@ int fl_node_run(const struct fl_node_opts *o)
 out:
 	close_session(&s);
 	SSL_CTX_free(s.ctx);
+	EVP_PKEY_free(s.key);
+	X509_STORE_free(s.store);
 	fl_audit_close(s.audit);
 	fl_fednode_free(s.node);
 	fl_dataset_free(ds);

@@ -253,7 +253,7 @@ static int packed_count(const ProtobufCFieldDescriptor *f, const char *path, con
 static int walk_message(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len,
                         const char *path, int depth, char *why)
 {
-	uint8_t seen[MAX_FIELDS] = {0};
+	uint32_t seen[MAX_FIELDS] = {0};
 	unsigned oneof_seen = 0; /* quantifier offset + 1 of a oneof member seen */
 	const char *where = path[0] != '\0' ? path : "the envelope";
 	size_t pos = 0;
@@ -276,9 +276,15 @@ static int walk_message(const ProtobufCMessageDescriptor *desc, const uint8_t *p
 			               (unsigned)(tag >> 3), where);
 		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] != '\0' ? "." : "", f->name);
 		idx = (size_t)(f - desc->fields);
-		if (seen[idx])
+		/* A repeated field of messages, strings or bytes occurs once per
+		 * element (bounded, so the allocation stays small); any other field
+		 * once. */
+		if (seen[idx] > 0 && f->label != PROTOBUF_C_LABEL_REPEATED)
 			return why_set(why, "malformed message (%s occurs twice)", sub);
-		seen[idx] = 1;
+		if (seen[idx] >= FL_WIRE_MAX_REPEATED)
+			return why_set(why, "malformed message (%s occurs more than %d times)", sub,
+			               FL_WIRE_MAX_REPEATED);
+		seen[idx]++;
 		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
 			/* Protobuf would keep the last member; two bodies are a
 			 * confused or malicious sender. */
@@ -404,6 +410,33 @@ static int check_fingerprint(const ProtobufCBinaryData *fp, const char *type, ch
 	return 0;
 }
 
+/* Secure-aggregation settings of a task, when present. */
+static int check_secagg_params(const Fedlead__Wire__SecAggParams *p, const char *type, char *why)
+{
+	if (p == NULL)
+		return 0;
+	if (p->session.len != FL_WIRE_SESSION_LEN)
+		return why_set(why, "%s: secure-aggregation session is %zu bytes, expected %d", type,
+		               p->session.len, FL_WIRE_SESSION_LEN);
+	if (p->frac_bits < 0 || p->frac_bits > 62)
+		return why_set(why, "%s: fixed-point fraction bits %d out of range", type,
+		               (int)p->frac_bits);
+	if (!(p->bound > 0) || !isfinite(p->bound))
+		return why_set(why, "%s: fixed-point bound is not a positive number", type);
+	return 0;
+}
+
+/* Public keys are X25519 (32 bytes); a signature is bounded. */
+static int check_keys(const ProtobufCBinaryData *c, const ProtobufCBinaryData *s,
+                      const ProtobufCBinaryData *sig, const char *type, char *why)
+{
+	if (c->len != FL_WIRE_KEY_LEN || s->len != FL_WIRE_KEY_LEN)
+		return why_set(why, "%s: public keys must be %d bytes", type, FL_WIRE_KEY_LEN);
+	if (sig->len == 0 || sig->len > FL_WIRE_MAX_SIGNATURE)
+		return why_set(why, "%s: signature of %zu bytes", type, sig->len);
+	return 0;
+}
+
 /* 0 when env is a message this version accepts, else 1 with why. */
 static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 {
@@ -422,6 +455,12 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 	case FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STATUS:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 		if (ref == NULL)
 			return why_set(why, "%s: round reference missing", type);
 		if (check_fingerprint(&ref->schema_fingerprint, type, why) != 0)
@@ -464,10 +503,12 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 			return 1;
 		break;
 	}
+	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK:
+		return check_secagg_params(env->stats_task->secagg, type, why);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK:
 		if (check_vector(env->eval_task->w, env->eval_task->n_w, type, "w", why) != 0)
 			return 1;
-		break;
+		return check_secagg_params(env->eval_task->secagg, type, why);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN: {
 		const Fedlead__Wire__LocalTrainTask *t = env->local_train;
 
@@ -476,6 +517,81 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		    check_finite(t->prox_mu, type, "prox_mu", why) != 0 ||
 		    check_finite(t->l2, type, "l2", why) != 0)
 			return 1;
+		return check_secagg_params(t->secagg, type, why);
+	}
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT: {
+		const Fedlead__Wire__KeyAdvert *k = env->key_advert;
+
+		if (k->b_commit.len != FL_WIRE_KEY_LEN)
+			return why_set(why, "%s: commitment must be %d bytes", type, FL_WIRE_KEY_LEN);
+		return check_keys(&k->c_pub, &k->s_pub, &k->signature, type, why);
+	}
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST: {
+		const Fedlead__Wire__KeyList *l = env->key_list;
+
+		if (l->n_entries > FL_WIRE_MAX_PARTIES)
+			return why_set(why, "key_list: %zu entries, the limit is %d", l->n_entries,
+			               FL_WIRE_MAX_PARTIES);
+		for (size_t i = 0; i < l->n_entries; i++) {
+			const Fedlead__Wire__KeyEntry *e = l->entries[i];
+
+			if (e->identity[0] == '\0')
+				return why_set(why, "key_list: entry %zu has no identity", i);
+			if (e->certificate.len == 0 || e->certificate.len > FL_WIRE_MAX_CERT)
+				return why_set(why, "key_list: certificate of entry %zu is %zu bytes", i,
+				               e->certificate.len);
+			if (check_keys(&e->c_pub, &e->s_pub, &e->signature, type, why) != 0)
+				return 1;
+			if (e->b_commit.len != FL_WIRE_KEY_LEN)
+				return why_set(why, "%s: commitment must be %d bytes", type,
+				               FL_WIRE_KEY_LEN);
+		}
+		break;
+	}
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET: {
+		const Fedlead__Wire__ShareSet *ss = env->share_set;
+
+		if (ss->n_shares > FL_WIRE_MAX_PARTIES)
+			return why_set(why, "share_set: %zu shares, the limit is %d", ss->n_shares,
+			               FL_WIRE_MAX_PARTIES);
+		for (size_t i = 0; i < ss->n_shares; i++)
+			if (ss->shares[i]->ciphertext.len != FL_WIRE_SHARE_CT_LEN)
+				return why_set(why, "share_set: share %zu is %zu bytes, expected %d", i,
+				               ss->shares[i]->ciphertext.len, FL_WIRE_SHARE_CT_LEN);
+		break;
+	}
+	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
+		switch (env->masked_update->kind) {
+		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS:
+		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL:
+		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG: break;
+		default: return why_set(why, "masked_update: kind %d is not valid",
+		                        (int)env->masked_update->kind);
+		}
+		if (env->masked_update->n_values > FL_WIRE_MAX_VECTOR)
+			return why_set(why, "masked_update has %zu values, the limit is %u",
+			               env->masked_update->n_values, FL_WIRE_MAX_VECTOR);
+		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
+		if (env->unmask_request->n_survivors > FL_WIRE_MAX_PARTIES ||
+		    env->unmask_request->n_dropped > FL_WIRE_MAX_PARTIES)
+			return why_set(why, "unmask_request names more than %d partners",
+			               FL_WIRE_MAX_PARTIES);
+		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY: {
+		const Fedlead__Wire__UnmaskReply *u = env->unmask_reply;
+
+		if (u->n_shares > FL_WIRE_MAX_PARTIES)
+			return why_set(why, "unmask_reply: %zu shares, the limit is %d", u->n_shares,
+			               FL_WIRE_MAX_PARTIES);
+		for (size_t i = 0; i < u->n_shares; i++) {
+			if (u->shares[i]->what != 1 && u->shares[i]->what != 2)
+				return why_set(why, "unmask_reply: share %zu is of unknown kind %u", i,
+				               u->shares[i]->what);
+			if (u->shares[i]->share.len != FL_WIRE_KEY_LEN)
+				return why_set(why, "unmask_reply: share %zu is %zu bytes, expected %d",
+				               i, u->shares[i]->share.len, FL_WIRE_KEY_LEN);
+		}
 		break;
 	}
 	case FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL:
@@ -637,6 +753,17 @@ const char *fl_wire_type_name(const Fedlead__Wire__Envelope *env)
 		return env->final_model ? "final_model" : "invalid";
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE: return env->update ? "update" : "invalid";
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STATUS: return env->status ? "status" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
+		return env->key_advert ? "key_advert" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST: return env->key_list ? "key_list" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+		return env->share_set ? "share_set" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
+		return env->masked_update ? "masked_update" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
+		return env->unmask_request ? "unmask_request" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
+		return env->unmask_reply ? "unmask_reply" : "invalid";
 	default: return "invalid";
 	}
 }
@@ -653,6 +780,12 @@ const Fedlead__Wire__RoundRef *fl_wire_ref(const Fedlead__Wire__Envelope *env)
 	case FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL: return env->final_model->ref;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE: return env->update->ref;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STATUS: return env->status->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT: return env->key_advert->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST: return env->key_list->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET: return env->share_set->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE: return env->masked_update->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST: return env->unmask_request->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY: return env->unmask_reply->ref;
 	default: return NULL;
 	}
 }

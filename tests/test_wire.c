@@ -772,9 +772,9 @@ static void test_structure_rules(void **state)
 	}
 
 	env.n = 0;
-	pb_uint(&env, 11, 1);
+	pb_uint(&env, 99, 1);
 	expect_refused(&env, FL_ERR_PROTO,
-	               "peer acme: malformed message (unknown field 11 in the envelope)");
+	               "peer acme: malformed message (unknown field 99 in the envelope)");
 
 	b.n = 0;
 	pb_uint(&b, 15, 1);

@@ -56,6 +56,8 @@ struct fl_coord_settings {
 	double round_deadline; /* seconds a round may take */
 	enum fl_late_policy late_policy;
 	double start_wait; /* seconds to wait for missing partners once quorum is met */
+	int secure;        /* secure aggregation of every update */
+	unsigned threshold; /* t of t-of-n; 0 = more than half of the participants */
 };
 
 /* Checks settings for contradictions; FL_ERR_CONFIG with a message. */
@@ -66,6 +68,11 @@ struct fl_fedcoord_io {
 	struct fl_audit *audit; /* may be NULL */
 	/* Queues a message for a connected partner. */
 	int (*send)(void *ctx, const char *partner, const Fedlead__Wire__Envelope *env);
+	/* Queues an encoded frame (secure-aggregation steps build their own). */
+	int (*send_frame)(void *ctx, const char *partner, const uint8_t *frame, size_t len,
+			  const char *type);
+	/* The DER certificate the partner presented in its TLS handshake. */
+	int (*peer_cert)(void *ctx, const char *partner, const uint8_t **der, size_t *len);
 	/* Closes a partner's connection once what was queued is sent. */
 	void (*disconnect)(void *ctx, const char *partner);
 	/* Arms the one timer (seconds > 0) or disarms it (0). */

@@ -12,12 +12,21 @@
 #include "fedlead/encode.h"
 #include "fedlead/schema.h"
 #include "wire.pb-c.h"
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 struct fl_fednode;
 
 /* Takes ownership of raw (the partner's encoded, unstandardised rows). */
 int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_fednode **out);
 void fl_fednode_free(struct fl_fednode *n);
+
+/*
+ * For secure aggregation: the key that signs this partner's key
+ * advertisements (its certificate key) and the CA store that checks the
+ * other partners' certificates. Both stay owned by the caller.
+ */
+void fl_fednode_set_credentials(struct fl_fednode *n, EVP_PKEY *key, X509_STORE *store);
 
 /* Builds the Hello frame (malloc'ed) for federation_id (may be ""). */
 int fl_fednode_hello(const struct fl_fednode *n, const char *federation_id, uint8_t **frame,

@@ -52,6 +52,14 @@
 #define FL_WIRE_FINGERPRINT_LEN 32
 /* Bytes of the frame header. */
 #define FL_WIRE_HEADER_LEN 4
+/* Secure aggregation (see proto/wire.proto). */
+#define FL_WIRE_MAX_PARTIES 255    /* Shamir over GF(256) */
+#define FL_WIRE_MAX_REPEATED 1024  /* elements of a repeated message, string or bytes field */
+#define FL_WIRE_KEY_LEN 32         /* X25519 keys and secret shares */
+#define FL_WIRE_SESSION_LEN 16
+#define FL_WIRE_MAX_SIGNATURE 1024
+#define FL_WIRE_MAX_CERT 16384
+#define FL_WIRE_SHARE_CT_LEN (2 * FL_WIRE_KEY_LEN + 12 + 16) /* two shares, nonce, tag */
 
 /*
  * Reads the body length from a frame header. Returns 0 and sets *len, or

@@ -25,7 +25,8 @@ struct cfg {
 	char *id, *schema, *partners_file, *class_weight;
 	struct fl_strlist partners;
 	uint64_t min_partners, seed, max_iterations, rounds, local_epochs, local_batch, hist_bins;
-	int algorithm, late_policy, log_level;
+	int algorithm, late_policy, log_level, secure;
+	uint64_t threshold;
 	double l2, validation_split, tolerance, local_lr, fedprox_mu, round_deadline, start_wait,
 		hello_timeout;
 	char *listen, *http_listen, *port_file;
@@ -76,6 +77,10 @@ static const struct fl_cfg_key keys[] = {
 	   "fedavg: FedProx proximal term (0 = plain FedAvg)"),
 	KR("federation", "hist_bins", FL_CFG_U64, hist_bins, 2, 100000, "2000",
 	   "score histogram bins for federated AUC"),
+	K("federation", "secure_aggregation", FL_CFG_BOOL, secure, "on",
+	  "mask every update so the coordinator learns only sums"),
+	KR("federation", "threshold", FL_CFG_U64, threshold, 0, 255, "0",
+	   "secure aggregation: t of t-of-n (0 = more than half of the partners)"),
 	KR("rounds", "round_deadline", FL_CFG_SECONDS, round_deadline, 0.001, 1e7, "5m",
 	   "time a round may take"),
 	KE("rounds", "late_policy", late_policy, policies, "wait",
@@ -215,6 +220,8 @@ static int build_opts(struct cfg *c, struct fl_coord_opts *o, char **model_defau
 	s->round_deadline = c->round_deadline;
 	s->late_policy = (enum fl_late_policy)c->late_policy;
 	s->start_wait = c->start_wait;
+	s->secure = c->secure;
+	s->threshold = (unsigned)c->threshold;
 	if ((r = fl_coord_settings_check(s)) != 0)
 		return r;
 	o->schema_path = c->schema;

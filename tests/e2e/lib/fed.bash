@@ -104,17 +104,17 @@ start_coordinator() {
 }
 
 # start_node NAME DATA [flags...]: partner NAME with certificate $T/pki/NAME;
-# sets NODE_PID. Its files are in $T/node-NAME.
+# sets NODE_PID. Its files are in $T/node-NAME (or $NODE_HOME/node-NAME).
 start_node() {
-	local name=$1 data=$2
+	local name=$1 data=$2 home=${NODE_HOME:-$T}/node-$1
 	shift 2
-	mkdir -p "$T/node-$name"
+	mkdir -p "$home"
 	"$FL_BIN/fedlead-node" join --schema "${NODE_SCHEMA:-$SCHEMA}" --data "$data" \
 		--address "127.0.0.1:$PORT" --server-name localhost \
 		--ca "$T/pki/ca/ca.crt" --cert "${NODE_CERT:-$T/pki/$name.crt}" \
 		--key "${NODE_KEY:-$T/pki/$name.key}" \
-		--model-out "$T/node-$name/model.fdl" --audit-log "$T/node-$name/audit.jsonl" \
-		--backoff-initial 0.1 --backoff-max 0.5 "$@" 2>>"$T/node-$name/node.log" &
+		--model-out "$home/model.fdl" --audit-log "$home/audit.jsonl" \
+		--backoff-initial 0.1 --backoff-max 0.5 "$@" 2>>"$home/node.log" &
 	NODE_PID=$!
 	PIDS+=("$NODE_PID")
 }
@@ -158,3 +158,60 @@ PYEOF
 
 # le A B: numeric A <= B
 le() { "$PY" -c "import sys; sys.exit(0 if float('$1') <= float('$2') else 1)"; }
+
+# model_json MODEL: the whole model as JSON (fedlead-score --export json).
+model_json() {
+	"$FL_BIN/fedlead-score" --model "$1" --export json
+}
+
+# jget FILE EXPR: evaluates the Python expression EXPR with j = the JSON in
+# FILE and prints the result (repr for floats, so nothing is rounded).
+jget() {
+	"$PY" -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+v = eval(sys.argv[2])
+print(repr(v) if isinstance(v, float) else v)' "$1" "$2"
+}
+
+# http_get PATH: GET http://127.0.0.1:$HTTP_PORT/PATH; prints the status
+# code on the first line, the Content-Type on the second, then the body.
+http_get() {
+	"$PY" - "$HTTP_PORT" "$1" <<'PYEOF'
+import sys, urllib.request, urllib.error
+url = "http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2])
+try:
+    r = urllib.request.urlopen(url, timeout=5)
+    code, ctype, body = r.status, r.headers.get("Content-Type", ""), r.read()
+except urllib.error.HTTPError as e:
+    code, ctype, body = e.code, e.headers.get("Content-Type", ""), e.read()
+sys.stdout.write("%d\n%s\n" % (code, ctype))
+sys.stdout.write(body.decode("utf-8", "replace"))
+PYEOF
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds;
+# fails after SECONDS.
+wait_for() {
+	local secs=$1 i
+	shift
+	for i in $(seq $((secs * 10))); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# log_has FILE EXTENDED-REGEX: the log holds a matching line.
+log_has() { grep -Eq -- "$2" "$1" 2>/dev/null; }
+
+# status_round: the round in the coordinator's /status, or -1 if unreachable.
+status_round() {
+	"$PY" - "$HTTP_PORT" <<'PYEOF'
+import json, sys, urllib.request
+try:
+    r = urllib.request.urlopen("http://127.0.0.1:%s/status" % sys.argv[1], timeout=2)
+    print(json.load(r)["round"])
+except Exception:
+    print(-1)
+PYEOF
+}

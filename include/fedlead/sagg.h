@@ -1,0 +1,101 @@
+/*
+ * The secure-aggregation protocol (Bonawitz et al., CCS 2017, with signed key
+ * advertisements), one aggregation at a time, without any networking:
+ * struct fl_sagg_node is a partner's side of one round, struct fl_sagg_coord
+ * the coordinator's. The cryptography is secagg.h's.
+ *
+ * Per round the coordinator learns the sum over the surviving partners of
+ * their fixed-point vectors, and nothing that separates one partner's
+ * vector from the others': every vector it receives is masked by a
+ * self-mask and by pairwise masks that cancel in the sum. Masks of partners
+ * that drop out after sharing are removed with t-of-n secret shares held
+ * by the others; a node never reveals both kinds of share for one peer.
+ */
+#ifndef FEDLEAD_SAGG_H
+#define FEDLEAD_SAGG_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedlead/wire.h"
+
+/* Fixed-point precision of the vectors (see fl_fixed_bound in secagg.h). */
+#define FL_SAGG_FRAC_BITS 32
+#define FL_SAGG_STATS_FRAC_BITS 16
+
+/* ---- partner side ---- */
+
+struct fl_sagg_node;
+
+/*
+ * Starts a round: encodes x (n values) in fixed point and makes fresh keys.
+ * key signs the advertisement (the partner's certificate key). Fails with
+ * FL_ERR_LIMIT naming the value when x exceeds the announced bound.
+ * *advert receives the KeyAdvert frame to send.
+ */
+int fl_sagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
+		       const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
+		       EVP_PKEY *key,
+		       Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
+		       struct fl_sagg_node **out, uint8_t **advert, size_t *advert_len);
+
+/* The KeyList: verifies every advertisement against the CA store, then
+ * returns the ShareSet frame (this partner's shares, one per peer). */
+int fl_sagg_node_keys(struct fl_sagg_node *s, const Fedlead__Wire__KeyList *kl,
+		      X509_STORE *store, uint8_t **frame, size_t *len);
+
+/* The shares addressed to this partner: returns the MaskedUpdate frame. */
+int fl_sagg_node_shares(struct fl_sagg_node *s, const Fedlead__Wire__ShareSet *ss,
+			uint8_t **frame, size_t *len);
+
+/* The UnmaskRequest: refuses a request naming one peer both as survivor and
+ * dropped, or contradicting an earlier request; returns the UnmaskReply. */
+int fl_sagg_node_unmask(struct fl_sagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
+			uint8_t **frame, size_t *len);
+
+/* Wipes all secrets. */
+void fl_sagg_node_free(struct fl_sagg_node *s);
+
+/* ---- coordinator side ---- */
+
+struct fl_sagg_coord;
+
+/* One aggregation of n values among the given partners (sorted), threshold t. */
+int fl_sagg_coord_new(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
+		      const Fedlead__Wire__SecAggParams *p, unsigned t,
+		      const char *const *partners, size_t np, Fedlead__Wire__UpdateKind kind,
+		      size_t n, struct fl_sagg_coord **out);
+void fl_sagg_coord_free(struct fl_sagg_coord *c);
+
+/* Records a partner's advertisement with the certificate it presented. */
+int fl_sagg_coord_advert(struct fl_sagg_coord *c, const char *partner,
+			 const Fedlead__Wire__KeyAdvert *a, const uint8_t *cert, size_t cert_len);
+/* The KeyList of everyone who advertised (at least t needed). */
+int fl_sagg_coord_key_list(struct fl_sagg_coord *c, uint8_t **frame, size_t *len);
+int fl_sagg_coord_shares(struct fl_sagg_coord *c, const char *partner,
+			 const Fedlead__Wire__ShareSet *ss);
+/* The ShareSet frame for one partner: the shares addressed to it. */
+int fl_sagg_coord_shares_for(struct fl_sagg_coord *c, const char *partner, uint8_t **frame,
+			     size_t *len);
+int fl_sagg_coord_masked(struct fl_sagg_coord *c, const char *partner,
+			 const Fedlead__Wire__MaskedUpdate *m);
+/* The UnmaskRequest (survivors = those whose masked input arrived). */
+int fl_sagg_coord_unmask_request(struct fl_sagg_coord *c, uint8_t **frame, size_t *len);
+int fl_sagg_coord_reveal(struct fl_sagg_coord *c, const char *partner,
+			 const Fedlead__Wire__UnmaskReply *r);
+/* Removes the masks: out gets the n values of the sum over the survivors. */
+int fl_sagg_coord_finish(struct fl_sagg_coord *c, double *out);
+
+/* Progress, for the state machine. */
+enum fl_sagg_step { FL_SAGG_ADVERT, FL_SAGG_SHARES, FL_SAGG_MASKED, FL_SAGG_UNMASK };
+enum fl_sagg_step fl_sagg_coord_step(const struct fl_sagg_coord *c);
+/* Partners that still owe a message in the current step. */
+int fl_sagg_coord_owes(const struct fl_sagg_coord *c, const char *partner);
+size_t fl_sagg_coord_count(const struct fl_sagg_coord *c, enum fl_sagg_step step);
+/* Who is in a step's set (advertised / shared / sent masked input / revealed). */
+int fl_sagg_coord_member(const struct fl_sagg_coord *c, enum fl_sagg_step step,
+			 const char *partner);
+
+#endif

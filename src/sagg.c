@@ -1,0 +1,980 @@
+/*
+ * Secure-aggregation protocol engine: message handling for one round on
+ * either side. See sagg.h for the shape and secagg.h for the primitives.
+ *
+ * Keys and masks are bound to a context string "FEDERATION#SESSION#COMMIT"
+ * for advertisements and "FEDERATION#SESSION" otherwise, so nothing from
+ * another federation, round or attempt (session) can be replayed into this
+ * one; the advertisement's signature also covers the commitment to the
+ * self-mask seed, which lets the coordinator reject a wrong reconstruction
+ * instead of producing a wrong sum.
+ */
+#include "fedlead/sagg.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/error.h"
+#include "fedlead/secagg.h"
+
+#define K FL_SA_KEY_LEN
+#define CTX_MAX (FL_WIRE_MAX_STRING + 2 * (FL_WIRE_SESSION_LEN + K) + 8)
+#define PLAIN_LEN (2 * K) /* share of the mask secret, share of the seed */
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[b[i] >> 4];
+		out[2 * i + 1] = d[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The context strings of a round (see the file comment). */
+static void context(const char *fed, const uint8_t session[FL_WIRE_SESSION_LEN],
+		    const uint8_t *commit, char *out)
+{
+	char hs[2 * FL_WIRE_SESSION_LEN + 1], hc[2 * K + 1];
+
+	hex(session, FL_WIRE_SESSION_LEN, hs);
+	if (commit == NULL) {
+		snprintf(out, CTX_MAX, "%s#%s", fed, hs);
+		return;
+	}
+	hex(commit, K, hc);
+	snprintf(out, CTX_MAX, "%s#%s#%s", fed, hs, hc);
+}
+
+static int commitment(const uint8_t session[FL_WIRE_SESSION_LEN], const char *id,
+		      const uint8_t b[K], uint8_t out[K])
+{
+	static const char tag[] = "fedlead-secagg-commit-v1";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint32_t idlen = (uint32_t)strlen(id);
+	int ok;
+
+	if (md == NULL)
+		return FL_ERR_NOMEM;
+	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 &&
+	     EVP_DigestUpdate(md, session, FL_WIRE_SESSION_LEN) == 1 &&
+	     EVP_DigestUpdate(md, &idlen, sizeof(idlen)) == 1 &&
+	     EVP_DigestUpdate(md, id, idlen) == 1 && EVP_DigestUpdate(md, b, K) == 1 &&
+	     EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+}
+
+/* AAD of a share: who sent it to whom, in which round context. */
+static size_t share_aad(const char *ctx, uint64_t round, const char *from, const char *to,
+			uint8_t *out, size_t cap)
+{
+	int n = snprintf((char *)out, cap, "%s|%llu|%s|%s", ctx, (unsigned long long)round, from, to);
+
+	return n < 0 || (size_t)n >= cap ? cap : (size_t)n;
+}
+
+static int encode_frame(Fedlead__Wire__Envelope *env, uint8_t **frame, size_t *len)
+{
+	return fl_wire_encode(env, frame, len);
+}
+
+static void copy_ref(const Fedlead__Wire__RoundRef *src, Fedlead__Wire__RoundRef *dst)
+{
+	*dst = *src;
+}
+
+/* ===================================================================== */
+/* partner side                                                          */
+/* ===================================================================== */
+
+struct npeer {
+	char id[FL_WIRE_MAX_STRING + 1];
+	uint8_t c_pub[K], s_pub[K];
+	int has_ct;
+	uint8_t ct[FL_WIRE_SHARE_CT_LEN];
+	int revealed; /* 0, 1 (seed share given), 2 (secret share given) */
+};
+
+struct fl_sagg_node {
+	Fedlead__Wire__RoundRef ref;
+	char fed[FL_WIRE_MAX_STRING + 1];
+	uint8_t fp[FL_WIRE_FINGERPRINT_LEN];
+	uint8_t session[FL_WIRE_SESSION_LEN];
+	char ctx[CTX_MAX];
+	char id[FL_WIRE_MAX_STRING + 1];
+	unsigned t;
+	Fedlead__Wire__UpdateKind kind;
+	uint64_t *x;
+	size_t n;
+	struct fl_sa_keypair c, s;
+	uint8_t b[K], commit[K];
+	struct npeer *peers;
+	size_t np, me;
+	uint8_t own_s[K], own_b[K]; /* this partner's shares of its own secrets */
+	int step;
+};
+
+void fl_sagg_node_free(struct fl_sagg_node *s)
+{
+	if (s == NULL)
+		return;
+	fl_sa_keypair_clear(&s->c);
+	fl_sa_keypair_clear(&s->s);
+	OPENSSL_cleanse(s->b, K);
+	OPENSSL_cleanse(s->own_s, K);
+	OPENSSL_cleanse(s->own_b, K);
+	if (s->x != NULL)
+		OPENSSL_cleanse(s->x, s->n * sizeof(uint64_t));
+	free(s->x);
+	free(s->peers);
+	free(s);
+}
+
+static void set_ref(struct fl_sagg_node *s, Fedlead__Wire__RoundRef *r)
+{
+	fedlead__wire__round_ref__init(r);
+	r->federation_id = s->fed;
+	r->round = s->ref.round;
+	r->schema_fingerprint.data = s->fp;
+	r->schema_fingerprint.len = sizeof(s->fp);
+}
+
+int fl_sagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
+		       const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
+		       EVP_PKEY *key,
+		       Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
+		       struct fl_sagg_node **out, uint8_t **advert, size_t *advert_len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__KeyAdvert ka = FEDLEAD__WIRE__KEY_ADVERT__INIT;
+	Fedlead__Wire__RoundRef rr;
+	struct fl_sagg_node *s;
+	char sctx[CTX_MAX];
+	uint8_t *sig = NULL;
+	size_t siglen = 0, bad;
+	int r;
+
+	*out = NULL;
+	if (strlen(federation_id) > FL_WIRE_MAX_STRING || strlen(identity) > FL_WIRE_MAX_STRING ||
+	    ref->schema_fingerprint.len != FL_WIRE_FINGERPRINT_LEN)
+		return fl_fail(FL_ERR_INVALID, "secure aggregation: bad round reference");
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->x = malloc((n ? n : 1) * sizeof(uint64_t))) == NULL) {
+		free(s);
+		return FL_ERR_NOMEM;
+	}
+	strcpy(s->fed, federation_id);
+	strcpy(s->id, identity);
+	memcpy(s->fp, ref->schema_fingerprint.data, sizeof(s->fp));
+	copy_ref(ref, &s->ref);
+	memcpy(s->session, p->session.data, FL_WIRE_SESSION_LEN);
+	s->kind = kind;
+	s->n = n;
+	s->t = t;
+	context(s->fed, s->session, NULL, s->ctx);
+	if ((r = fl_fixed_encode(x, n, p->frac_bits, p->bound, s->x, &bad)) != 0)
+		goto fail;
+	if ((r = fl_sa_keypair_new(&s->c)) != 0 || (r = fl_sa_keypair_new(&s->s)) != 0 ||
+	    (r = fl_sa_seed_new(s->b)) != 0 || (r = commitment(s->session, s->id, s->b, s->commit)) != 0)
+		goto fail;
+	context(s->fed, s->session, s->commit, sctx);
+	if ((r = fl_sa_sign_keys(key, sctx, ref->round, s->id, s->c.pub, s->s.pub, &sig, &siglen)) != 0)
+		goto fail;
+	set_ref(s, &rr);
+	ka.ref = &rr;
+	ka.c_pub = (ProtobufCBinaryData){K, s->c.pub};
+	ka.s_pub = (ProtobufCBinaryData){K, s->s.pub};
+	ka.signature = (ProtobufCBinaryData){siglen, sig};
+	ka.b_commit = (ProtobufCBinaryData){K, s->commit};
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT;
+	env.key_advert = &ka;
+	if ((r = encode_frame(&env, advert, advert_len)) != 0)
+		goto fail;
+	free(sig);
+	s->step = 1;
+	*out = s;
+	return 0;
+fail:
+	free(sig);
+	fl_sagg_node_free(s);
+	return r;
+}
+
+int fl_sagg_node_keys(struct fl_sagg_node *s, const Fedlead__Wire__KeyList *kl,
+		      X509_STORE *store, uint8_t **frame, size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__ShareSet ss = FEDLEAD__WIRE__SHARE_SET__INIT;
+	Fedlead__Wire__RoundRef rr;
+	Fedlead__Wire__EncryptedShare *es = NULL, **esp = NULL;
+	uint8_t *sh_s = NULL, *sh_b = NULL, *cts = NULL, pt[PLAIN_LEN], key[K], aad[CTX_MAX + 600];
+	size_t n = kl->n_entries, k = 0;
+	int r, found = 0;
+
+	if (s->step != 1)
+		return fl_fail(FL_ERR_PROTO, "coordinator: key_list out of order");
+	if (n < s->t || n < 2)
+		return fl_fail(FL_ERR_PROTO, "coordinator: key list of %zu partners is below the "
+			       "threshold %u", n, s->t);
+	if ((s->peers = calloc(n, sizeof(*s->peers))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const Fedlead__Wire__KeyEntry *e = kl->entries[i];
+		char ectx[CTX_MAX];
+
+		if (i > 0 && strcmp(kl->entries[i - 1]->identity, e->identity) >= 0)
+			return fl_fail(FL_ERR_PROTO, "coordinator: key list is not sorted by identity");
+		snprintf(s->peers[i].id, sizeof(s->peers[i].id), "%s", e->identity);
+		memcpy(s->peers[i].c_pub, e->c_pub.data, K);
+		memcpy(s->peers[i].s_pub, e->s_pub.data, K);
+		if (strcmp(e->identity, s->id) == 0) {
+			/* A coordinator substituting our own keys would learn our masks. */
+			if (CRYPTO_memcmp(e->c_pub.data, s->c.pub, K) != 0 ||
+			    CRYPTO_memcmp(e->s_pub.data, s->s.pub, K) != 0 ||
+			    CRYPTO_memcmp(e->b_commit.data, s->commit, K) != 0)
+				return fl_fail(FL_ERR_AUTH, "coordinator: the key list carries other keys "
+					       "for this partner");
+			s->me = i;
+			found = 1;
+			continue;
+		}
+		context(s->fed, s->session, e->b_commit.data, ectx);
+		if ((r = fl_sa_verify_keys(store, e->certificate.data, e->certificate.len, ectx,
+					   s->ref.round, e->identity, e->c_pub.data, e->s_pub.data,
+					   e->signature.data, e->signature.len)) != 0)
+			return r;
+	}
+	if (!found)
+		return fl_fail(FL_ERR_PROTO, "coordinator: the key list leaves this partner out");
+	s->np = n;
+	r = FL_ERR_NOMEM;
+	if ((sh_s = malloc(n * K)) == NULL || (sh_b = malloc(n * K)) == NULL ||
+	    (es = calloc(n, sizeof(*es))) == NULL || (esp = calloc(n, sizeof(*esp))) == NULL ||
+	    (cts = malloc(n * FL_WIRE_SHARE_CT_LEN)) == NULL)
+		goto out;
+	if ((r = fl_shamir_split(s->s.sec, K, s->t, (unsigned)n, sh_s)) != 0 ||
+	    (r = fl_shamir_split(s->b, K, s->t, (unsigned)n, sh_b)) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t alen;
+
+		if (i == s->me) {
+			memcpy(s->own_s, sh_s + i * K, K);
+			memcpy(s->own_b, sh_b + i * K, K);
+			continue;
+		}
+		memcpy(pt, sh_s + i * K, K);
+		memcpy(pt + K, sh_b + i * K, K);
+		alen = share_aad(s->ctx, s->ref.round, s->id, s->peers[i].id, aad, sizeof(aad));
+		if ((r = fl_sa_agree(s->c.sec, s->peers[i].c_pub, FL_SA_LABEL_SEAL, s->ctx,
+				     s->ref.round, s->id, s->peers[i].id, key)) != 0 ||
+		    (r = fl_sa_seal(key, aad, alen, pt, PLAIN_LEN, cts + k * FL_WIRE_SHARE_CT_LEN)) != 0)
+			goto out;
+		fedlead__wire__encrypted_share__init(&es[k]);
+		es[k].from = s->id;
+		es[k].to = s->peers[i].id;
+		es[k].ciphertext = (ProtobufCBinaryData){FL_WIRE_SHARE_CT_LEN,
+							 cts + k * FL_WIRE_SHARE_CT_LEN};
+		esp[k] = &es[k];
+		k++;
+	}
+	set_ref(s, &rr);
+	ss.ref = &rr;
+	ss.shares = esp;
+	ss.n_shares = k;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET;
+	env.share_set = &ss;
+	if ((r = encode_frame(&env, frame, len)) != 0)
+		goto out;
+	s->step = 2;
+	r = 0;
+out:
+	OPENSSL_cleanse(pt, sizeof(pt));
+	OPENSSL_cleanse(key, sizeof(key));
+	if (sh_s)
+		OPENSSL_cleanse(sh_s, n * K);
+	if (sh_b)
+		OPENSSL_cleanse(sh_b, n * K);
+	free(sh_s);
+	free(sh_b);
+	free(es);
+	free(esp);
+	free(cts);
+	return r;
+}
+
+static struct npeer *node_peer(struct fl_sagg_node *s, const char *id)
+{
+	for (size_t i = 0; i < s->np; i++)
+		if (strcmp(s->peers[i].id, id) == 0)
+			return &s->peers[i];
+	return NULL;
+}
+
+int fl_sagg_node_shares(struct fl_sagg_node *s, const Fedlead__Wire__ShareSet *ss,
+			uint8_t **frame, size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__MaskedUpdate mu = FEDLEAD__WIRE__MASKED_UPDATE__INIT;
+	Fedlead__Wire__RoundRef rr;
+	uint64_t *y = NULL;
+	uint8_t key[K];
+	size_t have = 1; /* this partner itself */
+	int r;
+
+	if (s->step != 2)
+		return fl_fail(FL_ERR_PROTO, "coordinator: share_set out of order");
+	for (size_t i = 0; i < ss->n_shares; i++) {
+		const Fedlead__Wire__EncryptedShare *e = ss->shares[i];
+		struct npeer *p = node_peer(s, e->from);
+
+		if (p == NULL || p == &s->peers[s->me] || strcmp(e->to, s->id) != 0)
+			return fl_fail(FL_ERR_PROTO, "coordinator: share from \"%.64s\" to \"%.64s\" "
+				       "does not belong here", e->from, e->to);
+		if (p->has_ct)
+			return fl_fail(FL_ERR_PROTO, "coordinator: two shares from %s", p->id);
+		memcpy(p->ct, e->ciphertext.data, FL_WIRE_SHARE_CT_LEN);
+		p->has_ct = 1;
+		have++;
+	}
+	if (have < s->t)
+		return fl_fail(FL_ERR_PROTO, "coordinator: shares from %zu partners, below the "
+			       "threshold %u", have, s->t);
+	if ((y = malloc((s->n ? s->n : 1) * sizeof(uint64_t))) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(y, s->x, s->n * sizeof(uint64_t));
+	/* y = x + PRG(b) + sum over the others that shared of +-PRG(pairwise). */
+	if ((r = fl_sa_mask(s->b, +1, y, s->n)) != 0)
+		goto out;
+	for (size_t i = 0; i < s->np; i++) {
+		struct npeer *p = &s->peers[i];
+
+		if (i == s->me || !p->has_ct)
+			continue;
+		if ((r = fl_sa_agree(s->s.sec, p->s_pub, FL_SA_LABEL_MASK, s->ctx, s->ref.round,
+				     s->id, p->id, key)) != 0 ||
+		    (r = fl_sa_mask(key, fl_sa_pair_sign(s->id, p->id), y, s->n)) != 0)
+			goto out;
+	}
+	set_ref(s, &rr);
+	mu.ref = &rr;
+	mu.kind = s->kind;
+	mu.values = y;
+	mu.n_values = s->n;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE;
+	env.masked_update = &mu;
+	if ((r = encode_frame(&env, frame, len)) != 0)
+		goto out;
+	/* The plain vector is no longer needed. */
+	OPENSSL_cleanse(s->x, s->n * sizeof(uint64_t));
+	s->step = 3;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	free(y);
+	return r;
+}
+
+static int name_listed(const char *id, char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+int fl_sagg_node_unmask(struct fl_sagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
+			uint8_t **frame, size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__UnmaskReply ur = FEDLEAD__WIRE__UNMASK_REPLY__INIT;
+	Fedlead__Wire__RoundRef rr;
+	Fedlead__Wire__RevealedShare *rs = NULL, **rsp = NULL;
+	uint8_t *shares = NULL, pt[PLAIN_LEN], key[K], aad[CTX_MAX + 600];
+	size_t k = 0, total = rq->n_survivors + rq->n_dropped;
+	int r;
+
+	if (s->step != 3 && s->step != 4)
+		return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request out of order");
+	if (rq->n_survivors < s->t)
+		return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request names %zu survivors, below "
+			       "the threshold %u", rq->n_survivors, s->t);
+	if (!name_listed(s->id, rq->survivors, rq->n_survivors))
+		return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request does not count this "
+			       "partner as a survivor");
+	/* The one rule that protects every partner's input: never both shares
+	 * of one peer, in this request or across requests of the round. */
+	for (size_t i = 0; i < rq->n_survivors; i++) {
+		struct npeer *p = node_peer(s, rq->survivors[i]);
+
+		if (p == NULL || (!p->has_ct && p != &s->peers[s->me]))
+			return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request names \"%.64s\", "
+				       "who did not share keys", rq->survivors[i]);
+		if (name_listed(p->id, rq->dropped, rq->n_dropped) || p->revealed == 2)
+			return fl_fail(FL_ERR_AUTH, "coordinator asked for both shares of partner %s; "
+				       "refused", p->id);
+	}
+	for (size_t i = 0; i < rq->n_dropped; i++) {
+		struct npeer *p = node_peer(s, rq->dropped[i]);
+
+		if (p == NULL || !p->has_ct)
+			return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request names \"%.64s\" as "
+				       "dropped, who did not share keys", rq->dropped[i]);
+		if (p->revealed == 1)
+			return fl_fail(FL_ERR_AUTH, "coordinator asked for both shares of partner %s; "
+				       "refused", p->id);
+	}
+	r = FL_ERR_NOMEM;
+	if ((rs = calloc(total + 1, sizeof(*rs))) == NULL ||
+	    (rsp = calloc(total + 1, sizeof(*rsp))) == NULL ||
+	    (shares = malloc((total + 1) * K)) == NULL)
+		goto out;
+	for (size_t i = 0; i < total; i++) {
+		int survivor = i < rq->n_survivors;
+		const char *id = survivor ? rq->survivors[i] : rq->dropped[i - rq->n_survivors];
+		struct npeer *p = node_peer(s, id);
+		uint8_t *dst = shares + k * K;
+
+		if (p == &s->peers[s->me]) {
+			memcpy(dst, survivor ? s->own_b : s->own_s, K);
+		} else {
+			size_t alen = share_aad(s->ctx, s->ref.round, p->id, s->id, aad, sizeof(aad));
+
+			if ((r = fl_sa_agree(s->c.sec, p->c_pub, FL_SA_LABEL_SEAL, s->ctx,
+					     s->ref.round, s->id, p->id, key)) != 0)
+				goto out;
+			if ((r = fl_sa_open(key, aad, alen, p->ct, FL_WIRE_SHARE_CT_LEN, pt)) != 0) {
+				r = fl_fail(FL_ERR_AUTH, "share from %s does not authenticate; refused",
+					    p->id);
+				goto out;
+			}
+			memcpy(dst, survivor ? pt + K : pt, K);
+		}
+		p->revealed = survivor ? 1 : 2;
+		fedlead__wire__revealed_share__init(&rs[k]);
+		rs[k].owner = p->id;
+		rs[k].what = survivor ? 1 : 2;
+		rs[k].share = (ProtobufCBinaryData){K, dst};
+		rsp[k] = &rs[k];
+		k++;
+	}
+	set_ref(s, &rr);
+	ur.ref = &rr;
+	ur.shares = rsp;
+	ur.n_shares = k;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY;
+	env.unmask_reply = &ur;
+	r = encode_frame(&env, frame, len);
+	s->step = 4;
+out:
+	OPENSSL_cleanse(pt, sizeof(pt));
+	OPENSSL_cleanse(key, sizeof(key));
+	if (shares != NULL)
+		OPENSSL_cleanse(shares, (total + 1) * K);
+	free(shares);
+	free(rs);
+	free(rsp);
+	return r;
+}
+
+/* ===================================================================== */
+/* coordinator side                                                      */
+/* ===================================================================== */
+
+struct cpeer {
+	char *id;
+	int advertised, shared, masked, revealed;
+	uint8_t c_pub[K], s_pub[K], commit[K];
+	uint8_t *sig, *cert;
+	size_t sig_len, cert_len;
+	size_t idx; /* position in the key list, x = idx + 1 */
+	Fedlead__Wire__EncryptedShare *out; /* shares this partner sent, one per peer */
+	uint8_t **out_ct;
+	size_t n_out;
+};
+
+struct fl_sagg_coord {
+	Fedlead__Wire__RoundRef ref;
+	char fed[FL_WIRE_MAX_STRING + 1];
+	uint8_t fp[FL_WIRE_FINGERPRINT_LEN];
+	uint8_t session[FL_WIRE_SESSION_LEN];
+	char ctx[CTX_MAX];
+	int frac_bits;
+	unsigned t;
+	Fedlead__Wire__UpdateKind kind;
+	struct cpeer *p;
+	size_t np, n, n_listed;
+	uint64_t *sum; /* of the masked inputs, mod 2^64 */
+	enum fl_sagg_step step;
+	/* reveals[r * np + o]: share of owner o's secret revealed by r */
+	uint8_t *rev;
+	unsigned char *rev_what;
+};
+
+static void cpeer_free_shares(struct cpeer *p)
+{
+	for (size_t i = 0; i < p->n_out; i++)
+		free(p->out_ct[i]);
+	free(p->out);
+	free(p->out_ct);
+	p->out = NULL;
+	p->out_ct = NULL;
+	p->n_out = 0;
+}
+
+void fl_sagg_coord_free(struct fl_sagg_coord *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->np; i++) {
+		free(c->p[i].id);
+		free(c->p[i].sig);
+		free(c->p[i].cert);
+		for (size_t j = 0; j < c->p[i].n_out; j++)
+			free((char *)c->p[i].out[j].to);
+		cpeer_free_shares(&c->p[i]);
+	}
+	if (c->rev != NULL)
+		OPENSSL_cleanse(c->rev, c->np * c->np * K);
+	free(c->rev);
+	free(c->rev_what);
+	free(c->p);
+	free(c->sum);
+	free(c);
+}
+
+int fl_sagg_coord_new(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
+		      const Fedlead__Wire__SecAggParams *p, unsigned t,
+		      const char *const *partners, size_t np, Fedlead__Wire__UpdateKind kind,
+		      size_t n, struct fl_sagg_coord **out)
+{
+	struct fl_sagg_coord *c;
+
+	*out = NULL;
+	if (np > FL_WIRE_MAX_PARTIES || t < 2 || t > np)
+		return fl_fail(FL_ERR_INVALID, "secure aggregation needs 2 <= threshold (%u) <= "
+			       "partners (%zu) <= %d", t, np, FL_WIRE_MAX_PARTIES);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return FL_ERR_NOMEM;
+	snprintf(c->fed, sizeof(c->fed), "%s", federation_id);
+	memcpy(c->fp, ref->schema_fingerprint.data, sizeof(c->fp));
+	copy_ref(ref, &c->ref);
+	memcpy(c->session, p->session.data, FL_WIRE_SESSION_LEN);
+	context(c->fed, c->session, NULL, c->ctx);
+	c->frac_bits = p->frac_bits;
+	c->t = t;
+	c->kind = kind;
+	c->np = np;
+	c->n = n;
+	if ((c->p = calloc(np, sizeof(*c->p))) == NULL ||
+	    (c->sum = calloc(n ? n : 1, sizeof(uint64_t))) == NULL ||
+	    (c->rev = calloc(np * np, K)) == NULL || (c->rev_what = calloc(np * np, 1)) == NULL)
+		goto fail;
+	for (size_t i = 0; i < np; i++)
+		if ((c->p[i].id = strdup(partners[i])) == NULL)
+			goto fail;
+	*out = c;
+	return 0;
+fail:
+	fl_sagg_coord_free(c);
+	return FL_ERR_NOMEM;
+}
+
+static struct cpeer *coord_peer(struct fl_sagg_coord *c, const char *id)
+{
+	for (size_t i = 0; i < c->np; i++)
+		if (strcmp(c->p[i].id, id) == 0)
+			return &c->p[i];
+	return NULL;
+}
+
+static void cset_ref(struct fl_sagg_coord *c, Fedlead__Wire__RoundRef *r)
+{
+	fedlead__wire__round_ref__init(r);
+	r->federation_id = c->fed;
+	r->round = c->ref.round;
+	r->schema_fingerprint.data = c->fp;
+	r->schema_fingerprint.len = sizeof(c->fp);
+}
+
+enum fl_sagg_step fl_sagg_coord_step(const struct fl_sagg_coord *c)
+{
+	return c->step;
+}
+
+int fl_sagg_coord_member(const struct fl_sagg_coord *c, enum fl_sagg_step step,
+			 const char *partner)
+{
+	for (size_t i = 0; i < c->np; i++)
+		if (strcmp(c->p[i].id, partner) == 0) {
+			const struct cpeer *p = &c->p[i];
+
+			switch (step) {
+			case FL_SAGG_ADVERT: return p->advertised;
+			case FL_SAGG_SHARES: return p->shared;
+			case FL_SAGG_MASKED: return p->masked;
+			case FL_SAGG_UNMASK: return p->revealed;
+			}
+		}
+	return 0;
+}
+
+size_t fl_sagg_coord_count(const struct fl_sagg_coord *c, enum fl_sagg_step step)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->np; i++)
+		n += fl_sagg_coord_member(c, step, c->p[i].id) != 0;
+	return n;
+}
+
+int fl_sagg_coord_owes(const struct fl_sagg_coord *c, const char *partner)
+{
+	switch (c->step) {
+	case FL_SAGG_ADVERT: return !fl_sagg_coord_member(c, FL_SAGG_ADVERT, partner);
+	case FL_SAGG_SHARES:
+		return fl_sagg_coord_member(c, FL_SAGG_ADVERT, partner) &&
+		       !fl_sagg_coord_member(c, FL_SAGG_SHARES, partner);
+	case FL_SAGG_MASKED:
+		return fl_sagg_coord_member(c, FL_SAGG_SHARES, partner) &&
+		       !fl_sagg_coord_member(c, FL_SAGG_MASKED, partner);
+	case FL_SAGG_UNMASK:
+		return fl_sagg_coord_member(c, FL_SAGG_MASKED, partner) &&
+		       !fl_sagg_coord_member(c, FL_SAGG_UNMASK, partner);
+	}
+	return 0;
+}
+
+int fl_sagg_coord_advert(struct fl_sagg_coord *c, const char *partner,
+			 const Fedlead__Wire__KeyAdvert *a, const uint8_t *cert, size_t cert_len)
+{
+	struct cpeer *p = coord_peer(c, partner);
+
+	if (p == NULL || c->step != FL_SAGG_ADVERT || p->advertised)
+		return fl_fail(FL_ERR_PROTO, "peer %s: key_advert out of order", partner);
+	if (cert == NULL || cert_len == 0 || cert_len > FL_WIRE_MAX_CERT)
+		return fl_fail(FL_ERR_INTERNAL, "peer %s: no certificate to relay", partner);
+	if ((p->sig = malloc(a->signature.len)) == NULL || (p->cert = malloc(cert_len)) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(p->sig, a->signature.data, a->signature.len);
+	p->sig_len = a->signature.len;
+	memcpy(p->cert, cert, cert_len);
+	p->cert_len = cert_len;
+	memcpy(p->c_pub, a->c_pub.data, K);
+	memcpy(p->s_pub, a->s_pub.data, K);
+	memcpy(p->commit, a->b_commit.data, K);
+	p->advertised = 1;
+	return 0;
+}
+
+int fl_sagg_coord_key_list(struct fl_sagg_coord *c, uint8_t **frame, size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__KeyList kl = FEDLEAD__WIRE__KEY_LIST__INIT;
+	Fedlead__Wire__RoundRef rr;
+	Fedlead__Wire__KeyEntry *e = NULL, **ep = NULL;
+	size_t k = 0;
+	int r;
+
+	if (fl_sagg_coord_count(c, FL_SAGG_ADVERT) < c->t)
+		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners advertised keys, the "
+			       "threshold is %u", (unsigned long long)c->ref.round,
+			       fl_sagg_coord_count(c, FL_SAGG_ADVERT), c->t);
+	if ((e = calloc(c->np, sizeof(*e))) == NULL || (ep = calloc(c->np, sizeof(*ep))) == NULL) {
+		free(e);
+		return FL_ERR_NOMEM;
+	}
+	/* c->p is sorted by identity (the state machine's order). */
+	for (size_t i = 0; i < c->np; i++) {
+		struct cpeer *p = &c->p[i];
+
+		if (!p->advertised)
+			continue;
+		fedlead__wire__key_entry__init(&e[k]);
+		e[k].identity = p->id;
+		e[k].certificate = (ProtobufCBinaryData){p->cert_len, p->cert};
+		e[k].c_pub = (ProtobufCBinaryData){K, p->c_pub};
+		e[k].s_pub = (ProtobufCBinaryData){K, p->s_pub};
+		e[k].signature = (ProtobufCBinaryData){p->sig_len, p->sig};
+		e[k].b_commit = (ProtobufCBinaryData){K, p->commit};
+		ep[k] = &e[k];
+		p->idx = k++;
+	}
+	c->n_listed = k;
+	cset_ref(c, &rr);
+	kl.ref = &rr;
+	kl.entries = ep;
+	kl.n_entries = k;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST;
+	env.key_list = &kl;
+	r = encode_frame(&env, frame, len);
+	if (r == 0)
+		c->step = FL_SAGG_SHARES;
+	free(e);
+	free(ep);
+	return r;
+}
+
+int fl_sagg_coord_shares(struct fl_sagg_coord *c, const char *partner,
+			 const Fedlead__Wire__ShareSet *ss)
+{
+	struct cpeer *p = coord_peer(c, partner);
+
+	if (p == NULL || c->step != FL_SAGG_SHARES || !p->advertised || p->shared)
+		return fl_fail(FL_ERR_PROTO, "peer %s: share_set out of order", partner);
+	if (ss->n_shares != c->n_listed - 1)
+		return fl_fail(FL_ERR_PROTO, "peer %s: %zu shares, expected one for each of the %zu "
+			       "others", partner, ss->n_shares, c->n_listed - 1);
+	if ((p->out = calloc(ss->n_shares + 1, sizeof(*p->out))) == NULL ||
+	    (p->out_ct = calloc(ss->n_shares + 1, sizeof(*p->out_ct))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < ss->n_shares; i++) {
+		const Fedlead__Wire__EncryptedShare *e = ss->shares[i];
+		struct cpeer *to = coord_peer(c, e->to);
+
+		if (strcmp(e->from, partner) != 0 || to == NULL || to == p || !to->advertised)
+			return fl_fail(FL_ERR_PROTO, "peer %s: share addressed from \"%.64s\" to "
+				       "\"%.64s\"", partner, e->from, e->to);
+		for (size_t j = 0; j < p->n_out; j++)
+			if (strcmp(p->out[j].to, e->to) == 0)
+				return fl_fail(FL_ERR_PROTO, "peer %s: two shares for %s", partner,
+					       e->to);
+		if ((p->out_ct[i] = malloc(FL_WIRE_SHARE_CT_LEN)) == NULL)
+			return FL_ERR_NOMEM;
+		memcpy(p->out_ct[i], e->ciphertext.data, FL_WIRE_SHARE_CT_LEN);
+		fedlead__wire__encrypted_share__init(&p->out[i]);
+		p->out[i].from = p->id;
+		if ((p->out[i].to = strdup(e->to)) == NULL)
+			return FL_ERR_NOMEM;
+		p->out[i].ciphertext = (ProtobufCBinaryData){FL_WIRE_SHARE_CT_LEN, p->out_ct[i]};
+		p->n_out = i + 1;
+	}
+	p->shared = 1;
+	return 0;
+}
+
+int fl_sagg_coord_shares_for(struct fl_sagg_coord *c, const char *partner, uint8_t **frame,
+			     size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__ShareSet ss = FEDLEAD__WIRE__SHARE_SET__INIT;
+	Fedlead__Wire__RoundRef rr;
+	Fedlead__Wire__EncryptedShare **sp;
+	size_t k = 0;
+	int r;
+
+	if (fl_sagg_coord_count(c, FL_SAGG_SHARES) < c->t)
+		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners shared keys, the "
+			       "threshold is %u", (unsigned long long)c->ref.round,
+			       fl_sagg_coord_count(c, FL_SAGG_SHARES), c->t);
+	c->step = FL_SAGG_MASKED;
+	if ((sp = calloc(c->np + 1, sizeof(*sp))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < c->np; i++) {
+		struct cpeer *q = &c->p[i];
+
+		if (!q->shared)
+			continue;
+		for (size_t j = 0; j < q->n_out; j++)
+			if (strcmp(q->out[j].to, partner) == 0)
+				sp[k++] = &q->out[j];
+	}
+	cset_ref(c, &rr);
+	ss.ref = &rr;
+	ss.shares = sp;
+	ss.n_shares = k;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET;
+	env.share_set = &ss;
+	r = encode_frame(&env, frame, len);
+	free(sp);
+	return r;
+}
+
+int fl_sagg_coord_masked(struct fl_sagg_coord *c, const char *partner,
+			 const Fedlead__Wire__MaskedUpdate *m)
+{
+	struct cpeer *p = coord_peer(c, partner);
+
+	if (p == NULL || c->step != FL_SAGG_MASKED || !p->shared || p->masked)
+		return fl_fail(FL_ERR_PROTO, "peer %s: masked_update out of order", partner);
+	if (m->kind != c->kind || m->n_values != c->n)
+		return fl_fail(FL_ERR_PROTO, "peer %s: masked update of %zu values, expected %zu",
+			       partner, m->n_values, c->n);
+	/* Only the running sum is kept: no partner's vector, masked or not,
+	 * outlives this call. */
+	for (size_t j = 0; j < c->n; j++)
+		c->sum[j] += m->values[j];
+	p->masked = 1;
+	return 0;
+}
+
+int fl_sagg_coord_unmask_request(struct fl_sagg_coord *c, uint8_t **frame, size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__UnmaskRequest rq = FEDLEAD__WIRE__UNMASK_REQUEST__INIT;
+	Fedlead__Wire__RoundRef rr;
+	char **surv, **drop;
+	int r;
+
+	if (fl_sagg_coord_count(c, FL_SAGG_MASKED) < c->t)
+		return fl_fail(FL_ERR_PROTO, "round %llu: masked input from only %zu partners, the "
+			       "threshold is %u: the round is abandoned and nothing is revealed",
+			       (unsigned long long)c->ref.round,
+			       fl_sagg_coord_count(c, FL_SAGG_MASKED), c->t);
+	if ((surv = calloc(c->np + 1, sizeof(char *))) == NULL ||
+	    (drop = calloc(c->np + 1, sizeof(char *))) == NULL) {
+		free(surv);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < c->np; i++) {
+		if (c->p[i].masked)
+			surv[rq.n_survivors++] = c->p[i].id;
+		else if (c->p[i].shared)
+			drop[rq.n_dropped++] = c->p[i].id;
+	}
+	cset_ref(c, &rr);
+	rq.ref = &rr;
+	rq.survivors = surv;
+	rq.dropped = drop;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST;
+	env.unmask_request = &rq;
+	r = encode_frame(&env, frame, len);
+	if (r == 0)
+		c->step = FL_SAGG_UNMASK;
+	free(surv);
+	free(drop);
+	return r;
+}
+
+int fl_sagg_coord_reveal(struct fl_sagg_coord *c, const char *partner,
+			 const Fedlead__Wire__UnmaskReply *u)
+{
+	struct cpeer *p = coord_peer(c, partner);
+	size_t ri;
+
+	if (p == NULL || c->step != FL_SAGG_UNMASK || !p->masked || p->revealed)
+		return fl_fail(FL_ERR_PROTO, "peer %s: unmask_reply out of order", partner);
+	ri = (size_t)(p - c->p);
+	for (size_t i = 0; i < u->n_shares; i++) {
+		const Fedlead__Wire__RevealedShare *s = u->shares[i];
+		struct cpeer *o = coord_peer(c, s->owner);
+		size_t oi;
+
+		if (o == NULL || !o->shared)
+			return fl_fail(FL_ERR_PROTO, "peer %s: revealed a share of \"%.64s\", who is "
+				       "not in this round", partner, s->owner);
+		/* A survivor's seed share and a dropped partner's secret share,
+		 * nothing else: anything else could unmask one input. */
+		if ((s->what == 1) != (o->masked != 0))
+			return fl_fail(FL_ERR_PROTO, "peer %s: revealed the wrong kind of share of %s",
+				       partner, o->id);
+		oi = (size_t)(o - c->p);
+		if (c->rev_what[ri * c->np + oi] != 0)
+			return fl_fail(FL_ERR_PROTO, "peer %s: two shares of %s", partner, o->id);
+		memcpy(c->rev + (ri * c->np + oi) * K, s->share.data, K);
+		c->rev_what[ri * c->np + oi] = (unsigned char)s->what;
+	}
+	p->revealed = 1;
+	return 0;
+}
+
+/*
+ * Recovers owner o's secret from the revealed shares. With more than t
+ * shares two different sets are combined and must agree; the result is then
+ * checked against what the owner committed to (check()).
+ */
+static int recover(struct fl_sagg_coord *c, size_t oi, unsigned what, uint8_t secret[K])
+{
+	uint8_t *sh = malloc(c->np * K), xs[FL_WIRE_MAX_PARTIES];
+	unsigned k = 0;
+	int r;
+
+	if (sh == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t ri = 0; ri < c->np && k < c->t; ri++) {
+		if (c->rev_what[ri * c->np + oi] != what)
+			continue;
+		memcpy(sh + k * K, c->rev + (ri * c->np + oi) * K, K);
+		xs[k++] = (uint8_t)(c->p[ri].idx + 1);
+	}
+	if (k < c->t) {
+		r = fl_fail(FL_ERR_PROTO, "round %llu: %u shares of %s's %s, the threshold is %u",
+			    (unsigned long long)c->ref.round, k, c->p[oi].id,
+			    what == 1 ? "self-mask seed" : "mask secret", c->t);
+		goto out;
+	}
+	r = fl_shamir_combine(sh, xs, k, K, secret);
+out:
+	OPENSSL_cleanse(sh, c->np * K);
+	free(sh);
+	return r;
+}
+
+int fl_sagg_coord_finish(struct fl_sagg_coord *c, double *out)
+{
+	uint8_t secret[K], check[K], key[K];
+	struct fl_sa_keypair kp;
+	int r = 0;
+
+	memset(&kp, 0, sizeof(kp));
+	if (fl_sagg_coord_count(c, FL_SAGG_UNMASK) < c->t)
+		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners revealed shares, the "
+			       "threshold is %u", (unsigned long long)c->ref.round,
+			       fl_sagg_coord_count(c, FL_SAGG_UNMASK), c->t);
+	for (size_t oi = 0; oi < c->np && r == 0; oi++) {
+		struct cpeer *o = &c->p[oi];
+
+		if (!o->shared)
+			continue;
+		if (o->masked) {
+			/* A survivor: remove its self-mask. */
+			if ((r = recover(c, oi, 1, secret)) != 0 ||
+			    (r = commitment(c->session, o->id, secret, check)) != 0)
+				break;
+			if (CRYPTO_memcmp(check, o->commit, K) != 0) {
+				r = fl_fail(FL_ERR_AUTH, "round %llu: the revealed shares of %s's "
+					    "self-mask seed do not match its commitment (a malformed "
+					    "share); the round is abandoned",
+					    (unsigned long long)c->ref.round, o->id);
+				break;
+			}
+			r = fl_sa_mask(secret, -1, c->sum, c->n);
+			continue;
+		}
+		/* Dropped after sharing: rebuild its mask secret and remove the
+		 * pairwise masks it had with every survivor. */
+		if ((r = recover(c, oi, 2, secret)) != 0 ||
+		    (r = fl_sa_keypair_from_secret(secret, &kp)) != 0)
+			break;
+		if (CRYPTO_memcmp(kp.pub, o->s_pub, K) != 0) {
+			r = fl_fail(FL_ERR_AUTH, "round %llu: the revealed shares of %s's mask secret "
+				    "do not match its public key (a malformed share); the round is "
+				    "abandoned", (unsigned long long)c->ref.round, o->id);
+			break;
+		}
+		for (size_t ui = 0; ui < c->np && r == 0; ui++) {
+			struct cpeer *u = &c->p[ui];
+
+			if (!u->masked)
+				continue;
+			if ((r = fl_sa_agree(kp.sec, u->s_pub, FL_SA_LABEL_MASK, c->ctx, c->ref.round,
+					     o->id, u->id, key)) == 0)
+				/* u added sign(u, o) * PRG(key): subtract it. */
+				r = fl_sa_mask(key, -fl_sa_pair_sign(u->id, o->id), c->sum, c->n);
+		}
+		fl_sa_keypair_clear(&kp);
+	}
+	OPENSSL_cleanse(secret, K);
+	OPENSSL_cleanse(key, K);
+	fl_sa_keypair_clear(&kp);
+	if (r != 0)
+		return r;
+	fl_fixed_decode(c->sum, c->n, c->frac_bits, out);
+	return 0;
+}
