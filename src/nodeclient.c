@@ -33,12 +33,19 @@
 #include <openssl/pem.h>
 #include "fedlead/wire.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+/* SIGHUP: new certificates, key and CRL for the next connection. */
+static void on_hup(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
 }
 
 struct session {
@@ -383,6 +390,29 @@ static int load_credentials(struct session *s)
 	return fl_sa_store_load(s->o->tls.ca, s->o->tls.crl, &s->store);
 }
 
+/* Swaps in freshly loaded TLS settings and credentials, keeping the old
+ * ones when the new files do not load. */
+static void reload(struct session *s)
+{
+	struct session fresh = {.o = s->o, .fd = -1};
+
+	if (fl_tls_client_ctx(&s->o->tls, &fresh.ctx) != 0 || load_credentials(&fresh) != 0) {
+		fl_log(FL_LOG_ERROR, "SIGHUP: keeping the old certificates: %s", fl_errmsg());
+		SSL_CTX_free(fresh.ctx);
+		EVP_PKEY_free(fresh.key);
+		X509_STORE_free(fresh.store);
+		return;
+	}
+	SSL_CTX_free(s->ctx);
+	EVP_PKEY_free(s->key);
+	X509_STORE_free(s->store);
+	s->ctx = fresh.ctx;
+	s->key = fresh.key;
+	s->store = fresh.store;
+	fl_fednode_set_credentials(s->node, s->key, s->store);
+	fl_log(FL_LOG_NOTICE, "SIGHUP: reloaded certificates, key and CRL for the next connection");
+}
+
 static double jitter(void)
 {
 	uint32_t x = 0;
@@ -405,6 +435,8 @@ int fl_node_run(const struct fl_node_opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = fl_schema_load(o->schema_path, &schema)) != 0 ||
 	    (r = fl_dataset_load(schema, o->data_path, o->bad_rows, &ds, &rep)) != 0)
@@ -426,6 +458,10 @@ int fl_node_run(const struct fl_node_opts *o)
 	}
 	fl_log(FL_LOG_INFO, "loaded %llu leads from %s", (unsigned long long)rep.rows, o->data_path);
 	for (;;) {
+		if (reload_requested) {
+			reload_requested = 0;
+			reload(&s);
+		}
 		r = open_session(&s);
 		if (r == 0) {
 			r = serve(&s);
