@@ -533,6 +533,8 @@ int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 	st.valid_auc = c->valid_auc;
 	st.train_loss = c->train_loss;
 	st.grad_norm = c->grad_norm;
+	st.valid_rows = c->valid_rows;
+	st.valid_positives = c->valid_positives;
 	if ((buf = malloc(fedlead__state__coord_state__get_packed_size(&st) + 1)) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
@@ -1359,7 +1361,8 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 		 * keys for everyone. */
 		fl_log(FL_LOG_INFO, "round %llu: restarting secure aggregation for %s",
 		       (unsigned long long)c->round, partner);
-		c->round--;
+		/* A new round number, so that late answers of the abandoned
+		 * attempt can never be taken for answers to this one. */
 		begin_round(c, c->task);
 		return 0;
 	}
@@ -1583,6 +1586,8 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	c->valid_auc = st->valid_auc;
 	c->train_loss = st->train_loss;
 	c->grad_norm = st->grad_norm;
+	c->valid_rows = st->valid_rows;
+	c->valid_positives = st->valid_positives;
 	if (st->solver.len > 0) {
 		fl_solver_free(c->solver);
 		c->solver = NULL;

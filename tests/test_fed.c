@@ -1,0 +1,1666 @@
+/*
+ * Tests for the federation protocol (src/fedcoord.c, src/fednode.c) run in
+ * one process: no sockets and no TLS, but every message goes through
+ * fl_wire_encode() and fl_wire_decode() exactly as on the network.
+ *
+ * The harness plays the network glue. The coordinator's send() encodes the
+ * envelope into a frame and queues it; pump() delivers queued frames one at
+ * a time, after the callback that queued them has returned, to an in-memory
+ * fl_fednode (welcome, tasks) or back to the coordinator (the node's reply),
+ * so no call is re-entrant. Timers are recorded and fired by the tests
+ * (fl_fedcoord_timer()), never by the clock.
+ *
+ * The CoIL 2000 leads are split by row ranges into three partners of
+ * unequal size (50 %, 30 %, 20 %). The headline check: exact federated
+ * Newton and L-BFGS give the model fl_train_local() fits on the pooled rows.
+ * Other expected values are computed here with naive loops (log-loss, AUC,
+ * norms) or from the protocol's documented layouts and messages.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/encode.h"
+#include "fedlead/error.h"
+#include "fedlead/fedcoord.h"
+#include "fedlead/fedmsg.h"
+#include "fedlead/fednode.h"
+#include "fedlead/log.h"
+#include "fedlead/model.h"
+#include "fedlead/schema.h"
+#include "fedlead/train.h"
+#include "fedlead/wire.h"
+
+#define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
+#define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
+
+#define NP 3
+#define OUTSIDER NP /* harness slot for a name that is not one of the nodes */
+#define FED_ID "fed-test"
+#define DEADLINE 300.0
+
+/* Sorted, as the coordinator orders its partners. */
+static const char *const NAMES[NP] = {"acme", "globex", "initech"};
+
+#define assert_near(a, b, tol)                                                                     \
+	do {                                                                                       \
+		double a_ = (a), b_ = (b);                                                         \
+		if (!(fabs(a_ - b_) <= (tol)))                                                     \
+			fail_msg("%s = %.17g, expected %.17g (tolerance %g)", #a, a_, b_,          \
+			         (double)(tol));                                                   \
+	} while (0)
+
+/* ---- data ---- */
+
+struct fixture {
+	struct fl_schema *s;
+	struct fl_dataset *raw;
+	size_t lo[NP], hi[NP]; /* partner i holds rows [lo, hi) */
+};
+
+static struct fl_dataset *dataset_new(size_t n, size_t dim)
+{
+	struct fl_dataset *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	d->dim = dim;
+	d->X = malloc((n ? n : 1) * dim * sizeof(double));
+	d->y = malloc((n ? n : 1) * sizeof(double));
+	assert_non_null(d->X);
+	assert_non_null(d->y);
+	return d;
+}
+
+static void dataset_append(struct fl_dataset *d, const struct fl_dataset *src)
+{
+	double *X = realloc(d->X, (d->n + src->n + 1) * d->dim * sizeof(double));
+	double *y = realloc(d->y, (d->n + src->n + 1) * sizeof(double));
+
+	assert_non_null(X);
+	assert_non_null(y);
+	d->X = X;
+	d->y = y;
+	memcpy(d->X + d->n * d->dim, src->X, src->n * src->dim * sizeof(double));
+	memcpy(d->y + d->n, src->y, src->n * sizeof(double));
+	d->n += src->n;
+}
+
+/* A copy of rows [lo, hi) of src. */
+static struct fl_dataset *rows_copy(const struct fl_dataset *src, size_t lo, size_t hi)
+{
+	struct fl_dataset *d = dataset_new(hi - lo, src->dim);
+
+	memcpy(d->X, src->X + lo * src->dim, (hi - lo) * src->dim * sizeof(double));
+	memcpy(d->y, src->y + lo, (hi - lo) * sizeof(double));
+	d->n = hi - lo;
+	return d;
+}
+
+static struct fl_dataset *partner_rows(const struct fixture *fx, int i)
+{
+	return rows_copy(fx->raw, fx->lo[i], fx->hi[i]);
+}
+
+/* The rows of the partners in mask (bit i = partner i), in partner order. */
+static struct fl_dataset *pooled_rows(const struct fixture *fx, unsigned mask)
+{
+	struct fl_dataset *d = dataset_new(0, fx->raw->dim);
+
+	for (int i = 0; i < NP; i++)
+		if (mask & (1u << i)) {
+			struct fl_dataset *p = partner_rows(fx, i);
+
+			dataset_append(d, p);
+			fl_dataset_free(p);
+		}
+	return d;
+}
+
+/* Each partner's training and validation parts, as a node splits them, put
+ * together in partner order. */
+static uint64_t count_positives(const struct fl_dataset *d)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		n += d->y[i] > 0.5;
+	return n;
+}
+
+static void split_rows(const struct fixture *fx, double frac, uint64_t seed,
+                       struct fl_dataset **train, struct fl_dataset **valid)
+{
+	*train = dataset_new(0, fx->raw->dim);
+	*valid = dataset_new(0, fx->raw->dim);
+	for (int i = 0; i < NP; i++) {
+		struct fl_dataset *p = partner_rows(fx, i), *t = NULL, *v = NULL;
+
+		assert_int_equal(fl_dataset_split(p, frac, seed, &t, &v), 0);
+		dataset_append(*train, t);
+		dataset_append(*valid, v);
+		fl_dataset_free(p);
+		fl_dataset_free(t);
+		fl_dataset_free(v);
+	}
+}
+
+static int group_setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fl_load_report lrep;
+	size_t n;
+
+	if (fx == NULL)
+		return -1;
+	*state = fx;
+	if (fl_schema_load(COIL_SCHEMA, &fx->s) != 0 ||
+	    fl_dataset_load(fx->s, COIL_DATA, FL_BAD_ROWS_FAIL, &fx->raw, &lrep) != 0) {
+		fprintf(stderr, "setup: %s\n", fl_errmsg());
+		return -1;
+	}
+	n = fx->raw->n;
+	fx->lo[0] = 0;
+	fx->hi[0] = fx->lo[1] = n / 2;
+	fx->hi[1] = fx->lo[2] = n * 8 / 10;
+	fx->hi[2] = n;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	if (fx != NULL) {
+		fl_dataset_free(fx->raw);
+		fl_schema_free(fx->s);
+		free(fx);
+	}
+	return 0;
+}
+
+/* ---- the harness ---- */
+
+struct qmsg {
+	int to_coord; /* else to node `who` */
+	int who;
+	uint8_t *frame;
+	size_t len;
+};
+
+struct blob {
+	uint8_t *b;
+	size_t len;
+};
+
+struct harness {
+	const struct fixture *fx;
+	struct fl_coord_settings set;
+	struct fl_fedcoord *c;
+	struct fl_fednode *node[NP];
+	int connected[NP + 1];
+	uint64_t mute_from[NP]; /* a node ignores tasks of these rounds and later (0: never) */
+	uint64_t stop_round;    /* pump() stops before a task of this round (0: never) */
+	int stop_final;         /* pump() stops before a FinalModel */
+	struct qmsg *q;
+	size_t qhead, qlen, qcap;
+	struct qmsg held[64]; /* tasks a muted node ignored */
+	size_t n_held;
+	/* What the callbacks saw. */
+	struct blob *ckpt;
+	size_t n_ckpt;
+	struct blob sealed;
+	int n_sealed;
+	int finished, finished_ok;
+	char finished_msg[1024];
+	double timer;
+	int timer_calls;
+	int rejects[NP + 1], reject_permanent[NP + 1], disconnects[NP + 1];
+	char reject[NP + 1][FL_WIRE_MAX_STRING + 1];
+	struct blob final_file[NP];
+	struct blob last_update[NP];
+	size_t max_update_values;
+	int errors; /* failures where none may happen: printed when they do */
+};
+
+static int name_index(const char *name)
+{
+	for (int i = 0; i < NP; i++)
+		if (strcmp(name, NAMES[i]) == 0)
+			return i;
+	return OUTSIDER;
+}
+
+static void blob_set(struct blob *b, const uint8_t *data, size_t len)
+{
+	free(b->b);
+	b->b = malloc(len ? len : 1);
+	assert_non_null(b->b);
+	memcpy(b->b, data, len);
+	b->len = len;
+}
+
+static void unexpected(struct harness *h, const char *what)
+{
+	fprintf(stderr, "harness: %s: %s\n", what, fl_errmsg());
+	h->errors++;
+}
+
+static void enqueue(struct harness *h, int to_coord, int who, uint8_t *frame, size_t len)
+{
+	if (h->qlen == h->qcap) {
+		size_t cap = h->qcap ? 2 * h->qcap : 16;
+		struct qmsg *q = realloc(h->q, cap * sizeof(*q));
+
+		assert_non_null(q);
+		h->q = q;
+		h->qcap = cap;
+	}
+	h->q[h->qlen++] = (struct qmsg){to_coord, who, frame, len};
+}
+
+static int io_send(void *ctx, const char *partner, const Fedlead__Wire__Envelope *env)
+{
+	struct harness *h = ctx;
+	int i = name_index(partner), r;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	if ((r = fl_wire_encode(env, &frame, &len)) != 0) {
+		unexpected(h, "coordinator sent a message the wire refuses");
+		return r;
+	}
+	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_REJECT) {
+		h->rejects[i]++;
+		h->reject_permanent[i] = env->reject->permanent;
+		snprintf(h->reject[i], sizeof(h->reject[i]), "%s", env->reject->reason);
+		free(frame);
+		return 0;
+	}
+	if (i == OUTSIDER || !h->connected[i]) {
+		free(frame);
+		unexpected(h, "coordinator sent to a partner that is not connected");
+		return FL_ERR_IO;
+	}
+	enqueue(h, 0, i, frame, len);
+	return 0;
+}
+
+static void io_disconnect(void *ctx, const char *partner)
+{
+	struct harness *h = ctx;
+	int i = name_index(partner);
+
+	h->disconnects[i]++;
+	h->connected[i] = 0;
+}
+
+static void io_arm_timer(void *ctx, double seconds)
+{
+	struct harness *h = ctx;
+
+	h->timer = seconds;
+	h->timer_calls++;
+}
+
+static int io_checkpoint(void *ctx, const uint8_t *state, size_t len)
+{
+	struct harness *h = ctx;
+	struct blob *b = realloc(h->ckpt, (h->n_ckpt + 1) * sizeof(*b));
+
+	assert_non_null(b);
+	h->ckpt = b;
+	b[h->n_ckpt] = (struct blob){NULL, 0};
+	blob_set(&b[h->n_ckpt], state, len);
+	h->n_ckpt++;
+	return 0;
+}
+
+static int io_seal(void *ctx, struct fl_model *m, uint8_t **file, size_t *len)
+{
+	struct harness *h = ctx;
+	int r;
+
+	if ((r = fl_model_encode(m, file, len)) != 0) {
+		unexpected(h, "fl_model_encode");
+		return r;
+	}
+	blob_set(&h->sealed, *file, *len);
+	h->n_sealed++;
+	return 0;
+}
+
+static void io_finished(void *ctx, int ok, const char *message)
+{
+	struct harness *h = ctx;
+
+	h->finished++;
+	h->finished_ok = ok;
+	snprintf(h->finished_msg, sizeof(h->finished_msg), "%s", message);
+}
+
+static void settings_default(struct fl_coord_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->federation_id = FED_ID;
+	s->partners = NAMES;
+	s->n_partners = NP;
+	s->min_partners = 2;
+	s->algorithm = FL_FED_NEWTON;
+	s->l2 = 1.0;
+	s->class_weight = 1.0;
+	s->validation_split = 0;
+	s->seed = 1;
+	s->max_iterations = 100;
+	s->tolerance = 1e-10;
+	s->fedavg_rounds = 20;
+	s->local_epochs = 2;
+	s->local_batch = 64;
+	s->local_lr = 0.5;
+	s->fedprox_mu = 0;
+	s->hist_bins = FL_HIST_BINS_DEFAULT;
+	s->hist_range = FL_HIST_RANGE_DEFAULT;
+	s->round_deadline = DEADLINE;
+	s->late_policy = FL_LATE_WAIT;
+	s->start_wait = 30;
+}
+
+/* Fresh nodes holding the fixture's partner rows, and a new coordinator. */
+static struct harness *harness_new(const struct fixture *fx, const struct fl_coord_settings *s)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	struct fl_fedcoord_io io = {
+	        .ctx = h,
+	        .audit = NULL,
+	        .send = io_send,
+	        .disconnect = io_disconnect,
+	        .arm_timer = io_arm_timer,
+	        .checkpoint = io_checkpoint,
+	        .seal_model = io_seal,
+	        .finished = io_finished,
+	};
+
+	assert_non_null(h);
+	h->fx = fx;
+	h->set = *s;
+	for (int i = 0; i < NP; i++)
+		assert_int_equal(fl_fednode_new(fx->s, partner_rows(fx, i), &h->node[i]), 0);
+	if (fl_fedcoord_new(s, fx->s, &io, &h->c) != 0)
+		fail_msg("fl_fedcoord_new: %s", fl_errmsg());
+	return h;
+}
+
+static void harness_free(struct harness *h)
+{
+	if (h == NULL)
+		return;
+	fl_fedcoord_free(h->c);
+	for (int i = 0; i < NP; i++) {
+		fl_fednode_free(h->node[i]);
+		free(h->final_file[i].b);
+		free(h->last_update[i].b);
+	}
+	for (size_t k = h->qhead; k < h->qlen; k++)
+		free(h->q[k].frame);
+	free(h->q);
+	for (size_t k = 0; k < h->n_held; k++)
+		free(h->held[k].frame);
+	for (size_t k = 0; k < h->n_ckpt; k++)
+		free(h->ckpt[k].b);
+	free(h->ckpt);
+	free(h->sealed.b);
+	free(h);
+}
+
+static Fedlead__Wire__Envelope *decode_frame(struct harness *h, const uint8_t *frame, size_t len,
+                                             const char *peer)
+{
+	Fedlead__Wire__Envelope *env = NULL;
+
+	assert_true(len > FL_WIRE_HEADER_LEN);
+	if (fl_wire_decode(frame + FL_WIRE_HEADER_LEN, len - FL_WIRE_HEADER_LEN, peer, &env) != 0)
+		unexpected(h, "a frame did not decode");
+	return env;
+}
+
+static void deliver_to_node(struct harness *h, struct qmsg *m)
+{
+	int i = m->who, r;
+	struct fl_fednode *n = h->node[i];
+	Fedlead__Wire__Envelope *env;
+	const Fedlead__Wire__RoundRef *ref;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+
+	if (!h->connected[i])
+		return; /* the connection is gone; so is what was in flight */
+	if ((env = decode_frame(h, m->frame, m->len, "coordinator")) == NULL)
+		return;
+	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME) {
+		assert_string_equal(env->welcome->partner_identity, NAMES[i]);
+		if (fl_fednode_welcome(n, env->welcome) != 0)
+			unexpected(h, "node refused the welcome");
+		goto out;
+	}
+	ref = fl_wire_ref(env);
+	if (h->mute_from[i] != 0 && ref != NULL && ref->round >= h->mute_from[i]) {
+		assert_true(h->n_held < sizeof(h->held) / sizeof(h->held[0]));
+		h->held[h->n_held++] = *m;
+		m->frame = NULL; /* kept for release() */
+		goto out;
+	}
+	r = fl_fednode_handle(n, env, &out, &olen);
+	if (r == FL_FEDNODE_REPLY) {
+		Fedlead__Wire__Envelope *sent = decode_frame(h, out, olen, NAMES[i]);
+
+		/* What leaves a site never grows with its rows. */
+		if (sent != NULL && sent->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE) {
+			blob_set(&h->last_update[i], out, olen);
+			if (sent->update->n_values > h->max_update_values)
+				h->max_update_values = sent->update->n_values;
+		}
+		fl_wire_free(sent);
+		enqueue(h, 1, i, out, olen);
+	} else if (r == FL_FEDNODE_FINAL) {
+		blob_set(&h->final_file[i], env->final_model->model_file.data,
+		         env->final_model->model_file.len);
+		if (fl_fednode_status(n, ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_SAVED, "", &out,
+		                      &olen) != 0)
+			unexpected(h, "node could not build its status");
+		else
+			enqueue(h, 1, i, out, olen);
+	} else if (r < 0) {
+		unexpected(h, "node refused a task");
+	}
+out:
+	fl_wire_free(env);
+}
+
+static int deliver_to_coord(struct harness *h, int i, const uint8_t *frame, size_t len)
+{
+	Fedlead__Wire__Envelope *env = decode_frame(h, frame, len, NAMES[i]);
+	int r;
+
+	if (env == NULL)
+		return FL_ERR_PROTO;
+	r = fl_fedcoord_message(h->c, NAMES[i], env);
+	fl_wire_free(env);
+	return r;
+}
+
+/* Whether pump() must stop before delivering m. */
+static int stop_before(struct harness *h, const struct qmsg *m)
+{
+	Fedlead__Wire__Envelope *env;
+	const Fedlead__Wire__RoundRef *ref;
+	int stop;
+
+	if (m->to_coord || (h->stop_round == 0 && !h->stop_final))
+		return 0;
+	env = decode_frame(h, m->frame, m->len, "coordinator");
+	ref = fl_wire_ref(env);
+	stop = (h->stop_round != 0 && ref != NULL && ref->round >= h->stop_round) ||
+	       (h->stop_final && env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL);
+	fl_wire_free(env);
+	return stop;
+}
+
+/* Delivers queued frames until none are left, or until the next one is a
+ * task of round stop_round or later, or a final model with stop_final. */
+static void pump(struct harness *h)
+{
+	while (h->qhead < h->qlen) {
+		struct qmsg m = h->q[h->qhead];
+
+		if (stop_before(h, &m))
+			return;
+		h->qhead++;
+		if (m.to_coord) {
+			if (deliver_to_coord(h, m.who, m.frame, m.len) < 0)
+				unexpected(h, "coordinator refused a node's reply");
+		} else {
+			deliver_to_node(h, &m);
+		}
+		free(m.frame);
+	}
+	h->qhead = h->qlen = 0;
+}
+
+/* Unmutes node i and queues what it ignored. */
+static void release(struct harness *h, int i)
+{
+	size_t k = 0;
+
+	h->mute_from[i] = 0;
+	for (size_t j = 0; j < h->n_held; j++) {
+		if (h->held[j].who == i)
+			enqueue(h, 0, i, h->held[j].frame, h->held[j].len);
+		else
+			h->held[k++] = h->held[j];
+	}
+	h->n_held = k;
+}
+
+/* Node i connects as `as` (its own name when NULL) and sends its Hello
+ * asking for federation fed (may be ""); returns what fl_fedcoord_join()
+ * returned. hello_edit may change the decoded Hello first. */
+static int join_as(struct harness *h, int i, const char *as, const char *fed,
+                   void (*hello_edit)(Fedlead__Wire__Hello *))
+{
+	Fedlead__Wire__Envelope *env;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	int r, slot;
+
+	assert_int_equal(fl_fednode_hello(h->node[i], fed, &frame, &len), 0);
+	env = decode_frame(h, frame, len, as ? as : NAMES[i]);
+	free(frame);
+	assert_non_null(env);
+	assert_int_equal(env->body_case, FEDLEAD__WIRE__ENVELOPE__BODY_HELLO);
+	if (hello_edit != NULL)
+		hello_edit(env->hello);
+	slot = name_index(as ? as : NAMES[i]);
+	h->connected[slot] = 1;
+	fl_err_clear();
+	r = fl_fedcoord_join(h->c, as ? as : NAMES[i], env->hello);
+	fl_wire_free(env);
+	return r;
+}
+
+static void join(struct harness *h, int i)
+{
+	int r = join_as(h, i, NULL, "", NULL);
+
+	if (r != 0)
+		fail_msg("join %s: %s", NAMES[i], fl_errmsg());
+}
+
+static void join_all(struct harness *h)
+{
+	for (int i = 0; i < NP; i++)
+		join(h, i);
+}
+
+/* The partner's connection closes. */
+static void leave(struct harness *h, int i)
+{
+	h->connected[i] = 0;
+	fl_fedcoord_leave(h->c, NAMES[i]);
+}
+
+/* Sends env as partner i's message, through the wire encoder and decoder. */
+static int inject(struct harness *h, int i, const Fedlead__Wire__Envelope *env)
+{
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	int r;
+
+	if (fl_wire_encode(env, &frame, &len) != 0)
+		fail_msg("inject: %s", fl_errmsg());
+	fl_err_clear();
+	r = deliver_to_coord(h, i, frame, len);
+	free(frame);
+	return r;
+}
+
+/* An Update as partner i would send it, with the given values. */
+static int inject_update(struct harness *h, int i, uint64_t round, Fedlead__Wire__UpdateKind kind,
+                         double *values, size_t n)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__Update up = FEDLEAD__WIRE__UPDATE__INIT;
+	Fedlead__Wire__RoundRef ref = FEDLEAD__WIRE__ROUND_REF__INIT;
+
+	ref.federation_id = (char *)FED_ID;
+	ref.round = round;
+	ref.schema_fingerprint.data = h->fx->s->fingerprint;
+	ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+	up.ref = &ref;
+	up.kind = kind;
+	up.values = values;
+	up.n_values = n;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE;
+	env.update = &up;
+	return inject(h, i, &env);
+}
+
+/* A Status as partner i would send it. */
+static int inject_status(struct harness *h, int i, uint64_t round, Fedlead__Wire__StatusCode code,
+                         const char *detail)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__Status st = FEDLEAD__WIRE__STATUS__INIT;
+	Fedlead__Wire__RoundRef ref = FEDLEAD__WIRE__ROUND_REF__INIT;
+
+	ref.federation_id = (char *)FED_ID;
+	ref.round = round;
+	ref.schema_fingerprint.data = h->fx->s->fingerprint;
+	ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+	st.ref = &ref;
+	st.code = code;
+	st.detail = (char *)detail;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STATUS;
+	env.status = &st;
+	return inject(h, i, &env);
+}
+
+/* ---- results ---- */
+
+static struct fl_model *sealed_model(const struct harness *h)
+{
+	struct fl_model *m = NULL;
+
+	assert_int_equal(h->n_sealed, 1);
+	if (fl_model_decode(h->sealed.b, h->sealed.len, "sealed model", &m) != 0)
+		fail_msg("sealed model: %s", fl_errmsg());
+	return m;
+}
+
+/* The federation finished well: every participant in mask got and
+ * confirmed the sealed model, nobody else got it. (A coordinator restored
+ * in the final phase delivers the model sealed before the restart.) */
+static void assert_done(const struct harness *h, unsigned mask)
+{
+	struct fl_fedcoord_view v;
+	const struct blob *model = &h->sealed;
+
+	assert_int_equal(h->errors, 0);
+	if (h->finished != 1 || !h->finished_ok)
+		fail_msg("finished %d times, ok %d: %s", h->finished, h->finished_ok,
+		         h->finished_msg);
+	assert_string_equal(h->finished_msg, "done");
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.phase, FL_PHASE_DONE);
+	if (h->n_sealed == 0)
+		for (int i = NP; i-- > 0;)
+			if (mask & (1u << i))
+				model = &h->final_file[i];
+	assert_non_null(model->b);
+	for (int i = 0; i < NP; i++) {
+		if (mask & (1u << i)) {
+			assert_int_equal(h->final_file[i].len, model->len);
+			assert_memory_equal(h->final_file[i].b, model->b, model->len);
+		} else {
+			assert_null(h->final_file[i].b);
+		}
+	}
+}
+
+static double norm_diff(const double *a, const double *b, size_t d)
+{
+	double s = 0;
+
+	for (size_t j = 0; j < d; j++)
+		s += (a[j] - b[j]) * (a[j] - b[j]);
+	return sqrt(s);
+}
+
+static double norm(const double *a, size_t d)
+{
+	double s = 0;
+
+	for (size_t j = 0; j < d; j++)
+		s += a[j] * a[j];
+	return sqrt(s);
+}
+
+static double rel_diff(const double *a, const double *b, size_t d)
+{
+	return norm_diff(a, b, d) / norm(b, d);
+}
+
+/* Entries agree to tol relative to their size (absolute below 1). */
+static void assert_vec_close(const char *what, const double *a, const double *b, size_t d,
+                             double tol)
+{
+	for (size_t j = 0; j < d; j++)
+		if (!(fabs(a[j] - b[j]) <= tol * fmax(1.0, fabs(b[j]))))
+			fail_msg("%s[%zu] = %.17g, expected %.17g", what, j, a[j], b[j]);
+}
+
+/* Mean log-loss and exact AUC of a model on raw rows, computed naively. */
+static void naive_metrics(const struct fl_model *m, const struct fl_dataset *raw, double *log_loss,
+                          double *auc)
+{
+	struct fl_dataset *d = rows_copy(raw, 0, raw->n);
+	double *z = malloc((raw->n + 1) * sizeof(double)), loss = 0, good = 0, pairs = 0;
+
+	assert_non_null(z);
+	fl_dataset_standardize(d, m->scaler);
+	for (size_t i = 0; i < d->n; i++) {
+		double p;
+
+		z[i] = 0;
+		for (size_t j = 0; j < d->dim; j++)
+			z[i] += d->X[i * d->dim + j] * m->w[j];
+		p = 1 / (1 + exp(-z[i]));
+		loss += d->y[i] > 0.5 ? -log(p) : -log(1 - p);
+	}
+	for (size_t i = 0; i < d->n; i++)
+		for (size_t k = 0; k < d->n; k++)
+			if (d->y[i] > 0.5 && d->y[k] < 0.5) {
+				pairs += 1;
+				good += z[i] > z[k] ? 1 : z[i] == z[k] ? 0.5 : 0;
+			}
+	*log_loss = loss / (double)d->n;
+	*auc = good / pairs;
+	free(z);
+	fl_dataset_free(d);
+}
+
+static struct fl_model *train_pooled(const struct fixture *fx, const struct fl_dataset *rows,
+                                     enum fl_solver_kind solver, double l2, double tol,
+                                     int max_iter, struct fl_train_report *rep)
+{
+	struct fl_train_opts o;
+	struct fl_model *m = NULL;
+
+	fl_train_opts_default(&o);
+	o.solver = solver;
+	o.l2 = l2;
+	o.valid_frac = 0;
+	o.pos_weight = 1;
+	o.tol = tol;
+	o.max_iter = max_iter;
+	if (fl_train_local(fx->s, rows, &o, &m, rep) != 0)
+		fail_msg("pooled training: %s", fl_errmsg());
+	return m;
+}
+
+static void run_to_end(struct harness *h)
+{
+	join_all(h);
+	pump(h);
+}
+
+/* ---- 1. exact federated training equals pooled training ---- */
+
+static void check_exact(void **state, enum fl_fed_algo algo, enum fl_solver_kind solver, double tol,
+                        int max_iter)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct fl_train_report rep;
+	struct fl_model *fed, *pool;
+	struct harness *h;
+	double rel;
+
+	settings_default(&s);
+	s.algorithm = algo;
+	s.max_iterations = max_iter;
+	s.tolerance = tol;
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	fed = sealed_model(h);
+	pool = train_pooled(fx, fx->raw, solver, 1.0, tol, max_iter, &rep);
+
+	rel = rel_diff(fed->w, pool->w, fx->s->dim);
+	printf("  %s: ||w_fed - w_pool|| / ||w_pool|| = %.3e; iterations fed %d, pooled %d; "
+	       "%u rounds; pooled gradient norm %.3e\n",
+	       fl_fed_algo_name(algo), rel, fed->prov.iterations, rep.status.iterations,
+	       fed->prov.rounds, rep.status.grad_norm);
+	assert_true(rep.status.converged);
+	assert_true(rel < 1e-6);
+	/* Standardisation from summed statistics equals the pooled one. */
+	assert_vec_close("center", fed->scaler->center, pool->scaler->center, fx->s->dim, 1e-12);
+	assert_vec_close("scale", fed->scaler->scale, pool->scaler->scale, fx->s->dim, 1e-12);
+	assert_vec_close("impute", fed->scaler->impute, pool->scaler->impute, fx->s->dim, 1e-12);
+	assert_vec_close("baseline", fed->scaler->baseline, pool->scaler->baseline, fx->s->dim,
+	                 1e-12);
+	if (algo == FL_FED_NEWTON)
+		assert_int_equal(fed->prov.iterations, rep.status.iterations);
+
+	/* Provenance names the federation. */
+	assert_int_equal(fed->prov.rows, fx->raw->n);
+	assert_int_equal(fed->prov.positives, count_positives(fx->raw));
+	assert_string_equal(fed->prov.solver, fl_fed_algo_name(algo));
+	assert_string_equal(fed->prov.federation_id, FED_ID);
+	assert_true(fed->prov.l2 == 1.0);
+	assert_true(fed->prov.pos_weight == 1.0);
+	assert_int_equal(fed->prov.n_participants, NP);
+	for (int i = 0; i < NP; i++)
+		assert_string_equal(fed->prov.participants[i], NAMES[i]);
+	/* The history: one statistics round, one per evaluation, the final one
+	 * (logged after sealing, so not in the model). */
+	assert_true(fed->prov.n_history >= 2);
+	assert_string_equal(fed->prov.history[0].kind, "stats");
+	assert_int_equal(fed->prov.history[0].round, 1);
+	for (size_t k = 1; k < fed->prov.n_history; k++) {
+		assert_string_equal(fed->prov.history[k].kind, "eval");
+		assert_int_equal(fed->prov.history[k].round, k + 1);
+		assert_int_equal(fed->prov.history[k].partners, NP);
+		assert_true(isnan(fed->prov.history[k].valid_auc));
+	}
+	assert_int_equal(fed->prov.rounds, fed->prov.n_history);
+	assert_int_equal(fl_fedcoord_history_len(h->c), fed->prov.n_history + 1);
+	/* Nothing a node sent grew with its rows: the longest update is an
+	 * evaluation (loss, gradient and for Newton the Hessian triangle). */
+	{
+		size_t d = fx->s->dim;
+
+		assert_int_equal(h->max_update_values,
+		                 algo == FL_FED_NEWTON ? 1 + d + d * (d + 1) / 2 : 2 + 3 * d);
+	}
+	fl_model_free(fed);
+	fl_model_free(pool);
+	harness_free(h);
+}
+
+static void test_newton_equals_pooled(void **state)
+{
+	check_exact(state, FL_FED_NEWTON, FL_SOLVER_NEWTON, 1e-10, 100);
+}
+
+static void test_lbfgs_equals_pooled(void **state)
+{
+	/* L-BFGS converges linearly on this ill-conditioned problem (one-hot
+	 * columns, light penalty): a tighter tolerance brings both runs close to
+	 * the optimum, where their paths, which part ways in rounding, meet. */
+	check_exact(state, FL_FED_LBFGS, FL_SOLVER_LBFGS, 1e-12, 10000);
+}
+
+/* ---- 2. fedavg ---- */
+
+struct fedavg_result {
+	double fed_ll, fed_auc, pool_ll, pool_auc, reported_ll, reported_auc;
+	uint32_t rounds;
+};
+
+static void run_fedavg(const struct fixture *fx, const struct fl_coord_settings *s,
+                       struct fedavg_result *res)
+{
+	struct fl_dataset *tr = NULL, *va = NULL;
+	struct fl_train_report rep;
+	struct fl_model *fed, *pool;
+	struct harness *h = harness_new(fx, s);
+
+	run_to_end(h);
+	assert_done(h, 7);
+	fed = sealed_model(h);
+	split_rows(fx, s->validation_split, s->seed, &tr, &va);
+	pool = train_pooled(fx, tr, FL_SOLVER_NEWTON, s->l2, 1e-10, 100, &rep);
+	naive_metrics(fed, va, &res->fed_ll, &res->fed_auc);
+	naive_metrics(pool, va, &res->pool_ll, &res->pool_auc);
+	res->reported_ll = fed->prov.valid.log_loss;
+	res->reported_auc = fed->prov.valid.auc;
+	res->rounds = fed->prov.rounds;
+	/* The model trained on the training parts only, and was validated on
+	 * the held-out ones. */
+	assert_int_equal(fed->prov.rows, tr->n);
+	assert_int_equal(fed->prov.valid.rows, va->n);
+	assert_int_equal(fed->prov.valid.positives, count_positives(va));
+	fl_model_free(fed);
+	fl_model_free(pool);
+	fl_dataset_free(tr);
+	fl_dataset_free(va);
+	harness_free(h);
+}
+
+/* The model's validation figures are its own: the log-loss the
+ * coordinator put in the model (from summed partner sums) equals the one
+ * computed here on the held-out rows, and the histogram AUC is the exact
+ * one but for ties within a bin. */
+static void assert_reported_valid(const struct fedavg_result *res)
+{
+	assert_near(res->reported_ll, res->fed_ll, 1e-9 * res->fed_ll);
+	assert_near(res->reported_auc, res->fed_auc, 0.005);
+}
+
+static void test_fedavg_defaults(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct fedavg_result res;
+
+	/* deploy/config/coordinator.conf: 20 rounds of 2 epochs, batch 64,
+	 * learning rate 0.5. */
+	settings_default(&s);
+	s.algorithm = FL_FED_FEDAVG;
+	s.validation_split = 0.2;
+	run_fedavg(fx, &s, &res);
+	printf("  fedavg l2 %g, %d rounds of %d epochs, lr %g: validation log-loss %.6f, pooled "
+	       "Newton %.6f (%+.2f %%); AUC %.4f, pooled %.4f; %u rounds\n",
+	       s.l2, s.fedavg_rounds, s.local_epochs, s.local_lr, res.fed_ll, res.pool_ll,
+	       100 * (res.fed_ll / res.pool_ll - 1), res.fed_auc, res.pool_auc, res.rounds);
+	assert_reported_valid(&res);
+	/* Plain SGD at this rate ends noisy: a few per cent off. */
+	assert_true(fabs(res.fed_ll / res.pool_ll - 1) < 0.05);
+	/* 20 fedavg rounds, a statistics round and one to validate the final
+	 * weights. */
+	assert_int_equal(res.rounds, 22);
+}
+
+static void test_fedavg_within_one_percent(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct fedavg_result res;
+
+	/* A penalty at which the pooled model generalises well, and a smaller
+	 * learning rate: FedAvg lands within 1 % of the pooled log-loss. */
+	settings_default(&s);
+	s.algorithm = FL_FED_FEDAVG;
+	s.validation_split = 0.2;
+	s.l2 = 100;
+	s.local_epochs = 5;
+	s.local_lr = 0.1;
+	run_fedavg(fx, &s, &res);
+	printf("  fedavg l2 %g, %d rounds of %d epochs, lr %g: validation log-loss %.6f, pooled "
+	       "Newton %.6f (%+.2f %%); AUC %.4f, pooled %.4f\n",
+	       s.l2, s.fedavg_rounds, s.local_epochs, s.local_lr, res.fed_ll, res.pool_ll,
+	       100 * (res.fed_ll / res.pool_ll - 1), res.fed_auc, res.pool_auc);
+	assert_reported_valid(&res);
+	assert_true(res.fed_ll <= 1.01 * res.pool_ll);
+}
+
+/* ---- 3. l2 = auto ---- */
+
+static void test_l2_auto(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct fl_dataset *tr = NULL, *va = NULL;
+	struct fl_train_report rep;
+	struct fl_model *fed, *pool;
+	struct harness *h;
+	double grid[FL_L2_GRID_MAX], last[FL_L2_GRID_MAX], ll, auc, rel;
+	size_t n_grid, best = 0;
+
+	settings_default(&s);
+	s.l2_auto = 1;
+	s.validation_split = 0.2;
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	fed = sealed_model(h);
+	n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX);
+	assert_true(n_grid >= 2);
+
+	/* Every grid point was trained, each evaluation reporting validation
+	 * metrics; the last entry of a point holds them at its final weights. */
+	printf("  l2 = auto:");
+	for (size_t g = 0; g < n_grid; g++) {
+		int evals = 0, seen = 0;
+
+		for (size_t k = 1; k < fed->prov.n_history; k++) {
+			const struct fl_round_log *e = &fed->prov.history[k];
+
+			if (e->l2 != grid[g])
+				continue;
+			seen = 1;
+			last[g] = e->valid_log_loss;
+			assert_true(isfinite(e->valid_log_loss) && e->valid_log_loss > 0);
+			/* 0.5 at w = 0, where every score ties. */
+			assert_true(isfinite(e->valid_auc) && e->valid_auc >= 0.5 &&
+			            e->valid_auc < 1);
+			evals += strcmp(e->kind, "eval") == 0;
+			if (strcmp(e->kind, "eval") != 0)
+				assert_string_equal(e->kind, "validate");
+		}
+		assert_true(seen);
+		assert_true(evals >= 1);
+		if (last[g] < last[best])
+			best = g;
+		printf(" %g: %.6f (%d rounds);", grid[g], last[g], evals);
+	}
+	printf(" chose %g after %u rounds\n", fed->prov.l2, fed->prov.rounds);
+	/* The grid point with the least validation log-loss, and its metrics. */
+	assert_true(fed->prov.l2 == grid[best]);
+	assert_true(fed->prov.valid.log_loss == last[best]);
+
+	/* The figures in the model are the model's own on the held-out rows,
+	 * and the model is the pooled fit of the training rows at that l2. */
+	split_rows(fx, s.validation_split, s.seed, &tr, &va);
+	naive_metrics(fed, va, &ll, &auc);
+	assert_int_equal(fed->prov.valid.rows, va->n);
+	assert_int_equal(fed->prov.valid.positives, count_positives(va));
+	assert_near(fed->prov.valid.log_loss, ll, 1e-9 * ll);
+	assert_near(fed->prov.valid.auc, auc, 0.005);
+	pool = train_pooled(fx, tr, FL_SOLVER_NEWTON, grid[best], 1e-10, 100, &rep);
+	rel = rel_diff(fed->w, pool->w, fx->s->dim);
+	printf("  l2 = auto: ||w_fed - w_pool|| / ||w_pool|| = %.3e at l2 %g\n", rel, grid[best]);
+	assert_true(rel < 1e-6);
+	fl_model_free(pool);
+	fl_model_free(fed);
+	fl_dataset_free(tr);
+	fl_dataset_free(va);
+	harness_free(h);
+}
+
+/* ---- 4. checkpoints ---- */
+
+/* The model the partners received. */
+static struct fl_model *delivered_model(const struct harness *h, int i)
+{
+	struct fl_model *m = NULL;
+
+	assert_non_null(h->final_file[i].b);
+	if (fl_model_decode(h->final_file[i].b, h->final_file[i].len, "delivered model", &m) != 0)
+		fail_msg("delivered model: %s", fl_errmsg());
+	return m;
+}
+
+static void assert_same_history(const struct fl_model *a, const struct fl_model *b)
+{
+	assert_int_equal(a->prov.rounds, b->prov.rounds);
+	assert_int_equal(a->prov.iterations, b->prov.iterations);
+	assert_int_equal(a->prov.n_history, b->prov.n_history);
+	for (size_t k = 0; k < a->prov.n_history; k++) {
+		const struct fl_round_log *x = &a->prov.history[k], *y = &b->prov.history[k];
+
+		assert_int_equal(x->round, y->round);
+		assert_string_equal(x->kind, y->kind);
+		assert_memory_equal(&x->l2, &y->l2, sizeof(double));
+		assert_memory_equal(&x->train_loss, &y->train_loss, sizeof(double));
+		assert_memory_equal(&x->valid_log_loss, &y->valid_log_loss, sizeof(double));
+		assert_int_equal(x->partners, y->partners);
+	}
+}
+
+/* Runs a federation, then restarts a coordinator from checkpoints 0, step,
+ * 2 step, ... and the last four (the end of training, the final phase, and
+ * done), with fresh nodes: each ends with the uninterrupted run's model,
+ * bit for bit. */
+static void resume_everywhere(const struct fixture *fx, const struct fl_coord_settings *s,
+                              size_t step)
+{
+	struct harness *h = harness_new(fx, s);
+	struct fl_model *ref;
+	size_t d = fx->s->dim, resumed = 0;
+
+	run_to_end(h);
+	assert_done(h, 7);
+	ref = sealed_model(h);
+	assert_true(h->n_ckpt >= 3);
+	for (size_t k = 0; k < h->n_ckpt; k++) {
+		struct harness *r;
+		struct fl_fedcoord_view v;
+		struct fl_model *m;
+
+		if (k % step != 0 && k + 4 < h->n_ckpt)
+			continue;
+		r = harness_new(fx, s);
+		if (fl_fedcoord_restore(r->c, h->ckpt[k].b, h->ckpt[k].len) != 0)
+			fail_msg("restore checkpoint %zu: %s", k, fl_errmsg());
+		fl_fedcoord_view(r->c, &v);
+		if (v.phase == FL_PHASE_DONE) {
+			/* The last checkpoint: nothing is left to do. */
+			assert_int_equal(k, h->n_ckpt - 1);
+			assert_int_equal(join_as(r, 0, NULL, "", NULL), FL_ERR_AUTH);
+			assert_string_equal(r->reject[0], "federation " FED_ID " has finished");
+			harness_free(r);
+			continue;
+		}
+		/* Waiting for the participants to come back, within the deadline. */
+		assert_true(r->timer == DEADLINE);
+		join_all(r);
+		pump(r);
+		assert_done(r, 7);
+		/* A restart in the final phase delivers the sealed model kept in
+		 * the checkpoint; otherwise training finishes anew. */
+		assert_int_equal(r->n_sealed, v.phase == FL_PHASE_FINAL ? 0 : 1);
+		m = delivered_model(r, 0);
+		if (memcmp(m->w, ref->w, d * sizeof(double)) != 0)
+			fail_msg("resumed from checkpoint %zu of %zu (round %llu, phase %s): "
+			         "weights "
+			         "differ by %.3e",
+			         k, h->n_ckpt, (unsigned long long)v.round,
+			         fl_fed_phase_name(v.phase), rel_diff(m->w, ref->w, d));
+		assert_memory_equal(m->scaler->center, ref->scaler->center, d * sizeof(double));
+		assert_memory_equal(m->scaler->scale, ref->scaler->scale, d * sizeof(double));
+		assert_true(m->prov.l2 == ref->prov.l2);
+		assert_memory_equal(&m->prov.valid.log_loss, &ref->prov.valid.log_loss,
+		                    sizeof(double));
+		assert_memory_equal(&m->prov.valid.auc, &ref->prov.valid.auc, sizeof(double));
+		if (m->prov.valid.rows != ref->prov.valid.rows ||
+		    m->prov.valid.positives != ref->prov.valid.positives)
+			fail_msg("resumed from checkpoint %zu of %zu (round %llu, phase %s): the "
+			         "model says %llu validation rows (%llu converted), the "
+			         "uninterrupted "
+			         "run's %llu (%llu)",
+			         k, h->n_ckpt, (unsigned long long)v.round,
+			         fl_fed_phase_name(v.phase), (unsigned long long)m->prov.valid.rows,
+			         (unsigned long long)m->prov.valid.positives,
+			         (unsigned long long)ref->prov.valid.rows,
+			         (unsigned long long)ref->prov.valid.positives);
+		assert_memory_equal(&m->prov.train.log_loss, &ref->prov.train.log_loss,
+		                    sizeof(double));
+		assert_same_history(m, ref);
+		assert_int_equal(fl_fedcoord_history_len(r->c), fl_fedcoord_history_len(h->c));
+		resumed++;
+		fl_model_free(m);
+		harness_free(r);
+	}
+	printf("  %s%s: resumed from %zu of %zu checkpoints, %u rounds, identical\n",
+	       fl_fed_algo_name(s->algorithm), s->l2_auto ? " (l2 = auto)" : "", resumed, h->n_ckpt,
+	       ref->prov.rounds);
+	fl_model_free(ref);
+	harness_free(h);
+}
+
+static void test_resume_newton(void **state)
+{
+	struct fl_coord_settings s;
+
+	settings_default(&s);
+	resume_everywhere(*state, &s, 1);
+}
+
+static void test_resume_l2_auto(void **state)
+{
+	struct fl_coord_settings s;
+
+	settings_default(&s);
+	s.l2_auto = 1;
+	s.validation_split = 0.2;
+	resume_everywhere(*state, &s, 6);
+}
+
+static void test_resume_fedavg(void **state)
+{
+	struct fl_coord_settings s;
+
+	settings_default(&s);
+	s.algorithm = FL_FED_FEDAVG;
+	s.fedavg_rounds = 4;
+	s.validation_split = 0.2;
+	resume_everywhere(*state, &s, 1);
+}
+
+/* After a restart, a participant that does not come back is dropped at the
+ * deadline (late_policy = drop), and the others finish. */
+static void test_resume_without_a_partner(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h, *r;
+	struct fl_model *m;
+
+	settings_default(&s);
+	s.late_policy = FL_LATE_DROP;
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	r = harness_new(fx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, h->ckpt[3].b, h->ckpt[3].len), 0);
+	join(r, 0);
+	join(r, 1);
+	pump(r);
+	assert_int_equal(r->finished, 0);
+	fl_fedcoord_timer(r->c);
+	pump(r);
+	assert_done(r, 3);
+	m = sealed_model(r);
+	assert_int_equal(m->prov.n_participants, 2);
+	assert_string_equal(m->prov.participants[0], "acme");
+	assert_string_equal(m->prov.participants[1], "globex");
+	fl_model_free(m);
+	harness_free(r);
+	harness_free(h);
+}
+
+/* A checkpoint of another federation, or not a checkpoint at all. */
+static void test_restore_refuses(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h, *r;
+	static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+
+	settings_default(&s);
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	s.federation_id = "other-fed";
+	r = harness_new(fx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, h->ckpt[0].b, h->ckpt[0].len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "checkpoint belongs to federation \"" FED_ID "\", not \"other-fed\"");
+	assert_int_equal(fl_fedcoord_restore(r->c, junk, sizeof(junk)), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "checkpoint is malformed");
+	harness_free(r);
+	harness_free(h);
+}
+
+/* ---- 5. rejections ---- */
+
+static void flip_fingerprint(Fedlead__Wire__Hello *hello)
+{
+	hello->schema_fingerprint.data[0] ^= 1;
+}
+
+static void protocol_two(Fedlead__Wire__Hello *hello)
+{
+	hello->protocol_version = 2;
+}
+
+static void test_join_rejections(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct fl_fedcoord_view v;
+	struct harness *h;
+	char want[512], hex[17];
+	double values[1] = {0};
+
+	settings_default(&s);
+	h = harness_new(fx, &s);
+
+	/* Not on the allow-list: refused for good, the connection closed. */
+	assert_int_equal(join_as(h, 0, "mallory", "", NULL), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "partner mallory: partner \"mallory\" is not on the "
+	                                 "allow-list");
+	assert_int_equal(h->rejects[OUTSIDER], 1);
+	assert_string_equal(h->reject[OUTSIDER], "partner \"mallory\" is not on the allow-list");
+	assert_true(h->reject_permanent[OUTSIDER]);
+	assert_int_equal(h->disconnects[OUTSIDER], 1);
+
+	/* Another schema: the reason quotes the federation's fingerprint. */
+	for (int j = 0; j < 8; j++)
+		snprintf(hex + 2 * j, 3, "%02x", fx->s->fingerprint[j]);
+	snprintf(want, sizeof(want),
+	         "schema fingerprint differs from the federation's (%s...): the partner "
+	         "encodes its leads differently",
+	         hex);
+	assert_int_equal(join_as(h, 1, NULL, "", flip_fingerprint), FL_ERR_AUTH);
+	assert_string_equal(h->reject[1], want);
+	assert_true(h->reject_permanent[1]);
+	assert_int_equal(h->disconnects[1], 1);
+	assert_true(strncmp(fl_errmsg(), "partner globex: ", 16) == 0);
+	assert_string_equal(fl_errmsg() + 16, want);
+
+	assert_int_equal(join_as(h, 1, NULL, "", protocol_two), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "partner globex: protocol version 2 is not supported "
+	                                 "(this coordinator speaks 1)");
+	assert_int_equal(join_as(h, 1, NULL, "other-fed", NULL), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "partner globex: partner asked for federation "
+	                                 "\"other-fed\", this is \"" FED_ID "\"");
+	assert_int_equal(h->rejects[1], 3);
+	/* Asking for this federation by name is fine. */
+	assert_int_equal(join_as(h, 1, NULL, FED_ID, NULL), 0);
+
+	/* Nobody refused counts as connected; nothing started. */
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.connected, 1);
+	assert_int_equal(v.phase, FL_PHASE_WAITING);
+	assert_int_equal(h->errors, 0);
+
+	/* A message from a partner that has not said hello. */
+	assert_int_equal(
+	        inject_update(h, 2, 1, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, values, 1),
+	        FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer initech: update before hello");
+
+	/* The quorum of two is there: training starts start_wait later. */
+	assert_int_equal(join_as(h, 0, NULL, "", NULL), 0);
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.phase, FL_PHASE_WAITING);
+	assert_true(h->timer == s.start_wait);
+	fl_fedcoord_timer(h->c);
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.phase, FL_PHASE_STATS);
+	assert_int_equal(v.participating, 2);
+	h->stop_round = 3;
+	pump(h);
+	/* Too late for this federation. */
+	assert_int_equal(join_as(h, 2, NULL, "", NULL), FL_ERR_AUTH);
+	assert_string_equal(h->reject[2], "federation " FED_ID " is training without partner "
+	                                  "initech (joined too late)");
+	h->stop_round = 0;
+	pump(h);
+	assert_done(h, 3);
+	harness_free(h);
+}
+
+/* The model of an undisturbed Newton run with the default settings. */
+static struct fl_model *reference_newton(const struct fixture *fx)
+{
+	struct fl_coord_settings s;
+	struct harness *h;
+	struct fl_model *m;
+
+	settings_default(&s);
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	m = sealed_model(h);
+	harness_free(h);
+	return m;
+}
+
+static void test_update_rejections(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct fl_fedcoord_view v;
+	struct harness *h;
+	struct fl_model *ref = reference_newton(fx), *m;
+	size_t d = fx->s->dim, len = 1 + d + d * (d + 1) / 2;
+	double *junk = malloc((len + 1) * sizeof(double));
+	char want[256];
+
+	assert_non_null(junk);
+	for (size_t j = 0; j <= len; j++)
+		junk[j] = 1e6;
+	settings_default(&s);
+	h = harness_new(fx, &s);
+	/* Round 3 (the second Newton evaluation): initech does not answer yet. */
+	h->mute_from[2] = 3;
+	run_to_end(h);
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.round, 3);
+	assert_int_equal(h->finished, 0);
+
+	/* An answer for round 2 arriving now is dropped without a word. */
+	assert_int_equal(inject_update(h, 0, 2, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, junk, len),
+	                 0);
+	assert_int_equal(inject_update(h, 2, 2, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, junk, len),
+	                 0);
+	/* One for a round not yet asked for is an error. */
+	assert_int_equal(inject_update(h, 2, 4, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, junk, len),
+	                 FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer initech: update for round 4, but round 3 is in "
+	                                 "progress (future)");
+	/* The length of a vector is fixed by the task and the schema. */
+	assert_int_equal(
+	        inject_update(h, 2, 3, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, junk, len - 1),
+	        FL_ERR_PROTO);
+	snprintf(want, sizeof(want), "peer initech: update with %zu values, expected %zu", len - 1,
+	         len);
+	assert_string_equal(fl_errmsg(), want);
+	assert_int_equal(
+	        inject_update(h, 2, 3, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, junk, len + 1),
+	        FL_ERR_PROTO);
+	snprintf(want, sizeof(want), "peer initech: update with %zu values, expected %zu", len + 1,
+	         len);
+	assert_string_equal(fl_errmsg(), want);
+	assert_int_equal(
+	        inject_update(h, 2, 3, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, junk, 2 + 3 * d),
+	        FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer initech: update of the wrong kind for round 3");
+	/* acme's round-3 answer, sent again. */
+	assert_non_null(h->last_update[0].b);
+	fl_err_clear();
+	assert_int_equal(deliver_to_coord(h, 0, h->last_update[0].b, h->last_update[0].len),
+	                 FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer acme: update in round 3, which it does not owe");
+
+	/* None of that touched the federation: initech answers, and the model
+	 * is the undisturbed run's, bit for bit. */
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.round, 3);
+	release(h, 2);
+	pump(h);
+	assert_done(h, 7);
+	m = sealed_model(h);
+	assert_memory_equal(m->w, ref->w, d * sizeof(double));
+	fl_model_free(m);
+	fl_model_free(ref);
+	free(junk);
+	harness_free(h);
+}
+
+/* ---- 6. late partners ---- */
+
+/* initech ignores round 3 and later; the deadline passes. */
+static struct harness *late_run(const struct fixture *fx, struct fl_coord_settings *s)
+{
+	struct harness *h = harness_new(fx, s);
+	struct fl_fedcoord_view v;
+
+	h->mute_from[2] = 3;
+	run_to_end(h);
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.round, 3);
+	assert_int_equal(h->finished, 0);
+	assert_true(h->timer == DEADLINE);
+	fl_fedcoord_timer(h->c);
+	pump(h);
+	return h;
+}
+
+/* initech was dropped with Newton under way: the solver restarted over the
+ * two that were left, so the model is their pooled fit (under the
+ * standardisation from all three partners' statistics). */
+static void assert_fit_without_initech(const struct fixture *fx, const struct harness *h,
+                                       const char *what)
+{
+	struct fl_solver_status st;
+	struct fl_train_opts o;
+	struct fl_dataset *rows = pooled_rows(fx, 3);
+	struct fl_model *m = sealed_model(h);
+	const char *name;
+	int connected, participating;
+	double last_seen, *w = calloc(fx->s->dim, sizeof(double)), rel;
+
+	assert_non_null(w);
+	assert_done(h, 3);
+	assert_int_equal(m->prov.n_participants, 2);
+	assert_string_equal(m->prov.participants[0], "acme");
+	assert_string_equal(m->prov.participants[1], "globex");
+	fl_fedcoord_partner(h->c, 2, &name, &connected, &participating, &last_seen);
+	assert_string_equal(name, "initech");
+	assert_int_equal(participating, 0);
+	fl_dataset_standardize(rows, m->scaler);
+	fl_train_opts_default(&o);
+	o.tol = 1e-10;
+	assert_int_equal(fl_train_fit(rows, &o, 1.0, 1.0, w, &st), 0);
+	rel = rel_diff(m->w, w, fx->s->dim);
+	printf("  %s: ||w_fed - w_pool(acme, globex)|| / ||w_pool|| = %.3e, %u rounds\n", what, rel,
+	       m->prov.rounds);
+	assert_true(rel < 1e-6);
+	free(w);
+	fl_dataset_free(rows);
+	fl_model_free(m);
+}
+
+static void test_late_drop(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h;
+
+	settings_default(&s);
+	s.late_policy = FL_LATE_DROP;
+	h = late_run(fx, &s);
+	assert_fit_without_initech(fx, h, "dropped at the deadline");
+
+	/* A dropped partner stays out. */
+	assert_int_equal(join_as(h, 2, NULL, "", NULL), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "partner initech: federation " FED_ID " is training "
+	                                 "without partner initech (dropped)");
+	harness_free(h);
+}
+
+static void test_late_abort(void **state)
+{
+	struct fl_coord_settings s;
+	struct fl_fedcoord_view v;
+	struct harness *h;
+
+	settings_default(&s);
+	s.late_policy = FL_LATE_ABORT;
+	h = late_run(*state, &s);
+	assert_int_equal(h->errors, 0);
+	assert_int_equal(h->finished, 1);
+	assert_int_equal(h->finished_ok, 0);
+	assert_string_equal(h->finished_msg,
+	                    "round 3: no answer within 300 s from initech (late_policy = abort)");
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.phase, FL_PHASE_FAILED);
+	assert_int_equal(h->n_sealed, 0);
+	assert_true(h->timer == 0);
+	harness_free(h);
+}
+
+static void test_late_quorum(void **state)
+{
+	struct fl_coord_settings s;
+	struct harness *h;
+
+	settings_default(&s);
+	s.late_policy = FL_LATE_DROP;
+	s.min_partners = 3;
+	h = late_run(*state, &s);
+	assert_int_equal(h->finished, 1);
+	assert_int_equal(h->finished_ok, 0);
+	assert_string_equal(h->finished_msg, "only 2 partners left, below the quorum of 3");
+	assert_int_equal(h->n_sealed, 0);
+	harness_free(h);
+}
+
+/* late_policy = wait: the deadline passes and the coordinator waits on; the
+ * partner reconnects, gets the task again and the run ends as if nothing
+ * had happened. */
+static void test_late_wait(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct fl_model *ref = reference_newton(fx), *m;
+	struct harness *h;
+	int calls;
+
+	settings_default(&s);
+	h = harness_new(fx, &s);
+	h->mute_from[2] = 3;
+	run_to_end(h);
+	calls = h->timer_calls;
+	fl_fedcoord_timer(h->c);
+	pump(h);
+	assert_int_equal(h->finished, 0);
+	assert_int_equal(h->timer_calls, calls + 1);
+	assert_true(h->timer == DEADLINE);
+	/* The old connection and what it carried are gone. */
+	leave(h, 2);
+	for (size_t k = 0; k < h->n_held; k++)
+		free(h->held[k].frame);
+	h->n_held = 0;
+	h->mute_from[2] = 0;
+	assert_int_equal(h->finished, 0);
+	join(h, 2);
+	pump(h);
+	assert_done(h, 7);
+	m = sealed_model(h);
+	assert_memory_equal(m->w, ref->w, fx->s->dim * sizeof(double));
+	fl_model_free(m);
+	fl_model_free(ref);
+	harness_free(h);
+}
+
+/* Under drop, a participant whose connection closes while it owes an
+ * answer is dropped at once, without waiting for the deadline; the others,
+ * still working on the round, stay. Their answers to the abandoned round,
+ * in flight when it is issued again, must not count for the new one. */
+static void test_disconnect_drops(void **state)
+{
+	struct fl_coord_settings s;
+	struct harness *h;
+
+	settings_default(&s);
+	s.late_policy = FL_LATE_DROP;
+	h = harness_new(*state, &s);
+	h->stop_round = 3;
+	run_to_end(h);
+	leave(h, 2);
+	assert_int_equal(h->finished, 0);
+	h->stop_round = 0;
+	pump(h);
+	assert_fit_without_initech(*state, h, "dropped on disconnect");
+	harness_free(h);
+}
+
+/* A partner that cannot do its task says so. Under wait the federation
+ * fails with its reason; under drop only that partner is dropped, even
+ * while the others are still working on the round. */
+static void test_error_status(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h;
+
+	settings_default(&s);
+	h = harness_new(fx, &s);
+	h->stop_round = 3;
+	run_to_end(h);
+	assert_int_equal(
+	        inject_status(h, 2, 3, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, "out of disk"), 0);
+	assert_int_equal(h->finished, 1);
+	assert_int_equal(h->finished_ok, 0);
+	assert_string_equal(h->finished_msg, "partner initech could not do its task: out of disk");
+	harness_free(h);
+
+	s.late_policy = FL_LATE_DROP;
+	h = harness_new(fx, &s);
+	h->stop_round = 3;
+	run_to_end(h);
+	assert_int_equal(
+	        inject_status(h, 2, 3, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, "out of disk"), 0);
+	assert_int_equal(h->finished, 0);
+	h->stop_round = 0;
+	pump(h);
+	assert_fit_without_initech(fx, h, "dropped on an error status");
+	harness_free(h);
+}
+
+/* A partner that cannot take the final model is dropped; the federation is
+ * done only when the others have confirmed theirs. */
+static void test_error_status_final(void **state)
+{
+	struct fl_coord_settings s;
+	struct fl_fedcoord_view v;
+	struct harness *h;
+
+	settings_default(&s);
+	s.late_policy = FL_LATE_DROP;
+	h = harness_new(*state, &s);
+	h->stop_final = 1;
+	run_to_end(h);
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.phase, FL_PHASE_FINAL);
+	assert_int_equal(inject_status(h, 2, v.round, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR,
+	                               "signature does not verify"),
+	                 0);
+	fl_fedcoord_view(h->c, &v);
+	assert_int_equal(v.phase, FL_PHASE_FINAL);
+	assert_int_equal(h->finished, 0);
+	h->connected[2] = 0; /* the glue closes the failed partner's connection */
+	h->stop_final = 0;
+	pump(h);
+	assert_done(h, 3);
+	harness_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_newton_equals_pooled),
+	        cmocka_unit_test(test_lbfgs_equals_pooled),
+	        cmocka_unit_test(test_fedavg_defaults),
+	        cmocka_unit_test(test_fedavg_within_one_percent),
+	        cmocka_unit_test(test_l2_auto),
+	        cmocka_unit_test(test_resume_newton),
+	        cmocka_unit_test(test_resume_l2_auto),
+	        cmocka_unit_test(test_resume_fedavg),
+	        cmocka_unit_test(test_resume_without_a_partner),
+	        cmocka_unit_test(test_restore_refuses),
+	        cmocka_unit_test(test_join_rejections),
+	        cmocka_unit_test(test_update_rejections),
+	        cmocka_unit_test(test_late_drop),
+	        cmocka_unit_test(test_late_abort),
+	        cmocka_unit_test(test_late_quorum),
+	        cmocka_unit_test(test_late_wait),
+	        cmocka_unit_test(test_disconnect_drops),
+	        cmocka_unit_test(test_error_status),
+	        cmocka_unit_test(test_error_status_final),
+	};
+
+	fl_log_init("test_fed", FL_LOG_WARN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

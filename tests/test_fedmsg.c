@@ -1,0 +1,356 @@
+/*
+ * Tests for src/fedmsg.c: the layout of partner update vectors and the
+ * federated validation metrics.
+ *
+ * Every expected value is worked out by hand in the comments (layouts,
+ * histogram bins, AUC pair counts) or computed by a naive formula written
+ * here (log-loss as -log(sigmoid), AUC by comparing every pair of scores).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/encode.h"
+#include "fedlead/fedmsg.h"
+
+/* ---- independent helpers ---- */
+
+/* cmocka 1.1 has no double comparison with a tolerance. */
+#define assert_near(a, b, tol)                                                                     \
+	do {                                                                                       \
+		double a_ = (a), b_ = (b);                                                         \
+		if (!(fabs(a_ - b_) <= (tol)))                                                     \
+			fail_msg("%s = %.17g, expected %.17g (tolerance %g)", #a, a_, b_,          \
+			         (double)(tol));                                                   \
+	} while (0)
+
+/* -log P(y | z) written through the sigmoid, not log1p/exp as the code does. */
+static double naive_log_loss(double z, int pos)
+{
+	double p = 1.0 / (1.0 + exp(-z));
+
+	return pos ? -log(p) : -log(1.0 - p);
+}
+
+/* Exact AUC: the share of (positive, negative) pairs ordered correctly, ties
+ * counting one half. */
+static double naive_auc(const double *z, const double *y, size_t n)
+{
+	double good = 0, pairs = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			if (y[i] > 0.5 && y[j] < 0.5) {
+				pairs += 1;
+				good += z[i] > z[j] ? 1 : z[i] == z[j] ? 0.5 : 0;
+			}
+	return good / pairs;
+}
+
+/* ---- lengths ---- */
+
+static void test_lengths(void **state)
+{
+	(void)state;
+	/* stats: rows, positives, then count, sum, sumsq of d columns. */
+	assert_int_equal(fl_fedmsg_stats_len(4), 2 + 12);
+	/* validation: rows, positives, log-loss sum, two histograms. */
+	assert_int_equal(fl_fedmsg_valid_len(10), 3 + 20);
+	/* eval, d = 4: loss + 4 gradient entries; the upper triangle of a 4x4
+	 * matrix has 4 + 3 + 2 + 1 = 10 entries. */
+	assert_int_equal(fl_fedmsg_eval_len(4, 0, 0, 10), 5);
+	assert_int_equal(fl_fedmsg_eval_len(4, 1, 0, 10), 15);
+	assert_int_equal(fl_fedmsg_eval_len(4, 0, 1, 10), 5 + 23);
+	assert_int_equal(fl_fedmsg_eval_len(4, 1, 1, 10), 15 + 23);
+	/* fedavg: rows, loss, rows * w. */
+	assert_int_equal(fl_fedmsg_fedavg_len(4, 0, 10), 6);
+	assert_int_equal(fl_fedmsg_fedavg_len(4, 1, 10), 6 + 23);
+}
+
+/* ---- Hessian upper triangle ---- */
+
+static void test_hess_round_trip(void **state)
+{
+	/* A symmetric 3x3 matrix; its upper triangle row by row is
+	 * 1 2 3 / 4 5 / 6. */
+	const double H[9] = {1, 2, 3, 2, 4, 5, 3, 5, 6};
+	const double tri[6] = {1, 2, 3, 4, 5, 6};
+	double v[7], back[9];
+
+	(void)state;
+	v[6] = -99; /* a sentinel: the packer writes exactly 6 values */
+	fl_fedmsg_hess_pack(H, 3, v);
+	for (int i = 0; i < 6; i++)
+		assert_true(v[i] == tri[i]);
+	assert_true(v[6] == -99);
+	for (int i = 0; i < 9; i++)
+		back[i] = NAN;
+	fl_fedmsg_hess_unpack(tri, 3, back);
+	for (int i = 0; i < 9; i++)
+		assert_true(back[i] == H[i]);
+}
+
+static void test_hess_one_by_one(void **state)
+{
+	const double H = 2.5;
+	double v = 0, back = 0;
+
+	(void)state;
+	fl_fedmsg_hess_pack(&H, 1, &v);
+	assert_true(v == 2.5);
+	fl_fedmsg_hess_unpack(&v, 1, &back);
+	assert_true(back == 2.5);
+}
+
+/* ---- statistics ---- */
+
+static void test_stats_round_trip(void **state)
+{
+	struct fl_stats *st = NULL, *back = NULL;
+	double v[2 + 3 * 2 + 1];
+
+	(void)state;
+	assert_int_equal(fl_stats_new(2, &st), 0);
+	st->rows = 7;
+	st->positives = 2;
+	st->count[0] = 7;
+	st->count[1] = 5;
+	st->sum[0] = 7;
+	st->sum[1] = 12.5;
+	st->sumsq[0] = 7;
+	st->sumsq[1] = 40.25;
+	v[8] = -99;
+	fl_fedmsg_stats_pack(st, v);
+	{
+		const double want[8] = {7, 2, 7, 5, 7, 12.5, 7, 40.25};
+
+		for (int i = 0; i < 8; i++)
+			assert_true(v[i] == want[i]);
+	}
+	assert_true(v[8] == -99);
+	assert_int_equal(fl_fedmsg_stats_unpack(v, 2, &back), 0);
+	assert_non_null(back);
+	assert_int_equal(back->dim, 2);
+	assert_true(back->rows == 7 && back->positives == 2);
+	assert_true(back->count[0] == 7 && back->count[1] == 5);
+	assert_true(back->sum[0] == 7 && back->sum[1] == 12.5);
+	assert_true(back->sumsq[0] == 7 && back->sumsq[1] == 40.25);
+	fl_stats_free(st);
+	fl_stats_free(back);
+}
+
+/* Packing what fl_stats_add() gathered and adding two partners' vectors
+ * gives the statistics of all their rows. */
+static void test_stats_sum_of_partners(void **state)
+{
+	const double rows[4][2] = {{1, 2}, {1, NAN}, {1, -1}, {1, 4}};
+	const double y[4] = {1, 0, 0, 1};
+	struct fl_stats *a = NULL, *b = NULL, *sum = NULL;
+	double va[8], vb[8];
+
+	(void)state;
+	assert_int_equal(fl_stats_new(2, &a), 0);
+	assert_int_equal(fl_stats_new(2, &b), 0);
+	fl_stats_add(a, rows[0], y[0]);
+	fl_stats_add(a, rows[1], y[1]);
+	fl_stats_add(b, rows[2], y[2]);
+	fl_stats_add(b, rows[3], y[3]);
+	fl_fedmsg_stats_pack(a, va);
+	fl_fedmsg_stats_pack(b, vb);
+	for (int i = 0; i < 8; i++)
+		va[i] += vb[i];
+	assert_int_equal(fl_fedmsg_stats_unpack(va, 2, &sum), 0);
+	/* 4 rows, 2 converted; column 1 present in 3 rows: 2 - 1 + 4 = 5,
+	 * 4 + 1 + 16 = 21. */
+	assert_true(sum->rows == 4 && sum->positives == 2);
+	assert_true(sum->count[0] == 4 && sum->sum[0] == 4 && sum->sumsq[0] == 4);
+	assert_true(sum->count[1] == 3 && sum->sum[1] == 5 && sum->sumsq[1] == 21);
+	fl_stats_free(a);
+	fl_stats_free(b);
+	fl_stats_free(sum);
+}
+
+/* ---- validation sums and metrics ---- */
+
+/* With d = 1 and w = 1 the logit of a row is its value, so the test chooses
+ * the scores directly. bins = 10 over [-5, 5]: bin b holds [b - 5, b - 4). */
+#define BINS 10
+#define RANGE 5.0
+
+static void test_valid_pack_layout(void **state)
+{
+	const double X[3] = {2.5, -1.5, 0.5}, y[3] = {1, 0, 1}, w = 1;
+	double v[3 + 2 * BINS];
+
+	(void)state;
+	fl_fedmsg_valid_pack(X, y, 3, 1, &w, BINS, RANGE, v);
+	assert_true(v[0] == 3);
+	assert_true(v[1] == 2);
+	assert_near(v[2], naive_log_loss(2.5, 1) + naive_log_loss(-1.5, 0) + naive_log_loss(0.5, 1),
+	            1e-14);
+	/* Positives at 2.5 (bin 7) and 0.5 (bin 5); the negative at -1.5 in bin 3. */
+	for (int b = 0; b < BINS; b++) {
+		assert_true(v[3 + b] == (b == 7 || b == 5 ? 1 : 0));
+		assert_true(v[3 + BINS + b] == (b == 3 ? 1 : 0));
+	}
+}
+
+static void test_valid_pack_weights_and_clamping(void **state)
+{
+	/* Two columns: an intercept of -1 and a weight of 2, so z = 2 x - 1.
+	 * x = 100 and x = -100 fall outside [-5, 5] and go to the end bins. */
+	const double X[6] = {1, 100, 1, -100, 1, 1}, y[3] = {0, 1, 0}, w[2] = {-1, 2};
+	double v[3 + 2 * BINS];
+
+	(void)state;
+	fl_fedmsg_valid_pack(X, y, 3, 2, w, BINS, RANGE, v);
+	assert_true(v[0] == 3 && v[1] == 1);
+	/* z = 199 (negative, last bin), -201 (positive, bin 0), 1 (negative, bin 6). */
+	assert_true(v[3 + 0] == 1);
+	assert_true(v[3 + BINS + 9] == 1);
+	assert_true(v[3 + BINS + 6] == 1);
+	/* -log(1 - sigmoid(199)) = 199 + log(1 + e^-199), which is 199 in
+	 * doubles, and -log(sigmoid(-201)) = 201 likewise; a naive exp() would
+	 * overflow on both, so they are written out. */
+	assert_near(v[2], 199 + 201 + naive_log_loss(1, 0), 1e-12);
+	/* The positive sits in the lowest bin, both negatives above it. */
+	{
+		struct fl_valid_metrics m;
+
+		fl_fedmsg_valid_metrics(v, BINS, &m);
+		assert_true(m.auc == 0);
+	}
+}
+
+/* No two scores share a bin: the histogram AUC is the exact AUC. */
+static void test_valid_auc_distinct_bins(void **state)
+{
+	/* Positives 2.5, 0.5, -1.5; negatives 1.5, -0.5, -2.5, -3.5. The
+	 * positive at 2.5 beats all 4 negatives, 0.5 beats 3, -1.5 beats 2:
+	 * 9 of 12 pairs, AUC 0.75. */
+	const double X[7] = {2.5, 0.5, -1.5, 1.5, -0.5, -2.5, -3.5};
+	const double y[7] = {1, 1, 1, 0, 0, 0, 0};
+	double w = 1, v[3 + 2 * BINS], loss = 0;
+	struct fl_valid_metrics m;
+
+	(void)state;
+	fl_fedmsg_valid_pack(X, y, 7, 1, &w, BINS, RANGE, v);
+	fl_fedmsg_valid_metrics(v, BINS, &m);
+	assert_true(m.rows == 7);
+	assert_true(m.positives == 3);
+	assert_near(m.auc, 0.75, 1e-15);
+	assert_near(m.auc, naive_auc(X, y, 7), 1e-15);
+	for (int i = 0; i < 7; i++)
+		loss += naive_log_loss(X[i], y[i] > 0.5);
+	assert_near(m.log_loss, loss / 7, 1e-14);
+}
+
+/* A positive and a negative in one bin count one half, even when their
+ * scores differ. */
+static void test_valid_auc_ties_in_bin(void **state)
+{
+	/* Positives 0.2 (bin 5) and 2.5 (bin 7); negatives 0.7 (bin 5) and
+	 * -1.5 (bin 3). Pairs: 0.2 vs 0.7 share a bin: 1/2; 0.2 vs -1.5: 1;
+	 * 2.5 beats both: 2. AUC = 3.5 / 4 = 0.875 (the exact AUC is 0.75). */
+	const double X[4] = {0.2, 2.5, 0.7, -1.5}, y[4] = {1, 1, 0, 0};
+	double w = 1, v[3 + 2 * BINS];
+	struct fl_valid_metrics m;
+
+	(void)state;
+	fl_fedmsg_valid_pack(X, y, 4, 1, &w, BINS, RANGE, v);
+	fl_fedmsg_valid_metrics(v, BINS, &m);
+	assert_near(m.auc, 0.875, 1e-15);
+	assert_near(naive_auc(X, y, 4), 0.75, 1e-15);
+}
+
+/* Several scores per bin on both sides: each positive gets every negative
+ * below its bin plus half of those in it. */
+static void test_valid_auc_many_ties(void **state)
+{
+	/* bin 5: positives 0.1, 0.9, negatives 0.3, 0.4, 0.5
+	 * bin 4: negative -0.5;  bin 6: positive 1.5, negative 1.2
+	 * positive 1.5: 4 below + 1/2 of 1 = 4.5
+	 * positives in bin 5: each 1 below + 3/2 = 2.5, twice = 5
+	 * total 9.5 of 3 * 5 = 15 pairs. */
+	const double X[8] = {0.1, 0.9, 0.3, 0.4, 0.5, -0.5, 1.5, 1.2};
+	const double y[8] = {1, 1, 0, 0, 0, 0, 1, 0};
+	double w = 1, v[3 + 2 * BINS];
+	struct fl_valid_metrics m;
+
+	(void)state;
+	fl_fedmsg_valid_pack(X, y, 8, 1, &w, BINS, RANGE, v);
+	fl_fedmsg_valid_metrics(v, BINS, &m);
+	assert_near(m.auc, 9.5 / 15, 1e-15);
+}
+
+/* The metrics of summed vectors are those of all rows together: partners
+ * can be added up. */
+static void test_valid_metrics_of_sums(void **state)
+{
+	const double X[7] = {2.5, 0.5, -1.5, 1.5, -0.5, -2.5, -3.5};
+	const double y[7] = {1, 1, 1, 0, 0, 0, 0};
+	double w = 1, va[3 + 2 * BINS], vb[3 + 2 * BINS], vall[3 + 2 * BINS];
+	struct fl_valid_metrics ms, mall;
+
+	(void)state;
+	fl_fedmsg_valid_pack(X, y, 3, 1, &w, BINS, RANGE, va);
+	fl_fedmsg_valid_pack(X + 3, y + 3, 4, 1, &w, BINS, RANGE, vb);
+	fl_fedmsg_valid_pack(X, y, 7, 1, &w, BINS, RANGE, vall);
+	for (size_t i = 0; i < 3 + 2 * BINS; i++)
+		va[i] += vb[i];
+	fl_fedmsg_valid_metrics(va, BINS, &ms);
+	fl_fedmsg_valid_metrics(vall, BINS, &mall);
+	assert_true(ms.rows == 7 && ms.positives == 3);
+	assert_near(ms.auc, 0.75, 1e-15);
+	assert_near(ms.log_loss, mall.log_loss, 1e-15);
+}
+
+/* Without positives, negatives or rows there is no AUC (and without rows no
+ * log-loss): NaN, which the coordinator logs as "not measured". */
+static void test_valid_metrics_undefined(void **state)
+{
+	const double X[2] = {1, -1}, y[2] = {0, 0};
+	double w = 1, v[3 + 2 * BINS];
+	struct fl_valid_metrics m;
+
+	(void)state;
+	fl_fedmsg_valid_pack(X, y, 2, 1, &w, BINS, RANGE, v);
+	fl_fedmsg_valid_metrics(v, BINS, &m);
+	assert_true(isnan(m.auc));
+	assert_near(m.log_loss, (naive_log_loss(1, 0) + naive_log_loss(-1, 0)) / 2, 1e-15);
+	fl_fedmsg_valid_pack(X, y, 0, 1, &w, BINS, RANGE, v);
+	for (size_t i = 0; i < 3 + 2 * BINS; i++)
+		assert_true(v[i] == 0);
+	fl_fedmsg_valid_metrics(v, BINS, &m);
+	assert_true(m.rows == 0);
+	assert_true(isnan(m.auc));
+	assert_true(isnan(m.log_loss));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_lengths),
+	        cmocka_unit_test(test_hess_round_trip),
+	        cmocka_unit_test(test_hess_one_by_one),
+	        cmocka_unit_test(test_stats_round_trip),
+	        cmocka_unit_test(test_stats_sum_of_partners),
+	        cmocka_unit_test(test_valid_pack_layout),
+	        cmocka_unit_test(test_valid_pack_weights_and_clamping),
+	        cmocka_unit_test(test_valid_auc_distinct_bins),
+	        cmocka_unit_test(test_valid_auc_ties_in_bin),
+	        cmocka_unit_test(test_valid_auc_many_ties),
+	        cmocka_unit_test(test_valid_metrics_of_sums),
+	        cmocka_unit_test(test_valid_metrics_undefined),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
