@@ -275,6 +275,12 @@ static void send_standardize(struct fl_fedcoord *c, struct partner *p)
 	Fedlead__Wire__RoundRef ref;
 
 	fill_ref(c, &ref);
+	/* Restored and waiting for the participants: they may have had the
+	 * tasks of the round after the checkpoint before the restart, and that
+	 * round is issued again once they are back. A standardisation numbered
+	 * for the checkpoint's round would look stale to them. */
+	if (c->waiting_kick)
+		ref.round = c->round + 1;
 	st.ref = &ref;
 	st.n_center = st.n_scale = st.n_impute = st.n_baseline = c->d;
 	st.center = c->scaler->center;
@@ -1188,6 +1194,17 @@ static void partners_lost(struct fl_fedcoord *c, struct partner *only, const cha
 			       (unsigned long long)c->round, p->id, why);
 			fl_audit_event(c->io.audit, "drop", "{s:s, s:I}", "partner", p->id, "round",
 				       (json_int_t)c->round);
+			/* Tell a late partner that is still connected, so it stops
+			 * working for a federation that goes on without it. */
+			if (p->connected) {
+				char reason[128];
+
+				snprintf(reason, sizeof(reason), "dropped from federation %.64s in "
+					 "round %llu (late_policy = drop)", c->federation_id,
+					 (unsigned long long)c->round);
+				p->connected = 0;
+				send_reject(c, p->id, reason, 1);
+			}
 		}
 	}
 	left = count(c, 0, 1);
