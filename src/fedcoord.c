@@ -433,6 +433,7 @@ static void begin_round(struct fl_fedcoord *c, enum task t)
 		if (p->pending)
 			send_task(c, p);
 	}
+	fl_fault_point(t == T_STATS ? "stats" : t == T_FINAL ? "final" : "task", c->round);
 	c->io.arm_timer(c->io.ctx, c->set.round_deadline);
 }
 
@@ -1036,6 +1037,7 @@ static void secure_advance(struct fl_fedcoord *c)
 	case FL_SAGG_ADVERT:
 		if ((r = fl_sagg_coord_key_list(c->sa, &frame, &len)) == 0)
 			secure_broadcast(c, FL_SAGG_ADVERT, frame, len, "key_list");
+		fl_fault_point("keys", c->round);
 		break;
 	case FL_SAGG_SHARES:
 		for (size_t i = 0; r == 0 && i < c->np; i++) {
@@ -1051,12 +1053,15 @@ static void secure_advance(struct fl_fedcoord *c)
 		}
 		if (r == 0 && fl_sagg_coord_count(c->sa, FL_SAGG_SHARES) == 0)
 			r = fl_fail(FL_ERR_PROTO, "no partner shared keys");
+		fl_fault_point("shares", c->round);
 		break;
 	case FL_SAGG_MASKED:
 		if ((r = fl_sagg_coord_unmask_request(c->sa, &frame, &len)) == 0)
 			secure_broadcast(c, FL_SAGG_MASKED, frame, len, "unmask_request");
+		fl_fault_point("masked", c->round);
 		break;
 	case FL_SAGG_UNMASK:
+		fl_fault_point("unmask", c->round);
 		if ((c->secure_sum = malloc((expected_len(c) + 1) * sizeof(double))) == NULL)
 			r = FL_ERR_NOMEM;
 		else if ((r = fl_sagg_coord_finish(c->sa, c->secure_sum)) != 0) {
@@ -1606,10 +1611,20 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	c->valid_rows = st->valid_rows;
 	c->valid_positives = st->valid_positives;
 	if (st->solver.len > 0) {
+		uint64_t sd = 0;
+
 		fl_solver_free(c->solver);
 		c->solver = NULL;
 		if ((r = fl_solver_restore(st->solver.data, st->solver.len, &c->solver)) != 0)
 			goto out;
+		/* A solver for another dimension would be read past its weights; d
+		 * is the u64 at byte 16 of the layout in logreg.h (restore checked it). */
+		for (int k = 0; k < 8; k++)
+			sd |= (uint64_t)st->solver.data[16 + k] << (8 * k);
+		if (sd != c->d) {
+			r = fl_fail(FL_ERR_DATA, "checkpoint is inconsistent with the schema or settings");
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < st->n_history; i++) {
 		const Fedlead__State__RoundLog *h = st->history[i];

@@ -91,6 +91,11 @@ int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_
 	return 0;
 }
 
+uint64_t fl_fednode_last_round(const struct fl_fednode *n)
+{
+	return n->last_round;
+}
+
 void fl_fednode_rows(const struct fl_fednode *n, size_t *train, size_t *valid)
 {
 	*train = n->tr_raw ? n->tr_raw->n : n->raw->n;

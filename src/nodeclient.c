@@ -372,6 +372,7 @@ static int serve(struct session *s)
 				fl_log(FL_LOG_WARN, "%s", fl_errmsg());
 				return SESSION_RETRY;
 			}
+			fl_fault_point(type, fl_fednode_last_round(s->node));
 		}
 	}
 }

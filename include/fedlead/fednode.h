@@ -58,6 +58,9 @@ int fl_fednode_status(const struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 		      Fedlead__Wire__StatusCode code, const char *detail, uint8_t **frame,
 		      size_t *len);
 
+/* The newest round this node has seen. */
+uint64_t fl_fednode_last_round(const struct fl_fednode *n);
+
 /* Rows on this site: training and validation parts (after the Welcome). */
 void fl_fednode_rows(const struct fl_fednode *n, size_t *train, size_t *valid);
 
