@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libevent-dev
 	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjansson-dev libcsv-dev libinih-dev)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3 iproute2 chromium)
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3 iproute2 chromium systemd man-db groff-base mandoc)
 bench_pkgs=(liblinear-tools)
 
 want=("${build_pkgs[@]}")

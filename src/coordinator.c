@@ -31,6 +31,7 @@
 #include "fedlead/error.h"
 #include "fedlead/log.h"
 #include "fedlead/modelsign.h"
+#include "fedlead/report.h"
 #include "fedlead/statefile.h"
 #include "fedlead/wire.h"
 
@@ -588,8 +589,16 @@ static void http_cb(struct evhttp_request *req, void *arg)
 	size_t len = 0;
 	FILE *fp;
 
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+	/* HEAD is allowed (monitoring probes use it); libevent drops the body. */
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
 		reply(req, 405, "text/plain", "GET only\n", 9);
+		return;
+	}
+	if (strcmp(uri, "/") == 0 &&
+	    fl_dashboard_html(s->fc, &s->o->set, (double)time(NULL), &text, &len) == 0) {
+		reply(req, 200, "text/html; charset=utf-8", text, len);
+		free(text);
 		return;
 	}
 	if (strcmp(uri, "/healthz") == 0) {
@@ -610,9 +619,11 @@ static void http_cb(struct evhttp_request *req, void *arg)
 		const char *fed = s->o->set.federation_id;
 
 		fl_fedcoord_view(s->fc, &v);
-#define GAUGE(name, help, fmt, val)                                                             \
-	fprintf(fp, "# HELP fedlead_" name " " help "\n# TYPE fedlead_" name " gauge\n"           \
+#define METRIC(type, name, help, fmt, val)                                                      \
+	fprintf(fp, "# HELP fedlead_" name " " help "\n# TYPE fedlead_" name " " type "\n"        \
 		    "fedlead_" name "{federation=\"%s\"} " fmt "\n", fed, val)
+#define GAUGE(name, help, fmt, val) METRIC("gauge", name, help, fmt, val)
+#define COUNTER(name, help, fmt, val) METRIC("counter", name, help, fmt, val)
 		GAUGE("round", "Current round of the federation.", "%llu",
 		      (unsigned long long)v.round);
 		GAUGE("phase", "Phase: 0 waiting, 1 statistics, 2 training, 3 final, 4 done, 5 failed.",
@@ -628,15 +639,17 @@ static void http_cb(struct evhttp_request *req, void *arg)
 		GAUGE("valid_auc", "Validation AUC from summed score histograms.", "%.10g",
 		      v.valid_auc);
 		GAUGE("connections_open", "Open partner connections.", "%zu", s->nconns);
-		GAUGE("rejected_connections_total", "Connections refused or closed for cause.",
+		COUNTER("rejected_connections_total", "Connections refused or closed for cause.",
 		      "%llu", (unsigned long long)s->rejected);
-		GAUGE("received_bytes_total", "Bytes of frames received.", "%llu",
+		COUNTER("received_bytes_total", "Bytes of frames received.", "%llu",
 		      (unsigned long long)s->bytes_in);
-		GAUGE("sent_bytes_total", "Bytes of frames queued for partners.", "%llu",
+		COUNTER("sent_bytes_total", "Bytes of frames queued for partners.", "%llu",
 		      (unsigned long long)s->bytes_out);
 		GAUGE("resident_memory_bytes", "Resident memory of the coordinator.", "%ld",
 		      rss_bytes());
 #undef GAUGE
+#undef COUNTER
+#undef METRIC
 		fclose(fp);
 		reply(req, 200, "text/plain; version=0.0.4", text, len);
 		free(text);
@@ -666,9 +679,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		fl_log(FL_LOG_NOTICE, "SIGHUP: reloaded certificates and CRL");
 		return;
 	}
+	/* A requested stop is a clean exit: every completed round is in the
+	 * checkpoint, and a restart resumes from it. */
 	fl_log(FL_LOG_NOTICE, "stopping on signal %d; the last checkpoint is in %s", (int)sig,
 	       s->o->state_dir);
-	s->result = fl_fail(FL_ERR_IO, "stopped by signal %d", (int)sig);
+	s->result = 0;
 	s->finished = 1;
 	event_base_loopbreak(s->base);
 }

@@ -116,10 +116,12 @@ static double now_seconds(void)
 
 int fl_coord_settings_check(const struct fl_coord_settings *s)
 {
+	/* The id goes into every key derivation of secure aggregation, whose
+	 * context strings are bounded (FL_SA_MAX_NAME). */
 	if (s->federation_id == NULL || s->federation_id[0] == '\0' ||
-	    strlen(s->federation_id) > FL_WIRE_MAX_STRING)
+	    strlen(s->federation_id) > FL_FED_MAX_ID)
 		return fl_fail(FL_ERR_CONFIG, "federation id must be 1 to %d characters",
-			       FL_WIRE_MAX_STRING);
+			       FL_FED_MAX_ID);
 	if (s->n_partners == 0)
 		return fl_fail(FL_ERR_CONFIG, "no partners are allowed (partners = ...)");
 	if (s->min_partners < 1 || s->min_partners > s->n_partners)
@@ -150,9 +152,13 @@ int fl_coord_settings_check(const struct fl_coord_settings *s)
 	if (s->secure && (s->n_partners < 2 || s->n_partners > FL_WIRE_MAX_PARTIES))
 		return fl_fail(FL_ERR_CONFIG, "secure aggregation needs 2 to %d partners",
 			       FL_WIRE_MAX_PARTIES);
-	if (s->secure && s->threshold != 0 && (s->threshold < 2 || s->threshold > s->n_partners))
-		return fl_fail(FL_ERR_CONFIG, "threshold %u must be between 2 and the %zu partners",
-			       s->threshold, s->n_partners);
+	/* With t at most half of n, a coordinator could tell two halves of the
+	 * partners different stories and unmask one input: partners refuse
+	 * such rounds, so the configuration is refused up front. */
+	if (s->secure && s->threshold != 0 &&
+	    (2 * (size_t)s->threshold <= s->n_partners || s->threshold > s->n_partners))
+		return fl_fail(FL_ERR_CONFIG, "threshold %u must be more than half of the %zu "
+			       "partners and at most all of them", s->threshold, s->n_partners);
 	return 0;
 }
 

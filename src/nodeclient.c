@@ -470,20 +470,23 @@ int fl_node_run(const struct fl_node_opts *o)
 				backoff = o->backoff_initial > 0 ? o->backoff_initial : 1.0;
 				last_ok = monotonic();
 			}
-		} else
+		} else if (!stop_requested)
 			fl_log(FL_LOG_WARN, "%s", fl_errmsg());
 		close_session(&s);
 		if (r == SESSION_DONE) {
 			r = 0;
 			break;
 		}
-		if (r < 0 && (r == FL_ERR_AUTH || r == FL_ERR_MODEL || r == FL_ERR_DATA ||
-			      r == FL_ERR_NOMEM || stop_requested))
-			goto out;
 		if (stop_requested) {
-			r = fl_fail(FL_ERR_IO, "stopped by a signal");
+			/* A requested stop is a clean exit; the coordinator applies
+			 * its late policy to the missing partner. */
+			fl_log(FL_LOG_NOTICE, "stopped by a signal");
+			r = 0;
 			goto out;
 		}
+		if (r < 0 && (r == FL_ERR_AUTH || r == FL_ERR_MODEL || r == FL_ERR_DATA ||
+			      r == FL_ERR_NOMEM))
+			goto out;
 		if (o->give_up_after > 0 && monotonic() - last_ok > o->give_up_after) {
 			r = fl_fail(FL_ERR_IO, "no usable connection to %s for %g s; giving up",
 				    o->coordinator, o->give_up_after);

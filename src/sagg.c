@@ -162,6 +162,8 @@ int fl_sagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef 
 	int r;
 
 	*out = NULL;
+	*advert = NULL;
+	*advert_len = 0;
 	if (strlen(federation_id) > FL_WIRE_MAX_STRING || strlen(identity) > FL_WIRE_MAX_STRING ||
 	    ref->schema_fingerprint.len != FL_WIRE_FINGERPRINT_LEN)
 		return fl_fail(FL_ERR_INVALID, "secure aggregation: bad round reference");
@@ -218,11 +220,29 @@ int fl_sagg_node_keys(struct fl_sagg_node *s, const Fedlead__Wire__KeyList *kl,
 	size_t n = kl->n_entries, k = 0;
 	int r, found = 0;
 
+	*frame = NULL;
+	*len = 0;
 	if (s->step != 1)
 		return fl_fail(FL_ERR_PROTO, "coordinator: key_list out of order");
+	/* What a refused list left behind (this one may be an honest retry). */
+	free(s->peers);
+	s->peers = NULL;
+	s->np = 0;
 	if (n < s->t || n < 2)
 		return fl_fail(FL_ERR_PROTO, "coordinator: key list of %zu partners is below the "
 			       "threshold %u", n, s->t);
+	/*
+	 * With t <= n/2 a coordinator could tell t - 1 of the others "p
+	 * survived" and t others "p dropped" (each request is consistent on
+	 * its own) and so collect, with p's own seed share, both of p's
+	 * secrets: p's input alone. Every peer reveals one share of p at
+	 * most, and p never its own mask secret, so that takes 2t - 1 of the
+	 * n - 1 others; t > n/2 leaves it out of reach.
+	 */
+	if (2 * (size_t)s->t <= n)
+		return fl_fail(FL_ERR_PROTO, "coordinator: threshold %u is not more than half of "
+			       "the %zu partners in the key list; refused", s->t, n);
+	free(s->peers); /* left by a key list refused half-way */
 	if ((s->peers = calloc(n, sizeof(*s->peers))) == NULL)
 		return FL_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -329,6 +349,8 @@ int fl_sagg_node_shares(struct fl_sagg_node *s, const Fedlead__Wire__ShareSet *s
 	size_t have = 1; /* this partner itself */
 	int r;
 
+	*frame = NULL;
+	*len = 0;
 	if (s->step != 2)
 		return fl_fail(FL_ERR_PROTO, "coordinator: share_set out of order");
 	for (size_t i = 0; i < ss->n_shares; i++) {
@@ -400,6 +422,8 @@ int fl_sagg_node_unmask(struct fl_sagg_node *s, const Fedlead__Wire__UnmaskReque
 	size_t k = 0, total = rq->n_survivors + rq->n_dropped;
 	int r;
 
+	*frame = NULL;
+	*len = 0;
 	if (s->step != 3 && s->step != 4)
 		return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request out of order");
 	if (rq->n_survivors < s->t)
@@ -560,6 +584,11 @@ int fl_sagg_coord_new(const char *federation_id, const Fedlead__Wire__RoundRef *
 	if (np > FL_WIRE_MAX_PARTIES || t < 2 || t > np)
 		return fl_fail(FL_ERR_INVALID, "secure aggregation needs 2 <= threshold (%u) <= "
 			       "partners (%zu) <= %d", t, np, FL_WIRE_MAX_PARTIES);
+	/* The key list is built in this order and nodes refuse an unsorted one. */
+	for (size_t i = 1; i < np; i++)
+		if (strcmp(partners[i - 1], partners[i]) >= 0)
+			return fl_fail(FL_ERR_INVALID, "secure aggregation: partner \"%.64s\" is out "
+				       "of order (partners must be sorted and distinct)", partners[i]);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return FL_ERR_NOMEM;
 	snprintf(c->fed, sizeof(c->fed), "%s", federation_id);
@@ -731,6 +760,10 @@ int fl_sagg_coord_shares(struct fl_sagg_coord *c, const char *partner,
 	if (ss->n_shares != c->n_listed - 1)
 		return fl_fail(FL_ERR_PROTO, "peer %s: %zu shares, expected one for each of the %zu "
 			       "others", partner, ss->n_shares, c->n_listed - 1);
+	/* A set refused half-way may come again: drop what it left. */
+	for (size_t j = 0; j < p->n_out; j++)
+		free((char *)p->out[j].to);
+	cpeer_free_shares(p);
 	if ((p->out = calloc(ss->n_shares + 1, sizeof(*p->out))) == NULL ||
 	    (p->out_ct = calloc(ss->n_shares + 1, sizeof(*p->out_ct))) == NULL)
 		return FL_ERR_NOMEM;
@@ -747,13 +780,13 @@ int fl_sagg_coord_shares(struct fl_sagg_coord *c, const char *partner,
 					       e->to);
 		if ((p->out_ct[i] = malloc(FL_WIRE_SHARE_CT_LEN)) == NULL)
 			return FL_ERR_NOMEM;
+		p->n_out = i + 1; /* so that a failure below frees this share too */
 		memcpy(p->out_ct[i], e->ciphertext.data, FL_WIRE_SHARE_CT_LEN);
 		fedlead__wire__encrypted_share__init(&p->out[i]);
 		p->out[i].from = p->id;
 		if ((p->out[i].to = strdup(e->to)) == NULL)
 			return FL_ERR_NOMEM;
 		p->out[i].ciphertext = (ProtobufCBinaryData){FL_WIRE_SHARE_CT_LEN, p->out_ct[i]};
-		p->n_out = i + 1;
 	}
 	p->shared = 1;
 	return 0;
@@ -885,9 +918,11 @@ int fl_sagg_coord_reveal(struct fl_sagg_coord *c, const char *partner,
 }
 
 /*
- * Recovers owner o's secret from the revealed shares. With more than t
- * shares two different sets are combined and must agree; the result is then
- * checked against what the owner committed to (check()).
+ * Recovers owner o's secret from the first t revealed shares (in key-list
+ * order; any t determine it). Shamir shares carry no integrity, so the
+ * caller checks the result against what the owner committed to: its
+ * self-mask commitment or its public key. A bad share among those used
+ * abandons the round; one beyond them is not read.
  */
 static int recover(struct fl_sagg_coord *c, size_t oi, unsigned what, uint8_t secret[K])
 {

@@ -33,6 +33,8 @@ enum fl_fed_phase {
 const char *fl_fed_algo_name(enum fl_fed_algo a);
 const char *fl_fed_phase_name(enum fl_fed_phase p);
 
+#define FL_FED_MAX_ID 64 /* characters of a federation id */
+
 struct fl_coord_settings {
 	const char *federation_id;
 	const char *const *partners; /* the allow-list: who may join and is expected */

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "fedlead/cache.h"
 #include "fedlead/cli.h"
 #include "fedlead/config.h"
 #include "fedlead/log.h"
@@ -18,6 +20,7 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 #include "fedlead/error.h"
+#include "fedlead/metrics.h"
 #include "fedlead/schema.h"
 #include "fedlead/score.h"
 #include "fedlead/train.h"
@@ -34,6 +37,11 @@ static void usage(FILE *fp)
 		"                          [--l2 LAMBDA|auto] [--solver newton|lbfgs|sgd]\n"
 		"                          [--validation-split FRACTION] [--class-weight W|balanced]\n"
 		"                          [--seed N] [--bad-rows fail|skip] [--quiet]\n"
+		"       fedlead-node cache --schema SCHEMA.json --data LEADS.csv --out LEADS.flc\n"
+		"                          [--bad-rows fail|skip] [--quiet]\n"
+		"       fedlead-node train --schema SCHEMA.json --cache LEADS.flc --out MODEL.fdl\n"
+		"                          [--l2 LAMBDA] [--solver newton|lbfgs]\n"
+		"                          [--class-weight W|balanced] [--quiet]\n"
 		"       fedlead-node inspect MODEL.fdl\n"
 		"       fedlead-node join [--config NODE.conf] [--SETTING VALUE]... [--check]\n"
 		"       fedlead-node --version | --help\n"
@@ -41,6 +49,8 @@ static void usage(FILE *fp)
 		"schema   drafts a lead schema from a CSV for a person to review\n"
 		"check    validates a lead file against a schema and summarises each column\n"
 		"train    trains a local-only conversion model and prints its metrics\n"
+		"cache    converts a lead CSV once into a binary cache that train --cache\n"
+		"         streams from disk, for data larger than memory\n"
 		"inspect  prints a model's drivers and provenance\n"
 		"join     takes part in a federation (see fedlead-node join --help)\n"
 		"\n"
@@ -54,7 +64,7 @@ static int fail(int err)
 }
 
 struct opts {
-	const char *schema, *data, *out, *label, *id;
+	const char *schema, *data, *out, *label, *id, *cache;
 	uint64_t max_levels;
 	enum fl_bad_rows bad_rows;
 	struct fl_train_opts train;
@@ -63,7 +73,7 @@ struct opts {
 
 enum { OPT_SCHEMA = 256, OPT_DATA, OPT_OUT, OPT_LABEL, OPT_ID, OPT_MAX_LEVELS, OPT_BAD_ROWS,
        OPT_L2, OPT_SOLVER, OPT_VSPLIT, OPT_CLASS_WEIGHT, OPT_SEED, OPT_QUIET, OPT_HELP,
-       OPT_VERSION };
+       OPT_VERSION, OPT_CACHE };
 
 static const struct option long_opts[] = {
 	{"schema", required_argument, NULL, OPT_SCHEMA},
@@ -81,6 +91,7 @@ static const struct option long_opts[] = {
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
+	{"cache", required_argument, NULL, OPT_CACHE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -116,6 +127,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_LABEL: o->label = optarg; break;
 		case OPT_ID: o->id = optarg; break;
 		case OPT_QUIET: o->quiet = 1; break;
+		case OPT_CACHE: o->cache = optarg; break;
 		case OPT_MAX_LEVELS:
 			if (fl_cli_u64(prog, "--max-levels", optarg, &o->max_levels) != 0)
 				return FL_EXIT_USAGE;
@@ -277,6 +289,125 @@ static void print_metrics(const char *what, const struct fl_metric_set *m)
 	       (unsigned long long)m->rows, (unsigned long long)m->positives, m->auc, m->log_loss);
 }
 
+/* ---- cache: training on data larger than memory ---- */
+
+static int cmd_cache(struct opts *o)
+{
+	struct fl_schema *s = NULL;
+	struct fl_load_report rep;
+	int r;
+
+	if ((r = require(o->schema, "--schema", "cache")) || (r = require(o->data, "--data", "cache")) ||
+	    (r = require(o->out, "--out", "cache")))
+		return r;
+	if ((r = fl_schema_load(o->schema, &s)) != 0 ||
+	    (r = fl_cache_convert(s, o->data, o->out, o->bad_rows, &rep)) != 0)
+		goto out;
+	if (!o->quiet)
+		fl_cli_load_notices(prog, o->data, &rep);
+	printf("%s: %llu rows x %zu columns cached in %s\n", o->data,
+	       (unsigned long long)rep.rows, s->dim, o->out);
+out:
+	fl_schema_free(s);
+	return r ? fail(r) : 0;
+}
+
+static void cache_progress(void *arg, const struct fl_solver_status *st)
+{
+	(void)arg;
+	fprintf(stderr, "%s: pass %d, iteration %d: objective %.10g, gradient norm %.3g\n", prog,
+		st->evaluations, st->iterations, st->objective, st->grad_norm);
+}
+
+static int rank_score(void *rk, double z, double y)
+{
+	return fl_ranker_add(rk, z, y > 0.5);
+}
+
+/* train --cache: fl_train_local's work, with every pass streamed from the
+ * cache (training metrics too: the ranker spools scores to disk). */
+static int cmd_train_cache(struct opts *o)
+{
+	struct fl_schema *s = NULL;
+	struct fl_cache *c = NULL;
+	struct fl_model *m = NULL;
+	struct fl_ranker *rk = NULL;
+	struct fl_cache_train_opts co = {.kind = o->train.solver, .pos_weight = o->train.pos_weight};
+	struct fl_solver_status st;
+	struct fl_eval ev;
+	const struct fl_stats *sum;
+	double *w = NULL;
+	char created[32];
+	time_t now = time(NULL);
+	int r;
+
+	if ((r = require(o->schema, "--schema", "train")) || (r = require(o->out, "--out", "train")))
+		return r;
+	if (o->data != NULL || o->train.l2_auto || o->train.valid_frac > 0 ||
+	    o->train.solver == FL_SOLVER_SGD) {
+		fprintf(stderr, "%s train: --cache trains on all cached rows with newton or lbfgs "
+				"and a given --l2; --data, --l2 auto, --validation-split and "
+				"--solver sgd need the rows in memory\n", prog);
+		return FL_EXIT_USAGE;
+	}
+	if ((r = fl_schema_load(o->schema, &s)) != 0 || (r = fl_cache_open(s, o->cache, &c)) != 0)
+		goto out;
+	sum = fl_cache_stats(c);
+	if (sum->positives <= 0 || sum->positives >= sum->rows) {
+		r = fl_fail(FL_ERR_DATA, "%s: the rows contain only %s leads", o->cache,
+			    sum->positives <= 0 ? "unconverted" : "converted");
+		goto out;
+	}
+	if (co.pos_weight == 0) /* balanced */
+		co.pos_weight = (sum->rows - sum->positives) / sum->positives;
+	co.solver = (struct fl_solver_opts){
+		.l2 = o->train.l2,
+		.tol = 1e-10 * sum->rows, /* as fl_train_fit's default */
+		.max_iter = o->train.solver == FL_SOLVER_NEWTON ? 100 : 10000,
+	};
+	co.progress = o->quiet ? NULL : cache_progress;
+	r = FL_ERR_NOMEM;
+	if ((w = calloc(s->dim, sizeof(double))) == NULL)
+		goto out;
+	if ((r = fl_cache_train(c, &co, w, &st)) != 0 ||
+	    (r = fl_ranker_new(NULL, 1u << 18, &rk)) != 0 || /* ~6 MB, then spools */
+	    (r = fl_cache_scores(c, w, rank_score, rk)) != 0 ||
+	    (r = fl_ranker_finish(rk, 0, &ev)) != 0 || (r = fl_model_new(s, &m)) != 0)
+		goto out;
+	memcpy(m->w, w, s->dim * sizeof(double));
+	fl_scaler_free(m->scaler);
+	m->scaler = NULL;
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	if ((r = fl_scaler_from_stats(s, sum, &m->scaler)) != 0 ||
+	    (r = fl_model_set_str(&m->prov.solver, fl_solver_name(co.kind))) != 0 ||
+	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
+	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0)
+		goto out;
+	m->prov.l2 = o->train.l2;
+	m->prov.pos_weight = co.pos_weight;
+	m->prov.rows = (uint64_t)sum->rows;
+	m->prov.positives = (uint64_t)sum->positives;
+	m->prov.iterations = st.iterations;
+	m->prov.final_loss = st.objective;
+	m->prov.grad_norm = st.grad_norm;
+	m->prov.train = (struct fl_metric_set){ev.rows, ev.positives, ev.auc, ev.log_loss};
+	printf("solver %s, l2 %g%s: %d iterations, objective %.10g, gradient norm %.3g%s\n",
+	       fl_solver_name(co.kind), o->train.l2, co.pos_weight != 1 ? " (class-weighted)" : "",
+	       st.iterations, st.objective, st.grad_norm, st.converged ? "" : " (not converged)");
+	print_metrics("training", &m->prov.train);
+	if ((r = fl_model_save(m, o->out)) != 0)
+		goto out;
+	printf("model written to %s\n", o->out);
+	r = 0;
+out:
+	fl_model_free(m);
+	fl_ranker_free(rk);
+	fl_cache_free(c);
+	fl_schema_free(s);
+	free(w);
+	return r ? fail(r) : 0;
+}
+
 static int cmd_train(struct opts *o)
 {
 	struct fl_schema *s = NULL;
@@ -286,6 +417,8 @@ static int cmd_train(struct opts *o)
 	struct fl_train_report tr;
 	int r;
 
+	if (o->cache != NULL)
+		return cmd_train_cache(o);
 	if ((r = require(o->schema, "--schema", "train")) || (r = require(o->data, "--data", "train")) ||
 	    (r = require(o->out, "--out", "train")))
 		return r;
@@ -524,6 +657,12 @@ static int run(int argc, char **argv)
 		printf("fedlead-node %s\n", FL_VERSION);
 		return 0;
 	}
+	/* "fedlead-node train --help" is a question, not a typo. */
+	for (int i = 2; i < argc && strcmp(cmd, "join") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
 	if (strcmp(cmd, "inspect") == 0)
 		return cmd_inspect(argc - 2, argv + 2);
 	if (strcmp(cmd, "join") == 0)
@@ -540,6 +679,8 @@ static int run(int argc, char **argv)
 		return cmd_check(&o);
 	if (strcmp(cmd, "train") == 0)
 		return cmd_train(&o);
+	if (strcmp(cmd, "cache") == 0)
+		return cmd_cache(&o);
 	fprintf(stderr, "%s: unknown command \"%s\" (see --help)\n", prog, cmd);
 	return FL_EXIT_USAGE;
 }

@@ -1,0 +1,1231 @@
+/*
+ * Tests for src/sagg.c, the secure-aggregation protocol engine, with five
+ * in-memory partners and one coordinator exchanging real frames: every
+ * message goes through fl_wire_encode() on one side and fl_wire_decode()
+ * (after the 4-byte header) on the other, as it would over TLS.
+ *
+ * Expected sums never come from the engine: each partner's vector is
+ * encoded with fl_fixed_encode() (tested in test_secagg.c), the encodings
+ * of the partners that should count are added mod 2^64 here and decoded,
+ * so a correct unmasking reproduces that sum bit for bit. That sum is also
+ * checked against a plain double sum to the fixed-point precision, so an
+ * encoder that was wrong in the same way on both sides would still fail.
+ *
+ * Partners "die" at a chosen step (they stop answering), which is how the
+ * dropout cases are driven; the adversarial cases alter decoded messages
+ * between the coordinator and a node, as a malicious coordinator (or
+ * network) would. Certificates are made at test time with
+ * deploy/fedlead-ca.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "fedlead/error.h"
+#include "fedlead/sagg.h"
+#include "fedlead/secagg.h"
+#include "fedlead/wire.h"
+
+#define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
+#define FED "test-federation"
+#define NP 5  /* partners */
+#define NV 67 /* values per vector: odd, and not a whole number of PRG blocks */
+#define KEYLEN FL_SA_KEY_LEN
+
+static const char *const ids[NP] = {"p1", "p2", "p3", "p4", "p5"};
+
+/* ---- certificates (made once for the whole program) --------------------- */
+
+static char dir[64];
+static EVP_PKEY *keys[NP];
+static uint8_t *ders[NP];
+static size_t der_lens[NP];
+static uint8_t *other_der; /* "p3" certified by another CA */
+static size_t other_der_len;
+static X509_STORE *store;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024], full[1200];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "cd '%s' && { %s; } >>log 2>&1", dir, cmd);
+	if ((r = system(full)) != 0) {
+		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
+		snprintf(full, sizeof(full), "tail -n 20 '%s/log' >&2", dir);
+		if (system(full) != 0)
+			fprintf(stderr, "(no log)\n");
+	}
+	return r;
+}
+
+static const char *P(const char *name)
+{
+	static char buf[8][256];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+static EVP_PKEY *load_key(const char *name)
+{
+	EVP_PKEY *k = NULL;
+	FILE *f = fopen(P(name), "r");
+
+	if (f != NULL) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	return k;
+}
+
+/* The DER of a PEM certificate file (OPENSSL_malloc'ed), as a coordinator
+ * gets it from the TLS handshake. */
+static uint8_t *load_der(const char *name, size_t *len)
+{
+	uint8_t *der = NULL;
+	X509 *x = NULL;
+	FILE *f = fopen(P(name), "r");
+	int n;
+
+	*len = 0;
+	if (f == NULL)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		return NULL;
+	n = i2d_X509(x, &der);
+	X509_free(x);
+	if (n <= 0)
+		return NULL;
+	*len = (size_t)n;
+	return der;
+}
+
+static int certs_setup(void **state)
+{
+	char name[64];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/fl_test_sagg.XXXXXX");
+	if (mkdtemp(dir) == NULL || sh("bash '%s' init --dir ca", CA_TOOL) != 0 ||
+	    sh("bash '%s' init --dir other", CA_TOOL) != 0 ||
+	    sh("bash '%s' issue --dir other --name p3 --role partner --out other-p3", CA_TOOL) != 0)
+		return -1;
+	for (int i = 0; i < NP; i++) {
+		if (sh("bash '%s' issue --dir ca --name %s --role partner --out %s", CA_TOOL,
+		       ids[i], ids[i]) != 0)
+			return -1;
+		snprintf(name, sizeof(name), "%s.key", ids[i]);
+		if ((keys[i] = load_key(name)) == NULL)
+			return -1;
+		snprintf(name, sizeof(name), "%s.crt", ids[i]);
+		if ((ders[i] = load_der(name, &der_lens[i])) == NULL)
+			return -1;
+	}
+	if ((other_der = load_der("other-p3.crt", &other_der_len)) == NULL ||
+	    fl_sa_store_load(P("ca/ca.crt"), P("ca/crl.pem"), &store) != 0)
+		return -1;
+	return 0;
+}
+
+static int certs_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	for (int i = 0; i < NP; i++) {
+		EVP_PKEY_free(keys[i]);
+		OPENSSL_free(ders[i]);
+	}
+	OPENSSL_free(other_der);
+	X509_STORE_free(store);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- one round among the five partners ---------------------------------- */
+
+/* The first step a partner does not take: it "dies" just before it. */
+enum stop { RUNS = 0, NO_ADVERT, NO_SHARES, NO_MASKED, NO_REVEAL };
+
+struct round {
+	uint8_t fp[FL_WIRE_FINGERPRINT_LEN], session[FL_WIRE_SESSION_LEN];
+	Fedlead__Wire__RoundRef ref;
+	Fedlead__Wire__SecAggParams p;
+	Fedlead__Wire__UpdateKind kind;
+	unsigned t;
+	double x[NP][NV];
+	enum stop stop[NP];
+	struct fl_sagg_coord *c;
+	struct fl_sagg_node *node[NP];
+	Fedlead__Wire__Envelope *kl;     /* the KeyList, decoded */
+	Fedlead__Wire__Envelope *to[NP]; /* the ShareSet for each partner */
+	Fedlead__Wire__Envelope *rq;     /* the UnmaskRequest */
+};
+
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [-b, b]. */
+static double uniform(uint64_t *s, double b)
+{
+	return ((double)(splitmix(s) >> 11) * 0x1p-53 * 2.0 - 1.0) * b;
+}
+
+/*
+ * A fresh round: a random session, vectors from seed with values spread
+ * over the whole fixed-point range (some at exactly +-bound, where a sum of
+ * five must still not wrap), and the coordinator's side.
+ */
+static void round_begin(struct round *R, uint64_t round, unsigned t, int frac_bits, uint64_t seed)
+{
+	memset(R, 0, sizeof(*R));
+	memset(R->fp, 0xa5, sizeof(R->fp));
+	assert_int_equal(RAND_bytes(R->session, sizeof(R->session)), 1);
+	fedlead__wire__round_ref__init(&R->ref);
+	R->ref.federation_id = (char *)FED;
+	R->ref.round = round;
+	R->ref.schema_fingerprint = (ProtobufCBinaryData){sizeof(R->fp), R->fp};
+	fedlead__wire__sec_agg_params__init(&R->p);
+	R->p.session = (ProtobufCBinaryData){sizeof(R->session), R->session};
+	R->p.frac_bits = frac_bits;
+	R->p.bound = fl_fixed_bound(frac_bits, NP);
+	assert_true(R->p.bound > 1e3);
+	R->t = t;
+	R->kind = frac_bits == FL_SAGG_STATS_FRAC_BITS ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
+	                                               : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL;
+	for (int i = 0; i < NP; i++)
+		for (int j = 0; j < NV; j++) {
+			double b = j % 4 == 0 ? R->p.bound : j % 4 == 1 ? 10.0 : 1e3;
+
+			R->x[i][j] = j == 2   ? (i % 2 ? -R->p.bound : R->p.bound)
+			             : j == 3 ? 0.0
+			                      : uniform(&seed, b);
+		}
+	assert_int_equal(fl_sagg_coord_new(FED, &R->ref, &R->p, t, ids, NP, R->kind, NV, &R->c), 0);
+}
+
+static void round_end(struct round *R)
+{
+	for (int i = 0; i < NP; i++) {
+		fl_sagg_node_free(R->node[i]);
+		fl_wire_free(R->to[i]);
+	}
+	fl_wire_free(R->kl);
+	fl_wire_free(R->rq);
+	fl_sagg_coord_free(R->c);
+}
+
+/* Partner i takes step s (one of the enum stop steps). */
+static int takes(const struct round *R, int i, enum stop s)
+{
+	return R->stop[i] == RUNS || R->stop[i] > s;
+}
+
+/* Partner i's masked input reached the coordinator. */
+static int survives(const struct round *R, int i)
+{
+	return takes(R, i, NO_MASKED);
+}
+
+/* Decodes a frame as the receiver does (header, then body); frees it. */
+static Fedlead__Wire__Envelope *decode(uint8_t *frame, size_t len,
+                                       Fedlead__Wire__Envelope__BodyCase want)
+{
+	Fedlead__Wire__Envelope *env = NULL;
+	uint32_t blen;
+
+	assert_non_null(frame);
+	assert_true(len > FL_WIRE_HEADER_LEN);
+	assert_int_equal(fl_wire_frame_len(frame, FL_WIRE_DEFAULT_MAX_FRAME, "test", &blen), 0);
+	assert_int_equal(blen, len - FL_WIRE_HEADER_LEN);
+	if (fl_wire_decode(frame + FL_WIRE_HEADER_LEN, blen, "test", &env) != 0)
+		fail_msg("decode: %s", fl_errmsg());
+	free(frame);
+	assert_int_equal(env->body_case, want);
+	return env;
+}
+
+static void step_adverts(struct round *R)
+{
+	for (int i = 0; i < NP; i++) {
+		Fedlead__Wire__Envelope *env;
+		uint8_t *frame = NULL;
+		size_t len = 0;
+
+		if (!takes(R, i, NO_ADVERT))
+			continue;
+		if (fl_sagg_node_start(FED, &R->ref, &R->p, R->t, ids[i], keys[i], R->kind, R->x[i],
+		                       NV, &R->node[i], &frame, &len) != 0)
+			fail_msg("node_start %s: %s", ids[i], fl_errmsg());
+		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
+		assert_int_equal(
+		        fl_sagg_coord_advert(R->c, ids[i], env->key_advert, ders[i], der_lens[i]),
+		        0);
+		fl_wire_free(env);
+	}
+}
+
+/* The KeyList into R->kl; returns the coordinator's result. */
+static int step_key_list(struct round *R)
+{
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	int r = fl_sagg_coord_key_list(R->c, &frame, &len);
+
+	if (r == 0)
+		R->kl = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST);
+	return r;
+}
+
+/* Partner i answers the key list kl; its ShareSet goes to the coordinator. */
+static void keys_one(struct round *R, int i, const Fedlead__Wire__KeyList *kl)
+{
+	Fedlead__Wire__Envelope *env;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	if (fl_sagg_node_keys(R->node[i], kl, store, &frame, &len) != 0)
+		fail_msg("node_keys %s: %s", ids[i], fl_errmsg());
+	env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET);
+	if (fl_sagg_coord_shares(R->c, ids[i], env->share_set) != 0)
+		fail_msg("coord_shares %s: %s", ids[i], fl_errmsg());
+	fl_wire_free(env);
+}
+
+static void step_keys(struct round *R)
+{
+	for (int i = 0; i < NP; i++)
+		if (takes(R, i, NO_SHARES))
+			keys_one(R, i, R->kl->key_list);
+}
+
+/* The ShareSet for every partner that shared (into R->to); returns the
+ * coordinator's result. */
+static int step_shares_for(struct round *R)
+{
+	for (int i = 0; i < NP; i++) {
+		uint8_t *frame = NULL;
+		size_t len = 0;
+		int r;
+
+		if (!fl_sagg_coord_member(R->c, FL_SAGG_SHARES, ids[i]))
+			continue;
+		if ((r = fl_sagg_coord_shares_for(R->c, ids[i], &frame, &len)) != 0)
+			return r;
+		R->to[i] = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET);
+	}
+	return 0;
+}
+
+/* Partner i answers its ShareSet; its masked input goes to the coordinator,
+ * after checking that no element of it is the plain encoding. */
+static void masked_one(struct round *R, int i)
+{
+	Fedlead__Wire__Envelope *env;
+	uint64_t enc[NV];
+	uint8_t *frame = NULL;
+	size_t len = 0, bad;
+
+	if (fl_sagg_node_shares(R->node[i], R->to[i]->share_set, &frame, &len) != 0)
+		fail_msg("node_shares %s: %s", ids[i], fl_errmsg());
+	env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE);
+	assert_int_equal(env->masked_update->n_values, NV);
+	assert_int_equal(fl_fixed_encode(R->x[i], NV, R->p.frac_bits, R->p.bound, enc, &bad), 0);
+	for (int j = 0; j < NV; j++)
+		assert_true(env->masked_update->values[j] != enc[j]);
+	if (fl_sagg_coord_masked(R->c, ids[i], env->masked_update) != 0)
+		fail_msg("coord_masked %s: %s", ids[i], fl_errmsg());
+	fl_wire_free(env);
+}
+
+static void step_masked(struct round *R)
+{
+	for (int i = 0; i < NP; i++)
+		if (R->to[i] != NULL && survives(R, i))
+			masked_one(R, i);
+}
+
+static int step_unmask_request(struct round *R)
+{
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	int r = fl_sagg_coord_unmask_request(R->c, &frame, &len);
+
+	if (r == 0)
+		R->rq = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST);
+	return r;
+}
+
+/* Partner i answers request rq; returns the decoded UnmaskReply. */
+static Fedlead__Wire__Envelope *unmask_one(struct round *R, int i,
+                                           const Fedlead__Wire__UnmaskRequest *rq)
+{
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	if (fl_sagg_node_unmask(R->node[i], rq, &frame, &len) != 0)
+		fail_msg("node_unmask %s: %s", ids[i], fl_errmsg());
+	return decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY);
+}
+
+static void step_reveal(struct round *R)
+{
+	for (int i = 0; i < NP; i++) {
+		Fedlead__Wire__Envelope *env;
+
+		if (!takes(R, i, NO_REVEAL) || !survives(R, i) || R->node[i] == NULL)
+			continue;
+		env = unmask_one(R, i, R->rq->unmask_request);
+		if (fl_sagg_coord_reveal(R->c, ids[i], env->unmask_reply) != 0)
+			fail_msg("coord_reveal %s: %s", ids[i], fl_errmsg());
+		fl_wire_free(env);
+	}
+}
+
+/*
+ * The sum the coordinator must find over the partners in[]: their
+ * encodings added mod 2^64, decoded. Also checks it against the plain
+ * double sum: each encoding is within 2^-(f+1) of its value, and the
+ * double sums round at most four times.
+ */
+static void expected_sum(const struct round *R, const int in[NP], double out[NV])
+{
+	uint64_t acc[NV] = {0}, enc[NV];
+	size_t bad;
+
+	for (int i = 0; i < NP; i++) {
+		if (!in[i])
+			continue;
+		assert_int_equal(
+		        fl_fixed_encode(R->x[i], NV, R->p.frac_bits, R->p.bound, enc, &bad), 0);
+		for (int j = 0; j < NV; j++)
+			acc[j] += enc[j];
+	}
+	fl_fixed_decode(acc, NV, R->p.frac_bits, out);
+	for (int j = 0; j < NV; j++) {
+		double plain = 0, mag = 0;
+
+		for (int i = 0; i < NP; i++)
+			if (in[i]) {
+				plain += R->x[i][j];
+				mag += fabs(R->x[i][j]);
+			}
+		assert_true(fabs(out[j] - plain) <=
+		            NP * ldexp(1.0, -(R->p.frac_bits + 1)) + 8 * DBL_EPSILON * mag);
+	}
+}
+
+static void expect_survivor_sum(const struct round *R, const double got[NV])
+{
+	double want[NV];
+	int in[NP];
+
+	for (int i = 0; i < NP; i++)
+		in[i] = survives(R, i);
+	expected_sum(R, in, want);
+	for (int j = 0; j < NV; j++)
+		if (got[j] != want[j])
+			fail_msg("element %d: unmasked %.17g, survivors' sum %.17g", j, got[j],
+			         want[j]);
+}
+
+/* Runs every step; returns coord_finish's result (asserting all others). */
+static int run_round(struct round *R, double out[NV])
+{
+	step_adverts(R);
+	assert_int_equal(step_key_list(R), 0);
+	step_keys(R);
+	assert_int_equal(step_shares_for(R), 0);
+	step_masked(R);
+	assert_int_equal(step_unmask_request(R), 0);
+	step_reveal(R);
+	return fl_sagg_coord_finish(R->c, out);
+}
+
+/* out holds nothing the coordinator wrote: every element is still NaN. */
+static void assert_untouched(const double out[NV])
+{
+	for (int j = 0; j < NV; j++)
+		assert_true(isnan(out[j]));
+}
+
+static void fill_nan(double out[NV])
+{
+	for (int j = 0; j < NV; j++)
+		out[j] = NAN;
+}
+
+/* ---- no dropout ---------------------------------------------------------- */
+
+static void test_no_dropout(void **state)
+{
+	static const unsigned ts[] = {3, 4, 5};
+	struct round R;
+	double out[NV];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(ts) / sizeof(ts[0]); k++) {
+		round_begin(&R, 1, ts[k], FL_SAGG_FRAC_BITS, 100 + k);
+		step_adverts(&R);
+		assert_int_equal(fl_sagg_coord_count(R.c, FL_SAGG_ADVERT), NP);
+		assert_int_equal(step_key_list(&R), 0);
+		assert_int_equal(R.kl->key_list->n_entries, NP);
+		step_keys(&R);
+		assert_int_equal(fl_sagg_coord_count(R.c, FL_SAGG_SHARES), NP);
+		assert_int_equal(step_shares_for(&R), 0);
+		for (int i = 0; i < NP; i++)
+			assert_int_equal(R.to[i]->share_set->n_shares, NP - 1);
+		step_masked(&R);
+		assert_int_equal(step_unmask_request(&R), 0);
+		assert_int_equal(R.rq->unmask_request->n_survivors, NP);
+		assert_int_equal(R.rq->unmask_request->n_dropped, 0);
+		step_reveal(&R);
+		assert_int_equal(fl_sagg_coord_count(R.c, FL_SAGG_UNMASK), NP);
+		assert_int_equal(fl_sagg_coord_finish(R.c, out), 0);
+		expect_survivor_sum(&R, out);
+		round_end(&R);
+	}
+	/* The statistics round's precision (and kind). */
+	round_begin(&R, 1, 3, FL_SAGG_STATS_FRAC_BITS, 7);
+	assert_int_equal(run_round(&R, out), 0);
+	expect_survivor_sum(&R, out);
+	round_end(&R);
+}
+
+/* ---- dropouts ------------------------------------------------------------ */
+
+/* One round with the partners stopped as in stop[]; the sum must be the
+ * survivors'. */
+static void dropout_case(const enum stop stop[NP], uint64_t seed)
+{
+	struct round R;
+	double out[NV];
+
+	round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, seed);
+	memcpy(R.stop, stop, sizeof(R.stop));
+	fill_nan(out);
+	if (fl_sagg_coord_finish(R.c, out) == 0)
+		fail_msg("finish before anything happened");
+	assert_int_equal(run_round(&R, out), 0);
+	expect_survivor_sum(&R, out);
+	round_end(&R);
+}
+
+static void test_dropout_after_masked(void **state)
+{
+	/* One partner stops after its masked input: the other four reveal. */
+	const enum stop one[NP] = {RUNS, RUNS, RUNS, NO_REVEAL, RUNS};
+	/* Two stop (the first in key-list order among them, whose shares
+	 * the coordinator would otherwise use first): three reveal. */
+	const enum stop two[NP] = {NO_REVEAL, RUNS, RUNS, RUNS, NO_REVEAL};
+
+	(void)state;
+	dropout_case(one, 11);
+	dropout_case(two, 12);
+}
+
+static void test_dropout_before_masked(void **state)
+{
+	/* p2 shared its keys but its masked input never came: its pairwise
+	 * masks are removed with its reconstructed secret. */
+	const enum stop one[NP] = {RUNS, NO_MASKED, RUNS, RUNS, RUNS};
+	/* ... and p4 also stops after its masked input: three reveal. */
+	const enum stop two[NP] = {RUNS, NO_MASKED, RUNS, NO_REVEAL, RUNS};
+	/* Earlier dropouts: p5 advertised but never shared; p1 never advertised. */
+	const enum stop early[NP] = {NO_ADVERT, RUNS, RUNS, RUNS, NO_SHARES};
+	struct round R;
+	double out[NV], all[NV];
+	const int everyone[NP] = {1, 1, 1, 1, 1};
+
+	(void)state;
+	dropout_case(one, 21);
+	dropout_case(two, 22);
+	dropout_case(early, 23);
+
+	/* The request names p2 as dropped, and the sum is not everyone's. */
+	round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 24);
+	memcpy(R.stop, one, sizeof(R.stop));
+	assert_int_equal(run_round(&R, out), 0);
+	assert_int_equal(R.rq->unmask_request->n_survivors, 4);
+	assert_int_equal(R.rq->unmask_request->n_dropped, 1);
+	assert_string_equal(R.rq->unmask_request->dropped[0], "p2");
+	expect_survivor_sum(&R, out);
+	expected_sum(&R, everyone, all);
+	assert_true(memcmp(all, out, sizeof(out)) != 0);
+	round_end(&R);
+}
+
+static void test_dropout_below_threshold(void **state)
+{
+	struct round R;
+	double out[NV];
+
+	(void)state;
+	/* Three stop after their masked input: two reveals, t = 3. */
+	{
+		const enum stop s[NP] = {NO_REVEAL, RUNS, NO_REVEAL, RUNS, NO_REVEAL};
+
+		round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 31);
+		memcpy(R.stop, s, sizeof(R.stop));
+		fill_nan(out);
+		assert_int_equal(run_round(&R, out), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "round 1: only 2 partners revealed shares, the threshold is 3");
+		assert_untouched(out);
+		round_end(&R);
+	}
+	/* One before its masked input, two after: four masked, two reveals. */
+	{
+		const enum stop s[NP] = {RUNS, NO_MASKED, NO_REVEAL, NO_REVEAL, RUNS};
+
+		round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 32);
+		memcpy(R.stop, s, sizeof(R.stop));
+		fill_nan(out);
+		assert_int_equal(run_round(&R, out), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "round 1: only 2 partners revealed shares, the threshold is 3");
+		assert_untouched(out);
+		round_end(&R);
+	}
+	/* Three stop before their masked input: no unmask request at all. */
+	{
+		const enum stop s[NP] = {NO_MASKED, NO_MASKED, RUNS, NO_MASKED, RUNS};
+
+		round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 33);
+		memcpy(R.stop, s, sizeof(R.stop));
+		step_adverts(&R);
+		assert_int_equal(step_key_list(&R), 0);
+		step_keys(&R);
+		assert_int_equal(step_shares_for(&R), 0);
+		step_masked(&R);
+		assert_int_equal(step_unmask_request(&R), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "round 1: masked input from only 2 partners, the threshold is "
+		                    "3: the round is abandoned and nothing is revealed");
+		assert_null(R.rq);
+		fill_nan(out);
+		assert_int_equal(fl_sagg_coord_finish(R.c, out), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "round 1: only 0 partners revealed shares, the threshold is 3");
+		assert_untouched(out);
+		round_end(&R);
+	}
+	/* Three stop before sharing keys. */
+	{
+		const enum stop s[NP] = {RUNS, NO_SHARES, NO_SHARES, RUNS, NO_SHARES};
+
+		round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 34);
+		memcpy(R.stop, s, sizeof(R.stop));
+		step_adverts(&R);
+		assert_int_equal(step_key_list(&R), 0);
+		step_keys(&R);
+		assert_int_equal(step_shares_for(&R), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "round 1: only 2 partners shared keys, the threshold is 3");
+		round_end(&R);
+	}
+	/* Three never advertise. */
+	{
+		const enum stop s[NP] = {NO_ADVERT, NO_ADVERT, RUNS, RUNS, NO_ADVERT};
+
+		round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 35);
+		memcpy(R.stop, s, sizeof(R.stop));
+		step_adverts(&R);
+		assert_int_equal(step_key_list(&R), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "round 1: only 2 partners advertised keys, the threshold is 3");
+		round_end(&R);
+	}
+}
+
+/* ---- a malicious coordinator: the key list ------------------------------- */
+
+/* Node i is given kl; it must refuse with code and message, sending nothing. */
+static void refuses_keys(struct round *R, int i, const Fedlead__Wire__KeyList *kl, int code,
+                         const char *msg)
+{
+	uint8_t *frame = (uint8_t *)"sentinel";
+	size_t len = 1;
+
+	assert_int_equal(fl_sagg_node_keys(R->node[i], kl, store, &frame, &len), code);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_null(frame);
+	assert_int_equal(len, 0);
+}
+
+static void test_forged_key_list(void **state)
+{
+	struct round R;
+	Fedlead__Wire__KeyEntry *e3, saved;
+	uint8_t *sig;
+	double out[NV];
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 41);
+	step_adverts(&R);
+	assert_int_equal(step_key_list(&R), 0);
+	e3 = R.kl->key_list->entries[2];
+	assert_string_equal(e3->identity, "p3");
+	saved = *e3;
+
+	/* Altered keys or commitment of p3: its signature no longer covers
+	 * them. Each node that is shown one refuses. */
+	e3->c_pub.data[7] ^= 0x01;
+	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_AUTH,
+	             "key advertisement of p3: signature does not verify");
+	e3->c_pub.data[7] ^= 0x01;
+	e3->s_pub.data[31] ^= 0x20;
+	refuses_keys(&R, 1, R.kl->key_list, FL_ERR_AUTH,
+	             "key advertisement of p3: signature does not verify");
+	e3->s_pub.data[31] ^= 0x20;
+	e3->b_commit.data[0] ^= 0x80;
+	refuses_keys(&R, 3, R.kl->key_list, FL_ERR_AUTH,
+	             "key advertisement of p3: signature does not verify");
+	e3->b_commit.data[0] ^= 0x80;
+	sig = e3->signature.data;
+	sig[e3->signature.len - 3] ^= 0x04;
+	refuses_keys(&R, 4, R.kl->key_list, FL_ERR_AUTH,
+	             "key advertisement of p3: signature does not verify");
+	sig[e3->signature.len - 3] ^= 0x04;
+	/* p4's certificate in p3's place, or a "p3" of another CA. */
+	e3->certificate = (ProtobufCBinaryData){der_lens[3], ders[3]};
+	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_AUTH,
+	             "key advertisement of p3: certificate belongs to \"p4\"");
+	e3->certificate = (ProtobufCBinaryData){other_der_len, other_der};
+	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_AUTH,
+	             "key advertisement of p3: certificate is not trusted: unable to get local "
+	             "issuer certificate");
+	*e3 = saved;
+
+	/* Out of order, a partner left out, too few. */
+	R.kl->key_list->entries[2] = R.kl->key_list->entries[3];
+	R.kl->key_list->entries[3] = e3;
+	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_PROTO,
+	             "coordinator: key list is not sorted by identity");
+	R.kl->key_list->entries[3] = R.kl->key_list->entries[2];
+	R.kl->key_list->entries[2] = e3;
+	R.kl->key_list->n_entries = 4;
+	refuses_keys(&R, 4, R.kl->key_list, FL_ERR_PROTO,
+	             "coordinator: the key list leaves this partner out");
+	R.kl->key_list->n_entries = 2;
+	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_PROTO,
+	             "coordinator: key list of 2 partners is below the threshold 3");
+	R.kl->key_list->n_entries = NP;
+
+	/* A refused list leaves nothing behind: the honest one then works
+	 * and the round gives the right sum. */
+	step_keys(&R);
+	assert_int_equal(step_shares_for(&R), 0);
+	step_masked(&R);
+	assert_int_equal(step_unmask_request(&R), 0);
+	step_reveal(&R);
+	assert_int_equal(fl_sagg_coord_finish(R.c, out), 0);
+	expect_survivor_sum(&R, out);
+	round_end(&R);
+}
+
+static void test_key_substitution(void **state)
+{
+	struct round R;
+	Fedlead__Wire__KeyEntry *e2, saved;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 42);
+	step_adverts(&R);
+	assert_int_equal(step_key_list(&R), 0);
+	e2 = R.kl->key_list->entries[1];
+	saved = *e2;
+	/* The coordinator hands p2 a list where p2's own keys are p4's (which
+	 * carry a valid signature, just not p2's): p2 would mask with, and
+	 * encrypt to, keys the coordinator may know. */
+	e2->c_pub = R.kl->key_list->entries[3]->c_pub;
+	refuses_keys(&R, 1, R.kl->key_list, FL_ERR_AUTH,
+	             "coordinator: the key list carries other keys for this partner");
+	*e2 = saved;
+	e2->s_pub = R.kl->key_list->entries[3]->s_pub;
+	refuses_keys(&R, 1, R.kl->key_list, FL_ERR_AUTH,
+	             "coordinator: the key list carries other keys for this partner");
+	*e2 = saved;
+	e2->b_commit = R.kl->key_list->entries[3]->b_commit;
+	refuses_keys(&R, 1, R.kl->key_list, FL_ERR_AUTH,
+	             "coordinator: the key list carries other keys for this partner");
+	*e2 = saved;
+	/* p4's whole entry (certificate, keys, signature) under p2's name. */
+	{
+		Fedlead__Wire__KeyEntry e4 = *R.kl->key_list->entries[3];
+
+		e4.identity = (char *)"p2";
+		R.kl->key_list->entries[1] = &e4;
+		refuses_keys(&R, 1, R.kl->key_list, FL_ERR_AUTH,
+		             "coordinator: the key list carries other keys for this partner");
+		/* Shown to another partner, the same entry is refused there. */
+		refuses_keys(&R, 0, R.kl->key_list, FL_ERR_AUTH,
+		             "key advertisement of p2: certificate belongs to \"p4\"");
+		R.kl->key_list->entries[1] = e2;
+	}
+	round_end(&R);
+}
+
+/*
+ * A threshold of at most half the key list lets a coordinator that tells
+ * some partners "p5 survived" and the others "p5 dropped" gather t shares
+ * of each of p5's secrets and unmask p5 alone (no partner sees both
+ * requests). Nodes refuse such a threshold before sharing anything.
+ */
+static void test_threshold_too_low(void **state)
+{
+	struct round R;
+
+	(void)state;
+	round_begin(&R, 1, 2, FL_SAGG_FRAC_BITS, 43);
+	step_adverts(&R);
+	assert_int_equal(step_key_list(&R), 0);
+	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_PROTO,
+	             "coordinator: threshold 2 is not more than half of the 5 partners in the "
+	             "key list; refused");
+	R.kl->key_list->n_entries = 3; /* p1, p2, p3: 2 of 3 is fine */
+	{
+		uint8_t *frame = NULL;
+		size_t len = 0;
+
+		if (fl_sagg_node_keys(R.node[0], R.kl->key_list, store, &frame, &len) != 0)
+			fail_msg("node_keys: %s", fl_errmsg());
+		fl_wire_free(decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET));
+	}
+	R.kl->key_list->n_entries = NP;
+	round_end(&R);
+}
+
+/* ---- a malicious coordinator: shares and unmasking ----------------------- */
+
+/* Everyone up to their masked input, all masked. */
+static void up_to_masked(struct round *R)
+{
+	step_adverts(R);
+	assert_int_equal(step_key_list(R), 0);
+	step_keys(R);
+	assert_int_equal(step_shares_for(R), 0);
+	step_masked(R);
+}
+
+static void refuses_unmask(struct round *R, int i, const Fedlead__Wire__UnmaskRequest *rq, int code,
+                           const char *msg)
+{
+	uint8_t *frame = (uint8_t *)"sentinel";
+	size_t len = 1;
+
+	assert_int_equal(fl_sagg_node_unmask(R->node[i], rq, &frame, &len), code);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_null(frame);
+	assert_int_equal(len, 0);
+}
+
+/* An UnmaskRequest naming survivors s and dropped d (NULL-terminated). */
+static void request(struct round *R, Fedlead__Wire__UnmaskRequest *rq, char **s, char **d)
+{
+	fedlead__wire__unmask_request__init(rq);
+	rq->ref = &R->ref;
+	rq->survivors = s;
+	while (s[rq->n_survivors] != NULL)
+		rq->n_survivors++;
+	rq->dropped = d;
+	while (d[rq->n_dropped] != NULL)
+		rq->n_dropped++;
+}
+
+static void test_both_shares_refused(void **state)
+{
+	char *all[] = {"p1", "p2", "p3", "p4", "p5", NULL},
+	     *four[] = {"p1", "p2", "p3", "p4", NULL};
+	char *p5[] = {"p5", NULL}, *none[] = {NULL};
+	Fedlead__Wire__UnmaskRequest both, surv, drop;
+	Fedlead__Wire__Envelope *env;
+	struct round R;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 51);
+	up_to_masked(&R);
+	request(&R, &both, all, p5);
+	request(&R, &surv, all, none);
+	request(&R, &drop, four, p5);
+
+	/* p5 as a survivor and as dropped in one request. */
+	refuses_unmask(&R, 0, &both, FL_ERR_AUTH,
+	               "coordinator asked for both shares of partner p5; refused");
+	/* Dropped first (p2 reveals p5's mask secret), then survivor. */
+	env = unmask_one(&R, 1, &drop);
+	assert_int_equal(env->unmask_reply->n_shares, 5);
+	assert_string_equal(env->unmask_reply->shares[4]->owner, "p5");
+	assert_int_equal(env->unmask_reply->shares[4]->what, 2);
+	fl_wire_free(env);
+	refuses_unmask(&R, 1, &surv, FL_ERR_AUTH,
+	               "coordinator asked for both shares of partner p5; refused");
+	/* Survivor first (p3 reveals p5's seed), then dropped. */
+	env = unmask_one(&R, 2, &surv);
+	assert_int_equal(env->unmask_reply->n_shares, 5);
+	assert_int_equal(env->unmask_reply->shares[4]->what, 1);
+	fl_wire_free(env);
+	refuses_unmask(&R, 2, &drop, FL_ERR_AUTH,
+	               "coordinator asked for both shares of partner p5; refused");
+	/* Asking again for the same kind is answered. */
+	env = unmask_one(&R, 2, &surv);
+	fl_wire_free(env);
+
+	/* Other malformed requests. */
+	{
+		char *two[] = {"p1", "p4", NULL}, *nome[] = {"p1", "p2", "p3", NULL};
+		char *stranger[] = {"p1", "p2", "p3", "p4", "mallory", NULL};
+		char *p1[] = {"p1", NULL};
+		Fedlead__Wire__UnmaskRequest rq;
+
+		request(&R, &rq, two, none);
+		refuses_unmask(&R, 3, &rq, FL_ERR_PROTO,
+		               "coordinator: unmask_request names 2 survivors, below the "
+		               "threshold 3");
+		request(&R, &rq, nome, none);
+		refuses_unmask(&R, 3, &rq, FL_ERR_PROTO,
+		               "coordinator: unmask_request does not count this partner as a "
+		               "survivor");
+		request(&R, &rq, stranger, none);
+		refuses_unmask(&R, 3, &rq, FL_ERR_PROTO,
+		               "coordinator: unmask_request names \"mallory\", who did not share "
+		               "keys");
+		/* A partner never reveals its own mask secret. */
+		request(&R, &rq, all, p1);
+		refuses_unmask(&R, 0, &rq, FL_ERR_AUTH,
+		               "coordinator asked for both shares of partner p1; refused");
+	}
+	round_end(&R);
+}
+
+/*
+ * A ShareSet entry recorded in round 1 (p2's share for p1) delivered in
+ * place of p2's share in a later round or a restarted attempt of round 1:
+ * its key and associated data are those of the earlier session, so it does
+ * not open. Shares are opened only when they are to be revealed, so p1
+ * still sends its masked input and refuses at the unmask request; the
+ * round then completes from the other four, with the right sum.
+ */
+static void test_replayed_share(void **state)
+{
+	static const uint64_t later[] = {2, 1};
+	struct round R1, R2;
+	Fedlead__Wire__EncryptedShare *old = NULL, *cur = NULL;
+	double out[NV];
+
+	(void)state;
+	round_begin(&R1, 1, 3, FL_SAGG_FRAC_BITS, 61);
+	assert_int_equal(run_round(&R1, out), 0);
+	expect_survivor_sum(&R1, out);
+	for (size_t i = 0; i < R1.to[0]->share_set->n_shares; i++)
+		if (strcmp(R1.to[0]->share_set->shares[i]->from, "p2") == 0)
+			old = R1.to[0]->share_set->shares[i];
+	assert_non_null(old);
+	assert_string_equal(old->to, "p1");
+
+	for (size_t k = 0; k < sizeof(later) / sizeof(later[0]); k++) {
+		round_begin(&R2, later[k], 3, FL_SAGG_FRAC_BITS, 62 + k);
+		step_adverts(&R2);
+		assert_int_equal(step_key_list(&R2), 0);
+		step_keys(&R2);
+		assert_int_equal(step_shares_for(&R2), 0);
+		cur = NULL;
+		for (size_t i = 0; i < R2.to[0]->share_set->n_shares; i++)
+			if (strcmp(R2.to[0]->share_set->shares[i]->from, "p2") == 0)
+				cur = R2.to[0]->share_set->shares[i];
+		assert_non_null(cur);
+		assert_int_equal(cur->ciphertext.len, old->ciphertext.len);
+		memcpy(cur->ciphertext.data, old->ciphertext.data, old->ciphertext.len);
+		step_masked(&R2);
+		assert_int_equal(step_unmask_request(&R2), 0);
+		refuses_unmask(&R2, 0, R2.rq->unmask_request, FL_ERR_AUTH,
+		               "share from p2 does not authenticate; refused");
+		R2.stop[0] = NO_REVEAL;
+		step_reveal(&R2);
+		assert_int_equal(fl_sagg_coord_finish(R2.c, out), 0);
+		expect_survivor_sum(&R2, out);
+		round_end(&R2);
+	}
+
+	/* Within a round: p2's share for p3, readdressed to p1. */
+	round_begin(&R2, 1, 3, FL_SAGG_FRAC_BITS, 65);
+	step_adverts(&R2);
+	assert_int_equal(step_key_list(&R2), 0);
+	step_keys(&R2);
+	assert_int_equal(step_shares_for(&R2), 0);
+	for (size_t i = 0; i < R2.to[2]->share_set->n_shares; i++)
+		if (strcmp(R2.to[2]->share_set->shares[i]->from, "p2") == 0)
+			old = R2.to[2]->share_set->shares[i];
+	for (size_t i = 0; i < R2.to[0]->share_set->n_shares; i++)
+		if (strcmp(R2.to[0]->share_set->shares[i]->from, "p2") == 0)
+			memcpy(R2.to[0]->share_set->shares[i]->ciphertext.data,
+			       old->ciphertext.data, old->ciphertext.len);
+	step_masked(&R2);
+	assert_int_equal(step_unmask_request(&R2), 0);
+	refuses_unmask(&R2, 0, R2.rq->unmask_request, FL_ERR_AUTH,
+	               "share from p2 does not authenticate; refused");
+	round_end(&R2);
+
+	/* A share from someone not in the key list, or for someone else. */
+	round_begin(&R2, 1, 3, FL_SAGG_FRAC_BITS, 66);
+	step_adverts(&R2);
+	assert_int_equal(step_key_list(&R2), 0);
+	step_keys(&R2);
+	assert_int_equal(step_shares_for(&R2), 0);
+	{
+		Fedlead__Wire__EncryptedShare *e = R2.to[0]->share_set->shares[0];
+		char *from = e->from, *to = e->to;
+		uint8_t *frame = (uint8_t *)"x";
+		size_t len = 1;
+
+		e->to = (char *)"p3";
+		assert_int_equal(fl_sagg_node_shares(R2.node[0], R2.to[0]->share_set, &frame, &len),
+		                 FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "coordinator: share from \"p2\" to \"p3\" does not "
+		                    "belong here");
+		assert_null(frame);
+		e->to = to;
+		e->from = (char *)"mallory";
+		assert_int_equal(fl_sagg_node_shares(R2.node[0], R2.to[0]->share_set, &frame, &len),
+		                 FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(), "coordinator: share from \"mallory\" to \"p1\" "
+		                                 "does not belong here");
+		e->from = from;
+		/* The same share twice. */
+		{
+			Fedlead__Wire__EncryptedShare *second = R2.to[0]->share_set->shares[1];
+
+			R2.to[0]->share_set->shares[1] = e;
+			assert_int_equal(
+			        fl_sagg_node_shares(R2.node[0], R2.to[0]->share_set, &frame, &len),
+			        FL_ERR_PROTO);
+			assert_string_equal(fl_errmsg(), "coordinator: two shares from p2");
+			R2.to[0]->share_set->shares[1] = second;
+		}
+	}
+	round_end(&R2);
+
+	round_end(&R1);
+}
+
+/*
+ * A revealed share altered on its way to the coordinator (or by a lying
+ * partner): the reconstruction no longer matches what its owner committed
+ * to, and the round is abandoned rather than giving a wrong sum.
+ */
+static void tamper_case(const enum stop stop[NP], const char *owner, unsigned what, const char *msg)
+{
+	struct round R;
+	double out[NV];
+
+	round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 71);
+	memcpy(R.stop, stop, sizeof(R.stop));
+	up_to_masked(&R);
+	assert_int_equal(step_unmask_request(&R), 0);
+	for (int i = 0; i < NP; i++) {
+		Fedlead__Wire__Envelope *env;
+		int hit = 0;
+
+		if (!survives(&R, i))
+			continue;
+		env = unmask_one(&R, i, R.rq->unmask_request);
+		/* p1 is first in key-list order: its shares are among those
+		 * the coordinator combines. */
+		for (size_t k = 0; i == 0 && k < env->unmask_reply->n_shares; k++) {
+			Fedlead__Wire__RevealedShare *s = env->unmask_reply->shares[k];
+
+			if (strcmp(s->owner, owner) == 0) {
+				assert_int_equal(s->what, what);
+				s->share.data[5] ^= 0x01;
+				hit = 1;
+			}
+		}
+		assert_int_equal(hit, i == 0);
+		assert_int_equal(fl_sagg_coord_reveal(R.c, ids[i], env->unmask_reply), 0);
+		fl_wire_free(env);
+	}
+	fill_nan(out);
+	assert_int_equal(fl_sagg_coord_finish(R.c, out), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_untouched(out);
+	round_end(&R);
+}
+
+static void test_malformed_share(void **state)
+{
+	const enum stop all[NP] = {RUNS, RUNS, RUNS, RUNS, RUNS};
+	const enum stop p4_dropped[NP] = {RUNS, RUNS, RUNS, NO_MASKED, RUNS};
+
+	(void)state;
+	tamper_case(all, "p3", 1,
+	            "round 1: the revealed shares of p3's self-mask seed do not match its "
+	            "commitment (a malformed share); the round is abandoned");
+	tamper_case(p4_dropped, "p4", 2,
+	            "round 1: the revealed shares of p4's mask secret do not match its public key "
+	            "(a malformed share); the round is abandoned");
+}
+
+/* The coordinator refuses a reply revealing the wrong kind of share. */
+static void test_wrong_kind_of_share(void **state)
+{
+	const enum stop p4_dropped[NP] = {RUNS, RUNS, RUNS, NO_MASKED, RUNS};
+	Fedlead__Wire__Envelope *env;
+	struct round R;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 72);
+	memcpy(R.stop, p4_dropped, sizeof(R.stop));
+	up_to_masked(&R);
+	assert_int_equal(step_unmask_request(&R), 0);
+	env = unmask_one(&R, 0, R.rq->unmask_request);
+	assert_int_equal(env->unmask_reply->shares[0]->what, 1);
+	env->unmask_reply->shares[0]->what = 2; /* p1's own seed share as a "secret" share */
+	assert_int_equal(fl_sagg_coord_reveal(R.c, "p1", env->unmask_reply), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer p1: revealed the wrong kind of share of p1");
+	fl_wire_free(env);
+	env = unmask_one(&R, 1, R.rq->unmask_request);
+	assert_string_equal(env->unmask_reply->shares[4]->owner, "p4");
+	env->unmask_reply->shares[4]->what = 1; /* a dropped partner's "seed" */
+	assert_int_equal(fl_sagg_coord_reveal(R.c, "p2", env->unmask_reply), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer p2: revealed the wrong kind of share of p4");
+	fl_wire_free(env);
+	round_end(&R);
+}
+
+/* ---- misuse of the engine ------------------------------------------------- */
+
+static void test_out_of_order_and_bounds(void **state)
+{
+	struct round R;
+	uint8_t *frame = (uint8_t *)"x";
+	size_t len = 1;
+	char msg[256];
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 81);
+	/* A value over the announced bound is refused before anything is sent. */
+	R.x[2][6] = R.p.bound * 2;
+	assert_int_equal(fl_sagg_node_start(FED, &R.ref, &R.p, 3, "p3", keys[2], R.kind, R.x[2], NV,
+	                                    &R.node[2], &frame, &len),
+	                 FL_ERR_LIMIT);
+	snprintf(msg, sizeof(msg),
+	         "update element 6 is %.17g, outside the fixed-point bound "
+	         "+-%.17g",
+	         R.p.bound * 2, R.p.bound);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_null(R.node[2]);
+	assert_null(frame);
+	R.x[2][6] = 0;
+	step_adverts(&R);
+	/* A second advertisement, or one from a stranger. */
+	assert_int_equal(fl_sagg_coord_advert(R.c, "mallory", NULL, ders[0], der_lens[0]),
+	                 FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer mallory: key_advert out of order");
+	/* Nodes: shares or an unmask request before the key list. */
+	{
+		Fedlead__Wire__ShareSet ss = FEDLEAD__WIRE__SHARE_SET__INIT;
+		Fedlead__Wire__UnmaskRequest rq = FEDLEAD__WIRE__UNMASK_REQUEST__INIT;
+
+		assert_int_equal(fl_sagg_node_shares(R.node[0], &ss, &frame, &len), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(), "coordinator: share_set out of order");
+		assert_int_equal(fl_sagg_node_unmask(R.node[0], &rq, &frame, &len), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(), "coordinator: unmask_request out of order");
+	}
+	assert_int_equal(step_key_list(&R), 0);
+	step_keys(&R);
+	assert_int_equal(fl_sagg_node_keys(R.node[0], R.kl->key_list, store, &frame, &len),
+	                 FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "coordinator: key_list out of order");
+	assert_int_equal(step_shares_for(&R), 0);
+	/* The coordinator: a masked input of the wrong length. */
+	{
+		Fedlead__Wire__MaskedUpdate mu = FEDLEAD__WIRE__MASKED_UPDATE__INIT;
+		uint64_t v[NV - 1] = {0};
+
+		mu.kind = R.kind;
+		mu.values = v;
+		mu.n_values = NV - 1;
+		assert_int_equal(fl_sagg_coord_masked(R.c, "p1", &mu), FL_ERR_PROTO);
+		snprintf(msg, sizeof(msg), "peer p1: masked update of %d values, expected %d",
+		         NV - 1, NV);
+		assert_string_equal(fl_errmsg(), msg);
+	}
+	step_masked(&R);
+	assert_int_equal(fl_sagg_coord_masked(R.c, "p1", NULL), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer p1: masked_update out of order");
+	round_end(&R);
+
+	/* The coordinator's own parameters. */
+	{
+		struct fl_sagg_coord *c = (struct fl_sagg_coord *)1;
+		const char *unsorted[] = {"p2", "p1", "p3"};
+
+		round_begin(&R, 1, 3, FL_SAGG_FRAC_BITS, 82);
+		assert_int_equal(fl_sagg_coord_new(FED, &R.ref, &R.p, 1, ids, NP, R.kind, NV, &c),
+		                 FL_ERR_INVALID);
+		assert_string_equal(fl_errmsg(), "secure aggregation needs 2 <= threshold (1) <= "
+		                                 "partners (5) <= 255");
+		assert_null(c);
+		assert_int_equal(fl_sagg_coord_new(FED, &R.ref, &R.p, 6, ids, NP, R.kind, NV, &c),
+		                 FL_ERR_INVALID);
+		assert_int_equal(
+		        fl_sagg_coord_new(FED, &R.ref, &R.p, 2, unsorted, 3, R.kind, NV, &c),
+		        FL_ERR_INVALID);
+		assert_string_equal(fl_errmsg(), "secure aggregation: partner \"p1\" is out of "
+		                                 "order (partners must be sorted and distinct)");
+		assert_null(c);
+		round_end(&R);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_no_dropout),
+	        cmocka_unit_test(test_dropout_after_masked),
+	        cmocka_unit_test(test_dropout_before_masked),
+	        cmocka_unit_test(test_dropout_below_threshold),
+	        cmocka_unit_test(test_forged_key_list),
+	        cmocka_unit_test(test_key_substitution),
+	        cmocka_unit_test(test_threshold_too_low),
+	        cmocka_unit_test(test_both_shares_refused),
+	        cmocka_unit_test(test_replayed_share),
+	        cmocka_unit_test(test_malformed_share),
+	        cmocka_unit_test(test_wrong_kind_of_share),
+	        cmocka_unit_test(test_out_of_order_and_bounds),
+	};
+
+	return cmocka_run_group_tests_name("sagg", tests, certs_setup, certs_teardown);
+}
