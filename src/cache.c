@@ -1,0 +1,964 @@
+/*
+ * The binary row cache: a labelled CSV converted once into standardised
+ * doubles on disk, and gradient passes that stream over it through a small
+ * sliding memory mapping. See include/fedlead/cache.h for the file layout.
+ */
+/* madvise() and its MADV_* advice are BSD/Linux, not POSIX; posix_madvise's
+ * POSIX_MADV_DONTNEED is a no-op on Linux, so the real call is needed. */
+#define _DEFAULT_SOURCE
+
+#include "fedlead/cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "fedlead/error.h"
+#include "fedlead/linalg.h"
+
+#define MAGIC_LEN 8
+#define SHA_LEN 32
+#define BYTE_ORDER_MARK 0x01020304u
+#define BYTE_ORDER_SWAPPED 0x04030201u
+/* Offsets of the header fields (cache.h). */
+#define OFF_VERSION 8
+#define OFF_BOM 12
+#define OFF_FPR 16
+#define OFF_ROWS 48
+#define OFF_DIM 56
+#define OFF_STATS 64
+#define OFF_STATS_BYTES 72
+#define OFF_X 80
+#define OFF_Y 88
+#define OFF_SIZE 96
+#define OFF_SKIPPED 104
+#define OFF_DATA_SHA 112
+#define OFF_HEADER_SHA 144
+/* Sections start on this boundary, so a window of X maps from an offset
+ * that is a multiple of any page size up to it. */
+#define SECTION_ALIGN 4096u
+/* Bytes of rows buffered by the conversion between writes, and of file
+ * read per call by the passes that read rather than map. */
+#define IO_BUF_BYTES ((size_t)4 << 20)
+/* Largest single read()/write(); Linux moves at most about 2 GiB per call. */
+#define IO_CHUNK ((size_t)1 << 30)
+
+struct fl_cache {
+	char *path;
+	int fd;
+	size_t n, dim;
+	uint64_t x_off, y_off, size, skipped;
+	uint8_t data_sha[SHA_LEN];
+	struct fl_stats *stats;
+	struct fl_scaler *scaler;
+	enum fl_cache_access access;
+	size_t window_rows;
+	size_t page;
+};
+
+/* ---- little helpers ---- */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Rounds up to the section alignment; the caller keeps v far from 2^64. */
+static uint64_t align_up(uint64_t v)
+{
+	return (v + SECTION_ALIGN - 1) & ~(uint64_t)(SECTION_ALIGN - 1);
+}
+
+/* Byte size of the statistics section for dim columns. */
+static uint64_t stats_bytes(size_t dim)
+{
+	return (2 + 5 * (uint64_t)dim) * sizeof(double);
+}
+
+/* Writes all of buf at off; returns 0 or -1 with errno. */
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t w = pwrite(fd, p, len < IO_CHUNK ? len : IO_CHUNK, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* Reads len bytes at off; returns the bytes read (short only at end of
+ * file) or -1 with errno. */
+static ssize_t pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		size_t want = len - got < IO_CHUNK ? len - got : IO_CHUNK;
+		ssize_t r = pread(fd, p + got, want, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* Reads exactly len bytes at off; a short read means the file shrank
+ * under us, which is reported as truncation. */
+static int read_exact(const struct fl_cache *c, void *buf, size_t len, uint64_t off)
+{
+	ssize_t r = pread_all(c->fd, buf, len, off);
+
+	if (r < 0)
+		return fl_fail(FL_ERR_IO, "%s: read failed: %s", c->path, strerror(errno));
+	if ((size_t)r != len)
+		return fl_fail(FL_ERR_IO, "%s: the file was truncated while in use", c->path);
+	return 0;
+}
+
+static void stats_to_bytes(const struct fl_stats *st, double *out)
+{
+	size_t d = st->dim;
+
+	out[0] = st->rows;
+	out[1] = st->positives;
+	memcpy(out + 2, st->count, d * sizeof(double));
+	memcpy(out + 2 + d, st->sum, d * sizeof(double));
+	memcpy(out + 2 + 2 * d, st->sumsq, d * sizeof(double));
+	memcpy(out + 2 + 3 * d, st->min, d * sizeof(double));
+	memcpy(out + 2 + 4 * d, st->max, d * sizeof(double));
+}
+
+static void stats_from_bytes(struct fl_stats *st, const double *in)
+{
+	size_t d = st->dim;
+
+	st->rows = in[0];
+	st->positives = in[1];
+	memcpy(st->count, in + 2, d * sizeof(double));
+	memcpy(st->sum, in + 2 + d, d * sizeof(double));
+	memcpy(st->sumsq, in + 2 + 2 * d, d * sizeof(double));
+	memcpy(st->min, in + 2 + 3 * d, d * sizeof(double));
+	memcpy(st->max, in + 2 + 4 * d, d * sizeof(double));
+}
+
+/* SHA-256 of the header's first OFF_HEADER_SHA bytes and the stats. */
+static int header_digest(const uint8_t *hdr, const void *stats, size_t stats_len,
+                         uint8_t out[SHA_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int len = 0;
+	int ok;
+
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, hdr, OFF_HEADER_SHA) == 1 &&
+	     EVP_DigestUpdate(md, stats, stats_len) == 1 && EVP_DigestFinal_ex(md, out, &len) == 1 &&
+	     len == SHA_LEN;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+}
+
+/* ---- conversion ---- */
+
+struct convert {
+	const char *out_path;
+	int fd, yfd;
+	char *tmp;
+	size_t dim, buf_rows, n, k; /* rows written, rows buffered */
+	uint64_t x_off;
+	double *xbuf, *ybuf;
+	EVP_MD_CTX *md;
+};
+
+static int write_failed(const struct convert *cv)
+{
+	return fl_fail(FL_ERR_IO, "%s: write failed: %s", cv->out_path, strerror(errno));
+}
+
+/* Appends the buffered raw rows to X and their labels to the spool. */
+static int flush_rows(struct convert *cv)
+{
+	size_t row_bytes = cv->dim * sizeof(double);
+
+	if (cv->k == 0)
+		return 0;
+	/* Offsets must stay representable as off_t: refuse before writing. */
+	if ((uint64_t)(cv->n + cv->k) > (((uint64_t)INT64_MAX - cv->x_off) / 2) / row_bytes)
+		return fl_fail(FL_ERR_LIMIT, "%s: too many rows for one cache file", cv->out_path);
+	if (pwrite_all(cv->fd, cv->xbuf, cv->k * row_bytes, cv->x_off + cv->n * row_bytes) != 0 ||
+	    pwrite_all(cv->yfd, cv->ybuf, cv->k * sizeof(double), cv->n * sizeof(double)) != 0)
+		return write_failed(cv);
+	cv->n += cv->k;
+	cv->k = 0;
+	return 0;
+}
+
+static void note_bad_row(struct fl_load_report *rep)
+{
+	if (rep->n_samples < FL_BAD_ROW_SAMPLES)
+		snprintf(rep->samples[rep->n_samples++], sizeof(rep->samples[0]), "%s",
+		         fl_errmsg());
+	rep->skipped++;
+}
+
+/* Pass 1: CSV to raw encoded rows in the file, statistics on the way. */
+static int convert_rows(const struct fl_schema *s, const char *csv_path, enum fl_bad_rows policy,
+                        struct convert *cv, struct fl_stats *st, struct fl_load_report *rep)
+{
+	struct fl_csv *csv = NULL;
+	struct fl_csv_record rec;
+	struct fl_binding *b = NULL;
+	size_t n_extra;
+	int r;
+
+	if ((r = fl_csv_open(csv_path, &csv)) != 0)
+		goto out;
+	if ((r = fl_csv_next(csv, &rec)) <= 0) {
+		if (r == 0)
+			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", csv_path);
+		goto out;
+	}
+	if ((r = fl_binding_new(s, csv, &rec, 1, &b, &n_extra)) != 0)
+		goto out;
+	fl_load_report_extra(rep, b);
+	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		double *x = cv->xbuf + cv->k * cv->dim, *y = cv->ybuf + cv->k;
+
+		if ((r = fl_encode_row(b, &rec, x, y, NULL)) != 0) {
+			if (r != FL_ERR_DATA || policy != FL_BAD_ROWS_SKIP)
+				goto out;
+			note_bad_row(rep);
+			continue;
+		}
+		fl_stats_add(st, x, *y);
+		if (++cv->k == cv->buf_rows && (r = flush_rows(cv)) != 0)
+			goto out;
+	}
+	if (r < 0 || (r = flush_rows(cv)) != 0)
+		goto out;
+	if (cv->n == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no usable data rows", csv_path);
+		goto out;
+	}
+	rep->rows = cv->n;
+	r = 0;
+out:
+	fl_binding_free(b);
+	fl_csv_free(csv);
+	return r;
+}
+
+/* Pass 2 over the file itself (never the CSV again): standardises X in
+ * place, copies the labels after it, and hashes both as they end up. */
+static int convert_finish(struct convert *cv, const struct fl_scaler *sc, uint64_t y_off)
+{
+	size_t row_bytes = cv->dim * sizeof(double);
+
+	for (size_t r0 = 0; r0 < cv->n; r0 += cv->buf_rows) {
+		size_t rows = cv->n - r0 < cv->buf_rows ? cv->n - r0 : cv->buf_rows;
+		uint64_t off = cv->x_off + r0 * row_bytes;
+		ssize_t got = pread_all(cv->fd, cv->xbuf, rows * row_bytes, off);
+
+		if (got < 0 || (size_t)got != rows * row_bytes)
+			return fl_fail(FL_ERR_IO, "%s: reading back the rows failed: %s",
+			               cv->out_path, got < 0 ? strerror(errno) : "short read");
+		for (size_t i = 0; i < rows; i++)
+			fl_scaler_apply(sc, cv->xbuf + i * cv->dim);
+		if (pwrite_all(cv->fd, cv->xbuf, rows * row_bytes, off) != 0)
+			return write_failed(cv);
+		if (EVP_DigestUpdate(cv->md, cv->xbuf, rows * row_bytes) != 1)
+			return fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+	}
+	for (size_t r0 = 0; r0 < cv->n; r0 += cv->buf_rows) {
+		size_t rows = cv->n - r0 < cv->buf_rows ? cv->n - r0 : cv->buf_rows;
+		ssize_t got = pread_all(cv->yfd, cv->ybuf, rows * sizeof(double),
+		                        r0 * sizeof(double));
+
+		if (got < 0 || (size_t)got != rows * sizeof(double))
+			return fl_fail(FL_ERR_IO, "%s: reading back the labels failed: %s",
+			               cv->out_path, got < 0 ? strerror(errno) : "short read");
+		if (pwrite_all(cv->fd, cv->ybuf, rows * sizeof(double),
+		               y_off + r0 * sizeof(double)) != 0)
+			return write_failed(cv);
+		if (EVP_DigestUpdate(cv->md, cv->ybuf, rows * sizeof(double)) != 1)
+			return fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+	}
+	return 0;
+}
+
+/* The temporary name "OUT.tmp.XXXXXX" (or "OUT.y.XXXXXX"), malloc'ed. */
+static char *temp_name(const char *out_path, const char *what)
+{
+	size_t len = strlen(out_path) + strlen(what) + 9;
+	char *t = malloc(len);
+
+	if (t != NULL)
+		snprintf(t, len, "%s.%s.XXXXXX", out_path, what);
+	return t;
+}
+
+int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char *out_path,
+                     enum fl_bad_rows policy, struct fl_load_report *rep)
+{
+	struct convert cv = {.out_path = out_path, .fd = -1, .yfd = -1};
+	struct fl_stats *st = NULL;
+	struct fl_scaler *sc = NULL;
+	uint8_t hdr[FL_CACHE_HEADER_BYTES], sha[SHA_LEN];
+	double *stats_buf = NULL;
+	uint64_t sbytes, y_off, size;
+	unsigned int sha_len = 0;
+	char *ytmp = NULL;
+	uint32_t bom = BYTE_ORDER_MARK;
+	int r = FL_ERR_NOMEM;
+
+	memset(rep, 0, sizeof(*rep));
+	cv.dim = s->dim;
+	if (cv.dim == 0 || cv.dim > FL_SCHEMA_MAX_DIM)
+		return fl_fail(FL_ERR_INVALID, "cache: schema width %zu is out of range", cv.dim);
+	sbytes = stats_bytes(cv.dim);
+	cv.x_off = align_up(FL_CACHE_HEADER_BYTES + sbytes);
+	cv.buf_rows = IO_BUF_BYTES / (cv.dim * sizeof(double));
+	if (cv.buf_rows == 0)
+		cv.buf_rows = 1;
+	if ((cv.xbuf = fl_matrix_alloc(cv.buf_rows, cv.dim)) == NULL ||
+	    (cv.ybuf = malloc(cv.buf_rows * sizeof(double))) == NULL ||
+	    (stats_buf = malloc(sbytes)) == NULL || (cv.md = EVP_MD_CTX_new()) == NULL ||
+	    (cv.tmp = temp_name(out_path, "tmp")) == NULL ||
+	    (ytmp = temp_name(out_path, "y")) == NULL || fl_stats_new(cv.dim, &st) != 0) {
+		r = fl_fail(FL_ERR_NOMEM, "cache: out of memory");
+		goto out;
+	}
+	/* mkstemp makes the file 0600, which suits a copy of the partner's
+	 * lead data. The label spool is unlinked at once: it lives only as
+	 * long as the descriptor, even if we crash. */
+	if ((cv.fd = mkstemp(cv.tmp)) < 0) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot create a temporary file in its directory: %s",
+		            out_path, strerror(errno));
+		free(cv.tmp);
+		cv.tmp = NULL;
+		goto out;
+	}
+	if ((cv.yfd = mkstemp(ytmp)) < 0) {
+		r = fl_fail(FL_ERR_IO, "%s: cannot create a temporary file in its directory: %s",
+		            out_path, strerror(errno));
+		goto out;
+	}
+	unlink(ytmp);
+	if ((r = convert_rows(s, csv_path, policy, &cv, st, rep)) != 0 ||
+	    (r = fl_scaler_from_stats(s, st, &sc)) != 0)
+		goto out;
+	y_off = align_up(cv.x_off + (uint64_t)cv.n * cv.dim * sizeof(double));
+	size = y_off + (uint64_t)cv.n * sizeof(double);
+	if (EVP_DigestInit_ex(cv.md, EVP_sha256(), NULL) != 1) {
+		r = fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+		goto out;
+	}
+	if ((r = convert_finish(&cv, sc, y_off)) != 0)
+		goto out;
+	if (EVP_DigestFinal_ex(cv.md, sha, &sha_len) != 1 || sha_len != SHA_LEN) {
+		r = fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+		goto out;
+	}
+
+	memset(hdr, 0, sizeof(hdr));
+	memcpy(hdr, FL_CACHE_MAGIC, MAGIC_LEN);
+	put_u32(hdr + OFF_VERSION, FL_CACHE_VERSION);
+	memcpy(hdr + OFF_BOM, &bom, sizeof(bom)); /* native on purpose */
+	memcpy(hdr + OFF_FPR, s->fingerprint, FL_FINGERPRINT_LEN);
+	put_u64(hdr + OFF_ROWS, cv.n);
+	put_u64(hdr + OFF_DIM, cv.dim);
+	put_u64(hdr + OFF_STATS, FL_CACHE_HEADER_BYTES);
+	put_u64(hdr + OFF_STATS_BYTES, sbytes);
+	put_u64(hdr + OFF_X, cv.x_off);
+	put_u64(hdr + OFF_Y, y_off);
+	put_u64(hdr + OFF_SIZE, size);
+	put_u64(hdr + OFF_SKIPPED, rep->skipped);
+	memcpy(hdr + OFF_DATA_SHA, sha, SHA_LEN);
+	stats_to_bytes(st, stats_buf);
+	if ((r = header_digest(hdr, stats_buf, sbytes, hdr + OFF_HEADER_SHA)) != 0)
+		goto out;
+	/* The header goes last, so a file cut short anywhere never opens. */
+	if (ftruncate(cv.fd, (off_t)size) != 0 ||
+	    pwrite_all(cv.fd, stats_buf, sbytes, FL_CACHE_HEADER_BYTES) != 0 ||
+	    pwrite_all(cv.fd, hdr, sizeof(hdr), 0) != 0 || fsync(cv.fd) != 0) {
+		r = write_failed(&cv);
+		goto out;
+	}
+	if (close(cv.fd) != 0) {
+		cv.fd = -1;
+		r = write_failed(&cv);
+		goto out;
+	}
+	cv.fd = -1;
+	if (rename(cv.tmp, out_path) != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", out_path, strerror(errno));
+		goto out;
+	}
+	free(cv.tmp);
+	cv.tmp = NULL;
+	r = 0;
+out:
+	if (cv.fd >= 0)
+		close(cv.fd);
+	if (cv.tmp != NULL) {
+		unlink(cv.tmp);
+		free(cv.tmp);
+	}
+	if (cv.yfd >= 0)
+		close(cv.yfd);
+	EVP_MD_CTX_free(cv.md);
+	free(cv.xbuf);
+	free(cv.ybuf);
+	free(stats_buf);
+	free(ytmp);
+	fl_stats_free(st);
+	fl_scaler_free(sc);
+	return r;
+}
+
+/* ---- opening ---- */
+
+void fl_cache_free(struct fl_cache *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->path);
+	fl_stats_free(c->stats);
+	fl_scaler_free(c->scaler);
+	free(c);
+}
+
+/* Checks the header fields that bound what open reads and allocates;
+ * they are needed before the checksum can be computed. */
+static int check_bounds(const struct fl_cache *c, const uint8_t *hdr)
+{
+	uint64_t dim = get_u64(hdr + OFF_DIM);
+
+	if (dim == 0 || dim > FL_SCHEMA_MAX_DIM)
+		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (%llu columns)", c->path,
+		               (unsigned long long)dim);
+	if (get_u64(hdr + OFF_STATS) != FL_CACHE_HEADER_BYTES ||
+	    get_u64(hdr + OFF_STATS_BYTES) != stats_bytes((size_t)dim))
+		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (statistics section)",
+		               c->path);
+	return 0;
+}
+
+/* Checks the rest of a header whose checksum held: only a broken or
+ * malicious writer gets here with bad values. */
+static int check_layout(const struct fl_cache *c, const uint8_t *hdr)
+{
+	uint64_t n = get_u64(hdr + OFF_ROWS), dim = get_u64(hdr + OFF_DIM), x_bytes;
+
+	if (n == 0 || n > ((uint64_t)INT64_MAX / 2) / sizeof(double) / dim)
+		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (%llu rows)", c->path,
+		               (unsigned long long)n);
+	x_bytes = n * dim * sizeof(double);
+	if (get_u64(hdr + OFF_X) != align_up(FL_CACHE_HEADER_BYTES + stats_bytes((size_t)dim)) ||
+	    get_u64(hdr + OFF_Y) != align_up(get_u64(hdr + OFF_X) + x_bytes) ||
+	    get_u64(hdr + OFF_SIZE) != get_u64(hdr + OFF_Y) + n * sizeof(double))
+		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (section offsets)", c->path);
+	return 0;
+}
+
+int fl_cache_open(const struct fl_schema *s, const char *path, struct fl_cache **out)
+{
+	struct fl_cache *c = NULL;
+	uint8_t hdr[FL_CACHE_HEADER_BYTES], sha[SHA_LEN];
+	double *stats_buf = NULL;
+	char have[65], want[65];
+	struct stat sb;
+	uint32_t bom, version;
+	uint64_t sbytes;
+	int r = FL_ERR_NOMEM;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->path = strdup(path)) == NULL) {
+		free(c);
+		return fl_fail(FL_ERR_NOMEM, "cache: out of memory");
+	}
+	c->fd = -1;
+	if ((c->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(c->fd, &sb) != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((uint64_t)sb.st_size < FL_CACHE_HEADER_BYTES) {
+		r = fl_fail(FL_ERR_DATA, "%s: truncated header (%llu bytes, a cache header has %d)",
+		            path, (unsigned long long)sb.st_size, FL_CACHE_HEADER_BYTES);
+		goto out;
+	}
+	if ((r = read_exact(c, hdr, sizeof(hdr), 0)) != 0)
+		goto out;
+	r = FL_ERR_DATA;
+	if (memcmp(hdr, FL_CACHE_MAGIC, MAGIC_LEN) != 0) {
+		r = fl_fail(r, "%s: not a fedlead cache file (bad magic)", path);
+		goto out;
+	}
+	if ((version = get_u32(hdr + OFF_VERSION)) != FL_CACHE_VERSION) {
+		r = fl_fail(r, "%s: cache version %u is not supported (this build reads version %d)",
+		            path, (unsigned)version, FL_CACHE_VERSION);
+		goto out;
+	}
+	memcpy(&bom, hdr + OFF_BOM, sizeof(bom));
+	if (bom == BYTE_ORDER_SWAPPED) {
+		r = fl_fail(r, "%s: the cache was written on a machine of another byte order", path);
+		goto out;
+	}
+	if (bom != BYTE_ORDER_MARK) {
+		r = fl_fail(r, "%s: corrupt cache header (byte-order mark)", path);
+		goto out;
+	}
+	if ((r = check_bounds(c, hdr)) != 0)
+		goto out;
+	c->dim = (size_t)get_u64(hdr + OFF_DIM);
+	sbytes = stats_bytes(c->dim);
+	if ((uint64_t)sb.st_size < FL_CACHE_HEADER_BYTES + sbytes) {
+		r = fl_fail(FL_ERR_DATA, "%s: truncated cache (%llu bytes, the header says %llu)",
+		            path, (unsigned long long)sb.st_size,
+		            (unsigned long long)get_u64(hdr + OFF_SIZE));
+		goto out;
+	}
+	if ((stats_buf = malloc(sbytes)) == NULL) {
+		r = fl_fail(FL_ERR_NOMEM, "cache: out of memory");
+		goto out;
+	}
+	if ((r = read_exact(c, stats_buf, sbytes, FL_CACHE_HEADER_BYTES)) != 0 ||
+	    (r = header_digest(hdr, stats_buf, sbytes, sha)) != 0)
+		goto out;
+	if (memcmp(sha, hdr + OFF_HEADER_SHA, SHA_LEN) != 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: corrupt cache header (checksum mismatch)", path);
+		goto out;
+	}
+	if ((r = check_layout(c, hdr)) != 0)
+		goto out;
+	c->n = (size_t)get_u64(hdr + OFF_ROWS);
+	c->x_off = get_u64(hdr + OFF_X);
+	c->y_off = get_u64(hdr + OFF_Y);
+	c->size = get_u64(hdr + OFF_SIZE);
+	c->skipped = get_u64(hdr + OFF_SKIPPED);
+	memcpy(c->data_sha, hdr + OFF_DATA_SHA, SHA_LEN);
+	if (memcmp(s->fingerprint, hdr + OFF_FPR, FL_FINGERPRINT_LEN) != 0 || s->dim != c->dim) {
+		for (size_t i = 0; i < 8; i++)
+			snprintf(have + 2 * i, 3, "%02x", hdr[OFF_FPR + i]);
+		fl_schema_fingerprint_hex(s, want);
+		r = fl_fail(FL_ERR_DATA,
+		            "%s: the cache was built for another schema (fingerprint %.16s..., "
+		            "this schema's is %.16s...); rebuild it with fedlead-node cache",
+		            path, have, want);
+		goto out;
+	}
+	if ((uint64_t)sb.st_size != c->size) {
+		r = fl_fail(FL_ERR_DATA, "%s: %s cache (%llu bytes, the header says %llu)", path,
+		            (uint64_t)sb.st_size < c->size ? "truncated" : "overlong",
+		            (unsigned long long)sb.st_size, (unsigned long long)c->size);
+		goto out;
+	}
+	if ((r = fl_stats_new(c->dim, &c->stats)) != 0)
+		goto out;
+	stats_from_bytes(c->stats, stats_buf);
+	if ((r = fl_scaler_from_stats(s, c->stats, &c->scaler)) != 0)
+		goto out;
+	c->page = (size_t)sysconf(_SC_PAGESIZE);
+	if (c->page == 0 || c->page > SECTION_ALIGN || SECTION_ALIGN % c->page != 0)
+		c->page = SECTION_ALIGN;
+	/* Tell the kernel the file is read front to back, so it reads ahead
+	 * further when the rows come from disk. */
+	(void)posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if ((r = fl_cache_set_access(c, FL_CACHE_READ)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	r = 0;
+out:
+	free(stats_buf);
+	fl_cache_free(c);
+	return r;
+}
+
+size_t fl_cache_rows(const struct fl_cache *c)
+{
+	return c->n;
+}
+
+size_t fl_cache_dim(const struct fl_cache *c)
+{
+	return c->dim;
+}
+
+uint64_t fl_cache_skipped(const struct fl_cache *c)
+{
+	return c->skipped;
+}
+
+const struct fl_stats *fl_cache_stats(const struct fl_cache *c)
+{
+	return c->stats;
+}
+
+const struct fl_scaler *fl_cache_scaler(const struct fl_cache *c)
+{
+	return c->scaler;
+}
+
+int fl_cache_set_window(struct fl_cache *c, size_t bytes)
+{
+	if (bytes == 0)
+		return fl_fail(FL_ERR_INVALID, "cache: a window of 0 bytes holds no rows");
+	c->window_rows = bytes / (c->dim * sizeof(double));
+	if (c->window_rows == 0)
+		c->window_rows = 1;
+	if (c->window_rows > c->n)
+		c->window_rows = c->n;
+	return 0;
+}
+
+int fl_cache_set_access(struct fl_cache *c, enum fl_cache_access a)
+{
+	if (a != FL_CACHE_READ && a != FL_CACHE_MMAP)
+		return fl_fail(FL_ERR_INVALID, "cache: unknown access method %d", (int)a);
+	c->access = a;
+	return fl_cache_set_window(c, a == FL_CACHE_MMAP ? FL_CACHE_WINDOW_DEFAULT
+	                                                 : FL_CACHE_BUFFER_DEFAULT);
+}
+
+/* ---- streaming over windows ---- */
+
+/* A pass over the rows, one window at a time. Labels are always read into
+ * a buffer (an eighth of a row at most: not worth a second mapping). */
+struct stream {
+	const struct fl_cache *c;
+	size_t r0, rows; /* the current window */
+	const double *X;
+	double *y;
+	double *buf; /* FL_CACHE_READ: window_rows * dim doubles, reused */
+	void *map;   /* FL_CACHE_MMAP: the current mapping */
+	size_t len;
+};
+
+static int stream_open(const struct fl_cache *c, struct stream *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->c = c;
+	if ((st->y = malloc(c->window_rows * sizeof(double))) == NULL ||
+	    (c->access == FL_CACHE_READ && (st->buf = fl_matrix_alloc(c->window_rows, c->dim)) ==
+	                                           NULL)) {
+		free(st->y);
+		return fl_fail(FL_ERR_NOMEM, "cache: out of memory for a window of %zu rows",
+		               c->window_rows);
+	}
+	return 0;
+}
+
+/* Gives the mapped window back: its pages leave our resident set at once
+ * (munmap alone would do that too; MADV_DONTNEED says so explicitly, and
+ * the page cache keeps them for the next pass if memory allows). */
+static void stream_release(struct stream *st)
+{
+	if (st->map == NULL)
+		return;
+	(void)madvise(st->map, st->len, MADV_DONTNEED);
+	munmap(st->map, st->len);
+	st->map = NULL;
+}
+
+static int stream_map(struct stream *st, uint64_t off, size_t bytes)
+{
+	const struct fl_cache *c = st->c;
+	uint64_t base = off & ~(uint64_t)(c->page - 1), next;
+	size_t delta = (size_t)(off - base);
+
+	st->len = delta + bytes;
+	st->map = mmap(NULL, st->len, PROT_READ, MAP_SHARED, c->fd, (off_t)base);
+	if (st->map == MAP_FAILED) {
+		st->map = NULL;
+		return fl_fail(FL_ERR_IO, "%s: mmap: %s", c->path, strerror(errno));
+	}
+	/* Read ahead aggressively within the window, and start the kernel on
+	 * the next one now, so the disk works while the core computes. */
+	(void)madvise(st->map, st->len, MADV_SEQUENTIAL);
+	next = off + bytes;
+	if (next < c->y_off)
+		(void)posix_fadvise(c->fd, (off_t)next, (off_t)bytes, POSIX_FADV_WILLNEED);
+	st->X = (const double *)((const char *)st->map + delta);
+	return 0;
+}
+
+/* Moves to the next window: 1 with st->X, st->y, st->rows set, 0 at the
+ * end, or an error. The previous window is released first. */
+static int stream_next(struct stream *st)
+{
+	const struct fl_cache *c = st->c;
+	uint64_t off;
+	size_t bytes;
+	int r;
+
+	stream_release(st);
+	st->r0 += st->rows;
+	if (st->r0 >= c->n) {
+		st->rows = 0;
+		return 0;
+	}
+	st->rows = c->n - st->r0 < c->window_rows ? c->n - st->r0 : c->window_rows;
+	off = c->x_off + (uint64_t)st->r0 * c->dim * sizeof(double);
+	bytes = st->rows * c->dim * sizeof(double);
+	if ((r = read_exact(c, st->y, st->rows * sizeof(double),
+	                    c->y_off + (uint64_t)st->r0 * sizeof(double))) != 0)
+		return r;
+	if (c->access == FL_CACHE_MMAP)
+		return (r = stream_map(st, off, bytes)) != 0 ? r : 1;
+	if ((r = read_exact(c, st->buf, bytes, off)) != 0)
+		return r;
+	st->X = st->buf;
+	return 1;
+}
+
+static void stream_close(struct stream *st)
+{
+	stream_release(st);
+	free(st->y);
+	free(st->buf);
+	st->y = st->buf = NULL;
+}
+
+int fl_cache_logistic(const struct fl_cache *c, const double *w, double *loss, double *grad,
+                      double *hess)
+{
+	return fl_cache_logistic_weighted(c, 1.0, w, loss, grad, hess);
+}
+
+int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, const double *w,
+                               double *loss, double *grad, double *hess)
+{
+	struct stream st = {0};
+	double *cw = NULL, *g = NULL, *h = NULL, l, sum = 0;
+	size_t d = c->dim;
+	int r = FL_ERR_NOMEM, open = 0;
+
+	*loss = 0;
+	if (!(pos_weight > 0) || !isfinite(pos_weight))
+		return fl_fail(FL_ERR_INVALID, "cache: class weight %g must be positive", pos_weight);
+	if (hess != NULL && d > SIZE_MAX / sizeof(double) / d)
+		return fl_fail(FL_ERR_NOMEM, "cache: a %zu x %zu Hessian does not fit in memory",
+		               d, d);
+	if ((r = stream_open(c, &st)) != 0)
+		goto out;
+	open = 1;
+	/* The first window writes straight into the outputs, so that one
+	 * window gives exactly fl_linalg_logistic's result; later windows are
+	 * summed in through scratch space. */
+	if ((pos_weight != 1.0 && (cw = malloc(c->window_rows * sizeof(double))) == NULL) ||
+	    (c->n > c->window_rows &&
+	     ((g = malloc(d * sizeof(double))) == NULL ||
+	      (hess != NULL && (h = fl_matrix_alloc(d, d)) == NULL)))) {
+		r = fl_fail(FL_ERR_NOMEM, "cache: out of memory for a pass over %zu columns", d);
+		goto out;
+	}
+	while ((r = stream_next(&st)) == 1) {
+		int first = st.r0 == 0;
+
+		if (cw != NULL)
+			for (size_t i = 0; i < st.rows; i++)
+				cw[i] = st.y[i] > 0.5 ? pos_weight : 1.0;
+		fl_linalg_logistic(st.X, st.rows, d, st.y, cw, w, &l, first ? grad : g,
+		                   hess == NULL ? NULL : first ? hess : h);
+		if (first) {
+			sum = l;
+			continue;
+		}
+		sum += l;
+		fl_linalg_axpy(1.0, g, grad, d);
+		if (hess != NULL)
+			fl_linalg_axpy(1.0, h, hess, d * d);
+	}
+	if (r < 0)
+		goto out;
+	*loss = sum;
+	r = 0;
+out:
+	if (open)
+		stream_close(&st);
+	free(cw);
+	free(g);
+	free(h);
+	return r;
+}
+
+int fl_cache_scores(const struct fl_cache *c, const double *w,
+                    int (*each)(void *arg, double z, double y), void *arg)
+{
+	struct stream st;
+	double *z = NULL;
+	int r;
+
+	if ((r = stream_open(c, &st)) != 0)
+		return r;
+	if ((z = malloc(c->window_rows * sizeof(double))) == NULL) {
+		r = fl_fail(FL_ERR_NOMEM, "cache: out of memory");
+		goto out;
+	}
+	while ((r = stream_next(&st)) == 1) {
+		fl_linalg_gemv(st.X, st.rows, c->dim, w, z);
+		for (size_t i = 0; i < st.rows; i++)
+			if ((r = each(arg, z[i], st.y[i])) != 0)
+				goto out;
+	}
+out:
+	stream_close(&st);
+	free(z);
+	return r;
+}
+
+/* Hashes len bytes of the file from off through buf. */
+static int hash_range(const struct fl_cache *c, EVP_MD_CTX *md, uint8_t *buf, uint64_t off,
+                      uint64_t len)
+{
+	int r;
+
+	while (len > 0) {
+		size_t k = len < IO_BUF_BYTES ? (size_t)len : IO_BUF_BYTES;
+
+		if ((r = read_exact(c, buf, k, off)) != 0)
+			return r;
+		if (EVP_DigestUpdate(md, buf, k) != 1)
+			return fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+		off += k;
+		len -= k;
+	}
+	return 0;
+}
+
+int fl_cache_verify(const struct fl_cache *c)
+{
+	EVP_MD_CTX *md = NULL;
+	uint8_t *buf = NULL, sha[SHA_LEN];
+	unsigned int len = 0;
+	int r = FL_ERR_NOMEM;
+
+	if ((buf = malloc(IO_BUF_BYTES)) == NULL || (md = EVP_MD_CTX_new()) == NULL) {
+		r = fl_fail(r, "cache: out of memory");
+		goto out;
+	}
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		r = fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+		goto out;
+	}
+	if ((r = hash_range(c, md, buf, c->x_off, (uint64_t)c->n * c->dim * sizeof(double))) !=
+	            0 ||
+	    (r = hash_range(c, md, buf, c->y_off, (uint64_t)c->n * sizeof(double))) != 0)
+		goto out;
+	if (EVP_DigestFinal_ex(md, sha, &len) != 1 || len != SHA_LEN) {
+		r = fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+		goto out;
+	}
+	if (memcmp(sha, c->data_sha, SHA_LEN) != 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: the cache data is corrupt (checksum mismatch)",
+		            c->path);
+		goto out;
+	}
+	r = 0;
+out:
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return r;
+}
+
+/* ---- training ---- */
+
+int fl_cache_train(const struct fl_cache *c, const struct fl_cache_train_opts *o, double *w,
+                   struct fl_solver_status *st)
+{
+	struct fl_solver *s = NULL;
+	struct fl_solver_status now;
+	double *grad = NULL, *hess = NULL;
+	const double *x;
+	size_t d = c->dim;
+	int r = FL_ERR_INTERNAL, need_hess;
+
+	if (st != NULL)
+		memset(st, 0, sizeof(*st));
+	if (w == NULL) {
+		r = fl_fail(FL_ERR_INVALID, "train: no vector for the solution");
+		goto out;
+	}
+	if ((r = fl_solver_new(o->kind, d, &o->solver, w, &s)) != 0)
+		goto out;
+	if ((grad = fl_matrix_alloc(1, d)) == NULL ||
+	    (o->kind == FL_SOLVER_NEWTON && (hess = fl_matrix_alloc(d, d)) == NULL)) {
+		r = fl_fail(FL_ERR_NOMEM, "train: out of memory for %zu coefficients", d);
+		goto out;
+	}
+	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
+		double loss;
+
+		if ((r = fl_cache_logistic_weighted(c, o->pos_weight, x, &loss, grad,
+		                                    need_hess ? hess : NULL)) != 0 ||
+		    (r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
+			goto out;
+		if (o->progress != NULL) {
+			fl_solver_get_status(s, &now);
+			o->progress(o->progress_arg, &now);
+		}
+	}
+	if (r != FL_SOLVER_DONE)
+		goto out;
+	memcpy(w, fl_solver_weights(s), d * sizeof(*w));
+	r = 0;
+out:
+	if (s != NULL && st != NULL)
+		fl_solver_get_status(s, st);
+	free(grad);
+	free(hess);
+	fl_solver_free(s);
+	return r;
+}
