@@ -79,6 +79,8 @@ struct fl_ranker {
 	int labels_unknown; /* some row had label -1 */
 	uint64_t positives;
 	struct ksum loss, brier;
+	double zmin, zmax; /* score range, for the histogram's bins */
+	struct fl_curves curves;
 
 	uint64_t *ranks; /* in-memory case: rank of each row (n <= cap) */
 	uint64_t *rbuf;  /* external case: a block of the rank file */
@@ -100,6 +102,11 @@ struct walk {
 	uint64_t dec_last; /* last rank of that decile */
 	uint64_t drows[FL_DECILES], dpos[FL_DECILES];
 	double dprob[FL_DECILES];
+	struct fl_curves *cv; /* chart summary being collected */
+	uint64_t rows_above;  /* rows in earlier tie groups */
+	uint64_t next_point;  /* rows_above at which the next curve point is due */
+	uint64_t k_point;     /* index of that point among FL_CURVE_POINTS */
+	int gbin;             /* histogram bin of the current tie group */
 
 	uint64_t *ranks;   /* in-memory case: ranks[row] = rank */
 	struct rec *pairs; /* external case: (row, rank) not yet spilled */
@@ -630,6 +637,10 @@ int fl_ranker_add(struct fl_ranker *r, double z, int label)
 		               label, r->n);
 	if (r->n >= MAX_ROWS)
 		return fl_fail(FL_ERR_LIMIT, "ranker: more than %" PRIu64 " scores", MAX_ROWS);
+	if (r->n == 0 || z < r->zmin)
+		r->zmin = z;
+	if (r->n == 0 || z > r->zmax)
+		r->zmax = z;
 	if (r->buf_len == r->cap && (rc = spill_run(r)) != 0)
 		return rc;
 	if (r->buf_len == r->buf_alloc) {
@@ -668,10 +679,49 @@ static uint64_t decile_last_rank(int d, uint64_t n)
 	return (n * (uint64_t)(d + 1) + 9) / 10;
 }
 
+/* Rows whose share of n first reaches k / FL_CURVE_POINTS: ceil(k n / P). */
+static uint64_t curve_point_rows(uint64_t k, uint64_t n)
+{
+	/* n <= 2^56 and k <= 200 < 2^8: the product fits in 64 bits. */
+	return (k * n + FL_CURVE_POINTS - 1) / FL_CURVE_POINTS;
+}
+
+/* Histogram bin of a score within the ranker's score range. */
+static int score_bin(const struct fl_curves *cv, double z)
+{
+	double width = cv->z_hi - cv->z_lo, t;
+
+	/* A range wider than the doubles can express gets no finer bins. */
+	if (!(width > 0) || !isfinite(width))
+		return 0;
+	t = (z - cv->z_lo) / width * FL_SCORE_BINS;
+	if (!(t > 0))
+		return 0;
+	return t >= FL_SCORE_BINS - 1 ? FL_SCORE_BINS - 1 : (int)t;
+}
+
+/*
+ * Called at the end of each tie group: the curves only ever see whole tie
+ * groups, so a point never splits equal scores in input order.
+ */
 static void walk_close_group(struct walk *w)
 {
+	struct fl_curves *cv = w->cv;
+
 	w->u2 += (wide_t)w->gneg * (2 * w->positives_above + w->gpos);
 	w->positives_above += w->gpos;
+	w->rows_above += w->gpos + w->gneg;
+	cv->hist_pos[w->gbin] += w->gpos;
+	cv->hist_neg[w->gbin] += w->gneg;
+	if (w->rows_above >= w->next_point && cv->n_points <= FL_CURVE_POINTS) {
+		cv->cum_rows[cv->n_points] = w->rows_above;
+		cv->cum_pos[cv->n_points] = w->positives_above;
+		cv->n_points++;
+		while (w->k_point < FL_CURVE_POINTS && w->next_point <= w->rows_above)
+			w->next_point = curve_point_rows(++w->k_point, w->n);
+		if (w->next_point <= w->rows_above)
+			w->next_point = UINT64_MAX; /* the last point is taken */
+	}
 	w->gpos = w->gneg = 0;
 }
 
@@ -702,6 +752,7 @@ static int walk_step(struct fl_ranker *r, struct walk *w, const struct rec *rec)
 			walk_close_group(w);
 		w->gkey = rec->hi;
 		w->gprob = sigmoid(key_z(rec->hi));
+		w->gbin = score_bin(w->cv, key_z(rec->hi));
 	}
 	if (y)
 		w->gpos++;
@@ -982,6 +1033,16 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev)
 	w.top_k = top_k < n ? top_k : n;
 	w.pfd = -1;
 	w.dec_last = decile_last_rank(0, n);
+	memset(&r->curves, 0, sizeof(r->curves));
+	w.cv = &r->curves;
+	w.cv->rows = n;
+	w.cv->n_points = 1; /* (0, 0) */
+	w.k_point = 1;
+	w.next_point = curve_point_rows(1, n);
+	if (n > 0) {
+		w.cv->z_lo = r->zmin;
+		w.cv->z_hi = r->zmax;
+	}
 
 	if (r->spilled == 0) {
 		if (n > 0 && (r->ranks = malloc(n * sizeof(*r->ranks))) == NULL) {
@@ -1014,6 +1075,8 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev)
 		uint64_t neg = n - r->positives;
 
 		ev->positives = r->positives;
+		r->curves.labelled = 1;
+		r->curves.positives = r->positives;
 		ev->auc = r->positives > 0 && neg > 0
 		                  ? (double)w.u2 / (2.0 * (double)r->positives * (double)neg)
 		                  : NAN;
@@ -1037,9 +1100,22 @@ out:
 	r->buf_len = r->buf_alloc = 0;
 	close_fd(&r->fd[0]);
 	close_fd(&r->fd[1]);
-	if (rc != 0)
+	if (rc != 0) {
 		memset(ev, 0, sizeof(*ev));
+		memset(&r->curves, 0, sizeof(r->curves));
+	}
 	return rc;
+}
+
+int fl_ranker_curves(const struct fl_ranker *r, struct fl_curves *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (r->state != ST_DONE)
+		return fl_fail(
+		        FL_ERR_INVALID,
+		        "ranker: fl_ranker_curves needs a successful fl_ranker_finish first");
+	*out = r->curves;
+	return 0;
 }
 
 int fl_ranker_rank(struct fl_ranker *r, uint64_t i, uint64_t *rank, int *decile)

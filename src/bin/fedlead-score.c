@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
 #include "fedlead/modelsign.h"
+#include "fedlead/report.h"
 #include "fedlead/score.h"
 
 static const char *prog = "fedlead-score";
@@ -23,6 +25,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: fedlead-score --model MODEL.fdl --data LEADS.csv [--out SCORED.csv]\n"
 		"                     [--eval] [--top K] [--json] [--reasons N]\n"
+		"                     [--report REPORT.html]\n"
 		"                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
 		"       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
 		"       fedlead-score --model MODEL.fdl --explain [--top N]\n"
@@ -35,6 +38,8 @@ static void usage(FILE *fp)
 		"--eval      the file has the label column: prints AUC, log-loss, Brier score,\n"
 		"            calibration by decile and, with --top K, hits among the K best\n"
 		"--json      prints the metrics as one JSON object\n"
+		"--report    writes a self-contained HTML report (charts, drivers,\n"
+		"            provenance; with --eval also gains, ROC, lift, calibration)\n"
 		"--explain   prints the model's top positive and negative drivers\n"
 		"--export json  prints the whole model as JSON\n"
 		"--verify-ca   refuses the model unless it carries a valid signature by a\n"
@@ -116,17 +121,16 @@ static int print_eval_json(const struct fl_eval *ev, const struct fl_score_repor
  * certificate chain check out, so a tampered or unsigned model is refused.
  */
 static int load_model(const char *path, const char *ca, const char *crl, int quiet,
-		      struct fl_model **m)
+		      struct fl_model **m, char signer[256])
 {
 	uint8_t *buf = NULL;
 	size_t len;
-	char signer[256];
 	int r;
 
 	if (ca == NULL)
 		return fl_model_load(path, m);
 	if ((r = fl_model_read_file(path, &buf, &len)) == 0 &&
-	    (r = fl_model_file_verify(buf, len, ca, crl, signer, sizeof(signer))) != 0)
+	    (r = fl_model_file_verify(buf, len, ca, crl, signer, 256)) != 0)
 		r = fl_fail(r, "%s: %s", path, fl_errmsg());
 	if (r == 0)
 		r = fl_model_decode(buf, len, path, m);
@@ -139,7 +143,7 @@ static int load_model(const char *path, const char *ca, const char *crl, int qui
 
 enum { OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_EVAL, OPT_TOP, OPT_JSON, OPT_REASONS,
        OPT_BAD_ROWS, OPT_TMPDIR, OPT_QUIET, OPT_EXPLAIN, OPT_EXPORT, OPT_HELP, OPT_VERSION,
-       OPT_VERIFY_CA, OPT_CRL };
+       OPT_VERIFY_CA, OPT_CRL, OPT_REPORT };
 
 static const struct option long_opts[] = {
 	{"model", required_argument, NULL, OPT_MODEL},
@@ -156,6 +160,7 @@ static const struct option long_opts[] = {
 	{"export", required_argument, NULL, OPT_EXPORT},
 	{"verify-ca", required_argument, NULL, OPT_VERIFY_CA},
 	{"crl", required_argument, NULL, OPT_CRL},
+	{"report", required_argument, NULL, OPT_REPORT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -198,7 +203,8 @@ static int run(int argc, char **argv)
 	struct fl_score_opts so = {.n_reasons = 3};
 	struct fl_score_report rep;
 	struct fl_model *m = NULL;
-	const char *model = NULL, *export = NULL, *verify_ca = NULL, *crl = NULL;
+	const char *model = NULL, *export = NULL, *verify_ca = NULL, *crl = NULL, *report = NULL;
+	char signer[256] = "";
 	int c, json = 0, quiet = 0, explain = 0, r;
 	uint64_t v;
 
@@ -217,6 +223,7 @@ static int run(int argc, char **argv)
 		case OPT_EXPORT: export = optarg; break;
 		case OPT_VERIFY_CA: verify_ca = optarg; break;
 		case OPT_CRL: crl = optarg; break;
+		case OPT_REPORT: report = optarg; break;
 		case OPT_TOP:
 			if (fl_cli_u64(prog, "--top", optarg, &so.top_k) != 0)
 				return FL_EXIT_USAGE;
@@ -255,7 +262,11 @@ static int run(int argc, char **argv)
 		fprintf(stderr, "%s: --data, --explain or --export is required (see --help)\n", prog);
 		return FL_EXIT_USAGE;
 	}
-	if ((r = load_model(model, verify_ca, crl, quiet, &m)) != 0)
+	if (report != NULL && so.data == NULL) {
+		fprintf(stderr, "%s: --report needs --data (see --help)\n", prog);
+		return FL_EXIT_USAGE;
+	}
+	if ((r = load_model(model, verify_ca, crl, quiet, &m, signer)) != 0)
 		return fail(r);
 	if (export != NULL) {
 		char *s = NULL;
@@ -269,8 +280,23 @@ static int run(int argc, char **argv)
 		r = fl_score_explain(m, stdout, so.top_k ? (int)(so.top_k > 1000 ? 1000 : so.top_k) : 10);
 		goto out;
 	}
-	if ((r = fl_score_file(m, &so, &rep)) != 0)
+	/* The report makes its own pass over the leads (it collects the curves);
+	 * the scoring pass is needed besides only for the per-lead file. */
+	if ((report == NULL || so.out != NULL) && (r = fl_score_file(m, &so, &rep)) != 0)
 		goto out;
+	if (report != NULL) {
+		char when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		struct fl_report_meta meta = {.model_path = model, .data_path = so.data,
+					      .signer = signer[0] ? signer : NULL};
+
+		if (gmtime_r(&now, &tm) != NULL &&
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+			meta.generated = when;
+		if ((r = fl_report_file(m, &so, &meta, report, &rep)) != 0)
+			goto out;
+	}
 	if (!quiet)
 		fl_cli_load_notices(prog, so.data, &rep.load);
 	if (json)
@@ -281,6 +307,8 @@ static int run(int argc, char **argv)
 		printf("scored %llu leads\n", (unsigned long long)rep.load.rows);
 	if (so.out != NULL && !quiet && !json)
 		fprintf(stderr, "%s: wrote %s\n", prog, so.out);
+	if (report != NULL && !quiet && !json)
+		fprintf(stderr, "%s: wrote %s\n", prog, report);
 out:
 	fl_model_free(m);
 	return r ? fail(r) : 0;
