@@ -10,6 +10,9 @@ COIL=$FL_DATA/coil2000/train.csv
 SCHEMA=$FL_DATA/coil2000/coil2000.schema.json
 CA_TOOL=$FL_SRC/deploy/fedlead-ca
 PY=$(command -v python3)
+# Through a version manager's shim every call costs a second or more on a
+# busy machine: resolve the interpreter once.
+PY=$("$PY" -c 'import sys; print(sys.executable)')
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fedlead-e2e.XXXXXX")
 PIDS=()
