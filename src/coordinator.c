@@ -815,7 +815,8 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 		fl_fedcoord_view(s.fc, &v);
 		if (v.phase == FL_PHASE_DONE || v.phase == FL_PHASE_FAILED) {
 			r = v.phase == FL_PHASE_DONE ? 0 : fl_fail(FL_ERR_PROTO, "the federation in %s "
-								   "failed earlier", o->state_dir);
+								   "failed earlier; remove the directory to start it "
+								   "afresh", o->state_dir);
 			fl_log(FL_LOG_NOTICE, "federation %s already %s (state in %s)",
 			       o->set.federation_id, fl_fed_phase_name(v.phase), o->state_dir);
 			goto out;

@@ -443,6 +443,8 @@ static void begin_round(struct fl_fedcoord *c, enum task t)
 	c->io.arm_timer(c->io.ctx, c->set.round_deadline);
 }
 
+static void checkpoint(struct fl_fedcoord *c);
+
 static void fail_federation(struct fl_fedcoord *c, const char *msg)
 {
 	c->phase = FL_PHASE_FAILED;
@@ -451,6 +453,9 @@ static void fail_federation(struct fl_fedcoord *c, const char *msg)
 	fl_log(FL_LOG_ERROR, "federation %s failed: %s", c->federation_id, msg);
 	fl_audit_event(c->io.audit, "failed", "{s:s, s:I, s:s}", "federation", c->federation_id,
 		       "round", (json_int_t)c->round, "reason", msg);
+	/* Recorded, so a restart reports the failure instead of resuming a
+	 * federation that was given up. */
+	checkpoint(c);
 	c->io.finished(c->io.ctx, 0, msg);
 }
 
@@ -641,6 +646,14 @@ static void now_rfc3339(char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A count summed from the partners' updates, for the model's provenance: a
+ * hostile or broken partner can make it anything, and converting a double
+ * outside uint64_t's range is undefined. */
+static uint64_t count_u64(double x)
+{
+	return x >= 0 && x < 18446744073709551616.0 ? (uint64_t)x : 0;
+}
+
 /* Builds and seals the model; the federation moves to delivering it. */
 static int training_done(struct fl_fedcoord *c)
 {
@@ -663,16 +676,16 @@ static int training_done(struct fl_fedcoord *c)
 		goto out;
 	m->prov.l2 = c->l2;
 	m->prov.pos_weight = c->pos_weight;
-	m->prov.rows = (uint64_t)c->total_rows;
-	m->prov.positives = (uint64_t)c->total_positives;
+	m->prov.rows = count_u64(c->total_rows);
+	m->prov.positives = count_u64(c->total_positives);
 	m->prov.iterations = c->iterations;
 	m->prov.final_loss = c->train_loss * c->total_rows;
 	m->prov.grad_norm = c->grad_norm;
-	m->prov.train = (struct fl_metric_set){(uint64_t)c->total_rows,
-					       (uint64_t)c->total_positives, NAN, c->train_loss};
+	m->prov.train = (struct fl_metric_set){count_u64(c->total_rows),
+					       count_u64(c->total_positives), NAN, c->train_loss};
 	if (c->set.validation_split > 0)
-		m->prov.valid = (struct fl_metric_set){(uint64_t)c->valid_rows,
-						       (uint64_t)c->valid_positives, c->valid_auc,
+		m->prov.valid = (struct fl_metric_set){count_u64(c->valid_rows),
+						       count_u64(c->valid_positives), c->valid_auc,
 						       c->valid_log_loss};
 	m->prov.rounds = (uint32_t)c->round;
 	for (size_t i = 0; i < c->np; i++)

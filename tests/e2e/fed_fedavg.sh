@@ -71,4 +71,5 @@ echo "relative difference of validation log-loss: $rel"
 check "fedavg validation log-loss within 1 % of the pooled optimum's" le "$rel" 0.01
 check "fedavg validation AUC within 0.01 of the pooled optimum's" \
 	"$PY" -c "import sys; sys.exit(0 if abs($af - $an) < 0.01 else 1)"
+check "no sanitizer report in any log" sanitizer_clean
 finish

@@ -145,4 +145,5 @@ check "the model's participants are exactly p1 and p2" \
 check "no attacker joined" bash -c "! grep -Eq 'partner (spare|old|late|stranger|evil) joined' $LOG"
 check "the audit log records the rejections" \
 	test "$(grep -c '"event": *"reject"' "$T/coord/audit.jsonl")" -ge 6
+check "no sanitizer report in any log" sanitizer_clean
 finish

@@ -218,3 +218,9 @@ except Exception:
     print(-1)
 PYEOF
 }
+
+# sanitizer_clean: no AddressSanitizer, LeakSanitizer or UBSan report in any
+# log under $T (a process that must fail could otherwise fail that way).
+sanitizer_clean() {
+	! grep -rEl "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T" --include='*.log' --include='*.out'
+}
