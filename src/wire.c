@@ -362,11 +362,14 @@ static int check_strings(const ProtobufCMessage *m, const char *path, int depth,
 			if (which != f->id)
 				continue;
 		}
-		/* wire.proto has no repeated strings or messages; were one added,
-		 * this pass would need to learn them. */
+		/* Repeated strings and messages (the secure-aggregation lists) were
+		 * checked byte by byte in pass 1 when decoding; this pass guards the
+		 * singular fields of messages the caller built. */
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
 			continue;
-		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] != '\0' ? "." : "", f->name);
+		if (snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] != '\0' ? "." : "", f->name) >=
+		    (int)sizeof(sub))
+			sub[sizeof(sub) - 1] = '\0'; /* a shortened path is still a good hint */
 		if (f->type == PROTOBUF_C_TYPE_STRING) {
 			const char *s = *(char *const *)member;
 
