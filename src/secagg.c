@@ -31,12 +31,12 @@
 #include <openssl/x509v3.h>
 
 #include "fedlead/error.h"
+#include "fedlead/tls.h"
 #include "secagg_int.h"
 
 #define HKDF_SALT "fedlead-secagg-v1"
 #define KEYS_CONTEXT "fedlead-secagg-keys-v1"
-/* X.520 ub-common-name, as FL_TLS_MAX_IDENTITY in include/fedlead/tls.h. */
-#define MAX_IDENTITY 64
+#define MAX_IDENTITY FL_TLS_MAX_IDENTITY
 /* Keystream buffer of fl_sa_mask(): large enough that OpenSSL's wide
  * ChaCha20 code runs at full speed, small enough to stay in L2. */
 #define MASK_CHUNK (64u * 1024)
@@ -732,73 +732,10 @@ out:
 	return r;
 }
 
-static int identity_char_ok(unsigned char c, int first)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return 1;
-	/* A leading '.' or '-' would make ".." or "-x" of a name used as a
-	 * file name or an argument. */
-	return !first && (c == '-' || c == '.' || c == '_' || c == '@');
-}
-
-static int identity_ok(const unsigned char *s, size_t len)
-{
-	if (len == 0 || len > MAX_IDENTITY)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!identity_char_ok(s[i], i == 0))
-			return 0;
-	return 1;
-}
-
-/*
- * The certificate's identity into buf (MAX_IDENTITY + 1 bytes): its only
- * subject CN, or without a CN its first DNS name. 0, or -1 when there is
- * none that identity_ok() accepts (several CNs count as none).
- */
+/* The certificate's identity (fl_tls_cert_identity); 0 or -1. */
 static int cert_identity(X509 *cert, char buf[MAX_IDENTITY + 1])
 {
-	X509_NAME *name = X509_get_subject_name(cert);
-	GENERAL_NAMES *gens = NULL;
-	unsigned char *utf8 = NULL;
-	const unsigned char *id = NULL;
-	size_t idlen = 0;
-	int idx, r = -1;
-
-	buf[0] = '\0';
-	idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	if (idx >= 0) {
-		int k;
-
-		if (X509_NAME_get_index_by_NID(name, NID_commonName, idx) < 0 &&
-		    (k = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(
-		                                            name, idx)))) >= 0) {
-			id = utf8;
-			idlen = (size_t)k;
-		}
-	} else {
-		gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-		for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-			const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-
-			if (g->type == GEN_DNS) {
-				id = ASN1_STRING_get0_data(g->d.dNSName);
-				idlen = (size_t)ASN1_STRING_length(g->d.dNSName);
-				break;
-			}
-		}
-	}
-	/* identity_ok() also refuses an embedded NUL. */
-	if (id == NULL || !identity_ok(id, idlen))
-		goto out;
-	memcpy(buf, id, idlen);
-	buf[idlen] = '\0';
-	r = 0;
-out:
-	ERR_clear_error();
-	OPENSSL_free(utf8);
-	GENERAL_NAMES_free(gens);
-	return r;
+	return fl_tls_cert_identity(cert, buf, MAX_IDENTITY + 1) == 0 ? 0 : -1;
 }
 
 int fl_sa_verify_keys(X509_STORE *store, const uint8_t *cert_der, size_t cert_len,
@@ -817,7 +754,7 @@ int fl_sa_verify_keys(X509_STORE *store, const uint8_t *cert_der, size_t cert_le
 
 	/* The claimed identity comes from the network: check it before it
 	 * is put in any message. */
-	if (identity == NULL || !identity_ok((const unsigned char *)identity, strlen(identity))) {
+	if (identity == NULL || !fl_tls_identity_valid(identity)) {
 		r = fl_fail(FL_ERR_INVALID, "key advertisement: identity is not a usable name");
 		goto out;
 	}

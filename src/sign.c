@@ -19,12 +19,11 @@
 #include <openssl/x509v3.h>
 
 #include "fedlead/error.h"
+#include "fedlead/tls.h"
 #include "sign.pb-c.h"
 
 #define DIGEST_SHA256 "sha256"
 #define DIGEST_NONE "none" /* EdDSA: the algorithm hashes the message itself */
-/* X.520 ub-common-name, as FL_TLS_MAX_IDENTITY. */
-#define MAX_IDENTITY 64
 
 /* The earliest error on OpenSSL's queue as text; the queue is emptied. */
 static const char *ossl_reason(char *buf, size_t n)
@@ -302,71 +301,18 @@ out:
 	return r;
 }
 
-static int identity_ok(const unsigned char *s, size_t len)
-{
-	if (len == 0 || len > MAX_IDENTITY)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = s[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-			continue;
-		if (i > 0 && (c == '-' || c == '.' || c == '_' || c == '@'))
-			continue;
-		return 0;
-	}
-	return 1;
-}
-
 /* The signer's CN (or first DNS name) by the rules of fl_tls_peer_identity. */
 static int signer_identity(X509 *cert, char *buf, size_t n)
 {
-	X509_NAME *name = X509_get_subject_name(cert);
-	GENERAL_NAMES *gens = NULL;
-	unsigned char *utf8 = NULL;
-	const unsigned char *id = NULL;
-	size_t idlen = 0;
-	int idx, r = FL_ERR_INTERNAL;
+	char id[FL_TLS_MAX_IDENTITY + 1];
 
-	idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	if (idx >= 0) {
-		int k;
-
-		if (X509_NAME_get_index_by_NID(name, NID_commonName, idx) < 0 &&
-		    (k = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(
-		                                            name, idx)))) >= 0) {
-			id = utf8;
-			idlen = (size_t)k;
-		}
-	} else {
-		gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-		for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-			const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-
-			if (g->type == GEN_DNS) {
-				id = ASN1_STRING_get0_data(g->d.dNSName);
-				idlen = (size_t)ASN1_STRING_length(g->d.dNSName);
-				break;
-			}
-		}
-	}
-	if (id == NULL || !identity_ok(id, idlen)) {
-		r = fl_fail(FL_ERR_AUTH, "model signer certificate has an unusable identity");
-		goto out;
-	}
-	if (idlen + 1 > n) {
-		r = fl_fail(FL_ERR_INVALID, "signer identity of %zu bytes does not fit %zu", idlen,
-		            n);
-		goto out;
-	}
-	memcpy(buf, id, idlen);
-	buf[idlen] = '\0';
-	r = 0;
-out:
-	ERR_clear_error();
-	OPENSSL_free(utf8);
-	GENERAL_NAMES_free(gens);
-	return r;
+	if (fl_tls_cert_identity(cert, id, sizeof(id)) != 0)
+		return fl_fail(FL_ERR_AUTH, "model signer certificate has an unusable identity");
+	if (strlen(id) + 1 > n)
+		return fl_fail(FL_ERR_INVALID, "signer identity of %zu bytes does not fit %zu",
+		               strlen(id), n);
+	memcpy(buf, id, strlen(id) + 1);
+	return 0;
 }
 
 int fl_verify_blob(const uint8_t *data, size_t len, const uint8_t *block, size_t block_len,

@@ -332,40 +332,33 @@ static int identity_ok(const unsigned char *s, size_t len)
 	return 1;
 }
 
-int fl_tls_peer_identity(SSL *ssl, char *buf, size_t n)
+int fl_tls_identity_valid(const char *s)
 {
-	X509 *cert = SSL_get0_peer_certificate(ssl);
+	return identity_ok((const unsigned char *)s, strlen(s));
+}
+
+int fl_tls_cert_identity(X509 *cert, char *buf, size_t n)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
 	GENERAL_NAMES *gens = NULL;
 	unsigned char *utf8 = NULL;
 	const unsigned char *id = NULL;
 	size_t idlen = 0;
-	long v;
-	int idx, r = FL_ERR_INTERNAL;
+	int idx, r = FL_ERR_AUTH;
 
 	if (n > 0)
 		buf[0] = '\0';
-	if (cert == NULL) {
-		r = fl_fail(FL_ERR_AUTH, "peer presented no certificate");
-		goto out;
-	}
-	if ((v = SSL_get_verify_result(ssl)) != X509_V_OK) {
-		r = fl_fail(FL_ERR_AUTH, "peer certificate was not verified: %s",
-		            X509_verify_cert_error_string(v));
-		goto out;
-	}
-	idx = X509_NAME_get_index_by_NID(X509_get_subject_name(cert), NID_commonName, -1);
+	idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
 	if (idx >= 0) {
-		X509_NAME_ENTRY *e = X509_NAME_get_entry(X509_get_subject_name(cert), idx);
 		int k;
 
 		/* Two CNs: which one is the partner is anyone's guess. */
-		if (X509_NAME_get_index_by_NID(X509_get_subject_name(cert), NID_commonName, idx) >=
-		    0)
-			goto unusable;
-		if ((k = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e))) < 0)
-			goto unusable;
-		id = utf8;
-		idlen = (size_t)k;
+		if (X509_NAME_get_index_by_NID(name, NID_commonName, idx) < 0 &&
+		    (k = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
+		                                           X509_NAME_get_entry(name, idx)))) >= 0) {
+			id = utf8;
+			idlen = (size_t)k;
+		}
 	} else {
 		gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 		for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
@@ -380,22 +373,42 @@ int fl_tls_peer_identity(SSL *ssl, char *buf, size_t n)
 	}
 	/* identity_ok() also refuses an embedded NUL. */
 	if (id == NULL || !identity_ok(id, idlen))
-		goto unusable;
+		goto out;
 	if (idlen + 1 > n) {
-		r = fl_fail(FL_ERR_INVALID, "peer identity of %zu bytes does not fit %zu", idlen,
-		            n);
+		r = FL_ERR_INVALID;
 		goto out;
 	}
 	memcpy(buf, id, idlen);
 	buf[idlen] = '\0';
 	r = 0;
-	goto out;
-unusable:
-	r = fl_fail(FL_ERR_AUTH, "peer certificate has an unusable identity");
 out:
+	ERR_clear_error();
 	OPENSSL_free(utf8);
 	GENERAL_NAMES_free(gens);
 	return r;
+}
+
+int fl_tls_peer_identity(SSL *ssl, char *buf, size_t n)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	char id[FL_TLS_MAX_IDENTITY + 1];
+	long v;
+	int r;
+
+	if (n > 0)
+		buf[0] = '\0';
+	if (cert == NULL)
+		return fl_fail(FL_ERR_AUTH, "peer presented no certificate");
+	if ((v = SSL_get_verify_result(ssl)) != X509_V_OK)
+		return fl_fail(FL_ERR_AUTH, "peer certificate was not verified: %s",
+		               X509_verify_cert_error_string(v));
+	if ((r = fl_tls_cert_identity(cert, id, sizeof(id))) != 0)
+		return fl_fail(FL_ERR_AUTH, "peer certificate has an unusable identity");
+	if (strlen(id) + 1 > n)
+		return fl_fail(FL_ERR_INVALID, "peer identity of %zu bytes does not fit %zu",
+		               strlen(id), n);
+	memcpy(buf, id, strlen(id) + 1);
+	return 0;
 }
 
 int fl_tls_verify_error(SSL *ssl, char *buf, size_t n)

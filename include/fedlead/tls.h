@@ -63,6 +63,18 @@ int fl_tls_client_ctx(const struct fl_tls_opts *o, SSL_CTX **out);
 int fl_tls_client_new(SSL_CTX *ctx, int fd, const char *host, SSL **out);
 
 /*
+ * A certificate's identity, by the rules fedlead uses everywhere: its only
+ * subject CN or, without a CN, its first DNS name; letters, digits and
+ * "-._@" (not first), at most FL_TLS_MAX_IDENTITY bytes. Returns 0,
+ * FL_ERR_AUTH when there is no usable identity, FL_ERR_INVALID when it does
+ * not fit n bytes. Records no message: callers say whose certificate it is.
+ */
+int fl_tls_cert_identity(X509 *cert, char *buf, size_t n);
+
+/* 1 when s is a usable identity by the rules above, else 0. */
+int fl_tls_identity_valid(const char *s);
+
+/*
  * The verified peer's identity into buf (n bytes): its subject CN, or the
  * first DNS name when there is no CN. FL_ERR_AUTH when the peer presented
  * no certificate ("peer presented no certificate"), when it did not verify
