@@ -13,6 +13,8 @@
 #   --partners N    partners (default 200; at most 255: Shamir over GF(256))
 #   --rows N        leads per partner (default 25; CoIL has 5,822)
 #   --iterations N  Newton iterations (default 2: statistics + 3 evaluation rounds)
+#   --narrow        CoIL's first 16 numeric columns (17 weights) instead of the
+#                   whole schema (321 weights: 52,003 values in a Newton round)
 #   --build DIR     build directory (default: build-bench/ in the source tree,
 #                   Release mode, with -DFL_BUILD_BENCH=ON as bench/run.sh makes it)
 #   --no-build      use the programs already built in --build
@@ -29,6 +31,7 @@ partners=200
 rows=25
 iterations=2
 keep=
+wide=1
 build_it=1
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -39,7 +42,8 @@ while [ $# -gt 0 ]; do
 	--workdir) workdir=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	--no-build) build_it=; shift ;;
-	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+	--narrow) wide=0; shift ;;
+	-h | --help) sed -n '2,24p' "$0"; exit 0 ;;
 	*) echo "bench/scale.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -60,9 +64,10 @@ mkdir -p "$workdir"
 echo "fedlead scale benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo) RAM," \
 	"load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$partners partners x $rows leads, Newton, max_iterations $iterations, secure aggregation on"
+echo "$partners partners x $rows leads, Newton, max_iterations $iterations, secure aggregation on," \
+	"$([ "$wide" = 1 ] && echo "the whole CoIL schema (321 weights)" || echo "16 numeric columns (17 weights)")"
 start=$SECONDS
 export OPENBLAS_NUM_THREADS=1
-KEEP=$keep PKI_CACHE=$workdir/pki PARTNERS=$partners ROWS=$rows ITER=$iterations DEADLINE=900 \
+WIDE=$wide KEEP=$keep PKI_CACHE=$workdir/pki PARTNERS=$partners ROWS=$rows ITER=$iterations DEADLINE=900 \
 	FL_BIN=$build FL_SRC=$src bash "$src/tests/e2e/scale.sh"
 echo "load average at end $(cut -d' ' -f1-3 /proc/loadavg); total $((SECONDS - start)) s"

@@ -201,8 +201,8 @@ static int header_digest(const uint8_t *hdr, const void *stats, size_t stats_len
 
 	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(md, hdr, OFF_HEADER_SHA) == 1 &&
-	     EVP_DigestUpdate(md, stats, stats_len) == 1 && EVP_DigestFinal_ex(md, out, &len) == 1 &&
-	     len == SHA_LEN;
+	     EVP_DigestUpdate(md, stats, stats_len) == 1 &&
+	     EVP_DigestFinal_ex(md, out, &len) == 1 && len == SHA_LEN;
 	EVP_MD_CTX_free(md);
 	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
 }
@@ -320,8 +320,8 @@ static int convert_finish(struct convert *cv, const struct fl_scaler *sc, uint64
 	}
 	for (size_t r0 = 0; r0 < cv->n; r0 += cv->buf_rows) {
 		size_t rows = cv->n - r0 < cv->buf_rows ? cv->n - r0 : cv->buf_rows;
-		ssize_t got = pread_all(cv->yfd, cv->ybuf, rows * sizeof(double),
-		                        r0 * sizeof(double));
+		ssize_t got =
+		        pread_all(cv->yfd, cv->ybuf, rows * sizeof(double), r0 * sizeof(double));
 
 		if (got < 0 || (size_t)got != rows * sizeof(double))
 			return fl_fail(FL_ERR_IO, "%s: reading back the labels failed: %s",
@@ -426,7 +426,9 @@ int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char
 	stats_to_bytes(st, stats_buf);
 	if ((r = header_digest(hdr, stats_buf, sbytes, hdr + OFF_HEADER_SHA)) != 0)
 		goto out;
-	/* The header goes last, so a file cut short anywhere never opens. */
+	/* The header goes last, and the file takes its name only once synced:
+	 * a conversion cut short leaves at most a temporary file, never a
+	 * cache that opens. */
 	if (ftruncate(cv.fd, (off_t)size) != 0 ||
 	    pwrite_all(cv.fd, stats_buf, sbytes, FL_CACHE_HEADER_BYTES) != 0 ||
 	    pwrite_all(cv.fd, hdr, sizeof(hdr), 0) != 0 || fsync(cv.fd) != 0) {
@@ -546,13 +548,15 @@ int fl_cache_open(const struct fl_schema *s, const char *path, struct fl_cache *
 		goto out;
 	}
 	if ((version = get_u32(hdr + OFF_VERSION)) != FL_CACHE_VERSION) {
-		r = fl_fail(r, "%s: cache version %u is not supported (this build reads version %d)",
+		r = fl_fail(r,
+		            "%s: cache version %u is not supported (this build reads version %d)",
 		            path, (unsigned)version, FL_CACHE_VERSION);
 		goto out;
 	}
 	memcpy(&bom, hdr + OFF_BOM, sizeof(bom));
 	if (bom == BYTE_ORDER_SWAPPED) {
-		r = fl_fail(r, "%s: the cache was written on a machine of another byte order", path);
+		r = fl_fail(r, "%s: the cache was written on a machine of another byte order",
+		            path);
 		goto out;
 	}
 	if (bom != BYTE_ORDER_MARK) {
@@ -691,8 +695,8 @@ static int stream_open(const struct fl_cache *c, struct stream *st)
 	memset(st, 0, sizeof(*st));
 	st->c = c;
 	if ((st->y = malloc(c->window_rows * sizeof(double))) == NULL ||
-	    (c->access == FL_CACHE_READ && (st->buf = fl_matrix_alloc(c->window_rows, c->dim)) ==
-	                                           NULL)) {
+	    (c->access == FL_CACHE_READ &&
+	     (st->buf = fl_matrix_alloc(c->window_rows, c->dim)) == NULL)) {
 		free(st->y);
 		return fl_fail(FL_ERR_NOMEM, "cache: out of memory for a window of %zu rows",
 		               c->window_rows);
@@ -787,10 +791,11 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
 
 	*loss = 0;
 	if (!(pos_weight > 0) || !isfinite(pos_weight))
-		return fl_fail(FL_ERR_INVALID, "cache: class weight %g must be positive", pos_weight);
+		return fl_fail(FL_ERR_INVALID, "cache: class weight %g must be positive",
+		               pos_weight);
 	if (hess != NULL && d > SIZE_MAX / sizeof(double) / d)
-		return fl_fail(FL_ERR_NOMEM, "cache: a %zu x %zu Hessian does not fit in memory",
-		               d, d);
+		return fl_fail(FL_ERR_NOMEM, "cache: a %zu x %zu Hessian does not fit in memory", d,
+		               d);
 	if ((r = stream_open(c, &st)) != 0)
 		goto out;
 	open = 1;
@@ -798,9 +803,8 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
 	 * window gives exactly fl_linalg_logistic's result; later windows are
 	 * summed in through scratch space. */
 	if ((pos_weight != 1.0 && (cw = malloc(c->window_rows * sizeof(double))) == NULL) ||
-	    (c->n > c->window_rows &&
-	     ((g = malloc(d * sizeof(double))) == NULL ||
-	      (hess != NULL && (h = fl_matrix_alloc(d, d)) == NULL)))) {
+	    (c->n > c->window_rows && ((g = malloc(d * sizeof(double))) == NULL ||
+	                               (hess != NULL && (h = fl_matrix_alloc(d, d)) == NULL)))) {
 		r = fl_fail(FL_ERR_NOMEM, "cache: out of memory for a pass over %zu columns", d);
 		goto out;
 	}
@@ -811,7 +815,9 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
 			for (size_t i = 0; i < st.rows; i++)
 				cw[i] = st.y[i] > 0.5 ? pos_weight : 1.0;
 		fl_linalg_logistic(st.X, st.rows, d, st.y, cw, w, &l, first ? grad : g,
-		                   hess == NULL ? NULL : first ? hess : h);
+		                   hess == NULL ? NULL
+		                   : first      ? hess
+		                                : h);
 		if (first) {
 			sum = l;
 			continue;
@@ -893,8 +899,7 @@ int fl_cache_verify(const struct fl_cache *c)
 		r = fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
 		goto out;
 	}
-	if ((r = hash_range(c, md, buf, c->x_off, (uint64_t)c->n * c->dim * sizeof(double))) !=
-	            0 ||
+	if ((r = hash_range(c, md, buf, c->x_off, (uint64_t)c->n * c->dim * sizeof(double))) != 0 ||
 	    (r = hash_range(c, md, buf, c->y_off, (uint64_t)c->n * sizeof(double))) != 0)
 		goto out;
 	if (EVP_DigestFinal_ex(md, sha, &len) != 1 || len != SHA_LEN) {

@@ -404,6 +404,9 @@ static int secure_begin(struct fl_fedcoord *c)
 	c->sap.session = (ProtobufCBinaryData){sizeof(c->session), c->session};
 	c->sap.frac_bits = c->task == T_STATS ? FL_SAGG_STATS_FRAC_BITS : FL_SAGG_FRAC_BITS;
 	c->sap.bound = fl_fixed_bound(c->sap.frac_bits, c->np);
+	/* t travels with each round: the participants are known only once the
+	 * federation has started, after the early partners' Welcome. */
+	c->sap.threshold = threshold(c);
 	kind = c->task == T_STATS  ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
 	       : c->task == T_EVAL ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
 				   : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG;

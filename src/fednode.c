@@ -232,7 +232,9 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 
 		fl_sagg_node_free(n->sa);
 		n->sa = NULL;
-		r = fl_sagg_node_start(n->federation_id, ref, n->task_secagg, n->threshold,
+		r = fl_sagg_node_start(n->federation_id, ref, n->task_secagg,
+				       n->task_secagg->threshold ? n->task_secagg->threshold
+								 : n->threshold,
 				       n->identity, n->key, kind, values, nv, &n->sa, frame, len);
 		return r == 0 ? FL_FEDNODE_REPLY : r;
 	}

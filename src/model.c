@@ -595,12 +595,64 @@ static void metric_from_pb(const Fedlead__MetricSet *pb, struct fl_metric_set *m
 	ms->log_loss = pb->log_loss;
 }
 
+/*
+ * Whether s is UTF-8 text without control characters. protobuf-c does not
+ * check proto3 strings, and provenance is printed and written as JSON
+ * (jansson refuses other text, so fl_model_to_json() would fail).
+ */
+static int prov_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != 0) {
+		unsigned c = *p, n, cp;
+
+		if (c < 0x80)
+			n = 0;
+		else if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3;
+		else
+			return 0;
+		cp = n == 0 ? c : c & (0x3f >> n); /* the lead byte's payload */
+		for (unsigned k = 1; k <= n; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[k] & 0x3f);
+		}
+		/* Overlong forms, surrogates, beyond U+10FFFF, C0 and C1 controls, DEL. */
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
 static int prov_from_pb(const Fedlead__Provenance *pv, struct fl_provenance *p, const char *origin)
 {
+	const char *const names[] = {"solver", "created", "tool_version", "federation_id"};
 	int r = 0;
 
 	if (pv == NULL)
 		return 0;
+	{
+		const char *const texts[] = {pv->solver, pv->created, pv->tool_version,
+		                             pv->federation_id};
+
+		for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++)
+			if (texts[k] != NULL && !prov_text(texts[k]))
+				return fl_fail(FL_ERR_MODEL, "%s: provenance %s is not UTF-8 text",
+				               origin, names[k]);
+	}
+	for (size_t i = 0; i < pv->n_participants; i++)
+		if (!prov_text(pv->participants[i]))
+			return fl_fail(FL_ERR_MODEL,
+			               "%s: provenance participant %zu is not UTF-8 text", origin,
+			               i + 1);
 	if (pv->n_participants > FL_MODEL_MAX_PARTICIPANTS)
 		return fl_fail(FL_ERR_MODEL, "%s: model lists %zu participants (limit %d)", origin,
 		               pv->n_participants, FL_MODEL_MAX_PARTICIPANTS);
@@ -615,6 +667,10 @@ static int prov_from_pb(const Fedlead__Provenance *pv, struct fl_provenance *p, 
 			        FL_ERR_MODEL,
 			        "%s: history entry %zu has a kind of %zu bytes (at most %zu)",
 			        origin, i, klen, KIND_MAX);
+		if (!prov_text(pv->history[i]->kind))
+			return fl_fail(FL_ERR_MODEL,
+			               "%s: history entry %zu has a kind that is not UTF-8 text",
+			               origin, i);
 	}
 	p->l2 = pv->l2;
 	p->pos_weight = pv->pos_weight;

@@ -547,9 +547,48 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
 
 struct draft_col {
 	int numeric, integer, missing, overflow;
-	char **vals; /* sorted distinct values (up to DRAFT_MAX_CATEGORIES) */
+	uint64_t bad_line; /* first line with a value draft_utf8() refuses, or 0 */
+	char **vals;       /* sorted distinct values (up to DRAFT_MAX_CATEGORIES) */
 	size_t n_vals;
 };
+
+/* Whether the len bytes at s are well-formed UTF-8 without NUL bytes: a
+ * schema holds nothing else (jansson's json_string() returns NULL for other
+ * text and stops at a NUL, which would drop or cut the name or value in the
+ * draft without a word). */
+static int draft_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (strlen(s) != len)
+		return 0;
+	while (*p != 0) {
+		unsigned c = *p, n, cp;
+
+		if (c < 0x80)
+			n = 0;
+		else if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3;
+		else
+			return 0;
+		cp = n == 0 ? c : c & (0x3f >> n); /* the lead byte's payload */
+		for (unsigned k = 1; k <= n; k++) {
+			if ((p[k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[k] & 0x3f);
+		}
+		/* Overlong forms, surrogates, beyond U+10FFFF. */
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
 
 static int draft_add_value(struct draft_col *c, const char *v)
 {
@@ -666,6 +705,13 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		goto out;
 	}
 	for (size_t i = 0; i < ncol; i++) {
+		if (!draft_utf8(rec.fields[i].s, rec.fields[i].len)) {
+			r = fl_fail(FL_ERR_DATA,
+			            "%s:1: the name of column %zu is not UTF-8 text without NUL "
+			            "bytes (convert the file to UTF-8)",
+			            csv_path, i + 1);
+			goto out;
+		}
 		if ((names[i] = xstrdup(rec.fields[i].s)) == NULL) {
 			r = FL_ERR_NOMEM;
 			goto out;
@@ -707,6 +753,8 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 				cols[i].numeric = 0;
 			if (cols[i].numeric && (fabs(x) >= 9e15 || x != trunc(x)))
 				cols[i].integer = 0;
+			if (!cols[i].overflow && cols[i].bad_line == 0 && !draft_utf8(f->s, f->len))
+				cols[i].bad_line = rec.line;
 			if ((r = draft_add_value(&cols[i], f->s)) != 0)
 				goto out;
 		}
@@ -720,6 +768,13 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		            csv_path, label, cols[label_col].overflow ? "more than " : "",
 		            cols[label_col].n_vals,
 		            cols[label_col].missing ? " and empty fields" : "");
+		goto out;
+	}
+	if (cols[label_col].bad_line != 0) {
+		r = fl_fail(FL_ERR_DATA,
+		            "%s:%llu: column \"%s\": the value is not UTF-8 text without NUL "
+		            "bytes (convert the file to UTF-8)",
+		            csv_path, (unsigned long long)cols[label_col].bad_line, label);
 		goto out;
 	}
 
@@ -767,6 +822,13 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 			json_object_set_new(jf, "missing",
 			                    json_string(c->missing ? "impute" : "error"));
 		} else {
+			if (c->bad_line != 0) {
+				r = fl_fail(FL_ERR_DATA,
+				            "%s:%llu: column \"%s\": the value is not UTF-8 text "
+				            "without NUL bytes (convert the file to UTF-8)",
+				            csv_path, (unsigned long long)c->bad_line, names[i]);
+				goto out;
+			}
 			json_object_set_new(jf, "type", json_string("categorical"));
 			json_object_set_new(jf, "values", draft_values(c));
 			json_object_set_new(jf, "other", json_true());

@@ -426,6 +426,9 @@ static int check_secagg_params(const Fedlead__Wire__SecAggParams *p, const char 
 		               (int)p->frac_bits);
 	if (!(p->bound > 0) || !isfinite(p->bound))
 		return why_set(why, "%s: fixed-point bound is not a positive number", type);
+	if (p->threshold == 1 || p->threshold > FL_WIRE_MAX_PARTIES)
+		return why_set(why, "%s: secure-aggregation threshold %u out of range", type,
+		               p->threshold);
 	return 0;
 }
 

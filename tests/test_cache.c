@@ -499,7 +499,8 @@ static void test_train_like_memory(void **state)
 	c = convert_open(s, t.csv, t.flc);
 	assert_int_equal(fl_cache_set_window(c, 7 * 1024), 0);
 	for (int kind = FL_SOLVER_NEWTON; kind <= FL_SOLVER_LBFGS; kind++) {
-		struct fl_solver_opts so = {.l2 = 1.0, .tol = 1e-10 * ROWS,
+		struct fl_solver_opts so = {.l2 = 1.0,
+		                            .tol = 1e-10 * ROWS,
 		                            .max_iter = kind == FL_SOLVER_NEWTON ? 100 : 10000};
 		struct fl_logreg_data data = {ds->n, DIM, ds->X, ds->y, NULL};
 		struct fl_cache_train_opts co = {(enum fl_solver_kind)kind, so, 1.0, count_progress,
@@ -868,9 +869,10 @@ static void test_cli(void **state)
 	snprintf(cmd, sizeof(cmd), "%s train --schema %s --cache %s --out %s --l2 auto", NODE_BIN,
 	         SCHEMA_PATH, t.flc, model);
 	assert_int_equal(run(cmd, err, sizeof(err)), 2);
-	assert_string_equal(err, "fedlead-node train: --cache trains on all cached rows with newton "
-	                         "or lbfgs and a given --l2; --data, --l2 auto, --validation-split "
-	                         "and --solver sgd need the rows in memory\n");
+	assert_string_equal(err,
+	                    "fedlead-node train: --cache trains on all cached rows with newton "
+	                    "or lbfgs and a given --l2; --data, --l2 auto, --validation-split "
+	                    "and --solver sgd need the rows in memory\n");
 
 	/* A damaged cache is refused: exit 2, the library's message. */
 	assert_int_equal(truncate(t.flc, 150), 0);
@@ -886,10 +888,14 @@ static void test_cli(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_fixture_by_hand),   cmocka_unit_test(test_same_rows_as_memory),
-	        cmocka_unit_test(test_scores),            cmocka_unit_test(test_logistic_sums),
-	        cmocka_unit_test(test_train_like_memory), cmocka_unit_test(test_refused),
-	        cmocka_unit_test(test_convert_bad_rows),  cmocka_unit_test(test_cli),
+	        cmocka_unit_test(test_fixture_by_hand),
+	        cmocka_unit_test(test_same_rows_as_memory),
+	        cmocka_unit_test(test_scores),
+	        cmocka_unit_test(test_logistic_sums),
+	        cmocka_unit_test(test_train_like_memory),
+	        cmocka_unit_test(test_refused),
+	        cmocka_unit_test(test_convert_bad_rows),
+	        cmocka_unit_test(test_cli),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

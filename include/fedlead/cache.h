@@ -80,7 +80,7 @@ struct fl_cache;
  * Returns 0, or FL_ERR_DATA / FL_ERR_IO / FL_ERR_NOMEM with fl_errmsg().
  */
 int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char *out_path,
-		     enum fl_bad_rows policy, struct fl_load_report *rep);
+                     enum fl_bad_rows policy, struct fl_load_report *rep);
 
 /*
  * Opens a cache for schema s. Refused with FL_ERR_DATA, *out = NULL, and
@@ -134,11 +134,11 @@ int fl_cache_set_window(struct fl_cache *c, size_t bytes);
  * FL_ERR_NOMEM.
  */
 int fl_cache_logistic(const struct fl_cache *c, const double *w, double *loss, double *grad,
-		      double *hess);
+                      double *hess);
 /* The same with row weights c_i = pos_weight for converted rows, 1 for the
  * others (struct fl_train_opts' class weight), made window by window. */
 int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, const double *w,
-			       double *loss, double *grad, double *hess);
+                               double *loss, double *grad, double *hess);
 
 /*
  * Streams z_i = x_i . w and y_i of every row, in file order, to
@@ -146,7 +146,7 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
  * returned. For training metrics without holding the scores in memory.
  */
 int fl_cache_scores(const struct fl_cache *c, const double *w,
-		    int (*each)(void *arg, double z, double y), void *arg);
+                    int (*each)(void *arg, double z, double y), void *arg);
 
 /*
  * Recomputes the data checksum over X and y (a full read of the file).
@@ -172,6 +172,6 @@ struct fl_cache_train_opts {
  * status even on failure. Returns 0, or the solver's or the pass's error.
  */
 int fl_cache_train(const struct fl_cache *c, const struct fl_cache_train_opts *o, double *w,
-		   struct fl_solver_status *st);
+                   struct fl_solver_status *st);
 
 #endif
