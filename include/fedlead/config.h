@@ -138,7 +138,9 @@ void fl_config_usage(const struct fl_cfg_key *keys, FILE *fp);
  * reads back to the same values (durations and sizes in the largest exact
  * unit, doubles in the shortest form that round-trips). A string that
  * contains " ;" cannot be written this way (libinih would cut it at the
- * comment). Returns 0, FL_ERR_IO when writing fails, FL_ERR_INTERNAL for an
+ * comment), nor a value whose line would be longer than FL_CFG_MAX_LINE (a
+ * long string or list, say from a flag; lists are written with ", " between
+ * items, so even one read from a file can outgrow its line). Returns 0, FL_ERR_IO when writing fails, FL_ERR_INTERNAL for an
  * enum index outside its choices.
  */
 int fl_config_dump(const struct fl_cfg_key *keys, const void *obj, FILE *fp);
