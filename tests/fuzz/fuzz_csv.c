@@ -1,0 +1,115 @@
+/*
+ * Fuzz target: CSV parsing. The input is a CSV file (in a memfd), read
+ *   - record by record with fl_csv_next(), where every field that
+ *     fl_parse_double() takes must be exactly what strtod() makes of it;
+ *   - into a dataset against the fixture schema with fl_dataset_load(),
+ *     failing and skipping bad rows; a loaded dataset must have the
+ *     schema's width and 0/1 labels;
+ *   - by fl_schema_draft() (label "won", id "lead"), whose draft must be a
+ *     schema fl_schema_parse() accepts.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/csv.h"
+#include "fedlead/encode.h"
+#include "fedlead/error.h"
+#include "fedlead/schema.h"
+#include "fuzz_common.h"
+
+/* fl_parse_double() against strtod() on the same (trimmed) text. */
+static void check_number(const char *s, size_t len)
+{
+	char buf[512], *end;
+	double a, b;
+	size_t i = 0, j = len;
+
+	if (fl_parse_double(s, len, &a) != 0)
+		return;
+	while (i < j && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	while (j > i && (s[j - 1] == ' ' || s[j - 1] == '\t'))
+		j--;
+	if (j - i >= sizeof(buf))
+		return; /* strtod() reads it too; only the copy here is bounded */
+	memcpy(buf, s + i, j - i);
+	buf[j - i] = '\0';
+	errno = 0;
+	b = strtod(buf, &end);
+	if (*end != '\0' || !isfinite(a) || memcmp(&a, &b, sizeof(a)) != 0)
+		fz_die("fl_parse_double(\"%s\") = %.17g, strtod() says %.17g", buf, a, b);
+}
+
+static void read_records(const char *path)
+{
+	struct fl_csv *csv = NULL;
+	struct fl_csv_record rec;
+	int r;
+
+	if (fl_csv_open(path, &csv) != 0)
+		return;
+	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		for (size_t i = 0; i < rec.n_fields; i++) {
+			if (strlen(rec.fields[i].s) > rec.fields[i].len)
+				fz_die("a CSV field is longer than its length");
+			check_number(rec.fields[i].s, rec.fields[i].len);
+		}
+	}
+	fl_csv_free(csv);
+}
+
+static void load(const char *path, enum fl_bad_rows policy)
+{
+	const struct fl_schema *s = fz_schema();
+	struct fl_dataset *ds = NULL;
+	struct fl_load_report rep;
+
+	memset(&rep, 0, sizeof(rep));
+	if (fl_dataset_load(s, path, policy, &ds, &rep) != 0) {
+		if (ds != NULL)
+			fz_die("fl_dataset_load failed but returned a dataset");
+		return;
+	}
+	if (ds->dim != s->dim || ds->n != rep.rows)
+		fz_die("dataset of %zu x %zu, report says %llu rows", ds->n, ds->dim,
+		       (unsigned long long)rep.rows);
+	if (rep.n_samples > FL_BAD_ROW_SAMPLES ||
+	    memchr(rep.extra, '\0', sizeof(rep.extra)) == NULL)
+		fz_die("load report out of bounds");
+	for (size_t i = 0; i < ds->n; i++) {
+		if (ds->y[i] != 0 && ds->y[i] != 1)
+			fz_die("label %g", ds->y[i]);
+		if (ds->X[i * ds->dim] != 1)
+			fz_die("intercept column is %g", ds->X[i * ds->dim]);
+	}
+	fl_dataset_free(ds);
+}
+
+static void draft(const char *path)
+{
+	struct fl_schema *s = NULL;
+	char *json = NULL;
+
+	if (fl_schema_draft(path, "won", "lead", 5, &json) != 0)
+		return;
+	if (fl_schema_parse(json, strlen(json), "draft", &s) != 0)
+		fz_die("a drafted schema does not parse: %s\n%s", fl_errmsg(), json);
+	fl_schema_free(s);
+	free(json);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *path;
+
+	fz_init();
+	path = fz_memfile(data, size);
+	read_records(path);
+	load(path, FL_BAD_ROWS_FAIL);
+	load(path, FL_BAD_ROWS_SKIP);
+	draft(path);
+	return 0;
+}
