@@ -136,12 +136,14 @@ void fl_config_usage(const struct fl_cfg_key *keys, FILE *fp);
 /*
  * Prints the configuration held in obj as an INI file that fl_config_load()
  * reads back to the same values (durations and sizes in the largest exact
- * unit, doubles in the shortest form that round-trips). A string that
- * contains " ;" cannot be written this way (libinih would cut it at the
- * comment), nor a value whose line would be longer than FL_CFG_MAX_LINE (a
- * long string or list, say from a flag; lists are written with ", " between
- * items, so even one read from a file can outgrow its line). Returns 0, FL_ERR_IO when writing fails, FL_ERR_INTERNAL for an
- * enum index outside its choices.
+ * unit, doubles in the shortest form that round-trips). Two kinds of value
+ * cannot be written this way: a string that contains " ;" or starts with
+ * ";" (libinih would cut it at the comment; a blank precedes every value
+ * written), and one whose line would be longer than FL_CFG_MAX_LINE (a long
+ * string or list, say from a flag; list items are written with ", " between
+ * them, so even a list read from a file can outgrow its line). Returns 0,
+ * FL_ERR_IO when writing fails, FL_ERR_INTERNAL for an enum index outside
+ * its choices.
  */
 int fl_config_dump(const struct fl_cfg_key *keys, const void *obj, FILE *fp);
 
