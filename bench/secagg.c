@@ -20,7 +20,7 @@
  *            coordinator decodes it (fl_wire_frame_len, fl_wire_decode)
  *            and adds it to the sum. This is what a federation with
  *            secure_aggregation = off does with an update.
- *   secure   the whole fl_sagg_* protocol: every partner's start
+ *   secure   the whole fl_secagg_* protocol: every partner's start
  *            (fixed-point encoding, fresh keys, signed advertisement),
  *            keys (checks every other advertisement against the CA,
  *            Shamir-shares and seals its secrets), shares (self mask and
@@ -70,8 +70,8 @@
 #include <time.h>
 
 #include "fedlead/error.h"
-#include "fedlead/sagg.h"
 #include "fedlead/secagg.h"
+#include "fedlead/masks.h"
 #include "fedlead/wire.h"
 
 #define MAX_P 255
@@ -249,9 +249,9 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 {
 	Fedlead__Wire__RoundRef ref;
 	Fedlead__Wire__SecAggParams sap = FEDLEAD__WIRE__SEC_AGG_PARAMS__INIT;
-	struct fl_sagg_node **nodes = calloc(np, sizeof(*nodes));
+	struct fl_secagg_node **nodes = calloc(np, sizeof(*nodes));
 	struct watch *nw = calloc(np * 4, sizeof(*nw)), coord = {0};
-	struct fl_sagg_coord *co = NULL;
+	struct fl_secagg_coord *co = NULL;
 	const char *ids[MAX_P];
 	uint8_t session[FL_WIRE_SESSION_LEN], *kl = NULL, *rq = NULL;
 	size_t kl_len = 0, rq_len = 0;
@@ -266,15 +266,15 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 	if (RAND_bytes(session, sizeof(session)) != 1)
 		die("RAND_bytes");
 	sap.session = (ProtobufCBinaryData){sizeof(session), session};
-	sap.frac_bits = FL_SAGG_FRAC_BITS;
-	sap.bound = fl_fixed_bound(FL_SAGG_FRAC_BITS, np);
+	sap.frac_bits = FL_SECAGG_FRAC_BITS;
+	sap.bound = fl_fixed_bound(FL_SECAGG_FRAC_BITS, np);
 	for (size_t u = 0; u < np; u++)
 		ids[u] = s->p[u].id;
 
 	start(&coord);
-	if (fl_sagg_coord_new(FED, &ref, &sap, t, ids, np, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL,
+	if (fl_secagg_coord_new(FED, &ref, &sap, t, ids, np, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL,
 	                      d, &co) != 0)
-		die("fl_sagg_coord_new");
+		die("fl_secagg_coord_new");
 	stop(&coord);
 
 	/* Step 1: advertisements. */
@@ -285,24 +285,24 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 
 		fill(s->x, d, (unsigned)u);
 		start(&nw[u * 4 + 0]);
-		if (fl_sagg_node_start(FED, &ref, &sap, t, s->p[u].id, s->p[u].key,
+		if (fl_secagg_node_start(FED, &ref, &sap, t, s->p[u].id, s->p[u].key,
 		                       FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, s->x, d, &nodes[u],
 		                       &f, &len) != 0)
-			die("fl_sagg_node_start");
+			die("fl_secagg_node_start");
 		stop(&nw[u * 4 + 0]);
 		c->sent += (double)len;
 		start(&coord);
 		in = decode(f, len, s->p[u].id);
-		if (fl_sagg_coord_advert(co, s->p[u].id, in->key_advert, s->p[u].cert,
+		if (fl_secagg_coord_advert(co, s->p[u].id, in->key_advert, s->p[u].cert,
 		                         (size_t)s->p[u].cert_len) != 0)
-			die("fl_sagg_coord_advert");
+			die("fl_secagg_coord_advert");
 		fl_wire_free(in);
 		free(f);
 		stop(&coord);
 	}
 	start(&coord);
-	if (fl_sagg_coord_key_list(co, &kl, &kl_len) != 0)
-		die("fl_sagg_coord_key_list");
+	if (fl_secagg_coord_key_list(co, &kl, &kl_len) != 0)
+		die("fl_secagg_coord_key_list");
 	stop(&coord);
 	c->coord_sent += (double)(kl_len * np);
 
@@ -314,16 +314,16 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 
 		start(&nw[u * 4 + 1]);
 		in = decode(kl, kl_len, "coordinator");
-		if (fl_sagg_node_keys(nodes[u], in->key_list, s->store, &f, &len) != 0)
-			die("fl_sagg_node_keys");
+		if (fl_secagg_node_keys(nodes[u], in->key_list, s->store, &f, &len) != 0)
+			die("fl_secagg_node_keys");
 		fl_wire_free(in);
 		stop(&nw[u * 4 + 1]);
 		c->recv += (double)kl_len;
 		c->sent += (double)len;
 		start(&coord);
 		in = decode(f, len, s->p[u].id);
-		if (fl_sagg_coord_shares(co, s->p[u].id, in->share_set) != 0)
-			die("fl_sagg_coord_shares");
+		if (fl_secagg_coord_shares(co, s->p[u].id, in->share_set) != 0)
+			die("fl_secagg_coord_shares");
 		fl_wire_free(in);
 		free(f);
 		stop(&coord);
@@ -336,23 +336,23 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 		size_t len = 0, mlen = 0;
 
 		start(&coord);
-		if (fl_sagg_coord_shares_for(co, s->p[u].id, &f, &len) != 0)
-			die("fl_sagg_coord_shares_for");
+		if (fl_secagg_coord_shares_for(co, s->p[u].id, &f, &len) != 0)
+			die("fl_secagg_coord_shares_for");
 		stop(&coord);
 		c->recv += (double)len;
 		c->coord_sent += (double)len;
 		start(&nw[u * 4 + 2]);
 		in = decode(f, len, "coordinator");
-		if (fl_sagg_node_shares(nodes[u], in->share_set, &m, &mlen) != 0)
-			die("fl_sagg_node_shares");
+		if (fl_secagg_node_shares(nodes[u], in->share_set, &m, &mlen) != 0)
+			die("fl_secagg_node_shares");
 		fl_wire_free(in);
 		stop(&nw[u * 4 + 2]);
 		free(f);
 		c->sent += (double)mlen;
 		start(&coord);
 		in = decode(m, mlen, s->p[u].id);
-		if (fl_sagg_coord_masked(co, s->p[u].id, in->masked_update) != 0)
-			die("fl_sagg_coord_masked");
+		if (fl_secagg_coord_masked(co, s->p[u].id, in->masked_update) != 0)
+			die("fl_secagg_coord_masked");
 		fl_wire_free(in);
 		free(m);
 		stop(&coord);
@@ -360,8 +360,8 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 
 	/* Step 4: unmasking. */
 	start(&coord);
-	if (fl_sagg_coord_unmask_request(co, &rq, &rq_len) != 0)
-		die("fl_sagg_coord_unmask_request");
+	if (fl_secagg_coord_unmask_request(co, &rq, &rq_len) != 0)
+		die("fl_secagg_coord_unmask_request");
 	stop(&coord);
 	c->coord_sent += (double)(rq_len * np);
 	for (size_t u = 0; u < np; u++) {
@@ -371,26 +371,26 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 
 		start(&nw[u * 4 + 3]);
 		in = decode(rq, rq_len, "coordinator");
-		if (fl_sagg_node_unmask(nodes[u], in->unmask_request, &f, &len) != 0)
-			die("fl_sagg_node_unmask");
+		if (fl_secagg_node_unmask(nodes[u], in->unmask_request, &f, &len) != 0)
+			die("fl_secagg_node_unmask");
 		fl_wire_free(in);
-		fl_sagg_node_free(nodes[u]);
+		fl_secagg_node_free(nodes[u]);
 		nodes[u] = NULL;
 		stop(&nw[u * 4 + 3]);
 		c->recv += (double)rq_len;
 		c->sent += (double)len;
 		start(&coord);
 		in = decode(f, len, s->p[u].id);
-		if (fl_sagg_coord_reveal(co, s->p[u].id, in->unmask_reply) != 0)
-			die("fl_sagg_coord_reveal");
+		if (fl_secagg_coord_reveal(co, s->p[u].id, in->unmask_reply) != 0)
+			die("fl_secagg_coord_reveal");
 		fl_wire_free(in);
 		free(f);
 		stop(&coord);
 	}
 	start(&coord);
-	if (fl_sagg_coord_finish(co, s->out) != 0)
-		die("fl_sagg_coord_finish");
-	fl_sagg_coord_free(co);
+	if (fl_secagg_coord_finish(co, s->out) != 0)
+		die("fl_secagg_coord_finish");
+	fl_secagg_coord_free(co);
 	stop(&coord);
 	c->wall = now() - w0;
 
@@ -757,7 +757,7 @@ int main(int argc, char **argv)
 	}
 
 	printf("\n2. One aggregation round, every party in this process: plain summation vs "
-	       "secure aggregation (fl_sagg_*)%s\n",
+	       "secure aggregation (fl_secagg_*)%s\n",
 	       fresh ? ", glibc's default allocator (fresh pages for large buffers)" : "");
 	printf("   CPU per round, best of the repetitions; node = mean per partner; path = "
 	       "critical "

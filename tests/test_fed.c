@@ -30,9 +30,9 @@
 
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
-#include "fedlead/fedcoord.h"
-#include "fedlead/fedmsg.h"
-#include "fedlead/fednode.h"
+#include "fedlead/coord.h"
+#include "fedlead/payload.h"
+#include "fedlead/node.h"
 #include "fedlead/log.h"
 #include "fedlead/model.h"
 #include "fedlead/schema.h"

@@ -30,7 +30,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/model.h"
-#include "fedlead/modelsign.h"
+#include "fedlead/signed_model.h"
 #include "model.pb-c.h"
 
 #define SCHEMA_JSON                                                                                \

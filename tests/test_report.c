@@ -25,7 +25,7 @@
 #include <cmocka.h>
 
 #include "fedlead/error.h"
-#include "fedlead/fedmsg.h"
+#include "fedlead/payload.h"
 #include "fedlead/metrics.h"
 #include "fedlead/model.h"
 #include "fedlead/report.h"

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "fedlead/fedcoord.h"
+#include "fedlead/coord.h"
 #include "fedlead/metrics.h"
 #include "fedlead/model.h"
 #include "fedlead/score.h"

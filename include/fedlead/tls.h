@@ -22,10 +22,12 @@
 
 #include <stddef.h>
 
+#include "fedlead/certs.h"
+
 #include <openssl/ssl.h>
 
 /* Longest identity fl_tls_peer_identity() accepts (X.520 ub-common-name). */
-#define FL_TLS_MAX_IDENTITY 64
+#define FL_TLS_MAX_IDENTITY FL_CERT_MAX_IDENTITY
 
 struct fl_tls_opts {
 	const char *ca;   /* PEM file of the federation CA (required) */
@@ -61,18 +63,6 @@ int fl_tls_client_ctx(const struct fl_tls_opts *o, SSL_CTX **out);
  * address. *out is for SSL_free().
  */
 int fl_tls_client_new(SSL_CTX *ctx, int fd, const char *host, SSL **out);
-
-/*
- * A certificate's identity, by the rules fedlead uses everywhere: its only
- * subject CN or, without a CN, its first DNS name; letters, digits and
- * "-._@" (not first), at most FL_TLS_MAX_IDENTITY bytes. Returns 0,
- * FL_ERR_AUTH when there is no usable identity, FL_ERR_INVALID when it does
- * not fit n bytes. Records no message: callers say whose certificate it is.
- */
-int fl_tls_cert_identity(X509 *cert, char *buf, size_t n);
-
-/* 1 when s is a usable identity by the rules above, else 0. */
-int fl_tls_identity_valid(const char *s);
 
 /*
  * The verified peer's identity into buf (n bytes): its subject CN, or the

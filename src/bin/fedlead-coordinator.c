@@ -13,7 +13,7 @@
 
 #include "fedlead/cli.h"
 #include "fedlead/config.h"
-#include "fedlead/coordinator.h"
+#include "fedlead/server.h"
 #include "fedlead/error.h"
 #include "fedlead/log.h"
 #include "fedlead/wire.h"

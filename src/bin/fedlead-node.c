@@ -15,7 +15,7 @@
 #include "fedlead/cli.h"
 #include "fedlead/config.h"
 #include "fedlead/log.h"
-#include "fedlead/nodeclient.h"
+#include "fedlead/client.h"
 #include "fedlead/wire.h"
 #include <openssl/ssl.h>
 #include <stddef.h>

@@ -14,7 +14,7 @@
 
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
-#include "fedlead/modelsign.h"
+#include "fedlead/signed_model.h"
 #include "fedlead/report.h"
 #include "fedlead/score.h"
 

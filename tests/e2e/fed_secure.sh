@@ -12,7 +12,7 @@
 #  (b) Unmasked, the masked vectors sum to the plaintext sum: the secure
 #      run's round 1 (the statistics round, deterministic for fixed data) is
 #      replayed from the dump into the coordinator's engine by
-#      tests/tools/sagg_replay, and equals the sum of round 1's plain
+#      tests/tools/secagg_replay, and equals the sum of round 1's plain
 #      update vectors of a plain run on the same data, to the fixed-point
 #      precision (statistics use 16 fraction bits: 2^-17 per partner).
 #      The dump lacks what the coordinator sent; the round's session (in
@@ -22,7 +22,7 @@
 #      fed_newton.sh (secure aggregation is on by default there).
 . "$(dirname "$0")/lib/fed.bash"
 
-REPLAY=${SAGG_REPLAY:-$FL_BIN/tests/sagg_replay}
+REPLAY=${SECAGG_REPLAY:-$FL_BIN/tests/secagg_replay}
 
 pki p1 p2 p3
 split_coil 3
@@ -326,7 +326,7 @@ if [ -x "$REPLAY" ]; then
 	replay() { # replay SESSION OUT: the unmasked round 1 into OUT, messages into OUT.log
 		"$REPLAY" --session "$1" --round 1 "$T/secure/dump" "${certs[@]}" >"$2" 2>"$2.log"
 	}
-	check "sagg_replay unmasks round 1 of the secure dump" replay "$session" "$T/secure-sum"
+	check "secagg_replay unmasks round 1 of the secure dump" replay "$session" "$T/secure-sum"
 	cat "$T/secure-sum.log"
 	check "the unmasked sum equals the plain run's sum to 3 x 2^-17" \
 		"$PY" - "$T/secure-sum" "$T/plain-sum" <<'PYEOF'
@@ -349,6 +349,6 @@ PYEOF
 		"round 1: the revealed shares of p1's self-mask seed do not match its commitment" \
 		"$T/wrong-sum.log"
 else
-	bad "sagg_replay is built ($REPLAY)"
+	bad "secagg_replay is built ($REPLAY)"
 fi
 finish

@@ -20,7 +20,7 @@
 #include <openssl/rand.h>
 
 #include "fedlead/error.h"
-#include "fedlead/fedmsg.h"
+#include "fedlead/payload.h"
 #include "fedlead/log.h"
 #include "fedlead/model.h"
 #include "fuzz_creds.h"

@@ -18,8 +18,8 @@
 #include <openssl/x509.h>
 
 #include "fedlead/encode.h"
-#include "fedlead/fedcoord.h"
-#include "fedlead/fednode.h"
+#include "fedlead/coord.h"
+#include "fedlead/node.h"
 #include "fedlead/schema.h"
 #include "fedlead/wire.h"
 

@@ -7,8 +7,8 @@
  *   2, 3, 4, 7  a coordinator (fl_fedcoord) in a plain (2, 3, 7) or secure
  *         (4) federation; bits 3-4 pick the algorithm (newton, lbfgs,
  *         fedavg, newton with l2 = auto), bits 5-6 the late policy;
- *   5     the secure-aggregation engine's coordinator side (fl_sagg_coord_*);
- *   6     its partner side (fl_sagg_node_*).
+ *   5     the secure-aggregation engine's coordinator side (fl_secagg_coord_*);
+ *   6     its partner side (fl_secagg_node_*).
  * Frames are fz_next_frame()'s: a 4-byte length and a body. The
  * coordinator and the engine's coordinator side read an operation byte
  * before each step: the partner (low 2 bits; 3 is one not on the
@@ -24,10 +24,10 @@
 #include <string.h>
 
 #include "fedlead/error.h"
-#include "fedlead/fedmsg.h"
+#include "fedlead/payload.h"
 #include "fedlead/model.h"
-#include "fedlead/sagg.h"
 #include "fedlead/secagg.h"
+#include "fedlead/masks.h"
 #include "fuzz_common.h"
 
 #define MAX_STEPS 256
@@ -290,8 +290,8 @@ static void sa_params(Fedlead__Wire__RoundRef *ref, Fedlead__Wire__SecAggParams 
 	fedlead__wire__sec_agg_params__init(p);
 	p->session.data = (uint8_t *)sa_session;
 	p->session.len = sizeof(sa_session);
-	p->frac_bits = FL_SAGG_FRAC_BITS;
-	p->bound = fl_fixed_bound(FL_SAGG_FRAC_BITS, FZ_NP);
+	p->frac_bits = FL_SECAGG_FRAC_BITS;
+	p->bound = fl_fixed_bound(FL_SECAGG_FRAC_BITS, FZ_NP);
 }
 
 /*
@@ -304,15 +304,15 @@ static void sagg_coord_mode(struct fz_reader *in)
 {
 	Fedlead__Wire__RoundRef ref;
 	Fedlead__Wire__SecAggParams p;
-	struct fl_sagg_coord *c = NULL;
+	struct fl_secagg_coord *c = NULL;
 	uint8_t op, *frame;
 	size_t flen;
 	double out[SA_N];
 
 	sa_params(&ref, &p);
-	if (fl_sagg_coord_new(FZ_FED, &ref, &p, 2, fz_names, FZ_NP,
+	if (fl_secagg_coord_new(FZ_FED, &ref, &p, 2, fz_names, FZ_NP,
 	                      FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, SA_N, &c) != 0)
-		fz_die("fl_sagg_coord_new: %s", fl_errmsg());
+		fz_die("fl_secagg_coord_new: %s", fl_errmsg());
 	for (int steps = 0; steps < MAX_STEPS && fz_next_byte(in, &op); steps++) {
 		const char *name = fz_names[(op & 3) % FZ_NP];
 
@@ -330,16 +330,16 @@ static void sagg_coord_mode(struct fz_reader *in)
 			der = fz_cert_der((op & 3) % FZ_NP, &dlen);
 			switch (env->body_case) {
 			case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
-				fl_sagg_coord_advert(c, name, env->key_advert, der, dlen);
+				fl_secagg_coord_advert(c, name, env->key_advert, der, dlen);
 				break;
 			case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
-				fl_sagg_coord_shares(c, name, env->share_set);
+				fl_secagg_coord_shares(c, name, env->share_set);
 				break;
 			case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
-				fl_sagg_coord_masked(c, name, env->masked_update);
+				fl_secagg_coord_masked(c, name, env->masked_update);
 				break;
 			case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
-				fl_sagg_coord_reveal(c, name, env->unmask_reply);
+				fl_secagg_coord_reveal(c, name, env->unmask_reply);
 				break;
 			default: break;
 			}
@@ -347,28 +347,28 @@ static void sagg_coord_mode(struct fz_reader *in)
 			break;
 		}
 		case 1:
-			if (fl_sagg_coord_key_list(c, &frame, &flen) == 0)
+			if (fl_secagg_coord_key_list(c, &frame, &flen) == 0)
 				check_frame(frame, flen, "key_list");
 			break;
 		case 2:
-			if (fl_sagg_coord_shares_for(c, name, &frame, &flen) == 0)
+			if (fl_secagg_coord_shares_for(c, name, &frame, &flen) == 0)
 				check_frame(frame, flen, "share_set");
 			break;
 		case 3:
-			if (fl_sagg_coord_unmask_request(c, &frame, &flen) == 0)
+			if (fl_secagg_coord_unmask_request(c, &frame, &flen) == 0)
 				check_frame(frame, flen, "unmask_request");
 			break;
-		case 4: fl_sagg_coord_finish(c, out); break;
+		case 4: fl_secagg_coord_finish(c, out); break;
 		default:
-			(void)fl_sagg_coord_step(c);
-			(void)fl_sagg_coord_owes(c, name);
-			(void)fl_sagg_coord_count(c, (enum fl_sagg_step)(op % 4));
-			(void)fl_sagg_coord_member(c, (enum fl_sagg_step)(op % 4), name);
+			(void)fl_secagg_coord_step(c);
+			(void)fl_secagg_coord_owes(c, name);
+			(void)fl_secagg_coord_count(c, (enum fl_secagg_step)(op % 4));
+			(void)fl_secagg_coord_member(c, (enum fl_secagg_step)(op % 4), name);
 			break;
 		}
 		free(frame);
 	}
-	fl_sagg_coord_free(c);
+	fl_secagg_coord_free(c);
 }
 
 /* Partner acme's side: each frame goes to the step its body belongs to. */
@@ -377,17 +377,17 @@ static void sagg_node_mode(struct fz_reader *in)
 	static const double x[SA_N] = {1.5, -2.25, 0, 1e6};
 	Fedlead__Wire__RoundRef ref;
 	Fedlead__Wire__SecAggParams p;
-	struct fl_sagg_node *s = NULL;
+	struct fl_secagg_node *s = NULL;
 	uint8_t *frame = NULL;
 	size_t flen;
 	const uint8_t *body;
 	size_t len;
 
 	sa_params(&ref, &p);
-	if (fl_sagg_node_start(FZ_FED, &ref, &p, 2, fz_names[0], fz_key(0),
+	if (fl_secagg_node_start(FZ_FED, &ref, &p, 2, fz_names[0], fz_key(0),
 	                       FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, x, SA_N, &s, &frame,
 	                       &flen) != 0)
-		fz_die("fl_sagg_node_start: %s", fl_errmsg());
+		fz_die("fl_secagg_node_start: %s", fl_errmsg());
 	check_frame(frame, flen, "key_advert");
 	free(frame);
 	for (int steps = 0; steps < MAX_STEPS && fz_next_frame(in, &body, &len); steps++) {
@@ -399,13 +399,13 @@ static void sagg_node_mode(struct fz_reader *in)
 		frame = NULL;
 		switch (env->body_case) {
 		case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
-			r = fl_sagg_node_keys(s, env->key_list, fz_store(), &frame, &flen);
+			r = fl_secagg_node_keys(s, env->key_list, fz_store(), &frame, &flen);
 			break;
 		case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
-			r = fl_sagg_node_shares(s, env->share_set, &frame, &flen);
+			r = fl_secagg_node_shares(s, env->share_set, &frame, &flen);
 			break;
 		case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
-			r = fl_sagg_node_unmask(s, env->unmask_request, &frame, &flen);
+			r = fl_secagg_node_unmask(s, env->unmask_request, &frame, &flen);
 			break;
 		default: break;
 		}
@@ -414,7 +414,7 @@ static void sagg_node_mode(struct fz_reader *in)
 		free(frame);
 		fl_wire_free(env);
 	}
-	fl_sagg_node_free(s);
+	fl_secagg_node_free(s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

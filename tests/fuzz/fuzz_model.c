@@ -13,7 +13,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/model.h"
-#include "fedlead/modelsign.h"
+#include "fedlead/signed_model.h"
 #include "fuzz_common.h"
 
 static void check_split(const uint8_t *data, size_t size)

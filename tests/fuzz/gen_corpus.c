@@ -21,9 +21,9 @@
 #include "fedlead/error.h"
 #include "fedlead/logreg.h"
 #include "fedlead/model.h"
-#include "fedlead/modelsign.h"
-#include "fedlead/sagg.h"
+#include "fedlead/signed_model.h"
 #include "fedlead/secagg.h"
+#include "fedlead/masks.h"
 #include "fuzz_common.h"
 
 #define SEED_MAX (60 * 1024)
@@ -376,8 +376,8 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 	static const double x[FZ_NP][SA_N] = {{1, 2, 3, 4}, {-1, 0.5, 0, 1e3}, {0.25, 0, -7, 2}};
 	Fedlead__Wire__RoundRef ref = FEDLEAD__WIRE__ROUND_REF__INIT;
 	Fedlead__Wire__SecAggParams p = FEDLEAD__WIRE__SEC_AGG_PARAMS__INIT;
-	struct fl_sagg_node *s[FZ_NP] = {0};
-	struct fl_sagg_coord *c = NULL;
+	struct fl_secagg_node *s[FZ_NP] = {0};
+	struct fl_secagg_coord *c = NULL;
 	struct fz_buf co = {0}, no = {0};
 	uint8_t *frame, *kl;
 	size_t len, kl_len;
@@ -390,40 +390,40 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 	ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
 	p.session.data = (uint8_t *)sa_session;
 	p.session.len = sizeof(sa_session);
-	p.frac_bits = FL_SAGG_FRAC_BITS;
-	p.bound = fl_fixed_bound(FL_SAGG_FRAC_BITS, FZ_NP);
+	p.frac_bits = FL_SECAGG_FRAC_BITS;
+	p.bound = fl_fixed_bound(FL_SECAGG_FRAC_BITS, FZ_NP);
 	fz_buf_byte(&co, 5);
 	fz_buf_byte(&no, 6);
-	if (fl_sagg_coord_new(FZ_FED, &ref, &p, 2, fz_names, FZ_NP,
+	if (fl_secagg_coord_new(FZ_FED, &ref, &p, 2, fz_names, FZ_NP,
 	                      FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, SA_N, &c) != 0)
-		fz_die("fl_sagg_coord_new: %s", fl_errmsg());
+		fz_die("fl_secagg_coord_new: %s", fl_errmsg());
 	for (int i = 0; i < FZ_NP; i++) {
 		Fedlead__Wire__Envelope *env;
 		size_t dlen;
 		const uint8_t *der = fz_cert_der(i, &dlen);
 
-		if (fl_sagg_node_start(FZ_FED, &ref, &p, 2, fz_names[i], fz_key(i),
+		if (fl_secagg_node_start(FZ_FED, &ref, &p, 2, fz_names[i], fz_key(i),
 		                       FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, x[i], SA_N, &s[i],
 		                       &frame, &len) != 0)
-			fz_die("fl_sagg_node_start: %s", fl_errmsg());
+			fz_die("fl_secagg_node_start: %s", fl_errmsg());
 		env = must_decode(frame, len);
-		if (fl_sagg_coord_advert(c, fz_names[i], env->key_advert, der, dlen) != 0)
+		if (fl_secagg_coord_advert(c, fz_names[i], env->key_advert, der, dlen) != 0)
 			fz_die("advert: %s", fl_errmsg());
 		op_frame(&co, (uint8_t)i, frame, len);
 		fl_wire_free(env);
 		free(frame);
 	}
-	if (fl_sagg_coord_key_list(c, &kl, &kl_len) != 0)
+	if (fl_secagg_coord_key_list(c, &kl, &kl_len) != 0)
 		fz_die("key_list: %s", fl_errmsg());
 	fz_buf_byte(&co, 1 << 2);
 	fz_buf_add(&no, kl, kl_len);
 	for (int i = 0; i < FZ_NP; i++) {
 		Fedlead__Wire__Envelope *env = must_decode(kl, kl_len), *ss;
 
-		if (fl_sagg_node_keys(s[i], env->key_list, fz_store(), &frame, &len) != 0)
+		if (fl_secagg_node_keys(s[i], env->key_list, fz_store(), &frame, &len) != 0)
 			fz_die("node keys: %s", fl_errmsg());
 		ss = must_decode(frame, len);
-		if (fl_sagg_coord_shares(c, fz_names[i], ss->share_set) != 0)
+		if (fl_secagg_coord_shares(c, fz_names[i], ss->share_set) != 0)
 			fz_die("shares: %s", fl_errmsg());
 		op_frame(&co, (uint8_t)i, frame, len);
 		fl_wire_free(ss);
@@ -436,17 +436,17 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 		uint8_t *f2;
 		size_t l2;
 
-		if (fl_sagg_coord_shares_for(c, fz_names[i], &frame, &len) != 0)
+		if (fl_secagg_coord_shares_for(c, fz_names[i], &frame, &len) != 0)
 			fz_die("shares_for: %s", fl_errmsg());
 		fz_buf_byte(&co, (uint8_t)(i | 2 << 2));
 		if (i == 0)
 			fz_buf_add(&no, frame, len);
 		env = must_decode(frame, len);
-		if (fl_sagg_node_shares(s[i], env->share_set, &f2, &l2) != 0)
+		if (fl_secagg_node_shares(s[i], env->share_set, &f2, &l2) != 0)
 			fz_die("node shares: %s", fl_errmsg());
 		if (survivors & 1u << i) {
 			mu = must_decode(f2, l2);
-			if (fl_sagg_coord_masked(c, fz_names[i], mu->masked_update) != 0)
+			if (fl_secagg_coord_masked(c, fz_names[i], mu->masked_update) != 0)
 				fz_die("masked: %s", fl_errmsg());
 			op_frame(&co, (uint8_t)i, f2, l2);
 			fl_wire_free(mu);
@@ -455,7 +455,7 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 		free(frame);
 		free(f2);
 	}
-	if (fl_sagg_coord_unmask_request(c, &frame, &len) != 0)
+	if (fl_secagg_coord_unmask_request(c, &frame, &len) != 0)
 		fz_die("unmask_request: %s", fl_errmsg());
 	fz_buf_byte(&co, 3 << 2);
 	fz_buf_add(&no, frame, len);
@@ -468,10 +468,10 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 			fl_wire_free(env);
 			continue;
 		}
-		if (fl_sagg_node_unmask(s[i], env->unmask_request, &f2, &l2) != 0)
+		if (fl_secagg_node_unmask(s[i], env->unmask_request, &f2, &l2) != 0)
 			fz_die("node unmask: %s", fl_errmsg());
 		ur = must_decode(f2, l2);
-		if (fl_sagg_coord_reveal(c, fz_names[i], ur->unmask_reply) != 0)
+		if (fl_secagg_coord_reveal(c, fz_names[i], ur->unmask_reply) != 0)
 			fz_die("reveal: %s", fl_errmsg());
 		op_frame(&co, (uint8_t)i, f2, l2);
 		fl_wire_free(ur);
@@ -479,7 +479,7 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 		free(f2);
 	}
 	free(frame);
-	if (fl_sagg_coord_finish(c, sum) != 0)
+	if (fl_secagg_coord_finish(c, sum) != 0)
 		fz_die("finish: %s", fl_errmsg());
 	fz_buf_byte(&co, 4 << 2);
 	snprintf(name, sizeof(name), "sagg-coord-%s", tag);
@@ -489,8 +489,8 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 	free(co.p);
 	free(no.p);
 	for (int i = 0; i < FZ_NP; i++)
-		fl_sagg_node_free(s[i]);
-	fl_sagg_coord_free(c);
+		fl_secagg_node_free(s[i]);
+	fl_secagg_coord_free(c);
 }
 
 /* ---- solver checkpoints ---------------------------------------------- */

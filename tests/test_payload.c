@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fedlead/encode.h"
-#include "fedlead/fedmsg.h"
+#include "fedlead/payload.h"
 
 /* ---- independent helpers ---- */
 
@@ -61,18 +61,18 @@ static void test_lengths(void **state)
 {
 	(void)state;
 	/* stats: rows, positives, then count, sum, sumsq of d columns. */
-	assert_int_equal(fl_fedmsg_stats_len(4), 2 + 12);
+	assert_int_equal(fl_payload_stats_len(4), 2 + 12);
 	/* validation: rows, positives, log-loss sum, two histograms. */
-	assert_int_equal(fl_fedmsg_valid_len(10), 3 + 20);
+	assert_int_equal(fl_payload_valid_len(10), 3 + 20);
 	/* eval, d = 4: loss + 4 gradient entries; the upper triangle of a 4x4
 	 * matrix has 4 + 3 + 2 + 1 = 10 entries. */
-	assert_int_equal(fl_fedmsg_eval_len(4, 0, 0, 10), 5);
-	assert_int_equal(fl_fedmsg_eval_len(4, 1, 0, 10), 15);
-	assert_int_equal(fl_fedmsg_eval_len(4, 0, 1, 10), 5 + 23);
-	assert_int_equal(fl_fedmsg_eval_len(4, 1, 1, 10), 15 + 23);
+	assert_int_equal(fl_payload_eval_len(4, 0, 0, 10), 5);
+	assert_int_equal(fl_payload_eval_len(4, 1, 0, 10), 15);
+	assert_int_equal(fl_payload_eval_len(4, 0, 1, 10), 5 + 23);
+	assert_int_equal(fl_payload_eval_len(4, 1, 1, 10), 15 + 23);
 	/* fedavg: rows, loss, rows * w. */
-	assert_int_equal(fl_fedmsg_fedavg_len(4, 0, 10), 6);
-	assert_int_equal(fl_fedmsg_fedavg_len(4, 1, 10), 6 + 23);
+	assert_int_equal(fl_payload_fedavg_len(4, 0, 10), 6);
+	assert_int_equal(fl_payload_fedavg_len(4, 1, 10), 6 + 23);
 }
 
 /* ---- Hessian upper triangle ---- */
@@ -87,13 +87,13 @@ static void test_hess_round_trip(void **state)
 
 	(void)state;
 	v[6] = -99; /* a sentinel: the packer writes exactly 6 values */
-	fl_fedmsg_hess_pack(H, 3, v);
+	fl_payload_hess_pack(H, 3, v);
 	for (int i = 0; i < 6; i++)
 		assert_true(v[i] == tri[i]);
 	assert_true(v[6] == -99);
 	for (int i = 0; i < 9; i++)
 		back[i] = NAN;
-	fl_fedmsg_hess_unpack(tri, 3, back);
+	fl_payload_hess_unpack(tri, 3, back);
 	for (int i = 0; i < 9; i++)
 		assert_true(back[i] == H[i]);
 }
@@ -104,9 +104,9 @@ static void test_hess_one_by_one(void **state)
 	double v = 0, back = 0;
 
 	(void)state;
-	fl_fedmsg_hess_pack(&H, 1, &v);
+	fl_payload_hess_pack(&H, 1, &v);
 	assert_true(v == 2.5);
-	fl_fedmsg_hess_unpack(&v, 1, &back);
+	fl_payload_hess_unpack(&v, 1, &back);
 	assert_true(back == 2.5);
 }
 
@@ -128,7 +128,7 @@ static void test_stats_round_trip(void **state)
 	st->sumsq[0] = 7;
 	st->sumsq[1] = 40.25;
 	v[8] = -99;
-	fl_fedmsg_stats_pack(st, v);
+	fl_payload_stats_pack(st, v);
 	{
 		const double want[8] = {7, 2, 7, 5, 7, 12.5, 7, 40.25};
 
@@ -136,7 +136,7 @@ static void test_stats_round_trip(void **state)
 			assert_true(v[i] == want[i]);
 	}
 	assert_true(v[8] == -99);
-	assert_int_equal(fl_fedmsg_stats_unpack(v, 2, &back), 0);
+	assert_int_equal(fl_payload_stats_unpack(v, 2, &back), 0);
 	assert_non_null(back);
 	assert_int_equal(back->dim, 2);
 	assert_true(back->rows == 7 && back->positives == 2);
@@ -163,11 +163,11 @@ static void test_stats_sum_of_partners(void **state)
 	fl_stats_add(a, rows[1], y[1]);
 	fl_stats_add(b, rows[2], y[2]);
 	fl_stats_add(b, rows[3], y[3]);
-	fl_fedmsg_stats_pack(a, va);
-	fl_fedmsg_stats_pack(b, vb);
+	fl_payload_stats_pack(a, va);
+	fl_payload_stats_pack(b, vb);
 	for (int i = 0; i < 8; i++)
 		va[i] += vb[i];
-	assert_int_equal(fl_fedmsg_stats_unpack(va, 2, &sum), 0);
+	assert_int_equal(fl_payload_stats_unpack(va, 2, &sum), 0);
 	/* 4 rows, 2 converted; column 1 present in 3 rows: 2 - 1 + 4 = 5,
 	 * 4 + 1 + 16 = 21. */
 	assert_true(sum->rows == 4 && sum->positives == 2);
@@ -191,7 +191,7 @@ static void test_valid_pack_layout(void **state)
 	double v[3 + 2 * BINS];
 
 	(void)state;
-	fl_fedmsg_valid_pack(X, y, 3, 1, &w, BINS, RANGE, v);
+	fl_payload_valid_pack(X, y, 3, 1, &w, BINS, RANGE, v);
 	assert_true(v[0] == 3);
 	assert_true(v[1] == 2);
 	assert_near(v[2], naive_log_loss(2.5, 1) + naive_log_loss(-1.5, 0) + naive_log_loss(0.5, 1),
@@ -211,7 +211,7 @@ static void test_valid_pack_weights_and_clamping(void **state)
 	double v[3 + 2 * BINS];
 
 	(void)state;
-	fl_fedmsg_valid_pack(X, y, 3, 2, w, BINS, RANGE, v);
+	fl_payload_valid_pack(X, y, 3, 2, w, BINS, RANGE, v);
 	assert_true(v[0] == 3 && v[1] == 1);
 	/* z = 199 (negative, last bin), -201 (positive, bin 0), 1 (negative, bin 6). */
 	assert_true(v[3 + 0] == 1);
@@ -225,7 +225,7 @@ static void test_valid_pack_weights_and_clamping(void **state)
 	{
 		struct fl_valid_metrics m;
 
-		fl_fedmsg_valid_metrics(v, BINS, &m);
+		fl_payload_valid_metrics(v, BINS, &m);
 		assert_true(m.auc == 0);
 	}
 }
@@ -242,8 +242,8 @@ static void test_valid_auc_distinct_bins(void **state)
 	struct fl_valid_metrics m;
 
 	(void)state;
-	fl_fedmsg_valid_pack(X, y, 7, 1, &w, BINS, RANGE, v);
-	fl_fedmsg_valid_metrics(v, BINS, &m);
+	fl_payload_valid_pack(X, y, 7, 1, &w, BINS, RANGE, v);
+	fl_payload_valid_metrics(v, BINS, &m);
 	assert_true(m.rows == 7);
 	assert_true(m.positives == 3);
 	assert_near(m.auc, 0.75, 1e-15);
@@ -265,8 +265,8 @@ static void test_valid_auc_ties_in_bin(void **state)
 	struct fl_valid_metrics m;
 
 	(void)state;
-	fl_fedmsg_valid_pack(X, y, 4, 1, &w, BINS, RANGE, v);
-	fl_fedmsg_valid_metrics(v, BINS, &m);
+	fl_payload_valid_pack(X, y, 4, 1, &w, BINS, RANGE, v);
+	fl_payload_valid_metrics(v, BINS, &m);
 	assert_near(m.auc, 0.875, 1e-15);
 	assert_near(naive_auc(X, y, 4), 0.75, 1e-15);
 }
@@ -286,8 +286,8 @@ static void test_valid_auc_many_ties(void **state)
 	struct fl_valid_metrics m;
 
 	(void)state;
-	fl_fedmsg_valid_pack(X, y, 8, 1, &w, BINS, RANGE, v);
-	fl_fedmsg_valid_metrics(v, BINS, &m);
+	fl_payload_valid_pack(X, y, 8, 1, &w, BINS, RANGE, v);
+	fl_payload_valid_metrics(v, BINS, &m);
 	assert_near(m.auc, 9.5 / 15, 1e-15);
 }
 
@@ -301,13 +301,13 @@ static void test_valid_metrics_of_sums(void **state)
 	struct fl_valid_metrics ms, mall;
 
 	(void)state;
-	fl_fedmsg_valid_pack(X, y, 3, 1, &w, BINS, RANGE, va);
-	fl_fedmsg_valid_pack(X + 3, y + 3, 4, 1, &w, BINS, RANGE, vb);
-	fl_fedmsg_valid_pack(X, y, 7, 1, &w, BINS, RANGE, vall);
+	fl_payload_valid_pack(X, y, 3, 1, &w, BINS, RANGE, va);
+	fl_payload_valid_pack(X + 3, y + 3, 4, 1, &w, BINS, RANGE, vb);
+	fl_payload_valid_pack(X, y, 7, 1, &w, BINS, RANGE, vall);
 	for (size_t i = 0; i < 3 + 2 * BINS; i++)
 		va[i] += vb[i];
-	fl_fedmsg_valid_metrics(va, BINS, &ms);
-	fl_fedmsg_valid_metrics(vall, BINS, &mall);
+	fl_payload_valid_metrics(va, BINS, &ms);
+	fl_payload_valid_metrics(vall, BINS, &mall);
 	assert_true(ms.rows == 7 && ms.positives == 3);
 	assert_near(ms.auc, 0.75, 1e-15);
 	assert_near(ms.log_loss, mall.log_loss, 1e-15);
@@ -322,14 +322,14 @@ static void test_valid_metrics_undefined(void **state)
 	struct fl_valid_metrics m;
 
 	(void)state;
-	fl_fedmsg_valid_pack(X, y, 2, 1, &w, BINS, RANGE, v);
-	fl_fedmsg_valid_metrics(v, BINS, &m);
+	fl_payload_valid_pack(X, y, 2, 1, &w, BINS, RANGE, v);
+	fl_payload_valid_metrics(v, BINS, &m);
 	assert_true(isnan(m.auc));
 	assert_near(m.log_loss, (naive_log_loss(1, 0) + naive_log_loss(-1, 0)) / 2, 1e-15);
-	fl_fedmsg_valid_pack(X, y, 0, 1, &w, BINS, RANGE, v);
+	fl_payload_valid_pack(X, y, 0, 1, &w, BINS, RANGE, v);
 	for (size_t i = 0; i < 3 + 2 * BINS; i++)
 		assert_true(v[i] == 0);
-	fl_fedmsg_valid_metrics(v, BINS, &m);
+	fl_payload_valid_metrics(v, BINS, &m);
 	assert_true(m.rows == 0);
 	assert_true(isnan(m.auc));
 	assert_true(isnan(m.log_loss));

@@ -7,8 +7,8 @@
  * fl_model_decode() reads signed files too and ignores the trailer; only
  * fl_model_file_verify() trusts it.
  */
-#ifndef FEDLEAD_MODELSIGN_H
-#define FEDLEAD_MODELSIGN_H
+#ifndef FEDLEAD_SIGNED_MODEL_H
+#define FEDLEAD_SIGNED_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * Partner-side task handling. Everything this file sends is built in
  * reply_update() or fl_fednode_status(): sums over rows, never a row.
  */
-#include "fedlead/fednode.h"
+#include "fedlead/node.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "fedlead/error.h"
-#include "fedlead/fedmsg.h"
+#include "fedlead/payload.h"
 #include "fedlead/linalg.h"
 #include "fedlead/logreg.h"
-#include "fedlead/sagg.h"
+#include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 
 struct fl_fednode {
@@ -38,7 +38,7 @@ struct fl_fednode {
 	char identity[FL_WIRE_MAX_STRING + 1];
 	EVP_PKEY *key;
 	X509_STORE *store;
-	struct fl_sagg_node *sa;
+	struct fl_secagg_node *sa;
 	const Fedlead__Wire__SecAggParams *task_secagg; /* of the task being answered */
 };
 
@@ -68,7 +68,7 @@ void fl_fednode_free(struct fl_fednode *n)
 {
 	if (n == NULL)
 		return;
-	fl_sagg_node_free(n->sa);
+	fl_secagg_node_free(n->sa);
 	drop_split(n);
 	fl_dataset_free(n->raw);
 	free(n);
@@ -230,9 +230,9 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 	if (n->secure) {
 		int r;
 
-		fl_sagg_node_free(n->sa);
+		fl_secagg_node_free(n->sa);
 		n->sa = NULL;
-		r = fl_sagg_node_start(n->federation_id, ref, n->task_secagg,
+		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg,
 				       n->task_secagg->threshold ? n->task_secagg->threshold
 								 : n->threshold,
 				       n->identity, n->key, kind, values, nv, &n->sa, frame, len);
@@ -272,13 +272,13 @@ static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, ui
 		return r;
 	for (size_t i = 0; i < n->tr_raw->n; i++)
 		fl_stats_add(st, n->tr_raw->X + i * n->d, n->tr_raw->y[i]);
-	if ((v = malloc(fl_fedmsg_stats_len(n->d) * sizeof(double))) == NULL) {
+	if ((v = malloc(fl_payload_stats_len(n->d) * sizeof(double))) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
-	fl_fedmsg_stats_pack(st, v);
+	fl_payload_stats_pack(st, v);
 	r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, v,
-			 fl_fedmsg_stats_len(n->d), frame, len);
+			 fl_payload_stats_len(n->d), frame, len);
 out:
 	free(v);
 	fl_stats_free(st);
@@ -362,15 +362,15 @@ out:
 static void pack_valid(const struct fl_fednode *n, const double *w, double *v)
 {
 	if (n->va != NULL)
-		fl_fedmsg_valid_pack(n->va->X, n->va->y, n->va->n, n->d, w, n->bins, n->range, v);
+		fl_payload_valid_pack(n->va->X, n->va->y, n->va->n, n->d, w, n->bins, n->range, v);
 	else
-		memset(v, 0, fl_fedmsg_valid_len(n->bins) * sizeof(double));
+		memset(v, 0, fl_payload_valid_len(n->bins) * sizeof(double));
 }
 
 static int do_eval(struct fl_fednode *n, const Fedlead__Wire__EvalTask *t, uint8_t **frame,
 		   size_t *len)
 {
-	size_t d = n->d, nv = fl_fedmsg_eval_len(d, t->need_hessian, t->need_validation, n->bins);
+	size_t d = n->d, nv = fl_payload_eval_len(d, t->need_hessian, t->need_validation, n->bins);
 	double *v = NULL, *H = NULL;
 	int r = FL_ERR_NOMEM;
 
@@ -379,7 +379,7 @@ static int do_eval(struct fl_fednode *n, const Fedlead__Wire__EvalTask *t, uint8
 		goto out;
 	fl_linalg_logistic(n->tr->X, n->tr->n, d, n->tr->y, n->c, t->w, &v[0], v + 1, H);
 	if (H != NULL)
-		fl_fedmsg_hess_pack(H, d, v + 1 + d);
+		fl_payload_hess_pack(H, d, v + 1 + d);
 	if (t->need_validation)
 		pack_valid(n, t->w, v + 1 + d + (H ? d * (d + 1) / 2 : 0));
 	r = reply_update(n, t->ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, v, nv, frame, len);
@@ -392,7 +392,7 @@ out:
 static int do_local_train(struct fl_fednode *n, const Fedlead__Wire__LocalTrainTask *t,
 			  uint8_t **frame, size_t *len)
 {
-	size_t d = n->d, nv = fl_fedmsg_fedavg_len(d, t->need_validation, n->bins);
+	size_t d = n->d, nv = fl_payload_fedavg_len(d, t->need_validation, n->bins);
 	struct fl_logreg_data data = {n->tr->n, d, n->tr->X, n->tr->y, n->c};
 	struct fl_sgd_opts so = {
 		.l2 = t->l2,
@@ -438,11 +438,11 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 		return fl_fail(FL_ERR_PROTO, "coordinator: %s outside secure aggregation",
 			       fl_wire_type_name(env));
 	if (env->key_list != NULL && env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST)
-		r = fl_sagg_node_keys(n->sa, env->key_list, n->store, frame, len);
+		r = fl_secagg_node_keys(n->sa, env->key_list, n->store, frame, len);
 	else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET)
-		r = fl_sagg_node_shares(n->sa, env->share_set, frame, len);
+		r = fl_secagg_node_shares(n->sa, env->share_set, frame, len);
 	else
-		r = fl_sagg_node_unmask(n->sa, env->unmask_request, frame, len);
+		r = fl_secagg_node_unmask(n->sa, env->unmask_request, frame, len);
 	return r == 0 ? FL_FEDNODE_REPLY : r;
 }
 

@@ -3,7 +3,7 @@
  * endpoint. Callbacks here never look inside a message beyond its type:
  * decoding is fl_wire_decode()'s, acting on it fedcoord's.
  */
-#include "fedlead/coordinator.h"
+#include "fedlead/server.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -30,7 +30,7 @@
 #include "fedlead/config.h"
 #include "fedlead/error.h"
 #include "fedlead/log.h"
-#include "fedlead/modelsign.h"
+#include "fedlead/signed_model.h"
 #include "fedlead/report.h"
 #include "fedlead/statefile.h"
 #include "fedlead/wire.h"

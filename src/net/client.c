@@ -2,7 +2,7 @@
  * The partner's federation client. Blocking I/O is enough here: a node has
  * one connection and nothing else to do while it waits for the coordinator.
  */
-#include "fedlead/nodeclient.h"
+#include "fedlead/client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +26,10 @@
 
 #include "fedlead/config.h"
 #include "fedlead/error.h"
-#include "fedlead/fednode.h"
+#include "fedlead/node.h"
 #include "fedlead/log.h"
-#include "fedlead/modelsign.h"
-#include "fedlead/secagg.h"
+#include "fedlead/signed_model.h"
+#include "fedlead/masks.h"
 #include <openssl/pem.h>
 #include "fedlead/wire.h"
 

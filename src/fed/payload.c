@@ -1,4 +1,4 @@
-#include "fedlead/fedmsg.h"
+#include "fedlead/payload.h"
 
 #include <math.h>
 #include <string.h>
@@ -6,27 +6,27 @@
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
 
-size_t fl_fedmsg_stats_len(size_t d)
+size_t fl_payload_stats_len(size_t d)
 {
 	return 2 + 3 * d;
 }
 
-size_t fl_fedmsg_valid_len(uint32_t bins)
+size_t fl_payload_valid_len(uint32_t bins)
 {
 	return 3 + 2 * (size_t)bins;
 }
 
-size_t fl_fedmsg_eval_len(size_t d, int hess, int valid, uint32_t bins)
+size_t fl_payload_eval_len(size_t d, int hess, int valid, uint32_t bins)
 {
-	return 1 + d + (hess ? d * (d + 1) / 2 : 0) + (valid ? fl_fedmsg_valid_len(bins) : 0);
+	return 1 + d + (hess ? d * (d + 1) / 2 : 0) + (valid ? fl_payload_valid_len(bins) : 0);
 }
 
-size_t fl_fedmsg_fedavg_len(size_t d, int valid, uint32_t bins)
+size_t fl_payload_fedavg_len(size_t d, int valid, uint32_t bins)
 {
-	return 2 + d + (valid ? fl_fedmsg_valid_len(bins) : 0);
+	return 2 + d + (valid ? fl_payload_valid_len(bins) : 0);
 }
 
-void fl_fedmsg_stats_pack(const struct fl_stats *st, double *v)
+void fl_payload_stats_pack(const struct fl_stats *st, double *v)
 {
 	size_t d = st->dim;
 
@@ -37,7 +37,7 @@ void fl_fedmsg_stats_pack(const struct fl_stats *st, double *v)
 	memcpy(v + 2 + 2 * d, st->sumsq, d * sizeof(double));
 }
 
-int fl_fedmsg_stats_unpack(const double *v, size_t d, struct fl_stats **out)
+int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out)
 {
 	struct fl_stats *st;
 	int r;
@@ -53,14 +53,14 @@ int fl_fedmsg_stats_unpack(const double *v, size_t d, struct fl_stats **out)
 	return 0;
 }
 
-void fl_fedmsg_hess_pack(const double *H, size_t d, double *v)
+void fl_payload_hess_pack(const double *H, size_t d, double *v)
 {
 	for (size_t i = 0; i < d; i++)
 		for (size_t j = i; j < d; j++)
 			*v++ = H[i * d + j];
 }
 
-void fl_fedmsg_hess_unpack(const double *v, size_t d, double *H)
+void fl_payload_hess_unpack(const double *v, size_t d, double *H)
 {
 	for (size_t i = 0; i < d; i++)
 		for (size_t j = i; j < d; j++) {
@@ -80,12 +80,12 @@ static size_t hist_bin(double z, uint32_t bins, double range)
 	return (size_t)t;
 }
 
-void fl_fedmsg_valid_pack(const double *X, const double *y, size_t n, size_t d, const double *w,
+void fl_payload_valid_pack(const double *X, const double *y, size_t n, size_t d, const double *w,
 			  uint32_t bins, double range, double *v)
 {
 	double *hp = v + 3, *hn = v + 3 + bins;
 
-	memset(v, 0, fl_fedmsg_valid_len(bins) * sizeof(double));
+	memset(v, 0, fl_payload_valid_len(bins) * sizeof(double));
 	for (size_t i = 0; i < n; i++) {
 		double z = fl_linalg_dot(X + i * d, w, d);
 		int pos = y[i] > 0.5;
@@ -97,7 +97,7 @@ void fl_fedmsg_valid_pack(const double *X, const double *y, size_t n, size_t d, 
 	}
 }
 
-void fl_fedmsg_valid_metrics(const double *v, uint32_t bins, struct fl_valid_metrics *m)
+void fl_payload_valid_metrics(const double *v, uint32_t bins, struct fl_valid_metrics *m)
 {
 	const double *hp = v + 3, *hn = v + 3 + bins;
 	double neg_below = 0, pairs = 0, negatives = v[0] - v[1];

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "fedlead/error.h"
-#include "fedlead/sign.h"
+#include "fedlead/signature.h"
 #include "sign.pb-c.h"
 
 #define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"

@@ -38,7 +38,7 @@
 #include <openssl/evp.h>
 
 #include "fedlead/error.h"
-#include "fedlead/modelsign.h"
+#include "fedlead/signed_model.h"
 #include "model.pb-c.h"
 
 #define MODEL_MAGIC "FLMODEL\n"

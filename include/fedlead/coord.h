@@ -8,8 +8,8 @@
  * the L2 grid when l2 = auto, and the delivery of the final model. It only
  * ever adds partner vectors up.
  */
-#ifndef FEDLEAD_FEDCOORD_H
-#define FEDLEAD_FEDCOORD_H
+#ifndef FEDLEAD_COORD_H
+#define FEDLEAD_COORD_H
 
 #include <stddef.h>
 #include <stdint.h>

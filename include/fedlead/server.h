@@ -3,12 +3,12 @@
  * partners, an evhttp endpoint for operators, checkpoints in a locked state
  * directory. The federation logic itself is in fedcoord.
  */
-#ifndef FEDLEAD_COORDINATOR_H
-#define FEDLEAD_COORDINATOR_H
+#ifndef FEDLEAD_SERVER_H
+#define FEDLEAD_SERVER_H
 
 #include <stddef.h>
 
-#include "fedlead/fedcoord.h"
+#include "fedlead/coord.h"
 #include "fedlead/tls.h"
 
 struct fl_coord_opts {

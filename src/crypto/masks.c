@@ -11,7 +11,7 @@
  * read a certificate's identity are its own; they follow the rules of
  * fl_tls_peer_identity() in src/tls.c.
  */
-#include "fedlead/secagg.h"
+#include "fedlead/masks.h"
 
 #include <errno.h>
 #include <math.h> /* isfinite(), a macro: no libm */
@@ -31,12 +31,12 @@
 #include <openssl/x509v3.h>
 
 #include "fedlead/error.h"
-#include "fedlead/tls.h"
-#include "secagg_int.h"
+#include "fedlead/certs.h"
+#include "crypto/shamir_int.h"
 
 #define HKDF_SALT "fedlead-secagg-v1"
 #define KEYS_CONTEXT "fedlead-secagg-keys-v1"
-#define MAX_IDENTITY FL_TLS_MAX_IDENTITY
+#define MAX_IDENTITY FL_CERT_MAX_IDENTITY
 /* Keystream buffer of fl_sa_mask(): large enough that OpenSSL's wide
  * ChaCha20 code runs at full speed, small enough to stay in L2. */
 #define MASK_CHUNK (64u * 1024)
@@ -732,10 +732,10 @@ out:
 	return r;
 }
 
-/* The certificate's identity (fl_tls_cert_identity); 0 or -1. */
+/* The certificate's identity (fl_cert_identity); 0 or -1. */
 static int cert_identity(X509 *cert, char buf[MAX_IDENTITY + 1])
 {
-	return fl_tls_cert_identity(cert, buf, MAX_IDENTITY + 1) == 0 ? 0 : -1;
+	return fl_cert_identity(cert, buf, MAX_IDENTITY + 1) == 0 ? 0 : -1;
 }
 
 int fl_sa_verify_keys(X509_STORE *store, const uint8_t *cert_der, size_t cert_len,
@@ -754,7 +754,7 @@ int fl_sa_verify_keys(X509_STORE *store, const uint8_t *cert_der, size_t cert_le
 
 	/* The claimed identity comes from the network: check it before it
 	 * is put in any message. */
-	if (identity == NULL || !fl_tls_identity_valid(identity)) {
+	if (identity == NULL || !fl_cert_identity_valid(identity)) {
 		r = fl_fail(FL_ERR_INVALID, "key advertisement: identity is not a usable name");
 		goto out;
 	}

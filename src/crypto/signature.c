@@ -6,7 +6,7 @@
  * lines that read OpenSSL's error queue and a certificate's identity are
  * its own; they follow the same rules as src/tls.c.
  */
-#include "fedlead/sign.h"
+#include "fedlead/signature.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "fedlead/error.h"
-#include "fedlead/tls.h"
+#include "fedlead/certs.h"
 #include "sign.pb-c.h"
 
 #define DIGEST_SHA256 "sha256"
@@ -304,9 +304,9 @@ out:
 /* The signer's CN (or first DNS name) by the rules of fl_tls_peer_identity. */
 static int signer_identity(X509 *cert, char *buf, size_t n)
 {
-	char id[FL_TLS_MAX_IDENTITY + 1];
+	char id[FL_CERT_MAX_IDENTITY + 1];
 
-	if (fl_tls_cert_identity(cert, id, sizeof(id)) != 0)
+	if (fl_cert_identity(cert, id, sizeof(id)) != 0)
 		return fl_fail(FL_ERR_AUTH, "model signer certificate has an unusable identity");
 	if (strlen(id) + 1 > n)
 		return fl_fail(FL_ERR_INVALID, "signer identity of %zu bytes does not fit %zu",

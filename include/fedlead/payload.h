@@ -12,8 +12,8 @@
  *           hist_pos[bins], hist_neg[bins] (counts of validation scores per
  *           logit bin, for AUC without any per-lead score leaving the site)
  */
-#ifndef FEDLEAD_FEDMSG_H
-#define FEDLEAD_FEDMSG_H
+#ifndef FEDLEAD_PAYLOAD_H
+#define FEDLEAD_PAYLOAD_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,21 +24,21 @@
 #define FL_HIST_RANGE_DEFAULT 20.0
 #define FL_HIST_BINS_MAX 100000
 
-size_t fl_fedmsg_stats_len(size_t d);
-size_t fl_fedmsg_valid_len(uint32_t bins);
-size_t fl_fedmsg_eval_len(size_t d, int hess, int valid, uint32_t bins);
-size_t fl_fedmsg_fedavg_len(size_t d, int valid, uint32_t bins);
+size_t fl_payload_stats_len(size_t d);
+size_t fl_payload_valid_len(uint32_t bins);
+size_t fl_payload_eval_len(size_t d, int hess, int valid, uint32_t bins);
+size_t fl_payload_fedavg_len(size_t d, int valid, uint32_t bins);
 
 /* Packs raw column statistics; unpacks summed ones (min/max are not sent). */
-void fl_fedmsg_stats_pack(const struct fl_stats *st, double *v);
-int fl_fedmsg_stats_unpack(const double *v, size_t d, struct fl_stats **out);
+void fl_payload_stats_pack(const struct fl_stats *st, double *v);
+int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
 
 /* Upper triangle of a symmetric d*d matrix, row by row, and back. */
-void fl_fedmsg_hess_pack(const double *H, size_t d, double *v);
-void fl_fedmsg_hess_unpack(const double *v, size_t d, double *H);
+void fl_payload_hess_pack(const double *H, size_t d, double *v);
+void fl_payload_hess_unpack(const double *v, size_t d, double *H);
 
 /* Validation sums at w over rows X (standardised), appended at v. */
-void fl_fedmsg_valid_pack(const double *X, const double *y, size_t n, size_t d, const double *w,
+void fl_payload_valid_pack(const double *X, const double *y, size_t n, size_t d, const double *w,
 			  uint32_t bins, double range, double *v);
 
 struct fl_valid_metrics {
@@ -47,6 +47,6 @@ struct fl_valid_metrics {
 
 /* Metrics from summed validation sums (AUC from the histograms, ties within
  * a bin counted one half). */
-void fl_fedmsg_valid_metrics(const double *v, uint32_t bins, struct fl_valid_metrics *m);
+void fl_payload_valid_metrics(const double *v, uint32_t bins, struct fl_valid_metrics *m);
 
 #endif

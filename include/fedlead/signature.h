@@ -12,8 +12,8 @@
  * included, so verification also requires the signer's certificate to be a
  * coordinator's (extended key usage serverAuth, as fedlead-ca issues it).
  */
-#ifndef FEDLEAD_SIGN_H
-#define FEDLEAD_SIGN_H
+#ifndef FEDLEAD_SIGNATURE_H
+#define FEDLEAD_SIGNATURE_H
 
 #include <stddef.h>
 #include <stdint.h>

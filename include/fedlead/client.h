@@ -3,8 +3,8 @@
  * TLS 1.3, answers its tasks from the partner's rows, reconnects with
  * exponential backoff and jitter, and saves the final signed model.
  */
-#ifndef FEDLEAD_NODECLIENT_H
-#define FEDLEAD_NODECLIENT_H
+#ifndef FEDLEAD_CLIENT_H
+#define FEDLEAD_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * given a decoded task from the coordinator, compute the reply from the
  * partner's rows. The network client (nodeclient) feeds it.
  */
-#ifndef FEDLEAD_FEDNODE_H
-#define FEDLEAD_FEDNODE_H
+#ifndef FEDLEAD_NODE_H
+#define FEDLEAD_NODE_H
 
 #include <stddef.h>
 #include <stdint.h>

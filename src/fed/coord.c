@@ -10,7 +10,7 @@
  * continue_federation() issues the next round; a restarted coordinator
  * restores it and continues identically.
  */
-#include "fedlead/fedcoord.h"
+#include "fedlead/coord.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -20,10 +20,10 @@
 #include <time.h>
 
 #include "fedlead/error.h"
-#include "fedlead/fedmsg.h"
+#include "fedlead/payload.h"
 #include "fedlead/logreg.h"
-#include "fedlead/sagg.h"
 #include "fedlead/secagg.h"
+#include "fedlead/masks.h"
 #include <openssl/rand.h>
 #include "fedlead/train.h"
 #include "fedlead/wire.h"
@@ -82,7 +82,7 @@ struct fl_fedcoord {
 	size_t model_len;
 
 	/* Secure aggregation of the round in progress (NULL when plain). */
-	struct fl_sagg_coord *sa;
+	struct fl_secagg_coord *sa;
 	Fedlead__Wire__SecAggParams sap;
 	uint8_t session[FL_WIRE_SESSION_LEN];
 	double *secure_sum; /* the unmasked sum, once the last step is done */
@@ -192,7 +192,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	free(c->best_w);
 	free(c->hist);
 	free(c->model_file);
-	fl_sagg_coord_free(c->sa);
+	fl_secagg_coord_free(c->sa);
 	free(c->secure_sum);
 	free(c);
 }
@@ -392,7 +392,7 @@ static int secure_begin(struct fl_fedcoord *c)
 	Fedlead__Wire__UpdateKind kind;
 	int r;
 
-	fl_sagg_coord_free(c->sa);
+	fl_secagg_coord_free(c->sa);
 	c->sa = NULL;
 	free(c->secure_sum);
 	c->secure_sum = NULL;
@@ -402,7 +402,7 @@ static int secure_begin(struct fl_fedcoord *c)
 		return fl_fail(FL_ERR_CRYPTO, "no randomness for the secure-aggregation session");
 	fedlead__wire__sec_agg_params__init(&c->sap);
 	c->sap.session = (ProtobufCBinaryData){sizeof(c->session), c->session};
-	c->sap.frac_bits = c->task == T_STATS ? FL_SAGG_STATS_FRAC_BITS : FL_SAGG_FRAC_BITS;
+	c->sap.frac_bits = c->task == T_STATS ? FL_SECAGG_STATS_FRAC_BITS : FL_SECAGG_FRAC_BITS;
 	c->sap.bound = fl_fixed_bound(c->sap.frac_bits, c->np);
 	/* t travels with each round: the participants are known only once the
 	 * federation has started, after the early partners' Welcome. */
@@ -418,7 +418,7 @@ static int secure_begin(struct fl_fedcoord *c)
 			ids[k++] = c->p[i].id;
 	}
 	fill_ref(c, &ref);
-	r = fl_sagg_coord_new(c->federation_id, &ref, &c->sap, threshold(c), ids, k, kind,
+	r = fl_secagg_coord_new(c->federation_id, &ref, &c->sap, threshold(c), ids, k, kind,
 			      expected_len(c), &c->sa);
 	free(ids);
 	return r;
@@ -855,7 +855,7 @@ static void take_validation(struct fl_fedcoord *c, const double *v)
 {
 	struct fl_valid_metrics m;
 
-	fl_fedmsg_valid_metrics(v, c->set.hist_bins, &m);
+	fl_payload_valid_metrics(v, c->set.hist_bins, &m);
 	c->valid_rows = m.rows;
 	c->valid_positives = m.positives;
 	c->valid_log_loss = m.log_loss;
@@ -867,7 +867,7 @@ static int finish_stats(struct fl_fedcoord *c, const double *acc)
 	struct fl_stats *st = NULL;
 	int r;
 
-	if ((r = fl_fedmsg_stats_unpack(acc, c->d, &st)) != 0)
+	if ((r = fl_payload_stats_unpack(acc, c->d, &st)) != 0)
 		return r;
 	c->total_rows = st->rows;
 	c->total_positives = st->positives;
@@ -918,7 +918,7 @@ static int finish_eval(struct fl_fedcoord *c, const double *acc)
 	if (c->need_hess) {
 		if ((H = malloc(c->d * c->d * sizeof(double))) == NULL)
 			return FL_ERR_NOMEM;
-		fl_fedmsg_hess_unpack(acc + off, c->d, H);
+		fl_payload_hess_unpack(acc + off, c->d, H);
 	}
 	r = fl_solver_tell(c->solver, acc[0], acc + 1, H);
 	free(H);
@@ -965,9 +965,9 @@ static int finish_fedavg(struct fl_fedcoord *c, const double *acc)
 static size_t expected_len(const struct fl_fedcoord *c)
 {
 	switch (c->task) {
-	case T_STATS: return fl_fedmsg_stats_len(c->d);
-	case T_EVAL: return fl_fedmsg_eval_len(c->d, c->need_hess, c->need_valid, c->set.hist_bins);
-	case T_FEDAVG: return fl_fedmsg_fedavg_len(c->d, c->need_valid, c->set.hist_bins);
+	case T_STATS: return fl_payload_stats_len(c->d);
+	case T_EVAL: return fl_payload_eval_len(c->d, c->need_hess, c->need_valid, c->set.hist_bins);
+	case T_FEDAVG: return fl_payload_fedavg_len(c->d, c->need_valid, c->set.hist_bins);
 	default: return 0;
 	}
 }
@@ -997,7 +997,7 @@ static void complete_round(struct fl_fedcoord *c)
 		fail_federation(c, "out of memory");
 		return;
 	}
-	fl_sagg_coord_free(c->sa);
+	fl_secagg_coord_free(c->sa);
 	c->sa = NULL;
 	switch (c->task) {
 	case T_STATS: r = finish_stats(c, acc); break;
@@ -1023,18 +1023,18 @@ static void secure_pending(struct fl_fedcoord *c)
 	for (size_t i = 0; i < c->np; i++) {
 		struct partner *p = &c->p[i];
 
-		p->pending = p->participant && !p->sa_lost && fl_sagg_coord_owes(c->sa, p->id);
+		p->pending = p->participant && !p->sa_lost && fl_secagg_coord_owes(c->sa, p->id);
 	}
 }
 
-static void secure_broadcast(struct fl_fedcoord *c, enum fl_sagg_step members,
+static void secure_broadcast(struct fl_fedcoord *c, enum fl_secagg_step members,
 			     const uint8_t *frame, size_t len, const char *type)
 {
 	for (size_t i = 0; i < c->np; i++) {
 		struct partner *p = &c->p[i];
 
 		if (p->participant && !p->sa_lost && p->connected &&
-		    fl_sagg_coord_member(c->sa, members, p->id))
+		    fl_secagg_coord_member(c->sa, members, p->id))
 			c->io.send_frame(c->io.ctx, p->id, frame, len, type);
 	}
 }
@@ -1055,38 +1055,38 @@ static void secure_advance(struct fl_fedcoord *c)
 	for (size_t i = 0; i < c->np; i++)
 		if (c->p[i].pending)
 			return;
-	switch (fl_sagg_coord_step(c->sa)) {
-	case FL_SAGG_ADVERT:
-		if ((r = fl_sagg_coord_key_list(c->sa, &frame, &len)) == 0)
-			secure_broadcast(c, FL_SAGG_ADVERT, frame, len, "key_list");
+	switch (fl_secagg_coord_step(c->sa)) {
+	case FL_SECAGG_ADVERT:
+		if ((r = fl_secagg_coord_key_list(c->sa, &frame, &len)) == 0)
+			secure_broadcast(c, FL_SECAGG_ADVERT, frame, len, "key_list");
 		fl_fault_point("keys", c->round);
 		break;
-	case FL_SAGG_SHARES:
+	case FL_SECAGG_SHARES:
 		for (size_t i = 0; r == 0 && i < c->np; i++) {
 			struct partner *p = &c->p[i];
 
 			if (!p->participant || p->sa_lost || !p->connected ||
-			    !fl_sagg_coord_member(c->sa, FL_SAGG_SHARES, p->id))
+			    !fl_secagg_coord_member(c->sa, FL_SECAGG_SHARES, p->id))
 				continue;
-			if ((r = fl_sagg_coord_shares_for(c->sa, p->id, &frame, &len)) == 0)
+			if ((r = fl_secagg_coord_shares_for(c->sa, p->id, &frame, &len)) == 0)
 				c->io.send_frame(c->io.ctx, p->id, frame, len, "share_set");
 			free(frame);
 			frame = NULL;
 		}
-		if (r == 0 && fl_sagg_coord_count(c->sa, FL_SAGG_SHARES) == 0)
+		if (r == 0 && fl_secagg_coord_count(c->sa, FL_SECAGG_SHARES) == 0)
 			r = fl_fail(FL_ERR_PROTO, "no partner shared keys");
 		fl_fault_point("shares", c->round);
 		break;
-	case FL_SAGG_MASKED:
-		if ((r = fl_sagg_coord_unmask_request(c->sa, &frame, &len)) == 0)
-			secure_broadcast(c, FL_SAGG_MASKED, frame, len, "unmask_request");
+	case FL_SECAGG_MASKED:
+		if ((r = fl_secagg_coord_unmask_request(c->sa, &frame, &len)) == 0)
+			secure_broadcast(c, FL_SECAGG_MASKED, frame, len, "unmask_request");
 		fl_fault_point("masked", c->round);
 		break;
-	case FL_SAGG_UNMASK:
+	case FL_SECAGG_UNMASK:
 		fl_fault_point("unmask", c->round);
 		if ((c->secure_sum = malloc((expected_len(c) + 1) * sizeof(double))) == NULL)
 			r = FL_ERR_NOMEM;
-		else if ((r = fl_sagg_coord_finish(c->sa, c->secure_sum)) != 0) {
+		else if ((r = fl_secagg_coord_finish(c->sa, c->secure_sum)) != 0) {
 			free(c->secure_sum);
 			c->secure_sum = NULL;
 		}
@@ -1100,7 +1100,7 @@ static void secure_advance(struct fl_fedcoord *c)
 		/* Drop whoever is lost, then redo the round with fresh keys, or fail. */
 		for (size_t i = 0; i < c->np; i++)
 			c->p[i].pending = c->p[i].participant && c->p[i].sa_lost;
-		fl_sagg_coord_free(c->sa);
+		fl_secagg_coord_free(c->sa);
 		c->sa = NULL;
 		if (c->set.late_policy != FL_LATE_DROP) {
 			fail_federation(c, why);
@@ -1157,16 +1157,16 @@ static int secure_message(struct fl_fedcoord *c, struct partner *p,
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
 		if ((r = c->io.peer_cert(c->io.ctx, p->id, &cert, &cert_len)) != 0)
 			return r;
-		r = fl_sagg_coord_advert(c->sa, p->id, env->key_advert, cert, cert_len);
+		r = fl_secagg_coord_advert(c->sa, p->id, env->key_advert, cert, cert_len);
 		break;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
-		r = fl_sagg_coord_shares(c->sa, p->id, env->share_set);
+		r = fl_secagg_coord_shares(c->sa, p->id, env->share_set);
 		break;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
-		r = fl_sagg_coord_masked(c->sa, p->id, env->masked_update);
+		r = fl_secagg_coord_masked(c->sa, p->id, env->masked_update);
 		break;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
-		r = fl_sagg_coord_reveal(c->sa, p->id, env->unmask_reply);
+		r = fl_secagg_coord_reveal(c->sa, p->id, env->unmask_reply);
 		break;
 	default: return fl_fail(FL_ERR_PROTO, "peer %s: unexpected message", p->id);
 	}

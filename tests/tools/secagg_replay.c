@@ -1,6 +1,6 @@
 /*
- * sagg_replay: replays one secure-aggregation round from a coordinator's
- * --dump-dir into the coordinator's protocol engine (fl_sagg_coord) and
+ * secagg_replay: replays one secure-aggregation round from a coordinator's
+ * --dump-dir into the coordinator's protocol engine (fl_secagg_coord) and
  * prints the unmasked sum, one value per line (%.17g), on stdout.
  *
  * The dump holds every payload the coordinator received, as received
@@ -29,8 +29,8 @@
 #include <openssl/x509.h>
 
 #include "fedlead/error.h"
-#include "fedlead/sagg.h"
 #include "fedlead/secagg.h"
+#include "fedlead/masks.h"
 #include "fedlead/wire.h"
 
 #define MAX_FILE (256u << 20)
@@ -51,13 +51,13 @@ struct cert {
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-	        "usage: sagg_replay --session HEX [--round N] [--frac-bits F] [--threshold T]\n"
+	        "usage: secagg_replay --session HEX [--round N] [--frac-bits F] [--threshold T]\n"
 	        "                   DUMP_DIR PARTNER.crt...\n"
 	        "Replays secure-aggregation round N (default 1, the statistics round) from\n"
 	        "a coordinator's --dump-dir and prints the unmasked sum, one value per line.\n"
 	        "--frac-bits defaults to %d (statistics), --threshold to the coordinator's\n"
 	        "default, more than half of the partners that advertised keys.\n",
-	        FL_SAGG_STATS_FRAC_BITS);
+	        FL_SECAGG_STATS_FRAC_BITS);
 }
 
 static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
@@ -249,7 +249,7 @@ out:
 }
 
 /* The payloads of one kind, in order; each handled by the engine. */
-static int replay(struct fl_sagg_coord *c, struct msg *m, size_t n,
+static int replay(struct fl_secagg_coord *c, struct msg *m, size_t n,
                   Fedlead__Wire__Envelope__BodyCase kind, const struct cert *certs, size_t nc)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -269,15 +269,15 @@ static int replay(struct fl_sagg_coord *c, struct msg *m, size_t n,
 				               "no certificate for partner %s "
 				               "(give its PEM file)",
 				               m[i].partner);
-			r = fl_sagg_coord_advert(c, m[i].partner, e->key_advert, ct->der, ct->len);
+			r = fl_secagg_coord_advert(c, m[i].partner, e->key_advert, ct->der, ct->len);
 			break;
 		case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
-			r = fl_sagg_coord_shares(c, m[i].partner, e->share_set);
+			r = fl_secagg_coord_shares(c, m[i].partner, e->share_set);
 			break;
 		case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
-			r = fl_sagg_coord_masked(c, m[i].partner, e->masked_update);
+			r = fl_secagg_coord_masked(c, m[i].partner, e->masked_update);
 			break;
-		default: r = fl_sagg_coord_reveal(c, m[i].partner, e->unmask_reply); break;
+		default: r = fl_secagg_coord_reveal(c, m[i].partner, e->unmask_reply); break;
 		}
 		if (r != 0)
 			return fl_fail(r, "%s: %s", m[i].file, fl_errmsg());
@@ -296,7 +296,7 @@ int main(int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	uint8_t session[FL_WIRE_SESSION_LEN];
-	unsigned long long round = 1, frac = FL_SAGG_STATS_FRAC_BITS, t = 0, v;
+	unsigned long long round = 1, frac = FL_SECAGG_STATS_FRAC_BITS, t = 0, v;
 	int have_session = 0, o, r, st = 1;
 	struct cert *certs = NULL;
 	struct msg *m = NULL;
@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 	Fedlead__Wire__UpdateKind kind = FEDLEAD__WIRE__UPDATE_KIND__UPDATE_NONE;
 	Fedlead__Wire__RoundRef ref;
 	Fedlead__Wire__SecAggParams p = FEDLEAD__WIRE__SEC_AGG_PARAMS__INIT;
-	struct fl_sagg_coord *c = NULL;
+	struct fl_secagg_coord *c = NULL;
 	uint8_t *frame = NULL;
 	size_t flen;
 	double *sum = NULL;
@@ -315,7 +315,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 's':
 			if (unhex(optarg, session, sizeof(session)) != 0) {
-				fprintf(stderr, "sagg_replay: --session: 32 hex digits expected\n");
+				fprintf(stderr, "secagg_replay: --session: 32 hex digits expected\n");
 				return 2;
 			}
 			have_session = 1;
@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 			              : o == 't' ? 255
 			                         : ~0ull,
 			              &v) != 0) {
-				fprintf(stderr, "sagg_replay: bad number \"%s\"\n", optarg);
+				fprintf(stderr, "secagg_replay: bad number \"%s\"\n", optarg);
 				return 2;
 			}
 			*(o == 'r' ? &round : o == 'f' ? &frac : &t) = v;
@@ -391,44 +391,44 @@ int main(int argc, char **argv)
 	p.bound = fl_fixed_bound((int)frac, np);
 	if ((sum = calloc(nv, sizeof(*sum))) == NULL)
 		goto fail;
-	if ((r = fl_sagg_coord_new(ref.federation_id, &ref, &p, (unsigned)t, ids, np, kind, nv,
+	if ((r = fl_secagg_coord_new(ref.federation_id, &ref, &p, (unsigned)t, ids, np, kind, nv,
 	                           &c)) != 0 ||
 	    (r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT, certs, nc)) != 0 ||
-	    (r = fl_sagg_coord_key_list(c, &frame, &flen)) != 0)
+	    (r = fl_secagg_coord_key_list(c, &frame, &flen)) != 0)
 		goto fail;
 	free(frame);
 	frame = NULL;
 	if ((r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET, certs, nc)) != 0)
 		goto fail;
 	for (size_t i = 0; i < np; i++) {
-		if (!fl_sagg_coord_member(c, FL_SAGG_SHARES, ids[i]))
+		if (!fl_secagg_coord_member(c, FL_SECAGG_SHARES, ids[i]))
 			continue;
-		if ((r = fl_sagg_coord_shares_for(c, ids[i], &frame, &flen)) != 0)
+		if ((r = fl_secagg_coord_shares_for(c, ids[i], &frame, &flen)) != 0)
 			goto fail;
 		free(frame);
 		frame = NULL;
 	}
 	if ((r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE, certs, nc)) != 0 ||
-	    (r = fl_sagg_coord_unmask_request(c, &frame, &flen)) != 0)
+	    (r = fl_secagg_coord_unmask_request(c, &frame, &flen)) != 0)
 		goto fail;
 	free(frame);
 	frame = NULL;
 	if ((r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY, certs, nc)) != 0 ||
-	    (r = fl_sagg_coord_finish(c, sum)) != 0)
+	    (r = fl_secagg_coord_finish(c, sum)) != 0)
 		goto fail;
 	for (size_t j = 0; j < nv; j++)
 		printf("%.17g\n", sum[j]);
 	fprintf(stderr,
-	        "sagg_replay: round %llu of %s: %zu partners, t = %llu, %zu values; masked input "
+	        "secagg_replay: round %llu of %s: %zu partners, t = %llu, %zu values; masked input "
 	        "from %zu, shares revealed by %zu\n",
-	        round, ref.federation_id, np, t, nv, fl_sagg_coord_count(c, FL_SAGG_MASKED),
-	        fl_sagg_coord_count(c, FL_SAGG_UNMASK));
+	        round, ref.federation_id, np, t, nv, fl_secagg_coord_count(c, FL_SECAGG_MASKED),
+	        fl_secagg_coord_count(c, FL_SECAGG_UNMASK));
 	st = fflush(stdout) == 0 ? 0 : 1;
 	goto out;
 fail:
-	fprintf(stderr, "sagg_replay: %s\n", fl_errmsg()[0] ? fl_errmsg() : "out of memory");
+	fprintf(stderr, "secagg_replay: %s\n", fl_errmsg()[0] ? fl_errmsg() : "out of memory");
 out:
-	fl_sagg_coord_free(c);
+	fl_secagg_coord_free(c);
 	free(frame);
 	free(sum);
 	free(ids);

@@ -9,7 +9,7 @@
  * self-mask seed, which lets the coordinator reject a wrong reconstruction
  * instead of producing a wrong sum.
  */
-#include "fedlead/sagg.h"
+#include "fedlead/secagg.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
-#include "fedlead/secagg.h"
+#include "fedlead/masks.h"
 
 #define K FL_SA_KEY_LEN
 #define CTX_MAX (FL_WIRE_MAX_STRING + 2 * (FL_WIRE_SESSION_LEN + K) + 8)
@@ -102,7 +102,7 @@ struct npeer {
 	int revealed; /* 0, 1 (seed share given), 2 (secret share given) */
 };
 
-struct fl_sagg_node {
+struct fl_secagg_node {
 	Fedlead__Wire__RoundRef ref;
 	char fed[FL_WIRE_MAX_STRING + 1];
 	uint8_t fp[FL_WIRE_FINGERPRINT_LEN];
@@ -121,7 +121,7 @@ struct fl_sagg_node {
 	int step;
 };
 
-void fl_sagg_node_free(struct fl_sagg_node *s)
+void fl_secagg_node_free(struct fl_secagg_node *s)
 {
 	if (s == NULL)
 		return;
@@ -137,7 +137,7 @@ void fl_sagg_node_free(struct fl_sagg_node *s)
 	free(s);
 }
 
-static void set_ref(struct fl_sagg_node *s, Fedlead__Wire__RoundRef *r)
+static void set_ref(struct fl_secagg_node *s, Fedlead__Wire__RoundRef *r)
 {
 	fedlead__wire__round_ref__init(r);
 	r->federation_id = s->fed;
@@ -146,16 +146,16 @@ static void set_ref(struct fl_sagg_node *s, Fedlead__Wire__RoundRef *r)
 	r->schema_fingerprint.len = sizeof(s->fp);
 }
 
-int fl_sagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
+int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
 		       const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
 		       EVP_PKEY *key,
 		       Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
-		       struct fl_sagg_node **out, uint8_t **advert, size_t *advert_len)
+		       struct fl_secagg_node **out, uint8_t **advert, size_t *advert_len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__KeyAdvert ka = FEDLEAD__WIRE__KEY_ADVERT__INIT;
 	Fedlead__Wire__RoundRef rr;
-	struct fl_sagg_node *s;
+	struct fl_secagg_node *s;
 	char sctx[CTX_MAX];
 	uint8_t *sig = NULL;
 	size_t siglen = 0, bad;
@@ -205,11 +205,11 @@ int fl_sagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef 
 	return 0;
 fail:
 	free(sig);
-	fl_sagg_node_free(s);
+	fl_secagg_node_free(s);
 	return r;
 }
 
-int fl_sagg_node_keys(struct fl_sagg_node *s, const Fedlead__Wire__KeyList *kl,
+int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *kl,
 		      X509_STORE *store, uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
@@ -330,7 +330,7 @@ out:
 	return r;
 }
 
-static struct npeer *node_peer(struct fl_sagg_node *s, const char *id)
+static struct npeer *node_peer(struct fl_secagg_node *s, const char *id)
 {
 	for (size_t i = 0; i < s->np; i++)
 		if (strcmp(s->peers[i].id, id) == 0)
@@ -338,7 +338,7 @@ static struct npeer *node_peer(struct fl_sagg_node *s, const char *id)
 	return NULL;
 }
 
-int fl_sagg_node_shares(struct fl_sagg_node *s, const Fedlead__Wire__ShareSet *ss,
+int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSet *ss,
 			uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
@@ -411,7 +411,7 @@ static int name_listed(const char *id, char *const *v, size_t n)
 	return 0;
 }
 
-int fl_sagg_node_unmask(struct fl_sagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
+int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
 			uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
@@ -523,7 +523,7 @@ struct cpeer {
 	size_t n_out;
 };
 
-struct fl_sagg_coord {
+struct fl_secagg_coord {
 	Fedlead__Wire__RoundRef ref;
 	char fed[FL_WIRE_MAX_STRING + 1];
 	uint8_t fp[FL_WIRE_FINGERPRINT_LEN];
@@ -535,7 +535,7 @@ struct fl_sagg_coord {
 	struct cpeer *p;
 	size_t np, n, n_listed;
 	uint64_t *sum; /* of the masked inputs, mod 2^64 */
-	enum fl_sagg_step step;
+	enum fl_secagg_step step;
 	/* reveals[r * np + o]: share of owner o's secret revealed by r */
 	uint8_t *rev;
 	unsigned char *rev_what;
@@ -552,7 +552,7 @@ static void cpeer_free_shares(struct cpeer *p)
 	p->n_out = 0;
 }
 
-void fl_sagg_coord_free(struct fl_sagg_coord *c)
+void fl_secagg_coord_free(struct fl_secagg_coord *c)
 {
 	if (c == NULL)
 		return;
@@ -573,12 +573,12 @@ void fl_sagg_coord_free(struct fl_sagg_coord *c)
 	free(c);
 }
 
-int fl_sagg_coord_new(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
+int fl_secagg_coord_new(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
 		      const Fedlead__Wire__SecAggParams *p, unsigned t,
 		      const char *const *partners, size_t np, Fedlead__Wire__UpdateKind kind,
-		      size_t n, struct fl_sagg_coord **out)
+		      size_t n, struct fl_secagg_coord **out)
 {
-	struct fl_sagg_coord *c;
+	struct fl_secagg_coord *c;
 
 	*out = NULL;
 	if (np > FL_WIRE_MAX_PARTIES || t < 2 || t > np)
@@ -611,11 +611,11 @@ int fl_sagg_coord_new(const char *federation_id, const Fedlead__Wire__RoundRef *
 	*out = c;
 	return 0;
 fail:
-	fl_sagg_coord_free(c);
+	fl_secagg_coord_free(c);
 	return FL_ERR_NOMEM;
 }
 
-static struct cpeer *coord_peer(struct fl_sagg_coord *c, const char *id)
+static struct cpeer *coord_peer(struct fl_secagg_coord *c, const char *id)
 {
 	for (size_t i = 0; i < c->np; i++)
 		if (strcmp(c->p[i].id, id) == 0)
@@ -623,7 +623,7 @@ static struct cpeer *coord_peer(struct fl_sagg_coord *c, const char *id)
 	return NULL;
 }
 
-static void cset_ref(struct fl_sagg_coord *c, Fedlead__Wire__RoundRef *r)
+static void cset_ref(struct fl_secagg_coord *c, Fedlead__Wire__RoundRef *r)
 {
 	fedlead__wire__round_ref__init(r);
 	r->federation_id = c->fed;
@@ -632,12 +632,12 @@ static void cset_ref(struct fl_sagg_coord *c, Fedlead__Wire__RoundRef *r)
 	r->schema_fingerprint.len = sizeof(c->fp);
 }
 
-enum fl_sagg_step fl_sagg_coord_step(const struct fl_sagg_coord *c)
+enum fl_secagg_step fl_secagg_coord_step(const struct fl_secagg_coord *c)
 {
 	return c->step;
 }
 
-int fl_sagg_coord_member(const struct fl_sagg_coord *c, enum fl_sagg_step step,
+int fl_secagg_coord_member(const struct fl_secagg_coord *c, enum fl_secagg_step step,
 			 const char *partner)
 {
 	for (size_t i = 0; i < c->np; i++)
@@ -645,47 +645,47 @@ int fl_sagg_coord_member(const struct fl_sagg_coord *c, enum fl_sagg_step step,
 			const struct cpeer *p = &c->p[i];
 
 			switch (step) {
-			case FL_SAGG_ADVERT: return p->advertised;
-			case FL_SAGG_SHARES: return p->shared;
-			case FL_SAGG_MASKED: return p->masked;
-			case FL_SAGG_UNMASK: return p->revealed;
+			case FL_SECAGG_ADVERT: return p->advertised;
+			case FL_SECAGG_SHARES: return p->shared;
+			case FL_SECAGG_MASKED: return p->masked;
+			case FL_SECAGG_UNMASK: return p->revealed;
 			}
 		}
 	return 0;
 }
 
-size_t fl_sagg_coord_count(const struct fl_sagg_coord *c, enum fl_sagg_step step)
+size_t fl_secagg_coord_count(const struct fl_secagg_coord *c, enum fl_secagg_step step)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->np; i++)
-		n += fl_sagg_coord_member(c, step, c->p[i].id) != 0;
+		n += fl_secagg_coord_member(c, step, c->p[i].id) != 0;
 	return n;
 }
 
-int fl_sagg_coord_owes(const struct fl_sagg_coord *c, const char *partner)
+int fl_secagg_coord_owes(const struct fl_secagg_coord *c, const char *partner)
 {
 	switch (c->step) {
-	case FL_SAGG_ADVERT: return !fl_sagg_coord_member(c, FL_SAGG_ADVERT, partner);
-	case FL_SAGG_SHARES:
-		return fl_sagg_coord_member(c, FL_SAGG_ADVERT, partner) &&
-		       !fl_sagg_coord_member(c, FL_SAGG_SHARES, partner);
-	case FL_SAGG_MASKED:
-		return fl_sagg_coord_member(c, FL_SAGG_SHARES, partner) &&
-		       !fl_sagg_coord_member(c, FL_SAGG_MASKED, partner);
-	case FL_SAGG_UNMASK:
-		return fl_sagg_coord_member(c, FL_SAGG_MASKED, partner) &&
-		       !fl_sagg_coord_member(c, FL_SAGG_UNMASK, partner);
+	case FL_SECAGG_ADVERT: return !fl_secagg_coord_member(c, FL_SECAGG_ADVERT, partner);
+	case FL_SECAGG_SHARES:
+		return fl_secagg_coord_member(c, FL_SECAGG_ADVERT, partner) &&
+		       !fl_secagg_coord_member(c, FL_SECAGG_SHARES, partner);
+	case FL_SECAGG_MASKED:
+		return fl_secagg_coord_member(c, FL_SECAGG_SHARES, partner) &&
+		       !fl_secagg_coord_member(c, FL_SECAGG_MASKED, partner);
+	case FL_SECAGG_UNMASK:
+		return fl_secagg_coord_member(c, FL_SECAGG_MASKED, partner) &&
+		       !fl_secagg_coord_member(c, FL_SECAGG_UNMASK, partner);
 	}
 	return 0;
 }
 
-int fl_sagg_coord_advert(struct fl_sagg_coord *c, const char *partner,
+int fl_secagg_coord_advert(struct fl_secagg_coord *c, const char *partner,
 			 const Fedlead__Wire__KeyAdvert *a, const uint8_t *cert, size_t cert_len)
 {
 	struct cpeer *p = coord_peer(c, partner);
 
-	if (p == NULL || c->step != FL_SAGG_ADVERT || p->advertised)
+	if (p == NULL || c->step != FL_SECAGG_ADVERT || p->advertised)
 		return fl_fail(FL_ERR_PROTO, "peer %s: key_advert out of order", partner);
 	if (cert == NULL || cert_len == 0 || cert_len > FL_WIRE_MAX_CERT)
 		return fl_fail(FL_ERR_INTERNAL, "peer %s: no certificate to relay", partner);
@@ -702,7 +702,7 @@ int fl_sagg_coord_advert(struct fl_sagg_coord *c, const char *partner,
 	return 0;
 }
 
-int fl_sagg_coord_key_list(struct fl_sagg_coord *c, uint8_t **frame, size_t *len)
+int fl_secagg_coord_key_list(struct fl_secagg_coord *c, uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__KeyList kl = FEDLEAD__WIRE__KEY_LIST__INIT;
@@ -711,10 +711,10 @@ int fl_sagg_coord_key_list(struct fl_sagg_coord *c, uint8_t **frame, size_t *len
 	size_t k = 0;
 	int r;
 
-	if (fl_sagg_coord_count(c, FL_SAGG_ADVERT) < c->t)
+	if (fl_secagg_coord_count(c, FL_SECAGG_ADVERT) < c->t)
 		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners advertised keys, the "
 			       "threshold is %u", (unsigned long long)c->ref.round,
-			       fl_sagg_coord_count(c, FL_SAGG_ADVERT), c->t);
+			       fl_secagg_coord_count(c, FL_SECAGG_ADVERT), c->t);
 	if ((e = calloc(c->np, sizeof(*e))) == NULL || (ep = calloc(c->np, sizeof(*ep))) == NULL) {
 		free(e);
 		return FL_ERR_NOMEM;
@@ -744,18 +744,18 @@ int fl_sagg_coord_key_list(struct fl_sagg_coord *c, uint8_t **frame, size_t *len
 	env.key_list = &kl;
 	r = encode_frame(&env, frame, len);
 	if (r == 0)
-		c->step = FL_SAGG_SHARES;
+		c->step = FL_SECAGG_SHARES;
 	free(e);
 	free(ep);
 	return r;
 }
 
-int fl_sagg_coord_shares(struct fl_sagg_coord *c, const char *partner,
+int fl_secagg_coord_shares(struct fl_secagg_coord *c, const char *partner,
 			 const Fedlead__Wire__ShareSet *ss)
 {
 	struct cpeer *p = coord_peer(c, partner);
 
-	if (p == NULL || c->step != FL_SAGG_SHARES || !p->advertised || p->shared)
+	if (p == NULL || c->step != FL_SECAGG_SHARES || !p->advertised || p->shared)
 		return fl_fail(FL_ERR_PROTO, "peer %s: share_set out of order", partner);
 	if (ss->n_shares != c->n_listed - 1)
 		return fl_fail(FL_ERR_PROTO, "peer %s: %zu shares, expected one for each of the %zu "
@@ -792,7 +792,7 @@ int fl_sagg_coord_shares(struct fl_sagg_coord *c, const char *partner,
 	return 0;
 }
 
-int fl_sagg_coord_shares_for(struct fl_sagg_coord *c, const char *partner, uint8_t **frame,
+int fl_secagg_coord_shares_for(struct fl_secagg_coord *c, const char *partner, uint8_t **frame,
 			     size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
@@ -802,11 +802,11 @@ int fl_sagg_coord_shares_for(struct fl_sagg_coord *c, const char *partner, uint8
 	size_t k = 0;
 	int r;
 
-	if (fl_sagg_coord_count(c, FL_SAGG_SHARES) < c->t)
+	if (fl_secagg_coord_count(c, FL_SECAGG_SHARES) < c->t)
 		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners shared keys, the "
 			       "threshold is %u", (unsigned long long)c->ref.round,
-			       fl_sagg_coord_count(c, FL_SAGG_SHARES), c->t);
-	c->step = FL_SAGG_MASKED;
+			       fl_secagg_coord_count(c, FL_SECAGG_SHARES), c->t);
+	c->step = FL_SECAGG_MASKED;
 	if ((sp = calloc(c->np + 1, sizeof(*sp))) == NULL)
 		return FL_ERR_NOMEM;
 	for (size_t i = 0; i < c->np; i++) {
@@ -829,12 +829,12 @@ int fl_sagg_coord_shares_for(struct fl_sagg_coord *c, const char *partner, uint8
 	return r;
 }
 
-int fl_sagg_coord_masked(struct fl_sagg_coord *c, const char *partner,
+int fl_secagg_coord_masked(struct fl_secagg_coord *c, const char *partner,
 			 const Fedlead__Wire__MaskedUpdate *m)
 {
 	struct cpeer *p = coord_peer(c, partner);
 
-	if (p == NULL || c->step != FL_SAGG_MASKED || !p->shared || p->masked)
+	if (p == NULL || c->step != FL_SECAGG_MASKED || !p->shared || p->masked)
 		return fl_fail(FL_ERR_PROTO, "peer %s: masked_update out of order", partner);
 	if (m->kind != c->kind || m->n_values != c->n)
 		return fl_fail(FL_ERR_PROTO, "peer %s: masked update of %zu values, expected %zu",
@@ -847,7 +847,7 @@ int fl_sagg_coord_masked(struct fl_sagg_coord *c, const char *partner,
 	return 0;
 }
 
-int fl_sagg_coord_unmask_request(struct fl_sagg_coord *c, uint8_t **frame, size_t *len)
+int fl_secagg_coord_unmask_request(struct fl_secagg_coord *c, uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__UnmaskRequest rq = FEDLEAD__WIRE__UNMASK_REQUEST__INIT;
@@ -855,11 +855,11 @@ int fl_sagg_coord_unmask_request(struct fl_sagg_coord *c, uint8_t **frame, size_
 	char **surv, **drop;
 	int r;
 
-	if (fl_sagg_coord_count(c, FL_SAGG_MASKED) < c->t)
+	if (fl_secagg_coord_count(c, FL_SECAGG_MASKED) < c->t)
 		return fl_fail(FL_ERR_PROTO, "round %llu: masked input from only %zu partners, the "
 			       "threshold is %u: the round is abandoned and nothing is revealed",
 			       (unsigned long long)c->ref.round,
-			       fl_sagg_coord_count(c, FL_SAGG_MASKED), c->t);
+			       fl_secagg_coord_count(c, FL_SECAGG_MASKED), c->t);
 	if ((surv = calloc(c->np + 1, sizeof(char *))) == NULL ||
 	    (drop = calloc(c->np + 1, sizeof(char *))) == NULL) {
 		free(surv);
@@ -879,19 +879,19 @@ int fl_sagg_coord_unmask_request(struct fl_sagg_coord *c, uint8_t **frame, size_
 	env.unmask_request = &rq;
 	r = encode_frame(&env, frame, len);
 	if (r == 0)
-		c->step = FL_SAGG_UNMASK;
+		c->step = FL_SECAGG_UNMASK;
 	free(surv);
 	free(drop);
 	return r;
 }
 
-int fl_sagg_coord_reveal(struct fl_sagg_coord *c, const char *partner,
+int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
 			 const Fedlead__Wire__UnmaskReply *u)
 {
 	struct cpeer *p = coord_peer(c, partner);
 	size_t ri;
 
-	if (p == NULL || c->step != FL_SAGG_UNMASK || !p->masked || p->revealed)
+	if (p == NULL || c->step != FL_SECAGG_UNMASK || !p->masked || p->revealed)
 		return fl_fail(FL_ERR_PROTO, "peer %s: unmask_reply out of order", partner);
 	ri = (size_t)(p - c->p);
 	for (size_t i = 0; i < u->n_shares; i++) {
@@ -924,7 +924,7 @@ int fl_sagg_coord_reveal(struct fl_sagg_coord *c, const char *partner,
  * self-mask commitment or its public key. A bad share among those used
  * abandons the round; one beyond them is not read.
  */
-static int recover(struct fl_sagg_coord *c, size_t oi, unsigned what, uint8_t secret[K])
+static int recover(struct fl_secagg_coord *c, size_t oi, unsigned what, uint8_t secret[K])
 {
 	uint8_t *sh = malloc(c->np * K), xs[FL_WIRE_MAX_PARTIES];
 	unsigned k = 0;
@@ -951,17 +951,17 @@ out:
 	return r;
 }
 
-int fl_sagg_coord_finish(struct fl_sagg_coord *c, double *out)
+int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out)
 {
 	uint8_t secret[K], check[K], key[K];
 	struct fl_sa_keypair kp;
 	int r = 0;
 
 	memset(&kp, 0, sizeof(kp));
-	if (fl_sagg_coord_count(c, FL_SAGG_UNMASK) < c->t)
+	if (fl_secagg_coord_count(c, FL_SECAGG_UNMASK) < c->t)
 		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners revealed shares, the "
 			       "threshold is %u", (unsigned long long)c->ref.round,
-			       fl_sagg_coord_count(c, FL_SAGG_UNMASK), c->t);
+			       fl_secagg_coord_count(c, FL_SECAGG_UNMASK), c->t);
 	for (size_t oi = 0; oi < c->np && r == 0; oi++) {
 		struct cpeer *o = &c->p[oi];
 

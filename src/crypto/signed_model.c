@@ -7,14 +7,14 @@
  * decoding, loading and saving a model are built on them and there must be
  * one copy of each. This file only makes and checks signatures.
  */
-#include "fedlead/modelsign.h"
+#include "fedlead/signed_model.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "fedlead/error.h"
 #include "fedlead/model.h"
-#include "fedlead/sign.h"
+#include "fedlead/signature.h"
 
 #define SIG_MAGIC_LEN 8
 #define SIG_HEADER_LEN 12 /* magic + 4-byte big-endian length */
