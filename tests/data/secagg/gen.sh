@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the golden vectors of tests/test_secagg.c with the openssl
-# command alone, so that the expected values do not come from src/secagg.c.
+# command alone, so that the expected values do not come from src/crypto/masks.c.
 # Run from anywhere: bash tests/data/secagg/gen.sh (needs openssl 3, od).
 set -euo pipefail
 cd "$(dirname "$0")"
