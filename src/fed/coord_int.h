@@ -1,0 +1,116 @@
+/*
+ * Private to the coordinator's state machine (src/fed/coord*.c): its state
+ * and the functions its files share. Nothing outside those files includes
+ * this; the public face is include/fedlead/coord.h.
+ *
+ *   coord.c             settings, lifecycle, phases, joins and leaves,
+ *                       message dispatch, views
+ *   coord_train.c       statistics round, Newton/L-BFGS and FedAvg rounds,
+ *                       the l2 grid, model assembly
+ *   coord_secagg.c      driving secure aggregation (fl_secagg_coord_*)
+ *   coord_checkpoint.c  fl_fedcoord_save / fl_fedcoord_restore
+ */
+#ifndef FEDLEAD_FED_COORD_INT_H
+#define FEDLEAD_FED_COORD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedlead/coord.h"
+#include "fedlead/train.h"
+#include "fedlead/wire.h"
+#include "wire.pb-c.h"
+
+struct fl_secagg_coord;
+struct fl_solver;
+
+enum task { T_NONE, T_STATS, T_EVAL, T_FEDAVG, T_FINAL };
+
+struct partner {
+	char *id;
+	int connected, participant, dropped, pending, saved;
+	int sa_lost; /* gone during this round's secure aggregation */
+	double last_seen;
+	double *vec; /* this round's answer, until the round completes */
+	size_t vlen;
+};
+
+struct fl_fedcoord {
+	struct fl_coord_settings set;
+	char *federation_id;
+	const struct fl_schema *schema;
+	struct fl_fedcoord_io io;
+	size_t d;
+
+	enum fl_fed_phase phase;
+	uint64_t round;
+	struct partner *p;
+	size_t np;
+	int started, resumed, waiting_kick, start_timer;
+
+	enum task task; /* of the round in progress */
+	int need_hess, need_valid, valid_only;
+	double *cur_w; /* weights sent in the round in progress */
+
+	struct fl_scaler *scaler;
+	double pos_weight, total_rows, total_positives;
+
+	struct fl_solver *solver;
+	double *w;      /* current weights */
+	double *last_eval_w; /* weights of the last evaluation with validation */
+	double l2;
+	size_t l2_index, n_grid;
+	double grid[FL_L2_GRID_MAX];
+	struct fl_l2_candidate l2_results[FL_L2_GRID_MAX];
+	int l2_iters[FL_L2_GRID_MAX];
+	double *best_w;
+	int fedavg_round, iterations;
+	double train_loss, grad_norm, valid_log_loss, valid_auc;
+	double valid_rows, valid_positives; /* of the last validation, for the model */
+
+	struct fl_round_log *hist;
+	size_t n_hist;
+
+	uint8_t *model_file;
+	size_t model_len;
+
+	/* Secure aggregation of the round in progress (NULL when plain). */
+	struct fl_secagg_coord *sa;
+	Fedlead__Wire__SecAggParams sap;
+	uint8_t session[FL_WIRE_SESSION_LEN];
+	double *secure_sum; /* the unmasked sum, once the last step is done */
+};
+
+/* coord.c */
+struct partner *fl_coord_find_partner(struct fl_fedcoord *c, const char *id);
+/* Partners that are connected and/or participate (0 = either way). */
+size_t fl_coord_count(const struct fl_fedcoord *c, int connected, int participant);
+void fl_coord_fill_ref(const struct fl_fedcoord *c, Fedlead__Wire__RoundRef *ref);
+void fl_coord_send_standardize(struct fl_fedcoord *c, struct partner *p);
+/* Numbers a new round of task t and sends it to every participant. */
+void fl_coord_begin_round(struct fl_fedcoord *c, enum task t);
+void fl_coord_fail(struct fl_fedcoord *c, const char *msg);
+int fl_coord_add_history(struct fl_fedcoord *c, const char *kind);
+/* Values in each answer to the round in progress. */
+size_t fl_coord_expected_len(const struct fl_fedcoord *c);
+void fl_coord_complete_round(struct fl_fedcoord *c);
+void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const char *why);
+
+/* coord_train.c */
+int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k);
+int fl_coord_next_task(struct fl_fedcoord *c);
+int fl_coord_finish_stats(struct fl_fedcoord *c, const double *acc);
+int fl_coord_finish_eval(struct fl_fedcoord *c, const double *acc);
+int fl_coord_finish_fedavg(struct fl_fedcoord *c, const double *acc);
+
+/* coord_secagg.c */
+unsigned fl_coord_threshold(const struct fl_fedcoord *c);
+int fl_coord_secure_begin(struct fl_fedcoord *c);
+void fl_coord_secure_advance(struct fl_fedcoord *c);
+int fl_coord_secure_message(struct fl_fedcoord *c, struct partner *p,
+			    const Fedlead__Wire__Envelope *env);
+
+/* coord_checkpoint.c */
+void fl_coord_checkpoint(struct fl_fedcoord *c);
+
+#endif
