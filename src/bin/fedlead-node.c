@@ -14,6 +14,7 @@
 #include "fedlead/cache.h"
 #include "fedlead/cli.h"
 #include "fedlead/config.h"
+#include "fedlead/node_config.h"
 #include "fedlead/log.h"
 #include "fedlead/client.h"
 #include "fedlead/wire.h"
@@ -476,58 +477,6 @@ static int cmd_inspect(int argc, char **argv)
 
 /* ---- join: the federation client ---- */
 
-struct join_cfg {
-	char *schema, *data, *federation, *coordinator, *server_name;
-	int bad_rows, log_level;
-	char *ca, *cert, *key, *crl;
-	char *model_out, *audit_log, *dump_dir;
-	double backoff_initial, backoff_max, give_up_after;
-	uint64_t max_frame;
-};
-
-static const char *const bad_rows_choices[] = {"fail", "skip", NULL};
-static const char *const level_choices[] = {"debug", "info", "notice", "warn", "error", NULL};
-
-#define JK(sec, name, type, field, dflt, help) \
-	{sec, name, type, offsetof(struct join_cfg, field), NULL, 0, 0, dflt, help}
-#define JKR(sec, name, type, field, lo, hi, dflt, help) \
-	{sec, name, type, offsetof(struct join_cfg, field), NULL, lo, hi, dflt, help}
-#define JKE(sec, name, field, choices, dflt, help) \
-	{sec, name, FL_CFG_ENUM, offsetof(struct join_cfg, field), choices, 0, 0, dflt, help}
-
-static const struct fl_cfg_key join_keys[] = {
-	JK("node", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
-	JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
-	JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
-	JK("node", "federation", FL_CFG_STRING, federation, NULL,
-	   "federation id to join (empty: the coordinator's)"),
-	JK("coordinator", "address", FL_CFG_ADDR, coordinator, NULL,
-	   "coordinator HOST:PORT (required)"),
-	JK("coordinator", "server_name", FL_CFG_STRING, server_name, NULL,
-	   "name in the coordinator's certificate (default: the host of address)"),
-	JK("tls", "ca", FL_CFG_PATH, ca, NULL, "the federation's CA certificate (required)"),
-	JK("tls", "cert", FL_CFG_PATH, cert, NULL, "this partner's certificate (required)"),
-	JK("tls", "key", FL_CFG_PATH, key, NULL, "this partner's private key (required)"),
-	JK("tls", "crl", FL_CFG_PATH, crl, NULL, "certificate revocation list"),
-	JK("state", "model_out", FL_CFG_PATH, model_out, NULL,
-	   "where to save the final model (required)"),
-	JK("state", "audit_log", FL_CFG_PATH, audit_log, NULL,
-	   "JSON-lines log of everything sent and received"),
-	JKE("state", "log_level", log_level, level_choices, "info",
-	    "debug, info, notice, warn, error"),
-	JK("state", "dump_dir", FL_CFG_PATH, dump_dir, NULL,
-	   "audit aid: write every message sent, before encryption, to this directory"),
-	JKR("reconnect", "backoff_initial", FL_CFG_SECONDS, backoff_initial, 0.01, 3600, "1s",
-	    "first reconnection delay"),
-	JKR("reconnect", "backoff_max", FL_CFG_SECONDS, backoff_max, 0.01, 86400, "60s",
-	    "longest reconnection delay"),
-	JKR("reconnect", "give_up_after", FL_CFG_SECONDS, give_up_after, 0, 1e9, "0",
-	    "stop after this long without a usable connection (0 = never)"),
-	JKR("network", "max_frame", FL_CFG_SIZE, max_frame, 1024, 1u << 30, "64M",
-	    "largest message accepted from the coordinator"),
-	{NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
-};
-
 enum { JOPT_CONFIG = 1500, JOPT_CHECK, JOPT_HELP };
 
 static const struct option join_extra[] = {
@@ -549,7 +498,7 @@ static int join_option(int ch, const char *arg, void *ctx)
 		       "answers its tasks with sums over this partner's rows (never a row), and\n"
 		       "saves the final model after checking the coordinator's signature.\n\n"
 		       "Settings (config file section in brackets):\n");
-		fl_config_usage(join_keys, stdout);
+		fl_config_usage(fl_node_config_keys, stdout);
 		return FL_CLI_STOP;
 	}
 	return -1;
@@ -557,58 +506,25 @@ static int join_option(int ch, const char *arg, void *ctx)
 
 static int cmd_join(int argc, char **argv)
 {
-	struct join_cfg c = {0};
+	struct fl_node_config c = {0};
 	struct fl_node_opts o;
 	int check = 0, r, code;
-	const char *missing = NULL;
 
-	code = fl_cli_configure(prog, join_keys, &c, argc, argv, join_extra, join_option, &check);
+	code = fl_cli_configure(prog, fl_node_config_keys, &c, argc, argv, join_extra, join_option,
+				&check);
 	if (code != 0) {
-		fl_config_free(join_keys, &c);
+		fl_node_config_free(&c);
 		return code == FL_CLI_STOP ? 0 : code;
 	}
 	fl_log_init(prog, (enum fl_log_level)c.log_level);
-	if (!c.schema)
-		missing = "schema";
-	else if (!c.data)
-		missing = "data";
-	else if (!c.coordinator)
-		missing = "address";
-	else if (!c.ca)
-		missing = "ca";
-	else if (!c.cert)
-		missing = "cert";
-	else if (!c.key)
-		missing = "key";
-	else if (!c.model_out)
-		missing = "model_out";
-	if (missing != NULL) {
-		r = fl_fail(FL_ERR_CONFIG, "setting \"%s\" is required (config file or --%s)",
-			    missing, missing);
+	if ((r = fl_node_config_opts(&c, &o)) != 0)
 		goto out;
-	}
-	o = (struct fl_node_opts){
-		.schema_path = c.schema,
-		.data_path = c.data,
-		.bad_rows = (enum fl_bad_rows)c.bad_rows,
-		.federation_id = c.federation,
-		.coordinator = c.coordinator,
-		.server_name = c.server_name,
-		.tls = {c.ca, c.cert, c.key, c.crl},
-		.model_out = c.model_out,
-		.audit_log = c.audit_log,
-		.dump_dir = c.dump_dir,
-		.max_frame = c.max_frame,
-		.backoff_initial = c.backoff_initial,
-		.backoff_max = c.backoff_max,
-		.give_up_after = c.give_up_after,
-	};
 	if (check) {
 		struct fl_schema *s = NULL;
 		SSL_CTX *ctx = NULL;
 
 		if ((r = fl_schema_load(c.schema, &s)) == 0 && (r = fl_tls_client_ctx(&o.tls, &ctx)) == 0)
-			fl_config_dump(join_keys, &c, stdout);
+			fl_config_dump(fl_node_config_keys, &c, stdout);
 		SSL_CTX_free(ctx);
 		fl_schema_free(s);
 		goto out;
@@ -617,7 +533,7 @@ static int cmd_join(int argc, char **argv)
 out:
 	if (r != 0)
 		fl_cli_error(prog, r);
-	fl_config_free(join_keys, &c);
+	fl_node_config_free(&c);
 	return fl_cli_exit_code(r);
 }
 
