@@ -157,7 +157,7 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 	s->l2 = c->l2 < 0 ? 0 : c->l2;
 	if (strcmp(c->class_weight, "balanced") == 0)
 		s->class_weight = 0;
-	else if (fl_cli_double("fedlead-coordinator", "class_weight", c->class_weight, &s->class_weight) != 0 ||
+	else if (fl_cli_double("class_weight", c->class_weight, &s->class_weight) != 0 ||
 		 !(s->class_weight > 0))
 		return fl_fail(FL_ERR_CONFIG, "class_weight: \"%s\" is not a positive number or "
 			       "\"balanced\"", c->class_weight);
