@@ -1,6 +1,13 @@
 /*
- * Helpers shared by the command-line programs: checked number parsing,
- * exit codes and the reporting of load results.
+ * What the command-line programs share: exit codes, checked number parsing,
+ * option errors, configuration from a key table, and a table of
+ * subcommands that main() dispatches and --help lists.
+ *
+ * The functions that parse or configure report through fl_fail() and never
+ * print; the command that gets the error prints it once, with
+ * fl_cli_error(). Only fl_cli_error(), fl_cli_load_notices(),
+ * fl_cli_close_stdout(), fl_cli_commands_usage() and fl_cli_dispatch() write,
+ * and they are for the programs' commands (commands.h).
  */
 #ifndef FEDLEAD_CLI_H
 #define FEDLEAD_CLI_H
@@ -15,19 +22,45 @@
 #define FL_EXIT_FAILURE 1 /* runtime failure: I/O, network, numerics */
 #define FL_EXIT_USAGE 2   /* bad usage or bad input */
 
-/* The exit code for a library error code. */
+/* The exit code for a library error code: 0 for 0, FL_EXIT_USAGE for bad
+ * input (INVALID, SCHEMA, DATA, MODEL, CONFIG, LIMIT), else FL_EXIT_FAILURE. */
 int fl_cli_exit_code(int err);
 
 /*
- * Parses option values; on failure prints "PROG: --OPT: "TEXT" is not ..." to
- * stderr and returns -1.
+ * Parse option values. Return 0, or FL_ERR_INVALID with fl_errmsg() quoting
+ * the option and the text: "OPT: \"TEXT\" is not a number" (strtod, finite,
+ * whole text), "OPT: \"TEXT\" is not a non-negative whole number" (decimal
+ * digits only: no sign, no blank), "--bad-rows: \"TEXT\" is not fail or skip".
+ * *out is untouched on failure.
  */
-int fl_cli_double(const char *prog, const char *opt, const char *text, double *out);
-int fl_cli_u64(const char *prog, const char *opt, const char *text, uint64_t *out);
-int fl_cli_bad_rows(const char *prog, const char *text, enum fl_bad_rows *out);
+int fl_cli_double(const char *opt, const char *text, double *out);
+int fl_cli_u64(const char *opt, const char *text, uint64_t *out);
+int fl_cli_bad_rows(const char *text, enum fl_bad_rows *out);
 
-/* Prints "PROG: MESSAGE" for the last failure (fl_errmsg, or the code's text). */
+/*
+ * After getopt_long() returned c, '?' (unknown or ambiguous option) or ':'
+ * (value missing; the option string must start with ':'), with opterr 0:
+ * returns FL_ERR_INVALID with fl_errmsg() "unrecognized option \"--bogus\"
+ * (see --help)" or "option \"--l2\" needs a value (see --help)". getopt's own
+ * messages are not used because they name argv[0], which for a subcommand
+ * is the command ("train: unrecognized option").
+ */
+int fl_cli_bad_option(int c, char **argv);
+
+/* Prints "PROG: MESSAGE" on stderr for the last failure (fl_errmsg(), or the
+ * code's text when there is none). */
 void fl_cli_error(const char *prog, int err);
+
+/* Notices about skipped rows and ignored columns, on stderr. */
+void fl_cli_load_notices(const char *prog, const char *path, const struct fl_load_report *rep);
+
+/*
+ * Flushes stdout: results that could not be written (a full disk, a closed
+ * pipe) must not end in exit status 0. Prints "PROG: cannot write standard
+ * output: REASON" and returns FL_EXIT_FAILURE if code was 0; otherwise
+ * returns code.
+ */
+int fl_cli_close_stdout(const char *prog, int code);
 
 struct fl_cfg_key;
 struct option;
@@ -38,16 +71,46 @@ struct option;
  * Settings from defaults, then the file named by --config, then one flag per
  * key (--NAME VALUE). Other options (extra, with val >= 256 and below 2000)
  * are passed to on_extra(ch, optarg, ctx), which returns 0 to go on,
- * FL_CLI_STOP to stop with success (after --help, say), or < 0 on a usage
- * error.
- * Returns 0 to go on, or FL_CLI_STOP, or an exit code to stop with (errors
- * are printed).
+ * FL_CLI_STOP to stop with success (after --help, say), or a negative
+ * FL_ERR_* (with fl_fail()). argv[0] is skipped.
+ * Returns 0 to go on, FL_CLI_STOP, or a negative FL_ERR_* with fl_errmsg()
+ * saying what was wrong: the file's error (config.h), a flag's value
+ * ("--l2: \"abc\" is not a number or \"auto\""), an unknown option or a
+ * missing value (fl_cli_bad_option()), "unexpected argument \"x\"".
  */
-int fl_cli_configure(const char *prog, const struct fl_cfg_key *keys, void *obj, int argc,
-		     char **argv, const struct option *extra,
+int fl_cli_configure(const struct fl_cfg_key *keys, void *obj, int argc, char **argv,
+		     const struct option *extra,
 		     int (*on_extra)(int ch, const char *arg, void *ctx), void *ctx);
 
-/* Notices about skipped rows and ignored columns, on stderr. */
-void fl_cli_load_notices(const char *prog, const char *path, const struct fl_load_report *rep);
+/* ---- subcommands (wireguard-tools' wg.c) ---- */
+
+struct fl_cli_cmd {
+	const char *name;
+	/* Runs the command: argv[0] is its name, argv[1..] its arguments.
+	 * Returns the program's exit code. */
+	int (*main)(int argc, char **argv);
+	/* What it does, for --help; a long text goes on with '\n' and is
+	 * indented under the first line. */
+	const char *help;
+	/* The command answers --help itself; otherwise "--help" anywhere on
+	 * its command line prints the program's usage. */
+	int own_help;
+};
+
+/* The command at name in cmds (ended by an entry with name NULL), or NULL. */
+const struct fl_cli_cmd *fl_cli_find(const struct fl_cli_cmd *cmds, const char *name);
+
+/* Prints one "NAME     HELP" paragraph per command, names in one column. */
+void fl_cli_commands_usage(const struct fl_cli_cmd *cmds, FILE *fp);
+
+/*
+ * The main() of a program with subcommands: with no command, prints usage
+ * on stderr and returns FL_EXIT_USAGE; "--help"/"-h" prints usage on stdout
+ * (also after any command that does not answer it itself); "--version"
+ * prints "PROG VERSION"; an unknown command is "PROG: unknown command \"x\"
+ * (see --help)" and FL_EXIT_USAGE. Otherwise returns the command's exit code.
+ */
+int fl_cli_dispatch(const char *prog, const struct fl_cli_cmd *cmds, void (*usage)(FILE *fp),
+		    int argc, char **argv);
 
 #endif

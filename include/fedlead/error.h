@@ -27,12 +27,18 @@ enum {
 	FL_ERR_CONFIG = -13,  /* a configuration file or value is wrong */
 };
 
+/* Size of the message buffer: a longer message is cut to FL_ERRMSG_MAX - 1
+ * bytes. */
+#define FL_ERRMSG_MAX 1024
+
 /* Static description of a code; never NULL. */
 const char *fl_strerror(int code);
 
 /*
  * Records a printf-style message for this thread and returns code, so that
  * `return fl_fail(FL_ERR_DATA, "%s:%zu: ...", ...)` reports and fails at once.
+ * The arguments may include fl_errmsg() itself, to add context to the
+ * message being replaced: fl_fail(r, "%s: %s", path, fl_errmsg()).
  */
 int fl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

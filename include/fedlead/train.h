@@ -59,4 +59,22 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
 		 double pos_weight, double *w, struct fl_solver_status *st);
 
+/*
+ * fl_train_local's work on every row of a column cache (cache.h) at
+ * cache_path, each pass streamed from disk, for data larger than memory.
+ * opts: solver newton or lbfgs, a given l2 (not auto), no validation split;
+ * pos_weight 0 = balanced; tol and max_iter as fl_train_fit's when 0.
+ * progress (may be NULL) is called after every solver evaluation with
+ * progress_arg. *out gets the model with its standardisation from the
+ * cache's statistics and its provenance; rep gets status, l2, pos_weight and
+ * the training metrics (n_grid and valid are 0). Returns 0, FL_ERR_INVALID
+ * for options a cache cannot serve, FL_ERR_DATA when the rows hold one class
+ * only ("PATH: the rows contain only converted leads"), or the error of
+ * opening, training on or scoring the cache.
+ */
+int fl_train_cache(const struct fl_schema *s, const char *cache_path,
+		   const struct fl_train_opts *opts,
+		   void (*progress)(void *arg, const struct fl_solver_status *st), void *progress_arg,
+		   struct fl_model **out, struct fl_train_report *rep);
+
 #endif

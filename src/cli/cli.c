@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,20 +24,20 @@ int fl_cli_exit_code(int err)
 	}
 }
 
-int fl_cli_double(const char *prog, const char *opt, const char *text, double *out)
+int fl_cli_double(const char *opt, const char *text, double *out)
 {
 	char *end;
+	double v;
 
 	errno = 0;
-	*out = strtod(text, &end);
-	if (errno != 0 || end == text || *end != '\0' || !isfinite(*out)) {
-		fprintf(stderr, "%s: %s: \"%s\" is not a number\n", prog, opt, text);
-		return -1;
-	}
+	v = strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0' || !isfinite(v))
+		return fl_fail(FL_ERR_INVALID, "%s: \"%s\" is not a number", opt, text);
+	*out = v;
 	return 0;
 }
 
-int fl_cli_u64(const char *prog, const char *opt, const char *text, uint64_t *out)
+int fl_cli_u64(const char *opt, const char *text, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -45,26 +46,32 @@ int fl_cli_u64(const char *prog, const char *opt, const char *text, uint64_t *ou
 	 * " -1" would become 18446744073709551615. Only digits are valid. */
 	errno = 0;
 	v = strtoull(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || !isdigit((unsigned char)text[0])) {
-		fprintf(stderr, "%s: %s: \"%s\" is not a non-negative whole number\n", prog, opt,
-		        text);
-		return -1;
-	}
+	if (errno != 0 || end == text || *end != '\0' || !isdigit((unsigned char)text[0]))
+		return fl_fail(FL_ERR_INVALID, "%s: \"%s\" is not a non-negative whole number", opt,
+			       text);
 	*out = v;
 	return 0;
 }
 
-int fl_cli_bad_rows(const char *prog, const char *text, enum fl_bad_rows *out)
+int fl_cli_bad_rows(const char *text, enum fl_bad_rows *out)
 {
 	if (strcmp(text, "fail") == 0)
 		*out = FL_BAD_ROWS_FAIL;
 	else if (strcmp(text, "skip") == 0)
 		*out = FL_BAD_ROWS_SKIP;
-	else {
-		fprintf(stderr, "%s: --bad-rows: \"%s\" is not fail or skip\n", prog, text);
-		return -1;
-	}
+	else
+		return fl_fail(FL_ERR_INVALID, "--bad-rows: \"%s\" is not fail or skip", text);
 	return 0;
+}
+
+int fl_cli_bad_option(int c, char **argv)
+{
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	const char *text = optopt > 0 && optopt < 128 ? shortopt : argv[optind - 1];
+
+	if (c == ':')
+		return fl_fail(FL_ERR_INVALID, "option \"%s\" needs a value (see --help)", text);
+	return fl_fail(FL_ERR_INVALID, "unrecognized option \"%s\" (see --help)", text);
 }
 
 void fl_cli_error(const char *prog, int err)
@@ -88,68 +95,132 @@ void fl_cli_load_notices(const char *prog, const char *path, const struct fl_loa
 		fprintf(stderr, "  %s\n", rep->samples[i]);
 }
 
+int fl_cli_close_stdout(const char *prog, int code)
+{
+	int err = fflush(stdout) != 0 ? errno : 0;
+
+	if (err != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write standard output: %s\n", prog,
+			err != 0 ? strerror(err) : "write error");
+		if (code == 0)
+			code = FL_EXIT_FAILURE;
+	}
+	return code;
+}
+
 /* Key options are numbered from here, clear of getopt's '?' and ':' and of
  * the callers' own option values. */
 #define KEY_OPT_BASE 2000
 
-int fl_cli_configure(const char *prog, const struct fl_cfg_key *keys, void *obj, int argc,
-		     char **argv, const struct option *extra,
+int fl_cli_configure(const struct fl_cfg_key *keys, void *obj, int argc, char **argv,
+		     const struct option *extra,
 		     int (*on_extra)(int ch, const char *arg, void *ctx), void *ctx)
 {
 	struct option *opts = NULL;
 	const char *config = NULL;
-	int ch, r, nkeys = (int)fl_config_count(keys), code = 0, config_val = -1;
+	int ch, r, nkeys = (int)fl_config_count(keys), config_val = -1;
 
 	if ((r = fl_config_defaults(keys, obj)) != 0 ||
-	    (r = fl_config_getopt(keys, extra, KEY_OPT_BASE, &opts)) != 0) {
-		fl_cli_error(prog, r);
-		return FL_EXIT_FAILURE;
-	}
+	    (r = fl_config_getopt(keys, extra, KEY_OPT_BASE, &opts)) != 0)
+		return r;
 	/* First pass: only --config, so that flags override the file whatever
-	 * their order on the command line. */
+	 * their order on the command line. Errors wait for the second pass. */
 	for (const struct option *e = extra; e != NULL && e->name != NULL; e++)
 		if (strcmp(e->name, "config") == 0)
 			config_val = e->val;
 	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
+	optind = 0; /* 0, not 1: also forgets a half-read "-xy" of an earlier parse */
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1)
 		if (ch == config_val)
 			config = optarg;
-	if (config != NULL && (r = fl_config_load(keys, obj, config)) != 0) {
-		fl_cli_error(prog, r);
-		code = fl_cli_exit_code(r);
+	if (config != NULL && (r = fl_config_load(keys, obj, config)) != 0)
 		goto out;
-	}
-	opterr = 1;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (ch >= KEY_OPT_BASE && ch < KEY_OPT_BASE + nkeys) {
 			const struct fl_cfg_key *k = &keys[ch - KEY_OPT_BASE];
 			char origin[80];
 
 			snprintf(origin, sizeof(origin), "--%s", k->name);
-			if ((r = fl_config_set(keys, obj, k->name, optarg, origin)) != 0) {
-				fl_cli_error(prog, r);
-				code = FL_EXIT_USAGE;
+			if ((r = fl_config_set(keys, obj, k->name, optarg, origin)) != 0)
 				goto out;
-			}
 			continue;
 		}
-		if (ch == '?' || ch == ':' || (r = on_extra(ch, optarg, ctx)) < 0) {
-			fprintf(stderr, "%s: see --help for the options\n", prog);
-			code = FL_EXIT_USAGE;
+		if (ch == '?' || ch == ':') {
+			r = fl_cli_bad_option(ch, argv);
 			goto out;
 		}
-		if (r > 0) {
-			code = FL_CLI_STOP;
+		if ((r = on_extra(ch, optarg, ctx)) != 0)
 			goto out;
-		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "%s: unexpected argument \"%s\"\n", prog, argv[optind]);
-		code = FL_EXIT_USAGE;
-	}
+	r = 0;
+	if (optind != argc)
+		r = fl_fail(FL_ERR_INVALID, "unexpected argument \"%s\"", argv[optind]);
 out:
 	free(opts);
-	return code;
+	return r;
+}
+
+const struct fl_cli_cmd *fl_cli_find(const struct fl_cli_cmd *cmds, const char *name)
+{
+	for (const struct fl_cli_cmd *c = cmds; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+void fl_cli_commands_usage(const struct fl_cli_cmd *cmds, FILE *fp)
+{
+	int width = 0;
+
+	for (const struct fl_cli_cmd *c = cmds; c->name != NULL; c++)
+		if ((int)strlen(c->name) > width)
+			width = (int)strlen(c->name);
+	width++;
+	for (const struct fl_cli_cmd *c = cmds; c->name != NULL; c++) {
+		fprintf(fp, "%-*s ", width, c->name);
+		for (const char *h = c->help; *h != '\0'; h++) {
+			fputc(*h, fp);
+			if (*h == '\n')
+				fprintf(fp, "%*s", width + 1, "");
+		}
+		fputc('\n', fp);
+	}
+}
+
+static int is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+int fl_cli_dispatch(const char *prog, const struct fl_cli_cmd *cmds, void (*usage)(FILE *fp),
+		    int argc, char **argv)
+{
+	const struct fl_cli_cmd *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return FL_EXIT_USAGE;
+	}
+	if (is_help(argv[1])) {
+		usage(stdout);
+		return FL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", prog, FL_VERSION);
+		return FL_EXIT_OK;
+	}
+	cmd = fl_cli_find(cmds, argv[1]);
+	/* "fedlead-node train --help" is a question, not a typo. */
+	for (int i = 2; i < argc && (cmd == NULL || !cmd->own_help); i++)
+		if (is_help(argv[i])) {
+			usage(stdout);
+			return FL_EXIT_OK;
+		}
+	if (cmd == NULL) {
+		fl_cli_error(prog, fl_fail(FL_ERR_INVALID, "unknown command \"%s\" (see --help)",
+					   argv[1]));
+		return FL_EXIT_USAGE;
+	}
+	return cmd->main(argc - 1, argv + 1);
 }

@@ -2,9 +2,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Long enough for a path, a line number and a quoted offending field. */
-static _Thread_local char last_msg[1024];
+static _Thread_local char last_msg[FL_ERRMSG_MAX];
 
 const char *fl_strerror(int code)
 {
@@ -27,13 +28,22 @@ const char *fl_strerror(int code)
 	return "unknown error";
 }
 
+/*
+ * The message is formatted into a buffer of its own and then copied, because
+ * callers add context to the message they are replacing:
+ * fl_fail(r, "%s: %s", path, fl_errmsg()). Formatted in place, vsnprintf
+ * would read the argument while overwriting it ("m.fdl: m.fdl: m.").
+ */
 int fl_fail(int code, const char *fmt, ...)
 {
+	char msg[FL_ERRMSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
 	va_end(ap);
+	memcpy(last_msg, msg, strlen(msg) + 1);
 	return code;
 }
 

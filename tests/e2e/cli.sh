@@ -2,7 +2,8 @@
 # End-to-end test of the command-line programs as a person runs them:
 # fedlead-node schema / check / train / inspect and fedlead-score (scoring,
 # --eval --json, --explain, --export json), their usage errors and exit
-# codes, bad CSV rows and a corrupted model file.
+# codes, bad CSV rows, a corrupted model file and an unsigned one under
+# --verify-ca.
 #
 # Run by ctest with FL_BIN (build dir with the programs), FL_SRC (source
 # root) and FL_DATA (tests/data). By hand:
@@ -297,6 +298,16 @@ expect "a truncated model is refused" 2
 check "the truncation is named" grep -q '^fedlead-score: short\.fdl: truncated model file' err
 run "$SCORE" --model leads.csv --explain
 expect "a CSV is not a model" 2 'fedlead-score: leads.csv: not a fedlead model file'
+
+# ---- an unsigned model under --verify-ca ----
+# The refusal is named once: the message that adds the file's name to the
+# verifier's must not be formatted over the text it quotes (it once printed
+# "model.fdl: model.fdl: model.").
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+	-out ca.crt -subj /CN=cli-test-ca -days 1 2>/dev/null
+run "$SCORE" --model model.fdl --verify-ca ca.crt --explain
+expect "--verify-ca names an unsigned model once" 1 'fedlead-score: model.fdl: model is not signed'
+check "--verify-ca prints nothing on stdout for a refused model" test ! -s out
 
 trap - ERR
 echo "$pass passed, $fail failed"

@@ -1,0 +1,42 @@
+/*
+ * fedlead-node schema: drafts a lead schema from a CSV for a person to
+ * review.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/node_int.h"
+#include "fedlead/cli.h"
+#include "fedlead/commands.h"
+#include "fedlead/schema.h"
+
+int fl_cmd_node_schema(int argc, char **argv)
+{
+	struct fl_node_args a;
+	char *json = NULL;
+	FILE *fp;
+	int r;
+
+	if ((r = fl_node_args_parse(argc, argv, &a)) != 0 ||
+	    (r = fl_node_args_require(a.data, "--data", "schema")) != 0 ||
+	    (r = fl_node_args_require(a.label, "--label", "schema")) != 0)
+		return r;
+	if ((r = fl_schema_draft(a.data, a.label, a.id, a.max_levels, &json)) != 0)
+		return fl_node_fail(r);
+	fp = a.out ? fopen(a.out, "w") : stdout;
+	if (fp == NULL) {
+		perror(a.out);
+		free(json);
+		return FL_EXIT_FAILURE;
+	}
+	fprintf(fp, "%s\n", json);
+	free(json);
+	if (a.out && fclose(fp) != 0) {
+		perror(a.out);
+		return FL_EXIT_FAILURE;
+	}
+	if (a.out)
+		fprintf(stderr, "%s: drafted %s: review every feature before partners agree on it\n",
+			FL_NODE_PROG, a.out);
+	return 0;
+}

@@ -1,0 +1,283 @@
+/*
+ * fedlead-score: scores lead files with a trained model, evaluates ranking
+ * quality and explains the model. Run by sales operations; src/bin/ holds
+ * its main().
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fedlead/cli.h"
+#include "fedlead/commands.h"
+#include "fedlead/error.h"
+#include "fedlead/signed_model.h"
+#include "fedlead/report.h"
+#include "fedlead/score.h"
+
+static const char *prog = "fedlead-score";
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: fedlead-score --model MODEL.fdl --data LEADS.csv [--out SCORED.csv]\n"
+		"                     [--eval] [--top K] [--json] [--reasons N]\n"
+		"                     [--report REPORT.html]\n"
+		"                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
+		"       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
+		"       fedlead-score --model MODEL.fdl --explain [--top N]\n"
+		"       fedlead-score --model MODEL.fdl --export json\n"
+		"       fedlead-score --version | --help\n"
+		"\n"
+		"--out       writes one row per lead: id, score (conversion probability), rank,\n"
+		"            decile (1 = best tenth) and the top reason codes with their\n"
+		"            contributions to the log-odds\n"
+		"--eval      the file has the label column: prints AUC, log-loss, Brier score,\n"
+		"            calibration by decile and, with --top K, hits among the K best\n"
+		"--json      prints the metrics as one JSON object\n"
+		"--report    writes a self-contained HTML report (charts, drivers,\n"
+		"            provenance; with --eval also gains, ROC, lift, calibration)\n"
+		"--explain   prints the model's top positive and negative drivers\n"
+		"--export json  prints the whole model as JSON\n"
+		"--verify-ca   refuses the model unless it carries a valid signature by a\n"
+		"            certificate of this CA (a federation's coordinator)\n"
+		"\n"
+		"Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
+}
+
+static int fail(int err)
+{
+	fl_cli_error(prog, err);
+	return fl_cli_exit_code(err);
+}
+
+static void print_eval_text(const struct fl_eval *ev)
+{
+	printf("leads %llu, converted %llu (%.2f %%)\n", (unsigned long long)ev->rows,
+	       (unsigned long long)ev->positives,
+	       ev->rows ? 100.0 * (double)ev->positives / (double)ev->rows : 0.0);
+	printf("AUC %.4f   log-loss %.5f   Brier %.5f\n", ev->auc, ev->log_loss, ev->brier);
+	if (ev->top_k > 0)
+		printf("top %llu: %llu converted (%.2f %%), lift %.2fx over random\n",
+		       (unsigned long long)ev->top_k, (unsigned long long)ev->top_k_positives,
+		       100.0 * ev->top_k_share, ev->lift_at_top_k);
+	printf("\ncalibration by decile (1 = highest scores)\n");
+	printf("%6s %8s %10s %10s %10s\n", "decile", "leads", "converted", "observed", "predicted");
+	for (int d = 0; d < FL_DECILES; d++) {
+		const struct fl_decile *dc = &ev->deciles[d];
+
+		printf("%6d %8llu %10llu %9.2f%% %9.2f%%\n", d + 1, (unsigned long long)dc->rows,
+		       (unsigned long long)dc->positives,
+		       dc->rows ? 100.0 * (double)dc->positives / (double)dc->rows : 0.0,
+		       100.0 * dc->mean_prob);
+	}
+}
+
+/* JSON has no NaN: an undefined metric (AUC with one class) is null. */
+static json_t *real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static int print_eval_json(const struct fl_eval *ev, const struct fl_score_report *rep)
+{
+	json_t *o = json_object(), *dec = json_array();
+	char *s;
+
+	if (o == NULL || dec == NULL)
+		return FL_ERR_NOMEM;
+	json_object_set_new(o, "rows", json_integer((json_int_t)ev->rows));
+	json_object_set_new(o, "positives", json_integer((json_int_t)ev->positives));
+	json_object_set_new(o, "auc", real_or_null(ev->auc));
+	json_object_set_new(o, "log_loss", real_or_null(ev->log_loss));
+	json_object_set_new(o, "brier", real_or_null(ev->brier));
+	json_object_set_new(o, "top_k", json_integer((json_int_t)ev->top_k));
+	json_object_set_new(o, "top_k_positives", json_integer((json_int_t)ev->top_k_positives));
+	json_object_set_new(o, "lift_at_top_k", real_or_null(ev->lift_at_top_k));
+	json_object_set_new(o, "skipped_rows", json_integer((json_int_t)rep->load.skipped));
+	for (int d = 0; d < FL_DECILES; d++) {
+		const struct fl_decile *dc = &ev->deciles[d];
+
+		json_array_append_new(dec, json_pack("{s:i, s:I, s:I, s:o}", "decile", d + 1,
+						     "rows", (json_int_t)dc->rows, "positives",
+						     (json_int_t)dc->positives, "mean_score",
+						     real_or_null(dc->mean_prob)));
+	}
+	json_object_set_new(o, "deciles", dec);
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	json_decref(o);
+	if (s == NULL)
+		return FL_ERR_NOMEM;
+	printf("%s\n", s);
+	free(s);
+	return 0;
+}
+
+/*
+ * Loads the model; with a CA, only after its signature and the signer's
+ * certificate chain check out, so a tampered or unsigned model is refused.
+ */
+static int load_model(const char *path, const char *ca, const char *crl, int quiet,
+		      struct fl_model **m, char signer[256])
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	if (ca == NULL)
+		return fl_model_load(path, m);
+	if ((r = fl_model_read_file(path, &buf, &len)) == 0 &&
+	    (r = fl_model_file_verify(buf, len, ca, crl, signer, 256)) != 0)
+		r = fl_fail(r, "%s: %s", path, fl_errmsg());
+	if (r == 0)
+		r = fl_model_decode(buf, len, path, m);
+	if (r == 0 && !quiet)
+		fprintf(stderr, "%s: %s: signature by \"%s\" verified against %s\n", prog, path,
+			signer, ca);
+	free(buf);
+	return r;
+}
+
+enum { OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_EVAL, OPT_TOP, OPT_JSON, OPT_REASONS,
+       OPT_BAD_ROWS, OPT_TMPDIR, OPT_QUIET, OPT_EXPLAIN, OPT_EXPORT, OPT_HELP, OPT_VERSION,
+       OPT_VERIFY_CA, OPT_CRL, OPT_REPORT };
+
+static const struct option long_opts[] = {
+	{"model", required_argument, NULL, OPT_MODEL},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"eval", no_argument, NULL, OPT_EVAL},
+	{"top", required_argument, NULL, OPT_TOP},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"reasons", required_argument, NULL, OPT_REASONS},
+	{"bad-rows", required_argument, NULL, OPT_BAD_ROWS},
+	{"tmpdir", required_argument, NULL, OPT_TMPDIR},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"explain", no_argument, NULL, OPT_EXPLAIN},
+	{"export", required_argument, NULL, OPT_EXPORT},
+	{"verify-ca", required_argument, NULL, OPT_VERIFY_CA},
+	{"crl", required_argument, NULL, OPT_CRL},
+	{"report", required_argument, NULL, OPT_REPORT},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+int fl_cmd_score(int argc, char **argv)
+{
+	struct fl_score_opts so = {.n_reasons = 3};
+	struct fl_score_report rep;
+	struct fl_model *m = NULL;
+	const char *model = NULL, *export = NULL, *verify_ca = NULL, *crl = NULL, *report = NULL;
+	char signer[256] = "";
+	int c, json = 0, quiet = 0, explain = 0, r;
+	uint64_t v;
+
+	opterr = 0;
+	optind = 0; /* 0, not 1: a full restart of getopt */
+	while ((c = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MODEL: model = optarg; break;
+		case OPT_DATA: so.data = optarg; break;
+		case OPT_OUT: so.out = optarg; break;
+		case OPT_EVAL: so.eval = 1; break;
+		case OPT_JSON: json = 1; break;
+		case OPT_TMPDIR: so.tmpdir = optarg; break;
+		case OPT_QUIET: quiet = 1; break;
+		case OPT_EXPLAIN: explain = 1; break;
+		case OPT_EXPORT: export = optarg; break;
+		case OPT_VERIFY_CA: verify_ca = optarg; break;
+		case OPT_CRL: crl = optarg; break;
+		case OPT_REPORT: report = optarg; break;
+		case OPT_TOP:
+			if ((r = fl_cli_u64("--top", optarg, &so.top_k)) != 0)
+				return fail(r);
+			break;
+		case OPT_REASONS:
+			if ((r = fl_cli_u64("--reasons", optarg, &v)) != 0)
+				return fail(r);
+			if (v > FL_MAX_REASONS)
+				return fail(fl_fail(FL_ERR_INVALID, "--reasons: at most %d",
+						    FL_MAX_REASONS));
+			so.n_reasons = (int)v;
+			break;
+		case OPT_BAD_ROWS:
+			if ((r = fl_cli_bad_rows(optarg, &so.policy)) != 0)
+				return fail(r);
+			break;
+		case OPT_HELP: usage(stdout); return 0;
+		case OPT_VERSION: printf("fedlead-score %s\n", FL_VERSION); return 0;
+		default: return fail(fl_cli_bad_option(c, argv));
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument \"%s\"\n", prog, argv[optind]);
+		return FL_EXIT_USAGE;
+	}
+	if (model == NULL) {
+		fprintf(stderr, "%s: --model is required (see --help)\n", prog);
+		return FL_EXIT_USAGE;
+	}
+	if (export != NULL && strcmp(export, "json") != 0) {
+		fprintf(stderr, "%s: --export: \"%s\" is not a known format (json)\n", prog, export);
+		return FL_EXIT_USAGE;
+	}
+	if (so.data == NULL && !explain && export == NULL) {
+		fprintf(stderr, "%s: --data, --explain or --export is required (see --help)\n", prog);
+		return FL_EXIT_USAGE;
+	}
+	if (report != NULL && so.data == NULL) {
+		fprintf(stderr, "%s: --report needs --data (see --help)\n", prog);
+		return FL_EXIT_USAGE;
+	}
+	if ((r = load_model(model, verify_ca, crl, quiet, &m, signer)) != 0)
+		return fail(r);
+	if (export != NULL) {
+		char *s = NULL;
+
+		if ((r = fl_model_to_json(m, &s)) == 0)
+			printf("%s\n", s);
+		free(s);
+		goto out;
+	}
+	if (explain) {
+		r = fl_score_explain(m, stdout, so.top_k ? (int)(so.top_k > 1000 ? 1000 : so.top_k) : 10);
+		goto out;
+	}
+	/* The report makes its own pass over the leads (it collects the curves);
+	 * the scoring pass is needed besides only for the per-lead file. */
+	if ((report == NULL || so.out != NULL) && (r = fl_score_file(m, &so, &rep)) != 0)
+		goto out;
+	if (report != NULL) {
+		char when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		struct fl_report_meta meta = {.model_path = model, .data_path = so.data,
+					      .signer = signer[0] ? signer : NULL};
+
+		if (gmtime_r(&now, &tm) != NULL &&
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+			meta.generated = when;
+		if ((r = fl_report_file(m, &so, &meta, report, &rep)) != 0)
+			goto out;
+	}
+	if (!quiet)
+		fl_cli_load_notices(prog, so.data, &rep.load);
+	if (json)
+		r = print_eval_json(&rep.ev, &rep);
+	else if (so.eval)
+		print_eval_text(&rep.ev);
+	else if (!quiet)
+		printf("scored %llu leads\n", (unsigned long long)rep.load.rows);
+	if (so.out != NULL && !quiet && !json)
+		fprintf(stderr, "%s: wrote %s\n", prog, so.out);
+	if (report != NULL && !quiet && !json)
+		fprintf(stderr, "%s: wrote %s\n", prog, report);
+out:
+	fl_model_free(m);
+	return r ? fail(r) : 0;
+}
