@@ -37,6 +37,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "fedlead/bytes.h"
 #include "fedlead/error.h"
 #include "fedlead/signed_model.h"
 #include "model.pb-c.h"
@@ -259,19 +260,6 @@ static int check_values(const struct fl_schema *s, const double *w, const double
 	return 0;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 static int sha256(const uint8_t *data, size_t len, uint8_t out[MODEL_SUM_LEN])
 {
 	unsigned int n = 0;
@@ -447,7 +435,7 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 		goto out;
 	}
 	memcpy(b, MODEL_MAGIC, MODEL_MAGIC_LEN);
-	put_be32(b + MODEL_MAGIC_LEN, (uint32_t)plen);
+	fl_put_be32(b + MODEL_MAGIC_LEN, (uint32_t)plen);
 	if (fedlead__model_file__pack(&mf, b + MODEL_HEADER_LEN) != plen) {
 		r = fl_fail(FL_ERR_INTERNAL, "model: protobuf packing size changed");
 		goto out;
@@ -491,7 +479,7 @@ static int split_frame(const uint8_t *buf, size_t len, const char *origin, size_
 		return fl_fail(FL_ERR_MODEL,
 		               "%s: truncated model file (%zu bytes, expected at least %d)", origin,
 		               len, MODEL_MIN_LEN);
-	plen = get_be32(buf + MODEL_MAGIC_LEN);
+	plen = fl_get_be32(buf + MODEL_MAGIC_LEN);
 	if (plen > FL_MODEL_MAX_BYTES)
 		return fl_fail(FL_ERR_MODEL,
 		               "%s: model payload of %" PRIu32
@@ -519,7 +507,7 @@ static int split_frame(const uint8_t *buf, size_t len, const char *origin, size_
 		return fl_fail(FL_ERR_MODEL,
 		               "%s: truncated signature (%zu bytes, expected at least %zu)", origin,
 		               len, expect + SIG_HEADER_LEN);
-	slen = get_be32(t + SIG_MAGIC_LEN);
+	slen = fl_get_be32(t + SIG_MAGIC_LEN);
 	if (slen == 0)
 		return fl_fail(FL_ERR_MODEL, "%s: empty signature block", origin);
 	if (slen > FL_MODEL_SIG_MAX)

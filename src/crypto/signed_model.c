@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedlead/bytes.h"
 #include "fedlead/error.h"
 #include "fedlead/model.h"
 #include "fedlead/signature.h"
@@ -63,10 +64,7 @@ int fl_model_file_sign(const uint8_t *file, size_t len, const char *key_path, co
 	}
 	memcpy(b, file, len);
 	memcpy(b + len, FL_MODEL_SIG_MAGIC, SIG_MAGIC_LEN);
-	b[len + 8] = (uint8_t)(blen >> 24);
-	b[len + 9] = (uint8_t)(blen >> 16);
-	b[len + 10] = (uint8_t)(blen >> 8);
-	b[len + 11] = (uint8_t)blen;
+	fl_put_be32(b + len + SIG_MAGIC_LEN, (uint32_t)blen);
 	memcpy(b + len + SIG_HEADER_LEN, block, blen);
 	*out = b;
 	*out_len = total;

@@ -9,6 +9,7 @@
 
 #include "fedlead/statefile.h"
 
+#include "fedlead/bytes.h"
 #include "fedlead/error.h"
 
 #include <dirent.h>
@@ -94,23 +95,6 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
-}
-
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /* SHA-256 of a || b. */
@@ -268,8 +252,8 @@ int fl_state_write(const char *dir, const char *name, const uint8_t *data, size_
 	}
 
 	memcpy(hdr, MAGIC, MAGIC_LEN);
-	put_be(hdr + MAGIC_LEN, FL_STATE_VERSION, 4);
-	put_be(hdr + MAGIC_LEN + 4, (uint64_t)len, 8);
+	fl_put_be32(hdr + MAGIC_LEN, FL_STATE_VERSION);
+	fl_put_be64(hdr + MAGIC_LEN + 4, (uint64_t)len);
 	if (sha256_2(hdr, sizeof(hdr), data, len, digest) != 0) {
 		r = fl_fail(FL_ERR_CRYPTO, "%s: cannot write checkpoint: SHA-256 failed", path);
 		goto out;
@@ -370,8 +354,8 @@ int fl_state_read(const char *dir, const char *name, size_t max_len, uint8_t **d
 		fl_fail(r, "%s: checkpoint is truncated", path);
 		goto out;
 	}
-	version = get_be(hdr + MAGIC_LEN, 4);
-	dlen = get_be(hdr + MAGIC_LEN + 4, 8);
+	version = fl_get_be32(hdr + MAGIC_LEN);
+	dlen = fl_get_be64(hdr + MAGIC_LEN + 4);
 	/* The declared length is checked against the file before the limit,
 	 * so that a damaged length field reads as damage. */
 	if (dlen > (uint64_t)st.st_size || (uint64_t)st.st_size - dlen < HEADER_LEN + DIGEST_LEN) {
