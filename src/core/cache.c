@@ -23,6 +23,7 @@
 
 #include "fedlead/bytes.h"
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 #include "fedlead/linalg.h"
 
 #define MAGIC_LEN 8
@@ -182,8 +183,8 @@ static int header_digest(const uint8_t *hdr, const void *stats, size_t stats_len
 
 struct convert {
 	const char *out_path;
-	int fd, yfd;
-	char *tmp;
+	int fd, yfd;          /* fd belongs to file */
+	struct fl_file *file; /* the cache under its temporary name */
 	size_t dim, buf_rows, n, k; /* rows written, rows buffered */
 	uint64_t x_off;
 	double *xbuf, *ybuf;
@@ -306,7 +307,7 @@ static int convert_finish(struct convert *cv, const struct fl_scaler *sc, uint64
 	return 0;
 }
 
-/* The temporary name "OUT.tmp.XXXXXX" (or "OUT.y.XXXXXX"), malloc'ed. */
+/* The temporary name "OUT.WHAT.XXXXXX" (the label spool's), malloc'ed. */
 static char *temp_name(const char *out_path, const char *what)
 {
 	size_t len = strlen(out_path) + strlen(what) + 9;
@@ -317,10 +318,18 @@ static char *temp_name(const char *out_path, const char *what)
 	return t;
 }
 
+/* fl_file_begin()'s messages, and the text this module has always given
+ * for a directory it cannot create the file in. */
+static const struct fl_file_opts cache_file_opts = {
+        .what = "write the cache",
+        .create_what = "create a temporary file in its directory",
+        .mode = 0600,
+};
+
 int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char *out_path,
                      enum fl_bad_rows policy, struct fl_load_report *rep)
 {
-	struct convert cv = {.out_path = out_path, .fd = -1, .yfd = -1};
+	struct convert cv = {.out_path = out_path, .fd = -1, .yfd = -1, .file = NULL};
 	struct fl_stats *st = NULL;
 	struct fl_scaler *sc = NULL;
 	uint8_t hdr[FL_CACHE_HEADER_BYTES], sha[SHA_LEN];
@@ -343,21 +352,16 @@ int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char
 	if ((cv.xbuf = fl_matrix_alloc(cv.buf_rows, cv.dim)) == NULL ||
 	    (cv.ybuf = malloc(cv.buf_rows * sizeof(double))) == NULL ||
 	    (stats_buf = malloc(sbytes)) == NULL || (cv.md = EVP_MD_CTX_new()) == NULL ||
-	    (cv.tmp = temp_name(out_path, "tmp")) == NULL ||
 	    (ytmp = temp_name(out_path, "y")) == NULL || fl_stats_new(cv.dim, &st) != 0) {
 		r = fl_fail(FL_ERR_NOMEM, "cache: out of memory");
 		goto out;
 	}
-	/* mkstemp makes the file 0600, which suits a copy of the partner's
-	 * lead data. The label spool is unlinked at once: it lives only as
-	 * long as the descriptor, even if we crash. */
-	if ((cv.fd = mkstemp(cv.tmp)) < 0) {
-		r = fl_fail(FL_ERR_IO, "%s: cannot create a temporary file in its directory: %s",
-		            out_path, strerror(errno));
-		free(cv.tmp);
-		cv.tmp = NULL;
+	/* Mode 0600 suits a copy of the partner's lead data. The label spool
+	 * is unlinked at once: it lives only as long as the descriptor, even
+	 * if we crash. */
+	if ((r = fl_file_begin(out_path, &cache_file_opts, &cv.file)) != 0)
 		goto out;
-	}
+	cv.fd = fl_file_fd(cv.file);
 	if ((cv.yfd = mkstemp(ytmp)) < 0) {
 		r = fl_fail(FL_ERR_IO, "%s: cannot create a temporary file in its directory: %s",
 		            out_path, strerror(errno));
@@ -402,30 +406,14 @@ int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char
 	 * cache that opens. */
 	if (ftruncate(cv.fd, (off_t)size) != 0 ||
 	    pwrite_all(cv.fd, stats_buf, sbytes, FL_CACHE_HEADER_BYTES) != 0 ||
-	    pwrite_all(cv.fd, hdr, sizeof(hdr), 0) != 0 || fsync(cv.fd) != 0) {
+	    pwrite_all(cv.fd, hdr, sizeof(hdr), 0) != 0) {
 		r = write_failed(&cv);
 		goto out;
 	}
-	if (close(cv.fd) != 0) {
-		cv.fd = -1;
-		r = write_failed(&cv);
-		goto out;
-	}
-	cv.fd = -1;
-	if (rename(cv.tmp, out_path) != 0) {
-		r = fl_fail(FL_ERR_IO, "%s: %s", out_path, strerror(errno));
-		goto out;
-	}
-	free(cv.tmp);
-	cv.tmp = NULL;
-	r = 0;
+	r = fl_file_commit(cv.file);
+	cv.file = NULL;
 out:
-	if (cv.fd >= 0)
-		close(cv.fd);
-	if (cv.tmp != NULL) {
-		unlink(cv.tmp);
-		free(cv.tmp);
-	}
+	fl_file_abort(cv.file);
 	if (cv.yfd >= 0)
 		close(cv.yfd);
 	EVP_MD_CTX_free(cv.md);

@@ -39,6 +39,7 @@
 
 #include "fedlead/bytes.h"
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 #include "fedlead/signed_model.h"
 #include "model.pb-c.h"
 
@@ -811,122 +812,14 @@ out:
 	return r;
 }
 
-static int save_fail(const char *path, const char *step, int err)
-{
-	return fl_fail(FL_ERR_IO, "%s: cannot save the model (%s): %s", path, step, strerror(err));
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Makes the rename durable: the new directory entry must reach the disk. */
-static int fsync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = NULL;
-	int fd = -1, rc = -1, err = 0;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else if ((dir = malloc((size_t)(slash - path) + 1)) != NULL) {
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-	}
-	if (dir == NULL) {
-		err = ENOMEM;
-		goto out;
-	}
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		err = errno;
-		goto out;
-	}
-	if (fsync(fd) != 0) {
-		err = errno;
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	errno = err;
-	return rc;
-}
-
 int fl_model_write_file(const char *path, const uint8_t *buf, size_t len)
 {
-	static const char suffix[] = ".tmp.XXXXXX";
-	char *tmp = NULL;
-	int fd = -1, have_tmp = 0;
-	int r = FL_ERR_INTERNAL;
+	/* A model is an ordinary file to hand to the scorer: 0644. */
+	static const struct fl_file_opts opts = {.what = "save the model", .mode = 0644};
 
-	if (path == NULL || (buf == NULL && len > 0)) {
-		r = fl_fail(FL_ERR_INVALID, "fl_model_write_file: no path or buffer");
-		goto out;
-	}
-	if ((tmp = malloc(strlen(path) + sizeof(suffix))) == NULL) {
-		r = FL_ERR_NOMEM;
-		goto out;
-	}
-	strcpy(tmp, path);
-	strcat(tmp, suffix);
-	/* Same directory as the target, so rename() is atomic: a reader sees
-	 * the old model or the new one, never half of one. */
-	if ((fd = mkstemp(tmp)) < 0) {
-		r = save_fail(path, "create temporary file", errno);
-		goto out;
-	}
-	have_tmp = 1;
-	if (fchmod(fd, 0644) != 0) {
-		r = save_fail(path, "chmod", errno);
-		goto out;
-	}
-	if (write_all(fd, buf, len) != 0) {
-		r = save_fail(path, "write", errno);
-		goto out;
-	}
-	if (fsync(fd) != 0) {
-		r = save_fail(path, "fsync", errno);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		r = save_fail(path, "close", errno);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		r = save_fail(path, "rename", errno);
-		goto out;
-	}
-	have_tmp = 0;
-	if (fsync_parent(path) != 0) {
-		r = save_fail(path, "sync directory", errno);
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (have_tmp)
-		unlink(tmp);
-	free(tmp);
-	return r;
+	if (path == NULL || (buf == NULL && len > 0))
+		return fl_fail(FL_ERR_INVALID, "fl_model_write_file: no path or buffer");
+	return fl_file_write_atomic(path, &opts, buf, len);
 }
 
 int fl_model_save(const struct fl_model *m, const char *path)

@@ -11,6 +11,7 @@
 
 #include "fedlead/bytes.h"
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +29,7 @@
 #define MAGIC_LEN 8
 #define HEADER_LEN (MAGIC_LEN + 4 + 8)
 #define DIGEST_LEN 32
-/* Largest single read()/write(); Linux moves at most about 2 GiB per call. */
+/* Largest single read(); Linux moves at most about 2 GiB per call. */
 #define IO_CHUNK ((size_t)1 << 30)
 
 /* "a/b" in a fresh allocation, or NULL. */
@@ -52,27 +53,6 @@ static int check_name(const char *dir, const char *name)
 	    strcmp(name, FL_STATE_LOCK_NAME) == 0)
 		return fl_fail(FL_ERR_INVALID, "state file name \"%s\" is not a plain file name",
 		               name);
-	return 0;
-}
-
-/* Writes all of buf; -1 with errno on failure. A write that makes no
- * progress is reported as a full disk rather than looping forever. */
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len < IO_CHUNK ? len : IO_CHUNK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = ENOSPC;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -208,30 +188,18 @@ void fl_statedir_close(int lock_fd)
 		close(lock_fd);
 }
 
-/* Syncs the directory entry of a rename. Some file systems cannot sync a
- * directory (EINVAL); they order metadata themselves. */
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
-
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) != 0 && errno != EINVAL) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 int fl_state_write(const char *dir, const char *name, const uint8_t *data, size_t len)
 {
-	char *path = NULL, *tmp = NULL, *tname = NULL;
+	/* Checkpoints hold the model: 0600. The prefix lets
+	 * fl_statedir_open() find what a crashed writer left. */
+	static const struct fl_file_opts opts = {.what = "write checkpoint",
+	                                         .mode = 0600,
+	                                         .flags = FL_FILE_TERSE,
+	                                         .tmp_prefix = FL_STATE_TMP_PREFIX};
+	struct fl_file *f = NULL;
+	char *path = NULL;
 	uint8_t hdr[HEADER_LEN], digest[DIGEST_LEN];
-	int fd = -1, r = FL_ERR_INTERNAL, e;
-	size_t tlen;
+	int r = FL_ERR_INTERNAL;
 
 	if ((r = check_name(dir, name)) != 0)
 		goto out;
@@ -239,15 +207,8 @@ int fl_state_write(const char *dir, const char *name, const uint8_t *data, size_
 		r = fl_fail(FL_ERR_INVALID, "%s/%s: no data to write", dir, name);
 		goto out;
 	}
-	tlen = strlen(FL_STATE_TMP_PREFIX) + strlen(name) + 8;
-	r = FL_ERR_NOMEM;
-	if ((path = path_join(dir, name)) == NULL || (tname = malloc(tlen)) == NULL) {
-		fl_fail(r, "%s/%s: out of memory", dir, name);
-		goto out;
-	}
-	snprintf(tname, tlen, "%s%s.XXXXXX", FL_STATE_TMP_PREFIX, name);
-	if ((tmp = path_join(dir, tname)) == NULL) {
-		fl_fail(r, "%s/%s: out of memory", dir, name);
+	if ((path = path_join(dir, name)) == NULL) {
+		r = fl_fail(FL_ERR_NOMEM, "%s/%s: out of memory", dir, name);
 		goto out;
 	}
 
@@ -258,44 +219,17 @@ int fl_state_write(const char *dir, const char *name, const uint8_t *data, size_
 		r = fl_fail(FL_ERR_CRYPTO, "%s: cannot write checkpoint: SHA-256 failed", path);
 		goto out;
 	}
-
-	r = FL_ERR_IO;
-	/* mkstemp creates the file 0600: checkpoints hold the model. */
-	if ((fd = mkstemp(tmp)) < 0) {
-		fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(errno));
+	if ((r = fl_file_begin(path, &opts, &f)) != 0)
 		goto out;
-	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || write_all(fd, hdr, sizeof(hdr)) != 0 ||
-	    write_all(fd, data, len) != 0 || write_all(fd, digest, sizeof(digest)) != 0 ||
-	    fsync(fd) != 0)
-		goto fail_tmp;
-	/* close() can report a delayed write error (NFS). */
-	e = close(fd);
-	fd = -1;
-	if (e != 0 || rename(tmp, path) != 0)
-		goto fail_tmp;
-	/* From here the new file is in place; the directory sync only makes
-	 * the rename survive a power cut. */
-	if (sync_dir(dir) != 0) {
-		fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(errno));
+	if ((r = fl_file_write(f, hdr, sizeof(hdr))) != 0 ||
+	    (r = fl_file_write(f, data, len)) != 0 ||
+	    (r = fl_file_write(f, digest, sizeof(digest))) != 0)
 		goto out;
-	}
-	r = 0;
-	goto out;
-
-fail_tmp:
-	e = errno;
-	fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(e));
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-	unlink(tmp);
+	r = fl_file_commit(f);
+	f = NULL;
 out:
-	if (fd >= 0)
-		close(fd);
+	fl_file_abort(f);
 	free(path);
-	free(tmp);
-	free(tname);
 	return r;
 }
 
