@@ -2,9 +2,10 @@
  * Atomic, durable file replacement (include/fedlead/file.h): temporary file
  * in the target's directory, fsync, close, rename, fsync of the directory.
  */
-/* mkostemp() is a GNU extension; it sets close-on-exec at creation, so a
- * program that forks (the node's TLS helper, a test) never inherits the
- * descriptor of a half-written file. */
+/* mkostemp() and fopencookie() are GNU extensions. The first sets
+ * close-on-exec at creation, so a program that forks never inherits the
+ * descriptor of a half-written file; the second lets a stream's write
+ * error keep its errno (stdio's ferror() does not) for the message. */
 #define _GNU_SOURCE
 
 #include "fedlead/file.h"
@@ -28,8 +29,9 @@ struct fl_file {
 	char *tmp;  /* the temporary file, while it exists under that name */
 	char *dir;  /* the directory of both */
 	int fd;
-	FILE *fp; /* from fl_file_stream(); owns fd when set */
-	int failed; /* a write failed and was reported: commit only cleans up */
+	FILE *fp;       /* from fl_file_stream(); writes through to fd */
+	int stream_err; /* errno of the stream's first failed write */
+	int failed;     /* a write failed and was reported: commit only cleans up */
 	struct fl_file_opts o;
 };
 
@@ -141,7 +143,7 @@ void fl_file_abort(struct fl_file *f)
 		return;
 	if (f->fp != NULL)
 		fclose(f->fp);
-	else if (f->fd >= 0)
+	if (f->fd >= 0)
 		close(f->fd);
 	if (f->tmp != NULL)
 		unlink(f->tmp);
@@ -207,9 +209,9 @@ int fl_file_write(struct fl_file *f, const void *buf, size_t len)
 	if (f->failed)
 		return FL_ERR_IO;
 	/* Mixing the stream with direct writes would reorder bytes. */
-	if (f->fp != NULL && fflush(f->fp) != 0) {
+	if (f->fp != NULL && (fflush(f->fp) != 0 || f->stream_err != 0)) {
 		f->failed = 1;
-		return step_fail(f, "write", errno != 0 ? errno : EIO);
+		return step_fail(f, "write", f->stream_err != 0 ? f->stream_err : EIO);
 	}
 	if (write_all(f->fd, buf, len) != 0) {
 		f->failed = 1;
@@ -223,13 +225,30 @@ int fl_file_fd(const struct fl_file *f)
 	return f != NULL ? f->fd : -1;
 }
 
+/* The stream's write function: 0 (no bytes) on error, as fopencookie()
+ * asks, with the reason kept for fl_file_commit(). */
+static ssize_t stream_write(void *cookie, const char *buf, size_t len)
+{
+	struct fl_file *f = cookie;
+
+	if (f->stream_err != 0)
+		return 0;
+	if (write_all(f->fd, (const uint8_t *)buf, len) != 0) {
+		f->stream_err = errno;
+		return 0;
+	}
+	return (ssize_t)len;
+}
+
 FILE *fl_file_stream(struct fl_file *f)
 {
+	static const cookie_io_functions_t io = {.write = stream_write};
+
 	if (f == NULL) {
 		fl_fail(FL_ERR_INVALID, "fl_file_stream: no file");
 		return NULL;
 	}
-	if (f->fp == NULL && (f->fp = fdopen(f->fd, "w")) == NULL)
+	if (f->fp == NULL && (f->fp = fopencookie(f, "w", io)) == NULL)
 		step_fail(f, "write", errno);
 	return f->fp;
 }
@@ -243,10 +262,11 @@ int fl_file_commit(struct fl_file *f)
 	if (f->failed)
 		goto out; /* reported by fl_file_write() */
 	if (f->fp != NULL) {
-		errno = 0;
-		if (fflush(f->fp) != 0 || ferror(f->fp)) {
-			/* ferror() alone leaves errno as it was. */
-			r = step_fail(f, "write", errno != 0 ? errno : EIO);
+		e = fflush(f->fp) != 0 || ferror(f->fp);
+		fclose(f->fp);
+		f->fp = NULL;
+		if (e || f->stream_err != 0) {
+			r = step_fail(f, "write", f->stream_err != 0 ? f->stream_err : EIO);
 			goto out;
 		}
 	}
@@ -255,8 +275,7 @@ int fl_file_commit(struct fl_file *f)
 		goto out;
 	}
 	/* close() can report a delayed write error (NFS). */
-	e = f->fp != NULL ? fclose(f->fp) : close(f->fd);
-	f->fp = NULL;
+	e = close(f->fd);
 	f->fd = -1;
 	if (e != 0) {
 		r = step_fail(f, "close", errno);
