@@ -5,6 +5,10 @@
  * (write, and a stream's write found at commit), a directory in the way
  * (rename) - each with its exact message, the old file untouched and no
  * temporary file left behind.
+ *
+ * Sealed blobs (src/util/sealed.c): the bytes on disk against a layout
+ * built here by hand with OpenSSL's SHA-256, and every refusal with its
+ * text, in the documented order.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,8 +29,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "fedlead/error.h"
 #include "fedlead/file.h"
+#include "fedlead/sealed.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -455,6 +462,144 @@ static void test_invalid_arguments(void **state)
 	assert_int_equal(fl_file_fd(NULL), -1);
 }
 
+/* ---- sealed blobs ------------------------------------------------------- */
+
+/* The checkpoint's parameters (statefile.h) with texts of this test. */
+static const struct fl_seal_format state_like = {
+        .magic = "FLSTATE\n",
+        .version_bytes = 4,
+        .length_bytes = 8,
+        .checksum = 1,
+        .max_len = UINT64_MAX,
+        .code = FL_ERR_DATA,
+        .not_magic = "not ours",
+        .truncated = "cut short",
+        .trailing = "too long",
+        .payload = "blob",
+        .empty = "empty",
+        .corrupt = "damaged",
+};
+
+/* A model-like format that gives sizes, with a minimum and a maximum. */
+static const struct fl_seal_format sized = {
+        .magic = "FLTEST1\n",
+        .length_bytes = 4,
+        .checksum = 1,
+        .sizes = 1,
+        .min_len = 1,
+        .max_len = 100,
+        .code = FL_ERR_MODEL,
+        .not_magic = "not a test file",
+        .truncated = "truncated test file",
+        .trailing = "trailing data",
+        .payload = "test payload",
+        .empty = "empty test payload",
+        .corrupt = "test file is corrupt (checksum mismatch)",
+};
+
+static void test_seal_write_bytes(void **state)
+{
+	static const uint8_t head[] = {'F', 'L', 'S', 'T', 'A', 'T', 'E', '\n', 0, 0, 0, 7,
+	                               0,   0,   0,   0,   0,   0,   0,   3};
+	char *dir = make_dir(), path[256], names[256], got[128];
+	uint8_t want[sizeof(head) + 3 + SHA256_DIGEST_LENGTH];
+	const uint8_t *payload = NULL;
+	struct fl_seal seal;
+
+	(void)state;
+	memcpy(want, head, sizeof(head));
+	memcpy(want + sizeof(head), "abc", 3);
+	SHA256(want, sizeof(head) + 3, want + sizeof(head) + 3);
+	snprintf(path, sizeof(path), "%s/s", dir);
+	assert_int_equal(fl_seal_write(&state_like, 7, (const uint8_t *)"abc", 3, path, NULL), 0);
+	assert_int_equal(read_back(path, got, sizeof(got)), sizeof(want));
+	assert_memory_equal(got, want, sizeof(want));
+	assert_int_equal(mode_of(path), 0600);
+	list_dir(dir, names, sizeof(names));
+	assert_string_equal(names, "s");
+
+	assert_int_equal(fl_seal_open(&state_like, want, sizeof(want), 0, UINT64_MAX, "s", &seal,
+	                              &payload),
+	                 0);
+	assert_int_equal(seal.version, 7);
+	assert_int_equal(seal.payload_len, 3);
+	assert_int_equal(seal.header_len, 20);
+	assert_int_equal(seal.end, sizeof(want));
+	assert_ptr_equal(payload, want + 20);
+	/* The caller's limit comes after the length is found consistent. */
+	assert_int_equal(fl_seal_open(&state_like, want, sizeof(want), 0, 2, "s", &seal, &payload),
+	                 FL_ERR_LIMIT);
+	assert_string_equal(fl_errmsg(), "s: blob of 3 bytes exceeds the limit of 2 bytes");
+	assert_null(payload);
+	/* Without sizes, a cut is just "cut short". */
+	assert_int_equal(fl_seal_open(&state_like, want, 10, 0, UINT64_MAX, "s", &seal, &payload),
+	                 FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "s: cut short");
+	want[sizeof(want) - 1] ^= 1;
+	assert_int_equal(fl_seal_open(&state_like, want, sizeof(want), 0, UINT64_MAX, "s", &seal,
+	                              &payload),
+	                 FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "s: damaged");
+	remove_dir(dir);
+}
+
+/* Each refusal with its text, from a good frame made by fl_seal_frame(). */
+static void test_seal_refusals(void **state)
+{
+	uint8_t good[12 + 5 + 32], bad[sizeof(good) + 8];
+	const uint8_t *payload = NULL;
+	struct fl_seal seal;
+	const size_t n = sizeof(good);
+
+	(void)state;
+	memcpy(good + 12, "hello", 5);
+	assert_int_equal(fl_seal_frame(&sized, 0, good, 5, "t"), 0);
+	assert_memory_equal(good, "FLTEST1\n\0\0\0\5hello", 17);
+	{
+		uint8_t sum[SHA256_DIGEST_LENGTH];
+
+		SHA256(good, 17, sum);
+		assert_memory_equal(good + 17, sum, sizeof(sum));
+	}
+	assert_int_equal(fl_seal_open(&sized, good, n, 0, UINT64_MAX, "t", &seal, &payload), 0);
+	assert_memory_equal(payload, "hello", 5);
+
+#define REFUSED(buf, len, off, text)                                                               \
+	do {                                                                                       \
+		assert_int_equal(fl_seal_open(&sized, (buf), (len), (off), UINT64_MAX, "t", &seal, \
+		                              &payload),                                           \
+		                 FL_ERR_MODEL);                                                    \
+		assert_string_equal(fl_errmsg(), (text));                                          \
+		assert_null(payload);                                                              \
+	} while (0)
+
+	REFUSED((const uint8_t *)"{}", 2, 0, "t: not a test file");
+	REFUSED(good, 0, 0, "t: truncated test file (0 bytes, expected at least 44)");
+	REFUSED(good, 11, 0, "t: truncated test file (11 bytes, expected at least 44)");
+	REFUSED(good, n - 1, 0, "t: truncated test file (48 bytes, expected 49)");
+	REFUSED(good, 12, 0, "t: truncated test file (12 bytes, expected 49)");
+	memcpy(bad, good, n);
+	bad[n] = 'x';
+	REFUSED(bad, n + 1, 0, "t: trailing data (50 bytes, expected 49)");
+	memcpy(bad, good, n);
+	bad[11] = 101; /* over the format's limit, refused from the header alone */
+	REFUSED(bad, n, 0, "t: test payload of 101 bytes exceeds the limit of 100 bytes");
+	bad[11] = 0;
+	REFUSED(bad, n, 0, "t: empty test payload");
+	memcpy(bad, good, n);
+	bad[14] ^= 0x20;
+	REFUSED(bad, n, 0, "t: test file is corrupt (checksum mismatch)");
+	/* A frame at an offset counts the whole buffer's bytes. */
+	memcpy(bad, "prefix..", 8);
+	memcpy(bad + 8, good, 9);
+	REFUSED(bad, 17, 8, "t: truncated test file (17 bytes, expected at least 52)");
+	memcpy(bad + 8, good, n);
+	assert_int_equal(fl_seal_open(&sized, bad, n + 8, 8, UINT64_MAX, "t", &seal, &payload), 0);
+	assert_ptr_equal(payload, bad + 20);
+	assert_int_equal(seal.end, n + 8);
+#undef REFUSED
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +613,8 @@ int main(void)
 	        cmocka_unit_test(test_write_fails_keeps_old),
 	        cmocka_unit_test(test_failed_write_then_commit),
 	        cmocka_unit_test(test_invalid_arguments),
+	        cmocka_unit_test(test_seal_write_bytes),
+	        cmocka_unit_test(test_seal_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
