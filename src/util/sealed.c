@@ -82,7 +82,7 @@ int fl_seal_parse(const struct fl_seal_format *f, const uint8_t *buf, size_t hav
 {
 	size_t hl = fl_seal_header_len(f), sl = f->checksum ? FL_SEAL_SUM_LEN : 0;
 	size_t seen = have > off ? have - off : 0, n = seen < FL_SEAL_MAGIC_LEN ? seen : FL_SEAL_MAGIC_LEN;
-	const uint8_t *p = buf + off;
+	const uint8_t *p;
 	uint64_t plen, rest;
 
 	memset(out, 0, sizeof(*out));
@@ -91,10 +91,12 @@ int fl_seal_parse(const struct fl_seal_format *f, const uint8_t *buf, size_t hav
 		return fl_fail(FL_ERR_INTERNAL, "%s: sealed frame outside its buffer", origin);
 	/* Compare what is there first: a short prefix of some other file is
 	 * "not ours", a short prefix of ours is "truncated". */
-	if (n > 0 && memcmp(p, f->magic, n) != 0)
+	if (n > 0 && memcmp(buf + off, f->magic, n) != 0)
 		return fl_fail(f->code, "%s: %s", origin, f->not_magic);
 	if (seen < hl)
 		return sized_fail(f, origin, f->truncated, have, "at least ", off + hl + sl);
+	/* Only now is buf known to be a buffer (an empty one may be NULL). */
+	p = buf + off;
 	out->version = f->version_bytes == 4 ? fl_get_be32(p + FL_SEAL_MAGIC_LEN) : 0;
 	p += FL_SEAL_MAGIC_LEN + f->version_bytes;
 	plen = f->length_bytes == 4 ? fl_get_be32(p) : fl_get_be64(p);
@@ -143,12 +145,13 @@ int fl_seal_open(const struct fl_seal_format *f, const uint8_t *buf, size_t len,
                  uint64_t max_len, const char *origin, struct fl_seal *out,
                  const uint8_t **payload)
 {
-	const uint8_t *hdr = buf + off;
+	const uint8_t *hdr;
 	int r;
 
 	*payload = NULL;
 	if ((r = fl_seal_parse(f, buf, len, len, off, max_len, origin, out)) != 0)
 		return r;
+	hdr = buf + off;
 	if ((r = fl_seal_check(f, out, hdr, hdr + out->header_len,
 	                       hdr + out->header_len + out->payload_len, origin)) != 0)
 		return r;
