@@ -1,5 +1,5 @@
 /*
- * Ranking-quality metrics for lead scores.
+ * Ranking-quality metrics for lead scores (src/core/metrics.c).
  *
  * Scores are logits z (the probability is sigmoid(z)); sorting by z is
  * sorting by probability, and log-loss computed from z stays exact for very
@@ -34,59 +34,11 @@ double fl_auc(const double *z, const double *y, size_t n);
 double fl_log_loss(const double *z, const double *y, size_t n);
 double fl_brier(const double *z, const double *y, size_t n);
 
-/*
- * Exact ranking with memory bounded by mem_records, whatever the number of
- * scores: scores are spooled to an unlinked temporary file in tmpdir (NULL =
- * $TMPDIR or /tmp) and sorted by an external merge sort when they do not fit.
- * Rank 1 is the highest score; ties are ranked in input order.
- */
-struct fl_ranker;
-
-int fl_ranker_new(const char *tmpdir, size_t mem_records, struct fl_ranker **out);
-/* Adds the score of the next row; label is 0, 1, or -1 when unknown. */
-int fl_ranker_add(struct fl_ranker *r, double z, int label);
-/*
- * Sorts and computes the metrics (those needing labels only when every row
- * had one; ev->positives etc. are 0 otherwise). top_k may be 0.
- */
-int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev);
-/*
- * After finish: rank (1-based) and decile (1..10, 1 = best) of row i, in
- * input order. Fastest when called with i = 0, 1, 2, ...
- */
-int fl_ranker_rank(struct fl_ranker *r, uint64_t i, uint64_t *rank, int *decile);
-void fl_ranker_free(struct fl_ranker *r);
-
-/*
- * A fixed-size summary of the ranking for charts (ROC, cumulative gains,
- * score distribution), collected during fl_ranker_finish()'s sorted walk, so
- * a report needs no per-lead memory. Points are taken at ends of tie groups
- * (leads with equal scores are never split), at about every
- * 1/FL_CURVE_POINTS of the rows: joining them with straight lines gives the
- * ROC and gains curves with ties drawn as diagonals, as AUC counts them.
- */
-#define FL_CURVE_POINTS 200
-#define FL_SCORE_BINS 50
-
-struct fl_curves {
-	int labelled; /* every row had a label (cum_pos and hist_pos are meaningful) */
-	uint64_t rows, positives;
-	size_t n_points; /* entries used below, at most FL_CURVE_POINTS + 1 */
-	/* Point k: the cum_rows[k] highest-scored leads hold cum_pos[k] converted
-	 * ones. Point 0 is (0, 0), the last (rows, positives). */
-	uint64_t cum_rows[FL_CURVE_POINTS + 1], cum_pos[FL_CURVE_POINTS + 1];
-	/* Histogram of the scores z (log-odds, where probabilities spread out
-	 * evenly even when most are near 0) over FL_SCORE_BINS equal bins from
-	 * z_lo (lowest score) to z_hi (highest score); all rows fall in bin 0 when
-	 * the two are equal. Unlabelled rows count in hist_neg. */
-	double z_lo, z_hi;
-	uint64_t hist_pos[FL_SCORE_BINS], hist_neg[FL_SCORE_BINS];
-};
-
-/* After a successful fl_ranker_finish(): copies the summary into *out. */
-int fl_ranker_curves(const struct fl_ranker *r, struct fl_curves *out);
-
 /* Decile (1..10) of a 1-based rank among n. */
 int fl_decile_of_rank(uint64_t rank, uint64_t n);
+
+/* The same metrics for any number of rows, and ranks, come from the
+ * ranker; a caller of either needs one include. */
+#include "fedlead/ranker.h"
 
 #endif

@@ -7,8 +7,14 @@
  * major format version, a truncated or corrupt file and a schema whose
  * fingerprint does not match the one recorded.
  *
- * A signed file carries a trailer after the checksum (modelsign.h); the
- * decoder checks its framing and otherwise ignores it.
+ * A signed file carries a trailer after the checksum: the magic
+ * "FLSIGN1\n", a 4-byte big-endian length and a SignatureBlock
+ * (proto/sign.proto, signed_model.h). The decoder checks its framing and
+ * otherwise ignores it.
+ *
+ * The struct and its setters are src/core/model.c, the protobuf codec
+ * model_codec.c, the framing and file I/O model_file.c, the JSON view
+ * model_json.c.
  */
 #ifndef FEDLEAD_MODEL_H
 #define FEDLEAD_MODEL_H
@@ -18,10 +24,13 @@
 
 #include "fedlead/encode.h"
 #include "fedlead/schema.h"
+#include "fedlead/sealed.h"
 
 #define FL_MODEL_FORMAT_MAJOR 1
 #define FL_MODEL_FORMAT_MINOR 1 /* 1.1: provenance.history */
 #define FL_MODEL_MAX_BYTES (256u * 1024 * 1024)
+#define FL_MODEL_SIG_MAGIC "FLSIGN1\n"
+#define FL_MODEL_SIG_MAX (1u << 20)
 /* Names in prov.participants; fl_model_add_participant() refuses more. */
 #define FL_MODEL_MAX_PARTICIPANTS 10000
 
@@ -84,9 +93,33 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len);
 /* Parses the file format; origin names the source in errors. */
 int fl_model_decode(const uint8_t *buf, size_t len, const char *origin, struct fl_model **out);
 
-/* Writes atomically: temp file in the same directory, fsync, rename. */
+/* Writes atomically (file.h): temp file in the same directory, fsync,
+ * rename, directory fsync; "PATH: cannot save the model (STEP): REASON". */
 int fl_model_save(const struct fl_model *m, const char *path);
 int fl_model_load(const char *path, struct fl_model **out);
+
+/* The two sealed blobs (sealed.h) of a model file: the model, and the
+ * signature trailer that may follow it. */
+extern const struct fl_seal_format fl_model_file_seal;
+extern const struct fl_seal_format fl_model_sig_seal;
+
+/* Splits off the trailer: *model_len is the length of the unsigned part,
+ * *sig and *sig_len the signature block (NULL/0 when unsigned). FL_ERR_MODEL for
+ * a damaged trailer. */
+int fl_model_file_split(const uint8_t *file, size_t len, size_t *model_len, const uint8_t **sig,
+                        size_t *sig_len);
+
+/*
+ * Reads a whole regular file into *buf (malloc'ed, *len bytes). Refuses
+ * (FL_ERR_MODEL) a file larger than the largest well-formed signed model:
+ * FL_MODEL_MAX_BYTES + FL_MODEL_SIG_MAX + 56 bytes of framing. Does not
+ * check the content.
+ */
+int fl_model_read_file(const char *path, uint8_t **buf, size_t *len);
+
+/* Writes bytes atomically (temporary file, fsync, rename, directory
+ * fsync), mode 0644; fl_model_save() is this after fl_model_encode(). */
+int fl_model_write_file(const char *path, const uint8_t *buf, size_t len);
 
 /* The whole model as pretty JSON (malloc'ed). */
 int fl_model_to_json(const struct fl_model *m, char **out);

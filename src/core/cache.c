@@ -21,7 +21,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "fedlead/bytes.h"
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 #include "fedlead/linalg.h"
 
 #define MAGIC_LEN 8
@@ -65,36 +67,6 @@ struct fl_cache {
 };
 
 /* ---- little helpers ---- */
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 /* Rounds up to the section alignment; the caller keeps v far from 2^64. */
 static uint64_t align_up(uint64_t v)
@@ -211,8 +183,8 @@ static int header_digest(const uint8_t *hdr, const void *stats, size_t stats_len
 
 struct convert {
 	const char *out_path;
-	int fd, yfd;
-	char *tmp;
+	int fd, yfd;          /* fd belongs to file */
+	struct fl_file *file; /* the cache under its temporary name */
 	size_t dim, buf_rows, n, k; /* rows written, rows buffered */
 	uint64_t x_off;
 	double *xbuf, *ybuf;
@@ -335,7 +307,7 @@ static int convert_finish(struct convert *cv, const struct fl_scaler *sc, uint64
 	return 0;
 }
 
-/* The temporary name "OUT.tmp.XXXXXX" (or "OUT.y.XXXXXX"), malloc'ed. */
+/* The temporary name "OUT.WHAT.XXXXXX" (the label spool's), malloc'ed. */
 static char *temp_name(const char *out_path, const char *what)
 {
 	size_t len = strlen(out_path) + strlen(what) + 9;
@@ -346,10 +318,18 @@ static char *temp_name(const char *out_path, const char *what)
 	return t;
 }
 
+/* fl_file_begin()'s messages, and the text this module has always given
+ * for a directory it cannot create the file in. */
+static const struct fl_file_opts cache_file_opts = {
+        .what = "write the cache",
+        .create_what = "create a temporary file in its directory",
+        .mode = 0600,
+};
+
 int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char *out_path,
                      enum fl_bad_rows policy, struct fl_load_report *rep)
 {
-	struct convert cv = {.out_path = out_path, .fd = -1, .yfd = -1};
+	struct convert cv = {.out_path = out_path, .fd = -1, .yfd = -1, .file = NULL};
 	struct fl_stats *st = NULL;
 	struct fl_scaler *sc = NULL;
 	uint8_t hdr[FL_CACHE_HEADER_BYTES], sha[SHA_LEN];
@@ -372,21 +352,16 @@ int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char
 	if ((cv.xbuf = fl_matrix_alloc(cv.buf_rows, cv.dim)) == NULL ||
 	    (cv.ybuf = malloc(cv.buf_rows * sizeof(double))) == NULL ||
 	    (stats_buf = malloc(sbytes)) == NULL || (cv.md = EVP_MD_CTX_new()) == NULL ||
-	    (cv.tmp = temp_name(out_path, "tmp")) == NULL ||
 	    (ytmp = temp_name(out_path, "y")) == NULL || fl_stats_new(cv.dim, &st) != 0) {
 		r = fl_fail(FL_ERR_NOMEM, "cache: out of memory");
 		goto out;
 	}
-	/* mkstemp makes the file 0600, which suits a copy of the partner's
-	 * lead data. The label spool is unlinked at once: it lives only as
-	 * long as the descriptor, even if we crash. */
-	if ((cv.fd = mkstemp(cv.tmp)) < 0) {
-		r = fl_fail(FL_ERR_IO, "%s: cannot create a temporary file in its directory: %s",
-		            out_path, strerror(errno));
-		free(cv.tmp);
-		cv.tmp = NULL;
+	/* Mode 0600 suits a copy of the partner's lead data. The label spool
+	 * is unlinked at once: it lives only as long as the descriptor, even
+	 * if we crash. */
+	if ((r = fl_file_begin(out_path, &cache_file_opts, &cv.file)) != 0)
 		goto out;
-	}
+	cv.fd = fl_file_fd(cv.file);
 	if ((cv.yfd = mkstemp(ytmp)) < 0) {
 		r = fl_fail(FL_ERR_IO, "%s: cannot create a temporary file in its directory: %s",
 		            out_path, strerror(errno));
@@ -411,17 +386,17 @@ int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char
 
 	memset(hdr, 0, sizeof(hdr));
 	memcpy(hdr, FL_CACHE_MAGIC, MAGIC_LEN);
-	put_u32(hdr + OFF_VERSION, FL_CACHE_VERSION);
+	fl_put_le32(hdr + OFF_VERSION, FL_CACHE_VERSION);
 	memcpy(hdr + OFF_BOM, &bom, sizeof(bom)); /* native on purpose */
 	memcpy(hdr + OFF_FPR, s->fingerprint, FL_FINGERPRINT_LEN);
-	put_u64(hdr + OFF_ROWS, cv.n);
-	put_u64(hdr + OFF_DIM, cv.dim);
-	put_u64(hdr + OFF_STATS, FL_CACHE_HEADER_BYTES);
-	put_u64(hdr + OFF_STATS_BYTES, sbytes);
-	put_u64(hdr + OFF_X, cv.x_off);
-	put_u64(hdr + OFF_Y, y_off);
-	put_u64(hdr + OFF_SIZE, size);
-	put_u64(hdr + OFF_SKIPPED, rep->skipped);
+	fl_put_le64(hdr + OFF_ROWS, cv.n);
+	fl_put_le64(hdr + OFF_DIM, cv.dim);
+	fl_put_le64(hdr + OFF_STATS, FL_CACHE_HEADER_BYTES);
+	fl_put_le64(hdr + OFF_STATS_BYTES, sbytes);
+	fl_put_le64(hdr + OFF_X, cv.x_off);
+	fl_put_le64(hdr + OFF_Y, y_off);
+	fl_put_le64(hdr + OFF_SIZE, size);
+	fl_put_le64(hdr + OFF_SKIPPED, rep->skipped);
 	memcpy(hdr + OFF_DATA_SHA, sha, SHA_LEN);
 	stats_to_bytes(st, stats_buf);
 	if ((r = header_digest(hdr, stats_buf, sbytes, hdr + OFF_HEADER_SHA)) != 0)
@@ -431,30 +406,14 @@ int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char
 	 * cache that opens. */
 	if (ftruncate(cv.fd, (off_t)size) != 0 ||
 	    pwrite_all(cv.fd, stats_buf, sbytes, FL_CACHE_HEADER_BYTES) != 0 ||
-	    pwrite_all(cv.fd, hdr, sizeof(hdr), 0) != 0 || fsync(cv.fd) != 0) {
+	    pwrite_all(cv.fd, hdr, sizeof(hdr), 0) != 0) {
 		r = write_failed(&cv);
 		goto out;
 	}
-	if (close(cv.fd) != 0) {
-		cv.fd = -1;
-		r = write_failed(&cv);
-		goto out;
-	}
-	cv.fd = -1;
-	if (rename(cv.tmp, out_path) != 0) {
-		r = fl_fail(FL_ERR_IO, "%s: %s", out_path, strerror(errno));
-		goto out;
-	}
-	free(cv.tmp);
-	cv.tmp = NULL;
-	r = 0;
+	r = fl_file_commit(cv.file);
+	cv.file = NULL;
 out:
-	if (cv.fd >= 0)
-		close(cv.fd);
-	if (cv.tmp != NULL) {
-		unlink(cv.tmp);
-		free(cv.tmp);
-	}
+	fl_file_abort(cv.file);
 	if (cv.yfd >= 0)
 		close(cv.yfd);
 	EVP_MD_CTX_free(cv.md);
@@ -485,13 +444,13 @@ void fl_cache_free(struct fl_cache *c)
  * they are needed before the checksum can be computed. */
 static int check_bounds(const struct fl_cache *c, const uint8_t *hdr)
 {
-	uint64_t dim = get_u64(hdr + OFF_DIM);
+	uint64_t dim = fl_get_le64(hdr + OFF_DIM);
 
 	if (dim == 0 || dim > FL_SCHEMA_MAX_DIM)
 		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (%llu columns)", c->path,
 		               (unsigned long long)dim);
-	if (get_u64(hdr + OFF_STATS) != FL_CACHE_HEADER_BYTES ||
-	    get_u64(hdr + OFF_STATS_BYTES) != stats_bytes((size_t)dim))
+	if (fl_get_le64(hdr + OFF_STATS) != FL_CACHE_HEADER_BYTES ||
+	    fl_get_le64(hdr + OFF_STATS_BYTES) != stats_bytes((size_t)dim))
 		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (statistics section)",
 		               c->path);
 	return 0;
@@ -501,15 +460,15 @@ static int check_bounds(const struct fl_cache *c, const uint8_t *hdr)
  * malicious writer gets here with bad values. */
 static int check_layout(const struct fl_cache *c, const uint8_t *hdr)
 {
-	uint64_t n = get_u64(hdr + OFF_ROWS), dim = get_u64(hdr + OFF_DIM), x_bytes;
+	uint64_t n = fl_get_le64(hdr + OFF_ROWS), dim = fl_get_le64(hdr + OFF_DIM), x_bytes;
 
 	if (n == 0 || n > ((uint64_t)INT64_MAX / 2) / sizeof(double) / dim)
 		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (%llu rows)", c->path,
 		               (unsigned long long)n);
 	x_bytes = n * dim * sizeof(double);
-	if (get_u64(hdr + OFF_X) != align_up(FL_CACHE_HEADER_BYTES + stats_bytes((size_t)dim)) ||
-	    get_u64(hdr + OFF_Y) != align_up(get_u64(hdr + OFF_X) + x_bytes) ||
-	    get_u64(hdr + OFF_SIZE) != get_u64(hdr + OFF_Y) + n * sizeof(double))
+	if (fl_get_le64(hdr + OFF_X) != align_up(FL_CACHE_HEADER_BYTES + stats_bytes((size_t)dim)) ||
+	    fl_get_le64(hdr + OFF_Y) != align_up(fl_get_le64(hdr + OFF_X) + x_bytes) ||
+	    fl_get_le64(hdr + OFF_SIZE) != fl_get_le64(hdr + OFF_Y) + n * sizeof(double))
 		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (section offsets)", c->path);
 	return 0;
 }
@@ -547,7 +506,7 @@ int fl_cache_open(const struct fl_schema *s, const char *path, struct fl_cache *
 		r = fl_fail(r, "%s: not a fedlead cache file (bad magic)", path);
 		goto out;
 	}
-	if ((version = get_u32(hdr + OFF_VERSION)) != FL_CACHE_VERSION) {
+	if ((version = fl_get_le32(hdr + OFF_VERSION)) != FL_CACHE_VERSION) {
 		r = fl_fail(r,
 		            "%s: cache version %u is not supported (this build reads version %d)",
 		            path, (unsigned)version, FL_CACHE_VERSION);
@@ -565,12 +524,12 @@ int fl_cache_open(const struct fl_schema *s, const char *path, struct fl_cache *
 	}
 	if ((r = check_bounds(c, hdr)) != 0)
 		goto out;
-	c->dim = (size_t)get_u64(hdr + OFF_DIM);
+	c->dim = (size_t)fl_get_le64(hdr + OFF_DIM);
 	sbytes = stats_bytes(c->dim);
 	if ((uint64_t)sb.st_size < FL_CACHE_HEADER_BYTES + sbytes) {
 		r = fl_fail(FL_ERR_DATA, "%s: truncated cache (%llu bytes, the header says %llu)",
 		            path, (unsigned long long)sb.st_size,
-		            (unsigned long long)get_u64(hdr + OFF_SIZE));
+		            (unsigned long long)fl_get_le64(hdr + OFF_SIZE));
 		goto out;
 	}
 	if ((stats_buf = malloc(sbytes)) == NULL) {
@@ -586,11 +545,11 @@ int fl_cache_open(const struct fl_schema *s, const char *path, struct fl_cache *
 	}
 	if ((r = check_layout(c, hdr)) != 0)
 		goto out;
-	c->n = (size_t)get_u64(hdr + OFF_ROWS);
-	c->x_off = get_u64(hdr + OFF_X);
-	c->y_off = get_u64(hdr + OFF_Y);
-	c->size = get_u64(hdr + OFF_SIZE);
-	c->skipped = get_u64(hdr + OFF_SKIPPED);
+	c->n = (size_t)fl_get_le64(hdr + OFF_ROWS);
+	c->x_off = fl_get_le64(hdr + OFF_X);
+	c->y_off = fl_get_le64(hdr + OFF_Y);
+	c->size = fl_get_le64(hdr + OFF_SIZE);
+	c->skipped = fl_get_le64(hdr + OFF_SKIPPED);
 	memcpy(c->data_sha, hdr + OFF_DATA_SHA, SHA_LEN);
 	if (memcmp(s->fingerprint, hdr + OFF_FPR, FL_FINGERPRINT_LEN) != 0 || s->dim != c->dim) {
 		for (size_t i = 0; i < 8; i++)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 #include "fedlead/linalg.h"
 
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
@@ -212,37 +213,11 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 
 /* Output goes to a temporary file beside the target and is renamed into
  * place only when complete, so a failed run never leaves a partial file
- * that looks finished. */
-static int open_output(const char *path, char **tmp, FILE **fp)
-{
-	int fd;
-
-	*fp = NULL;
-	if ((*tmp = malloc(strlen(path) + 16)) == NULL)
-		return FL_ERR_NOMEM;
-	sprintf(*tmp, "%s.tmp.XXXXXX", path);
-	if ((fd = mkstemp(*tmp)) < 0) {
-		int r = fl_fail(FL_ERR_IO, "%s: cannot create output: %s", path, strerror(errno));
-
-		free(*tmp);
-		*tmp = NULL;
-		return r;
-	}
-	/* mkstemp makes the file 0600; give it the mode an ordinary file
-	 * would get under the user's umask. */
-	{
-		mode_t um = umask(0);
-
-		umask(um);
-		fchmod(fd, 0666 & ~um);
-	}
-	if ((*fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlink(*tmp);
-		return fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
-	}
-	return 0;
-}
+ * that looks finished. Mode: what an ordinary file gets under the umask. */
+static const struct fl_file_opts score_out_opts = {.what = "write output",
+                                                   .create_what = "create output",
+                                                   .mode = 0666,
+                                                   .flags = FL_FILE_UMASK};
 
 int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
                   struct fl_score_report *rep)
@@ -251,7 +226,7 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 	struct fl_ranker *rk = NULL;
 	struct fl_csv_record rec;
 	double *x = NULL, label = -1;
-	char *tmp = NULL;
+	struct fl_file *dst = NULL;
 	FILE *fp = NULL;
 	int r;
 
@@ -282,34 +257,18 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 	}
 	pass_close(&p);
 	if ((r = fl_csv_rewind(p.csv)) != 0 || (r = pass_begin(m, o, &p, rep)) != 0 ||
-	    (r = open_output(o->out, &tmp, &fp)) != 0)
+	    (r = fl_file_begin(o->out, &score_out_opts, &dst)) != 0)
 		goto out;
+	if ((fp = fl_file_stream(dst)) == NULL) {
+		r = FL_ERR_IO;
+		goto out;
+	}
 	if ((r = write_scores(m, o, &p, rk, fp, rep, x)) != 0)
 		goto out;
-	if (fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) != 0) {
-		r = fl_fail(FL_ERR_IO, "%s: write failed: %s", o->out, strerror(errno));
-		goto out;
-	}
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		r = fl_fail(FL_ERR_IO, "%s: write failed: %s", o->out, strerror(errno));
-		goto out;
-	}
-	fp = NULL;
-	if (rename(tmp, o->out) != 0) {
-		r = fl_fail(FL_ERR_IO, "%s: %s", o->out, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	r = 0;
+	r = fl_file_commit(dst);
+	dst = NULL;
 out:
-	if (fp != NULL)
-		fclose(fp);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
+	fl_file_abort(dst);
 	pass_close(&p);
 	fl_csv_free(p.csv);
 	fl_ranker_free(rk);

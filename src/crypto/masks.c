@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "fedlead/bytes.h"
 #include "fedlead/error.h"
 #include "fedlead/certs.h"
 #include "crypto/shamir_int.h"
@@ -377,16 +378,22 @@ struct enc {
 	size_t len;
 };
 
-static void put_be(struct enc *e, uint64_t v, int bytes)
+static void put_be32(struct enc *e, uint32_t v)
 {
-	for (int i = bytes - 1; i >= 0; i--)
-		e->buf[e->len++] = (uint8_t)(v >> (8 * i));
+	fl_put_be32(e->buf + e->len, v);
+	e->len += 4;
+}
+
+static void put_be64(struct enc *e, uint64_t v)
+{
+	fl_put_be64(e->buf + e->len, v);
+	e->len += 8;
 }
 
 /* be32(len) then the bytes; callers have bounded len by FL_SA_MAX_NAME. */
 static void put_field(struct enc *e, const void *p, size_t len)
 {
-	put_be(e, len, 4);
+	put_be32(e, (uint32_t)len);
 	memcpy(e->buf + e->len, p, len);
 	e->len += len;
 }
@@ -478,7 +485,7 @@ int fl_sa_agree(const uint8_t sec[FL_SA_KEY_LEN], const uint8_t peer_pub[FL_SA_K
 	}
 	put_field(&info, label, strlen(label));
 	put_field(&info, federation_id, strlen(federation_id));
-	put_be(&info, round, 8);
+	put_be64(&info, round);
 	put_field(&info, lo, strlen(lo));
 	put_field(&info, hi, strlen(hi));
 	if (hkdf_sha256(shared, sizeof(shared), info.buf, info.len, key) != 0) {
@@ -504,14 +511,6 @@ int fl_sa_pair_sign(const char *self, const char *peer)
 }
 
 /* ---- PRG masks ---------------------------------------------------------- */
-
-static inline uint64_t load_le64(const uint8_t *p)
-{
-	/* Compilers turn this into one load on little-endian machines. */
-	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-	       (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-	       (uint64_t)p[7] << 56;
-}
 
 int fl_sa_mask(const uint8_t seed[FL_SA_KEY_LEN], int sign, uint64_t *v, size_t n)
 {
@@ -567,10 +566,10 @@ int fl_sa_mask(const uint8_t seed[FL_SA_KEY_LEN], int sign, uint64_t *v, size_t 
 		 * vectorises as a plain add or subtract. */
 		if (sign > 0)
 			for (size_t i = 0; i < m; i++)
-				p[i] += load_le64(ks + 8 * i);
+				p[i] += fl_get_le64(ks + 8 * i);
 		else
 			for (size_t i = 0; i < m; i++)
-				p[i] -= load_le64(ks + 8 * i);
+				p[i] -= fl_get_le64(ks + 8 * i);
 		done += m;
 	}
 	r = 0;

@@ -1,11 +1,12 @@
 /*
- * Signed model files: the trailer around a signature block of the sign
- * module.
+ * Signed model files: the trailer around a signature block of the
+ * signature module.
  *
- * The framing of the trailer (fl_model_file_split) and the raw file I/O
- * (fl_model_read_file, fl_model_write_file) live in src/model.c, because
- * decoding, loading and saving a model are built on them and there must be
- * one copy of each. This file only makes and checks signatures.
+ * The framing of the trailer (fl_model_sig_seal, fl_model_file_split) and
+ * the raw file I/O (fl_model_read_file, fl_model_write_file) live in
+ * src/core/model_file.c, because decoding, loading and saving a model are
+ * built on them and there must be one copy of each. This file only makes
+ * and checks signatures.
  */
 #include "fedlead/signed_model.h"
 
@@ -14,12 +15,8 @@
 
 #include "fedlead/error.h"
 #include "fedlead/model.h"
+#include "fedlead/sealed.h"
 #include "fedlead/signature.h"
-
-#define SIG_MAGIC_LEN 8
-#define SIG_HEADER_LEN 12 /* magic + 4-byte big-endian length */
-
-_Static_assert(sizeof(FL_MODEL_SIG_MAGIC) - 1 == SIG_MAGIC_LEN, "trailer magic length");
 
 int fl_model_file_sign(const uint8_t *file, size_t len, const char *key_path, const char *cert_path,
                        uint8_t **out, size_t *out_len)
@@ -27,7 +24,7 @@ int fl_model_file_sign(const uint8_t *file, size_t len, const char *key_path, co
 	struct fl_model *m = NULL;
 	const uint8_t *sig = NULL;
 	uint8_t *block = NULL, *b = NULL;
-	size_t mlen = 0, slen = 0, blen = 0, total;
+	size_t mlen = 0, slen = 0, blen = 0, total, hl = fl_seal_header_len(&fl_model_sig_seal);
 	int r = FL_ERR_INTERNAL;
 
 	*out = NULL;
@@ -56,18 +53,14 @@ int fl_model_file_sign(const uint8_t *file, size_t len, const char *key_path, co
 		            blen, FL_MODEL_SIG_MAX);
 		goto out;
 	}
-	total = len + SIG_HEADER_LEN + blen;
+	total = len + hl + blen;
 	if ((b = malloc(total)) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
 	memcpy(b, file, len);
-	memcpy(b + len, FL_MODEL_SIG_MAGIC, SIG_MAGIC_LEN);
-	b[len + 8] = (uint8_t)(blen >> 24);
-	b[len + 9] = (uint8_t)(blen >> 16);
-	b[len + 10] = (uint8_t)(blen >> 8);
-	b[len + 11] = (uint8_t)blen;
-	memcpy(b + len + SIG_HEADER_LEN, block, blen);
+	fl_seal_put_header(&fl_model_sig_seal, 0, blen, b + len);
+	memcpy(b + len + hl, block, blen);
 	*out = b;
 	*out_len = total;
 	b = NULL;

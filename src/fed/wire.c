@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedlead/bytes.h"
 #include "fedlead/error.h"
 
 /* Nesting in wire.proto is Envelope > Welcome > Plan; anything deeper is a
@@ -637,8 +638,7 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 
 int fl_wire_frame_len(const uint8_t hdr[4], size_t max_frame, const char *peer, uint32_t *len)
 {
-	uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 |
-	             (uint32_t)hdr[3];
+	uint32_t n = fl_get_be32(hdr);
 
 	*len = 0;
 	peer = PEER(peer);
@@ -714,10 +714,7 @@ int fl_wire_encode(const Fedlead__Wire__Envelope *env, uint8_t **frame, size_t *
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
+	fl_put_be32(buf, (uint32_t)n);
 	if (fedlead__wire__envelope__pack(env, buf + FL_WIRE_HEADER_LEN) != n) {
 		r = fl_fail(FL_ERR_INTERNAL, "protobuf-c packed a different size than it computed");
 		goto out;

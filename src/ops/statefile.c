@@ -10,11 +10,12 @@
 #include "fedlead/statefile.h"
 
 #include "fedlead/error.h"
+#include "fedlead/sealed.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,26 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define MAGIC "FLSTATE\n"
-#define MAGIC_LEN 8
-#define HEADER_LEN (MAGIC_LEN + 4 + 8)
-#define DIGEST_LEN 32
-/* Largest single read()/write(); Linux moves at most about 2 GiB per call. */
+/* Largest single read(); Linux moves at most about 2 GiB per call. */
 #define IO_CHUNK ((size_t)1 << 30)
+
+/* The file layout of statefile.h as a sealed blob (sealed.h), with the
+ * texts operators and tests know. The caller's max_len is the only bound on
+ * the length: a checkpoint grows with the model. */
+static const struct fl_seal_format state_seal = {
+        .magic = "FLSTATE\n",
+        .version_bytes = 4,
+        .length_bytes = 8,
+        .checksum = 1,
+        .max_len = UINT64_MAX,
+        .code = FL_ERR_DATA,
+        .not_magic = "not a fedlead state file",
+        .truncated = "checkpoint is truncated",
+        .trailing = "checkpoint is corrupt (size mismatch)",
+        .payload = "checkpoint",
+        .empty = "checkpoint is empty",
+        .corrupt = "checkpoint is corrupt (checksum mismatch)",
+};
 
 /* "a/b" in a fresh allocation, or NULL. */
 static char *path_join(const char *dir, const char *name)
@@ -54,27 +69,6 @@ static int check_name(const char *dir, const char *name)
 	return 0;
 }
 
-/* Writes all of buf; -1 with errno on failure. A write that makes no
- * progress is reported as a full disk rather than looping forever. */
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len < IO_CHUNK ? len : IO_CHUNK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0) {
-			errno = ENOSPC;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Reads up to len bytes, stopping early only at end of file; returns the
  * count read, or -1 with errno. */
 static ssize_t read_full(int fd, uint8_t *buf, size_t len)
@@ -94,39 +88,6 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
-}
-
-static void put_be(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t get_be(const uint8_t *p, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* SHA-256 of a || b. */
-static int sha256_2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                    uint8_t out[DIGEST_LEN])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int olen = 0;
-	int ok;
-
-	ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	     EVP_DigestUpdate(ctx, a, alen) == 1 &&
-	     (blen == 0 || EVP_DigestUpdate(ctx, b, blen) == 1) &&
-	     EVP_DigestFinal_ex(ctx, out, &olen) == 1 && olen == DIGEST_LEN;
-	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : FL_ERR_CRYPTO;
 }
 
 /* Removes temporary files a crashed writer left behind. Only called with
@@ -224,30 +185,16 @@ void fl_statedir_close(int lock_fd)
 		close(lock_fd);
 }
 
-/* Syncs the directory entry of a rename. Some file systems cannot sync a
- * directory (EINVAL); they order metadata themselves. */
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
-
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) != 0 && errno != EINVAL) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 int fl_state_write(const char *dir, const char *name, const uint8_t *data, size_t len)
 {
-	char *path = NULL, *tmp = NULL, *tname = NULL;
-	uint8_t hdr[HEADER_LEN], digest[DIGEST_LEN];
-	int fd = -1, r = FL_ERR_INTERNAL, e;
-	size_t tlen;
+	/* Checkpoints hold the model: 0600. The prefix lets
+	 * fl_statedir_open() find what a crashed writer left. */
+	static const struct fl_file_opts opts = {.what = "write checkpoint",
+	                                         .mode = 0600,
+	                                         .flags = FL_FILE_TERSE,
+	                                         .tmp_prefix = FL_STATE_TMP_PREFIX};
+	char *path = NULL;
+	int r = FL_ERR_INTERNAL;
 
 	if ((r = check_name(dir, name)) != 0)
 		goto out;
@@ -255,73 +202,24 @@ int fl_state_write(const char *dir, const char *name, const uint8_t *data, size_
 		r = fl_fail(FL_ERR_INVALID, "%s/%s: no data to write", dir, name);
 		goto out;
 	}
-	tlen = strlen(FL_STATE_TMP_PREFIX) + strlen(name) + 8;
-	r = FL_ERR_NOMEM;
-	if ((path = path_join(dir, name)) == NULL || (tname = malloc(tlen)) == NULL) {
-		fl_fail(r, "%s/%s: out of memory", dir, name);
+	if ((path = path_join(dir, name)) == NULL) {
+		r = fl_fail(FL_ERR_NOMEM, "%s/%s: out of memory", dir, name);
 		goto out;
 	}
-	snprintf(tname, tlen, "%s%s.XXXXXX", FL_STATE_TMP_PREFIX, name);
-	if ((tmp = path_join(dir, tname)) == NULL) {
-		fl_fail(r, "%s/%s: out of memory", dir, name);
-		goto out;
-	}
-
-	memcpy(hdr, MAGIC, MAGIC_LEN);
-	put_be(hdr + MAGIC_LEN, FL_STATE_VERSION, 4);
-	put_be(hdr + MAGIC_LEN + 4, (uint64_t)len, 8);
-	if (sha256_2(hdr, sizeof(hdr), data, len, digest) != 0) {
-		r = fl_fail(FL_ERR_CRYPTO, "%s: cannot write checkpoint: SHA-256 failed", path);
-		goto out;
-	}
-
-	r = FL_ERR_IO;
-	/* mkstemp creates the file 0600: checkpoints hold the model. */
-	if ((fd = mkstemp(tmp)) < 0) {
-		fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || write_all(fd, hdr, sizeof(hdr)) != 0 ||
-	    write_all(fd, data, len) != 0 || write_all(fd, digest, sizeof(digest)) != 0 ||
-	    fsync(fd) != 0)
-		goto fail_tmp;
-	/* close() can report a delayed write error (NFS). */
-	e = close(fd);
-	fd = -1;
-	if (e != 0 || rename(tmp, path) != 0)
-		goto fail_tmp;
-	/* From here the new file is in place; the directory sync only makes
-	 * the rename survive a power cut. */
-	if (sync_dir(dir) != 0) {
-		fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(errno));
-		goto out;
-	}
-	r = 0;
-	goto out;
-
-fail_tmp:
-	e = errno;
-	fl_fail(r, "%s: cannot write checkpoint: %s", path, strerror(e));
-	if (fd >= 0)
-		close(fd);
-	fd = -1;
-	unlink(tmp);
+	r = fl_seal_write(&state_seal, FL_STATE_VERSION, data, len, path, &opts);
 out:
-	if (fd >= 0)
-		close(fd);
 	free(path);
-	free(tmp);
-	free(tname);
 	return r;
 }
 
 int fl_state_read(const char *dir, const char *name, size_t max_len, uint8_t **data, size_t *len)
 {
 	char *path = NULL;
-	uint8_t hdr[HEADER_LEN], want[DIGEST_LEN], have[DIGEST_LEN], *buf = NULL;
+	uint8_t hdr[FL_SEAL_MAX_HEADER], *buf = NULL;
+	struct fl_seal seal;
 	struct stat st;
-	uint64_t dlen, version;
 	ssize_t got;
+	size_t hl = fl_seal_header_len(&state_seal), rest;
 	int fd = -1, r = FL_ERR_INTERNAL;
 
 	if (data != NULL)
@@ -354,75 +252,45 @@ int fl_state_read(const char *dir, const char *name, size_t max_len, uint8_t **d
 		r = fl_fail(FL_ERR_IO, "%s: cannot read checkpoint: not a regular file", path);
 		goto out;
 	}
-	if ((got = read_full(fd, hdr, sizeof(hdr))) < 0) {
+	if ((got = read_full(fd, hdr, hl)) < 0) {
 		r = fl_fail(FL_ERR_IO, "%s: cannot read checkpoint: %s", path, strerror(errno));
 		goto out;
 	}
-
-	r = FL_ERR_DATA;
-	/* Any prefix of a good file, the empty one included, is "truncated";
-	 * only a different start is "not a state file". */
-	if (memcmp(hdr, MAGIC, (size_t)got < MAGIC_LEN ? (size_t)got : MAGIC_LEN) != 0) {
-		fl_fail(r, "%s: not a fedlead state file", path);
+	/* The header against the file's size and max_len: nothing is
+	 * allocated for a length that is damaged or too large. */
+	if ((r = fl_seal_parse(&state_seal, hdr, (size_t)got, (uint64_t)st.st_size, 0, max_len,
+	                       path, &seal)) != 0)
 		goto out;
-	}
-	if ((size_t)got < sizeof(hdr)) {
-		fl_fail(r, "%s: checkpoint is truncated", path);
-		goto out;
-	}
-	version = get_be(hdr + MAGIC_LEN, 4);
-	dlen = get_be(hdr + MAGIC_LEN + 4, 8);
-	/* The declared length is checked against the file before the limit,
-	 * so that a damaged length field reads as damage. */
-	if (dlen > (uint64_t)st.st_size || (uint64_t)st.st_size - dlen < HEADER_LEN + DIGEST_LEN) {
-		fl_fail(r, "%s: checkpoint is truncated", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size - dlen > HEADER_LEN + DIGEST_LEN) {
-		fl_fail(r, "%s: checkpoint is corrupt (size mismatch)", path);
-		goto out;
-	}
-	if (dlen > max_len) {
-		r = fl_fail(FL_ERR_LIMIT,
-		            "%s: checkpoint of %llu bytes exceeds the limit of %zu bytes", path,
-		            (unsigned long long)dlen, max_len);
-		goto out;
-	}
-	if ((buf = malloc(dlen > 0 ? (size_t)dlen : 1)) == NULL) {
+	/* The payload and its checksum in one buffer; the caller frees it as
+	 * the payload, the checksum after it is only spare bytes. */
+	rest = (size_t)seal.payload_len + FL_SEAL_SUM_LEN;
+	if ((buf = malloc(rest)) == NULL) {
 		r = fl_fail(FL_ERR_NOMEM, "%s: out of memory for a checkpoint of %llu bytes", path,
-		            (unsigned long long)dlen);
+		            (unsigned long long)seal.payload_len);
 		goto out;
 	}
-	if ((got = read_full(fd, buf, (size_t)dlen)) >= 0 && (uint64_t)got == dlen)
-		got = read_full(fd, want, sizeof(want));
-	else if (got >= 0)
-		got = 0;
-	if (got < 0) {
+	if ((got = read_full(fd, buf, rest)) < 0) {
 		r = fl_fail(FL_ERR_IO, "%s: cannot read checkpoint: %s", path, strerror(errno));
 		goto out;
 	}
-	/* The file shrank after fstat (someone else wrote it). */
-	if ((size_t)got < sizeof(want)) {
-		fl_fail(r, "%s: checkpoint is truncated", path);
+	/* The file shrank after fstat (someone else wrote it): parsing what
+	 * was read says so. */
+	if ((size_t)got < rest &&
+	    (r = fl_seal_parse(&state_seal, hdr, hl, hl + (uint64_t)got, 0, max_len, path,
+	                       &seal)) != 0)
 		goto out;
-	}
-	if (sha256_2(hdr, sizeof(hdr), buf, (size_t)dlen, have) != 0) {
-		r = fl_fail(FL_ERR_CRYPTO, "%s: cannot read checkpoint: SHA-256 failed", path);
+	if ((r = fl_seal_check(&state_seal, &seal, hdr, buf, buf + seal.payload_len, path)) != 0)
 		goto out;
-	}
-	if (memcmp(want, have, sizeof(want)) != 0) {
-		fl_fail(r, "%s: checkpoint is corrupt (checksum mismatch)", path);
-		goto out;
-	}
 	/* Checked after the checksum: a flipped bit is damage, a correct
 	 * file with another version is from another fedlead. */
-	if (version != FL_STATE_VERSION) {
-		fl_fail(r, "%s: checkpoint version %llu is not supported (expected %d)", path,
-		        (unsigned long long)version, FL_STATE_VERSION);
+	if (seal.version != FL_STATE_VERSION) {
+		r = fl_fail(FL_ERR_DATA, "%s: checkpoint version %" PRIu32
+		                         " is not supported (expected %d)",
+		            path, seal.version, FL_STATE_VERSION);
 		goto out;
 	}
 	*data = buf;
-	*len = (size_t)dlen;
+	*len = (size_t)seal.payload_len;
 	buf = NULL;
 	r = 1;
 out:

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 #include "fedlead/svg.h"
 
 /* Okabe-Ito colours: told apart by readers with colour-vision deficiencies. */
@@ -980,56 +981,16 @@ out:
 	return r;
 }
 
-/* Writes text to path through a temporary file in the same directory. */
+/* Writes text to path through a temporary file in the same directory; a
+ * report is an ordinary file to share, so its mode follows the umask. */
 static int save_atomic(const char *path, const char *text, size_t len)
 {
-	char *tmp = NULL;
-	FILE *fp = NULL;
-	int fd = -1, r = FL_ERR_INTERNAL;
-	mode_t um;
+	static const struct fl_file_opts opts = {.what = "write the report",
+	                                         .create_what = "create the report",
+	                                         .mode = 0666,
+	                                         .flags = FL_FILE_UMASK};
 
-	if ((tmp = malloc(strlen(path) + 16)) == NULL)
-		return FL_ERR_NOMEM;
-	sprintf(tmp, "%s.tmp.XXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		r = fl_fail(FL_ERR_IO, "%s: cannot create the report: %s", path, strerror(errno));
-		free(tmp);
-		return r;
-	}
-	/* mkstemp makes the file 0600; a report is an ordinary file to share. */
-	um = umask(0);
-	umask(um);
-	(void)fchmod(fd, 0666 & ~um);
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		r = fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	if (fwrite(text, 1, len, fp) != len || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-		r = fl_fail(FL_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fclose(fp) != 0) {
-		fp = NULL;
-		r = fl_fail(FL_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-		goto out;
-	}
-	fp = NULL;
-	if (rename(tmp, path) != 0) {
-		r = fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	r = 0;
-out:
-	if (fp != NULL)
-		fclose(fp);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
-	return r;
+	return fl_file_write_atomic(path, &opts, text, len);
 }
 
 int fl_report_file(const struct fl_model *m, const struct fl_score_opts *o,
