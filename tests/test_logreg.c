@@ -882,6 +882,37 @@ static void expect_malformed(const uint8_t *buf, size_t len, const char *why)
 	assert_string_equal(fl_errmsg(), want);
 }
 
+/* fl_solver_checkpoint_dim(): the dimension from the header, for callers that
+ * must check it before restoring; the header checks are restore's. */
+static void test_checkpoint_dim(void **state)
+{
+	struct tiny T;
+	uint8_t *buf;
+	size_t len, d;
+	char want[128];
+
+	(void)state;
+	make_tiny(&T);
+	tiny_checkpoint(&T, FL_SOLVER_NEWTON, 2, &buf, &len, NULL);
+	d = 99;
+	assert_int_equal(fl_solver_checkpoint_dim(buf, len, &d), 0);
+	assert_int_equal(d, TINY_D);
+	d = 99;
+	assert_int_equal(fl_solver_checkpoint_dim(buf, len - 1, &d), FL_ERR_DATA);
+	assert_int_equal(d, 0);
+	snprintf(want, sizeof(want), "solver checkpoint is malformed (%zu bytes, expected %zu)",
+	         len - 1, len);
+	assert_string_equal(fl_errmsg(), want);
+	assert_int_equal(fl_solver_checkpoint_dim(buf, 100, &d), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "solver checkpoint is malformed (100 bytes, shorter than the 120-byte "
+	                    "header)");
+	buf[0] = 'X';
+	assert_int_equal(fl_solver_checkpoint_dim(buf, len, &d), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "solver checkpoint is malformed (not a solver checkpoint)");
+	free(buf);
+}
+
 static void test_checkpoint_truncated_refused(void **state)
 {
 	struct tiny T;
@@ -1105,6 +1136,7 @@ int main(void)
 	        cmocka_unit_test(test_checkpoint_resume_newton),
 	        cmocka_unit_test(test_checkpoint_resume_lbfgs),
 	        cmocka_unit_test(test_checkpoint_layout),
+	        cmocka_unit_test(test_checkpoint_dim),
 	        cmocka_unit_test(test_checkpoint_truncated_refused),
 	        cmocka_unit_test(test_checkpoint_bad_fields_refused),
 	        cmocka_unit_test(test_checkpoint_byte_flips),

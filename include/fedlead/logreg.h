@@ -94,6 +94,16 @@ void fl_solver_free(struct fl_solver *s);
 int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len);
 int fl_solver_restore(const uint8_t *buf, size_t len, struct fl_solver **out);
 
+/*
+ * The number of coefficients d of the solver in a checkpoint, from its
+ * header, so that a caller can refuse a solver of another dimension before
+ * fl_solver_restore() takes memory for it; nobody else reads the layout.
+ * Makes the same header checks as fl_solver_restore() (the body is checked
+ * only by restoring). Returns 0, or FL_ERR_DATA "solver checkpoint is
+ * malformed (...)" with *d = 0.
+ */
+int fl_solver_checkpoint_dim(const uint8_t *buf, size_t len, size_t *d);
+
 /* A partner's rows, already encoded and standardised. c may be NULL. */
 struct fl_logreg_data {
 	size_t n, d;
