@@ -530,52 +530,75 @@ static int check_data(const char *what, const struct fl_logreg_data *data)
 	return 0;
 }
 
-int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
-                    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st)
+int fl_solver_run(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
+                  const struct fl_solver_driver *drv, double *w, struct fl_solver_status *st)
 {
 	struct fl_solver *s = NULL;
+	struct fl_solver_status now;
 	double *grad = NULL, *hess = NULL;
 	const double *x;
 	int r = FL_ERR_INTERNAL, need_hess;
-	size_t d;
 
 	if (st != NULL)
 		memset(st, 0, sizeof(*st));
-	if ((r = check_data("train", data)) != 0)
-		goto out;
 	if (w == NULL) {
 		r = fl_fail(FL_ERR_INVALID, "train: no vector for the solution");
 		goto out;
 	}
-	d = data->d;
 	if ((r = fl_solver_new(kind, d, opts, w, &s)) != 0)
 		goto out;
-	r = FL_ERR_NOMEM;
-	if ((grad = fl_matrix_alloc(1, d)) == NULL)
+	if ((grad = fl_matrix_alloc(1, d)) == NULL ||
+	    (kind == FL_SOLVER_NEWTON && (hess = fl_matrix_alloc(d, d)) == NULL)) {
+		r = fl_fail(FL_ERR_NOMEM, "train: out of memory for %zu coefficients", d);
 		goto out;
-	if (kind == FL_SOLVER_NEWTON && (hess = fl_matrix_alloc(d, d)) == NULL)
-		goto out;
-
+	}
 	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
 		double loss;
 
-		fl_linalg_logistic(data->X, data->n, d, data->y, data->c, x, &loss, grad,
-		                   need_hess ? hess : NULL);
-		if ((r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
+		if ((r = drv->eval(drv->arg, x, &loss, grad, need_hess ? hess : NULL)) != 0 ||
+		    (r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
 			goto out;
+		if (drv->progress != NULL) {
+			fl_solver_get_status(s, &now);
+			drv->progress(drv->arg, &now);
+		}
 	}
 	if (r != FL_SOLVER_DONE)
 		goto out;
 	memcpy(w, fl_solver_weights(s), d * sizeof(*w));
 	r = 0;
 out:
-	if (r == FL_ERR_NOMEM)
-		fl_fail(r, "train: out of memory for %zu coefficients", data->d);
 	if (s != NULL && st != NULL)
 		fl_solver_get_status(s, st);
 	free(grad);
 	free(hess);
 	fl_solver_free(s);
+	return r;
+}
+
+/* The data-term sums over rows in memory, for fl_solver_run(). */
+static int eval_rows(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	const struct fl_logreg_data *data = arg;
+
+	fl_linalg_logistic(data->X, data->n, data->d, data->y, data->c, w, loss, grad, hess);
+	return 0;
+}
+
+int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
+                    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st)
+{
+	struct fl_solver_driver drv = {eval_rows, NULL, (void *)data};
+	int r;
+
+	if (st != NULL)
+		memset(st, 0, sizeof(*st));
+	if ((r = check_data("train", data)) != 0)
+		return r;
+	/* Says "train" also when the solver's own memory ran out, as it
+	 * always has for rows in memory. */
+	if ((r = fl_solver_run(kind, data->d, opts, &drv, w, st)) == FL_ERR_NOMEM)
+		fl_fail(r, "train: out of memory for %zu coefficients", data->d);
 	return r;
 }
 
