@@ -377,7 +377,8 @@ static int counting_eval(void *arg, const double *w, double *loss, double *grad,
 	const struct fl_logreg_data *D = ce->data;
 
 	if (++ce->evals == ce->fail_at)
-		return fl_fail(FL_ERR_IO, "leads.cache: read failed after %d passes", ce->evals - 1);
+		return fl_fail(FL_ERR_IO, "leads.cache: read failed after %d passes",
+		               ce->evals - 1);
 	fl_linalg_logistic(D->X, D->n, D->d, D->y, D->c, w, loss, grad, hess);
 	return 0;
 }
@@ -422,8 +423,8 @@ static void test_solver_run(void **state)
 		assert_int_equal(ce.progress, 2);
 		assert_memory_equal(w, zero, sizeof(w));
 
-		assert_int_equal(fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv, NULL,
-		                               &st), FL_ERR_INVALID);
+		assert_int_equal(fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv,
+		                               NULL, &st), FL_ERR_INVALID);
 		assert_string_equal(fl_errmsg(), "train: no vector for the solution");
 	}
 	free(S);
@@ -974,7 +975,8 @@ static void test_checkpoint_dim(void **state)
 	                    "header)");
 	buf[0] = 'X';
 	assert_int_equal(fl_solver_checkpoint_dim(buf, len, &d), FL_ERR_DATA);
-	assert_string_equal(fl_errmsg(), "solver checkpoint is malformed (not a solver checkpoint)");
+	assert_string_equal(fl_errmsg(),
+	                    "solver checkpoint is malformed (not a solver checkpoint)");
 	free(buf);
 }
 
