@@ -34,10 +34,12 @@
 #include "fedlead/payload.h"
 #include "fedlead/node.h"
 #include "fedlead/log.h"
+#include "fedlead/logreg.h"
 #include "fedlead/model.h"
 #include "fedlead/schema.h"
 #include "fedlead/train.h"
 #include "fedlead/wire.h"
+#include "state.pb-c.h"
 
 #define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
 #define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
@@ -1229,6 +1231,57 @@ static void test_restore_refuses(void **state)
 	harness_free(h);
 }
 
+/* A checkpoint whose solver has another number of coefficients than the
+ * schema: refused before the solver is restored (it would be read past its
+ * weights), while the same checkpoint with its own solver restores. */
+static void test_restore_refuses_other_dimension(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h, *r;
+	struct fl_solver_opts so = {.l2 = 1, .tol = 1e-8, .max_iter = 10};
+	struct fl_solver *small = NULL;
+	Fedlead__State__CoordState *st = NULL;
+	ProtobufCBinaryData own;
+	uint8_t *solver, *buf;
+	size_t solver_len, len, k;
+
+	settings_default(&s);
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	for (k = 0; k < h->n_ckpt; k++) {
+		st = fedlead__state__coord_state__unpack(NULL, h->ckpt[k].len, h->ckpt[k].b);
+		assert_non_null(st);
+		if (st->solver.len > 0)
+			break;
+		fedlead__state__coord_state__free_unpacked(st, NULL);
+		st = NULL;
+	}
+	assert_non_null(st); /* a Newton run checkpoints its solver */
+	r = harness_new(fx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, h->ckpt[k].b, h->ckpt[k].len), 0);
+	harness_free(r);
+
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, 3, &so, NULL, &small), 0);
+	assert_int_equal(fl_solver_save(small, &solver, &solver_len), 0);
+	own = st->solver;
+	st->solver.data = solver;
+	st->solver.len = solver_len;
+	buf = malloc(fedlead__state__coord_state__get_packed_size(st));
+	assert_non_null(buf);
+	len = fedlead__state__coord_state__pack(st, buf);
+	r = harness_new(fx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, buf, len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "checkpoint is inconsistent with the schema or settings");
+	harness_free(r);
+	free(buf);
+	free(solver);
+	fl_solver_free(small);
+	st->solver = own;
+	fedlead__state__coord_state__free_unpacked(st, NULL);
+	harness_free(h);
+}
+
 /* ---- 5. rejections ---- */
 
 static void flip_fingerprint(Fedlead__Wire__Hello *hello)
@@ -1650,6 +1703,7 @@ int main(void)
 	        cmocka_unit_test(test_resume_fedavg),
 	        cmocka_unit_test(test_resume_without_a_partner),
 	        cmocka_unit_test(test_restore_refuses),
+	        cmocka_unit_test(test_restore_refuses_other_dimension),
 	        cmocka_unit_test(test_join_rejections),
 	        cmocka_unit_test(test_update_rejections),
 	        cmocka_unit_test(test_late_drop),

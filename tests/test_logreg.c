@@ -364,6 +364,72 @@ static void test_ask_tell_matches_train(void **state)
 	free(S);
 }
 
+/* A driver whose evaluation can be made to fail on its n-th call. */
+struct counting_eval {
+	const struct fl_logreg_data *data;
+	int evals, progress, fail_at;
+	struct fl_solver_status last;
+};
+
+static int counting_eval(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	struct counting_eval *ce = arg;
+	const struct fl_logreg_data *D = ce->data;
+
+	if (++ce->evals == ce->fail_at)
+		return fl_fail(FL_ERR_IO, "leads.cache: read failed after %d passes",
+		               ce->evals - 1);
+	fl_linalg_logistic(D->X, D->n, D->d, D->y, D->c, w, loss, grad, hess);
+	return 0;
+}
+
+static void counting_progress(void *arg, const struct fl_solver_status *st)
+{
+	struct counting_eval *ce = arg;
+
+	ce->progress++;
+	ce->last = *st;
+}
+
+/* fl_solver_run(): every evaluation is told and reported; an evaluation's
+ * error ends the run with that error and leaves w as it was. */
+static void test_solver_run(void **state)
+{
+	struct synth *S = make_synth();
+
+	(void)state;
+	for (int kind = FL_SOLVER_NEWTON; kind <= FL_SOLVER_LBFGS; kind++) {
+		struct counting_eval ce = {&S->data, 0, 0, 0, {0}};
+		struct fl_solver_driver drv = {counting_eval, counting_progress, &ce};
+		double w[SYN_D] = {0}, zero[SYN_D] = {0}, wn[SYN_D];
+		struct fl_solver_status st, sn;
+
+		assert_int_equal(fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv, w,
+		                               &st), 0);
+		assert_true(st.converged);
+		assert_int_equal(ce.evals, st.evaluations);
+		assert_int_equal(ce.progress, st.evaluations);
+		assert_int_equal(ce.last.evaluations, st.evaluations);
+		/* The same optimum as a hand-written loop over naive sums. */
+		drive_naive(&S->data, (enum fl_solver_kind)kind, &syn_opts, 1, wn, &sn);
+		assert_true(rel_diff(w, wn, SYN_D) <= 1e-7);
+
+		ce = (struct counting_eval){&S->data, 0, 0, 3, {0}};
+		memset(w, 0, sizeof(w));
+		assert_int_equal(fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv, w,
+		                               &st), FL_ERR_IO);
+		assert_string_equal(fl_errmsg(), "leads.cache: read failed after 2 passes");
+		assert_int_equal(st.evaluations, 2);
+		assert_int_equal(ce.progress, 2);
+		assert_memory_equal(w, zero, sizeof(w));
+
+		assert_int_equal(fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv,
+		                               NULL, &st), FL_ERR_INVALID);
+		assert_string_equal(fl_errmsg(), "train: no vector for the solution");
+	}
+	free(S);
+}
+
 static void test_max_iter_stops_unconverged(void **state)
 {
 	struct synth *S = make_synth();
@@ -882,6 +948,38 @@ static void expect_malformed(const uint8_t *buf, size_t len, const char *why)
 	assert_string_equal(fl_errmsg(), want);
 }
 
+/* fl_solver_checkpoint_dim(): the dimension from the header, for callers that
+ * must check it before restoring; the header checks are restore's. */
+static void test_checkpoint_dim(void **state)
+{
+	struct tiny T;
+	uint8_t *buf;
+	size_t len, d;
+	char want[128];
+
+	(void)state;
+	make_tiny(&T);
+	tiny_checkpoint(&T, FL_SOLVER_NEWTON, 2, &buf, &len, NULL);
+	d = 99;
+	assert_int_equal(fl_solver_checkpoint_dim(buf, len, &d), 0);
+	assert_int_equal(d, TINY_D);
+	d = 99;
+	assert_int_equal(fl_solver_checkpoint_dim(buf, len - 1, &d), FL_ERR_DATA);
+	assert_int_equal(d, 0);
+	snprintf(want, sizeof(want), "solver checkpoint is malformed (%zu bytes, expected %zu)",
+	         len - 1, len);
+	assert_string_equal(fl_errmsg(), want);
+	assert_int_equal(fl_solver_checkpoint_dim(buf, 100, &d), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "solver checkpoint is malformed (100 bytes, shorter than the 120-byte "
+	                    "header)");
+	buf[0] = 'X';
+	assert_int_equal(fl_solver_checkpoint_dim(buf, len, &d), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "solver checkpoint is malformed (not a solver checkpoint)");
+	free(buf);
+}
+
 static void test_checkpoint_truncated_refused(void **state)
 {
 	struct tiny T;
@@ -1095,6 +1193,7 @@ int main(void)
 	        cmocka_unit_test(test_binary_feature_closed_form),
 	        cmocka_unit_test(test_synthetic_newton_lbfgs_agree),
 	        cmocka_unit_test(test_ask_tell_matches_train),
+	        cmocka_unit_test(test_solver_run),
 	        cmocka_unit_test(test_max_iter_stops_unconverged),
 	        cmocka_unit_test(test_sgd_reaches_optimum),
 	        cmocka_unit_test(test_sgd_intercept_unpenalised),
@@ -1105,6 +1204,7 @@ int main(void)
 	        cmocka_unit_test(test_checkpoint_resume_newton),
 	        cmocka_unit_test(test_checkpoint_resume_lbfgs),
 	        cmocka_unit_test(test_checkpoint_layout),
+	        cmocka_unit_test(test_checkpoint_dim),
 	        cmocka_unit_test(test_checkpoint_truncated_refused),
 	        cmocka_unit_test(test_checkpoint_bad_fields_refused),
 	        cmocka_unit_test(test_checkpoint_byte_flips),

@@ -1,7 +1,7 @@
 /*
  * The coordinator's protocol state machine, without any networking.
  *
- * The network glue (coordinator.c) tells it who joined, left, and what they
+ * The network glue (src/net/server.c) tells it who joined, left, and what they
  * sent; it answers through the callbacks in struct fl_fedcoord_io. It runs
  * the statistics round, the training rounds (federated Newton or L-BFGS by
  * driving the ask/tell solver with summed partner evaluations, or FedAvg),

@@ -94,13 +94,52 @@ void fl_solver_free(struct fl_solver *s);
 int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len);
 int fl_solver_restore(const uint8_t *buf, size_t len, struct fl_solver **out);
 
+/*
+ * The number of coefficients d of the solver in a checkpoint, from its
+ * header, so that a caller can refuse a solver of another dimension before
+ * fl_solver_restore() takes memory for it; nobody else reads the layout.
+ * Makes the same header checks as fl_solver_restore() (the body is checked
+ * only by restoring). Returns 0, or FL_ERR_DATA "solver checkpoint is
+ * malformed (...)" with *d = 0.
+ */
+int fl_solver_checkpoint_dim(const uint8_t *buf, size_t len, size_t *d);
+
 /* A partner's rows, already encoded and standardised. c may be NULL. */
 struct fl_logreg_data {
 	size_t n, d;
 	const double *X, *y, *c;
 };
 
-/* Runs Newton or L-BFGS locally. w: in = start (or NULL for zero), out = solution. */
+/*
+ * The one driver of the ask/tell loop, for data a caller can evaluate
+ * itself (rows in memory, a column cache): asks the solver for points,
+ * evaluates the data-term sums there with eval, tells them, until it is
+ * done.
+ *
+ * eval(arg, w, loss, grad, hess) stores the sums at w (d doubles): *loss,
+ * grad[d] and, when hess is not NULL, the Hessian hess[d*d]. It returns 0
+ * or a negative FL_ERR_* with fl_errmsg() set, which ends the run with
+ * that error. progress (may be NULL) is called after every evaluation the
+ * solver is told.
+ */
+struct fl_solver_driver {
+	int (*eval)(void *arg, const double *w, double *loss, double *grad, double *hess);
+	void (*progress)(void *arg, const struct fl_solver_status *st);
+	void *arg;
+};
+
+/*
+ * Runs the solver kind (NEWTON or LBFGS) in d coefficients with opts from
+ * w (d doubles) and stores the solution in w. *st (may be NULL) gets the
+ * final status, even on failure. Returns 0; or FL_ERR_INVALID "train: no
+ * vector for the solution", FL_ERR_NOMEM "train: out of memory for D
+ * coefficients", or the solver's or eval's error.
+ */
+int fl_solver_run(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
+		  const struct fl_solver_driver *drv, double *w, struct fl_solver_status *st);
+
+/* Runs Newton or L-BFGS locally (fl_solver_run() over the rows).
+ * w: in = start, out = solution. */
 int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
 		    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st);
 

@@ -879,50 +879,32 @@ out:
 
 /* ---- training ---- */
 
+/* What fl_solver_run() evaluates and reports for a cache. */
+struct cache_run {
+	const struct fl_cache *c;
+	const struct fl_cache_train_opts *o;
+};
+
+static int cache_eval(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	const struct cache_run *cr = arg;
+
+	return fl_cache_logistic_weighted(cr->c, cr->o->pos_weight, w, loss, grad, hess);
+}
+
+static void cache_progress(void *arg, const struct fl_solver_status *st)
+{
+	const struct cache_run *cr = arg;
+
+	cr->o->progress(cr->o->progress_arg, st);
+}
+
 int fl_cache_train(const struct fl_cache *c, const struct fl_cache_train_opts *o, double *w,
                    struct fl_solver_status *st)
 {
-	struct fl_solver *s = NULL;
-	struct fl_solver_status now;
-	double *grad = NULL, *hess = NULL;
-	const double *x;
-	size_t d = c->dim;
-	int r = FL_ERR_INTERNAL, need_hess;
+	struct cache_run cr = {c, o};
+	struct fl_solver_driver drv = {cache_eval, o->progress != NULL ? cache_progress : NULL,
+	                               &cr};
 
-	if (st != NULL)
-		memset(st, 0, sizeof(*st));
-	if (w == NULL) {
-		r = fl_fail(FL_ERR_INVALID, "train: no vector for the solution");
-		goto out;
-	}
-	if ((r = fl_solver_new(o->kind, d, &o->solver, w, &s)) != 0)
-		goto out;
-	if ((grad = fl_matrix_alloc(1, d)) == NULL ||
-	    (o->kind == FL_SOLVER_NEWTON && (hess = fl_matrix_alloc(d, d)) == NULL)) {
-		r = fl_fail(FL_ERR_NOMEM, "train: out of memory for %zu coefficients", d);
-		goto out;
-	}
-	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
-		double loss;
-
-		if ((r = fl_cache_logistic_weighted(c, o->pos_weight, x, &loss, grad,
-		                                    need_hess ? hess : NULL)) != 0 ||
-		    (r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
-			goto out;
-		if (o->progress != NULL) {
-			fl_solver_get_status(s, &now);
-			o->progress(o->progress_arg, &now);
-		}
-	}
-	if (r != FL_SOLVER_DONE)
-		goto out;
-	memcpy(w, fl_solver_weights(s), d * sizeof(*w));
-	r = 0;
-out:
-	if (s != NULL && st != NULL)
-		fl_solver_get_status(s, st);
-	free(grad);
-	free(hess);
-	fl_solver_free(s);
-	return r;
+	return fl_solver_run(o->kind, c->dim, &o->solver, &drv, w, st);
 }

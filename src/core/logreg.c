@@ -11,8 +11,8 @@
 
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "logreg_int.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,8 +21,6 @@
 
 /* Armijo sufficient-decrease constant. */
 #define LS_C1 1e-4
-/* Halvings of the step before the line search gives up. */
-#define LS_MAX_HALVINGS 40
 /*
  * Near the optimum the decrease a step promises (about |g|^2 / |H|) falls
  * below the rounding error of the summed loss, and a test on f alone rejects
@@ -34,57 +32,13 @@
  * cancel.
  */
 #define LS_NOISE 1e-10
-/* Default L-BFGS memory and a sanity bound on it. */
+/* Default L-BFGS memory. */
 #define LBFGS_DEFAULT_M 10
-#define LBFGS_MAX_M 1000
 /* Ridge added to a Hessian that is not numerically positive definite:
  * first RIDGE_FIRST times its largest diagonal entry, growing by RIDGE_GROW. */
 #define RIDGE_FIRST 1e-10
 #define RIDGE_GROW 100.0
 #define RIDGE_TRIES 8
-
-enum phase {
-	PH_START,  /* evaluate the starting point */
-	PH_TRIAL,  /* evaluate a line-search trial point */
-	PH_HESS,   /* Newton: re-evaluate the accepted point for its Hessian */
-	PH_DONE,   /* converged, out of iterations, or line search exhausted */
-	PH_FAILED, /* told non-finite values; sticky */
-};
-
-struct fl_solver {
-	enum fl_solver_kind kind;
-	size_t d;
-	double l2, tol;
-	int max_iter;
-
-	enum phase phase;
-	int need_hess;
-	int iterations, evaluations, converged;
-
-	double *w;    /* current (accepted) point */
-	double *g;    /* gradient of f at w */
-	double f;     /* f(w); NAN before the first tell */
-	double gnorm; /* ||g|| */
-	double *p;    /* search direction from w */
-	double *x;    /* point being asked for */
-	double *gt;   /* scratch: gradient of f told at x */
-	double dphi0; /* g . p */
-	double alpha; /* step of x along p */
-	int halvings;
-
-	/* Newton */
-	double *H; /* Hessian of f at w (full d*d) */
-	double *F; /* its Cholesky factor while solving */
-	int have_hess;
-
-	/* L-BFGS: ring buffer of the last m pairs s = w_{k+1} - w_k, y = g_{k+1} - g_k */
-	int m, count, head;
-	double *S, *Y, *rho, *a;
-
-	/* Error to repeat from ask() once failed. */
-	int err;
-	char errmsg[256];
-};
 
 const char *fl_solver_name(enum fl_solver_kind k)
 {
@@ -562,360 +516,6 @@ void fl_solver_get_status(const struct fl_solver *s, struct fl_solver_status *st
 	st->converged = s->converged;
 }
 
-/* ---- checkpoints ---------------------------------------------------------
- *
- * What the state is: everything that a later ask or tell reads before
- * writing it. gt (told gradient), a (two-loop scratch), F (Cholesky scratch)
- * are always written before they are read within one call. H is set from
- * the told Hessian in the same tell that uses it (PH_START and PH_HESS
- * always ask for it, and an accepted trial either brings one or leads to
- * PH_HESS), and have_hess is likewise set in every tell before next_step
- * reads it; so neither carries information from one tell to the next.
- * The L-BFGS ring is stored as the count pairs in use, each at its slot,
- * which also keeps a slot that lbfgs_remember() overwrote without
- * advancing (the oldest pair when the ring is full).
- */
-
-#define CKPT_MAGIC "FLSOLV1\n"
-#define CKPT_VERSION 1
-#define CKPT_HEADER 120
-
-struct ckpt_writer {
-	uint8_t *p;
-};
-
-static void put_u32(struct ckpt_writer *wr, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		*wr->p++ = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(struct ckpt_writer *wr, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		*wr->p++ = (uint8_t)(v >> (8 * i));
-}
-
-static void put_f64(struct ckpt_writer *wr, double x)
-{
-	uint64_t v;
-
-	memcpy(&v, &x, sizeof(v));
-	put_u64(wr, v);
-}
-
-static void put_f64s(struct ckpt_writer *wr, const double *x, size_t n)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* The vectors are most of a checkpoint; on a little-endian host
-	 * their bytes are already in file order. */
-	memcpy(wr->p, x, n * sizeof(*x));
-	wr->p += n * sizeof(*x);
-#else
-	for (size_t i = 0; i < n; i++)
-		put_f64(wr, x[i]);
-#endif
-}
-
-struct ckpt_reader {
-	const uint8_t *p;
-};
-
-static uint32_t get_u32(struct ckpt_reader *rd)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)*rd->p++ << (8 * i);
-	return v;
-}
-
-static uint64_t get_u64(struct ckpt_reader *rd)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)*rd->p++ << (8 * i);
-	return v;
-}
-
-static double get_f64(struct ckpt_reader *rd)
-{
-	uint64_t v = get_u64(rd);
-	double x;
-
-	memcpy(&x, &v, sizeof(x));
-	return x;
-}
-
-static void get_f64s(struct ckpt_reader *rd, double *x, size_t n)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	memcpy(x, rd->p, n * sizeof(*x));
-	rd->p += n * sizeof(*x);
-#else
-	for (size_t i = 0; i < n; i++)
-		x[i] = get_f64(rd);
-#endif
-}
-
-/* Bytes of a checkpoint; d <= FL_SOLVER_MAX_CHECKPOINT_D and count <= 1000
- * keep this far below 2^64. */
-static uint64_t ckpt_size(uint64_t d, uint64_t count, uint64_t errlen)
-{
-	return CKPT_HEADER + errlen + 4 * d * 8 + count * (8 + 2 * d * 8);
-}
-
-int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len)
-{
-	struct ckpt_writer wr;
-	uint8_t *b = NULL;
-	uint64_t size;
-	size_t d, errlen;
-	int r = FL_ERR_INTERNAL;
-
-	if (buf != NULL)
-		*buf = NULL;
-	if (len != NULL)
-		*len = 0;
-	if (s == NULL || buf == NULL || len == NULL) {
-		r = fl_fail(FL_ERR_INVALID, "solver: missing argument to save");
-		goto out;
-	}
-	d = s->d;
-	errlen = strnlen(s->errmsg, sizeof(s->errmsg));
-	size = ckpt_size(d, (uint64_t)s->count, errlen);
-	if (d > FL_SOLVER_MAX_CHECKPOINT_D || size > SIZE_MAX) {
-		r = fl_fail(FL_ERR_LIMIT, "solver: %zu coefficients are too many to checkpoint", d);
-		goto out;
-	}
-	if ((b = malloc((size_t)size)) == NULL) {
-		r = fl_fail(FL_ERR_NOMEM, "solver: out of memory for a checkpoint of %llu bytes",
-		            (unsigned long long)size);
-		goto out;
-	}
-	wr.p = b;
-	memcpy(wr.p, CKPT_MAGIC, 8);
-	wr.p += 8;
-	put_u32(&wr, CKPT_VERSION);
-	put_u32(&wr, (uint32_t)s->kind);
-	put_u64(&wr, (uint64_t)d);
-	put_f64(&wr, s->l2);
-	put_f64(&wr, s->tol);
-	put_u32(&wr, (uint32_t)s->max_iter);
-	put_u32(&wr, (uint32_t)s->m);
-	put_u32(&wr, (uint32_t)s->phase);
-	put_u32(&wr, (uint32_t)s->need_hess);
-	put_u32(&wr, (uint32_t)s->converged);
-	put_u32(&wr, (uint32_t)s->iterations);
-	put_u32(&wr, (uint32_t)s->evaluations);
-	put_u32(&wr, (uint32_t)s->halvings);
-	put_f64(&wr, s->f);
-	put_f64(&wr, s->gnorm);
-	put_f64(&wr, s->dphi0);
-	put_f64(&wr, s->alpha);
-	put_u32(&wr, (uint32_t)s->count);
-	put_u32(&wr, (uint32_t)s->head);
-	put_u32(&wr, (uint32_t)s->err);
-	put_u32(&wr, (uint32_t)errlen);
-	memcpy(wr.p, s->errmsg, errlen);
-	wr.p += errlen;
-	put_f64s(&wr, s->w, d);
-	put_f64s(&wr, s->g, d);
-	put_f64s(&wr, s->p, d);
-	put_f64s(&wr, s->x, d);
-	for (int k = 0; k < s->count; k++) {
-		int idx = (s->head - s->count + k + s->m) % s->m;
-
-		put_f64(&wr, s->rho[idx]);
-		put_f64s(&wr, s->S + (size_t)idx * d, d);
-		put_f64s(&wr, s->Y + (size_t)idx * d, d);
-	}
-	if ((uint64_t)(wr.p - b) != size) {
-		r = fl_fail(FL_ERR_INTERNAL, "solver: checkpoint size mismatch");
-		goto out;
-	}
-	*buf = b;
-	*len = (size_t)size;
-	b = NULL;
-	r = 0;
-out:
-	free(b);
-	return r;
-}
-
-/* The header fields of a checkpoint, as read, before they are trusted. */
-struct ckpt_header {
-	uint32_t version, kind, max_iter, m, phase, need_hess, converged;
-	uint32_t iterations, evaluations, halvings, count, head, errlen;
-	int32_t err;
-	uint64_t d;
-	double l2, tol, f, gnorm, dphi0, alpha;
-};
-
-#define MALFORMED(...) fl_fail(FL_ERR_DATA, "solver checkpoint is malformed (" __VA_ARGS__)
-
-/* Checks the header against itself and against len; the checks follow the
- * invariants that the ask/tell code keeps. */
-static int check_header(const struct ckpt_header *h, size_t len)
-{
-	uint64_t want;
-
-	if (h->version != CKPT_VERSION)
-		return MALFORMED("version %u, expected %d)", h->version, CKPT_VERSION);
-	if (h->kind != FL_SOLVER_NEWTON && h->kind != FL_SOLVER_LBFGS)
-		return MALFORMED("unknown solver kind %u)", h->kind);
-	if (h->d == 0 || h->d > FL_SOLVER_MAX_CHECKPOINT_D)
-		return MALFORMED("%llu coefficients, expected 1 to %d)", (unsigned long long)h->d,
-		                 FL_SOLVER_MAX_CHECKPOINT_D);
-	/* The Newton solver holds two d x d matrices. */
-	if (h->kind == FL_SOLVER_NEWTON && h->d > SIZE_MAX / sizeof(double) / h->d)
-		return MALFORMED("%llu coefficients do not fit a Hessian in memory)",
-		                 (unsigned long long)h->d);
-	if (!(isfinite(h->l2) && h->l2 >= 0))
-		return MALFORMED("l2 = %g)", h->l2);
-	if (!(isfinite(h->tol) && h->tol >= 0))
-		return MALFORMED("tol = %g)", h->tol);
-	if (h->max_iter == 0 || h->max_iter > INT_MAX)
-		return MALFORMED("max_iter = %u)", h->max_iter);
-	if (h->kind == FL_SOLVER_NEWTON ? h->m != 0 : h->m == 0 || h->m > LBFGS_MAX_M)
-		return MALFORMED("L-BFGS memory %u for %s)", h->m,
-		                 fl_solver_name((enum fl_solver_kind)h->kind));
-	if (h->count > h->m || (h->m > 0 ? h->head >= h->m : h->head != 0))
-		return MALFORMED("history of %u pairs at slot %u in a memory of %u)", h->count,
-		                 h->head, h->m);
-	if (h->phase > PH_FAILED)
-		return MALFORMED("unknown phase %u)", h->phase);
-	/* Newton asks for the Hessian at the start and when re-evaluating
-	 * an accepted point, L-BFGS never. */
-	if (h->need_hess > 1 ||
-	    (h->kind == FL_SOLVER_LBFGS && (h->need_hess != 0 || h->phase == PH_HESS)) ||
-	    (h->kind == FL_SOLVER_NEWTON && (h->phase == PH_START || h->phase == PH_HESS) &&
-	     h->need_hess != 1))
-		return MALFORMED("need_hess = %u in phase %u)", h->need_hess, h->phase);
-	if (h->converged > 1 || (h->converged && h->phase != PH_DONE))
-		return MALFORMED("converged = %u in phase %u)", h->converged, h->phase);
-	if (h->evaluations > INT_MAX || h->iterations > h->max_iter ||
-	    h->iterations > h->evaluations || (h->phase == PH_START && h->evaluations != 0))
-		return MALFORMED("%u iterations, %u evaluations, max_iter %u)", h->iterations,
-		                 h->evaluations, h->max_iter);
-	/* One more than the limit marks a line search that gave up. */
-	if (h->halvings > LS_MAX_HALVINGS + 1)
-		return MALFORMED("%u step halvings)", h->halvings);
-	if (h->phase == PH_FAILED ? h->err >= 0 || h->err < FL_ERR_CONFIG
-	                          : h->err != 0 || h->errlen != 0)
-		return MALFORMED("error %d in phase %u)", (int)h->err, h->phase);
-	if (h->errlen >= sizeof(((struct fl_solver *)0)->errmsg))
-		return MALFORMED("error message of %u bytes)", h->errlen);
-	want = ckpt_size(h->d, h->count, h->errlen);
-	if (want != len)
-		return MALFORMED("%zu bytes, expected %llu)", len, (unsigned long long)want);
-	return 0;
-}
-
-int fl_solver_restore(const uint8_t *buf, size_t len, struct fl_solver **out)
-{
-	struct fl_solver *s = NULL;
-	struct fl_solver_opts o;
-	struct ckpt_header h;
-	struct ckpt_reader rd;
-	size_t d;
-	int r = FL_ERR_INTERNAL;
-
-	if (out != NULL)
-		*out = NULL;
-	if (out == NULL || (buf == NULL && len > 0)) {
-		r = fl_fail(FL_ERR_INVALID, "solver: missing argument to restore");
-		goto out;
-	}
-	/* A prefix of the magic (a cut-off checkpoint) counts as short. */
-	if (len > 0 && memcmp(buf, CKPT_MAGIC, len < 8 ? len : 8) != 0) {
-		r = MALFORMED("not a solver checkpoint)");
-		goto out;
-	}
-	if (len < CKPT_HEADER) {
-		r = MALFORMED("%zu bytes, shorter than the %d-byte header)", len, CKPT_HEADER);
-		goto out;
-	}
-	rd.p = buf + 8;
-	h.version = get_u32(&rd);
-	h.kind = get_u32(&rd);
-	h.d = get_u64(&rd);
-	h.l2 = get_f64(&rd);
-	h.tol = get_f64(&rd);
-	h.max_iter = get_u32(&rd);
-	h.m = get_u32(&rd);
-	h.phase = get_u32(&rd);
-	h.need_hess = get_u32(&rd);
-	h.converged = get_u32(&rd);
-	h.iterations = get_u32(&rd);
-	h.evaluations = get_u32(&rd);
-	h.halvings = get_u32(&rd);
-	h.f = get_f64(&rd);
-	h.gnorm = get_f64(&rd);
-	h.dphi0 = get_f64(&rd);
-	h.alpha = get_f64(&rd);
-	h.count = get_u32(&rd);
-	h.head = get_u32(&rd);
-	h.err = (int32_t)get_u32(&rd);
-	h.errlen = get_u32(&rd);
-	if ((r = check_header(&h, len)) != 0)
-		goto out;
-	if (memchr(rd.p, '\0', h.errlen) != NULL) {
-		r = MALFORMED("NUL in the error message)");
-		goto out;
-	}
-	/* lbfgs_remember() stores only pairs with curvature s'y > 0. */
-	for (uint32_t k = 0; k < h.count; k++) {
-		struct ckpt_reader pr = {rd.p + h.errlen + 4 * h.d * 8 + k * (8 + 2 * h.d * 8)};
-		double rho = get_f64(&pr);
-
-		if (!(rho > 0)) {
-			r = MALFORMED("L-BFGS pair %u has rho = %g)", k, rho);
-			goto out;
-		}
-	}
-
-	/* Only now is memory taken: all sizes are known to match len. */
-	o = (struct fl_solver_opts){
-	        .l2 = h.l2, .tol = h.tol, .max_iter = (int)h.max_iter, .lbfgs_m = (int)h.m};
-	d = (size_t)h.d;
-	if ((r = fl_solver_new((enum fl_solver_kind)h.kind, d, &o, NULL, &s)) != 0)
-		goto out;
-	s->phase = (enum phase)h.phase;
-	s->need_hess = (int)h.need_hess;
-	s->converged = (int)h.converged;
-	s->iterations = (int)h.iterations;
-	s->evaluations = (int)h.evaluations;
-	s->halvings = (int)h.halvings;
-	s->f = h.f;
-	s->gnorm = h.gnorm;
-	s->dphi0 = h.dphi0;
-	s->alpha = h.alpha;
-	s->count = (int)h.count;
-	s->head = (int)h.head;
-	s->err = h.err;
-	memcpy(s->errmsg, rd.p, h.errlen);
-	s->errmsg[h.errlen] = '\0';
-	rd.p += h.errlen;
-	get_f64s(&rd, s->w, d);
-	get_f64s(&rd, s->g, d);
-	get_f64s(&rd, s->p, d);
-	get_f64s(&rd, s->x, d);
-	for (int k = 0; k < s->count; k++) {
-		int idx = (s->head - s->count + k + s->m) % s->m;
-
-		s->rho[idx] = get_f64(&rd);
-		get_f64s(&rd, s->S + (size_t)idx * d, d);
-		get_f64s(&rd, s->Y + (size_t)idx * d, d);
-	}
-	*out = s;
-	s = NULL;
-	r = 0;
-out:
-	fl_solver_free(s);
-	return r;
-}
 
 /* Checks a data set; what names the caller. */
 static int check_data(const char *what, const struct fl_logreg_data *data)
@@ -930,52 +530,75 @@ static int check_data(const char *what, const struct fl_logreg_data *data)
 	return 0;
 }
 
-int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
-                    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st)
+int fl_solver_run(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
+                  const struct fl_solver_driver *drv, double *w, struct fl_solver_status *st)
 {
 	struct fl_solver *s = NULL;
+	struct fl_solver_status now;
 	double *grad = NULL, *hess = NULL;
 	const double *x;
 	int r = FL_ERR_INTERNAL, need_hess;
-	size_t d;
 
 	if (st != NULL)
 		memset(st, 0, sizeof(*st));
-	if ((r = check_data("train", data)) != 0)
-		goto out;
 	if (w == NULL) {
 		r = fl_fail(FL_ERR_INVALID, "train: no vector for the solution");
 		goto out;
 	}
-	d = data->d;
 	if ((r = fl_solver_new(kind, d, opts, w, &s)) != 0)
 		goto out;
-	r = FL_ERR_NOMEM;
-	if ((grad = fl_matrix_alloc(1, d)) == NULL)
+	if ((grad = fl_matrix_alloc(1, d)) == NULL ||
+	    (kind == FL_SOLVER_NEWTON && (hess = fl_matrix_alloc(d, d)) == NULL)) {
+		r = fl_fail(FL_ERR_NOMEM, "train: out of memory for %zu coefficients", d);
 		goto out;
-	if (kind == FL_SOLVER_NEWTON && (hess = fl_matrix_alloc(d, d)) == NULL)
-		goto out;
-
+	}
 	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
 		double loss;
 
-		fl_linalg_logistic(data->X, data->n, d, data->y, data->c, x, &loss, grad,
-		                   need_hess ? hess : NULL);
-		if ((r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
+		if ((r = drv->eval(drv->arg, x, &loss, grad, need_hess ? hess : NULL)) != 0 ||
+		    (r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
 			goto out;
+		if (drv->progress != NULL) {
+			fl_solver_get_status(s, &now);
+			drv->progress(drv->arg, &now);
+		}
 	}
 	if (r != FL_SOLVER_DONE)
 		goto out;
 	memcpy(w, fl_solver_weights(s), d * sizeof(*w));
 	r = 0;
 out:
-	if (r == FL_ERR_NOMEM)
-		fl_fail(r, "train: out of memory for %zu coefficients", data->d);
 	if (s != NULL && st != NULL)
 		fl_solver_get_status(s, st);
 	free(grad);
 	free(hess);
 	fl_solver_free(s);
+	return r;
+}
+
+/* The data-term sums over rows in memory, for fl_solver_run(). */
+static int eval_rows(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	const struct fl_logreg_data *data = arg;
+
+	fl_linalg_logistic(data->X, data->n, data->d, data->y, data->c, w, loss, grad, hess);
+	return 0;
+}
+
+int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
+                    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st)
+{
+	struct fl_solver_driver drv = {eval_rows, NULL, (void *)data};
+	int r;
+
+	if (st != NULL)
+		memset(st, 0, sizeof(*st));
+	if ((r = check_data("train", data)) != 0)
+		return r;
+	/* Says "train" also when the solver's own memory ran out, as it
+	 * always has for rows in memory. */
+	if ((r = fl_solver_run(kind, data->d, opts, &drv, w, st)) == FL_ERR_NOMEM)
+		fl_fail(r, "train: out of memory for %zu coefficients", data->d);
 	return r;
 }
 

@@ -225,20 +225,20 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	c->valid_rows = st->valid_rows;
 	c->valid_positives = st->valid_positives;
 	if (st->solver.len > 0) {
-		uint64_t sd = 0;
+		size_t sd;
 
 		fl_solver_free(c->solver);
 		c->solver = NULL;
-		if ((r = fl_solver_restore(st->solver.data, st->solver.len, &c->solver)) != 0)
+		/* A solver for another dimension would be read past its weights:
+		 * refuse it before it is restored and takes memory. */
+		if ((r = fl_solver_checkpoint_dim(st->solver.data, st->solver.len, &sd)) != 0)
 			goto out;
-		/* A solver for another dimension would be read past its weights; d
-		 * is the u64 at byte 16 of the layout in logreg.h (restore checked it). */
-		for (int k = 0; k < 8; k++)
-			sd |= (uint64_t)st->solver.data[16 + k] << (8 * k);
 		if (sd != c->d) {
 			r = fl_fail(FL_ERR_DATA, "checkpoint is inconsistent with the schema or settings");
 			goto out;
 		}
+		if ((r = fl_solver_restore(st->solver.data, st->solver.len, &c->solver)) != 0)
+			goto out;
 	}
 	for (size_t i = 0; i < st->n_history; i++) {
 		const Fedlead__State__RoundLog *h = st->history[i];
