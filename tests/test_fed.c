@@ -390,8 +390,19 @@ static struct harness *harness_new(const struct fixture *fx, const struct fl_coo
 	assert_non_null(h);
 	h->fx = fx;
 	h->set = *s;
-	for (int i = 0; i < NP; i++)
+	for (int i = 0; i < NP; i++) {
+		struct fl_node_policy pol;
+
 		assert_int_equal(fl_fednode_new(fx->s, partner_rows(fx, i), &h->node[i]), 0);
+		/* These federations are plaintext (the secure protocol has its
+		 * own tests) and some go on with two partners: the nodes'
+		 * policy says so explicitly. */
+		fl_node_policy_default(&pol);
+		pol.federation_id = FED_ID;
+		pol.allow_plaintext = 1;
+		pol.min_partners = 2;
+		assert_int_equal(fl_fednode_set_policy(h->node[i], &pol), 0);
+	}
 	if (fl_fedcoord_new(s, fx->s, &io, &h->c) != 0)
 		fail_msg("fl_fedcoord_new: %s", fl_errmsg());
 	return h;

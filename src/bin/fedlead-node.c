@@ -16,6 +16,7 @@
 #include "fedlead/config.h"
 #include "fedlead/log.h"
 #include "fedlead/client.h"
+#include "fedlead/node.h"
 #include "fedlead/wire.h"
 #include <openssl/ssl.h>
 #include <stddef.h>
@@ -483,6 +484,12 @@ struct join_cfg {
 	char *model_out, *audit_log, *dump_dir;
 	double backoff_initial, backoff_max, give_up_after;
 	uint64_t max_frame;
+	/* node policy (the keys of the policy block below) */
+	int require_secure, allow_plaintext;
+	uint64_t min_partners, max_local_epochs, max_rounds, max_federations;
+	struct fl_strlist partners;
+	double federation_window;
+	char *state_dir;
 };
 
 static const char *const bad_rows_choices[] = {"fail", "skip", NULL};
@@ -500,7 +507,7 @@ static const struct fl_cfg_key join_keys[] = {
 	JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
 	JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
 	JK("node", "federation", FL_CFG_STRING, federation, NULL,
-	   "federation id to join (empty: the coordinator's)"),
+	   "federation id to join; any other is refused (required)"),
 	JK("coordinator", "address", FL_CFG_ADDR, coordinator, NULL,
 	   "coordinator HOST:PORT (required)"),
 	JK("coordinator", "server_name", FL_CFG_STRING, server_name, NULL,
@@ -525,6 +532,31 @@ static const struct fl_cfg_key join_keys[] = {
 	    "stop after this long without a usable connection (0 = never)"),
 	JKR("network", "max_frame", FL_CFG_SIZE, max_frame, 1024, 1u << 30, "64M",
 	    "largest message accepted from the coordinator"),
+	/*
+	 * Node policy: what this partner accepts whatever the coordinator
+	 * says (struct fl_node_policy, checked in src/fed/node.c). Keep these
+	 * keys together: the defaults are the safe ones, and relaxing one is
+	 * an explicit setting that the node warns about every round.
+	 */
+	JK("policy", "require_secure_aggregation", FL_CFG_BOOL, require_secure, "yes",
+	   "refuse a coordinator that does not mask updates (turning it off also needs "
+	   "allow_plaintext_updates)"),
+	JK("policy", "allow_plaintext_updates", FL_CFG_BOOL, allow_plaintext, "no",
+	   "send updates unmasked (inside TLS) if the coordinator asks; warns every round"),
+	JKR("policy", "min_partners", FL_CFG_U64, min_partners, 2, 255, "3",
+	    "fewest partners a secure sum may cover; below 3 warns every round"),
+	JK("policy", "partners", FL_CFG_LIST, partners, NULL,
+	   "the consortium, this partner included; any other participant is refused"),
+	JKR("policy", "max_local_epochs", FL_CFG_U64, max_local_epochs, 1, 4294967295.0, "100",
+	    "most local SGD epochs a task may ask for"),
+	JKR("policy", "max_rounds", FL_CFG_U64, max_rounds, 1, 1e12, "10000",
+	    "highest round number accepted"),
+	JKR("policy", "max_federations", FL_CFG_U64, max_federations, 0, 1e9, "10",
+	    "most federations joined on the same data per window (0 = no limit)"),
+	JKR("policy", "federation_window", FL_CFG_SECONDS, federation_window, 1, 1e10, "720h",
+	    "the window of max_federations"),
+	JK("state", "state_dir", FL_CFG_PATH, state_dir, NULL,
+	   "the node's own state (ledger of federations joined); default: model_out's directory"),
 	{NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -555,10 +587,73 @@ static int join_option(int ch, const char *arg, void *ctx)
 	return -1;
 }
 
+/*
+ * The node policy from the policy keys: contradictions are configuration
+ * errors, and every relaxation is announced at start (and every round, by
+ * the node). *ledger is malloc'ed.
+ */
+static int join_policy(const struct join_cfg *c, struct fl_node_policy *p, char **ledger)
+{
+	const char *dir = c->state_dir;
+	char *slash, *base = NULL;
+	int n;
+
+	*ledger = NULL;
+	fl_node_policy_default(p);
+	if (!c->require_secure && !c->allow_plaintext)
+		return fl_fail(FL_ERR_CONFIG, "require_secure_aggregation = no needs "
+			       "allow_plaintext_updates = yes as well: plaintext updates show this "
+			       "partner's sums to the coordinator");
+	if (c->require_secure && c->allow_plaintext)
+		return fl_fail(FL_ERR_CONFIG, "allow_plaintext_updates = yes needs "
+			       "require_secure_aggregation = no as well");
+	if (c->partners.n > 0 && c->partners.n < c->min_partners)
+		return fl_fail(FL_ERR_CONFIG, "partners names %zu partners, fewer than "
+			       "min_partners = %llu", c->partners.n,
+			       (unsigned long long)c->min_partners);
+	p->federation_id = c->federation;
+	p->allow_plaintext = c->allow_plaintext;
+	p->min_partners = (size_t)c->min_partners;
+	p->max_local_epochs = (uint32_t)c->max_local_epochs;
+	p->max_rounds = c->max_rounds;
+	if (c->partners.n > 0) {
+		p->partners = (const char *const *)c->partners.v;
+		p->n_partners = c->partners.n;
+	}
+	if (c->allow_plaintext)
+		fl_log(FL_LOG_WARN, "allow_plaintext_updates = yes: if the coordinator does not use "
+		       "secure aggregation, it will see this partner's updates alone");
+	if (c->min_partners < FL_NODE_MIN_PARTNERS_DEFAULT)
+		fl_log(FL_LOG_WARN, "min_partners = %llu: a sum may cover only %llu partners, from "
+		       "which each can compute the other's update",
+		       (unsigned long long)c->min_partners, (unsigned long long)c->min_partners);
+	if (c->max_federations == 0)
+		return 0;
+	if (dir == NULL) {
+		if ((base = strdup(c->model_out)) == NULL)
+			return FL_ERR_NOMEM;
+		slash = strrchr(base, '/');
+		if (slash == NULL)
+			strcpy(base, ".");
+		else if (slash == base)
+			base[1] = '\0';
+		else
+			*slash = '\0';
+		dir = base;
+	}
+	n = snprintf(NULL, 0, "%s/federations.ledger", dir);
+	if ((*ledger = malloc((size_t)n + 1)) != NULL)
+		snprintf(*ledger, (size_t)n + 1, "%s/federations.ledger", dir);
+	free(base);
+	return *ledger != NULL ? 0 : FL_ERR_NOMEM;
+}
+
 static int cmd_join(int argc, char **argv)
 {
 	struct join_cfg c = {0};
 	struct fl_node_opts o;
+	struct fl_node_policy pol;
+	char *ledger = NULL;
 	int check = 0, r, code;
 	const char *missing = NULL;
 
@@ -582,11 +677,15 @@ static int cmd_join(int argc, char **argv)
 		missing = "key";
 	else if (!c.model_out)
 		missing = "model_out";
+	else if (!c.federation)
+		missing = "federation";
 	if (missing != NULL) {
 		r = fl_fail(FL_ERR_CONFIG, "setting \"%s\" is required (config file or --%s)",
 			    missing, missing);
 		goto out;
 	}
+	if ((r = join_policy(&c, &pol, &ledger)) != 0)
+		goto out;
 	o = (struct fl_node_opts){
 		.schema_path = c.schema,
 		.data_path = c.data,
@@ -602,6 +701,10 @@ static int cmd_join(int argc, char **argv)
 		.backoff_initial = c.backoff_initial,
 		.backoff_max = c.backoff_max,
 		.give_up_after = c.give_up_after,
+		.policy = pol,
+		.ledger = ledger,
+		.max_federations = c.max_federations,
+		.federation_window = c.federation_window,
 	};
 	if (check) {
 		struct fl_schema *s = NULL;
@@ -617,6 +720,7 @@ static int cmd_join(int argc, char **argv)
 out:
 	if (r != 0)
 		fl_cli_error(prog, r);
+	free(ledger);
 	fl_config_free(join_keys, &c);
 	return fl_cli_exit_code(r);
 }
