@@ -1648,6 +1648,26 @@ static void test_error_status_final(void **state)
 	harness_free(h);
 }
 
+/* A secure federation that could start with one partner would wait for
+ * ever in its statistics round: refused when the coordinator starts. */
+static void test_single_partner_quorum(void **state)
+{
+	struct fl_coord_settings s;
+
+	(void)state;
+	settings_default(&s);
+	s.secure = 1;
+	s.min_partners = 1;
+	assert_int_equal(fl_coord_settings_check(&s), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(),
+			    "min_partners = 1 with secure aggregation: a federation could start "
+			    "with one partner and would never finish its statistics round (a "
+			    "secure sum needs at least 2); set min_partners to 2 or more (partners' "
+			    "nodes require 3 by default)");
+	s.min_partners = 2;
+	assert_int_equal(fl_coord_settings_check(&s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1670,6 +1690,7 @@ int main(void)
 	        cmocka_unit_test(test_disconnect_drops),
 	        cmocka_unit_test(test_error_status),
 	        cmocka_unit_test(test_error_status_final),
+	        cmocka_unit_test(test_single_partner_quorum),
 	};
 
 	fl_log_init("test_fed", FL_LOG_WARN);
