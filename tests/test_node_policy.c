@@ -683,16 +683,18 @@ static void test_bound(void **state)
 	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, 1000.0), &frame, &len);
 	assert_refused(&tn, r, frame, "bound",
 		       "policy bound: coordinator sent stats_task with the fixed-point bound 1000, "
-		       "which is not the bound of a federation of 3 to 255 partners; refused");
+		       "which is not the bound of a federation of 2 to 255 partners; refused");
 	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, 20, fl_fixed_bound(20, 3)), &frame,
 			     &len);
 	assert_refused(&tn, r, frame, "bound",
 		       "policy bound: coordinator sent stats_task with 20 fractional bits, the "
 		       "protocol fixes 16; refused");
-	/* The bound of a 2-partner federation is below this node's minimum. */
-	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 2)), &frame, &len);
-	assert_int_equal(r, FL_ERR_AUTH);
-	assert_int_equal(fl_fednode_fatal(tn.n), 1);
+	/* The bound of a "federation" of one: all of a partner's range. */
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 1)), &frame, &len);
+	snprintf(want, sizeof(want), "policy bound: coordinator sent stats_task with the "
+		 "fixed-point bound %.17g, which is not the bound of a federation of 2 to 255 "
+		 "partners; refused", fl_fixed_bound(f, 1));
+	assert_refused(&tn, r, frame, "bound", want);
 	/* Accepted once, then pinned: another allowed bound is refused later. */
 	assert_int_equal(fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 4)),
 					  &frame, &len),

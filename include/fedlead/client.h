@@ -1,7 +1,8 @@
 /*
  * fedlead-node's federation client: connects to the coordinator over mutual
- * TLS 1.3, answers its tasks from the partner's rows, reconnects with
- * exponential backoff and jitter, and saves the final signed model.
+ * TLS 1.3, moves frames between it and the node state machine (node.h, which
+ * applies the node policy, answers the tasks and saves the final signed
+ * model), and reconnects with exponential backoff and jitter.
  */
 #ifndef FEDLEAD_CLIENT_H
 #define FEDLEAD_CLIENT_H

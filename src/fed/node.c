@@ -493,9 +493,11 @@ static int check_task_ref(struct fl_fednode *n, const Fedlead__Wire__RoundRef *r
  * choosing, reconnect after reconnect, that is a binary search over the
  * partner's own sums. So:
  *  - the bound must be fl_fixed_bound(frac_bits, k), the stock
- *    coordinator's rule, for a federation size k the policy allows: k is
- *    the length of the partners list when the node has one, and anything
- *    from min_partners to FL_WIRE_MAX_PARTIES otherwise;
+ *    coordinator's rule, for a federation size k: the length of the
+ *    partners list when the node has one, anything from 2 to
+ *    FL_WIRE_MAX_PARTIES otherwise (the size of the allow-list, which a
+ *    node without the list cannot know; min_partners is checked on the
+ *    key list, where the sum's participants are named);
  *  - the first bound accepted for each format is pinned for the life of the
  *    node process: a different one later (after a reconnect too) is
  *    refused;
@@ -511,7 +513,7 @@ static int check_fixed_point(struct fl_fednode *n, const Fedlead__Wire__SecAggPa
 {
 	int want = stats ? FL_SECAGG_STATS_FRAC_BITS : FL_SECAGG_FRAC_BITS;
 	double *pinned = &n->bound[stats ? 0 : 1];
-	size_t lo = n->pol.partners ? n->pol.n_partners : n->pol.min_partners,
+	size_t lo = n->pol.partners ? n->pol.n_partners : 2,
 	       hi = n->pol.partners ? n->pol.n_partners : FL_WIRE_MAX_PARTIES, k;
 
 	if (p->frac_bits != want)

@@ -28,7 +28,6 @@
 #include "fedlead/error.h"
 #include "fedlead/node.h"
 #include "fedlead/log.h"
-#include "fedlead/signed_model.h"
 #include "fedlead/masks.h"
 #include <openssl/pem.h>
 #include "fedlead/wire.h"
