@@ -378,6 +378,8 @@ static int capture_count(struct capture *c, const char *text)
 
 /* ---- tests ---- */
 
+static void secure_start(struct tnode *tn, uint64_t round);
+
 static void default_policy(struct fl_node_policy *p)
 {
 	fl_node_policy_default(p);
@@ -415,6 +417,28 @@ static void test_downgrade_refused(void **state)
 }
 
 /* Plaintext allowed explicitly: accepted, with a warning on every round. */
+/* A downgrade in the middle of a secure federation: a plain task. */
+static void test_downgrade_mid_federation(void **state)
+{
+	struct fl_node_policy pol;
+	struct task_msg t;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	pol.allow_plaintext = 1; /* the plan said secure: allowing plaintext changes nothing */
+	tnode_new(&tn, &pol, "downgrade2");
+	secure_start(&tn, 1);
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 2, -1, 0), &frame, &len);
+	assert_refused(&tn, r, frame, "require_secure_aggregation",
+		       "policy require_secure_aggregation: coordinator sent stats_task without "
+		       "secure aggregation in a secure federation; refused");
+	tnode_free(&tn);
+}
+
 static void test_plaintext_allowed_warns_every_round(void **state)
 {
 	struct fl_node_policy pol;
@@ -861,6 +885,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_downgrade_refused),
+		cmocka_unit_test(test_downgrade_mid_federation),
 		cmocka_unit_test(test_plaintext_allowed_warns_every_round),
 		cmocka_unit_test(test_wrong_federation),
 		cmocka_unit_test(test_small_key_list),

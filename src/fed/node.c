@@ -911,8 +911,8 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	if (n->secure && n->task_secagg == NULL &&
 	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE &&
 	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL)
-		return fl_fail(FL_ERR_AUTH, "coordinator: %s without secure aggregation in a secure "
-			       "federation; refused", type);
+		return refuse(n, "require_secure_aggregation", "coordinator sent %s without "
+			      "secure aggregation in a secure federation", type);
 	if (!n->secure && n->task_secagg != NULL)
 		return fl_fail(FL_ERR_PROTO, "coordinator: %s with secure aggregation, which the plan "
 			       "did not announce", type);
