@@ -392,8 +392,19 @@ static struct harness *harness_new(const struct fixture *fx, const struct fl_coo
 	assert_non_null(h);
 	h->fx = fx;
 	h->set = *s;
-	for (int i = 0; i < NP; i++)
+	for (int i = 0; i < NP; i++) {
+		struct fl_node_policy pol;
+
 		assert_int_equal(fl_fednode_new(fx->s, partner_rows(fx, i), &h->node[i]), 0);
+		/* These federations are plaintext (the secure protocol has its
+		 * own tests) and some go on with two partners: the nodes'
+		 * policy says so explicitly. */
+		fl_node_policy_default(&pol);
+		pol.federation_id = FED_ID;
+		pol.allow_plaintext = 1;
+		pol.min_partners = 2;
+		assert_int_equal(fl_fednode_set_policy(h->node[i], &pol), 0);
+	}
 	if (fl_fedcoord_new(s, fx->s, &io, &h->c) != 0)
 		fail_msg("fl_fedcoord_new: %s", fl_errmsg());
 	return h;
@@ -1690,6 +1701,26 @@ static void test_error_status_final(void **state)
 	harness_free(h);
 }
 
+/* A secure federation that could start with one partner would wait for
+ * ever in its statistics round: refused when the coordinator starts. */
+static void test_single_partner_quorum(void **state)
+{
+	struct fl_coord_settings s;
+
+	(void)state;
+	settings_default(&s);
+	s.secure = 1;
+	s.min_partners = 1;
+	assert_int_equal(fl_coord_settings_check(&s), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(),
+			    "min_partners = 1 with secure aggregation: a federation could start "
+			    "with one partner and would never finish its statistics round (a "
+			    "secure sum needs at least 2); set min_partners to 2 or more (partners' "
+			    "nodes require 3 by default)");
+	s.min_partners = 2;
+	assert_int_equal(fl_coord_settings_check(&s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1713,6 +1744,7 @@ int main(void)
 	        cmocka_unit_test(test_disconnect_drops),
 	        cmocka_unit_test(test_error_status),
 	        cmocka_unit_test(test_error_status_final),
+	        cmocka_unit_test(test_single_partner_quorum),
 	};
 
 	fl_log_init("test_fed", FL_LOG_WARN);

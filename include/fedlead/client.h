@@ -1,7 +1,8 @@
 /*
  * fedlead-node's federation client: connects to the coordinator over mutual
- * TLS 1.3, answers its tasks from the partner's rows, reconnects with
- * exponential backoff and jitter, and saves the final signed model.
+ * TLS 1.3, moves frames between it and the node state machine (node.h, which
+ * applies the node policy, answers the tasks and saves the final signed
+ * model), and reconnects with exponential backoff and jitter.
  */
 #ifndef FEDLEAD_CLIENT_H
 #define FEDLEAD_CLIENT_H
@@ -10,13 +11,14 @@
 #include <stdint.h>
 
 #include "fedlead/encode.h"
+#include "fedlead/node.h"
 #include "fedlead/tls.h"
 
 struct fl_node_opts {
 	const char *schema_path;
 	const char *data_path;
 	enum fl_bad_rows bad_rows;
-	const char *federation_id; /* NULL or "": whatever the coordinator runs */
+	const char *federation_id; /* the federation to join (also policy.federation_id) */
 	const char *coordinator;   /* HOST:PORT */
 	const char *server_name;   /* name the coordinator's certificate must carry;
 				      NULL = the host of coordinator */
@@ -27,12 +29,18 @@ struct fl_node_opts {
 	size_t max_frame;
 	double backoff_initial, backoff_max; /* seconds */
 	double give_up_after;                /* seconds without a connection; 0 = never */
+	struct fl_node_policy policy;        /* what this partner accepts */
+	const char *ledger;                  /* federations joined (see fl_fednode_set_ledger) */
+	uint64_t max_federations;            /* on this data per window; 0 = no limit */
+	double federation_window;            /* seconds */
 };
 
 /*
  * Runs until the final model is verified and saved (0), the coordinator
- * refuses the partner for good (FL_ERR_AUTH), the federation fails, or a
- * signal asks the node to stop (FL_ERR_IO with a message).
+ * refuses the partner for good (FL_ERR_AUTH), the node's policy refuses
+ * what the coordinator asks (FL_ERR_AUTH, "policy RULE: ...; refused"), the
+ * federation fails, or a signal asks the node to stop (FL_ERR_IO with a
+ * message).
  */
 int fl_node_run(const struct fl_node_opts *o);
 

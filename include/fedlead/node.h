@@ -1,7 +1,16 @@
 /*
  * The partner's side of the federation protocol, without any networking:
- * given a decoded task from the coordinator, compute the reply from the
- * partner's rows. The network client (nodeclient) feeds it.
+ * given a decoded message from the coordinator (Welcome, Reject, a task, the
+ * final model), decide what to do and compute the reply from the partner's
+ * rows. The network client (src/net/client.c) only moves frames: it feeds
+ * every message to fl_fednode_input() and sends what comes back.
+ *
+ * The node enforces its own privacy policy (struct fl_node_policy) and never
+ * relies on the coordinator's configuration: every message that would take
+ * this partner outside the policy is refused with an error naming the rule,
+ * "policy RULE: WHAT; refused", logged, written to the audit log (event
+ * "refuse", with "rule" and "reason") and marked fatal, so the node stops
+ * instead of reconnecting into the same refusal.
  */
 #ifndef FEDLEAD_NODE_H
 #define FEDLEAD_NODE_H
@@ -16,6 +25,28 @@
 #include <openssl/x509.h>
 
 struct fl_fednode;
+struct fl_audit;
+
+/* Defaults of the node policy (also the config defaults of fedlead-node). */
+#define FL_NODE_MIN_PARTNERS_DEFAULT 3
+#define FL_NODE_MAX_LOCAL_EPOCHS_DEFAULT 100
+#define FL_NODE_MAX_ROUNDS_DEFAULT 10000
+
+/* What this partner accepts, whatever the coordinator asks for. */
+struct fl_node_policy {
+	const char *federation_id;   /* the only federation to join; NULL = any */
+	const char *const *partners; /* the consortium expected; NULL = not checked */
+	size_t n_partners;
+	int allow_plaintext;         /* updates without secure aggregation (inside TLS) */
+	size_t min_partners;         /* fewest partners a secure sum may cover (>= 2) */
+	uint32_t max_local_epochs;   /* largest local_train epochs */
+	uint64_t max_rounds;         /* largest round number */
+	int allow_participant_change; /* reveal sums over a changed set (see secagg.h) */
+};
+
+/* The safe defaults: secure aggregation required, sums over 3 partners at
+ * least, any federation id, no consortium list. */
+void fl_node_policy_default(struct fl_node_policy *p);
 
 /* Takes ownership of raw (the partner's encoded, unstandardised rows). */
 int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_fednode **out);
@@ -28,30 +59,94 @@ void fl_fednode_free(struct fl_fednode *n);
  */
 void fl_fednode_set_credentials(struct fl_fednode *n, EVP_PKEY *key, X509_STORE *store);
 
+/*
+ * Replaces the policy (fl_fednode_new() starts with fl_node_policy_default()).
+ * Strings are copied. FL_ERR_CONFIG for min_partners below 2 or above
+ * FL_WIRE_MAX_PARTIES, or a partner list shorter than min_partners.
+ */
+int fl_fednode_set_policy(struct fl_fednode *n, const struct fl_node_policy *p);
+
+/* Where join, reject, refuse and model events go (may be NULL; caller's). */
+void fl_fednode_set_audit(struct fl_fednode *n, struct fl_audit *audit);
+
+/*
+ * The final model: verified against ca (and crl, may be NULL) and written to
+ * model_out by fl_fednode_input(). Strings stay the caller's.
+ */
+void fl_fednode_set_output(struct fl_fednode *n, const char *ca, const char *crl,
+			   const char *model_out);
+
+/*
+ * The ledger of federations joined on this data, in the file path (one line
+ * per federation: "v1 UNIX-TIME DATA-SHA256 FEDERATION-ID"). A Welcome into a
+ * federation not yet in the ledger is refused (rule max_federations) when
+ * max federations on the same rows (schema and values) were already joined
+ * within the last window seconds; otherwise it is appended before the node
+ * answers anything. max = 0 turns the ledger off.
+ */
+int fl_fednode_set_ledger(struct fl_fednode *n, const char *path, uint64_t max, double window);
+
 /* Builds the Hello frame (malloc'ed) for federation_id (may be ""). */
 int fl_fednode_hello(const struct fl_fednode *n, const char *federation_id, uint8_t **frame,
 		     size_t *len);
 
 /*
- * Applies the coordinator's Welcome: checks the protocol version and the
- * plan and splits off the validation rows. Safe to call again after a
- * reconnect (the split is deterministic).
+ * Applies the coordinator's Welcome: checks the protocol version, the plan
+ * and the policy, records the federation in the ledger, and splits off the
+ * validation rows. Safe to call again after a reconnect (the split is
+ * deterministic). Policy refusals (fatal, see the file comment):
+ *   "policy federation: coordinator runs federation \"X\", this node joins
+ *    only \"Y\"; refused"
+ *   "policy require_secure_aggregation: coordinator runs federation X without
+ *    secure aggregation, so this partner's updates would reach it in
+ *    plaintext; refused"
+ *   "policy max_federations: this data already joined N federations in the
+ *    last S s (max_federations = N); refused"
  */
 int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w);
 
 #define FL_FEDNODE_REPLY 1 /* *frame holds the reply to send */
 #define FL_FEDNODE_NONE 0  /* nothing to send */
 #define FL_FEDNODE_FINAL 2 /* a FinalModel: the caller verifies and saves it */
+#define FL_FEDNODE_DONE 3  /* model saved: send *frame (Status SAVED), then stop */
+#define FL_FEDNODE_CLOSE 4 /* the coordinator refused this partner for now: reconnect */
 
 /*
  * Handles one task. Returns FL_FEDNODE_REPLY with a malloc'ed frame, NONE,
  * FINAL, or a negative FL_ERR_* for a message that must close the
  * connection (wrong federation, stale round, malformed task). A task the
- * node cannot do for a reason of its own (say, a dimension mismatch) is
- * answered with an error Status instead.
+ * node cannot do for a reason of its own (say, invalid SGD settings) is
+ * answered with an error Status instead. Policy refusals (fatal):
+ *   "policy max_rounds: ...", "policy max_local_epochs: ...",
+ *   "policy vector_size: ...", "policy bound: ...", "policy min_partners:
+ *   ...", "policy partners: ...", "policy require_secure_aggregation: ..."
+ * (the exact texts are in src/fed/node.c and tests/test_node_policy.c).
  */
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
 		      size_t *len);
+
+/*
+ * The one entry of the network client: any message from the coordinator
+ * (peer names it in messages, "coordinator HOST:PORT"). Welcome and tasks
+ * as fl_fednode_welcome() and fl_fednode_handle(); a Reject returns
+ * FL_FEDNODE_CLOSE (temporary) or FL_ERR_AUTH "PEER refused this partner:
+ * REASON" (permanent, fatal); a FinalModel is verified and saved (see
+ * fl_fednode_set_output()) and returns FL_FEDNODE_DONE with the SAVED
+ * status to send, or an error with *frame holding the error Status to send
+ * before stopping. On a negative return the connection closes;
+ * fl_fednode_fatal() says whether the node must stop rather than reconnect.
+ */
+int fl_fednode_input(struct fl_fednode *n, const char *peer, const Fedlead__Wire__Envelope *env,
+		     uint8_t **frame, size_t *len);
+
+/* 1 when the last error ends the node: a policy refusal, a permanent
+ * Reject, a final model that does not verify or cannot be saved. */
+int fl_fednode_fatal(const struct fl_fednode *n);
+
+/* 1 once a Welcome was accepted on the current connection (cleared by
+ * fl_fednode_disconnected()). */
+int fl_fednode_welcomed(const struct fl_fednode *n);
+void fl_fednode_disconnected(struct fl_fednode *n);
 
 /* Builds a Status frame for the round of ref. */
 int fl_fednode_status(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,

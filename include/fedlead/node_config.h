@@ -20,19 +20,27 @@ struct fl_node_config {
 	char *model_out, *audit_log, *dump_dir;
 	double backoff_initial, backoff_max, give_up_after;
 	uint64_t max_frame;
+	/* node policy (the keys of the policy block of the table) */
+	int require_secure, allow_plaintext, allow_participant_change;
+	uint64_t min_partners, max_local_epochs, max_rounds, max_federations;
+	struct fl_strlist partners;
+	double federation_window;
+	char *state_dir;
+	char *ledger; /* derived by fl_node_config_opts(), not a key */
 };
 
 /* The node's keys, sections [node], [coordinator], [tls], [state],
- * [reconnect] and [network], ending with the all-zero entry. */
+ * [reconnect], [network] and [policy], ending with the all-zero entry. */
 extern const struct fl_cfg_key fl_node_config_keys[];
 
 /*
- * Checks that the required settings are there and fills *o, whose strings
- * point into c: c must outlive o. Returns 0 or FL_ERR_CONFIG with fl_errmsg()
+ * Checks that the required settings are there and agree with each other,
+ * and fills *o (its node policy included), whose strings point into c: c
+ * must outlive o. Every relaxed policy setting is logged as a warning. Returns 0 or FL_ERR_CONFIG with fl_errmsg()
  * naming the first missing one ("setting \"data\" is required (config file
  * or --data)").
  */
-int fl_node_config_opts(const struct fl_node_config *c, struct fl_node_opts *o);
+int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o);
 
 /* Frees what c holds (fl_config_free); c stays reusable. */
 void fl_node_config_free(struct fl_node_config *c);

@@ -5,8 +5,13 @@
 #include "fedlead/node_config.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/log.h"
+#include "fedlead/node.h"
 
 static const char *const bad_rows_choices[] = {"fail", "skip", NULL};
 static const char *const level_choices[] = {"debug", "info", "notice", "warn", "error", NULL};
@@ -23,7 +28,7 @@ const struct fl_cfg_key fl_node_config_keys[] = {
 	JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
 	JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
 	JK("node", "federation", FL_CFG_STRING, federation, NULL,
-	   "federation id to join (empty: the coordinator's)"),
+	   "federation id to join; any other is refused (required)"),
 	JK("coordinator", "address", FL_CFG_ADDR, coordinator, NULL,
 	   "coordinator HOST:PORT (required)"),
 	JK("coordinator", "server_name", FL_CFG_STRING, server_name, NULL,
@@ -48,12 +53,108 @@ const struct fl_cfg_key fl_node_config_keys[] = {
 	    "stop after this long without a usable connection (0 = never)"),
 	JKR("network", "max_frame", FL_CFG_SIZE, max_frame, 1024, 1u << 30, "64M",
 	    "largest message accepted from the coordinator"),
+	/*
+	 * Node policy: what this partner accepts whatever the coordinator
+	 * says (struct fl_node_policy, checked in src/fed/node.c). Keep these
+	 * keys together: the defaults are the safe ones, and relaxing one is
+	 * an explicit setting that the node warns about every round.
+	 */
+	JK("policy", "require_secure_aggregation", FL_CFG_BOOL, require_secure, "yes",
+	   "refuse a coordinator that does not mask updates (turning it off also needs "
+	   "allow_plaintext_updates)"),
+	JK("policy", "allow_plaintext_updates", FL_CFG_BOOL, allow_plaintext, "no",
+	   "send updates unmasked (inside TLS) if the coordinator asks; warns every round"),
+	JKR("policy", "min_partners", FL_CFG_U64, min_partners, 2, 255, "3",
+	    "fewest partners a secure sum may cover; below 3 warns every round"),
+	JK("policy", "allow_participant_change", FL_CFG_BOOL, allow_participant_change, "no",
+	   "reveal sums over a different set of partners than earlier in the federation (after "
+	   "a drop); two such sums can be differenced to isolate the missing partners"),
+	JK("policy", "partners", FL_CFG_LIST, partners, NULL,
+	   "the consortium, this partner included; any other participant is refused"),
+	JKR("policy", "max_local_epochs", FL_CFG_U64, max_local_epochs, 1, 4294967295.0, "100",
+	    "most local SGD epochs a task may ask for"),
+	JKR("policy", "max_rounds", FL_CFG_U64, max_rounds, 1, 1e12, "10000",
+	    "highest round number accepted"),
+	JKR("policy", "max_federations", FL_CFG_U64, max_federations, 0, 1e9, "10",
+	    "most federations joined on the same data per window (0 = no limit)"),
+	JKR("policy", "federation_window", FL_CFG_SECONDS, federation_window, 1, 1e10, "720h",
+	    "the window of max_federations"),
+	JK("state", "state_dir", FL_CFG_PATH, state_dir, NULL,
+	   "the node's own state (ledger of federations joined); default: model_out's directory"),
 	{NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
-int fl_node_config_opts(const struct fl_node_config *c, struct fl_node_opts *o)
+/*
+ * The node policy from the policy keys: contradictions are configuration
+ * errors, and every relaxation is announced at start (and every round, by
+ * the node). c->ledger is malloc'ed.
+ */
+static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
+{
+	const char *dir = c->state_dir;
+	char *slash, *base = NULL;
+	int n;
+
+	fl_node_policy_default(p);
+	if (!c->require_secure && !c->allow_plaintext)
+		return fl_fail(FL_ERR_CONFIG, "require_secure_aggregation = no needs "
+			       "allow_plaintext_updates = yes as well: plaintext updates show this "
+			       "partner's sums to the coordinator");
+	if (c->require_secure && c->allow_plaintext)
+		return fl_fail(FL_ERR_CONFIG, "allow_plaintext_updates = yes needs "
+			       "require_secure_aggregation = no as well");
+	if (c->partners.n > 0 && c->partners.n < c->min_partners)
+		return fl_fail(FL_ERR_CONFIG, "partners names %zu partners, fewer than "
+			       "min_partners = %llu", c->partners.n,
+			       (unsigned long long)c->min_partners);
+	p->federation_id = c->federation;
+	p->allow_plaintext = c->allow_plaintext;
+	p->min_partners = (size_t)c->min_partners;
+	p->allow_participant_change = c->allow_participant_change;
+	p->max_local_epochs = (uint32_t)c->max_local_epochs;
+	p->max_rounds = c->max_rounds;
+	if (c->partners.n > 0) {
+		p->partners = (const char *const *)c->partners.v;
+		p->n_partners = c->partners.n;
+	}
+	if (c->allow_plaintext)
+		fl_log(FL_LOG_WARN, "allow_plaintext_updates = yes: if the coordinator does not use "
+		       "secure aggregation, it will see this partner's updates alone");
+	if (c->min_partners < FL_NODE_MIN_PARTNERS_DEFAULT)
+		fl_log(FL_LOG_WARN, "min_partners = %llu: a sum may cover only %llu partners, from "
+		       "which each can compute the other's update",
+		       (unsigned long long)c->min_partners, (unsigned long long)c->min_partners);
+	if (c->allow_participant_change)
+		fl_log(FL_LOG_WARN, "allow_participant_change = yes: after a partner drops, sums "
+		       "over the others may be differenced with earlier ones to isolate it");
+	free(c->ledger);
+	c->ledger = NULL;
+	if (c->max_federations == 0)
+		return 0;
+	if (dir == NULL) {
+		if ((base = strdup(c->model_out)) == NULL)
+			return FL_ERR_NOMEM;
+		slash = strrchr(base, '/');
+		if (slash == NULL)
+			strcpy(base, ".");
+		else if (slash == base)
+			base[1] = '\0';
+		else
+			*slash = '\0';
+		dir = base;
+	}
+	n = snprintf(NULL, 0, "%s/federations.ledger", dir);
+	if ((c->ledger = malloc((size_t)n + 1)) != NULL)
+		snprintf(c->ledger, (size_t)n + 1, "%s/federations.ledger", dir);
+	free(base);
+	return c->ledger != NULL ? 0 : FL_ERR_NOMEM;
+}
+
+int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
 {
 	const char *missing = NULL;
+	struct fl_node_policy pol;
+	int r;
 
 	if (!c->schema)
 		missing = "schema";
@@ -69,9 +170,13 @@ int fl_node_config_opts(const struct fl_node_config *c, struct fl_node_opts *o)
 		missing = "key";
 	else if (!c->model_out)
 		missing = "model_out";
+	else if (!c->federation)
+		missing = "federation";
 	if (missing != NULL)
 		return fl_fail(FL_ERR_CONFIG, "setting \"%s\" is required (config file or --%s)",
 			       missing, missing);
+	if ((r = node_policy(c, &pol)) != 0)
+		return r;
 	*o = (struct fl_node_opts){
 		.schema_path = c->schema,
 		.data_path = c->data,
@@ -87,11 +192,17 @@ int fl_node_config_opts(const struct fl_node_config *c, struct fl_node_opts *o)
 		.backoff_initial = c->backoff_initial,
 		.backoff_max = c->backoff_max,
 		.give_up_after = c->give_up_after,
+		.policy = pol,
+		.ledger = c->ledger,
+		.max_federations = c->max_federations,
+		.federation_window = c->federation_window,
 	};
 	return 0;
 }
 
 void fl_node_config_free(struct fl_node_config *c)
 {
+	free(c->ledger);
+	c->ledger = NULL;
 	fl_config_free(fl_node_config_keys, c);
 }

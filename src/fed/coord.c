@@ -96,6 +96,16 @@ int fl_coord_settings_check(const struct fl_coord_settings *s)
 	if (s->secure && (s->n_partners < 2 || s->n_partners > FL_WIRE_MAX_PARTIES))
 		return fl_fail(FL_ERR_CONFIG, "secure aggregation needs 2 to %d partners",
 			       FL_WIRE_MAX_PARTIES);
+	/* A federation that starts with the quorum of one (once start_wait has
+	 * passed) would run its secure rounds with one participant, and a
+	 * secure sum needs a threshold of at least 2: it would wait for ever
+	 * in the statistics round. */
+	if (s->secure && s->min_partners < 2)
+		return fl_fail(FL_ERR_CONFIG, "min_partners = %zu with secure aggregation: a "
+			       "federation could start with one partner and would never finish its "
+			       "statistics round (a secure sum needs at least 2); set min_partners "
+			       "to 2 or more (partners' nodes require 3 by default)",
+			       s->min_partners);
 	/* With t at most half of n, a coordinator could tell two halves of the
 	 * partners different stories and unmask one input: partners refuse
 	 * such rounds, so the configuration is refused up front. */

@@ -1,20 +1,35 @@
 /*
  * Partner-side task handling. Everything this file sends is built in
  * reply_update() or fl_fednode_status(): sums over rows, never a row.
+ *
+ * The node policy is checked here, before anything derived from the rows is
+ * computed: the coordinator's Welcome, every task's round, sizes and
+ * fixed-point parameters, and every key list and unmask request of secure
+ * aggregation. A refusal is fatal (the same coordinator would ask the same
+ * again after a reconnect).
  */
 #include "fedlead/node.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/log.h"
+#include "fedlead/masks.h"
 #include "fedlead/payload.h"
 #include "fedlead/linalg.h"
 #include "fedlead/logreg.h"
 #include "fedlead/secagg.h"
+#include "fedlead/signed_model.h"
 #include "fedlead/wire.h"
 
 struct fl_fednode {
@@ -40,6 +55,19 @@ struct fl_fednode {
 	X509_STORE *store;
 	struct fl_secagg_node *sa;
 	const Fedlead__Wire__SecAggParams *task_secagg; /* of the task being answered */
+	/* policy */
+	struct fl_node_policy pol; /* strings point into pol_fed and pol_partners */
+	char *pol_fed;
+	char **pol_partners;
+	double bound[2];       /* fixed-point bound pinned per format (stats, others) */
+	uint64_t warned_round; /* last round whose policy warnings were logged */
+	int fatal;
+	int connected;         /* welcomed on the current connection */
+	struct fl_audit *audit;
+	const char *ca, *crl, *model_out;
+	char *ledger;
+	uint64_t ledger_max;
+	double ledger_window;
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -64,6 +92,17 @@ void fl_fednode_set_credentials(struct fl_fednode *n, EVP_PKEY *key, X509_STORE 
 	n->store = store;
 }
 
+static void free_policy_strings(struct fl_fednode *n)
+{
+	free(n->pol_fed);
+	if (n->pol_partners != NULL)
+		for (size_t i = 0; i < n->pol.n_partners; i++)
+			free(n->pol_partners[i]);
+	free(n->pol_partners);
+	n->pol_fed = NULL;
+	n->pol_partners = NULL;
+}
+
 void fl_fednode_free(struct fl_fednode *n)
 {
 	if (n == NULL)
@@ -71,7 +110,245 @@ void fl_fednode_free(struct fl_fednode *n)
 	fl_secagg_node_free(n->sa);
 	drop_split(n);
 	fl_dataset_free(n->raw);
+	free_policy_strings(n);
+	free(n->ledger);
 	free(n);
+}
+
+void fl_node_policy_default(struct fl_node_policy *p)
+{
+	*p = (struct fl_node_policy){
+		.min_partners = FL_NODE_MIN_PARTNERS_DEFAULT,
+		.max_local_epochs = FL_NODE_MAX_LOCAL_EPOCHS_DEFAULT,
+		.max_rounds = FL_NODE_MAX_ROUNDS_DEFAULT,
+	};
+}
+
+int fl_fednode_set_policy(struct fl_fednode *n, const struct fl_node_policy *p)
+{
+	struct fl_node_policy old = n->pol;
+
+	if (p->min_partners < 2 || p->min_partners > FL_WIRE_MAX_PARTIES)
+		return fl_fail(FL_ERR_CONFIG, "min_partners %zu must be from 2 to %d", p->min_partners,
+			       FL_WIRE_MAX_PARTIES);
+	if (p->partners != NULL && p->n_partners < p->min_partners)
+		return fl_fail(FL_ERR_CONFIG, "the partners list names %zu partners, fewer than "
+			       "min_partners = %zu", p->n_partners, p->min_partners);
+	if (p->federation_id != NULL && strlen(p->federation_id) > FL_WIRE_MAX_STRING)
+		return fl_fail(FL_ERR_CONFIG, "federation id longer than %d bytes",
+			       FL_WIRE_MAX_STRING);
+	free_policy_strings(n);
+	n->pol = *p;
+	n->pol.federation_id = NULL;
+	n->pol.partners = NULL;
+	if (p->federation_id != NULL && (n->pol_fed = strdup(p->federation_id)) == NULL)
+		goto nomem;
+	n->pol.federation_id = n->pol_fed;
+	if (p->partners != NULL) {
+		if ((n->pol_partners = calloc(p->n_partners + 1, sizeof(char *))) == NULL)
+			goto nomem;
+		for (size_t i = 0; i < p->n_partners; i++)
+			if ((n->pol_partners[i] = strdup(p->partners[i])) == NULL)
+				goto nomem;
+		n->pol.partners = (const char *const *)n->pol_partners;
+	}
+	return 0;
+nomem:
+	free_policy_strings(n);
+	n->pol = old;
+	n->pol.federation_id = NULL;
+	n->pol.partners = NULL;
+	n->pol.n_partners = 0;
+	return FL_ERR_NOMEM;
+}
+
+void fl_fednode_set_audit(struct fl_fednode *n, struct fl_audit *audit)
+{
+	n->audit = audit;
+}
+
+void fl_fednode_set_output(struct fl_fednode *n, const char *ca, const char *crl,
+			   const char *model_out)
+{
+	n->ca = ca;
+	n->crl = crl;
+	n->model_out = model_out;
+}
+
+int fl_fednode_set_ledger(struct fl_fednode *n, const char *path, uint64_t max, double window)
+{
+	char *copy = NULL;
+
+	if (max > 0 && (path == NULL || !(window > 0)))
+		return fl_fail(FL_ERR_CONFIG, "max_federations needs a ledger file and a positive "
+			       "federation_window");
+	if (max > 0 && (copy = strdup(path)) == NULL)
+		return FL_ERR_NOMEM;
+	free(n->ledger);
+	n->ledger = copy;
+	n->ledger_max = max;
+	n->ledger_window = window;
+	return 0;
+}
+
+int fl_fednode_fatal(const struct fl_fednode *n)
+{
+	return n->fatal;
+}
+
+int fl_fednode_welcomed(const struct fl_fednode *n)
+{
+	return n->connected;
+}
+
+void fl_fednode_disconnected(struct fl_fednode *n)
+{
+	n->connected = 0;
+}
+
+/*
+ * A policy refusal: "policy RULE: WHAT; refused", logged, audited and fatal.
+ * The rule is the name of the config key that decides it (or of the check,
+ * such as vector_size, when no setting can relax it).
+ */
+static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
+{
+	char what[768], msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "policy %s: %s; refused", rule, what);
+	n->fatal = 1;
+	fl_log(FL_LOG_ERROR, "%s", msg);
+	fl_audit_event(n->audit, "refuse", "{s:s, s:s, s:s}", "rule", rule, "reason", msg,
+		       "federation", n->federation_id);
+	return fl_fail(FL_ERR_AUTH, "%s", msg);
+}
+
+static int in_partner_list(const struct fl_fednode *n, const char *id)
+{
+	for (size_t i = 0; i < n->pol.n_partners; i++)
+		if (strcmp(n->pol.partners[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- the ledger of federations joined on this data ---- */
+
+/* "The same data" for the ledger: SHA-256 of the schema fingerprint and of
+ * every encoded row, whatever the file is called. (The same rows in another
+ * order count as other data; the man page says so.) */
+static int data_digest(const struct fl_fednode *n, char hexout[65])
+{
+	static const char d[] = "0123456789abcdef";
+	uint8_t md[32];
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok;
+
+	if (c == NULL)
+		return FL_ERR_NOMEM;
+	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(c, n->s->fingerprint, FL_FINGERPRINT_LEN) == 1 &&
+	     EVP_DigestUpdate(c, n->raw->X, n->raw->n * n->raw->dim * sizeof(double)) == 1 &&
+	     EVP_DigestUpdate(c, n->raw->y, n->raw->n * sizeof(double)) == 1 &&
+	     EVP_DigestFinal_ex(c, md, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+	for (int i = 0; i < 32; i++) {
+		hexout[2 * i] = d[md[i] >> 4];
+		hexout[2 * i + 1] = d[md[i] & 15];
+	}
+	hexout[64] = '\0';
+	return 0;
+}
+
+/*
+ * Counts the federations in the ledger joined on this data within the
+ * window, and whether fed is one of them (any time: a federation joined
+ * once may always be rejoined, after a reconnect or a restart). Lines that
+ * do not parse are an error: a damaged ledger must not open the door.
+ */
+static int ledger_count(const struct fl_fednode *n, const char *digest, const char *fed,
+			double now, uint64_t *recent, int *known)
+{
+	FILE *fp = fopen(n->ledger, "r");
+	char line[FL_WIRE_MAX_STRING + 200];
+	unsigned long lineno = 0;
+
+	*recent = 0;
+	*known = 0;
+	if (fp == NULL)
+		return errno == ENOENT ? 0
+				       : fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char dig[65];
+		const char *id;
+		long long t;
+		size_t l = strlen(line);
+		int off = -1;
+
+		lineno++;
+		if (l > 0 && line[l - 1] == '\n')
+			line[--l] = '\0';
+		/* The federation id is the rest of the line: it may hold blanks. */
+		if (sscanf(line, "v1 %lld %64s %n", &t, dig, &off) != 2 || off < 0 ||
+		    strlen(dig) != 64) {
+			fclose(fp);
+			return fl_fail(FL_ERR_DATA, "%s:%lu: not a ledger line", n->ledger, lineno);
+		}
+		id = line + off;
+		if (strcmp(dig, digest) != 0)
+			continue;
+		if (strcmp(id, fed) == 0)
+			*known = 1;
+		else if (now - (double)t < n->ledger_window)
+			(*recent)++;
+	}
+	fclose(fp);
+	return 0;
+}
+
+static int ledger_check(struct fl_fednode *n, const char *fed)
+{
+	char digest[65], line[FL_WIRE_MAX_STRING + 200];
+	double now = (double)time(NULL);
+	uint64_t recent;
+	int known, r, len;
+	FILE *fp;
+
+	if (n->ledger_max == 0)
+		return 0;
+	if ((r = data_digest(n, digest)) != 0 ||
+	    (r = ledger_count(n, digest, fed, now, &recent, &known)) != 0)
+		return r;
+	if (known)
+		return 0;
+	if (recent >= n->ledger_max)
+		return refuse(n, "max_federations",
+			      "this data already joined %llu other federations in the last %.0f s "
+			      "(max_federations = %llu, ledger %s), and \"%.64s\" would be one more",
+			      (unsigned long long)recent, n->ledger_window,
+			      (unsigned long long)n->ledger_max, n->ledger, fed);
+	/* Recorded before anything is answered, and synced, so a crash cannot
+	 * hide a federation from the count. */
+	len = snprintf(line, sizeof(line), "v1 %lld %s %s\n", (long long)now, digest, fed);
+	if ((fp = fopen(n->ledger, "a")) == NULL)
+		return fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
+	if (fwrite(line, 1, (size_t)len, fp) != (size_t)len || fflush(fp) != 0 ||
+	    fsync(fileno(fp)) != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
+		fclose(fp);
+		return r;
+	}
+	if (fclose(fp) != 0)
+		return fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
+	return 0;
 }
 
 int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_fednode **out)
@@ -87,6 +364,7 @@ int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_
 	n->s = s;
 	n->d = s->dim;
 	n->raw = raw;
+	fl_node_policy_default(&n->pol);
 	*out = n;
 	return 0;
 }
@@ -134,10 +412,26 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 		return fl_fail(FL_ERR_PROTO, "coordinator: welcome with an invalid training plan");
 	if (strlen(w->federation_id) == 0 || strlen(w->federation_id) > FL_WIRE_MAX_STRING)
 		return fl_fail(FL_ERR_PROTO, "coordinator: welcome without a federation id");
+	/* The policy before anything else: a refused federation leaves no
+	 * trace in this node's state but the audit log. */
+	if (n->pol.federation_id != NULL && strcmp(n->pol.federation_id, w->federation_id) != 0)
+		return refuse(n, "federation", "coordinator runs federation \"%.64s\", this node "
+			      "joins only \"%.64s\"", w->federation_id, n->pol.federation_id);
+	if (!p->secure_aggregation && !n->pol.allow_plaintext)
+		return refuse(n, "require_secure_aggregation", "coordinator runs federation \"%.64s\" "
+			      "without secure aggregation, so this partner's updates would reach it "
+			      "in plaintext", w->federation_id);
+	if (n->pol.partners != NULL && !in_partner_list(n, w->partner_identity))
+		return refuse(n, "partners", "coordinator calls this partner \"%.64s\", who is not "
+			      "in this node's partners list", w->partner_identity);
+	if ((r = ledger_check(n, w->federation_id)) != 0)
+		return r;
 	/* A different federation or plan after a reconnect starts afresh. */
 	if (n->welcomed && (strcmp(n->federation_id, w->federation_id) != 0 ||
-			    n->valid_split != p->validation_split || n->seed != p->seed))
+			    n->valid_split != p->validation_split || n->seed != p->seed)) {
 		n->last_round = 0;
+		n->bound[0] = n->bound[1] = 0;
+	}
 	drop_split(n);
 	strcpy(n->federation_id, w->federation_id);
 	n->valid_split = p->validation_split;
@@ -157,6 +451,7 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 	} else
 		n->tr_raw = n->raw;
 	n->welcomed = 1;
+	n->connected = 1;
 	return 0;
 }
 
@@ -179,8 +474,83 @@ static int check_task_ref(struct fl_fednode *n, const Fedlead__Wire__RoundRef *r
 			       "coordinator: stale %s for round %llu, round %llu was already seen",
 			       type, (unsigned long long)ref->round,
 			       (unsigned long long)n->last_round);
+	if (ref->round > n->pol.max_rounds)
+		return refuse(n, "max_rounds", "coordinator sent %s for round %llu, beyond "
+			      "max_rounds = %llu", type, (unsigned long long)ref->round,
+			      (unsigned long long)n->pol.max_rounds);
 	n->last_round = ref->round;
 	return 0;
+}
+
+/*
+ * The fixed-point format of a secure update. The precision is fixed by the
+ * protocol for each kind of update, and the bound is the node's, not the
+ * coordinator's to choose freely.
+ *
+ * Why: a value outside the bound cannot be encoded, and the node's reaction
+ * (an error instead of a masked input) tells the coordinator whether some
+ * value of this partner's vector exceeds the bound. With a bound of its
+ * choosing, reconnect after reconnect, that is a binary search over the
+ * partner's own sums. So:
+ *  - the bound must be fl_fixed_bound(frac_bits, k), the stock
+ *    coordinator's rule, for a federation size k: the length of the
+ *    partners list when the node has one, anything from 2 to
+ *    FL_WIRE_MAX_PARTIES otherwise (the size of the allow-list, which a
+ *    node without the list cannot know; min_partners is checked on the
+ *    key list, where the sum's participants are named);
+ *  - the first bound accepted for each format is pinned for the life of the
+ *    node process: a different one later (after a reconnect too) is
+ *    refused;
+ *  - a value of this partner's outside the pinned bound is a fatal
+ *    refusal, not an error Status and a reconnect.
+ * The coordinator can then learn at most one bit ("some value exceeds
+ * B_k") per federation joined, from a bound it fixed before seeing any
+ * answer, and the ledger (max_federations) bounds the number of
+ * federations. A node with a partners list leaves no choice at all.
+ */
+static int check_fixed_point(struct fl_fednode *n, const Fedlead__Wire__SecAggParams *p,
+			     int stats, const char *type)
+{
+	int want = stats ? FL_SECAGG_STATS_FRAC_BITS : FL_SECAGG_FRAC_BITS;
+	double *pinned = &n->bound[stats ? 0 : 1];
+	size_t lo = n->pol.partners ? n->pol.n_partners : 2,
+	       hi = n->pol.partners ? n->pol.n_partners : FL_WIRE_MAX_PARTIES, k;
+
+	if (p->frac_bits != want)
+		return refuse(n, "bound", "coordinator sent %s with %d fractional bits, the "
+			      "protocol fixes %d", type, p->frac_bits, want);
+	if (*pinned != 0) {
+		if (p->bound != *pinned)
+			return refuse(n, "bound", "coordinator sent %s with the fixed-point bound "
+				      "%.17g, but this federation uses %.17g", type, p->bound,
+				      *pinned);
+		return 0;
+	}
+	for (k = lo; k <= hi; k++)
+		if (p->bound == fl_fixed_bound(want, k))
+			break;
+	if (k > hi)
+		return refuse(n, "bound", "coordinator sent %s with the fixed-point bound %.17g, "
+			      "which is not the bound of a federation of %zu to %zu partners",
+			      type, p->bound, lo, hi);
+	*pinned = p->bound;
+	return 0;
+}
+
+/* Warnings of a relaxed policy, once per round. */
+static void policy_warnings(struct fl_fednode *n, uint64_t round)
+{
+	if (n->warned_round == round && round != 0)
+		return;
+	n->warned_round = round;
+	if (!n->secure)
+		fl_log(FL_LOG_WARN, "round %llu: this partner's update goes to the coordinator in "
+		       "plaintext (allow_plaintext_updates = yes): the coordinator sees it alone",
+		       (unsigned long long)round);
+	else if (n->pol.min_partners < FL_NODE_MIN_PARTNERS_DEFAULT)
+		fl_log(FL_LOG_WARN, "round %llu: min_partners = %zu allows a sum over %zu partners, "
+		       "from which each of them can compute the other's update",
+		       (unsigned long long)round, n->pol.min_partners, n->pol.min_partners);
 }
 
 int fl_fednode_status(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -227,6 +597,7 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 			Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
 			size_t *len)
 {
+	policy_warnings(n, ref->round);
 	if (n->secure) {
 		int r;
 
@@ -236,6 +607,14 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 				       n->task_secagg->threshold ? n->task_secagg->threshold
 								 : n->threshold,
 				       n->identity, n->key, kind, values, nv, &n->sa, frame, len);
+		/* Fatal, not a reconnect: see check_fixed_point(). */
+		if (r == FL_ERR_LIMIT) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			return refuse(n, "bound", "round %llu: %s", (unsigned long long)ref->round,
+				      why);
+		}
 		return r == 0 ? FL_FEDNODE_REPLY : r;
 	}
 	return plain_update(n, ref, kind, values, nv, frame, len);
@@ -280,6 +659,8 @@ static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, ui
 	r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, v,
 			 fl_payload_stats_len(n->d), frame, len);
 out:
+	if (v != NULL)
+		OPENSSL_cleanse(v, fl_payload_stats_len(n->d) * sizeof(double));
 	free(v);
 	fl_stats_free(st);
 	return r;
@@ -303,6 +684,18 @@ static struct fl_dataset *copy_dataset(const struct fl_dataset *src)
 	memcpy(d->X, src->X, src->n * src->dim * sizeof(double));
 	memcpy(d->y, src->y, src->n * sizeof(double));
 	return d;
+}
+
+static int check_standardize_sizes(struct fl_fednode *n, const Fedlead__Wire__Standardize *m)
+{
+	if (m->n_center != n->d || m->n_scale != n->d || m->n_impute != n->d ||
+	    m->n_baseline != n->d)
+		return refuse(n, "vector_size", "coordinator sent standardize for %zu columns, the "
+			      "schema has %zu", m->n_center != n->d ? m->n_center
+					       : m->n_scale != n->d ? m->n_scale
+					       : m->n_impute != n->d ? m->n_impute
+								     : m->n_baseline, n->d);
+	return 0;
 }
 
 /* Returns 0, or a sentence for an error Status in why. */
@@ -384,6 +777,11 @@ static int do_eval(struct fl_fednode *n, const Fedlead__Wire__EvalTask *t, uint8
 		pack_valid(n, t->w, v + 1 + d + (H ? d * (d + 1) / 2 : 0));
 	r = reply_update(n, t->ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, v, nv, frame, len);
 out:
+	/* Sums over this partner's rows: wiped once encoded (or masked). */
+	if (v != NULL)
+		OPENSSL_cleanse(v, nv * sizeof(double));
+	if (H != NULL)
+		OPENSSL_cleanse(H, d * d * sizeof(double));
 	free(v);
 	free(H);
 	return r;
@@ -422,6 +820,12 @@ static int do_local_train(struct fl_fednode *n, const Fedlead__Wire__LocalTrainT
 		pack_valid(n, t->w, v + 2 + d);
 	r = reply_update(n, t->ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG, v, nv, frame, len);
 out:
+	if (v != NULL)
+		OPENSSL_cleanse(v, nv * sizeof(double));
+	if (w != NULL)
+		OPENSSL_cleanse(w, d * sizeof(double));
+	if (g != NULL)
+		OPENSSL_cleanse(g, d * sizeof(double));
 	free(v);
 	free(w);
 	free(g);
@@ -437,12 +841,34 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 	if (!n->secure || n->sa == NULL)
 		return fl_fail(FL_ERR_PROTO, "coordinator: %s outside secure aggregation",
 			       fl_wire_type_name(env));
-	if (env->key_list != NULL && env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST)
-		r = fl_secagg_node_keys(n->sa, env->key_list, n->store, frame, len);
-	else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET)
+	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST) {
+		const Fedlead__Wire__KeyList *kl = env->key_list;
+
+		/* A sum over fewer partners, or over a set the consortium does
+		 * not know, is refused before this partner shares anything. */
+		if (kl->n_entries < n->pol.min_partners)
+			return refuse(n, "min_partners", "round %llu: the key list names %zu "
+				      "partners, fewer than min_partners = %zu",
+				      (unsigned long long)kl->ref->round, kl->n_entries,
+				      n->pol.min_partners);
+		for (size_t i = 0; n->pol.partners != NULL && i < kl->n_entries; i++)
+			if (!in_partner_list(n, kl->entries[i]->identity))
+				return refuse(n, "partners", "round %llu: the key list names "
+					      "\"%.64s\", who is not in this node's partners list",
+					      (unsigned long long)kl->ref->round,
+					      kl->entries[i]->identity);
+		r = fl_secagg_node_keys(n->sa, kl, n->store, frame, len);
+	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET) {
 		r = fl_secagg_node_shares(n->sa, env->share_set, frame, len);
-	else
+	} else {
+		/* The sum is over the survivors: a smaller set is a sub-federation. */
+		if (env->unmask_request->n_survivors < n->pol.min_partners)
+			return refuse(n, "min_partners", "round %llu: the unmask request names "
+				      "%zu survivors, fewer than min_partners = %zu",
+				      (unsigned long long)env->unmask_request->ref->round,
+				      env->unmask_request->n_survivors, n->pol.min_partners);
 		r = fl_secagg_node_unmask(n->sa, env->unmask_request, frame, len);
+	}
 	return r == 0 ? FL_FEDNODE_REPLY : r;
 }
 
@@ -485,15 +911,22 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	if (n->secure && n->task_secagg == NULL &&
 	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE &&
 	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL)
-		return fl_fail(FL_ERR_AUTH, "coordinator: %s without secure aggregation in a secure "
-			       "federation; refused", type);
+		return refuse(n, "require_secure_aggregation", "coordinator sent %s without "
+			      "secure aggregation in a secure federation", type);
 	if (!n->secure && n->task_secagg != NULL)
 		return fl_fail(FL_ERR_PROTO, "coordinator: %s with secure aggregation, which the plan "
 			       "did not announce", type);
+	if (n->task_secagg != NULL &&
+	    (r = check_fixed_point(n, n->task_secagg,
+				   env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK,
+				   type)) != 0)
+		return r;
 	switch (env->body_case) {
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK:
 		return do_stats(n, ref, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
+		if ((r = check_standardize_sizes(n, env->standardize)) != 0)
+			return r;
 		if (do_standardize(n, env->standardize, why, sizeof(why)) == 0)
 			return FL_FEDNODE_NONE;
 		r = fl_fednode_status(n, ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, why, frame,
@@ -510,11 +943,18 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 				    ? env->eval_task->n_w
 				    : env->local_train->n_w;
 
+		/* Sizes are the schema's: anything else is not a task a stock
+		 * coordinator of this schema sends. */
+		if (nw != n->d)
+			return refuse(n, "vector_size", "coordinator sent %s with %zu weights, the "
+				      "schema has %zu", type, nw, n->d);
+		if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN &&
+		    env->local_train->epochs > n->pol.max_local_epochs)
+			return refuse(n, "max_local_epochs", "coordinator sent local_train with %u "
+				      "epochs, more than max_local_epochs = %u",
+				      env->local_train->epochs, n->pol.max_local_epochs);
 		if (n->tr == NULL)
 			snprintf(why, sizeof(why), "%s before standardisation", type);
-		else if (nw != n->d)
-			snprintf(why, sizeof(why), "%s with %zu weights, the schema has %zu", type,
-				 nw, n->d);
 		else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN &&
 			 (env->local_train->epochs == 0 || env->local_train->batch == 0 ||
 			  !(env->local_train->lr > 0) || !(env->local_train->l2 >= 0) ||
@@ -531,4 +971,74 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK)
 		return do_eval(n, env->eval_task, frame, len);
 	return do_local_train(n, env->local_train, frame, len);
+}
+
+/* Verifies and saves the final model; *frame gets the Status to send. */
+static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm, uint8_t **frame,
+		      size_t *len)
+{
+	char signer[256], why[512];
+	int r;
+
+	r = fl_model_file_verify(fm->model_file.data, fm->model_file.len, n->ca, n->crl, signer,
+				 sizeof(signer));
+	if (r == 0)
+		r = fl_model_write_file(n->model_out, fm->model_file.data, fm->model_file.len);
+	if (r != 0) {
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		fl_log(FL_LOG_ERROR, "final model refused: %s", why);
+		if (fl_fednode_status(n, fm->ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, why,
+				      frame, len) != 0) {
+			*frame = NULL;
+			*len = 0;
+		}
+		return fl_fail(r, "%s", why);
+	}
+	fl_log(FL_LOG_NOTICE, "final model signed by %s saved to %s", signer, n->model_out);
+	fl_audit_event(n->audit, "model", "{s:s, s:s, s:I}", "path", n->model_out, "signer",
+		       signer, "bytes", (json_int_t)fm->model_file.len);
+	if ((r = fl_fednode_status(n, fm->ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_SAVED, "", frame,
+				   len)) != 0)
+		return r;
+	return FL_FEDNODE_DONE;
+}
+
+int fl_fednode_input(struct fl_fednode *n, const char *peer, const Fedlead__Wire__Envelope *env,
+		     uint8_t **frame, size_t *len)
+{
+	int r;
+
+	*frame = NULL;
+	*len = 0;
+	n->fatal = 0;
+	switch (env->body_case) {
+	case FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME: {
+		const Fedlead__Wire__Welcome *w = env->welcome;
+
+		if ((r = fl_fednode_welcome(n, w)) != 0)
+			return r;
+		fl_log(FL_LOG_NOTICE, "joined federation %s as %s", w->federation_id,
+		       w->partner_identity);
+		fl_audit_event(n->audit, "join", "{s:s, s:s}", "federation", w->federation_id,
+			       "identity", w->partner_identity);
+		return FL_FEDNODE_NONE;
+	}
+	case FEDLEAD__WIRE__ENVELOPE__BODY_REJECT: {
+		const Fedlead__Wire__Reject *rj = env->reject;
+
+		fl_audit_event(n->audit, "reject", "{s:s}", "reason", rj->reason);
+		if (rj->permanent) {
+			n->fatal = 1;
+			return fl_fail(FL_ERR_AUTH, "%s refused this partner: %s", peer, rj->reason);
+		}
+		fl_log(FL_LOG_WARN, "%s refused this partner for now: %s", peer, rj->reason);
+		return FL_FEDNODE_CLOSE;
+	}
+	default:
+		break;
+	}
+	r = fl_fednode_handle(n, env, frame, len);
+	if (r == FL_FEDNODE_FINAL && n->model_out != NULL)
+		return take_final(n, env->final_model, frame, len);
+	return r;
 }

@@ -51,12 +51,21 @@ static void context(const char *fed, const uint8_t session[FL_WIRE_SESSION_LEN],
 	snprintf(out, CTX_MAX, "%s#%s#%s", fed, hs, hc);
 }
 
+/*
+ * SHA-256(tag, session, be32(len(id)), id, b). Version 1 hashed the length
+ * in the host's byte order, so partners of different byte order disagreed
+ * on every commitment; v2 writes it big-endian. The tag changes with it:
+ * a commitment lives within one round of one federation, so all that
+ * compatibility needs is that a v1 peer's commitment never verifies as v2.
+ */
 static int commitment(const uint8_t session[FL_WIRE_SESSION_LEN], const char *id,
 		      const uint8_t b[K], uint8_t out[K])
 {
-	static const char tag[] = "fedlead-secagg-commit-v1";
+	static const char tag[] = "fedlead-secagg-commit-v2";
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint32_t idlen = (uint32_t)strlen(id);
+	uint8_t be[4] = {(uint8_t)(idlen >> 24), (uint8_t)(idlen >> 16), (uint8_t)(idlen >> 8),
+			 (uint8_t)idlen};
 	int ok;
 
 	if (md == NULL)
@@ -64,7 +73,7 @@ static int commitment(const uint8_t session[FL_WIRE_SESSION_LEN], const char *id
 	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 &&
 	     EVP_DigestUpdate(md, session, FL_WIRE_SESSION_LEN) == 1 &&
-	     EVP_DigestUpdate(md, &idlen, sizeof(idlen)) == 1 &&
+	     EVP_DigestUpdate(md, be, sizeof(be)) == 1 &&
 	     EVP_DigestUpdate(md, id, idlen) == 1 && EVP_DigestUpdate(md, b, K) == 1 &&
 	     EVP_DigestFinal_ex(md, out, NULL) == 1;
 	EVP_MD_CTX_free(md);

@@ -28,7 +28,6 @@
 #include "fedlead/error.h"
 #include "fedlead/node.h"
 #include "fedlead/log.h"
-#include "fedlead/signed_model.h"
 #include "fedlead/masks.h"
 #include <openssl/pem.h>
 #include "fedlead/wire.h"
@@ -59,7 +58,6 @@ struct session {
 	int fd;
 	char peer[300]; /* "coordinator HOST:PORT" for messages */
 	unsigned long dumped;
-	int welcomed;
 };
 
 static double monotonic(void)
@@ -166,6 +164,9 @@ static int send_frame(struct session *s, const char *type, uint8_t *frame, size_
 
 	dump_frame(s, type, frame, len);
 	r = fl_wire_write_all(ssl_write_fn, s, frame, len);
+	/* What this partner sends (an update, revealed shares) is wiped once
+	 * it is in TLS's hands. */
+	OPENSSL_cleanse(frame, len);
 	free(frame);
 	if (r != 0)
 		return fl_fail(FL_ERR_IO, "%s: write failed", s->peer);
@@ -184,7 +185,8 @@ static void close_session(struct session *s)
 		close(s->fd);
 		s->fd = -1;
 	}
-	s->welcomed = 0;
+	if (s->node != NULL)
+		fl_fednode_disconnected(s->node);
 }
 
 /*
@@ -251,48 +253,20 @@ static int open_session(struct session *s)
 	return r;
 }
 
-/* Verifies, saves and acknowledges the final model. */
-static int take_final(struct session *s, const Fedlead__Wire__Envelope *env)
-{
-	const Fedlead__Wire__FinalModel *fm = env->final_model;
-	char signer[256], why[512];
-	uint8_t *frame;
-	size_t len;
-	int r;
-
-	r = fl_model_file_verify(fm->model_file.data, fm->model_file.len, s->o->tls.ca,
-				 s->o->tls.crl, signer, sizeof(signer));
-	if (r == 0)
-		r = fl_model_write_file(s->o->model_out, fm->model_file.data, fm->model_file.len);
-	if (r != 0) {
-		snprintf(why, sizeof(why), "%s", fl_errmsg());
-		fl_log(FL_LOG_ERROR, "final model refused: %s", why);
-		if (fl_fednode_status(s->node, fm->ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR,
-				      why, &frame, &len) == 0)
-			send_frame(s, "status", frame, len);
-		return fl_fail(r, "%s", why);
-	}
-	fl_log(FL_LOG_NOTICE, "final model signed by %s saved to %s", signer, s->o->model_out);
-	fl_audit_event(s->audit, "model", "{s:s, s:s, s:I}", "path", s->o->model_out, "signer",
-		       signer, "bytes", (json_int_t)fm->model_file.len);
-	if ((r = fl_fednode_status(s->node, fm->ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_SAVED, "",
-				   &frame, &len)) != 0)
-		return r;
-	return send_frame(s, "status", frame, len);
-}
-
 #define SESSION_DONE 1
 #define SESSION_RETRY 0
 
 /*
- * Serves one connection. Returns SESSION_DONE when the model is saved,
- * SESSION_RETRY when the connection ended and the node should reconnect, or
- * an error that ends the node.
+ * Serves one connection: reads a frame, hands the message to the node state
+ * machine, sends what it answers. Returns SESSION_DONE when the model is
+ * saved, SESSION_RETRY when the connection ended and the node should
+ * reconnect, or an error that ends the node.
  */
 static int serve(struct session *s)
 {
 	for (;;) {
 		Fedlead__Wire__Envelope *env = NULL;
+		Fedlead__Wire__Envelope__BodyCase kind;
 		uint8_t *body = NULL, *frame = NULL;
 		size_t len, flen;
 		const char *type;
@@ -304,13 +278,16 @@ static int serve(struct session *s)
 		if (r != 0) {
 			char why[256];
 
-			if (!s->welcomed && cert_refused(why, sizeof(why)))
+			if (!fl_fednode_welcomed(s->node) && cert_refused(why, sizeof(why)))
 				return fl_fail(FL_ERR_AUTH, "%s refused this node's certificate: %s",
 					       s->peer, why);
 			fl_log(FL_LOG_WARN, "%s", fl_errmsg());
 			return SESSION_RETRY;
 		}
 		r = fl_wire_decode(body, len, s->peer, &env);
+		/* A received frame may carry what the coordinator relays for
+		 * this partner (encrypted shares, its weights): wiped once read. */
+		OPENSSL_cleanse(body, len);
 		free(body);
 		if (r != 0) {
 			fl_log(FL_LOG_ERROR, "%s", fl_errmsg());
@@ -319,60 +296,39 @@ static int serve(struct session *s)
 		type = fl_wire_type_name(env);
 		fl_audit_event(s->audit, "recv", "{s:s, s:I}", "type", type, "bytes",
 			       (json_int_t)len + 4);
-		switch (env->body_case) {
-		case FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME:
-			if ((r = fl_fednode_welcome(s->node, env->welcome)) != 0) {
-				fl_wire_free(env);
-				return r;
-			}
-			s->welcomed = 1;
-			fl_log(FL_LOG_NOTICE, "joined federation %s as %s", env->welcome->federation_id,
-			       env->welcome->partner_identity);
-			fl_audit_event(s->audit, "join", "{s:s, s:s}", "federation",
-				       env->welcome->federation_id, "identity",
-				       env->welcome->partner_identity);
-			fl_wire_free(env);
-			continue;
-		case FEDLEAD__WIRE__ENVELOPE__BODY_REJECT: {
-			char reason[FL_WIRE_MAX_STRING + 1];
-			int permanent = env->reject->permanent;
-
-			snprintf(reason, sizeof(reason), "%s", env->reject->reason);
-			fl_wire_free(env);
-			fl_audit_event(s->audit, "reject", "{s:s}", "reason", reason);
-			if (permanent)
-				return fl_fail(FL_ERR_AUTH, "%s refused this partner: %s", s->peer,
-					       reason);
-			fl_log(FL_LOG_WARN, "%s refused this partner for now: %s", s->peer, reason);
-			return SESSION_RETRY;
-		}
-		default:
-			break;
-		}
-		r = fl_fednode_handle(s->node, env, &frame, &flen);
-		if (r == FL_FEDNODE_FINAL) {
-			r = take_final(s, env);
-			fl_wire_free(env);
-			return r == 0 ? SESSION_DONE : r;
-		}
+		kind = env->body_case;
+		r = fl_fednode_input(s->node, s->peer, env, &frame, &flen);
 		fl_wire_free(env);
-		if (r < 0) {
-			fl_log(FL_LOG_ERROR, "%s", fl_errmsg());
-			return SESSION_RETRY;
-		}
-		if (r == FL_FEDNODE_REPLY) {
+		if (frame != NULL) {
 			Fedlead__Wire__Envelope *sent = NULL;
+			int sr;
 
 			/* Name what leaves the site in the audit log. */
 			type = "update";
 			if (fl_wire_decode(frame + 4, flen - 4, "self", &sent) == 0)
 				type = fl_wire_type_name(sent);
 			fl_wire_free(sent);
-			if ((r = send_frame(s, type, frame, flen)) != 0) {
+			if ((sr = send_frame(s, type, frame, flen)) != 0 && r >= 0) {
 				fl_log(FL_LOG_WARN, "%s", fl_errmsg());
 				return SESSION_RETRY;
 			}
-			fl_fault_point(type, fl_fednode_last_round(s->node));
+			if (r == FL_FEDNODE_REPLY)
+				fl_fault_point(type, fl_fednode_last_round(s->node));
+		}
+		if (r == FL_FEDNODE_DONE)
+			return SESSION_DONE;
+		if (r == FL_FEDNODE_CLOSE)
+			return SESSION_RETRY;
+		if (r < 0) {
+			/* Policy refusals and a permanent Reject end the node (a
+			 * refusal is logged already); a Welcome or final model that
+			 * fails leaves it to the caller, by the error, to stop or
+			 * reconnect; a task that fails closes this connection. */
+			if (fl_fednode_fatal(s->node) || kind == FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME ||
+			    kind == FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL)
+				return r;
+			fl_log(FL_LOG_ERROR, "%s", fl_errmsg());
+			return SESSION_RETRY;
 		}
 	}
 }
@@ -453,6 +409,12 @@ int fl_node_run(const struct fl_node_opts *o)
 	    (r = load_credentials(&s)) != 0)
 		goto out;
 	fl_fednode_set_credentials(s.node, s.key, s.store);
+	fl_fednode_set_audit(s.node, s.audit);
+	fl_fednode_set_output(s.node, o->tls.ca, o->tls.crl, o->model_out);
+	if ((r = fl_fednode_set_policy(s.node, &o->policy)) != 0 ||
+	    (r = fl_fednode_set_ledger(s.node, o->ledger, o->max_federations,
+				       o->federation_window)) != 0)
+		goto out;
 	if (o->dump_dir != NULL && mkdir(o->dump_dir, 0700) != 0 && errno != EEXIST) {
 		r = fl_fail(FL_ERR_IO, "%s: %s", o->dump_dir, strerror(errno));
 		goto out;
@@ -466,10 +428,12 @@ int fl_node_run(const struct fl_node_opts *o)
 		r = open_session(&s);
 		if (r == 0) {
 			r = serve(&s);
-			if (s.welcomed || r == SESSION_DONE) {
+			if (fl_fednode_welcomed(s.node) || r == SESSION_DONE) {
 				backoff = o->backoff_initial > 0 ? o->backoff_initial : 1.0;
 				last_ok = monotonic();
 			}
+			if (r < 0 && fl_fednode_fatal(s.node))
+				goto out; /* refused by this node's policy */
 		} else if (!stop_requested)
 			fl_log(FL_LOG_WARN, "%s", fl_errmsg());
 		close_session(&s);

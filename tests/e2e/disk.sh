@@ -44,7 +44,8 @@ federation() {
 	start_coordinator "$D" "${FLAGS[@]}" "$@" || return 1
 	NODES=()
 	for k in 1 2; do
-		NODE_HOME=$D start_node "p$k" "$T/p$k.csv"
+		# Two partners: below the nodes' default policy, lowered explicitly.
+		NODE_HOME=$D start_node "p$k" "$T/p$k.csv" --min-partners 2
 		NODES+=("$NODE_PID")
 	done
 }

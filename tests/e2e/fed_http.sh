@@ -84,7 +84,7 @@ check "/metrics while waiting: round 0, nobody connected, phase 0" \
 	test "$(metric fedlead_round) $(metric fedlead_partners_connected) $(metric fedlead_phase)" = "0 0 0"
 
 # ---- one partner in ----
-start_node p1 "$T/p1.csv"
+start_node p1 "$T/p1.csv" --min-partners 2 # two partners: lowered explicitly
 n1=$NODE_PID
 check "/status counts p1 once it has joined" wait_for 20 status_has \
 	'j["partners"]["connected"] == 1 and j["phase"] == "waiting" and j["partner_list"][0]["connected"]'
@@ -92,7 +92,7 @@ metrics_ok
 check "/metrics counts p1" test "$(metric fedlead_partners_connected)" = 1
 
 # ---- training, paused ----
-start_node p2 "$T/p2.csv"
+start_node p2 "$T/p2.csv" --min-partners 2
 n2=$NODE_PID
 check "training reaches round 4" wait_for 60 log_has "$LOG" " round ([4-9]|[1-9][0-9]+): "
 kill -STOP "$n1" "$n2"

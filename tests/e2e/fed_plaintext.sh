@@ -56,10 +56,13 @@ run() { # run NAME DATA-DIR SETTINGS...: a 3-partner federation, dumps decoded
 	coordinator_conf "$T/$name/coordinator.conf" "p1, p2, p3" "min_partners = 3" \
 		"validation_split = 0.2" "hist_bins = $BINS" "l2 = 1" "$@"
 	start_coordinator "$T/$name" || { bad "$name: coordinator starts"; return 0; }
-	local nodes=()
+	local nodes=() policy=()
+	# A plaintext federation: the nodes' policy must allow it explicitly.
+	[[ " $* " == *"secure_aggregation = off"* ]] &&
+		policy=(--require-secure-aggregation no --allow-plaintext-updates yes)
 	for k in 1 2 3; do
 		NODE_HOME=$T/$name start_node "p$k" "$data/p$k.csv" \
-			--dump-dir "$T/$name/node-p$k/dump"
+			--dump-dir "$T/$name/node-p$k/dump" "${policy[@]}"
 		nodes+=("$NODE_PID")
 	done
 	check "$name: coordinator finishes with status 0" wait_pid "$COORD_PID" 90

@@ -45,9 +45,9 @@ LOG=$T/coord/coordinator.log
 start_coordinator "$T/coord" --crl "$T/pki/ca/crl.pem" --late-policy wait \
 	--round-deadline 60s --start-wait 0.5s --hello-timeout 2s ||
 	{ bad "coordinator starts"; cat "$LOG"; finish; exit 1; }
-start_node p1 "$T/p1.csv"
+start_node p1 "$T/p1.csv" --min-partners 2 # two partners: lowered explicitly
 n1=$NODE_PID
-start_node p2 "$T/p2.csv"
+start_node p2 "$T/p2.csv" --min-partners 2
 n2=$NODE_PID
 # Once training is under way, p2 is paused (SIGSTOP): under late_policy =
 # wait with a generous deadline the federation waits for it, so every

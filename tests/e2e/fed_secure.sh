@@ -109,8 +109,11 @@ run() {
 		wait_for 10 test -s "$T/relay/port" || return 1
 		PORT=$(cat "$T/relay/port")
 	fi
+	local policy=()
+	# The plaintext reference: the nodes' policy must allow it explicitly.
+	[ "$secure" = off ] && policy=(--require-secure-aggregation no --allow-plaintext-updates yes)
 	for k in 1 2 3; do
-		NODE_HOME=$T/$name start_node "p$k" "$T/p$k.csv"
+		NODE_HOME=$T/$name start_node "p$k" "$T/p$k.csv" "${policy[@]}"
 		nodes+=("$NODE_PID")
 		PORT=$coord_port
 	done

@@ -33,9 +33,9 @@ LOG=$T/coord/coordinator.log
 start_coordinator "$T/coord" --late-policy wait --round-deadline 150s --start-wait 0.3s \
 	--hello-timeout "${HELLO_TIMEOUT}s" --max-connections "$MAX_CONN" ||
 	{ bad "coordinator starts"; cat "$LOG"; finish; exit 1; }
-start_node p1 "$T/p1.csv"
+start_node p1 "$T/p1.csv" --min-partners 2 # two partners: lowered explicitly
 n1=$NODE_PID
-start_node p2 "$T/p2.csv"
+start_node p2 "$T/p2.csv" --min-partners 2
 n2=$NODE_PID
 
 # The attacker, standard library only. Every mode prints "local PORT" (so

@@ -177,7 +177,8 @@ nodes=()
 for k in 1 2 3; do
 	mkdir -p "$D/node-p$k"
 	in_ns "${SPACES[$k]}" "$FL_BIN/fedlead-node" join --schema "$NODE_SCHEMA" --data "$T/p$k.csv" \
-		--address "$COORD_ADDR:$PORT" --ca "$T/pki/ca/ca.crt" --cert "$T/pki/p$k.crt" \
+		--address "$COORD_ADDR:$PORT" --federation test-federation \
+		--ca "$T/pki/ca/ca.crt" --cert "$T/pki/p$k.crt" \
 		--key "$T/pki/p$k.key" --model-out "$D/node-p$k/model.fdl" \
 		--audit-log "$D/node-p$k/audit.jsonl" --backoff-initial 0.2 --backoff-max 1 \
 		2>>"$D/node-p$k/node.log" &

@@ -432,6 +432,16 @@ static void io_finished(void *ctx, int ok, const char *message)
 	f->ok = ok;
 }
 
+void fz_allow_plaintext(struct fl_fednode *n)
+{
+	struct fl_node_policy p;
+
+	fl_node_policy_default(&p);
+	p.allow_plaintext = 1;
+	if (fl_fednode_set_policy(n, &p) != 0)
+		fz_die("fl_fednode_set_policy: %s", fl_errmsg());
+}
+
 int fz_fed_new(struct fz_fed *f, const struct fl_coord_settings *s)
 {
 	struct fl_fedcoord_io io = {
@@ -454,6 +464,8 @@ int fz_fed_new(struct fz_fed *f, const struct fl_coord_settings *s)
 		if ((r = fl_fednode_new(fz_schema(), fz_dataset(i), &f->node[i])) != 0)
 			fz_die("fl_fednode_new: %s", fl_errmsg());
 		fl_fednode_set_credentials(f->node[i], fz_key(i), fz_store());
+		if (!s->secure)
+			fz_allow_plaintext(f->node[i]);
 	}
 	return 0;
 }

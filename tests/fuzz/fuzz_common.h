@@ -98,6 +98,9 @@ void fz_settings(struct fl_coord_settings *s, int algo, int late, int secure);
 /* The Welcome a coordinator with those settings sends partner i. */
 void fz_welcome(Fedlead__Wire__Welcome *w, Fedlead__Wire__Plan *plan, int i, int secure);
 
+/* The node policy of a plaintext fixture: plaintext updates allowed. */
+void fz_allow_plaintext(struct fl_fednode *n);
+
 /* ---- a federation in memory ------------------------------------------ */
 
 struct fz_msg {

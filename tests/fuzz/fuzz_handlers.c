@@ -72,6 +72,8 @@ static void node_mode(struct fz_reader *in, int secure)
 	if (fl_fednode_new(fz_schema(), fz_dataset(0), &n) != 0)
 		fz_die("fl_fednode_new: %s", fl_errmsg());
 	fl_fednode_set_credentials(n, fz_key(0), fz_store());
+	if (!secure)
+		fz_allow_plaintext(n);
 	welcome_again(n, secure);
 	for (int steps = 0; steps < MAX_STEPS && fz_next_frame(in, &body, &len); steps++) {
 		Fedlead__Wire__Envelope *env = decode(body, len, "coordinator");

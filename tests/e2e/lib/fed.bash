@@ -114,6 +114,7 @@ start_node() {
 	mkdir -p "$home"
 	"$FL_BIN/fedlead-node" join --schema "${NODE_SCHEMA:-$SCHEMA}" --data "$data" \
 		--address "127.0.0.1:$PORT" --server-name localhost \
+		--federation "${NODE_FEDERATION:-test-federation}" \
 		--ca "$T/pki/ca/ca.crt" --cert "${NODE_CERT:-$T/pki/$name.crt}" \
 		--key "${NODE_KEY:-$T/pki/$name.key}" \
 		--model-out "$home/model.fdl" --audit-log "$home/audit.jsonl" \

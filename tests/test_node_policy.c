@@ -1,0 +1,904 @@
+/*
+ * Tests for the node policy (src/fed/node.c): a partner's node refuses what
+ * a deviating coordinator asks for, whatever the coordinator's own
+ * configuration says. The node state machine is driven in one process with
+ * crafted messages (Welcome, tasks, key lists, unmask requests, Reject), as
+ * a coordinator patched to deviate would send them; each refusal is checked
+ * by its exact message, its audit-log entry and its fatal flag, and that no
+ * reply frame (nothing derived from the rows) comes back.
+ *
+ * The CoIL 2000 leads serve as the partner's rows; what matters here is the
+ * schema's dimension, not the values.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedlead/encode.h"
+#include "fedlead/error.h"
+#include "fedlead/log.h"
+#include "fedlead/masks.h"
+#include "fedlead/node.h"
+#include "fedlead/schema.h"
+#include "fedlead/secagg.h"
+#include "fedlead/wire.h"
+
+#define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
+#define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
+#define FED "fed-policy"
+#define ME "globex"
+
+static const char *const CONSORTIUM[] = {"acme", "globex", "initech"};
+
+struct fixture {
+	struct fl_schema *s;
+	struct fl_dataset *raw;
+	EVP_PKEY *key;     /* signs key advertisements; any key will do here */
+	X509_STORE *store; /* empty: no advertisement gets as far as its check */
+	char dir[64];      /* audit log and ledger */
+};
+
+static struct fixture *FX;
+
+static int group_setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fl_load_report rep;
+
+	if (fx == NULL || fl_schema_load(COIL_SCHEMA, &fx->s) != 0 ||
+	    fl_dataset_load(fx->s, COIL_DATA, FL_BAD_ROWS_FAIL, &fx->raw, &rep) != 0)
+		return -1;
+	fx->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	fx->store = X509_STORE_new();
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/fl-node-policy.XXXXXX");
+	if (fx->key == NULL || fx->store == NULL || mkdtemp(fx->dir) == NULL)
+		return -1;
+	FX = fx;
+	*state = fx;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+	if (system(cmd) != 0)
+		return -1;
+	EVP_PKEY_free(fx->key);
+	X509_STORE_free(fx->store);
+	fl_dataset_free(fx->raw);
+	fl_schema_free(fx->s);
+	free(fx);
+	return 0;
+}
+
+static struct fl_dataset *rows_copy(const struct fl_dataset *src)
+{
+	struct fl_dataset *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	d->n = src->n;
+	d->dim = src->dim;
+	d->X = malloc(src->n * src->dim * sizeof(double));
+	d->y = malloc(src->n * sizeof(double));
+	assert_non_null(d->X);
+	assert_non_null(d->y);
+	memcpy(d->X, src->X, src->n * src->dim * sizeof(double));
+	memcpy(d->y, src->y, src->n * sizeof(double));
+	return d;
+}
+
+/* ---- a node under test, with its audit log ---- */
+
+struct tnode {
+	struct fl_fednode *n;
+	struct fl_audit *audit;
+	char audit_path[128];
+};
+
+static void tnode_new(struct tnode *t, const struct fl_node_policy *pol, const char *name)
+{
+	snprintf(t->audit_path, sizeof(t->audit_path), "%s/%s.audit.jsonl", FX->dir, name);
+	unlink(t->audit_path);
+	assert_int_equal(fl_fednode_new(FX->s, rows_copy(FX->raw), &t->n), 0);
+	fl_fednode_set_credentials(t->n, FX->key, FX->store);
+	assert_int_equal(fl_audit_open(t->audit_path, &t->audit), 0);
+	fl_fednode_set_audit(t->n, t->audit);
+	if (pol != NULL)
+		assert_int_equal(fl_fednode_set_policy(t->n, pol), 0);
+}
+
+static void tnode_free(struct tnode *t)
+{
+	fl_fednode_free(t->n);
+	fl_audit_close(t->audit);
+}
+
+/* The audit events named event, as JSON objects (caller frees with json_decref). */
+static json_t *audit_events(const struct tnode *t, const char *event)
+{
+	json_t *out = json_array();
+	FILE *fp = fopen(t->audit_path, "r");
+	char line[8192];
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		json_t *j = json_loads(line, 0, NULL);
+
+		assert_non_null(j);
+		if (strcmp(json_string_value(json_object_get(j, "event")), event) == 0)
+			json_array_append(out, j);
+		json_decref(j);
+	}
+	fclose(fp);
+	return out;
+}
+
+/* The node refused with exactly msg under rule: the error, the fatal flag,
+ * and one audit entry "refuse" with the rule and the same reason. */
+static void assert_refused(struct tnode *t, int r, const uint8_t *frame, const char *rule,
+			   const char *msg)
+{
+	json_t *ev = audit_events(t, "refuse"), *last;
+
+	assert_int_equal(r, FL_ERR_AUTH);
+	assert_null(frame);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_int_equal(fl_fednode_fatal(t->n), 1);
+	assert_true(json_array_size(ev) >= 1);
+	last = json_array_get(ev, json_array_size(ev) - 1);
+	assert_string_equal(json_string_value(json_object_get(last, "rule")), rule);
+	assert_string_equal(json_string_value(json_object_get(last, "reason")), msg);
+	json_decref(ev);
+}
+
+/* ---- crafted coordinator messages ---- */
+
+struct welcome_msg {
+	Fedlead__Wire__Envelope env;
+	Fedlead__Wire__Welcome w;
+	Fedlead__Wire__Plan plan;
+};
+
+static Fedlead__Wire__Envelope *welcome(struct welcome_msg *m, const char *fed, int secure)
+{
+	fedlead__wire__envelope__init(&m->env);
+	fedlead__wire__welcome__init(&m->w);
+	fedlead__wire__plan__init(&m->plan);
+	m->plan.algorithm = (char *)"newton";
+	m->plan.seed = 1;
+	m->plan.hist_bins = 100;
+	m->plan.hist_range = 20;
+	m->plan.secure_aggregation = secure;
+	m->plan.threshold = secure ? 2 : 0;
+	m->w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
+	m->w.federation_id = (char *)fed;
+	m->w.coordinator_version = (char *)"deviating";
+	m->w.partner_identity = (char *)ME;
+	m->w.plan = &m->plan;
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME;
+	m->env.welcome = &m->w;
+	return &m->env;
+}
+
+struct task_msg {
+	Fedlead__Wire__Envelope env;
+	Fedlead__Wire__RoundRef ref;
+	Fedlead__Wire__SecAggParams sap;
+	Fedlead__Wire__StatsTask stats;
+	Fedlead__Wire__Standardize std;
+	Fedlead__Wire__LocalTrainTask lt;
+	Fedlead__Wire__EvalTask ev;
+	uint8_t session[FL_WIRE_SESSION_LEN];
+	double *vec[5];
+};
+
+static void task_ref(struct task_msg *m, uint64_t round)
+{
+	memset(m, 0, sizeof(*m));
+	fedlead__wire__envelope__init(&m->env);
+	fedlead__wire__round_ref__init(&m->ref);
+	m->ref.federation_id = (char *)FED;
+	m->ref.round = round;
+	m->ref.schema_fingerprint.data = FX->s->fingerprint;
+	m->ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+}
+
+static void task_free(struct task_msg *m)
+{
+	for (int i = 0; i < 5; i++)
+		free(m->vec[i]);
+}
+
+/* A stats task; secure with the given fixed-point format, or plain (frac < 0). */
+static Fedlead__Wire__Envelope *stats_task(struct task_msg *m, uint64_t round, int frac,
+					   double bound)
+{
+	task_ref(m, round);
+	fedlead__wire__stats_task__init(&m->stats);
+	m->stats.ref = &m->ref;
+	if (frac >= 0) {
+		fedlead__wire__sec_agg_params__init(&m->sap);
+		memset(m->session, 7, sizeof(m->session));
+		m->sap.session = (ProtobufCBinaryData){sizeof(m->session), m->session};
+		m->sap.frac_bits = frac;
+		m->sap.bound = bound;
+		m->sap.threshold = 2;
+		m->stats.secagg = &m->sap;
+	}
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK;
+	m->env.stats_task = &m->stats;
+	return &m->env;
+}
+
+static double *filled(size_t n, double v)
+{
+	double *x = malloc((n ? n : 1) * sizeof(double));
+
+	assert_non_null(x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = v;
+	return x;
+}
+
+/* Identity standardisation with d columns. */
+static Fedlead__Wire__Envelope *standardize(struct task_msg *m, uint64_t round, size_t d)
+{
+	task_ref(m, round);
+	fedlead__wire__standardize__init(&m->std);
+	m->std.ref = &m->ref;
+	m->std.n_center = m->std.n_scale = m->std.n_impute = m->std.n_baseline = d;
+	m->std.center = m->vec[0] = filled(d, 0);
+	m->std.scale = m->vec[1] = filled(d, 1);
+	m->std.impute = m->vec[2] = filled(d, 0);
+	m->std.baseline = m->vec[3] = filled(d, 0);
+	m->std.pos_weight = 1;
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE;
+	m->env.standardize = &m->std;
+	return &m->env;
+}
+
+static Fedlead__Wire__Envelope *local_train(struct task_msg *m, uint64_t round, uint32_t epochs)
+{
+	task_ref(m, round);
+	fedlead__wire__local_train_task__init(&m->lt);
+	m->lt.ref = &m->ref;
+	m->lt.n_w = FX->s->dim;
+	m->lt.w = m->vec[0] = filled(FX->s->dim, 0);
+	m->lt.epochs = epochs;
+	m->lt.batch = 512;
+	m->lt.lr = 0.1;
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN;
+	m->env.local_train = &m->lt;
+	return &m->env;
+}
+
+static Fedlead__Wire__Envelope *eval_task(struct task_msg *m, uint64_t round, size_t nw)
+{
+	task_ref(m, round);
+	fedlead__wire__eval_task__init(&m->ev);
+	m->ev.ref = &m->ref;
+	m->ev.n_w = nw;
+	m->ev.w = m->vec[0] = filled(nw, 0);
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK;
+	m->env.eval_task = &m->ev;
+	return &m->env;
+}
+
+struct keylist_msg {
+	Fedlead__Wire__Envelope env;
+	Fedlead__Wire__RoundRef ref;
+	Fedlead__Wire__KeyList kl;
+	Fedlead__Wire__KeyEntry e[4], *ep[4];
+	uint8_t junk[32];
+};
+
+/* A key list naming ids (sorted); nothing in it would verify, which does
+ * not matter: the policy is checked first. */
+static Fedlead__Wire__Envelope *key_list(struct keylist_msg *m, uint64_t round,
+					 const char *const *ids, size_t n)
+{
+	memset(m, 0, sizeof(*m));
+	fedlead__wire__envelope__init(&m->env);
+	fedlead__wire__round_ref__init(&m->ref);
+	m->ref.federation_id = (char *)FED;
+	m->ref.round = round;
+	m->ref.schema_fingerprint.data = FX->s->fingerprint;
+	m->ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+	fedlead__wire__key_list__init(&m->kl);
+	m->kl.ref = &m->ref;
+	for (size_t i = 0; i < n; i++) {
+		fedlead__wire__key_entry__init(&m->e[i]);
+		m->e[i].identity = (char *)ids[i];
+		m->e[i].c_pub = m->e[i].s_pub = m->e[i].b_commit =
+			(ProtobufCBinaryData){sizeof(m->junk), m->junk};
+		m->ep[i] = &m->e[i];
+	}
+	m->kl.entries = m->ep;
+	m->kl.n_entries = n;
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST;
+	m->env.key_list = &m->kl;
+	return &m->env;
+}
+
+/* ---- log capture: what fl_log writes to standard error ---- */
+
+struct capture {
+	int saved;
+	char path[128];
+};
+
+static void capture_start(struct capture *c)
+{
+	int fd;
+
+	snprintf(c->path, sizeof(c->path), "%s/stderr.txt", FX->dir);
+	fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	c->saved = dup(2);
+	assert_true(c->saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+}
+
+/* Stops capturing; returns the number of lines containing text. */
+static int capture_count(struct capture *c, const char *text)
+{
+	FILE *fp;
+	char line[8192];
+	int n = 0;
+
+	fflush(stderr);
+	dup2(c->saved, 2);
+	close(c->saved);
+	fp = fopen(c->path, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL)
+		n += strstr(line, text) != NULL;
+	fclose(fp);
+	return n;
+}
+
+/* ---- tests ---- */
+
+static void secure_start(struct tnode *tn, uint64_t round);
+
+static void default_policy(struct fl_node_policy *p)
+{
+	fl_node_policy_default(p);
+	p->federation_id = FED;
+}
+
+/* Attack 1: a coordinator started with --secure-aggregation no. */
+static void test_downgrade_refused(void **state)
+{
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct task_msg t;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	tnode_new(&tn, &pol, "downgrade");
+	r = fl_fednode_input(tn.n, "coordinator 127.0.0.1:1", welcome(&w, FED, 0), &frame, &len);
+	assert_refused(&tn, r, frame,
+		       "require_secure_aggregation",
+		       "policy require_secure_aggregation: coordinator runs federation "
+		       "\"fed-policy\" without secure aggregation, so this partner's updates would "
+		       "reach it in plaintext; refused");
+	assert_int_equal(fl_fednode_welcomed(tn.n), 0);
+	/* Nothing of the rows is answered after a refused Welcome either. */
+	r = fl_fednode_input(tn.n, "coordinator 127.0.0.1:1", stats_task(&t, 1, -1, 0), &frame,
+			     &len);
+	assert_int_equal(r, FL_ERR_PROTO);
+	assert_null(frame);
+	assert_string_equal(fl_errmsg(), "coordinator: stats_task before welcome");
+	tnode_free(&tn);
+}
+
+/* Plaintext allowed explicitly: accepted, with a warning on every round. */
+/* A downgrade in the middle of a secure federation: a plain task. */
+static void test_downgrade_mid_federation(void **state)
+{
+	struct fl_node_policy pol;
+	struct task_msg t;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	pol.allow_plaintext = 1; /* the plan said secure: allowing plaintext changes nothing */
+	tnode_new(&tn, &pol, "downgrade2");
+	secure_start(&tn, 1);
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 2, -1, 0), &frame, &len);
+	assert_refused(&tn, r, frame, "require_secure_aggregation",
+		       "policy require_secure_aggregation: coordinator sent stats_task without "
+		       "secure aggregation in a secure federation; refused");
+	tnode_free(&tn);
+}
+
+static void test_plaintext_allowed_warns_every_round(void **state)
+{
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct task_msg t;
+	struct capture cap;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+
+	(void)state;
+	default_policy(&pol);
+	pol.allow_plaintext = 1;
+	tnode_new(&tn, &pol, "plaintext");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 0), &frame, &len),
+			 FL_FEDNODE_NONE);
+	capture_start(&cap);
+	for (uint64_t round = 1; round <= 3; round++) {
+		assert_int_equal(fl_fednode_input(tn.n, "c", stats_task(&t, round, -1, 0), &frame,
+						  &len),
+				 FL_FEDNODE_REPLY);
+		free(frame);
+		frame = NULL;
+	}
+	assert_int_equal(capture_count(&cap, "this partner's update goes to the coordinator in "
+					      "plaintext (allow_plaintext_updates = yes)"),
+			 3);
+	tnode_free(&tn);
+}
+
+static void test_wrong_federation(void **state)
+{
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	tnode_new(&tn, &pol, "federation");
+	r = fl_fednode_input(tn.n, "c", welcome(&w, "other-fed", 1), &frame, &len);
+	assert_refused(&tn, r, frame, "federation",
+		       "policy federation: coordinator runs federation \"other-fed\", this node "
+		       "joins only \"fed-policy\"; refused");
+	tnode_free(&tn);
+}
+
+/* A secure federation is welcomed and its first stats task answered with
+ * a key advertisement (the format the stock coordinator uses for 3). */
+static void secure_start(struct tnode *tn, uint64_t round)
+{
+	struct welcome_msg w;
+	struct task_msg t;
+	uint8_t *frame = NULL;
+	size_t len;
+
+	assert_int_equal(fl_fednode_input(tn->n, "c", welcome(&w, FED, 1), &frame, &len),
+			 FL_FEDNODE_NONE);
+	assert_int_equal(fl_fednode_input(tn->n, "c",
+					  stats_task(&t, round, FL_SECAGG_STATS_FRAC_BITS,
+						     fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 3)),
+					  &frame, &len),
+			 FL_FEDNODE_REPLY);
+	free(frame);
+}
+
+/* Attack 4: sub-federations of two. */
+static void test_small_key_list(void **state)
+{
+	static const char *const two[] = {"acme", ME};
+	struct fl_node_policy pol;
+	struct keylist_msg kl;
+	struct capture cap;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	tnode_new(&tn, &pol, "keylist");
+	secure_start(&tn, 1);
+	r = fl_fednode_input(tn.n, "c", key_list(&kl, 1, two, 2), &frame, &len);
+	assert_refused(&tn, r, frame, "min_partners",
+		       "policy min_partners: round 1: the key list names 2 partners, fewer than "
+		       "min_partners = 3; refused");
+	tnode_free(&tn);
+
+	/* Lowered explicitly: the policy lets the list through (to the
+	 * signature checks, which this junk list fails) and warns. */
+	pol.min_partners = 2;
+	tnode_new(&tn, &pol, "keylist2");
+	capture_start(&cap);
+	secure_start(&tn, 1);
+	assert_int_equal(capture_count(&cap, "round 1: min_partners = 2 allows a sum over 2 "
+					      "partners"),
+			 1);
+	r = fl_fednode_input(tn.n, "c", key_list(&kl, 1, two, 2), &frame, &len);
+	assert_true(r < 0);
+	assert_null(frame);
+	assert_int_equal(fl_fednode_fatal(tn.n), 0);
+	assert_null(strstr(fl_errmsg(), "policy"));
+	tnode_free(&tn);
+}
+
+static void test_participant_outside_consortium(void **state)
+{
+	static const char *const ids[] = {"acme", ME, "mallory"};
+	struct fl_node_policy pol;
+	struct keylist_msg kl;
+	struct welcome_msg w;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	pol.partners = CONSORTIUM;
+	pol.n_partners = 3;
+	tnode_new(&tn, &pol, "consortium");
+	secure_start(&tn, 1);
+	r = fl_fednode_input(tn.n, "c", key_list(&kl, 1, ids, 3), &frame, &len);
+	assert_refused(&tn, r, frame, "partners",
+		       "policy partners: round 1: the key list names \"mallory\", who is not in "
+		       "this node's partners list; refused");
+	tnode_free(&tn);
+
+	/* This partner itself under a name outside the list. */
+	tnode_new(&tn, &pol, "consortium2");
+	welcome(&w, FED, 1);
+	w.w.partner_identity = (char *)"hooli";
+	r = fl_fednode_input(tn.n, "c", &w.env, &frame, &len);
+	assert_refused(&tn, r, frame, "partners",
+		       "policy partners: coordinator calls this partner \"hooli\", who is not in "
+		       "this node's partners list; refused");
+	tnode_free(&tn);
+}
+
+/* The sum of an unmasking is over the survivors: two is a sub-federation. */
+static void test_unmask_survivors(void **state)
+{
+	static char *two[] = {(char *)"acme", (char *)ME};
+	struct fl_node_policy pol;
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__UnmaskRequest rq = FEDLEAD__WIRE__UNMASK_REQUEST__INIT;
+	Fedlead__Wire__RoundRef ref = FEDLEAD__WIRE__ROUND_REF__INIT;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	tnode_new(&tn, &pol, "unmask");
+	secure_start(&tn, 1);
+	ref.federation_id = (char *)FED;
+	ref.round = 1;
+	ref.schema_fingerprint = (ProtobufCBinaryData){FL_FINGERPRINT_LEN, FX->s->fingerprint};
+	rq.ref = &ref;
+	rq.survivors = two;
+	rq.n_survivors = 2;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST;
+	env.unmask_request = &rq;
+	r = fl_fednode_input(tn.n, "c", &env, &frame, &len);
+	assert_refused(&tn, r, frame, "min_partners",
+		       "policy min_partners: round 1: the unmask request names 2 survivors, fewer "
+		       "than min_partners = 3; refused");
+	tnode_free(&tn);
+}
+
+static void test_epochs_and_rounds(void **state)
+{
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct task_msg t;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	pol.allow_plaintext = 1;
+	tnode_new(&tn, &pol, "epochs");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 0), &frame, &len), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", standardize(&t, 2, FX->s->dim), &frame,
+					  &len),
+			 FL_FEDNODE_NONE);
+	task_free(&t);
+	r = fl_fednode_input(tn.n, "c", local_train(&t, 3, 101), &frame, &len);
+	task_free(&t);
+	assert_refused(&tn, r, frame, "max_local_epochs",
+		       "policy max_local_epochs: coordinator sent local_train with 101 epochs, "
+		       "more than max_local_epochs = 100; refused");
+	/* 2^31 - 1, the reviewer's value, likewise. */
+	r = fl_fednode_input(tn.n, "c", local_train(&t, 3, 2147483647u), &frame, &len);
+	task_free(&t);
+	assert_refused(&tn, r, frame, "max_local_epochs",
+		       "policy max_local_epochs: coordinator sent local_train with 2147483647 "
+		       "epochs, more than max_local_epochs = 100; refused");
+	/* Within the bound, the task is done. */
+	assert_int_equal(fl_fednode_input(tn.n, "c", local_train(&t, 4, 1), &frame, &len),
+			 FL_FEDNODE_REPLY);
+	task_free(&t);
+	free(frame);
+	frame = NULL;
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 10001, -1, 0), &frame, &len);
+	assert_refused(&tn, r, frame, "max_rounds",
+		       "policy max_rounds: coordinator sent stats_task for round 10001, beyond "
+		       "max_rounds = 10000; refused");
+	tnode_free(&tn);
+}
+
+static void test_vector_sizes(void **state)
+{
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct task_msg t;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len, d = FX->s->dim;
+	char want[256];
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	pol.allow_plaintext = 1;
+	tnode_new(&tn, &pol, "sizes");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 0), &frame, &len), 0);
+	r = fl_fednode_input(tn.n, "c", standardize(&t, 2, d + 1), &frame, &len);
+	task_free(&t);
+	snprintf(want, sizeof(want), "policy vector_size: coordinator sent standardize for %zu "
+		 "columns, the schema has %zu; refused", d + 1, d);
+	assert_refused(&tn, r, frame, "vector_size", want);
+	assert_int_equal(fl_fednode_input(tn.n, "c", standardize(&t, 2, d), &frame, &len), 0);
+	task_free(&t);
+	r = fl_fednode_input(tn.n, "c", eval_task(&t, 3, d - 1), &frame, &len);
+	task_free(&t);
+	snprintf(want, sizeof(want), "policy vector_size: coordinator sent eval_task with %zu "
+		 "weights, the schema has %zu; refused", d - 1, d);
+	assert_refused(&tn, r, frame, "vector_size", want);
+	tnode_free(&tn);
+}
+
+/* The bound as a one-bit oracle: only the bounds the policy allows, pinned
+ * for the federation, and the precision fixed by the protocol. */
+static void test_bound(void **state)
+{
+	const int f = FL_SECAGG_STATS_FRAC_BITS;
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct task_msg t;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	char want[512];
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	tnode_new(&tn, &pol, "bound");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, 1000.0), &frame, &len);
+	assert_refused(&tn, r, frame, "bound",
+		       "policy bound: coordinator sent stats_task with the fixed-point bound 1000, "
+		       "which is not the bound of a federation of 2 to 255 partners; refused");
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, 20, fl_fixed_bound(20, 3)), &frame,
+			     &len);
+	assert_refused(&tn, r, frame, "bound",
+		       "policy bound: coordinator sent stats_task with 20 fractional bits, the "
+		       "protocol fixes 16; refused");
+	/* The bound of a "federation" of one: all of a partner's range. */
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 1)), &frame, &len);
+	snprintf(want, sizeof(want), "policy bound: coordinator sent stats_task with the "
+		 "fixed-point bound %.17g, which is not the bound of a federation of 2 to 255 "
+		 "partners; refused", fl_fixed_bound(f, 1));
+	assert_refused(&tn, r, frame, "bound", want);
+	/* Accepted once, then pinned: another allowed bound is refused later. */
+	assert_int_equal(fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 4)),
+					  &frame, &len),
+			 FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 2, f, fl_fixed_bound(f, 5)), &frame, &len);
+	snprintf(want, sizeof(want), "policy bound: coordinator sent stats_task with the "
+		 "fixed-point bound %.17g, but this federation uses %.17g; refused",
+		 fl_fixed_bound(f, 5), fl_fixed_bound(f, 4));
+	assert_refused(&tn, r, frame, "bound", want);
+	tnode_free(&tn);
+
+	/* With a consortium list the size is known: no choice at all. */
+	pol.partners = CONSORTIUM;
+	pol.n_partners = 3;
+	tnode_new(&tn, &pol, "bound2");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 4)), &frame, &len);
+	snprintf(want, sizeof(want), "policy bound: coordinator sent stats_task with the "
+		 "fixed-point bound %.17g, which is not the bound of a federation of 3 to 3 "
+		 "partners; refused", fl_fixed_bound(f, 4));
+	assert_refused(&tn, r, frame, "bound", want);
+	tnode_free(&tn);
+}
+
+static int ledger_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char line[2048];
+	int n = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		n++;
+	fclose(fp);
+	return n;
+}
+
+/* Attack 4 across federations: the ledger counts those joined on this data. */
+static void test_max_federations(void **state)
+{
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct tnode tn;
+	char ledger[160], want[512], line[256], digest[65];
+	uint8_t *frame = NULL;
+	size_t len;
+	FILE *fp;
+	int r;
+
+	(void)state;
+	snprintf(ledger, sizeof(ledger), "%s/federations.ledger", FX->dir);
+	unlink(ledger);
+	fl_node_policy_default(&pol); /* any federation id: this test names several */
+	tnode_new(&tn, &pol, "ledger");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 2, 3600), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-a", 1), &frame, &len), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed b", 1), &frame, &len), 0);
+	assert_int_equal(ledger_lines(ledger), 2);
+	r = fl_fednode_input(tn.n, "c", welcome(&w, "fed-c", 1), &frame, &len);
+	snprintf(want, sizeof(want), "policy max_federations: this data already joined 2 other "
+		 "federations in the last 3600 s (max_federations = 2, ledger %s), and \"fed-c\" "
+		 "would be one more; refused", ledger);
+	assert_refused(&tn, r, frame, "max_federations", want);
+	assert_int_equal(ledger_lines(ledger), 2);
+	/* Rejoining one already counted is not a new federation. */
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed b", 1), &frame, &len), 0);
+	assert_int_equal(ledger_lines(ledger), 2);
+	tnode_free(&tn);
+
+	/* Entries older than the window do not count: the two federations
+	 * above, dated back to 1970, leave room for one more. */
+	fp = fopen(ledger, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_int_equal(sscanf(line, "v1 %*d %64s", digest), 1);
+	assert_int_equal(strlen(digest), 64);
+	fp = fopen(ledger, "w");
+	assert_non_null(fp);
+	fprintf(fp, "v1 1000 %s old-1\nv1 2000 %s old-2\n", digest, digest);
+	fclose(fp);
+	tnode_new(&tn, &pol, "ledger2");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 1, 3600), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-a", 1), &frame, &len), 0);
+	assert_int_equal(ledger_lines(ledger), 3);
+	tnode_free(&tn);
+
+	/* A damaged ledger refuses rather than forgets. */
+	fp = fopen(ledger, "a");
+	assert_non_null(fp);
+	fputs("garbage\n", fp);
+	fclose(fp);
+	tnode_new(&tn, &pol, "ledger3");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 1, 3600), 0);
+	r = fl_fednode_input(tn.n, "c", welcome(&w, "fed-z", 1), &frame, &len);
+	assert_int_equal(r, FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s:4: not a ledger line", ledger);
+	assert_string_equal(fl_errmsg(), want);
+	tnode_free(&tn);
+}
+
+static void test_reject(void **state)
+{
+	struct fl_node_policy pol;
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__Reject rj = FEDLEAD__WIRE__REJECT__INIT;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	json_t *ev;
+
+	(void)state;
+	default_policy(&pol);
+	tnode_new(&tn, &pol, "reject");
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_REJECT;
+	env.reject = &rj;
+	rj.reason = (char *)"federation is full";
+	assert_int_equal(fl_fednode_input(tn.n, "coordinator h:1", &env, &frame, &len),
+			 FL_FEDNODE_CLOSE);
+	assert_int_equal(fl_fednode_fatal(tn.n), 0);
+	rj.reason = (char *)"not on the allow-list";
+	rj.permanent = 1;
+	assert_int_equal(fl_fednode_input(tn.n, "coordinator h:1", &env, &frame, &len),
+			 FL_ERR_AUTH);
+	assert_null(frame);
+	assert_int_equal(fl_fednode_fatal(tn.n), 1);
+	assert_string_equal(fl_errmsg(),
+			    "coordinator h:1 refused this partner: not on the allow-list");
+	ev = audit_events(&tn, "reject");
+	assert_int_equal(json_array_size(ev), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 1), "reason")),
+			    "not on the allow-list");
+	json_decref(ev);
+	tnode_free(&tn);
+}
+
+static void test_policy_settings(void **state)
+{
+	struct fl_node_policy pol;
+	struct tnode tn;
+
+	(void)state;
+	tnode_new(&tn, NULL, "settings");
+	fl_node_policy_default(&pol);
+	assert_int_equal(pol.min_partners, 3);
+	assert_int_equal(pol.allow_plaintext, 0);
+	assert_int_equal(pol.max_local_epochs, 100);
+	pol.min_partners = 1;
+	assert_int_equal(fl_fednode_set_policy(tn.n, &pol), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), "min_partners 1 must be from 2 to 255");
+	pol.min_partners = 4;
+	pol.partners = CONSORTIUM;
+	pol.n_partners = 3;
+	assert_int_equal(fl_fednode_set_policy(tn.n, &pol), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(),
+			    "the partners list names 3 partners, fewer than min_partners = 4");
+	tnode_free(&tn);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_downgrade_refused),
+		cmocka_unit_test(test_downgrade_mid_federation),
+		cmocka_unit_test(test_plaintext_allowed_warns_every_round),
+		cmocka_unit_test(test_wrong_federation),
+		cmocka_unit_test(test_small_key_list),
+		cmocka_unit_test(test_participant_outside_consortium),
+		cmocka_unit_test(test_unmask_survivors),
+		cmocka_unit_test(test_epochs_and_rounds),
+		cmocka_unit_test(test_vector_sizes),
+		cmocka_unit_test(test_bound),
+		cmocka_unit_test(test_max_federations),
+		cmocka_unit_test(test_reject),
+		cmocka_unit_test(test_policy_settings),
+	};
+
+	fl_log_init("test_node_policy", FL_LOG_INFO);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
