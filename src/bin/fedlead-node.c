@@ -337,8 +337,6 @@ static int cmd_train_cache(struct opts *o)
 	struct fl_eval ev;
 	const struct fl_stats *sum;
 	double *w = NULL;
-	char created[32];
-	time_t now = time(NULL);
 	int r;
 
 	if ((r = require(o->schema, "--schema", "train")) || (r = require(o->out, "--out", "train")))
@@ -377,20 +375,19 @@ static int cmd_train_cache(struct opts *o)
 	memcpy(m->w, w, s->dim * sizeof(double));
 	fl_scaler_free(m->scaler);
 	m->scaler = NULL;
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	if ((r = fl_scaler_from_stats(s, sum, &m->scaler)) != 0 ||
-	    (r = fl_model_set_str(&m->prov.solver, fl_solver_name(co.kind))) != 0 ||
-	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
-	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0)
+	    (r = fl_train_stamp(m, &(struct fl_train_facts){
+	             .solver = fl_solver_name(co.kind),
+	             .l2 = o->train.l2,
+	             .pos_weight = co.pos_weight,
+	             .rows = (uint64_t)sum->rows,
+	             .positives = (uint64_t)sum->positives,
+	             .iterations = st.iterations,
+	             .final_loss = st.objective,
+	             .grad_norm = st.grad_norm,
+	             .train = {ev.rows, ev.positives, ev.auc, ev.log_loss},
+	     })) != 0)
 		goto out;
-	m->prov.l2 = o->train.l2;
-	m->prov.pos_weight = co.pos_weight;
-	m->prov.rows = (uint64_t)sum->rows;
-	m->prov.positives = (uint64_t)sum->positives;
-	m->prov.iterations = st.iterations;
-	m->prov.final_loss = st.objective;
-	m->prov.grad_norm = st.grad_norm;
-	m->prov.train = (struct fl_metric_set){ev.rows, ev.positives, ev.auc, ev.log_loss};
 	printf("solver %s, l2 %g%s: %d iterations, objective %.10g, gradient norm %.3g%s\n",
 	       fl_solver_name(co.kind), o->train.l2, co.pos_weight != 1 ? " (class-weighted)" : "",
 	       st.iterations, st.objective, st.grad_norm, st.converged ? "" : " (not converged)");

@@ -210,13 +210,29 @@ out:
 	return r;
 }
 
-static void now_rfc3339(char *buf, size_t n)
+int fl_train_stamp(struct fl_model *m, const struct fl_train_facts *f)
 {
+	char created[32];
 	time_t t = time(NULL);
 	struct tm tm;
+	int r;
 
 	gmtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if ((r = fl_model_set_str(&m->prov.solver, f->solver)) != 0 ||
+	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
+	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0)
+		return r;
+	m->prov.l2 = f->l2;
+	m->prov.pos_weight = f->pos_weight;
+	m->prov.rows = f->rows;
+	m->prov.positives = f->positives;
+	m->prov.iterations = f->iterations;
+	m->prov.final_loss = f->final_loss;
+	m->prov.grad_norm = f->grad_norm;
+	m->prov.train = f->train;
+	m->prov.valid = f->valid;
+	return 0;
 }
 
 int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
@@ -228,7 +244,6 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 	struct fl_scaler *sc = NULL;
 	struct fl_model *m = NULL;
 	double *w = NULL, grid[FL_L2_GRID_MAX], pw = o->pos_weight;
-	char created[32];
 	int r;
 
 	*out = NULL;
@@ -309,20 +324,19 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 	fl_scaler_free(m->scaler);
 	m->scaler = sc;
 	sc = NULL;
-	now_rfc3339(created, sizeof(created));
-	if ((r = fl_model_set_str(&m->prov.solver, fl_solver_name(o->solver))) != 0 ||
-	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
-	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0)
+	if ((r = fl_train_stamp(m, &(struct fl_train_facts){
+	             .solver = fl_solver_name(o->solver),
+	             .l2 = rep->l2,
+	             .pos_weight = pw,
+	             .rows = (uint64_t)st->rows,
+	             .positives = (uint64_t)st->positives,
+	             .iterations = rep->status.iterations,
+	             .final_loss = rep->status.objective,
+	             .grad_norm = rep->status.grad_norm,
+	             .train = rep->train,
+	             .valid = rep->valid,
+	     })) != 0)
 		goto out;
-	m->prov.l2 = rep->l2;
-	m->prov.pos_weight = pw;
-	m->prov.rows = (uint64_t)st->rows;
-	m->prov.positives = (uint64_t)st->positives;
-	m->prov.iterations = rep->status.iterations;
-	m->prov.final_loss = rep->status.objective;
-	m->prov.grad_norm = rep->status.grad_norm;
-	m->prov.train = rep->train;
-	m->prov.valid = rep->valid;
 	*out = m;
 	m = NULL;
 	r = 0;
