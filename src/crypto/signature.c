@@ -246,61 +246,6 @@ static X509 *from_der(const ProtobufCBinaryData *d)
 	return x;
 }
 
-/* The federation CA as the only trust anchor, and the CRL if given. */
-static int load_store(const char *ca_path, const char *crl_path, X509_STORE **out)
-{
-	X509_STORE *store = NULL;
-	X509_CRL *crl = NULL;
-	BIO *bio = NULL;
-	int r = FL_ERR_INTERNAL, count = 0;
-
-	*out = NULL;
-	ERR_clear_error();
-	if ((store = X509_STORE_new()) == NULL) {
-		r = FL_ERR_NOMEM;
-		goto out;
-	}
-	if (X509_STORE_load_file(store, ca_path) != 1) {
-		r = file_fail(FL_ERR_CONFIG, ca_path, "cannot load CA certificate");
-		goto out;
-	}
-	if (crl_path != NULL) {
-		if ((bio = BIO_new_file(crl_path, "r")) == NULL) {
-			r = file_fail(FL_ERR_CONFIG, crl_path, "cannot load CRL");
-			goto out;
-		}
-		while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-			if (X509_STORE_add_crl(store, crl) != 1) {
-				r = file_fail(FL_ERR_CRYPTO, crl_path, "cannot use CRL");
-				goto out;
-			}
-			X509_CRL_free(crl);
-			crl = NULL;
-			count++;
-		}
-		/* The end of the file reads as "no start line"; anything else
-		 * is a damaged CRL. */
-		if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
-			r = file_fail(FL_ERR_CONFIG, crl_path, "cannot load CRL");
-			goto out;
-		}
-		ERR_clear_error();
-		if (count == 0) {
-			r = fl_fail(FL_ERR_CONFIG, "%s: no CRL in the file", crl_path);
-			goto out;
-		}
-		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	}
-	*out = store;
-	store = NULL;
-	r = 0;
-out:
-	X509_CRL_free(crl);
-	BIO_free(bio);
-	X509_STORE_free(store);
-	return r;
-}
-
 /* The signer's CN (or first DNS name) by the rules of fl_tls_peer_identity. */
 static int signer_identity(X509 *cert, char *buf, size_t n)
 {
@@ -399,7 +344,7 @@ int fl_verify_blob(const uint8_t *data, size_t len, const uint8_t *block, size_t
 		            sb->digest, eddsa ? DIGEST_NONE : DIGEST_SHA256);
 		goto out;
 	}
-	if ((r = load_store(ca_path, crl_path, &store)) != 0)
+	if ((r = fl_cert_store_load(ca_path, crl_path, FL_CERT_TEXTS_OPENSSL, &store)) != 0)
 		goto out;
 	if ((sctx = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(sctx, store, cert, chain) != 1) {
