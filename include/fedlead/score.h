@@ -38,6 +38,15 @@ struct fl_score_report {
 int fl_score_file(const struct fl_model *m, const struct fl_score_opts *opts,
 		  struct fl_score_report *rep);
 
+/*
+ * The first pass of fl_score_file() alone: scores every good row of
+ * opts->data into a new ranker (*rk, for fl_ranker_free()), which is
+ * finished, so rep->ev holds the metrics and the ranker can give curves.
+ * opts->out and opts->n_reasons are ignored.
+ */
+int fl_score_rank(const struct fl_model *m, const struct fl_score_opts *opts,
+		  struct fl_score_report *rep, struct fl_ranker **rk);
+
 /* Contribution of encoded column j to a standardised row's logit, against
  * the average training lead: w_j * (x_j - baseline_j). */
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j);

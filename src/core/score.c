@@ -15,6 +15,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "fedlead/rows.h"
 
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
 {
@@ -45,65 +46,6 @@ static void put_field(FILE *fp, const char *s)
 		fputc(*s, fp);
 	}
 	fputc('"', fp);
-}
-
-struct pass {
-	struct fl_csv *csv;
-	struct fl_binding *b;
-	uint64_t records; /* data records read so far, bad ones included */
-};
-
-static void pass_close(struct pass *p)
-{
-	fl_binding_free(p->b);
-	p->b = NULL;
-}
-
-/* (Re)reads the header and binds it. */
-static int pass_begin(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-                      struct fl_score_report *rep)
-{
-	struct fl_csv_record rec;
-	size_t n_extra;
-	int r;
-
-	if ((r = fl_csv_next(p->csv, &rec)) <= 0)
-		return r == 0 ? fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", o->data)
-		              : r;
-	if ((r = fl_binding_new(m->schema, p->csv, &rec, o->eval, &p->b, &n_extra)) != 0)
-		return r;
-	(void)n_extra;
-	fl_load_report_extra(&rep->load, p->b);
-	p->records = 0;
-	return 0;
-}
-
-/*
- * Next good row of the pass: encodes and standardises it into x. Bad rows
- * are skipped under the skip policy (counted in pass one only) or fail.
- */
-static int pass_next(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-                     double *x, double *label, const char **id, struct fl_csv_record *rec,
-                     struct fl_load_report *count)
-{
-	int r;
-
-	while ((r = fl_csv_next(p->csv, rec)) == 1) {
-		p->records++;
-		if ((r = fl_encode_row(p->b, rec, x, label, id)) == 0) {
-			fl_scaler_apply(m->scaler, x);
-			return 1;
-		}
-		if (r != FL_ERR_DATA || o->policy != FL_BAD_ROWS_SKIP)
-			return r;
-		if (count != NULL) {
-			if (count->n_samples < FL_BAD_ROW_SAMPLES)
-				snprintf(count->samples[count->n_samples++],
-				         sizeof(count->samples[0]), "%s", fl_errmsg());
-			count->skipped++;
-		}
-	}
-	return r;
 }
 
 struct reason {
@@ -161,29 +103,31 @@ static void write_header(FILE *fp, const struct fl_model *m, const struct fl_sco
 }
 
 /* Second pass: every good row with its rank and reasons. */
-static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-                        struct fl_ranker *rk, FILE *fp, struct fl_score_report *rep, double *x)
+static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
+                        struct fl_rows *rows, struct fl_ranker *rk, FILE *fp,
+                        struct fl_score_report *rep, double *x)
 {
-	struct fl_csv_record rec;
 	struct reason reasons[FL_MAX_REASONS];
 	char text[160], rowbuf[32];
-	double label;
 	const char *id;
 	uint64_t i = 0, rank;
 	int r, decile;
 
 	write_header(fp, m, o);
-	while ((r = pass_next(m, o, p, x, &label, &id, &rec, NULL)) == 1) {
-		double z = fl_model_logit(m, x);
+	while ((r = fl_rows_next(rows, x, NULL, &id)) == 1) {
+		double z;
 		size_t nr;
 
+		fl_scaler_apply(m->scaler, x);
+		z = fl_model_logit(m, x);
 		if ((r = fl_ranker_rank(rk, i, &rank, &decile)) != 0)
 			return r;
 		if (id == NULL) {
 			/* The lead's position in the input, not among the good rows:
 			 * with skipped rows the two differ, and only the first lets
 			 * a person join the scores back to the file. */
-			snprintf(rowbuf, sizeof(rowbuf), "%llu", (unsigned long long)p->records);
+			snprintf(rowbuf, sizeof(rowbuf), "%llu",
+			         (unsigned long long)fl_rows_index(rows));
 			id = rowbuf;
 		}
 		put_field(fp, id);
@@ -194,7 +138,8 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 				fputs(",,", fp);
 				continue;
 			}
-			reason_text(m, p->b, &rec, reasons[k].feature, text, sizeof(text));
+			reason_text(m, fl_rows_binding(rows), fl_rows_record(rows),
+			            reasons[k].feature, text, sizeof(text));
 			fputc(',', fp);
 			put_field(fp, text);
 			fprintf(fp, ",%.4f", reasons[k].contribution);
@@ -244,13 +189,64 @@ static int open_output(const char *path, char **tmp, FILE **fp)
 	return 0;
 }
 
+/*
+ * The first pass: scores every good row of rows (standardised with the
+ * model's scaler) into a new ranker, ranked and summarised into rep->ev.
+ */
+static int rank_rows(const struct fl_model *m, const struct fl_score_opts *o,
+                     struct fl_rows *rows, double *x, struct fl_score_report *rep,
+                     struct fl_ranker **out)
+{
+	struct fl_ranker *rk = NULL;
+	double label = -1;
+	int r;
+
+	*out = NULL;
+	if ((r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0)
+		goto out;
+	while ((r = fl_rows_next(rows, x, &label, NULL)) == 1) {
+		fl_scaler_apply(m->scaler, x);
+		if ((r = fl_ranker_add(rk, fl_model_logit(m, x), o->eval ? (int)label : -1)) != 0)
+			goto out;
+		rep->load.rows++;
+	}
+	if (r < 0)
+		goto out;
+	rep->bytes = fl_rows_bytes_read(rows);
+	if ((r = fl_ranker_finish(rk, o->top_k, &rep->ev)) != 0)
+		goto out;
+	*out = rk;
+	rk = NULL;
+	r = 0;
+out:
+	fl_ranker_free(rk);
+	return r;
+}
+
+int fl_score_rank(const struct fl_model *m, const struct fl_score_opts *o,
+                  struct fl_score_report *rep, struct fl_ranker **rk)
+{
+	struct fl_rows *rows = NULL;
+	double *x = NULL;
+	int r;
+
+	*rk = NULL;
+	memset(rep, 0, sizeof(*rep));
+	if ((x = malloc(m->dim * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) == 0)
+		r = rank_rows(m, o, rows, x, rep, rk);
+	fl_rows_close(rows);
+	free(x);
+	return r;
+}
+
 int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
                   struct fl_score_report *rep)
 {
-	struct pass p = {0};
+	struct fl_rows *rows = NULL;
 	struct fl_ranker *rk = NULL;
-	struct fl_csv_record rec;
-	double *x = NULL, label = -1;
+	double *x = NULL;
 	char *tmp = NULL;
 	FILE *fp = NULL;
 	int r;
@@ -261,30 +257,17 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 		               FL_MAX_REASONS);
 	if ((x = malloc(m->dim * sizeof(double))) == NULL)
 		return FL_ERR_NOMEM;
-	if ((r = fl_csv_open(o->data, &p.csv)) != 0 ||
-	    (r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) !=
-	            0 ||
-	    (r = pass_begin(m, o, &p, rep)) != 0)
-		goto out;
-	while ((r = pass_next(m, o, &p, x, &label, NULL, &rec, &rep->load)) == 1) {
-		if ((r = fl_ranker_add(rk, fl_model_logit(m, x), o->eval ? (int)label : -1)) != 0)
-			goto out;
-		rep->load.rows++;
-	}
-	if (r < 0)
-		goto out;
-	rep->bytes = fl_csv_bytes_read(p.csv);
-	if ((r = fl_ranker_finish(rk, o->top_k, &rep->ev)) != 0)
+	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) != 0 ||
+	    (r = rank_rows(m, o, rows, x, rep, &rk)) != 0)
 		goto out;
 	if (o->out == NULL) {
 		r = 0;
 		goto out;
 	}
-	pass_close(&p);
-	if ((r = fl_csv_rewind(p.csv)) != 0 || (r = pass_begin(m, o, &p, rep)) != 0 ||
-	    (r = open_output(o->out, &tmp, &fp)) != 0)
+	/* Bad rows were counted in the first pass. */
+	if ((r = fl_rows_rewind(rows, NULL)) != 0 || (r = open_output(o->out, &tmp, &fp)) != 0)
 		goto out;
-	if ((r = write_scores(m, o, &p, rk, fp, rep, x)) != 0)
+	if ((r = write_scores(m, o, rows, rk, fp, rep, x)) != 0)
 		goto out;
 	if (fflush(fp) != 0 || ferror(fp) || fsync(fileno(fp)) != 0) {
 		r = fl_fail(FL_ERR_IO, "%s: write failed: %s", o->out, strerror(errno));
@@ -310,8 +293,7 @@ out:
 		unlink(tmp);
 		free(tmp);
 	}
-	pass_close(&p);
-	fl_csv_free(p.csv);
+	fl_rows_close(rows);
 	fl_ranker_free(rk);
 	free(x);
 	return r;

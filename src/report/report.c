@@ -709,58 +709,16 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 int fl_report_score(const struct fl_model *m, const struct fl_score_opts *o,
                     struct fl_score_report *rep, struct fl_curves *cv)
 {
-	struct fl_csv *csv = NULL;
-	struct fl_binding *bnd = NULL;
 	struct fl_ranker *rk = NULL;
-	struct fl_csv_record rec;
-	double *x = NULL, label = -1;
-	size_t n_extra;
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
 	memset(cv, 0, sizeof(*cv));
 	if (o->data == NULL)
 		return fl_fail(FL_ERR_INVALID, "report: no lead file to score");
-	if ((x = malloc(m->dim * sizeof(double))) == NULL)
-		return FL_ERR_NOMEM;
-	if ((r = fl_csv_open(o->data, &csv)) != 0 ||
-	    (r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0)
-		goto out;
-	if ((r = fl_csv_next(csv, &rec)) <= 0) {
-		if (r == 0)
-			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", o->data);
-		goto out;
-	}
-	if ((r = fl_binding_new(m->schema, csv, &rec, o->eval, &bnd, &n_extra)) != 0)
-		goto out;
-	fl_load_report_extra(&rep->load, bnd);
-	while ((r = fl_csv_next(csv, &rec)) == 1) {
-		if ((r = fl_encode_row(bnd, &rec, x, &label, NULL)) != 0) {
-			if (r != FL_ERR_DATA || o->policy != FL_BAD_ROWS_SKIP)
-				goto out;
-			if (rep->load.n_samples < FL_BAD_ROW_SAMPLES)
-				snprintf(rep->load.samples[rep->load.n_samples++],
-				         sizeof(rep->load.samples[0]), "%s", fl_errmsg());
-			rep->load.skipped++;
-			continue;
-		}
-		fl_scaler_apply(m->scaler, x);
-		if ((r = fl_ranker_add(rk, fl_model_logit(m, x), o->eval ? (int)label : -1)) != 0)
-			goto out;
-		rep->load.rows++;
-	}
-	if (r < 0)
-		goto out;
-	rep->bytes = fl_csv_bytes_read(csv);
-	if ((r = fl_ranker_finish(rk, o->top_k, &rep->ev)) != 0 ||
-	    (r = fl_ranker_curves(rk, cv)) != 0)
-		goto out;
-	r = 0;
-out:
+	if ((r = fl_score_rank(m, o, rep, &rk)) == 0)
+		r = fl_ranker_curves(rk, cv);
 	fl_ranker_free(rk);
-	fl_binding_free(bnd);
-	fl_csv_free(csv);
-	free(x);
 	return r;
 }
 
