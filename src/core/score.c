@@ -301,14 +301,9 @@ out:
 
 /* ---- explaining a model ---- */
 
-struct driver {
-	size_t col;
-	double effect; /* log-odds of a lead with this value against the average lead */
-};
-
 static int driver_cmp(const void *a, const void *b)
 {
-	double x = ((const struct driver *)a)->effect, y = ((const struct driver *)b)->effect;
+	double x = ((const struct fl_driver *)a)->effect, y = ((const struct fl_driver *)b)->effect;
 
 	return (x < y) - (x > y);
 }
@@ -332,7 +327,32 @@ static double column_effect(const struct fl_model *m, const struct fl_feature *f
 	return m->w[j] - avg;
 }
 
-static void print_driver(FILE *fp, const struct fl_model *m, const struct driver *d)
+int fl_score_drivers(const struct fl_model *m, struct fl_driver **out, size_t *n)
+{
+	const struct fl_schema *s = m->schema;
+	struct fl_driver *d;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if ((d = malloc((s->dim > 0 ? s->dim : 1) * sizeof(*d))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < s->n_features; i++)
+		for (size_t j = s->features[i].enc_offset;
+		     j < s->features[i].enc_offset + s->features[i].enc_width; j++) {
+			double e = column_effect(m, &s->features[i], j);
+
+			/* A NaN would make the order below undefined. */
+			if (isfinite(e))
+				d[k++] = (struct fl_driver){j, e};
+		}
+	qsort(d, k, sizeof(*d), driver_cmp);
+	*out = d;
+	*n = k;
+	return 0;
+}
+
+static void print_driver(FILE *fp, const struct fl_model *m, const struct fl_driver *d)
 {
 	char name[160];
 	const struct fl_feature *f = NULL;
@@ -355,17 +375,13 @@ static void print_driver(FILE *fp, const struct fl_model *m, const struct driver
 int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
 {
 	const struct fl_schema *s = m->schema;
-	struct driver *d = malloc(s->dim * sizeof(*d));
+	struct fl_driver *d;
 	char fp_hex[65];
-	size_t n = 0;
+	size_t n;
+	int r;
 
-	if (d == NULL)
-		return FL_ERR_NOMEM;
-	for (size_t i = 0; i < s->n_features; i++)
-		for (size_t j = s->features[i].enc_offset;
-		     j < s->features[i].enc_offset + s->features[i].enc_width; j++)
-			d[n++] = (struct driver){j, column_effect(m, &s->features[i], j)};
-	qsort(d, n, sizeof(*d), driver_cmp);
+	if ((r = fl_score_drivers(m, &d, &n)) != 0)
+		return r;
 	fl_schema_fingerprint_hex(s, fp_hex);
 	fprintf(fp,
 	        "Model: %zu features, %zu weights; solver %s, l2 %g; trained on %llu leads "

@@ -37,41 +37,10 @@
 
 /* ---- drivers ---- */
 
-struct driver {
-	size_t col;
-	double effect;
-};
-
-static int driver_cmp(const void *a, const void *b)
-{
-	double x = ((const struct driver *)a)->effect, y = ((const struct driver *)b)->effect;
-
-	return (x < y) - (x > y);
-}
-
-/*
- * Effect of encoded column j in log-odds against the average training lead,
- * as fedlead-score --explain states it: one standard deviation up for a
- * numeric value, having this value instead of the average mix for a
- * category or a missing-value indicator.
- */
-static double column_effect(const struct fl_model *m, const struct fl_feature *f, size_t j)
-{
-	double avg = 0;
-
-	if (f->type == FL_NUMERIC && j == f->enc_offset)
-		return m->w[j];
-	if (f->type == FL_NUMERIC)
-		return m->w[j] * (1 - m->scaler->baseline[j]);
-	for (size_t k = f->enc_offset; k < f->enc_offset + f->enc_width; k++)
-		avg += m->scaler->baseline[k] * m->w[k];
-	return m->w[j] - avg;
-}
-
 static int drivers_chart(struct fl_svg_buf *b, const struct fl_model *m, int top)
 {
 	const struct fl_schema *s = m->schema;
-	struct driver *d = NULL;
+	struct fl_driver *d = NULL;
 	char(*names)[200] = NULL;
 	const char **labels = NULL;
 	double *v = NULL;
@@ -91,20 +60,13 @@ static int drivers_chart(struct fl_svg_buf *b, const struct fl_model *m, int top
 		top = 10;
 	if (top > DRIVERS_MAX)
 		top = DRIVERS_MAX;
-	if ((d = malloc((s->dim > 0 ? s->dim : 1) * sizeof(*d))) == NULL ||
-	    (names = calloc(2 * (size_t)top, sizeof(*names))) == NULL ||
+	if ((r = fl_score_drivers(m, &d, &n)) != 0)
+		goto out;
+	r = FL_ERR_NOMEM;
+	if ((names = calloc(2 * (size_t)top, sizeof(*names))) == NULL ||
 	    (labels = calloc(2 * (size_t)top, sizeof(*labels))) == NULL ||
 	    (v = calloc(2 * (size_t)top, sizeof(*v))) == NULL)
 		goto out;
-	for (size_t i = 0; i < s->n_features; i++)
-		for (size_t j = s->features[i].enc_offset;
-		     j < s->features[i].enc_offset + s->features[i].enc_width; j++) {
-			double e = column_effect(m, &s->features[i], j);
-
-			if (isfinite(e))
-				d[n++] = (struct driver){j, e};
-		}
-	qsort(d, n, sizeof(*d), driver_cmp);
 	while (up < n && up < (size_t)top && d[up].effect > 0)
 		up++;
 	/* Against conversion: the strongest last, so the chart reads top to bottom
@@ -112,7 +74,7 @@ static int drivers_chart(struct fl_svg_buf *b, const struct fl_model *m, int top
 	while (down < n - up && down < (size_t)top && d[n - 1 - down].effect < 0)
 		down++;
 	for (size_t i = 0; i < up + down; i++, k++) {
-		const struct driver *dr = i < up ? &d[i] : &d[n - down + (i - up)];
+		const struct fl_driver *dr = i < up ? &d[i] : &d[n - down + (i - up)];
 
 		fl_schema_column_name(s, dr->col, names[k], sizeof(names[k]));
 		/* Numeric effects are per standard deviation: say so. */
