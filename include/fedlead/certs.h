@@ -27,6 +27,14 @@ int fl_cert_identity(X509 *cert, char *buf, size_t n);
 int fl_cert_identity_valid(const char *s);
 
 /*
+ * Records "<path>: <what>: <OpenSSL's first reason>" (a failed system call
+ * as its errno text: "ca.crt: cannot load CA certificate: No such file or
+ * directory"), empties OpenSSL's error queue and returns code. For files of
+ * keys, certificates and CRLs.
+ */
+int fl_cert_file_fail(int code, const char *path, const char *what);
+
+/*
  * How fl_cert_store_add() words a file it cannot use. The TLS contexts and
  * model signatures have always quoted OpenSSL; secure aggregation's key
  * checks have their own shorter texts. Both are kept word for word.

@@ -107,8 +107,7 @@ static const char *ossl_reason(char *buf, size_t n)
 	return buf;
 }
 
-/* "<path>: <what>: <OpenSSL's reason>" with code. */
-static int file_fail(int code, const char *path, const char *what)
+int fl_cert_file_fail(int code, const char *path, const char *what)
 {
 	char reason[256];
 
@@ -133,13 +132,14 @@ static int add_cas(X509_STORE *store, const char *path, enum fl_cert_texts texts
 	int r = FL_ERR_INTERNAL, count = 0;
 
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		r = file_fail(FL_ERR_CONFIG, path, openssl ? load : "cannot read");
+		r = fl_cert_file_fail(FL_ERR_CONFIG, path, openssl ? load : "cannot read");
 		goto out;
 	}
 	while ((ca = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		if (X509_STORE_add_cert(store, ca) != 1) {
-			r = openssl ? file_fail(FL_ERR_CONFIG, path, load)
-			            : fl_fail(FL_ERR_CONFIG, "%s: cannot use a CA certificate", path);
+			r = openssl ? fl_cert_file_fail(FL_ERR_CONFIG, path, load)
+			            : fl_fail(FL_ERR_CONFIG, "%s: cannot use a CA certificate",
+			                      path);
 			goto out;
 		}
 		X509_free(ca);
@@ -147,7 +147,7 @@ static int add_cas(X509_STORE *store, const char *path, enum fl_cert_texts texts
 		count++;
 	}
 	if (openssl && (count == 0 || !at_end())) {
-		r = file_fail(FL_ERR_CONFIG, path, load);
+		r = fl_cert_file_fail(FL_ERR_CONFIG, path, load);
 		goto out;
 	}
 	if (count == 0) {
@@ -174,12 +174,13 @@ static int add_crls(X509_STORE *store, const char *path, enum fl_cert_texts text
 	int r = FL_ERR_INTERNAL, count = 0;
 
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		r = file_fail(FL_ERR_CONFIG, path, openssl ? "cannot load CRL" : "cannot read");
+		r = fl_cert_file_fail(FL_ERR_CONFIG, path,
+		                      openssl ? "cannot load CRL" : "cannot read");
 		goto out;
 	}
 	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
 		if (X509_STORE_add_crl(store, crl) != 1) {
-			r = openssl ? file_fail(FL_ERR_CRYPTO, path, "cannot use CRL")
+			r = openssl ? fl_cert_file_fail(FL_ERR_CRYPTO, path, "cannot use CRL")
 			            : fl_fail(FL_ERR_CONFIG, "%s: cannot use a CRL", path);
 			goto out;
 		}
@@ -192,7 +193,7 @@ static int add_crls(X509_STORE *store, const char *path, enum fl_cert_texts text
 		goto out;
 	}
 	if (!at_end()) {
-		r = openssl ? file_fail(FL_ERR_CONFIG, path, "cannot load CRL")
+		r = openssl ? fl_cert_file_fail(FL_ERR_CONFIG, path, "cannot load CRL")
 		            : fl_fail(FL_ERR_CONFIG, "%s: cannot use a CRL", path);
 		goto out;
 	}

@@ -25,31 +25,6 @@
 #define DIGEST_SHA256 "sha256"
 #define DIGEST_NONE "none" /* EdDSA: the algorithm hashes the message itself */
 
-/* The earliest error on OpenSSL's queue as text; the queue is emptied. */
-static const char *ossl_reason(char *buf, size_t n)
-{
-	unsigned long e = ERR_peek_error();
-
-	if (e == 0)
-		snprintf(buf, n, "no details from OpenSSL");
-	else if (ERR_SYSTEM_ERROR(e)) {
-		if (strerror_r(ERR_GET_REASON(e), buf, n) != 0)
-			snprintf(buf, n, "system error %d", ERR_GET_REASON(e));
-	} else if (ERR_reason_error_string(e) != NULL)
-		snprintf(buf, n, "%s", ERR_reason_error_string(e));
-	else
-		snprintf(buf, n, "error %08lX", e);
-	ERR_clear_error();
-	return buf;
-}
-
-static int file_fail(int code, const char *path, const char *what)
-{
-	char reason[256];
-
-	return fl_fail(code, "%s: %s: %s", path, what, ossl_reason(reason, sizeof(reason)));
-}
-
 static int no_password(char *buf, int size, int rwflag, void *userdata)
 {
 	(void)buf;
@@ -75,11 +50,11 @@ static int load_certs(const char *path, X509 **cert, STACK_OF(X509) * *chain)
 	*chain = NULL;
 	ERR_clear_error();
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		r = file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
+		r = fl_cert_file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
 		goto out;
 	}
 	if ((*cert = PEM_read_bio_X509(bio, NULL, no_password, NULL)) == NULL) {
-		r = file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
+		r = fl_cert_file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
 		goto out;
 	}
 	if ((*chain = sk_X509_new_null()) == NULL) {
@@ -155,7 +130,7 @@ int fl_sign_blob(const char *key_path, const char *cert_path, const uint8_t *dat
 	ERR_clear_error();
 	if ((bio = BIO_new_file(key_path, "r")) == NULL ||
 	    (pkey = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL)) == NULL) {
-		r = file_fail(FL_ERR_CONFIG, key_path, "cannot load private key");
+		r = fl_cert_file_fail(FL_ERR_CONFIG, key_path, "cannot load private key");
 		goto out;
 	}
 	if (X509_check_private_key(cert, pkey) != 1) {
@@ -174,7 +149,7 @@ int fl_sign_blob(const char *key_path, const char *cert_path, const uint8_t *dat
 	/* One-shot EVP_DigestSign: the only form EdDSA supports. */
 	if (EVP_DigestSignInit(md, NULL, eddsa ? NULL : EVP_sha256(), NULL, pkey) != 1 ||
 	    EVP_DigestSign(md, NULL, &siglen, data, len) != 1) {
-		r = file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
+		r = fl_cert_file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
 		goto out;
 	}
 	if ((sig = malloc(siglen)) == NULL) {
@@ -182,7 +157,7 @@ int fl_sign_blob(const char *key_path, const char *cert_path, const uint8_t *dat
 		goto out;
 	}
 	if (EVP_DigestSign(md, sig, &siglen, data, len) != 1) {
-		r = file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
+		r = fl_cert_file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
 		goto out;
 	}
 	if ((r = to_der(cert, &sb.signer_cert)) != 0)
