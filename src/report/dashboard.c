@@ -83,7 +83,7 @@ static void round_card(struct fl_svg_buf *b, const struct fl_dashboard *d)
 	}
 	if (isfinite(d->view.l2) && d->view.phase >= FL_PHASE_TRAIN)
 		fl_svg_buf_printf(&n, "; L2 %g", d->view.l2);
-	fl_page_card(b, "Round", v.data, n.data);
+	card(b, "Round", v.data, n.data);
 	fl_svg_buf_free(&v);
 	fl_svg_buf_free(&n);
 }
@@ -96,7 +96,7 @@ int fl_dashboard_render(const struct fl_dashboard *d, char **html, size_t *len)
 
 	*html = NULL;
 	*len = 0;
-	fl_page_head(&b, d->refresh);
+	page_head(&b, d->refresh);
 	put(&b, "<title>fedlead \xc2\xb7 ");
 	esc(&b, d->federation_id);
 	put(&b, " \xc2\xb7 ");
@@ -118,7 +118,7 @@ int fl_dashboard_render(const struct fl_dashboard *d, char **html, size_t *len)
 	put(&v, "\">");
 	esc(&v, phase);
 	put(&v, "</span>");
-	fl_page_card(&b, "Phase", v.data,
+	card(&b, "Phase", v.data,
 	     w->phase == FL_PHASE_WAITING ? "for partners to join"
 	     : w->phase == FL_PHASE_STATS ? "summing column statistics"
 	     : w->phase == FL_PHASE_TRAIN ? "training rounds"
@@ -130,18 +130,18 @@ int fl_dashboard_render(const struct fl_dashboard *d, char **html, size_t *len)
 
 	fl_svg_buf_printf(&v, "%zu / %zu", w->connected, w->expected);
 	fl_svg_buf_printf(&n, "connected of expected; %zu taking part", w->participating);
-	fl_page_card(&b, "Partners", v.data, n.data);
+	card(&b, "Partners", v.data, n.data);
 	fl_svg_buf_free(&v);
 	fl_svg_buf_free(&n);
 
 	num(&v, w->train_loss, 4);
-	fl_page_card(&b, "Training loss", v.data, "mean log-loss at the current weights");
+	card(&b, "Training loss", v.data, "mean log-loss at the current weights");
 	fl_svg_buf_free(&v);
 
 	num(&v, w->valid_auc, 3);
 	put(&n, "validation AUC; validation log-loss ");
 	num(&n, w->valid_log_loss, 4);
-	fl_page_card(&b, "Validation", v.data, n.data);
+	card(&b, "Validation", v.data, n.data);
 	fl_svg_buf_free(&v);
 	fl_svg_buf_free(&n);
 	put(&b, "</div>\n");

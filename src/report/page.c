@@ -61,49 +61,6 @@ const char fl_page_css[] =
         "figure,.card,tr,.headline,table{break-inside:avoid}figcaption{font-size:8.5pt}"
         "h2{break-after:avoid}}";
 
-void fl_page_head(struct fl_svg_buf *b, int refresh)
-{
-	put(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-	if (refresh > 0)
-		fl_svg_buf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh);
-	/* Nothing on the page may load or run anything. */
-	put(b, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	       "style-src 'unsafe-inline'; img-src data:\">\n"
-	       "<meta name=\"referrer\" content=\"no-referrer\">\n");
-}
-
-void fl_page_card(struct fl_svg_buf *b, const char *key, const char *value_html,
-                 const char *note_html)
-{
-	put(b, "<div class=\"card\"><div class=\"k\">");
-	put(b, key);
-	put(b, "</div><div class=\"v\">");
-	put(b, value_html);
-	put(b, "</div>");
-	if (note_html != NULL) {
-		put(b, "<div class=\"n\">");
-		put(b, note_html);
-		put(b, "</div>");
-	}
-	put(b, "</div>\n");
-}
-
-void fl_page_figure_open(struct fl_svg_buf *b, int wide)
-{
-	put(b, wide ? "<figure class=\"wide\">" : "<figure>");
-}
-
-void fl_page_figure_close(struct fl_svg_buf *b, const char *caption)
-{
-	if (caption != NULL) {
-		put(b, "<figcaption>");
-		put(b, caption);
-		put(b, "</figcaption>");
-	}
-	put(b, "</figure>\n");
-}
-
 /* ---- training history (model provenance and dashboard) ---- */
 
 /*
@@ -154,13 +111,13 @@ int fl_page_history_charts(struct fl_svg_buf *b, const struct fl_round_log *h, s
 	loss[0] = (struct fl_svg_series){"Training", x, tl, m, C_MODEL, style};
 	loss[1] = (struct fl_svg_series){"Validation (held-out leads)", x, vl, m, C_VALID, style};
 	auc[0] = (struct fl_svg_series){"Validation AUC", x, va, m, C_VALID, style};
-	fl_page_figure_open(b, 0);
+	figure_open(b, 0);
 	fl_svg_line_chart(b, &cl, loss, 2);
-	fl_page_figure_close(b, "Mean log-loss of the shared model after each round: training on the "
+	figure_close(b, "Mean log-loss of the shared model after each round: training on the "
 	                "partners' rows, validation on the rows they hold out. Lower is better.");
-	fl_page_figure_open(b, 0);
+	figure_open(b, 0);
 	fl_svg_line_chart(b, &ca, auc, 1);
-	fl_page_figure_close(b, "Chance that a held-out converted lead scores above a held-out "
+	figure_close(b, "Chance that a held-out converted lead scores above a held-out "
 	                "non-converted one (0.5 = random, 1 = perfect), from summed score "
 	                "histograms.");
 	free(x);

@@ -72,13 +72,49 @@ static inline double ratio(double a, double c)
 
 /* The <head> up to the title: charset, viewport, a reload every refresh
  * seconds (0 = none) and a policy that lets the page load and run nothing. */
-void fl_page_head(struct fl_svg_buf *b, int refresh);
-/* A metric card: key as text, value and note as HTML (note may be NULL). */
-void fl_page_card(struct fl_svg_buf *b, const char *key, const char *value_html,
-                  const char *note_html);
-void fl_page_figure_open(struct fl_svg_buf *b, int wide);
-/* Closes a figure with an optional caption (HTML). */
-void fl_page_figure_close(struct fl_svg_buf *b, const char *caption);
+static inline void page_head(struct fl_svg_buf *b, int refresh)
+{
+	put(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+	if (refresh > 0)
+		fl_svg_buf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh);
+	/* Nothing on the page may load or run anything. */
+	put(b, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+	       "style-src 'unsafe-inline'; img-src data:\">\n"
+	       "<meta name=\"referrer\" content=\"no-referrer\">\n");
+}
+
+static inline void card(struct fl_svg_buf *b, const char *key, const char *value_html,
+                        const char *note_html)
+{
+	put(b, "<div class=\"card\"><div class=\"k\">");
+	put(b, key);
+	put(b, "</div><div class=\"v\">");
+	put(b, value_html);
+	put(b, "</div>");
+	if (note_html != NULL) {
+		put(b, "<div class=\"n\">");
+		put(b, note_html);
+		put(b, "</div>");
+	}
+	put(b, "</div>\n");
+}
+
+static inline void figure_open(struct fl_svg_buf *b, int wide)
+{
+	put(b, wide ? "<figure class=\"wide\">" : "<figure>");
+}
+
+static inline void figure_close(struct fl_svg_buf *b, const char *caption)
+{
+	if (caption != NULL) {
+		put(b, "<figcaption>");
+		put(b, caption);
+		put(b, "</figcaption>");
+	}
+	put(b, "</figure>\n");
+}
+
 /*
  * Loss and AUC per round, as two figures. Long histories are thinned to at
  * most MAX_HISTORY_POINTS evenly spaced rounds, always keeping the last.

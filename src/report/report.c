@@ -359,32 +359,32 @@ static void labelled_cards(struct fl_svg_buf *b, const struct fl_eval *ev)
 	baselines(ev, &bl, &bb);
 	put(b, "<div class=\"cards\">\n");
 	count(&v, ev->rows);
-	fl_page_card(b, "Leads", v.data, "in the scored file");
+	card(b, "Leads", v.data, "in the scored file");
 	fl_svg_buf_free(&v);
 
 	count(&v, ev->positives);
 	pct(&n, ratio((double)ev->positives, (double)ev->rows), 1);
 	put(&n, " converted");
-	fl_page_card(b, "Conversions", v.data, n.data);
+	card(b, "Conversions", v.data, n.data);
 	fl_svg_buf_free(&v);
 	fl_svg_buf_free(&n);
 
 	num(&v, ev->auc, 3);
-	fl_page_card(b, "AUC", v.data,
+	card(b, "AUC", v.data,
 	     "chance a converted lead scores above a non-converted one (0.5 = random)");
 	fl_svg_buf_free(&v);
 
 	num(&v, ev->log_loss, 4);
 	put(&n, "lower is better; always guessing the average rate: ");
 	num(&n, bl, 4);
-	fl_page_card(b, "Log-loss", v.data, n.data);
+	card(b, "Log-loss", v.data, n.data);
 	fl_svg_buf_free(&v);
 	fl_svg_buf_free(&n);
 
 	num(&v, ev->brier, 4);
 	put(&n, "squared error of the probability; average-rate guess: ");
 	num(&n, bb, 4);
-	fl_page_card(b, "Brier score", v.data, n.data);
+	card(b, "Brier score", v.data, n.data);
 	fl_svg_buf_free(&v);
 	fl_svg_buf_free(&n);
 	put(b, "</div>\n");
@@ -399,16 +399,16 @@ static void unlabelled_cards(struct fl_svg_buf *b, const struct fl_eval *ev)
 		expected += ev->deciles[d].mean_prob * (double)ev->deciles[d].rows;
 	put(b, "<div class=\"cards\">\n");
 	count(&v, ev->rows);
-	fl_page_card(b, "Leads scored", v.data, "in the file");
+	card(b, "Leads scored", v.data, "in the file");
 	fl_svg_buf_free(&v);
 	num(&v, expected, 0);
-	fl_page_card(b, "Expected conversions", v.data, "sum of the predicted probabilities");
+	card(b, "Expected conversions", v.data, "sum of the predicted probabilities");
 	fl_svg_buf_free(&v);
 	pct(&v, ratio(expected, (double)ev->rows), 1);
-	fl_page_card(b, "Mean score", v.data, "average predicted conversion probability");
+	card(b, "Mean score", v.data, "average predicted conversion probability");
 	fl_svg_buf_free(&v);
 	pct(&v, ev->deciles[0].rows > 0 ? ev->deciles[0].mean_prob : NAN, 1);
-	fl_page_card(b, "Top decile", v.data, "mean predicted probability of the best tenth");
+	card(b, "Top decile", v.data, "mean predicted probability of the best tenth");
 	fl_svg_buf_free(&v);
 	put(b, "</div>\n");
 }
@@ -564,7 +564,7 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 		return fl_fail(FL_ERR_INVALID, "report: metrics and curves go together");
 	labelled = ev != NULL && cv->labelled && isfinite(ev->log_loss);
 
-	fl_page_head(&b, 0);
+	page_head(&b, 0);
 	put(&b, "<title>Lead scoring report");
 	if (meta->model_path != NULL) {
 		put(&b, " \xe2\x80\x94 ");
@@ -594,30 +594,30 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 		headline(&b, ev);
 		labelled_cards(&b, ev);
 		put(&b, "<div class=\"grid\">\n");
-		fl_page_figure_open(&b, 0);
+		figure_open(&b, 0);
 		gains_chart(&b, ev, cv);
-		fl_page_figure_close(&b,
+		figure_close(&b,
 		             "Call leads from the highest score down: the blue line is the share "
 		             "of all conversions reached so far. The higher above the grey "
 		             "diagonal (calling at random), the better.");
-		fl_page_figure_open(&b, 0);
+		figure_open(&b, 0);
 		roc_chart(&b, ev, cv);
-		fl_page_figure_close(&b,
+		figure_close(&b,
 		             "For every cut-off: conversions found against non-converted leads "
 		             "flagged. The area under the curve (AUC) is the chance a converted "
 		             "lead scores above a non-converted one.");
-		fl_page_figure_open(&b, 0);
+		figure_open(&b, 0);
 		lift_chart(&b, ev);
-		fl_page_figure_close(&b, "How many times the average conversion rate each tenth of the "
+		figure_close(&b, "How many times the average conversion rate each tenth of the "
 		                 "leads reaches. A good ranking falls from left to right.");
-		fl_page_figure_open(&b, 0);
+		figure_open(&b, 0);
 		calibration_chart(&b, ev);
-		fl_page_figure_close(&b,
+		figure_close(&b,
 		             "Predicted against observed conversion rate per decile. Close bars "
 		             "mean the scores can be read as probabilities.");
-		fl_page_figure_open(&b, 1);
+		figure_open(&b, 1);
 		distribution_chart(&b, cv, 1);
-		fl_page_figure_close(&b, "Scores of converted and not-converted leads, each as a share of "
+		figure_close(&b, "Scores of converted and not-converted leads, each as a share of "
 		                 "its own group. The less they overlap, the better the model "
 		                 "separates them. The axis is in log-odds, so the many low scores "
 		                 "spread out instead of piling up at 0.");
@@ -633,21 +633,21 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 		}
 		unlabelled_cards(&b, ev);
 		put(&b, "<div class=\"grid\">\n");
-		fl_page_figure_open(&b, 0);
+		figure_open(&b, 0);
 		distribution_chart(&b, cv, 0);
-		fl_page_figure_close(&b, "How the predicted conversion probabilities are spread over the "
+		figure_close(&b, "How the predicted conversion probabilities are spread over the "
 		                 "leads (log-odds axis, so low scores spread out).");
-		fl_page_figure_open(&b, 0);
+		figure_open(&b, 0);
 		predicted_deciles_chart(&b, ev);
-		fl_page_figure_close(&b, "Mean predicted probability of each tenth of the leads, highest "
+		figure_close(&b, "Mean predicted probability of each tenth of the leads, highest "
 		                 "scores first.");
 		put(&b, "</div>\n");
 	}
 
 	put(&b, "<h2>What drives the score</h2>\n<div class=\"grid\">");
-	fl_page_figure_open(&b, 1);
+	figure_open(&b, 1);
 	drivers_chart(&b, m, meta->top_drivers);
-	fl_page_figure_close(&b, "The features that move a lead's score most, up (blue) and down "
+	figure_close(&b, "The features that move a lead's score most, up (blue) and down "
 	                 "(orange), against the average lead: for a category, having that value; "
 	                 "for a number, one standard deviation more.");
 	put(&b, "</div>\n");
