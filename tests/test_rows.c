@@ -171,8 +171,9 @@ static void test_open_errors(void **state)
 		fl_rows_close(rows);
 		unlink(path);
 	}
-	assert_int_equal(fl_rows_open(s, "/nonexistent/leads.csv", 1, FL_BAD_ROWS_SKIP, NULL, &rows),
-	                 FL_ERR_IO);
+	assert_int_equal(
+	        fl_rows_open(s, "/nonexistent/leads.csv", 1, FL_BAD_ROWS_SKIP, NULL, &rows),
+	        FL_ERR_IO);
 	assert_string_equal(fl_errmsg(), "/nonexistent/leads.csv: No such file or directory");
 	fl_rows_close(NULL);
 	fl_schema_free(s);

@@ -63,13 +63,14 @@ int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
 
 int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id)
 {
-	double unused_label;
+	double unused;
 	int r;
 
+	if (label == NULL)
+		label = &unused;
 	while ((r = fl_csv_next(rows->csv, &rows->rec)) == 1) {
 		rows->index++;
-		if ((r = fl_encode_row(rows->b, &rows->rec, x, label ? label : &unused_label, id)) ==
-		    0)
+		if ((r = fl_encode_row(rows->b, &rows->rec, x, label, id)) == 0)
 			return 1;
 		if (r != FL_ERR_DATA || rows->policy != FL_BAD_ROWS_SKIP)
 			return r;
