@@ -587,7 +587,7 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-static struct fl_dataset *subset_alloc(size_t n, size_t dim)
+struct fl_dataset *fl_dataset_alloc(size_t n, size_t dim)
 {
 	struct fl_dataset *d = calloc(1, sizeof(*d));
 
@@ -619,8 +619,8 @@ int fl_dataset_split(const struct fl_dataset *ds, double frac, uint64_t seed,
 	cut = (uint64_t)(frac * 18446744073709551616.0);
 	for (size_t i = 0; i < ds->n; i++)
 		nv += mix64(seed ^ mix64(i)) < cut;
-	if ((t = subset_alloc(ds->n - nv, ds->dim)) == NULL ||
-	    (v = subset_alloc(nv, ds->dim)) == NULL) {
+	if ((t = fl_dataset_alloc(ds->n - nv, ds->dim)) == NULL ||
+	    (v = fl_dataset_alloc(nv, ds->dim)) == NULL) {
 		fl_dataset_free(t);
 		return FL_ERR_NOMEM;
 	}

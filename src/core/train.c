@@ -36,22 +36,6 @@ size_t fl_l2_grid(double *out, size_t max)
 	return n;
 }
 
-static struct fl_dataset *dataset_alloc(size_t n, size_t dim)
-{
-	struct fl_dataset *d = calloc(1, sizeof(*d));
-
-	if (d == NULL)
-		return NULL;
-	d->dim = dim;
-	d->X = malloc((n ? n : 1) * dim * sizeof(double));
-	d->y = malloc((n ? n : 1) * sizeof(double));
-	if (d->X == NULL || d->y == NULL) {
-		fl_dataset_free(d);
-		return NULL;
-	}
-	return d;
-}
-
 static void dataset_append(struct fl_dataset *d, const struct fl_dataset *src, size_t i)
 {
 	memcpy(d->X + d->n * d->dim, src->X + i * src->dim, src->dim * sizeof(double));
@@ -174,8 +158,8 @@ static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 	}
 	/* k-fold: every row is held out once; AUC over the pooled out-of-fold
 	 * scores. */
-	if ((fit = dataset_alloc(tr->n, tr->dim)) == NULL ||
-	    (hold = dataset_alloc(tr->n, tr->dim)) == NULL ||
+	if ((fit = fl_dataset_alloc(tr->n, tr->dim)) == NULL ||
+	    (hold = fl_dataset_alloc(tr->n, tr->dim)) == NULL ||
 	    (z = malloc((tr->n + 1) * sizeof(double))) == NULL ||
 	    (yall = malloc((tr->n + 1) * sizeof(double))) == NULL ||
 	    (wf = malloc(tr->dim * sizeof(double))) == NULL) {
@@ -261,7 +245,7 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 			goto out;
 		}
 	} else {
-		if ((tr = dataset_alloc(raw->n, raw->dim)) == NULL) {
+		if ((tr = fl_dataset_alloc(raw->n, raw->dim)) == NULL) {
 			r = FL_ERR_NOMEM;
 			goto out;
 		}
