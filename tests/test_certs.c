@@ -124,7 +124,8 @@ static void test_trusts_the_ca_and_checks_the_crl(void **state)
 		assert_int_equal(verify(st, "gone.crt"), X509_V_OK);
 		X509_STORE_free(st);
 
-		assert_int_equal(fl_cert_store_load(P("ca/ca.crt"), P("ca/crl.pem"), texts, &st), 0);
+		assert_int_equal(fl_cert_store_load(P("ca/ca.crt"), P("ca/crl.pem"), texts, &st),
+		                 0);
 		assert_int_equal(verify(st, "acme.crt"), X509_V_OK);
 		assert_int_equal(verify(st, "gone.crt"), X509_V_ERR_CERT_REVOKED);
 		assert_true((X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(st)) &
