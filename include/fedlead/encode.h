@@ -118,6 +118,10 @@ struct fl_dataset {
 int fl_dataset_load(const struct fl_schema *s, const char *path, enum fl_bad_rows policy,
 		    struct fl_dataset **out, struct fl_load_report *rep);
 
+/* An empty dataset with room for n rows of dim columns (n = 0 allowed),
+ * without statistics; NULL when memory is short. */
+struct fl_dataset *fl_dataset_alloc(size_t n, size_t dim);
+
 /* Applies a scaler to every row. */
 void fl_dataset_standardize(struct fl_dataset *ds, const struct fl_scaler *sc);
 

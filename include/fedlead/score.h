@@ -38,6 +38,32 @@ struct fl_score_report {
 int fl_score_file(const struct fl_model *m, const struct fl_score_opts *opts,
 		  struct fl_score_report *rep);
 
+/*
+ * The first pass of fl_score_file() alone: scores every good row of
+ * opts->data into a new ranker (*rk, for fl_ranker_free()), which is
+ * finished, so rep->ev holds the metrics and the ranker can give curves.
+ * opts->out and opts->n_reasons are ignored.
+ */
+int fl_score_rank(const struct fl_model *m, const struct fl_score_opts *opts,
+		  struct fl_score_report *rep, struct fl_ranker **rk);
+
+/* The effect of one encoded column on a lead's log-odds, against the
+ * average training lead. */
+struct fl_driver {
+	size_t col;
+	double effect;
+};
+
+/*
+ * A model's drivers: every encoded column's effect, as --explain and the
+ * report state it (one standard deviation up for a numeric value; having
+ * this value instead of the feature's average mix for a category or a
+ * missing-value indicator), from the strongest towards conversion to the
+ * strongest against. Columns whose effect is not finite are left out.
+ * *out is malloc'ed (*n entries) for free().
+ */
+int fl_score_drivers(const struct fl_model *m, struct fl_driver **out, size_t *n);
+
 /* Contribution of encoded column j to a standardised row's logit, against
  * the average training lead: w_j * (x_j - baseline_j). */
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j);

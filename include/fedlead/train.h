@@ -55,6 +55,24 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 		   const struct fl_train_opts *opts, struct fl_model **out,
 		   struct fl_train_report *rep);
 
+/* What a training run found, as a model's provenance records it. */
+struct fl_train_facts {
+	const char *solver; /* "newton", "lbfgs", "sgd", "fedavg" */
+	double l2, pos_weight;
+	uint64_t rows, positives;
+	int iterations;
+	double final_loss, grad_norm;
+	struct fl_metric_set train, valid; /* valid.rows == 0: no validation */
+};
+
+/*
+ * Stamps a newly trained model's provenance: the facts, this fedlead's
+ * version and the time now (RFC 3339, UTC). Every trainer (local, from a
+ * cache, federated) stamps through here, so the three models say the same
+ * things the same way. Federation fields are the caller's to add.
+ */
+int fl_train_stamp(struct fl_model *m, const struct fl_train_facts *f);
+
 /* Trains on standardised rows with the given solver settings; w (dim) in/out. */
 int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
 		 double pos_weight, double *w, struct fl_solver_status *st);

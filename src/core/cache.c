@@ -24,6 +24,7 @@
 #include "fedlead/bytes.h"
 #include "fedlead/error.h"
 #include "fedlead/file.h"
+#include "fedlead/rows.h"
 #include "fedlead/linalg.h"
 
 #define MAGIC_LEN 8
@@ -214,43 +215,20 @@ static int flush_rows(struct convert *cv)
 	return 0;
 }
 
-static void note_bad_row(struct fl_load_report *rep)
-{
-	if (rep->n_samples < FL_BAD_ROW_SAMPLES)
-		snprintf(rep->samples[rep->n_samples++], sizeof(rep->samples[0]), "%s",
-		         fl_errmsg());
-	rep->skipped++;
-}
-
 /* Pass 1: CSV to raw encoded rows in the file, statistics on the way. */
 static int convert_rows(const struct fl_schema *s, const char *csv_path, enum fl_bad_rows policy,
                         struct convert *cv, struct fl_stats *st, struct fl_load_report *rep)
 {
-	struct fl_csv *csv = NULL;
-	struct fl_csv_record rec;
-	struct fl_binding *b = NULL;
-	size_t n_extra;
+	struct fl_rows *rows = NULL;
 	int r;
 
-	if ((r = fl_csv_open(csv_path, &csv)) != 0)
+	if ((r = fl_rows_open(s, csv_path, 1, policy, rep, &rows)) != 0)
 		goto out;
-	if ((r = fl_csv_next(csv, &rec)) <= 0) {
-		if (r == 0)
-			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", csv_path);
-		goto out;
-	}
-	if ((r = fl_binding_new(s, csv, &rec, 1, &b, &n_extra)) != 0)
-		goto out;
-	fl_load_report_extra(rep, b);
-	while ((r = fl_csv_next(csv, &rec)) == 1) {
+	for (;;) {
 		double *x = cv->xbuf + cv->k * cv->dim, *y = cv->ybuf + cv->k;
 
-		if ((r = fl_encode_row(b, &rec, x, y, NULL)) != 0) {
-			if (r != FL_ERR_DATA || policy != FL_BAD_ROWS_SKIP)
-				goto out;
-			note_bad_row(rep);
-			continue;
-		}
+		if ((r = fl_rows_next(rows, x, y, NULL)) != 1)
+			break;
 		fl_stats_add(st, x, *y);
 		if (++cv->k == cv->buf_rows && (r = flush_rows(cv)) != 0)
 			goto out;
@@ -264,8 +242,7 @@ static int convert_rows(const struct fl_schema *s, const char *csv_path, enum fl
 	rep->rows = cv->n;
 	r = 0;
 out:
-	fl_binding_free(b);
-	fl_csv_free(csv);
+	fl_rows_close(rows);
 	return r;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/rows.h"
 
 /* How much of an offending field an error message quotes. */
 #define QUOTE_MAX 60
@@ -492,14 +493,6 @@ void fl_dataset_free(struct fl_dataset *ds)
 	free(ds);
 }
 
-static void report_bad_row(struct fl_load_report *rep)
-{
-	if (rep->n_samples < FL_BAD_ROW_SAMPLES)
-		snprintf(rep->samples[rep->n_samples++], sizeof(rep->samples[0]), "%s",
-		         fl_errmsg());
-	rep->skipped++;
-}
-
 void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b)
 {
 	size_t used = 0;
@@ -541,11 +534,9 @@ static int grow(struct fl_dataset *ds, size_t *cap)
 int fl_dataset_load(const struct fl_schema *s, const char *path, enum fl_bad_rows policy,
                     struct fl_dataset **out, struct fl_load_report *rep)
 {
-	struct fl_csv *csv = NULL;
-	struct fl_csv_record rec;
-	struct fl_binding *b = NULL;
+	struct fl_rows *rows = NULL;
 	struct fl_dataset *ds = NULL;
-	size_t cap = 0, n_extra;
+	size_t cap = 0;
 	int r;
 
 	*out = NULL;
@@ -553,29 +544,15 @@ int fl_dataset_load(const struct fl_schema *s, const char *path, enum fl_bad_row
 	if ((ds = calloc(1, sizeof(*ds))) == NULL)
 		return FL_ERR_NOMEM;
 	ds->dim = s->dim;
-	if ((r = fl_stats_new(s->dim, &ds->stats)) != 0 || (r = fl_csv_open(path, &csv)) != 0)
+	if ((r = fl_stats_new(s->dim, &ds->stats)) != 0 ||
+	    (r = fl_rows_open(s, path, 1, policy, rep, &rows)) != 0)
 		goto out;
-	if ((r = fl_csv_next(csv, &rec)) <= 0) {
-		if (r == 0)
-			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", path);
-		goto out;
-	}
-	if ((r = fl_binding_new(s, csv, &rec, 1, &b, &n_extra)) != 0)
-		goto out;
-	fl_load_report_extra(rep, b);
-	while ((r = fl_csv_next(csv, &rec)) == 1) {
-		double *x;
-
+	for (;;) {
 		if (ds->n == cap && (r = grow(ds, &cap)) != 0)
 			goto out;
-		x = ds->X + ds->n * ds->dim;
-		if ((r = fl_encode_row(b, &rec, x, &ds->y[ds->n], NULL)) != 0) {
-			if (r != FL_ERR_DATA || policy != FL_BAD_ROWS_SKIP)
-				goto out;
-			report_bad_row(rep);
-			continue;
-		}
-		fl_stats_add(ds->stats, x, ds->y[ds->n]);
+		if ((r = fl_rows_next(rows, ds->X + ds->n * ds->dim, &ds->y[ds->n], NULL)) != 1)
+			break;
+		fl_stats_add(ds->stats, ds->X + ds->n * ds->dim, ds->y[ds->n]);
 		ds->n++;
 	}
 	if (r < 0)
@@ -589,8 +566,7 @@ int fl_dataset_load(const struct fl_schema *s, const char *path, enum fl_bad_row
 	ds = NULL;
 	r = 0;
 out:
-	fl_binding_free(b);
-	fl_csv_free(csv);
+	fl_rows_close(rows);
 	fl_dataset_free(ds);
 	return r;
 }
@@ -611,7 +587,7 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-static struct fl_dataset *subset_alloc(size_t n, size_t dim)
+struct fl_dataset *fl_dataset_alloc(size_t n, size_t dim)
 {
 	struct fl_dataset *d = calloc(1, sizeof(*d));
 
@@ -643,8 +619,8 @@ int fl_dataset_split(const struct fl_dataset *ds, double frac, uint64_t seed,
 	cut = (uint64_t)(frac * 18446744073709551616.0);
 	for (size_t i = 0; i < ds->n; i++)
 		nv += mix64(seed ^ mix64(i)) < cut;
-	if ((t = subset_alloc(ds->n - nv, ds->dim)) == NULL ||
-	    (v = subset_alloc(nv, ds->dim)) == NULL) {
+	if ((t = fl_dataset_alloc(ds->n - nv, ds->dim)) == NULL ||
+	    (v = fl_dataset_alloc(nv, ds->dim)) == NULL) {
 		fl_dataset_free(t);
 		return FL_ERR_NOMEM;
 	}

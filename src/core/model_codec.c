@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "fedlead/error.h"
+#include "fedlead/utf8.h"
 #include "fedlead/sealed.h"
 #include "model.pb-c.h"
 #include "model_int.h"
@@ -260,34 +261,7 @@ static void metric_from_pb(const Fedlead__MetricSet *pb, struct fl_metric_set *m
  */
 static int prov_text(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p != 0) {
-		unsigned c = *p, n, cp;
-
-		if (c < 0x80)
-			n = 0;
-		else if (c >= 0xc2 && c <= 0xdf)
-			n = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3;
-		else
-			return 0;
-		cp = n == 0 ? c : c & (0x3f >> n); /* the lead byte's payload */
-		for (unsigned k = 1; k <= n; k++) {
-			if ((p[k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[k] & 0x3f);
-		}
-		/* Overlong forms, surrogates, beyond U+10FFFF, C0 and C1 controls, DEL. */
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
-			return 0;
-		p += n + 1;
-	}
-	return 1;
+	return fl_utf8_valid(s, strlen(s), FL_UTF8_NO_CONTROL);
 }
 
 static int prov_from_pb(const Fedlead__Provenance *pv, struct fl_provenance *p, const char *origin)

@@ -14,6 +14,7 @@
 
 #include "fedlead/csv.h"
 #include "fedlead/error.h"
+#include "fedlead/utf8.h"
 
 static char *xstrdup(const char *s)
 {
@@ -558,36 +559,7 @@ struct draft_col {
  * draft without a word). */
 static int draft_utf8(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	if (strlen(s) != len)
-		return 0;
-	while (*p != 0) {
-		unsigned c = *p, n, cp;
-
-		if (c < 0x80)
-			n = 0;
-		else if (c >= 0xc2 && c <= 0xdf)
-			n = 1;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3;
-		else
-			return 0;
-		cp = n == 0 ? c : c & (0x3f >> n); /* the lead byte's payload */
-		for (unsigned k = 1; k <= n; k++) {
-			if ((p[k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[k] & 0x3f);
-		}
-		/* Overlong forms, surrogates, beyond U+10FFFF. */
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		p += n + 1;
-	}
-	return 1;
+	return fl_utf8_valid(s, len, FL_UTF8_NO_NUL);
 }
 
 static int draft_add_value(struct draft_col *c, const char *v)

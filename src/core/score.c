@@ -16,6 +16,7 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/linalg.h"
+#include "fedlead/rows.h"
 
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
 {
@@ -46,65 +47,6 @@ static void put_field(FILE *fp, const char *s)
 		fputc(*s, fp);
 	}
 	fputc('"', fp);
-}
-
-struct pass {
-	struct fl_csv *csv;
-	struct fl_binding *b;
-	uint64_t records; /* data records read so far, bad ones included */
-};
-
-static void pass_close(struct pass *p)
-{
-	fl_binding_free(p->b);
-	p->b = NULL;
-}
-
-/* (Re)reads the header and binds it. */
-static int pass_begin(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-                      struct fl_score_report *rep)
-{
-	struct fl_csv_record rec;
-	size_t n_extra;
-	int r;
-
-	if ((r = fl_csv_next(p->csv, &rec)) <= 0)
-		return r == 0 ? fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", o->data)
-		              : r;
-	if ((r = fl_binding_new(m->schema, p->csv, &rec, o->eval, &p->b, &n_extra)) != 0)
-		return r;
-	(void)n_extra;
-	fl_load_report_extra(&rep->load, p->b);
-	p->records = 0;
-	return 0;
-}
-
-/*
- * Next good row of the pass: encodes and standardises it into x. Bad rows
- * are skipped under the skip policy (counted in pass one only) or fail.
- */
-static int pass_next(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-                     double *x, double *label, const char **id, struct fl_csv_record *rec,
-                     struct fl_load_report *count)
-{
-	int r;
-
-	while ((r = fl_csv_next(p->csv, rec)) == 1) {
-		p->records++;
-		if ((r = fl_encode_row(p->b, rec, x, label, id)) == 0) {
-			fl_scaler_apply(m->scaler, x);
-			return 1;
-		}
-		if (r != FL_ERR_DATA || o->policy != FL_BAD_ROWS_SKIP)
-			return r;
-		if (count != NULL) {
-			if (count->n_samples < FL_BAD_ROW_SAMPLES)
-				snprintf(count->samples[count->n_samples++],
-				         sizeof(count->samples[0]), "%s", fl_errmsg());
-			count->skipped++;
-		}
-	}
-	return r;
 }
 
 struct reason {
@@ -162,29 +104,31 @@ static void write_header(FILE *fp, const struct fl_model *m, const struct fl_sco
 }
 
 /* Second pass: every good row with its rank and reasons. */
-static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct pass *p,
-                        struct fl_ranker *rk, FILE *fp, struct fl_score_report *rep, double *x)
+static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
+                        struct fl_rows *rows, struct fl_ranker *rk, FILE *fp,
+                        struct fl_score_report *rep, double *x)
 {
-	struct fl_csv_record rec;
 	struct reason reasons[FL_MAX_REASONS];
 	char text[160], rowbuf[32];
-	double label;
 	const char *id;
 	uint64_t i = 0, rank;
 	int r, decile;
 
 	write_header(fp, m, o);
-	while ((r = pass_next(m, o, p, x, &label, &id, &rec, NULL)) == 1) {
-		double z = fl_model_logit(m, x);
+	while ((r = fl_rows_next(rows, x, NULL, &id)) == 1) {
+		double z;
 		size_t nr;
 
+		fl_scaler_apply(m->scaler, x);
+		z = fl_model_logit(m, x);
 		if ((r = fl_ranker_rank(rk, i, &rank, &decile)) != 0)
 			return r;
 		if (id == NULL) {
 			/* The lead's position in the input, not among the good rows:
 			 * with skipped rows the two differ, and only the first lets
 			 * a person join the scores back to the file. */
-			snprintf(rowbuf, sizeof(rowbuf), "%llu", (unsigned long long)p->records);
+			snprintf(rowbuf, sizeof(rowbuf), "%llu",
+			         (unsigned long long)fl_rows_index(rows));
 			id = rowbuf;
 		}
 		put_field(fp, id);
@@ -195,7 +139,8 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 				fputs(",,", fp);
 				continue;
 			}
-			reason_text(m, p->b, &rec, reasons[k].feature, text, sizeof(text));
+			reason_text(m, fl_rows_binding(rows), fl_rows_record(rows),
+			            reasons[k].feature, text, sizeof(text));
 			fputc(',', fp);
 			put_field(fp, text);
 			fprintf(fp, ",%.4f", reasons[k].contribution);
@@ -219,13 +164,64 @@ static const struct fl_file_opts score_out_opts = {.what = "write output",
                                                    .mode = 0666,
                                                    .flags = FL_FILE_UMASK};
 
+/*
+ * The first pass: scores every good row of rows (standardised with the
+ * model's scaler) into a new ranker, ranked and summarised into rep->ev.
+ */
+static int rank_rows(const struct fl_model *m, const struct fl_score_opts *o,
+                     struct fl_rows *rows, double *x, struct fl_score_report *rep,
+                     struct fl_ranker **out)
+{
+	struct fl_ranker *rk = NULL;
+	double label = -1;
+	int r;
+
+	*out = NULL;
+	if ((r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0)
+		goto out;
+	while ((r = fl_rows_next(rows, x, &label, NULL)) == 1) {
+		fl_scaler_apply(m->scaler, x);
+		if ((r = fl_ranker_add(rk, fl_model_logit(m, x), o->eval ? (int)label : -1)) != 0)
+			goto out;
+		rep->load.rows++;
+	}
+	if (r < 0)
+		goto out;
+	rep->bytes = fl_rows_bytes_read(rows);
+	if ((r = fl_ranker_finish(rk, o->top_k, &rep->ev)) != 0)
+		goto out;
+	*out = rk;
+	rk = NULL;
+	r = 0;
+out:
+	fl_ranker_free(rk);
+	return r;
+}
+
+int fl_score_rank(const struct fl_model *m, const struct fl_score_opts *o,
+                  struct fl_score_report *rep, struct fl_ranker **rk)
+{
+	struct fl_rows *rows = NULL;
+	double *x = NULL;
+	int r;
+
+	*rk = NULL;
+	memset(rep, 0, sizeof(*rep));
+	if ((x = malloc(m->dim * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) == 0)
+		r = rank_rows(m, o, rows, x, rep, rk);
+	fl_rows_close(rows);
+	free(x);
+	return r;
+}
+
 int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
                   struct fl_score_report *rep)
 {
-	struct pass p = {0};
+	struct fl_rows *rows = NULL;
 	struct fl_ranker *rk = NULL;
-	struct fl_csv_record rec;
-	double *x = NULL, label = -1;
+	double *x = NULL;
 	struct fl_file *dst = NULL;
 	FILE *fp = NULL;
 	int r;
@@ -236,41 +232,28 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 		               FL_MAX_REASONS);
 	if ((x = malloc(m->dim * sizeof(double))) == NULL)
 		return FL_ERR_NOMEM;
-	if ((r = fl_csv_open(o->data, &p.csv)) != 0 ||
-	    (r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) !=
-	            0 ||
-	    (r = pass_begin(m, o, &p, rep)) != 0)
-		goto out;
-	while ((r = pass_next(m, o, &p, x, &label, NULL, &rec, &rep->load)) == 1) {
-		if ((r = fl_ranker_add(rk, fl_model_logit(m, x), o->eval ? (int)label : -1)) != 0)
-			goto out;
-		rep->load.rows++;
-	}
-	if (r < 0)
-		goto out;
-	rep->bytes = fl_csv_bytes_read(p.csv);
-	if ((r = fl_ranker_finish(rk, o->top_k, &rep->ev)) != 0)
+	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) != 0 ||
+	    (r = rank_rows(m, o, rows, x, rep, &rk)) != 0)
 		goto out;
 	if (o->out == NULL) {
 		r = 0;
 		goto out;
 	}
-	pass_close(&p);
-	if ((r = fl_csv_rewind(p.csv)) != 0 || (r = pass_begin(m, o, &p, rep)) != 0 ||
+	/* Bad rows were counted in the first pass. */
+	if ((r = fl_rows_rewind(rows, NULL)) != 0 ||
 	    (r = fl_file_begin(o->out, &score_out_opts, &dst)) != 0)
 		goto out;
 	if ((fp = fl_file_stream(dst)) == NULL) {
 		r = FL_ERR_IO;
 		goto out;
 	}
-	if ((r = write_scores(m, o, &p, rk, fp, rep, x)) != 0)
+	if ((r = write_scores(m, o, rows, rk, fp, rep, x)) != 0)
 		goto out;
 	r = fl_file_commit(dst);
 	dst = NULL;
 out:
 	fl_file_abort(dst);
-	pass_close(&p);
-	fl_csv_free(p.csv);
+	fl_rows_close(rows);
 	fl_ranker_free(rk);
 	free(x);
 	return r;
@@ -278,14 +261,9 @@ out:
 
 /* ---- explaining a model ---- */
 
-struct driver {
-	size_t col;
-	double effect; /* log-odds of a lead with this value against the average lead */
-};
-
 static int driver_cmp(const void *a, const void *b)
 {
-	double x = ((const struct driver *)a)->effect, y = ((const struct driver *)b)->effect;
+	double x = ((const struct fl_driver *)a)->effect, y = ((const struct fl_driver *)b)->effect;
 
 	return (x < y) - (x > y);
 }
@@ -309,7 +287,32 @@ static double column_effect(const struct fl_model *m, const struct fl_feature *f
 	return m->w[j] - avg;
 }
 
-static void print_driver(FILE *fp, const struct fl_model *m, const struct driver *d)
+int fl_score_drivers(const struct fl_model *m, struct fl_driver **out, size_t *n)
+{
+	const struct fl_schema *s = m->schema;
+	struct fl_driver *d;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if ((d = malloc((s->dim > 0 ? s->dim : 1) * sizeof(*d))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < s->n_features; i++)
+		for (size_t j = s->features[i].enc_offset;
+		     j < s->features[i].enc_offset + s->features[i].enc_width; j++) {
+			double e = column_effect(m, &s->features[i], j);
+
+			/* A NaN would make the order below undefined. */
+			if (isfinite(e))
+				d[k++] = (struct fl_driver){j, e};
+		}
+	qsort(d, k, sizeof(*d), driver_cmp);
+	*out = d;
+	*n = k;
+	return 0;
+}
+
+static void print_driver(FILE *fp, const struct fl_model *m, const struct fl_driver *d)
 {
 	char name[160];
 	const struct fl_feature *f = NULL;
@@ -332,17 +335,13 @@ static void print_driver(FILE *fp, const struct fl_model *m, const struct driver
 int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
 {
 	const struct fl_schema *s = m->schema;
-	struct driver *d = malloc(s->dim * sizeof(*d));
+	struct fl_driver *d;
 	char fp_hex[65];
-	size_t n = 0;
+	size_t n;
+	int r;
 
-	if (d == NULL)
-		return FL_ERR_NOMEM;
-	for (size_t i = 0; i < s->n_features; i++)
-		for (size_t j = s->features[i].enc_offset;
-		     j < s->features[i].enc_offset + s->features[i].enc_width; j++)
-			d[n++] = (struct driver){j, column_effect(m, &s->features[i], j)};
-	qsort(d, n, sizeof(*d), driver_cmp);
+	if ((r = fl_score_drivers(m, &d, &n)) != 0)
+		return r;
 	fl_schema_fingerprint_hex(s, fp_hex);
 	fprintf(fp,
 	        "Model: %zu features, %zu weights; solver %s, l2 %g; trained on %llu leads "

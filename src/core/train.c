@@ -37,22 +37,6 @@ size_t fl_l2_grid(double *out, size_t max)
 	return n;
 }
 
-static struct fl_dataset *dataset_alloc(size_t n, size_t dim)
-{
-	struct fl_dataset *d = calloc(1, sizeof(*d));
-
-	if (d == NULL)
-		return NULL;
-	d->dim = dim;
-	d->X = malloc((n ? n : 1) * dim * sizeof(double));
-	d->y = malloc((n ? n : 1) * sizeof(double));
-	if (d->X == NULL || d->y == NULL) {
-		fl_dataset_free(d);
-		return NULL;
-	}
-	return d;
-}
-
 static void dataset_append(struct fl_dataset *d, const struct fl_dataset *src, size_t i)
 {
 	memcpy(d->X + d->n * d->dim, src->X + i * src->dim, src->dim * sizeof(double));
@@ -175,8 +159,8 @@ static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 	}
 	/* k-fold: every row is held out once; AUC over the pooled out-of-fold
 	 * scores. */
-	if ((fit = dataset_alloc(tr->n, tr->dim)) == NULL ||
-	    (hold = dataset_alloc(tr->n, tr->dim)) == NULL ||
+	if ((fit = fl_dataset_alloc(tr->n, tr->dim)) == NULL ||
+	    (hold = fl_dataset_alloc(tr->n, tr->dim)) == NULL ||
 	    (z = malloc((tr->n + 1) * sizeof(double))) == NULL ||
 	    (yall = malloc((tr->n + 1) * sizeof(double))) == NULL ||
 	    (wf = malloc(tr->dim * sizeof(double))) == NULL) {
@@ -211,13 +195,29 @@ out:
 	return r;
 }
 
-static void now_rfc3339(char *buf, size_t n)
+int fl_train_stamp(struct fl_model *m, const struct fl_train_facts *f)
 {
+	char created[32];
 	time_t t = time(NULL);
 	struct tm tm;
+	int r;
 
 	gmtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if ((r = fl_model_set_str(&m->prov.solver, f->solver)) != 0 ||
+	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
+	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0)
+		return r;
+	m->prov.l2 = f->l2;
+	m->prov.pos_weight = f->pos_weight;
+	m->prov.rows = f->rows;
+	m->prov.positives = f->positives;
+	m->prov.iterations = f->iterations;
+	m->prov.final_loss = f->final_loss;
+	m->prov.grad_norm = f->grad_norm;
+	m->prov.train = f->train;
+	m->prov.valid = f->valid;
+	return 0;
 }
 
 int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
@@ -229,7 +229,6 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 	struct fl_scaler *sc = NULL;
 	struct fl_model *m = NULL;
 	double *w = NULL, grid[FL_L2_GRID_MAX], pw = o->pos_weight;
-	char created[32];
 	int r;
 
 	*out = NULL;
@@ -247,7 +246,7 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 			goto out;
 		}
 	} else {
-		if ((tr = dataset_alloc(raw->n, raw->dim)) == NULL) {
+		if ((tr = fl_dataset_alloc(raw->n, raw->dim)) == NULL) {
 			r = FL_ERR_NOMEM;
 			goto out;
 		}
@@ -310,20 +309,19 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 	fl_scaler_free(m->scaler);
 	m->scaler = sc;
 	sc = NULL;
-	now_rfc3339(created, sizeof(created));
-	if ((r = fl_model_set_str(&m->prov.solver, fl_solver_name(o->solver))) != 0 ||
-	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
-	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0)
+	if ((r = fl_train_stamp(m, &(struct fl_train_facts){
+	             .solver = fl_solver_name(o->solver),
+	             .l2 = rep->l2,
+	             .pos_weight = pw,
+	             .rows = (uint64_t)st->rows,
+	             .positives = (uint64_t)st->positives,
+	             .iterations = rep->status.iterations,
+	             .final_loss = rep->status.objective,
+	             .grad_norm = rep->status.grad_norm,
+	             .train = rep->train,
+	             .valid = rep->valid,
+	     })) != 0)
 		goto out;
-	m->prov.l2 = rep->l2;
-	m->prov.pos_weight = pw;
-	m->prov.rows = (uint64_t)st->rows;
-	m->prov.positives = (uint64_t)st->positives;
-	m->prov.iterations = rep->status.iterations;
-	m->prov.final_loss = rep->status.objective;
-	m->prov.grad_norm = rep->status.grad_norm;
-	m->prov.train = rep->train;
-	m->prov.valid = rep->valid;
 	*out = m;
 	m = NULL;
 	r = 0;
@@ -355,8 +353,6 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 	struct fl_eval ev;
 	const struct fl_stats *sum;
 	double *w = NULL;
-	char created[32];
-	time_t now = time(NULL);
 	int r;
 
 	*out = NULL;
@@ -394,23 +390,22 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 	memcpy(m->w, w, s->dim * sizeof(double));
 	fl_scaler_free(m->scaler);
 	m->scaler = NULL;
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	if ((r = fl_scaler_from_stats(s, sum, &m->scaler)) != 0 ||
-	    (r = fl_model_set_str(&m->prov.solver, fl_solver_name(co.kind))) != 0 ||
-	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
-	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0)
-		goto out;
 	rep->l2 = opts->l2;
 	rep->pos_weight = co.pos_weight;
 	rep->train = (struct fl_metric_set){ev.rows, ev.positives, ev.auc, ev.log_loss};
-	m->prov.l2 = opts->l2;
-	m->prov.pos_weight = co.pos_weight;
-	m->prov.rows = (uint64_t)sum->rows;
-	m->prov.positives = (uint64_t)sum->positives;
-	m->prov.iterations = rep->status.iterations;
-	m->prov.final_loss = rep->status.objective;
-	m->prov.grad_norm = rep->status.grad_norm;
-	m->prov.train = rep->train;
+	if ((r = fl_scaler_from_stats(s, sum, &m->scaler)) != 0 ||
+	    (r = fl_train_stamp(m, &(struct fl_train_facts){
+	             .solver = fl_solver_name(co.kind),
+	             .l2 = opts->l2,
+	             .pos_weight = co.pos_weight,
+	             .rows = (uint64_t)sum->rows,
+	             .positives = (uint64_t)sum->positives,
+	             .iterations = rep->status.iterations,
+	             .final_loss = rep->status.objective,
+	             .grad_norm = rep->status.grad_norm,
+	             .train = rep->train,
+	     })) != 0)
+		goto out;
 	*out = m;
 	m = NULL;
 	r = 0;

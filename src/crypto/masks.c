@@ -830,77 +830,9 @@ out:
 
 int fl_sa_store_load(const char *ca_path, const char *crl_path, X509_STORE **out)
 {
-	X509_STORE *store = NULL;
-	X509_CRL *crl = NULL;
-	X509 *ca = NULL;
-	FILE *f = NULL;
-	int r = FL_ERR_INTERNAL, count = 0;
-
 	if (out != NULL)
 		*out = NULL;
-	if (ca_path == NULL || out == NULL) {
-		r = fl_fail(FL_ERR_INVALID, "key advertisements: no CA file");
-		goto out;
-	}
-	ERR_clear_error();
-	if ((store = X509_STORE_new()) == NULL) {
-		r = FL_ERR_NOMEM;
-		goto out;
-	}
-	if ((f = fopen(ca_path, "r")) == NULL) {
-		r = fl_fail(FL_ERR_CONFIG, "%s: cannot read: %s", ca_path, strerror(errno));
-		goto out;
-	}
-	while ((ca = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
-		if (X509_STORE_add_cert(store, ca) != 1) {
-			r = fl_fail(FL_ERR_CONFIG, "%s: cannot use a CA certificate", ca_path);
-			goto out;
-		}
-		X509_free(ca);
-		ca = NULL;
-		count++;
-	}
-	ERR_clear_error();
-	if (count == 0) {
-		r = fl_fail(FL_ERR_CONFIG, "%s: no CA certificate in the file", ca_path);
-		goto out;
-	}
-	fclose(f);
-	f = NULL;
-	if (crl_path != NULL) {
-		count = 0;
-		if ((f = fopen(crl_path, "r")) == NULL) {
-			r = fl_fail(FL_ERR_CONFIG, "%s: cannot read: %s", crl_path,
-			            strerror(errno));
-			goto out;
-		}
-		while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
-			if (X509_STORE_add_crl(store, crl) != 1) {
-				r = fl_fail(FL_ERR_CONFIG, "%s: cannot use a CRL", crl_path);
-				goto out;
-			}
-			X509_CRL_free(crl);
-			crl = NULL;
-			count++;
-		}
-		ERR_clear_error();
-		if (count == 0) {
-			r = fl_fail(FL_ERR_CONFIG, "%s: no CRL in the file", crl_path);
-			goto out;
-		}
-		/* Every certificate of a chain, not only the leaf, as libssl
-		 * checks them in src/tls.c. */
-		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	}
-	*out = store;
-	store = NULL;
-	r = 0;
-out:
-	ERR_clear_error();
-	if (f != NULL)
-		fclose(f);
-	X509_CRL_free(crl);
-	X509_free(ca);
-	X509_STORE_free(store);
-	return r;
+	if (ca_path == NULL || out == NULL)
+		return fl_fail(FL_ERR_INVALID, "key advertisements: no CA file");
+	return fl_cert_store_load(ca_path, crl_path, FL_CERT_TEXTS_SHORT, out);
 }

@@ -25,31 +25,6 @@
 #define DIGEST_SHA256 "sha256"
 #define DIGEST_NONE "none" /* EdDSA: the algorithm hashes the message itself */
 
-/* The earliest error on OpenSSL's queue as text; the queue is emptied. */
-static const char *ossl_reason(char *buf, size_t n)
-{
-	unsigned long e = ERR_peek_error();
-
-	if (e == 0)
-		snprintf(buf, n, "no details from OpenSSL");
-	else if (ERR_SYSTEM_ERROR(e)) {
-		if (strerror_r(ERR_GET_REASON(e), buf, n) != 0)
-			snprintf(buf, n, "system error %d", ERR_GET_REASON(e));
-	} else if (ERR_reason_error_string(e) != NULL)
-		snprintf(buf, n, "%s", ERR_reason_error_string(e));
-	else
-		snprintf(buf, n, "error %08lX", e);
-	ERR_clear_error();
-	return buf;
-}
-
-static int file_fail(int code, const char *path, const char *what)
-{
-	char reason[256];
-
-	return fl_fail(code, "%s: %s: %s", path, what, ossl_reason(reason, sizeof(reason)));
-}
-
 static int no_password(char *buf, int size, int rwflag, void *userdata)
 {
 	(void)buf;
@@ -75,11 +50,11 @@ static int load_certs(const char *path, X509 **cert, STACK_OF(X509) * *chain)
 	*chain = NULL;
 	ERR_clear_error();
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		r = file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
+		r = fl_cert_file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
 		goto out;
 	}
 	if ((*cert = PEM_read_bio_X509(bio, NULL, no_password, NULL)) == NULL) {
-		r = file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
+		r = fl_cert_file_fail(FL_ERR_CONFIG, path, "cannot load certificate");
 		goto out;
 	}
 	if ((*chain = sk_X509_new_null()) == NULL) {
@@ -155,7 +130,7 @@ int fl_sign_blob(const char *key_path, const char *cert_path, const uint8_t *dat
 	ERR_clear_error();
 	if ((bio = BIO_new_file(key_path, "r")) == NULL ||
 	    (pkey = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL)) == NULL) {
-		r = file_fail(FL_ERR_CONFIG, key_path, "cannot load private key");
+		r = fl_cert_file_fail(FL_ERR_CONFIG, key_path, "cannot load private key");
 		goto out;
 	}
 	if (X509_check_private_key(cert, pkey) != 1) {
@@ -174,7 +149,7 @@ int fl_sign_blob(const char *key_path, const char *cert_path, const uint8_t *dat
 	/* One-shot EVP_DigestSign: the only form EdDSA supports. */
 	if (EVP_DigestSignInit(md, NULL, eddsa ? NULL : EVP_sha256(), NULL, pkey) != 1 ||
 	    EVP_DigestSign(md, NULL, &siglen, data, len) != 1) {
-		r = file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
+		r = fl_cert_file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
 		goto out;
 	}
 	if ((sig = malloc(siglen)) == NULL) {
@@ -182,7 +157,7 @@ int fl_sign_blob(const char *key_path, const char *cert_path, const uint8_t *dat
 		goto out;
 	}
 	if (EVP_DigestSign(md, sig, &siglen, data, len) != 1) {
-		r = file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
+		r = fl_cert_file_fail(FL_ERR_CRYPTO, key_path, "cannot sign");
 		goto out;
 	}
 	if ((r = to_der(cert, &sb.signer_cert)) != 0)
@@ -244,61 +219,6 @@ static X509 *from_der(const ProtobufCBinaryData *d)
 		x = NULL;
 	}
 	return x;
-}
-
-/* The federation CA as the only trust anchor, and the CRL if given. */
-static int load_store(const char *ca_path, const char *crl_path, X509_STORE **out)
-{
-	X509_STORE *store = NULL;
-	X509_CRL *crl = NULL;
-	BIO *bio = NULL;
-	int r = FL_ERR_INTERNAL, count = 0;
-
-	*out = NULL;
-	ERR_clear_error();
-	if ((store = X509_STORE_new()) == NULL) {
-		r = FL_ERR_NOMEM;
-		goto out;
-	}
-	if (X509_STORE_load_file(store, ca_path) != 1) {
-		r = file_fail(FL_ERR_CONFIG, ca_path, "cannot load CA certificate");
-		goto out;
-	}
-	if (crl_path != NULL) {
-		if ((bio = BIO_new_file(crl_path, "r")) == NULL) {
-			r = file_fail(FL_ERR_CONFIG, crl_path, "cannot load CRL");
-			goto out;
-		}
-		while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-			if (X509_STORE_add_crl(store, crl) != 1) {
-				r = file_fail(FL_ERR_CRYPTO, crl_path, "cannot use CRL");
-				goto out;
-			}
-			X509_CRL_free(crl);
-			crl = NULL;
-			count++;
-		}
-		/* The end of the file reads as "no start line"; anything else
-		 * is a damaged CRL. */
-		if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
-			r = file_fail(FL_ERR_CONFIG, crl_path, "cannot load CRL");
-			goto out;
-		}
-		ERR_clear_error();
-		if (count == 0) {
-			r = fl_fail(FL_ERR_CONFIG, "%s: no CRL in the file", crl_path);
-			goto out;
-		}
-		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	}
-	*out = store;
-	store = NULL;
-	r = 0;
-out:
-	X509_CRL_free(crl);
-	BIO_free(bio);
-	X509_STORE_free(store);
-	return r;
 }
 
 /* The signer's CN (or first DNS name) by the rules of fl_tls_peer_identity. */
@@ -399,7 +319,7 @@ int fl_verify_blob(const uint8_t *data, size_t len, const uint8_t *block, size_t
 		            sb->digest, eddsa ? DIGEST_NONE : DIGEST_SHA256);
 		goto out;
 	}
-	if ((r = load_store(ca_path, crl_path, &store)) != 0)
+	if ((r = fl_cert_store_load(ca_path, crl_path, FL_CERT_TEXTS_OPENSSL, &store)) != 0)
 		goto out;
 	if ((sctx = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(sctx, store, cert, chain) != 1) {

@@ -37,15 +37,6 @@ int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k)
 			     c->d, &so, c->w, &c->solver);
 }
 
-static void now_rfc3339(char *buf, size_t n)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* A count summed from the partners' updates, for the model's provenance: a
  * hostile or broken partner can make it anything, and converting a double
  * outside uint64_t's range is undefined. */
@@ -58,7 +49,6 @@ static uint64_t count_u64(double x)
 static int training_done(struct fl_fedcoord *c)
 {
 	struct fl_model *m = NULL;
-	char created[32];
 	int r;
 
 	if ((r = fl_model_new(c->schema, &m)) != 0)
@@ -68,21 +58,20 @@ static int training_done(struct fl_fedcoord *c)
 	memcpy(m->scaler->scale, c->scaler->scale, c->d * sizeof(double));
 	memcpy(m->scaler->baseline, c->scaler->baseline, c->d * sizeof(double));
 	memcpy(m->scaler->impute, c->scaler->impute, c->d * sizeof(double));
-	now_rfc3339(created, sizeof(created));
-	if ((r = fl_model_set_str(&m->prov.solver, fl_fed_algo_name(c->set.algorithm))) != 0 ||
-	    (r = fl_model_set_str(&m->prov.created, created)) != 0 ||
-	    (r = fl_model_set_str(&m->prov.tool_version, FL_VERSION)) != 0 ||
+	if ((r = fl_train_stamp(m, &(struct fl_train_facts){
+	             .solver = fl_fed_algo_name(c->set.algorithm),
+	             .l2 = c->l2,
+	             .pos_weight = c->pos_weight,
+	             .rows = count_u64(c->total_rows),
+	             .positives = count_u64(c->total_positives),
+	             .iterations = c->iterations,
+	             .final_loss = c->train_loss * c->total_rows,
+	             .grad_norm = c->grad_norm,
+	             .train = {count_u64(c->total_rows), count_u64(c->total_positives), NAN,
+	                       c->train_loss},
+	     })) != 0 ||
 	    (r = fl_model_set_str(&m->prov.federation_id, c->federation_id)) != 0)
 		goto out;
-	m->prov.l2 = c->l2;
-	m->prov.pos_weight = c->pos_weight;
-	m->prov.rows = count_u64(c->total_rows);
-	m->prov.positives = count_u64(c->total_positives);
-	m->prov.iterations = c->iterations;
-	m->prov.final_loss = c->train_loss * c->total_rows;
-	m->prov.grad_norm = c->grad_norm;
-	m->prov.train = (struct fl_metric_set){count_u64(c->total_rows),
-					       count_u64(c->total_positives), NAN, c->train_loss};
 	if (c->set.validation_split > 0)
 		m->prov.valid = (struct fl_metric_set){count_u64(c->valid_rows),
 						       count_u64(c->valid_positives), c->valid_auc,

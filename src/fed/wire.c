@@ -24,6 +24,7 @@
 
 #include "fedlead/bytes.h"
 #include "fedlead/error.h"
+#include "fedlead/utf8.h"
 
 /* Nesting in wire.proto is Envelope > Welcome > Plan; anything deeper is a
  * bug in a descriptor, not a message. */
@@ -52,55 +53,7 @@ static int why_set(char *why, const char *fmt, ...)
 	return 1;
 }
 
-/* ---- UTF-8 ------------------------------------------------------------ */
-
-/*
- * Length (1-4) of the well-formed UTF-8 character at s (n bytes left), with
- * its code point in *cp; 0 when the bytes are not one (overlong forms,
- * surrogates and values above U+10FFFF included).
- */
-static size_t utf8_char(const uint8_t *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-/* C0 and C1 controls and DEL: a peer's string must not steer a terminal or
- * forge a log line. */
-static int is_control(uint32_t cp)
-{
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
-}
+/* ---- strings --------------------------------------------------------- */
 
 /* 0 when s (n bytes) is a string the protocol allows, else 1 with why. */
 static int check_string(const char *path, const uint8_t *s, size_t n, char *why)
@@ -114,9 +67,9 @@ static int check_string(const char *path, const uint8_t *s, size_t n, char *why)
 	for (size_t i = 0; i < n; i += k) {
 		if (s[i] == 0)
 			return why_set(why, "malformed message (%s contains a NUL byte)", path);
-		if ((k = utf8_char(s + i, n - i, &cp)) == 0)
+		if ((k = fl_utf8_char(s + i, n - i, &cp)) == 0)
 			return why_set(why, "malformed message (%s is not valid UTF-8)", path);
-		if (is_control(cp))
+		if (fl_utf8_is_control(cp))
 			return why_set(why, "malformed message (%s contains a control character)",
 			               path);
 	}
@@ -133,7 +86,7 @@ void fl_wire_clean_string(char *dst, size_t n, const char *src)
 		return;
 	limit = n - 1 < FL_WIRE_MAX_STRING ? n - 1 : FL_WIRE_MAX_STRING;
 	for (size_t i = 0; i < slen; i += k) {
-		if ((k = utf8_char(s + i, slen - i, &cp)) == 0 || is_control(cp)) {
+		if ((k = fl_utf8_char(s + i, slen - i, &cp)) == 0 || fl_utf8_is_control(cp)) {
 			if (k == 0)
 				k = 1;
 			if (o + 1 > limit)

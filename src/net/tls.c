@@ -79,49 +79,6 @@ static int no_password(char *buf, int size, int rwflag, void *userdata)
 	return -1;
 }
 
-/* Every CRL in a PEM file into the context's store, and checking on. */
-static int load_crl(SSL_CTX *ctx, const char *path)
-{
-	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-	X509_CRL *crl = NULL;
-	BIO *bio = NULL;
-	char what[1100];
-	int r = FL_ERR_INTERNAL, count = 0;
-
-	snprintf(what, sizeof(what), "%s: cannot load CRL", path);
-	ERR_clear_error();
-	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		r = ssl_fail(FL_ERR_CONFIG, what);
-		goto out;
-	}
-	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-		if (X509_STORE_add_crl(store, crl) != 1) {
-			r = ssl_fail(FL_ERR_CRYPTO, what);
-			goto out;
-		}
-		X509_CRL_free(crl);
-		crl = NULL;
-		count++;
-	}
-	/* The loop ends at the end of the file ("no start line") or at a
-	 * damaged CRL, which must not pass for the end. */
-	if (count == 0 || ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
-		if (count == 0 && ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE) {
-			ERR_clear_error();
-			r = fl_fail(FL_ERR_CONFIG, "%s: no CRL in the file", path);
-		} else
-			r = ssl_fail(FL_ERR_CONFIG, what);
-		goto out;
-	}
-	ERR_clear_error();
-	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	r = 0;
-out:
-	X509_CRL_free(crl);
-	BIO_free(bio);
-	return r;
-}
-
 /* The part both ends share: TLS 1.3 only, one CA, optional CRL, own
  * certificate and key. */
 static int ctx_common(SSL_CTX *ctx, const struct fl_tls_opts *o, int need_cert)
@@ -138,12 +95,8 @@ static int ctx_common(SSL_CTX *ctx, const struct fl_tls_opts *o, int need_cert)
 		goto out;
 	}
 	/* The federation CA is the only trust anchor: no system store. */
-	snprintf(what, sizeof(what), "%s: cannot load CA certificate", o->ca);
-	if (X509_STORE_load_file(SSL_CTX_get_cert_store(ctx), o->ca) != 1) {
-		r = ssl_fail(FL_ERR_CONFIG, what);
-		goto out;
-	}
-	if (o->crl != NULL && (r = load_crl(ctx, o->crl)) != 0)
+	if ((r = fl_cert_store_add(SSL_CTX_get_cert_store(ctx), o->ca, o->crl,
+	                           FL_CERT_TEXTS_OPENSSL)) != 0)
 		goto out;
 	if (o->cert == NULL && o->key == NULL && !need_cert) {
 		r = 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/utf8.h"
 
 const char *const fl_log_level_names[] = {"debug", "info", "notice", "warn", "error", NULL};
 
@@ -48,33 +49,10 @@ static void timestamp(char *buf, size_t n)
  */
 static size_t utf8_seq(const unsigned char *s, size_t len)
 {
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
+	uint32_t cp;
+	size_t n = fl_utf8_char(s, len, &cp);
 
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xc2)
-		lo = 0xa0; /* U+0080-U+009F are the C1 controls */
-	else if (s[0] == 0xe0)
-		lo = 0xa0; /* overlong */
-	else if (s[0] == 0xed)
-		hi = 0x9f; /* surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90; /* overlong */
-	else if (s[0] == 0xf4)
-		hi = 0x8f; /* above U+10FFFF */
-	if (len < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
+	return n != 0 && cp >= 0x80 && cp <= 0x9f ? 0 : n;
 }
 
 /*

@@ -1,13 +1,9 @@
 /*
- * The model report and the coordinator's dashboard: HTML pages built from
- * inline SVG charts (svg.c) and a little CSS.
- *
- * The report is for a sales-operations analyst: it leads with one sentence
- * in plain language, then the charts that answer "how much better than
- * calling at random is this ranking", each with a line on how to read it,
- * then the drivers and where the model came from. The dashboard is for the
- * data team watching a federation; it reloads itself with a meta refresh, so
- * neither page needs a script.
+ * The model report: one HTML page of inline SVG charts (svg.c) for a
+ * sales-operations analyst. It leads with one sentence in plain language,
+ * then the charts that answer "how much better than calling at random is
+ * this ranking", each with a line on how to read it, then the drivers and
+ * where the model came from. It needs no script.
  *
  * Memory never depends on the number of leads: the charts are drawn from the
  * ranker's fixed-size summary (struct fl_curves) and the decile table.
@@ -26,9 +22,9 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/svg.h"
+#include "page_int.h"
 
-/* Okabe-Ito colours: told apart by readers with colour-vision deficiencies. */
-#define C_MODEL "#0072b2"
+/* Okabe-Ito colours (C_MODEL and C_VALID are in page_int.h). */
 #define C_CONVERTED "#d55e00"
 #define C_NOT "#0072b2"
 #define C_PREDICTED "#56b4e9"
@@ -37,192 +33,15 @@
 #define C_RANDOM "#8a94a6"
 #define C_UP "#0072b2"
 #define C_DOWN "#d55e00"
-#define C_VALID "#e69f00"
 
-/* Points a dashboard chart draws at most, however long the history. */
-#define MAX_HISTORY_POINTS 1500
 #define DRIVERS_MAX 50
-#define DASHBOARD_REFRESH 5
-
-static const char CSS[] =
-        ":root{--ink:#1a202c;--soft:#4a5568;--line:#e2e8f0;--accent:#0072b2}"
-        "*{box-sizing:border-box}"
-        "body{margin:0;background:#f4f6f9;color:var(--ink);"
-        "font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,"
-        "'DejaVu Sans',sans-serif}"
-        "main{max-width:1160px;margin:0 auto;padding:28px 24px 40px}"
-        "h1{font-size:26px;margin:0 0 2px;line-height:1.25}"
-        "h2{font-size:18px;margin:30px 0 10px}"
-        ".sub{color:var(--soft);margin:0;font-size:14px;overflow-wrap:anywhere}"
-        ".headline{font-size:20px;line-height:1.4;background:#fff;border-left:6px solid "
-        "var(--accent);border-radius:6px;padding:14px 20px;margin:20px 0 16px;"
-        "box-shadow:0 1px 2px rgba(0,0,0,.06)}"
-        ".headline b{color:var(--accent)}"
-        ".cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:12px}"
-        ".card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 16px}"
-        ".card .k{color:var(--soft);font-size:12px;text-transform:uppercase;letter-spacing:.05em}"
-        ".card .v{font-size:26px;font-weight:650;line-height:1.3;overflow-wrap:anywhere}"
-        ".card .n{color:var(--soft);font-size:12.5px;line-height:1.35}"
-        ".grid{display:grid;grid-template-columns:1fr 1fr;gap:16px;margin-top:16px}"
-        "figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:8px;"
-        "padding:6px 6px 10px}"
-        "figure.wide{grid-column:1/-1}"
-        "figcaption{font-size:13px;color:var(--soft);padding:2px 10px 0;line-height:1.4}"
-        "svg.chart{display:block;width:100%;height:auto}"
-        "table{border-collapse:collapse;width:100%;background:#fff;font-size:13.5px;"
-        "border:1px solid var(--line);border-radius:8px}"
-        "th,td{padding:6px 12px;border-bottom:1px solid var(--line);text-align:right;"
-        "vertical-align:top}"
-        "th{background:#edf2f7;font-weight:600;color:var(--soft)}"
-        "th:first-child,td:first-child{text-align:left}"
-        "table.kv td{text-align:left;overflow-wrap:anywhere}"
-        "table.kv td:first-child{color:var(--soft);width:28%;white-space:nowrap}"
-        "code{font:12.5px ui-monospace,'DejaVu Sans Mono',monospace;overflow-wrap:anywhere}"
-        ".note{color:var(--soft);font-size:13px}"
-        ".badge{display:inline-block;padding:1px 10px;border-radius:12px;font-size:14px;"
-        "font-weight:600;color:#fff}"
-        ".b-wait{background:#b7791f}.b-run{background:#0072b2}.b-done{background:#2f855a}"
-        ".b-fail{background:#c53030}.b-off{background:#a0aec0}"
-        "footer{margin-top:30px;color:var(--soft);font-size:12.5px}"
-        "@media (max-width:820px){.grid{grid-template-columns:1fr}}"
-        "@media print{@page{size:A4;margin:12mm}"
-        "body{background:#fff;font-size:10.5pt}main{max-width:none;padding:0}"
-        ".headline{box-shadow:none;border:1px solid var(--line);border-left:6px solid "
-        "var(--accent)}"
-        /* Two charts side by side on A4 too (the narrow-screen rule above
-         * would otherwise apply to the printed page's width). */
-        ".grid{grid-template-columns:1fr 1fr;gap:8px}.cards{grid-template-columns:repeat(5,1fr);"
-        "gap:8px}.card{padding:8px 10px}.card .v{font-size:20px}"
-        "figure,.card,tr,.headline,table{break-inside:avoid}figcaption{font-size:8.5pt}"
-        "h2{break-after:avoid}}";
-
-/* ---- small helpers ---- */
-
-static int put(struct fl_svg_buf *b, const char *s)
-{
-	return fl_svg_buf_put(b, s, strlen(s));
-}
-
-/* Escaped text, or a dash for a missing value. */
-static void esc(struct fl_svg_buf *b, const char *s)
-{
-	if (s == NULL || *s == '\0')
-		put(b, "\xe2\x80\x93");
-	else
-		fl_svg_buf_escape(b, s);
-}
-
-/* A number with d decimals, or a dash when it is not finite. */
-static void num(struct fl_svg_buf *b, double v, int d)
-{
-	if (isfinite(v))
-		fl_svg_buf_printf(b, "%.*f", d, v == 0 ? 0.0 : v);
-	else
-		put(b, "\xe2\x80\x93");
-}
-
-/* A share as a percentage with d decimals, or a dash. */
-static void pct(struct fl_svg_buf *b, double v, int d)
-{
-	if (isfinite(v))
-		fl_svg_buf_printf(b, "%.*f %%", d, v * 100 == 0 ? 0.0 : v * 100);
-	else
-		put(b, "\xe2\x80\x93");
-}
-
-static void count(struct fl_svg_buf *b, uint64_t v)
-{
-	char s[64];
-
-	fl_svg_format(s, sizeof(s), (double)v, 1, FL_SVG_INT);
-	put(b, s);
-}
-
-static double ratio(double a, double c)
-{
-	return c > 0 ? a / c : NAN;
-}
-
-static void page_head(struct fl_svg_buf *b, int refresh)
-{
-	put(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-	if (refresh > 0)
-		fl_svg_buf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh);
-	/* Nothing on the page may load or run anything. */
-	put(b, "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	       "style-src 'unsafe-inline'; img-src data:\">\n"
-	       "<meta name=\"referrer\" content=\"no-referrer\">\n");
-}
-
-static void card(struct fl_svg_buf *b, const char *key, const char *value_html,
-                 const char *note_html)
-{
-	put(b, "<div class=\"card\"><div class=\"k\">");
-	put(b, key);
-	put(b, "</div><div class=\"v\">");
-	put(b, value_html);
-	put(b, "</div>");
-	if (note_html != NULL) {
-		put(b, "<div class=\"n\">");
-		put(b, note_html);
-		put(b, "</div>");
-	}
-	put(b, "</div>\n");
-}
-
-static void figure_open(struct fl_svg_buf *b, int wide)
-{
-	put(b, wide ? "<figure class=\"wide\">" : "<figure>");
-}
-
-static void figure_close(struct fl_svg_buf *b, const char *caption)
-{
-	if (caption != NULL) {
-		put(b, "<figcaption>");
-		put(b, caption);
-		put(b, "</figcaption>");
-	}
-	put(b, "</figure>\n");
-}
 
 /* ---- drivers ---- */
-
-struct driver {
-	size_t col;
-	double effect;
-};
-
-static int driver_cmp(const void *a, const void *b)
-{
-	double x = ((const struct driver *)a)->effect, y = ((const struct driver *)b)->effect;
-
-	return (x < y) - (x > y);
-}
-
-/*
- * Effect of encoded column j in log-odds against the average training lead,
- * as fedlead-score --explain states it: one standard deviation up for a
- * numeric value, having this value instead of the average mix for a
- * category or a missing-value indicator.
- */
-static double column_effect(const struct fl_model *m, const struct fl_feature *f, size_t j)
-{
-	double avg = 0;
-
-	if (f->type == FL_NUMERIC && j == f->enc_offset)
-		return m->w[j];
-	if (f->type == FL_NUMERIC)
-		return m->w[j] * (1 - m->scaler->baseline[j]);
-	for (size_t k = f->enc_offset; k < f->enc_offset + f->enc_width; k++)
-		avg += m->scaler->baseline[k] * m->w[k];
-	return m->w[j] - avg;
-}
 
 static int drivers_chart(struct fl_svg_buf *b, const struct fl_model *m, int top)
 {
 	const struct fl_schema *s = m->schema;
-	struct driver *d = NULL;
+	struct fl_driver *d = NULL;
 	char(*names)[200] = NULL;
 	const char **labels = NULL;
 	double *v = NULL;
@@ -242,20 +61,13 @@ static int drivers_chart(struct fl_svg_buf *b, const struct fl_model *m, int top
 		top = 10;
 	if (top > DRIVERS_MAX)
 		top = DRIVERS_MAX;
-	if ((d = malloc((s->dim > 0 ? s->dim : 1) * sizeof(*d))) == NULL ||
-	    (names = calloc(2 * (size_t)top, sizeof(*names))) == NULL ||
+	if ((r = fl_score_drivers(m, &d, &n)) != 0)
+		goto out;
+	r = FL_ERR_NOMEM;
+	if ((names = calloc(2 * (size_t)top, sizeof(*names))) == NULL ||
 	    (labels = calloc(2 * (size_t)top, sizeof(*labels))) == NULL ||
 	    (v = calloc(2 * (size_t)top, sizeof(*v))) == NULL)
 		goto out;
-	for (size_t i = 0; i < s->n_features; i++)
-		for (size_t j = s->features[i].enc_offset;
-		     j < s->features[i].enc_offset + s->features[i].enc_width; j++) {
-			double e = column_effect(m, &s->features[i], j);
-
-			if (isfinite(e))
-				d[n++] = (struct driver){j, e};
-		}
-	qsort(d, n, sizeof(*d), driver_cmp);
 	while (up < n && up < (size_t)top && d[up].effect > 0)
 		up++;
 	/* Against conversion: the strongest last, so the chart reads top to bottom
@@ -263,7 +75,7 @@ static int drivers_chart(struct fl_svg_buf *b, const struct fl_model *m, int top
 	while (down < n - up && down < (size_t)top && d[n - 1 - down].effect < 0)
 		down++;
 	for (size_t i = 0; i < up + down; i++, k++) {
-		const struct driver *dr = i < up ? &d[i] : &d[n - down + (i - up)];
+		const struct fl_driver *dr = i < up ? &d[i] : &d[n - down + (i - up)];
 
 		fl_schema_column_name(s, dr->col, names[k], sizeof(names[k]));
 		/* Numeric effects are per standard deviation: say so. */
@@ -507,72 +319,6 @@ static void predicted_deciles_chart(struct fl_svg_buf *b, const struct fl_eval *
 	for (int d = 0; d < FL_DECILES; d++)
 		pred[d] = ev->deciles[d].rows > 0 ? ev->deciles[d].mean_prob : NAN;
 	fl_svg_bar_chart(b, &c, DECILE_NAMES, FL_DECILES, &s, 1, NAN, NULL);
-}
-
-/* ---- training history (model provenance and dashboard) ---- */
-
-/*
- * Loss and AUC per round. Long histories are thinned to at most
- * MAX_HISTORY_POINTS evenly spaced rounds, always keeping the last.
- */
-static int history_charts(struct fl_svg_buf *b, const struct fl_round_log *h, size_t n)
-{
-	size_t stride =
-	        n > MAX_HISTORY_POINTS ? (n + MAX_HISTORY_POINTS - 1) / MAX_HISTORY_POINTS : 1;
-	size_t m = 0;
-	double *x = NULL, *tl = NULL, *vl = NULL, *va = NULL;
-	unsigned style;
-	struct fl_svg_series loss[2], auc[1];
-	struct fl_svg_chart cl = {
-	        .title = "Loss per round",
-	        .x = {.label = "Round", .min = NAN, .max = NAN, .fmt = FL_SVG_INT},
-	        .y = {.label = "Mean log-loss", .min = NAN, .max = NAN},
-	};
-	struct fl_svg_chart ca = {
-	        .title = "Validation AUC per round",
-	        .x = {.label = "Round", .min = NAN, .max = NAN, .fmt = FL_SVG_INT},
-	        .y = {.label = "AUC on held-out leads", .min = NAN, .max = NAN},
-	};
-
-	if ((x = malloc((n / stride + 2) * sizeof(double))) == NULL ||
-	    (tl = malloc((n / stride + 2) * sizeof(double))) == NULL ||
-	    (vl = malloc((n / stride + 2) * sizeof(double))) == NULL ||
-	    (va = malloc((n / stride + 2) * sizeof(double))) == NULL) {
-		free(x);
-		free(tl);
-		free(vl);
-		free(va);
-		return b->err ? b->err : (b->err = FL_ERR_NOMEM);
-	}
-	for (size_t i = 0; i < n; i += stride) {
-		size_t k = i + stride >= n ? n - 1 : i; /* the last round is always shown */
-
-		x[m] = (double)h[k].round;
-		tl[m] = h[k].train_loss;
-		vl[m] = h[k].valid_log_loss;
-		va[m] = h[k].valid_auc;
-		m++;
-		if (k == n - 1)
-			break;
-	}
-	style = m <= 60 ? FL_SVG_MARKERS : 0;
-	loss[0] = (struct fl_svg_series){"Training", x, tl, m, C_MODEL, style};
-	loss[1] = (struct fl_svg_series){"Validation (held-out leads)", x, vl, m, C_VALID, style};
-	auc[0] = (struct fl_svg_series){"Validation AUC", x, va, m, C_VALID, style};
-	figure_open(b, 0);
-	fl_svg_line_chart(b, &cl, loss, 2);
-	figure_close(b, "Mean log-loss of the shared model after each round: training on the "
-	                "partners' rows, validation on the rows they hold out. Lower is better.");
-	figure_open(b, 0);
-	fl_svg_line_chart(b, &ca, auc, 1);
-	figure_close(b, "Chance that a held-out converted lead scores above a held-out "
-	                "non-converted one (0.5 = random, 1 = perfect), from summed score "
-	                "histograms.");
-	free(x);
-	free(tl);
-	free(vl);
-	free(va);
-	return b->err;
 }
 
 /* ---- the model report ---- */
@@ -826,7 +572,7 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 		fl_svg_buf_escape(&b, meta->model_path);
 	}
 	put(&b, "</title>\n<style>");
-	put(&b, CSS);
+	put(&b, fl_page_css);
 	put(&b, "</style>\n</head>\n<body>\n<main>\n<header><h1>Lead scoring report</h1>"
 	        "<p class=\"sub\">");
 	if (meta->model_path != NULL) {
@@ -911,7 +657,7 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 		decile_table(&b, ev, labelled);
 	if (m->prov.n_history > 0) {
 		put(&b, "<h2>Federated training</h2>\n<div class=\"grid\">\n");
-		history_charts(&b, m->prov.history, m->prov.n_history);
+		fl_page_history_charts(&b, m->prov.history, m->prov.n_history);
 		put(&b, "</div>\n");
 	}
 	provenance(&b, m, meta);
@@ -926,58 +672,16 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 int fl_report_score(const struct fl_model *m, const struct fl_score_opts *o,
                     struct fl_score_report *rep, struct fl_curves *cv)
 {
-	struct fl_csv *csv = NULL;
-	struct fl_binding *bnd = NULL;
 	struct fl_ranker *rk = NULL;
-	struct fl_csv_record rec;
-	double *x = NULL, label = -1;
-	size_t n_extra;
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
 	memset(cv, 0, sizeof(*cv));
 	if (o->data == NULL)
 		return fl_fail(FL_ERR_INVALID, "report: no lead file to score");
-	if ((x = malloc(m->dim * sizeof(double))) == NULL)
-		return FL_ERR_NOMEM;
-	if ((r = fl_csv_open(o->data, &csv)) != 0 ||
-	    (r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0)
-		goto out;
-	if ((r = fl_csv_next(csv, &rec)) <= 0) {
-		if (r == 0)
-			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", o->data);
-		goto out;
-	}
-	if ((r = fl_binding_new(m->schema, csv, &rec, o->eval, &bnd, &n_extra)) != 0)
-		goto out;
-	fl_load_report_extra(&rep->load, bnd);
-	while ((r = fl_csv_next(csv, &rec)) == 1) {
-		if ((r = fl_encode_row(bnd, &rec, x, &label, NULL)) != 0) {
-			if (r != FL_ERR_DATA || o->policy != FL_BAD_ROWS_SKIP)
-				goto out;
-			if (rep->load.n_samples < FL_BAD_ROW_SAMPLES)
-				snprintf(rep->load.samples[rep->load.n_samples++],
-				         sizeof(rep->load.samples[0]), "%s", fl_errmsg());
-			rep->load.skipped++;
-			continue;
-		}
-		fl_scaler_apply(m->scaler, x);
-		if ((r = fl_ranker_add(rk, fl_model_logit(m, x), o->eval ? (int)label : -1)) != 0)
-			goto out;
-		rep->load.rows++;
-	}
-	if (r < 0)
-		goto out;
-	rep->bytes = fl_csv_bytes_read(csv);
-	if ((r = fl_ranker_finish(rk, o->top_k, &rep->ev)) != 0 ||
-	    (r = fl_ranker_curves(rk, cv)) != 0)
-		goto out;
-	r = 0;
-out:
+	if ((r = fl_score_rank(m, o, rep, &rk)) == 0)
+		r = fl_ranker_curves(rk, cv);
 	fl_ranker_free(rk);
-	fl_binding_free(bnd);
-	fl_csv_free(csv);
-	free(x);
 	return r;
 }
 
@@ -1012,252 +716,5 @@ int fl_report_file(const struct fl_model *m, const struct fl_score_opts *o,
 		r = save_atomic(path, html, len);
 	free(html);
 	free(cv);
-	return r;
-}
-
-/* ---- the dashboard ---- */
-
-static const char *phase_badge(enum fl_fed_phase p)
-{
-	switch (p) {
-	case FL_PHASE_WAITING: return "b-wait";
-	case FL_PHASE_DONE: return "b-done";
-	case FL_PHASE_FAILED: return "b-fail";
-	default: return "b-run";
-	}
-}
-
-static void utc_time(struct fl_svg_buf *b, double t, int with_date)
-{
-	char s[64];
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!(t > 0) || !isfinite(t) || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(s, sizeof(s), with_date ? "%Y-%m-%d %H:%M:%S UTC" : "%H:%M:%S UTC", &tm) ==
-	            0) {
-		put(b, "\xe2\x80\x93");
-		return;
-	}
-	put(b, s);
-}
-
-/* "just now", "12 s ago", "4 min ago", "3 h ago", "2 days ago". */
-static void ago(struct fl_svg_buf *b, double now, double t)
-{
-	double d = now - t;
-
-	if (!(t > 0) || !isfinite(d)) {
-		put(b, "never");
-		return;
-	}
-	if (d < 2)
-		put(b, "just now");
-	else if (d < 120)
-		fl_svg_buf_printf(b, "%.0f s ago", floor(d));
-	else if (d < 7200)
-		fl_svg_buf_printf(b, "%.0f min ago", floor(d / 60));
-	else if (d < 172800)
-		fl_svg_buf_printf(b, "%.0f h ago", floor(d / 3600));
-	else
-		fl_svg_buf_printf(b, "%.0f days ago", floor(d / 86400));
-}
-
-/* The "round k (iteration i of at most n)" card. */
-static void round_card(struct fl_svg_buf *b, const struct fl_dashboard *d)
-{
-	struct fl_svg_buf v = {0}, n = {0};
-	int is_fedavg = d->algorithm != NULL && strcmp(d->algorithm, "fedavg") == 0;
-
-	count(&v, d->view.round);
-	if (is_fedavg) {
-		fl_svg_buf_printf(&n, "FedAvg round %zu", d->fedavg_done);
-		if (d->max_iterations > 0)
-			fl_svg_buf_printf(&n, " of %d", d->max_iterations);
-	} else {
-		fl_svg_buf_printf(&n, "solver iteration %d", d->view.iterations);
-		if (d->max_iterations > 0)
-			fl_svg_buf_printf(&n, " of at most %d", d->max_iterations);
-		if (d->l2_auto)
-			put(&n, " for this L2 value");
-	}
-	if (isfinite(d->view.l2) && d->view.phase >= FL_PHASE_TRAIN)
-		fl_svg_buf_printf(&n, "; L2 %g", d->view.l2);
-	card(b, "Round", v.data, n.data);
-	fl_svg_buf_free(&v);
-	fl_svg_buf_free(&n);
-}
-
-int fl_dashboard_render(const struct fl_dashboard *d, char **html, size_t *len)
-{
-	struct fl_svg_buf b = {0}, v = {0}, n = {0};
-	const struct fl_fedcoord_view *w = &d->view;
-	const char *phase = fl_fed_phase_name(w->phase);
-
-	*html = NULL;
-	*len = 0;
-	page_head(&b, d->refresh);
-	put(&b, "<title>fedlead \xc2\xb7 ");
-	esc(&b, d->federation_id);
-	put(&b, " \xc2\xb7 ");
-	esc(&b, phase);
-	put(&b, "</title>\n<style>");
-	put(&b, CSS);
-	put(&b, "</style>\n</head>\n<body>\n<main>\n<header><h1>Federation ");
-	esc(&b, d->federation_id);
-	put(&b, "</h1><p class=\"sub\">fedlead coordinator \xc2\xb7 algorithm ");
-	esc(&b, d->algorithm);
-	put(&b, " \xc2\xb7 page made ");
-	utc_time(&b, d->now, 1);
-	if (d->refresh > 0)
-		fl_svg_buf_printf(&b, " \xc2\xb7 reloads every %d s", d->refresh);
-	put(&b, "</p></header>\n<h2>Now</h2>\n<div class=\"cards\">\n");
-
-	put(&v, "<span class=\"badge ");
-	put(&v, phase_badge(w->phase));
-	put(&v, "\">");
-	esc(&v, phase);
-	put(&v, "</span>");
-	card(&b, "Phase", v.data,
-	     w->phase == FL_PHASE_WAITING ? "for partners to join"
-	     : w->phase == FL_PHASE_STATS ? "summing column statistics"
-	     : w->phase == FL_PHASE_TRAIN ? "training rounds"
-	     : w->phase == FL_PHASE_FINAL ? "delivering the signed model"
-	     : w->phase == FL_PHASE_DONE  ? "every partner has the model"
-	                                  : "see the coordinator's log");
-	fl_svg_buf_free(&v);
-	round_card(&b, d);
-
-	fl_svg_buf_printf(&v, "%zu / %zu", w->connected, w->expected);
-	fl_svg_buf_printf(&n, "connected of expected; %zu taking part", w->participating);
-	card(&b, "Partners", v.data, n.data);
-	fl_svg_buf_free(&v);
-	fl_svg_buf_free(&n);
-
-	num(&v, w->train_loss, 4);
-	card(&b, "Training loss", v.data, "mean log-loss at the current weights");
-	fl_svg_buf_free(&v);
-
-	num(&v, w->valid_auc, 3);
-	put(&n, "validation AUC; validation log-loss ");
-	num(&n, w->valid_log_loss, 4);
-	card(&b, "Validation", v.data, n.data);
-	fl_svg_buf_free(&v);
-	fl_svg_buf_free(&n);
-	put(&b, "</div>\n");
-
-	put(&b, "<h2>Partners</h2>\n<table>\n<tr><th>Partner (certificate)</th><th>Connection"
-	        "</th><th>Taking part</th><th>Last seen</th></tr>\n");
-	for (size_t i = 0; i < d->n_partners; i++) {
-		const struct fl_dashboard_partner *p = &d->partners[i];
-
-		put(&b, "<tr><td>");
-		esc(&b, p->name);
-		put(&b, p->connected ? "</td><td><span class=\"badge b-done\">connected</span>"
-		                     : "</td><td><span class=\"badge b-off\">not connected</span>");
-		put(&b, p->participating ? "</td><td>yes</td><td>" : "</td><td>no</td><td>");
-		ago(&b, d->now, p->last_seen);
-		if (p->last_seen > 0) {
-			put(&b, " <span class=\"note\">(");
-			utc_time(&b, p->last_seen, 0);
-			put(&b, ")</span>");
-		}
-		put(&b, "</td></tr>\n");
-	}
-	if (d->n_partners == 0)
-		put(&b, "<tr><td colspan=\"4\">no partners on the allow-list</td></tr>\n");
-	put(&b, "</table>\n");
-
-	put(&b, "<h2>Training</h2>\n<div class=\"grid\">\n");
-	history_charts(&b, d->history, d->n_history);
-	put(&b, "</div>\n");
-	if (d->n_history > 0) {
-		size_t first = d->n_history > 10 ? d->n_history - 10 : 0;
-
-		put(&b, "<h2>Last rounds</h2>\n<table>\n<tr><th>Round</th><th>Step</th><th>L2</th>"
-		        "<th>Training loss</th><th>Gradient norm</th><th>Validation loss</th>"
-		        "<th>Validation AUC</th><th>Partners</th></tr>\n");
-		for (size_t i = d->n_history; i-- > first;) {
-			const struct fl_round_log *h = &d->history[i];
-
-			put(&b, "<tr><td>");
-			count(&b, h->round);
-			put(&b, "</td><td>");
-			esc(&b, h->kind);
-			put(&b, "</td><td>");
-			if (isfinite(h->l2))
-				fl_svg_buf_printf(&b, "%g", h->l2);
-			else
-				put(&b, "\xe2\x80\x93");
-			put(&b, "</td><td>");
-			num(&b, h->train_loss, 5);
-			put(&b, "</td><td>");
-			if (isfinite(h->grad_norm))
-				fl_svg_buf_printf(&b, "%.3g", h->grad_norm);
-			else
-				put(&b, "\xe2\x80\x93");
-			put(&b, "</td><td>");
-			num(&b, h->valid_log_loss, 5);
-			put(&b, "</td><td>");
-			num(&b, h->valid_auc, 4);
-			fl_svg_buf_printf(&b, "</td><td>%u</td></tr>\n", (unsigned)h->partners);
-		}
-		put(&b, "</table>\n");
-	}
-	put(&b, "<footer>Also served here: <code>/status</code> (JSON), <code>/metrics</code> "
-	        "(Prometheus), <code>/healthz</code>.</footer>\n</main>\n</body>\n</html>\n");
-	return fl_svg_buf_take(&b, html, len);
-}
-
-/* Rounds kept whole at the end of a thinned history, for the table of last rounds. */
-#define HISTORY_TAIL 10
-
-int fl_dashboard_html(const struct fl_fedcoord *c, const struct fl_coord_settings *set, double now,
-                      char **html, size_t *len)
-{
-	struct fl_dashboard d = {0};
-	struct fl_dashboard_partner *parts = NULL;
-	struct fl_round_log *hist = NULL, h;
-	size_t np = fl_fedcoord_partner_count(c), nh = fl_fedcoord_history_len(c), keep = 0;
-	size_t stride = 1, tail;
-	int r = FL_ERR_NOMEM;
-
-	*html = NULL;
-	*len = 0;
-	/* A page is made every few seconds for as long as a federation runs:
-	 * copy at most MAX_HISTORY_POINTS rounds, however long the history. */
-	if (nh > MAX_HISTORY_POINTS)
-		stride = (nh + MAX_HISTORY_POINTS - HISTORY_TAIL - 1) /
-		         (MAX_HISTORY_POINTS - HISTORY_TAIL);
-	tail = nh > HISTORY_TAIL ? nh - HISTORY_TAIL : 0;
-	if ((np > 0 && (parts = calloc(np, sizeof(*parts))) == NULL) ||
-	    (nh > 0 && (hist = malloc((nh < MAX_HISTORY_POINTS ? nh : MAX_HISTORY_POINTS + 1) *
-	                              sizeof(*hist))) == NULL))
-		goto out;
-	for (size_t i = 0; i < np; i++)
-		fl_fedcoord_partner(c, i, &parts[i].name, &parts[i].connected,
-		                    &parts[i].participating, &parts[i].last_seen);
-	for (size_t i = 0; i < nh; i++) {
-		fl_fedcoord_history(c, i, &h);
-		d.fedavg_done += strcmp(h.kind, "fedavg") == 0;
-		if (i >= tail || i % stride == 0)
-			hist[keep++] = h;
-	}
-	fl_fedcoord_view(c, &d.view);
-	d.federation_id = set->federation_id;
-	d.algorithm = fl_fed_algo_name(set->algorithm);
-	d.max_iterations =
-	        set->algorithm == FL_FED_FEDAVG ? set->fedavg_rounds : set->max_iterations;
-	d.l2_auto = set->l2_auto && set->algorithm != FL_FED_FEDAVG;
-	d.partners = parts;
-	d.n_partners = np;
-	d.history = hist;
-	d.n_history = keep;
-	d.now = now;
-	d.refresh = DASHBOARD_REFRESH;
-	r = fl_dashboard_render(&d, html, len);
-out:
-	free(parts);
-	free(hist);
 	return r;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/utf8.h"
 
 #define FONT_FAMILY                                                                                \
 	"system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 'DejaVu Sans', "   \
@@ -101,33 +102,6 @@ int fl_svg_buf_printf(struct fl_svg_buf *b, const char *fmt, ...)
 	return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		/* No overlongs (E0 80..9F), no surrogates (ED A0..BF). */
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 int fl_svg_buf_escape_max(struct fl_svg_buf *b, const char *s, size_t max_chars)
 {
 	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
@@ -137,7 +111,7 @@ int fl_svg_buf_escape_max(struct fl_svg_buf *b, const char *s, size_t max_chars)
 	if (s == NULL)
 		return b->err;
 	while (*p != '\0' && b->err == 0) {
-		size_t n = utf8_seq(p);
+		size_t n = fl_utf8_char(p, strnlen((const char *)p, 4), NULL);
 
 		if (chars == max_chars) {
 			put_str(b, "\xe2\x80\xa6"); /* … */

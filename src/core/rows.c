@@ -1,0 +1,131 @@
+/*
+ * Rows of a lead file against a schema; see include/fedlead/rows.h.
+ */
+#include "fedlead/rows.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fedlead/error.h"
+
+struct fl_rows {
+	const struct fl_schema *s;
+	struct fl_csv *csv;
+	struct fl_binding *b;
+	struct fl_csv_record rec;
+	int need_label;
+	enum fl_bad_rows policy;
+	struct fl_load_report *rep; /* NULL: count nothing */
+	uint64_t index;             /* data records read in this pass, bad ones included */
+};
+
+/* Reads the header and binds it. */
+static int bind_header(struct fl_rows *rows)
+{
+	size_t n_extra;
+	int r;
+
+	fl_binding_free(rows->b);
+	rows->b = NULL;
+	rows->index = 0;
+	if ((r = fl_csv_next(rows->csv, &rows->rec)) <= 0)
+		return r == 0 ? fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)",
+		                        fl_csv_path(rows->csv))
+		              : r;
+	if ((r = fl_binding_new(rows->s, rows->csv, &rows->rec, rows->need_label, &rows->b,
+	                        &n_extra)) != 0)
+		return r;
+	if (rows->rep != NULL)
+		fl_load_report_extra(rows->rep, rows->b);
+	return 0;
+}
+
+int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
+                 enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out)
+{
+	struct fl_rows *rows;
+	int r;
+
+	*out = NULL;
+	if ((rows = calloc(1, sizeof(*rows))) == NULL)
+		return FL_ERR_NOMEM;
+	rows->s = s;
+	rows->need_label = need_label;
+	rows->policy = policy;
+	rows->rep = rep;
+	if ((r = fl_csv_open(path, &rows->csv)) != 0 || (r = bind_header(rows)) != 0) {
+		fl_rows_close(rows);
+		return r;
+	}
+	*out = rows;
+	return 0;
+}
+
+int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id)
+{
+	double unused;
+	int r;
+
+	if (label == NULL)
+		label = &unused;
+	while ((r = fl_csv_next(rows->csv, &rows->rec)) == 1) {
+		rows->index++;
+		if ((r = fl_encode_row(rows->b, &rows->rec, x, label, id)) == 0)
+			return 1;
+		if (r != FL_ERR_DATA || rows->policy != FL_BAD_ROWS_SKIP)
+			return r;
+		if (rows->rep != NULL) {
+			struct fl_load_report *rep = rows->rep;
+
+			if (rep->n_samples < FL_BAD_ROW_SAMPLES)
+				snprintf(rep->samples[rep->n_samples++], sizeof(rep->samples[0]),
+				         "%s", fl_errmsg());
+			rep->skipped++;
+		}
+	}
+	return r;
+}
+
+int fl_rows_rewind(struct fl_rows *rows, struct fl_load_report *rep)
+{
+	int r;
+
+	rows->rep = rep;
+	if ((r = fl_csv_rewind(rows->csv)) != 0)
+		return r;
+	return bind_header(rows);
+}
+
+const struct fl_csv_record *fl_rows_record(const struct fl_rows *rows)
+{
+	return &rows->rec;
+}
+
+uint64_t fl_rows_index(const struct fl_rows *rows)
+{
+	return rows->index;
+}
+
+uint64_t fl_rows_line(const struct fl_rows *rows)
+{
+	return rows->rec.line;
+}
+
+const struct fl_binding *fl_rows_binding(const struct fl_rows *rows)
+{
+	return rows->b;
+}
+
+uint64_t fl_rows_bytes_read(const struct fl_rows *rows)
+{
+	return fl_csv_bytes_read(rows->csv);
+}
+
+void fl_rows_close(struct fl_rows *rows)
+{
+	if (rows == NULL)
+		return;
+	fl_binding_free(rows->b);
+	fl_csv_free(rows->csv);
+	free(rows);
+}
