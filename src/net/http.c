@@ -541,7 +541,9 @@ int fl_http_start(struct server *s)
 	evhttp_set_max_headers_size(h->http, 8192);
 	evhttp_set_max_body_size(h->http, 0);
 	{
-		struct timeval tv = tv_of(o->http_timeout);
+		/* libevent's own timeout restarts with every byte; the lifetime
+		 * timer (lifetime_cb) is the one that counts and comes first. */
+		struct timeval tv = tv_of(2 * o->http_timeout);
 
 		evhttp_set_timeout_tv(h->http, &tv);
 	}

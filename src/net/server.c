@@ -534,8 +534,10 @@ static int preauth_stage(const struct conn *c)
 
 	if (c->handshaken)
 		return 2;
+	/* Not SSL_in_before(): libevent starts the handshake as soon as the
+	 * socket is writable, whether or not the peer has sent anything. */
 	ssl = bufferevent_openssl_get_ssl(c->bev);
-	return ssl != NULL && !SSL_in_before(ssl) ? 1 : 0;
+	return ssl != NULL && SSL_get_state(ssl) != TLS_ST_BEFORE ? 1 : 0;
 }
 
 /* Connections that have not said Hello, in all and from host. */
