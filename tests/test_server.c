@@ -675,6 +675,88 @@ static void test_http_limits(void **state)
 	close(c);
 }
 
+/* A TLS client of the HTTPS endpoint, driven one step per turn of the loop:
+ * handshake, then the request, then reading the answer into buf. */
+struct https_client {
+	SSL *ssl;
+	int sent;
+	char buf[8192];
+	size_t len;
+};
+
+static int https_step(struct fx *f, const void *arg)
+{
+	struct https_client *c = (struct https_client *)arg;
+	const char *req = "GET /healthz HTTP/1.0\r\n\r\n";
+	int n;
+
+	(void)f;
+	if (!SSL_is_init_finished(c->ssl))
+		SSL_do_handshake(c->ssl);
+	else if (!c->sent)
+		c->sent = SSL_write(c->ssl, req, (int)strlen(req)) > 0;
+	else if ((n = SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - 1 - c->len))) > 0)
+		c->len += (size_t)n;
+	ERR_clear_error();
+	c->buf[c->len] = '\0';
+	return strstr(c->buf, "\r\n\r\nok\n") != NULL;
+}
+
+struct https_refusal {
+	struct https_client *c;
+	const char *line;
+};
+
+static int https_refused(struct fx *f, const void *arg)
+{
+	const struct https_refusal *r = arg;
+
+	https_step(f, r->c);
+	return log_has(f, r->line);
+}
+
+static void https_connect(struct fx *f, SSL_CTX *ctx, struct https_client *c, int *fd)
+{
+	*fd = tcp_connect(f->s.http_port);
+	evutil_make_socket_nonblocking(*fd);
+	assert_int_equal(fl_tls_client_new(ctx, *fd, "localhost", &c->ssl), 0);
+	SSL_set_connect_state(c->ssl);
+}
+
+/* With http_client_ca: a client without a certificate is refused in the
+ * handshake, logged; one with a certificate from that CA gets its answer. */
+static void test_https_client_certificate(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tls_opts anon_opts = {P("ca/ca.crt"), NULL, NULL, NULL};
+	struct https_client anon = {0}, good = {0};
+	struct https_refusal refusal = {&anon, NULL};
+	SSL_CTX *anon_ctx = NULL;
+	char want[256];
+	int a, b;
+
+	f->o.http_listen = "127.0.0.1:0";
+	f->o.http_client_ca = P("ca/ca.crt");
+	assert_int_equal(fl_http_start(&f->s), 0);
+	assert_int_equal(fl_tls_client_ctx(&anon_opts, &anon_ctx), 0);
+	https_connect(f, anon_ctx, &anon, &a);
+	snprintf(want, sizeof(want), "HTTPS connection from 127.0.0.1:%d refused: peer presented "
+		 "no certificate (http_client_ca)", local_port(a));
+	refusal.line = want;
+	if (!run_until(f, https_refused, &refusal, 10))
+		fail_log(f, "expected the log line\n  %s", want);
+	https_connect(f, f->client_ctx, &good, &b);
+	if (!run_until(f, https_step, &good, 10))
+		fail_log(f, "no answer over HTTPS; got \"%s\"", good.buf);
+	assert_true(strncmp(good.buf, "HTTP/1.0 200 OK\r\n", 17) == 0 ||
+		    strncmp(good.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	SSL_free(anon.ssl);
+	SSL_free(good.ssl);
+	SSL_CTX_free(anon_ctx);
+	close(a);
+	close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -691,6 +773,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_http_token, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_http_token_file_errors, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_http_limits, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_https_client_certificate, fx_setup,
+						fx_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

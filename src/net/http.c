@@ -49,6 +49,7 @@ struct hconn {
 	struct event *timer;		 /* binding, then the lifetime */
 	char addr[300];
 	unsigned served;
+	int refused; /* over http_max_connections: already logged */
 	struct hconn *next, *prev;
 };
 
@@ -341,7 +342,7 @@ static void closed_cb(struct evhttp_connection *evcon, void *arg)
 	struct server *s = c->h->s;
 
 	(void)evcon;
-	if (c->h->tls != NULL && c->served == 0) {
+	if (c->h->tls != NULL && c->served == 0 && !c->refused) {
 		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
 		char why[256];
 
@@ -419,6 +420,7 @@ static void bind_cb(evutil_socket_t fd, short what, void *arg)
 		       "(http_max_connections)", c->addr, h->n - 1);
 		fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason",
 			       "http_max_connections");
+		c->refused = 1;
 		evhttp_connection_free(c->evcon);
 		return;
 	}
