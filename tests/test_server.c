@@ -491,22 +491,14 @@ static int joined(struct fx *f, const void *arg)
 	return log_has(f, "partner p1 joined (1 of 2 connected)");
 }
 
-/* An admitted partner parking a large partial frame: read up to the
- * frame's size, then closed at frame_timeout; a frame that keeps coming
- * in full is not cut. */
-static void test_frame_timeout_after_hello(void **state)
+/* p1's Hello, as a node sends it, on connection i. */
+static void send_hello(struct fx *f, int i)
 {
-	struct fx *f = *state;
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__Hello h = FEDLEAD__WIRE__HELLO__INIT;
-	static uint8_t chunk[65536];
-	uint8_t *frame, hdr[4] = {0, 0x10, 0, 0}; /* 1 MiB */
+	uint8_t *frame;
 	size_t len;
-	int x;
 
-	f->o.frame_timeout = 0.2;
-	x = connect_from(f, "10.0.0.1", 1001);
-	tls_complete(f, x);
 	h.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	h.software_version = "test";
 	h.schema_fingerprint.data = f->s.schema->fingerprint;
@@ -515,8 +507,24 @@ static void test_frame_timeout_after_hello(void **state)
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
 	assert_int_equal(fl_wire_encode(&env, &frame, &len), 0);
-	tls_send(f, x, frame, len);
+	tls_send(f, i, frame, len);
 	free(frame);
+}
+
+/* An admitted partner parking a large partial frame: read up to the
+ * frame's size, then closed at frame_timeout; a frame that keeps coming
+ * in full is not cut. */
+static void test_frame_timeout_after_hello(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t chunk[65536];
+	uint8_t hdr[4] = {0, 0x10, 0, 0}; /* 1 MiB */
+	int x;
+
+	f->o.frame_timeout = 0.2;
+	x = connect_from(f, "10.0.0.1", 1001);
+	tls_complete(f, x);
+	send_hello(f, x);
 	assert_true(run_until(f, joined, NULL, 5));
 	assert_int_equal(preauth_conns(f), 0);
 	/* More than the pre-Hello limit is now acceptable, up to max_frame. */
@@ -527,6 +535,30 @@ static void test_frame_timeout_after_hello(void **state)
 				      "after 0.2 s, 262144 bytes of it received (frame_timeout); "
 				      "closing", 5);
 	assert_logged(f, "partner p1 disconnected");
+}
+
+/* Frame lengths are judged on the header alone: 64 KiB before the Hello,
+ * max_frame after it. */
+static void test_frame_length_limits(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t big[4] = {0, 1, 0, 1}; /* 65537 */
+	const uint8_t huge[4] = {0, 0x40, 0, 1}; /* max_frame + 1 */
+	int x, y;
+
+	x = connect_from(f, "10.0.0.1", 1001);
+	tls_complete(f, x);
+	tls_send(f, x, big, 4);
+	assert_run_logged(f, "peer p1: frame of 65537 bytes exceeds the limit of 65536 bytes "
+			     "(from 10.0.0.1:1001); closing", 5);
+	assert_int_equal(open_conns(f), 0);
+	y = connect_from(f, "10.0.0.1", 1001);
+	tls_complete(f, y);
+	send_hello(f, y);
+	assert_true(run_until(f, joined, NULL, 5));
+	tls_send(f, y, huge, 4);
+	assert_run_logged(f, "peer p1: frame of 4194305 bytes exceeds the limit of 4194304 bytes "
+			     "(from 10.0.0.1:1001); closing", 5);
 }
 
 /* ---- the HTTP endpoint ---- */
@@ -769,6 +801,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_frame_timeout_after_hello, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_frame_length_limits, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_http_routes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_http_token, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_http_token_file_errors, fx_setup, fx_teardown),
