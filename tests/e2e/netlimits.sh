@@ -127,7 +127,15 @@ echo "log: $pushed pushed out, $nohello without hello, $parked parked frames cut
 	"$httpref HTTP refused, $httpslow HTTP timed out"
 check "(a) idle connections were pushed out at max_connections_per_address, each logged" \
 	test "$pushed" -ge 1000
-check "(b) trickled handshakes were cut at hello_timeout, each logged" test "$nohello" -ge 20
+# A trickled handshake is cut at hello_timeout, or pushed out sooner by a
+# newer silent connection: either way held no longer than hello_timeout
+# (seen from the attacker: plus the accept queue and noticing the close).
+longest() { sed -n 's/.*, longest held \([0-9.]*\) s$/\1/p' "$T/$1.out"; }
+closed() { sed -n 's/.*, closed by the coordinator \([0-9]*\),.*/\1/p' "$T/$1.out"; }
+check "(b) trickled handshakes were all closed, none held beyond hello_timeout ($(longest tlsslow) s)" \
+	bash -c "[ $(closed tlsslow) -ge 20 ] && $PY -c 'import sys; sys.exit(not $(longest tlsslow) < $HELLO + 5)'"
+check "(c) trickled HTTP requests were all closed, none held beyond http_timeout ($(longest httpslow) s)" \
+	bash -c "[ $(closed httpslow) -ge 100 ] && $PY -c 'import sys; sys.exit(not $(longest httpslow) < $HTTP_T + 5)'"
 check "(c) HTTP connections beyond http_max_connections were refused, each logged" \
 	test "$httpref" -ge 36
 check "(c) trickled HTTP requests were cut at http_timeout, each logged" test "$httpslow" -ge 64
@@ -142,6 +150,12 @@ check "refusals are in the audit log with the limit" \
 peak_kb=$(cat "$T/peak")
 bound_kb=$((base_kb + (FED_WORK >> 10) + PREAUTH * 112 + 7 * ((MAX_FRAME >> 10) + 80) + HTTP_MAX * 160))
 echo "memory: baseline $base_kb KiB, peak (VmHWM) $peak_kb KiB, bound $bound_kb KiB"
-check "peak resident memory under the stated bound" test "$peak_kb" -lt "$bound_kb"
+if ldd "$FL_BIN/fedlead-coordinator" | grep -q libasan; then
+	# AddressSanitizer's shadow memory and quarantine are not the
+	# coordinator's: the bound is for release builds.
+	echo "skip peak resident memory under the stated bound (AddressSanitizer build)"
+else
+	check "peak resident memory under the stated bound" test "$peak_kb" -lt "$bound_kb"
+fi
 check "no sanitizer report in any log" sanitizer_clean
 finish

@@ -3,7 +3,9 @@
 
 Every mode runs until SIGTERM, keeps its connections open and opens new
 ones for those the coordinator closes, and prints one line when its
-initial connections are in place ("ready ...") and a summary on SIGTERM.
+initial connections are in place ("ready ...") and a summary on SIGTERM
+(for the held modes: how many it opened, how many the coordinator closed,
+and the longest a closed one was held, from connect() to the close).
 
   idle     --port P --n N       TCP connections that never send a byte
   tls-slow --port P --n N       TLS records trickled a byte at a time: a
@@ -56,7 +58,9 @@ def held(a, first_bytes, trickle):
     byte of trickle per connection every a.every seconds."""
     sel = selectors.DefaultSelector()
     conns = {}  # socket -> position in trickle
+    since = {}  # socket -> when connect() was called
     opened = closed = 0
+    longest = 0.0
 
     def open_one():
         nonlocal opened
@@ -65,6 +69,7 @@ def held(a, first_bytes, trickle):
             return
         opened += 1
         conns[s] = 0
+        since[s] = time.monotonic()
         sel.register(s, selectors.EVENT_READ)
         if first_bytes:
             try:
@@ -91,6 +96,7 @@ def held(a, first_bytes, trickle):
             except OSError:
                 data = b""
             if not data:
+                longest = max(longest, time.monotonic() - since.pop(s))
                 sel.unregister(s)
                 s.close()
                 del conns[s]
@@ -106,8 +112,8 @@ def held(a, first_bytes, trickle):
                         pass
             for _ in range(min(a.batch, a.n - len(conns))):
                 open_one()
-    print("opened %d, closed by the coordinator %d, open %d" % (opened, closed, len(conns)),
-          flush=True)
+    print("opened %d, closed by the coordinator %d, open %d, longest held %.1f s" %
+          (opened, closed, len(conns), longest), flush=True)
 
 
 def pb_varint(v):
