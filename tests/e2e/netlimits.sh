@@ -12,7 +12,10 @@
 #       valid Hello and then parks 30 MiB of a 60 MiB frame: cut at
 #       frame_timeout, and dropped from the federation (late_policy = drop)
 # All of it on 127.0.0.1, the attackers sharing the partners' address, so
-# no limit can tell them apart by address. The federation must complete
+# no limit can tell them apart by address. hello_timeout is the default
+# (10 s): under the churn a partner's accept-to-Hello can take seconds on a
+# loaded machine. start_wait gives all three partners time to be in before
+# the federation starts (mallory may or may not be: if it is, it is dropped). The federation must complete
 # with exactly p1, p2 and p3, and the coordinator's peak resident memory
 # (VmHWM) must stay under the bound stated in README.md ("Network limits"):
 #   baseline + max_preauth_connections x 112 KiB
@@ -35,7 +38,7 @@ if [ "$(ulimit -n)" -lt 8192 ] && ! ulimit -n 8192 2>/dev/null; then
 	exit 77
 fi
 
-HELLO=3
+HELLO=10
 FRAME=15
 HTTP_T=2
 PREAUTH=256
@@ -49,7 +52,7 @@ split_coil 3
 coordinator_conf "$T/coord/coordinator.conf" "p1, p2, p3, mallory" "min_partners = 3" \
 	"algorithm = newton" "l2 = 1" "validation_split = 0.2"
 LOG=$T/coord/coordinator.log
-start_coordinator "$T/coord" --late-policy drop --round-deadline 60s --start-wait 2s \
+start_coordinator "$T/coord" --late-policy drop --round-deadline 60s --start-wait 10s \
 	--hello-timeout "${HELLO}s" --frame-timeout "${FRAME}s" --http-timeout "${HTTP_T}s" ||
 	{ bad "coordinator starts"; cat "$LOG"; finish; exit 1; }
 check "the defaults are the documented ones" \
