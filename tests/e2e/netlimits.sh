@@ -131,14 +131,17 @@ echo "log: $pushed pushed out, $nohello without hello, $parked parked frames cut
 check "(a) idle connections were pushed out at max_connections_per_address, each logged" \
 	test "$pushed" -ge 1000
 # A trickled handshake is cut at hello_timeout, or pushed out sooner by a
-# newer silent connection: either way held no longer than hello_timeout
-# (seen from the attacker: plus the accept queue and noticing the close).
+# newer silent connection: either way held no longer than hello_timeout.
+# Seen from the attacker that is plus the time in the accept queue and to
+# notice the close, seconds on a loaded machine (12 s seen under
+# AddressSanitizer), hence 15 s of slack; without the limits a connection
+# would stay open for the whole attack.
 longest() { sed -n 's/.*, longest held \([0-9.]*\) s$/\1/p' "$T/$1.out"; }
 closed() { sed -n 's/.*, closed by the coordinator \([0-9]*\),.*/\1/p' "$T/$1.out"; }
 check "(b) trickled handshakes were all closed, none held beyond hello_timeout ($(longest tlsslow) s)" \
-	bash -c "[ $(closed tlsslow) -ge 20 ] && $PY -c 'import sys; sys.exit(not $(longest tlsslow) < $HELLO + 5)'"
+	bash -c "[ $(closed tlsslow) -ge 20 ] && $PY -c 'import sys; sys.exit(not $(longest tlsslow) < $HELLO + 15)'"
 check "(c) trickled HTTP requests were all closed, none held beyond http_timeout ($(longest httpslow) s)" \
-	bash -c "[ $(closed httpslow) -ge 100 ] && $PY -c 'import sys; sys.exit(not $(longest httpslow) < $HTTP_T + 5)'"
+	bash -c "[ $(closed httpslow) -ge 100 ] && $PY -c 'import sys; sys.exit(not $(longest httpslow) < $HTTP_T + 15)'"
 check "(c) HTTP connections beyond http_max_connections were refused, each logged" \
 	test "$httpref" -ge 36
 check "(c) trickled HTTP requests were cut at http_timeout, each logged" test "$httpslow" -ge 64

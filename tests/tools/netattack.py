@@ -5,7 +5,7 @@ Every mode runs until SIGTERM, keeps its connections open and opens new
 ones for those the coordinator closes, and prints one line when its
 initial connections are in place ("ready ...") and a summary on SIGTERM
 (for the held modes: how many it opened, how many the coordinator closed,
-and the longest a closed one was held, from connect() to the close).
+and the longest one was held, from connect() to the close or to SIGTERM).
 
   idle     --port P --n N       TCP connections that never send a byte
   tls-slow --port P --n N       TLS records trickled a byte at a time: a
@@ -112,8 +112,10 @@ def held(a, first_bytes, trickle):
                         pass
             for _ in range(min(a.batch, a.n - len(conns))):
                 open_one()
+    now = time.monotonic()
+    oldest = max([now - t for t in since.values()] or [0.0])
     print("opened %d, closed by the coordinator %d, open %d, longest held %.1f s" %
-          (opened, closed, len(conns), longest), flush=True)
+          (opened, closed, len(conns), max(longest, oldest)), flush=True)
 
 
 def pb_varint(v):
