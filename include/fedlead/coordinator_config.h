@@ -23,6 +23,10 @@ struct fl_coordinator_config {
 		hello_timeout;
 	char *listen, *http_listen, *port_file;
 	uint64_t max_frame, max_connections;
+	/* network limits (issue 10) */
+	uint64_t max_preauth, max_per_address, http_max_connections;
+	double frame_timeout, http_timeout;
+	char *http_token_file, *http_client_ca;
 	char *ca, *cert, *key, *crl;
 	char *state_dir, *model_out, *audit_log, *dump_dir;
 	/* Not a key: STATE_DIR/model.fdl when model_out is not set, made by

@@ -13,6 +13,7 @@
 
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
+#include "fedlead/log.h"
 
 static const char *const algorithms[] = {"newton", "lbfgs", "fedavg", NULL};
 static const char *const policies[] = {"wait", "drop", "abort", NULL};
@@ -77,6 +78,22 @@ const struct fl_cfg_key fl_coordinator_config_keys[] = {
 	   "time from connecting to the hello"),
 	KR("network", "max_connections", FL_CFG_U64, max_connections, 1, 1000000, "1024",
 	   "open connections at most"),
+	/* Network limits: what a stranger who can open TCP connections can take
+	 * (pre-Hello connections, slow frames, the HTTP endpoint). */
+	KR("network", "max_preauth_connections", FL_CFG_U64, max_preauth, 1, 1000000, "256",
+	   "connections that have not said hello, at most (oldest pushed out first)"),
+	KR("network", "max_connections_per_address", FL_CFG_U64, max_per_address, 1, 1000000,
+	   "64", "of those, from one address"),
+	KR("network", "frame_timeout", FL_CFG_SECONDS, frame_timeout, 0.01, 86400, "60s",
+	   "time from a frame's first bytes to its last"),
+	KR("network", "http_max_connections", FL_CFG_U64, http_max_connections, 1, 100000, "64",
+	   "HTTP connections open at most"),
+	KR("network", "http_timeout", FL_CFG_SECONDS, http_timeout, 0.01, 3600, "10s",
+	   "time an HTTP connection may stay open"),
+	K("network", "http_token_file", FL_CFG_PATH, http_token_file, NULL,
+	  "require this bearer token on HTTP (not for /healthz)"),
+	K("network", "http_client_ca", FL_CFG_PATH, http_client_ca, NULL,
+	  "HTTPS: require a client certificate from this CA"),
 	K("tls", "ca", FL_CFG_PATH, ca, NULL, "the federation's CA certificate (required)"),
 	K("tls", "cert", FL_CFG_PATH, cert, NULL, "coordinator certificate (required)"),
 	K("tls", "key", FL_CFG_PATH, key, NULL, "coordinator private key (required)"),
@@ -186,6 +203,17 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 	o->max_frame = c->max_frame;
 	o->hello_timeout = c->hello_timeout;
 	o->max_connections = c->max_connections;
+	o->max_preauth = c->max_preauth;
+	o->max_per_address = c->max_per_address;
+	o->frame_timeout = c->frame_timeout;
+	o->http_max_connections = c->http_max_connections;
+	o->http_timeout = c->http_timeout;
+	o->http_token_file = c->http_token_file;
+	o->http_client_ca = c->http_client_ca;
+	if (o->max_preauth + s->n_partners > o->max_connections)
+		fl_log(FL_LOG_WARN, "max_preauth_connections (%zu) leaves room for fewer than the "
+		       "%zu partners within max_connections (%zu): connections without hello can "
+		       "fill every slot", o->max_preauth, s->n_partners, o->max_connections);
 	o->tls = (struct fl_tls_opts){c->ca, c->cert, c->key, c->crl};
 	o->state_dir = c->state_dir;
 	o->audit_log = c->audit_log;

@@ -1,7 +1,30 @@
 /*
- * The coordinator's event loop: sockets, TLS, framing and the HTTP
- * endpoint. Callbacks here never look inside a message beyond its type:
- * decoding is fl_wire_decode()'s, acting on it fedcoord's.
+ * The coordinator's event loop: sockets, TLS, framing and the limits that
+ * keep partner connections bounded (the HTTP endpoint is in http.c).
+ * Callbacks here never look inside a message beyond its type: decoding is
+ * fl_wire_decode()'s, acting on it fedcoord's.
+ *
+ * Limits, so that no one who can open a TCP connection can lock partners
+ * out or make the coordinator's memory grow without bound:
+ *   - max_connections: every partner connection, open at once.
+ *   - max_preauth_connections: those that have not said Hello yet (TLS
+ *     handshake included). The rest of max_connections is room only a
+ *     connection that has said Hello can use.
+ *   - max_connections_per_address: of those, from one address.
+ * When one of the last two is full, a new connection closes the oldest
+ * connection in the same scope that has not finished its TLS handshake,
+ * first one that has sent nothing at all: an attacker holding idle
+ * connections cannot keep a partner's fresh handshake out, and connections
+ * that have shown a valid certificate are never pushed out. Only when
+ * there is nothing to push out is the new connection refused.
+ *   - hello_timeout: from accept to Hello, the TLS handshake included,
+ *     however slowly its bytes arrive.
+ *   - frame_timeout: a frame whose first bytes have arrived must be
+ *     complete within it, before and after the Hello.
+ *   - input is read only up to one whole frame (the pre-Hello or the
+ *     max_frame limit) ahead, with a high watermark.
+ * After the Hello, a partner that owes an answer is judged by the round
+ * deadline (fedcoord), and one that has vanished by TCP keepalive.
  */
 #include "fedlead/server.h"
 
@@ -10,11 +33,12 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 #include <jansson.h>
 #include <math.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -34,40 +58,23 @@
 #include "fedlead/report.h"
 #include "fedlead/statefile.h"
 #include "fedlead/wire.h"
+#include "server_int.h"
 
 #define CHECKPOINT_NAME "checkpoint"
 #define CHECKPOINT_MAX (1u << 30)
-
-struct server;
 
 struct conn {
 	struct server *srv;
 	struct bufferevent *bev;
 	struct event *timer; /* hello timeout, then the deferred free */
+	struct event *frame_timer; /* a frame started and not complete */
 	char addr[300];
+	char host[256]; /* addr without the port: the per-address limit's key */
 	char id[256]; /* certificate identity, after the handshake */
 	uint8_t *cert; /* its DER certificate, relayed for secure aggregation */
 	size_t cert_len;
 	int handshaken, joined, closing;
-	struct conn *next, *prev;
-};
-
-struct server {
-	const struct fl_coord_opts *o;
-	struct event_base *base;
-	SSL_CTX *ctx;
-	struct evconnlistener *listener;
-	struct evhttp *http;
-	struct event *round_timer, *sig_term, *sig_int, *sig_hup;
-	struct fl_schema *schema;
-	struct fl_fedcoord *fc;
-	struct fl_audit *audit;
-	struct conn *conns;
-	size_t nconns;
-	int result, finished;
-	char result_msg[512];
-	uint64_t bytes_in, bytes_out, frames_in, frames_out, rejected, dumped;
-	uint16_t port, http_port;
+	struct conn *next, *prev; /* in order of arrival */
 };
 
 static void conn_free(struct conn *c)
@@ -82,9 +89,13 @@ static void conn_free(struct conn *c)
 		s->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		s->conns_tail = c->prev;
 	s->nconns--;
 	if (c->timer)
 		event_free(c->timer);
+	if (c->frame_timer)
+		event_free(c->frame_timer);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	free(c->cert);
@@ -123,6 +134,8 @@ static void conn_close(struct conn *c, int flush)
 		fl_fedcoord_leave(c->srv->fc, c->id);
 	c->joined = 0;
 	bufferevent_disable(c->bev, EV_READ);
+	if (c->frame_timer)
+		evtimer_del(c->frame_timer);
 	if (!flush || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		schedule_reap(c);
 	/* otherwise write_cb reaps it once the output has drained */
@@ -324,6 +337,9 @@ static int handle_frame(struct server *s, struct conn *c, const uint8_t *body, s
 		if (r == 0) {
 			c->joined = 1;
 			evtimer_del(c->timer);
+			/* From now on a frame may be as large as max_frame; read
+			 * no further ahead than one. */
+			bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + s->o->max_frame);
 		} else
 			s->rejected++;
 		goto out;
@@ -334,11 +350,59 @@ out:
 	return r;
 }
 
+static void frame_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct server *s = c->srv;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t have = evbuffer_get_length(in);
+	char what_frame[64] = "a frame header";
+	uint8_t hdr[4];
+
+	(void)fd;
+	(void)what;
+	if (have >= 4) {
+		evbuffer_copyout(in, hdr, 4);
+		snprintf(what_frame, sizeof(what_frame), "a frame of %lu bytes",
+			 (unsigned long)hdr[0] << 24 | (unsigned long)hdr[1] << 16 |
+				 (unsigned long)hdr[2] << 8 | hdr[3]);
+		have -= 4;
+	}
+	fl_log(FL_LOG_WARN, "%s%s%s: %s incomplete after %g s, %zu bytes of it received "
+	       "(frame_timeout); closing", c->addr, c->id[0] ? " " : "", c->id, what_frame,
+	       s->o->frame_timeout, have);
+	fl_audit_event(s->audit, "reject", "{s:s, s:s, s:s}", "peer", c->id[0] ? c->id : c->addr,
+		       "address", c->addr, "reason", "frame_timeout");
+	s->rejected++;
+	conn_close(c, 0);
+}
+
+/* After reading: a partial frame left in the buffer must be complete within
+ * frame_timeout of its first bytes (restarted when a frame was taken, as
+ * what is left is then the start of the next one). */
+static void frame_timer_update(struct conn *c, int consumed)
+{
+	size_t left = evbuffer_get_length(bufferevent_get_input(c->bev));
+	struct timeval tv;
+
+	if (left == 0) {
+		evtimer_del(c->frame_timer);
+		return;
+	}
+	if (!consumed && evtimer_pending(c->frame_timer, NULL))
+		return;
+	tv.tv_sec = (time_t)c->srv->o->frame_timeout;
+	tv.tv_usec = (suseconds_t)((c->srv->o->frame_timeout - floor(c->srv->o->frame_timeout)) *
+				   1e6);
+	evtimer_add(c->frame_timer, &tv);
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	struct server *s = c->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	int consumed = 0;
 
 	while (!c->closing) {
 		uint8_t hdr[4], *body;
@@ -347,7 +411,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		int r;
 
 		if (evbuffer_get_length(in) < 4)
-			return;
+			break;
 		evbuffer_copyout(in, hdr, 4);
 		/* The length is checked before any memory is taken for the body. */
 		if (fl_wire_frame_len(hdr, limit, c->id, &len) != 0) {
@@ -356,7 +420,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (evbuffer_get_length(in) < 4 + (size_t)len)
-			return;
+			break;
 		if ((body = malloc(len)) == NULL) {
 			conn_close(c, 1);
 			return;
@@ -364,6 +428,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 4);
 		evbuffer_remove(in, body, len);
 		s->bytes_in += 4 + (uint64_t)len;
+		consumed = 1;
 		r = handle_frame(s, c, body, len);
 		free(body);
 		if (r != 0) {
@@ -372,6 +437,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 	}
+	if (!c->closing)
+		frame_timer_update(c, consumed);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -456,206 +523,229 @@ static void hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	conn_close(c, 1);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
-		      void *arg)
+/*
+ * How far a connection that has not said Hello has got: 0 nothing of a TLS
+ * handshake yet (silent, or a first record still trickling in), 1 in its
+ * handshake, 2 handshake done with a verified certificate.
+ */
+static int preauth_stage(const struct conn *c)
 {
-	struct server *s = arg;
+	SSL *ssl;
+
+	if (c->handshaken)
+		return 2;
+	/* Not SSL_in_before(): libevent starts the handshake as soon as the
+	 * socket is writable, whether or not the peer has sent anything. */
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	return ssl != NULL && SSL_get_state(ssl) != TLS_ST_BEFORE ? 1 : 0;
+}
+
+/* Connections that have not said Hello, in all and from host. */
+static void count_preauth(const struct server *s, const char *host, size_t *all,
+			  size_t *from_host)
+{
+	*all = *from_host = 0;
+	for (const struct conn *c = s->conns; c; c = c->next)
+		if (!c->joined && !c->closing) {
+			(*all)++;
+			if (strcmp(c->host, host) == 0)
+				(*from_host)++;
+		}
+}
+
+/* The one to push out for a newcomer: of the connections that have not
+ * said Hello (from host, unless NULL), the oldest that has sent nothing,
+ * else the oldest still in its handshake; NULL if each has a verified
+ * certificate. */
+static struct conn *victim(struct server *s, const char *host)
+{
+	struct conn *best = NULL;
+	int best_stage = 2;
+
+	for (struct conn *c = s->conns; c; c = c->next) {
+		int st;
+
+		if (c->joined || c->closing || (host != NULL && strcmp(c->host, host) != 0))
+			continue;
+		if ((st = preauth_stage(c)) < best_stage) {
+			best = c;
+			best_stage = st;
+			if (st == 0)
+				break;
+		}
+	}
+	return best;
+}
+
+static void refuse(struct server *s, evutil_socket_t fd, const char *addr, const char *why,
+		   const char *limit)
+{
+	fl_log(FL_LOG_WARN, "refusing a connection: %s (%s); from %s", why, limit, addr);
+	fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", addr, "reason", limit);
+	s->rejected++;
+	evutil_closesocket(fd);
+}
+
+/* Closes v at once (it is in no callback now) for the newcomer at addr. */
+static void push_out(struct server *s, struct conn *v, const char *addr, const char *why,
+		     const char *limit)
+{
+	fl_log(FL_LOG_WARN, "%s: closed to make room for %s: %s (%s)", v->addr, addr, why, limit);
+	fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", v->addr, "reason", limit);
+	s->rejected++;
+	v->closing = 1;
+	conn_free(v);
+}
+
+/* Room for one more connection from host (addr is host:port), making it
+ * if need be. Returns 0, or -1 after refusing fd. */
+static int admit(struct server *s, evutil_socket_t fd, const char *host, const char *addr)
+{
+	const struct fl_coord_opts *o = s->o;
+	size_t all, mine;
+	char why[400];
+	struct conn *v;
+
+	if (s->nconns >= o->max_connections) {
+		snprintf(why, sizeof(why), "%zu connections open", s->nconns);
+		refuse(s, fd, addr, why, "max_connections");
+		return -1;
+	}
+	count_preauth(s, host, &all, &mine);
+	if (mine >= o->max_per_address) {
+		snprintf(why, sizeof(why), "%zu connections from %s have not said hello", mine,
+			 host);
+		if ((v = victim(s, host)) == NULL) {
+			refuse(s, fd, addr, why, "max_connections_per_address");
+			return -1;
+		}
+		push_out(s, v, addr, why, "max_connections_per_address");
+		all--;
+	}
+	if (all >= o->max_preauth) {
+		snprintf(why, sizeof(why), "%zu connections have not said hello", all);
+		if ((v = victim(s, NULL)) == NULL) {
+			refuse(s, fd, addr, why, "max_preauth_connections");
+			return -1;
+		}
+		push_out(s, v, addr, why, "max_preauth_connections");
+	}
+	return 0;
+}
+
+/* A partner that vanishes without a FIN (power cut, dropped route) is
+ * noticed in about two minutes, not at the next round deadline. Errors are
+ * ignored: this is not a TCP socket in the unit tests. */
+static void keepalive(evutil_socket_t fd)
+{
+	int on = 1, idle = 60, intvl = 10, cnt = 6;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+void fl_server_accept(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
+		      socklen_t slen)
+{
 	struct conn *c;
 	SSL *ssl;
-	char host[256], serv[32];
+	char host[256] = "", serv[32] = "", addr[300];
 	struct timeval tv;
 
-	(void)l;
-	if (s->nconns >= s->o->max_connections) {
-		fl_log(FL_LOG_WARN, "refusing a connection: %zu connections open (max_connections)",
-		       s->nconns);
-		s->rejected++;
-		evutil_closesocket(fd);
+	if (getnameinfo(sa, slen, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(host, sizeof(host), "(unknown)");
+	snprintf(addr, sizeof(addr), "%s:%s", host, serv);
+	if (admit(s, fd, host, addr) != 0)
 		return;
-	}
 	if ((c = calloc(1, sizeof(*c))) == NULL || (ssl = SSL_new(s->ctx)) == NULL) {
 		free(c);
 		evutil_closesocket(fd);
 		return;
 	}
 	c->srv = s;
-	if (getnameinfo(sa, (socklen_t)slen, host, sizeof(host), serv, sizeof(serv),
-			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-		snprintf(c->addr, sizeof(c->addr), "%s:%s", host, serv);
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	snprintf(c->addr, sizeof(c->addr), "%s", addr);
+	keepalive(fd);
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(s->base, hello_timeout_cb, c);
-	if (c->bev == NULL || c->timer == NULL) {
+	c->frame_timer = evtimer_new(s->base, frame_timeout_cb, c);
+	if (c->bev == NULL || c->timer == NULL || c->frame_timer == NULL) {
 		if (c->bev)
 			bufferevent_free(c->bev);
 		else
 			SSL_free(ssl);
 		if (c->timer)
 			event_free(c->timer);
+		if (c->frame_timer)
+			event_free(c->frame_timer);
 		free(c);
 		return;
 	}
-	c->next = s->conns;
-	if (s->conns)
-		s->conns->prev = c;
-	s->conns = c;
+	c->prev = s->conns_tail;
+	if (s->conns_tail)
+		s->conns_tail->next = c;
+	else
+		s->conns = c;
+	s->conns_tail = c;
 	s->nconns++;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	/* Before the Hello no frame may exceed FL_WIRE_PREAUTH_MAX_FRAME: read
+	 * no further ahead than one. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + FL_WIRE_PREAUTH_MAX_FRAME);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	tv.tv_sec = (time_t)s->o->hello_timeout;
 	tv.tv_usec = (suseconds_t)((s->o->hello_timeout - floor(s->o->hello_timeout)) * 1e6);
 	evtimer_add(c->timer, &tv);
 }
 
-/* ---- HTTP ---- */
-
-static long rss_bytes(void)
+void fl_server_counts(const struct server *s, size_t *open, size_t *preauth)
 {
-	long pages = 0, rss = 0;
-	FILE *fp = fopen("/proc/self/statm", "r");
-
-	if (fp != NULL) {
-		if (fscanf(fp, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
-		fclose(fp);
-	}
-	return rss * sysconf(_SC_PAGESIZE);
+	*open = *preauth = 0;
+	for (const struct conn *c = s->conns; c; c = c->next)
+		if (!c->closing) {
+			(*open)++;
+			if (!c->joined)
+				(*preauth)++;
+		}
 }
 
-static json_t *num_or_null(double v)
+void fl_server_close_all(struct server *s)
 {
-	return isfinite(v) ? json_real(v) : json_null();
+	while (s->conns != NULL) {
+		s->finished = 1;
+		conn_free(s->conns);
+	}
 }
 
-static json_t *status_json(struct server *s)
+int fl_server_fedcoord(struct server *s)
 {
-	struct fl_fedcoord_view v;
-	json_t *o, *parts = json_array(), *hist = json_array();
+	struct fl_fedcoord_io io = {
+		.ctx = s,
+		.audit = s->audit,
+		.send = io_send,
+		.send_frame = io_send_frame,
+		.peer_cert = io_peer_cert,
+		.disconnect = io_disconnect,
+		.arm_timer = io_arm_timer,
+		.checkpoint = io_checkpoint,
+		.seal_model = io_seal_model,
+		.finished = io_finished,
+	};
 
-	fl_fedcoord_view(s->fc, &v);
-	for (size_t i = 0; i < fl_fedcoord_partner_count(s->fc); i++) {
-		const char *name;
-		int connected, participating;
-		double seen;
-
-		fl_fedcoord_partner(s->fc, i, &name, &connected, &participating, &seen);
-		json_array_append_new(parts, json_pack("{s:s, s:b, s:b, s:o}", "name", name,
-						       "connected", connected, "participating",
-						       participating, "last_seen",
-						       seen > 0 ? json_real(seen) : json_null()));
-	}
-	for (size_t i = 0; i < fl_fedcoord_history_len(s->fc); i++) {
-		struct fl_round_log h;
-
-		fl_fedcoord_history(s->fc, i, &h);
-		json_array_append_new(hist, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:i}",
-						      "round", (json_int_t)h.round, "kind", h.kind,
-						      "l2", num_or_null(h.l2), "train_loss",
-						      num_or_null(h.train_loss), "grad_norm",
-						      num_or_null(h.grad_norm), "valid_log_loss",
-						      num_or_null(h.valid_log_loss), "valid_auc",
-						      num_or_null(h.valid_auc), "partners",
-						      (int)h.partners));
-	}
-	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-		      "federation", s->o->set.federation_id, "phase", fl_fed_phase_name(v.phase),
-		      "algorithm", fl_fed_algo_name(s->o->set.algorithm), "round",
-		      (json_int_t)v.round, "partners", "expected", (json_int_t)v.expected,
-		      "connected", (json_int_t)v.connected, "participating",
-		      (json_int_t)v.participating, "iterations", v.iterations, "l2",
-		      num_or_null(v.l2), "train_loss", num_or_null(v.train_loss), "grad_norm",
-		      num_or_null(v.grad_norm), "valid_log_loss", num_or_null(v.valid_log_loss),
-		      "valid_auc", num_or_null(v.valid_auc), "partner_list", parts, "history", hist);
-	return o;
+	if ((s->round_timer = evtimer_new(s->base, round_timer_cb, s)) == NULL)
+		return FL_ERR_NOMEM;
+	return fl_fedcoord_new(&s->o->set, s->schema, &io, &s->fc);
 }
 
-static void reply(struct evhttp_request *req, int code, const char *type, const char *body,
-		  size_t len)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
+		      void *arg)
 {
-	struct evbuffer *b = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-	evbuffer_add(b, body, len);
-	evhttp_send_reply(req, code, code == 200 ? "OK" : "Not Found", b);
-	evbuffer_free(b);
-}
-
-static void http_cb(struct evhttp_request *req, void *arg)
-{
-	struct server *s = arg;
-	const char *uri = evhttp_request_get_uri(req);
-	char *text = NULL;
-	size_t len = 0;
-	FILE *fp;
-
-	/* HEAD is allowed (monitoring probes use it); libevent drops the body. */
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-		reply(req, 405, "text/plain", "GET only\n", 9);
-		return;
-	}
-	if (strcmp(uri, "/") == 0 &&
-	    fl_dashboard_html(s->fc, &s->o->set, (double)time(NULL), &text, &len) == 0) {
-		reply(req, 200, "text/html; charset=utf-8", text, len);
-		free(text);
-		return;
-	}
-	if (strcmp(uri, "/healthz") == 0) {
-		reply(req, 200, "text/plain", "ok\n", 3);
-		return;
-	}
-	if (strcmp(uri, "/status") == 0) {
-		json_t *o = status_json(s);
-
-		text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-		json_decref(o);
-		reply(req, 200, "application/json", text ? text : "{}", text ? strlen(text) : 2);
-		free(text);
-		return;
-	}
-	if (strcmp(uri, "/metrics") == 0 && (fp = open_memstream(&text, &len)) != NULL) {
-		struct fl_fedcoord_view v;
-		const char *fed = s->o->set.federation_id;
-
-		fl_fedcoord_view(s->fc, &v);
-#define METRIC(type, name, help, fmt, val)                                                      \
-	fprintf(fp, "# HELP fedlead_" name " " help "\n# TYPE fedlead_" name " " type "\n"        \
-		    "fedlead_" name "{federation=\"%s\"} " fmt "\n", fed, val)
-#define GAUGE(name, help, fmt, val) METRIC("gauge", name, help, fmt, val)
-#define COUNTER(name, help, fmt, val) METRIC("counter", name, help, fmt, val)
-		GAUGE("round", "Current round of the federation.", "%llu",
-		      (unsigned long long)v.round);
-		GAUGE("phase", "Phase: 0 waiting, 1 statistics, 2 training, 3 final, 4 done, 5 failed.",
-		      "%d", (int)v.phase);
-		GAUGE("partners_expected", "Partners on the allow-list.", "%zu", v.expected);
-		GAUGE("partners_connected", "Partners connected now.", "%zu", v.connected);
-		GAUGE("partners_participating", "Partners taking part in training.", "%zu",
-		      v.participating);
-		GAUGE("train_loss", "Mean training log-loss at the current weights.", "%.10g",
-		      v.train_loss);
-		GAUGE("valid_log_loss", "Mean validation log-loss at the current weights.", "%.10g",
-		      v.valid_log_loss);
-		GAUGE("valid_auc", "Validation AUC from summed score histograms.", "%.10g",
-		      v.valid_auc);
-		GAUGE("connections_open", "Open partner connections.", "%zu", s->nconns);
-		COUNTER("rejected_connections_total", "Connections refused or closed for cause.",
-		      "%llu", (unsigned long long)s->rejected);
-		COUNTER("received_bytes_total", "Bytes of frames received.", "%llu",
-		      (unsigned long long)s->bytes_in);
-		COUNTER("sent_bytes_total", "Bytes of frames queued for partners.", "%llu",
-		      (unsigned long long)s->bytes_out);
-		GAUGE("resident_memory_bytes", "Resident memory of the coordinator.", "%ld",
-		      rss_bytes());
-#undef GAUGE
-#undef COUNTER
-#undef METRIC
-		fclose(fp);
-		reply(req, 200, "text/plain; version=0.0.4", text, len);
-		free(text);
-		return;
-	}
-	reply(req, 404, "text/plain", "not found\n", 10);
+	(void)l;
+	fl_server_accept(arg, fd, sa, (socklen_t)slen);
 }
 
 /* ---- setup ---- */
@@ -734,37 +824,9 @@ static int write_port_file(struct server *s)
 	return 0;
 }
 
-static int start_http(struct server *s)
-{
-	char host[FL_CFG_HOST_MAX];
-	struct evhttp_bound_socket *h;
-	uint16_t port;
-	int r;
-
-	if (s->o->http_listen == NULL)
-		return 0;
-	if ((r = fl_config_addr_split(s->o->http_listen, host, sizeof(host), &port)) != 0)
-		return r;
-	if ((s->http = evhttp_new(s->base)) == NULL)
-		return FL_ERR_NOMEM;
-	evhttp_set_gencb(s->http, http_cb, s);
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(s->http, 8192);
-	evhttp_set_max_body_size(s->http, 0);
-	evhttp_set_timeout(s->http, 10);
-	if ((h = evhttp_bind_socket_with_handle(s->http, host, port)) == NULL)
-		return fl_fail(FL_ERR_IO, "cannot listen for HTTP on %s: %s", s->o->http_listen,
-			       strerror(errno));
-	s->http_port = bound_port(evhttp_bound_socket_get_fd(h));
-	fl_log(FL_LOG_INFO, "HTTP status on %s:%u (/healthz, /status, /metrics)", host,
-	       s->http_port);
-	return 0;
-}
-
 int fl_coordinator_run(const struct fl_coord_opts *o)
 {
 	struct server s = {.o = o};
-	struct fl_fedcoord_io io;
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
 	uint8_t *state = NULL;
@@ -787,20 +849,7 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
-	s.round_timer = evtimer_new(s.base, round_timer_cb, &s);
-	io = (struct fl_fedcoord_io){
-		.ctx = &s,
-		.audit = s.audit,
-		.send = io_send,
-		.send_frame = io_send_frame,
-		.peer_cert = io_peer_cert,
-		.disconnect = io_disconnect,
-		.arm_timer = io_arm_timer,
-		.checkpoint = io_checkpoint,
-		.seal_model = io_seal_model,
-		.finished = io_finished,
-	};
-	if ((r = fl_fedcoord_new(&o->set, s.schema, &io, &s.fc)) != 0)
+	if ((r = fl_server_fedcoord(&s)) != 0)
 		goto out;
 	r = fl_state_read(o->state_dir, CHECKPOINT_NAME, CHECKPOINT_MAX, &state, &state_len);
 	if (r < 0)
@@ -833,7 +882,7 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 		goto out;
 	}
 	s.port = bound_port(evconnlistener_get_fd(s.listener));
-	if ((r = start_http(&s)) != 0 || (r = write_port_file(&s)) != 0)
+	if ((r = fl_http_start(&s)) != 0 || (r = write_port_file(&s)) != 0)
 		goto out;
 	s.sig_term = evsignal_new(s.base, SIGTERM, signal_cb, &s);
 	s.sig_int = evsignal_new(s.base, SIGINT, signal_cb, &s);
@@ -848,15 +897,11 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 	if (r != 0 && s.result_msg[0] != '\0')
 		r = fl_fail(r, "%s", s.result_msg);
 out:
-	while (s.conns != NULL) {
-		s.finished = 1;
-		conn_free(s.conns);
-	}
+	fl_server_close_all(&s);
 	free(state);
 	if (s.listener)
 		evconnlistener_free(s.listener);
-	if (s.http)
-		evhttp_free(s.http);
+	fl_http_stop(&s);
 	if (s.round_timer)
 		event_free(s.round_timer);
 	if (s.sig_term)

@@ -44,7 +44,9 @@ PYEOF
 echo "schema dimension d = $D, histogram bins $BINS"
 
 SECURE=0
-"$FL_BIN/fedlead-coordinator" --help | grep -q secure.aggregation && SECURE=1
+# grep reads all of --help (no -q): with pipefail, a grep that stops at the
+# first match can leave the coordinator writing into a closed pipe (SIGPIPE).
+"$FL_BIN/fedlead-coordinator" --help | grep secure.aggregation >/dev/null && SECURE=1
 PLAIN=()
 [ "$SECURE" = 1 ] && PLAIN=("secure_aggregation = off")
 

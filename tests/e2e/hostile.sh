@@ -14,7 +14,9 @@
 #   (e) raw bytes instead of TLS: the handshake fails
 #   (f) 500 connections at once that never authenticate (half silent, half
 #       stuck in the middle of a TLS record), against max_connections =
-#       200: every one is refused or timed out, connections_open never
+#       200 (and the pre-Hello and per-address limits as high, so that
+#       max_connections is the one met; netlimits.sh tests those): every
+#       one is refused or timed out, connections_open never
 #       exceeds 200, resident memory stays below the baseline + 50 MB, and
 #       descriptors and connections come back to the honest two.
 # Memory is the coordinator's own figure, fedlead_resident_memory_bytes in
@@ -31,7 +33,8 @@ coordinator_conf "$T/coord/coordinator.conf" "p1, p2, spare" "min_partners = 2" 
 	"algorithm = newton" "l2 = 1" "validation_split = 0"
 LOG=$T/coord/coordinator.log
 start_coordinator "$T/coord" --late-policy wait --round-deadline 150s --start-wait 0.3s \
-	--hello-timeout "${HELLO_TIMEOUT}s" --max-connections "$MAX_CONN" ||
+	--hello-timeout "${HELLO_TIMEOUT}s" --max-connections "$MAX_CONN" \
+	--max-preauth-connections "$MAX_CONN" --max-connections-per-address "$MAX_CONN" ||
 	{ bad "coordinator starts"; cat "$LOG"; finish; exit 1; }
 start_node p1 "$T/p1.csv" --min-partners 2 # two partners: lowered explicitly
 n1=$NODE_PID
