@@ -11,6 +11,7 @@
 
 #include "fedlead/encode.h"
 #include "fedlead/schema.h"
+#include "fedlead/secagg.h"
 #include "wire.pb-c.h"
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -63,5 +64,9 @@ uint64_t fl_fednode_last_round(const struct fl_fednode *n);
 
 /* Rows on this site: training and validation parts (after the Welcome). */
 void fl_fednode_rows(const struct fl_fednode *n, size_t *train, size_t *valid);
+
+/* The node's own rules for secure aggregation (see secagg.h); until set,
+ * sums over at least 2 partners and one survivor set per federation. */
+void fl_fednode_set_policy(struct fl_fednode *n, const struct fl_secagg_policy *pol);
 
 #endif

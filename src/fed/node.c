@@ -40,6 +40,12 @@ struct fl_fednode {
 	X509_STORE *store;
 	struct fl_secagg_node *sa;
 	const Fedlead__Wire__SecAggParams *task_secagg; /* of the task being answered */
+	/* What every partner must have been told alike: hashes of the plan and
+	 * of the standardisation, and of the task being answered, which the
+	 * key advertisement signs (secagg.h). */
+	uint8_t plan_hash[32], std_hash[32], task_hash[32];
+	struct fl_secagg_policy pol;
+	struct fl_secagg_history *hist; /* sums revealed in this federation */
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -64,11 +70,17 @@ void fl_fednode_set_credentials(struct fl_fednode *n, EVP_PKEY *key, X509_STORE 
 	n->store = store;
 }
 
+void fl_fednode_set_policy(struct fl_fednode *n, const struct fl_secagg_policy *pol)
+{
+	n->pol = *pol;
+}
+
 void fl_fednode_free(struct fl_fednode *n)
 {
 	if (n == NULL)
 		return;
 	fl_secagg_node_free(n->sa);
+	fl_secagg_history_free(n->hist);
 	drop_split(n);
 	fl_dataset_free(n->raw);
 	free(n);
@@ -84,9 +96,14 @@ int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_
 			       s->dim);
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return FL_ERR_NOMEM;
+	if (fl_secagg_history_new(&n->hist) != 0) {
+		free(n);
+		return FL_ERR_NOMEM;
+	}
 	n->s = s;
 	n->d = s->dim;
 	n->raw = raw;
+	n->pol.min_partners = 2;
 	*out = n;
 	return 0;
 }
@@ -138,6 +155,18 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 	if (n->welcomed && (strcmp(n->federation_id, w->federation_id) != 0 ||
 			    n->valid_split != p->validation_split || n->seed != p->seed))
 		n->last_round = 0;
+	if (n->welcomed && strcmp(n->federation_id, w->federation_id) != 0) {
+		struct fl_secagg_history *h;
+
+		if ((r = fl_secagg_history_new(&h)) != 0)
+			return r;
+		fl_secagg_history_free(n->hist);
+		n->hist = h;
+		memset(n->std_hash, 0, sizeof(n->std_hash));
+	}
+	if ((r = fl_wire_message_hash("fedlead-plan-v1", (const uint8_t *)"", 0, &p->base,
+				      n->plan_hash)) != 0)
+		return r;
 	drop_split(n);
 	strcpy(n->federation_id, w->federation_id);
 	n->valid_split = p->validation_split;
@@ -235,7 +264,8 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg,
 				       n->task_secagg->threshold ? n->task_secagg->threshold
 								 : n->threshold,
-				       n->identity, n->key, kind, values, nv, &n->sa, frame, len);
+				       n->identity, n->key, n->task_hash, &n->pol, n->hist, kind,
+				       values, nv, &n->sa, frame, len);
 		return r == 0 ? FL_FEDNODE_REPLY : r;
 	}
 	return plain_update(n, ref, kind, values, nv, frame, len);
@@ -441,6 +471,8 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 		r = fl_secagg_node_keys(n->sa, env->key_list, n->store, frame, len);
 	else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET)
 		r = fl_secagg_node_shares(n->sa, env->share_set, frame, len);
+	else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK)
+		r = fl_secagg_node_consistency(n->sa, env->consistency_check, frame, len);
 	else
 		r = fl_secagg_node_unmask(n->sa, env->unmask_request, frame, len);
 	return r == 0 ? FL_FEDNODE_REPLY : r;
@@ -464,6 +496,7 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	case FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
 		break;
 	default:
@@ -474,10 +507,22 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	switch (env->body_case) {
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
 		return secure_step(n, env, frame, len);
 	default:
 		break;
+	}
+	/* The task as received, bound to the plan and standardisation: every
+	 * partner that was told the same computes the same hash. */
+	{
+		uint8_t pre[64];
+
+		memcpy(pre, n->plan_hash, 32);
+		memcpy(pre + 32, n->std_hash, 32);
+		if ((r = fl_wire_message_hash("fedlead-task-v1", pre, sizeof(pre), &env->base,
+					      n->task_hash)) != 0)
+			return r;
 	}
 	/* A secure federation never falls back to plain updates, whatever a
 	 * task says: that would hand the coordinator this partner's vector. */
@@ -494,8 +539,13 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK:
 		return do_stats(n, ref, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
-		if (do_standardize(n, env->standardize, why, sizeof(why)) == 0)
+		if (do_standardize(n, env->standardize, why, sizeof(why)) == 0) {
+			/* Later tasks' hashes cover the standardisation they use. */
+			if ((r = fl_wire_message_hash("fedlead-standardize-v1", (const uint8_t *)"", 0,
+						      &env->standardize->base, n->std_hash)) != 0)
+				return r;
 			return FL_FEDNODE_NONE;
+		}
 		r = fl_fednode_status(n, ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, why, frame,
 				      len);
 		return r == 0 ? FL_FEDNODE_REPLY : r;
