@@ -164,9 +164,17 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 		n->hist = h;
 		memset(n->std_hash, 0, sizeof(n->std_hash));
 	}
-	if ((r = fl_wire_message_hash("fedlead-plan-v1", (const uint8_t *)"", 0, &p->base,
-				      n->plan_hash)) != 0)
-		return r;
+	{
+		/* The threshold in the plan reflects who had joined when this
+		 * partner was welcomed; the one in force travels with each task
+		 * (and is in its hash). */
+		Fedlead__Wire__Plan same = *p;
+
+		same.threshold = 0;
+		if ((r = fl_wire_message_hash("fedlead-plan-v1", (const uint8_t *)"", 0, &same.base,
+					      n->plan_hash)) != 0)
+			return r;
+	}
 	drop_split(n);
 	strcpy(n->federation_id, w->federation_id);
 	n->valid_split = p->validation_split;
@@ -540,9 +548,13 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 		return do_stats(n, ref, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
 		if (do_standardize(n, env->standardize, why, sizeof(why)) == 0) {
-			/* Later tasks' hashes cover the standardisation they use. */
+			/* Later tasks' hashes cover the standardisation they use;
+			 * not its round, which differs for a partner that rejoined. */
+			Fedlead__Wire__Standardize same = *env->standardize;
+
+			same.ref = NULL;
 			if ((r = fl_wire_message_hash("fedlead-standardize-v1", (const uint8_t *)"", 0,
-						      &env->standardize->base, n->std_hash)) != 0)
+						      &same.base, n->std_hash)) != 0)
 				return r;
 			return FL_FEDNODE_NONE;
 		}
