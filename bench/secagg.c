@@ -250,6 +250,9 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 	Fedlead__Wire__RoundRef ref;
 	Fedlead__Wire__SecAggParams sap = FEDLEAD__WIRE__SEC_AGG_PARAMS__INIT;
 	struct fl_secagg_node **nodes = calloc(np, sizeof(*nodes));
+	struct fl_secagg_history **hist = calloc(np, sizeof(*hist));
+	static const uint8_t task[32] = {0x7a};
+	static const struct fl_secagg_policy pol = {2, 0};
 	struct watch *nw = calloc(np * 4, sizeof(*nw)), coord = {0};
 	struct fl_secagg_coord *co = NULL;
 	const char *ids[MAX_P];
@@ -270,6 +273,8 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 	sap.bound = fl_fixed_bound(FL_SECAGG_FRAC_BITS, np);
 	for (size_t u = 0; u < np; u++)
 		ids[u] = s->p[u].id;
+	sap.participants = (char **)ids;
+	sap.n_participants = np;
 
 	start(&coord);
 	if (fl_secagg_coord_new(FED, &ref, &sap, t, ids, np, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL,
@@ -285,9 +290,10 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 
 		fill(s->x, d, (unsigned)u);
 		start(&nw[u * 4 + 0]);
-		if (fl_secagg_node_start(FED, &ref, &sap, t, s->p[u].id, s->p[u].key,
-		                       FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, s->x, d, &nodes[u],
-		                       &f, &len) != 0)
+		if (fl_secagg_history_new(&hist[u]) != 0 ||
+		    fl_secagg_node_start(FED, &ref, &sap, t, s->p[u].id, s->p[u].key, task, &pol,
+		                         hist[u], FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, s->x, d,
+		                         &nodes[u], &f, &len) != 0)
 			die("fl_secagg_node_start");
 		stop(&nw[u * 4 + 0]);
 		c->sent += (double)len;
@@ -358,7 +364,37 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 		stop(&coord);
 	}
 
-	/* Step 4: unmasking. */
+	/* Step 4: the survivors sign the survivor set (ConsistencyCheck). */
+	start(&coord);
+	if (fl_secagg_coord_consistency_check(co, &rq, &rq_len) != 0)
+		die("fl_secagg_coord_consistency_check");
+	stop(&coord);
+	c->coord_sent += (double)(rq_len * np);
+	for (size_t u = 0; u < np; u++) {
+		Fedlead__Wire__Envelope *in;
+		uint8_t *f = NULL;
+		size_t len = 0;
+
+		start(&nw[u * 4 + 3]);
+		in = decode(rq, rq_len, "coordinator");
+		if (fl_secagg_node_consistency(nodes[u], in->consistency_check, &f, &len) != 0)
+			die("fl_secagg_node_consistency");
+		fl_wire_free(in);
+		stop(&nw[u * 4 + 3]);
+		c->recv += (double)rq_len;
+		c->sent += (double)len;
+		start(&coord);
+		in = decode(f, len, s->p[u].id);
+		if (fl_secagg_coord_signature(co, s->p[u].id, in->consistency_signature) != 0)
+			die("fl_secagg_coord_signature");
+		fl_wire_free(in);
+		free(f);
+		stop(&coord);
+	}
+	free(rq);
+	rq = NULL;
+
+	/* Step 5: unmasking. */
 	start(&coord);
 	if (fl_secagg_coord_unmask_request(co, &rq, &rq_len) != 0)
 		die("fl_secagg_coord_unmask_request");
@@ -376,6 +412,8 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 		fl_wire_free(in);
 		fl_secagg_node_free(nodes[u]);
 		nodes[u] = NULL;
+		fl_secagg_history_free(hist[u]);
+		hist[u] = NULL;
 		stop(&nw[u * 4 + 3]);
 		c->recv += (double)rq_len;
 		c->sent += (double)len;
@@ -419,6 +457,7 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 	free(kl);
 	free(rq);
 	free(nodes);
+	free(hist);
 	free(nw);
 }
 

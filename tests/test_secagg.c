@@ -170,7 +170,7 @@ static int certs_teardown(void **state)
 /* ---- one round among the five partners ---------------------------------- */
 
 /* The first step a partner does not take: it "dies" just before it. */
-enum stop { RUNS = 0, NO_ADVERT, NO_SHARES, NO_MASKED, NO_REVEAL };
+enum stop { RUNS = 0, NO_ADVERT, NO_SHARES, NO_MASKED, NO_SIGN, NO_REVEAL };
 
 struct round {
 	uint8_t fp[FL_WIRE_FINGERPRINT_LEN], session[FL_WIRE_SESSION_LEN];
@@ -184,8 +184,15 @@ struct round {
 	struct fl_secagg_node *node[NP];
 	Fedlead__Wire__Envelope *kl;     /* the KeyList, decoded */
 	Fedlead__Wire__Envelope *to[NP]; /* the ShareSet for each partner */
+	Fedlead__Wire__Envelope *cc;     /* the ConsistencyCheck */
 	Fedlead__Wire__Envelope *rq;     /* the UnmaskRequest */
+	uint8_t task[32];                /* the task hash every partner signs */
+	struct fl_secagg_policy pol;
+	struct fl_secagg_history *hist[NP];
 };
+
+/* The participant list of every task: all five. */
+static char *participants[NP] = {"p1", "p2", "p3", "p4", "p5"};
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -220,8 +227,14 @@ static void round_begin(struct round *R, uint64_t round, unsigned t, int frac_bi
 	R->p.session = (ProtobufCBinaryData){sizeof(R->session), R->session};
 	R->p.frac_bits = frac_bits;
 	R->p.bound = fl_fixed_bound(frac_bits, NP);
+	R->p.participants = participants;
+	R->p.n_participants = NP;
 	assert_true(R->p.bound > 1e3);
 	R->t = t;
+	memset(R->task, 0x5c, sizeof(R->task));
+	R->pol.min_partners = 2;
+	for (int i = 0; i < NP; i++)
+		assert_int_equal(fl_secagg_history_new(&R->hist[i]), 0);
 	R->kind = frac_bits == FL_SECAGG_STATS_FRAC_BITS ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
 	                                               : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL;
 	for (int i = 0; i < NP; i++)
@@ -239,9 +252,11 @@ static void round_end(struct round *R)
 {
 	for (int i = 0; i < NP; i++) {
 		fl_secagg_node_free(R->node[i]);
+		fl_secagg_history_free(R->hist[i]);
 		fl_wire_free(R->to[i]);
 	}
 	fl_wire_free(R->kl);
+	fl_wire_free(R->cc);
 	fl_wire_free(R->rq);
 	fl_secagg_coord_free(R->c);
 }
@@ -285,8 +300,9 @@ static void step_adverts(struct round *R)
 
 		if (!takes(R, i, NO_ADVERT))
 			continue;
-		if (fl_secagg_node_start(FED, &R->ref, &R->p, R->t, ids[i], keys[i], R->kind, R->x[i],
-		                       NV, &R->node[i], &frame, &len) != 0)
+		if (fl_secagg_node_start(FED, &R->ref, &R->p, R->t, ids[i], keys[i], R->task, &R->pol,
+		                         R->hist[i], R->kind, R->x[i], NV, &R->node[i], &frame,
+		                         &len) != 0)
 			fail_msg("node_start %s: %s", ids[i], fl_errmsg());
 		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
 		assert_int_equal(
@@ -376,13 +392,47 @@ static void step_masked(struct round *R)
 			masked_one(R, i);
 }
 
+/* The ConsistencyCheck into R->cc; returns the coordinator's result. */
+static int step_consistency_check(struct round *R)
+{
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	int r = fl_secagg_coord_consistency_check(R->c, &frame, &len);
+
+	if (r == 0)
+		R->cc = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK);
+	return r;
+}
+
+/* Partner i signs the set of cc; its signature goes to the coordinator. */
+static void sign_one(struct round *R, int i, const Fedlead__Wire__ConsistencyCheck *cc)
+{
+	Fedlead__Wire__Envelope *env;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	if (fl_secagg_node_consistency(R->node[i], cc, &frame, &len) != 0)
+		fail_msg("node_consistency %s: %s", ids[i], fl_errmsg());
+	env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE);
+	if (fl_secagg_coord_signature(R->c, ids[i], env->consistency_signature) != 0)
+		fail_msg("coord_signature %s: %s", ids[i], fl_errmsg());
+	fl_wire_free(env);
+}
+
+/* ConsistencyCheck, the survivors' signatures and the UnmaskRequest (into
+ * R->rq); returns the coordinator's first failure. */
 static int step_unmask_request(struct round *R)
 {
 	uint8_t *frame = NULL;
 	size_t len = 0;
-	int r = fl_secagg_coord_unmask_request(R->c, &frame, &len);
+	int r;
 
-	if (r == 0)
+	if ((r = step_consistency_check(R)) != 0)
+		return r;
+	for (int i = 0; i < NP; i++)
+		if (survives(R, i) && takes(R, i, NO_SIGN) && R->node[i] != NULL)
+			sign_one(R, i, R->cc->consistency_check);
+	if ((r = fl_secagg_coord_unmask_request(R->c, &frame, &len)) == 0)
 		R->rq = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST);
 	return r;
 }
@@ -404,7 +454,8 @@ static void step_reveal(struct round *R)
 	for (int i = 0; i < NP; i++) {
 		Fedlead__Wire__Envelope *env;
 
-		if (!takes(R, i, NO_REVEAL) || !survives(R, i) || R->node[i] == NULL)
+		if (!takes(R, i, NO_REVEAL) || !takes(R, i, NO_SIGN) || !survives(R, i) ||
+		    R->node[i] == NULL)
 			continue;
 		env = unmask_one(R, i, R->rq->unmask_request);
 		if (fl_secagg_coord_reveal(R->c, ids[i], env->unmask_reply) != 0)
@@ -864,68 +915,138 @@ static void request(struct round *R, Fedlead__Wire__UnmaskRequest *rq, char **s,
 		rq->n_dropped++;
 }
 
+/* A ConsistencyCheck naming survivors sv and dropped dv (NULL-terminated). */
+static void check_msg(struct round *R, Fedlead__Wire__ConsistencyCheck *cc, char **sv, char **dv)
+{
+	fedlead__wire__consistency_check__init(cc);
+	cc->ref = &R->ref;
+	cc->survivors = sv;
+	while (sv[cc->n_survivors] != NULL)
+		cc->n_survivors++;
+	cc->dropped = dv;
+	while (dv[cc->n_dropped] != NULL)
+		cc->n_dropped++;
+}
+
+/* Partner i signs the sets sv / dv; returns its decoded signature. */
+static Fedlead__Wire__Envelope *sign_set(struct round *R, int i, char **sv, char **dv)
+{
+	Fedlead__Wire__ConsistencyCheck cc;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	check_msg(R, &cc, sv, dv);
+	if (fl_secagg_node_consistency(R->node[i], &cc, &frame, &len) != 0)
+		fail_msg("node_consistency %s: %s", ids[i], fl_errmsg());
+	return decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE);
+}
+
+static void refuses_check(struct round *R, int i, char **sv, char **dv, int code, const char *msg)
+{
+	Fedlead__Wire__ConsistencyCheck cc;
+	uint8_t *frame = (uint8_t *)"sentinel";
+	size_t len = 1;
+
+	check_msg(R, &cc, sv, dv);
+	assert_int_equal(fl_secagg_node_consistency(R->node[i], &cc, &frame, &len), code);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_null(frame);
+}
+
+/*
+ * Bonawitz et al.'s attack on the passive protocol: tell some partners "p5
+ * survived" and others "p5 dropped", and collect both p5's self-mask seed
+ * and its mask secret (so its input alone). With the ConsistencyCheck every
+ * partner signs one survivor set per round and reveals only for a set that
+ * t survivors signed; with t > n/2 two sets cannot both reach t.
+ */
 static void test_both_shares_refused(void **state)
 {
 	char *all[] = {"p1", "p2", "p3", "p4", "p5", NULL},
 	     *four[] = {"p1", "p2", "p3", "p4", NULL};
 	char *p5[] = {"p5", NULL}, *none[] = {NULL};
-	Fedlead__Wire__UnmaskRequest both, surv, drop;
-	Fedlead__Wire__Envelope *env;
+	Fedlead__Wire__Envelope *sig[NP] = {NULL}, *env;
+	Fedlead__Wire__SurvivorSignature g[NP], *gp[NP];
+	Fedlead__Wire__UnmaskRequest rq;
 	struct round R;
 
 	(void)state;
 	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 51);
 	up_to_masked(&R);
-	request(&R, &both, all, p5);
-	request(&R, &surv, all, none);
-	request(&R, &drop, four, p5);
-
-	/* p5 as a survivor and as dropped in one request. */
-	refuses_unmask(&R, 0, &both, FL_ERR_AUTH,
-	               "coordinator asked for both shares of partner p5; refused");
-	/* Dropped first (p2 reveals p5's mask secret), then survivor. */
-	env = unmask_one(&R, 1, &drop);
-	assert_int_equal(env->unmask_reply->n_shares, 5);
-	assert_string_equal(env->unmask_reply->shares[4]->owner, "p5");
-	assert_int_equal(env->unmask_reply->shares[4]->what, 2);
-	fl_wire_free(env);
-	refuses_unmask(&R, 1, &surv, FL_ERR_AUTH,
-	               "coordinator asked for both shares of partner p5; refused");
-	/* Survivor first (p3 reveals p5's seed), then dropped. */
-	env = unmask_one(&R, 2, &surv);
-	assert_int_equal(env->unmask_reply->n_shares, 5);
-	assert_int_equal(env->unmask_reply->shares[4]->what, 1);
-	fl_wire_free(env);
-	refuses_unmask(&R, 2, &drop, FL_ERR_AUTH,
-	               "coordinator asked for both shares of partner p5; refused");
-	/* Asking again for the same kind is answered. */
-	env = unmask_one(&R, 2, &surv);
-	fl_wire_free(env);
-
-	/* Other malformed requests. */
+	/* p5 as a survivor and as dropped in one set. */
+	refuses_check(&R, 0, all, p5, FL_ERR_AUTH,
+	              "coordinator asked for both shares of partner p5; refused");
+	/* Other malformed sets. */
 	{
 		char *two[] = {"p1", "p4", NULL}, *nome[] = {"p1", "p2", "p3", NULL};
 		char *stranger[] = {"p1", "p2", "p3", "p4", "mallory", NULL};
-		char *p1[] = {"p1", NULL};
-		Fedlead__Wire__UnmaskRequest rq;
+		char *p1[] = {"p1", NULL}, *twice[] = {"p1", "p2", "p2", "p3", NULL};
 
-		request(&R, &rq, two, none);
-		refuses_unmask(&R, 3, &rq, FL_ERR_PROTO,
-		               "coordinator: unmask_request names 2 survivors, below the "
-		               "threshold 3");
-		request(&R, &rq, nome, none);
-		refuses_unmask(&R, 3, &rq, FL_ERR_PROTO,
-		               "coordinator: unmask_request does not count this partner as a "
-		               "survivor");
-		request(&R, &rq, stranger, none);
-		refuses_unmask(&R, 3, &rq, FL_ERR_PROTO,
-		               "coordinator: unmask_request names \"mallory\", who did not share "
-		               "keys");
-		/* A partner never reveals its own mask secret. */
-		request(&R, &rq, all, p1);
-		refuses_unmask(&R, 0, &rq, FL_ERR_AUTH,
-		               "coordinator asked for both shares of partner p1; refused");
+		refuses_check(&R, 3, two, none, FL_ERR_PROTO,
+		              "coordinator: consistency_check names 2 survivors, below the "
+		              "threshold 3");
+		refuses_check(&R, 3, nome, none, FL_ERR_PROTO,
+		              "coordinator: consistency_check does not count this partner as a "
+		              "survivor");
+		refuses_check(&R, 3, stranger, none, FL_ERR_PROTO,
+		              "coordinator: consistency_check names \"mallory\", who did not share "
+		              "keys");
+		refuses_check(&R, 0, all, p1, FL_ERR_AUTH,
+		              "coordinator asked for both shares of partner p1; refused");
+		refuses_check(&R, 0, twice, none, FL_ERR_PROTO,
+		              "coordinator: consistency_check names a partner twice");
 	}
+	/* The split: p1 and p2 are shown "p5 dropped", p3, p4, p5 "all survived". */
+	sig[0] = sign_set(&R, 0, four, p5);
+	sig[1] = sign_set(&R, 1, four, p5);
+	for (int i = 2; i < NP; i++)
+		sig[i] = sign_set(&R, i, all, none);
+	/* A partner signs one set per round. */
+	refuses_check(&R, 1, all, none, FL_ERR_PROTO, "coordinator: consistency_check out of order");
+	for (int i = 0; i < NP; i++) {
+		fedlead__wire__survivor_signature__init(&g[i]);
+		g[i].identity = (char *)ids[i];
+		g[i].signature = sig[i]->consistency_signature->signature;
+		gp[i] = &g[i];
+	}
+	/* p2, asked for p5's mask secret: every signature is relayed, but only
+	 * p1's and p2's are of the set p2 signed: 2 < t. */
+	request(&R, &rq, four, p5);
+	rq.signatures = gp;
+	rq.n_signatures = NP;
+	refuses_unmask(&R, 1, &rq, FL_ERR_AUTH,
+	               "coordinator: only 2 survivors' signatures of the survivor set verify, "
+	               "fewer than the threshold 3; refused");
+	/* A set other than the one signed. */
+	request(&R, &rq, all, none);
+	rq.signatures = gp;
+	rq.n_signatures = NP;
+	refuses_unmask(&R, 1, &rq, FL_ERR_AUTH,
+	               "coordinator: the unmask request's survivor set differs from the one this "
+	               "partner signed; refused");
+	/* Signatures claimed by the wrong identities do not count either. */
+	request(&R, &rq, all, none);
+	g[0].signature = sig[2]->consistency_signature->signature; /* p3's, labelled p1 */
+	g[1].signature = sig[3]->consistency_signature->signature; /* p4's, labelled p2 */
+	rq.signatures = gp;
+	rq.n_signatures = 2;
+	refuses_unmask(&R, 2, &rq, FL_ERR_AUTH,
+	               "coordinator: only 0 survivors' signatures of the survivor set verify, "
+	               "fewer than the threshold 3; refused");
+	/* The majority set, with its three signatures: p3 reveals p5's seed share. */
+	g[0].signature = sig[0]->consistency_signature->signature;
+	g[1].signature = sig[1]->consistency_signature->signature;
+	rq.signatures = gp;
+	rq.n_signatures = NP;
+	env = unmask_one(&R, 2, &rq);
+	assert_int_equal(env->unmask_reply->n_shares, 5);
+	assert_string_equal(env->unmask_reply->shares[4]->owner, "p5");
+	assert_int_equal(env->unmask_reply->shares[4]->what, 1);
+	fl_wire_free(env);
+	/* Asking again for the same set is answered. */
+	fl_wire_free(unmask_one(&R, 2, &rq));
+	for (int i = 0; i < NP; i++)
+		fl_wire_free(sig[i]);
 	round_end(&R);
 }
 
@@ -1124,6 +1245,202 @@ static void test_wrong_kind_of_share(void **state)
 	round_end(&R);
 }
 
+/* ---- a deviating coordinator: tasks, participants, survivor sets -------- */
+
+/*
+ * The coordinator sends p5 a task that differs from everyone else's (say,
+ * weights that zero the others' Hessians so "the sum" is p5's alone): the
+ * task hash p5 signs differs, and every other partner refuses before it
+ * sends anything derived from its data. Copying the others' hash into p5's
+ * entry does not help: p5's signature covers the hash p5 computed.
+ */
+static void test_different_task_refused(void **state)
+{
+	struct round R;
+	uint8_t *frame = NULL, good[32];
+	size_t len = 0;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 61);
+	for (int i = 0; i < NP; i++) {
+		Fedlead__Wire__Envelope *env;
+
+		if (i == 4)
+			R.task[0] ^= 1; /* p5 was given another task */
+		if (fl_secagg_node_start(FED, &R.ref, &R.p, R.t, ids[i], keys[i], R.task, &R.pol,
+		                         R.hist[i], R.kind, R.x[i], NV, &R.node[i], &frame, &len) != 0)
+			fail_msg("node_start %s: %s", ids[i], fl_errmsg());
+		if (i == 4)
+			R.task[0] ^= 1;
+		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
+		assert_int_equal(fl_secagg_coord_advert(R.c, ids[i], env->key_advert, ders[i],
+		                                        der_lens[i]),
+		                 0);
+		fl_wire_free(env);
+	}
+	assert_int_equal(step_key_list(&R), 0);
+	for (int i = 0; i < 4; i++)
+		refuses_keys(&R, i, R.kl->key_list, FL_ERR_AUTH,
+		             "partner p5 was given a different task than this partner (weights, "
+		             "round, participants or parameters); refused: a coordinator that does "
+		             "this can isolate one partner's update");
+	/* p5 itself sees the four others differ from its task. */
+	refuses_keys(&R, 4, R.kl->key_list, FL_ERR_AUTH,
+	             "partner p1 was given a different task than this partner (weights, round, "
+	             "participants or parameters); refused: a coordinator that does this can "
+	             "isolate one partner's update");
+	/* The coordinator relabels p5's entry with the common hash. */
+	memcpy(good, R.task, sizeof(good));
+	memcpy(R.kl->key_list->entries[4]->task_hash.data, good, sizeof(good));
+	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_AUTH,
+	             "key advertisement of p5: signature does not verify");
+	round_end(&R);
+}
+
+/* Who takes part is the node's business: left out, too few, strangers. */
+static void test_participants_checked(void **state)
+{
+	char *three[] = {"p1", "p2", "p3"}, *four[] = {"p1", "p2", "p3", "p4"};
+	struct round R;
+	uint8_t *frame = (uint8_t *)"sentinel";
+	size_t len = 1;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 71);
+	/* A task whose participant list leaves p5 out. */
+	R.p.participants = four;
+	R.p.n_participants = 4;
+	assert_int_equal(fl_secagg_node_start(FED, &R.ref, &R.p, R.t, "p5", keys[4], R.task, &R.pol,
+	                                      R.hist[4], R.kind, R.x[4], NV, &R.node[4], &frame,
+	                                      &len),
+	                 FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(),
+	                    "coordinator: the task's participant list leaves this partner out");
+	assert_null(R.node[4]);
+	/* Three participants, where p1's policy wants four in any sum. */
+	R.p.participants = three;
+	R.p.n_participants = 3;
+	R.pol.min_partners = 4;
+	assert_int_equal(fl_secagg_node_start(FED, &R.ref, &R.p, R.t, "p1", keys[0], R.task, &R.pol,
+	                                      R.hist[0], R.kind, R.x[0], NV, &R.node[0], &frame,
+	                                      &len),
+	                 FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "node policy min_partners: the task has 3 participants, "
+	                                 "fewer than the 4 this partner requires in any sum; "
+	                                 "refused");
+	assert_null(frame);
+	R.pol.min_partners = 2;
+	round_end(&R);
+	/* A key list naming someone outside the task's list (p4 and p5 here). */
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 72);
+	step_adverts(&R);
+	assert_int_equal(step_key_list(&R), 0);
+	fl_secagg_node_free(R.node[0]);
+	R.node[0] = NULL;
+	R.p.participants = three;
+	R.p.n_participants = 3;
+	/* p1 restarts the round believing only p1..p3 take part. */
+	{
+		Fedlead__Wire__Envelope *env;
+
+		if (fl_secagg_node_start(FED, &R.ref, &R.p, R.t, "p1", keys[0], R.task, &R.pol,
+		                         R.hist[0], R.kind, R.x[0], NV, &R.node[0], &frame, &len) != 0)
+			fail_msg("node_start p1: %s", fl_errmsg());
+		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
+		/* its fresh keys replace the old ones in the list */
+		memcpy(R.kl->key_list->entries[0]->c_pub.data, env->key_advert->c_pub.data, 32);
+		memcpy(R.kl->key_list->entries[0]->s_pub.data, env->key_advert->s_pub.data, 32);
+		memcpy(R.kl->key_list->entries[0]->b_commit.data, env->key_advert->b_commit.data, 32);
+		fl_wire_free(env);
+	}
+	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_AUTH,
+	             "coordinator: the key list names \"p4\", who is not among the task's "
+	             "participants; refused");
+	round_end(&R);
+}
+
+/*
+ * Dropout differencing: a sum over all five at some weights, then (after
+ * "p5 dropped") a sum over four at the same or nearly the same weights; the
+ * difference is p5's update. A node reveals sums over one survivor set per
+ * federation unless its operator allows the set to change.
+ */
+static void test_one_survivor_set_per_federation(void **state)
+{
+	char *four[] = {"p1", "p2", "p3", "p4", NULL}, *p5[] = {"p5", NULL};
+	struct fl_secagg_history *keep[NP];
+	struct round R;
+	double out[NV];
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 91);
+	assert_int_equal(run_round(&R, out), 0);
+	assert_string_equal(fl_secagg_history_set(R.hist[0]), "p1,p2,p3,p4,p5");
+	/* Round 2 of the same federation: the histories carry over. */
+	for (int i = 0; i < NP; i++) {
+		keep[i] = R.hist[i];
+		R.hist[i] = NULL;
+	}
+	round_end(&R);
+	round_begin(&R, 2, 3, FL_SECAGG_FRAC_BITS, 92);
+	for (int i = 0; i < NP; i++) {
+		fl_secagg_history_free(R.hist[i]);
+		R.hist[i] = keep[i];
+	}
+	up_to_masked(&R);
+	refuses_check(&R, 0, four, p5, FL_ERR_AUTH,
+	              "node policy: this federation's sums so far were over {p1,p2,p3,p4,p5}; the "
+	              "coordinator now asks to reveal a sum over {p1,p2,p3,p4}, which would let the "
+	              "two be differenced; refused (allow_participant_change permits it)");
+	/* The same set as before is fine. */
+	{
+		char *all[] = {"p1", "p2", "p3", "p4", "p5", NULL}, *none[] = {NULL};
+
+		fl_wire_free(sign_set(&R, 1, all, none));
+	}
+	round_end(&R);
+	/* An operator who allows it gets the sum over four. */
+	round_begin(&R, 2, 3, FL_SECAGG_FRAC_BITS, 93);
+	R.pol.allow_participant_change = 1;
+	assert_int_equal(fl_secagg_history_new(&keep[0]), 0);
+	fl_secagg_history_free(R.hist[0]);
+	R.hist[0] = keep[0];
+	up_to_masked(&R);
+	fl_wire_free(sign_set(&R, 0, four, p5));
+	round_end(&R);
+}
+
+/* Every attempt starts from fresh secrets, so shares revealed in one
+ * attempt never combine with another's. */
+static void test_fresh_secrets_per_attempt(void **state)
+{
+	struct round R;
+	Fedlead__Wire__Envelope *a, *b;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+	struct fl_secagg_node *n2 = NULL;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 95);
+	assert_int_equal(fl_secagg_node_start(FED, &R.ref, &R.p, R.t, "p1", keys[0], R.task, &R.pol,
+	                                      R.hist[0], R.kind, R.x[0], NV, &R.node[0], &frame,
+	                                      &len),
+	                 0);
+	a = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
+	assert_int_equal(fl_secagg_node_start(FED, &R.ref, &R.p, R.t, "p1", keys[0], R.task, &R.pol,
+	                                      R.hist[0], R.kind, R.x[0], NV, &n2, &frame, &len),
+	                 0);
+	b = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
+	assert_memory_not_equal(a->key_advert->c_pub.data, b->key_advert->c_pub.data, 32);
+	assert_memory_not_equal(a->key_advert->s_pub.data, b->key_advert->s_pub.data, 32);
+	assert_memory_not_equal(a->key_advert->b_commit.data, b->key_advert->b_commit.data, 32);
+	assert_memory_equal(a->key_advert->task_hash.data, R.task, 32);
+	fl_wire_free(a);
+	fl_wire_free(b);
+	fl_secagg_node_free(n2);
+	round_end(&R);
+}
+
 /* ---- misuse of the engine ------------------------------------------------- */
 
 static void test_out_of_order_and_bounds(void **state)
@@ -1137,8 +1454,9 @@ static void test_out_of_order_and_bounds(void **state)
 	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 81);
 	/* A value over the announced bound is refused before anything is sent. */
 	R.x[2][6] = R.p.bound * 2;
-	assert_int_equal(fl_secagg_node_start(FED, &R.ref, &R.p, 3, "p3", keys[2], R.kind, R.x[2], NV,
-	                                    &R.node[2], &frame, &len),
+	assert_int_equal(fl_secagg_node_start(FED, &R.ref, &R.p, 3, "p3", keys[2], R.task, &R.pol,
+	                                      R.hist[2], R.kind, R.x[2], NV, &R.node[2], &frame,
+	                                      &len),
 	                 FL_ERR_LIMIT);
 	snprintf(msg, sizeof(msg),
 	         "update element 6 is %.17g, outside the fixed-point bound "
@@ -1225,6 +1543,10 @@ int main(void)
 	        cmocka_unit_test(test_malformed_share),
 	        cmocka_unit_test(test_wrong_kind_of_share),
 	        cmocka_unit_test(test_out_of_order_and_bounds),
+	        cmocka_unit_test(test_different_task_refused),
+	        cmocka_unit_test(test_participants_checked),
+	        cmocka_unit_test(test_one_survivor_set_per_federation),
+	        cmocka_unit_test(test_fresh_secrets_per_attempt),
 	};
 
 	return cmocka_run_group_tests_name("sagg", tests, certs_setup, certs_teardown);

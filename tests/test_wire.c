@@ -1017,9 +1017,9 @@ static void test_content_rules(void **state)
 	assert_int_equal(fl_wire_ref(d)->round, 3);
 	fl_wire_free(d);
 
-	/* A version-1 hello needs a 32-byte fingerprint. */
+	/* A hello of this protocol version needs a 32-byte fingerprint. */
 	b.n = 0;
-	pb_uint(&b, 1, 1);
+	pb_uint(&b, 1, FL_WIRE_PROTOCOL_VERSION);
 	pb_str(&b, 4, "fed");
 	pb_env(&env, 1, &b);
 	expect_refused(&env, FL_ERR_PROTO,

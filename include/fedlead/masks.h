@@ -238,6 +238,21 @@ int fl_sa_verify_keys(X509_STORE *store, const uint8_t *cert_der, size_t cert_le
                       const uint8_t *sig, size_t sig_len);
 
 /*
+ * A signature by a partner's certificate key over a 32-byte digest, under a
+ * label that says what is signed (e.g. "survivor set"): the message is
+ * be32-length-prefixed "fedlead-secagg-digest-v1", label and digest, so a
+ * signature made for one purpose never verifies for another (nor as a key
+ * advertisement). fl_sa_verify_digest() checks the certificate as
+ * fl_sa_verify_keys() does, its errors naming the label: "survivor set of
+ * acme: signature does not verify".
+ */
+int fl_sa_sign_digest(EVP_PKEY *key, const char *label, const uint8_t digest[FL_SA_KEY_LEN],
+                      uint8_t **sig, size_t *sig_len);
+int fl_sa_verify_digest(X509_STORE *store, const uint8_t *cert_der, size_t cert_len,
+                        const char *identity, const char *label,
+                        const uint8_t digest[FL_SA_KEY_LEN], const uint8_t *sig, size_t sig_len);
+
+/*
  * A store for fl_sa_verify_keys(): the CA certificate(s) of PEM file
  * ca_path and, when crl_path is not NULL, the CRLs of that PEM file,
  * checked for every certificate of a chain. *out is for X509_STORE_free().

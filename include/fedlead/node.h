@@ -20,6 +20,7 @@
 
 #include "fedlead/encode.h"
 #include "fedlead/schema.h"
+#include "fedlead/secagg.h"
 #include "wire.pb-c.h"
 #include <openssl/evp.h>
 #include <openssl/x509.h>

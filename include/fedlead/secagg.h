@@ -10,6 +10,23 @@
  * self-mask and by pairwise masks that cancel in the sum. Masks of partners
  * that drop out after sharing are removed with t-of-n secret shares held
  * by the others; a node never reveals both kinds of share for one peer.
+ *
+ * Against a coordinator that deviates from the protocol (Bonawitz et al.'s
+ * active-adversary variant, plus fedlead's own rules), a node also:
+ * - signs, in its key advertisement, a hash of the task it received (see
+ *   fl_wire_task_hash()) and refuses to go on unless every other
+ *   advertisement signs the same hash: all partners were given the same
+ *   weights, round, participants and parameters, so the coordinator cannot
+ *   send one partner a task that isolates its update;
+ * - refuses a task whose participant list leaves it out or is smaller than
+ *   its policy's minimum, and a key list naming anyone not in that list;
+ * - signs the survivor set before unmasking (ConsistencyCheck) and reveals
+ *   shares only for a set that at least t survivors signed, so no two
+ *   partners can be shown different survivor sets;
+ * - within one federation, reveals sums over one survivor set only (the
+ *   first one it revealed), unless its operator allows the set to change:
+ *   two sums over different sets at weights that agree or nearly agree
+ *   difference to the missing partners' update.
  */
 #ifndef FEDLEAD_SECAGG_H
 #define FEDLEAD_SECAGG_H
@@ -29,6 +46,21 @@
 
 struct fl_secagg_node;
 
+/* What a node accepts; its own configuration, never the coordinator's. */
+struct fl_secagg_policy {
+	unsigned min_partners;        /* fewest partners a revealed sum may cover (>= 2) */
+	int allow_participant_change; /* reveal sums over different sets in one federation */
+};
+
+/* What a node has revealed so far in one federation (one per federation,
+ * kept by the node state machine across rounds and attempts). */
+struct fl_secagg_history;
+int fl_secagg_history_new(struct fl_secagg_history **out);
+void fl_secagg_history_free(struct fl_secagg_history *h);
+/* The survivor set of the sums revealed so far ("" before the first),
+ * comma-separated, for messages and tests. */
+const char *fl_secagg_history_set(const struct fl_secagg_history *h);
+
 /*
  * Starts a round: encodes x (n values) in fixed point and makes fresh keys.
  * key signs the advertisement (the partner's certificate key). Fails with
@@ -37,7 +69,8 @@ struct fl_secagg_node;
  */
 int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
 		       const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
-		       EVP_PKEY *key,
+		       EVP_PKEY *key, const uint8_t task_hash[FL_WIRE_KEY_LEN],
+		       const struct fl_secagg_policy *pol, struct fl_secagg_history *hist,
 		       Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
 		       struct fl_secagg_node **out, uint8_t **advert, size_t *advert_len);
 
@@ -50,8 +83,15 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSet *ss,
 			uint8_t **frame, size_t *len);
 
-/* The UnmaskRequest: refuses a request naming one peer both as survivor and
- * dropped, or contradicting an earlier request; returns the UnmaskReply. */
+/* The ConsistencyCheck: checks the survivor set against what this node
+ * knows and its policy, and returns the ConsistencySignature frame. */
+int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__ConsistencyCheck *cc,
+			       uint8_t **frame, size_t *len);
+
+/* The UnmaskRequest: refuses a request whose sets differ from the ones
+ * this node signed, that carries fewer than t valid survivor signatures
+ * of them, or that names one peer both as survivor and dropped; returns
+ * the UnmaskReply. */
 int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
 			uint8_t **frame, size_t *len);
 
@@ -81,7 +121,12 @@ int fl_secagg_coord_shares_for(struct fl_secagg_coord *c, const char *partner, u
 			     size_t *len);
 int fl_secagg_coord_masked(struct fl_secagg_coord *c, const char *partner,
 			 const Fedlead__Wire__MaskedUpdate *m);
-/* The UnmaskRequest (survivors = those whose masked input arrived). */
+/* The ConsistencyCheck (survivors = those whose masked input arrived). */
+int fl_secagg_coord_consistency_check(struct fl_secagg_coord *c, uint8_t **frame, size_t *len);
+/* Records a survivor's signature of the set. */
+int fl_secagg_coord_signature(struct fl_secagg_coord *c, const char *partner,
+			      const Fedlead__Wire__ConsistencySignature *sig);
+/* The UnmaskRequest: the same sets, with the signatures received. */
 int fl_secagg_coord_unmask_request(struct fl_secagg_coord *c, uint8_t **frame, size_t *len);
 int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
 			 const Fedlead__Wire__UnmaskReply *r);
@@ -89,12 +134,19 @@ int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
 int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out);
 
 /* Progress, for the state machine. */
-enum fl_secagg_step { FL_SECAGG_ADVERT, FL_SECAGG_SHARES, FL_SECAGG_MASKED, FL_SECAGG_UNMASK };
+enum fl_secagg_step {
+	FL_SECAGG_ADVERT,
+	FL_SECAGG_SHARES,
+	FL_SECAGG_MASKED,
+	FL_SECAGG_CONSISTENCY,
+	FL_SECAGG_UNMASK
+};
 enum fl_secagg_step fl_secagg_coord_step(const struct fl_secagg_coord *c);
 /* Partners that still owe a message in the current step. */
 int fl_secagg_coord_owes(const struct fl_secagg_coord *c, const char *partner);
 size_t fl_secagg_coord_count(const struct fl_secagg_coord *c, enum fl_secagg_step step);
-/* Who is in a step's set (advertised / shared / sent masked input / revealed). */
+/* Who is in a step's set (advertised / shared / sent masked input / signed
+ * the survivor set / revealed). */
 int fl_secagg_coord_member(const struct fl_secagg_coord *c, enum fl_secagg_step step,
 			 const char *partner);
 

@@ -40,7 +40,7 @@
 
 #include "wire.pb-c.h"
 
-#define FL_WIRE_PROTOCOL_VERSION 1
+#define FL_WIRE_PROTOCOL_VERSION 2
 /* Frame body limits in bytes: after and before the Hello is accepted. */
 #define FL_WIRE_DEFAULT_MAX_FRAME (16u << 20)
 #define FL_WIRE_PREAUTH_MAX_FRAME (64u << 10)
@@ -134,5 +134,17 @@ int fl_wire_read_frame(int (*read_fn)(void *ctx, void *buf, size_t n), void *ctx
 /* Writes all len bytes of buf, looping over short writes. */
 int fl_wire_write_all(int (*write_fn)(void *, const void *, size_t), void *ctx, const uint8_t *buf,
                       size_t len);
+
+/*
+ * SHA-256 of tag (with its NUL), prefix, and m packed (NULL: nothing), into
+ * out. protobuf-c packs a given message the same way every time, so two
+ * partners that received the same message compute the same hash, and any
+ * difference in any field gives a different one. This is how a node binds
+ * its key advertisement to the task it received (see secagg.h): the task
+ * hash is fl_wire_message_hash("fedlead-task-v1", plan hash || standardize
+ * hash, task envelope).
+ */
+int fl_wire_message_hash(const char *tag, const uint8_t *prefix, size_t prefix_len,
+                         const ProtobufCMessage *m, uint8_t out[32]);
 
 #endif

@@ -147,6 +147,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	free(c->hist);
 	free(c->model_file);
 	fl_secagg_coord_free(c->sa);
+	free(c->sap_participants);
 	free(c->secure_sum);
 	free(c);
 }
@@ -780,6 +781,7 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 		break;
 	default:

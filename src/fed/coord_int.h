@@ -77,6 +77,7 @@ struct fl_fedcoord {
 	/* Secure aggregation of the round in progress (NULL when plain). */
 	struct fl_secagg_coord *sa;
 	Fedlead__Wire__SecAggParams sap;
+	char **sap_participants; /* sap.participants: ids owned by the partners */
 	uint8_t session[FL_WIRE_SESSION_LEN];
 	double *secure_sum; /* the unmasked sum, once the last step is done */
 };

@@ -57,11 +57,22 @@ int fl_coord_secure_begin(struct fl_fedcoord *c)
 				   : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG;
 	if ((ids = calloc(c->np + 1, sizeof(*ids))) == NULL)
 		return FL_ERR_NOMEM;
+	free(c->sap_participants);
+	if ((c->sap_participants = calloc(c->np + 1, sizeof(char *))) == NULL) {
+		free(ids);
+		return FL_ERR_NOMEM;
+	}
 	for (size_t i = 0; i < c->np; i++) {
 		c->p[i].sa_lost = 0;
 		if (c->p[i].participant)
 			ids[k++] = c->p[i].id;
 	}
+	/* Every node checks the list against its policy and signs it in its
+	 * task hash: the same list for all, sorted (c->p is sorted). */
+	for (size_t i = 0; i < k; i++)
+		c->sap_participants[i] = (char *)ids[i];
+	c->sap.participants = c->sap_participants;
+	c->sap.n_participants = k;
 	fl_coord_fill_ref(c, &ref);
 	r = fl_secagg_coord_new(c->federation_id, &ref, &c->sap, fl_coord_threshold(c), ids, k,
 				kind, fl_coord_expected_len(c), &c->sa);
@@ -130,9 +141,14 @@ void fl_coord_secure_advance(struct fl_fedcoord *c)
 		fl_fault_point("shares", c->round);
 		break;
 	case FL_SECAGG_MASKED:
-		if ((r = fl_secagg_coord_unmask_request(c->sa, &frame, &len)) == 0)
-			secure_broadcast(c, FL_SECAGG_MASKED, frame, len, "unmask_request");
+		if ((r = fl_secagg_coord_consistency_check(c->sa, &frame, &len)) == 0)
+			secure_broadcast(c, FL_SECAGG_MASKED, frame, len, "consistency_check");
 		fl_fault_point("masked", c->round);
+		break;
+	case FL_SECAGG_CONSISTENCY:
+		if ((r = fl_secagg_coord_unmask_request(c->sa, &frame, &len)) == 0)
+			secure_broadcast(c, FL_SECAGG_CONSISTENCY, frame, len, "unmask_request");
+		fl_fault_point("consistency", c->round);
 		break;
 	case FL_SECAGG_UNMASK:
 		fl_fault_point("unmask", c->round);
@@ -217,6 +233,9 @@ int fl_coord_secure_message(struct fl_fedcoord *c, struct partner *p,
 		break;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
 		r = fl_secagg_coord_masked(c->sa, p->id, env->masked_update);
+		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
+		r = fl_secagg_coord_signature(c->sa, p->id, env->consistency_signature);
 		break;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 		r = fl_secagg_coord_reveal(c->sa, p->id, env->unmask_reply);

@@ -68,6 +68,11 @@ struct fl_fednode {
 	char *ledger;
 	uint64_t ledger_max;
 	double ledger_window;
+	/* What every partner must have been told alike: hashes of the plan and
+	 * of the standardisation, and of the task being answered, which the
+	 * key advertisement signs (secagg.h). */
+	uint8_t plan_hash[32], std_hash[32], task_hash[32];
+	struct fl_secagg_history *hist; /* sums revealed in this federation */
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -108,6 +113,7 @@ void fl_fednode_free(struct fl_fednode *n)
 	if (n == NULL)
 		return;
 	fl_secagg_node_free(n->sa);
+	fl_secagg_history_free(n->hist);
 	drop_split(n);
 	fl_dataset_free(n->raw);
 	free_policy_strings(n);
@@ -361,6 +367,10 @@ int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_
 			       s->dim);
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return FL_ERR_NOMEM;
+	if (fl_secagg_history_new(&n->hist) != 0) {
+		free(n);
+		return FL_ERR_NOMEM;
+	}
 	n->s = s;
 	n->d = s->dim;
 	n->raw = raw;
@@ -426,11 +436,29 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 			      "in this node's partners list", w->partner_identity);
 	if ((r = ledger_check(n, w->federation_id)) != 0)
 		return r;
+	/* A round in progress does not survive a new Welcome. The history of
+	 * revealed sums does: it lasts as long as this node (one federation
+	 * per fedlead-node process). */
+	fl_secagg_node_free(n->sa);
+	n->sa = NULL;
 	/* A different federation or plan after a reconnect starts afresh. */
 	if (n->welcomed && (strcmp(n->federation_id, w->federation_id) != 0 ||
 			    n->valid_split != p->validation_split || n->seed != p->seed)) {
 		n->last_round = 0;
 		n->bound[0] = n->bound[1] = 0;
+	}
+	if (n->welcomed && strcmp(n->federation_id, w->federation_id) != 0)
+		memset(n->std_hash, 0, sizeof(n->std_hash));
+	{
+		/* The threshold in the plan reflects who had joined when this
+		 * partner was welcomed; the one in force travels with each task
+		 * (and is in its hash). */
+		Fedlead__Wire__Plan same = *p;
+
+		same.threshold = 0;
+		if ((r = fl_wire_message_hash("fedlead-plan-v1", (const uint8_t *)"", 0, &same.base,
+					      n->plan_hash)) != 0)
+			return r;
 	}
 	drop_split(n);
 	strcpy(n->federation_id, w->federation_id);
@@ -606,7 +634,10 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg,
 				       n->task_secagg->threshold ? n->task_secagg->threshold
 								 : n->threshold,
-				       n->identity, n->key, kind, values, nv, &n->sa, frame, len);
+				       n->identity, n->key, n->task_hash,
+				       &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
+								  n->pol.allow_participant_change},
+				       n->hist, kind, values, nv, &n->sa, frame, len);
 		/* Fatal, not a reconnect: see check_fixed_point(). */
 		if (r == FL_ERR_LIMIT) {
 			char why[512];
@@ -860,6 +891,8 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 		r = fl_secagg_node_keys(n->sa, kl, n->store, frame, len);
 	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET) {
 		r = fl_secagg_node_shares(n->sa, env->share_set, frame, len);
+	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK) {
+		r = fl_secagg_node_consistency(n->sa, env->consistency_check, frame, len);
 	} else {
 		/* The sum is over the survivors: a smaller set is a sub-federation. */
 		if (env->unmask_request->n_survivors < n->pol.min_partners)
@@ -890,6 +923,7 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	case FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
 		break;
 	default:
@@ -900,10 +934,22 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	switch (env->body_case) {
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
 		return secure_step(n, env, frame, len);
 	default:
 		break;
+	}
+	/* The task as received, bound to the plan and standardisation: every
+	 * partner that was told the same computes the same hash. */
+	{
+		uint8_t pre[64];
+
+		memcpy(pre, n->plan_hash, 32);
+		memcpy(pre + 32, n->std_hash, 32);
+		if ((r = fl_wire_message_hash("fedlead-task-v1", pre, sizeof(pre), &env->base,
+					      n->task_hash)) != 0)
+			return r;
 	}
 	/* A secure federation never falls back to plain updates, whatever a
 	 * task says: that would hand the coordinator this partner's vector. */
@@ -927,8 +973,17 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
 		if ((r = check_standardize_sizes(n, env->standardize)) != 0)
 			return r;
-		if (do_standardize(n, env->standardize, why, sizeof(why)) == 0)
+		if (do_standardize(n, env->standardize, why, sizeof(why)) == 0) {
+			/* Later tasks' hashes cover the standardisation they use;
+			 * not its round, which differs for a partner that rejoined. */
+			Fedlead__Wire__Standardize same = *env->standardize;
+
+			same.ref = NULL;
+			if ((r = fl_wire_message_hash("fedlead-standardize-v1", (const uint8_t *)"", 0,
+						      &same.base, n->std_hash)) != 0)
+				return r;
 			return FL_FEDNODE_NONE;
+		}
 		r = fl_fednode_status(n, ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, why, frame,
 				      len);
 		return r == 0 ? FL_FEDNODE_REPLY : r;

@@ -99,6 +99,108 @@ static void copy_ref(const Fedlead__Wire__RoundRef *src, Fedlead__Wire__RoundRef
 	*dst = *src;
 }
 
+/* ---- what a node has revealed in one federation ---- */
+
+/* Longest survivor set written out: every identity and a comma. */
+#define SET_MAX (FL_WIRE_MAX_PARTIES * (FL_WIRE_MAX_STRING + 1) + 1)
+
+struct fl_secagg_history {
+	int revealed; /* a sum has been revealed */
+	char *set;    /* its survivors, sorted, comma-separated */
+};
+
+int fl_secagg_history_new(struct fl_secagg_history **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out == NULL ? FL_ERR_NOMEM : 0;
+}
+
+void fl_secagg_history_free(struct fl_secagg_history *h)
+{
+	if (h == NULL)
+		return;
+	free(h->set);
+	free(h);
+}
+
+const char *fl_secagg_history_set(const struct fl_secagg_history *h)
+{
+	return h != NULL && h->set != NULL ? h->set : "";
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names, sorted, comma-separated, into a new string; NULL on no memory
+ * or when a name repeats. */
+static char *set_string(char *const *names, size_t n)
+{
+	char **v = calloc(n + 1, sizeof(*v)), *out = NULL;
+	size_t total = 1;
+
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = names[i];
+		total += strlen(names[i]) + 1;
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i - 1], v[i]) == 0)
+			goto out;
+	if ((out = malloc(total)) == NULL)
+		goto out;
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(out, ",");
+		strcat(out, v[i]);
+	}
+out:
+	free(v);
+	return out;
+}
+
+/* Binds an advertisement's signature to the commitment and to the task
+ * its sender received: SHA-256 of both, as hex in the signing context. */
+static int bind_hash(const uint8_t commit[K], const uint8_t task[K], uint8_t out[K])
+{
+	static const char tag[] = "fedlead-secagg-bind-v2";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		 EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 && EVP_DigestUpdate(md, commit, K) == 1 &&
+		 EVP_DigestUpdate(md, task, K) == 1 && EVP_DigestFinal_ex(md, out, NULL) == 1;
+
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+}
+
+/* What survivors sign before unmasking: the round's context and task, and
+ * the two sets, each sorted and comma-separated. */
+static int survivor_digest(const char *ctx, uint64_t round, const uint8_t task[K],
+			   const char *surv, const char *drop, uint8_t out[K])
+{
+	static const char tag[] = "fedlead-secagg-survivors-v1";
+	uint8_t r8[8];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok;
+
+	for (int i = 0; i < 8; i++)
+		r8[i] = (uint8_t)(round >> (56 - 8 * i));
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 &&
+	     EVP_DigestUpdate(md, ctx, strlen(ctx) + 1) == 1 && EVP_DigestUpdate(md, r8, 8) == 1 &&
+	     EVP_DigestUpdate(md, task, K) == 1 && EVP_DigestUpdate(md, surv, strlen(surv) + 1) == 1 &&
+	     EVP_DigestUpdate(md, drop, strlen(drop) + 1) == 1 &&
+	     EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+}
+
+#define SURVIVOR_LABEL "survivor set"
+
 /* ===================================================================== */
 /* partner side                                                          */
 /* ===================================================================== */
@@ -106,6 +208,8 @@ static void copy_ref(const Fedlead__Wire__RoundRef *src, Fedlead__Wire__RoundRef
 struct npeer {
 	char id[FL_WIRE_MAX_STRING + 1];
 	uint8_t c_pub[K], s_pub[K];
+	uint8_t *cert; /* DER, checked against the CA with the key list */
+	size_t cert_len;
 	int has_ct;
 	uint8_t ct[FL_WIRE_SHARE_CT_LEN];
 	int revealed; /* 0, 1 (seed share given), 2 (secret share given) */
@@ -125,10 +229,28 @@ struct fl_secagg_node {
 	struct fl_sa_keypair c, s;
 	uint8_t b[K], commit[K];
 	struct npeer *peers;
-	size_t np, me;
+	size_t np, np_alloc, me;
 	uint8_t own_s[K], own_b[K]; /* this partner's shares of its own secrets */
 	int step;
+	EVP_PKEY *key;              /* this partner's certificate key (not owned) */
+	X509_STORE *store;          /* the CA, from the key list on (not owned) */
+	uint8_t task[K];            /* hash of the task this partner received */
+	char **participants;        /* the task's participant list */
+	size_t n_participants;
+	struct fl_secagg_policy pol;
+	struct fl_secagg_history *hist; /* not owned */
+	char *signed_surv, *signed_drop; /* the sets this partner signed */
 };
+
+static void free_peers(struct fl_secagg_node *s)
+{
+	for (size_t i = 0; s->peers != NULL && i < s->np_alloc; i++)
+		free(s->peers[i].cert);
+	free(s->peers);
+	s->peers = NULL;
+	s->np = 0;
+	s->np_alloc = 0;
+}
 
 void fl_secagg_node_free(struct fl_secagg_node *s)
 {
@@ -142,8 +264,21 @@ void fl_secagg_node_free(struct fl_secagg_node *s)
 	if (s->x != NULL)
 		OPENSSL_cleanse(s->x, s->n * sizeof(uint64_t));
 	free(s->x);
-	free(s->peers);
+	free_peers(s);
+	for (size_t i = 0; i < s->n_participants; i++)
+		free(s->participants[i]);
+	free(s->participants);
+	free(s->signed_surv);
+	free(s->signed_drop);
 	free(s);
+}
+
+static int is_participant(const struct fl_secagg_node *s, const char *id)
+{
+	for (size_t i = 0; i < s->n_participants; i++)
+		if (strcmp(s->participants[i], id) == 0)
+			return 1;
+	return 0;
 }
 
 static void set_ref(struct fl_secagg_node *s, Fedlead__Wire__RoundRef *r)
@@ -157,7 +292,8 @@ static void set_ref(struct fl_secagg_node *s, Fedlead__Wire__RoundRef *r)
 
 int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
 		       const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
-		       EVP_PKEY *key,
+		       EVP_PKEY *key, const uint8_t task_hash[K],
+		       const struct fl_secagg_policy *pol, struct fl_secagg_history *hist,
 		       Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
 		       struct fl_secagg_node **out, uint8_t **advert, size_t *advert_len)
 {
@@ -166,16 +302,26 @@ int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRe
 	Fedlead__Wire__RoundRef rr;
 	struct fl_secagg_node *s;
 	char sctx[CTX_MAX];
-	uint8_t *sig = NULL;
+	uint8_t *sig = NULL, bind[K];
 	size_t siglen = 0, bad;
-	int r;
+	int r, listed = 0;
 
 	*out = NULL;
 	*advert = NULL;
 	*advert_len = 0;
 	if (strlen(federation_id) > FL_WIRE_MAX_STRING || strlen(identity) > FL_WIRE_MAX_STRING ||
-	    ref->schema_fingerprint.len != FL_WIRE_FINGERPRINT_LEN)
+	    ref->schema_fingerprint.len != FL_WIRE_FINGERPRINT_LEN || pol == NULL || hist == NULL)
 		return fl_fail(FL_ERR_INVALID, "secure aggregation: bad round reference");
+	/* Who takes part is checked before anything is computed from the data. */
+	for (size_t i = 0; i < p->n_participants; i++)
+		listed |= strcmp(p->participants[i], identity) == 0;
+	if (!listed)
+		return fl_fail(FL_ERR_PROTO, "coordinator: the task's participant list leaves this "
+			       "partner out");
+	if (p->n_participants < pol->min_partners)
+		return fl_fail(FL_ERR_AUTH, "node policy min_partners: the task has %zu "
+			       "participants, fewer than the %u this partner requires in any sum; "
+			       "refused", p->n_participants, pol->min_partners);
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->x = malloc((n ? n : 1) * sizeof(uint64_t))) == NULL) {
 		free(s);
@@ -183,6 +329,21 @@ int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRe
 	}
 	strcpy(s->fed, federation_id);
 	strcpy(s->id, identity);
+	s->key = key;
+	s->pol = *pol;
+	s->hist = hist;
+	memcpy(s->task, task_hash, K);
+	if ((s->participants = calloc(p->n_participants, sizeof(char *))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < p->n_participants; i++) {
+		if ((s->participants[i] = strdup(p->participants[i])) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto fail;
+		}
+		s->n_participants = i + 1;
+	}
 	memcpy(s->fp, ref->schema_fingerprint.data, sizeof(s->fp));
 	copy_ref(ref, &s->ref);
 	memcpy(s->session, p->session.data, FL_WIRE_SESSION_LEN);
@@ -195,7 +356,9 @@ int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRe
 	if ((r = fl_sa_keypair_new(&s->c)) != 0 || (r = fl_sa_keypair_new(&s->s)) != 0 ||
 	    (r = fl_sa_seed_new(s->b)) != 0 || (r = commitment(s->session, s->id, s->b, s->commit)) != 0)
 		goto fail;
-	context(s->fed, s->session, s->commit, sctx);
+	if ((r = bind_hash(s->commit, s->task, bind)) != 0)
+		goto fail;
+	context(s->fed, s->session, bind, sctx);
 	if ((r = fl_sa_sign_keys(key, sctx, ref->round, s->id, s->c.pub, s->s.pub, &sig, &siglen)) != 0)
 		goto fail;
 	set_ref(s, &rr);
@@ -204,6 +367,7 @@ int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRe
 	ka.s_pub = (ProtobufCBinaryData){K, s->s.pub};
 	ka.signature = (ProtobufCBinaryData){siglen, sig};
 	ka.b_commit = (ProtobufCBinaryData){K, s->commit};
+	ka.task_hash = (ProtobufCBinaryData){K, s->task};
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT;
 	env.key_advert = &ka;
 	if ((r = encode_frame(&env, advert, advert_len)) != 0)
@@ -234,9 +398,7 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	if (s->step != 1)
 		return fl_fail(FL_ERR_PROTO, "coordinator: key_list out of order");
 	/* What a refused list left behind (this one may be an honest retry). */
-	free(s->peers);
-	s->peers = NULL;
-	s->np = 0;
+	free_peers(s);
 	if (n < s->t || n < 2)
 		return fl_fail(FL_ERR_PROTO, "coordinator: key list of %zu partners is below the "
 			       "threshold %u", n, s->t);
@@ -251,15 +413,24 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	if (2 * (size_t)s->t <= n)
 		return fl_fail(FL_ERR_PROTO, "coordinator: threshold %u is not more than half of "
 			       "the %zu partners in the key list; refused", s->t, n);
-	free(s->peers); /* left by a key list refused half-way */
+	if (n < s->pol.min_partners)
+		return fl_fail(FL_ERR_AUTH, "node policy min_partners: the key list has %zu "
+			       "partners, fewer than the %u this partner requires in any sum; refused",
+			       n, s->pol.min_partners);
 	if ((s->peers = calloc(n, sizeof(*s->peers))) == NULL)
 		return FL_ERR_NOMEM;
+	s->np_alloc = n;
+	s->store = store;
 	for (size_t i = 0; i < n; i++) {
 		const Fedlead__Wire__KeyEntry *e = kl->entries[i];
 		char ectx[CTX_MAX];
+		uint8_t bind[K];
 
 		if (i > 0 && strcmp(kl->entries[i - 1]->identity, e->identity) >= 0)
 			return fl_fail(FL_ERR_PROTO, "coordinator: key list is not sorted by identity");
+		if (!is_participant(s, e->identity))
+			return fl_fail(FL_ERR_AUTH, "coordinator: the key list names \"%.64s\", who is "
+				       "not among the task's participants; refused", e->identity);
 		snprintf(s->peers[i].id, sizeof(s->peers[i].id), "%s", e->identity);
 		memcpy(s->peers[i].c_pub, e->c_pub.data, K);
 		memcpy(s->peers[i].s_pub, e->s_pub.data, K);
@@ -272,13 +443,30 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 					       "for this partner");
 			s->me = i;
 			found = 1;
-			continue;
+		} else if (CRYPTO_memcmp(e->task_hash.data, s->task, K) != 0) {
+			/* Its signature would not verify either (it covers its own
+			 * task's hash); saying why helps the operator. */
+			return fl_fail(FL_ERR_AUTH, "partner %s was given a different task than this "
+				       "partner (weights, round, participants or parameters); "
+				       "refused: a coordinator that does this can isolate one "
+				       "partner's update", e->identity);
+		} else {
+			/* Verified against this partner's own task hash, never the
+			 * one the entry claims. */
+			if ((r = bind_hash(e->b_commit.data, s->task, bind)) != 0)
+				return r;
+			context(s->fed, s->session, bind, ectx);
+			if ((r = fl_sa_verify_keys(store, e->certificate.data, e->certificate.len, ectx,
+						   s->ref.round, e->identity, e->c_pub.data,
+						   e->s_pub.data, e->signature.data,
+						   e->signature.len)) != 0)
+				return r;
 		}
-		context(s->fed, s->session, e->b_commit.data, ectx);
-		if ((r = fl_sa_verify_keys(store, e->certificate.data, e->certificate.len, ectx,
-					   s->ref.round, e->identity, e->c_pub.data, e->s_pub.data,
-					   e->signature.data, e->signature.len)) != 0)
-			return r;
+		/* Kept to check this peer's signature of the survivor set. */
+		if ((s->peers[i].cert = malloc(e->certificate.len)) == NULL)
+			return FL_ERR_NOMEM;
+		memcpy(s->peers[i].cert, e->certificate.data, e->certificate.len);
+		s->peers[i].cert_len = e->certificate.len;
 	}
 	if (!found)
 		return fl_fail(FL_ERR_PROTO, "coordinator: the key list leaves this partner out");
@@ -420,6 +608,139 @@ static int name_listed(const char *id, char *const *v, size_t n)
 	return 0;
 }
 
+/*
+ * The sets of a ConsistencyCheck or UnmaskRequest, checked against what
+ * this partner knows: it is a survivor, every survivor and every dropped
+ * partner shared keys with it, nobody is both, and there are at least t
+ * survivors and as many as its policy requires. *surv and *drop receive
+ * the sets as sorted comma-separated strings.
+ */
+static int check_sets(struct fl_secagg_node *s, const char *what, char *const *sv, size_t ns,
+		      char *const *dv, size_t nd, char **surv, char **drop)
+{
+	*surv = *drop = NULL;
+	if (ns < s->t)
+		return fl_fail(FL_ERR_PROTO, "coordinator: %s names %zu survivors, below the "
+			       "threshold %u", what, ns, s->t);
+	if (ns < s->pol.min_partners)
+		return fl_fail(FL_ERR_AUTH, "node policy min_partners: %s would reveal a sum over "
+			       "%zu partners, fewer than the %u this partner requires; refused", what,
+			       ns, s->pol.min_partners);
+	if (!name_listed(s->id, sv, ns))
+		return fl_fail(FL_ERR_PROTO, "coordinator: %s does not count this partner as a "
+			       "survivor", what);
+	for (size_t i = 0; i < ns; i++) {
+		struct npeer *p = node_peer(s, sv[i]);
+
+		if (p == NULL || (!p->has_ct && p != &s->peers[s->me]))
+			return fl_fail(FL_ERR_PROTO, "coordinator: %s names \"%.64s\", who did not "
+				       "share keys", what, sv[i]);
+		if (name_listed(p->id, dv, nd))
+			return fl_fail(FL_ERR_AUTH, "coordinator asked for both shares of partner %s; "
+				       "refused", p->id);
+	}
+	for (size_t i = 0; i < nd; i++) {
+		struct npeer *p = node_peer(s, dv[i]);
+
+		if (p == NULL || !p->has_ct)
+			return fl_fail(FL_ERR_PROTO, "coordinator: %s names \"%.64s\" as dropped, "
+				       "who did not share keys", what, dv[i]);
+	}
+	if ((*surv = set_string(sv, ns)) == NULL || (*drop = set_string(dv, nd)) == NULL) {
+		free(*surv);
+		*surv = NULL;
+		return fl_fail(FL_ERR_PROTO, "coordinator: %s names a partner twice", what);
+	}
+	return 0;
+}
+
+int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__ConsistencyCheck *cc,
+			       uint8_t **frame, size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__ConsistencySignature cs = FEDLEAD__WIRE__CONSISTENCY_SIGNATURE__INIT;
+	Fedlead__Wire__RoundRef rr;
+	char *surv = NULL, *drop = NULL;
+	uint8_t digest[K], *sig = NULL;
+	size_t siglen = 0;
+	int r;
+
+	*frame = NULL;
+	*len = 0;
+	if (s->step != 3)
+		return fl_fail(FL_ERR_PROTO, "coordinator: consistency_check out of order");
+	if ((r = check_sets(s, "consistency_check", cc->survivors, cc->n_survivors, cc->dropped,
+			    cc->n_dropped, &surv, &drop)) != 0)
+		return r;
+	/* One survivor set per federation: a second set at weights equal or
+	 * close to earlier ones differences to the missing partners' update. */
+	if (s->hist->revealed && strcmp(s->hist->set, surv) != 0 &&
+	    !s->pol.allow_participant_change) {
+		r = fl_fail(FL_ERR_AUTH, "node policy: this federation's sums so far were over "
+			    "{%.400s}; the coordinator now asks to reveal a sum over {%.400s}, which "
+			    "would let the two be differenced; refused (allow_participant_change "
+			    "permits it)", s->hist->set, surv);
+		goto out;
+	}
+	if ((r = survivor_digest(s->ctx, s->ref.round, s->task, surv, drop, digest)) != 0 ||
+	    (r = fl_sa_sign_digest(s->key, SURVIVOR_LABEL, digest, &sig, &siglen)) != 0)
+		goto out;
+	set_ref(s, &rr);
+	cs.ref = &rr;
+	cs.signature = (ProtobufCBinaryData){siglen, sig};
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE;
+	env.consistency_signature = &cs;
+	if ((r = encode_frame(&env, frame, len)) != 0)
+		goto out;
+	s->signed_surv = surv;
+	s->signed_drop = drop;
+	surv = drop = NULL;
+	s->step = 5;
+out:
+	free(sig);
+	free(surv);
+	free(drop);
+	return r;
+}
+
+/* How many distinct survivors validly signed the set this partner signed. */
+static int count_signatures(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
+			    size_t *valid)
+{
+	uint8_t digest[K];
+	unsigned char *seen = calloc(s->np + 1, 1);
+	int r;
+
+	*valid = 0;
+	if (seen == NULL)
+		return FL_ERR_NOMEM;
+	if ((r = survivor_digest(s->ctx, s->ref.round, s->task, s->signed_surv, s->signed_drop,
+				 digest)) != 0)
+		goto out;
+	for (size_t i = 0; i < rq->n_signatures; i++) {
+		const Fedlead__Wire__SurvivorSignature *g = rq->signatures[i];
+		struct npeer *p = node_peer(s, g->identity);
+		size_t pi;
+
+		if (p == NULL || !name_listed(p->id, rq->survivors, rq->n_survivors))
+			continue;
+		pi = (size_t)(p - s->peers);
+		if (seen[pi])
+			continue;
+		/* An invalid signature is not counted, whoever made it: the
+		 * coordinator's word about who signed counts for nothing. */
+		if (fl_sa_verify_digest(s->store, p->cert, p->cert_len, p->id, SURVIVOR_LABEL, digest,
+					g->signature.data, g->signature.len) != 0)
+			continue;
+		seen[pi] = 1;
+		(*valid)++;
+	}
+	r = 0;
+out:
+	free(seen);
+	return r;
+}
+
 int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
 			uint8_t **frame, size_t *len)
 {
@@ -433,14 +754,29 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 
 	*frame = NULL;
 	*len = 0;
-	if (s->step != 3 && s->step != 4)
+	if (s->step != 5 && s->step != 4)
 		return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request out of order");
-	if (rq->n_survivors < s->t)
-		return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request names %zu survivors, below "
-			       "the threshold %u", rq->n_survivors, s->t);
-	if (!name_listed(s->id, rq->survivors, rq->n_survivors))
-		return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request does not count this "
-			       "partner as a survivor");
+	{
+		char *surv = NULL, *drop = NULL;
+		size_t valid;
+		int same;
+
+		if ((r = check_sets(s, "unmask_request", rq->survivors, rq->n_survivors,
+				    rq->dropped, rq->n_dropped, &surv, &drop)) != 0)
+			return r;
+		same = strcmp(surv, s->signed_surv) == 0 && strcmp(drop, s->signed_drop) == 0;
+		free(surv);
+		free(drop);
+		if (!same)
+			return fl_fail(FL_ERR_AUTH, "coordinator: the unmask request's survivor set "
+				       "differs from the one this partner signed; refused");
+		if ((r = count_signatures(s, rq, &valid)) != 0)
+			return r;
+		if (valid < s->t)
+			return fl_fail(FL_ERR_AUTH, "coordinator: only %zu survivors' signatures of "
+				       "the survivor set verify, fewer than the threshold %u; refused",
+				       valid, s->t);
+	}
 	/* The one rule that protects every partner's input: never both shares
 	 * of one peer, in this request or across requests of the round. */
 	for (size_t i = 0; i < rq->n_survivors; i++) {
@@ -503,8 +839,16 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 	ur.n_shares = k;
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY;
 	env.unmask_reply = &ur;
-	r = encode_frame(&env, frame, len);
+	if ((r = encode_frame(&env, frame, len)) != 0)
+		goto out;
 	s->step = 4;
+	if (!s->hist->revealed) {
+		if ((s->hist->set = strdup(s->signed_surv)) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		s->hist->revealed = 1;
+	}
 out:
 	OPENSSL_cleanse(pt, sizeof(pt));
 	OPENSSL_cleanse(key, sizeof(key));
@@ -522,8 +866,10 @@ out:
 
 struct cpeer {
 	char *id;
-	int advertised, shared, masked, revealed;
-	uint8_t c_pub[K], s_pub[K], commit[K];
+	int advertised, shared, masked, signed_set, revealed;
+	uint8_t c_pub[K], s_pub[K], commit[K], task[K];
+	uint8_t *ssig; /* its signature of the survivor set */
+	size_t ssig_len;
 	uint8_t *sig, *cert;
 	size_t sig_len, cert_len;
 	size_t idx; /* position in the key list, x = idx + 1 */
@@ -568,6 +914,7 @@ void fl_secagg_coord_free(struct fl_secagg_coord *c)
 	for (size_t i = 0; i < c->np; i++) {
 		free(c->p[i].id);
 		free(c->p[i].sig);
+		free(c->p[i].ssig);
 		free(c->p[i].cert);
 		for (size_t j = 0; j < c->p[i].n_out; j++)
 			free((char *)c->p[i].out[j].to);
@@ -657,6 +1004,7 @@ int fl_secagg_coord_member(const struct fl_secagg_coord *c, enum fl_secagg_step 
 			case FL_SECAGG_ADVERT: return p->advertised;
 			case FL_SECAGG_SHARES: return p->shared;
 			case FL_SECAGG_MASKED: return p->masked;
+			case FL_SECAGG_CONSISTENCY: return p->signed_set;
 			case FL_SECAGG_UNMASK: return p->revealed;
 			}
 		}
@@ -682,8 +1030,11 @@ int fl_secagg_coord_owes(const struct fl_secagg_coord *c, const char *partner)
 	case FL_SECAGG_MASKED:
 		return fl_secagg_coord_member(c, FL_SECAGG_SHARES, partner) &&
 		       !fl_secagg_coord_member(c, FL_SECAGG_MASKED, partner);
-	case FL_SECAGG_UNMASK:
+	case FL_SECAGG_CONSISTENCY:
 		return fl_secagg_coord_member(c, FL_SECAGG_MASKED, partner) &&
+		       !fl_secagg_coord_member(c, FL_SECAGG_CONSISTENCY, partner);
+	case FL_SECAGG_UNMASK:
+		return fl_secagg_coord_member(c, FL_SECAGG_CONSISTENCY, partner) &&
 		       !fl_secagg_coord_member(c, FL_SECAGG_UNMASK, partner);
 	}
 	return 0;
@@ -707,6 +1058,7 @@ int fl_secagg_coord_advert(struct fl_secagg_coord *c, const char *partner,
 	memcpy(p->c_pub, a->c_pub.data, K);
 	memcpy(p->s_pub, a->s_pub.data, K);
 	memcpy(p->commit, a->b_commit.data, K);
+	memcpy(p->task, a->task_hash.data, K);
 	p->advertised = 1;
 	return 0;
 }
@@ -741,6 +1093,7 @@ int fl_secagg_coord_key_list(struct fl_secagg_coord *c, uint8_t **frame, size_t 
 		e[k].s_pub = (ProtobufCBinaryData){K, p->s_pub};
 		e[k].signature = (ProtobufCBinaryData){p->sig_len, p->sig};
 		e[k].b_commit = (ProtobufCBinaryData){K, p->commit};
+		e[k].task_hash = (ProtobufCBinaryData){K, p->task};
 		ep[k] = &e[k];
 		p->idx = k++;
 	}
@@ -856,10 +1209,32 @@ int fl_secagg_coord_masked(struct fl_secagg_coord *c, const char *partner,
 	return 0;
 }
 
-int fl_secagg_coord_unmask_request(struct fl_secagg_coord *c, uint8_t **frame, size_t *len)
+/* The survivors (masked input arrived) and the dropped (shared keys, no
+ * masked input), in key-list order; the arrays are for free(). */
+static int coord_sets(struct fl_secagg_coord *c, char ***surv, size_t *ns, char ***drop,
+		      size_t *nd)
+{
+	*ns = *nd = 0;
+	*surv = calloc(c->np + 1, sizeof(char *));
+	*drop = calloc(c->np + 1, sizeof(char *));
+	if (*surv == NULL || *drop == NULL) {
+		free(*surv);
+		free(*drop);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < c->np; i++) {
+		if (c->p[i].masked)
+			(*surv)[(*ns)++] = c->p[i].id;
+		else if (c->p[i].shared)
+			(*drop)[(*nd)++] = c->p[i].id;
+	}
+	return 0;
+}
+
+int fl_secagg_coord_consistency_check(struct fl_secagg_coord *c, uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
-	Fedlead__Wire__UnmaskRequest rq = FEDLEAD__WIRE__UNMASK_REQUEST__INIT;
+	Fedlead__Wire__ConsistencyCheck cc = FEDLEAD__WIRE__CONSISTENCY_CHECK__INIT;
 	Fedlead__Wire__RoundRef rr;
 	char **surv, **drop;
 	int r;
@@ -869,26 +1244,82 @@ int fl_secagg_coord_unmask_request(struct fl_secagg_coord *c, uint8_t **frame, s
 			       "threshold is %u: the round is abandoned and nothing is revealed",
 			       (unsigned long long)c->ref.round,
 			       fl_secagg_coord_count(c, FL_SECAGG_MASKED), c->t);
-	if ((surv = calloc(c->np + 1, sizeof(char *))) == NULL ||
-	    (drop = calloc(c->np + 1, sizeof(char *))) == NULL) {
-		free(surv);
+	if ((r = coord_sets(c, &surv, &cc.n_survivors, &drop, &cc.n_dropped)) != 0)
+		return r;
+	cset_ref(c, &rr);
+	cc.ref = &rr;
+	cc.survivors = surv;
+	cc.dropped = drop;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK;
+	env.consistency_check = &cc;
+	r = encode_frame(&env, frame, len);
+	if (r == 0)
+		c->step = FL_SECAGG_CONSISTENCY;
+	free(surv);
+	free(drop);
+	return r;
+}
+
+int fl_secagg_coord_signature(struct fl_secagg_coord *c, const char *partner,
+			      const Fedlead__Wire__ConsistencySignature *sig)
+{
+	struct cpeer *p = coord_peer(c, partner);
+
+	if (p == NULL || c->step != FL_SECAGG_CONSISTENCY || !p->masked || p->signed_set)
+		return fl_fail(FL_ERR_PROTO, "peer %s: consistency_signature out of order", partner);
+	/* Relayed as it came: each node checks every signature itself. */
+	if ((p->ssig = malloc(sig->signature.len)) == NULL)
 		return FL_ERR_NOMEM;
-	}
+	memcpy(p->ssig, sig->signature.data, sig->signature.len);
+	p->ssig_len = sig->signature.len;
+	p->signed_set = 1;
+	return 0;
+}
+
+int fl_secagg_coord_unmask_request(struct fl_secagg_coord *c, uint8_t **frame, size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__UnmaskRequest rq = FEDLEAD__WIRE__UNMASK_REQUEST__INIT;
+	Fedlead__Wire__RoundRef rr;
+	Fedlead__Wire__SurvivorSignature *g = NULL, **gp = NULL;
+	char **surv = NULL, **drop = NULL;
+	int r;
+
+	if (fl_secagg_coord_count(c, FL_SECAGG_CONSISTENCY) < c->t)
+		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu survivors signed the survivor "
+			       "set, the threshold is %u: the round is abandoned and nothing is "
+			       "revealed", (unsigned long long)c->ref.round,
+			       fl_secagg_coord_count(c, FL_SECAGG_CONSISTENCY), c->t);
+	if ((r = coord_sets(c, &surv, &rq.n_survivors, &drop, &rq.n_dropped)) != 0)
+		return r;
+	r = FL_ERR_NOMEM;
+	if ((g = calloc(c->np + 1, sizeof(*g))) == NULL ||
+	    (gp = calloc(c->np + 1, sizeof(*gp))) == NULL)
+		goto out;
 	for (size_t i = 0; i < c->np; i++) {
-		if (c->p[i].masked)
-			surv[rq.n_survivors++] = c->p[i].id;
-		else if (c->p[i].shared)
-			drop[rq.n_dropped++] = c->p[i].id;
+		struct cpeer *p = &c->p[i];
+
+		if (!p->signed_set)
+			continue;
+		fedlead__wire__survivor_signature__init(&g[rq.n_signatures]);
+		g[rq.n_signatures].identity = p->id;
+		g[rq.n_signatures].signature = (ProtobufCBinaryData){p->ssig_len, p->ssig};
+		gp[rq.n_signatures] = &g[rq.n_signatures];
+		rq.n_signatures++;
 	}
 	cset_ref(c, &rr);
 	rq.ref = &rr;
 	rq.survivors = surv;
 	rq.dropped = drop;
+	rq.signatures = gp;
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST;
 	env.unmask_request = &rq;
 	r = encode_frame(&env, frame, len);
 	if (r == 0)
 		c->step = FL_SECAGG_UNMASK;
+out:
+	free(g);
+	free(gp);
 	free(surv);
 	free(drop);
 	return r;
@@ -900,7 +1331,7 @@ int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
 	struct cpeer *p = coord_peer(c, partner);
 	size_t ri;
 
-	if (p == NULL || c->step != FL_SECAGG_UNMASK || !p->masked || p->revealed)
+	if (p == NULL || c->step != FL_SECAGG_UNMASK || !p->signed_set || p->revealed)
 		return fl_fail(FL_ERR_PROTO, "peer %s: unmask_reply out of order", partner);
 	ri = (size_t)(p - c->p);
 	for (size_t i = 0; i < u->n_shares; i++) {

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "fedlead/bytes.h"
 #include "fedlead/error.h"
 #include "fedlead/utf8.h"
@@ -383,6 +385,12 @@ static int check_secagg_params(const Fedlead__Wire__SecAggParams *p, const char 
 	if (p->threshold == 1 || p->threshold > FL_WIRE_MAX_PARTIES)
 		return why_set(why, "%s: secure-aggregation threshold %u out of range", type,
 		               p->threshold);
+	if (p->n_participants > FL_WIRE_MAX_PARTIES)
+		return why_set(why, "%s: %zu participants, the limit is %d", type, p->n_participants,
+		               FL_WIRE_MAX_PARTIES);
+	for (size_t i = 1; i < p->n_participants; i++)
+		if (strcmp(p->participants[i - 1], p->participants[i]) >= 0)
+			return why_set(why, "%s: participants are not sorted and distinct", type);
 	return 0;
 }
 
@@ -421,6 +429,8 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
 		if (ref == NULL)
 			return why_set(why, "%s: round reference missing", type);
 		if (check_fingerprint(&ref->schema_fingerprint, type, why) != 0)
@@ -484,6 +494,8 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 
 		if (k->b_commit.len != FL_WIRE_KEY_LEN)
 			return why_set(why, "%s: commitment must be %d bytes", type, FL_WIRE_KEY_LEN);
+		if (k->task_hash.len != FL_WIRE_KEY_LEN)
+			return why_set(why, "%s: task hash must be %d bytes", type, FL_WIRE_KEY_LEN);
 		return check_keys(&k->c_pub, &k->s_pub, &k->signature, type, why);
 	}
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST: {
@@ -504,6 +516,9 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 				return 1;
 			if (e->b_commit.len != FL_WIRE_KEY_LEN)
 				return why_set(why, "%s: commitment must be %d bytes", type,
+				               FL_WIRE_KEY_LEN);
+			if (e->task_hash.len != FL_WIRE_KEY_LEN)
+				return why_set(why, "%s: task hash must be %d bytes", type,
 				               FL_WIRE_KEY_LEN);
 		}
 		break;
@@ -532,11 +547,31 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 			return why_set(why, "masked_update has %zu values, the limit is %u",
 			               env->masked_update->n_values, FL_WIRE_MAX_VECTOR);
 		break;
-	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
-		if (env->unmask_request->n_survivors > FL_WIRE_MAX_PARTIES ||
-		    env->unmask_request->n_dropped > FL_WIRE_MAX_PARTIES)
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST: {
+		const Fedlead__Wire__UnmaskRequest *u = env->unmask_request;
+
+		if (u->n_survivors > FL_WIRE_MAX_PARTIES || u->n_dropped > FL_WIRE_MAX_PARTIES ||
+		    u->n_signatures > FL_WIRE_MAX_PARTIES)
 			return why_set(why, "unmask_request names more than %d partners",
 			               FL_WIRE_MAX_PARTIES);
+		for (size_t i = 0; i < u->n_signatures; i++)
+			if (u->signatures[i]->signature.len == 0 ||
+			    u->signatures[i]->signature.len > FL_WIRE_MAX_SIGNATURE)
+				return why_set(why, "unmask_request: signature %zu of %zu bytes", i,
+				               u->signatures[i]->signature.len);
+		break;
+	}
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
+		if (env->consistency_check->n_survivors > FL_WIRE_MAX_PARTIES ||
+		    env->consistency_check->n_dropped > FL_WIRE_MAX_PARTIES)
+			return why_set(why, "consistency_check names more than %d partners",
+			               FL_WIRE_MAX_PARTIES);
+		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
+		if (env->consistency_signature->signature.len == 0 ||
+		    env->consistency_signature->signature.len > FL_WIRE_MAX_SIGNATURE)
+			return why_set(why, "consistency_signature: signature of %zu bytes",
+			               env->consistency_signature->signature.len);
 		break;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY: {
 		const Fedlead__Wire__UnmaskReply *u = env->unmask_reply;
@@ -720,6 +755,10 @@ const char *fl_wire_type_name(const Fedlead__Wire__Envelope *env)
 		return env->unmask_request ? "unmask_request" : "invalid";
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 		return env->unmask_reply ? "unmask_reply" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
+		return env->consistency_check ? "consistency_check" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
+		return env->consistency_signature ? "consistency_signature" : "invalid";
 	default: return "invalid";
 	}
 }
@@ -742,6 +781,9 @@ const Fedlead__Wire__RoundRef *fl_wire_ref(const Fedlead__Wire__Envelope *env)
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE: return env->masked_update->ref;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST: return env->unmask_request->ref;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY: return env->unmask_reply->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK: return env->consistency_check->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
+		return env->consistency_signature->ref;
 	default: return NULL;
 	}
 }
@@ -857,4 +899,26 @@ int fl_wire_write_all(int (*write_fn)(void *, const void *, size_t), void *ctx, 
 		done += (size_t)k;
 	}
 	return 0;
+}
+
+int fl_wire_message_hash(const char *tag, const uint8_t *prefix, size_t prefix_len,
+                         const ProtobufCMessage *m, uint8_t out[32])
+{
+	size_t n = m != NULL ? protobuf_c_message_get_packed_size(m) : 0;
+	uint8_t *buf = malloc(n ? n : 1);
+	EVP_MD_CTX *md;
+	int ok;
+
+	if (buf == NULL)
+		return FL_ERR_NOMEM;
+	if (m != NULL)
+		protobuf_c_message_pack(m, buf);
+	md = EVP_MD_CTX_new();
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, tag, strlen(tag) + 1) == 1 &&
+	     EVP_DigestUpdate(md, prefix, prefix_len) == 1 && EVP_DigestUpdate(md, buf, n) == 1 &&
+	     EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
 }

@@ -129,15 +129,17 @@ PYEOF
 }
 
 # same_shape A B: every partner sent the same (round, type, kind, count, size)
-# sequence in runs A and B (a key advert's size aside).
+# sequence in runs A and B (the sizes of signed key adverts and survivor-set
+# signatures aside).
 same_shape() {
 	"$PY" - "$T/$1" "$T/$2" <<'PYEOF'
 import json, sys
 def shape(run, k):
-    # A key advert's size varies by a byte or two with its DER-encoded ECDSA
-    # signature, whatever the data: its size is left out.
+    # A key advert's and a survivor-set signature's size vary by a byte or
+    # two with their DER-encoded ECDSA signature, whatever the data: their
+    # sizes are left out.
     return [(f.get("round"), f["type"], f.get("kind"), f.get("n_values"),
-             None if f["type"] == "key_advert" else f["bytes"])
+             None if f["type"] in ("key_advert", "consistency_signature") else f["bytes"])
             for f in map(json.loads, open("%s/p%d.jsonl" % (run, k)))]
 ok = True
 for k in (1, 2, 3):
@@ -175,7 +177,7 @@ check "traffic shape identical with p1 holding half its leads (fedavg)" \
 	same_shape fedavg-full fedavg-half
 
 if [ "$SECURE" = 1 ]; then
-	SA=hello,key_advert,share_set,masked_update,unmask_reply,status
+	SA=hello,key_advert,share_set,masked_update,consistency_signature,unmask_reply,status
 	run secure-full "$T/full" "algorithm = fedavg" "rounds = 4" "local_epochs = 1" \
 		"secure_aggregation = on"
 	run secure-half "$T/half" "algorithm = fedavg" "rounds = 4" "local_epochs = 1" \

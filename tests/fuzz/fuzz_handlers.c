@@ -294,7 +294,13 @@ static void sa_params(Fedlead__Wire__RoundRef *ref, Fedlead__Wire__SecAggParams 
 	p->session.len = sizeof(sa_session);
 	p->frac_bits = FL_SECAGG_FRAC_BITS;
 	p->bound = fl_fixed_bound(FL_SECAGG_FRAC_BITS, FZ_NP);
+	p->participants = (char **)fz_names;
+	p->n_participants = FZ_NP;
 }
+
+/* The task hash every fuzzed partner signs, and their policy. */
+static const uint8_t sa_task[32] = {0x7a};
+static const struct fl_secagg_policy sa_policy = {2, 0};
 
 /*
  * Operation byte: partner = (op & 3) % 3, then by (op >> 2) & 7: 0 a frame
@@ -340,6 +346,9 @@ static void sagg_coord_mode(struct fz_reader *in)
 			case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
 				fl_secagg_coord_masked(c, name, env->masked_update);
 				break;
+			case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
+				fl_secagg_coord_signature(c, name, env->consistency_signature);
+				break;
 			case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 				fl_secagg_coord_reveal(c, name, env->unmask_reply);
 				break;
@@ -357,15 +366,19 @@ static void sagg_coord_mode(struct fz_reader *in)
 				check_frame(frame, flen, "share_set");
 			break;
 		case 3:
-			if (fl_secagg_coord_unmask_request(c, &frame, &flen) == 0)
+			/* the consistency check first, then (once signed) the request */
+			if (fl_secagg_coord_step(c) == FL_SECAGG_MASKED) {
+				if (fl_secagg_coord_consistency_check(c, &frame, &flen) == 0)
+					check_frame(frame, flen, "consistency_check");
+			} else if (fl_secagg_coord_unmask_request(c, &frame, &flen) == 0)
 				check_frame(frame, flen, "unmask_request");
 			break;
 		case 4: fl_secagg_coord_finish(c, out); break;
 		default:
 			(void)fl_secagg_coord_step(c);
 			(void)fl_secagg_coord_owes(c, name);
-			(void)fl_secagg_coord_count(c, (enum fl_secagg_step)(op % 4));
-			(void)fl_secagg_coord_member(c, (enum fl_secagg_step)(op % 4), name);
+			(void)fl_secagg_coord_count(c, (enum fl_secagg_step)(op % 5));
+			(void)fl_secagg_coord_member(c, (enum fl_secagg_step)(op % 5), name);
 			break;
 		}
 		free(frame);
@@ -380,15 +393,17 @@ static void sagg_node_mode(struct fz_reader *in)
 	Fedlead__Wire__RoundRef ref;
 	Fedlead__Wire__SecAggParams p;
 	struct fl_secagg_node *s = NULL;
+	struct fl_secagg_history *h = NULL;
 	uint8_t *frame = NULL;
 	size_t flen;
 	const uint8_t *body;
 	size_t len;
 
 	sa_params(&ref, &p);
-	if (fl_secagg_node_start(FZ_FED, &ref, &p, 2, fz_names[0], fz_key(0),
-	                       FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, x, SA_N, &s, &frame,
-	                       &flen) != 0)
+	if (fl_secagg_history_new(&h) != 0 ||
+	    fl_secagg_node_start(FZ_FED, &ref, &p, 2, fz_names[0], fz_key(0), sa_task, &sa_policy,
+	                         h, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, x, SA_N, &s, &frame,
+	                         &flen) != 0)
 		fz_die("fl_secagg_node_start: %s", fl_errmsg());
 	check_frame(frame, flen, "key_advert");
 	free(frame);
@@ -406,6 +421,9 @@ static void sagg_node_mode(struct fz_reader *in)
 		case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
 			r = fl_secagg_node_shares(s, env->share_set, &frame, &flen);
 			break;
+		case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
+			r = fl_secagg_node_consistency(s, env->consistency_check, &frame, &flen);
+			break;
 		case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
 			r = fl_secagg_node_unmask(s, env->unmask_request, &frame, &flen);
 			break;
@@ -417,6 +435,7 @@ static void sagg_node_mode(struct fz_reader *in)
 		fl_wire_free(env);
 	}
 	fl_secagg_node_free(s);
+	fl_secagg_history_free(h);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -378,6 +378,9 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 	Fedlead__Wire__SecAggParams p = FEDLEAD__WIRE__SEC_AGG_PARAMS__INIT;
 	struct fl_secagg_node *s[FZ_NP] = {0};
 	struct fl_secagg_coord *c = NULL;
+	struct fl_secagg_history *hist[FZ_NP] = {NULL};
+	static const uint8_t task[32] = {0x7a};
+	static const struct fl_secagg_policy pol = {2, 0};
 	struct fz_buf co = {0}, no = {0};
 	uint8_t *frame, *kl;
 	size_t len, kl_len;
@@ -392,6 +395,8 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 	p.session.len = sizeof(sa_session);
 	p.frac_bits = FL_SECAGG_FRAC_BITS;
 	p.bound = fl_fixed_bound(FL_SECAGG_FRAC_BITS, FZ_NP);
+	p.participants = (char **)fz_names;
+	p.n_participants = FZ_NP;
 	fz_buf_byte(&co, 5);
 	fz_buf_byte(&no, 6);
 	if (fl_secagg_coord_new(FZ_FED, &ref, &p, 2, fz_names, FZ_NP,
@@ -402,9 +407,10 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 		size_t dlen;
 		const uint8_t *der = fz_cert_der(i, &dlen);
 
-		if (fl_secagg_node_start(FZ_FED, &ref, &p, 2, fz_names[i], fz_key(i),
-		                       FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, x[i], SA_N, &s[i],
-		                       &frame, &len) != 0)
+		if (fl_secagg_history_new(&hist[i]) != 0 ||
+		    fl_secagg_node_start(FZ_FED, &ref, &p, 2, fz_names[i], fz_key(i), task, &pol,
+		                         hist[i], FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, x[i], SA_N,
+		                         &s[i], &frame, &len) != 0)
 			fz_die("fl_secagg_node_start: %s", fl_errmsg());
 		env = must_decode(frame, len);
 		if (fl_secagg_coord_advert(c, fz_names[i], env->key_advert, der, dlen) != 0)
@@ -455,6 +461,30 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 		free(frame);
 		free(f2);
 	}
+	if (fl_secagg_coord_consistency_check(c, &frame, &len) != 0)
+		fz_die("consistency_check: %s", fl_errmsg());
+	fz_buf_byte(&co, 3 << 2);
+	fz_buf_add(&no, frame, len);
+	for (int i = 0; i < FZ_NP; i++) {
+		Fedlead__Wire__Envelope *env = must_decode(frame, len), *cs;
+		uint8_t *f2;
+		size_t l2;
+
+		if (!(survivors & 1u << i)) {
+			fl_wire_free(env);
+			continue;
+		}
+		if (fl_secagg_node_consistency(s[i], env->consistency_check, &f2, &l2) != 0)
+			fz_die("node consistency: %s", fl_errmsg());
+		cs = must_decode(f2, l2);
+		if (fl_secagg_coord_signature(c, fz_names[i], cs->consistency_signature) != 0)
+			fz_die("signature: %s", fl_errmsg());
+		op_frame(&co, (uint8_t)i, f2, l2);
+		fl_wire_free(cs);
+		fl_wire_free(env);
+		free(f2);
+	}
+	free(frame);
 	if (fl_secagg_coord_unmask_request(c, &frame, &len) != 0)
 		fz_die("unmask_request: %s", fl_errmsg());
 	fz_buf_byte(&co, 3 << 2);
@@ -488,8 +518,10 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 	write_seed("handlers", name, no.p, no.n);
 	free(co.p);
 	free(no.p);
-	for (int i = 0; i < FZ_NP; i++)
+	for (int i = 0; i < FZ_NP; i++) {
 		fl_secagg_node_free(s[i]);
+		fl_secagg_history_free(hist[i]);
+	}
 	fl_secagg_coord_free(c);
 }
 

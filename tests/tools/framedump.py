@@ -23,7 +23,8 @@ ENVELOPE = {
     1: "hello", 2: "welcome", 3: "reject", 4: "stats_task", 5: "standardize",
     6: "eval_task", 7: "local_train", 8: "final_model", 9: "update", 10: "status",
     11: "key_advert", 12: "key_list", 13: "share_set", 14: "masked_update",
-    15: "unmask_request", 16: "unmask_reply",
+    15: "unmask_request", 16: "unmask_reply", 17: "consistency_check",
+    18: "consistency_signature",
 }
 UPDATE_KIND = {0: "none", 1: "stats", 2: "eval", 3: "fedavg"}
 

@@ -226,6 +226,7 @@ static int load_dump(const char *dir, uint64_t round, struct msg **out, size_t *
 		case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
 		case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
 		case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
+		case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
 		case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 			ref = fl_wire_ref(m[i].env);
 			if (ref != NULL && ref->round == round)
@@ -276,6 +277,9 @@ static int replay(struct fl_secagg_coord *c, struct msg *m, size_t n,
 			break;
 		case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
 			r = fl_secagg_coord_masked(c, m[i].partner, e->masked_update);
+			break;
+		case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
+			r = fl_secagg_coord_signature(c, m[i].partner, e->consistency_signature);
 			break;
 		default: r = fl_secagg_coord_reveal(c, m[i].partner, e->unmask_reply); break;
 		}
@@ -409,6 +413,12 @@ int main(int argc, char **argv)
 		frame = NULL;
 	}
 	if ((r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE, certs, nc)) != 0 ||
+	    (r = fl_secagg_coord_consistency_check(c, &frame, &flen)) != 0)
+		goto fail;
+	free(frame);
+	frame = NULL;
+	if ((r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE, certs, nc)) !=
+	            0 ||
 	    (r = fl_secagg_coord_unmask_request(c, &frame, &flen)) != 0)
 		goto fail;
 	free(frame);
