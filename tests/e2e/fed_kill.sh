@@ -99,7 +99,9 @@ start_coordinator "$D" --late-policy drop --round-deadline 10s ||
 	{ bad "(b) coordinator starts"; finish; exit 1; }
 # After the drop the sums are over two partners: the nodes' policy allows
 # it explicitly (their default refuses, see node_policy.sh).
-start_nodes "$D" --min-partners 2
+# The survivors reveal sums over {p1, p2} after sums over all three: their
+# operators must allow it (allow_participant_change; see the README).
+start_nodes "$D" --min-partners 2 --allow-participant-change yes
 check "(b) training reaches round 4" wait_for 60 rounds_logged "$D/coordinator.log" 4
 kill -STOP "${NODES[@]}"
 kill -9 "${NODES[2]}"
