@@ -1,0 +1,63 @@
+/*
+ * Exact sampling of the discrete Gaussian distribution on the integers,
+ * N_Z(0, sigma^2): P[X = x] proportional to exp(-x^2 / (2 sigma^2)).
+ *
+ * This is the noise a partner adds to its fixed-point update before masking
+ * (the distributed discrete Gaussian of Kairouz, Liu and Steinke, ICML 2021),
+ * so the coordinator only ever sees noised sums. The sampler is Canonne,
+ * Kamath and Steinke's ("The Discrete Gaussian for Differential Privacy",
+ * NeurIPS 2020, Algorithms 1-3): integer arithmetic only, no floating point
+ * anywhere on the sampling path, so the output distribution is exactly the
+ * discrete Gaussian and not an approximation whose rounding could leak.
+ *
+ * Randomness comes from OpenSSL's CSPRNG (RAND_priv_bytes), read in blocks
+ * into a buffer that is wiped when the sampler is freed.
+ *
+ * sigma^2 is an integer (the variance in fixed-point units squared; with
+ * 2^16 units per 1.0 an integer variance has ample resolution) from 1 to
+ * FL_DGAUSS_MAX_VAR. Intermediate values need up to 2^103, computed in
+ * unsigned 128-bit integers. One branch is not exact: a discrete-Laplace
+ * proposal beyond 2^15 * (sigma + 1) would overflow, which happens with
+ * probability below exp(-32768) per sample; the sampler then fails with
+ * FL_ERR_INTERNAL rather than return a value from a different distribution.
+ */
+#ifndef FEDLEAD_DGAUSS_H
+#define FEDLEAD_DGAUSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest variance accepted: sigma <= 2^24. */
+#define FL_DGAUSS_MAX_VAR ((uint64_t)1 << 48)
+
+struct fl_dgauss;
+
+/*
+ * A sampler for variance sigma2. FL_ERR_INVALID ("discrete Gaussian variance
+ * N is out of range (1 to 281474976710656)") for a variance out of range.
+ */
+int fl_dgauss_new(uint64_t sigma2, struct fl_dgauss **out);
+
+/* Wipes the buffered randomness. Accepts NULL. */
+void fl_dgauss_free(struct fl_dgauss *g);
+
+/* One sample into *x. FL_ERR_CRYPTO when the CSPRNG fails. */
+int fl_dgauss_sample(struct fl_dgauss *g, int64_t *x);
+
+/*
+ * Adds n independent samples to v modulo 2^64 (v holds fixed-point values
+ * in Z/2^64, see masks.h), so the noise wraps exactly like the masks do.
+ */
+int fl_dgauss_add(struct fl_dgauss *g, uint64_t *v, size_t n);
+
+/*
+ * Building blocks, exposed for the known-answer tests:
+ * Bernoulli(exp(-num/den)) for num >= 0, den > 0; and the discrete Laplace
+ * distribution with integer scale t >= 1, P[Y = y] proportional to
+ * exp(-|y| / t).
+ */
+int fl_dgauss_bern_exp(struct fl_dgauss *g, unsigned __int128 num, unsigned __int128 den,
+                       int *bit);
+int fl_dgauss_laplace(struct fl_dgauss *g, uint64_t t, int64_t *y);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * Exact discrete Gaussian sampling (Canonne, Kamath, Steinke 2020); see
+ * include/fedlead/dgauss.h. Every probability is a ratio of integers and
+ * every coin is a uniform integer compared with one: no floating point.
+ */
+#include "fedlead/dgauss.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "fedlead/error.h"
+
+typedef unsigned __int128 u128;
+
+/* Largest |Y| of a discrete-Laplace proposal the 128-bit arithmetic of the
+ * acceptance test holds: |Y| * t < 2^63 for t <= 2^24 + 1. */
+#define MAX_PROPOSAL ((uint64_t)1 << 38)
+
+struct fl_dgauss {
+	uint64_t sigma2;
+	uint64_t t; /* floor(sigma) + 1, the Laplace scale of the proposals */
+	size_t pos; /* next unread byte of buf */
+	uint8_t buf[4096];
+};
+
+static int refill(struct fl_dgauss *g)
+{
+	if (RAND_priv_bytes(g->buf, sizeof(g->buf)) != 1)
+		return fl_fail(FL_ERR_CRYPTO, "the random number generator failed");
+	g->pos = 0;
+	return 0;
+}
+
+/* k (1..128) uniform random bits. */
+static int bits(struct fl_dgauss *g, unsigned k, u128 *out)
+{
+	unsigned nbytes = (k + 7) / 8;
+	u128 v = 0;
+	int r;
+
+	if (g->pos + nbytes > sizeof(g->buf) && (r = refill(g)) != 0)
+		return r;
+	for (unsigned i = 0; i < nbytes; i++)
+		v |= (u128)g->buf[g->pos + i] << (8 * i);
+	/* Used randomness is not left lying in the buffer. */
+	memset(g->buf + g->pos, 0, nbytes);
+	g->pos += nbytes;
+	if (k < 128)
+		v &= ((u128)1 << k) - 1;
+	*out = v;
+	return 0;
+}
+
+static unsigned bit_length(u128 v)
+{
+	unsigned n = 0;
+
+	while (v != 0) {
+		n++;
+		v >>= 1;
+	}
+	return n;
+}
+
+/* Uniform on {0, ..., m - 1}, m >= 1, by rejection: exact. */
+static int uniform(struct fl_dgauss *g, u128 m, u128 *out)
+{
+	unsigned k = bit_length(m - 1);
+	u128 v;
+	int r;
+
+	if (k == 0) {
+		*out = 0;
+		return 0;
+	}
+	do {
+		if ((r = bits(g, k, &v)) != 0)
+			return r;
+	} while (v >= m);
+	*out = v;
+	return 0;
+}
+
+/* Bernoulli(num / den), 0 <= num <= den, den >= 1. */
+static int bern(struct fl_dgauss *g, u128 num, u128 den, int *bit)
+{
+	u128 u;
+	int r;
+
+	if ((r = uniform(g, den, &u)) != 0)
+		return r;
+	*bit = u < num;
+	return 0;
+}
+
+/* Bernoulli(exp(-num/den)) for num <= den (CKS Algorithm 1, gamma <= 1). */
+static int bern_exp_small(struct fl_dgauss *g, u128 num, u128 den, int *bit)
+{
+	uint64_t k = 1;
+	int a, r;
+
+	for (;;) {
+		u128 dk;
+
+		if (__builtin_mul_overflow(den, (u128)k, &dk))
+			return fl_fail(FL_ERR_INTERNAL, "discrete Gaussian: Bernoulli denominator overflow");
+		if ((r = bern(g, num, dk, &a)) != 0)
+			return r;
+		if (!a)
+			break;
+		k++;
+	}
+	*bit = (int)(k & 1);
+	return 0;
+}
+
+int fl_dgauss_bern_exp(struct fl_dgauss *g, u128 num, u128 den, int *bit)
+{
+	u128 whole, frac;
+	int r;
+
+	if (den == 0)
+		return fl_fail(FL_ERR_INVALID, "discrete Gaussian: zero denominator");
+	if (num <= den)
+		return bern_exp_small(g, num, den, bit);
+	/* exp(-gamma) = exp(-1)^floor(gamma) * exp(-(gamma - floor(gamma))):
+	 * one coin per factor, stopping at the first 0. */
+	whole = num / den;
+	frac = num % den;
+	for (u128 i = 0; i < whole; i++) {
+		if ((r = bern_exp_small(g, 1, 1, bit)) != 0)
+			return r;
+		if (!*bit)
+			return 0;
+	}
+	return bern_exp_small(g, frac, den, bit);
+}
+
+int fl_dgauss_laplace(struct fl_dgauss *g, uint64_t t, int64_t *y)
+{
+	int r, d, a;
+
+	if (t == 0 || t > FL_DGAUSS_MAX_VAR)
+		return fl_fail(FL_ERR_INVALID, "discrete Laplace scale %llu is out of range",
+		               (unsigned long long)t);
+	/* CKS Algorithm 2 with scale t: U uniform below t, accepted with
+	 * probability exp(-U/t), plus t times a geometric count V. */
+	for (;;) {
+		u128 u, sign;
+		uint64_t v = 0, x;
+
+		if ((r = uniform(g, t, &u)) != 0)
+			return r;
+		if ((r = fl_dgauss_bern_exp(g, u, t, &d)) != 0)
+			return r;
+		if (!d)
+			continue;
+		for (;;) {
+			if ((r = bern_exp_small(g, 1, 1, &a)) != 0)
+				return r;
+			if (!a)
+				break;
+			v++;
+		}
+		x = (uint64_t)u + t * v;
+		if ((r = bits(g, 1, &sign)) != 0)
+			return r;
+		/* Zero would otherwise come out with both signs, twice as often. */
+		if (sign && x == 0)
+			continue;
+		if (x > MAX_PROPOSAL)
+			return fl_fail(FL_ERR_INTERNAL, "discrete Laplace sample out of range");
+		*y = sign ? -(int64_t)x : (int64_t)x;
+		return 0;
+	}
+}
+
+static uint64_t isqrt(uint64_t v)
+{
+	uint64_t x = 0;
+
+	for (int b = 31; b >= 0; b--) {
+		uint64_t c = x | ((uint64_t)1 << b);
+
+		if (c * c <= v)
+			x = c;
+	}
+	return x;
+}
+
+int fl_dgauss_new(uint64_t sigma2, struct fl_dgauss **out)
+{
+	struct fl_dgauss *g;
+
+	*out = NULL;
+	if (sigma2 < 1 || sigma2 > FL_DGAUSS_MAX_VAR)
+		return fl_fail(FL_ERR_INVALID,
+		               "discrete Gaussian variance %llu is out of range (1 to %llu)",
+		               (unsigned long long)sigma2, (unsigned long long)FL_DGAUSS_MAX_VAR);
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return FL_ERR_NOMEM;
+	g->sigma2 = sigma2;
+	g->t = isqrt(sigma2) + 1;
+	g->pos = sizeof(g->buf); /* empty: the first draw fills it */
+	*out = g;
+	return 0;
+}
+
+void fl_dgauss_free(struct fl_dgauss *g)
+{
+	if (g == NULL)
+		return;
+	OPENSSL_cleanse(g, sizeof(*g));
+	free(g);
+}
+
+int fl_dgauss_sample(struct fl_dgauss *g, int64_t *x)
+{
+	u128 s2 = g->sigma2, t = g->t;
+	int r, c;
+
+	/* CKS Algorithm 3: a discrete-Laplace proposal Y of scale t, accepted
+	 * with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)); times t^2
+	 * the exponent is (|Y| t - sigma^2)^2 / (2 sigma^2 t^2), all integers. */
+	for (;;) {
+		int64_t y;
+		u128 ay, diff;
+
+		if ((r = fl_dgauss_laplace(g, g->t, &y)) != 0)
+			return r;
+		ay = (u128)(y < 0 ? -(uint64_t)y : (uint64_t)y) * t;
+		diff = ay >= s2 ? ay - s2 : s2 - ay;
+		if ((r = fl_dgauss_bern_exp(g, diff * diff, 2 * s2 * t * t, &c)) != 0)
+			return r;
+		if (c) {
+			*x = y;
+			return 0;
+		}
+	}
+}
+
+int fl_dgauss_add(struct fl_dgauss *g, uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t x;
+		int r;
+
+		if ((r = fl_dgauss_sample(g, &x)) != 0)
+			return r;
+		v[i] += (uint64_t)x;
+	}
+	return 0;
+}
