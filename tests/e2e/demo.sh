@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The README's first command, deploy/demo.sh, with the programs of this build
+# (FL_DEMO_BIN: no install, no build): the federation of three partners
+# split by customer segment completes, every partner gets the same signed
+# model, and the closing table compares like with like and shows what the
+# partners care about. On the bundled bank-marketing leads the federated
+# model ranks all partners' held-out leads at least as well as each
+# partner's local-only model (a property of the split, checked here with
+# the margin it has).
+. "$(dirname "$0")/lib/fed.bash"
+
+out=$T/demo.out
+if FL_DEMO_BIN=$FL_BIN bash "$FL_SRC/deploy/demo.sh" --workdir "$T/demo" >"$out" 2>"$T/demo.err"; then
+	ok "the demo runs end to end"
+else
+	bad "the demo runs end to end"
+	cat "$out" "$T/demo.err"
+	finish
+	exit 1
+fi
+D=$T/demo
+
+has() { grep -qF -- "$1" "$out"; }
+check "the demo names its sections" \
+	bash -c 'for s in "== 1. a demo certificate authority" "== 2. split the leads: three partners by customer segment" \
+		"== 3. coordinator and three partner nodes" "== 4. each partner alone, trained the same way" \
+		"== 5. what federation is worth to each partner"; do grep -qF -- "$s" "$0" || exit 1; done' "$out"
+check "the demo says which protocol chose l2 for every model" \
+	has "Protocol: every model chose l2 on a 20 % validation split of its training"
+check "every partner received the same signed model" has "every partner received the same signed model"
+check "the model's signature was checked" has "the federated model's signature checks against the demo CA"
+
+# The split: by job group, a quarter of each partner held out, every lead once.
+check "acme holds management, admin. and technician leads" \
+	grep -qE '^   acme +4227 leads for training, 1408 held out  \(management, admin., technician\)$' "$out"
+check "globex and initech hold the other segments" \
+	bash -c 'grep -qE "^   globex +2541 leads for training, +847 held out" "$0" &&
+		grep -qE "^   initech +1809 leads for training, +603 held out" "$0"' "$out"
+total=0
+for f in acme globex initech holdout-acme holdout-globex holdout-initech; do
+	total=$((total + $(wc -l <"$D/$f.csv") - 1))
+done
+check "every bundled lead is in exactly one partner file ($total of 11435)" [ "$total" -eq 11435 ]
+check "no held-out lead is in a training file" \
+	bash -c 'cat "$0"/acme.csv "$0"/globex.csv "$0"/initech.csv | sort >"$0/train.sorted" &&
+		tail -n +2 "$0/holdout.csv" | sort >"$0/holdout.sorted" &&
+		[ -z "$(comm -12 "$0/train.sorted" "$0/holdout.sorted")" ]' "$D"
+
+# The table: for each partner a local and a federated row on its own and on
+# all partners' held-out leads, with AUC, its interval, log-loss and hits.
+num='[0-9]\.[0-9]{4}'
+rows=$(grep -cE "^   (acme|globex|initech|        ) +((own|all): [0-9]+ \([0-9]+ conv\.\))? +(local|federated) +$num [0-9]\.[0-9]{3}-[0-9]\.[0-9]{3} +$num +[0-9]+ of [0-9]+$" "$out" || true)
+check "the table has a local and a federated row per partner and held-out set (12 rows, saw $rows)" \
+	[ "$rows" -eq 12 ]
+check "the table names the held-out conversions for each set" \
+	bash -c 'grep -qF "acme     own: 1408 (687 conv.)" "$0" && grep -qF "all: 2858 (1309 conv.)" "$0"' "$out"
+for p in acme globex initech; do
+	check "$p's gain is said in plain words" \
+		grep -qE "^   - $p, on its own [0-9]+ held-out leads \([0-9]+ converted\): AUC [+-]$num \($num -> $num\), log-loss [+-]$num, .* in its top 10 % \([0-9]+ -> [0-9]+ of [0-9]+\)$" "$out"
+done
+
+# The figures behind the table, and the property the split was chosen for.
+tsv=$D/comparison.tsv
+check "comparison.tsv holds the 12 rows of the table" [ "$(tail -n +2 "$tsv" | wc -l)" -eq 12 ]
+for p in acme globex initech; do
+	la=$(awk -F'\t' -v p="$p" '$1 == p && $2 == "all" && $3 == "local" { print $6 }' "$tsv")
+	fa=$(awk -F'\t' -v p="$p" '$1 == p && $2 == "all" && $3 == "federated" { print $6 }' "$tsv")
+	check "$p: the federated model ranks all partners' held-out leads better than $p's local one (AUC $fa vs $la)" \
+		awk -v l="$la" -v f="$fa" 'BEGIN { exit !(l > 0.7 && f >= l + 0.003) }'
+	# The printed row says the same as the figures file.
+	check "$p: the printed table matches comparison.tsv" \
+		grep -qE "^ +federated +$(printf '%.4f' "$fa") " "$out"
+done
+# An independent look at one figure: score the held-out leads again.
+auc=$("$FL_BIN/fedlead-score" --model "$D/coordinator/model.fdl" --data "$D/holdout.csv" --eval --json |
+	tr -d ' \n' | sed -E 's/.*"auc":([0-9.]+).*/\1/')
+check "the federated AUC on all held-out leads is what fedlead-score says ($auc)" \
+	awk -F'\t' -v a="$auc" '$1 == "acme" && $2 == "all" && $3 == "federated" { f = ($6 == a) } END { exit !f }' "$tsv"
+
+# A second run starts afresh and gives the same table.
+FL_DEMO_BIN=$FL_BIN bash "$FL_SRC/deploy/demo.sh" --workdir "$T/demo" >"$T/demo2.out" 2>&1
+check "a second run gives the same table" \
+	bash -c 'diff <(sed -n "/== 5/,/^   Intervals/p" "$0" | grep -v "port\|http") \
+		<(sed -n "/== 5/,/^   Intervals/p" "$1" | grep -v "port\|http")' "$out" "$T/demo2.out"
+finish
