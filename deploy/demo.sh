@@ -130,6 +130,7 @@ for p in acme globex initech; do
 [node]
 schema = $schema
 data = $workdir/$p.csv
+federation = bank-demo
 
 [coordinator]
 address = 127.0.0.1:$port
