@@ -240,6 +240,9 @@ static Fedlead__Wire__Envelope *stats_task(struct task_msg *m, uint64_t round, i
 		m->sap.frac_bits = frac;
 		m->sap.bound = bound;
 		m->sap.threshold = 2;
+		/* every task names its participants (secagg.h) */
+		m->sap.participants = (char **)CONSORTIUM;
+		m->sap.n_participants = 3;
 		m->stats.secagg = &m->sap;
 	}
 	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK;

@@ -428,6 +428,10 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 
 		if (i > 0 && strcmp(kl->entries[i - 1]->identity, e->identity) >= 0)
 			return fl_fail(FL_ERR_PROTO, "coordinator: key list is not sorted by identity");
+		/* The decoder checks these; a list built in memory is checked too. */
+		if (e->c_pub.len != K || e->s_pub.len != K || e->b_commit.len != K ||
+		    e->task_hash.len != K || e->certificate.len == 0)
+			return fl_fail(FL_ERR_PROTO, "coordinator: key list entry %zu is malformed", i);
 		if (!is_participant(s, e->identity))
 			return fl_fail(FL_ERR_AUTH, "coordinator: the key list names \"%.64s\", who is "
 				       "not among the task's participants; refused", e->identity);
