@@ -19,7 +19,8 @@ done
 
 bash "$src/deploy/install-deps.sh" build
 build=${FL_DEMO_BUILD:-$src/build}
-bash "$src/deploy/build.sh" "$build"
+# Only the programs: the tests need packages the build mode does not install.
+bash "$src/deploy/build.sh" "$build" -DBUILD_TESTING=OFF
 mkdir -p "$workdir"
 workdir=$(cd "$workdir" && pwd)
 # A second run starts afresh: the previous federation's state would make the
