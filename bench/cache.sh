@@ -50,7 +50,7 @@ gen=$build/bench/bench_gen
 pass=$build/bench/bench_cachepass
 if [ -n "$build_it" ]; then
 	echo "building (Release) into $build ..." >&2
-	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON \
+	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON -DBUILD_TESTING=OFF \
 		-DFL_WERROR=OFF -DFL_ENABLE_ASAN=OFF >/dev/null
 	cmake --build "$build" -j"$(getconf _NPROCESSORS_ONLN)" --target fedlead-node \
 		bench_gen fl_cache fl_logreg >/dev/null || die "the build failed"

@@ -55,7 +55,7 @@ if [ -n "$build_it" ]; then
 	grep -q 'add_subdirectory(bench)' "$src/CMakeLists.txt" ||
 		die "the top-level CMakeLists.txt does not add bench/ (see bench/README.md)"
 	# No -Werror: a benchmark should not fail on a new compiler warning.
-	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON \
+	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON -DBUILD_TESTING=OFF \
 		-DFL_WERROR=OFF -DFL_ENABLE_ASAN=OFF >/dev/null
 	cmake --build "$build" -j"$ncpu" --target fedlead-node fedlead-coordinator fedlead-score \
 		bench_secagg >/dev/null || die "the build failed"

@@ -56,7 +56,7 @@ if [ $((partners * rows)) -gt 5822 ]; then
 	exit 2
 fi
 if [ -n "$build_it" ]; then
-	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON >/dev/null
+	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON -DBUILD_TESTING=OFF >/dev/null
 	cmake --build "$build" -j2 --target fedlead-coordinator fedlead-node fedlead-score >/dev/null
 fi
 mkdir -p "$workdir"

@@ -23,7 +23,8 @@ if [ -n "${FL_DEMO_BIN:-}" ]; then
 else
 	bash "$src/deploy/install-deps.sh" build
 	build=${FL_DEMO_BUILD:-$src/build}
-	bash "$src/deploy/build.sh" "$build"
+	# Only the programs: the tests need packages the build mode does not install.
+	bash "$src/deploy/build.sh" "$build" -DBUILD_TESTING=OFF
 	bin=$build
 fi
 mkdir -p "$workdir"

@@ -1,20 +1,40 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages fedlead needs, and only those missing, so it
 # is cheap to run again. Usage: deploy/install-deps.sh [build|test|bench]
+# `deploy/install-deps.sh --list MODE` prints the packages MODE installs, one
+# a line, and changes nothing (tests/deps/packages.sh checks them against
+# what the build finds).
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libevent-dev
 	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjansson-dev libcsv-dev libinih-dev)
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev python3 iproute2 chromium systemd man-db groff-base mandoc)
+# clang and libclang-rt-14-dev: the clang -Werror and libFuzzer builds of
+# deploy/run-tests.sh; clang-format: its formatting check.
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 iproute2 chromium systemd man-db groff-base mandoc)
 bench_pkgs=(liblinear-tools)
 
+usage() {
+	echo "usage: $0 [build|test|bench] | --list build|test|bench" >&2
+	exit 2
+}
+list=
+if [ "${1:-}" = --list ]; then
+	list=1
+	shift
+	[ $# -eq 1 ] || usage
+fi
+[ $# -le 1 ] || usage
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
 build) ;;
 test) want+=("${test_pkgs[@]}") ;;
 bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+*) usage ;;
 esac
+if [ -n "$list" ]; then
+	printf '%s\n' "${want[@]}"
+	exit 0
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -52,7 +52,7 @@ static const struct fl_cfg_key keys[] = {
         {"tls", "ca_file", FL_CFG_PATH, OFF(ca_file), NULL, 0, 0, NULL, "CA certificate"},
         {"tls", "require_tls", FL_CFG_BOOL, OFF(require_tls), NULL, 0, 0, "yes",
          "refuse plain connections"},
-        {NULL},
+        {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
 #define NKEYS 11
@@ -743,16 +743,17 @@ static void test_bad_tables(void **state)
 	struct sample s;
 	const struct fl_cfg_key min_over_max[] = {
 	        {"federation", "min_partners", FL_CFG_U64, OFF(min_partners), NULL, 1, 0, "3", ""},
-	        {NULL}};
+	        {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 	const struct fl_cfg_key bad_default[] = {
-	        {"training", "l2", FL_CFG_L2, OFF(l2), NULL, 0, 0, "strong", ""}, {NULL}};
+	        {"training", "l2", FL_CFG_L2, OFF(l2), NULL, 0, 0, "strong", ""},
+	        {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 	const struct fl_cfg_key twice[] = {
 	        {"training", "l2", FL_CFG_L2, OFF(l2), NULL, 0, 0, NULL, ""},
 	        {"tls", "l2", FL_CFG_L2, OFF(lr), NULL, 0, 0, NULL, ""},
-	        {NULL}};
+	        {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 	const struct fl_cfg_key no_choices[] = {
 	        {"federation", "late_policy", FL_CFG_ENUM, OFF(late_policy), NULL, 0, 0, NULL, ""},
-	        {NULL}};
+	        {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
 	(void)state;
 	memset(&s, 0, sizeof(s));
