@@ -980,7 +980,8 @@ static void test_both_shares_refused(void **state)
 	{
 		char *two[] = {"p1", "p4", NULL}, *nome[] = {"p1", "p2", "p3", NULL};
 		char *stranger[] = {"p1", "p2", "p3", "p4", "mallory", NULL};
-		char *p1[] = {"p1", NULL}, *twice[] = {"p1", "p2", "p2", "p3", NULL};
+		char *p1[] = {"p1", NULL}, *twice[] = {"p1", "p2", "p2", "p3", "p4", "p5", NULL};
+		char *no_p5[] = {"p1", "p2", "p3", "p4", NULL};
 
 		refuses_check(&R, 3, two, none, FL_ERR_PROTO,
 		              "coordinator: consistency_check names 2 survivors, below the "
@@ -995,6 +996,9 @@ static void test_both_shares_refused(void **state)
 		              "coordinator asked for both shares of partner p1; refused");
 		refuses_check(&R, 0, twice, none, FL_ERR_PROTO,
 		              "coordinator: consistency_check names a partner twice");
+		/* p5 shared keys: it is a survivor or dropped, never neither. */
+		refuses_check(&R, 0, no_p5, none, FL_ERR_PROTO,
+		              "coordinator: consistency_check leaves out p5, who shared keys");
 	}
 	/* The split: p1 and p2 are shown "p5 dropped", p3, p4, p5 "all survived". */
 	sig[0] = sign_set(&R, 0, four, p5);

@@ -650,6 +650,16 @@ static int check_sets(struct fl_secagg_node *s, const char *what, char *const *s
 			return fl_fail(FL_ERR_PROTO, "coordinator: %s names \"%.64s\" as dropped, "
 				       "who did not share keys", what, dv[i]);
 	}
+	/* Everyone who shared keys with this partner is in one set or the
+	 * other: leaving a partner out of both would hide whose masks stay. */
+	for (size_t i = 0; i < s->np; i++) {
+		const struct npeer *p = &s->peers[i];
+
+		if ((p->has_ct || i == s->me) && !name_listed(p->id, sv, ns) &&
+		    !name_listed(p->id, dv, nd))
+			return fl_fail(FL_ERR_PROTO, "coordinator: %s leaves out %s, who shared keys",
+				       what, p->id);
+	}
 	if ((*surv = set_string(sv, ns)) == NULL || (*drop = set_string(dv, nd)) == NULL) {
 		free(*surv);
 		*surv = NULL;
