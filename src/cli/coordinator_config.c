@@ -33,7 +33,7 @@ const struct fl_cfg_key fl_coordinator_config_keys[] = {
 	  "partner identities (certificate CN) allowed and expected, comma-separated"),
 	K("federation", "partners_file", FL_CFG_PATH, partners_file, NULL,
 	  "more partner identities, one per line"),
-	KR("federation", "min_partners", FL_CFG_U64, min_partners, 1, 100000, "1",
+	KR("federation", "min_partners", FL_CFG_U64, min_partners, 1, 100000, "2",
 	   "quorum: partners needed to start and to go on"),
 	KE("federation", "algorithm", algorithm, algorithms, "newton", "newton, lbfgs or fedavg"),
 	KR("federation", "l2", FL_CFG_L2, l2, 0, INFINITY, "1", "L2 strength, or auto"),
