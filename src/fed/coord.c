@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "fedlead/error.h"
+#include "fedlead/fault.h"
 #include "fedlead/payload.h"
 #include "fedlead/logreg.h"
 #include "fedlead/secagg.h"
