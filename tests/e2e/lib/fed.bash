@@ -16,6 +16,7 @@ PY=$("$PY" -c 'import sys; print(sys.executable)')
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fedlead-e2e.XXXXXX")
 PIDS=()     # processes this shell started (track), stopped on exit
+declare -A PID_START # their start times (proc_start)
 CLEANUP=()  # commands run on exit once every process is gone (umount, ...)
 SKIPPED=()  # parts that could not run here, and why (skip_part)
 passed=0
@@ -50,7 +51,21 @@ alive() {
 # process of the test with its start time.
 track() {
 	PIDS+=("$1")
-	echo "$1 $(proc_start "$1")" >>"$T/pids"
+	PID_START[$1]=$(proc_start "$1")
+	echo "$1 ${PID_START[$1]}" >>"$T/pids"
+}
+
+# stop_mine: kill -9 and wait for the processes this shell (or subshell)
+# started and that still run; for a subshell that ends before the test.
+stop_mine() {
+	local p
+	for p in "${PIDS[@]}"; do
+		if [ -n "${PID_START[$p]}" ] && [ "$(proc_start "$p")" = "${PID_START[$p]}" ]; then
+			kill -CONT "$p" 2>/dev/null || true # gone in between: nothing to stop
+			kill -9 "$p" 2>/dev/null || true
+		fi
+		wait "$p" 2>/dev/null || true # its status is of no interest any more
+	done
 }
 
 # stop_all: kill -9 every process the test started that is still running,
