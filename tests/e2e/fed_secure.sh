@@ -105,7 +105,7 @@ run() {
 		mkdir -p "$T/relay"
 		"$PY" "$T/relay.py" "$T/relay" "$PORT" "$T/pki/ca/ca.crt" "$T/pki/coordinator.crt" \
 			"$T/pki/coordinator.key" "$T/pki/p1.crt" "$T/pki/p1.key" 2>>"$T/relay/log" &
-		PIDS+=("$!")
+		track "$!"
 		wait_for 10 test -s "$T/relay/port" || return 1
 		PORT=$(cat "$T/relay/port")
 	fi
