@@ -60,7 +60,7 @@ track() {
 stop_mine() {
 	local p
 	for p in "${PIDS[@]}"; do
-		if [ -n "${PID_START[$p]}" ] && [ "$(proc_start "$p")" = "${PID_START[$p]}" ]; then
+		if [ -n "${PID_START[$p]:-}" ] && [ "$(proc_start "$p")" = "${PID_START[$p]}" ]; then
 			kill -CONT "$p" 2>/dev/null || true # gone in between: nothing to stop
 			kill -9 "$p" 2>/dev/null || true
 		fi
