@@ -83,12 +83,4 @@ int fl_audit_event(struct fl_audit *a, const char *event, const char *fmt, ...);
 /* Closes the file and frees a; accepts NULL. */
 void fl_audit_close(struct fl_audit *a);
 
-/*
- * Fault injection for the crash tests: when the environment variable
- * FEDLEAD_FAULT is "STEP@ROUND" (for example "keys@5") and this call names
- * that step and round, the process logs it and kills itself with SIGKILL,
- * exactly as kill -9 would at that point. Unset, it costs one getenv().
- */
-void fl_fault_point(const char *step, uint64_t round);
-
 #endif

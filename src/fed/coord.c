@@ -27,6 +27,7 @@
 
 #include "coord_int.h"
 #include "fedlead/error.h"
+#include "fedlead/fault.h"
 #include "fedlead/logreg.h"
 #include "fedlead/payload.h"
 #include "fedlead/secagg.h"

@@ -26,6 +26,7 @@
 
 #include "fedlead/config.h"
 #include "fedlead/error.h"
+#include "fedlead/fault.h"
 #include "fedlead/node.h"
 #include "fedlead/log.h"
 #include "fedlead/masks.h"

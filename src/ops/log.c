@@ -1,7 +1,6 @@
 #include "fedlead/log.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -304,18 +303,4 @@ void fl_audit_close(struct fl_audit *a)
 		close(a->fd);
 	free(a->path);
 	free(a);
-}
-
-void fl_fault_point(const char *step, uint64_t round)
-{
-	const char *f = getenv("FEDLEAD_FAULT");
-	char want[128];
-
-	if (f == NULL)
-		return;
-	snprintf(want, sizeof(want), "%s@%llu", step, (unsigned long long)round);
-	if (strcmp(f, want) != 0)
-		return;
-	fl_log(FL_LOG_WARN, "fault injection: killed at %s", want);
-	raise(SIGKILL);
 }

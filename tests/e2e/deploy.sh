@@ -10,7 +10,8 @@
 # --check with certificates from the installed fedlead-ca).
 #
 # Nothing is written outside a temporary directory: every install uses
-# DESTDIR. Checks whose tool is missing are skipped, and say so.
+# DESTDIR. Checks whose tool is missing are skipped, and say so; the test then
+# exits 77 (ctest: skipped) unless something failed.
 #
 # Run by ctest with FL_BIN (build directory) and FL_SRC (source root). By hand:
 #   FL_BIN=build FL_SRC=. bash tests/e2e/deploy.sh
@@ -466,4 +467,7 @@ else
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] || exit 1
+# A check that could not run is not a pass: 77 is ctest's "skipped", with
+# the reasons listed above ("skip ...").
+[ "$skipped" -eq 0 ] || exit 77

@@ -13,7 +13,12 @@
 #       file system refuses to start, naming it.
 #       Root ignores file modes, so a real full / read-only file system is
 #       the honest test; where no mount namespace can be made (no
-#       CAP_SYS_ADMIN) this half is skipped with a message.
+#       CAP_SYS_ADMIN) this half cannot run: (b) and (c) still do, and the
+#       test then exits 77 (skipped), saying why.
+#       The coordinator stops itself at the start of rounds 2, 3 and 4
+#       (FEDLEAD_FAULT=pause@task@N): the disk is changed while it is
+#       stopped, so each change meets exactly the next checkpoint, and the
+#       kill lands in round 4 whatever the speed of the machine.
 #   (b) the checkpoint with one byte changed: the coordinator refuses to
 #       start with the state file's checksum message; restored, it loads.
 #   (c) a model file with one byte changed: fedlead-score refuses it with
@@ -25,9 +30,15 @@ if [ -z "${FL_DISK_NS:-}" ] && unshare -m --propagation private true 2>/dev/null
 fi
 . "$(dirname "$0")/lib/fed.bash"
 
+need_fault_points
 MNT=$T/mnt
 mkdir -p "$MNT"
-trap 'umount "$MNT" 2>/dev/null || true; umount "$MNT" 2>/dev/null || true; cleanup' EXIT
+# On exit, once every process is gone (cleanup in lib/fed.bash): the
+# read-only bind mount and the tmpfs, top first.
+unmount_all() {
+	while mountpoint -q "$MNT"; do umount "$MNT" || return 1; done
+}
+CLEANUP+=(unmount_all)
 
 pki p1 p2
 head -n 1201 "$COIL" >"$T/small.csv"
@@ -36,12 +47,12 @@ SETTINGS=("min_partners = 2" "algorithm = newton" "l2 = 1" "validation_split = 0
 FLAGS=(--late-policy wait --round-deadline 90s)
 
 # federation NAME [flags...]: coordinator and p1, p2 in $T/NAME; pids in
-# COORD_PID and NODES.
+# COORD_PID and NODES. The coordinator runs with FEDLEAD_FAULT=$CFAULT.
 federation() {
 	local D=$T/$1 k
 	shift
 	coordinator_conf "$D/coordinator.conf" "p1, p2" "${SETTINGS[@]}"
-	start_coordinator "$D" "${FLAGS[@]}" "$@" || return 1
+	FEDLEAD_FAULT=${CFAULT:-} start_coordinator "$D" "${FLAGS[@]}" "$@" || return 1
 	NODES=()
 	for k in 1 2; do
 		# Two partners: below the nodes' default policy, lowered explicitly.
@@ -71,11 +82,14 @@ open(p, "wb").write(b)' "$1" "$2"
 	federation ref && finished ref && echo ok >"$T/ref.done"
 ) >"$T/ref.out" 2>&1 &
 ref_job=$!
+track "$ref_job"
 
 # ---- (a) full, then read-only state file system ----
-if [ -z "${FL_DISK_NS:-}" ] || ! mount -t tmpfs -o size=1m,mode=0700 fedlead-e2e "$MNT" 2>"$T/mount.err"; then
-	echo "SKIP (a): cannot mount a private tmpfs here ($(cat "$T/mount.err" 2>/dev/null ||
-		echo "no mount namespace: unshare -m failed")); full and read-only disks not tested"
+if [ -z "${FL_DISK_NS:-}" ]; then
+	skip_part "(a) full and read-only disks: no private mount namespace here (unshare -m failed)"
+	have_mnt=
+elif ! mount -t tmpfs -o size=1m,mode=0700 fedlead-e2e "$MNT" 2>"$T/mount.err"; then
+	skip_part "(a) full and read-only disks: cannot mount a tmpfs here ($(cat "$T/mount.err"))"
 	have_mnt=
 else
 	have_mnt=1
@@ -84,37 +98,40 @@ if [ -n "$have_mnt" ]; then
 	D=$T/full
 	S=$MNT/state
 	LOG=$D/coordinator.log
-	federation full --state-dir "$S" || { bad "(a) coordinator starts"; finish; exit 1; }
-	check "(a) the first checkpoint is written" wait_for 60 test -s "$S/checkpoint"
-	# Paused, the nodes hold the federation in a round while the disk
-	# fills (the pause lets answers already sent be taken first).
-	kill -STOP "${NODES[@]}"
-	sleep 1
-	dd if=/dev/zero of="$MNT/filler" bs=4k 2>/dev/null || true
+	CFAULT=pause@task@2,pause@task@3,pause@task@4 federation full --state-dir "$S" ||
+		must "(a) coordinator starts" false
+	must "(a) the coordinator pauses at the start of round 2" \
+		wait_paused 60 "$COORD_PID" "$LOG" task@2
+	check "(a) the first checkpoint (round 1) is written" test -s "$S/checkpoint"
 	good=$(sha256sum <"$S/checkpoint")
+	# dd stops when the file system is full, and must say so.
+	st=0
+	dd if=/dev/zero of="$MNT/filler" bs=4k 2>"$T/dd.err" || st=$?
+	check "(a) the state file system is full (dd: No space left on device)" \
+		bash -c '[ "$1" != 0 ] && grep -q "No space left on device" "$2"' _ "$st" "$T/dd.err"
 	echo "disk filled: $(df -k "$MNT" | awk 'NR == 2 { print $4 }') KiB left"
-	kill -CONT "${NODES[@]}"
-	check "(a) full disk: a failed checkpoint is logged with its cause" \
-		wait_for 60 log_has "$LOG" "checkpoint after round [0-9]+ not written: $S/checkpoint: cannot write checkpoint: No space left on device \(the previous one is intact\)"
-	kill -STOP "${NODES[@]}"
+	must "(a) the coordinator resumes" resume "$COORD_PID" "$LOG" task@2
+	must "(a) the coordinator pauses at the start of round 3" \
+		wait_paused 60 "$COORD_PID" "$LOG" task@3
+	check "(a) full disk: the failed checkpoint of round 2 is logged with its cause" \
+		log_has "$LOG" "checkpoint after round 2 not written: $S/checkpoint: cannot write checkpoint: No space left on device \(the previous one is intact\)"
 	# Remounting the tmpfs itself read-only is refused while the
 	# coordinator holds files open for writing (its lock); a read-only bind
 	# mount on top has no writers, and every path now resolves through it.
-	mount --bind "$MNT" "$MNT"
-	mount -o remount,bind,ro "$MNT"
-	kill -CONT "${NODES[@]}"
-	check "(a) read-only file system: a failed checkpoint is logged with its cause" \
-		wait_for 60 log_has "$LOG" "checkpoint after round [0-9]+ not written: $S/checkpoint: cannot write checkpoint: Read-only file system \(the previous one is intact\)"
-	kill -STOP "${NODES[@]}"
-	check "(a) the coordinator trained on through the failures" kill -0 "$COORD_PID"
+	must "(a) a read-only bind mount over the state file system" \
+		bash -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"' _ "$MNT"
+	must "(a) the coordinator resumes" resume "$COORD_PID" "$LOG" task@3
+	must "(a) the coordinator pauses at the start of round 4" \
+		wait_paused 60 "$COORD_PID" "$LOG" task@4
+	check "(a) read-only file system: the failed checkpoint of round 3 is logged with its cause" \
+		log_has "$LOG" "checkpoint after round 3 not written: $S/checkpoint: cannot write checkpoint: Read-only file system \(the previous one is intact\)"
 	# Every completed round is checkpointed: the last good one is the
 	# round before the first failure.
 	first_failed=$(sed -n 's/.*checkpoint after round \([0-9]*\) not written.*/\1/p' "$LOG" | head -n 1)
 	good_round=$((${first_failed:-1} - 1))
 	echo "failed checkpoints: $(grep -c "not written" "$LOG"), the first after round" \
 		"$first_failed; the last good one is round $good_round's"
-	kill -9 "$COORD_PID"
-	wait "$COORD_PID" 2>/dev/null || true
+	must "(a) the coordinator, paused in round 4, is killed (kill -9)" kill9 "$COORD_PID"
 	check "(a) the last good checkpoint is intact, byte for byte" \
 		test "$(sha256sum <"$S/checkpoint")" = "$good"
 	check "(a) no temporary file was left beside it" \
@@ -127,20 +144,24 @@ if [ -n "$have_mnt" ]; then
 	check "(a) a state directory on a read-only file system: refuses to start (status 1)" test "$st" = 1
 	check "(a) ... naming the directory and the cause" \
 		log_has "$T/ro/err" "^fedlead-coordinator: $MNT/other: cannot create state directory: Read-only file system$"
-	# Space back: the restart resumes from the intact checkpoint.
-	umount "$MNT" # the read-only bind mount
-	rm -f "$MNT/filler"
+	# Space back: the restart resumes from the intact checkpoint. The nodes
+	# have been trying to reconnect all along.
+	must "(a) the read-only bind mount is removed" umount "$MNT"
+	must "(a) the filler is removed" rm "$MNT/filler"
 	start_coordinator "$D" "${FLAGS[@]}" --state-dir "$S" --listen "127.0.0.1:$PORT" ||
-		{ bad "(a) the coordinator restarts"; cat "$LOG"; finish; exit 1; }
-	kill -CONT "${NODES[@]}"
+		must "(a) the coordinator restarts" false
 	check "(a) after space is freed the restarted coordinator finishes; nodes have the model" \
 		finished full
 	check "(a) it resumed from the last good checkpoint" \
 		log_has "$LOG" "resumed federation test-federation after round $good_round \(phase (statistics|training)\)"
 fi
 
-wait "$ref_job" || true
-check "the uninterrupted run finishes; nodes have the model" test -e "$T/ref.done"
+ref_st=0
+wait "$ref_job" || ref_st=$?
+if ! check "the uninterrupted run finishes; nodes have the model" \
+	test "$ref_st" = 0 -a -e "$T/ref.done"; then
+	sed 's/^/     ref: /' "$T/ref.out"
+fi
 if [ -n "$have_mnt" ]; then
 	check "(a) the final weights equal the uninterrupted run's exactly" \
 		cmp -s <(weights "$T/full/model.fdl") <(weights "$T/ref/model.fdl")

@@ -3,9 +3,11 @@
 # before, during and after a federation: /healthz, /status (JSON),
 # /metrics (Prometheus text format), 404 for other paths, and other
 # methods than GET and HEAD refused.
-# "During" is made deterministic by pausing the nodes (SIGSTOP) once a few
-# rounds are logged: the coordinator then waits in the middle of training.
+# "During" is made deterministic by the nodes stopping themselves just
+# after advertising their keys for round 5 (FEDLEAD_FAULT=pause@key_advert@5):
+# the coordinator then waits in the middle of training, four rounds done.
 . "$(dirname "$0")/lib/fed.bash"
+need_fault_points
 
 pki p1 p2
 split_coil 2
@@ -84,7 +86,7 @@ check "/metrics while waiting: round 0, nobody connected, phase 0" \
 	test "$(metric fedlead_round) $(metric fedlead_partners_connected) $(metric fedlead_phase)" = "0 0 0"
 
 # ---- one partner in ----
-start_node p1 "$T/p1.csv" --min-partners 2 # two partners: lowered explicitly
+FEDLEAD_FAULT=pause@key_advert@5 start_node p1 "$T/p1.csv" --min-partners 2 # two partners: lowered explicitly
 n1=$NODE_PID
 check "/status counts p1 once it has joined" wait_for 20 status_has \
 	'j["partners"]["connected"] == 1 and j["phase"] == "waiting" and j["partner_list"][0]["connected"]'
@@ -92,10 +94,10 @@ metrics_ok
 check "/metrics counts p1" test "$(metric fedlead_partners_connected)" = 1
 
 # ---- training, paused ----
-start_node p2 "$T/p2.csv" --min-partners 2
+FEDLEAD_FAULT=pause@key_advert@5 start_node p2 "$T/p2.csv" --min-partners 2
 n2=$NODE_PID
-check "training reaches round 4" wait_for 60 log_has "$LOG" " round ([4-9]|[1-9][0-9]+): "
-kill -STOP "$n1" "$n2"
+must "training reaches round 5: p1 pauses there" wait_paused 60 "$n1" "$T/node-p1/node.log" key_advert@5
+must "training reaches round 5: p2 pauses there" wait_paused 60 "$n2" "$T/node-p2/node.log" key_advert@5
 check "/status mid-training: phase training, round >= 4, partners 2/2/2, history" \
 	status_has 'j["phase"] == "training" and j["round"] >= 4
 and j["partners"] == {"expected": 2, "connected": 2, "participating": 2}
@@ -139,7 +141,8 @@ check "POST /status is not implemented (501)" method 501 POST /status ""
 check "POST /status with a body is refused (413: no request bodies)" method 413 POST /status x
 check "DELETE /status is not implemented (501)" method 501 DELETE /status
 
-kill -CONT "$n1" "$n2"
+check "p1 resumes" resume "$n1" "$T/node-p1/node.log" key_advert@5
+check "p2 resumes" resume "$n2" "$T/node-p2/node.log" key_advert@5
 check "the federation finishes with status 0" wait_pid "$COORD_PID" 90
 check "node p1 finishes" wait_pid "$n1" 30
 check "node p2 finishes" wait_pid "$n2" 30

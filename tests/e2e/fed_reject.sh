@@ -11,6 +11,7 @@
 #   (i) a partner presenting the coordinator's (server-only) certificate
 # A message from a past round is covered by the unit tests (test_fed.c).
 . "$(dirname "$0")/lib/fed.bash"
+need_fault_points
 
 PEER=("$PY" "$FL_SRC/tests/tools/fedpeer.py")
 CA=$T/pki/ca/ca.crt
@@ -47,13 +48,14 @@ start_coordinator "$T/coord" --crl "$T/pki/ca/crl.pem" --late-policy wait \
 	{ bad "coordinator starts"; cat "$LOG"; finish; exit 1; }
 start_node p1 "$T/p1.csv" --min-partners 2 # two partners: lowered explicitly
 n1=$NODE_PID
-start_node p2 "$T/p2.csv" --min-partners 2
-n2=$NODE_PID
-# Once training is under way, p2 is paused (SIGSTOP): under late_policy =
+# Once training is under way p2 stops itself, just after advertising its
+# keys for round 4 (FEDLEAD_FAULT=pause@key_advert@4): under late_policy =
 # wait with a generous deadline the federation waits for it, so every
 # attack below meets a federation in the middle of training.
-check "the honest federation starts training" wait_for 30 log_has "$LOG" "round [3-9]: fedavg"
-kill -STOP "$n2"
+FEDLEAD_FAULT=pause@key_advert@4 start_node p2 "$T/p2.csv" --min-partners 2
+n2=$NODE_PID
+must "the honest federation trains: p2 pauses in round 4" \
+	wait_paused 60 "$n2" "$T/node-p2/node.log" key_advert@4
 phase() { jget <(http_get /status | tail -n +3) 'j["phase"]'; }
 check "the federation is mid-training while p2 is paused" test "$(phase)" = training
 
@@ -134,7 +136,7 @@ check "(i) server certificate as a client: refused for its purpose" \
 	wait_for 10 log_has "$LOG" "failed: client certificate refused: unsuitable certificate purpose"
 
 check "the federation is still training after the attacks" test "$(phase)" = training
-kill -CONT "$n2"
+check "p2 resumes" resume "$n2" "$T/node-p2/node.log" key_advert@4
 check "coordinator finishes with status 0" wait_pid "$COORD_PID" 90
 check "node p1 finishes with status 0" wait_pid "$n1" 30
 check "node p2 finishes with status 0" wait_pid "$n2" 30

@@ -105,7 +105,7 @@ run() {
 		mkdir -p "$T/relay"
 		"$PY" "$T/relay.py" "$T/relay" "$PORT" "$T/pki/ca/ca.crt" "$T/pki/coordinator.crt" \
 			"$T/pki/coordinator.key" "$T/pki/p1.crt" "$T/pki/p1.key" 2>>"$T/relay/log" &
-		PIDS+=("$!")
+		track "$!"
 		wait_for 10 test -s "$T/relay/port" || return 1
 		PORT=$(cat "$T/relay/port")
 	fi
@@ -323,8 +323,10 @@ check "plain vectors fail the same test (p < 1e-12)" \
 
 # ---- (b) unmasked round 1 equals the plaintext sum -------------------------
 if [ -x "$REPLAY" ]; then
-	session=$("$PY" "$T/analyse.py" "$T/relay" - session || true)
+	st=0
+	session=$("$PY" "$T/analyse.py" "$T/relay" - session) || st=$?
 	echo "round 1 session (seen by the relay): $session"
+	check "the relay saw round 1's session (analyse.py status $st)" test "$st" = 0 -a -n "$session"
 	certs=("$T/pki/p1.crt" "$T/pki/p2.crt" "$T/pki/p3.crt")
 	replay() { # replay SESSION OUT: the unmasked round 1 into OUT, messages into OUT.log
 		"$REPLAY" --session "$1" --round 1 "$T/secure/dump" "${certs[@]}" >"$2" 2>"$2.log"

@@ -22,6 +22,7 @@
 # Memory is the coordinator's own figure, fedlead_resident_memory_bytes in
 # /metrics (from /proc/self/statm).
 . "$(dirname "$0")/lib/fed.bash"
+need_fault_points
 
 HELLO_TIMEOUT=5
 MAX_CONN=200
@@ -38,7 +39,8 @@ start_coordinator "$T/coord" --late-policy wait --round-deadline 150s --start-wa
 	{ bad "coordinator starts"; cat "$LOG"; finish; exit 1; }
 start_node p1 "$T/p1.csv" --min-partners 2 # two partners: lowered explicitly
 n1=$NODE_PID
-start_node p2 "$T/p2.csv" --min-partners 2
+# p2 stops itself once training is under way (see below).
+FEDLEAD_FAULT=pause@key_advert@3 start_node p2 "$T/p2.csv" --min-partners 2
 n2=$NODE_PID
 
 # The attacker, standard library only. Every mode prints "local PORT" (so
@@ -191,10 +193,11 @@ PYEOF
 metric() { sed -n "s/^$1 //p" "$T/metrics"; }
 fds() { ls "/proc/$COORD_PID/fd" | wc -l; }
 
-# Once training is under way p2 is paused (SIGSTOP): under late_policy =
+# Once training is under way p2 stops itself, just after advertising its
+# keys for round 3 (FEDLEAD_FAULT=pause@key_advert@3): under late_policy =
 # wait the federation waits for it, so every attack meets it mid-training.
-check "the honest federation starts training" wait_for 60 log_has "$LOG" " round [2-9]: l2 "
-kill -STOP "$n2"
+must "the honest federation trains: p2 pauses in round 3" \
+	wait_paused 60 "$n2" "$T/node-p2/node.log" key_advert@3
 phase() { jget <(http_get /status | tail -n +3) 'j["phase"]'; }
 check "the federation is mid-training while p2 is paused" test "$(phase)" = training
 metrics
@@ -287,7 +290,7 @@ echo "after the attacks: resident memory $(metric resident_memory_bytes) bytes,"
 	"$(fds) descriptors, $(($(metric rejected_connections_total) - rej0)) rejected in all"
 
 check "the federation is still training after the attacks" test "$(phase)" = training
-kill -CONT "$n2"
+check "p2 resumes" resume "$n2" "$T/node-p2/node.log" key_advert@3
 check "coordinator finishes with status 0" wait_pid "$COORD_PID" 120
 check "node p1 finishes with status 0" wait_pid "$n1" 30
 check "node p2 finishes with status 0" wait_pid "$n2" 30

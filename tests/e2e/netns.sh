@@ -18,7 +18,8 @@
 # (fedlead-ca issue --ip 10.213.0.1), and the nodes verify it by that IP.
 # A smaller schema (16 numeric columns) keeps each message to a few
 # packets, so the run takes seconds, not minutes, at 100 ms a round trip.
-# Skipped, with a message, where namespaces or TUN devices cannot be made.
+# Where namespaces or TUN devices cannot be made the test cannot run: it
+# exits 77 (ctest: skipped), saying why.
 . "$(dirname "$0")/lib/fed.bash"
 
 NS=flnet$$
@@ -26,15 +27,15 @@ SPACES=("$NS-c" "$NS-n1" "$NS-n2" "$NS-n3")
 ADDRS=(10.213.0.1 10.213.0.11 10.213.0.12 10.213.0.13)
 COORD_ADDR=${ADDRS[0]}
 made=()
-trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	for n in "${made[@]}"; do ip netns del "$n" 2>/dev/null || true; done
-	cleanup' EXIT
-
-skip() {
-	echo "SKIP: $1; the network test did not run"
-	finish
-	exit 0
+# On exit, once every process in them is gone (cleanup in lib/fed.bash).
+del_namespaces() {
+	local n rc=0
+	for n in "${made[@]}"; do ip netns del "$n" || rc=1; done
+	return $rc
 }
+CLEANUP+=(del_namespaces)
+
+skip() { skip_all "$1; the network test did not run"; }
 [ -c /dev/net/tun ] || skip "no /dev/net/tun"
 command -v ip >/dev/null || skip "no ip command (iproute2)"
 for n in "${SPACES[@]}"; do
@@ -45,10 +46,10 @@ done
 
 # The wire: TUN device "flw0" in every namespace, packets carried between
 # them by destination address, each held DELAY seconds, LOSS of them
-# dropped. Writes READY once the devices exist, and its counts to STATS
-# every second; ends by itself after LIFETIME seconds.
+# dropped. Writes READY once the devices exist; on SIGTERM (or after
+# LIFETIME seconds) writes its counts to STATS and ends.
 cat >"$T/wire.py" <<'PYEOF'
-import ctypes, fcntl, heapq, os, random, select, struct, sys, time
+import ctypes, fcntl, heapq, os, random, select, signal, struct, sys, time
 
 ready, stats, delay, loss, lifetime = sys.argv[1], sys.argv[2], float(sys.argv[3]), \
     float(sys.argv[4]), float(sys.argv[5])
@@ -78,12 +79,18 @@ open(ready, "w").write("ok\n")
 rng = random.Random(1)
 queue, seq = [], 0
 count = {"forwarded": 0, "dropped": 0, "other": 0}
-start = last = time.monotonic()
+start = time.monotonic()
 fds = list(by_addr.values())
-while time.monotonic() - start < lifetime:
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+while not stop and time.monotonic() - start < lifetime:
     now = time.monotonic()
     timeout = min(0.5, max(0.0, queue[0][0] - now)) if queue else 0.5
-    for fd in select.select(fds, [], [], timeout)[0]:
+    try:
+        ready_fds = select.select(fds, [], [], timeout)[0]
+    except InterruptedError:
+        continue
+    for fd in ready_fds:
         pkt = os.read(fd, 65536)
         dst = by_addr.get(pkt[16:20]) if len(pkt) >= 20 and pkt[0] >> 4 == 4 else None
         if dst is None:
@@ -98,18 +105,19 @@ while time.monotonic() - start < lifetime:
         _, _, dst, pkt = heapq.heappop(queue)
         os.write(dst, pkt)
         count["forwarded"] += 1
-    if now - last >= 1:
-        last = now
-        with open(stats + ".tmp", "w") as f:
-            f.write(" ".join("%s %d" % kv for kv in count.items()) + "\n")
-        os.rename(stats + ".tmp", stats)
+with open(stats + ".tmp", "w") as f:
+    f.write(" ".join("%s %d" % kv for kv in count.items()) + "\n")
+os.rename(stats + ".tmp", stats)
 PYEOF
 wire_args=()
 for i in 0 1 2 3; do wire_args+=("${SPACES[$i]}=${ADDRS[$i]}"); done
 "$PY" "$T/wire.py" "$T/wire.ready" "$T/wire.stats" 0.05 0.01 170 "${wire_args[@]}" 2>"$T/wire.err" &
-PIDS+=("$!")
-disown "$!" # killed by PID on exit, without bash reporting it
-wait_for 10 test -s "$T/wire.ready" || skip "cannot make TUN devices ($(cat "$T/wire.err"))"
+WIRE=$!
+track "$WIRE"
+while ! [ -s "$T/wire.ready" ]; do
+	alive "$WIRE" || skip "cannot make TUN devices ($(cat "$T/wire.err"))"
+	sleep 0.05
+done
 for i in 0 1 2 3; do
 	ip -n "${SPACES[$i]}" addr add "${ADDRS[$i]}/24" dev flw0
 	ip -n "${SPACES[$i]}" link set flw0 up
@@ -149,6 +157,7 @@ FLAGS=(--late-policy wait --round-deadline 120s)
 	echo ok >"$T/lo.done"
 ) >"$T/lo.out" 2>&1 &
 lo_job=$!
+track "$lo_job"
 
 # The namespaced run. in_ns SPACE COMMAND...: runs it in that namespace.
 in_ns() { ip netns exec "$@"; }
@@ -158,8 +167,8 @@ in_ns "${SPACES[0]}" "$FL_BIN/fedlead-coordinator" --config "$D/coordinator.conf
 	--listen "$COORD_ADDR:0" --cert "$T/pki/coordinator-ns.crt" --key "$T/pki/coordinator-ns.key" \
 	2>>"$D/coordinator.log" &
 COORD_PID=$!
-PIDS+=("$COORD_PID")
-wait_for 20 test -s "$D/ports" || { bad "the coordinator starts in its namespace"; cat "$D/coordinator.log"; finish; exit 1; }
+track "$COORD_PID"
+must "the coordinator starts in its namespace" wait_for 20 test -s "$D/ports"
 PORT=$(sed -n 's/^listen=//p' "$D/ports")
 
 # The link is slow: a TCP handshake from a node's namespace takes at least
@@ -183,7 +192,7 @@ for k in 1 2 3; do
 		--audit-log "$D/node-p$k/audit.jsonl" --backoff-initial 0.2 --backoff-max 1 \
 		2>>"$D/node-p$k/node.log" &
 	nodes+=("$!")
-	PIDS+=("$!")
+	track "$!"
 done
 check "the coordinator in its namespace finishes with status 0" wait_pid "$COORD_PID" 150
 for k in 1 2 3; do
@@ -193,14 +202,22 @@ done
 echo "namespaced federation: $((SECONDS - t0)) s, $(grep -c "secure sum over" "$D/coordinator.log") rounds"
 check "the nodes verified the coordinator by its namespace address" \
 	log_has "$D/node-p1/node.log" "joined federation test-federation as p1"
-sleep 1.2 # the wire's last counts
-cat "$T/wire.stats"
+# The wire writes its counts when told to stop.
+kill -TERM "$WIRE"
+wire_st=0
+wait "$WIRE" || wire_st=$?
+check "the wire ends on SIGTERM with status 0, its counts written" \
+	test "$wire_st" = 0 -a -s "$T/wire.stats"
+cat "$T/wire.stats" "$T/wire.err"
 wire_count() { sed -n "s/.*$1 \([0-9]*\).*/\1/p" "$T/wire.stats"; }
 check "the traffic went through the wire" test "$(wire_count forwarded)" -gt 200
 check "the wire dropped packets on the way (1 %)" test "$(wire_count dropped)" -gt 0
 
-wait "$lo_job" || true
-check "the loopback federation finishes" test -e "$T/lo.done"
+lo_st=0
+wait "$lo_job" || lo_st=$?
+if ! check "the loopback federation finishes" test "$lo_st" = 0 -a -e "$T/lo.done"; then
+	sed 's/^/     loopback: /' "$T/lo.out"
+fi
 weights "$D/model.fdl" >"$T/w-ns"
 weights "$T/lo/model.fdl" >"$T/w-lo"
 check "the model equals the loopback run's, bit for bit" cmp -s "$T/w-ns" "$T/w-lo"

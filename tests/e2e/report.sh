@@ -3,7 +3,8 @@
 # a model trained on the CoIL leads is scored into an HTML report, a
 # federation's dashboard is fetched from the coordinator, and both are
 # rendered in headless Chromium to PNG screenshots with no console errors.
-# Without Chromium the page checks still run and the rendering is skipped.
+# Without Chromium the page checks still run, and the test then exits 77
+# (ctest: skipped), saying that the rendering was not tested.
 # FL_DOCS_OUT=DIR copies the screenshots there (docs/report.png and
 # docs/dashboard.png are made this way).
 . "$(dirname "$0")/lib/fed.bash"
@@ -18,8 +19,10 @@ render() {
 	local flags=(--headless --no-sandbox --disable-gpu --no-first-run
 		--disable-background-networking --disable-component-update --disable-sync
 		--hide-scrollbars --user-data-dir="$(mktemp -d "$T/chromium.XXXXXX")")
+	local st=0
 	timeout 90 "$CHROMIUM" "${flags[@]}" --enable-logging=stderr --v=0 \
-		--window-size=1280,"$height" --screenshot="$png" "$url" >"$png.out" 2>"$png.log" || true
+		--window-size=1280,"$height" --screenshot="$png" "$url" >"$png.out" 2>"$png.log" || st=$?
+	check "$name: chromium exits 0 (status $st)" test "$st" = 0
 	check "$name: screenshot written" test -s "$png"
 	# The pages run no script, so any console line at all (an error, a
 	# blocked load reported by the Content-Security-Policy) is a fault.
@@ -29,7 +32,9 @@ import struct, sys
 d = open(sys.argv[1], "rb").read(24)
 ok = d[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", d[16:24]) == (1280, int(sys.argv[2]))
 sys.exit(0 if ok else 1)' "$png" "$height"
-	timeout 90 "$CHROMIUM" "${flags[@]}" --dump-dom "$url" >"$png.dom" 2>/dev/null || true
+	st=0
+	timeout 90 "$CHROMIUM" "${flags[@]}" --dump-dom "$url" >"$png.dom" 2>"$png.dom.log" || st=$?
+	check "$name: chromium --dump-dom exits 0 (status $st)" test "$st" = 0
 }
 
 # ---- the model report ----
@@ -71,7 +76,7 @@ check "without --eval: distribution and deciles, no ROC" \
 	bash -c 'grep -q "<title>Score distribution" "$1" && grep -q "<title>Predicted conversion rate by decile" "$1" && ! grep -q "ROC" "$1"' _ "$T/unlabelled.html"
 
 if [ -z "$CHROMIUM" ]; then
-	echo "skipped: chromium not installed (report rendering)"
+	skip_part "report rendering: chromium is not installed"
 else
 	render "file://$R" "$T/report.png" "report" 3400
 	check "report: the browser saw the page title" grep -q "<title>Lead scoring report" "$T/report.png.dom"
@@ -91,7 +96,7 @@ round_at_least() { [ "$(status_round)" -ge "$1" ]; }
 check "training passes round 25" wait_for 60 round_at_least 25
 # p3 goes away for good; with late_policy = wait the federation holds its
 # state, so the page below shows a fixed picture: rounds done, p3 gone.
-kill -9 "${nodes[2]}" 2>/dev/null || true
+check "p3 is killed (kill -9)" kill9 "${nodes[2]}"
 connected_two() { http_get /status | tail -n +3 | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["partners"]["connected"] == 2 else 1)'; }
 check "the coordinator sees p3 disconnected" wait_for 30 connected_two
 
@@ -109,7 +114,7 @@ check "the dashboard loads nothing: no script, no external URL" \
 	bash -c '! grep -Eiq "<script|src=\"http|href=\"http|url\(" "$1"' _ "$T/dash.txt"
 
 if [ -z "$CHROMIUM" ]; then
-	echo "skipped: chromium not installed (dashboard rendering)"
+	skip_part "dashboard rendering: chromium is not installed"
 else
 	render "http://127.0.0.1:$HTTP_PORT/" "$T/dashboard.png" "dashboard" 1500
 	check "dashboard: the browser saw the page title" \
@@ -119,5 +124,8 @@ if [ -n "${FL_DOCS_OUT:-}" ] && [ -n "$CHROMIUM" ]; then
 	cp "$T/report.png" "$FL_DOCS_OUT/report.png"
 	cp "$T/dashboard.png" "$FL_DOCS_OUT/dashboard.png"
 fi
-kill -9 "$COORD_PID" "${nodes[0]}" "${nodes[1]}" 2>/dev/null || true
+# Still training (400 rounds): stopped here.
+check "the coordinator is still running at the end, and is killed" kill9 "$COORD_PID"
+check "p1 is still running at the end, and is killed" kill9 "${nodes[0]}"
+check "p2 is still running at the end, and is killed" kill9 "${nodes[1]}"
 finish

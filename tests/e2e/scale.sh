@@ -99,7 +99,7 @@ while misses < 10 and time.monotonic() - t0 < limit:
         misses += 1
     time.sleep(0.2)
 PYEOF
-PIDS+=("$!")
+track "$!"
 
 # children_cpu FILE: user + system seconds of every process this script
 # has reaped so far (bash's times, run in this shell: a subshell has its

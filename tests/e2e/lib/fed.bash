@@ -15,13 +15,116 @@ PY=$(command -v python3)
 PY=$("$PY" -c 'import sys; print(sys.executable)')
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/fedlead-e2e.XXXXXX")
-PIDS=()
+PIDS=()     # processes this shell started (track), stopped on exit
+declare -A PID_START # their start times (proc_start)
+CLEANUP=()  # commands run on exit once every process is gone (umount, ...)
+SKIPPED=()  # parts that could not run here, and why (skip_part)
 passed=0
 failed=0
+
+# proc_start PID: the process's start time (clock ticks after boot, field 22
+# of /proc/PID/stat), or nothing if there is no such process. With the PID
+# it names one process for good: PIDs are reused, start times are not.
+proc_start() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	set -- $s
+	echo "${20}"
+}
+# proc_state PID: its state letter (R, S, T for stopped, Z, ...), or nothing.
+proc_state() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	echo "${s%% *}"
+}
+# alive PID: the process exists and has not exited (a zombie has).
+alive() {
+	local st
+	st=$(proc_state "$1")
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# track PID: a process this test started. It is killed and waited for on
+# exit, also when it was started in a subshell: $T/pids lists every
+# process of the test with its start time.
+track() {
+	PIDS+=("$1")
+	PID_START[$1]=$(proc_start "$1")
+	echo "$1 ${PID_START[$1]}" >>"$T/pids"
+}
+
+# stop_mine: kill -9 and wait for the processes this shell (or subshell)
+# started and that still run; for a subshell that ends before the test.
+stop_mine() {
+	local p
+	for p in "${PIDS[@]}"; do
+		if [ -n "${PID_START[$p]:-}" ] && [ "$(proc_start "$p")" = "${PID_START[$p]}" ]; then
+			kill -CONT "$p" 2>/dev/null || true # gone in between: nothing to stop
+			kill -9 "$p" 2>/dev/null || true
+		fi
+		wait "$p" 2>/dev/null || true # its status is of no interest any more
+	done
+}
+
+# stop_all: kill -9 every process the test started that is still running,
+# then wait until each is gone: children of this shell are reaped by wait,
+# those of subshells by init. Prints a FAIL line and returns 1 for one that
+# does not go within 10 s.
+stop_all() {
+	local p start rc=0 end
+	[ -e "$T/pids" ] || return 0
+	while read -r p start; do
+		# Only the process that was started: the PID may have been reused.
+		if [ -n "$start" ] && [ "$(proc_start "$p")" = "$start" ]; then
+			kill -CONT "$p" 2>/dev/null || true # gone in between: nothing to stop
+			kill -9 "$p" 2>/dev/null || true
+		fi
+	done <"$T/pids"
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true # its status is of no interest any more
+	done
+	end=$((SECONDS + 10))
+	while read -r p start; do
+		while [ -n "$start" ] && [ "$(proc_start "$p")" = "$start" ] && alive "$p"; do
+			if [ "$SECONDS" -ge "$end" ]; then
+				echo "FAIL process $p (started by this test) is still running after kill -9"
+				rc=1
+				break
+			fi
+			sleep 0.05
+		done
+	done <"$T/pids"
+	return $rc
+}
+
+# On exit: every process is stopped first, then the CLEANUP commands run
+# (unmounting, deleting namespaces: nothing may still use them), then the
+# temporary directory goes. Any of these failing fails the test, loudly.
 cleanup() {
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [ "$failed" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "kept $T"; fi
+	local st=$? c
+	trap - EXIT
+	if [ "$st" -ne 0 ] && [ "$st" -ne 77 ] && [ "$failed" -eq 0 ]; then
+		echo "FAIL the script stopped at an unexpected error (status $st; set -e)"
+		failed=1
+	fi
+	stop_all || st=1
+	for c in "${CLEANUP[@]}"; do
+		if ! eval "$c"; then
+			echo "FAIL on exit: $c"
+			st=1
+		fi
+	done
+	if [ "$failed" -eq 0 ] && [ "$st" -ne 1 ] && [ -z "${KEEP:-}" ]; then
+		if ! rm -rf "$T"; then
+			echo "FAIL on exit: cannot remove $T"
+			st=1
+		fi
+	else
+		echo "kept $T"
+	fi
+	exit "$st"
 }
 trap cleanup EXIT
 
@@ -32,9 +135,35 @@ check() { # check NAME COMMAND...
 	shift
 	if "$@"; then ok "$name"; else bad "$name"; fi
 }
+# must NAME COMMAND...: a check the rest of the test depends on; if it
+# fails, the test ends there.
+must() {
+	check "$@" && return 0
+	echo "the rest of the test depends on this: stopping"
+	finish
+	exit 1
+}
+# skip_part REASON: a part of the test cannot run here. The other parts go
+# on; at the end the test exits 77 (ctest: skipped), printing why, unless
+# something failed.
+skip_part() {
+	SKIPPED+=("$1")
+	echo "SKIP $1"
+}
 finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	echo "$passed passed, $failed failed${SKIPPED[0]:+, ${#SKIPPED[@]} part(s) skipped}"
+	[ "$failed" -eq 0 ] || return 1
+	if [ "${#SKIPPED[@]}" -gt 0 ]; then
+		printf 'skipped: %s\n' "${SKIPPED[@]}"
+		exit 77
+	fi
+}
+# skip_all REASON: the test cannot run here at all: exit 77, saying why.
+skip_all() {
+	SKIPPED+=("$1")
+	echo "SKIP $1"
+	finish
+	exit 1
 }
 
 # pki NAMES...: a CA in $T/pki/ca, a coordinator certificate and one partner
@@ -95,14 +224,19 @@ start_coordinator() {
 	rm -f "$dir/ports"
 	"$FL_BIN/fedlead-coordinator" --config "$dir/coordinator.conf" "$@" 2>>"$dir/coordinator.log" &
 	COORD_PID=$!
-	PIDS+=("$COORD_PID")
-	for _ in $(seq 200); do
-		[ -s "$dir/ports" ] && break
-		kill -0 "$COORD_PID" 2>/dev/null || break
+	track "$COORD_PID"
+	# The port file is written (renamed into place) once both ports listen.
+	local end=$((SECONDS + 30))
+	while ! [ -s "$dir/ports" ]; do
+		if ! alive "$COORD_PID" || [ "$SECONDS" -ge "$end" ]; then
+			echo "     the coordinator wrote no $dir/ports; its log ends:"
+			tail -n 5 "$dir/coordinator.log" | sed 's/^/       /'
+			return 1
+		fi
 		sleep 0.05
 	done
-	PORT=$(sed -n 's/^listen=//p' "$dir/ports" 2>/dev/null || true)
-	HTTP_PORT=$(sed -n 's/^http=//p' "$dir/ports" 2>/dev/null || true)
+	PORT=$(sed -n 's/^listen=//p' "$dir/ports")
+	HTTP_PORT=$(sed -n 's/^http=//p' "$dir/ports")
 	[ -n "$PORT" ]
 }
 
@@ -120,7 +254,7 @@ start_node() {
 		--model-out "$home/model.fdl" --audit-log "$home/audit.jsonl" \
 		--backoff-initial 0.1 --backoff-max 0.5 "$@" 2>>"$home/node.log" &
 	NODE_PID=$!
-	PIDS+=("$NODE_PID")
+	track "$NODE_PID"
 }
 
 # wait_pid PID SECONDS: waits for a process, killing it after SECONDS;
@@ -207,6 +341,84 @@ wait_for() {
 
 # log_has FILE EXTENDED-REGEX: the log holds a matching line.
 log_has() { grep -Eq -- "$2" "$1" 2>/dev/null; }
+
+# Synchronisation is on events, never on time: a line in a log, a process
+# stopped at a fault point. Each wait is bounded, and a wait that fails
+# says what it waited for.
+
+# wait_log SECONDS FILE EXTENDED-REGEX [PID]: waits until FILE has a
+# matching line. Fails after SECONDS, or as soon as PID (when given) has
+# exited without writing it, saying what it waited for.
+wait_log() {
+	local secs=$1 file=$2 re=$3 pid=${4:-} end=$((SECONDS + $1)) why
+	while ! log_has "$file" "$re"; do
+		why=
+		if [ -n "$pid" ] && ! alive "$pid"; then
+			log_has "$file" "$re" && return 0
+			why="process $pid exited without writing it"
+		elif [ "$SECONDS" -ge "$end" ]; then
+			why="not there after $secs s"
+		fi
+		if [ -n "$why" ]; then
+			echo "     waited for /$re/ in $file: $why; the file ends:"
+			tail -n 5 "$file" 2>/dev/null | sed 's/^/       /'
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# wait_paused SECONDS PID LOG STEP@ROUND: waits until the process PID,
+# started with FEDLEAD_FAULT=...pause@STEP@ROUND..., has logged that it
+# reached the point and has stopped itself (state T). Only then may the test
+# act on it: a SIGCONT sent between the log line and the stop would be lost.
+wait_paused() {
+	local secs=$1 pid=$2 log=$3 at=$4 end=$((SECONDS + $1))
+	wait_log "$secs" "$log" "fault point $at: paused\$" "$pid" || return 1
+	while [ "$(proc_state "$pid")" != T ]; do
+		if ! alive "$pid" || [ "$SECONDS" -ge "$end" ]; then
+			echo "     process $pid logged the pause at $at but is not stopped" \
+				"(state $(proc_state "$pid"))"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# resume PID LOG STEP@ROUND: SIGCONT to a process paused at STEP@ROUND, and
+# wait (10 s) until it says it goes on.
+resume() {
+	kill -CONT "$1" && wait_log 10 "$2" "fault point $3: resumed\$" "$1"
+}
+
+# kill9 PID: kill -9 a child of this shell and reap it. Fails, saying so,
+# if the process had exited already (it was not where the test thought).
+kill9() {
+	local st=0
+	if ! kill -9 "$1" 2>/dev/null; then
+		echo "     kill -9 $1: no such process (it had exited already)"
+		return 1
+	fi
+	wait "$1" 2>/dev/null || st=$?
+	if [ "$st" != 137 ]; then
+		echo "     process $1 ended with status $st before the kill -9"
+		return 1
+	fi
+}
+
+# need_fault_points: this test stops or kills the programs at protocol
+# steps (FEDLEAD_FAULT, include/fedlead/fault.h); without them compiled in
+# it cannot test what it says, so it fails here, naming the build option.
+need_fault_points() {
+	local b
+	for b in fedlead-coordinator fedlead-node; do
+		if ! grep -q FEDLEAD_FAULT "$FL_BIN/$b"; then
+			bad "$b has no fault points: configure the build with -DFL_FAULT_INJECTION=ON (this test stops the programs at protocol steps)"
+			finish
+			exit 1
+		fi
+	done
+}
 
 # status_round: the round in the coordinator's /status, or -1 if unreachable.
 status_round() {
