@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <setjmp.h>
+
 #include <cmocka.h>
 
 #include "fedlead/error.h"
