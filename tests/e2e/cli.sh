@@ -2,9 +2,8 @@
 # End-to-end test of the command-line programs as a person runs them:
 # fedlead-node schema / check / train / inspect and fedlead-score (scoring,
 # --eval --json, --explain, --export json, --report --compare), their usage
-# errors and exit
-# codes, bad CSV rows, a corrupted model file and an unsigned one under
-# --verify-ca.
+# errors and exit codes, bad CSV rows, a corrupted model file and an
+# unsigned one under --verify-ca.
 #
 # Run by ctest with FL_BIN (build dir with the programs), FL_SRC (source
 # root) and FL_DATA (tests/data). By hand:
