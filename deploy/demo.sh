@@ -2,8 +2,9 @@
 # The federated demo on the bundled bank-marketing leads: installs what is
 # missing, builds, mints a demo CA, splits the leads into three partners by
 # customer segment (job group), holds out a quarter of every partner's leads,
-# runs a coordinator and three nodes on 127.0.0.1, and shows each partner
-# what the federated model adds over its local-only model.
+# runs a coordinator and three nodes on 127.0.0.1, shows each partner what
+# the federated model adds over its local-only model, and writes the
+# federated model's HTML report with the same figures (report.html).
 # Usage: deploy/demo.sh [--workdir DIR]   (default: ./demo-out)
 #   FL_DEMO_BIN=DIR   use the programs already built in DIR (no install, no build)
 set -euo pipefail
@@ -13,7 +14,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--workdir) workdir=$2; shift 2 ;;
 	--workdir=*) workdir=${1#--workdir=}; shift ;;
-	-h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,9p' "$0"; exit 0 ;;
 	*) echo "demo.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -32,7 +33,7 @@ workdir=$(cd "$workdir" && pwd)
 # A second run starts afresh: the previous federation's state would make the
 # coordinator report that it already finished.
 rm -rf "$workdir/pki" "$workdir/coordinator" "$workdir"/partner-* "$workdir/logs" \
-	"$workdir"/*.csv "$workdir/comparison.tsv"
+	"$workdir"/*.csv "$workdir/comparison.tsv" "$workdir/report.html"
 mkdir -p "$workdir/logs"
 data=$src/tests/data/bank-marketing
 schema=$data/bank.schema.json
@@ -231,4 +232,16 @@ echo
 echo "   Intervals are 95 % for each AUC alone (Hanley-McNeil); both models are scored"
 echo "   on the same leads, so a difference is more certain than overlapping"
 echo "   intervals suggest. Figures: $tsv"
+
+echo "== 6. the federated model's report, with what federation added"
+# fedlead-score computes the panel itself from the models and held-out
+# files, the same figures as the table above.
+compare=()
+for p in "${partners[@]}"; do
+	compare+=(--compare "$p=$workdir/partner-$p/local.fdl:$workdir/holdout-$p.csv")
+done
+"$bin/fedlead-score" --model "$workdir/coordinator/model.fdl" --data "$workdir/holdout.csv" \
+	--verify-ca "$workdir/pki/ca/ca.crt" --eval --quiet --report "$workdir/report.html" \
+	"${compare[@]}" >/dev/null
+echo "   report: $workdir/report.html (its \"What federation added\" panel is for the partners)"
 echo "model: $workdir/coordinator/model.fdl"

@@ -626,6 +626,192 @@ static void test_report_score_and_file(void **state)
 	fl_model_free(m);
 }
 
+/* ---- what federation added ---- */
+
+/* An evaluation as the panel receives it, with only what it shows. */
+static struct fl_eval eval_of(uint64_t rows, uint64_t pos, double auc, double ll, uint64_t hits)
+{
+	return (struct fl_eval){.rows = rows,
+	                        .positives = pos,
+	                        .auc = auc,
+	                        .log_loss = ll,
+	                        .top_k = rows / 10,
+	                        .top_k_positives = hits};
+}
+
+static void test_report_federation_panel(void **state)
+{
+	struct fl_model *m = hand_model();
+	struct fl_report_compare cmp[2] = {
+	        {.name = "<script>x()</script> & co",
+	         .model_path = "local.fdl",
+	         .data_path = "own.csv"},
+	        {.name = "globex", .model_path = "g.fdl", .data_path = "g.csv"},
+	};
+	struct fl_report_meta meta = {.compare = cmp, .n_compare = 2};
+	const double z[4] = {2, 1, 0, -1};
+	const int y[4] = {1, 0, 1, 0};
+	struct fl_eval ev;
+	struct fl_curves cv;
+	struct fl_ranker *r;
+	double lo, hi;
+	char *html, *panel;
+	size_t len;
+
+	(void)state;
+	/*
+	 * Hanley-McNeil by hand for AUC 0.75 with 50 converted and 150 not:
+	 * Q1 = 0.75 / 1.25 = 0.6, Q2 = 2 * 0.5625 / 1.75 = 0.642857;
+	 * var = (0.1875 + 49 * 0.0375 + 149 * 0.080357) / 7500 = 0.0018664,
+	 * se = 0.043202, 1.96 se = 0.084676: 0.665324 .. 0.834676.
+	 */
+	fl_report_auc_interval(0.75, 50, 150, &lo, &hi);
+	assert_true(fabs(lo - 0.665324) < 1e-6 && fabs(hi - 0.834676) < 1e-6);
+	fl_report_auc_interval(NAN, 50, 150, &lo, &hi);
+	assert_true(isnan(lo) && isnan(hi));
+	fl_report_auc_interval(0.75, 0, 150, &lo, &hi);
+	assert_true(isnan(lo) && isnan(hi));
+
+	/* Partner 1: 7 more in its top 10 % of its own leads, one fewer on all
+	 * leads. Partner 2: as many on its own; on all leads no AUC (one class)
+	 * and no conversions. */
+	cmp[0].own[0] = eval_of(200, 50, 0.75, 0.5, 10);
+	cmp[0].own[1] = eval_of(200, 50, 0.8, 0.45, 17);
+	cmp[0].all[0] = eval_of(1000, 100, 0.7, 0.3, 40);
+	cmp[0].all[1] = eval_of(1000, 100, 0.71, 0.31, 39);
+	cmp[1].own[0] = eval_of(30, 10, 0.6, 0.6, 2);
+	cmp[1].own[1] = eval_of(30, 10, 0.6, 0.6, 2);
+	cmp[1].all[0] = eval_of(1000, 0, NAN, 0.1, 0);
+	cmp[1].all[1] = eval_of(1000, 0, NAN, 0.1, 0);
+
+	r = ranked(z, y, 4, 1024, &ev, &cv);
+	assert_int_equal(fl_report_html(m, &ev, &cv, &meta, &html, &len), 0);
+	assert_int_equal(strlen(html), len);
+	assert_int_equal(occurrences(html, "<h2>What federation added</h2>"), 1);
+	/* The panel comes before the charts, where a reader starts. */
+	panel = strstr(html, "<h2>What federation added</h2>");
+	assert_true(panel < strstr(html, "<title>Cumulative gains</title>"));
+	/* Four rows per partner, one for each model and held-out set. */
+	assert_int_equal(occurrences(html, "<tr data-partner="), 8);
+	assert_int_equal(occurrences(html, "data-model=\"federated\""), 4);
+	assert_int_equal(occurrences(html, "<td rowspan=\"4\" class=\"p\">"), 2);
+	/* The hostile partner name is there, escaped, and never raw. */
+	assert_lacks(html, "<script");
+	assert_has(html, "<tr data-partner=\"&lt;script&gt;x()&lt;/script&gt; &amp; co\" "
+	                 "data-leads=\"own\" data-model=\"local\">");
+	assert_has(html, "<li><b>&lt;script&gt;x()&lt;/script&gt; &amp; co</b>, on its own 200 "
+	                 "held-out leads (50 converted): AUC 0.7500 \xe2\x86\x92 0.8000 (<span "
+	                 "class=\"up\">+0.0500</span>), log-loss 0.5000 \xe2\x86\x92 0.4500 "
+	                 "(-0.0500, better); <span class=\"up\">finds 7 more converted "
+	                 "leads</span> in its top 10 % (10 \xe2\x86\x92 17 of 20).</li>");
+	assert_has(html, "on all partners&#39; 1,000 held-out leads (100 converted): AUC 0.7000 "
+	                 "\xe2\x86\x92 0.7100 (<span class=\"up\">+0.0100</span>), log-loss 0.3000 "
+	                 "\xe2\x86\x92 0.3100 (+0.0100, worse); <span class=\"down\">finds 1 fewer "
+	                 "converted lead</span> in its top 10 % (40 \xe2\x86\x92 39 of 100).</li>");
+	assert_has(html, "<li><b>globex</b>, on its own 30 held-out leads (10 converted): AUC "
+	                 "0.6000 \xe2\x86\x92 0.6000 (<span class=\"same\">+0.0000</span>), "
+	                 "log-loss 0.6000 \xe2\x86\x92 0.6000 (+0.0000); finds as many converted "
+	                 "leads in its top 10 % (2 \xe2\x86\x92 2 of 3).</li>");
+	/* A row: AUC to 4 places, the interval worked out above, conversions. */
+	assert_has(html, "<td class=\"l\">local only</td><td>0.7500</td><td>0.665\xe2\x80\x93"
+	                 "0.835</td><td>0.5000</td><td>10 of 20</td></tr>");
+	assert_has(html, "<td rowspan=\"2\" class=\"l\">all partners&#39; held-out: 1,000 "
+	                 "(100 converted)</td>");
+	/* An undefined AUC and interval are dashes, not NaN. */
+	assert_has(html, "<td class=\"l\">federated</td><td>\xe2\x80\x93</td><td>\xe2\x80\x93"
+	                 "\xe2\x80\x93\xe2\x80\x93</td><td>0.1000</td><td>0 of 100</td></tr>");
+	assert_finite_page(html);
+	free(html);
+
+	/* Without partners to compare there is no panel, and a report of the
+	 * model alone shows it too. */
+	assert_int_equal(fl_report_html(m, &ev, &cv, NULL, &html, &len), 0);
+	assert_lacks(html, "What federation added");
+	free(html);
+	assert_int_equal(fl_report_html(m, NULL, NULL, &meta, &html, &len), 0);
+	assert_int_equal(occurrences(html, "<tr data-partner="), 8);
+	free(html);
+	fl_ranker_free(r);
+	fl_model_free(m);
+}
+
+static void test_report_compare_eval(void **state)
+{
+	/*
+	 * Twenty tech leads with visits 1..20, converted at visits 3, 18 and 20.
+	 * The federated model (visits weight +0.8) ranks by visits, highest
+	 * first; the local one (-0.8) the other way round. No ties.
+	 * All leads: top 10 % = 2 leads. Federated: visits 20, 19 (1 converted);
+	 * AUC: 20 beats 17 negatives, 18 beats 16 (all below but 3), 3 beats 2:
+	 * 35 / 51. Local: visits 1, 2 (none converted); AUC 16 / 51.
+	 * Own leads (visits 1..10, converted at 3): top 10 % = 1 lead, visits 10
+	 * or 1, neither converted; AUC 2 / 9 federated, 7 / 9 local.
+	 */
+	struct fl_model *fed = hand_model(), *local = hand_model(), *other;
+	static const double w5[5] = {0, 0.1, 2.0, -0.3, -1.5};
+	struct fl_score_opts o = {0};
+	struct fl_report_compare c;
+	struct dir d;
+	char own[128], all[128], nolabel[128], want[512], text[2048];
+	size_t n = 0;
+
+	(void)state;
+	local->w[1] = -0.8;
+	snprintf(d.path, sizeof(d.path), "/tmp/fl_test_report_XXXXXX");
+	assert_non_null(mkdtemp(d.path));
+	snprintf(own, sizeof(own), "%s/own.csv", d.path);
+	snprintf(all, sizeof(all), "%s/all.csv", d.path);
+	snprintf(nolabel, sizeof(nolabel), "%s/nolabel.csv", d.path);
+	n = (size_t)snprintf(text, sizeof(text), "lead,visits,industry,won\n");
+	for (int v = 1; v <= 20; v++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "L%d,%d,tech,%s\n", v, v,
+		                      v == 3 || v == 18 || v == 20 ? "yes" : "no");
+	write_file(all, text);
+	n = (size_t)snprintf(text, sizeof(text), "lead,visits,industry,won\n");
+	for (int v = 1; v <= 10; v++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "L%d,%d,tech,%s\n", v, v,
+		                      v == 3 ? "yes" : "no");
+	write_file(own, text);
+	write_file(nolabel, "lead,visits,industry\nL1,1,tech\n");
+
+	c = (struct fl_report_compare){.name = "acme", .model_path = "local.fdl", .data_path = own};
+	if (fl_report_compare_eval(fed, local, &o, all, &c) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(c.all[0].rows, 20);
+	assert_int_equal(c.all[0].positives, 3);
+	assert_int_equal(c.all[0].top_k, 2);
+	assert_int_equal(c.all[1].top_k, 2);
+	assert_int_equal(c.all[1].top_k_positives, 1);
+	assert_int_equal(c.all[0].top_k_positives, 0);
+	assert_true(fabs(c.all[1].auc - 35.0 / 51) < 1e-12);
+	assert_true(fabs(c.all[0].auc - 16.0 / 51) < 1e-12);
+	assert_int_equal(c.own[0].rows, 10);
+	assert_int_equal(c.own[1].positives, 1);
+	assert_int_equal(c.own[0].top_k, 1);
+	assert_int_equal(c.own[0].top_k_positives, 0);
+	assert_int_equal(c.own[1].top_k_positives, 0);
+	assert_true(fabs(c.own[1].auc - 2.0 / 9) < 1e-12);
+	assert_true(fabs(c.own[0].auc - 7.0 / 9) < 1e-12);
+
+	/* A holdout file without the label column cannot be compared on. */
+	c.data_path = nolabel;
+	assert_int_equal(fl_report_compare_eval(fed, local, &o, all, &c), FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s:1: column \"won\" required by the schema is missing",
+	         nolabel);
+	assert_string_equal(fl_errmsg(), want);
+
+	/* A local model of another schema is refused before any scoring. */
+	other = model_from(HOSTILE_SCHEMA, w5, 5);
+	c.data_path = own;
+	assert_int_equal(fl_report_compare_eval(fed, other, &o, all, &c), FL_ERR_MODEL);
+	assert_true(strncmp(fl_errmsg(), "local.fdl: schema fingerprint ", 30) == 0);
+	assert_non_null(strstr(fl_errmsg(), "... differs from the federated model's "));
+	remove_dir(d.path);
+	fl_model_free(other);
+	fl_model_free(local);
+	fl_model_free(fed);
+}
+
 /* ---- the dashboard ---- */
 
 static void test_dashboard_escapes_and_degenerate(void **state)
@@ -810,6 +996,8 @@ int main(void)
 	        cmocka_unit_test(test_report_sentence_and_degenerate_scores),
 	        cmocka_unit_test(test_report_unlabelled_and_model_only),
 	        cmocka_unit_test(test_report_score_and_file),
+	        cmocka_unit_test(test_report_federation_panel),
+	        cmocka_unit_test(test_report_compare_eval),
 	        cmocka_unit_test(test_dashboard_escapes_and_degenerate),
 	        cmocka_unit_test(test_dashboard_history),
 	        cmocka_unit_test(test_dashboard_of_fedcoord),

@@ -11,11 +11,28 @@
 #define FEDLEAD_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fedlead/coord.h"
 #include "fedlead/metrics.h"
 #include "fedlead/model.h"
 #include "fedlead/score.h"
+
+/*
+ * One partner in the "what federation added" panel: its local-only model
+ * against the federated model, on its own held-out leads and on the
+ * report's lead file (all partners' held-out leads). Index 0 is the local
+ * model, 1 the federated one. Each fl_eval has top_k = a tenth of its rows
+ * (rounded down), so top_k_positives counts conversions in the top 10 %.
+ */
+#define FL_REPORT_MAX_COMPARE 32
+
+struct fl_report_compare {
+	const char *name;       /* the partner, as the user named it */
+	const char *model_path; /* its local model */
+	const char *data_path;  /* its own held-out leads */
+	struct fl_eval own[2], all[2];
+};
 
 /* What the model report says besides the model and the metrics. */
 struct fl_report_meta {
@@ -24,7 +41,27 @@ struct fl_report_meta {
 	const char *signer;     /* identity that signed the model, when verified; NULL */
 	const char *generated;  /* when the report was made, RFC 3339; NULL = not shown */
 	int top_drivers;        /* drivers shown each way (towards / against); 0 = 10 */
+	const struct fl_report_compare *compare; /* the federation panel; NULL = none */
+	size_t n_compare;
 };
+
+/*
+ * Fills c->own and c->all (c->name, model_path and data_path set by the
+ * caller): scores c->data_path and all_data, which must both have the label
+ * column, with the local and the federated model, under o's bad-row policy,
+ * tmpdir and memory bound (o->data, out, eval, top_k and n_reasons are
+ * ignored). Fails with FL_ERR_MODEL when the local model's schema differs
+ * from the federated model's: the two would not score the same columns.
+ */
+int fl_report_compare_eval(const struct fl_model *fed, const struct fl_model *local,
+                           const struct fl_score_opts *o, const char *all_data,
+                           struct fl_report_compare *c);
+
+/*
+ * 95 % interval of an AUC from its standard error (Hanley and McNeil,
+ * 1982), with np converted and nn not converted leads; NaN when undefined.
+ */
+void fl_report_auc_interval(double auc, uint64_t np, uint64_t nn, double *lo, double *hi);
 
 /*
  * One scoring pass for a report: scores o->data with the model and ranks

@@ -42,6 +42,11 @@ const char fl_page_css[] =
         "th:first-child,td:first-child{text-align:left}"
         "table.kv td{text-align:left;overflow-wrap:anywhere}"
         "table.kv td:first-child{color:var(--soft);width:28%;white-space:nowrap}"
+        /* The federation panel: partner and set cells span their rows. */
+        "table.fed td.p{font-weight:650}table.fed .l{text-align:left}"
+        "table.fed tr.fed td{background:#f3f8fc}"
+        ".gains{padding-left:20px;line-height:1.5;font-size:14.5px}"
+        ".gains .up{color:#2f855a;font-weight:600}.gains .down{color:#c53030;font-weight:600}"
         "code{font:12.5px ui-monospace,'DejaVu Sans Mono',monospace;overflow-wrap:anywhere}"
         ".note{color:var(--soft);font-size:13px}"
         ".badge{display:inline-block;padding:1px 10px;border-radius:12px;font-size:14px;"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of the command-line programs as a person runs them:
 # fedlead-node schema / check / train / inspect and fedlead-score (scoring,
-# --eval --json, --explain, --export json), their usage errors and exit
-# codes, bad CSV rows, a corrupted model file and an unsigned one under
-# --verify-ca.
+# --eval --json, --explain, --export json, --report --compare), their usage
+# errors and exit codes, bad CSV rows, a corrupted model file and an
+# unsigned one under --verify-ca.
 #
 # Run by ctest with FL_BIN (build dir with the programs), FL_SRC (source
 # root) and FL_DATA (tests/data). By hand:
@@ -218,6 +218,56 @@ check "unlabelled scores equal labelled scores" cmp -s nolabel_scored.csv scored
 run "$SCORE" --model model.fdl --data nolabel.csv --eval
 expect "--eval needs the label" 2 \
 	'fedlead-score: nolabel.csv:1: column "won" required by the schema is missing'
+
+# ---- --report --compare: the "what federation added" panel ----
+# Here model.fdl stands in for the federated model and auto.fdl for a
+# partner's local one; leads.csv is both the partner's and everyone's
+# held-out file. The option's errors name what is wrong and where.
+run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html --compare acme
+expect "--compare without '='" 2 \
+	"fedlead-score: --compare: \"acme\" is not NAME=LOCAL.fdl:HOLDOUT.csv (no '=')"
+run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html --compare acme=auto.fdl
+expect "--compare without ':'" 2 \
+	"fedlead-score: --compare: \"acme=auto.fdl\" is not NAME=LOCAL.fdl:HOLDOUT.csv (no ':')"
+run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html --compare =auto.fdl:leads.csv
+expect "--compare with an empty name" 2 \
+	"fedlead-score: --compare: \"=auto.fdl:leads.csv\" is not NAME=LOCAL.fdl:HOLDOUT.csv (a part is empty)"
+run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html \
+	--compare acme=auto.fdl:leads.csv --compare acme=model.fdl:leads.csv
+expect "--compare naming a partner twice" 2 'fedlead-score: --compare: partner "acme" is named twice'
+run "$SCORE" --model model.fdl --data leads.csv --eval --compare acme=auto.fdl:leads.csv
+expect "--compare without --report" 2 'fedlead-score: --compare needs --report and --eval (see --help)'
+run "$SCORE" --model model.fdl --data leads.csv --report cmp.html --compare acme=auto.fdl:leads.csv
+expect "--compare without --eval" 2 'fedlead-score: --compare needs --report and --eval (see --help)'
+run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html --compare acme=nosuch.fdl:leads.csv
+expect "--compare with an unreadable model" 1 \
+	'fedlead-score: --compare acme: nosuch.fdl: cannot open: No such file or directory'
+run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html --compare acme=leads.csv:leads.csv
+expect "--compare with a file that is not a model" 2 \
+	'fedlead-score: --compare acme: leads.csv: not a fedlead model file'
+# A local model of another schema (industry left out) would read other columns.
+"$PY" -c '
+import json
+s = json.load(open("schema.json"))
+s["features"] = [f for f in s["features"] if f["name"] != "industry"]
+json.dump(s, open("schema-visits.json", "w"), indent=2)
+'
+"$NODE" train --schema schema-visits.json --data leads.csv --out visits.fdl --l2 1 --quiet >/dev/null
+FED_FP=$("$SCORE" --model model.fdl --export json | sed -n 's/.*"schema_fingerprint": *"\([0-9a-f]\{16\}\).*/\1/p')
+LOC_FP=$("$SCORE" --model visits.fdl --export json | sed -n 's/.*"schema_fingerprint": *"\([0-9a-f]\{16\}\).*/\1/p')
+run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html --compare acme=visits.fdl:leads.csv
+expect "--compare with a model of another schema" 2 \
+	"fedlead-score: --compare acme: visits.fdl: schema fingerprint $LOC_FP... differs from the federated model's $FED_FP..."
+run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html --compare acme=auto.fdl:nolabel.csv
+expect "--compare with a holdout file without labels" 2 \
+	'fedlead-score: --compare acme: nolabel.csv:1: column "won" required by the schema is missing'
+check "no report after a --compare error" test ! -e cmp.html
+run "$SCORE" --model model.fdl --data leads.csv --eval --quiet --report cmp.html \
+	--compare 'a&b=auto.fdl:leads.csv'
+expect "--compare with good files" 0 ""
+check "the report has the panel with the partner's name escaped" \
+	bash -c 'grep -qF "<h2>What federation added</h2>" cmp.html &&
+		grep -qF "<tr data-partner=\"a&amp;b\" data-leads=\"own\" data-model=\"local\">" cmp.html'
 
 # ---- explain, export, inspect ----
 DIM=7 # intercept, visits, visits (missing), 3 industries, other

@@ -6,7 +6,8 @@
 # partners care about. On the bundled bank-marketing leads the federated
 # model ranks all partners' held-out leads at least as well as each
 # partner's local-only model (a property of the split, checked here with
-# the margin it has).
+# the margin it has). The federated model's report shows the same figures
+# in its "what federation added" panel.
 . "$(dirname "$0")/lib/fed.bash"
 
 out=$T/demo.out
@@ -76,6 +77,45 @@ auc=$("$FL_BIN/fedlead-score" --model "$D/coordinator/model.fdl" --data "$D/hold
 	tr -d ' \n' | sed -E 's/.*"auc":([0-9.]+).*/\1/')
 check "the federated AUC on all held-out leads is what fedlead-score says ($auc)" \
 	awk -F'\t' -v a="$auc" '$1 == "acme" && $2 == "all" && $3 == "federated" { f = ($6 == a) } END { exit !f }' "$tsv"
+
+# The federated model's report carries the same figures in its "what
+# federation added" panel, computed by fedlead-score from the models and
+# held-out files: every row of comparison.tsv is in it, AUC and log-loss to
+# four places, the top-10 % count and the held-out conversions.
+R=$D/report.html
+check "the demo says where the report is" has "   report: $R"
+check "the report has the federation panel once" \
+	[ "$(grep -c '<h2>What federation added</h2>' "$R" 2>/dev/null)" = 1 ]
+check "the report's panel has the figures of comparison.tsv for every partner" python3 - "$R" "$tsv" <<'PY'
+import csv, re, sys
+html = open(sys.argv[1], encoding="utf-8").read()
+rows = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
+assert len(rows) == 12, len(rows)
+for r in rows:
+    tr = re.search(r'<tr data-partner="%s" data-leads="%s" data-model="%s"[^>]*>(.*?)</tr>'
+                   % (r["partner"], r["leads"], r["model"]), html)
+    assert tr, ("no panel row", r)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", tr.group(1))
+    want = "local only" if r["model"] == "local" else "federated"
+    i = cells.index(want)
+    auc, interval, ll, hits = cells[i + 1:i + 5]
+    assert auc == "%.4f" % float(r["auc"]), (r, auc)
+    assert ll == "%.4f" % float(r["log_loss"]), (r, ll)
+    assert re.fullmatch(r"0\.\d{3}\u2013[01]\.\d{3}", interval), (r, interval)
+    lo, hi = (float(x) for x in interval.split("\u2013"))
+    assert lo < float(r["auc"]) < hi, (r, interval)
+    n = int(r["rows"]) // 10
+    assert hits == "%s of %s" % (format(int(r["top10_hits"]), ","), format(n, ",")), (r, hits)
+    if r["model"] == "local":
+        held = "%s (%s converted)" % (format(int(r["rows"]), ","), format(int(r["converted"]), ","))
+        assert held in cells[i - 1], (r, cells[i - 1])
+for p in ("acme", "globex", "initech"):
+    for where in ("on its own", "on all partners&#39;"):
+        assert re.search(r"<li><b>%s</b>, %s [0-9,]+ held-out leads \([0-9,]+ converted\): AUC "
+                         r"0\.\d{4} \u2192 0\.\d{4} .*finds .* in its top 10 %% \(" % (p, where),
+                         html), (p, where)
+assert "<script" not in html.lower() and not re.search(r"(src|href)=\"?https?:", html)
+PY
 
 # A second run starts afresh and gives the same table.
 FL_DEMO_BIN=$FL_BIN bash "$FL_SRC/deploy/demo.sh" --workdir "$T/demo" >"$T/demo2.out" 2>&1
