@@ -70,8 +70,8 @@
 #include <time.h>
 
 #include "fedlead/error.h"
-#include "fedlead/secagg.h"
 #include "fedlead/masks.h"
+#include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 
 #define MAX_P 255
@@ -277,8 +277,8 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 	sap.n_participants = np;
 
 	start(&coord);
-	if (fl_secagg_coord_new(FED, &ref, &sap, t, ids, np, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL,
-	                      d, &co) != 0)
+	if (fl_secagg_coord_new(FED, &ref, &sap, t, ids, np,
+	                        FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, d, &co) != 0)
 		die("fl_secagg_coord_new");
 	stop(&coord);
 
@@ -300,7 +300,7 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 		start(&coord);
 		in = decode(f, len, s->p[u].id);
 		if (fl_secagg_coord_advert(co, s->p[u].id, in->key_advert, s->p[u].cert,
-		                         (size_t)s->p[u].cert_len) != 0)
+		                           (size_t)s->p[u].cert_len) != 0)
 			die("fl_secagg_coord_advert");
 		fl_wire_free(in);
 		free(f);

@@ -35,8 +35,8 @@ static void discrete_gaussian_zcdp(void **state)
 	close_rel(fl_dp_ddg_rho(3, 2.5, 40000, 1, 10), 6.25 / 80000, 1e-15);
 	/* n partners of variance s2 each: the sum has variance n s2 */
 	close_rel(fl_dp_ddg_rho(1, 1, 1e6, 3, 100), 1 / 6e6, 1e-15);
-	close_rel(fl_dp_ddg_rho(2, 2, 65536.0 * 65536.0, 7, 10000),
-	          4 / (2 * 7 * 65536.0 * 65536.0), 1e-15);
+	close_rel(fl_dp_ddg_rho(2, 2, 65536.0 * 65536.0, 7, 10000), 4 / (2 * 7 * 65536.0 * 65536.0),
+	          1e-15);
 	/* out of range */
 	assert_true(fl_dp_ddg_rho(1, 1, 1, 0, 1) < 0);
 	assert_true(fl_dp_ddg_rho(1, 1, 0, 2, 1) < 0);
@@ -129,12 +129,12 @@ static void sigma_for_a_budget(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(discrete_gaussian_zcdp),
-		cmocka_unit_test(tau_at_small_variance),
-		cmocka_unit_test(composition),
-		cmocka_unit_test(conversion_published_values),
-		cmocka_unit_test(never_looser_than_classic),
-		cmocka_unit_test(sigma_for_a_budget),
+	        cmocka_unit_test(discrete_gaussian_zcdp),
+	        cmocka_unit_test(tau_at_small_variance),
+	        cmocka_unit_test(composition),
+	        cmocka_unit_test(conversion_published_values),
+	        cmocka_unit_test(never_looser_than_classic),
+	        cmocka_unit_test(sigma_for_a_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

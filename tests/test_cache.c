@@ -50,11 +50,11 @@
  * exits 77 (ctest's SKIP_RETURN_CODE) when there was one and nothing failed.
  */
 static int skipped_tests;
-#define skip_because(why)                                                                  \
-	do {                                                                               \
-		print_message("skipped: %s\n", why);                                       \
-		skipped_tests++;                                                           \
-		skip();                                                                    \
+#define skip_because(why)                                                                          \
+	do {                                                                                       \
+		print_message("skipped: %s\n", why);                                               \
+		skipped_tests++;                                                                   \
+		skip();                                                                            \
 	} while (0)
 
 /* A scratch directory per test, removed with everything in it. */

@@ -136,9 +136,8 @@ static void test_trusts_the_ca_and_checks_the_crl(void **state)
 	}
 	/* Into an existing store, as the TLS contexts do. */
 	assert_non_null(st = X509_STORE_new());
-	assert_int_equal(fl_cert_store_add(st, P("ca/ca.crt"), P("ca/crl.pem"),
-	                                   FL_CERT_TEXTS_OPENSSL),
-	                 0);
+	assert_int_equal(
+	        fl_cert_store_add(st, P("ca/ca.crt"), P("ca/crl.pem"), FL_CERT_TEXTS_OPENSSL), 0);
 	assert_int_equal(verify(st, "gone.crt"), X509_V_ERR_CERT_REVOKED);
 	X509_STORE_free(st);
 }

@@ -139,8 +139,8 @@ static void test_double(void **state)
 
 static void test_u64(void **state)
 {
-	static const char *const bad[] = {" -1", "-1", "+1", "1.5", "", " 1", "1 ", "0x10",
-					  "18446744073709551616", "abc"};
+	static const char *const bad[] = {
+	        " -1", "-1", "+1", "1.5", "", " 1", "1 ", "0x10", "18446744073709551616", "abc"};
 	struct capture cap;
 	uint64_t v;
 
@@ -158,7 +158,7 @@ static void test_u64(void **state)
 		v = 5;
 		assert_int_equal(fl_cli_u64("--top", bad[i], &v), FL_ERR_INVALID);
 		snprintf(want, sizeof(want), "--top: \"%s\" is not a non-negative whole number",
-			 bad[i]);
+		         bad[i]);
 		assert_string_equal(fl_errmsg(), want);
 		assert_true(v == 5);
 	}
@@ -193,9 +193,9 @@ static void test_bad_rows(void **state)
 static int first_error(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"l2", required_argument, NULL, 256},
-		{"quiet", no_argument, NULL, 257},
-		{NULL, 0, NULL, 0},
+	        {"l2", required_argument, NULL, 256},
+	        {"quiet", no_argument, NULL, 257},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -236,10 +236,10 @@ static void test_bad_option(void **state)
 enum { X_CONFIG = 1500, X_CHECK, X_HELP };
 
 static const struct option node_extra[] = {
-	{"config", required_argument, NULL, X_CONFIG},
-	{"check", no_argument, NULL, X_CHECK},
-	{"help", no_argument, NULL, X_HELP},
-	{NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, X_CONFIG},
+        {"check", no_argument, NULL, X_CHECK},
+        {"help", no_argument, NULL, X_HELP},
+        {NULL, 0, NULL, 0},
 };
 
 struct extra_seen {
@@ -275,7 +275,7 @@ static void write_conf(const char *text)
 /* fl_cli_configure on the node's table with argv (NULL-terminated), output
  * captured; returns its result. */
 static int configure(struct fl_node_config *c, struct extra_seen *x, struct capture *cap,
-		     char **argv)
+                     char **argv)
 {
 	int argc = 0, r;
 
@@ -298,11 +298,11 @@ static void test_configure_file_then_flags(void **state)
 
 	(void)state;
 	write_conf("[node]\nschema = s.json\ndata = leads.csv\n[network]\nmax_frame = 1M\n"
-		   "[reconnect]\nbackoff_max = 2m\n");
+	           "[reconnect]\nbackoff_max = 2m\n");
 	{
 		/* A flag overrides the file even when it comes first. */
-		char *argv[] = {"join", "--data", "other.csv", "--config", conf_path, "--check",
-				"--backoff-max", "5s", NULL};
+		char *argv[] = {"join",    "--data",        "other.csv", "--config", conf_path,
+		                "--check", "--backoff-max", "5s",        NULL};
 
 		assert_int_equal(configure(&c, &x, &cap, argv), 0);
 	}
@@ -334,18 +334,30 @@ static void test_configure_errors(void **state)
 		int want;
 		const char *msg; /* after the config file's path and ":", if any */
 	} cases[] = {
-		{"[node]\ndata = a.csv\nbad_rows = maybe\n", {NULL}, FL_ERR_CONFIG,
-		 "3: bad_rows: \"maybe\" is not one of fail, skip"},
-		{"[node]\nsauce = hot\n", {NULL}, FL_ERR_CONFIG, "2: unknown key \"sauce\" in section [node]"},
-		/* A flag is named as the table spells the key, whichever spelling
-		 * was typed. */
-		{NULL, {"--max-frame", "12Q"}, FL_ERR_CONFIG,
-		 "--max_frame: \"12Q\" is not a size (e.g. 65536, 64K, 16M, 1G)"},
-		{NULL, {"--bogus"}, FL_ERR_INVALID, "unrecognized option \"--bogus\" (see --help)"},
-		{NULL, {"--data"}, FL_ERR_INVALID, "option \"--data\" needs a value (see --help)"},
-		{NULL, {"--data", "a.csv", "extra"}, FL_ERR_INVALID, "unexpected argument \"extra\""},
-		{NULL, {"--config", "/nonexistent/node.conf"}, FL_ERR_CONFIG,
-		 "/nonexistent/node.conf: cannot open: No such file or directory"},
+	        {"[node]\ndata = a.csv\nbad_rows = maybe\n",
+	         {NULL},
+	         FL_ERR_CONFIG,
+	         "3: bad_rows: \"maybe\" is not one of fail, skip"},
+	        {"[node]\nsauce = hot\n",
+	         {NULL},
+	         FL_ERR_CONFIG,
+	         "2: unknown key \"sauce\" in section [node]"},
+	        /* A flag is named as the table spells the key, whichever spelling
+	         * was typed. */
+	        {NULL,
+	         {"--max-frame", "12Q"},
+	         FL_ERR_CONFIG,
+	         "--max_frame: \"12Q\" is not a size (e.g. 65536, 64K, 16M, 1G)"},
+	        {NULL, {"--bogus"}, FL_ERR_INVALID, "unrecognized option \"--bogus\" (see --help)"},
+	        {NULL, {"--data"}, FL_ERR_INVALID, "option \"--data\" needs a value (see --help)"},
+	        {NULL,
+	         {"--data", "a.csv", "extra"},
+	         FL_ERR_INVALID,
+	         "unexpected argument \"extra\""},
+	        {NULL,
+	         {"--config", "/nonexistent/node.conf"},
+	         FL_ERR_CONFIG,
+	         "/nonexistent/node.conf: cannot open: No such file or directory"},
 	};
 
 	(void)state;
@@ -386,13 +398,13 @@ static void test_node_config_required(void **state)
 	struct extra_seen x;
 	struct capture cap;
 	char *argv[] = {"join", "--schema", "s.json", "--data", "a.csv", "--address", "h:1",
-			"--ca", "ca.crt", "--cert", "p.crt", "--key", "p.key", NULL};
+	                "--ca", "ca.crt",   "--cert", "p.crt",  "--key", "p.key",     NULL};
 
 	(void)state;
 	assert_int_equal(configure(&c, &x, &cap, argv), 0);
 	assert_int_equal(fl_node_config_opts(&c, &o), FL_ERR_CONFIG);
 	assert_string_equal(fl_errmsg(),
-			    "setting \"model_out\" is required (config file or --model_out)");
+	                    "setting \"model_out\" is required (config file or --model_out)");
 	fl_node_config_free(&c);
 	argv[3] = "--federation";
 	assert_int_equal(configure(&c, &x, &cap, argv), 0);
@@ -403,10 +415,25 @@ static void test_node_config_required(void **state)
 
 /* The coordinator's command line with a class weight; getopt_long permutes
  * argv, so each call gets a fresh copy. */
-static const char *const coord_args[] = {
-	"fedlead-coordinator", "--id", "f", "--schema", "/nonexistent/s.json", "--ca", "ca.crt",
-	"--cert", "c.crt", "--key", "c.key", "--state-dir", "/nonexistent/state", "--partners",
-	"acme, globex", "--class-weight", "abc", "--check", NULL};
+static const char *const coord_args[] = {"fedlead-coordinator",
+                                         "--id",
+                                         "f",
+                                         "--schema",
+                                         "/nonexistent/s.json",
+                                         "--ca",
+                                         "ca.crt",
+                                         "--cert",
+                                         "c.crt",
+                                         "--key",
+                                         "c.key",
+                                         "--state-dir",
+                                         "/nonexistent/state",
+                                         "--partners",
+                                         "acme, globex",
+                                         "--class-weight",
+                                         "abc",
+                                         "--check",
+                                         NULL};
 enum { COORD_WEIGHT = 16, COORD_ARGC = 18 }; /* coord_args[COORD_WEIGHT] is the weight */
 
 static char **coord_argv(char **argv, const char *weight, int slot, const char *arg)
@@ -429,14 +456,13 @@ static int run_coordinator(struct capture *cap, char **argv)
 }
 
 /* Without --check (the last argument), through the library only. */
-static int coordinator_opts(struct fl_coordinator_config *c, struct fl_coord_opts *o,
-			    char **argv)
+static int coordinator_opts(struct fl_coordinator_config *c, struct fl_coord_opts *o, char **argv)
 {
 	int r;
 
 	memset(c, 0, sizeof(*c));
 	if ((r = fl_cli_configure(fl_coordinator_config_keys, c, COORD_ARGC - 1, argv, NULL, NULL,
-				  NULL)) != 0)
+	                          NULL)) != 0)
 		return r;
 	return fl_coordinator_config_opts(c, o);
 }
@@ -456,7 +482,7 @@ static void test_coordinator_bad_value_reported_once(void **state)
 	(void)state;
 	assert_int_equal(run_coordinator(&cap, coord_argv(argv, "abc", 0, NULL)), FL_EXIT_USAGE);
 	assert_string_equal(cap.err, "fedlead-coordinator: class_weight: \"abc\" is not a positive "
-				     "number or \"balanced\"\n");
+	                             "number or \"balanced\"\n");
 	assert_string_equal(cap.out, "");
 
 	/* The library calls themselves print nothing. */
@@ -464,7 +490,7 @@ static void test_coordinator_bad_value_reported_once(void **state)
 	assert_int_equal(coordinator_opts(&c, &o, coord_argv(argv, "abc", 0, NULL)), FL_ERR_CONFIG);
 	capture_end(&cap);
 	assert_string_equal(fl_errmsg(), "class_weight: \"abc\" is not a positive number or "
-					 "\"balanced\"");
+	                                 "\"balanced\"");
 	assert_string_equal(cap.err, "");
 	fl_coordinator_config_free(&c);
 
@@ -480,23 +506,24 @@ static void test_coordinator_bad_value_reported_once(void **state)
 	fl_coordinator_config_free(&c);
 	assert_int_equal(coordinator_opts(&c, &o, coord_argv(argv, "0", 0, NULL)), FL_ERR_CONFIG);
 	assert_string_equal(fl_errmsg(), "class_weight: \"0\" is not a positive number or "
-					 "\"balanced\"");
+	                                 "\"balanced\"");
 	fl_coordinator_config_free(&c);
 
 	/* An unknown option: one line, not getopt's and then ours. */
 	assert_int_equal(run_coordinator(&cap, coord_argv(argv, "1", 1, "--federation-id-typo")),
-			 FL_EXIT_USAGE);
+	                 FL_EXIT_USAGE);
 	assert_string_equal(cap.err, "fedlead-coordinator: unrecognized option "
-				     "\"--federation-id-typo\" (see --help)\n");
+	                             "\"--federation-id-typo\" (see --help)\n");
 	/* A required setting, named once with where it can be given. */
-	assert_int_equal(run_coordinator(&cap, coord_argv(argv, "1", 1, "--audit-log")), FL_EXIT_USAGE);
+	assert_int_equal(run_coordinator(&cap, coord_argv(argv, "1", 1, "--audit-log")),
+	                 FL_EXIT_USAGE);
 	assert_string_equal(cap.err, "fedlead-coordinator: setting \"id\" is required (config "
-				     "file or --id)\n");
+	                             "file or --id)\n");
 	/* A file that is not there. */
 	assert_int_equal(run_coordinator(&cap, coord_argv(argv, "1", 1, "--config")),
-			 FL_EXIT_USAGE);
+	                 FL_EXIT_USAGE);
 	assert_string_equal(cap.err, "fedlead-coordinator: f: cannot open: No such file or "
-				     "directory\n");
+	                             "directory\n");
 	assert_string_equal(cap.out, "");
 }
 
@@ -524,9 +551,9 @@ static int cmd_b(int argc, char **argv)
 }
 
 static const struct fl_cli_cmd table[] = {
-	{"alpha", cmd_a, "does the first thing", 0},
-	{"be", cmd_b, "answers --help itself, and its help goes on\nover two lines", 1},
-	{NULL, NULL, NULL, 0},
+        {"alpha", cmd_a, "does the first thing", 0},
+        {"be", cmd_b, "answers --help itself, and its help goes on\nover two lines", 1},
+        {NULL, NULL, NULL, 0},
 };
 
 static void usage(FILE *fp)
@@ -549,9 +576,9 @@ static int dispatch(struct capture *cap, int argc, char **argv)
 }
 
 static const char usage_text[] = "usage: prog COMMAND\n"
-				 "alpha  does the first thing\n"
-				 "be     answers --help itself, and its help goes on\n"
-				 "       over two lines\n";
+                                 "alpha  does the first thing\n"
+                                 "be     answers --help itself, and its help goes on\n"
+                                 "       over two lines\n";
 
 static void test_commands_usage_and_find(void **state)
 {
@@ -655,24 +682,25 @@ static void test_error_and_close_stdout(void **state)
 	close(full);
 	capture_end(&cap);
 	assert_int_equal(r, FL_EXIT_FAILURE);
-	assert_string_equal(cap.err, "prog: cannot write standard output: No space left on device\n");
+	assert_string_equal(cap.err,
+	                    "prog: cannot write standard output: No space left on device\n");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exit_codes),
-		cmocka_unit_test(test_double),
-		cmocka_unit_test(test_u64),
-		cmocka_unit_test(test_bad_rows),
-		cmocka_unit_test(test_bad_option),
-		cmocka_unit_test(test_configure_file_then_flags),
-		cmocka_unit_test(test_configure_errors),
-		cmocka_unit_test(test_node_config_required),
-		cmocka_unit_test(test_coordinator_bad_value_reported_once),
-		cmocka_unit_test(test_commands_usage_and_find),
-		cmocka_unit_test(test_dispatch),
-		cmocka_unit_test(test_error_and_close_stdout),
+	        cmocka_unit_test(test_exit_codes),
+	        cmocka_unit_test(test_double),
+	        cmocka_unit_test(test_u64),
+	        cmocka_unit_test(test_bad_rows),
+	        cmocka_unit_test(test_bad_option),
+	        cmocka_unit_test(test_configure_file_then_flags),
+	        cmocka_unit_test(test_configure_errors),
+	        cmocka_unit_test(test_node_config_required),
+	        cmocka_unit_test(test_coordinator_bad_value_reported_once),
+	        cmocka_unit_test(test_commands_usage_and_find),
+	        cmocka_unit_test(test_dispatch),
+	        cmocka_unit_test(test_error_and_close_stdout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

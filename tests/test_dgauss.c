@@ -72,7 +72,8 @@ static void bern_exp_frequencies(void **state)
 		for (long i = 0; i < n; i++) {
 			int bit;
 
-			assert_int_equal(fl_dgauss_bern_exp(g, cases[c].num, cases[c].den, &bit), 0);
+			assert_int_equal(fl_dgauss_bern_exp(g, cases[c].num, cases[c].den, &bit),
+			                 0);
 			ones += bit;
 		}
 		se = sqrt(p * (1 - p) / n);
@@ -155,8 +156,8 @@ static void gauss_chi_square_at(uint64_t s2, int half)
 static void gauss_chi_square(void **state)
 {
 	(void)state;
-	gauss_chi_square_at(1, 5);  /* sigma = 1: mostly -2..2 */
-	gauss_chi_square_at(4, 8);  /* the proposal scale t = 3 */
+	gauss_chi_square_at(1, 5);   /* sigma = 1: mostly -2..2 */
+	gauss_chi_square_at(4, 8);   /* the proposal scale t = 3 */
 	gauss_chi_square_at(50, 20); /* a non-square variance */
 }
 
@@ -223,20 +224,18 @@ static void refuses_bad_variance(void **state)
 	assert_string_equal(fl_errmsg(),
 	                    "discrete Gaussian variance 0 is out of range (1 to 281474976710656)");
 	assert_int_equal(fl_dgauss_new(FL_DGAUSS_MAX_VAR + 1, &g), FL_ERR_INVALID);
-	assert_string_equal(fl_errmsg(), "discrete Gaussian variance 281474976710657 is out of range "
-	                                 "(1 to 281474976710656)");
+	assert_string_equal(fl_errmsg(),
+	                    "discrete Gaussian variance 281474976710657 is out of range "
+	                    "(1 to 281474976710656)");
 	fl_dgauss_free(NULL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(bern_exp_frequencies),
-		cmocka_unit_test(laplace_chi_square),
-		cmocka_unit_test(gauss_chi_square),
-		cmocka_unit_test(moments_and_tails),
-		cmocka_unit_test(add_wraps_mod_2_64),
-		cmocka_unit_test(refuses_bad_variance),
+	        cmocka_unit_test(bern_exp_frequencies), cmocka_unit_test(laplace_chi_square),
+	        cmocka_unit_test(gauss_chi_square),     cmocka_unit_test(moments_and_tails),
+	        cmocka_unit_test(add_wraps_mod_2_64),   cmocka_unit_test(refuses_bad_variance),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,20 +21,20 @@ static void test_strerror_every_code(void **state)
 		int code;
 		const char *text;
 	} want[] = {
-		{FL_OK, "success"},
-		{FL_ERR_INTERNAL, "internal error"},
-		{FL_ERR_NOMEM, "out of memory"},
-		{FL_ERR_IO, "input/output error"},
-		{FL_ERR_INVALID, "invalid argument"},
-		{FL_ERR_SCHEMA, "invalid schema"},
-		{FL_ERR_DATA, "invalid data"},
-		{FL_ERR_MODEL, "invalid model file"},
-		{FL_ERR_NUMERIC, "numerical failure"},
-		{FL_ERR_CRYPTO, "cryptographic operation failed"},
-		{FL_ERR_PROTO, "protocol violation"},
-		{FL_ERR_AUTH, "authentication failed"},
-		{FL_ERR_LIMIT, "limit exceeded"},
-		{FL_ERR_CONFIG, "invalid configuration"},
+	        {FL_OK, "success"},
+	        {FL_ERR_INTERNAL, "internal error"},
+	        {FL_ERR_NOMEM, "out of memory"},
+	        {FL_ERR_IO, "input/output error"},
+	        {FL_ERR_INVALID, "invalid argument"},
+	        {FL_ERR_SCHEMA, "invalid schema"},
+	        {FL_ERR_DATA, "invalid data"},
+	        {FL_ERR_MODEL, "invalid model file"},
+	        {FL_ERR_NUMERIC, "numerical failure"},
+	        {FL_ERR_CRYPTO, "cryptographic operation failed"},
+	        {FL_ERR_PROTO, "protocol violation"},
+	        {FL_ERR_AUTH, "authentication failed"},
+	        {FL_ERR_LIMIT, "limit exceeded"},
+	        {FL_ERR_CONFIG, "invalid configuration"},
 	};
 
 	(void)state;
@@ -52,9 +52,10 @@ static void test_fail_records_and_returns(void **state)
 {
 	(void)state;
 	assert_int_equal(fl_fail(FL_ERR_DATA, "%s:%zu: column \"%s\": \"%s\" is not a number",
-				 "leads.csv", (size_t)42, "visits", "abc"),
-			 FL_ERR_DATA);
-	assert_string_equal(fl_errmsg(), "leads.csv:42: column \"visits\": \"abc\" is not a number");
+	                         "leads.csv", (size_t)42, "visits", "abc"),
+	                 FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "leads.csv:42: column \"visits\": \"abc\" is not a number");
 	/* The next failure replaces the message. */
 	assert_int_equal(fl_fail(FL_ERR_IO, "state: cannot create"), FL_ERR_IO);
 	assert_string_equal(fl_errmsg(), "state: cannot create");
@@ -105,7 +106,8 @@ static void test_fail_with_own_message(void **state)
 	fl_fail(FL_ERR_IO, "%s/%s: %s", "state", "checkpoint", fl_errmsg());
 	assert_string_equal(fl_errmsg(), "state/checkpoint: pooled.fdl: model is not signed");
 	fl_fail(FL_ERR_IO, "%s (round %d)", fl_errmsg(), 3);
-	assert_string_equal(fl_errmsg(), "state/checkpoint: pooled.fdl: model is not signed (round 3)");
+	assert_string_equal(fl_errmsg(),
+	                    "state/checkpoint: pooled.fdl: model is not signed (round 3)");
 
 	/* A full-length message with context added is cut at the limit. */
 	memset(longer, 'z', sizeof(longer) - 1);
@@ -117,8 +119,8 @@ static void test_fail_with_own_message(void **state)
 }
 
 struct thread_result {
-	char before[64];    /* the new thread's message before it fails */
-	char after[64];     /* its message after its own fl_fail */
+	char before[64];     /* the new thread's message before it fails */
+	char after[64];      /* its message after its own fl_fail */
 	char after_main[64]; /* its message after the main thread failed again */
 	pthread_barrier_t *sync;
 };
@@ -163,11 +165,11 @@ static void test_message_per_thread(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_strerror_every_code),
-		cmocka_unit_test(test_fail_records_and_returns),
-		cmocka_unit_test(test_fail_truncates),
-		cmocka_unit_test(test_fail_with_own_message),
-		cmocka_unit_test(test_message_per_thread),
+	        cmocka_unit_test(test_strerror_every_code),
+	        cmocka_unit_test(test_fail_records_and_returns),
+	        cmocka_unit_test(test_fail_truncates),
+	        cmocka_unit_test(test_fail_with_own_message),
+	        cmocka_unit_test(test_message_per_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,14 +28,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedlead/coord.h"
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
-#include "fedlead/coord.h"
-#include "fedlead/payload.h"
-#include "fedlead/node.h"
 #include "fedlead/log.h"
 #include "fedlead/logreg.h"
 #include "fedlead/model.h"
+#include "fedlead/node.h"
+#include "fedlead/payload.h"
 #include "fedlead/schema.h"
 #include "fedlead/train.h"
 #include "fedlead/wire.h"
@@ -1712,11 +1712,12 @@ static void test_single_partner_quorum(void **state)
 	s.secure = 1;
 	s.min_partners = 1;
 	assert_int_equal(fl_coord_settings_check(&s), FL_ERR_CONFIG);
-	assert_string_equal(fl_errmsg(),
-			    "min_partners = 1 with secure aggregation: a federation could start "
-			    "with one partner and would never finish its statistics round (a "
-			    "secure sum needs at least 2); set min_partners to 2 or more (partners' "
-			    "nodes require 3 by default)");
+	assert_string_equal(
+	        fl_errmsg(),
+	        "min_partners = 1 with secure aggregation: a federation could start "
+	        "with one partner and would never finish its statistics round (a "
+	        "secure sum needs at least 2); set min_partners to 2 or more (partners' "
+	        "nodes require 3 by default)");
 	s.min_partners = 2;
 	assert_int_equal(fl_coord_settings_check(&s), 0);
 }

@@ -250,11 +250,11 @@ static void test_temporary_names_and_abort(void **state)
 static void test_create_fails_with_exact_messages(void **state)
 {
 	static const struct fl_file_opts model = {.what = "save the model", .mode = 0644};
-	static const struct fl_file_opts terse = {.what = "write checkpoint",
-	                                          .flags = FL_FILE_TERSE,
-	                                          .tmp_prefix = ".fl-tmp."};
+	static const struct fl_file_opts terse = {
+	        .what = "write checkpoint", .flags = FL_FILE_TERSE, .tmp_prefix = ".fl-tmp."};
 	static const struct fl_file_opts cache = {
-	        .what = "write the cache", .create_what = "create a temporary file in its directory"};
+	        .what = "write the cache",
+	        .create_what = "create a temporary file in its directory"};
 	char *dir = make_dir(), blocker[200], path[256], want[512], names[256];
 	struct fl_file *f = (struct fl_file *)&f;
 
@@ -264,8 +264,8 @@ static void test_create_fails_with_exact_messages(void **state)
 	snprintf(path, sizeof(path), "%s/x", blocker);
 
 	assert_int_equal(fl_file_write_atomic(path, &model, "m", 1), FL_ERR_IO);
-	snprintf(want, sizeof(want), "%s: cannot save the model (create temporary file): %s",
-	         path, strerror(ENOTDIR));
+	snprintf(want, sizeof(want), "%s: cannot save the model (create temporary file): %s", path,
+	         strerror(ENOTDIR));
 	assert_string_equal(fl_errmsg(), want);
 
 	assert_int_equal(fl_file_write_atomic(path, NULL, "m", 1), FL_ERR_IO);
@@ -499,8 +499,8 @@ static const struct fl_seal_format sized = {
 
 static void test_seal_write_bytes(void **state)
 {
-	static const uint8_t head[] = {'F', 'L', 'S', 'T', 'A', 'T', 'E', '\n', 0, 0, 0, 7,
-	                               0,   0,   0,   0,   0,   0,   0,   3};
+	static const uint8_t head[] = {'F', 'L', 'S', 'T', 'A', 'T', 'E', '\n', 0, 0,
+	                               0,   7,   0,   0,   0,   0,   0,   0,    0, 3};
 	char *dir = make_dir(), path[256], names[256], got[128];
 	uint8_t want[sizeof(head) + 3 + SHA256_DIGEST_LENGTH];
 	const uint8_t *payload = NULL;
@@ -518,9 +518,9 @@ static void test_seal_write_bytes(void **state)
 	list_dir(dir, names, sizeof(names));
 	assert_string_equal(names, "s");
 
-	assert_int_equal(fl_seal_open(&state_like, want, sizeof(want), 0, UINT64_MAX, "s", &seal,
-	                              &payload),
-	                 0);
+	assert_int_equal(
+	        fl_seal_open(&state_like, want, sizeof(want), 0, UINT64_MAX, "s", &seal, &payload),
+	        0);
 	assert_int_equal(seal.version, 7);
 	assert_int_equal(seal.payload_len, 3);
 	assert_int_equal(seal.header_len, 20);
@@ -536,9 +536,9 @@ static void test_seal_write_bytes(void **state)
 	                 FL_ERR_DATA);
 	assert_string_equal(fl_errmsg(), "s: cut short");
 	want[sizeof(want) - 1] ^= 1;
-	assert_int_equal(fl_seal_open(&state_like, want, sizeof(want), 0, UINT64_MAX, "s", &seal,
-	                              &payload),
-	                 FL_ERR_DATA);
+	assert_int_equal(
+	        fl_seal_open(&state_like, want, sizeof(want), 0, UINT64_MAX, "s", &seal, &payload),
+	        FL_ERR_DATA);
 	assert_string_equal(fl_errmsg(), "s: damaged");
 	remove_dir(dir);
 }

@@ -109,8 +109,8 @@ static void budget_edge(void **state)
 {
 	struct fx *f = *state;
 	struct fl_ledger *l = open_ok(f->path, NULL);
-	struct fl_release a = rel(10, 600000000000, 1, "stats"), b = rel(11, 400000000000, 2, "stats"),
-	                  c = rel(12, 1, 3, "stats");
+	struct fl_release a = rel(10, 600000000000, 1, "stats"),
+	                  b = rel(11, 400000000000, 2, "stats"), c = rel(12, 1, 3, "stats");
 	off_t before;
 
 	assert_int_equal(fl_ledger_charge(l, &a, 1000000000000, 0), 0);
@@ -119,8 +119,9 @@ static void budget_edge(void **state)
 	before = size_of(f->path);
 	/* one unit (1e-12) more: refused, and nothing written */
 	assert_int_equal(fl_ledger_charge(l, &c, 1000000000000, 0), FL_ERR_LIMIT);
-	assert_string_equal(fl_errmsg(), "privacy budget exceeded: this release costs rho 1e-12, the "
-	                                 "window has spent 1 of 1");
+	assert_string_equal(fl_errmsg(),
+	                    "privacy budget exceeded: this release costs rho 1e-12, the "
+	                    "window has spent 1 of 1");
 	assert_int_equal(size_of(f->path), before);
 	assert_int_equal(fl_ledger_count(l), 2);
 	/* a release larger than the whole budget */
@@ -334,13 +335,13 @@ static void one_holder_at_a_time(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(records_survive_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(budget_edge, setup, teardown),
-		cmocka_unit_test_setup_teardown(window_forgets_old_releases, setup, teardown),
-		cmocka_unit_test_setup_teardown(torn_last_line_removed, setup, teardown),
-		cmocka_unit_test_setup_teardown(killed_while_charging, setup, teardown),
-		cmocka_unit_test_setup_teardown(tampering_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(one_holder_at_a_time, setup, teardown),
+	        cmocka_unit_test_setup_teardown(records_survive_reopen, setup, teardown),
+	        cmocka_unit_test_setup_teardown(budget_edge, setup, teardown),
+	        cmocka_unit_test_setup_teardown(window_forgets_old_releases, setup, teardown),
+	        cmocka_unit_test_setup_teardown(torn_last_line_removed, setup, teardown),
+	        cmocka_unit_test_setup_teardown(killed_while_charging, setup, teardown),
+	        cmocka_unit_test_setup_teardown(tampering_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(one_holder_at_a_time, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -404,8 +404,9 @@ static void test_solver_run(void **state)
 		double w[SYN_D] = {0}, zero[SYN_D] = {0}, wn[SYN_D];
 		struct fl_solver_status st, sn;
 
-		assert_int_equal(fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv, w,
-		                               &st), 0);
+		assert_int_equal(
+		        fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv, w, &st),
+		        0);
 		assert_true(st.converged);
 		assert_int_equal(ce.evals, st.evaluations);
 		assert_int_equal(ce.progress, st.evaluations);
@@ -416,15 +417,17 @@ static void test_solver_run(void **state)
 
 		ce = (struct counting_eval){&S->data, 0, 0, 3, {0}};
 		memset(w, 0, sizeof(w));
-		assert_int_equal(fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv, w,
-		                               &st), FL_ERR_IO);
+		assert_int_equal(
+		        fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv, w, &st),
+		        FL_ERR_IO);
 		assert_string_equal(fl_errmsg(), "leads.cache: read failed after 2 passes");
 		assert_int_equal(st.evaluations, 2);
 		assert_int_equal(ce.progress, 2);
 		assert_memory_equal(w, zero, sizeof(w));
 
-		assert_int_equal(fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv,
-		                               NULL, &st), FL_ERR_INVALID);
+		assert_int_equal(
+		        fl_solver_run((enum fl_solver_kind)kind, SYN_D, &syn_opts, &drv, NULL, &st),
+		        FL_ERR_INVALID);
 		assert_string_equal(fl_errmsg(), "train: no vector for the solution");
 	}
 	free(S);

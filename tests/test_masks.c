@@ -33,9 +33,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "crypto/shamir_int.h"
 #include "fedlead/error.h"
 #include "fedlead/masks.h"
-#include "crypto/shamir_int.h"
 
 #define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
 #define GOLDEN FL_TEST_DATA "/secagg"

@@ -153,7 +153,7 @@ static json_t *audit_events(const struct tnode *t, const char *event)
 /* The node refused with exactly msg under rule: the error, the fatal flag,
  * and one audit entry "refuse" with the rule and the same reason. */
 static void assert_refused(struct tnode *t, int r, const uint8_t *frame, const char *rule,
-			   const char *msg)
+                           const char *msg)
 {
 	json_t *ev = audit_events(t, "refuse"), *last;
 
@@ -228,7 +228,7 @@ static void task_free(struct task_msg *m)
 
 /* A stats task; secure with the given fixed-point format, or plain (frac < 0). */
 static Fedlead__Wire__Envelope *stats_task(struct task_msg *m, uint64_t round, int frac,
-					   double bound)
+                                           double bound)
 {
 	task_ref(m, round);
 	fedlead__wire__stats_task__init(&m->stats);
@@ -315,7 +315,7 @@ struct keylist_msg {
 /* A key list naming ids (sorted); nothing in it would verify, which does
  * not matter: the policy is checked first. */
 static Fedlead__Wire__Envelope *key_list(struct keylist_msg *m, uint64_t round,
-					 const char *const *ids, size_t n)
+                                         const char *const *ids, size_t n)
 {
 	memset(m, 0, sizeof(*m));
 	fedlead__wire__envelope__init(&m->env);
@@ -330,7 +330,7 @@ static Fedlead__Wire__Envelope *key_list(struct keylist_msg *m, uint64_t round,
 		fedlead__wire__key_entry__init(&m->e[i]);
 		m->e[i].identity = (char *)ids[i];
 		m->e[i].c_pub = m->e[i].s_pub = m->e[i].b_commit =
-			(ProtobufCBinaryData){sizeof(m->junk), m->junk};
+		        (ProtobufCBinaryData){sizeof(m->junk), m->junk};
 		m->ep[i] = &m->e[i];
 	}
 	m->kl.entries = m->ep;
@@ -404,15 +404,14 @@ static void test_downgrade_refused(void **state)
 	default_policy(&pol);
 	tnode_new(&tn, &pol, "downgrade");
 	r = fl_fednode_input(tn.n, "coordinator 127.0.0.1:1", welcome(&w, FED, 0), &frame, &len);
-	assert_refused(&tn, r, frame,
-		       "require_secure_aggregation",
-		       "policy require_secure_aggregation: coordinator runs federation "
-		       "\"fed-policy\" without secure aggregation, so this partner's updates would "
-		       "reach it in plaintext; refused");
+	assert_refused(&tn, r, frame, "require_secure_aggregation",
+	               "policy require_secure_aggregation: coordinator runs federation "
+	               "\"fed-policy\" without secure aggregation, so this partner's updates would "
+	               "reach it in plaintext; refused");
 	assert_int_equal(fl_fednode_welcomed(tn.n), 0);
 	/* Nothing of the rows is answered after a refused Welcome either. */
 	r = fl_fednode_input(tn.n, "coordinator 127.0.0.1:1", stats_task(&t, 1, -1, 0), &frame,
-			     &len);
+	                     &len);
 	assert_int_equal(r, FL_ERR_PROTO);
 	assert_null(frame);
 	assert_string_equal(fl_errmsg(), "coordinator: stats_task before welcome");
@@ -437,8 +436,8 @@ static void test_downgrade_mid_federation(void **state)
 	secure_start(&tn, 1);
 	r = fl_fednode_input(tn.n, "c", stats_task(&t, 2, -1, 0), &frame, &len);
 	assert_refused(&tn, r, frame, "require_secure_aggregation",
-		       "policy require_secure_aggregation: coordinator sent stats_task without "
-		       "secure aggregation in a secure federation; refused");
+	               "policy require_secure_aggregation: coordinator sent stats_task without "
+	               "secure aggregation in a secure federation; refused");
 	tnode_free(&tn);
 }
 
@@ -457,18 +456,18 @@ static void test_plaintext_allowed_warns_every_round(void **state)
 	pol.allow_plaintext = 1;
 	tnode_new(&tn, &pol, "plaintext");
 	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 0), &frame, &len),
-			 FL_FEDNODE_NONE);
+	                 FL_FEDNODE_NONE);
 	capture_start(&cap);
 	for (uint64_t round = 1; round <= 3; round++) {
-		assert_int_equal(fl_fednode_input(tn.n, "c", stats_task(&t, round, -1, 0), &frame,
-						  &len),
-				 FL_FEDNODE_REPLY);
+		assert_int_equal(
+		        fl_fednode_input(tn.n, "c", stats_task(&t, round, -1, 0), &frame, &len),
+		        FL_FEDNODE_REPLY);
 		free(frame);
 		frame = NULL;
 	}
 	assert_int_equal(capture_count(&cap, "this partner's update goes to the coordinator in "
-					      "plaintext (allow_plaintext_updates = yes)"),
-			 3);
+	                                     "plaintext (allow_plaintext_updates = yes)"),
+	                 3);
 	tnode_free(&tn);
 }
 
@@ -486,8 +485,8 @@ static void test_wrong_federation(void **state)
 	tnode_new(&tn, &pol, "federation");
 	r = fl_fednode_input(tn.n, "c", welcome(&w, "other-fed", 1), &frame, &len);
 	assert_refused(&tn, r, frame, "federation",
-		       "policy federation: coordinator runs federation \"other-fed\", this node "
-		       "joins only \"fed-policy\"; refused");
+	               "policy federation: coordinator runs federation \"other-fed\", this node "
+	               "joins only \"fed-policy\"; refused");
 	tnode_free(&tn);
 }
 
@@ -501,12 +500,12 @@ static void secure_start(struct tnode *tn, uint64_t round)
 	size_t len;
 
 	assert_int_equal(fl_fednode_input(tn->n, "c", welcome(&w, FED, 1), &frame, &len),
-			 FL_FEDNODE_NONE);
+	                 FL_FEDNODE_NONE);
 	assert_int_equal(fl_fednode_input(tn->n, "c",
-					  stats_task(&t, round, FL_SECAGG_STATS_FRAC_BITS,
-						     fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 3)),
-					  &frame, &len),
-			 FL_FEDNODE_REPLY);
+	                                  stats_task(&t, round, FL_SECAGG_STATS_FRAC_BITS,
+	                                             fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 3)),
+	                                  &frame, &len),
+	                 FL_FEDNODE_REPLY);
 	free(frame);
 }
 
@@ -528,8 +527,8 @@ static void test_small_key_list(void **state)
 	secure_start(&tn, 1);
 	r = fl_fednode_input(tn.n, "c", key_list(&kl, 1, two, 2), &frame, &len);
 	assert_refused(&tn, r, frame, "min_partners",
-		       "policy min_partners: round 1: the key list names 2 partners, fewer than "
-		       "min_partners = 3; refused");
+	               "policy min_partners: round 1: the key list names 2 partners, fewer than "
+	               "min_partners = 3; refused");
 	tnode_free(&tn);
 
 	/* Lowered explicitly: the policy lets the list through (to the
@@ -539,8 +538,8 @@ static void test_small_key_list(void **state)
 	capture_start(&cap);
 	secure_start(&tn, 1);
 	assert_int_equal(capture_count(&cap, "round 1: min_partners = 2 allows a sum over 2 "
-					      "partners"),
-			 1);
+	                                     "partners"),
+	                 1);
 	r = fl_fednode_input(tn.n, "c", key_list(&kl, 1, two, 2), &frame, &len);
 	assert_true(r < 0);
 	assert_null(frame);
@@ -568,8 +567,8 @@ static void test_participant_outside_consortium(void **state)
 	secure_start(&tn, 1);
 	r = fl_fednode_input(tn.n, "c", key_list(&kl, 1, ids, 3), &frame, &len);
 	assert_refused(&tn, r, frame, "partners",
-		       "policy partners: round 1: the key list names \"mallory\", who is not in "
-		       "this node's partners list; refused");
+	               "policy partners: round 1: the key list names \"mallory\", who is not in "
+	               "this node's partners list; refused");
 	tnode_free(&tn);
 
 	/* This partner itself under a name outside the list. */
@@ -578,8 +577,8 @@ static void test_participant_outside_consortium(void **state)
 	w.w.partner_identity = (char *)"hooli";
 	r = fl_fednode_input(tn.n, "c", &w.env, &frame, &len);
 	assert_refused(&tn, r, frame, "partners",
-		       "policy partners: coordinator calls this partner \"hooli\", who is not in "
-		       "this node's partners list; refused");
+	               "policy partners: coordinator calls this partner \"hooli\", who is not in "
+	               "this node's partners list; refused");
 	tnode_free(&tn);
 }
 
@@ -610,8 +609,8 @@ static void test_unmask_survivors(void **state)
 	env.unmask_request = &rq;
 	r = fl_fednode_input(tn.n, "c", &env, &frame, &len);
 	assert_refused(&tn, r, frame, "min_partners",
-		       "policy min_partners: round 1: the unmask request names 2 survivors, fewer "
-		       "than min_partners = 3; refused");
+	               "policy min_partners: round 1: the unmask request names 2 survivors, fewer "
+	               "than min_partners = 3; refused");
 	tnode_free(&tn);
 }
 
@@ -630,31 +629,30 @@ static void test_epochs_and_rounds(void **state)
 	pol.allow_plaintext = 1;
 	tnode_new(&tn, &pol, "epochs");
 	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 0), &frame, &len), 0);
-	assert_int_equal(fl_fednode_input(tn.n, "c", standardize(&t, 2, FX->s->dim), &frame,
-					  &len),
-			 FL_FEDNODE_NONE);
+	assert_int_equal(fl_fednode_input(tn.n, "c", standardize(&t, 2, FX->s->dim), &frame, &len),
+	                 FL_FEDNODE_NONE);
 	task_free(&t);
 	r = fl_fednode_input(tn.n, "c", local_train(&t, 3, 101), &frame, &len);
 	task_free(&t);
 	assert_refused(&tn, r, frame, "max_local_epochs",
-		       "policy max_local_epochs: coordinator sent local_train with 101 epochs, "
-		       "more than max_local_epochs = 100; refused");
+	               "policy max_local_epochs: coordinator sent local_train with 101 epochs, "
+	               "more than max_local_epochs = 100; refused");
 	/* 2^31 - 1, the reviewer's value, likewise. */
 	r = fl_fednode_input(tn.n, "c", local_train(&t, 3, 2147483647u), &frame, &len);
 	task_free(&t);
 	assert_refused(&tn, r, frame, "max_local_epochs",
-		       "policy max_local_epochs: coordinator sent local_train with 2147483647 "
-		       "epochs, more than max_local_epochs = 100; refused");
+	               "policy max_local_epochs: coordinator sent local_train with 2147483647 "
+	               "epochs, more than max_local_epochs = 100; refused");
 	/* Within the bound, the task is done. */
 	assert_int_equal(fl_fednode_input(tn.n, "c", local_train(&t, 4, 1), &frame, &len),
-			 FL_FEDNODE_REPLY);
+	                 FL_FEDNODE_REPLY);
 	task_free(&t);
 	free(frame);
 	frame = NULL;
 	r = fl_fednode_input(tn.n, "c", stats_task(&t, 10001, -1, 0), &frame, &len);
 	assert_refused(&tn, r, frame, "max_rounds",
-		       "policy max_rounds: coordinator sent stats_task for round 10001, beyond "
-		       "max_rounds = 10000; refused");
+	               "policy max_rounds: coordinator sent stats_task for round 10001, beyond "
+	               "max_rounds = 10000; refused");
 	tnode_free(&tn);
 }
 
@@ -676,15 +674,19 @@ static void test_vector_sizes(void **state)
 	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 0), &frame, &len), 0);
 	r = fl_fednode_input(tn.n, "c", standardize(&t, 2, d + 1), &frame, &len);
 	task_free(&t);
-	snprintf(want, sizeof(want), "policy vector_size: coordinator sent standardize for %zu "
-		 "columns, the schema has %zu; refused", d + 1, d);
+	snprintf(want, sizeof(want),
+	         "policy vector_size: coordinator sent standardize for %zu "
+	         "columns, the schema has %zu; refused",
+	         d + 1, d);
 	assert_refused(&tn, r, frame, "vector_size", want);
 	assert_int_equal(fl_fednode_input(tn.n, "c", standardize(&t, 2, d), &frame, &len), 0);
 	task_free(&t);
 	r = fl_fednode_input(tn.n, "c", eval_task(&t, 3, d - 1), &frame, &len);
 	task_free(&t);
-	snprintf(want, sizeof(want), "policy vector_size: coordinator sent eval_task with %zu "
-		 "weights, the schema has %zu; refused", d - 1, d);
+	snprintf(want, sizeof(want),
+	         "policy vector_size: coordinator sent eval_task with %zu "
+	         "weights, the schema has %zu; refused",
+	         d - 1, d);
 	assert_refused(&tn, r, frame, "vector_size", want);
 	tnode_free(&tn);
 }
@@ -709,29 +711,31 @@ static void test_bound(void **state)
 	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
 	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, 1000.0), &frame, &len);
 	assert_refused(&tn, r, frame, "bound",
-		       "policy bound: coordinator sent stats_task with the fixed-point bound 1000, "
-		       "which is not the bound of a federation of 2 to 255 partners; refused");
-	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, 20, fl_fixed_bound(20, 3)), &frame,
-			     &len);
+	               "policy bound: coordinator sent stats_task with the fixed-point bound 1000, "
+	               "which is not the bound of a federation of 2 to 255 partners; refused");
+	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, 20, fl_fixed_bound(20, 3)), &frame, &len);
 	assert_refused(&tn, r, frame, "bound",
-		       "policy bound: coordinator sent stats_task with 20 fractional bits, the "
-		       "protocol fixes 16; refused");
+	               "policy bound: coordinator sent stats_task with 20 fractional bits, the "
+	               "protocol fixes 16; refused");
 	/* The bound of a "federation" of one: all of a partner's range. */
 	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 1)), &frame, &len);
-	snprintf(want, sizeof(want), "policy bound: coordinator sent stats_task with the "
-		 "fixed-point bound %.17g, which is not the bound of a federation of 2 to 255 "
-		 "partners; refused", fl_fixed_bound(f, 1));
+	snprintf(want, sizeof(want),
+	         "policy bound: coordinator sent stats_task with the "
+	         "fixed-point bound %.17g, which is not the bound of a federation of 2 to 255 "
+	         "partners; refused",
+	         fl_fixed_bound(f, 1));
 	assert_refused(&tn, r, frame, "bound", want);
 	/* Accepted once, then pinned: another allowed bound is refused later. */
 	assert_int_equal(fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 4)),
-					  &frame, &len),
-			 FL_FEDNODE_REPLY);
+	                                  &frame, &len),
+	                 FL_FEDNODE_REPLY);
 	free(frame);
 	frame = NULL;
 	r = fl_fednode_input(tn.n, "c", stats_task(&t, 2, f, fl_fixed_bound(f, 5)), &frame, &len);
-	snprintf(want, sizeof(want), "policy bound: coordinator sent stats_task with the "
-		 "fixed-point bound %.17g, but this federation uses %.17g; refused",
-		 fl_fixed_bound(f, 5), fl_fixed_bound(f, 4));
+	snprintf(want, sizeof(want),
+	         "policy bound: coordinator sent stats_task with the "
+	         "fixed-point bound %.17g, but this federation uses %.17g; refused",
+	         fl_fixed_bound(f, 5), fl_fixed_bound(f, 4));
 	assert_refused(&tn, r, frame, "bound", want);
 	tnode_free(&tn);
 
@@ -741,9 +745,11 @@ static void test_bound(void **state)
 	tnode_new(&tn, &pol, "bound2");
 	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
 	r = fl_fednode_input(tn.n, "c", stats_task(&t, 1, f, fl_fixed_bound(f, 4)), &frame, &len);
-	snprintf(want, sizeof(want), "policy bound: coordinator sent stats_task with the "
-		 "fixed-point bound %.17g, which is not the bound of a federation of 3 to 3 "
-		 "partners; refused", fl_fixed_bound(f, 4));
+	snprintf(want, sizeof(want),
+	         "policy bound: coordinator sent stats_task with the "
+	         "fixed-point bound %.17g, which is not the bound of a federation of 3 to 3 "
+	         "partners; refused",
+	         fl_fixed_bound(f, 4));
 	assert_refused(&tn, r, frame, "bound", want);
 	tnode_free(&tn);
 }
@@ -784,9 +790,11 @@ static void test_max_federations(void **state)
 	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed b", 1), &frame, &len), 0);
 	assert_int_equal(ledger_lines(ledger), 2);
 	r = fl_fednode_input(tn.n, "c", welcome(&w, "fed-c", 1), &frame, &len);
-	snprintf(want, sizeof(want), "policy max_federations: this data already joined 2 other "
-		 "federations in the last 3600 s (max_federations = 2, ledger %s), and \"fed-c\" "
-		 "would be one more; refused", ledger);
+	snprintf(want, sizeof(want),
+	         "policy max_federations: this data already joined 2 other "
+	         "federations in the last 3600 s (max_federations = 2, ledger %s), and \"fed-c\" "
+	         "would be one more; refused",
+	         ledger);
 	assert_refused(&tn, r, frame, "max_federations", want);
 	assert_int_equal(ledger_lines(ledger), 2);
 	/* Rejoining one already counted is not a new federation. */
@@ -843,20 +851,20 @@ static void test_reject(void **state)
 	env.reject = &rj;
 	rj.reason = (char *)"federation is full";
 	assert_int_equal(fl_fednode_input(tn.n, "coordinator h:1", &env, &frame, &len),
-			 FL_FEDNODE_CLOSE);
+	                 FL_FEDNODE_CLOSE);
 	assert_int_equal(fl_fednode_fatal(tn.n), 0);
 	rj.reason = (char *)"not on the allow-list";
 	rj.permanent = 1;
 	assert_int_equal(fl_fednode_input(tn.n, "coordinator h:1", &env, &frame, &len),
-			 FL_ERR_AUTH);
+	                 FL_ERR_AUTH);
 	assert_null(frame);
 	assert_int_equal(fl_fednode_fatal(tn.n), 1);
 	assert_string_equal(fl_errmsg(),
-			    "coordinator h:1 refused this partner: not on the allow-list");
+	                    "coordinator h:1 refused this partner: not on the allow-list");
 	ev = audit_events(&tn, "reject");
 	assert_int_equal(json_array_size(ev), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 1), "reason")),
-			    "not on the allow-list");
+	                    "not on the allow-list");
 	json_decref(ev);
 	tnode_free(&tn);
 }
@@ -880,26 +888,26 @@ static void test_policy_settings(void **state)
 	pol.n_partners = 3;
 	assert_int_equal(fl_fednode_set_policy(tn.n, &pol), FL_ERR_CONFIG);
 	assert_string_equal(fl_errmsg(),
-			    "the partners list names 3 partners, fewer than min_partners = 4");
+	                    "the partners list names 3 partners, fewer than min_partners = 4");
 	tnode_free(&tn);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_downgrade_refused),
-		cmocka_unit_test(test_downgrade_mid_federation),
-		cmocka_unit_test(test_plaintext_allowed_warns_every_round),
-		cmocka_unit_test(test_wrong_federation),
-		cmocka_unit_test(test_small_key_list),
-		cmocka_unit_test(test_participant_outside_consortium),
-		cmocka_unit_test(test_unmask_survivors),
-		cmocka_unit_test(test_epochs_and_rounds),
-		cmocka_unit_test(test_vector_sizes),
-		cmocka_unit_test(test_bound),
-		cmocka_unit_test(test_max_federations),
-		cmocka_unit_test(test_reject),
-		cmocka_unit_test(test_policy_settings),
+	        cmocka_unit_test(test_downgrade_refused),
+	        cmocka_unit_test(test_downgrade_mid_federation),
+	        cmocka_unit_test(test_plaintext_allowed_warns_every_round),
+	        cmocka_unit_test(test_wrong_federation),
+	        cmocka_unit_test(test_small_key_list),
+	        cmocka_unit_test(test_participant_outside_consortium),
+	        cmocka_unit_test(test_unmask_survivors),
+	        cmocka_unit_test(test_epochs_and_rounds),
+	        cmocka_unit_test(test_vector_sizes),
+	        cmocka_unit_test(test_bound),
+	        cmocka_unit_test(test_max_federations),
+	        cmocka_unit_test(test_reject),
+	        cmocka_unit_test(test_policy_settings),
 	};
 
 	fl_log_init("test_node_policy", FL_LOG_INFO);

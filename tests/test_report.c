@@ -25,9 +25,9 @@
 #include <cmocka.h>
 
 #include "fedlead/error.h"
-#include "fedlead/payload.h"
 #include "fedlead/metrics.h"
 #include "fedlead/model.h"
+#include "fedlead/payload.h"
 #include "fedlead/report.h"
 #include "fedlead/schema.h"
 #include "fedlead/score.h"

@@ -37,8 +37,8 @@
 #include <openssl/x509.h>
 
 #include "fedlead/error.h"
-#include "fedlead/secagg.h"
 #include "fedlead/masks.h"
+#include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 
 #define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
@@ -236,7 +236,7 @@ static void round_begin(struct round *R, uint64_t round, unsigned t, int frac_bi
 	for (int i = 0; i < NP; i++)
 		assert_int_equal(fl_secagg_history_new(&R->hist[i]), 0);
 	R->kind = frac_bits == FL_SECAGG_STATS_FRAC_BITS ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
-	                                               : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL;
+	                                                 : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL;
 	for (int i = 0; i < NP; i++)
 		for (int j = 0; j < NV; j++) {
 			double b = j % 4 == 0 ? R->p.bound : j % 4 == 1 ? 10.0 : 1e3;
@@ -245,7 +245,8 @@ static void round_begin(struct round *R, uint64_t round, unsigned t, int frac_bi
 			             : j == 3 ? 0.0
 			                      : uniform(&seed, b);
 		}
-	assert_int_equal(fl_secagg_coord_new(FED, &R->ref, &R->p, t, ids, NP, R->kind, NV, &R->c), 0);
+	assert_int_equal(fl_secagg_coord_new(FED, &R->ref, &R->p, t, ids, NP, R->kind, NV, &R->c),
+	                 0);
 }
 
 static void round_end(struct round *R)
@@ -300,9 +301,9 @@ static void step_adverts(struct round *R)
 
 		if (!takes(R, i, NO_ADVERT))
 			continue;
-		if (fl_secagg_node_start(FED, &R->ref, &R->p, R->t, ids[i], keys[i], R->task, &R->pol,
-		                         R->hist[i], R->kind, R->x[i], NV, &R->node[i], &frame,
-		                         &len) != 0)
+		if (fl_secagg_node_start(FED, &R->ref, &R->p, R->t, ids[i], keys[i], R->task,
+		                         &R->pol, R->hist[i], R->kind, R->x[i], NV, &R->node[i],
+		                         &frame, &len) != 0)
 			fail_msg("node_start %s: %s", ids[i], fl_errmsg());
 		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
 		assert_int_equal(
@@ -1006,7 +1007,8 @@ static void test_both_shares_refused(void **state)
 	for (int i = 2; i < NP; i++)
 		sig[i] = sign_set(&R, i, all, none);
 	/* A partner signs one set per round. */
-	refuses_check(&R, 1, all, none, FL_ERR_PROTO, "coordinator: consistency_check out of order");
+	refuses_check(&R, 1, all, none, FL_ERR_PROTO,
+	              "coordinator: consistency_check out of order");
 	for (int i = 0; i < NP; i++) {
 		fedlead__wire__survivor_signature__init(&g[i]);
 		g[i].identity = (char *)ids[i];
@@ -1135,16 +1137,18 @@ static void test_replayed_share(void **state)
 		size_t len = 1;
 
 		e->to = (char *)"p3";
-		assert_int_equal(fl_secagg_node_shares(R2.node[0], R2.to[0]->share_set, &frame, &len),
-		                 FL_ERR_PROTO);
+		assert_int_equal(
+		        fl_secagg_node_shares(R2.node[0], R2.to[0]->share_set, &frame, &len),
+		        FL_ERR_PROTO);
 		assert_string_equal(fl_errmsg(),
 		                    "coordinator: share from \"p2\" to \"p3\" does not "
 		                    "belong here");
 		assert_null(frame);
 		e->to = to;
 		e->from = (char *)"mallory";
-		assert_int_equal(fl_secagg_node_shares(R2.node[0], R2.to[0]->share_set, &frame, &len),
-		                 FL_ERR_PROTO);
+		assert_int_equal(
+		        fl_secagg_node_shares(R2.node[0], R2.to[0]->share_set, &frame, &len),
+		        FL_ERR_PROTO);
 		assert_string_equal(fl_errmsg(), "coordinator: share from \"mallory\" to \"p1\" "
 		                                 "does not belong here");
 		e->from = from;
@@ -1153,9 +1157,9 @@ static void test_replayed_share(void **state)
 			Fedlead__Wire__EncryptedShare *second = R2.to[0]->share_set->shares[1];
 
 			R2.to[0]->share_set->shares[1] = e;
-			assert_int_equal(
-			        fl_secagg_node_shares(R2.node[0], R2.to[0]->share_set, &frame, &len),
-			        FL_ERR_PROTO);
+			assert_int_equal(fl_secagg_node_shares(R2.node[0], R2.to[0]->share_set,
+			                                       &frame, &len),
+			                 FL_ERR_PROTO);
 			assert_string_equal(fl_errmsg(), "coordinator: two shares from p2");
 			R2.to[0]->share_set->shares[1] = second;
 		}
@@ -1272,14 +1276,15 @@ static void test_different_task_refused(void **state)
 		if (i == 4)
 			R.task[0] ^= 1; /* p5 was given another task */
 		if (fl_secagg_node_start(FED, &R.ref, &R.p, R.t, ids[i], keys[i], R.task, &R.pol,
-		                         R.hist[i], R.kind, R.x[i], NV, &R.node[i], &frame, &len) != 0)
+		                         R.hist[i], R.kind, R.x[i], NV, &R.node[i], &frame,
+		                         &len) != 0)
 			fail_msg("node_start %s: %s", ids[i], fl_errmsg());
 		if (i == 4)
 			R.task[0] ^= 1;
 		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
-		assert_int_equal(fl_secagg_coord_advert(R.c, ids[i], env->key_advert, ders[i],
-		                                        der_lens[i]),
-		                 0);
+		assert_int_equal(
+		        fl_secagg_coord_advert(R.c, ids[i], env->key_advert, ders[i], der_lens[i]),
+		        0);
 		fl_wire_free(env);
 	}
 	assert_int_equal(step_key_list(&R), 0);
@@ -1348,13 +1353,15 @@ static void test_participants_checked(void **state)
 		Fedlead__Wire__Envelope *env;
 
 		if (fl_secagg_node_start(FED, &R.ref, &R.p, R.t, "p1", keys[0], R.task, &R.pol,
-		                         R.hist[0], R.kind, R.x[0], NV, &R.node[0], &frame, &len) != 0)
+		                         R.hist[0], R.kind, R.x[0], NV, &R.node[0], &frame,
+		                         &len) != 0)
 			fail_msg("node_start p1: %s", fl_errmsg());
 		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
 		/* its fresh keys replace the old ones in the list */
 		memcpy(R.kl->key_list->entries[0]->c_pub.data, env->key_advert->c_pub.data, 32);
 		memcpy(R.kl->key_list->entries[0]->s_pub.data, env->key_advert->s_pub.data, 32);
-		memcpy(R.kl->key_list->entries[0]->b_commit.data, env->key_advert->b_commit.data, 32);
+		memcpy(R.kl->key_list->entries[0]->b_commit.data, env->key_advert->b_commit.data,
+		       32);
 		fl_wire_free(env);
 	}
 	refuses_keys(&R, 0, R.kl->key_list, FL_ERR_AUTH,
@@ -1392,10 +1399,11 @@ static void test_one_survivor_set_per_federation(void **state)
 		R.hist[i] = keep[i];
 	}
 	up_to_masked(&R);
-	refuses_check(&R, 0, four, p5, FL_ERR_AUTH,
-	              "node policy: this federation's sums so far were over {p1,p2,p3,p4,p5}; the "
-	              "coordinator now asks to reveal a sum over {p1,p2,p3,p4}, which would let the "
-	              "two be differenced; refused (allow_participant_change permits it)");
+	refuses_check(
+	        &R, 0, four, p5, FL_ERR_AUTH,
+	        "node policy: this federation's sums so far were over {p1,p2,p3,p4,p5}; the "
+	        "coordinator now asks to reveal a sum over {p1,p2,p3,p4}, which would let the "
+	        "two be differenced; refused (allow_participant_change permits it)");
 	/* The same set as before is fine. */
 	{
 		char *all[] = {"p1", "p2", "p3", "p4", "p5", NULL}, *none[] = {NULL};

@@ -76,7 +76,8 @@ static int group_setup(void **state)
 		return -1;
 	if (sh("bash '%s' init --dir ca", CA_TOOL) != 0 ||
 	    sh("bash '%s' issue --dir ca --name coordinator --role coordinator --dns localhost "
-	       "--ip 127.0.0.1 --out coord", CA_TOOL) != 0 ||
+	       "--ip 127.0.0.1 --out coord",
+	       CA_TOOL) != 0 ||
 	    sh("bash '%s' issue --dir ca --name p1 --role partner --out p1", CA_TOOL) != 0 ||
 	    sh("printf '%%s\\n' '" TOKEN "' > token && printf 'short\\n' > short"))
 		return -1;
@@ -258,7 +259,7 @@ static void pump(struct fx *f)
 
 /* Runs the loop until cond(f) or `secs` seconds have passed. */
 static int run_until(struct fx *f, int (*cond)(struct fx *, const void *), const void *arg,
-		     double secs)
+                     double secs)
 {
 	struct timespec t0, t;
 
@@ -281,10 +282,11 @@ static int logged(struct fx *f, const void *line)
 	return log_has(f, line);
 }
 
-#define assert_run_logged(f, line, secs)                                                          \
+#define assert_run_logged(f, line, secs)                                                           \
 	do {                                                                                       \
 		if (!run_until(f, logged, line, secs))                                             \
-			fail_log(f, "expected the log line within %g s\n  %s", (double)(secs), line);\
+			fail_log(f, "expected the log line within %g s\n  %s", (double)(secs),     \
+			         line);                                                            \
 	} while (0)
 
 /* The peer end was closed by the server (EOF, or reset). */
@@ -318,8 +320,7 @@ static size_t preauth_conns(struct fx *f)
 /* A TLS client on connection i with p1's certificate, one step at a time. */
 static void tls_start(struct fx *f, int i)
 {
-	assert_int_equal(fl_tls_client_new(f->client_ctx, f->peers[i], "localhost", &f->ssl[i]),
-			 0);
+	assert_int_equal(fl_tls_client_new(f->client_ctx, f->peers[i], "localhost", &f->ssl[i]), 0);
 	SSL_set_connect_state(f->ssl[i]);
 	assert_int_equal(SSL_do_handshake(f->ssl[i]), -1); /* ClientHello sent, waiting */
 	assert_int_equal(SSL_get_error(f->ssl[i], -1), SSL_ERROR_WANT_READ);
@@ -379,7 +380,7 @@ static void test_preauth_limits_push_out_oldest(void **state)
 	assert_int_equal(preauth_conns(f), 2);
 	a3 = connect_from(f, "10.0.0.1", 1003);
 	assert_logged(f, "10.0.0.1:1001: closed to make room for 10.0.0.1:1003: 2 connections "
-			 "from 10.0.0.1 have not said hello (max_connections_per_address)");
+	                 "from 10.0.0.1 have not said hello (max_connections_per_address)");
 	assert_int_equal(preauth_conns(f), 2);
 	assert_true(peer_closed(f, a1));
 	assert_false(peer_closed(f, a2));
@@ -387,7 +388,7 @@ static void test_preauth_limits_push_out_oldest(void **state)
 	assert_int_equal(preauth_conns(f), 3);
 	c1 = connect_from(f, "10.0.0.3", 3001);
 	assert_logged(f, "10.0.0.1:1002: closed to make room for 10.0.0.3:3001: 3 connections "
-			 "have not said hello (max_preauth_connections)");
+	                 "have not said hello (max_preauth_connections)");
 	assert_true(peer_closed(f, a2));
 	assert_false(peer_closed(f, a3) || peer_closed(f, b1) || peer_closed(f, c1));
 	assert_int_equal(open_conns(f), 3);
@@ -408,11 +409,11 @@ static void test_push_out_prefers_silent(void **state)
 	y = connect_from(f, "10.0.0.2", 2002);
 	z = connect_from(f, "10.0.0.3", 3003);
 	assert_logged(f, "10.0.0.2:2002: closed to make room for 10.0.0.3:3003: 2 connections "
-			 "have not said hello (max_preauth_connections)");
+	                 "have not said hello (max_preauth_connections)");
 	assert_true(peer_closed(f, y));
 	w = connect_from(f, "10.0.0.4", 4004);
 	assert_logged(f, "10.0.0.3:3003: closed to make room for 10.0.0.4:4004: 2 connections "
-			 "have not said hello (max_preauth_connections)");
+	                 "have not said hello (max_preauth_connections)");
 	assert_true(peer_closed(f, z));
 	assert_false(peer_closed(f, w));
 	/* Once only handshaking connections are left, the oldest of them goes. */
@@ -420,7 +421,7 @@ static void test_push_out_prefers_silent(void **state)
 	pump(f);
 	(void)connect_from(f, "10.0.0.5", 5005);
 	assert_logged(f, "10.0.0.1:1001: closed to make room for 10.0.0.5:5005: 2 connections "
-			 "have not said hello (max_preauth_connections)");
+	                 "have not said hello (max_preauth_connections)");
 }
 
 /* A connection with a verified certificate is never pushed out: with no
@@ -436,20 +437,20 @@ static void test_refusals(void **state)
 	tls_complete(f, x);
 	y = connect_from(f, "10.0.0.9", 9009);
 	assert_logged(f, "refusing a connection: 1 connections have not said hello "
-			 "(max_preauth_connections); from 10.0.0.9:9009");
+	                 "(max_preauth_connections); from 10.0.0.9:9009");
 	assert_true(peer_closed(f, y));
 	assert_false(peer_closed(f, x));
 	f->o.max_preauth = 5;
 	f->o.max_per_address = 1;
 	y = connect_from(f, "10.0.0.1", 1002);
 	assert_logged(f, "refusing a connection: 1 connections from 10.0.0.1 have not said hello "
-			 "(max_connections_per_address); from 10.0.0.1:1002");
+	                 "(max_connections_per_address); from 10.0.0.1:1002");
 	assert_true(peer_closed(f, y));
 	f->o.max_per_address = 5;
 	(void)connect_from(f, "10.0.0.2", 2002);
 	y = connect_from(f, "10.0.0.3", 3003);
 	assert_logged(f, "refusing a connection: 2 connections open (max_connections); from "
-			 "10.0.0.3:3003");
+	                 "10.0.0.3:3003");
 	assert_true(peer_closed(f, y));
 	assert_int_equal(open_conns(f), 2);
 	assert_int_equal(f->s.rejected, 3);
@@ -480,8 +481,10 @@ static void test_frame_timeout_before_hello(void **state)
 	x = connect_from(f, "10.0.0.1", 1001);
 	tls_complete(f, x);
 	tls_send(f, x, part, sizeof(part));
-	assert_run_logged(f, "10.0.0.1:1001 p1: a frame of 100 bytes incomplete after "
-				      "0.1 s, 10 bytes of it received (frame_timeout); closing", 5);
+	assert_run_logged(f,
+	                  "10.0.0.1:1001 p1: a frame of 100 bytes incomplete after "
+	                  "0.1 s, 10 bytes of it received (frame_timeout); closing",
+	                  5);
 	pump(f);
 	assert_int_equal(open_conns(f), 0);
 }
@@ -532,9 +535,11 @@ static void test_frame_timeout_after_hello(void **state)
 	tls_send(f, x, hdr, 4);
 	for (int k = 0; k < 4; k++)
 		tls_send(f, x, chunk, sizeof(chunk));
-	assert_run_logged(f, "10.0.0.1:1001 p1: a frame of 1048576 bytes incomplete "
-				      "after 0.2 s, 262144 bytes of it received (frame_timeout); "
-				      "closing", 5);
+	assert_run_logged(f,
+	                  "10.0.0.1:1001 p1: a frame of 1048576 bytes incomplete "
+	                  "after 0.2 s, 262144 bytes of it received (frame_timeout); "
+	                  "closing",
+	                  5);
 	assert_logged(f, "partner p1 disconnected");
 }
 
@@ -543,29 +548,33 @@ static void test_frame_timeout_after_hello(void **state)
 static void test_frame_length_limits(void **state)
 {
 	struct fx *f = *state;
-	const uint8_t big[4] = {0, 1, 0, 1}; /* 65537 */
+	const uint8_t big[4] = {0, 1, 0, 1};     /* 65537 */
 	const uint8_t huge[4] = {0, 0x40, 0, 1}; /* max_frame + 1 */
 	int x, y;
 
 	x = connect_from(f, "10.0.0.1", 1001);
 	tls_complete(f, x);
 	tls_send(f, x, big, 4);
-	assert_run_logged(f, "peer p1: frame of 65537 bytes exceeds the limit of 65536 bytes "
-			     "(from 10.0.0.1:1001); closing", 5);
+	assert_run_logged(f,
+	                  "peer p1: frame of 65537 bytes exceeds the limit of 65536 bytes "
+	                  "(from 10.0.0.1:1001); closing",
+	                  5);
 	assert_int_equal(open_conns(f), 0);
 	y = connect_from(f, "10.0.0.1", 1001);
 	tls_complete(f, y);
 	send_hello(f, y);
 	assert_true(run_until(f, joined, NULL, 5));
 	tls_send(f, y, huge, 4);
-	assert_run_logged(f, "peer p1: frame of 4194305 bytes exceeds the limit of 4194304 bytes "
-			     "(from 10.0.0.1:1001); closing", 5);
+	assert_run_logged(f,
+	                  "peer p1: frame of 4194305 bytes exceeds the limit of 4194304 bytes "
+	                  "(from 10.0.0.1:1001); closing",
+	                  5);
 }
 
 /* ---- the HTTP endpoint ---- */
 
 static void route(struct fx *f, int method, const char *uri, const char *auth,
-		  struct fl_http_reply *r)
+                  struct fl_http_reply *r)
 {
 	assert_int_equal(fl_http_route(&f->s, method, uri, auth, "10.0.0.5:80", r), 0);
 }
@@ -597,8 +606,10 @@ static void test_http_routes(void **state)
 	route(f, EVHTTP_REQ_HEAD, "/metrics", NULL, &r);
 	assert_int_equal(r.code, 200);
 	assert_string_equal(r.type, "text/plain; version=0.0.4");
-	assert_non_null(strstr(r.body, "\nfedlead_connections_preauth{federation=\"test-fed\"} 0\n"));
-	assert_non_null(strstr(r.body, "\nfedlead_http_connections_open{federation=\"test-fed\"} 0\n"));
+	assert_non_null(
+	        strstr(r.body, "\nfedlead_connections_preauth{federation=\"test-fed\"} 0\n"));
+	assert_non_null(
+	        strstr(r.body, "\nfedlead_http_connections_open{federation=\"test-fed\"} 0\n"));
 	free(r.body);
 }
 
@@ -615,7 +626,8 @@ static void test_http_token(void **state)
 	assert_string_equal(r.header, "WWW-Authenticate: Bearer realm=\"fedlead\"");
 	assert_string_equal(r.body, "bearer token required\n");
 	free(r.body);
-	assert_logged(f, "HTTP request from 10.0.0.5:80 refused: no bearer token (http_token_file)");
+	assert_logged(f,
+	              "HTTP request from 10.0.0.5:80 refused: no bearer token (http_token_file)");
 	route(f, EVHTTP_REQ_GET, "/metrics", "Bearer " TOKEN "x", &r);
 	assert_int_equal(r.code, 401);
 	free(r.body);
@@ -623,7 +635,7 @@ static void test_http_token(void **state)
 	assert_int_equal(r.code, 401);
 	free(r.body);
 	assert_logged(f, "HTTP request from 10.0.0.5:80 refused: wrong bearer token "
-			 "(http_token_file)");
+	                 "(http_token_file)");
 	route(f, EVHTTP_REQ_GET, "/status", "Bearer " TOKEN, &r);
 	assert_int_equal(r.code, 200);
 	free(r.body);
@@ -644,7 +656,7 @@ static void test_http_token_file_errors(void **state)
 	f->o.http_token_file = P("short");
 	assert_int_equal(fl_http_start(&f->s), FL_ERR_CONFIG);
 	snprintf(want, sizeof(want), "http_token_file %s: the token must be at least 16 characters",
-		 P("short"));
+	         P("short"));
 	assert_string_equal(fl_errmsg(), want);
 	fl_http_stop(&f->s);
 	f->o.http_token_file = P("missing");
@@ -696,11 +708,15 @@ static void test_http_limits(void **state)
 	b = tcp_connect(f->s.http_port);
 	assert_true(run_until(f, http_conns_are, &two, 5));
 	c = tcp_connect(f->s.http_port);
-	snprintf(want, sizeof(want), "refusing an HTTP connection from 127.0.0.1:%d: 2 open "
-		 "(http_max_connections)", local_port(c));
+	snprintf(want, sizeof(want),
+	         "refusing an HTTP connection from 127.0.0.1:%d: 2 open "
+	         "(http_max_connections)",
+	         local_port(c));
 	assert_run_logged(f, want, 5);
-	snprintf(want, sizeof(want), "HTTP connection from 127.0.0.1:%d: no request within 0.3 s "
-		 "(http_timeout); closing", local_port(a));
+	snprintf(want, sizeof(want),
+	         "HTTP connection from 127.0.0.1:%d: no request within 0.3 s "
+	         "(http_timeout); closing",
+	         local_port(a));
 	assert_run_logged(f, want, 5);
 	assert_true(run_until(f, http_conns_are, &none, 5));
 	close(a);
@@ -773,8 +789,10 @@ static void test_https_client_certificate(void **state)
 	assert_int_equal(fl_http_start(&f->s), 0);
 	assert_int_equal(fl_tls_client_ctx(&anon_opts, &anon_ctx), 0);
 	https_connect(f, anon_ctx, &anon, &a);
-	snprintf(want, sizeof(want), "HTTPS connection from 127.0.0.1:%d refused: peer presented "
-		 "no certificate (http_client_ca)", local_port(a));
+	snprintf(want, sizeof(want),
+	         "HTTPS connection from 127.0.0.1:%d refused: peer presented "
+	         "no certificate (http_client_ca)",
+	         local_port(a));
 	refusal.line = want;
 	if (!run_until(f, https_refused, &refusal, 10))
 		fail_log(f, "expected the log line\n  %s", want);
@@ -782,7 +800,7 @@ static void test_https_client_certificate(void **state)
 	if (!run_until(f, https_step, &good, 10))
 		fail_log(f, "no answer over HTTPS; got \"%s\"", good.buf);
 	assert_true(strncmp(good.buf, "HTTP/1.0 200 OK\r\n", 17) == 0 ||
-		    strncmp(good.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	            strncmp(good.buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
 	SSL_free(anon.ssl);
 	SSL_free(good.ssl);
 	SSL_CTX_free(anon_ctx);
@@ -793,22 +811,23 @@ static void test_https_client_certificate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_preauth_limits_push_out_oldest, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_push_out_prefers_silent, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_refusals, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_hello_timeout, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_frame_timeout_before_hello, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_frame_timeout_after_hello, fx_setup,
-						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_frame_length_limits, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_http_routes, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_http_token, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_http_token_file_errors, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_http_limits, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_https_client_certificate, fx_setup,
-						fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_preauth_limits_push_out_oldest, fx_setup,
+	                                        fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_push_out_prefers_silent, fx_setup,
+	                                        fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_refusals, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_hello_timeout, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_frame_timeout_before_hello, fx_setup,
+	                                        fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_frame_timeout_after_hello, fx_setup,
+	                                        fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_frame_length_limits, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_http_routes, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_http_token, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_http_token_file_errors, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_http_limits, fx_setup, fx_teardown),
+	        cmocka_unit_test_setup_teardown(test_https_client_certificate, fx_setup,
+	                                        fx_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -22,8 +22,8 @@
 
 #include "fedlead/error.h"
 #include "fedlead/model.h"
-#include "fedlead/signed_model.h"
 #include "fedlead/signature.h"
+#include "fedlead/signed_model.h"
 #include "model.pb-c.h"
 
 #define FEDLEAD_CA FL_TEST_DATA "/../../deploy/fedlead-ca"

@@ -79,8 +79,8 @@ struct option;
  * missing value (fl_cli_bad_option()), "unexpected argument \"x\"".
  */
 int fl_cli_configure(const struct fl_cfg_key *keys, void *obj, int argc, char **argv,
-		     const struct option *extra,
-		     int (*on_extra)(int ch, const char *arg, void *ctx), void *ctx);
+                     const struct option *extra,
+                     int (*on_extra)(int ch, const char *arg, void *ctx), void *ctx);
 
 /* ---- subcommands (wireguard-tools' wg.c) ---- */
 
@@ -111,6 +111,6 @@ void fl_cli_commands_usage(const struct fl_cli_cmd *cmds, FILE *fp);
  * (see --help)" and FL_EXIT_USAGE. Otherwise returns the command's exit code.
  */
 int fl_cli_dispatch(const char *prog, const struct fl_cli_cmd *cmds, void (*usage)(FILE *fp),
-		    int argc, char **argv);
+                    int argc, char **argv);
 
 #endif

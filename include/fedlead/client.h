@@ -21,7 +21,7 @@ struct fl_node_opts {
 	const char *federation_id; /* the federation to join (also policy.federation_id) */
 	const char *coordinator;   /* HOST:PORT */
 	const char *server_name;   /* name the coordinator's certificate must carry;
-				      NULL = the host of coordinator */
+	                              NULL = the host of coordinator */
 	struct fl_tls_opts tls;
 	const char *model_out;
 	const char *audit_log; /* NULL = none */

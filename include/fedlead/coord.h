@@ -46,8 +46,8 @@ struct fl_coord_settings {
 	double class_weight; /* weight of converted rows; 0 = balanced */
 	double validation_split;
 	uint64_t seed;
-	int max_iterations;     /* Newton / L-BFGS iterations per l2 */
-	double tolerance;       /* converged when ||grad f|| <= tolerance * rows */
+	int max_iterations; /* Newton / L-BFGS iterations per l2 */
+	double tolerance;   /* converged when ||grad f|| <= tolerance * rows */
 	int fedavg_rounds;
 	int local_epochs;
 	size_t local_batch;
@@ -57,8 +57,8 @@ struct fl_coord_settings {
 	double hist_range;
 	double round_deadline; /* seconds a round may take */
 	enum fl_late_policy late_policy;
-	double start_wait; /* seconds to wait for missing partners once quorum is met */
-	int secure;        /* secure aggregation of every update */
+	double start_wait;  /* seconds to wait for missing partners once quorum is met */
+	int secure;         /* secure aggregation of every update */
 	unsigned threshold; /* t of t-of-n; 0 = more than half of the participants */
 };
 
@@ -72,7 +72,7 @@ struct fl_fedcoord_io {
 	int (*send)(void *ctx, const char *partner, const Fedlead__Wire__Envelope *env);
 	/* Queues an encoded frame (secure-aggregation steps build their own). */
 	int (*send_frame)(void *ctx, const char *partner, const uint8_t *frame, size_t len,
-			  const char *type);
+	                  const char *type);
 	/* The DER certificate the partner presented in its TLS handshake. */
 	int (*peer_cert)(void *ctx, const char *partner, const uint8_t **der, size_t *len);
 	/* Closes a partner's connection once what was queued is sent. */
@@ -93,7 +93,7 @@ struct fl_fedcoord;
 
 /* schema must outlive the state machine; settings strings are copied. */
 int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *schema,
-		    const struct fl_fedcoord_io *io, struct fl_fedcoord **out);
+                    const struct fl_fedcoord_io *io, struct fl_fedcoord **out);
 void fl_fedcoord_free(struct fl_fedcoord *c);
 
 /* Restores a checkpoint (before any partner joins). FL_ERR_DATA when it
@@ -117,7 +117,7 @@ void fl_fedcoord_leave(struct fl_fedcoord *c, const char *partner);
  * close that partner's connection (fl_errmsg() says why); the federation
  * itself carries on. */
 int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
-			const Fedlead__Wire__Envelope *env);
+                        const Fedlead__Wire__Envelope *env);
 
 /* The timer armed through io->arm_timer fired. */
 void fl_fedcoord_timer(struct fl_fedcoord *c);
@@ -135,8 +135,8 @@ void fl_fedcoord_view(const struct fl_fedcoord *c, struct fl_fedcoord_view *v);
 
 /* Per partner: name, connected, participating, last seen (unix seconds). */
 size_t fl_fedcoord_partner_count(const struct fl_fedcoord *c);
-void fl_fedcoord_partner(const struct fl_fedcoord *c, size_t i, const char **name,
-			 int *connected, int *participating, double *last_seen);
+void fl_fedcoord_partner(const struct fl_fedcoord *c, size_t i, const char **name, int *connected,
+                         int *participating, double *last_seen);
 
 /* Round history: i-th completed round's log (struct fl_round_log in model.h). */
 size_t fl_fedcoord_history_len(const struct fl_fedcoord *c);

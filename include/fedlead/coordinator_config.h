@@ -20,7 +20,7 @@ struct fl_coordinator_config {
 	int algorithm, late_policy, log_level, secure;
 	uint64_t threshold;
 	double l2, validation_split, tolerance, local_lr, fedprox_mu, round_deadline, start_wait,
-		hello_timeout;
+	        hello_timeout;
 	char *listen, *http_listen, *port_file;
 	uint64_t max_frame, max_connections;
 	/* network limits (issue 10) */

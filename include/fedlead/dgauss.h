@@ -56,8 +56,7 @@ int fl_dgauss_add(struct fl_dgauss *g, uint64_t *v, size_t n);
  * distribution with integer scale t >= 1, P[Y = y] proportional to
  * exp(-|y| / t).
  */
-int fl_dgauss_bern_exp(struct fl_dgauss *g, unsigned __int128 num, unsigned __int128 den,
-                       int *bit);
+int fl_dgauss_bern_exp(struct fl_dgauss *g, unsigned __int128 num, unsigned __int128 den, int *bit);
 int fl_dgauss_laplace(struct fl_dgauss *g, uint64_t t, int64_t *y);
 
 #endif

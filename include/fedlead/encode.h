@@ -28,8 +28,8 @@ struct fl_binding;
  * need_label=0 binds without the label column (scoring unlabelled leads).
  */
 int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
-		   const struct fl_csv_record *header, int need_label, struct fl_binding **out,
-		   size_t *n_extra);
+                   const struct fl_csv_record *header, int need_label, struct fl_binding **out,
+                   size_t *n_extra);
 /* Name of the i-th extra header column. */
 const char *fl_binding_extra(const struct fl_binding *b, size_t i);
 int fl_binding_has_label(const struct fl_binding *b);
@@ -47,7 +47,7 @@ void fl_binding_free(struct fl_binding *b);
  * "leads.csv:17:4: column \"AGE\": \"abc\" is not a number".
  */
 int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, double *x,
-		  double *label, const char **id);
+                  double *label, const char **id);
 
 /* Summable column statistics over raw encoded rows. */
 struct fl_stats {
@@ -83,7 +83,7 @@ struct fl_scaler {
 /* An identity scaler (center 0, scale 1, baseline 0, impute 0). */
 int fl_scaler_new(size_t dim, struct fl_scaler **out);
 int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
-			 struct fl_scaler **out);
+                         struct fl_scaler **out);
 /* Imputes missing values and standardises a raw row in place. */
 void fl_scaler_apply(const struct fl_scaler *sc, double *x);
 void fl_scaler_free(struct fl_scaler *sc);
@@ -92,11 +92,11 @@ enum fl_bad_rows { FL_BAD_ROWS_FAIL = 0, FL_BAD_ROWS_SKIP = 1 };
 
 #define FL_BAD_ROW_SAMPLES 5
 struct fl_load_report {
-	uint64_t rows;    /* rows loaded */
-	uint64_t skipped; /* bad rows skipped (policy skip) */
+	uint64_t rows;                         /* rows loaded */
+	uint64_t skipped;                      /* bad rows skipped (policy skip) */
 	char samples[FL_BAD_ROW_SAMPLES][256]; /* first reasons, as error messages */
 	size_t n_samples;
-	size_t n_extra; /* header columns the schema ignores implicitly */
+	size_t n_extra;  /* header columns the schema ignores implicitly */
 	char extra[512]; /* their names, comma-separated (truncated with "...") */
 };
 
@@ -107,7 +107,7 @@ void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b
 struct fl_dataset {
 	size_t n, dim;
 	double *X;
-	double *y; /* 0 or 1 */
+	double *y;              /* 0 or 1 */
 	struct fl_stats *stats; /* of the raw rows, before standardisation */
 };
 
@@ -116,7 +116,7 @@ struct fl_dataset {
  * Memory: the numeric matrix, not the text.
  */
 int fl_dataset_load(const struct fl_schema *s, const char *path, enum fl_bad_rows policy,
-		    struct fl_dataset **out, struct fl_load_report *rep);
+                    struct fl_dataset **out, struct fl_load_report *rep);
 
 /* An empty dataset with room for n rows of dim columns (n = 0 allowed),
  * without statistics; NULL when memory is short. */
@@ -131,7 +131,7 @@ void fl_dataset_standardize(struct fl_dataset *ds, const struct fl_scaler *sc);
  * datasets (the stats are not copied: they are NULL).
  */
 int fl_dataset_split(const struct fl_dataset *ds, double frac, uint64_t seed,
-		     struct fl_dataset **train, struct fl_dataset **valid);
+                     struct fl_dataset **train, struct fl_dataset **valid);
 
 void fl_dataset_free(struct fl_dataset *ds);
 

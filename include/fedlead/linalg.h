@@ -22,7 +22,7 @@ double *fl_matrix_alloc(size_t n, size_t d);
  * streamed from memory once for both products.
  */
 void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
-			const double *w, double *loss, double *grad, double *hess);
+                        const double *w, double *loss, double *grad, double *hess);
 
 /* z = X w (n doubles). */
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z);

@@ -42,7 +42,7 @@ struct fl_solver;
 
 /* w0 may be NULL (start at zero). kind must be NEWTON or LBFGS. */
 int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
-		  const double *w0, struct fl_solver **out);
+                  const double *w0, struct fl_solver **out);
 
 #define FL_SOLVER_DONE 0
 #define FL_SOLVER_EVAL 1
@@ -136,21 +136,21 @@ struct fl_solver_driver {
  * coefficients", or the solver's or eval's error.
  */
 int fl_solver_run(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
-		  const struct fl_solver_driver *drv, double *w, struct fl_solver_status *st);
+                  const struct fl_solver_driver *drv, double *w, struct fl_solver_status *st);
 
 /* Runs Newton or L-BFGS locally (fl_solver_run() over the rows).
  * w: in = start, out = solution. */
 int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
-		    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st);
+                    const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st);
 
 struct fl_sgd_opts {
 	double l2;
-	int epochs;       /* passes over the rows, > 0 */
-	size_t batch;     /* rows per mini-batch, > 0 */
-	double lr;        /* initial learning rate; decays as lr / (1 + t * decay) */
+	int epochs;   /* passes over the rows, > 0 */
+	size_t batch; /* rows per mini-batch, > 0 */
+	double lr;    /* initial learning rate; decays as lr / (1 + t * decay) */
 	double decay;
-	uint64_t seed;    /* row shuffling */
-	double prox_mu;   /* FedProx: adds (mu/2)||w - anchor||^2; 0 = off */
+	uint64_t seed;        /* row shuffling */
+	double prox_mu;       /* FedProx: adds (mu/2)||w - anchor||^2; 0 = off */
 	const double *anchor; /* d doubles, required when prox_mu > 0 */
 };
 

@@ -25,8 +25,8 @@ struct fl_eval {
 	double brier;    /* mean squared error of the probability */
 	struct fl_decile deciles[FL_DECILES]; /* [0] = the highest-scored tenth */
 	uint64_t top_k, top_k_positives;      /* top_k = min(K asked, rows) */
-	double top_k_share;   /* top_k_positives / top_k */
-	double lift_at_top_k; /* top_k_share / (positives / rows) */
+	double top_k_share;                   /* top_k_positives / top_k */
+	double lift_at_top_k;                 /* top_k_share / (positives / rows) */
 };
 
 /* Exact metrics on arrays (y in {0,1}); for small data and tests. */

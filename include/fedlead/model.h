@@ -50,7 +50,7 @@ struct fl_round_log {
 #define FL_MODEL_MAX_HISTORY 1000000
 
 struct fl_provenance {
-	char *solver;    /* "newton", "lbfgs", "sgd", "fedavg" */
+	char *solver; /* "newton", "lbfgs", "sgd", "fedavg" */
 	double l2;
 	double pos_weight; /* class weight of converted rows (1 = none) */
 	uint64_t rows, positives;
@@ -58,7 +58,7 @@ struct fl_provenance {
 	double final_loss; /* objective at the solution */
 	double grad_norm;
 	struct fl_metric_set train, valid; /* valid.rows == 0: no validation */
-	char *created;      /* RFC 3339, UTC */
+	char *created;                     /* RFC 3339, UTC */
 	char *tool_version;
 	/* Federation (0 / NULL for a local model). */
 	char *federation_id;

@@ -38,10 +38,10 @@ struct fl_node_policy {
 	const char *federation_id;   /* the only federation to join; NULL = any */
 	const char *const *partners; /* the consortium expected; NULL = not checked */
 	size_t n_partners;
-	int allow_plaintext;         /* updates without secure aggregation (inside TLS) */
-	size_t min_partners;         /* fewest partners a secure sum may cover (>= 2) */
-	uint32_t max_local_epochs;   /* largest local_train epochs */
-	uint64_t max_rounds;         /* largest round number */
+	int allow_plaintext;          /* updates without secure aggregation (inside TLS) */
+	size_t min_partners;          /* fewest partners a secure sum may cover (>= 2) */
+	uint32_t max_local_epochs;    /* largest local_train epochs */
+	uint64_t max_rounds;          /* largest round number */
 	int allow_participant_change; /* reveal sums over a changed set (see secagg.h) */
 };
 
@@ -75,7 +75,7 @@ void fl_fednode_set_audit(struct fl_fednode *n, struct fl_audit *audit);
  * model_out by fl_fednode_input(). Strings stay the caller's.
  */
 void fl_fednode_set_output(struct fl_fednode *n, const char *ca, const char *crl,
-			   const char *model_out);
+                           const char *model_out);
 
 /*
  * The ledger of federations joined on this data, in the file path (one line
@@ -89,7 +89,7 @@ int fl_fednode_set_ledger(struct fl_fednode *n, const char *path, uint64_t max, 
 
 /* Builds the Hello frame (malloc'ed) for federation_id (may be ""). */
 int fl_fednode_hello(const struct fl_fednode *n, const char *federation_id, uint8_t **frame,
-		     size_t *len);
+                     size_t *len);
 
 /*
  * Applies the coordinator's Welcome: checks the protocol version, the plan
@@ -124,7 +124,7 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w);
  * (the exact texts are in src/fed/node.c and tests/test_node_policy.c).
  */
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
-		      size_t *len);
+                      size_t *len);
 
 /*
  * The one entry of the network client: any message from the coordinator
@@ -138,7 +138,7 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
  * fl_fednode_fatal() says whether the node must stop rather than reconnect.
  */
 int fl_fednode_input(struct fl_fednode *n, const char *peer, const Fedlead__Wire__Envelope *env,
-		     uint8_t **frame, size_t *len);
+                     uint8_t **frame, size_t *len);
 
 /* 1 when the last error ends the node: a policy refusal, a permanent
  * Reject, a final model that does not verify or cannot be saved. */
@@ -151,8 +151,8 @@ void fl_fednode_disconnected(struct fl_fednode *n);
 
 /* Builds a Status frame for the round of ref. */
 int fl_fednode_status(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
-		      Fedlead__Wire__StatusCode code, const char *detail, uint8_t **frame,
-		      size_t *len);
+                      Fedlead__Wire__StatusCode code, const char *detail, uint8_t **frame,
+                      size_t *len);
 
 /* The newest round this node has seen. */
 uint64_t fl_fednode_last_round(const struct fl_fednode *n);

@@ -36,9 +36,9 @@ extern const struct fl_cfg_key fl_node_config_keys[];
 /*
  * Checks that the required settings are there and agree with each other,
  * and fills *o (its node policy included), whose strings point into c: c
- * must outlive o. Every relaxed policy setting is logged as a warning. Returns 0 or FL_ERR_CONFIG with fl_errmsg()
- * naming the first missing one ("setting \"data\" is required (config file
- * or --data)").
+ * must outlive o. Every relaxed policy setting is logged as a warning. Returns 0 or FL_ERR_CONFIG
+ * with fl_errmsg() naming the first missing one ("setting \"data\" is required (config file or
+ * --data)").
  */
 int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o);
 

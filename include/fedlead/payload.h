@@ -39,7 +39,7 @@ void fl_payload_hess_unpack(const double *v, size_t d, double *H);
 
 /* Validation sums at w over rows X (standardised), appended at v. */
 void fl_payload_valid_pack(const double *X, const double *y, size_t n, size_t d, const double *w,
-			  uint32_t bins, double range, double *v);
+                           uint32_t bins, double range, double *v);
 
 struct fl_valid_metrics {
 	double rows, positives, log_loss, auc; /* log_loss is the mean */

@@ -81,8 +81,8 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
  * it), others categorical with their sorted distinct values and other=true.
  * Missing values give missing=impute. Returns malloc'ed pretty JSON.
  */
-int fl_schema_draft(const char *csv_path, const char *label, const char *id,
-		    size_t max_levels, char **json_out);
+int fl_schema_draft(const char *csv_path, const char *label, const char *id, size_t max_levels,
+                    char **json_out);
 
 void fl_schema_free(struct fl_schema *s);
 

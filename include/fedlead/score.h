@@ -15,10 +15,10 @@
 #define FL_MAX_REASONS 10
 
 struct fl_score_opts {
-	const char *data;   /* lead CSV (a regular file: it is read twice) */
-	const char *out;    /* scored CSV path; NULL = no per-lead output */
-	int eval;           /* the label column must be present */
-	uint64_t top_k;     /* 0 = no top-K figures */
+	const char *data; /* lead CSV (a regular file: it is read twice) */
+	const char *out;  /* scored CSV path; NULL = no per-lead output */
+	int eval;         /* the label column must be present */
+	uint64_t top_k;   /* 0 = no top-K figures */
 	enum fl_bad_rows policy;
 	int n_reasons;      /* reason codes per lead, 0..FL_MAX_REASONS */
 	const char *tmpdir; /* for the ranking spill files; NULL = $TMPDIR */
@@ -36,7 +36,7 @@ struct fl_score_report {
  * (it is written under a temporary name and renamed).
  */
 int fl_score_file(const struct fl_model *m, const struct fl_score_opts *opts,
-		  struct fl_score_report *rep);
+                  struct fl_score_report *rep);
 
 /*
  * The first pass of fl_score_file() alone: scores every good row of
@@ -45,7 +45,7 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *opts,
  * opts->out and opts->n_reasons are ignored.
  */
 int fl_score_rank(const struct fl_model *m, const struct fl_score_opts *opts,
-		  struct fl_score_report *rep, struct fl_ranker **rk);
+                  struct fl_score_report *rep, struct fl_ranker **rk);
 
 /* The effect of one encoded column on a lead's log-odds, against the
  * average training lead. */

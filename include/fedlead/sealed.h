@@ -25,15 +25,13 @@
  * any allocation:
  *   magic differs from the first bytes      "ORIGIN: NOT_MAGIC"
  *   header incomplete                       "ORIGIN: TRUNCATED" [" (N bytes, expected at least M)"]
- *   length over the format's max_len        "ORIGIN: PAYLOAD of N bytes exceeds the limit of M bytes"
- *   length under the format's min_len       "ORIGIN: EMPTY"
- *   fewer bytes than the length says        "ORIGIN: TRUNCATED" [" (N bytes, expected M)"]
- *   more bytes (unless trailing_ok)         "ORIGIN: TRAILING" [" (N bytes, expected M)"]
- *   length over the caller's limit          FL_ERR_LIMIT, "ORIGIN: PAYLOAD of N bytes exceeds ..."
- *   checksum differs                        "ORIGIN: CORRUPT"
- * The bracketed sizes appear when the format's sizes flag is set; N and M
- * count bytes of the whole buffer or file, in which the frame may start at
- * an offset (the signature trailer does).
+ *   length over the format's max_len        "ORIGIN: PAYLOAD of N bytes exceeds the limit of M
+ * bytes" length under the format's min_len       "ORIGIN: EMPTY" fewer bytes than the length says
+ * "ORIGIN: TRUNCATED" [" (N bytes, expected M)"] more bytes (unless trailing_ok)         "ORIGIN:
+ * TRAILING" [" (N bytes, expected M)"] length over the caller's limit          FL_ERR_LIMIT,
+ * "ORIGIN: PAYLOAD of N bytes exceeds ..." checksum differs                        "ORIGIN:
+ * CORRUPT" The bracketed sizes appear when the format's sizes flag is set; N and M count bytes of
+ * the whole buffer or file, in which the frame may start at an offset (the signature trailer does).
  */
 #ifndef FEDLEAD_SEALED_H
 #define FEDLEAD_SEALED_H
@@ -48,12 +46,12 @@
 #define FL_SEAL_MAX_HEADER (FL_SEAL_MAGIC_LEN + 4 + 8)
 
 struct fl_seal_format {
-	const char *magic;     /* FL_SEAL_MAGIC_LEN bytes */
-	unsigned version_bytes; /* 0 or 4 */
-	unsigned length_bytes;  /* 4 or 8 */
-	int checksum;           /* 1: a SHA-256 follows the payload */
-	int trailing_ok;        /* 1: bytes after the frame are the caller's business */
-	int sizes;              /* 1: truncation and trailing messages give sizes */
+	const char *magic;         /* FL_SEAL_MAGIC_LEN bytes */
+	unsigned version_bytes;    /* 0 or 4 */
+	unsigned length_bytes;     /* 4 or 8 */
+	int checksum;              /* 1: a SHA-256 follows the payload */
+	int trailing_ok;           /* 1: bytes after the frame are the caller's business */
+	int sizes;                 /* 1: truncation and trailing messages give sizes */
 	uint64_t min_len, max_len; /* the payload lengths the format allows */
 	int code;                  /* error code for a refused frame */
 	/* Texts (above) */
@@ -62,10 +60,10 @@ struct fl_seal_format {
 
 /* What fl_seal_parse() found. */
 struct fl_seal {
-	uint32_t version;     /* 0 when the format has no version field */
+	uint32_t version; /* 0 when the format has no version field */
 	uint64_t payload_len;
-	size_t header_len;    /* magic, version and length */
-	uint64_t end;         /* offset of the first byte after the frame */
+	size_t header_len; /* magic, version and length */
+	uint64_t end;      /* offset of the first byte after the frame */
 };
 
 /* Bytes before the payload, and before plus after it. */

@@ -68,32 +68,32 @@ const char *fl_secagg_history_set(const struct fl_secagg_history *h);
  * *advert receives the KeyAdvert frame to send.
  */
 int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
-		       const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
-		       EVP_PKEY *key, const uint8_t task_hash[FL_WIRE_KEY_LEN],
-		       const struct fl_secagg_policy *pol, struct fl_secagg_history *hist,
-		       Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
-		       struct fl_secagg_node **out, uint8_t **advert, size_t *advert_len);
+                         const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
+                         EVP_PKEY *key, const uint8_t task_hash[FL_WIRE_KEY_LEN],
+                         const struct fl_secagg_policy *pol, struct fl_secagg_history *hist,
+                         Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
+                         struct fl_secagg_node **out, uint8_t **advert, size_t *advert_len);
 
 /* The KeyList: verifies every advertisement against the CA store, then
  * returns the ShareSet frame (this partner's shares, one per peer). */
 int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *kl,
-		      X509_STORE *store, uint8_t **frame, size_t *len);
+                        X509_STORE *store, uint8_t **frame, size_t *len);
 
 /* The shares addressed to this partner: returns the MaskedUpdate frame. */
 int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSet *ss,
-			uint8_t **frame, size_t *len);
+                          uint8_t **frame, size_t *len);
 
 /* The ConsistencyCheck: checks the survivor set against what this node
  * knows and its policy, and returns the ConsistencySignature frame. */
 int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__ConsistencyCheck *cc,
-			       uint8_t **frame, size_t *len);
+                               uint8_t **frame, size_t *len);
 
 /* The UnmaskRequest: refuses a request whose sets differ from the ones
  * this node signed, that carries fewer than t valid survivor signatures
  * of them, or that names one peer both as survivor and dropped; returns
  * the UnmaskReply. */
 int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
-			uint8_t **frame, size_t *len);
+                          uint8_t **frame, size_t *len);
 
 /* Wipes all secrets. */
 void fl_secagg_node_free(struct fl_secagg_node *s);
@@ -104,32 +104,32 @@ struct fl_secagg_coord;
 
 /* One aggregation of n values among the given partners (sorted), threshold t. */
 int fl_secagg_coord_new(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
-		      const Fedlead__Wire__SecAggParams *p, unsigned t,
-		      const char *const *partners, size_t np, Fedlead__Wire__UpdateKind kind,
-		      size_t n, struct fl_secagg_coord **out);
+                        const Fedlead__Wire__SecAggParams *p, unsigned t,
+                        const char *const *partners, size_t np, Fedlead__Wire__UpdateKind kind,
+                        size_t n, struct fl_secagg_coord **out);
 void fl_secagg_coord_free(struct fl_secagg_coord *c);
 
 /* Records a partner's advertisement with the certificate it presented. */
 int fl_secagg_coord_advert(struct fl_secagg_coord *c, const char *partner,
-			 const Fedlead__Wire__KeyAdvert *a, const uint8_t *cert, size_t cert_len);
+                           const Fedlead__Wire__KeyAdvert *a, const uint8_t *cert, size_t cert_len);
 /* The KeyList of everyone who advertised (at least t needed). */
 int fl_secagg_coord_key_list(struct fl_secagg_coord *c, uint8_t **frame, size_t *len);
 int fl_secagg_coord_shares(struct fl_secagg_coord *c, const char *partner,
-			 const Fedlead__Wire__ShareSet *ss);
+                           const Fedlead__Wire__ShareSet *ss);
 /* The ShareSet frame for one partner: the shares addressed to it. */
 int fl_secagg_coord_shares_for(struct fl_secagg_coord *c, const char *partner, uint8_t **frame,
-			     size_t *len);
+                               size_t *len);
 int fl_secagg_coord_masked(struct fl_secagg_coord *c, const char *partner,
-			 const Fedlead__Wire__MaskedUpdate *m);
+                           const Fedlead__Wire__MaskedUpdate *m);
 /* The ConsistencyCheck (survivors = those whose masked input arrived). */
 int fl_secagg_coord_consistency_check(struct fl_secagg_coord *c, uint8_t **frame, size_t *len);
 /* Records a survivor's signature of the set. */
 int fl_secagg_coord_signature(struct fl_secagg_coord *c, const char *partner,
-			      const Fedlead__Wire__ConsistencySignature *sig);
+                              const Fedlead__Wire__ConsistencySignature *sig);
 /* The UnmaskRequest: the same sets, with the signatures received. */
 int fl_secagg_coord_unmask_request(struct fl_secagg_coord *c, uint8_t **frame, size_t *len);
 int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
-			 const Fedlead__Wire__UnmaskReply *r);
+                           const Fedlead__Wire__UnmaskReply *r);
 /* Removes the masks: out gets the n values of the sum over the survivors. */
 int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out);
 
@@ -148,6 +148,6 @@ size_t fl_secagg_coord_count(const struct fl_secagg_coord *c, enum fl_secagg_ste
 /* Who is in a step's set (advertised / shared / sent masked input / signed
  * the survivor set / revealed). */
 int fl_secagg_coord_member(const struct fl_secagg_coord *c, enum fl_secagg_step step,
-			 const char *partner);
+                           const char *partner);
 
 #endif

@@ -18,8 +18,8 @@
 #include "fedlead/model.h"
 
 /* Appends a signature made with key_path (the certificate's private key). */
-int fl_model_file_sign(const uint8_t *file, size_t len, const char *key_path,
-		       const char *cert_path, uint8_t **out, size_t *out_len);
+int fl_model_file_sign(const uint8_t *file, size_t len, const char *key_path, const char *cert_path,
+                       uint8_t **out, size_t *out_len);
 
 /*
  * Checks that the file carries a signature by a certificate that chains to
@@ -28,7 +28,7 @@ int fl_model_file_sign(const uint8_t *file, size_t len, const char *key_path,
  * signed", "model signature does not verify ..."). signer gets the signing
  * certificate's identity.
  */
-int fl_model_file_verify(const uint8_t *file, size_t len, const char *ca_path,
-			 const char *crl_path, char *signer, size_t signer_len);
+int fl_model_file_verify(const uint8_t *file, size_t len, const char *ca_path, const char *crl_path,
+                         char *signer, size_t signer_len);
 
 #endif

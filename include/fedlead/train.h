@@ -52,8 +52,8 @@ size_t fl_l2_grid(double *out, size_t max);
  * Standardisation uses statistics of the training part only.
  */
 int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
-		   const struct fl_train_opts *opts, struct fl_model **out,
-		   struct fl_train_report *rep);
+                   const struct fl_train_opts *opts, struct fl_model **out,
+                   struct fl_train_report *rep);
 
 /* What a training run found, as a model's provenance records it. */
 struct fl_train_facts {
@@ -75,7 +75,7 @@ int fl_train_stamp(struct fl_model *m, const struct fl_train_facts *f);
 
 /* Trains on standardised rows with the given solver settings; w (dim) in/out. */
 int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
-		 double pos_weight, double *w, struct fl_solver_status *st);
+                 double pos_weight, double *w, struct fl_solver_status *st);
 
 /*
  * fl_train_local's work on every row of a column cache (cache.h) at
@@ -91,8 +91,8 @@ int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts,
  * opening, training on or scoring the cache.
  */
 int fl_train_cache(const struct fl_schema *s, const char *cache_path,
-		   const struct fl_train_opts *opts,
-		   void (*progress)(void *arg, const struct fl_solver_status *st), void *progress_arg,
-		   struct fl_model **out, struct fl_train_report *rep);
+                   const struct fl_train_opts *opts,
+                   void (*progress)(void *arg, const struct fl_solver_status *st),
+                   void *progress_arg, struct fl_model **out, struct fl_train_report *rep);
 
 #endif

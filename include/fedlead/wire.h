@@ -53,9 +53,9 @@
 /* Bytes of the frame header. */
 #define FL_WIRE_HEADER_LEN 4
 /* Secure aggregation (see proto/wire.proto). */
-#define FL_WIRE_MAX_PARTIES 255    /* Shamir over GF(256) */
-#define FL_WIRE_MAX_REPEATED 1024  /* elements of a repeated message, string or bytes field */
-#define FL_WIRE_KEY_LEN 32         /* X25519 keys and secret shares */
+#define FL_WIRE_MAX_PARTIES 255   /* Shamir over GF(256) */
+#define FL_WIRE_MAX_REPEATED 1024 /* elements of a repeated message, string or bytes field */
+#define FL_WIRE_KEY_LEN 32        /* X25519 keys and secret shares */
 #define FL_WIRE_SESSION_LEN 16
 #define FL_WIRE_MAX_SIGNATURE 1024
 #define FL_WIRE_MAX_CERT 16384

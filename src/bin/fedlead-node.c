@@ -12,38 +12,41 @@
 static const char *prog = "fedlead-node";
 
 static const struct fl_cli_cmd commands[] = {
-	{"schema", fl_cmd_node_schema, "drafts a lead schema from a CSV for a person to review", 0},
-	{"check", fl_cmd_node_check,
-	 "validates a lead file against a schema and summarises each column", 0},
-	{"train", fl_cmd_node_train, "trains a local-only conversion model and prints its metrics",
-	 0},
-	{"cache", fl_cmd_node_cache,
-	 "converts a lead CSV once into a binary cache that train --cache\n"
-	 "streams from disk, for data larger than memory", 0},
-	{"inspect", fl_cmd_node_inspect, "prints a model's drivers and provenance", 0},
-	{"join", fl_cmd_node_join, "takes part in a federation (see fedlead-node join --help)", 1},
-	{NULL, NULL, NULL, 0},
+        {"schema", fl_cmd_node_schema, "drafts a lead schema from a CSV for a person to review", 0},
+        {"check", fl_cmd_node_check,
+         "validates a lead file against a schema and summarises each column", 0},
+        {"train", fl_cmd_node_train, "trains a local-only conversion model and prints its metrics",
+         0},
+        {"cache", fl_cmd_node_cache,
+         "converts a lead CSV once into a binary cache that train --cache\n"
+         "streams from disk, for data larger than memory",
+         0},
+        {"inspect", fl_cmd_node_inspect, "prints a model's drivers and provenance", 0},
+        {"join", fl_cmd_node_join, "takes part in a federation (see fedlead-node join --help)", 1},
+        {NULL, NULL, NULL, 0},
 };
 
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: fedlead-node schema --data LEADS.csv --label COLUMN [--id COLUMN]\n"
-		"                           [--max-levels N] [--out SCHEMA.json]\n"
-		"       fedlead-node check --schema SCHEMA.json --data LEADS.csv [--bad-rows fail|skip]\n"
-		"       fedlead-node train --schema SCHEMA.json --data LEADS.csv --out MODEL.fdl\n"
-		"                          [--l2 LAMBDA|auto] [--solver newton|lbfgs|sgd]\n"
-		"                          [--validation-split FRACTION] [--class-weight W|balanced]\n"
-		"                          [--seed N] [--bad-rows fail|skip] [--quiet]\n"
-		"       fedlead-node cache --schema SCHEMA.json --data LEADS.csv --out LEADS.flc\n"
-		"                          [--bad-rows fail|skip] [--quiet]\n"
-		"       fedlead-node train --schema SCHEMA.json --cache LEADS.flc --out MODEL.fdl\n"
-		"                          [--l2 LAMBDA] [--solver newton|lbfgs]\n"
-		"                          [--class-weight W|balanced] [--quiet]\n"
-		"       fedlead-node inspect MODEL.fdl\n"
-		"       fedlead-node join [--config NODE.conf] [--SETTING VALUE]... [--check]\n"
-		"       fedlead-node --version | --help\n"
-		"\n");
+	        "usage: fedlead-node schema --data LEADS.csv --label COLUMN [--id COLUMN]\n"
+	        "                           [--max-levels N] [--out SCHEMA.json]\n"
+	        "       fedlead-node check --schema SCHEMA.json --data LEADS.csv [--bad-rows "
+	        "fail|skip]\n"
+	        "       fedlead-node train --schema SCHEMA.json --data LEADS.csv --out MODEL.fdl\n"
+	        "                          [--l2 LAMBDA|auto] [--solver newton|lbfgs|sgd]\n"
+	        "                          [--validation-split FRACTION] [--class-weight "
+	        "W|balanced]\n"
+	        "                          [--seed N] [--bad-rows fail|skip] [--quiet]\n"
+	        "       fedlead-node cache --schema SCHEMA.json --data LEADS.csv --out LEADS.flc\n"
+	        "                          [--bad-rows fail|skip] [--quiet]\n"
+	        "       fedlead-node train --schema SCHEMA.json --cache LEADS.flc --out MODEL.fdl\n"
+	        "                          [--l2 LAMBDA] [--solver newton|lbfgs]\n"
+	        "                          [--class-weight W|balanced] [--quiet]\n"
+	        "       fedlead-node inspect MODEL.fdl\n"
+	        "       fedlead-node join [--config NODE.conf] [--SETTING VALUE]... [--check]\n"
+	        "       fedlead-node --version | --help\n"
+	        "\n");
 	fl_cli_commands_usage(commands, fp);
 	fprintf(fp, "\nExit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
 }

@@ -48,7 +48,7 @@ int fl_cli_u64(const char *opt, const char *text, uint64_t *out)
 	v = strtoull(text, &end, 10);
 	if (errno != 0 || end == text || *end != '\0' || !isdigit((unsigned char)text[0]))
 		return fl_fail(FL_ERR_INVALID, "%s: \"%s\" is not a non-negative whole number", opt,
-			       text);
+		               text);
 	*out = v;
 	return 0;
 }
@@ -101,7 +101,7 @@ int fl_cli_close_stdout(const char *prog, int code)
 
 	if (err != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: cannot write standard output: %s\n", prog,
-			err != 0 ? strerror(err) : "write error");
+		        err != 0 ? strerror(err) : "write error");
 		if (code == 0)
 			code = FL_EXIT_FAILURE;
 	}
@@ -113,8 +113,8 @@ int fl_cli_close_stdout(const char *prog, int code)
 #define KEY_OPT_BASE 2000
 
 int fl_cli_configure(const struct fl_cfg_key *keys, void *obj, int argc, char **argv,
-		     const struct option *extra,
-		     int (*on_extra)(int ch, const char *arg, void *ctx), void *ctx)
+                     const struct option *extra,
+                     int (*on_extra)(int ch, const char *arg, void *ctx), void *ctx)
 {
 	struct option *opts = NULL;
 	const char *config = NULL;
@@ -194,7 +194,7 @@ static int is_help(const char *arg)
 }
 
 int fl_cli_dispatch(const char *prog, const struct fl_cli_cmd *cmds, void (*usage)(FILE *fp),
-		    int argc, char **argv)
+                    int argc, char **argv)
 {
 	const struct fl_cli_cmd *cmd;
 
@@ -219,7 +219,7 @@ int fl_cli_dispatch(const char *prog, const struct fl_cli_cmd *cmds, void (*usag
 		}
 	if (cmd == NULL) {
 		fl_cli_error(prog, fl_fail(FL_ERR_INVALID, "unknown command \"%s\" (see --help)",
-					   argv[1]));
+		                           argv[1]));
 		return FL_EXIT_USAGE;
 	}
 	return cmd->main(argc - 1, argv + 1);

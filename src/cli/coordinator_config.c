@@ -19,94 +19,102 @@ static const char *const algorithms[] = {"newton", "lbfgs", "fedavg", NULL};
 static const char *const policies[] = {"wait", "drop", "abort", NULL};
 static const char *const levels[] = {"debug", "info", "notice", "warn", "error", NULL};
 
-#define K(sec, name, type, field, dflt, help) \
-	{sec, name, type, offsetof(struct fl_coordinator_config, field), NULL, 0, 0, dflt, help}
-#define KR(sec, name, type, field, lo, hi, dflt, help) \
-	{sec, name, type, offsetof(struct fl_coordinator_config, field), NULL, lo, hi, dflt, help}
-#define KE(sec, name, field, choices, dflt, help) \
-	{sec, name, FL_CFG_ENUM, offsetof(struct fl_coordinator_config, field), choices, 0, 0, dflt, help}
+#define K(sec, name, type, field, dflt, help)                                                      \
+	{                                                                                          \
+		sec, name, type, offsetof(struct fl_coordinator_config, field), NULL, 0, 0, dflt,  \
+		        help                                                                       \
+	}
+#define KR(sec, name, type, field, lo, hi, dflt, help)                                             \
+	{                                                                                          \
+		sec, name, type, offsetof(struct fl_coordinator_config, field), NULL, lo, hi,      \
+		        dflt, help                                                                 \
+	}
+#define KE(sec, name, field, choices, dflt, help)                                                  \
+	{                                                                                          \
+		sec, name, FL_CFG_ENUM, offsetof(struct fl_coordinator_config, field), choices, 0, \
+		        0, dflt, help                                                              \
+	}
 
 const struct fl_cfg_key fl_coordinator_config_keys[] = {
-	K("federation", "id", FL_CFG_STRING, id, NULL, "federation id (required)"),
-	K("federation", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
-	K("federation", "partners", FL_CFG_LIST, partners, NULL,
-	  "partner identities (certificate CN) allowed and expected, comma-separated"),
-	K("federation", "partners_file", FL_CFG_PATH, partners_file, NULL,
-	  "more partner identities, one per line"),
-	KR("federation", "min_partners", FL_CFG_U64, min_partners, 1, 100000, "2",
-	   "quorum: partners needed to start and to go on"),
-	KE("federation", "algorithm", algorithm, algorithms, "newton", "newton, lbfgs or fedavg"),
-	KR("federation", "l2", FL_CFG_L2, l2, 0, INFINITY, "1", "L2 strength, or auto"),
-	K("federation", "class_weight", FL_CFG_STRING, class_weight, "1",
-	  "weight of converted leads, or balanced"),
-	KR("federation", "validation_split", FL_CFG_DOUBLE, validation_split, 0, 0.99, "0.2",
-	   "fraction of each partner's rows held out for validation"),
-	K("federation", "seed", FL_CFG_U64, seed, "1", "seed of the split and SGD shuffling"),
-	KR("federation", "max_iterations", FL_CFG_U64, max_iterations, 1, 100000, "100",
-	   "Newton / L-BFGS iterations per l2 value"),
-	KR("federation", "tolerance", FL_CFG_DOUBLE, tolerance, 1e-16, 1, "1e-10",
-	   "converged when the gradient norm is below tolerance x rows"),
-	KR("federation", "rounds", FL_CFG_U64, rounds, 1, 100000, "20", "fedavg: rounds"),
-	KR("federation", "local_epochs", FL_CFG_U64, local_epochs, 1, 10000, "2",
-	   "fedavg: local SGD epochs per round"),
-	KR("federation", "local_batch", FL_CFG_U64, local_batch, 1, 1000000, "64",
-	   "fedavg: mini-batch rows"),
-	KR("federation", "local_lr", FL_CFG_DOUBLE, local_lr, 1e-9, 100, "0.5",
-	   "fedavg: initial learning rate"),
-	KR("federation", "fedprox_mu", FL_CFG_DOUBLE, fedprox_mu, 0, INFINITY, "0",
-	   "fedavg: FedProx proximal term (0 = plain FedAvg)"),
-	KR("federation", "hist_bins", FL_CFG_U64, hist_bins, 2, 100000, "2000",
-	   "score histogram bins for federated AUC"),
-	K("federation", "secure_aggregation", FL_CFG_BOOL, secure, "on",
-	  "mask every update so the coordinator learns only sums"),
-	KR("federation", "threshold", FL_CFG_U64, threshold, 0, 255, "0",
-	   "secure aggregation: t of t-of-n (0 = more than half of the partners)"),
-	KR("rounds", "round_deadline", FL_CFG_SECONDS, round_deadline, 0.001, 1e7, "5m",
-	   "time a round may take"),
-	KE("rounds", "late_policy", late_policy, policies, "wait",
-	   "when a partner is late or gone: wait, drop or abort"),
-	KR("rounds", "start_wait", FL_CFG_SECONDS, start_wait, 0, 1e7, "30s",
-	   "once the quorum is there, how long to wait for the other partners"),
-	K("network", "listen", FL_CFG_ADDR, listen, "127.0.0.1:7443", "address for partners"),
-	K("network", "http_listen", FL_CFG_ADDR, http_listen, "127.0.0.1:7080",
-	  "address of /healthz, /status, /metrics (empty: off)"),
-	K("network", "port_file", FL_CFG_PATH, port_file, NULL,
-	  "write the bound ports here (for port 0)"),
-	KR("network", "max_frame", FL_CFG_SIZE, max_frame, 1024, 1u << 30, "64M",
-	   "largest message accepted from a joined partner"),
-	KR("network", "hello_timeout", FL_CFG_SECONDS, hello_timeout, 0.01, 3600, "10s",
-	   "time from connecting to the hello"),
-	KR("network", "max_connections", FL_CFG_U64, max_connections, 1, 1000000, "1024",
-	   "open connections at most"),
-	/* Network limits: what a stranger who can open TCP connections can take
-	 * (pre-Hello connections, slow frames, the HTTP endpoint). */
-	KR("network", "max_preauth_connections", FL_CFG_U64, max_preauth, 1, 1000000, "256",
-	   "connections that have not said hello, at most (oldest pushed out first)"),
-	KR("network", "max_connections_per_address", FL_CFG_U64, max_per_address, 1, 1000000,
-	   "64", "of those, from one address"),
-	KR("network", "frame_timeout", FL_CFG_SECONDS, frame_timeout, 0.01, 86400, "60s",
-	   "time from a frame's first bytes to its last"),
-	KR("network", "http_max_connections", FL_CFG_U64, http_max_connections, 1, 100000, "64",
-	   "HTTP connections open at most"),
-	KR("network", "http_timeout", FL_CFG_SECONDS, http_timeout, 0.01, 3600, "10s",
-	   "time an HTTP connection may stay open"),
-	K("network", "http_token_file", FL_CFG_PATH, http_token_file, NULL,
-	  "require this bearer token on HTTP (not for /healthz)"),
-	K("network", "http_client_ca", FL_CFG_PATH, http_client_ca, NULL,
-	  "HTTPS: require a client certificate from this CA"),
-	K("tls", "ca", FL_CFG_PATH, ca, NULL, "the federation's CA certificate (required)"),
-	K("tls", "cert", FL_CFG_PATH, cert, NULL, "coordinator certificate (required)"),
-	K("tls", "key", FL_CFG_PATH, key, NULL, "coordinator private key (required)"),
-	K("tls", "crl", FL_CFG_PATH, crl, NULL, "certificate revocation list"),
-	K("state", "state_dir", FL_CFG_PATH, state_dir, NULL,
-	  "checkpoints and lock (required)"),
-	K("state", "model_out", FL_CFG_PATH, model_out, NULL,
-	  "the coordinator's copy of the model (default STATE_DIR/model.fdl)"),
-	K("state", "audit_log", FL_CFG_PATH, audit_log, NULL, "JSON-lines audit log"),
-	KE("state", "log_level", log_level, levels, "info", "debug, info, notice, warn, error"),
-	K("state", "dump_dir", FL_CFG_PATH, dump_dir, NULL,
-	  "audit aid, off by default: write every payload received to this directory"),
-	{NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+        K("federation", "id", FL_CFG_STRING, id, NULL, "federation id (required)"),
+        K("federation", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
+        K("federation", "partners", FL_CFG_LIST, partners, NULL,
+          "partner identities (certificate CN) allowed and expected, comma-separated"),
+        K("federation", "partners_file", FL_CFG_PATH, partners_file, NULL,
+          "more partner identities, one per line"),
+        KR("federation", "min_partners", FL_CFG_U64, min_partners, 1, 100000, "2",
+           "quorum: partners needed to start and to go on"),
+        KE("federation", "algorithm", algorithm, algorithms, "newton", "newton, lbfgs or fedavg"),
+        KR("federation", "l2", FL_CFG_L2, l2, 0, INFINITY, "1", "L2 strength, or auto"),
+        K("federation", "class_weight", FL_CFG_STRING, class_weight, "1",
+          "weight of converted leads, or balanced"),
+        KR("federation", "validation_split", FL_CFG_DOUBLE, validation_split, 0, 0.99, "0.2",
+           "fraction of each partner's rows held out for validation"),
+        K("federation", "seed", FL_CFG_U64, seed, "1", "seed of the split and SGD shuffling"),
+        KR("federation", "max_iterations", FL_CFG_U64, max_iterations, 1, 100000, "100",
+           "Newton / L-BFGS iterations per l2 value"),
+        KR("federation", "tolerance", FL_CFG_DOUBLE, tolerance, 1e-16, 1, "1e-10",
+           "converged when the gradient norm is below tolerance x rows"),
+        KR("federation", "rounds", FL_CFG_U64, rounds, 1, 100000, "20", "fedavg: rounds"),
+        KR("federation", "local_epochs", FL_CFG_U64, local_epochs, 1, 10000, "2",
+           "fedavg: local SGD epochs per round"),
+        KR("federation", "local_batch", FL_CFG_U64, local_batch, 1, 1000000, "64",
+           "fedavg: mini-batch rows"),
+        KR("federation", "local_lr", FL_CFG_DOUBLE, local_lr, 1e-9, 100, "0.5",
+           "fedavg: initial learning rate"),
+        KR("federation", "fedprox_mu", FL_CFG_DOUBLE, fedprox_mu, 0, INFINITY, "0",
+           "fedavg: FedProx proximal term (0 = plain FedAvg)"),
+        KR("federation", "hist_bins", FL_CFG_U64, hist_bins, 2, 100000, "2000",
+           "score histogram bins for federated AUC"),
+        K("federation", "secure_aggregation", FL_CFG_BOOL, secure, "on",
+          "mask every update so the coordinator learns only sums"),
+        KR("federation", "threshold", FL_CFG_U64, threshold, 0, 255, "0",
+           "secure aggregation: t of t-of-n (0 = more than half of the partners)"),
+        KR("rounds", "round_deadline", FL_CFG_SECONDS, round_deadline, 0.001, 1e7, "5m",
+           "time a round may take"),
+        KE("rounds", "late_policy", late_policy, policies, "wait",
+           "when a partner is late or gone: wait, drop or abort"),
+        KR("rounds", "start_wait", FL_CFG_SECONDS, start_wait, 0, 1e7, "30s",
+           "once the quorum is there, how long to wait for the other partners"),
+        K("network", "listen", FL_CFG_ADDR, listen, "127.0.0.1:7443", "address for partners"),
+        K("network", "http_listen", FL_CFG_ADDR, http_listen, "127.0.0.1:7080",
+          "address of /healthz, /status, /metrics (empty: off)"),
+        K("network", "port_file", FL_CFG_PATH, port_file, NULL,
+          "write the bound ports here (for port 0)"),
+        KR("network", "max_frame", FL_CFG_SIZE, max_frame, 1024, 1u << 30, "64M",
+           "largest message accepted from a joined partner"),
+        KR("network", "hello_timeout", FL_CFG_SECONDS, hello_timeout, 0.01, 3600, "10s",
+           "time from connecting to the hello"),
+        KR("network", "max_connections", FL_CFG_U64, max_connections, 1, 1000000, "1024",
+           "open connections at most"),
+        /* Network limits: what a stranger who can open TCP connections can take
+         * (pre-Hello connections, slow frames, the HTTP endpoint). */
+        KR("network", "max_preauth_connections", FL_CFG_U64, max_preauth, 1, 1000000, "256",
+           "connections that have not said hello, at most (oldest pushed out first)"),
+        KR("network", "max_connections_per_address", FL_CFG_U64, max_per_address, 1, 1000000, "64",
+           "of those, from one address"),
+        KR("network", "frame_timeout", FL_CFG_SECONDS, frame_timeout, 0.01, 86400, "60s",
+           "time from a frame's first bytes to its last"),
+        KR("network", "http_max_connections", FL_CFG_U64, http_max_connections, 1, 100000, "64",
+           "HTTP connections open at most"),
+        KR("network", "http_timeout", FL_CFG_SECONDS, http_timeout, 0.01, 3600, "10s",
+           "time an HTTP connection may stay open"),
+        K("network", "http_token_file", FL_CFG_PATH, http_token_file, NULL,
+          "require this bearer token on HTTP (not for /healthz)"),
+        K("network", "http_client_ca", FL_CFG_PATH, http_client_ca, NULL,
+          "HTTPS: require a client certificate from this CA"),
+        K("tls", "ca", FL_CFG_PATH, ca, NULL, "the federation's CA certificate (required)"),
+        K("tls", "cert", FL_CFG_PATH, cert, NULL, "coordinator certificate (required)"),
+        K("tls", "key", FL_CFG_PATH, key, NULL, "coordinator private key (required)"),
+        K("tls", "crl", FL_CFG_PATH, crl, NULL, "certificate revocation list"),
+        K("state", "state_dir", FL_CFG_PATH, state_dir, NULL, "checkpoints and lock (required)"),
+        K("state", "model_out", FL_CFG_PATH, model_out, NULL,
+          "the coordinator's copy of the model (default STATE_DIR/model.fdl)"),
+        K("state", "audit_log", FL_CFG_PATH, audit_log, NULL, "JSON-lines audit log"),
+        KE("state", "log_level", log_level, levels, "info", "debug, info, notice, warn, error"),
+        K("state", "dump_dir", FL_CFG_PATH, dump_dir, NULL,
+          "audit aid, off by default: write every payload received to this directory"),
+        {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
 /* Appends the identities in a partners file (one per line, # comments). */
@@ -150,7 +158,7 @@ static int require(const char *v, const char *name)
 	if (v != NULL)
 		return 0;
 	return fl_fail(FL_ERR_CONFIG, "setting \"%s\" is required (config file or --%s)", name,
-		       name);
+	               name);
 }
 
 int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_opts *o)
@@ -175,9 +183,11 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 	if (strcmp(c->class_weight, "balanced") == 0)
 		s->class_weight = 0;
 	else if (fl_cli_double("class_weight", c->class_weight, &s->class_weight) != 0 ||
-		 !(s->class_weight > 0))
-		return fl_fail(FL_ERR_CONFIG, "class_weight: \"%s\" is not a positive number or "
-			       "\"balanced\"", c->class_weight);
+	         !(s->class_weight > 0))
+		return fl_fail(FL_ERR_CONFIG,
+		               "class_weight: \"%s\" is not a positive number or "
+		               "\"balanced\"",
+		               c->class_weight);
 	s->validation_split = c->validation_split;
 	s->seed = c->seed;
 	s->max_iterations = (int)c->max_iterations;
@@ -211,9 +221,11 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 	o->http_token_file = c->http_token_file;
 	o->http_client_ca = c->http_client_ca;
 	if (o->max_preauth + s->n_partners > o->max_connections)
-		fl_log(FL_LOG_WARN, "max_preauth_connections (%zu) leaves room for fewer than the "
+		fl_log(FL_LOG_WARN,
+		       "max_preauth_connections (%zu) leaves room for fewer than the "
 		       "%zu partners within max_connections (%zu): connections without hello can "
-		       "fill every slot", o->max_preauth, s->n_partners, o->max_connections);
+		       "fill every slot",
+		       o->max_preauth, s->n_partners, o->max_connections);
 	o->tls = (struct fl_tls_opts){c->ca, c->cert, c->key, c->crl};
 	o->state_dir = c->state_dir;
 	o->audit_log = c->audit_log;

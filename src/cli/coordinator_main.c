@@ -23,22 +23,23 @@ static const char *prog = "fedlead-coordinator";
 enum { OPT_CONFIG = 1000, OPT_CHECK, OPT_HELP, OPT_VERSION };
 
 static const struct option extra_opts[] = {
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"check", no_argument, NULL, OPT_CHECK},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: fedlead-coordinator [--config FILE] [--SETTING VALUE]... [--check]\n"
-		    "       fedlead-coordinator --version | --help\n\n"
-		    "Runs a federation: admits the partners on the allow-list over mutual TLS 1.3,\n"
-		    "computes the shared standardisation, trains the model from the partners'\n"
-		    "summed updates, and delivers the signed model to every participant.\n"
-		    "--check validates the configuration, certificates and schema and exits.\n\n"
-		    "Settings (config file section in brackets):\n");
+	fprintf(fp,
+	        "usage: fedlead-coordinator [--config FILE] [--SETTING VALUE]... [--check]\n"
+	        "       fedlead-coordinator --version | --help\n\n"
+	        "Runs a federation: admits the partners on the allow-list over mutual TLS 1.3,\n"
+	        "computes the shared standardisation, trains the model from the partners'\n"
+	        "summed updates, and delivers the signed model to every participant.\n"
+	        "--check validates the configuration, certificates and schema and exits.\n\n"
+	        "Settings (config file section in brackets):\n");
 	fl_config_usage(fl_coordinator_config_keys, fp);
 	fprintf(fp, "\nExit status: 0 success, 1 runtime failure, 2 bad usage or configuration.\n");
 }

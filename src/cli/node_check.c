@@ -34,8 +34,8 @@ static void print_column_summary(const struct fl_schema *s, const struct fl_stat
 				printf("... (%zu values)", f->enc_width);
 				break;
 			}
-			printf("%s%s=%.0f", k ? ", " : "", k < f->n_values ? f->values[k] : "(other)",
-			       st->sum[j + k]);
+			printf("%s%s=%.0f", k ? ", " : "",
+			       k < f->n_values ? f->values[k] : "(other)", st->sum[j + k]);
 		}
 		printf("\n");
 	}

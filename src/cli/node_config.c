@@ -16,72 +16,79 @@
 static const char *const bad_rows_choices[] = {"fail", "skip", NULL};
 static const char *const level_choices[] = {"debug", "info", "notice", "warn", "error", NULL};
 
-#define JK(sec, name, type, field, dflt, help) \
-	{sec, name, type, offsetof(struct fl_node_config, field), NULL, 0, 0, dflt, help}
-#define JKR(sec, name, type, field, lo, hi, dflt, help) \
-	{sec, name, type, offsetof(struct fl_node_config, field), NULL, lo, hi, dflt, help}
-#define JKE(sec, name, field, choices, dflt, help) \
-	{sec, name, FL_CFG_ENUM, offsetof(struct fl_node_config, field), choices, 0, 0, dflt, help}
+#define JK(sec, name, type, field, dflt, help)                                                     \
+	{                                                                                          \
+		sec, name, type, offsetof(struct fl_node_config, field), NULL, 0, 0, dflt, help    \
+	}
+#define JKR(sec, name, type, field, lo, hi, dflt, help)                                            \
+	{                                                                                          \
+		sec, name, type, offsetof(struct fl_node_config, field), NULL, lo, hi, dflt, help  \
+	}
+#define JKE(sec, name, field, choices, dflt, help)                                                 \
+	{                                                                                          \
+		sec, name, FL_CFG_ENUM, offsetof(struct fl_node_config, field), choices, 0, 0,     \
+		        dflt, help                                                                 \
+	}
 
 const struct fl_cfg_key fl_node_config_keys[] = {
-	JK("node", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
-	JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
-	JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
-	JK("node", "federation", FL_CFG_STRING, federation, NULL,
-	   "federation id to join; any other is refused (required)"),
-	JK("coordinator", "address", FL_CFG_ADDR, coordinator, NULL,
-	   "coordinator HOST:PORT (required)"),
-	JK("coordinator", "server_name", FL_CFG_STRING, server_name, NULL,
-	   "name in the coordinator's certificate (default: the host of address)"),
-	JK("tls", "ca", FL_CFG_PATH, ca, NULL, "the federation's CA certificate (required)"),
-	JK("tls", "cert", FL_CFG_PATH, cert, NULL, "this partner's certificate (required)"),
-	JK("tls", "key", FL_CFG_PATH, key, NULL, "this partner's private key (required)"),
-	JK("tls", "crl", FL_CFG_PATH, crl, NULL, "certificate revocation list"),
-	JK("state", "model_out", FL_CFG_PATH, model_out, NULL,
-	   "where to save the final model (required)"),
-	JK("state", "audit_log", FL_CFG_PATH, audit_log, NULL,
-	   "JSON-lines log of everything sent and received"),
-	JKE("state", "log_level", log_level, level_choices, "info",
-	    "debug, info, notice, warn, error"),
-	JK("state", "dump_dir", FL_CFG_PATH, dump_dir, NULL,
-	   "audit aid: write every message sent, before encryption, to this directory"),
-	JKR("reconnect", "backoff_initial", FL_CFG_SECONDS, backoff_initial, 0.01, 3600, "1s",
-	    "first reconnection delay"),
-	JKR("reconnect", "backoff_max", FL_CFG_SECONDS, backoff_max, 0.01, 86400, "60s",
-	    "longest reconnection delay"),
-	JKR("reconnect", "give_up_after", FL_CFG_SECONDS, give_up_after, 0, 1e9, "0",
-	    "stop after this long without a usable connection (0 = never)"),
-	JKR("network", "max_frame", FL_CFG_SIZE, max_frame, 1024, 1u << 30, "64M",
-	    "largest message accepted from the coordinator"),
-	/*
-	 * Node policy: what this partner accepts whatever the coordinator
-	 * says (struct fl_node_policy, checked in src/fed/node.c). Keep these
-	 * keys together: the defaults are the safe ones, and relaxing one is
-	 * an explicit setting that the node warns about every round.
-	 */
-	JK("policy", "require_secure_aggregation", FL_CFG_BOOL, require_secure, "yes",
-	   "refuse a coordinator that does not mask updates (turning it off also needs "
-	   "allow_plaintext_updates)"),
-	JK("policy", "allow_plaintext_updates", FL_CFG_BOOL, allow_plaintext, "no",
-	   "send updates unmasked (inside TLS) if the coordinator asks; warns every round"),
-	JKR("policy", "min_partners", FL_CFG_U64, min_partners, 2, 255, "3",
-	    "fewest partners a secure sum may cover; below 3 warns every round"),
-	JK("policy", "allow_participant_change", FL_CFG_BOOL, allow_participant_change, "no",
-	   "reveal sums over a different set of partners than earlier in the federation (after "
-	   "a drop); two such sums can be differenced to isolate the missing partners"),
-	JK("policy", "partners", FL_CFG_LIST, partners, NULL,
-	   "the consortium, this partner included; any other participant is refused"),
-	JKR("policy", "max_local_epochs", FL_CFG_U64, max_local_epochs, 1, 4294967295.0, "100",
-	    "most local SGD epochs a task may ask for"),
-	JKR("policy", "max_rounds", FL_CFG_U64, max_rounds, 1, 1e12, "10000",
-	    "highest round number accepted"),
-	JKR("policy", "max_federations", FL_CFG_U64, max_federations, 0, 1e9, "10",
-	    "most federations joined on the same data per window (0 = no limit)"),
-	JKR("policy", "federation_window", FL_CFG_SECONDS, federation_window, 1, 1e10, "720h",
-	    "the window of max_federations"),
-	JK("state", "state_dir", FL_CFG_PATH, state_dir, NULL,
-	   "the node's own state (ledger of federations joined); default: model_out's directory"),
-	{NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+        JK("node", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
+        JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
+        JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
+        JK("node", "federation", FL_CFG_STRING, federation, NULL,
+           "federation id to join; any other is refused (required)"),
+        JK("coordinator", "address", FL_CFG_ADDR, coordinator, NULL,
+           "coordinator HOST:PORT (required)"),
+        JK("coordinator", "server_name", FL_CFG_STRING, server_name, NULL,
+           "name in the coordinator's certificate (default: the host of address)"),
+        JK("tls", "ca", FL_CFG_PATH, ca, NULL, "the federation's CA certificate (required)"),
+        JK("tls", "cert", FL_CFG_PATH, cert, NULL, "this partner's certificate (required)"),
+        JK("tls", "key", FL_CFG_PATH, key, NULL, "this partner's private key (required)"),
+        JK("tls", "crl", FL_CFG_PATH, crl, NULL, "certificate revocation list"),
+        JK("state", "model_out", FL_CFG_PATH, model_out, NULL,
+           "where to save the final model (required)"),
+        JK("state", "audit_log", FL_CFG_PATH, audit_log, NULL,
+           "JSON-lines log of everything sent and received"),
+        JKE("state", "log_level", log_level, level_choices, "info",
+            "debug, info, notice, warn, error"),
+        JK("state", "dump_dir", FL_CFG_PATH, dump_dir, NULL,
+           "audit aid: write every message sent, before encryption, to this directory"),
+        JKR("reconnect", "backoff_initial", FL_CFG_SECONDS, backoff_initial, 0.01, 3600, "1s",
+            "first reconnection delay"),
+        JKR("reconnect", "backoff_max", FL_CFG_SECONDS, backoff_max, 0.01, 86400, "60s",
+            "longest reconnection delay"),
+        JKR("reconnect", "give_up_after", FL_CFG_SECONDS, give_up_after, 0, 1e9, "0",
+            "stop after this long without a usable connection (0 = never)"),
+        JKR("network", "max_frame", FL_CFG_SIZE, max_frame, 1024, 1u << 30, "64M",
+            "largest message accepted from the coordinator"),
+        /*
+         * Node policy: what this partner accepts whatever the coordinator
+         * says (struct fl_node_policy, checked in src/fed/node.c). Keep these
+         * keys together: the defaults are the safe ones, and relaxing one is
+         * an explicit setting that the node warns about every round.
+         */
+        JK("policy", "require_secure_aggregation", FL_CFG_BOOL, require_secure, "yes",
+           "refuse a coordinator that does not mask updates (turning it off also needs "
+           "allow_plaintext_updates)"),
+        JK("policy", "allow_plaintext_updates", FL_CFG_BOOL, allow_plaintext, "no",
+           "send updates unmasked (inside TLS) if the coordinator asks; warns every round"),
+        JKR("policy", "min_partners", FL_CFG_U64, min_partners, 2, 255, "3",
+            "fewest partners a secure sum may cover; below 3 warns every round"),
+        JK("policy", "allow_participant_change", FL_CFG_BOOL, allow_participant_change, "no",
+           "reveal sums over a different set of partners than earlier in the federation (after "
+           "a drop); two such sums can be differenced to isolate the missing partners"),
+        JK("policy", "partners", FL_CFG_LIST, partners, NULL,
+           "the consortium, this partner included; any other participant is refused"),
+        JKR("policy", "max_local_epochs", FL_CFG_U64, max_local_epochs, 1, 4294967295.0, "100",
+            "most local SGD epochs a task may ask for"),
+        JKR("policy", "max_rounds", FL_CFG_U64, max_rounds, 1, 1e12, "10000",
+            "highest round number accepted"),
+        JKR("policy", "max_federations", FL_CFG_U64, max_federations, 0, 1e9, "10",
+            "most federations joined on the same data per window (0 = no limit)"),
+        JKR("policy", "federation_window", FL_CFG_SECONDS, federation_window, 1, 1e10, "720h",
+            "the window of max_federations"),
+        JK("state", "state_dir", FL_CFG_PATH, state_dir, NULL,
+           "the node's own state (ledger of federations joined); default: model_out's directory"),
+        {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
 /*
@@ -97,16 +104,18 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 
 	fl_node_policy_default(p);
 	if (!c->require_secure && !c->allow_plaintext)
-		return fl_fail(FL_ERR_CONFIG, "require_secure_aggregation = no needs "
-			       "allow_plaintext_updates = yes as well: plaintext updates show this "
-			       "partner's sums to the coordinator");
+		return fl_fail(FL_ERR_CONFIG,
+		               "require_secure_aggregation = no needs "
+		               "allow_plaintext_updates = yes as well: plaintext updates show this "
+		               "partner's sums to the coordinator");
 	if (c->require_secure && c->allow_plaintext)
 		return fl_fail(FL_ERR_CONFIG, "allow_plaintext_updates = yes needs "
-			       "require_secure_aggregation = no as well");
+		                              "require_secure_aggregation = no as well");
 	if (c->partners.n > 0 && c->partners.n < c->min_partners)
-		return fl_fail(FL_ERR_CONFIG, "partners names %zu partners, fewer than "
-			       "min_partners = %llu", c->partners.n,
-			       (unsigned long long)c->min_partners);
+		return fl_fail(FL_ERR_CONFIG,
+		               "partners names %zu partners, fewer than "
+		               "min_partners = %llu",
+		               c->partners.n, (unsigned long long)c->min_partners);
 	p->federation_id = c->federation;
 	p->allow_plaintext = c->allow_plaintext;
 	p->min_partners = (size_t)c->min_partners;
@@ -118,14 +127,17 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 		p->n_partners = c->partners.n;
 	}
 	if (c->allow_plaintext)
-		fl_log(FL_LOG_WARN, "allow_plaintext_updates = yes: if the coordinator does not use "
+		fl_log(FL_LOG_WARN,
+		       "allow_plaintext_updates = yes: if the coordinator does not use "
 		       "secure aggregation, it will see this partner's updates alone");
 	if (c->min_partners < FL_NODE_MIN_PARTNERS_DEFAULT)
-		fl_log(FL_LOG_WARN, "min_partners = %llu: a sum may cover only %llu partners, from "
+		fl_log(FL_LOG_WARN,
+		       "min_partners = %llu: a sum may cover only %llu partners, from "
 		       "which each can compute the other's update",
 		       (unsigned long long)c->min_partners, (unsigned long long)c->min_partners);
 	if (c->allow_participant_change)
-		fl_log(FL_LOG_WARN, "allow_participant_change = yes: after a partner drops, sums "
+		fl_log(FL_LOG_WARN,
+		       "allow_participant_change = yes: after a partner drops, sums "
 		       "over the others may be differenced with earlier ones to isolate it");
 	free(c->ledger);
 	c->ledger = NULL;
@@ -174,28 +186,28 @@ int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
 		missing = "federation";
 	if (missing != NULL)
 		return fl_fail(FL_ERR_CONFIG, "setting \"%s\" is required (config file or --%s)",
-			       missing, missing);
+		               missing, missing);
 	if ((r = node_policy(c, &pol)) != 0)
 		return r;
 	*o = (struct fl_node_opts){
-		.schema_path = c->schema,
-		.data_path = c->data,
-		.bad_rows = (enum fl_bad_rows)c->bad_rows,
-		.federation_id = c->federation,
-		.coordinator = c->coordinator,
-		.server_name = c->server_name,
-		.tls = {c->ca, c->cert, c->key, c->crl},
-		.model_out = c->model_out,
-		.audit_log = c->audit_log,
-		.dump_dir = c->dump_dir,
-		.max_frame = c->max_frame,
-		.backoff_initial = c->backoff_initial,
-		.backoff_max = c->backoff_max,
-		.give_up_after = c->give_up_after,
-		.policy = pol,
-		.ledger = c->ledger,
-		.max_federations = c->max_federations,
-		.federation_window = c->federation_window,
+	        .schema_path = c->schema,
+	        .data_path = c->data,
+	        .bad_rows = (enum fl_bad_rows)c->bad_rows,
+	        .federation_id = c->federation,
+	        .coordinator = c->coordinator,
+	        .server_name = c->server_name,
+	        .tls = {c->ca, c->cert, c->key, c->crl},
+	        .model_out = c->model_out,
+	        .audit_log = c->audit_log,
+	        .dump_dir = c->dump_dir,
+	        .max_frame = c->max_frame,
+	        .backoff_initial = c->backoff_initial,
+	        .backoff_max = c->backoff_max,
+	        .give_up_after = c->give_up_after,
+	        .policy = pol,
+	        .ledger = c->ledger,
+	        .max_federations = c->max_federations,
+	        .federation_window = c->federation_window,
 	};
 	return 0;
 }

@@ -19,10 +19,10 @@
 enum { JOPT_CONFIG = 1500, JOPT_CHECK, JOPT_HELP };
 
 static const struct option join_extra[] = {
-	{"config", required_argument, NULL, JOPT_CONFIG},
-	{"check", no_argument, NULL, JOPT_CHECK},
-	{"help", no_argument, NULL, JOPT_HELP},
-	{NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, JOPT_CONFIG},
+        {"check", no_argument, NULL, JOPT_CHECK},
+        {"help", no_argument, NULL, JOPT_HELP},
+        {NULL, 0, NULL, 0},
 };
 
 static int join_option(int ch, const char *arg, void *ctx)
@@ -32,8 +32,10 @@ static int join_option(int ch, const char *arg, void *ctx)
 	case JOPT_CONFIG: return 0;
 	case JOPT_CHECK: *(int *)ctx = 1; return 0;
 	case JOPT_HELP:
-		printf("usage: fedlead-node join [--config NODE.conf] [--SETTING VALUE]... [--check]\n\n"
-		       "Takes part in a federation: connects to the coordinator over mutual TLS 1.3,\n"
+		printf("usage: fedlead-node join [--config NODE.conf] [--SETTING VALUE]... "
+		       "[--check]\n\n"
+		       "Takes part in a federation: connects to the coordinator over mutual TLS "
+		       "1.3,\n"
 		       "answers its tasks with sums over this partner's rows (never a row), and\n"
 		       "saves the final model after checking the coordinator's signature.\n\n"
 		       "Settings (config file section in brackets):\n");

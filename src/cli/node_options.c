@@ -10,28 +10,43 @@
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
 
-enum { OPT_SCHEMA = 256, OPT_DATA, OPT_OUT, OPT_LABEL, OPT_ID, OPT_MAX_LEVELS, OPT_BAD_ROWS,
-       OPT_L2, OPT_SOLVER, OPT_VSPLIT, OPT_CLASS_WEIGHT, OPT_SEED, OPT_QUIET, OPT_HELP,
-       OPT_VERSION, OPT_CACHE };
+enum {
+	OPT_SCHEMA = 256,
+	OPT_DATA,
+	OPT_OUT,
+	OPT_LABEL,
+	OPT_ID,
+	OPT_MAX_LEVELS,
+	OPT_BAD_ROWS,
+	OPT_L2,
+	OPT_SOLVER,
+	OPT_VSPLIT,
+	OPT_CLASS_WEIGHT,
+	OPT_SEED,
+	OPT_QUIET,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_CACHE
+};
 
 static const struct option long_opts[] = {
-	{"schema", required_argument, NULL, OPT_SCHEMA},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"out", required_argument, NULL, OPT_OUT},
-	{"label", required_argument, NULL, OPT_LABEL},
-	{"id", required_argument, NULL, OPT_ID},
-	{"max-levels", required_argument, NULL, OPT_MAX_LEVELS},
-	{"bad-rows", required_argument, NULL, OPT_BAD_ROWS},
-	{"l2", required_argument, NULL, OPT_L2},
-	{"solver", required_argument, NULL, OPT_SOLVER},
-	{"validation-split", required_argument, NULL, OPT_VSPLIT},
-	{"class-weight", required_argument, NULL, OPT_CLASS_WEIGHT},
-	{"seed", required_argument, NULL, OPT_SEED},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{"cache", required_argument, NULL, OPT_CACHE},
-	{NULL, 0, NULL, 0},
+        {"schema", required_argument, NULL, OPT_SCHEMA},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"id", required_argument, NULL, OPT_ID},
+        {"max-levels", required_argument, NULL, OPT_MAX_LEVELS},
+        {"bad-rows", required_argument, NULL, OPT_BAD_ROWS},
+        {"l2", required_argument, NULL, OPT_L2},
+        {"solver", required_argument, NULL, OPT_SOLVER},
+        {"validation-split", required_argument, NULL, OPT_VSPLIT},
+        {"class-weight", required_argument, NULL, OPT_CLASS_WEIGHT},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"cache", required_argument, NULL, OPT_CACHE},
+        {NULL, 0, NULL, 0},
 };
 
 /* Returns 0 or a negative FL_ERR_* with the message. */
@@ -64,29 +79,34 @@ static int parse(int argc, char **argv, struct fl_node_args *o)
 			else if ((r = fl_cli_double("--l2", optarg, &o->train.l2)) != 0)
 				return r;
 			else if (o->train.l2 < 0)
-				return fl_fail(FL_ERR_INVALID, "--l2: must be at least 0 or \"auto\"");
+				return fl_fail(FL_ERR_INVALID,
+				               "--l2: must be at least 0 or \"auto\"");
 			break;
 		case OPT_SOLVER:
 			if (fl_solver_parse(optarg, &o->train.solver) != 0)
 				return fl_fail(FL_ERR_INVALID,
-					       "--solver: \"%s\" is not newton, lbfgs or sgd", optarg);
+				               "--solver: \"%s\" is not newton, lbfgs or sgd",
+				               optarg);
 			break;
 		case OPT_VSPLIT:
-			if ((r = fl_cli_double("--validation-split", optarg, &o->train.valid_frac)) != 0)
+			if ((r = fl_cli_double("--validation-split", optarg,
+			                       &o->train.valid_frac)) != 0)
 				return r;
 			if (!(o->train.valid_frac >= 0 && o->train.valid_frac < 1))
-				return fl_fail(FL_ERR_INVALID, "--validation-split: must be from 0 up "
-					       "to (not including) 1");
+				return fl_fail(FL_ERR_INVALID,
+				               "--validation-split: must be from 0 up "
+				               "to (not including) 1");
 			break;
 		case OPT_CLASS_WEIGHT:
 			if (strcmp(optarg, "balanced") == 0)
 				o->train.pos_weight = 0;
 			else if ((r = fl_cli_double("--class-weight", optarg,
-						    &o->train.pos_weight)) != 0)
+			                            &o->train.pos_weight)) != 0)
 				return r;
 			else if (!(o->train.pos_weight > 0))
-				return fl_fail(FL_ERR_INVALID, "--class-weight: must be positive or "
-					       "\"balanced\"");
+				return fl_fail(FL_ERR_INVALID,
+				               "--class-weight: must be positive or "
+				               "\"balanced\"");
 			break;
 		case OPT_SEED:
 			if ((r = fl_cli_u64("--seed", optarg, &o->train.seed)) != 0)
@@ -111,7 +131,7 @@ int fl_node_args_parse(int argc, char **argv, struct fl_node_args *a)
 		return fl_node_fail(r);
 	if (optind != argc) {
 		fprintf(stderr, "%s %s: unexpected argument \"%s\"\n", FL_NODE_PROG, argv[0],
-			argv[optind]);
+		        argv[optind]);
 		return FL_EXIT_USAGE;
 	}
 	return 0;

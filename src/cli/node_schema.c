@@ -36,7 +36,8 @@ int fl_cmd_node_schema(int argc, char **argv)
 		return FL_EXIT_FAILURE;
 	}
 	if (a.out)
-		fprintf(stderr, "%s: drafted %s: review every feature before partners agree on it\n",
-			FL_NODE_PROG, a.out);
+		fprintf(stderr,
+		        "%s: drafted %s: review every feature before partners agree on it\n",
+		        FL_NODE_PROG, a.out);
 	return 0;
 }

@@ -14,14 +14,15 @@ static void cache_progress(void *arg, const struct fl_solver_status *st)
 {
 	(void)arg;
 	fprintf(stderr, "%s: pass %d, iteration %d: objective %.10g, gradient norm %.3g\n",
-		FL_NODE_PROG, st->evaluations, st->iterations, st->objective, st->grad_norm);
+	        FL_NODE_PROG, st->evaluations, st->iterations, st->objective, st->grad_norm);
 }
 
 static void print_fit(const struct fl_node_args *a, const struct fl_train_report *tr)
 {
 	printf("solver %s, l2 %g%s: %d iterations, objective %.10g, gradient norm %.3g%s\n",
-	       fl_solver_name(a->train.solver), tr->l2, tr->pos_weight != 1 ? " (class-weighted)" : "",
-	       tr->status.iterations, tr->status.objective, tr->status.grad_norm,
+	       fl_solver_name(a->train.solver), tr->l2,
+	       tr->pos_weight != 1 ? " (class-weighted)" : "", tr->status.iterations,
+	       tr->status.objective, tr->status.grad_norm,
 	       tr->status.converged ? "" : " (not converged)");
 }
 
@@ -38,14 +39,16 @@ static int train_cache(struct fl_node_args *a)
 		return r;
 	if (a->data != NULL || a->train.l2_auto || a->train.valid_frac > 0 ||
 	    a->train.solver == FL_SOLVER_SGD) {
-		fprintf(stderr, "%s train: --cache trains on all cached rows with newton or lbfgs "
-				"and a given --l2; --data, --l2 auto, --validation-split and "
-				"--solver sgd need the rows in memory\n", FL_NODE_PROG);
+		fprintf(stderr,
+		        "%s train: --cache trains on all cached rows with newton or lbfgs "
+		        "and a given --l2; --data, --l2 auto, --validation-split and "
+		        "--solver sgd need the rows in memory\n",
+		        FL_NODE_PROG);
 		return FL_EXIT_USAGE;
 	}
 	if ((r = fl_schema_load(a->schema, &s)) != 0 ||
 	    (r = fl_train_cache(s, a->cache, &a->train, a->quiet ? NULL : cache_progress, NULL, &m,
-				&tr)) != 0)
+	                        &tr)) != 0)
 		goto out;
 	print_fit(a, &tr);
 	fl_node_print_metrics("training", &tr.train);
@@ -77,8 +80,10 @@ int fl_cmd_node_train(int argc, char **argv)
 	    (r = fl_node_args_require(a.out, "--out", "train")) != 0)
 		return r;
 	if (a.train.l2_auto && a.train.valid_frac == 0 && !a.quiet)
-		fprintf(stderr, "%s: --l2 auto without --validation-split: choosing by 5-fold "
-				"cross-validation\n", FL_NODE_PROG);
+		fprintf(stderr,
+		        "%s: --l2 auto without --validation-split: choosing by 5-fold "
+		        "cross-validation\n",
+		        FL_NODE_PROG);
 	if ((r = fl_schema_load(a.schema, &s)) != 0 ||
 	    (r = fl_dataset_load(s, a.data, a.bad_rows, &ds, &rep)) != 0)
 		goto out;

@@ -15,44 +15,45 @@
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
 #include "fedlead/error.h"
-#include "fedlead/signed_model.h"
 #include "fedlead/report.h"
 #include "fedlead/score.h"
+#include "fedlead/signed_model.h"
 
 static const char *prog = "fedlead-score";
 
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: fedlead-score --model MODEL.fdl --data LEADS.csv [--out SCORED.csv]\n"
-		"                     [--eval] [--top K] [--json] [--reasons N]\n"
-		"                     [--report REPORT.html [--compare NAME=LOCAL.fdl:HOLDOUT.csv]...]\n"
-		"                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
-		"       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
-		"       fedlead-score --model MODEL.fdl --explain [--top N]\n"
-		"       fedlead-score --model MODEL.fdl --export json\n"
-		"       fedlead-score --version | --help\n"
-		"\n"
-		"--out       writes one row per lead: id, score (conversion probability), rank,\n"
-		"            decile (1 = best tenth) and the top reason codes with their\n"
-		"            contributions to the log-odds\n"
-		"--eval      the file has the label column: prints AUC, log-loss, Brier score,\n"
-		"            calibration by decile and, with --top K, hits among the K best\n"
-		"--json      prints the metrics as one JSON object\n"
-		"--report    writes a self-contained HTML report (charts, drivers,\n"
-		"            provenance; with --eval also gains, ROC, lift, calibration)\n"
-		"--compare NAME=LOCAL.fdl:HOLDOUT.csv  (with --report and --eval, once per\n"
-		"            partner) adds a \"what federation added\" panel: partner NAME's\n"
-		"            local-only model against MODEL (the federated one) on its own\n"
-		"            held-out leads HOLDOUT.csv and on the --data leads (all partners'\n"
-		"            held-out): AUC with a 95 %% interval, log-loss, converted leads in\n"
-		"            the top 10 %%. NAME ends at the first '=', LOCAL.fdl at the last ':'\n"
-		"--explain   prints the model's top positive and negative drivers\n"
-		"--export json  prints the whole model as JSON\n"
-		"--verify-ca   refuses the model unless it carries a valid signature by a\n"
-		"            certificate of this CA (a federation's coordinator)\n"
-		"\n"
-		"Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
+	        "usage: fedlead-score --model MODEL.fdl --data LEADS.csv [--out SCORED.csv]\n"
+	        "                     [--eval] [--top K] [--json] [--reasons N]\n"
+	        "                     [--report REPORT.html [--compare "
+	        "NAME=LOCAL.fdl:HOLDOUT.csv]...]\n"
+	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
+	        "       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
+	        "       fedlead-score --model MODEL.fdl --explain [--top N]\n"
+	        "       fedlead-score --model MODEL.fdl --export json\n"
+	        "       fedlead-score --version | --help\n"
+	        "\n"
+	        "--out       writes one row per lead: id, score (conversion probability), rank,\n"
+	        "            decile (1 = best tenth) and the top reason codes with their\n"
+	        "            contributions to the log-odds\n"
+	        "--eval      the file has the label column: prints AUC, log-loss, Brier score,\n"
+	        "            calibration by decile and, with --top K, hits among the K best\n"
+	        "--json      prints the metrics as one JSON object\n"
+	        "--report    writes a self-contained HTML report (charts, drivers,\n"
+	        "            provenance; with --eval also gains, ROC, lift, calibration)\n"
+	        "--compare NAME=LOCAL.fdl:HOLDOUT.csv  (with --report and --eval, once per\n"
+	        "            partner) adds a \"what federation added\" panel: partner NAME's\n"
+	        "            local-only model against MODEL (the federated one) on its own\n"
+	        "            held-out leads HOLDOUT.csv and on the --data leads (all partners'\n"
+	        "            held-out): AUC with a 95 %% interval, log-loss, converted leads in\n"
+	        "            the top 10 %%. NAME ends at the first '=', LOCAL.fdl at the last ':'\n"
+	        "--explain   prints the model's top positive and negative drivers\n"
+	        "--export json  prints the whole model as JSON\n"
+	        "--verify-ca   refuses the model unless it carries a valid signature by a\n"
+	        "            certificate of this CA (a federation's coordinator)\n"
+	        "\n"
+	        "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
 }
 
 static int fail(int err)
@@ -109,9 +110,9 @@ static int print_eval_json(const struct fl_eval *ev, const struct fl_score_repor
 		const struct fl_decile *dc = &ev->deciles[d];
 
 		json_array_append_new(dec, json_pack("{s:i, s:I, s:I, s:o}", "decile", d + 1,
-						     "rows", (json_int_t)dc->rows, "positives",
-						     (json_int_t)dc->positives, "mean_score",
-						     real_or_null(dc->mean_prob)));
+		                                     "rows", (json_int_t)dc->rows, "positives",
+		                                     (json_int_t)dc->positives, "mean_score",
+		                                     real_or_null(dc->mean_prob)));
 	}
 	json_object_set_new(o, "deciles", dec);
 	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
@@ -128,7 +129,7 @@ static int print_eval_json(const struct fl_eval *ev, const struct fl_score_repor
  * certificate chain check out, so a tampered or unsigned model is refused.
  */
 static int load_model(const char *path, const char *ca, const char *crl, int quiet,
-		      struct fl_model **m, char signer[256])
+                      struct fl_model **m, char signer[256])
 {
 	uint8_t *buf = NULL;
 	size_t len;
@@ -143,7 +144,7 @@ static int load_model(const char *path, const char *ca, const char *crl, int qui
 		r = fl_model_decode(buf, len, path, m);
 	if (r == 0 && !quiet)
 		fprintf(stderr, "%s: %s: signature by \"%s\" verified against %s\n", prog, path,
-			signer, ca);
+		        signer, ca);
 	free(buf);
 	return r;
 }
@@ -165,9 +166,10 @@ static int parse_compare(const char *arg, char **copy, struct fl_report_compare 
 		return fl_fail(FL_ERR_INVALID,
 		               "--compare: \"%s\" is not NAME=LOCAL.fdl:HOLDOUT.csv (no ':')", arg);
 	if (eq == arg || colon == eq + 1 || colon[1] == '\0')
-		return fl_fail(FL_ERR_INVALID,
-		               "--compare: \"%s\" is not NAME=LOCAL.fdl:HOLDOUT.csv (a part is empty)",
-		               arg);
+		return fl_fail(
+		        FL_ERR_INVALID,
+		        "--compare: \"%s\" is not NAME=LOCAL.fdl:HOLDOUT.csv (a part is empty)",
+		        arg);
 	if ((*copy = strdup(arg)) == NULL)
 		return FL_ERR_NOMEM;
 	(*copy)[eq - arg] = '\0';
@@ -198,30 +200,47 @@ static int run_compare(const struct fl_model *fed, const struct fl_score_opts *s
 	return r;
 }
 
-enum { OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_EVAL, OPT_TOP, OPT_JSON, OPT_REASONS,
-       OPT_BAD_ROWS, OPT_TMPDIR, OPT_QUIET, OPT_EXPLAIN, OPT_EXPORT, OPT_HELP, OPT_VERSION,
-       OPT_VERIFY_CA, OPT_CRL, OPT_REPORT, OPT_COMPARE };
+enum {
+	OPT_MODEL = 256,
+	OPT_DATA,
+	OPT_OUT,
+	OPT_EVAL,
+	OPT_TOP,
+	OPT_JSON,
+	OPT_REASONS,
+	OPT_BAD_ROWS,
+	OPT_TMPDIR,
+	OPT_QUIET,
+	OPT_EXPLAIN,
+	OPT_EXPORT,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_VERIFY_CA,
+	OPT_CRL,
+	OPT_REPORT,
+	OPT_COMPARE
+};
 
 static const struct option long_opts[] = {
-	{"model", required_argument, NULL, OPT_MODEL},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"out", required_argument, NULL, OPT_OUT},
-	{"eval", no_argument, NULL, OPT_EVAL},
-	{"top", required_argument, NULL, OPT_TOP},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"reasons", required_argument, NULL, OPT_REASONS},
-	{"bad-rows", required_argument, NULL, OPT_BAD_ROWS},
-	{"tmpdir", required_argument, NULL, OPT_TMPDIR},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"explain", no_argument, NULL, OPT_EXPLAIN},
-	{"export", required_argument, NULL, OPT_EXPORT},
-	{"verify-ca", required_argument, NULL, OPT_VERIFY_CA},
-	{"crl", required_argument, NULL, OPT_CRL},
-	{"report", required_argument, NULL, OPT_REPORT},
-	{"compare", required_argument, NULL, OPT_COMPARE},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"eval", no_argument, NULL, OPT_EVAL},
+        {"top", required_argument, NULL, OPT_TOP},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"reasons", required_argument, NULL, OPT_REASONS},
+        {"bad-rows", required_argument, NULL, OPT_BAD_ROWS},
+        {"tmpdir", required_argument, NULL, OPT_TMPDIR},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"export", required_argument, NULL, OPT_EXPORT},
+        {"verify-ca", required_argument, NULL, OPT_VERIFY_CA},
+        {"crl", required_argument, NULL, OPT_CRL},
+        {"report", required_argument, NULL, OPT_REPORT},
+        {"compare", required_argument, NULL, OPT_COMPARE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
 };
 
 int fl_cmd_score(int argc, char **argv)
@@ -256,7 +275,8 @@ int fl_cmd_score(int argc, char **argv)
 		case OPT_REPORT: report = optarg; break;
 		case OPT_COMPARE:
 			if (n_cmp == FL_REPORT_MAX_COMPARE)
-				return fail(fl_fail(FL_ERR_INVALID, "--compare: at most %d partners",
+				return fail(fl_fail(FL_ERR_INVALID,
+				                    "--compare: at most %d partners",
 				                    FL_REPORT_MAX_COMPARE));
 			cmp_arg[n_cmp++] = optarg;
 			break;
@@ -269,7 +289,7 @@ int fl_cmd_score(int argc, char **argv)
 				return fail(r);
 			if (v > FL_MAX_REASONS)
 				return fail(fl_fail(FL_ERR_INVALID, "--reasons: at most %d",
-						    FL_MAX_REASONS));
+				                    FL_MAX_REASONS));
 			so.n_reasons = (int)v;
 			break;
 		case OPT_BAD_ROWS:
@@ -290,11 +310,13 @@ int fl_cmd_score(int argc, char **argv)
 		return FL_EXIT_USAGE;
 	}
 	if (export != NULL && strcmp(export, "json") != 0) {
-		fprintf(stderr, "%s: --export: \"%s\" is not a known format (json)\n", prog, export);
+		fprintf(stderr, "%s: --export: \"%s\" is not a known format (json)\n", prog,
+		        export);
 		return FL_EXIT_USAGE;
 	}
 	if (so.data == NULL && !explain && export == NULL) {
-		fprintf(stderr, "%s: --data, --explain or --export is required (see --help)\n", prog);
+		fprintf(stderr, "%s: --data, --explain or --export is required (see --help)\n",
+		        prog);
 		return FL_EXIT_USAGE;
 	}
 	if (report != NULL && so.data == NULL) {
@@ -311,7 +333,8 @@ int fl_cmd_score(int argc, char **argv)
 			goto out;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cmp[j].name, cmp[i].name) == 0) {
-				r = fl_fail(FL_ERR_INVALID, "--compare: partner \"%s\" is named twice",
+				r = fl_fail(FL_ERR_INVALID,
+				            "--compare: partner \"%s\" is named twice",
 				            cmp[i].name);
 				goto out;
 			}
@@ -327,7 +350,8 @@ int fl_cmd_score(int argc, char **argv)
 		goto out;
 	}
 	if (explain) {
-		r = fl_score_explain(m, stdout, so.top_k ? (int)(so.top_k > 1000 ? 1000 : so.top_k) : 10);
+		r = fl_score_explain(m, stdout,
+		                     so.top_k ? (int)(so.top_k > 1000 ? 1000 : so.top_k) : 10);
 		goto out;
 	}
 	/* The report makes its own pass over the leads (it collects the curves);
@@ -338,9 +362,11 @@ int fl_cmd_score(int argc, char **argv)
 		char when[32];
 		time_t now = time(NULL);
 		struct tm tm;
-		struct fl_report_meta meta = {.model_path = model, .data_path = so.data,
-					      .signer = signer[0] ? signer : NULL,
-					      .compare = cmp, .n_compare = n_cmp};
+		struct fl_report_meta meta = {.model_path = model,
+		                              .data_path = so.data,
+		                              .signer = signer[0] ? signer : NULL,
+		                              .compare = cmp,
+		                              .n_compare = n_cmp};
 
 		if (gmtime_r(&now, &tm) != NULL &&
 		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)

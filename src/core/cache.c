@@ -24,8 +24,8 @@
 #include "fedlead/bytes.h"
 #include "fedlead/error.h"
 #include "fedlead/file.h"
-#include "fedlead/rows.h"
 #include "fedlead/linalg.h"
+#include "fedlead/rows.h"
 
 #define MAGIC_LEN 8
 #define SHA_LEN 32
@@ -184,8 +184,8 @@ static int header_digest(const uint8_t *hdr, const void *stats, size_t stats_len
 
 struct convert {
 	const char *out_path;
-	int fd, yfd;          /* fd belongs to file */
-	struct fl_file *file; /* the cache under its temporary name */
+	int fd, yfd;                /* fd belongs to file */
+	struct fl_file *file;       /* the cache under its temporary name */
 	size_t dim, buf_rows, n, k; /* rows written, rows buffered */
 	uint64_t x_off;
 	double *xbuf, *ybuf;
@@ -443,7 +443,8 @@ static int check_layout(const struct fl_cache *c, const uint8_t *hdr)
 		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (%llu rows)", c->path,
 		               (unsigned long long)n);
 	x_bytes = n * dim * sizeof(double);
-	if (fl_get_le64(hdr + OFF_X) != align_up(FL_CACHE_HEADER_BYTES + stats_bytes((size_t)dim)) ||
+	if (fl_get_le64(hdr + OFF_X) !=
+	            align_up(FL_CACHE_HEADER_BYTES + stats_bytes((size_t)dim)) ||
 	    fl_get_le64(hdr + OFF_Y) != align_up(fl_get_le64(hdr + OFF_X) + x_bytes) ||
 	    fl_get_le64(hdr + OFF_SIZE) != fl_get_le64(hdr + OFF_Y) + n * sizeof(double))
 		return fl_fail(FL_ERR_DATA, "%s: corrupt cache header (section offsets)", c->path);

@@ -137,8 +137,11 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 		 * for the next block's cache lines, a few per row, so the next
 		 * dgemv does not start by waiting for memory (bench/README.md). */
 		const char *next = (const char *)(Xb + rows * d);
-		size_t next_rows = start + rows < n ? (n - start - rows < block ? n - start - rows : block) : 0;
-		size_t lines = next_rows * d * sizeof(double) / 64, per = lines / rows + 1, done = 0;
+		size_t next_rows = start + rows < n
+		                           ? (n - start - rows < block ? n - start - rows : block)
+		                           : 0;
+		size_t lines = next_rows * d * sizeof(double) / 64, per = lines / rows + 1,
+		       done = 0;
 
 		cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)d, 1.0, Xb,
 		            (blasint)d, w, 1, 0.0, z, 1);

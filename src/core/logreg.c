@@ -516,7 +516,6 @@ void fl_solver_get_status(const struct fl_solver *s, struct fl_solver_status *st
 	st->converged = s->converged;
 }
 
-
 /* Checks a data set; what names the caller. */
 static int check_data(const char *what, const struct fl_logreg_data *data)
 {

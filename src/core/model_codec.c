@@ -15,8 +15,8 @@
 #include <openssl/crypto.h>
 
 #include "fedlead/error.h"
-#include "fedlead/utf8.h"
 #include "fedlead/sealed.h"
+#include "fedlead/utf8.h"
 #include "model.pb-c.h"
 #include "model_int.h"
 

@@ -127,8 +127,8 @@ int fl_model_file_split(const uint8_t *file, size_t len, size_t *model_len, cons
 	return 0;
 }
 
-int fl_model_frame_open(const uint8_t *buf, size_t len, const char *origin,
-                        const uint8_t **payload, size_t *payload_len)
+int fl_model_frame_open(const uint8_t *buf, size_t len, const char *origin, const uint8_t **payload,
+                        size_t *payload_len)
 {
 	struct fl_seal m;
 	const uint8_t *sig;

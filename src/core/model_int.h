@@ -29,7 +29,7 @@ int fl_model_kind_ok(const struct fl_round_log *h);
  * ModelFile message inside buf, *payload_len bytes. Errors: FL_ERR_MODEL
  * with the texts of fl_model_decode().
  */
-int fl_model_frame_open(const uint8_t *buf, size_t len, const char *origin,
-                        const uint8_t **payload, size_t *payload_len);
+int fl_model_frame_open(const uint8_t *buf, size_t len, const char *origin, const uint8_t **payload,
+                        size_t *payload_len);
 
 #endif

@@ -168,9 +168,8 @@ static const struct fl_file_opts score_out_opts = {.what = "write output",
  * The first pass: scores every good row of rows (standardised with the
  * model's scaler) into a new ranker, ranked and summarised into rep->ev.
  */
-static int rank_rows(const struct fl_model *m, const struct fl_score_opts *o,
-                     struct fl_rows *rows, double *x, struct fl_score_report *rep,
-                     struct fl_ranker **out)
+static int rank_rows(const struct fl_model *m, const struct fl_score_opts *o, struct fl_rows *rows,
+                     double *x, struct fl_score_report *rep, struct fl_ranker **out)
 {
 	struct fl_ranker *rk = NULL;
 	double label = -1;

@@ -310,17 +310,17 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 	m->scaler = sc;
 	sc = NULL;
 	if ((r = fl_train_stamp(m, &(struct fl_train_facts){
-	             .solver = fl_solver_name(o->solver),
-	             .l2 = rep->l2,
-	             .pos_weight = pw,
-	             .rows = (uint64_t)st->rows,
-	             .positives = (uint64_t)st->positives,
-	             .iterations = rep->status.iterations,
-	             .final_loss = rep->status.objective,
-	             .grad_norm = rep->status.grad_norm,
-	             .train = rep->train,
-	             .valid = rep->valid,
-	     })) != 0)
+	                                   .solver = fl_solver_name(o->solver),
+	                                   .l2 = rep->l2,
+	                                   .pos_weight = pw,
+	                                   .rows = (uint64_t)st->rows,
+	                                   .positives = (uint64_t)st->positives,
+	                                   .iterations = rep->status.iterations,
+	                                   .final_loss = rep->status.objective,
+	                                   .grad_norm = rep->status.grad_norm,
+	                                   .train = rep->train,
+	                                   .valid = rep->valid,
+	                           })) != 0)
 		goto out;
 	*out = m;
 	m = NULL;
@@ -341,15 +341,17 @@ static int rank_score(void *rk, double z, double y)
 }
 
 int fl_train_cache(const struct fl_schema *s, const char *cache_path,
-		   const struct fl_train_opts *opts,
-		   void (*progress)(void *arg, const struct fl_solver_status *st), void *progress_arg,
-		   struct fl_model **out, struct fl_train_report *rep)
+                   const struct fl_train_opts *opts,
+                   void (*progress)(void *arg, const struct fl_solver_status *st),
+                   void *progress_arg, struct fl_model **out, struct fl_train_report *rep)
 {
 	struct fl_cache *c = NULL;
 	struct fl_model *m = NULL;
 	struct fl_ranker *rk = NULL;
-	struct fl_cache_train_opts co = {.kind = opts->solver, .pos_weight = opts->pos_weight,
-					 .progress = progress, .progress_arg = progress_arg};
+	struct fl_cache_train_opts co = {.kind = opts->solver,
+	                                 .pos_weight = opts->pos_weight,
+	                                 .progress = progress,
+	                                 .progress_arg = progress_arg};
 	struct fl_eval ev;
 	const struct fl_stats *sum;
 	double *w = NULL;
@@ -359,23 +361,25 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 	memset(rep, 0, sizeof(*rep));
 	if (opts->l2_auto || opts->valid_frac > 0 ||
 	    (opts->solver != FL_SOLVER_NEWTON && opts->solver != FL_SOLVER_LBFGS))
-		return fl_fail(FL_ERR_INVALID, "training from a cache needs newton or lbfgs, a given "
-				"l2 and no validation split");
+		return fl_fail(FL_ERR_INVALID,
+		               "training from a cache needs newton or lbfgs, a given "
+		               "l2 and no validation split");
 	if ((r = fl_cache_open(s, cache_path, &c)) != 0)
 		goto out;
 	sum = fl_cache_stats(c);
 	if (sum->positives <= 0 || sum->positives >= sum->rows) {
 		r = fl_fail(FL_ERR_DATA, "%s: the rows contain only %s leads", cache_path,
-			    sum->positives <= 0 ? "unconverted" : "converted");
+		            sum->positives <= 0 ? "unconverted" : "converted");
 		goto out;
 	}
 	if (co.pos_weight == 0) /* balanced */
 		co.pos_weight = (sum->rows - sum->positives) / sum->positives;
 	co.solver = (struct fl_solver_opts){
-		.l2 = opts->l2,
-		.tol = (opts->tol > 0 ? opts->tol : 1e-10) * sum->rows, /* as fl_train_fit */
-		.max_iter = opts->max_iter > 0 ? opts->max_iter
-					       : opts->solver == FL_SOLVER_NEWTON ? 100 : 10000,
+	        .l2 = opts->l2,
+	        .tol = (opts->tol > 0 ? opts->tol : 1e-10) * sum->rows, /* as fl_train_fit */
+	        .max_iter = opts->max_iter > 0                 ? opts->max_iter
+	                    : opts->solver == FL_SOLVER_NEWTON ? 100
+	                                                       : 10000,
 	};
 	r = FL_ERR_NOMEM;
 	if ((w = calloc(s->dim, sizeof(double))) == NULL)
@@ -395,16 +399,16 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 	rep->train = (struct fl_metric_set){ev.rows, ev.positives, ev.auc, ev.log_loss};
 	if ((r = fl_scaler_from_stats(s, sum, &m->scaler)) != 0 ||
 	    (r = fl_train_stamp(m, &(struct fl_train_facts){
-	             .solver = fl_solver_name(co.kind),
-	             .l2 = opts->l2,
-	             .pos_weight = co.pos_weight,
-	             .rows = (uint64_t)sum->rows,
-	             .positives = (uint64_t)sum->positives,
-	             .iterations = rep->status.iterations,
-	             .final_loss = rep->status.objective,
-	             .grad_norm = rep->status.grad_norm,
-	             .train = rep->train,
-	     })) != 0)
+	                                   .solver = fl_solver_name(co.kind),
+	                                   .l2 = opts->l2,
+	                                   .pos_weight = co.pos_weight,
+	                                   .rows = (uint64_t)sum->rows,
+	                                   .positives = (uint64_t)sum->positives,
+	                                   .iterations = rep->status.iterations,
+	                                   .final_loss = rep->status.objective,
+	                                   .grad_norm = rep->status.grad_norm,
+	                                   .train = rep->train,
+	                           })) != 0)
 		goto out;
 	*out = m;
 	m = NULL;

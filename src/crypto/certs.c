@@ -54,8 +54,8 @@ int fl_cert_identity(X509 *cert, char *buf, size_t n)
 
 		/* Two CNs: which one is the partner is anyone's guess. */
 		if (X509_NAME_get_index_by_NID(name, NID_commonName, idx) < 0 &&
-		    (k = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-		                                           X509_NAME_get_entry(name, idx)))) >= 0) {
+		    (k = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(
+		                                            name, idx)))) >= 0) {
 			id = utf8;
 			idlen = (size_t)k;
 		}

@@ -30,10 +30,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "fedlead/bytes.h"
-#include "fedlead/error.h"
-#include "fedlead/certs.h"
 #include "crypto/shamir_int.h"
+#include "fedlead/bytes.h"
+#include "fedlead/certs.h"
+#include "fedlead/error.h"
 
 #define HKDF_SALT "fedlead-secagg-v1"
 #define KEYS_CONTEXT "fedlead-secagg-keys-v1"
@@ -835,7 +835,8 @@ int fl_sa_verify_keys(X509_STORE *store, const uint8_t *cert_der, size_t cert_le
 		return fl_fail(FL_ERR_INVALID,
 		               "key advertisement of %s: no CA store, federation id or keys",
 		               identity);
-	if ((r = partner_cert(store, cert_der, cert_len, identity, "key advertisement", &cert)) != 0)
+	if ((r = partner_cert(store, cert_der, cert_len, identity, "key advertisement", &cert)) !=
+	    0)
 		return r;
 	keys_message(&msg, federation_id, round, identity, c_pub, s_pub);
 	r = verify_with(X509_get0_pubkey(cert), msg.buf, msg.len, sig, sig_len);

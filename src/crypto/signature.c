@@ -18,8 +18,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "fedlead/error.h"
 #include "fedlead/certs.h"
+#include "fedlead/error.h"
 #include "sign.pb-c.h"
 
 #define DIGEST_SHA256 "sha256"
@@ -343,8 +343,10 @@ int fl_verify_blob(const uint8_t *data, size_t len, const uint8_t *block, size_t
 		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
 		                          sizeof(cn));
 		ERR_clear_error();
-		r = fl_fail(FL_ERR_AUTH, "model was signed by \"%.64s\", whose certificate is not a "
-		                         "coordinator's (no serverAuth)", cn);
+		r = fl_fail(FL_ERR_AUTH,
+		            "model was signed by \"%.64s\", whose certificate is not a "
+		            "coordinator's (no serverAuth)",
+		            cn);
 		goto out;
 	}
 	if (data == NULL)

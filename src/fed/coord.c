@@ -45,8 +45,8 @@ const char *fl_fed_algo_name(enum fl_fed_algo a)
 
 const char *fl_fed_phase_name(enum fl_fed_phase p)
 {
-	static const char *const names[] = {"waiting", "statistics", "training", "final", "done",
-					    "failed"};
+	static const char *const names[] = {"waiting", "statistics", "training",
+	                                    "final",   "done",       "failed"};
 
 	return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "?";
 }
@@ -66,54 +66,59 @@ int fl_coord_settings_check(const struct fl_coord_settings *s)
 	if (s->federation_id == NULL || s->federation_id[0] == '\0' ||
 	    strlen(s->federation_id) > FL_FED_MAX_ID)
 		return fl_fail(FL_ERR_CONFIG, "federation id must be 1 to %d characters",
-			       FL_FED_MAX_ID);
+		               FL_FED_MAX_ID);
 	if (s->n_partners == 0)
 		return fl_fail(FL_ERR_CONFIG, "no partners are allowed (partners = ...)");
 	if (s->min_partners < 1 || s->min_partners > s->n_partners)
-		return fl_fail(FL_ERR_CONFIG, "min_partners %zu must be between 1 and the %zu "
-			       "allowed partners", s->min_partners, s->n_partners);
+		return fl_fail(FL_ERR_CONFIG,
+		               "min_partners %zu must be between 1 and the %zu "
+		               "allowed partners",
+		               s->min_partners, s->n_partners);
 	for (size_t i = 0; i < s->n_partners; i++)
 		for (size_t j = i + 1; j < s->n_partners; j++)
 			if (strcmp(s->partners[i], s->partners[j]) == 0)
 				return fl_fail(FL_ERR_CONFIG, "partner \"%s\" is listed twice",
-					       s->partners[i]);
+				               s->partners[i]);
 	if (s->l2_auto && !(s->validation_split > 0))
 		return fl_fail(FL_ERR_CONFIG, "l2 = auto needs validation_split > 0: the grid is "
-			       "judged on the partners' held-out rows");
+		                              "judged on the partners' held-out rows");
 	if (!(s->validation_split >= 0 && s->validation_split < 1))
 		return fl_fail(FL_ERR_CONFIG, "validation_split must be from 0 up to 1");
 	if (!s->l2_auto && !(s->l2 >= 0))
 		return fl_fail(FL_ERR_CONFIG, "l2 must be at least 0 or auto");
 	if (s->class_weight < 0)
 		return fl_fail(FL_ERR_CONFIG, "class_weight must be positive (0 = balanced)");
-	if (s->algorithm == FL_FED_FEDAVG &&
-	    (s->fedavg_rounds < 1 || s->local_epochs < 1 || s->local_batch < 1 || !(s->local_lr > 0)))
+	if (s->algorithm == FL_FED_FEDAVG && (s->fedavg_rounds < 1 || s->local_epochs < 1 ||
+	                                      s->local_batch < 1 || !(s->local_lr > 0)))
 		return fl_fail(FL_ERR_CONFIG, "fedavg needs rounds, local_epochs, local_batch and "
-			       "local_lr above 0");
+		                              "local_lr above 0");
 	if (s->hist_bins < 2 || s->hist_bins > FL_HIST_BINS_MAX || !(s->hist_range > 0))
 		return fl_fail(FL_ERR_CONFIG, "hist_bins must be 2 to %d", FL_HIST_BINS_MAX);
 	if (!(s->round_deadline > 0))
 		return fl_fail(FL_ERR_CONFIG, "round_deadline must be positive");
 	if (s->secure && (s->n_partners < 2 || s->n_partners > FL_WIRE_MAX_PARTIES))
 		return fl_fail(FL_ERR_CONFIG, "secure aggregation needs 2 to %d partners",
-			       FL_WIRE_MAX_PARTIES);
+		               FL_WIRE_MAX_PARTIES);
 	/* A federation that starts with the quorum of one (once start_wait has
 	 * passed) would run its secure rounds with one participant, and a
 	 * secure sum needs a threshold of at least 2: it would wait for ever
 	 * in the statistics round. */
 	if (s->secure && s->min_partners < 2)
-		return fl_fail(FL_ERR_CONFIG, "min_partners = %zu with secure aggregation: a "
-			       "federation could start with one partner and would never finish its "
-			       "statistics round (a secure sum needs at least 2); set min_partners "
-			       "to 2 or more (partners' nodes require 3 by default)",
-			       s->min_partners);
+		return fl_fail(FL_ERR_CONFIG,
+		               "min_partners = %zu with secure aggregation: a "
+		               "federation could start with one partner and would never finish its "
+		               "statistics round (a secure sum needs at least 2); set min_partners "
+		               "to 2 or more (partners' nodes require 3 by default)",
+		               s->min_partners);
 	/* With t at most half of n, a coordinator could tell two halves of the
 	 * partners different stories and unmask one input: partners refuse
 	 * such rounds, so the configuration is refused up front. */
 	if (s->secure && s->threshold != 0 &&
 	    (2 * (size_t)s->threshold <= s->n_partners || s->threshold > s->n_partners))
-		return fl_fail(FL_ERR_CONFIG, "threshold %u must be more than half of the %zu "
-			       "partners and at most all of them", s->threshold, s->n_partners);
+		return fl_fail(FL_ERR_CONFIG,
+		               "threshold %u must be more than half of the %zu "
+		               "partners and at most all of them",
+		               s->threshold, s->n_partners);
 	return 0;
 }
 
@@ -154,7 +159,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 }
 
 int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *schema,
-		    const struct fl_fedcoord_io *io, struct fl_fedcoord **out)
+                    const struct fl_fedcoord_io *io, struct fl_fedcoord **out)
 {
 	struct fl_fedcoord *c;
 	int r;
@@ -217,7 +222,7 @@ static void send_to(struct fl_fedcoord *c, struct partner *p, const Fedlead__Wir
 }
 
 static void send_reject(struct fl_fedcoord *c, const char *partner, const char *reason,
-			int permanent)
+                        int permanent)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__Reject rj = FEDLEAD__WIRE__REJECT__INIT;
@@ -307,8 +312,7 @@ static void send_task(struct fl_fedcoord *c, struct partner *p)
 		env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL;
 		env.final_model = &fm;
 		break;
-	case T_NONE:
-		return;
+	case T_NONE: return;
 	}
 	send_to(c, p, &env);
 }
@@ -353,7 +357,7 @@ void fl_coord_fail(struct fl_fedcoord *c, const char *msg)
 	c->io.arm_timer(c->io.ctx, 0);
 	fl_log(FL_LOG_ERROR, "federation %s failed: %s", c->federation_id, msg);
 	fl_audit_event(c->io.audit, "failed", "{s:s, s:I, s:s}", "federation", c->federation_id,
-		       "round", (json_int_t)c->round, "reason", msg);
+	               "round", (json_int_t)c->round, "reason", msg);
 	/* Recorded, so a restart reports the failure instead of resuming a
 	 * federation that was given up. */
 	fl_coord_checkpoint(c);
@@ -368,22 +372,22 @@ int fl_coord_add_history(struct fl_fedcoord *c, const char *kind)
 		return FL_ERR_NOMEM;
 	c->hist = h;
 	h[c->n_hist] = (struct fl_round_log){
-		.round = c->round,
-		.l2 = c->l2,
-		.train_loss = c->train_loss,
-		.grad_norm = c->grad_norm,
-		.valid_log_loss = c->valid_log_loss,
-		.valid_auc = c->valid_auc,
-		.partners = (uint32_t)fl_coord_count(c, 0, 1),
+	        .round = c->round,
+	        .l2 = c->l2,
+	        .train_loss = c->train_loss,
+	        .grad_norm = c->grad_norm,
+	        .valid_log_loss = c->valid_log_loss,
+	        .valid_auc = c->valid_auc,
+	        .partners = (uint32_t)fl_coord_count(c, 0, 1),
 	};
 	snprintf(h[c->n_hist].kind, sizeof(h->kind), "%s", kind);
 	c->n_hist++;
 	fl_audit_event(c->io.audit, "round", "{s:I, s:s, s:f, s:f, s:f, s:f, s:i}", "round",
-		       (json_int_t)c->round, "kind", kind, "l2", c->l2,
-		       "train_loss", isfinite(c->train_loss) ? c->train_loss : -1.0,
-		       "valid_log_loss", isfinite(c->valid_log_loss) ? c->valid_log_loss : -1.0,
-		       "valid_auc", isfinite(c->valid_auc) ? c->valid_auc : -1.0, "partners",
-		       (int)fl_coord_count(c, 0, 1));
+	               (json_int_t)c->round, "kind", kind, "l2", c->l2, "train_loss",
+	               isfinite(c->train_loss) ? c->train_loss : -1.0, "valid_log_loss",
+	               isfinite(c->valid_log_loss) ? c->valid_log_loss : -1.0, "valid_auc",
+	               isfinite(c->valid_auc) ? c->valid_auc : -1.0, "partners",
+	               (int)fl_coord_count(c, 0, 1));
 	return 0;
 }
 
@@ -439,7 +443,8 @@ size_t fl_coord_expected_len(const struct fl_fedcoord *c)
 {
 	switch (c->task) {
 	case T_STATS: return fl_payload_stats_len(c->d);
-	case T_EVAL: return fl_payload_eval_len(c->d, c->need_hess, c->need_valid, c->set.hist_bins);
+	case T_EVAL:
+		return fl_payload_eval_len(c->d, c->need_hess, c->need_valid, c->set.hist_bins);
 	case T_FEDAVG: return fl_payload_fedavg_len(c->d, c->need_valid, c->set.hist_bins);
 	default: return 0;
 	}
@@ -509,7 +514,7 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "round %llu: %s (late_policy = abort)",
-			 (unsigned long long)c->round, why);
+		         (unsigned long long)c->round, why);
 		fl_coord_fail(c, msg);
 		return;
 	}
@@ -531,15 +536,16 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 			fl_log(FL_LOG_WARN, "round %llu: dropped partner %s (%s)",
 			       (unsigned long long)c->round, p->id, why);
 			fl_audit_event(c->io.audit, "drop", "{s:s, s:I}", "partner", p->id, "round",
-				       (json_int_t)c->round);
+			               (json_int_t)c->round);
 			/* Tell a late partner that is still connected, so it stops
 			 * working for a federation that goes on without it. */
 			if (p->connected) {
 				char reason[128];
 
-				snprintf(reason, sizeof(reason), "dropped from federation %.64s in "
-					 "round %llu (late_policy = drop)", c->federation_id,
-					 (unsigned long long)c->round);
+				snprintf(reason, sizeof(reason),
+				         "dropped from federation %.64s in "
+				         "round %llu (late_policy = drop)",
+				         c->federation_id, (unsigned long long)c->round);
 				p->connected = 0;
 				send_reject(c, p->id, reason, 1);
 			}
@@ -550,7 +556,7 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 		char msg[256];
 
 		snprintf(msg, sizeof(msg), "only %zu partners left, below the quorum of %zu", left,
-			 c->set.min_partners);
+		         c->set.min_partners);
 		fl_coord_fail(c, msg);
 		return;
 	}
@@ -593,7 +599,7 @@ void fl_fedcoord_timer(struct fl_fedcoord *c)
 		for (size_t i = 0; i < c->np; i++)
 			c->p[i].pending = c->p[i].participant && !c->p[i].connected;
 		fl_coord_partners_lost(c, NULL,
-				       "partners did not return after the coordinator restarted");
+		                       "partners did not return after the coordinator restarted");
 		if (c->phase < FL_PHASE_DONE && c->task == T_NONE)
 			continue_federation(c);
 		return;
@@ -605,16 +611,18 @@ void fl_fedcoord_timer(struct fl_fedcoord *c)
 		 * the late ones if at least t are left. */
 		for (size_t i = 0; i < c->np; i++)
 			if (c->p[i].pending) {
-				fl_log(FL_LOG_WARN, "round %llu: %s is late; continuing secure "
-				       "aggregation without it", (unsigned long long)c->round,
-				       c->p[i].id);
+				fl_log(FL_LOG_WARN,
+				       "round %llu: %s is late; continuing secure "
+				       "aggregation without it",
+				       (unsigned long long)c->round, c->p[i].id);
 				c->p[i].sa_lost = 1;
 				c->p[i].pending = 0;
 			}
 		fl_coord_secure_advance(c);
 		return;
 	}
-	off += (size_t)snprintf(why, sizeof(why), "no answer within %g s from", c->set.round_deadline);
+	off += (size_t)snprintf(why, sizeof(why), "no answer within %g s from",
+	                        c->set.round_deadline);
 	for (size_t i = 0; i < c->np && off < sizeof(why) - 64; i++)
 		if (c->p[i].pending)
 			off += (size_t)snprintf(why + off, sizeof(why) - off, " %s", c->p[i].id);
@@ -631,40 +639,48 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 	int r;
 
 	if (p == NULL) {
-		snprintf(reason, sizeof(reason), "partner \"%s\" is not on the allow-list", partner);
+		snprintf(reason, sizeof(reason), "partner \"%s\" is not on the allow-list",
+		         partner);
 		r = FL_ERR_AUTH;
 		goto reject;
 	}
 	if (h->protocol_version != FL_WIRE_PROTOCOL_VERSION) {
-		snprintf(reason, sizeof(reason), "protocol version %u is not supported (this "
-			 "coordinator speaks %d)", h->protocol_version, FL_WIRE_PROTOCOL_VERSION);
+		snprintf(reason, sizeof(reason),
+		         "protocol version %u is not supported (this "
+		         "coordinator speaks %d)",
+		         h->protocol_version, FL_WIRE_PROTOCOL_VERSION);
 		r = FL_ERR_PROTO;
 		goto reject;
 	}
 	if (h->schema_fingerprint.len != FL_FINGERPRINT_LEN ||
 	    memcmp(h->schema_fingerprint.data, c->schema->fingerprint, FL_FINGERPRINT_LEN) != 0) {
 		fl_schema_fingerprint_hex(c->schema, fp);
-		snprintf(reason, sizeof(reason), "schema fingerprint differs from the federation's "
-			 "(%.16s...): the partner encodes its leads differently", fp);
+		snprintf(reason, sizeof(reason),
+		         "schema fingerprint differs from the federation's "
+		         "(%.16s...): the partner encodes its leads differently",
+		         fp);
 		r = FL_ERR_AUTH;
 		goto reject;
 	}
 	if (h->federation_id[0] != '\0' && strcmp(h->federation_id, c->federation_id) != 0) {
-		snprintf(reason, sizeof(reason), "partner asked for federation \"%.64s\", this is "
-			 "\"%.64s\"", h->federation_id, c->federation_id);
+		snprintf(reason, sizeof(reason),
+		         "partner asked for federation \"%.64s\", this is "
+		         "\"%.64s\"",
+		         h->federation_id, c->federation_id);
 		r = FL_ERR_AUTH;
 		goto reject;
 	}
 	if (p->dropped || (c->started && !p->participant && c->phase < FL_PHASE_DONE)) {
-		snprintf(reason, sizeof(reason), "federation %.64s is training without partner "
-			 "%.64s (%s)", c->federation_id, partner,
-			 p->dropped ? "dropped" : "joined too late");
+		snprintf(reason, sizeof(reason),
+		         "federation %.64s is training without partner "
+		         "%.64s (%s)",
+		         c->federation_id, partner, p->dropped ? "dropped" : "joined too late");
 		r = FL_ERR_AUTH;
 		goto reject;
 	}
 	if (c->phase >= FL_PHASE_DONE) {
 		snprintf(reason, sizeof(reason), "federation %.64s has %s", c->federation_id,
-			 c->phase == FL_PHASE_DONE ? "finished" : "failed");
+		         c->phase == FL_PHASE_DONE ? "finished" : "failed");
 		r = FL_ERR_AUTH;
 		goto reject;
 	}
@@ -688,13 +704,14 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 	fl_log(FL_LOG_NOTICE, "partner %s joined (%zu of %zu connected)", partner,
 	       fl_coord_count(c, 1, 0), c->np);
 	fl_audit_event(c->io.audit, "join", "{s:s, s:s}", "partner", partner, "version",
-		       h->software_version);
+	               h->software_version);
 	if (c->phase == FL_PHASE_WAITING) {
 		if (fl_coord_count(c, 1, 0) == c->np)
 			start_federation(c);
 		else if (fl_coord_count(c, 1, 0) >= c->set.min_partners && !c->start_timer) {
 			c->start_timer = 1;
-			c->io.arm_timer(c->io.ctx, c->set.start_wait > 0 ? c->set.start_wait : 1e-3);
+			c->io.arm_timer(c->io.ctx,
+			                c->set.start_wait > 0 ? c->set.start_wait : 1e-3);
 		}
 		return 0;
 	}
@@ -766,7 +783,7 @@ void fl_fedcoord_leave(struct fl_fedcoord *c, const char *partner)
 }
 
 int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
-			const Fedlead__Wire__Envelope *env)
+                        const Fedlead__Wire__Envelope *env)
 {
 	struct partner *p = fl_coord_find_partner(c, partner);
 	const Fedlead__Wire__RoundRef *ref = fl_wire_ref(env);
@@ -783,28 +800,28 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
-	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
-		break;
-	default:
-		return fl_fail(FL_ERR_PROTO, "peer %s: unexpected %s message", partner, type);
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY: break;
+	default: return fl_fail(FL_ERR_PROTO, "peer %s: unexpected %s message", partner, type);
 	}
 	/* An answer to an earlier round (overtaken by a retry) is dropped, never
 	 * added to the current sums. */
-	if (ref != NULL && ref->round < c->round && strcmp(ref->federation_id, c->federation_id) == 0) {
-		fl_log(FL_LOG_WARN, "peer %s: ignored stale %s for round %llu (round %llu is in "
-		       "progress)", partner, type, (unsigned long long)ref->round,
-		       (unsigned long long)c->round);
+	if (ref != NULL && ref->round < c->round &&
+	    strcmp(ref->federation_id, c->federation_id) == 0) {
+		fl_log(FL_LOG_WARN,
+		       "peer %s: ignored stale %s for round %llu (round %llu is in "
+		       "progress)",
+		       partner, type, (unsigned long long)ref->round, (unsigned long long)c->round);
 		return 0;
 	}
-	if ((r = fl_wire_check_ref(ref, c->federation_id, c->round, c->schema->fingerprint,
-				   partner, type)) != 0)
+	if ((r = fl_wire_check_ref(ref, c->federation_id, c->round, c->schema->fingerprint, partner,
+	                           type)) != 0)
 		return r;
 	if (env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE &&
 	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_STATUS)
 		return fl_coord_secure_message(c, p, env);
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE && c->set.secure)
 		return fl_fail(FL_ERR_PROTO, "peer %s: update in the clear in a secure federation",
-			       partner);
+		               partner);
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_STATUS) {
 		const Fedlead__Wire__Status *s = env->status;
 
@@ -822,7 +839,7 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 			fl_log(FL_LOG_ERROR, "partner %s: round %llu failed: %s", partner,
 			       (unsigned long long)c->round, s->detail);
 			snprintf(why, sizeof(why), "partner %s could not do its task: %s", partner,
-				 s->detail);
+			         s->detail);
 			if (c->set.late_policy == FL_LATE_WAIT) {
 				fl_coord_fail(c, why);
 				return 0;
@@ -831,25 +848,30 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 			return 0;
 		}
 		return fl_fail(FL_ERR_PROTO, "peer %s: unexpected status %d in round %llu", partner,
-			       (int)s->code, (unsigned long long)c->round);
+		               (int)s->code, (unsigned long long)c->round);
 	}
 	{
 		const Fedlead__Wire__Update *u = env->update;
 		Fedlead__Wire__UpdateKind want =
-			c->task == T_STATS    ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
-			: c->task == T_EVAL   ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
-			: c->task == T_FEDAVG ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG
-					      : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_NONE;
+		        c->task == T_STATS    ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
+		        : c->task == T_EVAL   ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
+		        : c->task == T_FEDAVG ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG
+		                              : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_NONE;
 
 		if (!p->participant || !p->pending)
-			return fl_fail(FL_ERR_PROTO, "peer %s: update in round %llu, which it does "
-				       "not owe", partner, (unsigned long long)c->round);
+			return fl_fail(FL_ERR_PROTO,
+			               "peer %s: update in round %llu, which it does "
+			               "not owe",
+			               partner, (unsigned long long)c->round);
 		if (u->kind != want || want == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_NONE)
-			return fl_fail(FL_ERR_PROTO, "peer %s: update of the wrong kind for round "
-				       "%llu", partner, (unsigned long long)c->round);
+			return fl_fail(FL_ERR_PROTO,
+			               "peer %s: update of the wrong kind for round "
+			               "%llu",
+			               partner, (unsigned long long)c->round);
 		if (u->n_values != fl_coord_expected_len(c))
-			return fl_fail(FL_ERR_PROTO, "peer %s: update with %zu values, expected %zu",
-				       partner, u->n_values, fl_coord_expected_len(c));
+			return fl_fail(FL_ERR_PROTO,
+			               "peer %s: update with %zu values, expected %zu", partner,
+			               u->n_values, fl_coord_expected_len(c));
 		if ((p->vec = malloc(u->n_values * sizeof(double))) == NULL)
 			return FL_ERR_NOMEM;
 		memcpy(p->vec, u->values, u->n_values * sizeof(double));
@@ -880,8 +902,8 @@ size_t fl_fedcoord_partner_count(const struct fl_fedcoord *c)
 	return c->np;
 }
 
-void fl_fedcoord_partner(const struct fl_fedcoord *c, size_t i, const char **name,
-			 int *connected, int *participating, double *last_seen)
+void fl_fedcoord_partner(const struct fl_fedcoord *c, size_t i, const char **name, int *connected,
+                         int *participating, double *last_seen)
 {
 	*name = c->p[i].id;
 	*connected = c->p[i].connected;

@@ -134,8 +134,10 @@ void fl_coord_checkpoint(struct fl_fedcoord *c)
 		return;
 	}
 	if (c->io.checkpoint(c->io.ctx, buf, len) != 0)
-		fl_log(FL_LOG_ERROR, "checkpoint after round %llu not written: %s (the previous "
-		       "one is intact)", (unsigned long long)c->round, fl_errmsg());
+		fl_log(FL_LOG_ERROR,
+		       "checkpoint after round %llu not written: %s (the previous "
+		       "one is intact)",
+		       (unsigned long long)c->round, fl_errmsg());
 	free(buf);
 }
 
@@ -153,7 +155,7 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	}
 	if (strcmp(st->federation_id, c->federation_id) != 0) {
 		fl_fail(FL_ERR_DATA, "checkpoint belongs to federation \"%.64s\", not \"%.64s\"",
-			st->federation_id, c->federation_id);
+		        st->federation_id, c->federation_id);
 		goto out;
 	}
 	if (st->schema_fingerprint.len != FL_FINGERPRINT_LEN ||
@@ -176,8 +178,10 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 		struct partner *p = fl_coord_find_partner(c, st->participants[i]);
 
 		if (p == NULL) {
-			fl_fail(FL_ERR_DATA, "checkpoint names partner \"%.64s\", who is no longer "
-				"on the allow-list", st->participants[i]);
+			fl_fail(FL_ERR_DATA,
+			        "checkpoint names partner \"%.64s\", who is no longer "
+			        "on the allow-list",
+			        st->participants[i]);
 			goto out;
 		}
 		p->participant = 1;
@@ -212,8 +216,8 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	memcpy(c->last_eval_w, st->last_eval_w, c->d * sizeof(double));
 	for (size_t k = 0; k < st->n_l2_results; k++) {
 		c->l2_results[k] = (struct fl_l2_candidate){st->l2_results[k]->l2,
-							    st->l2_results[k]->valid_log_loss,
-							    st->l2_results[k]->valid_auc};
+		                                            st->l2_results[k]->valid_log_loss,
+		                                            st->l2_results[k]->valid_auc};
 		c->l2_iters[k] = (int)st->l2_results[k]->iterations;
 	}
 	c->fedavg_round = (int)st->fedavg_round;
@@ -234,7 +238,8 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 		if ((r = fl_solver_checkpoint_dim(st->solver.data, st->solver.len, &sd)) != 0)
 			goto out;
 		if (sd != c->d) {
-			r = fl_fail(FL_ERR_DATA, "checkpoint is inconsistent with the schema or settings");
+			r = fl_fail(FL_ERR_DATA,
+			            "checkpoint is inconsistent with the schema or settings");
 			goto out;
 		}
 		if ((r = fl_solver_restore(st->solver.data, st->solver.len, &c->solver)) != 0)
@@ -278,8 +283,8 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 		c->waiting_kick = 1;
 		c->io.arm_timer(c->io.ctx, c->set.round_deadline);
 	}
-	fl_log(FL_LOG_NOTICE, "resumed federation %s after round %llu (phase %s)",
-	       c->federation_id, (unsigned long long)c->round, fl_fed_phase_name(c->phase));
+	fl_log(FL_LOG_NOTICE, "resumed federation %s after round %llu (phase %s)", c->federation_id,
+	       (unsigned long long)c->round, fl_fed_phase_name(c->phase));
 	r = 0;
 out:
 	fedlead__state__coord_state__free_unpacked(st, NULL);

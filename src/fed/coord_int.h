@@ -56,7 +56,7 @@ struct fl_fedcoord {
 	double pos_weight, total_rows, total_positives;
 
 	struct fl_solver *solver;
-	double *w;      /* current weights */
+	double *w;           /* current weights */
 	double *last_eval_w; /* weights of the last evaluation with validation */
 	double l2;
 	size_t l2_index, n_grid;
@@ -109,7 +109,7 @@ unsigned fl_coord_threshold(const struct fl_fedcoord *c);
 int fl_coord_secure_begin(struct fl_fedcoord *c);
 void fl_coord_secure_advance(struct fl_fedcoord *c);
 int fl_coord_secure_message(struct fl_fedcoord *c, struct partner *p,
-			    const Fedlead__Wire__Envelope *env);
+                            const Fedlead__Wire__Envelope *env);
 
 /* coord_checkpoint.c */
 void fl_coord_checkpoint(struct fl_fedcoord *c);

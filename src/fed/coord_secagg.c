@@ -55,7 +55,7 @@ int fl_coord_secure_begin(struct fl_fedcoord *c)
 	c->sap.threshold = fl_coord_threshold(c);
 	kind = c->task == T_STATS  ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
 	       : c->task == T_EVAL ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
-				   : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG;
+	                           : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG;
 	if ((ids = calloc(c->np + 1, sizeof(*ids))) == NULL)
 		return FL_ERR_NOMEM;
 	free(c->sap_participants);
@@ -76,7 +76,7 @@ int fl_coord_secure_begin(struct fl_fedcoord *c)
 	c->sap.n_participants = k;
 	fl_coord_fill_ref(c, &ref);
 	r = fl_secagg_coord_new(c->federation_id, &ref, &c->sap, fl_coord_threshold(c), ids, k,
-				kind, fl_coord_expected_len(c), &c->sa);
+	                        kind, fl_coord_expected_len(c), &c->sa);
 	free(ids);
 	return r;
 }
@@ -92,7 +92,7 @@ static void secure_pending(struct fl_fedcoord *c)
 }
 
 static void secure_broadcast(struct fl_fedcoord *c, enum fl_secagg_step members,
-			     const uint8_t *frame, size_t len, const char *type)
+                             const uint8_t *frame, size_t len, const char *type)
 {
 	for (size_t i = 0; i < c->np; i++) {
 		struct partner *p = &c->p[i];
@@ -202,8 +202,10 @@ void fl_coord_secure_advance(struct fl_fedcoord *c)
 			if (c->p[i].participant && c->p[i].sa_lost) {
 				c->p[i].participant = 0;
 				c->p[i].dropped = 1;
-				fl_log(FL_LOG_WARN, "round %llu: dropped partner %s (lost during secure "
-				       "aggregation)", (unsigned long long)c->round, c->p[i].id);
+				fl_log(FL_LOG_WARN,
+				       "round %llu: dropped partner %s (lost during secure "
+				       "aggregation)",
+				       (unsigned long long)c->round, c->p[i].id);
 			}
 		fl_coord_complete_round(c);
 		return;
@@ -214,7 +216,7 @@ void fl_coord_secure_advance(struct fl_fedcoord *c)
 
 /* One secure-aggregation message from a participant. */
 int fl_coord_secure_message(struct fl_fedcoord *c, struct partner *p,
-			    const Fedlead__Wire__Envelope *env)
+                            const Fedlead__Wire__Envelope *env)
 {
 	const uint8_t *cert;
 	size_t cert_len;
@@ -222,7 +224,7 @@ int fl_coord_secure_message(struct fl_fedcoord *c, struct partner *p,
 
 	if (c->sa == NULL || !p->participant || p->sa_lost)
 		return fl_fail(FL_ERR_PROTO, "peer %s: %s outside secure aggregation", p->id,
-			       fl_wire_type_name(env));
+		               fl_wire_type_name(env));
 	switch (env->body_case) {
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT:
 		if ((r = c->io.peer_cert(c->io.ctx, p->id, &cert, &cert_len)) != 0)

@@ -20,9 +20,9 @@
 int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k)
 {
 	struct fl_solver_opts so = {
-		.l2 = c->grid[k],
-		.tol = c->set.tolerance * (c->total_rows > 0 ? c->total_rows : 1),
-		.max_iter = c->set.max_iterations,
+	        .l2 = c->grid[k],
+	        .tol = c->set.tolerance * (c->total_rows > 0 ? c->total_rows : 1),
+	        .max_iter = c->set.max_iterations,
 	};
 
 	c->l2_index = k;
@@ -34,7 +34,7 @@ int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k)
 	/* Warm start from the current weights: along the l2 grid the solution
 	 * moves little, so Newton needs few rounds for each point. */
 	return fl_solver_new(c->set.algorithm == FL_FED_NEWTON ? FL_SOLVER_NEWTON : FL_SOLVER_LBFGS,
-			     c->d, &so, c->w, &c->solver);
+	                     c->d, &so, c->w, &c->solver);
 }
 
 /* A count summed from the partners' updates, for the model's provenance: a
@@ -58,24 +58,26 @@ static int training_done(struct fl_fedcoord *c)
 	memcpy(m->scaler->scale, c->scaler->scale, c->d * sizeof(double));
 	memcpy(m->scaler->baseline, c->scaler->baseline, c->d * sizeof(double));
 	memcpy(m->scaler->impute, c->scaler->impute, c->d * sizeof(double));
-	if ((r = fl_train_stamp(m, &(struct fl_train_facts){
-	             .solver = fl_fed_algo_name(c->set.algorithm),
-	             .l2 = c->l2,
-	             .pos_weight = c->pos_weight,
-	             .rows = count_u64(c->total_rows),
-	             .positives = count_u64(c->total_positives),
-	             .iterations = c->iterations,
-	             .final_loss = c->train_loss * c->total_rows,
-	             .grad_norm = c->grad_norm,
-	             .train = {count_u64(c->total_rows), count_u64(c->total_positives), NAN,
-	                       c->train_loss},
-	     })) != 0 ||
+	if ((r = fl_train_stamp(
+	             m,
+	             &(struct fl_train_facts){
+	                     .solver = fl_fed_algo_name(c->set.algorithm),
+	                     .l2 = c->l2,
+	                     .pos_weight = c->pos_weight,
+	                     .rows = count_u64(c->total_rows),
+	                     .positives = count_u64(c->total_positives),
+	                     .iterations = c->iterations,
+	                     .final_loss = c->train_loss * c->total_rows,
+	                     .grad_norm = c->grad_norm,
+	                     .train = {count_u64(c->total_rows), count_u64(c->total_positives), NAN,
+	                               c->train_loss},
+	             })) != 0 ||
 	    (r = fl_model_set_str(&m->prov.federation_id, c->federation_id)) != 0)
 		goto out;
 	if (c->set.validation_split > 0)
 		m->prov.valid = (struct fl_metric_set){count_u64(c->valid_rows),
-						       count_u64(c->valid_positives), c->valid_auc,
-						       c->valid_log_loss};
+		                                       count_u64(c->valid_positives), c->valid_auc,
+		                                       c->valid_log_loss};
 	m->prov.rounds = (uint32_t)c->round;
 	for (size_t i = 0; i < c->np; i++)
 		if (c->p[i].participant && (r = fl_model_add_participant(m, c->p[i].id)) != 0)
@@ -86,9 +88,10 @@ static int training_done(struct fl_fedcoord *c)
 	c->model_file = NULL;
 	if ((r = c->io.seal_model(c->io.ctx, m, &c->model_file, &c->model_len)) != 0)
 		goto out;
-	fl_log(FL_LOG_NOTICE, "training finished after %llu rounds: l2 %g, %d iterations; "
-	       "delivering the model to %zu partners", (unsigned long long)c->round, c->l2,
-	       c->iterations, fl_coord_count(c, 0, 1));
+	fl_log(FL_LOG_NOTICE,
+	       "training finished after %llu rounds: l2 %g, %d iterations; "
+	       "delivering the model to %zu partners",
+	       (unsigned long long)c->round, c->l2, c->iterations, fl_coord_count(c, 0, 1));
 	c->phase = FL_PHASE_FINAL;
 	fl_coord_checkpoint(c);
 	fl_coord_begin_round(c, T_FINAL);
@@ -116,8 +119,10 @@ static int lambda_done(struct fl_fedcoord *c)
 		return 0;
 	}
 	if (!st.converged)
-		fl_log(FL_LOG_WARN, "l2 %g: stopped after %d iterations without converging "
-		       "(gradient norm %.3g)", c->l2, st.iterations, st.grad_norm);
+		fl_log(FL_LOG_WARN,
+		       "l2 %g: stopped after %d iterations without converging "
+		       "(gradient norm %.3g)",
+		       c->l2, st.iterations, st.grad_norm);
 	c->l2_results[k] = (struct fl_l2_candidate){c->l2, c->valid_log_loss, c->valid_auc};
 	c->l2_iters[k] = st.iterations;
 	if (c->set.l2_auto) {
@@ -161,7 +166,8 @@ int fl_coord_next_task(struct fl_fedcoord *c)
 			/* Partners measured validation at the weights they were
 			 * sent, not at their average: measure the final weights
 			 * once more, so the model's figures are its own. */
-			if (c->need_valid && memcmp(c->last_eval_w, c->w, c->d * sizeof(double)) != 0) {
+			if (c->need_valid &&
+			    memcmp(c->last_eval_w, c->w, c->d * sizeof(double)) != 0) {
 				memcpy(c->cur_w, c->w, c->d * sizeof(double));
 				c->need_hess = 0;
 				c->valid_only = 1;
@@ -211,7 +217,7 @@ int fl_coord_finish_stats(struct fl_fedcoord *c, const double *acc)
 	c->total_positives = st->positives;
 	if (st->positives <= 0 || st->positives >= st->rows) {
 		r = fl_fail(FL_ERR_DATA, "the partners' training rows (%.0f) contain only %s leads",
-			    st->rows, st->positives <= 0 ? "unconverted" : "converted");
+		            st->rows, st->positives <= 0 ? "unconverted" : "converted");
 		goto out;
 	}
 	fl_scaler_free(c->scaler);
@@ -219,10 +225,11 @@ int fl_coord_finish_stats(struct fl_fedcoord *c, const double *acc)
 	if ((r = fl_scaler_from_stats(c->schema, st, &c->scaler)) != 0)
 		goto out;
 	c->pos_weight = c->set.class_weight == 0 ? (st->rows - st->positives) / st->positives
-						 : c->set.class_weight;
-	fl_log(FL_LOG_INFO, "statistics: %.0f training rows, %.0f converted (%.2f %%) across %zu "
-	       "partners", st->rows, st->positives, 100 * st->positives / st->rows,
-	       fl_coord_count(c, 0, 1));
+	                                         : c->set.class_weight;
+	fl_log(FL_LOG_INFO,
+	       "statistics: %.0f training rows, %.0f converted (%.2f %%) across %zu "
+	       "partners",
+	       st->rows, st->positives, 100 * st->positives / st->rows, fl_coord_count(c, 0, 1));
 	c->phase = FL_PHASE_TRAIN;
 	if ((r = fl_coord_start_lambda(c, 0)) != 0)
 		goto out;
@@ -270,8 +277,7 @@ int fl_coord_finish_eval(struct fl_fedcoord *c, const double *acc)
 	memcpy(c->w, fl_solver_weights(c->solver), c->d * sizeof(double));
 	fl_coord_add_history(c, "eval");
 	fl_log(FL_LOG_INFO, "round %llu: l2 %g, iteration %d, loss %.6f, gradient norm %.3g%s",
-	       (unsigned long long)c->round, c->l2, st.iterations, c->train_loss, st.grad_norm,
-	       "");
+	       (unsigned long long)c->round, c->l2, st.iterations, c->train_loss, st.grad_norm, "");
 	if (c->need_valid)
 		fl_log(FL_LOG_INFO, "round %llu: validation log-loss %.6f, AUC %.4f",
 		       (unsigned long long)c->round, c->valid_log_loss, c->valid_auc);
@@ -284,7 +290,7 @@ int fl_coord_finish_fedavg(struct fl_fedcoord *c, const double *acc)
 
 	if (!(rows > 0))
 		return fl_fail(FL_ERR_DATA, "round %llu: the partners reported no training rows",
-			       (unsigned long long)c->round);
+		               (unsigned long long)c->round);
 	for (size_t j = 0; j < c->d; j++)
 		c->w[j] = acc[2 + j] / rows;
 	c->train_loss = acc[1] / rows;
@@ -295,8 +301,10 @@ int fl_coord_finish_fedavg(struct fl_fedcoord *c, const double *acc)
 	}
 	c->fedavg_round++;
 	fl_coord_add_history(c, "fedavg");
-	fl_log(FL_LOG_INFO, "round %llu: fedavg %d of %d, loss %.6f, validation log-loss %.6f, "
-	       "AUC %.4f", (unsigned long long)c->round, c->fedavg_round, c->set.fedavg_rounds,
-	       c->train_loss, c->valid_log_loss, c->valid_auc);
+	fl_log(FL_LOG_INFO,
+	       "round %llu: fedavg %d of %d, loss %.6f, validation log-loss %.6f, "
+	       "AUC %.4f",
+	       (unsigned long long)c->round, c->fedavg_round, c->set.fedavg_rounds, c->train_loss,
+	       c->valid_log_loss, c->valid_auc);
 	return 0;
 }

@@ -23,11 +23,11 @@
 #include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/linalg.h"
 #include "fedlead/log.h"
+#include "fedlead/logreg.h"
 #include "fedlead/masks.h"
 #include "fedlead/payload.h"
-#include "fedlead/linalg.h"
-#include "fedlead/logreg.h"
 #include "fedlead/secagg.h"
 #include "fedlead/signed_model.h"
 #include "fedlead/wire.h"
@@ -35,11 +35,11 @@
 struct fl_fednode {
 	const struct fl_schema *s;
 	size_t d;
-	struct fl_dataset *raw;        /* all rows, as loaded */
-	struct fl_dataset *tr_raw;     /* training part (may be raw itself) */
-	struct fl_dataset *va_raw;     /* validation part or NULL */
-	struct fl_dataset *tr, *va;    /* standardised copies */
-	double *c;                     /* row weights of tr, or NULL */
+	struct fl_dataset *raw;     /* all rows, as loaded */
+	struct fl_dataset *tr_raw;  /* training part (may be raw itself) */
+	struct fl_dataset *va_raw;  /* validation part or NULL */
+	struct fl_dataset *tr, *va; /* standardised copies */
+	double *c;                  /* row weights of tr, or NULL */
 	int welcomed;
 	char federation_id[FL_WIRE_MAX_STRING + 1];
 	uint64_t last_round;
@@ -62,7 +62,7 @@ struct fl_fednode {
 	double bound[2];       /* fixed-point bound pinned per format (stats, others) */
 	uint64_t warned_round; /* last round whose policy warnings were logged */
 	int fatal;
-	int connected;         /* welcomed on the current connection */
+	int connected; /* welcomed on the current connection */
 	struct fl_audit *audit;
 	const char *ca, *crl, *model_out;
 	char *ledger;
@@ -76,8 +76,8 @@ struct fl_fednode {
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
-			Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
-			size_t *len);
+                        Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
+                        size_t *len);
 
 static void drop_split(struct fl_fednode *n)
 {
@@ -124,9 +124,9 @@ void fl_fednode_free(struct fl_fednode *n)
 void fl_node_policy_default(struct fl_node_policy *p)
 {
 	*p = (struct fl_node_policy){
-		.min_partners = FL_NODE_MIN_PARTNERS_DEFAULT,
-		.max_local_epochs = FL_NODE_MAX_LOCAL_EPOCHS_DEFAULT,
-		.max_rounds = FL_NODE_MAX_ROUNDS_DEFAULT,
+	        .min_partners = FL_NODE_MIN_PARTNERS_DEFAULT,
+	        .max_local_epochs = FL_NODE_MAX_LOCAL_EPOCHS_DEFAULT,
+	        .max_rounds = FL_NODE_MAX_ROUNDS_DEFAULT,
 	};
 }
 
@@ -135,14 +135,16 @@ int fl_fednode_set_policy(struct fl_fednode *n, const struct fl_node_policy *p)
 	struct fl_node_policy old = n->pol;
 
 	if (p->min_partners < 2 || p->min_partners > FL_WIRE_MAX_PARTIES)
-		return fl_fail(FL_ERR_CONFIG, "min_partners %zu must be from 2 to %d", p->min_partners,
-			       FL_WIRE_MAX_PARTIES);
+		return fl_fail(FL_ERR_CONFIG, "min_partners %zu must be from 2 to %d",
+		               p->min_partners, FL_WIRE_MAX_PARTIES);
 	if (p->partners != NULL && p->n_partners < p->min_partners)
-		return fl_fail(FL_ERR_CONFIG, "the partners list names %zu partners, fewer than "
-			       "min_partners = %zu", p->n_partners, p->min_partners);
+		return fl_fail(FL_ERR_CONFIG,
+		               "the partners list names %zu partners, fewer than "
+		               "min_partners = %zu",
+		               p->n_partners, p->min_partners);
 	if (p->federation_id != NULL && strlen(p->federation_id) > FL_WIRE_MAX_STRING)
 		return fl_fail(FL_ERR_CONFIG, "federation id longer than %d bytes",
-			       FL_WIRE_MAX_STRING);
+		               FL_WIRE_MAX_STRING);
 	free_policy_strings(n);
 	n->pol = *p;
 	n->pol.federation_id = NULL;
@@ -174,7 +176,7 @@ void fl_fednode_set_audit(struct fl_fednode *n, struct fl_audit *audit)
 }
 
 void fl_fednode_set_output(struct fl_fednode *n, const char *ca, const char *crl,
-			   const char *model_out)
+                           const char *model_out)
 {
 	n->ca = ca;
 	n->crl = crl;
@@ -187,7 +189,7 @@ int fl_fednode_set_ledger(struct fl_fednode *n, const char *path, uint64_t max, 
 
 	if (max > 0 && (path == NULL || !(window > 0)))
 		return fl_fail(FL_ERR_CONFIG, "max_federations needs a ledger file and a positive "
-			       "federation_window");
+		                              "federation_window");
 	if (max > 0 && (copy = strdup(path)) == NULL)
 		return FL_ERR_NOMEM;
 	free(n->ledger);
@@ -218,7 +220,7 @@ void fl_fednode_disconnected(struct fl_fednode *n)
  * such as vector_size, when no setting can relax it).
  */
 static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
 {
@@ -232,7 +234,7 @@ static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
 	n->fatal = 1;
 	fl_log(FL_LOG_ERROR, "%s", msg);
 	fl_audit_event(n->audit, "refuse", "{s:s, s:s, s:s}", "rule", rule, "reason", msg,
-		       "federation", n->federation_id);
+	               "federation", n->federation_id);
 	return fl_fail(FL_ERR_AUTH, "%s", msg);
 }
 
@@ -280,8 +282,8 @@ static int data_digest(const struct fl_fednode *n, char hexout[65])
  * once may always be rejoined, after a reconnect or a restart). Lines that
  * do not parse are an error: a damaged ledger must not open the door.
  */
-static int ledger_count(const struct fl_fednode *n, const char *digest, const char *fed,
-			double now, uint64_t *recent, int *known)
+static int ledger_count(const struct fl_fednode *n, const char *digest, const char *fed, double now,
+                        uint64_t *recent, int *known)
 {
 	FILE *fp = fopen(n->ledger, "r");
 	char line[FL_WIRE_MAX_STRING + 200];
@@ -291,7 +293,7 @@ static int ledger_count(const struct fl_fednode *n, const char *digest, const ch
 	*known = 0;
 	if (fp == NULL)
 		return errno == ENOENT ? 0
-				       : fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
+		                       : fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char dig[65];
 		const char *id;
@@ -336,11 +338,12 @@ static int ledger_check(struct fl_fednode *n, const char *fed)
 	if (known)
 		return 0;
 	if (recent >= n->ledger_max)
-		return refuse(n, "max_federations",
-			      "this data already joined %llu other federations in the last %.0f s "
-			      "(max_federations = %llu, ledger %s), and \"%.64s\" would be one more",
-			      (unsigned long long)recent, n->ledger_window,
-			      (unsigned long long)n->ledger_max, n->ledger, fed);
+		return refuse(
+		        n, "max_federations",
+		        "this data already joined %llu other federations in the last %.0f s "
+		        "(max_federations = %llu, ledger %s), and \"%.64s\" would be one more",
+		        (unsigned long long)recent, n->ledger_window,
+		        (unsigned long long)n->ledger_max, n->ledger, fed);
 	/* Recorded before anything is answered, and synced, so a crash cannot
 	 * hide a federation from the count. */
 	len = snprintf(line, sizeof(line), "v1 %lld %s %s\n", (long long)now, digest, fed);
@@ -364,7 +367,7 @@ int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_
 	*out = NULL;
 	if (raw->dim != s->dim)
 		return fl_fail(FL_ERR_INVALID, "dataset has %zu columns, the schema %zu", raw->dim,
-			       s->dim);
+		               s->dim);
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return FL_ERR_NOMEM;
 	if (fl_secagg_history_new(&n->hist) != 0) {
@@ -391,7 +394,7 @@ void fl_fednode_rows(const struct fl_fednode *n, size_t *train, size_t *valid)
 }
 
 int fl_fednode_hello(const struct fl_fednode *n, const char *federation_id, uint8_t **frame,
-		     size_t *len)
+                     size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__Hello h = FEDLEAD__WIRE__HELLO__INIT;
@@ -413,8 +416,8 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 
 	if (w->protocol_version != FL_WIRE_PROTOCOL_VERSION)
 		return fl_fail(FL_ERR_PROTO,
-			       "coordinator speaks protocol version %u, this node version %d",
-			       w->protocol_version, FL_WIRE_PROTOCOL_VERSION);
+		               "coordinator speaks protocol version %u, this node version %d",
+		               w->protocol_version, FL_WIRE_PROTOCOL_VERSION);
 	if (p == NULL)
 		return fl_fail(FL_ERR_PROTO, "coordinator: welcome without a training plan");
 	if (!(p->validation_split >= 0 && p->validation_split < 1) || p->hist_bins == 0 ||
@@ -425,15 +428,22 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 	/* The policy before anything else: a refused federation leaves no
 	 * trace in this node's state but the audit log. */
 	if (n->pol.federation_id != NULL && strcmp(n->pol.federation_id, w->federation_id) != 0)
-		return refuse(n, "federation", "coordinator runs federation \"%.64s\", this node "
-			      "joins only \"%.64s\"", w->federation_id, n->pol.federation_id);
+		return refuse(n, "federation",
+		              "coordinator runs federation \"%.64s\", this node "
+		              "joins only \"%.64s\"",
+		              w->federation_id, n->pol.federation_id);
 	if (!p->secure_aggregation && !n->pol.allow_plaintext)
-		return refuse(n, "require_secure_aggregation", "coordinator runs federation \"%.64s\" "
-			      "without secure aggregation, so this partner's updates would reach it "
-			      "in plaintext", w->federation_id);
+		return refuse(
+		        n, "require_secure_aggregation",
+		        "coordinator runs federation \"%.64s\" "
+		        "without secure aggregation, so this partner's updates would reach it "
+		        "in plaintext",
+		        w->federation_id);
 	if (n->pol.partners != NULL && !in_partner_list(n, w->partner_identity))
-		return refuse(n, "partners", "coordinator calls this partner \"%.64s\", who is not "
-			      "in this node's partners list", w->partner_identity);
+		return refuse(n, "partners",
+		              "coordinator calls this partner \"%.64s\", who is not "
+		              "in this node's partners list",
+		              w->partner_identity);
 	if ((r = ledger_check(n, w->federation_id)) != 0)
 		return r;
 	/* A round in progress does not survive a new Welcome. The history of
@@ -443,7 +453,7 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 	n->sa = NULL;
 	/* A different federation or plan after a reconnect starts afresh. */
 	if (n->welcomed && (strcmp(n->federation_id, w->federation_id) != 0 ||
-			    n->valid_split != p->validation_split || n->seed != p->seed)) {
+	                    n->valid_split != p->validation_split || n->seed != p->seed)) {
 		n->last_round = 0;
 		n->bound[0] = n->bound[1] = 0;
 	}
@@ -457,7 +467,7 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 
 		same.threshold = 0;
 		if ((r = fl_wire_message_hash("fedlead-plan-v1", (const uint8_t *)"", 0, &same.base,
-					      n->plan_hash)) != 0)
+		                              n->plan_hash)) != 0)
 			return r;
 	}
 	drop_split(n);
@@ -470,11 +480,13 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 	n->threshold = p->threshold;
 	snprintf(n->identity, sizeof(n->identity), "%s", w->partner_identity);
 	if (n->secure && (n->key == NULL || n->store == NULL || p->threshold < 2))
-		return fl_fail(FL_ERR_PROTO, "coordinator: secure aggregation without credentials "
-			       "or with threshold %u", p->threshold);
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: secure aggregation without credentials "
+		               "or with threshold %u",
+		               p->threshold);
 	if (n->valid_split > 0) {
 		if ((r = fl_dataset_split(n->raw, n->valid_split, n->seed, &n->tr_raw,
-					  &n->va_raw)) != 0)
+		                          &n->va_raw)) != 0)
 			return r;
 	} else
 		n->tr_raw = n->raw;
@@ -486,26 +498,30 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 /* A task is for this federation and schema, and not older than one already
  * seen: a replayed task from an earlier round is refused. */
 static int check_task_ref(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
-			  const char *type)
+                          const char *type)
 {
 	if (!n->welcomed)
 		return fl_fail(FL_ERR_PROTO, "coordinator: %s before welcome", type);
 	if (strcmp(ref->federation_id, n->federation_id) != 0)
-		return fl_fail(FL_ERR_PROTO, "coordinator: %s for federation \"%.64s\", expected "
-			       "\"%.64s\"", type, ref->federation_id, n->federation_id);
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: %s for federation \"%.64s\", expected "
+		               "\"%.64s\"",
+		               type, ref->federation_id, n->federation_id);
 	if (ref->schema_fingerprint.len != FL_FINGERPRINT_LEN ||
 	    memcmp(ref->schema_fingerprint.data, n->s->fingerprint, FL_FINGERPRINT_LEN) != 0)
 		return fl_fail(FL_ERR_PROTO, "coordinator: %s with a different schema fingerprint",
-			       type);
+		               type);
 	if (ref->round < n->last_round)
 		return fl_fail(FL_ERR_PROTO,
-			       "coordinator: stale %s for round %llu, round %llu was already seen",
-			       type, (unsigned long long)ref->round,
-			       (unsigned long long)n->last_round);
+		               "coordinator: stale %s for round %llu, round %llu was already seen",
+		               type, (unsigned long long)ref->round,
+		               (unsigned long long)n->last_round);
 	if (ref->round > n->pol.max_rounds)
-		return refuse(n, "max_rounds", "coordinator sent %s for round %llu, beyond "
-			      "max_rounds = %llu", type, (unsigned long long)ref->round,
-			      (unsigned long long)n->pol.max_rounds);
+		return refuse(n, "max_rounds",
+		              "coordinator sent %s for round %llu, beyond "
+		              "max_rounds = %llu",
+		              type, (unsigned long long)ref->round,
+		              (unsigned long long)n->pol.max_rounds);
 	n->last_round = ref->round;
 	return 0;
 }
@@ -536,8 +552,8 @@ static int check_task_ref(struct fl_fednode *n, const Fedlead__Wire__RoundRef *r
  * answer, and the ledger (max_federations) bounds the number of
  * federations. A node with a partners list leaves no choice at all.
  */
-static int check_fixed_point(struct fl_fednode *n, const Fedlead__Wire__SecAggParams *p,
-			     int stats, const char *type)
+static int check_fixed_point(struct fl_fednode *n, const Fedlead__Wire__SecAggParams *p, int stats,
+                             const char *type)
 {
 	int want = stats ? FL_SECAGG_STATS_FRAC_BITS : FL_SECAGG_FRAC_BITS;
 	double *pinned = &n->bound[stats ? 0 : 1];
@@ -545,22 +561,26 @@ static int check_fixed_point(struct fl_fednode *n, const Fedlead__Wire__SecAggPa
 	       hi = n->pol.partners ? n->pol.n_partners : FL_WIRE_MAX_PARTIES, k;
 
 	if (p->frac_bits != want)
-		return refuse(n, "bound", "coordinator sent %s with %d fractional bits, the "
-			      "protocol fixes %d", type, p->frac_bits, want);
+		return refuse(n, "bound",
+		              "coordinator sent %s with %d fractional bits, the "
+		              "protocol fixes %d",
+		              type, p->frac_bits, want);
 	if (*pinned != 0) {
 		if (p->bound != *pinned)
-			return refuse(n, "bound", "coordinator sent %s with the fixed-point bound "
-				      "%.17g, but this federation uses %.17g", type, p->bound,
-				      *pinned);
+			return refuse(n, "bound",
+			              "coordinator sent %s with the fixed-point bound "
+			              "%.17g, but this federation uses %.17g",
+			              type, p->bound, *pinned);
 		return 0;
 	}
 	for (k = lo; k <= hi; k++)
 		if (p->bound == fl_fixed_bound(want, k))
 			break;
 	if (k > hi)
-		return refuse(n, "bound", "coordinator sent %s with the fixed-point bound %.17g, "
-			      "which is not the bound of a federation of %zu to %zu partners",
-			      type, p->bound, lo, hi);
+		return refuse(n, "bound",
+		              "coordinator sent %s with the fixed-point bound %.17g, "
+		              "which is not the bound of a federation of %zu to %zu partners",
+		              type, p->bound, lo, hi);
 	*pinned = p->bound;
 	return 0;
 }
@@ -572,18 +592,20 @@ static void policy_warnings(struct fl_fednode *n, uint64_t round)
 		return;
 	n->warned_round = round;
 	if (!n->secure)
-		fl_log(FL_LOG_WARN, "round %llu: this partner's update goes to the coordinator in "
+		fl_log(FL_LOG_WARN,
+		       "round %llu: this partner's update goes to the coordinator in "
 		       "plaintext (allow_plaintext_updates = yes): the coordinator sees it alone",
 		       (unsigned long long)round);
 	else if (n->pol.min_partners < FL_NODE_MIN_PARTNERS_DEFAULT)
-		fl_log(FL_LOG_WARN, "round %llu: min_partners = %zu allows a sum over %zu partners, "
+		fl_log(FL_LOG_WARN,
+		       "round %llu: min_partners = %zu allows a sum over %zu partners, "
 		       "from which each of them can compute the other's update",
 		       (unsigned long long)round, n->pol.min_partners, n->pol.min_partners);
 }
 
 int fl_fednode_status(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
-		      Fedlead__Wire__StatusCode code, const char *detail, uint8_t **frame,
-		      size_t *len)
+                      Fedlead__Wire__StatusCode code, const char *detail, uint8_t **frame,
+                      size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__Status st = FEDLEAD__WIRE__STATUS__INIT;
@@ -622,8 +644,8 @@ static const Fedlead__Wire__SecAggParams *task_secagg(const Fedlead__Wire__Envel
  * with a key advertisement.
  */
 static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
-			Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
-			size_t *len)
+                        Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
+                        size_t *len)
 {
 	policy_warnings(n, ref->round);
 	if (n->secure) {
@@ -631,20 +653,20 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 
 		fl_secagg_node_free(n->sa);
 		n->sa = NULL;
-		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg,
-				       n->task_secagg->threshold ? n->task_secagg->threshold
-								 : n->threshold,
-				       n->identity, n->key, n->task_hash,
-				       &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
-								  n->pol.allow_participant_change},
-				       n->hist, kind, values, nv, &n->sa, frame, len);
+		r = fl_secagg_node_start(
+		        n->federation_id, ref, n->task_secagg,
+		        n->task_secagg->threshold ? n->task_secagg->threshold : n->threshold,
+		        n->identity, n->key, n->task_hash,
+		        &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
+		                                   n->pol.allow_participant_change},
+		        n->hist, kind, values, nv, &n->sa, frame, len);
 		/* Fatal, not a reconnect: see check_fixed_point(). */
 		if (r == FL_ERR_LIMIT) {
 			char why[512];
 
 			snprintf(why, sizeof(why), "%s", fl_errmsg());
 			return refuse(n, "bound", "round %llu: %s", (unsigned long long)ref->round,
-				      why);
+			              why);
 		}
 		return r == 0 ? FL_FEDNODE_REPLY : r;
 	}
@@ -652,8 +674,8 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 }
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
-			Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
-			size_t *len)
+                        Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
+                        size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__Update up = FEDLEAD__WIRE__UPDATE__INIT;
@@ -672,7 +694,7 @@ static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRe
 }
 
 static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, uint8_t **frame,
-		    size_t *len)
+                    size_t *len)
 {
 	struct fl_stats *st = NULL;
 	double *v = NULL;
@@ -688,7 +710,7 @@ static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, ui
 	}
 	fl_payload_stats_pack(st, v);
 	r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, v,
-			 fl_payload_stats_len(n->d), frame, len);
+	                 fl_payload_stats_len(n->d), frame, len);
 out:
 	if (v != NULL)
 		OPENSSL_cleanse(v, fl_payload_stats_len(n->d) * sizeof(double));
@@ -721,17 +743,20 @@ static int check_standardize_sizes(struct fl_fednode *n, const Fedlead__Wire__St
 {
 	if (m->n_center != n->d || m->n_scale != n->d || m->n_impute != n->d ||
 	    m->n_baseline != n->d)
-		return refuse(n, "vector_size", "coordinator sent standardize for %zu columns, the "
-			      "schema has %zu", m->n_center != n->d ? m->n_center
-					       : m->n_scale != n->d ? m->n_scale
-					       : m->n_impute != n->d ? m->n_impute
-								     : m->n_baseline, n->d);
+		return refuse(n, "vector_size",
+		              "coordinator sent standardize for %zu columns, the "
+		              "schema has %zu",
+		              m->n_center != n->d   ? m->n_center
+		              : m->n_scale != n->d  ? m->n_scale
+		              : m->n_impute != n->d ? m->n_impute
+		                                    : m->n_baseline,
+		              n->d);
 	return 0;
 }
 
 /* Returns 0, or a sentence for an error Status in why. */
 static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m, char *why,
-			  size_t whylen)
+                          size_t whylen)
 {
 	struct fl_scaler *sc = NULL;
 	int r = FL_ERR_NOMEM;
@@ -739,7 +764,7 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 	if (m->n_center != n->d || m->n_scale != n->d || m->n_impute != n->d ||
 	    m->n_baseline != n->d) {
 		snprintf(why, whylen, "standardisation for %zu columns, but the schema has %zu",
-			 m->n_center, n->d);
+		         m->n_center, n->d);
 		return FL_ERR_PROTO;
 	}
 	for (size_t j = 0; j < n->d; j++)
@@ -792,7 +817,7 @@ static void pack_valid(const struct fl_fednode *n, const double *w, double *v)
 }
 
 static int do_eval(struct fl_fednode *n, const Fedlead__Wire__EvalTask *t, uint8_t **frame,
-		   size_t *len)
+                   size_t *len)
 {
 	size_t d = n->d, nv = fl_payload_eval_len(d, t->need_hessian, t->need_validation, n->bins);
 	double *v = NULL, *H = NULL;
@@ -819,20 +844,20 @@ out:
 }
 
 static int do_local_train(struct fl_fednode *n, const Fedlead__Wire__LocalTrainTask *t,
-			  uint8_t **frame, size_t *len)
+                          uint8_t **frame, size_t *len)
 {
 	size_t d = n->d, nv = fl_payload_fedavg_len(d, t->need_validation, n->bins);
 	struct fl_logreg_data data = {n->tr->n, d, n->tr->X, n->tr->y, n->c};
 	struct fl_sgd_opts so = {
-		.l2 = t->l2,
-		.epochs = (int)t->epochs,
-		.batch = t->batch,
-		.lr = t->lr,
-		.decay = 1e-3,
-		/* Different shuffles each round, the same ones on a rerun. */
-		.seed = n->seed ^ (t->ref->round * 0x9e3779b97f4a7c15ULL),
-		.prox_mu = t->prox_mu,
-		.anchor = t->w,
+	        .l2 = t->l2,
+	        .epochs = (int)t->epochs,
+	        .batch = t->batch,
+	        .lr = t->lr,
+	        .decay = 1e-3,
+	        /* Different shuffles each round, the same ones on a rerun. */
+	        .seed = n->seed ^ (t->ref->round * 0x9e3779b97f4a7c15ULL),
+	        .prox_mu = t->prox_mu,
+	        .anchor = t->w,
 	};
 	double *v = NULL, *w = NULL, *g = NULL;
 	int r = FL_ERR_NOMEM;
@@ -865,29 +890,31 @@ out:
 
 /* Steps 2 to 4 of secure aggregation for the task in progress. */
 static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
-		       size_t *len)
+                       size_t *len)
 {
 	int r;
 
 	if (!n->secure || n->sa == NULL)
 		return fl_fail(FL_ERR_PROTO, "coordinator: %s outside secure aggregation",
-			       fl_wire_type_name(env));
+		               fl_wire_type_name(env));
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST) {
 		const Fedlead__Wire__KeyList *kl = env->key_list;
 
 		/* A sum over fewer partners, or over a set the consortium does
 		 * not know, is refused before this partner shares anything. */
 		if (kl->n_entries < n->pol.min_partners)
-			return refuse(n, "min_partners", "round %llu: the key list names %zu "
-				      "partners, fewer than min_partners = %zu",
-				      (unsigned long long)kl->ref->round, kl->n_entries,
-				      n->pol.min_partners);
+			return refuse(n, "min_partners",
+			              "round %llu: the key list names %zu "
+			              "partners, fewer than min_partners = %zu",
+			              (unsigned long long)kl->ref->round, kl->n_entries,
+			              n->pol.min_partners);
 		for (size_t i = 0; n->pol.partners != NULL && i < kl->n_entries; i++)
 			if (!in_partner_list(n, kl->entries[i]->identity))
-				return refuse(n, "partners", "round %llu: the key list names "
-					      "\"%.64s\", who is not in this node's partners list",
-					      (unsigned long long)kl->ref->round,
-					      kl->entries[i]->identity);
+				return refuse(n, "partners",
+				              "round %llu: the key list names "
+				              "\"%.64s\", who is not in this node's partners list",
+				              (unsigned long long)kl->ref->round,
+				              kl->entries[i]->identity);
 		r = fl_secagg_node_keys(n->sa, kl, n->store, frame, len);
 	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET) {
 		r = fl_secagg_node_shares(n->sa, env->share_set, frame, len);
@@ -896,17 +923,18 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 	} else {
 		/* The sum is over the survivors: a smaller set is a sub-federation. */
 		if (env->unmask_request->n_survivors < n->pol.min_partners)
-			return refuse(n, "min_partners", "round %llu: the unmask request names "
-				      "%zu survivors, fewer than min_partners = %zu",
-				      (unsigned long long)env->unmask_request->ref->round,
-				      env->unmask_request->n_survivors, n->pol.min_partners);
+			return refuse(n, "min_partners",
+			              "round %llu: the unmask request names "
+			              "%zu survivors, fewer than min_partners = %zu",
+			              (unsigned long long)env->unmask_request->ref->round,
+			              env->unmask_request->n_survivors, n->pol.min_partners);
 		r = fl_secagg_node_unmask(n->sa, env->unmask_request, frame, len);
 	}
 	return r == 0 ? FL_FEDNODE_REPLY : r;
 }
 
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
-		      size_t *len)
+                      size_t *len)
 {
 	const Fedlead__Wire__RoundRef *ref = fl_wire_ref(env);
 	const char *type = fl_wire_type_name(env);
@@ -924,10 +952,8 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
-	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
-		break;
-	default:
-		return fl_fail(FL_ERR_PROTO, "coordinator: unexpected %s message", type);
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST: break;
+	default: return fl_fail(FL_ERR_PROTO, "coordinator: unexpected %s message", type);
 	}
 	if ((r = check_task_ref(n, ref, type)) != 0)
 		return r;
@@ -935,10 +961,8 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
-	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST:
-		return secure_step(n, env, frame, len);
-	default:
-		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REQUEST: return secure_step(n, env, frame, len);
+	default: break;
 	}
 	/* The task as received, bound to the plan and standardisation: every
 	 * partner that was told the same computes the same hash. */
@@ -948,7 +972,7 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 		memcpy(pre, n->plan_hash, 32);
 		memcpy(pre + 32, n->std_hash, 32);
 		if ((r = fl_wire_message_hash("fedlead-task-v1", pre, sizeof(pre), &env->base,
-					      n->task_hash)) != 0)
+		                              n->task_hash)) != 0)
 			return r;
 	}
 	/* A secure federation never falls back to plain updates, whatever a
@@ -957,19 +981,22 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	if (n->secure && n->task_secagg == NULL &&
 	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE &&
 	    env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL)
-		return refuse(n, "require_secure_aggregation", "coordinator sent %s without "
-			      "secure aggregation in a secure federation", type);
+		return refuse(n, "require_secure_aggregation",
+		              "coordinator sent %s without "
+		              "secure aggregation in a secure federation",
+		              type);
 	if (!n->secure && n->task_secagg != NULL)
-		return fl_fail(FL_ERR_PROTO, "coordinator: %s with secure aggregation, which the plan "
-			       "did not announce", type);
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: %s with secure aggregation, which the plan "
+		               "did not announce",
+		               type);
 	if (n->task_secagg != NULL &&
 	    (r = check_fixed_point(n, n->task_secagg,
-				   env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK,
-				   type)) != 0)
+	                           env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK,
+	                           type)) != 0)
 		return r;
 	switch (env->body_case) {
-	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK:
-		return do_stats(n, ref, frame, len);
+	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK: return do_stats(n, ref, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
 		if ((r = check_standardize_sizes(n, env->standardize)) != 0)
 			return r;
@@ -979,47 +1006,48 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 			Fedlead__Wire__Standardize same = *env->standardize;
 
 			same.ref = NULL;
-			if ((r = fl_wire_message_hash("fedlead-standardize-v1", (const uint8_t *)"", 0,
-						      &same.base, n->std_hash)) != 0)
+			if ((r = fl_wire_message_hash("fedlead-standardize-v1", (const uint8_t *)"",
+			                              0, &same.base, n->std_hash)) != 0)
 				return r;
 			return FL_FEDNODE_NONE;
 		}
 		r = fl_fednode_status(n, ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, why, frame,
-				      len);
+		                      len);
 		return r == 0 ? FL_FEDNODE_REPLY : r;
-	case FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL:
-		return FL_FEDNODE_FINAL;
-	default:
-		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL: return FL_FEDNODE_FINAL;
+	default: break;
 	}
 	/* Training tasks need standardised rows and weights of the right size. */
 	{
 		size_t nw = env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK
-				    ? env->eval_task->n_w
-				    : env->local_train->n_w;
+		                    ? env->eval_task->n_w
+		                    : env->local_train->n_w;
 
 		/* Sizes are the schema's: anything else is not a task a stock
 		 * coordinator of this schema sends. */
 		if (nw != n->d)
-			return refuse(n, "vector_size", "coordinator sent %s with %zu weights, the "
-				      "schema has %zu", type, nw, n->d);
+			return refuse(n, "vector_size",
+			              "coordinator sent %s with %zu weights, the "
+			              "schema has %zu",
+			              type, nw, n->d);
 		if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN &&
 		    env->local_train->epochs > n->pol.max_local_epochs)
-			return refuse(n, "max_local_epochs", "coordinator sent local_train with %u "
-				      "epochs, more than max_local_epochs = %u",
-				      env->local_train->epochs, n->pol.max_local_epochs);
+			return refuse(n, "max_local_epochs",
+			              "coordinator sent local_train with %u "
+			              "epochs, more than max_local_epochs = %u",
+			              env->local_train->epochs, n->pol.max_local_epochs);
 		if (n->tr == NULL)
 			snprintf(why, sizeof(why), "%s before standardisation", type);
 		else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN &&
-			 (env->local_train->epochs == 0 || env->local_train->batch == 0 ||
-			  !(env->local_train->lr > 0) || !(env->local_train->l2 >= 0) ||
-			  !(env->local_train->prox_mu >= 0)))
+		         (env->local_train->epochs == 0 || env->local_train->batch == 0 ||
+		          !(env->local_train->lr > 0) || !(env->local_train->l2 >= 0) ||
+		          !(env->local_train->prox_mu >= 0)))
 			snprintf(why, sizeof(why), "local_train with invalid settings");
 		else
 			why[0] = '\0';
 		if (why[0] != '\0') {
 			r = fl_fednode_status(n, ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, why,
-					      frame, len);
+			                      frame, len);
 			return r == 0 ? FL_FEDNODE_REPLY : r;
 		}
 	}
@@ -1030,36 +1058,36 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 
 /* Verifies and saves the final model; *frame gets the Status to send. */
 static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm, uint8_t **frame,
-		      size_t *len)
+                      size_t *len)
 {
 	char signer[256], why[512];
 	int r;
 
 	r = fl_model_file_verify(fm->model_file.data, fm->model_file.len, n->ca, n->crl, signer,
-				 sizeof(signer));
+	                         sizeof(signer));
 	if (r == 0)
 		r = fl_model_write_file(n->model_out, fm->model_file.data, fm->model_file.len);
 	if (r != 0) {
 		snprintf(why, sizeof(why), "%s", fl_errmsg());
 		fl_log(FL_LOG_ERROR, "final model refused: %s", why);
 		if (fl_fednode_status(n, fm->ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, why,
-				      frame, len) != 0) {
+		                      frame, len) != 0) {
 			*frame = NULL;
 			*len = 0;
 		}
 		return fl_fail(r, "%s", why);
 	}
 	fl_log(FL_LOG_NOTICE, "final model signed by %s saved to %s", signer, n->model_out);
-	fl_audit_event(n->audit, "model", "{s:s, s:s, s:I}", "path", n->model_out, "signer",
-		       signer, "bytes", (json_int_t)fm->model_file.len);
+	fl_audit_event(n->audit, "model", "{s:s, s:s, s:I}", "path", n->model_out, "signer", signer,
+	               "bytes", (json_int_t)fm->model_file.len);
 	if ((r = fl_fednode_status(n, fm->ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_SAVED, "", frame,
-				   len)) != 0)
+	                           len)) != 0)
 		return r;
 	return FL_FEDNODE_DONE;
 }
 
 int fl_fednode_input(struct fl_fednode *n, const char *peer, const Fedlead__Wire__Envelope *env,
-		     uint8_t **frame, size_t *len)
+                     uint8_t **frame, size_t *len)
 {
 	int r;
 
@@ -1075,7 +1103,7 @@ int fl_fednode_input(struct fl_fednode *n, const char *peer, const Fedlead__Wire
 		fl_log(FL_LOG_NOTICE, "joined federation %s as %s", w->federation_id,
 		       w->partner_identity);
 		fl_audit_event(n->audit, "join", "{s:s, s:s}", "federation", w->federation_id,
-			       "identity", w->partner_identity);
+		               "identity", w->partner_identity);
 		return FL_FEDNODE_NONE;
 	}
 	case FEDLEAD__WIRE__ENVELOPE__BODY_REJECT: {
@@ -1084,13 +1112,13 @@ int fl_fednode_input(struct fl_fednode *n, const char *peer, const Fedlead__Wire
 		fl_audit_event(n->audit, "reject", "{s:s}", "reason", rj->reason);
 		if (rj->permanent) {
 			n->fatal = 1;
-			return fl_fail(FL_ERR_AUTH, "%s refused this partner: %s", peer, rj->reason);
+			return fl_fail(FL_ERR_AUTH, "%s refused this partner: %s", peer,
+			               rj->reason);
 		}
 		fl_log(FL_LOG_WARN, "%s refused this partner for now: %s", peer, rj->reason);
 		return FL_FEDNODE_CLOSE;
 	}
-	default:
-		break;
+	default: break;
 	}
 	r = fl_fednode_handle(n, env, frame, len);
 	if (r == FL_FEDNODE_FINAL && n->model_out != NULL)

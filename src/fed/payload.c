@@ -81,7 +81,7 @@ static size_t hist_bin(double z, uint32_t bins, double range)
 }
 
 void fl_payload_valid_pack(const double *X, const double *y, size_t n, size_t d, const double *w,
-			  uint32_t bins, double range, double *v)
+                           uint32_t bins, double range, double *v)
 {
 	double *hp = v + 3, *hn = v + 3 + bins;
 

@@ -38,7 +38,7 @@ static void hex(const uint8_t *b, size_t n, char *out)
 
 /* The context strings of a round (see the file comment). */
 static void context(const char *fed, const uint8_t session[FL_WIRE_SESSION_LEN],
-		    const uint8_t *commit, char *out)
+                    const uint8_t *commit, char *out)
 {
 	char hs[2 * FL_WIRE_SESSION_LEN + 1], hc[2 * K + 1];
 
@@ -59,13 +59,13 @@ static void context(const char *fed, const uint8_t session[FL_WIRE_SESSION_LEN],
  * compatibility needs is that a v1 peer's commitment never verifies as v2.
  */
 static int commitment(const uint8_t session[FL_WIRE_SESSION_LEN], const char *id,
-		      const uint8_t b[K], uint8_t out[K])
+                      const uint8_t b[K], uint8_t out[K])
 {
 	static const char tag[] = "fedlead-secagg-commit-v2";
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint32_t idlen = (uint32_t)strlen(id);
 	uint8_t be[4] = {(uint8_t)(idlen >> 24), (uint8_t)(idlen >> 16), (uint8_t)(idlen >> 8),
-			 (uint8_t)idlen};
+	                 (uint8_t)idlen};
 	int ok;
 
 	if (md == NULL)
@@ -73,18 +73,18 @@ static int commitment(const uint8_t session[FL_WIRE_SESSION_LEN], const char *id
 	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 &&
 	     EVP_DigestUpdate(md, session, FL_WIRE_SESSION_LEN) == 1 &&
-	     EVP_DigestUpdate(md, be, sizeof(be)) == 1 &&
-	     EVP_DigestUpdate(md, id, idlen) == 1 && EVP_DigestUpdate(md, b, K) == 1 &&
-	     EVP_DigestFinal_ex(md, out, NULL) == 1;
+	     EVP_DigestUpdate(md, be, sizeof(be)) == 1 && EVP_DigestUpdate(md, id, idlen) == 1 &&
+	     EVP_DigestUpdate(md, b, K) == 1 && EVP_DigestFinal_ex(md, out, NULL) == 1;
 	EVP_MD_CTX_free(md);
 	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
 }
 
 /* AAD of a share: who sent it to whom, in which round context. */
 static size_t share_aad(const char *ctx, uint64_t round, const char *from, const char *to,
-			uint8_t *out, size_t cap)
+                        uint8_t *out, size_t cap)
 {
-	int n = snprintf((char *)out, cap, "%s|%llu|%s|%s", ctx, (unsigned long long)round, from, to);
+	int n = snprintf((char *)out, cap, "%s|%llu|%s|%s", ctx, (unsigned long long)round, from,
+	                 to);
 
 	return n < 0 || (size_t)n >= cap ? cap : (size_t)n;
 }
@@ -170,8 +170,9 @@ static int bind_hash(const uint8_t commit[K], const uint8_t task[K], uint8_t out
 	static const char tag[] = "fedlead-secagg-bind-v2";
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-		 EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 && EVP_DigestUpdate(md, commit, K) == 1 &&
-		 EVP_DigestUpdate(md, task, K) == 1 && EVP_DigestFinal_ex(md, out, NULL) == 1;
+	         EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 &&
+	         EVP_DigestUpdate(md, commit, K) == 1 && EVP_DigestUpdate(md, task, K) == 1 &&
+	         EVP_DigestFinal_ex(md, out, NULL) == 1;
 
 	EVP_MD_CTX_free(md);
 	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
@@ -179,8 +180,8 @@ static int bind_hash(const uint8_t commit[K], const uint8_t task[K], uint8_t out
 
 /* What survivors sign before unmasking: the round's context and task, and
  * the two sets, each sorted and comma-separated. */
-static int survivor_digest(const char *ctx, uint64_t round, const uint8_t task[K],
-			   const char *surv, const char *drop, uint8_t out[K])
+static int survivor_digest(const char *ctx, uint64_t round, const uint8_t task[K], const char *surv,
+                           const char *drop, uint8_t out[K])
 {
 	static const char tag[] = "fedlead-secagg-survivors-v1";
 	uint8_t r8[8];
@@ -192,7 +193,8 @@ static int survivor_digest(const char *ctx, uint64_t round, const uint8_t task[K
 	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1 &&
 	     EVP_DigestUpdate(md, ctx, strlen(ctx) + 1) == 1 && EVP_DigestUpdate(md, r8, 8) == 1 &&
-	     EVP_DigestUpdate(md, task, K) == 1 && EVP_DigestUpdate(md, surv, strlen(surv) + 1) == 1 &&
+	     EVP_DigestUpdate(md, task, K) == 1 &&
+	     EVP_DigestUpdate(md, surv, strlen(surv) + 1) == 1 &&
 	     EVP_DigestUpdate(md, drop, strlen(drop) + 1) == 1 &&
 	     EVP_DigestFinal_ex(md, out, NULL) == 1;
 	EVP_MD_CTX_free(md);
@@ -232,13 +234,13 @@ struct fl_secagg_node {
 	size_t np, np_alloc, me;
 	uint8_t own_s[K], own_b[K]; /* this partner's shares of its own secrets */
 	int step;
-	EVP_PKEY *key;              /* this partner's certificate key (not owned) */
-	X509_STORE *store;          /* the CA, from the key list on (not owned) */
-	uint8_t task[K];            /* hash of the task this partner received */
-	char **participants;        /* the task's participant list */
+	EVP_PKEY *key;       /* this partner's certificate key (not owned) */
+	X509_STORE *store;   /* the CA, from the key list on (not owned) */
+	uint8_t task[K];     /* hash of the task this partner received */
+	char **participants; /* the task's participant list */
 	size_t n_participants;
 	struct fl_secagg_policy pol;
-	struct fl_secagg_history *hist; /* not owned */
+	struct fl_secagg_history *hist;  /* not owned */
 	char *signed_surv, *signed_drop; /* the sets this partner signed */
 };
 
@@ -291,11 +293,11 @@ static void set_ref(struct fl_secagg_node *s, Fedlead__Wire__RoundRef *r)
 }
 
 int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
-		       const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
-		       EVP_PKEY *key, const uint8_t task_hash[K],
-		       const struct fl_secagg_policy *pol, struct fl_secagg_history *hist,
-		       Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
-		       struct fl_secagg_node **out, uint8_t **advert, size_t *advert_len)
+                         const Fedlead__Wire__SecAggParams *p, unsigned t, const char *identity,
+                         EVP_PKEY *key, const uint8_t task_hash[K],
+                         const struct fl_secagg_policy *pol, struct fl_secagg_history *hist,
+                         Fedlead__Wire__UpdateKind kind, const double *x, size_t n,
+                         struct fl_secagg_node **out, uint8_t **advert, size_t *advert_len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__KeyAdvert ka = FEDLEAD__WIRE__KEY_ADVERT__INIT;
@@ -317,11 +319,13 @@ int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRe
 		listed |= strcmp(p->participants[i], identity) == 0;
 	if (!listed)
 		return fl_fail(FL_ERR_PROTO, "coordinator: the task's participant list leaves this "
-			       "partner out");
+		                             "partner out");
 	if (p->n_participants < pol->min_partners)
-		return fl_fail(FL_ERR_AUTH, "node policy min_partners: the task has %zu "
-			       "participants, fewer than the %u this partner requires in any sum; "
-			       "refused", p->n_participants, pol->min_partners);
+		return fl_fail(FL_ERR_AUTH,
+		               "node policy min_partners: the task has %zu "
+		               "participants, fewer than the %u this partner requires in any sum; "
+		               "refused",
+		               p->n_participants, pol->min_partners);
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->x = malloc((n ? n : 1) * sizeof(uint64_t))) == NULL) {
 		free(s);
@@ -354,12 +358,14 @@ int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRe
 	if ((r = fl_fixed_encode(x, n, p->frac_bits, p->bound, s->x, &bad)) != 0)
 		goto fail;
 	if ((r = fl_sa_keypair_new(&s->c)) != 0 || (r = fl_sa_keypair_new(&s->s)) != 0 ||
-	    (r = fl_sa_seed_new(s->b)) != 0 || (r = commitment(s->session, s->id, s->b, s->commit)) != 0)
+	    (r = fl_sa_seed_new(s->b)) != 0 ||
+	    (r = commitment(s->session, s->id, s->b, s->commit)) != 0)
 		goto fail;
 	if ((r = bind_hash(s->commit, s->task, bind)) != 0)
 		goto fail;
 	context(s->fed, s->session, bind, sctx);
-	if ((r = fl_sa_sign_keys(key, sctx, ref->round, s->id, s->c.pub, s->s.pub, &sig, &siglen)) != 0)
+	if ((r = fl_sa_sign_keys(key, sctx, ref->round, s->id, s->c.pub, s->s.pub, &sig,
+	                         &siglen)) != 0)
 		goto fail;
 	set_ref(s, &rr);
 	ka.ref = &rr;
@@ -383,7 +389,7 @@ fail:
 }
 
 int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *kl,
-		      X509_STORE *store, uint8_t **frame, size_t *len)
+                        X509_STORE *store, uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__ShareSet ss = FEDLEAD__WIRE__SHARE_SET__INIT;
@@ -400,8 +406,10 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	/* What a refused list left behind (this one may be an honest retry). */
 	free_peers(s);
 	if (n < s->t || n < 2)
-		return fl_fail(FL_ERR_PROTO, "coordinator: key list of %zu partners is below the "
-			       "threshold %u", n, s->t);
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: key list of %zu partners is below the "
+		               "threshold %u",
+		               n, s->t);
 	/*
 	 * With t <= n/2 a coordinator could tell t - 1 of the others "p
 	 * survived" and t others "p dropped" (each request is consistent on
@@ -411,12 +419,16 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	 * n - 1 others; t > n/2 leaves it out of reach.
 	 */
 	if (2 * (size_t)s->t <= n)
-		return fl_fail(FL_ERR_PROTO, "coordinator: threshold %u is not more than half of "
-			       "the %zu partners in the key list; refused", s->t, n);
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: threshold %u is not more than half of "
+		               "the %zu partners in the key list; refused",
+		               s->t, n);
 	if (n < s->pol.min_partners)
-		return fl_fail(FL_ERR_AUTH, "node policy min_partners: the key list has %zu "
-			       "partners, fewer than the %u this partner requires in any sum; refused",
-			       n, s->pol.min_partners);
+		return fl_fail(
+		        FL_ERR_AUTH,
+		        "node policy min_partners: the key list has %zu "
+		        "partners, fewer than the %u this partner requires in any sum; refused",
+		        n, s->pol.min_partners);
 	if ((s->peers = calloc(n, sizeof(*s->peers))) == NULL)
 		return FL_ERR_NOMEM;
 	s->np_alloc = n;
@@ -427,14 +439,18 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 		uint8_t bind[K];
 
 		if (i > 0 && strcmp(kl->entries[i - 1]->identity, e->identity) >= 0)
-			return fl_fail(FL_ERR_PROTO, "coordinator: key list is not sorted by identity");
+			return fl_fail(FL_ERR_PROTO,
+			               "coordinator: key list is not sorted by identity");
 		/* The decoder checks these; a list built in memory is checked too. */
 		if (e->c_pub.len != K || e->s_pub.len != K || e->b_commit.len != K ||
 		    e->task_hash.len != K || e->certificate.len == 0)
-			return fl_fail(FL_ERR_PROTO, "coordinator: key list entry %zu is malformed", i);
+			return fl_fail(FL_ERR_PROTO, "coordinator: key list entry %zu is malformed",
+			               i);
 		if (!is_participant(s, e->identity))
-			return fl_fail(FL_ERR_AUTH, "coordinator: the key list names \"%.64s\", who is "
-				       "not among the task's participants; refused", e->identity);
+			return fl_fail(FL_ERR_AUTH,
+			               "coordinator: the key list names \"%.64s\", who is "
+			               "not among the task's participants; refused",
+			               e->identity);
 		snprintf(s->peers[i].id, sizeof(s->peers[i].id), "%s", e->identity);
 		memcpy(s->peers[i].c_pub, e->c_pub.data, K);
 		memcpy(s->peers[i].s_pub, e->s_pub.data, K);
@@ -443,27 +459,30 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 			if (CRYPTO_memcmp(e->c_pub.data, s->c.pub, K) != 0 ||
 			    CRYPTO_memcmp(e->s_pub.data, s->s.pub, K) != 0 ||
 			    CRYPTO_memcmp(e->b_commit.data, s->commit, K) != 0)
-				return fl_fail(FL_ERR_AUTH, "coordinator: the key list carries other keys "
-					       "for this partner");
+				return fl_fail(FL_ERR_AUTH,
+				               "coordinator: the key list carries other keys "
+				               "for this partner");
 			s->me = i;
 			found = 1;
 		} else if (CRYPTO_memcmp(e->task_hash.data, s->task, K) != 0) {
 			/* Its signature would not verify either (it covers its own
 			 * task's hash); saying why helps the operator. */
-			return fl_fail(FL_ERR_AUTH, "partner %s was given a different task than this "
-				       "partner (weights, round, participants or parameters); "
-				       "refused: a coordinator that does this can isolate one "
-				       "partner's update", e->identity);
+			return fl_fail(FL_ERR_AUTH,
+			               "partner %s was given a different task than this "
+			               "partner (weights, round, participants or parameters); "
+			               "refused: a coordinator that does this can isolate one "
+			               "partner's update",
+			               e->identity);
 		} else {
 			/* Verified against this partner's own task hash, never the
 			 * one the entry claims. */
 			if ((r = bind_hash(e->b_commit.data, s->task, bind)) != 0)
 				return r;
 			context(s->fed, s->session, bind, ectx);
-			if ((r = fl_sa_verify_keys(store, e->certificate.data, e->certificate.len, ectx,
-						   s->ref.round, e->identity, e->c_pub.data,
-						   e->s_pub.data, e->signature.data,
-						   e->signature.len)) != 0)
+			if ((r = fl_sa_verify_keys(store, e->certificate.data, e->certificate.len,
+			                           ectx, s->ref.round, e->identity, e->c_pub.data,
+			                           e->s_pub.data, e->signature.data,
+			                           e->signature.len)) != 0)
 				return r;
 		}
 		/* Kept to check this peer's signature of the survivor set. */
@@ -495,14 +514,15 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 		memcpy(pt + K, sh_b + i * K, K);
 		alen = share_aad(s->ctx, s->ref.round, s->id, s->peers[i].id, aad, sizeof(aad));
 		if ((r = fl_sa_agree(s->c.sec, s->peers[i].c_pub, FL_SA_LABEL_SEAL, s->ctx,
-				     s->ref.round, s->id, s->peers[i].id, key)) != 0 ||
-		    (r = fl_sa_seal(key, aad, alen, pt, PLAIN_LEN, cts + k * FL_WIRE_SHARE_CT_LEN)) != 0)
+		                     s->ref.round, s->id, s->peers[i].id, key)) != 0 ||
+		    (r = fl_sa_seal(key, aad, alen, pt, PLAIN_LEN,
+		                    cts + k * FL_WIRE_SHARE_CT_LEN)) != 0)
 			goto out;
 		fedlead__wire__encrypted_share__init(&es[k]);
 		es[k].from = s->id;
 		es[k].to = s->peers[i].id;
-		es[k].ciphertext = (ProtobufCBinaryData){FL_WIRE_SHARE_CT_LEN,
-							 cts + k * FL_WIRE_SHARE_CT_LEN};
+		es[k].ciphertext =
+		        (ProtobufCBinaryData){FL_WIRE_SHARE_CT_LEN, cts + k * FL_WIRE_SHARE_CT_LEN};
 		esp[k] = &es[k];
 		k++;
 	}
@@ -540,7 +560,7 @@ static struct npeer *node_peer(struct fl_secagg_node *s, const char *id)
 }
 
 int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSet *ss,
-			uint8_t **frame, size_t *len)
+                          uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__MaskedUpdate mu = FEDLEAD__WIRE__MASKED_UPDATE__INIT;
@@ -559,8 +579,10 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 		struct npeer *p = node_peer(s, e->from);
 
 		if (p == NULL || p == &s->peers[s->me] || strcmp(e->to, s->id) != 0)
-			return fl_fail(FL_ERR_PROTO, "coordinator: share from \"%.64s\" to \"%.64s\" "
-				       "does not belong here", e->from, e->to);
+			return fl_fail(FL_ERR_PROTO,
+			               "coordinator: share from \"%.64s\" to \"%.64s\" "
+			               "does not belong here",
+			               e->from, e->to);
 		if (p->has_ct)
 			return fl_fail(FL_ERR_PROTO, "coordinator: two shares from %s", p->id);
 		memcpy(p->ct, e->ciphertext.data, FL_WIRE_SHARE_CT_LEN);
@@ -568,8 +590,10 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 		have++;
 	}
 	if (have < s->t)
-		return fl_fail(FL_ERR_PROTO, "coordinator: shares from %zu partners, below the "
-			       "threshold %u", have, s->t);
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: shares from %zu partners, below the "
+		               "threshold %u",
+		               have, s->t);
 	if ((y = malloc((s->n ? s->n : 1) * sizeof(uint64_t))) == NULL)
 		return FL_ERR_NOMEM;
 	memcpy(y, s->x, s->n * sizeof(uint64_t));
@@ -582,7 +606,7 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 		if (i == s->me || !p->has_ct)
 			continue;
 		if ((r = fl_sa_agree(s->s.sec, p->s_pub, FL_SA_LABEL_MASK, s->ctx, s->ref.round,
-				     s->id, p->id, key)) != 0 ||
+		                     s->id, p->id, key)) != 0 ||
 		    (r = fl_sa_mask(key, fl_sa_pair_sign(s->id, p->id), y, s->n)) != 0)
 			goto out;
 	}
@@ -620,35 +644,46 @@ static int name_listed(const char *id, char *const *v, size_t n)
  * the sets as sorted comma-separated strings.
  */
 static int check_sets(struct fl_secagg_node *s, const char *what, char *const *sv, size_t ns,
-		      char *const *dv, size_t nd, char **surv, char **drop)
+                      char *const *dv, size_t nd, char **surv, char **drop)
 {
 	*surv = *drop = NULL;
 	if (ns < s->t)
-		return fl_fail(FL_ERR_PROTO, "coordinator: %s names %zu survivors, below the "
-			       "threshold %u", what, ns, s->t);
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: %s names %zu survivors, below the "
+		               "threshold %u",
+		               what, ns, s->t);
 	if (ns < s->pol.min_partners)
-		return fl_fail(FL_ERR_AUTH, "node policy min_partners: %s would reveal a sum over "
-			       "%zu partners, fewer than the %u this partner requires; refused", what,
-			       ns, s->pol.min_partners);
+		return fl_fail(FL_ERR_AUTH,
+		               "node policy min_partners: %s would reveal a sum over "
+		               "%zu partners, fewer than the %u this partner requires; refused",
+		               what, ns, s->pol.min_partners);
 	if (!name_listed(s->id, sv, ns))
-		return fl_fail(FL_ERR_PROTO, "coordinator: %s does not count this partner as a "
-			       "survivor", what);
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: %s does not count this partner as a "
+		               "survivor",
+		               what);
 	for (size_t i = 0; i < ns; i++) {
 		struct npeer *p = node_peer(s, sv[i]);
 
 		if (p == NULL || (!p->has_ct && p != &s->peers[s->me]))
-			return fl_fail(FL_ERR_PROTO, "coordinator: %s names \"%.64s\", who did not "
-				       "share keys", what, sv[i]);
+			return fl_fail(FL_ERR_PROTO,
+			               "coordinator: %s names \"%.64s\", who did not "
+			               "share keys",
+			               what, sv[i]);
 		if (name_listed(p->id, dv, nd))
-			return fl_fail(FL_ERR_AUTH, "coordinator asked for both shares of partner %s; "
-				       "refused", p->id);
+			return fl_fail(FL_ERR_AUTH,
+			               "coordinator asked for both shares of partner %s; "
+			               "refused",
+			               p->id);
 	}
 	for (size_t i = 0; i < nd; i++) {
 		struct npeer *p = node_peer(s, dv[i]);
 
 		if (p == NULL || !p->has_ct)
-			return fl_fail(FL_ERR_PROTO, "coordinator: %s names \"%.64s\" as dropped, "
-				       "who did not share keys", what, dv[i]);
+			return fl_fail(FL_ERR_PROTO,
+			               "coordinator: %s names \"%.64s\" as dropped, "
+			               "who did not share keys",
+			               what, dv[i]);
 	}
 	/* Everyone who shared keys with this partner is in one set or the
 	 * other: leaving a partner out of both would hide whose masks stay. */
@@ -657,8 +692,9 @@ static int check_sets(struct fl_secagg_node *s, const char *what, char *const *s
 
 		if ((p->has_ct || i == s->me) && !name_listed(p->id, sv, ns) &&
 		    !name_listed(p->id, dv, nd))
-			return fl_fail(FL_ERR_PROTO, "coordinator: %s leaves out %s, who shared keys",
-				       what, p->id);
+			return fl_fail(FL_ERR_PROTO,
+			               "coordinator: %s leaves out %s, who shared keys", what,
+			               p->id);
 	}
 	if ((*surv = set_string(sv, ns)) == NULL || (*drop = set_string(dv, nd)) == NULL) {
 		free(*surv);
@@ -669,7 +705,7 @@ static int check_sets(struct fl_secagg_node *s, const char *what, char *const *s
 }
 
 int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__ConsistencyCheck *cc,
-			       uint8_t **frame, size_t *len)
+                               uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__ConsistencySignature cs = FEDLEAD__WIRE__CONSISTENCY_SIGNATURE__INIT;
@@ -684,16 +720,19 @@ int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__Co
 	if (s->step != 3)
 		return fl_fail(FL_ERR_PROTO, "coordinator: consistency_check out of order");
 	if ((r = check_sets(s, "consistency_check", cc->survivors, cc->n_survivors, cc->dropped,
-			    cc->n_dropped, &surv, &drop)) != 0)
+	                    cc->n_dropped, &surv, &drop)) != 0)
 		return r;
 	/* One survivor set per federation: a second set at weights equal or
 	 * close to earlier ones differences to the missing partners' update. */
 	if (s->hist->revealed && strcmp(s->hist->set, surv) != 0 &&
 	    !s->pol.allow_participant_change) {
-		r = fl_fail(FL_ERR_AUTH, "node policy: this federation's sums so far were over "
-			    "{%.400s}; the coordinator now asks to reveal a sum over {%.400s}, which "
-			    "would let the two be differenced; refused (allow_participant_change "
-			    "permits it)", s->hist->set, surv);
+		r = fl_fail(
+		        FL_ERR_AUTH,
+		        "node policy: this federation's sums so far were over "
+		        "{%.400s}; the coordinator now asks to reveal a sum over {%.400s}, which "
+		        "would let the two be differenced; refused (allow_participant_change "
+		        "permits it)",
+		        s->hist->set, surv);
 		goto out;
 	}
 	if ((r = survivor_digest(s->ctx, s->ref.round, s->task, surv, drop, digest)) != 0 ||
@@ -719,7 +758,7 @@ out:
 
 /* How many distinct survivors validly signed the set this partner signed. */
 static int count_signatures(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
-			    size_t *valid)
+                            size_t *valid)
 {
 	uint8_t digest[K];
 	unsigned char *seen = calloc(s->np + 1, 1);
@@ -729,7 +768,7 @@ static int count_signatures(struct fl_secagg_node *s, const Fedlead__Wire__Unmas
 	if (seen == NULL)
 		return FL_ERR_NOMEM;
 	if ((r = survivor_digest(s->ctx, s->ref.round, s->task, s->signed_surv, s->signed_drop,
-				 digest)) != 0)
+	                         digest)) != 0)
 		goto out;
 	for (size_t i = 0; i < rq->n_signatures; i++) {
 		const Fedlead__Wire__SurvivorSignature *g = rq->signatures[i];
@@ -743,8 +782,8 @@ static int count_signatures(struct fl_secagg_node *s, const Fedlead__Wire__Unmas
 			continue;
 		/* An invalid signature is not counted, whoever made it: the
 		 * coordinator's word about who signed counts for nothing. */
-		if (fl_sa_verify_digest(s->store, p->cert, p->cert_len, p->id, SURVIVOR_LABEL, digest,
-					g->signature.data, g->signature.len) != 0)
+		if (fl_sa_verify_digest(s->store, p->cert, p->cert_len, p->id, SURVIVOR_LABEL,
+		                        digest, g->signature.data, g->signature.len) != 0)
 			continue;
 		seen[pi] = 1;
 		(*valid)++;
@@ -756,7 +795,7 @@ out:
 }
 
 int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
-			uint8_t **frame, size_t *len)
+                          uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__UnmaskReply ur = FEDLEAD__WIRE__UNMASK_REPLY__INIT;
@@ -776,20 +815,23 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 		int same;
 
 		if ((r = check_sets(s, "unmask_request", rq->survivors, rq->n_survivors,
-				    rq->dropped, rq->n_dropped, &surv, &drop)) != 0)
+		                    rq->dropped, rq->n_dropped, &surv, &drop)) != 0)
 			return r;
 		same = strcmp(surv, s->signed_surv) == 0 && strcmp(drop, s->signed_drop) == 0;
 		free(surv);
 		free(drop);
 		if (!same)
-			return fl_fail(FL_ERR_AUTH, "coordinator: the unmask request's survivor set "
-				       "differs from the one this partner signed; refused");
+			return fl_fail(FL_ERR_AUTH,
+			               "coordinator: the unmask request's survivor set "
+			               "differs from the one this partner signed; refused");
 		if ((r = count_signatures(s, rq, &valid)) != 0)
 			return r;
 		if (valid < s->t)
-			return fl_fail(FL_ERR_AUTH, "coordinator: only %zu survivors' signatures of "
-				       "the survivor set verify, fewer than the threshold %u; refused",
-				       valid, s->t);
+			return fl_fail(
+			        FL_ERR_AUTH,
+			        "coordinator: only %zu survivors' signatures of "
+			        "the survivor set verify, fewer than the threshold %u; refused",
+			        valid, s->t);
 	}
 	/* The one rule that protects every partner's input: never both shares
 	 * of one peer, in this request or across requests of the round. */
@@ -797,21 +839,29 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 		struct npeer *p = node_peer(s, rq->survivors[i]);
 
 		if (p == NULL || (!p->has_ct && p != &s->peers[s->me]))
-			return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request names \"%.64s\", "
-				       "who did not share keys", rq->survivors[i]);
+			return fl_fail(FL_ERR_PROTO,
+			               "coordinator: unmask_request names \"%.64s\", "
+			               "who did not share keys",
+			               rq->survivors[i]);
 		if (name_listed(p->id, rq->dropped, rq->n_dropped) || p->revealed == 2)
-			return fl_fail(FL_ERR_AUTH, "coordinator asked for both shares of partner %s; "
-				       "refused", p->id);
+			return fl_fail(FL_ERR_AUTH,
+			               "coordinator asked for both shares of partner %s; "
+			               "refused",
+			               p->id);
 	}
 	for (size_t i = 0; i < rq->n_dropped; i++) {
 		struct npeer *p = node_peer(s, rq->dropped[i]);
 
 		if (p == NULL || !p->has_ct)
-			return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request names \"%.64s\" as "
-				       "dropped, who did not share keys", rq->dropped[i]);
+			return fl_fail(FL_ERR_PROTO,
+			               "coordinator: unmask_request names \"%.64s\" as "
+			               "dropped, who did not share keys",
+			               rq->dropped[i]);
 		if (p->revealed == 1)
-			return fl_fail(FL_ERR_AUTH, "coordinator asked for both shares of partner %s; "
-				       "refused", p->id);
+			return fl_fail(FL_ERR_AUTH,
+			               "coordinator asked for both shares of partner %s; "
+			               "refused",
+			               p->id);
 	}
 	r = FL_ERR_NOMEM;
 	if ((rs = calloc(total + 1, sizeof(*rs))) == NULL ||
@@ -827,14 +877,16 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 		if (p == &s->peers[s->me]) {
 			memcpy(dst, survivor ? s->own_b : s->own_s, K);
 		} else {
-			size_t alen = share_aad(s->ctx, s->ref.round, p->id, s->id, aad, sizeof(aad));
+			size_t alen =
+			        share_aad(s->ctx, s->ref.round, p->id, s->id, aad, sizeof(aad));
 
 			if ((r = fl_sa_agree(s->c.sec, p->c_pub, FL_SA_LABEL_SEAL, s->ctx,
-					     s->ref.round, s->id, p->id, key)) != 0)
+			                     s->ref.round, s->id, p->id, key)) != 0)
 				goto out;
-			if ((r = fl_sa_open(key, aad, alen, p->ct, FL_WIRE_SHARE_CT_LEN, pt)) != 0) {
-				r = fl_fail(FL_ERR_AUTH, "share from %s does not authenticate; refused",
-					    p->id);
+			if ((r = fl_sa_open(key, aad, alen, p->ct, FL_WIRE_SHARE_CT_LEN, pt)) !=
+			    0) {
+				r = fl_fail(FL_ERR_AUTH,
+				            "share from %s does not authenticate; refused", p->id);
 				goto out;
 			}
 			memcpy(dst, survivor ? pt + K : pt, K);
@@ -886,7 +938,7 @@ struct cpeer {
 	size_t ssig_len;
 	uint8_t *sig, *cert;
 	size_t sig_len, cert_len;
-	size_t idx; /* position in the key list, x = idx + 1 */
+	size_t idx;                         /* position in the key list, x = idx + 1 */
 	Fedlead__Wire__EncryptedShare *out; /* shares this partner sent, one per peer */
 	uint8_t **out_ct;
 	size_t n_out;
@@ -944,21 +996,25 @@ void fl_secagg_coord_free(struct fl_secagg_coord *c)
 }
 
 int fl_secagg_coord_new(const char *federation_id, const Fedlead__Wire__RoundRef *ref,
-		      const Fedlead__Wire__SecAggParams *p, unsigned t,
-		      const char *const *partners, size_t np, Fedlead__Wire__UpdateKind kind,
-		      size_t n, struct fl_secagg_coord **out)
+                        const Fedlead__Wire__SecAggParams *p, unsigned t,
+                        const char *const *partners, size_t np, Fedlead__Wire__UpdateKind kind,
+                        size_t n, struct fl_secagg_coord **out)
 {
 	struct fl_secagg_coord *c;
 
 	*out = NULL;
 	if (np > FL_WIRE_MAX_PARTIES || t < 2 || t > np)
-		return fl_fail(FL_ERR_INVALID, "secure aggregation needs 2 <= threshold (%u) <= "
-			       "partners (%zu) <= %d", t, np, FL_WIRE_MAX_PARTIES);
+		return fl_fail(FL_ERR_INVALID,
+		               "secure aggregation needs 2 <= threshold (%u) <= "
+		               "partners (%zu) <= %d",
+		               t, np, FL_WIRE_MAX_PARTIES);
 	/* The key list is built in this order and nodes refuse an unsorted one. */
 	for (size_t i = 1; i < np; i++)
 		if (strcmp(partners[i - 1], partners[i]) >= 0)
-			return fl_fail(FL_ERR_INVALID, "secure aggregation: partner \"%.64s\" is out "
-				       "of order (partners must be sorted and distinct)", partners[i]);
+			return fl_fail(FL_ERR_INVALID,
+			               "secure aggregation: partner \"%.64s\" is out "
+			               "of order (partners must be sorted and distinct)",
+			               partners[i]);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return FL_ERR_NOMEM;
 	snprintf(c->fed, sizeof(c->fed), "%s", federation_id);
@@ -1008,7 +1064,7 @@ enum fl_secagg_step fl_secagg_coord_step(const struct fl_secagg_coord *c)
 }
 
 int fl_secagg_coord_member(const struct fl_secagg_coord *c, enum fl_secagg_step step,
-			 const char *partner)
+                           const char *partner)
 {
 	for (size_t i = 0; i < c->np; i++)
 		if (strcmp(c->p[i].id, partner) == 0) {
@@ -1055,7 +1111,7 @@ int fl_secagg_coord_owes(const struct fl_secagg_coord *c, const char *partner)
 }
 
 int fl_secagg_coord_advert(struct fl_secagg_coord *c, const char *partner,
-			 const Fedlead__Wire__KeyAdvert *a, const uint8_t *cert, size_t cert_len)
+                           const Fedlead__Wire__KeyAdvert *a, const uint8_t *cert, size_t cert_len)
 {
 	struct cpeer *p = coord_peer(c, partner);
 
@@ -1087,9 +1143,11 @@ int fl_secagg_coord_key_list(struct fl_secagg_coord *c, uint8_t **frame, size_t 
 	int r;
 
 	if (fl_secagg_coord_count(c, FL_SECAGG_ADVERT) < c->t)
-		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners advertised keys, the "
-			       "threshold is %u", (unsigned long long)c->ref.round,
-			       fl_secagg_coord_count(c, FL_SECAGG_ADVERT), c->t);
+		return fl_fail(FL_ERR_PROTO,
+		               "round %llu: only %zu partners advertised keys, the "
+		               "threshold is %u",
+		               (unsigned long long)c->ref.round,
+		               fl_secagg_coord_count(c, FL_SECAGG_ADVERT), c->t);
 	if ((e = calloc(c->np, sizeof(*e))) == NULL || (ep = calloc(c->np, sizeof(*ep))) == NULL) {
 		free(e);
 		return FL_ERR_NOMEM;
@@ -1127,15 +1185,17 @@ int fl_secagg_coord_key_list(struct fl_secagg_coord *c, uint8_t **frame, size_t 
 }
 
 int fl_secagg_coord_shares(struct fl_secagg_coord *c, const char *partner,
-			 const Fedlead__Wire__ShareSet *ss)
+                           const Fedlead__Wire__ShareSet *ss)
 {
 	struct cpeer *p = coord_peer(c, partner);
 
 	if (p == NULL || c->step != FL_SECAGG_SHARES || !p->advertised || p->shared)
 		return fl_fail(FL_ERR_PROTO, "peer %s: share_set out of order", partner);
 	if (ss->n_shares != c->n_listed - 1)
-		return fl_fail(FL_ERR_PROTO, "peer %s: %zu shares, expected one for each of the %zu "
-			       "others", partner, ss->n_shares, c->n_listed - 1);
+		return fl_fail(FL_ERR_PROTO,
+		               "peer %s: %zu shares, expected one for each of the %zu "
+		               "others",
+		               partner, ss->n_shares, c->n_listed - 1);
 	/* A set refused half-way may come again: drop what it left. */
 	for (size_t j = 0; j < p->n_out; j++)
 		free((char *)p->out[j].to);
@@ -1148,12 +1208,14 @@ int fl_secagg_coord_shares(struct fl_secagg_coord *c, const char *partner,
 		struct cpeer *to = coord_peer(c, e->to);
 
 		if (strcmp(e->from, partner) != 0 || to == NULL || to == p || !to->advertised)
-			return fl_fail(FL_ERR_PROTO, "peer %s: share addressed from \"%.64s\" to "
-				       "\"%.64s\"", partner, e->from, e->to);
+			return fl_fail(FL_ERR_PROTO,
+			               "peer %s: share addressed from \"%.64s\" to "
+			               "\"%.64s\"",
+			               partner, e->from, e->to);
 		for (size_t j = 0; j < p->n_out; j++)
 			if (strcmp(p->out[j].to, e->to) == 0)
 				return fl_fail(FL_ERR_PROTO, "peer %s: two shares for %s", partner,
-					       e->to);
+				               e->to);
 		if ((p->out_ct[i] = malloc(FL_WIRE_SHARE_CT_LEN)) == NULL)
 			return FL_ERR_NOMEM;
 		p->n_out = i + 1; /* so that a failure below frees this share too */
@@ -1169,7 +1231,7 @@ int fl_secagg_coord_shares(struct fl_secagg_coord *c, const char *partner,
 }
 
 int fl_secagg_coord_shares_for(struct fl_secagg_coord *c, const char *partner, uint8_t **frame,
-			     size_t *len)
+                               size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__ShareSet ss = FEDLEAD__WIRE__SHARE_SET__INIT;
@@ -1179,9 +1241,11 @@ int fl_secagg_coord_shares_for(struct fl_secagg_coord *c, const char *partner, u
 	int r;
 
 	if (fl_secagg_coord_count(c, FL_SECAGG_SHARES) < c->t)
-		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners shared keys, the "
-			       "threshold is %u", (unsigned long long)c->ref.round,
-			       fl_secagg_coord_count(c, FL_SECAGG_SHARES), c->t);
+		return fl_fail(FL_ERR_PROTO,
+		               "round %llu: only %zu partners shared keys, the "
+		               "threshold is %u",
+		               (unsigned long long)c->ref.round,
+		               fl_secagg_coord_count(c, FL_SECAGG_SHARES), c->t);
 	c->step = FL_SECAGG_MASKED;
 	if ((sp = calloc(c->np + 1, sizeof(*sp))) == NULL)
 		return FL_ERR_NOMEM;
@@ -1206,7 +1270,7 @@ int fl_secagg_coord_shares_for(struct fl_secagg_coord *c, const char *partner, u
 }
 
 int fl_secagg_coord_masked(struct fl_secagg_coord *c, const char *partner,
-			 const Fedlead__Wire__MaskedUpdate *m)
+                           const Fedlead__Wire__MaskedUpdate *m)
 {
 	struct cpeer *p = coord_peer(c, partner);
 
@@ -1214,7 +1278,7 @@ int fl_secagg_coord_masked(struct fl_secagg_coord *c, const char *partner,
 		return fl_fail(FL_ERR_PROTO, "peer %s: masked_update out of order", partner);
 	if (m->kind != c->kind || m->n_values != c->n)
 		return fl_fail(FL_ERR_PROTO, "peer %s: masked update of %zu values, expected %zu",
-			       partner, m->n_values, c->n);
+		               partner, m->n_values, c->n);
 	/* Only the running sum is kept: no partner's vector, masked or not,
 	 * outlives this call. */
 	for (size_t j = 0; j < c->n; j++)
@@ -1225,8 +1289,7 @@ int fl_secagg_coord_masked(struct fl_secagg_coord *c, const char *partner,
 
 /* The survivors (masked input arrived) and the dropped (shared keys, no
  * masked input), in key-list order; the arrays are for free(). */
-static int coord_sets(struct fl_secagg_coord *c, char ***surv, size_t *ns, char ***drop,
-		      size_t *nd)
+static int coord_sets(struct fl_secagg_coord *c, char ***surv, size_t *ns, char ***drop, size_t *nd)
 {
 	*ns = *nd = 0;
 	*surv = calloc(c->np + 1, sizeof(char *));
@@ -1254,10 +1317,11 @@ int fl_secagg_coord_consistency_check(struct fl_secagg_coord *c, uint8_t **frame
 	int r;
 
 	if (fl_secagg_coord_count(c, FL_SECAGG_MASKED) < c->t)
-		return fl_fail(FL_ERR_PROTO, "round %llu: masked input from only %zu partners, the "
-			       "threshold is %u: the round is abandoned and nothing is revealed",
-			       (unsigned long long)c->ref.round,
-			       fl_secagg_coord_count(c, FL_SECAGG_MASKED), c->t);
+		return fl_fail(FL_ERR_PROTO,
+		               "round %llu: masked input from only %zu partners, the "
+		               "threshold is %u: the round is abandoned and nothing is revealed",
+		               (unsigned long long)c->ref.round,
+		               fl_secagg_coord_count(c, FL_SECAGG_MASKED), c->t);
 	if ((r = coord_sets(c, &surv, &cc.n_survivors, &drop, &cc.n_dropped)) != 0)
 		return r;
 	cset_ref(c, &rr);
@@ -1275,12 +1339,13 @@ int fl_secagg_coord_consistency_check(struct fl_secagg_coord *c, uint8_t **frame
 }
 
 int fl_secagg_coord_signature(struct fl_secagg_coord *c, const char *partner,
-			      const Fedlead__Wire__ConsistencySignature *sig)
+                              const Fedlead__Wire__ConsistencySignature *sig)
 {
 	struct cpeer *p = coord_peer(c, partner);
 
 	if (p == NULL || c->step != FL_SECAGG_CONSISTENCY || !p->masked || p->signed_set)
-		return fl_fail(FL_ERR_PROTO, "peer %s: consistency_signature out of order", partner);
+		return fl_fail(FL_ERR_PROTO, "peer %s: consistency_signature out of order",
+		               partner);
 	/* Relayed as it came: each node checks every signature itself. */
 	if ((p->ssig = malloc(sig->signature.len)) == NULL)
 		return FL_ERR_NOMEM;
@@ -1300,10 +1365,12 @@ int fl_secagg_coord_unmask_request(struct fl_secagg_coord *c, uint8_t **frame, s
 	int r;
 
 	if (fl_secagg_coord_count(c, FL_SECAGG_CONSISTENCY) < c->t)
-		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu survivors signed the survivor "
-			       "set, the threshold is %u: the round is abandoned and nothing is "
-			       "revealed", (unsigned long long)c->ref.round,
-			       fl_secagg_coord_count(c, FL_SECAGG_CONSISTENCY), c->t);
+		return fl_fail(FL_ERR_PROTO,
+		               "round %llu: only %zu survivors signed the survivor "
+		               "set, the threshold is %u: the round is abandoned and nothing is "
+		               "revealed",
+		               (unsigned long long)c->ref.round,
+		               fl_secagg_coord_count(c, FL_SECAGG_CONSISTENCY), c->t);
 	if ((r = coord_sets(c, &surv, &rq.n_survivors, &drop, &rq.n_dropped)) != 0)
 		return r;
 	r = FL_ERR_NOMEM;
@@ -1340,7 +1407,7 @@ out:
 }
 
 int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
-			 const Fedlead__Wire__UnmaskReply *u)
+                           const Fedlead__Wire__UnmaskReply *u)
 {
 	struct cpeer *p = coord_peer(c, partner);
 	size_t ri;
@@ -1354,13 +1421,16 @@ int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
 		size_t oi;
 
 		if (o == NULL || !o->shared)
-			return fl_fail(FL_ERR_PROTO, "peer %s: revealed a share of \"%.64s\", who is "
-				       "not in this round", partner, s->owner);
+			return fl_fail(FL_ERR_PROTO,
+			               "peer %s: revealed a share of \"%.64s\", who is "
+			               "not in this round",
+			               partner, s->owner);
 		/* A survivor's seed share and a dropped partner's secret share,
 		 * nothing else: anything else could unmask one input. */
 		if ((s->what == 1) != (o->masked != 0))
-			return fl_fail(FL_ERR_PROTO, "peer %s: revealed the wrong kind of share of %s",
-				       partner, o->id);
+			return fl_fail(FL_ERR_PROTO,
+			               "peer %s: revealed the wrong kind of share of %s", partner,
+			               o->id);
 		oi = (size_t)(o - c->p);
 		if (c->rev_what[ri * c->np + oi] != 0)
 			return fl_fail(FL_ERR_PROTO, "peer %s: two shares of %s", partner, o->id);
@@ -1394,8 +1464,8 @@ static int recover(struct fl_secagg_coord *c, size_t oi, unsigned what, uint8_t 
 	}
 	if (k < c->t) {
 		r = fl_fail(FL_ERR_PROTO, "round %llu: %u shares of %s's %s, the threshold is %u",
-			    (unsigned long long)c->ref.round, k, c->p[oi].id,
-			    what == 1 ? "self-mask seed" : "mask secret", c->t);
+		            (unsigned long long)c->ref.round, k, c->p[oi].id,
+		            what == 1 ? "self-mask seed" : "mask secret", c->t);
 		goto out;
 	}
 	r = fl_shamir_combine(sh, xs, k, K, secret);
@@ -1413,9 +1483,11 @@ int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out)
 
 	memset(&kp, 0, sizeof(kp));
 	if (fl_secagg_coord_count(c, FL_SECAGG_UNMASK) < c->t)
-		return fl_fail(FL_ERR_PROTO, "round %llu: only %zu partners revealed shares, the "
-			       "threshold is %u", (unsigned long long)c->ref.round,
-			       fl_secagg_coord_count(c, FL_SECAGG_UNMASK), c->t);
+		return fl_fail(FL_ERR_PROTO,
+		               "round %llu: only %zu partners revealed shares, the "
+		               "threshold is %u",
+		               (unsigned long long)c->ref.round,
+		               fl_secagg_coord_count(c, FL_SECAGG_UNMASK), c->t);
 	for (size_t oi = 0; oi < c->np && r == 0; oi++) {
 		struct cpeer *o = &c->p[oi];
 
@@ -1427,10 +1499,12 @@ int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out)
 			    (r = commitment(c->session, o->id, secret, check)) != 0)
 				break;
 			if (CRYPTO_memcmp(check, o->commit, K) != 0) {
-				r = fl_fail(FL_ERR_AUTH, "round %llu: the revealed shares of %s's "
-					    "self-mask seed do not match its commitment (a malformed "
-					    "share); the round is abandoned",
-					    (unsigned long long)c->ref.round, o->id);
+				r = fl_fail(
+				        FL_ERR_AUTH,
+				        "round %llu: the revealed shares of %s's "
+				        "self-mask seed do not match its commitment (a malformed "
+				        "share); the round is abandoned",
+				        (unsigned long long)c->ref.round, o->id);
 				break;
 			}
 			r = fl_sa_mask(secret, -1, c->sum, c->n);
@@ -1442,9 +1516,11 @@ int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out)
 		    (r = fl_sa_keypair_from_secret(secret, &kp)) != 0)
 			break;
 		if (CRYPTO_memcmp(kp.pub, o->s_pub, K) != 0) {
-			r = fl_fail(FL_ERR_AUTH, "round %llu: the revealed shares of %s's mask secret "
-				    "do not match its public key (a malformed share); the round is "
-				    "abandoned", (unsigned long long)c->ref.round, o->id);
+			r = fl_fail(FL_ERR_AUTH,
+			            "round %llu: the revealed shares of %s's mask secret "
+			            "do not match its public key (a malformed share); the round is "
+			            "abandoned",
+			            (unsigned long long)c->ref.round, o->id);
 			break;
 		}
 		for (size_t ui = 0; ui < c->np && r == 0; ui++) {
@@ -1452,8 +1528,8 @@ int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out)
 
 			if (!u->masked)
 				continue;
-			if ((r = fl_sa_agree(kp.sec, u->s_pub, FL_SA_LABEL_MASK, c->ctx, c->ref.round,
-					     o->id, u->id, key)) == 0)
+			if ((r = fl_sa_agree(kp.sec, u->s_pub, FL_SA_LABEL_MASK, c->ctx,
+			                     c->ref.round, o->id, u->id, key)) == 0)
 				/* u added sign(u, o) * PRG(key): subtract it. */
 				r = fl_sa_mask(key, -fl_sa_pair_sign(u->id, o->id), c->sum, c->n);
 		}

@@ -323,8 +323,8 @@ static int check_strings(const ProtobufCMessage *m, const char *path, int depth,
 		 * singular fields of messages the caller built. */
 		if (f->label == PROTOBUF_C_LABEL_REPEATED)
 			continue;
-		if (snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] != '\0' ? "." : "", f->name) >=
-		    (int)sizeof(sub))
+		if (snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] != '\0' ? "." : "",
+		             f->name) >= (int)sizeof(sub))
 			sub[sizeof(sub) - 1] = '\0'; /* a shortened path is still a good hint */
 		if (f->type == PROTOBUF_C_TYPE_STRING) {
 			const char *s = *(char *const *)member;
@@ -375,8 +375,8 @@ static int check_secagg_params(const Fedlead__Wire__SecAggParams *p, const char 
 	if (p == NULL)
 		return 0;
 	if (p->session.len != FL_WIRE_SESSION_LEN)
-		return why_set(why, "%s: secure-aggregation session is %zu bytes, expected %d", type,
-		               p->session.len, FL_WIRE_SESSION_LEN);
+		return why_set(why, "%s: secure-aggregation session is %zu bytes, expected %d",
+		               type, p->session.len, FL_WIRE_SESSION_LEN);
 	if (p->frac_bits < 0 || p->frac_bits > 62)
 		return why_set(why, "%s: fixed-point fraction bits %d out of range", type,
 		               (int)p->frac_bits);
@@ -386,8 +386,8 @@ static int check_secagg_params(const Fedlead__Wire__SecAggParams *p, const char 
 		return why_set(why, "%s: secure-aggregation threshold %u out of range", type,
 		               p->threshold);
 	if (p->n_participants > FL_WIRE_MAX_PARTIES)
-		return why_set(why, "%s: %zu participants, the limit is %d", type, p->n_participants,
-		               FL_WIRE_MAX_PARTIES);
+		return why_set(why, "%s: %zu participants, the limit is %d", type,
+		               p->n_participants, FL_WIRE_MAX_PARTIES);
 	for (size_t i = 1; i < p->n_participants; i++)
 		if (strcmp(p->participants[i - 1], p->participants[i]) >= 0)
 			return why_set(why, "%s: participants are not sorted and distinct", type);
@@ -493,9 +493,11 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		const Fedlead__Wire__KeyAdvert *k = env->key_advert;
 
 		if (k->b_commit.len != FL_WIRE_KEY_LEN)
-			return why_set(why, "%s: commitment must be %d bytes", type, FL_WIRE_KEY_LEN);
+			return why_set(why, "%s: commitment must be %d bytes", type,
+			               FL_WIRE_KEY_LEN);
 		if (k->task_hash.len != FL_WIRE_KEY_LEN)
-			return why_set(why, "%s: task hash must be %d bytes", type, FL_WIRE_KEY_LEN);
+			return why_set(why, "%s: task hash must be %d bytes", type,
+			               FL_WIRE_KEY_LEN);
 		return check_keys(&k->c_pub, &k->s_pub, &k->signature, type, why);
 	}
 	case FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST: {
@@ -510,7 +512,8 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 			if (e->identity[0] == '\0')
 				return why_set(why, "key_list: entry %zu has no identity", i);
 			if (e->certificate.len == 0 || e->certificate.len > FL_WIRE_MAX_CERT)
-				return why_set(why, "key_list: certificate of entry %zu is %zu bytes", i,
+				return why_set(why,
+				               "key_list: certificate of entry %zu is %zu bytes", i,
 				               e->certificate.len);
 			if (check_keys(&e->c_pub, &e->s_pub, &e->signature, type, why) != 0)
 				return 1;
@@ -531,7 +534,8 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 			               FL_WIRE_MAX_PARTIES);
 		for (size_t i = 0; i < ss->n_shares; i++)
 			if (ss->shares[i]->ciphertext.len != FL_WIRE_SHARE_CT_LEN)
-				return why_set(why, "share_set: share %zu is %zu bytes, expected %d", i,
+				return why_set(why,
+				               "share_set: share %zu is %zu bytes, expected %d", i,
 				               ss->shares[i]->ciphertext.len, FL_WIRE_SHARE_CT_LEN);
 		break;
 	}
@@ -540,8 +544,9 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS:
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL:
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG: break;
-		default: return why_set(why, "masked_update: kind %d is not valid",
-		                        (int)env->masked_update->kind);
+		default:
+			return why_set(why, "masked_update: kind %d is not valid",
+			               (int)env->masked_update->kind);
 		}
 		if (env->masked_update->n_values > FL_WIRE_MAX_VECTOR)
 			return why_set(why, "masked_update has %zu values, the limit is %u",
@@ -577,14 +582,15 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		const Fedlead__Wire__UnmaskReply *u = env->unmask_reply;
 
 		if (u->n_shares > FL_WIRE_MAX_PARTIES)
-			return why_set(why, "unmask_reply: %zu shares, the limit is %d", u->n_shares,
-			               FL_WIRE_MAX_PARTIES);
+			return why_set(why, "unmask_reply: %zu shares, the limit is %d",
+			               u->n_shares, FL_WIRE_MAX_PARTIES);
 		for (size_t i = 0; i < u->n_shares; i++) {
 			if (u->shares[i]->what != 1 && u->shares[i]->what != 2)
-				return why_set(why, "unmask_reply: share %zu is of unknown kind %u", i,
-				               u->shares[i]->what);
+				return why_set(why, "unmask_reply: share %zu is of unknown kind %u",
+				               i, u->shares[i]->what);
 			if (u->shares[i]->share.len != FL_WIRE_KEY_LEN)
-				return why_set(why, "unmask_reply: share %zu is %zu bytes, expected %d",
+				return why_set(why,
+				               "unmask_reply: share %zu is %zu bytes, expected %d",
 				               i, u->shares[i]->share.len, FL_WIRE_KEY_LEN);
 		}
 		break;

@@ -27,11 +27,11 @@
 #include "fedlead/config.h"
 #include "fedlead/error.h"
 #include "fedlead/fault.h"
-#include "fedlead/node.h"
 #include "fedlead/log.h"
 #include "fedlead/masks.h"
-#include <openssl/pem.h>
+#include "fedlead/node.h"
 #include "fedlead/wire.h"
+#include <openssl/pem.h>
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -54,8 +54,8 @@ struct session {
 	struct fl_audit *audit;
 	SSL_CTX *ctx;
 	SSL *ssl;
-	EVP_PKEY *key;      /* signs secure-aggregation key advertisements */
-	X509_STORE *store;  /* checks the other partners' certificates */
+	EVP_PKEY *key;     /* signs secure-aggregation key advertisements */
+	X509_STORE *store; /* checks the other partners' certificates */
 	int fd;
 	char peer[300]; /* "coordinator HOST:PORT" for messages */
 	unsigned long dumped;
@@ -93,7 +93,8 @@ static int dial(const char *host, uint16_t port, double timeout, int *out)
 		socklen_t len = sizeof(err);
 		int one = 1;
 
-		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0)
+		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) <
+		    0)
 			continue;
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
@@ -119,7 +120,7 @@ static int dial(const char *host, uint16_t port, double timeout, int *out)
 	freeaddrinfo(res);
 	if (fd < 0)
 		return fl_fail(FL_ERR_IO, "coordinator %s:%u: %s", host, port,
-			       strerror(err ? err : ECONNREFUSED));
+		               strerror(err ? err : ECONNREFUSED));
 	*out = fd;
 	return 0;
 }
@@ -215,8 +216,7 @@ static int cert_refused(char *why, size_t n)
 		text = ERR_reason_error_string(e);
 		snprintf(why, n, "%s", text ? text : "certificate alert");
 		return 1;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -235,7 +235,7 @@ static int open_session(struct session *s)
 	if ((r = dial(host, port, 10.0, &s->fd)) != 0)
 		return r;
 	if ((r = fl_tls_client_new(s->ctx, s->fd, o->server_name ? o->server_name : host,
-				   &s->ssl)) != 0)
+	                           &s->ssl)) != 0)
 		return r;
 	ERR_clear_error(); /* so cert_refused() sees this connection's errors only */
 	if (SSL_connect(s->ssl) != 1) {
@@ -245,7 +245,7 @@ static int open_session(struct session *s)
 		/* A certificate the node cannot trust is not going to get better by
 		 * retrying; anything else (the coordinator restarting) may. */
 		return fl_fail(SSL_get_verify_result(s->ssl) != X509_V_OK ? FL_ERR_AUTH : FL_ERR_IO,
-			       "%s: TLS handshake failed: %s", s->peer, why);
+		               "%s: TLS handshake failed: %s", s->peer, why);
 	}
 	if ((r = fl_fednode_hello(s->node, o->federation_id, &frame, &len)) != 0)
 		return r;
@@ -280,8 +280,9 @@ static int serve(struct session *s)
 			char why[256];
 
 			if (!fl_fednode_welcomed(s->node) && cert_refused(why, sizeof(why)))
-				return fl_fail(FL_ERR_AUTH, "%s refused this node's certificate: %s",
-					       s->peer, why);
+				return fl_fail(FL_ERR_AUTH,
+				               "%s refused this node's certificate: %s", s->peer,
+				               why);
 			fl_log(FL_LOG_WARN, "%s", fl_errmsg());
 			return SESSION_RETRY;
 		}
@@ -296,7 +297,7 @@ static int serve(struct session *s)
 		}
 		type = fl_wire_type_name(env);
 		fl_audit_event(s->audit, "recv", "{s:s, s:I}", "type", type, "bytes",
-			       (json_int_t)len + 4);
+		               (json_int_t)len + 4);
 		kind = env->body_case;
 		r = fl_fednode_input(s->node, s->peer, env, &frame, &flen);
 		fl_wire_free(env);
@@ -325,7 +326,8 @@ static int serve(struct session *s)
 			 * refusal is logged already); a Welcome or final model that
 			 * fails leaves it to the caller, by the error, to stop or
 			 * reconnect; a task that fails closes this connection. */
-			if (fl_fednode_fatal(s->node) || kind == FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME ||
+			if (fl_fednode_fatal(s->node) ||
+			    kind == FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME ||
 			    kind == FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL)
 				return r;
 			fl_log(FL_LOG_ERROR, "%s", fl_errmsg());
@@ -406,21 +408,21 @@ int fl_node_run(const struct fl_node_opts *o)
 		goto out;
 	ds = NULL;
 	if ((r = fl_audit_open(o->audit_log, &s.audit)) != 0 ||
-	    (r = fl_tls_client_ctx(&o->tls, &s.ctx)) != 0 ||
-	    (r = load_credentials(&s)) != 0)
+	    (r = fl_tls_client_ctx(&o->tls, &s.ctx)) != 0 || (r = load_credentials(&s)) != 0)
 		goto out;
 	fl_fednode_set_credentials(s.node, s.key, s.store);
 	fl_fednode_set_audit(s.node, s.audit);
 	fl_fednode_set_output(s.node, o->tls.ca, o->tls.crl, o->model_out);
 	if ((r = fl_fednode_set_policy(s.node, &o->policy)) != 0 ||
 	    (r = fl_fednode_set_ledger(s.node, o->ledger, o->max_federations,
-				       o->federation_window)) != 0)
+	                               o->federation_window)) != 0)
 		goto out;
 	if (o->dump_dir != NULL && mkdir(o->dump_dir, 0700) != 0 && errno != EEXIST) {
 		r = fl_fail(FL_ERR_IO, "%s: %s", o->dump_dir, strerror(errno));
 		goto out;
 	}
-	fl_log(FL_LOG_INFO, "loaded %llu leads from %s", (unsigned long long)rep.rows, o->data_path);
+	fl_log(FL_LOG_INFO, "loaded %llu leads from %s", (unsigned long long)rep.rows,
+	       o->data_path);
 	for (;;) {
 		if (reload_requested) {
 			reload_requested = 0;
@@ -450,11 +452,11 @@ int fl_node_run(const struct fl_node_opts *o)
 			goto out;
 		}
 		if (r < 0 && (r == FL_ERR_AUTH || r == FL_ERR_MODEL || r == FL_ERR_DATA ||
-			      r == FL_ERR_NOMEM))
+		              r == FL_ERR_NOMEM))
 			goto out;
 		if (o->give_up_after > 0 && monotonic() - last_ok > o->give_up_after) {
 			r = fl_fail(FL_ERR_IO, "no usable connection to %s for %g s; giving up",
-				    o->coordinator, o->give_up_after);
+			            o->coordinator, o->give_up_after);
 			goto out;
 		}
 		/* Exponential backoff with jitter, so partners that lost the

@@ -46,7 +46,7 @@ struct hconn {
 	struct fl_http *h;
 	struct bufferevent *bev;
 	struct evhttp_connection *evcon; /* once bound */
-	struct event *timer;		 /* binding, then the lifetime */
+	struct event *timer;             /* binding, then the lifetime */
 	char addr[300];
 	unsigned served;
 	int refused; /* over http_max_connections: already logged */
@@ -96,32 +96,32 @@ static json_t *status_json(struct server *s)
 
 		fl_fedcoord_partner(s->fc, i, &name, &connected, &participating, &seen);
 		json_array_append_new(parts, json_pack("{s:s, s:b, s:b, s:o}", "name", name,
-						       "connected", connected, "participating",
-						       participating, "last_seen",
-						       seen > 0 ? json_real(seen) : json_null()));
+		                                       "connected", connected, "participating",
+		                                       participating, "last_seen",
+		                                       seen > 0 ? json_real(seen) : json_null()));
 	}
 	for (size_t i = 0; i < fl_fedcoord_history_len(s->fc); i++) {
 		struct fl_round_log h;
 
 		fl_fedcoord_history(s->fc, i, &h);
-		json_array_append_new(hist, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:i}",
-						      "round", (json_int_t)h.round, "kind", h.kind,
-						      "l2", num_or_null(h.l2), "train_loss",
-						      num_or_null(h.train_loss), "grad_norm",
-						      num_or_null(h.grad_norm), "valid_log_loss",
-						      num_or_null(h.valid_log_loss), "valid_auc",
-						      num_or_null(h.valid_auc), "partners",
-						      (int)h.partners));
+		json_array_append_new(
+		        hist, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:i}", "round",
+		                        (json_int_t)h.round, "kind", h.kind, "l2",
+		                        num_or_null(h.l2), "train_loss", num_or_null(h.train_loss),
+		                        "grad_norm", num_or_null(h.grad_norm), "valid_log_loss",
+		                        num_or_null(h.valid_log_loss), "valid_auc",
+		                        num_or_null(h.valid_auc), "partners", (int)h.partners));
 	}
-	o = json_pack("{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-		      "federation", s->o->set.federation_id, "phase", fl_fed_phase_name(v.phase),
-		      "algorithm", fl_fed_algo_name(s->o->set.algorithm), "round",
-		      (json_int_t)v.round, "partners", "expected", (json_int_t)v.expected,
-		      "connected", (json_int_t)v.connected, "participating",
-		      (json_int_t)v.participating, "iterations", v.iterations, "l2",
-		      num_or_null(v.l2), "train_loss", num_or_null(v.train_loss), "grad_norm",
-		      num_or_null(v.grad_norm), "valid_log_loss", num_or_null(v.valid_log_loss),
-		      "valid_auc", num_or_null(v.valid_auc), "partner_list", parts, "history", hist);
+	o = json_pack(
+	        "{s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I}, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	        "federation", s->o->set.federation_id, "phase", fl_fed_phase_name(v.phase),
+	        "algorithm", fl_fed_algo_name(s->o->set.algorithm), "round", (json_int_t)v.round,
+	        "partners", "expected", (json_int_t)v.expected, "connected",
+	        (json_int_t)v.connected, "participating", (json_int_t)v.participating, "iterations",
+	        v.iterations, "l2", num_or_null(v.l2), "train_loss", num_or_null(v.train_loss),
+	        "grad_norm", num_or_null(v.grad_norm), "valid_log_loss",
+	        num_or_null(v.valid_log_loss), "valid_auc", num_or_null(v.valid_auc),
+	        "partner_list", parts, "history", hist);
 	return o;
 }
 
@@ -136,9 +136,11 @@ static int metrics_text(struct server *s, char **text, size_t *len)
 		return FL_ERR_NOMEM;
 	fl_fedcoord_view(s->fc, &v);
 	fl_server_counts(s, &open, &preauth);
-#define METRIC(type, name, help, fmt, val)                                                      \
-	fprintf(fp, "# HELP fedlead_" name " " help "\n# TYPE fedlead_" name " " type "\n"        \
-		    "fedlead_" name "{federation=\"%s\"} " fmt "\n", fed, val)
+#define METRIC(type, name, help, fmt, val)                                                         \
+	fprintf(fp,                                                                                \
+	        "# HELP fedlead_" name " " help "\n# TYPE fedlead_" name " " type "\n"             \
+	        "fedlead_" name "{federation=\"%s\"} " fmt "\n",                                   \
+	        fed, val)
 #define GAUGE(name, help, fmt, val) METRIC("gauge", name, help, fmt, val)
 #define COUNTER(name, help, fmt, val) METRIC("counter", name, help, fmt, val)
 	GAUGE("round", "Current round of the federation.", "%llu", (unsigned long long)v.round);
@@ -158,11 +160,11 @@ static int metrics_text(struct server *s, char **text, size_t *len)
 	      preauth);
 	GAUGE("http_connections_open", "Open HTTP connections.", "%zu", fl_http_connections(s));
 	COUNTER("rejected_connections_total", "Connections refused or closed for cause.", "%llu",
-		(unsigned long long)s->rejected);
+	        (unsigned long long)s->rejected);
 	COUNTER("received_bytes_total", "Bytes of frames received.", "%llu",
-		(unsigned long long)s->bytes_in);
+	        (unsigned long long)s->bytes_in);
 	COUNTER("sent_bytes_total", "Bytes of frames queued for partners.", "%llu",
-		(unsigned long long)s->bytes_out);
+	        (unsigned long long)s->bytes_out);
 	GAUGE("resident_memory_bytes", "Resident memory of the coordinator.", "%ld", rss_bytes());
 #undef GAUGE
 #undef COUNTER
@@ -171,7 +173,7 @@ static int metrics_text(struct server *s, char **text, size_t *len)
 }
 
 static int set_reply(struct fl_http_reply *out, int code, const char *reason, const char *type,
-		     const char *body, size_t len)
+                     const char *body, size_t len)
 {
 	out->code = code;
 	out->reason = reason;
@@ -205,7 +207,7 @@ static int token_ok(const struct fl_http *h, const char *authorization)
 }
 
 int fl_http_route(struct server *s, int method, const char *uri, const char *authorization,
-		  const char *peer, struct fl_http_reply *out)
+                  const char *peer, struct fl_http_reply *out)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -221,11 +223,12 @@ int fl_http_route(struct server *s, int method, const char *uri, const char *aut
 	if (s->http != NULL && s->http->have_token && !token_ok(s->http, authorization)) {
 		const char *why = authorization == NULL ? "no bearer token" : "wrong bearer token";
 
-		fl_log(FL_LOG_WARN, "HTTP request from %s refused: %s (http_token_file)", peer, why);
+		fl_log(FL_LOG_WARN, "HTTP request from %s refused: %s (http_token_file)", peer,
+		       why);
 		fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", peer, "reason", why);
 		out->header = "WWW-Authenticate: Bearer realm=\"fedlead\"";
 		return set_reply(out, 401, "Unauthorized", "text/plain", "bearer token required\n",
-				 22);
+		                 22);
 	}
 	if (strcmp(uri, "/") == 0 &&
 	    fl_dashboard_html(s->fc, &s->o->set, (double)time(NULL), &text, &len) == 0) {
@@ -239,7 +242,8 @@ int fl_http_route(struct server *s, int method, const char *uri, const char *aut
 	if (strcmp(uri, "/status") == 0) {
 		json_t *o = status_json(s);
 
-		text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+		text = json_dumps(o,
+		                  JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 		json_decref(o);
 		if (text == NULL)
 			return FL_ERR_NOMEM;
@@ -311,9 +315,10 @@ static void http_cb(struct evhttp_request *req, void *arg)
 		evhttp_connection_get_peer(evcon, (char **)&host, &port);
 		snprintf(peer, sizeof(peer), "%s:%u", host, port);
 	}
-	if (fl_http_route(s, evhttp_request_get_command(req), evhttp_request_get_uri(req),
-			  evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"),
-			  peer, &rep) != 0) {
+	if (fl_http_route(
+	            s, evhttp_request_get_command(req), evhttp_request_get_uri(req),
+	            evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"),
+	            peer, &rep) != 0) {
 		evhttp_send_error(req, 500, "Internal Server Error");
 		return;
 	}
@@ -352,7 +357,7 @@ static void closed_cb(struct evhttp_connection *evcon, void *arg)
 			fl_log(FL_LOG_WARN, "HTTPS connection from %s refused: %s (http_client_ca)",
 			       c->addr, why);
 			fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason",
-				       why);
+			               why);
 		}
 	}
 	hconn_free(c);
@@ -366,13 +371,17 @@ static void lifetime_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->served == 0) {
-		fl_log(FL_LOG_WARN, "HTTP connection from %s: no request within %g s "
-		       "(http_timeout); closing", c->addr, s->o->http_timeout);
+		fl_log(FL_LOG_WARN,
+		       "HTTP connection from %s: no request within %g s "
+		       "(http_timeout); closing",
+		       c->addr, s->o->http_timeout);
 		fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason",
-			       "no request within http_timeout");
+		               "no request within http_timeout");
 	} else
-		fl_log(FL_LOG_DEBUG, "HTTP connection from %s: open for %g s (http_timeout); "
-		       "closing", c->addr, s->o->http_timeout);
+		fl_log(FL_LOG_DEBUG,
+		       "HTTP connection from %s: open for %g s (http_timeout); "
+		       "closing",
+		       c->addr, s->o->http_timeout);
 	evhttp_connection_free(c->evcon); /* calls closed_cb, which frees c */
 }
 
@@ -416,10 +425,12 @@ static void bind_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	evhttp_connection_set_closecb(c->evcon, closed_cb, c);
 	if (h->n > s->o->http_max_connections) {
-		fl_log(FL_LOG_WARN, "refusing an HTTP connection from %s: %zu open "
-		       "(http_max_connections)", c->addr, h->n - 1);
+		fl_log(FL_LOG_WARN,
+		       "refusing an HTTP connection from %s: %zu open "
+		       "(http_max_connections)",
+		       c->addr, h->n - 1);
 		fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason",
-			       "http_max_connections");
+		               "http_max_connections");
 		c->refused = 1;
 		evhttp_connection_free(c->evcon);
 		return;
@@ -446,7 +457,7 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 			return NULL;
 		}
 		c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-							BEV_OPT_CLOSE_ON_FREE);
+		                                        BEV_OPT_CLOSE_ON_FREE);
 	} else
 		c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL || (c->timer = evtimer_new(base, bind_cb, c)) == NULL) {
@@ -489,13 +500,17 @@ static int read_token(struct fl_http *h, const char *path)
 		buf[--n] = '\0';
 	if (n > TOKEN_FILE_MAX)
 		r = fl_fail(FL_ERR_CONFIG, "http_token_file %s: longer than %d bytes", path,
-			    TOKEN_FILE_MAX);
+		            TOKEN_FILE_MAX);
 	else if (n < 16)
-		r = fl_fail(FL_ERR_CONFIG, "http_token_file %s: the token must be at least 16 "
-			    "characters", path);
+		r = fl_fail(FL_ERR_CONFIG,
+		            "http_token_file %s: the token must be at least 16 "
+		            "characters",
+		            path);
 	else if (strcspn(buf, " \t\r\n") != n)
-		r = fl_fail(FL_ERR_CONFIG, "http_token_file %s: the token must be one line "
-			    "without blanks", path);
+		r = fl_fail(FL_ERR_CONFIG,
+		            "http_token_file %s: the token must be one line "
+		            "without blanks",
+		            path);
 	else if (EVP_Digest(buf, n, h->token_hash, &mdlen, EVP_sha256(), NULL) != 1)
 		r = fl_fail(FL_ERR_INTERNAL, "http_token_file %s: cannot hash the token", path);
 	else
@@ -551,24 +566,28 @@ int fl_http_start(struct server *s)
 	}
 	if ((b = evhttp_bind_socket_with_handle(h->http, host, port)) == NULL)
 		return fl_fail(FL_ERR_IO, "cannot listen for HTTP on %s: %s", o->http_listen,
-			       strerror(errno));
+		               strerror(errno));
 	{
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 
 		if (getsockname(evhttp_bound_socket_get_fd(b), (struct sockaddr *)&ss, &len) == 0)
 			s->http_port = ntohs(ss.ss_family == AF_INET
-						     ? ((struct sockaddr_in *)&ss)->sin_port
-						     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+			                             ? ((struct sockaddr_in *)&ss)->sin_port
+			                             : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	if (!is_loopback(host) && !h->have_token && h->tls == NULL)
-		fl_log(FL_LOG_WARN, "the HTTP endpoint on %s has no authentication: anyone who "
+		fl_log(FL_LOG_WARN,
+		       "the HTTP endpoint on %s has no authentication: anyone who "
 		       "can reach it can read the federation's status (set http_token_file or "
-		       "http_client_ca, or listen on 127.0.0.1)", o->http_listen);
+		       "http_client_ca, or listen on 127.0.0.1)",
+		       o->http_listen);
 	fl_log(FL_LOG_INFO, "HTTP%s status on %s:%u (/healthz, /status, /metrics)%s",
 	       h->tls ? "S" : "", host, s->http_port,
-	       h->have_token ? ", bearer token required" : h->tls ? ", client certificate "
-	       "required" : "");
+	       h->have_token ? ", bearer token required"
+	       : h->tls      ? ", client certificate "
+	                       "required"
+	                     : "");
 	return 0;
 }
 

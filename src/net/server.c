@@ -54,8 +54,8 @@
 #include "fedlead/config.h"
 #include "fedlead/error.h"
 #include "fedlead/log.h"
-#include "fedlead/signed_model.h"
 #include "fedlead/report.h"
+#include "fedlead/signed_model.h"
 #include "fedlead/statefile.h"
 #include "fedlead/wire.h"
 #include "server_int.h"
@@ -66,12 +66,12 @@
 struct conn {
 	struct server *srv;
 	struct bufferevent *bev;
-	struct event *timer; /* hello timeout, then the deferred free */
+	struct event *timer;       /* hello timeout, then the deferred free */
 	struct event *frame_timer; /* a frame started and not complete */
 	char addr[300];
 	char host[256]; /* addr without the port: the per-address limit's key */
-	char id[256]; /* certificate identity, after the handshake */
-	uint8_t *cert; /* its DER certificate, relayed for secure aggregation */
+	char id[256];   /* certificate identity, after the handshake */
+	uint8_t *cert;  /* its DER certificate, relayed for secure aggregation */
 	size_t cert_len;
 	int handshaken, joined, closing;
 	struct conn *next, *prev; /* in order of arrival */
@@ -162,8 +162,9 @@ static int queue_frame(struct server *s, struct conn *c, const Fedlead__Wire__En
 	if (r == 0) {
 		s->bytes_out += len;
 		s->frames_out++;
-		fl_audit_event(s->audit, "send", "{s:s, s:s, s:I}", "peer", c->id[0] ? c->id : c->addr,
-			       "type", fl_wire_type_name(env), "bytes", (json_int_t)len);
+		fl_audit_event(s->audit, "send", "{s:s, s:s, s:I}", "peer",
+		               c->id[0] ? c->id : c->addr, "type", fl_wire_type_name(env), "bytes",
+		               (json_int_t)len);
 	}
 	return r;
 }
@@ -185,7 +186,7 @@ static int io_send(void *ctx, const char *partner, const Fedlead__Wire__Envelope
 }
 
 static int io_send_frame(void *ctx, const char *partner, const uint8_t *frame, size_t len,
-			 const char *type)
+                         const char *type)
 {
 	struct server *s = ctx;
 	struct conn *c = find_conn(s, partner);
@@ -197,7 +198,7 @@ static int io_send_frame(void *ctx, const char *partner, const uint8_t *frame, s
 	s->bytes_out += len;
 	s->frames_out++;
 	fl_audit_event(s->audit, "send", "{s:s, s:s, s:I}", "peer", c->id, "type", type, "bytes",
-		       (json_int_t)len);
+	               (json_int_t)len);
 	return 0;
 }
 
@@ -257,12 +258,14 @@ static int io_seal_model(void *ctx, struct fl_model *m, uint8_t **file, size_t *
 	free(plain);
 	if (r != 0)
 		return r;
-	if (s->o->model_out != NULL && (r = fl_model_write_file(s->o->model_out, *file, *len)) != 0) {
+	if (s->o->model_out != NULL &&
+	    (r = fl_model_write_file(s->o->model_out, *file, *len)) != 0) {
 		free(*file);
 		*file = NULL;
 		return r;
 	}
-	fl_log(FL_LOG_NOTICE, "signed model written to %s", s->o->model_out ? s->o->model_out : "(nowhere)");
+	fl_log(FL_LOG_NOTICE, "signed model written to %s",
+	       s->o->model_out ? s->o->model_out : "(nowhere)");
 	return 0;
 }
 
@@ -297,7 +300,7 @@ static void dump_payload(struct server *s, struct conn *c, const uint8_t *body, 
 	if (s->o->dump_dir == NULL)
 		return;
 	snprintf(path, sizeof(path), "%s/%06llu-%s.bin", s->o->dump_dir,
-		 (unsigned long long)++s->dumped, c->id[0] ? c->id : "unknown");
+	         (unsigned long long)++s->dumped, c->id[0] ? c->id : "unknown");
 	if ((fp = fopen(path, "wb")) == NULL) {
 		fl_log(FL_LOG_WARN, "%s: %s", path, strerror(errno));
 		return;
@@ -316,19 +319,21 @@ static int handle_frame(struct server *s, struct conn *c, const uint8_t *body, s
 	if ((r = fl_wire_decode(body, len, c->id, &env)) != 0)
 		return r;
 	fl_audit_event(s->audit, "recv", "{s:s, s:s, s:I}", "peer", c->id, "type",
-		       fl_wire_type_name(env), "bytes", (json_int_t)len + 4);
+	               fl_wire_type_name(env), "bytes", (json_int_t)len + 4);
 	if (!c->joined) {
 		struct conn *old;
 
 		if (env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_HELLO) {
 			r = fl_fail(FL_ERR_PROTO, "peer %s: %s before hello", c->id,
-				    fl_wire_type_name(env));
+			            fl_wire_type_name(env));
 			goto out;
 		}
 		/* A partner reconnecting replaces its old connection. */
 		if ((old = find_conn(s, c->id)) != NULL) {
-			fl_log(FL_LOG_INFO, "partner %s reconnected from %s; closing its old "
-			       "connection", c->id, c->addr);
+			fl_log(FL_LOG_INFO,
+			       "partner %s reconnected from %s; closing its old "
+			       "connection",
+			       c->id, c->addr);
 			conn_close(old, 1);
 		}
 		pending_join = c;
@@ -364,15 +369,16 @@ static void frame_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (have >= 4) {
 		evbuffer_copyout(in, hdr, 4);
 		snprintf(what_frame, sizeof(what_frame), "a frame of %lu bytes",
-			 (unsigned long)hdr[0] << 24 | (unsigned long)hdr[1] << 16 |
-				 (unsigned long)hdr[2] << 8 | hdr[3]);
+		         (unsigned long)hdr[0] << 24 | (unsigned long)hdr[1] << 16 |
+		                 (unsigned long)hdr[2] << 8 | hdr[3]);
 		have -= 4;
 	}
-	fl_log(FL_LOG_WARN, "%s%s%s: %s incomplete after %g s, %zu bytes of it received "
-	       "(frame_timeout); closing", c->addr, c->id[0] ? " " : "", c->id, what_frame,
-	       s->o->frame_timeout, have);
+	fl_log(FL_LOG_WARN,
+	       "%s%s%s: %s incomplete after %g s, %zu bytes of it received "
+	       "(frame_timeout); closing",
+	       c->addr, c->id[0] ? " " : "", c->id, what_frame, s->o->frame_timeout, have);
 	fl_audit_event(s->audit, "reject", "{s:s, s:s, s:s}", "peer", c->id[0] ? c->id : c->addr,
-		       "address", c->addr, "reason", "frame_timeout");
+	               "address", c->addr, "reason", "frame_timeout");
 	s->rejected++;
 	conn_close(c, 0);
 }
@@ -392,8 +398,8 @@ static void frame_timer_update(struct conn *c, int consumed)
 	if (!consumed && evtimer_pending(c->frame_timer, NULL))
 		return;
 	tv.tv_sec = (time_t)c->srv->o->frame_timeout;
-	tv.tv_usec = (suseconds_t)((c->srv->o->frame_timeout - floor(c->srv->o->frame_timeout)) *
-				   1e6);
+	tv.tv_usec =
+	        (suseconds_t)((c->srv->o->frame_timeout - floor(c->srv->o->frame_timeout)) * 1e6);
 	evtimer_add(c->frame_timer, &tv);
 }
 
@@ -432,7 +438,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		r = handle_frame(s, c, body, len);
 		free(body);
 		if (r != 0) {
-			fl_log(FL_LOG_WARN, "%s; closing the connection from %s", fl_errmsg(), c->addr);
+			fl_log(FL_LOG_WARN, "%s; closing the connection from %s", fl_errmsg(),
+			       c->addr);
 			conn_close(c, 1);
 			return;
 		}
@@ -457,7 +464,8 @@ static void handshake_reason(struct conn *c, char *buf, size_t n)
 	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
 
 	if (vr != X509_V_OK)
-		snprintf(buf, n, "client certificate refused: %s", X509_verify_cert_error_string(vr));
+		snprintf(buf, n, "client certificate refused: %s",
+		         X509_verify_cert_error_string(vr));
 	else if (e != 0) {
 		char tmp[256];
 
@@ -495,7 +503,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			X509_free(x);
 		}
 		c->handshaken = 1;
-		fl_log(FL_LOG_INFO, "TLS connection from %s: certificate of \"%s\"", c->addr, c->id);
+		fl_log(FL_LOG_INFO, "TLS connection from %s: certificate of \"%s\"", c->addr,
+		       c->id);
 		return;
 	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
@@ -503,7 +512,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			handshake_reason(c, why, sizeof(why));
 			fl_log(FL_LOG_WARN, "TLS handshake with %s failed: %s", c->addr, why);
 			fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason",
-				       why);
+			               why);
 			s->rejected++;
 		} else if (c->joined)
 			fl_log(FL_LOG_INFO, "partner %s closed its connection", c->id);
@@ -541,8 +550,7 @@ static int preauth_stage(const struct conn *c)
 }
 
 /* Connections that have not said Hello, in all and from host. */
-static void count_preauth(const struct server *s, const char *host, size_t *all,
-			  size_t *from_host)
+static void count_preauth(const struct server *s, const char *host, size_t *all, size_t *from_host)
 {
 	*all = *from_host = 0;
 	for (const struct conn *c = s->conns; c; c = c->next)
@@ -578,7 +586,7 @@ static struct conn *victim(struct server *s, const char *host)
 }
 
 static void refuse(struct server *s, evutil_socket_t fd, const char *addr, const char *why,
-		   const char *limit)
+                   const char *limit)
 {
 	fl_log(FL_LOG_WARN, "refusing a connection: %s (%s); from %s", why, limit, addr);
 	fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", addr, "reason", limit);
@@ -588,7 +596,7 @@ static void refuse(struct server *s, evutil_socket_t fd, const char *addr, const
 
 /* Closes v at once (it is in no callback now) for the newcomer at addr. */
 static void push_out(struct server *s, struct conn *v, const char *addr, const char *why,
-		     const char *limit)
+                     const char *limit)
 {
 	fl_log(FL_LOG_WARN, "%s: closed to make room for %s: %s (%s)", v->addr, addr, why, limit);
 	fl_audit_event(s->audit, "reject", "{s:s, s:s}", "peer", v->addr, "reason", limit);
@@ -614,7 +622,7 @@ static int admit(struct server *s, evutil_socket_t fd, const char *host, const c
 	count_preauth(s, host, &all, &mine);
 	if (mine >= o->max_per_address) {
 		snprintf(why, sizeof(why), "%zu connections from %s have not said hello", mine,
-			 host);
+		         host);
 		if ((v = victim(s, host)) == NULL) {
 			refuse(s, fd, addr, why, "max_connections_per_address");
 			return -1;
@@ -647,7 +655,7 @@ static void keepalive(evutil_socket_t fd)
 }
 
 void fl_server_accept(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
-		      socklen_t slen)
+                      socklen_t slen)
 {
 	struct conn *c;
 	SSL *ssl;
@@ -655,7 +663,7 @@ void fl_server_accept(struct server *s, evutil_socket_t fd, const struct sockadd
 	struct timeval tv;
 
 	if (getnameinfo(sa, slen, host, sizeof(host), serv, sizeof(serv),
-			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+	                NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(host, sizeof(host), "(unknown)");
 	snprintf(addr, sizeof(addr), "%s:%s", host, serv);
 	if (admit(s, fd, host, addr) != 0)
@@ -670,7 +678,7 @@ void fl_server_accept(struct server *s, evutil_socket_t fd, const struct sockadd
 	snprintf(c->addr, sizeof(c->addr), "%s", addr);
 	keepalive(fd);
 	c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-						BEV_OPT_CLOSE_ON_FREE);
+	                                        BEV_OPT_CLOSE_ON_FREE);
 	c->timer = evtimer_new(s->base, hello_timeout_cb, c);
 	c->frame_timer = evtimer_new(s->base, frame_timeout_cb, c);
 	if (c->bev == NULL || c->timer == NULL || c->frame_timer == NULL) {
@@ -724,16 +732,16 @@ void fl_server_close_all(struct server *s)
 int fl_server_fedcoord(struct server *s)
 {
 	struct fl_fedcoord_io io = {
-		.ctx = s,
-		.audit = s->audit,
-		.send = io_send,
-		.send_frame = io_send_frame,
-		.peer_cert = io_peer_cert,
-		.disconnect = io_disconnect,
-		.arm_timer = io_arm_timer,
-		.checkpoint = io_checkpoint,
-		.seal_model = io_seal_model,
-		.finished = io_finished,
+	        .ctx = s,
+	        .audit = s->audit,
+	        .send = io_send,
+	        .send_frame = io_send_frame,
+	        .peer_cert = io_peer_cert,
+	        .disconnect = io_disconnect,
+	        .arm_timer = io_arm_timer,
+	        .checkpoint = io_checkpoint,
+	        .seal_model = io_seal_model,
+	        .finished = io_finished,
 	};
 
 	if ((s->round_timer = evtimer_new(s->base, round_timer_cb, s)) == NULL)
@@ -742,7 +750,7 @@ int fl_server_fedcoord(struct server *s)
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int slen,
-		      void *arg)
+                      void *arg)
 {
 	(void)l;
 	fl_server_accept(arg, fd, sa, (socklen_t)slen);
@@ -761,7 +769,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		/* New connections use the new certificates and CRL; established
 		 * ones keep theirs, so the federation is not disturbed. */
 		if (fl_tls_server_ctx(&s->o->tls, &ctx) != 0) {
-			fl_log(FL_LOG_ERROR, "SIGHUP: keeping the old TLS settings: %s", fl_errmsg());
+			fl_log(FL_LOG_ERROR, "SIGHUP: keeping the old TLS settings: %s",
+			       fl_errmsg());
 			return;
 		}
 		SSL_CTX_free(s->ctx);
@@ -863,9 +872,13 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 
 		fl_fedcoord_view(s.fc, &v);
 		if (v.phase == FL_PHASE_DONE || v.phase == FL_PHASE_FAILED) {
-			r = v.phase == FL_PHASE_DONE ? 0 : fl_fail(FL_ERR_PROTO, "the federation in %s "
-								   "failed earlier; remove the directory to start it "
-								   "afresh", o->state_dir);
+			r = v.phase == FL_PHASE_DONE
+			            ? 0
+			            : fl_fail(FL_ERR_PROTO,
+			                      "the federation in %s "
+			                      "failed earlier; remove the directory to start it "
+			                      "afresh",
+			                      o->state_dir);
 			fl_log(FL_LOG_NOTICE, "federation %s already %s (state in %s)",
 			       o->set.federation_id, fl_fed_phase_name(v.phase), o->state_dir);
 			goto out;
@@ -874,9 +887,9 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 	if ((r = bind_addr(o->listen, &ss, &sslen)) != 0)
 		goto out;
 	s.listener = evconnlistener_new_bind(s.base, accept_cb, &s,
-					     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-						     LEV_OPT_CLOSE_ON_EXEC,
-					     128, (struct sockaddr *)&ss, (int)sslen);
+	                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+	                                             LEV_OPT_CLOSE_ON_EXEC,
+	                                     128, (struct sockaddr *)&ss, (int)sslen);
 	if (s.listener == NULL) {
 		r = fl_fail(FL_ERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
 		goto out;

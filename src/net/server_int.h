@@ -41,7 +41,7 @@ struct server {
  * here on), from the peer address sa: the connection limits, then a TLS
  * bufferevent on s->base. */
 void fl_server_accept(struct server *s, evutil_socket_t fd, const struct sockaddr *sa,
-		      socklen_t slen);
+                      socklen_t slen);
 
 /* Connections open now, and of those the ones that have not said Hello
  * (neither counts connections already being closed). */
@@ -76,7 +76,7 @@ struct fl_http_reply {
  * this far: its TLS handshake fails.) Returns 0, or FL_ERR_NOMEM.
  */
 int fl_http_route(struct server *s, int method, const char *uri, const char *authorization,
-		  const char *peer, struct fl_http_reply *out);
+                  const char *peer, struct fl_http_reply *out);
 
 /* Starts the endpoint on s->o->http_listen (nothing when NULL): reads the
  * token file, binds, and sets s->http_port. Returns 0 or FL_ERR_*. */

@@ -275,17 +275,16 @@ int fl_state_read(const char *dir, const char *name, size_t max_len, uint8_t **d
 	}
 	/* The file shrank after fstat (someone else wrote it): parsing what
 	 * was read says so. */
-	if ((size_t)got < rest &&
-	    (r = fl_seal_parse(&state_seal, hdr, hl, hl + (uint64_t)got, 0, max_len, path,
-	                       &seal)) != 0)
+	if ((size_t)got < rest && (r = fl_seal_parse(&state_seal, hdr, hl, hl + (uint64_t)got, 0,
+	                                             max_len, path, &seal)) != 0)
 		goto out;
 	if ((r = fl_seal_check(&state_seal, &seal, hdr, buf, buf + seal.payload_len, path)) != 0)
 		goto out;
 	/* Checked after the checksum: a flipped bit is damage, a correct
 	 * file with another version is from another fedlead. */
 	if (seal.version != FL_STATE_VERSION) {
-		r = fl_fail(FL_ERR_DATA, "%s: checkpoint version %" PRIu32
-		                         " is not supported (expected %d)",
+		r = fl_fail(FL_ERR_DATA,
+		            "%s: checkpoint version %" PRIu32 " is not supported (expected %d)",
 		            path, seal.version, FL_STATE_VERSION);
 		goto out;
 	}

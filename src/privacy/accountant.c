@@ -19,7 +19,8 @@ double fl_dp_ddg_rho(double l1, double l2, double sigma2, unsigned noisy, size_t
 		tau += exp(-2 * PI * PI * sigma2 * k / (k + 1.0));
 	tau *= 10;
 	s = sqrt((double)noisy * sigma2);
-	rho2 = 0.5 * (l2 * l2 / ((double)noisy * sigma2) + 2 * l1 * tau / s + tau * tau * (double)dim);
+	rho2 = 0.5 *
+	       (l2 * l2 / ((double)noisy * sigma2) + 2 * l1 * tau / s + tau * tau * (double)dim);
 	t = l2 / s + tau * sqrt((double)dim);
 	rho3 = 0.5 * t * t;
 	return rho2 < rho3 ? rho2 : rho3;

@@ -106,7 +106,8 @@ static int bern_exp_small(struct fl_dgauss *g, u128 num, u128 den, int *bit)
 		u128 dk;
 
 		if (__builtin_mul_overflow(den, (u128)k, &dk))
-			return fl_fail(FL_ERR_INTERNAL, "discrete Gaussian: Bernoulli denominator overflow");
+			return fl_fail(FL_ERR_INTERNAL,
+			               "discrete Gaussian: Bernoulli denominator overflow");
 		if ((r = bern(g, num, dk, &a)) != 0)
 			return r;
 		if (!a)

@@ -202,7 +202,8 @@ static int load(struct fl_ledger *l, int *repaired)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
-			r = fl_fail(FL_ERR_IO, "%s: %s", l->path, k < 0 ? strerror(errno) : "short read");
+			r = fl_fail(FL_ERR_IO, "%s: %s", l->path,
+			            k < 0 ? strerror(errno) : "short read");
 			goto out;
 		}
 		got += k;
@@ -328,11 +329,12 @@ int fl_ledger_charge(struct fl_ledger *l, const struct fl_release *rel, uint64_t
 	if (!name_ok(rel->federation) || !name_ok(rel->kind))
 		return fl_fail(FL_ERR_INVALID, "privacy ledger: bad federation id or release kind");
 	if (rel->rho_e12 > budget_e12 || spent > budget_e12 - rel->rho_e12)
-		return fl_fail(FL_ERR_LIMIT,
-		               "privacy budget exceeded: this release costs rho %.6g, the window has "
-		               "spent %.6g of %.6g",
-		               rel->rho_e12 / FL_LEDGER_UNITS, spent / FL_LEDGER_UNITS,
-		               budget_e12 / FL_LEDGER_UNITS);
+		return fl_fail(
+		        FL_ERR_LIMIT,
+		        "privacy budget exceeded: this release costs rho %.6g, the window has "
+		        "spent %.6g of %.6g",
+		        rel->rho_e12 / FL_LEDGER_UNITS, spent / FL_LEDGER_UNITS,
+		        budget_e12 / FL_LEDGER_UNITS);
 	if (fields(rel, body, sizeof(body)) < 0)
 		return fl_fail(FL_ERR_INVALID, "privacy ledger: release too long to record");
 	if ((r = chain_of(l->chain, body, chain)) != 0 || (r = reserve(l)) != 0)

@@ -392,8 +392,7 @@ int fl_report_compare_eval(const struct fl_model *fed, const struct fl_model *lo
 	return 0;
 }
 
-static void compare_row(struct fl_svg_buf *b, const struct fl_report_compare *c, int all,
-                        int model)
+static void compare_row(struct fl_svg_buf *b, const struct fl_report_compare *c, int all, int model)
 {
 	const struct fl_eval *ev = all ? &c->all[model] : &c->own[model];
 	double lo, hi;
@@ -416,7 +415,8 @@ static void compare_row(struct fl_svg_buf *b, const struct fl_report_compare *c,
 		count(b, ev->positives);
 		put(b, " converted)</td>");
 	}
-	put(b, model ? "<td class=\"l\">federated</td><td>" : "<td class=\"l\">local only</td><td>");
+	put(b,
+	    model ? "<td class=\"l\">federated</td><td>" : "<td class=\"l\">local only</td><td>");
 	num(b, ev->auc, 4);
 	put(b, "</td><td>");
 	num(b, lo, 3);
@@ -453,7 +453,9 @@ static void compare_gain(struct fl_svg_buf *b, const struct fl_report_compare *c
 	num(b, f->auc, 4);
 	if (isfinite(f->auc - l->auc))
 		fl_svg_buf_printf(b, " (<span class=\"%s\">%+.4f</span>)",
-		                  f->auc > l->auc ? "up" : f->auc < l->auc ? "down" : "same",
+		                  f->auc > l->auc   ? "up"
+		                  : f->auc < l->auc ? "down"
+		                                    : "same",
 		                  f->auc - l->auc);
 	put(b, ", log-loss ");
 	num(b, l->log_loss, 4);
@@ -465,10 +467,11 @@ static void compare_gain(struct fl_svg_buf *b, const struct fl_report_compare *c
 		                  : f->log_loss > l->log_loss ? ", worse"
 		                                              : "");
 	if (d > 0)
-		fl_svg_buf_printf(b, "; <span class=\"up\">finds %lld more converted lead%s</span>", d,
-		                  d == 1 ? "" : "s");
+		fl_svg_buf_printf(b, "; <span class=\"up\">finds %lld more converted lead%s</span>",
+		                  d, d == 1 ? "" : "s");
 	else if (d < 0)
-		fl_svg_buf_printf(b, "; <span class=\"down\">finds %lld fewer converted lead%s</span>",
+		fl_svg_buf_printf(b,
+		                  "; <span class=\"down\">finds %lld fewer converted lead%s</span>",
 		                  -d, d == -1 ? "" : "s");
 	else
 		put(b, "; finds as many converted leads");

@@ -81,7 +81,8 @@ int fl_seal_parse(const struct fl_seal_format *f, const uint8_t *buf, size_t hav
                   size_t off, uint64_t max_len, const char *origin, struct fl_seal *out)
 {
 	size_t hl = fl_seal_header_len(f), sl = f->checksum ? FL_SEAL_SUM_LEN : 0;
-	size_t seen = have > off ? have - off : 0, n = seen < FL_SEAL_MAGIC_LEN ? seen : FL_SEAL_MAGIC_LEN;
+	size_t seen = have > off ? have - off : 0,
+	       n = seen < FL_SEAL_MAGIC_LEN ? seen : FL_SEAL_MAGIC_LEN;
 	const uint8_t *p;
 	uint64_t plen, rest;
 
@@ -142,8 +143,7 @@ int fl_seal_check(const struct fl_seal_format *f, const struct fl_seal *s, const
 }
 
 int fl_seal_open(const struct fl_seal_format *f, const uint8_t *buf, size_t len, size_t off,
-                 uint64_t max_len, const char *origin, struct fl_seal *out,
-                 const uint8_t **payload)
+                 uint64_t max_len, const char *origin, struct fl_seal *out, const uint8_t **payload)
 {
 	const uint8_t *hdr;
 	int r;

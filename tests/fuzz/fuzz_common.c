@@ -20,9 +20,9 @@
 #include <openssl/rand.h>
 
 #include "fedlead/error.h"
-#include "fedlead/payload.h"
 #include "fedlead/log.h"
 #include "fedlead/model.h"
+#include "fedlead/payload.h"
 #include "fuzz_creds.h"
 
 const char *const fz_names[FZ_NP] = {"acme", "globex", "initech"};

@@ -17,8 +17,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "fedlead/encode.h"
 #include "fedlead/coord.h"
+#include "fedlead/encode.h"
 #include "fedlead/node.h"
 #include "fedlead/schema.h"
 #include "fedlead/wire.h"

@@ -27,8 +27,8 @@ static const struct {
 	const struct fl_cfg_key *keys;
 	size_t size; /* of the struct the table fills */
 } tables[] = {
-	{fl_coordinator_config_keys, sizeof(struct fl_coordinator_config)},
-	{fl_node_config_keys, sizeof(struct fl_node_config)},
+        {fl_coordinator_config_keys, sizeof(struct fl_coordinator_config)},
+        {fl_node_config_keys, sizeof(struct fl_node_config)},
 };
 
 /* fl_config_dump() into a malloc'ed string. */
@@ -106,8 +106,7 @@ static void check_roundtrip(const struct fl_cfg_key *keys, size_t size, const vo
 }
 
 /* The first line as a flag: "name=value". */
-static void check_flag(const struct fl_cfg_key *keys, void *c, const uint8_t *data,
-                       size_t size)
+static void check_flag(const struct fl_cfg_key *keys, void *c, const uint8_t *data, size_t size)
 {
 	char line[512], *eq, host[FL_CFG_HOST_MAX];
 	size_t n = 0;

@@ -24,10 +24,10 @@
 #include <string.h>
 
 #include "fedlead/error.h"
-#include "fedlead/payload.h"
-#include "fedlead/model.h"
-#include "fedlead/secagg.h"
 #include "fedlead/masks.h"
+#include "fedlead/model.h"
+#include "fedlead/payload.h"
+#include "fedlead/secagg.h"
 #include "fuzz_common.h"
 
 #define MAX_STEPS 256
@@ -319,7 +319,7 @@ static void sagg_coord_mode(struct fz_reader *in)
 
 	sa_params(&ref, &p);
 	if (fl_secagg_coord_new(FZ_FED, &ref, &p, 2, fz_names, FZ_NP,
-	                      FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, SA_N, &c) != 0)
+	                        FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, SA_N, &c) != 0)
 		fz_die("fl_secagg_coord_new: %s", fl_errmsg());
 	for (int steps = 0; steps < MAX_STEPS && fz_next_byte(in, &op); steps++) {
 		const char *name = fz_names[(op & 3) % FZ_NP];

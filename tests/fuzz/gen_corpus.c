@@ -20,10 +20,10 @@
 #include "fedlead/config.h"
 #include "fedlead/error.h"
 #include "fedlead/logreg.h"
-#include "fedlead/model.h"
-#include "fedlead/signed_model.h"
-#include "fedlead/secagg.h"
 #include "fedlead/masks.h"
+#include "fedlead/model.h"
+#include "fedlead/secagg.h"
+#include "fedlead/signed_model.h"
 #include "fuzz_common.h"
 
 #define SEED_MAX (60 * 1024)
@@ -400,7 +400,7 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 	fz_buf_byte(&co, 5);
 	fz_buf_byte(&no, 6);
 	if (fl_secagg_coord_new(FZ_FED, &ref, &p, 2, fz_names, FZ_NP,
-	                      FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, SA_N, &c) != 0)
+	                        FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, SA_N, &c) != 0)
 		fz_die("fl_secagg_coord_new: %s", fl_errmsg());
 	for (int i = 0; i < FZ_NP; i++) {
 		Fedlead__Wire__Envelope *env;
@@ -409,8 +409,8 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 
 		if (fl_secagg_history_new(&hist[i]) != 0 ||
 		    fl_secagg_node_start(FZ_FED, &ref, &p, 2, fz_names[i], fz_key(i), task, &pol,
-		                         hist[i], FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, x[i], SA_N,
-		                         &s[i], &frame, &len) != 0)
+		                         hist[i], FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, x[i],
+		                         SA_N, &s[i], &frame, &len) != 0)
 			fz_die("fl_secagg_node_start: %s", fl_errmsg());
 		env = must_decode(frame, len);
 		if (fl_secagg_coord_advert(c, fz_names[i], env->key_advert, der, dlen) != 0)

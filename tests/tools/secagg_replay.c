@@ -29,8 +29,8 @@
 #include <openssl/x509.h>
 
 #include "fedlead/error.h"
-#include "fedlead/secagg.h"
 #include "fedlead/masks.h"
+#include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 
 #define MAX_FILE (256u << 20)
@@ -270,7 +270,8 @@ static int replay(struct fl_secagg_coord *c, struct msg *m, size_t n,
 				               "no certificate for partner %s "
 				               "(give its PEM file)",
 				               m[i].partner);
-			r = fl_secagg_coord_advert(c, m[i].partner, e->key_advert, ct->der, ct->len);
+			r = fl_secagg_coord_advert(c, m[i].partner, e->key_advert, ct->der,
+			                           ct->len);
 			break;
 		case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
 			r = fl_secagg_coord_shares(c, m[i].partner, e->share_set);
@@ -319,7 +320,8 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 's':
 			if (unhex(optarg, session, sizeof(session)) != 0) {
-				fprintf(stderr, "secagg_replay: --session: 32 hex digits expected\n");
+				fprintf(stderr,
+				        "secagg_replay: --session: 32 hex digits expected\n");
 				return 2;
 			}
 			have_session = 1;
@@ -396,7 +398,7 @@ int main(int argc, char **argv)
 	if ((sum = calloc(nv, sizeof(*sum))) == NULL)
 		goto fail;
 	if ((r = fl_secagg_coord_new(ref.federation_id, &ref, &p, (unsigned)t, ids, np, kind, nv,
-	                           &c)) != 0 ||
+	                             &c)) != 0 ||
 	    (r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT, certs, nc)) != 0 ||
 	    (r = fl_secagg_coord_key_list(c, &frame, &flen)) != 0)
 		goto fail;
@@ -417,8 +419,8 @@ int main(int argc, char **argv)
 		goto fail;
 	free(frame);
 	frame = NULL;
-	if ((r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE, certs, nc)) !=
-	            0 ||
+	if ((r = replay(c, m, nm, FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE, certs,
+	                nc)) != 0 ||
 	    (r = fl_secagg_coord_unmask_request(c, &frame, &flen)) != 0)
 		goto fail;
 	free(frame);
