@@ -653,6 +653,14 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 
 		fl_secagg_node_free(n->sa);
 		n->sa = NULL;
+		/* Before anything derived from the data leaves: a task for fewer
+		 * partners than the policy's minimum is a sub-federation. */
+		if (n->task_secagg->n_participants < n->pol.min_partners)
+			return refuse(n, "min_partners",
+			              "round %llu: the task names %zu participants, fewer than "
+			              "min_partners = %zu",
+			              (unsigned long long)ref->round,
+			              n->task_secagg->n_participants, n->pol.min_partners);
 		r = fl_secagg_node_start(
 		        n->federation_id, ref, n->task_secagg,
 		        n->task_secagg->threshold ? n->task_secagg->threshold : n->threshold,

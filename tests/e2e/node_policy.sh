@@ -88,7 +88,7 @@ NODE_HOME=$D start_node p1 "$T/p1.csv"
 n1=$NODE_PID
 NODE_HOME=$D start_node p2 "$T/p2.csv"
 n2=$NODE_PID
-MSG='policy min_partners: round 1: the key list names 2 partners, fewer than min_partners = 3; refused'
+MSG='policy min_partners: round 1: the task names 2 participants, fewer than min_partners = 3; refused'
 for k in 1 2; do
 	st=0
 	wait_pid "$([ "$k" = 1 ] && echo "$n1" || echo "$n2")" 60 || st=$?
@@ -97,8 +97,9 @@ for k in 1 2; do
 	check "(b) p$k's audit log records it" \
 		audit_refusal "$D/node-p$k/audit.jsonl" min_partners "$MSG"
 	types "$D/dump" "p$k" >"$D/types-p$k"
-	check "(b) the coordinator received from p$k its Hello and key advertisement only" \
-		test "$(sort -u "$D/types-p$k" | tr '\n' ' ')" = "hello key_advert "
+	# Refused on the task's participant list, before any key advertisement.
+	check "(b) the coordinator received from p$k its Hello only" \
+		test "$(sort -u "$D/types-p$k" | tr '\n' ' ')" = "hello "
 done
 check "(b) no model was written" test ! -e "$D/model.fdl"
 kill "$COORD_PID" 2>/dev/null || true
