@@ -136,8 +136,12 @@ def pb_field(num, wire, payload):
     return pb_varint(num << 3 | 2) + pb_varint(len(payload)) + payload
 
 
+# The wire protocol version of include/fedlead/wire.h (FL_WIRE_PROTOCOL_VERSION).
+PROTOCOL_VERSION = 2
+
+
 def hello_frame(fingerprint, federation):
-    hello = (pb_field(1, 0, 1) + pb_field(2, 2, b"netattack") +
+    hello = (pb_field(1, 0, PROTOCOL_VERSION) + pb_field(2, 2, b"netattack") +
              pb_field(3, 2, bytes.fromhex(fingerprint)) + pb_field(4, 2, federation.encode()))
     env = pb_field(1, 2, hello)
     return len(env).to_bytes(4, "big") + env
