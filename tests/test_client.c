@@ -348,7 +348,8 @@ static void coord_start(struct coord *c, SSL_CTX *ctx, const enum action *script
 	c->lfd = listen_local(&c->port, 1);
 	snprintf(c->addr, sizeof(c->addr), "127.0.0.1:%u", c->port);
 	assert_int_equal(pipe(c->stop), 0);
-	memcpy(c->script, script, (size_t)n * sizeof(*script));
+	if (n > 0)
+		memcpy(c->script, script, (size_t)n * sizeof(*script));
 	c->nscript = n;
 	c->max_frame = 1024;
 	assert_int_equal(pthread_create(&c->th, NULL, coord_main, c), 0);
