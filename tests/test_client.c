@@ -247,7 +247,7 @@ static void act(struct coord *c, SSL *ssl, enum action a)
 	case ACT_REJECT_EVER:
 		rj.permanent = a == ACT_REJECT_EVER;
 		rj.reason = (char *)(rj.permanent ? "schema fingerprint does not match"
-						  : "coordinator is full");
+		                                  : "coordinator is full");
 		env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_REJECT;
 		env.reject = &rj;
 		send_env(ssl, &env);
@@ -315,8 +315,8 @@ static void *coord_main(void *arg)
 
 static SSL_CTX *coord_ctx(void)
 {
-	struct fl_tls_opts o = {.ca = P("ca/ca.crt"), .cert = P("coord.crt"),
-	                        .key = P("coord.key")};
+	struct fl_tls_opts o = {
+	        .ca = P("ca/ca.crt"), .cert = P("coord.crt"), .key = P("coord.key")};
 	SSL_CTX *ctx = NULL;
 
 	if (fl_tls_server_ctx(&o, &ctx) != 0)
@@ -496,8 +496,10 @@ static void test_transient_reject_reconnects(void **state)
 	node_opts(&o, c.addr);
 	r = run_node(&o);
 	coord_stop(&c);
-	snprintf(msg, sizeof(msg), "coordinator %s refused this partner for now: "
-	         "coordinator is full", c.addr);
+	snprintf(msg, sizeof(msg),
+	         "coordinator %s refused this partner for now: "
+	         "coordinator is full",
+	         c.addr);
 	expect_logged(msg);
 	snprintf(msg, sizeof(msg),
 	         "coordinator %s refused this partner: schema fingerprint does not match", c.addr);
@@ -746,16 +748,16 @@ static void test_no_give_up_when_zero(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_permanent_reject_stops),
-		cmocka_unit_test(test_transient_reject_reconnects),
-		cmocka_unit_test(test_plaintext_welcome_refused_by_policy),
-		cmocka_unit_test(test_plaintext_welcome_allowed_by_policy),
-		cmocka_unit_test(test_oversized_frame_refused),
-		cmocka_unit_test(test_server_name_mismatch_refused),
-		cmocka_unit_test(test_server_name_match_accepted),
-		cmocka_unit_test(test_tls12_coordinator_refused),
-		cmocka_unit_test(test_backoff_capped_and_give_up),
-		cmocka_unit_test(test_no_give_up_when_zero),
+	        cmocka_unit_test(test_permanent_reject_stops),
+	        cmocka_unit_test(test_transient_reject_reconnects),
+	        cmocka_unit_test(test_plaintext_welcome_refused_by_policy),
+	        cmocka_unit_test(test_plaintext_welcome_allowed_by_policy),
+	        cmocka_unit_test(test_oversized_frame_refused),
+	        cmocka_unit_test(test_server_name_mismatch_refused),
+	        cmocka_unit_test(test_server_name_match_accepted),
+	        cmocka_unit_test(test_tls12_coordinator_refused),
+	        cmocka_unit_test(test_backoff_capped_and_give_up),
+	        cmocka_unit_test(test_no_give_up_when_zero),
 	};
 
 	fl_log_init("fedlead-node", FL_LOG_INFO);
