@@ -44,4 +44,17 @@ struct fl_node_opts {
  */
 int fl_node_run(const struct fl_node_opts *o);
 
+/*
+ * The clock fl_node_run() measures give_up_after with and the wait between
+ * connection attempts: CLOCK_MONOTONIC and nanosleep() unless replaced. A
+ * seam for tests, which check the backoff schedule without waiting it out;
+ * NULL restores the real clock. Not thread-safe: set it before the run.
+ */
+struct fl_node_clock {
+	double (*now)(void *arg);
+	void (*sleep)(void *arg, double seconds);
+	void *arg;
+};
+void fl_node_set_clock(const struct fl_node_clock *c);
+
 #endif

@@ -61,20 +61,39 @@ struct session {
 	unsigned long dumped;
 };
 
-static double monotonic(void)
+static double real_now(void *arg)
 {
 	struct timespec ts;
 
+	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void sleep_seconds(double s)
+static void real_sleep(void *arg, double s)
 {
 	struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
 
+	(void)arg;
 	while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+static struct fl_node_clock node_clock = {real_now, real_sleep, NULL};
+
+void fl_node_set_clock(const struct fl_node_clock *c)
+{
+	node_clock = c != NULL ? *c : (struct fl_node_clock){real_now, real_sleep, NULL};
+}
+
+static double monotonic(void)
+{
+	return node_clock.now(node_clock.arg);
+}
+
+static void sleep_seconds(double s)
+{
+	node_clock.sleep(node_clock.arg, s);
 }
 
 /* Connects with a timeout, trying every address of the host. */
@@ -239,8 +258,13 @@ static int open_session(struct session *s)
 		return r;
 	ERR_clear_error(); /* so cert_refused() sees this connection's errors only */
 	if (SSL_connect(s->ssl) != 1) {
-		fl_tls_verify_error(s->ssl, why, sizeof(why));
-		if (why[0] == '\0')
+		/* The verification result only when verification failed: a
+		 * handshake that ends before the coordinator's certificate
+		 * arrives (a TLS 1.2 coordinator) is not "no certificate", it
+		 * is what OpenSSL says. */
+		if (SSL_get_verify_result(s->ssl) != X509_V_OK)
+			fl_tls_verify_error(s->ssl, why, sizeof(why));
+		else
 			fl_tls_last_error(why, sizeof(why));
 		/* A certificate the node cannot trust is not going to get better by
 		 * retrying; anything else (the coordinator restarting) may. */
