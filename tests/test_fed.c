@@ -1722,6 +1722,40 @@ static void test_single_partner_quorum(void **state)
 	assert_int_equal(fl_coord_settings_check(&s), 0);
 }
 
+/*
+ * The threshold the coordinator uses when none is configured is the
+ * smallest one partners' nodes accept with max_colluders = c (t > c and
+ * 2t > n + c): values worked out by hand from those two inequalities.
+ * An explicit threshold below it is refused at start.
+ */
+static void test_threshold_keeps_colluders_out(void **state)
+{
+	struct fl_coord_settings s;
+
+	(void)state;
+	assert_int_equal(fl_coord_default_threshold(3, 1), 3); /* 2 * 2 = 4 <= 3 + 1 */
+	assert_int_equal(fl_coord_default_threshold(4, 1), 3); /* 6 > 5 */
+	assert_int_equal(fl_coord_default_threshold(5, 1), 4); /* 3: 6 <= 6 */
+	assert_int_equal(fl_coord_default_threshold(2, 1), 2);
+	assert_int_equal(fl_coord_default_threshold(3, 0), 2);
+	assert_int_equal(fl_coord_default_threshold(10, 3), 7); /* 6: 12 <= 13 */
+	assert_int_equal(fl_coord_default_threshold(2, 0), 2);  /* never below 2 */
+	settings_default(&s);
+	s.secure = 1;
+	s.n_partners = 5;
+	s.max_colluders = 1;
+	s.threshold = 3;
+	assert_int_equal(fl_coord_settings_check(&s), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(),
+	                    "threshold 3 must be more than half of the 5 partners plus "
+	                    "max_colluders = 1, and at most all of them");
+	s.threshold = 4;
+	assert_int_equal(fl_coord_settings_check(&s), 0);
+	s.max_colluders = 5;
+	assert_int_equal(fl_coord_settings_check(&s), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), "max_colluders = 5 must be below the 5 partners");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1746,6 +1780,7 @@ int main(void)
 	        cmocka_unit_test(test_error_status),
 	        cmocka_unit_test(test_error_status_final),
 	        cmocka_unit_test(test_single_partner_quorum),
+	        cmocka_unit_test(test_threshold_keeps_colluders_out),
 	};
 
 	fl_log_init("test_fed", FL_LOG_WARN);

@@ -239,7 +239,9 @@ static Fedlead__Wire__Envelope *stats_task(struct task_msg *m, uint64_t round, i
 		m->sap.session = (ProtobufCBinaryData){sizeof(m->session), m->session};
 		m->sap.frac_bits = frac;
 		m->sap.bound = bound;
-		m->sap.threshold = 2;
+		/* 3 of 3: the smallest threshold a default node (max_colluders
+		 * = 1) accepts for three participants. */
+		m->sap.threshold = 3;
 		/* every task names its participants (secagg.h) */
 		m->sap.participants = (char **)CONSORTIUM;
 		m->sap.n_participants = 3;
@@ -869,6 +871,221 @@ static void test_reject(void **state)
 	tnode_free(&tn);
 }
 
+/*
+ * The review's attack: with 2t <= n + c, the coordinator and c colluding
+ * partners show two groups of honest partners different survivor sets and
+ * collect both secrets of one partner. The default node (max_colluders =
+ * 1) refuses such a threshold before it sends anything.
+ */
+static void test_colluder_threshold(void **state)
+{
+	static const char *const five[] = {"acme", "globex", "hooli", "initech", "umbrella"};
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct task_msg t;
+	struct capture cap;
+	struct tnode tn;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	(void)state;
+	default_policy(&pol);
+	tnode_new(&tn, &pol, "colluders");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
+	stats_task(&t, 1, FL_SECAGG_STATS_FRAC_BITS, fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 3));
+	t.sap.threshold = 2; /* more than half of 3: enough before the review */
+	r = fl_fednode_input(tn.n, "c", &t.env, &frame, &len);
+	assert_refused(&tn, r, frame, "max_colluders",
+	               "policy max_colluders: round 1: threshold 2 of 3 participants would let the "
+	               "coordinator and 1 colluding partner unmask one partner's update (it needs "
+	               "threshold > max_colluders and 2 x threshold > participants + "
+	               "max_colluders); refused");
+	tnode_free(&tn);
+
+	/* 3 of 5, the review's case: refused; 4 of 5 is answered. */
+	tnode_new(&tn, &pol, "colluders5");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
+	stats_task(&t, 1, FL_SECAGG_STATS_FRAC_BITS, fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 5));
+	t.sap.participants = (char **)five;
+	t.sap.n_participants = 5;
+	t.sap.threshold = 3;
+	r = fl_fednode_input(tn.n, "c", &t.env, &frame, &len);
+	assert_refused(&tn, r, frame, "max_colluders",
+	               "policy max_colluders: round 1: threshold 3 of 5 participants would let the "
+	               "coordinator and 1 colluding partner unmask one partner's update (it needs "
+	               "threshold > max_colluders and 2 x threshold > participants + "
+	               "max_colluders); refused");
+	tnode_free(&tn);
+	tnode_new(&tn, &pol, "colluders5b");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
+	t.sap.threshold = 4;
+	assert_int_equal(fl_fednode_input(tn.n, "c", &t.env, &frame, &len), FL_FEDNODE_REPLY);
+	free(frame);
+	tnode_free(&tn);
+
+	/* Lowered explicitly to 0: 2 of 3 is answered, with a warning every
+	 * round. */
+	pol.max_colluders = 0;
+	tnode_new(&tn, &pol, "colluders0");
+	capture_start(&cap);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
+	stats_task(&t, 1, FL_SECAGG_STATS_FRAC_BITS, fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 3));
+	t.sap.threshold = 2;
+	assert_int_equal(fl_fednode_input(tn.n, "c", &t.env, &frame, &len), FL_FEDNODE_REPLY);
+	free(frame);
+	assert_int_equal(capture_count(&cap, "round 1: max_colluders = 0: one partner colluding "
+	                                     "with the coordinator could obtain this partner's "
+	                                     "update"),
+	                 1);
+	tnode_free(&tn);
+	task_free(&t);
+
+	/* The rule itself, at its edges (2t > n + c and t > c). */
+	assert_true(fl_node_threshold_safe(3, 3, 1));
+	assert_false(fl_node_threshold_safe(2, 3, 1));
+	assert_true(fl_node_threshold_safe(2, 3, 0));
+	assert_false(fl_node_threshold_safe(3, 5, 1));
+	assert_true(fl_node_threshold_safe(4, 5, 1));
+	assert_false(fl_node_threshold_safe(6, 10, 3));
+	assert_true(fl_node_threshold_safe(7, 10, 3));
+	assert_false(fl_node_threshold_safe(2, 2, 2)); /* t > c */
+}
+
+/* Reads the data digest from the first line of a ledger. */
+static void ledger_digest(const char *ledger, char digest[65])
+{
+	char line[512];
+	FILE *fp = fopen(ledger, "r");
+
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	fclose(fp);
+	assert_int_equal(sscanf(line, "v1 %*d %64s", digest), 1);
+}
+
+/* Hex of a string, as the ledger writes revealed sets. */
+static void hex_of(const char *s, char *out)
+{
+	for (; *s; s++, out += 2)
+		sprintf(out, "%02x", (unsigned char)*s);
+	*out = '\0';
+}
+
+/*
+ * Sub-federations across federations: once this data's sums were revealed
+ * over a set of partners (the ledger's "r1" line), a task of another
+ * federation on the same data over another set is refused before anything
+ * is sent; the same set is answered; an entry older than the window, or
+ * allow_participant_change, lets it through.
+ */
+static void test_participant_sets_across_federations(void **state)
+{
+	static const char *const other[] = {"acme", "globex", "hooli"};
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct task_msg t;
+	struct tnode tn;
+	char ledger[160], digest[65], hex[128], want[1024];
+	uint8_t *frame = NULL;
+	size_t len;
+	FILE *fp;
+	int r;
+
+	(void)state;
+	snprintf(ledger, sizeof(ledger), "%s/sets.ledger", FX->dir);
+	unlink(ledger);
+	fl_node_policy_default(&pol);
+	tnode_new(&tn, &pol, "sets0");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 10, 3600), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-a", 1), &frame, &len), 0);
+	tnode_free(&tn);
+	ledger_digest(ledger, digest);
+	/* fed-a revealed sums over acme, globex, initech (CONSORTIUM). */
+	hex_of("acme,globex,initech", hex);
+	fp = fopen(ledger, "a");
+	assert_non_null(fp);
+	fprintf(fp, "r1 %lld %s %s fed-a\n", (long long)time(NULL), digest, hex);
+	fclose(fp);
+
+	tnode_new(&tn, &pol, "sets1");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 10, 3600), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-b", 1), &frame, &len), 0);
+	stats_task(&t, 1, FL_SECAGG_STATS_FRAC_BITS, fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 3));
+	t.ref.federation_id = (char *)"fed-b";
+	t.sap.participants = (char **)other;
+	r = fl_fednode_input(tn.n, "c", &t.env, &frame, &len);
+	snprintf(want, sizeof(want),
+	         "policy allow_participant_change: round 1: the task's participants "
+	         "{acme,globex,hooli} are not the set {acme,globex,initech} this data's sums were "
+	         "revealed over in federation \"fed-a\": the two could be differenced; refused");
+	assert_refused(&tn, r, frame, "allow_participant_change", want);
+	tnode_free(&tn);
+
+	/* The same set as before is answered. */
+	tnode_new(&tn, &pol, "sets2");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 10, 3600), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-c", 1), &frame, &len), 0);
+	t.ref.federation_id = (char *)"fed-c";
+	t.sap.participants = (char **)CONSORTIUM;
+	assert_int_equal(fl_fednode_input(tn.n, "c", &t.env, &frame, &len), FL_FEDNODE_REPLY);
+	free(frame);
+	tnode_free(&tn);
+
+	/* The operator allows it. */
+	pol.allow_participant_change = 1;
+	tnode_new(&tn, &pol, "sets3");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 10, 3600), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-d", 1), &frame, &len), 0);
+	t.ref.federation_id = (char *)"fed-d";
+	t.sap.participants = (char **)other;
+	assert_int_equal(fl_fednode_input(tn.n, "c", &t.env, &frame, &len), FL_FEDNODE_REPLY);
+	free(frame);
+	tnode_free(&tn);
+	pol.allow_participant_change = 0;
+
+	/* Outside the window (dated 1970) the set no longer binds another
+	 * federation. */
+	fp = fopen(ledger, "w");
+	assert_non_null(fp);
+	fprintf(fp, "v1 1000 %s fed-a\nr1 1000 %s %s fed-a\n", digest, digest, hex);
+	fclose(fp);
+	tnode_new(&tn, &pol, "sets4");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 10, 3600), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-e", 1), &frame, &len), 0);
+	t.ref.federation_id = (char *)"fed-e";
+	assert_int_equal(fl_fednode_input(tn.n, "c", &t.env, &frame, &len), FL_FEDNODE_REPLY);
+	free(frame);
+	tnode_free(&tn);
+
+	/* ... but it binds fed-a itself, at any age (a restarted node). */
+	tnode_new(&tn, &pol, "sets5");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 10, 3600), 0);
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-a", 1), &frame, &len), 0);
+	t.ref.federation_id = (char *)"fed-a";
+	r = fl_fednode_input(tn.n, "c", &t.env, &frame, &len);
+	snprintf(want, sizeof(want),
+	         "policy allow_participant_change: round 1: the task's participants "
+	         "{acme,globex,hooli} are not the set {acme,globex,initech} this data's sums were "
+	         "revealed over in federation \"fed-a\": the two could be differenced; refused");
+	assert_refused(&tn, r, frame, "allow_participant_change", want);
+	tnode_free(&tn);
+
+	/* A damaged revealed-set line refuses rather than forgets. */
+	fp = fopen(ledger, "a");
+	assert_non_null(fp);
+	fprintf(fp, "r1 1000 %s 6g fed-a\n", digest);
+	fclose(fp);
+	tnode_new(&tn, &pol, "sets6");
+	assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 10, 3600), 0);
+	r = fl_fednode_input(tn.n, "c", welcome(&w, "fed-a", 1), &frame, &len);
+	assert_int_equal(r, FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s:4: not a ledger line", ledger); /* after fed-e's */
+	assert_string_equal(fl_errmsg(), want);
+	tnode_free(&tn);
+	task_free(&t);
+}
+
 static void test_policy_settings(void **state)
 {
 	struct fl_node_policy pol;
@@ -889,6 +1106,15 @@ static void test_policy_settings(void **state)
 	assert_int_equal(fl_fednode_set_policy(tn.n, &pol), FL_ERR_CONFIG);
 	assert_string_equal(fl_errmsg(),
 	                    "the partners list names 3 partners, fewer than min_partners = 4");
+	assert_int_equal(pol.max_colluders, 1);
+	pol.partners = NULL;
+	pol.n_partners = 0;
+	pol.min_partners = 3;
+	pol.max_colluders = 3;
+	assert_int_equal(fl_fednode_set_policy(tn.n, &pol), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), "max_colluders = 3 must be below min_partners = 3: no "
+	                                 "threshold keeps that many colluders out of a sum over 3 "
+	                                 "partners");
 	tnode_free(&tn);
 }
 
@@ -907,6 +1133,8 @@ int main(void)
 	        cmocka_unit_test(test_bound),
 	        cmocka_unit_test(test_max_federations),
 	        cmocka_unit_test(test_reject),
+	        cmocka_unit_test(test_colluder_threshold),
+	        cmocka_unit_test(test_participant_sets_across_federations),
 	        cmocka_unit_test(test_policy_settings),
 	};
 

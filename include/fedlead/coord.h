@@ -57,10 +57,19 @@ struct fl_coord_settings {
 	double hist_range;
 	double round_deadline; /* seconds a round may take */
 	enum fl_late_policy late_policy;
-	double start_wait;  /* seconds to wait for missing partners once quorum is met */
-	int secure;         /* secure aggregation of every update */
-	unsigned threshold; /* t of t-of-n; 0 = more than half of the participants */
+	double start_wait;      /* seconds to wait for missing partners once quorum is met */
+	int secure;             /* secure aggregation of every update */
+	unsigned threshold;     /* t of t-of-n; 0 = the smallest safe one (below) */
+	unsigned max_colluders; /* partners assumed to collude with a deviating coordinator */
 };
+
+/*
+ * The threshold of a round with n participants when none is configured:
+ * the smallest t that partners' nodes accept with max_colluders = c
+ * (t > c and 2t > n + c, see fl_node_threshold_safe()), at most n and at
+ * least 2.
+ */
+unsigned fl_coord_default_threshold(size_t n, unsigned c);
 
 /* Checks settings for contradictions; FL_ERR_CONFIG with a message. */
 int fl_coord_settings_check(const struct fl_coord_settings *s);

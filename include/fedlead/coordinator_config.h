@@ -18,7 +18,7 @@ struct fl_coordinator_config {
 	struct fl_strlist partners;
 	uint64_t min_partners, seed, max_iterations, rounds, local_epochs, local_batch, hist_bins;
 	int algorithm, late_policy, log_level, secure;
-	uint64_t threshold;
+	uint64_t threshold, max_colluders;
 	double l2, validation_split, tolerance, local_lr, fedprox_mu, round_deadline, start_wait,
 	        hello_timeout;
 	char *listen, *http_listen, *port_file;

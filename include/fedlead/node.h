@@ -32,14 +32,19 @@ struct fl_audit;
 #define FL_NODE_MIN_PARTNERS_DEFAULT 3
 #define FL_NODE_MAX_LOCAL_EPOCHS_DEFAULT 100
 #define FL_NODE_MAX_ROUNDS_DEFAULT 10000
+#define FL_NODE_MAX_COLLUDERS_DEFAULT 1
 
 /* What this partner accepts, whatever the coordinator asks for. */
 struct fl_node_policy {
 	const char *federation_id;   /* the only federation to join; NULL = any */
 	const char *const *partners; /* the consortium expected; NULL = not checked */
 	size_t n_partners;
-	int allow_plaintext;          /* updates without secure aggregation (inside TLS) */
-	size_t min_partners;          /* fewest partners a secure sum may cover (>= 2) */
+	int allow_plaintext; /* updates without secure aggregation (inside TLS) */
+	size_t min_partners; /* fewest partners a secure sum may cover (>= 2) */
+	/* Partners that may collude with the coordinator: a round is refused
+	 * unless its threshold t keeps them out (2t > participants + this,
+	 * and t > this), see fl_node_threshold_safe(). */
+	unsigned max_colluders;
 	uint32_t max_local_epochs;    /* largest local_train epochs */
 	uint64_t max_rounds;          /* largest round number */
 	int allow_participant_change; /* reveal sums over a changed set (see secagg.h) */
@@ -48,6 +53,22 @@ struct fl_node_policy {
 /* The safe defaults: secure aggregation required, sums over 3 partners at
  * least, any federation id, no consortium list. */
 void fl_node_policy_default(struct fl_node_policy *p);
+
+/*
+ * Whether a t-of-n secret sharing keeps c partners colluding with the
+ * coordinator from unmasking one partner's input. Two conditions:
+ *   t > c:       the colluders' own shares do not reconstruct a secret;
+ *   2t > n + c:  the ConsistencyCheck holds. A coordinator that shows
+ *                "p survived" to one group of honest partners and "p
+ *                dropped" to another needs t signatures on each set; the
+ *                colluders sign both, so the two groups need t - c honest
+ *                signers each, 2(t - c) <= n - c of them in all.
+ */
+int fl_node_threshold_safe(unsigned t, size_t n, unsigned c);
+
+/* Checks a policy's settings against each other: FL_ERR_CONFIG naming the
+ * settings, or 0. fl_fednode_set_policy() checks too. */
+int fl_node_policy_check(const struct fl_node_policy *p);
 
 /* Takes ownership of raw (the partner's encoded, unstandardised rows). */
 int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_fednode **out);
@@ -83,7 +104,12 @@ void fl_fednode_set_output(struct fl_fednode *n, const char *ca, const char *crl
  * federation not yet in the ledger is refused (rule max_federations) when
  * max federations on the same rows (schema and values) were already joined
  * within the last window seconds; otherwise it is appended before the node
- * answers anything. max = 0 turns the ledger off.
+ * answers anything. The ledger also keeps the set of partners each
+ * federation revealed sums over ("r1 UNIX-TIME DATA-SHA256 HEX-SET
+ * FEDERATION-ID", written before the reply that reveals leaves): a later
+ * federation on the same rows within the window, or the same federation
+ * after a restart, is held to that set (rule allow_participant_change).
+ * max = 0 turns the ledger off, and with it both rules.
  */
 int fl_fednode_set_ledger(struct fl_fednode *n, const char *path, uint64_t max, double window);
 

@@ -22,7 +22,7 @@ struct fl_node_config {
 	uint64_t max_frame;
 	/* node policy (the keys of the policy block of the table) */
 	int require_secure, allow_plaintext, allow_participant_change;
-	uint64_t min_partners, max_local_epochs, max_rounds, max_federations;
+	uint64_t min_partners, max_colluders, max_local_epochs, max_rounds, max_federations;
 	struct fl_strlist partners;
 	double federation_window;
 	char *state_dir;

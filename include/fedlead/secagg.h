@@ -60,6 +60,27 @@ void fl_secagg_history_free(struct fl_secagg_history *h);
 /* The survivor set of the sums revealed so far ("" before the first),
  * comma-separated, for messages and tests. */
 const char *fl_secagg_history_set(const struct fl_secagg_history *h);
+/*
+ * Seeds an empty history with a set this data revealed sums over before
+ * (read from the node's ledger; origin says where, e.g. 'federation "x"'),
+ * so that the one-set rule spans federations and restarts. FL_ERR_NOMEM,
+ * or 0 (a history that revealed already keeps its own set).
+ */
+int fl_secagg_history_seed(struct fl_secagg_history *h, const char *set, const char *origin);
+/* Where the history's set came from: NULL when this node revealed it in
+ * the federation it is in, else the origin given to the seed. */
+const char *fl_secagg_history_origin(const struct fl_secagg_history *h);
+/*
+ * The one-set rule applied to a task's participants, before this partner
+ * sends anything derived from its data: 0 when nothing was revealed yet,
+ * when the participants are the set revealed over, or when allow is set;
+ * otherwise FL_ERR_AUTH with what differs, e.g.
+ *   "the task's participants {a,b} are not the set {a,b,c} this data's sums
+ *    were revealed over in this federation: the two could be differenced"
+ * (or "... in ORIGIN"). A list naming a partner twice is FL_ERR_PROTO.
+ */
+int fl_secagg_history_check(const struct fl_secagg_history *h, char *const *participants, size_t n,
+                            int allow);
 
 /*
  * Starts a round: encodes x (n values) in fixed point and makes fresh keys.

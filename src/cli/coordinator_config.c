@@ -69,7 +69,11 @@ const struct fl_cfg_key fl_coordinator_config_keys[] = {
         K("federation", "secure_aggregation", FL_CFG_BOOL, secure, "on",
           "mask every update so the coordinator learns only sums"),
         KR("federation", "threshold", FL_CFG_U64, threshold, 0, 255, "0",
-           "secure aggregation: t of t-of-n (0 = more than half of the partners)"),
+           "secure aggregation: t of t-of-n (0 = the smallest that keeps max_colluders out: "
+           "more than half of the participants plus max_colluders)"),
+        KR("federation", "max_colluders", FL_CFG_U64, max_colluders, 0, 254, "1",
+           "partners assumed to collude with a deviating coordinator; the partners' nodes "
+           "refuse a threshold that does not keep their own max_colluders out"),
         KR("rounds", "round_deadline", FL_CFG_SECONDS, round_deadline, 0.001, 1e7, "5m",
            "time a round may take"),
         KE("rounds", "late_policy", late_policy, policies, "wait",
@@ -204,6 +208,7 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 	s->start_wait = c->start_wait;
 	s->secure = c->secure;
 	s->threshold = (unsigned)c->threshold;
+	s->max_colluders = (unsigned)c->max_colluders;
 	if ((r = fl_coord_settings_check(s)) != 0)
 		return r;
 	o->schema_path = c->schema;

@@ -73,6 +73,9 @@ const struct fl_cfg_key fl_node_config_keys[] = {
            "send updates unmasked (inside TLS) if the coordinator asks; warns every round"),
         JKR("policy", "min_partners", FL_CFG_U64, min_partners, 2, 255, "3",
             "fewest partners a secure sum may cover; below 3 warns every round"),
+        JKR("policy", "max_colluders", FL_CFG_U64, max_colluders, 0, 254, "1",
+            "partners that may collude with the coordinator: a round's threshold must keep "
+            "them out (2 x threshold > participants + max_colluders); 0 warns every round"),
         JK("policy", "allow_participant_change", FL_CFG_BOOL, allow_participant_change, "no",
            "reveal sums over a different set of partners than earlier in the federation (after "
            "a drop); two such sums can be differenced to isolate the missing partners"),
@@ -100,7 +103,7 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 {
 	const char *dir = c->state_dir;
 	char *slash, *base = NULL;
-	int n;
+	int n, r;
 
 	fl_node_policy_default(p);
 	if (!c->require_secure && !c->allow_plaintext)
@@ -119,6 +122,7 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 	p->federation_id = c->federation;
 	p->allow_plaintext = c->allow_plaintext;
 	p->min_partners = (size_t)c->min_partners;
+	p->max_colluders = (unsigned)c->max_colluders;
 	p->allow_participant_change = c->allow_participant_change;
 	p->max_local_epochs = (uint32_t)c->max_local_epochs;
 	p->max_rounds = c->max_rounds;
@@ -126,6 +130,8 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 		p->partners = (const char *const *)c->partners.v;
 		p->n_partners = c->partners.n;
 	}
+	if ((r = fl_node_policy_check(p)) != 0)
+		return r;
 	if (c->allow_plaintext)
 		fl_log(FL_LOG_WARN,
 		       "allow_plaintext_updates = yes: if the coordinator does not use "
@@ -135,6 +141,11 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 		       "min_partners = %llu: a sum may cover only %llu partners, from "
 		       "which each can compute the other's update",
 		       (unsigned long long)c->min_partners, (unsigned long long)c->min_partners);
+	if (c->max_colluders < FL_NODE_MAX_COLLUDERS_DEFAULT)
+		fl_log(FL_LOG_WARN,
+		       "max_colluders = %llu: one partner colluding with the coordinator "
+		       "could obtain this partner's update",
+		       (unsigned long long)c->max_colluders);
 	if (c->allow_participant_change)
 		fl_log(FL_LOG_WARN,
 		       "allow_participant_change = yes: after a partner drops, sums "

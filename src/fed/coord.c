@@ -110,15 +110,21 @@ int fl_coord_settings_check(const struct fl_coord_settings *s)
 		               "statistics round (a secure sum needs at least 2); set min_partners "
 		               "to 2 or more (partners' nodes require 3 by default)",
 		               s->min_partners);
-	/* With t at most half of n, a coordinator could tell two halves of the
-	 * partners different stories and unmask one input: partners refuse
-	 * such rounds, so the configuration is refused up front. */
+	/* With t at most half of n + c, a coordinator and c colluding
+	 * partners could tell two groups of the others different stories and
+	 * unmask one input: partners refuse such rounds (their max_colluders
+	 * rule), so the configuration is refused up front. */
+	if (s->secure && s->max_colluders >= s->n_partners)
+		return fl_fail(FL_ERR_CONFIG, "max_colluders = %u must be below the %zu partners",
+		               s->max_colluders, s->n_partners);
 	if (s->secure && s->threshold != 0 &&
-	    (2 * (size_t)s->threshold <= s->n_partners || s->threshold > s->n_partners))
+	    (s->threshold <= s->max_colluders ||
+	     2 * (size_t)s->threshold <= s->n_partners + s->max_colluders ||
+	     s->threshold > s->n_partners))
 		return fl_fail(FL_ERR_CONFIG,
 		               "threshold %u must be more than half of the %zu "
-		               "partners and at most all of them",
-		               s->threshold, s->n_partners);
+		               "partners plus max_colluders = %u, and at most all of them",
+		               s->threshold, s->n_partners, s->max_colluders);
 	return 0;
 }
 

@@ -15,13 +15,23 @@
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 
+unsigned fl_coord_default_threshold(size_t n, unsigned c)
+{
+	size_t t = (n + c) / 2 + 1;
+
+	if (t <= c)
+		t = (size_t)c + 1;
+	if (t > n)
+		t = n;
+	return t < 2 ? 2 : (unsigned)t;
+}
+
 /* The threshold t of this round's secret sharing. */
 unsigned fl_coord_threshold(const struct fl_fedcoord *c)
 {
-	unsigned n = (unsigned)fl_coord_count(c, 0, 1);
-	unsigned t = c->set.threshold ? c->set.threshold : n / 2 + 1;
-
-	return t < 2 ? 2 : t;
+	if (c->set.threshold)
+		return c->set.threshold;
+	return fl_coord_default_threshold(fl_coord_count(c, 0, 1), c->set.max_colluders);
 }
 
 /*

@@ -68,6 +68,8 @@ struct fl_fednode {
 	char *ledger;
 	uint64_t ledger_max;
 	double ledger_window;
+	char digest[65]; /* of the data, for the ledger ("" until computed) */
+	char set_recorded[FL_WIRE_MAX_STRING + 1]; /* federation whose revealed set is in it */
 	/* What every partner must have been told alike: hashes of the plan and
 	 * of the standardisation, and of the task being answered, which the
 	 * key advertisement signs (secagg.h). */
@@ -127,16 +129,35 @@ void fl_node_policy_default(struct fl_node_policy *p)
 	        .min_partners = FL_NODE_MIN_PARTNERS_DEFAULT,
 	        .max_local_epochs = FL_NODE_MAX_LOCAL_EPOCHS_DEFAULT,
 	        .max_rounds = FL_NODE_MAX_ROUNDS_DEFAULT,
+	        .max_colluders = FL_NODE_MAX_COLLUDERS_DEFAULT,
 	};
+}
+
+int fl_node_threshold_safe(unsigned t, size_t n, unsigned c)
+{
+	return t > c && 2 * (size_t)t > n + c;
+}
+
+int fl_node_policy_check(const struct fl_node_policy *p)
+{
+	if (p->min_partners < 2 || p->min_partners > FL_WIRE_MAX_PARTIES)
+		return fl_fail(FL_ERR_CONFIG, "min_partners %zu must be from 2 to %d",
+		               p->min_partners, FL_WIRE_MAX_PARTIES);
+	if (p->max_colluders >= p->min_partners)
+		return fl_fail(FL_ERR_CONFIG,
+		               "max_colluders = %u must be below min_partners = %zu: no "
+		               "threshold keeps that many colluders out of a sum over %zu partners",
+		               p->max_colluders, p->min_partners, p->min_partners);
+	return 0;
 }
 
 int fl_fednode_set_policy(struct fl_fednode *n, const struct fl_node_policy *p)
 {
 	struct fl_node_policy old = n->pol;
+	int r;
 
-	if (p->min_partners < 2 || p->min_partners > FL_WIRE_MAX_PARTIES)
-		return fl_fail(FL_ERR_CONFIG, "min_partners %zu must be from 2 to %d",
-		               p->min_partners, FL_WIRE_MAX_PARTIES);
+	if ((r = fl_node_policy_check(p)) != 0)
+		return r;
 	if (p->partners != NULL && p->n_partners < p->min_partners)
 		return fl_fail(FL_ERR_CONFIG,
 		               "the partners list names %zu partners, fewer than "
@@ -276,81 +297,148 @@ static int data_digest(const struct fl_fednode *n, char hexout[65])
 	return 0;
 }
 
+/* Longest ledger line: "r1", a time, the data digest, a revealed set
+ * in hex (every identity and a comma) and a federation id. */
+#define LEDGER_LINE_MAX                                                                            \
+	(2 * (size_t)FL_WIRE_MAX_PARTIES * (FL_WIRE_MAX_STRING + 1) + FL_WIRE_MAX_STRING + 200)
+
+/* What the ledger says about this data. */
+struct ledger_scan {
+	uint64_t recent; /* other federations joined within the window */
+	int known;       /* this federation was joined before */
+	char *set;       /* the latest set revealed over within the window, or NULL */
+	char set_fed[FL_WIRE_MAX_STRING + 1]; /* ... in this federation */
+	long long set_time;
+};
+
+/* Decodes len hex digits into a string; NULL when they are not a set
+ * (odd length, not hex, a NUL or a line break inside). */
+static char *unhex_set(const char *h, size_t len)
+{
+	char *out;
+
+	if (len == 0 || len % 2 != 0 || (out = malloc(len / 2 + 1)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < len / 2; i++) {
+		int v = 0;
+
+		for (int k = 0; k < 2; k++) {
+			char c = h[2 * i + k];
+			int d = c >= '0' && c <= '9'   ? c - '0'
+			        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			                               : -1;
+
+			if (d < 0) {
+				free(out);
+				return NULL;
+			}
+			v = v * 16 + d;
+		}
+		if (v == 0 || v == '\n') {
+			free(out);
+			return NULL;
+		}
+		out[i] = (char)v;
+	}
+	out[len / 2] = '\0';
+	return out;
+}
+
 /*
- * Counts the federations in the ledger joined on this data within the
- * window, and whether fed is one of them (any time: a federation joined
- * once may always be rejoined, after a reconnect or a restart). Lines that
- * do not parse are an error: a damaged ledger must not open the door.
+ * Reads the ledger: two kinds of line, both for one data digest,
+ *   v1 TIME DIGEST FEDERATION-ID          a federation joined
+ *   r1 TIME DIGEST HEX-SET FEDERATION-ID  sums revealed over a set of
+ *                                         partners (hex of "a,b,c")
+ * and counts the federations joined on this data within the window, says
+ * whether fed is one of them (any time: a federation joined once may
+ * always be rejoined, after a reconnect or a restart), and finds the
+ * latest revealed set within the window or of fed itself. Lines that do
+ * not parse are an error: a damaged ledger must not open the door.
  */
-static int ledger_count(const struct fl_fednode *n, const char *digest, const char *fed, double now,
-                        uint64_t *recent, int *known)
+static int ledger_scan(const struct fl_fednode *n, const char *digest, const char *fed, double now,
+                       struct ledger_scan *out)
 {
 	FILE *fp = fopen(n->ledger, "r");
-	char line[FL_WIRE_MAX_STRING + 200];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t l;
 	unsigned long lineno = 0;
+	int r = 0;
 
-	*recent = 0;
-	*known = 0;
+	*out = (struct ledger_scan){0};
 	if (fp == NULL)
 		return errno == ENOENT ? 0
 		                       : fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	while ((l = getline(&line, &cap, fp)) > 0) {
 		char dig[65];
-		const char *id;
+		const char *id, *hex = NULL;
 		long long t;
-		size_t l = strlen(line);
-		int off = -1;
+		size_t hexlen = 0;
+		int off = -1, revealed = line[0] == 'r';
 
 		lineno++;
-		if (l > 0 && line[l - 1] == '\n')
+		if (line[l - 1] == '\n')
 			line[--l] = '\0';
 		/* The federation id is the rest of the line: it may hold blanks. */
-		if (sscanf(line, "v1 %lld %64s %n", &t, dig, &off) != 2 || off < 0 ||
-		    strlen(dig) != 64) {
-			fclose(fp);
-			return fl_fail(FL_ERR_DATA, "%s:%lu: not a ledger line", n->ledger, lineno);
-		}
+		if ((size_t)l > LEDGER_LINE_MAX ||
+		    sscanf(line, revealed ? "r1 %lld %64s %n" : "v1 %lld %64s %n", &t, dig, &off) !=
+		            2 ||
+		    off < 0 || strlen(dig) != 64)
+			goto bad;
 		id = line + off;
+		if (revealed) {
+			hex = id;
+			hexlen = strcspn(hex, " ");
+			if (hex[hexlen] != ' ')
+				goto bad;
+			id = hex + hexlen + 1;
+		}
 		if (strcmp(dig, digest) != 0)
 			continue;
-		if (strcmp(id, fed) == 0)
-			*known = 1;
-		else if (now - (double)t < n->ledger_window)
-			(*recent)++;
+		if (revealed) {
+			char *set;
+
+			if ((set = unhex_set(hex, hexlen)) == NULL)
+				goto bad;
+			if ((strcmp(id, fed) == 0 || now - (double)t < n->ledger_window) &&
+			    (out->set == NULL || t >= out->set_time)) {
+				free(out->set);
+				out->set = set;
+				out->set_time = t;
+				snprintf(out->set_fed, sizeof(out->set_fed), "%s", id);
+			} else {
+				free(set);
+			}
+		} else if (strcmp(id, fed) == 0) {
+			out->known = 1;
+		} else if (now - (double)t < n->ledger_window) {
+			out->recent++;
+		}
 	}
+	if (ferror(fp))
+		r = fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
+	goto out;
+bad:
+	r = fl_fail(FL_ERR_DATA, "%s:%lu: not a ledger line", n->ledger, lineno);
+out:
+	if (r != 0) {
+		free(out->set);
+		out->set = NULL;
+	}
+	free(line);
 	fclose(fp);
-	return 0;
+	return r;
 }
 
-static int ledger_check(struct fl_fednode *n, const char *fed)
+/* Appends one line to the ledger, synced: a crash cannot hide it. */
+static int ledger_append(const struct fl_fednode *n, const char *line, size_t len)
 {
-	char digest[65], line[FL_WIRE_MAX_STRING + 200];
-	double now = (double)time(NULL);
-	uint64_t recent;
-	int known, r, len;
 	FILE *fp;
+	int r;
 
-	if (n->ledger_max == 0)
-		return 0;
-	if ((r = data_digest(n, digest)) != 0 ||
-	    (r = ledger_count(n, digest, fed, now, &recent, &known)) != 0)
-		return r;
-	if (known)
-		return 0;
-	if (recent >= n->ledger_max)
-		return refuse(
-		        n, "max_federations",
-		        "this data already joined %llu other federations in the last %.0f s "
-		        "(max_federations = %llu, ledger %s), and \"%.64s\" would be one more",
-		        (unsigned long long)recent, n->ledger_window,
-		        (unsigned long long)n->ledger_max, n->ledger, fed);
-	/* Recorded before anything is answered, and synced, so a crash cannot
-	 * hide a federation from the count. */
-	len = snprintf(line, sizeof(line), "v1 %lld %s %s\n", (long long)now, digest, fed);
 	if ((fp = fopen(n->ledger, "a")) == NULL)
 		return fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
-	if (fwrite(line, 1, (size_t)len, fp) != (size_t)len || fflush(fp) != 0 ||
-	    fsync(fileno(fp)) != 0) {
+	if (fwrite(line, 1, len, fp) != len || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
 		r = fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
 		fclose(fp);
 		return r;
@@ -358,6 +446,74 @@ static int ledger_check(struct fl_fednode *n, const char *fed)
 	if (fclose(fp) != 0)
 		return fl_fail(FL_ERR_IO, "%s: %s", n->ledger, strerror(errno));
 	return 0;
+}
+
+static int ledger_check(struct fl_fednode *n, const char *fed)
+{
+	char line[FL_WIRE_MAX_STRING + 200];
+	double now = (double)time(NULL);
+	struct ledger_scan scan;
+	int r, len;
+
+	if (n->ledger_max == 0)
+		return 0;
+	if ((n->digest[0] == '\0' && (r = data_digest(n, n->digest)) != 0) ||
+	    (r = ledger_scan(n, n->digest, fed, now, &scan)) != 0)
+		return r;
+	/* The one-set rule across federations and restarts: a set this data
+	 * revealed sums over before holds here too (fl_secagg_history_check). */
+	if (scan.set != NULL) {
+		char origin[FL_WIRE_MAX_STRING + 16];
+
+		snprintf(origin, sizeof(origin), "federation \"%.64s\"", scan.set_fed);
+		r = fl_secagg_history_seed(n->hist, scan.set, origin);
+		free(scan.set);
+		if (r != 0)
+			return r;
+	}
+	if (scan.known)
+		return 0;
+	if (scan.recent >= n->ledger_max)
+		return refuse(
+		        n, "max_federations",
+		        "this data already joined %llu other federations in the last %.0f s "
+		        "(max_federations = %llu, ledger %s), and \"%.64s\" would be one more",
+		        (unsigned long long)scan.recent, n->ledger_window,
+		        (unsigned long long)n->ledger_max, n->ledger, fed);
+	/* Recorded before anything is answered. */
+	len = snprintf(line, sizeof(line), "v1 %lld %s %s\n", (long long)now, n->digest, fed);
+	return ledger_append(n, line, (size_t)len);
+}
+
+/*
+ * Records the set this federation revealed sums over, once it first did
+ * (called before the reply that reveals leaves), so that a later
+ * federation on this data, or this one after a restart, is held to it.
+ */
+static int ledger_record_set(struct fl_fednode *n)
+{
+	static const char hx[] = "0123456789abcdef";
+	const char *set = fl_secagg_history_set(n->hist);
+	size_t sl = strlen(set), len;
+	char *line;
+	int r;
+
+	if (n->ledger_max == 0 || sl == 0 || n->digest[0] == '\0' ||
+	    strcmp(n->set_recorded, n->federation_id) == 0)
+		return 0;
+	if ((line = malloc(2 * sl + strlen(n->federation_id) + 120)) == NULL)
+		return FL_ERR_NOMEM;
+	len = (size_t)sprintf(line, "r1 %lld %s ", (long long)time(NULL), n->digest);
+	for (size_t i = 0; i < sl; i++) {
+		line[len++] = hx[(unsigned char)set[i] >> 4];
+		line[len++] = hx[(unsigned char)set[i] & 15];
+	}
+	len += (size_t)sprintf(line + len, " %s\n", n->federation_id);
+	r = ledger_append(n, line, len);
+	free(line);
+	if (r == 0)
+		strcpy(n->set_recorded, n->federation_id);
+	return r;
 }
 
 int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_fednode **out)
@@ -596,11 +752,16 @@ static void policy_warnings(struct fl_fednode *n, uint64_t round)
 		       "round %llu: this partner's update goes to the coordinator in "
 		       "plaintext (allow_plaintext_updates = yes): the coordinator sees it alone",
 		       (unsigned long long)round);
-	else if (n->pol.min_partners < FL_NODE_MIN_PARTNERS_DEFAULT)
+	if (n->secure && n->pol.min_partners < FL_NODE_MIN_PARTNERS_DEFAULT)
 		fl_log(FL_LOG_WARN,
 		       "round %llu: min_partners = %zu allows a sum over %zu partners, "
 		       "from which each of them can compute the other's update",
 		       (unsigned long long)round, n->pol.min_partners, n->pol.min_partners);
+	if (n->secure && n->pol.max_colluders < FL_NODE_MAX_COLLUDERS_DEFAULT)
+		fl_log(FL_LOG_WARN,
+		       "round %llu: max_colluders = %u: one partner colluding with the "
+		       "coordinator could obtain this partner's update",
+		       (unsigned long long)round, n->pol.max_colluders);
 }
 
 int fl_fednode_status(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -649,6 +810,7 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 {
 	policy_warnings(n, ref->round);
 	if (n->secure) {
+		unsigned t;
 		int r;
 
 		fl_secagg_node_free(n->sa);
@@ -661,10 +823,32 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 			              "min_partners = %zu",
 			              (unsigned long long)ref->round,
 			              n->task_secagg->n_participants, n->pol.min_partners);
+		/* One set per data: a task over other participants than earlier
+		 * revealed sums is refused before anything of this round leaves. */
+		if ((r = fl_secagg_history_check(n->hist, n->task_secagg->participants,
+		                                 n->task_secagg->n_participants,
+		                                 n->pol.allow_participant_change)) != 0) {
+			char why[700];
+
+			if (r != FL_ERR_AUTH)
+				return r;
+			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			return refuse(n, "allow_participant_change", "round %llu: %s",
+			              (unsigned long long)ref->round, why);
+		}
+		t = n->task_secagg->threshold ? n->task_secagg->threshold : n->threshold;
+		if (!fl_node_threshold_safe(t, n->task_secagg->n_participants,
+		                            n->pol.max_colluders))
+			return refuse(
+			        n, "max_colluders",
+			        "round %llu: threshold %u of %zu participants would let the "
+			        "coordinator and %u colluding partner%s unmask one partner's "
+			        "update (it needs threshold > max_colluders and 2 x threshold > "
+			        "participants + max_colluders)",
+			        (unsigned long long)ref->round, t, n->task_secagg->n_participants,
+			        n->pol.max_colluders, n->pol.max_colluders == 1 ? "" : "s");
 		r = fl_secagg_node_start(
-		        n->federation_id, ref, n->task_secagg,
-		        n->task_secagg->threshold ? n->task_secagg->threshold : n->threshold,
-		        n->identity, n->key, n->task_hash,
+		        n->federation_id, ref, n->task_secagg, t, n->identity, n->key, n->task_hash,
 		        &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
 		                                   n->pol.allow_participant_change},
 		        n->hist, kind, values, nv, &n->sa, frame, len);
@@ -937,6 +1121,11 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 			              (unsigned long long)env->unmask_request->ref->round,
 			              env->unmask_request->n_survivors, n->pol.min_partners);
 		r = fl_secagg_node_unmask(n->sa, env->unmask_request, frame, len);
+		if (r == 0 && (r = ledger_record_set(n)) != 0) {
+			free(*frame);
+			*frame = NULL;
+			*len = 0;
+		}
 	}
 	return r == 0 ? FL_FEDNODE_REPLY : r;
 }

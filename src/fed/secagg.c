@@ -107,6 +107,7 @@ static void copy_ref(const Fedlead__Wire__RoundRef *src, Fedlead__Wire__RoundRef
 struct fl_secagg_history {
 	int revealed; /* a sum has been revealed */
 	char *set;    /* its survivors, sorted, comma-separated */
+	char *origin; /* NULL, or where a seeded set was revealed */
 };
 
 int fl_secagg_history_new(struct fl_secagg_history **out)
@@ -120,7 +121,32 @@ void fl_secagg_history_free(struct fl_secagg_history *h)
 	if (h == NULL)
 		return;
 	free(h->set);
+	free(h->origin);
 	free(h);
+}
+
+int fl_secagg_history_seed(struct fl_secagg_history *h, const char *set, const char *origin)
+{
+	char *s, *o;
+
+	if (h->revealed)
+		return 0;
+	s = strdup(set);
+	o = strdup(origin);
+	if (s == NULL || o == NULL) {
+		free(s);
+		free(o);
+		return FL_ERR_NOMEM;
+	}
+	h->set = s;
+	h->origin = o;
+	h->revealed = 1;
+	return 0;
+}
+
+const char *fl_secagg_history_origin(const struct fl_secagg_history *h)
+{
+	return h != NULL ? h->origin : NULL;
 }
 
 const char *fl_secagg_history_set(const struct fl_secagg_history *h)
@@ -161,6 +187,28 @@ static char *set_string(char *const *names, size_t n)
 out:
 	free(v);
 	return out;
+}
+
+int fl_secagg_history_check(const struct fl_secagg_history *h, char *const *participants, size_t n,
+                            int allow)
+{
+	char *set;
+	int r = 0;
+
+	if (!h->revealed || allow)
+		return 0;
+	if ((set = set_string(participants, n)) == NULL)
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: the task's participant list names a partner "
+		               "twice");
+	if (strcmp(set, h->set) != 0)
+		r = fl_fail(FL_ERR_AUTH,
+		            "the task's participants {%.400s} are not the set {%.400s} this data's "
+		            "sums "
+		            "were revealed over in %s: the two could be differenced",
+		            set, h->set, h->origin ? h->origin : "this federation");
+	free(set);
+	return r;
 }
 
 /* Binds an advertisement's signature to the commitment and to the task
@@ -726,13 +774,19 @@ int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__Co
 	 * close to earlier ones differences to the missing partners' update. */
 	if (s->hist->revealed && strcmp(s->hist->set, surv) != 0 &&
 	    !s->pol.allow_participant_change) {
+		char where[FL_WIRE_MAX_STRING + 64];
+
+		if (s->hist->origin != NULL)
+			snprintf(where, sizeof(where), "this data's sums in %s", s->hist->origin);
+		else
+			snprintf(where, sizeof(where), "this federation's sums so far");
 		r = fl_fail(
 		        FL_ERR_AUTH,
-		        "node policy: this federation's sums so far were over "
+		        "node policy: %s were over "
 		        "{%.400s}; the coordinator now asks to reveal a sum over {%.400s}, which "
 		        "would let the two be differenced; refused (allow_participant_change "
 		        "permits it)",
-		        s->hist->set, surv);
+		        where, s->hist->set, surv);
 		goto out;
 	}
 	if ((r = survivor_digest(s->ctx, s->ref.round, s->task, surv, drop, digest)) != 0 ||
