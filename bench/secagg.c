@@ -70,7 +70,9 @@
 #include <time.h>
 
 #include "fedlead/error.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/masks.h"
+#include "fedlead/partner_sign.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 

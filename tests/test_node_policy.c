@@ -30,8 +30,8 @@
 
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/log.h"
-#include "fedlead/masks.h"
 #include "fedlead/node.h"
 #include "fedlead/schema.h"
 #include "fedlead/secagg.h"

@@ -37,7 +37,9 @@
 #include <openssl/x509.h>
 
 #include "fedlead/error.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/masks.h"
+#include "fedlead/partner_sign.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 

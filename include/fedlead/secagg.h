@@ -38,7 +38,7 @@
 
 #include "fedlead/wire.h"
 
-/* Fixed-point precision of the vectors (see fl_fixed_bound in secagg.h). */
+/* Fixed-point precision of the vectors (see fl_fixed_bound in fixedpoint.h). */
 #define FL_SECAGG_FRAC_BITS 32
 #define FL_SECAGG_STATS_FRAC_BITS 16
 

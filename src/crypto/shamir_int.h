@@ -1,10 +1,10 @@
 /*
- * GF(256) arithmetic behind Shamir sharing in src/secagg.c, visible to
- * tests/test_secagg.c only. The field is GF(2)[x] / (x^8 + x^4 + x^3 + x + 1),
- * the AES field (polynomial 0x11B), elements as bytes (bit i: x^i).
+ * GF(256) arithmetic behind Shamir sharing in src/crypto/shamir.c, visible
+ * to tests/test_shamir.c only. The field is GF(2)[x] / (x^8 + x^4 + x^3 +
+ * x + 1), the AES field (polynomial 0x11B), elements as bytes (bit i: x^i).
  */
-#ifndef FEDLEAD_SECAGG_INT_H
-#define FEDLEAD_SECAGG_INT_H
+#ifndef FEDLEAD_SHAMIR_INT_H
+#define FEDLEAD_SHAMIR_INT_H
 
 #include <stdint.h>
 

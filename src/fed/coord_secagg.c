@@ -11,7 +11,7 @@
 #include "coord_int.h"
 #include "fedlead/error.h"
 #include "fedlead/fault.h"
-#include "fedlead/masks.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 

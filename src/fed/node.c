@@ -23,10 +23,10 @@
 #include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/linalg.h"
 #include "fedlead/log.h"
 #include "fedlead/logreg.h"
-#include "fedlead/masks.h"
 #include "fedlead/payload.h"
 #include "fedlead/secagg.h"
 #include "fedlead/signed_model.h"

@@ -19,7 +19,10 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/masks.h"
+#include "fedlead/partner_sign.h"
+#include "fedlead/shamir.h"
 
 #define K FL_SA_KEY_LEN
 #define CTX_MAX (FL_WIRE_MAX_STRING + 2 * (FL_WIRE_SESSION_LEN + K) + 8)

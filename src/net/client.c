@@ -28,8 +28,8 @@
 #include "fedlead/error.h"
 #include "fedlead/fault.h"
 #include "fedlead/log.h"
-#include "fedlead/masks.h"
 #include "fedlead/node.h"
+#include "fedlead/partner_sign.h"
 #include "fedlead/wire.h"
 #include <openssl/pem.h>
 

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
-#include "fedlead/masks.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/model.h"
 #include "fedlead/payload.h"
 #include "fedlead/secagg.h"

@@ -19,8 +19,8 @@
 
 #include "fedlead/config.h"
 #include "fedlead/error.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/logreg.h"
-#include "fedlead/masks.h"
 #include "fedlead/model.h"
 #include "fedlead/secagg.h"
 #include "fedlead/signed_model.h"

@@ -29,7 +29,7 @@
 #include <openssl/x509.h>
 
 #include "fedlead/error.h"
-#include "fedlead/masks.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 
