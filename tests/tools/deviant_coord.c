@@ -67,7 +67,7 @@
 #include "fedlead/wire.h"
 
 #define MAXP 8
-#define IO_TIMEOUT 60 /* s: a partner that says nothing for this long is gone */
+#define IO_TIMEOUT 60    /* s: a partner that says nothing for this long is gone */
 #define DRAIN_TIMEOUT 10 /* s: after the deviation */
 #define BINS 10
 
@@ -478,7 +478,8 @@ static void signatures(struct round *R, unsigned *who, int raw)
 		if (!HAS(*who, i))
 			continue;
 		if ((e = expect(p, FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE)) == NULL ||
-		    (!raw && fl_secagg_coord_signature(R->sa, p->id, e->consistency_signature) != 0)) {
+		    (!raw &&
+		     fl_secagg_coord_signature(R->sa, p->id, e->consistency_signature) != 0)) {
 			if (e != NULL)
 				say("%s", fl_errmsg());
 			*who &= ~(1u << i);
@@ -542,7 +543,8 @@ static void unmask(struct round *R, unsigned *who)
 	    NULL)
 		exit(1);
 	if (fl_secagg_coord_finish(R->sa, sum) == 0)
-		say("round %llu: sum unmasked (first value %g)", (unsigned long long)R->round, sum[0]);
+		say("round %llu: sum unmasked (first value %g)", (unsigned long long)R->round,
+		    sum[0]);
 	else
 		say("round %llu: %s", (unsigned long long)R->round, fl_errmsg());
 	free(sum);
@@ -582,8 +584,8 @@ static void send_cc(const struct round *R, struct peer *p, char **surv, size_t n
 
 /* An unmask request of our own making, with the signatures of the
  * partners in signers (whatever set each signed), to one partner. */
-static void send_unmask(const struct round *R, struct peer *p, char **surv, size_t ns,
-                        char **drop, size_t nd, unsigned signers)
+static void send_unmask(const struct round *R, struct peer *p, char **surv, size_t ns, char **drop,
+                        size_t nd, unsigned signers)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__UnmaskRequest rq = FEDLEAD__WIRE__UNMASK_REQUEST__INIT;
@@ -939,13 +941,17 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	        {"attack", required_argument, NULL, 'a'},   {"partners", required_argument, NULL, 'n'},
-	        {"schema", required_argument, NULL, 's'},   {"ca", required_argument, NULL, 'C'},
-	        {"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
-	        {"dump-dir", required_argument, NULL, 'd'}, {"port", required_argument, NULL, 'p'},
-	        {"federation", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"attack", required_argument, NULL, 'a'},
+	                                   {"partners", required_argument, NULL, 'n'},
+	                                   {"schema", required_argument, NULL, 's'},
+	                                   {"ca", required_argument, NULL, 'C'},
+	                                   {"cert", required_argument, NULL, 'c'},
+	                                   {"key", required_argument, NULL, 'k'},
+	                                   {"dump-dir", required_argument, NULL, 'd'},
+	                                   {"port", required_argument, NULL, 'p'},
+	                                   {"federation", required_argument, NULL, 'f'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {NULL, 0, NULL, 0}};
 	struct fl_tls_opts tls = {0};
 	const char *attack = NULL, *schema = NULL;
 	void (*fn)(void) = NULL;
