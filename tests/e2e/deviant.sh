@@ -103,11 +103,13 @@ logged_error() {
 
 # play CASE ATTACK N: deviant_coord plays ATTACK against stock nodes p1..pN;
 # waits until it has played and every node has exited (60 s each). Sets D
-# (the case's directory) and ST[k] (node pk's exit status, 124: still
-# running after 60 s, then killed).
+# (the case's directory: deviant_coord's output and dump), H (where the
+# nodes keep their files: $PLAY_HOME, or D) and ST[k] (node pk's exit
+# status, 124: still running after 60 s, then killed).
 play() {
 	local name=$1 attack=$2 n=$3 k
 	D=$T/$name
+	H=${PLAY_HOME:-$D}
 	mkdir -p "$D"
 	"$DEV" --attack "$attack" --partners "$n" --schema "$SCHEMA" --ca "$T/pki/ca/ca.crt" \
 		--cert "$T/pki/coordinator.crt" --key "$T/pki/coordinator.key" \
@@ -122,7 +124,7 @@ play() {
 	declare -gA NPID=()
 	declare -gA ST=()
 	for k in $(seq 1 "$n"); do
-		NODE_HOME=$D start_node "p$k" "$T/p$k.csv"
+		NODE_HOME=$H start_node "p$k" "$T/p$k.csv"
 		NPID[$k]=$NODE_PID
 	done
 	wait_log 120 "$D/deviant.out" "^attack $attack: played\$" "$DEV_PID" ||
@@ -139,7 +141,7 @@ play() {
 # exit status 1, the refusal in its log and as its last word, in its audit
 # log, and it never reconnected (one Hello).
 refused() {
-	local name=$1 k=$2 rule=$3 msg=$4 L=$D/node-p$2
+	local name=$1 k=$2 rule=$3 msg=$4 L=$H/node-p$2
 	check "($name) p$k exits with status 1" test "${ST[$k]}" = 1
 	check "($name) p$k logs the refusal" logged_error "$L/node.log" "$msg"
 	check "($name) p$k's last word is the refusal" \
@@ -151,7 +153,7 @@ refused() {
 # closes the connection, not a policy refusal), reconnected, and exited on
 # deviant_coord's permanent Reject.
 declined() {
-	local name=$1 k=$2 msg=$3 L=$D/node-p$2
+	local name=$1 k=$2 msg=$3 L=$H/node-p$2
 	check "($name) p$k logs: $msg" logged_error "$L/node.log" "$msg"
 	check "($name) p$k reconnected and ended on the coordinator's Reject (status 1)" \
 		bash -c "[ '${ST[$k]}' = 1 ] && grep -q '^reconnect p$k\$' '$D/deviant.out' &&
@@ -160,7 +162,7 @@ declined() {
 
 # ended CASE K: node pK, which refused nothing, ended on the Reject.
 ended() {
-	local name=$1 k=$2 L=$D/node-p$2
+	local name=$1 k=$2 L=$H/node-p$2
 	check "($name) p$k ended on the coordinator's Reject (status 1)" \
 		bash -c "[ '${ST[$k]}' = 1 ] && tail -n 1 '$L/node.log' | grep -qF 'refused this partner: $OVER'"
 }
@@ -243,6 +245,7 @@ ended 7 4
 for k in 1 4; do got 7 $k "hello $ROUND1"; done
 for k in 2 3; do got 7 $k "hello key_advert:1 share_set:1 masked_update:1 consistency_signature:1 hello"; done
 check "(7) nobody revealed a share of anyone's mask secret" no_secret_shares 4
+check "(7) deviant_coord unmasked no sum" bash -c "! grep -q '^round 1: sum' '$D/deviant.out'"
 
 # ---- (8) round 2 answered with round 1's key list ----
 play 8 replay-round 3
@@ -272,6 +275,8 @@ done
 ended 10 4
 got 10 4 "hello $ROUND1 $R2"
 check "(10) nobody revealed a share of anyone's mask secret" no_secret_shares 4
+check "(10) deviant_coord unmasked round 1's sum, not round 2's" \
+	bash -c "grep -q '^round 1: sum' '$D/deviant.out' && ! grep -q '^round 2: sum' '$D/deviant.out'"
 
 # ---- (11) a sum over all four, then a task naming p1, p2, p3 only ----
 play 11 sub-n-1 4
@@ -281,5 +286,7 @@ for k in 1 2 3; do
 done
 ended 11 4
 got 11 4 "hello $ROUND1"
+check "(11) deviant_coord unmasked round 1's sum, not round 2's" \
+	bash -c "grep -q '^round 1: sum' '$D/deviant.out' && ! grep -q '^round 2: sum' '$D/deviant.out'"
 
 finish

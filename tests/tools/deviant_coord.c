@@ -28,10 +28,15 @@
  *                   first is p4's update
  *   sub-n-1         (4 partners, t = 3) an honest round over all four, then
  *                   a task naming only p1, p2, p3
+ *   honest          one honest statistics round over everyone (t = n): in
+ *                   itself no attack, but run once with four partners and
+ *                   again, after the nodes restart, with three, it is the
+ *                   sub-federation of n - 1 across runs
  *
  * It listens on 127.0.0.1 (ephemeral port unless --port), TLS 1.3 with
  * mutual certificates, prints "listening on 127.0.0.1:PORT" on stdout once
- * it accepts connections, waits for --partners partners, plays the attack,
+ * it accepts connections, waits for --partners partners, plays the attack
+ * (printing "round R: sum[0] = X" for each sum it unmasks: what it learned),
  * prints "attack NAME: played" and then sends every partner still connected,
  * and every partner that reconnects (after its Hello), a permanent Reject
  * "deviant coordinator: the attack is over", until it is stopped.
@@ -542,10 +547,12 @@ static void unmask(struct round *R, unsigned *who)
 	if ((sum = malloc((fl_payload_eval_len(G.schema->dim, 1, 0, BINS) + 1) * sizeof(double))) ==
 	    NULL)
 		exit(1);
-	if (fl_secagg_coord_finish(R->sa, sum) == 0)
-		say("round %llu: sum unmasked (first value %g)", (unsigned long long)R->round,
-		    sum[0]);
-	else
+	if (fl_secagg_coord_finish(R->sa, sum) == 0) {
+		/* For the test: what the coordinator learned (of a statistics
+		 * round, the number of rows in the sum). */
+		printf("round %llu: sum[0] = %.17g\n", (unsigned long long)R->round, sum[0]);
+		fflush(stdout);
+	} else
 		say("round %llu: %s", (unsigned long long)R->round, fl_errmsg());
 	free(sum);
 }
@@ -632,6 +639,16 @@ static void drain(unsigned who)
 }
 
 /* ---- the attacks ---- */
+
+/* No deviation in itself: one honest statistics round over everyone. */
+static void attack_honest(void)
+{
+	struct round R;
+
+	welcome_all(1, (unsigned)G.np);
+	honest_stats(&R, 1, ALL);
+	round_free(&R);
+}
 
 static void attack_downgrade(void)
 {
@@ -916,6 +933,7 @@ static const struct {
 	const char *name;
 	void (*fn)(void);
 } attacks[] = {
+        {"honest", attack_honest},
         {"downgrade", attack_downgrade},
         {"plaintext-task", attack_plaintext_task},
         {"bound", attack_bound},
