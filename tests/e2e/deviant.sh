@@ -289,4 +289,32 @@ got 11 4 "hello $ROUND1"
 check "(11) deviant_coord unmasked round 1's sum, not round 2's" \
 	bash -c "grep -q '^round 1: sum' '$D/deviant.out' && ! grep -q '^round 2: sum' '$D/deviant.out'"
 
+# ---- (12) a sub-federation of n - 1 across runs ----
+# The same federation twice on the same data: first over p1..p4, then,
+# after the nodes restart (same data, same state directory, so the same
+# ledger), over p1, p2, p3 only. Each run on its own is honest; together
+# the two sums difference to p4's statistics. A node must refuse the second
+# sum (issue 10: "a node refuses to join a second federation on the same
+# data with a participant set that, together with earlier ones, would let
+# sums be differenced, unless its operator allows it").
+PLAY_HOME=$T/12 play 12a honest 4
+for k in 1 2 3 4; do
+	ended 12a $k
+	got 12a $k "hello $ROUND1"
+done
+SUM4=$(sed -n 's/^round 1: sum\[0\] = //p' "$D/deviant.out")
+PLAY_HOME=$T/12 play 12b honest 3
+SUM3=$(sed -n 's/^round 1: sum\[0\] = //p' "$D/deviant.out")
+ROWS4=$(($(wc -l <"$T/p4.csv") - 1))
+for k in 1 2 3; do
+	check "(12) p$k, restarted, stops by itself (status 1, no reconnect, not on the Reject)" \
+		bash -c "[ '${ST[$k]}' = 1 ] && ! grep -q '^reconnect p$k\$' '$D/deviant.out' &&
+			! tail -n 1 '$H/node-p$k/node.log' | grep -qF '$OVER'"
+	check "(12) p$k revealed no shares for the sum over p1, p2, p3" \
+		bash -c "! grep -q unmask_reply <<<'$(received "$D" "p$k")'"
+done
+echo "     sums of rows: ${SUM4:-none} over p1..p4, ${SUM3:-none} over p1..p3; p4 has $ROWS4 rows"
+check "(12) deviant_coord did not learn p4's row count as the difference of the two sums" \
+	"$PY" -c "import sys; sys.exit(0 if '$SUM3' == '' or float('$SUM4') - float('$SUM3') != $ROWS4 else 1)"
+
 finish
