@@ -317,4 +317,18 @@ echo "     sums of rows: ${SUM4:-none} over p1..p4, ${SUM3:-none} over p1..p3; p
 check "(12) deviant_coord did not learn p4's row count as the difference of the two sums" \
 	"$PY" -c "import sys; sys.exit(0 if '$SUM3' == '' or float('$SUM4') - float('$SUM3') != $ROWS4 else 1)"
 
+# ---- (13) refusals in secure aggregation end the node ----
+# In cases 6 to 11 each node refused the step, logged why and kept its
+# rows to itself, but as an error that closes the connection: no audit
+# entry, and it reconnected, so a coordinator that repeats the attack gets
+# a node that retries for ever. Issue 10: "every refusal is a clear log
+# line naming the rule, an audit-log entry, and a non-zero exit when the
+# federation cannot proceed within the policy".
+for ck in 6:1 6:2 6:3 7:2 7:3 8:1 8:2 8:3 9:1 9:2 9:3 10:1 10:2 10:3 11:1 11:2 11:3; do
+	c=${ck%:*} k=${ck#*:}
+	check "(13) case $c: p$k's refusal is in its audit log and it stopped without reconnecting" \
+		bash -c "grep -q '\"event\": *\"refuse\"' '$T/$c/node-p$k/audit.jsonl' &&
+			! grep -q '^reconnect p$k\$' '$T/$c/deviant.out'"
+done
+
 finish
