@@ -544,8 +544,9 @@ static void unmask(struct round *R, unsigned *who)
 		}
 		fl_wire_free(e);
 	}
-	if ((sum = malloc((fl_payload_eval_len(G.schema->dim, 1, 0, BINS) + 1) * sizeof(double))) ==
-	    NULL)
+	if ((sum = malloc((fl_payload_eval_len(G.schema->dim, 1, 0, BINS) +
+	                   fl_payload_stats_len(G.schema->dim)) *
+	                  sizeof(double))) == NULL)
 		exit(1);
 	if (fl_secagg_coord_finish(R->sa, sum) == 0) {
 		/* For the test: what the coordinator learned (of a statistics
