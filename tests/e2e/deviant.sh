@@ -13,7 +13,8 @@
 #     coordinator's --dump-dir layout), message by message with its round:
 #     nothing derived from a partner's rows beyond what the policy allows.
 # The cases:
-#   (1) downgrade        (2) plaintext-task  (3) bound          (4) sub2
+#   (1) downgrade        (2) plaintext-task  (3) bound          (3b) bound-change
+#  (3c) rounds          (3d) epochs          (4) sub2
 #   (5) keylist2         (6) weights         (7) survivors      (8) replay-round
 #   (9) replay-attempt  (10) differencing   (11) sub-n-1
 #  (12) n - 1 across runs: "honest" over four partners, then over three
@@ -212,6 +213,28 @@ play 3 bound 3
 for k in 1 2 3; do
 	refused 3 $k bound 'policy bound: coordinator sent stats_task with the fixed-point bound 1000.5, which is not the bound of a federation of 2 to 255 partners; refused'
 	got 3 $k "hello"
+done
+
+# ---- (3b) a valid bound, but another than the federation started with ----
+play 3b bound-change 3
+read -r OLD NEW < <(sed -n 's/^bounds: \([^ ]*\) then \([^ ]*\)$/\1 \2/p' "$D/deviant.out")
+for k in 1 2 3; do
+	refused 3b $k bound "policy bound: coordinator sent stats_task with the fixed-point bound $NEW, but this federation uses $OLD; refused"
+	got 3b $k "hello $ROUND1"
+done
+
+# ---- (3c) a round beyond max_rounds ----
+play 3c rounds 3
+for k in 1 2 3; do
+	refused 3c $k max_rounds 'policy max_rounds: coordinator sent stats_task for round 10001, beyond max_rounds = 10000; refused'
+	got 3c $k "hello"
+done
+
+# ---- (3d) local training with a million epochs ----
+play 3d epochs 3
+for k in 1 2 3; do
+	refused 3d $k max_local_epochs 'policy max_local_epochs: coordinator sent local_train with 1000000 epochs, more than max_local_epochs = 100; refused'
+	got 3d $k "hello"
 done
 
 # ---- (4) a sub-federation of two: the task names p1 and p2 ----

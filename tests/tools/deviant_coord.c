@@ -11,6 +11,10 @@
  *                   aggregation (a plain Update would reach the coordinator)
  *   bound           a statistics task with a fixed-point bound of the
  *                   coordinator's choosing (1000.5), not any federation's
+ *   bound-change    an honest statistics round, then one with the bound of
+ *                   a two-partner federation (printed as "bounds: OLD then NEW")
+ *   rounds          a task for round 10001
+ *   epochs          local training with a million epochs
  *   sub2            a statistics task naming two participants, sent to them
  *   keylist2        a task naming everyone, then a key list of two entries
  *   weights         one evaluation task with other weights for one partner
@@ -680,6 +684,65 @@ static void attack_bound(void)
 	round_free(&R);
 }
 
+/* An honest statistics round, then a second one with the bound of a
+ * two-partner federation: a valid bound, but not the one this federation
+ * started with (a changing bound is a one-bit oracle per change). */
+static void attack_bound_change(void)
+{
+	struct round R1, R2;
+
+	welcome_all(1, (unsigned)G.np);
+	honest_stats(&R1, 1, ALL);
+	round_new(&R2, 2, 0, ALL, (unsigned)G.np);
+	R2.sap.bound = fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 2);
+	printf("bounds: %.17g then %.17g\n", R1.sap.bound, R2.sap.bound);
+	fflush(stdout);
+	send_stats(&R2, ALL, 1);
+	drain(ALL);
+	round_free(&R1);
+	round_free(&R2);
+}
+
+/* A task for a round beyond any the node allows (max_rounds). */
+static void attack_rounds(void)
+{
+	struct round R;
+
+	welcome_all(1, (unsigned)G.np);
+	round_new(&R, 10001, 0, ALL, (unsigned)G.np);
+	send_stats(&R, ALL, 1);
+	drain(ALL);
+	round_free(&R);
+}
+
+/* Local training with a million epochs (max_local_epochs). */
+static void attack_epochs(void)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__LocalTrainTask lt = FEDLEAD__WIRE__LOCAL_TRAIN_TASK__INIT;
+	double *w = calloc(G.schema->dim, sizeof(double));
+	struct round R;
+
+	if (w == NULL)
+		exit(1);
+	welcome_all(1, (unsigned)G.np);
+	round_new(&R, 1, 1, ALL, (unsigned)G.np);
+	lt.ref = &R.ref;
+	lt.w = w;
+	lt.n_w = G.schema->dim;
+	lt.epochs = 1000000;
+	lt.batch = 32;
+	lt.lr = 0.1;
+	lt.secagg = &R.sap;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN;
+	env.local_train = &lt;
+	for (size_t i = 0; i < G.np; i++)
+		send_env(&G.p[i], &env);
+	drain(ALL);
+	round_free(&R);
+	free(w);
+}
+
 static void attack_sub2(void)
 {
 	struct round R;
@@ -938,6 +1001,9 @@ static const struct {
         {"downgrade", attack_downgrade},
         {"plaintext-task", attack_plaintext_task},
         {"bound", attack_bound},
+        {"bound-change", attack_bound_change},
+        {"rounds", attack_rounds},
+        {"epochs", attack_epochs},
         {"sub2", attack_sub2},
         {"keylist2", attack_keylist2},
         {"weights", attack_weights},
