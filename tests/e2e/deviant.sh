@@ -143,11 +143,12 @@ play() {
 }
 
 # refused CASE K RULE MSG: node pK stopped by itself on a policy refusal:
-# exit status 1, the refusal in its log and as its last word, in its audit
-# log, and it never reconnected (one Hello).
+# exit status 1 without reconnecting, the refusal in its log and as its
+# last word, and in its audit log.
 refused() {
 	local name=$1 k=$2 rule=$3 msg=$4 L=$H/node-p$2
-	check "($name) p$k exits with status 1" test "${ST[$k]}" = 1
+	check "($name) p$k exits with status 1 and never reconnects" \
+		bash -c "[ '${ST[$k]}' = 1 ] && ! grep -q '^reconnect p$k\$' '$D/deviant.out'"
 	check "($name) p$k logs the refusal" logged_error "$L/node.log" "$msg"
 	check "($name) p$k's last word is the refusal" \
 		test "$(tail -n 1 "$L/node.log")" = "fedlead-node: $msg"
@@ -188,7 +189,7 @@ got() {
 no_secret_shares() {
 	local k
 	for k in $(seq 1 "$1"); do
-		! received "$D" "p$k" | grep -q 'unmask_reply[^ ]*2' || return 1
+		! received "$D" "p$k" | grep -Eq 'unmask_reply:[0-9]+\[[0-9,]*2' || return 1
 	done
 }
 
