@@ -68,6 +68,7 @@
 #include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/fixedpoint.h"
 #include "fedlead/masks.h"
 #include "fedlead/payload.h"
 #include "fedlead/schema.h"
