@@ -243,6 +243,15 @@ void fl_fednode_disconnected(struct fl_fednode *n)
 static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+static int refuse_msg(struct fl_fednode *n, const char *rule, const char *msg)
+{
+	n->fatal = 1;
+	fl_log(FL_LOG_ERROR, "%s", msg);
+	fl_audit_event(n->audit, "refuse", "{s:s, s:s, s:s}", "rule", rule, "reason", msg,
+	               "federation", n->federation_id);
+	return fl_fail(FL_ERR_AUTH, "%s", msg);
+}
+
 static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
 {
 	char what[768], msg[900];
@@ -252,11 +261,29 @@ static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	snprintf(msg, sizeof(msg), "policy %s: %s; refused", rule, what);
-	n->fatal = 1;
-	fl_log(FL_LOG_ERROR, "%s", msg);
-	fl_audit_event(n->audit, "refuse", "{s:s, s:s, s:s}", "rule", rule, "reason", msg,
-	               "federation", n->federation_id);
-	return fl_fail(FL_ERR_AUTH, "%s", msg);
+	return refuse_msg(n, rule, msg);
+}
+
+/*
+ * A refusal of the secure-aggregation engine at the ConsistencyCheck or
+ * the unmasking (FL_ERR_AUTH: survivor sets that differ, too few valid
+ * signatures, both shares of one partner, a sum over another set) is the
+ * coordinator's doing alone: it is audited and fatal like a policy
+ * refusal, with the engine's message, so a coordinator that repeats it
+ * after a reconnect meets a node that has stopped. Other errors close the
+ * connection and the node reconnects.
+ */
+static int refuse_step(struct fl_fednode *n, int r)
+{
+	char msg[900];
+
+	if (r != FL_ERR_AUTH)
+		return r;
+	snprintf(msg, sizeof(msg), "%s", fl_errmsg());
+	return refuse_msg(n,
+	                  strncmp(msg, "node policy: ", 13) == 0 ? "allow_participant_change"
+	                                                         : "consistency_check",
+	                  msg);
 }
 
 static int in_partner_list(const struct fl_fednode *n, const char *id)
@@ -1111,7 +1138,8 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET) {
 		r = fl_secagg_node_shares(n->sa, env->share_set, frame, len);
 	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK) {
-		r = fl_secagg_node_consistency(n->sa, env->consistency_check, frame, len);
+		r = refuse_step(
+		        n, fl_secagg_node_consistency(n->sa, env->consistency_check, frame, len));
 	} else {
 		/* The sum is over the survivors: a smaller set is a sub-federation. */
 		if (env->unmask_request->n_survivors < n->pol.min_partners)
@@ -1120,7 +1148,7 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 			              "%zu survivors, fewer than min_partners = %zu",
 			              (unsigned long long)env->unmask_request->ref->round,
 			              env->unmask_request->n_survivors, n->pol.min_partners);
-		r = fl_secagg_node_unmask(n->sa, env->unmask_request, frame, len);
+		r = refuse_step(n, fl_secagg_node_unmask(n->sa, env->unmask_request, frame, len));
 		if (r == 0 && (r = ledger_record_set(n)) != 0) {
 			free(*frame);
 			*frame = NULL;

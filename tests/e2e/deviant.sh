@@ -18,9 +18,8 @@
 #   (5) keylist2         (6) weights         (7) survivors      (8) replay-round
 #   (9) replay-attempt  (10) differencing   (11) sub-n-1
 #  (12) n - 1 across runs: "honest" over four partners, then over three
-#       after the nodes restart (fails today: the nodes answer)
-#  (13) the refusals of cases 6 to 11 are audited and end the node (fails
-#       today: they are plain errors and the node reconnects)
+#       after the nodes restart (the node's ledger keeps the set)
+#  (13) the refusals of cases 7, 9, 10 and 11 are audited and end the node
 # (see deviant_coord.c for what each attack sends).
 . "$(dirname "$0")/lib/fed.bash"
 
@@ -264,14 +263,14 @@ for k in 1 2 3; do got 6 $k "hello key_advert:1 hello"; done
 
 # ---- (7) survivor sets: p3 told p4 dropped, the others that all survived ----
 play 7 survivors 4
-declined 7 2 "coordinator: the unmask request's survivor set differs from the one this partner signed; refused"
-declined 7 3 "coordinator: only 1 survivors' signatures of the survivor set verify, fewer than the threshold 3; refused"
+refused 7 2 consistency_check "coordinator: the unmask request's survivor set differs from the one this partner signed; refused"
+refused 7 3 consistency_check "coordinator: only 1 survivors' signatures of the survivor set verify, fewer than the threshold 3; refused"
 # p1 and p4 signed the set everyone was in and got it back with three
 # signatures: they reveal self-mask seed shares, as for any honest round.
 ended 7 1
 ended 7 4
 for k in 1 4; do got 7 $k "hello $ROUND1"; done
-for k in 2 3; do got 7 $k "hello key_advert:1 share_set:1 masked_update:1 consistency_signature:1 hello"; done
+for k in 2 3; do got 7 $k "hello key_advert:1 share_set:1 masked_update:1 consistency_signature:1"; done
 check "(7) nobody revealed a share of anyone's mask secret" no_secret_shares 4
 check "(7) deviant_coord unmasked no sum" bash -c "! grep -q '^round 1: sum' '$D/deviant.out'"
 
@@ -286,8 +285,8 @@ done
 play 9 replay-attempt 3
 A='key_advert:1 share_set:1 masked_update:1 consistency_signature:1'
 for k in 1 2 3; do
-	declined 9 $k "coordinator: only 0 survivors' signatures of the survivor set verify, fewer than the threshold 3; refused"
-	got 9 $k "hello $A $A hello"
+	refused 9 $k consistency_check "coordinator: only 0 survivors' signatures of the survivor set verify, fewer than the threshold 3; refused"
+	got 9 $k "hello $A $A"
 done
 
 # ---- (10) a sum over all four, then the same task over three survivors ----
@@ -297,8 +296,8 @@ DIFF='node policy: this federation'"'"'s sums so far were over {p1,p2,p3,p4}; th
 R2='key_advert:2 share_set:2 masked_update:2'
 play 10 differencing 4
 for k in 1 2 3; do
-	declined 10 $k "$DIFF"
-	got 10 $k "hello $ROUND1 $R2 hello"
+	refused 10 $k allow_participant_change "$DIFF"
+	got 10 $k "hello $ROUND1 $R2"
 done
 ended 10 4
 got 10 4 "hello $ROUND1 $R2"
@@ -307,10 +306,11 @@ check "(10) deviant_coord unmasked round 1's sum, not round 2's" \
 	bash -c "grep -q '^round 1: sum' '$D/deviant.out' && ! grep -q '^round 2: sum' '$D/deviant.out'"
 
 # ---- (11) a sum over all four, then a task naming p1, p2, p3 only ----
+# The nodes refuse the task itself, before anything of round 2 leaves.
 play 11 sub-n-1 4
 for k in 1 2 3; do
-	declined 11 $k "$DIFF"
-	got 11 $k "hello $ROUND1 $R2 hello"
+	refused 11 $k allow_participant_change 'policy allow_participant_change: round 2: the task'"'"'s participants {p1,p2,p3} are not the set {p1,p2,p3,p4} this data'"'"'s sums were revealed over in this federation: the two could be differenced; refused'
+	got 11 $k "hello $ROUND1"
 done
 ended 11 4
 got 11 4 "hello $ROUND1"
@@ -335,6 +335,7 @@ PLAY_HOME=$T/12 play 12b honest 3
 SUM3=$(sed -n 's/^round 1: sum\[0\] = //p' "$D/deviant.out")
 ROWS4=$(($(wc -l <"$T/p4.csv") - 1))
 for k in 1 2 3; do
+	refused 12b $k allow_participant_change 'policy allow_participant_change: round 1: the task'"'"'s participants {p1,p2,p3} are not the set {p1,p2,p3,p4} this data'"'"'s sums were revealed over in federation "test-federation": the two could be differenced; refused'
 	check "(12) p$k, restarted, stops by itself (status 1, no reconnect, not on the Reject)" \
 		bash -c "[ '${ST[$k]}' = 1 ] && ! grep -q '^reconnect p$k\$' '$D/deviant.out' &&
 			! tail -n 1 '$H/node-p$k/node.log' | grep -qF '$OVER'"
@@ -346,13 +347,15 @@ check "(12) deviant_coord did not learn p4's row count as the difference of the 
 	"$PY" -c "import sys; sys.exit(0 if '$SUM3' == '' or float('$SUM4') - float('$SUM3') != $ROWS4 else 1)"
 
 # ---- (13) refusals in secure aggregation end the node ----
-# In cases 6 to 11 each node refused the step, logged why and kept its
-# rows to itself, but as an error that closes the connection: no audit
-# entry, and it reconnected, so a coordinator that repeats the attack gets
-# a node that retries for ever. Issue 10: "every refusal is a clear log
-# line naming the rule, an audit-log entry, and a non-zero exit when the
-# federation cannot proceed within the policy".
-for ck in 6:1 6:2 6:3 7:2 7:3 8:1 8:2 8:3 9:1 9:2 9:3 10:1 10:2 10:3 11:1 11:2 11:3; do
+# Issue 10: "every refusal is a clear log line naming the rule, an
+# audit-log entry, and a non-zero exit when the federation cannot proceed
+# within the policy". What only the coordinator can have done (cases 7, 9,
+# 10, 11: survivor sets, signatures it relays, a sum over another set)
+# ends the node. Cases 6 and 8 close the connection and the node
+# reconnects: in 6 the advertisement that signs another task may be the
+# other partner's own lie (stopping would let one hostile partner stop every
+# honest one), and 8 is a stale message; either way nothing was revealed.
+for ck in 7:2 7:3 9:1 9:2 9:3 10:1 10:2 10:3 11:1 11:2 11:3; do
 	c=${ck%:*} k=${ck#*:}
 	check "(13) case $c: p$k's refusal is in its audit log and it stopped without reconnecting" \
 		bash -c "grep -q '\"event\": *\"refuse\"' '$T/$c/node-p$k/audit.jsonl' &&
