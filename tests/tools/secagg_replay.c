@@ -28,6 +28,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fedlead/coord.h"
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
 #include "fedlead/secagg.h"
@@ -56,7 +57,7 @@ static void usage(FILE *fp)
 	        "Replays secure-aggregation round N (default 1, the statistics round) from\n"
 	        "a coordinator's --dump-dir and prints the unmasked sum, one value per line.\n"
 	        "--frac-bits defaults to %d (statistics), --threshold to the coordinator's\n"
-	        "default, more than half of the partners that advertised keys.\n",
+	        "default for the partners that advertised keys (max_colluders = 1).\n",
 	        FL_SECAGG_STATS_FRAC_BITS);
 }
 
@@ -390,7 +391,7 @@ int main(int argc, char **argv)
 	}
 	qsort(ids, np, sizeof(*ids), by_name);
 	if (t == 0)
-		t = np / 2 + 1 < 2 ? 2 : np / 2 + 1;
+		t = fl_coord_default_threshold(np, 1);
 	ref = *first->ref;
 	p.session = (ProtobufCBinaryData){sizeof(session), session};
 	p.frac_bits = (int)frac;
