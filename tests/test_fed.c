@@ -1512,6 +1512,28 @@ static void assert_fit_without_initech(const struct fixture *fx, const struct ha
 	fl_fedcoord_partner(h->c, 2, &name, &connected, &participating, &last_seen);
 	assert_string_equal(name, "initech");
 	assert_int_equal(participating, 0);
+	/* The model is acme's and globex's alone: its row counts and its
+	 * standardisation are theirs, not those of the first rounds, which
+	 * initech was in. */
+	assert_int_equal(m->prov.train.rows, rows->n);
+	assert_int_equal(m->prov.train.positives, count_positives(rows));
+	{
+		struct fl_stats *ps;
+		struct fl_scaler *sc;
+
+		assert_int_equal(fl_stats_new(fx->s->dim, &ps), 0);
+		for (size_t i = 0; i < rows->n; i++)
+			fl_stats_add(ps, rows->X + i * rows->dim, rows->y[i]);
+		assert_int_equal(fl_scaler_from_stats(fx->s, ps, &sc), 0);
+		for (size_t j = 0; j < fx->s->dim; j++) {
+			assert_true(fabs(m->scaler->center[j] - sc->center[j]) <=
+			            1e-9 * (1 + fabs(sc->center[j])));
+			assert_true(fabs(m->scaler->scale[j] - sc->scale[j]) <=
+			            1e-9 * (1 + fabs(sc->scale[j])));
+		}
+		fl_scaler_free(sc);
+		fl_stats_free(ps);
+	}
 	fl_dataset_standardize(rows, m->scaler);
 	fl_train_opts_default(&o);
 	o.tol = 1e-10;

@@ -570,19 +570,15 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 		maybe_complete(c);
 		return;
 	}
-	/* The sums of an exact round are only meaningful over one set of
-	 * partners: redo the round over those left, and restart the solver from
-	 * the current weights since its objective has changed. */
-	if (c->phase == FL_PHASE_TRAIN && c->solver != NULL) {
-		int r;
-
-		/* The round is issued again under a new number, so that answers
-		 * to the abandoned one still in flight are stale, not taken as
-		 * answers at the new point. */
-		if ((r = fl_coord_start_lambda(c, c->l2_index)) == 0)
-			r = fl_coord_next_task(c);
-		if (r != 0)
-			fl_coord_fail(c, fl_errmsg());
+	/* Every sum so far covered the dropped partner too: its rows are in
+	 * the standardisation, the class weight and the row counts of the
+	 * model's provenance. Start again from the statistics of those left
+	 * (under a new round number, so that answers to the abandoned round
+	 * still in flight are stale), so the model is its participants' own. */
+	if (c->phase == FL_PHASE_TRAIN) {
+		c->phase = FL_PHASE_STATS;
+		c->need_valid = c->set.validation_split > 0;
+		fl_coord_begin_round(c, T_STATS);
 		return;
 	}
 	if (c->task != T_NONE) /* T_NONE: restored, the caller continues */
