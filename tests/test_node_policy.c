@@ -903,6 +903,17 @@ static void test_colluder_threshold(void **state)
 	               "max_colluders); refused");
 	tnode_free(&tn);
 
+	/* A task without a threshold does not fall back to the Welcome's,
+	 * which no task hash covers. */
+	tnode_new(&tn, &pol, "colluders-t0");
+	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);
+	t.sap.threshold = 0;
+	assert_int_equal(fl_fednode_input(tn.n, "c", &t.env, &frame, &len), FL_ERR_PROTO);
+	assert_null(frame);
+	assert_string_equal(fl_errmsg(), "coordinator: round 1: the task carries no "
+	                                 "secure-aggregation threshold");
+	tnode_free(&tn);
+
 	/* 3 of 5, the review's case: refused; 4 of 5 is answered. */
 	tnode_new(&tn, &pol, "colluders5");
 	assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, FED, 1), &frame, &len), 0);

@@ -863,7 +863,13 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 			return refuse(n, "allow_participant_change", "round %llu: %s",
 			              (unsigned long long)ref->round, why);
 		}
-		t = n->task_secagg->threshold ? n->task_secagg->threshold : n->threshold;
+		/* The threshold in force is the task's, which every partner's
+		 * task hash covers; the plan's is not, so it is no fallback. */
+		if ((t = n->task_secagg->threshold) == 0)
+			return fl_fail(FL_ERR_PROTO,
+			               "coordinator: round %llu: the task carries no "
+			               "secure-aggregation threshold",
+			               (unsigned long long)ref->round);
 		if (!fl_node_threshold_safe(t, n->task_secagg->n_participants,
 		                            n->pol.max_colluders))
 			return refuse(
