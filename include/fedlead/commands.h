@@ -15,6 +15,7 @@ int fl_cmd_node_train(int argc, char **argv);   /* node_train.c */
 int fl_cmd_node_cache(int argc, char **argv);   /* node_cache.c */
 int fl_cmd_node_inspect(int argc, char **argv); /* node_inspect.c */
 int fl_cmd_node_join(int argc, char **argv);    /* node_join.c */
+int fl_cmd_node_privacy(int argc, char **argv); /* node_privacy.c */
 
 /* fedlead-score (score_main.c). */
 int fl_cmd_score(int argc, char **argv);

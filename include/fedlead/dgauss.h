@@ -51,6 +51,20 @@ int fl_dgauss_sample(struct fl_dgauss *g, int64_t *x);
 int fl_dgauss_add(struct fl_dgauss *g, uint64_t *v, size_t n);
 
 /*
+ * Rounds each of n doubles v[i] to the grid of 2^-bits (halves away from
+ * zero) and adds an independent sample times 2^-bits: in grid units, an
+ * integer plus exact discrete Gaussian noise, held exactly in the double
+ * (every result is below 2^53 grid units), so a fixed-point encoding with
+ * at least `bits` fraction bits carries the noise exactly. FL_ERR_LIMIT
+ * ("update element 3 is 1e+300, too large to carry exact noise on a grid of
+ * 2^-20") for an element of 2^52 grid units or more, or not finite, with
+ * *bad its index (n otherwise); elements before it are already noised.
+ * FL_ERR_INVALID for bits outside 0..52, FL_ERR_CRYPTO when the CSPRNG
+ * fails.
+ */
+int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_t *bad);
+
+/*
  * Building blocks, exposed for the known-answer tests:
  * Bernoulli(exp(-num/den)) for num >= 0, den > 0; and the discrete Laplace
  * distribution with integer scale t >= 1, P[Y = y] proportional to

@@ -33,6 +33,29 @@ struct fl_audit;
 #define FL_NODE_MAX_LOCAL_EPOCHS_DEFAULT 100
 #define FL_NODE_MAX_ROUNDS_DEFAULT 10000
 #define FL_NODE_MAX_COLLUDERS_DEFAULT 1
+#define FL_NODE_PRIVACY_DELTA_DEFAULT 1e-6
+#define FL_NODE_PRIVACY_RELEASES_DEFAULT 20
+#define FL_NODE_PRIVACY_WINDOW_DEFAULT (365.0 * 86400)
+
+/*
+ * Differential privacy, decided by this partner alone (see the comment above
+ * dp_release() in src/fed/node.c for the mechanism and its assumptions).
+ * With epsilon > 0 every training evaluation this node sends carries
+ * discrete Gaussian noise under the masks, calibrated so that the sum over
+ * the honest survivors of a round costs at most
+ * rho(federation_epsilon, delta) / releases in zCDP, and each release is
+ * charged to the ledger before it leaves; a federation whose plan would
+ * take the window past rho(epsilon, delta) is refused at the Welcome.
+ */
+struct fl_node_privacy {
+	double epsilon;            /* budget per window; 0 = differential privacy off */
+	double delta;              /* of (epsilon, delta), in (0, 1) */
+	double window;             /* seconds the budget covers */
+	double federation_epsilon; /* what one federation may spend; 0 = epsilon */
+	uint64_t releases;         /* evaluations one federation's share is split over */
+	double clip;               /* l2 bound of a standardised row; 0 = sqrt(schema width) */
+	const char *ledger;        /* the privacy ledger file (required when epsilon > 0) */
+};
 
 /* What this partner accepts, whatever the coordinator asks for. */
 struct fl_node_policy {
@@ -45,9 +68,10 @@ struct fl_node_policy {
 	 * unless its threshold t keeps them out (2t > participants + this,
 	 * and t > this), see fl_node_threshold_safe(). */
 	unsigned max_colluders;
-	uint32_t max_local_epochs;    /* largest local_train epochs */
-	uint64_t max_rounds;          /* largest round number */
-	int allow_participant_change; /* reveal sums over a changed set (see secagg.h) */
+	uint32_t max_local_epochs;      /* largest local_train epochs */
+	uint64_t max_rounds;            /* largest round number */
+	int allow_participant_change;   /* reveal sums over a changed set (see secagg.h) */
+	struct fl_node_privacy privacy; /* off unless privacy.epsilon > 0 */
 };
 
 /* The safe defaults: secure aggregation required, sums over 3 partners at

@@ -27,10 +27,15 @@ struct fl_node_config {
 	double federation_window;
 	char *state_dir;
 	char *ledger; /* derived by fl_node_config_opts(), not a key */
+	/* differential privacy ([privacy]; struct fl_node_privacy) */
+	double privacy_epsilon, privacy_delta, privacy_window, privacy_federation_epsilon;
+	double privacy_clip;
+	uint64_t privacy_releases;
+	char *privacy_ledger; /* STATE_DIR/privacy.ledger, derived, not a key */
 };
 
 /* The node's keys, sections [node], [coordinator], [tls], [state],
- * [reconnect], [network] and [policy], ending with the all-zero entry. */
+ * [reconnect], [network], [policy] and [privacy], ending with the all-zero entry. */
 extern const struct fl_cfg_key fl_node_config_keys[];
 
 /*

@@ -23,6 +23,8 @@ static const struct fl_cli_cmd commands[] = {
          0},
         {"inspect", fl_cmd_node_inspect, "prints a model's drivers and provenance", 0},
         {"join", fl_cmd_node_join, "takes part in a federation (see fedlead-node join --help)", 1},
+        {"privacy", fl_cmd_node_privacy,
+         "prints the privacy ledger: the budget, what is spent and left, per federation", 1},
         {NULL, NULL, NULL, 0},
 };
 
@@ -45,6 +47,7 @@ static void usage(FILE *fp)
 	        "                          [--class-weight W|balanced] [--quiet]\n"
 	        "       fedlead-node inspect MODEL.fdl\n"
 	        "       fedlead-node join [--config NODE.conf] [--SETTING VALUE]... [--check]\n"
+	        "       fedlead-node privacy [--config NODE.conf] [--SETTING VALUE]...\n"
 	        "       fedlead-node --version | --help\n"
 	        "\n");
 	fl_cli_commands_usage(commands, fp);

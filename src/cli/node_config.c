@@ -91,6 +91,25 @@ const struct fl_cfg_key fl_node_config_keys[] = {
             "the window of max_federations"),
         JK("state", "state_dir", FL_CFG_PATH, state_dir, NULL,
            "the node's own state (ledger of federations joined); default: model_out's directory"),
+        /*
+         * Differential privacy: this partner's own budget, enforced by its
+         * node across every federation on its data (the privacy ledger in
+         * state_dir). Off (0) by default.
+         */
+        JKR("privacy", "privacy_epsilon", FL_CFG_DOUBLE, privacy_epsilon, 0, 100, "0",
+            "privacy budget per window; 0 = no differential privacy (noise under the masks, "
+            "newton and lbfgs only)"),
+        JKR("privacy", "privacy_delta", FL_CFG_DOUBLE, privacy_delta, 1e-300, 0.5, "1e-6",
+            "delta of the (epsilon, delta) budget"),
+        JKR("privacy", "privacy_window", FL_CFG_SECONDS, privacy_window, 1, 1e10, "8760h",
+            "the time the budget covers; releases older than this no longer count"),
+        JKR("privacy", "privacy_federation_epsilon", FL_CFG_DOUBLE, privacy_federation_epsilon, 0,
+            100, "0", "what one federation may spend of the budget; 0 = all of it"),
+        JKR("privacy", "privacy_releases", FL_CFG_U64, privacy_releases, 1, 100000, "20",
+            "evaluations one federation's share is split over; one more is refused"),
+        JKR("privacy", "privacy_clip", FL_CFG_DOUBLE, privacy_clip, 0, 1e6, "0",
+            "l2 norm every standardised row is clipped to; 0 = the square root of the schema "
+            "width"),
         {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -126,6 +145,14 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 	p->allow_participant_change = c->allow_participant_change;
 	p->max_local_epochs = (uint32_t)c->max_local_epochs;
 	p->max_rounds = c->max_rounds;
+	p->privacy.epsilon = c->privacy_epsilon;
+	p->privacy.delta = c->privacy_delta;
+	p->privacy.window = c->privacy_window;
+	p->privacy.federation_epsilon = c->privacy_federation_epsilon;
+	p->privacy.releases = c->privacy_releases;
+	p->privacy.clip = c->privacy_clip;
+	/* The ledger path comes last (below); checked then. */
+	p->privacy.ledger = c->privacy_epsilon > 0 ? "" : NULL;
 	if (c->partners.n > 0) {
 		p->partners = (const char *const *)c->partners.v;
 		p->n_partners = c->partners.n;
@@ -152,7 +179,9 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 		       "over the others may be differenced with earlier ones to isolate it");
 	free(c->ledger);
 	c->ledger = NULL;
-	if (c->max_federations == 0)
+	free(c->privacy_ledger);
+	c->privacy_ledger = NULL;
+	if (c->max_federations == 0 && c->privacy_epsilon == 0)
 		return 0;
 	if (dir == NULL) {
 		if ((base = strdup(c->model_out)) == NULL)
@@ -166,11 +195,24 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 			*slash = '\0';
 		dir = base;
 	}
-	n = snprintf(NULL, 0, "%s/federations.ledger", dir);
-	if ((c->ledger = malloc((size_t)n + 1)) != NULL)
-		snprintf(c->ledger, (size_t)n + 1, "%s/federations.ledger", dir);
+	r = 0;
+	if (c->max_federations > 0) {
+		n = snprintf(NULL, 0, "%s/federations.ledger", dir);
+		if ((c->ledger = malloc((size_t)n + 1)) != NULL)
+			snprintf(c->ledger, (size_t)n + 1, "%s/federations.ledger", dir);
+		else
+			r = FL_ERR_NOMEM;
+	}
+	if (r == 0 && c->privacy_epsilon > 0) {
+		n = snprintf(NULL, 0, "%s/privacy.ledger", dir);
+		if ((c->privacy_ledger = malloc((size_t)n + 1)) != NULL)
+			snprintf(c->privacy_ledger, (size_t)n + 1, "%s/privacy.ledger", dir);
+		else
+			r = FL_ERR_NOMEM;
+	}
 	free(base);
-	return c->ledger != NULL ? 0 : FL_ERR_NOMEM;
+	p->privacy.ledger = c->privacy_ledger;
+	return r == 0 ? fl_node_policy_check(p) : r;
 }
 
 int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
@@ -227,5 +269,7 @@ void fl_node_config_free(struct fl_node_config *c)
 {
 	free(c->ledger);
 	c->ledger = NULL;
+	free(c->privacy_ledger);
+	c->privacy_ledger = NULL;
 	fl_config_free(fl_node_config_keys, c);
 }

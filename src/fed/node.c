@@ -22,8 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fedlead/accountant.h"
+#include "fedlead/dgauss.h"
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
+#include "fedlead/ledger.h"
 #include "fedlead/linalg.h"
 #include "fedlead/log.h"
 #include "fedlead/logreg.h"
@@ -75,6 +78,13 @@ struct fl_fednode {
 	 * key advertisement signs (secagg.h). */
 	uint8_t plan_hash[32], std_hash[32], task_hash[32];
 	struct fl_secagg_history *hist; /* sums revealed in this federation */
+	/* differential privacy (pol.privacy; see dp_release()) */
+	char *pol_pledger;         /* copy of pol.privacy.ledger */
+	struct fl_ledger *pledger; /* open (and locked) from the first Welcome on */
+	double pos_weight;         /* of the standardisation in force */
+	double dp_w_norm;          /* ||w||_2 of the evaluation being answered */
+	int dp_hess, dp_valid;     /* what that evaluation holds */
+	int dp_stats_warned;
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -106,8 +116,10 @@ static void free_policy_strings(struct fl_fednode *n)
 		for (size_t i = 0; i < n->pol.n_partners; i++)
 			free(n->pol_partners[i]);
 	free(n->pol_partners);
+	free(n->pol_pledger);
 	n->pol_fed = NULL;
 	n->pol_partners = NULL;
+	n->pol_pledger = NULL;
 }
 
 void fl_fednode_free(struct fl_fednode *n)
@@ -120,6 +132,7 @@ void fl_fednode_free(struct fl_fednode *n)
 	fl_dataset_free(n->raw);
 	free_policy_strings(n);
 	free(n->ledger);
+	fl_ledger_close(n->pledger);
 	free(n);
 }
 
@@ -130,12 +143,40 @@ void fl_node_policy_default(struct fl_node_policy *p)
 	        .max_local_epochs = FL_NODE_MAX_LOCAL_EPOCHS_DEFAULT,
 	        .max_rounds = FL_NODE_MAX_ROUNDS_DEFAULT,
 	        .max_colluders = FL_NODE_MAX_COLLUDERS_DEFAULT,
+	        .privacy = {.delta = FL_NODE_PRIVACY_DELTA_DEFAULT,
+	                    .window = FL_NODE_PRIVACY_WINDOW_DEFAULT,
+	                    .releases = FL_NODE_PRIVACY_RELEASES_DEFAULT},
 	};
 }
 
 int fl_node_threshold_safe(unsigned t, size_t n, unsigned c)
 {
 	return t > c && 2 * (size_t)t > n + c;
+}
+
+static int privacy_check(const struct fl_node_privacy *q)
+{
+	if (q->epsilon == 0)
+		return 0;
+	if (!(q->epsilon > 0) || !isfinite(q->epsilon))
+		return fl_fail(FL_ERR_CONFIG, "privacy_epsilon must be a positive number, or 0 "
+		                              "for no differential privacy");
+	if (!(q->delta > 0 && q->delta < 1))
+		return fl_fail(FL_ERR_CONFIG, "privacy_delta = %g must be above 0 and below 1",
+		               q->delta);
+	if (!(q->federation_epsilon >= 0) || q->federation_epsilon > q->epsilon)
+		return fl_fail(FL_ERR_CONFIG,
+		               "privacy_federation_epsilon = %g must be from 0 (all of "
+		               "privacy_epsilon) to privacy_epsilon = %g",
+		               q->federation_epsilon, q->epsilon);
+	if (q->releases == 0)
+		return fl_fail(FL_ERR_CONFIG, "privacy_releases must be at least 1");
+	if (!(q->window > 0) || !(q->clip >= 0) || !isfinite(q->clip))
+		return fl_fail(FL_ERR_CONFIG, "privacy_window must be positive and privacy_clip "
+		                              "a number >= 0");
+	if (q->ledger == NULL)
+		return fl_fail(FL_ERR_CONFIG, "privacy_epsilon needs a privacy ledger file");
+	return 0;
 }
 
 int fl_node_policy_check(const struct fl_node_policy *p)
@@ -148,7 +189,7 @@ int fl_node_policy_check(const struct fl_node_policy *p)
 		               "max_colluders = %u must be below min_partners = %zu: no "
 		               "threshold keeps that many colluders out of a sum over %zu partners",
 		               p->max_colluders, p->min_partners, p->min_partners);
-	return 0;
+	return privacy_check(&p->privacy);
 }
 
 int fl_fednode_set_policy(struct fl_fednode *n, const struct fl_node_policy *p)
@@ -170,8 +211,15 @@ int fl_fednode_set_policy(struct fl_fednode *n, const struct fl_node_policy *p)
 	n->pol = *p;
 	n->pol.federation_id = NULL;
 	n->pol.partners = NULL;
+	n->pol.privacy.ledger = NULL;
 	if (p->federation_id != NULL && (n->pol_fed = strdup(p->federation_id)) == NULL)
 		goto nomem;
+	if (p->privacy.ledger != NULL && (n->pol_pledger = strdup(p->privacy.ledger)) == NULL)
+		goto nomem;
+	n->pol.privacy.ledger = n->pol_pledger;
+	/* A ledger opened under another name is not this policy's. */
+	fl_ledger_close(n->pledger);
+	n->pledger = NULL;
 	n->pol.federation_id = n->pol_fed;
 	if (p->partners != NULL) {
 		if ((n->pol_partners = calloc(p->n_partners + 1, sizeof(char *))) == NULL)
@@ -187,6 +235,7 @@ nomem:
 	n->pol = old;
 	n->pol.federation_id = NULL;
 	n->pol.partners = NULL;
+	n->pol.privacy.ledger = NULL;
 	n->pol.n_partners = 0;
 	return FL_ERR_NOMEM;
 }
@@ -543,6 +592,320 @@ static int ledger_record_set(struct fl_fednode *n)
 	return r;
 }
 
+/* ---- differential privacy ---- */
+
+/*
+ * The mechanism (Kairouz, Liu and Steinke's distributed discrete Gaussian,
+ * ICML 2021), for each training evaluation:
+ *  - Sensitivity from bounds this node enforces, not from its data: every
+ *    standardised row (training and validation) is scaled to l2 norm at
+ *    most R = privacy_clip (do_standardize()), and the class weight c of a
+ *    row is at most max(1, pos_weight). One lead added or removed then
+ *    moves the loss by at most c (log 2 + ||w|| R) (|z| <= ||w|| R, w is
+ *    the task's), the gradient by c R, the packed Hessian by c R^2 / 4
+ *    (||x x^T||_F = ||x||^2, sigma(1 - sigma) <= 1/4), and the validation
+ *    sums by 1 (rows), 1 (positives), log 2 + ||w|| R (log-loss) and 1 (one
+ *    histogram bin). The l2 sensitivity is the root of all their squares.
+ *  - The values are rounded to a grid of 2^-g and integer noise N_Z(0, s2)
+ *    on that grid is added, g as fine as the sampler's variance allows;
+ *    rounding adds at most 1 per coordinate to the sensitivity in grid
+ *    units (sqrt(dim) in l2, dim in l1). The result is an exact multiple
+ *    of 2^-g, so the fixed-point encoding (32 fraction bits) carries the
+ *    integer noise exactly.
+ *  - s2 is calibrated so that the sum of the noise of t - max_colluders
+ *    partners (the fewest honest partners in any sum the coordinator can
+ *    unmask: it needs t survivors, and up to max_colluders of them may
+ *    tell it their noise) costs rho(federation_epsilon, delta) / releases.
+ *    That assumes the other honest partners add as much: partners whose
+ *    privacy settings differ compute different task hashes (dp_task_tag())
+ *    and never form a round together. Beyond max_colluders colluders, or
+ *    with partners whose settings match but whose nodes are modified, the
+ *    guarantee degrades to this node's own noise (rho times noisy).
+ *  - Each release is charged to the ledger (fsynced) before the update
+ *    leaves; a release the window's budget cannot pay for is refused.
+ * Not covered (said in the audit log when it happens): the statistics
+ * round, whose raw numeric sums have no bound until the schema carries
+ * clip ranges; FedAvg's local training, refused under this setting.
+ */
+
+/* Largest per-partner variance used, in grid units: ample resolution with
+ * room below the sampler's limit. */
+#define DP_MAX_VAR ((double)((uint64_t)1 << 40))
+
+static int dp_on(const struct fl_fednode *n)
+{
+	return n->pol.privacy.epsilon > 0;
+}
+
+/* rho in ledger units, rounded down: a budget never grows by rounding. */
+static uint64_t units_floor(double rho)
+{
+	double u = floor(rho * FL_LEDGER_UNITS);
+
+	return !(u > 0) ? 0 : u >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)u;
+}
+
+static double dp_clip(const struct fl_fednode *n)
+{
+	return n->pol.privacy.clip > 0 ? n->pol.privacy.clip : sqrt((double)n->d);
+}
+
+/* The federation as the privacy ledger names it: its id when the ledger
+ * can hold it, otherwise "sha256-" and 32 hex digits of the id's hash. */
+static int dp_fed_name(const char *fed, char out[FL_LEDGER_MAX_NAME + 1])
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t l = strlen(fed), i;
+	uint8_t md[32];
+
+	for (i = 0; i < l; i++) {
+		unsigned char c = (unsigned char)fed[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == '@'))
+			break;
+	}
+	if (l > 0 && l <= FL_LEDGER_MAX_NAME && i == l) {
+		memcpy(out, fed, l + 1);
+		return 0;
+	}
+	if (EVP_Digest(fed, l, md, NULL, EVP_sha256(), NULL) != 1)
+		return fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+	memcpy(out, "sha256-", 7);
+	for (i = 0; i < 16; i++) {
+		out[7 + 2 * i] = hx[md[i] >> 4];
+		out[8 + 2 * i] = hx[md[i] & 15];
+	}
+	out[39] = '\0';
+	return 0;
+}
+
+/* What the ledger and the settings say about one federation. */
+struct dp_plan {
+	uint64_t budget;       /* the window's, in ledger units */
+	uint64_t fed;          /* one federation's share */
+	uint64_t per_release;  /* fed / releases */
+	uint64_t spent_window; /* by every release within the window */
+	uint64_t done;         /* evaluations this federation released (any time) */
+	double fed_epsilon;
+};
+
+static void dp_plan(const struct fl_fednode *n, const char *name, struct dp_plan *p)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	int64_t since = (int64_t)time(NULL) - (int64_t)q->window;
+
+	*p = (struct dp_plan){0};
+	p->fed_epsilon = q->federation_epsilon > 0 ? q->federation_epsilon : q->epsilon;
+	p->budget = units_floor(fl_dp_rho_budget(q->epsilon, q->delta));
+	p->fed = p->fed_epsilon == q->epsilon
+	                 ? p->budget
+	                 : units_floor(fl_dp_rho_budget(p->fed_epsilon, q->delta));
+	p->per_release = p->fed / q->releases;
+	p->spent_window = fl_ledger_spent(n->pledger, since);
+	for (size_t i = 0; i < fl_ledger_count(n->pledger); i++) {
+		const struct fl_release *e = fl_ledger_entry(n->pledger, i);
+
+		if (strcmp(e->federation, name) == 0 && strcmp(e->kind, "evaluate") == 0)
+			p->done++;
+	}
+}
+
+/*
+ * At the Welcome: the ledger opens (a damaged one stops the node), and a
+ * federation whose remaining releases the window cannot pay for is refused
+ * before anything is answered.
+ */
+static int dp_welcome(struct fl_fednode *n, const char *fed, int secure)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	struct dp_plan pl;
+	char name[FL_LEDGER_MAX_NAME + 1];
+	uint64_t rest;
+	int r, repaired = 0;
+
+	if (!dp_on(n))
+		return 0;
+	if (!secure)
+		return refuse(n, "privacy_epsilon",
+		              "coordinator runs federation \"%.64s\" without secure aggregation; "
+		              "this node adds its noise under the masks",
+		              fed);
+	if (n->pledger == NULL) {
+		if ((r = fl_ledger_open(q->ledger, 1, &n->pledger, &repaired)) != 0) {
+			char why[700];
+
+			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			return refuse(n, "privacy_ledger", "%s", why);
+		}
+		if (repaired)
+			fl_log(FL_LOG_WARN,
+			       "%s: removed a torn last line (a release recorded while the node "
+			       "crashed, never sent)",
+			       q->ledger);
+	}
+	if ((r = dp_fed_name(fed, name)) != 0)
+		return r;
+	dp_plan(n, name, &pl);
+	rest = (q->releases - (pl.done < q->releases ? pl.done : q->releases)) * pl.per_release;
+	if (pl.spent_window > pl.budget || rest > pl.budget - pl.spent_window)
+		return refuse(n, "privacy_budget",
+		              "federation \"%.64s\" would spend rho %.6g in %llu releases, but "
+		              "this node's window has rho %.6g of %.6g left (privacy_epsilon = %g, "
+		              "privacy_delta = %g, privacy_window = %.0f s, ledger %s)",
+		              fed, rest / FL_LEDGER_UNITS,
+		              (unsigned long long)(q->releases -
+		                                   (pl.done < q->releases ? pl.done : q->releases)),
+		              pl.spent_window > pl.budget
+		                      ? 0.0
+		                      : (pl.budget - pl.spent_window) / FL_LEDGER_UNITS,
+		              pl.budget / FL_LEDGER_UNITS, q->epsilon, q->delta, q->window,
+		              q->ledger);
+	fl_log(FL_LOG_NOTICE,
+	       "differential privacy: federation %s may spend epsilon %g (delta %g) in %llu "
+	       "releases; %llu already made",
+	       fed, pl.fed_epsilon, q->delta, (unsigned long long)q->releases,
+	       (unsigned long long)pl.done);
+	fl_audit_event(n->audit, "privacy_plan", "{s:s, s:f, s:f, s:I, s:I, s:f, s:f}",
+	               "federation", fed, "epsilon", pl.fed_epsilon, "delta", q->delta, "releases",
+	               (json_int_t)q->releases, "done", (json_int_t)pl.done, "rho",
+	               pl.fed / FL_LEDGER_UNITS, "rho_left",
+	               (pl.budget - pl.spent_window) / FL_LEDGER_UNITS);
+	return 0;
+}
+
+/*
+ * The privacy settings every partner of a round must share (see the
+ * mechanism above), bound into the task hash the key advertisements sign.
+ * Nothing is added when differential privacy is off, so the hash of a node
+ * without it is the one it always was.
+ */
+static size_t dp_task_tag(const struct fl_fednode *n, uint8_t out[32])
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	char text[256];
+	int k;
+
+	if (!dp_on(n))
+		return 0;
+	k = snprintf(text, sizeof(text), "fedlead-dp-v1 %.17g %.17g %llu %.17g",
+	             q->federation_epsilon > 0 ? q->federation_epsilon : q->epsilon, q->delta,
+	             (unsigned long long)q->releases, dp_clip(n));
+	if (EVP_Digest(text, (size_t)k, out, NULL, EVP_sha256(), NULL) != 1)
+		return 0;
+	return 32;
+}
+
+/* Scales every row of ds (standardised) to l2 norm at most R. */
+static void dp_clip_rows(struct fl_dataset *ds, double R)
+{
+	for (size_t i = 0; ds != NULL && i < ds->n; i++) {
+		double *x = ds->X + i * ds->dim, s = 0;
+
+		for (size_t j = 0; j < ds->dim; j++)
+			s += x[j] * x[j];
+		if (s > R * R) {
+			double f = R / sqrt(s);
+
+			for (size_t j = 0; j < ds->dim; j++)
+				x[j] *= f;
+		}
+	}
+}
+
+/* The l2 sensitivity of the evaluation being answered (see above). */
+static double dp_sensitivity(const struct fl_fednode *n)
+{
+	double R = dp_clip(n), c = fmax(1, n->pos_weight), l = log(2.0) + n->dp_w_norm * R;
+	double tr = c * c * (l * l + R * R + (n->dp_hess ? R * R * R * R / 16 : 0));
+	double va = n->dp_valid ? 3 + l * l : 0;
+
+	return sqrt(tr + va);
+}
+
+/*
+ * Charges one release of the evaluation in v (nv values) to the ledger and
+ * adds this partner's noise to v. t is the round's threshold.
+ */
+static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
+                      size_t nv, unsigned t)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	struct fl_release rel = {0};
+	struct fl_dgauss *g = NULL;
+	struct dp_plan pl;
+	char name[FL_LEDGER_MAX_NAME + 1];
+	double D = dp_sensitivity(n), rho, s2 = 0, scale = 1, root = sqrt((double)nv);
+	unsigned noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
+	int64_t now = (int64_t)time(NULL);
+	size_t bad;
+	int r, bits;
+
+	if ((r = dp_fed_name(n->federation_id, name)) != 0)
+		return r;
+	dp_plan(n, name, &pl);
+	if (pl.done >= q->releases)
+		return refuse(n, "privacy_releases",
+		              "round %llu would be release %llu of federation \"%.64s\", and this "
+		              "node splits its budget over privacy_releases = %llu",
+		              (unsigned long long)ref->round, (unsigned long long)pl.done + 1,
+		              n->federation_id, (unsigned long long)q->releases);
+	rho = pl.per_release / FL_LEDGER_UNITS;
+	for (bits = FL_SECAGG_FRAC_BITS; bits >= 0; bits--) {
+		scale = ldexp(1, bits);
+		s2 = fl_dp_ddg_sigma2(root * D * scale + (double)nv, D * scale + root, rho, noisy,
+		                      nv, DP_MAX_VAR);
+		if (s2 > 0)
+			break;
+	}
+	if (!(s2 > 0))
+		return refuse(n, "privacy_budget",
+		              "round %llu: a release of rho %.6g with sensitivity %.6g needs more "
+		              "noise than this node can add",
+		              (unsigned long long)ref->round, rho, D);
+	rel.time = now;
+	rel.rho_e12 = pl.per_release;
+	memcpy(rel.federation, name, sizeof(rel.federation));
+	rel.round = ref->round;
+	strcpy(rel.kind, "evaluate");
+	/* On disk before anything of this release leaves. */
+	if ((r = fl_ledger_charge(n->pledger, &rel, pl.budget, now - (int64_t)q->window)) != 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(
+		        n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_ledger",
+		        "round %llu: %s (privacy_epsilon = %g, privacy_delta = %g, ledger %s)",
+		        (unsigned long long)ref->round, why, q->epsilon, q->delta, q->ledger);
+	}
+	if ((r = fl_dgauss_new((uint64_t)s2, &g)) != 0)
+		return r;
+	if ((r = fl_dgauss_add_grid(g, v, nv, bits, &bad)) != 0) {
+		char why[300];
+
+		if (r != FL_ERR_LIMIT)
+			goto out;
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		r = refuse(n, "bound", "round %llu: %s", (unsigned long long)ref->round, why);
+		goto out;
+	}
+	fl_log(FL_LOG_INFO,
+	       "round %llu: noise of variance %.6g (sensitivity %.6g, %u honest partners) added; "
+	       "this federation has spent epsilon %.6g of %g",
+	       (unsigned long long)ref->round, s2 / (scale * scale), D, noisy,
+	       fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), pl.fed_epsilon);
+	fl_audit_event(
+	        n->audit, "privacy_release", "{s:s, s:I, s:s, s:f, s:f, s:f, s:i, s:I, s:f, s:f}",
+	        "federation", n->federation_id, "round", (json_int_t)ref->round, "mechanism",
+	        "distributed discrete Gaussian", "rho", rho, "sigma2", s2 / (scale * scale),
+	        "sensitivity", D, "grid_bits", bits, "honest_partners", (json_int_t)noisy,
+	        "epsilon", fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), "delta", q->delta);
+	r = 0;
+out:
+	fl_dgauss_free(g);
+	return r;
+}
+
 int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_fednode **out)
 {
 	struct fl_fednode *n;
@@ -560,6 +923,7 @@ int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_
 	n->s = s;
 	n->d = s->dim;
 	n->raw = raw;
+	n->pos_weight = 1;
 	fl_node_policy_default(&n->pol);
 	*out = n;
 	return 0;
@@ -627,7 +991,8 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 		              "coordinator calls this partner \"%.64s\", who is not "
 		              "in this node's partners list",
 		              w->partner_identity);
-	if ((r = ledger_check(n, w->federation_id)) != 0)
+	if ((r = ledger_check(n, w->federation_id)) != 0 ||
+	    (r = dp_welcome(n, w->federation_id, p->secure_aggregation)) != 0)
 		return r;
 	/* A round in progress does not survive a new Welcome. The history of
 	 * revealed sums does: it lasts as long as this node (one federation
@@ -880,6 +1245,21 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 			        "participants + max_colluders)",
 			        (unsigned long long)ref->round, t, n->task_secagg->n_participants,
 			        n->pol.max_colluders, n->pol.max_colluders == 1 ? "" : "s");
+		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL &&
+		    (r = dp_release(n, ref, values, nv, t)) != 0)
+			return r;
+		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS &&
+		    !n->dp_stats_warned) {
+			n->dp_stats_warned = 1;
+			fl_log(FL_LOG_WARN,
+			       "round %llu: differential privacy does not cover the "
+			       "statistics round yet: its sums go under the masks without "
+			       "noise (the schema has no clip ranges for raw values)",
+			       (unsigned long long)ref->round);
+			fl_audit_event(n->audit, "privacy_unprotected", "{s:s, s:I, s:s}",
+			               "federation", n->federation_id, "round",
+			               (json_int_t)ref->round, "release", "stats");
+		}
 		r = fl_secagg_node_start(
 		        n->federation_id, ref, n->task_secagg, t, n->identity, n->key, n->task_hash,
 		        &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
@@ -1019,6 +1399,11 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 	fl_dataset_standardize(n->tr, sc);
 	if (n->va != NULL)
 		fl_dataset_standardize(n->va, sc);
+	n->pos_weight = m->pos_weight;
+	if (dp_on(n)) {
+		dp_clip_rows(n->tr, dp_clip(n));
+		dp_clip_rows(n->va, dp_clip(n));
+	}
 	if (m->pos_weight != 1.0) {
 		if ((n->c = malloc((n->tr->n + 1) * sizeof(double))) == NULL)
 			goto out;
@@ -1051,6 +1436,12 @@ static int do_eval(struct fl_fednode *n, const Fedlead__Wire__EvalTask *t, uint8
 	if ((v = malloc(nv * sizeof(double))) == NULL ||
 	    (t->need_hessian && (H = malloc(d * d * sizeof(double))) == NULL))
 		goto out;
+	n->dp_w_norm = 0;
+	for (size_t j = 0; j < d; j++)
+		n->dp_w_norm += t->w[j] * t->w[j];
+	n->dp_w_norm = sqrt(n->dp_w_norm);
+	n->dp_hess = t->need_hessian;
+	n->dp_valid = t->need_validation;
 	fl_linalg_logistic(n->tr->X, n->tr->n, d, n->tr->y, n->c, t->w, &v[0], v + 1, H);
 	if (H != NULL)
 		fl_payload_hess_pack(H, d, v + 1 + d);
@@ -1198,11 +1589,13 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	/* The task as received, bound to the plan and standardisation: every
 	 * partner that was told the same computes the same hash. */
 	{
-		uint8_t pre[64];
+		uint8_t pre[96];
+		size_t extra;
 
 		memcpy(pre, n->plan_hash, 32);
 		memcpy(pre + 32, n->std_hash, 32);
-		if ((r = fl_wire_message_hash("fedlead-task-v1", pre, sizeof(pre), &env->base,
+		extra = dp_task_tag(n, pre + 64);
+		if ((r = fl_wire_message_hash("fedlead-task-v1", pre, 64 + extra, &env->base,
 		                              n->task_hash)) != 0)
 			return r;
 	}
@@ -1267,6 +1660,11 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 			              "coordinator sent local_train with %u "
 			              "epochs, more than max_local_epochs = %u",
 			              env->local_train->epochs, n->pol.max_local_epochs);
+		if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN && dp_on(n))
+			return refuse(n, "privacy_epsilon",
+			              "coordinator sent local_train: this node bounds the "
+			              "sensitivity of newton and lbfgs evaluations only, not of "
+			              "FedAvg's local training");
 		if (n->tr == NULL)
 			snprintf(why, sizeof(why), "%s before standardisation", type);
 		else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN &&

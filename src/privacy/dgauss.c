@@ -255,3 +255,40 @@ int fl_dgauss_add(struct fl_dgauss *g, uint64_t *v, size_t n)
 	}
 	return 0;
 }
+
+int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_t *bad)
+{
+	double scale;
+
+	*bad = n;
+	if (bits < 0 || bits > 52)
+		return fl_fail(FL_ERR_INVALID, "noise grid of 2^-%d: expected 0 to 52 bits", bits);
+	scale = (double)((uint64_t)1 << bits);
+	for (size_t i = 0; i < n; i++) {
+		/* Scaling by a power of two is exact. */
+		double y = v[i] * scale;
+		int64_t k, z;
+		int r;
+
+		/* From 2^52 on a double no longer holds k + z exactly. */
+		if (!(y < 0x1p52 && y > -0x1p52)) {
+			*bad = i;
+			return fl_fail(
+			        FL_ERR_LIMIT,
+			        "update element %zu is %.17g, too large to carry exact noise "
+			        "on a grid of 2^-%d",
+			        i, v[i], bits);
+		}
+		/* Halves away from zero, like the fixed-point encoding; y is
+		 * below 2^52, so the conversion truncates exactly. */
+		k = (int64_t)y;
+		if (y - (double)k >= 0.5)
+			k++;
+		else if (y - (double)k <= -0.5)
+			k--;
+		if ((r = fl_dgauss_sample(g, &z)) != 0)
+			return r;
+		v[i] = (double)(k + z) / scale;
+	}
+	return 0;
+}

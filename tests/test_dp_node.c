@@ -1,0 +1,603 @@
+/*
+ * Differential privacy at the node (src/fed/node.c, dp_*; the grid noise of
+ * src/privacy/dgauss.c): the noise a partner adds under the masks has the
+ * variance it claims, each evaluation is charged to the partner's privacy
+ * ledger before it leaves and the audited noise meets the per-release cost,
+ * and what would exceed the budget (across federations, or beyond the
+ * planned releases) is refused with its exact message. The node is driven
+ * in one process with crafted coordinator messages, as in
+ * test_node_policy.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedlead/accountant.h"
+#include "fedlead/dgauss.h"
+#include "fedlead/encode.h"
+#include "fedlead/error.h"
+#include "fedlead/fixedpoint.h"
+#include "fedlead/ledger.h"
+#include "fedlead/log.h"
+#include "fedlead/node.h"
+#include "fedlead/payload.h"
+#include "fedlead/schema.h"
+#include "fedlead/secagg.h"
+#include "fedlead/wire.h"
+
+#define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
+#define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
+#define FED "fed-dp"
+#define ME "globex"
+#define BINS 100
+
+static const char *const CONSORTIUM[] = {"acme", "globex", "initech"};
+
+struct fixture {
+	struct fl_schema *s;
+	struct fl_dataset *raw;
+	EVP_PKEY *key;
+	X509_STORE *store;
+	char dir[64];
+};
+
+static struct fixture *FX;
+
+static int group_setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct fl_load_report rep;
+
+	if (fx == NULL || fl_schema_load(COIL_SCHEMA, &fx->s) != 0 ||
+	    fl_dataset_load(fx->s, COIL_DATA, FL_BAD_ROWS_FAIL, &fx->raw, &rep) != 0)
+		return -1;
+	fx->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	fx->store = X509_STORE_new();
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/fl-dp-node.XXXXXX");
+	if (fx->key == NULL || fx->store == NULL || mkdtemp(fx->dir) == NULL)
+		return -1;
+	FX = fx;
+	*state = fx;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+	if (system(cmd) != 0)
+		return -1;
+	EVP_PKEY_free(fx->key);
+	X509_STORE_free(fx->store);
+	fl_dataset_free(fx->raw);
+	fl_schema_free(fx->s);
+	free(fx);
+	return 0;
+}
+
+/* ---- the grid noise ---- */
+
+/* 40,000 samples of N_Z(0, 10^4) on a grid of 2^-8: every value on the
+ * grid, the mean within 3 grid units of 0 (6 standard errors) and the
+ * variance within 4 % of 10^4 (the standard error of a variance estimate
+ * from n normal samples is sqrt(2/n) = 0.7 %). */
+static void test_grid_noise_variance(void **state)
+{
+	const size_t n = 40000;
+	double *v = calloc(n, sizeof(double)), sum = 0, sq = 0, mean, var;
+	struct fl_dgauss *g = NULL;
+	size_t bad;
+
+	(void)state;
+	assert_non_null(v);
+	assert_int_equal(fl_dgauss_new(10000, &g), 0);
+	assert_int_equal(fl_dgauss_add_grid(g, v, n, 8, &bad), 0);
+	assert_int_equal(bad, n);
+	for (size_t i = 0; i < n; i++) {
+		double k = v[i] * 256;
+
+		assert_true(k == floor(k));
+		sum += k;
+		sq += k * k;
+	}
+	mean = sum / (double)n;
+	var = sq / (double)n - mean * mean;
+	assert_true(fabs(mean) < 3);
+	assert_true(var > 9600 && var < 10400);
+	/* Values are rounded to the grid first (halves away from zero). */
+	fl_dgauss_free(g);
+	g = NULL;
+	free(v);
+}
+
+static void test_grid_noise_limits(void **state)
+{
+	double v[3] = {0.5, 1e300, 0};
+	struct fl_dgauss *g = NULL;
+	size_t bad;
+
+	(void)state;
+	assert_int_equal(fl_dgauss_new(1, &g), 0);
+	assert_int_equal(fl_dgauss_add_grid(g, v, 3, 20, &bad), FL_ERR_LIMIT);
+	assert_int_equal(bad, 1);
+	assert_string_equal(fl_errmsg(), "update element 1 is 1.0000000000000001e+300, too "
+	                                 "large to carry exact noise on a grid of 2^-20");
+	assert_int_equal(fl_dgauss_add_grid(g, v, 3, 53, &bad), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "noise grid of 2^-53: expected 0 to 52 bits");
+	fl_dgauss_free(g);
+}
+
+/* ---- a node with differential privacy on ---- */
+
+struct tnode {
+	struct fl_fednode *n;
+	struct fl_audit *audit;
+	char audit_path[128], ledger[128];
+};
+
+static struct fl_dataset *rows_copy(const struct fl_dataset *src)
+{
+	struct fl_dataset *d = calloc(1, sizeof(*d));
+
+	assert_non_null(d);
+	d->n = src->n;
+	d->dim = src->dim;
+	d->X = malloc(src->n * src->dim * sizeof(double));
+	d->y = malloc(src->n * sizeof(double));
+	assert_non_null(d->X);
+	assert_non_null(d->y);
+	memcpy(d->X, src->X, src->n * src->dim * sizeof(double));
+	memcpy(d->y, src->y, src->n * sizeof(double));
+	return d;
+}
+
+/* A node with epsilon 1, delta 1e-6 and `releases` releases per
+ * federation, its ledger at DIR/NAME.ledger (kept if it exists). */
+static void tnode_new(struct tnode *t, const char *name, uint64_t releases)
+{
+	struct fl_node_policy pol;
+
+	snprintf(t->audit_path, sizeof(t->audit_path), "%s/%s.audit.jsonl", FX->dir, name);
+	snprintf(t->ledger, sizeof(t->ledger), "%s/%s.ledger", FX->dir, name);
+	unlink(t->audit_path);
+	assert_int_equal(fl_fednode_new(FX->s, rows_copy(FX->raw), &t->n), 0);
+	fl_fednode_set_credentials(t->n, FX->key, FX->store);
+	assert_int_equal(fl_audit_open(t->audit_path, &t->audit), 0);
+	fl_fednode_set_audit(t->n, t->audit);
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = releases;
+	pol.privacy.ledger = t->ledger;
+	assert_int_equal(fl_fednode_set_policy(t->n, &pol), 0);
+}
+
+static void tnode_free(struct tnode *t)
+{
+	fl_fednode_free(t->n);
+	fl_audit_close(t->audit);
+}
+
+static json_t *audit_events(const struct tnode *t, const char *event)
+{
+	json_t *out = json_array();
+	FILE *fp = fopen(t->audit_path, "r");
+	char line[8192];
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		json_t *j = json_loads(line, 0, NULL);
+
+		assert_non_null(j);
+		if (strcmp(json_string_value(json_object_get(j, "event")), event) == 0)
+			json_array_append(out, j);
+		json_decref(j);
+	}
+	fclose(fp);
+	return out;
+}
+
+static void assert_refused(struct tnode *t, int r, const uint8_t *frame, const char *rule,
+                           const char *msg)
+{
+	json_t *ev = audit_events(t, "refuse"), *last;
+
+	assert_int_equal(r, FL_ERR_AUTH);
+	assert_null(frame);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_int_equal(fl_fednode_fatal(t->n), 1);
+	assert_true(json_array_size(ev) >= 1);
+	last = json_array_get(ev, json_array_size(ev) - 1);
+	assert_string_equal(json_string_value(json_object_get(last, "rule")), rule);
+	assert_string_equal(json_string_value(json_object_get(last, "reason")), msg);
+	json_decref(ev);
+}
+
+struct welcome_msg {
+	Fedlead__Wire__Envelope env;
+	Fedlead__Wire__Welcome w;
+	Fedlead__Wire__Plan plan;
+};
+
+static Fedlead__Wire__Envelope *welcome(struct welcome_msg *m, const char *fed, int secure)
+{
+	fedlead__wire__envelope__init(&m->env);
+	fedlead__wire__welcome__init(&m->w);
+	fedlead__wire__plan__init(&m->plan);
+	m->plan.algorithm = (char *)"newton";
+	m->plan.seed = 1;
+	m->plan.hist_bins = BINS;
+	m->plan.hist_range = 20;
+	m->plan.secure_aggregation = secure;
+	m->plan.threshold = secure ? 3 : 0;
+	m->w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
+	m->w.federation_id = (char *)fed;
+	m->w.coordinator_version = (char *)"test";
+	m->w.partner_identity = (char *)ME;
+	m->w.plan = &m->plan;
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME;
+	m->env.welcome = &m->w;
+	return &m->env;
+}
+
+struct task_msg {
+	Fedlead__Wire__Envelope env;
+	Fedlead__Wire__RoundRef ref;
+	Fedlead__Wire__SecAggParams sap;
+	Fedlead__Wire__Standardize std;
+	Fedlead__Wire__LocalTrainTask lt;
+	Fedlead__Wire__EvalTask ev;
+	uint8_t session[FL_WIRE_SESSION_LEN];
+	double *vec[4];
+};
+
+static double *filled(size_t n, double v)
+{
+	double *x = malloc((n ? n : 1) * sizeof(double));
+
+	assert_non_null(x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = v;
+	return x;
+}
+
+static void task_ref(struct task_msg *m, const char *fed, uint64_t round)
+{
+	memset(m, 0, sizeof(*m));
+	fedlead__wire__envelope__init(&m->env);
+	fedlead__wire__round_ref__init(&m->ref);
+	m->ref.federation_id = (char *)fed;
+	m->ref.round = round;
+	m->ref.schema_fingerprint.data = FX->s->fingerprint;
+	m->ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+	fedlead__wire__sec_agg_params__init(&m->sap);
+	memset(m->session, 7, sizeof(m->session));
+	m->sap.session = (ProtobufCBinaryData){sizeof(m->session), m->session};
+	m->sap.frac_bits = FL_SECAGG_FRAC_BITS;
+	m->sap.bound = fl_fixed_bound(FL_SECAGG_FRAC_BITS, 3);
+	m->sap.threshold = 3;
+	m->sap.participants = (char **)CONSORTIUM;
+	m->sap.n_participants = 3;
+}
+
+static void task_free(struct task_msg *m)
+{
+	for (int i = 0; i < 4; i++)
+		free(m->vec[i]);
+}
+
+static Fedlead__Wire__Envelope *standardize(struct task_msg *m, const char *fed, uint64_t round)
+{
+	size_t d = FX->s->dim;
+
+	task_ref(m, fed, round);
+	fedlead__wire__standardize__init(&m->std);
+	m->std.ref = &m->ref;
+	m->std.n_center = m->std.n_scale = m->std.n_impute = m->std.n_baseline = d;
+	m->std.center = m->vec[0] = filled(d, 0);
+	m->std.scale = m->vec[1] = filled(d, 1);
+	m->std.impute = m->vec[2] = filled(d, 0);
+	m->std.baseline = m->vec[3] = filled(d, 0);
+	m->std.pos_weight = 1;
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE;
+	m->env.standardize = &m->std;
+	return &m->env;
+}
+
+static Fedlead__Wire__Envelope *eval_task(struct task_msg *m, const char *fed, uint64_t round)
+{
+	task_ref(m, fed, round);
+	fedlead__wire__eval_task__init(&m->ev);
+	m->ev.ref = &m->ref;
+	m->ev.n_w = FX->s->dim;
+	m->ev.w = m->vec[0] = filled(FX->s->dim, 0);
+	m->ev.need_hessian = 1;
+	m->ev.secagg = &m->sap;
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK;
+	m->env.eval_task = &m->ev;
+	return &m->env;
+}
+
+static Fedlead__Wire__Envelope *local_train(struct task_msg *m, const char *fed, uint64_t round)
+{
+	task_ref(m, fed, round);
+	fedlead__wire__local_train_task__init(&m->lt);
+	m->lt.ref = &m->ref;
+	m->lt.n_w = FX->s->dim;
+	m->lt.w = m->vec[0] = filled(FX->s->dim, 0);
+	m->lt.epochs = 1;
+	m->lt.batch = 512;
+	m->lt.lr = 0.1;
+	m->lt.secagg = &m->sap;
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN;
+	m->env.local_train = &m->lt;
+	return &m->env;
+}
+
+/* Welcome and standardisation in federation fed. */
+static void join(struct tnode *t, const char *fed)
+{
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len;
+
+	assert_int_equal(fl_fednode_input(t->n, "c", welcome(&w, fed, 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	assert_int_equal(fl_fednode_input(t->n, "c", standardize(&m, fed, 2), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	task_free(&m);
+}
+
+static int eval(struct tnode *t, const char *fed, uint64_t round, uint8_t **frame)
+{
+	struct task_msg m;
+	size_t len;
+	int r;
+
+	r = fl_fednode_input(t->n, "c", eval_task(&m, fed, round), frame, &len);
+	task_free(&m);
+	return r;
+}
+
+/* The window's budget for epsilon 1, delta 1e-6, in ledger units. */
+static uint64_t budget_units(void)
+{
+	return (uint64_t)floor(fl_dp_rho_budget(1, 1e-6) * FL_LEDGER_UNITS);
+}
+
+/*
+ * One evaluation under DP: charged to the ledger before the key
+ * advertisement goes out, audited with its epsilon, and the audited noise
+ * meets the per-release cost for two honest partners (3 of 3, one
+ * colluder) without being more than 1 % above what the cost needs.
+ */
+static void test_release_charged_and_calibrated(void **state)
+{
+	struct tnode t;
+	struct fl_ledger *l = NULL;
+	const struct fl_release *e;
+	uint8_t *frame = NULL;
+	json_t *ev, *a;
+	size_t nv = fl_payload_eval_len(FX->s->dim, 1, 0, BINS);
+	double rho, s2u, D, scale, got;
+	int repaired;
+
+	(void)state;
+	tnode_new(&t, "release", 4);
+	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 3, &frame), FL_FEDNODE_REPLY);
+	assert_non_null(frame);
+	free(frame);
+	tnode_free(&t);
+
+	assert_int_equal(fl_ledger_open(t.ledger, 0, &l, &repaired), 0);
+	assert_int_equal(fl_ledger_count(l), 1);
+	e = fl_ledger_entry(l, 0);
+	assert_string_equal(e->federation, FED);
+	assert_string_equal(e->kind, "evaluate");
+	assert_int_equal(e->round, 3);
+	assert_int_equal(e->rho_e12, budget_units() / 4);
+	fl_ledger_close(l);
+
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 1);
+	a = json_array_get(ev, 0);
+	rho = json_real_value(json_object_get(a, "rho"));
+	assert_true(fabs(rho - (double)(budget_units() / 4) / FL_LEDGER_UNITS) < 1e-15);
+	assert_int_equal(json_integer_value(json_object_get(a, "honest_partners")), 2);
+	scale = ldexp(1, (int)json_integer_value(json_object_get(a, "grid_bits")));
+	s2u = json_real_value(json_object_get(a, "sigma2")) * scale * scale;
+	D = json_real_value(json_object_get(a, "sensitivity"));
+	/* At w = 0 with rows clipped to sqrt(d): loss log 2, gradient and
+	 * Hessian R and R^2 / 4. */
+	{
+		double R = sqrt((double)FX->s->dim);
+
+		assert_true(fabs(D - sqrt(log(2) * log(2) + R * R + R * R * R * R / 16)) < 1e-9);
+	}
+	got = fl_dp_ddg_rho(sqrt((double)nv) * D * scale + (double)nv, D * scale + sqrt((double)nv),
+	                    s2u, 2, nv);
+	assert_true(got <= rho * (1 + 1e-12));
+	assert_true(got >= rho * 0.99);
+	/* The epsilon this federation has spent: one release of four. */
+	assert_true(fabs(json_real_value(json_object_get(a, "epsilon")) -
+	                 fl_dp_epsilon(rho, 1e-6)) < 1e-9);
+	assert_string_equal(json_string_value(json_object_get(a, "mechanism")),
+	                    "distributed discrete Gaussian");
+	json_decref(ev);
+}
+
+/* Releases beyond the plan are refused, with nothing sent. */
+static void test_releases_refused(void **state)
+{
+	struct tnode t;
+	uint8_t *frame = NULL;
+
+	(void)state;
+	tnode_new(&t, "releases", 1);
+	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 3, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	assert_refused(&t, eval(&t, FED, 4, &frame), frame, "privacy_releases",
+	               "policy privacy_releases: round 4 would be release 2 of federation "
+	               "\"fed-dp\", and this node splits its budget over privacy_releases = 1; "
+	               "refused");
+	tnode_free(&t);
+}
+
+/*
+ * The budget holds across federations on this node, exactly at its edge:
+ * after another federation spent all but what this one plans, the Welcome
+ * is accepted; one unit (1e-12 of rho) more and it is refused before
+ * anything is answered. A restarted node rejoining a federation needs only
+ * its remaining releases.
+ */
+static void test_budget_across_federations(void **state)
+{
+	struct tnode t;
+	struct fl_ledger *l = NULL;
+	struct fl_release rel = {0};
+	struct welcome_msg w;
+	uint8_t *frame = NULL;
+	uint64_t B = budget_units(), plan = B / 20 * 20;
+	size_t len;
+	int repaired;
+	char path[128], msg[600];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/across.ledger", FX->dir);
+	unlink(path);
+	assert_int_equal(fl_ledger_open(path, 1, &l, &repaired), 0);
+	rel.time = (int64_t)time(NULL) - 60;
+	rel.rho_e12 = B - plan;
+	strcpy(rel.federation, "fed-a");
+	rel.round = 3;
+	strcpy(rel.kind, "evaluate");
+	if (rel.rho_e12 > 0)
+		assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
+	fl_ledger_close(l);
+
+	tnode_new(&t, "across", 20);
+	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, "fed-b", 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	tnode_free(&t);
+
+	assert_int_equal(fl_ledger_open(path, 0, &l, &repaired), 0);
+	rel.rho_e12 = 1;
+	assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
+	fl_ledger_close(l);
+	tnode_new(&t, "across", 20);
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_budget: federation \"fed-b\" would spend rho %.6g in 20 "
+	         "releases, but this node's window has rho %.6g of %.6g left (privacy_epsilon = "
+	         "1, privacy_delta = 1e-06, privacy_window = 31536000 s, ledger %s); refused",
+	         (double)plan / FL_LEDGER_UNITS, (double)(plan - 1) / FL_LEDGER_UNITS,
+	         (double)B / FL_LEDGER_UNITS, t.ledger);
+	assert_refused(&t, fl_fednode_input(t.n, "c", welcome(&w, "fed-b", 1), &frame, &len), frame,
+	               "privacy_budget", msg);
+	tnode_free(&t);
+
+	/* fed-b made one release before a restart: 19 are left, and they fit. */
+	assert_int_equal(fl_ledger_open(path, 0, &l, &repaired), 0);
+	rel.time = (int64_t)time(NULL);
+	rel.rho_e12 = B / 20 - 1;
+	strcpy(rel.federation, "fed-b");
+	assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
+	fl_ledger_close(l);
+	tnode_new(&t, "across", 20);
+	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, "fed-b", 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	tnode_free(&t);
+}
+
+/* What differential privacy cannot cover is refused, not sent without it. */
+static void test_unprotected_refused(void **state)
+{
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len;
+
+	(void)state;
+	tnode_new(&t, "plain", 20);
+	{
+		struct fl_node_policy pol;
+
+		fl_node_policy_default(&pol);
+		pol.allow_plaintext = 1;
+		pol.privacy.epsilon = 1;
+		pol.privacy.ledger = t.ledger;
+		assert_int_equal(fl_fednode_set_policy(t.n, &pol), 0);
+	}
+	assert_refused(&t, fl_fednode_input(t.n, "c", welcome(&w, FED, 0), &frame, &len), frame,
+	               "privacy_epsilon",
+	               "policy privacy_epsilon: coordinator runs federation \"fed-dp\" without "
+	               "secure aggregation; this node adds its noise under the masks; refused");
+	tnode_free(&t);
+
+	tnode_new(&t, "fedavg", 20);
+	join(&t, FED);
+	assert_refused(&t, fl_fednode_input(t.n, "c", local_train(&m, FED, 3), &frame, &len), frame,
+	               "privacy_epsilon",
+	               "policy privacy_epsilon: coordinator sent local_train: this node bounds "
+	               "the sensitivity of newton and lbfgs evaluations only, not of FedAvg's "
+	               "local training; refused");
+	task_free(&m);
+	tnode_free(&t);
+}
+
+static void test_privacy_settings(void **state)
+{
+	struct fl_node_policy pol;
+
+	(void)state;
+	fl_node_policy_default(&pol);
+	assert_true(pol.privacy.epsilon == 0);
+	assert_true(pol.privacy.delta == 1e-6);
+	assert_int_equal(pol.privacy.releases, 20);
+	pol.privacy.epsilon = 1;
+	assert_int_equal(fl_node_policy_check(&pol), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), "privacy_epsilon needs a privacy ledger file");
+	pol.privacy.ledger = "x";
+	pol.privacy.federation_epsilon = 2;
+	assert_int_equal(fl_node_policy_check(&pol), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), "privacy_federation_epsilon = 2 must be from 0 (all of "
+	                                 "privacy_epsilon) to privacy_epsilon = 1");
+	pol.privacy.federation_epsilon = 0;
+	pol.privacy.delta = 1;
+	assert_int_equal(fl_node_policy_check(&pol), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), "privacy_delta = 1 must be above 0 and below 1");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_grid_noise_variance),
+	        cmocka_unit_test(test_grid_noise_limits),
+	        cmocka_unit_test(test_release_charged_and_calibrated),
+	        cmocka_unit_test(test_releases_refused),
+	        cmocka_unit_test(test_budget_across_federations),
+	        cmocka_unit_test(test_unprotected_refused),
+	        cmocka_unit_test(test_privacy_settings),
+	};
+
+	fl_log_init("test_dp_node", FL_LOG_ERROR);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
