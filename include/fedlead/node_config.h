@@ -50,4 +50,8 @@ int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o);
 /* Frees what c holds (fl_config_free); c stays reusable. */
 void fl_node_config_free(struct fl_node_config *c);
 
+/* STATE_DIR/file, or file next to model_out when no state_dir is set (the
+ * node's ledgers); malloc'ed, NULL when out of memory. */
+char *fl_node_config_state_path(const struct fl_node_config *c, const char *file);
+
 #endif

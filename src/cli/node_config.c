@@ -120,9 +120,7 @@ const struct fl_cfg_key fl_node_config_keys[] = {
  */
 static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 {
-	const char *dir = c->state_dir;
-	char *slash, *base = NULL;
-	int n, r;
+	int r;
 
 	fl_node_policy_default(p);
 	if (!c->require_secure && !c->allow_plaintext)
@@ -181,38 +179,36 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 	c->ledger = NULL;
 	free(c->privacy_ledger);
 	c->privacy_ledger = NULL;
-	if (c->max_federations == 0 && c->privacy_epsilon == 0)
-		return 0;
-	if (dir == NULL) {
-		if ((base = strdup(c->model_out)) == NULL)
-			return FL_ERR_NOMEM;
-		slash = strrchr(base, '/');
-		if (slash == NULL)
-			strcpy(base, ".");
-		else if (slash == base)
-			base[1] = '\0';
-		else
-			*slash = '\0';
-		dir = base;
-	}
-	r = 0;
-	if (c->max_federations > 0) {
-		n = snprintf(NULL, 0, "%s/federations.ledger", dir);
-		if ((c->ledger = malloc((size_t)n + 1)) != NULL)
-			snprintf(c->ledger, (size_t)n + 1, "%s/federations.ledger", dir);
-		else
-			r = FL_ERR_NOMEM;
-	}
-	if (r == 0 && c->privacy_epsilon > 0) {
-		n = snprintf(NULL, 0, "%s/privacy.ledger", dir);
-		if ((c->privacy_ledger = malloc((size_t)n + 1)) != NULL)
-			snprintf(c->privacy_ledger, (size_t)n + 1, "%s/privacy.ledger", dir);
-		else
-			r = FL_ERR_NOMEM;
-	}
-	free(base);
+	if ((c->max_federations > 0 &&
+	     (c->ledger = fl_node_config_state_path(c, "federations.ledger")) == NULL) ||
+	    (c->privacy_epsilon > 0 &&
+	     (c->privacy_ledger = fl_node_config_state_path(c, "privacy.ledger")) == NULL))
+		return FL_ERR_NOMEM;
 	p->privacy.ledger = c->privacy_ledger;
-	return r == 0 ? fl_node_policy_check(p) : r;
+	return fl_node_policy_check(p);
+}
+
+char *fl_node_config_state_path(const struct fl_node_config *c, const char *file)
+{
+	const char *dir = c->state_dir, *slash;
+	char *out;
+	int n, dlen;
+
+	/* No state_dir: model_out's directory. */
+	if (dir == NULL) {
+		dir = c->model_out != NULL ? c->model_out : "";
+		slash = strrchr(dir, '/');
+		if (slash == NULL)
+			dir = ".", dlen = 1;
+		else
+			dlen = slash == dir ? 1 : (int)(slash - dir);
+	} else {
+		dlen = (int)strlen(dir);
+	}
+	n = snprintf(NULL, 0, "%.*s/%s", dlen, dir, file);
+	if ((out = malloc((size_t)n + 1)) != NULL)
+		snprintf(out, (size_t)n + 1, "%.*s/%s", dlen, dir, file);
+	return out;
 }
 
 int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)

@@ -45,34 +45,18 @@ static int privacy_option(int ch, const char *arg, void *ctx)
 	return fl_fail(FL_ERR_INTERNAL, "privacy: option %d is not handled", ch);
 }
 
-/* STATE_DIR/privacy.ledger, or next to model_out (node_config.c's rule). */
+/* STATE_DIR/privacy.ledger (next to model_out without a state_dir). */
 static char *ledger_path(const struct fl_node_config *c)
 {
-	const char *dir = c->state_dir;
-	char *base = NULL, *slash, *out;
-	int n;
+	char *out;
 
-	if (dir == NULL) {
-		if (c->model_out == NULL) {
-			fl_fail(FL_ERR_CONFIG, "setting \"state_dir\" or \"model_out\" is required "
-			                       "(config file or --state_dir) to find the ledger");
-			return NULL;
-		}
-		if ((base = strdup(c->model_out)) == NULL)
-			return NULL;
-		slash = strrchr(base, '/');
-		if (slash == NULL)
-			strcpy(base, ".");
-		else if (slash == base)
-			base[1] = '\0';
-		else
-			*slash = '\0';
-		dir = base;
+	if (c->state_dir == NULL && c->model_out == NULL) {
+		fl_fail(FL_ERR_CONFIG, "setting \"state_dir\" or \"model_out\" is required "
+		                       "(config file or --state_dir) to find the ledger");
+		return NULL;
 	}
-	n = snprintf(NULL, 0, "%s/privacy.ledger", dir);
-	if ((out = malloc((size_t)n + 1)) != NULL)
-		snprintf(out, (size_t)n + 1, "%s/privacy.ledger", dir);
-	free(base);
+	if ((out = fl_node_config_state_path(c, "privacy.ledger")) == NULL)
+		fl_fail(FL_ERR_NOMEM, "out of memory");
 	return out;
 }
 
