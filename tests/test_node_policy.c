@@ -104,11 +104,7 @@ static Fedlead__Wire__Envelope *key_list(struct keylist_msg *m, uint64_t round,
 {
 	memset(m, 0, sizeof(*m));
 	fedlead__wire__envelope__init(&m->env);
-	fedlead__wire__round_ref__init(&m->ref);
-	m->ref.federation_id = (char *)FED;
-	m->ref.round = round;
-	m->ref.schema_fingerprint.data = FX->s->fingerprint;
-	m->ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+	round_ref(&m->ref, FED, round);
 	fedlead__wire__key_list__init(&m->kl);
 	m->kl.ref = &m->ref;
 	for (size_t i = 0; i < n; i++) {

@@ -163,15 +163,20 @@ Fedlead__Wire__Envelope *welcome(struct welcome_msg *m, const char *fed, int sec
 	return &m->env;
 }
 
+void round_ref(Fedlead__Wire__RoundRef *ref, const char *fed, uint64_t round)
+{
+	fedlead__wire__round_ref__init(ref);
+	ref->federation_id = (char *)fed;
+	ref->round = round;
+	ref->schema_fingerprint.data = FX->s->fingerprint;
+	ref->schema_fingerprint.len = FL_FINGERPRINT_LEN;
+}
+
 void task_ref_fed(struct task_msg *m, const char *fed, uint64_t round)
 {
 	memset(m, 0, sizeof(*m));
 	fedlead__wire__envelope__init(&m->env);
-	fedlead__wire__round_ref__init(&m->ref);
-	m->ref.federation_id = (char *)fed;
-	m->ref.round = round;
-	m->ref.schema_fingerprint.data = FX->s->fingerprint;
-	m->ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+	round_ref(&m->ref, fed, round);
 }
 
 void task_free(struct task_msg *m)

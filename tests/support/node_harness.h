@@ -94,6 +94,9 @@ struct task_msg {
 	double *vec[5];
 };
 
+/* ref to round of federation fed, on the fixture's schema. */
+void round_ref(Fedlead__Wire__RoundRef *ref, const char *fed, uint64_t round);
+
 /* Clears m and names federation fed, round and the fixture's schema. */
 void task_ref_fed(struct task_msg *m, const char *fed, uint64_t round);
 void task_free(struct task_msg *m);
