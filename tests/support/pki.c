@@ -16,6 +16,9 @@
 
 char pki_dir[64];
 
+/* sh() with prefix before the command. */
+static int vsh(const char *prefix, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
 static int vsh(const char *prefix, const char *fmt, va_list ap)
 {
 	char cmd[4096], full[4600];
