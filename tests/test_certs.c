@@ -24,35 +24,10 @@
 
 #include "fedlead/certs.h"
 #include "fedlead/error.h"
-
-#define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
+#include "support/pki.h"
 
 /* A PEM block whose body is not base64: a damaged entry. */
 #define DAMAGED(kind) "-----BEGIN " kind "-----\n!!not base64!!\n-----END " kind "-----\n"
-
-static char dir[64];
-
-static const char *P(const char *name)
-{
-	static char buf[16][256];
-	static int i;
-
-	i = (i + 1) % 16;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
-static int sh(const char *cmd)
-{
-	char full[1024];
-
-	snprintf(full, sizeof(full), "cd '%s' && { %s; } >>log 2>&1", dir, cmd);
-	if (system(full) != 0) {
-		fprintf(stderr, "command failed: %s\n", cmd);
-		return -1;
-	}
-	return 0;
-}
 
 /* name = the bytes of file from, then extra. */
 static int append_copy(const char *name, const char *from, const char *extra)
@@ -61,33 +36,21 @@ static int append_copy(const char *name, const char *from, const char *extra)
 
 	snprintf(cmd, sizeof(cmd), "cat '%s' > '%s' && printf '%%s' '%s' >> '%s'", from, name,
 	         extra, name);
-	return sh(cmd);
+	return sh("%s", cmd);
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/fl_test_certs.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	if (sh("bash '" CA_TOOL "' init --dir ca") != 0 ||
-	    sh("bash '" CA_TOOL "' issue --dir ca --name acme --role partner --out acme") != 0 ||
-	    sh("bash '" CA_TOOL "' issue --dir ca --name gone --role partner --out gone") != 0 ||
-	    sh("bash '" CA_TOOL "' revoke --dir ca --cert gone.crt --reason keyCompromise") != 0 ||
+	if (pki_setup("/tmp/fl_test_certs.XXXXXX") != 0 ||
+	    ca("issue --dir ca --name acme --role partner --out acme") != 0 ||
+	    ca("issue --dir ca --name gone --role partner --out gone") != 0 ||
+	    ca("revoke --dir ca --cert gone.crt --reason keyCompromise") != 0 ||
 	    append_copy("ca-damaged.crt", P("ca/ca.crt"), DAMAGED("CERTIFICATE")) != 0 ||
 	    append_copy("crl-damaged.pem", P("ca/crl.pem"), DAMAGED("X509 CRL")) != 0 ||
 	    sh("printf 'no PEM here\\n' > text.txt") != 0)
 		return -1;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 /* The verification error for certificate file name against store. */
@@ -213,5 +176,5 @@ int main(void)
 	        cmocka_unit_test(test_short_texts),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, pki_teardown);
 }

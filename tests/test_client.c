@@ -38,66 +38,20 @@
 #include "fedlead/log.h"
 #include "fedlead/tls.h"
 #include "fedlead/wire.h"
+#include "support/pki.h"
 
-#define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
 #define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
 #define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
-
-static char dir[64];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096], full[4600];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && { %s; } >>log 2>&1", dir, cmd);
-	r = system(full);
-	if (r != 0) {
-		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
-		snprintf(full, sizeof(full), "tail -n 20 '%s/log' >&2", dir);
-		if (system(full) != 0)
-			fprintf(stderr, "(no log)\n");
-	}
-	return r;
-}
-
-static const char *P(const char *name)
-{
-	static char buf[32][256];
-	static int i;
-
-	i = (i + 1) % 32;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/fl_test_client.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	if (sh("bash '%s' init --dir ca", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name coord.example --role coordinator --dns "
-	       "coord.example --ip 127.0.0.1 --out coord",
-	       CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name acme --role partner --out acme", CA_TOOL) != 0)
+	if (pki_setup("/tmp/fl_test_client.XXXXXX") != 0 ||
+	    ca("issue --dir ca --name coord.example --role coordinator --dns "
+	       "coord.example --ip 127.0.0.1 --out coord") != 0 ||
+	    ca("issue --dir ca --name acme --role partner --out acme") != 0)
 		return -1;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 /* ---- the fake clock ---- */
@@ -761,5 +715,5 @@ int main(void)
 	};
 
 	fl_log_init("fedlead-node", FL_LOG_INFO);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, pki_teardown);
 }

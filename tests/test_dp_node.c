@@ -37,57 +37,19 @@
 #include "fedlead/schema.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
+#include "support/node_harness.h"
 
-#define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
-#define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
 #define FED "fed-dp"
-#define ME "globex"
-#define BINS 100
-
-static const char *const CONSORTIUM[] = {"acme", "globex", "initech"};
-
-struct fixture {
-	struct fl_schema *s;
-	struct fl_dataset *raw;
-	EVP_PKEY *key;
-	X509_STORE *store;
-	char dir[64];
-};
-
-static struct fixture *FX;
+#define BINS NODE_HARNESS_BINS
 
 static int group_setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct fl_load_report rep;
-
-	if (fx == NULL || fl_schema_load(COIL_SCHEMA, &fx->s) != 0 ||
-	    fl_dataset_load(fx->s, COIL_DATA, FL_BAD_ROWS_FAIL, &fx->raw, &rep) != 0)
-		return -1;
-	fx->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	fx->store = X509_STORE_new();
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/fl-dp-node.XXXXXX");
-	if (fx->key == NULL || fx->store == NULL || mkdtemp(fx->dir) == NULL)
-		return -1;
-	FX = fx;
-	*state = fx;
-	return 0;
+	return node_fixture_setup(state, "/tmp/fl-dp-node.XXXXXX", "test", 3);
 }
 
 static int group_teardown(void **state)
 {
-	struct fixture *fx = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
-	if (system(cmd) != 0)
-		return -1;
-	EVP_PKEY_free(fx->key);
-	X509_STORE_free(fx->store);
-	fl_dataset_free(fx->raw);
-	fl_schema_free(fx->s);
-	free(fx);
-	return 0;
+	return node_fixture_teardown(state);
 }
 
 /* ---- the grid noise ---- */
@@ -144,207 +106,43 @@ static void test_grid_noise_limits(void **state)
 
 /* ---- a node with differential privacy on ---- */
 
-struct tnode {
-	struct fl_fednode *n;
-	struct fl_audit *audit;
-	char audit_path[128], ledger[128];
-};
-
-static struct fl_dataset *rows_copy(const struct fl_dataset *src)
-{
-	struct fl_dataset *d = calloc(1, sizeof(*d));
-
-	assert_non_null(d);
-	d->n = src->n;
-	d->dim = src->dim;
-	d->X = malloc(src->n * src->dim * sizeof(double));
-	d->y = malloc(src->n * sizeof(double));
-	assert_non_null(d->X);
-	assert_non_null(d->y);
-	memcpy(d->X, src->X, src->n * src->dim * sizeof(double));
-	memcpy(d->y, src->y, src->n * sizeof(double));
-	return d;
-}
-
 /* A node with epsilon 1, delta 1e-6 and `releases` releases per
  * federation, its ledger at DIR/NAME.ledger (kept if it exists). */
 static void tnode_new(struct tnode *t, const char *name, uint64_t releases)
 {
 	struct fl_node_policy pol;
 
-	snprintf(t->audit_path, sizeof(t->audit_path), "%s/%s.audit.jsonl", FX->dir, name);
 	snprintf(t->ledger, sizeof(t->ledger), "%s/%s.ledger", FX->dir, name);
-	unlink(t->audit_path);
-	assert_int_equal(fl_fednode_new(FX->s, rows_copy(FX->raw), &t->n), 0);
-	fl_fednode_set_credentials(t->n, FX->key, FX->store);
-	assert_int_equal(fl_audit_open(t->audit_path, &t->audit), 0);
-	fl_fednode_set_audit(t->n, t->audit);
 	fl_node_policy_default(&pol);
 	pol.privacy.epsilon = 1;
 	pol.privacy.releases = releases;
 	pol.privacy.ledger = t->ledger;
-	assert_int_equal(fl_fednode_set_policy(t->n, &pol), 0);
+	tnode_start(t, &pol, name);
 }
 
-static void tnode_free(struct tnode *t)
+/* Every task of this federation carries its secure-aggregation parameters. */
+static Fedlead__Wire__SecAggParams *secagg(struct task_msg *m)
 {
-	fl_fednode_free(t->n);
-	fl_audit_close(t->audit);
-}
-
-static json_t *audit_events(const struct tnode *t, const char *event)
-{
-	json_t *out = json_array();
-	FILE *fp = fopen(t->audit_path, "r");
-	char line[8192];
-
-	assert_non_null(fp);
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		json_t *j = json_loads(line, 0, NULL);
-
-		assert_non_null(j);
-		if (strcmp(json_string_value(json_object_get(j, "event")), event) == 0)
-			json_array_append(out, j);
-		json_decref(j);
-	}
-	fclose(fp);
-	return out;
-}
-
-static void assert_refused(struct tnode *t, int r, const uint8_t *frame, const char *rule,
-                           const char *msg)
-{
-	json_t *ev = audit_events(t, "refuse"), *last;
-
-	assert_int_equal(r, FL_ERR_AUTH);
-	assert_null(frame);
-	assert_string_equal(fl_errmsg(), msg);
-	assert_int_equal(fl_fednode_fatal(t->n), 1);
-	assert_true(json_array_size(ev) >= 1);
-	last = json_array_get(ev, json_array_size(ev) - 1);
-	assert_string_equal(json_string_value(json_object_get(last, "rule")), rule);
-	assert_string_equal(json_string_value(json_object_get(last, "reason")), msg);
-	json_decref(ev);
-}
-
-struct welcome_msg {
-	Fedlead__Wire__Envelope env;
-	Fedlead__Wire__Welcome w;
-	Fedlead__Wire__Plan plan;
-};
-
-static Fedlead__Wire__Envelope *welcome(struct welcome_msg *m, const char *fed, int secure)
-{
-	fedlead__wire__envelope__init(&m->env);
-	fedlead__wire__welcome__init(&m->w);
-	fedlead__wire__plan__init(&m->plan);
-	m->plan.algorithm = (char *)"newton";
-	m->plan.seed = 1;
-	m->plan.hist_bins = BINS;
-	m->plan.hist_range = 20;
-	m->plan.secure_aggregation = secure;
-	m->plan.threshold = secure ? 3 : 0;
-	m->w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
-	m->w.federation_id = (char *)fed;
-	m->w.coordinator_version = (char *)"test";
-	m->w.partner_identity = (char *)ME;
-	m->w.plan = &m->plan;
-	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME;
-	m->env.welcome = &m->w;
-	return &m->env;
-}
-
-struct task_msg {
-	Fedlead__Wire__Envelope env;
-	Fedlead__Wire__RoundRef ref;
-	Fedlead__Wire__SecAggParams sap;
-	Fedlead__Wire__Standardize std;
-	Fedlead__Wire__LocalTrainTask lt;
-	Fedlead__Wire__EvalTask ev;
-	uint8_t session[FL_WIRE_SESSION_LEN];
-	double *vec[4];
-};
-
-static double *filled(size_t n, double v)
-{
-	double *x = malloc((n ? n : 1) * sizeof(double));
-
-	assert_non_null(x);
-	for (size_t i = 0; i < n; i++)
-		x[i] = v;
-	return x;
-}
-
-static void task_ref(struct task_msg *m, const char *fed, uint64_t round)
-{
-	memset(m, 0, sizeof(*m));
-	fedlead__wire__envelope__init(&m->env);
-	fedlead__wire__round_ref__init(&m->ref);
-	m->ref.federation_id = (char *)fed;
-	m->ref.round = round;
-	m->ref.schema_fingerprint.data = FX->s->fingerprint;
-	m->ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
-	fedlead__wire__sec_agg_params__init(&m->sap);
-	memset(m->session, 7, sizeof(m->session));
-	m->sap.session = (ProtobufCBinaryData){sizeof(m->session), m->session};
-	m->sap.frac_bits = FL_SECAGG_FRAC_BITS;
-	m->sap.bound = fl_fixed_bound(FL_SECAGG_FRAC_BITS, 3);
-	m->sap.threshold = 3;
-	m->sap.participants = (char **)CONSORTIUM;
-	m->sap.n_participants = 3;
-}
-
-static void task_free(struct task_msg *m)
-{
-	for (int i = 0; i < 4; i++)
-		free(m->vec[i]);
+	return task_secagg(m, FL_SECAGG_FRAC_BITS, fl_fixed_bound(FL_SECAGG_FRAC_BITS, 3));
 }
 
 static Fedlead__Wire__Envelope *standardize(struct task_msg *m, const char *fed, uint64_t round)
 {
-	size_t d = FX->s->dim;
-
-	task_ref(m, fed, round);
-	fedlead__wire__standardize__init(&m->std);
-	m->std.ref = &m->ref;
-	m->std.n_center = m->std.n_scale = m->std.n_impute = m->std.n_baseline = d;
-	m->std.center = m->vec[0] = filled(d, 0);
-	m->std.scale = m->vec[1] = filled(d, 1);
-	m->std.impute = m->vec[2] = filled(d, 0);
-	m->std.baseline = m->vec[3] = filled(d, 0);
-	m->std.pos_weight = 1;
-	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE;
-	m->env.standardize = &m->std;
-	return &m->env;
+	return standardize_task(m, fed, round, FX->s->dim);
 }
 
 static Fedlead__Wire__Envelope *eval_task(struct task_msg *m, const char *fed, uint64_t round)
 {
-	task_ref(m, fed, round);
-	fedlead__wire__eval_task__init(&m->ev);
-	m->ev.ref = &m->ref;
-	m->ev.n_w = FX->s->dim;
-	m->ev.w = m->vec[0] = filled(FX->s->dim, 0);
+	eval_task_fed(m, fed, round, FX->s->dim);
 	m->ev.need_hessian = 1;
-	m->ev.secagg = &m->sap;
-	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK;
-	m->env.eval_task = &m->ev;
+	m->ev.secagg = secagg(m);
 	return &m->env;
 }
 
 static Fedlead__Wire__Envelope *local_train(struct task_msg *m, const char *fed, uint64_t round)
 {
-	task_ref(m, fed, round);
-	fedlead__wire__local_train_task__init(&m->lt);
-	m->lt.ref = &m->ref;
-	m->lt.n_w = FX->s->dim;
-	m->lt.w = m->vec[0] = filled(FX->s->dim, 0);
-	m->lt.epochs = 1;
-	m->lt.batch = 512;
-	m->lt.lr = 0.1;
-	m->lt.secagg = &m->sap;
-	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN;
-	m->env.local_train = &m->lt;
+	local_train_task(m, fed, round, 1);
+	m->lt.secagg = secagg(m);
 	return &m->env;
 }
 

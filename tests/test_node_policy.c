@@ -36,274 +36,57 @@
 #include "fedlead/schema.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
+#include "support/node_harness.h"
 
-#define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
-#define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
 #define FED "fed-policy"
-#define ME "globex"
-
-static const char *const CONSORTIUM[] = {"acme", "globex", "initech"};
-
-struct fixture {
-	struct fl_schema *s;
-	struct fl_dataset *raw;
-	EVP_PKEY *key;     /* signs key advertisements; any key will do here */
-	X509_STORE *store; /* empty: no advertisement gets as far as its check */
-	char dir[64];      /* audit log and ledger */
-};
-
-static struct fixture *FX;
 
 static int group_setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct fl_load_report rep;
-
-	if (fx == NULL || fl_schema_load(COIL_SCHEMA, &fx->s) != 0 ||
-	    fl_dataset_load(fx->s, COIL_DATA, FL_BAD_ROWS_FAIL, &fx->raw, &rep) != 0)
-		return -1;
-	fx->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	fx->store = X509_STORE_new();
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/fl-node-policy.XXXXXX");
-	if (fx->key == NULL || fx->store == NULL || mkdtemp(fx->dir) == NULL)
-		return -1;
-	FX = fx;
-	*state = fx;
-	return 0;
+	return node_fixture_setup(state, "/tmp/fl-node-policy.XXXXXX", "deviating", 2);
 }
 
 static int group_teardown(void **state)
 {
-	struct fixture *fx = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
-	if (system(cmd) != 0)
-		return -1;
-	EVP_PKEY_free(fx->key);
-	X509_STORE_free(fx->store);
-	fl_dataset_free(fx->raw);
-	fl_schema_free(fx->s);
-	free(fx);
-	return 0;
-}
-
-static struct fl_dataset *rows_copy(const struct fl_dataset *src)
-{
-	struct fl_dataset *d = calloc(1, sizeof(*d));
-
-	assert_non_null(d);
-	d->n = src->n;
-	d->dim = src->dim;
-	d->X = malloc(src->n * src->dim * sizeof(double));
-	d->y = malloc(src->n * sizeof(double));
-	assert_non_null(d->X);
-	assert_non_null(d->y);
-	memcpy(d->X, src->X, src->n * src->dim * sizeof(double));
-	memcpy(d->y, src->y, src->n * sizeof(double));
-	return d;
+	return node_fixture_teardown(state);
 }
 
 /* ---- a node under test, with its audit log ---- */
 
-struct tnode {
-	struct fl_fednode *n;
-	struct fl_audit *audit;
-	char audit_path[128];
-};
-
 static void tnode_new(struct tnode *t, const struct fl_node_policy *pol, const char *name)
 {
-	snprintf(t->audit_path, sizeof(t->audit_path), "%s/%s.audit.jsonl", FX->dir, name);
-	unlink(t->audit_path);
-	assert_int_equal(fl_fednode_new(FX->s, rows_copy(FX->raw), &t->n), 0);
-	fl_fednode_set_credentials(t->n, FX->key, FX->store);
-	assert_int_equal(fl_audit_open(t->audit_path, &t->audit), 0);
-	fl_fednode_set_audit(t->n, t->audit);
-	if (pol != NULL)
-		assert_int_equal(fl_fednode_set_policy(t->n, pol), 0);
+	tnode_start(t, pol, name);
 }
 
-static void tnode_free(struct tnode *t)
-{
-	fl_fednode_free(t->n);
-	fl_audit_close(t->audit);
-}
-
-/* The audit events named event, as JSON objects (caller frees with json_decref). */
-static json_t *audit_events(const struct tnode *t, const char *event)
-{
-	json_t *out = json_array();
-	FILE *fp = fopen(t->audit_path, "r");
-	char line[8192];
-
-	assert_non_null(fp);
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		json_t *j = json_loads(line, 0, NULL);
-
-		assert_non_null(j);
-		if (strcmp(json_string_value(json_object_get(j, "event")), event) == 0)
-			json_array_append(out, j);
-		json_decref(j);
-	}
-	fclose(fp);
-	return out;
-}
-
-/* The node refused with exactly msg under rule: the error, the fatal flag,
- * and one audit entry "refuse" with the rule and the same reason. */
-static void assert_refused(struct tnode *t, int r, const uint8_t *frame, const char *rule,
-                           const char *msg)
-{
-	json_t *ev = audit_events(t, "refuse"), *last;
-
-	assert_int_equal(r, FL_ERR_AUTH);
-	assert_null(frame);
-	assert_string_equal(fl_errmsg(), msg);
-	assert_int_equal(fl_fednode_fatal(t->n), 1);
-	assert_true(json_array_size(ev) >= 1);
-	last = json_array_get(ev, json_array_size(ev) - 1);
-	assert_string_equal(json_string_value(json_object_get(last, "rule")), rule);
-	assert_string_equal(json_string_value(json_object_get(last, "reason")), msg);
-	json_decref(ev);
-}
-
-/* ---- crafted coordinator messages ---- */
-
-struct welcome_msg {
-	Fedlead__Wire__Envelope env;
-	Fedlead__Wire__Welcome w;
-	Fedlead__Wire__Plan plan;
-};
-
-static Fedlead__Wire__Envelope *welcome(struct welcome_msg *m, const char *fed, int secure)
-{
-	fedlead__wire__envelope__init(&m->env);
-	fedlead__wire__welcome__init(&m->w);
-	fedlead__wire__plan__init(&m->plan);
-	m->plan.algorithm = (char *)"newton";
-	m->plan.seed = 1;
-	m->plan.hist_bins = 100;
-	m->plan.hist_range = 20;
-	m->plan.secure_aggregation = secure;
-	m->plan.threshold = secure ? 2 : 0;
-	m->w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
-	m->w.federation_id = (char *)fed;
-	m->w.coordinator_version = (char *)"deviating";
-	m->w.partner_identity = (char *)ME;
-	m->w.plan = &m->plan;
-	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME;
-	m->env.welcome = &m->w;
-	return &m->env;
-}
-
-struct task_msg {
-	Fedlead__Wire__Envelope env;
-	Fedlead__Wire__RoundRef ref;
-	Fedlead__Wire__SecAggParams sap;
-	Fedlead__Wire__StatsTask stats;
-	Fedlead__Wire__Standardize std;
-	Fedlead__Wire__LocalTrainTask lt;
-	Fedlead__Wire__EvalTask ev;
-	uint8_t session[FL_WIRE_SESSION_LEN];
-	double *vec[5];
-};
-
-static void task_ref(struct task_msg *m, uint64_t round)
-{
-	memset(m, 0, sizeof(*m));
-	fedlead__wire__envelope__init(&m->env);
-	fedlead__wire__round_ref__init(&m->ref);
-	m->ref.federation_id = (char *)FED;
-	m->ref.round = round;
-	m->ref.schema_fingerprint.data = FX->s->fingerprint;
-	m->ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
-}
-
-static void task_free(struct task_msg *m)
-{
-	for (int i = 0; i < 5; i++)
-		free(m->vec[i]);
-}
+/* ---- crafted coordinator messages, all of federation FED ---- */
 
 /* A stats task; secure with the given fixed-point format, or plain (frac < 0). */
 static Fedlead__Wire__Envelope *stats_task(struct task_msg *m, uint64_t round, int frac,
                                            double bound)
 {
-	task_ref(m, round);
+	task_ref_fed(m, FED, round);
 	fedlead__wire__stats_task__init(&m->stats);
 	m->stats.ref = &m->ref;
-	if (frac >= 0) {
-		fedlead__wire__sec_agg_params__init(&m->sap);
-		memset(m->session, 7, sizeof(m->session));
-		m->sap.session = (ProtobufCBinaryData){sizeof(m->session), m->session};
-		m->sap.frac_bits = frac;
-		m->sap.bound = bound;
-		/* 3 of 3: the smallest threshold a default node (max_colluders
-		 * = 1) accepts for three participants. */
-		m->sap.threshold = 3;
-		/* every task names its participants (secagg.h) */
-		m->sap.participants = (char **)CONSORTIUM;
-		m->sap.n_participants = 3;
-		m->stats.secagg = &m->sap;
-	}
+	if (frac >= 0)
+		m->stats.secagg = task_secagg(m, frac, bound);
 	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK;
 	m->env.stats_task = &m->stats;
 	return &m->env;
 }
 
-static double *filled(size_t n, double v)
-{
-	double *x = malloc((n ? n : 1) * sizeof(double));
-
-	assert_non_null(x);
-	for (size_t i = 0; i < n; i++)
-		x[i] = v;
-	return x;
-}
-
 /* Identity standardisation with d columns. */
 static Fedlead__Wire__Envelope *standardize(struct task_msg *m, uint64_t round, size_t d)
 {
-	task_ref(m, round);
-	fedlead__wire__standardize__init(&m->std);
-	m->std.ref = &m->ref;
-	m->std.n_center = m->std.n_scale = m->std.n_impute = m->std.n_baseline = d;
-	m->std.center = m->vec[0] = filled(d, 0);
-	m->std.scale = m->vec[1] = filled(d, 1);
-	m->std.impute = m->vec[2] = filled(d, 0);
-	m->std.baseline = m->vec[3] = filled(d, 0);
-	m->std.pos_weight = 1;
-	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE;
-	m->env.standardize = &m->std;
-	return &m->env;
+	return standardize_task(m, FED, round, d);
 }
 
 static Fedlead__Wire__Envelope *local_train(struct task_msg *m, uint64_t round, uint32_t epochs)
 {
-	task_ref(m, round);
-	fedlead__wire__local_train_task__init(&m->lt);
-	m->lt.ref = &m->ref;
-	m->lt.n_w = FX->s->dim;
-	m->lt.w = m->vec[0] = filled(FX->s->dim, 0);
-	m->lt.epochs = epochs;
-	m->lt.batch = 512;
-	m->lt.lr = 0.1;
-	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_LOCAL_TRAIN;
-	m->env.local_train = &m->lt;
-	return &m->env;
+	return local_train_task(m, FED, round, epochs);
 }
 
 static Fedlead__Wire__Envelope *eval_task(struct task_msg *m, uint64_t round, size_t nw)
 {
-	task_ref(m, round);
-	fedlead__wire__eval_task__init(&m->ev);
-	m->ev.ref = &m->ref;
-	m->ev.n_w = nw;
-	m->ev.w = m->vec[0] = filled(nw, 0);
-	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK;
-	m->env.eval_task = &m->ev;
-	return &m->env;
+	return eval_task_fed(m, FED, round, nw);
 }
 
 struct keylist_msg {
@@ -321,11 +104,7 @@ static Fedlead__Wire__Envelope *key_list(struct keylist_msg *m, uint64_t round,
 {
 	memset(m, 0, sizeof(*m));
 	fedlead__wire__envelope__init(&m->env);
-	fedlead__wire__round_ref__init(&m->ref);
-	m->ref.federation_id = (char *)FED;
-	m->ref.round = round;
-	m->ref.schema_fingerprint.data = FX->s->fingerprint;
-	m->ref.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+	round_ref(&m->ref, FED, round);
 	fedlead__wire__key_list__init(&m->kl);
 	m->kl.ref = &m->ref;
 	for (size_t i = 0; i < n; i++) {

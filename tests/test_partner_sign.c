@@ -26,99 +26,36 @@
 
 #include "fedlead/error.h"
 #include "fedlead/partner_sign.h"
-
-#define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
-
-static char dir[64];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048], full[2400];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && { %s; } >>log 2>&1", dir, cmd);
-	r = system(full);
-	if (r != 0) {
-		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
-		snprintf(full, sizeof(full), "tail -n 20 '%s/log' >&2", dir);
-		if (system(full) != 0)
-			fprintf(stderr, "(no log)\n");
-	}
-	return r;
-}
-
-static const char *P(const char *name)
-{
-	static char buf[16][256];
-	static int i;
-
-	i = (i + 1) % 16;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
+#include "support/pki.h"
 
 static int certs_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/fl_test_secagg.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	if (sh("bash '%s' init --dir ca", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name acme --role partner --out acme", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name mallory --role partner --out mallory", CA_TOOL) !=
-	            0 ||
-	    sh("bash '%s' issue --dir ca --name coord.example --role coordinator --out coord",
-	       CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name gone --role partner --out gone", CA_TOOL) != 0 ||
-	    sh("bash '%s' revoke --dir ca --cert gone.crt --reason keyCompromise", CA_TOOL) != 0 ||
-	    sh("bash '%s' init --dir other", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir other --name acme --role partner --out other-acme",
-	       CA_TOOL) != 0)
+	if (pki_setup("/tmp/fl_test_secagg.XXXXXX") != 0 ||
+	    ca("issue --dir ca --name acme --role partner --out acme") != 0 ||
+	    ca("issue --dir ca --name mallory --role partner --out mallory") != 0 ||
+	    ca("issue --dir ca --name coord.example --role coordinator --out coord") != 0 ||
+	    ca("issue --dir ca --name gone --role partner --out gone") != 0 ||
+	    ca("revoke --dir ca --cert gone.crt --reason keyCompromise") != 0 ||
+	    ca("init --dir other") != 0 ||
+	    ca("issue --dir other --name acme --role partner --out other-acme") != 0)
 		return -1;
 	return 0;
 }
 
-static int certs_teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
 static EVP_PKEY *load_key(const char *name)
 {
-	EVP_PKEY *k;
-	FILE *f;
+	EVP_PKEY *k = pki_load_key(name);
 
-	assert_non_null(f = fopen(P(name), "r"));
-	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
 	assert_non_null(k);
 	return k;
 }
 
-/* The DER of a PEM certificate file, malloc'ed. */
 static uint8_t *load_der(const char *name, size_t *len)
 {
-	uint8_t *der = NULL;
-	X509 *x;
-	FILE *f;
-	int n;
+	uint8_t *der = pki_load_der(name, len);
 
-	assert_non_null(f = fopen(P(name), "r"));
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	assert_non_null(x);
-	assert_true((n = i2d_X509(x, &der)) > 0);
-	X509_free(x);
-	*len = (size_t)n;
+	assert_non_null(der);
 	return der;
 }
 
@@ -325,7 +262,7 @@ static void test_keys_openssl_verifies(void **state)
 		snprintf(cmd, sizeof(cmd),
 		         "cd '%s' && openssl dgst -sha256 -verify acme.pub -signature msg.sig "
 		         "msg.bin >/dev/null 2>&1",
-		         dir);
+		         pki_dir);
 		assert_int_not_equal(system(cmd), 0);
 	}
 	free(a.sig);
@@ -359,5 +296,5 @@ int main(void)
 	        cmocka_unit_test(test_store_load_errors),
 	};
 
-	return cmocka_run_group_tests_name("secagg_keys", certs, certs_setup, certs_teardown);
+	return cmocka_run_group_tests_name("secagg_keys", certs, certs_setup, pki_teardown);
 }

@@ -42,8 +42,8 @@
 #include "fedlead/partner_sign.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
+#include "support/pki.h"
 
-#define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
 #define FED "test-federation"
 #define NP 5  /* partners */
 #define NV 67 /* values per vector: odd, and not a whole number of PRG blocks */
@@ -53,7 +53,6 @@ static const char *const ids[NP] = {"p1", "p2", "p3", "p4", "p5"};
 
 /* ---- certificates (made once for the whole program) --------------------- */
 
-static char dir[64];
 static EVP_PKEY *keys[NP];
 static uint8_t *ders[NP];
 static size_t der_lens[NP];
@@ -61,94 +60,25 @@ static uint8_t *other_der; /* "p3" certified by another CA */
 static size_t other_der_len;
 static X509_STORE *store;
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024], full[1200];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && { %s; } >>log 2>&1", dir, cmd);
-	if ((r = system(full)) != 0) {
-		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
-		snprintf(full, sizeof(full), "tail -n 20 '%s/log' >&2", dir);
-		if (system(full) != 0)
-			fprintf(stderr, "(no log)\n");
-	}
-	return r;
-}
-
-static const char *P(const char *name)
-{
-	static char buf[8][256];
-	static int i;
-
-	i = (i + 1) % 8;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
-static EVP_PKEY *load_key(const char *name)
-{
-	EVP_PKEY *k = NULL;
-	FILE *f = fopen(P(name), "r");
-
-	if (f != NULL) {
-		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	return k;
-}
-
-/* The DER of a PEM certificate file (OPENSSL_malloc'ed), as a coordinator
- * gets it from the TLS handshake. */
-static uint8_t *load_der(const char *name, size_t *len)
-{
-	uint8_t *der = NULL;
-	X509 *x = NULL;
-	FILE *f = fopen(P(name), "r");
-	int n;
-
-	*len = 0;
-	if (f == NULL)
-		return NULL;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (x == NULL)
-		return NULL;
-	n = i2d_X509(x, &der);
-	X509_free(x);
-	if (n <= 0)
-		return NULL;
-	*len = (size_t)n;
-	return der;
-}
-
 static int certs_setup(void **state)
 {
 	char name[64];
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/fl_test_sagg.XXXXXX");
-	if (mkdtemp(dir) == NULL || sh("bash '%s' init --dir ca", CA_TOOL) != 0 ||
-	    sh("bash '%s' init --dir other", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir other --name p3 --role partner --out other-p3", CA_TOOL) != 0)
+	if (pki_setup("/tmp/fl_test_sagg.XXXXXX") != 0 || ca("init --dir other") != 0 ||
+	    ca("issue --dir other --name p3 --role partner --out other-p3") != 0)
 		return -1;
 	for (int i = 0; i < NP; i++) {
-		if (sh("bash '%s' issue --dir ca --name %s --role partner --out %s", CA_TOOL,
-		       ids[i], ids[i]) != 0)
+		if (ca("issue --dir ca --name %s --role partner --out %s", ids[i], ids[i]) != 0)
 			return -1;
 		snprintf(name, sizeof(name), "%s.key", ids[i]);
-		if ((keys[i] = load_key(name)) == NULL)
+		if ((keys[i] = pki_load_key(name)) == NULL)
 			return -1;
 		snprintf(name, sizeof(name), "%s.crt", ids[i]);
-		if ((ders[i] = load_der(name, &der_lens[i])) == NULL)
+		if ((ders[i] = pki_load_der(name, &der_lens[i])) == NULL)
 			return -1;
 	}
-	if ((other_der = load_der("other-p3.crt", &other_der_len)) == NULL ||
+	if ((other_der = pki_load_der("other-p3.crt", &other_der_len)) == NULL ||
 	    fl_sa_store_load(P("ca/ca.crt"), P("ca/crl.pem"), &store) != 0)
 		return -1;
 	return 0;
@@ -156,8 +86,6 @@ static int certs_setup(void **state)
 
 static int certs_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	for (int i = 0; i < NP; i++) {
 		EVP_PKEY_free(keys[i]);
@@ -165,8 +93,7 @@ static int certs_teardown(void **state)
 	}
 	OPENSSL_free(other_der);
 	X509_STORE_free(store);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return pki_teardown(state);
 }
 
 /* ---- one round among the five partners ---------------------------------- */

@@ -38,59 +38,21 @@
 #include "fedlead/tls.h"
 #include "fedlead/wire.h"
 #include "net/server_int.h"
+#include "support/pki.h"
 
-#define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
 #define SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
 #define TOKEN "s3cret-token-0123456789"
-
-static char dir[64];
-
-static const char *P(const char *name)
-{
-	static char buf[16][256];
-	static int i;
-
-	i = (i + 1) % 16;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048], full[2600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && { %s; } >>log 2>&1", dir, cmd);
-	return system(full);
-}
 
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/fl_test_server.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	if (sh("bash '%s' init --dir ca", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name coordinator --role coordinator --dns localhost "
-	       "--ip 127.0.0.1 --out coord",
-	       CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name p1 --role partner --out p1", CA_TOOL) != 0 ||
+	if (pki_setup("/tmp/fl_test_server.XXXXXX") != 0 ||
+	    ca("issue --dir ca --name coordinator --role coordinator --dns localhost "
+	       "--ip 127.0.0.1 --out coord") != 0 ||
+	    ca("issue --dir ca --name p1 --role partner --out p1") != 0 ||
 	    sh("printf '%%s\\n' '" TOKEN "' > token && printf 'short\\n' > short"))
 		return -1;
 	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 /* ---- a server on a private loop ---- */
@@ -137,7 +99,7 @@ static int fx_setup(void **state)
 	f->o.set.late_policy = FL_LATE_WAIT;
 	f->o.set.start_wait = 60;
 	f->o.tls = (struct fl_tls_opts){P("ca/ca.crt"), P("coord.crt"), P("coord.key"), NULL};
-	f->o.state_dir = dir;
+	f->o.state_dir = pki_dir;
 	f->o.max_frame = 4u << 20;
 	f->o.hello_timeout = 30;
 	f->o.max_connections = 100;
@@ -153,7 +115,7 @@ static int fx_setup(void **state)
 	assert_int_equal(fl_tls_client_ctx(&client, &f->client_ctx), 0);
 	assert_int_equal(fl_server_fedcoord(&f->s), 0);
 	/* Log lines go to a file the test reads. */
-	snprintf(f->logpath, sizeof(f->logpath), "%s/stderr.%d", dir, rand());
+	snprintf(f->logpath, sizeof(f->logpath), "%s/stderr.%d", pki_dir, rand());
 	fflush(stderr);
 	f->saved_stderr = dup(2);
 	fd = open(f->logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -831,5 +793,5 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, pki_teardown);
 }

@@ -24,42 +24,7 @@
 #include "fedlead/error.h"
 #include "fedlead/signature.h"
 #include "sign.pb-c.h"
-
-#define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
-
-static char dir[64];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096], full[4600];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && { %s; } >>log 2>&1", dir, cmd);
-	r = system(full);
-	if (r != 0) {
-		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
-		snprintf(full, sizeof(full), "tail -n 20 '%s/log' >&2", dir);
-		if (system(full) != 0)
-			fprintf(stderr, "(no log)\n");
-	}
-	return r;
-}
-
-/* A path in the test directory, in one of 64 rotating buffers. */
-static const char *P(const char *name)
-{
-	static char buf[64][256];
-	static int i;
-
-	i = (i + 1) % 64;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
+#include "support/pki.h"
 
 #define REQ_CNF "printf '[req]\\ndistinguished_name = dn\\n[dn]\\n' > req.cnf"
 
@@ -82,24 +47,16 @@ static int raw_leaf(const char *name, const char *keygen, const char *issuer, co
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/fl_test_sign.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	if (sh("bash '%s' init --dir ca", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name coord.example --role coordinator --out coord",
-	       CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name acme --role partner --out acme", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name oldcoord --role coordinator --out oldcoord",
-	       CA_TOOL) != 0 ||
-	    sh("bash '%s' revoke --dir ca --cert oldcoord.crt --reason keyCompromise", CA_TOOL) !=
-	            0 ||
-	    sh("bash '%s' issue --dir ca --name expco --role coordinator --start 20200101000000Z "
-	       "--end 20200102000000Z --out expco",
-	       CA_TOOL) != 0 ||
-	    sh("bash '%s' init --dir other", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir other --name coord.example --role coordinator --out "
-	       "other-coord",
-	       CA_TOOL) != 0 ||
+	if (pki_setup("/tmp/fl_test_sign.XXXXXX") != 0 ||
+	    ca("issue --dir ca --name coord.example --role coordinator --out coord") != 0 ||
+	    ca("issue --dir ca --name acme --role partner --out acme") != 0 ||
+	    ca("issue --dir ca --name oldcoord --role coordinator --out oldcoord") != 0 ||
+	    ca("revoke --dir ca --cert oldcoord.crt --reason keyCompromise") != 0 ||
+	    ca("issue --dir ca --name expco --role coordinator --start 20200101000000Z "
+	       "--end 20200102000000Z --out expco") != 0 ||
+	    ca("init --dir other") != 0 ||
+	    ca("issue --dir other --name coord.example --role coordinator --out "
+	       "other-coord") != 0 ||
 	    sh("cp ca/ca.crt cacert.crt && cp ca/ca.key cacert.key") != 0 ||
 	    raw_leaf("rsa", "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048",
 	             "cacert", LEAF_EXT) != 0 ||
@@ -114,15 +71,6 @@ static int setup(void **state)
 	    sh("cat leaf.crt inter.crt > leaf-chain.crt") != 0)
 		return -1;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 static const uint8_t MODEL[] = "FLMODEL\n\x00\x00\x00\x10 a model payload, then its checksum";
@@ -526,5 +474,5 @@ int main(void)
 	        cmocka_unit_test(test_sign_errors),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, pki_teardown);
 }

@@ -32,45 +32,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/tls.h"
-
-#define CA_TOOL FL_TEST_DATA "/../../deploy/fedlead-ca"
-
-static char dir[64];
-
-/* Runs a shell command built from fmt in the test directory; its output
- * goes to a log that is shown when it fails. */
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096], full[4600];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(full, sizeof(full), "cd '%s' && { %s; } >>log 2>&1", dir, cmd);
-	r = system(full);
-	if (r != 0) {
-		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
-		snprintf(full, sizeof(full), "tail -n 20 '%s/log' >&2", dir);
-		if (system(full) != 0)
-			fprintf(stderr, "(no log)\n");
-	}
-	return r;
-}
-
-/* A path in the test directory, in one of 64 rotating buffers: enough for
- * every path one test holds at a time. */
-static const char *P(const char *name)
-{
-	static char buf[64][256];
-	static int i;
-
-	i = (i + 1) % 64;
-	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
-	return buf[i];
-}
+#include "support/pki.h"
 
 /* Signs a request with openssl directly: identities fedlead-ca refuses. */
 #define RAW_SIGN                                                                                   \
@@ -91,24 +53,16 @@ static int raw_partner(const char *name, const char *subj, const char *san)
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/fl_test_tls.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	if (sh("bash '%s' init --dir ca", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name coord.example --role coordinator --dns localhost "
-	       "--ip 127.0.0.1 --out coord",
-	       CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name acme --role partner --out acme", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir ca --name mallory --role partner --out mallory", CA_TOOL) !=
-	            0 ||
-	    sh("bash '%s' revoke --dir ca --cert mallory.crt --reason keyCompromise", CA_TOOL) !=
-	            0 ||
-	    sh("bash '%s' issue --dir ca --name oldco --role partner --start 20200101000000Z "
-	       "--end 20200102000000Z --out oldco",
-	       CA_TOOL) != 0 ||
-	    sh("bash '%s' init --dir other --name 'Other CA'", CA_TOOL) != 0 ||
-	    sh("bash '%s' issue --dir other --name acme --role partner --out other-acme",
-	       CA_TOOL) != 0 ||
+	if (pki_setup("/tmp/fl_test_tls.XXXXXX") != 0 ||
+	    ca("issue --dir ca --name coord.example --role coordinator --dns localhost "
+	       "--ip 127.0.0.1 --out coord") != 0 ||
+	    ca("issue --dir ca --name acme --role partner --out acme") != 0 ||
+	    ca("issue --dir ca --name mallory --role partner --out mallory") != 0 ||
+	    ca("revoke --dir ca --cert mallory.crt --reason keyCompromise") != 0 ||
+	    ca("issue --dir ca --name oldco --role partner --start 20200101000000Z "
+	       "--end 20200102000000Z --out oldco") != 0 ||
+	    ca("init --dir other --name 'Other CA'") != 0 ||
+	    ca("issue --dir other --name acme --role partner --out other-acme") != 0 ||
 	    raw_partner("sanonly", "/O=Acme Corp", "subjectAltName = DNS:san-only.example\\n") !=
 	            0 ||
 	    raw_partner("spacey", "/CN=bad name", "") != 0 ||
@@ -118,15 +72,6 @@ static int setup(void **state)
 	    sh("printf 'not a CRL\\n' > junk.pem"))
 		return -1;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 /* ---- a handshake over a socketpair ------------------------------------- */
@@ -604,5 +549,5 @@ int main(void)
 	        cmocka_unit_test(test_last_error),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, pki_teardown);
 }
