@@ -2,10 +2,12 @@
 # Differential privacy at each partner's node (issue 11), three partners on
 # the CoIL split, secure aggregation 3 of 3:
 #   (a) --check shows the [privacy] settings;
-#   (b) a federation with privacy_epsilon = 1 on every node completes; each
-#       node's audit log records its plan and every release with epsilon,
-#       and `fedlead-node privacy` prints the ledger: the releases, the rho
-#       spent and what is left;
+#   (b) a federation with privacy_epsilon = 1 on every node completes under a
+#       coordinator with privacy = on (a fixed plan of 4 evaluations: 4 Newton
+#       steps, no line search, no validation), announced up front; each
+#       node's audit log records its plan and exactly the 4 planned releases
+#       with epsilon, and `fedlead-node privacy` prints the ledger: the
+#       releases, the rho spent and what is left;
 #   (c) a second federation on the same nodes, which would spend the whole
 #       budget again, is refused at the Welcome with the exact message,
 #       audited, and the node exits 1 without answering a task.
@@ -27,7 +29,10 @@ check "(a) --check shows privacy_releases" grep -qx 'privacy_releases = 30' <<<"
 # ---- (b) a federation under DP ----
 D=$T/dp
 coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
-	"l2 = 1" "validation_split = 0" "max_iterations = 4"
+	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
+out=$("$FL_BIN/fedlead-coordinator" --config "$D/coordinator.conf" --check 2>&1)
+check "(b) coordinator --check shows privacy" grep -qx 'privacy = true' <<<"$out"
+check "(b) coordinator --check shows the plan" grep -qx '; privacy plan: 4 evaluation releases per partner' <<<"$out"
 start_coordinator "$D" || { bad "(b) coordinator starts"; finish; exit 1; }
 for k in 1 2 3; do
 	NODE_HOME=$D start_node p$k "$T/p$k.csv" "${DP[@]}"
@@ -38,6 +43,8 @@ for k in 1 2 3; do
 	eval "pid=\$n$k"
 	check "(b) node p$k finishes with status 0" wait_pid "$pid" 60
 done
+check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 4 evaluation releases per partner (1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
+check "(b) no evaluation was issued again" bash -c "! grep -q 'an evaluation issued again' '$D/coordinator.log'"
 check "(b) every node holds the model" bash -c "for k in 1 2 3; do cmp -s $D/node-p\$k/model.fdl $D/model.fdl || exit 1; done"
 for k in 1 2 3; do
 	A=$D/node-p$k/audit.jsonl
@@ -52,7 +59,7 @@ import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 r = [e for e in ev if e["event"] == "privacy_release"]
 eps = [e["epsilon"] for e in r]
-ok = len(r) >= 1 and eps == sorted(eps) and 0 < eps[-1] <= 1 and all(
+ok = len(r) == 4 and eps == sorted(eps) and 0 < eps[-1] <= 1 and all(
     e["mechanism"] == "distributed discrete Gaussian" and e["honest_partners"] == 2 for e in r)
 print("     releases %d, epsilon spent %.4f" % (len(r), eps[-1] if eps else -1))
 sys.exit(0 if ok else 1)
@@ -67,7 +74,7 @@ check "(b) privacy prints the federation" grep -qE "^test-federation +$nrel " <<
 # ---- (c) a second federation beyond the budget ----
 E=$T/dp2
 coordinator_conf "$E/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
-	"l2 = 1" "validation_split = 0" "max_iterations = 4"
+	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
 sed -i 's/^id = test-federation$/id = second-federation/' "$E/coordinator.conf"
 start_coordinator "$E" || { bad "(c) coordinator starts"; finish; exit 1; }
 # The node's state (and ledger) stays where federation (b) left it.
@@ -75,8 +82,8 @@ mkdir -p "$E/node-p1"
 NODE_HOME=$E NODE_FEDERATION=second-federation start_node p1 "$T/p1.csv" "${DP[@]}" \
 	--state-dir "$D/node-p1"
 m1=$NODE_PID
-wait_pid "$m1" 60
-rc=$?
+rc=0
+wait_pid "$m1" 60 || rc=$? # under set -e, the status is the assertion's
 check "(c) node p1 exits 1" test "$rc" = 1
 L=$E/node-p1/node.log
 msg=$(grep -o 'policy privacy_budget: .*; refused' "$L" | head -n 1)
