@@ -5,6 +5,7 @@
  * partners' local models; and the chosen weights are assembled into the
  * model that the final round delivers.
  */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,18 @@ static int training_done(struct fl_fedcoord *c)
 	       "training finished after %llu rounds: l2 %g, %d iterations; "
 	       "delivering the model to %zu partners",
 	       (unsigned long long)c->round, c->l2, c->iterations, fl_coord_count(c, 0, 1));
+	/* The model file has no field for it yet: the coordinator's log and
+	 * audit record that these weights were trained under the plan. The
+	 * partners' epsilon and noise are theirs, in their own audit logs. */
+	if (c->set.privacy) {
+		fl_log(FL_LOG_NOTICE,
+		       "trained under the partners' differential privacy: %llu evaluation "
+		       "releases issued to each partner, %llu planned",
+		       (unsigned long long)c->dp_issued, (unsigned long long)c->dp_planned);
+		fl_audit_event(c->io.audit, "privacy_trained", "{s:s, s:I, s:I}", "federation",
+		               c->federation_id, "planned", (json_int_t)c->dp_planned, "issued",
+		               (json_int_t)c->dp_issued);
+	}
 	c->phase = FL_PHASE_FINAL;
 	fl_coord_checkpoint(c);
 	fl_coord_begin_round(c, T_FINAL);

@@ -44,6 +44,12 @@ for k in 1 2 3; do
 	check "(b) node p$k finishes with status 0" wait_pid "$pid" 60
 done
 check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 4 evaluation releases per partner (1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
+check "(b) the coordinator audits the releases issued" "$PY" - "$D/audit.jsonl" <<'PYEOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+t = [e for e in ev if e["event"] == "privacy_trained"]
+sys.exit(0 if len(t) == 1 and t[0]["planned"] == 4 and t[0]["issued"] == 4 else 1)
+PYEOF
 check "(b) no evaluation was issued again" bash -c "! grep -q 'an evaluation issued again' '$D/coordinator.log'"
 check "(b) every node holds the model" bash -c "for k in 1 2 3; do cmp -s $D/node-p\$k/model.fdl $D/model.fdl || exit 1; done"
 for k in 1 2 3; do
