@@ -1267,6 +1267,41 @@ static void test_resume_newton(void **state)
 	resume_everywhere(*state, &s, 1);
 }
 
+/* The privacy plan resumes where it stopped (its step count is in the
+ * checkpoint), with validation at the end; a checkpoint of a federation
+ * without the plan is refused under it, and the reverse. */
+static void test_resume_privacy(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h, *r;
+
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 3;
+	s.validation_split = 0.2;
+	resume_everywhere(fx, &s, 1);
+
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	s.privacy = 0;
+	r = harness_new(fx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, h->ckpt[2].b, h->ckpt[2].len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "checkpoint was made with privacy = on, the settings say off");
+	harness_free(r);
+	harness_free(h);
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	s.privacy = 1;
+	r = harness_new(fx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, h->ckpt[2].b, h->ckpt[2].len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "checkpoint was made with privacy = off, the settings say on");
+	harness_free(r);
+	harness_free(h);
+}
+
 static void test_resume_l2_auto(void **state)
 {
 	struct fl_coord_settings s;
@@ -1888,6 +1923,7 @@ int main(void)
 	        cmocka_unit_test(test_l2_auto),
 	        cmocka_unit_test(test_privacy_plan),
 	        cmocka_unit_test(test_resume_newton),
+	        cmocka_unit_test(test_resume_privacy),
 	        cmocka_unit_test(test_resume_l2_auto),
 	        cmocka_unit_test(test_resume_fedavg),
 	        cmocka_unit_test(test_resume_without_a_partner),
