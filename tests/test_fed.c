@@ -1887,6 +1887,7 @@ static void test_single_partner_quorum(void **state)
  */
 static void test_threshold_keeps_colluders_out(void **state)
 {
+	static const char *const FIVE[] = {"p1", "p2", "p3", "p4", "p5"};
 	struct fl_coord_settings s;
 
 	(void)state;
@@ -1899,6 +1900,7 @@ static void test_threshold_keeps_colluders_out(void **state)
 	assert_int_equal(fl_coord_default_threshold(2, 0), 2);  /* never below 2 */
 	settings_default(&s);
 	s.secure = 1;
+	s.partners = FIVE; /* n_partners names, or the check reads past them */
 	s.n_partners = 5;
 	s.max_colluders = 1;
 	s.threshold = 3;
