@@ -324,6 +324,51 @@ static void test_budget_across_federations(void **state)
 	tnode_free(&t);
 }
 
+/*
+ * The coordinator's plan of releases is checked at the Welcome, before the
+ * ledger is touched: none (a data-dependent number of evaluations) or more
+ * than privacy_releases is refused; exactly privacy_releases is accepted.
+ */
+static void test_plan_refused(void **state)
+{
+	struct tnode t;
+	struct welcome_msg w;
+	uint8_t *frame = NULL;
+	size_t len;
+
+	(void)state;
+	tnode_new(&t, "noplan", 20);
+	unlink(t.ledger);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 0;
+	assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
+	               "privacy_releases",
+	               "policy privacy_releases: coordinator runs federation \"fed-dp\" without a "
+	               "privacy plan (a fixed number of evaluations; privacy = on in its "
+	               "[federation] section), so it could ask for more than this node's "
+	               "privacy_releases = 20; refused");
+	assert_int_equal(access(t.ledger, F_OK), -1);
+	tnode_free(&t);
+
+	tnode_new(&t, "bigplan", 20);
+	unlink(t.ledger);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 21;
+	assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
+	               "privacy_releases",
+	               "policy privacy_releases: federation \"fed-dp\" plans 21 evaluation "
+	               "releases, but this node splits its budget over privacy_releases = 20; "
+	               "refused");
+	assert_int_equal(access(t.ledger, F_OK), -1);
+	tnode_free(&t);
+
+	tnode_new(&t, "fitplan", 20);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 20;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	tnode_free(&t);
+}
+
 /* What differential privacy cannot cover is refused, not sent without it. */
 static void test_unprotected_refused(void **state)
 {
@@ -392,6 +437,7 @@ int main(void)
 	        cmocka_unit_test(test_release_charged_and_calibrated),
 	        cmocka_unit_test(test_releases_refused),
 	        cmocka_unit_test(test_budget_across_federations),
+	        cmocka_unit_test(test_plan_refused),
 	        cmocka_unit_test(test_unprotected_refused),
 	        cmocka_unit_test(test_privacy_settings),
 	};

@@ -229,6 +229,10 @@ struct harness {
 	struct blob final_file[NP];
 	struct blob last_update[NP];
 	size_t max_update_values;
+	/* Per node: the Welcome's privacy plan, and the evaluation tasks it
+	 * received (all, with the Hessian, with validation). */
+	uint64_t plan_releases[NP];
+	int eval_tasks[NP], hess_tasks[NP], valid_tasks[NP];
 	int errors; /* failures where none may happen: printed when they do */
 };
 
@@ -458,11 +462,17 @@ static void deliver_to_node(struct harness *h, struct qmsg *m)
 		return;
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME) {
 		assert_string_equal(env->welcome->partner_identity, NAMES[i]);
+		h->plan_releases[i] = env->welcome->plan->privacy_releases;
 		if (fl_fednode_welcome(n, env->welcome) != 0)
 			unexpected(h, "node refused the welcome");
 		goto out;
 	}
 	ref = fl_wire_ref(env);
+	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK) {
+		h->eval_tasks[i]++;
+		h->hess_tasks[i] += env->eval_task->need_hessian;
+		h->valid_tasks[i] += env->eval_task->need_validation;
+	}
 	if (h->mute_from[i] != 0 && ref != NULL && ref->round >= h->mute_from[i]) {
 		assert_true(h->n_held < sizeof(h->held) / sizeof(h->held[0]));
 		h->held[h->n_held++] = *m;
@@ -1048,6 +1058,96 @@ static void test_l2_auto(void **state)
 	harness_free(h);
 }
 
+/*
+ * privacy = on: a fixed plan of evaluations, announced in the Welcome, and
+ * exactly that many evaluation rounds. Without noise (these nodes add none)
+ * the plan's full Newton steps from w = 0 are the steps of pooled Newton
+ * limited to as many iterations, whose line search accepts every full step
+ * here.
+ */
+static void test_privacy_plan(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct fl_train_report rep;
+	struct fl_model *fed, *pool;
+	struct harness *h;
+	double rel;
+
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 4;
+	assert_int_equal(fl_coord_privacy_releases(&s), 4);
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	fed = sealed_model(h);
+	for (int i = 0; i < NP; i++) {
+		assert_int_equal(h->plan_releases[i], 4);
+		assert_int_equal(h->eval_tasks[i], 4);
+		assert_int_equal(h->hess_tasks[i], 4);
+		assert_int_equal(h->valid_tasks[i], 0);
+	}
+	/* stats, then the 4 evaluations; nothing else was asked for. */
+	assert_int_equal(fed->prov.n_history, 5);
+	for (size_t k = 1; k < fed->prov.n_history; k++)
+		assert_string_equal(fed->prov.history[k].kind, "eval");
+	assert_int_equal(fed->prov.iterations, 4);
+	pool = train_pooled(fx, fx->raw, FL_SOLVER_NEWTON, 1.0, 1e-10, 4, &rep);
+	rel = rel_diff(fed->w, pool->w, fx->s->dim);
+	printf("  privacy plan: ||w_fed - w_pool(4 Newton iterations)|| / ||w_pool|| = %.3e, "
+	       "pooled evaluations %d\n",
+	       rel, rep.status.evaluations);
+	assert_int_equal(rep.status.iterations, 4);
+	assert_true(rel < 1e-9);
+	fl_model_free(pool);
+	fl_model_free(fed);
+	harness_free(h);
+
+	/* l2 = auto with validation: per grid point 3 Newton evaluations and
+	 * one validation evaluation at the weights reached. */
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 3;
+	s.l2_auto = 1;
+	s.validation_split = 0.2;
+	{
+		double grid[FL_L2_GRID_MAX];
+		size_t n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX), valid_rounds = 0;
+
+		assert_int_equal(fl_coord_privacy_releases(&s), 4 * n_grid);
+		h = harness_new(fx, &s);
+		run_to_end(h);
+		assert_done(h, 7);
+		fed = sealed_model(h);
+		for (int i = 0; i < NP; i++) {
+			assert_int_equal(h->plan_releases[i], 4 * n_grid);
+			assert_int_equal(h->eval_tasks[i], 4 * n_grid);
+			assert_int_equal(h->hess_tasks[i], 3 * n_grid);
+			assert_int_equal(h->valid_tasks[i], n_grid);
+		}
+		assert_int_equal(fed->prov.n_history, 1 + 4 * n_grid);
+		for (size_t k = 1; k < fed->prov.n_history; k++)
+			if (strcmp(fed->prov.history[k].kind, "validate") == 0) {
+				valid_rounds++;
+				assert_true(fed->prov.history[k].valid_log_loss >=
+				            fed->prov.valid.log_loss);
+			}
+		assert_int_equal(valid_rounds, n_grid);
+		fl_model_free(fed);
+		harness_free(h);
+	}
+
+	/* The plan needs Newton: L-BFGS's line search is data-dependent. */
+	settings_default(&s);
+	s.privacy = 1;
+	s.algorithm = FL_FED_LBFGS;
+	assert_int_equal(fl_coord_settings_check(&s), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), "privacy = on needs algorithm = newton (a fixed number of "
+	                                 "damped Newton steps); lbfgs's number of evaluations "
+	                                 "depends on the data");
+}
+
 /* ---- 4. checkpoints ---- */
 
 /* The model the partners received. */
@@ -1165,6 +1265,41 @@ static void test_resume_newton(void **state)
 
 	settings_default(&s);
 	resume_everywhere(*state, &s, 1);
+}
+
+/* The privacy plan resumes where it stopped (its step count is in the
+ * checkpoint), with validation at the end; a checkpoint of a federation
+ * without the plan is refused under it, and the reverse. */
+static void test_resume_privacy(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h, *r;
+
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 3;
+	s.validation_split = 0.2;
+	resume_everywhere(fx, &s, 1);
+
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	s.privacy = 0;
+	r = harness_new(fx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, h->ckpt[2].b, h->ckpt[2].len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "checkpoint was made with privacy = on, the settings say off");
+	harness_free(r);
+	harness_free(h);
+	h = harness_new(fx, &s);
+	run_to_end(h);
+	s.privacy = 1;
+	r = harness_new(fx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, h->ckpt[2].b, h->ckpt[2].len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(),
+	                    "checkpoint was made with privacy = off, the settings say on");
+	harness_free(r);
+	harness_free(h);
 }
 
 static void test_resume_l2_auto(void **state)
@@ -1752,6 +1887,7 @@ static void test_single_partner_quorum(void **state)
  */
 static void test_threshold_keeps_colluders_out(void **state)
 {
+	static const char *const FIVE[] = {"p1", "p2", "p3", "p4", "p5"};
 	struct fl_coord_settings s;
 
 	(void)state;
@@ -1764,6 +1900,7 @@ static void test_threshold_keeps_colluders_out(void **state)
 	assert_int_equal(fl_coord_default_threshold(2, 0), 2);  /* never below 2 */
 	settings_default(&s);
 	s.secure = 1;
+	s.partners = FIVE; /* n_partners names, or the check reads past them */
 	s.n_partners = 5;
 	s.max_colluders = 1;
 	s.threshold = 3;
@@ -1786,7 +1923,9 @@ int main(void)
 	        cmocka_unit_test(test_fedavg_defaults),
 	        cmocka_unit_test(test_fedavg_within_one_percent),
 	        cmocka_unit_test(test_l2_auto),
+	        cmocka_unit_test(test_privacy_plan),
 	        cmocka_unit_test(test_resume_newton),
+	        cmocka_unit_test(test_resume_privacy),
 	        cmocka_unit_test(test_resume_l2_auto),
 	        cmocka_unit_test(test_resume_fedavg),
 	        cmocka_unit_test(test_resume_without_a_partner),

@@ -61,7 +61,23 @@ struct fl_coord_settings {
 	int secure;             /* secure aggregation of every update */
 	unsigned threshold;     /* t of t-of-n; 0 = the smallest safe one (below) */
 	unsigned max_colluders; /* partners assumed to collude with a deviating coordinator */
+	/* Differential privacy at the partners' nodes: training runs a fixed
+	 * plan of evaluations (see fl_coord_privacy_releases()), announced in
+	 * the Welcome, so that each node knows before it releases anything
+	 * whether its privacy_releases cover it. */
+	int privacy;
 };
+
+/*
+ * The evaluation rounds a federation with privacy on asks every partner
+ * for, each one a release the partner's node charges to its privacy
+ * ledger: for each l2 value (the grid's, with l2 = auto), max_iterations
+ * damped Newton steps of one evaluation each (no line search, no
+ * convergence test: their number does not depend on the data), and one
+ * validation evaluation at the weights reached when validation_split > 0.
+ * 0 when privacy is off.
+ */
+uint64_t fl_coord_privacy_releases(const struct fl_coord_settings *s);
 
 /*
  * The threshold of a round with n participants when none is configured:

@@ -74,6 +74,9 @@ const struct fl_cfg_key fl_coordinator_config_keys[] = {
         KR("federation", "max_colluders", FL_CFG_U64, max_colluders, 0, 254, "1",
            "partners assumed to collude with a deviating coordinator; the partners' nodes "
            "refuse a threshold that does not keep their own max_colluders out"),
+        K("federation", "privacy", FL_CFG_BOOL, privacy, "off",
+          "partners add differential-privacy noise: train a fixed plan of evaluations "
+          "(max_iterations Newton steps, no line search) announced in the Welcome"),
         KR("rounds", "round_deadline", FL_CFG_SECONDS, round_deadline, 0.001, 1e7, "5m",
            "time a round may take"),
         KE("rounds", "late_policy", late_policy, policies, "wait",
@@ -209,6 +212,12 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 	s->secure = c->secure;
 	s->threshold = (unsigned)c->threshold;
 	s->max_colluders = (unsigned)c->max_colluders;
+	s->privacy = c->privacy;
+	/* Partners' nodes add their noise under the masks and refuse a
+	 * federation without them. */
+	if (s->privacy && !s->secure)
+		return fl_fail(FL_ERR_CONFIG, "privacy = on needs secure_aggregation = on: the "
+		                              "partners add their noise under the masks");
 	if ((r = fl_coord_settings_check(s)) != 0)
 		return r;
 	o->schema_path = c->schema;

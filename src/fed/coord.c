@@ -125,7 +125,26 @@ int fl_coord_settings_check(const struct fl_coord_settings *s)
 		               "threshold %u must be more than half of the %zu "
 		               "partners plus max_colluders = %u, and at most all of them",
 		               s->threshold, s->n_partners, s->max_colluders);
+	/* L-BFGS needs a line search, whose number of evaluations depends on
+	 * the data; FedAvg's local training has no bounded sensitivity. (That
+	 * the partners' nodes add their noise under the masks, so need secure
+	 * aggregation, is the daemon's check: see coordinator_config.c.) */
+	if (s->privacy && s->algorithm != FL_FED_NEWTON)
+		return fl_fail(FL_ERR_CONFIG,
+		               "privacy = on needs algorithm = newton (a fixed number of damped "
+		               "Newton steps); %s's number of evaluations depends on the data",
+		               fl_fed_algo_name(s->algorithm));
 	return 0;
+}
+
+uint64_t fl_coord_privacy_releases(const struct fl_coord_settings *s)
+{
+	double grid[FL_L2_GRID_MAX];
+	uint64_t n_grid = s->l2_auto ? fl_l2_grid(grid, FL_L2_GRID_MAX) : 1;
+
+	if (!s->privacy)
+		return 0;
+	return n_grid * ((uint64_t)s->max_iterations + (s->validation_split > 0 ? 1 : 0));
 }
 
 static int partner_cmp(const void *a, const void *b)
@@ -199,6 +218,7 @@ int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *s
 	if (!s->l2_auto)
 		c->grid[0] = s->l2;
 	c->l2 = c->grid[0];
+	c->dp_planned = fl_coord_privacy_releases(s);
 	c->train_loss = c->grad_norm = c->valid_log_loss = c->valid_auc = NAN;
 	*out = c;
 	return 0;
@@ -338,6 +358,24 @@ void fl_coord_begin_round(struct fl_fedcoord *c, enum task t)
 {
 	c->round++;
 	c->task = t;
+	if (t == T_EVAL && c->set.privacy) {
+		/* Every attempt at an evaluation is a release at each node that
+		 * answers it: one issued again (a partner lost its secrets, a
+		 * round restarted) is charged again, beyond the plan. */
+		c->dp_issued++;
+		if (!c->dp_fresh)
+			fl_log(FL_LOG_WARN,
+			       "round %llu: differential privacy: an evaluation issued again, "
+			       "release %llu of this federation where %llu were planned (each "
+			       "partner that answered the abandoned attempt was charged for it)",
+			       (unsigned long long)c->round, (unsigned long long)c->dp_issued,
+			       (unsigned long long)c->dp_planned);
+		if (!c->dp_fresh)
+			fl_audit_event(c->io.audit, "privacy_retry", "{s:I, s:I, s:I}", "round",
+			               (json_int_t)c->round, "issued", (json_int_t)c->dp_issued,
+			               "planned", (json_int_t)c->dp_planned);
+	}
+	c->dp_fresh = 0;
 	if (fl_coord_secure_begin(c) != 0) {
 		fl_log(FL_LOG_ERROR, "round %llu: %s", (unsigned long long)c->round, fl_errmsg());
 		c->task = T_NONE;
@@ -421,6 +459,13 @@ static void start_federation(struct fl_fedcoord *c)
 	c->need_valid = c->set.validation_split > 0;
 	fl_log(FL_LOG_NOTICE, "federation %s starts with %zu of %zu partners (%s)",
 	       c->federation_id, n, c->np, fl_fed_algo_name(c->set.algorithm));
+	if (c->set.privacy)
+		fl_log(FL_LOG_NOTICE,
+		       "differential privacy: a fixed plan of %llu evaluation releases per partner "
+		       "(%zu l2 value%s x (%d Newton steps%s)); a partner whose privacy_releases "
+		       "are fewer refuses at the Welcome",
+		       (unsigned long long)c->dp_planned, c->n_grid, c->n_grid == 1 ? "" : "s",
+		       c->set.max_iterations, c->set.validation_split > 0 ? " + 1 validation" : "");
 	continue_federation(c);
 }
 
@@ -576,6 +621,12 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 	 * (under a new round number, so that answers to the abandoned round
 	 * still in flight are stale), so the model is its participants' own. */
 	if (c->phase == FL_PHASE_TRAIN) {
+		if (c->set.privacy)
+			fl_log(FL_LOG_WARN,
+			       "differential privacy: training starts again from the statistics of "
+			       "the partners left, so they are asked for the %llu planned "
+			       "evaluation releases again (%llu issued so far in this federation)",
+			       (unsigned long long)c->dp_planned, (unsigned long long)c->dp_issued);
 		c->phase = FL_PHASE_STATS;
 		c->need_valid = c->set.validation_split > 0;
 		fl_coord_begin_round(c, T_STATS);
@@ -695,6 +746,7 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 	plan.hist_range = c->set.hist_range;
 	plan.secure_aggregation = c->set.secure;
 	plan.threshold = c->set.secure ? fl_coord_threshold(c) : 0;
+	plan.privacy_releases = c->dp_planned;
 	w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	w.federation_id = c->federation_id;
 	w.coordinator_version = (char *)FL_VERSION;

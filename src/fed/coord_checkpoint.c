@@ -106,6 +106,9 @@ int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 	st.grad_norm = c->grad_norm;
 	st.valid_rows = c->valid_rows;
 	st.valid_positives = c->valid_positives;
+	st.privacy = c->set.privacy != 0;
+	st.dp_step = c->dp_step;
+	st.dp_issued = c->dp_issued;
 	if ((buf = malloc(fedlead__state__coord_state__get_packed_size(&st) + 1)) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
@@ -172,8 +175,21 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 		fl_fail(FL_ERR_DATA, "checkpoint is inconsistent with the schema or settings");
 		goto out;
 	}
+	/* The plan the partners were told (and charge for) is not changed by
+	 * a restart. */
+	if (st->privacy != (c->set.privacy != 0)) {
+		fl_fail(FL_ERR_DATA, "checkpoint was made with privacy = %s, the settings say %s",
+		        st->privacy ? "on" : "off", c->set.privacy ? "on" : "off");
+		goto out;
+	}
+	if (st->privacy && st->dp_step > (uint64_t)c->set.max_iterations + 1) {
+		fl_fail(FL_ERR_DATA, "checkpoint is inconsistent with the schema or settings");
+		goto out;
+	}
 	c->phase = st->phase;
 	c->round = st->round;
+	c->dp_step = st->dp_step;
+	c->dp_issued = st->dp_issued;
 	for (size_t i = 0; i < st->n_participants; i++) {
 		struct partner *p = fl_coord_find_partner(c, st->participants[i]);
 
@@ -285,6 +301,13 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	}
 	fl_log(FL_LOG_NOTICE, "resumed federation %s after round %llu (phase %s)", c->federation_id,
 	       (unsigned long long)c->round, fl_fed_phase_name(c->phase));
+	if (c->set.privacy && c->phase == FL_PHASE_TRAIN)
+		fl_log(FL_LOG_WARN,
+		       "differential privacy: if an evaluation was in progress when the "
+		       "coordinator stopped, it is issued again, and partners that answered it "
+		       "were charged a release for it beyond the %llu planned (%llu issued "
+		       "before the restart)",
+		       (unsigned long long)c->dp_planned, (unsigned long long)c->dp_issued);
 	r = 0;
 out:
 	fedlead__state__coord_state__free_unpacked(st, NULL);

@@ -68,6 +68,12 @@ struct fl_fedcoord {
 	double train_loss, grad_norm, valid_log_loss, valid_auc;
 	double valid_rows, valid_positives; /* of the last validation, for the model */
 
+	/* Differential privacy (set.privacy): the fixed plan (coord_train.c). */
+	uint64_t dp_planned; /* fl_coord_privacy_releases() */
+	uint64_t dp_issued;  /* evaluation rounds issued, retries included */
+	unsigned dp_step;    /* evaluations done at the current l2 */
+	int dp_fresh;        /* the next T_EVAL round is the plan's next, not a retry */
+
 	struct fl_round_log *hist;
 	size_t n_hist;
 

@@ -5,6 +5,7 @@
  * partners' local models; and the chosen weights are assembled into the
  * model that the final round delivers.
  */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "coord_int.h"
 #include "fedlead/error.h"
+#include "fedlead/linalg.h"
 #include "fedlead/logreg.h"
 #include "fedlead/payload.h"
 #include "fedlead/train.h"
@@ -27,9 +29,10 @@ int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k)
 
 	c->l2_index = k;
 	c->l2 = c->grid[k];
+	c->dp_step = 0;
 	fl_solver_free(c->solver);
 	c->solver = NULL;
-	if (c->set.algorithm == FL_FED_FEDAVG)
+	if (c->set.algorithm == FL_FED_FEDAVG || c->set.privacy)
 		return 0;
 	/* Warm start from the current weights: along the l2 grid the solution
 	 * moves little, so Newton needs few rounds for each point. */
@@ -92,6 +95,18 @@ static int training_done(struct fl_fedcoord *c)
 	       "training finished after %llu rounds: l2 %g, %d iterations; "
 	       "delivering the model to %zu partners",
 	       (unsigned long long)c->round, c->l2, c->iterations, fl_coord_count(c, 0, 1));
+	/* The model file has no field for it yet: the coordinator's log and
+	 * audit record that these weights were trained under the plan. The
+	 * partners' epsilon and noise are theirs, in their own audit logs. */
+	if (c->set.privacy) {
+		fl_log(FL_LOG_NOTICE,
+		       "trained under the partners' differential privacy: %llu evaluation "
+		       "releases issued to each partner, %llu planned",
+		       (unsigned long long)c->dp_issued, (unsigned long long)c->dp_planned);
+		fl_audit_event(c->io.audit, "privacy_trained", "{s:s, s:I, s:I}", "federation",
+		               c->federation_id, "planned", (json_int_t)c->dp_planned, "issued",
+		               (json_int_t)c->dp_issued);
+	}
 	c->phase = FL_PHASE_FINAL;
 	fl_coord_checkpoint(c);
 	fl_coord_begin_round(c, T_FINAL);
@@ -107,11 +122,25 @@ static int lambda_done(struct fl_fedcoord *c)
 	struct fl_solver_status st;
 	size_t k = c->l2_index;
 
-	fl_solver_get_status(c->solver, &st);
-	memcpy(c->w, fl_solver_weights(c->solver), c->d * sizeof(double));
+	if (c->set.privacy) {
+		/* The fixed plan has no convergence test: its steps are all
+		 * taken, and the validation (when there is one) was measured at
+		 * the weights reached. */
+		st = (struct fl_solver_status){.iterations = c->set.max_iterations,
+		                               .grad_norm = c->grad_norm,
+		                               .converged = 1};
+		fl_log(FL_LOG_INFO,
+		       "l2 %g: the %d Newton steps of the privacy plan are taken (gradient norm "
+		       "%.3g at the last evaluation)",
+		       c->l2, st.iterations, st.grad_norm);
+	} else {
+		fl_solver_get_status(c->solver, &st);
+		memcpy(c->w, fl_solver_weights(c->solver), c->d * sizeof(double));
+	}
 	/* Validation figures must belong to the final weights; when the last
 	 * evaluation was a rejected line-search trial, evaluate once more. */
-	if (c->need_valid && memcmp(c->last_eval_w, c->w, c->d * sizeof(double)) != 0) {
+	if (!c->set.privacy && c->need_valid &&
+	    memcmp(c->last_eval_w, c->w, c->d * sizeof(double)) != 0) {
 		memcpy(c->cur_w, c->w, c->d * sizeof(double));
 		c->need_hess = 0;
 		c->valid_only = 1;
@@ -156,6 +185,84 @@ static int lambda_done(struct fl_fedcoord *c)
 	return training_done(c);
 }
 
+/*
+ * Differential privacy's fixed plan at one l2: max_iterations evaluations
+ * with the Hessian, each followed by a full Newton step, then (with
+ * validation_split > 0) one evaluation for the validation figures at the
+ * weights reached. Validation is asked for in that one only: the partners'
+ * noise grows with what each evaluation releases.
+ */
+static int dp_next_task(struct fl_fedcoord *c)
+{
+	unsigned steps = (unsigned)c->set.max_iterations;
+	int valid = c->set.validation_split > 0;
+
+	if (c->dp_step >= steps + (valid ? 1u : 0u))
+		return lambda_done(c);
+	memcpy(c->cur_w, c->w, c->d * sizeof(double));
+	c->need_hess = c->dp_step < steps;
+	c->valid_only = c->dp_step >= steps;
+	c->need_valid = c->valid_only;
+	c->dp_fresh = 1;
+	fl_coord_begin_round(c, T_EVAL);
+	return 0;
+}
+
+/*
+ * One damped Newton step from the noisy sums at cur_w: the objective's
+ * gradient and Hessian (the l2 term added, the intercept unpenalised), the
+ * Hessian made positive definite by the smallest ridge of a growing series
+ * that lets its Cholesky factorisation succeed (the partners' noise can
+ * make it indefinite), and the step taken in full. No line search: it
+ * would compare noisy losses and ask for a data-dependent number of
+ * evaluations. Everything here is post-processing of released sums.
+ */
+static int dp_newton_step(struct fl_fedcoord *c, const double *grad, double *H)
+{
+	size_t d = c->d;
+	double *g = NULL, *F = NULL, maxdiag = 1, ridge = 0;
+	int r = FL_ERR_NOMEM;
+
+	if ((g = malloc(d * sizeof(double))) == NULL ||
+	    (F = malloc(d * d * sizeof(double))) == NULL)
+		goto out;
+	for (size_t j = 0; j < d; j++) {
+		g[j] = grad[j] + (j >= 1 ? c->l2 * c->cur_w[j] : 0);
+		H[j * d + j] += j >= 1 ? c->l2 : 0;
+		if (H[j * d + j] > maxdiag)
+			maxdiag = H[j * d + j];
+		if (!isfinite(g[j])) {
+			r = fl_fail(FL_ERR_NUMERIC, "round %llu: the summed gradient is not finite",
+			            (unsigned long long)c->round);
+			goto out;
+		}
+	}
+	c->grad_norm = fl_linalg_nrm2(g, d);
+	for (int t = 0;; t++) {
+		memcpy(F, H, d * d * sizeof(double));
+		for (size_t j = 0; j < d; j++) {
+			F[j * d + j] += ridge;
+			c->w[j] = -g[j];
+		}
+		if (fl_linalg_spd_solve(F, d, c->w) == 0)
+			break;
+		if (t == 60) {
+			r = fl_fail(FL_ERR_NUMERIC,
+			            "round %llu: the summed Hessian is not finite, no Newton step",
+			            (unsigned long long)c->round);
+			goto out;
+		}
+		ridge = ridge == 0 ? 1e-10 * maxdiag : ridge * 10;
+	}
+	for (size_t j = 0; j < d; j++)
+		c->w[j] += c->cur_w[j];
+	r = 0;
+out:
+	free(g);
+	free(F);
+	return r;
+}
+
 int fl_coord_next_task(struct fl_fedcoord *c)
 {
 	const double *w;
@@ -183,6 +290,8 @@ int fl_coord_next_task(struct fl_fedcoord *c)
 	}
 	if (c->l2_index >= c->n_grid) /* restored after the grid finished */
 		return training_done(c);
+	if (c->set.privacy)
+		return dp_next_task(c);
 	r = fl_solver_ask(c->solver, &w, &need_hess);
 	if (r < 0)
 		return r;
@@ -258,6 +367,7 @@ int fl_coord_finish_eval(struct fl_fedcoord *c, const double *acc)
 		/* The training loss too belongs to the final weights (the last
 		 * evaluation may have been a rejected line-search trial). */
 		c->train_loss = acc[0] / c->total_rows;
+		c->dp_step += c->set.privacy;
 		fl_coord_add_history(c, "validate");
 		return 0; /* lambda_done() is called again by fl_coord_next_task() */
 	}
@@ -265,6 +375,25 @@ int fl_coord_finish_eval(struct fl_fedcoord *c, const double *acc)
 		if ((H = malloc(c->d * c->d * sizeof(double))) == NULL)
 			return FL_ERR_NOMEM;
 		fl_payload_hess_unpack(acc + off, c->d, H);
+	}
+	if (c->set.privacy) {
+		if (H == NULL)
+			return fl_fail(FL_ERR_INVALID,
+			               "privacy plan: an evaluation without the Hessian");
+		r = dp_newton_step(c, acc + 1, H);
+		free(H);
+		if (r != 0)
+			return r;
+		c->dp_step++;
+		c->train_loss = acc[0] / c->total_rows;
+		c->iterations = (int)c->dp_step;
+		fl_coord_add_history(c, "eval");
+		fl_log(FL_LOG_INFO,
+		       "round %llu: l2 %g, Newton step %u of %d (privacy plan), loss %.6f, "
+		       "gradient norm %.3g",
+		       (unsigned long long)c->round, c->l2, c->dp_step, c->set.max_iterations,
+		       c->train_loss, c->grad_norm);
+		return 0;
 	}
 	r = fl_solver_tell(c->solver, acc[0], acc + 1, H);
 	free(H);

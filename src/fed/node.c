@@ -712,11 +712,13 @@ static void dp_plan(const struct fl_fednode *n, const char *name, struct dp_plan
 }
 
 /*
- * At the Welcome: the ledger opens (a damaged one stops the node), and a
- * federation whose remaining releases the window cannot pay for is refused
- * before anything is answered.
+ * At the Welcome: a federation without a fixed plan of releases, or with
+ * more than privacy_releases, is refused (it would be stopped half-way, at
+ * release privacy_releases + 1); the ledger opens (a damaged one stops the
+ * node), and a federation whose remaining releases the window cannot pay
+ * for is refused before anything is answered.
  */
-static int dp_welcome(struct fl_fednode *n, const char *fed, int secure)
+static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_t planned)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
 	struct dp_plan pl;
@@ -731,6 +733,18 @@ static int dp_welcome(struct fl_fednode *n, const char *fed, int secure)
 		              "coordinator runs federation \"%.64s\" without secure aggregation; "
 		              "this node adds its noise under the masks",
 		              fed);
+	if (planned == 0)
+		return refuse(n, "privacy_releases",
+		              "coordinator runs federation \"%.64s\" without a privacy plan (a "
+		              "fixed number of evaluations; privacy = on in its [federation] "
+		              "section), so it could ask for more than this node's "
+		              "privacy_releases = %llu",
+		              fed, (unsigned long long)q->releases);
+	if (planned > q->releases)
+		return refuse(n, "privacy_releases",
+		              "federation \"%.64s\" plans %llu evaluation releases, but this node "
+		              "splits its budget over privacy_releases = %llu",
+		              fed, (unsigned long long)planned, (unsigned long long)q->releases);
 	if (n->pledger == NULL) {
 		if ((r = fl_ledger_open(q->ledger, 1, &n->pledger, &repaired)) != 0) {
 			char why[700];
@@ -992,7 +1006,7 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 		              "in this node's partners list",
 		              w->partner_identity);
 	if ((r = ledger_check(n, w->federation_id)) != 0 ||
-	    (r = dp_welcome(n, w->federation_id, p->secure_aggregation)) != 0)
+	    (r = dp_welcome(n, w->federation_id, p->secure_aggregation, p->privacy_releases)) != 0)
 		return r;
 	/* A round in progress does not survive a new Welcome. The history of
 	 * revealed sums does: it lasts as long as this node (one federation

@@ -153,6 +153,9 @@ Fedlead__Wire__Envelope *welcome(struct welcome_msg *m, const char *fed, int sec
 	m->plan.hist_range = 20;
 	m->plan.secure_aggregation = secure;
 	m->plan.threshold = secure ? FX->threshold : 0;
+	/* The fewest privacy_releases of any test's node (nodes without
+	 * differential privacy ignore the plan). */
+	m->plan.privacy_releases = 1;
 	m->w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	m->w.federation_id = (char *)fed;
 	m->w.coordinator_version = (char *)FX->coordinator;

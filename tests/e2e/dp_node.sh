@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Differential privacy at each partner's node (issue 11), three partners on
+# the CoIL split, secure aggregation 3 of 3:
+#   (a) --check shows the [privacy] settings;
+#   (b) a federation with privacy_epsilon = 1 on every node completes under a
+#       coordinator with privacy = on (a fixed plan of 4 evaluations: 4 Newton
+#       steps, no line search, no validation), announced up front; each
+#       node's audit log records its plan and exactly the 4 planned releases
+#       with epsilon, and `fedlead-node privacy` prints the ledger: the
+#       releases, the rho spent and what is left;
+#   (c) a second federation on the same nodes, which would spend the whole
+#       budget again, is refused at the Welcome with the exact message,
+#       audited, and the node exits 1 without answering a task.
+. "$(dirname "$0")/lib/fed.bash"
+
+pki p1 p2 p3
+split_coil 3
+
+DP=(--privacy-epsilon 1 --privacy-delta 1e-6 --privacy-releases 30)
+
+# ---- (a) --check ----
+out=$("$FL_BIN/fedlead-node" join --schema "$SCHEMA" --data "$T/p1.csv" \
+	--address 127.0.0.1:1 --federation f --ca "$T/pki/ca/ca.crt" --cert "$T/pki/p1.crt" \
+	--key "$T/pki/p1.key" --model-out "$T/x/model.fdl" "${DP[@]}" --check 2>&1)
+check "(a) --check shows [privacy]" grep -qx '\[privacy\]' <<<"$out"
+check "(a) --check shows privacy_epsilon" grep -qx 'privacy_epsilon = 1' <<<"$out"
+check "(a) --check shows privacy_releases" grep -qx 'privacy_releases = 30' <<<"$out"
+
+# ---- (b) a federation under DP ----
+D=$T/dp
+coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
+	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
+out=$("$FL_BIN/fedlead-coordinator" --config "$D/coordinator.conf" --check 2>&1)
+check "(b) coordinator --check shows privacy" grep -qx 'privacy = true' <<<"$out"
+check "(b) coordinator --check shows the plan" grep -qx '; privacy plan: 4 evaluation releases per partner' <<<"$out"
+start_coordinator "$D" || { bad "(b) coordinator starts"; finish; exit 1; }
+for k in 1 2 3; do
+	NODE_HOME=$D start_node p$k "$T/p$k.csv" "${DP[@]}"
+	eval "n$k=\$NODE_PID"
+done
+check "(b) the coordinator finishes with status 0" wait_pid "$COORD_PID" 240
+for k in 1 2 3; do
+	eval "pid=\$n$k"
+	check "(b) node p$k finishes with status 0" wait_pid "$pid" 60
+done
+check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 4 evaluation releases per partner (1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
+check "(b) the coordinator audits the releases issued" "$PY" - "$D/audit.jsonl" <<'PYEOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+t = [e for e in ev if e["event"] == "privacy_trained"]
+sys.exit(0 if len(t) == 1 and t[0]["planned"] == 4 and t[0]["issued"] == 4 else 1)
+PYEOF
+check "(b) no evaluation was issued again" bash -c "! grep -q 'an evaluation issued again' '$D/coordinator.log'"
+check "(b) every node holds the model" bash -c "for k in 1 2 3; do cmp -s $D/node-p\$k/model.fdl $D/model.fdl || exit 1; done"
+for k in 1 2 3; do
+	A=$D/node-p$k/audit.jsonl
+	check "(b) p$k audits its plan: epsilon 1, delta 1e-6, 30 releases" "$PY" - "$A" <<'PYEOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+p = [e for e in ev if e["event"] == "privacy_plan"]
+sys.exit(0 if p and p[0]["epsilon"] == 1 and p[0]["delta"] == 1e-6 and p[0]["releases"] == 30 else 1)
+PYEOF
+	check "(b) p$k audits each release with its epsilon, growing to at most 1" "$PY" - "$A" <<'PYEOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+r = [e for e in ev if e["event"] == "privacy_release"]
+eps = [e["epsilon"] for e in r]
+ok = len(r) == 4 and eps == sorted(eps) and 0 < eps[-1] <= 1 and all(
+    e["mechanism"] == "distributed discrete Gaussian" and e["honest_partners"] == 2 for e in r)
+print("     releases %d, epsilon spent %.4f" % (len(r), eps[-1] if eps else -1))
+sys.exit(0 if ok else 1)
+PYEOF
+done
+priv=$("$FL_BIN/fedlead-node" privacy --state-dir "$D/node-p1" "${DP[@]}" 2>&1)
+nrel=$("$PY" -c "import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)['event']=='privacy_release'))" "$D/node-p1/audit.jsonl")
+check "(b) privacy prints the ledger's releases" grep -qF "privacy ledger $D/node-p1/privacy.ledger: $nrel releases" <<<"$priv"
+check "(b) privacy prints the budget" grep -qF "budget: epsilon 1, delta 1e-06 per 31536000 s" <<<"$priv"
+check "(b) privacy prints the federation" grep -qE "^test-federation +$nrel " <<<"$priv"
+
+# ---- (c) a second federation beyond the budget ----
+E=$T/dp2
+coordinator_conf "$E/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
+	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
+sed -i 's/^id = test-federation$/id = second-federation/' "$E/coordinator.conf"
+start_coordinator "$E" || { bad "(c) coordinator starts"; finish; exit 1; }
+# The node's state (and ledger) stays where federation (b) left it.
+mkdir -p "$E/node-p1"
+NODE_HOME=$E NODE_FEDERATION=second-federation start_node p1 "$T/p1.csv" "${DP[@]}" \
+	--state-dir "$D/node-p1"
+m1=$NODE_PID
+rc=0
+wait_pid "$m1" 60 || rc=$? # under set -e, the status is the assertion's
+check "(c) node p1 exits 1" test "$rc" = 1
+L=$E/node-p1/node.log
+msg=$(grep -o 'policy privacy_budget: .*; refused' "$L" | head -n 1)
+echo "     $msg"
+check "(c) the refusal's exact text" "$PY" - "$msg" "$D/node-p1/privacy.ledger" <<'PYEOF'
+import re, sys
+msg, ledger = sys.argv[1:3]
+m = re.fullmatch(r'policy privacy_budget: federation "second-federation" would spend rho '
+                 r'([0-9.e-]+) in 30 releases, but this node\'s window has rho ([0-9.e-]+) of '
+                 r'([0-9.e-]+) left \(privacy_epsilon = 1, privacy_delta = 1e-06, '
+                 r'privacy_window = 31536000 s, ledger ' + re.escape(ledger) + r'\); refused', msg)
+sys.exit(0 if m and float(m.group(2)) < float(m.group(1)) <= float(m.group(3)) else 1)
+PYEOF
+check "(c) the refusal is audited" "$PY" - "$E/node-p1/audit.jsonl" "$msg" <<'PYEOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if any(e["event"] == "refuse" and e["rule"] == "privacy_budget" and
+                  e["reason"] == sys.argv[2] for e in ev) else 1)
+PYEOF
+check "(c) nothing of a task was answered" bash -c "! grep -q '\"privacy_release\"\\|key_advert' '$E/node-p1/audit.jsonl'"
+stop_mine
+finish
