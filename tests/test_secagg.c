@@ -1066,6 +1066,20 @@ static void test_both_shares_refused(void **state)
  * still sends its masked input and refuses at the unmask request; the
  * round then completes from the other four, with the right sum.
  */
+/* Partner i refuses its ShareSet with code and msg, sending nothing. */
+static void refuses_shares(struct round *R, int i, int code, const char *msg)
+{
+	uint8_t *frame = (uint8_t *)"x";
+	size_t len = 1;
+
+	assert_int_equal(fl_secagg_node_shares(R->node[i], R->to[i]->share_set, &frame, &len),
+	                 code);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_null(frame);
+	assert_int_equal(len, 0);
+	assert_null(fl_secagg_node_accused(R->node[i]));
+}
+
 static void test_replayed_share(void **state)
 {
 	static const uint64_t later[] = {2, 1};
@@ -1096,11 +1110,12 @@ static void test_replayed_share(void **state)
 		assert_non_null(cur);
 		assert_int_equal(cur->ciphertext.len, old->ciphertext.len);
 		memcpy(cur->ciphertext.data, old->ciphertext.data, old->ciphertext.len);
+		/* Refused on receipt (before p1's masked input leaves), naming
+		 * nobody: the coordinator relays the ciphertext. */
+		refuses_shares(&R2, 0, FL_ERR_AUTH, "share from p2 does not authenticate; refused");
+		R2.stop[0] = NO_MASKED;
 		step_masked(&R2);
 		assert_int_equal(step_unmask_request(&R2), 0);
-		refuses_unmask(&R2, 0, R2.rq->unmask_request, FL_ERR_AUTH,
-		               "share from p2 does not authenticate; refused");
-		R2.stop[0] = NO_REVEAL;
 		step_reveal(&R2);
 		assert_int_equal(fl_secagg_coord_finish(R2.c, out), 0);
 		expect_survivor_sum(&R2, out);
@@ -1120,10 +1135,7 @@ static void test_replayed_share(void **state)
 		if (strcmp(R2.to[0]->share_set->shares[i]->from, "p2") == 0)
 			memcpy(R2.to[0]->share_set->shares[i]->ciphertext.data,
 			       old->ciphertext.data, old->ciphertext.len);
-	step_masked(&R2);
-	assert_int_equal(step_unmask_request(&R2), 0);
-	refuses_unmask(&R2, 0, R2.rq->unmask_request, FL_ERR_AUTH,
-	               "share from p2 does not authenticate; refused");
+	refuses_shares(&R2, 0, FL_ERR_AUTH, "share from p2 does not authenticate; refused");
 	round_end(&R2);
 
 	/* A share from someone not in the key list, or for someone else. */
@@ -1172,16 +1184,21 @@ static void test_replayed_share(void **state)
 }
 
 /*
- * A revealed share altered on its way to the coordinator (or by a lying
- * partner): the reconstruction no longer matches what its owner committed
- * to, and the round is abandoned rather than giving a wrong sum.
+ * p1 reveals a share that is not the one dealt to it (altered, or a lie):
+ * the share does not match what its owner signed for p1, so the
+ * coordinator names p1, by a check that needs nobody's word (the owner's
+ * signature and the reply p1 sent), and sets all of p1's shares aside.
+ * With t shares of every owner left from the others, the sum over the
+ * survivors is still unmasked; with fewer, nothing is. No honest partner
+ * is ever named.
  */
-static void tamper_case(const enum stop stop[NP], const char *owner, unsigned what, const char *msg)
+static void tamper_case(const enum stop stop[NP], unsigned t, const char *owner, unsigned what,
+                        const char *msg, int unmasked)
 {
 	struct round R;
 	double out[NV];
 
-	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 71);
+	round_begin(&R, 1, t, FL_SECAGG_FRAC_BITS, 71);
 	memcpy(R.stop, stop, sizeof(R.stop));
 	up_to_masked(&R);
 	assert_int_equal(step_unmask_request(&R), 0);
@@ -1193,7 +1210,7 @@ static void tamper_case(const enum stop stop[NP], const char *owner, unsigned wh
 			continue;
 		env = unmask_one(&R, i, R.rq->unmask_request);
 		/* p1 is first in key-list order: its shares are among those
-		 * the coordinator combines. */
+		 * the coordinator would combine. */
 		for (size_t k = 0; i == 0 && k < env->unmask_reply->n_shares; k++) {
 			Fedlead__Wire__RevealedShare *s = env->unmask_reply->shares[k];
 
@@ -1206,11 +1223,28 @@ static void tamper_case(const enum stop stop[NP], const char *owner, unsigned wh
 		assert_int_equal(hit, i == 0);
 		assert_int_equal(fl_secagg_coord_reveal(R.c, ids[i], env->unmask_reply), 0);
 		fl_wire_free(env);
+		if (i == 0) {
+			assert_string_equal(fl_secagg_coord_fault(R.c, "p1"), msg);
+			assert_false(fl_secagg_coord_member(R.c, FL_SECAGG_UNMASK, "p1"));
+			assert_false(fl_secagg_coord_owes(R.c, "p1"));
+		}
 	}
 	fill_nan(out);
-	assert_int_equal(fl_secagg_coord_finish(R.c, out), FL_ERR_AUTH);
-	assert_string_equal(fl_errmsg(), msg);
-	assert_untouched(out);
+	if (unmasked) {
+		assert_int_equal(fl_secagg_coord_finish(R.c, out), 0);
+		expect_survivor_sum(&R, out);
+	} else {
+		char want[128];
+
+		assert_int_equal(fl_secagg_coord_finish(R.c, out), FL_ERR_PROTO);
+		snprintf(want, sizeof(want),
+		         "round 1: only %u partners revealed shares, the threshold is %u", t - 1,
+		         t);
+		assert_string_equal(fl_errmsg(), want);
+		assert_untouched(out);
+	}
+	for (int i = 1; i < NP; i++)
+		assert_null(fl_secagg_coord_fault(R.c, ids[i]));
 	round_end(&R);
 }
 
@@ -1220,12 +1254,25 @@ static void test_malformed_share(void **state)
 	const enum stop p4_dropped[NP] = {RUNS, RUNS, RUNS, NO_MASKED, RUNS};
 
 	(void)state;
-	tamper_case(all, "p3", 1,
-	            "round 1: the revealed shares of p3's self-mask seed do not match its "
-	            "commitment (a malformed share); the round is abandoned");
-	tamper_case(p4_dropped, "p4", 2,
-	            "round 1: the revealed shares of p4's mask secret do not match its public key "
-	            "(a malformed share); the round is abandoned");
+	tamper_case(all, 3, "p3", 1,
+	            "round 1: partner p1 revealed a share of p3's self-mask seed that does not "
+	            "match p3's signed commitment; p1 is excluded",
+	            1);
+	tamper_case(p4_dropped, 3, "p4", 2,
+	            "round 1: partner p1 revealed a share of p4's mask secret that does not "
+	            "match p4's signed commitment; p1 is excluded",
+	            1);
+	/* The default threshold of five partners (4): the four others are
+	 * exactly t. */
+	tamper_case(all, 4, "p3", 1,
+	            "round 1: partner p1 revealed a share of p3's self-mask seed that does not "
+	            "match p3's signed commitment; p1 is excluded",
+	            1);
+	/* With one partner dropped, three honest revealers are not enough. */
+	tamper_case(p4_dropped, 4, "p4", 2,
+	            "round 1: partner p1 revealed a share of p4's mask secret that does not "
+	            "match p4's signed commitment; p1 is excluded",
+	            0);
 }
 
 /* The coordinator refuses a reply revealing the wrong kind of share. */
@@ -1501,7 +1548,8 @@ static void test_out_of_order_and_bounds(void **state)
 	                 FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "coordinator: key_list out of order");
 	assert_int_equal(step_shares_for(&R), 0);
-	/* The coordinator: a masked input of the wrong length. */
+	/* The coordinator: a masked input of the wrong length is p1's own
+	 * doing (its own connection): p1 is named and owes nothing more. */
 	{
 		Fedlead__Wire__MaskedUpdate mu = FEDLEAD__WIRE__MASKED_UPDATE__INIT;
 		uint64_t v[NV - 1] = {0};
@@ -1509,11 +1557,19 @@ static void test_out_of_order_and_bounds(void **state)
 		mu.kind = R.kind;
 		mu.values = v;
 		mu.n_values = NV - 1;
-		assert_int_equal(fl_secagg_coord_masked(R.c, "p1", &mu), FL_ERR_PROTO);
-		snprintf(msg, sizeof(msg), "peer p1: masked update of %d values, expected %d",
-		         NV - 1, NV);
-		assert_string_equal(fl_errmsg(), msg);
+		assert_null(fl_secagg_coord_fault(R.c, "p1"));
+		assert_int_equal(fl_secagg_coord_masked(R.c, "p1", &mu), 0);
+		snprintf(msg, sizeof(msg),
+		         "round 1: partner p1 sent a masked update of %d values of kind %d, "
+		         "expected %d of kind %d; p1 is excluded",
+		         NV - 1, (int)R.kind, NV, (int)R.kind);
+		assert_string_equal(fl_secagg_coord_fault(R.c, "p1"), msg);
+		assert_false(fl_secagg_coord_owes(R.c, "p1"));
+		assert_false(fl_secagg_coord_member(R.c, FL_SECAGG_SHARES, "p1"));
+		for (int i = 1; i < NP; i++)
+			assert_null(fl_secagg_coord_fault(R.c, ids[i]));
 	}
+	R.stop[0] = NO_MASKED;
 	step_masked(&R);
 	assert_int_equal(fl_secagg_coord_masked(R.c, "p1", NULL), FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "peer p1: masked_update out of order");

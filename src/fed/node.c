@@ -1137,6 +1137,21 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 		r = fl_secagg_node_keys(n->sa, kl, n->store, frame, len);
 	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET) {
 		r = fl_secagg_node_shares(n->sa, env->share_set, frame, len);
+		if (r == 0 && fl_secagg_node_accused(n->sa) != NULL) {
+			const char *d = fl_secagg_node_accused(n->sa);
+
+			/* This partner's own check, not the coordinator's word: the
+			 * share opened with the key only d and this partner hold. */
+			fl_log(FL_LOG_WARN,
+			       "round %llu: partner %s dealt this partner a share that does not "
+			       "match %s's signed commitment; this partner sends nothing of its "
+			       "data in this attempt and accuses %s, with the key that opens the "
+			       "share",
+			       (unsigned long long)env->share_set->ref->round, d, d, d);
+			fl_audit_event(n->audit, "accuse", "{s:s, s:I, s:s}", "partner", d, "round",
+			               (json_int_t)env->share_set->ref->round, "federation",
+			               n->federation_id);
+		}
 	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK) {
 		r = refuse_step(
 		        n, fl_secagg_node_consistency(n->sa, env->consistency_check, frame, len));

@@ -352,6 +352,9 @@ static void sagg_coord_mode(struct fz_reader *in)
 			case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 				fl_secagg_coord_reveal(c, name, env->unmask_reply);
 				break;
+			case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION:
+				fl_secagg_coord_accusation(c, name, env->accusation);
+				break;
 			default: break;
 			}
 			fl_wire_free(env);
