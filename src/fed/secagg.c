@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/fault.h"
 #include "fedlead/fixedpoint.h"
 #include "fedlead/masks.h"
 #include "fedlead/partner_sign.h"
@@ -522,7 +523,7 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	uint8_t *sh_s = NULL, *sh_b = NULL, *cts = NULL, pt[PLAIN_LEN], key[K], aad[CTX_MAX + 600];
 	uint8_t *cms = NULL, **sigs = NULL;
 	size_t n = kl->n_entries, k = 0;
-	int r, found = 0;
+	int r, found = 0, hostile = 0;
 
 	*frame = NULL;
 	*len = 0;
@@ -629,6 +630,12 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	if ((r = fl_shamir_split(s->s.sec, K, s->t, (unsigned)n, sh_s)) != 0 ||
 	    (r = fl_shamir_split(s->b, K, s->t, (unsigned)n, sh_b)) != 0)
 		goto out;
+	/* Test builds only (fault.h): the first listed holder's seed share
+	 * off the polynomial, committed to as it is. */
+	if (fl_fault_hostile("inconsistent", s->ref.round))
+		sh_b[3] ^= 0x01;
+	hostile = fl_fault_hostile("bad-share", s->ref.round) |
+	          2 * fl_fault_hostile("bad-sig", s->ref.round);
 	for (size_t i = 0; i < n; i++) {
 		size_t alen, siglen;
 		uint8_t *cseed = cms + 2 * i * K, *csec = cseed + K, digest[K];
@@ -656,6 +663,11 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 		}
 		memcpy(pt, sh_s + i * K, K);
 		memcpy(pt + K, sh_b + i * K, K);
+		/* Test builds only: the first other holder's share or signature. */
+		if ((hostile & 1) && k == 0)
+			pt[K + 3] ^= 0x01;
+		if ((hostile & 2) && k == 0)
+			sigs[i][siglen > 8 ? siglen - 8 : 0] ^= 0x01;
 		alen = share_aad(s->ctx, s->ref.round, s->id, s->peers[i].id, aad, sizeof(aad));
 		if ((r = fl_sa_agree(s->c.sec, s->peers[i].c_pub, FL_SA_LABEL_SEAL, s->ctx,
 		                     s->ref.round, s->id, s->peers[i].id, key)) != 0 ||
@@ -793,12 +805,17 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 	uint64_t *y = NULL;
 	uint8_t key[K];
 	size_t have = 1; /* this partner itself */
-	int r;
+	int r, accused_once = 0;
 
 	*frame = NULL;
 	*len = 0;
 	if (s->step != 2)
 		return fl_fail(FL_ERR_PROTO, "coordinator: share_set out of order");
+	/* What a refused set left behind (this one may be a retry). */
+	for (size_t i = 0; i < s->np; i++) {
+		s->peers[i].has_ct = 0;
+		OPENSSL_cleanse(s->peers[i].pt, PLAIN_LEN);
+	}
 	for (size_t i = 0; i < ss->n_shares; i++) {
 		const Fedlead__Wire__EncryptedShare *e = ss->shares[i];
 		struct npeer *p = node_peer(s, e->from);
@@ -839,7 +856,8 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 		                      (unsigned)s->me + 1, p->pt, c_secret)) != 0)
 			goto out;
 		if (CRYPTO_memcmp(c_seed, cm->seed.data, K) != 0 ||
-		    CRYPTO_memcmp(c_secret, cm->secret.data, K) != 0) {
+		    CRYPTO_memcmp(c_secret, cm->secret.data, K) != 0 ||
+		    (!accused_once++ && fl_fault_hostile("false-accuse", s->ref.round))) {
 			/* p signed a commitment that the share it sealed to this
 			 * partner does not match: nothing of this round leaves
 			 * but the proof (see accuse()). */
@@ -868,6 +886,8 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 	mu.kind = s->kind;
 	mu.values = y;
 	mu.n_values = s->n;
+	if (s->n > 0 && fl_fault_hostile("short-masked", s->ref.round))
+		mu.n_values = s->n - 1; /* test builds only */
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE;
 	env.masked_update = &mu;
 	if ((r = encode_frame(&env, frame, len)) != 0)
@@ -1062,7 +1082,7 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 	Fedlead__Wire__RevealedShare *rs = NULL, **rsp = NULL;
 	uint8_t *shares = NULL;
 	size_t k = 0, total = rq->n_survivors + rq->n_dropped;
-	int r;
+	int r, altered = 0;
 
 	*frame = NULL;
 	*len = 0;
@@ -1138,6 +1158,10 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 		else /* opened and checked against p's commitment on receipt */
 			memcpy(dst, survivor ? p->pt + K : p->pt, K);
 		p->revealed = survivor ? 1 : 2;
+		/* Test builds only: the first share of another partner, altered. */
+		if (p != &s->peers[s->me] && !altered &&
+		    (altered = fl_fault_hostile("bad-reveal", s->ref.round)) != 0)
+			dst[5] ^= 0x01;
 		fedlead__wire__revealed_share__init(&rs[k]);
 		rs[k].owner = p->id;
 		rs[k].what = survivor ? 1 : 2;
