@@ -1,6 +1,7 @@
 /*
  * Secure-aggregation protocol engine: message handling for one round on
- * either side. See sagg.h for the shape and secagg.h for the primitives.
+ * either side. See secagg.h for the shape; the primitives are masks.h,
+ * shamir.h and partner_sign.h's.
  *
  * Keys and masks are bound to a context string "FEDERATION#SESSION#COMMIT"
  * for advertisements and "FEDERATION#SESSION" otherwise, so nothing from
@@ -8,6 +9,15 @@
  * one; the advertisement's signature also covers the commitment to the
  * self-mask seed, which lets the coordinator reject a wrong reconstruction
  * instead of producing a wrong sum.
+ *
+ * A hostile partner is named by what it signed or sent (protocol 3): each
+ * dealer signs a commitment to every share it deals; a holder checks its
+ * shares on receipt and accuses a dealer with the key of the bad share;
+ * the coordinator checks every accusation and every revealed share against
+ * the dealer's signed commitment, and t verified shares against what the
+ * dealer committed to in its advertisement. Each check names the one
+ * partner who must have deviated, never one who followed the protocol
+ * (README, "Threat model").
  */
 #include "fedlead/secagg.h"
 
