@@ -1408,6 +1408,68 @@ static void test_bad_dealer_accused(void **state)
 }
 
 /*
+ * p3 seals p1 a share that does not open. The coordinator relays
+ * ciphertexts, so the key of that share proves nothing; p1 discloses its
+ * share-encryption secret of this attempt, which its policy allows only
+ * while the threshold keeps one more colluder out (4 of 5 with
+ * max_colluders = 1): the coordinator checks it against p1's advertised
+ * key, derives the share's key itself and names p3. With 3 of 5 p1 only
+ * refuses, naming nobody. A disclosed secret that is not p1's names p1.
+ */
+static void test_garbage_share(void **state)
+{
+	for (int k = 0; k < 3; k++) {
+		Fedlead__Wire__Envelope *env;
+		struct round R;
+		uint8_t *frame = NULL;
+		size_t len = 0;
+
+		(void)state;
+		round_begin(&R, 1, k == 1 ? 3 : 4, FL_SECAGG_FRAC_BITS, 98 + k);
+		R.pol.max_colluders = 1;
+		step_adverts(&R);
+		assert_int_equal(step_key_list(&R), 0);
+		for (int i = 0; i < NP; i++)
+			if (i == 2)
+				keys_hostile(&R, i, "garbage-share@1");
+			else
+				keys_one(&R, i, R.kl->key_list);
+		assert_int_equal(step_shares_for(&R), 0);
+		only_fault(&R, NULL, NULL);
+		if (k == 1) {
+			refuses_shares(&R, 0, FL_ERR_AUTH,
+			               "share from p3 does not authenticate; refused");
+			round_end(&R);
+			continue;
+		}
+		assert_int_equal(fl_secagg_node_shares(R.node[0], R.to[0]->share_set, &frame, &len),
+		                 0);
+		assert_string_equal(fl_secagg_node_accused(R.node[0]), "p3");
+		assert_string_equal(fl_secagg_node_accused_why(R.node[0]),
+		                    "does not open under the keys both advertised");
+		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION);
+		assert_int_equal(env->accusation->key.len, 0);
+		assert_int_equal(env->accusation->c_secret.len, 32);
+		if (k == 2)
+			env->accusation->c_secret.data[7] ^= 0x01;
+		assert_int_equal(fl_secagg_coord_accusation(R.c, "p1", env->accusation), 0);
+		if (k == 0)
+			only_fault(
+			        &R, "p3",
+			        "round 1: partner p3 sent p1 a share that does not open under the "
+			        "keys both advertised (p1's evidence checked); p3 is excluded");
+		else
+			only_fault(&R, "p1",
+			           "round 1: partner p1 accused p3 of dealing it a share that does "
+			           "not "
+			           "open, but the secret key it disclosed is not the one it "
+			           "advertised; p1 is excluded");
+		fl_wire_free(env);
+		round_end(&R);
+	}
+}
+
+/*
  * p2 accuses p1 falsely: with the true key (p1's share matches p1's
  * commitment) or with another key (it opens nothing). Either way p2 is
  * named, never p1.
@@ -1851,6 +1913,7 @@ int main(void)
 #ifdef FL_FAULT_INJECTION
 	        cmocka_unit_test(test_bad_dealer_accused),
 	        cmocka_unit_test(test_false_accusation),
+	        cmocka_unit_test(test_garbage_share),
 	        cmocka_unit_test(test_inconsistent_dealing),
 	        cmocka_unit_test(test_bad_reveal),
 #endif

@@ -50,6 +50,7 @@ struct fl_secagg_node;
 struct fl_secagg_policy {
 	unsigned min_partners;        /* fewest partners a revealed sum may cover (>= 2) */
 	int allow_participant_change; /* reveal sums over different sets in one federation */
+	unsigned max_colluders;       /* partners assumed to collude with the coordinator */
 };
 
 /* What a node has revealed so far in one federation (one per federation,
@@ -108,12 +109,18 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
  * frame. When a share opens but differs from its dealer's signed
  * commitment, the frame is an Accusation naming the dealer instead (see
  * proto/wire.proto), nothing of this partner's data leaves in this
- * attempt, and fl_secagg_node_accused() names the dealer.
+ * attempt, and fl_secagg_node_accused() names the dealer. So is it for a
+ * share that does not open, when the threshold leaves room for disclosing
+ * this attempt's share-encryption secret (t > c + 1 and 2t > n + c + 1,
+ * c = the policy's max_colluders); otherwise that is FL_ERR_AUTH.
  */
 int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSet *ss,
                           uint8_t **frame, size_t *len);
-/* The dealer this partner accused in this attempt, or NULL. */
+/* The dealer this partner accused in this attempt, or NULL; and what its
+ * share did ("does not match DEALER's signed commitment" or "does not
+ * open under the keys both advertised"). */
 const char *fl_secagg_node_accused(const struct fl_secagg_node *s);
+const char *fl_secagg_node_accused_why(const struct fl_secagg_node *s);
 
 /* The ConsistencyCheck: checks the survivor set against what this node
  * knows and its policy, and returns the ConsistencySignature frame. */

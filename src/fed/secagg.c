@@ -374,6 +374,7 @@ struct fl_secagg_node {
 	struct fl_secagg_history *hist;       /* not owned */
 	char *signed_surv, *signed_drop;      /* the sets this partner signed */
 	char accused[FL_WIRE_MAX_STRING + 1]; /* a dealer proven to have dealt a bad share */
+	char accused_why[FL_WIRE_MAX_STRING + 64];
 };
 
 static void free_peers(struct fl_secagg_node *s)
@@ -645,7 +646,8 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	if (fl_fault_hostile("inconsistent", s->ref.round))
 		sh_b[3] ^= 0x01;
 	hostile = fl_fault_hostile("bad-share", s->ref.round) |
-	          2 * fl_fault_hostile("bad-sig", s->ref.round);
+	          2 * fl_fault_hostile("bad-sig", s->ref.round) |
+	          4 * fl_fault_hostile("garbage-share", s->ref.round);
 	for (size_t i = 0; i < n; i++) {
 		size_t alen, siglen;
 		uint8_t *cseed = cms + 2 * i * K, *csec = cseed + K, digest[K];
@@ -684,6 +686,8 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 		    (r = fl_sa_seal(key, aad, alen, pt, PLAIN_LEN,
 		                    cts + k * FL_WIRE_SHARE_CT_LEN)) != 0)
 			goto out;
+		if ((hostile & 4) && k == 0) /* test builds only */
+			cts[20] ^= 0x01;
 		fedlead__wire__encrypted_share__init(&es[k]);
 		es[k].from = s->id;
 		es[k].to = s->peers[i].id;
@@ -766,21 +770,37 @@ static int check_dealt(struct fl_secagg_node *s, struct npeer *p,
 	                     p->id, key)) != 0)
 		return r;
 	if (fl_sa_open(key, aad, alen, p->ct, FL_WIRE_SHARE_CT_LEN, p->pt) != 0)
-		return fl_fail(FL_ERR_AUTH, "share from %s does not authenticate; refused", p->id);
+		return 1; /* the caller decides (see fl_secagg_node_shares) */
 	return 0;
 }
 
 /*
- * Dealer p sealed this partner shares that its signed commitment does not
- * match. The Accusation carries the key that sealed them: with it the
- * coordinator opens the ciphertext p itself sent and checks the claim
- * against p's signature, so a false claim names the accuser. The key
- * opens only what p and this partner sent each other this attempt: p's
- * shares at this partner's x, which p has forfeited, and this partner's
- * shares to p of secrets it never uses (nothing masked leaves; the next
- * attempt has fresh keys).
+ * Whether this partner may disclose its share-encryption secret of this
+ * attempt: it opens every share dealt to it, as if one more partner
+ * colluded, so only while the threshold keeps c + 1 colluders from a
+ * secret (t > c + 1) and from both kinds of share of one partner
+ * (2t > n + c + 1; see fl_secagg_node_keys()).
  */
-static int accuse(struct fl_secagg_node *s, struct npeer *p, const uint8_t key[K], uint8_t **frame,
+static int may_disclose(const struct fl_secagg_node *s)
+{
+	size_t c1 = (size_t)s->pol.max_colluders + 1;
+
+	return s->t > c1 && 2 * (size_t)s->t > s->np + c1;
+}
+
+/*
+ * Dealer p sealed this partner shares that its signed commitment does not
+ * match (key: the key that sealed them), or that do not open (key NULL).
+ * With the key the coordinator opens the ciphertext p itself sent and
+ * checks the claim against p's signature, so a false claim names the
+ * accuser; the key opens only what p and this partner sent each other this
+ * attempt: p's shares at this partner's x, which p has forfeited, and this
+ * partner's shares to p of secrets it never uses (nothing masked leaves;
+ * the next attempt has fresh keys). Without a key that opens, only this
+ * partner's share-encryption secret lets the coordinator check (see
+ * may_disclose()).
+ */
+static int accuse(struct fl_secagg_node *s, struct npeer *p, const uint8_t *key, uint8_t **frame,
                   size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
@@ -791,12 +811,21 @@ static int accuse(struct fl_secagg_node *s, struct npeer *p, const uint8_t key[K
 	set_ref(s, &rr);
 	ac.ref = &rr;
 	ac.dealer = p->id;
-	ac.key = (ProtobufCBinaryData){K, (uint8_t *)key};
+	if (key != NULL)
+		ac.key = (ProtobufCBinaryData){K, (uint8_t *)key};
+	else
+		ac.c_secret = (ProtobufCBinaryData){K, s->c.sec};
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION;
 	env.accusation = &ac;
 	if ((r = encode_frame(&env, frame, len)) != 0)
 		return r;
 	snprintf(s->accused, sizeof(s->accused), "%s", p->id);
+	if (key != NULL)
+		snprintf(s->accused_why, sizeof(s->accused_why),
+		         "does not match %s's signed commitment", p->id);
+	else
+		snprintf(s->accused_why, sizeof(s->accused_why),
+		         "does not open under the keys both advertised");
 	s->step = 9; /* this attempt is over for this partner */
 	return 0;
 }
@@ -804,6 +833,11 @@ static int accuse(struct fl_secagg_node *s, struct npeer *p, const uint8_t key[K
 const char *fl_secagg_node_accused(const struct fl_secagg_node *s)
 {
 	return s != NULL && s->accused[0] != '\0' ? s->accused : NULL;
+}
+
+const char *fl_secagg_node_accused_why(const struct fl_secagg_node *s)
+{
+	return s != NULL && s->accused[0] != '\0' ? s->accused_why : NULL;
 }
 
 int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSet *ss,
@@ -858,8 +892,19 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 		for (size_t j = 0; j < ss->n_shares; j++)
 			if (strcmp(ss->shares[j]->from, p->id) == 0)
 				cm = ss->shares[j]->commitment;
-		if ((r = check_dealt(s, p, cm, key)) != 0)
+		if ((r = check_dealt(s, p, cm, key)) < 0)
 			goto out;
+		if (r == 1) {
+			/* The coordinator relays the ciphertext: without evidence
+			 * this names nobody. */
+			if (!may_disclose(s)) {
+				r = fl_fail(FL_ERR_AUTH,
+				            "share from %s does not authenticate; refused", p->id);
+				goto out;
+			}
+			r = accuse(s, p, NULL, frame, len);
+			goto out;
+		}
 		if ((r = share_commit(s->ctx, s->ref.round, p->id, s->id, KIND_SEED,
 		                      (unsigned)s->me + 1, p->pt + K, c_seed)) != 0 ||
 		    (r = share_commit(s->ctx, s->ref.round, p->id, s->id, KIND_SECRET,
@@ -1901,14 +1946,14 @@ int fl_secagg_coord_accusation(struct fl_secagg_coord *c, const char *partner,
 {
 	struct cpeer *h = coord_peer(c, partner), *d;
 	const uint8_t *ct = NULL;
-	uint8_t aad[CTX_MAX + 600], pt[PLAIN_LEN], c_seed[K], c_secret[K];
+	uint8_t aad[CTX_MAX + 600], pt[PLAIN_LEN], c_seed[K], c_secret[K], key[K];
 	size_t alen, hi;
 	int r;
 
 	if (h == NULL || c->step != FL_SECAGG_MASKED || !h->shared || h->masked || h->accused ||
 	    h->fault != NULL)
 		return fl_fail(FL_ERR_PROTO, "peer %s: accusation out of order", partner);
-	if (a->key.len != K)
+	if ((a->key.len == K) == (a->c_secret.len == K) || a->key.len + a->c_secret.len != K)
 		return fl_fail(FL_ERR_PROTO, "peer %s: accusation without a key", partner);
 	d = coord_peer(c, a->dealer);
 	for (size_t j = 0; d != NULL && d != h && d->shared && j < d->n_out; j++)
@@ -1919,9 +1964,47 @@ int fl_secagg_coord_accusation(struct fl_secagg_coord *c, const char *partner,
 		return fl_fail(FL_ERR_PROTO, "peer %s: accuses \"%.64s\", who dealt it no share",
 		               partner, a->dealer);
 	h->accused = 1;
+	alen = share_aad(c->ctx, c->ref.round, d->id, h->id, aad, sizeof(aad));
+	if (a->c_secret.len == K) {
+		/* h's secret against the public key h signed; the key of the
+		 * share from d's public key, which d signed. */
+		struct fl_sa_keypair kp;
+
+		memset(&kp, 0, sizeof(kp));
+		if ((r = fl_sa_keypair_from_secret(a->c_secret.data, &kp)) != 0)
+			return r;
+		if (CRYPTO_memcmp(kp.pub, h->c_pub, K) != 0) {
+			fl_sa_keypair_clear(&kp);
+			return cfault(
+			        h,
+			        "round %llu: partner %s accused %s of dealing it a share that "
+			        "does not open, but the secret key it disclosed is not the one "
+			        "it advertised; %s is excluded",
+			        (unsigned long long)c->ref.round, h->id, d->id, h->id);
+		}
+		r = fl_sa_agree(kp.sec, d->c_pub, FL_SA_LABEL_SEAL, c->ctx, c->ref.round, h->id,
+		                d->id, key);
+		fl_sa_keypair_clear(&kp);
+		if (r != 0)
+			return r;
+		if (fl_sa_open(key, aad, alen, ct, FL_WIRE_SHARE_CT_LEN, pt) != 0) {
+			OPENSSL_cleanse(key, sizeof(key));
+			return cfault(
+			        d,
+			        "round %llu: partner %s sent %s a share that does not open under "
+			        "the keys both advertised (%s's evidence checked); %s is excluded",
+			        (unsigned long long)c->ref.round, d->id, h->id, h->id, d->id);
+		}
+		OPENSSL_cleanse(key, sizeof(key));
+		/* It opens: h's claim was false. */
+		r = cfault(h,
+		           "round %llu: partner %s accused %s of dealing it a share that does not "
+		           "open, but it opens; %s is excluded",
+		           (unsigned long long)c->ref.round, h->id, d->id, h->id);
+		goto out;
+	}
 	/* The ciphertext is the one d sent this coordinator; only d and h hold
 	 * the key that opens it. */
-	alen = share_aad(c->ctx, c->ref.round, d->id, h->id, aad, sizeof(aad));
 	if (fl_sa_open(a->key.data, aad, alen, ct, FL_WIRE_SHARE_CT_LEN, pt) != 0)
 		return cfault(
 		        h,

@@ -564,9 +564,11 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 	case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION:
 		if (env->accusation->dealer[0] == '\0')
 			return why_set(why, "accusation: no dealer");
-		if (env->accusation->key.len != FL_WIRE_KEY_LEN)
-			return why_set(why, "accusation: key is %zu bytes, expected %d",
-			               env->accusation->key.len, FL_WIRE_KEY_LEN);
+		if ((env->accusation->key.len == FL_WIRE_KEY_LEN) ==
+		            (env->accusation->c_secret.len == FL_WIRE_KEY_LEN) ||
+		    env->accusation->key.len + env->accusation->c_secret.len != FL_WIRE_KEY_LEN)
+			return why_set(why, "accusation: needs a key or a secret key of %d bytes",
+			               FL_WIRE_KEY_LEN);
 		break;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
 		switch (env->masked_update->kind) {

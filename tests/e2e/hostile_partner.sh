@@ -17,6 +17,9 @@
 #   (d) false-accuse   p5 accuses p1, whose share matched
 #   (e) bad-reveal     p5 reveals an altered share when unmasking
 #   (f) inconsistent   p5 deals a share off its polynomial, committed to
+#   (h) garbage-share  p5 seals p1 a share that does not open: p1 discloses
+#                      its share-encryption secret of the attempt (its
+#                      policy allows it at 4 of 5 with max_colluders = 1)
 # In (e) and (f) the honest partners revealed a sum over all five before
 # p5 could be caught; going on over four is what their one-set rule
 # (allow_participant_change, default no) refuses, so those cases run with
@@ -100,7 +103,7 @@ case_done() { # case_done CASE LABEL REASON-REGEX
 
 run a bad-share
 check "(a) p1 accuses p5 by its own check" log_has "$T/a/node-p1/node.log" \
-	"warn: round 1: partner p5 dealt this partner a share that does not match p5's signed commitment; this partner sends nothing of its data in this attempt and accuses p5, with the key that opens the share"
+	"warn: round 1: partner p5 dealt this partner a share that does not match p5's signed commitment; this partner sends nothing of its data in this attempt and accuses p5, with the evidence"
 case_done a "(a) bad share" \
 	"round 1: partner p5 dealt p1 a share that does not match p5's signed commitment \(p1's evidence checked\); p5 is excluded"
 
@@ -123,6 +126,12 @@ case_done e "(e) altered reveal" \
 run f inconsistent --allow-participant-change yes
 case_done f "(f) inconsistent dealing" \
 	"round 1: the shares p5 dealt do not rebuild the self-mask seed it committed to, though each matches its signed commitment \(inconsistent dealing\); p5 is excluded"
+
+run h garbage-share
+check "(h) p1 accuses p5 by its own check" log_has "$T/h/node-p1/node.log" \
+	"warn: round 1: partner p5 dealt this partner a share that does not open under the keys both advertised; this partner sends nothing of its data in this attempt and accuses p5, with the evidence"
+case_done h "(h) a share that does not open" \
+	"round 1: partner p5 sent p1 a share that does not open under the keys both advertised \(p1's evidence checked\); p5 is excluded"
 
 # (g) The default node policy: the honest nodes revealed a sum over all
 # five in round 1, and refuse one over four; the federation cannot go on.

@@ -300,7 +300,7 @@ static void sa_params(Fedlead__Wire__RoundRef *ref, Fedlead__Wire__SecAggParams 
 
 /* The task hash every fuzzed partner signs, and their policy. */
 static const uint8_t sa_task[32] = {0x7a};
-static const struct fl_secagg_policy sa_policy = {2, 0};
+static const struct fl_secagg_policy sa_policy = {2, 0, 1};
 
 /*
  * Operation byte: partner = (op & 3) % 3, then by (op >> 2) & 7: 0 a frame
