@@ -1435,9 +1435,9 @@ static void flip_fingerprint(Fedlead__Wire__Hello *hello)
 	hello->schema_fingerprint.data[0] ^= 1;
 }
 
-static void protocol_three(Fedlead__Wire__Hello *hello)
+static void protocol_two(Fedlead__Wire__Hello *hello)
 {
-	hello->protocol_version = 3;
+	hello->protocol_version = 2;
 }
 
 static void test_join_rejections(void **state)
@@ -1475,9 +1475,9 @@ static void test_join_rejections(void **state)
 	assert_true(strncmp(fl_errmsg(), "partner globex: ", 16) == 0);
 	assert_string_equal(fl_errmsg() + 16, want);
 
-	assert_int_equal(join_as(h, 1, NULL, "", protocol_three), FL_ERR_PROTO);
-	assert_string_equal(fl_errmsg(), "partner globex: protocol version 3 is not supported "
-	                                 "(this coordinator speaks 2)");
+	assert_int_equal(join_as(h, 1, NULL, "", protocol_two), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "partner globex: protocol version 2 is not supported "
+	                                 "(this coordinator speaks 3)");
 	assert_int_equal(join_as(h, 1, NULL, "other-fed", NULL), FL_ERR_AUTH);
 	assert_string_equal(fl_errmsg(), "partner globex: partner asked for federation "
 	                                 "\"other-fed\", this is \"" FED_ID "\"");

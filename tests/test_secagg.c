@@ -993,6 +993,20 @@ static void test_both_shares_refused(void **state)
  * still sends its masked input and refuses at the unmask request; the
  * round then completes from the other four, with the right sum.
  */
+/* Partner i refuses its ShareSet with code and msg, sending nothing. */
+static void refuses_shares(struct round *R, int i, int code, const char *msg)
+{
+	uint8_t *frame = (uint8_t *)"x";
+	size_t len = 1;
+
+	assert_int_equal(fl_secagg_node_shares(R->node[i], R->to[i]->share_set, &frame, &len),
+	                 code);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_null(frame);
+	assert_int_equal(len, 0);
+	assert_null(fl_secagg_node_accused(R->node[i]));
+}
+
 static void test_replayed_share(void **state)
 {
 	static const uint64_t later[] = {2, 1};
@@ -1023,11 +1037,12 @@ static void test_replayed_share(void **state)
 		assert_non_null(cur);
 		assert_int_equal(cur->ciphertext.len, old->ciphertext.len);
 		memcpy(cur->ciphertext.data, old->ciphertext.data, old->ciphertext.len);
+		/* Refused on receipt (before p1's masked input leaves), naming
+		 * nobody: the coordinator relays the ciphertext. */
+		refuses_shares(&R2, 0, FL_ERR_AUTH, "share from p2 does not authenticate; refused");
+		R2.stop[0] = NO_MASKED;
 		step_masked(&R2);
 		assert_int_equal(step_unmask_request(&R2), 0);
-		refuses_unmask(&R2, 0, R2.rq->unmask_request, FL_ERR_AUTH,
-		               "share from p2 does not authenticate; refused");
-		R2.stop[0] = NO_REVEAL;
 		step_reveal(&R2);
 		assert_int_equal(fl_secagg_coord_finish(R2.c, out), 0);
 		expect_survivor_sum(&R2, out);
@@ -1047,10 +1062,7 @@ static void test_replayed_share(void **state)
 		if (strcmp(R2.to[0]->share_set->shares[i]->from, "p2") == 0)
 			memcpy(R2.to[0]->share_set->shares[i]->ciphertext.data,
 			       old->ciphertext.data, old->ciphertext.len);
-	step_masked(&R2);
-	assert_int_equal(step_unmask_request(&R2), 0);
-	refuses_unmask(&R2, 0, R2.rq->unmask_request, FL_ERR_AUTH,
-	               "share from p2 does not authenticate; refused");
+	refuses_shares(&R2, 0, FL_ERR_AUTH, "share from p2 does not authenticate; refused");
 	round_end(&R2);
 
 	/* A share from someone not in the key list, or for someone else. */
@@ -1099,16 +1111,21 @@ static void test_replayed_share(void **state)
 }
 
 /*
- * A revealed share altered on its way to the coordinator (or by a lying
- * partner): the reconstruction no longer matches what its owner committed
- * to, and the round is abandoned rather than giving a wrong sum.
+ * p1 reveals a share that is not the one dealt to it (altered, or a lie):
+ * the share does not match what its owner signed for p1, so the
+ * coordinator names p1, by a check that needs nobody's word (the owner's
+ * signature and the reply p1 sent), and sets all of p1's shares aside.
+ * With t shares of every owner left from the others, the sum over the
+ * survivors is still unmasked; with fewer, nothing is. No honest partner
+ * is ever named.
  */
-static void tamper_case(const enum stop stop[NP], const char *owner, unsigned what, const char *msg)
+static void tamper_case(const enum stop stop[NP], unsigned t, const char *owner, unsigned what,
+                        const char *msg, int unmasked)
 {
 	struct round R;
 	double out[NV];
 
-	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 71);
+	round_begin(&R, 1, t, FL_SECAGG_FRAC_BITS, 71);
 	memcpy(R.stop, stop, sizeof(R.stop));
 	up_to_masked(&R);
 	assert_int_equal(step_unmask_request(&R), 0);
@@ -1120,7 +1137,7 @@ static void tamper_case(const enum stop stop[NP], const char *owner, unsigned wh
 			continue;
 		env = unmask_one(&R, i, R.rq->unmask_request);
 		/* p1 is first in key-list order: its shares are among those
-		 * the coordinator combines. */
+		 * the coordinator would combine. */
 		for (size_t k = 0; i == 0 && k < env->unmask_reply->n_shares; k++) {
 			Fedlead__Wire__RevealedShare *s = env->unmask_reply->shares[k];
 
@@ -1133,11 +1150,28 @@ static void tamper_case(const enum stop stop[NP], const char *owner, unsigned wh
 		assert_int_equal(hit, i == 0);
 		assert_int_equal(fl_secagg_coord_reveal(R.c, ids[i], env->unmask_reply), 0);
 		fl_wire_free(env);
+		if (i == 0) {
+			assert_string_equal(fl_secagg_coord_fault(R.c, "p1"), msg);
+			assert_false(fl_secagg_coord_member(R.c, FL_SECAGG_UNMASK, "p1"));
+			assert_false(fl_secagg_coord_owes(R.c, "p1"));
+		}
 	}
 	fill_nan(out);
-	assert_int_equal(fl_secagg_coord_finish(R.c, out), FL_ERR_AUTH);
-	assert_string_equal(fl_errmsg(), msg);
-	assert_untouched(out);
+	if (unmasked) {
+		assert_int_equal(fl_secagg_coord_finish(R.c, out), 0);
+		expect_survivor_sum(&R, out);
+	} else {
+		char want[128];
+
+		assert_int_equal(fl_secagg_coord_finish(R.c, out), FL_ERR_PROTO);
+		snprintf(want, sizeof(want),
+		         "round 1: only %u partners revealed shares, the threshold is %u", t - 1,
+		         t);
+		assert_string_equal(fl_errmsg(), want);
+		assert_untouched(out);
+	}
+	for (int i = 1; i < NP; i++)
+		assert_null(fl_secagg_coord_fault(R.c, ids[i]));
 	round_end(&R);
 }
 
@@ -1147,13 +1181,324 @@ static void test_malformed_share(void **state)
 	const enum stop p4_dropped[NP] = {RUNS, RUNS, RUNS, NO_MASKED, RUNS};
 
 	(void)state;
-	tamper_case(all, "p3", 1,
-	            "round 1: the revealed shares of p3's self-mask seed do not match its "
-	            "commitment (a malformed share); the round is abandoned");
-	tamper_case(p4_dropped, "p4", 2,
-	            "round 1: the revealed shares of p4's mask secret do not match its public key "
-	            "(a malformed share); the round is abandoned");
+	tamper_case(all, 3, "p3", 1,
+	            "round 1: partner p1 revealed a share of p3's self-mask seed that does not "
+	            "match p3's signed commitment; p1 is excluded",
+	            1);
+	tamper_case(p4_dropped, 3, "p4", 2,
+	            "round 1: partner p1 revealed a share of p4's mask secret that does not "
+	            "match p4's signed commitment; p1 is excluded",
+	            1);
+	/* The default threshold of five partners (4): the four others are
+	 * exactly t. */
+	tamper_case(all, 4, "p3", 1,
+	            "round 1: partner p1 revealed a share of p3's self-mask seed that does not "
+	            "match p3's signed commitment; p1 is excluded",
+	            1);
+	/* With one partner dropped, three honest revealers are not enough. */
+	tamper_case(p4_dropped, 4, "p4", 2,
+	            "round 1: partner p1 revealed a share of p4's mask secret that does not "
+	            "match p4's signed commitment; p1 is excluded",
+	            0);
 }
+
+/* No partner but `who` (NULL: none) has a fault recorded. */
+static void only_fault(const struct round *R, const char *who, const char *msg)
+{
+	for (int i = 0; i < NP; i++) {
+		const char *f = fl_secagg_coord_fault(R->c, ids[i]);
+
+		if (who != NULL && strcmp(ids[i], who) == 0)
+			assert_string_equal(f, msg);
+		else if (f != NULL)
+			fail_msg("%s was named: %s", ids[i], f);
+	}
+}
+
+/*
+ * A commitment that does not carry its dealer's signature. At the
+ * coordinator (which has the dealer's certificate from its handshake) it
+ * names the dealer; at a holder, after the coordinator checked it, it can
+ * only be the coordinator's doing, and names nobody.
+ */
+static void test_commitment_signature(void **state)
+{
+	Fedlead__Wire__Envelope *env;
+	Fedlead__Wire__ShareCommitment *keep;
+	struct round R;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 91);
+	step_adverts(&R);
+	assert_int_equal(step_key_list(&R), 0);
+	for (int i = 0; i < NP; i++) {
+		if (fl_secagg_node_keys(R.node[i], R.kl->key_list, store, &frame, &len) != 0)
+			fail_msg("node_keys %s: %s", ids[i], fl_errmsg());
+		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET);
+		if (i == 2) {
+			/* p3's commitment for p1, re-signed by nobody. */
+			Fedlead__Wire__ShareCommitment *cm = env->share_set->shares[0]->commitment;
+
+			assert_string_equal(env->share_set->shares[0]->to, "p1");
+			cm->seed.data[0] ^= 0x01;
+		}
+		assert_int_equal(fl_secagg_coord_shares(R.c, ids[i], env->share_set), 0);
+		fl_wire_free(env);
+	}
+	only_fault(&R, "p3",
+	           "round 1: partner p3's commitment to the shares it dealt p1 does not carry its "
+	           "valid signature; p3 is excluded");
+	assert_false(fl_secagg_coord_member(R.c, FL_SECAGG_SHARES, "p3"));
+	assert_false(fl_secagg_coord_owes(R.c, "p3"));
+	assert_int_equal(fl_secagg_coord_shares(R.c, "p3", NULL), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer p3: share_set out of order");
+	round_end(&R);
+
+	/* Relayed to a holder: altered, missing. */
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 92);
+	step_adverts(&R);
+	assert_int_equal(step_key_list(&R), 0);
+	step_keys(&R);
+	assert_int_equal(step_shares_for(&R), 0);
+	only_fault(&R, NULL, NULL);
+	assert_string_equal(R.to[0]->share_set->shares[0]->from, "p2");
+	keep = R.to[0]->share_set->shares[0]->commitment;
+	keep->signature.data[keep->signature.len / 2] ^= 0x01;
+	refuses_shares(&R, 0, FL_ERR_AUTH,
+	               "coordinator: the commitment to p2's share for this partner does not carry "
+	               "p2's signature; refused");
+	keep->signature.data[keep->signature.len / 2] ^= 0x01;
+	R.to[0]->share_set->shares[0]->commitment = NULL;
+	refuses_shares(&R, 0, FL_ERR_PROTO,
+	               "coordinator: the share from p2 comes without p2's commitment to it; "
+	               "refused");
+	R.to[0]->share_set->shares[0]->commitment = keep;
+	round_end(&R);
+}
+
+#ifdef FL_FAULT_INJECTION
+/* Partner i answers the key list as a hostile partner doing `act`. */
+static void keys_hostile(struct round *R, int i, const char *act)
+{
+	assert_int_equal(setenv("FEDLEAD_HOSTILE", act, 1), 0);
+	keys_one(R, i, R->kl->key_list);
+	assert_int_equal(unsetenv("FEDLEAD_HOSTILE"), 0);
+}
+
+/*
+ * p3 deals p1 a share that its signed commitment does not match. p1 sees
+ * it on receipt and, instead of its masked input, sends an Accusation with
+ * the key of p3's share; the coordinator opens p3's own ciphertext with it
+ * and names p3. The other holders go on (the state machine then excludes
+ * p3 and redoes the round).
+ */
+static void test_bad_dealer_accused(void **state)
+{
+	Fedlead__Wire__Envelope *env;
+	struct round R;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 93);
+	step_adverts(&R);
+	assert_int_equal(step_key_list(&R), 0);
+	for (int i = 0; i < NP; i++)
+		if (i == 2)
+			keys_hostile(&R, i, "bad-share@1");
+		else
+			keys_one(&R, i, R.kl->key_list);
+	assert_int_equal(step_shares_for(&R), 0);
+	only_fault(&R, NULL, NULL);
+	assert_int_equal(fl_secagg_node_shares(R.node[0], R.to[0]->share_set, &frame, &len), 0);
+	assert_string_equal(fl_secagg_node_accused(R.node[0]), "p3");
+	env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION);
+	assert_string_equal(env->accusation->dealer, "p3");
+	/* Nothing more of this attempt from p1. */
+	assert_int_equal(fl_secagg_node_shares(R.node[0], R.to[0]->share_set, &frame, &len),
+	                 FL_ERR_PROTO);
+	assert_int_equal(fl_secagg_coord_accusation(R.c, "p1", env->accusation), 0);
+	only_fault(&R, "p3",
+	           "round 1: partner p3 dealt p1 a share that does not match p3's signed "
+	           "commitment (p1's evidence checked); p3 is excluded");
+	assert_false(fl_secagg_coord_owes(R.c, "p1"));
+	assert_int_equal(fl_secagg_coord_accusation(R.c, "p1", env->accusation), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer p1: accusation out of order");
+	fl_wire_free(env);
+	/* p3's shares to the others matched: they answer as usual. */
+	for (int i = 1; i < NP; i++)
+		if (i != 2)
+			masked_one(&R, i);
+	round_end(&R);
+}
+
+/*
+ * p3 seals p1 a share that does not open. The coordinator relays
+ * ciphertexts, so the key of that share proves nothing; p1 discloses its
+ * share-encryption secret of this attempt, which its policy allows only
+ * while the threshold keeps one more colluder out (4 of 5 with
+ * max_colluders = 1): the coordinator checks it against p1's advertised
+ * key, derives the share's key itself and names p3. With 3 of 5 p1 only
+ * refuses, naming nobody. A disclosed secret that is not p1's names p1.
+ */
+static void test_garbage_share(void **state)
+{
+	for (int k = 0; k < 3; k++) {
+		Fedlead__Wire__Envelope *env;
+		struct round R;
+		uint8_t *frame = NULL;
+		size_t len = 0;
+
+		(void)state;
+		round_begin(&R, 1, k == 1 ? 3 : 4, FL_SECAGG_FRAC_BITS, 98 + k);
+		R.pol.max_colluders = 1;
+		step_adverts(&R);
+		assert_int_equal(step_key_list(&R), 0);
+		for (int i = 0; i < NP; i++)
+			if (i == 2)
+				keys_hostile(&R, i, "garbage-share@1");
+			else
+				keys_one(&R, i, R.kl->key_list);
+		assert_int_equal(step_shares_for(&R), 0);
+		only_fault(&R, NULL, NULL);
+		if (k == 1) {
+			refuses_shares(&R, 0, FL_ERR_AUTH,
+			               "share from p3 does not authenticate; refused");
+			round_end(&R);
+			continue;
+		}
+		assert_int_equal(fl_secagg_node_shares(R.node[0], R.to[0]->share_set, &frame, &len),
+		                 0);
+		assert_string_equal(fl_secagg_node_accused(R.node[0]), "p3");
+		assert_string_equal(fl_secagg_node_accused_why(R.node[0]),
+		                    "does not open under the keys both advertised");
+		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION);
+		assert_int_equal(env->accusation->key.len, 0);
+		assert_int_equal(env->accusation->c_secret.len, 32);
+		if (k == 2)
+			env->accusation->c_secret.data[7] ^= 0x01;
+		assert_int_equal(fl_secagg_coord_accusation(R.c, "p1", env->accusation), 0);
+		if (k == 0)
+			only_fault(
+			        &R, "p3",
+			        "round 1: partner p3 sent p1 a share that does not open under the "
+			        "keys both advertised (p1's evidence checked); p3 is excluded");
+		else
+			only_fault(&R, "p1",
+			           "round 1: partner p1 accused p3 of dealing it a share that does "
+			           "not "
+			           "open, but the secret key it disclosed is not the one it "
+			           "advertised; p1 is excluded");
+		fl_wire_free(env);
+		round_end(&R);
+	}
+}
+
+/*
+ * p2 accuses p1 falsely: with the true key (p1's share matches p1's
+ * commitment) or with another key (it opens nothing). Either way p2 is
+ * named, never p1.
+ */
+static void test_false_accusation(void **state)
+{
+	for (int forged = 0; forged < 2; forged++) {
+		Fedlead__Wire__Envelope *env;
+		struct round R;
+		uint8_t *frame = NULL;
+		size_t len = 0;
+
+		(void)state;
+		round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 94 + forged);
+		step_adverts(&R);
+		assert_int_equal(step_key_list(&R), 0);
+		step_keys(&R);
+		assert_int_equal(step_shares_for(&R), 0);
+		assert_int_equal(setenv("FEDLEAD_HOSTILE", "false-accuse@1", 1), 0);
+		assert_int_equal(fl_secagg_node_shares(R.node[1], R.to[1]->share_set, &frame, &len),
+		                 0);
+		assert_int_equal(unsetenv("FEDLEAD_HOSTILE"), 0);
+		env = decode(frame, len, FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION);
+		assert_string_equal(env->accusation->dealer, "p1");
+		if (forged)
+			env->accusation->key.data[0] ^= 0x01;
+		assert_int_equal(fl_secagg_coord_accusation(R.c, "p2", env->accusation), 0);
+		only_fault(
+		        &R, "p2",
+		        forged ? "round 1: partner p2 accused p1 of dealing it a bad share, but "
+		                 "the key it disclosed does not open the share p1 sent it; p2 is "
+		                 "excluded"
+		               : "round 1: partner p2 accused p1 of dealing it a bad share, but "
+		                 "the share matches p1's signed commitment; p2 is excluded");
+		fl_wire_free(env);
+		round_end(&R);
+	}
+}
+
+/*
+ * p3 deals p1 a seed share off its polynomial, and commits to it as it
+ * is: every share matches p3's signature, so nobody can refuse it on
+ * receipt, but t of them do not rebuild the seed p3 committed to in its
+ * advertisement. That names p3: the shares and signatures are the proof.
+ */
+static void test_inconsistent_dealing(void **state)
+{
+	struct round R;
+	double out[NV];
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 96);
+	step_adverts(&R);
+	assert_int_equal(step_key_list(&R), 0);
+	for (int i = 0; i < NP; i++)
+		if (i == 2)
+			keys_hostile(&R, i, "inconsistent@1");
+		else
+			keys_one(&R, i, R.kl->key_list);
+	assert_int_equal(step_shares_for(&R), 0);
+	step_masked(&R);
+	assert_int_equal(step_unmask_request(&R), 0);
+	step_reveal(&R);
+	only_fault(&R, NULL, NULL);
+	fill_nan(out);
+	assert_int_equal(fl_secagg_coord_finish(R.c, out), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(),
+	                    "round 1: the shares p3 dealt do not rebuild the self-mask seed it "
+	                    "committed to, though each matches its signed commitment "
+	                    "(inconsistent dealing); p3 is excluded");
+	only_fault(&R, "p3", fl_errmsg());
+	assert_untouched(out);
+	round_end(&R);
+}
+
+/* A revealer altering its share, through the node's own engine. */
+static void test_bad_reveal(void **state)
+{
+	Fedlead__Wire__Envelope *env;
+	struct round R;
+	double out[NV];
+
+	(void)state;
+	round_begin(&R, 1, 4, FL_SECAGG_FRAC_BITS, 97);
+	up_to_masked(&R);
+	assert_int_equal(step_unmask_request(&R), 0);
+	for (int i = 0; i < NP; i++) {
+		if (i == 4)
+			assert_int_equal(setenv("FEDLEAD_HOSTILE", "bad-reveal@1", 1), 0);
+		env = unmask_one(&R, i, R.rq->unmask_request);
+		assert_int_equal(unsetenv("FEDLEAD_HOSTILE"), 0);
+		assert_int_equal(fl_secagg_coord_reveal(R.c, ids[i], env->unmask_reply), 0);
+		fl_wire_free(env);
+	}
+	only_fault(&R, "p5",
+	           "round 1: partner p5 revealed a share of p1's self-mask seed that does not "
+	           "match p1's signed commitment; p5 is excluded");
+	assert_int_equal(fl_secagg_coord_finish(R.c, out), 0);
+	expect_survivor_sum(&R, out);
+	round_end(&R);
+}
+#endif
 
 /* The coordinator refuses a reply revealing the wrong kind of share. */
 static void test_wrong_kind_of_share(void **state)
@@ -1428,7 +1773,8 @@ static void test_out_of_order_and_bounds(void **state)
 	                 FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "coordinator: key_list out of order");
 	assert_int_equal(step_shares_for(&R), 0);
-	/* The coordinator: a masked input of the wrong length. */
+	/* The coordinator: a masked input of the wrong length is p1's own
+	 * doing (its own connection): p1 is named and owes nothing more. */
 	{
 		Fedlead__Wire__MaskedUpdate mu = FEDLEAD__WIRE__MASKED_UPDATE__INIT;
 		uint64_t v[NV - 1] = {0};
@@ -1436,11 +1782,19 @@ static void test_out_of_order_and_bounds(void **state)
 		mu.kind = R.kind;
 		mu.values = v;
 		mu.n_values = NV - 1;
-		assert_int_equal(fl_secagg_coord_masked(R.c, "p1", &mu), FL_ERR_PROTO);
-		snprintf(msg, sizeof(msg), "peer p1: masked update of %d values, expected %d",
-		         NV - 1, NV);
-		assert_string_equal(fl_errmsg(), msg);
+		assert_null(fl_secagg_coord_fault(R.c, "p1"));
+		assert_int_equal(fl_secagg_coord_masked(R.c, "p1", &mu), 0);
+		snprintf(msg, sizeof(msg),
+		         "round 1: partner p1 sent a masked update of %d values of kind %d, "
+		         "expected %d of kind %d; p1 is excluded",
+		         NV - 1, (int)R.kind, NV, (int)R.kind);
+		assert_string_equal(fl_secagg_coord_fault(R.c, "p1"), msg);
+		assert_false(fl_secagg_coord_owes(R.c, "p1"));
+		assert_false(fl_secagg_coord_member(R.c, FL_SECAGG_SHARES, "p1"));
+		for (int i = 1; i < NP; i++)
+			assert_null(fl_secagg_coord_fault(R.c, ids[i]));
 	}
+	R.stop[0] = NO_MASKED;
 	step_masked(&R);
 	assert_int_equal(fl_secagg_coord_masked(R.c, "p1", NULL), FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "peer p1: masked_update out of order");
@@ -1482,6 +1836,14 @@ int main(void)
 	        cmocka_unit_test(test_both_shares_refused),
 	        cmocka_unit_test(test_replayed_share),
 	        cmocka_unit_test(test_malformed_share),
+	        cmocka_unit_test(test_commitment_signature),
+#ifdef FL_FAULT_INJECTION
+	        cmocka_unit_test(test_bad_dealer_accused),
+	        cmocka_unit_test(test_false_accusation),
+	        cmocka_unit_test(test_garbage_share),
+	        cmocka_unit_test(test_inconsistent_dealing),
+	        cmocka_unit_test(test_bad_reveal),
+#endif
 	        cmocka_unit_test(test_wrong_kind_of_share),
 	        cmocka_unit_test(test_out_of_order_and_bounds),
 	        cmocka_unit_test(test_different_task_refused),

@@ -27,16 +27,39 @@
 
 #include <stdint.h>
 
+/*
+ * A hostile partner, for the tests that check it is named and excluded
+ * (tests/e2e/hostile_partner.sh, tests/test_secagg.c): the environment
+ * variable FEDLEAD_HOSTILE is a comma-separated list of ACT@ROUND, and the
+ * secure-aggregation engine of a node deviates where fl_fault_hostile(ACT,
+ * ROUND) says so:
+ *   bad-share@R     deals one peer a share its signed commitment does not match
+ *   inconsistent@R  commits to and deals a share off its polynomial
+ *   bad-sig@R       signs one peer's share commitment wrongly
+ *   bad-reveal@R    reveals a share other than the one it was dealt
+ *   false-accuse@R  accuses a dealer whose share matched
+ *   short-masked@R  sends a masked update one value short
+ * Like the fault points, compiled in only with FL_FAULT_INJECTION.
+ */
 #ifdef FL_FAULT_INJECTION
 /* Acts as FEDLEAD_FAULT says when it names step@round; otherwise returns at
  * once (the cost of one getenv()). Not thread-safe: called from the event
  * loops' thread only. */
 void fl_fault_point(const char *step, uint64_t round);
+/* 1 when FEDLEAD_HOSTILE names act@round (logging "hostile partner (test
+ * build): ACT@ROUND" as a warning), else 0. */
+int fl_fault_hostile(const char *act, uint64_t round);
 #else
 static inline void fl_fault_point(const char *step, uint64_t round)
 {
 	(void)step;
 	(void)round;
+}
+static inline int fl_fault_hostile(const char *act, uint64_t round)
+{
+	(void)act;
+	(void)round;
+	return 0;
 }
 #endif
 

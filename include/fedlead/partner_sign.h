@@ -73,6 +73,15 @@ int fl_sa_verify_digest(X509_STORE *store, const uint8_t *cert_der, size_t cert_
                         const uint8_t digest[FL_SA_KEY_LEN], const uint8_t *sig, size_t sig_len);
 
 /*
+ * fl_sa_verify_digest() for a certificate whose chain the caller verified
+ * itself, e.g. the coordinator's, presented in the TLS handshake of the
+ * partner's connection: the same checks and messages but the chain's.
+ */
+int fl_sa_verify_digest_peer(const uint8_t *cert_der, size_t cert_len, const char *identity,
+                             const char *label, const uint8_t digest[FL_SA_KEY_LEN],
+                             const uint8_t *sig, size_t sig_len);
+
+/*
  * A store for fl_sa_verify_keys(): the CA certificate(s) of PEM file
  * ca_path and, when crl_path is not NULL, the CRLs of that PEM file,
  * checked for every certificate of a chain. *out is for X509_STORE_free().

@@ -50,6 +50,7 @@ struct fl_secagg_node;
 struct fl_secagg_policy {
 	unsigned min_partners;        /* fewest partners a revealed sum may cover (>= 2) */
 	int allow_participant_change; /* reveal sums over different sets in one federation */
+	unsigned max_colluders;       /* partners assumed to collude with the coordinator */
 };
 
 /* What a node has revealed so far in one federation (one per federation,
@@ -100,9 +101,26 @@ int fl_secagg_node_start(const char *federation_id, const Fedlead__Wire__RoundRe
 int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *kl,
                         X509_STORE *store, uint8_t **frame, size_t *len);
 
-/* The shares addressed to this partner: returns the MaskedUpdate frame. */
+/*
+ * The shares addressed to this partner: checks each against the
+ * commitment its dealer signed for this partner (FL_ERR_AUTH when a
+ * signature does not verify or a share does not open: the coordinator
+ * relays both, so neither names the dealer) and returns the MaskedUpdate
+ * frame. When a share opens but differs from its dealer's signed
+ * commitment, the frame is an Accusation naming the dealer instead (see
+ * proto/wire.proto), nothing of this partner's data leaves in this
+ * attempt, and fl_secagg_node_accused() names the dealer. So is it for a
+ * share that does not open, when the threshold leaves room for disclosing
+ * this attempt's share-encryption secret (t > c + 1 and 2t > n + c + 1,
+ * c = the policy's max_colluders); otherwise that is FL_ERR_AUTH.
+ */
 int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSet *ss,
                           uint8_t **frame, size_t *len);
+/* The dealer this partner accused in this attempt, or NULL; and what its
+ * share did ("does not match DEALER's signed commitment" or "does not
+ * open under the keys both advertised"). */
+const char *fl_secagg_node_accused(const struct fl_secagg_node *s);
+const char *fl_secagg_node_accused_why(const struct fl_secagg_node *s);
 
 /* The ConsistencyCheck: checks the survivor set against what this node
  * knows and its policy, and returns the ConsistencySignature frame. */
@@ -151,6 +169,25 @@ int fl_secagg_coord_signature(struct fl_secagg_coord *c, const char *partner,
 int fl_secagg_coord_unmask_request(struct fl_secagg_coord *c, uint8_t **frame, size_t *len);
 int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
                            const Fedlead__Wire__UnmaskReply *r);
+/* A holder's claim that a dealer's share does not match the dealer's
+ * signed commitment: checked with the key it discloses, naming whoever
+ * lied (fl_secagg_coord_fault()). */
+int fl_secagg_coord_accusation(struct fl_secagg_coord *c, const char *partner,
+                               const Fedlead__Wire__Accusation *a);
+/*
+ * What partner was proven to have done in this round, or NULL. Proven by
+ * checks that need no trust in the coordinator: a share or commitment that
+ * does not match its dealer's signature, a disclosed key that does not
+ * open, t shares that each match their dealer's commitment but not its
+ * secret; or a malformed message on the partner's own connection. E.g.
+ *   "round 1: partner p2 revealed a share of p3's self-mask seed that does
+ *    not match p3's signed commitment; p2 is excluded"
+ * The functions that find a fault record it and return 0 (the message was
+ * handled); fl_secagg_coord_finish() returns FL_ERR_AUTH with it when the
+ * sum cannot be unmasked. A faulty partner owes nothing more and is no
+ * member of any step.
+ */
+const char *fl_secagg_coord_fault(const struct fl_secagg_coord *c, const char *partner);
 /* Removes the masks: out gets the n values of the sum over the survivors. */
 int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out);
 

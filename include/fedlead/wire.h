@@ -40,7 +40,9 @@
 
 #include "wire.pb-c.h"
 
-#define FL_WIRE_PROTOCOL_VERSION 2
+/* 3: share commitments signed by their dealer, and the Accusation (a
+ * partner naming a dealer whose share does not match its commitment). */
+#define FL_WIRE_PROTOCOL_VERSION 3
 /* Frame body limits in bytes: after and before the Hello is accepted. */
 #define FL_WIRE_DEFAULT_MAX_FRAME (16u << 20)
 #define FL_WIRE_PREAUTH_MAX_FRAME (64u << 10)

@@ -141,6 +141,10 @@ static int partner_cert(X509_STORE *store, const uint8_t *cert_der, size_t cert_
 		r = fl_fail(FL_ERR_AUTH, "%s of %s: certificate is not DER X.509", what, identity);
 		goto out;
 	}
+	/* Without a store the caller verified the chain already (the
+	 * coordinator, in the TLS handshake that presented it). */
+	if (store == NULL)
+		goto named;
 	if ((sctx = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(sctx, store, *cert, NULL) != 1) {
 		ERR_clear_error();
@@ -158,6 +162,7 @@ static int partner_cert(X509_STORE *store, const uint8_t *cert_der, size_t cert_
 		            X509_verify_cert_error_string(e));
 		goto out;
 	}
+named:
 	if (cert_identity(*cert, owner) != 0) {
 		r = fl_fail(FL_ERR_AUTH, "%s of %s: certificate has an unusable identity", what,
 		            identity);
@@ -267,6 +272,28 @@ int fl_sa_verify_digest(X509_STORE *store, const uint8_t *cert_der, size_t cert_
 	if (store == NULL || !name_ok(label))
 		return fl_fail(FL_ERR_INVALID, "signature of %s: no CA store or label", identity);
 	if ((r = partner_cert(store, cert_der, cert_len, identity, label, &cert)) != 0)
+		return r;
+	digest_message(&msg, label, digest);
+	r = verify_with(X509_get0_pubkey(cert), msg.buf, msg.len, sig, sig_len);
+	if (r == FL_ERR_AUTH)
+		r = fl_fail(FL_ERR_AUTH, "%s of %s: signature does not verify", label, identity);
+	X509_free(cert);
+	return r;
+}
+
+int fl_sa_verify_digest_peer(const uint8_t *cert_der, size_t cert_len, const char *identity,
+                             const char *label, const uint8_t digest[FL_SA_KEY_LEN],
+                             const uint8_t *sig, size_t sig_len)
+{
+	X509 *cert = NULL;
+	struct enc msg;
+	int r;
+
+	if (identity == NULL || !fl_cert_identity_valid(identity))
+		return fl_fail(FL_ERR_INVALID, "%s: identity is not a usable name", label);
+	if (!name_ok(label))
+		return fl_fail(FL_ERR_INVALID, "signature of %s: no label", identity);
+	if ((r = partner_cert(NULL, cert_der, cert_len, identity, label, &cert)) != 0)
 		return r;
 	digest_message(&msg, label, digest);
 	r = verify_with(X509_get0_pubkey(cert), msg.buf, msg.len, sig, sig_len);

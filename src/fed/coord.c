@@ -854,7 +854,8 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 	case FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
-	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY: break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION: break;
 	default: return fl_fail(FL_ERR_PROTO, "peer %s: unexpected %s message", partner, type);
 	}
 	/* An answer to an earlier round (overtaken by a retry) is dropped, never

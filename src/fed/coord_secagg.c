@@ -4,6 +4,7 @@
  * (fl_secagg_coord_*, secagg.c), and each step's frames sent on once
  * nobody owes the step, until the unmasked sum completes the round.
  */
+#include <jansson.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "fedlead/error.h"
 #include "fedlead/fault.h"
 #include "fedlead/fixedpoint.h"
+#include "fedlead/log.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
 
@@ -89,6 +91,65 @@ int fl_coord_secure_begin(struct fl_fedcoord *c)
 	                        kind, fl_coord_expected_len(c), &c->sa);
 	free(ids);
 	return r;
+}
+
+/*
+ * Excludes every participant the round proved to have deviated
+ * (fl_secagg_coord_fault()): each is named in the log and the audit log,
+ * refused for good (fl_fedcoord_join() turns a dropped partner away) and
+ * the round is redone without it, whatever late_policy says: a proven
+ * fault is not lateness, and waiting for the partner to come back would
+ * only repeat it. With late_policy = abort the federation stops instead.
+ * Returns 1 when it excluded anyone (the round in progress is over).
+ */
+static int secure_exclude(struct fl_fedcoord *c)
+{
+	char why[1024] = "";
+	enum fl_late_policy keep = c->set.late_policy;
+	size_t n = 0;
+
+	if (c->sa == NULL)
+		return 0;
+	for (size_t i = 0; i < c->np; i++)
+		n += c->p[i].participant && fl_secagg_coord_fault(c->sa, c->p[i].id) != NULL;
+	if (n == 0)
+		return 0;
+	n = 0;
+	for (size_t i = 0; i < c->np; i++) {
+		struct partner *p = &c->p[i];
+		const char *fault = p->participant ? fl_secagg_coord_fault(c->sa, p->id) : NULL;
+
+		/* Pending marks whom fl_coord_partners_lost() drops. */
+		p->pending = fault != NULL;
+		if (fault == NULL)
+			continue;
+		fl_log(FL_LOG_ERROR, "%s", fault);
+		fl_audit_event(c->io.audit, "exclude", "{s:s, s:I, s:s}", "partner", p->id, "round",
+		               (json_int_t)c->round, "reason", fault);
+		if (n++ == 0)
+			snprintf(why, sizeof(why), "%s", fault);
+		if (p->connected) {
+			Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+			Fedlead__Wire__Reject rj = FEDLEAD__WIRE__REJECT__INIT;
+
+			rj.reason = (char *)fault;
+			rj.permanent = 1;
+			env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_REJECT;
+			env.reject = &rj;
+			p->connected = 0;
+			c->io.send(c->io.ctx, p->id, &env);
+			c->io.disconnect(c->io.ctx, p->id);
+		}
+	}
+	fl_secagg_coord_free(c->sa);
+	c->sa = NULL;
+	free(c->secure_sum);
+	c->secure_sum = NULL;
+	if (keep != FL_LATE_ABORT)
+		c->set.late_policy = FL_LATE_DROP;
+	fl_coord_partners_lost(c, NULL, why);
+	c->set.late_policy = keep;
+	return 1;
 }
 
 /* Who owes a message in the current secure-aggregation step. */
@@ -173,6 +234,11 @@ void fl_coord_secure_advance(struct fl_fedcoord *c)
 		break;
 	}
 	free(frame);
+	/* A partner proven to have deviated (inconsistent dealing, found
+	 * while unmasking) is excluded by name rather than the round failing
+	 * with nobody to blame. */
+	if (secure_exclude(c))
+		return;
 	if (r != 0) {
 		char why[600];
 
@@ -253,11 +319,18 @@ int fl_coord_secure_message(struct fl_fedcoord *c, struct partner *p,
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 		r = fl_secagg_coord_reveal(c->sa, p->id, env->unmask_reply);
 		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION:
+		r = fl_secagg_coord_accusation(c->sa, p->id, env->accusation);
+		break;
 	default: return fl_fail(FL_ERR_PROTO, "peer %s: unexpected message", p->id);
 	}
 	if (r != 0)
 		return r;
 	p->pending = 0;
+	/* Whoever this message proved to have deviated goes now: nothing of
+	 * the round is worth finishing with it (its input is in the sum). */
+	if (secure_exclude(c))
+		return 0;
 	fl_coord_secure_advance(c);
 	return 0;
 }

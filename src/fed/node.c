@@ -1274,11 +1274,12 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 			               "federation", n->federation_id, "round",
 			               (json_int_t)ref->round, "release", "stats");
 		}
-		r = fl_secagg_node_start(
-		        n->federation_id, ref, n->task_secagg, t, n->identity, n->key, n->task_hash,
-		        &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
-		                                   n->pol.allow_participant_change},
-		        n->hist, kind, values, nv, &n->sa, frame, len);
+		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg, t, n->identity,
+		                         n->key, n->task_hash,
+		                         &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
+		                                                    n->pol.allow_participant_change,
+		                                                    n->pol.max_colluders},
+		                         n->hist, kind, values, nv, &n->sa, frame, len);
 		/* Fatal, not a reconnect: see check_fixed_point(). */
 		if (r == FL_ERR_LIMIT) {
 			char why[512];
@@ -1548,6 +1549,21 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 		r = fl_secagg_node_keys(n->sa, kl, n->store, frame, len);
 	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_SHARE_SET) {
 		r = fl_secagg_node_shares(n->sa, env->share_set, frame, len);
+		if (r == 0 && fl_secagg_node_accused(n->sa) != NULL) {
+			const char *d = fl_secagg_node_accused(n->sa);
+
+			/* This partner's own check, not the coordinator's word: a
+			 * share sealed with the key only d and this partner hold. */
+			fl_log(FL_LOG_WARN,
+			       "round %llu: partner %s dealt this partner a share that %s; this "
+			       "partner sends nothing of its data in this attempt and accuses %s, "
+			       "with the evidence",
+			       (unsigned long long)env->share_set->ref->round, d,
+			       fl_secagg_node_accused_why(n->sa), d);
+			fl_audit_event(n->audit, "accuse", "{s:s, s:I, s:s}", "partner", d, "round",
+			               (json_int_t)env->share_set->ref->round, "federation",
+			               n->federation_id);
+		}
 	} else if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK) {
 		r = refuse_step(
 		        n, fl_secagg_node_consistency(n->sa, env->consistency_check, frame, len));

@@ -1,6 +1,7 @@
 /*
  * Secure-aggregation protocol engine: message handling for one round on
- * either side. See sagg.h for the shape and secagg.h for the primitives.
+ * either side. See secagg.h for the shape; the primitives are masks.h,
+ * shamir.h and partner_sign.h's.
  *
  * Keys and masks are bound to a context string "FEDERATION#SESSION#COMMIT"
  * for advertisements and "FEDERATION#SESSION" otherwise, so nothing from
@@ -8,17 +9,28 @@
  * one; the advertisement's signature also covers the commitment to the
  * self-mask seed, which lets the coordinator reject a wrong reconstruction
  * instead of producing a wrong sum.
+ *
+ * A hostile partner is named by what it signed or sent (protocol 3): each
+ * dealer signs a commitment to every share it deals; a holder checks its
+ * shares on receipt and accuses a dealer with the key of the bad share;
+ * the coordinator checks every accusation and every revealed share against
+ * the dealer's signed commitment, and t verified shares against what the
+ * dealer committed to in its advertisement. Each check names the one
+ * partner who must have deviated, never one who followed the protocol
+ * (README, "Threat model").
  */
 #include "fedlead/secagg.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/fault.h"
 #include "fedlead/fixedpoint.h"
 #include "fedlead/masks.h"
 #include "fedlead/partner_sign.h"
@@ -253,6 +265,73 @@ static int survivor_digest(const char *ctx, uint64_t round, const uint8_t task[K
 }
 
 #define SURVIVOR_LABEL "survivor set"
+#define COMMIT_LABEL "share commitment"
+
+/* What a share is of: a survivor's self-mask seed, a dropped partner's
+ * mask secret (the `what` of a RevealedShare). */
+#define KIND_SEED 1u
+#define KIND_SECRET 2u
+
+static void put_name(EVP_MD_CTX *md, const char *s, int *ok)
+{
+	uint32_t n = (uint32_t)strlen(s);
+	uint8_t be[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+
+	*ok = *ok && EVP_DigestUpdate(md, be, 4) == 1 && EVP_DigestUpdate(md, s, n) == 1;
+}
+
+/*
+ * A dealer's commitment to one share it deals: SHA-256 of the round's
+ * context and number, dealer, holder, kind, the holder's x and the share.
+ * Shares are uniformly random 32-byte strings (fewer than t of them say
+ * nothing of the secret), so the commitment hides the share; it binds the
+ * dealer to the one share each holder may later reveal.
+ */
+static int share_commit(const char *ctx, uint64_t round, const char *dealer, const char *holder,
+                        unsigned kind, unsigned x, const uint8_t share[K], uint8_t out[K])
+{
+	static const char tag[] = "fedlead-secagg-share-v1";
+	uint8_t r8[8], kx[2] = {(uint8_t)kind, (uint8_t)x};
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok;
+
+	for (int i = 0; i < 8; i++)
+		r8[i] = (uint8_t)(round >> (56 - 8 * i));
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1;
+	put_name(md, ctx, &ok);
+	ok = ok && EVP_DigestUpdate(md, r8, 8) == 1;
+	put_name(md, dealer, &ok);
+	put_name(md, holder, &ok);
+	ok = ok && EVP_DigestUpdate(md, kx, 2) == 1 && EVP_DigestUpdate(md, share, K) == 1 &&
+	     EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+}
+
+/* What a dealer signs for one holder: both commitments, who and where. */
+static int commit_digest(const char *ctx, uint64_t round, const char *dealer, const char *holder,
+                         unsigned x, const uint8_t seed_c[K], const uint8_t secret_c[K],
+                         uint8_t out[K])
+{
+	static const char tag[] = "fedlead-secagg-share-commitment-v1";
+	uint8_t r8[8], x1 = (uint8_t)x;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok;
+
+	for (int i = 0; i < 8; i++)
+		r8[i] = (uint8_t)(round >> (56 - 8 * i));
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1;
+	put_name(md, ctx, &ok);
+	ok = ok && EVP_DigestUpdate(md, r8, 8) == 1;
+	put_name(md, dealer, &ok);
+	put_name(md, holder, &ok);
+	ok = ok && EVP_DigestUpdate(md, &x1, 1) == 1 && EVP_DigestUpdate(md, seed_c, K) == 1 &&
+	     EVP_DigestUpdate(md, secret_c, K) == 1 && EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+}
 
 /* ===================================================================== */
 /* partner side                                                          */
@@ -265,7 +344,8 @@ struct npeer {
 	size_t cert_len;
 	int has_ct;
 	uint8_t ct[FL_WIRE_SHARE_CT_LEN];
-	int revealed; /* 0, 1 (seed share given), 2 (secret share given) */
+	uint8_t pt[PLAIN_LEN]; /* its shares to this partner, checked on receipt */
+	int revealed;          /* 0, 1 (seed share given), 2 (secret share given) */
 };
 
 struct fl_secagg_node {
@@ -291,14 +371,18 @@ struct fl_secagg_node {
 	char **participants; /* the task's participant list */
 	size_t n_participants;
 	struct fl_secagg_policy pol;
-	struct fl_secagg_history *hist;  /* not owned */
-	char *signed_surv, *signed_drop; /* the sets this partner signed */
+	struct fl_secagg_history *hist;       /* not owned */
+	char *signed_surv, *signed_drop;      /* the sets this partner signed */
+	char accused[FL_WIRE_MAX_STRING + 1]; /* a dealer proven to have dealt a bad share */
+	char accused_why[FL_WIRE_MAX_STRING + 64];
 };
 
 static void free_peers(struct fl_secagg_node *s)
 {
-	for (size_t i = 0; s->peers != NULL && i < s->np_alloc; i++)
+	for (size_t i = 0; s->peers != NULL && i < s->np_alloc; i++) {
+		OPENSSL_cleanse(s->peers[i].pt, PLAIN_LEN);
 		free(s->peers[i].cert);
+	}
 	free(s->peers);
 	s->peers = NULL;
 	s->np = 0;
@@ -446,9 +530,11 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	Fedlead__Wire__ShareSet ss = FEDLEAD__WIRE__SHARE_SET__INIT;
 	Fedlead__Wire__RoundRef rr;
 	Fedlead__Wire__EncryptedShare *es = NULL, **esp = NULL;
+	Fedlead__Wire__ShareCommitment *cm = NULL;
 	uint8_t *sh_s = NULL, *sh_b = NULL, *cts = NULL, pt[PLAIN_LEN], key[K], aad[CTX_MAX + 600];
+	uint8_t *cms = NULL, **sigs = NULL;
 	size_t n = kl->n_entries, k = 0;
-	int r, found = 0;
+	int r, found = 0, hostile = 0;
 
 	*frame = NULL;
 	*len = 0;
@@ -548,32 +634,66 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 	r = FL_ERR_NOMEM;
 	if ((sh_s = malloc(n * K)) == NULL || (sh_b = malloc(n * K)) == NULL ||
 	    (es = calloc(n, sizeof(*es))) == NULL || (esp = calloc(n, sizeof(*esp))) == NULL ||
-	    (cts = malloc(n * FL_WIRE_SHARE_CT_LEN)) == NULL)
+	    (cts = malloc(n * FL_WIRE_SHARE_CT_LEN)) == NULL ||
+	    (cm = calloc(n, sizeof(*cm))) == NULL || (cms = malloc(n * 2 * K)) == NULL ||
+	    (sigs = calloc(n, sizeof(*sigs))) == NULL)
 		goto out;
 	if ((r = fl_shamir_split(s->s.sec, K, s->t, (unsigned)n, sh_s)) != 0 ||
 	    (r = fl_shamir_split(s->b, K, s->t, (unsigned)n, sh_b)) != 0)
 		goto out;
+	/* Test builds only (fault.h): the first listed holder's seed share
+	 * off the polynomial, committed to as it is. */
+	if (fl_fault_hostile("inconsistent", s->ref.round))
+		sh_b[3] ^= 0x01;
+	hostile = fl_fault_hostile("bad-share", s->ref.round) |
+	          2 * fl_fault_hostile("bad-sig", s->ref.round) |
+	          4 * fl_fault_hostile("garbage-share", s->ref.round);
 	for (size_t i = 0; i < n; i++) {
-		size_t alen;
+		size_t alen, siglen;
+		uint8_t *cseed = cms + 2 * i * K, *csec = cseed + K, digest[K];
 
+		/* Every share this partner deals, its own included, is committed
+		 * to and signed: whoever reveals one that differs is caught. */
+		if ((r = share_commit(s->ctx, s->ref.round, s->id, s->peers[i].id, KIND_SEED,
+		                      (unsigned)i + 1, sh_b + i * K, cseed)) != 0 ||
+		    (r = share_commit(s->ctx, s->ref.round, s->id, s->peers[i].id, KIND_SECRET,
+		                      (unsigned)i + 1, sh_s + i * K, csec)) != 0 ||
+		    (r = commit_digest(s->ctx, s->ref.round, s->id, s->peers[i].id, (unsigned)i + 1,
+		                       cseed, csec, digest)) != 0 ||
+		    (r = fl_sa_sign_digest(s->key, COMMIT_LABEL, digest, &sigs[i], &siglen)) != 0)
+			goto out;
+		fedlead__wire__share_commitment__init(&cm[i]);
+		cm[i].holder = s->peers[i].id;
+		cm[i].seed = (ProtobufCBinaryData){K, cseed};
+		cm[i].secret = (ProtobufCBinaryData){K, csec};
+		cm[i].signature = (ProtobufCBinaryData){siglen, sigs[i]};
 		if (i == s->me) {
 			memcpy(s->own_s, sh_s + i * K, K);
 			memcpy(s->own_b, sh_b + i * K, K);
+			ss.own = &cm[i];
 			continue;
 		}
 		memcpy(pt, sh_s + i * K, K);
 		memcpy(pt + K, sh_b + i * K, K);
+		/* Test builds only: the first other holder's share or signature. */
+		if ((hostile & 1) && k == 0)
+			pt[K + 3] ^= 0x01;
+		if ((hostile & 2) && k == 0)
+			sigs[i][siglen > 8 ? siglen - 8 : 0] ^= 0x01;
 		alen = share_aad(s->ctx, s->ref.round, s->id, s->peers[i].id, aad, sizeof(aad));
 		if ((r = fl_sa_agree(s->c.sec, s->peers[i].c_pub, FL_SA_LABEL_SEAL, s->ctx,
 		                     s->ref.round, s->id, s->peers[i].id, key)) != 0 ||
 		    (r = fl_sa_seal(key, aad, alen, pt, PLAIN_LEN,
 		                    cts + k * FL_WIRE_SHARE_CT_LEN)) != 0)
 			goto out;
+		if ((hostile & 4) && k == 0) /* test builds only */
+			cts[20] ^= 0x01;
 		fedlead__wire__encrypted_share__init(&es[k]);
 		es[k].from = s->id;
 		es[k].to = s->peers[i].id;
 		es[k].ciphertext =
 		        (ProtobufCBinaryData){FL_WIRE_SHARE_CT_LEN, cts + k * FL_WIRE_SHARE_CT_LEN};
+		es[k].commitment = &cm[i];
 		esp[k] = &es[k];
 		k++;
 	}
@@ -599,6 +719,11 @@ out:
 	free(es);
 	free(esp);
 	free(cts);
+	free(cm);
+	free(cms);
+	for (size_t i = 0; sigs != NULL && i < n; i++)
+		free(sigs[i]);
+	free(sigs);
 	return r;
 }
 
@@ -610,6 +735,111 @@ static struct npeer *node_peer(struct fl_secagg_node *s, const char *id)
 	return NULL;
 }
 
+/*
+ * The share dealer p sealed to this partner: its commitment must be the
+ * one p signed for this partner (the coordinator checked the signature
+ * before relaying it, so a bad one is the coordinator's doing), and the
+ * ciphertext must open. Leaves the two shares in p->pt and the key that
+ * sealed them in key.
+ */
+static int check_dealt(struct fl_secagg_node *s, struct npeer *p,
+                       const Fedlead__Wire__ShareCommitment *cm, uint8_t key[K])
+{
+	uint8_t digest[K], aad[CTX_MAX + 600];
+	size_t alen;
+	int r;
+
+	if (cm == NULL || strcmp(cm->holder, s->id) != 0 || cm->seed.len != K ||
+	    cm->secret.len != K)
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: the share from %s comes without %s's commitment to "
+		               "it; refused",
+		               p->id, p->id);
+	if ((r = commit_digest(s->ctx, s->ref.round, p->id, s->id, (unsigned)s->me + 1,
+	                       cm->seed.data, cm->secret.data, digest)) != 0)
+		return r;
+	if (fl_sa_verify_digest(s->store, p->cert, p->cert_len, p->id, COMMIT_LABEL, digest,
+	                        cm->signature.data, cm->signature.len) != 0)
+		return fl_fail(
+		        FL_ERR_AUTH,
+		        "coordinator: the commitment to %s's share for this partner does not "
+		        "carry %s's signature; refused",
+		        p->id, p->id);
+	alen = share_aad(s->ctx, s->ref.round, p->id, s->id, aad, sizeof(aad));
+	if ((r = fl_sa_agree(s->c.sec, p->c_pub, FL_SA_LABEL_SEAL, s->ctx, s->ref.round, s->id,
+	                     p->id, key)) != 0)
+		return r;
+	if (fl_sa_open(key, aad, alen, p->ct, FL_WIRE_SHARE_CT_LEN, p->pt) != 0)
+		return 1; /* the caller decides (see fl_secagg_node_shares) */
+	return 0;
+}
+
+/*
+ * Whether this partner may disclose its share-encryption secret of this
+ * attempt: it opens every share dealt to it, as if one more partner
+ * colluded, so only while the threshold keeps c + 1 colluders from a
+ * secret (t > c + 1) and from both kinds of share of one partner
+ * (2t > n + c + 1; see fl_secagg_node_keys()).
+ */
+static int may_disclose(const struct fl_secagg_node *s)
+{
+	size_t c1 = (size_t)s->pol.max_colluders + 1;
+
+	return s->t > c1 && 2 * (size_t)s->t > s->np + c1;
+}
+
+/*
+ * Dealer p sealed this partner shares that its signed commitment does not
+ * match (key: the key that sealed them), or that do not open (key NULL).
+ * With the key the coordinator opens the ciphertext p itself sent and
+ * checks the claim against p's signature, so a false claim names the
+ * accuser; the key opens only what p and this partner sent each other this
+ * attempt: p's shares at this partner's x, which p has forfeited, and this
+ * partner's shares to p of secrets it never uses (nothing masked leaves;
+ * the next attempt has fresh keys). Without a key that opens, only this
+ * partner's share-encryption secret lets the coordinator check (see
+ * may_disclose()).
+ */
+static int accuse(struct fl_secagg_node *s, struct npeer *p, const uint8_t *key, uint8_t **frame,
+                  size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__Accusation ac = FEDLEAD__WIRE__ACCUSATION__INIT;
+	Fedlead__Wire__RoundRef rr;
+	int r;
+
+	set_ref(s, &rr);
+	ac.ref = &rr;
+	ac.dealer = p->id;
+	if (key != NULL)
+		ac.key = (ProtobufCBinaryData){K, (uint8_t *)key};
+	else
+		ac.c_secret = (ProtobufCBinaryData){K, s->c.sec};
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION;
+	env.accusation = &ac;
+	if ((r = encode_frame(&env, frame, len)) != 0)
+		return r;
+	snprintf(s->accused, sizeof(s->accused), "%s", p->id);
+	if (key != NULL)
+		snprintf(s->accused_why, sizeof(s->accused_why),
+		         "does not match %s's signed commitment", p->id);
+	else
+		snprintf(s->accused_why, sizeof(s->accused_why),
+		         "does not open under the keys both advertised");
+	s->step = 9; /* this attempt is over for this partner */
+	return 0;
+}
+
+const char *fl_secagg_node_accused(const struct fl_secagg_node *s)
+{
+	return s != NULL && s->accused[0] != '\0' ? s->accused : NULL;
+}
+
+const char *fl_secagg_node_accused_why(const struct fl_secagg_node *s)
+{
+	return s != NULL && s->accused[0] != '\0' ? s->accused_why : NULL;
+}
+
 int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSet *ss,
                           uint8_t **frame, size_t *len)
 {
@@ -619,12 +849,17 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 	uint64_t *y = NULL;
 	uint8_t key[K];
 	size_t have = 1; /* this partner itself */
-	int r;
+	int r, accused_once = 0;
 
 	*frame = NULL;
 	*len = 0;
 	if (s->step != 2)
 		return fl_fail(FL_ERR_PROTO, "coordinator: share_set out of order");
+	/* What a refused set left behind (this one may be a retry). */
+	for (size_t i = 0; i < s->np; i++) {
+		s->peers[i].has_ct = 0;
+		OPENSSL_cleanse(s->peers[i].pt, PLAIN_LEN);
+	}
 	for (size_t i = 0; i < ss->n_shares; i++) {
 		const Fedlead__Wire__EncryptedShare *e = ss->shares[i];
 		struct npeer *p = node_peer(s, e->from);
@@ -645,6 +880,46 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 		               "coordinator: shares from %zu partners, below the "
 		               "threshold %u",
 		               have, s->t);
+	/* Each share against its dealer's signed commitment, before anything
+	 * derived from this partner's data leaves. */
+	for (size_t i = 0; i < s->np; i++) {
+		struct npeer *p = &s->peers[i];
+		const Fedlead__Wire__ShareCommitment *cm = NULL;
+		uint8_t c_seed[K], c_secret[K];
+
+		if (i == s->me || !p->has_ct)
+			continue;
+		for (size_t j = 0; j < ss->n_shares; j++)
+			if (strcmp(ss->shares[j]->from, p->id) == 0)
+				cm = ss->shares[j]->commitment;
+		if ((r = check_dealt(s, p, cm, key)) < 0)
+			goto out;
+		if (r == 1) {
+			/* The coordinator relays the ciphertext: without evidence
+			 * this names nobody. */
+			if (!may_disclose(s)) {
+				r = fl_fail(FL_ERR_AUTH,
+				            "share from %s does not authenticate; refused", p->id);
+				goto out;
+			}
+			r = accuse(s, p, NULL, frame, len);
+			goto out;
+		}
+		if ((r = share_commit(s->ctx, s->ref.round, p->id, s->id, KIND_SEED,
+		                      (unsigned)s->me + 1, p->pt + K, c_seed)) != 0 ||
+		    (r = share_commit(s->ctx, s->ref.round, p->id, s->id, KIND_SECRET,
+		                      (unsigned)s->me + 1, p->pt, c_secret)) != 0)
+			goto out;
+		if (CRYPTO_memcmp(c_seed, cm->seed.data, K) != 0 ||
+		    CRYPTO_memcmp(c_secret, cm->secret.data, K) != 0 ||
+		    (!accused_once++ && fl_fault_hostile("false-accuse", s->ref.round))) {
+			/* p signed a commitment that the share it sealed to this
+			 * partner does not match: nothing of this round leaves
+			 * but the proof (see accuse()). */
+			r = accuse(s, p, key, frame, len);
+			goto out;
+		}
+	}
 	if ((y = malloc((s->n ? s->n : 1) * sizeof(uint64_t))) == NULL)
 		return FL_ERR_NOMEM;
 	memcpy(y, s->x, s->n * sizeof(uint64_t));
@@ -666,6 +941,8 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 	mu.kind = s->kind;
 	mu.values = y;
 	mu.n_values = s->n;
+	if (s->n > 0 && fl_fault_hostile("short-masked", s->ref.round))
+		mu.n_values = s->n - 1; /* test builds only */
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE;
 	env.masked_update = &mu;
 	if ((r = encode_frame(&env, frame, len)) != 0)
@@ -858,9 +1135,9 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 	Fedlead__Wire__UnmaskReply ur = FEDLEAD__WIRE__UNMASK_REPLY__INIT;
 	Fedlead__Wire__RoundRef rr;
 	Fedlead__Wire__RevealedShare *rs = NULL, **rsp = NULL;
-	uint8_t *shares = NULL, pt[PLAIN_LEN], key[K], aad[CTX_MAX + 600];
+	uint8_t *shares = NULL;
 	size_t k = 0, total = rq->n_survivors + rq->n_dropped;
-	int r;
+	int r, altered = 0;
 
 	*frame = NULL;
 	*len = 0;
@@ -931,24 +1208,15 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 		struct npeer *p = node_peer(s, id);
 		uint8_t *dst = shares + k * K;
 
-		if (p == &s->peers[s->me]) {
+		if (p == &s->peers[s->me])
 			memcpy(dst, survivor ? s->own_b : s->own_s, K);
-		} else {
-			size_t alen =
-			        share_aad(s->ctx, s->ref.round, p->id, s->id, aad, sizeof(aad));
-
-			if ((r = fl_sa_agree(s->c.sec, p->c_pub, FL_SA_LABEL_SEAL, s->ctx,
-			                     s->ref.round, s->id, p->id, key)) != 0)
-				goto out;
-			if ((r = fl_sa_open(key, aad, alen, p->ct, FL_WIRE_SHARE_CT_LEN, pt)) !=
-			    0) {
-				r = fl_fail(FL_ERR_AUTH,
-				            "share from %s does not authenticate; refused", p->id);
-				goto out;
-			}
-			memcpy(dst, survivor ? pt + K : pt, K);
-		}
+		else /* opened and checked against p's commitment on receipt */
+			memcpy(dst, survivor ? p->pt + K : p->pt, K);
 		p->revealed = survivor ? 1 : 2;
+		/* Test builds only: the first share of another partner, altered. */
+		if (p != &s->peers[s->me] && !altered &&
+		    (altered = fl_fault_hostile("bad-reveal", s->ref.round)) != 0)
+			dst[5] ^= 0x01;
 		fedlead__wire__revealed_share__init(&rs[k]);
 		rs[k].owner = p->id;
 		rs[k].what = survivor ? 1 : 2;
@@ -973,8 +1241,6 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 		s->hist->revealed = 1;
 	}
 out:
-	OPENSSL_cleanse(pt, sizeof(pt));
-	OPENSSL_cleanse(key, sizeof(key));
 	if (shares != NULL)
 		OPENSSL_cleanse(shares, (total + 1) * K);
 	free(shares);
@@ -987,9 +1253,20 @@ out:
 /* coordinator side                                                      */
 /* ===================================================================== */
 
+/* A dealer's signed commitment to the shares it dealt one holder. */
+struct ccommit {
+	int have;
+	uint8_t seed[K], secret[K];
+	uint8_t *sig;
+	size_t sig_len;
+	Fedlead__Wire__ShareCommitment msg; /* relayed to the holder */
+};
+
 struct cpeer {
 	char *id;
-	int advertised, shared, masked, signed_set, revealed;
+	int advertised, shared, masked, signed_set, revealed, accused;
+	char *fault;        /* a proven deviation, naming this partner */
+	struct ccommit *cm; /* its commitments, by the holder's index in p[] */
 	uint8_t c_pub[K], s_pub[K], commit[K], task[K];
 	uint8_t *ssig; /* its signature of the survivor set */
 	size_t ssig_len;
@@ -1039,6 +1316,10 @@ void fl_secagg_coord_free(struct fl_secagg_coord *c)
 		free(c->p[i].sig);
 		free(c->p[i].ssig);
 		free(c->p[i].cert);
+		free(c->p[i].fault);
+		for (size_t j = 0; c->p[i].cm != NULL && j < c->np; j++)
+			free(c->p[i].cm[j].sig);
+		free(c->p[i].cm);
 		for (size_t j = 0; j < c->p[i].n_out; j++)
 			free((char *)c->p[i].out[j].to);
 		cpeer_free_shares(&c->p[i]);
@@ -1106,6 +1387,35 @@ static struct cpeer *coord_peer(struct fl_secagg_coord *c, const char *id)
 	return NULL;
 }
 
+/*
+ * Records what p was proven to have done (the first thing only) and
+ * returns 0: the message that proved it was handled, and the state
+ * machine excludes p (fl_secagg_coord_fault()). The text is also the
+ * error message, for callers that stop.
+ */
+static int cfault(struct cpeer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cfault(struct cpeer *p, const char *fmt, ...)
+{
+	char msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fl_fail(FL_ERR_AUTH, "%s", msg);
+	if (p->fault == NULL && (p->fault = strdup(msg)) == NULL)
+		return FL_ERR_NOMEM;
+	return 0;
+}
+
+const char *fl_secagg_coord_fault(const struct fl_secagg_coord *c, const char *partner)
+{
+	for (size_t i = 0; i < c->np; i++)
+		if (strcmp(c->p[i].id, partner) == 0)
+			return c->p[i].fault;
+	return NULL;
+}
+
 static void cset_ref(struct fl_secagg_coord *c, Fedlead__Wire__RoundRef *r)
 {
 	fedlead__wire__round_ref__init(r);
@@ -1127,6 +1437,8 @@ int fl_secagg_coord_member(const struct fl_secagg_coord *c, enum fl_secagg_step 
 		if (strcmp(c->p[i].id, partner) == 0) {
 			const struct cpeer *p = &c->p[i];
 
+			if (p->fault != NULL || p->accused)
+				return 0;
 			switch (step) {
 			case FL_SECAGG_ADVERT: return p->advertised;
 			case FL_SECAGG_SHARES: return p->shared;
@@ -1149,6 +1461,9 @@ size_t fl_secagg_coord_count(const struct fl_secagg_coord *c, enum fl_secagg_ste
 
 int fl_secagg_coord_owes(const struct fl_secagg_coord *c, const char *partner)
 {
+	for (size_t i = 0; i < c->np; i++)
+		if (strcmp(c->p[i].id, partner) == 0 && (c->p[i].fault != NULL || c->p[i].accused))
+			return 0;
 	switch (c->step) {
 	case FL_SECAGG_ADVERT: return !fl_secagg_coord_member(c, FL_SECAGG_ADVERT, partner);
 	case FL_SECAGG_SHARES:
@@ -1241,12 +1556,89 @@ int fl_secagg_coord_key_list(struct fl_secagg_coord *c, uint8_t **frame, size_t 
 	return r;
 }
 
+/* Keeps one signed commitment of dealer p for holder h, or records p's fault. */
+static int keep_commitment(struct fl_secagg_coord *c, struct cpeer *p, struct cpeer *h,
+                           const Fedlead__Wire__ShareCommitment *cm)
+{
+	struct ccommit *k = &p->cm[h - c->p];
+	uint8_t digest[K];
+	int r;
+
+	if (cm == NULL || strcmp(cm->holder, h->id) != 0 || cm->seed.len != K ||
+	    cm->secret.len != K || cm->signature.len == 0)
+		return cfault(p,
+		              "round %llu: partner %s sent no commitment to the shares it dealt "
+		              "%s; %s is excluded",
+		              (unsigned long long)c->ref.round, p->id, h == p ? "itself" : h->id,
+		              p->id);
+	if ((r = commit_digest(c->ctx, c->ref.round, p->id, h->id, (unsigned)h->idx + 1,
+	                       cm->seed.data, cm->secret.data, digest)) != 0)
+		return r;
+	/* The certificate came with p's TLS handshake, verified there. */
+	if ((r = fl_sa_verify_digest_peer(p->cert, p->cert_len, p->id, COMMIT_LABEL, digest,
+	                                  cm->signature.data, cm->signature.len)) != 0) {
+		if (r != FL_ERR_AUTH)
+			return r;
+		return cfault(p,
+		              "round %llu: partner %s's commitment to the shares it dealt %s "
+		              "does not carry its valid signature; %s is excluded",
+		              (unsigned long long)c->ref.round, p->id, h == p ? "itself" : h->id,
+		              p->id);
+	}
+	free(k->sig);
+	if ((k->sig = malloc(cm->signature.len)) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(k->sig, cm->signature.data, cm->signature.len);
+	k->sig_len = cm->signature.len;
+	memcpy(k->seed, cm->seed.data, K);
+	memcpy(k->secret, cm->secret.data, K);
+	fedlead__wire__share_commitment__init(&k->msg);
+	k->msg.holder = h->id;
+	k->msg.seed = (ProtobufCBinaryData){K, k->seed};
+	k->msg.secret = (ProtobufCBinaryData){K, k->secret};
+	k->msg.signature = (ProtobufCBinaryData){k->sig_len, k->sig};
+	k->have = 1;
+	return 0;
+}
+
+/*
+ * Dealer p's signed commitments: one for each listed holder, its own share
+ * included. Checked here so that what is relayed to a holder, and what a
+ * revealed share is later checked against, is p's word, not anyone else's.
+ */
+static int check_commitments(struct fl_secagg_coord *c, struct cpeer *p,
+                             const Fedlead__Wire__ShareSet *ss)
+{
+	int r;
+
+	if (p->cm == NULL && (p->cm = calloc(c->np, sizeof(*p->cm))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < c->np; i++)
+		p->cm[i].have = 0;
+	if ((r = keep_commitment(c, p, p, ss->own)) != 0 || p->fault != NULL)
+		return r;
+	for (size_t i = 0; i < ss->n_shares; i++) {
+		struct cpeer *h = coord_peer(c, ss->shares[i]->to);
+
+		/* Addressing is checked by the caller; a holder named twice is
+		 * caught there too. */
+		if (h == NULL || h == p || !h->advertised)
+			continue;
+		if ((r = keep_commitment(c, p, h, ss->shares[i]->commitment)) != 0 ||
+		    p->fault != NULL)
+			return r;
+	}
+	return 0;
+}
+
 int fl_secagg_coord_shares(struct fl_secagg_coord *c, const char *partner,
                            const Fedlead__Wire__ShareSet *ss)
 {
 	struct cpeer *p = coord_peer(c, partner);
+	int r;
 
-	if (p == NULL || c->step != FL_SECAGG_SHARES || !p->advertised || p->shared)
+	if (p == NULL || c->step != FL_SECAGG_SHARES || !p->advertised || p->shared ||
+	    p->fault != NULL)
 		return fl_fail(FL_ERR_PROTO, "peer %s: share_set out of order", partner);
 	if (ss->n_shares != c->n_listed - 1)
 		return fl_fail(FL_ERR_PROTO,
@@ -1257,6 +1649,8 @@ int fl_secagg_coord_shares(struct fl_secagg_coord *c, const char *partner,
 	for (size_t j = 0; j < p->n_out; j++)
 		free((char *)p->out[j].to);
 	cpeer_free_shares(p);
+	if ((r = check_commitments(c, p, ss)) != 0 || p->fault != NULL)
+		return r;
 	if ((p->out = calloc(ss->n_shares + 1, sizeof(*p->out))) == NULL ||
 	    (p->out_ct = calloc(ss->n_shares + 1, sizeof(*p->out_ct))) == NULL)
 		return FL_ERR_NOMEM;
@@ -1312,8 +1706,15 @@ int fl_secagg_coord_shares_for(struct fl_secagg_coord *c, const char *partner, u
 		if (!q->shared)
 			continue;
 		for (size_t j = 0; j < q->n_out; j++)
-			if (strcmp(q->out[j].to, partner) == 0)
+			if (strcmp(q->out[j].to, partner) == 0) {
+				struct cpeer *h = coord_peer(c, partner);
+
+				/* The dealer's signed commitment rides with its share. */
+				q->out[j].commitment = h != NULL && q->cm[h - c->p].have
+				                               ? &q->cm[h - c->p].msg
+				                               : NULL;
 				sp[k++] = &q->out[j];
+			}
 	}
 	cset_ref(c, &rr);
 	ss.ref = &rr;
@@ -1331,11 +1732,17 @@ int fl_secagg_coord_masked(struct fl_secagg_coord *c, const char *partner,
 {
 	struct cpeer *p = coord_peer(c, partner);
 
-	if (p == NULL || c->step != FL_SECAGG_MASKED || !p->shared || p->masked)
+	if (p == NULL || c->step != FL_SECAGG_MASKED || !p->shared || p->masked ||
+	    p->fault != NULL || p->accused)
 		return fl_fail(FL_ERR_PROTO, "peer %s: masked_update out of order", partner);
+	/* Its own message over its own authenticated connection: nobody else
+	 * can have made it malformed. */
 	if (m->kind != c->kind || m->n_values != c->n)
-		return fl_fail(FL_ERR_PROTO, "peer %s: masked update of %zu values, expected %zu",
-		               partner, m->n_values, c->n);
+		return cfault(p,
+		              "round %llu: partner %s sent a masked update of %zu values of kind "
+		              "%d, expected %zu of kind %d; %s is excluded",
+		              (unsigned long long)c->ref.round, partner, m->n_values, (int)m->kind,
+		              c->n, (int)c->kind, partner);
 	/* Only the running sum is kept: no partner's vector, masked or not,
 	 * outlives this call. */
 	for (size_t j = 0; j < c->n; j++)
@@ -1400,7 +1807,8 @@ int fl_secagg_coord_signature(struct fl_secagg_coord *c, const char *partner,
 {
 	struct cpeer *p = coord_peer(c, partner);
 
-	if (p == NULL || c->step != FL_SECAGG_CONSISTENCY || !p->masked || p->signed_set)
+	if (p == NULL || c->step != FL_SECAGG_CONSISTENCY || !p->masked || p->signed_set ||
+	    p->fault != NULL)
 		return fl_fail(FL_ERR_PROTO, "peer %s: consistency_signature out of order",
 		               partner);
 	/* Relayed as it came: each node checks every signature itself. */
@@ -1469,7 +1877,8 @@ int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
 	struct cpeer *p = coord_peer(c, partner);
 	size_t ri;
 
-	if (p == NULL || c->step != FL_SECAGG_UNMASK || !p->signed_set || p->revealed)
+	if (p == NULL || c->step != FL_SECAGG_UNMASK || !p->signed_set || p->revealed ||
+	    p->fault != NULL)
 		return fl_fail(FL_ERR_PROTO, "peer %s: unmask_reply out of order", partner);
 	ri = (size_t)(p - c->p);
 	for (size_t i = 0; i < u->n_shares; i++) {
@@ -1495,15 +1904,140 @@ int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
 		c->rev_what[ri * c->np + oi] = (unsigned char)s->what;
 	}
 	p->revealed = 1;
+	/*
+	 * Every share against what its dealer signed for this revealer. An
+	 * honest revealer checked the same commitment when it received the
+	 * share (and accused the dealer had it not matched), so a revealed
+	 * share that differs is the revealer's doing: all of its shares are
+	 * set aside, and the others' may still reach t for every owner.
+	 */
+	for (size_t oi = 0; oi < c->np; oi++) {
+		struct cpeer *o = &c->p[oi];
+		unsigned what = c->rev_what[ri * c->np + oi];
+		uint8_t want[K];
+		int r;
+
+		if (what == 0)
+			continue;
+		if (o->cm == NULL || !o->cm[ri].have)
+			return fl_fail(FL_ERR_INTERNAL, "round %llu: no commitment of %s for %s",
+			               (unsigned long long)c->ref.round, o->id, p->id);
+		if ((r = share_commit(c->ctx, c->ref.round, o->id, p->id, what,
+		                      (unsigned)p->idx + 1, c->rev + (ri * c->np + oi) * K,
+		                      want)) != 0)
+			return r;
+		if (CRYPTO_memcmp(want, what == KIND_SEED ? o->cm[ri].seed : o->cm[ri].secret, K) !=
+		    0) {
+			OPENSSL_cleanse(c->rev + ri * c->np * K, c->np * K);
+			memset(c->rev_what + ri * c->np, 0, c->np);
+			return cfault(
+			        p,
+			        "round %llu: partner %s revealed a share of %s's %s that does "
+			        "not match %s's signed commitment; %s is excluded",
+			        (unsigned long long)c->ref.round, p->id, o->id,
+			        what == KIND_SEED ? "self-mask seed" : "mask secret", o->id, p->id);
+		}
+	}
 	return 0;
+}
+
+int fl_secagg_coord_accusation(struct fl_secagg_coord *c, const char *partner,
+                               const Fedlead__Wire__Accusation *a)
+{
+	struct cpeer *h = coord_peer(c, partner), *d;
+	const uint8_t *ct = NULL;
+	uint8_t aad[CTX_MAX + 600], pt[PLAIN_LEN], c_seed[K], c_secret[K], key[K];
+	size_t alen, hi;
+	int r;
+
+	if (h == NULL || c->step != FL_SECAGG_MASKED || !h->shared || h->masked || h->accused ||
+	    h->fault != NULL)
+		return fl_fail(FL_ERR_PROTO, "peer %s: accusation out of order", partner);
+	if ((a->key.len == K) == (a->c_secret.len == K) || a->key.len + a->c_secret.len != K)
+		return fl_fail(FL_ERR_PROTO, "peer %s: accusation without a key", partner);
+	d = coord_peer(c, a->dealer);
+	for (size_t j = 0; d != NULL && d != h && d->shared && j < d->n_out; j++)
+		if (strcmp(d->out[j].to, h->id) == 0)
+			ct = d->out_ct[j];
+	hi = (size_t)(h - c->p);
+	if (ct == NULL || d->cm == NULL || !d->cm[hi].have)
+		return fl_fail(FL_ERR_PROTO, "peer %s: accuses \"%.64s\", who dealt it no share",
+		               partner, a->dealer);
+	h->accused = 1;
+	alen = share_aad(c->ctx, c->ref.round, d->id, h->id, aad, sizeof(aad));
+	if (a->c_secret.len == K) {
+		/* h's secret against the public key h signed; the key of the
+		 * share from d's public key, which d signed. */
+		struct fl_sa_keypair kp;
+
+		memset(&kp, 0, sizeof(kp));
+		if ((r = fl_sa_keypair_from_secret(a->c_secret.data, &kp)) != 0)
+			return r;
+		if (CRYPTO_memcmp(kp.pub, h->c_pub, K) != 0) {
+			fl_sa_keypair_clear(&kp);
+			return cfault(
+			        h,
+			        "round %llu: partner %s accused %s of dealing it a share that "
+			        "does not open, but the secret key it disclosed is not the one "
+			        "it advertised; %s is excluded",
+			        (unsigned long long)c->ref.round, h->id, d->id, h->id);
+		}
+		r = fl_sa_agree(kp.sec, d->c_pub, FL_SA_LABEL_SEAL, c->ctx, c->ref.round, h->id,
+		                d->id, key);
+		fl_sa_keypair_clear(&kp);
+		if (r != 0)
+			return r;
+		if (fl_sa_open(key, aad, alen, ct, FL_WIRE_SHARE_CT_LEN, pt) != 0) {
+			OPENSSL_cleanse(key, sizeof(key));
+			return cfault(
+			        d,
+			        "round %llu: partner %s sent %s a share that does not open under "
+			        "the keys both advertised (%s's evidence checked); %s is excluded",
+			        (unsigned long long)c->ref.round, d->id, h->id, h->id, d->id);
+		}
+		OPENSSL_cleanse(key, sizeof(key));
+		/* It opens: h's claim was false. */
+		r = cfault(h,
+		           "round %llu: partner %s accused %s of dealing it a share that does not "
+		           "open, but it opens; %s is excluded",
+		           (unsigned long long)c->ref.round, h->id, d->id, h->id);
+		goto out;
+	}
+	/* The ciphertext is the one d sent this coordinator; only d and h hold
+	 * the key that opens it. */
+	if (fl_sa_open(a->key.data, aad, alen, ct, FL_WIRE_SHARE_CT_LEN, pt) != 0)
+		return cfault(
+		        h,
+		        "round %llu: partner %s accused %s of dealing it a bad share, but the "
+		        "key it disclosed does not open the share %s sent it; %s is excluded",
+		        (unsigned long long)c->ref.round, h->id, d->id, d->id, h->id);
+	if ((r = share_commit(c->ctx, c->ref.round, d->id, h->id, KIND_SEED, (unsigned)h->idx + 1,
+	                      pt + K, c_seed)) != 0 ||
+	    (r = share_commit(c->ctx, c->ref.round, d->id, h->id, KIND_SECRET, (unsigned)h->idx + 1,
+	                      pt, c_secret)) != 0)
+		goto out;
+	if (CRYPTO_memcmp(c_seed, d->cm[hi].seed, K) != 0 ||
+	    CRYPTO_memcmp(c_secret, d->cm[hi].secret, K) != 0)
+		r = cfault(d,
+		           "round %llu: partner %s dealt %s a share that does not match %s's "
+		           "signed commitment (%s's evidence checked); %s is excluded",
+		           (unsigned long long)c->ref.round, d->id, h->id, d->id, h->id, d->id);
+	else
+		r = cfault(h,
+		           "round %llu: partner %s accused %s of dealing it a bad share, but the "
+		           "share matches %s's signed commitment; %s is excluded",
+		           (unsigned long long)c->ref.round, h->id, d->id, d->id, h->id);
+out:
+	OPENSSL_cleanse(pt, sizeof(pt));
+	return r;
 }
 
 /*
  * Recovers owner o's secret from the first t revealed shares (in key-list
- * order; any t determine it). Shamir shares carry no integrity, so the
- * caller checks the result against what the owner committed to: its
- * self-mask commitment or its public key. A bad share among those used
- * abandons the round; one beyond them is not read.
+ * order; any t determine it). Each matched o's signed commitment when it
+ * was revealed (a revealer whose shares did not is set aside), so a result
+ * that differs from what o committed to (its self-mask commitment or its
+ * public key) is o's own inconsistent dealing.
  */
 static int recover(struct fl_secagg_coord *c, size_t oi, unsigned what, uint8_t secret[K])
 {
@@ -1556,12 +2090,13 @@ int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out)
 			    (r = commitment(c->session, o->id, secret, check)) != 0)
 				break;
 			if (CRYPTO_memcmp(check, o->commit, K) != 0) {
-				r = fl_fail(
-				        FL_ERR_AUTH,
-				        "round %llu: the revealed shares of %s's "
-				        "self-mask seed do not match its commitment (a malformed "
-				        "share); the round is abandoned",
-				        (unsigned long long)c->ref.round, o->id);
+				/* Every share used matched o's signed commitment. */
+				cfault(o,
+				       "round %llu: the shares %s dealt do not rebuild the "
+				       "self-mask seed it committed to, though each matches its "
+				       "signed commitment (inconsistent dealing); %s is excluded",
+				       (unsigned long long)c->ref.round, o->id, o->id);
+				r = FL_ERR_AUTH;
 				break;
 			}
 			r = fl_sa_mask(secret, -1, c->sum, c->n);
@@ -1573,11 +2108,12 @@ int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out)
 		    (r = fl_sa_keypair_from_secret(secret, &kp)) != 0)
 			break;
 		if (CRYPTO_memcmp(kp.pub, o->s_pub, K) != 0) {
-			r = fl_fail(FL_ERR_AUTH,
-			            "round %llu: the revealed shares of %s's mask secret "
-			            "do not match its public key (a malformed share); the round is "
-			            "abandoned",
-			            (unsigned long long)c->ref.round, o->id);
+			cfault(o,
+			       "round %llu: the shares %s dealt do not rebuild the mask secret "
+			       "of its public key, though each matches its signed commitment "
+			       "(inconsistent dealing); %s is excluded",
+			       (unsigned long long)c->ref.round, o->id, o->id);
+			r = FL_ERR_AUTH;
 			break;
 		}
 		for (size_t ui = 0; ui < c->np && r == 0; ui++) {

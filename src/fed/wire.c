@@ -405,6 +405,22 @@ static int check_keys(const ProtobufCBinaryData *c, const ProtobufCBinaryData *s
 	return 0;
 }
 
+/* A dealer's commitment to a holder's shares (absent or well-formed; the
+ * protocol engine says which are required). */
+static int check_commitment(const Fedlead__Wire__ShareCommitment *c, char *why)
+{
+	if (c == NULL)
+		return 0;
+	if (c->holder[0] == '\0')
+		return why_set(why, "share_set: commitment without a holder");
+	if (c->seed.len != FL_WIRE_KEY_LEN || c->secret.len != FL_WIRE_KEY_LEN)
+		return why_set(why, "share_set: commitments must be %d bytes", FL_WIRE_KEY_LEN);
+	if (c->signature.len == 0 || c->signature.len > FL_WIRE_MAX_SIGNATURE)
+		return why_set(why, "share_set: commitment signature of %zu bytes",
+		               c->signature.len);
+	return 0;
+}
+
 /* 0 when env is a message this version accepts, else 1 with why. */
 static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 {
@@ -431,6 +447,7 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
+	case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION:
 		if (ref == NULL)
 			return why_set(why, "%s: round reference missing", type);
 		if (check_fingerprint(&ref->schema_fingerprint, type, why) != 0)
@@ -532,13 +549,27 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		if (ss->n_shares > FL_WIRE_MAX_PARTIES)
 			return why_set(why, "share_set: %zu shares, the limit is %d", ss->n_shares,
 			               FL_WIRE_MAX_PARTIES);
-		for (size_t i = 0; i < ss->n_shares; i++)
+		for (size_t i = 0; i < ss->n_shares; i++) {
 			if (ss->shares[i]->ciphertext.len != FL_WIRE_SHARE_CT_LEN)
 				return why_set(why,
 				               "share_set: share %zu is %zu bytes, expected %d", i,
 				               ss->shares[i]->ciphertext.len, FL_WIRE_SHARE_CT_LEN);
+			if (check_commitment(ss->shares[i]->commitment, why) != 0)
+				return 1;
+		}
+		if (ss->own != NULL && check_commitment(ss->own, why) != 0)
+			return 1;
 		break;
 	}
+	case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION:
+		if (env->accusation->dealer[0] == '\0')
+			return why_set(why, "accusation: no dealer");
+		if ((env->accusation->key.len == FL_WIRE_KEY_LEN) ==
+		            (env->accusation->c_secret.len == FL_WIRE_KEY_LEN) ||
+		    env->accusation->key.len + env->accusation->c_secret.len != FL_WIRE_KEY_LEN)
+			return why_set(why, "accusation: needs a key or a secret key of %d bytes",
+			               FL_WIRE_KEY_LEN);
+		break;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_MASKED_UPDATE:
 		switch (env->masked_update->kind) {
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS:
@@ -765,6 +796,8 @@ const char *fl_wire_type_name(const Fedlead__Wire__Envelope *env)
 		return env->consistency_check ? "consistency_check" : "invalid";
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
 		return env->consistency_signature ? "consistency_signature" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION:
+		return env->accusation ? "accusation" : "invalid";
 	default: return "invalid";
 	}
 }
@@ -790,6 +823,7 @@ const Fedlead__Wire__RoundRef *fl_wire_ref(const Fedlead__Wire__Envelope *env)
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_CHECK: return env->consistency_check->ref;
 	case FEDLEAD__WIRE__ENVELOPE__BODY_CONSISTENCY_SIGNATURE:
 		return env->consistency_signature->ref;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION: return env->accusation->ref;
 	default: return NULL;
 	}
 }

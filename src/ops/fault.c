@@ -57,4 +57,26 @@ void fl_fault_point(const char *step, uint64_t round)
 	}
 }
 
+int fl_fault_hostile(const char *act, uint64_t round)
+{
+	const char *f = getenv("FEDLEAD_HOSTILE"), *item, *end;
+	char want[128];
+	size_t wlen;
+
+	if (f == NULL || f[0] == '\0')
+		return 0;
+	snprintf(want, sizeof(want), "%s@%llu", act, (unsigned long long)round);
+	wlen = strlen(want);
+	for (item = f; *item != '\0'; item = *end == ',' ? end + 1 : end) {
+		end = strchr(item, ',');
+		if (end == NULL)
+			end = item + strlen(item);
+		if ((size_t)(end - item) == wlen && strncmp(item, want, wlen) == 0) {
+			fl_log(FL_LOG_WARN, "hostile partner (test build): %s", want);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 #endif

@@ -344,14 +344,16 @@ print("round 1: %d values, rows %.17g; largest |unmasked - plain| = %.3g" %
       (len(a), a[0], max(abs(x - y) for x, y in zip(a, b))))
 sys.exit(0 if worst <= 0 else 1)
 PYEOF
-	# Another session: the commitments no longer match, and no sum comes out.
+	# Another session: the signed share commitments (protocol 3) no longer
+	# verify (the first dealer's to arrive, at its ShareSet), and no sum comes
+	# out.
 	st=0
 	replay 00112233445566778899aabbccddeeff "$T/wrong-sum" || st=$?
 	cat "$T/wrong-sum.log"
 	check "with a wrong session the replay refuses (status 1, nothing printed)" \
 		test "$st" -eq 1 -a ! -s "$T/wrong-sum"
-	check "... naming the commitment mismatch" grep -q \
-		"round 1: the revealed shares of p1's self-mask seed do not match its commitment" \
+	check "... naming the commitment that does not verify" grep -qE \
+		"round 1: partner (p[1-3])'s commitment to the shares it dealt itself does not carry its valid signature; \\1 is excluded" \
 		"$T/wrong-sum.log"
 else
 	bad "secagg_replay is built ($REPLAY)"

@@ -307,6 +307,9 @@ void fz_settings(struct fl_coord_settings *s, int algo, int late, int secure)
 	s->start_wait = 1;
 	s->secure = secure;
 	s->threshold = 0;
+	/* As the stock coordinator: t = 3 of 3, which the nodes' default policy
+	 * (max_colluders = 1) accepts. */
+	s->max_colluders = 1;
 }
 
 void fz_welcome(Fedlead__Wire__Welcome *w, Fedlead__Wire__Plan *plan, int i, int secure)
@@ -319,7 +322,7 @@ void fz_welcome(Fedlead__Wire__Welcome *w, Fedlead__Wire__Plan *plan, int i, int
 	plan->hist_bins = 16;
 	plan->hist_range = 20;
 	plan->secure_aggregation = secure;
-	plan->threshold = secure ? 2 : 0;
+	plan->threshold = secure ? 3 : 0;
 	w->protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	w->federation_id = (char *)FZ_FED;
 	w->coordinator_version = (char *)"fuzz";

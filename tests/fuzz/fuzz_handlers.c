@@ -300,7 +300,7 @@ static void sa_params(Fedlead__Wire__RoundRef *ref, Fedlead__Wire__SecAggParams 
 
 /* The task hash every fuzzed partner signs, and their policy. */
 static const uint8_t sa_task[32] = {0x7a};
-static const struct fl_secagg_policy sa_policy = {2, 0};
+static const struct fl_secagg_policy sa_policy = {2, 0, 1};
 
 /*
  * Operation byte: partner = (op & 3) % 3, then by (op >> 2) & 7: 0 a frame
@@ -351,6 +351,9 @@ static void sagg_coord_mode(struct fz_reader *in)
 				break;
 			case FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY:
 				fl_secagg_coord_reveal(c, name, env->unmask_reply);
+				break;
+			case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION:
+				fl_secagg_coord_accusation(c, name, env->accusation);
 				break;
 			default: break;
 			}

@@ -380,7 +380,7 @@ static void sagg_seeds(unsigned survivors, const char *tag)
 	struct fl_secagg_coord *c = NULL;
 	struct fl_secagg_history *hist[FZ_NP] = {NULL};
 	static const uint8_t task[32] = {0x7a};
-	static const struct fl_secagg_policy pol = {2, 0};
+	static const struct fl_secagg_policy pol = {2, 0, 1};
 	struct fz_buf co = {0}, no = {0};
 	uint8_t *frame, *kl;
 	size_t len, kl_len;

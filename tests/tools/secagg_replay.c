@@ -287,6 +287,11 @@ static int replay(struct fl_secagg_coord *c, struct msg *m, size_t n,
 		}
 		if (r != 0)
 			return fl_fail(r, "%s: %s", m[i].file, fl_errmsg());
+		/* A message that proves its sender deviated stops the replay as
+		 * it stops the coordinator's round. */
+		if (fl_secagg_coord_fault(c, m[i].partner) != NULL)
+			return fl_fail(FL_ERR_AUTH, "%s: %s", m[i].file,
+			               fl_secagg_coord_fault(c, m[i].partner));
 	}
 	return 0;
 }
