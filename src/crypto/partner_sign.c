@@ -259,18 +259,16 @@ int fl_sa_sign_digest(EVP_PKEY *key, const char *label, const uint8_t digest[FL_
 	return 0;
 }
 
-int fl_sa_verify_digest(X509_STORE *store, const uint8_t *cert_der, size_t cert_len,
-                        const char *identity, const char *label,
-                        const uint8_t digest[FL_SA_KEY_LEN], const uint8_t *sig, size_t sig_len)
+/* Both verifiers: the certificate is checked against store, or, without
+ * one, is the peer's own from its TLS handshake (partner_cert()). */
+static int verify_digest(X509_STORE *store, const uint8_t *cert_der, size_t cert_len,
+                         const char *identity, const char *label,
+                         const uint8_t digest[FL_SA_KEY_LEN], const uint8_t *sig, size_t sig_len)
 {
 	X509 *cert = NULL;
 	struct enc msg;
 	int r;
 
-	if (identity == NULL || !fl_cert_identity_valid(identity))
-		return fl_fail(FL_ERR_INVALID, "%s: identity is not a usable name", label);
-	if (store == NULL || !name_ok(label))
-		return fl_fail(FL_ERR_INVALID, "signature of %s: no CA store or label", identity);
 	if ((r = partner_cert(store, cert_der, cert_len, identity, label, &cert)) != 0)
 		return r;
 	digest_message(&msg, label, digest);
@@ -281,26 +279,26 @@ int fl_sa_verify_digest(X509_STORE *store, const uint8_t *cert_der, size_t cert_
 	return r;
 }
 
+int fl_sa_verify_digest(X509_STORE *store, const uint8_t *cert_der, size_t cert_len,
+                        const char *identity, const char *label,
+                        const uint8_t digest[FL_SA_KEY_LEN], const uint8_t *sig, size_t sig_len)
+{
+	if (identity == NULL || !fl_cert_identity_valid(identity))
+		return fl_fail(FL_ERR_INVALID, "%s: identity is not a usable name", label);
+	if (store == NULL || !name_ok(label))
+		return fl_fail(FL_ERR_INVALID, "signature of %s: no CA store or label", identity);
+	return verify_digest(store, cert_der, cert_len, identity, label, digest, sig, sig_len);
+}
+
 int fl_sa_verify_digest_peer(const uint8_t *cert_der, size_t cert_len, const char *identity,
                              const char *label, const uint8_t digest[FL_SA_KEY_LEN],
                              const uint8_t *sig, size_t sig_len)
 {
-	X509 *cert = NULL;
-	struct enc msg;
-	int r;
-
 	if (identity == NULL || !fl_cert_identity_valid(identity))
 		return fl_fail(FL_ERR_INVALID, "%s: identity is not a usable name", label);
 	if (!name_ok(label))
 		return fl_fail(FL_ERR_INVALID, "signature of %s: no label", identity);
-	if ((r = partner_cert(NULL, cert_der, cert_len, identity, label, &cert)) != 0)
-		return r;
-	digest_message(&msg, label, digest);
-	r = verify_with(X509_get0_pubkey(cert), msg.buf, msg.len, sig, sig_len);
-	if (r == FL_ERR_AUTH)
-		r = fl_fail(FL_ERR_AUTH, "%s of %s: signature does not verify", label, identity);
-	X509_free(cert);
-	return r;
+	return verify_digest(NULL, cert_der, cert_len, identity, label, digest, sig, sig_len);
 }
 
 /* ---- The CA/CRL store --------------------------------------------------- */

@@ -287,22 +287,34 @@ static void put_name(EVP_MD_CTX *md, const char *s, int *ok)
  * nothing of the secret), so the commitment hides the share; it binds the
  * dealer to the one share each holder may later reveal.
  */
+/* Starts a SHA-256 over the tag, the round context and number, dealer and
+ * holder: what both commitments below begin with. NULL when out of memory
+ * or when a step failed (*ok then 0). */
+static EVP_MD_CTX *commit_begin(const char *tag, size_t tag_len, const char *ctx, uint64_t round,
+                                const char *dealer, const char *holder, int *ok)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t r8[8];
+
+	for (int i = 0; i < 8; i++)
+		r8[i] = (uint8_t)(round >> (56 - 8 * i));
+	*ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	      EVP_DigestUpdate(md, tag, tag_len) == 1;
+	put_name(md, ctx, ok);
+	*ok = *ok && EVP_DigestUpdate(md, r8, 8) == 1;
+	put_name(md, dealer, ok);
+	put_name(md, holder, ok);
+	return md;
+}
+
 static int share_commit(const char *ctx, uint64_t round, const char *dealer, const char *holder,
                         unsigned kind, unsigned x, const uint8_t share[K], uint8_t out[K])
 {
 	static const char tag[] = "fedlead-secagg-share-v1";
-	uint8_t r8[8], kx[2] = {(uint8_t)kind, (uint8_t)x};
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t kx[2] = {(uint8_t)kind, (uint8_t)x};
 	int ok;
+	EVP_MD_CTX *md = commit_begin(tag, sizeof(tag), ctx, round, dealer, holder, &ok);
 
-	for (int i = 0; i < 8; i++)
-		r8[i] = (uint8_t)(round >> (56 - 8 * i));
-	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1;
-	put_name(md, ctx, &ok);
-	ok = ok && EVP_DigestUpdate(md, r8, 8) == 1;
-	put_name(md, dealer, &ok);
-	put_name(md, holder, &ok);
 	ok = ok && EVP_DigestUpdate(md, kx, 2) == 1 && EVP_DigestUpdate(md, share, K) == 1 &&
 	     EVP_DigestFinal_ex(md, out, NULL) == 1;
 	EVP_MD_CTX_free(md);
@@ -315,18 +327,10 @@ static int commit_digest(const char *ctx, uint64_t round, const char *dealer, co
                          uint8_t out[K])
 {
 	static const char tag[] = "fedlead-secagg-share-commitment-v1";
-	uint8_t r8[8], x1 = (uint8_t)x;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t x1 = (uint8_t)x;
 	int ok;
+	EVP_MD_CTX *md = commit_begin(tag, sizeof(tag), ctx, round, dealer, holder, &ok);
 
-	for (int i = 0; i < 8; i++)
-		r8[i] = (uint8_t)(round >> (56 - 8 * i));
-	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1;
-	put_name(md, ctx, &ok);
-	ok = ok && EVP_DigestUpdate(md, r8, 8) == 1;
-	put_name(md, dealer, &ok);
-	put_name(md, holder, &ok);
 	ok = ok && EVP_DigestUpdate(md, &x1, 1) == 1 && EVP_DigestUpdate(md, seed_c, K) == 1 &&
 	     EVP_DigestUpdate(md, secret_c, K) == 1 && EVP_DigestFinal_ex(md, out, NULL) == 1;
 	EVP_MD_CTX_free(md);
