@@ -625,6 +625,14 @@ static void test_http_token_file_errors(void **state)
 	assert_int_equal(fl_http_start(&f->s), FL_ERR_CONFIG);
 	snprintf(want, sizeof(want), "http_token_file %s: No such file or directory", P("missing"));
 	assert_string_equal(fl_errmsg(), want);
+	/* fedlead-coordinator --check reads the file the same way. */
+	assert_int_equal(fl_http_check_token_file(P("missing")), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), want);
+	assert_int_equal(fl_http_check_token_file(P("short")), FL_ERR_CONFIG);
+	snprintf(want, sizeof(want), "http_token_file %s: the token must be at least 16 characters",
+	         P("short"));
+	assert_string_equal(fl_errmsg(), want);
+	assert_int_equal(fl_http_check_token_file(P("token")), 0);
 }
 
 /* Connections to the HTTP endpoint (on 127.0.0.1): the third of

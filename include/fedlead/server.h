@@ -44,4 +44,8 @@ struct fl_coord_opts {
  * model, an error otherwise (fl_errmsg() says why). */
 int fl_coordinator_run(const struct fl_coord_opts *o);
 
+/* Reads and checks an HTTP bearer-token file as fl_coordinator_run()
+ * would (for --check): FL_ERR_CONFIG naming the file and the problem. */
+int fl_http_check_token_file(const char *path);
+
 #endif

@@ -59,6 +59,8 @@ static int check_only(struct fl_coordinator_config *c, const struct fl_coord_opt
 	if ((r = fl_tls_server_ctx(&o->tls, &ctx)) != 0)
 		return r;
 	SSL_CTX_free(ctx);
+	if (o->http_token_file != NULL && (r = fl_http_check_token_file(o->http_token_file)) != 0)
+		return r;
 	fl_config_dump(fl_coordinator_config_keys, c, stdout);
 	printf("; configuration OK: schema fingerprint %s, %zu partners\n", fp, o->set.n_partners);
 	if (o->set.privacy)

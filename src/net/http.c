@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,7 +484,8 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 
 /* ---- setup ---- */
 
-static int read_token(struct fl_http *h, const char *path)
+/* Reads and checks the token of path; its SHA-256 goes to hash. */
+static int read_token(const char *path, uint8_t hash[SHA256_DIGEST_LENGTH])
 {
 	char buf[TOKEN_FILE_MAX + 2];
 	unsigned int mdlen = 0;
@@ -511,11 +513,18 @@ static int read_token(struct fl_http *h, const char *path)
 		            "http_token_file %s: the token must be one line "
 		            "without blanks",
 		            path);
-	else if (EVP_Digest(buf, n, h->token_hash, &mdlen, EVP_sha256(), NULL) != 1)
+	else if (EVP_Digest(buf, n, hash, &mdlen, EVP_sha256(), NULL) != 1)
 		r = fl_fail(FL_ERR_INTERNAL, "http_token_file %s: cannot hash the token", path);
-	else
-		h->have_token = 1;
 	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+int fl_http_check_token_file(const char *path)
+{
+	uint8_t hash[SHA256_DIGEST_LENGTH];
+	int r = read_token(path, hash);
+
+	OPENSSL_cleanse(hash, sizeof(hash));
 	return r;
 }
 
@@ -542,8 +551,11 @@ int fl_http_start(struct server *s)
 		return FL_ERR_NOMEM;
 	h->s = s;
 	s->http = h;
-	if (o->http_token_file != NULL && (r = read_token(h, o->http_token_file)) != 0)
-		return r;
+	if (o->http_token_file != NULL) {
+		if ((r = read_token(o->http_token_file, h->token_hash)) != 0)
+			return r;
+		h->have_token = 1;
+	}
 	if (o->http_client_ca != NULL) {
 		struct fl_tls_opts t = {o->http_client_ca, o->tls.cert, o->tls.key, o->tls.crl};
 
