@@ -254,7 +254,8 @@ static void secure_round(struct setup *s, size_t np, size_t d, struct cost *c)
 	struct fl_secagg_node **nodes = calloc(np, sizeof(*nodes));
 	struct fl_secagg_history **hist = calloc(np, sizeof(*hist));
 	static const uint8_t task[32] = {0x7a};
-	static const struct fl_secagg_policy pol = {2, 0};
+	static const struct fl_secagg_policy pol = {
+	        .min_partners = 2, .allow_participant_change = 0, .max_colluders = 1};
 	struct watch *nw = calloc(np * 4, sizeof(*nw)), coord = {0};
 	struct fl_secagg_coord *co = NULL;
 	const char *ids[MAX_P];

@@ -822,6 +822,25 @@ static void test_participant_sets_across_federations(void **state)
 	free(frame);
 	tnode_free(&tn);
 
+	/* A task over more partners than the set goes on to the
+	 * ConsistencyCheck (the extra one may drop, and a survivor set other
+	 * than the revealed one is refused there). */
+	{
+		static const char *const more[] = {"acme", "globex", "hooli", "initech"};
+
+		tnode_new(&tn, &pol, "sets2b");
+		assert_int_equal(fl_fednode_set_ledger(tn.n, ledger, 10, 3600), 0);
+		assert_int_equal(fl_fednode_input(tn.n, "c", welcome(&w, "fed-c", 1), &frame, &len),
+		                 0);
+		t.sap.participants = (char **)more;
+		t.sap.n_participants = 4;
+		assert_int_equal(fl_fednode_input(tn.n, "c", &t.env, &frame, &len),
+		                 FL_FEDNODE_REPLY);
+		free(frame);
+		tnode_free(&tn);
+		t.sap.n_participants = 3;
+	}
+
 	/* The operator allows it. */
 	pol.allow_participant_change = 1;
 	tnode_new(&tn, &pol, "sets3");

@@ -74,8 +74,9 @@ const char *fl_secagg_history_origin(const struct fl_secagg_history *h);
 /*
  * The one-set rule applied to a task's participants, before this partner
  * sends anything derived from its data: 0 when nothing was revealed yet,
- * when the participants are the set revealed over, or when allow is set;
- * otherwise FL_ERR_AUTH with what differs, e.g.
+ * when the participants include every partner of the set revealed over (a
+ * survivor set may still be that set; the ConsistencyCheck refuses any
+ * other), or when allow is set; otherwise FL_ERR_AUTH, e.g.
  *   "the task's participants {a,b} are not the set {a,b,c} this data's sums
  *    were revealed over in this federation: the two could be differenced"
  * (or "... in ORIGIN"). A list naming a partner twice is FL_ERR_PROTO.

@@ -204,6 +204,27 @@ out:
 	return out;
 }
 
+/* Whether every name of the sorted comma-separated set sub is in set. */
+static int covers(const char *set, const char *sub)
+{
+	while (*sub != '\0') {
+		size_t len = strcspn(sub, ",");
+		const char *p = set;
+		int found = 0;
+
+		while (*p != '\0' && !found) {
+			size_t l = strcspn(p, ",");
+
+			found = l == len && memcmp(p, sub, len) == 0;
+			p += l + (p[l] == ',');
+		}
+		if (!found)
+			return 0;
+		sub += len + (sub[len] == ',');
+	}
+	return 1;
+}
+
 int fl_secagg_history_check(const struct fl_secagg_history *h, char *const *participants, size_t n,
                             int allow)
 {
@@ -216,7 +237,14 @@ int fl_secagg_history_check(const struct fl_secagg_history *h, char *const *part
 		return fl_fail(FL_ERR_PROTO,
 		               "coordinator: the task's participant list names a partner "
 		               "twice");
-	if (strcmp(set, h->set) != 0)
+	/*
+	 * Refused here when no survivor set of this task can be the revealed
+	 * one: a partner of that set is missing from the task. A task over more
+	 * partners goes on, since those extra may drop (a partner that fails a
+	 * round is still a participant of the next), and the ConsistencyCheck
+	 * refuses a survivor set that is not the revealed one.
+	 */
+	if (!covers(set, h->set))
 		r = fl_fail(FL_ERR_AUTH,
 		            "the task's participants {%.400s} are not the set {%.400s} this data's "
 		            "sums "
