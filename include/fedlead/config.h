@@ -65,6 +65,20 @@ enum fl_cfg_type {
 	                   non-empty; an empty value is the empty list */
 };
 
+/* Table entries for a config struct T: a key, a key with bounds, an enum. */
+#define FL_CFG_KEY(T, sec, name, type, field, dflt, help)                                          \
+	{                                                                                          \
+		sec, name, type, offsetof(T, field), NULL, 0, 0, dflt, help                        \
+	}
+#define FL_CFG_KEY_RANGE(T, sec, name, type, field, lo, hi, dflt, help)                            \
+	{                                                                                          \
+		sec, name, type, offsetof(T, field), NULL, lo, hi, dflt, help                      \
+	}
+#define FL_CFG_KEY_ENUM(T, sec, name, field, choices, dflt, help)                                  \
+	{                                                                                          \
+		sec, name, FL_CFG_ENUM, offsetof(T, field), choices, 0, 0, dflt, help              \
+	}
+
 struct fl_cfg_key {
 	const char *section;        /* INI section without brackets */
 	const char *name;           /* key and flag name, unique in the table */

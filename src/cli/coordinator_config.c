@@ -17,23 +17,10 @@
 
 static const char *const algorithms[] = {"newton", "lbfgs", "fedavg", NULL};
 static const char *const policies[] = {"wait", "drop", "abort", NULL};
-static const char *const levels[] = {"debug", "info", "notice", "warn", "error", NULL};
 
-#define K(sec, name, type, field, dflt, help)                                                      \
-	{                                                                                          \
-		sec, name, type, offsetof(struct fl_coordinator_config, field), NULL, 0, 0, dflt,  \
-		        help                                                                       \
-	}
-#define KR(sec, name, type, field, lo, hi, dflt, help)                                             \
-	{                                                                                          \
-		sec, name, type, offsetof(struct fl_coordinator_config, field), NULL, lo, hi,      \
-		        dflt, help                                                                 \
-	}
-#define KE(sec, name, field, choices, dflt, help)                                                  \
-	{                                                                                          \
-		sec, name, FL_CFG_ENUM, offsetof(struct fl_coordinator_config, field), choices, 0, \
-		        0, dflt, help                                                              \
-	}
+#define K(...) FL_CFG_KEY(struct fl_coordinator_config, __VA_ARGS__)
+#define KR(...) FL_CFG_KEY_RANGE(struct fl_coordinator_config, __VA_ARGS__)
+#define KE(...) FL_CFG_KEY_ENUM(struct fl_coordinator_config, __VA_ARGS__)
 
 const struct fl_cfg_key fl_coordinator_config_keys[] = {
         K("federation", "id", FL_CFG_STRING, id, NULL, "federation id (required)"),
@@ -118,7 +105,8 @@ const struct fl_cfg_key fl_coordinator_config_keys[] = {
         K("state", "model_out", FL_CFG_PATH, model_out, NULL,
           "the coordinator's copy of the model (default STATE_DIR/model.fdl)"),
         K("state", "audit_log", FL_CFG_PATH, audit_log, NULL, "JSON-lines audit log"),
-        KE("state", "log_level", log_level, levels, "info", "debug, info, notice, warn, error"),
+        KE("state", "log_level", log_level, fl_log_level_names, "info",
+           "debug, info, notice, warn, error"),
         K("state", "dump_dir", FL_CFG_PATH, dump_dir, NULL,
           "audit aid, off by default: write every payload received to this directory"),
         {NULL, NULL, 0, 0, NULL, 0, 0, NULL, NULL},

@@ -14,21 +14,10 @@
 #include "fedlead/node.h"
 
 static const char *const bad_rows_choices[] = {"fail", "skip", NULL};
-static const char *const level_choices[] = {"debug", "info", "notice", "warn", "error", NULL};
 
-#define JK(sec, name, type, field, dflt, help)                                                     \
-	{                                                                                          \
-		sec, name, type, offsetof(struct fl_node_config, field), NULL, 0, 0, dflt, help    \
-	}
-#define JKR(sec, name, type, field, lo, hi, dflt, help)                                            \
-	{                                                                                          \
-		sec, name, type, offsetof(struct fl_node_config, field), NULL, lo, hi, dflt, help  \
-	}
-#define JKE(sec, name, field, choices, dflt, help)                                                 \
-	{                                                                                          \
-		sec, name, FL_CFG_ENUM, offsetof(struct fl_node_config, field), choices, 0, 0,     \
-		        dflt, help                                                                 \
-	}
+#define JK(...) FL_CFG_KEY(struct fl_node_config, __VA_ARGS__)
+#define JKR(...) FL_CFG_KEY_RANGE(struct fl_node_config, __VA_ARGS__)
+#define JKE(...) FL_CFG_KEY_ENUM(struct fl_node_config, __VA_ARGS__)
 
 const struct fl_cfg_key fl_node_config_keys[] = {
         JK("node", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
@@ -48,7 +37,7 @@ const struct fl_cfg_key fl_node_config_keys[] = {
            "where to save the final model (required)"),
         JK("state", "audit_log", FL_CFG_PATH, audit_log, NULL,
            "JSON-lines log of everything sent and received"),
-        JKE("state", "log_level", log_level, level_choices, "info",
+        JKE("state", "log_level", log_level, fl_log_level_names, "info",
             "debug, info, notice, warn, error"),
         JK("state", "dump_dir", FL_CFG_PATH, dump_dir, NULL,
            "audit aid: write every message sent, before encryption, to this directory"),
