@@ -4,7 +4,8 @@
 # else), certificates for the coordinator (host name "coordinator") and
 # three partners, and the bundled CoIL 2000 leads split as deploy/demo.sh
 # does: every fifth lead held out, the rest 50/30/20 % to acme, globex and
-# initech. Everything the others read goes to /srv/fedlead. Running it
+# initech, and a bearer token for the coordinator's dashboard. Everything
+# the others read goes to /srv/fedlead. Running it
 # again does nothing once it has finished; a run that was interrupted is
 # started over.
 # (The FL_DEMO_* variables exist for tests/e2e/deploy.sh, which runs this
@@ -19,7 +20,7 @@ if [ -f "$out/.ready" ]; then
 	echo "demo-init: already set up; remove the volumes to start afresh"
 	exit 0
 fi
-rm -rf "$ca" "$out/pki" "$out/data" "$out/leads.schema.json"
+rm -rf "$ca" "$out/pki" "$out/data" "$out/leads.schema.json" "$out/dashboard.token"
 mkdir -p "$out/pki" "$out/data"
 
 fedlead-ca init --dir "$ca" --name "fedlead demo CA"
@@ -30,6 +31,13 @@ for p in "${partners[@]}"; do
 done
 cp "$ca/ca.crt" "$ca/crl.pem" "$out/pki/"
 rm -f "$out"/pki/*.csr
+
+# The coordinator's HTTP endpoint listens on the container's every address
+# (compose publishes it on the host's loopback only) and so needs a bearer
+# token: 32 random bytes from OpenSSL's CSPRNG, hex, readable by the image's
+# user alone. The nodes mount this volume too; in a real deployment the
+# token lives where only the coordinator can read it.
+(umask 077 && openssl rand -hex 32 >"$out/dashboard.token")
 
 cp "$demo/coil2000.schema.json" "$out/leads.schema.json"
 awk -v dir="$out/data" '

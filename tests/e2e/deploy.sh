@@ -378,10 +378,12 @@ if command -v openssl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; the
 	cp "$FL_SRC/tests/data/coil2000/train.csv" "$SCHEMA" "$D/share/"
 	if out=$(PATH=$P/bin:$PATH FL_DEMO_SHARE=$D/share FL_DEMO_CA=$D/ca/ca FL_DEMO_OUT=$D/srv \
 		bash "$FL_SRC/deploy/docker/demo-init.sh" 2>&1) &&
-		[ -f "$D/srv/.ready" ] && [ "$(stat -c %a "$D/srv/pki/acme.key")" = 600 ]; then
-		ok "docker demo-init.sh mints the certificates and splits the leads"
+		[ -f "$D/srv/.ready" ] && [ "$(stat -c %a "$D/srv/pki/acme.key")" = 600 ] &&
+		[ "$(stat -c %a "$D/srv/dashboard.token")" = 600 ] &&
+		grep -qxE '[0-9a-f]{64}' "$D/srv/dashboard.token"; then
+		ok "docker demo-init.sh mints the certificates and the dashboard token and splits the leads"
 	else
-		bad "docker demo-init.sh mints the certificates and splits the leads" "$out"
+		bad "docker demo-init.sh mints the certificates and the dashboard token and splits the leads" "$out"
 	fi
 	for f in acme globex initech holdout; do tail -n +2 "$D/srv/data/$f.csv"; done | sort >"$D/split"
 	tail -n +2 "$FL_SRC/tests/data/coil2000/train.csv" | sort >"$D/all"
