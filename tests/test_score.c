@@ -69,12 +69,13 @@ static const char *LEADS = "lead,visits,industry,won\n"
  * sigmoid(1.8) = 0.8581489, sigmoid(-2.2) = 0.0997504, sigmoid(-0.2) =
  * 0.4501660, sigmoid(0.2) = 0.5498340, sigmoid(-0.6) = 0.3543437. Reasons are
  * the positive contributions, largest first, named by the lead's own field
- * text; ids with a comma or a quote are quoted as RFC 4180 says. */
+ * text ("finance" is not a listed industry: its reason says it is unseen);
+ * ids with a comma or a quote are quoted as RFC 4180 says. */
 static const char *SCORED[] = {
         "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2",
         "A1,0.858149,1,1,visits=20,1.5000,industry=tech,0.9800",
         "B2,0.099750,6,9,,,,",
-        "\"Acme, Inc.\",0.450166,4,6,visits=(missing),0.4000,industry=finance,0.0800",
+        "\"Acme, Inc.\",0.450166,4,6,visits=(missing),0.4000,industry=(unseen: finance),0.0800",
         "\"Bob \"\"B\"\" Ltd\",0.549834,3,4,industry=tech,0.9800,,",
         "E5,0.354344,5,7,visits=15,0.7000,,",
         "F6,0.858149,2,2,visits=20,1.5000,industry=tech,0.9800",
@@ -269,7 +270,8 @@ static void test_reason_count(void **state)
 	        "reason_3,contribution_3",
 	        "A1,0.858149,1,1,visits=20,1.5000,industry=tech,0.9800,,",
 	        "B2,0.099750,6,9,,,,,,",
-	        "\"Acme, Inc.\",0.450166,4,6,visits=(missing),0.4000,industry=finance,0.0800,,",
+	        "\"Acme, Inc.\",0.450166,4,6,visits=(missing),0.4000,industry=(unseen: finance),"
+	        "0.0800,,",
 	        "\"Bob \"\"B\"\" Ltd\",0.549834,3,4,industry=tech,0.9800,,,,",
 	        "E5,0.354344,5,7,visits=15,0.7000,,,,",
 	        "F6,0.858149,2,2,visits=20,1.5000,industry=tech,0.9800,,",
@@ -294,6 +296,128 @@ static void test_reason_count(void **state)
 	assert_string_equal(fl_errmsg(), "reason codes per lead must be 0 to 10");
 	o.n_reasons = -1;
 	assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_INVALID);
+}
+
+/* Reasons against conversion: the most negative contributions (from the
+ * table at the top: B2 visits -0.9, industry -0.62; Bob visits -0.1; E5
+ * industry -0.62), alone and beside the positive ones. */
+static void test_reasons_down(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256];
+	static const char *down[] = {
+	        "lead,score,rank,decile,down_reason_1,down_contribution_1,down_reason_2,"
+	        "down_contribution_2",
+	        "A1,0.858149,1,1,,,,",
+	        "B2,0.099750,6,9,visits=5,-0.9000,industry=retail,-0.6200",
+	        "\"Acme, Inc.\",0.450166,4,6,,,,",
+	        "\"Bob \"\"B\"\" Ltd\",0.549834,3,4,visits=10,-0.1000,,",
+	        "E5,0.354344,5,7,industry=retail,-0.6200,,",
+	        "F6,0.858149,2,2,,,,",
+	        NULL,
+	};
+	static const char *both[] = {
+	        "lead,score,rank,decile,reason_1,contribution_1,down_reason_1,down_contribution_1",
+	        "A1,0.858149,1,1,visits=20,1.5000,,",
+	        "B2,0.099750,6,9,,,visits=5,-0.9000",
+	        "\"Acme, Inc.\",0.450166,4,6,visits=(missing),0.4000,,",
+	        "\"Bob \"\"B\"\" Ltd\",0.549834,3,4,industry=tech,0.9800,visits=10,-0.1000",
+	        "E5,0.354344,5,7,visits=15,0.7000,industry=retail,-0.6200",
+	        "F6,0.858149,2,2,visits=20,1.5000,,",
+	        NULL,
+	};
+
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, LEADS);
+	default_opts(&o, data, out);
+	o.reasons = FL_REASONS_DOWN;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_lines(out, down);
+	o.reasons = FL_REASONS_BOTH;
+	o.n_reasons = 1;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_lines(out, both);
+}
+
+/* --sort rank: SCORED's lines, best rank first (ties in input order). Run
+ * with a ranking memory of four records, so the ranking spills to disk too. */
+static void test_sort_rank(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256];
+	const char *want[] = {SCORED[0], SCORED[1], SCORED[6], SCORED[4],
+	                      SCORED[3], SCORED[5], SCORED[2], NULL};
+
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, LEADS);
+	default_opts(&o, data, out);
+	o.sort_rank = 1;
+	o.tmpdir = fx->dir;
+	o.mem_records = 4;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_lines(out, want);
+}
+
+/* Unseen values are counted per column, with the first one as an example;
+ * a listed value or a missing one is not unseen. */
+static void test_unseen_counted(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256];
+
+	path_in(fx, "leads.csv", data);
+	write_file(data, "lead,visits,industry,won\n"
+	                 "A1,20,tech,yes\n"
+	                 "B2,5,Finance,no\n"
+	                 "C3,5,,no\n"
+	                 "D4,,TECH,no\n"
+	                 "E5,15,finance,no\n");
+	default_opts(&o, data, NULL);
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.load.rows, 5);
+	assert_int_equal(rep.load.unseen_leads, 3);
+	assert_int_equal(rep.load.n_unseen, 1);
+	assert_int_equal(rep.load.n_unseen_more, 0);
+	assert_string_equal(rep.load.unseen[0].column, "industry");
+	assert_int_equal(rep.load.unseen[0].leads, 3);
+	assert_string_equal(rep.load.unseen[0].example, "Finance");
+}
+
+/* --top P %: the best share of the leads, rounded down, never below one. */
+static void test_top_share(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256];
+
+	path_in(fx, "leads.csv", data);
+	write_file(data, LEADS);
+	default_opts(&o, data, NULL);
+	o.eval = 1;
+	o.top_share = 0.5;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.ev.top_k, 3);
+	/* A1 (converted), F6, Bob: one of the three converted. */
+	assert_int_equal(rep.ev.top_k_positives, 1);
+	o.top_share = 0.01;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.ev.top_k, 1);
+	assert_int_equal(rep.ev.top_k_positives, 1);
 }
 
 /* --eval: AUC, log-loss, Brier, deciles, top-K and lift against values
@@ -635,6 +759,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_scored_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reason_count, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reasons_down, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_sort_rank, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_unseen_counted, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_top_share, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_eval_metrics, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_rows_skip, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_rows_fail, setup, teardown),

@@ -91,6 +91,17 @@ void fl_scaler_free(struct fl_scaler *sc);
 enum fl_bad_rows { FL_BAD_ROWS_FAIL = 0, FL_BAD_ROWS_SKIP = 1 };
 
 #define FL_BAD_ROW_SAMPLES 5
+#define FL_UNSEEN_COLUMNS 16
+
+/* A categorical column's values that the schema does not list: the model
+ * learned no weight for them, and they score as the feature's "(other)". */
+struct fl_unseen {
+	size_t feature;     /* index into the schema's features */
+	const char *column; /* its name (the schema's string) */
+	uint64_t leads;     /* leads with such a value in this column */
+	char example[64];   /* the first such value (truncated) */
+};
+
 struct fl_load_report {
 	uint64_t rows;                         /* rows loaded */
 	uint64_t skipped;                      /* bad rows skipped (policy skip) */
@@ -98,7 +109,22 @@ struct fl_load_report {
 	size_t n_samples;
 	size_t n_extra;  /* header columns the schema ignores implicitly */
 	char extra[512]; /* their names, comma-separated (truncated with "...") */
+	/* Unseen values, counted by fl_rows_next() (the scoring paths): per
+	 * column for the first FL_UNSEEN_COLUMNS columns that have any, the
+	 * others only in n_unseen_more. */
+	uint64_t unseen_leads; /* leads with at least one unseen value */
+	struct fl_unseen unseen[FL_UNSEEN_COLUMNS];
+	size_t n_unseen;
+	size_t n_unseen_more; /* further columns with unseen values */
 };
+
+/*
+ * Whether feature i of the row just encoded from rec into the raw row x has
+ * a value the schema does not list (not a missing one): the encoder put it
+ * in the feature's "(other)" column.
+ */
+int fl_encode_unseen(const struct fl_binding *b, const struct fl_csv_record *rec, const double *x,
+                     size_t i);
 
 /* Fills rep->n_extra and rep->extra from a binding. */
 void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b);

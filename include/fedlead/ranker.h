@@ -33,6 +33,12 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev);
  */
 int fl_ranker_rank(struct fl_ranker *r, uint64_t i, uint64_t *rank, int *decile);
 void fl_ranker_free(struct fl_ranker *r);
+/*
+ * A new unlinked temporary file in the ranker's directory (*fd, read and
+ * write), for a caller that spools per-lead output beside the ranking;
+ * errors name the directory as the ranker's own do.
+ */
+int fl_ranker_tmpfile(const struct fl_ranker *r, int *fd);
 
 /*
  * A fixed-size summary of the ranking for charts (ROC, cumulative gains,

@@ -43,6 +43,9 @@ struct fl_report_meta {
 	int top_drivers;        /* drivers shown each way (towards / against); 0 = 10 */
 	const struct fl_report_compare *compare; /* the federation panel; NULL = none */
 	size_t n_compare;
+	/* The scored file's load report, for its unseen values; NULL = none
+	 * (fl_report_file() sets it from its own pass). */
+	const struct fl_load_report *load;
 };
 
 /*

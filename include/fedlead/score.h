@@ -14,15 +14,25 @@
 
 #define FL_MAX_REASONS 10
 
+/* Which reason codes a scored lead carries (--reasons up|down|both). */
+enum fl_reasons_dir {
+	FL_REASONS_UP = 1,   /* the strongest drivers towards conversion */
+	FL_REASONS_DOWN = 2, /* the strongest drivers against it */
+	FL_REASONS_BOTH = 3
+};
+
 struct fl_score_opts {
 	const char *data; /* lead CSV (a regular file: it is read twice) */
 	const char *out;  /* scored CSV path; NULL = no per-lead output */
 	int eval;         /* the label column must be present */
 	uint64_t top_k;   /* 0 = no top-K figures */
+	double top_share; /* with top_k 0: the best share of the leads, in (0, 1]; 0 = none */
 	enum fl_bad_rows policy;
-	int n_reasons;      /* reason codes per lead, 0..FL_MAX_REASONS */
-	const char *tmpdir; /* for the ranking spill files; NULL = $TMPDIR */
-	size_t mem_records; /* ranking records kept in memory; 0 = 1<<20 */
+	int n_reasons;               /* reason codes per lead and direction, 0..FL_MAX_REASONS */
+	enum fl_reasons_dir reasons; /* 0 = FL_REASONS_UP */
+	int sort_rank;               /* --out in rank order (best first), not file order */
+	const char *tmpdir;          /* for the ranking spill files; NULL = $TMPDIR */
+	size_t mem_records;          /* ranking records kept in memory; 0 = 1<<20 */
 };
 
 struct fl_score_report {

@@ -86,6 +86,20 @@ void fl_cli_load_notices(const char *prog, const char *path, const struct fl_loa
 	if (rep->n_extra > 0)
 		fprintf(stderr, "%s: notice: %s: %zu column%s not in the schema, ignored: %s\n",
 		        prog, path, rep->n_extra, rep->n_extra == 1 ? "" : "s", rep->extra);
+	if (rep->unseen_leads > 0) {
+		fprintf(stderr,
+		        "%s: warning: %s: %llu lead%s with values the schema does not list "
+		        "(each scores as its column's \"(other)\"):\n",
+		        prog, path, (unsigned long long)rep->unseen_leads,
+		        rep->unseen_leads == 1 ? "" : "s");
+		for (size_t i = 0; i < rep->n_unseen; i++)
+			fprintf(stderr, "  column \"%s\": %llu lead%s, first \"%s\"\n",
+			        rep->unseen[i].column, (unsigned long long)rep->unseen[i].leads,
+			        rep->unseen[i].leads == 1 ? "" : "s", rep->unseen[i].example);
+		if (rep->n_unseen_more > 0)
+			fprintf(stderr, "  and %zu more column%s\n", rep->n_unseen_more,
+			        rep->n_unseen_more == 1 ? "" : "s");
+	}
 	if (rep->skipped == 0)
 		return;
 	fprintf(stderr, "%s: warning: %s: skipped %llu bad row%s (--bad-rows=skip); first %s:\n",

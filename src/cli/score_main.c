@@ -25,7 +25,8 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 	        "usage: fedlead-score --model MODEL.fdl --data LEADS.csv [--out SCORED.csv]\n"
-	        "                     [--eval] [--top K] [--json] [--reasons N]\n"
+	        "                     [--eval] [--top K|P%%] [--json] [--reasons N]\n"
+	        "                     [--reasons up|down|both] [--sort file|rank]\n"
 	        "                     [--report REPORT.html [--compare "
 	        "NAME=LOCAL.fdl:HOLDOUT.csv]...]\n"
 	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
@@ -36,7 +37,13 @@ static void usage(FILE *fp)
 	        "\n"
 	        "--out       writes one row per lead: id, score (conversion probability), rank,\n"
 	        "            decile (1 = best tenth) and the top reason codes with their\n"
-	        "            contributions to the log-odds\n"
+	        "            contributions to the log-odds; a value the schema does not list\n"
+	        "            shows as COLUMN=(unseen: VALUE)\n"
+	        "--reasons N  reason codes per lead (default 3); up (default): the strongest\n"
+	        "            drivers towards conversion, down: against it (down_reason_K\n"
+	        "            columns), both: N of each\n"
+	        "--sort rank  writes --out best-scored lead first (default: file order)\n"
+	        "--top K     hits among the K best leads; --top 10%% takes the best tenth\n"
 	        "--eval      the file has the label column: prints AUC, log-loss, Brier score,\n"
 	        "            calibration by decile and, with --top K, hits among the K best\n"
 	        "--json      prints the metrics as one JSON object\n"
@@ -90,10 +97,33 @@ static json_t *real_or_null(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
+/* "unseen": the leads with values the schema does not list, by column. */
+static int unseen_json(const struct fl_load_report *l, json_t *o)
+{
+	json_t *u = json_object(), *cols = json_array();
+
+	if (u == NULL || cols == NULL) {
+		json_decref(u);
+		json_decref(cols);
+		return FL_ERR_NOMEM;
+	}
+	json_object_set_new(u, "leads", json_integer((json_int_t)l->unseen_leads));
+	for (size_t i = 0; i < l->n_unseen; i++)
+		json_array_append_new(cols,
+		                      json_pack("{s:s, s:I, s:s}", "column", l->unseen[i].column,
+		                                "leads", (json_int_t)l->unseen[i].leads, "example",
+		                                l->unseen[i].example));
+	json_object_set_new(u, "columns", cols);
+	json_object_set_new(u, "more_columns", json_integer((json_int_t)l->n_unseen_more));
+	json_object_set_new(o, "unseen", u);
+	return 0;
+}
+
 static int print_eval_json(const struct fl_eval *ev, const struct fl_score_report *rep)
 {
 	json_t *o = json_object(), *dec = json_array();
 	char *s;
+	int r;
 
 	if (o == NULL || dec == NULL)
 		return FL_ERR_NOMEM;
@@ -106,6 +136,11 @@ static int print_eval_json(const struct fl_eval *ev, const struct fl_score_repor
 	json_object_set_new(o, "top_k_positives", json_integer((json_int_t)ev->top_k_positives));
 	json_object_set_new(o, "lift_at_top_k", real_or_null(ev->lift_at_top_k));
 	json_object_set_new(o, "skipped_rows", json_integer((json_int_t)rep->load.skipped));
+	if ((r = unseen_json(&rep->load, o)) != 0) {
+		json_decref(o);
+		json_decref(dec);
+		return r;
+	}
 	for (int d = 0; d < FL_DECILES; d++) {
 		const struct fl_decile *dc = &ev->deciles[d];
 
@@ -200,6 +235,29 @@ static int run_compare(const struct fl_model *fed, const struct fl_score_opts *s
 	return r;
 }
 
+/* --top K or --top P%: a share of the leads, resolved once they are counted. */
+static int parse_top(const char *arg, struct fl_score_opts *so)
+{
+	size_t n = strlen(arg);
+	char num[32];
+	double p;
+
+	so->top_share = 0;
+	if (n == 0 || arg[n - 1] != '%')
+		return fl_cli_u64("--top", arg, &so->top_k);
+	if (n > sizeof(num) ||
+	    (snprintf(num, sizeof(num), "%.*s", (int)(n - 1), arg),
+	     fl_cli_double("--top", num, &p) != 0) ||
+	    !(p > 0 && p <= 100))
+		return fl_fail(FL_ERR_INVALID,
+		               "--top: \"%s\" is not a share of the leads above 0 %% and at "
+		               "most 100 %%",
+		               arg);
+	so->top_k = 0;
+	so->top_share = p / 100;
+	return 0;
+}
+
 enum {
 	OPT_MODEL = 256,
 	OPT_DATA,
@@ -218,7 +276,8 @@ enum {
 	OPT_VERIFY_CA,
 	OPT_CRL,
 	OPT_REPORT,
-	OPT_COMPARE
+	OPT_COMPARE,
+	OPT_SORT
 };
 
 static const struct option long_opts[] = {
@@ -238,6 +297,7 @@ static const struct option long_opts[] = {
         {"crl", required_argument, NULL, OPT_CRL},
         {"report", required_argument, NULL, OPT_REPORT},
         {"compare", required_argument, NULL, OPT_COMPARE},
+        {"sort", required_argument, NULL, OPT_SORT},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -281,12 +341,29 @@ int fl_cmd_score(int argc, char **argv)
 			cmp_arg[n_cmp++] = optarg;
 			break;
 		case OPT_TOP:
-			if ((r = fl_cli_u64("--top", optarg, &so.top_k)) != 0)
+			if ((r = parse_top(optarg, &so)) != 0)
 				return fail(r);
 			break;
+		case OPT_SORT:
+			if (strcmp(optarg, "rank") != 0 && strcmp(optarg, "file") != 0)
+				return fail(fl_fail(FL_ERR_INVALID,
+				                    "--sort: \"%s\" is not file or rank", optarg));
+			so.sort_rank = strcmp(optarg, "rank") == 0;
+			break;
 		case OPT_REASONS:
-			if ((r = fl_cli_u64("--reasons", optarg, &v)) != 0)
-				return fail(r);
+			if (strcmp(optarg, "up") == 0 || strcmp(optarg, "down") == 0 ||
+			    strcmp(optarg, "both") == 0) {
+				so.reasons = optarg[0] == 'u'   ? FL_REASONS_UP
+				             : optarg[0] == 'd' ? FL_REASONS_DOWN
+				                                : FL_REASONS_BOTH;
+				break;
+			}
+			if (fl_cli_u64("--reasons", optarg, &v) != 0)
+				return fail(
+				        fl_fail(FL_ERR_INVALID,
+				                "--reasons: \"%s\" is neither a number of reason "
+				                "codes nor up, down or both",
+				                optarg));
 			if (v > FL_MAX_REASONS)
 				return fail(fl_fail(FL_ERR_INVALID, "--reasons: at most %d",
 				                    FL_MAX_REASONS));
@@ -350,6 +427,11 @@ int fl_cmd_score(int argc, char **argv)
 		goto out;
 	}
 	if (explain) {
+		if (so.top_share > 0) {
+			r = fl_fail(FL_ERR_INVALID,
+			            "--top: with --explain, the number of drivers, not a share");
+			goto out;
+		}
 		r = fl_score_explain(m, stdout,
 		                     so.top_k ? (int)(so.top_k > 1000 ? 1000 : so.top_k) : 10);
 		goto out;

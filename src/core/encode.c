@@ -493,6 +493,17 @@ void fl_dataset_free(struct fl_dataset *ds)
 	free(ds);
 }
 
+int fl_encode_unseen(const struct fl_binding *b, const struct fl_csv_record *rec, const double *x,
+                     size_t i)
+{
+	const struct fl_feature *f = &b->s->features[i];
+
+	/* encode_categorical() sets the "(other)" column for a value it did not
+	 * find and for a missing one; only the first is unseen. */
+	return f->type == FL_CATEGORICAL && f->other && x[f->enc_offset + f->n_values] == 1.0 &&
+	       rec->fields[b->feat[i].col].len > 0;
+}
+
 void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b)
 {
 	size_t used = 0;

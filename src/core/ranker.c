@@ -388,6 +388,12 @@ out:
 	return rc;
 }
 
+int fl_ranker_tmpfile(const struct fl_ranker *r, int *fd)
+{
+	*fd = -1;
+	return tmp_file(r, fd);
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)

@@ -17,6 +17,7 @@ struct fl_rows {
 	enum fl_bad_rows policy;
 	struct fl_load_report *rep; /* NULL: count nothing */
 	uint64_t index;             /* data records read in this pass, bad ones included */
+	uint8_t *more;              /* features counted in rep->n_unseen_more */
 };
 
 /* Reads the header and binds it. */
@@ -61,6 +62,50 @@ int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
 	return 0;
 }
 
+/* Counts the unseen values of the row just encoded into x (see
+ * struct fl_load_report). */
+static void count_unseen(struct fl_rows *rows, const double *x)
+{
+	struct fl_load_report *rep = rows->rep;
+	int any = 0;
+
+	for (size_t i = 0; i < rows->s->n_features; i++) {
+		const struct fl_csv_field *fld;
+		size_t k;
+
+		if (!fl_encode_unseen(rows->b, &rows->rec, x, i))
+			continue;
+		any = 1;
+		for (k = 0; k < rep->n_unseen && rep->unseen[k].feature != i; k++)
+			;
+		if (k == rep->n_unseen) {
+			if (k == FL_UNSEEN_COLUMNS) {
+				/* Beyond the table: each column counted once. Without
+				 * memory for the marks the count is a lower bound. */
+				if (rows->more == NULL)
+					rows->more = calloc(rows->s->n_features, 1);
+				if (rows->more != NULL && !rows->more[i]) {
+					rows->more[i] = 1;
+					rep->n_unseen_more++;
+				}
+				continue;
+			}
+			fld = &rows->rec.fields[fl_binding_column(rows->b, i)];
+			rep->unseen[k].feature = i;
+			rep->unseen[k].column = rows->s->features[i].name;
+			snprintf(rep->unseen[k].example, sizeof(rep->unseen[k].example), "%.*s",
+			         (int)(fld->len < 63 ? fld->len : 63), fld->s);
+			/* The example goes to a terminal: no control characters. */
+			for (char *c = rep->unseen[k].example; *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					*c = '?';
+			rep->n_unseen++;
+		}
+		rep->unseen[k].leads++;
+	}
+	rep->unseen_leads += any;
+}
+
 int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id)
 {
 	double unused;
@@ -70,8 +115,11 @@ int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id
 		label = &unused;
 	while ((r = fl_csv_next(rows->csv, &rows->rec)) == 1) {
 		rows->index++;
-		if ((r = fl_encode_row(rows->b, &rows->rec, x, label, id)) == 0)
+		if ((r = fl_encode_row(rows->b, &rows->rec, x, label, id)) == 0) {
+			if (rows->rep != NULL)
+				count_unseen(rows, x);
 			return 1;
+		}
 		if (r != FL_ERR_DATA || rows->policy != FL_BAD_ROWS_SKIP)
 			return r;
 		if (rows->rep != NULL) {
@@ -91,6 +139,8 @@ int fl_rows_rewind(struct fl_rows *rows, struct fl_load_report *rep)
 	int r;
 
 	rows->rep = rep;
+	free(rows->more);
+	rows->more = NULL;
 	if ((r = fl_csv_rewind(rows->csv)) != 0)
 		return r;
 	return bind_header(rows);
@@ -127,5 +177,6 @@ void fl_rows_close(struct fl_rows *rows)
 		return;
 	fl_binding_free(rows->b);
 	fl_csv_free(rows->csv);
+	free(rows->more);
 	free(rows);
 }

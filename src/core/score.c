@@ -54,8 +54,12 @@ struct reason {
 	double contribution;
 };
 
-/* The n largest positive contributions, largest first. */
-static size_t top_reasons(const struct fl_model *m, const double *x, int n, struct reason *out)
+/*
+ * The n strongest contributions of one sign (sign 1: the largest positive
+ * ones, sign -1: the most negative), strongest first.
+ */
+static size_t top_reasons(const struct fl_model *m, const double *x, int n, int sign,
+                          struct reason *out)
 {
 	const struct fl_schema *s = m->schema;
 	size_t k = 0;
@@ -64,7 +68,7 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, stru
 	if (n <= 0)
 		return 0;
 	for (size_t i = 0; i < s->n_features; i++) {
-		double c = feature_contribution(m, x, &s->features[i]);
+		double c = sign * feature_contribution(m, x, &s->features[i]);
 		size_t pos;
 
 		if (!(c > 0))
@@ -78,47 +82,181 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, stru
 		}
 		out[pos] = (struct reason){i, c};
 	}
+	for (size_t j = 0; j < k; j++)
+		out[j].contribution *= sign;
 	return k;
 }
 
-/* The value that made a reason: the field text from the lead's row. */
+/*
+ * The value that made a reason: the field text from the lead's row. A value
+ * the schema does not list says so: its contribution is the weight the
+ * model learned for the feature's "(other)" column (from other values, or
+ * from blanks), never one learned for this value.
+ */
 static void reason_text(const struct fl_model *m, const struct fl_binding *b,
-                        const struct fl_csv_record *rec, size_t feature, char *buf, size_t n)
+                        const struct fl_csv_record *rec, const double *raw, size_t feature,
+                        char *buf, size_t n)
 {
 	const struct fl_feature *f = &m->schema->features[feature];
 	const struct fl_csv_field *fld = &rec->fields[fl_binding_column(b, feature)];
+	int len = (int)(fld->len > 80 ? 80 : fld->len);
 
 	if (fld->len == 0)
 		snprintf(buf, n, "%s=(missing)", f->name);
+	else if (fl_encode_unseen(b, rec, raw, feature))
+		snprintf(buf, n, "%s=(unseen: %.*s)", f->name, len, fld->s);
 	else
-		snprintf(buf, n, "%s=%.*s", f->name, (int)(fld->len > 80 ? 80 : fld->len), fld->s);
+		snprintf(buf, n, "%s=%.*s", f->name, len, fld->s);
+}
+
+static int reasons_up(const struct fl_score_opts *o)
+{
+	return o->reasons == 0 || (o->reasons & FL_REASONS_UP);
+}
+
+static int reasons_down(const struct fl_score_opts *o)
+{
+	return (o->reasons & FL_REASONS_DOWN) != 0;
 }
 
 static void write_header(FILE *fp, const struct fl_model *m, const struct fl_score_opts *o)
 {
 	put_field(fp, m->schema->id != NULL ? m->schema->id : "row");
 	fputs(",score,rank,decile", fp);
-	for (int k = 1; k <= o->n_reasons; k++)
+	for (int k = 1; reasons_up(o) && k <= o->n_reasons; k++)
 		fprintf(fp, ",reason_%d,contribution_%d", k, k);
+	for (int k = 1; reasons_down(o) && k <= o->n_reasons; k++)
+		fprintf(fp, ",down_reason_%d,down_contribution_%d", k, k);
 	fputc('\n', fp);
 }
 
-/* Second pass: every good row with its rank and reasons. */
-static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
-                        struct fl_rows *rows, struct fl_ranker *rk, FILE *fp,
-                        struct fl_score_report *rep, double *x)
+/* One direction's reason columns of a lead: n pairs, empty when the lead
+ * has fewer contributions of that sign. */
+static void write_reasons(FILE *fp, const struct fl_model *m, const struct fl_score_opts *o,
+                          struct fl_rows *rows, const double *raw, const double *x, int sign)
 {
 	struct reason reasons[FL_MAX_REASONS];
-	char text[160], rowbuf[32];
+	char text[192];
+	size_t nr = top_reasons(m, x, o->n_reasons, sign, reasons);
+
+	for (size_t k = 0; k < (size_t)o->n_reasons; k++) {
+		if (k >= nr) {
+			fputs(",,", fp);
+			continue;
+		}
+		reason_text(m, fl_rows_binding(rows), fl_rows_record(rows), raw, reasons[k].feature,
+		            text, sizeof(text));
+		fputc(',', fp);
+		put_field(fp, text);
+		fprintf(fp, ",%.4f", reasons[k].contribution);
+	}
+}
+
+/* Where one lead's output line lies in the spool of --sort rank. */
+struct spool_ref {
+	uint64_t off, len;
+};
+
+/*
+ * --sort rank: the second pass spools each lead's line to an unlinked file
+ * and its place there to a second one, at the lead's rank; the lines are
+ * then copied in rank order. Memory stays constant whatever the leads;
+ * the cost is one more write and read of the output.
+ */
+struct spool {
+	FILE *lines;
+	int idx;
+};
+
+static int spool_open(struct fl_ranker *rk, struct spool *sp)
+{
+	int fd, r;
+
+	sp->lines = NULL;
+	sp->idx = -1;
+	if ((r = fl_ranker_tmpfile(rk, &fd)) != 0)
+		return r;
+	if ((sp->lines = fdopen(fd, "w+")) == NULL) {
+		close(fd);
+		return FL_ERR_NOMEM;
+	}
+	return fl_ranker_tmpfile(rk, &sp->idx);
+}
+
+static void spool_close(struct spool *sp)
+{
+	if (sp->lines != NULL)
+		fclose(sp->lines);
+	if (sp->idx >= 0)
+		close(sp->idx);
+}
+
+static int spool_io(const char *what, const char *data)
+{
+	return fl_fail(FL_ERR_IO, "%s: cannot %s the rank-order spool: %s", data, what,
+	               strerror(errno));
+}
+
+/* Copies the spooled lines of ranks 1..n to fp. */
+static int spool_copy(struct spool *sp, uint64_t n, FILE *fp, const char *data)
+{
+	struct spool_ref ref[512];
+	char *buf = NULL;
+	size_t cap = 0;
+	int r = 0;
+
+	if (fflush(sp->lines) != 0)
+		return spool_io("write", data);
+	for (uint64_t k = 0; k < n && r == 0; k += 512) {
+		size_t m = n - k < 512 ? (size_t)(n - k) : 512;
+		ssize_t got = pread(sp->idx, ref, m * sizeof(*ref), (off_t)(k * sizeof(*ref)));
+
+		if (got != (ssize_t)(m * sizeof(*ref))) {
+			r = spool_io("read", data);
+			break;
+		}
+		for (size_t j = 0; j < m; j++) {
+			if (ref[j].len > cap) {
+				char *nb = realloc(buf, ref[j].len);
+
+				if (nb == NULL) {
+					r = FL_ERR_NOMEM;
+					break;
+				}
+				buf = nb;
+				cap = ref[j].len;
+			}
+			if (pread(fileno(sp->lines), buf, ref[j].len, (off_t)ref[j].off) !=
+			    (ssize_t)ref[j].len) {
+				r = spool_io("read", data);
+				break;
+			}
+			fwrite(buf, 1, ref[j].len, fp);
+		}
+	}
+	free(buf);
+	return r;
+}
+
+/* Second pass: every good row with its rank and reasons, in file order, or
+ * spooled for rank order (sp != NULL). raw and x hold a row each. */
+static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
+                        struct fl_rows *rows, struct fl_ranker *rk, FILE *fp, struct spool *sp,
+                        struct fl_score_report *rep, double *raw, double *x)
+{
+	char rowbuf[32];
 	const char *id;
 	uint64_t i = 0, rank;
 	int r, decile;
 
 	write_header(fp, m, o);
-	while ((r = fl_rows_next(rows, x, NULL, &id)) == 1) {
+	if (sp != NULL)
+		fp = sp->lines;
+	while ((r = fl_rows_next(rows, raw, NULL, &id)) == 1) {
+		struct spool_ref ref = {0, 0};
 		double z;
-		size_t nr;
 
+		memcpy(x, raw, m->dim * sizeof(*x));
 		fl_scaler_apply(m->scaler, x);
 		z = fl_model_logit(m, x);
 		if ((r = fl_ranker_rank(rk, i, &rank, &decile)) != 0)
@@ -131,21 +269,21 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 			         (unsigned long long)fl_rows_index(rows));
 			id = rowbuf;
 		}
+		if (sp != NULL)
+			ref.off = (uint64_t)ftello(fp);
 		put_field(fp, id);
 		fprintf(fp, ",%.6f,%llu,%d", fl_sigmoid(z), (unsigned long long)rank, decile);
-		nr = top_reasons(m, x, o->n_reasons, reasons);
-		for (size_t k = 0; k < (size_t)o->n_reasons; k++) {
-			if (k >= nr) {
-				fputs(",,", fp);
-				continue;
-			}
-			reason_text(m, fl_rows_binding(rows), fl_rows_record(rows),
-			            reasons[k].feature, text, sizeof(text));
-			fputc(',', fp);
-			put_field(fp, text);
-			fprintf(fp, ",%.4f", reasons[k].contribution);
-		}
+		if (reasons_up(o))
+			write_reasons(fp, m, o, rows, raw, x, 1);
+		if (reasons_down(o))
+			write_reasons(fp, m, o, rows, raw, x, -1);
 		fputc('\n', fp);
+		if (sp != NULL) {
+			ref.len = (uint64_t)ftello(fp) - ref.off;
+			if (pwrite(sp->idx, &ref, sizeof(ref), (off_t)((rank - 1) * sizeof(ref))) !=
+			    (ssize_t)sizeof(ref))
+				return spool_io("write", o->data);
+		}
 		i++;
 	}
 	if (r < 0)
@@ -163,6 +301,18 @@ static const struct fl_file_opts score_out_opts = {.what = "write output",
                                                    .create_what = "create output",
                                                    .mode = 0666,
                                                    .flags = FL_FILE_UMASK};
+
+/* --top K, or --top P %: the best P % of the leads, rounded down, at least
+ * one lead when there are any. */
+static uint64_t top_k(const struct fl_score_opts *o, uint64_t rows)
+{
+	double k;
+
+	if (o->top_k > 0 || !(o->top_share > 0))
+		return o->top_k;
+	k = floor(o->top_share * (double)rows);
+	return k < 1 ? (rows > 0) : (uint64_t)k;
+}
 
 /*
  * The first pass: scores every good row of rows (standardised with the
@@ -187,7 +337,7 @@ static int rank_rows(const struct fl_model *m, const struct fl_score_opts *o, st
 	if (r < 0)
 		goto out;
 	rep->bytes = fl_rows_bytes_read(rows);
-	if ((r = fl_ranker_finish(rk, o->top_k, &rep->ev)) != 0)
+	if ((r = fl_ranker_finish(rk, top_k(o, rep->load.rows), &rep->ev)) != 0)
 		goto out;
 	*out = rk;
 	rk = NULL;
@@ -220,6 +370,7 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 {
 	struct fl_rows *rows = NULL;
 	struct fl_ranker *rk = NULL;
+	struct spool sp = {NULL, -1};
 	double *x = NULL;
 	struct fl_file *dst = NULL;
 	FILE *fp = NULL;
@@ -229,7 +380,9 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 	if (o->n_reasons < 0 || o->n_reasons > FL_MAX_REASONS)
 		return fl_fail(FL_ERR_INVALID, "reason codes per lead must be 0 to %d",
 		               FL_MAX_REASONS);
-	if ((x = malloc(m->dim * sizeof(double))) == NULL)
+	/* Two rows: the raw one (whose "(other)" columns tell unseen values)
+	 * and the standardised one. */
+	if ((x = malloc(2 * m->dim * sizeof(double))) == NULL)
 		return FL_ERR_NOMEM;
 	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) != 0 ||
 	    (r = rank_rows(m, o, rows, x, rep, &rk)) != 0)
@@ -240,18 +393,22 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 	}
 	/* Bad rows were counted in the first pass. */
 	if ((r = fl_rows_rewind(rows, NULL)) != 0 ||
+	    (o->sort_rank && (r = spool_open(rk, &sp)) != 0) ||
 	    (r = fl_file_begin(o->out, &score_out_opts, &dst)) != 0)
 		goto out;
 	if ((fp = fl_file_stream(dst)) == NULL) {
 		r = FL_ERR_IO;
 		goto out;
 	}
-	if ((r = write_scores(m, o, rows, rk, fp, rep, x)) != 0)
+	if ((r = write_scores(m, o, rows, rk, fp, o->sort_rank ? &sp : NULL, rep, x, x + m->dim)) !=
+	            0 ||
+	    (o->sort_rank && (r = spool_copy(&sp, rep->load.rows, fp, o->data)) != 0))
 		goto out;
 	r = fl_file_commit(dst);
 	dst = NULL;
 out:
 	fl_file_abort(dst);
+	spool_close(&sp);
 	fl_rows_close(rows);
 	fl_ranker_free(rk);
 	free(x);

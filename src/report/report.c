@@ -739,6 +739,39 @@ static void provenance(struct fl_svg_buf *b, const struct fl_model *m,
 	put(b, "</td></tr>\n</table>\n");
 }
 
+/*
+ * Values the schema does not list, by column: they score as the column's
+ * "(other)", so a reader must know how many leads that touched before
+ * trusting their scores.
+ */
+static void unseen_panel(struct fl_svg_buf *b, const struct fl_load_report *l)
+{
+	if (l == NULL || l->unseen_leads == 0)
+		return;
+	put(b, "<section class=\"unseen\">\n<h2>Values the schema does not list</h2>\n<p>");
+	count(b, l->unseen_leads);
+	put(b, l->unseen_leads == 1 ? " lead has" : " leads have");
+	put(b, " a value the schema does not list; each such value scores as its column&#39;s "
+	       "&ldquo;(other)&rdquo; and its reason codes say &ldquo;unseen&rdquo;.</p>\n"
+	       "<table>\n<tr><th>Column</th><th>Leads</th><th>First value</th></tr>\n");
+	for (size_t i = 0; i < l->n_unseen; i++) {
+		put(b, "<tr><td>");
+		esc(b, l->unseen[i].column);
+		put(b, "</td><td>");
+		count(b, l->unseen[i].leads);
+		put(b, "</td><td>");
+		esc(b, l->unseen[i].example);
+		put(b, "</td></tr>\n");
+	}
+	put(b, "</table>\n");
+	if (l->n_unseen_more > 0) {
+		put(b, "<p class=\"note\">and ");
+		count(b, l->n_unseen_more);
+		put(b, l->n_unseen_more == 1 ? " more column</p>\n" : " more columns</p>\n");
+	}
+	put(b, "</section>\n");
+}
+
 int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const struct fl_curves *cv,
                    const struct fl_report_meta *meta, char **html, size_t *len)
 {
@@ -779,6 +812,7 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 		esc(&b, meta->generated);
 	}
 	put(&b, "</p></header>\n");
+	unseen_panel(&b, meta->load);
 	if (ev == NULL)
 		federation_panel(&b, meta);
 
@@ -894,6 +928,7 @@ int fl_report_file(const struct fl_model *m, const struct fl_score_opts *o,
                    const struct fl_report_meta *meta, const char *path, struct fl_score_report *rep)
 {
 	struct fl_score_report own;
+	struct fl_report_meta with_load = {0};
 	struct fl_curves *cv = NULL;
 	char *html = NULL;
 	size_t len;
@@ -904,8 +939,11 @@ int fl_report_file(const struct fl_model *m, const struct fl_score_opts *o,
 	/* About 4 KiB: kept off the stack of callers with small stacks. */
 	if ((cv = malloc(sizeof(*cv))) == NULL)
 		return FL_ERR_NOMEM;
+	if (meta != NULL)
+		with_load = *meta;
+	with_load.load = &rep->load;
 	if ((r = fl_report_score(m, o, rep, cv)) == 0 &&
-	    (r = fl_report_html(m, &rep->ev, cv, meta, &html, &len)) == 0)
+	    (r = fl_report_html(m, &rep->ev, cv, &with_load, &html, &len)) == 0)
 		r = save_atomic(path, html, len);
 	free(html);
 	free(cv);

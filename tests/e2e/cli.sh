@@ -198,6 +198,63 @@ assert rows[0] == ["lead", "score", "rank", "decile"], rows[0]
 assert [r[:4] for r in rows[1:]] == [r[:4] for r in full[1:]]
 '
 
+# ---- values the schema does not list, reasons both ways, rank order, --top P% ----
+{
+	head -n 4 leads.csv
+	echo "N1,9,Brand new industry,no"
+	echo "N2,3,TECH,yes"
+} >unseen.csv
+run "$SCORE" --model model.fdl --data unseen.csv --out unseen-scored.csv --reasons both \
+	--reasons 2 --sort rank
+expect "scoring unseen values warns, naming the column" 0 'fedlead-score: warning: unseen.csv: 2 leads with values the schema does not list (each scores as its column'"'"'s "(other)"):
+  column "industry": 2 leads, first "Brand new industry"
+fedlead-score: wrote unseen-scored.csv'
+check "a reason code for an unseen value says so; --reasons both; --sort rank" "$PY" -c '
+import csv
+rows = list(csv.reader(open("unseen-scored.csv")))
+assert rows[0] == ["lead", "score", "rank", "decile", "reason_1", "contribution_1",
+                   "reason_2", "contribution_2", "down_reason_1", "down_contribution_1",
+                   "down_reason_2", "down_contribution_2"], rows[0]
+body = rows[1:]
+assert [int(r[2]) for r in body] == [1, 2, 3, 4, 5], [r[2] for r in body]
+scores = [float(r[1]) for r in body]
+assert scores == sorted(scores, reverse=True), scores
+texts = {r[0]: [c for c in r[4::2] if c.startswith("industry=")] for r in body}
+assert texts["N1"] == ["industry=(unseen: Brand new industry)"], texts
+assert texts["N2"] == ["industry=(unseen: TECH)"], texts
+for r in body:
+    ups = [float(c) for c in (r[5], r[7]) if c]
+    downs = [float(c) for c in (r[9], r[11]) if c]
+    assert all(c > 0 for c in ups) and ups == sorted(ups, reverse=True), r
+    assert all(c < 0 for c in downs) and downs == sorted(downs), r
+'
+run "$SCORE" --model model.fdl --data unseen.csv --eval --json --top 40% --quiet
+expect "--json --top 40%" 0 ""
+check "--json reports the unseen values and --top 40% takes two of five" "$PY" -c '
+import json
+d = json.load(open("out"))
+assert d["top_k"] == 2, d["top_k"]
+assert d["unseen"] == {"leads": 2, "more_columns": 0, "columns": [
+    {"column": "industry", "leads": 2, "example": "Brand new industry"}]}, d["unseen"]
+'
+run "$SCORE" --model model.fdl --data unseen.csv --report unseen.html --quiet
+expect "--report with unseen values" 0 ""
+check "the report lists the unseen values" has_text unseen.html \
+	"<tr><td>industry</td><td>2</td><td>Brand new industry</td></tr>"
+run "$SCORE" --model model.fdl --data leads.csv --eval --top 0%
+expect "--top 0%" 2 'fedlead-score: --top: "0%" is not a share of the leads above 0 % and at most 100 %'
+run "$SCORE" --model model.fdl --data leads.csv --eval --top 101%
+expect "--top 101%" 2 'fedlead-score: --top: "101%" is not a share of the leads above 0 % and at most 100 %'
+run "$SCORE" --model model.fdl --data leads.csv --eval --top ten%
+expect "--top ten%" 2 'fedlead-score: --top: "ten%" is not a share of the leads above 0 % and at most 100 %'
+run "$SCORE" --model model.fdl --explain --top 10%
+expect "--explain --top 10%" 2 'fedlead-score: --top: with --explain, the number of drivers, not a share'
+run "$SCORE" --model model.fdl --data leads.csv --out x.csv --reasons sideways
+expect "--reasons sideways" 2 'fedlead-score: --reasons: "sideways" is neither a number of reason codes nor up, down or both'
+run "$SCORE" --model model.fdl --data leads.csv --out x.csv --sort score
+expect "--sort score" 2 'fedlead-score: --sort: "score" is not file or rank'
+check "no output after a usage error" test ! -e x.csv
+
 run "$SCORE" --model model.fdl --data bad.csv --out failed.csv --eval
 expect "scoring a bad row fails" 2 'fedlead-score: bad.csv:42:2: column "visits": "abc" is not a number'
 check "a failed scoring leaves no output file" test ! -e failed.csv
