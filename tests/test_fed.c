@@ -832,6 +832,9 @@ static void check_exact(void **state, enum fl_fed_algo algo, enum fl_solver_kind
 	       fed->prov.rounds, rep.status.grad_norm);
 	assert_true(rep.status.converged);
 	assert_true(rel < 1e-6);
+	/* final_loss means the same for both: the objective at the weights,
+	 * penalty included. */
+	assert_near(fed->prov.final_loss, pool->prov.final_loss, 1e-8 * pool->prov.final_loss);
 	/* Standardisation from summed statistics equals the pooled one. */
 	assert_vec_close("center", fed->scaler->center, pool->scaler->center, fx->s->dim, 1e-12);
 	assert_vec_close("scale", fed->scaler->scale, pool->scaler->scale, fx->s->dim, 1e-12);
@@ -1051,6 +1054,14 @@ static void test_l2_auto(void **state)
 	rel = rel_diff(fed->w, pool->w, fx->s->dim);
 	printf("  l2 = auto: ||w_fed - w_pool|| / ||w_pool|| = %.3e at l2 %g\n", rel, grid[best]);
 	assert_true(rel < 1e-6);
+	/* The training figures belong to the chosen point, not to the last
+	 * one tried (on this data the chosen point is not the last, so a
+	 * model stamped with the last point's figures fails here). */
+	assert_true(best + 1 < n_grid);
+	assert_near(fed->prov.final_loss, pool->prov.final_loss, 1e-8 * pool->prov.final_loss);
+	assert_near(fed->prov.train.log_loss, pool->prov.train.log_loss,
+	            1e-8 * pool->prov.train.log_loss);
+	assert_true(fed->prov.grad_norm < 1e-6);
 	fl_model_free(pool);
 	fl_model_free(fed);
 	fl_dataset_free(tr);

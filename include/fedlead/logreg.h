@@ -160,4 +160,10 @@ int fl_logreg_sgd(const struct fl_logreg_data *data, const struct fl_sgd_opts *o
 /* Objective f(w) for the data, for tests and reports. */
 double fl_logreg_objective(const struct fl_logreg_data *data, double l2, const double *w);
 
+/* The objective's penalty, (l2 / 2) * sum over j >= 1 of w_j^2 (the
+ * intercept w_0 is not penalised): a model's final_loss is the weighted
+ * log-loss summed over its training rows plus this, for a local and a
+ * federated model alike. */
+double fl_logreg_penalty(double l2, const double *w, size_t d);
+
 #endif

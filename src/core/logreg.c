@@ -780,6 +780,13 @@ double fl_logreg_objective(const struct fl_logreg_data *data, double l2, const d
 			sum += ci * ((zi > 0 ? zi : 0) - yi * zi + log1p(exp(-fabs(zi))));
 		}
 	}
+	return sum + fl_logreg_penalty(l2, w, d);
+}
+
+double fl_logreg_penalty(double l2, const double *w, size_t d)
+{
+	double sum = 0;
+
 	for (size_t j = 1; j < d; j++)
 		sum += 0.5 * l2 * w[j] * w[j];
 	return sum;

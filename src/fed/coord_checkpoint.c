@@ -4,6 +4,7 @@
  * restart, checked against the schema and settings before anything is
  * taken from it.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,8 @@ int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 		l2r[k].valid_log_loss = c->l2_results[k].valid_log_loss;
 		l2r[k].valid_auc = c->l2_results[k].valid_auc;
 		l2r[k].iterations = (uint32_t)c->l2_iters[k];
+		l2r[k].train_loss = c->l2_train_loss[k];
+		l2r[k].grad_norm = c->l2_grad_norm[k];
 		l2p[k] = &l2r[k];
 	}
 	st.l2_results = l2p;
@@ -235,6 +238,11 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 		                                            st->l2_results[k]->valid_log_loss,
 		                                            st->l2_results[k]->valid_auc};
 		c->l2_iters[k] = (int)st->l2_results[k]->iterations;
+		/* A loss of exactly 0 is no fit's: the field was not written. */
+		c->l2_train_loss[k] =
+		        st->l2_results[k]->train_loss != 0 ? st->l2_results[k]->train_loss : NAN;
+		c->l2_grad_norm[k] =
+		        st->l2_results[k]->grad_norm != 0 ? st->l2_results[k]->grad_norm : NAN;
 	}
 	c->fedavg_round = (int)st->fedavg_round;
 	c->iterations = (int)st->iterations;

@@ -63,6 +63,9 @@ struct fl_fedcoord {
 	double grid[FL_L2_GRID_MAX];
 	struct fl_l2_candidate l2_results[FL_L2_GRID_MAX];
 	int l2_iters[FL_L2_GRID_MAX];
+	/* each grid point's training loss and gradient norm at its final
+	 * weights: the chosen one's go into the model */
+	double l2_train_loss[FL_L2_GRID_MAX], l2_grad_norm[FL_L2_GRID_MAX];
 	double *best_w;
 	int fedavg_round, iterations;
 	double train_loss, grad_norm, valid_log_loss, valid_auc;

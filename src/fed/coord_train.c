@@ -70,7 +70,10 @@ static int training_done(struct fl_fedcoord *c)
 	                     .rows = count_u64(c->total_rows),
 	                     .positives = count_u64(c->total_positives),
 	                     .iterations = c->iterations,
-	                     .final_loss = c->train_loss * c->total_rows,
+	                     /* As a local model defines it: the objective
+	                      * the solver minimised, penalty included. */
+	                     .final_loss = c->train_loss * c->total_rows +
+	                                   fl_logreg_penalty(c->l2, c->w, c->d),
 	                     .grad_norm = c->grad_norm,
 	                     .train = {count_u64(c->total_rows), count_u64(c->total_positives), NAN,
 	                               c->train_loss},
@@ -154,6 +157,8 @@ static int lambda_done(struct fl_fedcoord *c)
 		       c->l2, st.iterations, st.grad_norm);
 	c->l2_results[k] = (struct fl_l2_candidate){c->l2, c->valid_log_loss, c->valid_auc};
 	c->l2_iters[k] = st.iterations;
+	c->l2_train_loss[k] = c->train_loss;
+	c->l2_grad_norm[k] = st.grad_norm;
 	if (c->set.l2_auto) {
 		size_t best = 0;
 
@@ -175,6 +180,10 @@ static int lambda_done(struct fl_fedcoord *c)
 		c->valid_log_loss = c->l2_results[best].valid_log_loss;
 		c->valid_auc = c->l2_results[best].valid_auc;
 		c->iterations = c->l2_iters[best];
+		/* The training figures too: the last point's would otherwise go
+		 * into the model beside the chosen point's weights. */
+		c->train_loss = c->l2_train_loss[best];
+		c->grad_norm = c->l2_grad_norm[best];
 		fl_log(FL_LOG_NOTICE, "l2 = auto chose %g (validation log-loss %.6f)", c->l2,
 		       c->valid_log_loss);
 		c->l2_index = c->n_grid;
