@@ -686,6 +686,34 @@ static void test_error_and_close_stdout(void **state)
 	                    "prog: cannot write standard output: No space left on device\n");
 }
 
+/* Progress lines: none in the first second, then at most one a second; the
+ * text names the phase, the run and, from the second run on, an estimate
+ * from the runs already finished (run 4 of 9: 3 done in 12 s, 6 to go, so
+ * 24 s). */
+static void test_progress(void **state)
+{
+	struct fl_cli_progress pg;
+	struct fl_train_progress p = {"l2 search", 100, 4, 9, 2, 1234.5};
+	char line[256];
+
+	(void)state;
+	fl_cli_progress_start(&pg, 50.0);
+	assert_int_equal(fl_cli_progress_due(&pg, 50.2), 0);
+	assert_int_equal(fl_cli_progress_due(&pg, 50.99), 0);
+	assert_int_equal(fl_cli_progress_due(&pg, 51.0), 1);
+	assert_int_equal(fl_cli_progress_due(&pg, 51.5), 0);
+	assert_int_equal(fl_cli_progress_due(&pg, 52.1), 1);
+	assert_int_equal(fl_cli_progress_due(&pg, 52.2), 0);
+
+	fl_cli_train_progress_text(&p, 12.0, line, sizeof(line));
+	assert_string_equal(line, "train: l2 search, l2 100 (run 4 of 9), iteration 2, objective "
+	                          "1234.5; 12 s elapsed, about 24 s left");
+	p = (struct fl_train_progress){"fit", 1, 1, 1, 7, 0.25};
+	fl_cli_train_progress_text(&p, 3.4, line, sizeof(line));
+	assert_string_equal(
+	        line, "train: fit, l2 1 (run 1 of 1), iteration 7, objective 0.25; 3 s elapsed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +729,7 @@ int main(void)
 	        cmocka_unit_test(test_commands_usage_and_find),
 	        cmocka_unit_test(test_dispatch),
 	        cmocka_unit_test(test_error_and_close_stdout),
+	        cmocka_unit_test(test_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -391,6 +391,71 @@ static void test_l2_auto_validation(void **state)
 	fl_model_free(m);
 }
 
+/* What the progress hook saw: every call, in order, by run. */
+struct seen {
+	size_t calls, runs;
+	char phase[16][16];
+	double l2[16];
+	size_t fit[16], fits[16];
+	int last_iteration[16];
+};
+
+static void record(void *arg, const struct fl_train_progress *p)
+{
+	struct seen *s = arg;
+
+	s->calls++;
+	if (s->runs == 0 || s->fit[s->runs - 1] != p->fit) {
+		assert_true(s->runs < 16);
+		snprintf(s->phase[s->runs], sizeof(s->phase[0]), "%s", p->phase);
+		s->l2[s->runs] = p->l2;
+		s->fit[s->runs] = p->fit;
+		s->fits[s->runs] = p->fits;
+		s->runs++;
+	}
+	/* Iterations grow within a run. */
+	assert_true(p->iteration >= s->last_iteration[s->runs - 1]);
+	s->last_iteration[s->runs - 1] = p->iteration;
+	assert_true(isfinite(p->objective));
+}
+
+/* The progress hook names every solver run of --l2 auto with a validation
+ * split: the grid from strong to weak penalty (runs 1 to 7 of 8, "l2
+ * search"), then the final fit at the chosen l2 (run 8 of 8, "fit"). */
+static void test_progress_hook(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = NULL;
+	struct seen seen = {0};
+	double grid[FL_L2_GRID_MAX];
+	size_t n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX);
+
+	assert_int_equal(n_grid, 7);
+	fl_train_opts_default(&o);
+	o.l2_auto = 1;
+	o.valid_frac = 0.2;
+	o.seed = 1;
+	o.progress = record;
+	o.progress_arg = &seen;
+	if (fl_train_local(fx->s, fx->raw, &o, &m, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(seen.runs, 8);
+	assert_true(seen.calls > 8);
+	for (size_t k = 0; k < 7; k++) {
+		assert_string_equal(seen.phase[k], "l2 search");
+		assert_true(seen.l2[k] == grid[6 - k]);
+		assert_int_equal(seen.fit[k], k + 1);
+		assert_int_equal(seen.fits[k], 8);
+	}
+	assert_string_equal(seen.phase[7], "fit");
+	assert_true(seen.l2[7] == rep.l2);
+	assert_int_equal(seen.fit[7], 8);
+	assert_int_equal(seen.fits[7], 8);
+	fl_model_free(m);
+}
+
 /* Class weight "balanced" (pos_weight 0) weighs converted rows by
  * negatives / positives, and the fit is optimal for that weighting. */
 static void test_class_weight_balanced(void **state)
@@ -529,6 +594,7 @@ int main(void)
 	        cmocka_unit_test(test_lbfgs_agrees_with_newton),
 	        cmocka_unit_test(test_sgd_near_optimum),
 	        cmocka_unit_test(test_l2_auto_validation),
+	        cmocka_unit_test(test_progress_hook),
 	        cmocka_unit_test(test_class_weight_balanced),
 	        cmocka_unit_test(test_one_class_fails),
 	        cmocka_unit_test(test_bad_inputs),

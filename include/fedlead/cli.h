@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "fedlead/encode.h"
+#include "fedlead/train.h"
 
 /* Exit codes of every fedlead program. */
 #define FL_EXIT_OK 0
@@ -61,6 +62,27 @@ void fl_cli_load_notices(const char *prog, const char *path, const struct fl_loa
  * returns code.
  */
 int fl_cli_close_stdout(const char *prog, int code);
+
+/*
+ * Progress lines for long work: at most one a second, and none in the first
+ * second, so short work prints nothing. Times are seconds of the monotonic
+ * clock (fl_cli_now()).
+ */
+struct fl_cli_progress {
+	double start, last;
+};
+double fl_cli_now(void);
+void fl_cli_progress_start(struct fl_cli_progress *pg, double now);
+/* 1 when a line is due at now (and it counts as printed), else 0. */
+int fl_cli_progress_due(struct fl_cli_progress *pg, double now);
+/*
+ * One line of training progress, without the program's name:
+ * "train: l2 search, l2 100 (run 3 of 8), iteration 4, objective 12.5;
+ * 12 s elapsed, about 20 s left" (the estimate from the runs finished, so
+ * none during the first).
+ */
+void fl_cli_train_progress_text(const struct fl_train_progress *p, double elapsed, char *buf,
+                                size_t n);
 
 struct fl_cfg_key;
 struct option;

@@ -142,6 +142,10 @@ int fl_solver_run(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
  * w: in = start, out = solution. */
 int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
                     const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st);
+/* The same, calling watch(arg, status) after every evaluation (progress). */
+int fl_logreg_train_watch(const struct fl_logreg_data *data, enum fl_solver_kind kind,
+                          const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st,
+                          void (*watch)(void *arg, const struct fl_solver_status *st), void *arg);
 
 struct fl_sgd_opts {
 	double l2;

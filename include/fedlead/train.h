@@ -14,6 +14,15 @@
 
 #define FL_L2_GRID_MAX 16
 
+/* Where fl_train_local() is, for a progress line (see fl_train_opts). */
+struct fl_train_progress {
+	const char *phase; /* "l2 search" or "fit" */
+	double l2;         /* of this solver run */
+	size_t fit, fits;  /* this run (1-based) of all the runs training makes */
+	int iteration;     /* accepted steps of this run */
+	double objective;  /* of this run at its current point */
+};
+
 struct fl_train_opts {
 	enum fl_solver_kind solver;
 	double l2;         /* used unless l2_auto */
@@ -27,6 +36,10 @@ struct fl_train_opts {
 	int epochs;        /* SGD; 0 = 50 */
 	size_t batch;      /* SGD; 0 = 64 */
 	double lr;         /* SGD; 0 = 0.5 */
+	/* Called after every Newton or L-BFGS evaluation of fl_train_local()
+	 * (not SGD's epochs); NULL = none. */
+	void (*progress)(void *arg, const struct fl_train_progress *p);
+	void *progress_arg;
 };
 
 void fl_train_opts_default(struct fl_train_opts *o);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fedlead/config.h"
 #include "fedlead/error.h"
@@ -107,6 +108,41 @@ void fl_cli_load_notices(const char *prog, const char *path, const struct fl_loa
 	        rep->n_samples == 1 ? "reason" : "reasons");
 	for (size_t i = 0; i < rep->n_samples; i++)
 		fprintf(stderr, "  %s\n", rep->samples[i]);
+}
+
+double fl_cli_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void fl_cli_progress_start(struct fl_cli_progress *pg, double now)
+{
+	pg->start = pg->last = now;
+}
+
+int fl_cli_progress_due(struct fl_cli_progress *pg, double now)
+{
+	if (now - pg->start < 1.0 || now - pg->last < 1.0)
+		return 0;
+	pg->last = now;
+	return 1;
+}
+
+void fl_cli_train_progress_text(const struct fl_train_progress *p, double elapsed, char *buf,
+                                size_t n)
+{
+	int k = snprintf(buf, n,
+	                 "train: %s, l2 %g (run %zu of %zu), iteration %d, objective %.10g; %.0f s "
+	                 "elapsed",
+	                 p->phase, p->l2, p->fit, p->fits, p->iteration, p->objective, elapsed);
+
+	/* Runs before this one are done: the rest take as long on average. */
+	if (p->fit > 1 && k > 0 && (size_t)k < n)
+		snprintf(buf + k, n - (size_t)k, ", about %.0f s left",
+		         elapsed * (double)(p->fits - (p->fit - 1)) / (double)(p->fit - 1));
 }
 
 int fl_cli_close_stdout(const char *prog, int code)

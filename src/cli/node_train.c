@@ -17,6 +17,19 @@ static void cache_progress(void *arg, const struct fl_solver_status *st)
 	        FL_NODE_PROG, st->evaluations, st->iterations, st->objective, st->grad_norm);
 }
 
+/* fl_train_local()'s progress, a line at most once a second on stderr. */
+static void train_progress(void *arg, const struct fl_train_progress *p)
+{
+	struct fl_cli_progress *pg = arg;
+	double now = fl_cli_now();
+	char line[256];
+
+	if (!fl_cli_progress_due(pg, now))
+		return;
+	fl_cli_train_progress_text(p, now - pg->start, line, sizeof(line));
+	fprintf(stderr, "%s: %s\n", FL_NODE_PROG, line);
+}
+
 static void print_fit(const struct fl_node_args *a, const struct fl_train_report *tr)
 {
 	printf("solver %s, l2 %g%s: %d iterations, objective %.10g, gradient norm %.3g%s\n",
@@ -69,6 +82,7 @@ int fl_cmd_node_train(int argc, char **argv)
 	struct fl_model *m = NULL;
 	struct fl_load_report rep;
 	struct fl_train_report tr;
+	struct fl_cli_progress pg;
 	int r;
 
 	if ((r = fl_node_args_parse(argc, argv, &a)) != 0)
@@ -89,6 +103,11 @@ int fl_cmd_node_train(int argc, char **argv)
 		goto out;
 	if (!a.quiet)
 		fl_cli_load_notices(FL_NODE_PROG, a.data, &rep);
+	if (!a.quiet) {
+		fl_cli_progress_start(&pg, fl_cli_now());
+		a.train.progress = train_progress;
+		a.train.progress_arg = &pg;
+	}
 	if ((r = fl_train_local(s, ds, &a.train, &m, &tr)) != 0)
 		goto out;
 	if (tr.n_grid > 0) {

@@ -584,10 +584,37 @@ static int eval_rows(void *arg, const double *w, double *loss, double *grad, dou
 	return 0;
 }
 
+/* fl_logreg_train_watch()'s driver argument: the rows and the watcher. */
+struct watched {
+	const struct fl_logreg_data *data;
+	void (*watch)(void *arg, const struct fl_solver_status *st);
+	void *arg;
+};
+
+static int eval_watched(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	return eval_rows((void *)((struct watched *)arg)->data, w, loss, grad, hess);
+}
+
+static void progress_watched(void *arg, const struct fl_solver_status *st)
+{
+	struct watched *wd = arg;
+
+	wd->watch(wd->arg, st);
+}
+
 int fl_logreg_train(const struct fl_logreg_data *data, enum fl_solver_kind kind,
                     const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st)
 {
-	struct fl_solver_driver drv = {eval_rows, NULL, (void *)data};
+	return fl_logreg_train_watch(data, kind, opts, w, st, NULL, NULL);
+}
+
+int fl_logreg_train_watch(const struct fl_logreg_data *data, enum fl_solver_kind kind,
+                          const struct fl_solver_opts *opts, double *w, struct fl_solver_status *st,
+                          void (*watch)(void *arg, const struct fl_solver_status *st), void *arg)
+{
+	struct watched wd = {data, watch, arg};
+	struct fl_solver_driver drv = {eval_watched, watch != NULL ? progress_watched : NULL, &wd};
 	int r;
 
 	if (st != NULL)

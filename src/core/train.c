@@ -55,8 +55,24 @@ static int weights_for(const struct fl_dataset *d, double pos_weight, double **c
 	return 0;
 }
 
-int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
-                 double pos_weight, double *w, struct fl_solver_status *st)
+/* fl_train_local()'s count of solver runs, for its progress lines. */
+struct tracker {
+	const struct fl_train_opts *o;
+	struct fl_train_progress p;
+};
+
+static void track(void *arg, const struct fl_solver_status *st)
+{
+	struct tracker *t = arg;
+
+	t->p.iteration = st->iterations;
+	t->p.objective = st->objective;
+	t->o->progress(t->o->progress_arg, &t->p);
+}
+
+/* One solver run at l2, counted as the next of t's runs (t may be NULL). */
+static int fit_tracked(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
+                       double pos_weight, double *w, struct fl_solver_status *st, struct tracker *t)
 {
 	struct fl_logreg_data data = {std->n, std->dim, std->X, std->y, NULL};
 	double *c = NULL, *g = NULL, loss;
@@ -100,12 +116,23 @@ int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts,
 		                            : (opts->solver == FL_SOLVER_NEWTON ? 100 : 10000),
 		};
 
-		r = fl_logreg_train(&data, opts->solver, &so, w, st);
+		if (t != NULL && opts->progress != NULL) {
+			t->p.fit++;
+			t->p.l2 = l2;
+		}
+		r = fl_logreg_train_watch(&data, opts->solver, &so, w, st,
+		                          t != NULL && opts->progress != NULL ? track : NULL, t);
 	}
 out:
 	free(g);
 	free(c);
 	return r;
+}
+
+int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
+                 double pos_weight, double *w, struct fl_solver_status *st)
+{
+	return fit_tracked(std, opts, l2, pos_weight, w, st, NULL);
 }
 
 static void measure(const struct fl_dataset *d, const double *w, struct fl_metric_set *m)
@@ -139,7 +166,7 @@ static uint64_t mix64(uint64_t z)
 /* Validation log-loss (summed over held-out rows) and AUC for one l2. */
 static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
                        const struct fl_train_opts *o, double l2, double pw, double *w,
-                       struct fl_l2_candidate *cand)
+                       struct fl_l2_candidate *cand, struct tracker *t)
 {
 	struct fl_dataset *fit = NULL, *hold = NULL;
 	struct fl_solver_status st;
@@ -150,7 +177,7 @@ static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 
 	cand->l2 = l2;
 	if (va != NULL) {
-		if ((r = fl_train_fit(tr, o, l2, pw, w, &st)) != 0)
+		if ((r = fit_tracked(tr, o, l2, pw, w, &st, t)) != 0)
 			return r;
 		measure(va, w, &m);
 		cand->valid_log_loss = m.log_loss;
@@ -178,7 +205,7 @@ static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 		if (hold->n == 0 || fit->n == 0)
 			continue;
 		memcpy(wf, w, tr->dim * sizeof(double));
-		if ((r = fl_train_fit(fit, o, l2, pw, wf, &st)) != 0)
+		if ((r = fit_tracked(fit, o, l2, pw, wf, &st, t)) != 0)
 			goto out;
 		fl_linalg_gemv(hold->X, hold->n, hold->dim, wf, z + nall);
 		memcpy(yall + nall, hold->y, hold->n * sizeof(double));
@@ -229,6 +256,7 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 	struct fl_scaler *sc = NULL;
 	struct fl_model *m = NULL;
 	double *w = NULL, grid[FL_L2_GRID_MAX], pw = o->pos_weight;
+	struct tracker t = {o, {.phase = "fit", .fits = 1}};
 	int r;
 
 	*out = NULL;
@@ -285,10 +313,15 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 		size_t best = 0;
 
 		rep->n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX);
+		t.p.phase = "l2 search";
+		/* k-fold fits every fold at every point; folds left empty by a
+		 * tiny file are skipped, so the count is an upper bound. */
+		t.p.fits =
+		        rep->n_grid * (va != NULL ? 1 : (size_t)(o->kfold > 0 ? o->kfold : 5)) + 1;
 		/* From strong to weak penalty, each fit warm-started from the last:
 		 * the path is smooth, so Newton needs few steps per point. */
 		for (size_t g = rep->n_grid; g-- > 0;) {
-			if ((r = evaluate_l2(tr, va, o, grid[g], pw, w, &rep->grid[g])) != 0)
+			if ((r = evaluate_l2(tr, va, o, grid[g], pw, w, &rep->grid[g], &t)) != 0)
 				goto out;
 		}
 		for (size_t g = 1; g < rep->n_grid; g++)
@@ -296,8 +329,10 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 				best = g;
 		rep->l2 = grid[best];
 		memset(w, 0, s->dim * sizeof(double));
+		t.p.phase = "fit";
+		t.p.fit = t.p.fits - 1;
 	}
-	if ((r = fl_train_fit(tr, o, rep->l2, pw, w, &rep->status)) != 0)
+	if ((r = fit_tracked(tr, o, rep->l2, pw, w, &rep->status, &t)) != 0)
 		goto out;
 	measure(tr, w, &rep->train);
 	if (va != NULL)
