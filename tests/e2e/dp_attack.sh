@@ -197,4 +197,5 @@ sys.exit(0 if abs(got - want) <= 0.1 * want else 1)' "$(A "$n" '["noise_sd"]')" 
 		"$T/$n"/sigma2-p{1,2,3}
 done
 stop_mine
+check "no sanitizer report in any log" sanitizer_clean
 finish
