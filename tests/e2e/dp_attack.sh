@@ -35,9 +35,10 @@ CSVS=("$T/p1.csv" "$T/p2.csv" "$T/p3.csv")
 
 # The leads alone with some category value, from the CSVs and the schema
 # only: FILE:LINE, one a line, sorted, into $T/alone; the number of such
-# category values (one-hot columns) into $T/alone-columns. A value the
-# schema does not list falls in the feature's "other" column with every
-# other unlisted value.
+# category values (one-hot columns) into $T/alone-columns. Only values the
+# schema lists: an unlisted value is encoded as the feature's "other", so
+# a lead alone there could not be rebuilt with its own value (CoIL's
+# files have none).
 "$PY" - "$T/alone-columns" "$SCHEMA" "${CSVS[@]}" >"$T/alone" <<'PYEOF'
 import collections, csv, json, sys
 schema = json.load(open(sys.argv[2]))
@@ -52,7 +53,7 @@ for fe in schema["features"]:
         continue
     vals = [rec[fe["name"]] if rec[fe["name"]] in fe["values"] else None for _, rec in rows]
     n = collections.Counter(vals)
-    alone |= {rows[i][0] for i, v in enumerate(vals) if n[v] == 1}
+    alone |= {rows[i][0] for i, v in enumerate(vals) if n[v] == 1 and v is not None}
     columns += sum(1 for v, k in n.items() if k == 1 and v is not None)
 print("\n".join(sorted(alone)))
 open(sys.argv[1], "w").write("%d\n" % columns)
