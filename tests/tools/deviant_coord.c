@@ -36,6 +36,14 @@
  *                   itself no attack, but run once with four partners and
  *                   again, after the nodes restart, with three, it is the
  *                   sub-federation of n - 1 across runs
+ *   honest-newton   the stock coordinator's first two rounds over everyone
+ *                   (t = n), no deviation: the statistics, the
+ *                   standardisation computed from them as the stock
+ *                   coordinator does (class_weight = 1), and one Newton
+ *                   evaluation with the Hessian at w = 0. With --record,
+ *                   what it legitimately learns is what
+ *                   tests/tools/hessian_attack.py works from
+ *                   (tests/e2e/dp_attack.sh)
  *
  * It listens on 127.0.0.1 (ephemeral port unless --port), TLS 1.3 with
  * mutual certificates, prints "listening on 127.0.0.1:PORT" on stdout once
@@ -49,6 +57,18 @@
  * coordinator's --dump-dir does: NNNNNN-PARTNER.bin, the Envelope without
  * its 4-byte length, numbered in the order received. Progress goes to
  * stderr. Exit status: 2 for bad usage, 1 when it cannot start.
+ *
+ * --record FILE receives, as one JSON object a line, every unmasked sum
+ * (exactly what a coordinator obtains from a secure round) and every
+ * standardisation it sends:
+ *   {"round": R, "kind": "stats" | "eval", "d": D, "layout": {NAME: [OFFSET,
+ *    LENGTH], ...}, "values": [...]}     (the layout of src/fed/payload.c)
+ *   {"round": R, "kind": "standardize", "d": D, "center": [...], "scale":
+ *    [...], "impute": [...], "pos_weight": W}
+ * Numbers are written with %.17g, so they read back exactly.
+ * --privacy-releases N puts N in the Welcome's plan (Plan.privacy_releases,
+ * what a coordinator with privacy = on announces): a node with
+ * privacy_epsilon refuses a plan without it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -100,8 +120,11 @@ struct round {
 	Fedlead__Wire__RoundRef ref;
 	char *parts[MAXP];
 	struct fl_secagg_coord *sa;
+	int eval;                   /* an evaluation (with the Hessian), or the statistics */
+	size_t nv;                  /* values in the vector */
 	uint8_t *key_list, *unmask; /* frames sent, kept for replays */
 	size_t key_list_len, unmask_len;
+	double *sum; /* unmasked, nv values; NULL until then */
 };
 
 static struct {
@@ -111,6 +134,8 @@ static struct {
 	unsigned long dumped;
 	struct fl_schema *schema;
 	const char *fed;
+	FILE *record;          /* --record, or NULL */
+	uint64_t privacy_plan; /* --privacy-releases */
 	struct peer p[MAXP];
 	size_t np;
 } G = {.lfd = -1, .fed = "test-federation"};
@@ -306,6 +331,7 @@ static void welcome(struct peer *p, int secure, unsigned t)
 	plan.hist_range = 20;
 	plan.secure_aggregation = secure;
 	plan.threshold = secure ? t : 0;
+	plan.privacy_releases = G.privacy_plan;
 	w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	w.federation_id = (char *)G.fed;
 	w.coordinator_version = "deviant";
@@ -344,6 +370,8 @@ static void round_new(struct round *R, uint64_t round, int eval, unsigned parts,
 
 	memset(R, 0, sizeof(*R));
 	R->round = round;
+	R->eval = eval;
+	R->nv = eval ? fl_payload_eval_len(d, 1, 0, BINS) : fl_payload_stats_len(d);
 	if (RAND_bytes(R->session, sizeof(R->session)) != 1)
 		exit(1);
 	for (size_t i = 0; i < G.np; i++)
@@ -362,8 +390,7 @@ static void round_new(struct round *R, uint64_t round, int eval, unsigned parts,
 	if (fl_secagg_coord_new(G.fed, &R->ref, &R->sap, t, (const char *const *)R->parts, k,
 	                        eval ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
 	                             : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS,
-	                        eval ? fl_payload_eval_len(d, 1, 0, BINS) : fl_payload_stats_len(d),
-	                        &R->sa) != 0) {
+	                        R->nv, &R->sa) != 0) {
 		say("%s", fl_errmsg());
 		exit(1);
 	}
@@ -374,6 +401,7 @@ static void round_free(struct round *R)
 	fl_secagg_coord_free(R->sa);
 	free(R->key_list);
 	free(R->unmask);
+	free(R->sum);
 	for (size_t i = 0; i < G.np; i++) {
 		fl_wire_free(G.p[i].advert);
 		G.p[i].advert = NULL;
@@ -523,7 +551,49 @@ static void consistency(struct round *R, unsigned *who)
 	signatures(R, who, 0);
 }
 
-/* The engine's unmask request to who, their replies, and the sum. */
+/* Writes n values as a JSON array, exactly (%.17g). */
+static void record_array(const double *v, size_t n)
+{
+	fputc('[', G.record);
+	for (size_t j = 0; j < n; j++)
+		fprintf(G.record, "%s%.17g", j ? ", " : "", v[j]);
+	fputc(']', G.record);
+}
+
+static void record_end(void)
+{
+	fputs("}\n", G.record);
+	if (fflush(G.record) != 0 || ferror(G.record)) {
+		say("--record: %s", strerror(errno));
+		exit(1); /* a record with a hole in it would prove nothing */
+	}
+}
+
+/* An unmasked sum into --record, with the layout of its vector. */
+static void record_sum(const struct round *R, const double *sum)
+{
+	size_t d = G.schema->dim;
+
+	if (G.record == NULL)
+		return;
+	fprintf(G.record, "{\"round\": %llu, \"kind\": \"%s\", \"d\": %zu, \"layout\": ",
+	        (unsigned long long)R->round, R->eval ? "eval" : "stats", d);
+	if (R->eval)
+		fprintf(G.record,
+		        "{\"loss\": [0, 1], \"grad\": [1, %zu], \"hess_upper\": [%zu, %zu]}", d,
+		        1 + d, d * (d + 1) / 2);
+	else
+		fprintf(G.record,
+		        "{\"rows\": [0, 1], \"positives\": [1, 1], \"count\": [2, %zu], "
+		        "\"sum\": [%zu, %zu], \"sumsq\": [%zu, %zu]}",
+		        d, 2 + d, d, 2 + 2 * d, d);
+	fputs(", \"values\": ", G.record);
+	record_array(sum, R->nv);
+	record_end();
+}
+
+/* The engine's unmask request to who, their replies, and the sum (kept
+ * in R->sum; NULL when there is none). */
 static void unmask(struct round *R, unsigned *who)
 {
 	double *sum;
@@ -549,17 +619,18 @@ static void unmask(struct round *R, unsigned *who)
 		}
 		fl_wire_free(e);
 	}
-	if ((sum = malloc((fl_payload_eval_len(G.schema->dim, 1, 0, BINS) +
-	                   fl_payload_stats_len(G.schema->dim)) *
-	                  sizeof(double))) == NULL)
+	if ((sum = malloc(R->nv * sizeof(double))) == NULL)
 		exit(1);
 	if (fl_secagg_coord_finish(R->sa, sum) == 0) {
 		/* For the test: what the coordinator learned (of a statistics
 		 * round, the number of rows in the sum). */
 		printf("round %llu: sum[0] = %.17g\n", (unsigned long long)R->round, sum[0]);
 		fflush(stdout);
-	} else
-		say("round %llu: %s", (unsigned long long)R->round, fl_errmsg());
+		record_sum(R, sum);
+		R->sum = sum;
+		return;
+	}
+	say("round %llu: %s", (unsigned long long)R->round, fl_errmsg());
 	free(sum);
 }
 
@@ -654,6 +725,85 @@ static void attack_honest(void)
 	welcome_all(1, (unsigned)G.np);
 	honest_stats(&R, 1, ALL);
 	round_free(&R);
+}
+
+/*
+ * No deviation either: what the stock coordinator does first, with
+ * class_weight = 1 and no validation. The statistics round; the
+ * standardisation from its sum (fl_scaler_from_stats(), as
+ * coord_train.c); then round 2, one Newton evaluation at w = 0 with the
+ * Hessian, which is 1/4 of the sum of x x^T over every training row.
+ */
+static void attack_honest_newton(void)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__Standardize sd = FEDLEAD__WIRE__STANDARDIZE__INIT;
+	Fedlead__Wire__EvalTask ev = FEDLEAD__WIRE__EVAL_TASK__INIT;
+	size_t d = G.schema->dim;
+	struct fl_stats *st = NULL;
+	struct fl_scaler *sc = NULL;
+	double *zero = calloc(d, sizeof(double));
+	unsigned who = ALL;
+	struct round R1, R2;
+
+	if (zero == NULL)
+		exit(1);
+	welcome_all(1, (unsigned)G.np);
+	honest_stats(&R1, 1, ALL);
+	if (R1.sum == NULL || fl_payload_stats_unpack(R1.sum, d, &st) != 0 ||
+	    fl_scaler_from_stats(G.schema, st, &sc) != 0) {
+		say("no statistics to standardise with%s%s", fl_errmsg()[0] ? ": " : "",
+		    fl_errmsg());
+		goto out;
+	}
+	sd.ref = &R1.ref;
+	sd.center = sc->center;
+	sd.n_center = d;
+	sd.scale = sc->scale;
+	sd.n_scale = d;
+	sd.impute = sc->impute;
+	sd.n_impute = d;
+	sd.baseline = sc->baseline;
+	sd.n_baseline = d;
+	sd.pos_weight = 1;
+	if (G.record != NULL) {
+		fprintf(G.record, "{\"round\": %llu, \"kind\": \"standardize\", \"d\": %zu",
+		        (unsigned long long)R1.round, d);
+		fputs(", \"center\": ", G.record);
+		record_array(sc->center, d);
+		fputs(", \"scale\": ", G.record);
+		record_array(sc->scale, d);
+		fputs(", \"impute\": ", G.record);
+		record_array(sc->impute, d);
+		fprintf(G.record, ", \"pos_weight\": %.17g", sd.pos_weight);
+		record_end();
+	}
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE;
+	env.standardize = &sd;
+	for (size_t i = 0; i < G.np; i++)
+		send_env(&G.p[i], &env);
+	round_new(&R2, 2, 1, ALL, (unsigned)G.np);
+	ev.ref = &R2.ref;
+	ev.w = zero;
+	ev.n_w = d;
+	ev.need_hessian = 1;
+	ev.secagg = &R2.sap;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK;
+	env.eval_task = &ev;
+	for (size_t i = 0; i < G.np; i++)
+		send_env(&G.p[i], &env);
+	adverts(&R2, &who);
+	key_list(&R2, who);
+	shares(&R2, &who);
+	masked(&R2, &who, 0);
+	consistency(&R2, &who);
+	unmask(&R2, &who);
+	round_free(&R2);
+out:
+	round_free(&R1);
+	fl_stats_free(st);
+	fl_scaler_free(sc);
+	free(zero);
 }
 
 static void attack_downgrade(void)
@@ -999,6 +1149,7 @@ static const struct {
 	void (*fn)(void);
 } attacks[] = {
         {"honest", attack_honest},
+        {"honest-newton", attack_honest_newton},
         {"downgrade", attack_downgrade},
         {"plaintext-task", attack_plaintext_task},
         {"bound", attack_bound},
@@ -1019,7 +1170,8 @@ static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: deviant_coord --attack NAME --partners N --schema SCHEMA --ca CA\n"
 	            "                     --cert CERT --key KEY --dump-dir DIR [--port P]\n"
-	            "                     [--federation ID]\nattacks:");
+	            "                     [--federation ID] [--record FILE]\n"
+	            "                     [--privacy-releases N]\nattacks:");
 	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++)
 		fprintf(fp, " %s", attacks[i].name);
 	fputc('\n', fp);
@@ -1036,14 +1188,16 @@ int main(int argc, char **argv)
 	                                   {"dump-dir", required_argument, NULL, 'd'},
 	                                   {"port", required_argument, NULL, 'p'},
 	                                   {"federation", required_argument, NULL, 'f'},
+	                                   {"record", required_argument, NULL, 'r'},
+	                                   {"privacy-releases", required_argument, NULL, 'P'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {NULL, 0, NULL, 0}};
 	struct fl_tls_opts tls = {0};
-	const char *attack = NULL, *schema = NULL;
+	const char *attack = NULL, *schema = NULL, *record = NULL;
 	void (*fn)(void) = NULL;
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sa);
-	long n = 0, port = 0;
+	long n = 0, port = 0, releases = 0;
 	int c, one = 1;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1057,6 +1211,8 @@ int main(int argc, char **argv)
 		case 'd': G.dump = optarg; break;
 		case 'p': port = strtol(optarg, NULL, 10); break;
 		case 'f': G.fed = optarg; break;
+		case 'r': record = optarg; break;
+		case 'P': releases = strtol(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1066,13 +1222,18 @@ int main(int argc, char **argv)
 			fn = attacks[i].fn;
 	if (fn == NULL || n < 2 || n > MAXP || schema == NULL || tls.ca == NULL ||
 	    tls.cert == NULL || tls.key == NULL || G.dump == NULL || port < 0 || port > 65535 ||
-	    optind != argc) {
+	    releases < 0 || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (fl_schema_load(schema, &G.schema) != 0 || fl_tls_server_ctx(&tls, &G.ctx) != 0) {
 		say("%s", fl_errmsg());
+		return 1;
+	}
+	G.privacy_plan = (uint64_t)releases;
+	if (record != NULL && (G.record = fopen(record, "w")) == NULL) {
+		say("%s: %s", record, strerror(errno));
 		return 1;
 	}
 	if (mkdir(G.dump, 0700) != 0 && errno != EEXIST) {
