@@ -219,10 +219,11 @@ static int dp_next_task(struct fl_fedcoord *c)
  * The noise in a released Hessian, measured where the schema says the true
  * value is 0: two columns of one categorical feature are never 1 in the
  * same row (one-hot), so every entry between them in sum c x x^T is
- * exactly 0 and what the sum holds there is the partners' noise alone. The
- * root mean square over those entries, or -1 when the schema has none.
+ * exactly 0 and what the sum holds there is the partners' noise alone.
+ * Returns the root mean square over those entries, or -1 when the schema
+ * has none, and sets them to their true value 0 (in both triangles).
  */
-static double dp_hessian_noise(const struct fl_fedcoord *c, const double *H)
+static double dp_hessian_noise(const struct fl_fedcoord *c, double *H)
 {
 	double ss = 0;
 	size_t cnt = 0;
@@ -236,21 +237,23 @@ static double dp_hessian_noise(const struct fl_fedcoord *c, const double *H)
 			for (size_t k = j + 1; k < f->enc_offset + f->enc_width; k++) {
 				ss += H[j * c->d + k] * H[j * c->d + k];
 				cnt++;
+				H[j * c->d + k] = H[k * c->d + j] = 0;
 			}
 	}
 	return cnt == 0 ? -1 : sqrt(ss / (double)cnt);
 }
 
 /*
- * The plan's Hessian from the noisy sum H (d*d, consumed): the l2 term
- * added (the intercept unpenalised), then projected onto the matrices whose
+ * The plan's Hessian from the noisy sum H (d*d, consumed): the entries the
+ * schema knows to be 0 set to 0, the l2 term added (the intercept
+ * unpenalised), then projected onto the matrices whose
  * eigenvalues are at least l2 + sqrt(d) s, s the noise measured by
  * dp_hessian_noise(). Noise of that size per entry has a spectral norm
  * near 2 sqrt(d) s; flooring at half of it removes the directions the noise
  * made flat or negative, which a full step would follow far out, and
- * leaves the well-measured ones alone (the regularised, projected noisy
- * Hessian of Avella-Medina, Bradshaw and Loh 2023). Post-processing of the
- * released sum only.
+ * leaves the well-measured ones alone: noisy Newton (Avella-Medina,
+ * Bradshaw and Loh 2023) with the Hessian noised once and made positive
+ * definite. Post-processing of the released sum only.
  */
 static int dp_take_hessian(struct fl_fedcoord *c, double *H)
 {

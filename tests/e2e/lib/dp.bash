@@ -6,13 +6,14 @@
 # split_holdout CSV: every 4th lead of CSV (data rows 4, 8, ...) into
 # $T/test.csv, the others into three partner files $T/p1.csv .. $T/p3.csv
 # of unequal size (the split_coil rule on what is left). The header goes
-# to every file; the delimiter is whatever the file uses.
+# to every file. Semicolons become commas, as deploy/demo.sh does (the
+# bank file's export; no field of the bundled files holds a semicolon).
 split_holdout() {
-	awk -v dir="$T" '
+	tr ';' ',' <"$1" | awk -v dir="$T" '
 		NR == 1 { for (k = 1; k <= 3; k++) print > (dir "/p" k ".csv"); print > (dir "/test.csv"); next }
 		(NR - 1) % 4 == 0 { print > (dir "/test.csv"); next }
 		{ k = 1 + int((m % 10) * 3 / 10); m++; print > (dir "/p" k ".csv") }
-	' "$1"
+	'
 }
 
 # dp_federation DIR EPSILON [STEPS]: a federation of p1..p3 on the split
