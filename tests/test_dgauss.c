@@ -85,6 +85,44 @@ static void bern_exp_frequencies(void **state)
 	fl_dgauss_free(g);
 }
 
+/*
+ * The coins of bern_exp compare digit by digit with num/den, and fall back
+ * to a uniform integer below den when den is 2^127 or more: gamma = 1/2
+ * and 1/3 with denominators of 2^40, 2^100 and 2^123 + 2^122 (its
+ * Bernoulli(gamma / k) coins have denominators k den, 2^127 or more from
+ * k = 3 on: the fallback), and 0.3 as 3 x 2^90 / (10 x 2^90).
+ */
+static void bern_exp_large_denominators(void **state)
+{
+	const unsigned __int128 one = 1;
+	const struct {
+		unsigned __int128 num, den;
+		double gamma;
+	} cases[] = {{one << 39, one << 40, 0.5},
+	             {one << 99, one << 100, 0.5},
+	             {(one << 122) + (one << 121), (one << 123) + (one << 122), 0.5},
+	             {((one << 123) + (one << 122)) / 3, (one << 123) + (one << 122), 1.0 / 3},
+	             {3 * (one << 90), 10 * (one << 90), 0.3}};
+	struct fl_dgauss *g = sampler(1);
+	const long n = 200000;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		double p = exp(-cases[c].gamma), se = sqrt(p * (1 - p) / n);
+		long ones = 0;
+
+		for (long i = 0; i < n; i++) {
+			int bit;
+
+			assert_int_equal(fl_dgauss_bern_exp(g, cases[c].num, cases[c].den, &bit),
+			                 0);
+			ones += bit;
+		}
+		assert_true(fabs((double)ones / n - p) < 5 * se);
+	}
+	fl_dgauss_free(g);
+}
+
 static void laplace_chi_square(void **state)
 {
 	const uint64_t t = 3;
@@ -233,9 +271,13 @@ static void refuses_bad_variance(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(bern_exp_frequencies), cmocka_unit_test(laplace_chi_square),
-	        cmocka_unit_test(gauss_chi_square),     cmocka_unit_test(moments_and_tails),
-	        cmocka_unit_test(add_wraps_mod_2_64),   cmocka_unit_test(refuses_bad_variance),
+	        cmocka_unit_test(bern_exp_frequencies),
+	        cmocka_unit_test(bern_exp_large_denominators),
+	        cmocka_unit_test(laplace_chi_square),
+	        cmocka_unit_test(gauss_chi_square),
+	        cmocka_unit_test(moments_and_tails),
+	        cmocka_unit_test(add_wraps_mod_2_64),
+	        cmocka_unit_test(refuses_bad_variance),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -181,8 +181,10 @@ static uint64_t budget_units(void)
 /*
  * One evaluation under DP: charged to the ledger before the key
  * advertisement goes out, audited with its epsilon, and the audited noise
- * meets the per-release cost for two honest partners (3 of 3, one
- * colluder) without being more than 1 % above what the cost needs.
+ * of each block (loss, gradient, Hessian) meets the block's share of the
+ * per-release cost for two honest partners (3 of 3, one colluder) without
+ * being more than 1 % above what that share needs; the shares add up to
+ * the release's cost.
  */
 static void test_release_charged_and_calibrated(void **state)
 {
@@ -190,9 +192,14 @@ static void test_release_charged_and_calibrated(void **state)
 	struct fl_ledger *l = NULL;
 	const struct fl_release *e;
 	uint8_t *frame = NULL;
-	json_t *ev, *a;
-	size_t nv = fl_payload_eval_len(FX->s->dim, 1, 0, BINS);
-	double rho, s2u, D, scale, got;
+	json_t *ev, *a, *blocks;
+	size_t d = FX->s->dim;
+	double rho, sum = 0, R = sqrt(1.0 + (double)FX->s->n_features);
+	/* At w = 0 with rows clipped to R: loss log 2, gradient R, Hessian
+	 * R^2 / 4; shares 0.02 : 1 : 1.5 of the release's rho. */
+	const char *names[3] = {"loss", "gradient", "hessian"};
+	const double sens[3] = {log(2.0), R, R * R / 4}, share[3] = {0.02, 1, 1.5};
+	const size_t len[3] = {1, d, d * (d + 1) / 2};
 	int repaired;
 
 	(void)state;
@@ -218,20 +225,28 @@ static void test_release_charged_and_calibrated(void **state)
 	rho = json_real_value(json_object_get(a, "rho"));
 	assert_true(fabs(rho - (double)(budget_units() / 4) / FL_LEDGER_UNITS) < 1e-15);
 	assert_int_equal(json_integer_value(json_object_get(a, "honest_partners")), 2);
-	scale = ldexp(1, (int)json_integer_value(json_object_get(a, "grid_bits")));
-	s2u = json_real_value(json_object_get(a, "sigma2")) * scale * scale;
-	D = json_real_value(json_object_get(a, "sensitivity"));
-	/* At w = 0 with rows clipped to sqrt(d): loss log 2, gradient and
-	 * Hessian R and R^2 / 4. */
-	{
-		double R = sqrt((double)FX->s->dim);
+	assert_true(fabs(json_real_value(json_object_get(a, "clip")) - R) < 1e-12);
+	blocks = json_object_get(a, "blocks");
+	assert_int_equal(json_array_size(blocks), 3);
+	for (size_t k = 0; k < 3; k++) {
+		json_t *b = json_array_get(blocks, k);
+		double scale = ldexp(1, (int)json_integer_value(json_object_get(b, "grid_bits")));
+		double s2u = json_real_value(json_object_get(b, "sigma2")) * scale * scale;
+		double D = json_real_value(json_object_get(b, "sensitivity"));
+		double rb = json_real_value(json_object_get(b, "rho")), got;
+		size_t n = (size_t)json_integer_value(json_object_get(b, "values"));
 
-		assert_true(fabs(D - sqrt(log(2) * log(2) + R * R + R * R * R * R / 16)) < 1e-9);
+		assert_string_equal(json_string_value(json_object_get(b, "block")), names[k]);
+		assert_int_equal(n, len[k]);
+		assert_true(fabs(D - sens[k]) < 1e-12 * sens[k]);
+		assert_true(fabs(rb - rho * share[k] / 2.52) < 1e-12 * rho);
+		got = fl_dp_ddg_rho(sqrt((double)n) * D * scale + (double)n,
+		                    D * scale + sqrt((double)n), s2u, 2, n);
+		assert_true(got <= rb * (1 + 1e-12));
+		assert_true(got >= rb * 0.99);
+		sum += rb;
 	}
-	got = fl_dp_ddg_rho(sqrt((double)nv) * D * scale + (double)nv, D * scale + sqrt((double)nv),
-	                    s2u, 2, nv);
-	assert_true(got <= rho * (1 + 1e-12));
-	assert_true(got >= rho * 0.99);
+	assert_true(fabs(sum - rho) < 1e-12 * rho);
 	/* The epsilon this federation has spent: one release of four. */
 	assert_true(fabs(json_real_value(json_object_get(a, "epsilon")) -
 	                 fl_dp_epsilon(rho, 1e-6)) < 1e-9);

@@ -252,6 +252,30 @@ static void test_spd_solve_not_pd(void **state)
 	assert_string_equal(fl_errmsg(), "Hessian is not positive definite (leading minor 2 of 3)");
 }
 
+/*
+ * [1 2; 2 1] has eigenvalues 3 (vector (1, 1)/sqrt 2) and -1 ((1, -1)/sqrt
+ * 2). Floored at 0.5: 3 u u^T + 0.5 v v^T = [1.75 1.25; 1.25 1.75]. A
+ * matrix already above the floor is left as it is; a non-finite one is
+ * refused.
+ */
+static void test_sym_floor(void **state)
+{
+	double A[4] = {1, 2, 2, 1}, B[9] = {4, 2, 0, 2, 5, 1, 0, 1, 3}, C[4] = {1, NAN, NAN, 1};
+	const double want[4] = {1.75, 1.25, 1.25, 1.75}, B0[9] = {4, 2, 0, 2, 5, 1, 0, 1, 3};
+
+	(void)state;
+	assert_int_equal(fl_linalg_sym_floor(A, 2, 0.5), 0);
+	for (int i = 0; i < 4; i++)
+		assert_true(fabs(A[i] - want[i]) <= 1e-14);
+	/* The eigenvalues of B are all above 1 (Gershgorin: 3 - 1 >= 2). */
+	assert_int_equal(fl_linalg_sym_floor(B, 3, 1), 0);
+	for (int i = 0; i < 9; i++)
+		assert_true(fabs(B[i] - B0[i]) <= 1e-13);
+	fl_err_clear();
+	assert_int_equal(fl_linalg_sym_floor(C, 2, 1), FL_ERR_NUMERIC);
+	assert_string_equal(fl_errmsg(), "the matrix to project is not finite");
+}
+
 static void test_matrix_alloc(void **state)
 {
 	double *m;
@@ -297,6 +321,7 @@ int main(void)
 	        cmocka_unit_test(test_scalar_functions),
 	        cmocka_unit_test(test_spd_solve),
 	        cmocka_unit_test(test_spd_solve_not_pd),
+	        cmocka_unit_test(test_sym_floor),
 	        cmocka_unit_test(test_matrix_alloc),
 	        cmocka_unit_test(test_vector_ops),
 	};

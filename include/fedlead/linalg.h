@@ -34,6 +34,14 @@ void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double
  */
 int fl_linalg_spd_solve(double *A, size_t d, double *b);
 
+/*
+ * Projects symmetric A (d*d, overwritten) onto the matrices whose every
+ * eigenvalue is at least floor: A = V diag(max(lambda, floor)) V^T from its
+ * eigendecomposition. Returns 0, FL_ERR_NOMEM, or FL_ERR_NUMERIC when the
+ * eigensolver does not converge (a non-finite A).
+ */
+int fl_linalg_sym_floor(double *A, size_t d, double floor);
+
 double fl_linalg_dot(const double *a, const double *b, size_t d);
 double fl_linalg_nrm2(const double *a, size_t d);
 /* y += alpha * x */

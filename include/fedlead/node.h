@@ -53,7 +53,7 @@ struct fl_node_privacy {
 	double window;             /* seconds the budget covers */
 	double federation_epsilon; /* what one federation may spend; 0 = epsilon */
 	uint64_t releases;         /* evaluations one federation's share is split over */
-	double clip;               /* l2 bound of a standardised row; 0 = sqrt(schema width) */
+	double clip;               /* l2 bound of a standardised row; 0 = sqrt(1 + features) */
 	const char *ledger;        /* the privacy ledger file (required when epsilon > 0) */
 };
 

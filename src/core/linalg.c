@@ -25,6 +25,9 @@ void dpotrf_(const char *uplo, const blasint *n, double *a, const blasint *lda, 
              size_t uplo_len);
 void dpotrs_(const char *uplo, const blasint *n, const blasint *nrhs, const double *a,
              const blasint *lda, double *b, const blasint *ldb, blasint *info, size_t uplo_len);
+void dsyev_(const char *jobz, const char *uplo, const blasint *n, double *a, const blasint *lda,
+            double *w, double *work, const blasint *lwork, blasint *info, size_t jobz_len,
+            size_t uplo_len);
 
 /*
  * Rows per block of fl_linalg_logistic. A block is read twice (X_b w, then
@@ -249,6 +252,57 @@ int fl_linalg_spd_solve(double *A, size_t d, double *b)
 	}
 	r = 0;
 out:
+	return r;
+}
+
+int fl_linalg_sym_floor(double *A, size_t d, double floor)
+{
+	blasint n, lwork = -1, info = 0;
+	double *lam = NULL, *work = NULL, *U = NULL, *V = NULL, q = 0;
+	int r = FL_ERR_NOMEM;
+
+	if (d == 0)
+		return 0;
+	if (d > INT_MAX / 4)
+		return fl_fail(FL_ERR_LIMIT, "matrix of order %zu is too large for LAPACK", d);
+	for (size_t k = 0; k < d * d; k++)
+		if (!isfinite(A[k]))
+			return fl_fail(FL_ERR_NUMERIC, "the matrix to project is not finite");
+	n = (blasint)d;
+	if ((lam = malloc(d * sizeof(double))) == NULL ||
+	    (U = malloc(d * d * sizeof(double))) == NULL ||
+	    (V = malloc(d * d * sizeof(double))) == NULL)
+		goto out;
+	memcpy(U, A, d * d * sizeof(double));
+	/* A workspace query first. A symmetric row-major matrix read
+	 * column-major is itself. */
+	dsyev_("V", "U", &n, U, &n, lam, &q, &lwork, &info, 1, 1);
+	lwork = info == 0 && q >= 3.0 * (double)d ? (blasint)q : (blasint)(3 * d);
+	if ((work = malloc((size_t)lwork * sizeof(double))) == NULL)
+		goto out;
+	dsyev_("V", "U", &n, U, &n, lam, work, &lwork, &info, 1, 1);
+	if (info != 0) {
+		r = info > 0 ? fl_fail(FL_ERR_NUMERIC, "the eigensolver did not converge")
+		             : fl_fail(FL_ERR_INTERNAL, "dsyev rejected argument %d", (int)-info);
+		goto out;
+	}
+	/* Eigenvector k is column k, i.e. U[k * d ...] in memory: row k of U
+	 * read row-major. V holds l_k u_k in the same layout, and
+	 * A = sum_k l_k u_k u_k^T = U^T V. */
+	for (size_t k = 0; k < d; k++) {
+		double l = lam[k] > floor ? lam[k] : floor;
+
+		for (size_t i = 0; i < d; i++)
+			V[k * d + i] = U[k * d + i] * l;
+	}
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)d, (blasint)d, (blasint)d,
+	            1.0, U, (blasint)d, V, (blasint)d, 0.0, A, (blasint)d);
+	r = 0;
+out:
+	free(lam);
+	free(work);
+	free(U);
+	free(V);
 	return r;
 }
 

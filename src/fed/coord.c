@@ -175,6 +175,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	free(c->w);
 	free(c->last_eval_w);
 	free(c->best_w);
+	free(c->dp_B);
 	free(c->hist);
 	free(c->model_file);
 	fl_secagg_coord_free(c->sa);

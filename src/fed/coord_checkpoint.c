@@ -22,6 +22,7 @@ int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 	Fedlead__State__L2Result l2r[FL_L2_GRID_MAX], *l2p[FL_L2_GRID_MAX];
 	char **parts = NULL, **dropped = NULL, **saved = NULL;
 	uint8_t *solver = NULL, *buf = NULL;
+	double *dp_hess = NULL;
 	size_t solver_len = 0, np = 0, nd = 0, ns = 0;
 	int r = FL_ERR_NOMEM;
 
@@ -112,6 +113,19 @@ int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 	st.privacy = c->set.privacy != 0;
 	st.dp_step = c->dp_step;
 	st.dp_issued = c->dp_issued;
+	if (c->dp_B != NULL) {
+		size_t k = 0;
+
+		if ((dp_hess = malloc(c->d * (c->d + 1) / 2 * sizeof(double))) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < c->d; i++)
+			for (size_t j = i; j < c->d; j++)
+				dp_hess[k++] = c->dp_B[i * c->d + j];
+		st.dp_hessian = dp_hess;
+		st.n_dp_hessian = k;
+	}
 	if ((buf = malloc(fedlead__state__coord_state__get_packed_size(&st) + 1)) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
@@ -120,6 +134,7 @@ int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 	*out = buf;
 	r = 0;
 out:
+	free(dp_hess);
 	free(solver);
 	free(parts);
 	free(dropped);
@@ -188,6 +203,28 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	if (st->privacy && st->dp_step > (uint64_t)c->set.max_iterations + 1) {
 		fl_fail(FL_ERR_DATA, "checkpoint is inconsistent with the schema or settings");
 		goto out;
+	}
+	/* The plan's Hessian is released once per l2: a checkpoint between its
+	 * release and the last Newton step must hold it. */
+	if ((st->n_dp_hessian != 0 &&
+	     (!st->privacy || st->n_dp_hessian != c->d * (c->d + 1) / 2)) ||
+	    (st->privacy && st->phase == FL_PHASE_TRAIN && st->dp_step >= 1 &&
+	     st->dp_step < (uint64_t)c->set.max_iterations && st->n_dp_hessian == 0)) {
+		fl_fail(FL_ERR_DATA, "checkpoint is inconsistent with the schema or settings");
+		goto out;
+	}
+	if (st->n_dp_hessian != 0) {
+		size_t k = 0;
+
+		free(c->dp_B);
+		if ((c->dp_B = malloc(c->d * c->d * sizeof(double))) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < c->d; i++)
+			for (size_t j = i; j < c->d; j++) {
+				c->dp_B[i * c->d + j] = c->dp_B[j * c->d + i] = st->dp_hessian[k++];
+			}
 	}
 	c->phase = st->phase;
 	c->round = st->round;

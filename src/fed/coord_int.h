@@ -76,6 +76,7 @@ struct fl_fedcoord {
 	uint64_t dp_issued;  /* evaluation rounds issued, retries included */
 	unsigned dp_step;    /* evaluations done at the current l2 */
 	int dp_fresh;        /* the next T_EVAL round is the plan's next, not a retry */
+	double *dp_B;        /* d*d: the plan's projected Hessian at this l2, or NULL */
 
 	struct fl_round_log *hist;
 	size_t n_hist;

@@ -30,6 +30,8 @@ int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k)
 	c->l2_index = k;
 	c->l2 = c->grid[k];
 	c->dp_step = 0;
+	free(c->dp_B);
+	c->dp_B = NULL;
 	fl_solver_free(c->solver);
 	c->solver = NULL;
 	if (c->set.algorithm == FL_FED_FEDAVG || c->set.privacy)
@@ -195,11 +197,16 @@ static int lambda_done(struct fl_fedcoord *c)
 }
 
 /*
- * Differential privacy's fixed plan at one l2: max_iterations evaluations
- * with the Hessian, each followed by a full Newton step, then (with
+ * Differential privacy's fixed plan at one l2: max_iterations evaluations,
+ * the first with the Hessian and the others with the gradient only, each
+ * followed by a full Newton step with the first's Hessian; then (with
  * validation_split > 0) one evaluation for the validation figures at the
- * weights reached. Validation is asked for in that one only: the partners'
- * noise grows with what each evaluation releases.
+ * weights reached. The Hessian at w = 0, (1/4) sum c x x^T, bounds the
+ * Hessian everywhere (Boehning's bound), so steps with it descend; it is
+ * also the costliest release (sensitivity R^2 / 4 over d(d+1)/2 values), so
+ * releasing it once leaves the later releases to the gradient alone, which
+ * the partners then noise far less. Validation is asked for in the last
+ * evaluation only: the partners' noise grows with what each releases.
  */
 static int dp_next_task(struct fl_fedcoord *c)
 {
@@ -209,7 +216,7 @@ static int dp_next_task(struct fl_fedcoord *c)
 	if (c->dp_step >= steps + (valid ? 1u : 0u))
 		return lambda_done(c);
 	memcpy(c->cur_w, c->w, c->d * sizeof(double));
-	c->need_hess = c->dp_step < steps;
+	c->need_hess = c->dp_step == 0;
 	c->valid_only = c->dp_step >= steps;
 	c->need_valid = c->valid_only;
 	c->dp_fresh = 1;
@@ -218,28 +225,103 @@ static int dp_next_task(struct fl_fedcoord *c)
 }
 
 /*
- * One damped Newton step from the noisy sums at cur_w: the objective's
- * gradient and Hessian (the l2 term added, the intercept unpenalised), the
- * Hessian made positive definite by the smallest ridge of a growing series
- * that lets its Cholesky factorisation succeed (the partners' noise can
- * make it indefinite), and the step taken in full. No line search: it
- * would compare noisy losses and ask for a data-dependent number of
- * evaluations. Everything here is post-processing of released sums.
+ * The noise in a released Hessian, measured where the schema says the true
+ * value is 0: two columns of one categorical feature are never 1 in the
+ * same row (one-hot), so every entry between them in sum c x x^T is
+ * exactly 0 and what the sum holds there is the partners' noise alone.
+ * Returns the root mean square over those entries, or -1 when the schema
+ * has none, and sets them to their true value 0 (in both triangles).
  */
-static int dp_newton_step(struct fl_fedcoord *c, const double *grad, double *H)
+static double dp_hessian_noise(const struct fl_fedcoord *c, double *H)
+{
+	double ss = 0;
+	size_t cnt = 0;
+
+	for (size_t i = 0; i < c->schema->n_features; i++) {
+		const struct fl_feature *f = &c->schema->features[i];
+
+		if (f->type != FL_CATEGORICAL)
+			continue;
+		for (size_t j = f->enc_offset; j < f->enc_offset + f->enc_width; j++)
+			for (size_t k = j + 1; k < f->enc_offset + f->enc_width; k++) {
+				ss += H[j * c->d + k] * H[j * c->d + k];
+				cnt++;
+				H[j * c->d + k] = H[k * c->d + j] = 0;
+			}
+	}
+	return cnt == 0 ? -1 : sqrt(ss / (double)cnt);
+}
+
+/*
+ * The plan's Hessian from the noisy sum H (d*d, consumed): the entries the
+ * schema knows to be 0 set to 0, the l2 term added (the intercept
+ * unpenalised), then projected onto the matrices whose
+ * eigenvalues are at least l2 + sqrt(d) s, s the noise measured by
+ * dp_hessian_noise(). Noise of that size per entry has a spectral norm
+ * near 2 sqrt(d) s; flooring at half of it removes the directions the noise
+ * made flat or negative, which a full step would follow far out, and
+ * leaves the well-measured ones alone: noisy Newton (Avella-Medina,
+ * Bradshaw and Loh 2023) with the Hessian noised once and made positive
+ * definite. Post-processing of the released sum only.
+ */
+static int dp_take_hessian(struct fl_fedcoord *c, double *H)
 {
 	size_t d = c->d;
-	double *g = NULL, *F = NULL, maxdiag = 1, ridge = 0;
+	double s = dp_hessian_noise(c, H), floor = c->l2;
+	int r;
+
+	for (size_t j = 1; j < d; j++)
+		H[j * d + j] += c->l2;
+	if (s >= 0)
+		floor += sqrt((double)d) * s;
+	else
+		fl_log(FL_LOG_WARN,
+		       "round %llu: the schema has no categorical feature of two values or more, "
+		       "so the noise in the Hessian cannot be measured; its eigenvalues are "
+		       "floored at l2 = %g only",
+		       (unsigned long long)c->round, c->l2);
+	if (!(floor > 0))
+		floor = 1e-10;
+	if ((r = fl_linalg_sym_floor(H, d, floor)) != 0)
+		return r == FL_ERR_NUMERIC ? fl_fail(FL_ERR_NUMERIC,
+		                                     "round %llu: the summed Hessian is not "
+		                                     "finite, no Newton step",
+		                                     (unsigned long long)c->round)
+		                           : r;
+	/* Exactly symmetric, so the checkpoint's triangle restores it bit for
+	 * bit. */
+	for (size_t i = 0; i < d; i++)
+		for (size_t j = i + 1; j < d; j++)
+			H[j * d + i] = H[i * d + j];
+	fl_log(FL_LOG_INFO,
+	       "round %llu: the plan's Hessian: noise %.4g per entry measured on the schema's "
+	       "zero entries, eigenvalues floored at %.6g",
+	       (unsigned long long)c->round, s, floor);
+	free(c->dp_B);
+	c->dp_B = H;
+	return 0;
+}
+
+/*
+ * One Newton step from the noisy gradient at cur_w with the plan's
+ * Hessian: the objective's gradient (the l2 term added, the intercept
+ * unpenalised), and the step taken in full. No line search: it would
+ * compare noisy losses and ask for a data-dependent number of evaluations.
+ * Everything here is post-processing of released sums.
+ */
+static int dp_newton_step(struct fl_fedcoord *c, const double *grad)
+{
+	size_t d = c->d;
+	double *g = NULL, *F = NULL;
 	int r = FL_ERR_NOMEM;
 
+	if (c->dp_B == NULL)
+		return fl_fail(FL_ERR_INTERNAL, "privacy plan: a Newton step without the Hessian");
 	if ((g = malloc(d * sizeof(double))) == NULL ||
 	    (F = malloc(d * d * sizeof(double))) == NULL)
 		goto out;
 	for (size_t j = 0; j < d; j++) {
 		g[j] = grad[j] + (j >= 1 ? c->l2 * c->cur_w[j] : 0);
-		H[j * d + j] += j >= 1 ? c->l2 : 0;
-		if (H[j * d + j] > maxdiag)
-			maxdiag = H[j * d + j];
 		if (!isfinite(g[j])) {
 			r = fl_fail(FL_ERR_NUMERIC, "round %llu: the summed gradient is not finite",
 			            (unsigned long long)c->round);
@@ -247,22 +329,11 @@ static int dp_newton_step(struct fl_fedcoord *c, const double *grad, double *H)
 		}
 	}
 	c->grad_norm = fl_linalg_nrm2(g, d);
-	for (int t = 0;; t++) {
-		memcpy(F, H, d * d * sizeof(double));
-		for (size_t j = 0; j < d; j++) {
-			F[j * d + j] += ridge;
-			c->w[j] = -g[j];
-		}
-		if (fl_linalg_spd_solve(F, d, c->w) == 0)
-			break;
-		if (t == 60) {
-			r = fl_fail(FL_ERR_NUMERIC,
-			            "round %llu: the summed Hessian is not finite, no Newton step",
-			            (unsigned long long)c->round);
-			goto out;
-		}
-		ridge = ridge == 0 ? 1e-10 * maxdiag : ridge * 10;
-	}
+	memcpy(F, c->dp_B, d * d * sizeof(double));
+	for (size_t j = 0; j < d; j++)
+		c->w[j] = -g[j];
+	if ((r = fl_linalg_spd_solve(F, d, c->w)) != 0)
+		goto out;
 	for (size_t j = 0; j < d; j++)
 		c->w[j] += c->cur_w[j];
 	r = 0;
@@ -386,12 +457,12 @@ int fl_coord_finish_eval(struct fl_fedcoord *c, const double *acc)
 		fl_payload_hess_unpack(acc + off, c->d, H);
 	}
 	if (c->set.privacy) {
-		if (H == NULL)
-			return fl_fail(FL_ERR_INVALID,
-			               "privacy plan: an evaluation without the Hessian");
-		r = dp_newton_step(c, acc + 1, H);
-		free(H);
-		if (r != 0)
+		if (H != NULL && (r = dp_take_hessian(c, H)) != 0) {
+			free(H);
+			return r;
+		}
+		/* H is the plan's now (or there was none) */
+		if ((r = dp_newton_step(c, acc + 1)) != 0)
 			return r;
 		c->dp_step++;
 		c->train_loss = acc[0] / c->total_rows;

@@ -605,17 +605,22 @@ static int ledger_record_set(struct fl_fednode *n)
  *    the task's), the gradient by c R, the packed Hessian by c R^2 / 4
  *    (||x x^T||_F = ||x||^2, sigma(1 - sigma) <= 1/4), and the validation
  *    sums by 1 (rows), 1 (positives), log 2 + ||w|| R (log-loss) and 1 (one
- *    histogram bin). The l2 sensitivity is the root of all their squares.
- *  - The values are rounded to a grid of 2^-g and integer noise N_Z(0, s2)
- *    on that grid is added, g as fine as the sampler's variance allows;
- *    rounding adds at most 1 per coordinate to the sensitivity in grid
- *    units (sqrt(dim) in l2, dim in l1). The result is an exact multiple
- *    of 2^-g, so the fixed-point encoding (32 fraction bits) carries the
- *    integer noise exactly.
+ *    histogram bin), the root of their squares.
+ *  - Each of these blocks gets its own noise for its own share of the
+ *    release's rho (dp_blocks()); the release costs the sum (zCDP
+ *    composition). One noise level for the whole vector would give the
+ *    gradient the Hessian's R^2 / 4.
+ *  - A block's values are rounded to a grid of 2^-g and integer noise
+ *    N_Z(0, s2) on that grid is added, g as fine as the sampler's variance
+ *    allows; rounding adds at most 1 per coordinate to the sensitivity in
+ *    grid units (sqrt(len) in l2, len in l1). The result is an exact
+ *    multiple of 2^-g, so the fixed-point encoding (32 fraction bits)
+ *    carries the integer noise exactly.
  *  - s2 is calibrated so that the sum of the noise of t - max_colluders
  *    partners (the fewest honest partners in any sum the coordinator can
  *    unmask: it needs t survivors, and up to max_colluders of them may
- *    tell it their noise) costs rho(federation_epsilon, delta) / releases.
+ *    tell it their noise) costs the block's share of
+ *    rho(federation_epsilon, delta) / releases.
  *    That assumes the other honest partners add as much: partners whose
  *    privacy settings differ compute different task hashes (dp_task_tag())
  *    and never form a round together. Beyond max_colluders colluders, or
@@ -645,9 +650,15 @@ static uint64_t units_floor(double rho)
 	return !(u > 0) ? 0 : u >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)u;
 }
 
+/* The row clip R: privacy_clip, or by default the root of the expected
+ * squared norm of a standardised row, 1 + the number of features (the
+ * intercept, each numeric feature's variance 1, each one-hot block's single
+ * 1). It depends on the schema only. Far below sqrt(schema width) for
+ * one-hot schemas, it cuts the Hessian's sensitivity R^2 / 4 several times
+ * while leaving most rows as they are (see bench/README.md). */
 static double dp_clip(const struct fl_fednode *n)
 {
-	return n->pol.privacy.clip > 0 ? n->pol.privacy.clip : sqrt((double)n->d);
+	return n->pol.privacy.clip > 0 ? n->pol.privacy.clip : sqrt(1.0 + (double)n->s->n_features);
 }
 
 /* The federation as the privacy ledger names it: its id when the ledger
@@ -802,7 +813,7 @@ static size_t dp_task_tag(const struct fl_fednode *n, uint8_t out[32])
 
 	if (!dp_on(n))
 		return 0;
-	k = snprintf(text, sizeof(text), "fedlead-dp-v1 %.17g %.17g %llu %.17g",
+	k = snprintf(text, sizeof(text), "fedlead-dp-v2 %.17g %.17g %llu %.17g",
 	             q->federation_epsilon > 0 ? q->federation_epsilon : q->epsilon, q->delta,
 	             (unsigned long long)q->releases, dp_clip(n));
 	if (EVP_Digest(text, (size_t)k, out, NULL, EVP_sha256(), NULL) != 1)
@@ -827,19 +838,74 @@ static void dp_clip_rows(struct fl_dataset *ds, double R)
 	}
 }
 
-/* The l2 sensitivity of the evaluation being answered (see above). */
-static double dp_sensitivity(const struct fl_fednode *n)
+/*
+ * One block of an evaluation's values with its own noise: its l2
+ * sensitivity, its share of the release's rho, and the variance and grid
+ * calibrated for it.
+ */
+struct dp_block {
+	const char *name;
+	size_t off, len;
+	double sens, weight, rho, s2;
+	int bits;
+};
+
+/* Shares of a release's rho by block (normalised over the blocks present).
+ * The loss is only reported under the plan, so it gets little; the
+ * Hessian, released once per plan and the costliest to noise (sensitivity
+ * R^2 / 4 over d(d+1)/2 values), gets a little more than the gradient
+ * released with it (see bench/README.md, "Differential privacy"). */
+#define DP_W_LOSS 0.02
+#define DP_W_GRAD 1.0
+#define DP_W_HESS 1.5
+#define DP_W_VALID 1.0
+
+/* The blocks of the evaluation being answered, with their sensitivities
+ * (see the mechanism above); returns how many. */
+static size_t dp_blocks(const struct fl_fednode *n, size_t nv, struct dp_block b[4])
 {
 	double R = dp_clip(n), c = fmax(1, n->pos_weight), l = log(2.0) + n->dp_w_norm * R;
-	double tr = c * c * (l * l + R * R + (n->dp_hess ? R * R * R * R / 16 : 0));
-	double va = n->dp_valid ? 3 + l * l : 0;
+	size_t d = n->d, k = 0, off = 1 + d;
 
-	return sqrt(tr + va);
+	b[k++] = (struct dp_block){"loss", 0, 1, c * l, DP_W_LOSS, 0, 0, 0};
+	b[k++] = (struct dp_block){"gradient", 1, d, c * R, DP_W_GRAD, 0, 0, 0};
+	if (n->dp_hess) {
+		b[k++] = (struct dp_block){
+		        "hessian", off, d * (d + 1) / 2, c * R * R / 4, DP_W_HESS, 0, 0, 0};
+		off += d * (d + 1) / 2;
+	}
+	if (n->dp_valid)
+		b[k++] = (struct dp_block){"validation", off, nv - off, sqrt(3 + l * l),
+		                           DP_W_VALID,   0,   0,        0};
+	return k;
+}
+
+/*
+ * Calibrates block b to cost rho with `noisy` honest partners: the finest
+ * grid (most fraction bits) whose variance the sampler takes. Rounding to
+ * the grid adds 1 per value to the sensitivity in grid units (sqrt(len) in
+ * l2, len in l1). Returns 0 when no grid works.
+ */
+static int dp_calibrate(struct dp_block *b, unsigned noisy)
+{
+	double root = sqrt((double)b->len), scale;
+
+	for (b->bits = FL_SECAGG_FRAC_BITS; b->bits >= 0; b->bits--) {
+		scale = ldexp(1, b->bits);
+		b->s2 = fl_dp_ddg_sigma2(root * b->sens * scale + (double)b->len,
+		                         b->sens * scale + root, b->rho, noisy, b->len, DP_MAX_VAR);
+		if (b->s2 > 0)
+			return 1;
+	}
+	return 0;
 }
 
 /*
  * Charges one release of the evaluation in v (nv values) to the ledger and
- * adds this partner's noise to v. t is the round's threshold.
+ * adds this partner's noise to v. t is the round's threshold. Each block
+ * (loss, gradient, Hessian, validation) is noised to its own share of the
+ * release's rho: zCDP composes by adding rho, so the release costs their
+ * sum, and the gradient is not drowned in the noise the Hessian needs.
  */
 static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
                       size_t nv, unsigned t)
@@ -848,12 +914,14 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 	struct fl_release rel = {0};
 	struct fl_dgauss *g = NULL;
 	struct dp_plan pl;
+	struct dp_block b[4];
 	char name[FL_LEDGER_MAX_NAME + 1];
-	double D = dp_sensitivity(n), rho, s2 = 0, scale = 1, root = sqrt((double)nv);
+	double rho, wsum = 0;
 	unsigned noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
 	int64_t now = (int64_t)time(NULL);
-	size_t bad;
-	int r, bits;
+	size_t bad, nb = dp_blocks(n, nv, b), k;
+	json_t *jb = NULL;
+	int r;
 
 	if ((r = dp_fed_name(n->federation_id, name)) != 0)
 		return r;
@@ -865,18 +933,17 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 		              (unsigned long long)ref->round, (unsigned long long)pl.done + 1,
 		              n->federation_id, (unsigned long long)q->releases);
 	rho = pl.per_release / FL_LEDGER_UNITS;
-	for (bits = FL_SECAGG_FRAC_BITS; bits >= 0; bits--) {
-		scale = ldexp(1, bits);
-		s2 = fl_dp_ddg_sigma2(root * D * scale + (double)nv, D * scale + root, rho, noisy,
-		                      nv, DP_MAX_VAR);
-		if (s2 > 0)
-			break;
+	for (k = 0; k < nb; k++)
+		wsum += b[k].weight;
+	for (k = 0; k < nb; k++) {
+		b[k].rho = rho * b[k].weight / wsum;
+		if (!dp_calibrate(&b[k], noisy))
+			return refuse(
+			        n, "privacy_budget",
+			        "round %llu: a release of rho %.6g with sensitivity %.6g (%s) "
+			        "needs more noise than this node can add",
+			        (unsigned long long)ref->round, b[k].rho, b[k].sens, b[k].name);
 	}
-	if (!(s2 > 0))
-		return refuse(n, "privacy_budget",
-		              "round %llu: a release of rho %.6g with sensitivity %.6g needs more "
-		              "noise than this node can add",
-		              (unsigned long long)ref->round, rho, D);
 	rel.time = now;
 	rel.rho_e12 = pl.per_release;
 	memcpy(rel.federation, name, sizeof(rel.federation));
@@ -892,30 +959,50 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 		        "round %llu: %s (privacy_epsilon = %g, privacy_delta = %g, ledger %s)",
 		        (unsigned long long)ref->round, why, q->epsilon, q->delta, q->ledger);
 	}
-	if ((r = fl_dgauss_new((uint64_t)s2, &g)) != 0)
-		return r;
-	if ((r = fl_dgauss_add_grid(g, v, nv, bits, &bad)) != 0) {
-		char why[300];
-
-		if (r != FL_ERR_LIMIT)
-			goto out;
-		snprintf(why, sizeof(why), "%s", fl_errmsg());
-		r = refuse(n, "bound", "round %llu: %s", (unsigned long long)ref->round, why);
+	if ((jb = json_array()) == NULL) {
+		r = FL_ERR_NOMEM;
 		goto out;
 	}
+	for (k = 0; k < nb; k++) {
+		double scale = ldexp(1, b[k].bits);
+
+		if ((r = fl_dgauss_new((uint64_t)b[k].s2, &g)) != 0)
+			goto out;
+		if ((r = fl_dgauss_add_grid(g, v + b[k].off, b[k].len, b[k].bits, &bad)) != 0) {
+			if (r != FL_ERR_LIMIT)
+				goto out;
+			r = refuse(
+			        n, "bound",
+			        "round %llu: update element %zu is %.17g, too large to carry exact "
+			        "noise on a grid of 2^-%d",
+			        (unsigned long long)ref->round, b[k].off + bad, v[b[k].off + bad],
+			        b[k].bits);
+			goto out;
+		}
+		fl_dgauss_free(g);
+		g = NULL;
+		if (json_array_append_new(jb, json_pack("{s:s, s:I, s:f, s:f, s:f, s:i}", "block",
+		                                        b[k].name, "values", (json_int_t)b[k].len,
+		                                        "sensitivity", b[k].sens, "rho", b[k].rho,
+		                                        "sigma2", b[k].s2 / (scale * scale),
+		                                        "grid_bits", b[k].bits)) != 0) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+	}
 	fl_log(FL_LOG_INFO,
-	       "round %llu: noise of variance %.6g (sensitivity %.6g, %u honest partners) added; "
-	       "this federation has spent epsilon %.6g of %g",
-	       (unsigned long long)ref->round, s2 / (scale * scale), D, noisy,
-	       fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), pl.fed_epsilon);
-	fl_audit_event(
-	        n->audit, "privacy_release", "{s:s, s:I, s:s, s:f, s:f, s:f, s:i, s:I, s:f, s:f}",
-	        "federation", n->federation_id, "round", (json_int_t)ref->round, "mechanism",
-	        "distributed discrete Gaussian", "rho", rho, "sigma2", s2 / (scale * scale),
-	        "sensitivity", D, "grid_bits", bits, "honest_partners", (json_int_t)noisy,
-	        "epsilon", fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), "delta", q->delta);
+	       "round %llu: noise added to %zu blocks (gradient: variance %.6g, sensitivity "
+	       "%.6g; %u honest partners); this federation has spent epsilon %.6g of %g",
+	       (unsigned long long)ref->round, nb, b[1].s2 / ldexp(1, 2 * b[1].bits), b[1].sens,
+	       noisy, fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), pl.fed_epsilon);
+	fl_audit_event(n->audit, "privacy_release", "{s:s, s:I, s:s, s:f, s:f, s:O, s:I, s:f, s:f}",
+	               "federation", n->federation_id, "round", (json_int_t)ref->round, "mechanism",
+	               "distributed discrete Gaussian", "rho", rho, "clip", dp_clip(n), "blocks",
+	               jb, "honest_partners", (json_int_t)noisy, "epsilon",
+	               fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), "delta", q->delta);
 	r = 0;
 out:
+	json_decref(jb);
 	fl_dgauss_free(g);
 	return r;
 }

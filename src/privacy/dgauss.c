@@ -21,8 +21,10 @@ typedef unsigned __int128 u128;
 
 struct fl_dgauss {
 	uint64_t sigma2;
-	uint64_t t; /* floor(sigma) + 1, the Laplace scale of the proposals */
-	size_t pos; /* next unread byte of buf */
+	uint64_t t;    /* floor(sigma) + 1, the Laplace scale of the proposals */
+	size_t pos;    /* next unread byte of buf */
+	uint64_t res;  /* random bits not yet used, the lowest first */
+	unsigned nres; /* how many */
 	uint8_t buf[4096];
 };
 
@@ -54,15 +56,15 @@ static int bits(struct fl_dgauss *g, unsigned k, u128 *out)
 	return 0;
 }
 
+/* Bits needed for v: by count-leading-zeros, not a shift per bit (the
+ * shift loop was most of a sample's time: denominators reach 2^122). */
 static unsigned bit_length(u128 v)
 {
-	unsigned n = 0;
+	uint64_t hi = (uint64_t)(v >> 64), lo = (uint64_t)v;
 
-	while (v != 0) {
-		n++;
-		v >>= 1;
-	}
-	return n;
+	if (hi != 0)
+		return 128 - (unsigned)__builtin_clzll(hi);
+	return lo != 0 ? 64 - (unsigned)__builtin_clzll(lo) : 0;
 }
 
 /* Uniform on {0, ..., m - 1}, m >= 1, by rejection: exact. */
@@ -84,15 +86,63 @@ static int uniform(struct fl_dgauss *g, u128 m, u128 *out)
 	return 0;
 }
 
-/* Bernoulli(num / den), 0 <= num <= den, den >= 1. */
+/* One uniform random bit, from a 64-bit reservoir. */
+static int coin(struct fl_dgauss *g, unsigned *b)
+{
+	if (g->nres == 0) {
+		u128 v;
+		int r;
+
+		if ((r = bits(g, 64, &v)) != 0)
+			return r;
+		g->res = (uint64_t)v;
+		g->nres = 64;
+	}
+	*b = (unsigned)(g->res & 1);
+	g->res >>= 1;
+	g->nres--;
+	return 0;
+}
+
+/*
+ * Bernoulli(num / den), 0 <= num <= den, den >= 1: exactly,
+ * by comparing a uniform U in [0, 1), drawn one binary digit at a time,
+ * with the binary digits of p = num / den (long division): the first digit
+ * where they differ decides U < p. Two coins are used on average, where a
+ * uniform integer below den would take as many bits as den has.
+ */
 static int bern(struct fl_dgauss *g, u128 num, u128 den, int *bit)
 {
-	u128 u;
+	u128 rem = num;
+	unsigned u, p;
 	int r;
 
-	if ((r = uniform(g, den, &u)) != 0)
-		return r;
-	*bit = u < num;
+	if (num >= den) {
+		*bit = 1;
+		return 0;
+	}
+	if (den >> 127) { /* 2 rem would not fit: a uniform integer below den */
+		u128 v;
+
+		if ((r = uniform(g, den, &v)) != 0)
+			return r;
+		*bit = v < num;
+		return 0;
+	}
+	while (rem != 0) {
+		rem <<= 1; /* < 2 den < 2^128 */
+		p = rem >= den;
+		if (p)
+			rem -= den;
+		if ((r = coin(g, &u)) != 0)
+			return r;
+		if (u != p) {
+			*bit = u < p;
+			return 0;
+		}
+	}
+	/* p's digits are all 0 from here: U >= p. */
+	*bit = 0;
 	return 0;
 }
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Differential privacy's utility and cost (bench/README.md, "Differential
+# privacy"). Everything runs on this machine: real federations of a
+# coordinator and three partners on 127.0.0.1 (tests/e2e/lib/fed.bash and
+# lib/dp.bash, as the end-to-end tests start them).
+#
+#   bash bench/dp_utility.sh [--build DIR] [--no-build] [--eps LIST] [--steps N]
+#
+#   --build DIR   build directory (default: build-bench/ in the source tree)
+#   --no-build    use the programs already built in --build
+#   --eps LIST    privacy budgets per partner (default 0.5,1,2,4,8; delta 1e-6)
+#   --steps N     the privacy plan's evaluations (default 3)
+#
+# Part 1, utility: bank marketing and CoIL, each split with every 4th lead
+# held out and the rest in three partners; one federation without
+# differential privacy (Newton to convergence, l2 = 1, secure aggregation 3
+# of 3) and one per epsilon (privacy = on, the plan of --steps
+# evaluations, noise for 2 honest partners of 3), each model scored on the
+# held-out leads by fedlead-score --eval: AUC and log-loss beside the
+# private-free model's, measured in the same run.
+#
+# Part 2, cost: one secure round's partner CPU at 10,000 values
+# (bench_secagg, 3 partners) against the partner's noise sampling for as
+# many values (bench_dpnoise), in the same run.
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=$src/build-bench
+build_it=1
+eps_list=0.5,1,2,4,8
+steps=3
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$2; shift 2 ;;
+	--no-build) build_it=; shift ;;
+	--eps) eps_list=$2; shift 2 ;;
+	--steps) steps=$2; shift 2 ;;
+	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+	*) echo "dp_utility.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+if [ -n "$build_it" ]; then
+	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON -DBUILD_TESTING=OFF \
+		-DFL_WERROR=OFF -DFL_ENABLE_ASAN=OFF >/dev/null
+	cmake --build "$build" -j"$(getconf _NPROCESSORS_ONLN)" --target fedlead-node \
+		fedlead-coordinator fedlead-score bench_secagg bench_dpnoise >/dev/null
+fi
+export FL_BIN=$build FL_SRC=$src
+. "$src/tests/e2e/lib/fed.bash"
+. "$src/tests/e2e/lib/dp.bash"
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(getconf _NPROCESSORS_ONLN) cores"
+pki p1 p2 p3
+
+echo
+echo "== 1. utility: held-out AUC and log-loss, epsilon per partner (delta 1e-6), plan of $steps evaluations"
+printf '%-15s %8s | %8s %8s | %9s %9s\n' "data" "epsilon" "AUC" "dAUC" "log-loss" "dlogloss"
+for ds in bank coil; do
+	if [ "$ds" = bank ]; then
+		csv=$FL_DATA/bank-marketing/bank.csv FED_SCHEMA=$FL_DATA/bank-marketing/bank.schema.json
+	else
+		csv=$COIL FED_SCHEMA=$SCHEMA
+	fi
+	rm -f "$T"/p?.csv "$T/test.csv"
+	split_holdout "$csv"
+	dp_federation "$T/$ds-plain" 0 || die_run=1
+	read -r auc0 ll0 < <(holdout_metrics "$T/$ds-plain/model.fdl")
+	printf '%-15s %8s | %8.4f %8s | %9.4f %9s\n' "$ds" "none" "$auc0" "" "$ll0" ""
+	for e in ${eps_list//,/ }; do
+		if ! dp_federation "$T/$ds-$e" "$e" "$steps"; then
+			printf '%-15s %8s | federation failed (logs in %s)\n' "$ds" "$e" "$T/$ds-$e"
+			KEEP=1
+			continue
+		fi
+		read -r auc ll < <(holdout_metrics "$T/$ds-$e/model.fdl")
+		printf '%-15s %8s | %8.4f %+8.4f | %9.4f %+9.4f\n' "$ds" "$e" "$auc" \
+			"$("$PY" -c "print($auc - $auc0)")" "$ll" "$("$PY" -c "print($ll - $ll0)")"
+	done
+done
+
+echo
+echo "== 2. cost: noise sampling against one secure round's partner CPU, 3 partners, 10,000 values"
+sa=$("$FL_BIN/bench/bench_secagg" --pki "$T/pki" --partners 3 --dims 10000 --no-mask 2>&1)
+row=$(grep -E '^ +3 +10000 ' <<<"$sa" | head -n 1)
+# "| plain secure ratio |": the secure node CPU is the second time.
+secure=$("$PY" - "$row" <<'PYEOF'
+import re, sys
+t = re.findall(r"([0-9.]+) (s|ms|us)\b", sys.argv[1])
+v, u = t[1]
+print(float(v) * {"s": 1, "ms": 1e-3, "us": 1e-6}[u])
+PYEOF
+)
+"$FL_BIN/bench/bench_dpnoise" --values 10000 | while read -r line; do
+	cpu=${line##*cpu_s=}
+	printf '%s: %.3f ms of a secure round'"'"'s %.3f ms partner CPU = %.1f %%\n' \
+		"${line% cpu_s=*}" "$("$PY" -c "print($cpu * 1e3)")" "$("$PY" -c "print($secure * 1e3)")" \
+		"$("$PY" -c "print(100 * $cpu / $secure)")"
+done
+finish
