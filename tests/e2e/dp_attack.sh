@@ -171,11 +171,15 @@ for part in "b 1" "c 8"; do
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 r = [e for e in ev if e["event"] == "privacy_release" and e["round"] == 2]
-if r:
-    print("     sigma^2 %.6g (sensitivity %.6g, %d honest partners)" %
-          (r[0]["sigma2"], r[0]["sensitivity"], r[0]["honest_partners"]))
-    open(sys.argv[2], "w").write(repr(r[0]["sigma2"]))
-sys.exit(0 if len(r) == 1 and r[0]["mechanism"] == "distributed discrete Gaussian" else 1)
+# Each block of the release (loss, gradient, Hessian) has its own noise;
+# the attack reads the Hessian.
+h = [b for b in r[0]["blocks"] if b["block"] == "hessian"] if r else []
+if h:
+    print("     Hessian sigma^2 %.6g (sensitivity %.6g, %d honest partners)" %
+          (h[0]["sigma2"], h[0]["sensitivity"], r[0]["honest_partners"]))
+    open(sys.argv[2], "w").write(repr(h[0]["sigma2"]))
+sys.exit(0 if len(r) == 1 and len(h) == 1 and
+         r[0]["mechanism"] == "distributed discrete Gaussian" else 1)
 PYEOF
 	done
 	# --oracle: the attack is also told the columns of one lead, in case
