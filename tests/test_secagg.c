@@ -1845,6 +1845,11 @@ static void test_reveal_evidence(void **state)
 		assert_string_equal(proven, "p1");
 		assert_string_equal(fl_secagg_history_set(R.hist[i]), "p2,p3,p4,p5");
 	}
+	/* The same evidence again (a retry of the task, before a round is
+	 * unmasked) changes nothing and is no refusal. */
+	assert_int_equal(check_task(&R, 1, ",p1,", &ev, 1, proven), 0);
+	assert_string_equal(proven, "");
+	assert_string_equal(fl_secagg_history_set(R.hist[1]), "p2,p3,p4,p5");
 	/* From then on the set is the smaller one: a task without p2 is
 	 * refused as any other change. */
 	assert_int_equal(check_task(&R, 1, ",p1,p2,", NULL, 0, proven), FL_ERR_AUTH);

@@ -140,6 +140,7 @@ struct fl_secagg_history {
 	uint8_t last_session[FL_WIRE_SESSION_LEN];
 	struct rpeer *last_peers;
 	size_t last_np;
+	char *proven; /* partners the set lost on evidence, comma-separated */
 };
 
 int fl_secagg_history_new(struct fl_secagg_history **out)
@@ -163,6 +164,7 @@ void fl_secagg_history_free(struct fl_secagg_history *h)
 	if (h == NULL)
 		return;
 	last_clear(h);
+	free(h->proven);
 	free(h->set);
 	free(h->origin);
 	free(h);
@@ -561,6 +563,15 @@ static void set_remove(char *set, const char *drop)
 	*w = '\0';
 }
 
+/* The one-set rule's refusal of a task over set. */
+static int differenced(const char *set, const struct fl_secagg_history *h)
+{
+	return fl_fail(FL_ERR_AUTH,
+	               "the task's participants {%.400s} are not the set {%.400s} this data's "
+	               "sums were revealed over in %s: the two could be differenced",
+	               set, h->set, h->origin ? h->origin : "this federation");
+}
+
 int fl_secagg_history_check(struct fl_secagg_history *h, char *const *participants, size_t n,
                             int allow, Fedlead__Wire__RevealEvidence *const *evidence,
                             size_t n_evidence, X509_STORE *store, char *proven, size_t cap)
@@ -587,11 +598,7 @@ int fl_secagg_history_check(struct fl_secagg_history *h, char *const *participan
 	if (covers(set, h->set) && n_evidence == 0)
 		goto out;
 	if (n_evidence == 0) {
-		r = fl_fail(FL_ERR_AUTH,
-		            "the task's participants {%.400s} are not the set {%.400s} this data's "
-		            "sums "
-		            "were revealed over in %s: the two could be differenced",
-		            set, h->set, h->origin ? h->origin : "this federation");
+		r = differenced(set, h);
 		goto out;
 	}
 	/*
@@ -609,6 +616,10 @@ int fl_secagg_history_check(struct fl_secagg_history *h, char *const *participan
 	for (size_t i = 0; i < n_evidence; i++) {
 		const char *who = evidence[i]->revealer;
 
+		/* Accepted with an earlier task of the same attempt's retries
+		 * (the coordinator repeats it until a round is unmasked). */
+		if (h->proven != NULL && in_set(h->proven, who) && !in_set(h->set, who))
+			continue;
 		if ((r = check_evidence(h, evidence[i], store)) != 0)
 			goto out;
 		if (!in_set(missing, who)) {
@@ -618,6 +629,10 @@ int fl_secagg_history_check(struct fl_secagg_history *h, char *const *participan
 		}
 	}
 	/* Every other partner of the set must still be in the task. */
+	if (ml == 0) {
+		r = covers(set, h->set) ? 0 : differenced(set, h);
+		goto out;
+	}
 	{
 		char *left = strdup(h->set);
 
@@ -634,7 +649,21 @@ int fl_secagg_history_check(struct fl_secagg_history *h, char *const *participan
 			        "coordinator's evidence proves a bad reveal of %s only: the two "
 			        "could be differenced",
 			        set, h->set, h->origin ? h->origin : "this federation", missing);
-		else {
+		else if (ml > 0) {
+			size_t pl = h->proven != NULL ? strlen(h->proven) : 0;
+			char *all = realloc(h->proven, pl + ml + 2);
+
+			if (all == NULL) {
+				r = FL_ERR_NOMEM;
+				free(left);
+				goto out;
+			}
+			if (pl == 0)
+				all[0] = '\0';
+			else
+				strcat(all, ",");
+			strcat(all, missing);
+			h->proven = all;
 			free(h->set);
 			h->set = left;
 			left = NULL;

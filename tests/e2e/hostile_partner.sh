@@ -152,7 +152,7 @@ g_evidence() {
 		return 1
 	for k in 1 2 3 4; do
 		L=$T/g/node-p$k
-		log_has "$L/node.log" "warn: round 1: this node checked the evidence that p5 revealed a share other than the one dealt to it; it accepts the participants without p5, and the set \{p1,p2,p3,p4\}\$" &&
+		log_has "$L/node.log" "warn: round [0-9]+: this node checked the evidence that p5 revealed a share other than the one dealt to it; it accepts the participants without p5, and the set \{p1,p2,p3,p4\}\$" &&
 			log_has "$L/audit.jsonl" '"event": ?"evidence_accepted".*"partners": ?"p5"' ||
 			{ echo "     p$k"; return 1; }
 	done
@@ -166,7 +166,7 @@ g_refused() { # g_refused CASE
 	local k
 	for k in 1 2 3 4; do
 		[ "${NODE_ST[k]}" -eq 1 ] || { echo "     p$k: exit ${NODE_ST[k]}"; return 1; }
-		log_has "$T/$1/node-p$k/node.log" "error: policy allow_participant_change: round 1: the task's participants \{p1,p2,p3,p4\} are not the set \{p1,p2,p3,p4,p5\}" &&
+		log_has "$T/$1/node-p$k/node.log" "error: policy allow_participant_change: round [0-9]+: the task's participants \{p1,p2,p3,p4\} are not the set \{p1,p2,p3,p4,p5\}" &&
 			log_has "$T/$1/node-p$k/audit.jsonl" '"event": ?"refuse".*"rule": ?"allow_participant_change"' ||
 			return 1
 	done
