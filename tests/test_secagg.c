@@ -1169,6 +1169,35 @@ static void spec_share_commit(const struct round *R, const char *dealer, const c
 	EVP_MD_CTX_free(md);
 }
 
+/* A dealer's signature of its two commitments for one holder:
+ * SHA-256("fedlead-secagg-share-commitment-v1\0", context, be64(round),
+ * dealer, holder, x, seed commitment, secret commitment), under the label
+ * "share commitment". */
+static void spec_sign_commitment(const struct round *R, int dealer, const char *holder, unsigned x,
+                                 const uint8_t seed[32], const uint8_t secret[32], uint8_t **sig,
+                                 size_t *len)
+{
+	static const char tag[] = "fedlead-secagg-share-commitment-v1";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t x1 = (uint8_t)x, digest[32];
+	char ctx[256];
+
+	spec_context(R, ctx);
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_DigestUpdate(md, tag, sizeof(tag)), 1);
+	md_name(md, ctx);
+	md_round(md, R->ref.round);
+	md_name(md, ids[dealer]);
+	md_name(md, holder);
+	assert_int_equal(EVP_DigestUpdate(md, &x1, 1), 1);
+	assert_int_equal(EVP_DigestUpdate(md, seed, 32), 1);
+	assert_int_equal(EVP_DigestUpdate(md, secret, 32), 1);
+	assert_int_equal(EVP_DigestFinal_ex(md, digest, NULL), 1);
+	EVP_MD_CTX_free(md);
+	assert_int_equal(fl_sa_sign_digest(keys[dealer], "share commitment", digest, sig, len), 0);
+}
+
 /*
  * Partner i's reply u re-signed as a hostile partner would sign it, after
  * the share of owner (NULL: none) is altered: each share's commitment as
@@ -1777,6 +1806,25 @@ static void test_reveal_evidence(void **state)
 	                 "the coordinator's evidence against p1 does not verify: the commitment "
 	                 "it shows does not carry p3's signature");
 	ev->commitment->seed.data[0] ^= 0x01;
+	/* A second commitment p3 signs for p1 (p3 colluding with the
+	 * coordinator to frame p1): its signature verifies (the check after
+	 * it is the one that fails), but p1 never acknowledged it. */
+	{
+		ProtobufCBinaryData keep = ev->commitment->signature;
+		uint8_t *sig = NULL;
+		size_t len = 0;
+
+		ev->commitment->seed.data[0] ^= 0x01;
+		spec_sign_commitment(&R, 2, "p1", 1, ev->commitment->seed.data,
+		                     ev->commitment->secret.data, &sig, &len);
+		ev->commitment->signature = (ProtobufCBinaryData){len, sig};
+		refuses_evidence(&R, 1, ",p1,", ev,
+		                 "the coordinator's evidence against p1 does not verify: p1 "
+		                 "acknowledged another commitment of p3's than the one it shows");
+		ev->commitment->seed.data[0] ^= 0x01;
+		free(sig);
+		ev->commitment->signature = keep;
+	}
 	/* An honest partner's real reply: its share matches. */
 	refuses_evidence(&R, 1, ",p2,", honest,
 	                 "the coordinator's evidence against p2 does not verify: the share p2 "
