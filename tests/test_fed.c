@@ -1494,9 +1494,10 @@ static void flip_fingerprint(Fedlead__Wire__Hello *hello)
 	hello->schema_fingerprint.data[0] ^= 1;
 }
 
-static void protocol_two(Fedlead__Wire__Hello *hello)
+/* A node of the previous protocol (3: unsigned unmask replies). */
+static void protocol_three(Fedlead__Wire__Hello *hello)
 {
-	hello->protocol_version = 2;
+	hello->protocol_version = 3;
 }
 
 static void test_join_rejections(void **state)
@@ -1534,9 +1535,18 @@ static void test_join_rejections(void **state)
 	assert_true(strncmp(fl_errmsg(), "partner globex: ", 16) == 0);
 	assert_string_equal(fl_errmsg() + 16, want);
 
-	assert_int_equal(join_as(h, 1, NULL, "", protocol_two), FL_ERR_PROTO);
-	assert_string_equal(fl_errmsg(), "partner globex: protocol version 2 is not supported "
-	                                 "(this coordinator speaks 3)");
+	assert_int_equal(join_as(h, 1, NULL, "", protocol_three), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "partner globex: protocol version 3 is not supported "
+	                                 "(this coordinator speaks 4)");
+	/* And a node, to a coordinator of version 3. */
+	{
+		Fedlead__Wire__Welcome w = FEDLEAD__WIRE__WELCOME__INIT;
+
+		w.protocol_version = 3;
+		assert_int_equal(fl_fednode_welcome(h->node[1], &w), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "coordinator speaks protocol version 3, this node version 4");
+	}
 	assert_int_equal(join_as(h, 1, NULL, "other-fed", NULL), FL_ERR_AUTH);
 	assert_string_equal(fl_errmsg(), "partner globex: partner asked for federation "
 	                                 "\"other-fed\", this is \"" FED_ID "\"");

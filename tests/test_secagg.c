@@ -881,6 +881,12 @@ static void refuses_check(struct round *R, int i, char **sv, char **dv, int code
 	assert_int_equal(fl_secagg_node_consistency(R->node[i], &cc, &frame, &len), code);
 	assert_string_equal(fl_errmsg(), msg);
 	assert_null(frame);
+	/* The rule the node audits a refusal under comes from the engine. */
+	if (code == FL_ERR_AUTH)
+		assert_string_equal(fl_secagg_node_refused_rule(R->node[i]),
+		                    strncmp(msg, "node policy: ", 13) == 0
+		                            ? "allow_participant_change"
+		                            : "consistency_check");
 }
 
 /*
@@ -1110,14 +1116,145 @@ static void test_replayed_share(void **state)
 	round_end(&R1);
 }
 
+/* ---- what a revealer signs, written from proto/wire.proto ------------ */
+
+static void md_name(EVP_MD_CTX *md, const char *s)
+{
+	uint32_t n = (uint32_t)strlen(s);
+	uint8_t be[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+
+	assert_int_equal(EVP_DigestUpdate(md, be, 4), 1);
+	assert_int_equal(EVP_DigestUpdate(md, s, n), 1);
+}
+
+static void md_round(EVP_MD_CTX *md, uint64_t round)
+{
+	uint8_t r8[8];
+
+	for (int i = 0; i < 8; i++)
+		r8[i] = (uint8_t)(round >> (56 - 8 * i));
+	assert_int_equal(EVP_DigestUpdate(md, r8, 8), 1);
+}
+
+/* "FEDERATION#SESSION-IN-HEX" of a round. */
+static void spec_context(const struct round *R, char *out)
+{
+	int k = sprintf(out, "%s#", FED);
+
+	for (size_t i = 0; i < sizeof(R->session); i++)
+		k += sprintf(out + k, "%02x", R->session[i]);
+}
+
+/* A share's commitment: SHA-256("fedlead-secagg-share-v1\0", context,
+ * be64(round), dealer, holder, kind, x, share), names length-prefixed. */
+static void spec_share_commit(const struct round *R, const char *dealer, const char *holder,
+                              unsigned kind, unsigned x, const uint8_t *share, uint8_t out[32])
+{
+	static const char tag[] = "fedlead-secagg-share-v1";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char ctx[256];
+	uint8_t kx[2] = {(uint8_t)kind, (uint8_t)x};
+
+	spec_context(R, ctx);
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_DigestUpdate(md, tag, sizeof(tag)), 1);
+	md_name(md, ctx);
+	md_round(md, R->ref.round);
+	md_name(md, dealer);
+	md_name(md, holder);
+	assert_int_equal(EVP_DigestUpdate(md, kx, 2), 1);
+	assert_int_equal(EVP_DigestUpdate(md, share, 32), 1);
+	assert_int_equal(EVP_DigestFinal_ex(md, out, NULL), 1);
+	EVP_MD_CTX_free(md);
+}
+
+/* A dealer's signature of its two commitments for one holder:
+ * SHA-256("fedlead-secagg-share-commitment-v1\0", context, be64(round),
+ * dealer, holder, x, seed commitment, secret commitment), under the label
+ * "share commitment". */
+static void spec_sign_commitment(const struct round *R, int dealer, const char *holder, unsigned x,
+                                 const uint8_t seed[32], const uint8_t secret[32], uint8_t **sig,
+                                 size_t *len)
+{
+	static const char tag[] = "fedlead-secagg-share-commitment-v1";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t x1 = (uint8_t)x, digest[32];
+	char ctx[256];
+
+	spec_context(R, ctx);
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_DigestUpdate(md, tag, sizeof(tag)), 1);
+	md_name(md, ctx);
+	md_round(md, R->ref.round);
+	md_name(md, ids[dealer]);
+	md_name(md, holder);
+	assert_int_equal(EVP_DigestUpdate(md, &x1, 1), 1);
+	assert_int_equal(EVP_DigestUpdate(md, seed, 32), 1);
+	assert_int_equal(EVP_DigestUpdate(md, secret, 32), 1);
+	assert_int_equal(EVP_DigestFinal_ex(md, digest, NULL), 1);
+	EVP_MD_CTX_free(md);
+	assert_int_equal(fl_sa_sign_digest(keys[dealer], "share commitment", digest, sig, len), 0);
+}
+
+/*
+ * Partner i's reply u re-signed as a hostile partner would sign it, after
+ * the share of owner (NULL: none) is altered: each share's commitment as
+ * revealed, next to the one of the share as dealt (which is the dealer's
+ * signed commitment: the node checked it on receipt).
+ */
+static void resign_reply(const struct round *R, int i, Fedlead__Wire__UnmaskReply *u,
+                         const char *owner)
+{
+	static const char tag[] = "fedlead-secagg-reveal-v1";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t n4[4] = {0, 0, 0, (uint8_t)u->n_shares}, digest[32], *sig = NULL;
+	char ctx[256];
+	size_t siglen = 0;
+
+	spec_context(R, ctx);
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	assert_int_equal(EVP_DigestUpdate(md, tag, sizeof(tag)), 1);
+	md_name(md, ctx);
+	md_round(md, R->ref.round);
+	md_name(md, ids[i]);
+	assert_int_equal(EVP_DigestUpdate(md, n4, 4), 1);
+	for (size_t k = 0; k < u->n_shares; k++) {
+		Fedlead__Wire__RevealedShare *s = u->shares[k];
+		uint8_t dealt[32], shown[32], w = (uint8_t)s->what;
+
+		spec_share_commit(R, s->owner, ids[i], s->what, (unsigned)i + 1, s->share.data,
+		                  dealt);
+		if (owner != NULL && strcmp(s->owner, owner) == 0)
+			s->share.data[5] ^= 0x01;
+		spec_share_commit(R, s->owner, ids[i], s->what, (unsigned)i + 1, s->share.data,
+		                  shown);
+		md_name(md, s->owner);
+		assert_int_equal(EVP_DigestUpdate(md, &w, 1), 1);
+		assert_int_equal(EVP_DigestUpdate(md, shown, 32), 1);
+		assert_int_equal(EVP_DigestUpdate(md, dealt, 32), 1);
+	}
+	assert_int_equal(EVP_DigestFinal_ex(md, digest, NULL), 1);
+	EVP_MD_CTX_free(md);
+	assert_int_equal(fl_sa_sign_digest(keys[i], "unmask reply", digest, &sig, &siglen), 0);
+	free(u->signature.data);
+	u->signature = (ProtobufCBinaryData){siglen, sig};
+}
+
 /*
  * p1 reveals a share that is not the one dealt to it (altered, or a lie):
  * the share does not match what its owner signed for p1, so the
  * coordinator names p1, by a check that needs nobody's word (the owner's
- * signature and the reply p1 sent), and sets all of p1's shares aside.
+ * signature and the reply p1 signed), and sets all of p1's shares aside.
  * With t shares of every owner left from the others, the sum over the
  * survivors is still unmasked; with fewer, nothing is. No honest partner
- * is ever named.
+ * is ever named. p1 signs the altered reply as it is (a hostile
+ * revealer), or, when msg speaks of the signature, the reply is altered
+ * after p1 signed it, which names p1 all the same: the reply came on p1's
+ * own connection, and what it signed is checked against what the dealers
+ * signed.
  */
 static void tamper_case(const enum stop stop[NP], unsigned t, const char *owner, unsigned what,
                         const char *msg, int unmasked)
@@ -1143,11 +1280,16 @@ static void tamper_case(const enum stop stop[NP], unsigned t, const char *owner,
 
 			if (strcmp(s->owner, owner) == 0) {
 				assert_int_equal(s->what, what);
-				s->share.data[5] ^= 0x01;
 				hit = 1;
 			}
 		}
 		assert_int_equal(hit, i == 0);
+		if (i == 0 && strstr(msg, "signature") == NULL)
+			resign_reply(&R, 0, env->unmask_reply, owner);
+		else if (i == 0)
+			for (size_t k = 0; k < env->unmask_reply->n_shares; k++)
+				if (strcmp(env->unmask_reply->shares[k]->owner, owner) == 0)
+					env->unmask_reply->shares[k]->share.data[5] ^= 0x01;
 		assert_int_equal(fl_secagg_coord_reveal(R.c, ids[i], env->unmask_reply), 0);
 		fl_wire_free(env);
 		if (i == 0) {
@@ -1199,6 +1341,15 @@ static void test_malformed_share(void **state)
 	tamper_case(p4_dropped, 4, "p4", 2,
 	            "round 1: partner p1 revealed a share of p4's mask secret that does not "
 	            "match p4's signed commitment; p1 is excluded",
+	            0);
+	/* Altered after p1 signed its reply: its signature does not verify. */
+	tamper_case(all, 3, "p3", 1,
+	            "round 1: partner p1's unmask reply does not carry its valid signature; p1 "
+	            "is excluded",
+	            1);
+	tamper_case(p4_dropped, 4, "p4", 2,
+	            "round 1: partner p1's unmask reply does not carry its valid signature; p1 "
+	            "is excluded",
 	            0);
 }
 
@@ -1472,6 +1623,294 @@ static void test_inconsistent_dealing(void **state)
 	round_end(&R);
 }
 
+#endif
+
+/*
+ * Every unmask reply is signed by its revealer (protocol 4): the
+ * signature verifies over what wire.proto says it covers (computed here
+ * from the documented format, not by the engine), and the coordinator
+ * takes the reply. A reply without it, or with one that does not verify,
+ * names its revealer and sets its shares aside.
+ */
+static void test_reply_signature(void **state)
+{
+	Fedlead__Wire__Envelope *env;
+	struct round R;
+	double out[NV];
+	ProtobufCBinaryData keep;
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 81);
+	up_to_masked(&R);
+	assert_int_equal(step_unmask_request(&R), 0);
+	/* p1: signed, and re-signing it from the spec (nothing altered) gives
+	 * a signature that verifies too; both are accepted. */
+	env = unmask_one(&R, 0, R.rq->unmask_request);
+	assert_true(env->unmask_reply->signature.len > 0);
+	resign_reply(&R, 0, env->unmask_reply, NULL);
+	assert_int_equal(fl_secagg_coord_reveal(R.c, "p1", env->unmask_reply), 0);
+	assert_null(fl_secagg_coord_fault(R.c, "p1"));
+	assert_true(fl_secagg_coord_member(R.c, FL_SECAGG_UNMASK, "p1"));
+	fl_wire_free(env);
+	/* p2: no signature. */
+	env = unmask_one(&R, 1, R.rq->unmask_request);
+	keep = env->unmask_reply->signature;
+	env->unmask_reply->signature = (ProtobufCBinaryData){0, NULL};
+	assert_int_equal(fl_secagg_coord_reveal(R.c, "p2", env->unmask_reply), 0);
+	assert_string_equal(fl_secagg_coord_fault(R.c, "p2"),
+	                    "round 1: partner p2 sent an unsigned unmask reply; p2 is excluded");
+	env->unmask_reply->signature = keep;
+	fl_wire_free(env);
+	/* p3: a signature by p3's key over another reply (the engine's own
+	 * reply of p3, one byte of the signature flipped). */
+	env = unmask_one(&R, 2, R.rq->unmask_request);
+	env->unmask_reply->signature.data[env->unmask_reply->signature.len / 2] ^= 0x01;
+	assert_int_equal(fl_secagg_coord_reveal(R.c, "p3", env->unmask_reply), 0);
+	assert_string_equal(fl_secagg_coord_fault(R.c, "p3"),
+	                    "round 1: partner p3's unmask reply does not carry its valid "
+	                    "signature; p3 is excluded");
+	fl_wire_free(env);
+	/* p4 signs with p5's key. */
+	env = unmask_one(&R, 3, R.rq->unmask_request);
+	{
+		Fedlead__Wire__UnmaskReply *u = env->unmask_reply;
+		EVP_PKEY *mine = keys[3];
+
+		keys[3] = keys[4];
+		resign_reply(&R, 3, u, NULL);
+		keys[3] = mine;
+	}
+	assert_int_equal(fl_secagg_coord_reveal(R.c, "p4", env->unmask_reply), 0);
+	assert_string_equal(fl_secagg_coord_fault(R.c, "p4"),
+	                    "round 1: partner p4's unmask reply does not carry its valid "
+	                    "signature; p4 is excluded");
+	fl_wire_free(env);
+	env = unmask_one(&R, 4, R.rq->unmask_request);
+	assert_int_equal(fl_secagg_coord_reveal(R.c, "p5", env->unmask_reply), 0);
+	fl_wire_free(env);
+	/* Their shares were set aside: p1 and p5 are two, below t = 3. */
+	fill_nan(out);
+	assert_int_equal(fl_secagg_coord_finish(R.c, out), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "round 1: only 2 partners revealed shares, the threshold "
+	                                 "is 3");
+	assert_untouched(out);
+	/* No evidence against any of them reaches a node: what they did is
+	 * proven to the coordinator only. */
+	for (int i = 0; i < NP; i++) {
+		Fedlead__Wire__RevealEvidence *e = (void *)1;
+
+		assert_int_equal(fl_secagg_coord_evidence(R.c, ids[i], NULL, &e), 0);
+		assert_null(e);
+	}
+	round_end(&R);
+}
+
+/* Participants without the names of drop (comma-separated). */
+static size_t without(const char *drop, char **out)
+{
+	size_t k = 0;
+
+	for (int i = 0; i < NP; i++) {
+		char pad[8];
+
+		snprintf(pad, sizeof(pad), ",%s,", ids[i]);
+		if (strstr(drop, pad) == NULL)
+			out[k++] = (char *)ids[i];
+	}
+	return k;
+}
+
+/* Node i's history check of a task without drop (",p1,"), with evidence. */
+static int check_task(struct round *R, int i, const char *drop,
+                      Fedlead__Wire__RevealEvidence *const *ev, size_t nev, char proven[64])
+{
+	char *parts[NP];
+	size_t n = without(drop, parts);
+
+	return fl_secagg_history_check(R->hist[i], parts, n, 0, ev, nev, store, proven, 64);
+}
+
+static void refuses_evidence(struct round *R, int i, const char *drop,
+                             Fedlead__Wire__RevealEvidence *ev, const char *msg)
+{
+	char proven[64] = "x";
+
+	assert_int_equal(check_task(R, i, drop, &ev, 1, proven), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_string_equal(proven, "");
+	assert_string_equal(fl_secagg_history_set(R->hist[i]), "p1,p2,p3,p4,p5");
+}
+
+/*
+ * p1 reveals an altered share of p3's seed and signs its reply as it is.
+ * The coordinator's evidence (p1's signed reply, p3's signed commitment)
+ * convinces every honest node by its own checks, against its own record
+ * of the attempt: each then takes a task without p1 and holds the set
+ * without p1. Evidence that does not prove it is refused, each time
+ * naming what failed, and the set stays.
+ */
+static void test_reveal_evidence(void **state)
+{
+	Fedlead__Wire__Envelope *env;
+	Fedlead__Wire__RevealEvidence *ev = NULL, *honest = NULL;
+	struct round R;
+	char proven[64];
+
+	(void)state;
+	round_begin(&R, 1, 3, FL_SECAGG_FRAC_BITS, 82);
+	up_to_masked(&R);
+	assert_int_equal(step_unmask_request(&R), 0);
+	for (int i = 0; i < NP; i++) {
+		env = unmask_one(&R, i, R.rq->unmask_request);
+		if (i == 0)
+			resign_reply(&R, 0, env->unmask_reply, "p3");
+		assert_int_equal(fl_secagg_coord_reveal(R.c, ids[i], env->unmask_reply), 0);
+		fl_wire_free(env);
+	}
+	only_fault(&R, "p1",
+	           "round 1: partner p1 revealed a share of p3's self-mask seed that does not "
+	           "match p3's signed commitment; p1 is excluded");
+	assert_int_equal(fl_secagg_coord_evidence(R.c, "p1", NULL, &ev), 0);
+	assert_non_null(ev);
+	assert_string_equal(ev->revealer, "p1");
+	assert_string_equal(ev->shares[ev->bad]->owner, "p3");
+	assert_string_equal(ev->commitment->holder, "p1");
+	/* Evidence against an honest revealer: its real signed reply. */
+	assert_int_equal(fl_secagg_coord_evidence(R.c, "p2", NULL, &honest), 0);
+	assert_null(honest);
+	assert_int_equal(fl_secagg_coord_evidence(R.c, "p2", "p3", &honest), 0);
+	assert_non_null(honest);
+
+	/* A task leaving out p1 without evidence: the one-set rule. */
+	assert_int_equal(check_task(&R, 1, ",p1,", NULL, 0, proven), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(),
+	                    "the task's participants {p2,p3,p4,p5} are not the set "
+	                    "{p1,p2,p3,p4,p5} this data's sums were revealed over in this "
+	                    "federation: the two could be differenced");
+
+	/* Forged: the signature. */
+	ev->signature.data[ev->signature.len / 2] ^= 0x01;
+	refuses_evidence(&R, 1, ",p1,", ev,
+	                 "the coordinator's evidence against p1 does not verify: the unmask "
+	                 "reply it shows does not carry p1's signature");
+	ev->signature.data[ev->signature.len / 2] ^= 0x01;
+	/* Forged: what p1 signed, with its signature. */
+	ev->shares[ev->bad]->revealed.data[0] ^= 0x01;
+	refuses_evidence(&R, 1, ",p1,", ev,
+	                 "the coordinator's evidence against p1 does not verify: the unmask "
+	                 "reply it shows does not carry p1's signature");
+	ev->shares[ev->bad]->revealed.data[0] ^= 0x01;
+	/* Forged: the dealer's commitment (p3's signature no longer holds). */
+	ev->commitment->seed.data[0] ^= 0x01;
+	refuses_evidence(&R, 1, ",p1,", ev,
+	                 "the coordinator's evidence against p1 does not verify: the commitment "
+	                 "it shows does not carry p3's signature");
+	ev->commitment->seed.data[0] ^= 0x01;
+	/* A second commitment p3 signs for p1 (p3 colluding with the
+	 * coordinator to frame p1): its signature verifies (the check after
+	 * it is the one that fails), but p1 never acknowledged it. */
+	{
+		ProtobufCBinaryData keep = ev->commitment->signature;
+		uint8_t *sig = NULL;
+		size_t len = 0;
+
+		ev->commitment->seed.data[0] ^= 0x01;
+		spec_sign_commitment(&R, 2, "p1", 1, ev->commitment->seed.data,
+		                     ev->commitment->secret.data, &sig, &len);
+		ev->commitment->signature = (ProtobufCBinaryData){len, sig};
+		refuses_evidence(&R, 1, ",p1,", ev,
+		                 "the coordinator's evidence against p1 does not verify: p1 "
+		                 "acknowledged another commitment of p3's than the one it shows");
+		ev->commitment->seed.data[0] ^= 0x01;
+		free(sig);
+		ev->commitment->signature = keep;
+	}
+	/* An honest partner's real reply: its share matches. */
+	refuses_evidence(&R, 1, ",p2,", honest,
+	                 "the coordinator's evidence against p2 does not verify: the share p2 "
+	                 "revealed matches p3's signed commitment");
+	/* Evidence of another round, and of another attempt of this round. */
+	ev->ref->round = 7;
+	refuses_evidence(&R, 1, ",p1,", ev,
+	                 "the coordinator's evidence against p1 does not verify: it is from "
+	                 "round 7; this partner last revealed shares in round 1");
+	ev->ref->round = 1;
+	ev->session.data[0] ^= 0x01;
+	refuses_evidence(&R, 1, ",p1,", ev,
+	                 "the coordinator's evidence against p1 does not verify: it is from "
+	                 "another attempt of round 1 than the one this partner revealed shares "
+	                 "in");
+	ev->session.data[0] ^= 0x01;
+	/* Naming a partner outside the set this node revealed over. */
+	{
+		char *who = ev->revealer;
+
+		ev->revealer = "p9";
+		refuses_evidence(&R, 1, ",p1,", ev,
+		                 "the coordinator's evidence against p9 does not verify: p9 is "
+		                 "not in the set {p1,p2,p3,p4,p5} this partner revealed sums over");
+		ev->revealer = who;
+	}
+	/* Valid evidence against p1 does not let the task leave out p5 too. */
+	{
+		char *dummy[NP];
+
+		(void)dummy;
+		assert_int_equal(check_task(&R, 1, ",p1,p5,", &ev, 1, proven), FL_ERR_AUTH);
+		assert_string_equal(fl_errmsg(),
+		                    "the task's participants {p2,p3,p4} leave out partners of the "
+		                    "set {p1,p2,p3,p4,p5} this data's sums were revealed over in "
+		                    "this federation, and the coordinator's evidence proves a bad "
+		                    "reveal of p1 only: the two could be differenced");
+		assert_string_equal(fl_secagg_history_set(R.hist[1]), "p1,p2,p3,p4,p5");
+	}
+	/* A node that holds no reply of this federation (its set came from
+	 * its ledger, after a restart) cannot check it. */
+	{
+		struct fl_secagg_history *h;
+		char *parts[NP];
+		size_t n = without(",p1,", parts);
+
+		assert_int_equal(fl_secagg_history_new(&h), 0);
+		assert_int_equal(fl_secagg_history_seed(h, "p1,p2,p3,p4,p5", "federation \"x\""),
+		                 0);
+		assert_int_equal(fl_secagg_history_check(h, parts, n, 0, &ev, 1, store, proven,
+		                                         sizeof(proven)),
+		                 FL_ERR_AUTH);
+		assert_string_equal(
+		        fl_errmsg(),
+		        "the coordinator's evidence against p1 does not verify: this "
+		        "partner holds no unmask reply of its own in this federation to "
+		        "check it against");
+		fl_secagg_history_free(h);
+	}
+
+	/* The real evidence: every honest node takes the task without p1. */
+	for (int i = 1; i < NP; i++) {
+		memset(proven, 'x', sizeof(proven));
+		if (check_task(&R, i, ",p1,", &ev, 1, proven) != 0)
+			fail_msg("%s: %s", ids[i], fl_errmsg());
+		assert_string_equal(proven, "p1");
+		assert_string_equal(fl_secagg_history_set(R.hist[i]), "p2,p3,p4,p5");
+	}
+	/* The same evidence again (a retry of the task, before a round is
+	 * unmasked) changes nothing and is no refusal. */
+	assert_int_equal(check_task(&R, 1, ",p1,", &ev, 1, proven), 0);
+	assert_string_equal(proven, "");
+	assert_string_equal(fl_secagg_history_set(R.hist[1]), "p2,p3,p4,p5");
+	/* From then on the set is the smaller one: a task without p2 is
+	 * refused as any other change. */
+	assert_int_equal(check_task(&R, 1, ",p1,p2,", NULL, 0, proven), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(),
+	                    "the task's participants {p3,p4,p5} are not the set {p2,p3,p4,p5} "
+	                    "this data's sums were revealed over in this federation: the two "
+	                    "could be differenced");
+	fl_secagg_evidence_free(ev);
+	fl_secagg_evidence_free(honest);
+	round_end(&R);
+}
+
+#ifdef FL_FAULT_INJECTION
 /* A revealer altering its share, through the node's own engine. */
 static void test_bad_reveal(void **state)
 {
@@ -1496,6 +1935,21 @@ static void test_bad_reveal(void **state)
 	           "match p1's signed commitment; p5 is excluded");
 	assert_int_equal(fl_secagg_coord_finish(R.c, out), 0);
 	expect_survivor_sum(&R, out);
+	/* p5 signed what it revealed: the evidence convinces the others. */
+	{
+		Fedlead__Wire__RevealEvidence *ev = NULL;
+		char proven[64];
+
+		assert_int_equal(fl_secagg_coord_evidence(R.c, "p5", NULL, &ev), 0);
+		assert_non_null(ev);
+		for (int i = 0; i < 4; i++) {
+			if (check_task(&R, i, ",p5,", &ev, 1, proven) != 0)
+				fail_msg("%s: %s", ids[i], fl_errmsg());
+			assert_string_equal(proven, "p5");
+			assert_string_equal(fl_secagg_history_set(R.hist[i]), "p1,p2,p3,p4");
+		}
+		fl_secagg_evidence_free(ev);
+	}
 	round_end(&R);
 }
 #endif
@@ -1678,6 +2132,8 @@ static void test_one_survivor_set_per_federation(void **state)
 	        "node policy: this federation's sums so far were over {p1,p2,p3,p4,p5}; the "
 	        "coordinator now asks to reveal a sum over {p1,p2,p3,p4}, which would let the "
 	        "two be differenced; refused (allow_participant_change permits it)");
+	/* The engine names the rule itself (the node audits it). */
+	assert_string_equal(fl_secagg_node_refused_rule(R.node[0]), "allow_participant_change");
 	/* The same set as before is fine. */
 	{
 		char *all[] = {"p1", "p2", "p3", "p4", "p5", NULL}, *none[] = {NULL};
@@ -1844,6 +2300,8 @@ int main(void)
 	        cmocka_unit_test(test_inconsistent_dealing),
 	        cmocka_unit_test(test_bad_reveal),
 #endif
+	        cmocka_unit_test(test_reply_signature),
+	        cmocka_unit_test(test_reveal_evidence),
 	        cmocka_unit_test(test_wrong_kind_of_share),
 	        cmocka_unit_test(test_out_of_order_and_bounds),
 	        cmocka_unit_test(test_different_task_refused),

@@ -36,7 +36,9 @@
  *   bad-share@R     deals one peer a share its signed commitment does not match
  *   inconsistent@R  commits to and deals a share off its polynomial
  *   bad-sig@R       signs one peer's share commitment wrongly
- *   bad-reveal@R    reveals a share other than the one it was dealt
+ *   bad-reveal@R    reveals a share other than the one it was dealt (and
+ *                   signs its reply as it is: the evidence against it)
+ *   bad-reveal-sig@R  signs its unmask reply wrongly
  *   false-accuse@R  accuses a dealer whose share matched
  *   short-masked@R  sends a masked update one value short
  * Like the fault points, compiled in only with FL_FAULT_INJECTION.

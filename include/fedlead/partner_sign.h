@@ -1,8 +1,11 @@
 /*
  * Signatures by a partner's certificate key in secure aggregation (the
  * variant of Bonawitz et al. with signed key advertisements): each partner
- * signs the two public keys it advertises for a round (masks.h), and each
- * survivor signs the digest of the survivor set (ConsistencyCheck). Every
+ * signs the two public keys it advertises for a round (masks.h), and, as
+ * digests under a label (fl_sa_sign_digest()), each dealer its share
+ * commitments ("share commitment"), each survivor the survivor set
+ * ("survivor set") and each revealer its unmask reply ("unmask reply",
+ * protocol 4; secagg.c). Every
  * partner verifies the others' signatures against the federation's CA and
  * CRL, loaded by fl_sa_store_load().
  *

@@ -26,7 +26,10 @@
  * - within one federation, reveals sums over one survivor set only (the
  *   first one it revealed), unless its operator allows the set to change:
  *   two sums over different sets at weights that agree or nearly agree
- *   difference to the missing partners' update.
+ *   difference to the missing partners' update; the set loses a partner
+ *   only when the task carries evidence, checked by the node itself, that
+ *   the partner revealed a bad share (it is hostile: the difference is its
+ *   own update).
  */
 #ifndef FEDLEAD_SECAGG_H
 #define FEDLEAD_SECAGG_H
@@ -80,9 +83,27 @@ const char *fl_secagg_history_origin(const struct fl_secagg_history *h);
  *   "the task's participants {a,b} are not the set {a,b,c} this data's sums
  *    were revealed over in this federation: the two could be differenced"
  * (or "... in ORIGIN"). A list naming a partner twice is FL_ERR_PROTO.
+ *
+ * The task's evidence (protocol 4; SecAggParams.evidence) may prove that
+ * partners of the set revealed bad shares in the attempt this node last
+ * revealed in. Each piece is checked here alone, with the certificates,
+ * x and session this node recorded when it revealed, and store (its CA):
+ * the revealer's signature over its reply, the dealer's over the
+ * commitment, the revealer's own acknowledgement of that commitment, and
+ * a revealed share that differs from it. Then the set loses the proven
+ * partners (written to proven, comma-separated, when not NULL): a sum
+ * without a proven-hostile partner differences, with the earlier ones, to
+ * that partner's update alone. Evidence that does not verify is
+ * FL_ERR_AUTH "the coordinator's evidence against p2 does not verify:
+ * WHAT" (WHAT, e.g., "it is from round 3; this partner last revealed
+ * shares in round 4", "the share p2 revealed matches p1's signed
+ * commitment"), and a task that also leaves out a partner the evidence
+ * does not prove anything of is FL_ERR_AUTH too. Evidence is not looked at
+ * when allow is set or nothing was revealed.
  */
-int fl_secagg_history_check(const struct fl_secagg_history *h, char *const *participants, size_t n,
-                            int allow);
+int fl_secagg_history_check(struct fl_secagg_history *h, char *const *participants, size_t n,
+                            int allow, Fedlead__Wire__RevealEvidence *const *evidence,
+                            size_t n_evidence, X509_STORE *store, char *proven, size_t cap);
 
 /*
  * Starts a round: encodes x (n values) in fixed point and makes fresh keys.
@@ -131,9 +152,17 @@ int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__Co
 /* The UnmaskRequest: refuses a request whose sets differ from the ones
  * this node signed, that carries fewer than t valid survivor signatures
  * of them, or that names one peer both as survivor and dropped; returns
- * the UnmaskReply. */
+ * the UnmaskReply, signed with the partner's certificate key over each
+ * share's commitment and the dealer's commitment it matched (see
+ * proto/wire.proto, RevealedDigest), and records the attempt in the
+ * history (what later evidence is checked against). */
 int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
                           uint8_t **frame, size_t *len);
+
+/* The node policy rule of the last FL_ERR_AUTH refusal of
+ * fl_secagg_node_consistency() or fl_secagg_node_unmask():
+ * "allow_participant_change" (the one-set rule) or "consistency_check". */
+const char *fl_secagg_node_refused_rule(const struct fl_secagg_node *s);
 
 /* Wipes all secrets. */
 void fl_secagg_node_free(struct fl_secagg_node *s);
@@ -189,6 +218,17 @@ int fl_secagg_coord_accusation(struct fl_secagg_coord *c, const char *partner,
  * member of any step.
  */
 const char *fl_secagg_coord_fault(const struct fl_secagg_coord *c, const char *partner);
+/*
+ * The evidence that revealer's reply holds a share of owner that does not
+ * match owner's signed commitment (owner NULL: the share that made it a
+ * fault, if one did), for the partners' next task (SecAggParams.evidence).
+ * *out is NULL when the revealer's reply was not verified, or (owner NULL)
+ * proved nothing; free it with fl_secagg_evidence_free(). With an owner
+ * whose share matched, it is evidence no node accepts (for tests).
+ */
+int fl_secagg_coord_evidence(const struct fl_secagg_coord *c, const char *revealer,
+                             const char *owner, Fedlead__Wire__RevealEvidence **out);
+void fl_secagg_evidence_free(Fedlead__Wire__RevealEvidence *e);
 /* Removes the masks: out gets the n values of the sum over the survivors. */
 int fl_secagg_coord_finish(struct fl_secagg_coord *c, double *out);
 

@@ -41,8 +41,10 @@
 #include "wire.pb-c.h"
 
 /* 3: share commitments signed by their dealer, and the Accusation (a
- * partner naming a dealer whose share does not match its commitment). */
-#define FL_WIRE_PROTOCOL_VERSION 3
+ * partner naming a dealer whose share does not match its commitment).
+ * 4: signed unmask replies, and the evidence of a bad reveal in the next
+ * task (SecAggParams.evidence), which each node checks itself. */
+#define FL_WIRE_PROTOCOL_VERSION 4
 /* Frame body limits in bytes: after and before the Hello is accepted. */
 #define FL_WIRE_DEFAULT_MAX_FRAME (16u << 20)
 #define FL_WIRE_PREAUTH_MAX_FRAME (64u << 10)

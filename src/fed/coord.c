@@ -179,6 +179,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	free(c->hist);
 	free(c->model_file);
 	fl_secagg_coord_free(c->sa);
+	fl_coord_evidence_clear(c);
 	free(c->sap_participants);
 	free(c->secure_sum);
 	free(c);

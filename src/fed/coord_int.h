@@ -90,6 +90,10 @@ struct fl_fedcoord {
 	char **sap_participants; /* sap.participants: ids owned by the partners */
 	uint8_t session[FL_WIRE_SESSION_LEN];
 	double *secure_sum; /* the unmasked sum, once the last step is done */
+	/* Evidence of the bad reveals of the last attempt the partners revealed
+	 * in, for every task until one is unmasked (sap.evidence). */
+	Fedlead__Wire__RevealEvidence **evidence;
+	size_t n_evidence;
 };
 
 /* coord.c */
@@ -117,6 +121,7 @@ int fl_coord_finish_fedavg(struct fl_fedcoord *c, const double *acc);
 /* coord_secagg.c */
 unsigned fl_coord_threshold(const struct fl_fedcoord *c);
 int fl_coord_secure_begin(struct fl_fedcoord *c);
+void fl_coord_evidence_clear(struct fl_fedcoord *c);
 void fl_coord_secure_advance(struct fl_fedcoord *c);
 int fl_coord_secure_message(struct fl_fedcoord *c, struct partner *p,
                             const Fedlead__Wire__Envelope *env);

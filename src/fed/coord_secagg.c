@@ -36,6 +36,52 @@ unsigned fl_coord_threshold(const struct fl_fedcoord *c)
 	return fl_coord_default_threshold(fl_coord_count(c, 0, 1), c->set.max_colluders);
 }
 
+void fl_coord_evidence_clear(struct fl_fedcoord *c)
+{
+	for (size_t i = 0; i < c->n_evidence; i++)
+		fl_secagg_evidence_free(c->evidence[i]);
+	free(c->evidence);
+	c->evidence = NULL;
+	c->n_evidence = 0;
+}
+
+/*
+ * What the partners are shown of the attempt about to end: once they have
+ * been asked to reveal shares in it, the evidence of earlier attempts is
+ * of no use (each node checks evidence against the attempt it last
+ * revealed in), and the evidence against every partner this attempt
+ * proved to have revealed a bad share replaces it. Other faults (a bad
+ * share dealt, an accusation, inconsistent dealing) prove nothing a node
+ * can check: leaving such a partner out of the set the nodes revealed
+ * over is refused by their one-set rule unless allow_participant_change.
+ */
+static int evidence_after_attempt(struct fl_fedcoord *c)
+{
+	if (c->sa == NULL || fl_secagg_coord_step(c->sa) != FL_SECAGG_UNMASK)
+		return 0;
+	fl_coord_evidence_clear(c);
+	for (size_t i = 0; i < c->np; i++) {
+		Fedlead__Wire__RevealEvidence *e = NULL, **v;
+		int r;
+
+		if ((r = fl_secagg_coord_evidence(c->sa, c->p[i].id, NULL, &e)) != 0)
+			return r;
+		if (e == NULL)
+			continue;
+		if ((v = realloc(c->evidence, (c->n_evidence + 1) * sizeof(*v))) == NULL) {
+			fl_secagg_evidence_free(e);
+			return FL_ERR_NOMEM;
+		}
+		c->evidence = v;
+		c->evidence[c->n_evidence++] = e;
+		fl_log(FL_LOG_INFO,
+		       "round %llu: the next task carries the evidence that %s revealed a bad "
+		       "share, for every partner to check",
+		       (unsigned long long)c->round, c->p[i].id);
+	}
+	return 0;
+}
+
 /*
  * Prepares secure aggregation for the round being begun: a fresh session
  * (so nothing of an earlier attempt can be replayed into this one) and the
@@ -86,6 +132,8 @@ int fl_coord_secure_begin(struct fl_fedcoord *c)
 		c->sap_participants[i] = (char *)ids[i];
 	c->sap.participants = c->sap_participants;
 	c->sap.n_participants = k;
+	c->sap.evidence = c->evidence;
+	c->sap.n_evidence = c->n_evidence;
 	fl_coord_fill_ref(c, &ref);
 	r = fl_secagg_coord_new(c->federation_id, &ref, &c->sap, fl_coord_threshold(c), ids, k,
 	                        kind, fl_coord_expected_len(c), &c->sa);
@@ -115,6 +163,12 @@ static int secure_exclude(struct fl_fedcoord *c)
 	if (n == 0)
 		return 0;
 	n = 0;
+	if (evidence_after_attempt(c) != 0) {
+		/* Without it the nodes refuse the next task by their policy. */
+		fl_log(FL_LOG_ERROR, "round %llu: evidence of the exclusion: %s",
+		       (unsigned long long)c->round, fl_errmsg());
+		fl_coord_evidence_clear(c);
+	}
 	for (size_t i = 0; i < c->np; i++) {
 		struct partner *p = &c->p[i];
 		const char *fault = p->participant ? fl_secagg_coord_fault(c->sa, p->id) : NULL;
@@ -224,6 +278,8 @@ void fl_coord_secure_advance(struct fl_fedcoord *c)
 		break;
 	case FL_SECAGG_UNMASK:
 		fl_fault_point("unmask", c->round);
+		/* Every survivor revealed: earlier evidence is of no use now. */
+		fl_coord_evidence_clear(c);
 		c->secure_sum = malloc((fl_coord_expected_len(c) + 1) * sizeof(double));
 		if (c->secure_sum == NULL)
 			r = FL_ERR_NOMEM;

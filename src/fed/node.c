@@ -318,9 +318,9 @@ static int refuse(struct fl_fednode *n, const char *rule, const char *fmt, ...)
  * the unmasking (FL_ERR_AUTH: survivor sets that differ, too few valid
  * signatures, both shares of one partner, a sum over another set) is the
  * coordinator's doing alone: it is audited and fatal like a policy
- * refusal, with the engine's message, so a coordinator that repeats it
- * after a reconnect meets a node that has stopped. Other errors close the
- * connection and the node reconnects.
+ * refusal, with the engine's message and the rule the engine names, so a
+ * coordinator that repeats it after a reconnect meets a node that has
+ * stopped. Other errors close the connection and the node reconnects.
  */
 static int refuse_step(struct fl_fednode *n, int r)
 {
@@ -329,10 +329,7 @@ static int refuse_step(struct fl_fednode *n, int r)
 	if (r != FL_ERR_AUTH)
 		return r;
 	snprintf(msg, sizeof(msg), "%s", fl_errmsg());
-	return refuse_msg(n,
-	                  strncmp(msg, "node policy: ", 13) == 0 ? "allow_participant_change"
-	                                                         : "consistency_check",
-	                  msg);
+	return refuse_msg(n, fl_secagg_node_refused_rule(n->sa), msg);
 }
 
 static int in_partner_list(const struct fl_fednode *n, const char *id)
@@ -1317,17 +1314,43 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 			              (unsigned long long)ref->round,
 			              n->task_secagg->n_participants, n->pol.min_partners);
 		/* One set per data: a task over other participants than earlier
-		 * revealed sums is refused before anything of this round leaves. */
-		if ((r = fl_secagg_history_check(n->hist, n->task_secagg->participants,
-		                                 n->task_secagg->n_participants,
-		                                 n->pol.allow_participant_change)) != 0) {
-			char why[700];
+		 * revealed sums is refused before anything of this round leaves,
+		 * unless the task proves (by evidence this node checks itself) that
+		 * the partners it leaves out revealed bad shares. */
+		{
+			char proven[FL_WIRE_MAX_STRING + 1];
 
-			if (r != FL_ERR_AUTH)
-				return r;
-			snprintf(why, sizeof(why), "%s", fl_errmsg());
-			return refuse(n, "allow_participant_change", "round %llu: %s",
-			              (unsigned long long)ref->round, why);
+			if ((r = fl_secagg_history_check(n->hist, n->task_secagg->participants,
+			                                 n->task_secagg->n_participants,
+			                                 n->pol.allow_participant_change,
+			                                 n->task_secagg->evidence,
+			                                 n->task_secagg->n_evidence, n->store,
+			                                 proven, sizeof(proven))) != 0) {
+				char why[700];
+
+				if (r != FL_ERR_AUTH)
+					return r;
+				snprintf(why, sizeof(why), "%s", fl_errmsg());
+				return refuse(n, "allow_participant_change", "round %llu: %s",
+				              (unsigned long long)ref->round, why);
+			}
+			if (proven[0] != '\0') {
+				/* The smaller set is the one held from now on, in the
+				 * ledger too (at the next reveal). */
+				fl_log(FL_LOG_WARN,
+				       "round %llu: this node checked the evidence that %s "
+				       "revealed "
+				       "a share other than the one dealt to it; it accepts the "
+				       "participants without %s, and the set {%s}",
+				       (unsigned long long)ref->round, proven, proven,
+				       fl_secagg_history_set(n->hist));
+				fl_audit_event(n->audit, "evidence_accepted",
+				               "{s:s, s:I, s:s, s:s}", "partners", proven, "round",
+				               (json_int_t)ref->round, "set",
+				               fl_secagg_history_set(n->hist), "federation",
+				               n->federation_id);
+				n->set_recorded[0] = '\0';
+			}
 		}
 		/* The threshold in force is the task's, which every partner's
 		 * task hash covers; the plan's is not, so it is no fallback. */

@@ -119,10 +119,28 @@ static void copy_ref(const Fedlead__Wire__RoundRef *src, Fedlead__Wire__RoundRef
 /* Longest survivor set written out: every identity and a comma. */
 #define SET_MAX (FL_WIRE_MAX_PARTIES * (FL_WIRE_MAX_STRING + 1) + 1)
 
+/* A partner of the attempt a node last revealed shares in, as its key
+ * list named it: what evidence of a bad reveal is checked against. */
+struct rpeer {
+	char id[FL_WIRE_MAX_STRING + 1];
+	unsigned x;    /* Shamir x: position in the key list + 1 */
+	uint8_t *cert; /* DER, verified against the CA with the key list */
+	size_t cert_len;
+};
+
 struct fl_secagg_history {
 	int revealed; /* a sum has been revealed */
 	char *set;    /* its survivors, sorted, comma-separated */
 	char *origin; /* NULL, or where a seeded set was revealed */
+	/* The attempt this node last revealed shares in (none after a
+	 * restart: a seeded set has no attempt to check evidence against). */
+	int last;
+	char last_fed[FL_WIRE_MAX_STRING + 1];
+	uint64_t last_round;
+	uint8_t last_session[FL_WIRE_SESSION_LEN];
+	struct rpeer *last_peers;
+	size_t last_np;
+	char *proven; /* partners the set lost on evidence, comma-separated */
 };
 
 int fl_secagg_history_new(struct fl_secagg_history **out)
@@ -131,10 +149,22 @@ int fl_secagg_history_new(struct fl_secagg_history **out)
 	return *out == NULL ? FL_ERR_NOMEM : 0;
 }
 
+static void last_clear(struct fl_secagg_history *h)
+{
+	for (size_t i = 0; i < h->last_np; i++)
+		free(h->last_peers[i].cert);
+	free(h->last_peers);
+	h->last_peers = NULL;
+	h->last_np = 0;
+	h->last = 0;
+}
+
 void fl_secagg_history_free(struct fl_secagg_history *h)
 {
 	if (h == NULL)
 		return;
+	last_clear(h);
+	free(h->proven);
 	free(h->set);
 	free(h->origin);
 	free(h);
@@ -225,35 +255,6 @@ static int covers(const char *set, const char *sub)
 	return 1;
 }
 
-int fl_secagg_history_check(const struct fl_secagg_history *h, char *const *participants, size_t n,
-                            int allow)
-{
-	char *set;
-	int r = 0;
-
-	if (!h->revealed || allow)
-		return 0;
-	if ((set = set_string(participants, n)) == NULL)
-		return fl_fail(FL_ERR_PROTO,
-		               "coordinator: the task's participant list names a partner "
-		               "twice");
-	/*
-	 * Refused here when no survivor set of this task can be the revealed
-	 * one: a partner of that set is missing from the task. A task over more
-	 * partners goes on, since those extra may drop (a partner that fails a
-	 * round is still a participant of the next), and the ConsistencyCheck
-	 * refuses a survivor set that is not the revealed one.
-	 */
-	if (!covers(set, h->set))
-		r = fl_fail(FL_ERR_AUTH,
-		            "the task's participants {%.400s} are not the set {%.400s} this data's "
-		            "sums "
-		            "were revealed over in %s: the two could be differenced",
-		            set, h->set, h->origin ? h->origin : "this federation");
-	free(set);
-	return r;
-}
-
 /* Binds an advertisement's signature to the commitment and to the task
  * its sender received: SHA-256 of both, as hex in the signing context. */
 static int bind_hash(const uint8_t commit[K], const uint8_t task[K], uint8_t out[K])
@@ -294,6 +295,7 @@ static int survivor_digest(const char *ctx, uint64_t round, const uint8_t task[K
 
 #define SURVIVOR_LABEL "survivor set"
 #define COMMIT_LABEL "share commitment"
+#define REVEAL_LABEL "unmask reply"
 
 /* What a share is of: a survivor's self-mask seed, a dropped partner's
  * mask secret (the `what` of a RevealedShare). */
@@ -365,6 +367,317 @@ static int commit_digest(const char *ctx, uint64_t round, const char *dealer, co
 	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
 }
 
+/*
+ * What a revealer signs of its UnmaskReply (protocol 4; proto/wire.proto):
+ * SHA-256 of the tag, the round's context (federation and session) and
+ * number, the revealer, the count, and for each share in the reply's
+ * order: owner, kind, the commitment of the share revealed and the
+ * dealer's commitment the revealer checked it against on receipt.
+ */
+struct rdigest {
+	const char *owner;
+	unsigned what;
+	uint8_t revealed[K], committed[K];
+};
+
+static int reveal_digest(const char *ctx, uint64_t round, const char *revealer,
+                         const struct rdigest *d, size_t n, uint8_t out[K])
+{
+	static const char tag[] = "fedlead-secagg-reveal-v1";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t r8[8],
+	        n4[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+	int ok;
+
+	for (int i = 0; i < 8; i++)
+		r8[i] = (uint8_t)(round >> (56 - 8 * i));
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, tag, sizeof(tag)) == 1;
+	put_name(md, ctx, &ok);
+	ok = ok && EVP_DigestUpdate(md, r8, 8) == 1;
+	put_name(md, revealer, &ok);
+	ok = ok && EVP_DigestUpdate(md, n4, 4) == 1;
+	for (size_t i = 0; i < n && ok; i++) {
+		uint8_t w = (uint8_t)d[i].what;
+
+		put_name(md, d[i].owner, &ok);
+		ok = ok && EVP_DigestUpdate(md, &w, 1) == 1 &&
+		     EVP_DigestUpdate(md, d[i].revealed, K) == 1 &&
+		     EVP_DigestUpdate(md, d[i].committed, K) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
+}
+
+static const struct rpeer *last_peer(const struct fl_secagg_history *h, const char *id)
+{
+	for (size_t i = 0; i < h->last_np; i++)
+		if (strcmp(h->last_peers[i].id, id) == 0)
+			return &h->last_peers[i];
+	return NULL;
+}
+
+/* Whether name is one of the sorted comma-separated set. */
+static int in_set(const char *set, const char *name)
+{
+	size_t len = strlen(name);
+
+	while (*set != '\0') {
+		size_t l = strcspn(set, ",");
+
+		if (l == len && memcmp(set, name, len) == 0)
+			return 1;
+		set += l + (set[l] == ',');
+	}
+	return 0;
+}
+
+/*
+ * One piece of evidence that e->revealer revealed a bad share, checked by
+ * this node alone against the attempt it last revealed in. 0 when it
+ * proves it; FL_ERR_AUTH naming what failed ("the coordinator's evidence
+ * against p2 does not verify: ..."); other errors as they come.
+ */
+static int check_evidence(const struct fl_secagg_history *h, const Fedlead__Wire__RevealEvidence *e,
+                          X509_STORE *store)
+{
+	const char *who = e->revealer;
+	const Fedlead__Wire__RevealedDigest *bad;
+	const Fedlead__Wire__ShareCommitment *cm = e->commitment;
+	const struct rpeer *rv, *dl;
+	struct rdigest *d = NULL;
+	char ctx[CTX_MAX], why[700];
+	uint8_t digest[K];
+	int r = 0;
+
+#define EVIDENCE_FAILS(...)                                                                        \
+	do {                                                                                       \
+		snprintf(why, sizeof(why), __VA_ARGS__);                                           \
+		r = fl_fail(FL_ERR_AUTH,                                                           \
+		            "the coordinator's evidence against %.64s does not "                   \
+		            "verify: %s",                                                          \
+		            who, why);                                                             \
+		goto out;                                                                          \
+	} while (0)
+
+	/* The decoder checks the sizes; evidence built in memory is checked too. */
+	if (e->ref == NULL || e->session.len != FL_WIRE_SESSION_LEN || e->n_shares == 0 ||
+	    e->bad >= e->n_shares || cm == NULL || cm->seed.len != K || cm->secret.len != K ||
+	    e->shares[e->bad]->revealed.len != K || e->shares[e->bad]->committed.len != K)
+		EVIDENCE_FAILS("it is malformed");
+	if (!h->last)
+		EVIDENCE_FAILS("this partner holds no unmask reply of its own in this federation "
+		               "to check it against");
+	if (strcmp(e->ref->federation_id, h->last_fed) != 0)
+		EVIDENCE_FAILS("it is from federation \"%.64s\", not \"%.64s\"",
+		               e->ref->federation_id, h->last_fed);
+	if (e->ref->round != h->last_round)
+		EVIDENCE_FAILS("it is from round %llu; this partner last revealed shares in round "
+		               "%llu",
+		               (unsigned long long)e->ref->round,
+		               (unsigned long long)h->last_round);
+	if (CRYPTO_memcmp(e->session.data, h->last_session, FL_WIRE_SESSION_LEN) != 0)
+		EVIDENCE_FAILS("it is from another attempt of round %llu than the one this "
+		               "partner revealed shares in",
+		               (unsigned long long)h->last_round);
+	if (!in_set(h->set, who) || (rv = last_peer(h, who)) == NULL)
+		EVIDENCE_FAILS("%.64s is not in the set {%.400s} this partner revealed sums over",
+		               who, h->set);
+	bad = e->shares[e->bad];
+	if ((dl = last_peer(h, bad->owner)) == NULL)
+		EVIDENCE_FAILS("the share it shows is of \"%.64s\", who took no part in that "
+		               "attempt",
+		               bad->owner);
+	/* The revealer's signature over every share of its reply. */
+	if ((d = calloc(e->n_shares, sizeof(*d))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < e->n_shares; i++) {
+		const Fedlead__Wire__RevealedDigest *g = e->shares[i];
+
+		if (g->revealed.len != K || g->committed.len != K)
+			EVIDENCE_FAILS("it is malformed");
+		d[i].owner = g->owner;
+		d[i].what = g->what;
+		memcpy(d[i].revealed, g->revealed.data, K);
+		memcpy(d[i].committed, g->committed.data, K);
+	}
+	context(h->last_fed, h->last_session, NULL, ctx);
+	if ((r = reveal_digest(ctx, h->last_round, who, d, e->n_shares, digest)) != 0)
+		goto out;
+	if ((r = fl_sa_verify_digest(store, rv->cert, rv->cert_len, who, REVEAL_LABEL, digest,
+	                             e->signature.data, e->signature.len)) != 0) {
+		if (r != FL_ERR_AUTH)
+			goto out;
+		EVIDENCE_FAILS("the unmask reply it shows does not carry %.64s's signature", who);
+	}
+	/* The dealer's signed commitment for the revealer, and the very one
+	 * the revealer acknowledged: a dealer that signed two commitments for
+	 * one holder (colluding with the coordinator) cannot frame it. */
+	if (strcmp(cm->holder, who) != 0)
+		EVIDENCE_FAILS("the commitment it shows is for \"%.64s\", not %.64s", cm->holder,
+		               who);
+	if ((r = commit_digest(ctx, h->last_round, dl->id, who, rv->x, cm->seed.data,
+	                       cm->secret.data, digest)) != 0)
+		goto out;
+	if ((r = fl_sa_verify_digest(store, dl->cert, dl->cert_len, dl->id, COMMIT_LABEL, digest,
+	                             cm->signature.data, cm->signature.len)) != 0) {
+		if (r != FL_ERR_AUTH)
+			goto out;
+		EVIDENCE_FAILS("the commitment it shows does not carry %.64s's signature", dl->id);
+	}
+	if (CRYPTO_memcmp(bad->what == KIND_SEED ? cm->seed.data : cm->secret.data,
+	                  bad->committed.data, K) != 0)
+		EVIDENCE_FAILS("%.64s acknowledged another commitment of %.64s's than the one "
+		               "it shows",
+		               who, dl->id);
+	if (CRYPTO_memcmp(bad->revealed.data, bad->committed.data, K) == 0)
+		EVIDENCE_FAILS("the share %.64s revealed matches %.64s's signed commitment", who,
+		               dl->id);
+	r = 0;
+out:
+#undef EVIDENCE_FAILS
+	free(d);
+	return r;
+}
+
+/* The set without the names of the comma-separated list drop, in place. */
+static void set_remove(char *set, const char *drop)
+{
+	char *w = set;
+	const char *p = set;
+
+	while (*p != '\0') {
+		size_t l = strcspn(p, ",");
+		char name[FL_WIRE_MAX_STRING + 1];
+
+		snprintf(name, sizeof(name), "%.*s", (int)l, p);
+		if (!in_set(drop, name)) {
+			if (w != set)
+				*w++ = ',';
+			memmove(w, p, l);
+			w += l;
+		}
+		p += l + (p[l] == ',');
+	}
+	*w = '\0';
+}
+
+/* The one-set rule's refusal of a task over set. */
+static int differenced(const char *set, const struct fl_secagg_history *h)
+{
+	return fl_fail(FL_ERR_AUTH,
+	               "the task's participants {%.400s} are not the set {%.400s} this data's "
+	               "sums were revealed over in %s: the two could be differenced",
+	               set, h->set, h->origin ? h->origin : "this federation");
+}
+
+int fl_secagg_history_check(struct fl_secagg_history *h, char *const *participants, size_t n,
+                            int allow, Fedlead__Wire__RevealEvidence *const *evidence,
+                            size_t n_evidence, X509_STORE *store, char *proven, size_t cap)
+{
+	char *set, *missing = NULL;
+	size_t ml = 0;
+	int r = 0;
+
+	if (proven != NULL && cap > 0)
+		proven[0] = '\0';
+	if (!h->revealed || allow)
+		return 0;
+	if ((set = set_string(participants, n)) == NULL)
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: the task's participant list names a partner "
+		               "twice");
+	/*
+	 * Refused here when no survivor set of this task can be the revealed
+	 * one: a partner of that set is missing from the task. A task over more
+	 * partners goes on, since those extra may drop (a partner that fails a
+	 * round is still a participant of the next), and the ConsistencyCheck
+	 * refuses a survivor set that is not the revealed one.
+	 */
+	if (covers(set, h->set) && n_evidence == 0)
+		goto out;
+	if (n_evidence == 0) {
+		r = differenced(set, h);
+		goto out;
+	}
+	/*
+	 * Evidence that a partner of the revealed set revealed a share other
+	 * than the one dealt to it, each piece checked here against this
+	 * node's own record of the attempt (certificates, x, session): a
+	 * coordinator's word counts for nothing. A partner so proven may be
+	 * left out: the sum over the set without it, differenced with one
+	 * over the set, reveals only that hostile partner's own update.
+	 */
+	if ((missing = calloc(1, strlen(h->set) + 1)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_evidence; i++) {
+		const char *who = evidence[i]->revealer;
+
+		/* Accepted with an earlier task of the same attempt's retries
+		 * (the coordinator repeats it until a round is unmasked). */
+		if (h->proven != NULL && in_set(h->proven, who) && !in_set(h->set, who))
+			continue;
+		if ((r = check_evidence(h, evidence[i], store)) != 0)
+			goto out;
+		if (!in_set(missing, who)) {
+			if (ml > 0)
+				missing[ml++] = ',';
+			ml += (size_t)sprintf(missing + ml, "%s", who);
+		}
+	}
+	/* Every other partner of the set must still be in the task. */
+	if (ml == 0) {
+		r = covers(set, h->set) ? 0 : differenced(set, h);
+		goto out;
+	}
+	{
+		char *left = strdup(h->set);
+
+		if (left == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		set_remove(left, missing);
+		if (!covers(set, left))
+			r = fl_fail(
+			        FL_ERR_AUTH,
+			        "the task's participants {%.400s} leave out partners of the set "
+			        "{%.400s} this data's sums were revealed over in %s, and the "
+			        "coordinator's evidence proves a bad reveal of %s only: the two "
+			        "could be differenced",
+			        set, h->set, h->origin ? h->origin : "this federation", missing);
+		else if (ml > 0) {
+			size_t pl = h->proven != NULL ? strlen(h->proven) : 0;
+			char *all = realloc(h->proven, pl + ml + 2);
+
+			if (all == NULL) {
+				r = FL_ERR_NOMEM;
+				free(left);
+				goto out;
+			}
+			if (pl == 0)
+				all[0] = '\0';
+			else
+				strcat(all, ",");
+			strcat(all, missing);
+			h->proven = all;
+			free(h->set);
+			h->set = left;
+			left = NULL;
+			if (proven != NULL && cap > 0)
+				snprintf(proven, cap, "%s", missing);
+		}
+		free(left);
+	}
+out:
+	free(missing);
+	free(set);
+	return r;
+}
+
 /* ===================================================================== */
 /* partner side                                                          */
 /* ===================================================================== */
@@ -376,8 +689,9 @@ struct npeer {
 	size_t cert_len;
 	int has_ct;
 	uint8_t ct[FL_WIRE_SHARE_CT_LEN];
-	uint8_t pt[PLAIN_LEN]; /* its shares to this partner, checked on receipt */
-	int revealed;          /* 0, 1 (seed share given), 2 (secret share given) */
+	uint8_t pt[PLAIN_LEN];            /* its shares to this partner, checked on receipt */
+	uint8_t cm_seed[K], cm_secret[K]; /* its signed commitments they matched */
+	int revealed;                     /* 0, 1 (seed share given), 2 (secret share given) */
 };
 
 struct fl_secagg_node {
@@ -395,7 +709,8 @@ struct fl_secagg_node {
 	uint8_t b[K], commit[K];
 	struct npeer *peers;
 	size_t np, np_alloc, me;
-	uint8_t own_s[K], own_b[K]; /* this partner's shares of its own secrets */
+	uint8_t own_s[K], own_b[K];   /* this partner's shares of its own secrets */
+	uint8_t own_cs[K], own_cb[K]; /* ... and its commitments to them */
 	int step;
 	EVP_PKEY *key;       /* this partner's certificate key (not owned) */
 	X509_STORE *store;   /* the CA, from the key list on (not owned) */
@@ -407,6 +722,7 @@ struct fl_secagg_node {
 	char *signed_surv, *signed_drop;      /* the sets this partner signed */
 	char accused[FL_WIRE_MAX_STRING + 1]; /* a dealer proven to have dealt a bad share */
 	char accused_why[FL_WIRE_MAX_STRING + 64];
+	const char *refused_rule; /* the node policy rule of the last FL_ERR_AUTH */
 };
 
 static void free_peers(struct fl_secagg_node *s)
@@ -702,6 +1018,8 @@ int fl_secagg_node_keys(struct fl_secagg_node *s, const Fedlead__Wire__KeyList *
 		if (i == s->me) {
 			memcpy(s->own_s, sh_s + i * K, K);
 			memcpy(s->own_b, sh_b + i * K, K);
+			memcpy(s->own_cs, csec, K);
+			memcpy(s->own_cb, cseed, K);
 			ss.own = &cm[i];
 			continue;
 		}
@@ -951,6 +1269,10 @@ int fl_secagg_node_shares(struct fl_secagg_node *s, const Fedlead__Wire__ShareSe
 			r = accuse(s, p, key, frame, len);
 			goto out;
 		}
+		/* What this partner acknowledges when it reveals (see
+		 * fl_secagg_node_unmask()). */
+		memcpy(p->cm_seed, cm->seed.data, K);
+		memcpy(p->cm_secret, cm->secret.data, K);
 	}
 	if ((y = malloc((s->n ? s->n : 1) * sizeof(uint64_t))) == NULL)
 		return FL_ERR_NOMEM;
@@ -1077,6 +1399,7 @@ int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__Co
 
 	*frame = NULL;
 	*len = 0;
+	s->refused_rule = "consistency_check";
 	if (s->step != 3)
 		return fl_fail(FL_ERR_PROTO, "coordinator: consistency_check out of order");
 	if ((r = check_sets(s, "consistency_check", cc->survivors, cc->n_survivors, cc->dropped,
@@ -1092,6 +1415,7 @@ int fl_secagg_node_consistency(struct fl_secagg_node *s, const Fedlead__Wire__Co
 			snprintf(where, sizeof(where), "this data's sums in %s", s->hist->origin);
 		else
 			snprintf(where, sizeof(where), "this federation's sums so far");
+		s->refused_rule = "allow_participant_change";
 		r = fl_fail(
 		        FL_ERR_AUTH,
 		        "node policy: %s were over "
@@ -1160,6 +1484,42 @@ out:
 	return r;
 }
 
+/* The attempt this partner reveals shares in, into its history: what
+ * evidence against a partner of it is later checked against. */
+static int record_last(struct fl_secagg_node *s)
+{
+	struct fl_secagg_history *h = s->hist;
+	struct rpeer *v = calloc(s->np + 1, sizeof(*v));
+
+	if (v == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < s->np; i++) {
+		snprintf(v[i].id, sizeof(v[i].id), "%s", s->peers[i].id);
+		v[i].x = (unsigned)i + 1;
+		if ((v[i].cert = malloc(s->peers[i].cert_len)) == NULL) {
+			for (size_t j = 0; j < i; j++)
+				free(v[j].cert);
+			free(v);
+			return FL_ERR_NOMEM;
+		}
+		memcpy(v[i].cert, s->peers[i].cert, s->peers[i].cert_len);
+		v[i].cert_len = s->peers[i].cert_len;
+	}
+	last_clear(h);
+	h->last_peers = v;
+	h->last_np = s->np;
+	snprintf(h->last_fed, sizeof(h->last_fed), "%s", s->fed);
+	h->last_round = s->ref.round;
+	memcpy(h->last_session, s->session, FL_WIRE_SESSION_LEN);
+	h->last = 1;
+	return 0;
+}
+
+const char *fl_secagg_node_refused_rule(const struct fl_secagg_node *s)
+{
+	return s != NULL && s->refused_rule != NULL ? s->refused_rule : "consistency_check";
+}
+
 int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskRequest *rq,
                           uint8_t **frame, size_t *len)
 {
@@ -1167,12 +1527,14 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 	Fedlead__Wire__UnmaskReply ur = FEDLEAD__WIRE__UNMASK_REPLY__INIT;
 	Fedlead__Wire__RoundRef rr;
 	Fedlead__Wire__RevealedShare *rs = NULL, **rsp = NULL;
-	uint8_t *shares = NULL;
-	size_t k = 0, total = rq->n_survivors + rq->n_dropped;
+	struct rdigest *dg = NULL;
+	uint8_t *shares = NULL, *sig = NULL, digest[K];
+	size_t k = 0, total = rq->n_survivors + rq->n_dropped, siglen = 0;
 	int r, altered = 0;
 
 	*frame = NULL;
 	*len = 0;
+	s->refused_rule = "consistency_check";
 	if (s->step != 5 && s->step != 4)
 		return fl_fail(FL_ERR_PROTO, "coordinator: unmask_request out of order");
 	{
@@ -1232,6 +1594,7 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 	r = FL_ERR_NOMEM;
 	if ((rs = calloc(total + 1, sizeof(*rs))) == NULL ||
 	    (rsp = calloc(total + 1, sizeof(*rsp))) == NULL ||
+	    (dg = calloc(total + 1, sizeof(*dg))) == NULL ||
 	    (shares = malloc((total + 1) * K)) == NULL)
 		goto out;
 	for (size_t i = 0; i < total; i++) {
@@ -1254,12 +1617,35 @@ int fl_secagg_node_unmask(struct fl_secagg_node *s, const Fedlead__Wire__UnmaskR
 		rs[k].what = survivor ? 1 : 2;
 		rs[k].share = (ProtobufCBinaryData){K, dst};
 		rsp[k] = &rs[k];
+		/* Signed with the commitment it was checked against on receipt:
+		 * the two are equal unless this partner deviates, so a reply
+		 * whose pair differs is proof against it alone (wire.proto,
+		 * RevealedDigest). */
+		dg[k].owner = p->id;
+		dg[k].what = rs[k].what;
+		if (p == &s->peers[s->me])
+			memcpy(dg[k].committed, survivor ? s->own_cb : s->own_cs, K);
+		else
+			memcpy(dg[k].committed, survivor ? p->cm_seed : p->cm_secret, K);
+		if ((r = share_commit(s->ctx, s->ref.round, p->id, s->id, rs[k].what,
+		                      (unsigned)s->me + 1, dst, dg[k].revealed)) != 0)
+			goto out;
 		k++;
 	}
+	if ((r = reveal_digest(s->ctx, s->ref.round, s->id, dg, k, digest)) != 0 ||
+	    (r = fl_sa_sign_digest(s->key, REVEAL_LABEL, digest, &sig, &siglen)) != 0)
+		goto out;
+	/* Test builds only: a reply whose signature does not verify. */
+	if (fl_fault_hostile("bad-reveal-sig", s->ref.round))
+		sig[siglen > 8 ? siglen - 8 : 0] ^= 0x01;
+	/* Kept to check evidence against, before anything is revealed. */
+	if ((r = record_last(s)) != 0)
+		goto out;
 	set_ref(s, &rr);
 	ur.ref = &rr;
 	ur.shares = rsp;
 	ur.n_shares = k;
+	ur.signature = (ProtobufCBinaryData){siglen, sig};
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_UNMASK_REPLY;
 	env.unmask_reply = &ur;
 	if ((r = encode_frame(&env, frame, len)) != 0)
@@ -1278,6 +1664,8 @@ out:
 	free(shares);
 	free(rs);
 	free(rsp);
+	free(dg);
+	free(sig);
 	return r;
 }
 
@@ -1308,6 +1696,12 @@ struct cpeer {
 	Fedlead__Wire__EncryptedShare *out; /* shares this partner sent, one per peer */
 	uint8_t **out_ct;
 	size_t n_out;
+	/* Its unmask reply as it signed it (protocol 4), for evidence. */
+	struct rdigest *rd;
+	size_t n_rd;
+	uint8_t *rsig;
+	size_t rsig_len;
+	size_t bad; /* 1 + index in rd of a share that does not match, or 0 */
 };
 
 struct fl_secagg_coord {
@@ -1349,6 +1743,8 @@ void fl_secagg_coord_free(struct fl_secagg_coord *c)
 		free(c->p[i].ssig);
 		free(c->p[i].cert);
 		free(c->p[i].fault);
+		free(c->p[i].rd);
+		free(c->p[i].rsig);
 		for (size_t j = 0; c->p[i].cm != NULL && j < c->np; j++)
 			free(c->p[i].cm[j].sig);
 		free(c->p[i].cm);
@@ -1903,6 +2299,13 @@ out:
 	return r;
 }
 
+/* Sets revealer ri's shares aside (wiped): none of them is used. */
+static void reveal_forget(struct fl_secagg_coord *c, size_t ri)
+{
+	OPENSSL_cleanse(c->rev + ri * c->np * K, c->np * K);
+	memset(c->rev_what + ri * c->np, 0, c->np);
+}
+
 int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
                            const Fedlead__Wire__UnmaskReply *u)
 {
@@ -1937,40 +2340,154 @@ int fl_secagg_coord_reveal(struct fl_secagg_coord *c, const char *partner,
 	}
 	p->revealed = 1;
 	/*
-	 * Every share against what its dealer signed for this revealer. An
-	 * honest revealer checked the same commitment when it received the
-	 * share (and accused the dealer had it not matched), so a revealed
-	 * share that differs is the revealer's doing: all of its shares are
-	 * set aside, and the others' may still reach t for every owner.
+	 * The reply as the revealer signed it: each share's commitment at its
+	 * x, and the dealer's commitment this coordinator relayed to it (which
+	 * it checked the share against on receipt). A reply that does not carry
+	 * the revealer's signature over these is its own doing: the signature
+	 * is made and checked over what the revealer sent on its own
+	 * connection and what the dealers signed.
 	 */
-	for (size_t oi = 0; oi < c->np; oi++) {
-		struct cpeer *o = &c->p[oi];
+	if ((p->rd = calloc(u->n_shares + 1, sizeof(*p->rd))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < u->n_shares; i++) {
+		struct cpeer *o = coord_peer(c, u->shares[i]->owner);
+		size_t oi = (size_t)(o - c->p);
 		unsigned what = c->rev_what[ri * c->np + oi];
-		uint8_t want[K];
 		int r;
 
-		if (what == 0)
-			continue;
 		if (o->cm == NULL || !o->cm[ri].have)
 			return fl_fail(FL_ERR_INTERNAL, "round %llu: no commitment of %s for %s",
 			               (unsigned long long)c->ref.round, o->id, p->id);
+		p->rd[i].owner = o->id;
+		p->rd[i].what = what;
+		memcpy(p->rd[i].committed, what == KIND_SEED ? o->cm[ri].seed : o->cm[ri].secret,
+		       K);
 		if ((r = share_commit(c->ctx, c->ref.round, o->id, p->id, what,
 		                      (unsigned)p->idx + 1, c->rev + (ri * c->np + oi) * K,
-		                      want)) != 0)
+		                      p->rd[i].revealed)) != 0)
 			return r;
-		if (CRYPTO_memcmp(want, what == KIND_SEED ? o->cm[ri].seed : o->cm[ri].secret, K) !=
-		    0) {
-			OPENSSL_cleanse(c->rev + ri * c->np * K, c->np * K);
-			memset(c->rev_what + ri * c->np, 0, c->np);
-			return cfault(
-			        p,
-			        "round %llu: partner %s revealed a share of %s's %s that does "
-			        "not match %s's signed commitment; %s is excluded",
-			        (unsigned long long)c->ref.round, p->id, o->id,
-			        what == KIND_SEED ? "self-mask seed" : "mask secret", o->id, p->id);
+		p->n_rd = i + 1;
+	}
+	if (u->signature.len == 0) {
+		reveal_forget(c, ri);
+		return cfault(p,
+		              "round %llu: partner %s sent an unsigned unmask reply; %s is "
+		              "excluded",
+		              (unsigned long long)c->ref.round, p->id, p->id);
+	}
+	{
+		uint8_t digest[K];
+		int r;
+
+		if ((r = reveal_digest(c->ctx, c->ref.round, p->id, p->rd, p->n_rd, digest)) != 0)
+			return r;
+		/* The certificate came with p's TLS handshake, verified there. */
+		if ((r = fl_sa_verify_digest_peer(p->cert, p->cert_len, p->id, REVEAL_LABEL, digest,
+		                                  u->signature.data, u->signature.len)) != 0) {
+			if (r != FL_ERR_AUTH)
+				return r;
+			reveal_forget(c, ri);
+			return cfault(p,
+			              "round %llu: partner %s's unmask reply does not carry its "
+			              "valid signature; %s is excluded",
+			              (unsigned long long)c->ref.round, p->id, p->id);
 		}
 	}
+	if ((p->rsig = malloc(u->signature.len)) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(p->rsig, u->signature.data, u->signature.len);
+	p->rsig_len = u->signature.len;
+	/*
+	 * Every share against what its dealer signed for this revealer. An
+	 * honest revealer checked the same commitment when it received the
+	 * share (and accused the dealer had it not matched), so a revealed
+	 * share that differs is the revealer's doing, and its signed reply
+	 * says so to anyone (fl_secagg_coord_evidence()): all of its shares
+	 * are set aside, and the others' may still reach t for every owner.
+	 */
+	for (size_t i = 0; i < p->n_rd; i++) {
+		if (CRYPTO_memcmp(p->rd[i].revealed, p->rd[i].committed, K) == 0)
+			continue;
+		reveal_forget(c, ri);
+		p->bad = i + 1;
+		return cfault(p,
+		              "round %llu: partner %s revealed a share of %s's %s that does "
+		              "not match %s's signed commitment; %s is excluded",
+		              (unsigned long long)c->ref.round, p->id, p->rd[i].owner,
+		              p->rd[i].what == KIND_SEED ? "self-mask seed" : "mask secret",
+		              p->rd[i].owner, p->id);
+	}
 	return 0;
+}
+
+int fl_secagg_coord_evidence(const struct fl_secagg_coord *c, const char *revealer,
+                             const char *owner, Fedlead__Wire__RevealEvidence **out)
+{
+	Fedlead__Wire__RevealEvidence ev = FEDLEAD__WIRE__REVEAL_EVIDENCE__INIT;
+	Fedlead__Wire__RevealedDigest *d = NULL, **dp = NULL;
+	Fedlead__Wire__RoundRef rr;
+	const struct cpeer *p = NULL, *o;
+	uint8_t *buf = NULL;
+	size_t bad = 0, len;
+	int r = FL_ERR_NOMEM;
+
+	*out = NULL;
+	for (size_t i = 0; i < c->np; i++)
+		if (strcmp(c->p[i].id, revealer) == 0)
+			p = &c->p[i];
+	if (p == NULL || p->rsig == NULL)
+		return 0;
+	if (owner == NULL) {
+		if (p->bad == 0)
+			return 0;
+		bad = p->bad - 1;
+	} else {
+		for (bad = 0; bad < p->n_rd && strcmp(p->rd[bad].owner, owner) != 0; bad++)
+			;
+		if (bad == p->n_rd)
+			return 0;
+	}
+	for (o = c->p; strcmp(o->id, p->rd[bad].owner) != 0; o++)
+		;
+	if ((d = calloc(p->n_rd, sizeof(*d))) == NULL ||
+	    (dp = calloc(p->n_rd, sizeof(*dp))) == NULL)
+		goto out;
+	for (size_t i = 0; i < p->n_rd; i++) {
+		fedlead__wire__revealed_digest__init(&d[i]);
+		d[i].owner = (char *)p->rd[i].owner;
+		d[i].what = p->rd[i].what;
+		d[i].revealed = (ProtobufCBinaryData){K, (uint8_t *)p->rd[i].revealed};
+		d[i].committed = (ProtobufCBinaryData){K, (uint8_t *)p->rd[i].committed};
+		dp[i] = &d[i];
+	}
+	cset_ref((struct fl_secagg_coord *)c, &rr);
+	ev.ref = &rr;
+	ev.session = (ProtobufCBinaryData){FL_WIRE_SESSION_LEN, (uint8_t *)c->session};
+	ev.revealer = p->id;
+	ev.shares = dp;
+	ev.n_shares = p->n_rd;
+	ev.signature = (ProtobufCBinaryData){p->rsig_len, p->rsig};
+	ev.bad = (uint32_t)bad;
+	ev.commitment = (Fedlead__Wire__ShareCommitment *)&o->cm[p - c->p].msg;
+	/* A deep copy the caller owns, through the codec. */
+	len = fedlead__wire__reveal_evidence__get_packed_size(&ev);
+	if ((buf = malloc(len ? len : 1)) == NULL)
+		goto out;
+	fedlead__wire__reveal_evidence__pack(&ev, buf);
+	if ((*out = fedlead__wire__reveal_evidence__unpack(NULL, len, buf)) == NULL)
+		goto out;
+	r = 0;
+out:
+	free(buf);
+	free(d);
+	free(dp);
+	return r;
+}
+
+void fl_secagg_evidence_free(Fedlead__Wire__RevealEvidence *e)
+{
+	if (e != NULL)
+		fedlead__wire__reveal_evidence__free_unpacked(e, NULL);
 }
 
 int fl_secagg_coord_accusation(struct fl_secagg_coord *c, const char *partner,

@@ -391,6 +391,33 @@ static int check_secagg_params(const Fedlead__Wire__SecAggParams *p, const char 
 	for (size_t i = 1; i < p->n_participants; i++)
 		if (strcmp(p->participants[i - 1], p->participants[i]) >= 0)
 			return why_set(why, "%s: participants are not sorted and distinct", type);
+	/* Evidence of bad reveals (protocol 4): sizes only; a node checks the
+	 * rest itself (secagg.h, fl_secagg_history_check). */
+	if (p->n_evidence > FL_WIRE_MAX_PARTIES)
+		return why_set(why, "%s: %zu pieces of evidence, the limit is %d", type,
+		               p->n_evidence, FL_WIRE_MAX_PARTIES);
+	for (size_t i = 0; i < p->n_evidence; i++) {
+		const Fedlead__Wire__RevealEvidence *e = p->evidence[i];
+
+		if (e->ref == NULL || e->session.len != FL_WIRE_SESSION_LEN ||
+		    e->revealer[0] == '\0' || e->signature.len == 0 ||
+		    e->signature.len > FL_WIRE_MAX_SIGNATURE || e->n_shares == 0 ||
+		    e->n_shares > FL_WIRE_MAX_PARTIES || e->bad >= e->n_shares ||
+		    e->commitment == NULL || e->commitment->seed.len != FL_WIRE_KEY_LEN ||
+		    e->commitment->secret.len != FL_WIRE_KEY_LEN ||
+		    e->commitment->signature.len == 0 ||
+		    e->commitment->signature.len > FL_WIRE_MAX_SIGNATURE)
+			return why_set(why, "%s: evidence %zu is malformed", type, i);
+		for (size_t j = 0; j < e->n_shares; j++) {
+			const Fedlead__Wire__RevealedDigest *d = e->shares[j];
+
+			if (d->owner[0] == '\0' || (d->what != 1 && d->what != 2) ||
+			    d->revealed.len != FL_WIRE_KEY_LEN ||
+			    d->committed.len != FL_WIRE_KEY_LEN)
+				return why_set(why, "%s: evidence %zu: share %zu is malformed",
+				               type, i, j);
+		}
+	}
 	return 0;
 }
 
@@ -615,6 +642,11 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		if (u->n_shares > FL_WIRE_MAX_PARTIES)
 			return why_set(why, "unmask_reply: %zu shares, the limit is %d",
 			               u->n_shares, FL_WIRE_MAX_PARTIES);
+		/* Absent is for the protocol engine to name (it excludes the
+		 * revealer); too long is no signature at all. */
+		if (u->signature.len > FL_WIRE_MAX_SIGNATURE)
+			return why_set(why, "unmask_reply: signature of %zu bytes",
+			               u->signature.len);
 		for (size_t i = 0; i < u->n_shares; i++) {
 			if (u->shares[i]->what != 1 && u->shares[i]->what != 2)
 				return why_set(why, "unmask_reply: share %zu is of unknown kind %u",

@@ -19,7 +19,10 @@
 #   (9) replay-attempt  (10) differencing   (11) sub-n-1
 #  (12) n - 1 across runs: "honest" over four partners, then over three
 #       after the nodes restart (the node's ledger keeps the set)
-#  (13) the refusals of cases 7, 9, 10 and 11 are audited and end the node
+#  (13) the refusals of cases 7, 9, 10, 11 and 14 are audited and end the node
+#  (14) frame, frame-forged: a task without p4 carrying "evidence" that p4
+#       revealed a bad share (its real signed reply of round 1, or that
+#       reply with one signed value changed): each node checks it itself
 # (see deviant_coord.c for what each attack sends).
 . "$(dirname "$0")/lib/fed.bash"
 
@@ -346,6 +349,25 @@ echo "     sums of rows: ${SUM4:-none} over p1..p4, ${SUM3:-none} over p1..p3; p
 check "(12) deviant_coord did not learn p4's row count as the difference of the two sums" \
 	"$PY" -c "import sys; sys.exit(0 if '$SUM3' == '' or float('$SUM4') - float('$SUM3') != $ROWS4 else 1)"
 
+# ---- (14) excluding an honest partner with "evidence" ----
+# After an honest round over all four, a task over p1, p2, p3 that carries
+# evidence against p4 made of round 1's real signed messages. Each node
+# checks it against its own record of round 1 and refuses, naming what
+# failed; nothing of round 2 leaves.
+play 14 frame 4
+for k in 1 2 3; do
+	refused 14 $k allow_participant_change 'policy allow_participant_change: round 2: the coordinator'"'"'s evidence against p4 does not verify: the share p4 revealed matches p1'"'"'s signed commitment; refused'
+	got 14 $k "hello $ROUND1"
+done
+ended 14 4
+got 14 4 "hello $ROUND1"
+play 14b frame-forged 4
+for k in 1 2 3; do
+	refused 14b $k allow_participant_change 'policy allow_participant_change: round 2: the coordinator'"'"'s evidence against p4 does not verify: the unmask reply it shows does not carry p4'"'"'s signature; refused'
+	got 14b $k "hello $ROUND1"
+done
+ended 14b 4
+
 # ---- (13) refusals in secure aggregation end the node ----
 # Issue 10: "every refusal is a clear log line naming the rule, an
 # audit-log entry, and a non-zero exit when the federation cannot proceed
@@ -355,7 +377,7 @@ check "(12) deviant_coord did not learn p4's row count as the difference of the 
 # reconnects: in 6 the advertisement that signs another task may be the
 # other partner's own lie (stopping would let one hostile partner stop every
 # honest one), and 8 is a stale message; either way nothing was revealed.
-for ck in 7:2 7:3 9:1 9:2 9:3 10:1 10:2 10:3 11:1 11:2 11:3; do
+for ck in 7:2 7:3 9:1 9:2 9:3 10:1 10:2 10:3 11:1 11:2 11:3 14:1 14:2 14:3 14b:1 14b:2 14b:3; do
 	c=${ck%:*} k=${ck#*:}
 	check "(13) case $c: p$k's refusal is in its audit log and it stopped without reconnecting" \
 		bash -c "grep -q '\"event\": *\"refuse\"' '$T/$c/node-p$k/audit.jsonl' &&

@@ -129,18 +129,19 @@ PYEOF
 }
 
 # same_shape A B: every partner sent the same (round, type, kind, count, size)
-# sequence in runs A and B (the sizes of signed key adverts, share sets and
-# survivor-set signatures aside).
+# sequence in runs A and B (the sizes of signed key adverts, share sets,
+# survivor-set signatures and unmask replies aside).
 same_shape() {
 	"$PY" - "$T/$1" "$T/$2" <<'PYEOF'
 import json, sys
 def shape(run, k):
     # A key advert's, a share set's (its signed share commitments, protocol
-    # 3) and a survivor-set signature's size vary by a byte or two per
-    # DER-encoded ECDSA signature, whatever the data: their sizes are left
-    # out.
+    # 3), a survivor-set signature's and an unmask reply's (signed, protocol
+    # 4) size vary by a byte or two per DER-encoded ECDSA signature,
+    # whatever the data: their sizes are left out.
     return [(f.get("round"), f["type"], f.get("kind"), f.get("n_values"),
-             None if f["type"] in ("key_advert", "share_set", "consistency_signature")
+             None if f["type"] in ("key_advert", "share_set", "consistency_signature",
+                                   "unmask_reply")
              else f["bytes"])
             for f in map(json.loads, open("%s/p%d.jsonl" % (run, k)))]
 ok = True

@@ -15,17 +15,26 @@
 #   (b) bad-sig        p5's commitment for p1 carries a bad signature
 #   (c) short-masked   p5's masked update is one value short
 #   (d) false-accuse   p5 accuses p1, whose share matched
-#   (e) bad-reveal     p5 reveals an altered share when unmasking
+#   (e) bad-reveal     p5 reveals an altered share when unmasking (and
+#                      signs its reply as it is)
 #   (f) inconsistent   p5 deals a share off its polynomial, committed to
 #   (h) garbage-share  p5 seals p1 a share that does not open: p1 discloses
 #                      its share-encryption secret of the attempt (its
 #                      policy allows it at 4 of 5 with max_colluders = 1)
-# In (e) and (f) the honest partners revealed a sum over all five before
-# p5 could be caught; going on over four is what their one-set rule
-# (allow_participant_change, default no) refuses, so those cases run with
-# the honest nodes allowing it, and (g) repeats (e) with the default:
-# every honest node refuses the smaller set by its own policy, the
-# federation stops, and still only p5 is named.
+#   (j) bad-reveal-sig p5's unmask reply does not carry its valid signature
+# In (e), (f) and (j) the honest partners revealed a sum over all five
+# before p5 could be caught; going on over four is what their one-set rule
+# (allow_participant_change, default no) refuses unless the task proves
+# that p5 is hostile. (e) and (f) run with the honest nodes allowing the
+# change. (g) repeats (e) with the default policy: p5 signed the reply that
+# holds its altered share, the next task carries that reply and p1's signed
+# commitment, and every honest node checks them itself, accepts the set
+# without p5 and completes. Without such evidence every honest node
+# refuses the smaller set by its own policy, the federation stops, and
+# still only p5 is named: (i) inconsistent dealing (found when unmasking;
+# nothing a node can check without the shares themselves), and
+# (j) bad-reveal-sig (p5's reply does not carry its valid signature: what
+# it revealed is proven to the coordinator only).
 . "$(dirname "$0")/lib/fed.bash"
 need_fault_points
 
@@ -133,24 +142,47 @@ check "(h) p1 accuses p5 by its own check" log_has "$T/h/node-p1/node.log" \
 case_done h "(h) a share that does not open" \
 	"round 1: partner p5 sent p1 a share that does not open under the keys both advertised \(p1's evidence checked\); p5 is excluded"
 
-# (g) The default node policy: the honest nodes revealed a sum over all
-# five in round 1, and refuse one over four; the federation cannot go on.
-# (Under late_policy = wait the coordinator would wait for them to come
-# back, logging it each round_deadline; drop ends it.)
-LATE=drop run g bad-reveal
-check "(g) default policy: p5 is named and excluded" named g \
+# (g) The default node policy, and evidence the honest nodes check.
+run g bad-reveal
+case_done g "(g) altered reveal, default policy" \
 	"round 1: partner p5 revealed a share of p1's self-mask seed that does not match p1's signed commitment; p5 is excluded"
-g_refused() {
+g_evidence() {
+	local k L
+	log_has "$T/g/coordinator.log" "round 1: the next task carries the evidence that p5 revealed a bad share, for every partner to check" ||
+		return 1
+	for k in 1 2 3 4; do
+		L=$T/g/node-p$k
+		log_has "$L/node.log" "warn: round [0-9]+: this node checked the evidence that p5 revealed a share other than the one dealt to it; it accepts the participants without p5, and the set \{p1,p2,p3,p4\}\$" &&
+			log_has "$L/audit.jsonl" '"event": ?"evidence_accepted".*"partners": ?"p5"' ||
+			{ echo "     p$k"; return 1; }
+	done
+}
+check "(g) every honest node accepts the set without p5 after checking the evidence itself" g_evidence
+
+# Without evidence a node can check, the honest nodes refuse the smaller
+# set. (Under late_policy = wait the coordinator would wait for them to
+# come back, logging it each round_deadline; drop ends it.)
+g_refused() { # g_refused CASE
 	local k
 	for k in 1 2 3 4; do
 		[ "${NODE_ST[k]}" -eq 1 ] || { echo "     p$k: exit ${NODE_ST[k]}"; return 1; }
-		log_has "$T/g/node-p$k/node.log" "the task's participants \{p1,p2,p3,p4\} are not the set \{p1,p2,p3,p4,p5\}" ||
+		log_has "$T/$1/node-p$k/node.log" "error: policy allow_participant_change: round [0-9]+: the task's participants \{p1,p2,p3,p4\} are not the set \{p1,p2,p3,p4,p5\}" &&
+			log_has "$T/$1/node-p$k/audit.jsonl" '"event": ?"refuse".*"rule": ?"allow_participant_change"' ||
 			return 1
 	done
 	[ "$COORD_ST" -ne 0 ] && [ "$COORD_ST" -ne 124 ] &&
-		log_has "$T/g/coordinator.log" "error: federation test-federation failed: only 0 partners left, below the quorum of 4"
+		log_has "$T/$1/coordinator.log" "error: federation test-federation failed: only 0 partners left, below the quorum of 4"
 }
-check "(g) every honest node refuses the smaller set by its own policy; the federation stops" g_refused
-check "(g) no honest partner is blamed" no_honest_blamed g
+LATE=drop run i inconsistent
+check "(i) inconsistent dealing, default policy: p5 is named and excluded" named i \
+	"round 1: the shares p5 dealt do not rebuild the self-mask seed it committed to, though each matches its signed commitment \(inconsistent dealing\); p5 is excluded"
+check "(i) every honest node refuses the smaller set by its own policy; the federation stops" g_refused i
+check "(i) no honest partner is blamed" no_honest_blamed i
+
+LATE=drop run j bad-reveal-sig
+check "(j) unsigned reveal, default policy: p5 is named and excluded" named j \
+	"round 1: partner p5's unmask reply does not carry its valid signature; p5 is excluded"
+check "(j) every honest node refuses the smaller set by its own policy; the federation stops" g_refused j
+check "(j) no honest partner is blamed" no_honest_blamed j
 
 finish

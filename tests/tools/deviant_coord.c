@@ -32,6 +32,13 @@
  *                   first is p4's update
  *   sub-n-1         (4 partners, t = 3) an honest round over all four, then
  *                   a task naming only p1, p2, p3
+ *   frame           (4 partners) an honest round over all four, then a task
+ *                   naming only p1, p2, p3 that carries "evidence" that p4
+ *                   revealed a bad share: p4's real signed unmask reply of
+ *                   round 1 and p1's real signed commitment for p4 (whose
+ *                   share p4 revealed as it was dealt)
+ *   frame-forged    the same, with the commitment of p1's share in p4's
+ *                   signed reply changed to differ from p1's
  *   honest          one honest statistics round over everyone (t = n): in
  *                   itself no attack, but run once with four partners and
  *                   again, after the nodes restart, with three, it is the
@@ -1134,6 +1141,50 @@ static void attack_second_set(int sub)
 	round_free(&R2);
 }
 
+/*
+ * An honest round over all four, then a task over p1, p2, p3 with evidence
+ * against p4 made from round 1's real messages (forged: one value p4 signed
+ * changed so that its reply seems to reveal a share that does not match).
+ */
+static void attack_frame_case(int forged)
+{
+	unsigned last = 1u << (G.np - 1), who;
+	Fedlead__Wire__RevealEvidence *ev = NULL;
+	struct round R1, R2;
+
+	if (G.np != 4) {
+		say("this attack needs 4 partners");
+		exit(2);
+	}
+	welcome_all(1, 3);
+	honest_stats(&R1, 1, ALL);
+	if (fl_secagg_coord_evidence(R1.sa, G.p[G.np - 1].id, G.p[0].id, &ev) != 0 || ev == NULL) {
+		say("no reply of %s to make evidence of", G.p[G.np - 1].id);
+		exit(1);
+	}
+	if (forged)
+		ev->shares[ev->bad]->revealed.data[0] ^= 0x01;
+	who = ALL & ~last;
+	round_new(&R2, 2, 0, who, 3);
+	R2.sap.evidence = &ev;
+	R2.sap.n_evidence = 1;
+	send_stats(&R2, who, 1);
+	drain(who);
+	fl_secagg_evidence_free(ev);
+	round_free(&R1);
+	round_free(&R2);
+}
+
+static void attack_frame(void)
+{
+	attack_frame_case(0);
+}
+
+static void attack_frame_forged(void)
+{
+	attack_frame_case(1);
+}
+
 static void attack_differencing(void)
 {
 	attack_second_set(0);
@@ -1164,6 +1215,8 @@ static const struct {
         {"replay-attempt", attack_replay_attempt},
         {"differencing", attack_differencing},
         {"sub-n-1", attack_sub_n_1},
+        {"frame", attack_frame},
+        {"frame-forged", attack_frame_forged},
 };
 
 static void usage(FILE *fp)
