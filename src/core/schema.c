@@ -318,10 +318,41 @@ out:
 	return r;
 }
 
+/*
+ * The dialect keys: how this partner's files are written ("delimiter": ";",
+ * "encoding": "windows-1252"). They are left out of the canonical form, and
+ * so of the fingerprint, on purpose: a dialect is a property of one
+ * partner's export, not of the model. Partners whose CRMs write different
+ * files must still agree on one fingerprint, and a model means the same
+ * whichever separator its rows were read with (as a column mapping never
+ * changes the fingerprint either).
+ */
+static int parse_dialect(json_t *root, const char *origin, struct fl_schema *s)
+{
+	char *text = NULL;
+	int r;
+
+	if ((r = get_string(root, "delimiter", 0, origin, "", &text)) != 0)
+		return r;
+	if (text != NULL &&
+	    (r = fl_csv_delimiter_parse("delimiter", text, &s->dialect.delimiter)) != 0)
+		r = fl_fail(FL_ERR_SCHEMA, "%s: %s", origin, fl_errmsg());
+	free(text);
+	text = NULL;
+	if (r != 0 || (r = get_string(root, "encoding", 0, origin, "", &text)) != 0)
+		return r;
+	if (text != NULL &&
+	    (r = fl_csv_encoding_parse("encoding", text, &s->dialect.encoding)) != 0)
+		r = fl_fail(FL_ERR_SCHEMA, "%s: %s", origin, fl_errmsg());
+	free(text);
+	return r;
+}
+
 int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out)
 {
-	static const char *const top_keys[] = {"fedlead_schema", "label",   "id", "features",
-	                                       "ignore",         "comment", NULL};
+	static const char *const top_keys[] = {"fedlead_schema", "label",    "id",
+	                                       "features",       "ignore",   "comment",
+	                                       "delimiter",      "encoding", NULL};
 	static const char *const label_keys[] = {"column", "positive", "negative", NULL};
 	struct fl_schema *s = NULL;
 	json_t *root = NULL, *v, *label, *feats, *ign;
@@ -387,7 +418,8 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 		            s->positive);
 		goto out;
 	}
-	if ((r = get_string(root, "id", 0, origin, "", &s->id)) != 0)
+	if ((r = get_string(root, "id", 0, origin, "", &s->id)) != 0 ||
+	    (r = parse_dialect(root, origin, s)) != 0)
 		goto out;
 
 	feats = json_object_get(root, "features");
@@ -648,22 +680,132 @@ static int draft_check_header(char **names, size_t n, const char *path)
 	return r;
 }
 
+/* ---- Which label value means converted ---- */
+
+/* Words for a conversion, and for its opposite, as CRMs and data sets write
+ * them; compared after label_word() has folded case, '_' and '-'. */
+static const char *const positive_words[] = {
+        "converted", "conversion", "won",    "closed won", "win",        "yes",        "y",
+        "true",      "t",          "1",      "success",    "successful", "sale",       "sold",
+        "purchased", "purchase",   "bought", "signed",     "accepted",   "subscribed", "positive",
+        "customer",  "booked",     "paid",   "qualified",  "deal won",   NULL};
+static const char *const negative_words[] = {
+        "lost",         "closed lost", "lose",     "loss",      "no",       "n",
+        "false",        "f",           "0",        "failure",   "failed",   "fail",
+        "unsuccessful", "no sale",     "rejected", "declined",  "negative", "churned",
+        "disqualified", "unqualified", "dead",     "deal lost", "none",     NULL};
+
+/* v in lower case, trimmed, with '_' and '-' as blanks and runs of blanks as
+ * one: "Closed_Won " and "closed-won" are both "closed won". */
+static void label_word(const char *v, char *out, size_t outsz)
+{
+	size_t k = 0;
+	int blank = 1; /* drops leading blanks */
+
+	for (; *v != '\0' && k + 1 < outsz; v++) {
+		char ch = *v;
+
+		if (ch == '_' || ch == '-' || ch == ' ' || ch == '\t') {
+			if (!blank)
+				out[k++] = ' ';
+			blank = 1;
+			continue;
+		}
+		out[k++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+		blank = 0;
+	}
+	if (k > 0 && out[k - 1] == ' ')
+		k--;
+	out[k] = '\0';
+}
+
+static int word_in(const char *w, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(w, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1: a word for a conversion; -1: for its opposite (or a negated
+ * conversion: "not converted", "non converted", "unconverted", "did not
+ * convert"); 0: neither. */
+static int label_polarity(const char *v)
+{
+	static const char *const negations[] = {"not ",   "non ",     "no ", "un",
+	                                        "never ", "did not ", NULL};
+	char w[64];
+
+	label_word(v, w, sizeof(w));
+	if (word_in(w, positive_words))
+		return 1;
+	if (word_in(w, negative_words))
+		return -1;
+	for (size_t i = 0; negations[i] != NULL; i++) {
+		size_t n = strlen(negations[i]);
+
+		if (strncmp(w, negations[i], n) == 0 && w[n] != '\0' &&
+		    (word_in(w + n, positive_words) || strncmp(w + n, "convert", 7) == 0))
+			return -1;
+	}
+	return 0;
+}
+
+int fl_schema_label_positive(const char *const v[2])
+{
+	double x[2];
+	int p[2];
+
+	/* Numbers say only as 1 against 0 or -1: "2" against "1" could mean
+	 * either (some data sets code yes as 2). */
+	if (fl_parse_double(v[0], strlen(v[0]), &x[0]) == 0 &&
+	    fl_parse_double(v[1], strlen(v[1]), &x[1]) == 0) {
+		for (int i = 0; i < 2; i++)
+			if (x[i] == 1 && (x[1 - i] == 0 || x[1 - i] == -1))
+				return i;
+		return -1;
+	}
+	p[0] = label_polarity(v[0]);
+	p[1] = label_polarity(v[1]);
+	for (int i = 0; i < 2; i++) {
+		if (p[i] == 1 && p[1 - i] != 1)
+			return i;
+	}
+	for (int i = 0; i < 2; i++)
+		if (p[i] == 0 && p[1 - i] == -1)
+			return i;
+	return -1;
+}
+
 int fl_schema_draft(const char *csv_path, const char *label, const char *id, size_t max_levels,
                     char **json_out)
 {
+	struct fl_schema_draft_opts o = {.label = label, .id = id, .max_levels = max_levels};
+
+	return fl_schema_draft_opts(csv_path, &o, json_out);
+}
+
+int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts *o,
+                         char **json_out)
+{
+	const char *label = o->label, *id = o->id;
+	size_t max_levels = o->max_levels;
 	struct fl_csv *csv = NULL;
 	struct fl_csv_record rec;
 	struct draft_col *cols = NULL;
 	char **names = NULL;
 	size_t ncol = 0, label_col = SIZE_MAX, id_col = SIZE_MAX;
+	uint64_t n_rows = 0;
 	json_t *root = NULL, *feats, *ign, *jl;
-	int r;
+	int r, pos;
 
 	*json_out = NULL;
+	if (label == NULL)
+		return fl_fail(FL_ERR_INVALID, "no label column given");
 	if (id != NULL && strcmp(id, label) == 0)
 		return fl_fail(FL_ERR_INVALID, "the id column and the label column are both \"%s\"",
 		               id);
-	if ((r = fl_csv_open(csv_path, &csv)) != 0)
+	if ((r = fl_csv_open_dialect(csv_path, &o->dialect, &csv)) != 0)
 		goto out;
 	if ((r = fl_csv_next(csv, &rec)) <= 0) {
 		if (r == 0)
@@ -708,6 +850,7 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		goto out;
 	}
 	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		n_rows++;
 		if (rec.n_fields != ncol) {
 			r = fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu",
 			            csv_path, (unsigned long long)rec.line, rec.n_fields, ncol);
@@ -733,6 +876,10 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 	}
 	if (r < 0)
 		goto out;
+	if (n_rows == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no data rows (the file has only a header)", csv_path);
+		goto out;
+	}
 	if (cols[label_col].n_vals != 2 || cols[label_col].missing) {
 		r = fl_fail(FL_ERR_DATA,
 		            "%s: label column \"%s\" must take exactly two values and never be "
@@ -750,6 +897,29 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		goto out;
 	}
 
+	/* The label's values decide which one means converted, never their
+	 * order: alphabetically "Not Converted" comes after "Converted". */
+	if (o->positive != NULL) {
+		pos = strcmp(cols[label_col].vals[0], o->positive) == 0   ? 0
+		      : strcmp(cols[label_col].vals[1], o->positive) == 0 ? 1
+		                                                          : -1;
+		if (pos < 0) {
+			r = fl_fail(FL_ERR_INVALID,
+			            "--positive \"%s\" is not a value of label column \"%s\" (it "
+			            "takes \"%s\" and \"%s\")",
+			            o->positive, label, cols[label_col].vals[0],
+			            cols[label_col].vals[1]);
+			goto out;
+		}
+	} else if ((pos = fl_schema_label_positive((const char *const *)cols[label_col].vals)) <
+	           0) {
+		r = fl_fail(FL_ERR_DATA,
+		            "%s: label column \"%s\" takes \"%s\" and \"%s\", which do not say "
+		            "which one means converted (use --positive VALUE)",
+		            csv_path, label, cols[label_col].vals[0], cols[label_col].vals[1]);
+		goto out;
+	}
+
 	r = FL_ERR_NOMEM;
 	if ((root = json_object()) == NULL || (jl = json_object()) == NULL)
 		goto out;
@@ -759,12 +929,8 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 	                                "before partners agree on it."));
 	json_object_set_new(root, "label", jl);
 	json_object_set_new(jl, "column", json_string(label));
-	/* The larger value (1 over 0, "yes" over "no") is taken to mean converted;
-	 * the comment above asks a person to confirm it. */
-	if (cols[label_col].numeric)
-		qsort(cols[label_col].vals, 2, sizeof(char *), numeric_text_cmp);
-	json_object_set_new(jl, "positive", json_string(cols[label_col].vals[1]));
-	json_object_set_new(jl, "negative", json_string(cols[label_col].vals[0]));
+	json_object_set_new(jl, "positive", json_string(cols[label_col].vals[pos]));
+	json_object_set_new(jl, "negative", json_string(cols[label_col].vals[1 - pos]));
 	if (id != NULL)
 		json_object_set_new(root, "id", json_string(id));
 	feats = json_array();
