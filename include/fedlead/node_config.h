@@ -15,6 +15,7 @@
 /* The fields fl_node_config_keys fills, as read (strings owned). */
 struct fl_node_config {
 	char *schema, *data, *federation, *coordinator, *server_name;
+	char *delimiter, *encoding; /* data's dialect, as written; NULL: the schema's */
 	int bad_rows, log_level;
 	char *ca, *cert, *key, *crl;
 	char *model_out, *audit_log, *dump_dir;

@@ -23,6 +23,11 @@ const struct fl_cfg_key fl_node_config_keys[] = {
         JK("node", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
         JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
         JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
+        JK("node", "delimiter", FL_CFG_STRING, delimiter, NULL,
+           "data's field separator: , ; tab | (default: the schema's, else detected)"),
+        JK("node", "encoding", FL_CFG_STRING, encoding, NULL,
+           "data's encoding: utf-8, windows-1252 or latin1 (default: the schema's, else "
+           "utf-8)"),
         JK("node", "federation", FL_CFG_STRING, federation, NULL,
            "federation id to join; any other is refused (required)"),
         JK("coordinator", "address", FL_CFG_ADDR, coordinator, NULL,
@@ -204,6 +209,7 @@ int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
 {
 	const char *missing = NULL;
 	struct fl_node_policy pol;
+	struct fl_csv_dialect dialect = {0};
 	int r;
 
 	if (!c->schema)
@@ -227,10 +233,19 @@ int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
 		               missing, missing);
 	if ((r = node_policy(c, &pol)) != 0)
 		return r;
+	if (c->delimiter != NULL &&
+	    fl_csv_delimiter_parse("delimiter", c->delimiter, &dialect.delimiter) != 0)
+		return fl_fail(FL_ERR_CONFIG, "%s", fl_errmsg());
+	if (c->encoding != NULL &&
+	    fl_csv_encoding_parse("encoding", c->encoding, &dialect.encoding) != 0)
+		return fl_fail(FL_ERR_CONFIG, "%s", fl_errmsg());
 	*o = (struct fl_node_opts){
 	        .schema_path = c->schema,
 	        .data_path = c->data,
 	        .bad_rows = (enum fl_bad_rows)c->bad_rows,
+	        .dialect = dialect,
+	        .has_delimiter = c->delimiter != NULL,
+	        .has_encoding = c->encoding != NULL,
 	        .federation_id = c->federation,
 	        .coordinator = c->coordinator,
 	        .server_name = c->server_name,

@@ -26,7 +26,11 @@ enum {
 	OPT_QUIET,
 	OPT_HELP,
 	OPT_VERSION,
-	OPT_CACHE
+	OPT_CACHE,
+	OPT_DELIMITER,
+	OPT_ENCODING,
+	OPT_POSITIVE,
+	OPT_NO_LABEL
 };
 
 static const struct option long_opts[] = {
@@ -46,6 +50,10 @@ static const struct option long_opts[] = {
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {"cache", required_argument, NULL, OPT_CACHE},
+        {"delimiter", required_argument, NULL, OPT_DELIMITER},
+        {"encoding", required_argument, NULL, OPT_ENCODING},
+        {"positive", required_argument, NULL, OPT_POSITIVE},
+        {"no-label", no_argument, NULL, OPT_NO_LABEL},
         {NULL, 0, NULL, 0},
 };
 
@@ -65,6 +73,20 @@ static int parse(int argc, char **argv, struct fl_node_args *o)
 		case OPT_ID: o->id = optarg; break;
 		case OPT_QUIET: o->quiet = 1; break;
 		case OPT_CACHE: o->cache = optarg; break;
+		case OPT_POSITIVE: o->positive = optarg; break;
+		case OPT_NO_LABEL: o->no_label = 1; break;
+		case OPT_DELIMITER:
+			if ((r = fl_csv_delimiter_parse("--delimiter", optarg,
+			                                &o->dialect.delimiter)) != 0)
+				return r;
+			o->has_delimiter = 1;
+			break;
+		case OPT_ENCODING:
+			if ((r = fl_csv_encoding_parse("--encoding", optarg,
+			                               &o->dialect.encoding)) != 0)
+				return r;
+			o->has_encoding = 1;
+			break;
 		case OPT_MAX_LEVELS:
 			if ((r = fl_cli_u64("--max-levels", optarg, &o->max_levels)) != 0)
 				return r;
@@ -143,6 +165,23 @@ int fl_node_args_require(const char *value, const char *opt, const char *cmd)
 		return 0;
 	fprintf(stderr, "%s %s: %s is required (see --help)\n", FL_NODE_PROG, cmd, opt);
 	return FL_EXIT_USAGE;
+}
+
+void fl_node_args_dialect(const struct fl_node_args *a, struct fl_schema *s)
+{
+	if (a->has_delimiter)
+		s->dialect.delimiter = a->dialect.delimiter;
+	if (a->has_encoding)
+		s->dialect.encoding = a->dialect.encoding;
+}
+
+int fl_node_load_schema(const struct fl_node_args *a, struct fl_schema **s)
+{
+	int r;
+
+	if ((r = fl_schema_load(a->schema, s)) == 0)
+		fl_node_args_dialect(a, *s);
+	return r;
 }
 
 int fl_node_fail(int err)

@@ -29,6 +29,7 @@ static void usage(FILE *fp)
 	        "                     [--report REPORT.html [--compare "
 	        "NAME=LOCAL.fdl:HOLDOUT.csv]...]\n"
 	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
+	        "                     [--delimiter ,|;|tab|'|'] [--encoding windows-1252|latin1]\n"
 	        "       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
 	        "       fedlead-score --model MODEL.fdl --explain [--top N]\n"
 	        "       fedlead-score --model MODEL.fdl --export json\n"
@@ -52,6 +53,8 @@ static void usage(FILE *fp)
 	        "--export json  prints the whole model as JSON\n"
 	        "--verify-ca   refuses the model unless it carries a valid signature by a\n"
 	        "            certificate of this CA (a federation's coordinator)\n"
+	        "--delimiter the field separator; detected from the header by default\n"
+	        "--encoding  the file's encoding when it is not UTF-8 (converted as read)\n"
 	        "\n"
 	        "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
 }
@@ -181,6 +184,16 @@ static int parse_compare(const char *arg, char **copy, struct fl_report_compare 
 	return 0;
 }
 
+/* --delimiter and --encoding, where given, for the files m reads. */
+static void set_dialect(struct fl_model *m, const struct fl_csv_dialect *d, int has_delim,
+                        int has_enc)
+{
+	if (has_delim)
+		m->schema->dialect.delimiter = d->delimiter;
+	if (has_enc)
+		m->schema->dialect.encoding = d->encoding;
+}
+
 /* Scores every --compare partner's files with its local model and the
  * federated one; an error names the partner it is about. */
 static int run_compare(const struct fl_model *fed, const struct fl_score_opts *so,
@@ -191,8 +204,10 @@ static int run_compare(const struct fl_model *fed, const struct fl_score_opts *s
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct fl_model *local = NULL;
 
-		if ((r = fl_model_load(cmp[i].model_path, &local)) == 0)
+		if ((r = fl_model_load(cmp[i].model_path, &local)) == 0) {
+			local->schema->dialect = fed->schema->dialect;
 			r = fl_report_compare_eval(fed, local, so, so->data, &cmp[i]);
+		}
 		fl_model_free(local);
 		if (r != 0 && r != FL_ERR_NOMEM)
 			r = fl_fail(r, "--compare %s: %s", cmp[i].name, fl_errmsg());
@@ -218,7 +233,9 @@ enum {
 	OPT_VERIFY_CA,
 	OPT_CRL,
 	OPT_REPORT,
-	OPT_COMPARE
+	OPT_COMPARE,
+	OPT_DELIMITER,
+	OPT_ENCODING
 };
 
 static const struct option long_opts[] = {
@@ -238,6 +255,8 @@ static const struct option long_opts[] = {
         {"crl", required_argument, NULL, OPT_CRL},
         {"report", required_argument, NULL, OPT_REPORT},
         {"compare", required_argument, NULL, OPT_COMPARE},
+        {"delimiter", required_argument, NULL, OPT_DELIMITER},
+        {"encoding", required_argument, NULL, OPT_ENCODING},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -256,6 +275,8 @@ int fl_cmd_score(int argc, char **argv)
 	size_t n_cmp = 0;
 	int c, json = 0, quiet = 0, explain = 0, r;
 	uint64_t v;
+	struct fl_csv_dialect dialect = {0};
+	int has_delim = 0, has_enc = 0;
 
 	opterr = 0;
 	optind = 0; /* 0, not 1: a full restart of getopt */
@@ -295,6 +316,18 @@ int fl_cmd_score(int argc, char **argv)
 		case OPT_BAD_ROWS:
 			if ((r = fl_cli_bad_rows(optarg, &so.policy)) != 0)
 				return fail(r);
+			break;
+		case OPT_DELIMITER:
+			if ((r = fl_csv_delimiter_parse("--delimiter", optarg,
+			                                &dialect.delimiter)) != 0)
+				return fail(r);
+			has_delim = 1;
+			break;
+		case OPT_ENCODING:
+			if ((r = fl_csv_encoding_parse("--encoding", optarg, &dialect.encoding)) !=
+			    0)
+				return fail(r);
+			has_enc = 1;
 			break;
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: printf("fedlead-score %s\n", FL_VERSION); return 0;
@@ -341,6 +374,9 @@ int fl_cmd_score(int argc, char **argv)
 	}
 	if ((r = load_model(model, verify_ca, crl, quiet, &m, signer)) != 0)
 		goto out;
+	/* A model's schema carries no dialect (it is not part of the
+	 * fingerprint): the lead file is read as detected, or as given here. */
+	set_dialect(m, &dialect, has_delim, has_enc);
 	if (export != NULL) {
 		char *s = NULL;
 
