@@ -33,11 +33,26 @@ enum fl_csv_encoding {
 	FL_CSV_LATIN1 = 2, /* ISO-8859-1 */
 };
 
+/*
+ * How numbers are written: "1.234,5" is decimal ',' with thousands '.',
+ * "$1,234.50" decimal '.' with thousands ',' and currency "$". All zero is
+ * the default: a plain decimal point, no grouping, no symbol.
+ */
+#define FL_NUMBER_THOUSANDS_MAX 4 /* bytes: a no-break space is 2 in UTF-8 */
+#define FL_NUMBER_CURRENCY_MAX 8
+struct fl_number_format {
+	char decimal; /* '.' or ','; 0 means '.' */
+	char thousands[FL_NUMBER_THOUSANDS_MAX +
+	               1];                         /* "" none, ",", ".", " ", "'", no-break space */
+	char currency[FL_NUMBER_CURRENCY_MAX + 1]; /* "" none, else stripped at either end */
+};
+
 /* How a partner's file is written. All zero is the default: separator
- * detected, UTF-8. */
+ * detected, UTF-8, plain numbers. */
 struct fl_csv_dialect {
 	char delimiter; /* ',', ';', '\t' or '|'; 0: detect from the header */
 	enum fl_csv_encoding encoding;
+	struct fl_number_format number; /* the file's numbers (a feature may differ) */
 };
 
 struct fl_csv_field {
@@ -92,6 +107,28 @@ int fl_csv_delimiter_parse(const char *what, const char *text, char *out);
  */
 int fl_csv_encoding_parse(const char *what, const char *text, enum fl_csv_encoding *out);
 
+/* The parts of a dialect, for fl_csv_dialect_set() and _merge(). */
+#define FL_DIALECT_DELIMITER 1u
+#define FL_DIALECT_ENCODING 2u
+#define FL_DIALECT_DECIMAL 4u
+#define FL_DIALECT_THOUSANDS 8u
+#define FL_DIALECT_CURRENCY 16u
+
+/*
+ * Sets the part of *d that key names ("delimiter", "encoding", "decimal",
+ * "thousands" or "currency": a schema key, a config key, an option without
+ * its dashes) from text, and its FL_DIALECT_* bit in *set (set may be
+ * NULL). what names it in messages ("--delimiter"). Returns 0, or
+ * FL_ERR_INVALID with the message of the parser above.
+ */
+int fl_csv_dialect_set(struct fl_csv_dialect *d, unsigned *set, const char *key, const char *what,
+                       const char *text);
+
+/* Copies into *dst the parts of *src whose bits are in set: a command's
+ * options over what the schema says. */
+void fl_csv_dialect_merge(struct fl_csv_dialect *dst, const struct fl_csv_dialect *src,
+                          unsigned set);
+
 /* The separator's name in messages and in the schema: ",", ";", "tab", "|";
  * "auto" for 0. */
 const char *fl_csv_delimiter_name(char delimiter);
@@ -127,5 +164,33 @@ void fl_csv_free(struct fl_csv *csv);
  * infinities, and values that overflow. Returns 0 or -1.
  */
 int fl_parse_double(const char *s, size_t len, double *out);
+
+/*
+ * fl_parse_double() of a number written in format f (NULL: plain): the
+ * currency symbol is stripped at the start or the end (a sign may stand
+ * before or after it: "-$5", "$-5", "5 €"), thousands separators must group
+ * the integer part in threes ("1.234.567", never "12.34"), and the decimal
+ * separator is f->decimal only (with decimal ',', "12.5" is refused unless
+ * '.' is the thousands separator). Returns 0 or -1.
+ */
+int fl_parse_number(const char *s, size_t len, const struct fl_number_format *f, double *out);
+
+/*
+ * Sets one field of *f from the text a person writes (the schema's
+ * "decimal", "thousands" and "currency", --decimal and friends); what names
+ * the setting in messages. Returns 0, or FL_ERR_INVALID with fl_errmsg()
+ * "decimal: \";\" is not a decimal separator (\".\" or \",\")",
+ * "thousands: \"x\" is not a thousands separator (\",\", \".\", \" \", \"'\", a
+ * no-break space or \"\" for none)", "currency: \"1$\" is not a currency
+ * symbol (1 to 8 bytes, no digits, signs, points or commas)". Checks that
+ * the decimal and thousands separators differ.
+ */
+int fl_number_set_decimal(struct fl_number_format *f, const char *what, const char *text);
+int fl_number_set_thousands(struct fl_number_format *f, const char *what, const char *text);
+int fl_number_set_currency(struct fl_number_format *f, const char *what, const char *text);
+
+/* "decimal \",\", thousands \".\", currency \"$\"" for messages: the parts
+ * that differ from plain numbers, "" when none. */
+void fl_number_describe(const struct fl_number_format *f, char *buf, size_t bufsz);
 
 #endif

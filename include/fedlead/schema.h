@@ -41,6 +41,10 @@ struct fl_feature {
 	size_t n_values;
 	int other; /* categorical: unknown values go to an "other" column */
 	size_t enc_offset, enc_width;
+	/* numeric: the feature's own "decimal", "thousands", "currency" (the
+	 * FL_DIALECT_* bits in number_set; the others are the file's) */
+	struct fl_number_format number;
+	unsigned number_set;
 };
 
 struct fl_schema {
@@ -56,8 +60,9 @@ struct fl_schema {
 	uint8_t fingerprint[FL_FINGERPRINT_LEN];
 	char *canonical; /* canonical JSON text, NUL-terminated */
 	/*
-	 * How this partner's files are written ("delimiter", "encoding"; all
-	 * zero: detect the separator, UTF-8). Not in the canonical form nor the
+	 * How this partner's files are written ("delimiter", "encoding",
+	 * "decimal", "thousands", "currency"; all zero: detect the separator,
+	 * UTF-8, plain numbers). Not in the canonical form nor the
 	 * fingerprint: see parse_dialect() in schema.c. A command's --delimiter
 	 * and --encoding overwrite it after loading.
 	 */

@@ -23,10 +23,11 @@ struct fl_node_args {
 	struct fl_train_opts train;
 	int quiet;
 	int no_label; /* check --no-label */
-	/* --delimiter and --encoding, each only when given (has_*): they
-	 * overwrite what the schema says, which stays otherwise. */
+	/* --delimiter, --encoding, --decimal, --thousands, --currency, each
+	 * only when given (its FL_DIALECT_* bit in dialect_set): they overwrite
+	 * what the schema says, which stays otherwise. */
 	struct fl_csv_dialect dialect;
-	int has_delimiter, has_encoding;
+	unsigned dialect_set;
 };
 
 /*
@@ -41,7 +42,7 @@ int fl_node_args_parse(int argc, char **argv, struct fl_node_args *a);
  * (see --help)" and returns FL_EXIT_USAGE. */
 int fl_node_args_require(const char *value, const char *opt, const char *cmd);
 
-/* Overwrites s's dialect with --delimiter and --encoding where given. */
+/* Overwrites s's dialect with the dialect options given. */
 void fl_node_args_dialect(const struct fl_node_args *a, struct fl_schema *s);
 
 /* fl_schema_load() of --schema, then fl_node_args_dialect(). */

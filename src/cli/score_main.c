@@ -30,6 +30,7 @@ static void usage(FILE *fp)
 	        "NAME=LOCAL.fdl:HOLDOUT.csv]...]\n"
 	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
 	        "                     [--delimiter ,|;|tab|'|'] [--encoding windows-1252|latin1]\n"
+	        "                     [--decimal ,] [--thousands SEP] [--currency SYMBOL]\n"
 	        "       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
 	        "       fedlead-score --model MODEL.fdl --explain [--top N]\n"
 	        "       fedlead-score --model MODEL.fdl --export json\n"
@@ -55,6 +56,8 @@ static void usage(FILE *fp)
 	        "            certificate of this CA (a federation's coordinator)\n"
 	        "--delimiter the field separator; detected from the header by default\n"
 	        "--encoding  the file's encoding when it is not UTF-8 (converted as read)\n"
+	        "--decimal , --thousands SEP --currency SYMBOL  how the file writes numbers\n"
+	        "            (\"1.234,5\", \"$1,234.50\"); the default is a plain decimal point\n"
 	        "\n"
 	        "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
 }
@@ -184,16 +187,6 @@ static int parse_compare(const char *arg, char **copy, struct fl_report_compare 
 	return 0;
 }
 
-/* --delimiter and --encoding, where given, for the files m reads. */
-static void set_dialect(struct fl_model *m, const struct fl_csv_dialect *d, int has_delim,
-                        int has_enc)
-{
-	if (has_delim)
-		m->schema->dialect.delimiter = d->delimiter;
-	if (has_enc)
-		m->schema->dialect.encoding = d->encoding;
-}
-
 /* Scores every --compare partner's files with its local model and the
  * federated one; an error names the partner it is about. */
 static int run_compare(const struct fl_model *fed, const struct fl_score_opts *so,
@@ -235,7 +228,10 @@ enum {
 	OPT_REPORT,
 	OPT_COMPARE,
 	OPT_DELIMITER,
-	OPT_ENCODING
+	OPT_ENCODING,
+	OPT_DECIMAL,
+	OPT_THOUSANDS,
+	OPT_CURRENCY
 };
 
 static const struct option long_opts[] = {
@@ -257,6 +253,9 @@ static const struct option long_opts[] = {
         {"compare", required_argument, NULL, OPT_COMPARE},
         {"delimiter", required_argument, NULL, OPT_DELIMITER},
         {"encoding", required_argument, NULL, OPT_ENCODING},
+        {"decimal", required_argument, NULL, OPT_DECIMAL},
+        {"thousands", required_argument, NULL, OPT_THOUSANDS},
+        {"currency", required_argument, NULL, OPT_CURRENCY},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -276,11 +275,12 @@ int fl_cmd_score(int argc, char **argv)
 	int c, json = 0, quiet = 0, explain = 0, r;
 	uint64_t v;
 	struct fl_csv_dialect dialect = {0};
-	int has_delim = 0, has_enc = 0;
+	unsigned dialect_set = 0;
+	int li = 0;
 
 	opterr = 0;
 	optind = 0; /* 0, not 1: a full restart of getopt */
-	while ((c = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", long_opts, &li)) != -1) {
 		switch (c) {
 		case OPT_MODEL: model = optarg; break;
 		case OPT_DATA: so.data = optarg; break;
@@ -318,17 +318,20 @@ int fl_cmd_score(int argc, char **argv)
 				return fail(r);
 			break;
 		case OPT_DELIMITER:
-			if ((r = fl_csv_delimiter_parse("--delimiter", optarg,
-			                                &dialect.delimiter)) != 0)
-				return fail(r);
-			has_delim = 1;
-			break;
 		case OPT_ENCODING:
-			if ((r = fl_csv_encoding_parse("--encoding", optarg, &dialect.encoding)) !=
+		case OPT_DECIMAL:
+		case OPT_THOUSANDS:
+		case OPT_CURRENCY: {
+			/* The option's name is the dialect's key. */
+			const char *key = long_opts[li].name;
+			char what[32];
+
+			snprintf(what, sizeof(what), "--%s", key);
+			if ((r = fl_csv_dialect_set(&dialect, &dialect_set, key, what, optarg)) !=
 			    0)
 				return fail(r);
-			has_enc = 1;
 			break;
+		}
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: printf("fedlead-score %s\n", FL_VERSION); return 0;
 		default: return fail(fl_cli_bad_option(c, argv));
@@ -376,7 +379,7 @@ int fl_cmd_score(int argc, char **argv)
 		goto out;
 	/* A model's schema carries no dialect (it is not part of the
 	 * fingerprint): the lead file is read as detected, or as given here. */
-	set_dialect(m, &dialect, has_delim, has_enc);
+	fl_csv_dialect_merge(&m->schema->dialect, &dialect, dialect_set);
 	if (export != NULL) {
 		char *s = NULL;
 

@@ -936,3 +936,214 @@ slow:
 #endif
 	return slow_parse(start, (size_t)(end - start), out);
 }
+
+/* ---- numbers as regions and CRMs write them ---- */
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* Drops blanks, and no-break spaces, from both ends of [*b, *e). */
+static void trim(const char **b, const char **e)
+{
+	for (;;) {
+		if (*b < *e && is_blank(**b))
+			(*b)++;
+		else if (*e - *b >= 2 && memcmp(*b, "\xC2\xA0", 2) == 0)
+			*b += 2;
+		else
+			break;
+	}
+	for (;;) {
+		if (*e > *b && is_blank((*e)[-1]))
+			(*e)--;
+		else if (*e - *b >= 2 && memcmp(*e - 2, "\xC2\xA0", 2) == 0)
+			*e -= 2;
+		else
+			break;
+	}
+}
+
+/* Takes a leading sign off [*b, e) into *sign ('+', '-' or 0 when there is
+ * none yet); a second sign is left for the parser to refuse. */
+static void take_sign(const char **b, const char *e, char *sign)
+{
+	if (*sign == 0 && *b < e && (**b == '-' || **b == '+'))
+		*sign = *(*b)++;
+}
+
+int fl_parse_number(const char *s, size_t len, const struct fl_number_format *f, double *out)
+{
+	const char *b = s, *e = s + len;
+	char buf[128], sign = 0, dec;
+	size_t k = 0, tl, cl, group = 0;
+	int groups = 0, in_int = 1;
+
+	*out = 0;
+	if (f == NULL || ((f->decimal == 0 || f->decimal == '.') && f->thousands[0] == '\0' &&
+	                  f->currency[0] == '\0'))
+		return fl_parse_double(s, len, out);
+	dec = f->decimal ? f->decimal : '.';
+	tl = strlen(f->thousands);
+	cl = strlen(f->currency);
+	trim(&b, &e);
+	if (cl > 0) {
+		take_sign(&b, e, &sign);
+		trim(&b, &e);
+		if ((size_t)(e - b) >= cl && memcmp(b, f->currency, cl) == 0)
+			b += cl;
+		else if ((size_t)(e - b) >= cl && memcmp(e - cl, f->currency, cl) == 0)
+			e -= cl;
+		trim(&b, &e);
+	}
+	take_sign(&b, e, &sign);
+	if (sign != 0)
+		buf[k++] = sign;
+	/* Copies the number in plain form, checking the grouping on the way:
+	 * the first group has 1 to 3 digits, every later one exactly 3. */
+	while (b < e) {
+		if (k + 1 >= sizeof(buf))
+			return -1; /* no grouped number is this long */
+		if (in_int && tl > 0 && (size_t)(e - b) >= tl && memcmp(b, f->thousands, tl) == 0) {
+			if (group == 0 || group > 3 || (groups > 0 && group != 3))
+				return -1;
+			groups++;
+			group = 0;
+			b += tl;
+			continue;
+		}
+		if (*b >= '0' && *b <= '9') {
+			if (in_int)
+				group++;
+			buf[k++] = *b++;
+			continue;
+		}
+		if (*b == dec) {
+			buf[k++] = '.';
+			b++;
+		} else if (*b == '.' || *b == ',') {
+			return -1; /* a point or comma that is neither separator */
+		} else {
+			buf[k++] = *b++;
+		}
+		if (in_int && groups > 0 && group != 3)
+			return -1;
+		in_int = 0;
+	}
+	if (in_int && groups > 0 && group != 3)
+		return -1;
+	return fl_parse_double(buf, k, out);
+}
+
+int fl_number_set_decimal(struct fl_number_format *f, const char *what, const char *text)
+{
+	if (strcmp(text, ".") != 0 && strcmp(text, ",") != 0)
+		return fl_fail(FL_ERR_INVALID,
+		               "%s: \"%s\" is not a decimal separator (\".\" or \",\")", what,
+		               text);
+	if (strcmp(f->thousands, text) == 0)
+		return fl_fail(FL_ERR_INVALID,
+		               "%s: \"%s\" is the thousands separator too; they must differ", what,
+		               text);
+	f->decimal = text[0];
+	return 0;
+}
+
+int fl_number_set_thousands(struct fl_number_format *f, const char *what, const char *text)
+{
+	static const char *const ok[] = {"", ",", ".", " ", "'", "\xC2\xA0", "\xE2\x80\xAF", NULL};
+	size_t i;
+
+	for (i = 0; ok[i] != NULL; i++)
+		if (strcmp(text, ok[i]) == 0)
+			break;
+	if (ok[i] == NULL)
+		return fl_fail(
+		        FL_ERR_INVALID,
+		        "%s: \"%s\" is not a thousands separator (\",\", \".\", \" \", \"'\", a "
+		        "no-break space or \"\" for none)",
+		        what, text);
+	if (text[0] != '\0' && text[1] == '\0' && text[0] == (f->decimal ? f->decimal : '.'))
+		return fl_fail(FL_ERR_INVALID,
+		               "%s: \"%s\" is the decimal separator too; they must differ", what,
+		               text);
+	memcpy(f->thousands, text, strlen(text) + 1);
+	return 0;
+}
+
+int fl_number_set_currency(struct fl_number_format *f, const char *what, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n > FL_NUMBER_CURRENCY_MAX || strpbrk(text, "0123456789+-.,") != NULL ||
+	    !fl_utf8_valid(text, n, FL_UTF8_NO_CONTROL))
+		return fl_fail(
+		        FL_ERR_INVALID,
+		        "%s: \"%s\" is not a currency symbol (1 to %d bytes, no digits, signs, "
+		        "points or commas)",
+		        what, text, FL_NUMBER_CURRENCY_MAX);
+	memcpy(f->currency, text, n + 1);
+	return 0;
+}
+
+void fl_number_describe(const struct fl_number_format *f, char *buf, size_t bufsz)
+{
+	int n = 0;
+
+	if (bufsz == 0)
+		return;
+	buf[0] = '\0';
+	if (f->decimal == ',')
+		n = snprintf(buf, bufsz, "decimal \",\"");
+	if (f->thousands[0] != '\0' && n >= 0 && (size_t)n < bufsz)
+		n += snprintf(buf + n, bufsz - (size_t)n, "%sthousands \"%s\"", n ? ", " : "",
+		              f->thousands);
+	if (f->currency[0] != '\0' && n >= 0 && (size_t)n < bufsz)
+		snprintf(buf + n, bufsz - (size_t)n, "%scurrency \"%s\"", n ? ", " : "",
+		         f->currency);
+}
+
+int fl_csv_dialect_set(struct fl_csv_dialect *d, unsigned *set, const char *key, const char *what,
+                       const char *text)
+{
+	unsigned bit;
+	int r;
+
+	if (strcmp(key, "delimiter") == 0) {
+		bit = FL_DIALECT_DELIMITER;
+		r = fl_csv_delimiter_parse(what, text, &d->delimiter);
+	} else if (strcmp(key, "encoding") == 0) {
+		bit = FL_DIALECT_ENCODING;
+		r = fl_csv_encoding_parse(what, text, &d->encoding);
+	} else if (strcmp(key, "decimal") == 0) {
+		bit = FL_DIALECT_DECIMAL;
+		r = fl_number_set_decimal(&d->number, what, text);
+	} else if (strcmp(key, "thousands") == 0) {
+		bit = FL_DIALECT_THOUSANDS;
+		r = fl_number_set_thousands(&d->number, what, text);
+	} else if (strcmp(key, "currency") == 0) {
+		bit = FL_DIALECT_CURRENCY;
+		r = fl_number_set_currency(&d->number, what, text);
+	} else {
+		return fl_fail(FL_ERR_INTERNAL, "%s: not a part of a dialect", key);
+	}
+	if (r == 0 && set != NULL)
+		*set |= bit;
+	return r;
+}
+
+void fl_csv_dialect_merge(struct fl_csv_dialect *dst, const struct fl_csv_dialect *src,
+                          unsigned set)
+{
+	if (set & FL_DIALECT_DELIMITER)
+		dst->delimiter = src->delimiter;
+	if (set & FL_DIALECT_ENCODING)
+		dst->encoding = src->encoding;
+	if (set & FL_DIALECT_DECIMAL)
+		dst->number.decimal = src->number.decimal;
+	if (set & FL_DIALECT_THOUSANDS)
+		memcpy(dst->number.thousands, src->number.thousands, sizeof(dst->number.thousands));
+	if (set & FL_DIALECT_CURRENCY)
+		memcpy(dst->number.currency, src->number.currency, sizeof(dst->number.currency));
+}

@@ -120,9 +120,51 @@ static int strcmp_qsort(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static const char *const dialect_keys[] = {"delimiter", "encoding", "decimal",
+                                           "thousands", "currency", NULL};
+
+/* Reads the dialect keys of obj into *d (the file's, or one feature's
+ * number format); *set gets the FL_DIALECT_* bit of each key given. */
+static int parse_dialect_keys(json_t *obj, const char *origin, const char *where,
+                              const char *const *keys, struct fl_csv_dialect *d, unsigned *set)
+{
+	char *text = NULL, what[96];
+	int r = 0;
+
+	for (size_t i = 0; keys[i] != NULL && r == 0; i++) {
+		if ((r = get_string(obj, keys[i], 0, origin, where, &text)) != 0 || text == NULL)
+			continue;
+		snprintf(what, sizeof(what), "%s%s", where, keys[i]);
+		if ((r = fl_csv_dialect_set(d, set, keys[i], what, text)) != 0)
+			r = fl_fail(FL_ERR_SCHEMA, "%s: %s", origin, fl_errmsg());
+		free(text);
+		text = NULL;
+	}
+	return r;
+}
+
+/*
+ * A numeric feature's own number format ("decimal", "thousands",
+ * "currency"), over the file's: a CRM may write money as "$1,234" and
+ * every other number plainly. Like the file's dialect, it says how values
+ * are written, not what they mean, so it stays out of the fingerprint.
+ */
+static int parse_number_format(json_t *jf, const char *origin, const char *where,
+                               struct fl_feature *f)
+{
+	static const char *const keys[] = {"decimal", "thousands", "currency", NULL};
+	struct fl_csv_dialect d = {0};
+	int r;
+
+	if ((r = parse_dialect_keys(jf, origin, where, keys, &d, &f->number_set)) == 0)
+		f->number = d.number;
+	return r;
+}
+
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
-	static const char *const num_keys[] = {"name", "type", "missing", NULL};
+	static const char *const num_keys[] = {"name",      "type",     "missing", "decimal",
+	                                       "thousands", "currency", NULL};
 	static const char *const cat_keys[] = {"name", "type", "values", "other", NULL};
 	char where[64], *type = NULL, *missing = NULL, **sorted = NULL;
 	json_t *values, *other;
@@ -154,6 +196,8 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			goto out;
 		}
 		f->enc_width = f->missing == FL_MISSING_IMPUTE ? 2 : 1;
+		if ((r = parse_number_format(jf, origin, where, f)) != 0)
+			goto out;
 	} else if (strcmp(type, "categorical") == 0) {
 		f->type = FL_CATEGORICAL;
 		if ((r = check_keys(jf, cat_keys, origin, where)) != 0)
@@ -329,23 +373,7 @@ out:
  */
 static int parse_dialect(json_t *root, const char *origin, struct fl_schema *s)
 {
-	char *text = NULL;
-	int r;
-
-	if ((r = get_string(root, "delimiter", 0, origin, "", &text)) != 0)
-		return r;
-	if (text != NULL &&
-	    (r = fl_csv_delimiter_parse("delimiter", text, &s->dialect.delimiter)) != 0)
-		r = fl_fail(FL_ERR_SCHEMA, "%s: %s", origin, fl_errmsg());
-	free(text);
-	text = NULL;
-	if (r != 0 || (r = get_string(root, "encoding", 0, origin, "", &text)) != 0)
-		return r;
-	if (text != NULL &&
-	    (r = fl_csv_encoding_parse("encoding", text, &s->dialect.encoding)) != 0)
-		r = fl_fail(FL_ERR_SCHEMA, "%s: %s", origin, fl_errmsg());
-	free(text);
-	return r;
+	return parse_dialect_keys(root, origin, "", dialect_keys, &s->dialect, NULL);
 }
 
 int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out)
@@ -777,6 +805,28 @@ int fl_schema_label_positive(const char *const v[2])
 	return -1;
 }
 
+/*
+ * Records the dialect the caller gave (nothing detected): the partner who
+ * drafts reads the same file with the schema as it was drafted. It is
+ * outside the fingerprint, so a partner whose files differ changes it
+ * without changing the contract.
+ */
+static void draft_dialect(json_t *root, const struct fl_csv_dialect *d)
+{
+	if (d->delimiter != 0)
+		json_object_set_new(root, "delimiter",
+		                    json_string(fl_csv_delimiter_name(d->delimiter)));
+	if (d->encoding != FL_CSV_UTF8)
+		json_object_set_new(root, "encoding",
+		                    json_string(fl_csv_encoding_name(d->encoding)));
+	if (d->number.decimal == ',')
+		json_object_set_new(root, "decimal", json_string(","));
+	if (d->number.thousands[0] != '\0')
+		json_object_set_new(root, "thousands", json_string(d->number.thousands));
+	if (d->number.currency[0] != '\0')
+		json_object_set_new(root, "currency", json_string(d->number.currency));
+}
+
 int fl_schema_draft(const char *csv_path, const char *label, const char *id, size_t max_levels,
                     char **json_out)
 {
@@ -864,7 +914,8 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				cols[i].missing = 1;
 				continue;
 			}
-			if (cols[i].numeric && fl_parse_double(f->s, f->len, &x) != 0)
+			if (cols[i].numeric &&
+			    fl_parse_number(f->s, f->len, &o->dialect.number, &x) != 0)
 				cols[i].numeric = 0;
 			if (cols[i].numeric && (fabs(x) >= 9e15 || x != trunc(x)))
 				cols[i].integer = 0;
@@ -927,6 +978,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	json_object_set_new(root, "comment",
 	                    json_string("Drafted by fedlead-node schema: review every feature "
 	                                "before partners agree on it."));
+	draft_dialect(root, &o->dialect);
 	json_object_set_new(root, "label", jl);
 	json_object_set_new(jl, "column", json_string(label));
 	json_object_set_new(jl, "positive", json_string(cols[label_col].vals[pos]));

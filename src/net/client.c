@@ -422,12 +422,8 @@ int fl_node_run(const struct fl_node_opts *o)
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = fl_schema_load(o->schema_path, &schema)) == 0) {
-		if (o->has_delimiter)
-			schema->dialect.delimiter = o->dialect.delimiter;
-		if (o->has_encoding)
-			schema->dialect.encoding = o->dialect.encoding;
-	}
+	if ((r = fl_schema_load(o->schema_path, &schema)) == 0)
+		fl_csv_dialect_merge(&schema->dialect, &o->dialect, o->dialect_set);
 	if (r != 0 || (r = fl_dataset_load(schema, o->data_path, o->bad_rows, &ds, &rep)) != 0)
 		goto out;
 	if (rep.skipped > 0)
