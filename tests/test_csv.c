@@ -938,6 +938,120 @@ static void test_dialect_names(void **state)
 	                                 "(utf-8, windows-1252 or latin1)");
 }
 
+/* ---- fl_parse_number ---- */
+
+static struct fl_number_format number_format(const char *decimal, const char *thousands,
+                                             const char *currency)
+{
+	struct fl_number_format f = {0};
+
+	if (decimal != NULL)
+		assert_int_equal(fl_number_set_decimal(&f, "decimal", decimal), 0);
+	if (thousands != NULL)
+		assert_int_equal(fl_number_set_thousands(&f, "thousands", thousands), 0);
+	if (currency != NULL)
+		assert_int_equal(fl_number_set_currency(&f, "currency", currency), 0);
+	return f;
+}
+
+static void expect_number(const struct fl_number_format *f, const char *s, double want)
+{
+	double v = 42;
+
+	if (fl_parse_number(s, strlen(s), f, &v) != 0)
+		fail_msg("\"%s\" was refused", s);
+	if (v != want)
+		fail_msg("\"%s\" gave %.17g, want %.17g", s, v, want);
+}
+
+static void expect_not_number(const struct fl_number_format *f, const char *s)
+{
+	double v;
+
+	if (fl_parse_number(s, strlen(s), f, &v) != -1)
+		fail_msg("\"%s\" was accepted as %.17g", s, v);
+}
+
+static void test_parse_number(void **state)
+{
+	struct fl_number_format eu = number_format(",", ".", NULL);
+	struct fl_number_format us = number_format(NULL, ",", "$");
+	struct fl_number_format fr = number_format(",", "\xC2\xA0", "\xE2\x82\xAC");
+	struct fl_number_format comma = number_format(",", NULL, NULL);
+	struct fl_number_format plain = {0};
+
+	(void)state;
+	/* Decimal comma, thousands point. */
+	expect_number(&eu, "12,5", 12.5);
+	expect_number(&eu, "1.234,5", 1234.5);
+	expect_number(&eu, "-1.234.567,25", -1234567.25);
+	expect_number(&eu, " 1.234 ", 1234);
+	expect_number(&eu, "0,1", 0.1); /* exactly as "0.1" is read */
+	expect_not_number(&eu, "12.5"); /* a point groups threes */
+	expect_not_number(&eu, "1.23,4");
+	expect_not_number(&eu, "1234.567,8"); /* a first group of four */
+	expect_not_number(&eu, ".123");
+	expect_not_number(&eu, "1..234");
+	expect_not_number(&eu, "1,2,3");
+	expect_not_number(&eu, "");
+	/* Decimal comma without grouping: a point is an error. */
+	expect_number(&comma, "3,25", 3.25);
+	expect_number(&comma, "1234,5", 1234.5);
+	expect_not_number(&comma, "3.25");
+	/* US money. */
+	expect_number(&us, "$1,234.50", 1234.5);
+	expect_number(&us, "$ 5", 5);
+	expect_number(&us, "-$5", -5);
+	expect_number(&us, "$-5", -5);
+	expect_number(&us, "5$", 5);
+	expect_number(&us, "1234", 1234);
+	expect_not_number(&us, "$");
+	expect_not_number(&us, "$$5");
+	expect_not_number(&us, "€5");
+	expect_not_number(&us, "1,23");
+	expect_not_number(&us, "--5");
+	/* French: no-break space groups, the euro sign after. */
+	expect_number(&fr,
+	              "1\xC2\xA0"
+	              "234,5\xC2\xA0\xE2\x82\xAC",
+	              1234.5);
+	expect_number(&fr, "12 \xE2\x82\xAC", 12);
+	/* Plain numbers take the plain path: "1,5" stays an error. */
+	expect_number(&plain, "1.5", 1.5);
+	expect_not_number(&plain, "1,5");
+	expect_not_number(NULL, "$5");
+}
+
+static void test_number_format_errors(void **state)
+{
+	struct fl_number_format f = {0};
+
+	(void)state;
+	assert_int_equal(fl_number_set_decimal(&f, "--decimal", ";"), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "--decimal: \";\" is not a decimal separator (\".\" or \",\")");
+	assert_int_equal(fl_number_set_thousands(&f, "--thousands", "_"), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "--thousands: \"_\" is not a thousands separator (\",\", "
+	                                 "\".\", \" \", \"'\", a no-break space or \"\" for none)");
+	assert_int_equal(fl_number_set_thousands(&f, "--thousands", "."), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "--thousands: \".\" is the decimal separator too; they must differ");
+	assert_int_equal(fl_number_set_thousands(&f, "--thousands", ","), 0);
+	assert_int_equal(fl_number_set_decimal(&f, "--decimal", ","), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "--decimal: \",\" is the thousands separator too; they must differ");
+	assert_int_equal(fl_number_set_currency(&f, "--currency", "US$1"), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "--currency: \"US$1\" is not a currency symbol (1 to 8 "
+	                                 "bytes, no digits, signs, points or commas)");
+	assert_int_equal(fl_number_set_currency(&f, "--currency", "USD"), 0);
+	{
+		char buf[96];
+
+		fl_number_describe(&f, buf, sizeof(buf));
+		assert_string_equal(buf, "thousands \",\", currency \"USD\"");
+	}
+}
+
 /* ---- fl_parse_double ---- */
 
 static double parse_ok(const char *s)
@@ -1079,6 +1193,8 @@ int main(void)
 	        cmocka_unit_test(test_encodings),
 	        cmocka_unit_test(test_encoding_large),
 	        cmocka_unit_test(test_dialect_names),
+	        cmocka_unit_test(test_parse_number),
+	        cmocka_unit_test(test_number_format_errors),
 	        cmocka_unit_test(test_parse_double_accepts),
 	        cmocka_unit_test(test_parse_double_rejects),
 	        cmocka_unit_test(test_parse_double_matches_strtod),

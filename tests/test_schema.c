@@ -498,6 +498,51 @@ static void test_dialect_keys(void **state)
 	small_error("\"delimiter\": 59, ", ORIGIN ": \"delimiter\" must be a non-empty string");
 }
 
+static void test_number_format_keys(void **state)
+{
+	/* Per file and per numeric feature, outside the fingerprint too. */
+	struct fl_schema *plain = parse_ok(SMALL), *s;
+	const struct fl_feature *age;
+	char buf[2048];
+	const char *p;
+
+	(void)state;
+	s = small_with("\"ignore\"", "\"decimal\": \",\", \"thousands\": \".\", \"ignore\"");
+	assert_int_equal(s->dialect.number.decimal, ',');
+	assert_string_equal(s->dialect.number.thousands, ".");
+	assert_string_equal(s->dialect.number.currency, "");
+	assert_memory_equal(s->fingerprint, plain->fingerprint, FL_FINGERPRINT_LEN);
+	fl_schema_free(s);
+	s = small_with("\"missing\": \"impute\"",
+	               "\"missing\": \"impute\", \"currency\": \"$\", \"thousands\": \",\"");
+	age = &s->features[0];
+	assert_string_equal(age->name, "age");
+	assert_string_equal(age->number.currency, "$");
+	assert_string_equal(age->number.thousands, ",");
+	assert_int_equal(age->number_set, FL_DIALECT_CURRENCY | FL_DIALECT_THOUSANDS);
+	assert_int_equal(s->features[2].number_set, 0);
+	assert_string_equal(s->canonical, SMALL_CANONICAL);
+	assert_memory_equal(s->fingerprint, plain->fingerprint, FL_FINGERPRINT_LEN);
+	fl_schema_free(s);
+	fl_schema_free(plain);
+
+	small_error("\"decimal\": \";\", ",
+	            ORIGIN ": decimal: \";\" is not a decimal separator (\".\" or \",\")");
+	small_error("\"decimal\": \",\", \"thousands\": \",\", ",
+	            ORIGIN ": thousands: \",\" is the decimal separator too; they must differ");
+	small_error("\"currency\": \"12\", ",
+	            ORIGIN ": currency: \"12\" is not a currency symbol (1 to 8 bytes, no digits, "
+	                   "signs, points or commas)");
+	p = strstr(SMALL, "\"missing\": \"impute\"");
+	snprintf(buf, sizeof(buf), "%.*s\"decimal\": \"x\", %s", (int)(p - SMALL), SMALL, p);
+	expect_error(buf, ORIGIN ": feature \"age\": decimal: \"x\" is not a decimal separator "
+	                         "(\".\" or \",\")");
+	/* A category is matched as text: it has no number format. */
+	p = strstr(SMALL, "\"other\": true");
+	snprintf(buf, sizeof(buf), "%.*s\"decimal\": \",\", %s", (int)(p - SMALL), SMALL, p);
+	expect_error(buf, ORIGIN ": feature \"region\": unknown key \"decimal\"");
+}
+
 static void test_fingerprint_changes(void **state)
 {
 	static const char *const edits[][2] = {
@@ -1168,6 +1213,7 @@ int main(void)
 	        cmocka_unit_test(test_draft_id_is_label),
 	        cmocka_unit_test(test_draft_unnamed_columns),
 	        cmocka_unit_test(test_dialect_keys),
+	        cmocka_unit_test(test_number_format_keys),
 	        cmocka_unit_test(test_label_positive_words),
 	        cmocka_unit_test(test_draft_label_positive),
 	        cmocka_unit_test(test_draft_dialects),

@@ -378,9 +378,9 @@ static int parse_dialect(json_t *root, const char *origin, struct fl_schema *s)
 
 int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out)
 {
-	static const char *const top_keys[] = {"fedlead_schema", "label",    "id",
-	                                       "features",       "ignore",   "comment",
-	                                       "delimiter",      "encoding", NULL};
+	static const char *const top_keys[] = {
+	        "fedlead_schema", "label",    "id",      "features",  "ignore",   "comment",
+	        "delimiter",      "encoding", "decimal", "thousands", "currency", NULL};
 	static const char *const label_keys[] = {"column", "positive", "negative", NULL};
 	struct fl_schema *s = NULL;
 	json_t *root = NULL, *v, *label, *feats, *ign;

@@ -211,6 +211,83 @@ run "$NODE" check --schema schema.json --data semi.csv --encoding windows-1252
 expect "a UTF-8 file with a BOM read as Windows-1252" 2 \
 	"fedlead-node: semi.csv:1: the file starts with a UTF-8 byte-order mark: it is UTF-8, not windows-1252 (leave out --encoding)"
 
+# ---- numbers as regions write them ----
+# The same 6 leads plainly and as a German CRM exports them: decimal comma,
+# thousands point, the euro sign after the revenue.
+"$PY" - <<'EOF'
+rows = [("1", "12.5", "1234.5", "1"), ("2", "0.25", "99", "0"), ("3", "3", "1234567.25", "1"),
+        ("4", "7.75", "0.5", "0"), ("5", "1", "15000", "1"), ("6", "2.5", "200", "0")]
+def de(x):
+    whole, _, frac = x.partition(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return ".".join(groups) + ("," + frac if frac else "")
+with open("plain.csv", "w") as f:
+    f.write("lead,amount,revenue,y\n")
+    for r in rows:
+        f.write(",".join(r) + "\n")
+with open("de.csv", "w") as f:
+    f.write("lead;amount;revenue;y\n")
+    for r in rows:
+        f.write(";".join([r[0], de(r[1]), de(r[2]) + " €", r[3]]) + "\n")
+with open("de-bad.csv", "w") as f:
+    f.write("lead;amount;revenue;y\n1;1,5;1.23,4 €;1\n")
+EOF
+cat >money.json <<'EOF'
+{"fedlead_schema": 1, "label": {"column": "y", "positive": "1", "negative": "0"}, "id": "lead",
+ "features": [{"name": "amount", "type": "numeric"},
+              {"name": "revenue", "type": "numeric", "currency": "€"}]}
+EOF
+sed 's/"fedlead_schema": 1,/"fedlead_schema": 1, "decimal": ",", "thousands": ".",/' money.json >money-de.json
+sed 's/, "currency": "€"//' money.json >money-plain.json
+run "$NODE" check --schema money-plain.json --data plain.csv
+expect "check the plain numbers" 0 ""
+tail -n +2 out >check-plain
+FPM=$(sed -n 's/.*(fingerprint \([0-9a-f]*\)\.\.\.).*/\1/p' out)
+run "$NODE" check --schema money.json --data de.csv
+expect "a decimal comma without --decimal is refused with its place" 2 \
+	'fedlead-node: de.csv:2:2: column "amount": "12,5" is not a number'
+run "$NODE" check --schema money.json --data de.csv --decimal , --thousands .
+expect "check --decimal , --thousands . reads the German file" 0 ""
+check "it summarises as the plain file" cmp -s check-plain <(tail -n +2 out)
+check "the number formats leave the fingerprint as it is" grep -q "(fingerprint $FPM\.\.\.)" out
+run "$NODE" check --schema money-de.json --data de.csv
+expect "the schema's \"decimal\" and \"thousands\" are used" 0 ""
+check "and summarise as the plain file" cmp -s check-plain <(tail -n +2 out)
+run "$NODE" check --schema money-de.json --data de-bad.csv
+expect "a badly grouped number names file, line, column and the format" 2 \
+	'fedlead-node: de-bad.csv:2:3: column "revenue": "1.23,4 €" is not a number (decimal ",", thousands ".", currency "€")'
+run "$NODE" train --schema money-plain.json --data plain.csv --out plain.fdl --l2 1 --quiet
+expect "train on the plain numbers" 0 ""
+run "$SCORE" --model plain.fdl --data plain.csv --out scored-plain.csv --quiet
+expect "score the plain numbers" 0 ""
+run "$SCORE" --model plain.fdl --data de.csv --decimal , --thousands . --currency € \
+	--out scored-de.csv --quiet
+expect "fedlead-score --decimal , --thousands . --currency € reads the German file" 0 ""
+check "and scores every lead as the plain file" \
+	cmp -s <(cut -d, -f1-4 scored-plain.csv) <(cut -d, -f1-4 scored-de.csv)
+check "its reason codes quote the values as the file writes them" \
+	grep -q '^1,[0-9.]*,[0-9]*,[0-9]*,"amount=12,5",' scored-de.csv
+run "$SCORE" --model plain.fdl --data de.csv --decimal ';'
+expect "--decimal with a separator that is not one" 2 \
+	"fedlead-score: --decimal: \";\" is not a decimal separator (\".\" or \",\")"
+run "$NODE" schema --data de.csv --label y --id lead --decimal , --thousands . --currency € \
+	--out de-draft.json
+expect "schema drafts the German file with its number format" 0
+check "the draft has numeric columns and records the format it was given" "$PY" -c '
+import json
+s = json.load(open("de-draft.json"))
+assert (s["decimal"], s["thousands"], s["currency"]) == (",", ".", "€"), s
+assert "delimiter" not in s, s
+assert [(f["name"], f["type"]) for f in s["features"]] == [("amount", "numeric"),
+                                                           ("revenue", "numeric")], s
+'
+run "$NODE" check --schema de-draft.json --data de.csv
+expect "the draft reads its own file" 0 ""
+
 # ---- the label's positive value ----
 printf 'a,stage\n1,Won\n2,Lost\n3,Lost\n' >won.csv
 run "$NODE" schema --data won.csv --label stage --out won.json
