@@ -170,6 +170,16 @@ expect "--delimiter tab reads the tab file" 0 ""
 run "$NODE" check --schema schema.json --data comma.csv --delimiter :
 expect "--delimiter with a separator fedlead does not know" 2 \
 	"fedlead-node: --delimiter: \":\" is not a field separator (',', ';', tab, '|' or auto)"
+# join reads the same settings from its config or flags, checked before it
+# connects anywhere.
+run "$NODE" join --schema schema.json --data semi.csv --address 127.0.0.1:1 --ca ca.pem \
+	--cert node.pem --key node.key --model_out m.fdl --federation f --delimiter : --check
+expect "join refuses a separator fedlead does not know" 2 \
+	"fedlead-node: delimiter: \":\" is not a field separator (',', ';', tab, '|' or auto)"
+run "$NODE" join --schema schema.json --data semi.csv --address 127.0.0.1:1 --ca ca.pem \
+	--cert node.pem --key node.key --model_out m.fdl --federation f --thousands _ --check
+expect "join refuses a thousands separator fedlead does not know" 2 \
+	"fedlead-node: thousands: \"_\" is not a thousands separator (\",\", \".\", \" \", \"'\", a no-break space or \"\" for none)"
 # The schema may say how this partner's files are written; a flag overrides it.
 "$PY" -c '
 import json
