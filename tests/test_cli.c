@@ -413,6 +413,38 @@ static void test_node_config_required(void **state)
 	fl_node_config_free(&c);
 }
 
+static void test_node_config_dialect(void **state)
+{
+	/* [node] delimiter, encoding, decimal, thousands and currency reach the
+	 * client's options with the bits of what was given, and nothing else. */
+	struct fl_node_config c;
+	struct fl_node_opts o;
+	struct extra_seen x;
+	struct capture cap;
+	char *argv[] = {"join",  "--schema",    "s.json", "--data",       "a.csv", "--address",
+	                "h:1",   "--ca",        "ca.crt", "--cert",       "p.crt", "--key",
+	                "p.key", "--model_out", "m.fdl",  "--federation", "f",     "--delimiter",
+	                "tab",   "--decimal",   ",",      "--thousands",  ".",     NULL};
+
+	(void)state;
+	assert_int_equal(configure(&c, &x, &cap, argv), 0);
+	assert_int_equal(fl_node_config_opts(&c, &o), 0);
+	assert_int_equal(o.dialect.delimiter, '\t');
+	assert_int_equal(o.dialect.number.decimal, ',');
+	assert_string_equal(o.dialect.number.thousands, ".");
+	assert_int_equal(o.dialect_set,
+	                 FL_DIALECT_DELIMITER | FL_DIALECT_DECIMAL | FL_DIALECT_THOUSANDS);
+	fl_node_config_free(&c);
+
+	argv[18] = "ebcdic";
+	argv[17] = "--encoding";
+	assert_int_equal(configure(&c, &x, &cap, argv), 0);
+	assert_int_equal(fl_node_config_opts(&c, &o), FL_ERR_CONFIG);
+	assert_string_equal(fl_errmsg(), "encoding: \"ebcdic\" is not a supported encoding "
+	                                 "(utf-8, windows-1252 or latin1)");
+	fl_node_config_free(&c);
+}
+
 /* The coordinator's command line with a class weight; getopt_long permutes
  * argv, so each call gets a fresh copy. */
 static const char *const coord_args[] = {"fedlead-coordinator",
@@ -725,6 +757,7 @@ int main(void)
 	        cmocka_unit_test(test_configure_file_then_flags),
 	        cmocka_unit_test(test_configure_errors),
 	        cmocka_unit_test(test_node_config_required),
+	        cmocka_unit_test(test_node_config_dialect),
 	        cmocka_unit_test(test_coordinator_bad_value_reported_once),
 	        cmocka_unit_test(test_commands_usage_and_find),
 	        cmocka_unit_test(test_dispatch),

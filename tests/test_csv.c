@@ -180,10 +180,17 @@ static void test_bom(void **state)
 	fl_csv_free(csv);
 	unlink(path);
 
-	/* Two bytes of a BOM are data. */
+	/* Two bytes of a BOM are data, and not UTF-8 text. */
 	csv = open_bytes(path, S("\xEF\xBB"));
-	expect_rec(csv, 1, "\xEF\xBB", NULL);
-	expect_eof(csv);
+	{
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+		         "%s:1:1: not UTF-8 text (byte 0xEF); save the file as UTF-8 or name its "
+		         "encoding (--encoding windows-1252 or latin1)",
+		         path);
+		expect_fail(csv, FL_ERR_DATA, msg);
+	}
 	fl_csv_free(csv);
 	unlink(path);
 }
@@ -648,6 +655,403 @@ static void test_pipe(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* ---- dialects: separators and encodings ---- */
+
+static struct fl_csv *open_dialect(char path[64], const char *data, size_t len, char delim,
+                                   enum fl_csv_encoding enc)
+{
+	struct fl_csv_dialect d = {.delimiter = delim, .encoding = enc};
+	struct fl_csv *csv = NULL;
+
+	write_tmp(path, data, len);
+	assert_int_equal(fl_csv_open_dialect(path, &d, &csv), 0);
+	assert_non_null(csv);
+	return csv;
+}
+
+static void test_detect_delimiter(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+
+	(void)state;
+	/* A spreadsheet's semicolon export: BOM, CRLF, decimal commas, a quoted
+	 * field holding the separator. */
+	csv = open_bytes(path, S("\xEF\xBB\xBFname;amount;y\r\nAcme;12,5;yes\r\n"
+	                         "\"B;x\";3;no\r\n"));
+	assert_int_equal(fl_csv_delimiter(csv), 0); /* not decided before the header */
+	expect_rec(csv, 1, "name", "amount", "y", NULL);
+	assert_int_equal(fl_csv_delimiter(csv), ';');
+	expect_rec(csv, 2, "Acme", "12,5", "yes", NULL);
+	expect_rec(csv, 3, "B;x", "3", "no", NULL);
+	expect_eof(csv);
+	/* A second pass reads the same way. */
+	assert_int_equal(fl_csv_rewind(csv), 0);
+	expect_rec(csv, 1, "name", "amount", "y", NULL);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* Tab: blanks inside fields stay, the tab separates. */
+	csv = open_bytes(path, S("lead id\tstage\ty\nL 1\tNew lead\t1\nL 2\t\t0\n"));
+	expect_rec(csv, 1, "lead id", "stage", "y", NULL);
+	assert_int_equal(fl_csv_delimiter(csv), '\t');
+	expect_rec(csv, 2, "L 1", "New lead", "1", NULL);
+	expect_rec(csv, 3, "L 2", "", "0", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* Pipe, after blank lines. */
+	csv = open_bytes(path, S("\n\na|b|y\n1|2,5|yes\n"));
+	expect_rec(csv, 3, "a", "b", "y", NULL);
+	assert_int_equal(fl_csv_delimiter(csv), '|');
+	expect_rec(csv, 4, "1", "2,5", "yes", NULL);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* A quoted header name holding ';' does not make the file
+	 * semicolon-separated. */
+	csv = open_bytes(path, S("\"a;b\",c\n1,2\n"));
+	expect_rec(csv, 1, "a;b", "c", NULL);
+	assert_int_equal(fl_csv_delimiter(csv), ',');
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* The header alone would say ';' (3 fields against 2), the rows after
+	 * it say ',' (2 fields each): the rows confirm. */
+	csv = open_bytes(path, S("a;b;c,d\nx,y\nz,w\n"));
+	expect_rec(csv, 1, "a;b;c", "d", NULL);
+	assert_int_equal(fl_csv_delimiter(csv), ',');
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* One column: nothing to detect, a comma file. */
+	csv = open_bytes(path, S("name\nx\n"));
+	expect_rec(csv, 1, "name", NULL);
+	assert_int_equal(fl_csv_delimiter(csv), ',');
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* A header spanning lines in quotes, rows with quoted newlines. */
+	csv = open_bytes(path, S("\"multi\nline\";y\n\"p\nq\";1\n\"r\";0\n"));
+	expect_rec(csv, 1, "multi\nline", "y", NULL);
+	assert_int_equal(fl_csv_delimiter(csv), ';');
+	expect_rec(csv, 3, "p\nq", "1", NULL);
+	expect_rec(csv, 5, "r", "0", NULL);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void expect_wrong_delimiter(const char *data, char given, const char *looks)
+{
+	char path[64], msg[256];
+	struct fl_csv *csv;
+
+	csv = open_dialect(path, data, strlen(data), given, FL_CSV_UTF8);
+	snprintf(msg, sizeof(msg), "%s:1: the header has one field containing %s", path, looks);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_given_delimiter(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+
+	(void)state;
+	expect_wrong_delimiter("a;b;y\n1;2;3\n", ',',
+	                       "';' — the file looks semicolon-separated (use --delimiter ';')");
+	expect_wrong_delimiter("a\tb\ty\n1\t2\t3\n", ';',
+	                       "a tab — the file looks tab-separated (use --delimiter tab)");
+	expect_wrong_delimiter("a|b|y\n", ',',
+	                       "'|' — the file looks pipe-separated (use --delimiter '|')");
+	expect_wrong_delimiter("a,b,y\n1,2,3\n", ';',
+	                       "',' — the file looks comma-separated (use --delimiter ',')");
+
+	/* A given separator wins over what detection would pick. */
+	csv = open_dialect(path, S("a;b;c,d\nx,y\n"), ';', FL_CSV_UTF8);
+	expect_rec(csv, 1, "a", "b", "c,d", NULL);
+	expect_rec(csv, 2, "x,y", NULL);
+	assert_int_equal(fl_csv_delimiter(csv), ';');
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* A one-column file whose (quoted) name holds ';' is what it says. */
+	csv = open_dialect(path, S("\"a;b\"\n1\n"), ',', FL_CSV_UTF8);
+	expect_rec(csv, 1, "a;b", NULL);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* The API refuses what it cannot read. */
+	{
+		struct fl_csv_dialect d = {.delimiter = ':'};
+
+		csv = (struct fl_csv *)1;
+		assert_int_equal(fl_csv_open_dialect("x.csv", &d, &csv), FL_ERR_INVALID);
+		assert_null(csv);
+	}
+}
+
+static void test_encodings(void **state)
+{
+	char path[64], msg[256];
+	struct fl_csv *csv;
+
+	(void)state;
+	/* UTF-8 is required: a Windows-1252 "ü" is refused with its place. */
+	csv = open_bytes(path, S("name,city\nA,M\xFCnchen\n"));
+	expect_rec(csv, 1, "name", "city", NULL);
+	snprintf(msg, sizeof(msg),
+	         "%s:2:2: not UTF-8 text (byte 0xFC); save the file as UTF-8 or name its "
+	         "encoding (--encoding windows-1252 or latin1)",
+	         path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* In a field over several lines, the line of the byte. */
+	csv = open_bytes(path, S("a,b\n1,\"x\ny\xE9\nz\"\n"));
+	expect_rec(csv, 1, "a", "b", NULL);
+	snprintf(msg, sizeof(msg),
+	         "%s:3:2: not UTF-8 text (byte 0xE9); save the file as UTF-8 or name its "
+	         "encoding (--encoding windows-1252 or latin1)",
+	         path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* In a header, and a NUL byte. */
+	csv = open_bytes(path, S("n\xE4me,b\n"));
+	snprintf(msg, sizeof(msg),
+	         "%s:1:1: not UTF-8 text (byte 0xE4); save the file as UTF-8 or name its "
+	         "encoding (--encoding windows-1252 or latin1)",
+	         path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+	csv = open_bytes(path, S("a,b\n1,x\0y\n"));
+	expect_rec(csv, 1, "a", "b", NULL);
+	snprintf(msg, sizeof(msg), "%s:2:2: a NUL byte: the file is not text", path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* Windows-1252 converted on the fly: the euro sign and curly quotes are
+	 * where Latin-1 has control characters. */
+	csv = open_dialect(path, S("name;city;price\nA;M\xFCnchen;\x80 5\n\x93q\x94;S\xE3o;1\n"), 0,
+	                   FL_CSV_WINDOWS_1252);
+	expect_rec(csv, 1, "name", "city", "price", NULL);
+	expect_rec(csv, 2, "A", "M\xC3\xBCnchen", "\xE2\x82\xAC 5", NULL);
+	expect_rec(csv, 3, "\xE2\x80\x9Cq\xE2\x80\x9D", "S\xC3\xA3o", "1", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* Latin-1: 0x80 is U+0080. */
+	csv = open_dialect(path, S("a,b\n\xE9,\x80\n"), 0, FL_CSV_LATIN1);
+	expect_rec(csv, 1, "a", "b", NULL);
+	expect_rec(csv, 2, "\xC3\xA9", "\xC2\x80", NULL);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* A byte Windows-1252 leaves undefined. */
+	csv = open_dialect(path, S("a,b\n1,x\x81y\n"), 0, FL_CSV_WINDOWS_1252);
+	expect_rec(csv, 1, "a", "b", NULL);
+	snprintf(msg, sizeof(msg), "%s:2:2: byte 0x81 is not a Windows-1252 character", path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* A UTF-8 file (with its byte-order mark) named as Windows-1252. */
+	csv = open_dialect(path,
+	                   S("\xEF\xBB\xBF"
+	                     "a,b\n"),
+	                   0, FL_CSV_WINDOWS_1252);
+	snprintf(msg, sizeof(msg),
+	         "%s:1: the file starts with a UTF-8 byte-order mark: it is UTF-8, not "
+	         "windows-1252 (leave out --encoding)",
+	         path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+static void test_encoding_large(void **state)
+{
+	/* 100,000 records of 10 bytes (1 MB) cross several blocks; every
+	 * "é" becomes two bytes, so the converted blocks are larger than
+	 * what was read. */
+	enum { N = 100000 };
+	char *data = malloc((size_t)N * 10 + 16), path[64], want[16];
+	size_t len = 0;
+	struct fl_csv *csv;
+
+	(void)state;
+	assert_non_null(data);
+	len += (size_t)sprintf(data, "v;n\n");
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(data + len, "caf\xE9;%04d\n", i % 10000);
+	csv = open_dialect(path, data, len, 0, FL_CSV_WINDOWS_1252);
+	expect_rec(csv, 1, "v", "n", NULL);
+	for (int i = 0; i < N; i++) {
+		snprintf(want, sizeof(want), "%04d", i % 10000);
+		expect_rec(csv, (uint64_t)i + 2, "caf\xC3\xA9", want, NULL);
+	}
+	expect_eof(csv);
+	assert_int_equal(fl_csv_bytes_read(csv), len);
+	fl_csv_free(csv);
+	unlink(path);
+	free(data);
+}
+
+static void test_dialect_names(void **state)
+{
+	char d = 'x';
+	enum fl_csv_encoding e = FL_CSV_LATIN1;
+
+	(void)state;
+	assert_int_equal(fl_csv_delimiter_parse("--delimiter", ";", &d), 0);
+	assert_int_equal(d, ';');
+	assert_int_equal(fl_csv_delimiter_parse("--delimiter", "tab", &d), 0);
+	assert_int_equal(d, '\t');
+	assert_int_equal(fl_csv_delimiter_parse("--delimiter", "\t", &d), 0);
+	assert_int_equal(d, '\t');
+	assert_int_equal(fl_csv_delimiter_parse("--delimiter", "|", &d), 0);
+	assert_int_equal(d, '|');
+	assert_int_equal(fl_csv_delimiter_parse("--delimiter", "auto", &d), 0);
+	assert_int_equal(d, 0);
+	assert_int_equal(fl_csv_delimiter_parse("--delimiter", ";;", &d), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "--delimiter: \";;\" is not a field separator "
+	                                 "(',', ';', tab, '|' or auto)");
+	assert_string_equal(fl_csv_delimiter_name('\t'), "tab");
+	assert_string_equal(fl_csv_delimiter_name(';'), ";");
+
+	assert_int_equal(fl_csv_encoding_parse("--encoding", "Windows-1252", &e), 0);
+	assert_int_equal(e, FL_CSV_WINDOWS_1252);
+	assert_int_equal(fl_csv_encoding_parse("--encoding", "latin1", &e), 0);
+	assert_int_equal(e, FL_CSV_LATIN1);
+	assert_int_equal(fl_csv_encoding_parse("--encoding", "UTF-8", &e), 0);
+	assert_int_equal(e, FL_CSV_UTF8);
+	assert_int_equal(fl_csv_encoding_parse("--encoding", "ebcdic", &e), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "--encoding: \"ebcdic\" is not a supported encoding "
+	                                 "(utf-8, windows-1252 or latin1)");
+}
+
+/* ---- fl_parse_number ---- */
+
+static struct fl_number_format number_format(const char *decimal, const char *thousands,
+                                             const char *currency)
+{
+	struct fl_number_format f = {0};
+
+	if (decimal != NULL)
+		assert_int_equal(fl_number_set_decimal(&f, "decimal", decimal), 0);
+	if (thousands != NULL)
+		assert_int_equal(fl_number_set_thousands(&f, "thousands", thousands), 0);
+	if (currency != NULL)
+		assert_int_equal(fl_number_set_currency(&f, "currency", currency), 0);
+	return f;
+}
+
+static void expect_number(const struct fl_number_format *f, const char *s, double want)
+{
+	double v = 42;
+
+	if (fl_parse_number(s, strlen(s), f, &v) != 0)
+		fail_msg("\"%s\" was refused", s);
+	if (v != want)
+		fail_msg("\"%s\" gave %.17g, want %.17g", s, v, want);
+}
+
+static void expect_not_number(const struct fl_number_format *f, const char *s)
+{
+	double v;
+
+	if (fl_parse_number(s, strlen(s), f, &v) != -1)
+		fail_msg("\"%s\" was accepted as %.17g", s, v);
+}
+
+static void test_parse_number(void **state)
+{
+	struct fl_number_format eu = number_format(",", ".", NULL);
+	struct fl_number_format us = number_format(NULL, ",", "$");
+	struct fl_number_format fr = number_format(",", "\xC2\xA0", "\xE2\x82\xAC");
+	struct fl_number_format comma = number_format(",", NULL, NULL);
+	struct fl_number_format plain = {0};
+
+	(void)state;
+	/* Decimal comma, thousands point. */
+	expect_number(&eu, "12,5", 12.5);
+	expect_number(&eu, "1.234,5", 1234.5);
+	expect_number(&eu, "-1.234.567,25", -1234567.25);
+	expect_number(&eu, " 1.234 ", 1234);
+	expect_number(&eu, "0,1", 0.1); /* exactly as "0.1" is read */
+	expect_not_number(&eu, "12.5"); /* a point groups threes */
+	expect_not_number(&eu, "1.23,4");
+	expect_not_number(&eu, "1234.567,8"); /* a first group of four */
+	expect_not_number(&eu, ".123");
+	expect_not_number(&eu, "1..234");
+	expect_not_number(&eu, "1,2,3");
+	expect_not_number(&eu, "");
+	/* Decimal comma without grouping: a point is an error. */
+	expect_number(&comma, "3,25", 3.25);
+	expect_number(&comma, "1234,5", 1234.5);
+	expect_not_number(&comma, "3.25");
+	/* US money. */
+	expect_number(&us, "$1,234.50", 1234.5);
+	expect_number(&us, "$ 5", 5);
+	expect_number(&us, "-$5", -5);
+	expect_number(&us, "$-5", -5);
+	expect_number(&us, "5$", 5);
+	expect_number(&us, "1234", 1234);
+	expect_not_number(&us, "$");
+	expect_not_number(&us, "$$5");
+	expect_not_number(&us, "€5");
+	expect_not_number(&us, "1,23");
+	expect_not_number(&us, "--5");
+	/* French: no-break space groups, the euro sign after. */
+	expect_number(&fr,
+	              "1\xC2\xA0"
+	              "234,5\xC2\xA0\xE2\x82\xAC",
+	              1234.5);
+	expect_number(&fr, "12 \xE2\x82\xAC", 12);
+	/* Plain numbers take the plain path: "1,5" stays an error. */
+	expect_number(&plain, "1.5", 1.5);
+	expect_not_number(&plain, "1,5");
+	expect_not_number(NULL, "$5");
+}
+
+static void test_number_format_errors(void **state)
+{
+	struct fl_number_format f = {0};
+
+	(void)state;
+	assert_int_equal(fl_number_set_decimal(&f, "--decimal", ";"), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "--decimal: \";\" is not a decimal separator (\".\" or \",\")");
+	assert_int_equal(fl_number_set_thousands(&f, "--thousands", "_"), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "--thousands: \"_\" is not a thousands separator (\",\", "
+	                                 "\".\", \" \", \"'\", a no-break space or \"\" for none)");
+	assert_int_equal(fl_number_set_thousands(&f, "--thousands", "."), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "--thousands: \".\" is the decimal separator too; they must differ");
+	assert_int_equal(fl_number_set_thousands(&f, "--thousands", ","), 0);
+	assert_int_equal(fl_number_set_decimal(&f, "--decimal", ","), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "--decimal: \",\" is the thousands separator too; they must differ");
+	assert_int_equal(fl_number_set_currency(&f, "--currency", "US$1"), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "--currency: \"US$1\" is not a currency symbol (1 to 8 "
+	                                 "bytes, no digits, signs, points or commas)");
+	assert_int_equal(fl_number_set_currency(&f, "--currency", "USD"), 0);
+	{
+		char buf[96];
+
+		fl_number_describe(&f, buf, sizeof(buf));
+		assert_string_equal(buf, "thousands \",\", currency \"USD\"");
+	}
+}
+
 /* ---- fl_parse_double ---- */
 
 static double parse_ok(const char *s)
@@ -784,6 +1188,13 @@ int main(void)
 	        cmocka_unit_test(test_open_errors),
 	        cmocka_unit_test(test_generated_file),
 	        cmocka_unit_test(test_pipe),
+	        cmocka_unit_test(test_detect_delimiter),
+	        cmocka_unit_test(test_given_delimiter),
+	        cmocka_unit_test(test_encodings),
+	        cmocka_unit_test(test_encoding_large),
+	        cmocka_unit_test(test_dialect_names),
+	        cmocka_unit_test(test_parse_number),
+	        cmocka_unit_test(test_number_format_errors),
 	        cmocka_unit_test(test_parse_double_accepts),
 	        cmocka_unit_test(test_parse_double_rejects),
 	        cmocka_unit_test(test_parse_double_matches_strtod),

@@ -455,6 +455,94 @@ static struct fl_schema *small_with(const char *from, const char *to)
 	return s;
 }
 
+/* SMALL with extra keys put in front of "ignore" must fail with msg. */
+static void small_error(const char *extra, const char *msg)
+{
+	char buf[2048];
+	const char *p = strstr(SMALL, "\"ignore\"");
+
+	snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(p - SMALL), SMALL, extra, p);
+	expect_error(buf, msg);
+}
+
+static void test_dialect_keys(void **state)
+{
+	/* How a partner's file is written is read from the schema, and left out
+	 * of the canonical form and the fingerprint: partners with different
+	 * CRMs share one fingerprint. */
+	struct fl_schema *plain = parse_ok(SMALL), *s;
+
+	(void)state;
+	assert_int_equal(plain->dialect.delimiter, 0);
+	assert_int_equal(plain->dialect.encoding, FL_CSV_UTF8);
+	s = small_with("\"ignore\"",
+	               "\"delimiter\": \";\", \"encoding\": \"windows-1252\", \"ignore\"");
+	assert_int_equal(s->dialect.delimiter, ';');
+	assert_int_equal(s->dialect.encoding, FL_CSV_WINDOWS_1252);
+	assert_string_equal(s->canonical, SMALL_CANONICAL);
+	assert_memory_equal(s->fingerprint, plain->fingerprint, FL_FINGERPRINT_LEN);
+	fl_schema_free(s);
+	s = small_with("\"ignore\"",
+	               "\"delimiter\": \"tab\", \"encoding\": \"latin1\", \"ignore\"");
+	assert_int_equal(s->dialect.delimiter, '\t');
+	assert_int_equal(s->dialect.encoding, FL_CSV_LATIN1);
+	fl_schema_free(s);
+	fl_schema_free(plain);
+
+	small_error("\"delimiter\": \":\", ",
+	            ORIGIN ": delimiter: \":\" is not a field separator (',', ';', tab, '|' or "
+	                   "auto)");
+	small_error("\"encoding\": \"utf-16\", ",
+	            ORIGIN ": encoding: \"utf-16\" is not a supported encoding (utf-8, "
+	                   "windows-1252 or latin1)");
+	small_error("\"delimiter\": 59, ", ORIGIN ": \"delimiter\" must be a non-empty string");
+}
+
+static void test_number_format_keys(void **state)
+{
+	/* Per file and per numeric feature, outside the fingerprint too. */
+	struct fl_schema *plain = parse_ok(SMALL), *s;
+	const struct fl_feature *age;
+	char buf[2048];
+	const char *p;
+
+	(void)state;
+	s = small_with("\"ignore\"", "\"decimal\": \",\", \"thousands\": \".\", \"ignore\"");
+	assert_int_equal(s->dialect.number.decimal, ',');
+	assert_string_equal(s->dialect.number.thousands, ".");
+	assert_string_equal(s->dialect.number.currency, "");
+	assert_memory_equal(s->fingerprint, plain->fingerprint, FL_FINGERPRINT_LEN);
+	fl_schema_free(s);
+	s = small_with("\"missing\": \"impute\"",
+	               "\"missing\": \"impute\", \"currency\": \"$\", \"thousands\": \",\"");
+	age = &s->features[0];
+	assert_string_equal(age->name, "age");
+	assert_string_equal(age->number.currency, "$");
+	assert_string_equal(age->number.thousands, ",");
+	assert_int_equal(age->number_set, FL_DIALECT_CURRENCY | FL_DIALECT_THOUSANDS);
+	assert_int_equal(s->features[2].number_set, 0);
+	assert_string_equal(s->canonical, SMALL_CANONICAL);
+	assert_memory_equal(s->fingerprint, plain->fingerprint, FL_FINGERPRINT_LEN);
+	fl_schema_free(s);
+	fl_schema_free(plain);
+
+	small_error("\"decimal\": \";\", ",
+	            ORIGIN ": decimal: \";\" is not a decimal separator (\".\" or \",\")");
+	small_error("\"decimal\": \",\", \"thousands\": \",\", ",
+	            ORIGIN ": thousands: \",\" is the decimal separator too; they must differ");
+	small_error("\"currency\": \"12\", ",
+	            ORIGIN ": currency: \"12\" is not a currency symbol (1 to 8 bytes, no digits, "
+	                   "signs, points or commas)");
+	p = strstr(SMALL, "\"missing\": \"impute\"");
+	snprintf(buf, sizeof(buf), "%.*s\"decimal\": \"x\", %s", (int)(p - SMALL), SMALL, p);
+	expect_error(buf, ORIGIN ": feature \"age\": decimal: \"x\" is not a decimal separator "
+	                         "(\".\" or \",\")");
+	/* A category is matched as text: it has no number format. */
+	p = strstr(SMALL, "\"other\": true");
+	snprintf(buf, sizeof(buf), "%.*s\"decimal\": \",\", %s", (int)(p - SMALL), SMALL, p);
+	expect_error(buf, ORIGIN ": feature \"region\": unknown key \"decimal\"");
+}
+
 static void test_fingerprint_changes(void **state)
 {
 	static const char *const edits[][2] = {
@@ -872,11 +960,197 @@ static void test_draft_errors(void **state)
 	                   ":1: id column \"lead_id\" is not in the header");
 	expect_draft_error("a,y\n1,0\n2,1,3\n", "y", NULL, ":3: 3 fields, but the header has 2");
 	expect_draft_error("", "y", NULL, ": the file is empty (no header)");
+	expect_draft_error("a,y\r\n", "y", NULL, ": no data rows (the file has only a header)");
 	expect_draft_error("a,y\n,0\n,1\n", "y", NULL,
 	                   ": no column besides the label can be a feature");
 	/* Every column plays one role, so a repeated name cannot be drafted. */
 	expect_draft_error("a,y,b,a\n1,0,2,3\n2,1,3,4\n", "y", NULL,
 	                   ":1: column \"a\" appears twice (columns 1 and 4)");
+}
+
+static void test_label_positive_words(void **state)
+{
+	/* {first, second, index of the positive or -1}: the values come in both
+	 * orders, so an alphabetical pick cannot pass. */
+	static const struct {
+		const char *a, *b;
+		int pos;
+	} cases[] = {
+	        {"Converted", "Not Converted", 0},
+	        {"Converted", "Lost", 0},
+	        {"Won", "Lost", 0},
+	        {"Closed Won", "Closed Lost", 0},
+	        {"closed_won", "closed_lost", 0},
+	        {"CLOSED-WON", "Open", 0},
+	        {"yes", "no", 0},
+	        {"Y", "N", 0},
+	        {"TRUE", "FALSE", 0},
+	        {"1", "0", 0},
+	        {"1.0", "0.0", 0},
+	        {"1", "-1", 0},
+	        {"Converted", "non-converted", 0},
+	        {"Converted", "Unconverted", 0},
+	        {"Customer", "Lead", 0},
+	        /* The other value is a negative word: the one left is positive. */
+	        {"Active", "Lost", 0},
+	        {"Open", "no", 0},
+	        /* Nothing says, or both say the same. */
+	        {"A", "B", -1},
+	        {"Hot", "Cold", -1},
+	        {"2", "1", -1},
+	        {"0", "2", -1},
+	        {"yes", "won", -1},
+	        {"no", "lost", -1},
+	        {"Not Converted", "Lost", -1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *ab[2] = {cases[i].a, cases[i].b}, *ba[2] = {cases[i].b, cases[i].a};
+		int want_ba = cases[i].pos < 0 ? -1 : 1 - cases[i].pos;
+
+		if (fl_schema_label_positive(ab) != cases[i].pos ||
+		    fl_schema_label_positive(ba) != want_ba)
+			fail_msg("\"%s\" / \"%s\": got %d and %d, want %d", cases[i].a, cases[i].b,
+			         fl_schema_label_positive(ab), fl_schema_label_positive(ba),
+			         cases[i].pos);
+	}
+}
+
+static char *draft_ok(const char *csv, size_t len, const struct fl_schema_draft_opts *o)
+{
+	char path[64], *json = NULL;
+	int r;
+
+	write_tmp(path, csv, len);
+	r = fl_schema_draft_opts(path, o, &json);
+	if (r != 0)
+		fail_msg("draft failed: %s", fl_errmsg());
+	unlink(path);
+	return json;
+}
+
+static void test_draft_label_positive(void **state)
+{
+	static const char converted[] = "a,status\n1,Not Converted\n2,Converted\n3,Not Converted\n";
+	static const char won[] = "a,stage\n1,Won\n2,Lost\n";
+	static const char unclear[] = "a,y\n1,A\n2,B\n";
+	struct fl_schema_draft_opts o = {.label = "status"};
+	char path[64], *json;
+	struct fl_schema *s;
+
+	(void)state;
+	json = draft_ok(converted, strlen(converted), &o);
+	s = parse_draft(json);
+	assert_string_equal(s->positive, "Converted");
+	assert_string_equal(s->negative, "Not Converted");
+	fl_schema_free(s);
+	free(json);
+
+	o.label = "stage";
+	json = draft_ok(won, strlen(won), &o);
+	s = parse_draft(json);
+	assert_string_equal(s->positive, "Won");
+	assert_string_equal(s->negative, "Lost");
+	fl_schema_free(s);
+	free(json);
+
+	/* Values that do not say are refused, and --positive decides. */
+	expect_draft_error(unclear, "y", NULL,
+	                   ": label column \"y\" takes \"A\" and \"B\", which do not say which one "
+	                   "means converted (use --positive VALUE)");
+	o.label = "y";
+	o.positive = "B";
+	json = draft_ok(unclear, strlen(unclear), &o);
+	s = parse_draft(json);
+	assert_string_equal(s->positive, "B");
+	assert_string_equal(s->negative, "A");
+	fl_schema_free(s);
+	free(json);
+
+	/* --positive overrides the words too, and must be a value. */
+	o.label = "status";
+	o.positive = "Not Converted";
+	json = draft_ok(converted, strlen(converted), &o);
+	s = parse_draft(json);
+	assert_string_equal(s->positive, "Not Converted");
+	fl_schema_free(s);
+	free(json);
+	o.positive = "converted";
+	write_tmp(path, converted, strlen(converted));
+	json = (char *)1;
+	assert_int_equal(fl_schema_draft_opts(path, &o, &json), FL_ERR_INVALID);
+	assert_null(json);
+	assert_string_equal(fl_errmsg(),
+	                    "--positive \"converted\" is not a value of label column "
+	                    "\"status\" (it takes \"Converted\" and \"Not Converted\")");
+	unlink(path);
+}
+
+static void test_draft_dialects(void **state)
+{
+	/* A semicolon export with a BOM and CRLF, detected; a Windows-1252
+	 * export converted; the drafted values are UTF-8. */
+	static const char semi[] = "\xEF\xBB\xBF"
+	                           "Lead Source;Visits;Converted\r\nGoogle;3;Yes\r\n"
+	                           "\"Direct; paid\";1;No\r\nGoogle;;No\r\n";
+	static const char cp1252[] = "city,y\nM\xFCnchen,yes\nK\xF6ln,no\n";
+	struct fl_schema_draft_opts o = {.label = "Converted", .max_levels = 0};
+	char path[64], msg[512], *json;
+	struct fl_schema *s;
+	const struct fl_feature *f;
+
+	(void)state;
+	json = draft_ok(semi, sizeof(semi) - 1, &o);
+	s = parse_draft(json);
+	assert_string_equal(s->positive, "Yes");
+	f = feature(s, "Lead Source");
+	assert_non_null(f);
+	assert_int_equal(f->n_values, 2);
+	assert_string_equal(f->values[0], "Direct; paid");
+	assert_string_equal(f->values[1], "Google");
+	f = feature(s, "Visits");
+	assert_non_null(f);
+	assert_int_equal(f->type, FL_NUMERIC);
+	assert_int_equal(f->missing, FL_MISSING_IMPUTE);
+	/* The draft does not record the dialect: each partner's file is read
+	 * as it is written. */
+	assert_int_equal(s->dialect.delimiter, 0);
+	fl_schema_free(s);
+	free(json);
+
+	/* The same file read as comma-separated on request. */
+	o.dialect.delimiter = ',';
+	write_tmp(path, semi, sizeof(semi) - 1);
+	json = (char *)1;
+	assert_int_equal(fl_schema_draft_opts(path, &o, &json), FL_ERR_DATA);
+	snprintf(msg, sizeof(msg),
+	         "%s:1: the header has one field containing ';' — the file looks "
+	         "semicolon-separated (use --delimiter ';')",
+	         path);
+	assert_string_equal(fl_errmsg(), msg);
+	unlink(path);
+
+	o.label = "y";
+	o.dialect.delimiter = 0;
+	write_tmp(path, cp1252, sizeof(cp1252) - 1);
+	assert_int_equal(fl_schema_draft_opts(path, &o, &json), FL_ERR_DATA);
+	snprintf(msg, sizeof(msg),
+	         "%s:2:1: not UTF-8 text (byte 0xFC); save the file as UTF-8 or name its "
+	         "encoding (--encoding windows-1252 or latin1)",
+	         path);
+	assert_string_equal(fl_errmsg(), msg);
+	unlink(path);
+	o.dialect.encoding = FL_CSV_WINDOWS_1252;
+	json = draft_ok(cp1252, sizeof(cp1252) - 1, &o);
+	s = parse_draft(json);
+	f = feature(s, "city");
+	assert_non_null(f);
+	assert_string_equal(f->values[0], "K\xC3\xB6ln");
+	assert_string_equal(f->values[1], "M\xC3\xBC"
+	                                  "nchen");
+	fl_schema_free(s);
+	free(json);
 }
 
 static void test_draft_id_is_label(void **state)
@@ -938,6 +1212,11 @@ int main(void)
 	        cmocka_unit_test(test_draft_category_limit),
 	        cmocka_unit_test(test_draft_id_is_label),
 	        cmocka_unit_test(test_draft_unnamed_columns),
+	        cmocka_unit_test(test_dialect_keys),
+	        cmocka_unit_test(test_number_format_keys),
+	        cmocka_unit_test(test_label_positive_words),
+	        cmocka_unit_test(test_draft_label_positive),
+	        cmocka_unit_test(test_draft_dialects),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

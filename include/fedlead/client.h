@@ -18,6 +18,10 @@ struct fl_node_opts {
 	const char *schema_path;
 	const char *data_path;
 	enum fl_bad_rows bad_rows;
+	/* How data_path is written, where the node's config says (the
+	 * FL_DIALECT_* bits of dialect_set): overwrites the schema's. */
+	struct fl_csv_dialect dialect;
+	unsigned dialect_set;
 	const char *federation_id; /* the federation to join (also policy.federation_id) */
 	const char *coordinator;   /* HOST:PORT */
 	const char *server_name;   /* name the coordinator's certificate must carry;

@@ -15,6 +15,8 @@
 /* The fields fl_node_config_keys fills, as read (strings owned). */
 struct fl_node_config {
 	char *schema, *data, *federation, *coordinator, *server_name;
+	/* data's dialect, as written; NULL: the schema's */
+	char *delimiter, *encoding, *decimal, *thousands, *currency;
 	int bad_rows, log_level;
 	char *ca, *cert, *key, *crl;
 	char *model_out, *audit_log, *dump_dir;

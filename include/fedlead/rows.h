@@ -17,8 +17,8 @@
 struct fl_rows;
 
 /*
- * Opens path ("-" for standard input), reads its header and binds it to s
- * (need_label = 0: the label column may be absent). rep (may be NULL)
+ * Opens path ("-" for standard input) in the dialect s->dialect, reads its
+ * header and binds it to s (need_label = 0: the label column may be absent). rep (may be NULL)
  * receives the header columns s ignores (fl_load_report_extra()) and, from
  * fl_rows_next(), the bad rows skipped under FL_BAD_ROWS_SKIP; rep->rows is
  * the caller's to fill. rep is not cleared here. An empty file is

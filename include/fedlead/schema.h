@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fedlead/csv.h"
+
 #define FL_SCHEMA_VERSION 1
 #define FL_FINGERPRINT_LEN 32
 /* Limits on a schema, checked before allocating. */
@@ -39,6 +41,10 @@ struct fl_feature {
 	size_t n_values;
 	int other; /* categorical: unknown values go to an "other" column */
 	size_t enc_offset, enc_width;
+	/* numeric: the feature's own "decimal", "thousands", "currency" (the
+	 * FL_DIALECT_* bits in number_set; the others are the file's) */
+	struct fl_number_format number;
+	unsigned number_set;
 };
 
 struct fl_schema {
@@ -53,6 +59,14 @@ struct fl_schema {
 	size_t dim; /* encoded width including the intercept column 0 */
 	uint8_t fingerprint[FL_FINGERPRINT_LEN];
 	char *canonical; /* canonical JSON text, NUL-terminated */
+	/*
+	 * How this partner's files are written ("delimiter", "encoding",
+	 * "decimal", "thousands", "currency"; all zero: detect the separator,
+	 * UTF-8, plain numbers). Not in the canonical form nor the
+	 * fingerprint: see parse_dialect() in schema.c. A command's --delimiter
+	 * and --encoding overwrite it after loading.
+	 */
+	struct fl_csv_dialect dialect;
 };
 
 /*
@@ -80,9 +94,40 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
  * take at most max_levels distinct integer values and the caller asked for
  * it), others categorical with their sorted distinct values and other=true.
  * Missing values give missing=impute. Returns malloc'ed pretty JSON.
+ *
+ * The label's positive value is the one of its two values that is a known
+ * word for a conversion (fl_schema_label_positive()); when the values do not
+ * say, the draft fails (FL_ERR_DATA) asking for --positive. An empty or
+ * header-only file is FL_ERR_DATA.
  */
 int fl_schema_draft(const char *csv_path, const char *label, const char *id, size_t max_levels,
                     char **json_out);
+
+struct fl_schema_draft_opts {
+	const char *label;    /* the label column (required) */
+	const char *id;       /* the id column, or NULL */
+	const char *positive; /* the label value meaning converted, or NULL: from the words */
+	size_t max_levels;
+	struct fl_csv_dialect dialect; /* how the file is written */
+};
+
+/* fl_schema_draft() with every option. A positive value the label column
+ * does not take is FL_ERR_INVALID. */
+int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts *o,
+                         char **json_out);
+
+/*
+ * Which of a label's two values means converted, from the words: 0 or 1
+ * (the index into v), or -1 when the values do not say. A value is
+ * positive when it is a known word for a conversion in any case and
+ * spacing ("converted", "won", "Closed Won", "yes", "true", "1", ...), and
+ * negative when it is a word for the opposite ("not converted", "lost",
+ * "no", "false", "0", ...) or a positive word negated ("Not Converted",
+ * "non-converted", "unconverted"). The positive value is the only positive
+ * one, or else the one that is not negative when the other is; numbers say
+ * only as 1 against 0 or -1. A negative word is never picked.
+ */
+int fl_schema_label_positive(const char *const v[2]);
 
 void fl_schema_free(struct fl_schema *s);
 

@@ -32,9 +32,10 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 	        "usage: fedlead-node schema --data LEADS.csv --label COLUMN [--id COLUMN]\n"
-	        "                           [--max-levels N] [--out SCHEMA.json]\n"
-	        "       fedlead-node check --schema SCHEMA.json --data LEADS.csv [--bad-rows "
-	        "fail|skip]\n"
+	        "                           [--positive VALUE] [--max-levels N] [--out "
+	        "SCHEMA.json]\n"
+	        "       fedlead-node check --schema SCHEMA.json --data LEADS.csv [--no-label]\n"
+	        "                          [--bad-rows fail|skip]\n"
 	        "       fedlead-node train --schema SCHEMA.json --data LEADS.csv --out MODEL.fdl\n"
 	        "                          [--l2 LAMBDA|auto] [--solver newton|lbfgs|sgd]\n"
 	        "                          [--validation-split FRACTION] [--class-weight "
@@ -49,6 +50,10 @@ static void usage(FILE *fp)
 	        "       fedlead-node join [--config NODE.conf] [--SETTING VALUE]... [--check]\n"
 	        "       fedlead-node privacy [--config NODE.conf] [--SETTING VALUE]...\n"
 	        "       fedlead-node --version | --help\n"
+	        "\n"
+	        "Every command that reads LEADS.csv also takes --delimiter ,|;|tab|'|' (the\n"
+	        "field separator; detected from the header by default) and --encoding\n"
+	        "windows-1252|latin1 (for a file that is not UTF-8; converted as it is read).\n"
 	        "\n");
 	fl_cli_commands_usage(commands, fp);
 	fprintf(fp, "\nExit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");

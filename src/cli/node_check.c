@@ -1,12 +1,17 @@
 /*
  * fedlead-node check: validates a lead file against a schema and summarises
- * each column.
+ * each column; --no-label validates an export of open leads, which has no
+ * outcome yet.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/node_int.h"
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
+#include "fedlead/error.h"
+#include "fedlead/rows.h"
 #include "fedlead/schema.h"
 
 static void print_column_summary(const struct fl_schema *s, const struct fl_stats *st)
@@ -41,11 +46,52 @@ static void print_column_summary(const struct fl_schema *s, const struct fl_stat
 	}
 }
 
+/*
+ * Reads every row once, in memory that does not grow with the file: the
+ * summary needs the column statistics, not the rows.
+ */
+static int check_rows(const struct fl_schema *s, const struct fl_node_args *a,
+                      struct fl_load_report *rep, struct fl_stats **out)
+{
+	struct fl_rows *rows = NULL;
+	struct fl_stats *st = NULL;
+	double *x = NULL, label = 0;
+	int r;
+
+	*out = NULL;
+	memset(rep, 0, sizeof(*rep));
+	if ((x = malloc(s->dim * sizeof(*x))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = fl_stats_new(s->dim, &st)) != 0 ||
+	    (r = fl_rows_open(s, a->data, !a->no_label, a->bad_rows, rep, &rows)) != 0)
+		goto out;
+	while ((r = fl_rows_next(rows, x, &label, NULL)) == 1) {
+		fl_stats_add(st, x, a->no_label ? 0 : label);
+		rep->rows++;
+	}
+	if (r < 0)
+		goto out;
+	/* An empty export is an error here as for training and scoring. */
+	if (rep->rows == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no usable data rows", a->data);
+		goto out;
+	}
+	*out = st;
+	st = NULL;
+out:
+	fl_rows_close(rows);
+	fl_stats_free(st);
+	free(x);
+	return r;
+}
+
 int fl_cmd_node_check(int argc, char **argv)
 {
 	struct fl_node_args a;
 	struct fl_schema *s = NULL;
-	struct fl_dataset *ds = NULL;
+	struct fl_stats *st = NULL;
 	struct fl_load_report rep;
 	char fp_hex[65];
 	int r;
@@ -54,21 +100,21 @@ int fl_cmd_node_check(int argc, char **argv)
 	    (r = fl_node_args_require(a.schema, "--schema", "check")) != 0 ||
 	    (r = fl_node_args_require(a.data, "--data", "check")) != 0)
 		return r;
-	if ((r = fl_schema_load(a.schema, &s)) != 0)
-		return fl_node_fail(r);
-	if ((r = fl_dataset_load(s, a.data, a.bad_rows, &ds, &rep)) != 0) {
-		fl_schema_free(s);
-		return fl_node_fail(r);
-	}
+	if ((r = fl_node_load_schema(&a, &s)) != 0 || (r = check_rows(s, &a, &rep, &st)) != 0)
+		goto out;
 	fl_cli_load_notices(FL_NODE_PROG, a.data, &rep);
 	fl_schema_fingerprint_hex(s, fp_hex);
-	printf("%s: %llu rows valid against %s (fingerprint %.16s...)\n", a.data,
-	       (unsigned long long)rep.rows, a.schema, fp_hex);
-	printf("label %s: %.0f converted (%s), %.0f not converted (%s): %.2f %% converted\n",
-	       s->label, ds->stats->positives, s->positive, ds->stats->rows - ds->stats->positives,
-	       s->negative, 100.0 * ds->stats->positives / ds->stats->rows);
-	print_column_summary(s, ds->stats);
-	fl_dataset_free(ds);
+	printf("%s: %llu rows valid against %s (fingerprint %.16s...)%s\n", a.data,
+	       (unsigned long long)rep.rows, a.schema, fp_hex,
+	       a.no_label ? ", label not checked (--no-label)" : "");
+	if (!a.no_label)
+		printf("label %s: %.0f converted (%s), %.0f not converted (%s): %.2f %% "
+		       "converted\n",
+		       s->label, st->positives, s->positive, st->rows - st->positives, s->negative,
+		       100.0 * st->positives / st->rows);
+	print_column_summary(s, st);
+out:
+	fl_stats_free(st);
 	fl_schema_free(s);
-	return 0;
+	return r ? fl_node_fail(r) : 0;
 }

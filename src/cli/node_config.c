@@ -23,6 +23,16 @@ const struct fl_cfg_key fl_node_config_keys[] = {
         JK("node", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
         JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
         JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
+        JK("node", "delimiter", FL_CFG_STRING, delimiter, NULL,
+           "data's field separator: , ; tab | or auto (default: the schema's)"),
+        JK("node", "encoding", FL_CFG_STRING, encoding, NULL,
+           "data's encoding: utf-8, windows-1252 or latin1 (default: the schema's)"),
+        JK("node", "decimal", FL_CFG_STRING, decimal, NULL,
+           "data's decimal separator, . or , (default: the schema's)"),
+        JK("node", "thousands", FL_CFG_STRING, thousands, NULL,
+           "data's thousands separator (default: the schema's)"),
+        JK("node", "currency", FL_CFG_STRING, currency, NULL,
+           "currency symbol stripped from data's numbers (default: the schema's)"),
         JK("node", "federation", FL_CFG_STRING, federation, NULL,
            "federation id to join; any other is refused (required)"),
         JK("coordinator", "address", FL_CFG_ADDR, coordinator, NULL,
@@ -204,6 +214,15 @@ int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
 {
 	const char *missing = NULL;
 	struct fl_node_policy pol;
+	struct fl_csv_dialect dialect = {0};
+	unsigned dialect_set = 0;
+	const struct {
+		const char *key, *value;
+	} dialect_keys[] = {{"delimiter", c->delimiter},
+	                    {"encoding", c->encoding},
+	                    {"decimal", c->decimal},
+	                    {"thousands", c->thousands},
+	                    {"currency", c->currency}};
 	int r;
 
 	if (!c->schema)
@@ -227,10 +246,17 @@ int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
 		               missing, missing);
 	if ((r = node_policy(c, &pol)) != 0)
 		return r;
+	for (size_t i = 0; i < sizeof(dialect_keys) / sizeof(dialect_keys[0]); i++)
+		if (dialect_keys[i].value != NULL &&
+		    fl_csv_dialect_set(&dialect, &dialect_set, dialect_keys[i].key,
+		                       dialect_keys[i].key, dialect_keys[i].value) != 0)
+			return fl_fail(FL_ERR_CONFIG, "%s", fl_errmsg());
 	*o = (struct fl_node_opts){
 	        .schema_path = c->schema,
 	        .data_path = c->data,
 	        .bad_rows = (enum fl_bad_rows)c->bad_rows,
+	        .dialect = dialect,
+	        .dialect_set = dialect_set,
 	        .federation_id = c->federation,
 	        .coordinator = c->coordinator,
 	        .server_name = c->server_name,

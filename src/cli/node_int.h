@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "fedlead/csv.h"
 #include "fedlead/encode.h"
 #include "fedlead/metrics.h"
 #include "fedlead/train.h"
@@ -16,10 +17,17 @@
 
 struct fl_node_args {
 	const char *schema, *data, *out, *label, *id, *cache;
+	const char *positive; /* schema --positive */
 	uint64_t max_levels;
 	enum fl_bad_rows bad_rows;
 	struct fl_train_opts train;
 	int quiet;
+	int no_label; /* check --no-label */
+	/* --delimiter, --encoding, --decimal, --thousands, --currency, each
+	 * only when given (its FL_DIALECT_* bit in dialect_set): they overwrite
+	 * what the schema says, which stays otherwise. */
+	struct fl_csv_dialect dialect;
+	unsigned dialect_set;
 };
 
 /*
@@ -33,6 +41,12 @@ int fl_node_args_parse(int argc, char **argv, struct fl_node_args *a);
 /* 0 when value is set; otherwise prints "fedlead-node CMD: OPT is required
  * (see --help)" and returns FL_EXIT_USAGE. */
 int fl_node_args_require(const char *value, const char *opt, const char *cmd);
+
+/* Overwrites s's dialect with the dialect options given. */
+void fl_node_args_dialect(const struct fl_node_args *a, struct fl_schema *s);
+
+/* fl_schema_load() of --schema, then fl_node_args_dialect(). */
+int fl_node_load_schema(const struct fl_node_args *a, struct fl_schema **s);
 
 /* Prints "fedlead-node: MESSAGE" for err and returns its exit code. */
 int fl_node_fail(int err);

@@ -26,7 +26,14 @@ enum {
 	OPT_QUIET,
 	OPT_HELP,
 	OPT_VERSION,
-	OPT_CACHE
+	OPT_CACHE,
+	OPT_DELIMITER,
+	OPT_ENCODING,
+	OPT_POSITIVE,
+	OPT_NO_LABEL,
+	OPT_DECIMAL,
+	OPT_THOUSANDS,
+	OPT_CURRENCY
 };
 
 static const struct option long_opts[] = {
@@ -46,17 +53,24 @@ static const struct option long_opts[] = {
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {"cache", required_argument, NULL, OPT_CACHE},
+        {"delimiter", required_argument, NULL, OPT_DELIMITER},
+        {"encoding", required_argument, NULL, OPT_ENCODING},
+        {"positive", required_argument, NULL, OPT_POSITIVE},
+        {"no-label", no_argument, NULL, OPT_NO_LABEL},
+        {"decimal", required_argument, NULL, OPT_DECIMAL},
+        {"thousands", required_argument, NULL, OPT_THOUSANDS},
+        {"currency", required_argument, NULL, OPT_CURRENCY},
         {NULL, 0, NULL, 0},
 };
 
 /* Returns 0 or a negative FL_ERR_* with the message. */
 static int parse(int argc, char **argv, struct fl_node_args *o)
 {
-	int c, r;
+	int c, r, li = 0;
 
 	opterr = 0;
 	optind = 0; /* 0, not 1: a full restart (see cli.c) */
-	while ((c = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", long_opts, &li)) != -1) {
 		switch (c) {
 		case OPT_SCHEMA: o->schema = optarg; break;
 		case OPT_DATA: o->data = optarg; break;
@@ -65,6 +79,23 @@ static int parse(int argc, char **argv, struct fl_node_args *o)
 		case OPT_ID: o->id = optarg; break;
 		case OPT_QUIET: o->quiet = 1; break;
 		case OPT_CACHE: o->cache = optarg; break;
+		case OPT_POSITIVE: o->positive = optarg; break;
+		case OPT_NO_LABEL: o->no_label = 1; break;
+		case OPT_DELIMITER:
+		case OPT_ENCODING:
+		case OPT_DECIMAL:
+		case OPT_THOUSANDS:
+		case OPT_CURRENCY: {
+			/* The option's name is the dialect's key. */
+			const char *key = long_opts[li].name;
+			char what[32];
+
+			snprintf(what, sizeof(what), "--%s", key);
+			if ((r = fl_csv_dialect_set(&o->dialect, &o->dialect_set, key, what,
+			                            optarg)) != 0)
+				return r;
+			break;
+		}
 		case OPT_MAX_LEVELS:
 			if ((r = fl_cli_u64("--max-levels", optarg, &o->max_levels)) != 0)
 				return r;
@@ -143,6 +174,20 @@ int fl_node_args_require(const char *value, const char *opt, const char *cmd)
 		return 0;
 	fprintf(stderr, "%s %s: %s is required (see --help)\n", FL_NODE_PROG, cmd, opt);
 	return FL_EXIT_USAGE;
+}
+
+void fl_node_args_dialect(const struct fl_node_args *a, struct fl_schema *s)
+{
+	fl_csv_dialect_merge(&s->dialect, &a->dialect, a->dialect_set);
+}
+
+int fl_node_load_schema(const struct fl_node_args *a, struct fl_schema **s)
+{
+	int r;
+
+	if ((r = fl_schema_load(a->schema, s)) == 0)
+		fl_node_args_dialect(a, *s);
+	return r;
 }
 
 int fl_node_fail(int err)

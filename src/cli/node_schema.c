@@ -13,6 +13,7 @@
 int fl_cmd_node_schema(int argc, char **argv)
 {
 	struct fl_node_args a;
+	struct fl_schema_draft_opts o;
 	char *json = NULL;
 	FILE *fp;
 	int r;
@@ -21,7 +22,12 @@ int fl_cmd_node_schema(int argc, char **argv)
 	    (r = fl_node_args_require(a.data, "--data", "schema")) != 0 ||
 	    (r = fl_node_args_require(a.label, "--label", "schema")) != 0)
 		return r;
-	if ((r = fl_schema_draft(a.data, a.label, a.id, a.max_levels, &json)) != 0)
+	o = (struct fl_schema_draft_opts){.label = a.label,
+	                                  .id = a.id,
+	                                  .positive = a.positive,
+	                                  .max_levels = a.max_levels,
+	                                  .dialect = a.dialect};
+	if ((r = fl_schema_draft_opts(a.data, &o, &json)) != 0)
 		return fl_node_fail(r);
 	fp = a.out ? fopen(a.out, "w") : stdout;
 	if (fp == NULL) {

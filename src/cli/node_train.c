@@ -59,7 +59,7 @@ static int train_cache(struct fl_node_args *a)
 		        FL_NODE_PROG);
 		return FL_EXIT_USAGE;
 	}
-	if ((r = fl_schema_load(a->schema, &s)) != 0 ||
+	if ((r = fl_node_load_schema(a, &s)) != 0 ||
 	    (r = fl_train_cache(s, a->cache, &a->train, a->quiet ? NULL : cache_progress, NULL, &m,
 	                        &tr)) != 0)
 		goto out;
@@ -98,7 +98,7 @@ int fl_cmd_node_train(int argc, char **argv)
 		        "%s: --l2 auto without --validation-split: choosing by 5-fold "
 		        "cross-validation\n",
 		        FL_NODE_PROG);
-	if ((r = fl_schema_load(a.schema, &s)) != 0 ||
+	if ((r = fl_node_load_schema(&a, &s)) != 0 ||
 	    (r = fl_dataset_load(s, a.data, a.bad_rows, &ds, &rep)) != 0)
 		goto out;
 	if (!a.quiet)

@@ -30,6 +30,8 @@ static void usage(FILE *fp)
 	        "                     [--report REPORT.html [--compare "
 	        "NAME=LOCAL.fdl:HOLDOUT.csv]...]\n"
 	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
+	        "                     [--delimiter ,|;|tab|'|'] [--encoding windows-1252|latin1]\n"
+	        "                     [--decimal ,] [--thousands SEP] [--currency SYMBOL]\n"
 	        "       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
 	        "       fedlead-score --model MODEL.fdl --explain [--top N]\n"
 	        "       fedlead-score --model MODEL.fdl --export json\n"
@@ -59,6 +61,10 @@ static void usage(FILE *fp)
 	        "--export json  prints the whole model as JSON\n"
 	        "--verify-ca   refuses the model unless it carries a valid signature by a\n"
 	        "            certificate of this CA (a federation's coordinator)\n"
+	        "--delimiter the field separator; detected from the header by default\n"
+	        "--encoding  the file's encoding when it is not UTF-8 (converted as read)\n"
+	        "--decimal , --thousands SEP --currency SYMBOL  how the file writes numbers\n"
+	        "            (\"1.234,5\", \"$1,234.50\"); the default is a plain decimal point\n"
 	        "\n"
 	        "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
 }
@@ -226,8 +232,10 @@ static int run_compare(const struct fl_model *fed, const struct fl_score_opts *s
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct fl_model *local = NULL;
 
-		if ((r = fl_model_load(cmp[i].model_path, &local)) == 0)
+		if ((r = fl_model_load(cmp[i].model_path, &local)) == 0) {
+			local->schema->dialect = fed->schema->dialect;
 			r = fl_report_compare_eval(fed, local, so, so->data, &cmp[i]);
+		}
 		fl_model_free(local);
 		if (r != 0 && r != FL_ERR_NOMEM)
 			r = fl_fail(r, "--compare %s: %s", cmp[i].name, fl_errmsg());
@@ -277,7 +285,12 @@ enum {
 	OPT_CRL,
 	OPT_REPORT,
 	OPT_COMPARE,
-	OPT_SORT
+	OPT_SORT,
+	OPT_DELIMITER,
+	OPT_ENCODING,
+	OPT_DECIMAL,
+	OPT_THOUSANDS,
+	OPT_CURRENCY
 };
 
 static const struct option long_opts[] = {
@@ -298,6 +311,11 @@ static const struct option long_opts[] = {
         {"report", required_argument, NULL, OPT_REPORT},
         {"compare", required_argument, NULL, OPT_COMPARE},
         {"sort", required_argument, NULL, OPT_SORT},
+        {"delimiter", required_argument, NULL, OPT_DELIMITER},
+        {"encoding", required_argument, NULL, OPT_ENCODING},
+        {"decimal", required_argument, NULL, OPT_DECIMAL},
+        {"thousands", required_argument, NULL, OPT_THOUSANDS},
+        {"currency", required_argument, NULL, OPT_CURRENCY},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -316,10 +334,13 @@ int fl_cmd_score(int argc, char **argv)
 	size_t n_cmp = 0;
 	int c, json = 0, quiet = 0, explain = 0, r;
 	uint64_t v;
+	struct fl_csv_dialect dialect = {0};
+	unsigned dialect_set = 0;
+	int li = 0;
 
 	opterr = 0;
 	optind = 0; /* 0, not 1: a full restart of getopt */
-	while ((c = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", long_opts, &li)) != -1) {
 		switch (c) {
 		case OPT_MODEL: model = optarg; break;
 		case OPT_DATA: so.data = optarg; break;
@@ -373,6 +394,21 @@ int fl_cmd_score(int argc, char **argv)
 			if ((r = fl_cli_bad_rows(optarg, &so.policy)) != 0)
 				return fail(r);
 			break;
+		case OPT_DELIMITER:
+		case OPT_ENCODING:
+		case OPT_DECIMAL:
+		case OPT_THOUSANDS:
+		case OPT_CURRENCY: {
+			/* The option's name is the dialect's key. */
+			const char *key = long_opts[li].name;
+			char what[32];
+
+			snprintf(what, sizeof(what), "--%s", key);
+			if ((r = fl_csv_dialect_set(&dialect, &dialect_set, key, what, optarg)) !=
+			    0)
+				return fail(r);
+			break;
+		}
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: printf("fedlead-score %s\n", FL_VERSION); return 0;
 		default: return fail(fl_cli_bad_option(c, argv));
@@ -418,6 +454,9 @@ int fl_cmd_score(int argc, char **argv)
 	}
 	if ((r = load_model(model, verify_ca, crl, quiet, &m, signer)) != 0)
 		goto out;
+	/* A model's schema carries no dialect (it is not part of the
+	 * fingerprint): the lead file is read as detected, or as given here. */
+	fl_csv_dialect_merge(&m->schema->dialect, &dialect, dialect_set);
 	if (export != NULL) {
 		char *s = NULL;
 

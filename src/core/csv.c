@@ -9,6 +9,13 @@
  * terminators also gives exact physical line numbers: the line counter moves
  * after every piece ending in '\n', and a record's line is taken when a piece
  * begins with the parser between records.
+ *
+ * The dialect is settled before the first record is parsed: the separator
+ * by scanning the header and the rows after it in the first block
+ * (sniff_*), and a single-byte encoding by converting every block to UTF-8
+ * as it is read, through a 128-entry table that glibc's iconv fills once.
+ * Every field is then checked to be UTF-8 without NUL bytes, so no command
+ * can read a value the schema could not hold.
  */
 #include "fedlead/csv.h"
 
@@ -16,14 +23,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
+#include <iconv.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/utf8.h"
 
 /* Large reads keep system-call overhead negligible next to parsing. */
 #define FL_CSV_BUF (256u * 1024)
@@ -35,6 +45,14 @@
 #define FL_CSV_PARSER_BLOCK (64u * 1024)
 /* libcsv's state between records (ROW_NOT_BEGUN in libcsv.c). */
 #define FL_CSV_ROW_NOT_BEGUN 0
+/*
+ * Separator detection reads ahead this much (or to the end of the file) and
+ * looks at the header and up to FL_CSV_SNIFF_ROWS rows after it.
+ */
+#define FL_CSV_SNIFF_BYTES (64u * 1024)
+#define FL_CSV_SNIFF_ROWS 20
+/* A byte of a single-byte encoding becomes at most 3 bytes of UTF-8. */
+#define FL_CSV_UTF8_GROWTH 3
 
 struct fl_csv {
 	char *name; /* for messages: the path, or "<stdin>" for "-" */
@@ -46,12 +64,20 @@ struct fl_csv {
 
 	unsigned char *buf; /* FL_CSV_BUF bytes; [pos, end) not yet parsed */
 	size_t pos, end;
-	int eof;         /* read() returned 0 */
-	int done;        /* csv_fini() ran: no more records */
-	int bom_pending; /* the first bytes have not been checked for a BOM */
-	int failed;      /* error code that stopped the reader, or 0 */
-	uint64_t bytes;  /* read from the file since open */
-	uint64_t line;   /* physical line of the next byte to parse */
+	int eof;           /* read() returned 0 */
+	int done;          /* csv_fini() ran: no more records */
+	int bom_pending;   /* the first bytes have not been checked for a BOM */
+	char delim;        /* the field separator; 0 until the header decides it */
+	int delim_given;   /* the caller named it: check the header, detect nothing */
+	int delim_decided; /* decide_delimiter() ran (once: a rewind keeps it) */
+	enum fl_csv_encoding enc;
+	struct {
+		unsigned char len, b[FL_CSV_UTF8_GROWTH];
+	} conv[128];        /* UTF-8 of bytes 0x80-0xFF; len 0: not a character */
+	unsigned char *raw; /* the bytes read before conversion (single-byte only) */
+	int failed;         /* error code that stopped the reader, or 0 */
+	uint64_t bytes;     /* read from the file since open */
+	uint64_t line;      /* physical line of the next byte to parse */
 
 	/* The record being assembled by the callbacks. */
 	uint64_t rec_line;
@@ -70,6 +96,8 @@ static void parser_reset(struct fl_csv *c)
 	/* csv_init() only fails for a NULL parser; it allocates nothing. */
 	csv_init(&c->parser, FL_CSV_OPTS);
 	csv_set_blk_size(&c->parser, FL_CSV_PARSER_BLOCK);
+	if (c->delim != 0)
+		csv_set_delim(&c->parser, (unsigned char)c->delim);
 	c->parser_live = 1;
 	c->pos = c->end = 0;
 	c->eof = c->done = c->failed = 0;
@@ -80,8 +108,40 @@ static void parser_reset(struct fl_csv *c)
 	c->rec_ready = c->cb_err = 0;
 }
 
+static const char *const encoding_iconv[] = {"UTF-8", "WINDOWS-1252", "ISO-8859-1"};
+
+/*
+ * The UTF-8 of every byte 0x80-0xFF in a single-byte encoding, from glibc's
+ * iconv once, so that converting a block is a table lookup per byte and a
+ * byte the encoding leaves undefined (0x81 in Windows-1252) is known.
+ */
+static int conv_table(struct fl_csv *c)
+{
+	iconv_t cd = iconv_open("UTF-8", encoding_iconv[c->enc]);
+
+	if (cd == (iconv_t)-1)
+		return fl_fail(FL_ERR_INTERNAL, "iconv cannot convert from %s: %s",
+		               encoding_iconv[c->enc], strerror(errno));
+	for (unsigned b = 0x80; b <= 0xff; b++) {
+		char in = (char)b, *ip = &in, *op = (char *)c->conv[b - 0x80].b;
+		size_t il = 1, ol = FL_CSV_UTF8_GROWTH;
+
+		(void)iconv(cd, NULL, NULL, NULL, NULL);
+		if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 && il == 0)
+			c->conv[b - 0x80].len = (unsigned char)(FL_CSV_UTF8_GROWTH - ol);
+	}
+	iconv_close(cd);
+	return 0;
+}
+
 int fl_csv_open(const char *path, struct fl_csv **out)
 {
+	return fl_csv_open_dialect(path, NULL, out);
+}
+
+int fl_csv_open_dialect(const char *path, const struct fl_csv_dialect *d, struct fl_csv **out)
+{
+	static const struct fl_csv_dialect dflt = {0};
 	struct fl_csv *c = NULL;
 	int r = FL_ERR_INTERNAL;
 	int is_stdin;
@@ -92,13 +152,27 @@ int fl_csv_open(const char *path, struct fl_csv **out)
 		r = fl_fail(FL_ERR_INVALID, "fl_csv_open: no path given");
 		goto out;
 	}
+	if (d == NULL)
+		d = &dflt;
+	if ((d->delimiter != 0 && strchr(",;\t|", d->delimiter) == NULL) ||
+	    (unsigned)d->encoding > FL_CSV_LATIN1) {
+		r = fl_fail(FL_ERR_INVALID, "fl_csv_open: unknown separator or encoding");
+		goto out;
+	}
 	is_stdin = strcmp(path, "-") == 0;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->name = strdup(is_stdin ? "<stdin>" : path)) == NULL ||
-	    (c->buf = malloc(FL_CSV_BUF)) == NULL) {
+	    (c->buf = malloc(FL_CSV_BUF)) == NULL ||
+	    (d->encoding != FL_CSV_UTF8 &&
+	     (c->raw = malloc(FL_CSV_BUF / FL_CSV_UTF8_GROWTH)) == NULL)) {
 		r = fl_fail(FL_ERR_NOMEM, "%s: out of memory", path);
 		goto out;
 	}
+	c->delim = d->delimiter;
+	c->delim_given = d->delimiter != 0;
+	c->enc = d->encoding;
+	if (c->enc != FL_CSV_UTF8 && (r = conv_table(c)) != 0)
+		goto out;
 	c->fd = -1;
 	if (is_stdin) {
 		c->fd = STDIN_FILENO;
@@ -134,6 +208,7 @@ void fl_csv_free(struct fl_csv *c)
 	free(c->fields);
 	free(c->text);
 	free(c->buf);
+	free(c->raw);
 	free(c->name);
 	free(c);
 }
@@ -146,6 +221,75 @@ const char *fl_csv_path(const struct fl_csv *c)
 uint64_t fl_csv_bytes_read(const struct fl_csv *c)
 {
 	return c != NULL ? c->bytes : 0;
+}
+
+char fl_csv_delimiter(const struct fl_csv *c)
+{
+	return c != NULL ? c->delim : 0;
+}
+
+const char *fl_csv_delimiter_name(char d)
+{
+	switch (d) {
+	case ',': return ",";
+	case ';': return ";";
+	case '\t': return "tab";
+	case '|': return "|";
+	default: return "auto";
+	}
+}
+
+const char *fl_csv_encoding_name(enum fl_csv_encoding e)
+{
+	switch (e) {
+	case FL_CSV_WINDOWS_1252: return "windows-1252";
+	case FL_CSV_LATIN1: return "latin1";
+	default: return "utf-8";
+	}
+}
+
+int fl_csv_delimiter_parse(const char *what, const char *text, char *out)
+{
+	*out = 0;
+	if (strcmp(text, "auto") == 0)
+		return 0;
+	if (strcmp(text, "tab") == 0 || strcmp(text, "\\t") == 0) {
+		*out = '\t';
+		return 0;
+	}
+	if (strlen(text) == 1 && strchr(",;\t|", text[0]) != NULL) {
+		*out = text[0];
+		return 0;
+	}
+	return fl_fail(FL_ERR_INVALID,
+	               "%s: \"%s\" is not a field separator (',', ';', tab, '|' or auto)", what,
+	               text);
+}
+
+int fl_csv_encoding_parse(const char *what, const char *text, enum fl_csv_encoding *out)
+{
+	static const struct {
+		const char *name;
+		enum fl_csv_encoding e;
+	} names[] = {
+	        {"utf-8", FL_CSV_UTF8},
+	        {"utf8", FL_CSV_UTF8},
+	        {"windows-1252", FL_CSV_WINDOWS_1252},
+	        {"cp1252", FL_CSV_WINDOWS_1252},
+	        {"latin1", FL_CSV_LATIN1},
+	        {"latin-1", FL_CSV_LATIN1},
+	        {"iso-8859-1", FL_CSV_LATIN1},
+	};
+
+	*out = FL_CSV_UTF8;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(text, names[i].name) == 0) {
+			*out = names[i].e;
+			return 0;
+		}
+	return fl_fail(FL_ERR_INVALID,
+	               "%s: \"%s\" is not a supported encoding (utf-8, windows-1252 or latin1)",
+	               what, text);
 }
 
 int fl_csv_rewind(struct fl_csv *c)
@@ -208,6 +352,54 @@ static int record_reserve(struct fl_csv *c, size_t len)
 	return 0;
 }
 
+/*
+ * Offset of the first byte of s that does not begin a UTF-8 character or
+ * is NUL, or len when the text is clean. ASCII, nearly every byte of a lead
+ * file, takes the quick path.
+ */
+static size_t first_bad_byte(const unsigned char *s, size_t len)
+{
+	size_t i = 0, k;
+
+	while (i < len) {
+		if (s[i] != 0 && s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (s[i] == 0 || (k = fl_utf8_char(s + i, len - i, NULL)) == 0)
+			return i;
+		i += k;
+	}
+	return len;
+}
+
+/*
+ * Refuses a field that is not UTF-8 text: every command reads the same
+ * bytes the same way (a value the schema cannot hold would otherwise land
+ * silently in "other"). The line is the one the bad byte is on.
+ */
+static int check_text(struct fl_csv *c, const unsigned char *s, size_t len)
+{
+	size_t bad = first_bad_byte(s, len);
+	uint64_t line = c->line;
+
+	if (bad == len)
+		return 0;
+	for (size_t i = bad; i < len; i++)
+		line -= s[i] == '\n';
+	if (s[bad] == 0)
+		return fl_fail(FL_ERR_DATA, "%s:%" PRIu64 ":%zu: a NUL byte: the file is not text",
+		               c->name, line, c->n_fields + 1);
+	if (c->enc != FL_CSV_UTF8)
+		return fl_fail(FL_ERR_DATA, "%s:%" PRIu64 ":%zu: byte 0x%02X is not a %s character",
+		               c->name, line, c->n_fields + 1, s[bad],
+		               c->enc == FL_CSV_WINDOWS_1252 ? "Windows-1252" : "Latin-1");
+	return fl_fail(FL_ERR_DATA,
+	               "%s:%" PRIu64 ":%zu: not UTF-8 text (byte 0x%02X); save the file as UTF-8 "
+	               "or name its encoding (--encoding windows-1252 or latin1)",
+	               c->name, line, c->n_fields + 1, s[bad]);
+}
+
 /* libcsv field callback: appends one field to the record. */
 static void on_field(void *s, size_t len, void *data)
 {
@@ -216,6 +408,10 @@ static void on_field(void *s, size_t len, void *data)
 
 	if (c->cb_err != 0)
 		return;
+	if ((r = check_text(c, s, len)) != 0) {
+		c->cb_err = r;
+		return;
+	}
 	/* Limits first, so an oversized record never takes memory. */
 	if (c->n_fields == FL_CSV_MAX_FIELDS) {
 		c->cb_err = fl_fail(FL_ERR_LIMIT, "%s:%" PRIu64 ": record has more than %d fields",
@@ -255,35 +451,233 @@ static void on_record(int term, void *data)
 	c->rec_ready = 1;
 }
 
-/* Appends one read() to the buffer; sets eof when the file is exhausted. */
+/*
+ * Appends one read() to the buffer, converted to UTF-8 from a single-byte
+ * encoding; sets eof when the file is exhausted. Needs room in the buffer
+ * (FL_CSV_UTF8_GROWTH bytes at least when converting). A byte the encoding
+ * leaves undefined is kept as it is: it is never UTF-8, so check_text()
+ * reports it with its line.
+ */
 static int fill(struct fl_csv *c)
 {
+	unsigned char *dst = c->buf + c->end;
+	size_t room = FL_CSV_BUF - c->end;
 	ssize_t n;
 
+	if (c->enc != FL_CSV_UTF8)
+		room /= FL_CSV_UTF8_GROWTH;
 	do
-		n = read(c->fd, c->buf + c->end, FL_CSV_BUF - c->end);
+		n = read(c->fd, c->enc != FL_CSV_UTF8 ? c->raw : dst, room);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return fl_fail(FL_ERR_IO, "%s: %s", c->name, strerror(errno));
 	if (n == 0)
 		c->eof = 1;
-	c->end += (size_t)n;
 	c->bytes += (uint64_t)n;
+	if (c->enc == FL_CSV_UTF8) {
+		c->end += (size_t)n;
+		return 0;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		unsigned char b = c->raw[i];
+
+		if (b < 0x80 || c->conv[b - 0x80].len == 0) {
+			*dst++ = b;
+		} else {
+			memcpy(dst, c->conv[b - 0x80].b, c->conv[b - 0x80].len);
+			dst += c->conv[b - 0x80].len;
+		}
+	}
+	c->end = (size_t)(dst - c->buf);
 	return 0;
 }
 
-/* Strips a UTF-8 byte-order mark, which spreadsheet exports often prepend. */
+/*
+ * Strips a UTF-8 byte-order mark, which spreadsheet exports often prepend.
+ * Read as Windows-1252 or Latin-1, the mark's bytes are "\xC3\xAF\xC2\xBB\xC2\xBF"
+ * (the text "ï»¿"): the file is UTF-8, and converting it would garble
+ * every accented letter.
+ */
 static int skip_bom(struct fl_csv *c)
 {
+	static const char mojibake[] = "\xC3\xAF\xC2\xBB\xC2\xBF";
 	int r;
 
-	/* A pipe may deliver the three bytes in separate reads. */
-	while (c->end < 3 && !c->eof)
+	/* A pipe may deliver the bytes in separate reads. */
+	while (c->end < sizeof(mojibake) - 1 && !c->eof)
 		if ((r = fill(c)) != 0)
 			return r;
-	if (c->end >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0)
+	if (c->enc != FL_CSV_UTF8 && c->end >= sizeof(mojibake) - 1 &&
+	    memcmp(c->buf, mojibake, sizeof(mojibake) - 1) == 0)
+		return fl_fail(FL_ERR_DATA,
+		               "%s:1: the file starts with a UTF-8 byte-order mark: it is UTF-8, "
+		               "not %s (leave out --encoding)",
+		               c->name, fl_csv_encoding_name(c->enc));
+	if (c->enc == FL_CSV_UTF8 && c->end >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0)
 		c->pos = 3;
 	c->bom_pending = 0;
+	return 0;
+}
+
+/* ---- the separator ---- */
+
+/* The separators a header may use, in the order that breaks ties. */
+static const char sniff_delims[] = {',', ';', '\t', '|'};
+#define FL_CSV_N_DELIMS 4
+
+/*
+ * Scans one record at p (not beyond e) split at delim, as libcsv will parse
+ * it: a quote opens a quoted field only at the field's start (after
+ * blanks), a doubled quote inside is one quote, and a record ends at LF, CR
+ * LF or a lone CR outside quotes. Returns the number of fields and sets
+ * *next past the record, *blank when the record is empty or all blanks
+ * (libcsv skips it); returns 0 when the record does not end before e and
+ * the file goes on.
+ */
+static size_t sniff_record(const unsigned char *p, const unsigned char *e, int at_eof, char delim,
+                           const unsigned char **next, int *blank)
+{
+	size_t fields = 1;
+	int quoted = 0, start = 1;
+
+	*blank = 1;
+	while (p < e) {
+		unsigned char ch = *p++;
+
+		if (quoted) {
+			if (ch == '"') {
+				if (p < e && *p == '"')
+					p++;
+				else
+					quoted = 0;
+			}
+			continue;
+		}
+		if (ch == '\n' || ch == '\r') {
+			if (ch == '\r' && p < e && *p == '\n')
+				p++;
+			*next = p;
+			return fields;
+		}
+		if (ch == (unsigned char)delim) {
+			fields++;
+			start = 1;
+			*blank = 0;
+			continue;
+		}
+		if (ch == ' ' || ch == '\t')
+			continue;
+		*blank = 0;
+		if (ch == '"' && start)
+			quoted = 1;
+		start = 0;
+	}
+	if (!at_eof)
+		return 0;
+	*next = e;
+	return fields;
+}
+
+/* What a separator looks like in the first block: the fields of the
+ * header, and how many of the rows after it have as many. */
+struct sniff {
+	size_t header;     /* fields of the header, 0 if it does not end in the block */
+	uint64_t line;     /* the header's physical line */
+	size_t rows, same; /* rows looked at, rows with the header's count */
+};
+
+static void sniff_delim(const struct fl_csv *c, char delim, struct sniff *sn)
+{
+	const unsigned char *p = c->buf + c->pos, *e = c->buf + c->end, *next = NULL;
+	size_t n;
+	int blank;
+
+	memset(sn, 0, sizeof(*sn));
+	sn->line = c->line;
+	for (;;) {
+		if ((n = sniff_record(p, e, c->eof, delim, &next, &blank)) == 0)
+			return;
+		if (!blank)
+			break;
+		for (; p < next; p++)
+			sn->line += *p == '\n';
+		if (p == e)
+			return; /* blank to the end: no header */
+	}
+	sn->header = n;
+	p = next;
+	while (sn->rows < FL_CSV_SNIFF_ROWS && p < e &&
+	       (n = sniff_record(p, e, c->eof, delim, &next, &blank)) != 0) {
+		p = next;
+		if (blank)
+			continue;
+		sn->rows++;
+		sn->same += n == sn->header;
+	}
+}
+
+/* Whether a is the better separator: it splits the header, the rows agree
+ * with it (all of them first), then the more header fields. */
+static int sniff_better(const struct sniff *a, const struct sniff *b)
+{
+	int a_all = a->same == a->rows, b_all = b->same == b->rows;
+
+	if ((a->header >= 2) != (b->header >= 2))
+		return a->header >= 2;
+	if (a_all != b_all)
+		return a_all;
+	if (a->same != b->same)
+		return a->same > b->same;
+	return a->header > b->header;
+}
+
+static const char *delim_looks(char d)
+{
+	switch (d) {
+	case ';': return "';' — the file looks semicolon-separated (use --delimiter ';')";
+	case '\t': return "a tab — the file looks tab-separated (use --delimiter tab)";
+	case '|': return "'|' — the file looks pipe-separated (use --delimiter '|')";
+	default: return "',' — the file looks comma-separated (use --delimiter ',')";
+	}
+}
+
+/*
+ * Settles the separator before the header is parsed: reads ahead (up to
+ * FL_CSV_SNIFF_BYTES, or FL_CSV_SNIFF_ROWS rows), then detects it, or
+ * checks the one given against the header. A header longer than the block
+ * is left to the given separator or ','.
+ */
+static int decide_delimiter(struct fl_csv *c)
+{
+	struct sniff sn[FL_CSV_N_DELIMS];
+	size_t best = 0, given = 0, lines = 0;
+	int r;
+
+	for (size_t i = c->pos; i < c->end; i++)
+		lines += c->buf[i] == '\n';
+	while (!c->eof && c->end - c->pos < FL_CSV_SNIFF_BYTES && lines <= FL_CSV_SNIFF_ROWS) {
+		size_t from = c->end;
+
+		if ((r = fill(c)) != 0)
+			return r;
+		for (size_t i = from; i < c->end; i++)
+			lines += c->buf[i] == '\n';
+	}
+	for (size_t k = 0; k < FL_CSV_N_DELIMS; k++) {
+		sniff_delim(c, sniff_delims[k], &sn[k]);
+		if (sniff_better(&sn[k], &sn[best]))
+			best = k;
+		if (sniff_delims[k] == c->delim)
+			given = k;
+	}
+	if (!c->delim_given) {
+		c->delim = sn[best].header >= 2 ? sniff_delims[best] : ',';
+	} else if (sn[given].header == 1 && sn[best].header >= 2) {
+		return fl_fail(FL_ERR_DATA,
+		               "%s:%" PRIu64 ": the header has one field containing %s", c->name,
+		               sn[best].line, delim_looks(sniff_delims[best]));
+	}
+	csv_set_delim(&c->parser, (unsigned char)c->delim);
 	return 0;
 }
 
@@ -334,6 +728,12 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 	c->rec_ready = 0;
 	if (c->bom_pending && (r = skip_bom(c)) != 0)
 		goto fail;
+	/* The separator is decided once; a rewind keeps it. */
+	if (!c->delim_decided) {
+		if ((r = decide_delimiter(c)) != 0)
+			goto fail;
+		c->delim_decided = 1;
+	}
 	for (;;) {
 		if (c->pos == c->end) {
 			if (c->done) {
@@ -535,4 +935,215 @@ int fl_parse_double(const char *s, size_t len, double *out)
 slow:
 #endif
 	return slow_parse(start, (size_t)(end - start), out);
+}
+
+/* ---- numbers as regions and CRMs write them ---- */
+
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* Drops blanks, and no-break spaces, from both ends of [*b, *e). */
+static void trim(const char **b, const char **e)
+{
+	for (;;) {
+		if (*b < *e && is_blank(**b))
+			(*b)++;
+		else if (*e - *b >= 2 && memcmp(*b, "\xC2\xA0", 2) == 0)
+			*b += 2;
+		else
+			break;
+	}
+	for (;;) {
+		if (*e > *b && is_blank((*e)[-1]))
+			(*e)--;
+		else if (*e - *b >= 2 && memcmp(*e - 2, "\xC2\xA0", 2) == 0)
+			*e -= 2;
+		else
+			break;
+	}
+}
+
+/* Takes a leading sign off [*b, e) into *sign ('+', '-' or 0 when there is
+ * none yet); a second sign is left for the parser to refuse. */
+static void take_sign(const char **b, const char *e, char *sign)
+{
+	if (*sign == 0 && *b < e && (**b == '-' || **b == '+'))
+		*sign = *(*b)++;
+}
+
+int fl_parse_number(const char *s, size_t len, const struct fl_number_format *f, double *out)
+{
+	const char *b = s, *e = s + len;
+	char buf[128], sign = 0, dec;
+	size_t k = 0, tl, cl, group = 0;
+	int groups = 0, in_int = 1;
+
+	*out = 0;
+	if (f == NULL || ((f->decimal == 0 || f->decimal == '.') && f->thousands[0] == '\0' &&
+	                  f->currency[0] == '\0'))
+		return fl_parse_double(s, len, out);
+	dec = f->decimal ? f->decimal : '.';
+	tl = strlen(f->thousands);
+	cl = strlen(f->currency);
+	trim(&b, &e);
+	if (cl > 0) {
+		take_sign(&b, e, &sign);
+		trim(&b, &e);
+		if ((size_t)(e - b) >= cl && memcmp(b, f->currency, cl) == 0)
+			b += cl;
+		else if ((size_t)(e - b) >= cl && memcmp(e - cl, f->currency, cl) == 0)
+			e -= cl;
+		trim(&b, &e);
+	}
+	take_sign(&b, e, &sign);
+	if (sign != 0)
+		buf[k++] = sign;
+	/* Copies the number in plain form, checking the grouping on the way:
+	 * the first group has 1 to 3 digits, every later one exactly 3. */
+	while (b < e) {
+		if (k + 1 >= sizeof(buf))
+			return -1; /* no grouped number is this long */
+		if (in_int && tl > 0 && (size_t)(e - b) >= tl && memcmp(b, f->thousands, tl) == 0) {
+			if (group == 0 || group > 3 || (groups > 0 && group != 3))
+				return -1;
+			groups++;
+			group = 0;
+			b += tl;
+			continue;
+		}
+		if (*b >= '0' && *b <= '9') {
+			if (in_int)
+				group++;
+			buf[k++] = *b++;
+			continue;
+		}
+		if (*b == dec) {
+			buf[k++] = '.';
+			b++;
+		} else if (*b == '.' || *b == ',') {
+			return -1; /* a point or comma that is neither separator */
+		} else {
+			buf[k++] = *b++;
+		}
+		if (in_int && groups > 0 && group != 3)
+			return -1;
+		in_int = 0;
+	}
+	if (in_int && groups > 0 && group != 3)
+		return -1;
+	return fl_parse_double(buf, k, out);
+}
+
+int fl_number_set_decimal(struct fl_number_format *f, const char *what, const char *text)
+{
+	if (strcmp(text, ".") != 0 && strcmp(text, ",") != 0)
+		return fl_fail(FL_ERR_INVALID,
+		               "%s: \"%s\" is not a decimal separator (\".\" or \",\")", what,
+		               text);
+	if (strcmp(f->thousands, text) == 0)
+		return fl_fail(FL_ERR_INVALID,
+		               "%s: \"%s\" is the thousands separator too; they must differ", what,
+		               text);
+	f->decimal = text[0];
+	return 0;
+}
+
+int fl_number_set_thousands(struct fl_number_format *f, const char *what, const char *text)
+{
+	static const char *const ok[] = {"", ",", ".", " ", "'", "\xC2\xA0", "\xE2\x80\xAF", NULL};
+	size_t i;
+
+	for (i = 0; ok[i] != NULL; i++)
+		if (strcmp(text, ok[i]) == 0)
+			break;
+	if (ok[i] == NULL)
+		return fl_fail(
+		        FL_ERR_INVALID,
+		        "%s: \"%s\" is not a thousands separator (\",\", \".\", \" \", \"'\", a "
+		        "no-break space or \"\" for none)",
+		        what, text);
+	if (text[0] != '\0' && text[1] == '\0' && text[0] == (f->decimal ? f->decimal : '.'))
+		return fl_fail(FL_ERR_INVALID,
+		               "%s: \"%s\" is the decimal separator too; they must differ", what,
+		               text);
+	memcpy(f->thousands, text, strlen(text) + 1);
+	return 0;
+}
+
+int fl_number_set_currency(struct fl_number_format *f, const char *what, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n > FL_NUMBER_CURRENCY_MAX || strpbrk(text, "0123456789+-.,") != NULL ||
+	    !fl_utf8_valid(text, n, FL_UTF8_NO_CONTROL))
+		return fl_fail(
+		        FL_ERR_INVALID,
+		        "%s: \"%s\" is not a currency symbol (1 to %d bytes, no digits, signs, "
+		        "points or commas)",
+		        what, text, FL_NUMBER_CURRENCY_MAX);
+	memcpy(f->currency, text, n + 1);
+	return 0;
+}
+
+void fl_number_describe(const struct fl_number_format *f, char *buf, size_t bufsz)
+{
+	int n = 0;
+
+	if (bufsz == 0)
+		return;
+	buf[0] = '\0';
+	if (f->decimal == ',')
+		n = snprintf(buf, bufsz, "decimal \",\"");
+	if (f->thousands[0] != '\0' && n >= 0 && (size_t)n < bufsz)
+		n += snprintf(buf + n, bufsz - (size_t)n, "%sthousands \"%s\"", n ? ", " : "",
+		              f->thousands);
+	if (f->currency[0] != '\0' && n >= 0 && (size_t)n < bufsz)
+		snprintf(buf + n, bufsz - (size_t)n, "%scurrency \"%s\"", n ? ", " : "",
+		         f->currency);
+}
+
+int fl_csv_dialect_set(struct fl_csv_dialect *d, unsigned *set, const char *key, const char *what,
+                       const char *text)
+{
+	unsigned bit;
+	int r;
+
+	if (strcmp(key, "delimiter") == 0) {
+		bit = FL_DIALECT_DELIMITER;
+		r = fl_csv_delimiter_parse(what, text, &d->delimiter);
+	} else if (strcmp(key, "encoding") == 0) {
+		bit = FL_DIALECT_ENCODING;
+		r = fl_csv_encoding_parse(what, text, &d->encoding);
+	} else if (strcmp(key, "decimal") == 0) {
+		bit = FL_DIALECT_DECIMAL;
+		r = fl_number_set_decimal(&d->number, what, text);
+	} else if (strcmp(key, "thousands") == 0) {
+		bit = FL_DIALECT_THOUSANDS;
+		r = fl_number_set_thousands(&d->number, what, text);
+	} else if (strcmp(key, "currency") == 0) {
+		bit = FL_DIALECT_CURRENCY;
+		r = fl_number_set_currency(&d->number, what, text);
+	} else {
+		return fl_fail(FL_ERR_INTERNAL, "%s: not a part of a dialect", key);
+	}
+	if (r == 0 && set != NULL)
+		*set |= bit;
+	return r;
+}
+
+void fl_csv_dialect_merge(struct fl_csv_dialect *dst, const struct fl_csv_dialect *src,
+                          unsigned set)
+{
+	if (set & FL_DIALECT_DELIMITER)
+		dst->delimiter = src->delimiter;
+	if (set & FL_DIALECT_ENCODING)
+		dst->encoding = src->encoding;
+	if (set & FL_DIALECT_DECIMAL)
+		dst->number.decimal = src->number.decimal;
+	if (set & FL_DIALECT_THOUSANDS)
+		memcpy(dst->number.thousands, src->number.thousands, sizeof(dst->number.thousands));
+	if (set & FL_DIALECT_CURRENCY)
+		memcpy(dst->number.currency, src->number.currency, sizeof(dst->number.currency));
 }

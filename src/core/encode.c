@@ -21,8 +21,9 @@ struct cat_entry {
 };
 
 struct binding {
-	size_t col;             /* CSV column index */
-	struct cat_entry *cats; /* categorical: values sorted for bsearch */
+	size_t col;                     /* CSV column index */
+	struct cat_entry *cats;         /* categorical: values sorted for bsearch */
+	struct fl_number_format number; /* numeric: the file's, with the feature's own */
 };
 
 struct fl_binding {
@@ -135,6 +136,12 @@ int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
 		if ((r = find_column(hdr, n, path, f->name, 1, &b->feat[i].col)) != 0)
 			goto out;
 		used[b->feat[i].col] = 1;
+		if (f->type == FL_NUMERIC) {
+			struct fl_csv_dialect d = s->dialect, own = {.number = f->number};
+
+			fl_csv_dialect_merge(&d, &own, f->number_set);
+			b->feat[i].number = d.number;
+		}
 		if (f->type != FL_CATEGORICAL)
 			continue;
 		if ((b->feat[i].cats = calloc(f->n_values, sizeof(struct cat_entry))) == NULL) {
@@ -222,10 +229,12 @@ static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec
 	               f->len > QUOTE_MAX ? "..." : "", what);
 }
 
-static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f, size_t col,
-                          const struct fl_csv_record *rec, double *x)
+static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f,
+                          const struct binding *fb, const struct fl_csv_record *rec, double *x)
 {
+	size_t col = fb->col;
 	const struct fl_csv_field *fld = &rec->fields[col];
+	char what[160], fmt[96];
 	double v;
 
 	if (fld->len == 0) {
@@ -238,7 +247,7 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 		x[1] = 1.0;
 		return 0;
 	}
-	if (fl_parse_double(fld->s, fld->len, &v) != 0) {
+	if (fl_parse_number(fld->s, fld->len, &fb->number, &v) != 0) {
 		char *end;
 		double t = strtod(fld->s, &end);
 
@@ -248,7 +257,11 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 			end++;
 		if (end != fld->s && *end == '\0' && !isfinite(t))
 			return bad_field(b, rec, col, "is not a finite number");
-		return bad_field(b, rec, col, "is not a number");
+		/* Say how the number was expected, when not plainly. */
+		fl_number_describe(&fb->number, fmt, sizeof(fmt));
+		snprintf(what, sizeof(what), "is not a number%s%s%s", fmt[0] ? " (" : "", fmt,
+		         fmt[0] ? ")" : "");
+		return bad_field(b, rec, col, what);
 	}
 	x[0] = v;
 	if (f->missing == FL_MISSING_IMPUTE)
@@ -311,7 +324,7 @@ int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, d
 		const struct fl_feature *f = &s->features[i];
 
 		if (f->type == FL_NUMERIC)
-			r = encode_numeric(b, f, b->feat[i].col, rec, x + f->enc_offset);
+			r = encode_numeric(b, f, &b->feat[i], rec, x + f->enc_offset);
 		else
 			r = encode_categorical(b, f, &b->feat[i], rec, x + f->enc_offset);
 		if (r != 0)

@@ -54,7 +54,8 @@ int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
 	rows->need_label = need_label;
 	rows->policy = policy;
 	rows->rep = rep;
-	if ((r = fl_csv_open(path, &rows->csv)) != 0 || (r = bind_header(rows)) != 0) {
+	if ((r = fl_csv_open_dialect(path, &s->dialect, &rows->csv)) != 0 ||
+	    (r = bind_header(rows)) != 0) {
 		fl_rows_close(rows);
 		return r;
 	}

@@ -120,9 +120,51 @@ static int strcmp_qsort(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static const char *const dialect_keys[] = {"delimiter", "encoding", "decimal",
+                                           "thousands", "currency", NULL};
+
+/* Reads the dialect keys of obj into *d (the file's, or one feature's
+ * number format); *set gets the FL_DIALECT_* bit of each key given. */
+static int parse_dialect_keys(json_t *obj, const char *origin, const char *where,
+                              const char *const *keys, struct fl_csv_dialect *d, unsigned *set)
+{
+	char *text = NULL, what[96];
+	int r = 0;
+
+	for (size_t i = 0; keys[i] != NULL && r == 0; i++) {
+		if ((r = get_string(obj, keys[i], 0, origin, where, &text)) != 0 || text == NULL)
+			continue;
+		snprintf(what, sizeof(what), "%s%s", where, keys[i]);
+		if ((r = fl_csv_dialect_set(d, set, keys[i], what, text)) != 0)
+			r = fl_fail(FL_ERR_SCHEMA, "%s: %s", origin, fl_errmsg());
+		free(text);
+		text = NULL;
+	}
+	return r;
+}
+
+/*
+ * A numeric feature's own number format ("decimal", "thousands",
+ * "currency"), over the file's: a CRM may write money as "$1,234" and
+ * every other number plainly. Like the file's dialect, it says how values
+ * are written, not what they mean, so it stays out of the fingerprint.
+ */
+static int parse_number_format(json_t *jf, const char *origin, const char *where,
+                               struct fl_feature *f)
+{
+	static const char *const keys[] = {"decimal", "thousands", "currency", NULL};
+	struct fl_csv_dialect d = {0};
+	int r;
+
+	if ((r = parse_dialect_keys(jf, origin, where, keys, &d, &f->number_set)) == 0)
+		f->number = d.number;
+	return r;
+}
+
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
-	static const char *const num_keys[] = {"name", "type", "missing", NULL};
+	static const char *const num_keys[] = {"name",      "type",     "missing", "decimal",
+	                                       "thousands", "currency", NULL};
 	static const char *const cat_keys[] = {"name", "type", "values", "other", NULL};
 	char where[64], *type = NULL, *missing = NULL, **sorted = NULL;
 	json_t *values, *other;
@@ -154,6 +196,8 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			goto out;
 		}
 		f->enc_width = f->missing == FL_MISSING_IMPUTE ? 2 : 1;
+		if ((r = parse_number_format(jf, origin, where, f)) != 0)
+			goto out;
 	} else if (strcmp(type, "categorical") == 0) {
 		f->type = FL_CATEGORICAL;
 		if ((r = check_keys(jf, cat_keys, origin, where)) != 0)
@@ -318,10 +362,25 @@ out:
 	return r;
 }
 
+/*
+ * The dialect keys: how this partner's files are written ("delimiter": ";",
+ * "encoding": "windows-1252"). They are left out of the canonical form, and
+ * so of the fingerprint, on purpose: a dialect is a property of one
+ * partner's export, not of the model. Partners whose CRMs write different
+ * files must still agree on one fingerprint, and a model means the same
+ * whichever separator its rows were read with (as a column mapping never
+ * changes the fingerprint either).
+ */
+static int parse_dialect(json_t *root, const char *origin, struct fl_schema *s)
+{
+	return parse_dialect_keys(root, origin, "", dialect_keys, &s->dialect, NULL);
+}
+
 int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out)
 {
-	static const char *const top_keys[] = {"fedlead_schema", "label",   "id", "features",
-	                                       "ignore",         "comment", NULL};
+	static const char *const top_keys[] = {
+	        "fedlead_schema", "label",    "id",      "features",  "ignore",   "comment",
+	        "delimiter",      "encoding", "decimal", "thousands", "currency", NULL};
 	static const char *const label_keys[] = {"column", "positive", "negative", NULL};
 	struct fl_schema *s = NULL;
 	json_t *root = NULL, *v, *label, *feats, *ign;
@@ -387,7 +446,8 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 		            s->positive);
 		goto out;
 	}
-	if ((r = get_string(root, "id", 0, origin, "", &s->id)) != 0)
+	if ((r = get_string(root, "id", 0, origin, "", &s->id)) != 0 ||
+	    (r = parse_dialect(root, origin, s)) != 0)
 		goto out;
 
 	feats = json_object_get(root, "features");
@@ -648,22 +708,154 @@ static int draft_check_header(char **names, size_t n, const char *path)
 	return r;
 }
 
+/* ---- Which label value means converted ---- */
+
+/* Words for a conversion, and for its opposite, as CRMs and data sets write
+ * them; compared after label_word() has folded case, '_' and '-'. */
+static const char *const positive_words[] = {
+        "converted", "conversion", "won",    "closed won", "win",        "yes",        "y",
+        "true",      "t",          "1",      "success",    "successful", "sale",       "sold",
+        "purchased", "purchase",   "bought", "signed",     "accepted",   "subscribed", "positive",
+        "customer",  "booked",     "paid",   "qualified",  "deal won",   NULL};
+static const char *const negative_words[] = {
+        "lost",         "closed lost", "lose",     "loss",      "no",       "n",
+        "false",        "f",           "0",        "failure",   "failed",   "fail",
+        "unsuccessful", "no sale",     "rejected", "declined",  "negative", "churned",
+        "disqualified", "unqualified", "dead",     "deal lost", "none",     NULL};
+
+/* v in lower case, trimmed, with '_' and '-' as blanks and runs of blanks as
+ * one: "Closed_Won " and "closed-won" are both "closed won". */
+static void label_word(const char *v, char *out, size_t outsz)
+{
+	size_t k = 0;
+	int blank = 1; /* drops leading blanks */
+
+	for (; *v != '\0' && k + 1 < outsz; v++) {
+		char ch = *v;
+
+		if (ch == '_' || ch == '-' || ch == ' ' || ch == '\t') {
+			if (!blank)
+				out[k++] = ' ';
+			blank = 1;
+			continue;
+		}
+		out[k++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+		blank = 0;
+	}
+	if (k > 0 && out[k - 1] == ' ')
+		k--;
+	out[k] = '\0';
+}
+
+static int word_in(const char *w, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(w, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1: a word for a conversion; -1: for its opposite (or a negated
+ * conversion: "not converted", "non converted", "unconverted", "did not
+ * convert"); 0: neither. */
+static int label_polarity(const char *v)
+{
+	static const char *const negations[] = {"not ",   "non ",     "no ", "un",
+	                                        "never ", "did not ", NULL};
+	char w[64];
+
+	label_word(v, w, sizeof(w));
+	if (word_in(w, positive_words))
+		return 1;
+	if (word_in(w, negative_words))
+		return -1;
+	for (size_t i = 0; negations[i] != NULL; i++) {
+		size_t n = strlen(negations[i]);
+
+		if (strncmp(w, negations[i], n) == 0 && w[n] != '\0' &&
+		    (word_in(w + n, positive_words) || strncmp(w + n, "convert", 7) == 0))
+			return -1;
+	}
+	return 0;
+}
+
+int fl_schema_label_positive(const char *const v[2])
+{
+	double x[2];
+	int p[2];
+
+	/* Numbers say only as 1 against 0 or -1: "2" against "1" could mean
+	 * either (some data sets code yes as 2). */
+	if (fl_parse_double(v[0], strlen(v[0]), &x[0]) == 0 &&
+	    fl_parse_double(v[1], strlen(v[1]), &x[1]) == 0) {
+		for (int i = 0; i < 2; i++)
+			if (x[i] == 1 && (x[1 - i] == 0 || x[1 - i] == -1))
+				return i;
+		return -1;
+	}
+	p[0] = label_polarity(v[0]);
+	p[1] = label_polarity(v[1]);
+	for (int i = 0; i < 2; i++) {
+		if (p[i] == 1 && p[1 - i] != 1)
+			return i;
+	}
+	for (int i = 0; i < 2; i++)
+		if (p[i] == 0 && p[1 - i] == -1)
+			return i;
+	return -1;
+}
+
+/*
+ * Records the dialect the caller gave (nothing detected): the partner who
+ * drafts reads the same file with the schema as it was drafted. It is
+ * outside the fingerprint, so a partner whose files differ changes it
+ * without changing the contract.
+ */
+static void draft_dialect(json_t *root, const struct fl_csv_dialect *d)
+{
+	if (d->delimiter != 0)
+		json_object_set_new(root, "delimiter",
+		                    json_string(fl_csv_delimiter_name(d->delimiter)));
+	if (d->encoding != FL_CSV_UTF8)
+		json_object_set_new(root, "encoding",
+		                    json_string(fl_csv_encoding_name(d->encoding)));
+	if (d->number.decimal == ',')
+		json_object_set_new(root, "decimal", json_string(","));
+	if (d->number.thousands[0] != '\0')
+		json_object_set_new(root, "thousands", json_string(d->number.thousands));
+	if (d->number.currency[0] != '\0')
+		json_object_set_new(root, "currency", json_string(d->number.currency));
+}
+
 int fl_schema_draft(const char *csv_path, const char *label, const char *id, size_t max_levels,
                     char **json_out)
 {
+	struct fl_schema_draft_opts o = {.label = label, .id = id, .max_levels = max_levels};
+
+	return fl_schema_draft_opts(csv_path, &o, json_out);
+}
+
+int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts *o,
+                         char **json_out)
+{
+	const char *label = o->label, *id = o->id;
+	size_t max_levels = o->max_levels;
 	struct fl_csv *csv = NULL;
 	struct fl_csv_record rec;
 	struct draft_col *cols = NULL;
 	char **names = NULL;
 	size_t ncol = 0, label_col = SIZE_MAX, id_col = SIZE_MAX;
+	uint64_t n_rows = 0;
 	json_t *root = NULL, *feats, *ign, *jl;
-	int r;
+	int r, pos;
 
 	*json_out = NULL;
+	if (label == NULL)
+		return fl_fail(FL_ERR_INVALID, "no label column given");
 	if (id != NULL && strcmp(id, label) == 0)
 		return fl_fail(FL_ERR_INVALID, "the id column and the label column are both \"%s\"",
 		               id);
-	if ((r = fl_csv_open(csv_path, &csv)) != 0)
+	if ((r = fl_csv_open_dialect(csv_path, &o->dialect, &csv)) != 0)
 		goto out;
 	if ((r = fl_csv_next(csv, &rec)) <= 0) {
 		if (r == 0)
@@ -708,6 +900,7 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		goto out;
 	}
 	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		n_rows++;
 		if (rec.n_fields != ncol) {
 			r = fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu",
 			            csv_path, (unsigned long long)rec.line, rec.n_fields, ncol);
@@ -721,7 +914,8 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 				cols[i].missing = 1;
 				continue;
 			}
-			if (cols[i].numeric && fl_parse_double(f->s, f->len, &x) != 0)
+			if (cols[i].numeric &&
+			    fl_parse_number(f->s, f->len, &o->dialect.number, &x) != 0)
 				cols[i].numeric = 0;
 			if (cols[i].numeric && (fabs(x) >= 9e15 || x != trunc(x)))
 				cols[i].integer = 0;
@@ -733,6 +927,10 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 	}
 	if (r < 0)
 		goto out;
+	if (n_rows == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no data rows (the file has only a header)", csv_path);
+		goto out;
+	}
 	if (cols[label_col].n_vals != 2 || cols[label_col].missing) {
 		r = fl_fail(FL_ERR_DATA,
 		            "%s: label column \"%s\" must take exactly two values and never be "
@@ -750,6 +948,29 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 		goto out;
 	}
 
+	/* The label's values decide which one means converted, never their
+	 * order: alphabetically "Not Converted" comes after "Converted". */
+	if (o->positive != NULL) {
+		pos = strcmp(cols[label_col].vals[0], o->positive) == 0   ? 0
+		      : strcmp(cols[label_col].vals[1], o->positive) == 0 ? 1
+		                                                          : -1;
+		if (pos < 0) {
+			r = fl_fail(FL_ERR_INVALID,
+			            "--positive \"%s\" is not a value of label column \"%s\" (it "
+			            "takes \"%s\" and \"%s\")",
+			            o->positive, label, cols[label_col].vals[0],
+			            cols[label_col].vals[1]);
+			goto out;
+		}
+	} else if ((pos = fl_schema_label_positive((const char *const *)cols[label_col].vals)) <
+	           0) {
+		r = fl_fail(FL_ERR_DATA,
+		            "%s: label column \"%s\" takes \"%s\" and \"%s\", which do not say "
+		            "which one means converted (use --positive VALUE)",
+		            csv_path, label, cols[label_col].vals[0], cols[label_col].vals[1]);
+		goto out;
+	}
+
 	r = FL_ERR_NOMEM;
 	if ((root = json_object()) == NULL || (jl = json_object()) == NULL)
 		goto out;
@@ -757,14 +978,11 @@ int fl_schema_draft(const char *csv_path, const char *label, const char *id, siz
 	json_object_set_new(root, "comment",
 	                    json_string("Drafted by fedlead-node schema: review every feature "
 	                                "before partners agree on it."));
+	draft_dialect(root, &o->dialect);
 	json_object_set_new(root, "label", jl);
 	json_object_set_new(jl, "column", json_string(label));
-	/* The larger value (1 over 0, "yes" over "no") is taken to mean converted;
-	 * the comment above asks a person to confirm it. */
-	if (cols[label_col].numeric)
-		qsort(cols[label_col].vals, 2, sizeof(char *), numeric_text_cmp);
-	json_object_set_new(jl, "positive", json_string(cols[label_col].vals[1]));
-	json_object_set_new(jl, "negative", json_string(cols[label_col].vals[0]));
+	json_object_set_new(jl, "positive", json_string(cols[label_col].vals[pos]));
+	json_object_set_new(jl, "negative", json_string(cols[label_col].vals[1 - pos]));
 	if (id != NULL)
 		json_object_set_new(root, "id", json_string(id));
 	feats = json_array();

@@ -336,6 +336,12 @@ static int rank_rows(const struct fl_model *m, const struct fl_score_opts *o, st
 	}
 	if (r < 0)
 		goto out;
+	/* A header alone (or only bad rows skipped) has no ranking to report:
+	 * an AUC of NaN with exit status 0 would pass for a result. */
+	if (rep->load.rows == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no usable data rows", o->data);
+		goto out;
+	}
 	rep->bytes = fl_rows_bytes_read(rows);
 	if ((r = fl_ranker_finish(rk, top_k(o, rep->load.rows), &rep->ev)) != 0)
 		goto out;

@@ -422,8 +422,9 @@ int fl_node_run(const struct fl_node_opts *o)
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = fl_schema_load(o->schema_path, &schema)) != 0 ||
-	    (r = fl_dataset_load(schema, o->data_path, o->bad_rows, &ds, &rep)) != 0)
+	if ((r = fl_schema_load(o->schema_path, &schema)) == 0)
+		fl_csv_dialect_merge(&schema->dialect, &o->dialect, o->dialect_set);
+	if (r != 0 || (r = fl_dataset_load(schema, o->data_path, o->bad_rows, &ds, &rep)) != 0)
 		goto out;
 	if (rep.skipped > 0)
 		fl_log(FL_LOG_WARN, "%s: skipped %llu bad rows; first: %s", o->data_path,

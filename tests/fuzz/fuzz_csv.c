@@ -1,7 +1,11 @@
 /*
  * Fuzz target: CSV parsing. The input is a CSV file (in a memfd), read
  *   - record by record with fl_csv_next(), where every field that
- *     fl_parse_double() takes must be exactly what strtod() makes of it;
+ *     fl_parse_double() takes must be exactly what strtod() makes of it,
+ *     and every field is UTF-8 without NUL bytes (the reader refuses the
+ *     rest); a second time as a semicolon-separated Windows-1252 file
+ *     (converted as read), where fl_parse_number() with a decimal comma
+ *     and thousands point must give a finite number when it takes a field;
  *   - into a dataset against the fixture schema with fl_dataset_load(),
  *     failing and skipping bad rows; a loaded dataset must have the
  *     schema's width and 0/1 labels;
@@ -18,6 +22,7 @@
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
 #include "fedlead/schema.h"
+#include "fedlead/utf8.h"
 #include "fuzz_common.h"
 
 /* fl_parse_double() against strtod() on the same (trimmed) text. */
@@ -43,21 +48,31 @@ static void check_number(const char *s, size_t len)
 		fz_die("fl_parse_double(\"%s\") = %.17g, strtod() says %.17g", buf, a, b);
 }
 
-static void read_records(const char *path)
+static void read_records(const char *path, const struct fl_csv_dialect *d)
 {
 	struct fl_csv *csv = NULL;
 	struct fl_csv_record rec;
+	double v;
 	int r;
 
-	if (fl_csv_open(path, &csv) != 0)
+	if (fl_csv_open_dialect(path, d, &csv) != 0)
 		return;
 	while ((r = fl_csv_next(csv, &rec)) == 1) {
 		for (size_t i = 0; i < rec.n_fields; i++) {
-			if (strlen(rec.fields[i].s) > rec.fields[i].len)
+			const char *f = rec.fields[i].s;
+			size_t len = rec.fields[i].len;
+
+			if (strlen(f) > len)
 				fz_die("a CSV field is longer than its length");
-			check_number(rec.fields[i].s, rec.fields[i].len);
+			if (!fl_utf8_valid(f, len, FL_UTF8_NO_NUL))
+				fz_die("a CSV field is not UTF-8 without NUL bytes");
+			check_number(f, len);
+			if (fl_parse_number(f, len, &d->number, &v) == 0 && !isfinite(v))
+				fz_die("fl_parse_number(\"%s\") = %g", f, v);
 		}
 	}
+	if (r == 0 && fl_csv_delimiter(csv) == 0)
+		fz_die("the reader ended without deciding the separator");
 	fl_csv_free(csv);
 }
 
@@ -88,12 +103,14 @@ static void load(const char *path, enum fl_bad_rows policy)
 	fl_dataset_free(ds);
 }
 
-static void draft(const char *path)
+static void draft(const char *path, const struct fl_csv_dialect *d)
 {
+	struct fl_schema_draft_opts o = {.label = "won", .id = "lead", .max_levels = 5};
 	struct fl_schema *s = NULL;
 	char *json = NULL;
 
-	if (fl_schema_draft(path, "won", "lead", 5, &json) != 0)
+	o.dialect = *d;
+	if (fl_schema_draft_opts(path, &o, &json) != 0)
 		return;
 	if (fl_schema_parse(json, strlen(json), "draft", &s) != 0)
 		fz_die("a drafted schema does not parse: %s\n%s", fl_errmsg(), json);
@@ -103,13 +120,20 @@ static void draft(const char *path)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const struct fl_csv_dialect plain = {0};
+	static const struct fl_csv_dialect crm = {
+	        .delimiter = ';',
+	        .encoding = FL_CSV_WINDOWS_1252,
+	        .number = {.decimal = ',', .thousands = ".", .currency = "\xE2\x82\xAC"}};
 	const char *path;
 
 	fz_init();
 	path = fz_memfile(data, size);
-	read_records(path);
+	read_records(path, &plain);
+	read_records(path, &crm);
 	load(path, FL_BAD_ROWS_FAIL);
 	load(path, FL_BAD_ROWS_SKIP);
-	draft(path);
+	draft(path, &plain);
+	draft(path, &crm);
 	return 0;
 }

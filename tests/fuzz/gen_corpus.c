@@ -599,6 +599,20 @@ static void text_seeds(void)
 	           "n4,0.1000000000000000055511151231257827,9007199254740993,north,1,no\n"
 	           "n5,1e308,2.2250738585072011e-308,south,2,no\n"
 	           "n6,abc,1e400,north,4,maybe\n");
+	/* Files as CRMs write them: semicolons with decimal commas, a tab
+	 * export, Windows-1252 bytes (read as both dialects by fuzz_csv). */
+	write_text("csv", "semicolon.csv",
+	           "\xef\xbb\xbflead;age;visits;region;tier;won\r\n"
+	           "s1;1.234,5;3;\"no;rth\";1;yes\r\n"
+	           "s2;12,5 \xe2\x82\xac;0;south;2;no\r\n");
+	write_text("csv", "tab.csv",
+	           "lead\tage\tvisits\tregion\ttier\twon\n"
+	           "t1\t3\t1\tnorth\t1\tyes\n"
+	           "t2\t\t2\t\"so\tuth\"\t2\tno\n");
+	write_text("csv", "cp1252.csv",
+	           "lead,age,visits,region,tier,won\n"
+	           "w1,3,1,M\xfcnchen,1,yes\n"
+	           "w2,4,2,\x80\x81\x93,2,no\n");
 
 	/* model */
 	copy_seed("model", "format-1.0.flm", "tests/data/model/format-1.0.flm");
