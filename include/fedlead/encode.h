@@ -109,9 +109,12 @@ struct fl_load_report {
 	size_t n_samples;
 	size_t n_extra;  /* header columns the schema ignores implicitly */
 	char extra[512]; /* their names, comma-separated (truncated with "...") */
-	/* Unseen values, counted by fl_rows_next() (the scoring paths): per
-	 * column for the first FL_UNSEEN_COLUMNS columns that have any, the
-	 * others only in n_unseen_more. */
+	/* Unseen values, counted by fl_rows_next() when the caller sets
+	 * want_unseen (scoring: in training and checks a value the schema
+	 * does not list is what "(other)" is for): per column for the first
+	 * FL_UNSEEN_COLUMNS columns that have any, the others only in
+	 * n_unseen_more. */
+	int want_unseen;
 	uint64_t unseen_leads; /* leads with at least one unseen value */
 	struct fl_unseen unseen[FL_UNSEEN_COLUMNS];
 	size_t n_unseen;

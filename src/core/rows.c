@@ -117,7 +117,7 @@ int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id
 	while ((r = fl_csv_next(rows->csv, &rows->rec)) == 1) {
 		rows->index++;
 		if ((r = fl_encode_row(rows->b, &rows->rec, x, label, id)) == 0) {
-			if (rows->rep != NULL)
+			if (rows->rep != NULL && rows->rep->want_unseen)
 				count_unseen(rows, x);
 			return 1;
 		}

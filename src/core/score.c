@@ -362,6 +362,7 @@ int fl_score_rank(const struct fl_model *m, const struct fl_score_opts *o,
 
 	*rk = NULL;
 	memset(rep, 0, sizeof(*rep));
+	rep->load.want_unseen = 1;
 	if ((x = malloc(m->dim * sizeof(double))) == NULL)
 		return FL_ERR_NOMEM;
 	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) == 0)
@@ -383,6 +384,7 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
+	rep->load.want_unseen = 1;
 	if (o->n_reasons < 0 || o->n_reasons > FL_MAX_REASONS)
 		return fl_fail(FL_ERR_INVALID, "reason codes per lead must be 0 to %d",
 		               FL_MAX_REASONS);
