@@ -287,7 +287,7 @@ expect "score --export json" 0 ""
 check "the exported model parses and matches the schema" "$PY" -c '
 import csv, json, sys
 d = json.load(open("out"))
-assert d["format"] == "1.1", d["format"]
+assert d["format"] == "1.2", d["format"]
 assert d["dim"] == int(sys.argv[1]) and len(d["weights"]) == d["dim"], d["dim"]
 assert d["schema_fingerprint"].startswith(sys.argv[2]), d["schema_fingerprint"]
 assert [w["column"] for w in d["weights"]] == ["(intercept)", "visits", "visits (missing)",
