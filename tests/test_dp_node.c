@@ -32,12 +32,15 @@
 #include "fedlead/fixedpoint.h"
 #include "fedlead/ledger.h"
 #include "fedlead/log.h"
+#include "fedlead/model.h"
 #include "fedlead/node.h"
 #include "fedlead/payload.h"
 #include "fedlead/schema.h"
 #include "fedlead/secagg.h"
+#include "fedlead/signed_model.h"
 #include "fedlead/wire.h"
 #include "support/node_harness.h"
+#include "support/pki.h"
 
 #define FED "fed-dp"
 #define BINS NODE_HARNESS_BINS
@@ -429,6 +432,94 @@ static void test_privacy_settings(void **state)
 	assert_string_equal(fl_errmsg(), "privacy_delta = 1 must be above 0 and below 1");
 }
 
+/*
+ * The final model records each partner's privacy; a node saves it only
+ * when the record for itself matches its own settings (a partner never
+ * takes the coordinator's word for its own privacy). A record that differs
+ * in one field is refused naming that field, and nothing is written.
+ */
+static void send_final(struct tnode *t, double clip, const char *out, int expect)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__FinalModel fm = FEDLEAD__WIRE__FINAL_MODEL__INIT;
+	Fedlead__Wire__RoundRef ref;
+	struct fl_dp_partner me = {.partner = ME,
+	                           .epsilon = 1,
+	                           .delta = 1e-6,
+	                           .releases = 30,
+	                           .clip = clip,
+	                           .max_colluders = 1,
+	                           .rho = floor(fl_dp_rho_budget(1, 1e-6) * FL_LEDGER_UNITS) /
+	                                  FL_LEDGER_UNITS};
+	struct fl_dp_record rec = {.mechanism = FL_DP_MECHANISM,
+	                           .accountant = FL_DP_ACCOUNTANT,
+	                           .releases = 4,
+	                           .threshold = 3,
+	                           .partners = &me,
+	                           .n_partners = 1};
+	struct fl_model *m = NULL;
+	uint8_t *file = NULL, *signed_file = NULL, *frame = NULL;
+	size_t flen = 0, slen = 0, len = 0;
+
+	assert_int_equal(fl_model_new(FX->s, &m), 0);
+	assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	assert_int_equal(fl_model_encode(m, &file, &flen), 0);
+	assert_int_equal(
+	        fl_model_file_sign(file, flen, P("coord.key"), P("coord.crt"), &signed_file, &slen),
+	        0);
+	fl_fednode_set_output(t->n, P("ca/ca.crt"), NULL, out);
+	round_ref(&ref, FED, 3);
+	fm.ref = &ref;
+	fm.model_file.data = signed_file;
+	fm.model_file.len = slen;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL;
+	env.final_model = &fm;
+	assert_int_equal(fl_fednode_input(t->n, "c", &env, &frame, &len), expect);
+	assert_non_null(frame); /* the Status: saved, or the error */
+	free(frame);
+	free(signed_file);
+	free(file);
+	fl_model_free(m);
+}
+
+static void test_final_model_privacy(void **state)
+{
+	struct tnode a, b;
+	char out[160];
+	struct fl_node_policy pol;
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final.fdl", pki_dir);
+
+	/* clip 3 at the node, 2 in the record: refused, nothing written. */
+	snprintf(a.ledger, sizeof(a.ledger), "%s/final-a.ledger", FX->dir);
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = 30;
+	pol.privacy.clip = 3;
+	pol.privacy.ledger = a.ledger;
+	tnode_start(&a, &pol, "final-a");
+	join(&a, FED);
+	send_final(&a, 2, out, FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "privacy provenance: the model records clip = 2 for this "
+	                                 "partner (globex), this node's is 3");
+	assert_int_equal(access(out, F_OK), -1);
+	tnode_free(&a);
+
+	/* The same record with the node's own clip: saved. */
+	snprintf(b.ledger, sizeof(b.ledger), "%s/final-b.ledger", FX->dir);
+	pol.privacy.ledger = b.ledger;
+	tnode_start(&b, &pol, "final-b");
+	join(&b, FED);
+	send_final(&b, 3, out, FL_FEDNODE_DONE);
+	assert_int_equal(access(out, F_OK), 0);
+	tnode_free(&b);
+	pki_teardown(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +531,7 @@ int main(void)
 	        cmocka_unit_test(test_plan_refused),
 	        cmocka_unit_test(test_unprotected_refused),
 	        cmocka_unit_test(test_privacy_settings),
+	        cmocka_unit_test(test_final_model_privacy),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);
