@@ -432,6 +432,80 @@ static void test_privacy_settings(void **state)
 	assert_string_equal(fl_errmsg(), "privacy_delta = 1 must be above 0 and below 1");
 }
 
+/* The Hello of node t for federation fed, decoded. */
+static Fedlead__Wire__Envelope *hello_of(struct tnode *t, const char *fed)
+{
+	Fedlead__Wire__Envelope *env = NULL;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	assert_int_equal(fl_fednode_hello(t->n, fed, &frame, &len), 0);
+	assert_int_equal(
+	        fl_wire_decode(frame + FL_WIRE_HEADER_LEN, len - FL_WIRE_HEADER_LEN, "node", &env),
+	        0);
+	free(frame);
+	assert_int_equal(env->body_case, FEDLEAD__WIRE__ENVELOPE__BODY_HELLO);
+	return env;
+}
+
+/*
+ * The terms a node announces in its Hello: its settings, and what its
+ * ledger has left for the federation (before and after one release);
+ * a node without differential privacy announces none.
+ */
+static void test_hello_terms(void **state)
+{
+	struct tnode t;
+	struct fl_node_policy pol;
+	Fedlead__Wire__Envelope *env;
+	const Fedlead__Wire__PrivacyTerms *q;
+	uint8_t *frame = NULL;
+	uint64_t budget = budget_units(), per = budget / 4;
+
+	(void)state;
+	tnode_new(&t, "hello", 4);
+	env = hello_of(&t, FED);
+	q = env->hello->privacy;
+	assert_non_null(q);
+	assert_string_equal(q->mechanism, "distributed discrete Gaussian");
+	assert_string_equal(q->accountant, "zCDP");
+	assert_true(q->epsilon == 1 && q->federation_epsilon == 1 && q->delta == 1e-6);
+	assert_true(q->window == FL_NODE_PRIVACY_WINDOW_DEFAULT);
+	assert_int_equal(q->releases, 4);
+	assert_true(q->clip == sqrt((double)FX->s->dim)); /* privacy_clip = 0 */
+	assert_int_equal(q->max_colluders, 1);
+	assert_true(q->rho == (double)budget / FL_LEDGER_UNITS);
+	assert_true(q->rho_left == (double)budget / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(4 * per) / FL_LEDGER_UNITS);
+	assert_int_equal(q->releases_done, 0);
+	fl_wire_free(env);
+
+	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 3, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	env = hello_of(&t, FED);
+	q = env->hello->privacy;
+	assert_true(q->rho_left == (double)(budget - per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(3 * per) / FL_LEDGER_UNITS);
+	assert_int_equal(q->releases_done, 1);
+	fl_wire_free(env);
+	/* Another federation: none of its releases made, the window shared. */
+	env = hello_of(&t, "fed-other");
+	q = env->hello->privacy;
+	assert_true(q->rho_left == (double)(budget - per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(4 * per) / FL_LEDGER_UNITS);
+	assert_int_equal(q->releases_done, 0);
+	fl_wire_free(env);
+	tnode_free(&t);
+
+	fl_node_policy_default(&pol);
+	tnode_start(&t, &pol, "hello-off");
+	env = hello_of(&t, FED);
+	assert_null(env->hello->privacy);
+	fl_wire_free(env);
+	tnode_free(&t);
+}
+
 /*
  * The final model records each partner's privacy; a node saves it only
  * when the record for itself matches its own settings (a partner never
@@ -462,7 +536,8 @@ static void send_final(struct tnode *t, double clip, const char *out, int expect
 	size_t flen = 0, slen = 0, len = 0;
 
 	assert_int_equal(fl_model_new(FX->s, &m), 0);
-	assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	if (clip > 0) /* 0: no privacy record */
+		assert_int_equal(fl_model_set_privacy(m, &rec), 0);
 	assert_int_equal(fl_model_encode(m, &file, &flen), 0);
 	assert_int_equal(
 	        fl_model_file_sign(file, flen, P("coord.key"), P("coord.crt"), &signed_file, &slen),
@@ -509,6 +584,31 @@ static void test_final_model_privacy(void **state)
 	assert_int_equal(access(out, F_OK), -1);
 	tnode_free(&a);
 
+	/* No record for a node that added noise; a record for one that did
+	 * not: both refused. */
+	tnode_start(&a, &pol, "final-a2");
+	join(&a, FED);
+	send_final(&a, 0, out, FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "privacy provenance: the model records no differential "
+	                                 "privacy for this partner (globex), but this node added "
+	                                 "noise for epsilon 1 (privacy_epsilon)");
+	assert_int_equal(access(out, F_OK), -1);
+	tnode_free(&a);
+	fl_node_policy_default(&pol);
+	pol.allow_plaintext = 1;
+	tnode_start(&a, &pol, "final-off");
+	join(&a, FED);
+	send_final(&a, 3, out, FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "privacy provenance: the model records epsilon = 1 for "
+	                                 "this partner (globex), but this node adds no noise "
+	                                 "(privacy_epsilon = 0)");
+	assert_int_equal(access(out, F_OK), -1);
+	tnode_free(&a);
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = 30;
+	pol.privacy.clip = 3;
+
 	/* The same record with the node's own clip: saved. */
 	snprintf(b.ledger, sizeof(b.ledger), "%s/final-b.ledger", FX->dir);
 	pol.privacy.ledger = b.ledger;
@@ -531,6 +631,7 @@ int main(void)
 	        cmocka_unit_test(test_plan_refused),
 	        cmocka_unit_test(test_unprotected_refused),
 	        cmocka_unit_test(test_privacy_settings),
+	        cmocka_unit_test(test_hello_terms),
 	        cmocka_unit_test(test_final_model_privacy),
 	};
 
