@@ -275,6 +275,8 @@ run "$SCORE" --model model.fdl --explain
 expect "score --explain" 0 ""
 check "explain names the model" has_line out \
 	"Model: 2 features, $DIM weights; solver newton, l2 1; trained on 40 leads ($POS converted)"
+check "explain says the model was trained without differential privacy" has_line out \
+	"Trained without differential privacy"
 check "explain lists drivers both ways" \
 	bash -c 'grep -qx "Top drivers towards conversion:" out && grep -qx "Top drivers against conversion:" out'
 cp out explain.txt
