@@ -122,16 +122,14 @@ int fl_coord_dp_join(struct fl_fedcoord *c, struct partner *p, const Fedlead__Wi
 			return FL_ERR_AUTH;
 		}
 		if (t.rho_needed > t.rho_left) {
+			uint64_t rest = t.releases - (t.done < t.releases ? t.done : t.releases);
+
 			snprintf(reason, n,
-			         "privacy budget of partner %.64s cannot pay for this federation: "
-			         "its "
-			         "%llu releases would spend rho %.6g (epsilon %g, delta %g), and "
-			         "its "
-			         "window has rho %.6g left",
-			         p->id,
-			         (unsigned long long)(t.releases -
-			                              (t.done < t.releases ? t.done : t.releases)),
-			         t.rho_needed, t.fed_epsilon, t.delta, t.rho_left);
+			         "privacy budget of partner %.64s cannot pay for this "
+			         "federation: its %llu releases would spend rho %.6g "
+			         "(epsilon %g, delta %g), and its window has rho %.6g left",
+			         p->id, (unsigned long long)rest, t.rho_needed, t.fed_epsilon,
+			         t.delta, t.rho_left);
 			return FL_ERR_AUTH;
 		}
 	}

@@ -1802,8 +1802,7 @@ static int dp_check_model(const struct fl_fednode *n, const uint8_t *file, size_
 		r = dp_on(n) ? fl_fail(FL_ERR_AUTH,
 		                       "privacy provenance: the model records no differential "
 		                       "privacy for this partner (%s), but this node added noise "
-		                       "for "
-		                       "epsilon %g (privacy_epsilon)",
+		                       "for epsilon %g (privacy_epsilon)",
 		                       n->identity, fed_eps)
 		             : 0;
 		goto out;
