@@ -135,6 +135,7 @@ int fl_coord_dp_join(struct fl_fedcoord *c, struct partner *p, const Fedlead__Wi
 	}
 	p->dp = t;
 	p->dp_known = 1;
+	p->dp_refused = 0; /* its operator may have mended its settings */
 	return 0;
 }
 
