@@ -463,12 +463,11 @@ static void test_report_unlabelled_and_model_only(void **state)
 	assert_has(html, "2026-01-02T03:04:05Z");
 	assert_lacks(html, "<h2>Deciles</h2>");
 	assert_finite_page(html);
-	free(html);
-
 	/* Its differential privacy, in plain words and escaped (the record is
 	 * text from a file). */
 	assert_has(html, "<tr><td>Differential privacy</td><td>trained without differential "
 	                 "privacy</td></tr>");
+	free(html);
 	{
 		struct fl_dp_partner p = {.partner = "acme",
 		                          .epsilon = 0.5,
