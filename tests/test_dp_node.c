@@ -463,7 +463,13 @@ static void test_hello_terms(void **state)
 	uint64_t budget = budget_units(), per = budget / 4;
 
 	(void)state;
-	tnode_new(&t, "hello", 4);
+	snprintf(t.ledger, sizeof(t.ledger), "%s/hello.ledger", FX->dir);
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = 4;
+	pol.privacy.clip = 3;
+	pol.privacy.ledger = t.ledger;
+	tnode_start(&t, &pol, "hello");
 	env = hello_of(&t, FED);
 	q = env->hello->privacy;
 	assert_non_null(q);
@@ -472,7 +478,7 @@ static void test_hello_terms(void **state)
 	assert_true(q->epsilon == 1 && q->federation_epsilon == 1 && q->delta == 1e-6);
 	assert_true(q->window == FL_NODE_PRIVACY_WINDOW_DEFAULT);
 	assert_int_equal(q->releases, 4);
-	assert_true(q->clip == sqrt((double)FX->s->dim)); /* privacy_clip = 0 */
+	assert_true(q->clip == 3);
 	assert_int_equal(q->max_colluders, 1);
 	assert_true(q->rho == (double)budget / FL_LEDGER_UNITS);
 	assert_true(q->rho_left == (double)budget / FL_LEDGER_UNITS);
