@@ -32,12 +32,15 @@
 #include "fedlead/fixedpoint.h"
 #include "fedlead/ledger.h"
 #include "fedlead/log.h"
+#include "fedlead/model.h"
 #include "fedlead/node.h"
 #include "fedlead/payload.h"
 #include "fedlead/schema.h"
 #include "fedlead/secagg.h"
+#include "fedlead/signed_model.h"
 #include "fedlead/wire.h"
 #include "support/node_harness.h"
+#include "support/pki.h"
 
 #define FED "fed-dp"
 #define BINS NODE_HARNESS_BINS
@@ -444,6 +447,200 @@ static void test_privacy_settings(void **state)
 	assert_string_equal(fl_errmsg(), "privacy_delta = 1 must be above 0 and below 1");
 }
 
+/* The Hello of node t for federation fed, decoded. */
+static Fedlead__Wire__Envelope *hello_of(struct tnode *t, const char *fed)
+{
+	Fedlead__Wire__Envelope *env = NULL;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	assert_int_equal(fl_fednode_hello(t->n, fed, &frame, &len), 0);
+	assert_int_equal(
+	        fl_wire_decode(frame + FL_WIRE_HEADER_LEN, len - FL_WIRE_HEADER_LEN, "node", &env),
+	        0);
+	free(frame);
+	assert_int_equal(env->body_case, FEDLEAD__WIRE__ENVELOPE__BODY_HELLO);
+	return env;
+}
+
+/*
+ * The terms a node announces in its Hello: its settings, and what its
+ * ledger has left for the federation (before and after one release);
+ * a node without differential privacy announces none.
+ */
+static void test_hello_terms(void **state)
+{
+	struct tnode t;
+	struct fl_node_policy pol;
+	Fedlead__Wire__Envelope *env;
+	const Fedlead__Wire__PrivacyTerms *q;
+	uint8_t *frame = NULL;
+	uint64_t budget = budget_units(), per = budget / 4;
+
+	(void)state;
+	snprintf(t.ledger, sizeof(t.ledger), "%s/hello.ledger", FX->dir);
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = 4;
+	pol.privacy.clip = 3;
+	pol.privacy.ledger = t.ledger;
+	tnode_start(&t, &pol, "hello");
+	env = hello_of(&t, FED);
+	q = env->hello->privacy;
+	assert_non_null(q);
+	assert_string_equal(q->mechanism, "distributed discrete Gaussian");
+	assert_string_equal(q->accountant, "zCDP");
+	assert_true(q->epsilon == 1 && q->federation_epsilon == 1 && q->delta == 1e-6);
+	assert_true(q->window == FL_NODE_PRIVACY_WINDOW_DEFAULT);
+	assert_int_equal(q->releases, 4);
+	assert_true(q->clip == 3);
+	assert_int_equal(q->max_colluders, 1);
+	assert_true(q->rho == (double)budget / FL_LEDGER_UNITS);
+	assert_true(q->rho_left == (double)budget / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(4 * per) / FL_LEDGER_UNITS);
+	assert_int_equal(q->releases_done, 0);
+	fl_wire_free(env);
+
+	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 3, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	env = hello_of(&t, FED);
+	q = env->hello->privacy;
+	assert_true(q->rho_left == (double)(budget - per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(3 * per) / FL_LEDGER_UNITS);
+	assert_int_equal(q->releases_done, 1);
+	fl_wire_free(env);
+	/* Another federation: none of its releases made, the window shared. */
+	env = hello_of(&t, "fed-other");
+	q = env->hello->privacy;
+	assert_true(q->rho_left == (double)(budget - per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(4 * per) / FL_LEDGER_UNITS);
+	assert_int_equal(q->releases_done, 0);
+	fl_wire_free(env);
+	tnode_free(&t);
+
+	fl_node_policy_default(&pol);
+	tnode_start(&t, &pol, "hello-off");
+	env = hello_of(&t, FED);
+	assert_null(env->hello->privacy);
+	fl_wire_free(env);
+	tnode_free(&t);
+}
+
+/*
+ * The final model records each partner's privacy; a node saves it only
+ * when the record for itself matches its own settings (a partner never
+ * takes the coordinator's word for its own privacy). A record that differs
+ * in one field is refused naming that field, and nothing is written.
+ */
+static void send_final(struct tnode *t, double clip, const char *out, int expect)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__FinalModel fm = FEDLEAD__WIRE__FINAL_MODEL__INIT;
+	Fedlead__Wire__RoundRef ref;
+	struct fl_dp_partner me = {.partner = ME,
+	                           .epsilon = 1,
+	                           .delta = 1e-6,
+	                           .releases = 30,
+	                           .clip = clip,
+	                           .max_colluders = 1,
+	                           .rho = floor(fl_dp_rho_budget(1, 1e-6) * FL_LEDGER_UNITS) /
+	                                  FL_LEDGER_UNITS};
+	struct fl_dp_record rec = {.mechanism = FL_DP_MECHANISM,
+	                           .accountant = FL_DP_ACCOUNTANT,
+	                           .releases = 4,
+	                           .threshold = 3,
+	                           .partners = &me,
+	                           .n_partners = 1};
+	struct fl_model *m = NULL;
+	uint8_t *file = NULL, *signed_file = NULL, *frame = NULL;
+	size_t flen = 0, slen = 0, len = 0;
+
+	assert_int_equal(fl_model_new(FX->s, &m), 0);
+	if (clip > 0) /* 0: no privacy record */
+		assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	assert_int_equal(fl_model_encode(m, &file, &flen), 0);
+	assert_int_equal(
+	        fl_model_file_sign(file, flen, P("coord.key"), P("coord.crt"), &signed_file, &slen),
+	        0);
+	fl_fednode_set_output(t->n, P("ca/ca.crt"), NULL, out);
+	round_ref(&ref, FED, 3);
+	fm.ref = &ref;
+	fm.model_file.data = signed_file;
+	fm.model_file.len = slen;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL;
+	env.final_model = &fm;
+	assert_int_equal(fl_fednode_input(t->n, "c", &env, &frame, &len), expect);
+	assert_non_null(frame); /* the Status: saved, or the error */
+	free(frame);
+	free(signed_file);
+	free(file);
+	fl_model_free(m);
+}
+
+static void test_final_model_privacy(void **state)
+{
+	struct tnode a, b;
+	char out[160];
+	struct fl_node_policy pol;
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final.fdl", pki_dir);
+
+	/* clip 3 at the node, 2 in the record: refused, nothing written. */
+	snprintf(a.ledger, sizeof(a.ledger), "%s/final-a.ledger", FX->dir);
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = 30;
+	pol.privacy.clip = 3;
+	pol.privacy.ledger = a.ledger;
+	tnode_start(&a, &pol, "final-a");
+	join(&a, FED);
+	send_final(&a, 2, out, FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "privacy provenance: the model records clip = 2 for this "
+	                                 "partner (globex), this node's is 3");
+	assert_int_equal(access(out, F_OK), -1);
+	tnode_free(&a);
+
+	/* No record for a node that added noise; a record for one that did
+	 * not: both refused. */
+	tnode_start(&a, &pol, "final-a2");
+	join(&a, FED);
+	send_final(&a, 0, out, FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "privacy provenance: the model records no differential "
+	                                 "privacy for this partner (globex), but this node added "
+	                                 "noise for epsilon 1 (privacy_epsilon)");
+	assert_int_equal(access(out, F_OK), -1);
+	tnode_free(&a);
+	fl_node_policy_default(&pol);
+	pol.allow_plaintext = 1;
+	tnode_start(&a, &pol, "final-off");
+	join(&a, FED);
+	send_final(&a, 3, out, FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "privacy provenance: the model records epsilon = 1 for "
+	                                 "this partner (globex), but this node adds no noise "
+	                                 "(privacy_epsilon = 0)");
+	assert_int_equal(access(out, F_OK), -1);
+	tnode_free(&a);
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = 30;
+	pol.privacy.clip = 3;
+
+	/* The same record with the node's own clip: saved. */
+	snprintf(b.ledger, sizeof(b.ledger), "%s/final-b.ledger", FX->dir);
+	pol.privacy.ledger = b.ledger;
+	tnode_start(&b, &pol, "final-b");
+	join(&b, FED);
+	send_final(&b, 3, out, FL_FEDNODE_DONE);
+	assert_int_equal(access(out, F_OK), 0);
+	tnode_free(&b);
+	pki_teardown(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +652,8 @@ int main(void)
 	        cmocka_unit_test(test_plan_refused),
 	        cmocka_unit_test(test_unprotected_refused),
 	        cmocka_unit_test(test_privacy_settings),
+	        cmocka_unit_test(test_hello_terms),
+	        cmocka_unit_test(test_final_model_privacy),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);

@@ -23,10 +23,12 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fedlead/coord.h"
 #include "fedlead/encode.h"
@@ -380,12 +382,15 @@ static void settings_default(struct fl_coord_settings *s)
 }
 
 /* Fresh nodes holding the fixture's partner rows, and a new coordinator. */
+/* The coordinator's audit log for the harnesses made while it is set. */
+static struct fl_audit *harness_audit;
+
 static struct harness *harness_new(const struct fixture *fx, const struct fl_coord_settings *s)
 {
 	struct harness *h = calloc(1, sizeof(*h));
 	struct fl_fedcoord_io io = {
 	        .ctx = h,
-	        .audit = NULL,
+	        .audit = harness_audit,
 	        .send = io_send,
 	        .disconnect = io_disconnect,
 	        .arm_timer = io_arm_timer,
@@ -1067,6 +1072,191 @@ static void test_l2_auto(void **state)
 	fl_model_free(fed);
 	fl_dataset_free(tr);
 	fl_dataset_free(va);
+	harness_free(h);
+}
+
+/* Node i says hello with the privacy terms t (none when NULL), as a node
+ * with differential privacy on does (these nodes add no noise themselves). */
+static int join_dp(struct harness *h, int i, const Fedlead__Wire__PrivacyTerms *t)
+{
+	Fedlead__Wire__Hello hello = FEDLEAD__WIRE__HELLO__INIT;
+
+	hello.protocol_version = FL_WIRE_PROTOCOL_VERSION;
+	hello.software_version = "test";
+	hello.schema_fingerprint.data = (uint8_t *)h->fx->s->fingerprint;
+	hello.schema_fingerprint.len = FL_FINGERPRINT_LEN;
+	hello.federation_id = "";
+	hello.privacy = (Fedlead__Wire__PrivacyTerms *)t;
+	h->connected[i] = 1;
+	fl_err_clear();
+	return fl_fedcoord_join(h->c, NAMES[i], &hello);
+}
+
+static Fedlead__Wire__PrivacyTerms dp_terms(double epsilon, uint64_t releases, double rho_left)
+{
+	Fedlead__Wire__PrivacyTerms t = FEDLEAD__WIRE__PRIVACY_TERMS__INIT;
+
+	t.mechanism = FL_DP_MECHANISM;
+	t.accountant = FL_DP_ACCOUNTANT;
+	t.epsilon = t.federation_epsilon = epsilon;
+	t.delta = 1e-6;
+	t.window = 86400;
+	t.releases = releases;
+	t.clip = 3;
+	t.max_colluders = 1;
+	t.rho = 0.02;
+	t.rho_needed = 0.02;
+	t.rho_left = rho_left;
+	return t;
+}
+
+/* The audit events named event in path, as JSON (an array). */
+static json_t *audit_read(const char *path, const char *event)
+{
+	json_t *out = json_array();
+	char line[4096];
+	FILE *fp = fopen(path, "r");
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		json_t *e = json_loads(line, 0, NULL);
+
+		assert_non_null(e);
+		if (strcmp(json_string_value(json_object_get(e, "event")), event) == 0)
+			json_array_append(out, e);
+		json_decref(e);
+	}
+	fclose(fp);
+	return out;
+}
+
+/*
+ * privacy = on and the partners' terms from their Hellos: the plan line up
+ * front names the tightest budget (least left after this federation), the
+ * model records every participant's terms, and a partner whose budget
+ * cannot pay for the plan, whose privacy_releases are fewer than the plan,
+ * or whose terms differ from the others' is refused by name; when too few
+ * are left to start, the federation fails with the reason. Without privacy
+ * = on the coordinator takes no notice (the node refuses the plan itself).
+ */
+static void test_privacy_terms(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h;
+	struct fl_model *m;
+	Fedlead__Wire__PrivacyTerms t[NP];
+	char path[] = "/tmp/fl-test-fed-audit.XXXXXX", dp[512];
+	json_t *ev;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(fl_audit_open(path, &harness_audit), 0);
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 4;
+	s.min_partners = 3;
+	t[0] = dp_terms(1, 30, 0.05);
+	t[1] = dp_terms(1, 30, 0.025);
+	t[2] = dp_terms(1, 30, 0.03);
+	h = harness_new(fx, &s);
+	for (int i = 0; i < NP; i++)
+		assert_int_equal(join_dp(h, i, &t[i]), 0);
+	pump(h);
+	assert_done(h, 7);
+	fl_audit_close(harness_audit);
+	harness_audit = NULL;
+	ev = audit_read(path, "privacy_plan");
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "plan")),
+	                    "privacy plan: 4 releases per partner; tightest budget: globex, "
+	                    "epsilon 1 (delta 1e-06) for this federation, 30 releases (rho 0.02 of "
+	                    "the 0.025 its window has left)");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "tightest")),
+	                    "globex");
+	json_decref(ev);
+	unlink(path);
+	m = sealed_model(h);
+	assert_non_null(m->prov.privacy);
+	assert_int_equal(m->prov.privacy->n_partners, 3);
+	assert_int_equal(m->prov.privacy->releases, 4);
+	for (int i = 0; i < NP; i++) {
+		const struct fl_dp_partner *e = &m->prov.privacy->partners[i];
+
+		assert_string_equal(e->partner, NAMES[i]);
+		assert_true(e->epsilon == 1 && e->delta == 1e-6 && e->clip == 3 && e->rho == 0.02);
+		assert_int_equal(e->releases, 30);
+		assert_int_equal(e->max_colluders, 1);
+	}
+	fl_model_privacy_text(m, dp, sizeof(dp));
+	assert_string_equal(dp, "trained with differential privacy: \xce\xb5 = 1, \xce\xb4 = "
+	                        "10\xe2\x81\xbb\xe2\x81\xb6 per partner (distributed discrete "
+	                        "Gaussian under secure aggregation, zCDP accountant, 4 of 30 "
+	                        "releases, clip 3)");
+	fl_model_free(m);
+	harness_free(h);
+
+	/* A budget too small for this federation: refused by name; with
+	 * min_partners = 3 the federation cannot start. */
+	t[1] = dp_terms(1, 30, 0.01);
+	h = harness_new(fx, &s);
+	assert_int_equal(join_dp(h, 0, &t[0]), 0);
+	assert_int_equal(join_dp(h, 1, &t[1]), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(),
+	                    "partner globex: privacy budget of partner globex cannot pay for this "
+	                    "federation: its 30 releases would spend rho 0.02 (epsilon 1, delta "
+	                    "1e-06), and its window has rho 0.01 left");
+	assert_true(h->reject_permanent[1]);
+	assert_int_equal(h->finished, 1);
+	assert_false(h->finished_ok);
+	assert_string_equal(
+	        h->finished_msg,
+	        "cannot start within the partners' privacy: privacy budget of partner "
+	        "globex cannot pay for this federation: its 30 releases would spend rho "
+	        "0.02 (epsilon 1, delta 1e-06), and its window has rho 0.01 left");
+	harness_free(h);
+
+	/* Fewer privacy_releases than the plan; then terms that differ from
+	 * the first partner's, or none at all beside a noisy partner. With
+	 * min_partners = 2 and one refused, the federation can still start. */
+	s.min_partners = 2;
+	t[1] = dp_terms(1, 3, 0.05);
+	h = harness_new(fx, &s);
+	assert_int_equal(join_dp(h, 1, &t[1]), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(),
+	                    "partner globex: privacy plan: 4 releases per partner, but "
+	                    "partner globex's node splits its budget over "
+	                    "privacy_releases = 3");
+	assert_int_equal(h->finished, 0);
+	t[1] = dp_terms(2, 30, 0.05);
+	assert_int_equal(join_dp(h, 0, &t[0]), 0);
+	assert_int_equal(join_dp(h, 1, &t[1]), FL_ERR_AUTH);
+	assert_string_equal(
+	        fl_errmsg(),
+	        "partner globex: partner globex's privacy terms (epsilon 2 (delta 1e-06), "
+	        "30 releases, clip 3) differ from acme's (epsilon 1 (delta 1e-06), 30 "
+	        "releases, clip 3): their noise would not add up in one round; every "
+	        "partner's privacy_federation_epsilon (or privacy_epsilon), "
+	        "privacy_delta, privacy_releases and privacy_clip must be the same");
+	assert_int_equal(join_dp(h, 2, NULL), FL_ERR_AUTH);
+	assert_string_equal(
+	        fl_errmsg(),
+	        "partner initech: partner initech's privacy terms (no differential "
+	        "privacy) differ from acme's (epsilon 1 (delta 1e-06), 30 releases, clip "
+	        "3): their noise would not add up in one round; every partner's "
+	        "privacy_federation_epsilon (or privacy_epsilon), privacy_delta, "
+	        "privacy_releases and privacy_clip must be the same");
+	assert_int_equal(h->finished, 1);
+	assert_false(h->finished_ok);
+	harness_free(h);
+
+	/* privacy = off: the coordinator takes no notice of the terms. */
+	s.privacy = 0;
+	h = harness_new(fx, &s);
+	assert_int_equal(join_dp(h, 0, &t[1]), 0);
+	assert_int_equal(h->rejects[0], 0);
 	harness_free(h);
 }
 
@@ -1993,6 +2183,7 @@ int main(void)
 	        cmocka_unit_test(test_fedavg_within_one_percent),
 	        cmocka_unit_test(test_l2_auto),
 	        cmocka_unit_test(test_privacy_plan),
+	        cmocka_unit_test(test_privacy_terms),
 	        cmocka_unit_test(test_resume_newton),
 	        cmocka_unit_test(test_resume_privacy),
 	        cmocka_unit_test(test_resume_l2_auto),

@@ -394,7 +394,7 @@ static void test_encode_layout(void **state)
 	/* The payload is the documented protobuf message. */
 	mf = unpack(buf, len);
 	assert_int_equal(mf->format_major, 1);
-	assert_int_equal(mf->format_minor, 1);
+	assert_int_equal(mf->format_minor, 2);
 	assert_string_equal(mf->schema_json, m->schema->canonical);
 	assert_int_equal(mf->schema_fingerprint.len, 32);
 	assert_memory_equal(mf->schema_fingerprint.data, m->schema->fingerprint, 32);
@@ -1310,11 +1310,21 @@ static void test_golden_format_1_0(void **state)
 	assert_string_equal(p->participants[0], "acme");
 	assert_string_equal(p->participants[1], "globex");
 
-	/* Re-encoding writes format 1.1. By the protobuf rules the payload
-	 * differs from the 1.0 writer's in one field only: format_minor = 1 is
-	 * now set, two bytes (tag 0x10, value 0x01) right after format_major
-	 * (0x08 0x01); an empty history adds nothing. Length and checksum
-	 * follow from the payload (frame() above). */
+	/* A 1.0 file does not say whether differential privacy was used. */
+	assert_null(p->privacy);
+	assert_int_equal(m->format_minor, 0);
+	{
+		char dp[256];
+
+		fl_model_privacy_text(m, dp, sizeof(dp));
+		assert_string_equal(dp, "differential privacy not recorded (model format 1.0)");
+	}
+
+	/* Re-encoding writes format 1.2. By the protobuf rules the payload
+	 * differs from the 1.0 writer's in one field only: format_minor = 2 is
+	 * now set, two bytes (tag 0x10, value 0x02) right after format_major
+	 * (0x08 0x01); an empty history and no privacy record add nothing.
+	 * Length and checksum follow from the payload (frame() above). */
 	fp = fopen(FL_TEST_DATA "/model/format-1.0.flm", "rb");
 	assert_non_null(fp);
 	flen = fread(file, 1, sizeof(file), fp);
@@ -1326,7 +1336,7 @@ static void test_golden_format_1_0(void **state)
 		size_t plen = flen - 44, elen = 0;
 
 		memcpy(payload, file + 12, 2);
-		memcpy(payload + 2, "\x10\x01", 2);
+		memcpy(payload + 2, "\x10\x02", 2);
 		memcpy(payload + 4, file + 14, plen - 2);
 		expect = frame(payload, plen + 2, &elen);
 		assert_int_equal(fl_model_encode(m, &again, &alen), 0);
@@ -1384,10 +1394,82 @@ static void test_golden_format_1_1(void **state)
 	assert_true(h[2].valid_auc == 0.7);
 	assert_int_equal(h[2].partners, 2);
 
-	/* A format 1.1 writer produces these very bytes (fields in number
-	 * order, unset scalars omitted, NaN kept). Drop this half when the
-	 * minor version moves on. */
+	assert_null(m->prov.privacy);
+	assert_int_equal(m->format_minor, 1);
+	{
+		char dp[256];
+
+		fl_model_privacy_text(m, dp, sizeof(dp));
+		assert_string_equal(dp, "differential privacy not recorded (model format 1.1)");
+	}
+
+	/* A format 1.2 writer produces these very bytes but for format_minor
+	 * (fields in number order, unset scalars omitted, NaN kept, no
+	 * privacy record): 0x10 0x01 becomes 0x10 0x02, and the checksum
+	 * follows. */
 	fp = fopen(FL_TEST_DATA "/model/format-1.1.flm", "rb");
+	assert_non_null(fp);
+	flen = fread(file, 1, sizeof(file), fp);
+	fclose(fp);
+	assert_true(flen > 44 && flen < sizeof(file));
+	assert_memory_equal(file + 12, "\x08\x01\x10\x01", 4);
+	{
+		uint8_t *expect;
+		size_t elen = 0;
+
+		file[15] = 0x02;
+		expect = frame(file + 12, flen - 44, &elen);
+		assert_int_equal(fl_model_encode(m, &again, &alen), 0);
+		assert_int_equal(alen, elen);
+		assert_memory_equal(again, expect, elen);
+		free(expect);
+	}
+	free(again);
+	fl_model_free(m);
+}
+
+/*
+ * tests/data/model/format-1.2.flm: the 1.1 golden model plus a privacy
+ * record, written by make_format_1_2.py from the format description.
+ */
+static void test_golden_format_1_2(void **state)
+{
+	struct fl_model *m = NULL;
+	const struct fl_dp_record *r;
+	FILE *fp;
+	uint8_t file[2048], *again = NULL;
+	size_t flen, alen = 0;
+	char dp[512];
+
+	(void)state;
+	assert_int_equal(fl_model_load(FL_TEST_DATA "/model/format-1.2.flm", &m), 0);
+	assert_int_equal(m->format_minor, 2);
+	assert_true(m->w[0] == -2.5);
+	assert_int_equal(m->prov.n_history, 3);
+	assert_string_equal(m->prov.history[2].kind, "final");
+	r = m->prov.privacy;
+	assert_non_null(r);
+	assert_string_equal(r->mechanism, "distributed discrete Gaussian");
+	assert_string_equal(r->accountant, "zCDP");
+	assert_int_equal(r->releases, 4);
+	assert_int_equal(r->threshold, 2);
+	assert_int_equal(r->n_partners, 2);
+	assert_string_equal(r->partners[0].partner, "acme");
+	assert_true(r->partners[0].epsilon == 1.0 && r->partners[0].delta == 1e-6);
+	assert_int_equal(r->partners[0].releases, 30);
+	assert_true(r->partners[0].clip == 3.0 && r->partners[0].rho == 0.0126);
+	assert_int_equal(r->partners[0].max_colluders, 1);
+	assert_string_equal(r->partners[1].partner, "globex");
+	assert_int_equal(r->partners[1].max_colluders, 0);
+	fl_model_privacy_text(m, dp, sizeof(dp));
+	assert_string_equal(dp, "trained with differential privacy: \xce\xb5 = 1, \xce\xb4 = "
+	                        "10\xe2\x81\xbb\xe2\x81\xb6 per partner (distributed discrete "
+	                        "Gaussian under secure aggregation, zCDP accountant, 4 of 30 "
+	                        "releases, clip 3)");
+
+	/* A format 1.2 writer produces these very bytes. Drop this half when
+	 * the minor version moves on. */
+	fp = fopen(FL_TEST_DATA "/model/format-1.2.flm", "rb");
 	assert_non_null(fp);
 	flen = fread(file, 1, sizeof(file), fp);
 	fclose(fp);
@@ -1396,6 +1478,107 @@ static void test_golden_format_1_1(void **state)
 	assert_int_equal(alen, flen);
 	assert_memory_equal(again, file, flen);
 	free(again);
+	fl_model_free(m);
+}
+
+/*
+ * Format 1.2's privacy record: every field survives encoding and decoding,
+ * the JSON view shows it, and the plain-words line says what a reader
+ * needs. A new model without a record was trained without differential
+ * privacy.
+ */
+static void test_privacy_round_trip(void **state)
+{
+	struct fl_model *m = make_model(), *back = NULL;
+	struct fl_dp_partner parts[2] = {
+	        {.partner = "acme",
+	         .epsilon = 1,
+	         .delta = 1e-6,
+	         .releases = 30,
+	         .clip = 3,
+	         .max_colluders = 1,
+	         .rho = 0.0126},
+	        {.partner = "globex",
+	         .epsilon = 1,
+	         .delta = 1e-6,
+	         .releases = 30,
+	         .clip = 3,
+	         .max_colluders = 0,
+	         .rho = 0.0126},
+	};
+	struct fl_dp_record rec = {.mechanism = "distributed discrete Gaussian",
+	                           .accountant = "zCDP",
+	                           .releases = 4,
+	                           .threshold = 2,
+	                           .partners = parts,
+	                           .n_partners = 2};
+	const struct fl_dp_record *r;
+	char dp[512], *json = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	(void)state;
+	fl_model_privacy_text(m, dp, sizeof(dp));
+	assert_string_equal(dp, "trained without differential privacy");
+	assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	parts[0].partner = "changed"; /* the model holds its own copy */
+	assert_int_equal(fl_model_encode(m, &buf, &len), 0);
+	assert_int_equal(fl_model_decode(buf, len, "m.flm", &back), 0);
+	assert_int_equal(back->format_minor, 2);
+	r = back->prov.privacy;
+	assert_non_null(r);
+	assert_string_equal(r->mechanism, "distributed discrete Gaussian");
+	assert_string_equal(r->accountant, "zCDP");
+	assert_int_equal(r->releases, 4);
+	assert_int_equal(r->threshold, 2);
+	assert_int_equal(r->n_partners, 2);
+	assert_string_equal(r->partners[0].partner, "acme");
+	assert_string_equal(r->partners[1].partner, "globex");
+	assert_true(r->partners[0].epsilon == 1 && r->partners[0].delta == 1e-6);
+	assert_int_equal(r->partners[0].releases, 30);
+	assert_true(r->partners[0].clip == 3 && r->partners[0].rho == 0.0126);
+	assert_int_equal(r->partners[0].max_colluders, 1);
+	assert_int_equal(r->partners[1].max_colluders, 0);
+	fl_model_privacy_text(back, dp, sizeof(dp));
+	assert_string_equal(dp, "trained with differential privacy: \xce\xb5 = 1, \xce\xb4 = "
+	                        "10\xe2\x81\xbb\xe2\x81\xb6 per partner (distributed discrete "
+	                        "Gaussian under secure aggregation, zCDP accountant, 4 of 30 "
+	                        "releases, clip 3)");
+	assert_int_equal(fl_model_to_json(back, &json), 0);
+	assert_non_null(strstr(json, "\"mechanism\": \"distributed discrete Gaussian\""));
+	assert_non_null(strstr(json, "\"partner\": \"globex\""));
+	free(json);
+
+	/* Partners whose terms differ are listed one by one; a delta that is
+	 * not a power of ten keeps its mantissa. */
+	back->prov.privacy->partners[1].epsilon = 2;
+	back->prov.privacy->partners[1].delta = 2.5e-7;
+	fl_model_privacy_text(back, dp, sizeof(dp));
+	assert_string_equal(dp,
+	                    "trained with differential privacy, per partner: acme \xce\xb5 = 1, "
+	                    "\xce\xb4 = 10\xe2\x81\xbb\xe2\x81\xb6 (30 releases, clip 3); "
+	                    "globex \xce\xb5 = 2, \xce\xb4 = 2.5 \xc3\x97 "
+	                    "10\xe2\x81\xbb\xe2\x81\xb7 (30 releases, clip 3) (distributed "
+	                    "discrete Gaussian under secure aggregation, zCDP accountant, 4 "
+	                    "releases)");
+	fl_model_free(back);
+	back = NULL;
+	free(buf);
+
+	/* A record that cannot be true is refused with the file's name. */
+	parts[0].partner = "acme";
+	parts[1].delta = 1;
+	assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	assert_int_equal(fl_model_encode(m, &buf, &len), 0);
+	assert_int_equal(fl_model_decode(buf, len, "m.flm", &back), FL_ERR_MODEL);
+	assert_null(back);
+	assert_string_equal(fl_errmsg(), "m.flm: privacy of partner 2: epsilon, delta, releases, "
+	                                 "clip or rho out of range");
+	free(buf);
+
+	/* Removing the record. */
+	assert_int_equal(fl_model_set_privacy(m, NULL), 0);
+	assert_null(m->prov.privacy);
 	fl_model_free(m);
 }
 
@@ -1423,7 +1606,7 @@ static void test_to_json(void **state)
 	root = json_loads(text, 0, &jerr);
 	assert_non_null(root);
 
-	assert_string_equal(json_string_value(json_object_get(root, "format")), "1.1");
+	assert_string_equal(json_string_value(json_object_get(root, "format")), "1.2");
 	fl_schema_fingerprint_hex(m->schema, fp);
 	assert_string_equal(json_string_value(json_object_get(root, "schema_fingerprint")), fp);
 	schema = json_loads(m->schema->canonical, 0, &jerr);
@@ -1561,6 +1744,8 @@ int main(void)
 	        cmocka_unit_test(test_load_reports_path),
 	        cmocka_unit_test(test_golden_format_1_0),
 	        cmocka_unit_test(test_golden_format_1_1),
+	        cmocka_unit_test(test_golden_format_1_2),
+	        cmocka_unit_test(test_privacy_round_trip),
 	        cmocka_unit_test(test_to_json),
 	};
 

@@ -463,6 +463,32 @@ static void test_report_unlabelled_and_model_only(void **state)
 	assert_has(html, "2026-01-02T03:04:05Z");
 	assert_lacks(html, "<h2>Deciles</h2>");
 	assert_finite_page(html);
+	/* Its differential privacy, in plain words and escaped (the record is
+	 * text from a file). */
+	assert_has(html, "<tr><td>Differential privacy</td><td>trained without differential "
+	                 "privacy</td></tr>");
+	free(html);
+	{
+		struct fl_dp_partner p = {.partner = "acme",
+		                          .epsilon = 0.5,
+		                          .delta = 1e-8,
+		                          .releases = 8,
+		                          .clip = 2,
+		                          .rho = 0.001};
+		struct fl_dp_record rec = {.mechanism = "<b>noise</b>",
+		                           .accountant = "zCDP",
+		                           .releases = 8,
+		                           .partners = &p,
+		                           .n_partners = 1};
+
+		assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	}
+	assert_int_equal(fl_report_html(m, NULL, NULL, NULL, &html, &len), 0);
+	assert_has(html, "<tr><td>Differential privacy</td><td>trained with differential privacy: "
+	                 "\xce\xb5 = 0.5, \xce\xb4 = 10\xe2\x81\xbb\xe2\x81\xb8 per partner "
+	                 "(&lt;b&gt;noise&lt;/b&gt; under secure aggregation, zCDP accountant, 8 "
+	                 "of 8 releases, clip 2)</td></tr>");
+	assert_lacks(html, "<b>noise");
 	free(html);
 
 	/* Metrics without curves (or the reverse) is a caller's mistake. */

@@ -27,7 +27,7 @@
 #include "fedlead/sealed.h"
 
 #define FL_MODEL_FORMAT_MAJOR 1
-#define FL_MODEL_FORMAT_MINOR 1 /* 1.1: provenance.history */
+#define FL_MODEL_FORMAT_MINOR 2 /* 1.1: provenance.history; 1.2: provenance.privacy */
 #define FL_MODEL_MAX_BYTES (256u * 1024 * 1024)
 #define FL_MODEL_SIG_MAGIC "FLSIGN1\n"
 #define FL_MODEL_SIG_MAX (1u << 20)
@@ -49,6 +49,26 @@ struct fl_round_log {
 
 #define FL_MODEL_MAX_HISTORY 1000000
 
+/* One partner's differential privacy, as its node announced it. */
+struct fl_dp_partner {
+	char *partner;
+	double epsilon, delta; /* this federation's budget */
+	uint64_t releases;     /* the budget is split over this many */
+	double clip;           /* l2 bound of a standardised row */
+	uint32_t max_colluders;
+	double rho; /* zCDP budget of this federation */
+};
+
+/* The differential privacy a federated model was trained under. */
+struct fl_dp_record {
+	char *mechanism;   /* "distributed discrete Gaussian" */
+	char *accountant;  /* "zCDP" */
+	uint64_t releases; /* evaluation releases asked of each partner */
+	uint32_t threshold;
+	struct fl_dp_partner *partners;
+	size_t n_partners;
+};
+
 struct fl_provenance {
 	char *solver; /* "newton", "lbfgs", "sgd", "fedavg" */
 	double l2;
@@ -67,6 +87,9 @@ struct fl_provenance {
 	size_t n_participants;
 	struct fl_round_log *history; /* per round, in order */
 	size_t n_history;
+	/* NULL: trained without differential privacy (or, in a file of
+	 * format 1.0 or 1.1, not recorded). */
+	struct fl_dp_record *privacy;
 };
 
 struct fl_model {
@@ -75,6 +98,10 @@ struct fl_model {
 	double *w;                /* dim weights, w[0] the intercept */
 	struct fl_scaler *scaler; /* owned, dim columns */
 	struct fl_provenance prov;
+	/* The file's format minor version (FL_MODEL_FORMAT_MINOR for a model
+	 * made here): a file before 1.2 cannot say whether differential
+	 * privacy was used. */
+	uint32_t format_minor;
 };
 
 /*
@@ -87,6 +114,19 @@ int fl_model_set_str(char **field, const char *value);
 int fl_model_add_participant(struct fl_model *m, const char *name);
 /* Replaces the round history with a copy of n entries. */
 int fl_model_set_history(struct fl_model *m, const struct fl_round_log *h, size_t n);
+
+/* Replaces prov.privacy with a deep copy of r (NULL: none). */
+int fl_model_set_privacy(struct fl_model *m, const struct fl_dp_record *r);
+
+/*
+ * The model's differential privacy in plain words, one line without a
+ * newline: "trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner
+ * (distributed discrete Gaussian under secure aggregation, zCDP
+ * accountant, 4 of 30 releases, clip 3)", "trained without differential
+ * privacy", or for a file before format 1.2 "differential privacy not
+ * recorded (model format 1.1)". UTF-8; truncated to fit n bytes.
+ */
+void fl_model_privacy_text(const struct fl_model *m, char *buf, size_t n);
 
 /* Serialises to the file format (header, protobuf, checksum). */
 int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len);

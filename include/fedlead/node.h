@@ -36,6 +36,9 @@ struct fl_audit;
 #define FL_NODE_PRIVACY_DELTA_DEFAULT 1e-6
 #define FL_NODE_PRIVACY_RELEASES_DEFAULT 20
 #define FL_NODE_PRIVACY_WINDOW_DEFAULT (365.0 * 86400)
+/* How the Hello's privacy terms and the model's record name them. */
+#define FL_DP_MECHANISM "distributed discrete Gaussian"
+#define FL_DP_ACCOUNTANT "zCDP"
 
 /*
  * Differential privacy, decided by this partner alone (see the comment above
@@ -137,9 +140,10 @@ void fl_fednode_set_output(struct fl_fednode *n, const char *ca, const char *crl
  */
 int fl_fednode_set_ledger(struct fl_fednode *n, const char *path, uint64_t max, double window);
 
-/* Builds the Hello frame (malloc'ed) for federation_id (may be ""). */
-int fl_fednode_hello(const struct fl_fednode *n, const char *federation_id, uint8_t **frame,
-                     size_t *len);
+/* Builds the Hello frame (malloc'ed) for federation_id (may be ""). With
+ * differential privacy on it carries the node's terms, and opens the
+ * privacy ledger to say what is left of the budget. */
+int fl_fednode_hello(struct fl_fednode *n, const char *federation_id, uint8_t **frame, size_t *len);
 
 /*
  * Applies the coordinator's Welcome: checks the protocol version, the plan

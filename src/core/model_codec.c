@@ -102,6 +102,53 @@ static int history_to_pb(const struct fl_provenance *p, Fedlead__RoundLog **msgs
 	return 0;
 }
 
+/*
+ * The privacy record as protobuf messages that borrow its strings; *msgs
+ * and *ptrs are the partners' (freed by the caller), *pb the record.
+ */
+static int privacy_to_pb(const struct fl_dp_record *r, Fedlead__Privacy *pb,
+                         Fedlead__PartnerPrivacy **msgs, Fedlead__PartnerPrivacy ***ptrs)
+{
+	static const Fedlead__PartnerPrivacy init = FEDLEAD__PARTNER_PRIVACY__INIT;
+	Fedlead__PartnerPrivacy *v = NULL, **pv = NULL;
+
+	*msgs = NULL;
+	*ptrs = NULL;
+	if (r->n_partners > FL_MODEL_MAX_PARTICIPANTS)
+		return fl_fail(FL_ERR_LIMIT, "model: %zu partners' privacy (limit %d)",
+		               r->n_partners, FL_MODEL_MAX_PARTICIPANTS);
+	if (r->n_partners > 0 && r->partners == NULL)
+		return fl_fail(FL_ERR_INVALID, "model: %zu partners' privacy but no record",
+		               r->n_partners);
+	if (r->n_partners > 0 && ((v = calloc(r->n_partners, sizeof(*v))) == NULL ||
+	                          (pv = calloc(r->n_partners, sizeof(*pv))) == NULL)) {
+		free(v);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < r->n_partners; i++) {
+		const struct fl_dp_partner *p = &r->partners[i];
+
+		v[i] = init;
+		v[i].partner = str_or_empty(p->partner);
+		v[i].epsilon = p->epsilon;
+		v[i].delta = p->delta;
+		v[i].releases = p->releases;
+		v[i].clip = p->clip;
+		v[i].max_colluders = p->max_colluders;
+		v[i].rho = p->rho;
+		pv[i] = &v[i];
+	}
+	pb->mechanism = str_or_empty(r->mechanism);
+	pb->accountant = str_or_empty(r->accountant);
+	pb->releases = r->releases;
+	pb->threshold = r->threshold;
+	pb->n_partners = r->n_partners;
+	pb->partners = pv;
+	*msgs = v;
+	*ptrs = pv;
+	return 0;
+}
+
 int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 {
 	Fedlead__ModelFile mf = FEDLEAD__MODEL_FILE__INIT;
@@ -109,6 +156,8 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 	Fedlead__MetricSet train = FEDLEAD__METRIC_SET__INIT;
 	Fedlead__MetricSet valid = FEDLEAD__METRIC_SET__INIT;
 	Fedlead__RoundLog *hist = NULL, **hist_ptrs = NULL;
+	Fedlead__Privacy priv = FEDLEAD__PRIVACY__INIT;
+	Fedlead__PartnerPrivacy *dp = NULL, **dp_ptrs = NULL;
 	const struct fl_provenance *p;
 	const struct fl_scaler *sc;
 	uint8_t *b = NULL;
@@ -202,6 +251,11 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 		goto out;
 	pv.n_history = p->n_history;
 	pv.history = hist_ptrs;
+	if (p->privacy != NULL) {
+		if ((r = privacy_to_pb(p->privacy, &priv, &dp, &dp_ptrs)) != 0)
+			goto out;
+		pv.privacy = &priv;
+	}
 	mf.provenance = &pv;
 
 	plen = fedlead__model_file__get_packed_size(&mf);
@@ -226,6 +280,8 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 	b = NULL;
 	r = 0;
 out:
+	free(dp_ptrs);
+	free(dp);
 	free(hist_ptrs);
 	free(hist);
 	free(b);
@@ -262,6 +318,65 @@ static void metric_from_pb(const Fedlead__MetricSet *pb, struct fl_metric_set *m
 static int prov_text(const char *s)
 {
 	return fl_utf8_valid(s, strlen(s), FL_UTF8_NO_CONTROL);
+}
+
+/* The privacy record of a file (format 1.2), checked like the rest of the
+ * provenance: text that prints, numbers that mean something. */
+static int privacy_from_pb(const Fedlead__Privacy *pb, struct fl_provenance *p, const char *origin)
+{
+	struct fl_dp_record *r;
+
+	if (pb == NULL)
+		return 0;
+	if (!prov_text(pb->mechanism) || !prov_text(pb->accountant))
+		return fl_fail(FL_ERR_MODEL,
+		               "%s: privacy mechanism or accountant is not UTF-8 text", origin);
+	if (pb->n_partners > FL_MODEL_MAX_PARTICIPANTS)
+		return fl_fail(FL_ERR_MODEL, "%s: model records %zu partners' privacy (limit %d)",
+		               origin, pb->n_partners, FL_MODEL_MAX_PARTICIPANTS);
+	for (size_t i = 0; i < pb->n_partners; i++) {
+		const Fedlead__PartnerPrivacy *q = pb->partners[i];
+
+		if (!prov_text(q->partner))
+			return fl_fail(FL_ERR_MODEL,
+			               "%s: privacy of partner %zu: its name is not UTF-8 text",
+			               origin, i + 1);
+		if (!(q->epsilon > 0 && isfinite(q->epsilon)) || !(q->delta > 0 && q->delta < 1) ||
+		    !(q->clip > 0 && isfinite(q->clip)) || !(q->rho >= 0 && isfinite(q->rho)) ||
+		    q->releases == 0)
+			return fl_fail(
+			        FL_ERR_MODEL,
+			        "%s: privacy of partner %zu: epsilon, delta, releases, clip or "
+			        "rho out of range",
+			        origin, i + 1);
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return FL_ERR_NOMEM;
+	p->privacy = r;
+	r->releases = pb->releases;
+	r->threshold = pb->threshold;
+	if (copy_opt_str(pb->mechanism, &r->mechanism) != 0 ||
+	    copy_opt_str(pb->accountant, &r->accountant) != 0)
+		return FL_ERR_NOMEM;
+	if (pb->n_partners == 0)
+		return 0;
+	if ((r->partners = calloc(pb->n_partners, sizeof(*r->partners))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < pb->n_partners; i++) {
+		const Fedlead__PartnerPrivacy *q = pb->partners[i];
+		struct fl_dp_partner *d = &r->partners[i];
+
+		r->n_partners = i + 1;
+		d->epsilon = q->epsilon;
+		d->delta = q->delta;
+		d->releases = q->releases;
+		d->clip = q->clip;
+		d->max_colluders = q->max_colluders;
+		d->rho = q->rho;
+		if (copy_opt_str(q->partner, &d->partner) != 0)
+			return FL_ERR_NOMEM;
+	}
+	return 0;
 }
 
 static int prov_from_pb(const Fedlead__Provenance *pv, struct fl_provenance *p, const char *origin)
@@ -318,6 +433,8 @@ static int prov_from_pb(const Fedlead__Provenance *pv, struct fl_provenance *p, 
 	    (r = copy_opt_str(pv->created, &p->created)) != 0 ||
 	    (r = copy_opt_str(pv->tool_version, &p->tool_version)) != 0 ||
 	    (r = copy_opt_str(pv->federation_id, &p->federation_id)) != 0)
+		return r;
+	if ((r = privacy_from_pb(pv->privacy, p, origin)) != 0)
 		return r;
 	if (pv->n_history > 0) {
 		if ((p->history = calloc(pv->n_history, sizeof(*p->history))) == NULL)
@@ -443,6 +560,7 @@ int fl_model_decode(const uint8_t *buf, size_t len, const char *origin, struct f
 	memcpy(m->scaler->baseline, mf->baseline, m->dim * sizeof(double));
 	memcpy(m->scaler->impute, mf->impute, m->dim * sizeof(double));
 	m->prov.pos_weight = 0; /* whatever the file says, even an absent 0 */
+	m->format_minor = mf->format_minor;
 	if ((r = prov_from_pb(mf->provenance, &m->prov, origin)) != 0)
 		goto out;
 	*out = m;

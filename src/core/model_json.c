@@ -100,6 +100,46 @@ static json_t *history_json(struct jb *b, const struct fl_provenance *p)
 	return arr;
 }
 
+/* The differential privacy record; null when there is none. */
+static json_t *privacy_json(struct jb *b, const struct fl_dp_record *r)
+{
+	json_t *o, *arr;
+
+	if (r == NULL)
+		return json_null();
+	o = json_object();
+	arr = json_array();
+	if (o == NULL || arr == NULL) {
+		b->failed = 1;
+		json_decref(o);
+		json_decref(arr);
+		return NULL;
+	}
+	jset(b, o, "mechanism", jstr(r->mechanism));
+	jset(b, o, "accountant", jstr(r->accountant));
+	jset(b, o, "releases", ju64(r->releases));
+	jset(b, o, "threshold", json_integer(r->threshold));
+	for (size_t i = 0; i < r->n_partners && !b->failed; i++) {
+		const struct fl_dp_partner *q = &r->partners[i];
+		json_t *e = json_object();
+
+		if (e == NULL) {
+			b->failed = 1;
+			break;
+		}
+		jset(b, e, "partner", jstr(q->partner));
+		jset(b, e, "epsilon", jreal(q->epsilon));
+		jset(b, e, "delta", jreal(q->delta));
+		jset(b, e, "releases", ju64(q->releases));
+		jset(b, e, "clip", jreal(q->clip));
+		jset(b, e, "max_colluders", json_integer(q->max_colluders));
+		jset(b, e, "rho", jreal(q->rho));
+		jappend(b, arr, e);
+	}
+	jset(b, o, "partners", arr);
+	return o;
+}
+
 static json_t *prov_json(struct jb *b, const struct fl_provenance *p)
 {
 	json_t *o = json_object(), *parts = json_array();
@@ -128,6 +168,7 @@ static json_t *prov_json(struct jb *b, const struct fl_provenance *p)
 		jappend(b, parts, jstr(p->participants[i]));
 	jset(b, o, "participants", parts);
 	jset(b, o, "history", history_json(b, p));
+	jset(b, o, "privacy", privacy_json(b, p->privacy));
 	return o;
 }
 

@@ -6,6 +6,7 @@
  */
 #include "fedlead/score.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -517,6 +518,14 @@ int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
 		fprintf(fp, "Validation: %llu leads, AUC %.4f, log-loss %.4f\n",
 		        (unsigned long long)m->prov.valid.rows, m->prov.valid.auc,
 		        m->prov.valid.log_loss);
+	{
+		char dp[1024];
+
+		/* The sentence starts lower-case for the report's table. */
+		fl_model_privacy_text(m, dp, sizeof(dp));
+		dp[0] = (char)toupper((unsigned char)dp[0]);
+		fprintf(fp, "%s\n", dp);
+	}
 	fprintf(fp, "Effects are log-odds against the average lead.\n");
 	fprintf(fp, "\nTop drivers towards conversion:\n");
 	for (size_t k = 0; k < n && k < (size_t)top && d[k].effect > 0; k++)

@@ -468,6 +468,8 @@ static void start_federation(struct fl_fedcoord *c)
 		       "are fewer refuses at the Welcome",
 		       (unsigned long long)c->dp_planned, c->n_grid, c->n_grid == 1 ? "" : "s",
 		       c->set.max_iterations, c->set.validation_split > 0 ? " + 1 validation" : "");
+	if (c->set.privacy)
+		fl_coord_dp_plan(c);
 	continue_federation(c);
 }
 
@@ -690,7 +692,7 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 	Fedlead__Wire__Welcome w = FEDLEAD__WIRE__WELCOME__INIT;
 	Fedlead__Wire__Plan plan = FEDLEAD__WIRE__PLAN__INIT;
 	struct partner *p = fl_coord_find_partner(c, partner);
-	char reason[256], fp[65];
+	char reason[640], fp[65];
 	int r;
 
 	if (p == NULL) {
@@ -738,6 +740,14 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 		         c->phase == FL_PHASE_DONE ? "finished" : "failed");
 		r = FL_ERR_AUTH;
 		goto reject;
+	}
+	if ((r = fl_coord_dp_join(c, p, h, reason, sizeof(reason))) != 0) {
+		fl_log(FL_LOG_WARN, "rejected partner %s: %s", partner, reason);
+		fl_audit_event(c->io.audit, "reject", "{s:s, s:s}", "partner", partner, "reason",
+		               reason);
+		send_reject(c, partner, reason, 1);
+		fl_coord_dp_refused(c, p, reason);
+		return fl_fail(r, "partner %s: %s", partner, reason);
 	}
 	p->connected = 1;
 	p->last_seen = now_seconds();

@@ -21,13 +21,25 @@
 #include "fedlead/wire.h"
 #include "wire.pb-c.h"
 
+struct fl_model;
 struct fl_secagg_coord;
 struct fl_solver;
 
 enum task { T_NONE, T_STATS, T_EVAL, T_FEDAVG, T_FINAL };
 
+/* A partner's differential privacy, from its Hello (coord_privacy.c). */
+struct coord_dp {
+	int on;
+	double epsilon, fed_epsilon, delta, window, clip, rho, rho_left, rho_needed;
+	uint64_t releases, done;
+	unsigned max_colluders;
+};
+
 struct partner {
 	char *id;
+	struct coord_dp dp;
+	int dp_known;   /* dp is from its last accepted Hello */
+	int dp_refused; /* refused before the start for its privacy terms */
 	int connected, participant, dropped, pending, saved;
 	int sa_lost; /* gone during this round's secure aggregation */
 	double last_seen;
@@ -128,5 +140,18 @@ int fl_coord_secure_message(struct fl_fedcoord *c, struct partner *p,
 
 /* coord_checkpoint.c */
 void fl_coord_checkpoint(struct fl_fedcoord *c);
+
+/* coord_privacy.c (privacy = on; each a no-op otherwise) */
+/* Takes p's terms from its Hello, or refuses it: 0, or an FL_ERR_* with
+ * reason (n bytes) set. */
+int fl_coord_dp_join(struct fl_fedcoord *c, struct partner *p, const Fedlead__Wire__Hello *h,
+                     char *reason, size_t n);
+/* After a refusal by fl_coord_dp_join() before the start: fails the
+ * federation when too few partners are left to start. */
+void fl_coord_dp_refused(struct fl_fedcoord *c, struct partner *p, const char *reason);
+/* Logs and audits the plan line, naming the tightest budget. */
+void fl_coord_dp_plan(struct fl_fedcoord *c);
+/* Records the participants' terms in the model. */
+int fl_coord_dp_record(const struct fl_fedcoord *c, struct fl_model *m);
 
 #endif

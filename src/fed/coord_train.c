@@ -90,7 +90,8 @@ static int training_done(struct fl_fedcoord *c)
 	for (size_t i = 0; i < c->np; i++)
 		if (c->p[i].participant && (r = fl_model_add_participant(m, c->p[i].id)) != 0)
 			goto out;
-	if ((r = fl_model_set_history(m, c->hist, c->n_hist)) != 0)
+	if ((r = fl_model_set_history(m, c->hist, c->n_hist)) != 0 ||
+	    (r = fl_coord_dp_record(c, m)) != 0)
 		goto out;
 	free(c->model_file);
 	c->model_file = NULL;
@@ -100,9 +101,8 @@ static int training_done(struct fl_fedcoord *c)
 	       "training finished after %llu rounds: l2 %g, %d iterations; "
 	       "delivering the model to %zu partners",
 	       (unsigned long long)c->round, c->l2, c->iterations, fl_coord_count(c, 0, 1));
-	/* The model file has no field for it yet: the coordinator's log and
-	 * audit record that these weights were trained under the plan. The
-	 * partners' epsilon and noise are theirs, in their own audit logs. */
+	/* The model records each participant's terms (fl_coord_dp_record());
+	 * the noise of each release is in the partners' own audit logs. */
 	if (c->set.privacy) {
 		fl_log(FL_LOG_NOTICE,
 		       "trained under the partners' differential privacy: %llu evaluation "

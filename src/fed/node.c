@@ -30,6 +30,7 @@
 #include "fedlead/linalg.h"
 #include "fedlead/log.h"
 #include "fedlead/logreg.h"
+#include "fedlead/model.h"
 #include "fedlead/payload.h"
 #include "fedlead/secagg.h"
 #include "fedlead/signed_model.h"
@@ -719,6 +720,68 @@ static void dp_plan(const struct fl_fednode *n, const char *name, struct dp_plan
 	}
 }
 
+/* Opens the privacy ledger once (a damaged one is an error). */
+static int dp_open_ledger(struct fl_fednode *n)
+{
+	int r, repaired = 0;
+
+	if (n->pledger != NULL)
+		return 0;
+	if ((r = fl_ledger_open(n->pol.privacy.ledger, 1, &n->pledger, &repaired)) != 0)
+		return r;
+	if (repaired)
+		fl_log(FL_LOG_WARN,
+		       "%s: removed a torn last line (a release recorded while the node "
+		       "crashed, never sent)",
+		       n->pol.privacy.ledger);
+	return 0;
+}
+
+/* What the remaining releases of a federation cost, in ledger units. */
+static uint64_t dp_rest(const struct fl_node_privacy *q, const struct dp_plan *pl)
+{
+	return (q->releases - (pl->done < q->releases ? pl->done : q->releases)) * pl->per_release;
+}
+
+/*
+ * The terms announced in the Hello (see proto/wire.proto, PrivacyTerms):
+ * the settings, and what the ledger has left for federation fed ("" when
+ * the node names none). A ledger that cannot be read leaves the budget at
+ * 0; dp_welcome() refuses with the reason.
+ */
+static void dp_terms(struct fl_fednode *n, const char *fed, Fedlead__Wire__PrivacyTerms *t)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	char name[FL_LEDGER_MAX_NAME + 1];
+	struct dp_plan pl;
+
+	t->mechanism = (char *)FL_DP_MECHANISM;
+	t->accountant = (char *)FL_DP_ACCOUNTANT;
+	t->epsilon = q->epsilon;
+	t->delta = q->delta;
+	t->window = q->window;
+	t->federation_epsilon = q->federation_epsilon > 0 ? q->federation_epsilon : q->epsilon;
+	t->releases = q->releases;
+	t->clip = dp_clip(n);
+	t->max_colluders = n->pol.max_colluders;
+	t->rho = (double)units_floor(fl_dp_rho_budget(t->federation_epsilon, q->delta)) /
+	         FL_LEDGER_UNITS;
+	if (dp_open_ledger(n) != 0) {
+		fl_err_clear();
+		return;
+	}
+	if (fed[0] == '\0')
+		name[0] = '\0'; /* matches no release */
+	else if (dp_fed_name(fed, name) != 0)
+		return;
+	dp_plan(n, name, &pl);
+	t->rho_left = pl.spent_window > pl.budget
+	                      ? 0.0
+	                      : (double)(pl.budget - pl.spent_window) / FL_LEDGER_UNITS;
+	t->rho_needed = (double)dp_rest(q, &pl) / FL_LEDGER_UNITS;
+	t->releases_done = pl.done;
+}
+
 /*
  * At the Welcome: a federation without a fixed plan of releases, or with
  * more than privacy_releases, is refused (it would be stopped half-way, at
@@ -732,7 +795,7 @@ static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_
 	struct dp_plan pl;
 	char name[FL_LEDGER_MAX_NAME + 1];
 	uint64_t rest;
-	int r, repaired = 0;
+	int r;
 
 	if (!dp_on(n))
 		return 0;
@@ -753,23 +816,16 @@ static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_
 		              "federation \"%.64s\" plans %llu evaluation releases, but this node "
 		              "splits its budget over privacy_releases = %llu",
 		              fed, (unsigned long long)planned, (unsigned long long)q->releases);
-	if (n->pledger == NULL) {
-		if ((r = fl_ledger_open(q->ledger, 1, &n->pledger, &repaired)) != 0) {
-			char why[700];
+	if ((r = dp_open_ledger(n)) != 0) {
+		char why[700];
 
-			snprintf(why, sizeof(why), "%s", fl_errmsg());
-			return refuse(n, "privacy_ledger", "%s", why);
-		}
-		if (repaired)
-			fl_log(FL_LOG_WARN,
-			       "%s: removed a torn last line (a release recorded while the node "
-			       "crashed, never sent)",
-			       q->ledger);
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, "privacy_ledger", "%s", why);
 	}
 	if ((r = dp_fed_name(fed, name)) != 0)
 		return r;
 	dp_plan(n, name, &pl);
-	rest = (q->releases - (pl.done < q->releases ? pl.done : q->releases)) * pl.per_release;
+	rest = dp_rest(q, &pl);
 	if (pl.spent_window > pl.budget || rest > pl.budget - pl.spent_window)
 		return refuse(n, "privacy_budget",
 		              "federation \"%.64s\" would spend rho %.6g in %llu releases, but "
@@ -1038,17 +1094,21 @@ void fl_fednode_rows(const struct fl_fednode *n, size_t *train, size_t *valid)
 	*valid = n->va_raw ? n->va_raw->n : 0;
 }
 
-int fl_fednode_hello(const struct fl_fednode *n, const char *federation_id, uint8_t **frame,
-                     size_t *len)
+int fl_fednode_hello(struct fl_fednode *n, const char *federation_id, uint8_t **frame, size_t *len)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__Hello h = FEDLEAD__WIRE__HELLO__INIT;
+	Fedlead__Wire__PrivacyTerms dp = FEDLEAD__WIRE__PRIVACY_TERMS__INIT;
 
 	h.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	h.software_version = (char *)FL_VERSION;
 	h.schema_fingerprint.data = (uint8_t *)n->s->fingerprint;
 	h.schema_fingerprint.len = FL_FINGERPRINT_LEN;
 	h.federation_id = (char *)(federation_id ? federation_id : "");
+	if (dp_on(n)) {
+		dp_terms(n, h.federation_id, &dp);
+		h.privacy = &dp;
+	}
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
 	return fl_wire_encode(&env, frame, len);
@@ -1825,6 +1885,80 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	return do_local_train(n, env->local_train, frame, len);
 }
 
+/*
+ * The model's privacy record against this node's own settings: a partner
+ * never takes the coordinator's word for its own privacy. An error names
+ * the field that differs.
+ */
+static int dp_check_model(const struct fl_fednode *n, const uint8_t *file, size_t len)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	const struct fl_dp_record *rec;
+	const struct fl_dp_partner *e = NULL;
+	struct fl_model *m = NULL;
+	char mine[64], theirs[64];
+	const char *field = NULL;
+	double fed_eps = q->federation_epsilon > 0 ? q->federation_epsilon : q->epsilon;
+	int r;
+
+	if ((r = fl_model_decode(file, len, "final model", &m)) != 0)
+		return r;
+	rec = m->prov.privacy;
+	for (size_t i = 0; rec != NULL && i < rec->n_partners; i++)
+		if (rec->partners[i].partner != NULL &&
+		    strcmp(rec->partners[i].partner, n->identity) == 0)
+			e = &rec->partners[i];
+	if (e == NULL) {
+		r = dp_on(n) ? fl_fail(FL_ERR_AUTH,
+		                       "privacy provenance: the model records no differential "
+		                       "privacy for this partner (%s), but this node added noise "
+		                       "for epsilon %g (privacy_epsilon)",
+		                       n->identity, fed_eps)
+		             : 0;
+		goto out;
+	}
+	if (!dp_on(n)) {
+		r = fl_fail(FL_ERR_AUTH,
+		            "privacy provenance: the model records epsilon = %g for this partner "
+		            "(%s), but this node adds no noise (privacy_epsilon = 0)",
+		            e->epsilon, n->identity);
+		goto out;
+	}
+#define DP_DIFF(name, fmt, a, b)                                                                   \
+	if (field == NULL && (a) != (b)) {                                                         \
+		field = name;                                                                      \
+		snprintf(theirs, sizeof(theirs), fmt, a);                                          \
+		snprintf(mine, sizeof(mine), fmt, b);                                              \
+	}
+	if (rec->mechanism == NULL || strcmp(rec->mechanism, FL_DP_MECHANISM) != 0) {
+		field = "mechanism";
+		snprintf(theirs, sizeof(theirs), "\"%.40s\"", rec->mechanism ? rec->mechanism : "");
+		snprintf(mine, sizeof(mine), "\"%s\"", FL_DP_MECHANISM);
+	} else if (rec->accountant == NULL || strcmp(rec->accountant, FL_DP_ACCOUNTANT) != 0) {
+		field = "accountant";
+		snprintf(theirs, sizeof(theirs), "\"%.40s\"",
+		         rec->accountant ? rec->accountant : "");
+		snprintf(mine, sizeof(mine), "\"%s\"", FL_DP_ACCOUNTANT);
+	}
+	DP_DIFF("epsilon", "%.15g", e->epsilon, fed_eps)
+	DP_DIFF("delta", "%.15g", e->delta, q->delta)
+	DP_DIFF("releases", "%llu", (unsigned long long)e->releases,
+	        (unsigned long long)q->releases)
+	DP_DIFF("clip", "%.15g", e->clip, dp_clip(n))
+	DP_DIFF("max_colluders", "%u", e->max_colluders, n->pol.max_colluders)
+	DP_DIFF("rho", "%.15g", e->rho,
+	        (double)units_floor(fl_dp_rho_budget(fed_eps, q->delta)) / FL_LEDGER_UNITS)
+#undef DP_DIFF
+	r = field == NULL ? 0
+	                  : fl_fail(FL_ERR_AUTH,
+	                            "privacy provenance: the model records %s = %s for this "
+	                            "partner (%s), this node's is %s",
+	                            field, theirs, n->identity, mine);
+out:
+	fl_model_free(m);
+	return r;
+}
+
 /* Verifies and saves the final model; *frame gets the Status to send. */
 static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm, uint8_t **frame,
                       size_t *len)
@@ -1834,6 +1968,8 @@ static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm,
 
 	r = fl_model_file_verify(fm->model_file.data, fm->model_file.len, n->ca, n->crl, signer,
 	                         sizeof(signer));
+	if (r == 0)
+		r = dp_check_model(n, fm->model_file.data, fm->model_file.len);
 	if (r == 0)
 		r = fl_model_write_file(n->model_out, fm->model_file.data, fm->model_file.len);
 	if (r != 0) {

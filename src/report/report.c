@@ -726,6 +726,14 @@ static void provenance(struct fl_svg_buf *b, const struct fl_model *m,
 		}
 		put(b, "</td></tr>\n");
 	}
+	{
+		char dp[1024];
+
+		fl_model_privacy_text(m, dp, sizeof(dp));
+		kv_row(b, "Differential privacy");
+		esc(b, dp);
+		put(b, "</td></tr>\n");
+	}
 	if (meta->signer != NULL) {
 		kv_row(b, "Signed by");
 		esc(b, meta->signer);

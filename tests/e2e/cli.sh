@@ -325,6 +325,8 @@ run "$SCORE" --model model.fdl --explain
 expect "score --explain" 0 ""
 check "explain names the model" has_line out \
 	"Model: 2 features, $DIM weights; solver newton, l2 1; trained on 40 leads ($POS converted)"
+check "explain says the model was trained without differential privacy" has_line out \
+	"Trained without differential privacy"
 check "explain lists drivers both ways" \
 	bash -c 'grep -qx "Top drivers towards conversion:" out && grep -qx "Top drivers against conversion:" out'
 cp out explain.txt
@@ -337,7 +339,7 @@ expect "score --export json" 0 ""
 check "the exported model parses and matches the schema" "$PY" -c '
 import csv, json, sys
 d = json.load(open("out"))
-assert d["format"] == "1.1", d["format"]
+assert d["format"] == "1.2", d["format"]
 assert d["dim"] == int(sys.argv[1]) and len(d["weights"]) == d["dim"], d["dim"]
 assert d["schema_fingerprint"].startswith(sys.argv[2]), d["schema_fingerprint"]
 assert [w["column"] for w in d["weights"]] == ["(intercept)", "visits", "visits (missing)",

@@ -8,15 +8,23 @@
 #       node's audit log records its plan and exactly the 4 planned releases
 #       with epsilon, and `fedlead-node privacy` prints the ledger: the
 #       releases, the rho spent and what is left;
+#       Before the first task the coordinator logs and audits its plan line
+#       naming the tightest partner budget; the model records each
+#       partner's privacy, which `fedlead-node inspect`, `fedlead-score
+#       --explain` and the HTML report say in plain words;
 #   (c) a second federation on the same nodes, which would spend the whole
-#       budget again, is refused at the Welcome with the exact message,
-#       audited, and the node exits 1 without answering a task.
+#       budget again, is refused by the coordinator at the Hello (the node
+#       announced what its ledger has left) with the exact message, the
+#       coordinator refuses to start, and the node exits 1 without answering
+#       a task. (The node's own refusal at the Welcome, with its exact
+#       message, is test_dp_node.c's test_budget_across_federations.)
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
 split_coil 3
 
-DP=(--privacy-epsilon 1 --privacy-delta 1e-6 --privacy-releases 30)
+# The clip is stated, so the model's record of it is known here.
+DP=(--privacy-epsilon 1 --privacy-delta 1e-6 --privacy-releases 30 --privacy-clip 3)
 
 # ---- (a) --check ----
 out=$("$FL_BIN/fedlead-node" join --schema "$SCHEMA" --data "$T/p1.csv" \
@@ -71,6 +79,40 @@ print("     releases %d, epsilon spent %.4f" % (len(r), eps[-1] if eps else -1))
 sys.exit(0 if ok else 1)
 PYEOF
 done
+check "(b) the coordinator logs its plan up front, naming the tightest budget" "$PY" - "$D/coordinator.log" <<'PYEOF'
+import re, sys
+log = open(sys.argv[1]).read()
+m = re.search(r'privacy plan: 4 releases per partner; tightest budget: p1, epsilon 1 \(delta 1e-06\) '
+              r'for this federation, 30 releases \(rho ([0-9.e-]+) of the ([0-9.e-]+) its window '
+              r'has left\)\n', log)
+# Fresh ledgers: the federation's 30 releases are the whole window's budget.
+sys.exit(0 if m and m.group(1) == m.group(2) and log.index(m.group(0)) < log.index("round 2") else 1)
+PYEOF
+check "(b) the coordinator audits the plan line" "$PY" - "$D/audit.jsonl" <<'PYEOF'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+p = [e for e in ev if e["event"] == "privacy_plan"]
+sys.exit(0 if len(p) == 1 and p[0]["tightest"] == "p1" and p[0]["releases"] == 4 and
+         p[0]["partners_with_noise"] == 3 and p[0]["plan"].startswith("privacy plan: 4 releases") else 1)
+PYEOF
+DPLINE="trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner (distributed discrete Gaussian under secure aggregation, zCDP accountant, 4 of 30 releases, clip 3)"
+echo "     $DPLINE"
+check "(b) inspect says the model's privacy" grep -qxF "T${DPLINE:1}" <("$FL_BIN/fedlead-node" inspect "$D/model.fdl")
+check "(b) --explain says the model's privacy" grep -qxF "T${DPLINE:1}" <("$FL_BIN/fedlead-score" --model "$D/model.fdl" --explain)
+"$FL_BIN/fedlead-score" --model "$D/model.fdl" --data "$T/p1.csv" --eval --report "$D/report.html" >/dev/null 2>&1
+check "(b) the report says the model's privacy" grep -qF "<tr><td>Differential privacy</td><td>$DPLINE</td></tr>" "$D/report.html"
+"$FL_BIN/fedlead-score" --model "$D/model.fdl" --export json >"$D/model.json"
+check "(b) the model records each partner's terms" "$PY" - "$D/model.json" <<'PYEOF'
+import json, sys
+p = json.load(open(sys.argv[1]))["provenance"]["privacy"]
+ok = (p["mechanism"] == "distributed discrete Gaussian" and p["accountant"] == "zCDP" and
+      p["releases"] == 4 and p["threshold"] == 3 and
+      [q["partner"] for q in p["partners"]] == ["p1", "p2", "p3"] and
+      all(q["epsilon"] == 1 and q["delta"] == 1e-6 and q["releases"] == 30 and
+          q["clip"] == 3 and q["max_colluders"] == 1 and q["rho"] > 0
+          for q in p["partners"]))
+sys.exit(0 if ok else 1)
+PYEOF
 priv=$("$FL_BIN/fedlead-node" privacy --state-dir "$D/node-p1" "${DP[@]}" 2>&1)
 nrel=$("$PY" -c "import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)['event']=='privacy_release'))" "$D/node-p1/audit.jsonl")
 check "(b) privacy prints the ledger's releases" grep -qF "privacy ledger $D/node-p1/privacy.ledger: $nrel releases" <<<"$priv"
@@ -78,6 +120,7 @@ check "(b) privacy prints the budget" grep -qF "budget: epsilon 1, delta 1e-06 p
 check "(b) privacy prints the federation" grep -qE "^test-federation +$nrel " <<<"$priv"
 
 # ---- (c) a second federation beyond the budget ----
+ledger_b=$(sha256sum <"$D/node-p1/privacy.ledger")
 E=$T/dp2
 coordinator_conf "$E/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
 	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
@@ -91,24 +134,22 @@ m1=$NODE_PID
 rc=0
 wait_pid "$m1" 60 || rc=$? # under set -e, the status is the assertion's
 check "(c) node p1 exits 1" test "$rc" = 1
-L=$E/node-p1/node.log
-msg=$(grep -o 'policy privacy_budget: .*; refused' "$L" | head -n 1)
+crc=0
+wait_pid "$COORD_PID" 60 || crc=$?
+check "(c) the coordinator refuses to start (exit 1)" test "$crc" = 1
+msg=$(grep -o 'rejected partner p1: .*' "$E/coordinator.log" | head -n 1)
 echo "     $msg"
-check "(c) the refusal's exact text" "$PY" - "$msg" "$D/node-p1/privacy.ledger" <<'PYEOF'
+check "(c) the coordinator's refusal names the partner and its budget" "$PY" - "$msg" <<'PYEOF'
 import re, sys
-msg, ledger = sys.argv[1:3]
-m = re.fullmatch(r'policy privacy_budget: federation "second-federation" would spend rho '
-                 r'([0-9.e-]+) in 30 releases, but this node\'s window has rho ([0-9.e-]+) of '
-                 r'([0-9.e-]+) left \(privacy_epsilon = 1, privacy_delta = 1e-06, '
-                 r'privacy_window = 31536000 s, ledger ' + re.escape(ledger) + r'\); refused', msg)
-sys.exit(0 if m and float(m.group(2)) < float(m.group(1)) <= float(m.group(3)) else 1)
+m = re.fullmatch(r'rejected partner p1: privacy budget of partner p1 cannot pay for this '
+                 r'federation: its 30 releases would spend rho ([0-9.e-]+) \(epsilon 1, delta '
+                 r'1e-06\), and its window has rho ([0-9.e-]+) left', sys.argv[1])
+# 4 of the 30 releases the window holds went to the first federation.
+sys.exit(0 if m and abs(float(m.group(2)) / float(m.group(1)) - 26 / 30) < 1e-4 else 1)
 PYEOF
-check "(c) the refusal is audited" "$PY" - "$E/node-p1/audit.jsonl" "$msg" <<'PYEOF'
-import json, sys
-ev = [json.loads(l) for l in open(sys.argv[1])]
-sys.exit(0 if any(e["event"] == "refuse" and e["rule"] == "privacy_budget" and
-                  e["reason"] == sys.argv[2] for e in ev) else 1)
-PYEOF
+check "(c) the coordinator says it cannot start" grep -qF "federation second-federation failed: cannot start within the partners' privacy: ${msg#rejected partner p1: }" "$E/coordinator.log"
+check "(c) the node prints the coordinator's reason" grep -qF "refused this partner: ${msg#rejected partner p1: }" "$E/node-p1/node.log"
+check "(c) the node's ledger is as federation (b) left it" test "$(sha256sum <"$D/node-p1/privacy.ledger")" = "$ledger_b"
 check "(c) nothing of a task was answered" bash -c "! grep -q '\"privacy_release\"\\|key_advert' '$E/node-p1/audit.jsonl'"
 stop_mine
 finish
