@@ -1059,8 +1059,8 @@ static void test_l2_auto(void **state)
 }
 
 /*
- * privacy = on: a fixed plan of evaluations, announced in the Welcome, and
- * exactly that many evaluation rounds. Without noise (these nodes add none)
+ * privacy = on: a fixed plan of releases, announced in the Welcome (the
+ * statistics round and the evaluations), and exactly that many rounds. Without noise (these nodes add none)
  * the plan's full Newton steps from w = 0 are the steps of pooled Newton
  * limited to as many iterations, whose line search accepts every full step
  * here.
@@ -1077,13 +1077,13 @@ static void test_privacy_plan(void **state)
 	settings_default(&s);
 	s.privacy = 1;
 	s.max_iterations = 4;
-	assert_int_equal(fl_coord_privacy_releases(&s), 4);
+	assert_int_equal(fl_coord_privacy_releases(&s), 1 + 4);
 	h = harness_new(fx, &s);
 	run_to_end(h);
 	assert_done(h, 7);
 	fed = sealed_model(h);
 	for (int i = 0; i < NP; i++) {
-		assert_int_equal(h->plan_releases[i], 4);
+		assert_int_equal(h->plan_releases[i], 1 + 4);
 		assert_int_equal(h->eval_tasks[i], 4);
 		assert_int_equal(h->hess_tasks[i], 4);
 		assert_int_equal(h->valid_tasks[i], 0);
@@ -1115,13 +1115,13 @@ static void test_privacy_plan(void **state)
 		double grid[FL_L2_GRID_MAX];
 		size_t n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX), valid_rounds = 0;
 
-		assert_int_equal(fl_coord_privacy_releases(&s), 4 * n_grid);
+		assert_int_equal(fl_coord_privacy_releases(&s), 1 + 4 * n_grid);
 		h = harness_new(fx, &s);
 		run_to_end(h);
 		assert_done(h, 7);
 		fed = sealed_model(h);
 		for (int i = 0; i < NP; i++) {
-			assert_int_equal(h->plan_releases[i], 4 * n_grid);
+			assert_int_equal(h->plan_releases[i], 1 + 4 * n_grid);
 			assert_int_equal(h->eval_tasks[i], 4 * n_grid);
 			assert_int_equal(h->hess_tasks[i], 3 * n_grid);
 			assert_int_equal(h->valid_tasks[i], n_grid);

@@ -64,8 +64,10 @@ static int check_only(struct fl_coordinator_config *c, const struct fl_coord_opt
 	fl_config_dump(fl_coordinator_config_keys, c, stdout);
 	printf("; configuration OK: schema fingerprint %s, %zu partners\n", fp, o->set.n_partners);
 	if (o->set.privacy)
-		printf("; privacy plan: %llu evaluation releases per partner\n",
-		       (unsigned long long)fl_coord_privacy_releases(&o->set));
+		printf("; privacy plan: %llu releases per partner (the statistics round and "
+		       "%llu evaluations)\n",
+		       (unsigned long long)fl_coord_privacy_releases(&o->set),
+		       (unsigned long long)fl_coord_privacy_releases(&o->set) - 1);
 	return 0;
 }
 
