@@ -3,15 +3,23 @@
 # the CoIL split, secure aggregation 3 of 3:
 #   (a) --check shows the [privacy] settings;
 #   (b) a federation with privacy_epsilon = 1 on every node completes under a
-#       coordinator with privacy = on (a fixed plan of 4 evaluations: 4 Newton
-#       steps, no line search, no validation), announced up front; each
-#       node's audit log records its plan and exactly the 4 planned releases
-#       with epsilon, and `fedlead-node privacy` prints the ledger: the
-#       releases, the rho spent and what is left;
+#       coordinator with privacy = on (a fixed plan of 5 releases: the
+#       statistics round, whose sums the nodes noise within the schema's clip
+#       ranges, then 4 Newton steps, no line search, no validation),
+#       announced up front; each node's audit log records its plan and
+#       exactly the 5 planned releases with epsilon (the first the
+#       statistics), its ledger holds one "stats" and four "evaluate"
+#       releases, and `fedlead-node privacy` prints the ledger: the releases,
+#       the rho spent and what is left;
 #   (c) a second federation on the same nodes, which would spend the whole
 #       budget again, is refused at the Welcome with the exact message,
 #       audited, and the node exits 1 without answering a task.
 . "$(dirname "$0")/lib/fed.bash"
+
+# The CoIL schema with the clip range every numeric feature needs under
+# differential privacy (from the data dictionary; no value of the file is
+# outside): without it the statistics round is refused (test_dp_node.c).
+SCHEMA=$FL_DATA/coil2000/coil2000-dp.schema.json
 
 pki p1 p2 p3
 split_coil 3
@@ -32,7 +40,7 @@ coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorith
 	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
 out=$("$FL_BIN/fedlead-coordinator" --config "$D/coordinator.conf" --check 2>&1)
 check "(b) coordinator --check shows privacy" grep -qx 'privacy = true' <<<"$out"
-check "(b) coordinator --check shows the plan" grep -qx '; privacy plan: 4 evaluation releases per partner' <<<"$out"
+check "(b) coordinator --check shows the plan" grep -qx '; privacy plan: 5 releases per partner (the statistics round and 4 evaluations)' <<<"$out"
 start_coordinator "$D" || { bad "(b) coordinator starts"; finish; exit 1; }
 for k in 1 2 3; do
 	NODE_HOME=$D start_node p$k "$T/p$k.csv" "${DP[@]}"
@@ -43,14 +51,14 @@ for k in 1 2 3; do
 	eval "pid=\$n$k"
 	check "(b) node p$k finishes with status 0" wait_pid "$pid" 60
 done
-check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 4 evaluation releases per partner (1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
+check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 5 releases per partner (the statistics round + 1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
 check "(b) the coordinator audits the releases issued" "$PY" - "$D/audit.jsonl" <<'PYEOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 t = [e for e in ev if e["event"] == "privacy_trained"]
-sys.exit(0 if len(t) == 1 and t[0]["planned"] == 4 and t[0]["issued"] == 4 else 1)
+sys.exit(0 if len(t) == 1 and t[0]["planned"] == 5 and t[0]["issued"] == 5 else 1)
 PYEOF
-check "(b) no evaluation was issued again" bash -c "! grep -q 'an evaluation issued again' '$D/coordinator.log'"
+check "(b) no release was issued again" bash -c "! grep -q 'issued again' '$D/coordinator.log'"
 check "(b) every node holds the model" bash -c "for k in 1 2 3; do cmp -s $D/node-p\$k/model.fdl $D/model.fdl || exit 1; done"
 for k in 1 2 3; do
 	A=$D/node-p$k/audit.jsonl
@@ -65,12 +73,23 @@ import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 r = [e for e in ev if e["event"] == "privacy_release"]
 eps = [e["epsilon"] for e in r]
-ok = len(r) == 4 and eps == sorted(eps) and 0 < eps[-1] <= 1 and all(
+ok = len(r) == 5 and eps == sorted(eps) and 0 < eps[-1] <= 1 and all(
     e["mechanism"] == "distributed discrete Gaussian" and e["honest_partners"] == 2 for e in r)
+# The statistics round comes first and is the only release of its kind.
+ok = ok and [e.get("kind") for e in r] == ["stats", None, None, None, None]
+ok = ok and not any(e["event"] == "privacy_unprotected" for e in ev)
 print("     releases %d, epsilon spent %.4f" % (len(r), eps[-1] if eps else -1))
 sys.exit(0 if ok else 1)
 PYEOF
+	check "(b) p$k's ledger holds the statistics release and the 4 evaluations" "$PY" - "$D/node-p$k/privacy.ledger" <<'PYEOF'
+import sys
+rel = [l.split() for l in open(sys.argv[1])][1:]  # after the "fedlead-ledger 1" header
+kinds = [f[4] for f in rel if len(f) == 6 and f[2] == "test-federation"]
+print("     ledger kinds: %s" % " ".join(kinds))
+sys.exit(0 if kinds == ["stats", "evaluate", "evaluate", "evaluate", "evaluate"] else 1)
+PYEOF
 done
+check "(b) the coordinator took the noisy statistics" grep -qE 'statistics: [0-9]+ training rows' "$D/coordinator.log"
 priv=$("$FL_BIN/fedlead-node" privacy --state-dir "$D/node-p1" "${DP[@]}" 2>&1)
 nrel=$("$PY" -c "import json,sys; print(sum(1 for l in open(sys.argv[1]) if json.loads(l)['event']=='privacy_release'))" "$D/node-p1/audit.jsonl")
 check "(b) privacy prints the ledger's releases" grep -qF "privacy ledger $D/node-p1/privacy.ledger: $nrel releases" <<<"$priv"
