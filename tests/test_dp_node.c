@@ -31,6 +31,7 @@
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
 #include "fedlead/ledger.h"
+#include "fedlead/linalg.h"
 #include "fedlead/log.h"
 #include "fedlead/node.h"
 #include "fedlead/payload.h"
@@ -574,6 +575,146 @@ static void test_stats_noise_calibrated(void **state)
 	restore_schema(&sw);
 }
 
+/*
+ * The per-lead bounds the sensitivities rest on (README, "Bounded
+ * contributions"), checked on single leads, since every vector is a sum
+ * over leads and adding or removing one adds or removes its own vector.
+ *
+ * Statistics: every lead of the CoIL rows and a lead at the extremes (each
+ * numeric feature at the clip bound of larger magnitude, one level per
+ * categorical feature, converted): its packed statistics, each noised
+ * entry divided by its scale, have l2 norm at most the plan's and l1 norm
+ * at most the plan's, and the extreme lead reaches both (so the bound is
+ * not loose); the entries the node does not noise are functions of the
+ * others.
+ */
+static void test_stats_per_lead_bound(void **state)
+{
+	struct swapped sw;
+	struct fl_stats_dp p;
+	size_t d, len;
+	double *x, *v, worst2 = 0;
+	int *exp;
+
+	(void)state;
+	use_dp_schema(&sw);
+	d = FX->s->dim;
+	len = fl_payload_stats_len(d);
+	exp = malloc(len * sizeof(int));
+	v = malloc(len * sizeof(double));
+	x = calloc(d, sizeof(double));
+	assert_non_null(exp);
+	assert_non_null(v);
+	assert_non_null(x);
+	(void)stats_layout(FX->s, exp);
+	assert_int_equal(fl_payload_stats_dp_plan(FX->s, 0.01, 2, FL_SECAGG_STATS_FRAC_BITS,
+	                                          (double)((uint64_t)1 << 40), &p),
+	                 0);
+	for (size_t i = 0; i <= FX->raw->n; i++) {
+		struct fl_stats *st = NULL;
+		double l1 = 0, l2 = 0, label = 1;
+
+		if (i < FX->raw->n) {
+			memcpy(x, FX->raw->X + i * d, d * sizeof(double));
+			label = FX->raw->y[i];
+		} else {
+			memset(x, 0, d * sizeof(double));
+			x[0] = 1;
+			for (size_t k = 0; k < FX->s->n_features; k++) {
+				const struct fl_feature *f = &FX->s->features[k];
+
+				x[f->enc_offset] = f->type == FL_CATEGORICAL ? 1
+				                   : fabs(f->clip_lo) > fabs(f->clip_hi)
+				                           ? f->clip_lo
+				                           : f->clip_hi;
+			}
+		}
+		assert_int_equal(fl_stats_new(d, &st), 0);
+		fl_stats_add(st, x, label);
+		fl_payload_stats_pack(st, v);
+		fl_stats_free(st);
+		for (size_t k = 0; k < len; k++) {
+			double z;
+
+			if (exp[k] < 0)
+				continue;
+			z = fabs(ldexp(v[k], -exp[k]));
+			l1 += z;
+			l2 += z * z;
+		}
+		assert_true(sqrt(l2) <= p.l2 * (1 + 1e-12));
+		assert_true(l1 <= p.l1 * (1 + 1e-12));
+		if (i == FX->raw->n) {
+			assert_true(fabs(sqrt(l2) - p.l2) < 1e-9);
+			assert_true(fabs(l1 - p.l1) < 1e-9);
+		} else if (l2 > worst2)
+			worst2 = l2;
+	}
+	printf("  statistics: largest per-lead l2 among the CoIL leads %.4f, bound %.4f\n",
+	       sqrt(worst2), p.l2);
+	free(x);
+	free(v);
+	free(exp);
+	restore_schema(&sw);
+}
+
+/*
+ * Evaluations: for a lead x with ||x|| <= R, class weight c and weights w,
+ * its loss is at most c (log 2 + ||w|| R), its gradient's norm at most c R,
+ * its packed Hessian's norm at most c R^2 / 4, and its validation sums are
+ * 1 row, at most 1 positive, a log-loss at most log 2 + ||w|| R and one
+ * histogram count. Checked on 2,000 random leads scaled to norm R (and
+ * below), random w, both labels, c = 1 and c = 15.7 (CoIL's balanced
+ * weight), and on the worst case x parallel to w.
+ */
+static void test_eval_per_lead_bounds(void **state)
+{
+	const size_t d = 12, bins = 50;
+	const double R = sqrt((double)d);
+	double x[12], w[12], g[12], H[144], hp[78], val[3 + 2 * 50];
+	uint64_t rng = 12345;
+
+	(void)state;
+	for (int t = 0; t < 2000; t++) {
+		double nx = 0, nw = 0, loss, c = t % 2 ? 15.7 : 1, y = (t / 2) % 2, ng = 0, nh = 0;
+		double l, wr, hist = 0;
+
+		for (size_t j = 0; j < d; j++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			x[j] = (double)(rng >> 11) / 9007199254740992.0 - 0.5;
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			w[j] = ((double)(rng >> 11) / 9007199254740992.0 - 0.5) * (t % 7);
+			nx += x[j] * x[j];
+			nw += w[j] * w[j];
+		}
+		nw = sqrt(nw);
+		for (size_t j = 0; j < d; j++) /* half of them on the sphere, others inside */
+			x[j] = t % 4 < 2 ? x[j] * R / sqrt(nx) : x[j] * R / sqrt(nx) * 0.3;
+		if (t % 10 == 9 && nw > 0) /* x along w: |z| = ||w|| R */
+			for (size_t j = 0; j < d; j++)
+				x[j] = w[j] / nw * R * (t % 20 == 19 ? -1 : 1);
+		fl_linalg_logistic(x, 1, d, &y, &c, w, &loss, g, H);
+		fl_payload_hess_pack(H, d, hp);
+		for (size_t j = 0; j < d; j++)
+			ng += g[j] * g[j];
+		for (size_t j = 0; j < d * (d + 1) / 2; j++)
+			nh += hp[j] * hp[j];
+		wr = nw * R;
+		l = log(2.0) + wr;
+		assert_true(loss >= 0 && loss <= c * l * (1 + 1e-12));
+		assert_true(sqrt(ng) <= c * R * (1 + 1e-12));
+		assert_true(sqrt(nh) <= c * R * R / 4 * (1 + 1e-12));
+		fl_payload_valid_pack(x, &y, 1, d, w, (uint32_t)bins, 20, val);
+		assert_true(val[0] == 1 && val[1] == y);
+		assert_true(val[2] >= 0 && val[2] <= l * (1 + 1e-12));
+		for (size_t b = 0; b < 2 * bins; b++) {
+			assert_true(val[3 + b] == 0 || val[3 + b] == 1);
+			hist += val[3 + b];
+		}
+		assert_true(hist == 1);
+	}
+}
+
 static Fedlead__Wire__Envelope *stats_task(struct task_msg *m, const char *fed, uint64_t round)
 {
 	task_ref_fed(m, fed, round);
@@ -811,6 +952,8 @@ int main(void)
 	        cmocka_unit_test(test_unprotected_refused),
 	        cmocka_unit_test(test_privacy_settings),
 	        cmocka_unit_test(test_stats_noise_calibrated),
+	        cmocka_unit_test(test_stats_per_lead_bound),
+	        cmocka_unit_test(test_eval_per_lead_bounds),
 	        cmocka_unit_test(test_stats_release_charged),
 	        cmocka_unit_test(test_stats_refused_without_clip),
 	        cmocka_unit_test(test_budget_counts_stats),
