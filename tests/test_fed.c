@@ -1060,10 +1060,9 @@ static void test_l2_auto(void **state)
 
 /*
  * privacy = on: a fixed plan of releases, announced in the Welcome (the
- * statistics round and the evaluations), and exactly that many rounds. Without noise (these nodes add none)
- * the plan's full Newton steps from w = 0 are the steps of pooled Newton
- * limited to as many iterations, whose line search accepts every full step
- * here.
+ * statistics round and the evaluations), and exactly that many rounds. Without noise (these nodes
+ * add none) the plan's full Newton steps from w = 0 are the steps of pooled Newton limited to as
+ * many iterations, whose line search accepts every full step here.
  */
 static void test_privacy_plan(void **state)
 {
@@ -1146,6 +1145,26 @@ static void test_privacy_plan(void **state)
 	assert_string_equal(fl_errmsg(), "privacy = on needs algorithm = newton (a fixed number of "
 	                                 "damped Newton steps); lbfgs's number of evaluations "
 	                                 "depends on the data");
+	/* The daemon's check of the schema: every numeric feature needs a clip
+	 * range under privacy (the stock CoIL schema has none; its copy for
+	 * differential privacy has them all). */
+	{
+		struct fl_schema *dp = NULL;
+
+		settings_default(&s);
+		assert_int_equal(fl_coord_privacy_schema_check(&s, fx->s), 0);
+		s.privacy = 1;
+		assert_int_equal(fl_coord_privacy_schema_check(&s, fx->s), FL_ERR_CONFIG);
+		assert_string_equal(fl_errmsg(),
+		                    "privacy = on needs a clip range on every numeric "
+		                    "feature of the schema, which bounds each lead's part "
+		                    "in the statistics round: feature \"MAANTHUI\" has "
+		                    "none");
+		assert_int_equal(
+		        fl_schema_load(FL_TEST_DATA "/coil2000/coil2000-dp.schema.json", &dp), 0);
+		assert_int_equal(fl_coord_privacy_schema_check(&s, dp), 0);
+		fl_schema_free(dp);
+	}
 }
 
 /* ---- 4. checkpoints ---- */

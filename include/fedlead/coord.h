@@ -79,6 +79,18 @@ struct fl_coord_settings {
 uint64_t fl_coord_privacy_releases(const struct fl_coord_settings *s);
 
 /*
+ * With privacy on, every numeric feature of the schema needs a clip range
+ * (the partners' nodes refuse the statistics round without one): FL_ERR_CONFIG
+ * naming the schema's first numeric feature without one, e.g. "privacy = on
+ * needs a clip range on every numeric feature of the schema, which bounds
+ * each lead's part in the statistics round: feature \"AGE\" has none".
+ * 0 otherwise. The daemon and --check call it; the library's coordinator
+ * does not, so that it can be driven with any schema in tests.
+ */
+int fl_coord_privacy_schema_check(const struct fl_coord_settings *s,
+                                  const struct fl_schema *schema);
+
+/*
  * The threshold of a round with n participants when none is configured:
  * the smallest t that partners' nodes accept with max_colluders = c
  * (t > c and 2t > n + c, see fl_node_threshold_safe()), at most n and at

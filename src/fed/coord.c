@@ -148,6 +148,19 @@ uint64_t fl_coord_privacy_releases(const struct fl_coord_settings *s)
 	return 1 + n_grid * ((uint64_t)s->max_iterations + (s->validation_split > 0 ? 1 : 0));
 }
 
+int fl_coord_privacy_schema_check(const struct fl_coord_settings *s, const struct fl_schema *schema)
+{
+	const struct fl_feature *f = s->privacy ? fl_payload_stats_unclipped(schema) : NULL;
+
+	if (f != NULL)
+		return fl_fail(FL_ERR_CONFIG,
+		               "privacy = on needs a clip range on every numeric feature of the "
+		               "schema, which bounds each lead's part in the statistics round: "
+		               "feature \"%s\" has none",
+		               f->name);
+	return 0;
+}
+
 static int partner_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct partner *)a)->id, ((const struct partner *)b)->id);

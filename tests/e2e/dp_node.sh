@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Differential privacy at each partner's node (issue 11), three partners on
 # the CoIL split, secure aggregation 3 of 3:
-#   (a) --check shows the [privacy] settings;
+#   (a) --check shows the [privacy] settings; a coordinator with privacy = on
+#       and the stock CoIL schema (no clip ranges) is refused by --check;
 #   (b) a federation with privacy_epsilon = 1 on every node completes under a
 #       coordinator with privacy = on (a fixed plan of 5 releases: the
 #       statistics round, whose sums the nodes noise within the schema's clip
@@ -33,6 +34,17 @@ out=$("$FL_BIN/fedlead-node" join --schema "$SCHEMA" --data "$T/p1.csv" \
 check "(a) --check shows [privacy]" grep -qx '\[privacy\]' <<<"$out"
 check "(a) --check shows privacy_epsilon" grep -qx 'privacy_epsilon = 1' <<<"$out"
 check "(a) --check shows privacy_releases" grep -qx 'privacy_releases = 30' <<<"$out"
+
+# ---- (a) the coordinator refuses privacy = on with a schema lacking clip ranges ----
+N=$T/noclip
+FED_SCHEMA=$FL_DATA/coil2000/coil2000.schema.json coordinator_conf "$N/coordinator.conf" \
+	"p1, p2, p3" "min_partners = 3" "algorithm = newton" "l2 = 1" "validation_split = 0" \
+	"max_iterations = 4" "privacy = on"
+rc=0
+out=$("$FL_BIN/fedlead-coordinator" --config "$N/coordinator.conf" --check 2>&1) || rc=$?
+check "(a) coordinator --check without clip ranges exits 2" test "$rc" = 2
+check "(a) coordinator --check names the feature without a clip range" grep -qxF \
+	"fedlead-coordinator: $FL_DATA/coil2000/coil2000.schema.json: privacy = on needs a clip range on every numeric feature of the schema, which bounds each lead's part in the statistics round: feature \"MAANTHUI\" has none" <<<"$out"
 
 # ---- (b) a federation under DP ----
 D=$T/dp
