@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -443,21 +444,22 @@ static void restore_schema(struct swapped *sw)
 
 /*
  * Each noised entry of the statistics vector and its scale exponent, by
- * hand from the bounds in payload.h: rows and positives 1 (2^0); a numeric
+ * hand from the bounds in payload.h: rows and positives 1, weighted 4
+ * (2^-2, so 4^2 each in the l2 sensitivity squared); a numeric
  * feature's sum and sum of squares with B = 9, 10, 6 or 12 scaled by the
  * power of two at or above B and B^2 (16 and 128; 16 and 128; 8 and 64;
  * 16 and 256; every feature is missing=error, so no count); each level
- * column's sum (2^0). exp[k] < 0: not noised, sent as 0. Returns the l2
+ * column's sum (2^0). exp[k] == INT_MIN: not noised, sent as 0. Returns the l2
  * sensitivity squared, with categorical features counting 1 each.
  */
 static double stats_layout(const struct fl_schema *s, int *exp)
 {
 	size_t d = s->dim, len = fl_payload_stats_len(d);
-	double l2sq = 2;
+	double l2sq = 2 * 16;
 
 	for (size_t k = 0; k < len; k++)
-		exp[k] = -1;
-	exp[0] = exp[1] = 0;
+		exp[k] = INT_MIN;
+	exp[0] = exp[1] = -2;
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;
@@ -530,7 +532,7 @@ static void test_stats_noise_calibrated(void **state)
 	assert_non_null(x);
 	l2sq = stats_layout(FX->s, exp);
 	for (size_t k = 0; k < len; k++)
-		n += exp[k] >= 0;
+		n += exp[k] != INT_MIN;
 	v = exact_stats();
 	assert_int_equal(fl_payload_stats_dp_plan(FX->s, rho, 2, FL_SECAGG_STATS_FRAC_BITS,
 	                                          (double)((uint64_t)1 << 40), &p),
@@ -553,7 +555,7 @@ static void test_stats_noise_calibrated(void **state)
 		for (size_t k = 0; k < len; k++) {
 			double z, g;
 
-			if (exp[k] < 0) {
+			if (exp[k] == INT_MIN) {
 				assert_true(x[k] == 0);
 				continue;
 			}
@@ -636,7 +638,7 @@ static void test_stats_per_lead_bound(void **state)
 		for (size_t k = 0; k < len; k++) {
 			double z;
 
-			if (exp[k] < 0)
+			if (exp[k] == INT_MIN)
 				continue;
 			z = fabs(ldexp(v[k], -exp[k]));
 			l1 += z;

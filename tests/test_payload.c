@@ -367,10 +367,10 @@ static struct fl_schema *leads_schema(const char *age_clip, const char *visits_c
 /*
  * The plan's sensitivities, by hand: age clip [0, 40] (impute): count 1,
  * sum 40 / 64, sum of squares 1600 / 2048; visits [-0.5, 0.25]: B = 0.5 is
- * below 1, so its scales stay 2^0: sum 0.5, sum of squares 0.25; rows,
- * positives and the two categorical features 1 each.
- *   l1   = 2 + 1 + 0.625 + 0.78125 + 0.5 + 0.25 + 2            = 7.15625
- *   l2^2 = 2 + 1 + 0.390625 + 0.6103515625 + 0.25 + 0.0625 + 2 = 6.3134765625
+ * below 1, so its scales stay 2^0: sum 0.5, sum of squares 0.25; rows and
+ * positives 1 each, weighted 4; the two categorical features 1 each.
+ *   l1   = 8 + 1 + 0.625 + 0.78125 + 0.5 + 0.25 + 2             = 13.15625
+ *   l2^2 = 32 + 1 + 0.390625 + 0.6103515625 + 0.25 + 0.0625 + 2 = 36.3134765625
  * 13 entries noised: rows, positives, age's count, sum and sum of squares,
  * visits' sum and sum of squares, six level columns' sums. Without a clip
  * range the plan is refused.
@@ -384,13 +384,14 @@ static void test_stats_dp_plan(void **state)
 	assert_null(fl_payload_stats_unclipped(s));
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1e12, &p), 0);
 	assert_int_equal(p.n_noised, 13);
-	assert_near(p.l1, 7.15625, 1e-12);
-	assert_near(p.l2 * p.l2, 6.3134765625, 1e-12);
-	assert_true(p.sigma2 >= 1 && p.grid_bits >= 0 && p.grid_bits <= 16);
+	assert_near(p.l1, 13.15625, 1e-12);
+	assert_near(p.l2 * p.l2, 36.3134765625, 1e-12);
+	/* The counts' noise lands on multiples of 2^(-2 - bits): bits <= 14. */
+	assert_true(p.sigma2 >= 1 && p.grid_bits >= 0 && p.grid_bits <= 14);
 	/* No variance up to 1 suffices: refused, not released with less. */
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1, &p), FL_ERR_LIMIT);
 	assert_string_equal(fl_errmsg(), "a statistics release of rho 0.01 with sensitivity "
-	                                 "2.51266 needs more noise than a node can add");
+	                                 "6.02607 needs more noise than a node can add");
 	bare = leads_schema(NULL, "[0, 1]");
 	assert_string_equal(fl_payload_stats_unclipped(bare)->name, "age");
 	assert_int_equal(fl_payload_stats_dp_plan(bare, 0.01, 2, 16, 1e12, &p), FL_ERR_INVALID);

@@ -50,13 +50,15 @@ int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
  *
  * One noise scale fits all the noised entries: entry k is divided by a
  * power of two 2^e_k >= its bound (e_k >= 0; exact in binary), so that one
- * lead moves each scaled entry by at most 1; the noise is added on a grid
- * of 2^-bits in those units and the entry multiplied back. The l2
+ * lead moves each scaled entry by at most 1, except rows and positives,
+ * multiplied by 4 (e = -2) so that their relative noise is 4 times
+ * smaller; the noise is added on a grid of 2^-bits in those units and the
+ * entry multiplied back. The l2
  * sensitivity of the scaled vector is sqrt(sum of (bound_k / 2^e_k)^2 over
  * the groups above, a categorical feature counting once), the l1 the sum;
  * rounding to the grid adds at most 1 grid unit per entry. The result is a
- * multiple of 2^(e_k - bits) with bits <= max_bits, exact in a fixed-point
- * encoding of max_bits fraction bits.
+ * multiple of 2^(e_k - bits) with bits <= max_bits - 2, exact in a
+ * fixed-point encoding of max_bits fraction bits.
  */
 struct fl_stats_dp {
 	double l1, l2;   /* sensitivities of the scaled entries, before rounding */
@@ -70,7 +72,7 @@ const struct fl_feature *fl_payload_stats_unclipped(const struct fl_schema *s);
 
 /*
  * The noise for one release costing rho when the noise of `noisy` partners
- * adds up (fl_dp_ddg_sigma2()): the finest grid from max_bits down whose
+ * adds up (fl_dp_ddg_sigma2()): the finest grid from max_bits - 2 down whose
  * variance is at most max_var. FL_ERR_INVALID when a numeric feature has no
  * clip range ("feature \"AGE\" has no clip range"), FL_ERR_LIMIT when no
  * grid and variance suffice.
