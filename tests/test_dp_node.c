@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -31,6 +32,7 @@
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
 #include "fedlead/ledger.h"
+#include "fedlead/linalg.h"
 #include "fedlead/log.h"
 #include "fedlead/model.h"
 #include "fedlead/node.h"
@@ -374,7 +376,7 @@ static void test_plan_refused(void **state)
 	w.plan.privacy_releases = 21;
 	assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
 	               "privacy_releases",
-	               "policy privacy_releases: federation \"fed-dp\" plans 21 evaluation "
+	               "policy privacy_releases: federation \"fed-dp\" plans 21 "
 	               "releases, but this node splits its budget over privacy_releases = 20; "
 	               "refused");
 	assert_int_equal(access(t.ledger, F_OK), -1);
@@ -421,6 +423,517 @@ static void test_unprotected_refused(void **state)
 	               "the sensitivity of newton and lbfgs evaluations only, not of FedAvg's "
 	               "local training; refused");
 	task_free(&m);
+	tnode_free(&t);
+}
+
+/* ---- the statistics round under differential privacy ---- */
+
+#define DP_SCHEMA FL_TEST_DATA "/coil2000/coil2000-dp.schema.json"
+
+/* The fixture's schema and rows, swapped for the copy with clip ranges
+ * (tests/data/coil2000/coil2000-dp.schema.json: M* [0, 9], MAANTHUI
+ * [1, 10], MGEMOMV [1, 6], A* [0, 12]; no value of the rows is outside). */
+struct swapped {
+	struct fl_schema *s;
+	struct fl_dataset *raw;
+};
+
+static void use_dp_schema(struct swapped *sw)
+{
+	struct fl_load_report rep;
+
+	sw->s = FX->s;
+	sw->raw = FX->raw;
+	FX->s = NULL;
+	FX->raw = NULL;
+	if (fl_schema_load(DP_SCHEMA, &FX->s) != 0 ||
+	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
+	                    &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+}
+
+static void restore_schema(struct swapped *sw)
+{
+	fl_schema_free(FX->s);
+	fl_dataset_free(FX->raw);
+	FX->s = sw->s;
+	FX->raw = sw->raw;
+}
+
+/*
+ * Each noised entry of the statistics vector and its scale exponent, by
+ * hand from the bounds in payload.h: rows and positives 1, weighted 4
+ * (2^-2, so 4^2 each in the l2 sensitivity squared); a numeric
+ * feature's sum and sum of squares with B = 9, 10, 6 or 12 scaled by the
+ * power of two at or above B and B^2 (16 and 128; 16 and 128; 8 and 64;
+ * 16 and 256; every feature is missing=error, so no count); each level
+ * column's sum (2^0). exp[k] == INT_MIN: not noised, sent as 0. Returns the l2
+ * sensitivity squared, with categorical features counting 1 each.
+ */
+static double stats_layout(const struct fl_schema *s, int *exp)
+{
+	size_t d = s->dim, len = fl_payload_stats_len(d);
+	double l2sq = 2 * 16;
+
+	for (size_t k = 0; k < len; k++)
+		exp[k] = INT_MIN;
+	exp[0] = exp[1] = -2;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t j = f->enc_offset;
+
+		if (f->type == FL_CATEGORICAL) {
+			for (size_t c = 0; c < f->enc_width; c++)
+				exp[2 + d + j + c] = 0;
+			l2sq += 1;
+			continue;
+		}
+		assert_int_equal(f->missing, FL_MISSING_ERROR);
+		if (f->clip_hi == 9) {
+			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 7;
+			l2sq += pow(9 / 16.0, 2) + pow(81 / 128.0, 2);
+		} else if (f->clip_hi == 10) {
+			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 7;
+			l2sq += pow(10 / 16.0, 2) + pow(100 / 128.0, 2);
+		} else if (f->clip_hi == 6) {
+			exp[2 + d + j] = 3, exp[2 + 2 * d + j] = 6;
+			l2sq += pow(6 / 8.0, 2) + pow(36 / 64.0, 2);
+		} else {
+			assert_true(f->clip_hi == 12);
+			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 8;
+			l2sq += pow(12 / 16.0, 2) + pow(144 / 256.0, 2);
+		}
+	}
+	return l2sq;
+}
+
+/* The packed statistics of the fixture's rows, as do_stats() computes them. */
+static double *exact_stats(void)
+{
+	struct fl_stats *st = NULL;
+	double *v = malloc(fl_payload_stats_len(FX->s->dim) * sizeof(double));
+
+	assert_non_null(v);
+	assert_int_equal(fl_stats_new(FX->s->dim, &st), 0);
+	for (size_t i = 0; i < FX->raw->n; i++)
+		fl_stats_add(st, FX->raw->X + i * FX->s->dim, FX->raw->y[i]);
+	fl_payload_stats_pack(st, v);
+	fl_stats_free(st);
+	return v;
+}
+
+/*
+ * The mechanism itself: the plan's sensitivity is the hand-computed one,
+ * its variance meets the release's rho for two honest partners within 1 %,
+ * and over 60 draws the noise (noisy minus exact, divided by each entry's
+ * scale) has the planned variance: its sum of squares over M samples is
+ * within 6 standard deviations of the chi-square's mean M (the noise is a
+ * discrete Gaussian, whose variance is within 1e-9 of sigma2 at these
+ * sizes; rounding to the grid adds at most half a grid unit). Entries not
+ * noised are exactly 0, and every noised one lies on its grid.
+ */
+static void test_stats_noise_calibrated(void **state)
+{
+	struct swapped sw;
+	struct fl_stats_dp p;
+	size_t len, n = 0, draws = 60;
+	double *v, *x, rho = (double)(budget_units() / 5) / FL_LEDGER_UNITS, l2sq, scale, var;
+	double sum = 0, sq = 0, M, got;
+	int *exp;
+
+	(void)state;
+	use_dp_schema(&sw);
+	len = fl_payload_stats_len(FX->s->dim);
+	exp = malloc(len * sizeof(int));
+	x = malloc(len * sizeof(double));
+	assert_non_null(exp);
+	assert_non_null(x);
+	l2sq = stats_layout(FX->s, exp);
+	for (size_t k = 0; k < len; k++)
+		n += exp[k] != INT_MIN;
+	v = exact_stats();
+	assert_int_equal(fl_payload_stats_dp_plan(FX->s, rho, 2, FL_SECAGG_STATS_FRAC_BITS,
+	                                          (double)((uint64_t)1 << 40), &p),
+	                 0);
+	assert_int_equal(p.n_noised, n);
+	assert_true(fabs(p.l2 * p.l2 - l2sq) < 1e-9);
+	assert_true(p.grid_bits >= 0 && p.grid_bits <= FL_SECAGG_STATS_FRAC_BITS);
+	scale = ldexp(1, p.grid_bits);
+	got = fl_dp_ddg_rho(p.l1 * scale + (double)n, p.l2 * scale + sqrt((double)n), p.sigma2, 2,
+	                    n);
+	assert_true(got <= rho * (1 + 1e-12));
+	assert_true(got >= rho * 0.99);
+	var = p.sigma2 / (scale * scale);
+	printf("  statistics release: %zu entries noised, l2 %.4f, sigma %.4g per scaled entry "
+	       "(grid 2^-%d)\n",
+	       n, p.l2, sqrt(var), p.grid_bits);
+	for (size_t r = 0; r < draws; r++) {
+		memcpy(x, v, len * sizeof(double));
+		assert_int_equal(fl_payload_stats_dp_noise(FX->s, &p, x), 0);
+		for (size_t k = 0; k < len; k++) {
+			double z, g;
+
+			if (exp[k] == INT_MIN) {
+				assert_true(x[k] == 0);
+				continue;
+			}
+			g = ldexp(x[k], p.grid_bits - exp[k]);
+			assert_true(g == floor(g));
+			z = ldexp(x[k] - v[k], -exp[k]);
+			sum += z;
+			sq += z * z;
+		}
+	}
+	M = (double)(draws * n);
+	printf("  %.0f noise samples: mean %.4g, variance %.6g, planned %.6g\n", M, sum / M, sq / M,
+	       var);
+	assert_true(fabs(sum / M) < 6 * sqrt(var / M));
+	assert_true(fabs(sq / var - M) < 6 * sqrt(2 * M));
+	free(v);
+	free(x);
+	free(exp);
+	restore_schema(&sw);
+}
+
+/*
+ * The per-lead bounds the sensitivities rest on (README, "Bounded
+ * contributions"), checked on single leads, since every vector is a sum
+ * over leads and adding or removing one adds or removes its own vector.
+ *
+ * Statistics: every lead of the CoIL rows and a lead at the extremes (each
+ * numeric feature at the clip bound of larger magnitude, one level per
+ * categorical feature, converted): its packed statistics, each noised
+ * entry divided by its scale, have l2 norm at most the plan's and l1 norm
+ * at most the plan's, and the extreme lead reaches both (so the bound is
+ * not loose); the entries the node does not noise are functions of the
+ * others.
+ */
+static void test_stats_per_lead_bound(void **state)
+{
+	struct swapped sw;
+	struct fl_stats_dp p;
+	size_t d, len;
+	double *x, *v, worst2 = 0;
+	int *exp;
+
+	(void)state;
+	use_dp_schema(&sw);
+	d = FX->s->dim;
+	len = fl_payload_stats_len(d);
+	exp = malloc(len * sizeof(int));
+	v = malloc(len * sizeof(double));
+	x = calloc(d, sizeof(double));
+	assert_non_null(exp);
+	assert_non_null(v);
+	assert_non_null(x);
+	(void)stats_layout(FX->s, exp);
+	assert_int_equal(fl_payload_stats_dp_plan(FX->s, 0.01, 2, FL_SECAGG_STATS_FRAC_BITS,
+	                                          (double)((uint64_t)1 << 40), &p),
+	                 0);
+	for (size_t i = 0; i <= FX->raw->n; i++) {
+		struct fl_stats *st = NULL;
+		double l1 = 0, l2 = 0, label = 1;
+
+		if (i < FX->raw->n) {
+			memcpy(x, FX->raw->X + i * d, d * sizeof(double));
+			label = FX->raw->y[i];
+		} else {
+			memset(x, 0, d * sizeof(double));
+			x[0] = 1;
+			for (size_t k = 0; k < FX->s->n_features; k++) {
+				const struct fl_feature *f = &FX->s->features[k];
+
+				x[f->enc_offset] = f->type == FL_CATEGORICAL ? 1
+				                   : fabs(f->clip_lo) > fabs(f->clip_hi)
+				                           ? f->clip_lo
+				                           : f->clip_hi;
+			}
+		}
+		assert_int_equal(fl_stats_new(d, &st), 0);
+		fl_stats_add(st, x, label);
+		fl_payload_stats_pack(st, v);
+		fl_stats_free(st);
+		for (size_t k = 0; k < len; k++) {
+			double z;
+
+			if (exp[k] == INT_MIN)
+				continue;
+			z = fabs(ldexp(v[k], -exp[k]));
+			l1 += z;
+			l2 += z * z;
+		}
+		assert_true(sqrt(l2) <= p.l2 * (1 + 1e-12));
+		assert_true(l1 <= p.l1 * (1 + 1e-12));
+		if (i == FX->raw->n) {
+			assert_true(fabs(sqrt(l2) - p.l2) < 1e-9);
+			assert_true(fabs(l1 - p.l1) < 1e-9);
+		} else if (l2 > worst2)
+			worst2 = l2;
+	}
+	printf("  statistics: largest per-lead l2 among the CoIL leads %.4f, bound %.4f\n",
+	       sqrt(worst2), p.l2);
+	free(x);
+	free(v);
+	free(exp);
+	restore_schema(&sw);
+}
+
+/*
+ * Evaluations: for a lead x with ||x|| <= R, class weight c and weights w,
+ * its loss is at most c (log 2 + ||w|| R), its gradient's norm at most c R,
+ * its packed Hessian's norm at most c R^2 / 4, and its validation sums are
+ * 1 row, at most 1 positive, a log-loss at most log 2 + ||w|| R and one
+ * histogram count. Checked on 2,000 random leads scaled to norm R (and
+ * below), random w, both labels, c = 1 and c = 15.7 (CoIL's balanced
+ * weight), and on the worst case x parallel to w.
+ */
+static void test_eval_per_lead_bounds(void **state)
+{
+	const size_t d = 12, bins = 50;
+	const double R = sqrt((double)d);
+	double x[12], w[12], g[12], H[144], hp[78], val[3 + 2 * 50];
+	uint64_t rng = 12345;
+
+	(void)state;
+	for (int t = 0; t < 2000; t++) {
+		double nx = 0, nw = 0, loss, c = t % 2 ? 15.7 : 1, y = (t / 2) % 2, ng = 0, nh = 0;
+		double l, wr, hist = 0;
+
+		for (size_t j = 0; j < d; j++) {
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			x[j] = (double)(rng >> 11) / 9007199254740992.0 - 0.5;
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			w[j] = ((double)(rng >> 11) / 9007199254740992.0 - 0.5) * (t % 7);
+			nx += x[j] * x[j];
+			nw += w[j] * w[j];
+		}
+		nw = sqrt(nw);
+		for (size_t j = 0; j < d; j++) /* half of them on the sphere, others inside */
+			x[j] = t % 4 < 2 ? x[j] * R / sqrt(nx) : x[j] * R / sqrt(nx) * 0.3;
+		if (t % 10 == 9 && nw > 0) /* x along w: |z| = ||w|| R */
+			for (size_t j = 0; j < d; j++)
+				x[j] = w[j] / nw * R * (t % 20 == 19 ? -1 : 1);
+		fl_linalg_logistic(x, 1, d, &y, &c, w, &loss, g, H);
+		fl_payload_hess_pack(H, d, hp);
+		for (size_t j = 0; j < d; j++)
+			ng += g[j] * g[j];
+		for (size_t j = 0; j < d * (d + 1) / 2; j++)
+			nh += hp[j] * hp[j];
+		wr = nw * R;
+		l = log(2.0) + wr;
+		assert_true(loss >= 0 && loss <= c * l * (1 + 1e-12));
+		assert_true(sqrt(ng) <= c * R * (1 + 1e-12));
+		assert_true(sqrt(nh) <= c * R * R / 4 * (1 + 1e-12));
+		fl_payload_valid_pack(x, &y, 1, d, w, (uint32_t)bins, 20, val);
+		assert_true(val[0] == 1 && val[1] == y);
+		assert_true(val[2] >= 0 && val[2] <= l * (1 + 1e-12));
+		for (size_t b = 0; b < 2 * bins; b++) {
+			assert_true(val[3 + b] == 0 || val[3 + b] == 1);
+			hist += val[3 + b];
+		}
+		assert_true(hist == 1);
+	}
+}
+
+static Fedlead__Wire__Envelope *stats_task(struct task_msg *m, const char *fed, uint64_t round)
+{
+	task_ref_fed(m, fed, round);
+	fedlead__wire__stats_task__init(&m->stats);
+	m->stats.ref = &m->ref;
+	m->stats.secagg = task_secagg(m, FL_SECAGG_STATS_FRAC_BITS,
+	                              fl_fixed_bound(FL_SECAGG_STATS_FRAC_BITS, 3));
+	m->env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK;
+	m->env.stats_task = &m->stats;
+	return &m->env;
+}
+
+static int stats(struct tnode *t, const char *fed, uint64_t round, uint8_t **frame)
+{
+	struct task_msg m;
+	size_t len;
+	int r;
+
+	r = fl_fednode_input(t->n, "c", stats_task(&m, fed, round), frame, &len);
+	task_free(&m);
+	return r;
+}
+
+/*
+ * The statistics round at a node with differential privacy: charged to the
+ * ledger once, as kind "stats", before the key advertisement leaves, and
+ * audited with the mechanism's numbers; it counts among privacy_releases,
+ * so a node that splits its budget over 2 answers one evaluation after it
+ * and refuses the next.
+ */
+static void test_stats_release_charged(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	struct fl_ledger *l = NULL;
+	const struct fl_release *e;
+	uint8_t *frame = NULL;
+	size_t len;
+	int repaired, *exp;
+	json_t *ev, *a;
+	double l2sq;
+
+	(void)state;
+	use_dp_schema(&sw);
+	exp = malloc(fl_payload_stats_len(FX->s->dim) * sizeof(int));
+	assert_non_null(exp);
+	l2sq = stats_layout(FX->s, exp);
+	tnode_new(&t, "stats", 2);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "stats", 2);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 2;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_int_equal(stats(&t, FED, 1, &frame), FL_FEDNODE_REPLY);
+	assert_non_null(frame);
+	free(frame);
+	frame = NULL;
+
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 1);
+	a = json_array_get(ev, 0);
+	assert_string_equal(json_string_value(json_object_get(a, "kind")), "stats");
+	assert_true(fabs(json_real_value(json_object_get(a, "sensitivity")) - sqrt(l2sq)) < 1e-9);
+	assert_int_equal(json_integer_value(json_object_get(a, "honest_partners")), 2);
+	assert_true(fabs(json_real_value(json_object_get(a, "epsilon")) -
+	                 fl_dp_epsilon((double)(budget_units() / 2) / FL_LEDGER_UNITS, 1e-6)) <
+	            1e-9);
+	json_decref(ev);
+	assert_int_equal(json_array_size(ev = audit_events(&t, "privacy_unprotected")), 0);
+	json_decref(ev);
+
+	/* Release 2 of 2: an evaluation; a third release is refused. */
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 2), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	task_free(&m);
+	assert_int_equal(eval(&t, FED, 3, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	assert_refused(&t, eval(&t, FED, 4, &frame), frame, "privacy_releases",
+	               "policy privacy_releases: round 4 would be release 3 of federation "
+	               "\"fed-dp\", and this node splits its budget over privacy_releases = 2; "
+	               "refused");
+	tnode_free(&t);
+
+	/* The ledger (locked while the node lives): the statistics release,
+	 * then the evaluation, each a half of the budget. */
+	assert_int_equal(fl_ledger_open(t.ledger, 0, &l, &repaired), 0);
+	assert_int_equal(fl_ledger_count(l), 2);
+	e = fl_ledger_entry(l, 0);
+	assert_string_equal(e->federation, FED);
+	assert_string_equal(e->kind, "stats");
+	assert_int_equal(e->round, 1);
+	assert_int_equal(e->rho_e12, budget_units() / 2);
+	e = fl_ledger_entry(l, 1);
+	assert_string_equal(e->kind, "evaluate");
+	assert_int_equal(e->round, 3);
+	fl_ledger_close(l);
+	free(exp);
+	restore_schema(&sw);
+}
+
+/* Without a clip range on every numeric feature, the statistics round is
+ * refused before anything is computed or charged. */
+static void test_stats_refused_without_clip(void **state)
+{
+	struct tnode t;
+	struct welcome_msg w;
+	uint8_t *frame = NULL;
+	size_t len;
+	char fp[65], msg[600];
+
+	(void)state;
+	tnode_new(&t, "noclip", 20);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "noclip", 20);
+	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, FED, 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	fl_schema_fingerprint_hex(FX->s, fp);
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_clip: round 1: the statistics round would release the sums of "
+	         "feature \"MAANTHUI\", which has no clip range in the schema (fingerprint "
+	         "%.16s...); differential privacy bounds each lead's part by \"clip\": [low, high] "
+	         "on every numeric feature; refused",
+	         fp);
+	assert_refused(&t, stats(&t, FED, 1, &frame), frame, "privacy_clip", msg);
+	tnode_free(&t);
+	{
+		struct fl_ledger *l = NULL;
+		int repaired;
+
+		assert_int_equal(fl_ledger_open(t.ledger, 0, &l, &repaired), 0);
+		assert_int_equal(fl_ledger_count(l), 0);
+		fl_ledger_close(l);
+	}
+}
+
+/*
+ * The Welcome's budget check counts a statistics release already made: a
+ * restarted node rejoining federation fed-b after its statistics round
+ * (one release of 20) needs only 19 more, and is accepted when the window
+ * has exactly that left; one unit (1e-12 of rho) less and it is refused.
+ */
+static void test_budget_counts_stats(void **state)
+{
+	struct tnode t;
+	struct fl_ledger *l = NULL;
+	struct fl_release rel = {0};
+	struct welcome_msg w;
+	uint8_t *frame = NULL;
+	uint64_t B = budget_units(), per = B / 20;
+	size_t len;
+	int repaired;
+	char path[128], msg[600];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/statsedge.ledger", FX->dir);
+	unlink(path);
+	assert_int_equal(fl_ledger_open(path, 1, &l, &repaired), 0);
+	rel.time = (int64_t)time(NULL) - 60;
+	rel.rho_e12 = B - 20 * per;
+	strcpy(rel.federation, "fed-a");
+	rel.round = 3;
+	strcpy(rel.kind, "evaluate");
+	if (rel.rho_e12 > 0)
+		assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
+	rel.rho_e12 = per;
+	strcpy(rel.federation, "fed-b");
+	rel.round = 1;
+	strcpy(rel.kind, "stats");
+	assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
+	fl_ledger_close(l);
+
+	tnode_new(&t, "statsedge", 20);
+	welcome(&w, "fed-b", 1);
+	w.plan.privacy_releases = 20;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	tnode_free(&t);
+
+	assert_int_equal(fl_ledger_open(path, 0, &l, &repaired), 0);
+	rel.rho_e12 = 1;
+	strcpy(rel.federation, "fed-a");
+	strcpy(rel.kind, "evaluate");
+	assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
+	fl_ledger_close(l);
+	tnode_new(&t, "statsedge", 20);
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_budget: federation \"fed-b\" would spend rho %.6g in 19 "
+	         "releases, but this node's window has rho %.6g of %.6g left (privacy_epsilon = "
+	         "1, privacy_delta = 1e-06, privacy_window = 31536000 s, ledger %s); refused",
+	         (double)(19 * per) / FL_LEDGER_UNITS, (double)(19 * per - 1) / FL_LEDGER_UNITS,
+	         (double)B / FL_LEDGER_UNITS, t.ledger);
+	welcome(&w, "fed-b", 1);
+	w.plan.privacy_releases = 20;
+	assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
+	               "privacy_budget", msg);
 	tnode_free(&t);
 }
 
@@ -654,6 +1167,12 @@ int main(void)
 	        cmocka_unit_test(test_privacy_settings),
 	        cmocka_unit_test(test_hello_terms),
 	        cmocka_unit_test(test_final_model_privacy),
+	        cmocka_unit_test(test_stats_noise_calibrated),
+	        cmocka_unit_test(test_stats_per_lead_bound),
+	        cmocka_unit_test(test_eval_per_lead_bounds),
+	        cmocka_unit_test(test_stats_release_charged),
+	        cmocka_unit_test(test_stats_refused_without_clip),
+	        cmocka_unit_test(test_budget_counts_stats),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);

@@ -483,6 +483,67 @@ static void test_dataset_load_leads(void **state)
 	fl_schema_free(s);
 }
 
+/*
+ * The schema's clip ranges bound values as rows are encoded: leads.csv
+ * loaded with age clipped to [0, 40] and visits to [1, 2.5] has 42.5 -> 40,
+ * -10 -> 0, 30 kept, the missing age still missing (NaN, indicator 1);
+ * visits 3 -> 2.5, 0 -> 1, 1 and 2 kept; one-hot columns untouched. The
+ * statistics are those of the clipped values (what partners sum), and
+ * scoring through the same binding clips alike.
+ */
+static void test_encode_clips(void **state)
+{
+	static const char json[] =
+	        "{\"fedlead_schema\": 1,"
+	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	        " \"id\": \"lead\","
+	        " \"features\": ["
+	        "  {\"name\": \"age\", \"type\": \"numeric\", \"missing\": \"impute\","
+	        "   \"clip\": [0, 40]},"
+	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"clip\": [1, 2.5]},"
+	        "  {\"name\": \"region\", \"type\": \"categorical\","
+	        "   \"values\": [\"north\", \"south\"], \"other\": true},"
+	        "  {\"name\": \"tier\", \"type\": \"categorical\", \"values\": [1, 2, 3]}],"
+	        " \"ignore\": [\"notes\"]}";
+	static const double want[4][DIM] = {
+	        {1, 40, 0, 2.5, 0, 1, 0, 0, 1, 0},
+	        {1, NAN, 1, 1, 0, 0, 1, 1, 0, 0},
+	        {1, 30, 0, 1, 1, 0, 0, 0, 0, 1},
+	        {1, 0, 0, 2, 0, 0, 1, 1, 0, 0},
+	};
+	struct fl_schema *s = parse_schema(json);
+	struct fl_dataset *ds = NULL;
+	struct fl_load_report rep;
+	char path[64];
+	static const char score_csv[] = "lead,age,visits,region,tier,notes\n"
+	                                "S1,1e9,-7,north,1,\n";
+	struct bound bd;
+	struct fl_csv_record rec;
+	double x[DIM], label = -1;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(fl_dataset_load(s, LEADS_PATH, FL_BAD_ROWS_FAIL, &ds, &rep), 0);
+	assert_int_equal(ds->n, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_row_equal(ds->X + i * DIM, want[i], DIM);
+	assert_true(ds->stats->count[1] == 3 && ds->stats->sum[1] == 70);
+	assert_true(ds->stats->sumsq[1] == 1600 + 900);
+	assert_true(ds->stats->min[1] == 0 && ds->stats->max[1] == 40);
+	assert_true(ds->stats->sum[3] == 6.5 && ds->stats->sumsq[3] == 6.25 + 1 + 1 + 4);
+	fl_dataset_free(ds);
+
+	write_tmp(path, score_csv, strlen(score_csv));
+	assert_int_equal(bind_file(s, path, 0, &bd), 0);
+	assert_int_equal(fl_csv_next(bd.csv, &rec), 1);
+	assert_int_equal(fl_encode_row(bd.b, &rec, x, &label, NULL), 0);
+	assert_true(x[1] == 40 && x[2] == 0 && x[3] == 1);
+	assert_true(label == -1);
+	unbind(&bd);
+	unlink(path);
+	fl_schema_free(s);
+}
+
 static void test_scaler(void **state)
 {
 	struct fl_schema *s = load_schema();
@@ -991,6 +1052,7 @@ int main(void)
 	        cmocka_unit_test(test_encode_bad_rows),
 	        cmocka_unit_test(test_stats_by_hand),
 	        cmocka_unit_test(test_dataset_load_leads),
+	        cmocka_unit_test(test_encode_clips),
 	        cmocka_unit_test(test_scaler),
 	        cmocka_unit_test(test_scaler_constant_column),
 	        cmocka_unit_test(test_dataset_load_bad_rows),

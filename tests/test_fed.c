@@ -1304,10 +1304,11 @@ static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *
 }
 
 /*
- * privacy = on: a fixed plan of evaluations, announced in the Welcome, and
- * exactly that many evaluation rounds, the Hessian asked for in the first
- * only. Without noise (these nodes add none) the weights are those of the
- * plan's steps on the pooled rows (dp_plan_reference()).
+ * privacy = on: a fixed plan of releases, announced in the Welcome (the
+ * statistics round and the evaluations), and exactly that many rounds, the
+ * Hessian asked for in the first evaluation only. Without noise (these
+ * nodes add none) the weights are those of the plan's steps on the pooled
+ * rows (dp_plan_reference()).
  */
 static void test_privacy_plan(void **state)
 {
@@ -1321,13 +1322,13 @@ static void test_privacy_plan(void **state)
 	settings_default(&s);
 	s.privacy = 1;
 	s.max_iterations = 4;
-	assert_int_equal(fl_coord_privacy_releases(&s), 4);
+	assert_int_equal(fl_coord_privacy_releases(&s), 1 + 4);
 	h = harness_new(fx, &s);
 	run_to_end(h);
 	assert_done(h, 7);
 	fed = sealed_model(h);
 	for (int i = 0; i < NP; i++) {
-		assert_int_equal(h->plan_releases[i], 4);
+		assert_int_equal(h->plan_releases[i], 1 + 4);
 		assert_int_equal(h->eval_tasks[i], 4);
 		assert_int_equal(h->hess_tasks[i], 1);
 		assert_int_equal(h->valid_tasks[i], 0);
@@ -1364,13 +1365,13 @@ static void test_privacy_plan(void **state)
 		double grid[FL_L2_GRID_MAX];
 		size_t n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX), valid_rounds = 0;
 
-		assert_int_equal(fl_coord_privacy_releases(&s), 4 * n_grid);
+		assert_int_equal(fl_coord_privacy_releases(&s), 1 + 4 * n_grid);
 		h = harness_new(fx, &s);
 		run_to_end(h);
 		assert_done(h, 7);
 		fed = sealed_model(h);
 		for (int i = 0; i < NP; i++) {
-			assert_int_equal(h->plan_releases[i], 4 * n_grid);
+			assert_int_equal(h->plan_releases[i], 1 + 4 * n_grid);
 			assert_int_equal(h->eval_tasks[i], 4 * n_grid);
 			assert_int_equal(h->hess_tasks[i], n_grid);
 			assert_int_equal(h->valid_tasks[i], n_grid);
@@ -1395,6 +1396,26 @@ static void test_privacy_plan(void **state)
 	assert_string_equal(fl_errmsg(), "privacy = on needs algorithm = newton (a fixed number of "
 	                                 "damped Newton steps); lbfgs's number of evaluations "
 	                                 "depends on the data");
+	/* The daemon's check of the schema: every numeric feature needs a clip
+	 * range under privacy (the stock CoIL schema has none; its copy for
+	 * differential privacy has them all). */
+	{
+		struct fl_schema *dp = NULL;
+
+		settings_default(&s);
+		assert_int_equal(fl_coord_privacy_schema_check(&s, fx->s), 0);
+		s.privacy = 1;
+		assert_int_equal(fl_coord_privacy_schema_check(&s, fx->s), FL_ERR_CONFIG);
+		assert_string_equal(fl_errmsg(),
+		                    "privacy = on needs a clip range on every numeric "
+		                    "feature of the schema, which bounds each lead's part "
+		                    "in the statistics round: feature \"MAANTHUI\" has "
+		                    "none");
+		assert_int_equal(
+		        fl_schema_load(FL_TEST_DATA "/coil2000/coil2000-dp.schema.json", &dp), 0);
+		assert_int_equal(fl_coord_privacy_schema_check(&s, dp), 0);
+		fl_schema_free(dp);
+	}
 }
 
 /* ---- 4. checkpoints ---- */

@@ -19,7 +19,9 @@
 #include <string.h>
 
 #include "fedlead/encode.h"
+#include "fedlead/error.h"
 #include "fedlead/payload.h"
+#include "fedlead/schema.h"
 
 /* ---- independent helpers ---- */
 
@@ -335,6 +337,149 @@ static void test_valid_metrics_undefined(void **state)
 	assert_true(isnan(m.log_loss));
 }
 
+/* ---- the statistics round under differential privacy ---- */
+
+/* The layout of tests/data/encode (10 columns: 0 intercept, 1 age, 2 age
+ * missing, 3 visits, 4-6 region north/south/other, 7-9 tier 1/2/3) with the
+ * clip ranges given. */
+static struct fl_schema *leads_schema(const char *age_clip, const char *visits_clip)
+{
+	char json[1024];
+	struct fl_schema *s = NULL;
+
+	snprintf(json, sizeof(json),
+	         "{\"fedlead_schema\": 1,"
+	         " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	         " \"features\": ["
+	         "  {\"name\": \"age\", \"type\": \"numeric\", \"missing\": \"impute\"%s%s},"
+	         "  {\"name\": \"visits\", \"type\": \"numeric\"%s%s},"
+	         "  {\"name\": \"region\", \"type\": \"categorical\","
+	         "   \"values\": [\"north\", \"south\"], \"other\": true},"
+	         "  {\"name\": \"tier\", \"type\": \"categorical\", \"values\": [1, 2, 3]}]}",
+	         age_clip ? ", \"clip\": " : "", age_clip ? age_clip : "",
+	         visits_clip ? ", \"clip\": " : "", visits_clip ? visits_clip : "");
+	if (fl_schema_parse(json, strlen(json), "inline", &s) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(s->dim, 10);
+	return s;
+}
+
+/*
+ * The plan's sensitivities, by hand: age clip [0, 40] (impute): count 1,
+ * sum 40 / 64, sum of squares 1600 / 2048; visits [-0.5, 0.25]: B = 0.5 is
+ * below 1, so its scales stay 2^0: sum 0.5, sum of squares 0.25; rows and
+ * positives 1 each, weighted 4; the two categorical features 1 each.
+ *   l1   = 8 + 1 + 0.625 + 0.78125 + 0.5 + 0.25 + 2             = 13.15625
+ *   l2^2 = 32 + 1 + 0.390625 + 0.6103515625 + 0.25 + 0.0625 + 2 = 36.3134765625
+ * 13 entries noised: rows, positives, age's count, sum and sum of squares,
+ * visits' sum and sum of squares, six level columns' sums. Without a clip
+ * range the plan is refused.
+ */
+static void test_stats_dp_plan(void **state)
+{
+	struct fl_schema *s = leads_schema("[0, 40]", "[-0.5, 0.25]"), *bare;
+	struct fl_stats_dp p;
+
+	(void)state;
+	assert_null(fl_payload_stats_unclipped(s));
+	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1e12, &p), 0);
+	assert_int_equal(p.n_noised, 13);
+	assert_near(p.l1, 13.15625, 1e-12);
+	assert_near(p.l2 * p.l2, 36.3134765625, 1e-12);
+	/* The counts' noise lands on multiples of 2^(-2 - bits): bits <= 14. */
+	assert_true(p.sigma2 >= 1 && p.grid_bits >= 0 && p.grid_bits <= 14);
+	/* No variance up to 1 suffices: refused, not released with less. */
+	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1, &p), FL_ERR_LIMIT);
+	assert_string_equal(fl_errmsg(), "a statistics release of rho 0.01 with sensitivity "
+	                                 "6.02607 needs more noise than a node can add");
+	bare = leads_schema(NULL, "[0, 1]");
+	assert_string_equal(fl_payload_stats_unclipped(bare)->name, "age");
+	assert_int_equal(fl_payload_stats_dp_plan(bare, 0.01, 2, 16, 1e12, &p), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "feature \"age\" has no clip range");
+	fl_schema_free(bare);
+	fl_schema_free(s);
+}
+
+/*
+ * The coordinator's clean-up of noisy sums (age clip [0, 40], visits
+ * [0, 10]; 100 rows after rounding):
+ *   rows 99.6 -> 100; positives -3 -> 1 (at least one of each class);
+ *   age: count 120 -> 100 (at most the rows), mean 5000 / 100 = 50 -> 40
+ *     (its clip), variance 1600 - 1600 < 0 -> (40 / 20)^2 = 4, so sum
+ *     4000 and sum of squares 100 (4 + 1600) = 160400; its indicator:
+ *     count 100, sum and sum of squares 100 - 100 = 0;
+ *   visits (missing = error): count -> the rows, mean 3, variance
+ *     4900 / 100 - 9 = 40 -> (10 - 0)^2 / 4 = 25, sum of squares
+ *     100 (25 + 9) = 3400;
+ *   level sums rounded into [0, 100]: -2 -> 0, 150 -> 100, 30.4 -> 30,
+ *     40.6 -> 41; every one-hot count is the rows, every sum of squares
+ *     its sum; the intercept's entries are the rows.
+ * Exact sums pass unchanged.
+ */
+static void test_stats_denoise(void **state)
+{
+	struct fl_schema *s = leads_schema("[0, 40]", "[0, 10]");
+	struct fl_stats *st = NULL, *ex = NULL;
+	static const double lv[6] = {-2, 150, 30.4, 40.6, 7, 1e9};
+	static const double want_lv[6] = {0, 100, 30, 41, 7, 100};
+
+	(void)state;
+	assert_int_equal(fl_stats_new(10, &st), 0);
+	st->rows = 99.6;
+	st->positives = -3;
+	for (size_t j = 0; j < 10; j++)
+		st->count[j] = st->sumsq[j] = -77; /* noise where the node sent 0 */
+	st->sum[0] = st->sum[2] = -77;
+	st->count[1] = 120;
+	st->sum[1] = 5000;
+	st->sumsq[1] = 100 * 1600.0 * 1.2 - 100 * 1600.0 * 0.2 - 1; /* variance below 0 */
+	st->sum[3] = 300;
+	st->sumsq[3] = 4900;
+	for (size_t c = 0; c < 6; c++)
+		st->sum[4 + c] = lv[c];
+	fl_payload_stats_denoise(s, st);
+	assert_true(st->rows == 100 && st->positives == 1);
+	assert_true(st->count[0] == 100 && st->sum[0] == 100 && st->sumsq[0] == 100);
+	assert_true(st->count[1] == 100 && st->sum[1] == 4000);
+	assert_near(st->sumsq[1], 160400, 1e-6);
+	assert_true(st->count[2] == 100 && st->sum[2] == 0 && st->sumsq[2] == 0);
+	assert_true(st->count[3] == 100 && st->sum[3] == 300);
+	assert_near(st->sumsq[3], 3400, 1e-6);
+	for (size_t c = 0; c < 6; c++) {
+		assert_true(st->count[4 + c] == 100);
+		assert_true(st->sum[4 + c] == want_lv[c]);
+		assert_true(st->sumsq[4 + c] == want_lv[c]);
+	}
+	fl_stats_free(st);
+
+	/* Exact statistics of 4 rows: nothing moves (variances within range). */
+	{
+		static const double rows[4][10] = {
+		        {1, 10, 0, 1, 1, 0, 0, 1, 0, 0},
+		        {1, NAN, 1, 2, 0, 1, 0, 0, 1, 0},
+		        {1, 30, 0, 3, 0, 0, 1, 0, 0, 1},
+		        {1, 20, 0, 9, 1, 0, 0, 1, 0, 0},
+		};
+
+		assert_int_equal(fl_stats_new(10, &ex), 0);
+		assert_int_equal(fl_stats_new(10, &st), 0);
+		for (size_t i = 0; i < 4; i++) {
+			fl_stats_add(ex, rows[i], i % 2);
+			fl_stats_add(st, rows[i], i % 2);
+		}
+		fl_payload_stats_denoise(s, st);
+		assert_true(st->rows == ex->rows && st->positives == ex->positives);
+		for (size_t j = 0; j < 10; j++) {
+			assert_near(st->count[j], ex->count[j], 1e-9);
+			assert_near(st->sum[j], ex->sum[j], 1e-9);
+			assert_near(st->sumsq[j], ex->sumsq[j], 1e-9);
+		}
+		fl_stats_free(ex);
+		fl_stats_free(st);
+	}
+	fl_schema_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +488,8 @@ int main(void)
 	        cmocka_unit_test(test_hess_one_by_one),
 	        cmocka_unit_test(test_stats_round_trip),
 	        cmocka_unit_test(test_stats_sum_of_partners),
+	        cmocka_unit_test(test_stats_dp_plan),
+	        cmocka_unit_test(test_stats_denoise),
 	        cmocka_unit_test(test_valid_pack_layout),
 	        cmocka_unit_test(test_valid_pack_weights_and_clamping),
 	        cmocka_unit_test(test_valid_auc_distinct_bins),

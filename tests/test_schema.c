@@ -582,6 +582,100 @@ static void test_fingerprint_changes(void **state)
 	fl_schema_free(base);
 }
 
+/* ---- clip ranges ---- */
+
+/*
+ * "clip": [low, high] on numeric features: parsed, written into the
+ * canonical text (by hand below: reals with their ".0", after "missing" in
+ * key order) only when present, so SMALL_CANONICAL above is untouched; the
+ * same range written as integers, reals or -0 gives the same fingerprint,
+ * and adding or changing a range changes it.
+ */
+static void test_clip_parse_and_canonical(void **state)
+{
+	static const char want[] =
+	        "{\"features\":["
+	        "{\"clip\":[0.0,120.0],\"missing\":\"impute\",\"name\":\"age\",\"type\":"
+	        "\"numeric\"},"
+	        "{\"name\":\"region\",\"other\":true,\"type\":\"categorical\",\"values\":["
+	        "\"north\","
+	        "\"south\"]},"
+	        "{\"missing\":\"error\",\"name\":\"visits\",\"type\":\"numeric\"},"
+	        "{\"name\":\"tier\",\"other\":false,\"type\":\"categorical\",\"values\":[\"1\","
+	        "\"2\","
+	        "\"3\"]}"
+	        "],\"fedlead_schema\":1,\"id\":null,\"ignore\":[\"email\",\"zip\"],"
+	        "\"label\":{\"column\":\"converted\",\"negative\":\"no\",\"positive\":\"yes\"}}";
+	struct fl_schema *base = parse_ok(SMALL), *a, *b, *c, *d;
+
+	(void)state;
+	assert_false(base->features[0].has_clip);
+	assert_false(base->features[2].has_clip);
+	a = small_with("\"missing\": \"impute\"", "\"missing\": \"impute\", \"clip\": [0, 120]");
+	assert_true(a->features[0].has_clip);
+	assert_true(a->features[0].clip_lo == 0 && a->features[0].clip_hi == 120);
+	assert_false(a->features[2].has_clip);
+	assert_string_equal(a->canonical, want);
+	assert_int_equal(a->dim, base->dim);
+	assert_true(memcmp(a->fingerprint, base->fingerprint, FL_FINGERPRINT_LEN) != 0);
+	b = small_with("\"missing\": \"impute\"",
+	               "\"clip\": [-0.0, 1.2e2], \"missing\": \"impute\"");
+	assert_string_equal(b->canonical, want);
+	assert_memory_equal(a->fingerprint, b->fingerprint, FL_FINGERPRINT_LEN);
+	c = small_with("\"missing\": \"impute\"", "\"missing\": \"impute\", \"clip\": [0, 121]");
+	assert_true(memcmp(a->fingerprint, c->fingerprint, FL_FINGERPRINT_LEN) != 0);
+	/* Negative and fractional bounds keep 17 significant digits. */
+	d = small_with("{\"name\": \"visits\", \"type\": \"numeric\"}",
+	               "{\"name\": \"visits\", \"type\": \"numeric\", \"clip\": [-2.5, 0.1]}");
+	assert_non_null(strstr(d->canonical, "{\"clip\":[-2.5,0.10000000000000001],\"missing\":"
+	                                     "\"error\",\"name\":\"visits\""));
+	assert_true(d->features[2].clip_lo == -2.5 && d->features[2].clip_hi == 0.1);
+	fl_schema_free(a);
+	fl_schema_free(b);
+	fl_schema_free(c);
+	fl_schema_free(d);
+	fl_schema_free(base);
+}
+
+static void test_clip_errors(void **state)
+{
+	(void)state;
+	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"clip\":[5,5]}",
+	                     "t.json: features[1].clip (feature \"b\"): the low bound 5 is not "
+	                     "below the high bound 5");
+	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"clip\":[3,-1.5]}",
+	                     "t.json: features[1].clip (feature \"b\"): the low bound 3 is not "
+	                     "below the high bound -1.5");
+	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"clip\":[1]}",
+	                     "t.json: features[1].clip (feature \"b\"): must be [low, high], two "
+	                     "numbers");
+	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"clip\":[1,2,3]}",
+	                     "t.json: features[1].clip (feature \"b\"): must be [low, high], two "
+	                     "numbers");
+	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"clip\":[\"0\",2]}",
+	                     "t.json: features[1].clip (feature \"b\"): must be [low, high], two "
+	                     "numbers");
+	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"clip\":{\"low\":0}}",
+	                     "t.json: features[1].clip (feature \"b\"): must be [low, high], two "
+	                     "numbers");
+	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"clip\":null}",
+	                     "t.json: features[1].clip (feature \"b\"): must be [low, high], two "
+	                     "numbers");
+	/* JSON has no infinity; a bound too large to square safely stands in
+	 * for one. */
+	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"clip\":[0,1e300]}",
+	                     "t.json: features[1].clip[1] (feature \"b\"): "
+	                     "1.0000000000000001e+300 is not a finite number from -1e15 to 1e15");
+	expect_feature_error(
+	        "{\"name\":\"b\",\"type\":\"numeric\",\"clip\":[-2e15,0]}",
+	        "t.json: features[1].clip[0] (feature \"b\"): -2000000000000000 is not "
+	        "a finite number from -1e15 to 1e15");
+	expect_feature_error("{\"name\":\"b\",\"type\":\"categorical\",\"values\":[\"x\"],"
+	                     "\"clip\":[0,1]}",
+	                     "t.json: features[1].clip (feature \"b\"): a clip range applies to "
+	                     "numeric features only");
+}
+
 static void test_layout_and_names(void **state)
 {
 	struct fl_schema *s = parse_ok(SMALL);
@@ -799,6 +893,10 @@ static void test_draft_fixture(void **state)
 	assert_non_null(f);
 	assert_int_equal(f->type, FL_NUMERIC);
 	assert_int_equal(f->missing, FL_MISSING_IMPUTE);
+	/* Fewer than 200 values: the quantiles are the minimum 20.5 and the
+	 * maximum 59.5, rounded outward to two significant digits. */
+	assert_true(f->has_clip);
+	assert_true(f->clip_lo == 20 && f->clip_hi == 60);
 
 	f = feature(s, "visits");
 	assert_non_null(f);
@@ -824,6 +922,11 @@ static void test_draft_fixture(void **state)
 	assert_non_null(f);
 	assert_int_equal(f->type, FL_NUMERIC);
 	assert_int_equal(f->missing, FL_MISSING_ERROR);
+	/* 103.01 .. 460.20 */
+	assert_true(f->has_clip);
+	assert_true(f->clip_lo == 100 && f->clip_hi == 470);
+	/* Categorical features carry none. */
+	assert_false(feature(s, "region")->has_clip);
 
 	assert_int_equal(s->n_ignore, 2);
 	assert_true(ignored(s, "email"));
@@ -844,6 +947,7 @@ static void test_draft_fixture(void **state)
 	assert_non_null(f);
 	assert_int_equal(f->type, FL_NUMERIC);
 	assert_int_equal(f->missing, FL_MISSING_ERROR);
+	assert_true(f->has_clip && f->clip_lo == 0 && f->clip_hi == 10);
 	assert_int_equal(s->n_ignore, 3);
 	assert_true(ignored(s, "lead_id"));
 	assert_int_equal(s->n_features, 4);
@@ -858,6 +962,52 @@ static void test_draft_fixture(void **state)
 	assert_int_equal(feature(s, "visits")->type, FL_NUMERIC);
 	fl_schema_free(s);
 	free(json);
+}
+
+/*
+ * The drafted clip range from more values: 1,001 rows, x = 1..1000 and one
+ * outlier 10^6, y = -0.0123 x: the 0.5 % and 99.5 % quantiles by rank
+ * (sorted positions 5 and 995) are 6 and 996 for x, rounded outward to 6
+ * and 1000, so the outlier is outside; for y -12.2385 and -0.0615, rounded
+ * outward to -13 and -0.061. A constant column gets [c, c + 1]. The
+ * draft's comment says the range is for a person to review.
+ */
+static void test_draft_clip_quantiles(void **state)
+{
+	FILE *fp;
+	char path[64], *json = NULL;
+	struct fl_schema *s;
+	const struct fl_feature *f;
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/fl_test_schema_XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(fp = fdopen(fd, "w"));
+	fprintf(fp, "x,y,k,won\n");
+	for (int i = 1; i <= 1001; i++)
+		fprintf(fp, "%d,%.17g,7,%d\n", i == 1001 ? 1000000 : i,
+		        -0.0123 * (i == 1001 ? 1 : i), i % 2);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(fl_schema_draft(path, "won", NULL, 0, &json), 0);
+	s = parse_draft(json);
+	f = feature(s, "x");
+	assert_true(f->has_clip);
+	assert_true(f->clip_lo == 6 && f->clip_hi == 1000);
+	f = feature(s, "y");
+	assert_true(f->has_clip);
+	assert_true(f->clip_lo == -13 && f->clip_hi == -0.061);
+	f = feature(s, "k");
+	assert_true(f->has_clip);
+	assert_true(f->clip_lo == 7 && f->clip_hi == 8);
+	assert_non_null(strstr(json,
+	                       "Each clip range is drafted from this file's values (0.5 % "
+	                       "and 99.5 % quantiles, rounded outward): with differential "
+	                       "privacy it is part of the agreed contract, so partners settle "
+	                       "it once and never re-derive it from data."));
+	fl_schema_free(s);
+	free(json);
+	unlink(path);
 }
 
 static void test_draft_text_label(void **state)
@@ -1203,11 +1353,14 @@ int main(void)
 	        cmocka_unit_test(test_fingerprint_is_sha256),
 	        cmocka_unit_test(test_fingerprint_equivalent_texts),
 	        cmocka_unit_test(test_fingerprint_changes),
+	        cmocka_unit_test(test_clip_parse_and_canonical),
+	        cmocka_unit_test(test_clip_errors),
 	        cmocka_unit_test(test_layout_and_names),
 	        cmocka_unit_test(test_load_file),
 	        cmocka_unit_test(test_coil2000),
 	        cmocka_unit_test(test_draft_fixture),
 	        cmocka_unit_test(test_draft_text_label),
+	        cmocka_unit_test(test_draft_clip_quantiles),
 	        cmocka_unit_test(test_draft_errors),
 	        cmocka_unit_test(test_draft_category_limit),
 	        cmocka_unit_test(test_draft_id_is_label),

@@ -69,15 +69,26 @@ struct fl_coord_settings {
 };
 
 /*
- * The evaluation rounds a federation with privacy on asks every partner
- * for, each one a release the partner's node charges to its privacy
- * ledger: for each l2 value (the grid's, with l2 = auto), max_iterations
- * damped Newton steps of one evaluation each (no line search, no
- * convergence test: their number does not depend on the data), and one
- * validation evaluation at the weights reached when validation_split > 0.
- * 0 when privacy is off.
+ * The releases a federation with privacy on asks every partner for, each
+ * one charged to the partner's privacy ledger: the statistics round (its
+ * sums noised within the schema's clip ranges), then for each l2 value (the grid's, with l2 =
+ * auto), max_iterations damped Newton steps of one evaluation each (no line search, no convergence
+ * test: their number does not depend on the data), and one validation evaluation at the weights
+ * reached when validation_split > 0. 0 when privacy is off.
  */
 uint64_t fl_coord_privacy_releases(const struct fl_coord_settings *s);
+
+/*
+ * With privacy on, every numeric feature of the schema needs a clip range
+ * (the partners' nodes refuse the statistics round without one): FL_ERR_CONFIG
+ * naming the schema's first numeric feature without one, e.g. "privacy = on
+ * needs a clip range on every numeric feature of the schema, which bounds
+ * each lead's part in the statistics round: feature \"AGE\" has none".
+ * 0 otherwise. The daemon and --check call it; the library's coordinator
+ * does not, so that it can be driven with any schema in tests.
+ */
+int fl_coord_privacy_schema_check(const struct fl_coord_settings *s,
+                                  const struct fl_schema *schema);
 
 /*
  * The threshold of a round with n participants when none is configured:

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "fedlead/encode.h"
+#include "fedlead/schema.h"
 
 #define FL_HIST_BINS_DEFAULT 2000
 #define FL_HIST_RANGE_DEFAULT 20.0
@@ -32,6 +33,77 @@ size_t fl_payload_fedavg_len(size_t d, int valid, uint32_t bins);
 /* Packs raw column statistics; unpacks summed ones (min/max are not sent). */
 void fl_payload_stats_pack(const struct fl_stats *st, double *v);
 int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
+
+/*
+ * The statistics vector under differential privacy (the statistics round
+ * as one release; node.c charges it, the mechanism is the evaluations').
+ *
+ * Bounds come from the schema's clip ranges, one lead added or removed:
+ * rows 1; positives 1; for a numeric feature with clip [lo, hi] and
+ * B = max(|lo|, |hi|): its count 1 (missing = impute only), its sum B, its
+ * sum of squares B^2; for a categorical feature, one of its level columns
+ * moves by 1. Every other entry is a function of those (the intercept's
+ * and the one-hot columns' counts are the rows, a missing indicator's sum
+ * is the rows minus the value's count, a 0/1 column's sum of squares its
+ * sum): the node sends it as an exact 0 and the coordinator rebuilds it
+ * (fl_payload_stats_denoise()), so it costs no budget.
+ *
+ * One noise scale fits all the noised entries: entry k is divided by a
+ * power of two 2^e_k >= its bound (e_k >= 0; exact in binary), so that one
+ * lead moves each scaled entry by at most 1, except rows and positives,
+ * multiplied by 4 (e = -2) so that their relative noise is 4 times
+ * smaller; the noise is added on a grid of 2^-bits in those units and the
+ * entry multiplied back. The l2
+ * sensitivity of the scaled vector is sqrt(sum of (bound_k / 2^e_k)^2 over
+ * the groups above, a categorical feature counting once), the l1 the sum;
+ * rounding to the grid adds at most 1 grid unit per entry. The result is a
+ * multiple of 2^(e_k - bits) with bits <= max_bits - 2, exact in a
+ * fixed-point encoding of max_bits fraction bits.
+ */
+struct fl_stats_dp {
+	double l1, l2;   /* sensitivities of the scaled entries, before rounding */
+	size_t n_noised; /* entries noised; the rest are sent as 0 */
+	int grid_bits;   /* noise on the grid of 2^-grid_bits (scaled units) */
+	double sigma2;   /* each partner's variance, in grid units (an integer) */
+};
+
+/* The first numeric feature of s without a clip range, or NULL. */
+const struct fl_feature *fl_payload_stats_unclipped(const struct fl_schema *s);
+
+/*
+ * The noise for one release costing rho when the noise of `noisy` partners
+ * adds up (fl_dp_ddg_sigma2()): the finest grid from max_bits - 2 down whose
+ * variance is at most max_var. FL_ERR_INVALID when a numeric feature has no
+ * clip range ("feature \"AGE\" has no clip range"), FL_ERR_LIMIT when no
+ * grid and variance suffice.
+ */
+int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int max_bits,
+                             double max_var, struct fl_stats_dp *p);
+
+/*
+ * Noises the packed statistics v (fl_payload_stats_len(s->dim) values) in
+ * place as planned: the entries that carry information get this partner's
+ * discrete Gaussian noise (OpenSSL's CSPRNG), the others become 0.
+ * FL_ERR_LIMIT for an entry too large for exact noise (see
+ * fl_dgauss_add_grid()), FL_ERR_CRYPTO when the CSPRNG fails.
+ */
+int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_dp *p, double *v);
+
+/*
+ * At the coordinator, the summed statistics of a federation under
+ * differential privacy: rebuilds the entries the nodes sent as 0 and makes
+ * the noisy ones usable. Counts are rounded; rows at least 2 and positives
+ * from 1 to rows - 1 (a noisy count cannot tell that a class is absent;
+ * training goes on rather than divide by zero); a numeric feature's count
+ * from 1 to rows, its mean into its clip range, and its variance into
+ * [((hi - lo) / 20)^2, (hi - lo)^2 / 4]: the upper end is the largest
+ * variance of values in [lo, hi] (Popoviciu), the lower end keeps a noise-
+ * swamped estimate from blowing one standardised column up by more than 20
+ * times its range. A level's count goes into [0, rows]. A numeric feature
+ * without a clip range (not possible under DP, where nodes refuse it) only
+ * has its variance kept at or above 0.
+ */
+void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st);
 
 /* Upper triangle of a symmetric d*d matrix, row by row, and back. */
 void fl_payload_hess_pack(const double *H, size_t d, double *v);

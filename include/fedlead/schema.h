@@ -13,6 +13,14 @@
  *   numeric, missing=impute  2 columns (the value, then a 0/1 missing indicator)
  *   categorical              one 0/1 column per listed value, plus one for
  *                            "other" when other=true
+ *
+ * A numeric feature may carry a clip range, "clip": [low, high]: every value
+ * is clipped into it when a row is encoded (training, scoring, statistics
+ * alike), so that one lead's contribution to any sum is bounded by the
+ * contract and not by the data. It is part of the canonical form and the
+ * fingerprint only when present, so schemas without one keep theirs.
+ * Differential privacy needs it on every numeric feature (the statistics
+ * round's sums are bounded by it).
  */
 #ifndef FEDLEAD_SCHEMA_H
 #define FEDLEAD_SCHEMA_H
@@ -29,6 +37,9 @@
 #define FL_SCHEMA_MAX_VALUES 10000 /* categories per feature */
 #define FL_SCHEMA_MAX_DIM 100000   /* encoded columns */
 #define FL_SCHEMA_MAX_BYTES (8u * 1024 * 1024)
+/* Largest |low| or |high| of a clip range: its square, times any count of
+ * rows, stays far from overflow. */
+#define FL_SCHEMA_MAX_CLIP 1e15
 
 enum fl_feature_type { FL_NUMERIC = 0, FL_CATEGORICAL = 1 };
 enum fl_missing_policy { FL_MISSING_ERROR = 0, FL_MISSING_IMPUTE = 1 };
@@ -39,7 +50,9 @@ struct fl_feature {
 	enum fl_missing_policy missing; /* numeric only */
 	char **values;                  /* categorical only */
 	size_t n_values;
-	int other; /* categorical: unknown values go to an "other" column */
+	int other;               /* categorical: unknown values go to an "other" column */
+	int has_clip;            /* numeric: a clip range is set */
+	double clip_lo, clip_hi; /* numeric: clip_lo < clip_hi, both finite */
 	size_t enc_offset, enc_width;
 	/* numeric: the feature's own "decimal", "thousands", "currency" (the
 	 * FL_DIALECT_* bits in number_set; the others are the file's) */
@@ -93,7 +106,9 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
  * non-empty values all parse as numbers become numeric (categorical when they
  * take at most max_levels distinct integer values and the caller asked for
  * it), others categorical with their sorted distinct values and other=true.
- * Missing values give missing=impute. Returns malloc'ed pretty JSON.
+ * Missing values give missing=impute. Each numeric feature gets a clip
+ * range proposed from the file (its 0.5 % and 99.5 % quantiles, rounded
+ * outward to two significant digits). Returns malloc'ed pretty JSON.
  *
  * The label's positive value is the one of its two values that is a known
  * word for a conversion (fl_schema_label_positive()); when the values do not

@@ -54,6 +54,13 @@ static int check_only(struct fl_coordinator_config *c, const struct fl_coord_opt
 
 	if ((r = fl_schema_load(o->schema_path, &s)) != 0)
 		return r;
+	if ((r = fl_coord_privacy_schema_check(&o->set, s)) != 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "%s: %s", o->schema_path, fl_errmsg());
+		fl_schema_free(s);
+		return fl_fail(r, "%s", why);
+	}
 	fl_schema_fingerprint_hex(s, fp);
 	fl_schema_free(s);
 	if ((r = fl_tls_server_ctx(&o->tls, &ctx)) != 0)
@@ -64,8 +71,10 @@ static int check_only(struct fl_coordinator_config *c, const struct fl_coord_opt
 	fl_config_dump(fl_coordinator_config_keys, c, stdout);
 	printf("; configuration OK: schema fingerprint %s, %zu partners\n", fp, o->set.n_partners);
 	if (o->set.privacy)
-		printf("; privacy plan: %llu evaluation releases per partner\n",
-		       (unsigned long long)fl_coord_privacy_releases(&o->set));
+		printf("; privacy plan: %llu releases per partner (the statistics round and "
+		       "%llu evaluations)\n",
+		       (unsigned long long)fl_coord_privacy_releases(&o->set),
+		       (unsigned long long)fl_coord_privacy_releases(&o->set) - 1);
 	return 0;
 }
 

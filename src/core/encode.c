@@ -263,6 +263,11 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 		         fmt[0] ? ")" : "");
 		return bad_field(b, rec, col, what);
 	}
+	/* The schema's clip range bounds every value wherever rows are encoded
+	 * (training, scoring, statistics), so one lead's weight in any sum is
+	 * the contract's and a model scores leads as it was trained on them. */
+	if (f->has_clip)
+		v = v < f->clip_lo ? f->clip_lo : v > f->clip_hi ? f->clip_hi : v;
 	x[0] = v;
 	if (f->missing == FL_MISSING_IMPUTE)
 		x[1] = 0.0;

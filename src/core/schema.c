@@ -161,10 +161,49 @@ static int parse_number_format(json_t *jf, const char *origin, const char *where
 	return r;
 }
 
+/*
+ * A numeric feature's "clip": [low, high], two finite numbers with low below
+ * high. Errors name the JSON path and the feature. The bounds are limited
+ * to FL_SCHEMA_MAX_CLIP so that sums of their squares stay finite.
+ */
+static int parse_clip(json_t *jc, size_t idx, const char *origin, struct fl_feature *f)
+{
+	double b[2];
+
+	if (!json_is_array(jc) || json_array_size(jc) != 2 ||
+	    !json_is_number(json_array_get(jc, 0)) || !json_is_number(json_array_get(jc, 1)))
+		return fl_fail(
+		        FL_ERR_SCHEMA,
+		        "%s: features[%zu].clip (feature \"%.40s\"): must be [low, high], two "
+		        "numbers",
+		        origin, idx, f->name);
+	for (int k = 0; k < 2; k++) {
+		/* + 0.0 turns -0 into 0, so that both write the same canonical
+		 * text. */
+		b[k] = json_number_value(json_array_get(jc, (size_t)k)) + 0.0;
+		if (!isfinite(b[k]) || fabs(b[k]) > FL_SCHEMA_MAX_CLIP)
+			return fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].clip[%d] (feature \"%.40s\"): %.17g is not a "
+			        "finite number from -1e15 to 1e15",
+			        origin, idx, k, f->name, b[k]);
+	}
+	if (!(b[0] < b[1]))
+		return fl_fail(
+		        FL_ERR_SCHEMA,
+		        "%s: features[%zu].clip (feature \"%.40s\"): the low bound %.17g is not "
+		        "below the high bound %.17g",
+		        origin, idx, f->name, b[0], b[1]);
+	f->has_clip = 1;
+	f->clip_lo = b[0];
+	f->clip_hi = b[1];
+	return 0;
+}
+
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
-	static const char *const num_keys[] = {"name",      "type",     "missing", "decimal",
-	                                       "thousands", "currency", NULL};
+	static const char *const num_keys[] = {"name",     "type",     "missing", "clip",
+	                                       "decimal",  "thousands", "currency", NULL};
 	static const char *const cat_keys[] = {"name", "type", "values", "other", NULL};
 	char where[64], *type = NULL, *missing = NULL, **sorted = NULL;
 	json_t *values, *other;
@@ -196,10 +235,22 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			goto out;
 		}
 		f->enc_width = f->missing == FL_MISSING_IMPUTE ? 2 : 1;
-		if ((r = parse_number_format(jf, origin, where, f)) != 0)
+		if ((r = parse_number_format(jf, origin, where, f)) != 0 ||
+		    (json_object_get(jf, "clip") != NULL &&
+		     (r = parse_clip(json_object_get(jf, "clip"), idx, origin, f)) != 0))
 			goto out;
 	} else if (strcmp(type, "categorical") == 0) {
 		f->type = FL_CATEGORICAL;
+		/* Said plainly rather than as an unknown key: a clip range on a
+		 * one-hot block means nothing (each row adds 1 to one column). */
+		if (json_object_get(jf, "clip") != NULL) {
+			r = fl_fail(FL_ERR_SCHEMA,
+			            "%s: features[%zu].clip (feature \"%.40s\"): a clip range "
+			            "applies to "
+			            "numeric features only",
+			            origin, idx, f->name);
+			goto out;
+		}
 		if ((r = check_keys(jf, cat_keys, origin, where)) != 0)
 			goto out;
 		values = json_object_get(jf, "values");
@@ -320,6 +371,17 @@ static int make_canonical(struct fl_schema *s)
 			json_object_set_new(
 			        jf, "missing",
 			        json_string(f->missing == FL_MISSING_IMPUTE ? "impute" : "error"));
+			/* Only when present: a schema without clip ranges keeps the
+			 * canonical text (and fingerprint) it always had. Reals are
+			 * written with 17 digits, so [0, 1] and [0.0, 1.0] agree. */
+			if (f->has_clip) {
+				json_t *jc = json_array();
+
+				if (jc == NULL || json_object_set_new(jf, "clip", jc) != 0 ||
+				    json_array_append_new(jc, json_real(f->clip_lo)) != 0 ||
+				    json_array_append_new(jc, json_real(f->clip_hi)) != 0)
+					goto out;
+			}
 			continue;
 		}
 		json_object_set_new(jf, "type", json_string("categorical"));
@@ -606,12 +668,113 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
  * free text, not categories: the draft ignores them. */
 #define DRAFT_MAX_CATEGORIES 100
 
+/* Numeric values kept per column for the drafted clip range: a uniform
+ * sample (reservoir) of at most this many, so a large file costs bounded
+ * memory and the quantiles are still well within a reviewer's rounding. */
+#define DRAFT_MAX_SAMPLE 100000
+
 struct draft_col {
 	int numeric, integer, missing, overflow;
 	uint64_t bad_line; /* first line with a value draft_utf8() refuses, or 0 */
 	char **vals;       /* sorted distinct values (up to DRAFT_MAX_CATEGORIES) */
 	size_t n_vals;
+	double *sample; /* numeric values seen (a reservoir sample), for the clip */
+	size_t n_sample, cap;
+	uint64_t n_seen;
 };
+
+/* A fixed-seed generator (splitmix64): the same file drafts the same
+ * schema every time. Not for anything secret. */
+static uint64_t draft_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int draft_add_number(struct draft_col *c, double x, uint64_t *rng)
+{
+	uint64_t k;
+
+	c->n_seen++;
+	if (c->n_sample < DRAFT_MAX_SAMPLE) {
+		if (c->n_sample == c->cap) {
+			size_t cap = c->cap ? 2 * c->cap : 64;
+			double *ns;
+
+			if (cap > DRAFT_MAX_SAMPLE)
+				cap = DRAFT_MAX_SAMPLE;
+			if ((ns = realloc(c->sample, cap * sizeof(*ns))) == NULL)
+				return FL_ERR_NOMEM;
+			c->sample = ns;
+			c->cap = cap;
+		}
+		c->sample[c->n_sample++] = x;
+		return 0;
+	}
+	if ((k = draft_rand(rng) % c->n_seen) < DRAFT_MAX_SAMPLE)
+		c->sample[k] = x;
+	return 0;
+}
+
+static int double_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* x rounded down (up = 0) or up (up = 1) to two significant digits. */
+static double round_outward(double x, int up)
+{
+	double k, p, r;
+
+	if (x == 0 || !isfinite(x))
+		return x;
+	/* Scaled by a power of ten that is exact (10^k for k >= 0), so that
+	 * 0.013 comes out as 13 / 1000 and not as 13 * 0.001. */
+	k = 1 - floor(log10(fabs(x)));
+	p = pow(10, fabs(k));
+	if (k >= 0)
+		r = (up ? ceil(x * p) : floor(x * p)) / p;
+	else
+		r = (up ? ceil(x / p) : floor(x / p)) * p;
+	/* Never inward, whatever the rounding of the division did. */
+	if (up ? r < x : r > x)
+		r = up ? nextafter(r, INFINITY) : nextafter(r, -INFINITY);
+	return r;
+}
+
+/*
+ * The drafted clip range of a numeric column: its 0.5 % and 99.5 %
+ * quantiles (by rank in the sample; the minimum and maximum below 200
+ * values), rounded outward to two significant digits. This is drafted from
+ * local data for a person to review: under differential privacy the clip
+ * range is part of the agreed contract and must not be re-derived from any
+ * partner's data at training time (that would make the bound itself a
+ * release).
+ */
+static void draft_clip(struct draft_col *c, double *lo, double *hi)
+{
+	size_t n = c->n_sample;
+
+	qsort(c->sample, n, sizeof(*c->sample), double_cmp);
+	*lo = round_outward(c->sample[(size_t)floor(0.005 * (double)(n - 1))], 0);
+	*hi = round_outward(c->sample[(size_t)ceil(0.995 * (double)(n - 1))], 1);
+	if (fabs(*lo) > FL_SCHEMA_MAX_CLIP)
+		*lo = *lo < 0 ? -FL_SCHEMA_MAX_CLIP : FL_SCHEMA_MAX_CLIP;
+	if (fabs(*hi) > FL_SCHEMA_MAX_CLIP)
+		*hi = *hi < 0 ? -FL_SCHEMA_MAX_CLIP : FL_SCHEMA_MAX_CLIP;
+	/* A constant column still needs a range with low below high. */
+	if (!(*lo < *hi)) {
+		if (*hi < FL_SCHEMA_MAX_CLIP)
+			*hi = round_outward(*lo + fmax(1, fabs(*lo) * 0.01), 1);
+		else
+			*lo = round_outward(*hi - fmax(1, fabs(*hi) * 0.01), 0);
+	}
+}
 
 /* Whether the len bytes at s are well-formed UTF-8 without NUL bytes: a
  * schema holds nothing else (jansson's json_string() returns NULL for other
@@ -846,6 +1009,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	char **names = NULL;
 	size_t ncol = 0, label_col = SIZE_MAX, id_col = SIZE_MAX;
 	uint64_t n_rows = 0;
+	uint64_t rng = 0x666c2d636c6970ull;
 	json_t *root = NULL, *feats, *ign, *jl;
 	int r, pos;
 
@@ -919,6 +1083,8 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				cols[i].numeric = 0;
 			if (cols[i].numeric && (fabs(x) >= 9e15 || x != trunc(x)))
 				cols[i].integer = 0;
+			if (cols[i].numeric && (r = draft_add_number(&cols[i], x, &rng)) != 0)
+				goto out;
 			if (!cols[i].overflow && cols[i].bad_line == 0 && !draft_utf8(f->s, f->len))
 				cols[i].bad_line = rec.line;
 			if ((r = draft_add_value(&cols[i], f->s)) != 0)
@@ -977,7 +1143,11 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	json_object_set_new(root, "fedlead_schema", json_integer(FL_SCHEMA_VERSION));
 	json_object_set_new(root, "comment",
 	                    json_string("Drafted by fedlead-node schema: review every feature "
-	                                "before partners agree on it."));
+	                                "before partners agree on it. Each clip range is "
+	                                "drafted from this file's values (0.5 % and 99.5 % "
+	                                "quantiles, rounded outward): with differential privacy "
+	                                "it is part of the agreed contract, so partners settle "
+	                                "it once and never re-derive it from data."));
 	draft_dialect(root, &o->dialect);
 	json_object_set_new(root, "label", jl);
 	json_object_set_new(jl, "column", json_string(label));
@@ -1011,6 +1181,17 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			json_object_set_new(jf, "type", json_string("numeric"));
 			json_object_set_new(jf, "missing",
 			                    json_string(c->missing ? "impute" : "error"));
+			if (c->n_sample > 0) {
+				double lo, hi;
+				json_t *jc = json_array();
+
+				draft_clip(c, &lo, &hi);
+				if (jc == NULL)
+					goto out;
+				json_object_set_new(jf, "clip", jc);
+				json_array_append_new(jc, json_real(lo));
+				json_array_append_new(jc, json_real(hi));
+			}
 		} else {
 			if (c->bad_line != 0) {
 				r = fl_fail(FL_ERR_DATA,
@@ -1033,8 +1214,10 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		goto out;
 	r = 0;
 out:
-	for (size_t i = 0; cols != NULL && i < ncol; i++)
+	for (size_t i = 0; cols != NULL && i < ncol; i++) {
 		free_strv(cols[i].vals, cols[i].n_vals);
+		free(cols[i].sample);
+	}
 	free(cols);
 	free_strv(names, ncol);
 	json_decref(root);

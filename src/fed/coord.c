@@ -144,7 +144,21 @@ uint64_t fl_coord_privacy_releases(const struct fl_coord_settings *s)
 
 	if (!s->privacy)
 		return 0;
-	return n_grid * ((uint64_t)s->max_iterations + (s->validation_split > 0 ? 1 : 0));
+	/* 1: the statistics round, a release of its own (noised sums). */
+	return 1 + n_grid * ((uint64_t)s->max_iterations + (s->validation_split > 0 ? 1 : 0));
+}
+
+int fl_coord_privacy_schema_check(const struct fl_coord_settings *s, const struct fl_schema *schema)
+{
+	const struct fl_feature *f = s->privacy ? fl_payload_stats_unclipped(schema) : NULL;
+
+	if (f != NULL)
+		return fl_fail(FL_ERR_CONFIG,
+		               "privacy = on needs a clip range on every numeric feature of the "
+		               "schema, which bounds each lead's part in the statistics round: "
+		               "feature \"%s\" has none",
+		               f->name);
+	return 0;
 }
 
 static int partner_cmp(const void *a, const void *b)
@@ -360,19 +374,24 @@ void fl_coord_begin_round(struct fl_fedcoord *c, enum task t)
 {
 	c->round++;
 	c->task = t;
-	if (t == T_EVAL && c->set.privacy) {
-		/* Every attempt at an evaluation is a release at each node that
-		 * answers it: one issued again (a partner lost its secrets, a
-		 * round restarted) is charged again, beyond the plan. */
+	if ((t == T_EVAL || t == T_STATS) && c->set.privacy) {
+		/* Every attempt at an evaluation or at the statistics is a
+		 * release at each node that answers it: one issued again (a
+		 * partner lost its secrets, a round restarted) is charged again,
+		 * beyond the plan. The plan's statistics round is the first
+		 * release. */
+		int fresh = t == T_EVAL ? c->dp_fresh : c->dp_issued == 0;
+
 		c->dp_issued++;
-		if (!c->dp_fresh)
+		if (!fresh)
 			fl_log(FL_LOG_WARN,
-			       "round %llu: differential privacy: an evaluation issued again, "
+			       "round %llu: differential privacy: %s issued again, "
 			       "release %llu of this federation where %llu were planned (each "
 			       "partner that answered the abandoned attempt was charged for it)",
-			       (unsigned long long)c->round, (unsigned long long)c->dp_issued,
-			       (unsigned long long)c->dp_planned);
-		if (!c->dp_fresh)
+			       (unsigned long long)c->round,
+			       t == T_EVAL ? "an evaluation" : "the statistics round",
+			       (unsigned long long)c->dp_issued, (unsigned long long)c->dp_planned);
+		if (!fresh)
 			fl_audit_event(c->io.audit, "privacy_retry", "{s:I, s:I, s:I}", "round",
 			               (json_int_t)c->round, "issued", (json_int_t)c->dp_issued,
 			               "planned", (json_int_t)c->dp_planned);
@@ -463,9 +482,9 @@ static void start_federation(struct fl_fedcoord *c)
 	       c->federation_id, n, c->np, fl_fed_algo_name(c->set.algorithm));
 	if (c->set.privacy)
 		fl_log(FL_LOG_NOTICE,
-		       "differential privacy: a fixed plan of %llu evaluation releases per partner "
-		       "(%zu l2 value%s x (%d Newton steps%s)); a partner whose privacy_releases "
-		       "are fewer refuses at the Welcome",
+		       "differential privacy: a fixed plan of %llu releases per partner "
+		       "(the statistics round + %zu l2 value%s x (%d Newton steps%s)); a partner "
+		       "whose privacy_releases are fewer refuses at the Welcome",
 		       (unsigned long long)c->dp_planned, c->n_grid, c->n_grid == 1 ? "" : "s",
 		       c->set.max_iterations, c->set.validation_split > 0 ? " + 1 validation" : "");
 	if (c->set.privacy)

@@ -402,6 +402,10 @@ int fl_coord_finish_stats(struct fl_fedcoord *c, const double *acc)
 
 	if ((r = fl_payload_stats_unpack(acc, c->d, &st)) != 0)
 		return r;
+	/* Noisy sums under differential privacy: rebuilt and clamped into
+	 * what the schema allows (payload.h) before anything uses them. */
+	if (c->set.privacy)
+		fl_payload_stats_denoise(c->schema, st);
 	c->total_rows = st->rows;
 	c->total_positives = st->positives;
 	if (st->positives <= 0 || st->positives >= st->rows) {

@@ -85,12 +85,13 @@ struct fl_fednode {
 	double pos_weight;         /* of the standardisation in force */
 	double dp_w_norm;          /* ||w||_2 of the evaluation being answered */
 	int dp_hess, dp_valid;     /* what that evaluation holds */
-	int dp_stats_warned;
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
                         Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
                         size_t *len);
+static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
+                            unsigned t);
 
 static void drop_split(struct fl_fednode *n)
 {
@@ -626,9 +627,15 @@ static int ledger_record_set(struct fl_fednode *n)
  *    guarantee degrades to this node's own noise (rho times noisy).
  *  - Each release is charged to the ledger (fsynced) before the update
  *    leaves; a release the window's budget cannot pay for is refused.
- * Not covered (said in the audit log when it happens): the statistics
- * round, whose raw numeric sums have no bound until the schema carries
- * clip ranges; FedAvg's local training, refused under this setting.
+ *  - The statistics round is a release too (dp_stats_release()): its
+ *    sums are bounded by the schema's clip ranges, which every numeric
+ *    feature must then have, and noised the same way (payload.h,
+ *    fl_payload_stats_dp_plan()), charged as kind "stats" and counted in
+ *    privacy_releases like an evaluation.
+ * Not covered: FedAvg's local training, refused under this setting (a
+ * gradient step's sensitivity needs per-example clipping at every step, and
+ * each round would be a release: few Newton steps spend the budget far
+ * better).
  */
 
 /* Largest per-partner variance used, in grid units: ample resolution with
@@ -695,7 +702,7 @@ struct dp_plan {
 	uint64_t fed;          /* one federation's share */
 	uint64_t per_release;  /* fed / releases */
 	uint64_t spent_window; /* by every release within the window */
-	uint64_t done;         /* evaluations this federation released (any time) */
+	uint64_t done;         /* releases (evaluations, statistics) of this federation */
 	double fed_epsilon;
 };
 
@@ -715,7 +722,8 @@ static void dp_plan(const struct fl_fednode *n, const char *name, struct dp_plan
 	for (size_t i = 0; i < fl_ledger_count(n->pledger); i++) {
 		const struct fl_release *e = fl_ledger_entry(n->pledger, i);
 
-		if (strcmp(e->federation, name) == 0 && strcmp(e->kind, "evaluate") == 0)
+		if (strcmp(e->federation, name) == 0 &&
+		    (strcmp(e->kind, "evaluate") == 0 || strcmp(e->kind, "stats") == 0))
 			p->done++;
 	}
 }
@@ -813,7 +821,7 @@ static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_
 		              fed, (unsigned long long)q->releases);
 	if (planned > q->releases)
 		return refuse(n, "privacy_releases",
-		              "federation \"%.64s\" plans %llu evaluation releases, but this node "
+		              "federation \"%.64s\" plans %llu releases, but this node "
 		              "splits its budget over privacy_releases = %llu",
 		              fed, (unsigned long long)planned, (unsigned long long)q->releases);
 	if ((r = dp_open_ledger(n)) != 0) {
@@ -1433,17 +1441,8 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 		    (r = dp_release(n, ref, values, nv, t)) != 0)
 			return r;
 		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS &&
-		    !n->dp_stats_warned) {
-			n->dp_stats_warned = 1;
-			fl_log(FL_LOG_WARN,
-			       "round %llu: differential privacy does not cover the "
-			       "statistics round yet: its sums go under the masks without "
-			       "noise (the schema has no clip ranges for raw values)",
-			       (unsigned long long)ref->round);
-			fl_audit_event(n->audit, "privacy_unprotected", "{s:s, s:I, s:s}",
-			               "federation", n->federation_id, "round",
-			               (json_int_t)ref->round, "release", "stats");
-		}
+		    (r = dp_stats_release(n, ref, values, t)) != 0)
+			return r;
 		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg, t, n->identity,
 		                         n->key, n->task_hash,
 		                         &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
@@ -1483,13 +1482,108 @@ static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRe
 	return r == 0 ? FL_FEDNODE_REPLY : r;
 }
 
+/*
+ * The statistics round as a release under differential privacy: the
+ * packed sums v (of rows clipped by the schema at encoding) are charged to
+ * the ledger and noised per fl_payload_stats_dp_plan(), calibrated like an
+ * evaluation (the noise of t - max_colluders partners meets this release's
+ * share of the federation's rho).
+ */
+static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
+                            unsigned t)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	struct fl_release rel = {0};
+	struct fl_stats_dp sp;
+	struct dp_plan pl;
+	char name[FL_LEDGER_MAX_NAME + 1];
+	unsigned noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
+	int64_t now = (int64_t)time(NULL);
+	double rho, scale;
+	int r;
+
+	if ((r = dp_fed_name(n->federation_id, name)) != 0)
+		return r;
+	dp_plan(n, name, &pl);
+	if (pl.done >= q->releases)
+		return refuse(n, "privacy_releases",
+		              "round %llu would be release %llu of federation \"%.64s\", and this "
+		              "node splits its budget over privacy_releases = %llu",
+		              (unsigned long long)ref->round, (unsigned long long)pl.done + 1,
+		              n->federation_id, (unsigned long long)q->releases);
+	rho = pl.per_release / FL_LEDGER_UNITS;
+	if ((r = fl_payload_stats_dp_plan(n->s, rho, noisy, FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR,
+	                                  &sp)) != 0) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_clip",
+		              "round %llu: %s", (unsigned long long)ref->round, why);
+	}
+	rel.time = now;
+	rel.rho_e12 = pl.per_release;
+	memcpy(rel.federation, name, sizeof(rel.federation));
+	rel.round = ref->round;
+	strcpy(rel.kind, "stats");
+	/* On disk before anything of this release leaves. */
+	if ((r = fl_ledger_charge(n->pledger, &rel, pl.budget, now - (int64_t)q->window)) != 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(
+		        n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_ledger",
+		        "round %llu: %s (privacy_epsilon = %g, privacy_delta = %g, ledger %s)",
+		        (unsigned long long)ref->round, why, q->epsilon, q->delta, q->ledger);
+	}
+	if ((r = fl_payload_stats_dp_noise(n->s, &sp, v)) != 0) {
+		char why[300];
+
+		if (r != FL_ERR_LIMIT)
+			return r;
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, "bound", "round %llu: %s", (unsigned long long)ref->round, why);
+	}
+	scale = ldexp(1, sp.grid_bits);
+	fl_log(FL_LOG_INFO,
+	       "round %llu: statistics noised with variance %.6g per scaled entry (sensitivity "
+	       "%.6g over %zu entries, %u honest partners); this federation has spent epsilon "
+	       "%.6g of %g",
+	       (unsigned long long)ref->round, sp.sigma2 / (scale * scale), sp.l2, sp.n_noised,
+	       noisy, fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), pl.fed_epsilon);
+	fl_audit_event(n->audit, "privacy_release",
+	               "{s:s, s:I, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:I, s:I, s:f, s:f}",
+	               "federation", n->federation_id, "round", (json_int_t)ref->round, "kind",
+	               "stats", "mechanism", "distributed discrete Gaussian", "rho", rho, "sigma2",
+	               sp.sigma2 / (scale * scale), "sensitivity", sp.l2, "sensitivity_l1", sp.l1,
+	               "grid_bits", sp.grid_bits, "entries", (json_int_t)sp.n_noised,
+	               "honest_partners", (json_int_t)noisy, "epsilon",
+	               fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), "delta", q->delta);
+	return 0;
+}
+
 static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, uint8_t **frame,
                     size_t *len)
 {
 	struct fl_stats *st = NULL;
+	const struct fl_feature *f;
 	double *v = NULL;
 	int r;
 
+	/* Before anything is computed: under differential privacy the sums
+	 * are bounded by the schema's clip ranges, so each numeric feature
+	 * needs one (agreed in the contract, never derived from data here). */
+	if (dp_on(n) && (f = fl_payload_stats_unclipped(n->s)) != NULL) {
+		char fp[65];
+
+		fl_schema_fingerprint_hex(n->s, fp);
+		return refuse(
+		        n, "privacy_clip",
+		        "round %llu: the statistics round would release the sums of feature "
+		        "\"%.64s\", which has no clip range in the schema (fingerprint "
+		        "%.16s...); differential privacy bounds each lead's part by \"clip\": "
+		        "[low, high] on every numeric feature",
+		        (unsigned long long)ref->round, f->name, fp);
+	}
 	if ((r = fl_stats_new(n->d, &st)) != 0)
 		return r;
 	for (size_t i = 0; i < n->tr_raw->n; i++)

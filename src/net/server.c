@@ -845,6 +845,13 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = fl_schema_load(o->schema_path, &s.schema)) != 0)
 		goto out;
+	if ((r = fl_coord_privacy_schema_check(&o->set, s.schema)) != 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "%s: %s", o->schema_path, fl_errmsg());
+		r = fl_fail(r, "%s", why);
+		goto out;
+	}
 	if ((r = fl_statedir_open(o->state_dir, 1, &lock_fd)) != 0)
 		goto out;
 	if ((r = fl_tls_server_ctx(&o->tls, &s.ctx)) != 0 ||

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Differential privacy at each partner's node (issue 11), three partners on
 # the CoIL split, secure aggregation 3 of 3:
-#   (a) --check shows the [privacy] settings;
+#   (a) --check shows the [privacy] settings; a coordinator with privacy = on
+#       and the stock CoIL schema (no clip ranges) is refused by --check;
 #   (b) a federation with privacy_epsilon = 1 on every node completes under a
-#       coordinator with privacy = on (a fixed plan of 4 evaluations: 4 Newton
-#       steps, no line search, no validation), announced up front; each
-#       node's audit log records its plan and exactly the 4 planned releases
-#       with epsilon, and `fedlead-node privacy` prints the ledger: the
-#       releases, the rho spent and what is left;
+#       coordinator with privacy = on (a fixed plan of 5 releases: the
+#       statistics round, whose sums the nodes noise within the schema's clip
+#       ranges, then 4 Newton steps, no line search, no validation),
+#       announced up front; each node's audit log records its plan and
+#       exactly the 5 planned releases with epsilon (the first the
+#       statistics), its ledger holds one "stats" and four "evaluate"
+#       releases, and `fedlead-node privacy` prints the ledger: the releases,
+#       the rho spent and what is left;
 #       Before the first task the coordinator logs and audits its plan line
 #       naming the tightest partner budget; the model records each
 #       partner's privacy, which `fedlead-node inspect`, `fedlead-score
@@ -19,6 +23,11 @@
 #       a task. (The node's own refusal at the Welcome, with its exact
 #       message, is test_dp_node.c's test_budget_across_federations.)
 . "$(dirname "$0")/lib/fed.bash"
+
+# The CoIL schema with the clip range every numeric feature needs under
+# differential privacy (from the data dictionary; no value of the file is
+# outside): without it the statistics round is refused (test_dp_node.c).
+SCHEMA=$FL_DATA/coil2000/coil2000-dp.schema.json
 
 pki p1 p2 p3
 split_coil 3
@@ -34,13 +43,24 @@ check "(a) --check shows [privacy]" grep -qx '\[privacy\]' <<<"$out"
 check "(a) --check shows privacy_epsilon" grep -qx 'privacy_epsilon = 1' <<<"$out"
 check "(a) --check shows privacy_releases" grep -qx 'privacy_releases = 30' <<<"$out"
 
+# ---- (a) the coordinator refuses privacy = on with a schema lacking clip ranges ----
+N=$T/noclip
+FED_SCHEMA=$FL_DATA/coil2000/coil2000.schema.json coordinator_conf "$N/coordinator.conf" \
+	"p1, p2, p3" "min_partners = 3" "algorithm = newton" "l2 = 1" "validation_split = 0" \
+	"max_iterations = 4" "privacy = on"
+rc=0
+out=$("$FL_BIN/fedlead-coordinator" --config "$N/coordinator.conf" --check 2>&1) || rc=$?
+check "(a) coordinator --check without clip ranges exits 2" test "$rc" = 2
+check "(a) coordinator --check names the feature without a clip range" grep -qxF \
+	"fedlead-coordinator: $FL_DATA/coil2000/coil2000.schema.json: privacy = on needs a clip range on every numeric feature of the schema, which bounds each lead's part in the statistics round: feature \"MAANTHUI\" has none" <<<"$out"
+
 # ---- (b) a federation under DP ----
 D=$T/dp
 coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
 	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
 out=$("$FL_BIN/fedlead-coordinator" --config "$D/coordinator.conf" --check 2>&1)
 check "(b) coordinator --check shows privacy" grep -qx 'privacy = true' <<<"$out"
-check "(b) coordinator --check shows the plan" grep -qx '; privacy plan: 4 evaluation releases per partner' <<<"$out"
+check "(b) coordinator --check shows the plan" grep -qx '; privacy plan: 5 releases per partner (the statistics round and 4 evaluations)' <<<"$out"
 start_coordinator "$D" || { bad "(b) coordinator starts"; finish; exit 1; }
 for k in 1 2 3; do
 	NODE_HOME=$D start_node p$k "$T/p$k.csv" "${DP[@]}"
@@ -51,14 +71,14 @@ for k in 1 2 3; do
 	eval "pid=\$n$k"
 	check "(b) node p$k finishes with status 0" wait_pid "$pid" 60
 done
-check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 4 evaluation releases per partner (1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
+check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 5 releases per partner (the statistics round + 1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
 check "(b) the coordinator audits the releases issued" "$PY" - "$D/audit.jsonl" <<'PYEOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 t = [e for e in ev if e["event"] == "privacy_trained"]
-sys.exit(0 if len(t) == 1 and t[0]["planned"] == 4 and t[0]["issued"] == 4 else 1)
+sys.exit(0 if len(t) == 1 and t[0]["planned"] == 5 and t[0]["issued"] == 5 else 1)
 PYEOF
-check "(b) no evaluation was issued again" bash -c "! grep -q 'an evaluation issued again' '$D/coordinator.log'"
+check "(b) no release was issued again" bash -c "! grep -q 'issued again' '$D/coordinator.log'"
 check "(b) every node holds the model" bash -c "for k in 1 2 3; do cmp -s $D/node-p\$k/model.fdl $D/model.fdl || exit 1; done"
 for k in 1 2 3; do
 	A=$D/node-p$k/audit.jsonl
@@ -73,16 +93,27 @@ import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 r = [e for e in ev if e["event"] == "privacy_release"]
 eps = [e["epsilon"] for e in r]
-ok = len(r) == 4 and eps == sorted(eps) and 0 < eps[-1] <= 1 and all(
+ok = len(r) == 5 and eps == sorted(eps) and 0 < eps[-1] <= 1 and all(
     e["mechanism"] == "distributed discrete Gaussian" and e["honest_partners"] == 2 for e in r)
+# The statistics round comes first and is the only release of its kind.
+ok = ok and [e.get("kind") for e in r] == ["stats", None, None, None, None]
+ok = ok and not any(e["event"] == "privacy_unprotected" for e in ev)
 print("     releases %d, epsilon spent %.4f" % (len(r), eps[-1] if eps else -1))
 sys.exit(0 if ok else 1)
 PYEOF
+	check "(b) p$k's ledger holds the statistics release and the 4 evaluations" "$PY" - "$D/node-p$k/privacy.ledger" <<'PYEOF'
+import sys
+rel = [l.split() for l in open(sys.argv[1])][1:]  # after the "fedlead-ledger 1" header
+kinds = [f[4] for f in rel if len(f) == 6 and f[2] == "test-federation"]
+print("     ledger kinds: %s" % " ".join(kinds))
+sys.exit(0 if kinds == ["stats", "evaluate", "evaluate", "evaluate", "evaluate"] else 1)
+PYEOF
 done
+check "(b) the coordinator took the noisy statistics" grep -qE 'statistics: [0-9]+ training rows' "$D/coordinator.log"
 check "(b) the coordinator logs its plan up front, naming the tightest budget" "$PY" - "$D/coordinator.log" <<'PYEOF'
 import re, sys
 log = open(sys.argv[1]).read()
-m = re.search(r'privacy plan: 4 releases per partner; tightest budget: p1, epsilon 1 \(delta 1e-06\) '
+m = re.search(r'privacy plan: 5 releases per partner; tightest budget: p1, epsilon 1 \(delta 1e-06\) '
               r'for this federation, 30 releases \(rho ([0-9.e-]+) of the ([0-9.e-]+) its window '
               r'has left\)\n', log)
 # Fresh ledgers: the federation's 30 releases are the whole window's budget.
@@ -92,10 +123,10 @@ check "(b) the coordinator audits the plan line" "$PY" - "$D/audit.jsonl" <<'PYE
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 p = [e for e in ev if e["event"] == "privacy_plan"]
-sys.exit(0 if len(p) == 1 and p[0]["tightest"] == "p1" and p[0]["releases"] == 4 and
-         p[0]["partners_with_noise"] == 3 and p[0]["plan"].startswith("privacy plan: 4 releases") else 1)
+sys.exit(0 if len(p) == 1 and p[0]["tightest"] == "p1" and p[0]["releases"] == 5 and
+         p[0]["partners_with_noise"] == 3 and p[0]["plan"].startswith("privacy plan: 5 releases") else 1)
 PYEOF
-DPLINE="trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner (distributed discrete Gaussian under secure aggregation, zCDP accountant, 4 of 30 releases, clip 3)"
+DPLINE="trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner (distributed discrete Gaussian under secure aggregation, zCDP accountant, 5 of 30 releases, clip 3)"
 echo "     $DPLINE"
 check "(b) inspect says the model's privacy" grep -qxF "T${DPLINE:1}" <("$FL_BIN/fedlead-node" inspect "$D/model.fdl")
 check "(b) --explain says the model's privacy" grep -qxF "T${DPLINE:1}" <("$FL_BIN/fedlead-score" --model "$D/model.fdl" --explain)
@@ -106,7 +137,7 @@ check "(b) the model records each partner's terms" "$PY" - "$D/model.json" <<'PY
 import json, sys
 p = json.load(open(sys.argv[1]))["provenance"]["privacy"]
 ok = (p["mechanism"] == "distributed discrete Gaussian" and p["accountant"] == "zCDP" and
-      p["releases"] == 4 and p["threshold"] == 3 and
+      p["releases"] == 5 and p["threshold"] == 3 and
       [q["partner"] for q in p["partners"]] == ["p1", "p2", "p3"] and
       all(q["epsilon"] == 1 and q["delta"] == 1e-6 and q["releases"] == 30 and
           q["clip"] == 3 and q["max_colluders"] == 1 and q["rho"] > 0
