@@ -58,9 +58,9 @@ echo "== 1. utility: held-out AUC and log-loss, epsilon per partner (delta 1e-6)
 printf '%-15s %8s | %8s %8s | %9s %9s\n' "data" "epsilon" "AUC" "dAUC" "log-loss" "dlogloss"
 for ds in bank coil; do
 	if [ "$ds" = bank ]; then
-		csv=$FL_DATA/bank-marketing/bank.csv FED_SCHEMA=$FL_DATA/bank-marketing/bank.schema.json
+		csv=$FL_DATA/bank-marketing/bank.csv FED_SCHEMA=$FL_DATA/bank-marketing/bank-dp.schema.json
 	else
-		csv=$COIL FED_SCHEMA=$SCHEMA
+		csv=$COIL FED_SCHEMA=$FL_DATA/coil2000/coil2000-dp.schema.json
 	fi
 	rm -f "$T"/p?.csv "$T/test.csv"
 	split_holdout "$csv"

@@ -1056,10 +1056,11 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 	       "%.6g; %u honest partners); this federation has spent epsilon %.6g of %g",
 	       (unsigned long long)ref->round, nb, b[1].s2 / ldexp(1, 2 * b[1].bits), b[1].sens,
 	       noisy, fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), pl.fed_epsilon);
-	fl_audit_event(n->audit, "privacy_release", "{s:s, s:I, s:s, s:f, s:f, s:O, s:I, s:f, s:f}",
-	               "federation", n->federation_id, "round", (json_int_t)ref->round, "mechanism",
-	               "distributed discrete Gaussian", "rho", rho, "clip", dp_clip(n), "blocks",
-	               jb, "honest_partners", (json_int_t)noisy, "epsilon",
+	fl_audit_event(n->audit, "privacy_release",
+	               "{s:s, s:I, s:s, s:s, s:f, s:f, s:O, s:I, s:f, s:f}", "federation",
+	               n->federation_id, "round", (json_int_t)ref->round, "kind", "evaluate",
+	               "mechanism", "distributed discrete Gaussian", "rho", rho, "clip", dp_clip(n),
+	               "blocks", jb, "honest_partners", (json_int_t)noisy, "epsilon",
 	               fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), "delta", q->delta);
 	r = 0;
 out:

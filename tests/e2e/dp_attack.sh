@@ -24,6 +24,10 @@
 #       (the fraction of fields right, beside a guess from the statistics
 #       alone).
 . "$(dirname "$0")/lib/fed.bash"
+# The schema with the clip ranges that a node under differential privacy
+# requires for its statistics round (CoIL's data dictionary; no lead falls
+# outside them, so the encoding is the plain schema's).
+SCHEMA=$FL_DATA/coil2000/coil2000-dp.schema.json
 
 DEV=${DEVIANT_COORD:-$FL_BIN/tests/deviant_coord}
 ATTACK=$FL_SRC/tests/tools/hessian_attack.py

@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib/dp.bash"
 
 BANK=$FL_DATA/bank-marketing/bank.csv
-FED_SCHEMA=$FL_DATA/bank-marketing/bank.schema.json
+FED_SCHEMA=$FL_DATA/bank-marketing/bank-dp.schema.json
 pki p1 p2 p3
 split_holdout "$BANK"
 must "the split holds every lead once" test \
@@ -37,13 +37,16 @@ else
 		"$("$PY" -c "print('%.4f' % ($auc0 - 0.01 - $auc1))")"
 fi
 for k in 1 2 3; do
-	check "p$k released exactly the 3 planned evaluations, spending epsilon 1 at most" "$PY" - \
+	check "p$k released the statistics and exactly the 3 planned evaluations, spending epsilon 1 at most" "$PY" - \
 		"$T/dp/node-p$k/audit.jsonl" <<'PYEOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
 r = [e for e in ev if e["event"] == "privacy_release"]
-hess = [e for e in r if any(b["block"] == "hessian" for b in e["blocks"])]
-sys.exit(0 if len(r) == 3 and len(hess) == 1 and 0.99 < r[-1]["epsilon"] <= 1 else 1)
+stats = [e for e in r if e.get("kind") == "stats"]
+evals = [e for e in r if e.get("kind") != "stats"]
+hess = [e for e in evals if any(b["block"] == "hessian" for b in e["blocks"])]
+sys.exit(0 if len(stats) == 1 and r[0] is stats[0] and len(evals) == 3 and len(hess) == 1 and
+         0.99 < r[-1]["epsilon"] <= 1 else 1)
 PYEOF
 done
 finish

@@ -32,7 +32,7 @@ dp_federation() {
 		coordinator_conf "$dir/coordinator.conf" "p1, p2, p3" "min_partners = 3" \
 			"algorithm = newton" "l2 = 1" "validation_split = 0" \
 			"max_iterations = $steps" "privacy = on"
-		flags=(--privacy-epsilon "$eps" --privacy-delta 1e-6 --privacy-releases "$steps")
+		flags=(--privacy-epsilon "$eps" --privacy-delta 1e-6 --privacy-releases "$((steps + 1))")
 	fi
 	start_coordinator "$dir" || return 1
 	for k in 1 2 3; do
