@@ -11,7 +11,9 @@
  * discrete Gaussian and not an approximation whose rounding could leak.
  *
  * Randomness comes from OpenSSL's CSPRNG (RAND_priv_bytes), read in blocks
- * into a buffer that is wiped when the sampler is freed.
+ * into a buffer; each word is wiped from it as it is taken, and the bits
+ * not yet used are wiped when the sampler is freed. A coin uses two random
+ * bits on average (see dgauss.c), a sample about 60.
  *
  * sigma^2 is an integer (the variance in fixed-point units squared; with
  * 2^16 units per 1.0 an integer variance has ample resolution) from 1 to
@@ -72,5 +74,12 @@ int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_
  */
 int fl_dgauss_bern_exp(struct fl_dgauss *g, unsigned __int128 num, unsigned __int128 den, int *bit);
 int fl_dgauss_laplace(struct fl_dgauss *g, uint64_t t, int64_t *y);
+
+/*
+ * The first 64 binary digits of num / den, floor(2^64 num / den), for
+ * num < den, and into *rem (unless NULL) the remainder 2^64 num mod den:
+ * what each Bernoulli coin compares its random bits with.
+ */
+uint64_t fl_dgauss_digits(unsigned __int128 num, unsigned __int128 den, unsigned __int128 *rem);
 
 #endif
