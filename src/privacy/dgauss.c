@@ -39,6 +39,32 @@ struct fl_dgauss {
 	uint8_t buf[4096];
 };
 
+/*
+ * The reservoir, copied out of the sampler for the length of one public
+ * call: every helper below is inlined into that call, so the compiler
+ * keeps the bits in registers instead of storing them back after every
+ * coin (g escapes to RAND_priv_bytes, a copy that does not escape need not
+ * be kept in memory). store() puts it back.
+ */
+struct rbits {
+	u128 res;
+	unsigned nres;
+	struct fl_dgauss *g;
+};
+
+#define HOT static inline __attribute__((always_inline))
+
+static inline struct rbits load(struct fl_dgauss *g)
+{
+	return (struct rbits){g->res, g->nres, g};
+}
+
+static inline void store(const struct rbits *s)
+{
+	s->g->res = s->res;
+	s->g->nres = s->nres;
+}
+
 static int refill(struct fl_dgauss *g)
 {
 	if (RAND_priv_bytes(g->buf, sizeof(g->buf)) != 1)
@@ -48,34 +74,34 @@ static int refill(struct fl_dgauss *g)
 }
 
 /* At least 64 bits in the reservoir. */
-static inline int top_up(struct fl_dgauss *g)
+HOT int top_up(struct rbits *s)
 {
 	uint64_t w;
 	int r;
 
-	if (g->nres >= 64)
+	if (s->nres >= 64)
 		return 0;
-	if (g->pos + sizeof(w) > sizeof(g->buf) && (r = refill(g)) != 0)
+	if (s->g->pos + sizeof(w) > sizeof(s->g->buf) && (r = refill(s->g)) != 0)
 		return r;
-	memcpy(&w, g->buf + g->pos, sizeof(w));
+	memcpy(&w, s->g->buf + s->g->pos, sizeof(w));
 	/* Used randomness is not left lying in the buffer. */
-	memset(g->buf + g->pos, 0, sizeof(w));
-	g->pos += sizeof(w);
-	g->res |= (u128)w << (64 - g->nres);
-	g->nres += 64;
+	memset(s->g->buf + s->g->pos, 0, sizeof(w));
+	s->g->pos += sizeof(w);
+	s->res |= (u128)w << (64 - s->nres);
+	s->nres += 64;
 	return 0;
 }
 
 /* k (0..64) uniform random bits. */
-static inline int take(struct fl_dgauss *g, unsigned k, uint64_t *out)
+HOT int take(struct rbits *s, unsigned k, uint64_t *out)
 {
 	int r;
 
-	if ((r = top_up(g)) != 0)
+	if ((r = top_up(s)) != 0)
 		return r;
-	*out = k == 0 ? 0 : (uint64_t)(g->res >> (128 - k));
-	g->res <<= k;
-	g->nres -= k;
+	*out = k == 0 ? 0 : (uint64_t)(s->res >> (128 - k));
+	s->res <<= k;
+	s->nres -= k;
 	return 0;
 }
 
@@ -85,19 +111,19 @@ static inline int take(struct fl_dgauss *g, unsigned k, uint64_t *out)
  * 64 digits equal P's, so the digits after them decide; the caller goes on
  * exactly. Otherwise uses the bits up to the first that differs.
  */
-static inline int coin64(struct fl_dgauss *g, uint64_t p, int *lt, int *tie)
+HOT int coin64(struct rbits *s, uint64_t p, int *lt, int *tie)
 {
 	uint64_t d, u;
 	unsigned j;
 	int r;
 
-	if ((r = top_up(g)) != 0)
+	if ((r = top_up(s)) != 0)
 		return r;
-	u = (uint64_t)(g->res >> 64);
+	u = (uint64_t)(s->res >> 64);
 	d = u ^ p;
 	if (d == 0) {
-		g->res <<= 64;
-		g->nres -= 64;
+		s->res <<= 64;
+		s->nres -= 64;
 		*tie = 1;
 		return 0;
 	}
@@ -105,8 +131,8 @@ static inline int coin64(struct fl_dgauss *g, uint64_t p, int *lt, int *tie)
 	/* At the first digit that differs, U < p when p's digit is 1. */
 	*lt = (int)((p >> (63 - j)) & 1);
 	*tie = 0;
-	g->res <<= j + 1;
-	g->nres -= j + 1;
+	s->res <<= j + 1;
+	s->nres -= j + 1;
 	return 0;
 }
 
@@ -157,14 +183,14 @@ static unsigned bit_length(uint64_t v)
 }
 
 /* Uniform on {0, ..., m - 1}, 1 <= m < 2^64, by rejection: exact. */
-static int uniform(struct fl_dgauss *g, uint64_t m, uint64_t *out)
+HOT int uniform(struct rbits *s, uint64_t m, uint64_t *out)
 {
 	unsigned k = bit_length(m - 1);
 	uint64_t v;
 	int r;
 
 	do {
-		if ((r = take(g, k, &v)) != 0)
+		if ((r = take(s, k, &v)) != 0)
 			return r;
 	} while (v >= m);
 	*out = v;
@@ -176,10 +202,12 @@ static int uniform(struct fl_dgauss *g, uint64_t m, uint64_t *out)
  * p's: U's digits from the 65th on against those of rem / den, rem =
  * 2^64 num mod den, one at a time (a tie happens with probability 2^-64).
  */
-static int bern_tail(struct fl_dgauss *g, u128 num, u128 den, int *bit)
+__attribute__((noinline, cold)) static int bern_tail(struct fl_dgauss *g, u128 num, u128 den,
+                                                     int *bit)
 {
+	struct rbits s = load(g);
 	u128 rem;
-	int r;
+	int r = 0;
 
 	(void)fl_dgauss_digits(num, den, &rem);
 	while (rem != 0) {
@@ -187,16 +215,18 @@ static int bern_tail(struct fl_dgauss *g, u128 num, u128 den, int *bit)
 		unsigned p = rem >= den - rem;
 
 		rem = p ? rem - (den - rem) : rem << 1;
-		if ((r = take(g, 1, &u)) != 0)
-			return r;
+		if ((r = take(&s, 1, &u)) != 0)
+			break;
 		if (u != p) {
 			*bit = u < p;
+			store(&s);
 			return 0;
 		}
 	}
 	/* p's digits are all 0 from here: U >= p. */
 	*bit = 0;
-	return 0;
+	store(&s);
+	return r;
 }
 
 /* floor(2^64 / k) for 2 <= k < RECIP_N: the digits of 1 / k, the coins of
@@ -228,7 +258,7 @@ static inline uint64_t q_over(uint64_t q, uint64_t k)
  * when num = den): the digits of gamma / k are floor(q / k), since
  * floor(floor(x) / k) = floor(x / k) for an integer k.
  */
-static int bern_exp_small(struct fl_dgauss *g, u128 num, u128 den, uint64_t q, int *bit)
+HOT int bern_exp_small(struct rbits *s, u128 num, u128 den, uint64_t q, int *bit)
 {
 	uint64_t k = 1;
 	int r;
@@ -248,7 +278,7 @@ static int bern_exp_small(struct fl_dgauss *g, u128 num, u128 den, uint64_t q, i
 		} else {
 			p = q_over(q, k);
 		}
-		if ((r = coin64(g, p, &a, &tie)) != 0)
+		if ((r = coin64(s, p, &a, &tie)) != 0)
 			return r;
 		if (tie) {
 			u128 dk;
@@ -256,7 +286,10 @@ static int bern_exp_small(struct fl_dgauss *g, u128 num, u128 den, uint64_t q, i
 			if (__builtin_mul_overflow(den, (u128)k, &dk))
 				return fl_fail(FL_ERR_INTERNAL,
 				               "discrete Gaussian: Bernoulli denominator overflow");
-			if ((r = bern_tail(g, num, dk, &a)) != 0)
+			store(s);
+			r = bern_tail(s->g, num, dk, &a);
+			*s = load(s->g);
+			if (r != 0)
 				return r;
 		}
 		if (!a)
@@ -267,9 +300,9 @@ static int bern_exp_small(struct fl_dgauss *g, u128 num, u128 den, uint64_t q, i
 }
 
 /* Bernoulli(exp(-1)). */
-static inline int bern_exp_one(struct fl_dgauss *g, int *bit)
+HOT int bern_exp_one(struct rbits *s, int *bit)
 {
-	return bern_exp_small(g, 1, 1, 0, bit);
+	return bern_exp_small(s, 1, 1, 0, bit);
 }
 
 /*
@@ -279,13 +312,13 @@ static inline int bern_exp_one(struct fl_dgauss *g, int *bit)
  * average) instead of divided out. On return *num <= den, and *bit = 0
  * when a coin already decided (then *num is meaningless).
  */
-static int bern_exp_whole(struct fl_dgauss *g, u128 *num, u128 den, int *bit)
+HOT int bern_exp_whole(struct rbits *s, u128 *num, u128 den, int *bit)
 {
 	int r;
 
 	*bit = 1;
 	while (*num > den) {
-		if ((r = bern_exp_one(g, bit)) != 0)
+		if ((r = bern_exp_one(s, bit)) != 0)
 			return r;
 		if (!*bit)
 			return 0;
@@ -300,16 +333,20 @@ int fl_dgauss_bern_exp(struct fl_dgauss *g, u128 num, u128 den, int *bit)
 
 	if (den == 0)
 		return fl_fail(FL_ERR_INVALID, "discrete Gaussian: zero denominator");
-	if ((r = bern_exp_whole(g, &num, den, bit)) != 0 || !*bit)
-		return r;
-	return bern_exp_small(g, num, den, num < den ? fl_dgauss_digits(num, den, NULL) : 0, bit);
+	struct rbits s = load(g);
+
+	if ((r = bern_exp_whole(&s, &num, den, bit)) == 0 && *bit)
+		r = bern_exp_small(&s, num, den, num < den ? fl_dgauss_digits(num, den, NULL) : 0,
+		                   bit);
+	store(&s);
+	return r;
 }
 
 /* CKS Algorithm 2 with scale t: U uniform below t, accepted with
  * probability exp(-U/t), plus t times a geometric count V. t = 2^tlog
  * when tlog >= 0: then U is tlog random bits, and its digits as a
  * fraction of t are U shifted, no division. */
-static int laplace(struct fl_dgauss *g, uint64_t t, int tlog, int64_t *y)
+HOT int laplace(struct rbits *s, uint64_t t, int tlog, int64_t *y)
 {
 	int r, d, a;
 
@@ -317,28 +354,28 @@ static int laplace(struct fl_dgauss *g, uint64_t t, int tlog, int64_t *y)
 		uint64_t u, v = 0, x, sign;
 
 		if (tlog >= 0)
-			r = take(g, (unsigned)tlog, &u);
+			r = take(s, (unsigned)tlog, &u);
 		else
-			r = uniform(g, t, &u);
+			r = uniform(s, t, &u);
 		if (r != 0)
 			return r;
 		if (u != 0) {
 			uint64_t q = tlog >= 0 ? u << (64 - tlog) : fl_dgauss_digits(u, t, NULL);
 
-			if ((r = bern_exp_small(g, u, t, q, &d)) != 0)
+			if ((r = bern_exp_small(s, u, t, q, &d)) != 0)
 				return r;
 			if (!d)
 				continue;
 		}
 		for (;;) {
-			if ((r = bern_exp_one(g, &a)) != 0)
+			if ((r = bern_exp_one(s, &a)) != 0)
 				return r;
 			if (!a)
 				break;
 			v++;
 		}
 		x = u + t * v;
-		if ((r = take(g, 1, &sign)) != 0)
+		if ((r = take(s, 1, &sign)) != 0)
 			return r;
 		/* Zero would otherwise come out with both signs, twice as often. */
 		if (sign && x == 0)
@@ -355,7 +392,11 @@ int fl_dgauss_laplace(struct fl_dgauss *g, uint64_t t, int64_t *y)
 	if (t == 0 || t > FL_DGAUSS_MAX_VAR)
 		return fl_fail(FL_ERR_INVALID, "discrete Laplace scale %llu is out of range",
 		               (unsigned long long)t);
-	return laplace(g, t, (t & (t - 1)) == 0 ? (int)bit_length(t) - 1 : -1, y);
+	struct rbits s = load(g);
+	int r = laplace(&s, t, (t & (t - 1)) == 0 ? (int)bit_length(t) - 1 : -1, y);
+
+	store(&s);
+	return r;
 }
 
 int fl_dgauss_new(uint64_t sigma2, struct fl_dgauss **out)
@@ -399,26 +440,26 @@ void fl_dgauss_free(struct fl_dgauss *g)
 	free(g);
 }
 
-int fl_dgauss_sample(struct fl_dgauss *g, int64_t *x)
+HOT int sample(struct rbits *s, int64_t *x)
 {
-	const uint64_t s2 = g->sigma2, t = g->t;
-	const unsigned j = g->tlog;
+	const uint64_t s2 = s->g->sigma2, t = s->g->t;
+	const unsigned j = s->g->tlog;
 	int r, c;
 
 	/* CKS Algorithm 3: a discrete-Laplace proposal Y of scale t, accepted
 	 * with probability exp(-(|Y| - sigma^2/t)^2 / (2 sigma^2)); times t^2
 	 * the exponent is (|Y| t - sigma^2)^2 / (2 sigma^2 t^2), all integers. */
 	for (;;) {
-		int64_t y;
+		int64_t y = 0;
 		uint64_t ay, diff;
 		u128 num, den = (u128)s2 << (2 * j + 1);
 
-		if ((r = laplace(g, t, (int)j, &y)) != 0)
+		if ((r = laplace(s, t, (int)j, &y)) != 0)
 			return r;
 		ay = (y < 0 ? -(uint64_t)y : (uint64_t)y) * t; /* < 2^38 * 2^25 */
 		diff = ay >= s2 ? ay - s2 : s2 - ay;
 		num = (u128)diff * diff;
-		if ((r = bern_exp_whole(g, &num, den, &c)) != 0)
+		if ((r = bern_exp_whole(s, &num, den, &c)) != 0)
 			return r;
 		if (c && num < den) {
 			/* The digits of num / (sigma^2 2^(2j+1)): num 2^(63-2j) /
@@ -426,11 +467,11 @@ int fl_dgauss_sample(struct fl_dgauss *g, int64_t *x)
 			 * division (2j + 1 <= 51). */
 			u128 n = num << (63 - 2 * j);
 
-			if ((r = bern_exp_small(g, num, den,
+			if ((r = bern_exp_small(s, num, den,
 			                        div128_64((uint64_t)(n >> 64), (uint64_t)n, s2),
 			                        &c)) != 0)
 				return r;
-		} else if (c && (r = bern_exp_one(g, &c)) != 0) {
+		} else if (c && (r = bern_exp_one(s, &c)) != 0) {
 			return r;
 		}
 		if (c) {
@@ -438,6 +479,15 @@ int fl_dgauss_sample(struct fl_dgauss *g, int64_t *x)
 			return 0;
 		}
 	}
+}
+
+int fl_dgauss_sample(struct fl_dgauss *g, int64_t *x)
+{
+	struct rbits s = load(g);
+	int r = sample(&s, x);
+
+	store(&s);
+	return r;
 }
 int fl_dgauss_add(struct fl_dgauss *g, uint64_t *v, size_t n)
 {
