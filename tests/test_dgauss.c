@@ -152,6 +152,47 @@ static void laplace_chi_square(void **state)
 	fl_dgauss_free(g);
 }
 
+/*
+ * The discrete Laplace distribution at scales that are powers of two, the
+ * scales the sampler's proposals use (its exp(-U/t) coins compare one
+ * uniform with U/t and (U/t)^2 / 2), against the exact pmf.
+ */
+static void laplace_chi_square_dyadic(void **state)
+{
+	static const uint64_t scales[] = {2, 4, 16};
+	const long n = 300000;
+	struct fl_dgauss *g = sampler(1);
+
+	(void)state;
+	for (size_t s = 0; s < sizeof(scales) / sizeof(scales[0]); s++) {
+		const uint64_t t = scales[s];
+		const int half = (int)(6 * t); /* tails of exp(-6) pooled at the ends */
+		long *counts = calloc(2 * half + 1, sizeof(long));
+		long double *p = calloc(2 * half + 1, sizeof(long double));
+		long double q = expl(-1.0L / t), norm = (1 - q) / (1 + q);
+
+		assert_non_null(counts);
+		assert_non_null(p);
+		for (int y = -half; y <= half; y++)
+			p[y + half] = norm * powl(q, fabsl((long double)y));
+		p[0] = p[2 * half] = norm * powl(q, half) / (1 - q);
+		for (long i = 0; i < n; i++) {
+			int64_t y;
+
+			assert_int_equal(fl_dgauss_laplace(g, t, &y), 0);
+			if (y < -half)
+				y = -half;
+			if (y > half)
+				y = half;
+			counts[y + half]++;
+		}
+		assert_true(chi2(counts, p, 2 * half + 1, n) < chi2_quantile(2 * half, 5));
+		free(counts);
+		free(p);
+	}
+	fl_dgauss_free(g);
+}
+
 /* The discrete Gaussian with variance s2 against its exact pmf. */
 static void gauss_chi_square_at(uint64_t s2, int half)
 {
@@ -321,6 +362,7 @@ int main(void)
 	        cmocka_unit_test(bern_exp_frequencies),
 	        cmocka_unit_test(bern_exp_large_denominators),
 	        cmocka_unit_test(laplace_chi_square),
+	        cmocka_unit_test(laplace_chi_square_dyadic),
 	        cmocka_unit_test(gauss_chi_square),
 	        cmocka_unit_test(digits_known_answers),
 	        cmocka_unit_test(gauss_chi_square_scales),

@@ -258,15 +258,10 @@ static inline uint64_t q_over(uint64_t q, uint64_t k)
  * when num = den): the digits of gamma / k are floor(q / k), since
  * floor(floor(x) / k) = floor(x / k) for an integer k.
  */
-HOT int bern_exp_small(struct rbits *s, u128 num, u128 den, uint64_t q, int *bit)
+HOT int chain(struct rbits *s, u128 num, u128 den, uint64_t q, uint64_t k, int *bit)
 {
-	uint64_t k = 1;
 	int r;
 
-	if (num == 0) {
-		*bit = 1;
-		return 0;
-	}
 	for (;; k++) {
 		uint64_t p;
 		int a, tie;
@@ -299,10 +294,117 @@ HOT int bern_exp_small(struct rbits *s, u128 num, u128 den, uint64_t q, int *bit
 	return 0;
 }
 
-/* Bernoulli(exp(-1)). */
+HOT int bern_exp_small(struct rbits *s, u128 num, u128 den, uint64_t q, int *bit)
+{
+	if (num == 0) {
+		*bit = 1;
+		return 0;
+	}
+	return chain(s, num, den, q, 1, bit);
+}
+
+/*
+ * How many leading bits of U decide U < T against its first 64 bits R: up
+ * to and including the first digit where R and T differ, all 64 when none
+ * does. The bits after them were not looked at and stay in the reservoir.
+ */
+static inline unsigned decided(uint64_t r, uint64_t t)
+{
+	return (unsigned)__builtin_clzll((r ^ t) | 1) + 1;
+}
+
+static inline void consume(struct rbits *s, unsigned n)
+{
+	s->res <<= n;
+	s->nres -= n;
+}
+
+/*
+ * The chain's first coins by inversion, without a branch per coin. The
+ * chain stops at the first 0, at K, with P[K > k] = gamma^k / k! (all of
+ * the first k coins 1), so one uniform U gives K exactly as the least k
+ * with U >= gamma^k / k!: K = 1 + [U < gamma] + [U < gamma^2 / 2] + ...,
+ * each comparison on U's first 64 bits when the threshold has at most 64
+ * binary digits. Past the thresholds compared, the chain goes on with
+ * fresh coins from the next k: given K > k, those give K's law exactly.
+ */
+
+/* Bernoulli(exp(-1)): thresholds 1/2, 1/6, 1/24, then coins from k = 5.
+ * 1/6 and 1/24 have infinitely many digits: when R equals their first 64
+ * (probability 2^-63), bern_tail() compares U's next digits exactly. */
 HOT int bern_exp_one(struct rbits *s, int *bit)
 {
-	return bern_exp_small(s, 1, 1, 0, bit);
+	static const uint64_t t2 = (uint64_t)1 << 63;
+	static const uint64_t t3 = (uint64_t)(((u128)1 << 64) / 6);
+	static const uint64_t t4 = (uint64_t)(((u128)1 << 64) / 24);
+	uint64_t u;
+	unsigned n, c2, c3, c4;
+	int r;
+
+	if ((r = top_up(s)) != 0)
+		return r;
+	u = (uint64_t)(s->res >> 64);
+	c2 = u < t2;
+	c3 = u < t3;
+	c4 = u < t4;
+	if (__builtin_expect(u == t3 || u == t4, 0)) {
+		/* U's first 64 digits are those of 1/6 (so 1/24 < U < 1/2)
+		 * or of 1/24 (1/120 < U < 1/6): U below that threshold decides
+		 * K = 4 against 3, or K >= 5 against 4. */
+		int below;
+
+		consume(s, 64);
+		store(s);
+		r = bern_tail(s->g, 1, u == t3 ? 6 : 24, &below);
+		*s = load(s->g);
+		if (r != 0)
+			return r;
+		if (u == t3) {
+			*bit = !below;
+			return 0;
+		}
+		if (!below) {
+			*bit = 0;
+			return 0;
+		}
+		return chain(s, 1, 1, 0, 5, bit);
+	}
+	n = decided(u, t2);
+	if (c2 && decided(u, t3) > n)
+		n = decided(u, t3);
+	if (c3 && decided(u, t4) > n)
+		n = decided(u, t4);
+	consume(s, n);
+	if (__builtin_expect(c4, 0)) /* K >= 5: 1 in 24 */
+		return chain(s, 1, 1, 0, 5, bit);
+	*bit = (int)((2 + c2 + c3) & 1);
+	return 0;
+}
+
+/* Bernoulli(exp(-u / 2^j)), 0 < u < 2^j, j <= 31: thresholds gamma =
+ * u 2^(64-j) / 2^64 and gamma^2 / 2 = u^2 2^(63-2j) / 2^64, both with at
+ * most 64 binary digits (so a comparison of R with them is exact, and R
+ * equal to one means U >= it), then coins from k = 3. */
+HOT int bern_exp_dyadic(struct rbits *s, uint64_t u, unsigned j, int *bit)
+{
+	const uint64_t t1 = u << (64 - j), t2 = (u * u) << (63 - 2 * j);
+	uint64_t x;
+	unsigned n, c1, c2;
+	int r;
+
+	if ((r = top_up(s)) != 0)
+		return r;
+	x = (uint64_t)(s->res >> 64);
+	c1 = x < t1;
+	c2 = x < t2;
+	n = decided(x, t1);
+	if (c1 && decided(x, t2) > n)
+		n = decided(x, t2);
+	consume(s, n);
+	if (c2) /* K >= 3 */
+		return chain(s, u, (u128)1 << j, t1, 3, bit);
+	*bit = !c1; /* K = 1 + c1 */
+	return 0;
 }
 
 /*
@@ -329,15 +431,18 @@ HOT int bern_exp_whole(struct rbits *s, u128 *num, u128 den, int *bit)
 
 int fl_dgauss_bern_exp(struct fl_dgauss *g, u128 num, u128 den, int *bit)
 {
+	struct rbits s;
 	int r;
 
 	if (den == 0)
 		return fl_fail(FL_ERR_INVALID, "discrete Gaussian: zero denominator");
-	struct rbits s = load(g);
-
-	if ((r = bern_exp_whole(&s, &num, den, bit)) == 0 && *bit)
-		r = bern_exp_small(&s, num, den, num < den ? fl_dgauss_digits(num, den, NULL) : 0,
-		                   bit);
+	s = load(g);
+	if ((r = bern_exp_whole(&s, &num, den, bit)) == 0 && *bit) {
+		if (num == den) /* exp(-1), as the sampler draws it */
+			r = bern_exp_one(&s, bit);
+		else
+			r = bern_exp_small(&s, num, den, fl_dgauss_digits(num, den, NULL), bit);
+	}
 	store(&s);
 	return r;
 }
@@ -360,9 +465,14 @@ HOT int laplace(struct rbits *s, uint64_t t, int tlog, int64_t *y)
 		if (r != 0)
 			return r;
 		if (u != 0) {
-			uint64_t q = tlog >= 0 ? u << (64 - tlog) : fl_dgauss_digits(u, t, NULL);
-
-			if ((r = bern_exp_small(s, u, t, q, &d)) != 0)
+			if (tlog >= 0 && tlog <= 31)
+				r = bern_exp_dyadic(s, u, (unsigned)tlog, &d);
+			else
+				r = bern_exp_small(s, u, t,
+				                   tlog >= 0 ? u << (64 - tlog)
+				                             : fl_dgauss_digits(u, t, NULL),
+				                   &d);
+			if (r != 0)
 				return r;
 			if (!d)
 				continue;
