@@ -10,8 +10,12 @@
  * differ, which decides it, exactly as comparing digit by digit would),
  * and gives back the random bits after that digit, which the decision did
  * not look at: on average a coin still uses two random bits. The digits
- * come from one hardware 128-by-64-bit division per Bernoulli(exp(-x))
- * chain, not from a loop per digit.
+ * come from at most one hardware 128-by-64-bit division per
+ * Bernoulli(exp(-x)) chain, not from a loop per digit, and where they are
+ * known exactly (exp(-1), and exp(-U/t) with t a power of two) a chain's
+ * first coins are one uniform compared with several thresholds without a
+ * branch per coin (bern_exp_one(), bern_exp_dyadic()). The randomness is
+ * not the cost: RAND_priv_bytes is a few percent of a sample's time.
  */
 #include "fedlead/dgauss.h"
 
@@ -26,7 +30,7 @@
 typedef unsigned __int128 u128;
 
 /* Largest |Y| of a discrete-Laplace proposal the 128-bit arithmetic of the
- * acceptance test holds: |Y| * t < 2^63 for t <= 2^25. */
+ * acceptance test holds: |Y| * t <= 2^62 for t <= 2^24 (sigma <= 2^24). */
 #define MAX_PROPOSAL ((uint64_t)1 << 38)
 
 struct fl_dgauss {
@@ -566,7 +570,7 @@ HOT int sample(struct rbits *s, int64_t *x)
 
 		if ((r = laplace(s, t, (int)j, &y)) != 0)
 			return r;
-		ay = (y < 0 ? -(uint64_t)y : (uint64_t)y) * t; /* < 2^38 * 2^25 */
+		ay = (y < 0 ? -(uint64_t)y : (uint64_t)y) * t; /* <= 2^38 * 2^24 */
 		diff = ay >= s2 ? ay - s2 : s2 - ay;
 		num = (u128)diff * diff;
 		if ((r = bern_exp_whole(s, &num, den, &c)) != 0)
