@@ -111,9 +111,9 @@ HOT int take(struct rbits *s, unsigned k, uint64_t *out)
 
 /*
  * Compares a uniform U in [0, 1) with p, given by its first 64 binary
- * digits P: *lt = 1 when U < p. Returns 1 (and uses 64 bits) when U's first
- * 64 digits equal P's, so the digits after them decide; the caller goes on
- * exactly. Otherwise uses the bits up to the first that differs.
+ * digits P: *lt = 1 when U < p. Sets *tie (and uses 64 bits) when U's
+ * first 64 digits equal P's, so the digits after them decide; the caller
+ * goes on exactly. Otherwise uses the bits up to the first that differs.
  */
 HOT int coin64(struct rbits *s, uint64_t p, int *lt, int *tie)
 {
