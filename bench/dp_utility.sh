@@ -5,11 +5,15 @@
 # lib/dp.bash, as the end-to-end tests start them).
 #
 #   bash bench/dp_utility.sh [--build DIR] [--no-build] [--eps LIST] [--steps N]
+#                          [--rows LIST] [--cost-only]
 #
 #   --build DIR   build directory (default: build-bench/ in the source tree)
 #   --no-build    use the programs already built in --build
 #   --eps LIST    privacy budgets per partner (default 0.5,1,2,4,8; delta 1e-6)
 #   --steps N     the privacy plan's evaluations (default 3)
+#   --rows LIST   a partner's rows for the full round of part 2 (default
+#                 10000,100000)
+#   --cost-only   part 2 only
 #
 # Part 1, utility: bank marketing and CoIL, each split with every 4th lead
 # held out and the rest in three partners; one federation without
@@ -19,9 +23,11 @@
 # held-out leads by fedlead-score --eval: AUC and log-loss beside the
 # private-free model's, measured in the same run.
 #
-# Part 2, cost: one secure round's partner CPU at 10,000 values
-# (bench_secagg, 3 partners) against the partner's noise sampling for as
-# many values (bench_dpnoise), in the same run.
+# Part 2, cost: the partner's noise sampling for 10,000 values
+# (bench_dpnoise) against two references measured in the same run: the
+# partner CPU of one secure aggregation round at 10,000 values
+# (bench_secagg, 3 partners), and the whole round's partner CPU, that plus
+# the gradient pass over --rows rows of 10,000 features (bench_dpnoise).
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,13 +35,17 @@ build=$src/build-bench
 build_it=1
 eps_list=0.5,1,2,4,8
 steps=3
+rows=10000,100000
+cost_only=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift 2 ;;
 	--no-build) build_it=; shift ;;
 	--eps) eps_list=$2; shift 2 ;;
 	--steps) steps=$2; shift 2 ;;
-	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+	--rows) rows=$2; shift 2 ;;
+	--cost-only) cost_only=1; shift ;;
+	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
 	*) echo "dp_utility.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -53,34 +63,36 @@ export FL_BIN=$build FL_SRC=$src
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(getconf _NPROCESSORS_ONLN) cores"
 pki p1 p2 p3
 
-echo
-echo "== 1. utility: held-out AUC and log-loss, epsilon per partner (delta 1e-6), plan of $steps evaluations"
-printf '%-15s %8s | %8s %8s | %9s %9s\n' "data" "epsilon" "AUC" "dAUC" "log-loss" "dlogloss"
-for ds in bank coil; do
-	if [ "$ds" = bank ]; then
-		csv=$FL_DATA/bank-marketing/bank.csv FED_SCHEMA=$FL_DATA/bank-marketing/bank-dp.schema.json
-	else
-		csv=$COIL FED_SCHEMA=$FL_DATA/coil2000/coil2000-dp.schema.json
-	fi
-	rm -f "$T"/p?.csv "$T/test.csv"
-	split_holdout "$csv"
-	dp_federation "$T/$ds-plain" 0 || die_run=1
-	read -r auc0 ll0 < <(holdout_metrics "$T/$ds-plain/model.fdl")
-	printf '%-15s %8s | %8.4f %8s | %9.4f %9s\n' "$ds" "none" "$auc0" "" "$ll0" ""
-	for e in ${eps_list//,/ }; do
-		if ! dp_federation "$T/$ds-$e" "$e" "$steps"; then
-			printf '%-15s %8s | federation failed (logs in %s)\n' "$ds" "$e" "$T/$ds-$e"
-			KEEP=1
-			continue
+if [ -z "$cost_only" ]; then
+	echo
+	echo "== 1. utility: held-out AUC and log-loss, epsilon per partner (delta 1e-6), plan of $steps evaluations"
+	printf '%-15s %8s | %8s %8s | %9s %9s\n' "data" "epsilon" "AUC" "dAUC" "log-loss" "dlogloss"
+	for ds in bank coil; do
+		if [ "$ds" = bank ]; then
+			csv=$FL_DATA/bank-marketing/bank.csv FED_SCHEMA=$FL_DATA/bank-marketing/bank-dp.schema.json
+		else
+			csv=$COIL FED_SCHEMA=$FL_DATA/coil2000/coil2000-dp.schema.json
 		fi
-		read -r auc ll < <(holdout_metrics "$T/$ds-$e/model.fdl")
-		printf '%-15s %8s | %8.4f %+8.4f | %9.4f %+9.4f\n' "$ds" "$e" "$auc" \
-			"$("$PY" -c "print($auc - $auc0)")" "$ll" "$("$PY" -c "print($ll - $ll0)")"
+		rm -f "$T"/p?.csv "$T/test.csv"
+		split_holdout "$csv"
+		dp_federation "$T/$ds-plain" 0 || die_run=1
+		read -r auc0 ll0 < <(holdout_metrics "$T/$ds-plain/model.fdl")
+		printf '%-15s %8s | %8.4f %8s | %9.4f %9s\n' "$ds" "none" "$auc0" "" "$ll0" ""
+		for e in ${eps_list//,/ }; do
+			if ! dp_federation "$T/$ds-$e" "$e" "$steps"; then
+				printf '%-15s %8s | federation failed (logs in %s)\n' "$ds" "$e" "$T/$ds-$e"
+				KEEP=1
+				continue
+			fi
+			read -r auc ll < <(holdout_metrics "$T/$ds-$e/model.fdl")
+			printf '%-15s %8s | %8.4f %+8.4f | %9.4f %+9.4f\n' "$ds" "$e" "$auc" \
+				"$("$PY" -c "print($auc - $auc0)")" "$ll" "$("$PY" -c "print($ll - $ll0)")"
+		done
 	done
-done
+fi
 
 echo
-echo "== 2. cost: noise sampling against one secure round's partner CPU, 3 partners, 10,000 values"
+echo "== 2. cost: a partner's noise for 10,000 values against its CPU in one secure round at d = 10,000"
 sa=$("$FL_BIN/bench/bench_secagg" --pki "$T/pki" --partners 3 --dims 10000 --no-mask 2>&1)
 row=$(grep -E '^ +3 +10000 ' <<<"$sa" | head -n 1)
 # "| plain secure ratio |": the secure node CPU is the second time.
@@ -91,10 +103,22 @@ v, u = t[1]
 print(float(v) * {"s": 1, "ms": 1e-3, "us": 1e-6}[u])
 PYEOF
 )
-"$FL_BIN/bench/bench_dpnoise" --values 10000 | while read -r line; do
-	cpu=${line##*cpu_s=}
-	printf '%s: %.3f ms of a secure round'"'"'s %.3f ms partner CPU = %.1f %%\n' \
-		"${line% cpu_s=*}" "$("$PY" -c "print($cpu * 1e3)")" "$("$PY" -c "print($secure * 1e3)")" \
-		"$("$PY" -c "print(100 * $cpu / $secure)")"
-done
+# Noise at both variances, then the gradient pass over each row count
+# (bench_dpnoise --rows), all in this run.
+dp=$("$FL_BIN/bench/bench_dpnoise" --values 10000 --rows "$rows")
+"$PY" - "$secure" "$dp" <<'PYEOF'
+import re, sys
+secure, out = float(sys.argv[1]), sys.argv[2]
+noise = [(m[0], float(m[1])) for m in re.findall(r"^sigma2=(\S+) values=10000 cpu_s=(\S+)$", out, re.M)]
+grad = [(int(m[0]), float(m[1])) for m in re.findall(r"^gradient rows=(\d+) features=10000 cpu_s=(\S+)$", out, re.M)]
+print("noise, 10,000 values: " + ", ".join("%.3f ms at sigma2=%s" % (1e3 * c, v) for v, c in noise))
+print("%-70s %10s | %s" % ("partner CPU in one secure round (3 partners, d = 10,000)", "CPU",
+      " | ".join("noise %s" % v for v, _ in noise)))
+refs = [("secure aggregation only (bench_secagg: keys, shares, masks, unmask)", secure)]
+for n, g in grad:
+    refs.append(("+ gradient pass over %s rows (fl_linalg_logistic)" % format(n, ","), secure + g))
+for name, cpu in refs:
+    print("%-70s %7.2f ms | %s" % (name, 1e3 * cpu,
+          " | ".join("%8.1f %%" % (100 * c / cpu) for _, c in noise)))
+PYEOF
 finish

@@ -152,6 +152,47 @@ static void laplace_chi_square(void **state)
 	fl_dgauss_free(g);
 }
 
+/*
+ * The discrete Laplace distribution at scales that are powers of two, the
+ * scales the sampler's proposals use (its exp(-U/t) coins compare one
+ * uniform with U/t and (U/t)^2 / 2), against the exact pmf.
+ */
+static void laplace_chi_square_dyadic(void **state)
+{
+	static const uint64_t scales[] = {2, 4, 16};
+	const long n = 300000;
+	struct fl_dgauss *g = sampler(1);
+
+	(void)state;
+	for (size_t s = 0; s < sizeof(scales) / sizeof(scales[0]); s++) {
+		const uint64_t t = scales[s];
+		const int half = (int)(6 * t); /* tails of exp(-6) pooled at the ends */
+		long *counts = calloc(2 * half + 1, sizeof(long));
+		long double *p = calloc(2 * half + 1, sizeof(long double));
+		long double q = expl(-1.0L / t), norm = (1 - q) / (1 + q);
+
+		assert_non_null(counts);
+		assert_non_null(p);
+		for (int y = -half; y <= half; y++)
+			p[y + half] = norm * powl(q, fabsl((long double)y));
+		p[0] = p[2 * half] = norm * powl(q, half) / (1 - q);
+		for (long i = 0; i < n; i++) {
+			int64_t y;
+
+			assert_int_equal(fl_dgauss_laplace(g, t, &y), 0);
+			if (y < -half)
+				y = -half;
+			if (y > half)
+				y = half;
+			counts[y + half]++;
+		}
+		assert_true(chi2(counts, p, 2 * half + 1, n) < chi2_quantile(2 * half, 5));
+		free(counts);
+		free(p);
+	}
+	fl_dgauss_free(g);
+}
+
 /* The discrete Gaussian with variance s2 against its exact pmf. */
 static void gauss_chi_square_at(uint64_t s2, int half)
 {
@@ -197,6 +238,53 @@ static void gauss_chi_square(void **state)
 	gauss_chi_square_at(1, 5);   /* sigma = 1: mostly -2..2 */
 	gauss_chi_square_at(4, 8);   /* the proposal scale t = 3 */
 	gauss_chi_square_at(50, 20); /* a non-square variance */
+}
+
+/*
+ * The digits each coin compares its random bits with, against values
+ * worked out by hand: 1/3 = 0.0101..., 2/3 = 0.1010..., 3/10 =
+ * 0.0100110011... (2^64 = 1 mod 3 and 6 mod 10 give the remainders), and
+ * (den - 1) / den for a den above 2^127 (the long division whose doubling
+ * would overflow): 64 one digits, remainder 2^64 (den - 1) mod den =
+ * den - 2^64.
+ */
+static void digits_known_answers(void **state)
+{
+	const unsigned __int128 one = 1, big = (one << 127) + (one << 100) + 12345;
+	unsigned __int128 rem;
+
+	(void)state;
+	assert_true(fl_dgauss_digits(1, 3, NULL) == 0x5555555555555555u);
+	assert_true(fl_dgauss_digits(1, 3, &rem) == 0x5555555555555555u);
+	assert_true(rem == 1);
+	assert_true(fl_dgauss_digits(2, 3, &rem) == 0xAAAAAAAAAAAAAAAAu);
+	assert_true(rem == 2);
+	assert_true(fl_dgauss_digits(3, 10, NULL) == 0x4CCCCCCCCCCCCCCCu);
+	assert_true(fl_dgauss_digits(3, 10, &rem) == 0x4CCCCCCCCCCCCCCCu);
+	assert_true(rem == 8);
+	assert_true(fl_dgauss_digits(1, 2, &rem) == 0x8000000000000000u);
+	assert_true(rem == 0);
+	assert_true(fl_dgauss_digits(0, 7, &rem) == 0 && rem == 0);
+	/* the same fraction with a denominator above 2^64: the same digits */
+	assert_true(fl_dgauss_digits(3 * (one << 90), 10 * (one << 90), NULL) ==
+	            0x4CCCCCCCCCCCCCCCu);
+	assert_true(fl_dgauss_digits(big - 1, big, &rem) == UINT64_MAX);
+	assert_true(rem == big - (one << 64));
+}
+
+/*
+ * Variances whose proposal scale t is the power of two below sigma (for
+ * sigma^2 = 5, 2^2 = 4 >= sigma but 4^2 > 2 sigma^2, so t = 2; t = 4 for
+ * 20) and above it (sigma^2 = 3: t = 2; 14: t = 4): the sampler is exact
+ * for any scale.
+ */
+static void gauss_chi_square_scales(void **state)
+{
+	(void)state;
+	gauss_chi_square_at(5, 9);
+	gauss_chi_square_at(3, 7);
+	gauss_chi_square_at(14, 12);
+	gauss_chi_square_at(20, 14);
 }
 
 /* Mean, variance and tail mass at the variances fixed-point noise uses. */
@@ -274,7 +362,10 @@ int main(void)
 	        cmocka_unit_test(bern_exp_frequencies),
 	        cmocka_unit_test(bern_exp_large_denominators),
 	        cmocka_unit_test(laplace_chi_square),
+	        cmocka_unit_test(laplace_chi_square_dyadic),
 	        cmocka_unit_test(gauss_chi_square),
+	        cmocka_unit_test(digits_known_answers),
+	        cmocka_unit_test(gauss_chi_square_scales),
 	        cmocka_unit_test(moments_and_tails),
 	        cmocka_unit_test(add_wraps_mod_2_64),
 	        cmocka_unit_test(refuses_bad_variance),

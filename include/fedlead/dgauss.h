@@ -11,15 +11,19 @@
  * discrete Gaussian and not an approximation whose rounding could leak.
  *
  * Randomness comes from OpenSSL's CSPRNG (RAND_priv_bytes), read in blocks
- * into a buffer that is wiped when the sampler is freed.
+ * into a buffer; each word is wiped from it as it is taken, and the bits
+ * not yet used are wiped when the sampler is freed. A coin uses two random
+ * bits on average (see dgauss.c); a sample takes about 60 at sigma^2 = 2^40,
+ * 39 at 2^20, most of them the uniform parts of the proposals.
  *
  * sigma^2 is an integer (the variance in fixed-point units squared; with
  * 2^16 units per 1.0 an integer variance has ample resolution) from 1 to
- * FL_DGAUSS_MAX_VAR. Intermediate values need up to 2^103, computed in
+ * FL_DGAUSS_MAX_VAR. Intermediate values need up to 2^124, computed in
  * unsigned 128-bit integers. One branch is not exact: a discrete-Laplace
- * proposal beyond 2^15 * (sigma + 1) would overflow, which happens with
- * probability below exp(-32768) per sample; the sampler then fails with
- * FL_ERR_INTERNAL rather than return a value from a different distribution.
+ * proposal beyond 2^38 (2^14 times its scale t <= 2^24 or more) would
+ * overflow, which happens with probability below exp(-16384) per
+ * proposal; the sampler then fails with FL_ERR_INTERNAL rather than
+ * return a value from a different distribution.
  */
 #ifndef FEDLEAD_DGAUSS_H
 #define FEDLEAD_DGAUSS_H
@@ -72,5 +76,12 @@ int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_
  */
 int fl_dgauss_bern_exp(struct fl_dgauss *g, unsigned __int128 num, unsigned __int128 den, int *bit);
 int fl_dgauss_laplace(struct fl_dgauss *g, uint64_t t, int64_t *y);
+
+/*
+ * The first 64 binary digits of num / den, floor(2^64 num / den), for
+ * num < den, and into *rem (unless NULL) the remainder 2^64 num mod den:
+ * what each Bernoulli coin compares its random bits with.
+ */
+uint64_t fl_dgauss_digits(unsigned __int128 num, unsigned __int128 den, unsigned __int128 *rem);
 
 #endif
