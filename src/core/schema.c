@@ -202,8 +202,8 @@ static int parse_clip(json_t *jc, size_t idx, const char *origin, struct fl_feat
 
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
-	static const char *const num_keys[] = {"name",     "type",     "missing", "clip",
-	                                       "decimal",  "thousands", "currency", NULL};
+	static const char *const num_keys[] = {"name",    "type",      "missing",  "clip",
+	                                       "decimal", "thousands", "currency", NULL};
 	static const char *const cat_keys[] = {"name", "type", "values", "other", NULL};
 	char where[64], *type = NULL, *missing = NULL, **sorted = NULL;
 	json_t *values, *other;
