@@ -962,6 +962,36 @@ static int dp_calibrate(struct dp_block *b, unsigned noisy)
 }
 
 /*
+ * Charges one release of this federation's per-release rho (kind
+ * "evaluate" or "stats") to the ledger, on disk before anything of it
+ * leaves; one the window cannot pay for, or a ledger that cannot be
+ * written, is a refusal.
+ */
+static int dp_charge(struct fl_fednode *n, const char *name, uint64_t round, const char *kind,
+                     const struct dp_plan *pl, int64_t now)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	struct fl_release rel = {0};
+	int r;
+
+	rel.time = now;
+	rel.rho_e12 = pl->per_release;
+	snprintf(rel.federation, sizeof(rel.federation), "%s", name);
+	rel.round = round;
+	snprintf(rel.kind, sizeof(rel.kind), "%s", kind);
+	if ((r = fl_ledger_charge(n->pledger, &rel, pl->budget, now - (int64_t)q->window)) != 0) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(
+		        n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_ledger",
+		        "round %llu: %s (privacy_epsilon = %g, privacy_delta = %g, ledger %s)",
+		        (unsigned long long)round, why, q->epsilon, q->delta, q->ledger);
+	}
+	return 0;
+}
+
+/*
  * Charges one release of the evaluation in v (nv values) to the ledger and
  * adds this partner's noise to v. t is the round's threshold. Each block
  * (loss, gradient, Hessian, validation) is noised to its own share of the
@@ -972,7 +1002,6 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
                       size_t nv, unsigned t)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
-	struct fl_release rel = {0};
 	struct fl_dgauss *g = NULL;
 	struct dp_plan pl;
 	struct dp_block b[4];
@@ -1005,21 +1034,8 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 			        "needs more noise than this node can add",
 			        (unsigned long long)ref->round, b[k].rho, b[k].sens, b[k].name);
 	}
-	rel.time = now;
-	rel.rho_e12 = pl.per_release;
-	memcpy(rel.federation, name, sizeof(rel.federation));
-	rel.round = ref->round;
-	strcpy(rel.kind, "evaluate");
-	/* On disk before anything of this release leaves. */
-	if ((r = fl_ledger_charge(n->pledger, &rel, pl.budget, now - (int64_t)q->window)) != 0) {
-		char why[600];
-
-		snprintf(why, sizeof(why), "%s", fl_errmsg());
-		return refuse(
-		        n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_ledger",
-		        "round %llu: %s (privacy_epsilon = %g, privacy_delta = %g, ledger %s)",
-		        (unsigned long long)ref->round, why, q->epsilon, q->delta, q->ledger);
-	}
+	if ((r = dp_charge(n, name, ref->round, "evaluate", &pl, now)) != 0)
+		return r;
 	if ((jb = json_array()) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
@@ -1494,7 +1510,6 @@ static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef 
                             unsigned t)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
-	struct fl_release rel = {0};
 	struct fl_stats_dp sp;
 	struct dp_plan pl;
 	char name[FL_LEDGER_MAX_NAME + 1];
@@ -1521,21 +1536,8 @@ static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 		return refuse(n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_clip",
 		              "round %llu: %s", (unsigned long long)ref->round, why);
 	}
-	rel.time = now;
-	rel.rho_e12 = pl.per_release;
-	memcpy(rel.federation, name, sizeof(rel.federation));
-	rel.round = ref->round;
-	strcpy(rel.kind, "stats");
-	/* On disk before anything of this release leaves. */
-	if ((r = fl_ledger_charge(n->pledger, &rel, pl.budget, now - (int64_t)q->window)) != 0) {
-		char why[600];
-
-		snprintf(why, sizeof(why), "%s", fl_errmsg());
-		return refuse(
-		        n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_ledger",
-		        "round %llu: %s (privacy_epsilon = %g, privacy_delta = %g, ledger %s)",
-		        (unsigned long long)ref->round, why, q->epsilon, q->delta, q->ledger);
-	}
+	if ((r = dp_charge(n, name, ref->round, "stats", &pl, now)) != 0)
+		return r;
 	if ((r = fl_payload_stats_dp_noise(n->s, &sp, v)) != 0) {
 		char why[300];
 
