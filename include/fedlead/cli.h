@@ -37,6 +37,10 @@ int fl_cli_exit_code(int err);
 int fl_cli_double(const char *opt, const char *text, double *out);
 int fl_cli_u64(const char *opt, const char *text, uint64_t *out);
 int fl_cli_bad_rows(const char *text, enum fl_bad_rows *out);
+/* --delimiter, --encoding, --decimal, --thousands, --currency: the option's
+ * name (without "--") is the dialect's key; errors name "--KEY". */
+int fl_cli_dialect_option(const char *key, const char *text, struct fl_csv_dialect *d,
+                          unsigned *set);
 
 /*
  * After getopt_long() returned c, '?' (unknown or ambiguous option) or ':'

@@ -54,6 +54,15 @@ int fl_cli_u64(const char *opt, const char *text, uint64_t *out)
 	return 0;
 }
 
+int fl_cli_dialect_option(const char *key, const char *text, struct fl_csv_dialect *d,
+                          unsigned *set)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "--%s", key);
+	return fl_csv_dialect_set(d, set, key, what, text);
+}
+
 int fl_cli_bad_rows(const char *text, enum fl_bad_rows *out)
 {
 	if (strcmp(text, "fail") == 0)

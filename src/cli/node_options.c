@@ -85,17 +85,11 @@ static int parse(int argc, char **argv, struct fl_node_args *o)
 		case OPT_ENCODING:
 		case OPT_DECIMAL:
 		case OPT_THOUSANDS:
-		case OPT_CURRENCY: {
-			/* The option's name is the dialect's key. */
-			const char *key = long_opts[li].name;
-			char what[32];
-
-			snprintf(what, sizeof(what), "--%s", key);
-			if ((r = fl_csv_dialect_set(&o->dialect, &o->dialect_set, key, what,
-			                            optarg)) != 0)
+		case OPT_CURRENCY:
+			if ((r = fl_cli_dialect_option(long_opts[li].name, optarg, &o->dialect,
+			                               &o->dialect_set)) != 0)
 				return r;
 			break;
-		}
 		case OPT_MAX_LEVELS:
 			if ((r = fl_cli_u64("--max-levels", optarg, &o->max_levels)) != 0)
 				return r;

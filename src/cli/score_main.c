@@ -398,17 +398,11 @@ int fl_cmd_score(int argc, char **argv)
 		case OPT_ENCODING:
 		case OPT_DECIMAL:
 		case OPT_THOUSANDS:
-		case OPT_CURRENCY: {
-			/* The option's name is the dialect's key. */
-			const char *key = long_opts[li].name;
-			char what[32];
-
-			snprintf(what, sizeof(what), "--%s", key);
-			if ((r = fl_csv_dialect_set(&dialect, &dialect_set, key, what, optarg)) !=
-			    0)
+		case OPT_CURRENCY:
+			if ((r = fl_cli_dialect_option(long_opts[li].name, optarg, &dialect,
+			                               &dialect_set)) != 0)
 				return fail(r);
 			break;
-		}
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: printf("fedlead-score %s\n", FL_VERSION); return 0;
 		default: return fail(fl_cli_bad_option(c, argv));

@@ -962,6 +962,29 @@ static int dp_calibrate(struct dp_block *b, unsigned noisy)
 }
 
 /*
+ * The plan of the release a round would make: this federation's name in
+ * the ledger and what the ledger says of it; a release beyond
+ * privacy_releases is a refusal.
+ */
+static int dp_release_plan(struct fl_fednode *n, uint64_t round, char name[FL_LEDGER_MAX_NAME + 1],
+                           struct dp_plan *pl)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	int r;
+
+	if ((r = dp_fed_name(n->federation_id, name)) != 0)
+		return r;
+	dp_plan(n, name, pl);
+	if (pl->done >= q->releases)
+		return refuse(n, "privacy_releases",
+		              "round %llu would be release %llu of federation \"%.64s\", and this "
+		              "node splits its budget over privacy_releases = %llu",
+		              (unsigned long long)round, (unsigned long long)pl->done + 1,
+		              n->federation_id, (unsigned long long)q->releases);
+	return 0;
+}
+
+/*
  * Charges one release of this federation's per-release rho (kind
  * "evaluate" or "stats") to the ledger, on disk before anything of it
  * leaves; one the window cannot pay for, or a ledger that cannot be
@@ -1013,15 +1036,8 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 	json_t *jb = NULL;
 	int r;
 
-	if ((r = dp_fed_name(n->federation_id, name)) != 0)
+	if ((r = dp_release_plan(n, ref->round, name, &pl)) != 0)
 		return r;
-	dp_plan(n, name, &pl);
-	if (pl.done >= q->releases)
-		return refuse(n, "privacy_releases",
-		              "round %llu would be release %llu of federation \"%.64s\", and this "
-		              "node splits its budget over privacy_releases = %llu",
-		              (unsigned long long)ref->round, (unsigned long long)pl.done + 1,
-		              n->federation_id, (unsigned long long)q->releases);
 	rho = pl.per_release / FL_LEDGER_UNITS;
 	for (k = 0; k < nb; k++)
 		wsum += b[k].weight;
@@ -1518,15 +1534,8 @@ static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 	double rho, scale;
 	int r;
 
-	if ((r = dp_fed_name(n->federation_id, name)) != 0)
+	if ((r = dp_release_plan(n, ref->round, name, &pl)) != 0)
 		return r;
-	dp_plan(n, name, &pl);
-	if (pl.done >= q->releases)
-		return refuse(n, "privacy_releases",
-		              "round %llu would be release %llu of federation \"%.64s\", and this "
-		              "node splits its budget over privacy_releases = %llu",
-		              (unsigned long long)ref->round, (unsigned long long)pl.done + 1,
-		              n->federation_id, (unsigned long long)q->releases);
 	rho = pl.per_release / FL_LEDGER_UNITS;
 	if ((r = fl_payload_stats_dp_plan(n->s, rho, noisy, FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR,
 	                                  &sp)) != 0) {
