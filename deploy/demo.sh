@@ -32,11 +32,13 @@ mkdir -p "$workdir"
 workdir=$(cd "$workdir" && pwd)
 # A second run starts afresh: the previous federation's state would make the
 # coordinator report that it already finished.
-rm -rf "$workdir/pki" "$workdir/coordinator" "$workdir"/partner-* "$workdir/logs" \
+rm -rf "$workdir/pki" "$workdir/coordinator" "$workdir/coordinator-dp" "$workdir"/partner-* \
+	"$workdir/logs" \
 	"$workdir"/*.csv "$workdir/comparison.tsv" "$workdir/report.html"
 mkdir -p "$workdir/logs"
 data=$src/tests/data/bank-marketing
 schema=$data/bank.schema.json
+dp_schema=$data/bank-dp.schema.json
 partners=(acme globex initech)
 pids=()
 cleanup() {
@@ -166,6 +168,53 @@ for p in acme globex initech; do
 done
 echo "   every partner received the same signed model"
 
+# The same partners again, under differential privacy: every node adds
+# noise under the masks to what it releases, within its own budget of
+# epsilon 1 (delta 1e-6), and keeps its own ledger. A private federation
+# cannot tune l2 on the data without spending budget, so it runs a fixed
+# plan: the statistics round and 3 Newton steps at l2 = 1 on all training
+# leads. Its schema adds the clip ranges that bound each lead's
+# contribution (bank-dp.schema.json).
+echo "   the same partners under differential privacy (epsilon 1 per partner):"
+dp=$workdir/coordinator-dp
+mkdir -p "$dp"
+sed -e "s#^id = bank-demo#id = bank-demo-dp#" -e "s#^schema = .*#schema = $dp_schema#" \
+	-e "s#^l2 = auto#l2 = 1\nmax_iterations = 3\nprivacy = on#" \
+	-e "s#^validation_split = .*#validation_split = 0#" -e "s#$workdir/coordinator/#$dp/#g" \
+	-e "s#^http_listen = .*#http_listen = 127.0.0.1:0#" \
+	"$workdir/coordinator/coordinator.conf" >"$dp/coordinator.conf"
+rm -f "$dp/ports"
+"$bin/fedlead-coordinator" --config "$dp/coordinator.conf" 2>"$workdir/logs/coordinator-dp.log" &
+pids+=("$!")
+for _ in $(seq 100); do [ -s "$dp/ports" ] && break; sleep 0.1; done
+if [ ! -s "$dp/ports" ]; then
+	echo "demo: the private federation's coordinator did not start; its log:" >&2
+	cat "$workdir/logs/coordinator-dp.log" >&2
+	exit 1
+fi
+dport=$(sed -n 's/^listen=//p' "$dp/ports")
+for p in "${partners[@]}"; do
+	mkdir -p "$workdir/partner-$p/dp"
+	sed -e "s#^schema = .*#schema = $dp_schema#" -e "s#^federation = .*#federation = bank-demo-dp#" \
+		-e "s#^address = .*#address = 127.0.0.1:$dport#" \
+		-e "s#$workdir/partner-$p/#$workdir/partner-$p/dp/#g" \
+		"$workdir/partner-$p/node.conf" >"$workdir/partner-$p/dp/node.conf"
+	printf '\n[privacy]\nprivacy_epsilon = 1\nprivacy_delta = 1e-6\nprivacy_releases = 4\n' \
+		>>"$workdir/partner-$p/dp/node.conf"
+	"$bin/fedlead-node" join --config "$workdir/partner-$p/dp/node.conf" \
+		2>"$workdir/logs/$p-dp.log" &
+	pids+=("$!")
+done
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+pids=()
+if [ $status -ne 0 ]; then
+	echo "demo: the private federation failed; logs in $workdir/logs:" >&2
+	tail -n 20 "$workdir/logs/coordinator-dp.log" >&2
+	exit 1
+fi
+"$bin/fedlead-node" inspect "$dp/model.fdl" | grep -F "differential privacy" | sed 's/^/   /'
+
 echo "== 4. each partner alone, trained the same way"
 # Like with like: the local models choose l2 exactly as the federation did
 # (on a 20 % validation split of the training rows) and are fitted on the
@@ -197,7 +246,9 @@ tsv=$workdir/comparison.tsv
 printf "partner\tleads\tmodel\trows\tconverted\tauc\tlog_loss\ttop10_hits\n" >"$tsv"
 echo "   Protocol: every model chose l2 on a 20 % validation split of its training"
 echo "   leads and was fitted on the other 80 %; the federated model saw all three"
-echo "   partners' training leads, each local model only its own partner's."
+echo "   partners' training leads, each local model only its own partner's. The"
+echo "   fed+DP model is the private federation's (epsilon 1 per partner, l2 = 1,"
+echo "   fitted on all training leads): its noise differs from run to run."
 echo
 printf "   %-8s %-24s %-10s %-6s %-13s %-8s %s\n" partner "held-out leads" model AUC "95% interval" log-loss "top-10% hits"
 summary=()
@@ -206,14 +257,17 @@ for p in "${partners[@]}"; do
 		if [ $set = own ]; then f=$workdir/holdout-$p.csv; else f=$workdir/holdout.csv; fi
 		read -r la ll lh rows pos <<<"$(eval_model "$workdir/partner-$p/local.fdl" "$f")"
 		read -r fa fl fh _ _ <<<"$(eval_model "$workdir/coordinator/model.fdl" "$f")"
+		read -r da dl dh _ _ <<<"$(eval_model "$dp/model.fdl" "$f")"
 		row() { # row PARTNER WHAT MODEL AUC LOG_LOSS HITS
 			printf "   %-8s %-24s %-10s %.4f %-13s %.4f   %4d of %d\n" "$1" "$2" "$3" "$4" \
 				"$(ci "$4" "$pos" $((rows - pos)))" "$5" "$6" $((rows / 10))
 		}
 		row "$p" "$set: $rows ($pos conv.)" local "$la" "$ll" "$lh"
 		row "" "" federated "$fa" "$fl" "$fh"
+		row "" "" fed+DP "$da" "$dl" "$dh"
 		printf "%s\t%s\tlocal\t%s\t%s\t%s\t%s\t%s\n" "$p" $set "$rows" "$pos" "$la" "$ll" "$lh" >>"$tsv"
 		printf "%s\t%s\tfederated\t%s\t%s\t%s\t%s\t%s\n" "$p" $set "$rows" "$pos" "$fa" "$fl" "$fh" >>"$tsv"
+		printf "%s\t%s\tfederated_dp\t%s\t%s\t%s\t%s\t%s\n" "$p" $set "$rows" "$pos" "$da" "$dl" "$dh" >>"$tsv"
 		summary+=("$(awk -v p="$p" -v set=$set -v rows="$rows" -v pos="$pos" -v la="$la" -v fa="$fa" \
 			-v ll="$ll" -v fl="$fl" -v lh="$lh" -v fh="$fh" -v n=$((rows / 10)) 'BEGIN {
 			d = fh - lh
@@ -242,6 +296,6 @@ for p in "${partners[@]}"; do
 done
 "$bin/fedlead-score" --model "$workdir/coordinator/model.fdl" --data "$workdir/holdout.csv" \
 	--verify-ca "$workdir/pki/ca/ca.crt" --eval --quiet --report "$workdir/report.html" \
-	"${compare[@]}" >/dev/null
+	"${compare[@]}" --compare-dp "$dp/model.fdl" >/dev/null
 echo "   report: $workdir/report.html (its \"What federation added\" panel is for the partners)"
 echo "model: $workdir/coordinator/model.fdl"

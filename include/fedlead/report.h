@@ -31,7 +31,10 @@ struct fl_report_compare {
 	const char *name;       /* the partner, as the user named it */
 	const char *model_path; /* its local model */
 	const char *data_path;  /* its own held-out leads */
-	struct fl_eval own[2], all[2];
+	/* [0] the local model, [1] the federated one, [2] the private
+	 * federation's (when has_dp) */
+	struct fl_eval own[3], all[3];
+	int has_dp;
 };
 
 /* What the model report says besides the model and the metrics. */
@@ -59,6 +62,15 @@ struct fl_report_meta {
 int fl_report_compare_eval(const struct fl_model *fed, const struct fl_model *local,
                            const struct fl_score_opts *o, const char *all_data,
                            struct fl_report_compare *c);
+/*
+ * Adds a third model to c (after fl_report_compare_eval()): the federation
+ * trained under differential privacy, c->own[2] and c->all[2]. Its schema
+ * may differ from the federated model's by its clip ranges only, so it must
+ * encode the same columns (same names), or FL_ERR_MODEL.
+ */
+int fl_report_compare_dp(const struct fl_model *fed, const struct fl_model *dp, const char *dp_path,
+                         const struct fl_score_opts *o, const char *all_data,
+                         struct fl_report_compare *c);
 
 /*
  * 95 % interval of an AUC from its standard error (Hanley and McNeil,

@@ -28,7 +28,7 @@ static void usage(FILE *fp)
 	        "                     [--eval] [--top K|P%%] [--json] [--reasons N]\n"
 	        "                     [--reasons up|down|both] [--sort file|rank]\n"
 	        "                     [--report REPORT.html [--compare "
-	        "NAME=LOCAL.fdl:HOLDOUT.csv]...]\n"
+	        "NAME=LOCAL.fdl:HOLDOUT.csv]... [--compare-dp DP.fdl]]\n"
 	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
 	        "                     [--delimiter ,|;|tab|'|'] [--encoding windows-1252|latin1]\n"
 	        "                     [--decimal ,] [--thousands SEP] [--currency SYMBOL]\n"
@@ -57,6 +57,8 @@ static void usage(FILE *fp)
 	        "            held-out leads HOLDOUT.csv and on the --data leads (all partners'\n"
 	        "            held-out): AUC with a 95 %% interval, log-loss, converted leads in\n"
 	        "            the top 10 %%. NAME ends at the first '=', LOCAL.fdl at the last ':'\n"
+	        "--compare-dp DP.fdl  (with --compare) adds the federation trained under\n"
+	        "            differential privacy to every partner's rows of the panel\n"
 	        "--explain   prints the model's top positive and negative drivers\n"
 	        "--export json  prints the whole model as JSON\n"
 	        "--verify-ca   refuses the model unless it carries a valid signature by a\n"
@@ -225,10 +227,16 @@ static int parse_compare(const char *arg, char **copy, struct fl_report_compare 
 /* Scores every --compare partner's files with its local model and the
  * federated one; an error names the partner it is about. */
 static int run_compare(const struct fl_model *fed, const struct fl_score_opts *so,
-                       struct fl_report_compare *cmp, size_t n)
+                       const char *dp_path, struct fl_report_compare *cmp, size_t n)
 {
+	struct fl_model *dp = NULL;
 	int r = 0;
 
+	if (dp_path != NULL) {
+		if ((r = fl_model_load(dp_path, &dp)) != 0)
+			return fl_fail(r, "--compare-dp: %s", fl_errmsg());
+		dp->schema->dialect = fed->schema->dialect;
+	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct fl_model *local = NULL;
 
@@ -236,10 +244,13 @@ static int run_compare(const struct fl_model *fed, const struct fl_score_opts *s
 			local->schema->dialect = fed->schema->dialect;
 			r = fl_report_compare_eval(fed, local, so, so->data, &cmp[i]);
 		}
+		if (r == 0 && dp != NULL)
+			r = fl_report_compare_dp(fed, dp, dp_path, so, so->data, &cmp[i]);
 		fl_model_free(local);
 		if (r != 0 && r != FL_ERR_NOMEM)
 			r = fl_fail(r, "--compare %s: %s", cmp[i].name, fl_errmsg());
 	}
+	fl_model_free(dp);
 	return r;
 }
 
@@ -285,6 +296,7 @@ enum {
 	OPT_CRL,
 	OPT_REPORT,
 	OPT_COMPARE,
+	OPT_COMPARE_DP,
 	OPT_SORT,
 	OPT_DELIMITER,
 	OPT_ENCODING,
@@ -310,6 +322,7 @@ static const struct option long_opts[] = {
         {"crl", required_argument, NULL, OPT_CRL},
         {"report", required_argument, NULL, OPT_REPORT},
         {"compare", required_argument, NULL, OPT_COMPARE},
+        {"compare-dp", required_argument, NULL, OPT_COMPARE_DP},
         {"sort", required_argument, NULL, OPT_SORT},
         {"delimiter", required_argument, NULL, OPT_DELIMITER},
         {"encoding", required_argument, NULL, OPT_ENCODING},
@@ -326,7 +339,8 @@ int fl_cmd_score(int argc, char **argv)
 	struct fl_score_opts so = {.n_reasons = 3};
 	struct fl_score_report rep;
 	struct fl_model *m = NULL;
-	const char *model = NULL, *export = NULL, *verify_ca = NULL, *crl = NULL, *report = NULL;
+	const char *model = NULL, *export = NULL, *verify_ca = NULL, *crl = NULL, *report = NULL,
+	           *compare_dp = NULL;
 	char signer[256] = "";
 	struct fl_report_compare cmp[FL_REPORT_MAX_COMPARE];
 	char *cmp_copy[FL_REPORT_MAX_COMPARE] = {NULL};
@@ -354,6 +368,7 @@ int fl_cmd_score(int argc, char **argv)
 		case OPT_VERIFY_CA: verify_ca = optarg; break;
 		case OPT_CRL: crl = optarg; break;
 		case OPT_REPORT: report = optarg; break;
+		case OPT_COMPARE_DP: compare_dp = optarg; break;
 		case OPT_COMPARE:
 			if (n_cmp == FL_REPORT_MAX_COMPARE)
 				return fail(fl_fail(FL_ERR_INVALID,
@@ -434,6 +449,10 @@ int fl_cmd_score(int argc, char **argv)
 		fprintf(stderr, "%s: --compare needs --report and --eval (see --help)\n", prog);
 		return FL_EXIT_USAGE;
 	}
+	if (compare_dp != NULL && n_cmp == 0) {
+		fprintf(stderr, "%s: --compare-dp needs --compare (see --help)\n", prog);
+		return FL_EXIT_USAGE;
+	}
 	/* From here on every exit goes through out:, which frees the copies. */
 	for (size_t i = 0; i < n_cmp; i++) {
 		if ((r = parse_compare(cmp_arg[i], &cmp_copy[i], &cmp[i])) != 0)
@@ -486,7 +505,7 @@ int fl_cmd_score(int argc, char **argv)
 		if (gmtime_r(&now, &tm) != NULL &&
 		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
 			meta.generated = when;
-		if ((r = run_compare(m, &so, cmp, n_cmp)) != 0 ||
+		if ((r = run_compare(m, &so, compare_dp, cmp, n_cmp)) != 0 ||
 		    (r = fl_report_file(m, &so, &meta, report, &rep)) != 0)
 			goto out;
 	}

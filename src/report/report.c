@@ -392,31 +392,60 @@ int fl_report_compare_eval(const struct fl_model *fed, const struct fl_model *lo
 	return 0;
 }
 
+int fl_report_compare_dp(const struct fl_model *fed, const struct fl_model *dp, const char *dp_path,
+                         const struct fl_score_opts *o, const char *all_data,
+                         struct fl_report_compare *c)
+{
+	char a[160], b[160];
+	int r;
+
+	if (dp->schema->dim != fed->schema->dim)
+		return fl_fail(FL_ERR_MODEL, "%s: %zu encoded columns, the federated model has %zu",
+		               dp_path, dp->schema->dim, fed->schema->dim);
+	for (size_t j = 0; j < dp->schema->dim; j++) {
+		fl_schema_column_name(dp->schema, j, a, sizeof(a));
+		fl_schema_column_name(fed->schema, j, b, sizeof(b));
+		if (strcmp(a, b) != 0)
+			return fl_fail(FL_ERR_MODEL,
+			               "%s: encoded column %zu is %s, the federated model's is %s",
+			               dp_path, j, a, b);
+	}
+	if ((r = compare_pass(dp, o, c->data_path, c->own[1].top_k, &c->own[2])) != 0 ||
+	    (r = compare_pass(dp, o, all_data, c->all[1].top_k, &c->all[2])) != 0)
+		return r;
+	c->has_dp = 1;
+	return 0;
+}
+
 static void compare_row(struct fl_svg_buf *b, const struct fl_report_compare *c, int all, int model)
 {
+	static const char *const ids[] = {"local", "federated", "federated_dp"};
+	static const char *const labels[] = {"local only", "federated", "federated with DP"};
 	const struct fl_eval *ev = all ? &c->all[model] : &c->own[model];
+	int per_set = c->has_dp ? 3 : 2;
 	double lo, hi;
 
 	fl_report_auc_interval(ev->auc, ev->positives, ev->rows - ev->positives, &lo, &hi);
 	put(b, "<tr data-partner=\"");
 	fl_svg_buf_escape(b, c->name);
 	fl_svg_buf_printf(b, "\" data-leads=\"%s\" data-model=\"%s\"%s>", all ? "all" : "own",
-	                  model ? "federated" : "local", model ? " class=\"fed\"" : "");
+	                  ids[model], model ? " class=\"fed\"" : "");
 	if (!all && !model) {
-		put(b, "<td rowspan=\"4\" class=\"p\">");
+		fl_svg_buf_printf(b, "<td rowspan=\"%d\" class=\"p\">", 2 * per_set);
 		esc(b, c->name);
 		put(b, "</td>");
 	}
 	if (!model) {
-		put(b, all ? "<td rowspan=\"2\" class=\"l\">all partners&#39; held-out: "
-		           : "<td rowspan=\"2\" class=\"l\">its own held-out: ");
+		fl_svg_buf_printf(b, "<td rowspan=\"%d\" class=\"l\">", per_set);
+		put(b, all ? "all partners&#39; held-out: " : "its own held-out: ");
 		count(b, ev->rows);
 		put(b, " (");
 		count(b, ev->positives);
 		put(b, " converted)</td>");
 	}
-	put(b,
-	    model ? "<td class=\"l\">federated</td><td>" : "<td class=\"l\">local only</td><td>");
+	put(b, "<td class=\"l\">");
+	put(b, labels[model]);
+	put(b, "</td><td>");
 	num(b, ev->auc, 4);
 	put(b, "</td><td>");
 	num(b, lo, 3);
@@ -502,7 +531,7 @@ static void federation_panel(struct fl_svg_buf *b, const struct fl_report_meta *
 	       "<th>Converted in top 10 %</th></tr>\n");
 	for (size_t i = 0; i < meta->n_compare; i++)
 		for (int all = 0; all < 2; all++)
-			for (int model = 0; model < 2; model++)
+			for (int model = 0; model < (meta->compare[i].has_dp ? 3 : 2); model++)
 				compare_row(b, &meta->compare[i], all, model);
 	put(b, "</table>\n<p class=\"note\">Intervals are 95 % for each AUC alone "
 	       "(Hanley and McNeil, 1982). Both models score the same leads, so a difference "

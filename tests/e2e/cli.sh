@@ -287,6 +287,8 @@ run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html \
 expect "--compare naming a partner twice" 2 'fedlead-score: --compare: partner "acme" is named twice'
 run "$SCORE" --model model.fdl --data leads.csv --eval --compare acme=auto.fdl:leads.csv
 expect "--compare without --report" 2 'fedlead-score: --compare needs --report and --eval (see --help)'
+run "$SCORE" --model model.fdl --data leads.csv --eval --report r.html --compare-dp model.fdl
+expect "--compare-dp without --compare" 2 'fedlead-score: --compare-dp needs --compare (see --help)'
 run "$SCORE" --model model.fdl --data leads.csv --report cmp.html --compare acme=auto.fdl:leads.csv
 expect "--compare without --eval" 2 'fedlead-score: --compare needs --report and --eval (see --help)'
 run "$SCORE" --model model.fdl --data leads.csv --eval --report cmp.html --compare acme=nosuch.fdl:leads.csv

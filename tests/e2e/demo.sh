@@ -6,8 +6,10 @@
 # partners care about. On the bundled bank-marketing leads the federated
 # model ranks all partners' held-out leads at least as well as each
 # partner's local-only model (a property of the split, checked here with
-# the margin it has). The federated model's report shows the same figures
-# in its "what federation added" panel.
+# the margin it has). A second federation of the same partners under
+# differential privacy (epsilon 1 each) gets its own row (fed+DP). The
+# federated model's report shows the same figures in its "what federation
+# added" panel.
 . "$(dirname "$0")/lib/fed.bash"
 
 out=$T/demo.out
@@ -47,12 +49,15 @@ check "no held-out lead is in a training file" \
 		tail -n +2 "$0/holdout.csv" | sort >"$0/holdout.sorted" &&
 		[ -z "$(comm -12 "$0/train.sorted" "$0/holdout.sorted")" ]' "$D"
 
-# The table: for each partner a local and a federated row on its own and on
-# all partners' held-out leads, with AUC, its interval, log-loss and hits.
+# The table: for each partner a local, a federated and a private federated
+# (fed+DP) row on its own and on all partners' held-out leads, with AUC, its
+# interval, log-loss and hits.
 num='[0-9]\.[0-9]{4}'
-rows=$(grep -cE "^   (acme|globex|initech|        ) +((own|all): [0-9]+ \([0-9]+ conv\.\))? +(local|federated) +$num [0-9]\.[0-9]{3}-[0-9]\.[0-9]{3} +$num +[0-9]+ of [0-9]+$" "$out" || true)
-check "the table has a local and a federated row per partner and held-out set (12 rows, saw $rows)" \
-	[ "$rows" -eq 12 ]
+rows=$(grep -cE "^   (acme|globex|initech|        ) +((own|all): [0-9]+ \([0-9]+ conv\.\))? +(local|federated|fed\+DP) +$num [0-9]\.[0-9]{3}-[0-9]\.[0-9]{3} +$num +[0-9]+ of [0-9]+$" "$out" || true)
+check "the table has a local, a federated and a fed+DP row per partner and held-out set (18 rows, saw $rows)" \
+	[ "$rows" -eq 18 ]
+check "the private federation ran under each partner's differential privacy" \
+	has "   Trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner (distributed discrete Gaussian under secure aggregation, zCDP accountant, 4 of 4 releases, clip 4)"
 check "the table names the held-out conversions for each set" \
 	bash -c 'grep -qF "acme     own: 1408 (687 conv.)" "$0" && grep -qF "all: 2858 (1309 conv.)" "$0"' "$out"
 for p in acme globex initech; do
@@ -62,7 +67,7 @@ done
 
 # The figures behind the table, and the property the split was chosen for.
 tsv=$D/comparison.tsv
-check "comparison.tsv holds the 12 rows of the table" [ "$(tail -n +2 "$tsv" | wc -l)" -eq 12 ]
+check "comparison.tsv holds the 18 rows of the table" [ "$(tail -n +2 "$tsv" | wc -l)" -eq 18 ]
 for p in acme globex initech; do
 	la=$(awk -F'\t' -v p="$p" '$1 == p && $2 == "all" && $3 == "local" { print $6 }' "$tsv")
 	fa=$(awk -F'\t' -v p="$p" '$1 == p && $2 == "all" && $3 == "federated" { print $6 }' "$tsv")
@@ -90,13 +95,14 @@ check "the report's panel has the figures of comparison.tsv for every partner" p
 import csv, re, sys
 html = open(sys.argv[1], encoding="utf-8").read()
 rows = list(csv.DictReader(open(sys.argv[2]), delimiter="\t"))
-assert len(rows) == 12, len(rows)
+assert len(rows) == 18, len(rows)
 for r in rows:
     tr = re.search(r'<tr data-partner="%s" data-leads="%s" data-model="%s"[^>]*>(.*?)</tr>'
                    % (r["partner"], r["leads"], r["model"]), html)
     assert tr, ("no panel row", r)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", tr.group(1))
-    want = "local only" if r["model"] == "local" else "federated"
+    want = {"local": "local only", "federated": "federated",
+            "federated_dp": "federated with DP"}[r["model"]]
     i = cells.index(want)
     auc, interval, ll, hits = cells[i + 1:i + 5]
     assert auc == "%.4f" % float(r["auc"]), (r, auc)
@@ -120,6 +126,6 @@ PY
 # A second run starts afresh and gives the same table.
 FL_DEMO_BIN=$FL_BIN bash "$FL_SRC/deploy/demo.sh" --workdir "$T/demo" >"$T/demo2.out" 2>&1
 check "a second run gives the same table" \
-	bash -c 'diff <(sed -n "/== 5/,/^   Intervals/p" "$0" | grep -v "port\|http") \
-		<(sed -n "/== 5/,/^   Intervals/p" "$1" | grep -v "port\|http")' "$out" "$T/demo2.out"
+	bash -c 'diff <(sed -n "/== 5/,/^   Intervals/p" "$0" | grep -v "port\|http\|fed+DP") \
+		<(sed -n "/== 5/,/^   Intervals/p" "$1" | grep -v "port\|http\|fed+DP")' "$out" "$T/demo2.out"
 finish
