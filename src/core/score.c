@@ -514,6 +514,18 @@ int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
 	        s->n_features, s->dim, m->prov.solver ? m->prov.solver : "?", m->prov.l2,
 	        (unsigned long long)m->prov.rows, (unsigned long long)m->prov.positives);
 	fprintf(fp, "Schema fingerprint: %s\n", fp_hex);
+	/* Where the model comes from: a federation's partners and rounds (its
+	 * signer is checked and named by fedlead-score --verify-ca), or one
+	 * site's own data. */
+	if (m->prov.federation_id != NULL) {
+		fprintf(fp, "Federation: %s, %u rounds, %zu partners:", m->prov.federation_id,
+		        m->prov.rounds, m->prov.n_participants);
+		for (size_t i = 0; i < m->prov.n_participants; i++)
+			fprintf(fp, "%s %s", i ? "," : "", m->prov.participants[i]);
+		fputc('\n', fp);
+	} else {
+		fprintf(fp, "Trained locally, on one site's leads\n");
+	}
 	if (m->prov.valid.rows > 0)
 		fprintf(fp, "Validation: %llu leads, AUC %.4f, log-loss %.4f\n",
 		        (unsigned long long)m->prov.valid.rows, m->prov.valid.auc,

@@ -329,6 +329,8 @@ check "explain names the model" has_line out \
 	"Model: 2 features, $DIM weights; solver newton, l2 1; trained on 40 leads ($POS converted)"
 check "explain says the model was trained without differential privacy" has_line out \
 	"Trained without differential privacy"
+check "explain says the model was trained on one site's leads" has_line out \
+	"Trained locally, on one site's leads"
 check "explain lists drivers both ways" \
 	bash -c 'grep -qx "Top drivers towards conversion:" out && grep -qx "Top drivers against conversion:" out'
 cp out explain.txt

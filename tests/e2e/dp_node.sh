@@ -129,6 +129,9 @@ PYEOF
 DPLINE="trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner (distributed discrete Gaussian under secure aggregation, zCDP accountant, 5 of 30 releases, clip 3)"
 echo "     $DPLINE"
 check "(b) inspect says the model's privacy" grep -qxF "T${DPLINE:1}" <("$FL_BIN/fedlead-node" inspect "$D/model.fdl")
+check "(b) inspect names the federation, its rounds and partners" \
+	grep -qxE "Federation: test-federation, [0-9]+ rounds, 3 partners: p1, p2, p3" \
+	<("$FL_BIN/fedlead-node" inspect "$D/model.fdl")
 check "(b) --explain says the model's privacy" grep -qxF "T${DPLINE:1}" <("$FL_BIN/fedlead-score" --model "$D/model.fdl" --explain)
 "$FL_BIN/fedlead-score" --model "$D/model.fdl" --data "$T/p1.csv" --eval --report "$D/report.html" >/dev/null 2>&1
 check "(b) the report says the model's privacy" grep -qF "<tr><td>Differential privacy</td><td>$DPLINE</td></tr>" "$D/report.html"
