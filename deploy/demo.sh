@@ -47,6 +47,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# await_ports WHAT DIR LOG: the coordinator writes DIR/ports once it
+# listens; give it ten seconds.
+await_ports() {
+	for _ in $(seq 100); do [ -s "$2/ports" ] && return 0; sleep 0.1; done
+	echo "demo: $1's coordinator did not start; its log:" >&2
+	cat "$3" >&2
+	exit 1
+}
+# await_all WHAT LOG: waits for every process in pids; a failure shows the
+# end of the coordinator's log.
+await_all() {
+	local status=0
+	for p in "${pids[@]}"; do wait "$p" || status=1; done
+	pids=()
+	if [ $status -ne 0 ]; then
+		echo "demo: $1 failed; logs in $workdir/logs:" >&2
+		tail -n 20 "$2" >&2
+		exit 1
+	fi
+}
+
 echo "== 1. a demo certificate authority for the federation"
 ca=$src/deploy/fedlead-ca
 "$ca" init --dir "$workdir/pki/ca" --name "fedlead demo CA" >/dev/null
@@ -118,13 +139,7 @@ EOF
 	2>"$workdir/logs/coordinator.log" &
 coord=$!
 pids+=("$coord")
-# The coordinator writes its ports once it listens; give it ten seconds.
-for _ in $(seq 100); do [ -s "$workdir/coordinator/ports" ] && break; sleep 0.1; done
-if [ ! -s "$workdir/coordinator/ports" ]; then
-	echo "demo: the coordinator did not start; its log:" >&2
-	cat "$workdir/logs/coordinator.log" >&2
-	exit 1
-fi
+await_ports "the federation" "$workdir/coordinator" "$workdir/logs/coordinator.log"
 port=$(sed -n 's/^listen=//p' "$workdir/coordinator/ports")
 http=$(sed -n 's/^http=//p' "$workdir/coordinator/ports")
 echo "   coordinator on port $port, status on http://127.0.0.1:$http/status"
@@ -153,14 +168,7 @@ EOF
 		2>"$workdir/logs/$p.log" &
 	pids+=("$!")
 done
-status=0
-for p in "${pids[@]}"; do wait "$p" || status=1; done
-pids=()
-if [ $status -ne 0 ]; then
-	echo "demo: the federation failed; logs in $workdir/logs:" >&2
-	tail -n 20 "$workdir/logs/coordinator.log" >&2
-	exit 1
-fi
+await_all "the federation" "$workdir/logs/coordinator.log"
 grep -E "l2 = auto chose|training finished|done:" "$workdir/logs/coordinator.log" | sed 's/^[^ ]* /   /'
 for p in acme globex initech; do
 	cmp -s "$workdir/partner-$p/model.fdl" "$workdir/coordinator/model.fdl" ||
@@ -186,12 +194,7 @@ sed -e "s#^id = bank-demo#id = bank-demo-dp#" -e "s#^schema = .*#schema = $dp_sc
 rm -f "$dp/ports"
 "$bin/fedlead-coordinator" --config "$dp/coordinator.conf" 2>"$workdir/logs/coordinator-dp.log" &
 pids+=("$!")
-for _ in $(seq 100); do [ -s "$dp/ports" ] && break; sleep 0.1; done
-if [ ! -s "$dp/ports" ]; then
-	echo "demo: the private federation's coordinator did not start; its log:" >&2
-	cat "$workdir/logs/coordinator-dp.log" >&2
-	exit 1
-fi
+await_ports "the private federation" "$dp" "$workdir/logs/coordinator-dp.log"
 dport=$(sed -n 's/^listen=//p' "$dp/ports")
 for p in "${partners[@]}"; do
 	mkdir -p "$workdir/partner-$p/dp"
@@ -205,14 +208,7 @@ for p in "${partners[@]}"; do
 		2>"$workdir/logs/$p-dp.log" &
 	pids+=("$!")
 done
-status=0
-for p in "${pids[@]}"; do wait "$p" || status=1; done
-pids=()
-if [ $status -ne 0 ]; then
-	echo "demo: the private federation failed; logs in $workdir/logs:" >&2
-	tail -n 20 "$workdir/logs/coordinator-dp.log" >&2
-	exit 1
-fi
+await_all "the private federation" "$workdir/logs/coordinator-dp.log"
 "$bin/fedlead-node" inspect "$dp/model.fdl" | grep -F "differential privacy" | sed 's/^/   /'
 
 echo "== 4. each partner alone, trained the same way"
