@@ -11,6 +11,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/rows.h"
+#include "fedlead/splitmix.h"
 
 /* How much of an offending field an error message quotes. */
 #define QUOTE_MAX 60
@@ -606,16 +607,6 @@ void fl_dataset_standardize(struct fl_dataset *ds, const struct fl_scaler *sc)
 		fl_scaler_apply(sc, ds->X + i * ds->dim);
 }
 
-/* splitmix64: a well-mixed hash of the row index, so the split is the same
- * on every machine and independent of row order elsewhere. */
-static uint64_t mix64(uint64_t z)
-{
-	z += 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 struct fl_dataset *fl_dataset_alloc(size_t n, size_t dim)
 {
 	struct fl_dataset *d = calloc(1, sizeof(*d));
@@ -647,14 +638,14 @@ int fl_dataset_split(const struct fl_dataset *ds, double frac, uint64_t seed,
 		               frac);
 	cut = (uint64_t)(frac * 18446744073709551616.0);
 	for (size_t i = 0; i < ds->n; i++)
-		nv += mix64(seed ^ mix64(i)) < cut;
+		nv += fl_mix64(seed ^ fl_mix64(i)) < cut;
 	if ((t = fl_dataset_alloc(ds->n - nv, ds->dim)) == NULL ||
 	    (v = fl_dataset_alloc(nv, ds->dim)) == NULL) {
 		fl_dataset_free(t);
 		return FL_ERR_NOMEM;
 	}
 	for (size_t i = 0; i < ds->n; i++) {
-		struct fl_dataset *d = mix64(seed ^ mix64(i)) < cut ? v : t;
+		struct fl_dataset *d = fl_mix64(seed ^ fl_mix64(i)) < cut ? v : t;
 
 		memcpy(d->X + d->n * ds->dim, ds->X + i * ds->dim, ds->dim * sizeof(double));
 		d->y[d->n++] = ds->y[i];

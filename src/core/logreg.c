@@ -11,6 +11,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "fedlead/splitmix.h"
 #include "logreg_int.h"
 
 #include <math.h>
@@ -628,24 +629,13 @@ int fl_logreg_train_watch(const struct fl_logreg_data *data, enum fl_solver_kind
 	return r;
 }
 
-/* splitmix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator for
- * shuffling rows reproducibly. Not for anything secret. */
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
-}
-
 /* Uniform in [0, bound) without modulo bias, by rejecting the short tail. */
 static uint64_t uniform_below(uint64_t *state, uint64_t bound)
 {
 	uint64_t threshold = (0 - bound) % bound, v;
 
 	do
-		v = splitmix64(state);
+		v = fl_splitmix64(state);
 	while (v < threshold);
 	return v % bound;
 }

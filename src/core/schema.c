@@ -14,6 +14,7 @@
 
 #include "fedlead/csv.h"
 #include "fedlead/error.h"
+#include "fedlead/splitmix.h"
 #include "fedlead/utf8.h"
 
 static char *xstrdup(const char *s)
@@ -683,17 +684,6 @@ struct draft_col {
 	uint64_t n_seen;
 };
 
-/* A fixed-seed generator (splitmix64): the same file drafts the same
- * schema every time. Not for anything secret. */
-static uint64_t draft_rand(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static int draft_add_number(struct draft_col *c, double x, uint64_t *rng)
 {
 	uint64_t k;
@@ -714,7 +704,7 @@ static int draft_add_number(struct draft_col *c, double x, uint64_t *rng)
 		c->sample[c->n_sample++] = x;
 		return 0;
 	}
-	if ((k = draft_rand(rng) % c->n_seen) < DRAFT_MAX_SAMPLE)
+	if ((k = fl_splitmix64(rng) % c->n_seen) < DRAFT_MAX_SAMPLE)
 		c->sample[k] = x;
 	return 0;
 }

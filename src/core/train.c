@@ -13,6 +13,7 @@
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
 #include "fedlead/metrics.h"
+#include "fedlead/splitmix.h"
 
 void fl_train_opts_default(struct fl_train_opts *o)
 {
@@ -154,15 +155,6 @@ static void measure(const struct fl_dataset *d, const double *w, struct fl_metri
 	free(z);
 }
 
-/* splitmix64, for fold assignment (same hash as the validation split). */
-static uint64_t mix64(uint64_t z)
-{
-	z += 0x9e3779b97f4a7c15ULL;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Validation log-loss (summed over held-out rows) and AUC for one l2. */
 static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
                        const struct fl_train_opts *o, double l2, double pw, double *w,
@@ -197,7 +189,7 @@ static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 	for (int f = 0; f < k; f++) {
 		fit->n = hold->n = 0;
 		for (size_t i = 0; i < tr->n; i++)
-			dataset_append(mix64(o->seed ^ mix64(i ^ 0x5a5a)) % (uint64_t)k ==
+			dataset_append(fl_mix64(o->seed ^ fl_mix64(i ^ 0x5a5a)) % (uint64_t)k ==
 			                               (uint64_t)f
 			                       ? hold
 			                       : fit,
