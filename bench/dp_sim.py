@@ -6,10 +6,22 @@ Gaussian's variance, to compare plans over many noise draws (a real
 federation is one draw). Needs python3-numpy.
 
     python3 bench/dp_sim.py [--data bank|coil] [--eps 1] [--runs 40] [--clip R] [--steps 3]
+                            [--stats exact|built|SHARE[,center][,light]]
 
 Prints the held-out AUC and log-loss of the non-private model (Newton to
 convergence, l2 = 1) and, per epsilon, the private plan's mean, standard
 deviation and how many runs were more than 0.01 below.
+
+--stats says where the standardisation comes from: "exact" (the training
+rows' own means and deviations, no budget: the simulation before the
+statistics round became a release), "built" (the statistics release as
+src/fed/payload.c makes it: one release of the plan's steps + 1, sums of the
+clipped values and their squares scaled by powers of two above the clip
+bound, counts weighted 4, each one-hot column 1), or a share of the
+federation's rho for that release with the rest split over the steps, and
+"center" (sums around the clip range's midpoint, so the squares' bound is
+the half-range squared) and "light" (counts and one-hot columns weighted
+1/4 and 1/2) as variants that are not built.
 """
 import argparse, csv, json, math, os
 import numpy as np
@@ -21,19 +33,21 @@ SHARES = {"loss": 0.02, "gradient": 1.0, "hessian": 1.5}  # node.c DP_W_*
 def load(name):
     d = os.path.join(SRC, "tests", "data")
     if name == "bank":
-        f, sch, sep = d + "/bank-marketing/bank.csv", d + "/bank-marketing/bank.schema.json", ";"
+        f, sch, sep = d + "/bank-marketing/bank.csv", d + "/bank-marketing/bank-dp.schema.json", ";"
     else:
-        f, sch, sep = d + "/coil2000/train.csv", d + "/coil2000/coil2000.schema.json", ","
+        f, sch, sep = d + "/coil2000/train.csv", d + "/coil2000/coil2000-dp.schema.json", ","
     s = json.load(open(sch))
     rows = list(csv.reader(open(f, newline=""), delimiter=sep))
     idx = {h: i for i, h in enumerate(rows[0])}
     data = rows[1:]
-    cols, num, zeros = [np.ones(len(data))], [False], []
+    cols, num, zeros, clips = [np.ones(len(data))], [False], [], []
     for ft in s["features"]:
         v = [r[idx[ft["name"]]] for r in data]
         if ft["type"] == "numeric":
-            cols.append(np.array([float(x) for x in v]))
+            lo, hi = ft["clip"]  # the -dp schemas clip every numeric feature
+            cols.append(np.clip(np.array([float(x) for x in v]), lo, hi))
             num.append(True)
+            clips.append((lo, hi))
             continue
         first = len(cols)
         for k in ft["values"]:
@@ -50,13 +64,50 @@ def load(name):
     i = np.arange(len(y))
     te = i % 4 == 3
     num = np.array(num)
-    mu, sd = X[~te][:, num].mean(0), X[~te][:, num].std(0)
-    sd[sd == 0] = 1
-    X[:, num] = (X[:, num] - mu) / sd
     Z = np.zeros((X.shape[1],) * 2, bool)
     for j, k in zeros:
         Z[j, k] = Z[k, j] = True
-    return X[~te], y[~te], X[te], y[te], Z, len(s["features"])
+    return X, y, te, num, clips, Z, len(s["features"])
+
+
+def pow2_above(b):  # payload.c
+    e = 0
+    if b > 1:
+        _, e = math.frexp(b)
+        if math.ldexp(1, e - 1) == b:
+            e -= 1
+    return e
+
+
+def stats_release(X, num, clips, n_cat, rho, rng, center, light, noisy=2, parts=3):
+    """Means and deviations of the numeric columns from one noised
+    statistics release (payload.c stats_dp_entries, fl_payload_stats_denoise)."""
+    ce, ke = (2, 1) if light else (-2, 0)
+    l2sq = 2 * 4.0 ** -ce + n_cat * 4.0 ** -ke
+    bounds = []
+    for lo, hi in clips:
+        c = (lo + hi) / 2 if center else 0.0
+        b = max(abs(lo - c), abs(hi - c))
+        s1, s2 = 2.0 ** pow2_above(b), 2.0 ** pow2_above(b * b)
+        l2sq += (b / s1) ** 2 + (b * b / s2) ** 2
+        bounds.append((c, s1, s2))
+    sd = math.sqrt(parts * l2sq / (2 * noisy * rho))  # per scaled entry, all partners
+    rows = max(2, round(len(X) + rng.normal(0, sd) * 2.0 ** ce))
+    Xn = X[:, num]
+    mu, sg = np.zeros(Xn.shape[1]), np.ones(Xn.shape[1])
+    for j, ((lo, hi), (c, s1, s2)) in enumerate(zip(clips, bounds)):
+        w = hi - lo
+        m = np.clip(((Xn[:, j] - c).sum() + rng.normal(0, sd) * s1) / rows, lo - c, hi - c)
+        v = np.square(Xn[:, j] - c).sum() + rng.normal(0, sd) * s2
+        mu[j], sg[j] = m + c, math.sqrt(np.clip(v / rows - m * m, w * w / 400, w * w / 4))
+    return mu, sg
+
+
+def standardise(X, num, mu, sd):
+    X = X.copy()
+    sd = np.where(sd == 0, 1, sd)
+    X[:, num] = (X[:, num] - mu) / sd
+    return X
 
 
 def eps_of(rho, delta):  # src/privacy/accountant.c fl_dp_epsilon
@@ -140,8 +191,17 @@ def main():
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--clip", type=float, default=0, help="0: sqrt(1 + features)")
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--stats", default="exact")
     a = ap.parse_args()
-    Xtr, ytr, Xte, yte, Z, nf = load(a.data)
+    X, y, te, num, clips, Z, nf = load(a.data)
+    n_cat = nf - len(clips)
+    ytr, yte = y[~te], y[te]
+    mu0, sd0 = X[~te][:, num].mean(0), X[~te][:, num].std(0)
+    Xs = standardise(X, num, mu0, sd0)
+    Xtr, Xte = Xs[~te], Xs[te]
+    opt = a.stats.split(",")
+    share = {"exact": 0.0, "built": 1.0 / (a.steps + 1)}.get(opt[0])
+    share = float(opt[0]) if share is None else share
     R = a.clip or math.sqrt(1 + nf)
     w0 = newton(Xtr, ytr, 1.0)
     p0 = sig(Xte @ w0)
@@ -151,12 +211,20 @@ def main():
     for e in [float(x) for x in a.eps.split(",")]:
         res = []
         for k in range(a.runs):
-            w = plan(Xtr, ytr, Z, e, R, a.steps, 1.0, np.random.default_rng(k))
-            p = sig(Xte @ w)
+            rng = np.random.default_rng(k)
+            ee, A, B = e, Xtr, Xte
+            if share > 0:
+                rho = rho_budget(e, 1e-6)
+                mu, sd = stats_release(X[~te], num, clips, n_cat, rho * share, rng,
+                                       "center" in opt, "light" in opt)
+                Xs = standardise(X, num, mu, sd)
+                ee, A, B = eps_of(rho * (1 - share), 1e-6), Xs[~te], Xs[te]
+            w = plan(A, ytr, Z, ee, R, a.steps, 1.0, rng)
+            p = sig(B @ w)
             res.append((auc(yte, p), logloss(yte, p)))
         res = np.array(res)
-        print("epsilon %g, R %.3g, %d steps: AUC %.4f (sd %.4f, %d of %d runs more than 0.01 "
-              "below), log-loss %.4f" % (e, R, a.steps, res[:, 0].mean(), res[:, 0].std(),
+        print("epsilon %g, R %.3g, %d steps, stats %s: AUC %.4f (sd %.4f, %d of %d runs more than 0.01 "
+              "below), log-loss %.4f" % (e, R, a.steps, a.stats, res[:, 0].mean(), res[:, 0].std(),
                                          (res[:, 0] < base - 0.01).sum(), a.runs, res[:, 1].mean()))
 
 
