@@ -21,6 +21,7 @@
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
 #include "fedlead/coordinator_config.h"
+#include "fedlead/csv.h"
 #include "fedlead/error.h"
 #include "fedlead/node_config.h"
 
@@ -746,6 +747,27 @@ static void test_progress(void **state)
 	        line, "train: fit, l2 1 (run 1 of 1), iteration 7, objective 0.25; 3 s elapsed");
 }
 
+/* Reading progress: rows without the header, the share of the file read
+ * (rounded down: 100 % only at the end), the pass after the first, and no
+ * share or estimate for a pipe. */
+static void test_read_progress(void **state)
+{
+	struct fl_csv_progress p = {"leads.csv", 450, 1000, 65536, 1};
+	char line[256];
+
+	(void)state;
+	fl_cli_read_progress_text("check", &p, 12.2, 14.6, line, sizeof(line));
+	assert_string_equal(line, "check: reading leads.csv: 65535 rows, 45 %; 12 s elapsed, "
+	                          "about 15 s left");
+	p = (struct fl_csv_progress){"leads.csv", 999, 1000, 131072, 2};
+	fl_cli_read_progress_text("score", &p, 3, -1, line, sizeof(line));
+	assert_string_equal(line, "score: reading leads.csv (pass 2): 131071 rows, 99 %; 3 s "
+	                          "elapsed");
+	p = (struct fl_csv_progress){"<stdin>", 5000, 0, 65536, 1};
+	fl_cli_read_progress_text("score", &p, 2, 7, line, sizeof(line));
+	assert_string_equal(line, "score: reading <stdin>: 65535 rows; 2 s elapsed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -763,6 +785,7 @@ int main(void)
 	        cmocka_unit_test(test_dispatch),
 	        cmocka_unit_test(test_error_and_close_stdout),
 	        cmocka_unit_test(test_progress),
+	        cmocka_unit_test(test_read_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

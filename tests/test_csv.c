@@ -418,6 +418,73 @@ static void test_rewind(void **state)
 	unlink(path);
 }
 
+/* What fl_csv_set_progress()'s hook was told, in order. */
+struct progress_log {
+	struct fl_csv_progress p[8];
+	char name[64];
+	size_t n;
+};
+
+static void log_progress(void *arg, const struct fl_csv_progress *p)
+{
+	struct progress_log *log = arg;
+
+	assert_true(log->n < 8);
+	log->p[log->n++] = *p;
+	snprintf(log->name, sizeof(log->name), "%s", p->name);
+}
+
+/* The hook hears every FL_CSV_PROGRESS_RECORDS records of a pass, where
+ * the pass is in the file, and a rewind starts pass 2; readers opened
+ * before it was set, or after it was cleared, say nothing. */
+static void test_progress_hook(void **state)
+{
+	const size_t rows = 2 * FL_CSV_PROGRESS_RECORDS + 10;
+	size_t len = 4 + rows * 4, k = 0;
+	char *data = malloc(len), path[64];
+	struct progress_log log = {0};
+	struct fl_csv *before = NULL, *csv = NULL;
+	struct fl_csv_record rec;
+	int r;
+
+	(void)state;
+	assert_non_null(data);
+	memcpy(data + k, "a,b\n", 4);
+	k += 4;
+	for (size_t i = 0; i < rows; i++, k += 4)
+		memcpy(data + k, "1,2\n", 4);
+	write_tmp(path, data, len);
+	assert_int_equal(fl_csv_open(path, &before), 0);
+	fl_csv_set_progress(log_progress, &log);
+	assert_int_equal(fl_csv_open(path, &csv), 0);
+	fl_csv_set_progress(NULL, NULL);
+	for (int pass = 1; pass <= 2; pass++) {
+		while ((r = fl_csv_next(csv, &rec)) == 1)
+			;
+		assert_int_equal(r, 0);
+		assert_int_equal(log.n, 2 * (size_t)pass);
+		for (size_t i = 0; i < 2; i++) {
+			const struct fl_csv_progress *p = &log.p[2 * (pass - 1) + i];
+
+			assert_int_equal(p->pass, pass);
+			assert_int_equal(p->records, (i + 1) * FL_CSV_PROGRESS_RECORDS);
+			assert_int_equal(p->size, len);
+			/* Read ahead of the records by at most the buffer. */
+			assert_true(p->bytes >= 4 * p->records && p->bytes <= len);
+		}
+		assert_int_equal(fl_csv_rewind(csv), 0);
+	}
+	assert_string_equal(log.name, path);
+	while ((r = fl_csv_next(before, &rec)) == 1)
+		;
+	assert_int_equal(r, 0);
+	assert_int_equal(log.n, 4);
+	fl_csv_free(before);
+	fl_csv_free(csv);
+	unlink(path);
+	free(data);
+}
+
 static void test_open_errors(void **state)
 {
 	struct fl_csv *csv = (struct fl_csv *)&csv;
@@ -1185,6 +1252,7 @@ int main(void)
 	        cmocka_unit_test(test_field_limit),
 	        cmocka_unit_test(test_record_length_limit),
 	        cmocka_unit_test(test_rewind),
+	        cmocka_unit_test(test_progress_hook),
 	        cmocka_unit_test(test_open_errors),
 	        cmocka_unit_test(test_generated_file),
 	        cmocka_unit_test(test_pipe),

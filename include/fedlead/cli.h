@@ -88,6 +88,22 @@ int fl_cli_progress_due(struct fl_cli_progress *pg, double now);
 void fl_cli_train_progress_text(const struct fl_train_progress *p, double elapsed, char *buf,
                                 size_t n);
 
+/*
+ * One line of reading progress, without the program's name: "check:
+ * reading leads.csv: 1048575 rows, 45 %; 12 s elapsed, about 15 s left"
+ * ("(pass 2)" after the file's name on a second pass; no percentage or
+ * estimate for a pipe; left < 0: no estimate yet).
+ */
+struct fl_csv_progress;
+void fl_cli_read_progress_text(const char *cmd, const struct fl_csv_progress *p, double elapsed,
+                               double left, char *buf, size_t n);
+/*
+ * Reading progress on stderr for command cmd of program prog, at most a
+ * line a second (fl_cli_progress_due()), for every file the command reads
+ * from now on; on = 0 turns it off (--quiet).
+ */
+void fl_cli_read_progress(const char *prog, const char *cmd, int on);
+
 struct fl_cfg_key;
 struct option;
 

@@ -158,6 +158,25 @@ uint64_t fl_csv_bytes_read(const struct fl_csv *csv);
 void fl_csv_free(struct fl_csv *csv);
 
 /*
+ * Progress of long reads. Once set, every reader opened afterwards calls fn
+ * from fl_csv_next() every FL_CSV_PROGRESS_RECORDS records, with where it
+ * is in the current pass over the file (a rewind starts pass 2). Process
+ * wide because the readers are opened deep inside the commands (loading,
+ * scoring, drafting); only the programs' commands a person runs set it,
+ * never a library path or the node's daemon. fn NULL turns it off.
+ */
+#define FL_CSV_PROGRESS_RECORDS 65536
+struct fl_csv_progress {
+	const char *name; /* the reader's name, as in its messages */
+	uint64_t bytes;   /* of the file read in this pass */
+	uint64_t size;    /* bytes of the file from where reading started; 0: unknown (a pipe) */
+	uint64_t records; /* records of this pass, the header included */
+	unsigned pass;    /* 1, then 2 after the first rewind, ... */
+};
+typedef void (*fl_csv_progress_fn)(void *arg, const struct fl_csv_progress *p);
+void fl_csv_set_progress(fl_csv_progress_fn fn, void *arg);
+
+/*
  * Parses a decimal number such as "12", "-0.5", "1e-3", "  7 " (surrounding
  * blanks allowed) exactly as strtod() would round it, with a fast path for
  * plain decimals. Rejects empty text, trailing garbage, hexadecimal, NaN and

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fedlead/config.h"
+#include "fedlead/csv.h"
 #include "fedlead/error.h"
 
 int fl_cli_exit_code(int err)
@@ -152,6 +153,74 @@ void fl_cli_train_progress_text(const struct fl_train_progress *p, double elapse
 	if (p->fit > 1 && k > 0 && (size_t)k < n)
 		snprintf(buf + k, n - (size_t)k, ", about %.0f s left",
 		         elapsed * (double)(p->fits - (p->fit - 1)) / (double)(p->fit - 1));
+}
+
+void fl_cli_read_progress_text(const char *cmd, const struct fl_csv_progress *p, double elapsed,
+                               double left, char *buf, size_t n)
+{
+	char pass[32] = "";
+	int k;
+
+	if (p->pass > 1)
+		snprintf(pass, sizeof(pass), " (pass %u)", p->pass);
+	/* The first record of every pass is the header. */
+	k = snprintf(buf, n, "%s: reading %s%s: %llu rows", cmd, p->name, pass,
+	             (unsigned long long)(p->records > 0 ? p->records - 1 : 0));
+	if (k > 0 && (size_t)k < n && p->size > 0)
+		k += snprintf(buf + k, n - (size_t)k, ", %.0f %%",
+		              floor(100.0 * (double)p->bytes / (double)p->size));
+	if (k > 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - (size_t)k, "; %.0f s elapsed", elapsed);
+	if (k > 0 && (size_t)k < n && p->size > 0 && left >= 0)
+		snprintf(buf + k, n - (size_t)k, ", about %.0f s left", left);
+}
+
+/* fl_cli_read_progress()'s state: one command per process. */
+static struct {
+	const char *prog, *cmd;
+	struct fl_cli_progress pg;
+	unsigned pass; /* the pass the rate is measured in */
+	double t0;     /* when it was first seen (or the command began) */
+	uint64_t b0;   /* its bytes then */
+} read_pg;
+
+static void read_progress(void *arg, const struct fl_csv_progress *p)
+{
+	double now = fl_cli_now(), left = -1;
+	char line[512];
+
+	(void)arg;
+	/* A new pass's rate is measured from its first report; the first
+	 * pass's from the command's start. */
+	if (p->pass != read_pg.pass) {
+		read_pg.pass = p->pass;
+		if (p->pass > 1) {
+			read_pg.t0 = now;
+			read_pg.b0 = p->bytes;
+		}
+	}
+	if (!fl_cli_progress_due(&read_pg.pg, now))
+		return;
+	if (p->bytes > read_pg.b0 && now > read_pg.t0)
+		left = (double)(p->size - p->bytes) * (now - read_pg.t0) /
+		       (double)(p->bytes - read_pg.b0);
+	fl_cli_read_progress_text(read_pg.cmd, p, now - read_pg.pg.start, left, line, sizeof(line));
+	fprintf(stderr, "%s: %s\n", read_pg.prog, line);
+}
+
+void fl_cli_read_progress(const char *prog, const char *cmd, int on)
+{
+	if (!on) {
+		fl_csv_set_progress(NULL, NULL);
+		return;
+	}
+	read_pg.prog = prog;
+	read_pg.cmd = cmd;
+	read_pg.pass = 1;
+	read_pg.b0 = 0;
+	read_pg.t0 = fl_cli_now();
+	fl_cli_progress_start(&read_pg.pg, read_pg.t0);
+	fl_csv_set_progress(read_progress, NULL);
 }
 
 int fl_cli_close_stdout(const char *prog, int code)

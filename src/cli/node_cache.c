@@ -22,6 +22,7 @@ int fl_cmd_node_cache(int argc, char **argv)
 	    (r = fl_node_args_require(a.data, "--data", "cache")) != 0 ||
 	    (r = fl_node_args_require(a.out, "--out", "cache")) != 0)
 		return r;
+	fl_cli_read_progress(FL_NODE_PROG, "cache", !a.quiet);
 	if ((r = fl_node_load_schema(&a, &s)) != 0 ||
 	    (r = fl_cache_convert(s, a.data, a.out, a.bad_rows, &rep)) != 0)
 		goto out;

@@ -100,6 +100,7 @@ int fl_cmd_node_check(int argc, char **argv)
 	    (r = fl_node_args_require(a.schema, "--schema", "check")) != 0 ||
 	    (r = fl_node_args_require(a.data, "--data", "check")) != 0)
 		return r;
+	fl_cli_read_progress(FL_NODE_PROG, "check", !a.quiet);
 	if ((r = fl_node_load_schema(&a, &s)) != 0 || (r = check_rows(s, &a, &rep, &st)) != 0)
 		goto out;
 	fl_cli_load_notices(FL_NODE_PROG, a.data, &rep);

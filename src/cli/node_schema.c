@@ -22,6 +22,7 @@ int fl_cmd_node_schema(int argc, char **argv)
 	    (r = fl_node_args_require(a.data, "--data", "schema")) != 0 ||
 	    (r = fl_node_args_require(a.label, "--label", "schema")) != 0)
 		return r;
+	fl_cli_read_progress(FL_NODE_PROG, "schema", !a.quiet);
 	o = (struct fl_schema_draft_opts){.label = a.label,
 	                                  .id = a.id,
 	                                  .positive = a.positive,

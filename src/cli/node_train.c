@@ -98,9 +98,12 @@ int fl_cmd_node_train(int argc, char **argv)
 		        "%s: --l2 auto without --validation-split: choosing by 5-fold "
 		        "cross-validation\n",
 		        FL_NODE_PROG);
+	fl_cli_read_progress(FL_NODE_PROG, "train", !a.quiet);
 	if ((r = fl_node_load_schema(&a, &s)) != 0 ||
 	    (r = fl_dataset_load(s, a.data, a.bad_rows, &ds, &rep)) != 0)
 		goto out;
+	/* Training reports its own progress from here. */
+	fl_cli_read_progress(FL_NODE_PROG, "train", 0);
 	if (!a.quiet)
 		fl_cli_load_notices(FL_NODE_PROG, a.data, &rep);
 	if (!a.quiet) {

@@ -467,6 +467,8 @@ int fl_cmd_score(int argc, char **argv)
 	}
 	if ((r = load_model(model, verify_ca, crl, quiet, &m, signer)) != 0)
 		goto out;
+	/* --json keeps stderr for errors and warnings. */
+	fl_cli_read_progress(prog, "score", !quiet && !json);
 	/* A model's schema carries no dialect (it is not part of the
 	 * fingerprint): the lead file is read as detected, or as given here. */
 	fl_csv_dialect_merge(&m->schema->dialect, &dialect, dialect_set);

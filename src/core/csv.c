@@ -77,7 +77,12 @@ struct fl_csv {
 	unsigned char *raw; /* the bytes read before conversion (single-byte only) */
 	int failed;         /* error code that stopped the reader, or 0 */
 	uint64_t bytes;     /* read from the file since open */
-	uint64_t line;      /* physical line of the next byte to parse */
+
+	/* fl_csv_set_progress()'s hook, as it was at open */
+	fl_csv_progress_fn progress;
+	void *progress_arg;
+	struct fl_csv_progress pg; /* pg.bytes: c->bytes when the pass began */
+	uint64_t line;             /* physical line of the next byte to parse */
 
 	/* The record being assembled by the callbacks. */
 	uint64_t rec_line;
@@ -89,8 +94,36 @@ struct fl_csv {
 	int cb_err; /* failure inside a callback, which cannot return one */
 };
 
+static fl_csv_progress_fn progress_fn;
+static void *progress_arg;
+
+void fl_csv_set_progress(fl_csv_progress_fn fn, void *arg)
+{
+	progress_fn = fn;
+	progress_arg = arg;
+}
+
+/* Every FL_CSV_PROGRESS_RECORDS records of a pass: where the pass is. */
+static void report_progress(struct fl_csv *c)
+{
+	struct fl_csv_progress p = c->pg;
+
+	if (++c->pg.records % FL_CSV_PROGRESS_RECORDS != 0)
+		return;
+	p.records = c->pg.records;
+	p.bytes = c->bytes - c->pg.bytes;
+	if (p.size != 0 && p.bytes > p.size)
+		p.bytes = p.size; /* the file grew while being read */
+	c->progress(c->progress_arg, &p);
+}
+
 static void parser_reset(struct fl_csv *c)
 {
+	/* A new pass over the file, for the progress reports. */
+	c->pg.pass++;
+	c->pg.records = 0;
+	c->pg.bytes = c->bytes;
+
 	if (c->parser_live)
 		csv_free(&c->parser);
 	/* csv_init() only fails for a NULL parser; it allocates nothing. */
@@ -188,6 +221,15 @@ int fl_csv_open_dialect(const char *path, const struct fl_csv_dialect *d, struct
 	/* Standard input may already be partly consumed; rewind to here. */
 	if ((c->start = lseek(c->fd, 0, SEEK_CUR)) < 0)
 		c->start = 0;
+	c->progress = progress_fn;
+	c->progress_arg = progress_arg;
+	c->pg.name = c->name;
+	{
+		struct stat st;
+
+		if (fstat(c->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > c->start)
+			c->pg.size = (uint64_t)(st.st_size - c->start);
+	}
 	parser_reset(c);
 	*out = c;
 	c = NULL;
@@ -801,6 +843,8 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 	rec->fields = c->fields;
 	rec->n_fields = c->n_fields;
 	rec->line = c->rec_line;
+	if (c->progress != NULL)
+		report_progress(c);
 	r = 1;
 	goto out;
 fail:
