@@ -155,32 +155,43 @@ static void measure(const struct fl_dataset *d, const double *w, struct fl_metri
 	free(z);
 }
 
-/* Validation log-loss (summed over held-out rows) and AUC for one l2. */
-static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
-                       const struct fl_train_opts *o, double l2, double pw, double *w,
-                       struct fl_l2_candidate *cand, struct tracker *t)
+/*
+ * The l2 search: validation log-loss and AUC for each of the n_grid
+ * strengths, on the validation set va when there is one, otherwise by
+ * k-fold cross-validation on tr (AUC over the pooled out-of-fold scores).
+ * Each fit runs from strong to weak penalty, warm-started from the one
+ * before it (the path is smooth, so Newton needs few steps per point); with
+ * k folds, each fold has its own path, so its rows are copied out once and
+ * not once per strength. SGD, which stops where its epochs end rather than
+ * at the optimum, starts every fit from w instead.
+ */
+static int search_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
+                     const struct fl_train_opts *o, const double *grid, size_t n_grid, double pw,
+                     double *w, struct fl_l2_candidate *cand, struct tracker *t)
 {
 	struct fl_dataset *fit = NULL, *hold = NULL;
 	struct fl_solver_status st;
 	struct fl_metric_set m;
-	int k = o->kfold > 0 ? o->kfold : 5, r = 0;
+	int k = o->kfold > 0 ? o->kfold : 5, warm = o->solver != FL_SOLVER_SGD, r = 0;
 	double *z = NULL, *yall = NULL, *wf = NULL;
 	size_t nall = 0;
 
-	cand->l2 = l2;
+	for (size_t g = 0; g < n_grid; g++)
+		cand[g].l2 = grid[g];
 	if (va != NULL) {
-		if ((r = fit_tracked(tr, o, l2, pw, w, &st, t)) != 0)
-			return r;
-		measure(va, w, &m);
-		cand->valid_log_loss = m.log_loss;
-		cand->valid_auc = m.auc;
+		for (size_t g = n_grid; g-- > 0;) {
+			if ((r = fit_tracked(tr, o, grid[g], pw, w, &st, t)) != 0)
+				return r;
+			measure(va, w, &m);
+			cand[g].valid_log_loss = m.log_loss;
+			cand[g].valid_auc = m.auc;
+		}
 		return 0;
 	}
-	/* k-fold: every row is held out once; AUC over the pooled out-of-fold
-	 * scores. */
+	/* z holds every strength's out-of-fold scores, row-aligned with yall. */
 	if ((fit = fl_dataset_alloc(tr->n, tr->dim)) == NULL ||
 	    (hold = fl_dataset_alloc(tr->n, tr->dim)) == NULL ||
-	    (z = malloc((tr->n + 1) * sizeof(double))) == NULL ||
+	    (z = malloc((n_grid * tr->n + 1) * sizeof(double))) == NULL ||
 	    (yall = malloc((tr->n + 1) * sizeof(double))) == NULL ||
 	    (wf = malloc(tr->dim * sizeof(double))) == NULL) {
 		r = FL_ERR_NOMEM;
@@ -197,14 +208,20 @@ static int evaluate_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 		if (hold->n == 0 || fit->n == 0)
 			continue;
 		memcpy(wf, w, tr->dim * sizeof(double));
-		if ((r = fit_tracked(fit, o, l2, pw, wf, &st, t)) != 0)
-			goto out;
-		fl_linalg_gemv(hold->X, hold->n, hold->dim, wf, z + nall);
+		for (size_t g = n_grid; g-- > 0;) {
+			if (!warm)
+				memcpy(wf, w, tr->dim * sizeof(double));
+			if ((r = fit_tracked(fit, o, grid[g], pw, wf, &st, t)) != 0)
+				goto out;
+			fl_linalg_gemv(hold->X, hold->n, hold->dim, wf, z + g * tr->n + nall);
+		}
 		memcpy(yall + nall, hold->y, hold->n * sizeof(double));
 		nall += hold->n;
 	}
-	cand->valid_log_loss = fl_log_loss(z, yall, nall);
-	cand->valid_auc = fl_auc(z, yall, nall);
+	for (size_t g = 0; g < n_grid; g++) {
+		cand[g].valid_log_loss = fl_log_loss(z + g * tr->n, yall, nall);
+		cand[g].valid_auc = fl_auc(z + g * tr->n, yall, nall);
+	}
 out:
 	fl_dataset_free(fit);
 	fl_dataset_free(hold);
@@ -310,12 +327,8 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 		 * tiny file are skipped, so the count is an upper bound. */
 		t.p.fits =
 		        rep->n_grid * (va != NULL ? 1 : (size_t)(o->kfold > 0 ? o->kfold : 5)) + 1;
-		/* From strong to weak penalty, each fit warm-started from the last:
-		 * the path is smooth, so Newton needs few steps per point. */
-		for (size_t g = rep->n_grid; g-- > 0;) {
-			if ((r = evaluate_l2(tr, va, o, grid[g], pw, w, &rep->grid[g], &t)) != 0)
-				goto out;
-		}
+		if ((r = search_l2(tr, va, o, grid, rep->n_grid, pw, w, rep->grid, &t)) != 0)
+			goto out;
 		for (size_t g = 1; g < rep->n_grid; g++)
 			if (rep->grid[g].valid_log_loss < rep->grid[best].valid_log_loss)
 				best = g;
