@@ -45,9 +45,11 @@ void fl_schema_free(struct fl_schema *s)
 	for (size_t i = 0; i < s->n_features; i++) {
 		free(s->features[i].name);
 		free_strv(s->features[i].values, s->features[i].n_values);
+		free_strv(s->features[i].missing_values, s->features[i].n_missing_values);
 	}
 	free(s->features);
 	free_strv(s->ignore, s->n_ignore);
+	free_strv(s->missing_values, s->n_missing_values);
 	free(s->canonical);
 	free(s);
 }
@@ -199,12 +201,203 @@ static int parse_clip(json_t *jc, size_t idx, const char *origin, struct fl_feat
 	return 0;
 }
 
+/* ---- Placeholders ("missing_values") and "case": "fold" ---- */
+
+static void fold_trim(const char **b, const char **e)
+{
+	while (*b < *e && (**b == ' ' || **b == '\t'))
+		(*b)++;
+	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+static int ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int fl_schema_fold_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	const char *ae = a + alen, *be = b + blen;
+
+	fold_trim(&a, &ae);
+	fold_trim(&b, &be);
+	for (; a < ae && b < be; a++, b++) {
+		int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
+
+		if (x != y)
+			return x - y;
+	}
+	return (a < ae) - (b < be);
+}
+
+static int fold_qsort(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+	return fl_schema_fold_cmp(x, strlen(x), y, strlen(y));
+}
+
+static int in_fold_list(char *const *list, size_t n, const char *v, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fl_schema_fold_cmp(list[i], strlen(list[i]), v, len) == 0)
+			return 1;
+	return 0;
+}
+
+int fl_schema_is_missing(const struct fl_schema *s, const struct fl_feature *f, const char *v,
+                         size_t len)
+{
+	if (len == 0)
+		return 1;
+	return in_fold_list(s->missing_values, s->n_missing_values, v, len) ||
+	       (f != NULL && in_fold_list(f->missing_values, f->n_missing_values, v, len));
+}
+
+/*
+ * A "missing_values" list: at most FL_SCHEMA_MAX_MISSING_VALUES non-empty
+ * strings of at most FL_SCHEMA_MAX_PLACEHOLDER bytes, none listed twice
+ * (as they match: trimmed, in any ASCII case). path is the list's JSON path
+ * ("missing_values", "features[2].missing_values"), feat the feature's
+ * name or NULL.
+ */
+static int parse_missing_values(json_t *arr, const char *origin, const char *path, const char *feat,
+                                char ***out, size_t *n_out)
+{
+	char ctx[96], **v = NULL, **sorted = NULL;
+	size_t n;
+	int r = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (feat != NULL)
+		snprintf(ctx, sizeof(ctx), " (feature \"%.40s\")", feat);
+	else
+		ctx[0] = '\0';
+	if (!json_is_array(arr))
+		return fl_fail(FL_ERR_SCHEMA, "%s: %s%s: must be an array of strings", origin, path,
+		               ctx);
+	if ((n = json_array_size(arr)) > FL_SCHEMA_MAX_MISSING_VALUES)
+		return fl_fail(FL_ERR_SCHEMA, "%s: %s%s: more than %d values", origin, path, ctx,
+		               FL_SCHEMA_MAX_MISSING_VALUES);
+	if (n == 0)
+		return 0;
+	if ((v = calloc(n, sizeof(*v))) == NULL || (sorted = malloc(n * sizeof(*sorted))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		const char *t = json_string_value(e);
+
+		if (!json_is_string(e) || strlen(t) != json_string_length(e) ||
+		    json_string_length(e) > FL_SCHEMA_MAX_PLACEHOLDER ||
+		    fl_schema_fold_cmp(t, strlen(t), "", 0) == 0) {
+			r = fl_fail(FL_ERR_SCHEMA,
+			            "%s: %s[%zu]%s: must be a non-blank string of at most %d bytes",
+			            origin, path, i, ctx, FL_SCHEMA_MAX_PLACEHOLDER);
+			goto out;
+		}
+		if ((v[i] = xstrdup(t)) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+	}
+	memcpy(sorted, v, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), fold_qsort);
+	for (size_t i = 1; i < n; i++)
+		if (fold_qsort(&sorted[i - 1], &sorted[i]) == 0) {
+			r = fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: %s%s: \"%s\" and \"%s\" are the same placeholder (compared "
+			        "trimmed, in any case)",
+			        origin, path, ctx, sorted[i - 1], sorted[i]);
+			goto out;
+		}
+	*out = v;
+	*n_out = n;
+	v = NULL;
+out:
+	free(sorted);
+	free_strv(v, n);
+	return r;
+}
+
+/* The canonical form of a "missing_values" list: trimmed, in lower case and
+ * sorted, since that is how it matches (equal lists, equal text). */
+static json_t *canonical_missing_values(char *const *v, size_t n)
+{
+	json_t *arr = json_array();
+	char **keys = calloc(n ? n : 1, sizeof(*keys));
+
+	for (size_t i = 0; arr != NULL && keys != NULL && i < n; i++) {
+		const char *b = v[i], *e = v[i] + strlen(v[i]);
+		char *k;
+
+		fold_trim(&b, &e);
+		if ((k = keys[i] = malloc((size_t)(e - b) + 1)) == NULL)
+			goto fail;
+		for (size_t j = 0; b + j < e; j++)
+			k[j] = (char)ascii_lower((unsigned char)b[j]);
+		k[e - b] = '\0';
+	}
+	if (arr == NULL || keys == NULL)
+		goto fail;
+	qsort(keys, n, sizeof(*keys), strcmp_qsort);
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(arr, json_string(keys[i])) != 0)
+			goto fail;
+	free_strv(keys, n);
+	return arr;
+fail:
+	free_strv(keys, n);
+	json_decref(arr);
+	return NULL;
+}
+
+/* A categorical feature's values under its placeholders and "case": no
+ * value may be a placeholder (it could never be encoded as itself), and
+ * under "fold" no two values may match the same text. */
+static int check_category_values(const struct fl_schema *s, struct fl_feature *f, size_t idx,
+                                 const char *origin)
+{
+	char **sorted;
+	int r = 0;
+
+	for (size_t i = 0; i < f->n_values; i++)
+		if (f->values[i][0] != '\0' &&
+		    fl_schema_is_missing(s, f, f->values[i], strlen(f->values[i])))
+			return fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].values[%zu] (feature \"%.40s\"): \"%s\" is "
+			        "also a missing value (in \"missing_values\")",
+			        origin, idx, i, f->name, f->values[i]);
+	if (!f->fold)
+		return 0;
+	if ((sorted = malloc(f->n_values * sizeof(*sorted))) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(sorted, f->values, f->n_values * sizeof(*sorted));
+	qsort(sorted, f->n_values, sizeof(*sorted), fold_qsort);
+	for (size_t i = 1; i < f->n_values && r == 0; i++)
+		if (fold_qsort(&sorted[i - 1], &sorted[i]) == 0)
+			r = fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].values (feature \"%.40s\"): \"%s\" and \"%s\" "
+			        "are the same value under \"case\": \"fold\"",
+			        origin, idx, f->name, sorted[i - 1], sorted[i]);
+	free(sorted);
+	return r;
+}
+
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
-	static const char *const num_keys[] = {"name",    "type",      "missing",  "clip",
-	                                       "decimal", "thousands", "currency", NULL};
-	static const char *const cat_keys[] = {"name", "type", "values", "other", NULL};
-	char where[64], *type = NULL, *missing = NULL, **sorted = NULL;
+	static const char *const num_keys[] = {"name",     "type",           "missing",
+	                                       "clip",     "decimal",        "thousands",
+	                                       "currency", "missing_values", NULL};
+	static const char *const cat_keys[] = {"name", "type",           "values", "other",
+	                                       "case", "missing_values", NULL};
+	char where[64], *type = NULL, *missing = NULL, *fcase = NULL, **sorted = NULL;
 	json_t *values, *other;
 	int r;
 
@@ -216,8 +409,25 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 	snprintf(where, sizeof(where), "feature \"%.40s\": ", f->name);
 	if ((r = get_string(jf, "type", 1, origin, where, &type)) != 0)
 		goto out;
+	if (json_object_get(jf, "missing_values") != NULL) {
+		char path[48];
+
+		snprintf(path, sizeof(path), "features[%zu].missing_values", idx);
+		if ((r = parse_missing_values(json_object_get(jf, "missing_values"), origin, path,
+		                              f->name, &f->missing_values, &f->n_missing_values)) !=
+		    0)
+			goto out;
+	}
 	if (strcmp(type, "numeric") == 0) {
 		f->type = FL_NUMERIC;
+		if (json_object_get(jf, "case") != NULL) {
+			r = fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].case (feature \"%.40s\"): \"case\" applies to "
+			        "categorical features only",
+			        origin, idx, f->name);
+			goto out;
+		}
 		if ((r = check_keys(jf, num_keys, origin, where)) != 0)
 			goto out;
 		if ((r = get_string(jf, "missing", 0, origin, where, &missing)) != 0)
@@ -270,6 +480,17 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			goto out;
 		}
 		f->other = other != NULL && json_is_true(other);
+		if ((r = get_string(jf, "case", 0, origin, where, &fcase)) != 0)
+			goto out;
+		if (fcase != NULL && strcmp(fcase, "fold") != 0 && strcmp(fcase, "exact") != 0) {
+			r = fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].case (feature \"%.40s\"): unknown value \"%s\" "
+			        "(expected \"fold\" or \"exact\")",
+			        origin, idx, f->name, fcase);
+			goto out;
+		}
+		f->fold = fcase != NULL && strcmp(fcase, "fold") == 0;
 		f->n_values = json_array_size(values);
 		if ((f->values = calloc(f->n_values, sizeof(*f->values))) == NULL) {
 			r = FL_ERR_NOMEM;
@@ -311,6 +532,7 @@ out:
 	free(sorted);
 	free(type);
 	free(missing);
+	free(fcase);
 	return r;
 }
 
@@ -365,6 +587,16 @@ static int make_canonical(struct fl_schema *s)
 		if (jf == NULL || json_array_append_new(feats, jf) != 0)
 			goto out;
 		json_object_set_new(jf, "name", json_string(f->name));
+		/* Placeholders and case folding change the encoding, so they are in
+		 * the canonical form, but only when set: a schema without them
+		 * keeps the fingerprint it always had. */
+		if (f->n_missing_values > 0 &&
+		    json_object_set_new(
+		            jf, "missing_values",
+		            canonical_missing_values(f->missing_values, f->n_missing_values)) != 0)
+			goto out;
+		if (f->fold)
+			json_object_set_new(jf, "case", json_string("fold"));
 		if (f->type == FL_NUMERIC) {
 			json_object_set_new(jf, "type", json_string("numeric"));
 			json_object_set_new(
@@ -405,6 +637,11 @@ static int make_canonical(struct fl_schema *s)
 	json_object_set_new(root, "id", s->id ? json_string(s->id) : json_null());
 	json_object_set(root, "features", feats);
 	json_object_set(root, "ignore", ign);
+	if (s->n_missing_values > 0 &&
+	    json_object_set_new(root, "missing_values",
+	                        canonical_missing_values(s->missing_values, s->n_missing_values)) !=
+	            0)
+		goto out;
 	s->canonical = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	if (s->canonical == NULL)
 		goto out;
@@ -440,8 +677,9 @@ static int parse_dialect(json_t *root, const char *origin, struct fl_schema *s)
 int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out)
 {
 	static const char *const top_keys[] = {
-	        "fedlead_schema", "label",    "id",      "features",  "ignore",   "comment",
-	        "delimiter",      "encoding", "decimal", "thousands", "currency", NULL};
+	        "fedlead_schema", "label",          "id",       "features", "ignore",
+	        "comment",        "delimiter",      "encoding", "decimal",  "thousands",
+	        "currency",       "missing_values", NULL};
 	static const char *const label_keys[] = {"column", "positive", "negative", NULL};
 	struct fl_schema *s = NULL;
 	json_t *root = NULL, *v, *label, *feats, *ign;
@@ -510,6 +748,11 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 	if ((r = get_string(root, "id", 0, origin, "", &s->id)) != 0 ||
 	    (r = parse_dialect(root, origin, s)) != 0)
 		goto out;
+	if (json_object_get(root, "missing_values") != NULL &&
+	    (r = parse_missing_values(json_object_get(root, "missing_values"), origin,
+	                              "missing_values", NULL, &s->missing_values,
+	                              &s->n_missing_values)) != 0)
+		goto out;
 
 	feats = json_object_get(root, "features");
 	if (!json_is_array(feats) || json_array_size(feats) == 0) {
@@ -530,7 +773,9 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 		struct fl_feature *f = &s->features[i];
 
 		s->n_features = i + 1;
-		if ((r = parse_feature(json_array_get(feats, i), i, origin, f)) != 0)
+		if ((r = parse_feature(json_array_get(feats, i), i, origin, f)) != 0 ||
+		    (f->type == FL_CATEGORICAL &&
+		     (r = check_category_values(s, f, i, origin)) != 0))
 			goto out;
 		f->enc_offset = s->dim;
 		s->dim += f->enc_width;
