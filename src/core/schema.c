@@ -231,11 +231,19 @@ int fl_schema_fold_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	return (a < ae) - (b < be);
 }
 
+static int fold_eq(const char *x, const char *y)
+{
+	return fl_schema_fold_cmp(x, strlen(x), y, strlen(y)) == 0;
+}
+
+/* Fold order, then byte order: texts equal under fold end up adjacent, in
+ * an order that does not depend on qsort (messages name them). */
 static int fold_qsort(const void *a, const void *b)
 {
 	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	int c = fl_schema_fold_cmp(x, strlen(x), y, strlen(y));
 
-	return fl_schema_fold_cmp(x, strlen(x), y, strlen(y));
+	return c != 0 ? c : strcmp(x, y);
 }
 
 static int in_fold_list(char *const *list, size_t n, const char *v, size_t len)
@@ -307,7 +315,7 @@ static int parse_missing_values(json_t *arr, const char *origin, const char *pat
 	memcpy(sorted, v, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), fold_qsort);
 	for (size_t i = 1; i < n; i++)
-		if (fold_qsort(&sorted[i - 1], &sorted[i]) == 0) {
+		if (fold_eq(sorted[i - 1], sorted[i])) {
 			r = fl_fail(
 			        FL_ERR_SCHEMA,
 			        "%s: %s%s: \"%s\" and \"%s\" are the same placeholder (compared "
@@ -380,7 +388,7 @@ static int check_category_values(const struct fl_schema *s, struct fl_feature *f
 	memcpy(sorted, f->values, f->n_values * sizeof(*sorted));
 	qsort(sorted, f->n_values, sizeof(*sorted), fold_qsort);
 	for (size_t i = 1; i < f->n_values && r == 0; i++)
-		if (fold_qsort(&sorted[i - 1], &sorted[i]) == 0)
+		if (fold_eq(sorted[i - 1], sorted[i]))
 			r = fl_fail(
 			        FL_ERR_SCHEMA,
 			        "%s: features[%zu].values (feature \"%.40s\"): \"%s\" and \"%s\" "

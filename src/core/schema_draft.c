@@ -1153,12 +1153,13 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		}
 		as_numbers = c->numeric;
 		for (size_t k = 0; k < n_groups; k++) {
-			if (groups[k].spellings > 1)
-				fold = 1;
 			if (o->min_count > 1 && groups[k].n < o->min_count) {
+				groups[k].spellings = 0; /* left out */
 				n_rare++;
 				continue;
 			}
+			if (groups[k].spellings > 1)
+				fold = 1;
 			list[n_list++] = (char *)groups[k].text;
 		}
 		/* Trimmed values need the trimming encoder too. */
