@@ -141,6 +141,19 @@ int fl_schema_is_missing(const struct fl_schema *s, const struct fl_feature *f, 
  * range proposed from the file (its 0.5 % and 99.5 % quantiles, rounded
  * outward to two significant digits). Returns malloc'ed pretty JSON.
  *
+ * It also decides, and says why in the decision table (opts.table):
+ * identifiers (at least 50 values, at least 95 % distinct, text or
+ * integers; counted with a bounded k-minimum-values sketch), constant
+ * columns (one value, with or without empty fields) and free text (more
+ * than 100 distinct values) are ignored; placeholders ("Select", "N/A",
+ * "NA", "-", "null", "none", "unknown", "?", trimmed, any case) become the
+ * feature's "missing_values"; category values are trimmed, and values that
+ * differ only in case (or had blanks around them) give "case": "fold",
+ * each listed once as most rows spell it; numbers with thousands
+ * separators, a currency or a decimal comma are numeric with the format on
+ * the feature (when "1,234" reads both ways, a semicolon-separated file
+ * takes the decimal comma, any other the thousands separator).
+ *
  * The label's positive value is the one of its two values that is a known
  * word for a conversion (fl_schema_label_positive()); when the values do not
  * say, the draft fails (FL_ERR_DATA) asking for --positive. An empty or
