@@ -129,6 +129,12 @@ struct fl_load_report {
 int fl_encode_unseen(const struct fl_binding *b, const struct fl_csv_record *rec, const double *x,
                      size_t i);
 
+/*
+ * Whether feature i of rec has no value: an empty field or a placeholder
+ * of the schema's "missing_values" (fl_schema_is_missing()).
+ */
+int fl_encode_missing(const struct fl_binding *b, const struct fl_csv_record *rec, size_t i);
+
 /* Fills rep->n_extra and rep->extra from a binding. */
 void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b);
 

@@ -40,6 +40,10 @@
 /* Largest |low| or |high| of a clip range: its square, times any count of
  * rows, stays far from overflow. */
 #define FL_SCHEMA_MAX_CLIP 1e15
+/* "missing_values": at most this many placeholders per list, each at most
+ * FL_SCHEMA_MAX_PLACEHOLDER bytes. */
+#define FL_SCHEMA_MAX_MISSING_VALUES 64
+#define FL_SCHEMA_MAX_PLACEHOLDER 64
 
 enum fl_feature_type { FL_NUMERIC = 0, FL_CATEGORICAL = 1 };
 enum fl_missing_policy { FL_MISSING_ERROR = 0, FL_MISSING_IMPUTE = 1 };
@@ -58,6 +62,14 @@ struct fl_feature {
 	 * FL_DIALECT_* bits in number_set; the others are the file's) */
 	struct fl_number_format number;
 	unsigned number_set;
+	/* "missing_values": field texts that mean "no value" for this feature
+	 * (besides the schema's global list and the empty field); matched
+	 * trimmed and ignoring ASCII case, stored as written. */
+	char **missing_values;
+	size_t n_missing_values;
+	/* categorical: "case": "fold": values match trimmed and ignoring ASCII
+	 * case ("google " is "Google"); 0: exact text, as always. */
+	int fold;
 };
 
 struct fl_schema {
@@ -80,6 +92,9 @@ struct fl_schema {
 	 * and --encoding overwrite it after loading.
 	 */
 	struct fl_csv_dialect dialect;
+	/* The top-level "missing_values", for every feature. */
+	char **missing_values;
+	size_t n_missing_values;
 };
 
 /*
@@ -102,6 +117,22 @@ void fl_schema_fingerprint_hex(const struct fl_schema *s, char out[65]);
 void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_t bufsz);
 
 /*
+ * Compares two texts as "case": "fold" does: blanks (space, tab) around
+ * them dropped, ASCII letters in lower case (bytes above 127 compare as
+ * they are: "É" and "é" stay different). Returns <0, 0, >0 like strcmp.
+ */
+int fl_schema_fold_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/*
+ * Whether the field text v (len bytes) means "no value" for feature f: the
+ * empty field, or, trimmed of blanks, one of the schema's or the feature's
+ * "missing_values" in any ASCII case ("n/a" for "N/A"). The encoder treats
+ * it as it treats an empty field (imputed, missing=error, or "other").
+ */
+int fl_schema_is_missing(const struct fl_schema *s, const struct fl_feature *f, const char *v,
+                         size_t len);
+
+/*
  * Drafts a schema from a CSV for a person to review: columns whose
  * non-empty values all parse as numbers become numeric (categorical when they
  * take at most max_levels distinct integer values and the caller asked for
@@ -109,6 +140,19 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
  * Missing values give missing=impute. Each numeric feature gets a clip
  * range proposed from the file (its 0.5 % and 99.5 % quantiles, rounded
  * outward to two significant digits). Returns malloc'ed pretty JSON.
+ *
+ * It also decides, and says why in the decision table (opts.table):
+ * identifiers (at least 50 values, at least 95 % distinct, text or
+ * integers; counted with a bounded k-minimum-values sketch), constant
+ * columns (one value, with or without empty fields) and free text (more
+ * than 100 distinct values) are ignored; placeholders ("Select", "N/A",
+ * "NA", "-", "null", "none", "unknown", "?", trimmed, any case) become the
+ * feature's "missing_values"; category values are trimmed, and values that
+ * differ only in case (or had blanks around them) give "case": "fold",
+ * each listed once as most rows spell it; numbers with thousands
+ * separators, a currency or a decimal comma are numeric with the format on
+ * the feature (when "1,234" reads both ways, a semicolon-separated file
+ * takes the decimal comma, any other the thousands separator).
  *
  * The label's positive value is the one of its two values that is a known
  * word for a conversion (fl_schema_label_positive()); when the values do not
@@ -124,6 +168,14 @@ struct fl_schema_draft_opts {
 	const char *positive; /* the label value meaning converted, or NULL: from the words */
 	size_t max_levels;
 	struct fl_csv_dialect dialect; /* how the file is written */
+	/* Category values seen fewer than min_count times are left out of the
+	 * drafted list (rows with them go to "other"); 0 or 1 keeps all. The
+	 * federated schema round drafts with the node policy's k, so that a
+	 * rarer value never leaves the site. */
+	uint64_t min_count;
+	/* When not NULL, receives the decision table (malloc'ed text, one
+	 * line per column: what the draft decided and why, what to check). */
+	char **table;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

@@ -14,7 +14,7 @@ int fl_cmd_node_schema(int argc, char **argv)
 {
 	struct fl_node_args a;
 	struct fl_schema_draft_opts o;
-	char *json = NULL;
+	char *json = NULL, *table = NULL;
 	FILE *fp;
 	int r;
 
@@ -27,9 +27,15 @@ int fl_cmd_node_schema(int argc, char **argv)
 	                                  .id = a.id,
 	                                  .positive = a.positive,
 	                                  .max_levels = a.max_levels,
-	                                  .dialect = a.dialect};
+	                                  .dialect = a.dialect,
+	                                  .table = a.quiet ? NULL : &table};
 	if ((r = fl_schema_draft_opts(a.data, &o, &json)) != 0)
 		return fl_node_fail(r);
+	/* What the draft decided and why, for the person who reviews it; on
+	 * stderr, so that the schema alone goes to stdout. */
+	if (table != NULL)
+		fputs(table, stderr);
+	free(table);
 	fp = a.out ? fopen(a.out, "w") : stdout;
 	if (fp == NULL) {
 		perror(a.out);

@@ -55,6 +55,39 @@ static int cat_cmp(const void *a, const void *b)
 	return strcmp(((const struct cat_entry *)a)->value, ((const struct cat_entry *)b)->value);
 }
 
+/* Under "case": "fold" the values are sorted, and found, as they match:
+ * trimmed, ignoring ASCII case. */
+static int cat_fold_cmp(const void *a, const void *b)
+{
+	const char *x = ((const struct cat_entry *)a)->value,
+	           *y = ((const struct cat_entry *)b)->value;
+
+	return fl_schema_fold_cmp(x, strlen(x), y, strlen(y));
+}
+
+static const struct cat_entry *find_category(const struct fl_feature *f, const struct binding *fb,
+                                             const struct fl_csv_field *fld)
+{
+	struct cat_entry key = {fld->s, 0};
+	size_t lo = 0, hi = f->n_values;
+
+	if (!f->fold)
+		return bsearch(&key, fb->cats, f->n_values, sizeof(*fb->cats), cat_cmp);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const char *v = fb->cats[mid].value;
+		int c = fl_schema_fold_cmp(fld->s, fld->len, v, strlen(v));
+
+		if (c == 0)
+			return &fb->cats[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
 /* Finds a header column by name; duplicated names the schema uses are an
  * error because either copy could be meant. */
 static int find_column(const struct header_entry *hdr, size_t n, const char *path, const char *name,
@@ -151,7 +184,8 @@ int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
 		}
 		for (size_t k = 0; k < f->n_values; k++)
 			b->feat[i].cats[k] = (struct cat_entry){f->values[k], k};
-		qsort(b->feat[i].cats, f->n_values, sizeof(struct cat_entry), cat_cmp);
+		qsort(b->feat[i].cats, f->n_values, sizeof(struct cat_entry),
+		      f->fold ? cat_fold_cmp : cat_cmp);
 	}
 	if (b->label_col != SIZE_MAX)
 		used[b->label_col] = 1;
@@ -238,7 +272,13 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 	char what[160], fmt[96];
 	double v;
 
-	if (fld->len == 0) {
+	/* An empty field, or a placeholder of "missing_values" ("Select",
+	 * "N/A"): no value either way. */
+	if (fl_schema_is_missing(b->s, f, fld->s, fld->len)) {
+		if (f->missing != FL_MISSING_IMPUTE && fld->len > 0)
+			return bad_field(b, rec, col,
+			                 "is a missing value (in \"missing_values\"), and the "
+			                 "schema says missing=error");
 		if (f->missing != FL_MISSING_IMPUTE)
 			return fl_fail(FL_ERR_DATA,
 			               "%s:%llu:%zu: column \"%s\": missing value (the schema "
@@ -278,19 +318,25 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 static int encode_categorical(const struct fl_binding *b, const struct fl_feature *f,
                               const struct binding *fb, const struct fl_csv_record *rec, double *x)
 {
-	struct cat_entry key = {rec->fields[fb->col].s, 0}, *hit;
+	const struct fl_csv_field *fld = &rec->fields[fb->col];
+	const struct cat_entry *hit;
+	int missing = 0;
 
 	memset(x, 0, f->enc_width * sizeof(*x));
-	hit = bsearch(&key, fb->cats, f->n_values, sizeof(*fb->cats), cat_cmp);
-	if (hit != NULL) {
+	/* A placeholder is never a listed value (the parser refuses that), so
+	 * it is missing, as an empty field not listed as "" is. */
+	if (fld->len > 0 && fl_schema_is_missing(b->s, f, fld->s, fld->len))
+		missing = 1;
+	else if ((hit = find_category(f, fb, fld)) != NULL) {
 		x[hit->k] = 1.0;
 		return 0;
-	}
+	} else
+		missing = fld->len == 0;
 	if (f->other) {
 		x[f->n_values] = 1.0;
 		return 0;
 	}
-	if (rec->fields[fb->col].len == 0)
+	if (missing)
 		return fl_fail(FL_ERR_DATA,
 		               "%s:%llu:%zu: column \"%s\": missing value (no \"other\" category)",
 		               b->path, (unsigned long long)rec->line, fb->col + 1, f->name);
@@ -520,7 +566,14 @@ int fl_encode_unseen(const struct fl_binding *b, const struct fl_csv_record *rec
 	/* encode_categorical() sets the "(other)" column for a value it did not
 	 * find and for a missing one; only the first is unseen. */
 	return f->type == FL_CATEGORICAL && f->other && x[f->enc_offset + f->n_values] == 1.0 &&
-	       rec->fields[b->feat[i].col].len > 0;
+	       !fl_encode_missing(b, rec, i);
+}
+
+int fl_encode_missing(const struct fl_binding *b, const struct fl_csv_record *rec, size_t i)
+{
+	const struct fl_csv_field *fld = &rec->fields[b->feat[i].col];
+
+	return fl_schema_is_missing(b->s, &b->s->features[i], fld->s, fld->len);
 }
 
 void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b)

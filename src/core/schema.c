@@ -14,8 +14,6 @@
 
 #include "fedlead/csv.h"
 #include "fedlead/error.h"
-#include "fedlead/splitmix.h"
-#include "fedlead/utf8.h"
 
 static char *xstrdup(const char *s)
 {
@@ -47,9 +45,11 @@ void fl_schema_free(struct fl_schema *s)
 	for (size_t i = 0; i < s->n_features; i++) {
 		free(s->features[i].name);
 		free_strv(s->features[i].values, s->features[i].n_values);
+		free_strv(s->features[i].missing_values, s->features[i].n_missing_values);
 	}
 	free(s->features);
 	free_strv(s->ignore, s->n_ignore);
+	free_strv(s->missing_values, s->n_missing_values);
 	free(s->canonical);
 	free(s);
 }
@@ -201,12 +201,211 @@ static int parse_clip(json_t *jc, size_t idx, const char *origin, struct fl_feat
 	return 0;
 }
 
+/* ---- Placeholders ("missing_values") and "case": "fold" ---- */
+
+static void fold_trim(const char **b, const char **e)
+{
+	while (*b < *e && (**b == ' ' || **b == '\t'))
+		(*b)++;
+	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+static int ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+int fl_schema_fold_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	const char *ae = a + alen, *be = b + blen;
+
+	fold_trim(&a, &ae);
+	fold_trim(&b, &be);
+	for (; a < ae && b < be; a++, b++) {
+		int x = ascii_lower((unsigned char)*a), y = ascii_lower((unsigned char)*b);
+
+		if (x != y)
+			return x - y;
+	}
+	return (a < ae) - (b < be);
+}
+
+static int fold_eq(const char *x, const char *y)
+{
+	return fl_schema_fold_cmp(x, strlen(x), y, strlen(y)) == 0;
+}
+
+/* Fold order, then byte order: texts equal under fold end up adjacent, in
+ * an order that does not depend on qsort (messages name them). */
+static int fold_qsort(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	int c = fl_schema_fold_cmp(x, strlen(x), y, strlen(y));
+
+	return c != 0 ? c : strcmp(x, y);
+}
+
+static int in_fold_list(char *const *list, size_t n, const char *v, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fl_schema_fold_cmp(list[i], strlen(list[i]), v, len) == 0)
+			return 1;
+	return 0;
+}
+
+int fl_schema_is_missing(const struct fl_schema *s, const struct fl_feature *f, const char *v,
+                         size_t len)
+{
+	if (len == 0)
+		return 1;
+	return in_fold_list(s->missing_values, s->n_missing_values, v, len) ||
+	       (f != NULL && in_fold_list(f->missing_values, f->n_missing_values, v, len));
+}
+
+/*
+ * A "missing_values" list: at most FL_SCHEMA_MAX_MISSING_VALUES non-empty
+ * strings of at most FL_SCHEMA_MAX_PLACEHOLDER bytes, none listed twice
+ * (as they match: trimmed, in any ASCII case). path is the list's JSON path
+ * ("missing_values", "features[2].missing_values"), feat the feature's
+ * name or NULL.
+ */
+static int parse_missing_values(json_t *arr, const char *origin, const char *path, const char *feat,
+                                char ***out, size_t *n_out)
+{
+	char ctx[96], **v = NULL, **sorted = NULL;
+	size_t n;
+	int r = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (feat != NULL)
+		snprintf(ctx, sizeof(ctx), " (feature \"%.40s\")", feat);
+	else
+		ctx[0] = '\0';
+	if (!json_is_array(arr))
+		return fl_fail(FL_ERR_SCHEMA, "%s: %s%s: must be an array of strings", origin, path,
+		               ctx);
+	if ((n = json_array_size(arr)) > FL_SCHEMA_MAX_MISSING_VALUES)
+		return fl_fail(FL_ERR_SCHEMA, "%s: %s%s: more than %d values", origin, path, ctx,
+		               FL_SCHEMA_MAX_MISSING_VALUES);
+	if (n == 0)
+		return 0;
+	if ((v = calloc(n, sizeof(*v))) == NULL || (sorted = malloc(n * sizeof(*sorted))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		const char *t = json_string_value(e);
+
+		if (!json_is_string(e) || strlen(t) != json_string_length(e) ||
+		    json_string_length(e) > FL_SCHEMA_MAX_PLACEHOLDER ||
+		    fl_schema_fold_cmp(t, strlen(t), "", 0) == 0) {
+			r = fl_fail(FL_ERR_SCHEMA,
+			            "%s: %s[%zu]%s: must be a non-blank string of at most %d bytes",
+			            origin, path, i, ctx, FL_SCHEMA_MAX_PLACEHOLDER);
+			goto out;
+		}
+		if ((v[i] = xstrdup(t)) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+	}
+	memcpy(sorted, v, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), fold_qsort);
+	for (size_t i = 1; i < n; i++)
+		if (fold_eq(sorted[i - 1], sorted[i])) {
+			r = fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: %s%s: \"%s\" and \"%s\" are the same placeholder (compared "
+			        "trimmed, in any case)",
+			        origin, path, ctx, sorted[i - 1], sorted[i]);
+			goto out;
+		}
+	*out = v;
+	*n_out = n;
+	v = NULL;
+out:
+	free(sorted);
+	free_strv(v, n);
+	return r;
+}
+
+/* The canonical form of a "missing_values" list: trimmed, in lower case and
+ * sorted, since that is how it matches (equal lists, equal text). */
+static json_t *canonical_missing_values(char *const *v, size_t n)
+{
+	json_t *arr = json_array();
+	char **keys = calloc(n ? n : 1, sizeof(*keys));
+
+	for (size_t i = 0; arr != NULL && keys != NULL && i < n; i++) {
+		const char *b = v[i], *e = v[i] + strlen(v[i]);
+		char *k;
+
+		fold_trim(&b, &e);
+		if ((k = keys[i] = malloc((size_t)(e - b) + 1)) == NULL)
+			goto fail;
+		for (size_t j = 0; b + j < e; j++)
+			k[j] = (char)ascii_lower((unsigned char)b[j]);
+		k[e - b] = '\0';
+	}
+	if (arr == NULL || keys == NULL)
+		goto fail;
+	qsort(keys, n, sizeof(*keys), strcmp_qsort);
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(arr, json_string(keys[i])) != 0)
+			goto fail;
+	free_strv(keys, n);
+	return arr;
+fail:
+	free_strv(keys, n);
+	json_decref(arr);
+	return NULL;
+}
+
+/* A categorical feature's values under its placeholders and "case": no
+ * value may be a placeholder (it could never be encoded as itself), and
+ * under "fold" no two values may match the same text. */
+static int check_category_values(const struct fl_schema *s, struct fl_feature *f, size_t idx,
+                                 const char *origin)
+{
+	char **sorted;
+	int r = 0;
+
+	for (size_t i = 0; i < f->n_values; i++)
+		if (f->values[i][0] != '\0' &&
+		    fl_schema_is_missing(s, f, f->values[i], strlen(f->values[i])))
+			return fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].values[%zu] (feature \"%.40s\"): \"%s\" is "
+			        "also a missing value (in \"missing_values\")",
+			        origin, idx, i, f->name, f->values[i]);
+	if (!f->fold)
+		return 0;
+	if ((sorted = malloc(f->n_values * sizeof(*sorted))) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(sorted, f->values, f->n_values * sizeof(*sorted));
+	qsort(sorted, f->n_values, sizeof(*sorted), fold_qsort);
+	for (size_t i = 1; i < f->n_values && r == 0; i++)
+		if (fold_eq(sorted[i - 1], sorted[i]))
+			r = fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].values (feature \"%.40s\"): \"%s\" and \"%s\" "
+			        "are the same value under \"case\": \"fold\"",
+			        origin, idx, f->name, sorted[i - 1], sorted[i]);
+	free(sorted);
+	return r;
+}
+
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
-	static const char *const num_keys[] = {"name",    "type",      "missing",  "clip",
-	                                       "decimal", "thousands", "currency", NULL};
-	static const char *const cat_keys[] = {"name", "type", "values", "other", NULL};
-	char where[64], *type = NULL, *missing = NULL, **sorted = NULL;
+	static const char *const num_keys[] = {"name",     "type",           "missing",
+	                                       "clip",     "decimal",        "thousands",
+	                                       "currency", "missing_values", NULL};
+	static const char *const cat_keys[] = {"name", "type",           "values", "other",
+	                                       "case", "missing_values", NULL};
+	char where[64], *type = NULL, *missing = NULL, *fcase = NULL, **sorted = NULL;
 	json_t *values, *other;
 	int r;
 
@@ -218,8 +417,25 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 	snprintf(where, sizeof(where), "feature \"%.40s\": ", f->name);
 	if ((r = get_string(jf, "type", 1, origin, where, &type)) != 0)
 		goto out;
+	if (json_object_get(jf, "missing_values") != NULL) {
+		char path[48];
+
+		snprintf(path, sizeof(path), "features[%zu].missing_values", idx);
+		if ((r = parse_missing_values(json_object_get(jf, "missing_values"), origin, path,
+		                              f->name, &f->missing_values, &f->n_missing_values)) !=
+		    0)
+			goto out;
+	}
 	if (strcmp(type, "numeric") == 0) {
 		f->type = FL_NUMERIC;
+		if (json_object_get(jf, "case") != NULL) {
+			r = fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].case (feature \"%.40s\"): \"case\" applies to "
+			        "categorical features only",
+			        origin, idx, f->name);
+			goto out;
+		}
 		if ((r = check_keys(jf, num_keys, origin, where)) != 0)
 			goto out;
 		if ((r = get_string(jf, "missing", 0, origin, where, &missing)) != 0)
@@ -272,6 +488,17 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			goto out;
 		}
 		f->other = other != NULL && json_is_true(other);
+		if ((r = get_string(jf, "case", 0, origin, where, &fcase)) != 0)
+			goto out;
+		if (fcase != NULL && strcmp(fcase, "fold") != 0 && strcmp(fcase, "exact") != 0) {
+			r = fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].case (feature \"%.40s\"): unknown value \"%s\" "
+			        "(expected \"fold\" or \"exact\")",
+			        origin, idx, f->name, fcase);
+			goto out;
+		}
+		f->fold = fcase != NULL && strcmp(fcase, "fold") == 0;
 		f->n_values = json_array_size(values);
 		if ((f->values = calloc(f->n_values, sizeof(*f->values))) == NULL) {
 			r = FL_ERR_NOMEM;
@@ -313,6 +540,7 @@ out:
 	free(sorted);
 	free(type);
 	free(missing);
+	free(fcase);
 	return r;
 }
 
@@ -367,6 +595,16 @@ static int make_canonical(struct fl_schema *s)
 		if (jf == NULL || json_array_append_new(feats, jf) != 0)
 			goto out;
 		json_object_set_new(jf, "name", json_string(f->name));
+		/* Placeholders and case folding change the encoding, so they are in
+		 * the canonical form, but only when set: a schema without them
+		 * keeps the fingerprint it always had. */
+		if (f->n_missing_values > 0 &&
+		    json_object_set_new(
+		            jf, "missing_values",
+		            canonical_missing_values(f->missing_values, f->n_missing_values)) != 0)
+			goto out;
+		if (f->fold)
+			json_object_set_new(jf, "case", json_string("fold"));
 		if (f->type == FL_NUMERIC) {
 			json_object_set_new(jf, "type", json_string("numeric"));
 			json_object_set_new(
@@ -407,6 +645,11 @@ static int make_canonical(struct fl_schema *s)
 	json_object_set_new(root, "id", s->id ? json_string(s->id) : json_null());
 	json_object_set(root, "features", feats);
 	json_object_set(root, "ignore", ign);
+	if (s->n_missing_values > 0 &&
+	    json_object_set_new(root, "missing_values",
+	                        canonical_missing_values(s->missing_values, s->n_missing_values)) !=
+	            0)
+		goto out;
 	s->canonical = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	if (s->canonical == NULL)
 		goto out;
@@ -442,8 +685,9 @@ static int parse_dialect(json_t *root, const char *origin, struct fl_schema *s)
 int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_schema **out)
 {
 	static const char *const top_keys[] = {
-	        "fedlead_schema", "label",    "id",      "features",  "ignore",   "comment",
-	        "delimiter",      "encoding", "decimal", "thousands", "currency", NULL};
+	        "fedlead_schema", "label",          "id",       "features", "ignore",
+	        "comment",        "delimiter",      "encoding", "decimal",  "thousands",
+	        "currency",       "missing_values", NULL};
 	static const char *const label_keys[] = {"column", "positive", "negative", NULL};
 	struct fl_schema *s = NULL;
 	json_t *root = NULL, *v, *label, *feats, *ign;
@@ -512,6 +756,11 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 	if ((r = get_string(root, "id", 0, origin, "", &s->id)) != 0 ||
 	    (r = parse_dialect(root, origin, s)) != 0)
 		goto out;
+	if (json_object_get(root, "missing_values") != NULL &&
+	    (r = parse_missing_values(json_object_get(root, "missing_values"), origin,
+	                              "missing_values", NULL, &s->missing_values,
+	                              &s->n_missing_values)) != 0)
+		goto out;
 
 	feats = json_object_get(root, "features");
 	if (!json_is_array(feats) || json_array_size(feats) == 0) {
@@ -532,7 +781,9 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 		struct fl_feature *f = &s->features[i];
 
 		s->n_features = i + 1;
-		if ((r = parse_feature(json_array_get(feats, i), i, origin, f)) != 0)
+		if ((r = parse_feature(json_array_get(feats, i), i, origin, f)) != 0 ||
+		    (f->type == FL_CATEGORICAL &&
+		     (r = check_category_values(s, f, i, origin)) != 0))
 			goto out;
 		f->enc_offset = s->dim;
 		s->dim += f->enc_width;
@@ -661,556 +912,4 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
 		return;
 	}
 	snprintf(buf, bufsz, "(column %zu)", j);
-}
-
-/* ---- Drafting a schema from a CSV ---- */
-
-/* Columns with more distinct text values than this look like identifiers or
- * free text, not categories: the draft ignores them. */
-#define DRAFT_MAX_CATEGORIES 100
-
-/* Numeric values kept per column for the drafted clip range: a uniform
- * sample (reservoir) of at most this many, so a large file costs bounded
- * memory and the quantiles are still well within a reviewer's rounding. */
-#define DRAFT_MAX_SAMPLE 100000
-
-struct draft_col {
-	int numeric, integer, missing, overflow;
-	uint64_t bad_line; /* first line with a value draft_utf8() refuses, or 0 */
-	char **vals;       /* sorted distinct values (up to DRAFT_MAX_CATEGORIES) */
-	size_t n_vals;
-	double *sample; /* numeric values seen (a reservoir sample), for the clip */
-	size_t n_sample, cap;
-	uint64_t n_seen;
-};
-
-static int draft_add_number(struct draft_col *c, double x, uint64_t *rng)
-{
-	uint64_t k;
-
-	c->n_seen++;
-	if (c->n_sample < DRAFT_MAX_SAMPLE) {
-		if (c->n_sample == c->cap) {
-			size_t cap = c->cap ? 2 * c->cap : 64;
-			double *ns;
-
-			if (cap > DRAFT_MAX_SAMPLE)
-				cap = DRAFT_MAX_SAMPLE;
-			if ((ns = realloc(c->sample, cap * sizeof(*ns))) == NULL)
-				return FL_ERR_NOMEM;
-			c->sample = ns;
-			c->cap = cap;
-		}
-		c->sample[c->n_sample++] = x;
-		return 0;
-	}
-	if ((k = fl_splitmix64(rng) % c->n_seen) < DRAFT_MAX_SAMPLE)
-		c->sample[k] = x;
-	return 0;
-}
-
-static int double_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* x rounded down (up = 0) or up (up = 1) to two significant digits. */
-static double round_outward(double x, int up)
-{
-	double k, p, r;
-
-	if (x == 0 || !isfinite(x))
-		return x;
-	/* Scaled by a power of ten that is exact (10^k for k >= 0), so that
-	 * 0.013 comes out as 13 / 1000 and not as 13 * 0.001. */
-	k = 1 - floor(log10(fabs(x)));
-	p = pow(10, fabs(k));
-	if (k >= 0)
-		r = (up ? ceil(x * p) : floor(x * p)) / p;
-	else
-		r = (up ? ceil(x / p) : floor(x / p)) * p;
-	/* Never inward, whatever the rounding of the division did. */
-	if (up ? r < x : r > x)
-		r = up ? nextafter(r, INFINITY) : nextafter(r, -INFINITY);
-	return r;
-}
-
-/*
- * The drafted clip range of a numeric column: its 0.5 % and 99.5 %
- * quantiles (by rank in the sample; the minimum and maximum below 200
- * values), rounded outward to two significant digits. This is drafted from
- * local data for a person to review: under differential privacy the clip
- * range is part of the agreed contract and must not be re-derived from any
- * partner's data at training time (that would make the bound itself a
- * release).
- */
-static void draft_clip(struct draft_col *c, double *lo, double *hi)
-{
-	size_t n = c->n_sample;
-
-	qsort(c->sample, n, sizeof(*c->sample), double_cmp);
-	*lo = round_outward(c->sample[(size_t)floor(0.005 * (double)(n - 1))], 0);
-	*hi = round_outward(c->sample[(size_t)ceil(0.995 * (double)(n - 1))], 1);
-	if (fabs(*lo) > FL_SCHEMA_MAX_CLIP)
-		*lo = *lo < 0 ? -FL_SCHEMA_MAX_CLIP : FL_SCHEMA_MAX_CLIP;
-	if (fabs(*hi) > FL_SCHEMA_MAX_CLIP)
-		*hi = *hi < 0 ? -FL_SCHEMA_MAX_CLIP : FL_SCHEMA_MAX_CLIP;
-	/* A constant column still needs a range with low below high. */
-	if (!(*lo < *hi)) {
-		if (*hi < FL_SCHEMA_MAX_CLIP)
-			*hi = round_outward(*lo + fmax(1, fabs(*lo) * 0.01), 1);
-		else
-			*lo = round_outward(*hi - fmax(1, fabs(*hi) * 0.01), 0);
-	}
-}
-
-/* Whether the len bytes at s are well-formed UTF-8 without NUL bytes: a
- * schema holds nothing else (jansson's json_string() returns NULL for other
- * text and stops at a NUL, which would drop or cut the name or value in the
- * draft without a word). */
-static int draft_utf8(const char *s, size_t len)
-{
-	return fl_utf8_valid(s, len, FL_UTF8_NO_NUL);
-}
-
-static int draft_add_value(struct draft_col *c, const char *v)
-{
-	size_t lo = 0, hi = c->n_vals;
-	char **nv;
-
-	if (c->overflow)
-		return 0;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int cmp = strcmp(c->vals[mid], v);
-
-		if (cmp == 0)
-			return 0;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	/* One more distinct value than a category list may hold. */
-	if (c->n_vals == DRAFT_MAX_CATEGORIES) {
-		c->overflow = 1;
-		return 0;
-	}
-	if ((nv = realloc(c->vals, (c->n_vals + 1) * sizeof(*nv))) == NULL)
-		return FL_ERR_NOMEM;
-	c->vals = nv;
-	memmove(&nv[lo + 1], &nv[lo], (c->n_vals - lo) * sizeof(*nv));
-	if ((nv[lo] = xstrdup(v)) == NULL) {
-		memmove(&nv[lo], &nv[lo + 1], (c->n_vals - lo) * sizeof(*nv));
-		return FL_ERR_NOMEM;
-	}
-	c->n_vals++;
-	return 0;
-}
-
-/* Numbers sort as numbers so "10" comes after "9" in drafted value lists. */
-static int numeric_text_cmp(const void *a, const void *b)
-{
-	double x = strtod(*(char *const *)a, NULL), y = strtod(*(char *const *)b, NULL);
-
-	return (x > y) - (x < y);
-}
-
-static json_t *draft_values(struct draft_col *c)
-{
-	json_t *arr = json_array();
-
-	if (c->numeric)
-		qsort(c->vals, c->n_vals, sizeof(*c->vals), numeric_text_cmp);
-	for (size_t i = 0; arr != NULL && i < c->n_vals; i++)
-		json_array_append_new(arr, json_string(c->vals[i]));
-	return arr;
-}
-
-/* Sorts pointers to the names themselves, so equal names end up adjacent and
- * their columns are recovered from the pointer's position in names[]. */
-static int name_ptr_cmp(const void *a, const void *b)
-{
-	return strcmp(**(char **const *)a, **(char **const *)b);
-}
-
-/* A header naming a column twice cannot become a schema (every column plays
- * one role); unnamed columns are left out of the draft, so they may repeat. */
-static int draft_check_header(char **names, size_t n, const char *path)
-{
-	char ***sorted = malloc((n ? n : 1) * sizeof(*sorted));
-	int r = 0;
-
-	if (sorted == NULL)
-		return FL_ERR_NOMEM;
-	for (size_t i = 0; i < n; i++)
-		sorted[i] = &names[i];
-	qsort(sorted, n, sizeof(*sorted), name_ptr_cmp);
-	for (size_t i = 1; i < n; i++) {
-		size_t a = (size_t)(sorted[i - 1] - names), b = (size_t)(sorted[i] - names);
-
-		if ((*sorted[i])[0] == '\0' || strcmp(*sorted[i - 1], *sorted[i]) != 0)
-			continue;
-		r = fl_fail(FL_ERR_DATA, "%s:1: column \"%s\" appears twice (columns %zu and %zu)",
-		            path, *sorted[i], (a < b ? a : b) + 1, (a < b ? b : a) + 1);
-		break;
-	}
-	free(sorted);
-	return r;
-}
-
-/* ---- Which label value means converted ---- */
-
-/* Words for a conversion, and for its opposite, as CRMs and data sets write
- * them; compared after label_word() has folded case, '_' and '-'. */
-static const char *const positive_words[] = {
-        "converted", "conversion", "won",    "closed won", "win",        "yes",        "y",
-        "true",      "t",          "1",      "success",    "successful", "sale",       "sold",
-        "purchased", "purchase",   "bought", "signed",     "accepted",   "subscribed", "positive",
-        "customer",  "booked",     "paid",   "qualified",  "deal won",   NULL};
-static const char *const negative_words[] = {
-        "lost",         "closed lost", "lose",     "loss",      "no",       "n",
-        "false",        "f",           "0",        "failure",   "failed",   "fail",
-        "unsuccessful", "no sale",     "rejected", "declined",  "negative", "churned",
-        "disqualified", "unqualified", "dead",     "deal lost", "none",     NULL};
-
-/* v in lower case, trimmed, with '_' and '-' as blanks and runs of blanks as
- * one: "Closed_Won " and "closed-won" are both "closed won". */
-static void label_word(const char *v, char *out, size_t outsz)
-{
-	size_t k = 0;
-	int blank = 1; /* drops leading blanks */
-
-	for (; *v != '\0' && k + 1 < outsz; v++) {
-		char ch = *v;
-
-		if (ch == '_' || ch == '-' || ch == ' ' || ch == '\t') {
-			if (!blank)
-				out[k++] = ' ';
-			blank = 1;
-			continue;
-		}
-		out[k++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
-		blank = 0;
-	}
-	if (k > 0 && out[k - 1] == ' ')
-		k--;
-	out[k] = '\0';
-}
-
-static int word_in(const char *w, const char *const *list)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(w, *list) == 0)
-			return 1;
-	return 0;
-}
-
-/* 1: a word for a conversion; -1: for its opposite (or a negated
- * conversion: "not converted", "non converted", "unconverted", "did not
- * convert"); 0: neither. */
-static int label_polarity(const char *v)
-{
-	static const char *const negations[] = {"not ",   "non ",     "no ", "un",
-	                                        "never ", "did not ", NULL};
-	char w[64];
-
-	label_word(v, w, sizeof(w));
-	if (word_in(w, positive_words))
-		return 1;
-	if (word_in(w, negative_words))
-		return -1;
-	for (size_t i = 0; negations[i] != NULL; i++) {
-		size_t n = strlen(negations[i]);
-
-		if (strncmp(w, negations[i], n) == 0 && w[n] != '\0' &&
-		    (word_in(w + n, positive_words) || strncmp(w + n, "convert", 7) == 0))
-			return -1;
-	}
-	return 0;
-}
-
-int fl_schema_label_positive(const char *const v[2])
-{
-	double x[2];
-	int p[2];
-
-	/* Numbers say only as 1 against 0 or -1: "2" against "1" could mean
-	 * either (some data sets code yes as 2). */
-	if (fl_parse_double(v[0], strlen(v[0]), &x[0]) == 0 &&
-	    fl_parse_double(v[1], strlen(v[1]), &x[1]) == 0) {
-		for (int i = 0; i < 2; i++)
-			if (x[i] == 1 && (x[1 - i] == 0 || x[1 - i] == -1))
-				return i;
-		return -1;
-	}
-	p[0] = label_polarity(v[0]);
-	p[1] = label_polarity(v[1]);
-	for (int i = 0; i < 2; i++) {
-		if (p[i] == 1 && p[1 - i] != 1)
-			return i;
-	}
-	for (int i = 0; i < 2; i++)
-		if (p[i] == 0 && p[1 - i] == -1)
-			return i;
-	return -1;
-}
-
-/*
- * Records the dialect the caller gave (nothing detected): the partner who
- * drafts reads the same file with the schema as it was drafted. It is
- * outside the fingerprint, so a partner whose files differ changes it
- * without changing the contract.
- */
-static void draft_dialect(json_t *root, const struct fl_csv_dialect *d)
-{
-	if (d->delimiter != 0)
-		json_object_set_new(root, "delimiter",
-		                    json_string(fl_csv_delimiter_name(d->delimiter)));
-	if (d->encoding != FL_CSV_UTF8)
-		json_object_set_new(root, "encoding",
-		                    json_string(fl_csv_encoding_name(d->encoding)));
-	if (d->number.decimal == ',')
-		json_object_set_new(root, "decimal", json_string(","));
-	if (d->number.thousands[0] != '\0')
-		json_object_set_new(root, "thousands", json_string(d->number.thousands));
-	if (d->number.currency[0] != '\0')
-		json_object_set_new(root, "currency", json_string(d->number.currency));
-}
-
-int fl_schema_draft(const char *csv_path, const char *label, const char *id, size_t max_levels,
-                    char **json_out)
-{
-	struct fl_schema_draft_opts o = {.label = label, .id = id, .max_levels = max_levels};
-
-	return fl_schema_draft_opts(csv_path, &o, json_out);
-}
-
-int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts *o,
-                         char **json_out)
-{
-	const char *label = o->label, *id = o->id;
-	size_t max_levels = o->max_levels;
-	struct fl_csv *csv = NULL;
-	struct fl_csv_record rec;
-	struct draft_col *cols = NULL;
-	char **names = NULL;
-	size_t ncol = 0, label_col = SIZE_MAX, id_col = SIZE_MAX;
-	uint64_t n_rows = 0;
-	uint64_t rng = 0x666c2d636c6970ull;
-	json_t *root = NULL, *feats, *ign, *jl;
-	int r, pos;
-
-	*json_out = NULL;
-	if (label == NULL)
-		return fl_fail(FL_ERR_INVALID, "no label column given");
-	if (id != NULL && strcmp(id, label) == 0)
-		return fl_fail(FL_ERR_INVALID, "the id column and the label column are both \"%s\"",
-		               id);
-	if ((r = fl_csv_open_dialect(csv_path, &o->dialect, &csv)) != 0)
-		goto out;
-	if ((r = fl_csv_next(csv, &rec)) <= 0) {
-		if (r == 0)
-			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", csv_path);
-		goto out;
-	}
-	ncol = rec.n_fields;
-	if ((cols = calloc(ncol, sizeof(*cols))) == NULL ||
-	    (names = calloc(ncol, sizeof(*names))) == NULL) {
-		r = FL_ERR_NOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < ncol; i++) {
-		if (!draft_utf8(rec.fields[i].s, rec.fields[i].len)) {
-			r = fl_fail(FL_ERR_DATA,
-			            "%s:1: the name of column %zu is not UTF-8 text without NUL "
-			            "bytes (convert the file to UTF-8)",
-			            csv_path, i + 1);
-			goto out;
-		}
-		if ((names[i] = xstrdup(rec.fields[i].s)) == NULL) {
-			r = FL_ERR_NOMEM;
-			goto out;
-		}
-		cols[i].numeric = cols[i].integer = 1;
-		if (strcmp(names[i], label) == 0)
-			label_col = i;
-		if (id != NULL && strcmp(names[i], id) == 0)
-			id_col = i;
-	}
-	if ((r = draft_check_header(names, ncol, csv_path)) != 0)
-		goto out;
-	if (label_col == SIZE_MAX) {
-		r = fl_fail(FL_ERR_DATA, "%s:1: label column \"%s\" is not in the header", csv_path,
-		            label);
-		goto out;
-	}
-	/* A drafted id that the file lacks would only fail later, at binding. */
-	if (id != NULL && id_col == SIZE_MAX) {
-		r = fl_fail(FL_ERR_DATA, "%s:1: id column \"%s\" is not in the header", csv_path,
-		            id);
-		goto out;
-	}
-	while ((r = fl_csv_next(csv, &rec)) == 1) {
-		n_rows++;
-		if (rec.n_fields != ncol) {
-			r = fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu",
-			            csv_path, (unsigned long long)rec.line, rec.n_fields, ncol);
-			goto out;
-		}
-		for (size_t i = 0; i < ncol; i++) {
-			const struct fl_csv_field *f = &rec.fields[i];
-			double x;
-
-			if (f->len == 0) {
-				cols[i].missing = 1;
-				continue;
-			}
-			if (cols[i].numeric &&
-			    fl_parse_number(f->s, f->len, &o->dialect.number, &x) != 0)
-				cols[i].numeric = 0;
-			if (cols[i].numeric && (fabs(x) >= 9e15 || x != trunc(x)))
-				cols[i].integer = 0;
-			if (cols[i].numeric && (r = draft_add_number(&cols[i], x, &rng)) != 0)
-				goto out;
-			if (!cols[i].overflow && cols[i].bad_line == 0 && !draft_utf8(f->s, f->len))
-				cols[i].bad_line = rec.line;
-			if ((r = draft_add_value(&cols[i], f->s)) != 0)
-				goto out;
-		}
-	}
-	if (r < 0)
-		goto out;
-	if (n_rows == 0) {
-		r = fl_fail(FL_ERR_DATA, "%s: no data rows (the file has only a header)", csv_path);
-		goto out;
-	}
-	if (cols[label_col].n_vals != 2 || cols[label_col].missing) {
-		r = fl_fail(FL_ERR_DATA,
-		            "%s: label column \"%s\" must take exactly two values and never be "
-		            "empty (found %s%zu distinct values%s)",
-		            csv_path, label, cols[label_col].overflow ? "more than " : "",
-		            cols[label_col].n_vals,
-		            cols[label_col].missing ? " and empty fields" : "");
-		goto out;
-	}
-	if (cols[label_col].bad_line != 0) {
-		r = fl_fail(FL_ERR_DATA,
-		            "%s:%llu: column \"%s\": the value is not UTF-8 text without NUL "
-		            "bytes (convert the file to UTF-8)",
-		            csv_path, (unsigned long long)cols[label_col].bad_line, label);
-		goto out;
-	}
-
-	/* The label's values decide which one means converted, never their
-	 * order: alphabetically "Not Converted" comes after "Converted". */
-	if (o->positive != NULL) {
-		pos = strcmp(cols[label_col].vals[0], o->positive) == 0   ? 0
-		      : strcmp(cols[label_col].vals[1], o->positive) == 0 ? 1
-		                                                          : -1;
-		if (pos < 0) {
-			r = fl_fail(FL_ERR_INVALID,
-			            "--positive \"%s\" is not a value of label column \"%s\" (it "
-			            "takes \"%s\" and \"%s\")",
-			            o->positive, label, cols[label_col].vals[0],
-			            cols[label_col].vals[1]);
-			goto out;
-		}
-	} else if ((pos = fl_schema_label_positive((const char *const *)cols[label_col].vals)) <
-	           0) {
-		r = fl_fail(FL_ERR_DATA,
-		            "%s: label column \"%s\" takes \"%s\" and \"%s\", which do not say "
-		            "which one means converted (use --positive VALUE)",
-		            csv_path, label, cols[label_col].vals[0], cols[label_col].vals[1]);
-		goto out;
-	}
-
-	r = FL_ERR_NOMEM;
-	if ((root = json_object()) == NULL || (jl = json_object()) == NULL)
-		goto out;
-	json_object_set_new(root, "fedlead_schema", json_integer(FL_SCHEMA_VERSION));
-	json_object_set_new(root, "comment",
-	                    json_string("Drafted by fedlead-node schema: review every feature "
-	                                "before partners agree on it. Each clip range is "
-	                                "drafted from this file's values (0.5 % and 99.5 % "
-	                                "quantiles, rounded outward): with differential privacy "
-	                                "it is part of the agreed contract, so partners settle "
-	                                "it once and never re-derive it from data."));
-	draft_dialect(root, &o->dialect);
-	json_object_set_new(root, "label", jl);
-	json_object_set_new(jl, "column", json_string(label));
-	json_object_set_new(jl, "positive", json_string(cols[label_col].vals[pos]));
-	json_object_set_new(jl, "negative", json_string(cols[label_col].vals[1 - pos]));
-	if (id != NULL)
-		json_object_set_new(root, "id", json_string(id));
-	feats = json_array();
-	ign = json_array();
-	json_object_set_new(root, "features", feats);
-	json_object_set_new(root, "ignore", ign);
-	if (feats == NULL || ign == NULL)
-		goto out;
-	for (size_t i = 0; i < ncol; i++) {
-		struct draft_col *c = &cols[i];
-		json_t *jf;
-
-		/* A schema cannot name an unnamed column (an exported row index,
-		 * say); binding will report it as an extra column. */
-		if (i == label_col || i == id_col || names[i][0] == '\0')
-			continue;
-		if (c->n_vals == 0 || (!c->numeric && c->overflow)) {
-			json_array_append_new(ign, json_string(names[i]));
-			continue;
-		}
-		if ((jf = json_object()) == NULL)
-			goto out;
-		json_array_append_new(feats, jf);
-		json_object_set_new(jf, "name", json_string(names[i]));
-		if (c->numeric && !(c->integer && !c->overflow && c->n_vals <= max_levels)) {
-			json_object_set_new(jf, "type", json_string("numeric"));
-			json_object_set_new(jf, "missing",
-			                    json_string(c->missing ? "impute" : "error"));
-			if (c->n_sample > 0) {
-				double lo, hi;
-				json_t *jc = json_array();
-
-				draft_clip(c, &lo, &hi);
-				if (jc == NULL)
-					goto out;
-				json_object_set_new(jf, "clip", jc);
-				json_array_append_new(jc, json_real(lo));
-				json_array_append_new(jc, json_real(hi));
-			}
-		} else {
-			if (c->bad_line != 0) {
-				r = fl_fail(FL_ERR_DATA,
-				            "%s:%llu: column \"%s\": the value is not UTF-8 text "
-				            "without NUL bytes (convert the file to UTF-8)",
-				            csv_path, (unsigned long long)c->bad_line, names[i]);
-				goto out;
-			}
-			json_object_set_new(jf, "type", json_string("categorical"));
-			json_object_set_new(jf, "values", draft_values(c));
-			json_object_set_new(jf, "other", json_true());
-		}
-	}
-	if (json_array_size(feats) == 0) {
-		r = fl_fail(FL_ERR_DATA, "%s: no column besides the label can be a feature",
-		            csv_path);
-		goto out;
-	}
-	if ((*json_out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL)
-		goto out;
-	r = 0;
-out:
-	for (size_t i = 0; cols != NULL && i < ncol; i++) {
-		free_strv(cols[i].vals, cols[i].n_vals);
-		free(cols[i].sample);
-	}
-	free(cols);
-	free_strv(names, ncol);
-	json_decref(root);
-	fl_csv_free(csv);
-	return r;
 }

@@ -102,7 +102,7 @@ static void reason_text(const struct fl_model *m, const struct fl_binding *b,
 	const struct fl_csv_field *fld = &rec->fields[fl_binding_column(b, feature)];
 	int len = (int)(fld->len > 80 ? 80 : fld->len);
 
-	if (fld->len == 0)
+	if (fl_encode_missing(b, rec, feature))
 		snprintf(buf, n, "%s=(missing)", f->name);
 	else if (fl_encode_unseen(b, rec, raw, feature))
 		snprintf(buf, n, "%s=(unseen: %.*s)", f->name, len, fld->s);

@@ -85,7 +85,7 @@ POS=$(awk -F, 'NR > 1 && $4 == "yes"' leads.csv | wc -l | tr -d ' ')
 NEG=$((40 - POS))
 
 # ---- schema draft ----
-run "$NODE" schema --data leads.csv --label won --id lead --out schema.json
+run "$NODE" schema --data leads.csv --label won --id lead --out schema.json --quiet
 expect "schema drafts a schema file" 0 \
 	"fedlead-node: drafted schema.json: review every feature before partners agree on it"
 check "drafted schema has the expected features" "$PY" -c '

@@ -101,7 +101,7 @@ EOF
 POS=$(grep -c ',Converted$' comma.csv || true)
 
 # ---- the draft ----
-run "$NODE" schema --data semi.csv --label Status --id "Lead Number" --out schema.json
+run "$NODE" schema --data semi.csv --label Status --id "Lead Number" --out schema.json --quiet
 expect "schema drafts from a semicolon export with a BOM and CRLF" 0 \
 	"fedlead-node: drafted schema.json: review every feature before partners agree on it"
 check "the draft has both columns and \"Converted\" as the positive value" "$PY" -c '
