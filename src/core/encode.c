@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedlead/datetime.h"
 #include "fedlead/error.h"
 #include "fedlead/rows.h"
 #include "fedlead/splitmix.h"
@@ -297,6 +298,47 @@ static int encode_categorical(const struct fl_binding *b, const struct fl_featur
 	return bad_field(b, rec, fb->col, "is not a listed category and there is no \"other\"");
 }
 
+/*
+ * A date: its age in days against the schema's reference (clipped like a
+ * numeric value), then the one-hot weekday and month. A missing date with
+ * missing=impute leaves the age NaN (imputed later), sets the indicator
+ * and no weekday or month: the indicator carries what is known.
+ */
+static int encode_date(const struct fl_binding *b, const struct fl_feature *f,
+                       const struct binding *fb, const struct fl_csv_record *rec, double *x)
+{
+	const struct fl_csv_field *fld = &rec->fields[fb->col];
+	size_t head = 1 + (f->missing == FL_MISSING_IMPUTE);
+	struct fl_date d;
+	char what[192];
+	double age;
+
+	memset(x, 0, f->enc_width * sizeof(*x));
+	if (fld->len == 0) {
+		if (f->missing != FL_MISSING_IMPUTE)
+			return fl_fail(FL_ERR_DATA,
+			               "%s:%llu:%zu: column \"%s\": missing value (the schema "
+			               "says missing=error)",
+			               b->path, (unsigned long long)rec->line, fb->col + 1,
+			               f->name);
+		x[0] = NAN;
+		x[1] = 1.0;
+		return 0;
+	}
+	if (fl_date_parse(fld->s, fld->len, (enum fl_date_format)f->date_format, &d) != 0) {
+		snprintf(what, sizeof(what), "is not a date in format %s (%s)",
+		         fl_date_format_name((enum fl_date_format)f->date_format), fl_errmsg());
+		return bad_field(b, rec, fb->col, what);
+	}
+	age = (double)(f->date_ref - d.days);
+	if (f->has_clip)
+		age = age < f->clip_lo ? f->clip_lo : age > f->clip_hi ? f->clip_hi : age;
+	x[0] = age;
+	x[head + (size_t)d.weekday] = 1.0;
+	x[head + FL_DATE_WEEKDAYS + (size_t)(d.month - 1)] = 1.0;
+	return 0;
+}
+
 int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, double *x,
                   double *label, const char **id)
 {
@@ -331,6 +373,8 @@ int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, d
 
 		if (f->type == FL_NUMERIC)
 			r = encode_numeric(b, f, &b->feat[i], rec, x + f->enc_offset);
+		else if (f->type == FL_DATE)
+			r = encode_date(b, f, &b->feat[i], rec, x + f->enc_offset);
 		else
 			r = encode_categorical(b, f, &b->feat[i], rec, x + f->enc_offset);
 		if (r != 0)
@@ -473,7 +517,7 @@ int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
 		size_t j = f->enc_offset;
 		double mean, var;
 
-		if (f->type != FL_NUMERIC)
+		if (!fl_feature_is_value(f, j))
 			continue;
 		mean = st->count[j] > 0 ? st->sum[j] / st->count[j] : 0.0;
 		var = st->count[j] > 0 ? st->sumsq[j] / st->count[j] - mean * mean : 0.0;
