@@ -76,6 +76,23 @@ void fl_date_civil(int64_t days, struct fl_date *out);
 const char *fl_date_weekday_name(int weekday);
 const char *fl_date_month_name(int month);
 
+/*
+ * A column's values scanned one at a time, for the schema draft (which
+ * reads a file once): which formats parse every non-empty value so far,
+ * and each one's earliest and latest day. Initialise with
+ * fl_date_scan_init(); nothing to free.
+ */
+struct fl_date_scan {
+	unsigned alive; /* bit f: format f parses every value so far */
+	uint64_t n;     /* non-empty values seen */
+	int64_t first[FL_DATE_N_FORMATS], last[FL_DATE_N_FORMATS]; /* day numbers */
+};
+
+void fl_date_scan_init(struct fl_date_scan *sc);
+
+/* Adds one value (len bytes at s); an empty one is skipped. */
+void fl_date_scan_add(struct fl_date_scan *sc, const char *s, size_t len);
+
 /* What fl_date_detect() found. */
 enum { FL_DATE_NONE = 0, FL_DATE_FOUND = 1, FL_DATE_AMBIGUOUS = 2 };
 
@@ -92,5 +109,13 @@ enum { FL_DATE_NONE = 0, FL_DATE_FOUND = 1, FL_DATE_AMBIGUOUS = 2 };
  * field above 12 rules out "dmy".
  */
 int fl_date_detect(const char *const *values, size_t n, const char **format_out);
+
+/*
+ * fl_date_detect() over a scan: FL_DATE_NONE, FL_DATE_FOUND or
+ * FL_DATE_AMBIGUOUS with *format as there, and the format's earliest and
+ * latest day (when not FL_DATE_NONE).
+ */
+int fl_date_scan_result(const struct fl_date_scan *sc, enum fl_date_format *format, int64_t *first,
+                        int64_t *last);
 
 #endif

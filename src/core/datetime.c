@@ -380,43 +380,69 @@ int fl_date_parse(const char *s, size_t len, enum fl_date_format f, struct fl_da
 	return 0;
 }
 
-int fl_date_detect(const char *const *values, size_t n, const char **format_out)
+void fl_date_scan_init(struct fl_date_scan *sc)
 {
-	int ok[FL_DATE_N_FORMATS], any = 0;
+	memset(sc, 0, sizeof(*sc));
+	sc->alive = (1u << FL_DATE_N_FORMATS) - 1;
+}
+
+void fl_date_scan_add(struct fl_date_scan *sc, const char *s, size_t len)
+{
 	struct fl_date dt;
 	char why[128];
 
-	*format_out = NULL;
-	for (int f = 0; f < FL_DATE_N_FORMATS; f++)
-		ok[f] = 1;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(values[i]);
-		int alive = 0;
-
-		if (len == 0)
+	if (len == 0 || sc->alive == 0)
+		return;
+	for (int f = 0; f < FL_DATE_N_FORMATS; f++) {
+		if (!(sc->alive & (1u << f)))
 			continue;
-		any = 1;
-		for (int f = 0; f < FL_DATE_N_FORMATS; f++) {
-			if (ok[f] && parse(values[i], len, (enum fl_date_format)f, &dt, why,
-			                   sizeof(why)) != 0)
-				ok[f] = 0;
-			alive |= ok[f];
+		if (parse(s, len, (enum fl_date_format)f, &dt, why, sizeof(why)) != 0) {
+			sc->alive &= ~(1u << f);
+			continue;
 		}
-		if (!alive)
-			return FL_DATE_NONE;
+		if (sc->n == 0 || dt.days < sc->first[f])
+			sc->first[f] = dt.days;
+		if (sc->n == 0 || dt.days > sc->last[f])
+			sc->last[f] = dt.days;
 	}
-	if (!any)
+	sc->n++;
+}
+
+int fl_date_scan_result(const struct fl_date_scan *sc, enum fl_date_format *format, int64_t *first,
+                        int64_t *last)
+{
+	int f, res = FL_DATE_FOUND;
+
+	*format = FL_DATE_ISO;
+	*first = *last = 0;
+	if (sc->n == 0 || sc->alive == 0)
 		return FL_DATE_NONE;
 	/* Only day/month/year can be read both ways; every other pair of
 	 * formats differs in its separators or field widths. */
-	if (ok[FL_DATE_DMY] && ok[FL_DATE_MDY]) {
-		*format_out = format_names[FL_DATE_DMY];
-		return FL_DATE_AMBIGUOUS;
+	if ((sc->alive & (1u << FL_DATE_DMY)) && (sc->alive & (1u << FL_DATE_MDY))) {
+		f = FL_DATE_DMY;
+		res = FL_DATE_AMBIGUOUS;
+	} else {
+		for (f = 0; !(sc->alive & (1u << f)); f++)
+			;
 	}
-	for (int f = 0; f < FL_DATE_N_FORMATS; f++)
-		if (ok[f]) {
-			*format_out = format_names[f];
-			return FL_DATE_FOUND;
-		}
-	return FL_DATE_NONE;
+	*format = (enum fl_date_format)f;
+	*first = sc->first[f];
+	*last = sc->last[f];
+	return res;
+}
+
+int fl_date_detect(const char *const *values, size_t n, const char **format_out)
+{
+	struct fl_date_scan sc;
+	enum fl_date_format f;
+	int64_t first, last;
+	int r;
+
+	fl_date_scan_init(&sc);
+	for (size_t i = 0; i < n && sc.alive != 0; i++)
+		fl_date_scan_add(&sc, values[i], strlen(values[i]));
+	r = fl_date_scan_result(&sc, &f, &first, &last);
+	*format_out = r == FL_DATE_NONE ? NULL : fl_date_format_name(f);
+	return r;
 }

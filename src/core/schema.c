@@ -18,6 +18,8 @@
 #include "fedlead/splitmix.h"
 #include "fedlead/utf8.h"
 
+#include "datetime_int.h"
+
 static char *xstrdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
@@ -843,6 +845,7 @@ struct draft_col {
 	double *sample; /* numeric values seen (a reservoir sample), for the clip */
 	size_t n_sample, cap;
 	uint64_t n_seen;
+	struct fl_date_scan dates; /* whether every value is a date, and in which format */
 };
 
 static int draft_add_number(struct draft_col *c, double x, uint64_t *rng)
@@ -1196,6 +1199,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			goto out;
 		}
 		cols[i].numeric = cols[i].integer = 1;
+		fl_date_scan_init(&cols[i].dates);
 		if (strcmp(names[i], label) == 0)
 			label_col = i;
 		if (id != NULL && strcmp(names[i], id) == 0)
@@ -1240,6 +1244,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				cols[i].bad_line = rec.line;
 			if ((r = draft_add_value(&cols[i], f->s)) != 0)
 				goto out;
+			fl_date_scan_add(&cols[i].dates, f->s, f->len);
 		}
 	}
 	if (r < 0)
@@ -1320,6 +1325,14 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		 * say); binding will report it as an extra column. */
 		if (i == label_col || i == id_col || names[i][0] == '\0')
 			continue;
+		/* Dates, however many, are never categories. */
+		if (!c->numeric && (r = fl_date_draft_feature(root, feats, names[i], &c->dates,
+		                                              c->missing)) != 0) {
+			if (r < 0)
+				goto out;
+			continue;
+		}
+		r = FL_ERR_NOMEM;
 		if (c->n_vals == 0 || (!c->numeric && c->overflow)) {
 			json_array_append_new(ign, json_string(names[i]));
 			continue;

@@ -24,15 +24,20 @@ double fl_score_contribution(const struct fl_model *m, const double *x, size_t j
 	return m->w[j] * (x[j] - m->scaler->baseline[j]);
 }
 
+/* Part "every column" of a feature, for reasons. */
+#define WHOLE SIZE_MAX
+
 /* The contribution of part p of feature f (fl_feature_part(): the whole
- * feature, or one of a date's age, weekday and month). */
+ * feature, or one of a date's age, weekday and month; WHOLE: all its
+ * columns). */
 static double feature_contribution(const struct fl_model *m, const double *x,
                                    const struct fl_feature *f, size_t p)
 {
-	size_t start, width;
+	size_t start = f->enc_offset, width = f->enc_width;
 	double c = 0;
 
-	fl_feature_part(f, p, &start, &width);
+	if (p != WHOLE)
+		fl_feature_part(f, p, &start, &width);
 	for (size_t j = start; j < start + width; j++)
 		c += fl_score_contribution(m, x, j);
 	return c;
@@ -72,9 +77,15 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, int 
 	/* n == 0 (--reasons 0) must not reach out[k - 1] below. */
 	if (n <= 0)
 		return 0;
-	for (size_t i = 0; i < s->n_features; i++)
-		for (size_t p = 0; p < fl_feature_parts(&s->features[i]); p++) {
-			double c = sign * feature_contribution(m, x, &s->features[i], p);
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		/* A missing date is one reason, "Created=(missing)": its
+		 * weekday and month are unknown, not reasons of their own. */
+		int whole = f->type == FL_DATE && f->missing == FL_MISSING_IMPUTE &&
+		            x[f->enc_offset + 1] == 1.0;
+
+		for (size_t p = 0; p < (whole ? 1 : fl_feature_parts(f)); p++) {
+			double c = sign * feature_contribution(m, x, f, whole ? WHOLE : p);
 			size_t pos;
 
 			if (!(c > 0))
@@ -86,8 +97,9 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, int 
 				out[pos] = out[pos - 1];
 				pos--;
 			}
-			out[pos] = (struct reason){i, p, c};
+			out[pos] = (struct reason){i, whole ? WHOLE : p, c};
 		}
+	}
 	for (size_t j = 0; j < k; j++)
 		out[j].contribution *= sign;
 	return k;
@@ -110,7 +122,7 @@ static void reason_text(const struct fl_model *m, const struct fl_binding *b,
 
 	/* A date's reasons name the derived column that made them: its age
 	 * (as encoded, after the clip), or the weekday or month it fell on. */
-	if (f->type == FL_DATE && fld->len > 0) {
+	if (f->type == FL_DATE && part != WHOLE && fld->len > 0) {
 		size_t start, width;
 
 		fl_feature_part(f, part, &start, &width);
@@ -125,10 +137,7 @@ static void reason_text(const struct fl_model *m, const struct fl_binding *b,
 				return;
 			}
 	}
-	/* A missing date weighs in through all three parts: say which. */
-	if (f->type == FL_DATE && fld->len == 0 && part > 0)
-		snprintf(buf, n, "%s (%s)=(missing)", f->name, part == 1 ? "weekday" : "month");
-	else if (fld->len == 0)
+	if (fld->len == 0)
 		snprintf(buf, n, "%s=(missing)", f->name);
 	else if (fl_encode_unseen(b, rec, raw, feature))
 		snprintf(buf, n, "%s=(unseen: %.*s)", f->name, len, fld->s);
