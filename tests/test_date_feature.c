@@ -4,7 +4,8 @@
  * column names), the encoding of rows (exact column values, the exact
  * message for a bad date, the bad_rows policy), the scaler (the age
  * standardised, the one-hot columns not), and the statistics round under
- * differential privacy (a date needs a clip range; its sensitivity by hand).
+ * differential privacy (a date needs a clip range; its sensitivity by hand;
+ * the coordinator rebuilds its columns from noisy sums).
  *
  * The schema DATE_SCHEMA encodes to 23 columns:
  *   0 intercept, 1 Created (age days), 2 Created (missing),
@@ -25,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
@@ -418,6 +421,101 @@ static void test_privacy(void **state)
 	fl_schema_free(s);
 }
 
+/*
+ * The coordinator's clean-up of noisy sums for a date (clip [0, 400],
+ * missing=impute; 22 columns: 0 intercept, 1 age, 2 missing, 3-9 weekdays,
+ * 10-21 months), by hand: rows 99.6 -> 100; the age's count 80.4 -> 80,
+ * mean 16000 / 80 = 200 and variance 4e6 / 80 - 200^2 = 10000 inside
+ * [(400 / 20)^2, 400^2 / 4] stay; its indicator is rebuilt as 100 - 80 =
+ * 20; the one-hot sums are rounded into [0, 100] (10.4 -> 10, -3 -> 0,
+ * 150 -> 100, 7.6 -> 8), their counts are the rows and their sums of
+ * squares their sums.
+ */
+static void test_stats_denoise(void **state)
+{
+	struct fl_schema *s = parse_ok(
+	        "{\"fedlead_schema\":1,\"label\":{\"column\":\"won\",\"positive\":\"yes\","
+	        "\"negative\":\"no\"},\"features\":[{\"name\":\"Created\",\"type\":\"date\","
+	        "\"format\":\"dmy\",\"reference\":\"2026-01-01\",\"missing\":\"impute\","
+	        "\"clip\":[0,400]}]}");
+	struct fl_stats *st = NULL;
+
+	(void)state;
+	assert_int_equal(s->dim, 22);
+	assert_int_equal(fl_stats_new(22, &st), 0);
+	st->rows = 99.6;
+	st->positives = 40.2;
+	for (size_t j = 0; j < 22; j++) {
+		st->count[j] = st->sumsq[j] = -77; /* noise where the node sent 0 */
+		st->sum[j] = 7.6;
+	}
+	st->sum[0] = st->sum[2] = -77;
+	st->count[1] = 80.4;
+	st->sum[1] = 16000;
+	st->sumsq[1] = 4e6;
+	st->sum[3] = 10.4;
+	st->sum[4] = -3;
+	st->sum[10] = 150;
+	fl_payload_stats_denoise(s, st);
+	assert_true(st->rows == 100 && st->positives == 40);
+	assert_true(st->count[0] == 100 && st->sum[0] == 100 && st->sumsq[0] == 100);
+	assert_true(st->count[1] == 80 && st->sum[1] == 16000);
+	assert_true(fabs(st->sumsq[1] - 4e6) < 1e-6);
+	assert_true(st->count[2] == 100 && st->sum[2] == 20 && st->sumsq[2] == 20);
+	for (size_t j = 3; j < 22; j++) {
+		double want = j == 3 ? 10 : j == 4 ? 0 : j == 10 ? 100 : 8;
+
+		assert_true(st->count[j] == 100);
+		if (st->sum[j] != want || st->sumsq[j] != want)
+			fail_msg("column %zu: sum %g, sum of squares %g, want %g", j, st->sum[j],
+			         st->sumsq[j], want);
+	}
+	fl_stats_free(st);
+	fl_schema_free(s);
+}
+
+/* The draft: a column of dates in one format is a date feature. "Created"
+ * has no field above 12, so it is read day first (3 May and 12 January
+ * 2024) and the comment says so; the reference is the first of the month
+ * after the latest date, 2024-06-01, and the clip [0, 141 days (from
+ * 2024-01-12) rounded up to 150]. A column with a value that is no date,
+ * or with dates in both orders, is not a date feature. */
+static void test_draft(void **state)
+{
+	static const char csv[] = "Created,Mixed,Both,won\n"
+	                          "03/05/2024,05/03/2024,13/03/2024,yes\n"
+	                          "12/01/2024 09:30 AM,soon,03/13/2024,no\n"
+	                          ",05/03/2024,,no\n";
+	char path[64], *json = NULL;
+	json_t *root, *feats;
+	json_error_t jerr;
+
+	(void)state;
+	write_tmp(path, csv);
+	assert_int_equal(fl_schema_draft(path, "won", NULL, 0, &json), 0);
+	unlink(path);
+	root = json_loads(json, 0, &jerr);
+	assert_non_null(root);
+	feats = json_object_get(root, "features");
+	{
+		char *got = json_dumps(json_array_get(feats, 0), JSON_COMPACT | JSON_SORT_KEYS);
+
+		assert_string_equal(got, "{\"clip\":[0,150],\"format\":\"dmy\",\"missing\":"
+		                         "\"impute\",\"name\":\"Created\",\"reference\":"
+		                         "\"2024-06-01\",\"type\":\"date\"}");
+		free(got);
+	}
+	assert_string_equal(json_string_value(json_object_get(json_array_get(feats, 1), "type")),
+	                    "categorical");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(feats, 2), "type")),
+	                    "categorical");
+	/* Nothing decided day-first from month-first in "Created": said. */
+	assert_non_null(strstr(json_string_value(json_object_get(root, "comment")),
+	                       "Column \"Created\": no value tells day-first from month-first"));
+	json_decref(root);
+	free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +526,8 @@ int main(void)
 	        cmocka_unit_test(test_bad_dates),
 	        cmocka_unit_test(test_scaler),
 	        cmocka_unit_test(test_privacy),
+	        cmocka_unit_test(test_stats_denoise),
+	        cmocka_unit_test(test_draft),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
