@@ -18,12 +18,19 @@ static int64_t round_up2(int64_t x)
 	return (x + p - 1) / p * p;
 }
 
-/* Appends a sentence to root's "comment" (creating it). */
-static int add_comment(json_t *root, const char *sentence)
+/*
+ * Appends to root's "comment" (creating it) the sentence asking a person
+ * to check the drafted order of day and month. The name is not cut: a cut
+ * could split a UTF-8 character, which jansson refuses.
+ */
+static int add_check_note(json_t *root, const char *name)
 {
+	static const char fmt[] = "%s%sColumn \"%s\": no value tells day-first from month-first "
+	                          "(no field above 12), so \"format\": \"dmy\" (day first) is a "
+	                          "guess: check it (\"mdy\" is month first).";
 	json_t *c = json_object_get(root, "comment");
-	json_t *n = json_is_string(c) ? json_sprintf("%s %s", json_string_value(c), sentence)
-	                              : json_string(sentence);
+	const char *old = json_is_string(c) ? json_string_value(c) : "";
+	json_t *n = json_sprintf(fmt, old, old[0] ? " " : "", name);
 
 	if (n == NULL || json_object_set_new(root, "comment", n) != 0)
 		return FL_ERR_NOMEM;
@@ -34,19 +41,28 @@ int fl_date_draft_feature(json_t *root, json_t *feats, const char *name,
                           const struct fl_date_scan *sc, int missing)
 {
 	enum fl_date_format f;
-	int64_t first, last;
+	int64_t first, last, age;
 	struct fl_date d;
-	char ref[32], note[320];
+	char ref[32];
 	json_t *jf, *jc;
 	int kind = fl_date_scan_result(sc, &f, &first, &last);
 
 	if (kind == FL_DATE_NONE)
 		return 0;
-	/* The first of the month after the latest date. */
+	/* The first of the month after the latest date; in December 9999,
+	 * which has no next month with a four-digit year, its last day. */
 	fl_date_civil(last, &d);
-	d.month = d.month == 12 ? 1 : d.month + 1;
-	d.year += d.month == 1;
-	snprintf(ref, sizeof(ref), "%04d-%02d-01", d.year, d.month);
+	if (d.year == 9999 && d.month == 12) {
+		d.day = 31;
+	} else {
+		d.month = d.month == 12 ? 1 : d.month + 1;
+		d.year += d.month == 1;
+		d.day = 1;
+	}
+	snprintf(ref, sizeof(ref), "%04d-%02d-%02d", d.year, d.month, d.day);
+	/* At least 1, so that the range has low below high. */
+	age = fl_date_days(d.year, d.month, d.day) - first;
+	age = age < 1 ? 1 : round_up2(age);
 	if ((jf = json_object()) == NULL || json_array_append_new(feats, jf) != 0 ||
 	    json_object_set_new(jf, "name", json_string(name)) != 0 ||
 	    json_object_set_new(jf, "type", json_string("date")) != 0 ||
@@ -55,17 +71,9 @@ int fl_date_draft_feature(json_t *root, json_t *feats, const char *name,
 	    json_object_set_new(jf, "missing", json_string(missing ? "impute" : "error")) != 0 ||
 	    (jc = json_array()) == NULL || json_object_set_new(jf, "clip", jc) != 0 ||
 	    json_array_append_new(jc, json_integer(0)) != 0 ||
-	    json_array_append_new(
-	            jc, json_integer(round_up2(fl_date_days(d.year, d.month, 1) - first))) != 0)
+	    json_array_append_new(jc, json_integer(age)) != 0)
 		return FL_ERR_NOMEM;
-	if (kind == FL_DATE_AMBIGUOUS) {
-		snprintf(note, sizeof(note),
-		         "Column \"%.80s\": no value tells day-first from month-first (no field "
-		         "above 12), so \"format\": \"dmy\" (day first) is a guess: check it "
-		         "(\"mdy\" is month first).",
-		         name);
-		if (add_comment(root, note) != 0)
-			return FL_ERR_NOMEM;
-	}
+	if (kind == FL_DATE_AMBIGUOUS && add_check_note(root, name) != 0)
+		return FL_ERR_NOMEM;
 	return 1;
 }
