@@ -206,7 +206,7 @@ static void test_errors_features(void **state)
 	expect_feature_error("{\"name\":\"b\"}", "t.json: feature \"b\": missing \"type\"");
 	expect_feature_error("{\"name\":\"b\",\"type\":\"number\"}",
 	                     "t.json: feature \"b\": unknown type \"number\" (expected "
-	                     "\"numeric\" or \"categorical\")");
+	                     "\"numeric\", \"categorical\" or \"date\")");
 	expect_feature_error("{\"name\":\"b\",\"type\":\"numeric\",\"missing\":\"zero\"}",
 	                     "t.json: feature \"b\": unknown missing policy \"zero\" (expected "
 	                     "\"error\" or \"impute\")");
@@ -730,8 +730,8 @@ static void test_load_file(void **state)
 	assert_int_equal(fl_schema_load(path, &s), FL_ERR_SCHEMA);
 	assert_null(s);
 	snprintf(msg, sizeof(msg),
-	         "%s: feature \"a\": unknown type \"real\" (expected \"numeric\" or "
-	         "\"categorical\")",
+	         "%s: feature \"a\": unknown type \"real\" (expected \"numeric\", "
+	         "\"categorical\" or \"date\")",
 	         path);
 	assert_string_equal(fl_errmsg(), msg);
 	unlink(path);

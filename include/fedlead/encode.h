@@ -67,10 +67,11 @@ int fl_stats_merge(struct fl_stats *st, const struct fl_stats *other);
 void fl_stats_free(struct fl_stats *st);
 
 /*
- * Standardisation: x' = (x - center) / scale. Numeric value columns are
- * centred on their mean and divided by their (population) standard
- * deviation, or 1 when it is zero; indicator and one-hot columns and the
- * intercept are left as they are (center 0, scale 1). baseline[j] is the
+ * Standardisation: x' = (x - center) / scale. Numeric value columns (and
+ * a date's age) are centred on their mean and divided by their
+ * (population) standard deviation, or 1 when it is zero; indicator and
+ * one-hot columns and the intercept are left as they are (center 0,
+ * scale 1). baseline[j] is the
  * mean of x'_j over the training rows (0 for numeric columns, the frequency
  * for indicators): reason codes measure a lead against it.
  */

@@ -42,10 +42,12 @@ int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
  * rows 1; positives 1; for a numeric feature with clip [lo, hi] and
  * B = max(|lo|, |hi|): its count 1 (missing = impute only), its sum B, its
  * sum of squares B^2; for a categorical feature, one of its level columns
- * moves by 1. Every other entry is a function of those (the intercept's
- * and the one-hot columns' counts are the rows, a missing indicator's sum
- * is the rows minus the value's count, a 0/1 column's sum of squares its
- * sum): the node sends it as an exact 0 and the coordinator rebuilds it
+ * moves by 1; a date feature counts as a numeric one (its age in days,
+ * with its clip range) and two one-hot blocks (weekday, month). Every
+ * other entry is a function of those (the intercept's and the one-hot
+ * columns' counts are the rows, a missing indicator's sum is the rows minus
+ * the value's count, a 0/1 column's sum of squares its sum): the node sends
+ * it as an exact 0 and the coordinator rebuilds it
  * (fl_payload_stats_denoise()), so it costs no budget.
  *
  * One noise scale fits all the noised entries: entry k is divided by a
@@ -67,7 +69,7 @@ struct fl_stats_dp {
 	double sigma2;   /* each partner's variance, in grid units (an integer) */
 };
 
-/* The first numeric feature of s without a clip range, or NULL. */
+/* The first numeric or date feature of s without a clip range, or NULL. */
 const struct fl_feature *fl_payload_stats_unclipped(const struct fl_schema *s);
 
 /*

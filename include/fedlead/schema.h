@@ -13,6 +13,18 @@
  *   numeric, missing=impute  2 columns (the value, then a 0/1 missing indicator)
  *   categorical              one 0/1 column per listed value, plus one for
  *                            "other" when other=true
+ *   date                     the age in days (reference - date, a numeric
+ *                            column), the 0/1 missing indicator when
+ *                            missing=impute, 7 one-hot weekday columns
+ *                            (Mon..Sun), 12 one-hot month columns (Jan..Dec)
+ *
+ * A date feature, {"name": "Created", "type": "date", "format": "dmy",
+ * "reference": "2026-01-01"}, reads its column in one of the formats of
+ * fedlead/datetime.h and measures ages against the fixed reference day (a
+ * schema never depends on the day it is used). Its age column is clipped
+ * and standardised like a numeric value; its one-hot columns are left as
+ * they are like a categorical feature's. The type, and so its keys, appear
+ * only in schemas that use it: other schemas keep their canonical text.
  *
  * A numeric feature may carry a clip range, "clip": [low, high]: every value
  * is clipped into it when a row is encoded (training, scoring, statistics
@@ -20,7 +32,7 @@
  * contract and not by the data. It is part of the canonical form and the
  * fingerprint only when present, so schemas without one keep theirs.
  * Differential privacy needs it on every numeric feature (the statistics
- * round's sums are bounded by it).
+ * round's sums are bounded by it), and on every date feature's age.
  */
 #ifndef FEDLEAD_SCHEMA_H
 #define FEDLEAD_SCHEMA_H
@@ -45,7 +57,7 @@
 #define FL_SCHEMA_MAX_MISSING_VALUES 64
 #define FL_SCHEMA_MAX_PLACEHOLDER 64
 
-enum fl_feature_type { FL_NUMERIC = 0, FL_CATEGORICAL = 1 };
+enum fl_feature_type { FL_NUMERIC = 0, FL_CATEGORICAL = 1, FL_DATE = 2 };
 enum fl_missing_policy { FL_MISSING_ERROR = 0, FL_MISSING_IMPUTE = 1 };
 
 struct fl_feature {
@@ -55,8 +67,10 @@ struct fl_feature {
 	char **values;                  /* categorical only */
 	size_t n_values;
 	int other;               /* categorical: unknown values go to an "other" column */
-	int has_clip;            /* numeric: a clip range is set */
-	double clip_lo, clip_hi; /* numeric: clip_lo < clip_hi, both finite */
+	int has_clip;            /* numeric, date: a clip range is set */
+	double clip_lo, clip_hi; /* numeric, date: clip_lo < clip_hi, both finite */
+	int date_format;         /* date: an enum fl_date_format */
+	int64_t date_ref;        /* date: the reference day (days since 1970-01-01) */
 	size_t enc_offset, enc_width;
 	/* numeric: the feature's own "decimal", "thousands", "currency" (the
 	 * FL_DIALECT_* bits in number_set; the others are the file's) */
@@ -112,9 +126,31 @@ void fl_schema_fingerprint_hex(const struct fl_schema *s, char out[65]);
 
 /*
  * Name of encoded column j (0 <= j < dim) into buf: "(intercept)",
- * "MKOOPKLA", "MKOOPKLA (missing)", "PPERSAUT=6", "STYPE=(other)".
+ * "MKOOPKLA", "MKOOPKLA (missing)", "PPERSAUT=6", "STYPE=(other)"; for a
+ * date "Created (age days)", "Created (missing)", "Created (weekday=Mon)",
+ * "Created (month=Mar)".
  */
 void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_t bufsz);
+
+/* A date feature's one-hot blocks. */
+#define FL_DATE_WEEKDAYS 7
+#define FL_DATE_MONTHS 12
+
+/*
+ * Whether encoded column j is feature f's value column, the one that is
+ * clipped, imputed and standardised: a numeric feature's value, a date's
+ * age in days.
+ */
+int fl_feature_is_value(const struct fl_feature *f, size_t j);
+
+/*
+ * The parts of a feature that reason codes weigh and name separately: one
+ * for a numeric or categorical feature (all its columns), three for a date
+ * (the age with its missing indicator, the weekday block, the month
+ * block). fl_feature_part() gives part p's encoded columns.
+ */
+size_t fl_feature_parts(const struct fl_feature *f);
+void fl_feature_part(const struct fl_feature *f, size_t p, size_t *start, size_t *width);
 
 /*
  * Compares two texts as "case": "fold" does: blanks (space, tab) around

@@ -21,14 +21,17 @@ static void print_column_summary(const struct fl_schema *s, const struct fl_stat
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;
 
-		if (f->type == FL_NUMERIC) {
+		/* A date is summarised by its age in days. */
+		if (f->type == FL_NUMERIC || f->type == FL_DATE) {
 			double present = st->count[j];
 			double missing = st->rows - present;
 
-			printf("%-24s %-12s %10.0f  ", f->name, "numeric", missing);
+			printf("%-24s %-12s %10.0f  ", f->name,
+			       f->type == FL_DATE ? "date" : "numeric", missing);
 			if (present > 0)
-				printf("min %.6g  max %.6g  mean %.6g\n", st->min[j], st->max[j],
-				       st->sum[j] / present);
+				printf("%smin %.6g  max %.6g  mean %.6g\n",
+				       f->type == FL_DATE ? "age days " : "", st->min[j],
+				       st->max[j], st->sum[j] / present);
 			else
 				printf("(no values)\n");
 			continue;

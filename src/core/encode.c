@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedlead/datetime.h"
 #include "fedlead/error.h"
 #include "fedlead/rows.h"
 #include "fedlead/splitmix.h"
@@ -264,6 +265,34 @@ static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec
 	               f->len > QUOTE_MAX ? "..." : "", what);
 }
 
+/*
+ * A numeric value or a date that is missing: an empty field, or a
+ * placeholder of "missing_values" ("Select", "N/A"). With missing=impute the
+ * value is NaN (imputed when standardised) and the indicator after it is
+ * set; with missing=error the row is bad. Returns 1 when the value is
+ * missing and encoded so, 0 when there is a value to read, or an error.
+ */
+static int encode_missing_value(const struct fl_binding *b, const struct fl_feature *f,
+                                const struct fl_csv_record *rec, size_t col, double *x)
+{
+	const struct fl_csv_field *fld = &rec->fields[col];
+
+	if (!fl_schema_is_missing(b->s, f, fld->s, fld->len))
+		return 0;
+	if (f->missing != FL_MISSING_IMPUTE && fld->len > 0)
+		return bad_field(b, rec, col,
+		                 "is a missing value (in \"missing_values\"), and the schema says "
+		                 "missing=error");
+	if (f->missing != FL_MISSING_IMPUTE)
+		return fl_fail(FL_ERR_DATA,
+		               "%s:%llu:%zu: column \"%s\": missing value (the schema says "
+		               "missing=error)",
+		               b->path, (unsigned long long)rec->line, col + 1, f->name);
+	x[0] = NAN;
+	x[1] = 1.0;
+	return 1;
+}
+
 static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f,
                           const struct binding *fb, const struct fl_csv_record *rec, double *x)
 {
@@ -271,23 +300,10 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 	const struct fl_csv_field *fld = &rec->fields[col];
 	char what[160], fmt[96];
 	double v;
+	int r;
 
-	/* An empty field, or a placeholder of "missing_values" ("Select",
-	 * "N/A"): no value either way. */
-	if (fl_schema_is_missing(b->s, f, fld->s, fld->len)) {
-		if (f->missing != FL_MISSING_IMPUTE && fld->len > 0)
-			return bad_field(b, rec, col,
-			                 "is a missing value (in \"missing_values\"), and the "
-			                 "schema says missing=error");
-		if (f->missing != FL_MISSING_IMPUTE)
-			return fl_fail(FL_ERR_DATA,
-			               "%s:%llu:%zu: column \"%s\": missing value (the schema "
-			               "says missing=error)",
-			               b->path, (unsigned long long)rec->line, col + 1, f->name);
-		x[0] = NAN;
-		x[1] = 1.0;
-		return 0;
-	}
+	if ((r = encode_missing_value(b, f, rec, col, x)) != 0)
+		return r < 0 ? r : 0;
 	if (fl_parse_number(fld->s, fld->len, &fb->number, &v) != 0) {
 		char *end;
 		double t = strtod(fld->s, &end);
@@ -343,6 +359,39 @@ static int encode_categorical(const struct fl_binding *b, const struct fl_featur
 	return bad_field(b, rec, fb->col, "is not a listed category and there is no \"other\"");
 }
 
+/*
+ * A date: its age in days against the schema's reference (clipped like a
+ * numeric value), then the one-hot weekday and month. A missing date with
+ * missing=impute leaves the age NaN (imputed later), sets the indicator
+ * and no weekday or month: the indicator carries what is known.
+ */
+static int encode_date(const struct fl_binding *b, const struct fl_feature *f,
+                       const struct binding *fb, const struct fl_csv_record *rec, double *x)
+{
+	const struct fl_csv_field *fld = &rec->fields[fb->col];
+	size_t head = 1 + (f->missing == FL_MISSING_IMPUTE);
+	struct fl_date d;
+	char what[192];
+	double age;
+	int r;
+
+	memset(x, 0, f->enc_width * sizeof(*x));
+	if ((r = encode_missing_value(b, f, rec, fb->col, x)) != 0)
+		return r < 0 ? r : 0;
+	if (fl_date_parse(fld->s, fld->len, (enum fl_date_format)f->date_format, &d) != 0) {
+		snprintf(what, sizeof(what), "is not a date in format %s (%s)",
+		         fl_date_format_name((enum fl_date_format)f->date_format), fl_errmsg());
+		return bad_field(b, rec, fb->col, what);
+	}
+	age = (double)(f->date_ref - d.days);
+	if (f->has_clip)
+		age = age < f->clip_lo ? f->clip_lo : age > f->clip_hi ? f->clip_hi : age;
+	x[0] = age;
+	x[head + (size_t)d.weekday] = 1.0;
+	x[head + FL_DATE_WEEKDAYS + (size_t)(d.month - 1)] = 1.0;
+	return 0;
+}
+
 int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, double *x,
                   double *label, const char **id)
 {
@@ -377,6 +426,8 @@ int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, d
 
 		if (f->type == FL_NUMERIC)
 			r = encode_numeric(b, f, &b->feat[i], rec, x + f->enc_offset);
+		else if (f->type == FL_DATE)
+			r = encode_date(b, f, &b->feat[i], rec, x + f->enc_offset);
 		else
 			r = encode_categorical(b, f, &b->feat[i], rec, x + f->enc_offset);
 		if (r != 0)
@@ -519,7 +570,7 @@ int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
 		size_t j = f->enc_offset;
 		double mean, var;
 
-		if (f->type != FL_NUMERIC)
+		if (!fl_feature_is_value(f, j))
 			continue;
 		mean = st->count[j] > 0 ? st->sum[j] / st->count[j] : 0.0;
 		var = st->count[j] > 0 ? st->sumsq[j] / st->count[j] - mean * mean : 0.0;

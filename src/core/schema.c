@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 
 #include "fedlead/csv.h"
+#include "fedlead/datetime.h"
 #include "fedlead/error.h"
+
+#include "datetime_int.h"
 
 static char *xstrdup(const char *s)
 {
@@ -398,6 +401,155 @@ static int check_category_values(const struct fl_schema *s, struct fl_feature *f
 	return r;
 }
 
+/* ---- date features ---- */
+
+/* A feature's "missing": "error" (the default) or "impute". */
+static int parse_missing(json_t *jf, const char *origin, const char *where, struct fl_feature *f)
+{
+	char *missing = NULL;
+	int r;
+
+	if ((r = get_string(jf, "missing", 0, origin, where, &missing)) != 0)
+		return r;
+	if (missing == NULL || strcmp(missing, "error") == 0)
+		f->missing = FL_MISSING_ERROR;
+	else if (strcmp(missing, "impute") == 0)
+		f->missing = FL_MISSING_IMPUTE;
+	else
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "%s: %sunknown missing policy \"%s\" (expected \"error\" or "
+		            "\"impute\")",
+		            origin, where, missing);
+	free(missing);
+	return r;
+}
+
+/*
+ * {"type": "date", "format": F, "reference": "YYYY-MM-DD", "missing": M,
+ * "clip": [lo, hi]}. The format and the reference are required: a drafted
+ * guess between day-first and month-first, or an age measured against the
+ * day a command runs, would make one file encode differently from one
+ * partner or one day to the next.
+ */
+static int parse_date_feature(json_t *jf, size_t idx, const char *origin, const char *where,
+                              struct fl_feature *f)
+{
+	static const char *const keys[] = {"name",    "type", "format",         "reference",
+	                                   "missing", "clip", "missing_values", NULL};
+	char *format = NULL, *ref = NULL, names[160] = "";
+	enum fl_date_format df;
+	struct fl_date d;
+	int r;
+
+	f->type = FL_DATE;
+	if ((r = check_keys(jf, keys, origin, where)) != 0 ||
+	    (r = get_string(jf, "format", 1, origin, where, &format)) != 0 ||
+	    (r = get_string(jf, "reference", 1, origin, where, &ref)) != 0 ||
+	    (r = parse_missing(jf, origin, where, f)) != 0)
+		goto out;
+	if (fl_date_format_parse(format, &df) != 0) {
+		for (int i = 0; i < FL_DATE_N_FORMATS; i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s\"%s\"",
+			         i ? ", " : "", fl_date_format_name((enum fl_date_format)i));
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "%s: %sunknown date format \"%.40s\" (expected one of %s)", origin,
+		            where, format, names);
+		goto out;
+	}
+	/* The reference is a plain date, so its canonical text is its own. */
+	if ((r = fl_date_parse(ref, strlen(ref), FL_DATE_ISO, &d)) == 0 && strlen(ref) != 10)
+		r = fl_fail(FL_ERR_DATA, "a day alone, without a time or blanks");
+	if (r != 0) {
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "%s: %s\"reference\" \"%.40s\" is not a date YYYY-MM-DD (%s)", origin,
+		            where, ref, fl_errmsg());
+		goto out;
+	}
+	f->date_format = (int)df;
+	f->date_ref = d.days;
+	f->enc_width = 1 + (f->missing == FL_MISSING_IMPUTE) + FL_DATE_WEEKDAYS + FL_DATE_MONTHS;
+	if (json_object_get(jf, "clip") != NULL &&
+	    (r = parse_clip(json_object_get(jf, "clip"), idx, origin, f)) != 0)
+		goto out;
+	r = 0;
+out:
+	free(format);
+	free(ref);
+	return r;
+}
+
+/* A date feature's canonical members; keys are sorted when dumped. */
+static int canonical_date(json_t *jf, const struct fl_feature *f)
+{
+	struct fl_date d;
+	char ref[16];
+	json_t *jc;
+
+	fl_date_civil(f->date_ref, &d);
+	snprintf(ref, sizeof(ref), "%04d-%02d-%02d", d.year, d.month, d.day);
+	if (json_object_set_new(jf, "type", json_string("date")) != 0 ||
+	    json_object_set_new(jf, "format", json_string(fl_date_format_name(f->date_format))) !=
+	            0 ||
+	    json_object_set_new(jf, "reference", json_string(ref)) != 0 ||
+	    json_object_set_new(
+	            jf, "missing",
+	            json_string(f->missing == FL_MISSING_IMPUTE ? "impute" : "error")) != 0)
+		return FL_ERR_NOMEM;
+	if (!f->has_clip)
+		return 0;
+	if ((jc = json_array()) == NULL || json_object_set_new(jf, "clip", jc) != 0 ||
+	    json_array_append_new(jc, json_real(f->clip_lo)) != 0 ||
+	    json_array_append_new(jc, json_real(f->clip_hi)) != 0)
+		return FL_ERR_NOMEM;
+	return 0;
+}
+
+/* A date feature's column k (0 <= k < enc_width). */
+static void date_column_name(const struct fl_feature *f, size_t k, char *buf, size_t bufsz)
+{
+	size_t miss = f->missing == FL_MISSING_IMPUTE;
+
+	if (k == 0)
+		snprintf(buf, bufsz, "%s (age days)", f->name);
+	else if (k == miss)
+		snprintf(buf, bufsz, "%s (missing)", f->name);
+	else if (k < 1 + miss + FL_DATE_WEEKDAYS)
+		snprintf(buf, bufsz, "%s (weekday=%s)", f->name,
+		         fl_date_weekday_name((int)(k - 1 - miss)));
+	else
+		snprintf(buf, bufsz, "%s (month=%s)", f->name,
+		         fl_date_month_name((int)(k - miss - FL_DATE_WEEKDAYS)));
+}
+
+int fl_feature_is_value(const struct fl_feature *f, size_t j)
+{
+	return (f->type == FL_NUMERIC || f->type == FL_DATE) && j == f->enc_offset;
+}
+
+size_t fl_feature_parts(const struct fl_feature *f)
+{
+	return f->type == FL_DATE ? 3 : 1;
+}
+
+void fl_feature_part(const struct fl_feature *f, size_t p, size_t *start, size_t *width)
+{
+	size_t head = 1 + (f->missing == FL_MISSING_IMPUTE);
+
+	*start = f->enc_offset;
+	*width = f->enc_width;
+	if (f->type != FL_DATE)
+		return;
+	if (p == 0) {
+		*width = head;
+	} else if (p == 1) {
+		*start += head;
+		*width = FL_DATE_WEEKDAYS;
+	} else {
+		*start += head + FL_DATE_WEEKDAYS;
+		*width = FL_DATE_MONTHS;
+	}
+}
+
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
 	static const char *const num_keys[] = {"name",     "type",           "missing",
@@ -405,7 +557,7 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 	                                       "currency", "missing_values", NULL};
 	static const char *const cat_keys[] = {"name", "type",           "values", "other",
 	                                       "case", "missing_values", NULL};
-	char where[64], *type = NULL, *missing = NULL, *fcase = NULL, **sorted = NULL;
+	char where[64], *type = NULL, *fcase = NULL, **sorted = NULL;
 	json_t *values, *other;
 	int r;
 
@@ -436,21 +588,9 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			        origin, idx, f->name);
 			goto out;
 		}
-		if ((r = check_keys(jf, num_keys, origin, where)) != 0)
+		if ((r = check_keys(jf, num_keys, origin, where)) != 0 ||
+		    (r = parse_missing(jf, origin, where, f)) != 0)
 			goto out;
-		if ((r = get_string(jf, "missing", 0, origin, where, &missing)) != 0)
-			goto out;
-		if (missing == NULL || strcmp(missing, "error") == 0)
-			f->missing = FL_MISSING_ERROR;
-		else if (strcmp(missing, "impute") == 0)
-			f->missing = FL_MISSING_IMPUTE;
-		else {
-			r = fl_fail(FL_ERR_SCHEMA,
-			            "%s: %sunknown missing policy \"%s\" (expected \"error\" or "
-			            "\"impute\")",
-			            origin, where, missing);
-			goto out;
-		}
 		f->enc_width = f->missing == FL_MISSING_IMPUTE ? 2 : 1;
 		if ((r = parse_number_format(jf, origin, where, f)) != 0 ||
 		    (json_object_get(jf, "clip") != NULL &&
@@ -529,9 +669,13 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 				goto out;
 			}
 		f->enc_width = f->n_values + (f->other ? 1 : 0);
+	} else if (strcmp(type, "date") == 0) {
+		if ((r = parse_date_feature(jf, idx, origin, where, f)) != 0)
+			goto out;
 	} else {
 		r = fl_fail(FL_ERR_SCHEMA,
-		            "%s: %sunknown type \"%s\" (expected \"numeric\" or \"categorical\")",
+		            "%s: %sunknown type \"%s\" (expected \"numeric\", \"categorical\" or "
+		            "\"date\")",
 		            origin, where, type);
 		goto out;
 	}
@@ -539,7 +683,6 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 out:
 	free(sorted);
 	free(type);
-	free(missing);
 	free(fcase);
 	return r;
 }
@@ -621,6 +764,11 @@ static int make_canonical(struct fl_schema *s)
 				    json_array_append_new(jc, json_real(f->clip_hi)) != 0)
 					goto out;
 			}
+			continue;
+		}
+		if (f->type == FL_DATE) {
+			if (canonical_date(jf, f) != 0)
+				goto out;
 			continue;
 		}
 		json_object_set_new(jf, "type", json_string("categorical"));
@@ -903,7 +1051,9 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
 		if (j < f->enc_offset || j >= f->enc_offset + f->enc_width)
 			continue;
 		k = j - f->enc_offset;
-		if (f->type == FL_NUMERIC)
+		if (f->type == FL_DATE)
+			date_column_name(f, k, buf, bufsz);
+		else if (f->type == FL_NUMERIC)
 			snprintf(buf, bufsz, k == 0 ? "%s" : "%s (missing)", f->name);
 		else if (k < f->n_values)
 			snprintf(buf, bufsz, "%s=%s", f->name, f->values[k]);

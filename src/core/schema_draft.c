@@ -16,6 +16,8 @@
 #include "fedlead/splitmix.h"
 #include "fedlead/utf8.h"
 
+#include "datetime_int.h"
+
 static char *xstrdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
@@ -103,6 +105,7 @@ struct draft_col {
 	double *sample; /* numeric values seen (a reservoir sample), for the clip */
 	size_t n_sample, cap;
 	uint64_t n_seen;
+	struct fl_date_scan dates; /* whether every value is a date, and in which format */
 };
 
 static int draft_add_number(struct draft_col *c, double x, uint64_t *rng)
@@ -624,6 +627,13 @@ static void group_digits(uint64_t v, char *buf, size_t n)
 	buf[k] = '\0';
 }
 
+/* An integer JSON value as text, for the decision table. */
+static const char *json_dumps_int(const json_t *v, char *buf, size_t n)
+{
+	snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+	return buf;
+}
+
 /* One line of the decision table. */
 struct draft_row {
 	const char *name;
@@ -799,6 +809,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			goto out;
 		}
 		cols[i].numeric = cols[i].integer = 1;
+		fl_date_scan_init(&cols[i].dates);
 		cols[i].formats = plain_dialect ? (1u << N_FORMATS) - 1 : 0;
 		fmt[i] = -1;
 		if (strcmp(names[i], label) == 0)
@@ -881,6 +892,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				c->bad_line = rec.line;
 			if ((r = draft_add_value(c, b, (size_t)(e - b))) != 0)
 				goto out;
+			fl_date_scan_add(&c->dates, b, (size_t)(e - b));
 		}
 	}
 	if (r < 0)
@@ -1034,6 +1046,32 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			         c->n_blank == n_rows ? "empty" : "empty or a placeholder");
 			continue;
 		}
+		/* Dates, however many and however unique, are never categories
+		 * nor identifiers. */
+		if (!c->numeric && (r = fl_date_draft_feature(root, feats, names[i], &c->dates,
+		                                              n_missing > 0)) != 0) {
+			enum fl_date_format df;
+			int64_t first, last;
+			int kind = fl_date_scan_result(&c->dates, &df, &first, &last);
+
+			if (r < 0)
+				goto out;
+			jf = json_array_get(feats, json_array_size(feats) - 1);
+			row->kind = "date";
+			snprintf(row->why, sizeof(row->why),
+			         "dates in format %s, reference %s, clip [0, %s]",
+			         fl_date_format_name(df),
+			         json_string_value(json_object_get(jf, "reference")),
+			         json_dumps_int(json_array_get(json_object_get(jf, "clip"), 1), a,
+			                        sizeof(a)));
+			snprintf(row->check, sizeof(row->check),
+			         "%sthe reference day and the clip range",
+			         kind == FL_DATE_AMBIGUOUS ? "day or month first? (no value says); "
+			                                   : "");
+			draft_missing(c, jf, row, "imputed");
+			continue;
+		}
+		r = FL_ERR_NOMEM;
 		distinct = draft_distinct(c, &estimated);
 		group_digits(distinct, a, sizeof(a));
 		group_digits(c->n_present, bnum, sizeof(bnum));

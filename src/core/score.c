@@ -24,12 +24,21 @@ double fl_score_contribution(const struct fl_model *m, const double *x, size_t j
 	return m->w[j] * (x[j] - m->scaler->baseline[j]);
 }
 
+/* Part "every column" of a feature, for reasons. */
+#define WHOLE SIZE_MAX
+
+/* The contribution of part p of feature f (fl_feature_part(): the whole
+ * feature, or one of a date's age, weekday and month; WHOLE: all its
+ * columns). */
 static double feature_contribution(const struct fl_model *m, const double *x,
-                                   const struct fl_feature *f)
+                                   const struct fl_feature *f, size_t p)
 {
+	size_t start = f->enc_offset, width = f->enc_width;
 	double c = 0;
 
-	for (size_t j = f->enc_offset; j < f->enc_offset + f->enc_width; j++)
+	if (p != WHOLE)
+		fl_feature_part(f, p, &start, &width);
+	for (size_t j = start; j < start + width; j++)
 		c += fl_score_contribution(m, x, j);
 	return c;
 }
@@ -51,7 +60,7 @@ static void put_field(FILE *fp, const char *s)
 }
 
 struct reason {
-	size_t feature;
+	size_t feature, part;
 	double contribution;
 };
 
@@ -69,19 +78,27 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, int 
 	if (n <= 0)
 		return 0;
 	for (size_t i = 0; i < s->n_features; i++) {
-		double c = sign * feature_contribution(m, x, &s->features[i]);
-		size_t pos;
+		const struct fl_feature *f = &s->features[i];
+		/* A missing date is one reason, "Created=(missing)": its
+		 * weekday and month are unknown, not reasons of their own. */
+		int whole = f->type == FL_DATE && f->missing == FL_MISSING_IMPUTE &&
+		            x[f->enc_offset + 1] == 1.0;
 
-		if (!(c > 0))
-			continue;
-		if (k == (size_t)n && c <= out[k - 1].contribution)
-			continue;
-		pos = k < (size_t)n ? k++ : k - 1;
-		while (pos > 0 && out[pos - 1].contribution < c) {
-			out[pos] = out[pos - 1];
-			pos--;
+		for (size_t p = 0; p < (whole ? 1 : fl_feature_parts(f)); p++) {
+			double c = sign * feature_contribution(m, x, f, whole ? WHOLE : p);
+			size_t pos;
+
+			if (!(c > 0))
+				continue;
+			if (k == (size_t)n && c <= out[k - 1].contribution)
+				continue;
+			pos = k < (size_t)n ? k++ : k - 1;
+			while (pos > 0 && out[pos - 1].contribution < c) {
+				out[pos] = out[pos - 1];
+				pos--;
+			}
+			out[pos] = (struct reason){i, whole ? WHOLE : p, c};
 		}
-		out[pos] = (struct reason){i, c};
 	}
 	for (size_t j = 0; j < k; j++)
 		out[j].contribution *= sign;
@@ -96,12 +113,30 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, int 
  */
 static void reason_text(const struct fl_model *m, const struct fl_binding *b,
                         const struct fl_csv_record *rec, const double *raw, size_t feature,
-                        char *buf, size_t n)
+                        size_t part, char *buf, size_t n)
 {
 	const struct fl_feature *f = &m->schema->features[feature];
 	const struct fl_csv_field *fld = &rec->fields[fl_binding_column(b, feature)];
 	int len = (int)(fld->len > 80 ? 80 : fld->len);
+	char col[160];
 
+	/* A date's reasons name the derived column that made them: its age
+	 * (as encoded, after the clip), or the weekday or month it fell on. */
+	if (f->type == FL_DATE && part != WHOLE && !fl_encode_missing(b, rec, feature)) {
+		size_t start, width;
+
+		fl_feature_part(f, part, &start, &width);
+		if (part == 0) {
+			fl_schema_column_name(m->schema, start, col, sizeof(col));
+			snprintf(buf, n, "%s=%.0f", col, raw[start]);
+			return;
+		}
+		for (size_t j = start; j < start + width; j++)
+			if (raw[j] == 1.0) {
+				fl_schema_column_name(m->schema, j, buf, n);
+				return;
+			}
+	}
 	if (fl_encode_missing(b, rec, feature))
 		snprintf(buf, n, "%s=(missing)", f->name);
 	else if (fl_encode_unseen(b, rec, raw, feature))
@@ -146,7 +181,7 @@ static void write_reasons(FILE *fp, const struct fl_model *m, const struct fl_sc
 			continue;
 		}
 		reason_text(m, fl_rows_binding(rows), fl_rows_record(rows), raw, reasons[k].feature,
-		            text, sizeof(text));
+		            reasons[k].part, text, sizeof(text));
 		fputc(',', fp);
 		put_field(fp, text);
 		fprintf(fp, ",%.4f", reasons[k].contribution);
@@ -441,13 +476,22 @@ static int driver_cmp(const void *a, const void *b)
  */
 static double column_effect(const struct fl_model *m, const struct fl_feature *f, size_t j)
 {
+	size_t start = f->enc_offset, width = f->enc_width;
 	double avg = 0;
 
-	if (f->type == FL_NUMERIC && j == f->enc_offset)
+	if (fl_feature_is_value(f, j))
 		return m->w[j];
-	if (f->type == FL_NUMERIC)
+	/* A missing indicator (a date's too: its first part). */
+	if (f->type == FL_NUMERIC ||
+	    (f->type == FL_DATE && j == f->enc_offset + 1 && f->missing == FL_MISSING_IMPUTE))
 		return m->w[j] * (1 - m->scaler->baseline[j]);
-	for (size_t k = f->enc_offset; k < f->enc_offset + f->enc_width; k++)
+	/* A date's weekday or month against that block's average. */
+	for (size_t p = 0; p < fl_feature_parts(f); p++) {
+		fl_feature_part(f, p, &start, &width);
+		if (j >= start && j < start + width)
+			break;
+	}
+	for (size_t k = start; k < start + width; k++)
 		avg += m->scaler->baseline[k] * m->w[k];
 	return m->w[j] - avg;
 }
@@ -488,7 +532,7 @@ static void print_driver(FILE *fp, const struct fl_model *m, const struct fl_dri
 		    d->col < m->schema->features[i].enc_offset + m->schema->features[i].enc_width)
 			f = &m->schema->features[i];
 	fprintf(fp, "  %+8.4f  %-32s", d->effect, name);
-	if (f != NULL && f->type == FL_NUMERIC && d->col == f->enc_offset)
+	if (f != NULL && fl_feature_is_value(f, d->col))
 		fprintf(fp, "  per +1 unit: %+.4g (1 sd = %.4g units, mean %.4g)",
 		        m->w[d->col] / m->scaler->scale[d->col], m->scaler->scale[d->col],
 		        m->scaler->center[d->col]);

@@ -145,7 +145,8 @@ static int pow2_above(double b)
 const struct fl_feature *fl_payload_stats_unclipped(const struct fl_schema *s)
 {
 	for (size_t i = 0; i < s->n_features; i++)
-		if (s->features[i].type == FL_NUMERIC && !s->features[i].has_clip)
+		if ((s->features[i].type == FL_NUMERIC || s->features[i].type == FL_DATE) &&
+		    !s->features[i].has_clip)
 			return &s->features[i];
 	return NULL;
 }
@@ -177,7 +178,7 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;
 
-		if (f->type == FL_NUMERIC) {
+		if (f->type == FL_NUMERIC || f->type == FL_DATE) {
 			double B = fmax(fabs(f->clip_lo), fabs(f->clip_hi));
 			int e1 = pow2_above(B), e2 = pow2_above(B * B);
 			double b1 = B / ldexp(1, e1), b2 = B * B / ldexp(1, e2);
@@ -191,6 +192,16 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 			ENTRY(2 + 2 * d + j, e2);
 			*l1 += b1 + b2;
 			*l2sq += b1 * b1 + b2 * b2;
+			/* A date's weekday and month blocks: one-hot, so one lead
+			 * adds 1 to one sum of each (or to none when missing). */
+			if (f->type == FL_DATE) {
+				size_t w = 1 + (f->missing == FL_MISSING_IMPUTE);
+
+				for (size_t c = w; c < f->enc_width; c++)
+					ENTRY(2 + d + j + c, 0);
+				*l1 += 2;
+				*l2sq += 2;
+			}
 		} else {
 			for (size_t c = 0; c < f->enc_width; c++)
 				ENTRY(2 + d + j + c, 0);
@@ -288,7 +299,9 @@ void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st)
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;
 
-		if (f->type == FL_NUMERIC) {
+		size_t c0 = 0;
+
+		if (f->type == FL_NUMERIC || f->type == FL_DATE) {
 			double cnt = f->missing == FL_MISSING_IMPUTE
 			                     ? clampd(round(st->count[j]), 1, rows)
 			                     : rows;
@@ -308,9 +321,12 @@ void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st)
 				st->count[j + 1] = rows;
 				st->sum[j + 1] = st->sumsq[j + 1] = rows - cnt;
 			}
-			continue;
+			if (f->type == FL_NUMERIC)
+				continue;
+			/* a date's one-hot blocks follow, as a categorical's */
+			c0 = 1 + (f->missing == FL_MISSING_IMPUTE);
 		}
-		for (size_t c = 0; c < f->enc_width; c++) {
+		for (size_t c = c0; c < f->enc_width; c++) {
 			st->count[j + c] = rows;
 			st->sum[j + c] = st->sumsq[j + c] = clampd(round(st->sum[j + c]), 0, rows);
 		}

@@ -81,8 +81,7 @@ static int drivers_chart(struct fl_svg_buf *b, const struct fl_model *m, int top
 		fl_schema_column_name(s, dr->col, names[k], sizeof(names[k]));
 		/* Numeric effects are per standard deviation: say so. */
 		for (size_t f = 0; f < s->n_features; f++)
-			if (s->features[f].type == FL_NUMERIC &&
-			    s->features[f].enc_offset == dr->col) {
+			if (fl_feature_is_value(&s->features[f], dr->col)) {
 				size_t len = strlen(names[k]);
 
 				snprintf(names[k] + len, sizeof(names[k]) - len, " (+1 sd)");
