@@ -30,6 +30,8 @@
 
 #include "fedlead/csv.h"
 
+struct fl_mapping;
+
 #define FL_SCHEMA_VERSION 1
 #define FL_FINGERPRINT_LEN 32
 /* Limits on a schema, checked before allocating. */
@@ -80,6 +82,10 @@ struct fl_schema {
 	 * and --encoding overwrite it after loading.
 	 */
 	struct fl_csv_dialect dialect;
+	/* This partner's column and value mapping (mapping.h), or NULL; owned:
+	 * fl_schema_free() frees it. Like the dialect, not in the canonical
+	 * form nor the fingerprint: rows.c applies it before binding. */
+	struct fl_mapping *mapping;
 };
 
 /*
@@ -124,6 +130,9 @@ struct fl_schema_draft_opts {
 	const char *positive; /* the label value meaning converted, or NULL: from the words */
 	size_t max_levels;
 	struct fl_csv_dialect dialect; /* how the file is written */
+	/* The partner's mapping (mapping.h), or NULL: the draft names the
+	 * columns and lists the values as the mapping makes them. */
+	const struct fl_mapping *mapping;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

@@ -8,12 +8,14 @@
 #include "cli/node_int.h"
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
+#include "fedlead/mapping.h"
 #include "fedlead/schema.h"
 
 int fl_cmd_node_schema(int argc, char **argv)
 {
 	struct fl_node_args a;
 	struct fl_schema_draft_opts o;
+	struct fl_mapping *m = NULL;
 	char *json = NULL;
 	FILE *fp;
 	int r;
@@ -27,7 +29,12 @@ int fl_cmd_node_schema(int argc, char **argv)
 	                                  .positive = a.positive,
 	                                  .max_levels = a.max_levels,
 	                                  .dialect = a.dialect};
-	if ((r = fl_schema_draft_opts(a.data, &o, &json)) != 0)
+	if (a.mapping != NULL && (r = fl_mapping_load(a.mapping, &m)) != 0)
+		return fl_node_fail(r);
+	o.mapping = m;
+	r = fl_schema_draft_opts(a.data, &o, &json);
+	fl_mapping_free(m);
+	if (r != 0)
 		return fl_node_fail(r);
 	fp = a.out ? fopen(a.out, "w") : stdout;
 	if (fp == NULL) {

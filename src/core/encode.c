@@ -31,8 +31,9 @@ struct fl_binding {
 	const struct fl_schema *s;
 	const char *path;
 	size_t n_header;
-	size_t label_col, id_col; /* SIZE_MAX when absent */
-	struct binding *feat;     /* one per schema feature */
+	size_t label_col, id_col;  /* SIZE_MAX when absent */
+	struct binding *feat;      /* one per schema feature */
+	const char *const *source; /* per CSV column, a mapping's renamed names, or NULL */
 	char **extra;
 	size_t n_extra;
 };
@@ -212,11 +213,29 @@ int fl_binding_has_id(const struct fl_binding *b)
 	return b->id_col != SIZE_MAX;
 }
 
+void fl_binding_set_sources(struct fl_binding *b, const char *const *source)
+{
+	b->source = source;
+}
+
+/* A column as messages name it: "\"industry\"", or with a mapping that
+ * renamed it, the name the person sees in the file. */
+static const char *column_text(const struct fl_binding *b, size_t col, const char *name, char *buf,
+                               size_t n)
+{
+	if (b->source != NULL && b->source[col] != NULL)
+		snprintf(buf, n, "\"%s\" (mapped to %s)", b->source[col], name);
+	else
+		snprintf(buf, n, "\"%s\"", name);
+	return buf;
+}
+
 static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec, size_t col,
                      const char *what)
 {
 	const struct fl_csv_field *f = &rec->fields[col];
 	const char *name = "";
+	char cname[256];
 
 	/* Name the column the schema knows it by. */
 	if (col == b->label_col)
@@ -224,8 +243,9 @@ static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec
 	for (size_t i = 0; i < b->s->n_features; i++)
 		if (b->feat[i].col == col)
 			name = b->s->features[i].name;
-	return fl_fail(FL_ERR_DATA, "%s:%llu:%zu: column \"%s\": \"%.*s%s\" %s", b->path,
-	               (unsigned long long)rec->line, col + 1, name,
+	return fl_fail(FL_ERR_DATA, "%s:%llu:%zu: column %s: \"%.*s%s\" %s", b->path,
+	               (unsigned long long)rec->line, col + 1,
+	               column_text(b, col, name, cname, sizeof(cname)),
 	               (int)(f->len > QUOTE_MAX ? QUOTE_MAX : f->len), f->s,
 	               f->len > QUOTE_MAX ? "..." : "", what);
 }
@@ -235,15 +255,16 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 {
 	size_t col = fb->col;
 	const struct fl_csv_field *fld = &rec->fields[col];
-	char what[160], fmt[96];
+	char what[160], fmt[96], cname[256];
 	double v;
 
 	if (fld->len == 0) {
 		if (f->missing != FL_MISSING_IMPUTE)
 			return fl_fail(FL_ERR_DATA,
-			               "%s:%llu:%zu: column \"%s\": missing value (the schema "
+			               "%s:%llu:%zu: column %s: missing value (the schema "
 			               "says missing=error)",
-			               b->path, (unsigned long long)rec->line, col + 1, f->name);
+			               b->path, (unsigned long long)rec->line, col + 1,
+			               column_text(b, col, f->name, cname, sizeof(cname)));
 		x[0] = NAN;
 		x[1] = 1.0;
 		return 0;
@@ -279,6 +300,7 @@ static int encode_categorical(const struct fl_binding *b, const struct fl_featur
                               const struct binding *fb, const struct fl_csv_record *rec, double *x)
 {
 	struct cat_entry key = {rec->fields[fb->col].s, 0}, *hit;
+	char cname[256];
 
 	memset(x, 0, f->enc_width * sizeof(*x));
 	hit = bsearch(&key, fb->cats, f->n_values, sizeof(*fb->cats), cat_cmp);
@@ -292,8 +314,9 @@ static int encode_categorical(const struct fl_binding *b, const struct fl_featur
 	}
 	if (rec->fields[fb->col].len == 0)
 		return fl_fail(FL_ERR_DATA,
-		               "%s:%llu:%zu: column \"%s\": missing value (no \"other\" category)",
-		               b->path, (unsigned long long)rec->line, fb->col + 1, f->name);
+		               "%s:%llu:%zu: column %s: missing value (no \"other\" category)",
+		               b->path, (unsigned long long)rec->line, fb->col + 1,
+		               column_text(b, fb->col, f->name, cname, sizeof(cname)));
 	return bad_field(b, rec, fb->col, "is not a listed category and there is no \"other\"");
 }
 

@@ -14,6 +14,7 @@
 
 #include "fedlead/csv.h"
 #include "fedlead/error.h"
+#include "fedlead/mapping.h"
 #include "fedlead/splitmix.h"
 #include "fedlead/utf8.h"
 
@@ -51,6 +52,7 @@ void fl_schema_free(struct fl_schema *s)
 	free(s->features);
 	free_strv(s->ignore, s->n_ignore);
 	free(s->canonical);
+	fl_mapping_free(s->mapping);
 	free(s);
 }
 
@@ -994,6 +996,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	const char *label = o->label, *id = o->id;
 	size_t max_levels = o->max_levels;
 	struct fl_csv *csv = NULL;
+	struct fl_mapping_binding *mb = NULL;
 	struct fl_csv_record rec;
 	struct draft_col *cols = NULL;
 	char **names = NULL;
@@ -1015,6 +1018,12 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		if (r == 0)
 			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", csv_path);
 		goto out;
+	}
+	/* The partner's mapping: the draft sees the schema's names and values. */
+	if (o->mapping != NULL) {
+		if ((r = fl_mapping_bind(o->mapping, NULL, csv_path, &rec, &mb)) != 0)
+			goto out;
+		rec = *fl_mapping_header(mb);
 	}
 	ncol = rec.n_fields;
 	if ((cols = calloc(ncol, sizeof(*cols))) == NULL ||
@@ -1055,6 +1064,8 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	}
 	while ((r = fl_csv_next(csv, &rec)) == 1) {
 		n_rows++;
+		if (mb != NULL)
+			rec = *fl_mapping_apply(mb, &rec);
 		if (rec.n_fields != ncol) {
 			r = fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu",
 			            csv_path, (unsigned long long)rec.line, rec.n_fields, ncol);
@@ -1211,6 +1222,7 @@ out:
 	free(cols);
 	free_strv(names, ncol);
 	json_decref(root);
+	fl_mapping_binding_free(mb);
 	fl_csv_free(csv);
 	return r;
 }
