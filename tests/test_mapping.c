@@ -264,6 +264,12 @@ static void test_bind_refusals(void **state)
 	             two, 2, NULL,
 	             "leads.csv:1: column \"Industry Vertical\" is not in the header (the "
 	             "mapping acme.json renames it to \"industry\")");
+	bind_refused("{\"fedlead_mapping\": 1, \"columns\": {\"Industry Vertical\": \"industry\", "
+	             "\"Size\": \"size\", \"Region\": \"region\", \"Visits\": \"visits\"}}",
+	             two, 2, NULL,
+	             "leads.csv:1: column \"Industry Vertical\" is not in the header (the "
+	             "mapping acme.json renames it to \"industry\"), nor are 2 more columns the "
+	             "mapping renames");
 	bind_refused("{\"fedlead_mapping\": 1, \"columns\": {\"Sector\": \"industry\"}}", names, 4,
 	             NULL,
 	             "leads.csv:1: column \"Sector\" appears twice (columns 2 and 4); the "

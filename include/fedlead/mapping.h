@@ -112,7 +112,8 @@ int fl_mapping_check_schema(const struct fl_mapping *m, const struct fl_schema *
  * a schema), every column of "values" must be in the header after
  * renaming. FL_ERR_DATA, one line each:
  *   "leads.csv:1: column \"Industry Vertical\" is not in the header (the
- *    mapping acme.json renames it to \"industry\")"
+ *    mapping acme.json renames it to \"industry\")", followed by ", nor are
+ *    N more columns the mapping renames" when several are missing
  *   "leads.csv:1: column \"Sector\" appears twice (columns 2 and 5); the
  *    mapping acme.json renames it to \"industry\""
  *   "leads.csv:1: the mapping acme.json renames column \"Sector\" to

@@ -492,16 +492,28 @@ static int bind_renames(struct fl_mapping_binding *mb, const struct hdr_entry *h
                         const char *path)
 {
 	const struct fl_mapping *m = mb->m;
+	const struct pair *first = NULL;
+	size_t missing = 0;
 
+	/* All missing columns are counted: many say the mapping is meant for
+	 * another export. */
+	for (size_t i = 0; i < m->n_rename; i++)
+		if (hdr_find(h, n, m->rename[i].from) == n && missing++ == 0)
+			first = &m->rename[i];
+	if (missing == 1)
+		return fl_fail(FL_ERR_DATA,
+		               "%s:1: column \"%s\" is not in the header (the mapping %s renames "
+		               "it to \"%s\")",
+		               path, first->from, m->origin, first->to);
+	if (missing > 1)
+		return fl_fail(FL_ERR_DATA,
+		               "%s:1: column \"%s\" is not in the header (the mapping %s renames "
+		               "it to \"%s\"), nor are %zu more columns the mapping renames",
+		               path, first->from, m->origin, first->to, missing - 1);
 	for (size_t i = 0; i < m->n_rename; i++) {
 		const struct pair *p = &m->rename[i];
 		size_t k = hdr_find(h, n, p->from);
 
-		if (k == n)
-			return fl_fail(FL_ERR_DATA,
-			               "%s:1: column \"%s\" is not in the header (the mapping %s "
-			               "renames it to \"%s\")",
-			               path, p->from, m->origin, p->to);
 		if (k + 1 < n && strcmp(h[k + 1].name, p->from) == 0)
 			return fl_fail(
 			        FL_ERR_DATA,
