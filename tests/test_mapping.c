@@ -459,6 +459,15 @@ static void test_rows_open_refusals(void **state)
 	         "to \"industry\")",
 	         path);
 	assert_string_equal(fl_errmsg(), want);
+	/* A column of the schema the renamed header lacks. */
+	fl_mapping_free(s->mapping);
+	s->mapping = mapping("{\"fedlead_mapping\": 1, \"columns\": {\"size\": \"Size\"}}");
+	assert_int_equal(fl_rows_open(s, path, 1, FL_BAD_ROWS_FAIL, NULL, &rows), FL_ERR_DATA);
+	snprintf(want, sizeof(want),
+	         "%s:1: column \"size\" required by the schema is missing (in the header as the "
+	         "mapping acme.json renames it)",
+	         path);
+	assert_string_equal(fl_errmsg(), want);
 	fl_mapping_free(s->mapping);
 	s->mapping = mapping("{\"fedlead_mapping\": 1, \"values\": {\"Sector\": {}}}");
 	assert_int_equal(fl_rows_open(s, path, 1, FL_BAD_ROWS_FAIL, NULL, &rows), FL_ERR_CONFIG);

@@ -25,7 +25,8 @@ struct fl_rows;
  * FL_ERR_DATA "leads.csv: the file is empty (no header)"; other failures are
  * fl_csv_open()'s, fl_mapping_bind()'s (when s->mapping is set: the
  * header is renamed and each row's values mapped before they are encoded)
- * and fl_binding_new()'s. *out is for fl_rows_close().
+ * and fl_binding_new()'s (with a mapping, followed by " (in the header as the
+ * mapping acme.json renames it)"). *out is for fl_rows_close().
  */
 int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
                  enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out);

@@ -48,7 +48,11 @@ static int bind_header(struct fl_rows *rows)
 	if ((r = fl_binding_new(rows->s, rows->csv,
 	                        rows->mb != NULL ? fl_mapping_header(rows->mb) : &rows->rec,
 	                        rows->need_label, &rows->b, &n_extra)) != 0)
-		return r;
+		/* The names looked for are the renamed ones: say so. */
+		return rows->mb != NULL && r == FL_ERR_DATA
+		               ? fl_fail(r, "%s (in the header as the mapping %s renames it)",
+		                         fl_errmsg(), fl_mapping_origin(rows->s->mapping))
+		               : r;
 	if (rows->mb != NULL)
 		fl_binding_set_sources(rows->b, fl_mapping_sources(rows->mb));
 	if (rows->rep != NULL)

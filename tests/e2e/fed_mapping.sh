@@ -17,7 +17,7 @@
 #    the mapping.
 #  - fedlead-score --mapping: a value the mapping maps to a known category
 #    is not unseen; an unmapped one is counted under the file's own column
-#    name, on stderr and in --json.
+#    name, on stderr, in --json and in the report.
 #  - refusals with their exact messages: a mapped column missing from the
 #    export, a target that collides with a column the export keeps, a
 #    mapping that names a column the schema lacks, a mapping that is not
@@ -249,6 +249,11 @@ check "stderr counts the unseen value under the export's column name" \
 "$SCORE" --model pooled.fdl --data new-p1.csv --mapping m1.json --eval --json >out.json 2>/dev/null
 check "--json names the column and the export's name for it" \
 	test "$(jget out.json '[(c["column"], c["file_column"], c["leads"]) for c in j["unseen"]["columns"]]')" = "[('industry', 'Industry Vertical', 2)]"
+
+"$SCORE" --model pooled.fdl --data new-p1.csv --mapping m1.json --report report.html --quiet
+check "the report lists the unseen value under the export's column name" \
+	grep -Fq "<tr><td>Industry Vertical (mapped to industry)</td><td>2</td><td>Fin Svcs</td></tr>" \
+	report.html
 
 # ---- the federation: each node joins with its own export and mapping -------
 pki p1 p2 p3
