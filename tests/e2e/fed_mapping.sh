@@ -11,8 +11,8 @@
 #  - fedlead-node join with mapping = FILE: the federated model (secure
 #    aggregation, Newton, l2 1) equals the model trained locally on the
 #    cleaned union, to 1e-8 relative (as fed_newton.sh compares).
-#  - train/check/schema --mapping on an export give exactly what they give
-#    on the cleaned file: the same weights, the same check summary, the
+#  - train/check/cache/schema --mapping on an export give exactly what they
+#    give on the cleaned file: the same weights, the same check summary, the
 #    same draft. The model carries the agreed fingerprint and no trace of
 #    the mapping.
 #  - fedlead-score --mapping: a value the mapping maps to a known category
@@ -173,6 +173,13 @@ for k in 1 2 3; do
 	check "p$k: check --mapping summarises the columns as the cleaned file's" \
 		cmp -s <(tail -n +2 "check-p$k.out") <(tail -n +2 "check-clean-p$k.out")
 done
+"$NODE" cache --schema schema.json --data p2.csv --mapping m2.json --out p2.flc --quiet
+"$NODE" cache --schema schema.json --data clean_p2.csv --out clean-p2.flc --quiet
+"$NODE" train --schema schema.json --cache p2.flc --l2 1 --out cache-p2.fdl --quiet >/dev/null
+"$NODE" train --schema schema.json --cache clean-p2.flc --l2 1 --out cache-clean-p2.fdl \
+	--quiet >/dev/null
+check "p2: cache --mapping caches the rows of the cleaned file" \
+	cmp -s <(weights cache-p2.fdl) <(weights cache-clean-p2.fdl)
 check "p3: the notes column is named as ignored" \
 	grep -Fqx 'fedlead-node: notice: p3.csv: 1 column not in the schema, ignored: Notizen' \
 	train-p3.err
