@@ -300,4 +300,5 @@ check "the federated model carries the agreed fingerprint" \
 	test "$(jget <(model_json secure/model.fdl) 'j["schema_fingerprint"]')" = "$fp"
 check "each node loaded its whole export" \
 	bash -c 'for k in 1 2 3; do grep -q "loaded $(($(wc -l <'"$T"'/p$k.csv) - 1)) leads from" '"$T"'/secure/node-p$k/node.log || exit 1; done'
+check "no sanitizer report in any log" sanitizer_clean
 finish
