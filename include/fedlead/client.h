@@ -22,6 +22,7 @@ struct fl_node_opts {
 	 * FL_DIALECT_* bits of dialect_set): overwrites the schema's. */
 	struct fl_csv_dialect dialect;
 	unsigned dialect_set;
+	const char *mapping_path;  /* this partner's column mapping (mapping.h), or NULL */
 	const char *federation_id; /* the federation to join (also policy.federation_id) */
 	const char *coordinator;   /* HOST:PORT */
 	const char *server_name;   /* name the coordinator's certificate must carry;

@@ -36,6 +36,13 @@ int fl_binding_has_label(const struct fl_binding *b);
 /* CSV column index (0-based) of schema feature i. */
 size_t fl_binding_column(const struct fl_binding *b, size_t i);
 int fl_binding_has_id(const struct fl_binding *b);
+/*
+ * Tells the binding the file's own names of columns a mapping renamed
+ * (mapping.h): source[col] for CSV column col, NULL when not renamed.
+ * Messages then say "column \"Industry Vertical\" (mapped to industry)".
+ * Borrowed: the array must outlive b.
+ */
+void fl_binding_set_sources(struct fl_binding *b, const char *const *source);
 void fl_binding_free(struct fl_binding *b);
 
 /*
@@ -99,6 +106,8 @@ enum fl_bad_rows { FL_BAD_ROWS_FAIL = 0, FL_BAD_ROWS_SKIP = 1 };
 struct fl_unseen {
 	size_t feature;     /* index into the schema's features */
 	const char *column; /* its name (the schema's string) */
+	const char *source; /* the file's name for it when a mapping renamed it, else NULL
+	                     * (the mapping's string, which the schema owns) */
 	uint64_t leads;     /* leads with such a value in this column */
 	char example[64];   /* the first such value (truncated) */
 };

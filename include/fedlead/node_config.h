@@ -17,6 +17,7 @@ struct fl_node_config {
 	char *schema, *data, *federation, *coordinator, *server_name;
 	/* data's dialect, as written; NULL: the schema's */
 	char *delimiter, *encoding, *decimal, *thousands, *currency;
+	char *mapping; /* data's column mapping (mapping.h), or NULL */
 	int bad_rows, log_level;
 	char *ca, *cert, *key, *crl;
 	char *model_out, *audit_log, *dump_dir;

@@ -23,7 +23,10 @@ struct fl_rows;
  * fl_rows_next(), the bad rows skipped under FL_BAD_ROWS_SKIP; rep->rows is
  * the caller's to fill. rep is not cleared here. An empty file is
  * FL_ERR_DATA "leads.csv: the file is empty (no header)"; other failures are
- * fl_csv_open()'s and fl_binding_new()'s. *out is for fl_rows_close().
+ * fl_csv_open()'s, fl_mapping_bind()'s (when s->mapping is set: the
+ * header is renamed and each row's values mapped before they are encoded)
+ * and fl_binding_new()'s (with a mapping, followed by " (in the header as the
+ * mapping acme.json renames it)"). *out is for fl_rows_close().
  */
 int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
                  enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out);
@@ -45,7 +48,8 @@ int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id
  */
 int fl_rows_rewind(struct fl_rows *rows, struct fl_load_report *rep);
 
-/* The CSV record of the last good row, valid until the next call. */
+/* The CSV record of the last good row as it was encoded (with the
+ * schema's mapping applied, when it has one), valid until the next call. */
 const struct fl_csv_record *fl_rows_record(const struct fl_rows *rows);
 /* Position of the last good row among the data records of this pass,
  * bad ones included (1 for the row after the header). */

@@ -42,6 +42,8 @@
 
 #include "fedlead/csv.h"
 
+struct fl_mapping;
+
 #define FL_SCHEMA_VERSION 1
 #define FL_FINGERPRINT_LEN 32
 /* Limits on a schema, checked before allocating. */
@@ -109,6 +111,10 @@ struct fl_schema {
 	/* The top-level "missing_values", for every feature. */
 	char **missing_values;
 	size_t n_missing_values;
+	/* This partner's column and value mapping (mapping.h), or NULL; owned:
+	 * fl_schema_free() frees it. Like the dialect, not in the canonical
+	 * form nor the fingerprint: rows.c applies it before binding. */
+	struct fl_mapping *mapping;
 };
 
 /*
@@ -212,6 +218,9 @@ struct fl_schema_draft_opts {
 	/* When not NULL, receives the decision table (malloc'ed text, one
 	 * line per column: what the draft decided and why, what to check). */
 	char **table;
+	/* The partner's mapping (mapping.h), or NULL: the draft names the
+	 * columns and lists the values as the mapping makes them. */
+	const struct fl_mapping *mapping;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

@@ -53,7 +53,9 @@ static void usage(FILE *fp)
 	        "\n"
 	        "Every command that reads LEADS.csv also takes --delimiter ,|;|tab|'|' (the\n"
 	        "field separator; detected from the header by default) and --encoding\n"
-	        "windows-1252|latin1 (for a file that is not UTF-8; converted as it is read).\n"
+	        "windows-1252|latin1 (for a file that is not UTF-8; converted as it is read),\n"
+	        "and --mapping MAPPING.json: this partner's names for the schema's columns and\n"
+	        "values, applied as the file is read (join: mapping = FILE in [node]).\n"
 	        "\n");
 	fl_cli_commands_usage(commands, fp);
 	fprintf(fp, "\nExit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");

@@ -103,10 +103,17 @@ void fl_cli_load_notices(const char *prog, const char *path, const struct fl_loa
 		        "(each scores as its column's \"(other)\"):\n",
 		        prog, path, (unsigned long long)rep->unseen_leads,
 		        rep->unseen_leads == 1 ? "" : "s");
-		for (size_t i = 0; i < rep->n_unseen; i++)
-			fprintf(stderr, "  column \"%s\": %llu lead%s, first \"%s\"\n",
-			        rep->unseen[i].column, (unsigned long long)rep->unseen[i].leads,
-			        rep->unseen[i].leads == 1 ? "" : "s", rep->unseen[i].example);
+		for (size_t i = 0; i < rep->n_unseen; i++) {
+			const struct fl_unseen *u = &rep->unseen[i];
+
+			if (u->source != NULL)
+				fprintf(stderr, "  column \"%s\" (mapped to %s)", u->source,
+				        u->column);
+			else
+				fprintf(stderr, "  column \"%s\"", u->column);
+			fprintf(stderr, ": %llu lead%s, first \"%s\"\n",
+			        (unsigned long long)u->leads, u->leads == 1 ? "" : "s", u->example);
+		}
 		if (rep->n_unseen_more > 0)
 			fprintf(stderr, "  and %zu more column%s\n", rep->n_unseen_more,
 			        rep->n_unseen_more == 1 ? "" : "s");

@@ -28,6 +28,7 @@ struct fl_node_args {
 	 * what the schema says, which stays otherwise. */
 	struct fl_csv_dialect dialect;
 	unsigned dialect_set;
+	const char *mapping; /* --mapping: this partner's column mapping (mapping.h) */
 };
 
 /*
@@ -45,7 +46,8 @@ int fl_node_args_require(const char *value, const char *opt, const char *cmd);
 /* Overwrites s's dialect with the dialect options given. */
 void fl_node_args_dialect(const struct fl_node_args *a, struct fl_schema *s);
 
-/* fl_schema_load() of --schema, then fl_node_args_dialect(). */
+/* fl_schema_load() of --schema, then fl_node_args_dialect() and the
+ * --mapping file (fl_mapping_load(), owned by *s from then on). */
 int fl_node_load_schema(const struct fl_node_args *a, struct fl_schema **s);
 
 /* Prints "fedlead-node: MESSAGE" for err and returns its exit code. */

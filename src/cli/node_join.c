@@ -13,6 +13,7 @@
 #include "fedlead/commands.h"
 #include "fedlead/error.h"
 #include "fedlead/log.h"
+#include "fedlead/mapping.h"
 #include "fedlead/node_config.h"
 #include "fedlead/schema.h"
 
@@ -45,14 +46,18 @@ static int join_option(int ch, const char *arg, void *ctx)
 	return fl_fail(FL_ERR_INTERNAL, "join: option %d is not handled", ch);
 }
 
-/* --check: the schema loads and the certificates make a TLS context. */
+/* --check: the schema (and the mapping, against it) loads and the
+ * certificates make a TLS context. */
 static int check_only(const struct fl_node_config *c, const struct fl_node_opts *o)
 {
 	struct fl_schema *s = NULL;
 	SSL_CTX *ctx = NULL;
 	int r;
 
-	if ((r = fl_schema_load(c->schema, &s)) == 0 && (r = fl_tls_client_ctx(&o->tls, &ctx)) == 0)
+	if ((r = fl_schema_load(c->schema, &s)) == 0 && o->mapping_path != NULL &&
+	    (r = fl_mapping_load(o->mapping_path, &s->mapping)) == 0)
+		r = fl_mapping_check_schema(s->mapping, s);
+	if (r == 0 && (r = fl_tls_client_ctx(&o->tls, &ctx)) == 0)
 		fl_config_dump(fl_node_config_keys, c, stdout);
 	SSL_CTX_free(ctx);
 	fl_schema_free(s);

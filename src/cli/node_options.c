@@ -9,6 +9,7 @@
 #include "cli/node_int.h"
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
+#include "fedlead/mapping.h"
 
 enum {
 	OPT_SCHEMA = 256,
@@ -33,7 +34,8 @@ enum {
 	OPT_NO_LABEL,
 	OPT_DECIMAL,
 	OPT_THOUSANDS,
-	OPT_CURRENCY
+	OPT_CURRENCY,
+	OPT_MAPPING
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +62,7 @@ static const struct option long_opts[] = {
         {"decimal", required_argument, NULL, OPT_DECIMAL},
         {"thousands", required_argument, NULL, OPT_THOUSANDS},
         {"currency", required_argument, NULL, OPT_CURRENCY},
+        {"mapping", required_argument, NULL, OPT_MAPPING},
         {NULL, 0, NULL, 0},
 };
 
@@ -81,6 +84,7 @@ static int parse(int argc, char **argv, struct fl_node_args *o)
 		case OPT_CACHE: o->cache = optarg; break;
 		case OPT_POSITIVE: o->positive = optarg; break;
 		case OPT_NO_LABEL: o->no_label = 1; break;
+		case OPT_MAPPING: o->mapping = optarg; break;
 		case OPT_DELIMITER:
 		case OPT_ENCODING:
 		case OPT_DECIMAL:
@@ -179,8 +183,15 @@ int fl_node_load_schema(const struct fl_node_args *a, struct fl_schema **s)
 {
 	int r;
 
-	if ((r = fl_schema_load(a->schema, s)) == 0)
-		fl_node_args_dialect(a, *s);
+	if ((r = fl_schema_load(a->schema, s)) != 0)
+		return r;
+	fl_node_args_dialect(a, *s);
+	if (a->mapping != NULL && (r = fl_mapping_load(a->mapping, &(*s)->mapping)) == 0)
+		r = fl_mapping_check_schema((*s)->mapping, *s);
+	if (r != 0) {
+		fl_schema_free(*s);
+		*s = NULL;
+	}
 	return r;
 }
 

@@ -8,12 +8,14 @@
 #include "cli/node_int.h"
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
+#include "fedlead/mapping.h"
 #include "fedlead/schema.h"
 
 int fl_cmd_node_schema(int argc, char **argv)
 {
 	struct fl_node_args a;
 	struct fl_schema_draft_opts o;
+	struct fl_mapping *m = NULL;
 	char *json = NULL, *table = NULL;
 	FILE *fp;
 	int r;
@@ -29,7 +31,12 @@ int fl_cmd_node_schema(int argc, char **argv)
 	                                  .max_levels = a.max_levels,
 	                                  .dialect = a.dialect,
 	                                  .table = a.quiet ? NULL : &table};
-	if ((r = fl_schema_draft_opts(a.data, &o, &json)) != 0)
+	if (a.mapping != NULL && (r = fl_mapping_load(a.mapping, &m)) != 0)
+		return fl_node_fail(r);
+	o.mapping = m;
+	r = fl_schema_draft_opts(a.data, &o, &json);
+	fl_mapping_free(m);
+	if (r != 0)
 		return fl_node_fail(r);
 	/* What the draft decided and why, for the person who reviews it; on
 	 * stderr, so that the schema alone goes to stdout. */

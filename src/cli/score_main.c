@@ -15,6 +15,7 @@
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
 #include "fedlead/error.h"
+#include "fedlead/mapping.h"
 #include "fedlead/report.h"
 #include "fedlead/score.h"
 #include "fedlead/signed_model.h"
@@ -32,6 +33,7 @@ static void usage(FILE *fp)
 	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
 	        "                     [--delimiter ,|;|tab|'|'] [--encoding windows-1252|latin1]\n"
 	        "                     [--decimal ,] [--thousands SEP] [--currency SYMBOL]\n"
+	        "                     [--mapping MAPPING.json]\n"
 	        "       fedlead-score ... --verify-ca CA.pem [--crl CRL.pem]\n"
 	        "       fedlead-score --model MODEL.fdl --explain [--top N]\n"
 	        "       fedlead-score --model MODEL.fdl --export json\n"
@@ -67,6 +69,8 @@ static void usage(FILE *fp)
 	        "--encoding  the file's encoding when it is not UTF-8 (converted as read)\n"
 	        "--decimal , --thousands SEP --currency SYMBOL  how the file writes numbers\n"
 	        "            (\"1.234,5\", \"$1,234.50\"); the default is a plain decimal point\n"
+	        "--mapping   the partner's column mapping: its names for the schema's columns\n"
+	        "            and values (a JSON file; README.md, \"Column mapping\")\n"
 	        "\n"
 	        "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
 }
@@ -116,11 +120,16 @@ static int unseen_json(const struct fl_load_report *l, json_t *o)
 		return FL_ERR_NOMEM;
 	}
 	json_object_set_new(u, "leads", json_integer((json_int_t)l->unseen_leads));
-	for (size_t i = 0; i < l->n_unseen; i++)
-		json_array_append_new(cols,
-		                      json_pack("{s:s, s:I, s:s}", "column", l->unseen[i].column,
-		                                "leads", (json_int_t)l->unseen[i].leads, "example",
-		                                l->unseen[i].example));
+	for (size_t i = 0; i < l->n_unseen; i++) {
+		json_t *c =
+		        json_pack("{s:s, s:I, s:s}", "column", l->unseen[i].column, "leads",
+		                  (json_int_t)l->unseen[i].leads, "example", l->unseen[i].example);
+
+		/* The file's name of a column the mapping renamed. */
+		if (c != NULL && l->unseen[i].source != NULL)
+			json_object_set_new(c, "file_column", json_string(l->unseen[i].source));
+		json_array_append_new(cols, c);
+	}
 	json_object_set_new(u, "columns", cols);
 	json_object_set_new(u, "more_columns", json_integer((json_int_t)l->n_unseen_more));
 	json_object_set_new(o, "unseen", u);
@@ -224,10 +233,24 @@ static int parse_compare(const char *arg, char **copy, struct fl_report_compare 
 	return 0;
 }
 
+/* --mapping: the mapping, checked against the model's schema, read as
+ * the model's schema's own (each model owns a copy). */
+static int attach_mapping(struct fl_model *m, const char *path)
+{
+	int r;
+
+	if (path == NULL)
+		return 0;
+	if ((r = fl_mapping_load(path, &m->schema->mapping)) == 0)
+		r = fl_mapping_check_schema(m->schema->mapping, m->schema);
+	return r;
+}
+
 /* Scores every --compare partner's files with its local model and the
  * federated one; an error names the partner it is about. */
 static int run_compare(const struct fl_model *fed, const struct fl_score_opts *so,
-                       const char *dp_path, struct fl_report_compare *cmp, size_t n)
+                       const char *dp_path, const char *mapping, struct fl_report_compare *cmp,
+                       size_t n)
 {
 	struct fl_model *dp = NULL;
 	int r = 0;
@@ -236,13 +259,16 @@ static int run_compare(const struct fl_model *fed, const struct fl_score_opts *s
 		if ((r = fl_model_load(dp_path, &dp)) != 0)
 			return fl_fail(r, "--compare-dp: %s", fl_errmsg());
 		dp->schema->dialect = fed->schema->dialect;
+		if ((r = attach_mapping(dp, mapping)) != 0)
+			goto out;
 	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct fl_model *local = NULL;
 
 		if ((r = fl_model_load(cmp[i].model_path, &local)) == 0) {
 			local->schema->dialect = fed->schema->dialect;
-			r = fl_report_compare_eval(fed, local, so, so->data, &cmp[i]);
+			if ((r = attach_mapping(local, mapping)) == 0)
+				r = fl_report_compare_eval(fed, local, so, so->data, &cmp[i]);
 		}
 		if (r == 0 && dp != NULL)
 			r = fl_report_compare_dp(fed, dp, dp_path, so, so->data, &cmp[i]);
@@ -250,6 +276,7 @@ static int run_compare(const struct fl_model *fed, const struct fl_score_opts *s
 		if (r != 0 && r != FL_ERR_NOMEM)
 			r = fl_fail(r, "--compare %s: %s", cmp[i].name, fl_errmsg());
 	}
+out:
 	fl_model_free(dp);
 	return r;
 }
@@ -302,7 +329,8 @@ enum {
 	OPT_ENCODING,
 	OPT_DECIMAL,
 	OPT_THOUSANDS,
-	OPT_CURRENCY
+	OPT_CURRENCY,
+	OPT_MAPPING
 };
 
 static const struct option long_opts[] = {
@@ -329,6 +357,7 @@ static const struct option long_opts[] = {
         {"decimal", required_argument, NULL, OPT_DECIMAL},
         {"thousands", required_argument, NULL, OPT_THOUSANDS},
         {"currency", required_argument, NULL, OPT_CURRENCY},
+        {"mapping", required_argument, NULL, OPT_MAPPING},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -340,7 +369,7 @@ int fl_cmd_score(int argc, char **argv)
 	struct fl_score_report rep;
 	struct fl_model *m = NULL;
 	const char *model = NULL, *export = NULL, *verify_ca = NULL, *crl = NULL, *report = NULL,
-	           *compare_dp = NULL;
+	           *compare_dp = NULL, *mapping = NULL;
 	char signer[256] = "";
 	struct fl_report_compare cmp[FL_REPORT_MAX_COMPARE];
 	char *cmp_copy[FL_REPORT_MAX_COMPARE] = {NULL};
@@ -369,6 +398,7 @@ int fl_cmd_score(int argc, char **argv)
 		case OPT_CRL: crl = optarg; break;
 		case OPT_REPORT: report = optarg; break;
 		case OPT_COMPARE_DP: compare_dp = optarg; break;
+		case OPT_MAPPING: mapping = optarg; break;
 		case OPT_COMPARE:
 			if (n_cmp == FL_REPORT_MAX_COMPARE)
 				return fail(fl_fail(FL_ERR_INVALID,
@@ -472,6 +502,9 @@ int fl_cmd_score(int argc, char **argv)
 	/* A model's schema carries no dialect (it is not part of the
 	 * fingerprint): the lead file is read as detected, or as given here. */
 	fl_csv_dialect_merge(&m->schema->dialect, &dialect, dialect_set);
+	/* Nor a mapping: the partner's own, for its own exports. */
+	if ((r = attach_mapping(m, mapping)) != 0)
+		goto out;
 	if (export != NULL) {
 		char *s = NULL;
 
@@ -507,7 +540,7 @@ int fl_cmd_score(int argc, char **argv)
 		if (gmtime_r(&now, &tm) != NULL &&
 		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
 			meta.generated = when;
-		if ((r = run_compare(m, &so, compare_dp, cmp, n_cmp)) != 0 ||
+		if ((r = run_compare(m, &so, compare_dp, mapping, cmp, n_cmp)) != 0 ||
 		    (r = fl_report_file(m, &so, &meta, report, &rep)) != 0)
 			goto out;
 	}

@@ -32,8 +32,9 @@ struct fl_binding {
 	const struct fl_schema *s;
 	const char *path;
 	size_t n_header;
-	size_t label_col, id_col; /* SIZE_MAX when absent */
-	struct binding *feat;     /* one per schema feature */
+	size_t label_col, id_col;  /* SIZE_MAX when absent */
+	struct binding *feat;      /* one per schema feature */
+	const char *const *source; /* per CSV column, a mapping's renamed names, or NULL */
 	char **extra;
 	size_t n_extra;
 };
@@ -247,11 +248,29 @@ int fl_binding_has_id(const struct fl_binding *b)
 	return b->id_col != SIZE_MAX;
 }
 
+void fl_binding_set_sources(struct fl_binding *b, const char *const *source)
+{
+	b->source = source;
+}
+
+/* A column as messages name it: "\"industry\"", or with a mapping that
+ * renamed it, the name the person sees in the file. */
+static const char *column_text(const struct fl_binding *b, size_t col, const char *name, char *buf,
+                               size_t n)
+{
+	if (b->source != NULL && b->source[col] != NULL)
+		snprintf(buf, n, "\"%s\" (mapped to %s)", b->source[col], name);
+	else
+		snprintf(buf, n, "\"%s\"", name);
+	return buf;
+}
+
 static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec, size_t col,
                      const char *what)
 {
 	const struct fl_csv_field *f = &rec->fields[col];
 	const char *name = "";
+	char cname[256];
 
 	/* Name the column the schema knows it by. */
 	if (col == b->label_col)
@@ -259,8 +278,9 @@ static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec
 	for (size_t i = 0; i < b->s->n_features; i++)
 		if (b->feat[i].col == col)
 			name = b->s->features[i].name;
-	return fl_fail(FL_ERR_DATA, "%s:%llu:%zu: column \"%s\": \"%.*s%s\" %s", b->path,
-	               (unsigned long long)rec->line, col + 1, name,
+	return fl_fail(FL_ERR_DATA, "%s:%llu:%zu: column %s: \"%.*s%s\" %s", b->path,
+	               (unsigned long long)rec->line, col + 1,
+	               column_text(b, col, name, cname, sizeof(cname)),
 	               (int)(f->len > QUOTE_MAX ? QUOTE_MAX : f->len), f->s,
 	               f->len > QUOTE_MAX ? "..." : "", what);
 }
@@ -276,6 +296,7 @@ static int encode_missing_value(const struct fl_binding *b, const struct fl_feat
                                 const struct fl_csv_record *rec, size_t col, double *x)
 {
 	const struct fl_csv_field *fld = &rec->fields[col];
+	char cname[256];
 
 	if (!fl_schema_is_missing(b->s, f, fld->s, fld->len))
 		return 0;
@@ -285,9 +306,10 @@ static int encode_missing_value(const struct fl_binding *b, const struct fl_feat
 		                 "missing=error");
 	if (f->missing != FL_MISSING_IMPUTE)
 		return fl_fail(FL_ERR_DATA,
-		               "%s:%llu:%zu: column \"%s\": missing value (the schema says "
+		               "%s:%llu:%zu: column %s: missing value (the schema says "
 		               "missing=error)",
-		               b->path, (unsigned long long)rec->line, col + 1, f->name);
+		               b->path, (unsigned long long)rec->line, col + 1,
+		               column_text(b, col, f->name, cname, sizeof(cname)));
 	x[0] = NAN;
 	x[1] = 1.0;
 	return 1;
@@ -337,6 +359,7 @@ static int encode_categorical(const struct fl_binding *b, const struct fl_featur
 	const struct fl_csv_field *fld = &rec->fields[fb->col];
 	const struct cat_entry *hit;
 	int missing = 0;
+	char cname[256];
 
 	memset(x, 0, f->enc_width * sizeof(*x));
 	/* A placeholder is never a listed value (the parser refuses that), so
@@ -354,8 +377,9 @@ static int encode_categorical(const struct fl_binding *b, const struct fl_featur
 	}
 	if (missing)
 		return fl_fail(FL_ERR_DATA,
-		               "%s:%llu:%zu: column \"%s\": missing value (no \"other\" category)",
-		               b->path, (unsigned long long)rec->line, fb->col + 1, f->name);
+		               "%s:%llu:%zu: column %s: missing value (no \"other\" category)",
+		               b->path, (unsigned long long)rec->line, fb->col + 1,
+		               column_text(b, fb->col, f->name, cname, sizeof(cname)));
 	return bad_field(b, rec, fb->col, "is not a listed category and there is no \"other\"");
 }
 

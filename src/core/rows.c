@@ -7,12 +7,15 @@
 #include <stdlib.h>
 
 #include "fedlead/error.h"
+#include "fedlead/mapping.h"
 
 struct fl_rows {
 	const struct fl_schema *s;
 	struct fl_csv *csv;
 	struct fl_binding *b;
-	struct fl_csv_record rec;
+	struct fl_csv_record rec;          /* as read */
+	const struct fl_csv_record *coded; /* as encoded: rec, or rec mapped */
+	struct fl_mapping_binding *mb;     /* the schema's mapping bound, or NULL */
 	int need_label;
 	enum fl_bad_rows policy;
 	struct fl_load_report *rep; /* NULL: count nothing */
@@ -28,14 +31,30 @@ static int bind_header(struct fl_rows *rows)
 
 	fl_binding_free(rows->b);
 	rows->b = NULL;
+	fl_mapping_binding_free(rows->mb);
+	rows->mb = NULL;
 	rows->index = 0;
+	rows->coded = &rows->rec;
 	if ((r = fl_csv_next(rows->csv, &rows->rec)) <= 0)
 		return r == 0 ? fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)",
 		                        fl_csv_path(rows->csv))
 		              : r;
-	if ((r = fl_binding_new(rows->s, rows->csv, &rows->rec, rows->need_label, &rows->b,
-	                        &n_extra)) != 0)
+	/* A partner's mapping renames the header before the schema binds it
+	 * (and maps each row's values in fl_rows_next()). */
+	if (rows->s->mapping != NULL &&
+	    (r = fl_mapping_bind(rows->s->mapping, rows->s, fl_csv_path(rows->csv), &rows->rec,
+	                         &rows->mb)) != 0)
 		return r;
+	if ((r = fl_binding_new(rows->s, rows->csv,
+	                        rows->mb != NULL ? fl_mapping_header(rows->mb) : &rows->rec,
+	                        rows->need_label, &rows->b, &n_extra)) != 0)
+		/* The names looked for are the renamed ones: say so. */
+		return rows->mb != NULL && r == FL_ERR_DATA
+		               ? fl_fail(r, "%s (in the header as the mapping %s renames it)",
+		                         fl_errmsg(), fl_mapping_origin(rows->s->mapping))
+		               : r;
+	if (rows->mb != NULL)
+		fl_binding_set_sources(rows->b, fl_mapping_sources(rows->mb));
 	if (rows->rep != NULL)
 		fl_load_report_extra(rows->rep, rows->b);
 	return 0;
@@ -74,7 +93,7 @@ static void count_unseen(struct fl_rows *rows, const double *x)
 		const struct fl_csv_field *fld;
 		size_t k;
 
-		if (!fl_encode_unseen(rows->b, &rows->rec, x, i))
+		if (!fl_encode_unseen(rows->b, rows->coded, x, i))
 			continue;
 		any = 1;
 		for (k = 0; k < rep->n_unseen && rep->unseen[k].feature != i; k++)
@@ -91,9 +110,14 @@ static void count_unseen(struct fl_rows *rows, const double *x)
 				}
 				continue;
 			}
+			/* The example as the file writes it. */
 			fld = &rows->rec.fields[fl_binding_column(rows->b, i)];
 			rep->unseen[k].feature = i;
 			rep->unseen[k].column = rows->s->features[i].name;
+			rep->unseen[k].source =
+			        rows->mb != NULL
+			                ? fl_mapping_source(rows->mb, fl_binding_column(rows->b, i))
+			                : NULL;
 			snprintf(rep->unseen[k].example, sizeof(rep->unseen[k].example), "%.*s",
 			         (int)(fld->len < 63 ? fld->len : 63), fld->s);
 			/* The example goes to a terminal: no control characters. */
@@ -116,7 +140,10 @@ int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id
 		label = &unused;
 	while ((r = fl_csv_next(rows->csv, &rows->rec)) == 1) {
 		rows->index++;
-		if ((r = fl_encode_row(rows->b, &rows->rec, x, label, id)) == 0) {
+		/* Without a mapping, one test a row. */
+		if (rows->mb != NULL)
+			rows->coded = fl_mapping_apply(rows->mb, &rows->rec);
+		if ((r = fl_encode_row(rows->b, rows->coded, x, label, id)) == 0) {
 			if (rows->rep != NULL && rows->rep->want_unseen)
 				count_unseen(rows, x);
 			return 1;
@@ -149,7 +176,7 @@ int fl_rows_rewind(struct fl_rows *rows, struct fl_load_report *rep)
 
 const struct fl_csv_record *fl_rows_record(const struct fl_rows *rows)
 {
-	return &rows->rec;
+	return rows->coded;
 }
 
 uint64_t fl_rows_index(const struct fl_rows *rows)
@@ -177,6 +204,7 @@ void fl_rows_close(struct fl_rows *rows)
 	if (rows == NULL)
 		return;
 	fl_binding_free(rows->b);
+	fl_mapping_binding_free(rows->mb);
 	fl_csv_free(rows->csv);
 	free(rows->more);
 	free(rows);

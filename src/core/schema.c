@@ -15,6 +15,7 @@
 #include "fedlead/csv.h"
 #include "fedlead/datetime.h"
 #include "fedlead/error.h"
+#include "fedlead/mapping.h"
 
 #include "datetime_int.h"
 
@@ -54,6 +55,7 @@ void fl_schema_free(struct fl_schema *s)
 	free_strv(s->ignore, s->n_ignore);
 	free_strv(s->missing_values, s->n_missing_values);
 	free(s->canonical);
+	fl_mapping_free(s->mapping);
 	free(s);
 }
 

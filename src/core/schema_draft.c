@@ -12,6 +12,7 @@
 
 #include "fedlead/csv.h"
 #include "fedlead/error.h"
+#include "fedlead/mapping.h"
 #include "fedlead/schema.h"
 #include "fedlead/splitmix.h"
 #include "fedlead/utf8.h"
@@ -755,6 +756,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	const char *label = o->label, *id = o->id;
 	size_t max_levels = o->max_levels;
 	struct fl_csv *csv = NULL;
+	struct fl_mapping_binding *mb = NULL;
 	struct fl_csv_record rec;
 	struct draft_col *cols = NULL;
 	struct draft_row *rows = NULL;
@@ -786,6 +788,12 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		if (r == 0)
 			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", csv_path);
 		goto out;
+	}
+	/* The partner's mapping: the draft sees the schema's names and values. */
+	if (o->mapping != NULL) {
+		if ((r = fl_mapping_bind(o->mapping, NULL, csv_path, &rec, &mb)) != 0)
+			goto out;
+		rec = *fl_mapping_header(mb);
 	}
 	ncol = rec.n_fields;
 	if ((cols = calloc(ncol, sizeof(*cols))) == NULL ||
@@ -833,6 +841,8 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	}
 	while ((r = fl_csv_next(csv, &rec)) == 1) {
 		n_rows++;
+		if (mb != NULL)
+			rec = *fl_mapping_apply(mb, &rec);
 		if (rec.n_fields != ncol) {
 			r = fl_fail(FL_ERR_DATA, "%s:%llu: %zu fields, but the header has %zu",
 			            csv_path, (unsigned long long)rec.line, rec.n_fields, ncol);
@@ -958,7 +968,9 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	if (need_pass2) {
 		if ((r = fl_csv_rewind(csv)) != 0 || (r = fl_csv_next(csv, &rec)) < 0)
 			goto out;
-		while ((r = fl_csv_next(csv, &rec)) == 1)
+		while ((r = fl_csv_next(csv, &rec)) == 1) {
+			if (mb != NULL)
+				rec = *fl_mapping_apply(mb, &rec);
 			for (size_t i = 0; i < ncol && rec.n_fields == ncol; i++) {
 				const struct fl_csv_field *f = &rec.fields[i];
 				struct fl_number_format nf;
@@ -973,6 +985,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				if ((r = draft_add_number(&cols[i], x, &rng)) != 0)
 					goto out;
 			}
+		}
 		if (r < 0)
 			goto out;
 	}
@@ -1275,6 +1288,7 @@ out:
 	}
 	free(cols);
 	free(rows);
+	fl_mapping_binding_free(mb);
 	free(groups);
 	free(list);
 	free(fmt);

@@ -28,6 +28,7 @@
 #include "fedlead/error.h"
 #include "fedlead/fault.h"
 #include "fedlead/log.h"
+#include "fedlead/mapping.h"
 #include "fedlead/node.h"
 #include "fedlead/partner_sign.h"
 #include "fedlead/wire.h"
@@ -424,6 +425,12 @@ int fl_node_run(const struct fl_node_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = fl_schema_load(o->schema_path, &schema)) == 0)
 		fl_csv_dialect_merge(&schema->dialect, &o->dialect, o->dialect_set);
+	/* The mapping renames and maps this partner's export as it is read;
+	 * the schema's fingerprint, which the coordinator checks, is the
+	 * agreed one whatever the mapping. */
+	if (r == 0 && o->mapping_path != NULL &&
+	    (r = fl_mapping_load(o->mapping_path, &schema->mapping)) == 0)
+		r = fl_mapping_check_schema(schema->mapping, schema);
 	if (r != 0 || (r = fl_dataset_load(schema, o->data_path, o->bad_rows, &ds, &rep)) != 0)
 		goto out;
 	if (rep.skipped > 0)

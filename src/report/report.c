@@ -792,7 +792,13 @@ static void unseen_panel(struct fl_svg_buf *b, const struct fl_load_report *l)
 	       "<table>\n<tr><th>Column</th><th>Leads</th><th>First value</th></tr>\n");
 	for (size_t i = 0; i < l->n_unseen; i++) {
 		put(b, "<tr><td>");
-		esc(b, l->unseen[i].column);
+		if (l->unseen[i].source != NULL) { /* renamed by the partner's mapping */
+			esc(b, l->unseen[i].source);
+			put(b, " (mapped to ");
+			esc(b, l->unseen[i].column);
+			put(b, ")");
+		} else
+			esc(b, l->unseen[i].column);
 		put(b, "</td><td>");
 		count(b, l->unseen[i].leads);
 		put(b, "</td><td>");
