@@ -124,6 +124,10 @@ struct fl_schema_draft_opts {
 	const char *positive; /* the label value meaning converted, or NULL: from the words */
 	size_t max_levels;
 	struct fl_csv_dialect dialect; /* how the file is written */
+	/* Category values seen fewer than min_count times are left out of the
+	 * drafted list (0 or 1: all); a categorical column left with none is
+	 * ignored. The schema round's k (README, "The schema round"). */
+	size_t min_count;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

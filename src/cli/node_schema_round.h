@@ -18,4 +18,14 @@ int fl_node_schema_sub(int argc, char **argv, int *rc);
  * "fedlead-node: conflict: ..." line each. */
 void fl_node_print_merge(const struct fl_schema_merge_result *res, FILE *fp);
 
+/*
+ * The schema pin against the node's configured schema (join calls it before
+ * it connects): 0 without a pin or when the schema's fingerprint is the
+ * approved one; FL_ERR_CONFIG when a proposal waits for approval or the
+ * schema is another ("schema S has fingerprint F..., not the one this
+ * node's operator approved (P...): ...").
+ */
+struct fl_node_config;
+int fl_node_schema_pin_check(const struct fl_node_config *c);
+
 #endif

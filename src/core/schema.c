@@ -678,6 +678,7 @@ struct draft_col {
 	int numeric, integer, missing, overflow;
 	uint64_t bad_line; /* first line with a value draft_utf8() refuses, or 0 */
 	char **vals;       /* sorted distinct values (up to DRAFT_MAX_CATEGORIES) */
+	uint64_t *counts;  /* rows holding each of vals */
 	size_t n_vals;
 	double *sample; /* numeric values seen (a reservoir sample), for the clip */
 	size_t n_sample, cap;
@@ -778,6 +779,7 @@ static int draft_utf8(const char *s, size_t len)
 static int draft_add_value(struct draft_col *c, const char *v)
 {
 	size_t lo = 0, hi = c->n_vals;
+	uint64_t *nc;
 	char **nv;
 
 	if (c->overflow)
@@ -786,8 +788,10 @@ static int draft_add_value(struct draft_col *c, const char *v)
 		size_t mid = (lo + hi) / 2;
 		int cmp = strcmp(c->vals[mid], v);
 
-		if (cmp == 0)
+		if (cmp == 0) {
+			c->counts[mid]++;
 			return 0;
+		}
 		if (cmp < 0)
 			lo = mid + 1;
 		else
@@ -798,6 +802,9 @@ static int draft_add_value(struct draft_col *c, const char *v)
 		c->overflow = 1;
 		return 0;
 	}
+	if ((nc = realloc(c->counts, (c->n_vals + 1) * sizeof(*nc))) == NULL)
+		return FL_ERR_NOMEM;
+	c->counts = nc;
 	if ((nv = realloc(c->vals, (c->n_vals + 1) * sizeof(*nv))) == NULL)
 		return FL_ERR_NOMEM;
 	c->vals = nv;
@@ -806,6 +813,8 @@ static int draft_add_value(struct draft_col *c, const char *v)
 		memmove(&nv[lo], &nv[lo + 1], (c->n_vals - lo) * sizeof(*nv));
 		return FL_ERR_NOMEM;
 	}
+	memmove(&nc[lo + 1], &nc[lo], (c->n_vals - lo) * sizeof(*nc));
+	nc[lo] = 1;
 	c->n_vals++;
 	return 0;
 }
@@ -818,10 +827,22 @@ static int numeric_text_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static json_t *draft_values(struct draft_col *c)
+/* The values held at least min_count times (all for min_count <= 1). */
+static json_t *draft_values(struct draft_col *c, size_t min_count)
 {
 	json_t *arr = json_array();
+	size_t k = 0;
 
+	/* Dropped first, while counts[] still lines up with vals[]. */
+	for (size_t i = 0; i < c->n_vals; i++) {
+		if (c->counts[i] < min_count) {
+			free(c->vals[i]);
+			continue;
+		}
+		c->vals[k] = c->vals[i];
+		c->counts[k++] = c->counts[i];
+	}
+	c->n_vals = k;
 	if (c->numeric)
 		qsort(c->vals, c->n_vals, sizeof(*c->vals), numeric_text_cmp);
 	for (size_t i = 0; arr != NULL && i < c->n_vals; i++)
@@ -1190,8 +1211,18 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				            csv_path, (unsigned long long)c->bad_line, names[i]);
 				goto out;
 			}
+			json_t *vals = draft_values(c, o->min_count);
+
+			/* Every value held fewer than min_count times: the column
+			 * says nothing it may say, and is ignored. */
+			if (vals != NULL && json_array_size(vals) == 0) {
+				json_decref(vals);
+				json_array_remove(feats, json_array_size(feats) - 1);
+				json_array_append_new(ign, json_string(names[i]));
+				continue;
+			}
 			json_object_set_new(jf, "type", json_string("categorical"));
-			json_object_set_new(jf, "values", draft_values(c));
+			json_object_set_new(jf, "values", vals);
 			json_object_set_new(jf, "other", json_true());
 		}
 	}
@@ -1206,6 +1237,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 out:
 	for (size_t i = 0; cols != NULL && i < ncol; i++) {
 		free_strv(cols[i].vals, cols[i].n_vals);
+		free(cols[i].counts);
 		free(cols[i].sample);
 	}
 	free(cols);
