@@ -25,6 +25,7 @@
 #include "fedlead/schema.h"
 #include "fedlead/schema_merge.h"
 #include "fedlead/schema_round.h"
+#include "fedlead/wire.h"
 
 /* Reads a whole file of at most FL_SCHEMA_MAX_BYTES. */
 static int read_text(const char *path, char **out, size_t *len)
@@ -433,6 +434,7 @@ static int schema_propose(int argc, char **argv)
 		goto out;
 	r = 0;
 	printf("proposal: %s\nfingerprint: %s\npartners:", out_path, fp);
+	/* Partner names came through the wire decoder: no control characters. */
 	for (size_t i = 0; i < prop.n_partners; i++)
 		printf(" %s", prop.partners[i]);
 	printf("\n");
@@ -484,32 +486,59 @@ static int listed(json_t *arr, const char *v)
 	return 0;
 }
 
+/* Names and values as printed for the operator: a proposal comes from the
+ * coordinator, and a control character in it (a terminal escape) must not
+ * rewrite what the operator reads before approving. */
+#define SHOW_MAX (FL_WIRE_MAX_STRING + 1)
+static const char *show(const char *s, char buf[SHOW_MAX])
+{
+	fl_wire_clean_string(buf, SHOW_MAX, s);
+	return buf;
+}
+
+static int draft_local(const struct fl_node_config *c, const struct fl_schema *s, size_t min_count,
+                       json_t **out)
+{
+	struct fl_schema_draft_opts d = {
+	        .label = s->label, .id = s->id, .positive = s->positive, .min_count = min_count};
+	char *json = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = config_dialect(c, &d.dialect)) != 0 ||
+	    (r = fl_schema_draft_opts(c->data, &d, &json)) != 0)
+		return r;
+	*out = json_loads(json, 0, NULL);
+	free(json);
+	return *out != NULL ? 0 : FL_ERR_NOMEM;
+}
+
 /*
- * What the proposal means for this partner's data: a draft of it (every
- * value, whatever its count) compared with the proposal. Stays on this
- * machine; printed for the operator.
+ * What the proposal means for this partner's data, from drafts of it (every
+ * value, and the values held at least schema_min_count times) compared with
+ * the proposal. Stays on this machine; printed for the operator. A value the
+ * proposal lists that this partner holds fewer than k times is called out:
+ * training's sums then count it (summed with the other partners' under
+ * secure aggregation), which is what the round kept it from saying.
  */
 static int summarize(const struct fl_node_config *c, const char *proposal, FILE *fp)
 {
 	struct fl_schema *s = NULL;
-	struct fl_schema_draft_opts d = {0};
-	json_t *local = NULL, *prop = NULL;
-	char *json = NULL;
+	json_t *local = NULL, *common = NULL, *prop = NULL;
+	char b1[SHOW_MAX], b2[SHOW_MAX];
 	size_t shown = 0;
 	int r;
 
 	if ((r = fl_schema_load(proposal, &s)) != 0)
 		return r;
-	fprintf(fp, "label: %s (converted: \"%s\"), %zu features, %zu encoded columns\n", s->label,
-	        s->positive, s->n_features, s->dim);
+	fprintf(fp, "label: %s (converted: \"%s\"), %zu features, %zu encoded columns\n",
+	        show(s->label, b1), show(s->positive, b2), s->n_features, s->dim);
 	if (c->data == NULL) {
 		fprintf(fp, "no data in the node's config: nothing to compare with\n");
 		goto out;
 	}
-	d = (struct fl_schema_draft_opts){.label = s->label, .id = s->id, .positive = s->positive};
-	if ((r = config_dialect(c, &d.dialect)) != 0 ||
-	    (r = fl_schema_draft_opts(c->data, &d, &json)) != 0 ||
-	    (local = json_loads(json, 0, NULL)) == NULL ||
+	if ((r = draft_local(c, s, 0, &local)) != 0 ||
+	    (r = draft_local(c, s, (size_t)c->schema_min_count, &common)) != 0 ||
 	    (prop = json_load_file(proposal, 0, NULL)) == NULL) {
 		fprintf(fp, "cannot compare with %s: %s\n", c->data,
 		        r != 0 ? fl_errmsg() : "out of memory");
@@ -518,11 +547,11 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 	}
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
-		json_t *lf = feature_of(local, f->name);
+		json_t *lf = feature_of(local, f->name), *cf = feature_of(common, f->name);
 		const char *lt = lf ? json_string_value(json_object_get(lf, "type")) : NULL;
 
 		if (lf == NULL) {
-			fprintf(fp, "feature \"%s\": %s in %s\n", f->name,
+			fprintf(fp, "feature \"%s\": %s in %s\n", show(f->name, b1),
 			        listed(json_object_get(local, "ignore"), f->name)
 			                ? "has more distinct values than a draft lists (or none)"
 			                : "is not a column",
@@ -532,7 +561,7 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 		}
 		if (f->type == FL_CATEGORICAL && strcmp(lt, "categorical") == 0) {
 			json_t *pf = feature_of(prop, f->name), *v;
-			size_t k, n = 0;
+			size_t k, n = 0, rare = 0;
 
 			json_array_foreach(json_object_get(lf, "values"), k, v)
 			{
@@ -543,9 +572,10 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 					        "feature \"%s\": values here the proposal does not "
 					        "list "
 					        "go to \"%s\":",
-					        f->name, f->other ? "(other)" : "an error");
+					        show(f->name, b1),
+					        f->other ? "(other)" : "an error");
 				if (n <= 8)
-					fprintf(fp, " \"%s\"", json_string_value(v));
+					fprintf(fp, " \"%s\"", show(json_string_value(v), b1));
 			}
 			if (n > 8)
 				fprintf(fp, " and %zu more", n - 8);
@@ -553,11 +583,33 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 				fprintf(fp, "\n");
 				shown++;
 			}
+			json_array_foreach(json_object_get(lf, "values"), k, v)
+			{
+				const char *t = json_string_value(v);
+
+				if (!listed(json_object_get(pf, "values"), t) ||
+				    listed(json_object_get(cf, "values"), t))
+					continue;
+				if (rare++ == 0)
+					fprintf(fp,
+					        "WARNING feature \"%s\": the proposal lists values "
+					        "this "
+					        "partner holds fewer than %llu times (training "
+					        "counts "
+					        "them):",
+					        show(f->name, b1),
+					        (unsigned long long)c->schema_min_count);
+				fprintf(fp, " \"%s\"", show(t, b1));
+			}
+			if (rare > 0) {
+				fprintf(fp, "\n");
+				shown++;
+			}
 		} else if (f->type == FL_NUMERIC && strcmp(lt, "numeric") != 0) {
 			fprintf(fp,
 			        "feature \"%s\": numeric in the proposal, but %s holds values that "
 			        "are not numbers here\n",
-			        f->name, c->data);
+			        show(f->name, b1), c->data);
 			shown++;
 		}
 		if (f->type == FL_NUMERIC && f->missing == FL_MISSING_ERROR &&
@@ -566,21 +618,21 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 			fprintf(fp,
 			        "feature \"%s\": \"missing\": \"error\", but %s has empty values: "
 			        "those rows will be refused\n",
-			        f->name, c->data);
+			        show(f->name, b1), c->data);
 			shown++;
 		}
 		if (f->type == FL_NUMERIC && !f->has_clip)
 			fprintf(fp,
 			        "feature \"%s\": no clip range (privacy = on needs one on every "
 			        "numeric feature: partners agree on it and add it)\n",
-			        f->name);
+			        show(f->name, b1));
 	}
 	if (shown == 0)
 		fprintf(fp, "every column of %s fits the proposal\n", c->data);
 out:
 	json_decref(local);
+	json_decref(common);
 	json_decref(prop);
-	free(json);
 	fl_schema_free(s);
 	return r;
 }

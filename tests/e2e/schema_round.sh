@@ -147,6 +147,30 @@ approve p1 no || st=$?
 check "approve without \"yes\" changes nothing (exit 2)" test "$st" = 2
 check "... and says so" grep -qx 'fedlead-node: not approved (the answer was not "yes"): nothing changed' \
 	"$T/node-p1/approve.err"
+# A coordinator that deviates could propose a value a partner holds fewer
+# than k times (a guess: training's sums would then count it), or names
+# with terminal escapes that rewrite what the operator reads. approve shows
+# both for what they are.
+"$PY" - "$P" "$T/deviant.json" <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+for f in j["features"]:
+    if f["name"] == "Lead Source":
+        f["values"] = sorted(f["values"] + ["Rare Source"])
+j["features"].append({"name": "Notes\u001b[1A\u001b[2K", "type": "numeric"})
+json.dump(j, open(sys.argv[2], "w"), indent=2)
+PYEOF
+st=0
+echo no | "$FL_BIN/fedlead-node" schema approve "$T/deviant.json" --config "$T/node-p1/node.conf" \
+	>"$T/deviant.out" 2>&1 || st=$?
+check "approve warns of a proposed value this partner holds fewer than k times" grep -qx \
+	'WARNING feature "Lead Source": the proposal lists values this partner holds fewer than 10 times (training counts them): "Rare Source"' \
+	"$T/deviant.out"
+check "... shows a name with terminal escapes with the escapes replaced" grep -qxF \
+	"feature \"Notes?[1A?[2K\": is not a column in $T/p1.csv" "$T/deviant.out"
+check "... and the proposal's own fingerprint is what it shows" \
+	bash -c "grep -q '^fingerprint: ' '$T/deviant.out' && ! grep -qx 'fingerprint: $(fp p1)' '$T/deviant.out'"
+check "... and nothing is approved without yes (exit $st)" test "$st" = 2
 check "p1's operator approves the proposal" approve p1 yes
 check "p2's operator approves the proposal" approve p2 yes
 check "approve shows the fingerprint" grep -qx "fingerprint: $(fp p1)" "$T/node-p1/approve.out"
