@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fedlead/error.h"
 #include "fedlead/schema.h"
@@ -345,6 +346,57 @@ static void test_bad_draft(void **state)
 	assert_string_equal(fl_errmsg(), "no drafts to merge");
 }
 
+/* The schema round's k: values seen fewer than min_count times are left out
+ * of the draft, and a categorical column left with none is ignored. */
+static void test_draft_min_count(void **state)
+{
+	char path[] = "/tmp/fl_test_schema_merge_XXXXXX";
+	struct fl_schema_draft_opts o = {.label = "won", .min_count = 3};
+	struct fl_schema *s = NULL;
+	char *json = NULL;
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(fp = fdopen(fd, "w"));
+	/* src: "web" 3 times, "fair" 2, "call" once; rare: 2 values twice
+	 * each; n: numeric. */
+	fputs("src,rare,n,won\n"
+	      "web,a,1,yes\nweb,a,2,no\nweb,b,3,yes\nfair,b,4,no\nfair,c,5,yes\n"
+	      "call,c,6,no\n",
+	      fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(fl_schema_draft_opts(path, &o, &json), 0);
+	assert_int_equal(fl_schema_parse(json, strlen(json), "draft", &s), 0);
+	assert_int_equal(s->n_features, 2);
+	assert_string_equal(s->features[0].name, "src");
+	assert_int_equal(s->features[0].n_values, 1);
+	assert_string_equal(s->features[0].values[0], "web");
+	assert_string_equal(s->features[1].name, "n");
+	assert_int_equal(s->n_ignore, 1);
+	assert_string_equal(s->ignore[0], "rare");
+	assert_null(strstr(json, "fair"));
+	assert_null(strstr(json, "call"));
+	fl_schema_free(s);
+	free(json);
+	/* min_count 2 keeps "fair" and every value of "rare"; 0 keeps all. */
+	o.min_count = 2;
+	assert_int_equal(fl_schema_draft_opts(path, &o, &json), 0);
+	assert_int_equal(fl_schema_parse(json, strlen(json), "draft", &s), 0);
+	assert_int_equal(s->features[0].n_values, 2);
+	assert_int_equal(s->features[1].n_values, 3);
+	fl_schema_free(s);
+	free(json);
+	o.min_count = 0;
+	assert_int_equal(fl_schema_draft_opts(path, &o, &json), 0);
+	assert_int_equal(fl_schema_parse(json, strlen(json), "draft", &s), 0);
+	assert_int_equal(s->features[0].n_values, 3);
+	fl_schema_free(s);
+	free(json);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,7 +404,7 @@ int main(void)
 	        cmocka_unit_test(test_single),         cmocka_unit_test(test_conflict_type),
 	        cmocka_unit_test(test_conflict_label), cmocka_unit_test(test_conflict_ignore),
 	        cmocka_unit_test(test_conflict_id),    cmocka_unit_test(test_unknown_keys),
-	        cmocka_unit_test(test_bad_draft),
+	        cmocka_unit_test(test_bad_draft),      cmocka_unit_test(test_draft_min_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
