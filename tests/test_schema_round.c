@@ -199,7 +199,7 @@ static void test_round_proposes_merge(void **state)
 	assert_int_equal(send_draft(c, "acme", drafts[0]), 0);
 	assert_int_equal(r.finished, 0);
 	assert_int_equal(send_draft(c, "initech", drafts[2]), 0);
-	/* The proposal is the merge of the drafts in allow-list order. */
+	/* The proposal is the merge of the drafts in the order of the partners' names. */
 	for (int i = 0; i < 3; i++)
 		in[i] = (struct fl_schema_merge_input){PARTNERS[i], drafts[i], strlen(drafts[i])};
 	assert_int_equal(fl_schema_merge(in, 3, &want), 0);
