@@ -197,6 +197,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	fl_coord_evidence_clear(c);
 	free(c->sap_participants);
 	free(c->secure_sum);
+	free(c->schema_frame);
 	free(c);
 }
 

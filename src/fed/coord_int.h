@@ -110,6 +110,11 @@ struct fl_fedcoord {
 	 * in, for every task until one is unmasked (sap.evidence). */
 	Fedlead__Wire__RevealEvidence **evidence;
 	size_t n_evidence;
+
+	/* The schema round's proposal as sent (an encoded frame), for a
+	 * partner that reconnects after it went out (coord_schema.c). */
+	uint8_t *schema_frame;
+	size_t schema_frame_len;
 };
 
 /* coord.c */

@@ -184,6 +184,11 @@ static void schema_finish(struct fl_fedcoord *c)
 	}
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_PROPOSAL;
 	env.schema_proposal = &sp;
+	/* Kept for a partner that lost its connection before it got it. */
+	if (r == 0 && fl_wire_encode(&env, &c->schema_frame, &c->schema_frame_len) != 0) {
+		schema_fail(c, "cannot encode the proposal");
+		goto out;
+	}
 	for (size_t i = 0; i < c->np; i++)
 		if (c->p[i].connected)
 			c->io.send(c->io.ctx, c->p[i].id, &env);
@@ -221,29 +226,56 @@ int fl_coord_schema_message(struct fl_fedcoord *c, struct partner *p,
 {
 	struct fl_schema_merge_input one;
 	struct fl_schema_merge_result res = {0};
+	const ProtobufCBinaryData *d;
 	size_t have = 0;
 	int r;
 
 	if (env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_DRAFT)
 		return fl_fail(FL_ERR_PROTO, "peer %s: unexpected %s message in the schema round",
 		               p->id, fl_wire_type_name(env));
-	if (p->draft != NULL || c->phase != FL_PHASE_WAITING)
-		return fl_fail(FL_ERR_PROTO, "peer %s: a second schema draft", p->id);
+	d = &env->schema_draft->draft;
+	if (c->phase != FL_PHASE_WAITING) {
+		Fedlead__Wire__Envelope *again = NULL;
+
+		/* A partner back after the proposal went out sends its draft
+		 * again: the same draft gets the same proposal. */
+		if (c->phase != FL_PHASE_FINAL || p->draft == NULL || p->draft_len != d->len ||
+		    memcmp(p->draft, d->data, d->len) != 0)
+			return fl_fail(
+			        FL_ERR_PROTO,
+			        "peer %s: a schema draft after the proposal went out (another "
+			        "draft needs another round)",
+			        p->id);
+		if ((r = fl_wire_decode(c->schema_frame + 4, c->schema_frame_len - 4, "self",
+		                        &again)) != 0)
+			return r;
+		c->io.send(c->io.ctx, p->id, again);
+		fl_wire_free(again);
+		fl_log(FL_LOG_NOTICE, "schema round: sent the proposal again to %s", p->id);
+		return 0;
+	}
+	/* Before the proposal, a partner may send another draft (after a
+	 * reconnection, or edited): the last one counts. */
+	if (p->draft != NULL) {
+		fl_log(FL_LOG_NOTICE, "schema round: %s replaces its draft", p->id);
+		free(p->draft);
+		p->draft = NULL;
+		p->draft_len = 0;
+	}
 	/* A draft that is no schema on its own is that partner's to fix: said
 	 * to it, and the round waits for a good one. */
-	one = (struct fl_schema_merge_input){p->id, (const char *)env->schema_draft->draft.data,
-	                                     env->schema_draft->draft.len};
+	one = (struct fl_schema_merge_input){p->id, (const char *)d->data, d->len};
 	if ((r = fl_schema_merge(&one, 1, &res)) != 0) {
 		r = fl_fail(FL_ERR_PROTO, "peer %s: its schema draft: %s", p->id, fl_errmsg());
 		fl_schema_merge_result_free(&res);
 		return r;
 	}
 	fl_schema_merge_result_free(&res);
-	if ((p->draft = malloc(env->schema_draft->draft.len + 1)) == NULL)
+	if ((p->draft = malloc(d->len + 1)) == NULL)
 		return FL_ERR_NOMEM;
-	memcpy(p->draft, env->schema_draft->draft.data, env->schema_draft->draft.len);
-	p->draft[env->schema_draft->draft.len] = '\0';
-	p->draft_len = env->schema_draft->draft.len;
+	memcpy(p->draft, d->data, d->len);
+	p->draft[d->len] = '\0';
+	p->draft_len = d->len;
 	for (size_t i = 0; i < c->np; i++)
 		have += c->p[i].draft != NULL;
 	fl_log(FL_LOG_NOTICE, "schema round: draft from %s (%zu of %zu)", p->id, have, c->np);

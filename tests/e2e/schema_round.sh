@@ -131,6 +131,8 @@ check "... nor in anything p1's node sent, nor in the proposal" \
 	bash -c "! grep -rqa 'Rare Source' '$T/node-p1/dump' '$P' '$T/node-p1/state/schema.sent.json'"
 check "... though p1's data holds it 9 times" \
 	test "$(grep -c '^Rare Source,' "$T/p1.csv")" = 9
+check "p1's node sent its Hello and its draft, and nothing else" \
+	test "$(cd "$T/node-p1/dump" && echo *)" = "000001-hello.bin 000002-schema_draft.bin"
 check "no clip range left p1's node" \
 	bash -c "! grep -qa clip '$T/node-p1/state/schema.sent.json'"
 check "propose tells the operator what the proposal means for its data" \
