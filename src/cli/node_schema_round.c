@@ -316,22 +316,22 @@ static int state_dir_make(const struct fl_node_config *c)
 static int write_state(const struct fl_node_config *c, const char *name, const char *text,
                        char **path_out)
 {
-	char *path;
+	size_t n = strlen(text);
+	char *path, *buf;
+	int r;
 
 	if (state_dir_make(c) != 0)
 		return FL_ERR_IO;
 	path = fl_node_config_state_path(c, name);
-	size_t n = strlen(text);
-	char *buf;
-	int r;
-
 	if (path == NULL || (buf = malloc(n + 2)) == NULL) {
 		free(path);
 		return FL_ERR_NOMEM;
 	}
+	/* The file ends with one newline. */
 	memcpy(buf, text, n);
-	buf[n] = '\n';
-	r = fl_file_write_atomic(path, NULL, buf, n + 1);
+	if (n == 0 || buf[n - 1] != '\n')
+		buf[n++] = '\n';
+	r = fl_file_write_atomic(path, NULL, buf, n);
 	free(buf);
 	if (r == 0 && path_out != NULL)
 		*path_out = path;
@@ -653,7 +653,8 @@ static int schema_approve(int argc, char **argv)
 	struct round_args a = {0};
 	struct fl_schema *s = NULL;
 	const char *proposal;
-	char fp[65], answer[64], *pin = NULL;
+	char fp[65], answer[64], *pin = NULL, *text = NULL, *approved = NULL;
+	size_t len;
 	int r;
 
 	if (argc < 2 || argv[1][0] == '-') {
@@ -689,7 +690,10 @@ static int schema_approve(int argc, char **argv)
 		                            "changed");
 		goto out;
 	}
-	if ((r = state_dir_make(&c)) != 0)
+	/* A copy under its own name, which a later round's proposal does not
+	 * overwrite: the schema the node joins with. */
+	if ((r = read_text(proposal, &text, &len)) != 0 ||
+	    (r = write_state(&c, "schema.approved.json", text, &approved)) != 0)
 		goto out;
 	if ((pin = fl_node_config_state_path(&c, PIN_FILE)) == NULL) {
 		r = FL_ERR_NOMEM;
@@ -700,10 +704,13 @@ static int schema_approve(int argc, char **argv)
 	printf("approved: this node joins only a federation whose schema has fingerprint %s "
 	       "(pinned in %s)\n",
 	       fp, pin);
-	if (c.schema == NULL || strcmp(c.schema, proposal) != 0)
-		printf("set schema = %s in the node's config to join with it\n", proposal);
+	if (c.schema == NULL || strcmp(c.schema, approved) != 0)
+		printf("the approved schema is %s: set schema = %s in the node's config\n",
+		       approved, approved);
 out:
 	free(pin);
+	free(text);
+	free(approved);
 	fl_schema_free(s);
 	fl_node_config_free(&c);
 	return r != 0 ? fl_node_fail(r) : 0;

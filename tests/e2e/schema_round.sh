@@ -178,6 +178,8 @@ check "p2's operator approves the proposal" approve p2 yes
 check "approve shows the fingerprint" grep -qx "fingerprint: $(fp p1)" "$T/node-p1/approve.out"
 check "approve pins it in the state directory" \
 	grep -qx "approved $(fp p1)" "$T/node-p1/state/schema.pin"
+check "... and keeps the approved schema where a later round does not write" \
+	cmp -s "$P" "$T/node-p1/state/schema.approved.json"
 check "p3, which did not approve, has the proposal pending" \
 	grep -qx "pending $(fp p3)" "$T/node-p3/state/schema.pin"
 
@@ -188,7 +190,7 @@ pids=()
 for k in 1 2; do
 	node_conf "p$k"
 	"$FL_BIN/fedlead-node" join --config "$T/node-p$k/node.conf" \
-		--schema "$T/node-p$k/state/schema.proposed.json" \
+		--schema "$T/node-p$k/state/schema.approved.json" \
 		--backoff-initial 0.1 --backoff-max 0.5 2>>"$T/node-p$k/node.log" &
 	pids+=("$!")
 	track "$!"
