@@ -125,9 +125,11 @@ struct fl_schema_draft_opts {
 	size_t max_levels;
 	struct fl_csv_dialect dialect; /* how the file is written */
 	/* Category values seen fewer than min_count times are left out of the
-	 * drafted list (0 or 1: all); a categorical column left with none is
-	 * ignored. The schema round's k (README, "The schema round"). */
-	size_t min_count;
+	 * drafted list (rows with them go to "other"); 0 or 1 keeps all. The
+	 * federated schema round drafts with the node policy's k, so that a
+	 * rarer value never leaves the site. A categorical column left with no
+	 * value is ignored. */
+	uint64_t min_count;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

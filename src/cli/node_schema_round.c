@@ -371,7 +371,7 @@ static int schema_propose(int argc, char **argv)
 		struct fl_schema_draft_opts d = {.label = a.label,
 		                                 .id = a.id,
 		                                 .positive = a.positive,
-		                                 .min_count = (size_t)c.schema_min_count};
+		                                 .min_count = c.schema_min_count};
 
 		if (a.label == NULL || c.data == NULL) {
 			r = fl_fail(FL_ERR_INVALID,
@@ -496,8 +496,8 @@ static const char *show(const char *s, char buf[SHOW_MAX])
 	return buf;
 }
 
-static int draft_local(const struct fl_node_config *c, const struct fl_schema *s, size_t min_count,
-                       json_t **out)
+static int draft_local(const struct fl_node_config *c, const struct fl_schema *s,
+                       uint64_t min_count, json_t **out)
 {
 	struct fl_schema_draft_opts d = {
 	        .label = s->label, .id = s->id, .positive = s->positive, .min_count = min_count};
@@ -538,7 +538,7 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 		goto out;
 	}
 	if ((r = draft_local(c, s, 0, &local)) != 0 ||
-	    (r = draft_local(c, s, (size_t)c->schema_min_count, &common)) != 0 ||
+	    (r = draft_local(c, s, c->schema_min_count, &common)) != 0 ||
 	    (prop = json_load_file(proposal, 0, NULL)) == NULL) {
 		fprintf(fp, "cannot compare with %s: %s\n", c->data,
 		        r != 0 ? fl_errmsg() : "out of memory");

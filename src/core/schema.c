@@ -828,7 +828,7 @@ static int numeric_text_cmp(const void *a, const void *b)
 }
 
 /* The values held at least min_count times (all for min_count <= 1). */
-static json_t *draft_values(struct draft_col *c, size_t min_count)
+static json_t *draft_values(struct draft_col *c, uint64_t min_count)
 {
 	json_t *arr = json_array();
 	size_t k = 0;
