@@ -684,7 +684,11 @@ static int schema_approve(int argc, char **argv)
 		goto out;
 	printf("Approve schema %s for this node? Type yes to approve: ", fp);
 	fflush(stdout);
-	if (fgets(answer, sizeof(answer), stdin) == NULL || strcmp(answer, "yes\n") != 0) {
+	if (fgets(answer, sizeof(answer), stdin) != NULL)
+		answer[strcspn(answer, "\r\n")] = '\0';
+	else
+		answer[0] = '\0';
+	if (strcmp(answer, "yes") != 0) {
 		printf("\n");
 		r = fl_fail(FL_ERR_INVALID, "not approved (the answer was not \"yes\"): nothing "
 		                            "changed");
