@@ -18,7 +18,8 @@
 #      one, refuses to join with an exact message (exit 2).
 #  (d) A type disagreement is a conflict reported to every partner and in
 #      the coordinator's log, as schema merge reports it, and nothing is
-#      written.
+#      written; after people decide, partners send edited drafts
+#      (schema propose --draft) and the round proposes a schema.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
@@ -235,4 +236,35 @@ check "the coordinator keeps the conflicts for the data team" \
 check "the coordinator exits 1 (the round failed)" test "$COORD_ST" = 1
 check "no proposal is written at any partner, no pin" \
 	bash -c "! ls $T/node-p*/state/schema.proposed.json $T/node-p*/state/schema.pin 2>/dev/null | grep -q ."
+
+# People decide: p3 leaves Visits out of the model (ignored) and the others
+# agree, each editing the draft it sent; the round is run again with
+# --draft.
+for k in 1 2 3; do
+	"$PY" - "$T/node-p$k/state/schema.sent.json" "$T/node-p$k/edited.json" <<'PYEOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["features"] = [f for f in j["features"] if f["name"] != "Visits"]
+j["ignore"].append("Visits")
+json.dump(j, open(sys.argv[2], "w"))
+PYEOF
+done
+propose_edited() { # the round again, each partner sending its edited draft
+	local k pids=() st
+	coordinator_conf "$T/round3/coordinator.conf" "p1, p2, p3" "schema_round = on"
+	start_coordinator "$T/round3" || return 1
+	for k in 1 2 3; do
+		node_conf "p$k"
+		"$FL_BIN/fedlead-node" schema propose --config "$T/node-p$k/node.conf" \
+			--draft "$T/node-p$k/edited.json" >"$T/node-p$k/propose3.out" \
+			2>"$T/node-p$k/propose3.err" &
+		pids+=("$!")
+		track "$!"
+	done
+	for k in 0 1 2; do wait_pid "${pids[$k]}" 60 || return 1; done
+	wait_pid "$COORD_PID" 30
+}
+check "after the edit the round proposes a schema to every partner" propose_edited
+check "... without Visits" test "$(jget "$T/node-p3/state/schema.proposed.json" \
+	'[f["name"] for f in j["features"]] + j["ignore"]')" = "['Lead Source', 'Country', 'Visits']"
 finish
