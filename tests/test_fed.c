@@ -1749,7 +1749,7 @@ static void test_join_rejections(void **state)
 
 	assert_int_equal(join_as(h, 1, NULL, "", protocol_three), FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "partner globex: protocol version 3 is not supported "
-	                                 "(this coordinator speaks 4)");
+	                                 "(this coordinator speaks 5)");
 	/* And a node, to a coordinator of version 3. */
 	{
 		Fedlead__Wire__Welcome w = FEDLEAD__WIRE__WELCOME__INIT;
@@ -1757,7 +1757,7 @@ static void test_join_rejections(void **state)
 		w.protocol_version = 3;
 		assert_int_equal(fl_fednode_welcome(h->node[1], &w), FL_ERR_PROTO);
 		assert_string_equal(fl_errmsg(),
-		                    "coordinator speaks protocol version 3, this node version 4");
+		                    "coordinator speaks protocol version 3, this node version 5");
 	}
 	assert_int_equal(join_as(h, 1, NULL, "other-fed", NULL), FL_ERR_AUTH);
 	assert_string_equal(fl_errmsg(), "partner globex: partner asked for federation "

@@ -50,6 +50,17 @@ struct fl_node_opts {
 int fl_node_run(const struct fl_node_opts *o);
 
 /*
+ * The schema round (README, "The schema round"): one connection with o's
+ * coordinator, TLS and federation settings (schema_path and data_path are
+ * not used); sends draft (what fl_schema_round_strip() made) and waits for
+ * the proposal, which *out receives (fl_schema_proposal_free()). No
+ * reconnection: the operator runs it again. Errors name the coordinator.
+ */
+struct fl_schema_proposal;
+int fl_node_schema_round(const struct fl_node_opts *o, const char *draft, size_t len,
+                         struct fl_schema_proposal *out);
+
+/*
  * The clock fl_node_run() measures give_up_after with and the wait between
  * connection attempts: CLOCK_MONOTONIC and nanosleep() unless replaced. A
  * seam for tests, which check the backoff schedule without waiting it out;

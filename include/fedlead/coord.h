@@ -66,6 +66,10 @@ struct fl_coord_settings {
 	 * the Welcome, so that each node knows before it releases anything
 	 * whether its privacy_releases cover it. */
 	int privacy;
+	/* The schema round instead of training (coord_schema.c): every partner
+	 * on the allow-list sends its drafted schema, and each gets their
+	 * merge, or the conflicts, back. No schema is needed, none is used. */
+	int schema_round;
 };
 
 /*
@@ -121,6 +125,9 @@ struct fl_fedcoord_io {
 	/* Signs the final model and keeps the coordinator's copy; returns the
 	 * file bytes to deliver (malloc'ed). */
 	int (*seal_model)(void *ctx, struct fl_model *m, uint8_t **file, size_t *len);
+	/* The schema round's outcome, for the data team (may be NULL): the
+	 * merged schema (NULL on conflict) and each conflict, one a line. */
+	void (*schema_proposal)(void *ctx, const char *schema_json, const char *conflicts);
 	/* The federation ended (ok = 1) or failed (ok = 0, message says why). */
 	void (*finished)(void *ctx, int ok, const char *message);
 };

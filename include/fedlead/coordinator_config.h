@@ -17,7 +17,7 @@ struct fl_coordinator_config {
 	char *id, *schema, *partners_file, *class_weight;
 	struct fl_strlist partners;
 	uint64_t min_partners, seed, max_iterations, rounds, local_epochs, local_batch, hist_bins;
-	int algorithm, late_policy, log_level, secure, privacy;
+	int algorithm, late_policy, log_level, secure, privacy, schema_round;
 	uint64_t threshold, max_colluders;
 	double l2, validation_split, tolerance, local_lr, fedprox_mu, round_deadline, start_wait,
 	        hello_timeout;

@@ -26,6 +26,7 @@ struct fl_node_config {
 	/* node policy (the keys of the policy block of the table) */
 	int require_secure, allow_plaintext, allow_participant_change;
 	uint64_t min_partners, max_colluders, max_local_epochs, max_rounds, max_federations;
+	uint64_t schema_min_count; /* the schema round's k */
 	struct fl_strlist partners;
 	double federation_window;
 	char *state_dir;

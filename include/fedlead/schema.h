@@ -213,7 +213,8 @@ struct fl_schema_draft_opts {
 	/* Category values seen fewer than min_count times are left out of the
 	 * drafted list (rows with them go to "other"); 0 or 1 keeps all. The
 	 * federated schema round drafts with the node policy's k, so that a
-	 * rarer value never leaves the site. */
+	 * rarer value never leaves the site. A categorical column left with no
+	 * value is ignored. */
 	uint64_t min_count;
 	/* When not NULL, receives the decision table (malloc'ed text, one
 	 * line per column: what the draft decided and why, what to check). */

@@ -43,8 +43,9 @@
 /* 3: share commitments signed by their dealer, and the Accusation (a
  * partner naming a dealer whose share does not match its commitment).
  * 4: signed unmask replies, and the evidence of a bad reveal in the next
- * task (SecAggParams.evidence), which each node checks itself. */
-#define FL_WIRE_PROTOCOL_VERSION 4
+ * task (SecAggParams.evidence), which each node checks itself.
+ * 5: the schema round (Hello.schema_round, SchemaDraft, SchemaProposal). */
+#define FL_WIRE_PROTOCOL_VERSION 5
 /* Frame body limits in bytes: after and before the Hello is accepted. */
 #define FL_WIRE_DEFAULT_MAX_FRAME (16u << 20)
 #define FL_WIRE_PREAUTH_MAX_FRAME (64u << 10)

@@ -12,7 +12,10 @@
 static const char *prog = "fedlead-node";
 
 static const struct fl_cli_cmd commands[] = {
-        {"schema", fl_cmd_node_schema, "drafts a lead schema from a CSV for a person to review", 0},
+        {"schema", fl_cmd_node_schema,
+         "drafts a lead schema from a CSV for a person to review; merge, propose\n"
+         "and approve agree on one for the federation",
+         0},
         {"check", fl_cmd_node_check,
          "validates a lead file against a schema and summarises each column", 0},
         {"train", fl_cmd_node_train, "trains a local-only conversion model and prints its metrics",
@@ -34,6 +37,10 @@ static void usage(FILE *fp)
 	        "usage: fedlead-node schema --data LEADS.csv --label COLUMN [--id COLUMN]\n"
 	        "                           [--positive VALUE] [--max-levels N] [--out "
 	        "SCHEMA.json]\n"
+	        "       fedlead-node schema merge A.json B.json... [--out MERGED.json]\n"
+	        "       fedlead-node schema propose --config NODE.conf --label COLUMN [--draft "
+	        "FILE]\n"
+	        "       fedlead-node schema approve PROPOSAL.json --config NODE.conf\n"
 	        "       fedlead-node check --schema SCHEMA.json --data LEADS.csv [--no-label]\n"
 	        "                          [--bad-rows fail|skip]\n"
 	        "       fedlead-node train --schema SCHEMA.json --data LEADS.csv --out MODEL.fdl\n"

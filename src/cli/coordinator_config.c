@@ -61,6 +61,9 @@ const struct fl_cfg_key fl_coordinator_config_keys[] = {
         KR("federation", "max_colluders", FL_CFG_U64, max_colluders, 0, 254, "1",
            "partners assumed to collude with a deviating coordinator; the partners' nodes "
            "refuse a threshold that does not keep their own max_colluders out"),
+        K("federation", "schema_round", FL_CFG_BOOL, schema_round, "off",
+          "run the schema round instead of training: merge the partners' drafted schemas "
+          "and send them the proposal (no schema needed)"),
         K("federation", "privacy", FL_CFG_BOOL, privacy, "off",
           "partners add differential-privacy noise: train a fixed plan of evaluations "
           "(max_iterations Newton steps, no line search) announced in the Welcome"),
@@ -161,7 +164,8 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 	struct fl_coord_settings *s = &o->set;
 	int r;
 
-	if ((r = require(c->id, "id")) || (r = require(c->schema, "schema")) ||
+	if ((r = require(c->id, "id")) ||
+	    (!c->schema_round && (r = require(c->schema, "schema"))) ||
 	    (r = require(c->ca, "ca")) || (r = require(c->cert, "cert")) ||
 	    (r = require(c->key, "key")) || (r = require(c->state_dir, "state_dir")))
 		return r;
@@ -201,6 +205,7 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 	s->threshold = (unsigned)c->threshold;
 	s->max_colluders = (unsigned)c->max_colluders;
 	s->privacy = c->privacy;
+	s->schema_round = c->schema_round;
 	/* Partners' nodes add their noise under the masks and refuse a
 	 * federation without them. */
 	if (s->privacy && !s->secure)

@@ -52,6 +52,14 @@ static int check_only(struct fl_coordinator_config *c, const struct fl_coord_opt
 	char fp[65];
 	int r;
 
+	if (o->set.schema_round) {
+		if ((r = fl_tls_server_ctx(&o->tls, &ctx)) != 0)
+			return r;
+		SSL_CTX_free(ctx);
+		fl_config_dump(fl_coordinator_config_keys, c, stdout);
+		printf("; configuration OK: schema round for %zu partners\n", o->set.n_partners);
+		return 0;
+	}
 	if ((r = fl_schema_load(o->schema_path, &s)) != 0)
 		return r;
 	if ((r = fl_coord_privacy_schema_check(&o->set, s)) != 0) {

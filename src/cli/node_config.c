@@ -90,6 +90,9 @@ const struct fl_cfg_key fl_node_config_keys[] = {
             "most federations joined on the same data per window (0 = no limit)"),
         JKR("policy", "federation_window", FL_CFG_SECONDS, federation_window, 1, 1e10, "720h",
             "the window of max_federations"),
+        /* The schema round (fedlead-node schema propose): k. */
+        JKR("policy", "schema_min_count", FL_CFG_U64, schema_min_count, 1, 1e9, "10",
+            "schema round: category values held fewer times than this never leave the site"),
         JK("state", "state_dir", FL_CFG_PATH, state_dir, NULL,
            "the node's own state (ledger of federations joined); default: model_out's directory"),
         /*

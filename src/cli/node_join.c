@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 
 #include "cli/node_int.h"
+#include "cli/node_schema_round.h"
 #include "fedlead/cli.h"
 #include "fedlead/client.h"
 #include "fedlead/commands.h"
@@ -78,7 +79,8 @@ int fl_cmd_node_join(int argc, char **argv)
 	if (r != 0)
 		goto out;
 	fl_log_init(FL_NODE_PROG, (enum fl_log_level)c.log_level);
-	if ((r = fl_node_config_opts(&c, &o)) == 0)
+	/* An approved schema is pinned: no other one leaves this node. */
+	if ((r = fl_node_config_opts(&c, &o)) == 0 && (r = fl_node_schema_pin_check(&c)) == 0)
 		r = check ? check_only(&c, &o) : fl_node_run(&o);
 out:
 	if (r != 0)

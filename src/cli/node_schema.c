@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cli/node_int.h"
+#include "cli/node_schema_round.h"
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
 #include "fedlead/mapping.h"
@@ -20,6 +21,8 @@ int fl_cmd_node_schema(int argc, char **argv)
 	FILE *fp;
 	int r;
 
+	if (fl_node_schema_sub(argc, argv, &r))
+		return r;
 	if ((r = fl_node_args_parse(argc, argv, &a)) != 0 ||
 	    (r = fl_node_args_require(a.data, "--data", "schema")) != 0 ||
 	    (r = fl_node_args_require(a.label, "--label", "schema")) != 0)

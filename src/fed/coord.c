@@ -180,6 +180,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	for (size_t i = 0; i < c->np; i++) {
 		free(c->p[i].id);
 		free(c->p[i].vec);
+		free(c->p[i].draft);
 	}
 	free(c->p);
 	free(c->federation_id);
@@ -196,6 +197,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	fl_coord_evidence_clear(c);
 	free(c->sap_participants);
 	free(c->secure_sum);
+	free(c->schema_frame);
 	free(c);
 }
 
@@ -213,7 +215,12 @@ int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *s
 	c->set = *s;
 	c->schema = schema;
 	c->io = *io;
-	c->d = schema->dim;
+	/* The schema round has no schema yet: it is what the round agrees on. */
+	if (schema == NULL && !s->schema_round) {
+		free(c);
+		return fl_fail(FL_ERR_INVALID, "a federation needs a schema");
+	}
+	c->d = schema != NULL ? schema->dim : 0;
 	r = FL_ERR_NOMEM;
 	if ((c->federation_id = strdup(s->federation_id)) == NULL ||
 	    (c->p = calloc(s->n_partners, sizeof(*c->p))) == NULL ||
@@ -728,6 +735,11 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 		r = FL_ERR_PROTO;
 		goto reject;
 	}
+	if (c->set.schema_round || h->schema_round) {
+		if ((r = fl_coord_schema_join(c, p, h, reason, sizeof(reason))) != 0)
+			goto reject;
+		return 0;
+	}
 	if (h->schema_fingerprint.len != FL_FINGERPRINT_LEN ||
 	    memcmp(h->schema_fingerprint.data, c->schema->fingerprint, FL_FINGERPRINT_LEN) != 0) {
 		fl_schema_fingerprint_hex(c->schema, fp);
@@ -844,6 +856,10 @@ void fl_fedcoord_leave(struct fl_fedcoord *c, const char *partner)
 	p->connected = 0;
 	p->last_seen = now_seconds();
 	fl_log(FL_LOG_WARN, "partner %s disconnected", partner);
+	if (c->set.schema_round) {
+		fl_coord_schema_leave(c);
+		return;
+	}
 	if (c->phase == FL_PHASE_WAITING || !p->participant || c->phase >= FL_PHASE_DONE)
 		return;
 	if (c->sa != NULL && !p->sa_lost && !c->waiting_kick) {
@@ -878,6 +894,8 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 	if (p == NULL || !p->connected)
 		return fl_fail(FL_ERR_PROTO, "peer %s: %s before hello", partner, type);
 	p->last_seen = now_seconds();
+	if (c->set.schema_round)
+		return fl_coord_schema_message(c, p, env);
 	switch (env->body_case) {
 	case FEDLEAD__WIRE__ENVELOPE__BODY_UPDATE:
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STATUS:

@@ -9,6 +9,7 @@
  *                       the l2 grid, model assembly
  *   coord_secagg.c      driving secure aggregation (fl_secagg_coord_*)
  *   coord_checkpoint.c  fl_fedcoord_save / fl_fedcoord_restore
+ *   coord_schema.c      the schema round
  */
 #ifndef FEDLEAD_FED_COORD_INT_H
 #define FEDLEAD_FED_COORD_INT_H
@@ -45,6 +46,9 @@ struct partner {
 	double last_seen;
 	double *vec; /* this round's answer, until the round completes */
 	size_t vlen;
+	/* The schema round (coord_schema.c): the partner's draft, once sent. */
+	char *draft;
+	size_t draft_len;
 };
 
 struct fl_fedcoord {
@@ -106,6 +110,11 @@ struct fl_fedcoord {
 	 * in, for every task until one is unmasked (sap.evidence). */
 	Fedlead__Wire__RevealEvidence **evidence;
 	size_t n_evidence;
+
+	/* The schema round's proposal as sent (an encoded frame), for a
+	 * partner that reconnects after it went out (coord_schema.c). */
+	uint8_t *schema_frame;
+	size_t schema_frame_len;
 };
 
 /* coord.c */
@@ -129,6 +138,15 @@ int fl_coord_next_task(struct fl_fedcoord *c);
 int fl_coord_finish_stats(struct fl_fedcoord *c, const double *acc);
 int fl_coord_finish_eval(struct fl_fedcoord *c, const double *acc);
 int fl_coord_finish_fedavg(struct fl_fedcoord *c, const double *acc);
+
+/* coord_schema.c: the schema round (set.schema_round) instead of training. */
+int fl_coord_schema_join(struct fl_fedcoord *c, struct partner *p, const Fedlead__Wire__Hello *h,
+                         char *reason, size_t reason_len);
+int fl_coord_schema_message(struct fl_fedcoord *c, struct partner *p,
+                            const Fedlead__Wire__Envelope *env);
+/* A partner left: once the proposal is out and every partner has gone with
+ * it, the round is done. */
+void fl_coord_schema_leave(struct fl_fedcoord *c);
 
 /* coord_secagg.c */
 unsigned fl_coord_threshold(const struct fl_fedcoord *c);

@@ -13,6 +13,7 @@
  *      encoder runs the same pass, so we never send what a peer refuses.
  */
 #include "fedlead/wire.h"
+#include "fedlead/schema.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -487,9 +488,31 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		/* Another version may fingerprint differently; the coordinator
 		 * answers it with a Reject naming the version instead. */
 		if (env->hello->protocol_version == FL_WIRE_PROTOCOL_VERSION &&
+		    !env->hello->schema_round &&
 		    check_fingerprint(&env->hello->schema_fingerprint, type, why) != 0)
 			return 1;
 		break;
+	/* The schema round: a schema is bounded before anyone parses it. */
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_DRAFT:
+		if (env->schema_draft->draft.len == 0 ||
+		    env->schema_draft->draft.len > FL_SCHEMA_MAX_BYTES)
+			return why_set(why, "schema_draft: the draft must have 1 to %u bytes",
+			               FL_SCHEMA_MAX_BYTES);
+		break;
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_PROPOSAL: {
+		const Fedlead__Wire__SchemaProposal *sp = env->schema_proposal;
+
+		if (sp->schema.len > FL_SCHEMA_MAX_BYTES)
+			return why_set(why, "schema_proposal: the schema exceeds %u bytes",
+			               FL_SCHEMA_MAX_BYTES);
+		if ((sp->schema.len == 0) != (sp->fingerprint.len == 0) ||
+		    (sp->schema.len > 0 && sp->n_conflicts > 0))
+			return why_set(why, "schema_proposal: a schema with its fingerprint, or "
+			                    "conflicts, and not both");
+		if (sp->fingerprint.len > 0 && check_fingerprint(&sp->fingerprint, type, why) != 0)
+			return 1;
+		break;
+	}
 	case FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME: {
 		const Fedlead__Wire__Plan *p = env->welcome->plan;
 
@@ -830,6 +853,10 @@ const char *fl_wire_type_name(const Fedlead__Wire__Envelope *env)
 		return env->consistency_signature ? "consistency_signature" : "invalid";
 	case FEDLEAD__WIRE__ENVELOPE__BODY_ACCUSATION:
 		return env->accusation ? "accusation" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_DRAFT:
+		return env->schema_draft ? "schema_draft" : "invalid";
+	case FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_PROPOSAL:
+		return env->schema_proposal ? "schema_proposal" : "invalid";
 	default: return "invalid";
 	}
 }

@@ -31,6 +31,7 @@
 #include "fedlead/mapping.h"
 #include "fedlead/node.h"
 #include "fedlead/partner_sign.h"
+#include "fedlead/schema_round.h"
 #include "fedlead/wire.h"
 #include <openssl/pem.h>
 
@@ -240,13 +241,12 @@ static int cert_refused(char *why, size_t n)
 	}
 }
 
-static int open_session(struct session *s)
+/* Dials the coordinator and completes the TLS handshake. */
+static int open_tls(struct session *s)
 {
 	const struct fl_node_opts *o = s->o;
 	char host[FL_CFG_HOST_MAX], why[256];
 	uint16_t port;
-	uint8_t *frame;
-	size_t len;
 	int r;
 
 	if ((r = fl_config_addr_split(o->coordinator, host, sizeof(host), &port)) != 0)
@@ -272,7 +272,19 @@ static int open_session(struct session *s)
 		return fl_fail(SSL_get_verify_result(s->ssl) != X509_V_OK ? FL_ERR_AUTH : FL_ERR_IO,
 		               "%s: TLS handshake failed: %s", s->peer, why);
 	}
-	if ((r = fl_fednode_hello(s->node, o->federation_id, &frame, &len)) != 0)
+	return 0;
+}
+
+static int open_session(struct session *s)
+{
+	char why[256];
+	uint8_t *frame;
+	size_t len;
+	int r;
+
+	if ((r = open_tls(s)) != 0)
+		return r;
+	if ((r = fl_fednode_hello(s->node, s->o->federation_id, &frame, &len)) != 0)
 		return r;
 	if ((r = send_frame(s, "hello", frame, len)) != 0 && cert_refused(why, sizeof(why)))
 		r = fl_fail(FL_ERR_AUTH, "%s refused this node's certificate: %s", s->peer, why);
@@ -513,5 +525,90 @@ out:
 	fl_fednode_free(s.node);
 	fl_dataset_free(ds);
 	fl_schema_free(schema);
+	return r;
+}
+
+/* ---- the schema round ---- */
+
+/* Reads and decodes one frame; an error names what was awaited. */
+static int read_envelope(struct session *s, const char *awaiting, Fedlead__Wire__Envelope **env)
+{
+	uint8_t *body = NULL;
+	size_t len;
+	char why[256];
+	int r;
+
+	*env = NULL;
+	if ((r = fl_wire_read_frame(ssl_read_fn, s, s->o->max_frame, s->peer, &body, &len)) != 0) {
+		if (cert_refused(why, sizeof(why)))
+			return fl_fail(FL_ERR_AUTH, "%s refused this node's certificate: %s",
+			               s->peer, why);
+		if (stop_requested)
+			return fl_fail(FL_ERR_IO, "stopped by a signal while waiting for %s",
+			               awaiting);
+		return fl_fail(FL_ERR_IO,
+		               "%s closed the connection while this node waited for %s (a "
+		               "coordinator before protocol version %d runs no schema round)",
+		               s->peer, awaiting, FL_WIRE_PROTOCOL_VERSION);
+	}
+	r = fl_wire_decode(body, len, s->peer, env);
+	free(body);
+	if (r == 0)
+		fl_audit_event(s->audit, "recv", "{s:s, s:I}", "type", fl_wire_type_name(*env),
+		               "bytes", (json_int_t)len + 4);
+	return r;
+}
+
+int fl_node_schema_round(const struct fl_node_opts *o, const char *draft, size_t len,
+                         struct fl_schema_proposal *out)
+{
+	struct session s = {.o = o, .fd = -1};
+	struct sigaction sa = {.sa_handler = on_stop};
+	Fedlead__Wire__Envelope *env = NULL;
+	uint8_t *frame;
+	size_t flen;
+	char why[256];
+	int r;
+
+	*out = (struct fl_schema_proposal){0};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = fl_audit_open(o->audit_log, &s.audit)) != 0 ||
+	    (r = fl_tls_client_ctx(&o->tls, &s.ctx)) != 0)
+		goto out;
+	if (o->dump_dir != NULL && mkdir(o->dump_dir, 0700) != 0 && errno != EEXIST) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", o->dump_dir, strerror(errno));
+		goto out;
+	}
+	if ((r = open_tls(&s)) != 0 ||
+	    (r = fl_schema_round_hello(o->federation_id, &frame, &flen)) != 0)
+		goto out;
+	if ((r = send_frame(&s, "hello", frame, flen)) != 0) {
+		if (cert_refused(why, sizeof(why)))
+			r = fl_fail(FL_ERR_AUTH, "%s refused this node's certificate: %s", s.peer,
+			            why);
+		goto out;
+	}
+	if ((r = read_envelope(&s, "the welcome", &env)) != 0 ||
+	    (r = fl_schema_round_welcome(env, o->federation_id, s.peer)) != 0)
+		goto out;
+	fl_wire_free(env);
+	env = NULL;
+	fl_log(FL_LOG_NOTICE, "%s: in the schema round of federation %s; sending this node's draft",
+	       s.peer, o->federation_id);
+	if ((r = fl_schema_round_draft(draft, len, &frame, &flen)) != 0 ||
+	    (r = send_frame(&s, "schema_draft", frame, flen)) != 0)
+		goto out;
+	fl_log(FL_LOG_NOTICE, "waiting for every partner's draft and the proposal");
+	if ((r = read_envelope(&s, "the schema proposal", &env)) != 0)
+		goto out;
+	r = fl_schema_round_proposal(env, s.peer, out);
+out:
+	fl_wire_free(env);
+	close_session(&s);
+	SSL_CTX_free(s.ctx);
+	fl_audit_close(s.audit);
 	return r;
 }

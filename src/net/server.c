@@ -53,6 +53,7 @@
 
 #include "fedlead/config.h"
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 #include "fedlead/log.h"
 #include "fedlead/report.h"
 #include "fedlead/signed_model.h"
@@ -279,6 +280,22 @@ static void io_finished(void *ctx, int ok, const char *message)
 	snprintf(s->result_msg, sizeof(s->result_msg), "%s", message);
 	/* Give the last frames a moment to leave. */
 	event_base_loopexit(s->base, &soon);
+}
+
+/* The schema round's outcome for the data team, in the state directory:
+ * the proposal as every partner received it, or the conflicts. */
+static void io_schema_proposal(void *ctx, const char *schema_json, const char *conflicts)
+{
+	struct server *s = ctx;
+	const char *name = schema_json ? "schema.proposed.json" : "schema.conflicts.txt";
+	const char *text = schema_json ? schema_json : conflicts ? conflicts : "";
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", s->o->state_dir, name);
+	if (fl_file_write_atomic(path, NULL, text, strlen(text)) != 0)
+		fl_log(FL_LOG_ERROR, "%s", fl_errmsg());
+	else
+		fl_log(FL_LOG_NOTICE, "schema round: wrote %s", path);
 }
 
 static void round_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -741,6 +758,7 @@ int fl_server_fedcoord(struct server *s)
 	        .arm_timer = io_arm_timer,
 	        .checkpoint = io_checkpoint,
 	        .seal_model = io_seal_model,
+	        .schema_proposal = io_schema_proposal,
 	        .finished = io_finished,
 	};
 
@@ -843,9 +861,10 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 	int lock_fd = -1, r;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = fl_schema_load(o->schema_path, &s.schema)) != 0)
+	/* The schema round has no schema: it is what the round agrees on. */
+	if (!o->set.schema_round && (r = fl_schema_load(o->schema_path, &s.schema)) != 0)
 		goto out;
-	if ((r = fl_coord_privacy_schema_check(&o->set, s.schema)) != 0) {
+	if (!o->set.schema_round && (r = fl_coord_privacy_schema_check(&o->set, s.schema)) != 0) {
 		char why[600];
 
 		snprintf(why, sizeof(why), "%s: %s", o->schema_path, fl_errmsg());
@@ -867,7 +886,9 @@ int fl_coordinator_run(const struct fl_coord_opts *o)
 	}
 	if ((r = fl_server_fedcoord(&s)) != 0)
 		goto out;
-	r = fl_state_read(o->state_dir, CHECKPOINT_NAME, CHECKPOINT_MAX, &state, &state_len);
+	r = o->set.schema_round ? 0
+	                        : fl_state_read(o->state_dir, CHECKPOINT_NAME, CHECKPOINT_MAX,
+	                                        &state, &state_len);
 	if (r < 0)
 		goto out;
 	if (r == 1 && (r = fl_fedcoord_restore(s.fc, state, state_len)) != 0) {

@@ -1,0 +1,57 @@
+/*
+ * The schema round at a partner's node (README, "The schema round"): what
+ * it sends (its draft, stripped of what stays at the site) and what it
+ * checks in the coordinator's answers. No I/O: the client (client.h) moves
+ * the frames.
+ */
+#ifndef FEDLEAD_SCHEMA_ROUND_H
+#define FEDLEAD_SCHEMA_ROUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedlead/schema.h"
+#include "wire.pb-c.h"
+
+/*
+ * The draft as it leaves the site: json (a drafted schema) without its
+ * "comment", without how this partner's files are written ("delimiter",
+ * "encoding", "decimal", "thousands", "currency", at the top and on
+ * features) and without clip ranges (drafted from local quantiles; people
+ * agree on them). Category values are as drafted: the caller drafted with
+ * min_count. *out is compact JSON, malloc'ed.
+ */
+int fl_schema_round_strip(const char *json, size_t len, char **out);
+
+/* The coordinator's answer. */
+struct fl_schema_proposal {
+	char *schema; /* merged schema JSON, NUL-terminated; NULL on conflict */
+	uint8_t fingerprint[FL_FINGERPRINT_LEN];
+	char **conflicts, **notes, **partners;
+	size_t n_conflicts, n_notes, n_partners;
+};
+void fl_schema_proposal_free(struct fl_schema_proposal *p);
+
+/* The Hello of a node that comes for the schema round. */
+int fl_schema_round_hello(const char *federation_id, uint8_t **frame, size_t *len);
+
+/* The SchemaDraft carrying draft (what fl_schema_round_strip() made). */
+int fl_schema_round_draft(const char *draft, size_t len, uint8_t **frame, size_t *flen);
+
+/*
+ * The coordinator's answer to the Hello: 0 for a Welcome into the schema
+ * round of federation_id; FL_ERR_AUTH for a Reject ("coordinator HOST
+ * refused the schema round: REASON"); FL_ERR_PROTO for anything else (a
+ * Welcome to training, another version, another federation).
+ */
+int fl_schema_round_welcome(const Fedlead__Wire__Envelope *env, const char *federation_id,
+                            const char *peer);
+
+/*
+ * The proposal: FL_ERR_PROTO unless env is a SchemaProposal whose schema
+ * parses and has the fingerprint it claims (or whose conflicts are listed).
+ */
+int fl_schema_round_proposal(const Fedlead__Wire__Envelope *env, const char *peer,
+                             struct fl_schema_proposal *out);
+
+#endif

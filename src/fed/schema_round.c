@@ -1,0 +1,186 @@
+/*
+ * The schema round at a partner's node: the messages it sends and the
+ * checks of what it receives (include/fedlead/schema_round.h).
+ */
+#include "fedlead/schema_round.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/error.h"
+#include "fedlead/wire.h"
+
+/* What stays at the site: how its files are written, and the draft's own
+ * words. */
+static const char *const local_keys[] = {"comment",   "delimiter", "encoding", "decimal",
+                                         "thousands", "currency",  NULL};
+
+int fl_schema_round_strip(const char *json, size_t len, char **out)
+{
+	json_error_t jerr;
+	json_t *root, *f;
+	size_t k;
+	int r = FL_ERR_NOMEM;
+
+	*out = NULL;
+	if ((root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+	    !json_is_object(root)) {
+		json_decref(root);
+		return fl_fail(FL_ERR_SCHEMA, "the draft is not a JSON object");
+	}
+	for (size_t i = 0; local_keys[i] != NULL; i++)
+		json_object_del(root, local_keys[i]);
+	json_array_foreach(json_object_get(root, "features"), k, f)
+	{
+		for (size_t i = 0; local_keys[i] != NULL; i++)
+			json_object_del(f, local_keys[i]);
+		/* Quantiles of local data: not sent (README, "The schema round"). */
+		json_object_del(f, "clip");
+	}
+	if ((*out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
+		r = 0;
+	json_decref(root);
+	return r;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void fl_schema_proposal_free(struct fl_schema_proposal *p)
+{
+	if (p == NULL)
+		return;
+	free(p->schema);
+	free_strv(p->conflicts, p->n_conflicts);
+	free_strv(p->notes, p->n_notes);
+	free_strv(p->partners, p->n_partners);
+	*p = (struct fl_schema_proposal){0};
+}
+
+int fl_schema_round_hello(const char *federation_id, uint8_t **frame, size_t *len)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__Hello h = FEDLEAD__WIRE__HELLO__INIT;
+
+	h.protocol_version = FL_WIRE_PROTOCOL_VERSION;
+	h.software_version = (char *)FL_VERSION;
+	h.federation_id = (char *)federation_id;
+	h.schema_round = 1;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	return fl_wire_encode(&env, frame, len);
+}
+
+int fl_schema_round_draft(const char *draft, size_t len, uint8_t **frame, size_t *flen)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__SchemaDraft d = FEDLEAD__WIRE__SCHEMA_DRAFT__INIT;
+
+	d.draft.data = (uint8_t *)draft;
+	d.draft.len = len;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_DRAFT;
+	env.schema_draft = &d;
+	return fl_wire_encode(&env, frame, flen);
+}
+
+int fl_schema_round_welcome(const Fedlead__Wire__Envelope *env, const char *federation_id,
+                            const char *peer)
+{
+	const Fedlead__Wire__Welcome *w = env->welcome;
+
+	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_REJECT)
+		return fl_fail(FL_ERR_AUTH, "%s refused the schema round: %s", peer,
+		               env->reject->reason);
+	if (env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME)
+		return fl_fail(FL_ERR_PROTO, "%s: %s instead of a welcome", peer,
+		               fl_wire_type_name(env));
+	if (w->protocol_version != FL_WIRE_PROTOCOL_VERSION)
+		return fl_fail(
+		        FL_ERR_PROTO,
+		        "%s speaks protocol version %u, this node version %d: no schema round",
+		        peer, w->protocol_version, FL_WIRE_PROTOCOL_VERSION);
+	if (!w->schema_round)
+		return fl_fail(FL_ERR_PROTO,
+		               "%s welcomed this node to training, not to a schema round", peer);
+	if (strcmp(w->federation_id, federation_id) != 0)
+		return fl_fail(FL_ERR_PROTO, "%s runs federation \"%s\", not \"%s\"", peer,
+		               w->federation_id, federation_id);
+	return 0;
+}
+
+static int copy_strv(char *const *v, size_t n, char ***out, size_t *out_n)
+{
+	*out = NULL;
+	*out_n = 0;
+	if (n == 0)
+		return 0;
+	if ((*out = calloc(n, sizeof(**out))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (((*out)[i] = strdup(v[i])) == NULL)
+			return FL_ERR_NOMEM;
+		*out_n = i + 1;
+	}
+	return 0;
+}
+
+int fl_schema_round_proposal(const Fedlead__Wire__Envelope *env, const char *peer,
+                             struct fl_schema_proposal *out)
+{
+	const Fedlead__Wire__SchemaProposal *sp = env->schema_proposal;
+	struct fl_schema *s = NULL;
+	int r;
+
+	*out = (struct fl_schema_proposal){0};
+	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_REJECT)
+		return fl_fail(FL_ERR_AUTH, "%s ended the schema round: %s", peer,
+		               env->reject->reason);
+	if (env->body_case != FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_PROPOSAL)
+		return fl_fail(FL_ERR_PROTO, "%s: %s instead of the schema proposal", peer,
+		               fl_wire_type_name(env));
+	if ((r = copy_strv(sp->conflicts, sp->n_conflicts, &out->conflicts, &out->n_conflicts)) !=
+	            0 ||
+	    (r = copy_strv(sp->notes, sp->n_notes, &out->notes, &out->n_notes)) != 0 ||
+	    (r = copy_strv(sp->partners, sp->n_partners, &out->partners, &out->n_partners)) != 0)
+		goto fail;
+	if (sp->schema.len == 0) {
+		if (sp->n_conflicts == 0) {
+			r = fl_fail(FL_ERR_PROTO,
+			            "%s: a schema proposal with neither a schema nor "
+			            "conflicts",
+			            peer);
+			goto fail;
+		}
+		return 0;
+	}
+	/* The fingerprint shown to the operator is the one of the text it
+	 * approves, computed here, never only the one the coordinator says. */
+	if ((r = fl_schema_parse((const char *)sp->schema.data, sp->schema.len, "the proposal",
+	                         &s)) != 0) {
+		r = fl_fail(FL_ERR_PROTO, "%s: %s", peer, fl_errmsg());
+		goto fail;
+	}
+	if (memcmp(s->fingerprint, sp->fingerprint.data, FL_FINGERPRINT_LEN) != 0) {
+		r = fl_fail(FL_ERR_PROTO, "%s: the proposal's fingerprint is not its schema's",
+		            peer);
+		goto fail;
+	}
+	memcpy(out->fingerprint, s->fingerprint, FL_FINGERPRINT_LEN);
+	if ((out->schema = malloc(sp->schema.len + 1)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto fail;
+	}
+	memcpy(out->schema, sp->schema.data, sp->schema.len);
+	out->schema[sp->schema.len] = '\0';
+	fl_schema_free(s);
+	return 0;
+fail:
+	fl_schema_free(s);
+	fl_schema_proposal_free(out);
+	return r;
+}
