@@ -551,11 +551,27 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 		const char *lt = lf ? json_string_value(json_object_get(lf, "type")) : NULL;
 
 		if (lf == NULL) {
-			fprintf(fp, "feature \"%s\": %s in %s\n", show(f->name, b1),
-			        listed(json_object_get(local, "ignore"), f->name)
-			                ? "has more distinct values than a draft lists (or none)"
-			                : "is not a column",
-			        c->data);
+			int ignored = listed(json_object_get(local, "ignore"), f->name);
+
+			/* Values proposed for an identifier or free text: each
+			 * one's count is what training's sums would say. */
+			if (ignored && f->type == FL_CATEGORICAL)
+				fprintf(fp,
+				        "WARNING feature \"%s\": the proposal lists %zu values for "
+				        "a "
+				        "column this partner's draft ignores (more than 100 "
+				        "distinct "
+				        "values, or none held %llu times): training counts the "
+				        "leads "
+				        "holding each\n",
+				        show(f->name, b1), f->n_values,
+				        (unsigned long long)c->schema_min_count);
+			else
+				fprintf(fp, "feature \"%s\": %s in %s\n", show(f->name, b1),
+				        ignored ? "has more distinct values than a draft lists (or "
+				                  "none)"
+				                : "is not a column",
+				        c->data);
 			shown++;
 			continue;
 		}

@@ -27,7 +27,8 @@ pki p1 p2 p3
 # leads N SEED SOURCES...: a lead export of N rows; "Lead Source" holds
 # each of SOURCES ("NAME*COUNT": COUNT times) in the first rows, and in the
 # rest one of the sources listed 20 times or more; Visits is a number; the
-# label Converted/Not Converted depends on both with some noise.
+# label Converted/Not Converted depends on both with some noise; each lead
+# has its own Lead Number (which the draft ignores).
 leads() {
 	"$PY" - "$@" <<'PYEOF'
 import random, sys
@@ -39,13 +40,13 @@ for s in sys.argv[3:]:
     if int(count) >= 20:
         fill.append(name)
 rng = random.Random(seed)
-print("Lead Source,Visits,Country,Converted")
+print("Lead Number,Lead Source,Visits,Country,Converted")
 for i in range(n):
     src = pool[i] if i < len(pool) else rng.choice(fill)
     visits = rng.randint(0, 20)
     z = 0.2 * visits - 2 + (1.0 if src == "Google" else 0) + rng.gauss(0, 1)
-    print("%s,%d,%s,%s" % (src, visits, rng.choice(["DE", "FR"]),
-                           "Converted" if z > 0 else "Not Converted"))
+    print("L-%d-%d,%s,%d,%s,%s" % (seed, i, src, visits, rng.choice(["DE", "FR"]),
+                                   "Converted" if z > 0 else "Not Converted"))
 PYEOF
 }
 
@@ -131,7 +132,7 @@ check "a value held 9 times is in no message the coordinator received" \
 check "... nor in anything p1's node sent, nor in the proposal" \
 	bash -c "! grep -rqa 'Rare Source' '$T/node-p1/dump' '$P' '$T/node-p1/state/schema.sent.json'"
 check "... though p1's data holds it 9 times" \
-	test "$(grep -c '^Rare Source,' "$T/p1.csv")" = 9
+	test "$(grep -c ',Rare Source,' "$T/p1.csv")" = 9
 check "p1's node sent its Hello and its draft, and nothing else" \
 	test "$(cd "$T/node-p1/dump" && echo *)" = "000001-hello.bin 000002-schema_draft.bin"
 check "no clip range left p1's node" \
@@ -161,6 +162,9 @@ for f in j["features"]:
     if f["name"] == "Lead Source":
         f["values"] = sorted(f["values"] + ["Rare Source"])
 j["features"].append({"name": "Notes\u001b[1A\u001b[2K", "type": "numeric"})
+j["ignore"].remove("Lead Number")
+j["features"].append({"name": "Lead Number", "type": "categorical",
+                      "values": ["L-1-17", "L-2-42"], "other": True})
 json.dump(j, open(sys.argv[2], "w"), indent=2)
 PYEOF
 st=0
@@ -168,6 +172,9 @@ echo no | "$FL_BIN/fedlead-node" schema approve "$T/deviant.json" --config "$T/n
 	>"$T/deviant.out" 2>&1 || st=$?
 check "approve warns of a proposed value this partner holds fewer than k times" grep -qx \
 	'WARNING feature "Lead Source": the proposal lists values this partner holds fewer than 10 times (training counts them): "Rare Source"' \
+	"$T/deviant.out"
+check "... and of values proposed for a column its draft ignores (an identifier)" grep -qx \
+	'WARNING feature "Lead Number": the proposal lists 2 values for a column this partner'"'"'s draft ignores (more than 100 distinct values, or none held 10 times): training counts the leads holding each' \
 	"$T/deviant.out"
 check "... shows a name with terminal escapes with the escapes replaced" grep -qxF \
 	"feature \"Notes?[1A?[2K\": is not a column in $T/p1.csv" "$T/deviant.out"
@@ -219,7 +226,7 @@ check "... with the exact message" grep -qx "fedlead-node: schema $SCHEMA has fi
 # ---- (d): conflicts ------------------------------------------------------------
 # p3's export now writes Visits as words: numeric at p1 and p2, categorical
 # at p3.
-sed -i -e '2,$s/^\([^,]*\),\([0-9]\)[0-9]*,/\1,v\2,/' "$T/p3.csv"
+sed -i -e '2,$s/^\([^,]*\),\([^,]*\),\([0-9]\)[0-9]*,/\1,\2,v\3,/' "$T/p3.csv"
 rm -rf "$T/node-p1/state" "$T/node-p2/state" "$T/node-p3/state"
 round "$T/round2"
 check "with a conflict every schema propose exits 2 (statuses ${PROPOSE_ST[*]})" \
@@ -266,5 +273,5 @@ propose_edited() { # the round again, each partner sending its edited draft
 }
 check "after the edit the round proposes a schema to every partner" propose_edited
 check "... without Visits" test "$(jget "$T/node-p3/state/schema.proposed.json" \
-	'[f["name"] for f in j["features"]] + j["ignore"]')" = "['Lead Source', 'Country', 'Visits']"
+	'[f["name"] for f in j["features"]] + j["ignore"]')" = "['Lead Source', 'Country', 'Lead Number', 'Visits']"
 finish
