@@ -606,7 +606,8 @@ static void test_draft_min_count(void **state)
 }
 
 /* The draft's ID rule needs 50 values: 49 all-different integers are a
- * numeric feature, 50 an ID; 95 % distinct is an ID, less is not. */
+ * numeric feature, 50 an ID; 95 % distinct text is an ID, less is not;
+ * integers must all differ. */
 static void test_draft_id_threshold(void **state)
 {
 	char csv[8192], path[64], *json = NULL;
@@ -639,6 +640,24 @@ static void test_draft_id_threshold(void **state)
 		free(json);
 		unlink(path);
 	}
+	/* Integers must all differ to be an ID: a count 98 % distinct (49 of
+	 * 50, as employee counts come out in a few hundred leads) is a
+	 * numeric feature, while text 98 % distinct is an ID. */
+	k = (size_t)snprintf(csv, sizeof(csv), "employees,email,y\n");
+	for (int i = 0; i < 50; i++)
+		k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%d,e%d@x,%s\n", i < 2 ? 7 : 10 * i,
+		                      i < 2 ? 0 : i, i % 2 ? "yes" : "no");
+	write_tmp(path, csv, k);
+	if (fl_schema_draft_opts(path, &o, &json) != 0)
+		fail_msg("draft failed: %s", fl_errmsg());
+	assert_non_null(root = json_loads(json, 0, &jerr));
+	assert_non_null(feature_json(root, "employees"));
+	assert_null(feature_json(root, "email"));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(root, "ignore"), 0)),
+	                    "email");
+	json_decref(root);
+	free(json);
+	unlink(path);
 	/* 50 values, 47 distinct (94 %): a category. */
 	k = (size_t)snprintf(csv, sizeof(csv), "near,y\n");
 	for (int i = 0; i < 50; i++)

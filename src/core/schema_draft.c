@@ -51,9 +51,12 @@ static void free_strv(char **v, size_t n)
 
 /*
  * Identifiers: a column is drafted as an ID (ignored) when it has at least
- * DRAFT_ID_MIN_ROWS values and at least 95 % of them are distinct, whether
- * text or integers (decimals are measurements, which are often all
- * different). Distinct values are counted in bounded memory with a
+ * DRAFT_ID_MIN_ROWS values and at least 95 % of them are distinct, for text,
+ * or every one of them distinct, for integers: counts and amounts
+ * (employees, visits) often come out 95 % distinct in a few hundred leads,
+ * while an identifier never repeats (beyond the sketch's exact range, 95 %
+ * of the estimate). Decimals are measurements, which are often all
+ * different, and never IDs. Distinct values are counted in bounded memory with a
  * k-minimum-values sketch: the DRAFT_SKETCH smallest 64-bit hashes of the
  * trimmed values are kept (16 KiB a column at most), so the count is exact
  * while a column has at most that many distinct values and an estimate
@@ -1088,11 +1091,12 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		distinct = draft_distinct(c, &estimated);
 		group_digits(distinct, a, sizeof(a));
 		group_digits(c->n_present, bnum, sizeof(bnum));
-		/* Identifiers: nearly every value different. Integers and text
-		 * only: decimals (amounts, rates) are often all different. */
+		/* Identifiers: nearly every text value different, every integer
+		 * (see DRAFT_ID_MIN_ROWS). */
 		if (c->n_present >= DRAFT_ID_MIN_ROWS &&
 		    (double)distinct >= DRAFT_ID_SHARE * (double)c->n_present &&
-		    (c->numeric ? c->integer : fmt[i] < 0)) {
+		    (c->numeric ? c->integer && (estimated || distinct == c->n_present)
+		                : fmt[i] < 0)) {
 			json_array_append_new(ign, json_string(names[i]));
 			snprintf(
 			        row->why, sizeof(row->why),
