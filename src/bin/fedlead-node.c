@@ -34,6 +34,7 @@ static void usage(FILE *fp)
 	        "usage: fedlead-node schema --data LEADS.csv --label COLUMN [--id COLUMN]\n"
 	        "                           [--positive VALUE] [--max-levels N] [--out "
 	        "SCHEMA.json]\n"
+	        "                           [--quiet]\n"
 	        "       fedlead-node check --schema SCHEMA.json --data LEADS.csv [--no-label]\n"
 	        "                          [--bad-rows fail|skip]\n"
 	        "       fedlead-node train --schema SCHEMA.json --data LEADS.csv --out MODEL.fdl\n"
