@@ -279,6 +279,33 @@ static void test_encode_placeholders_and_fold(void **state)
 	fl_schema_free(s);
 }
 
+/* Under fold an empty field is missing, even where a listed value of blanks
+ * folds to "" too; a field of blanks is that value. */
+static void test_encode_fold_empty_field(void **state)
+{
+	static const char csv[] = "tag,y\n"
+	                          ",yes\n"
+	                          "\"   \",no\n"
+	                          "A,yes\n";
+	struct fl_schema *s = parse_ok(
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", \"positive\": \"yes\", "
+	        "\"negative\": \"no\"}, \"features\": [{\"name\": \"tag\", \"type\": "
+	        "\"categorical\", \"case\": \"fold\", \"values\": [\"  \", \"a\"], \"other\": "
+	        "true}]}");
+	double X[3 * 4];
+	int unseen[3], missing[3];
+
+	(void)state;
+	encode_all(s, csv, 3, X, unseen, missing);
+	/* intercept, "  ", a, (other) */
+	assert_true(X[1] == 0 && X[2] == 0 && X[3] == 1);
+	assert_true(missing[0] && !unseen[0]);
+	assert_true(X[4 + 1] == 1 && X[4 + 3] == 0);
+	assert_true(X[8 + 2] == 1 && X[8 + 3] == 0);
+	assert_false(missing[2] || unseen[2]);
+	fl_schema_free(s);
+}
+
 static void test_encode_placeholder_errors(void **state)
 {
 	static const char num[] = "visits,source,y\nSelect,Google,yes\n";
@@ -660,6 +687,7 @@ int main(void)
 	        cmocka_unit_test(test_parse_and_canonical),
 	        cmocka_unit_test(test_parse_errors),
 	        cmocka_unit_test(test_encode_placeholders_and_fold),
+	        cmocka_unit_test(test_encode_fold_empty_field),
 	        cmocka_unit_test(test_encode_placeholder_errors),
 	        cmocka_unit_test(test_draft_decisions),
 	        cmocka_unit_test(test_draft_semicolon_decimal),

@@ -854,12 +854,16 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				b = f->s;
 				e = f->s + f->len;
 			} else if ((ph = placeholder_index(b, (size_t)(e - b))) >= 0) {
-				if (c->ph_n[ph]++ == 0 && draft_utf8(b, (size_t)(e - b)) &&
-				    (c->ph_text[ph] = malloc((size_t)(e - b) + 1)) != NULL) {
+				/* Kept as first written; a placeholder is ASCII (it
+				 * equals one of the words in ASCII case). */
+				if (c->ph_n[ph]++ == 0) {
+					if ((c->ph_text[ph] = malloc((size_t)(e - b) + 1)) ==
+					    NULL) {
+						r = FL_ERR_NOMEM;
+						goto out;
+					}
 					memcpy(c->ph_text[ph], b, (size_t)(e - b));
 					c->ph_text[ph][e - b] = '\0';
-				} else if (c->ph_text[ph] == NULL) {
-					c->ph_n[ph] = 0; /* counted again when next found */
 				}
 				continue;
 			}
@@ -1034,7 +1038,9 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			         c->n_blank == n_rows ? "empty" : "empty or a placeholder");
 			continue;
 		}
-		distinct = draft_distinct(c, &estimated);
+		/* An estimate may come out above the count of values. */
+		if ((distinct = draft_distinct(c, &estimated)) > c->n_present)
+			distinct = c->n_present;
 		group_digits(distinct, a, sizeof(a));
 		group_digits(c->n_present, bnum, sizeof(bnum));
 		/* Identifiers: nearly every value different. Integers and text
