@@ -279,6 +279,33 @@ static void test_encode_placeholders_and_fold(void **state)
 	fl_schema_free(s);
 }
 
+/* Under fold an empty field is missing, even where a listed value of blanks
+ * folds to "" too; a field of blanks is that value. */
+static void test_encode_fold_empty_field(void **state)
+{
+	static const char csv[] = "tag,y\n"
+	                          ",yes\n"
+	                          "\"   \",no\n"
+	                          "A,yes\n";
+	struct fl_schema *s = parse_ok(
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", \"positive\": \"yes\", "
+	        "\"negative\": \"no\"}, \"features\": [{\"name\": \"tag\", \"type\": "
+	        "\"categorical\", \"case\": \"fold\", \"values\": [\"  \", \"a\"], \"other\": "
+	        "true}]}");
+	double X[3 * 4];
+	int unseen[3], missing[3];
+
+	(void)state;
+	encode_all(s, csv, 3, X, unseen, missing);
+	/* intercept, "  ", a, (other) */
+	assert_true(X[1] == 0 && X[2] == 0 && X[3] == 1);
+	assert_true(missing[0] && !unseen[0]);
+	assert_true(X[4 + 1] == 1 && X[4 + 3] == 0);
+	assert_true(X[8 + 2] == 1 && X[8 + 3] == 0);
+	assert_false(missing[2] || unseen[2]);
+	fl_schema_free(s);
+}
+
 static void test_encode_placeholder_errors(void **state)
 {
 	static const char num[] = "visits,source,y\nSelect,Google,yes\n";
@@ -603,6 +630,30 @@ static void test_draft_min_count(void **state)
 	json_decref(root);
 	free(json);
 	unlink(path);
+
+	/* A placeholder is a value like any other for min_count: "N/A" in 2
+	 * rows is not listed at k = 3 (the schema round sends nothing rarer),
+	 * "Select" in 3 rows is. */
+	k = (size_t)snprintf(csv, sizeof(csv), "src,y\n");
+	{
+		static const char *const src[] = {"a",      "a",      "a",   "b",   "b",      "b",
+		                                  "Select", "Select", "N/A", "N/A", "Select", "b"};
+
+		for (int i = 0; i < 12; i++)
+			k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%s,%s\n", src[i],
+			                      i % 2 ? "yes" : "no");
+	}
+	write_tmp(path, csv, k);
+	o.min_count = 3;
+	if (fl_schema_draft_opts(path, &o, &json) != 0)
+		fail_msg("draft failed: %s", fl_errmsg());
+	assert_non_null(root = json_loads(json, 0, &jerr));
+	expect_feature(root, "src",
+	               "{\"missing_values\":[\"Select\"],\"name\":\"src\",\"other\":true,"
+	               "\"type\":\"categorical\",\"values\":[\"a\",\"b\"]}");
+	json_decref(root);
+	free(json);
+	unlink(path);
 }
 
 /* The draft's ID rule needs 50 values: 49 all-different integers are a
@@ -679,6 +730,7 @@ int main(void)
 	        cmocka_unit_test(test_parse_and_canonical),
 	        cmocka_unit_test(test_parse_errors),
 	        cmocka_unit_test(test_encode_placeholders_and_fold),
+	        cmocka_unit_test(test_encode_fold_empty_field),
 	        cmocka_unit_test(test_encode_placeholder_errors),
 	        cmocka_unit_test(test_draft_decisions),
 	        cmocka_unit_test(test_draft_semicolon_decimal),

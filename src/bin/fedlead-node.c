@@ -37,6 +37,7 @@ static void usage(FILE *fp)
 	        "usage: fedlead-node schema --data LEADS.csv --label COLUMN [--id COLUMN]\n"
 	        "                           [--positive VALUE] [--max-levels N] [--out "
 	        "SCHEMA.json]\n"
+	        "                           [--quiet]\n"
 	        "       fedlead-node schema merge A.json B.json... [--out MERGED.json]\n"
 	        "       fedlead-node schema propose --config NODE.conf --label COLUMN [--draft "
 	        "FILE]\n"

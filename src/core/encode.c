@@ -80,8 +80,10 @@ static const struct cat_entry *find_category(const struct fl_feature *f, const s
 		const char *v = fb->cats[mid].value;
 		int c = fl_schema_fold_cmp(fld->s, fld->len, v, strlen(v));
 
+		/* An empty field is a listed value only when that value is "" (a
+		 * listed "  " folds to "" too, but the field is not it). */
 		if (c == 0)
-			return &fb->cats[mid];
+			return fld->len > 0 || v[0] == '\0' ? &fb->cats[mid] : NULL;
 		if (c < 0)
 			hi = mid;
 		else

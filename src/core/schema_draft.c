@@ -720,9 +720,11 @@ static char *draft_table(const struct draft_row *rows, size_t n)
 
 /* Lists the placeholders found in a column as the feature's
  * "missing_values", and says in its row of the table what is missing:
- * "missing (imputed): 3 empty, "N/A" (19)". */
+ * "missing (imputed): 3 empty, "N/A" (19)". A placeholder seen fewer than
+ * min_count times is left out like a rare category value (the schema round
+ * sends nothing held fewer than k times); it is then an unlisted value. */
 static void draft_missing(const struct draft_col *c, json_t *jf, struct draft_row *row,
-                          const char *what)
+                          const char *what, uint64_t min_count)
 {
 	json_t *arr = NULL;
 	char n[32];
@@ -734,7 +736,7 @@ static void draft_missing(const struct draft_col *c, json_t *jf, struct draft_ro
 		first = 0;
 	}
 	for (int i = 0; i < N_PLACEHOLDERS; i++) {
-		if (c->ph_n[i] == 0)
+		if (c->ph_n[i] == 0 || (min_count > 1 && c->ph_n[i] < min_count))
 			continue;
 		if (arr == NULL && (arr = json_array()) != NULL)
 			json_object_set_new(jf, "missing_values", arr);
@@ -878,12 +880,16 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				b = f->s;
 				e = f->s + f->len;
 			} else if ((ph = placeholder_index(b, (size_t)(e - b))) >= 0) {
-				if (c->ph_n[ph]++ == 0 && draft_utf8(b, (size_t)(e - b)) &&
-				    (c->ph_text[ph] = malloc((size_t)(e - b) + 1)) != NULL) {
+				/* Kept as first written; a placeholder is ASCII (it
+				 * equals one of the words in ASCII case). */
+				if (c->ph_n[ph]++ == 0) {
+					if ((c->ph_text[ph] = malloc((size_t)(e - b) + 1)) ==
+					    NULL) {
+						r = FL_ERR_NOMEM;
+						goto out;
+					}
 					memcpy(c->ph_text[ph], b, (size_t)(e - b));
 					c->ph_text[ph][e - b] = '\0';
-				} else if (c->ph_text[ph] == NULL) {
-					c->ph_n[ph] = 0; /* counted again when next found */
 				}
 				continue;
 			}
@@ -1084,11 +1090,13 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			         "%sthe reference day and the clip range",
 			         kind == FL_DATE_AMBIGUOUS ? "day or month first? (no value says); "
 			                                   : "");
-			draft_missing(c, jf, row, "imputed");
+			draft_missing(c, jf, row, "imputed", o->min_count);
 			continue;
 		}
 		r = FL_ERR_NOMEM;
-		distinct = draft_distinct(c, &estimated);
+		/* An estimate may come out above the count of values. */
+		if ((distinct = draft_distinct(c, &estimated)) > c->n_present)
+			distinct = c->n_present;
 		group_digits(distinct, a, sizeof(a));
 		group_digits(c->n_present, bnum, sizeof(bnum));
 		/* Identifiers: nearly every text value different, every integer
@@ -1192,7 +1200,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			}
 			cat_text(row->check, sizeof(row->check), "%sthe clip range",
 			         row->check[0] ? "; " : "");
-			draft_missing(c, jf, row, "imputed");
+			draft_missing(c, jf, row, "imputed", o->min_count);
 			json_array_append_new(feats, jf);
 			continue;
 		}
@@ -1263,7 +1271,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				         "; blanks around values trimmed");
 		}
 		snprintf(row->check, sizeof(row->check), "the values");
-		draft_missing(c, jf, row, "to other");
+		draft_missing(c, jf, row, "to other", o->min_count);
 		json_array_append_new(feats, jf);
 	}
 	if (json_array_size(feats) == 0) {
