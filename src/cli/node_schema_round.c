@@ -21,6 +21,7 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/log.h"
+#include "fedlead/mapping.h"
 #include "fedlead/node_config.h"
 #include "fedlead/schema.h"
 #include "fedlead/schema_merge.h"
@@ -304,6 +305,27 @@ static int config_dialect(const struct fl_node_config *c, struct fl_csv_dialect 
 	return 0;
 }
 
+/*
+ * Drafts a schema from the node's data as the node reads it for training:
+ * its dialect and its column mapping (so that partners with their own
+ * names and spellings send drafts in the schema's terms). d's label, id,
+ * positive and min_count are the caller's.
+ */
+static int draft_data(const struct fl_node_config *c, struct fl_schema_draft_opts *d, char **json)
+{
+	struct fl_mapping *m = NULL;
+	int r;
+
+	if ((r = config_dialect(c, &d->dialect)) != 0 ||
+	    (c->mapping != NULL && (r = fl_mapping_load(c->mapping, &m)) != 0))
+		return r;
+	d->mapping = m;
+	r = fl_schema_draft_opts(c->data, d, json);
+	d->mapping = NULL;
+	fl_mapping_free(m);
+	return r;
+}
+
 /* The node's state directory, made on first use (0700: it holds what the
  * node keeps of its federations). */
 static int state_dir_make(const struct fl_node_config *c)
@@ -379,8 +401,7 @@ static int schema_propose(int argc, char **argv)
 			            "(or --draft)");
 			goto out;
 		}
-		if ((r = config_dialect(&c, &d.dialect)) != 0 ||
-		    (r = fl_schema_draft_opts(c.data, &d, &draft)) != 0)
+		if ((r = draft_data(&c, &d, &draft)) != 0)
 			goto out;
 		len = strlen(draft);
 	}
@@ -505,8 +526,7 @@ static int draft_local(const struct fl_node_config *c, const struct fl_schema *s
 	int r;
 
 	*out = NULL;
-	if ((r = config_dialect(c, &d.dialect)) != 0 ||
-	    (r = fl_schema_draft_opts(c->data, &d, &json)) != 0)
+	if ((r = draft_data(c, &d, &json)) != 0)
 		return r;
 	*out = json_loads(json, 0, NULL);
 	free(json);
