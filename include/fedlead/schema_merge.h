@@ -18,7 +18,13 @@
  *     drafted from local quantiles discloses roughly those quantiles, which
  *     is why the federated schema round does not send it (README, "The
  *     schema round");
- *   - the ignore lists are united;
+ *   - the ignore lists are united, and so are the placeholders
+ *     ("missing_values", top level and per feature; once each as they
+ *     match, trimmed and in any ASCII case, the first spelling in byte
+ *     order);
+ *   - a date's reference day is the latest of the drafts' (a note says
+ *     whose when they differ), its missing rule and clip as a number's;
+ *     its format must agree;
  *   - the dialect keys ("delimiter", "encoding", "decimal", "thousands",
  *     "currency", at the top or on a feature) say how one partner writes
  *     its files, are outside the fingerprint, and are left out;

@@ -395,10 +395,101 @@ static int merge_clip(struct merge *m, json_t *const *fs, const char *name, json
 	return 0;
 }
 
+static int fold_qsort(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	int c = fl_schema_fold_cmp(x, strlen(x), y, strlen(y));
+
+	return c != 0 ? c : strcmp(x, y);
+}
+
+/*
+ * "missing_values": the union of the drafts' placeholders (each partner's
+ * "Select" or "N/A" means no value wherever it occurs), once each as they
+ * match (trimmed, in any ASCII case), in that order. objs[i] may be NULL.
+ */
+static int merge_placeholders(struct merge *m, json_t *const *objs, json_t *out)
+{
+	const char **v = NULL;
+	size_t n = 0, cap = 0;
+	json_t *arr = NULL, *e;
+	int r = FL_ERR_NOMEM;
+
+	for (size_t i = 0; i < m->n; i++) {
+		json_t *l = objs[i] != NULL ? json_object_get(objs[i], "missing_values") : NULL;
+		size_t k;
+
+		json_array_foreach(l, k, e)
+		{
+			if (!json_is_string(e))
+				continue; /* fl_schema_parse() names it in the result */
+			if (n == cap) {
+				const char **nv =
+				        realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+				if (nv == NULL)
+					goto out;
+				v = nv;
+			}
+			v[n++] = json_string_value(e);
+		}
+	}
+	r = 0;
+	if (n == 0)
+		goto out;
+	qsort(v, n, sizeof(*v), fold_qsort);
+	r = FL_ERR_NOMEM;
+	if ((arr = json_array()) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((i == 0 ||
+		     fl_schema_fold_cmp(v[i - 1], strlen(v[i - 1]), v[i], strlen(v[i])) != 0) &&
+		    json_array_append_new(arr, json_string(v[i])) != 0)
+			goto out;
+	r = json_object_set(out, "missing_values", arr) == 0 ? 0 : FL_ERR_NOMEM;
+out:
+	json_decref(arr);
+	free(v);
+	return r;
+}
+
+/*
+ * A date's reference day: the latest of the drafts' (each drafts the first
+ * of the month after its own latest date, so every partner's ages stay
+ * positive), with a note when they differ. "YYYY-MM-DD" texts compare as
+ * the days they name; fl_schema_parse() checks the result.
+ */
+static int merge_reference(struct merge *m, json_t *const *fs, const char *name, json_t *out)
+{
+	size_t late = 0, differ = 0;
+
+	for (size_t i = 1; i < m->n; i++) {
+		const char *a = json_str(fs[late], "reference"), *b = json_str(fs[i], "reference");
+
+		if (a == NULL || b == NULL)
+			continue;
+		if (strcmp(b, a) != 0)
+			differ = 1;
+		if (strcmp(b, a) > 0)
+			late = i;
+	}
+	if (json_str(fs[late], "reference") == NULL)
+		return 0;
+	if (differ && add_line(&m->res->notes, &m->res->n_notes,
+	                       "features \"%s\": reference %s, the latest (from %s): ages count "
+	                       "from there at every partner",
+	                       name, json_str(fs[late], "reference"), m->in[late].name) != 0)
+		return FL_ERR_NOMEM;
+	return json_object_set(out, "reference", json_object_get(fs[late], "reference")) == 0
+	               ? 0
+	               : FL_ERR_NOMEM;
+}
+
 static int merge_feature(struct merge *m, const char *name, json_t *feats)
 {
-	static const char *const known[] = {"name",   "type",  "missing", "clip",
-	                                    "values", "other", NULL};
+	static const char *const known[] = {"name",      "type",           "missing",
+	                                    "clip",      "values",         "other",
+	                                    "reference", "missing_values", NULL};
 	json_t **fs = calloc(m->n, sizeof(*fs)), *out = NULL;
 	const char *type;
 	size_t has = m->n; /* the first draft that has it */
@@ -437,9 +528,10 @@ static int merge_feature(struct merge *m, const char *name, json_t *feats)
 	    json_object_set_new(out, "name", json_string(name)) != 0 ||
 	    json_object_set_new(out, "type", json_string(type)) != 0)
 		goto out;
-	if (strcmp(type, "numeric") == 0) {
+	if (strcmp(type, "numeric") == 0 || strcmp(type, "date") == 0) {
 		if ((r = merge_missing(m, fs, name, out)) != 0 ||
-		    (r = merge_clip(m, fs, name, out)) != 0)
+		    (r = merge_clip(m, fs, name, out)) != 0 ||
+		    (r = merge_reference(m, fs, name, out)) != 0)
 			goto out;
 	} else if (strcmp(type, "categorical") == 0) {
 		if ((r = merge_values(m, fs, name, out)) != 0 ||
@@ -451,10 +543,12 @@ static int merge_feature(struct merge *m, const char *name, json_t *feats)
 		 * name and type by the generic rule. */
 		static const char *const unknown_type[] = {"name", "type", NULL};
 		char where[512];
-		int mine = strcmp(type, "numeric") == 0 || strcmp(type, "categorical") == 0;
+		int mine = strcmp(type, "numeric") == 0 || strcmp(type, "categorical") == 0 ||
+		           strcmp(type, "date") == 0;
 
 		snprintf(where, sizeof(where), "features \"%s\": ", name);
-		if ((r = merge_generic(m, fs, mine ? known : unknown_type, where, out)) != 0)
+		if ((r = merge_generic(m, fs, mine ? known : unknown_type, where, out)) != 0 ||
+		    (mine && (r = merge_placeholders(m, fs, out)) != 0))
 			goto out;
 	}
 	r = json_array_append(feats, out) == 0 ? 0 : FL_ERR_NOMEM;
@@ -609,8 +703,8 @@ void fl_schema_merge_result_free(struct fl_schema_merge_result *res)
 int fl_schema_merge(const struct fl_schema_merge_input *in, size_t n,
                     struct fl_schema_merge_result *res)
 {
-	static const char *const top_known[] = {"label",   "features", "ignore",
-	                                        "comment", "id",       NULL};
+	static const char *const top_known[] = {"label", "features",       "ignore", "comment",
+	                                        "id",    "missing_values", NULL};
 	struct merge m = {.in = in, .n = n, .res = res};
 	json_t *out = NULL, **ids = NULL;
 	struct fl_schema *check = NULL;
@@ -661,8 +755,8 @@ int fl_schema_merge(const struct fl_schema_merge_input *in, size_t n,
 			json_object_set(out, "id", ids[0]);
 	}
 	if ((r = merge_generic(&m, m.root, top_known, "", out)) != 0 ||
-	    (r = merge_label(&m, out)) != 0 || (r = merge_features(&m, out)) != 0 ||
-	    (r = merge_ignore(&m, out)) != 0)
+	    (r = merge_placeholders(&m, m.root, out)) != 0 || (r = merge_label(&m, out)) != 0 ||
+	    (r = merge_features(&m, out)) != 0 || (r = merge_ignore(&m, out)) != 0)
 		goto out;
 	if (res->n_conflicts > 0) {
 		r = fl_fail(
