@@ -147,6 +147,42 @@ static void test_write_replaces_with_content_and_mode(void **state)
 	remove_dir(dir);
 }
 
+/* fl_file_read_all(): a file of exactly max bytes is read whole and
+ * NUL-terminated; one byte more, a directory or a missing file is refused
+ * with its message, and nothing is returned. */
+static void test_read_all(void **state)
+{
+	char *dir = make_dir(), path[256], missing[256], *buf = (char *)1;
+	size_t len = 99;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/f.json", dir);
+	snprintf(missing, sizeof(missing), "%s/none.json", dir);
+	put_text(path, "{\"a\": 1}");
+	assert_int_equal(fl_file_read_all(path, 8, FL_ERR_SCHEMA, &buf, &len), 0);
+	assert_int_equal(len, 8);
+	assert_string_equal(buf, "{\"a\": 1}");
+	free(buf);
+	assert_int_equal(fl_file_read_all(path, 7, FL_ERR_CONFIG, &buf, &len), FL_ERR_CONFIG);
+	assert_null(buf);
+	assert_int_equal(len, 0);
+	{
+		char want[300];
+
+		snprintf(want, sizeof(want), "%s: not a regular file of at most 7 bytes", path);
+		assert_string_equal(fl_errmsg(), want);
+		assert_int_equal(fl_file_read_all(dir, 100, FL_ERR_SCHEMA, &buf, &len),
+		                 FL_ERR_SCHEMA);
+		snprintf(want, sizeof(want), "%s: not a regular file of at most 100 bytes", dir);
+		assert_string_equal(fl_errmsg(), want);
+		assert_int_equal(fl_file_read_all(missing, 100, FL_ERR_SCHEMA, &buf, &len),
+		                 FL_ERR_IO);
+		snprintf(want, sizeof(want), "%s: No such file or directory", missing);
+		assert_string_equal(fl_errmsg(), want);
+	}
+	remove_dir(dir);
+}
+
 static void test_default_and_umask_modes(void **state)
 {
 	static const struct fl_file_opts shared = {.mode = 0666, .flags = FL_FILE_UMASK};
@@ -606,6 +642,7 @@ int main(void)
 	        cmocka_unit_test(test_write_replaces_with_content_and_mode),
 	        cmocka_unit_test(test_default_and_umask_modes),
 	        cmocka_unit_test(test_bare_name),
+	        cmocka_unit_test(test_read_all),
 	        cmocka_unit_test(test_streaming_commit),
 	        cmocka_unit_test(test_temporary_names_and_abort),
 	        cmocka_unit_test(test_create_fails_with_exact_messages),

@@ -90,4 +90,13 @@ void fl_file_abort(struct fl_file *f);
 int fl_file_write_atomic(const char *path, const struct fl_file_opts *o, const void *buf,
                          size_t len);
 
+/*
+ * Reads a whole regular file of at most max bytes into *out (malloc'ed,
+ * NUL-terminated; *len bytes before the NUL), checking the size before it
+ * allocates: the one way small text files (schemas, mappings) are read.
+ * Errors: FL_ERR_IO "PATH: REASON" when it cannot be opened or read, and
+ * `code` "PATH: not a regular file of at most MAX bytes".
+ */
+int fl_file_read_all(const char *path, size_t max, int code, char **out, size_t *len);
+
 #endif

@@ -15,6 +15,7 @@
 #include "fedlead/csv.h"
 #include "fedlead/datetime.h"
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 #include "fedlead/mapping.h"
 
 #include "datetime_int.h"
@@ -993,37 +994,15 @@ out:
 
 int fl_schema_load(const char *path, struct fl_schema **out)
 {
-	FILE *fp;
-	char *buf = NULL;
+	char *buf;
 	size_t len;
-	struct stat st;
 	int r;
 
 	*out = NULL;
-	if ((fp = fopen(path, "rb")) == NULL)
-		return fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
-	if (fstat(fileno(fp), &st) != 0) {
-		r = fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > FL_SCHEMA_MAX_BYTES) {
-		r = fl_fail(FL_ERR_SCHEMA, "%s: not a regular file of at most %u bytes", path,
-		            FL_SCHEMA_MAX_BYTES);
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		r = FL_ERR_NOMEM;
-		goto out;
-	}
-	len = fread(buf, 1, (size_t)st.st_size, fp);
-	if (ferror(fp)) {
-		r = fl_fail(FL_ERR_IO, "%s: read error", path);
-		goto out;
-	}
+	if ((r = fl_file_read_all(path, FL_SCHEMA_MAX_BYTES, FL_ERR_SCHEMA, &buf, &len)) != 0)
+		return r;
 	r = fl_schema_parse(buf, len, path, out);
-out:
 	free(buf);
-	fclose(fp);
 	return r;
 }
 

@@ -315,3 +315,43 @@ int fl_file_write_atomic(const char *path, const struct fl_file_opts *o, const v
 	}
 	return fl_file_commit(f);
 }
+
+int fl_file_read_all(const char *path, size_t max, int code, char **out, size_t *len)
+{
+	FILE *fp;
+	char *buf = NULL;
+	struct stat st;
+	int r = 0;
+
+	*out = NULL;
+	*len = 0;
+	if ((fp = fopen(path, "rb")) == NULL)
+		return fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fileno(fp), &st) != 0) {
+		r = fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
+		r = fl_fail(code, "%s: not a regular file of at most %zu bytes", path, max);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	/* The file may have shrunk since fstat(): what was read counts. */
+	*len = fread(buf, 1, (size_t)st.st_size, fp);
+	if (ferror(fp)) {
+		r = fl_fail(FL_ERR_IO, "%s: read error", path);
+		goto out;
+	}
+	buf[*len] = '\0';
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	fclose(fp);
+	if (r != 0)
+		*len = 0;
+	return r;
+}
