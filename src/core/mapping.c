@@ -14,6 +14,7 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/schema.h"
+#include "fedlead/strv.h"
 #include "fedlead/utf8.h"
 
 /* One "from": "to" pair: a renamed column or a mapped value. */
@@ -54,16 +55,6 @@ struct fl_mapping_binding {
 	struct fl_csv_field *fields; /* fl_mapping_apply()'s record */
 	struct fl_csv_record rec;
 };
-
-static char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
 
 static void free_pairs(struct pair *p, size_t n)
 {
@@ -190,8 +181,8 @@ static int parse_pairs(json_t *obj, const char *origin, const char *what, size_t
 			goto out;
 		}
 		r = FL_ERR_NOMEM;
-		if ((p[n].from = xstrdup(key)) == NULL ||
-		    (p[n].to = xstrdup(json_string_value(v))) == NULL) {
+		if ((p[n].from = fl_strdup(key)) == NULL ||
+		    (p[n].to = fl_strdup(json_string_value(v))) == NULL) {
 			n++;
 			goto out;
 		}
@@ -269,7 +260,7 @@ static int parse_values(json_t *vals, const char *origin, struct fl_mapping *m)
 			               "%s: %s: must be an object of \"file value\": \"schema "
 			               "value\" (it is %s)",
 			               origin, what, json_kind(v));
-		if ((vm->column = xstrdup(key)) == NULL)
+		if ((vm->column = fl_strdup(key)) == NULL)
 			return FL_ERR_NOMEM;
 		m->n_values++;
 		if ((r = parse_pairs(v, origin, what, FL_MAPPING_MAX_VALUES, 0, &vm->v, &vm->n)) !=
@@ -344,7 +335,7 @@ int fl_mapping_parse(const char *json, size_t len, const char *origin, struct fl
 		goto out;
 	}
 	r = FL_ERR_NOMEM;
-	if ((m = calloc(1, sizeof(*m))) == NULL || (m->origin = xstrdup(origin)) == NULL)
+	if ((m = calloc(1, sizeof(*m))) == NULL || (m->origin = fl_strdup(origin)) == NULL)
 		goto out;
 	if (((v = json_object_get(root, "columns")) != NULL &&
 	     (r = parse_columns(v, origin, m)) != 0) ||

@@ -12,16 +12,8 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/strv.h"
 #include "model_int.h"
-
-static void free_strv(char **v, size_t n)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 void fl_model_free(struct fl_model *m)
 {
@@ -34,7 +26,7 @@ void fl_model_free(struct fl_model *m)
 	free(m->prov.created);
 	free(m->prov.tool_version);
 	free(m->prov.federation_id);
-	free_strv(m->prov.participants, m->prov.n_participants);
+	fl_strv_free(m->prov.participants, m->prov.n_participants);
 	free(m->prov.history);
 	fl_model_set_privacy(m, NULL);
 	free(m);

@@ -17,27 +17,9 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/mapping.h"
+#include "fedlead/strv.h"
 
 #include "datetime_int.h"
-
-static char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
-static void free_strv(char **v, size_t n)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 void fl_schema_free(struct fl_schema *s)
 {
@@ -49,12 +31,12 @@ void fl_schema_free(struct fl_schema *s)
 	free(s->id);
 	for (size_t i = 0; i < s->n_features; i++) {
 		free(s->features[i].name);
-		free_strv(s->features[i].values, s->features[i].n_values);
-		free_strv(s->features[i].missing_values, s->features[i].n_missing_values);
+		fl_strv_free(s->features[i].values, s->features[i].n_values);
+		fl_strv_free(s->features[i].missing_values, s->features[i].n_missing_values);
 	}
 	free(s->features);
-	free_strv(s->ignore, s->n_ignore);
-	free_strv(s->missing_values, s->n_missing_values);
+	fl_strv_free(s->ignore, s->n_ignore);
+	fl_strv_free(s->missing_values, s->n_missing_values);
 	free(s->canonical);
 	fl_mapping_free(s->mapping);
 	free(s);
@@ -100,7 +82,7 @@ static int get_string(json_t *obj, const char *key, int required, const char *or
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return fl_fail(FL_ERR_SCHEMA, "%s: %s\"%s\" contains a NUL character", origin,
 		               where, key);
-	if ((*out = xstrdup(json_string_value(v))) == NULL)
+	if ((*out = fl_strdup(json_string_value(v))) == NULL)
 		return FL_ERR_NOMEM;
 	return 0;
 }
@@ -113,10 +95,10 @@ static int category_text(json_t *v, char **out)
 
 	*out = NULL;
 	if (json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v))
-		*out = xstrdup(json_string_value(v));
+		*out = fl_strdup(json_string_value(v));
 	else if (json_is_integer(v)) {
 		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-		*out = xstrdup(buf);
+		*out = fl_strdup(buf);
 	} else
 		return FL_ERR_SCHEMA;
 	return *out == NULL ? FL_ERR_NOMEM : 0;
@@ -313,7 +295,7 @@ static int parse_missing_values(json_t *arr, const char *origin, const char *pat
 			            origin, path, i, ctx, FL_SCHEMA_MAX_PLACEHOLDER);
 			goto out;
 		}
-		if ((v[i] = xstrdup(t)) == NULL) {
+		if ((v[i] = fl_strdup(t)) == NULL) {
 			r = FL_ERR_NOMEM;
 			goto out;
 		}
@@ -334,7 +316,7 @@ static int parse_missing_values(json_t *arr, const char *origin, const char *pat
 	v = NULL;
 out:
 	free(sorted);
-	free_strv(v, n);
+	fl_strv_free(v, n);
 	return r;
 }
 
@@ -362,10 +344,10 @@ static json_t *canonical_missing_values(char *const *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (json_array_append_new(arr, json_string(keys[i])) != 0)
 			goto fail;
-	free_strv(keys, n);
+	fl_strv_free(keys, n);
 	return arr;
 fail:
-	free_strv(keys, n);
+	fl_strv_free(keys, n);
 	json_decref(arr);
 	return NULL;
 }
@@ -972,7 +954,7 @@ int fl_schema_parse(const char *json, size_t len, const char *origin, struct fl_
 				            i);
 				goto out;
 			}
-			if ((s->ignore[i] = xstrdup(json_string_value(v))) == NULL) {
+			if ((s->ignore[i] = fl_strdup(json_string_value(v))) == NULL) {
 				r = FL_ERR_NOMEM;
 				goto out;
 			}

@@ -15,28 +15,10 @@
 #include "fedlead/mapping.h"
 #include "fedlead/schema.h"
 #include "fedlead/splitmix.h"
+#include "fedlead/strv.h"
 #include "fedlead/utf8.h"
 
 #include "datetime_int.h"
-
-static char *xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
-static void free_strv(char **v, size_t n)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 /* ---- Drafting a schema from a CSV ---- */
 
@@ -817,7 +799,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			            csv_path, i + 1);
 			goto out;
 		}
-		if ((names[i] = xstrdup(rec.fields[i].s)) == NULL) {
+		if ((names[i] = fl_strdup(rec.fields[i].s)) == NULL) {
 			r = FL_ERR_NOMEM;
 			goto out;
 		}
@@ -1304,7 +1286,7 @@ out:
 	free(groups);
 	free(list);
 	free(fmt);
-	free_strv(names, ncol);
+	fl_strv_free(names, ncol);
 	json_decref(root);
 	fl_csv_free(csv);
 	return r;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/strv.h"
 #include "fedlead/wire.h"
 
 /* What stays at the site: how its files are written, and the draft's own
@@ -44,21 +45,14 @@ int fl_schema_round_strip(const char *json, size_t len, char **out)
 	return r;
 }
 
-static void free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; v != NULL && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void fl_schema_proposal_free(struct fl_schema_proposal *p)
 {
 	if (p == NULL)
 		return;
 	free(p->schema);
-	free_strv(p->conflicts, p->n_conflicts);
-	free_strv(p->notes, p->n_notes);
-	free_strv(p->partners, p->n_partners);
+	fl_strv_free(p->conflicts, p->n_conflicts);
+	fl_strv_free(p->notes, p->n_notes);
+	fl_strv_free(p->partners, p->n_partners);
 	*p = (struct fl_schema_proposal){0};
 }
 
