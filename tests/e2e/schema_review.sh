@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# An adversarial review of fedlead-node schema approve and the schema pin
+# (src/cli/node_schema_round.c), with the real program and no coordinator:
+# what a partner's operator relies on when approving a proposal from a
+# coordinator that may deviate. A check that fails on the reviewed code
+# demonstrates a finding (each says which).
+#
+#  (a) What approve pins is what it showed: the approved copy is the text
+#      whose fingerprint the operator saw, even if the proposal file changes
+#      while approve waits for "yes" (it reads the file again after the
+#      answer; a variant with the same fingerprint, here with a number
+#      format that rereads this partner's numbers, is then what the node
+#      joins with).
+#  (b) A proposal whose label says the other value means converted than
+#      this partner's own data says (its words: Converted / Not Converted)
+#      is not approved silently: the model would rank its leads upside down.
+#  (c) The pin holds for the node, not for one invocation's paths: a join
+#      with the same config but another model_out (hence another state
+#      directory when state_dir is not set) still refuses a schema that is
+#      not the approved one.
+. "$(dirname "$0")/lib/fed.bash"
+
+pki p1
+
+"$PY" - "$T/p1.csv" <<'PYEOF'
+import random, sys
+rng = random.Random(7)
+with open(sys.argv[1], "w") as f:
+    f.write("Lead Source,Amount,Converted\n")
+    for i in range(200):
+        src = rng.choice(["Google", "Direct", "Referral"])
+        f.write("%s,%d.%d,%s\n" % (src, rng.randint(1, 9), rng.randint(0, 9),
+                                   rng.choice(["Converted", "Not Converted"])))
+PYEOF
+
+# proposal FILE [EXTRA-JSON-PYTHON]: a proposal as a coordinator sends it,
+# the merge of drafts of this export; EXTRA edits j (a dict) before writing.
+proposal() {
+	"$PY" - "$1" "${2:-}" <<'PYEOF'
+import json, sys
+j = {"fedlead_schema": 1,
+     "comment": "Merged by fedlead-node schema merge from the partners' drafts: review every feature before approving it.",
+     "label": {"column": "Converted", "positive": "Converted", "negative": "Not Converted"},
+     "features": [{"name": "Lead Source", "type": "categorical",
+                   "values": ["Direct", "Google", "Referral"], "other": True},
+                  {"name": "Amount", "type": "numeric", "missing": "error"}],
+     "ignore": []}
+exec(sys.argv[2])
+with open(sys.argv[1], "w") as f:
+    json.dump(j, f, indent=2)
+    f.write("\n")
+PYEOF
+}
+
+# node_conf NAME [STATE_DIR_LINE]: p1's config; without a state_dir line the
+# state is model_out's directory.
+node_conf() {
+	local home=$T/$1
+	mkdir -p "$home"
+	cat >"$home/node.conf" <<EOF
+[node]
+data = $T/p1.csv
+schema = $home/schema.approved.json
+federation = test-federation
+[coordinator]
+address = 127.0.0.1:1
+server_name = localhost
+[tls]
+ca = $T/pki/ca/ca.crt
+cert = $T/pki/p1.crt
+key = $T/pki/p1.key
+[state]
+model_out = $home/model.fdl
+${2:-}
+[policy]
+schema_min_count = 10
+EOF
+}
+
+fingerprint() { # the fingerprint approve shows for FILE (answering no)
+	echo no | "$FL_BIN/fedlead-node" schema approve "$1" --config "$T/a/node.conf" 2>/dev/null |
+		sed -n 's/^fingerprint: //p' || true
+}
+
+# ---- (a) the approved copy is the text approved --------------------------------
+node_conf a "state_dir = $T/a"
+proposal "$T/a/proposal.json"
+cp "$T/a/proposal.json" "$T/a/shown.json"
+# The same schema with a number format for Amount (decimal comma, "." for
+# thousands): outside the fingerprint, so approve shows the same one.
+proposal "$T/a/variant.json" 'j["features"][1].update({"decimal": ",", "thousands": "."})'
+check "the variant has the proposal's fingerprint (what makes it an attack)" \
+	test -n "$(fingerprint "$T/a/proposal.json")" -a \
+	"$(fingerprint "$T/a/proposal.json")" = "$(fingerprint "$T/a/variant.json")"
+mkfifo "$T/a/answer"
+"$FL_BIN/fedlead-node" schema approve "$T/a/proposal.json" --config "$T/a/node.conf" \
+	<"$T/a/answer" >"$T/a/approve.out" 2>&1 &
+approve_pid=$!
+track "$approve_pid"
+exec 7>"$T/a/answer"
+must "approve asks the operator" wait_log 30 "$T/a/approve.out" 'Type yes to approve' "$approve_pid"
+# While the operator reads, the file changes (another schema propose --out
+# to the same path, or anyone who can write there).
+mv "$T/a/variant.json" "$T/a/proposal.json"
+echo yes >&7
+exec 7>&-
+st=0
+wait_pid "$approve_pid" 30 || st=$?
+check "approve pins (exit $st)" test "$st" = 0
+check "FINDING: the approved copy is the text whose fingerprint was shown (fails: approve reads the file again after yes)" \
+	cmp -s "$T/a/shown.json" "$T/a/schema.approved.json"
+check "... so the node does not join with a number format nobody approved (fails)" \
+	bash -c "! grep -q '\"decimal\"' '$T/a/schema.approved.json'"
+
+# ---- (b) a label the other way round ------------------------------------------
+node_conf b "state_dir = $T/b"
+proposal "$T/b/flipped.json" 'j["label"].update({"positive": "Not Converted", "negative": "Converted"})'
+st=0
+echo yes | "$FL_BIN/fedlead-node" schema approve "$T/b/flipped.json" --config "$T/b/node.conf" \
+	>"$T/b/approve.out" 2>&1 || st=$?
+cat "$T/b/approve.out"
+check "FINDING: a proposal whose positive label value contradicts this partner's data is not approved by a plain yes (fails: exit $st)" \
+	test "$st" != 0
+check "... and nothing is pinned (fails)" test ! -e "$T/b/schema.pin"
+
+# ---- (c) the pin and the state directory -------------------------------------------
+node_conf c
+proposal "$T/c/proposal.json"
+check "p1's operator approves a proposal (no state_dir: the pin goes next to model_out)" \
+	bash -c "echo yes | '$FL_BIN/fedlead-node' schema approve '$T/c/proposal.json' --config '$T/c/node.conf' >/dev/null"
+check "... pinned in model_out's directory" test -e "$T/c/schema.pin"
+proposal "$T/c/other.json" 'j["features"][0]["values"].append("Guessed Rare Customer")'
+st=0
+"$FL_BIN/fedlead-node" join --config "$T/c/node.conf" --schema "$T/c/other.json" --check \
+	>/dev/null 2>"$T/c/join1.err" || st=$?
+check "join refuses another schema (exit $st)" test "$st" = 2
+mkdir -p "$T/c/elsewhere"
+st=0
+"$FL_BIN/fedlead-node" join --config "$T/c/node.conf" --schema "$T/c/other.json" --check \
+	--model-out "$T/c/elsewhere/model.fdl" >/dev/null 2>"$T/c/join2.err" || st=$?
+check "FINDING: ... also when the same node is run with another model_out (fails: exit $st, the pin is looked up next to the new model_out)" \
+	test "$st" = 2
+finish
