@@ -18,6 +18,13 @@
 #      with the same config but another model_out (hence another state
 #      directory when state_dir is not set) still refuses a schema that is
 #      not the approved one.
+#  (d) approve's WARNING of a proposed value this partner holds fewer than
+#      k times (a guess the coordinator plants: training's statistics round
+#      then sums its indicator column, i.e. counts the leads holding it)
+#      covers every column: also one with more distinct values than a
+#      draft lists (a company name, where guesses pay) and one that is
+#      numeric in this partner's export (a postcode) but categorical in the
+#      proposal.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1
@@ -140,4 +147,33 @@ st=0
 	--model-out "$T/c/elsewhere/model.fdl" >/dev/null 2>"$T/c/join2.err" || st=$?
 check "FINDING: ... also when the same node is run with another model_out (fails: exit $st, the pin is looked up next to the new model_out)" \
 	test "$st" = 2
+
+# ---- (d) the rare-value warning on every column ---------------------------------
+# Company: 150 distinct names, "Acme Rare" 3 times; Zip: numbers, 10117 twice.
+"$PY" - "$T/d.csv" <<'PYEOF'
+import random, sys
+rng = random.Random(9)
+with open(sys.argv[1], "w") as f:
+    f.write("Lead Source,Company,Zip,Converted\n")
+    for i in range(400):
+        company = "Acme Rare" if i < 3 else "Company %d" % rng.randint(1, 150)
+        zipc = 10117 if i < 2 else rng.choice([20095, 80331, 50667])
+        f.write("%s,%s,%d,%s\n" % (rng.choice(["Google", "Direct"]), company, zipc,
+                                   rng.choice(["Converted", "Not Converted"])))
+PYEOF
+node_conf d "state_dir = $T/d"
+sed -i "s|^data = .*|data = $T/d.csv|" "$T/d/node.conf"
+proposal "$T/d/guess.json" '
+j["features"] = [{"name": "Lead Source", "type": "categorical", "values": ["Direct", "Google"], "other": True},
+                 {"name": "Company", "type": "categorical", "values": ["Acme Rare"], "other": True},
+                 {"name": "Zip", "type": "categorical", "values": ["10117"], "other": True}]'
+echo no | "$FL_BIN/fedlead-node" schema approve "$T/d/guess.json" --config "$T/d/node.conf" \
+	>"$T/d/approve.out" 2>&1 || true
+cat "$T/d/approve.out"
+check "the data holds the guesses fewer than k = 10 times (3 and 2)" \
+	test "$(grep -c ',Acme Rare,' "$T/d.csv") $(grep -c ',10117,' "$T/d.csv")" = "3 2"
+check "FINDING: approve warns of \"Acme Rare\" in a column with more distinct values than a draft lists (fails: that column is skipped)" \
+	grep -q '^WARNING feature "Company": .*"Acme Rare"' "$T/d/approve.out"
+check "FINDING: approve warns of \"10117\" in a column numeric here, categorical in the proposal (fails: nothing is said)" \
+	grep -q '^WARNING feature "Zip": .*"10117"' "$T/d/approve.out"
 finish
