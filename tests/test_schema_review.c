@@ -190,7 +190,7 @@ static void test_proposal_parse_bounded(void **state)
 /* ---- the coordinator's side ---- */
 
 struct rec {
-	char *conflicts;
+	char *conflicts, *proposal;
 	int finished;
 	int sent[2]; /* messages sent to each partner */
 };
@@ -224,7 +224,7 @@ static void io_proposal(void *ctx, const char *json, const char *conflicts)
 {
 	struct rec *r = ctx;
 
-	(void)json;
+	r->proposal = json ? strdup(json) : NULL;
 	r->conflicts = conflicts ? strdup(conflicts) : NULL;
 }
 
@@ -328,6 +328,7 @@ static void test_conflicts_file_clean(void **state)
 			        "the conflicts for the data team hold control character 0x%02x: %s",
 			        (unsigned char)*s, r.conflicts);
 	free(r.conflicts);
+	free(r.proposal);
 	fl_fedcoord_free(c);
 }
 
@@ -418,7 +419,46 @@ static void test_failed_merge_reported(void **state)
 	free(a);
 	free(b);
 	free(r.conflicts);
+	free(r.proposal);
 	fl_fedcoord_free(c);
+}
+
+/*
+ * FINDING (a hostile partner sets everyone's clip range). A node strips
+ * clip ranges from its draft (README: no clip range leaves the node; they
+ * are for people to agree on), so in the round only a partner that
+ * deviates sends one, and the merge proposes it to every partner ("no
+ * clip range in globex; the others' widest is proposed"): here [0, 0.001]
+ * on "n", which flattens every partner's "n" to at most 0.001. approve
+ * does not show clip ranges that are there. Expected: the coordinator
+ * refuses a draft with a clip range, naming the partner. FAILS on the
+ * code reviewed.
+ */
+static void test_draft_with_clip_refused(void **state)
+{
+	static const char A[] =
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", \"positive\": "
+	        "\"yes\", \"negative\": \"no\"}, \"features\": [{\"name\": \"n\", \"type\": "
+	        "\"numeric\", \"missing\": \"error\", \"clip\": [0, 0.001]}], \"ignore\": []}";
+	static const char B[] =
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", \"positive\": "
+	        "\"yes\", \"negative\": \"no\"}, \"features\": [{\"name\": \"n\", \"type\": "
+	        "\"numeric\", \"missing\": \"error\"}], \"ignore\": []}";
+	struct rec r = {0};
+	struct fl_fedcoord *c = coord(&r);
+	int ra, rb;
+
+	(void)state;
+	ra = send_draft(c, "acme", A, strlen(A));
+	rb = send_draft(c, "globex", B, strlen(B));
+	fl_fedcoord_free(c);
+	assert_int_equal(rb, 0);
+	/* Accepted, the hostile clip is what every partner is proposed. */
+	if (ra == 0 && r.proposal != NULL && strstr(r.proposal, "0.001") != NULL)
+		fail_msg("acme's clip range is proposed to every partner:\n%s", r.proposal);
+	assert_int_equal(ra, FL_ERR_PROTO);
+	free(r.proposal);
+	free(r.conflicts);
 }
 
 int main(void)
@@ -429,6 +469,7 @@ int main(void)
 	        cmocka_unit_test(test_conflicts_file_clean),
 	        cmocka_unit_test(test_draft_parse_bounded),
 	        cmocka_unit_test(test_failed_merge_reported),
+	        cmocka_unit_test(test_draft_with_clip_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
