@@ -25,9 +25,16 @@
 #      draft lists (a company name, where guesses pay) and one that is
 #      numeric in this partner's export (a postcode) but categorical in the
 #      proposal.
+#  (e) What a planted value is worth to the coordinator: p1 approves the
+#      proposal of (d) (nothing warned it of "Acme Rare"), joins a
+#      federation of three with it, and the first statistics round (secure
+#      aggregation, stock nodes; tests/tools/deviant_coord in its honest
+#      mode records what a coordinator unmasks) gives the coordinator the
+#      number of leads holding "Acme Rare": 3, a value p1 holds fewer than
+#      k = 10 times, which the round itself never sent.
 . "$(dirname "$0")/lib/fed.bash"
 
-pki p1
+pki p1 p2 p3
 
 "$PY" - "$T/p1.csv" <<'PYEOF'
 import random, sys
@@ -176,4 +183,57 @@ check "FINDING: approve warns of \"Acme Rare\" in a column with more distinct va
 	grep -q '^WARNING feature "Company": .*"Acme Rare"' "$T/d/approve.out"
 check "FINDING: approve warns of \"10117\" in a column numeric here, categorical in the proposal (fails: nothing is said)" \
 	grep -q '^WARNING feature "Zip": .*"10117"' "$T/d/approve.out"
+
+# ---- (e) the planted value in training ---------------------------------------------
+DEV=${DEVIANT_COORD:-$FL_BIN/tests/deviant_coord}
+E=$T/e
+mkdir -p "$E/node-p1"
+# p1's node keeps its state next to its model (start_node: $E/node-p1).
+sed -e "s|^state_dir = .*|state_dir = $E/node-p1|" "$T/d/node.conf" >"$E/node.conf"
+check "p1's operator approves the proposal with the planted values" \
+	bash -c "echo yes | '$FL_BIN/fedlead-node' schema approve '$T/d/guess.json' --config '$E/node.conf' >'$E/approve.out' 2>&1"
+for k in 2 3; do
+	"$PY" - "$T/e-p$k.csv" "$k" <<'PYEOF'
+import random, sys
+rng = random.Random(int(sys.argv[2]))
+with open(sys.argv[1], "w") as f:
+    f.write("Lead Source,Company,Zip,Converted\n")
+    for i in range(300):
+        f.write("%s,Company %d,%d,%s\n" % (rng.choice(["Google", "Direct"]), rng.randint(1, 150),
+                                           rng.choice([20095, 80331]),
+                                           rng.choice(["Converted", "Not Converted"])))
+PYEOF
+done
+cp "$T/d.csv" "$T/e-p1.csv"
+"$DEV" --attack honest --partners 3 --schema "$T/d/guess.json" --ca "$T/pki/ca/ca.crt" \
+	--cert "$T/pki/coordinator.crt" --key "$T/pki/coordinator.key" --dump-dir "$E/dump" \
+	--record "$E/sums.jsonl" >"$E/deviant.out" 2>"$E/deviant.log" &
+DEV_PID=$!
+track "$DEV_PID"
+must "deviant_coord listens" wait_log 30 "$E/deviant.out" '^listening on 127\.0\.0\.1:[0-9]+$' "$DEV_PID"
+PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$E/deviant.out")
+npids=()
+for k in 1 2 3; do
+	NODE_HOME=$E NODE_SCHEMA=$T/d/guess.json start_node "p$k" "$T/e-p$k.csv"
+	npids+=("$NODE_PID")
+done
+check "the statistics round over p1, p2, p3 is played" \
+	wait_log 120 "$E/deviant.out" '^attack honest: played$' "$DEV_PID"
+for pid in "${npids[@]}"; do wait_pid "$pid" 60 >/dev/null || true; done
+kill "$DEV_PID" 2>/dev/null || true
+wait_pid "$DEV_PID" 10 >/dev/null || true
+# The indicator column of Company = "Acme Rare": after the intercept (0)
+# and Lead Source's Direct, Google, other (1-3), column 4.
+acme=$("$PY" - "$E/sums.jsonl" <<'PYEOF'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["kind"] == "stats":
+        off, n = r["layout"]["sum"]
+        print("%g" % r["values"][off + 4])
+        break
+PYEOF
+)
+check "FINDING: the coordinator does not learn how many leads hold a value p1 holds fewer than k times (fails: it unmasks ${acme:-nothing})" \
+	test "${acme:-}" != 3
 finish
