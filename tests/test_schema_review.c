@@ -187,6 +187,37 @@ static void test_proposal_parse_bounded(void **state)
 	assert_true(mib <= 128);
 }
 
+/*
+ * FINDING (terminal escapes through an error message). The node cleans
+ * names from a proposal before approve prints them (show()), and the wire
+ * decoder refuses control characters in strings, but the proposal's schema
+ * is bytes: a proposal that is no schema is refused with fl_schema_parse()'s
+ * message, which quotes the feature's name as sent, and fedlead-node
+ * schema propose prints it as is (fl_cli_error): here a CSI that clears
+ * the operator's screen and an OSC that sets the terminal's title.
+ * Expected: no control character in the message. FAILS on the code
+ * reviewed.
+ */
+static void test_proposal_error_clean(void **state)
+{
+	static const char S[] =
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", \"positive\": "
+	        "\"yes\", \"negative\": \"no\"}, \"features\": [{\"name\": "
+	        "\"x\\u001b[2J\\u001b]0;pwned\\u0007\", \"type\": \"bogus\"}]}";
+	struct fl_schema_proposal p = {0};
+	const char *m;
+
+	(void)state;
+	assert_int_equal(proposal(S, strlen(S), 0, &p), FL_ERR_PROTO);
+	m = fl_errmsg();
+	/* The refusal is the one expected (so the next check can fail). */
+	assert_non_null(strstr(m, "coordinator x: the proposal: "));
+	for (const char *c = m; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			fail_msg("the node's error holds control character 0x%02x",
+			         (unsigned char)*c);
+}
+
 /* ---- the coordinator's side ---- */
 
 struct rec {
@@ -466,6 +497,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_proposal_with_dialect_refused),
 	        cmocka_unit_test(test_proposal_parse_bounded),
+	        cmocka_unit_test(test_proposal_error_clean),
 	        cmocka_unit_test(test_conflicts_file_clean),
 	        cmocka_unit_test(test_draft_parse_bounded),
 	        cmocka_unit_test(test_failed_merge_reported),
