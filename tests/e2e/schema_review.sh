@@ -32,6 +32,9 @@
 #      mode records what a coordinator unmasks) gives the coordinator the
 #      number of leads holding "Acme Rare": 3, a value p1 holds fewer than
 #      k = 10 times, which the round itself never sent.
+#  (f) Nothing approve prints carries the proposal's control characters:
+#      its summary's "cannot compare" line quotes an error that holds the
+#      proposal's label value as sent.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
@@ -236,4 +239,13 @@ PYEOF
 )
 check "FINDING: the coordinator does not learn how many leads hold a value p1 holds fewer than k times (fails: it unmasks ${acme:-nothing})" \
 	test "${acme:-}" != 3
+
+# ---- (f) escapes in approve's summary -----------------------------------------------
+proposal "$T/a/escape.json" 'j["label"]["positive"] = "Converted\u001b[2J\u001b]0;pwned\u0007"'
+echo no | "$FL_BIN/fedlead-node" schema approve "$T/a/escape.json" --config "$T/a/node.conf" \
+	>"$T/a/escape.out" 2>&1 || true
+check "approve's summary quotes the proposal's label value (so the next check can fail)" \
+	grep -q '^cannot compare with .*is not a value of label column' "$T/a/escape.out"
+check "FINDING: approve prints no escape character from the proposal (fails: the cannot-compare line quotes it raw)" \
+	bash -c "! grep -q \$'\\x1b' '$T/a/escape.out'"
 finish
