@@ -35,6 +35,13 @@
 #  (f) Nothing approve prints carries the proposal's control characters:
 #      its summary's "cannot compare" line quotes an error that holds the
 #      proposal's label value as sent.
+#  (g) "values held fewer than schema_min_count times never leave the site"
+#      (the policy key's description) holds for schema propose --draft too:
+#      a draft made without min_count (plain fedlead-node schema, which the
+#      operator then edits) carries values the node's data holds fewer
+#      than k times, and the node, which has the data, sends them. The
+#      evidence is STATE_DIR/schema.sent.json, written before the node
+#      connects ("what was sent"); no coordinator listens here.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
@@ -248,4 +255,25 @@ check "approve's summary quotes the proposal's label value (so the next check ca
 	grep -q '^cannot compare with .*is not a value of label column' "$T/a/escape.out"
 check "FINDING: approve prints no escape character from the proposal (fails: the cannot-compare line quotes it raw)" \
 	bash -c "! grep -q \$'\\x1b' '$T/a/escape.out'"
+
+# ---- (g) --draft and k -------------------------------------------------------------------
+# Source: "Rare Co" twice, Web and Call 50 times each.
+"$PY" - "$T/g.csv" <<'PYEOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("Source,Converted\n")
+    for i, src in enumerate(["Rare Co"] * 2 + ["Web"] * 50 + ["Call"] * 50):
+        f.write("%s,%s\n" % (src, "Converted" if i % 3 == 0 else "Not Converted"))
+PYEOF
+node_conf g "state_dir = $T/g"
+sed -i -e "s|^data = .*|data = $T/g.csv|" "$T/g/node.conf"
+"$FL_BIN/fedlead-node" schema --data "$T/g.csv" --label Converted --out "$T/g/full.json" 2>/dev/null
+check "a plain draft lists \"Rare Co\" (held twice)" grep -q '"Rare Co"' "$T/g/full.json"
+st=0
+"$FL_BIN/fedlead-node" schema propose --config "$T/g/node.conf" --draft "$T/g/full.json" \
+	>"$T/g/propose.out" 2>&1 || st=$?
+check "propose fails to reach a coordinator (exit $st), after writing what it sends" \
+	test "$st" != 0 -a -s "$T/g/schema.sent.json"
+check "FINDING: a value the node's data holds fewer than k times is not in what it sends with --draft (fails: \"Rare Co\" is)" \
+	bash -c "! grep -q 'Rare Co' '$T/g/schema.sent.json'"
 finish
