@@ -353,14 +353,17 @@ static void test_conflicts_file_clean(void **state)
 	assert_non_null(r.conflicts);
 	/* So that the next check can fail: the conflict is the one expected. */
 	assert_non_null(strstr(r.conflicts, "type numeric in acme, categorical in globex"));
+	fl_fedcoord_free(c);
 	for (const char *s = r.conflicts; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 && *s != '\n')
-			fail_msg(
-			        "the conflicts for the data team hold control character 0x%02x: %s",
-			        (unsigned char)*s, r.conflicts);
+		if ((unsigned char)*s < 0x20 && *s != '\n') {
+			print_error("the conflicts for the data team hold control character "
+			            "0x%02x: %s\n",
+			            (unsigned char)*s, r.conflicts);
+			free(r.conflicts);
+			fail();
+		}
 	free(r.conflicts);
 	free(r.proposal);
-	fl_fedcoord_free(c);
 }
 
 /*
@@ -444,14 +447,14 @@ static void test_failed_merge_reported(void **state)
 	assert_int_equal(send_draft(c, "globex", b, strlen(b)), 0);
 	/* The round has ended (so the next checks can fail). */
 	assert_int_equal(r.finished, 1);
-	for (int i = 0; i < 2; i++)
-		if (r.sent[i] == before[i])
-			fail_msg("the round failed and partner %s was told nothing", PARTNERS[i]);
 	free(a);
 	free(b);
 	free(r.conflicts);
 	free(r.proposal);
 	fl_fedcoord_free(c);
+	for (int i = 0; i < 2; i++)
+		if (r.sent[i] == before[i])
+			fail_msg("the round failed and partner %s was told nothing", PARTNERS[i]);
 }
 
 /*
@@ -485,11 +488,14 @@ static void test_draft_with_clip_refused(void **state)
 	fl_fedcoord_free(c);
 	assert_int_equal(rb, 0);
 	/* Accepted, the hostile clip is what every partner is proposed. */
-	if (ra == 0 && r.proposal != NULL && strstr(r.proposal, "0.001") != NULL)
-		fail_msg("acme's clip range is proposed to every partner:\n%s", r.proposal);
-	assert_int_equal(ra, FL_ERR_PROTO);
-	free(r.proposal);
 	free(r.conflicts);
+	if (ra == 0 && r.proposal != NULL && strstr(r.proposal, "0.001") != NULL) {
+		print_error("acme's clip range is proposed to every partner:\n%s\n", r.proposal);
+		free(r.proposal);
+		fail();
+	}
+	free(r.proposal);
+	assert_int_equal(ra, FL_ERR_PROTO);
 }
 
 int main(void)
