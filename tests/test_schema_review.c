@@ -106,6 +106,110 @@ static void test_proposal_with_dialect_refused(void **state)
 	r = proposal(NUMBER_FORMAT, strlen(NUMBER_FORMAT), 1, &p);
 	fl_schema_proposal_free(&p);
 	assert_int_equal(r, FL_ERR_PROTO);
+	/* The top level is checked before the features. */
+	assert_string_equal(fl_errmsg(), "coordinator x: the proposal carries \"encoding\" at "
+	                                 "$.encoding, which is not part of the schema contract: "
+	                                 "refused");
+}
+
+/* Each key outside the contract, at the top or on a feature, in a proposal
+ * (at the node) and in a draft (at the coordinator), is refused naming the
+ * key, its JSON path and the peer. */
+static const char *const OUTSIDE[][2] = {
+        {"\"delimiter\": \";\", ", "$.delimiter"}, {"\"encoding\": \"latin1\", ", "$.encoding"},
+        {"\"decimal\": \",\", ", "$.decimal"},     {"\"thousands\": \".\", ", "$.thousands"},
+        {"\"currency\": \"$\", ", "$.currency"},   {"\"comment\": \"approve me\", ", "$.comment"},
+};
+
+static void test_contract_keys_refused(void **state)
+{
+	char text[1024], want[512], key[32];
+	struct fl_schema_proposal p = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(OUTSIDE) / sizeof(OUTSIDE[0]); i++) {
+		snprintf(key, sizeof(key), "%s", OUTSIDE[i][1] + 2);
+		/* At the top. */
+		snprintf(text, sizeof(text), "{%s%s", OUTSIDE[i][0], HONEST + 1);
+		assert_int_equal(proposal(text, strlen(text), 1, &p), FL_ERR_PROTO);
+		snprintf(want, sizeof(want),
+		         "coordinator x: the proposal carries \"%s\" at %s, which is not part of "
+		         "the schema contract: refused",
+		         key, OUTSIDE[i][1]);
+		assert_string_equal(fl_errmsg(), want);
+		/* On features[1] (src). */
+		snprintf(text, sizeof(text),
+		         "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", "
+		         "\"positive\": \"yes\", \"negative\": \"no\"}, \"features\": [{\"name\": "
+		         "\"amount\", \"type\": \"numeric\", \"missing\": \"error\"}, {%s\"name\": "
+		         "\"src\", \"type\": \"categorical\", \"values\": [\"web\"], "
+		         "\"other\": true}], \"ignore\": []}",
+		         OUTSIDE[i][0]);
+		assert_int_equal(proposal(text, strlen(text), 1, &p), FL_ERR_PROTO);
+		snprintf(want, sizeof(want),
+		         "coordinator x: the proposal carries \"%s\" at $.features[1].%s, which is "
+		         "not part of the schema contract: refused",
+		         key, key);
+		assert_string_equal(fl_errmsg(), want);
+	}
+	/* A label with a key of its own. */
+	{
+		static const char L[] = "{\"label\": {\"column\": \"won\", \"flip\": 1}}";
+
+		assert_int_equal(
+		        fl_schema_round_contract(L, strlen(L), 0, "coordinator x: the proposal"),
+		        FL_ERR_PROTO);
+	}
+	assert_string_equal(fl_errmsg(), "coordinator x: the proposal carries \"flip\" at "
+	                                 "$.label.flip, which is not part of the schema contract: "
+	                                 "refused");
+	/* A key with a terminal escape is quoted without it. */
+	{
+		static const char E[] = "{\"x\\u001b[2J\": 1}";
+
+		assert_int_equal(fl_schema_round_contract(E, strlen(E), 0, "peer acme"),
+		                 FL_ERR_PROTO);
+	}
+	assert_string_equal(fl_errmsg(), "peer acme carries \"x?[2J\" at $.x?[2J, which is not "
+	                                 "part of the schema contract: refused");
+	/* What a date feature and the draft's decisions carry is in it. */
+	{
+		static const char D[] =
+		        "{\"fedlead_schema\": 1, \"missing_values\": [\"Select\"], \"id\": null, "
+		        "\"features\": [{\"name\": \"d\", \"type\": \"date\", \"format\": "
+		        "\"%Y-%m-%d\", \"reference\": \"2026-12-01\", \"missing\": \"impute\", "
+		        "\"missing_values\": [\"-\"], \"clip\": [0, 9]}, {\"name\": \"c\", "
+		        "\"case\": \"fold\"}]}";
+
+		assert_int_equal(fl_schema_round_contract(D, strlen(D), 0, "x"), 0);
+	}
+}
+
+/* What a node sends: only the contract, no clip; a date feature's keys and
+ * the decisions' keys stay. */
+static void test_strip_allow_list(void **state)
+{
+	static const char D[] =
+	        "{\"fedlead_schema\": 1, \"comment\": \"c\", \"delimiter\": \";\", "
+	        "\"future\": 1, \"missing_values\": [\"Select\"], \"label\": {\"column\": "
+	        "\"won\", \"positive\": \"yes\", \"negative\": \"no\"}, \"features\": "
+	        "[{\"name\": \"d\", \"type\": \"date\", \"format\": \"%Y-%m-%d\", "
+	        "\"reference\": \"2026-12-01\", \"missing\": \"impute\", \"clip\": [0, 9], "
+	        "\"decimal\": \",\"}, {\"name\": \"c\", \"type\": \"categorical\", \"case\": "
+	        "\"fold\", \"missing_values\": [\"-\"], \"values\": [\"a\"], \"other\": true, "
+	        "\"currency\": \"$\"}], \"ignore\": []}";
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(fl_schema_round_strip(D, strlen(D), &out), 0);
+	assert_string_equal(
+	        out, "{\"fedlead_schema\":1,\"missing_values\":[\"Select\"],\"label\":{\"column\":"
+	             "\"won\",\"positive\":\"yes\",\"negative\":\"no\"},\"features\":[{\"name\":"
+	             "\"d\",\"type\":\"date\",\"format\":\"%Y-%m-%d\",\"reference\":"
+	             "\"2026-12-01\",\"missing\":\"impute\"},{\"name\":\"c\",\"type\":"
+	             "\"categorical\",\"case\":\"fold\",\"missing_values\":[\"-\"],\"values\":"
+	             "[\"a\"],\"other\":true}],\"ignore\":[]}");
+	free(out);
 }
 
 /*
@@ -223,7 +327,8 @@ static void test_proposal_error_clean(void **state)
 struct rec {
 	char *conflicts, *proposal;
 	int finished;
-	int sent[2]; /* messages sent to each partner */
+	int sent[2];                            /* messages sent to each partner */
+	char reject[2][FL_WIRE_MAX_STRING + 1]; /* the last Reject's reason */
 };
 
 static int io_send(void *ctx, const char *partner, const Fedlead__Wire__Envelope *env)
@@ -233,6 +338,9 @@ static int io_send(void *ctx, const char *partner, const Fedlead__Wire__Envelope
 	size_t len;
 
 	r->sent[strcmp(partner, PARTNERS[0]) == 0 ? 0 : 1]++;
+	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_REJECT)
+		snprintf(r->reject[strcmp(partner, PARTNERS[0]) == 0 ? 0 : 1], sizeof(r->reject[0]),
+		         "%s", env->reject->reason);
 	/* What is sent passes the encoder's checks, or the test says so. */
 	assert_int_equal(fl_wire_encode(env, &frame, &len), 0);
 	free(frame);
@@ -354,6 +462,9 @@ static void test_conflicts_file_clean(void **state)
 	/* So that the next check can fail: the conflict is the one expected. */
 	assert_non_null(strstr(r.conflicts, "type numeric in acme, categorical in globex"));
 	fl_fedcoord_free(c);
+	/* Every conflict, its control characters as '?'. */
+	assert_string_equal(r.conflicts, "features \"Visits?[2J?[H\": type numeric in acme, "
+	                                 "categorical in globex\n");
 	for (const char *s = r.conflicts; *s != '\0'; s++)
 		if ((unsigned char)*s < 0x20 && *s != '\n') {
 			print_error("the conflicts for the data team hold control character "
@@ -455,6 +566,10 @@ static void test_failed_merge_reported(void **state)
 	for (int i = 0; i < 2; i++)
 		if (r.sent[i] == before[i])
 			fail_msg("the round failed and partner %s was told nothing", PARTNERS[i]);
+	for (int i = 0; i < 2; i++)
+		assert_string_equal(r.reject[i],
+		                    "the drafts cannot be merged: the merged schema: the encoded "
+		                    "model would have more than 100000 columns");
 }
 
 /*
@@ -498,10 +613,45 @@ static void test_draft_with_clip_refused(void **state)
 	assert_int_equal(ra, FL_ERR_PROTO);
 }
 
+/* A draft sent to the coordinator: the same keys, and "clip", are refused
+ * naming the partner. */
+static void test_contract_draft_refused(void **state)
+{
+	char text[1024], want[512], key[32];
+	struct rec r = {0};
+	struct fl_fedcoord *c = coord(&r);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(OUTSIDE) / sizeof(OUTSIDE[0]); i++) {
+		snprintf(key, sizeof(key), "%s", OUTSIDE[i][1] + 2);
+		snprintf(text, sizeof(text), "{%s%s", OUTSIDE[i][0], HONEST + 1);
+		assert_int_equal(send_draft(c, "acme", text, strlen(text)), FL_ERR_PROTO);
+		snprintf(want, sizeof(want),
+		         "peer acme: its schema draft carries \"%s\" at %s, which is not part of "
+		         "the schema contract: refused",
+		         key, OUTSIDE[i][1]);
+		assert_string_equal(fl_errmsg(), want);
+	}
+	snprintf(text, sizeof(text),
+	         "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", \"positive\": "
+	         "\"yes\", \"negative\": \"no\"}, \"features\": [{\"name\": \"n\", \"type\": "
+	         "\"numeric\", \"missing\": \"error\", \"clip\": [0, 0.001]}], \"ignore\": []}");
+	assert_int_equal(send_draft(c, "globex", text, strlen(text)), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer globex: its schema draft carries \"clip\" at "
+	                                 "$.features[0].clip, which is not part of the schema "
+	                                 "contract: refused");
+	/* Nothing was taken: the round waits. */
+	assert_int_equal(r.finished, 0);
+	fl_fedcoord_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_proposal_with_dialect_refused),
+	        cmocka_unit_test(test_contract_keys_refused),
+	        cmocka_unit_test(test_contract_draft_refused),
+	        cmocka_unit_test(test_strip_allow_list),
 	        cmocka_unit_test(test_proposal_parse_bounded),
 	        cmocka_unit_test(test_proposal_error_clean),
 	        cmocka_unit_test(test_conflicts_file_clean),
