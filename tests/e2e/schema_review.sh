@@ -113,9 +113,16 @@ cp "$T/a/proposal.json" "$T/a/shown.json"
 # The same schema with a number format for Amount (decimal comma, "." for
 # thousands): outside the fingerprint, so approve shows the same one.
 proposal "$T/a/variant.json" 'j["features"][1].update({"decimal": ",", "thousands": "."})'
-check "the variant has the proposal's fingerprint (what makes it an attack)" \
-	test -n "$(fingerprint "$T/a/proposal.json")" -a \
-	"$(fingerprint "$T/a/proposal.json")" = "$(fingerprint "$T/a/variant.json")"
+# (The variant has the proposal's fingerprint: test_schema_review.c,
+# test_proposal_with_dialect_refused.) Since the fix, approve refuses it on
+# its own: a number format is outside the schema contract.
+st=0
+echo yes | "$FL_BIN/fedlead-node" schema approve "$T/a/variant.json" --config "$T/a/node.conf" \
+	>"$T/a/variant.out" 2>&1 || st=$?
+check "approve refuses the variant (exit $st)" test "$st" = 2
+check "... naming the key, its path and the file" grep -qxF \
+	"fedlead-node: $T/a/variant.json carries \"decimal\" at \$.features[1].decimal, which is not part of the schema contract: refused; not approved" \
+	"$T/a/variant.out"
 mkfifo "$T/a/answer"
 "$FL_BIN/fedlead-node" schema approve "$T/a/proposal.json" --config "$T/a/node.conf" \
 	<"$T/a/answer" >"$T/a/approve.out" 2>&1 &
@@ -135,9 +142,25 @@ check "FINDING: the approved copy is the text whose fingerprint was shown (fails
 	cmp -s "$T/a/shown.json" "$T/a/schema.approved.json"
 check "... so the node does not join with a number format nobody approved (fails)" \
 	bash -c "! grep -q '\"decimal\"' '$T/a/schema.approved.json'"
+check "the pin holds the approved file's SHA-256" grep -qx \
+	"approved $(fingerprint "$T/a/shown.json") $(sha256sum "$T/a/shown.json" | cut -d' ' -f1)" \
+	"$T/a/schema.pin"
+# The same schema, other bytes (indented otherwise): the same fingerprint.
+"$PY" -c 'import json, sys; json.dump(json.load(open(sys.argv[1])), open(sys.argv[2], "w"))' \
+	"$T/a/shown.json" "$T/a/respaced.json"
+st=0
+"$FL_BIN/fedlead-node" join --config "$T/a/node.conf" --schema "$T/a/respaced.json" --check \
+	>/dev/null 2>"$T/a/join.err" || st=$?
+check "join refuses a file with the approved fingerprint but other bytes (exit $st)" test "$st" = 2
+check "... with the exact message" grep -qxF \
+	"fedlead-node: schema $T/a/respaced.json has the approved fingerprint but not the approved bytes (SHA-256 $(sha256sum "$T/a/respaced.json" | cut -c1-16)..., approved $(sha256sum "$T/a/shown.json" | cut -c1-16)...): this node joins only with the file its operator approved (schema.approved.json in its state directory)" \
+	"$T/a/join.err"
 
 # ---- (b) a label the other way round ------------------------------------------
+# approve compares the label with what this partner sent in the round
+# (STATE_DIR/schema.sent.json, as schema propose writes it).
 node_conf b "state_dir = $T/b"
+proposal "$T/b/schema.sent.json"
 proposal "$T/b/flipped.json" 'j["label"].update({"positive": "Not Converted", "negative": "Converted"})'
 st=0
 echo yes | "$FL_BIN/fedlead-node" schema approve "$T/b/flipped.json" --config "$T/b/node.conf" \
@@ -146,6 +169,26 @@ cat "$T/b/approve.out"
 check "FINDING: a proposal whose positive label value contradicts this partner's data is not approved by a plain yes (fails: exit $st)" \
 	test "$st" != 0
 check "... and nothing is pinned (fails)" test ! -e "$T/b/schema.pin"
+check "... exit 2 with the exact message" grep -qxF \
+	'fedlead-node: the proposal'"'"'s label is the other way round: it says "Not Converted" means converted, this partner sent "Converted" (schema.sent.json), and the model would rank this partner'"'"'s leads upside down; not approved' \
+	"$T/b/approve.out"
+proposal "$T/b/column.json" 'j["label"]["column"] = "Amount"; j["features"].pop()'
+st=0
+echo yes | "$FL_BIN/fedlead-node" schema approve "$T/b/column.json" --config "$T/b/node.conf" \
+	>"$T/b/column.out" 2>&1 || st=$?
+check "a proposal with another label column is refused (exit $st)" test "$st" = 2
+check "... with the exact message" grep -qxF \
+	'fedlead-node: the proposal'"'"'s label column is "Amount", this partner sent "Converted" (schema.sent.json); not approved' \
+	"$T/b/column.out"
+proposal "$T/b/values.json" 'j["label"]["negative"] = "Lost"'
+st=0
+echo yes | "$FL_BIN/fedlead-node" schema approve "$T/b/values.json" --config "$T/b/node.conf" \
+	>"$T/b/values.out" 2>&1 || st=$?
+check "a proposal with other label values is refused (exit $st)" test "$st" = 2
+check "... with the exact message" grep -qxF \
+	'fedlead-node: the proposal'"'"'s label values are "Converted" (converted) and "Lost", this partner sent "Converted" and "Not Converted" (schema.sent.json); not approved' \
+	"$T/b/values.out"
+check "nothing is pinned" test ! -e "$T/b/schema.pin"
 
 # ---- (c) the pin and the state directory -------------------------------------------
 node_conf c
@@ -193,6 +236,30 @@ check "FINDING: approve warns of \"Acme Rare\" in a column with more distinct va
 	grep -q '^WARNING feature "Company": .*"Acme Rare"' "$T/d/approve.out"
 check "FINDING: approve warns of \"10117\" in a column numeric here, categorical in the proposal (fails: nothing is said)" \
 	grep -q '^WARNING feature "Zip": .*"10117"' "$T/d/approve.out"
+check "approve refuses the proposal without asking" grep -qxF \
+	"fedlead-node: the proposal lists values that $T/d.csv holds 1 to 9 times (fewer than schema_min_count = 10) in column \"Company\" (and 1 more column): training would tell the coordinator how many leads hold each; not approved" \
+	"$T/d/approve.out"
+check "... (no question asked, nothing pinned)" \
+	bash -c "! grep -q 'Type yes' '$T/d/approve.out' && test ! -e '$T/d/schema.pin'"
+# No data to compare with: refused too.
+node_conf d2 "state_dir = $T/d2"
+sed -i '/^data = /d' "$T/d2/node.conf"
+st=0
+echo yes | "$FL_BIN/fedlead-node" schema approve "$T/d/guess.json" --config "$T/d2/node.conf" \
+	>"$T/d2/approve.out" 2>&1 || st=$?
+check "approve without data in the config refuses (exit $st)" test "$st" = 2
+check "... with the exact message" grep -qxF \
+	"fedlead-node: no data in the node's config ([node] data): the proposal cannot be compared with this partner's data; not approved" \
+	"$T/d2/approve.out"
+# Data that cannot be read: refused too.
+sed -i "s|^\[node\]|[node]\ndata = $T/d2/absent.csv|" "$T/d2/node.conf"
+st=0
+echo yes | "$FL_BIN/fedlead-node" schema approve "$T/d/guess.json" --config "$T/d2/node.conf" \
+	>"$T/d2/absent.out" 2>&1 || st=$?
+check "approve with data it cannot read refuses (exit $st)" test "$st" = 2
+check "... with the exact message" grep -qxF \
+	"fedlead-node: cannot compare the proposal with $T/d2/absent.csv: $T/d2/absent.csv: No such file or directory; not approved" \
+	"$T/d2/absent.out"
 
 # ---- (e) the planted value in training ---------------------------------------------
 DEV=${DEVIANT_COORD:-$FL_BIN/tests/deviant_coord}
@@ -200,20 +267,13 @@ E=$T/e
 mkdir -p "$E/node-p1"
 # p1's node keeps its state next to its model (start_node: $E/node-p1).
 sed -e "s|^state_dir = .*|state_dir = $E/node-p1|" "$T/d/node.conf" >"$E/node.conf"
-check "p1's operator approves the proposal with the planted values" \
+# Approved while p1's data did not hold the planted values (the other rows
+# of d.csv), the proposal is refused at join once the data holds them:
+# the data may change between approval and training.
+grep -v -e ',Acme Rare,' -e ',10117,' "$T/d.csv" >"$T/e-clean.csv"
+sed -i "s|^data = .*|data = $T/e-clean.csv|" "$E/node.conf"
+check "p1's operator approves the proposal while the data does not hold the planted values" \
 	bash -c "echo yes | '$FL_BIN/fedlead-node' schema approve '$T/d/guess.json' --config '$E/node.conf' >'$E/approve.out' 2>&1"
-for k in 2 3; do
-	"$PY" - "$T/e-p$k.csv" "$k" <<'PYEOF'
-import random, sys
-rng = random.Random(int(sys.argv[2]))
-with open(sys.argv[1], "w") as f:
-    f.write("Lead Source,Company,Zip,Converted\n")
-    for i in range(300):
-        f.write("%s,Company %d,%d,%s\n" % (rng.choice(["Google", "Direct"]), rng.randint(1, 150),
-                                           rng.choice([20095, 80331]),
-                                           rng.choice(["Converted", "Not Converted"])))
-PYEOF
-done
 cp "$T/d.csv" "$T/e-p1.csv"
 "$DEV" --attack honest --partners 3 --schema "$T/d/guess.json" --ca "$T/pki/ca/ca.crt" \
 	--cert "$T/pki/coordinator.crt" --key "$T/pki/coordinator.key" --dump-dir "$E/dump" \
@@ -222,30 +282,18 @@ DEV_PID=$!
 track "$DEV_PID"
 must "deviant_coord listens" wait_log 30 "$E/deviant.out" '^listening on 127\.0\.0\.1:[0-9]+$' "$DEV_PID"
 PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$E/deviant.out")
-npids=()
-for k in 1 2 3; do
-	NODE_HOME=$E NODE_SCHEMA=$T/d/guess.json start_node "p$k" "$T/e-p$k.csv"
-	npids+=("$NODE_PID")
-done
-check "the statistics round over p1, p2, p3 is played" \
-	wait_log 120 "$E/deviant.out" '^attack honest: played$' "$DEV_PID"
-for pid in "${npids[@]}"; do wait_pid "$pid" 60 >/dev/null || true; done
+# p1's node keeps its pin next to its model ($E/node-p1) and now reads d.csv.
+NODE_HOME=$E NODE_SCHEMA=$T/d/guess.json start_node p1 "$T/e-p1.csv"
+st=0
+wait_pid "$NODE_PID" 60 || st=$?
+check "p1's node refuses to join (exit $st)" test "$st" = 2
+check "... with the exact message" grep -qxF \
+	"fedlead-node: schema $T/d/guess.json lists values that $T/e-p1.csv holds 1 to 9 times (fewer than schema_min_count = 10) in column \"Company\" (and 1 more column): training would tell the coordinator how many leads hold each; this node joins no federation with it" \
+	"$E/node-p1/node.log"
 kill "$DEV_PID" 2>/dev/null || true
 wait_pid "$DEV_PID" 10 >/dev/null || true
-# The indicator column of Company = "Acme Rare": after the intercept (0)
-# and Lead Source's Direct, Google, other (1-3), column 4.
-acme=$("$PY" - "$E/sums.jsonl" <<'PYEOF'
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["kind"] == "stats":
-        off, n = r["layout"]["sum"]
-        print("%g" % r["values"][off + 4])
-        break
-PYEOF
-)
-check "FINDING: the coordinator does not learn how many leads hold a value p1 holds fewer than k times (fails: it unmasks ${acme:-nothing})" \
-	test "${acme:-}" != 3
+check "the coordinator unmasked no statistics (p1 never joined)" \
+	bash -c "! grep -q '\"kind\": *\"stats\"' '$E/sums.jsonl' 2>/dev/null"
 
 # ---- (f) escapes in approve's summary -----------------------------------------------
 proposal "$T/a/escape.json" 'j["label"]["positive"] = "Converted\u001b[2J\u001b]0;pwned\u0007"'
@@ -276,4 +324,10 @@ check "propose fails to reach a coordinator (exit $st), after writing what it se
 	test "$st" != 0 -a -s "$T/g/schema.sent.json"
 check "FINDING: a value the node's data holds fewer than k times is not in what it sends with --draft (fails: \"Rare Co\" is)" \
 	bash -c "! grep -q 'Rare Co' '$T/g/schema.sent.json'"
+check "propose says which column lost values, not which values" grep -qxF \
+	'fedlead-node: feature "Source": 1 value this partner holds fewer than 10 times left out of what is sent' \
+	"$T/g/propose.out"
+check "... and never names the value" bash -c "! grep -q 'Rare Co' '$T/g/propose.out'"
+check "values held at least k times are sent" \
+	bash -c "grep -q '\"Web\"' '$T/g/schema.sent.json' && grep -q '\"Call\"' '$T/g/schema.sent.json'"
 finish
