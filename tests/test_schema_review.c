@@ -285,6 +285,22 @@ static void test_proposal_parse_bounded(void **state)
 
 	(void)state;
 	mib = child_peak_mib(node_parses, bomb, len);
+	/* Refused before it is parsed: "[" and K times "{}," with the last
+	 * comma as "]", so K + 1 arrays and objects and K - 1 commas. */
+	{
+		size_t k = (len - 1) / 3;
+		char want[512];
+
+		assert_int_equal(
+		        fl_schema_round_contract(bomb, len, 0, "coordinator x: the proposal"),
+		        FL_ERR_PROTO);
+		snprintf(want, sizeof(want),
+		         "coordinator x: the proposal holds %zu JSON objects and arrays and %zu "
+		         "items, more than a schema of at most 10000 features holds (40016 and "
+		         "1000000): refused",
+		         k + 1, k - 1);
+		assert_string_equal(fl_errmsg(), want);
+	}
 	free(bomb);
 	print_message("a node parsing a %zu-byte proposal grew by %ld MiB\n", len, mib);
 	assert_true(mib >= 0);

@@ -39,8 +39,12 @@ int fl_schema_round_strip(const char *json, size_t len, char **out);
  * feature "name", "type", "missing", "values", "other", "missing_values",
  * "case", "format", "reference", "clip". The message is "WHO carries
  * \"KEY\" at $.PATH.KEY, which is not part of the schema contract:
- * refused" (KEY without control characters). Text that is not a JSON
- * object passes: its shape is fl_schema_parse()'s to judge.
+ * refused" (KEY without control characters). Before it is parsed, text
+ * with more JSON objects and arrays, or items, than a schema of
+ * FL_SCHEMA_MAX_FEATURES features holds is refused ("WHO holds N JSON
+ * objects and arrays and M items, more than ..."): its tree would cost
+ * tens of times its size. Text that is not a JSON object passes: its shape
+ * is fl_schema_parse()'s to judge.
  */
 int fl_schema_round_contract(const char *json, size_t len, unsigned flags, const char *who);
 

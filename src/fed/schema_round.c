@@ -96,10 +96,58 @@ static int contract_walk(json_t *root, unsigned flags, const char *who)
 	return 0;
 }
 
+/*
+ * A JSON tree costs tens of times its text ("{}," is 3 bytes and a
+ * jansson object about 200): from a peer, the text is bounded by what a
+ * schema can hold before it is parsed. A schema has an object and at most
+ * three arrays per feature (values, missing_values, clip) and a few more;
+ * FL_CONTRACT_MAX_ITEMS scalars (values, ignored columns) cost at most
+ * tens of MiB.
+ */
+#define FL_CONTRACT_MAX_CONTAINERS (4u * FL_SCHEMA_MAX_FEATURES + 16u)
+#define FL_CONTRACT_MAX_ITEMS 1000000u
+
+static int contract_size(const char *json, size_t len, const char *who)
+{
+	size_t containers = 0, items = 0;
+	int in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = json[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = 0;
+			continue;
+		}
+		if (ch == '"')
+			in_string = 1;
+		else if (ch == '{' || ch == '[')
+			containers++;
+		else if (ch == ',')
+			items++;
+	}
+	if (containers > FL_CONTRACT_MAX_CONTAINERS || items > FL_CONTRACT_MAX_ITEMS)
+		return fl_fail(FL_ERR_PROTO,
+		               "%s holds %zu JSON objects and arrays and %zu items, more than a "
+		               "schema of at most %u features holds (%u and %u): refused",
+		               who != NULL ? who : "the schema", containers, items,
+		               FL_SCHEMA_MAX_FEATURES, FL_CONTRACT_MAX_CONTAINERS,
+		               FL_CONTRACT_MAX_ITEMS);
+	return 0;
+}
+
 int fl_schema_round_contract(const char *json, size_t len, unsigned flags, const char *who)
 {
-	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
-	int r = contract_walk(root, flags, who);
+	json_t *root;
+	int r;
+
+	if ((r = contract_size(json, len, who)) != 0)
+		return r;
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	r = contract_walk(root, flags, who);
 
 	json_decref(root);
 	return r;
