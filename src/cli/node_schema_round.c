@@ -372,6 +372,21 @@ static int config_dialect(const struct fl_node_config *c, struct fl_csv_dialect 
 	return 0;
 }
 
+/*
+ * The schema round's files, the pin first, live in state_dir: next to
+ * model_out (its default) a pin would hold only for commands naming the same
+ * model_out, and a join with another one would find none.
+ */
+static int need_state_dir(const struct fl_node_config *c, const char *cmd)
+{
+	if (c->state_dir != NULL)
+		return 0;
+	return fl_fail(FL_ERR_CONFIG,
+	               "schema %s needs the node's state_dir ([state] state_dir): the schema pin "
+	               "must hold for this node whatever model_out a later command names",
+	               cmd);
+}
+
 /* The node's state directory, made on first use (0700: it holds what the
  * node keeps of its federations). */
 static int state_dir_make(const struct fl_node_config *c)
@@ -540,7 +555,7 @@ static int schema_propose(int argc, char **argv)
 	if (r != 0)
 		goto out;
 	fl_log_init(FL_NODE_PROG, (enum fl_log_level)c.log_level);
-	if ((r = round_opts(&c, &o)) != 0)
+	if ((r = need_state_dir(&c, "propose")) != 0 || (r = round_opts(&c, &o)) != 0)
 		goto out;
 	if (a.draft != NULL) {
 		if ((r = read_text(a.draft, &draft, &len)) != 0 ||
@@ -1050,7 +1065,7 @@ static int schema_approve(int argc, char **argv)
 		r = 0;
 		goto out;
 	}
-	if (r != 0)
+	if (r != 0 || (r = need_state_dir(&c, "approve")) != 0)
 		goto out;
 	/* The file is read once: the fingerprint, the summary, the approved
 	 * copy and its SHA-256 all come from these bytes, whatever happens to

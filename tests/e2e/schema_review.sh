@@ -191,11 +191,22 @@ check "... with the exact message" grep -qxF \
 check "nothing is pinned" test ! -e "$T/b/schema.pin"
 
 # ---- (c) the pin and the state directory -------------------------------------------
+# Since the fix, approve (and propose) need state_dir: a pin next to
+# model_out held only for commands naming the same model_out.
 node_conf c
 proposal "$T/c/proposal.json"
-check "p1's operator approves a proposal (no state_dir: the pin goes next to model_out)" \
+st=0
+echo yes | "$FL_BIN/fedlead-node" schema approve "$T/c/proposal.json" --config "$T/c/node.conf" \
+	>"$T/c/approve0.out" 2>&1 || st=$?
+check "approve without state_dir refuses (exit $st)" test "$st" = 2
+check "... with the exact message" grep -qxF \
+	"fedlead-node: schema approve needs the node's state_dir ([state] state_dir): the schema pin must hold for this node whatever model_out a later command names" \
+	"$T/c/approve0.out"
+check "... and pins nothing" test ! -e "$T/c/schema.pin"
+node_conf c "state_dir = $T/c/state"
+check "p1's operator approves a proposal (the pin goes to state_dir)" \
 	bash -c "echo yes | '$FL_BIN/fedlead-node' schema approve '$T/c/proposal.json' --config '$T/c/node.conf' >/dev/null"
-check "... pinned in model_out's directory" test -e "$T/c/schema.pin"
+check "... pinned in the state directory" test -e "$T/c/state/schema.pin"
 proposal "$T/c/other.json" 'j["features"][0]["values"].append("Guessed Rare Customer")'
 st=0
 "$FL_BIN/fedlead-node" join --config "$T/c/node.conf" --schema "$T/c/other.json" --check \
@@ -205,8 +216,11 @@ mkdir -p "$T/c/elsewhere"
 st=0
 "$FL_BIN/fedlead-node" join --config "$T/c/node.conf" --schema "$T/c/other.json" --check \
 	--model-out "$T/c/elsewhere/model.fdl" >/dev/null 2>"$T/c/join2.err" || st=$?
-check "FINDING: ... also when the same node is run with another model_out (fails: exit $st, the pin is looked up next to the new model_out)" \
+check "FINDING: ... also when the same node is run with another model_out (exit $st)" \
 	test "$st" = 2
+check "... with the exact message" grep -qxF \
+	"fedlead-node: schema $T/c/other.json has fingerprint $(fingerprint "$T/c/other.json" | cut -c1-16)..., not the one this node's operator approved ($(fingerprint "$T/c/proposal.json" | cut -c1-16)...): this node joins no federation with another schema (fedlead-node schema approve approves one)" \
+	"$T/c/join2.err"
 
 # ---- (d) the rare-value warning on every column ---------------------------------
 # Company: 150 distinct names, "Acme Rare" 3 times; Zip: numbers, 10117 twice.
