@@ -155,6 +155,17 @@ check "join refuses a file with the approved fingerprint but other bytes (exit $
 check "... with the exact message" grep -qxF \
 	"fedlead-node: schema $T/a/respaced.json has the approved fingerprint but not the approved bytes (SHA-256 $(sha256sum "$T/a/respaced.json" | cut -c1-16)..., approved $(sha256sum "$T/a/shown.json" | cut -c1-16)...): this node joins only with the file its operator approved (schema.approved.json in its state directory)" \
 	"$T/a/join.err"
+# A pin of the version before (no SHA-256) still holds for the fingerprint.
+echo "approved $(fingerprint "$T/a/shown.json")" >"$T/a/schema.pin"
+st=0
+"$FL_BIN/fedlead-node" join --config "$T/a/node.conf" --schema "$T/a/respaced.json" --check \
+	>/dev/null 2>"$T/a/join-old.err" || st=$?
+check "an earlier version's pin (fingerprint only) lets the same schema join (exit $st)" test "$st" = 0
+proposal "$T/a/other.json" 'j["features"][0]["values"].append("Guessed")'
+st=0
+"$FL_BIN/fedlead-node" join --config "$T/a/node.conf" --schema "$T/a/other.json" --check \
+	>/dev/null 2>"$T/a/join-old2.err" || st=$?
+check "... and refuses another fingerprint (exit $st)" test "$st" = 2
 
 # ---- (b) a label the other way round ------------------------------------------
 # approve compares the label with what this partner sent in the round
