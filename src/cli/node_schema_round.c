@@ -328,9 +328,11 @@ static void propose_usage(void)
 	       "partner's data (the node's [node] data), keeping only the category values\n"
 	       "held at least schema_min_count times ([policy], default 10) and no clip\n"
 	       "range, sends it to the coordinator (--draft sends an edited draft instead,\n"
-	       "stripped the same way), and writes the coordinator's proposal, the merge of\n"
-	       "every partner's draft, for the operator to review and approve (fedlead-node\n"
-	       "schema approve). What was sent is kept in STATE_DIR/schema.sent.json.\n"
+	       "stripped the same way and without values the data holds fewer than\n"
+	       "schema_min_count times), and writes the coordinator's proposal, the merge\n"
+	       "of every partner's draft, for the operator to review and approve\n"
+	       "(fedlead-node schema approve). What was sent is kept in\n"
+	       "STATE_DIR/schema.sent.json. Needs [state] state_dir.\n"
 	       "Conflicts between the drafts are printed and nothing is written (exit 2).\n");
 }
 
@@ -1031,11 +1033,16 @@ out:
 static void approve_usage(void)
 {
 	printf("usage: fedlead-node schema approve PROPOSAL.json --config NODE.conf\n\n"
-	       "Shows the proposal's fingerprint and what it means for this partner's data\n"
-	       "(values it holds that go to \"other\", columns it lacks), asks the operator to\n"
-	       "type yes, and pins the fingerprint in the node's state directory\n"
-	       "(schema.pin): fedlead-node join then refuses any schema with another\n"
-	       "fingerprint. Nothing approves a schema but this command.\n");
+	       "Reads the proposal once, shows its fingerprint and what it means for this\n"
+	       "partner's data (values it holds that go to \"other\", columns it lacks),\n"
+	       "asks the operator to type yes, keeps the bytes shown as\n"
+	       "STATE_DIR/schema.approved.json and pins their fingerprint and SHA-256\n"
+	       "(schema.pin): fedlead-node join then refuses any other schema. Refused\n"
+	       "without asking (exit 2): a proposal listing a value this partner holds\n"
+	       "1 to schema_min_count-1 times in any column, one that cannot be compared\n"
+	       "with the data, one whose label differs from the one this node sent, one\n"
+	       "with a key outside the schema contract. Needs [state] state_dir. Nothing\n"
+	       "approves a schema but this command.\n");
 }
 
 static int schema_approve(int argc, char **argv)
