@@ -14,14 +14,39 @@
 #include "wire.pb-c.h"
 
 /*
- * The draft as it leaves the site: json (a drafted schema) without its
- * "comment", without how this partner's files are written ("delimiter",
- * "encoding", "decimal", "thousands", "currency", at the top and on
- * features) and without clip ranges (drafted from local quantiles; people
- * agree on them). Category values are as drafted: the caller drafted with
- * min_count. *out is compact JSON, malloc'ed.
+ * The draft as it leaves the site: json (a drafted schema) with only the
+ * keys of the schema contract (fl_schema_round_contract()) and no clip
+ * ranges (drafted from local quantiles; people agree on them). So no
+ * "comment" and nothing of how this partner's files are written
+ * ("delimiter", "encoding", "decimal", "thousands", "currency", at the top
+ * and on features). A date feature's "reference" is kept: it discloses the
+ * month after this partner's latest date. Category values are as drafted:
+ * the caller drafted with min_count. *out is compact JSON, malloc'ed.
  */
 int fl_schema_round_strip(const char *json, size_t len, char **out);
+
+/* fl_schema_round_contract() flags. */
+#define FL_CONTRACT_NO_CLIP 1u /* a draft: no "clip" (a node never sends one) */
+#define FL_CONTRACT_COMMENT 2u /* a file for approve: a top-level "comment" */
+/* Sizes of a key and of a message as quoted from a peer. */
+#define FL_CONTRACT_KEY_SHOWN 128
+#define FL_CONTRACT_MSG 1024
+
+/*
+ * FL_ERR_PROTO unless every key of json is in the schema contract: at the
+ * top "fedlead_schema", "label", "id", "features", "ignore",
+ * "missing_values"; in the label "column", "positive", "negative"; on a
+ * feature "name", "type", "missing", "values", "other", "missing_values",
+ * "case", "format", "reference", "clip". The message is "WHO carries
+ * \"KEY\" at $.PATH.KEY, which is not part of the schema contract:
+ * refused" (KEY without control characters). Before it is parsed, text
+ * with more JSON objects and arrays, or items, than a schema of
+ * FL_SCHEMA_MAX_FEATURES features holds is refused ("WHO holds N JSON
+ * objects and arrays and M items, more than ..."): its tree would cost
+ * tens of times its size. Text that is not a JSON object passes: its shape
+ * is fl_schema_parse()'s to judge.
+ */
+int fl_schema_round_contract(const char *json, size_t len, unsigned flags, const char *who);
 
 /* The coordinator's answer. */
 struct fl_schema_proposal {

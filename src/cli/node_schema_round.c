@@ -15,6 +15,7 @@
 #include "cli/node_schema_round.h"
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "fedlead/cli.h"
 #include "fedlead/client.h"
@@ -60,12 +61,26 @@ static int read_text(const char *path, char **out, size_t *len)
 	return 0;
 }
 
+/* Names and values as printed for the operator: a proposal comes from the
+ * coordinator, and a control character in it (a terminal escape) must not
+ * rewrite what the operator reads before approving. */
+#define SHOW_MAX (FL_WIRE_MAX_STRING + 1)
+static const char *show(const char *s, char buf[SHOW_MAX])
+{
+	fl_wire_clean_string(buf, SHOW_MAX, s);
+	return buf;
+}
+
 void fl_node_print_merge(const struct fl_schema_merge_result *res, FILE *fp)
 {
+	char b[SHOW_MAX];
+
+	/* They quote the partners' drafts: printed without control
+	 * characters. */
 	for (size_t i = 0; i < res->n_notes; i++)
-		fprintf(fp, "%s: note: %s\n", FL_NODE_PROG, res->notes[i]);
+		fprintf(fp, "%s: note: %s\n", FL_NODE_PROG, show(res->notes[i], b));
 	for (size_t i = 0; i < res->n_conflicts; i++)
-		fprintf(fp, "%s: conflict: %s\n", FL_NODE_PROG, res->conflicts[i]);
+		fprintf(fp, "%s: conflict: %s\n", FL_NODE_PROG, show(res->conflicts[i], b));
 }
 
 static void merge_usage(FILE *fp)
@@ -141,52 +156,77 @@ out:
 /* ---- the schema pin ---- */
 
 /*
- * STATE_DIR/schema.pin holds one line: "approved HEX" once the operator
- * approved the schema of fingerprint HEX (fedlead-node schema approve), or
- * "pending HEX" after a schema round proposed HEX and nothing was approved
- * before. No file: the node never took part in a schema round, and joins as
- * it always did.
+ * STATE_DIR/schema.pin holds one line: "approved HEX SHA" once the operator
+ * approved the schema of fingerprint HEX (fedlead-node schema approve),
+ * SHA being the SHA-256 of the approved file's bytes, or "pending HEX"
+ * after a schema round proposed HEX and nothing was approved before. A pin
+ * of an earlier version, "approved HEX" without SHA, still holds for the
+ * fingerprint. No file: the node never took part in a schema round, and
+ * joins as it always did.
  */
 #define PIN_FILE "schema.pin"
 
-static int pin_read(const char *path, char state[16], char hex[65])
+static int pin_read(const char *path, char state[16], char hex[65], char sha[65])
 {
 	FILE *fp = fopen(path, "r");
-	char line[128];
+	char line[200];
+	int n;
 
-	state[0] = hex[0] = '\0';
+	state[0] = hex[0] = sha[0] = '\0';
 	if (fp == NULL)
 		return errno == ENOENT ? 0 : fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
 	if (fgets(line, sizeof(line), fp) == NULL ||
-	    sscanf(line, "%15s %64[0-9a-f]", state, hex) != 2 || strlen(hex) != 64 ||
+	    (n = sscanf(line, "%15s %64[0-9a-f] %64[0-9a-f]", state, hex, sha)) < 2 ||
+	    strlen(hex) != 64 || (n == 3 && strlen(sha) != 64) ||
 	    (strcmp(state, "approved") != 0 && strcmp(state, "pending") != 0)) {
 		fclose(fp);
 		return fl_fail(FL_ERR_CONFIG,
-		               "%s: not a schema pin (\"approved HEX\" or \"pending HEX\"); "
+		               "%s: not a schema pin (\"approved HEX SHA256\" or \"pending HEX\"); "
 		               "approve the federation's schema again",
 		               path);
 	}
+	if (n < 3)
+		sha[0] = '\0';
 	fclose(fp);
 	return 1;
 }
 
-static int pin_write(const char *path, const char *state, const char *hex)
+static int pin_write(const char *path, const char *state, const char *hex, const char *sha)
 {
-	char line[96];
-	int n = snprintf(line, sizeof(line), "%s %s\n", state, hex);
+	char line[160];
+	int n = sha != NULL ? snprintf(line, sizeof(line), "%s %s %s\n", state, hex, sha)
+	                    : snprintf(line, sizeof(line), "%s %s\n", state, hex);
 
 	return fl_file_write_atomic(path, NULL, line, (size_t)n);
 }
 
+/* The SHA-256 of len bytes, in hex. */
+static int sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return fl_fail(FL_ERR_INTERNAL, "SHA-256 failed");
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+static int listed_rare(const struct fl_node_config *c, const struct fl_schema *s, const char *what,
+                       const char *consequence, FILE *fp);
+
 int fl_node_schema_pin_check(const struct fl_node_config *c)
 {
 	struct fl_schema *s = NULL;
-	char *path = fl_node_config_state_path(c, PIN_FILE), state[16], pinned[65], fp[65];
+	char *path = fl_node_config_state_path(c, PIN_FILE), state[16], pinned[65], sha[65], fp[65],
+	     got[65], what[300], *text = NULL;
+	size_t len;
 	int r;
 
 	if (path == NULL)
 		return FL_ERR_NOMEM;
-	if ((r = pin_read(path, state, pinned)) <= 0)
+	if ((r = pin_read(path, state, pinned, sha)) <= 0)
 		goto out;
 	if (strcmp(state, "pending") == 0) {
 		r = fl_fail(FL_ERR_CONFIG,
@@ -197,20 +237,48 @@ int fl_node_schema_pin_check(const struct fl_node_config *c)
 		            pinned);
 		goto out;
 	}
-	if ((r = fl_schema_load(c->schema, &s)) != 0)
+	if (c->schema == NULL) {
+		r = fl_fail(FL_ERR_CONFIG,
+		            "setting \"schema\" is required (config file or --schema)");
+		goto out;
+	}
+	/* The file's bytes, read once: what is compared is what is parsed. */
+	if ((r = read_text(c->schema, &text, &len)) != 0 ||
+	    (r = fl_schema_parse(text, len, c->schema, &s)) != 0)
 		goto out;
 	fl_schema_fingerprint_hex(s, fp);
-	r = 0;
 	/* Not secret, but compared as the pin it is. */
-	if (CRYPTO_memcmp(fp, pinned, 64) != 0)
+	if (CRYPTO_memcmp(fp, pinned, 64) != 0) {
 		r = fl_fail(
 		        FL_ERR_CONFIG,
 		        "schema %s has fingerprint %.16s..., not the one this node's operator "
 		        "approved (%.16s...): this node joins no federation with another schema "
 		        "(fedlead-node schema approve approves one)",
 		        c->schema, fp, pinned);
+		goto out;
+	}
+	/* The same fingerprint is not the same file: keys outside it (how
+	 * numbers are written) would change how this node reads its data. */
+	if (sha[0] != '\0') {
+		if ((r = sha256_hex(text, len, got)) != 0)
+			goto out;
+		if (CRYPTO_memcmp(got, sha, 64) != 0) {
+			r = fl_fail(
+			        FL_ERR_CONFIG,
+			        "schema %s has the approved fingerprint but not the approved "
+			        "bytes (SHA-256 %.16s..., approved %.16s...): this node joins "
+			        "only with the file its operator approved (schema.approved.json "
+			        "in its state directory)",
+			        c->schema, got, sha);
+			goto out;
+		}
+	}
+	/* The data may have changed since the approval. */
+	snprintf(what, sizeof(what), "schema %s", c->schema);
+	r = listed_rare(c, s, what, "this node joins no federation with it", NULL);
 out:
 	fl_schema_free(s);
+	free(text);
 	free(path);
 	return r;
 }
@@ -261,9 +329,11 @@ static void propose_usage(void)
 	       "partner's data (the node's [node] data), keeping only the category values\n"
 	       "held at least schema_min_count times ([policy], default 10) and no clip\n"
 	       "range, sends it to the coordinator (--draft sends an edited draft instead,\n"
-	       "stripped the same way), and writes the coordinator's proposal, the merge of\n"
-	       "every partner's draft, for the operator to review and approve (fedlead-node\n"
-	       "schema approve). What was sent is kept in STATE_DIR/schema.sent.json.\n"
+	       "stripped the same way and without values the data holds fewer than\n"
+	       "schema_min_count times), and writes the coordinator's proposal, the merge\n"
+	       "of every partner's draft, for the operator to review and approve\n"
+	       "(fedlead-node schema approve). What was sent is kept in\n"
+	       "STATE_DIR/schema.sent.json. Needs [state] state_dir.\n"
 	       "Conflicts between the drafts are printed and nothing is written (exit 2).\n");
 }
 
@@ -326,6 +396,21 @@ static int draft_data(const struct fl_node_config *c, struct fl_schema_draft_opt
 	return r;
 }
 
+/*
+ * The schema round's files, the pin first, live in state_dir: next to
+ * model_out (its default) a pin would hold only for commands naming the same
+ * model_out, and a join with another one would find none.
+ */
+static int need_state_dir(const struct fl_node_config *c, const char *cmd)
+{
+	if (c->state_dir != NULL)
+		return 0;
+	return fl_fail(FL_ERR_CONFIG,
+	               "schema %s needs the node's state_dir ([state] state_dir): the schema pin "
+	               "must hold for this node whatever model_out a later command names",
+	               cmd);
+}
+
 /* The node's state directory, made on first use (0700: it holds what the
  * node keeps of its federations). */
 static int state_dir_make(const struct fl_node_config *c)
@@ -362,7 +447,117 @@ static int write_state(const struct fl_node_config *c, const char *name, const c
 	return r;
 }
 
-static int summarize(const struct fl_node_config *c, const char *proposal, FILE *fp);
+static int summarize(const struct fl_node_config *c, const struct fl_schema *s, const char *text,
+                     const char *consequence, FILE *fp);
+
+static int count_listed(const struct fl_node_config *c, const struct fl_schema *s, uint64_t ***out);
+
+/* A value of a draft's values array as text (a draft may list 3 as 3). */
+static const char *value_text(json_t *v, char buf[32])
+{
+	if (json_is_integer(v)) {
+		snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return json_string_value(v);
+}
+
+/*
+ * An edited draft (schema propose --draft) keeps the promise of a drafted
+ * one: values this partner's data holds 1 to k-1 times (k its
+ * schema_min_count) do not leave the site. They are left out of *draft,
+ * each column said on stderr without its values (stderr may end up in a
+ * shared log). Values the data does not hold (added by a person, from
+ * another partner's draft) stay. Without the data nothing can be checked,
+ * and nothing is sent.
+ */
+static int drop_rare(const struct fl_node_config *c, const char *path, char **draft, size_t *len)
+{
+	struct fl_schema *s = NULL;
+	uint64_t **n = NULL;
+	json_t *root = NULL, *jf;
+	char *text;
+	size_t k, dropped = 0;
+	int r;
+
+	if (c->data == NULL)
+		return fl_fail(
+		        FL_ERR_CONFIG,
+		        "schema propose --draft needs the node's data ([node] data) to leave "
+		        "out values it holds fewer than schema_min_count times; nothing was "
+		        "sent");
+	if ((r = fl_schema_parse(*draft, *len, path, &s)) != 0 || (r = count_listed(c, s, &n)) != 0)
+		goto out;
+	if ((root = json_loadb(*draft, *len, JSON_REJECT_DUPLICATES, NULL)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	json_array_foreach(json_object_get(root, "features"), k, jf)
+	{
+		const struct fl_feature *f = NULL;
+		json_t *vals = json_object_get(jf, "values"), *keep, *jv;
+		size_t j, fi, out = 0;
+
+		for (fi = 0; fi < s->n_features; fi++)
+			if (strcmp(s->features[fi].name,
+			           json_string_value(json_object_get(jf, "name"))) == 0) {
+				f = &s->features[fi];
+				break;
+			}
+		if (f == NULL || n[fi] == NULL || !json_is_array(vals))
+			continue;
+		if ((keep = json_array()) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		json_array_foreach(vals, j, jv)
+		{
+			char buf[32];
+			const char *t = value_text(jv, buf);
+			size_t v;
+
+			for (v = 0; t != NULL && v < f->n_values; v++)
+				if (strcmp(f->values[v], t) == 0)
+					break;
+			if (t != NULL && v < f->n_values && n[fi][v] > 0 &&
+			    n[fi][v] < c->schema_min_count) {
+				out++;
+				continue;
+			}
+			json_array_append(keep, jv);
+		}
+		json_object_set_new(jf, "values", keep);
+		if (out > 0) {
+			char b[SHOW_MAX];
+
+			fl_wire_clean_string(b, sizeof(b), f->name);
+			fprintf(stderr,
+			        "%s: feature \"%s\": %zu value%s this partner holds fewer than "
+			        "%llu "
+			        "times left out of what is sent\n",
+			        FL_NODE_PROG, b, out, out == 1 ? "" : "s",
+			        (unsigned long long)c->schema_min_count);
+			dropped += out;
+		}
+	}
+	if (dropped == 0)
+		goto out;
+	if ((text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	free(*draft);
+	*draft = text;
+	*len = strlen(text);
+out:
+	if (n != NULL)
+		for (size_t i = 0; i < s->n_features; i++)
+			free(n[i]);
+	free(n);
+	json_decref(root);
+	fl_schema_free(s);
+	return r;
+}
 
 static int schema_propose(int argc, char **argv)
 {
@@ -371,7 +566,7 @@ static int schema_propose(int argc, char **argv)
 	struct round_args a = {0};
 	struct fl_schema_proposal prop = {0};
 	char *draft = NULL, *sent = NULL, *out_path = NULL, *pin = NULL, fp[65], state[16],
-	     pinned[65];
+	     pinned[65], sha[65];
 	size_t len;
 	int r;
 
@@ -384,10 +579,11 @@ static int schema_propose(int argc, char **argv)
 	if (r != 0)
 		goto out;
 	fl_log_init(FL_NODE_PROG, (enum fl_log_level)c.log_level);
-	if ((r = round_opts(&c, &o)) != 0)
+	if ((r = need_state_dir(&c, "propose")) != 0 || (r = round_opts(&c, &o)) != 0)
 		goto out;
 	if (a.draft != NULL) {
-		if ((r = read_text(a.draft, &draft, &len)) != 0)
+		if ((r = read_text(a.draft, &draft, &len)) != 0 ||
+		    (r = drop_rare(&c, a.draft, &draft, &len)) != 0)
 			goto out;
 	} else {
 		struct fl_schema_draft_opts d = {.label = a.label,
@@ -450,8 +646,8 @@ static int schema_propose(int argc, char **argv)
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = pin_read(pin, state, pinned)) < 0 ||
-	    (r == 0 && (r = pin_write(pin, "pending", fp)) != 0))
+	if ((r = pin_read(pin, state, pinned, sha)) < 0 ||
+	    (r == 0 && (r = pin_write(pin, "pending", fp, NULL)) != 0))
 		goto out;
 	r = 0;
 	printf("proposal: %s\nfingerprint: %s\npartners:", out_path, fp);
@@ -459,7 +655,16 @@ static int schema_propose(int argc, char **argv)
 	for (size_t i = 0; i < prop.n_partners; i++)
 		printf(" %s", prop.partners[i]);
 	printf("\n");
-	summarize(&c, out_path, stdout);
+	{
+		struct fl_schema *ps = NULL;
+
+		/* Already parsed by fl_schema_round_proposal(). */
+		if ((r = fl_schema_parse(prop.schema, strlen(prop.schema), out_path, &ps)) != 0)
+			goto out;
+		if (summarize(&c, ps, prop.schema, "schema approve will refuse it", stdout) != 0)
+			fprintf(stderr, "%s: %s\n", FL_NODE_PROG, fl_errmsg());
+		fl_schema_free(ps);
+	}
 	printf("review it, then approve it: %s schema approve %s --config NODE.conf\n",
 	       FL_NODE_PROG, out_path);
 out:
@@ -507,16 +712,6 @@ static int listed(json_t *arr, const char *v)
 	return 0;
 }
 
-/* Names and values as printed for the operator: a proposal comes from the
- * coordinator, and a control character in it (a terminal escape) must not
- * rewrite what the operator reads before approving. */
-#define SHOW_MAX (FL_WIRE_MAX_STRING + 1)
-static const char *show(const char *s, char buf[SHOW_MAX])
-{
-	fl_wire_clean_string(buf, SHOW_MAX, s);
-	return buf;
-}
-
 static int draft_local(const struct fl_node_config *c, const struct fl_schema *s,
                        uint64_t min_count, json_t **out)
 {
@@ -533,41 +728,218 @@ static int draft_local(const struct fl_node_config *c, const struct fl_schema *s
 	return *out != NULL ? 0 : FL_ERR_NOMEM;
 }
 
-/*
- * What the proposal means for this partner's data, from drafts of it (every
- * value, and the values held at least schema_min_count times) compared with
- * the proposal. Stays on this machine; printed for the operator. A value the
- * proposal lists that this partner holds fewer than k times is called out:
- * training's sums then count it (summed with the other partners' under
- * secure aggregation), which is what the round kept it from saying.
- */
-static int summarize(const struct fl_node_config *c, const char *proposal, FILE *fp)
+/* An index of a feature's listed values, for counting. */
+struct listed_entry {
+	const char *v;
+	size_t k;
+};
+
+static int listed_cmp(const void *a, const void *b)
 {
-	struct fl_schema *s = NULL;
-	json_t *local = NULL, *common = NULL, *prop = NULL;
+	return strcmp(((const struct listed_entry *)a)->v, ((const struct listed_entry *)b)->v);
+}
+
+/* For a feature with "case": "fold": trimmed, in any ASCII case. */
+static int listed_fold_cmp(const void *a, const void *b)
+{
+	const char *x = ((const struct listed_entry *)a)->v,
+	           *y = ((const struct listed_entry *)b)->v;
+
+	return fl_schema_fold_cmp(x, strlen(x), y, strlen(y));
+}
+
+static void free_counts(uint64_t **n, size_t nf)
+{
+	for (size_t i = 0; n != NULL && i < nf; i++)
+		free(n[i]);
+	free(n);
+}
+
+/*
+ * Counts, in the node's data, the rows holding each value s lists for a
+ * categorical feature, whatever that column is here: left out of this
+ * partner's draft (more distinct values than a draft lists), numeric, or
+ * categorical. (*out)[i] is NULL for a feature that is not categorical or
+ * not a column. Rows are read as training reads them, through the node's
+ * column mapping, and fields compared as encode_categorical() compares
+ * them (by their exact text, or trimmed in any case under "case": "fold"):
+ * training's statistics round sums each indicator column, which counts
+ * exactly these rows.
+ */
+static int count_listed(const struct fl_node_config *c, const struct fl_schema *s, uint64_t ***out)
+{
+	struct fl_csv_dialect d;
+	struct fl_csv *csv = NULL;
+	struct fl_csv_record rec;
+	struct fl_mapping *m = NULL;
+	struct fl_mapping_binding *mb = NULL;
+	struct listed_entry **idx = NULL;
+	size_t *col = NULL;
+	uint64_t **n = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = config_dialect(c, &d)) != 0 || (r = fl_csv_open_dialect(c->data, &d, &csv)) != 0)
+		return r;
+	r = FL_ERR_NOMEM;
+	if ((n = calloc(s->n_features, sizeof(*n))) == NULL ||
+	    (idx = calloc(s->n_features, sizeof(*idx))) == NULL ||
+	    (col = calloc(s->n_features, sizeof(*col))) == NULL)
+		goto out;
+	if ((r = fl_csv_next(csv, &rec)) <= 0) {
+		if (r == 0)
+			r = fl_fail(FL_ERR_DATA, "%s: the file is empty", c->data);
+		goto out;
+	}
+	if (c->mapping != NULL) {
+		if ((r = fl_mapping_load(c->mapping, &m)) != 0 ||
+		    (r = fl_mapping_bind(m, NULL, c->data, &rec, &mb)) != 0)
+			goto out;
+		rec = *fl_mapping_header(mb);
+	}
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+
+		col[i] = SIZE_MAX;
+		if (f->type != FL_CATEGORICAL || f->n_values == 0)
+			continue;
+		for (size_t j = 0; j < rec.n_fields && col[i] == SIZE_MAX; j++)
+			if (strcmp(rec.fields[j].s, f->name) == 0)
+				col[i] = j;
+		if (col[i] == SIZE_MAX)
+			continue;
+		r = FL_ERR_NOMEM;
+		if ((n[i] = calloc(f->n_values, sizeof(**n))) == NULL ||
+		    (idx[i] = calloc(f->n_values, sizeof(**idx))) == NULL)
+			goto out;
+		for (size_t k = 0; k < f->n_values; k++)
+			idx[i][k] = (struct listed_entry){f->values[k], k};
+		qsort(idx[i], f->n_values, sizeof(**idx), f->fold ? listed_fold_cmp : listed_cmp);
+	}
+	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		if (mb != NULL)
+			rec = *fl_mapping_apply(mb, &rec);
+		for (size_t i = 0; i < s->n_features; i++) {
+			struct listed_entry key, *hit;
+
+			if (col[i] >= rec.n_fields)
+				continue;
+			key.v = rec.fields[col[i]].s;
+			hit = bsearch(&key, idx[i], s->features[i].n_values, sizeof(**idx),
+			              s->features[i].fold ? listed_fold_cmp : listed_cmp);
+			if (hit != NULL)
+				n[i][hit->k]++;
+		}
+	}
+	if (r == 0) {
+		*out = n;
+		n = NULL;
+	}
+out:
+	for (size_t i = 0; idx != NULL && i < s->n_features; i++)
+		free(idx[i]);
+	free(idx);
+	free(col);
+	free_counts(n, s->n_features);
+	fl_mapping_binding_free(mb);
+	fl_mapping_free(m);
+	fl_csv_free(csv);
+	return r;
+}
+
+/*
+ * A value s lists that this partner holds 1 to k-1 times (k its
+ * schema_min_count) is refused: training's statistics round sums its
+ * indicator column, i.e. counts the leads holding it, and secure
+ * aggregation hides this partner's count only among the other partners'.
+ * A coordinator that plants a guessed value in a proposal (a customer's
+ * name, a postcode) would learn that count, which the round kept from it.
+ * Each such column is printed on fp (when not NULL) with its values; the
+ * error names the first. No data, or data that cannot be read, is refused
+ * too: nothing was compared.
+ */
+static int listed_rare(const struct fl_node_config *c, const struct fl_schema *s, const char *what,
+                       const char *consequence, FILE *fp)
+{
+	uint64_t **n = NULL, k = c->schema_min_count;
+	char b1[SHOW_MAX], b2[SHOW_MAX];
+	size_t cols = 0, first = 0;
+	int r;
+
+	if (c->data == NULL)
+		return fl_fail(FL_ERR_SCHEMA,
+		               "no data in the node's config ([node] data): %s cannot be compared "
+		               "with this partner's data; %s",
+		               what, consequence);
+	if ((r = count_listed(c, s, &n)) != 0) {
+		show(fl_errmsg(), b1);
+		return fl_fail(FL_ERR_SCHEMA, "cannot compare %s with %s: %s; %s", what, c->data,
+		               b1, consequence);
+	}
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t rare = 0;
+
+		for (size_t v = 0; n[i] != NULL && v < f->n_values; v++) {
+			if (n[i][v] == 0 || n[i][v] >= k)
+				continue;
+			if (rare++ == 0 && fp != NULL)
+				fprintf(fp,
+				        "WARNING feature \"%s\": %s lists values this partner "
+				        "holds "
+				        "1 to %llu times (training would count them):",
+				        show(f->name, b1), what, (unsigned long long)(k - 1));
+			if (fp != NULL)
+				fprintf(fp, " \"%s\"", show(f->values[v], b1));
+		}
+		if (rare > 0) {
+			if (fp != NULL)
+				fprintf(fp, "\n");
+			if (cols++ == 0)
+				first = i;
+		}
+	}
+	free_counts(n, s->n_features);
+	if (cols == 0)
+		return 0;
+	snprintf(b2, sizeof(b2), " (and %zu more column%s)", cols - 1, cols == 2 ? "" : "s");
+	return fl_fail(FL_ERR_SCHEMA,
+	               "%s lists values that %s holds 1 to %llu times (fewer than "
+	               "schema_min_count = %llu) in column \"%s\"%s: training would tell the "
+	               "coordinator how many leads hold each; %s",
+	               what, c->data, (unsigned long long)(k - 1), (unsigned long long)k,
+	               show(s->features[first].name, b1), cols > 1 ? b2 : "", consequence);
+}
+
+/*
+ * What the proposal (s, its JSON text) means for this partner's data, from
+ * a draft of it (every value) compared with the proposal. Stays on this
+ * machine; printed for the operator. Then the listed values this partner
+ * holds fewer than k times: the result of listed_rare().
+ */
+static int summarize(const struct fl_node_config *c, const struct fl_schema *s, const char *text,
+                     const char *consequence, FILE *fp)
+{
+	json_t *local = NULL, *prop = NULL;
 	char b1[SHOW_MAX], b2[SHOW_MAX];
 	size_t shown = 0;
 	int r;
 
-	if ((r = fl_schema_load(proposal, &s)) != 0)
-		return r;
 	fprintf(fp, "label: %s (converted: \"%s\"), %zu features, %zu encoded columns\n",
 	        show(s->label, b1), show(s->positive, b2), s->n_features, s->dim);
 	if (c->data == NULL) {
 		fprintf(fp, "no data in the node's config: nothing to compare with\n");
 		goto out;
 	}
-	if ((r = draft_local(c, s, 0, &local)) != 0 ||
-	    (r = draft_local(c, s, c->schema_min_count, &common)) != 0 ||
-	    (prop = json_load_file(proposal, 0, NULL)) == NULL) {
+	if ((r = draft_local(c, s, 0, &local)) != 0 || (prop = json_loads(text, 0, NULL)) == NULL) {
+		/* The error may quote the proposal's label value. */
 		fprintf(fp, "cannot compare with %s: %s\n", c->data,
-		        r != 0 ? fl_errmsg() : "out of memory");
-		r = 0;
+		        show(r != 0 ? fl_errmsg() : "out of memory", b1));
 		goto out;
 	}
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
-		json_t *lf = feature_of(local, f->name), *cf = feature_of(common, f->name);
+		json_t *lf = feature_of(local, f->name);
 		const char *lt = lf ? json_string_value(json_object_get(lf, "type")) : NULL;
 
 		if (lf == NULL) {
@@ -597,7 +969,7 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 		}
 		if (f->type == FL_CATEGORICAL && strcmp(lt, "categorical") == 0) {
 			json_t *pf = feature_of(prop, f->name), *v;
-			size_t k, n = 0, rare = 0;
+			size_t k, n = 0;
 
 			json_array_foreach(json_object_get(lf, "values"), k, v)
 			{
@@ -606,8 +978,7 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 				if (n++ == 0)
 					fprintf(fp,
 					        "feature \"%s\": values here the proposal does not "
-					        "list "
-					        "go to \"%s\":",
+					        "list go to \"%s\":",
 					        show(f->name, b1),
 					        f->other ? "(other)" : "an error");
 				if (n <= 8)
@@ -616,28 +987,6 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 			if (n > 8)
 				fprintf(fp, " and %zu more", n - 8);
 			if (n > 0) {
-				fprintf(fp, "\n");
-				shown++;
-			}
-			json_array_foreach(json_object_get(lf, "values"), k, v)
-			{
-				const char *t = json_string_value(v);
-
-				if (!listed(json_object_get(pf, "values"), t) ||
-				    listed(json_object_get(cf, "values"), t))
-					continue;
-				if (rare++ == 0)
-					fprintf(fp,
-					        "WARNING feature \"%s\": the proposal lists values "
-					        "this "
-					        "partner holds fewer than %llu times (training "
-					        "counts "
-					        "them):",
-					        show(f->name, b1),
-					        (unsigned long long)c->schema_min_count);
-				fprintf(fp, " \"%s\"", show(t, b1));
-			}
-			if (rare > 0) {
 				fprintf(fp, "\n");
 				shown++;
 			}
@@ -667,20 +1016,93 @@ static int summarize(const struct fl_node_config *c, const char *proposal, FILE 
 		fprintf(fp, "every column of %s fits the proposal\n", c->data);
 out:
 	json_decref(local);
-	json_decref(common);
 	json_decref(prop);
-	fl_schema_free(s);
+	return listed_rare(c, s, "the proposal", consequence, fp);
+}
+
+/* A label value as the sent draft has it ("" when absent). */
+static const char *label_of(json_t *root, const char *key)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(root, "label"), key));
+
+	return v != NULL ? v : "";
+}
+
+/*
+ * The proposal's label against the one this partner sent in the round
+ * (STATE_DIR/schema.sent.json): a merge never changes a label, so a
+ * different one, or one the other way round (the model would then rank this
+ * partner's leads upside down), is the coordinator's. Without a sent draft
+ * (a schema merged by hand) there is nothing to compare with, and that is
+ * said.
+ */
+static int label_check(const struct fl_node_config *c, const struct fl_schema *s, FILE *fp)
+{
+	char *path = fl_node_config_state_path(c, "schema.sent.json"), *text = NULL;
+	char b[4][SHOW_MAX];
+	struct stat st;
+	json_t *root = NULL;
+	size_t len;
+	int r = 0;
+
+	if (path == NULL)
+		return FL_ERR_NOMEM;
+	if (stat(path, &st) != 0 && errno == ENOENT) {
+		fprintf(fp, "label: not compared (this node sent no draft in a schema round: no "
+		            "schema.sent.json in its state directory)\n");
+		goto out;
+	}
+	if ((r = read_text(path, &text, &len)) != 0)
+		goto out;
+	if ((root = json_loadb(text, len, 0, NULL)) == NULL) {
+		r = fl_fail(FL_ERR_SCHEMA, "%s: not the JSON this node sent; not approved", path);
+		goto out;
+	}
+	show(label_of(root, "column"), b[0]);
+	show(label_of(root, "positive"), b[1]);
+	show(label_of(root, "negative"), b[2]);
+	if (strcmp(s->label, label_of(root, "column")) != 0)
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "the proposal's label column is \"%s\", this partner sent \"%s\" "
+		            "(schema.sent.json); not approved",
+		            show(s->label, b[3]), b[0]);
+	else if (strcmp(s->positive, label_of(root, "negative")) == 0 &&
+	         strcmp(s->negative, label_of(root, "positive")) == 0)
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "the proposal's label is the other way round: it says \"%s\" means "
+		            "converted, this partner sent \"%s\" (schema.sent.json), and the model "
+		            "would rank this partner's leads upside down; not approved",
+		            show(s->positive, b[3]), b[1]);
+	else if (strcmp(s->positive, label_of(root, "positive")) != 0 ||
+	         strcmp(s->negative, label_of(root, "negative")) != 0) {
+		char p[SHOW_MAX];
+
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "the proposal's label values are \"%s\" (converted) and \"%s\", this "
+		            "partner sent \"%s\" and \"%s\" (schema.sent.json); not approved",
+		            show(s->positive, p), show(s->negative, b[3]), b[1], b[2]);
+	} else
+		fprintf(fp, "label: as this partner sent it\n");
+out:
+	json_decref(root);
+	free(text);
+	free(path);
 	return r;
 }
 
 static void approve_usage(void)
 {
 	printf("usage: fedlead-node schema approve PROPOSAL.json --config NODE.conf\n\n"
-	       "Shows the proposal's fingerprint and what it means for this partner's data\n"
-	       "(values it holds that go to \"other\", columns it lacks), asks the operator to\n"
-	       "type yes, and pins the fingerprint in the node's state directory\n"
-	       "(schema.pin): fedlead-node join then refuses any schema with another\n"
-	       "fingerprint. Nothing approves a schema but this command.\n");
+	       "Reads the proposal once, shows its fingerprint and what it means for this\n"
+	       "partner's data (values it holds that go to \"other\", columns it lacks),\n"
+	       "asks the operator to type yes, keeps the bytes shown as\n"
+	       "STATE_DIR/schema.approved.json and pins their fingerprint and SHA-256\n"
+	       "(schema.pin): fedlead-node join then refuses any other schema. Refused\n"
+	       "without asking (exit 2): a proposal listing a value this partner holds\n"
+	       "1 to schema_min_count-1 times in any column, one that cannot be compared\n"
+	       "with the data, one whose label differs from the one this node sent, one\n"
+	       "with a key outside the schema contract. Needs [state] state_dir. Nothing\n"
+	       "approves a schema but this command.\n");
 }
 
 static int schema_approve(int argc, char **argv)
@@ -689,7 +1111,7 @@ static int schema_approve(int argc, char **argv)
 	struct round_args a = {0};
 	struct fl_schema *s = NULL;
 	const char *proposal;
-	char fp[65], answer[64], *pin = NULL, *text = NULL, *approved = NULL;
+	char fp[65], sha[65], answer[64], *pin = NULL, *text = NULL, *approved = NULL;
 	size_t len;
 	int r;
 
@@ -710,13 +1132,33 @@ static int schema_approve(int argc, char **argv)
 		r = 0;
 		goto out;
 	}
-	if (r != 0)
+	if (r != 0 || (r = need_state_dir(&c, "approve")) != 0)
 		goto out;
-	if ((r = fl_schema_load(proposal, &s)) != 0)
+	/* The file is read once: the fingerprint, the summary, the approved
+	 * copy and its SHA-256 all come from these bytes, whatever happens to
+	 * the file while the operator reads. */
+	if ((r = read_text(proposal, &text, &len)) != 0)
+		goto out;
+	{
+		char who[600];
+
+		/* Only the schema contract (and a comment, as fedlead-node
+		 * schema merge writes one): a key outside the fingerprint would
+		 * change how this node reads its data under a fingerprint other
+		 * partners approved. */
+		snprintf(who, sizeof(who), "%s", proposal);
+		if ((r = fl_schema_round_contract(text, len, FL_CONTRACT_COMMENT, who)) != 0) {
+			r = fl_fail(FL_ERR_SCHEMA, "%s; not approved", fl_errmsg());
+			goto out;
+		}
+	}
+	if ((r = fl_schema_parse(text, len, proposal, &s)) != 0 ||
+	    (r = sha256_hex(text, len, sha)) != 0)
 		goto out;
 	fl_schema_fingerprint_hex(s, fp);
 	printf("proposal: %s\nfingerprint: %s\n", proposal, fp);
-	if ((r = summarize(&c, proposal, stdout)) != 0)
+	if ((r = summarize(&c, s, text, "not approved", stdout)) != 0 ||
+	    (r = label_check(&c, s, stdout)) != 0)
 		goto out;
 	printf("Approve schema %s for this node? Type yes to approve: ", fp);
 	fflush(stdout);
@@ -731,19 +1173,21 @@ static int schema_approve(int argc, char **argv)
 		goto out;
 	}
 	/* A copy under its own name, which a later round's proposal does not
-	 * overwrite: the schema the node joins with. */
-	if ((r = read_text(proposal, &text, &len)) != 0 ||
-	    (r = write_state(&c, "schema.approved.json", text, &approved)) != 0)
+	 * overwrite: the schema the node joins with, byte for byte the text
+	 * shown. */
+	if ((r = state_dir_make(&c)) != 0)
 		goto out;
-	if ((pin = fl_node_config_state_path(&c, PIN_FILE)) == NULL) {
+	if ((approved = fl_node_config_state_path(&c, "schema.approved.json")) == NULL ||
+	    (pin = fl_node_config_state_path(&c, PIN_FILE)) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = pin_write(pin, "approved", fp)) != 0)
+	if ((r = fl_file_write_atomic(approved, NULL, text, len)) != 0 ||
+	    (r = pin_write(pin, "approved", fp, sha)) != 0)
 		goto out;
 	printf("approved: this node joins only a federation whose schema has fingerprint %s "
-	       "(pinned in %s)\n",
-	       fp, pin);
+	       "and SHA-256 %s (pinned in %s)\n",
+	       fp, sha, pin);
 	if (c.schema == NULL || strcmp(c.schema, approved) != 0)
 		printf("the approved schema is %s: set schema = %s in the node's config\n",
 		       approved, approved);

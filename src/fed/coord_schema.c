@@ -21,6 +21,8 @@
 #include "fedlead/log.h"
 #include "fedlead/schema.h"
 #include "fedlead/schema_merge.h"
+#include "fedlead/schema_round.h"
+#include "fedlead/utf8.h"
 #include "fedlead/wire.h"
 
 int fl_coord_schema_join(struct fl_fedcoord *c, struct partner *p, const Fedlead__Wire__Hello *h,
@@ -112,14 +114,71 @@ static void free_lines(char **v, size_t n)
 }
 
 /* The round failed: no checkpoint (there is no schema to tie one to, and
- * a round is run again from the start). */
-static void schema_fail(struct fl_fedcoord *c, const char *msg)
+ * a round is run again from the start). With tell, every connected partner
+ * is sent a Reject with the reason: a node that only saw the connection
+ * close could not say why. */
+static void schema_fail(struct fl_fedcoord *c, const char *msg, int tell)
 {
 	c->phase = FL_PHASE_FAILED;
 	fl_log(FL_LOG_ERROR, "schema round of federation %s failed: %s", c->federation_id, msg);
 	fl_audit_event(c->io.audit, "failed", "{s:s, s:s}", "federation", c->federation_id,
 	               "reason", msg);
+	for (size_t i = 0; tell && i < c->np; i++) {
+		Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+		Fedlead__Wire__Reject rj = FEDLEAD__WIRE__REJECT__INIT;
+		char reason[FL_WIRE_MAX_STRING + 1];
+
+		if (!c->p[i].connected)
+			continue;
+		/* The reason may quote a partner's column names. */
+		fl_wire_clean_string(reason, sizeof(reason), msg);
+		rj.reason = reason;
+		rj.permanent = 1;
+		env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_REJECT;
+		env.reject = &rj;
+		c->io.send(c->io.ctx, c->p[i].id, &env);
+	}
 	c->io.finished(c->io.ctx, 0, msg);
+}
+
+/* The proposal is the schema contract: the merge's "comment" (words for a
+ * person running fedlead-node schema merge) is no part of it, and a node
+ * refuses a proposal carrying one. */
+static int drop_comment(char **json)
+{
+	json_t *root = json_loads(*json, JSON_REJECT_DUPLICATES, NULL);
+	char *text;
+
+	if (root == NULL)
+		return FL_ERR_NOMEM;
+	json_object_del(root, "comment");
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (text == NULL)
+		return FL_ERR_NOMEM;
+	free(*json);
+	*json = text;
+	return 0;
+}
+
+/* src into dst (room for strlen(src) + 1) with each control character, or
+ * byte that is not UTF-8, as '?': fl_wire_clean_string() without its
+ * length limit. */
+static void clean_text(char *dst, const char *src)
+{
+	size_t n = strlen(src), o = 0, k;
+	uint32_t cp;
+
+	for (size_t i = 0; i < n; i += k) {
+		if ((k = fl_utf8_char(src + i, n - i, &cp)) == 0 || fl_utf8_is_control(cp)) {
+			k = k == 0 ? 1 : k;
+			dst[o++] = '?';
+			continue;
+		}
+		memcpy(dst + o, src + i, k);
+		o += k;
+	}
+	dst[o] = '\0';
 }
 
 /* Every partner has sent its draft: merge, and tell everyone. */
@@ -135,7 +194,7 @@ static void schema_finish(struct fl_fedcoord *c)
 	int r;
 
 	if (in == NULL || partners == NULL) {
-		schema_fail(c, "out of memory merging the drafts");
+		schema_fail(c, "out of memory merging the drafts", 1);
 		goto out;
 	}
 	for (size_t i = 0; i < c->np; i++) {
@@ -144,18 +203,22 @@ static void schema_finish(struct fl_fedcoord *c)
 		partners[i] = c->p[i].id;
 	}
 	r = fl_schema_merge(in, c->np, &res);
+	if (r == 0 && drop_comment(&res.json) != 0) {
+		schema_fail(c, "out of memory merging the drafts", 1);
+		goto out;
+	}
 	if (r == 0 &&
 	    (r = fl_schema_parse(res.json, strlen(res.json), "the merged schema", &s)) != 0)
 		fl_schema_merge_result_free(&res);
 	if (r != 0 && res.n_conflicts == 0) {
 		snprintf(msg, sizeof(msg), "the drafts cannot be merged: %s", fl_errmsg());
-		schema_fail(c, msg);
+		schema_fail(c, msg, 1);
 		goto out;
 	}
 	sp.partners = partners;
 	sp.n_partners = c->np;
 	if ((sp.notes = wire_lines(res.notes, res.n_notes, &sp.n_notes)) == NULL && res.n_notes) {
-		schema_fail(c, "out of memory");
+		schema_fail(c, "out of memory", 1);
 		goto out;
 	}
 	for (size_t i = 0; i < sp.n_notes; i++)
@@ -168,25 +231,29 @@ static void schema_finish(struct fl_fedcoord *c)
 	} else {
 		sp.conflicts = wire_lines(res.conflicts, res.n_conflicts, &sp.n_conflicts);
 		if (sp.conflicts == NULL) {
-			schema_fail(c, "out of memory");
+			schema_fail(c, "out of memory", 1);
 			goto out;
 		}
 		/* Logged as sent: cleaned of control characters. */
 		for (size_t i = 0; i < sp.n_conflicts; i++)
 			fl_log(FL_LOG_ERROR, "schema round: conflict: %s", sp.conflicts[i]);
+		/* For the data team to read (STATE_DIR/schema.conflicts.txt):
+		 * every conflict, without control characters (a partner's
+		 * column name may hold a terminal escape). */
 		for (size_t i = 0; i < res.n_conflicts; i++)
 			len += strlen(res.conflicts[i]) + 1;
 		if ((all = calloc(1, len + 1)) != NULL)
-			for (size_t i = 0; i < res.n_conflicts; i++) {
-				strcat(all, res.conflicts[i]);
-				strcat(all, "\n");
+			for (size_t i = 0, o = 0; i < res.n_conflicts; i++) {
+				clean_text(all + o, res.conflicts[i]);
+				o += strlen(all + o);
+				all[o++] = '\n';
 			}
 	}
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_SCHEMA_PROPOSAL;
 	env.schema_proposal = &sp;
 	/* Kept for a partner that lost its connection before it got it. */
 	if (r == 0 && fl_wire_encode(&env, &c->schema_frame, &c->schema_frame_len) != 0) {
-		schema_fail(c, "cannot encode the proposal");
+		schema_fail(c, "cannot encode the proposal", 1);
 		goto out;
 	}
 	for (size_t i = 0; i < c->np; i++)
@@ -209,7 +276,8 @@ static void schema_finish(struct fl_fedcoord *c)
 		         "every partner): people decide them, edit a draft (fedlead-node schema "
 		         "propose --draft) and run the round again",
 		         res.n_conflicts, res.n_conflicts == 1 ? "" : "s");
-		schema_fail(c, msg);
+		/* The partners have the conflicts. */
+		schema_fail(c, msg, 0);
 	}
 out:
 	free_lines(sp.notes, sp.n_notes);
@@ -264,6 +332,16 @@ int fl_coord_schema_message(struct fl_fedcoord *c, struct partner *p,
 	}
 	/* A draft that is no schema on its own is that partner's to fix: said
 	 * to it, and the round waits for a good one. */
+	{
+		char who[160];
+
+		/* Only the schema contract, and no clip range: what an honest
+		 * node sends (fl_schema_round_strip). */
+		snprintf(who, sizeof(who), "peer %s: its schema draft", p->id);
+		if ((r = fl_schema_round_contract((const char *)d->data, d->len,
+		                                  FL_CONTRACT_NO_CLIP, who)) != 0)
+			return r;
+	}
 	one = (struct fl_schema_merge_input){p->id, (const char *)d->data, d->len};
 	if ((r = fl_schema_merge(&one, 1, &res)) != 0) {
 		r = fl_fail(FL_ERR_PROTO, "peer %s: its schema draft: %s", p->id, fl_errmsg());

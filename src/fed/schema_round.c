@@ -12,16 +12,152 @@
 #include "fedlead/strv.h"
 #include "fedlead/wire.h"
 
-/* What stays at the site: how its files are written, and the draft's own
- * words. */
-static const char *const local_keys[] = {"comment",   "delimiter", "encoding", "decimal",
-                                         "thousands", "currency",  NULL};
+/*
+ * The schema contract: the keys a schema agreed in the round may carry. An
+ * allow-list, so that a key added to the schema later is refused in the
+ * round until it is added here. What is not in it either says how one
+ * partner's files are written ("delimiter", "encoding", "decimal",
+ * "thousands", "currency": outside the fingerprint, so a proposal carrying
+ * them would make one partner read its numbers differently under the
+ * fingerprint every partner approved) or is words nobody approves
+ * ("comment"). "clip" is in the contract but never in a draft: clip ranges
+ * are drafted from local quantiles, people agree on them.
+ */
+static const char *const contract_top[] = {"fedlead_schema", "label",          "id", "features",
+                                           "ignore",         "missing_values", NULL};
+static const char *const contract_label[] = {"column", "positive", "negative", NULL};
+static const char *const contract_feature[] = {"name",      "type",           "missing", "values",
+                                               "other",     "missing_values", "case",    "format",
+                                               "reference", "clip",           NULL};
+
+static int allowed(const char *const *keys, const char *key, unsigned flags)
+{
+	if (strcmp(key, "clip") == 0 && (flags & FL_CONTRACT_NO_CLIP))
+		return 0;
+	if (strcmp(key, "comment") == 0 && (flags & FL_CONTRACT_COMMENT))
+		return 1;
+	for (size_t i = 0; keys[i] != NULL; i++)
+		if (strcmp(key, keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* One object's keys against keys: refused (who != NULL) or deleted. */
+static int contract_object(json_t *obj, const char *const *keys, unsigned flags, const char *path,
+                           const char *who)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+
+	if (!json_is_object(obj))
+		return 0; /* its shape is fl_schema_parse()'s to judge */
+	json_object_foreach_safe(obj, tmp, key, v)
+	{
+		char shown[FL_CONTRACT_KEY_SHOWN];
+
+		(void)v;
+		if (allowed(keys, key, flags))
+			continue;
+		if (who == NULL) {
+			json_object_del(obj, key);
+			continue;
+		}
+		/* The key comes from a peer: printed without its control
+		 * characters. */
+		fl_wire_clean_string(shown, sizeof(shown), key);
+		return fl_fail(FL_ERR_PROTO,
+		               "%s carries \"%s\" at %s.%s, which is not part of the schema "
+		               "contract: refused",
+		               who, shown, path, shown);
+	}
+	return 0;
+}
+
+static int contract_walk(json_t *root, unsigned flags, const char *who)
+{
+	json_t *f;
+	size_t k;
+	int r;
+
+	if ((r = contract_object(root, contract_top, flags, "$", who)) != 0 ||
+	    (r = contract_object(json_object_get(root, "label"), contract_label, flags, "$.label",
+	                         who)) != 0)
+		return r;
+	json_array_foreach(json_object_get(root, "features"), k, f)
+	{
+		char path[48];
+
+		snprintf(path, sizeof(path), "$.features[%zu]", k);
+		/* "comment" is allowed at the top only. */
+		if ((r = contract_object(f, contract_feature, flags & ~FL_CONTRACT_COMMENT, path,
+		                         who)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * A JSON tree costs tens of times its text ("{}," is 3 bytes and a
+ * jansson object about 200): from a peer, the text is bounded by what a
+ * schema can hold before it is parsed. A schema has an object and at most
+ * three arrays per feature (values, missing_values, clip) and a few more;
+ * FL_CONTRACT_MAX_ITEMS scalars (values, ignored columns) cost at most
+ * tens of MiB.
+ */
+#define FL_CONTRACT_MAX_CONTAINERS (4u * FL_SCHEMA_MAX_FEATURES + 16u)
+#define FL_CONTRACT_MAX_ITEMS 1000000u
+
+static int contract_size(const char *json, size_t len, const char *who)
+{
+	size_t containers = 0, items = 0;
+	int in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = json[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = 0;
+			continue;
+		}
+		if (ch == '"')
+			in_string = 1;
+		else if (ch == '{' || ch == '[')
+			containers++;
+		else if (ch == ',')
+			items++;
+	}
+	if (containers > FL_CONTRACT_MAX_CONTAINERS || items > FL_CONTRACT_MAX_ITEMS)
+		return fl_fail(FL_ERR_PROTO,
+		               "%s holds %zu JSON objects and arrays and %zu items, more than a "
+		               "schema of at most %u features holds (%u and %u): refused",
+		               who != NULL ? who : "the schema", containers, items,
+		               FL_SCHEMA_MAX_FEATURES, FL_CONTRACT_MAX_CONTAINERS,
+		               FL_CONTRACT_MAX_ITEMS);
+	return 0;
+}
+
+int fl_schema_round_contract(const char *json, size_t len, unsigned flags, const char *who)
+{
+	json_t *root;
+	int r;
+
+	if ((r = contract_size(json, len, who)) != 0)
+		return r;
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	r = contract_walk(root, flags, who);
+
+	json_decref(root);
+	return r;
+}
 
 int fl_schema_round_strip(const char *json, size_t len, char **out)
 {
 	json_error_t jerr;
-	json_t *root, *f;
-	size_t k;
+	json_t *root;
 	int r = FL_ERR_NOMEM;
 
 	*out = NULL;
@@ -30,15 +166,8 @@ int fl_schema_round_strip(const char *json, size_t len, char **out)
 		json_decref(root);
 		return fl_fail(FL_ERR_SCHEMA, "the draft is not a JSON object");
 	}
-	for (size_t i = 0; local_keys[i] != NULL; i++)
-		json_object_del(root, local_keys[i]);
-	json_array_foreach(json_object_get(root, "features"), k, f)
-	{
-		for (size_t i = 0; local_keys[i] != NULL; i++)
-			json_object_del(f, local_keys[i]);
-		/* Quantiles of local data: not sent (README, "The schema round"). */
-		json_object_del(f, "clip");
-	}
+	/* Only the contract leaves the site, and no clip range. */
+	contract_walk(root, FL_CONTRACT_NO_CLIP, NULL);
 	if ((*out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
 		r = 0;
 	json_decref(root);
@@ -128,6 +257,7 @@ int fl_schema_round_proposal(const Fedlead__Wire__Envelope *env, const char *pee
 {
 	const Fedlead__Wire__SchemaProposal *sp = env->schema_proposal;
 	struct fl_schema *s = NULL;
+	char who[300];
 	int r;
 
 	*out = (struct fl_schema_proposal){0};
@@ -152,11 +282,22 @@ int fl_schema_round_proposal(const Fedlead__Wire__Envelope *env, const char *pee
 		}
 		return 0;
 	}
+	/* Keys outside the contract are outside the fingerprint, or words
+	 * nobody approves: refused before anything else. */
+	snprintf(who, sizeof(who), "%s: the proposal", peer);
+	if ((r = fl_schema_round_contract((const char *)sp->schema.data, sp->schema.len, 0, who)) !=
+	    0)
+		goto fail;
 	/* The fingerprint shown to the operator is the one of the text it
 	 * approves, computed here, never only the one the coordinator says. */
 	if ((r = fl_schema_parse((const char *)sp->schema.data, sp->schema.len, "the proposal",
 	                         &s)) != 0) {
-		r = fl_fail(FL_ERR_PROTO, "%s: %s", peer, fl_errmsg());
+		char clean[FL_CONTRACT_MSG];
+
+		/* The parser quotes the coordinator's text: printed to the
+		 * operator's terminal without its control characters. */
+		fl_wire_clean_string(clean, sizeof(clean), fl_errmsg());
+		r = fl_fail(FL_ERR_PROTO, "%s: %s", peer, clean);
 		goto fail;
 	}
 	if (memcmp(s->fingerprint, sp->fingerprint.data, FL_FINGERPRINT_LEN) != 0) {

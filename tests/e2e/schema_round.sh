@@ -171,11 +171,15 @@ st=0
 echo no | "$FL_BIN/fedlead-node" schema approve "$T/deviant.json" --config "$T/node-p1/node.conf" \
 	>"$T/deviant.out" 2>&1 || st=$?
 check "approve warns of a proposed value this partner holds fewer than k times" grep -qx \
-	'WARNING feature "Lead Source": the proposal lists values this partner holds fewer than 10 times (training counts them): "Rare Source"' \
+	'WARNING feature "Lead Source": the proposal lists values this partner holds 1 to 9 times (training would count them): "Rare Source"' \
 	"$T/deviant.out"
 check "... and of values proposed for a column its draft ignores (an identifier)" grep -qx \
 	'WARNING feature "Lead Number": the proposal lists 2 values for a column this partner'"'"'s draft ignores (more than 100 distinct values, or none held 10 times): training counts the leads holding each' \
 	"$T/deviant.out"
+check "... and refuses it without asking" grep -qxF \
+	"fedlead-node: the proposal lists values that $T/p1.csv holds 1 to 9 times (fewer than schema_min_count = 10) in column \"Lead Source\" (and 1 more column): training would tell the coordinator how many leads hold each; not approved" \
+	"$T/deviant.out"
+check "... (no question asked)" bash -c "! grep -q 'Type yes' '$T/deviant.out'"
 check "... shows a name with terminal escapes with the escapes replaced" grep -qxF \
 	"feature \"Notes?[1A?[2K\": is not a column in $T/p1.csv" "$T/deviant.out"
 check "... and the proposal's own fingerprint is what it shows" \
@@ -185,7 +189,7 @@ check "p1's operator approves the proposal" approve p1 yes
 check "p2's operator approves the proposal" approve p2 yes
 check "approve shows the fingerprint" grep -qx "fingerprint: $(fp p1)" "$T/node-p1/approve.out"
 check "approve pins it in the state directory" \
-	grep -qx "approved $(fp p1)" "$T/node-p1/state/schema.pin"
+	grep -qx "approved $(fp p1) $(sha256sum "$P" | cut -d' ' -f1)" "$T/node-p1/state/schema.pin"
 check "... and keeps the approved schema where a later round does not write" \
 	cmp -s "$P" "$T/node-p1/state/schema.approved.json"
 check "p3, which did not approve, has the proposal pending" \
