@@ -360,6 +360,35 @@ for k in 1 2 3; do
 done
 check "every partner approved the same schema" \
 	bash -c "cmp -s '$T/round-p1/state/schema.approved.json' '$T/round-p2/state/schema.approved.json' && cmp -s '$T/round-p1/state/schema.approved.json' '$T/round-p3/state/schema.approved.json'"
+# A value planted in a proposal that this partner holds 1 to k-1 times
+# under the schema's name (its export spells it "Fin Tech", its mapping
+# renames it) is refused at approve: the count reads the rows through the
+# mapping, as training would.
+{
+	head -1 p1.csv
+	tail -n +2 p1.csv
+	for i in 1 2 3; do echo "X$i,3,100,Fin Tech,Web,Won"; done
+} >p4.csv
+"$PY" - m1.json m4.json "$T/round-p1/state/schema.approved.json" planted.json <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["values"]["industry"]["Fin Tech"] = "fintech"
+json.dump(m, open(sys.argv[2], "w"))
+j = json.load(open(sys.argv[3]))
+for f in j["features"]:
+    if f["name"] == "industry":
+        f["values"] = sorted(f["values"] + ["fintech"])
+json.dump(j, open(sys.argv[4], "w"), indent=2)
+PYEOF
+round_conf p4
+st=0
+echo yes | "$NODE" schema approve planted.json --config "$T/round-p4/node.conf" \
+	>planted.out 2>&1 || st=$?
+check "approve refuses a planted value held 3 times under its mapped name (exit $st)" \
+	test "$st" = 2
+check "... naming the schema's column" grep -qxF \
+	"fedlead-node: the proposal lists values that $T/p4.csv holds 1 to 9 times (fewer than schema_min_count = 10) in column \"industry\": training would tell the coordinator how many leads hold each; not approved" \
+	planted.out
 A=$T/round-p1/state/schema.approved.json
 "$NODE" train --schema "$A" --data clean.csv --l2 1 --solver newton --out pooled-round.fdl \
 	>/dev/null
