@@ -71,6 +71,10 @@ struct merge {
 	const struct fl_schema_merge_input *in;
 	size_t n;
 	json_t **root; /* each draft, parsed */
+	/* per draft, name -> feature and name -> true for its ignored
+	 * columns: jansson objects are hash tables, so a merge of drafts with
+	 * 10,000 features costs linear time, not 10^8 comparisons */
+	json_t **feat_idx, **ign_idx;
 	struct fl_schema_merge_result *res;
 };
 
@@ -187,32 +191,14 @@ out:
 }
 
 /* A feature of draft i by name, or NULL. */
-static json_t *find_feature(json_t *root, const char *name)
+static json_t *find_feature(const struct merge *m, size_t i, const char *name)
 {
-	json_t *feats = json_object_get(root, "features"), *f;
-	size_t k;
-
-	json_array_foreach(feats, k, f)
-	{
-		const char *n = json_str(f, "name");
-
-		if (n != NULL && strcmp(n, name) == 0)
-			return f;
-	}
-	return NULL;
+	return json_object_get(m->feat_idx[i], name);
 }
 
-static int is_ignored(json_t *root, const char *name)
+static int is_ignored(const struct merge *m, size_t i, const char *name)
 {
-	json_t *ign = json_object_get(root, "ignore"), *v;
-	size_t k;
-
-	json_array_foreach(ign, k, v)
-	{
-		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
-			return 1;
-	}
-	return 0;
+	return json_object_get(m->ign_idx[i], name) != NULL;
 }
 
 /* The text a CSV field must match (values may be written as integers). */
@@ -498,14 +484,14 @@ static int merge_feature(struct merge *m, const char *name, json_t *feats)
 	if (fs == NULL)
 		goto out;
 	for (size_t i = 0; i < m->n; i++)
-		if ((fs[i] = find_feature(m->root[i], name)) != NULL && has == m->n)
+		if ((fs[i] = find_feature(m, i, name)) != NULL && has == m->n)
 			has = i;
 	for (size_t i = 0; i < m->n; i++) {
 		if (fs[i] != NULL)
 			continue;
 		complete = 0;
 		if (add_line(&m->res->conflicts, &m->res->n_conflicts,
-		             is_ignored(m->root[i], name)
+		             is_ignored(m, i, name)
 		                     ? "features \"%s\": a feature in %s, ignored in %s"
 		                     : "features \"%s\": a feature in %s, no such column in %s",
 		             name, m->in[has].name, m->in[i].name) != 0)
@@ -612,7 +598,7 @@ static int merge_ignore(struct merge *m, json_t *out)
 				continue;
 			json_object_set_new(seen, name, json_true());
 			for (size_t j = 0; j < m->n && !feature; j++)
-				feature = find_feature(m->root[j], name) != NULL;
+				feature = find_feature(m, j, name) != NULL;
 			if (!feature && json_array_append(ign, v) != 0)
 				goto out;
 		}
@@ -632,7 +618,9 @@ static int bad(const char *name, const char *where, const char *what)
 /* A draft has the shape of a schema: a label with three strings, features
  * with a string name and type, values strings or integers, a clip two
  * numbers, ignore a list of strings. */
-static int check_draft(json_t *root, const char *name)
+/* Checks the shapes of draft `root` and indexes its features (by name, in
+ * feat) and ignored columns (in ign). */
+static int check_draft(json_t *root, const char *name, json_t *feat, json_t *ign_idx)
 {
 	json_t *label, *feats, *ign, *f, *v;
 	size_t k, j;
@@ -658,8 +646,10 @@ static int check_draft(json_t *root, const char *name)
 		if (!json_is_object(f) || !json_is_string(json_object_get(f, "name")) ||
 		    !json_is_string(json_object_get(f, "type")))
 			return bad(name, where, "must be an object with a \"name\" and a \"type\"");
-		if (find_feature(root, json_str(f, "name")) != f)
+		if (json_object_get(feat, json_str(f, "name")) != NULL)
 			return bad(name, where, "a second feature of the same name");
+		if (json_object_set(feat, json_str(f, "name"), f) != 0)
+			return FL_ERR_NOMEM;
 		if (vals != NULL && !json_is_array(vals))
 			return bad(name, where, "\"values\" must be an array");
 		json_array_foreach(vals, j, v)
@@ -682,6 +672,8 @@ static int check_draft(json_t *root, const char *name)
 	{
 		if (!json_is_string(v))
 			return bad(name, "", "\"ignore\" must list column names");
+		if (json_object_set(ign_idx, json_string_value(v), json_true()) != 0)
+			return FL_ERR_NOMEM;
 	}
 	return 0;
 }
@@ -715,6 +707,8 @@ int fl_schema_merge(const struct fl_schema_merge_input *in, size_t n,
 	if (n == 0)
 		return fl_fail(FL_ERR_INVALID, "no drafts to merge");
 	if ((m.root = calloc(n, sizeof(*m.root))) == NULL ||
+	    (m.feat_idx = calloc(n, sizeof(*m.feat_idx))) == NULL ||
+	    (m.ign_idx = calloc(n, sizeof(*m.ign_idx))) == NULL ||
 	    (ids = calloc(n, sizeof(*ids))) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
@@ -731,7 +725,12 @@ int fl_schema_merge(const struct fl_schema_merge_input *in, size_t n,
 			            jerr.column, jerr.text);
 			goto out;
 		}
-		if ((r = check_draft(m.root[i], in[i].name)) != 0)
+		if ((m.feat_idx[i] = json_object()) == NULL ||
+		    (m.ign_idx[i] = json_object()) == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = check_draft(m.root[i], in[i].name, m.feat_idx[i], m.ign_idx[i])) != 0)
 			goto out;
 	}
 	r = FL_ERR_NOMEM;
@@ -781,9 +780,16 @@ out:
 	fl_schema_free(check);
 	free(text);
 	json_decref(out);
-	for (size_t i = 0; m.root != NULL && i < n; i++)
+	for (size_t i = 0; m.root != NULL && i < n; i++) {
 		json_decref(m.root[i]);
+		if (m.feat_idx != NULL)
+			json_decref(m.feat_idx[i]);
+		if (m.ign_idx != NULL)
+			json_decref(m.ign_idx[i]);
+	}
 	free(m.root);
+	free(m.feat_idx);
+	free(m.ign_idx);
 	free(ids);
 	return r;
 }
