@@ -8,65 +8,7 @@
 # Run by ctest with FL_BIN (build dir with the programs), FL_SRC (source
 # root) and FL_DATA (tests/data). By hand:
 #   FL_BIN=build FL_SRC=. FL_DATA=tests/data bash tests/e2e/cli.sh
-set -euo pipefail
-
-: "${FL_BIN:?FL_BIN must name the build directory}"
-FL_BIN="$(cd "$FL_BIN" && pwd)"
-NODE="$FL_BIN/fedlead-node"
-SCORE="$FL_BIN/fedlead-score"
-PY="$(command -v python3 || echo /usr/bin/python3)"
-for prog in "$NODE" "$SCORE"; do
-	[ -x "$prog" ] || { echo "not ok - $prog is not built"; exit 1; }
-done
-
-T="$(mktemp -d "${TMPDIR:-/tmp}/fl_e2e_cli.XXXXXX")"
-trap 'rm -rf "$T"' EXIT
-# A set-up step that fails stops the script; say where.
-trap 'echo "not ok - the script stopped at line $LINENO"' ERR
-# Relative paths from here on, so messages name files as a person typed them.
-cd "$T"
-
-pass=0
-fail=0
-ok() {
-	pass=$((pass + 1))
-	echo "ok - $1"
-}
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - $1"
-	shift
-	for line in "$@"; do echo "    # $line"; done
-}
-
-# run CMD...: runs a program, keeping stdout in out, stderr in err and the
-# exit status in $rc (set -e must not stop the script on a failing command).
-run() {
-	rc=0
-	"$@" >out 2>err || rc=$?
-}
-
-# expect NAME RC [STDERR]: checks the last run's exit status and, when given,
-# that stderr is exactly STDERR.
-expect() {
-	local name=$1 want_rc=$2
-	if [ "$rc" != "$want_rc" ]; then
-		not_ok "$name" "exit status $rc, want $want_rc" "stderr: $(head -c 600 err)"
-		return
-	fi
-	if [ $# -ge 3 ] && [ "$(cat err)" != "$3" ]; then
-		not_ok "$name" "stderr: $(head -c 600 err)" "want:   $3"
-		return
-	fi
-	ok "$name"
-}
-
-# check NAME COMMAND...: passes when the shell command succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
-}
+. "$(dirname "$0")/lib/cli.bash"
 
 has_line() { grep -Fqx -- "$2" "$1"; }
 has_text() { grep -Fq -- "$2" "$1"; }
@@ -415,6 +357,4 @@ run "$SCORE" --model model.fdl --verify-ca ca.crt --explain
 expect "--verify-ca names an unsigned model once" 1 'fedlead-score: model.fdl: model is not signed'
 check "--verify-ca prints nothing on stdout for a refused model" test ! -s out
 
-trap - ERR
-echo "$pass passed, $fail failed"
-if [ "$fail" -ne 0 ]; then exit 1; fi
+finish

@@ -1,5 +1,5 @@
-# What the end-to-end tests of the local commands share (dialects.sh,
-# dates.sh, draft.sh): the programs, a temporary directory that goes away,
+# What the end-to-end tests of the local commands share (cli.sh,
+# dialects.sh, dates.sh, draft.sh): the programs, a temporary directory that goes away,
 # TAP-like lines counted by ok/not_ok, and run/expect/check. Sourced first
 # by each script; finish ends it.
 set -euo pipefail
@@ -16,7 +16,9 @@ done
 
 T="$(mktemp -d "${TMPDIR:-/tmp}/fl_e2e_$(basename "$0" .sh).XXXXXX")"
 trap 'rm -rf "$T"' EXIT
+# A set-up step that fails stops the script; say where.
 trap 'echo "not ok - the script stopped at line $LINENO"' ERR
+# Relative paths from here on, so messages name files as a person typed them.
 cd "$T"
 
 pass=0
@@ -31,6 +33,8 @@ not_ok() {
 	shift
 	for line in "$@"; do echo "    # $line"; done
 }
+# run CMD...: runs a program, keeping stdout in out, stderr in err and the
+# exit status in $rc (set -e must not stop the script on a failing command).
 run() {
 	rc=0
 	"$@" >out 2>err || rc=$?
@@ -49,6 +53,7 @@ expect() {
 	fi
 	ok "$name"
 }
+# check NAME COMMAND...: passes when the shell command succeeds.
 check() {
 	local name=$1
 	shift
