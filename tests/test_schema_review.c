@@ -130,7 +130,7 @@ static void test_contract_keys_refused(void **state)
 	for (size_t i = 0; i < sizeof(OUTSIDE) / sizeof(OUTSIDE[0]); i++) {
 		snprintf(key, sizeof(key), "%s", OUTSIDE[i][1] + 2);
 		/* At the top. */
-		snprintf(text, sizeof(text), "{%s%s", OUTSIDE[i][0], HONEST + 1);
+		snprintf(text, sizeof(text), "{%s%s", OUTSIDE[i][0], &HONEST[1]);
 		assert_int_equal(proposal(text, strlen(text), 1, &p), FL_ERR_PROTO);
 		snprintf(want, sizeof(want),
 		         "coordinator x: the proposal carries \"%s\" at %s, which is not part of "
@@ -640,7 +640,7 @@ static void test_contract_draft_refused(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(OUTSIDE) / sizeof(OUTSIDE[0]); i++) {
 		snprintf(key, sizeof(key), "%s", OUTSIDE[i][1] + 2);
-		snprintf(text, sizeof(text), "{%s%s", OUTSIDE[i][0], HONEST + 1);
+		snprintf(text, sizeof(text), "{%s%s", OUTSIDE[i][0], &HONEST[1]);
 		assert_int_equal(send_draft(c, "acme", text, strlen(text)), FL_ERR_PROTO);
 		snprintf(want, sizeof(want),
 		         "peer acme: its schema draft carries \"%s\" at %s, which is not part of "
