@@ -51,6 +51,11 @@ extern const struct fl_cfg_key fl_node_config_keys[];
  */
 int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o);
 
+/* The data's dialect as the config writes it ("delimiter", "encoding",
+ * "decimal", "thousands", "currency"); *set gets the FL_DIALECT_* bits of
+ * the keys given (set may be NULL). FL_ERR_CONFIG names a bad value. */
+int fl_node_config_dialect(const struct fl_node_config *c, struct fl_csv_dialect *d, unsigned *set);
+
 /* Frees what c holds (fl_config_free); c stays reusable. */
 void fl_node_config_free(struct fl_node_config *c);
 

@@ -215,19 +215,33 @@ char *fl_node_config_state_path(const struct fl_node_config *c, const char *file
 	return out;
 }
 
+int fl_node_config_dialect(const struct fl_node_config *c, struct fl_csv_dialect *d, unsigned *set)
+{
+	const struct {
+		const char *key, *value;
+	} keys[] = {{"delimiter", c->delimiter},
+	            {"encoding", c->encoding},
+	            {"decimal", c->decimal},
+	            {"thousands", c->thousands},
+	            {"currency", c->currency}};
+	unsigned bits = 0;
+
+	*d = (struct fl_csv_dialect){0};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].value != NULL &&
+		    fl_csv_dialect_set(d, &bits, keys[i].key, keys[i].key, keys[i].value) != 0)
+			return fl_fail(FL_ERR_CONFIG, "%s", fl_errmsg());
+	if (set != NULL)
+		*set = bits;
+	return 0;
+}
+
 int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
 {
 	const char *missing = NULL;
 	struct fl_node_policy pol;
-	struct fl_csv_dialect dialect = {0};
-	unsigned dialect_set = 0;
-	const struct {
-		const char *key, *value;
-	} dialect_keys[] = {{"delimiter", c->delimiter},
-	                    {"encoding", c->encoding},
-	                    {"decimal", c->decimal},
-	                    {"thousands", c->thousands},
-	                    {"currency", c->currency}};
+	struct fl_csv_dialect dialect;
+	unsigned dialect_set;
 	int r;
 
 	if (!c->schema)
@@ -249,13 +263,9 @@ int fl_node_config_opts(struct fl_node_config *c, struct fl_node_opts *o)
 	if (missing != NULL)
 		return fl_fail(FL_ERR_CONFIG, "setting \"%s\" is required (config file or --%s)",
 		               missing, missing);
-	if ((r = node_policy(c, &pol)) != 0)
+	if ((r = node_policy(c, &pol)) != 0 ||
+	    (r = fl_node_config_dialect(c, &dialect, &dialect_set)) != 0)
 		return r;
-	for (size_t i = 0; i < sizeof(dialect_keys) / sizeof(dialect_keys[0]); i++)
-		if (dialect_keys[i].value != NULL &&
-		    fl_csv_dialect_set(&dialect, &dialect_set, dialect_keys[i].key,
-		                       dialect_keys[i].key, dialect_keys[i].value) != 0)
-			return fl_fail(FL_ERR_CONFIG, "%s", fl_errmsg());
 	*o = (struct fl_node_opts){
 	        .schema_path = c->schema,
 	        .data_path = c->data,

@@ -29,36 +29,10 @@
 #include "fedlead/schema_round.h"
 #include "fedlead/wire.h"
 
-/* Reads a whole file of at most FL_SCHEMA_MAX_BYTES. */
+/* Reads a schema, draft or proposal file whole (at most FL_SCHEMA_MAX_BYTES). */
 static int read_text(const char *path, char **out, size_t *len)
 {
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0;
-
-	*out = NULL;
-	*len = 0;
-	if (fp == NULL)
-		return fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
-	if ((buf = malloc(FL_SCHEMA_MAX_BYTES + 1)) == NULL) {
-		fclose(fp);
-		return FL_ERR_NOMEM;
-	}
-	n = fread(buf, 1, FL_SCHEMA_MAX_BYTES + 1, fp);
-	if (ferror(fp) || n > FL_SCHEMA_MAX_BYTES) {
-		int err = ferror(fp);
-
-		fclose(fp);
-		free(buf);
-		return err ? fl_fail(FL_ERR_IO, "%s: cannot read", path)
-		           : fl_fail(FL_ERR_LIMIT, "%s: larger than %u bytes", path,
-		                     FL_SCHEMA_MAX_BYTES);
-	}
-	fclose(fp);
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
+	return fl_file_read_all(path, FL_SCHEMA_MAX_BYTES, FL_ERR_LIMIT, out, len);
 }
 
 /* Names and values as printed for the operator: a proposal comes from the
@@ -362,19 +336,6 @@ static int round_opts(struct fl_node_config *c, struct fl_node_opts *o)
 	return 0;
 }
 
-static int config_dialect(const struct fl_node_config *c, struct fl_csv_dialect *d)
-{
-	const char *keys[] = {"delimiter", "encoding", "decimal", "thousands", "currency"};
-	const char *vals[] = {c->delimiter, c->encoding, c->decimal, c->thousands, c->currency};
-	unsigned set = 0;
-
-	*d = (struct fl_csv_dialect){0};
-	for (size_t i = 0; i < 5; i++)
-		if (vals[i] != NULL && fl_csv_dialect_set(d, &set, keys[i], keys[i], vals[i]) != 0)
-			return fl_fail(FL_ERR_CONFIG, "%s", fl_errmsg());
-	return 0;
-}
-
 /*
  * Drafts a schema from the node's data as the node reads it for training:
  * its dialect and its column mapping (so that partners with their own
@@ -386,7 +347,7 @@ static int draft_data(const struct fl_node_config *c, struct fl_schema_draft_opt
 	struct fl_mapping *m = NULL;
 	int r;
 
-	if ((r = config_dialect(c, &d->dialect)) != 0 ||
+	if ((r = fl_node_config_dialect(c, &d->dialect, NULL)) != 0 ||
 	    (c->mapping != NULL && (r = fl_mapping_load(c->mapping, &m)) != 0))
 		return r;
 	d->mapping = m;
@@ -779,7 +740,8 @@ static int count_listed(const struct fl_node_config *c, const struct fl_schema *
 	int r;
 
 	*out = NULL;
-	if ((r = config_dialect(c, &d)) != 0 || (r = fl_csv_open_dialect(c->data, &d, &csv)) != 0)
+	if ((r = fl_node_config_dialect(c, &d, NULL)) != 0 ||
+	    (r = fl_csv_open_dialect(c->data, &d, &csv)) != 0)
 		return r;
 	r = FL_ERR_NOMEM;
 	if ((n = calloc(s->n_features, sizeof(*n))) == NULL ||
