@@ -1,0 +1,546 @@
+/*
+ * Numbers as text without printf (include/fedlead/numfmt.h).
+ *
+ * A double is f * 2^e with f < 2^53, so its decimal expansion is exact
+ * and finite. Two paths:
+ *
+ * - fixed places, the common case of a scored file (a probability with six
+ *   places, a contribution with four): the fraction times 10^places fits in
+ *   128 bits, so the digits and the remainder that decides the rounding are
+ *   exact integer arithmetic, a few multiplications per number. A value of
+ *   2^64 or more has no fraction and its integer digits come from the big
+ *   numbers below.
+ * - significant digits ("%.17g") and the shortest round trip: the
+ *   digit generation of Steele & White / Burger & Dybvig ("Printing
+ *   floating-point numbers quickly and accurately", 1996) on small big
+ *   numbers: v = r / s exactly, each digit is floor(10 r / s), and for the
+ *   shortest output the generation stops as soon as the digits so far
+ *   identify v among its neighbours (the margins m- and m+ are half the gaps
+ *   to them). Slower, but exact for every double.
+ */
+#include "fedlead/numfmt.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- small big numbers: enough for 10^340 * 2^1080 ---- */
+
+#define BIG_LIMBS 80 /* 2560 bits */
+
+struct big {
+	int n; /* limbs in use; no leading zero limbs */
+	uint32_t d[BIG_LIMBS];
+};
+
+static void big_set(struct big *a, uint64_t v)
+{
+	a->n = 0;
+	while (v != 0) {
+		a->d[a->n++] = (uint32_t)v;
+		v >>= 32;
+	}
+}
+
+static void big_mul_small(struct big *a, uint32_t m)
+{
+	uint64_t carry = 0;
+
+	for (int i = 0; i < a->n; i++) {
+		uint64_t t = (uint64_t)a->d[i] * m + carry;
+
+		a->d[i] = (uint32_t)t;
+		carry = t >> 32;
+	}
+	if (carry != 0)
+		a->d[a->n++] = (uint32_t)carry;
+}
+
+static void big_mul_pow10(struct big *a, int k)
+{
+	for (; k >= 9; k -= 9)
+		big_mul_small(a, 1000000000u);
+	if (k > 0) {
+		uint32_t p = 1;
+
+		while (k-- > 0)
+			p *= 10;
+		big_mul_small(a, p);
+	}
+}
+
+static void big_shl(struct big *a, int bits)
+{
+	int limbs = bits / 32, sh = bits % 32;
+
+	if (a->n == 0)
+		return;
+	if (sh != 0) {
+		uint32_t carry = 0;
+
+		for (int i = 0; i < a->n; i++) {
+			uint32_t t = a->d[i];
+
+			a->d[i] = t << sh | carry;
+			carry = t >> (32 - sh);
+		}
+		if (carry != 0)
+			a->d[a->n++] = carry;
+	}
+	if (limbs > 0) {
+		memmove(a->d + limbs, a->d, (size_t)a->n * sizeof(a->d[0]));
+		memset(a->d, 0, (size_t)limbs * sizeof(a->d[0]));
+		a->n += limbs;
+	}
+}
+
+static int big_cmp(const struct big *a, const struct big *b)
+{
+	if (a->n != b->n)
+		return a->n < b->n ? -1 : 1;
+	for (int i = a->n; i-- > 0;)
+		if (a->d[i] != b->d[i])
+			return a->d[i] < b->d[i] ? -1 : 1;
+	return 0;
+}
+
+static void big_add(struct big *r, const struct big *a, const struct big *b)
+{
+	const struct big *lo = a->n < b->n ? a : b, *hi = a->n < b->n ? b : a;
+	uint64_t carry = 0;
+	int i;
+
+	for (i = 0; i < hi->n; i++) {
+		uint64_t t = (uint64_t)hi->d[i] + (i < lo->n ? lo->d[i] : 0) + carry;
+
+		r->d[i] = (uint32_t)t;
+		carry = t >> 32;
+	}
+	r->n = hi->n;
+	if (carry != 0)
+		r->d[r->n++] = (uint32_t)carry;
+}
+
+/* a -= b, with a >= b. */
+static void big_sub(struct big *a, const struct big *b)
+{
+	int64_t borrow = 0;
+
+	for (int i = 0; i < a->n; i++) {
+		int64_t t = (int64_t)a->d[i] - (i < b->n ? b->d[i] : 0) - borrow;
+
+		borrow = t < 0;
+		a->d[i] = (uint32_t)(t + (borrow << 32));
+	}
+	while (a->n > 0 && a->d[a->n - 1] == 0)
+		a->n--;
+}
+
+/* r < 10 s: returns floor(r / s) and leaves r mod s in r. */
+static int big_digit(struct big *r, const struct big *s)
+{
+	int d = 0;
+
+	while (big_cmp(r, s) >= 0) {
+		big_sub(r, s);
+		d++;
+	}
+	return d;
+}
+
+/* a /= m, returning the remainder. */
+static uint32_t big_div_small(struct big *a, uint32_t m)
+{
+	uint64_t rem = 0;
+
+	for (int i = a->n; i-- > 0;) {
+		uint64_t t = rem << 32 | a->d[i];
+
+		a->d[i] = (uint32_t)(t / m);
+		rem = t % m;
+	}
+	while (a->n > 0 && a->d[a->n - 1] == 0)
+		a->n--;
+	return (uint32_t)rem;
+}
+
+/* ---- pieces of the output ---- */
+
+size_t fl_numfmt_u64(char *buf, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return n;
+}
+
+/* inf and nan as printf writes them; 0 for a finite v. */
+static size_t special(char *buf, double v)
+{
+	const char *s;
+
+	if (isnan(v))
+		s = signbit(v) ? "-nan" : "nan";
+	else if (isinf(v))
+		s = v < 0 ? "-inf" : "inf";
+	else
+		return 0;
+	strcpy(buf, s);
+	return strlen(s);
+}
+
+/* v = f * 2^e, f < 2^53, for a finite v (its sign aside). */
+static void split(double v, uint64_t *f, int *e)
+{
+	uint64_t bits;
+	int be;
+
+	memcpy(&bits, &v, sizeof(bits));
+	be = (int)(bits >> 52 & 0x7ff);
+	*f = bits & ((UINT64_C(1) << 52) - 1);
+	if (be == 0) {
+		*e = -1074;
+	} else {
+		*f |= UINT64_C(1) << 52;
+		*e = be - 1075;
+	}
+}
+
+/* The decimal digits of the integer f * 2^e (e > 0) into buf. */
+static size_t big_int_digits(char *buf, uint64_t f, int e)
+{
+	struct big a;
+	char tmp[FL_NUMFMT_MAX];
+	size_t n = 0;
+
+	big_set(&a, f);
+	big_shl(&a, e);
+	while (a.n > 0) {
+		uint32_t rem = big_div_small(&a, 1000000000u);
+
+		for (int k = 0; k < 9; k++) {
+			tmp[n++] = (char)('0' + rem % 10);
+			rem /= 10;
+		}
+	}
+	while (n > 1 && tmp[n - 1] == '0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static const uint64_t POW10[20] = {1ull,
+                                   10ull,
+                                   100ull,
+                                   1000ull,
+                                   10000ull,
+                                   100000ull,
+                                   1000000ull,
+                                   10000000ull,
+                                   100000000ull,
+                                   1000000000ull,
+                                   10000000000ull,
+                                   100000000000ull,
+                                   1000000000000ull,
+                                   10000000000000ull,
+                                   100000000000000ull,
+                                   1000000000000000ull,
+                                   10000000000000000ull,
+                                   100000000000000000ull,
+                                   1000000000000000000ull,
+                                   10000000000000000000ull};
+
+size_t fl_numfmt_fixed(char *buf, double v, int places)
+{
+	uint64_t f, ip, q = 0;
+	size_t n = 0;
+	int e;
+
+	if ((n = special(buf, v)) != 0)
+		return n;
+	if (places < 0)
+		places = 0;
+	if (places > FL_NUMFMT_FIXED_MAX)
+		places = FL_NUMFMT_FIXED_MAX;
+	if (signbit(v))
+		buf[n++] = '-';
+	split(v, &f, &e);
+	if (e >= 0) {
+		/* An integer: no fraction to round. */
+		if (e <= 10) {
+			n += fl_numfmt_u64(buf + n, f << e);
+		} else {
+			n += big_int_digits(buf + n, f, e);
+		}
+	} else {
+		/* v = ip + fr / 2^k; the places are floor(fr 10^p / 2^k), rounded
+		 * by the remainder against half of 2^k. fr < 2^53 and
+		 * 10^p < 2^57, so the product fits in 128 bits. */
+		unsigned k = (unsigned)-e;
+		uint64_t fr;
+		unsigned __int128 prod, rem, half;
+
+		ip = k < 64 ? f >> k : 0;
+		fr = k < 64 ? f & ((UINT64_C(1) << k) - 1) : f;
+		prod = (unsigned __int128)fr * POW10[places];
+		if (k < 128) {
+			q = (uint64_t)(prod >> k);
+			rem = prod & (((unsigned __int128)1 << k) - 1);
+			half = (unsigned __int128)1 << (k - 1);
+			if (rem > half || (rem == half && ((places > 0 ? q : ip) & 1)))
+				q++;
+		}
+		/* else prod < 2^110 is below half of 2^k: rounds to 0. */
+		if (q == POW10[places]) {
+			q = 0;
+			ip++;
+		}
+		n += fl_numfmt_u64(buf + n, ip);
+	}
+	if (places > 0) {
+		buf[n++] = '.';
+		for (int i = places; i-- > 0;) {
+			buf[n + (size_t)i] = (char)('0' + q % 10);
+			q /= 10;
+		}
+		n += (size_t)places;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* ---- significant digits ---- */
+
+/* The scaled start of a digit generation: v = r / s, and *k with
+ * 10^(k-1) <= v < 10^k once the caller's fix-up is done. */
+static int estimate_k(double v)
+{
+	return (int)ceil(log10(v) - 1e-10);
+}
+
+/*
+ * The first `digits` significant digits of v > 0 (finite), rounded to
+ * nearest with ties to even, into d[]; returns the decimal exponent k with
+ * v ~ 0.d1 d2 ... * 10^k.
+ */
+static int digits_fixed(double v, int digits, char *d)
+{
+	struct big r, s;
+	uint64_t f;
+	int e, k, c;
+
+	split(v, &f, &e);
+	big_set(&r, f);
+	big_set(&s, 1);
+	if (e >= 0)
+		big_shl(&r, e);
+	else
+		big_shl(&s, -e);
+	k = estimate_k(v);
+	if (k >= 0)
+		big_mul_pow10(&s, k);
+	else
+		big_mul_pow10(&r, -k);
+	if (big_cmp(&r, &s) >= 0) {
+		big_mul_small(&s, 10);
+		k++;
+	}
+	for (int i = 0; i < digits; i++) {
+		big_mul_small(&r, 10);
+		d[i] = (char)('0' + big_digit(&r, &s));
+	}
+	/* Round on the rest: 2r against s. */
+	big_shl(&r, 1);
+	c = big_cmp(&r, &s);
+	if (c > 0 || (c == 0 && ((d[digits - 1] - '0') & 1))) {
+		int i = digits - 1;
+
+		while (i >= 0 && d[i] == '9')
+			d[i--] = '0';
+		if (i >= 0) {
+			d[i]++;
+		} else {
+			/* 99..9 became 100..0: one more place before the point. */
+			d[0] = '1';
+			k++;
+		}
+	}
+	return k;
+}
+
+/*
+ * The shortest digits that identify v > 0 (finite) among the doubles,
+ * nearest to v when several are as short; returns their count in *nd and
+ * the exponent k as digits_fixed() does.
+ */
+static int digits_shortest(double v, char *d, int *nd)
+{
+	struct big r, s, mp, mm, t;
+	uint64_t f;
+	int e, k, ok, n = 0;
+
+	split(v, &f, &e);
+	/* Round to even: the boundaries belong to v when f is even. */
+	ok = (f & 1) == 0;
+	if (e >= 0) {
+		big_set(&r, f);
+		big_shl(&r, e + (f == UINT64_C(1) << 52 ? 2 : 1));
+		big_set(&s, f == UINT64_C(1) << 52 ? 4 : 2);
+		big_set(&mp, 1);
+		big_shl(&mp, e + (f == UINT64_C(1) << 52 ? 1 : 0));
+		big_set(&mm, 1);
+		big_shl(&mm, e);
+	} else if (e == -1074 || f != UINT64_C(1) << 52) {
+		big_set(&r, f);
+		big_shl(&r, 1);
+		big_set(&s, 1);
+		big_shl(&s, 1 - e);
+		big_set(&mp, 1);
+		big_set(&mm, 1);
+	} else {
+		/* A power of two: the gap below is half the gap above. */
+		big_set(&r, f);
+		big_shl(&r, 2);
+		big_set(&s, 1);
+		big_shl(&s, 2 - e);
+		big_set(&mp, 2);
+		big_set(&mm, 1);
+	}
+	k = estimate_k(v);
+	if (k >= 0) {
+		big_mul_pow10(&s, k);
+	} else {
+		big_mul_pow10(&r, -k);
+		big_mul_pow10(&mp, -k);
+		big_mul_pow10(&mm, -k);
+	}
+	big_add(&t, &r, &mp);
+	if (ok ? big_cmp(&t, &s) >= 0 : big_cmp(&t, &s) > 0) {
+		big_mul_small(&s, 10);
+		k++;
+	}
+	for (;;) {
+		int dig, low, high;
+
+		big_mul_small(&r, 10);
+		big_mul_small(&mp, 10);
+		big_mul_small(&mm, 10);
+		dig = big_digit(&r, &s);
+		low = ok ? big_cmp(&r, &mm) <= 0 : big_cmp(&r, &mm) < 0;
+		big_add(&t, &r, &mp);
+		high = ok ? big_cmp(&t, &s) >= 0 : big_cmp(&t, &s) > 0;
+		if (!low && !high) {
+			d[n++] = (char)('0' + dig);
+			continue;
+		}
+		if (low && high) {
+			int c;
+
+			/* Both last digits identify v: the nearer one, ties to even. */
+			big_add(&t, &r, &r);
+			c = big_cmp(&t, &s);
+			if (c > 0 || (c == 0 && (dig & 1)))
+				dig++;
+		} else if (high) {
+			dig++;
+		}
+		d[n++] = (char)('0' + dig);
+		break;
+	}
+	*nd = n;
+	return k;
+}
+
+/*
+ * Lays out digits d[0..nd) (nd >= 1, trailing zeros allowed) with exponent
+ * k the way "%.<P>g" does: plain when -4 <= k - 1 < P, else d.ddde+XX;
+ * trailing zeros of the fraction and a bare point are dropped.
+ */
+static size_t layout_g(char *buf, size_t n, const char *d, int nd, int k, int P)
+{
+	int x = k - 1;
+
+	while (nd > 1 && d[nd - 1] == '0')
+		nd--;
+	if (x >= -4 && x < P) {
+		if (x < 0) {
+			buf[n++] = '0';
+			buf[n++] = '.';
+			for (int i = 0; i < -x - 1; i++)
+				buf[n++] = '0';
+			memcpy(buf + n, d, (size_t)nd);
+			n += (size_t)nd;
+		} else {
+			for (int i = 0; i <= x; i++)
+				buf[n++] = i < nd ? d[i] : '0';
+			if (nd > x + 1) {
+				buf[n++] = '.';
+				memcpy(buf + n, d + x + 1, (size_t)(nd - x - 1));
+				n += (size_t)(nd - x - 1);
+			}
+		}
+	} else {
+		unsigned ax = (unsigned)(x < 0 ? -x : x);
+
+		buf[n++] = d[0];
+		if (nd > 1) {
+			buf[n++] = '.';
+			memcpy(buf + n, d + 1, (size_t)(nd - 1));
+			n += (size_t)(nd - 1);
+		}
+		buf[n++] = 'e';
+		buf[n++] = x < 0 ? '-' : '+';
+		if (ax < 10)
+			buf[n++] = '0';
+		n += fl_numfmt_u64(buf + n, ax);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+size_t fl_numfmt_g(char *buf, double v, int digits)
+{
+	char d[20];
+	size_t n;
+	int k;
+
+	if ((n = special(buf, v)) != 0)
+		return n;
+	if (digits < 1)
+		digits = 1;
+	if (digits > 17)
+		digits = 17;
+	if (signbit(v))
+		buf[n++] = '-';
+	if (v == 0) {
+		d[0] = '0';
+		return layout_g(buf, n, d, 1, 1, digits);
+	}
+	k = digits_fixed(fabs(v), digits, d);
+	return layout_g(buf, n, d, digits, k, digits);
+}
+
+size_t fl_numfmt_shortest(char *buf, double v)
+{
+	char d[24];
+	size_t n;
+	int k, nd;
+
+	if ((n = special(buf, v)) != 0)
+		return n;
+	if (signbit(v))
+		buf[n++] = '-';
+	if (v == 0) {
+		d[0] = '0';
+		return layout_g(buf, n, d, 1, 1, 17);
+	}
+	k = digits_shortest(fabs(v), d, &nd);
+	return layout_g(buf, n, d, nd, k, 17);
+}
