@@ -22,7 +22,7 @@ enum fl_reasons_dir {
 };
 
 struct fl_score_opts {
-	const char *data; /* lead CSV (a regular file: it is read twice) */
+	const char *data; /* lead CSV ("-": standard input; it is read once) */
 	const char *out;  /* scored CSV path; NULL = no per-lead output */
 	int eval;         /* the label column must be present */
 	uint64_t top_k;   /* 0 = no top-K figures */
@@ -33,6 +33,8 @@ struct fl_score_opts {
 	int sort_rank;               /* --out in rank order (best first), not file order */
 	const char *tmpdir;          /* for the ranking spill files; NULL = $TMPDIR */
 	size_t mem_records;          /* ranking records kept in memory; 0 = 1<<20 */
+	unsigned threads;            /* threads scoring; 0 = fl_threads_default() */
+	size_t spool_bytes;          /* output lines kept in memory before they spill; 0 = 64 MiB */
 };
 
 struct fl_score_report {
@@ -42,8 +44,13 @@ struct fl_score_report {
 };
 
 /*
- * Scores opts->data. The output file appears only when scoring succeeded
- * (it is written under a temporary name and renamed).
+ * Scores opts->data, reading it once. The output file appears only when
+ * scoring succeeded (it is written under a temporary name and renamed).
+ * Memory is bounded whatever the number of leads: about 24 bytes per
+ * mem_records for the ranking, spool_bytes for the output lines waiting
+ * for their ranks, and two batches of 4096 leads being read and scored;
+ * beyond that, unlinked files in tmpdir. The output is the same, byte for
+ * byte, for any threads, mem_records and spool_bytes.
  */
 int fl_score_file(const struct fl_model *m, const struct fl_score_opts *opts,
                   struct fl_score_report *rep);

@@ -1,8 +1,9 @@
 /*
- * Scoring pipeline. Two passes over the lead file keep memory constant in
- * the number of leads: the first scores every lead and feeds the ranker
- * (which spills to disk), the second re-encodes each lead and writes it with
- * its rank, decile and reason codes.
+ * Scoring pipeline. One pass over the lead file reads, scores and explains
+ * every lead, feeding the ranker (which spills to disk) and spooling each
+ * lead's output line without its rank; a second phase writes the lines with
+ * their ranks and deciles (see "one pass over the leads" below). Memory
+ * stays constant in the number of leads.
  */
 #include "fedlead/score.h"
 
@@ -17,6 +18,8 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/linalg.h"
+#include "fedlead/numfmt.h"
+#include "fedlead/parallel.h"
 #include "fedlead/rows.h"
 
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
@@ -26,22 +29,6 @@ double fl_score_contribution(const struct fl_model *m, const double *x, size_t j
 
 /* Part "every column" of a feature, for reasons. */
 #define WHOLE SIZE_MAX
-
-/* The contribution of part p of feature f (fl_feature_part(): the whole
- * feature, or one of a date's age, weekday and month; WHOLE: all its
- * columns). */
-static double feature_contribution(const struct fl_model *m, const double *x,
-                                   const struct fl_feature *f, size_t p)
-{
-	size_t start = f->enc_offset, width = f->enc_width;
-	double c = 0;
-
-	if (p != WHOLE)
-		fl_feature_part(f, p, &start, &width);
-	for (size_t j = start; j < start + width; j++)
-		c += fl_score_contribution(m, x, j);
-	return c;
-}
 
 /* Writes one CSV field, quoted only when RFC 4180 requires it. */
 static void put_field(FILE *fp, const char *s)
@@ -65,44 +52,154 @@ struct reason {
 };
 
 /*
- * The n strongest contributions of one sign (sign 1: the largest positive
- * ones, sign -1: the most negative), strongest first.
+ * Where reasons come from, worked out once per model rather than per lead:
+ * every part of every feature (fl_feature_part()) with its columns, in
+ * schema order. A date with "missing": "impute" also has its WHOLE entry,
+ * used instead of its parts for a lead whose date is missing.
  */
-static size_t top_reasons(const struct fl_model *m, const double *x, int n, int sign,
-                          struct reason *out)
+struct rpart {
+	size_t feature, part, start, width;
+};
+
+struct rtab {
+	struct rpart *parts; /* every feature's parts, in order */
+	size_t *first;       /* parts of feature i: [first[i], first[i + 1]) */
+	struct rpart *whole; /* whole[i]: feature i as one reason */
+	size_t n_parts;
+};
+
+static void rtab_free(struct rtab *t)
+{
+	free(t->parts);
+	free(t->first);
+	free(t->whole);
+	memset(t, 0, sizeof(*t));
+}
+
+static int rtab_init(const struct fl_model *m, struct rtab *t)
 {
 	const struct fl_schema *s = m->schema;
+	size_t n = 0;
+
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < s->n_features; i++)
+		n += fl_feature_parts(&s->features[i]);
+	t->parts = malloc((n > 0 ? n : 1) * sizeof(*t->parts));
+	t->first = malloc((s->n_features + 1) * sizeof(*t->first));
+	t->whole = malloc((s->n_features > 0 ? s->n_features : 1) * sizeof(*t->whole));
+	if (t->parts == NULL || t->first == NULL || t->whole == NULL) {
+		rtab_free(t);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+
+		t->first[i] = t->n_parts;
+		t->whole[i] = (struct rpart){i, WHOLE, f->enc_offset, f->enc_width};
+		for (size_t p = 0; p < fl_feature_parts(f); p++) {
+			struct rpart *rp = &t->parts[t->n_parts++];
+
+			rp->feature = i;
+			rp->part = p;
+			fl_feature_part(f, p, &rp->start, &rp->width);
+		}
+	}
+	t->first[s->n_features] = t->n_parts;
+	return 0;
+}
+
+/* One candidate reason of a lead: a part and its contribution. */
+struct cand {
+	const struct rpart *rp;
+	double c;
+};
+
+/*
+ * Every candidate reason of standardised row x with its contribution, in
+ * the order top_reasons() has always considered them, into out (room for
+ * n_parts); returns their count. Each contribution is summed exactly as
+ * feature_contribution() sums it, so the reasons and their values do not
+ * change; computing them once serves both directions.
+ */
+static size_t candidates(const struct fl_model *m, const struct rtab *t, const double *x,
+                         struct cand *out)
+{
+	const struct fl_schema *s = m->schema;
+	const double *w = m->w, *b = m->scaler->baseline;
 	size_t k = 0;
 
-	/* n == 0 (--reasons 0) must not reach out[k - 1] below. */
-	if (n <= 0)
-		return 0;
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 		/* A missing date is one reason, "Created=(missing)": its
 		 * weekday and month are unknown, not reasons of their own. */
 		int whole = f->type == FL_DATE && f->missing == FL_MISSING_IMPUTE &&
 		            x[f->enc_offset + 1] == 1.0;
+		const struct rpart *rp = whole ? &t->whole[i] : &t->parts[t->first[i]];
+		const struct rpart *end = whole ? rp + 1 : &t->parts[t->first[i + 1]];
 
-		for (size_t p = 0; p < (whole ? 1 : fl_feature_parts(f)); p++) {
-			double c = sign * feature_contribution(m, x, f, whole ? WHOLE : p);
-			size_t pos;
+		for (; rp < end; rp++) {
+			double c = 0;
 
-			if (!(c > 0))
-				continue;
-			if (k == (size_t)n && c <= out[k - 1].contribution)
-				continue;
-			pos = k < (size_t)n ? k++ : k - 1;
-			while (pos > 0 && out[pos - 1].contribution < c) {
-				out[pos] = out[pos - 1];
-				pos--;
-			}
-			out[pos] = (struct reason){i, whole ? WHOLE : p, c};
+			for (size_t j = rp->start; j < rp->start + rp->width; j++)
+				c += w[j] * (x[j] - b[j]);
+			out[k++] = (struct cand){rp, c};
 		}
+	}
+	return k;
+}
+
+/*
+ * The n strongest contributions of one sign among the candidates (sign 1:
+ * the largest positive ones, sign -1: the most negative), strongest first;
+ * on equal contributions the earlier feature first.
+ */
+static size_t top_reasons(const struct cand *cand, size_t n_cand, int n, int sign,
+                          struct reason *out)
+{
+	size_t k = 0;
+
+	/* n == 0 (--reasons 0) must not reach out[k - 1] below. */
+	if (n <= 0)
+		return 0;
+	for (size_t q = 0; q < n_cand; q++) {
+		double c = sign * cand[q].c;
+		size_t pos;
+
+		if (!(c > 0))
+			continue;
+		if (k == (size_t)n && c <= out[k - 1].contribution)
+			continue;
+		pos = k < (size_t)n ? k++ : k - 1;
+		while (pos > 0 && out[pos - 1].contribution < c) {
+			out[pos] = out[pos - 1];
+			pos--;
+		}
+		out[pos] = (struct reason){cand[q].rp->feature, cand[q].rp->part, c};
 	}
 	for (size_t j = 0; j < k; j++)
 		out[j].contribution *= sign;
 	return k;
+}
+
+/* A reason's text, cut as snprintf() into 192 bytes would cut it. */
+#define REASON_TEXT 192
+struct rtext {
+	char s[REASON_TEXT];
+	size_t n;
+};
+
+static void rtext_put(struct rtext *t, const char *p, size_t len)
+{
+	if (len > REASON_TEXT - 1 - t->n)
+		len = REASON_TEXT - 1 - t->n;
+	memcpy(t->s + t->n, p, len);
+	t->n += len;
+	t->s[t->n] = '\0';
+}
+
+static void rtext_str(struct rtext *t, const char *p)
+{
+	rtext_put(t, p, strlen(p));
 }
 
 /*
@@ -113,36 +210,50 @@ static size_t top_reasons(const struct fl_model *m, const double *x, int n, int 
  */
 static void reason_text(const struct fl_model *m, const struct fl_binding *b,
                         const struct fl_csv_record *rec, const double *raw, size_t feature,
-                        size_t part, char *buf, size_t n)
+                        size_t part, struct rtext *t)
 {
 	const struct fl_feature *f = &m->schema->features[feature];
 	const struct fl_csv_field *fld = &rec->fields[fl_binding_column(b, feature)];
-	int len = (int)(fld->len > 80 ? 80 : fld->len);
+	size_t len = strnlen(fld->s, fld->len > 80 ? 80 : fld->len);
+	int missing = fl_encode_missing(b, rec, feature);
 	char col[160];
 
+	t->n = 0;
+	t->s[0] = '\0';
 	/* A date's reasons name the derived column that made them: its age
 	 * (as encoded, after the clip), or the weekday or month it fell on. */
-	if (f->type == FL_DATE && part != WHOLE && !fl_encode_missing(b, rec, feature)) {
+	if (f->type == FL_DATE && part != WHOLE && !missing) {
 		size_t start, width;
 
 		fl_feature_part(f, part, &start, &width);
 		if (part == 0) {
+			char num[FL_NUMFMT_MAX];
+			size_t nl = fl_numfmt_fixed(num, raw[start], 0);
+
 			fl_schema_column_name(m->schema, start, col, sizeof(col));
-			snprintf(buf, n, "%s=%.0f", col, raw[start]);
+			rtext_str(t, col);
+			rtext_put(t, "=", 1);
+			rtext_put(t, num, nl);
 			return;
 		}
 		for (size_t j = start; j < start + width; j++)
 			if (raw[j] == 1.0) {
-				fl_schema_column_name(m->schema, j, buf, n);
+				fl_schema_column_name(m->schema, j, t->s, sizeof(t->s));
+				t->n = strlen(t->s);
 				return;
 			}
 	}
-	if (fl_encode_missing(b, rec, feature))
-		snprintf(buf, n, "%s=(missing)", f->name);
-	else if (fl_encode_unseen(b, rec, raw, feature))
-		snprintf(buf, n, "%s=(unseen: %.*s)", f->name, len, fld->s);
-	else
-		snprintf(buf, n, "%s=%.*s", f->name, len, fld->s);
+	rtext_str(t, f->name);
+	if (missing) {
+		rtext_put(t, "=(missing)", 10);
+	} else if (fl_encode_unseen(b, rec, raw, feature)) {
+		rtext_put(t, "=(unseen: ", 10);
+		rtext_put(t, fld->s, len);
+		rtext_put(t, ")", 1);
+	} else {
+		rtext_put(t, "=", 1);
+		rtext_put(t, fld->s, len);
+	}
 }
 
 static int reasons_up(const struct fl_score_opts *o)
@@ -166,26 +277,572 @@ static void write_header(FILE *fp, const struct fl_model *m, const struct fl_sco
 	fputc('\n', fp);
 }
 
-/* One direction's reason columns of a lead: n pairs, empty when the lead
- * has fewer contributions of that sign. */
-static void write_reasons(FILE *fp, const struct fl_model *m, const struct fl_score_opts *o,
-                          struct fl_rows *rows, const double *raw, const double *x, int sign)
-{
-	struct reason reasons[FL_MAX_REASONS];
-	char text[192];
-	size_t nr = top_reasons(m, x, o->n_reasons, sign, reasons);
+/* ---- text built in memory ---- */
 
-	for (size_t k = 0; k < (size_t)o->n_reasons; k++) {
-		if (k >= nr) {
-			fputs(",,", fp);
-			continue;
+struct obuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+/* Room for n more bytes; on failure oom is set and nothing more is kept. */
+static int obuf_room(struct obuf *b, size_t n)
+{
+	size_t cap;
+	char *np;
+
+	if (b->oom)
+		return -1;
+	if (n <= b->cap - b->len)
+		return 0;
+	cap = b->cap ? b->cap : 4096;
+	while (cap - b->len < n) {
+		if (cap > SIZE_MAX / 2) {
+			b->oom = 1;
+			return -1;
 		}
-		reason_text(m, fl_rows_binding(rows), fl_rows_record(rows), raw, reasons[k].feature,
-		            reasons[k].part, text, sizeof(text));
-		fputc(',', fp);
-		put_field(fp, text);
-		fprintf(fp, ",%.4f", reasons[k].contribution);
+		cap *= 2;
 	}
+	if ((np = realloc(b->p, cap)) == NULL) {
+		b->oom = 1;
+		return -1;
+	}
+	b->p = np;
+	b->cap = cap;
+	return 0;
+}
+
+static void obuf_put(struct obuf *b, const void *p, size_t n)
+{
+	if (n > 0 && obuf_room(b, n) == 0) {
+		memcpy(b->p + b->len, p, n);
+		b->len += n;
+	}
+}
+
+static void obuf_char(struct obuf *b, char c)
+{
+	if (obuf_room(b, 1) == 0)
+		b->p[b->len++] = c;
+}
+
+/* put_field() into a buffer: quoted only when RFC 4180 requires it. */
+static void obuf_field(struct obuf *b, const char *s, size_t n)
+{
+	size_t q = 0;
+	char *d;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == ',' || c == '"' || c == '\r' || c == '\n')
+			q = 1;
+	}
+	if (!q) {
+		obuf_put(b, s, n);
+		return;
+	}
+	if (obuf_room(b, 2 * n + 2) != 0)
+		return;
+	d = b->p + b->len;
+	*d++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"')
+			*d++ = '"';
+		*d++ = s[i];
+	}
+	*d++ = '"';
+	b->len = (size_t)(d - b->p);
+}
+
+static void obuf_fixed(struct obuf *b, double v, int places)
+{
+	if (obuf_room(b, FL_NUMFMT_MAX) == 0)
+		b->len += fl_numfmt_fixed(b->p + b->len, v, places);
+}
+
+/* Output goes to a temporary file beside the target and is renamed into
+ * place only when complete, so a failed run never leaves a partial file
+ * that looks finished. Mode: what an ordinary file gets under the umask. */
+static const struct fl_file_opts score_out_opts = {.what = "write output",
+                                                   .create_what = "create output",
+                                                   .mode = 0666,
+                                                   .flags = FL_FILE_UMASK};
+
+/* --top K, or --top P %: the best P % of the leads, rounded down, at least
+ * one lead when there are any. */
+static uint64_t top_k(const struct fl_score_opts *o, uint64_t rows)
+{
+	double k;
+
+	if (o->top_k > 0 || !(o->top_share > 0))
+		return o->top_k;
+	k = floor(o->top_share * (double)rows);
+	return k < 1 ? (rows > 0) : (uint64_t)k;
+}
+
+/* ---- one pass over the leads ----
+ *
+ * Each lead is read, encoded and scored once. Rank and decile need every
+ * score before the first line can be written, so the pass keeps two
+ * things: what ranking needs (the score and the label, in the ranker,
+ * which spills sorted runs to disk beyond mem_records) and each lead's
+ * output line without its rank and decile (the id, the score and the
+ * reasons, formatted: about 100 bytes a lead, and text the output needs
+ * anyway), kept in memory up to spool_bytes and spilled to an unlinked
+ * file beyond. The second phase reads those lines back in lead order and
+ * writes them with the ranks.
+ *
+ * Why lines and not the leads' byte offsets in the CSV: writing a lead's
+ * reasons needs its field text as encoded (after the --mapping's renames
+ * and the encoding's conversion), and re-reading it by offset would mean
+ * tokenising and converting the row again, which is the cost one pass
+ * removes; a spooled line is about a sixth of a 64-column row's text.
+ *
+ * Both cores: the leads are read in batches. While one thread reads batch
+ * t + 1 (the CSV reader is sequential), the others score and format batch
+ * t in fixed slices, each slice into its own buffer (fl_parallel_for). The
+ * lines and scores of a batch are then taken in lead order, so the output
+ * does not depend on the thread count.
+ */
+
+#define BATCH_ROWS 4096
+#define SLICE_ROWS 512
+#define N_SLICES (BATCH_ROWS / SLICE_ROWS)
+/* A batch stops taking leads once it holds this much field text. */
+#define BATCH_TEXT (8u << 20)
+/* Spooled lines kept in memory before they go to a file, by default. */
+#define SPOOL_BYTES_DEFAULT (64u << 20)
+
+/* Leads as read: each one's encoded row and a copy of its CSV record. */
+struct batch {
+	size_t n;
+	double *raw; /* BATCH_ROWS * dim */
+	double *z;   /* scores, filled by the slices */
+	int *label;
+	uint64_t *index; /* fl_rows_index() */
+	size_t *fld_at;  /* first field of lead i in fields */
+	size_t *n_fld;
+	size_t *id_at; /* offset of the id text, SIZE_MAX: none */
+	struct fl_csv_field *fields;
+	size_t n_fields, cap_fields;
+	struct obuf text;
+	int err; /* reading failed: err and its message */
+	char msg[FL_ERRMSG_MAX];
+};
+
+/* A slice's scratch and output. */
+struct slice {
+	double *x;
+	struct cand *cand;
+	struct obuf out;
+};
+
+struct pass {
+	const struct fl_model *m;
+	const struct fl_score_opts *o;
+	struct fl_rows *rows;
+	const struct rtab *rt;
+	int write; /* format output lines */
+	int eof;
+	struct batch b[2];
+	struct slice sl[N_SLICES];
+	struct batch *rd, *proc; /* this step's batch to read and to score */
+};
+
+static void batch_free(struct batch *b)
+{
+	free(b->raw);
+	free(b->z);
+	free(b->label);
+	free(b->index);
+	free(b->fld_at);
+	free(b->n_fld);
+	free(b->id_at);
+	free(b->fields);
+	free(b->text.p);
+}
+
+static int batch_init(struct batch *b, size_t dim)
+{
+	memset(b, 0, sizeof(*b));
+	b->raw = malloc(BATCH_ROWS * (dim > 0 ? dim : 1) * sizeof(*b->raw));
+	b->z = malloc(BATCH_ROWS * sizeof(*b->z));
+	b->label = malloc(BATCH_ROWS * sizeof(*b->label));
+	b->index = malloc(BATCH_ROWS * sizeof(*b->index));
+	b->fld_at = malloc(BATCH_ROWS * sizeof(*b->fld_at));
+	b->n_fld = malloc(BATCH_ROWS * sizeof(*b->n_fld));
+	b->id_at = malloc(BATCH_ROWS * sizeof(*b->id_at));
+	if (b->raw == NULL || b->z == NULL || b->label == NULL || b->index == NULL ||
+	    b->fld_at == NULL || b->n_fld == NULL || b->id_at == NULL)
+		return FL_ERR_NOMEM;
+	return 0;
+}
+
+/* Keeps a copy of the lead's record (field text at offsets into b->text,
+ * made pointers once the batch is complete). */
+static int batch_keep(struct batch *b, const struct fl_csv_record *rec, const char *id)
+{
+	size_t i = b->n;
+
+	if (b->n_fields + rec->n_fields > b->cap_fields) {
+		size_t cap = b->cap_fields ? b->cap_fields : 1024;
+		struct fl_csv_field *nf;
+
+		while (cap < b->n_fields + rec->n_fields)
+			cap *= 2;
+		if ((nf = realloc(b->fields, cap * sizeof(*nf))) == NULL)
+			return FL_ERR_NOMEM;
+		b->fields = nf;
+		b->cap_fields = cap;
+	}
+	b->fld_at[i] = b->n_fields;
+	b->n_fld[i] = rec->n_fields;
+	for (size_t k = 0; k < rec->n_fields; k++) {
+		const struct fl_csv_field *f = &rec->fields[k];
+
+		b->fields[b->n_fields++] =
+		        (struct fl_csv_field){(const char *)(uintptr_t)b->text.len, f->len};
+		obuf_put(&b->text, f->s, f->len);
+		obuf_char(&b->text, '\0');
+	}
+	b->id_at[i] = SIZE_MAX;
+	if (id != NULL) {
+		b->id_at[i] = b->text.len;
+		obuf_put(&b->text, id, strlen(id) + 1);
+	}
+	return b->text.oom ? FL_ERR_NOMEM : 0;
+}
+
+/* Reads the next batch of good leads into b (on the reading thread). */
+static void read_batch(struct pass *ps, struct batch *b)
+{
+	size_t dim = ps->m->dim;
+	int r = 0;
+
+	b->n = 0;
+	b->n_fields = 0;
+	b->text.len = 0;
+	b->err = 0;
+	while (b->n < BATCH_ROWS && b->text.len < BATCH_TEXT) {
+		double label = -1;
+		const char *id = NULL;
+
+		r = fl_rows_next(ps->rows, b->raw + b->n * dim, &label, &id);
+		if (r == 0) {
+			ps->eof = 1;
+			break;
+		}
+		if (r < 0)
+			break;
+		b->label[b->n] = ps->o->eval ? (int)label : -1;
+		b->index[b->n] = fl_rows_index(ps->rows);
+		if (ps->write && (r = batch_keep(b, fl_rows_record(ps->rows), id)) != 0)
+			break;
+		b->n++;
+	}
+	if (r < 0) {
+		/* The message is this thread's: keep it for the caller's. */
+		b->err = r;
+		snprintf(b->msg, sizeof(b->msg), "%s", fl_errmsg());
+		ps->eof = 1;
+		return;
+	}
+	for (size_t k = 0; k < b->n_fields; k++)
+		b->fields[k].s = b->text.p + (uintptr_t)b->fields[k].s;
+}
+
+/* One lead's output line without rank and decile, as a spool record:
+ * the lengths of its head ("id,score") and tail (",reasons...\n"), then
+ * both. */
+struct line_hdr {
+	uint32_t head, tail;
+};
+
+static void format_lead(const struct pass *ps, const struct batch *b, size_t i, struct slice *sl,
+                        const double *x, double z)
+{
+	const struct fl_model *m = ps->m;
+	const struct fl_score_opts *o = ps->o;
+	struct fl_csv_record rec = {b->fields + b->fld_at[i], b->n_fld[i], 0};
+	const double *raw = b->raw + i * m->dim;
+	struct obuf *out = &sl->out;
+	size_t at = out->len, n_cand = 0;
+	struct line_hdr h = {0, 0};
+
+	obuf_put(out, &h, sizeof(h));
+	if (b->id_at[i] != SIZE_MAX) {
+		const char *id = b->text.p + b->id_at[i];
+
+		obuf_field(out, id, strlen(id));
+	} else {
+		/* The lead's position in the input, not among the good rows:
+		 * with skipped rows the two differ, and only the first lets a
+		 * person join the scores back to the file. */
+		char num[24];
+
+		obuf_put(out, num, fl_numfmt_u64(num, b->index[i]));
+	}
+	obuf_char(out, ',');
+	obuf_fixed(out, fl_sigmoid(z), 6);
+	h.head = (uint32_t)(out->len - at - sizeof(h));
+	if (o->n_reasons > 0)
+		n_cand = candidates(m, ps->rt, x, sl->cand);
+	for (int dir = 0; dir < 2; dir++) {
+		struct reason reasons[FL_MAX_REASONS];
+		int sign = dir == 0 ? 1 : -1;
+		size_t nr;
+
+		if (dir == 0 ? !reasons_up(o) : !reasons_down(o))
+			continue;
+		nr = top_reasons(sl->cand, n_cand, o->n_reasons, sign, reasons);
+		/* n pairs, empty when the lead has fewer contributions of
+		 * that sign. */
+		for (size_t k = 0; k < (size_t)o->n_reasons; k++) {
+			struct rtext t;
+
+			if (k >= nr) {
+				obuf_put(out, ",,", 2);
+				continue;
+			}
+			reason_text(m, fl_rows_binding(ps->rows), &rec, raw, reasons[k].feature,
+			            reasons[k].part, &t);
+			obuf_char(out, ',');
+			obuf_field(out, t.s, t.n);
+			obuf_char(out, ',');
+			obuf_fixed(out, reasons[k].contribution, 4);
+		}
+	}
+	obuf_char(out, '\n');
+	if (!out->oom) {
+		h.tail = (uint32_t)(out->len - at - sizeof(h) - h.head);
+		memcpy(out->p + at, &h, sizeof(h));
+	}
+}
+
+/* Scores (and formats) one slice of the batch being scored. */
+static void score_slice(struct pass *ps, size_t c)
+{
+	const struct fl_model *m = ps->m;
+	struct batch *b = ps->proc;
+	struct slice *sl = &ps->sl[c];
+	size_t end = (c + 1) * SLICE_ROWS < b->n ? (c + 1) * SLICE_ROWS : b->n;
+
+	sl->out.len = 0;
+	for (size_t i = c * SLICE_ROWS; i < end; i++) {
+		memcpy(sl->x, b->raw + i * m->dim, m->dim * sizeof(*sl->x));
+		fl_scaler_apply(m->scaler, sl->x);
+		b->z[i] = fl_model_logit(m, sl->x);
+		if (ps->write)
+			format_lead(ps, b, i, sl, sl->x, b->z[i]);
+	}
+}
+
+static size_t n_slices(const struct batch *b)
+{
+	return b == NULL ? 0 : (b->n + SLICE_ROWS - 1) / SLICE_ROWS;
+}
+
+/* A step: chunk 0 reads the next batch (when there is one to read), the
+ * rest score the slices of the previous one. */
+static void step_chunk(void *arg, size_t c)
+{
+	struct pass *ps = arg;
+
+	if (ps->rd != NULL) {
+		if (c == 0) {
+			read_batch(ps, ps->rd);
+			return;
+		}
+		c--;
+	}
+	score_slice(ps, c);
+}
+
+/* Output lines waiting for their ranks: in memory up to a bound, then in an
+ * unlinked file. */
+struct pending {
+	struct obuf mem;
+	size_t bound;
+	FILE *fp; /* once spilled */
+	const char *dir;
+	/* reading back */
+	size_t at;
+	struct obuf line;
+};
+
+static int pending_io(const struct pending *p, const char *what)
+{
+	return fl_fail(FL_ERR_IO, "%s: cannot %s the scored leads' spill file: %s", p->dir, what,
+	               strerror(errno));
+}
+
+static int pending_add(struct pending *p, struct fl_ranker *rk, const char *data, size_t n)
+{
+	int fd, r;
+
+	if (p->fp == NULL && p->mem.len + n <= p->bound) {
+		obuf_put(&p->mem, data, n);
+		return p->mem.oom ? FL_ERR_NOMEM : 0;
+	}
+	if (p->fp == NULL) {
+		if ((r = fl_ranker_tmpfile(rk, &fd)) != 0)
+			return r;
+		if ((p->fp = fdopen(fd, "w+")) == NULL) {
+			close(fd);
+			return FL_ERR_NOMEM;
+		}
+		if (p->mem.len > 0 && fwrite(p->mem.p, 1, p->mem.len, p->fp) != p->mem.len)
+			return pending_io(p, "write");
+		/* From here on the memory is a read buffer of the same bound. */
+		p->mem.len = 0;
+	}
+	if (fwrite(data, 1, n, p->fp) != n)
+		return pending_io(p, "write");
+	return 0;
+}
+
+static int pending_rewind(struct pending *p)
+{
+	p->at = 0;
+	if (p->fp != NULL && (fflush(p->fp) != 0 || fseeko(p->fp, 0, SEEK_SET) != 0))
+		return pending_io(p, "read");
+	return 0;
+}
+
+/* The next spooled line: its head and tail. */
+static int pending_next(struct pending *p, const char **head, size_t *hl, const char **tail,
+                        size_t *tl)
+{
+	struct line_hdr h;
+	const char *s;
+
+	if (p->fp == NULL) {
+		if (p->mem.len - p->at < sizeof(h))
+			return fl_fail(FL_ERR_INTERNAL, "score: a spooled line is missing");
+		memcpy(&h, p->mem.p + p->at, sizeof(h));
+		s = p->mem.p + p->at + sizeof(h);
+		p->at += sizeof(h) + h.head + h.tail;
+	} else {
+		if (fread(&h, sizeof(h), 1, p->fp) != 1)
+			return pending_io(p, "read");
+		p->line.len = 0;
+		if (obuf_room(&p->line, (size_t)h.head + h.tail) != 0)
+			return FL_ERR_NOMEM;
+		if (h.head + (size_t)h.tail > 0 &&
+		    fread(p->line.p, (size_t)h.head + h.tail, 1, p->fp) != 1)
+			return pending_io(p, "read");
+		s = p->line.p;
+	}
+	*head = s;
+	*hl = h.head;
+	*tail = s + h.head;
+	*tl = h.tail;
+	return 0;
+}
+
+static void pending_free(struct pending *p)
+{
+	if (p->fp != NULL)
+		fclose(p->fp);
+	free(p->mem.p);
+	free(p->line.p);
+}
+
+/*
+ * The pass: every good lead of rows scored into a new ranker (*out), and,
+ * with p, its output line spooled into p. rep->load.rows counts the leads.
+ */
+static int score_pass(const struct fl_model *m, const struct fl_score_opts *o, struct fl_rows *rows,
+                      struct pending *p, struct fl_score_report *rep, struct fl_ranker **out)
+{
+	struct pass ps;
+	struct rtab rt;
+	struct fl_ranker *rk = NULL;
+	size_t n_cand_max;
+	unsigned threads = o->threads ? o->threads : fl_threads_default();
+	int cur = 0, have = 0, r;
+
+	*out = NULL;
+	memset(&ps, 0, sizeof(ps));
+	ps.m = m;
+	ps.o = o;
+	ps.rows = rows;
+	ps.rt = &rt;
+	ps.write = p != NULL;
+	if ((r = rtab_init(m, &rt)) != 0)
+		return r;
+	n_cand_max = rt.n_parts > 0 ? rt.n_parts : 1;
+	if ((r = batch_init(&ps.b[0], m->dim)) != 0 || (r = batch_init(&ps.b[1], m->dim)) != 0)
+		goto out;
+	for (size_t c = 0; c < N_SLICES; c++) {
+		ps.sl[c].x = malloc((m->dim > 0 ? m->dim : 1) * sizeof(double));
+		ps.sl[c].cand = malloc(n_cand_max * sizeof(struct cand));
+		if (ps.sl[c].x == NULL || ps.sl[c].cand == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if ((r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0)
+		goto out;
+	for (;;) {
+		struct batch *done;
+		size_t chunks;
+
+		ps.rd = ps.eof ? NULL : &ps.b[cur];
+		ps.proc = have ? &ps.b[1 - cur] : NULL;
+		chunks = (ps.rd != NULL) + n_slices(ps.proc);
+		if (chunks == 0)
+			break;
+		fl_parallel_for(threads, chunks, step_chunk, &ps);
+		if ((done = ps.proc) != NULL) {
+			for (size_t c = 0; c < n_slices(done); c++) {
+				if (ps.sl[c].out.oom) {
+					r = FL_ERR_NOMEM;
+					goto out;
+				}
+				if (p != NULL &&
+				    (r = pending_add(p, rk, ps.sl[c].out.p, ps.sl[c].out.len)) != 0)
+					goto out;
+			}
+			for (size_t i = 0; i < done->n; i++)
+				if ((r = fl_ranker_add(rk, done->z[i], done->label[i])) != 0)
+					goto out;
+			rep->load.rows += done->n;
+		}
+		have = 0;
+		if (ps.rd != NULL) {
+			if (ps.rd->err != 0) {
+				r = fl_fail(ps.rd->err, "%s", ps.rd->msg);
+				goto out;
+			}
+			have = ps.rd->n > 0;
+			cur = 1 - cur;
+		}
+	}
+	/* A header alone (or only bad rows skipped) has no ranking to report:
+	 * an AUC of NaN with exit status 0 would pass for a result. */
+	if (rep->load.rows == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no usable data rows", o->data);
+		goto out;
+	}
+	rep->bytes = fl_rows_bytes_read(rows);
+	if ((r = fl_ranker_finish(rk, top_k(o, rep->load.rows), &rep->ev)) != 0)
+		goto out;
+	*out = rk;
+	rk = NULL;
+	r = 0;
+out:
+	fl_ranker_free(rk);
+	for (size_t c = 0; c < N_SLICES; c++) {
+		free(ps.sl[c].x);
+		free(ps.sl[c].cand);
+		free(ps.sl[c].out.p);
+	}
+	batch_free(&ps.b[0]);
+	batch_free(&ps.b[1]);
+	rtab_free(&rt);
+	return r;
 }
 
 /* Where one lead's output line lies in the spool of --sort rank. */
@@ -194,7 +851,7 @@ struct spool_ref {
 };
 
 /*
- * --sort rank: the second pass spools each lead's line to an unlinked file
+ * --sort rank: the second phase spools each lead's line to an unlinked file
  * and its place there to a second one, at the lead's rank; the lines are
  * then copied in rank order. Memory stays constant whatever the leads;
  * the cost is one more write and read of the output.
@@ -274,118 +931,53 @@ static int spool_copy(struct spool *sp, uint64_t n, FILE *fp, const char *data)
 	return r;
 }
 
-/* Second pass: every good row with its rank and reasons, in file order, or
- * spooled for rank order (sp != NULL). raw and x hold a row each. */
-static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
-                        struct fl_rows *rows, struct fl_ranker *rk, FILE *fp, struct spool *sp,
-                        struct fl_score_report *rep, double *raw, double *x)
+/* The second phase: every spooled line with its rank and decile, in file
+ * order, or spooled for rank order (sp != NULL). */
+static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct pending *p,
+                        struct fl_ranker *rk, FILE *fp, struct spool *sp,
+                        const struct fl_score_report *rep)
 {
-	char rowbuf[32];
-	const char *id;
-	uint64_t i = 0, rank;
-	int r, decile;
+	struct obuf line = {NULL, 0, 0, 0};
+	int r;
 
 	write_header(fp, m, o);
 	if (sp != NULL)
 		fp = sp->lines;
-	while ((r = fl_rows_next(rows, raw, NULL, &id)) == 1) {
-		struct spool_ref ref = {0, 0};
-		double z;
-
-		memcpy(x, raw, m->dim * sizeof(*x));
-		fl_scaler_apply(m->scaler, x);
-		z = fl_model_logit(m, x);
-		if ((r = fl_ranker_rank(rk, i, &rank, &decile)) != 0)
-			return r;
-		if (id == NULL) {
-			/* The lead's position in the input, not among the good rows:
-			 * with skipped rows the two differ, and only the first lets
-			 * a person join the scores back to the file. */
-			snprintf(rowbuf, sizeof(rowbuf), "%llu",
-			         (unsigned long long)fl_rows_index(rows));
-			id = rowbuf;
-		}
-		if (sp != NULL)
-			ref.off = (uint64_t)ftello(fp);
-		put_field(fp, id);
-		fprintf(fp, ",%.6f,%llu,%d", fl_sigmoid(z), (unsigned long long)rank, decile);
-		if (reasons_up(o))
-			write_reasons(fp, m, o, rows, raw, x, 1);
-		if (reasons_down(o))
-			write_reasons(fp, m, o, rows, raw, x, -1);
-		fputc('\n', fp);
-		if (sp != NULL) {
-			ref.len = (uint64_t)ftello(fp) - ref.off;
-			if (pwrite(sp->idx, &ref, sizeof(ref), (off_t)((rank - 1) * sizeof(ref))) !=
-			    (ssize_t)sizeof(ref))
-				return spool_io("write", o->data);
-		}
-		i++;
-	}
-	if (r < 0)
+	if ((r = pending_rewind(p)) != 0)
 		return r;
-	if (i != rep->load.rows)
-		return fl_fail(FL_ERR_IO, "%s: the file changed while it was being scored",
-		               o->data);
-	return 0;
-}
+	for (uint64_t i = 0; i < rep->load.rows; i++) {
+		const char *head = NULL, *tail = NULL;
+		size_t hl = 0, tl = 0;
+		uint64_t rank;
+		int decile;
+		char num[24];
 
-/* Output goes to a temporary file beside the target and is renamed into
- * place only when complete, so a failed run never leaves a partial file
- * that looks finished. Mode: what an ordinary file gets under the umask. */
-static const struct fl_file_opts score_out_opts = {.what = "write output",
-                                                   .create_what = "create output",
-                                                   .mode = 0666,
-                                                   .flags = FL_FILE_UMASK};
+		if ((r = pending_next(p, &head, &hl, &tail, &tl)) != 0 ||
+		    (r = fl_ranker_rank(rk, i, &rank, &decile)) != 0)
+			break;
+		line.len = 0;
+		obuf_put(&line, head, hl);
+		obuf_char(&line, ',');
+		obuf_put(&line, num, fl_numfmt_u64(num, rank));
+		obuf_char(&line, ',');
+		obuf_put(&line, num, fl_numfmt_u64(num, (uint64_t)decile));
+		obuf_put(&line, tail, tl);
+		if (line.oom) {
+			r = FL_ERR_NOMEM;
+			break;
+		}
+		if (sp != NULL) {
+			struct spool_ref ref = {(uint64_t)ftello(fp), line.len};
 
-/* --top K, or --top P %: the best P % of the leads, rounded down, at least
- * one lead when there are any. */
-static uint64_t top_k(const struct fl_score_opts *o, uint64_t rows)
-{
-	double k;
-
-	if (o->top_k > 0 || !(o->top_share > 0))
-		return o->top_k;
-	k = floor(o->top_share * (double)rows);
-	return k < 1 ? (rows > 0) : (uint64_t)k;
-}
-
-/*
- * The first pass: scores every good row of rows (standardised with the
- * model's scaler) into a new ranker, ranked and summarised into rep->ev.
- */
-static int rank_rows(const struct fl_model *m, const struct fl_score_opts *o, struct fl_rows *rows,
-                     double *x, struct fl_score_report *rep, struct fl_ranker **out)
-{
-	struct fl_ranker *rk = NULL;
-	double label = -1;
-	int r;
-
-	*out = NULL;
-	if ((r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0)
-		goto out;
-	while ((r = fl_rows_next(rows, x, &label, NULL)) == 1) {
-		fl_scaler_apply(m->scaler, x);
-		if ((r = fl_ranker_add(rk, fl_model_logit(m, x), o->eval ? (int)label : -1)) != 0)
-			goto out;
-		rep->load.rows++;
+			if (pwrite(sp->idx, &ref, sizeof(ref), (off_t)((rank - 1) * sizeof(ref))) !=
+			    (ssize_t)sizeof(ref)) {
+				r = spool_io("write", o->data);
+				break;
+			}
+		}
+		fwrite(line.p, 1, line.len, fp);
 	}
-	if (r < 0)
-		goto out;
-	/* A header alone (or only bad rows skipped) has no ranking to report:
-	 * an AUC of NaN with exit status 0 would pass for a result. */
-	if (rep->load.rows == 0) {
-		r = fl_fail(FL_ERR_DATA, "%s: no usable data rows", o->data);
-		goto out;
-	}
-	rep->bytes = fl_rows_bytes_read(rows);
-	if ((r = fl_ranker_finish(rk, top_k(o, rep->load.rows), &rep->ev)) != 0)
-		goto out;
-	*out = rk;
-	rk = NULL;
-	r = 0;
-out:
-	fl_ranker_free(rk);
+	free(line.p);
 	return r;
 }
 
@@ -393,18 +985,14 @@ int fl_score_rank(const struct fl_model *m, const struct fl_score_opts *o,
                   struct fl_score_report *rep, struct fl_ranker **rk)
 {
 	struct fl_rows *rows = NULL;
-	double *x = NULL;
 	int r;
 
 	*rk = NULL;
 	memset(rep, 0, sizeof(*rep));
 	rep->load.want_unseen = 1;
-	if ((x = malloc(m->dim * sizeof(double))) == NULL)
-		return FL_ERR_NOMEM;
 	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) == 0)
-		r = rank_rows(m, o, rows, x, rep, rk);
+		r = score_pass(m, o, rows, NULL, rep, rk);
 	fl_rows_close(rows);
-	free(x);
 	return r;
 }
 
@@ -414,38 +1002,38 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 	struct fl_rows *rows = NULL;
 	struct fl_ranker *rk = NULL;
 	struct spool sp = {NULL, -1};
-	double *x = NULL;
+	struct pending p;
 	struct fl_file *dst = NULL;
 	FILE *fp = NULL;
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
+	memset(&p, 0, sizeof(p));
 	rep->load.want_unseen = 1;
 	if (o->n_reasons < 0 || o->n_reasons > FL_MAX_REASONS)
 		return fl_fail(FL_ERR_INVALID, "reason codes per lead must be 0 to %d",
 		               FL_MAX_REASONS);
-	/* Two rows: the raw one (whose "(other)" columns tell unseen values)
-	 * and the standardised one. */
-	if ((x = malloc(2 * m->dim * sizeof(double))) == NULL)
-		return FL_ERR_NOMEM;
+	p.bound = o->spool_bytes ? o->spool_bytes : SPOOL_BYTES_DEFAULT;
+	p.dir = o->tmpdir;
+	if (p.dir == NULL || p.dir[0] == '\0')
+		p.dir = getenv("TMPDIR");
+	if (p.dir == NULL || p.dir[0] == '\0')
+		p.dir = "/tmp";
 	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) != 0 ||
-	    (r = rank_rows(m, o, rows, x, rep, &rk)) != 0)
+	    (r = score_pass(m, o, rows, o->out != NULL ? &p : NULL, rep, &rk)) != 0)
 		goto out;
 	if (o->out == NULL) {
 		r = 0;
 		goto out;
 	}
-	/* Bad rows were counted in the first pass. */
-	if ((r = fl_rows_rewind(rows, NULL)) != 0 ||
-	    (o->sort_rank && (r = spool_open(rk, &sp)) != 0) ||
+	if ((o->sort_rank && (r = spool_open(rk, &sp)) != 0) ||
 	    (r = fl_file_begin(o->out, &score_out_opts, &dst)) != 0)
 		goto out;
 	if ((fp = fl_file_stream(dst)) == NULL) {
 		r = FL_ERR_IO;
 		goto out;
 	}
-	if ((r = write_scores(m, o, rows, rk, fp, o->sort_rank ? &sp : NULL, rep, x, x + m->dim)) !=
-	            0 ||
+	if ((r = write_scores(m, o, &p, rk, fp, o->sort_rank ? &sp : NULL, rep)) != 0 ||
 	    (o->sort_rank && (r = spool_copy(&sp, rep->load.rows, fp, o->data)) != 0))
 		goto out;
 	r = fl_file_commit(dst);
@@ -453,9 +1041,9 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 out:
 	fl_file_abort(dst);
 	spool_close(&sp);
+	pending_free(&p);
 	fl_rows_close(rows);
 	fl_ranker_free(rk);
-	free(x);
 	return r;
 }
 
