@@ -713,6 +713,88 @@ static void test_spill_matches_memory(void **state)
 	}
 }
 
+/* The output does not depend on the thread count nor on the memory
+ * bounds: 1, 2 and 3 threads, and every line and rank spilled to files (a
+ * spool of 1 byte, 100 ranking records), give the same bytes, in file and in
+ * rank order. 20,000 leads are five batches of 4096 read while the one
+ * before is scored in slices of 512; the leads have ties, missing and unseen
+ * values and reasons both ways. */
+static void test_threads_and_bounds_identical(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report ref, rep;
+	char data[256], out_ref[256], out[256], *a, *b;
+	static const unsigned threads[] = {2, 3};
+
+	path_in(fx, "many.csv", data);
+	path_in(fx, "ref.csv", out_ref);
+	path_in(fx, "out.csv", out);
+	write_many(data, 20000);
+	for (int sort = 0; sort < 2; sort++) {
+		default_opts(&o, data, out_ref);
+		o.eval = 1;
+		o.top_k = 100;
+		o.n_reasons = 3;
+		o.reasons = FL_REASONS_BOTH;
+		o.sort_rank = sort;
+		o.threads = 1;
+		if (fl_score_file(fx->m, &o, &ref) != 0)
+			fail_msg("%s", fl_errmsg());
+		assert_int_equal(ref.load.rows, 20000);
+		a = slurp(out_ref);
+		o.out = out;
+		for (size_t t = 0; t <= sizeof(threads) / sizeof(threads[0]); t++) {
+			if (t < sizeof(threads) / sizeof(threads[0])) {
+				o.threads = threads[t];
+			} else {
+				/* The spill paths, on two threads. */
+				o.threads = 2;
+				o.spool_bytes = 1;
+				o.mem_records = 100;
+				o.tmpdir = fx->dir;
+			}
+			if (fl_score_file(fx->m, &o, &rep) != 0)
+				fail_msg("%s", fl_errmsg());
+			b = slurp(out);
+			if (strcmp(a, b) != 0)
+				fail_msg("sort %d, %u threads%s: the output differs", sort,
+				         o.threads, o.spool_bytes ? ", spilled" : "");
+			assert_eval_equal(&ref.ev, &rep.ev);
+			free(b);
+		}
+		free(a);
+	}
+}
+
+/* A bad row deep in the file, read on whichever thread reads its batch,
+ * fails the run with the reader's exact message, and no output appears. */
+static void test_bad_row_late(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], want[512];
+	FILE *fp;
+
+	path_in(fx, "late.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_many(data, 10000);
+	fp = fopen(data, "a");
+	assert_non_null(fp);
+	fprintf(fp, "Z1,many,tech,no\n");
+	assert_int_equal(fclose(fp), 0);
+	for (unsigned t = 1; t <= 2; t++) {
+		default_opts(&o, data, out);
+		o.threads = t;
+		assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_DATA);
+		snprintf(want, sizeof(want),
+		         "%s:10002:2: column \"visits\": \"many\" is not a number", data);
+		assert_string_equal(fl_errmsg(), want);
+		assert_false(exists(out));
+	}
+}
+
 /* fl_score_contribution against the hand values, and the explanation's
  * driver order: effects against the average lead are tech +0.98, visits
  * +0.8 (per sd), visits missing 0.5 * (1 - 0.2) = +0.4, other +0.08, and
@@ -769,6 +851,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_unlabelled, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_row_numbers, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_contribution_and_explain, setup, teardown),
 	};
 

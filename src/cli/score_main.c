@@ -16,6 +16,7 @@
 #include "fedlead/commands.h"
 #include "fedlead/error.h"
 #include "fedlead/mapping.h"
+#include "fedlead/parallel.h"
 #include "fedlead/report.h"
 #include "fedlead/score.h"
 #include "fedlead/signed_model.h"
@@ -30,7 +31,8 @@ static void usage(FILE *fp)
 	        "                     [--reasons up|down|both] [--sort file|rank]\n"
 	        "                     [--report REPORT.html [--compare "
 	        "NAME=LOCAL.fdl:HOLDOUT.csv]... [--compare-dp DP.fdl]]\n"
-	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--quiet]\n"
+	        "                     [--bad-rows fail|skip] [--tmpdir DIR] [--memory MIB]\n"
+	        "                     [--threads N|auto] [--quiet]\n"
 	        "                     [--delimiter ,|;|tab|'|'] [--encoding windows-1252|latin1]\n"
 	        "                     [--decimal ,] [--thousands SEP] [--currency SYMBOL]\n"
 	        "                     [--mapping MAPPING.json]\n"
@@ -47,6 +49,10 @@ static void usage(FILE *fp)
 	        "            drivers towards conversion, down: against it (down_reason_K\n"
 	        "            columns), both: N of each\n"
 	        "--sort rank  writes --out best-scored lead first (default: file order)\n"
+	        "--threads   threads scoring (default auto: every core this process may use);\n"
+	        "            the output is the same for any count\n"
+	        "--memory    MiB kept in memory for the ranking and the scored lines waiting\n"
+	        "            for their ranks (default 88); beyond it they spill to --tmpdir\n"
 	        "--top K     hits among the K best leads; --top 10%% takes the best tenth\n"
 	        "--eval      the file has the label column: prints AUC, log-loss, Brier score,\n"
 	        "            calibration by decile and, with --top K, hits among the K best\n"
@@ -330,7 +336,9 @@ enum {
 	OPT_DECIMAL,
 	OPT_THOUSANDS,
 	OPT_CURRENCY,
-	OPT_MAPPING
+	OPT_MAPPING,
+	OPT_THREADS,
+	OPT_MEMORY
 };
 
 static const struct option long_opts[] = {
@@ -358,6 +366,8 @@ static const struct option long_opts[] = {
         {"thousands", required_argument, NULL, OPT_THOUSANDS},
         {"currency", required_argument, NULL, OPT_CURRENCY},
         {"mapping", required_argument, NULL, OPT_MAPPING},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"memory", required_argument, NULL, OPT_MEMORY},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -434,6 +444,20 @@ int fl_cmd_score(int argc, char **argv)
 				return fail(fl_fail(FL_ERR_INVALID, "--reasons: at most %d",
 				                    FL_MAX_REASONS));
 			so.n_reasons = (int)v;
+			break;
+		case OPT_THREADS:
+			if ((r = fl_threads_parse("--threads", optarg, &so.threads)) != 0)
+				return fail(r);
+			break;
+		case OPT_MEMORY:
+			/* Half for the ranking's 24-byte records, half for lines. */
+			if (fl_cli_u64("--memory", optarg, &v) != 0 || v < 1 || v > (1u << 20))
+				return fail(fl_fail(FL_ERR_INVALID,
+				                    "--memory: \"%s\" is not a size in MiB (1 to "
+				                    "1048576)",
+				                    optarg));
+			so.spool_bytes = (size_t)(v << 19);
+			so.mem_records = (size_t)(v << 19) / 24;
 			break;
 		case OPT_BAD_ROWS:
 			if ((r = fl_cli_bad_rows(optarg, &so.policy)) != 0)
