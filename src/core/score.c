@@ -108,10 +108,11 @@ static int rtab_init(const struct fl_model *m, struct rtab *t)
 	return 0;
 }
 
-/* One candidate reason of a lead: a part and its contribution. */
+/* A lead's candidate reasons: parts and their contributions, in two
+ * arrays so that choosing the strongest scans plain doubles. */
 struct cand {
-	const struct rpart *rp;
-	double c;
+	const struct rpart **rp;
+	double *c;
 };
 
 /*
@@ -122,7 +123,7 @@ struct cand {
  * change; computing them once serves both directions.
  */
 static size_t candidates(const struct fl_model *m, const struct rtab *t, const double *x,
-                         struct cand *out)
+                         const struct cand *out)
 {
 	const struct fl_schema *s = m->schema;
 	const double *w = m->w, *b = m->scaler->baseline;
@@ -142,7 +143,8 @@ static size_t candidates(const struct fl_model *m, const struct rtab *t, const d
 
 			for (size_t j = rp->start; j < rp->start + rp->width; j++)
 				c += w[j] * (x[j] - b[j]);
-			out[k++] = (struct cand){rp, c};
+			out->rp[k] = rp;
+			out->c[k++] = c;
 		}
 	}
 	return k;
@@ -157,24 +159,27 @@ static size_t top_reasons(const struct cand *cand, size_t n_cand, int n, int sig
                           struct reason *out)
 {
 	size_t k = 0;
+	/* What a candidate must exceed: 0 until n are kept, then the weakest
+	 * kept one (which is above 0), so one comparison rejects most. */
+	double thr = 0;
 
 	/* n == 0 (--reasons 0) must not reach out[k - 1] below. */
 	if (n <= 0)
 		return 0;
 	for (size_t q = 0; q < n_cand; q++) {
-		double c = sign * cand[q].c;
+		double c = sign * cand->c[q];
 		size_t pos;
 
-		if (!(c > 0))
-			continue;
-		if (k == (size_t)n && c <= out[k - 1].contribution)
+		if (!(c > thr))
 			continue;
 		pos = k < (size_t)n ? k++ : k - 1;
 		while (pos > 0 && out[pos - 1].contribution < c) {
 			out[pos] = out[pos - 1];
 			pos--;
 		}
-		out[pos] = (struct reason){cand[q].rp->feature, cand[q].rp->part, c};
+		out[pos] = (struct reason){cand->rp[q]->feature, cand->rp[q]->part, c};
+		if (k == (size_t)n)
+			thr = out[k - 1].contribution;
 	}
 	for (size_t j = 0; j < k; j++)
 		out[j].contribution *= sign;
@@ -434,7 +439,7 @@ struct batch {
 /* A slice's scratch and output. */
 struct slice {
 	double *x;
-	struct cand *cand;
+	struct cand cand;
 	struct obuf out;
 };
 
@@ -443,7 +448,8 @@ struct pass {
 	const struct fl_score_opts *o;
 	struct fl_rows *rows;
 	const struct rtab *rt;
-	int write; /* format output lines */
+	int write;        /* format output lines */
+	int inline_score; /* one thread: read_batch() scores too (into slice 0) */
 	int eof;
 	struct batch b[2];
 	struct slice sl[N_SLICES];
@@ -514,44 +520,6 @@ static int batch_keep(struct batch *b, const struct fl_csv_record *rec, const ch
 	return b->text.oom ? FL_ERR_NOMEM : 0;
 }
 
-/* Reads the next batch of good leads into b (on the reading thread). */
-static void read_batch(struct pass *ps, struct batch *b)
-{
-	size_t dim = ps->m->dim;
-	int r = 0;
-
-	b->n = 0;
-	b->n_fields = 0;
-	b->text.len = 0;
-	b->err = 0;
-	while (b->n < BATCH_ROWS && b->text.len < BATCH_TEXT) {
-		double label = -1;
-		const char *id = NULL;
-
-		r = fl_rows_next(ps->rows, b->raw + b->n * dim, &label, &id);
-		if (r == 0) {
-			ps->eof = 1;
-			break;
-		}
-		if (r < 0)
-			break;
-		b->label[b->n] = ps->o->eval ? (int)label : -1;
-		b->index[b->n] = fl_rows_index(ps->rows);
-		if (ps->write && (r = batch_keep(b, fl_rows_record(ps->rows), id)) != 0)
-			break;
-		b->n++;
-	}
-	if (r < 0) {
-		/* The message is this thread's: keep it for the caller's. */
-		b->err = r;
-		snprintf(b->msg, sizeof(b->msg), "%s", fl_errmsg());
-		ps->eof = 1;
-		return;
-	}
-	for (size_t k = 0; k < b->n_fields; k++)
-		b->fields[k].s = b->text.p + (uintptr_t)b->fields[k].s;
-}
-
 /* One lead's output line without rank and decile, as a spool record:
  * the lengths of its head ("id,score") and tail (",reasons...\n"), then
  * both. */
@@ -559,21 +527,18 @@ struct line_hdr {
 	uint32_t head, tail;
 };
 
-static void format_lead(const struct pass *ps, const struct batch *b, size_t i, struct slice *sl,
-                        const double *x, double z)
+static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, const char *id,
+                        uint64_t index, const double *raw, struct slice *sl, const double *x,
+                        double z)
 {
 	const struct fl_model *m = ps->m;
 	const struct fl_score_opts *o = ps->o;
-	struct fl_csv_record rec = {b->fields + b->fld_at[i], b->n_fld[i], 0};
-	const double *raw = b->raw + i * m->dim;
 	struct obuf *out = &sl->out;
 	size_t at = out->len, n_cand = 0;
 	struct line_hdr h = {0, 0};
 
 	obuf_put(out, &h, sizeof(h));
-	if (b->id_at[i] != SIZE_MAX) {
-		const char *id = b->text.p + b->id_at[i];
-
+	if (id != NULL) {
 		obuf_field(out, id, strlen(id));
 	} else {
 		/* The lead's position in the input, not among the good rows:
@@ -581,13 +546,13 @@ static void format_lead(const struct pass *ps, const struct batch *b, size_t i, 
 		 * person join the scores back to the file. */
 		char num[24];
 
-		obuf_put(out, num, fl_numfmt_u64(num, b->index[i]));
+		obuf_put(out, num, fl_numfmt_u64(num, index));
 	}
 	obuf_char(out, ',');
 	obuf_fixed(out, fl_sigmoid(z), 6);
 	h.head = (uint32_t)(out->len - at - sizeof(h));
 	if (o->n_reasons > 0)
-		n_cand = candidates(m, ps->rt, x, sl->cand);
+		n_cand = candidates(m, ps->rt, x, &sl->cand);
 	for (int dir = 0; dir < 2; dir++) {
 		struct reason reasons[FL_MAX_REASONS];
 		int sign = dir == 0 ? 1 : -1;
@@ -595,7 +560,7 @@ static void format_lead(const struct pass *ps, const struct batch *b, size_t i, 
 
 		if (dir == 0 ? !reasons_up(o) : !reasons_down(o))
 			continue;
-		nr = top_reasons(sl->cand, n_cand, o->n_reasons, sign, reasons);
+		nr = top_reasons(&sl->cand, n_cand, o->n_reasons, sign, reasons);
 		/* n pairs, empty when the lead has fewer contributions of
 		 * that sign. */
 		for (size_t k = 0; k < (size_t)o->n_reasons; k++) {
@@ -605,7 +570,7 @@ static void format_lead(const struct pass *ps, const struct batch *b, size_t i, 
 				obuf_put(out, ",,", 2);
 				continue;
 			}
-			reason_text(m, fl_rows_binding(ps->rows), &rec, raw, reasons[k].feature,
+			reason_text(m, fl_rows_binding(ps->rows), rec, raw, reasons[k].feature,
 			            reasons[k].part, &t);
 			obuf_char(out, ',');
 			obuf_field(out, t.s, t.n);
@@ -620,22 +585,80 @@ static void format_lead(const struct pass *ps, const struct batch *b, size_t i, 
 	}
 }
 
+/* Scores lead raw (and formats its line into sl->out). */
+static double score_lead(const struct pass *ps, struct slice *sl, const double *raw,
+                         const struct fl_csv_record *rec, const char *id, uint64_t index)
+{
+	const struct fl_model *m = ps->m;
+	double z;
+
+	memcpy(sl->x, raw, m->dim * sizeof(*sl->x));
+	fl_scaler_apply(m->scaler, sl->x);
+	z = fl_model_logit(m, sl->x);
+	if (ps->write)
+		format_lead(ps, rec, id, index, raw, sl, sl->x, z);
+	return z;
+}
+
 /* Scores (and formats) one slice of the batch being scored. */
 static void score_slice(struct pass *ps, size_t c)
 {
-	const struct fl_model *m = ps->m;
 	struct batch *b = ps->proc;
 	struct slice *sl = &ps->sl[c];
 	size_t end = (c + 1) * SLICE_ROWS < b->n ? (c + 1) * SLICE_ROWS : b->n;
 
 	sl->out.len = 0;
 	for (size_t i = c * SLICE_ROWS; i < end; i++) {
-		memcpy(sl->x, b->raw + i * m->dim, m->dim * sizeof(*sl->x));
-		fl_scaler_apply(m->scaler, sl->x);
-		b->z[i] = fl_model_logit(m, sl->x);
-		if (ps->write)
-			format_lead(ps, b, i, sl, sl->x, b->z[i]);
+		struct fl_csv_record rec = {b->fields + b->fld_at[i], b->n_fld[i], 0};
+
+		b->z[i] = score_lead(ps, sl, b->raw + i * ps->m->dim, &rec,
+		                     b->id_at[i] != SIZE_MAX ? b->text.p + b->id_at[i] : NULL,
+		                     b->index[i]);
 	}
+}
+
+/* Reads the next batch of good leads into b (on the reading thread). */
+static void read_batch(struct pass *ps, struct batch *b)
+{
+	size_t dim = ps->m->dim;
+	int r = 0;
+
+	b->n = 0;
+	b->n_fields = 0;
+	b->text.len = 0;
+	b->err = 0;
+	ps->sl[0].out.len = 0;
+	while (b->n < BATCH_ROWS && b->text.len < BATCH_TEXT) {
+		double label = -1;
+		const char *id = NULL;
+
+		r = fl_rows_next(ps->rows, b->raw + b->n * dim, &label, &id);
+		if (r == 0) {
+			ps->eof = 1;
+			break;
+		}
+		if (r < 0)
+			break;
+		b->label[b->n] = ps->o->eval ? (int)label : -1;
+		b->index[b->n] = fl_rows_index(ps->rows);
+		if (ps->inline_score)
+			/* One thread: the lead is scored while its record is still
+			 * in the cache, with no copy. */
+			b->z[b->n] = score_lead(ps, &ps->sl[0], b->raw + b->n * dim,
+			                        fl_rows_record(ps->rows), id, b->index[b->n]);
+		else if (ps->write && (r = batch_keep(b, fl_rows_record(ps->rows), id)) != 0)
+			break;
+		b->n++;
+	}
+	if (r < 0) {
+		/* The message is this thread's: keep it for the caller's. */
+		b->err = r;
+		snprintf(b->msg, sizeof(b->msg), "%s", fl_errmsg());
+		ps->eof = 1;
+		return;
+	}
+	for (size_t k = 0; k < b->n_fields; k++)
+		b->fields[k].s = b->text.p + (uintptr_t)b->fields[k].s;
 }
 
 static size_t n_slices(const struct batch *b)
@@ -770,6 +793,7 @@ static int score_pass(const struct fl_model *m, const struct fl_score_opts *o, s
 	ps.rows = rows;
 	ps.rt = &rt;
 	ps.write = p != NULL;
+	ps.inline_score = threads == 1;
 	if ((r = rtab_init(m, &rt)) != 0)
 		return r;
 	n_cand_max = rt.n_parts > 0 ? rt.n_parts : 1;
@@ -777,8 +801,9 @@ static int score_pass(const struct fl_model *m, const struct fl_score_opts *o, s
 		goto out;
 	for (size_t c = 0; c < N_SLICES; c++) {
 		ps.sl[c].x = malloc((m->dim > 0 ? m->dim : 1) * sizeof(double));
-		ps.sl[c].cand = malloc(n_cand_max * sizeof(struct cand));
-		if (ps.sl[c].x == NULL || ps.sl[c].cand == NULL) {
+		ps.sl[c].cand.rp = malloc(n_cand_max * sizeof(*ps.sl[c].cand.rp));
+		ps.sl[c].cand.c = malloc(n_cand_max * sizeof(*ps.sl[c].cand.c));
+		if (ps.sl[c].x == NULL || ps.sl[c].cand.rp == NULL || ps.sl[c].cand.c == NULL) {
 			r = FL_ERR_NOMEM;
 			goto out;
 		}
@@ -787,16 +812,27 @@ static int score_pass(const struct fl_model *m, const struct fl_score_opts *o, s
 		goto out;
 	for (;;) {
 		struct batch *done;
-		size_t chunks;
+		size_t chunks, n_done;
 
-		ps.rd = ps.eof ? NULL : &ps.b[cur];
-		ps.proc = have ? &ps.b[1 - cur] : NULL;
-		chunks = (ps.rd != NULL) + n_slices(ps.proc);
-		if (chunks == 0)
-			break;
-		fl_parallel_for(threads, chunks, step_chunk, &ps);
-		if ((done = ps.proc) != NULL) {
-			for (size_t c = 0; c < n_slices(done); c++) {
+		if (ps.inline_score) {
+			if (ps.eof)
+				break;
+			ps.rd = &ps.b[0];
+			read_batch(&ps, ps.rd);
+			done = ps.rd;
+			n_done = 1;
+		} else {
+			ps.rd = ps.eof ? NULL : &ps.b[cur];
+			ps.proc = have ? &ps.b[1 - cur] : NULL;
+			chunks = (ps.rd != NULL) + n_slices(ps.proc);
+			if (chunks == 0)
+				break;
+			fl_parallel_for(threads, chunks, step_chunk, &ps);
+			done = ps.proc;
+			n_done = n_slices(done);
+		}
+		if (done != NULL) {
+			for (size_t c = 0; c < n_done; c++) {
 				if (ps.sl[c].out.oom) {
 					r = FL_ERR_NOMEM;
 					goto out;
@@ -836,7 +872,8 @@ out:
 	fl_ranker_free(rk);
 	for (size_t c = 0; c < N_SLICES; c++) {
 		free(ps.sl[c].x);
-		free(ps.sl[c].cand);
+		free(ps.sl[c].cand.rp);
+		free(ps.sl[c].cand.c);
 		free(ps.sl[c].out.p);
 	}
 	batch_free(&ps.b[0]);
