@@ -34,7 +34,7 @@ struct fl_score_opts {
 	const char *tmpdir;          /* for the ranking spill files; NULL = $TMPDIR */
 	size_t mem_records;          /* ranking records kept in memory; 0 = 1<<20 */
 	unsigned threads;            /* threads scoring; 0 = fl_threads_default() */
-	size_t spool_bytes;          /* output lines kept in memory before they spill; 0 = 64 MiB */
+	size_t spool_bytes;          /* output lines kept in memory before they spill; 0 = 8 MiB */
 };
 
 struct fl_score_report {

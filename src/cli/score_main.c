@@ -52,7 +52,7 @@ static void usage(FILE *fp)
 	        "--threads   threads scoring (default auto: every core this process may use);\n"
 	        "            the output is the same for any count\n"
 	        "--memory    MiB kept in memory for the ranking and the scored lines waiting\n"
-	        "            for their ranks (default 88); beyond it they spill to --tmpdir\n"
+	        "            for their ranks (default 32); beyond it they spill to --tmpdir\n"
 	        "--top K     hits among the K best leads; --top 10%% takes the best tenth\n"
 	        "--eval      the file has the label column: prints AUC, log-loss, Brier score,\n"
 	        "            calibration by decile and, with --top K, hits among the K best\n"

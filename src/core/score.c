@@ -416,8 +416,10 @@ static uint64_t top_k(const struct fl_score_opts *o, uint64_t rows)
 #define N_SLICES (BATCH_ROWS / SLICE_ROWS)
 /* A batch stops taking leads once it holds this much field text. */
 #define BATCH_TEXT (8u << 20)
-/* Spooled lines kept in memory before they go to a file, by default. */
-#define SPOOL_BYTES_DEFAULT (64u << 20)
+/* Spooled lines kept in memory before they go to a file, by default: more
+ * only costs page faults (the file's pages are the kernel's cache, read
+ * back once, in order). */
+#define SPOOL_BYTES_DEFAULT (8u << 20)
 
 /* Leads as read: each one's encoded row and a copy of its CSV record. */
 struct batch {
