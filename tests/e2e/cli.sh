@@ -133,6 +133,22 @@ assert rows[0] == ["lead", "score", "rank", "decile"], rows[0]
 assert [r[:4] for r in rows[1:]] == [r[:4] for r in full[1:]]
 '
 
+# One pass on any number of threads, within any memory bound: the same bytes.
+run "$SCORE" --model model.fdl --data leads.csv --out t1.csv --threads 1 --quiet
+expect "score --threads 1" 0 ""
+run "$SCORE" --model model.fdl --data leads.csv --out t2.csv --threads 2 --memory 1 --quiet
+expect "score --threads 2 --memory 1" 0 ""
+check "the scored file is the same for 1 and 2 threads and a small memory bound" \
+	cmp t1.csv scored.csv
+check "... byte for byte" cmp t2.csv scored.csv
+run "$SCORE" --model model.fdl --data - --out stdin.csv --quiet <leads.csv
+expect "scoring standard input (one pass needs no second read)" 0 ""
+check "... gives the same scored file" cmp stdin.csv scored.csv
+run "$SCORE" --model model.fdl --data leads.csv --out x.csv --threads 0
+expect "--threads 0" 2 "fedlead-score: --threads: '0' is not a thread count (1 to 256, or auto)"
+run "$SCORE" --model model.fdl --data leads.csv --out x.csv --memory 0
+expect "--memory 0" 2 'fedlead-score: --memory: "0" is not a size in MiB (1 to 1048576)'
+
 # ---- values the schema does not list, reasons both ways, rank order, --top P% ----
 {
 	head -n 4 leads.csv
