@@ -611,11 +611,17 @@ static void score_slice(struct pass *ps, size_t c)
 
 	sl->out.len = 0;
 	for (size_t i = c * SLICE_ROWS; i < end; i++) {
-		struct fl_csv_record rec = {b->fields + b->fld_at[i], b->n_fld[i], 0};
+		/* Records are kept only for output lines. */
+		struct fl_csv_record rec = {NULL, 0, 0};
+		const char *id = NULL;
 
-		b->z[i] = score_lead(ps, sl, b->raw + i * ps->m->dim, &rec,
-		                     b->id_at[i] != SIZE_MAX ? b->text.p + b->id_at[i] : NULL,
-		                     b->index[i]);
+		if (ps->write) {
+			rec.fields = b->fields + b->fld_at[i];
+			rec.n_fields = b->n_fld[i];
+			if (b->id_at[i] != SIZE_MAX)
+				id = b->text.p + b->id_at[i];
+		}
+		b->z[i] = score_lead(ps, sl, b->raw + i * ps->m->dim, &rec, id, b->index[i]);
 	}
 }
 
