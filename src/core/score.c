@@ -393,8 +393,8 @@ static uint64_t top_k(const struct fl_score_opts *o, uint64_t rows)
  * things: what ranking needs (the score and the label, in the ranker,
  * which spills sorted runs to disk beyond mem_records) and each lead's
  * output line without its rank and decile (the id, the score and the
- * reasons, formatted: about 100 bytes a lead, and text the output needs
- * anyway), kept in memory up to spool_bytes and spilled to an unlinked
+ * reasons, formatted: about 75 bytes a lead with three reasons, text the
+ * output needs anyway), kept in memory up to spool_bytes and spilled to an unlinked
  * file beyond. The second phase reads those lines back in lead order and
  * writes them with the ranks.
  *
@@ -402,13 +402,15 @@ static uint64_t top_k(const struct fl_score_opts *o, uint64_t rows)
  * reasons needs its field text as encoded (after the --mapping's renames
  * and the encoding's conversion), and re-reading it by offset would mean
  * tokenising and converting the row again, which is the cost one pass
- * removes; a spooled line is about a sixth of a 64-column row's text.
+ * removes; a spooled line is about a fifth of a 64-column row's text.
  *
  * Both cores: the leads are read in batches. While one thread reads batch
  * t + 1 (the CSV reader is sequential), the others score and format batch
  * t in fixed slices, each slice into its own buffer (fl_parallel_for). The
  * lines and scores of a batch are then taken in lead order, so the output
- * does not depend on the thread count.
+ * does not depend on the thread count. With one thread there is nothing to
+ * overlap: each lead is scored as soon as it is read, while its record is
+ * still in the cache, and no record is copied.
  */
 
 #define BATCH_ROWS 4096
