@@ -574,7 +574,7 @@ int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_reques
 		json_error_t err;
 		char why[400];
 
-		root = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &err);
+		root = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 		if (root == NULL) {
 			snprintf(why, sizeof(why), "not JSON: %s (line %d, column %d)", err.text,
 			         err.line, err.column);
