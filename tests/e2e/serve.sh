@@ -14,6 +14,9 @@
 #   FL_BIN=build FL_SRC=. FL_DATA=tests/data bash tests/e2e/serve.sh
 . "$(dirname "$0")/lib/cli.bash"
 
+# The interpreter itself, not a wrapper that finds it (a version manager's
+# shim costs a second a call on a loaded machine, and this script makes many).
+PY=$("$PY" -c 'import sys; print(sys.executable)')
 CLIENT="$FL_SRC/tests/tools/serve_client.py"
 SIGN="$FL_BIN/tests/sign_model"
 CA_TOOL="$FL_SRC/deploy/fedlead-ca"
