@@ -294,4 +294,32 @@ done
 	--verify-ca "$workdir/pki/ca/ca.crt" --eval --quiet --report "$workdir/report.html" \
 	"${compare[@]}" --compare-dp "$dp/model.fdl" >/dev/null
 echo "   report: $workdir/report.html (its \"What federation added\" panel is for the partners)"
+
+echo "== 7. a new lead scored the moment it arrives: the scoring service"
+# acme serves the federated model it received, checked against the
+# federation's CA, with deciles against its own training leads; its CRM
+# posts a new lead and routes it by the answer. Stopped by its PID.
+rm -f "$workdir/logs/serve.port"
+"$bin/fedlead-score" serve --model "$workdir/partner-acme/model.fdl" \
+	--verify-ca "$workdir/pki/ca/ca.crt" --reference "$workdir/acme.csv" \
+	--listen 127.0.0.1:0 --port-file "$workdir/logs/serve.port" \
+	>"$workdir/logs/serve.log" 2>&1 &
+serve_pid=$!
+pids+=("$serve_pid")
+for _ in $(seq 100); do [ -s "$workdir/logs/serve.port" ] && break; sleep 0.1; done
+[ -s "$workdir/logs/serve.port" ] ||
+	{ echo "demo: the scoring service did not start; its log:" >&2; cat "$workdir/logs/serve.log" >&2; exit 1; }
+serve_port=$(sed -n 's/^http=//p' "$workdir/logs/serve.port")
+lead='{"age": 41, "job": "management", "marital": "married", "education": "tertiary",
+ "default": "no", "balance": 2890, "housing": "no", "loan": "no", "contact": "cellular",
+ "day": 14, "month": "oct", "campaign": 1, "pdays": -1, "previous": 0, "poutcome": "unknown"}'
+echo "   fedlead-score serve on http://127.0.0.1:$serve_port (the federated model, signature verified)"
+echo "   curl -H 'Content-Type: application/json' -d '{\"age\": 41, \"job\": \"management\", ...}' \\"
+echo "        'http://127.0.0.1:$serve_port/v1/score?direction=both'"
+answer=$(curl -sS --fail-with-body -H 'Content-Type: application/json' -d "$lead" \
+	"http://127.0.0.1:$serve_port/v1/score?direction=both") ||
+	{ echo "demo: the scoring service refused the lead: $answer" >&2; exit 1; }
+printf '%s\n' "$answer" | sed 's/^/   /'
+kill "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
 echo "model: $workdir/coordinator/model.fdl"

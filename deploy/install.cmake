@@ -26,6 +26,7 @@ endif()
 install(PROGRAMS ${CMAKE_CURRENT_LIST_DIR}/fedlead-ca DESTINATION bin)
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/config/coordinator.conf
               ${CMAKE_CURRENT_LIST_DIR}/config/node.conf
+              ${CMAKE_CURRENT_LIST_DIR}/config/score-serve.conf
         DESTINATION share/doc/fedlead/examples)
 
 # Values known at configure time, handed to the install-time code below.
@@ -57,9 +58,12 @@ endfunction()
 fl_install_template(systemd/fedlead-coordinator.service.in "${FL_UNITDIR}"
                     fedlead-coordinator.service)
 fl_install_template(systemd/fedlead-node.service.in "${FL_UNITDIR}" fedlead-node.service)
+fl_install_template(systemd/fedlead-score-serve.service.in "${FL_UNITDIR}"
+                    fedlead-score-serve.service)
 fl_install_template(systemd/fedlead.sysusers.in "${CMAKE_INSTALL_PREFIX}/lib/sysusers.d"
                     fedlead.conf)
-foreach(page fedlead-coordinator.1 fedlead-node.1 fedlead-score.1 fedlead-ca.1 fedlead.conf.5)
+foreach(page fedlead-coordinator.1 fedlead-node.1 fedlead-score.1 fedlead-score-serve.1 fedlead-ca.1
+             fedlead.conf.5)
   string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section "${page}")
   fl_install_template(man/${page}.in "${FL_MANDIR}/man${section}" ${page})
 endforeach()
@@ -67,7 +71,7 @@ endforeach()
 # The example configurations name /etc/fedlead; a different FL_SYSCONFDIR
 # is written into the installed copies. An existing file is an operator's
 # configuration and is left alone.
-foreach(conf coordinator.conf node.conf)
+foreach(conf coordinator.conf node.conf score-serve.conf)
   if(EXISTS "$ENV{DESTDIR}${FL_SYSCONFDIR}/${conf}")
     message(STATUS "Keeping: $ENV{DESTDIR}${FL_SYSCONFDIR}/${conf} (exists; the example is in "
                    "${CMAKE_INSTALL_PREFIX}/share/doc/fedlead/examples)")

@@ -19,6 +19,8 @@ int fl_cmd_node_privacy(int argc, char **argv); /* node_privacy.c */
 
 /* fedlead-score (score_main.c). */
 int fl_cmd_score(int argc, char **argv);
+/* fedlead-score serve (score_serve.c): the scoring service. */
+int fl_cmd_score_serve(int argc, char **argv);
 
 /* fedlead-coordinator (coordinator_main.c). */
 int fl_cmd_coordinator(int argc, char **argv);

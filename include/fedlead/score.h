@@ -88,4 +88,23 @@ double fl_score_contribution(const struct fl_model *m, const double *x, size_t j
 /* Prints the model's top positive and negative drivers in human terms. */
 int fl_score_explain(const struct fl_model *m, FILE *fp, int top);
 
+/* One reason code of a lead, as --out writes it. */
+struct fl_reason {
+	double contribution; /* to the lead's log-odds, against the average training lead */
+	char text[192];      /* "industry=Software", "industry=(unseen: Biotech)" */
+};
+
+/*
+ * The strongest n (0..FL_MAX_REASONS) reason codes of one sign of a lead
+ * (sign 1: towards conversion, -1: against), strongest first, exactly as
+ * fl_score_file() writes them: rec is the lead's CSV record read through
+ * b, raw its raw encoded row and x the same row standardised. Returns how
+ * many were filled (fewer when the lead has fewer contributions of that
+ * sign). For a caller that scores leads one at a time (the scoring
+ * service).
+ */
+size_t fl_score_reasons(const struct fl_model *m, const struct fl_binding *b,
+                        const struct fl_csv_record *rec, const double *raw, const double *x, int n,
+                        int sign, struct fl_reason *out);
+
 #endif

@@ -50,6 +50,14 @@ struct fl_tls_opts {
 int fl_tls_server_ctx(const struct fl_tls_opts *o, SSL_CTX **out);
 
 /*
+ * A context for an HTTPS server (the scoring service): TLS 1.3 only, own
+ * certificate o->cert with key o->key. With o->ca, as fl_tls_server_ctx():
+ * a client certificate of that CA is required; without, none is asked
+ * for (clients then authenticate otherwise, with a bearer token).
+ */
+int fl_tls_https_ctx(const struct fl_tls_opts *o, SSL_CTX **out);
+
+/*
  * A context for a node: TLS 1.3 only, the server's certificate verified
  * against o->ca (and o->crl). o->cert and o->key are this partner's; both
  * may be NULL (the coordinator will then refuse the handshake), not one.

@@ -1227,3 +1227,21 @@ int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
 	free(d);
 	return ferror(fp) ? fl_fail(FL_ERR_IO, "write failed") : 0;
 }
+
+size_t fl_score_reasons(const struct fl_model *m, const struct fl_binding *b,
+                        const struct fl_csv_record *rec, const double *raw, const double *x, int n,
+                        int sign, struct fl_reason *out)
+{
+	struct reason reasons[FL_MAX_REASONS];
+	size_t nr;
+
+	if (n > FL_MAX_REASONS)
+		n = FL_MAX_REASONS;
+	nr = top_reasons(m, x, n, sign, reasons);
+	for (size_t k = 0; k < nr; k++) {
+		out[k].contribution = reasons[k].contribution;
+		reason_text(m, b, rec, raw, reasons[k].feature, reasons[k].part, out[k].text,
+		            sizeof(out[k].text));
+	}
+	return nr;
+}

@@ -94,9 +94,10 @@ static int ctx_common(SSL_CTX *ctx, const struct fl_tls_opts *o, int need_cert)
 		r = ssl_fail(FL_ERR_CRYPTO, "cannot restrict TLS to version 1.3");
 		goto out;
 	}
-	/* The federation CA is the only trust anchor: no system store. */
-	if ((r = fl_cert_store_add(SSL_CTX_get_cert_store(ctx), o->ca, o->crl,
-	                           FL_CERT_TEXTS_OPENSSL)) != 0)
+	/* The federation CA is the only trust anchor: no system store. (An
+	 * HTTPS server that asks for no client certificate has none.) */
+	if (o->ca != NULL && (r = fl_cert_store_add(SSL_CTX_get_cert_store(ctx), o->ca, o->crl,
+	                                            FL_CERT_TEXTS_OPENSSL)) != 0)
 		goto out;
 	if (o->cert == NULL && o->key == NULL && !need_cert) {
 		r = 0;
@@ -304,5 +305,27 @@ int fl_tls_verify_error(SSL *ssl, char *buf, size_t n)
 		return FL_ERR_AUTH;
 	}
 	snprintf(buf, n, "ok");
+	return 0;
+}
+
+int fl_tls_https_ctx(const struct fl_tls_opts *o, SSL_CTX **out)
+{
+	SSL_CTX *ctx = NULL;
+	int r;
+
+	*out = NULL;
+	if (o->ca != NULL)
+		return fl_tls_server_ctx(o, out);
+	if (o->cert == NULL || o->key == NULL)
+		return fl_fail(FL_ERR_INVALID, "HTTPS needs a certificate and its key");
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return ssl_fail(FL_ERR_CRYPTO, "cannot create a TLS context");
+	if ((r = ctx_common(ctx, o, 1)) != 0) {
+		SSL_CTX_free(ctx);
+		return r;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	*out = ctx;
 	return 0;
 }

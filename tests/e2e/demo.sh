@@ -123,6 +123,21 @@ for p in ("acme", "globex", "initech"):
 assert "<script" not in html.lower() and not re.search(r"(src|href)=\"?https?:", html)
 PY
 
+# The last step: the scoring service on the federated model scored one new
+# lead with curl, its signature verified, and was stopped.
+check "the scoring service scores the new lead with the verified federated model" "$PY" -c '
+import json, re, sys
+out = open(sys.argv[1]).read()
+assert "== 7. a new lead scored the moment it arrives: the scoring service" in out
+assert re.search(r"fedlead-score serve on http://127\.0\.0\.1:\d+ \(the federated model, signature verified\)", out)
+ans = json.loads(out.split("?direction=both\x27\n", 1)[1].split("\nmodel: ", 1)[0])
+lead = ans["leads"][0]
+assert 0 < lead["score"] < 1 and 1 <= lead["decile"] <= 10, lead
+assert lead["reasons"] and lead["down_reasons"] and lead["unseen"] == [], lead
+' "$out"
+check "the service logged its verified model and stopped on SIGTERM" \
+	bash -c 'grep -q "signature verified" "$0" && grep -q "notice: stopping (SIGTERM)" "$0"' "$D/logs/serve.log"
+
 # A second run starts afresh and gives the same table.
 FL_DEMO_BIN=$FL_BIN bash "$FL_SRC/deploy/demo.sh" --workdir "$T/demo" >"$T/demo2.out" 2>&1
 check "a second run gives the same table" \

@@ -92,12 +92,15 @@ expect 755 "$P/bin/fedlead-coordinator" "$P/bin/fedlead-node" "$P/bin/fedlead-sc
 	"$P/bin/fedlead-ca"
 expect 644 "$P/lib/systemd/system/fedlead-coordinator.service" \
 	"$P/lib/systemd/system/fedlead-node.service" "$P/lib/sysusers.d/fedlead.conf" \
+	"$P/lib/systemd/system/fedlead-score-serve.service" \
 	"$P/share/man/man1/fedlead-coordinator.1" "$P/share/man/man1/fedlead-node.1" \
 	"$P/share/man/man1/fedlead-score.1" "$P/share/man/man1/fedlead-ca.1" \
+	"$P/share/man/man1/fedlead-score-serve.1" \
 	"$P/share/man/man5/fedlead.conf.5" \
-	"$R$SYSCONF/coordinator.conf" "$R$SYSCONF/node.conf" \
+	"$R$SYSCONF/coordinator.conf" "$R$SYSCONF/node.conf" "$R$SYSCONF/score-serve.conf" \
 	"$P/share/doc/fedlead/examples/coordinator.conf" \
-	"$P/share/doc/fedlead/examples/node.conf"
+	"$P/share/doc/fedlead/examples/node.conf" \
+	"$P/share/doc/fedlead/examples/score-serve.conf"
 
 stray=$(find "$R" -mindepth 1 \( -type f -o -type l \) | grep -v -e "^$R/usr/local/" -e "^$R$SYSCONF/" || true)
 if [ -z "$stray" ]; then ok "nothing installed outside the prefix and $SYSCONF"; else
@@ -135,7 +138,7 @@ check "coordinator unit reloads with SIGHUP" \
 	grep -qxF "ExecReload=/bin/kill -HUP \$MAINPID" "$U/fedlead-coordinator.service"
 check "coordinator unit allows max_connections' worth of descriptors" \
 	grep -qx 'LimitNOFILE=65536' "$U/fedlead-coordinator.service"
-for unit in fedlead-coordinator fedlead-node; do
+for unit in fedlead-coordinator fedlead-node fedlead-score-serve; do
 	missing=()
 	for line in User=fedlead Group=fedlead NoNewPrivileges=yes ProtectSystem=strict \
 		ProtectHome=yes PrivateTmp=yes PrivateDevices=yes "StateDirectory=$unit" \
@@ -158,22 +161,31 @@ check "node unit keeps $SYSCONF and the lead export read-only" \
 	grep -qxF "ReadOnlyPaths=$SYSCONF -/srv/crm-export" "$U/fedlead-node.service"
 check "node unit reloads with SIGHUP" \
 	grep -qxF "ExecReload=/bin/kill -HUP \$MAINPID" "$U/fedlead-node.service"
+check "scoring service unit starts the installed program with the installed configuration" \
+	grep -qxF "ExecStart=/usr/local/bin/fedlead-score serve --config $SYSCONF/score-serve.conf" \
+	"$U/fedlead-score-serve.service"
+check "scoring service unit reloads the model with SIGHUP" \
+	grep -qxF "ExecReload=/bin/kill -HUP \$MAINPID" "$U/fedlead-score-serve.service"
+check "scoring service unit reads the model and the configuration, never writes them" \
+	grep -qxF "ReadOnlyPaths=$SYSCONF -/var/lib/fedlead-node -/srv/crm-export" \
+	"$U/fedlead-score-serve.service"
 
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# The units name /usr/local/bin; verify copies that point into the
 	# DESTDIR, so the programs they start exist. MANPATH lets verify find the
 	# man pages the units' Documentation= names.
 	mkdir -p "$T/units"
-	for unit in fedlead-coordinator fedlead-node; do
+	for unit in fedlead-coordinator fedlead-node fedlead-score-serve; do
 		sed "s#^ExecStart=/usr/local/bin/#ExecStart=$P/bin/#" "$U/$unit.service" >"$T/units/$unit.service"
 	done
 	if out=$(MANPATH=$P/share/man systemd-analyze verify "$T/units/fedlead-coordinator.service" \
-		"$T/units/fedlead-node.service" 2>&1) && [ -z "$out" ]; then
-		ok "systemd-analyze verify: both units clean, their man pages found"
+		"$T/units/fedlead-node.service" "$T/units/fedlead-score-serve.service" 2>&1) &&
+		[ -z "$out" ]; then
+		ok "systemd-analyze verify: the three units clean, their man pages found"
 	else
-		bad "systemd-analyze verify: both units clean, their man pages found" "$out"
+		bad "systemd-analyze verify: the three units clean, their man pages found" "$out"
 	fi
-	for unit in fedlead-coordinator fedlead-node; do
+	for unit in fedlead-coordinator fedlead-node fedlead-score-serve; do
 		# --threshold is ten times the exposure level printed: at most 2.0.
 		if out=$(systemd-analyze security --offline=yes --man=no --threshold=20 \
 			"$T/units/$unit.service" 2>&1); then

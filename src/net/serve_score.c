@@ -1,0 +1,744 @@
+/*
+ * Scoring one request of the scoring service: JSON or CSV in, JSON out, no
+ * network I/O. Leads are read through fedlead-score's own reader and
+ * encoder (rows.h): a JSON request is written as CSV (every field quoted,
+ * numbers in the shortest text that reads back to the same double) into an
+ * anonymous memory file, and a CSV request goes there as it came. So a lead
+ * gets the CLI's encoding, logit and reason codes to the last bit, and a
+ * bad value the CLI's words.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fedlead/error.h"
+#include "fedlead/linalg.h"
+#include "fedlead/rows.h"
+#include "fedlead/serve.h"
+
+/* The streams below (a memory file being written, an answer being built)
+ * belong to one call of one thread: their writes take no lock. */
+
+static const char *const error_names[FL_SERVE_N_ERRORS] = {"none",       "bad_json",   "bad_lead",
+                                                           "bad_value",  "bad_csv",    "bad_option",
+                                                           "batch_size", "media_type", "internal"};
+
+const char *fl_serve_error_name(enum fl_serve_error e)
+{
+	return (unsigned)e < FL_SERVE_N_ERRORS ? error_names[e] : "internal";
+}
+
+/* A JSON string (UTF-8 in, escapes for quotes, backslashes and controls),
+ * written in runs: a character at a time costs a lock per character. */
+static void put_json_string(FILE *fp, const char *s, size_t n)
+{
+	size_t run = 0;
+
+	putc_unlocked('"', fp);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		fwrite_unlocked(s + run, 1, i - run, fp);
+		if (c == '"' || c == '\\')
+			fprintf(fp, "\\%c", c);
+		else
+			fprintf(fp, "\\u%04x", c);
+		run = i + 1;
+	}
+	fwrite_unlocked(s + run, 1, n - run, fp);
+	putc_unlocked('"', fp);
+}
+
+static void put_json_cstr(FILE *fp, const char *s)
+{
+	put_json_string(fp, s, strlen(s));
+}
+
+/* A 4xx answer: {"error": "PATH: REASON", "kind": ..., "path": ..., "reason": ...}. */
+static int error_answer(struct fl_serve_answer *ans, int code, enum fl_serve_error kind,
+                        const char *path, const char *reason)
+{
+	FILE *fp;
+
+	free(ans->body);
+	ans->body = NULL;
+	ans->code = code;
+	ans->type = "application/json";
+	ans->error = kind;
+	ans->leads = 0;
+	if ((fp = open_memstream(&ans->body, &ans->len)) == NULL)
+		return FL_ERR_NOMEM;
+	fputs_unlocked("{\"error\": ", fp);
+	if (path != NULL) {
+		char *full = NULL;
+
+		if (asprintf(&full, "%s: %s", path, reason) < 0) {
+			fclose(fp);
+			return FL_ERR_NOMEM;
+		}
+		put_json_cstr(fp, full);
+		free(full);
+	} else
+		put_json_cstr(fp, reason);
+	fputs_unlocked(", \"kind\": ", fp);
+	put_json_cstr(fp, fl_serve_error_name(kind));
+	if (path != NULL) {
+		fputs_unlocked(", \"path\": ", fp);
+		put_json_cstr(fp, path);
+	}
+	fputs_unlocked(", \"reason\": ", fp);
+	put_json_cstr(fp, reason);
+	fputs_unlocked("}\n", fp);
+	return fclose(fp) == 0 ? 0 : FL_ERR_NOMEM;
+}
+
+/* ---- jansson's memory for one request ----
+ *
+ * A batch of 1,000 leads is some 20,000 small JSON values, each a malloc()
+ * and a free(): a third of a batch's time. While a request is parsed and
+ * read, jansson allocates from an arena (json_set_alloc_funcs(): the
+ * process has one thread, and nothing else uses jansson in that window),
+ * released whole after the last json_decref(). One chunk is kept for the
+ * next request, so a small one touches no new memory. */
+
+#define ARENA_CHUNK (1u << 20)
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+static struct arena_chunk *arena;
+
+static void *arena_alloc(size_t n)
+{
+	void *p;
+
+	n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+	if (arena == NULL || arena->cap - arena->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		struct arena_chunk *c = malloc(sizeof(*c) + cap);
+
+		if (c == NULL)
+			return NULL;
+		c->next = arena;
+		c->used = 0;
+		c->cap = cap;
+		arena = c;
+	}
+	p = (char *)arena->data + arena->used;
+	arena->used += n;
+	return p;
+}
+
+static void arena_free(void *p)
+{
+	(void)p; /* all at once, in arena_end() */
+}
+
+static void arena_begin(void)
+{
+	json_set_alloc_funcs(arena_alloc, arena_free);
+}
+
+/* After the last jansson value of the request is gone. */
+static void arena_end(void)
+{
+	struct arena_chunk *keep = NULL;
+
+	json_set_alloc_funcs(malloc, free);
+	while (arena != NULL) {
+		struct arena_chunk *c = arena;
+
+		arena = c->next;
+		if (keep == NULL && c->cap == ARENA_CHUNK) {
+			keep = c;
+			continue;
+		}
+		free(c);
+	}
+	if (keep != NULL) {
+		keep->next = NULL;
+		keep->used = 0;
+	}
+	arena = keep;
+}
+
+/* ---- the request's leads as CSV in a memory file ---- */
+
+struct memfile {
+	int fd;
+	FILE *fp;
+	char path[64];
+};
+
+static int memfile_open(struct memfile *mf)
+{
+	mf->fp = NULL;
+	if ((mf->fd = memfd_create("fedlead-request", MFD_CLOEXEC)) < 0)
+		return fl_fail(FL_ERR_IO, "cannot make a memory file: %s", strerror(errno));
+	snprintf(mf->path, sizeof(mf->path), "/proc/self/fd/%d", mf->fd);
+	if ((mf->fp = fdopen(dup(mf->fd), "w")) == NULL)
+		return FL_ERR_NOMEM;
+	return 0;
+}
+
+static int memfile_done(struct memfile *mf)
+{
+	int bad = ferror(mf->fp);
+
+	if (fclose(mf->fp) != 0 || bad) {
+		mf->fp = NULL;
+		return fl_fail(FL_ERR_IO, "cannot write a memory file: %s", strerror(errno));
+	}
+	mf->fp = NULL;
+	return 0;
+}
+
+static void memfile_close(struct memfile *mf)
+{
+	if (mf->fp != NULL)
+		fclose(mf->fp);
+	if (mf->fd >= 0)
+		close(mf->fd);
+	mf->fd = -1;
+}
+
+/* One CSV field, always quoted; *newlines counts the line ends in it. */
+static void put_csv(FILE *fp, const char *s, size_t n, size_t *newlines)
+{
+	size_t run = 0;
+
+	putc_unlocked('"', fp);
+	for (const char *p = s; (p = memchr(p, '\n', n - (size_t)(p - s))) != NULL; p++)
+		(*newlines)++;
+	for (const char *q; run < n && (q = memchr(s + run, '"', n - run)) != NULL;) {
+		size_t i = (size_t)(q - s);
+
+		fwrite_unlocked(s + run, 1, i + 1 - run, fp); /* the quote, then doubled */
+		putc_unlocked('"', fp);
+		run = i + 1;
+	}
+	fwrite_unlocked(s + run, 1, n - run, fp);
+	putc_unlocked('"', fp);
+}
+
+/* The schema's columns in the order they are written: id, then features. */
+struct columns {
+	const char **name;
+	const struct fl_feature **feature; /* NULL for the id */
+	size_t n;
+};
+
+static int columns_of(const struct fl_schema *s, struct columns *c)
+{
+	c->n = 0;
+	c->name = calloc(s->n_features + 1, sizeof(*c->name));
+	c->feature = calloc(s->n_features + 1, sizeof(*c->feature));
+	if (c->name == NULL || c->feature == NULL)
+		return FL_ERR_NOMEM;
+	if (s->id != NULL)
+		c->name[c->n++] = s->id;
+	for (size_t i = 0; i < s->n_features; i++) {
+		c->feature[c->n] = &s->features[i];
+		c->name[c->n++] = s->features[i].name;
+	}
+	return 0;
+}
+
+/*
+ * The text of a JSON value as a CSV field would hold it. A number is
+ * written in the shortest form that reads back to the same double (with
+ * the feature's decimal comma, when its schema entry says so); null is an
+ * empty field, a missing value.
+ */
+static int value_text(const json_t *v, const struct fl_feature *f, char *buf, size_t n,
+                      const char **s, size_t *len)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		*s = json_string_value(v);
+		*len = json_string_length(v);
+		return 0;
+	case JSON_INTEGER: snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+	case JSON_REAL:
+		for (int p = 15; p <= 17; p++) {
+			snprintf(buf, n, "%.*g", p, json_real_value(v));
+			if (strtod(buf, NULL) == json_real_value(v))
+				break;
+		}
+		if (f != NULL && f->number.decimal == ',') {
+			char *dot = strchr(buf, '.');
+
+			if (dot != NULL)
+				*dot = ',';
+		}
+		break;
+	case JSON_TRUE: snprintf(buf, n, "true"); break;
+	case JSON_FALSE: snprintf(buf, n, "false"); break;
+	case JSON_NULL: buf[0] = '\0'; break;
+	default: return -1;
+	}
+	*s = buf;
+	*len = strlen(buf);
+	return 0;
+}
+
+/* The JSON path of lead i's column: "$.revenue" for a single lead,
+ * "$[3].revenue" in a batch; name NULL for the lead itself. */
+static void json_path(int batch, size_t i, const char *name, char *buf, size_t n)
+{
+	char head[32];
+
+	if (batch)
+		snprintf(head, sizeof(head), "$[%zu]", i);
+	else
+		snprintf(head, sizeof(head), "$");
+	if (name == NULL)
+		snprintf(buf, n, "%s", head);
+	else if (name[strcspn(name, ".[]\"' ")] == '\0')
+		snprintf(buf, n, "%s.%s", head, name);
+	else
+		snprintf(buf, n, "%s[\"%s\"]", head, name);
+}
+
+/*
+ * Writes the leads of a JSON body as CSV to fp; line[i] gets the line where
+ * lead i's record starts. Returns 0, or 1 with *ans set to the 400 that
+ * names the first bad lead, or an FL_ERR_*.
+ */
+static int json_to_csv(const json_t *leads, int batch, const struct columns *c, FILE *fp,
+                       uint64_t *line, struct fl_serve_answer *ans)
+{
+	size_t nl = 0;
+	char path[300], why[300], num[64];
+	int r;
+
+	for (size_t k = 0; k < c->n; k++) {
+		if (k > 0)
+			putc_unlocked(',', fp);
+		put_csv(fp, c->name[k], strlen(c->name[k]), &nl);
+	}
+	putc_unlocked('\n', fp);
+	nl++;
+	for (size_t i = 0; i < json_array_size(leads); i++) {
+		const json_t *lead = json_array_get(leads, i);
+
+		line[i] = nl + 1;
+		if (!json_is_object(lead)) {
+			json_path(batch, i, NULL, path, sizeof(path));
+			r = error_answer(ans, 400, FL_SERVE_BAD_LEAD, path,
+			                 "a lead is a JSON object of the schema's column names and "
+			                 "their values");
+			return r != 0 ? r : 1;
+		}
+		for (size_t k = 0; k < c->n; k++) {
+			const json_t *v = json_object_get(lead, c->name[k]);
+			const char *s;
+			size_t len;
+
+			if (v == NULL) {
+				json_path(batch, i, NULL, path, sizeof(path));
+				snprintf(why, sizeof(why),
+				         "column \"%.200s\" required by the schema is missing",
+				         c->name[k]);
+				r = error_answer(ans, 400, FL_SERVE_BAD_LEAD, path, why);
+				return r != 0 ? r : 1;
+			}
+			if (value_text(v, c->feature[k], num, sizeof(num), &s, &len) != 0) {
+				json_path(batch, i, c->name[k], path, sizeof(path));
+				r = error_answer(
+				        ans, 400, FL_SERVE_BAD_LEAD, path,
+				        "a value is a string, a number, true, false or null");
+				return r != 0 ? r : 1;
+			}
+			if (memchr(s, '\0', len) != NULL) {
+				json_path(batch, i, c->name[k], path, sizeof(path));
+				r = error_answer(ans, 400, FL_SERVE_BAD_VALUE, path,
+				                 "a value holds a NUL character");
+				return r != 0 ? r : 1;
+			}
+			if (k > 0)
+				putc_unlocked(',', fp);
+			put_csv(fp, s, len, &nl);
+		}
+		putc_unlocked('\n', fp);
+		nl++;
+	}
+	return 0;
+}
+
+/*
+ * The reader's message about the memory file, for the person who sent the
+ * request. JSON: "MEMFILE:LINE:COL: REASON" becomes path "$[i].column" and
+ * REASON; a message without a column names the lead. CSV: the memory
+ * file's name becomes "body".
+ */
+static int data_error(const char *msg, const char *memfile, int json, int batch,
+                      const uint64_t *line, size_t n_leads, const struct columns *c,
+                      struct fl_serve_answer *ans)
+{
+	size_t plen = strlen(memfile);
+	char path[300];
+	const char *p = msg;
+	unsigned long long ln = 0, col = 0;
+	int used = 0;
+
+	if (strncmp(msg, memfile, plen) != 0)
+		return error_answer(ans, 400, json ? FL_SERVE_BAD_VALUE : FL_SERVE_BAD_CSV, NULL,
+		                    msg);
+	p = msg + plen;
+	if (!json) {
+		char *text = NULL;
+		int r;
+
+		if (asprintf(&text, "body%s", p) < 0)
+			return FL_ERR_NOMEM;
+		r = error_answer(ans, 400, FL_SERVE_BAD_CSV, NULL, text);
+		free(text);
+		return r;
+	}
+	if (sscanf(p, ":%llu:%llu: %n", &ln, &col, &used) == 2 && used > 0) {
+		size_t i = 0;
+
+		while (i + 1 < n_leads && line[i + 1] <= ln)
+			i++;
+		json_path(batch, i, col >= 1 && col <= c->n ? c->name[col - 1] : NULL, path,
+		          sizeof(path));
+		return error_answer(ans, 400, FL_SERVE_BAD_VALUE, path, p + used);
+	}
+	used = 0;
+	if (sscanf(p, ":%llu: %n", &ln, &used) == 1 && used > 0) {
+		size_t i = 0;
+
+		while (i + 1 < n_leads && line[i + 1] <= ln)
+			i++;
+		json_path(batch, i, NULL, path, sizeof(path));
+		return error_answer(ans, 400, FL_SERVE_BAD_VALUE, path, p + used);
+	}
+	return error_answer(ans, 400, FL_SERVE_BAD_VALUE, NULL, p[0] == ':' ? p + 1 : p);
+}
+
+/* ---- options ---- */
+
+static int parse_query(const char *q, int *n_reasons, enum fl_reasons_dir *dir,
+                       struct fl_serve_answer *ans)
+{
+	char buf[256], why[320];
+	char *save = NULL, *tok;
+	int r;
+
+	if (q == NULL || q[0] == '\0')
+		return 0;
+	if (strlen(q) >= sizeof(buf)) {
+		r = error_answer(ans, 400, FL_SERVE_BAD_OPTION, NULL,
+		                 "the query string is too long");
+		return r != 0 ? r : 1;
+	}
+	snprintf(buf, sizeof(buf), "%s", q);
+	for (tok = strtok_r(buf, "&", &save); tok != NULL; tok = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		const char *v = eq != NULL ? eq + 1 : "";
+		unsigned long n;
+
+		if (eq != NULL)
+			*eq = '\0';
+		if (strcmp(tok, "reasons") == 0) {
+			errno = 0;
+			n = strtoul(v, &end, 10);
+			if (v[0] < '0' || v[0] > '9' || *end != '\0' || errno != 0 ||
+			    n > FL_MAX_REASONS) {
+				snprintf(
+				        why, sizeof(why),
+				        "reasons: \"%.80s\" is not a number of reason codes from 0 "
+				        "to %d",
+				        v, FL_MAX_REASONS);
+				r = error_answer(ans, 400, FL_SERVE_BAD_OPTION, NULL, why);
+				return r != 0 ? r : 1;
+			}
+			*n_reasons = (int)n;
+		} else if (strcmp(tok, "direction") == 0) {
+			if (strcmp(v, "up") == 0)
+				*dir = FL_REASONS_UP;
+			else if (strcmp(v, "down") == 0)
+				*dir = FL_REASONS_DOWN;
+			else if (strcmp(v, "both") == 0)
+				*dir = FL_REASONS_BOTH;
+			else {
+				snprintf(why, sizeof(why),
+				         "direction: \"%.80s\" is not up, down or both", v);
+				r = error_answer(ans, 400, FL_SERVE_BAD_OPTION, NULL, why);
+				return r != 0 ? r : 1;
+			}
+		} else {
+			snprintf(why, sizeof(why),
+			         "unknown parameter \"%.80s\" (reasons=N, direction=up|down|both)",
+			         tok);
+			r = error_answer(ans, 400, FL_SERVE_BAD_OPTION, NULL, why);
+			return r != 0 ? r : 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- scoring ---- */
+
+static void put_reasons(FILE *fp, const char *key, const struct fl_reason *rs, size_t n)
+{
+	fprintf(fp, ", \"%s\": [", key);
+	for (size_t k = 0; k < n; k++) {
+		fputs_unlocked(k ? ", {\"reason\": " : "{\"reason\": ", fp);
+		put_json_cstr(fp, rs[k].text);
+		fprintf(fp, ", \"contribution\": %.17g}", rs[k].contribution);
+	}
+	putc_unlocked(']', fp);
+}
+
+/* Scores every lead of the memory file into the answer; 1 with a 400 in
+ * *ans for a bad lead. */
+static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s, const char *path,
+                      int json, int batch, const uint64_t *line, size_t n_leads,
+                      const struct columns *c, int n_reasons, enum fl_reasons_dir dir,
+                      uint64_t max_batch, struct fl_serve_answer *ans)
+{
+	const struct fl_model *m = sm->m;
+	struct fl_rows *rows = NULL;
+	struct fl_reason rs[FL_MAX_REASONS];
+	double *raw = NULL, *x;
+	const char *id;
+	FILE *fp = NULL;
+	char *text = NULL;
+	size_t tlen = 0;
+	uint64_t i = 0;
+	int r;
+
+	if ((raw = malloc(2 * m->dim * sizeof(*raw))) == NULL)
+		return FL_ERR_NOMEM;
+	x = raw + m->dim;
+	if ((fp = open_memstream(&text, &tlen)) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	fprintf(fp, "{\"model\": {\"generation\": %llu, \"sha256\": \"%s\"}, \"leads\": [",
+	        (unsigned long long)sm->generation, sm->sha256);
+	if ((r = fl_rows_open(s, path, 0, FL_BAD_ROWS_FAIL, NULL, &rows)) != 0)
+		goto bad;
+	while ((r = fl_rows_next(rows, raw, NULL, &id)) == 1) {
+		const struct fl_binding *b = fl_rows_binding(rows);
+		const struct fl_csv_record *rec = fl_rows_record(rows);
+		size_t nu = 0, nr;
+		double z;
+		int d;
+
+		if (++i > max_batch) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "a request holds at most %llu leads (max_batch)",
+			         (unsigned long long)max_batch);
+			r = error_answer(ans, 413, FL_SERVE_TOO_MANY, NULL, why);
+			goto out;
+		}
+		memcpy(x, raw, m->dim * sizeof(*x));
+		fl_scaler_apply(m->scaler, x);
+		z = fl_model_logit(m, x);
+		fputs_unlocked(i > 1 ? ",\n  {\"id\": " : "\n  {\"id\": ", fp);
+		if (id != NULL)
+			put_json_cstr(fp, id);
+		else
+			fprintf(fp, "%llu", (unsigned long long)fl_rows_index(rows));
+		fprintf(fp, ", \"score\": %.17g, \"logit\": %.17g", fl_sigmoid(z), z);
+		if ((d = fl_serve_decile(sm, z)) > 0)
+			fprintf(fp, ", \"decile\": %d", d);
+		else
+			fputs_unlocked(", \"decile\": null", fp);
+		if (dir & FL_REASONS_UP) {
+			nr = fl_score_reasons(m, b, rec, raw, x, n_reasons, 1, rs);
+			put_reasons(fp, "reasons", rs, nr);
+		}
+		if (dir & FL_REASONS_DOWN) {
+			nr = fl_score_reasons(m, b, rec, raw, x, n_reasons, -1, rs);
+			put_reasons(fp, "down_reasons", rs, nr);
+		}
+		fputs_unlocked(", \"unseen\": [", fp);
+		for (size_t f = 0; f < s->n_features; f++) {
+			const struct fl_csv_field *fld;
+
+			if (s->features[f].type != FL_CATEGORICAL ||
+			    !fl_encode_unseen(b, rec, raw, f))
+				continue;
+			fld = &rec->fields[fl_binding_column(b, f)];
+			fputs_unlocked(nu++ ? ", {\"column\": " : "{\"column\": ", fp);
+			put_json_cstr(fp, s->features[f].name);
+			fputs_unlocked(", \"value\": ", fp);
+			put_json_string(fp, fld->s, fld->len);
+			putc_unlocked('}', fp);
+		}
+		fputs_unlocked("]}", fp);
+	}
+	if (r < 0)
+		goto bad;
+	if (i == 0) {
+		r = error_answer(ans, 400, json ? FL_SERVE_BAD_LEAD : FL_SERVE_BAD_CSV, NULL,
+		                 "the request holds no leads");
+		goto out;
+	}
+	fputs_unlocked("\n]}\n", fp);
+	if (fclose(fp) != 0) {
+		fp = NULL;
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	fp = NULL;
+	free(ans->body);
+	ans->body = text;
+	ans->len = tlen;
+	text = NULL;
+	ans->code = 200;
+	ans->type = "application/json";
+	ans->error = FL_SERVE_OK;
+	ans->leads = i;
+	r = 0;
+	goto out;
+bad:
+	/* The reader's or the encoder's refusal: the whole request is refused
+	 * (nothing was sent yet), in the CLI's words. */
+	if (r == FL_ERR_DATA || r == FL_ERR_LIMIT)
+		r = data_error(fl_errmsg(), path, json, batch, line, n_leads, c, ans);
+out:
+	if (fp != NULL)
+		fclose(fp);
+	free(text);
+	fl_rows_close(rows);
+	free(raw);
+	return r;
+}
+
+static int media_is(const char *type, const char *want)
+{
+	size_t n = strlen(want);
+
+	while (type != NULL && (*type == ' ' || *type == '\t'))
+		type++;
+	return type != NULL && strncasecmp(type, want, n) == 0 &&
+	       (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
+}
+
+int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_request *req,
+                   struct fl_serve_answer *ans)
+{
+	const struct fl_schema *ms = sm->m->schema;
+	struct fl_schema s = *ms; /* the model's, read in the request's dialect */
+	struct memfile mf = {-1, NULL, ""};
+	struct columns c = {NULL, NULL, 0};
+	json_t *root = NULL, *leads = NULL;
+	uint64_t *line = NULL;
+	int n_reasons = req->n_reasons, json, batch = 0, in_arena = 0, r;
+	enum fl_reasons_dir dir = req->reasons ? req->reasons : FL_REASONS_UP;
+	size_t n_leads = 0;
+
+	memset(ans, 0, sizeof(*ans));
+	if ((r = parse_query(req->query, &n_reasons, &dir, ans)) != 0)
+		return r > 0 ? 0 : r;
+	json = media_is(req->content_type, "application/json");
+	if (!json && !media_is(req->content_type, "text/csv")) {
+		r = error_answer(ans, 415, FL_SERVE_MEDIA_TYPE, NULL,
+		                 "send leads as application/json (an object or an array of "
+		                 "objects) or text/csv (with a header)");
+		return r;
+	}
+	memset(&s.dialect, 0, sizeof(s.dialect));
+	s.mapping = NULL;
+	if (json) {
+		json_error_t err;
+		char why[400];
+
+		arena_begin();
+		in_arena = 1;
+		root = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+		                  &err);
+		if (root == NULL) {
+			snprintf(why, sizeof(why), "not JSON: %s (line %d, column %d)", err.text,
+			         err.line, err.column);
+			r = error_answer(ans, 400, FL_SERVE_BAD_JSON, NULL, why);
+			goto out;
+		}
+		if (json_is_array(root)) {
+			batch = 1;
+			leads = json_incref(root);
+		} else if (json_is_object(root)) {
+			leads = json_array();
+			if (leads == NULL || json_array_append(leads, root) != 0) {
+				r = FL_ERR_NOMEM;
+				goto out;
+			}
+		} else {
+			r = error_answer(ans, 400, FL_SERVE_BAD_LEAD, "$",
+			                 "send one lead (a JSON object) or a batch (an array of "
+			                 "them)");
+			goto out;
+		}
+		n_leads = json_array_size(leads);
+		if (n_leads == 0) {
+			r = error_answer(ans, 400, FL_SERVE_BAD_LEAD, "$",
+			                 "the request holds no leads");
+			goto out;
+		}
+		if (n_leads > req->max_batch) {
+			snprintf(why, sizeof(why), "a request holds at most %llu leads (max_batch)",
+			         (unsigned long long)req->max_batch);
+			r = error_answer(ans, 413, FL_SERVE_TOO_MANY, NULL, why);
+			goto out;
+		}
+		/* The CSV written below is plain: commas, UTF-8, a decimal
+		 * point (a feature's own number format still applies). */
+		s.dialect.delimiter = ',';
+		if ((line = calloc(n_leads, sizeof(*line))) == NULL ||
+		    (r = columns_of(&s, &c)) != 0) {
+			r = r ? r : FL_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = memfile_open(&mf)) != 0)
+			goto out;
+		if ((r = json_to_csv(leads, batch, &c, mf.fp, line, ans)) != 0) {
+			r = r > 0 ? 0 : r;
+			goto out;
+		}
+		/* The leads are in the memory file: the JSON can go. */
+		json_decref(leads);
+		json_decref(root);
+		leads = root = NULL;
+		arena_end();
+		in_arena = 0;
+	} else {
+		if ((r = memfile_open(&mf)) != 0)
+			goto out;
+		fwrite_unlocked(req->body, 1, req->len, mf.fp);
+	}
+	if ((r = memfile_done(&mf)) != 0)
+		goto out;
+	r = score_rows(sm, &s, mf.path, json, batch, line, n_leads, &c, n_reasons, dir,
+	               req->max_batch, ans);
+	if (r > 0)
+		r = 0;
+out:
+	if (r != 0 && r != FL_ERR_NOMEM && ans->body == NULL)
+		r = error_answer(ans, 500, FL_SERVE_INTERNAL, NULL, fl_errmsg());
+	memfile_close(&mf);
+	free(line);
+	free(c.name);
+	free(c.feature);
+	json_decref(leads);
+	json_decref(root);
+	if (in_arena)
+		arena_end();
+	return r;
+}
