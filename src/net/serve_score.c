@@ -21,6 +21,7 @@
 #include "fedlead/linalg.h"
 #include "fedlead/rows.h"
 #include "fedlead/serve.h"
+#include "serve_int.h"
 
 /* The streams below (a memory file being written, an answer being built)
  * belong to one call of one thread: their writes take no lock. */
@@ -213,8 +214,7 @@ static void memfile_close(struct memfile *mf)
 	mf->fd = -1;
 }
 
-/* One CSV field, always quoted; *newlines counts the line ends in it. */
-static void put_csv(FILE *fp, const char *s, size_t n, size_t *newlines)
+void fl_serve_put_csv(FILE *fp, const char *s, size_t n, size_t *newlines)
 {
 	size_t run = 0;
 
@@ -232,14 +232,7 @@ static void put_csv(FILE *fp, const char *s, size_t n, size_t *newlines)
 	putc_unlocked('"', fp);
 }
 
-/* The schema's columns in the order they are written: id, then features. */
-struct columns {
-	const char **name;
-	const struct fl_feature **feature; /* NULL for the id */
-	size_t n;
-};
-
-static int columns_of(const struct fl_schema *s, struct columns *c)
+static int columns_of(const struct fl_schema *s, struct fl_serve_columns *c)
 {
 	c->n = 0;
 	c->name = calloc(s->n_features + 1, sizeof(*c->name));
@@ -253,6 +246,21 @@ static int columns_of(const struct fl_schema *s, struct columns *c)
 		c->name[c->n++] = s->features[i].name;
 	}
 	return 0;
+}
+
+void fl_serve_real_text(double v, const struct fl_feature *f, char *buf, size_t n)
+{
+	for (int p = 15; p <= 17; p++) {
+		snprintf(buf, n, "%.*g", p, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	if (f != NULL && f->number.decimal == ',') {
+		char *dot = strchr(buf, '.');
+
+		if (dot != NULL)
+			*dot = ',';
+	}
 }
 
 /*
@@ -270,19 +278,7 @@ static int value_text(const json_t *v, const struct fl_feature *f, char *buf, si
 		*len = json_string_length(v);
 		return 0;
 	case JSON_INTEGER: snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
-	case JSON_REAL:
-		for (int p = 15; p <= 17; p++) {
-			snprintf(buf, n, "%.*g", p, json_real_value(v));
-			if (strtod(buf, NULL) == json_real_value(v))
-				break;
-		}
-		if (f != NULL && f->number.decimal == ',') {
-			char *dot = strchr(buf, '.');
-
-			if (dot != NULL)
-				*dot = ',';
-		}
-		break;
+	case JSON_REAL: fl_serve_real_text(json_real_value(v), f, buf, n); break;
 	case JSON_TRUE: snprintf(buf, n, "true"); break;
 	case JSON_FALSE: snprintf(buf, n, "false"); break;
 	case JSON_NULL: buf[0] = '\0'; break;
@@ -316,7 +312,7 @@ static void json_path(int batch, size_t i, const char *name, char *buf, size_t n
  * lead i's record starts. Returns 0, or 1 with *ans set to the 400 that
  * names the first bad lead, or an FL_ERR_*.
  */
-static int json_to_csv(const json_t *leads, int batch, const struct columns *c, FILE *fp,
+static int json_to_csv(const json_t *leads, int batch, const struct fl_serve_columns *c, FILE *fp,
                        uint64_t *line, struct fl_serve_answer *ans)
 {
 	size_t nl = 0;
@@ -326,7 +322,7 @@ static int json_to_csv(const json_t *leads, int batch, const struct columns *c, 
 	for (size_t k = 0; k < c->n; k++) {
 		if (k > 0)
 			putc_unlocked(',', fp);
-		put_csv(fp, c->name[k], strlen(c->name[k]), &nl);
+		fl_serve_put_csv(fp, c->name[k], strlen(c->name[k]), &nl);
 	}
 	putc_unlocked('\n', fp);
 	nl++;
@@ -369,7 +365,7 @@ static int json_to_csv(const json_t *leads, int batch, const struct columns *c, 
 			}
 			if (k > 0)
 				putc_unlocked(',', fp);
-			put_csv(fp, s, len, &nl);
+			fl_serve_put_csv(fp, s, len, &nl);
 		}
 		putc_unlocked('\n', fp);
 		nl++;
@@ -384,7 +380,7 @@ static int json_to_csv(const json_t *leads, int batch, const struct columns *c, 
  * file's name becomes "body".
  */
 static int data_error(const char *msg, const char *memfile, int json, int batch,
-                      const uint64_t *line, size_t n_leads, const struct columns *c,
+                      const uint64_t *line, size_t n_leads, const struct fl_serve_columns *c,
                       struct fl_serve_answer *ans)
 {
 	size_t plen = strlen(memfile);
@@ -507,7 +503,7 @@ static void put_reasons(FILE *fp, const char *key, const struct fl_reason *rs, s
  * *ans for a bad lead. */
 static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s, const char *path,
                       int json, int batch, const uint64_t *line, size_t n_leads,
-                      const struct columns *c, int n_reasons, enum fl_reasons_dir dir,
+                      const struct fl_serve_columns *c, int n_reasons, enum fl_reasons_dir dir,
                       uint64_t max_batch, struct fl_serve_answer *ans)
 {
 	const struct fl_model *m = sm->m;
@@ -638,7 +634,7 @@ int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_reques
 	const struct fl_schema *ms = sm->m->schema;
 	struct fl_schema s = *ms; /* the model's, read in the request's dialect */
 	struct memfile mf = {-1, NULL, ""};
-	struct columns c = {NULL, NULL, 0};
+	struct fl_serve_columns c = {NULL, NULL, 0};
 	json_t *root = NULL, *leads = NULL;
 	uint64_t *line = NULL;
 	int n_reasons = req->n_reasons, json, batch = 0, in_arena = 0, r;
@@ -661,6 +657,22 @@ int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_reques
 		json_error_t err;
 		char why[400];
 
+		/* The CSV written is plain: commas, UTF-8, a decimal point (a
+		 * feature's own number format still applies). */
+		s.dialect.delimiter = ',';
+		if ((r = columns_of(&s, &c)) != 0 || (r = memfile_open(&mf)) != 0)
+			goto out;
+		r = fl_serve_json_fast(req->body, req->len, &c, req->max_batch, mf.fp, &line,
+		                       &n_leads, &batch);
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			goto scan;
+		/* Not the plain shape, or not right: jansson reads it again and
+		 * words what is wrong. */
+		memfile_close(&mf);
+		if ((r = memfile_open(&mf)) != 0)
+			goto out;
 		arena_begin();
 		in_arena = 1;
 		root = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
@@ -698,16 +710,10 @@ int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_reques
 			r = error_answer(ans, 413, FL_SERVE_TOO_MANY, NULL, why);
 			goto out;
 		}
-		/* The CSV written below is plain: commas, UTF-8, a decimal
-		 * point (a feature's own number format still applies). */
-		s.dialect.delimiter = ',';
-		if ((line = calloc(n_leads, sizeof(*line))) == NULL ||
-		    (r = columns_of(&s, &c)) != 0) {
-			r = r ? r : FL_ERR_NOMEM;
+		if ((line = calloc(n_leads, sizeof(*line))) == NULL) {
+			r = FL_ERR_NOMEM;
 			goto out;
 		}
-		if ((r = memfile_open(&mf)) != 0)
-			goto out;
 		if ((r = json_to_csv(leads, batch, &c, mf.fp, line, ans)) != 0) {
 			r = r > 0 ? 0 : r;
 			goto out;
@@ -723,6 +729,7 @@ int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_reques
 			goto out;
 		fwrite_unlocked(req->body, 1, req->len, mf.fp);
 	}
+scan:
 	if ((r = memfile_done(&mf)) != 0)
 		goto out;
 	r = score_rows(sm, &s, mf.path, json, batch, line, n_leads, &c, n_reasons, dir,

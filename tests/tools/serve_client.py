@@ -135,6 +135,10 @@ def parity(url, leads_path, cli_path, mode):
             o = dict(zip(head, r))
             if mode == "json-numbers":
                 o = {k: (as_number(v) if v != "" and k != head[0] else v) for k, v in o.items()}
+            if mode == "json-nested":
+                # A key the schema does not use, holding an object: the
+                # fast reader leaves such a request to jansson's path.
+                o["crm"] = {"owner": "x", "tags": [1, 2]}
             objs.append(o)
         if mode == "single":
             for o in objs:

@@ -1,0 +1,40 @@
+/*
+ * What the scoring service's request reader (serve_score.c) shares with its
+ * fast JSON reader (serve_json.c).
+ */
+#ifndef FL_NET_SERVE_INT_H
+#define FL_NET_SERVE_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fedlead/schema.h"
+
+/* The schema's columns in the order a request's CSV holds them: the id
+ * (feature NULL) when the schema has one, then the features. */
+struct fl_serve_columns {
+	const char **name;
+	const struct fl_feature **feature;
+	size_t n;
+};
+
+/* One CSV field, always quoted; *newlines counts the line ends in it. */
+void fl_serve_put_csv(FILE *fp, const char *s, size_t n, size_t *newlines);
+
+/* A JSON real as a CSV field holds it: the shortest of %.15g, %.16g and
+ * %.17g that reads back to v, with feature f's decimal comma (f may be
+ * NULL). */
+void fl_serve_real_text(double v, const struct fl_feature *f, char *buf, size_t n);
+
+/*
+ * Writes the leads of a JSON body (one object or an array of them) to fp
+ * as CSV, the header first, and *line[i] (malloc'ed, *n_leads entries) the
+ * line where lead i starts; *batch is 1 for an array. Returns 0, or 1 when
+ * the body is anything the fast reader leaves to jansson (an error to
+ * word, a shape it does not read, more than max_leads leads): fp then holds
+ * a partial CSV to throw away. FL_ERR_NOMEM.
+ */
+int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_columns *c,
+                       uint64_t max_leads, FILE *fp, uint64_t **line, size_t *n_leads, int *batch);
+
+#endif
