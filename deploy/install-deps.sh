@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libevent-dev
-	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjansson-dev libcsv-dev libinih-dev)
+	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjansson-dev libinih-dev)
 # clang and libclang-rt-14-dev: the clang -Werror and libFuzzer builds of
 # deploy/run-tests.sh; clang-format: its formatting check.
 test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 iproute2 chromium systemd man-db groff-base mandoc)
