@@ -121,8 +121,8 @@ struct fl_csv {
 	size_t fstart, wpos, seg;  /* the field being scanned; see enum scan_state */
 	size_t blanks;             /* SCAN_AFTER */
 	int high;                  /* the field has a byte >= 0x80 or NUL: check it */
-	const unsigned char *mblk; /* the block whose mask is mbits, or NULL */
-	uint64_t mbits;
+	const unsigned char *mblk; /* the block whose masks are mbits, mhbits, or NULL */
+	uint64_t mbits, mhbits;
 	uint64_t rec_line;
 	size_t text_len; /* field text of the record so far, without NULs */
 	struct fl_csv_field *fields;
@@ -417,6 +417,11 @@ static size_t first_bad_byte(const unsigned char *s, size_t len)
 			i++;
 			continue;
 		}
+		/* "é", "ü": two bytes, the most common case, checked here. */
+		if (s[i] >= 0xC2 && s[i] <= 0xDF && i + 1 < len && (s[i + 1] & 0xC0) == 0x80) {
+			i += 2;
+			continue;
+		}
 		if (s[i] == 0 || (k = fl_utf8_char(s + i, len - i, NULL)) == 0)
 			return i;
 		i += k;
@@ -476,8 +481,7 @@ static int fields_grow(struct fl_csv *c)
  * then the record's limits). high says the text has a byte to check; line
  * is the line it ends on.
  */
-static inline int add_field(struct fl_csv *c, unsigned char *s, unsigned char *t, int high,
-                            uint64_t line)
+static int add_field(struct fl_csv *c, unsigned char *s, unsigned char *t, int high, uint64_t line)
 {
 	size_t len = (size_t)(t - s);
 	int r;
@@ -734,36 +738,43 @@ static int decide_delimiter(struct fl_csv *c)
 /* ---- the tokenizer ---- */
 
 /*
- * Bit i set when byte i of the aligned 64-byte block at b is one the
- * tokenizer must look at: the separator, a quote, a control byte up to CR
- * (LF, CR, NUL, and tab, which may be blank or separator), or a byte >=
- * 0x80 (not ASCII, so checked as UTF-8). Every other byte is field text.
+ * For the aligned 64-byte block at b: in *special, bit i set when byte i
+ * is one the tokenizer must look at: the separator, a quote, or a control
+ * byte up to CR (LF, CR, NUL, and tab, which may be blank or separator);
+ * in *high, bit i set when byte i is >= 0x80 (not ASCII, so the field is
+ * checked as UTF-8). Every other byte is field text, never looked at.
  */
 #if defined(__SSE2__)
-static inline uint64_t block_mask(const unsigned char *b, unsigned char delim)
+static inline void block_masks(const unsigned char *b, unsigned char delim, uint64_t *special,
+                               uint64_t *high)
 {
 	const __m128i d = _mm_set1_epi8((char)delim), q = _mm_set1_epi8('"');
 	const __m128i ctl = _mm_set1_epi8('\r');
-	uint64_t m = 0;
+	uint64_t m = 0, h = 0;
 
 	for (int i = 0; i < 4; i++) {
 		__m128i x = _mm_load_si128((const __m128i *)(const void *)(b + 16 * i));
 		__m128i s = _mm_or_si128(_mm_cmpeq_epi8(x, d), _mm_cmpeq_epi8(x, q));
 
 		s = _mm_or_si128(s, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x)); /* x <= CR */
-		s = _mm_or_si128(s, x); /* the top bit of a byte >= 0x80 */
 		m |= (uint64_t)(unsigned)_mm_movemask_epi8(s) << (16 * i);
+		h |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * i);
 	}
-	return m;
+	*special = m;
+	*high = h;
 }
 #else
-static inline uint64_t block_mask(const unsigned char *b, unsigned char delim)
+static inline void block_masks(const unsigned char *b, unsigned char delim, uint64_t *special,
+                               uint64_t *high)
 {
-	uint64_t m = 0;
+	uint64_t m = 0, h = 0;
 
-	for (int i = 0; i < FL_CSV_BLOCK; i++)
-		m |= (uint64_t)(b[i] == delim || b[i] == '"' || b[i] <= '\r' || b[i] >= 0x80) << i;
-	return m;
+	for (int i = 0; i < FL_CSV_BLOCK; i++) {
+		m |= (uint64_t)(b[i] == delim || b[i] == '"' || b[i] <= '\r') << i;
+		h |= (uint64_t)(b[i] >= 0x80) << i;
+	}
+	*special = m;
+	*high = h;
 }
 #endif
 
@@ -773,25 +784,56 @@ static int is_blank_byte(unsigned char ch, unsigned char delim)
 }
 
 /*
- * The next byte at or after p that the tokenizer must look at. The NUL
- * after the data is one, so the search always ends by the end of the data.
+ * The next byte at or after p that the tokenizer must look at; a byte >=
+ * 0x80 on the way sets high. The NUL after the data is such a byte, so the
+ * search always ends by the end of the data.
  */
 #define NEXT_SPECIAL(q, p)                                                                         \
 	do {                                                                                       \
 		size_t off_ = (size_t)((p)-buf);                                                   \
 		const unsigned char *b_ = buf + (off_ & ~(size_t)(FL_CSV_BLOCK - 1));              \
-		uint64_t m_;                                                                       \
+		uint64_t m_, from_ = ~(uint64_t)0 << (off_ & (FL_CSV_BLOCK - 1));                  \
                                                                                                    \
 		if (b_ != blk) {                                                                   \
 			blk = b_;                                                                  \
-			bits = block_mask(b_, delim);                                              \
+			block_masks(b_, delim, &bits, &hbits);                                     \
 		}                                                                                  \
-		m_ = bits & (~(uint64_t)0 << (off_ & (FL_CSV_BLOCK - 1)));                         \
+		m_ = bits & from_;                                                                 \
 		while (m_ == 0) {                                                                  \
+			high |= (hbits & from_) != 0;                                              \
+			from_ = ~(uint64_t)0;                                                      \
 			blk += FL_CSV_BLOCK;                                                       \
-			m_ = bits = block_mask(blk, delim);                                        \
+			block_masks(blk, delim, &bits, &hbits);                                    \
+			m_ = bits;                                                                 \
 		}                                                                                  \
+		high |= (hbits & from_ & ((m_ & (0 - m_)) - 1)) != 0; /* below q */                \
 		(q) = buf + (size_t)(blk - buf) + (size_t)__builtin_ctzll(m_);                     \
+	} while (0)
+
+/*
+ * Ends the field [from, to): add_field()'s work, inline for a field that needs
+ * no check and fits (the record's count and length are locals of scan()).
+ */
+#define ADD_FIELD(from, to)                                                                        \
+	do {                                                                                       \
+		size_t len_ = (size_t)((to) - (from));                                             \
+                                                                                                   \
+		if (high || n == fcap || len_ > FL_CSV_MAX_RECORD - text) {                        \
+			c->n_fields = n;                                                           \
+			c->text_len = text;                                                        \
+			if ((r = add_field(c, from, to, high, line)) != 0)                         \
+				goto out;                                                          \
+			fields = c->fields;                                                        \
+			fcap = c->fields_cap;                                                      \
+			n = c->n_fields;                                                           \
+			text = c->text_len;                                                        \
+		} else {                                                                           \
+			fields[n].s = (const char *)(from);                                        \
+			fields[n].len = len_;                                                      \
+			n++;                                                                       \
+			text += len_;                                                              \
+			*(to) = '\0';                                                              \
+		}                                                                                  \
 	} while (0)
 
 /*
@@ -806,8 +848,12 @@ static int scan(struct fl_csv *c)
 	unsigned char *fstart = buf + c->fstart, *wpos = buf + c->wpos, *seg = buf + c->seg;
 	const unsigned char delim = (unsigned char)c->delim;
 	const unsigned char *blk = c->mblk;
-	uint64_t bits = c->mbits, line = c->line;
+	uint64_t bits = c->mbits, hbits = c->mhbits, line = c->line;
 	size_t blanks = c->blanks;
+	/* The record's fields in locals: the NULs written into the buffer
+	 * could be any object to the compiler, so c's would be reloaded. */
+	struct fl_csv_field *fields = c->fields;
+	size_t n = c->n_fields, fcap = c->fields_cap, text = c->text_len;
 	int high = c->high, r;
 	unsigned char ch;
 
@@ -831,8 +877,7 @@ static int scan(struct fl_csv *c)
 	}
 	c->rec_start = (size_t)(p - buf);
 	c->rec_line = line;
-	c->n_fields = 0;
-	c->text_len = 0;
+	n = text = 0;
 field:
 	while (p < e && is_blank_byte(*p, delim))
 		p++;
@@ -853,8 +898,7 @@ plain:
 		/* Blanks at the end are not data. */
 		for (t = q; t > fstart && (t[-1] == ' ' || t[-1] == '\t'); t--)
 			;
-		if ((r = add_field(c, fstart, t, high, line)) != 0)
-			goto out;
+		ADD_FIELD(fstart, t);
 		p = q + 1;
 		if (ch == delim)
 			goto field;
@@ -868,7 +912,7 @@ plain:
 	}
 	if (ch == '"')
 		goto malformed; /* a quote inside an unquoted field */
-	high |= ch == 0 || ch >= 0x80;
+	high |= ch == 0;
 	p = q + 1;
 	goto plain;
 quoted:
@@ -891,7 +935,7 @@ quoted:
 	if (ch == '\n')
 		line++;
 	else
-		high |= ch == 0 || ch >= 0x80;
+		high |= ch == 0;
 	p = q + 1;
 	goto quoted;
 after:
@@ -901,8 +945,7 @@ after:
 	}
 	ch = *p;
 	if (ch == delim || ch == '\n' || ch == '\r') {
-		if ((r = add_field(c, fstart, wpos, high, line)) != 0)
-			goto out;
+		ADD_FIELD(fstart, wpos);
 		p++;
 		if (ch == delim)
 			goto field;
@@ -934,6 +977,8 @@ malformed:
 	            ": malformed CSV: error parsing data while strict checking enabled",
 	            c->name, c->rec_line);
 out:
+	c->n_fields = n;
+	c->text_len = text;
 	c->pos = (size_t)(p - buf);
 	c->fstart = (size_t)(fstart - buf);
 	c->wpos = (size_t)(wpos - buf);
@@ -942,6 +987,7 @@ out:
 	c->high = high;
 	c->mblk = blk;
 	c->mbits = bits;
+	c->mhbits = hbits;
 	c->line = line;
 	return r;
 }
@@ -1129,7 +1175,11 @@ out:
 	return r;
 }
 
-int fl_parse_double(const char *s, size_t len, double *out)
+/*
+ * Everything fl_parse_double() accepts: blanks, exponents, long digit
+ * strings, Clinger's fast path where it applies, strtod() for the rest.
+ */
+static int parse_double_general(const char *s, size_t len, double *out)
 {
 	const char *p = s, *end = s + len, *start;
 	uint64_t m = 0;
@@ -1218,6 +1268,53 @@ int fl_parse_double(const char *s, size_t len, double *out)
 slow:
 #endif
 	return slow_parse(start, (size_t)(end - start), out);
+}
+
+/*
+ * The short decimals lead files are made of ("-12", "0.3072", "51.0"): an
+ * optional sign, at most 19 digits with at most one point among them, no
+ * blanks, no exponent. The digits make an exact integer m < 10^19 and the
+ * point a power of ten 10^-k; when m < 2^53 and k <= 22 both are exact
+ * doubles and one correctly rounded division gives what strtod() gives
+ * (Clinger's fast path). Anything else takes the general parser, which
+ * gives the same answer for these too.
+ */
+int fl_parse_double(const char *s, size_t len, double *out)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len, *digits;
+	uint64_t m = 0;
+	size_t n_int, n_frac = 0;
+	unsigned d;
+	int neg;
+
+	if (len == 0 || len > 21)
+		return parse_double_general(s, len, out);
+	neg = *p == '-';
+	p += *p == '-' || *p == '+';
+	/* Most text that is not a number ("Retail", "") is known at once. */
+	if ((p == end || ((unsigned)*p - '0' >= 10 && *p != '.')) && s[0] != ' ' && s[0] != '\t') {
+		*out = 0;
+		return -1;
+	}
+	for (digits = p; p < end && (d = (unsigned)*p - '0') < 10; p++)
+		m = m * 10 + d;
+	n_int = (size_t)(p - digits);
+	if (p < end && *p == '.') {
+		for (digits = ++p; p < end && (d = (unsigned)*p - '0') < 10; p++)
+			m = m * 10 + d;
+		n_frac = (size_t)(p - digits);
+	}
+	/* len <= 21 keeps the digits at most 20 with a sign or point; 19
+	 * cannot overflow m. */
+	if (p != end || n_int + n_frac == 0 || n_int + n_frac > 19 || m >= FL_TWO53 ||
+	    FLT_EVAL_METHOD != 0)
+		return parse_double_general(s, len, out);
+	{
+		double v = (double)m / exact_pow10[n_frac]; /* n_frac <= 19 */
+
+		*out = neg ? -v : v;
+	}
+	return 0;
 }
 
 /* ---- numbers as regions and CRMs write them ---- */
