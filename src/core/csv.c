@@ -408,7 +408,7 @@ out:
  * is NUL, or len when the text is clean. ASCII, nearly every byte of a lead
  * file, takes the quick path.
  */
-static size_t first_bad_byte(const unsigned char *s, size_t len)
+static inline size_t first_bad_byte(const unsigned char *s, size_t len)
 {
 	size_t i = 0, k;
 
@@ -818,7 +818,8 @@ static int is_blank_byte(unsigned char ch, unsigned char delim)
 	do {                                                                                       \
 		size_t len_ = (size_t)((to) - (from));                                             \
                                                                                                    \
-		if (high || n == fcap || len_ > FL_CSV_MAX_RECORD - text) {                        \
+		if ((high && first_bad_byte(from, len_) != len_) || n == fcap ||                   \
+		    len_ > FL_CSV_MAX_RECORD - text) {                                             \
 			c->n_fields = n;                                                           \
 			c->text_len = text;                                                        \
 			if ((r = add_field(c, from, to, high, line)) != 0)                         \
