@@ -1305,6 +1305,11 @@ int fl_parse_double(const char *s, size_t len, double *out)
 			m = m * 10 + d;
 		n_frac = (size_t)(p - digits);
 	}
+	/* Only an exponent or blanks could go on from here ("2024-05-17" cannot). */
+	if (p != end && *p != 'e' && *p != 'E' && *p != ' ' && *p != '\t') {
+		*out = 0;
+		return -1;
+	}
 	/* len <= 21 keeps the digits at most 20 with a sign or point; 19
 	 * cannot overflow m. */
 	if (p != end || n_int + n_frac == 0 || n_int + n_frac > 19 || m >= FL_TWO53 ||
