@@ -7,8 +7,9 @@
 # from_chars loop's on both.
 #
 # Usage: bench/parse.sh [--bin DIR] [--workdir DIR] [--rows N] [--reps N]
-#   --bin DIR      the bench programs (default build-bench/bench, as run.sh
-#                  builds them: cmake -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON)
+#   --bin DIR      the bench programs (default build-bench/bench, configured as
+#                  run.sh does: cmake -DCMAKE_BUILD_TYPE=Release -DFL_BUILD_BENCH=ON;
+#                  cmake --build build-bench --target bench_gen bench_csvparse bench_fromchars)
 #   --workdir DIR  where the two files are written once (default
 #                  /tmp/fedlead-bench; about 0.7 GB for 1,000,000 rows)
 #   --rows N       rows of each file (default 1,000,000)
