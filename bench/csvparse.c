@@ -1,19 +1,27 @@
 /*
  * bench_csvparse: the parse-only floor for reading the benchmark CSV, a
- * reference for scoring throughput.
+ * reference for scoring throughput, and the reader's side of the parsing
+ * figure (bench/parse.sh sets it against bench_fromchars).
  *
  *   bench_csvparse --reader fl|strtod FILE.csv
+ *   bench_csvparse --write-crm ROWS FILE.csv
  *
- *   fl      fedlead's own reader: fl_csv_next() (libcsv underneath) for the
- *           records, fl_parse_double() for every field. Scoring cannot
- *           read a file faster than this.
+ *   fl      fedlead's own reader: fl_csv_next() for the records,
+ *           fl_parse_double() for every field. Scoring cannot read a file
+ *           faster than this.
  *   strtod  a plain getline() + strtod() loop expecting one number per
  *           comma-separated field and no quoting: roughly what a minimal
  *           hand-written loader (or liblinear's) does.
  *
  * Both parse every field after the header as a number and print "rows",
- * "fields", "bytes" and "seconds" lines (plus a checksum so the work cannot
- * be optimised away).
+ * "fields", "numbers" (fields that are numbers), "bytes", "seconds" (wall),
+ * "cpu" (user + system) and a checksum of the numbers, so the work cannot
+ * be optimised away and two readers can be checked to agree.
+ *
+ * --write-crm writes leads as a CRM exports them, the mixed file of the
+ * parsing figure: an id, 10 numeric columns (amounts, counts, rates, some
+ * blank), 25 categorical ones with 2 to 60 levels (some blank, some with
+ * a comma and so quoted, some not ASCII), a date and the 0/1 label.
  */
 #include "fedlead/csv.h"
 #include "fedlead/error.h"
@@ -23,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -34,7 +43,17 @@ static double now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int parse_fl(const char *path, uint64_t *rows, uint64_t *fields, double *sum)
+static double cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+	       (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
+static int parse_fl(const char *path, uint64_t *rows, uint64_t *fields, uint64_t *numbers,
+                    double *sum)
 {
 	struct fl_csv *csv = NULL;
 	struct fl_csv_record rec;
@@ -50,13 +69,10 @@ static int parse_fl(const char *path, uint64_t *rows, uint64_t *fields, double *
 		for (size_t i = 0; i < rec.n_fields; i++) {
 			double v;
 
-			if (fl_parse_double(rec.fields[i].s, rec.fields[i].len, &v) != 0) {
-				fprintf(stderr, "bench_csvparse: %s:%llu: not a number\n", path,
-				        (unsigned long long)rec.line);
-				r = -1;
-				goto out;
-			}
+			if (fl_parse_double(rec.fields[i].s, rec.fields[i].len, &v) != 0)
+				continue;
 			*sum += v;
+			(*numbers)++;
 		}
 		*fields += rec.n_fields;
 		(*rows)++;
@@ -68,7 +84,8 @@ out:
 	return r < 0 ? -1 : 0;
 }
 
-static int parse_strtod(const char *path, uint64_t *rows, uint64_t *fields, double *sum)
+static int parse_strtod(const char *path, uint64_t *rows, uint64_t *fields, uint64_t *numbers,
+                        double *sum)
 {
 	FILE *fp = fopen(path, "r");
 	char *line = NULL;
@@ -97,6 +114,7 @@ static int parse_strtod(const char *path, uint64_t *rows, uint64_t *fields, doub
 				return -1;
 			}
 			(*fields)++;
+			(*numbers)++;
 			if (*end != ',')
 				break;
 			p = end + 1;
@@ -108,16 +126,109 @@ static int parse_strtod(const char *path, uint64_t *rows, uint64_t *fields, doub
 	return 0;
 }
 
+/* xorshift64*: the mixed file is the same on every machine. */
+static uint64_t crm_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t crm_next(void)
+{
+	crm_state ^= crm_state >> 12;
+	crm_state ^= crm_state << 25;
+	crm_state ^= crm_state >> 27;
+	return crm_state * 0x2545F4914F6CDD1DULL;
+}
+
+#define CRM_NUMERIC 10
+#define CRM_CATEGORIES 25
+
+static int write_crm(const char *path, unsigned long rows)
+{
+	static const char *const words[] = {
+	        "Software", "Retail",    "Manufacturing", "Health care", "Finance",  "Logistics",
+	        "Energy",   "Public",    "Education",     "Telecom",     "Media",    "Agriculture",
+	        "Zürich",   "São Paulo", "Köln",          "Malmö",       "New York", "Lyon",
+	        "Partner",  "Webinar",   "Trade show",    "Cold call",   "Referral", "Inbound"};
+	const size_t n_words = sizeof(words) / sizeof(words[0]);
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL) {
+		fprintf(stderr, "bench_csvparse: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	fputs("lead_id", fp);
+	for (int j = 0; j < CRM_NUMERIC; j++)
+		fprintf(fp, ",num_%02d", j + 1);
+	for (int j = 0; j < CRM_CATEGORIES; j++)
+		fprintf(fp, ",cat_%02d", j + 1);
+	fputs(",created,won\n", fp);
+	for (unsigned long i = 0; i < rows; i++) {
+		fprintf(fp, "L%07lu", i + 1);
+		for (int j = 0; j < CRM_NUMERIC; j++) {
+			uint64_t h = crm_next();
+
+			if (h % 20 == 0) { /* blank: not filled in */
+				fputc(',', fp);
+				continue;
+			}
+			switch (j % 4) {
+			case 0: /* an amount with cents */
+				fprintf(fp, ",%llu.%02llu", (unsigned long long)(h >> 40) % 250000,
+				        (unsigned long long)(h >> 8) % 100);
+				break;
+			case 1: fprintf(fp, ",%llu", (unsigned long long)(h >> 50) % 40); break;
+			case 2:
+				fprintf(fp, ",0.%03llu", (unsigned long long)(h >> 30) % 1000);
+				break;
+			default: fprintf(fp, ",%llu", (unsigned long long)(h >> 20) % 5000); break;
+			}
+		}
+		for (int j = 0; j < CRM_CATEGORIES; j++) {
+			uint64_t h = crm_next();
+			unsigned levels = 2 + (unsigned)(j * 58) / (CRM_CATEGORIES - 1);
+			unsigned level = (unsigned)(h >> 32) % levels;
+
+			if (h % 25 == 0) {
+				fputc(',', fp);
+			} else if (levels > 20 && level % 11 == 3) { /* "Köln, DE": quoted */
+				fprintf(fp, ",\"%s, %u\"", words[level % n_words], level);
+			} else if (levels > 6) {
+				fprintf(fp, ",%s %u", words[(level + (unsigned)j) % n_words],
+				        level);
+			} else {
+				fprintf(fp, ",%s",
+				        level == 0   ? "no"
+				        : level == 1 ? "yes"
+				                     : "maybe");
+			}
+		}
+		{
+			uint64_t h = crm_next();
+
+			fprintf(fp, ",20%02llu-%02llu-%02llu,%d\n",
+			        18 + (unsigned long long)(h % 7),
+			        1 + (unsigned long long)(h >> 8) % 12,
+			        1 + (unsigned long long)(h >> 16) % 28, (h >> 40) % 100 < 15);
+		}
+	}
+	if (fclose(fp) != 0) {
+		fprintf(stderr, "bench_csvparse: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	uint64_t rows = 0, fields = 0;
-	double sum = 0, t0, t;
+	uint64_t rows = 0, fields = 0, numbers = 0;
+	double sum = 0, t0, c0, t, c;
 	struct stat sb;
 	int r;
 
+	if (argc == 4 && strcmp(argv[1], "--write-crm") == 0)
+		return write_crm(argv[3], strtoul(argv[2], NULL, 10));
 	if (argc != 4 || strcmp(argv[1], "--reader") != 0 ||
 	    (strcmp(argv[2], "fl") != 0 && strcmp(argv[2], "strtod") != 0)) {
-		fprintf(stderr, "usage: bench_csvparse --reader fl|strtod FILE.csv\n");
+		fprintf(stderr, "usage: bench_csvparse --reader fl|strtod FILE.csv\n"
+		                "       bench_csvparse --write-crm ROWS FILE.csv\n");
 		return 2;
 	}
 	if (stat(argv[3], &sb) != 0) {
@@ -125,14 +236,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t0 = now();
+	c0 = cpu();
 	if (strcmp(argv[2], "fl") == 0)
-		r = parse_fl(argv[3], &rows, &fields, &sum);
+		r = parse_fl(argv[3], &rows, &fields, &numbers, &sum);
 	else
-		r = parse_strtod(argv[3], &rows, &fields, &sum);
+		r = parse_strtod(argv[3], &rows, &fields, &numbers, &sum);
 	t = now() - t0;
+	c = cpu() - c0;
 	if (r != 0)
 		return 1;
-	printf("rows %llu\nfields %llu\nbytes %lld\nseconds %.6f\nchecksum %.17g\n",
-	       (unsigned long long)rows, (unsigned long long)fields, (long long)sb.st_size, t, sum);
+	printf("rows %llu\nfields %llu\nnumbers %llu\nbytes %lld\nseconds %.6f\ncpu %.6f\n"
+	       "checksum %.17g\n",
+	       (unsigned long long)rows, (unsigned long long)fields, (unsigned long long)numbers,
+	       (long long)sb.st_size, t, c, sum);
 	return 0;
 }

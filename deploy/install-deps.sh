@@ -8,7 +8,7 @@ set -euo pipefail
 
 # curl: deploy/demo.sh's last step posts a lead to the scoring service.
 build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libevent-dev
-	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjansson-dev libcsv-dev libinih-dev
+	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjansson-dev libinih-dev
 	curl)
 # clang and libclang-rt-14-dev: the clang -Werror and libFuzzer builds of
 # deploy/run-tests.sh; clang-format: its formatting check.

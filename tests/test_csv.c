@@ -722,6 +722,90 @@ static void test_pipe(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static struct fl_csv *open_dialect(char path[64], const char *data, size_t len, char delim,
+                                   enum fl_csv_encoding enc);
+
+/*
+ * The tokenizer looks at 64 bytes at a time: non-ASCII text is found in any
+ * block of a long field, before or after the one the field ends in, and
+ * reported with the line and column it is on.
+ */
+static void test_text_across_blocks(void **state)
+{
+	char path[64], msg[256], want[512], data[1200];
+	struct fl_csv *csv;
+	size_t n = 0;
+
+	(void)state;
+	/* A 300-byte field: "é" at 5, 130 and 290; a quoted one, as long,
+	 * with a doubled quote and "ü" on its second line. */
+	memcpy(data, "h1,h2\n", 6);
+	n = 6;
+	for (size_t i = 0; i < 300; i++)
+		data[n++] = (char)('a' + i % 26);
+	memcpy(data + 6 + 5, "\xC3\xA9", 2);
+	memcpy(data + 6 + 130, "\xC3\xA9", 2);
+	memcpy(data + 6 + 290, "\xC3\xA9", 2);
+	memcpy(want, data + 6, 300);
+	want[300] = '\0';
+	n += (size_t)sprintf(data + n, ",\"%0200d\"\"\nx\xC3\xBC\"   \n", 7);
+	csv = open_bytes(path, data, n);
+	expect_rec(csv, 1, "h1", "h2", NULL);
+	{
+		char quoted[256];
+
+		snprintf(quoted, sizeof(quoted), "%0200d\"\nx\xC3\xBC", 7);
+		expect_rec(csv, 2, want, quoted, NULL);
+	}
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* A Latin-1 byte 200 bytes into the second field of line 3, after a
+	 * quoted first field spanning lines 2-3. */
+	n = (size_t)sprintf(data, "a,b\n\"q\nr\",");
+	for (size_t i = 0; i < 260; i++)
+		data[n++] = i == 200 ? '\xE9' : 'z';
+	data[n++] = '\n';
+	csv = open_bytes(path, data, n);
+	expect_rec(csv, 1, "a", "b", NULL);
+	snprintf(msg, sizeof(msg),
+	         "%s:3:2: not UTF-8 text (byte 0xE9); save the file as UTF-8 or name its "
+	         "encoding (--encoding windows-1252 or latin1)",
+	         path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* A NUL byte in a quoted field, after a line end inside it. */
+	n = (size_t)sprintf(data, "a\n\"%070d\n", 1);
+	data[n++] = '\0';
+	n += (size_t)sprintf(data + n, "\"\n");
+	csv = open_bytes(path, data, n);
+	expect_rec(csv, 1, "a", NULL);
+	snprintf(msg, sizeof(msg), "%s:3:1: a NUL byte: the file is not text", path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+
+	/* Blanks around fields and after a closing quote, a tab separator
+	 * (blank nowhere then), and a quote after blanks that follow a
+	 * closing quote. */
+	csv = open_dialect(path, S("a\tb\n \"x\" \t  y \n"), '\t', FL_CSV_UTF8);
+	expect_rec(csv, 1, "a", "b", NULL);
+	expect_rec(csv, 2, "x", "y", NULL);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+	csv = open_bytes(path, S("a,b\n\"x\"  \"y\",1\n"));
+	expect_rec(csv, 1, "a", "b", NULL);
+	snprintf(msg, sizeof(msg),
+	         "%s:2: malformed CSV: error parsing data while strict checking enabled", path);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
 /* ---- dialects: separators and encodings ---- */
 
 static struct fl_csv *open_dialect(char path[64], const char *data, size_t len, char delim,
@@ -1237,6 +1321,135 @@ static void test_parse_double_matches_strtod(void **state)
 #undef LCG
 }
 
+/*
+ * The short-decimal fast path and its edges: every case is what strtod()
+ * makes of the text, whichever path reads it.
+ */
+static void test_parse_double_fast_path_edges(void **state)
+{
+	static const char *cases[] = {
+	        "0",
+	        "-0",
+	        "+0",
+	        "-0.000",
+	        "0.3072",
+	        "-1110",
+	        "51.0",
+	        "195217",
+	        "9007199254740991",   /* 2^53 - 1: the largest exact mantissa */
+	        "9007199254740992",   /* 2^53: the general path */
+	        "-9007199254740993",  /* ties to even */
+	        "900719925474099.3",  /* 16 digits with a point */
+	        "0.9007199254740991", /* 2^53 - 1 over 10^16 */
+	        "1234567890123456789",
+	        "12345678901234567890", /* 20 digits: beyond the fast path */
+	        "0.1234567890123456789",
+	        "0.0000000000000000001",
+	        "0.00000000000000000000001", /* 10^-23: beyond 10^22 */
+	        "1e22",
+	        "1e23",
+	        "123456789012345678901", /* 21 bytes */
+	        "0.30000000000000004",
+	        "0.1",
+	        "0.2",
+	        "2.5",
+	        ".5",
+	        "5.",
+	        "-.5",
+	        "4.35",
+	        "8.98846567431158e307",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		double got = 42, want = strtod(cases[i], NULL);
+
+		if (fl_parse_double(cases[i], strlen(cases[i]), &got) != 0)
+			fail_msg("rejected \"%s\"", cases[i]);
+		if (memcmp(&got, &want, sizeof(got)) != 0)
+			fail_msg("\"%s\": got %.17g, strtod %.17g", cases[i], got, want);
+	}
+}
+
+/*
+ * Random text over the characters of numbers, blanks and an 'x': taken
+ * exactly when strtod() reads all of it (blanks at either end aside) to a
+ * finite value and it is not hexadecimal, and then to the same bits.
+ */
+static void test_parse_double_random_text(void **state)
+{
+	static const char alpha[] = "0123456789012345678901234567890123456789..--++eE \tx";
+	uint64_t x = 777;
+	char s[40], t[40], *end;
+	size_t taken = 0;
+
+	(void)state;
+#define LCG() (x = x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407), x >> 33)
+	for (int i = 0; i < 1000000; i++) {
+		size_t n = LCG() % 26, a = 0, b;
+		double got = 42, want;
+		int r, ok;
+
+		for (size_t k = 0; k < n; k++)
+			s[k] = alpha[LCG() % (sizeof(alpha) - 1)];
+		/* What a reader of the field sees: blanks at the ends are not
+		 * part of it. */
+		for (b = n; b > 0 && (s[b - 1] == ' ' || s[b - 1] == '\t'); b--)
+			;
+		while (a < b && (s[a] == ' ' || s[a] == '\t'))
+			a++;
+		memcpy(t, s + a, b - a);
+		t[b - a] = '\0';
+		want = strtod(t, &end);
+		/* Hexadecimal ("0x1E") is refused by design. */
+		ok = b > a && end == t + (b - a) && isfinite(want) && strchr(t, 'x') == NULL;
+		r = fl_parse_double(s, n, &got);
+		if (r != (ok ? 0 : -1))
+			fail_msg("\"%.*s\": returned %d, strtod reads %zu of %zu bytes", (int)n, s,
+			         r, (size_t)(end - t), b - a);
+		if (!ok) {
+			assert_true(got == 0);
+			continue;
+		}
+		taken++;
+		if (memcmp(&got, &want, sizeof(got)) != 0)
+			fail_msg("\"%.*s\": got %.17g, strtod %.17g", (int)n, s, got, want);
+	}
+	/* The test saw numbers, not only garbage. */
+	assert_true(taken > 10000);
+}
+
+/*
+ * Short decimals as lead files hold them, the fast path's shape, one
+ * million of them: sign, 1 to 19 digits, a point anywhere.
+ */
+static void test_parse_double_short_decimals(void **state)
+{
+	uint64_t x = 4242;
+	char s[32];
+
+	(void)state;
+	for (int i = 0; i < 1000000; i++) {
+		size_t nd = 1 + LCG() % 19, point = LCG() % (nd + 2), n = 0;
+		double got = 42, want;
+
+		if (LCG() % 4 == 0)
+			s[n++] = '-';
+		for (size_t k = 0; k < nd; k++) {
+			if (k == point)
+				s[n++] = '.';
+			s[n++] = (char)('0' + LCG() % 10);
+		}
+		s[n] = '\0';
+		want = strtod(s, NULL);
+		if (fl_parse_double(s, n, &got) != 0)
+			fail_msg("rejected \"%s\"", s);
+		if (memcmp(&got, &want, sizeof(got)) != 0)
+			fail_msg("\"%s\": got %.17g, strtod %.17g", s, got, want);
+	}
+#undef LCG
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1256,6 +1469,7 @@ int main(void)
 	        cmocka_unit_test(test_open_errors),
 	        cmocka_unit_test(test_generated_file),
 	        cmocka_unit_test(test_pipe),
+	        cmocka_unit_test(test_text_across_blocks),
 	        cmocka_unit_test(test_detect_delimiter),
 	        cmocka_unit_test(test_given_delimiter),
 	        cmocka_unit_test(test_encodings),
@@ -1266,6 +1480,9 @@ int main(void)
 	        cmocka_unit_test(test_parse_double_accepts),
 	        cmocka_unit_test(test_parse_double_rejects),
 	        cmocka_unit_test(test_parse_double_matches_strtod),
+	        cmocka_unit_test(test_parse_double_fast_path_edges),
+	        cmocka_unit_test(test_parse_double_random_text),
+	        cmocka_unit_test(test_parse_double_short_decimals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

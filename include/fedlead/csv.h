@@ -1,5 +1,5 @@
 /*
- * Streaming RFC 4180 CSV reader (on top of libcsv).
+ * Streaming RFC 4180 CSV reader.
  *
  * Reads one record at a time; memory is bounded by the longest record, never
  * by the file. Handles quoted fields with embedded separators, quotes and

@@ -1,14 +1,29 @@
 /*
- * Streaming CSV reader: a pull interface over libcsv's push callbacks.
+ * Streaming CSV reader with its own tokenizer.
  *
- * The file is read in large blocks and handed to libcsv in "pieces" that end
- * at the first line terminator ('\n', or a '\r' not followed by '\n'). libcsv
- * can only end a record on a terminator, so at most one record completes per
- * piece, and it completes at the piece's end: fl_csv_next() parses pieces
- * until the record callback fires and then returns that record. Cutting at
- * terminators also gives exact physical line numbers: the line counter moves
- * after every piece ending in '\n', and a record's line is taken when a piece
- * begins with the parser between records.
+ * The file is read in large blocks into one buffer, and a record's fields
+ * are handed out as pointers into that buffer: the byte after each field
+ * (its separator, line end or closing quote) is overwritten with a NUL, and
+ * a quoted field with doubled quotes is unescaped in place. Nothing is
+ * copied or allocated per field; only a record that does not fit the
+ * buffer makes it grow (bounded by FL_CSV_MAX_RECORD).
+ *
+ * The tokenizer (scan()) finds the next byte that matters (the separator, a
+ * quote, a control byte such as CR or LF, a byte >= 0x80 that must be
+ * checked as UTF-8) 64 bytes at a time, as a bit mask, so the bytes of a
+ * field in between are never looked at one by one. It keeps its state
+ * between blocks, so a record split by a read is not scanned twice.
+ *
+ * The grammar is the one libcsv's strict mode (CSV_STRICT | CSV_STRICT_FINI)
+ * gave fedlead before it had its own tokenizer, so every file reads as it
+ * did and errors say the same: blanks (space, tab unless it separates)
+ * around a field are not data; a quote opens a quoted field only at the
+ * field's start (after blanks); inside quotes, a doubled quote is one
+ * quote and separators and line ends are text; after the closing quote
+ * only blanks may come before the separator or the line end; a quote
+ * elsewhere, or a quoted field open at the end of the file, is malformed.
+ * A record ends at LF, CR LF or a lone CR; blank lines are skipped. Lines
+ * are counted by LF, so every record knows the physical line it started on.
  *
  * The dialect is settled before the first record is parsed: the separator
  * by scanning the header and the rows after it in the first block
@@ -19,32 +34,41 @@
  */
 #include "fedlead/csv.h"
 
-#include <csv.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
 #include <iconv.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "fedlead/error.h"
 #include "fedlead/utf8.h"
 
-/* Large reads keep system-call overhead negligible next to parsing. */
+/* Large reads keep system-call overhead negligible next to parsing; the
+ * buffer starts at this size. */
 #define FL_CSV_BUF (256u * 1024)
-#define FL_CSV_OPTS (CSV_STRICT | CSV_APPEND_NULL | CSV_STRICT_FINI)
+/* The tokenizer reads whole aligned 64-byte blocks: the buffer is aligned
+ * and has this much beyond its capacity, the first byte of it the NUL that
+ * stops the scan at the end of the data. */
+#define FL_CSV_BLOCK 64
 /*
- * libcsv grows its field buffer linearly by this much (default 128 bytes),
- * which would make a multi-megabyte field cost thousands of reallocs.
+ * The most a record may take in the buffer: FL_CSV_MAX_RECORD bytes of
+ * field text written with every quote doubled, the separators, quotes and
+ * blanks of the most fields, and a read's worth beyond the limit (which the
+ * exact check then reports). Only a record with megabytes of blanks before
+ * its fields reaches it without breaking the text limit first.
  */
-#define FL_CSV_PARSER_BLOCK (64u * 1024)
-/* libcsv's state between records (ROW_NOT_BEGUN in libcsv.c). */
-#define FL_CSV_ROW_NOT_BEGUN 0
+#define FL_CSV_MAX_BUF                                                                             \
+	(2 * ((size_t)FL_CSV_MAX_RECORD + FL_CSV_BUF) + 8 * (size_t)FL_CSV_MAX_FIELDS + FL_CSV_BUF)
 /*
  * Separator detection reads ahead this much (or to the end of the file) and
  * looks at the header and up to FL_CSV_SNIFF_ROWS rows after it.
@@ -54,18 +78,25 @@
 /* A byte of a single-byte encoding becomes at most 3 bytes of UTF-8. */
 #define FL_CSV_UTF8_GROWTH 3
 
+/* Where the tokenizer stopped, so that it goes on from there after a read. */
+enum scan_state {
+	SCAN_ROW = 0, /* between records: blanks and line ends are skipped */
+	SCAN_FIELD,   /* at a field's start, after a separator (blanks skipped) */
+	SCAN_PLAIN,   /* in an unquoted field that began at fstart */
+	SCAN_QUOTED,  /* in quotes: the text is [fstart, wpos) then [seg, pos) */
+	SCAN_AFTER,   /* after a closing quote and `blanks` blanks */
+};
+
 struct fl_csv {
 	char *name; /* for messages: the path, or "<stdin>" for "-" */
 	int fd;
 	int own_fd;
 	off_t start; /* where rewinding goes back to */
-	struct csv_parser parser;
-	int parser_live;
 
-	unsigned char *buf; /* FL_CSV_BUF bytes; [pos, end) not yet parsed */
-	size_t pos, end;
+	unsigned char *buf; /* cap + FL_CSV_BLOCK bytes, aligned; [pos, end) not yet parsed */
+	size_t cap, pos, end;
 	int eof;           /* read() returned 0 */
-	int done;          /* csv_fini() ran: no more records */
+	int done;          /* the end of the file was parsed: no more records */
 	int bom_pending;   /* the first bytes have not been checked for a BOM */
 	char delim;        /* the field separator; 0 until the header decides it */
 	int delim_given;   /* the caller named it: check the header, detect nothing */
@@ -82,16 +113,20 @@ struct fl_csv {
 	fl_csv_progress_fn progress;
 	void *progress_arg;
 	struct fl_csv_progress pg; /* pg.bytes: c->bytes when the pass began */
-	uint64_t line;             /* physical line of the next byte to parse */
+	uint64_t line;             /* physical line of the byte at pos */
 
-	/* The record being assembled by the callbacks. */
+	/* The tokenizer's state (offsets into buf) and the record so far. */
+	enum scan_state st;
+	size_t rec_start;          /* the record's first byte */
+	size_t fstart, wpos, seg;  /* the field being scanned; see enum scan_state */
+	size_t blanks;             /* SCAN_AFTER */
+	int high;                  /* the field has a byte >= 0x80 or NUL: check it */
+	const unsigned char *mblk; /* the block whose masks are mbits, mhbits, or NULL */
+	uint64_t mbits, mhbits;
 	uint64_t rec_line;
-	char *text; /* field texts, each followed by a NUL */
-	size_t text_len, text_cap;
+	size_t text_len; /* field text of the record so far, without NULs */
 	struct fl_csv_field *fields;
 	size_t n_fields, fields_cap;
-	int rec_ready;
-	int cb_err; /* failure inside a callback, which cannot return one */
 };
 
 static fl_csv_progress_fn progress_fn;
@@ -124,21 +159,27 @@ static void parser_reset(struct fl_csv *c)
 	c->pg.records = 0;
 	c->pg.bytes = c->bytes;
 
-	if (c->parser_live)
-		csv_free(&c->parser);
-	/* csv_init() only fails for a NULL parser; it allocates nothing. */
-	csv_init(&c->parser, FL_CSV_OPTS);
-	csv_set_blk_size(&c->parser, FL_CSV_PARSER_BLOCK);
-	if (c->delim != 0)
-		csv_set_delim(&c->parser, (unsigned char)c->delim);
-	c->parser_live = 1;
 	c->pos = c->end = 0;
+	c->buf[0] = '\0'; /* the scan's stop at the end of the data */
 	c->eof = c->done = c->failed = 0;
 	c->bom_pending = 1;
 	c->line = 1;
 	c->rec_line = 1;
+	c->st = SCAN_ROW;
+	c->mblk = NULL;
 	c->n_fields = c->text_len = 0;
-	c->rec_ready = c->cb_err = 0;
+}
+
+/* An aligned buffer of cap bytes plus the tokenizer's overrun, zeroed so
+ * that what a block read beyond the data sees is defined. */
+static unsigned char *buffer_alloc(size_t cap)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, FL_CSV_BLOCK, cap + FL_CSV_BLOCK) != 0)
+		return NULL;
+	memset(p, 0, cap + FL_CSV_BLOCK);
+	return p;
 }
 
 static const char *const encoding_iconv[] = {"UTF-8", "WINDOWS-1252", "ISO-8859-1"};
@@ -195,12 +236,13 @@ int fl_csv_open_dialect(const char *path, const struct fl_csv_dialect *d, struct
 	is_stdin = strcmp(path, "-") == 0;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->name = strdup(is_stdin ? "<stdin>" : path)) == NULL ||
-	    (c->buf = malloc(FL_CSV_BUF)) == NULL ||
+	    (c->buf = buffer_alloc(FL_CSV_BUF)) == NULL ||
 	    (d->encoding != FL_CSV_UTF8 &&
 	     (c->raw = malloc(FL_CSV_BUF / FL_CSV_UTF8_GROWTH)) == NULL)) {
 		r = fl_fail(FL_ERR_NOMEM, "%s: out of memory", path);
 		goto out;
 	}
+	c->cap = FL_CSV_BUF;
 	c->delim = d->delimiter;
 	c->delim_given = d->delimiter != 0;
 	c->enc = d->encoding;
@@ -243,12 +285,9 @@ void fl_csv_free(struct fl_csv *c)
 {
 	if (c == NULL)
 		return;
-	if (c->parser_live)
-		csv_free(&c->parser);
 	if (c->own_fd && c->fd >= 0)
 		close(c->fd);
 	free(c->fields);
-	free(c->text);
 	free(c->buf);
 	free(c->raw);
 	free(c->name);
@@ -363,49 +402,24 @@ out:
 }
 
 /* Grows the record buffers so that one more field of len bytes fits. */
-static int record_reserve(struct fl_csv *c, size_t len)
-{
-	size_t cap;
-	void *p;
-
-	if (c->n_fields == c->fields_cap) {
-		cap = c->fields_cap ? c->fields_cap * 2 : 64;
-		if (cap > FL_CSV_MAX_FIELDS)
-			cap = FL_CSV_MAX_FIELDS;
-		if ((p = realloc(c->fields, cap * sizeof(*c->fields))) == NULL)
-			return FL_ERR_NOMEM;
-		c->fields = p;
-		c->fields_cap = cap;
-	}
-	if (len + 1 > c->text_cap - c->text_len) {
-		/* Text of a full-size record plus one NUL per field. */
-		const size_t max = (size_t)FL_CSV_MAX_RECORD + FL_CSV_MAX_FIELDS;
-
-		cap = c->text_cap ? c->text_cap : 4096;
-		while (cap - c->text_len < len + 1 && cap < max)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		if ((p = realloc(c->text, cap)) == NULL)
-			return FL_ERR_NOMEM;
-		c->text = p;
-		c->text_cap = cap;
-	}
-	return 0;
-}
 
 /*
  * Offset of the first byte of s that does not begin a UTF-8 character or
  * is NUL, or len when the text is clean. ASCII, nearly every byte of a lead
  * file, takes the quick path.
  */
-static size_t first_bad_byte(const unsigned char *s, size_t len)
+static inline size_t first_bad_byte(const unsigned char *s, size_t len)
 {
 	size_t i = 0, k;
 
 	while (i < len) {
 		if (s[i] != 0 && s[i] < 0x80) {
 			i++;
+			continue;
+		}
+		/* "é", "ü": two bytes, the most common case, checked here. */
+		if (s[i] >= 0xC2 && s[i] <= 0xDF && i + 1 < len && (s[i + 1] & 0xC0) == 0x80) {
+			i += 2;
 			continue;
 		}
 		if (s[i] == 0 || (k = fl_utf8_char(s + i, len - i, NULL)) == 0)
@@ -418,12 +432,12 @@ static size_t first_bad_byte(const unsigned char *s, size_t len)
 /*
  * Refuses a field that is not UTF-8 text: every command reads the same
  * bytes the same way (a value the schema cannot hold would otherwise land
- * silently in "other"). The line is the one the bad byte is on.
+ * silently in "other"). line is the line the field ends on; the message
+ * names the one the bad byte is on.
  */
-static int check_text(struct fl_csv *c, const unsigned char *s, size_t len)
+static int check_text(const struct fl_csv *c, const unsigned char *s, size_t len, uint64_t line)
 {
 	size_t bad = first_bad_byte(s, len);
-	uint64_t line = c->line;
 
 	if (bad == len)
 		return 0;
@@ -442,70 +456,68 @@ static int check_text(struct fl_csv *c, const unsigned char *s, size_t len)
 	               c->name, line, c->n_fields + 1, s[bad]);
 }
 
-/* libcsv field callback: appends one field to the record. */
-static void on_field(void *s, size_t len, void *data)
+/* add_field() when the field array is full: the field limit, or more room. */
+static int fields_grow(struct fl_csv *c)
 {
-	struct fl_csv *c = data;
-	int r;
+	size_t cap;
+	void *p;
 
-	if (c->cb_err != 0)
-		return;
-	if ((r = check_text(c, s, len)) != 0) {
-		c->cb_err = r;
-		return;
-	}
-	/* Limits first, so an oversized record never takes memory. */
-	if (c->n_fields == FL_CSV_MAX_FIELDS) {
-		c->cb_err = fl_fail(FL_ERR_LIMIT, "%s:%" PRIu64 ": record has more than %d fields",
-		                    c->name, c->rec_line, FL_CSV_MAX_FIELDS);
-		return;
-	}
-	/* text_len - n_fields is the record's field text without the NULs. */
-	if (len > FL_CSV_MAX_RECORD - (c->text_len - c->n_fields)) {
-		c->cb_err = fl_fail(FL_ERR_LIMIT, "%s:%" PRIu64 ": record longer than %u bytes",
-		                    c->name, c->rec_line, FL_CSV_MAX_RECORD);
-		return;
-	}
-	if ((r = record_reserve(c, len)) != 0) {
-		c->cb_err = fl_fail(r, "%s:%" PRIu64 ": out of memory", c->name, c->rec_line);
-		return;
-	}
-	memcpy(c->text + c->text_len, s, len);
-	c->text[c->text_len + len] = '\0';
-	c->fields[c->n_fields++].len = len;
-	c->text_len += len + 1;
+	if (c->n_fields == FL_CSV_MAX_FIELDS)
+		return fl_fail(FL_ERR_LIMIT, "%s:%" PRIu64 ": record has more than %d fields",
+		               c->name, c->rec_line, FL_CSV_MAX_FIELDS);
+	cap = c->fields_cap ? c->fields_cap * 2 : 64;
+	if (cap > FL_CSV_MAX_FIELDS)
+		cap = FL_CSV_MAX_FIELDS;
+	if ((p = realloc(c->fields, cap * sizeof(*c->fields))) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "%s:%" PRIu64 ": out of memory", c->name, c->rec_line);
+	c->fields = p;
+	c->fields_cap = cap;
+	return 0;
 }
 
-/* libcsv record callback: the fields are complete, point them at the text. */
-static void on_record(int term, void *data)
+/*
+ * Ends the field [s, t) of the record: NUL-terminates it in the buffer and
+ * appends it, after the checks in the order a person fixes them (the text,
+ * then the record's limits). high says the text has a byte to check; line
+ * is the line it ends on.
+ */
+static int add_field(struct fl_csv *c, unsigned char *s, unsigned char *t, int high, uint64_t line)
 {
-	struct fl_csv *c = data;
-	size_t i, off = 0;
+	size_t len = (size_t)(t - s);
+	int r;
 
-	(void)term;
-	if (c->cb_err != 0)
-		return;
-	/* Pointers are set only now because the text buffer may have moved. */
-	for (i = 0; i < c->n_fields; i++) {
-		c->fields[i].s = c->text + off;
-		off += c->fields[i].len + 1;
-	}
-	c->rec_ready = 1;
+	*t = '\0';
+	if (high && (r = check_text(c, s, len, line)) != 0)
+		return r;
+	if (c->n_fields == c->fields_cap && (r = fields_grow(c)) != 0)
+		return r;
+	if (len > FL_CSV_MAX_RECORD - c->text_len)
+		return fl_fail(FL_ERR_LIMIT, "%s:%" PRIu64 ": record longer than %u bytes", c->name,
+		               c->rec_line, FL_CSV_MAX_RECORD);
+	c->fields[c->n_fields].s = (const char *)s;
+	c->fields[c->n_fields].len = len;
+	c->n_fields++;
+	c->text_len += len;
+	return 0;
 }
 
 /*
  * Appends one read() to the buffer, converted to UTF-8 from a single-byte
- * encoding; sets eof when the file is exhausted. Needs room in the buffer
- * (FL_CSV_UTF8_GROWTH bytes at least when converting). A byte the encoding
- * leaves undefined is kept as it is: it is never UTF-8, so check_text()
- * reports it with its line.
+ * encoding, and puts the scan's stop (a NUL) after it; sets eof when the
+ * file is exhausted. Needs room in the buffer (FL_CSV_UTF8_GROWTH bytes at
+ * least when converting). A byte the encoding leaves undefined is kept as
+ * it is: it is never UTF-8, so check_text() reports it with its line.
  */
 static int fill(struct fl_csv *c)
 {
 	unsigned char *dst = c->buf + c->end;
-	size_t room = FL_CSV_BUF - c->end;
+	size_t room = c->cap - c->end;
 	ssize_t n;
 
+	/* A read at a time, also into a grown buffer: a runaway record is
+	 * stopped within a read of the limit. */
+	if (room > FL_CSV_BUF)
+		room = FL_CSV_BUF;
 	if (c->enc != FL_CSV_UTF8)
 		room /= FL_CSV_UTF8_GROWTH;
 	do
@@ -518,19 +530,21 @@ static int fill(struct fl_csv *c)
 	c->bytes += (uint64_t)n;
 	if (c->enc == FL_CSV_UTF8) {
 		c->end += (size_t)n;
-		return 0;
-	}
-	for (ssize_t i = 0; i < n; i++) {
-		unsigned char b = c->raw[i];
+	} else {
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned char b = c->raw[i];
 
-		if (b < 0x80 || c->conv[b - 0x80].len == 0) {
-			*dst++ = b;
-		} else {
-			memcpy(dst, c->conv[b - 0x80].b, c->conv[b - 0x80].len);
-			dst += c->conv[b - 0x80].len;
+			if (b < 0x80 || c->conv[b - 0x80].len == 0) {
+				*dst++ = b;
+			} else {
+				memcpy(dst, c->conv[b - 0x80].b, c->conv[b - 0x80].len);
+				dst += c->conv[b - 0x80].len;
+			}
 		}
+		c->end = (size_t)(dst - c->buf);
 	}
-	c->end = (size_t)(dst - c->buf);
+	c->buf[c->end] = '\0';
+	c->mblk = NULL; /* a block's mask may have seen the old end */
 	return 0;
 }
 
@@ -568,12 +582,12 @@ static const char sniff_delims[] = {',', ';', '\t', '|'};
 #define FL_CSV_N_DELIMS 4
 
 /*
- * Scans one record at p (not beyond e) split at delim, as libcsv will parse
+ * Scans one record at p (not beyond e) split at delim, as scan() will parse
  * it: a quote opens a quoted field only at the field's start (after
  * blanks), a doubled quote inside is one quote, and a record ends at LF, CR
  * LF or a lone CR outside quotes. Returns the number of fields and sets
  * *next past the record, *blank when the record is empty or all blanks
- * (libcsv skips it); returns 0 when the record does not end before e and
+ * (scan() skips it); returns 0 when the record does not end before e and
  * the file goes on.
  */
 static size_t sniff_record(const unsigned char *p, const unsigned char *e, int at_eof, char delim,
@@ -719,41 +733,361 @@ static int decide_delimiter(struct fl_csv *c)
 		               "%s:%" PRIu64 ": the header has one field containing %s", c->name,
 		               sn[best].line, delim_looks(sniff_delims[best]));
 	}
-	csv_set_delim(&c->parser, (unsigned char)c->delim);
 	return 0;
+}
+/* ---- the tokenizer ---- */
+
+/*
+ * For the aligned 64-byte block at b: in *special, bit i set when byte i
+ * is one the tokenizer must look at: the separator, a quote, or a control
+ * byte up to CR (LF, CR, NUL, and tab, which may be blank or separator);
+ * in *high, bit i set when byte i is >= 0x80 (not ASCII, so the field is
+ * checked as UTF-8). Every other byte is field text, never looked at.
+ */
+#if defined(__SSE2__)
+static inline void block_masks(const unsigned char *b, unsigned char delim, uint64_t *special,
+                               uint64_t *high)
+{
+	const __m128i d = _mm_set1_epi8((char)delim), q = _mm_set1_epi8('"');
+	const __m128i ctl = _mm_set1_epi8('\r');
+	uint64_t m = 0, h = 0;
+
+	for (int i = 0; i < 4; i++) {
+		__m128i x = _mm_load_si128((const __m128i *)(const void *)(b + 16 * i));
+		__m128i s = _mm_or_si128(_mm_cmpeq_epi8(x, d), _mm_cmpeq_epi8(x, q));
+
+		s = _mm_or_si128(s, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x)); /* x <= CR */
+		m |= (uint64_t)(unsigned)_mm_movemask_epi8(s) << (16 * i);
+		h |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * i);
+	}
+	*special = m;
+	*high = h;
+}
+#else
+static inline void block_masks(const unsigned char *b, unsigned char delim, uint64_t *special,
+                               uint64_t *high)
+{
+	uint64_t m = 0, h = 0;
+
+	for (int i = 0; i < FL_CSV_BLOCK; i++) {
+		m |= (uint64_t)(b[i] == delim || b[i] == '"' || b[i] <= '\r') << i;
+		h |= (uint64_t)(b[i] >= 0x80) << i;
+	}
+	*special = m;
+	*high = h;
+}
+#endif
+
+static int is_blank_byte(unsigned char ch, unsigned char delim)
+{
+	return (ch == ' ' || ch == '\t') && ch != delim;
 }
 
 /*
- * libcsv grows its field buffer by a fixed block; with a long field that is
- * quadratic copying. Growing by the current size instead makes it geometric,
- * clamped to what the limit check in fl_csv_next() lets through.
+ * The next byte at or after p that the tokenizer must look at; a byte >=
+ * 0x80 on the way sets high. The NUL after the data is such a byte, so the
+ * search always ends by the end of the data.
  */
-static void parser_grow_faster(struct fl_csv *c)
-{
-	const size_t most = (size_t)FL_CSV_MAX_RECORD + 2 * FL_CSV_BUF;
-	size_t size = c->parser.entry_size, blk = size;
+#define NEXT_SPECIAL(q, p)                                                                         \
+	do {                                                                                       \
+		size_t off_ = (size_t)((p)-buf);                                                   \
+		const unsigned char *b_ = buf + (off_ & ~(size_t)(FL_CSV_BLOCK - 1));              \
+		uint64_t m_, from_ = ~(uint64_t)0 << (off_ & (FL_CSV_BLOCK - 1));                  \
+                                                                                                   \
+		if (b_ != blk) {                                                                   \
+			blk = b_;                                                                  \
+			block_masks(b_, delim, &bits, &hbits);                                     \
+		}                                                                                  \
+		m_ = bits & from_;                                                                 \
+		while (m_ == 0) {                                                                  \
+			high |= (hbits & from_) != 0;                                              \
+			from_ = ~(uint64_t)0;                                                      \
+			blk += FL_CSV_BLOCK;                                                       \
+			block_masks(blk, delim, &bits, &hbits);                                    \
+			m_ = bits;                                                                 \
+		}                                                                                  \
+		high |= (hbits & from_ & ((m_ & (0 - m_)) - 1)) != 0; /* below q */                \
+		(q) = buf + (size_t)(blk - buf) + (size_t)__builtin_ctzll(m_);                     \
+	} while (0)
 
-	if (blk > most - size)
-		blk = size < most ? most - size : 0;
-	if (blk < FL_CSV_PARSER_BLOCK)
-		blk = FL_CSV_PARSER_BLOCK;
-	csv_set_blk_size(&c->parser, blk);
+/*
+ * Ends the field [from, to): add_field()'s work, inline for a field that needs
+ * no check and fits (the record's count and length are locals of scan()).
+ */
+#define ADD_FIELD(from, to)                                                                        \
+	do {                                                                                       \
+		size_t len_ = (size_t)((to) - (from));                                             \
+                                                                                                   \
+		if ((high && first_bad_byte(from, len_) != len_) || n == fcap ||                   \
+		    len_ > FL_CSV_MAX_RECORD - text) {                                             \
+			c->n_fields = n;                                                           \
+			c->text_len = text;                                                        \
+			if ((r = add_field(c, from, to, high, line)) != 0)                         \
+				goto out;                                                          \
+			fields = c->fields;                                                        \
+			fcap = c->fields_cap;                                                      \
+			n = c->n_fields;                                                           \
+			text = c->text_len;                                                        \
+		} else {                                                                           \
+			fields[n].s = (const char *)(from);                                        \
+			fields[n].len = len_;                                                      \
+			n++;                                                                       \
+			text += len_;                                                              \
+			*(to) = '\0';                                                              \
+		}                                                                                  \
+	} while (0)
+
+/*
+ * Tokenizes from pos, going on in the state the last call left. Returns 1
+ * when a record is complete (its fields in c->fields), 0 when the data ran
+ * out first (the state is kept for the next block), or a negative FL_ERR_*.
+ */
+static int scan(struct fl_csv *c)
+{
+	unsigned char *const buf = c->buf;
+	unsigned char *p = buf + c->pos, *const e = buf + c->end, *q, *t;
+	unsigned char *fstart = buf + c->fstart, *wpos = buf + c->wpos, *seg = buf + c->seg;
+	const unsigned char delim = (unsigned char)c->delim;
+	const unsigned char *blk = c->mblk;
+	uint64_t bits = c->mbits, hbits = c->mhbits, line = c->line;
+	size_t blanks = c->blanks;
+	/* The record's fields in locals: the NULs written into the buffer
+	 * could be any object to the compiler, so c's would be reloaded. */
+	struct fl_csv_field *fields = c->fields;
+	size_t n = c->n_fields, fcap = c->fields_cap, text = c->text_len;
+	int high = c->high, r;
+	unsigned char ch;
+
+	switch (c->st) {
+	case SCAN_FIELD: goto field;
+	case SCAN_PLAIN: goto plain;
+	case SCAN_QUOTED: goto quoted;
+	case SCAN_AFTER: goto after;
+	case SCAN_ROW: break;
+	}
+	/* Blank lines, and blanks before a record, are no record. */
+	for (;; p++) {
+		if (p == e) {
+			c->st = SCAN_ROW;
+			goto more;
+		}
+		if (*p == '\n')
+			line++;
+		else if (*p != '\r' && !is_blank_byte(*p, delim))
+			break;
+	}
+	c->rec_start = (size_t)(p - buf);
+	c->rec_line = line;
+	n = text = 0;
+field:
+	while (p < e && is_blank_byte(*p, delim))
+		p++;
+	if (p == e) {
+		c->st = SCAN_FIELD;
+		goto more;
+	}
+	high = 0;
+	if (*p == '"') {
+		fstart = wpos = seg = ++p;
+		goto quoted;
+	}
+	fstart = p;
+plain:
+	NEXT_SPECIAL(q, p);
+	ch = *q;
+	if (ch == delim || ch == '\n' || ch == '\r') {
+		/* Blanks at the end are not data. */
+		for (t = q; t > fstart && (t[-1] == ' ' || t[-1] == '\t'); t--)
+			;
+		ADD_FIELD(fstart, t);
+		p = q + 1;
+		if (ch == delim)
+			goto field;
+		line += ch == '\n';
+		goto record;
+	}
+	if (q == e) {
+		p = q;
+		c->st = SCAN_PLAIN;
+		goto more;
+	}
+	if (ch == '"')
+		goto malformed; /* a quote inside an unquoted field */
+	high |= ch == 0;
+	p = q + 1;
+	goto plain;
+quoted:
+	NEXT_SPECIAL(q, p);
+	ch = *q;
+	if (ch == '"') {
+		/* Text since the last doubled quote moves down over it. */
+		if (wpos != seg)
+			memmove(wpos, seg, (size_t)(q - seg));
+		wpos += q - seg;
+		p = q + 1;
+		blanks = 0;
+		goto after;
+	}
+	if (q == e) {
+		p = q;
+		c->st = SCAN_QUOTED;
+		goto more;
+	}
+	if (ch == '\n')
+		line++;
+	else
+		high |= ch == 0;
+	p = q + 1;
+	goto quoted;
+after:
+	if (p == e) {
+		c->st = SCAN_AFTER;
+		goto more;
+	}
+	ch = *p;
+	if (ch == delim || ch == '\n' || ch == '\r') {
+		ADD_FIELD(fstart, wpos);
+		p++;
+		if (ch == delim)
+			goto field;
+		line += ch == '\n';
+		goto record;
+	}
+	if (ch == ' ' || ch == '\t') {
+		blanks++;
+		p++;
+		goto after;
+	}
+	if (ch != '"' || blanks > 0)
+		goto malformed; /* text after the closing quote */
+	/* A doubled quote: one quote of text, and the field goes on. */
+	*wpos++ = '"';
+	seg = ++p;
+	goto quoted;
+
+record:
+	c->st = SCAN_ROW;
+	r = 1;
+	goto out;
+more:
+	r = 0;
+	goto out;
+malformed:
+	r = fl_fail(FL_ERR_DATA,
+	            "%s:%" PRIu64
+	            ": malformed CSV: error parsing data while strict checking enabled",
+	            c->name, c->rec_line);
+out:
+	c->n_fields = n;
+	c->text_len = text;
+	c->pos = (size_t)(p - buf);
+	c->fstart = (size_t)(fstart - buf);
+	c->wpos = (size_t)(wpos - buf);
+	c->seg = (size_t)(seg - buf);
+	c->blanks = blanks;
+	c->high = high;
+	c->mblk = blk;
+	c->mbits = bits;
+	c->mhbits = hbits;
+	c->line = line;
+	return r;
 }
 
-static int parse_error(struct fl_csv *c)
+/* At the end of the file: the record the tokenizer is in ends there. Returns
+ * 1 for a record, 0 for none, or a negative FL_ERR_*. */
+static int scan_end(struct fl_csv *c)
 {
-	int e = csv_error(&c->parser);
+	unsigned char *e = c->buf + c->end, *s = c->buf + c->fstart, *t = e;
+	int r;
 
-	if (e == CSV_ENOMEM || e == CSV_ETOOBIG)
-		return fl_fail(FL_ERR_NOMEM, "%s:%" PRIu64 ": out of memory", c->name, c->rec_line);
-	return fl_fail(FL_ERR_DATA, "%s:%" PRIu64 ": malformed CSV: %s", c->name, c->rec_line,
-	               csv_strerror(e));
+	switch (c->st) {
+	case SCAN_ROW: return 0;
+	case SCAN_QUOTED:
+		return fl_fail(FL_ERR_DATA,
+		               "%s:%" PRIu64
+		               ": malformed CSV: error parsing data while strict checking enabled",
+		               c->name, c->rec_line);
+	case SCAN_FIELD: s = e; break;
+	case SCAN_PLAIN:
+		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		break;
+	case SCAN_AFTER: t = c->buf + c->wpos; break;
+	}
+	c->st = SCAN_ROW;
+	if ((r = add_field(c, s, t, c->high, c->line)) != 0)
+		return r;
+	return 1;
+}
+
+/*
+ * The field text of the record so far, the field being scanned included
+ * (with the blanks after its text, as libcsv counted it), for stopping a
+ * runaway record long before the file ends.
+ */
+static size_t record_text_so_far(const struct fl_csv *c)
+{
+	size_t n = c->text_len;
+
+	switch (c->st) {
+	case SCAN_PLAIN: n += c->pos - c->fstart; break;
+	case SCAN_QUOTED: n += (c->wpos - c->fstart) + (c->pos - c->seg); break;
+	case SCAN_AFTER: n += (c->wpos - c->fstart) + 1 + c->blanks; break;
+	default: break;
+	}
+	return n;
+}
+
+static size_t shift_down(size_t off, size_t by)
+{
+	return off >= by ? off - by : 0;
+}
+
+/*
+ * Reads the next block: the record in progress first moves to the start of
+ * the buffer (the fields found so far move with it), and the buffer doubles
+ * when that record leaves less than half a read of room.
+ */
+static int refill(struct fl_csv *c)
+{
+	size_t keep = c->st == SCAN_ROW ? c->pos : c->rec_start, live = c->end - keep;
+
+	if (c->st != SCAN_ROW && record_text_so_far(c) > (size_t)FL_CSV_MAX_RECORD + FL_CSV_BUF)
+		return fl_fail(FL_ERR_LIMIT, "%s:%" PRIu64 ": record longer than %u bytes", c->name,
+		               c->rec_line, FL_CSV_MAX_RECORD);
+	if (c->cap - live < FL_CSV_BUF / 2) {
+		size_t cap = c->cap * 2 < FL_CSV_MAX_BUF ? c->cap * 2 : FL_CSV_MAX_BUF;
+		unsigned char *nb;
+
+		if (cap == c->cap)
+			return fl_fail(FL_ERR_LIMIT, "%s:%" PRIu64 ": record longer than %u bytes",
+			               c->name, c->rec_line, FL_CSV_MAX_RECORD);
+		if ((nb = buffer_alloc(cap)) == NULL)
+			return fl_fail(FL_ERR_NOMEM, "%s:%" PRIu64 ": out of memory", c->name,
+			               c->rec_line);
+		memcpy(nb, c->buf + keep, live);
+		for (size_t i = 0; i < c->n_fields; i++)
+			c->fields[i].s = (const char *)nb +
+			                 ((const unsigned char *)c->fields[i].s - (c->buf + keep));
+		free(c->buf);
+		c->buf = nb;
+		c->cap = cap;
+	} else if (keep > 0) {
+		memmove(c->buf, c->buf + keep, live);
+		for (size_t i = 0; i < c->n_fields; i++)
+			c->fields[i].s -= keep;
+	}
+	c->pos -= keep;
+	c->end -= keep;
+	c->rec_start = shift_down(c->rec_start, keep);
+	c->fstart = shift_down(c->fstart, keep);
+	c->wpos = shift_down(c->wpos, keep);
+	c->seg = shift_down(c->seg, keep);
+	return fill(c);
 }
 
 int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 {
-	const unsigned char *b, *e, *lim, *cr;
-	size_t len, n;
 	int r = FL_ERR_INTERNAL;
 
 	if (rec != NULL)
@@ -766,8 +1100,10 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 		r = fl_fail(c->failed, "%s: cannot read on after an earlier error", c->name);
 		goto out;
 	}
-	c->n_fields = c->text_len = 0;
-	c->rec_ready = 0;
+	if (c->done) {
+		r = 0;
+		goto out;
+	}
 	if (c->bom_pending && (r = skip_bom(c)) != 0)
 		goto fail;
 	/* The separator is decided once; a rewind keeps it. */
@@ -776,70 +1112,20 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 			goto fail;
 		c->delim_decided = 1;
 	}
-	for (;;) {
-		if (c->pos == c->end) {
-			if (c->done) {
-				r = 0;
-				goto out;
-			}
-			if (!c->eof) {
-				c->pos = c->end = 0;
-				if ((r = fill(c)) != 0)
-					goto fail;
-				continue;
-			}
-			/* End of file: flush a last record that has no newline. */
+	while ((r = scan(c)) == 0) {
+		if (c->eof) {
+			/* The last record may have no line end. */
 			c->done = 1;
-			if (csv_fini(&c->parser, on_field, on_record, c) != 0) {
-				r = parse_error(c);
-				goto fail;
-			}
-			if ((r = c->cb_err) != 0)
-				goto fail;
-			if (c->rec_ready)
-				break;
-			r = 0;
-			goto out;
-		}
-
-		/* The next piece runs to the first terminator; see the top. */
-		b = c->buf + c->pos;
-		e = c->buf + c->end;
-		lim = memchr(b, '\n', (size_t)(e - b));
-		lim = lim != NULL ? lim + 1 : e;
-		cr = memchr(b, '\r', (size_t)(lim - b));
-		if (cr != NULL && cr + 1 < lim && cr[1] != '\n')
-			lim = cr + 1; /* a lone CR also ends a record */
-		len = (size_t)(lim - b);
-
-		if (c->parser.pstate == FL_CSV_ROW_NOT_BEGUN)
-			c->rec_line = c->line;
-		n = csv_parse(&c->parser, b, len, on_field, on_record, c);
-		if ((r = c->cb_err) != 0)
-			goto fail;
-		if (n != len) {
-			r = parse_error(c);
-			goto fail;
-		}
-		c->pos += len;
-		if (lim[-1] == '\n')
-			c->line++;
-		/*
-		 * libcsv buffers a field whole before calling back; stop a
-		 * runaway field before it takes unbounded memory. The slack
-		 * leaves the exact check to on_field() for fields near the limit.
-		 */
-		if (c->parser.entry_pos >
-		    (size_t)FL_CSV_MAX_RECORD + FL_CSV_BUF - (c->text_len - c->n_fields)) {
-			r = fl_fail(FL_ERR_LIMIT, "%s:%" PRIu64 ": record longer than %u bytes",
-			            c->name, c->rec_line, FL_CSV_MAX_RECORD);
-			goto fail;
-		}
-		if (c->parser.entry_size > c->parser.blk_size)
-			parser_grow_faster(c);
-		if (c->rec_ready)
+			r = scan_end(c);
 			break;
+		}
+		if ((r = refill(c)) != 0)
+			goto fail;
 	}
+	if (r < 0)
+		goto fail;
+	if (r == 0)
+		goto out;
 	rec->fields = c->fields;
 	rec->n_fields = c->n_fields;
 	rec->line = c->rec_line;
@@ -848,7 +1134,7 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 	r = 1;
 	goto out;
 fail:
-	/* The parser's position is unknown after a failure: stop here. */
+	/* What follows an error cannot be trusted to parse: stop here. */
 	c->failed = r;
 out:
 	return r;
@@ -890,7 +1176,11 @@ out:
 	return r;
 }
 
-int fl_parse_double(const char *s, size_t len, double *out)
+/*
+ * Everything fl_parse_double() accepts: blanks, exponents, long digit
+ * strings, Clinger's fast path where it applies, strtod() for the rest.
+ */
+static int parse_double_general(const char *s, size_t len, double *out)
 {
 	const char *p = s, *end = s + len, *start;
 	uint64_t m = 0;
@@ -979,6 +1269,58 @@ int fl_parse_double(const char *s, size_t len, double *out)
 slow:
 #endif
 	return slow_parse(start, (size_t)(end - start), out);
+}
+
+/*
+ * The short decimals lead files are made of ("-12", "0.3072", "51.0"): an
+ * optional sign, at most 19 digits with at most one point among them, no
+ * blanks, no exponent. The digits make an exact integer m < 10^19 and the
+ * point a power of ten 10^-k; when m < 2^53 and k <= 22 both are exact
+ * doubles and one correctly rounded division gives what strtod() gives
+ * (Clinger's fast path). Anything else takes the general parser, which
+ * gives the same answer for these too.
+ */
+int fl_parse_double(const char *s, size_t len, double *out)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len, *digits;
+	uint64_t m = 0;
+	size_t n_int, n_frac = 0;
+	unsigned d;
+	int neg;
+
+	if (len == 0 || len > 21)
+		return parse_double_general(s, len, out);
+	neg = *p == '-';
+	p += *p == '-' || *p == '+';
+	/* Most text that is not a number ("Retail", "") is known at once. */
+	if ((p == end || ((unsigned)*p - '0' >= 10 && *p != '.')) && s[0] != ' ' && s[0] != '\t') {
+		*out = 0;
+		return -1;
+	}
+	for (digits = p; p < end && (d = (unsigned)*p - '0') < 10; p++)
+		m = m * 10 + d;
+	n_int = (size_t)(p - digits);
+	if (p < end && *p == '.') {
+		for (digits = ++p; p < end && (d = (unsigned)*p - '0') < 10; p++)
+			m = m * 10 + d;
+		n_frac = (size_t)(p - digits);
+	}
+	/* Only an exponent or blanks could go on from here ("2024-05-17" cannot). */
+	if (p != end && *p != 'e' && *p != 'E' && *p != ' ' && *p != '\t') {
+		*out = 0;
+		return -1;
+	}
+	/* len <= 21 keeps the digits at most 20 with a sign or point; 19
+	 * cannot overflow m. */
+	if (p != end || n_int + n_frac == 0 || n_int + n_frac > 19 || m >= FL_TWO53 ||
+	    FLT_EVAL_METHOD != 0)
+		return parse_double_general(s, len, out);
+	{
+		double v = (double)m / exact_pow10[n_frac]; /* n_frac <= 19 */
+
+		*out = neg ? -v : v;
+	}
+	return 0;
 }
 
 /* ---- numbers as regions and CRMs write them ---- */

@@ -609,6 +609,16 @@ static void text_seeds(void)
 	           "lead\tage\tvisits\tregion\ttier\twon\n"
 	           "t1\t3\t1\tnorth\t1\tyes\n"
 	           "t2\t\t2\t\"so\tuth\"\t2\tno\n");
+	/* The tokenizer's paths: fields longer than its 64-byte blocks with
+	 * non-ASCII text in a later block, doubled quotes, blanks after a
+	 * closing quote, a lone CR, a quoted line end, no final line end. */
+	write_text("csv", "tokenizer.csv",
+	           "lead,age,visits,region,tier,won\n"
+	           "k1,1,2,\"a long region name that runs past one block of the "
+	           "scanner, \"\"quoted\"\" twice, M\xc3\xbcnchen\"  ,1,yes\r"
+	           "k2 , 3 ,4,north region with no quotes at all but long enough for two blocks "
+	           "\xc3\xa9t\xc3\xa9,2,no\r\n"
+	           "k3,5,6,\"li\r\nne\",3,\"\"");
 	write_text("csv", "cp1252.csv",
 	           "lead,age,visits,region,tier,won\n"
 	           "w1,3,1,M\xfcnchen,1,yes\n"
