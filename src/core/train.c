@@ -478,7 +478,8 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 	struct fl_cache_train_opts co = {.kind = opts->solver,
 	                                 .pos_weight = opts->pos_weight,
 	                                 .progress = progress,
-	                                 .progress_arg = progress_arg};
+	                                 .progress_arg = progress_arg,
+	                                 .threads = opts->threads};
 	struct fl_eval ev;
 	const struct fl_stats *sum;
 	double *w = NULL;
