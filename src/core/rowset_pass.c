@@ -42,6 +42,8 @@ struct partial {
 	double *hdd;    /* compact: nd * nd, dense x dense (upper, dsyrk) */
 	double *B;      /* compact: (d + 1) * nd, group column x dense column */
 	double *scaled; /* compact: SUB_ROWS * nd */
+	uint32_t *kt;   /* compact: nk * SUB_ROWS, a sub-block's slots by group */
+	size_t *rowoff; /* compact: nk * SUB_ROWS, k * (d + 1) of each slot */
 };
 
 struct pass {
@@ -62,6 +64,8 @@ static void partial_free(struct partial *p)
 	free(p->hdd);
 	free(p->B);
 	free(p->scaled);
+	free(p->kt);
+	free(p->rowoff);
 }
 
 static int partial_alloc(struct partial *p, const struct fl_rowset *rs, int hess)
@@ -77,7 +81,9 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, int hess
 	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
 	              (p->B = fl_matrix_alloc(de, nd)) == NULL ||
-	              (p->scaled = fl_matrix_alloc(SUB_ROWS, nd)) == NULL)))
+	              (p->scaled = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
+	              (p->kt = malloc(rs->nk * SUB_ROWS * sizeof(uint32_t))) == NULL ||
+	              (p->rowoff = malloc(rs->nk * SUB_ROWS * sizeof(size_t))) == NULL)))
 		return FL_ERR_NOMEM;
 	return 0;
 }
@@ -166,17 +172,30 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		}
 		/* group x group, pair by pair over the sub-block: the rows' pairs
 		 * of two groups fall in one small block of the Hessian, which
-		 * stays in cache while the rows are walked. */
+		 * stays in cache while the rows are walked. The slots are
+		 * transposed first (one contiguous run of rows per group), and
+		 * each group's offsets into the Hessian precomputed. */
 		for (size_t g = 0; g < nk; g++)
-			for (size_t l = g; l < nk; l++)
-				for (size_t i = 0; i < rows; i++) {
-					const uint32_t *k = Kb + i * nk;
-					double hv =
-					        Vb == NULL ? h[i]
-					                   : h[i] * Vb[i * nk + g] * Vb[i * nk + l];
+			for (size_t i = 0; i < rows; i++) {
+				p->kt[g * SUB_ROWS + i] = Kb[i * nk + g];
+				p->rowoff[g * SUB_ROWS + i] = (size_t)Kb[i * nk + g] * de;
+			}
+		for (size_t g = 0; g < nk; g++) {
+			const size_t *ra = p->rowoff + g * SUB_ROWS;
 
-					p->hess[(size_t)k[g] * de + k[l]] += hv;
+			for (size_t l = g; l < nk; l++) {
+				const uint32_t *cb = p->kt + l * SUB_ROWS;
+
+				if (Vb == NULL) {
+					for (size_t i = 0; i < rows; i++)
+						p->hess[ra[i] + cb[i]] += h[i];
+					continue;
 				}
+				for (size_t i = 0; i < rows; i++)
+					p->hess[ra[i] + cb[i]] +=
+					        h[i] * Vb[i * nk + g] * Vb[i * nk + l];
+			}
+		}
 	}
 	p->loss = sum;
 }
