@@ -68,7 +68,9 @@ struct fl_train_report {
 size_t fl_l2_grid(double *out, size_t max);
 
 /*
- * Trains a local model on raw (unstandardised) rows. raw is not modified.
+ * Trains a local model on raw (unstandardised) rows. raw is not modified:
+ * training works on a copy in o->layout (rowset.h; compact for a schema
+ * with categories, so the copy is small), through fl_train_rows().
  * Standardisation uses statistics of the training part only.
  */
 int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
