@@ -3,6 +3,10 @@
  * fedlead and in liblinear's sparse format, plus a fedlead schema for it.
  *
  *   bench_gen --rows N --cols D --seed S --csv OUT.csv --svm OUT.svm --schema OUT.json
+ *   bench_gen --crm --rows N --seed S --csv OUT.csv --schema OUT.json
+ *
+ * --crm writes leads shaped like a CRM export instead (crm_main() below):
+ * 10 numeric columns and 25 categorical ones of 2 to 60 levels, with blanks.
  *
  * Every feature is written as a decimal with a fixed number of places, and
  * both files carry the very same text for a value, so both trainers see
@@ -188,7 +192,118 @@ static double draw(const struct feature *f)
 static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: bench_gen --rows N --cols D --seed S --csv OUT.csv --svm OUT.svm "
-	            "--schema OUT.json\n");
+	            "--schema OUT.json\n"
+	            "       bench_gen --crm --rows N --seed S --csv OUT.csv --schema OUT.json\n");
+}
+
+/*
+ * CRM-like leads: 10 numeric columns (amounts, counts, rates; 5 % blank,
+ * imputed), 25 categorical columns whose level counts run from 2 to 60
+ * (2 + 58 k / 24 for column k), drawn with a skew (a few levels hold most
+ * leads, as owners, sources and industries do; 3 % blank, which the
+ * schema's "other" takes). The label follows a logistic model with an
+ * effect per level and per standard deviation of a number, ~15 % positive.
+ * Names are short ("c07", "l12"), so a row is about 190 bytes.
+ */
+#define CRM_NUM 10
+#define CRM_CAT 25
+
+static int crm_levels(int k)
+{
+	return 2 + 58 * k / (CRM_CAT - 1);
+}
+
+static int crm_main(unsigned long long rows, unsigned long long seed, const char *csv_path,
+                    const char *schema_path)
+{
+	static struct feature f[CRM_NUM];
+	static double eff[CRM_CAT][60];
+	unsigned long long positives = 0;
+	FILE *fp, *csv;
+	uint64_t sm = seed;
+
+	for (int i = 0; i < 4; i++)
+		rng_s[i] = splitmix64(&sm);
+	setup_features(f, CRM_NUM);
+	for (int k = 0; k < CRM_CAT; k++)
+		for (int l = 0; l < crm_levels(k); l++)
+			eff[k][l] = (k % 3 == 2) ? 0 : 0.5 * rng_normal();
+	if ((fp = fopen(schema_path, "w")) == NULL) {
+		fprintf(stderr, "bench_gen: %s: %s\n", schema_path, strerror(errno));
+		return 1;
+	}
+	fprintf(fp,
+	        "{\n  \"fedlead_schema\": 1,\n"
+	        "  \"comment\": \"bench/gen.c --crm: 10 numeric and 25 categorical columns.\",\n"
+	        "  \"label\": { \"column\": \"converted\", \"positive\": \"1\", "
+	        "\"negative\": \"0\" },\n  \"features\": [\n");
+	for (int j = 0; j < CRM_NUM; j++)
+		fprintf(fp,
+		        "    { \"name\": \"n%02d\", \"type\": \"numeric\", \"missing\": "
+		        "\"impute\" },\n",
+		        j + 1);
+	for (int k = 0; k < CRM_CAT; k++) {
+		fprintf(fp,
+		        "    { \"name\": \"c%02d\", \"type\": \"categorical\", \"other\": true, "
+		        "\"values\": [",
+		        k + 1);
+		for (int l = 0; l < crm_levels(k); l++)
+			fprintf(fp, "%s\"l%02d\"", l ? ", " : "", l + 1);
+		fprintf(fp, "] }%s\n", k + 1 < CRM_CAT ? "," : "");
+	}
+	fprintf(fp, "  ]\n}\n");
+	if (fclose(fp) != 0 || (csv = fopen(csv_path, "w")) == NULL) {
+		fprintf(stderr, "bench_gen: %s: %s\n", csv_path, strerror(errno));
+		return 1;
+	}
+	setvbuf(csv, NULL, _IOFBF, 1 << 20);
+	fprintf(csv, "converted");
+	for (int j = 0; j < CRM_NUM; j++)
+		fprintf(csv, ",n%02d", j + 1);
+	for (int k = 0; k < CRM_CAT; k++)
+		fprintf(csv, ",c%02d", k + 1);
+	fputc('\n', csv);
+	for (unsigned long long i = 0; i < rows; i++) {
+		char line[1024];
+		size_t n = 1;
+		double z = -2.2;
+		int y;
+
+		for (int j = 0; j < CRM_NUM; j++) {
+			char num[32];
+			double exact;
+			size_t len = format_fixed(draw(&f[j]), f[j].places, num, &exact);
+
+			line[n++] = ',';
+			if (rng_unif() < 0.05)
+				continue;
+			z += 0.5 * f[j].beta * (exact - f[j].mu) / f[j].sd;
+			memcpy(line + n, num, len);
+			n += len;
+		}
+		for (int k = 0; k < CRM_CAT; k++) {
+			double u = rng_unif();
+			int l = (int)(u * u * crm_levels(k));
+
+			line[n++] = ',';
+			if (rng_unif() < 0.03)
+				continue;
+			z += eff[k][l];
+			n += (size_t)sprintf(line + n, "l%02d", l + 1);
+		}
+		y = rng_unif() < 1.0 / (1.0 + exp(-z));
+		positives += (unsigned long long)y;
+		line[0] = (char)('0' + y);
+		line[n++] = '\n';
+		fwrite(line, 1, n, csv);
+	}
+	if (fclose(csv) != 0) {
+		fprintf(stderr, "bench_gen: writing the data failed: %s\n", strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "bench_gen: %llu CRM-like rows, %llu positives (%.1f %%)\n", rows,
+	        positives, 100.0 * (double)positives / (double)rows);
+	return 0;
 }
 
 static int write_schema(const char *path, int d)
@@ -220,14 +335,18 @@ static int write_schema(const char *path, int d)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        {"rows", required_argument, NULL, 'n'}, {"cols", required_argument, NULL, 'd'},
-	        {"seed", required_argument, NULL, 's'}, {"csv", required_argument, NULL, 'c'},
-	        {"svm", required_argument, NULL, 'v'},  {"schema", required_argument, NULL, 'j'},
-	        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"rows", required_argument, NULL, 'n'},
+	                                     {"cols", required_argument, NULL, 'd'},
+	                                     {"seed", required_argument, NULL, 's'},
+	                                     {"csv", required_argument, NULL, 'c'},
+	                                     {"svm", required_argument, NULL, 'v'},
+	                                     {"schema", required_argument, NULL, 'j'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"crm", no_argument, NULL, 'r'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *csv_path = NULL, *svm_path = NULL, *schema_path = NULL;
 	unsigned long long rows = 1000000, seed = 42, positives = 0;
-	int d = 64, c;
+	int d = 64, c, crm = 0;
 	struct feature *f;
 	FILE *csv, *svm;
 	/* One row of text: a number is at most ~22 characters, plus a comma
@@ -244,10 +363,13 @@ int main(int argc, char **argv)
 		case 'c': csv_path = optarg; break;
 		case 'v': svm_path = optarg; break;
 		case 'j': schema_path = optarg; break;
+		case 'r': crm = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	if (crm && csv_path != NULL && schema_path != NULL && rows >= 1)
+		return crm_main(rows, seed, csv_path, schema_path);
 	if (csv_path == NULL || svm_path == NULL || schema_path == NULL || d < 1 || d > 999 ||
 	    rows < 1) {
 		usage(stderr);

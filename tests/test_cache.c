@@ -488,6 +488,51 @@ static void test_logistic_sums(void **state)
 	fl_schema_free(s);
 }
 
+/* Passes on 1, 2 and 3 threads over three chunks of rows, each read in
+ * several windows: the same bits, and the in-memory sums to rounding. */
+static void test_threads_same_bits(void **state)
+{
+	struct fl_schema *s = load_schema();
+	struct fl_scaler *sc = NULL;
+	struct fl_dataset *ds;
+	struct fl_cache *c;
+	struct scratch t;
+	size_t n = 2 * FL_CACHE_CHUNK_ROWS + 777;
+	double w[DIM], loss[3], g[3][DIM], h[3][DIM * DIM], loss_m, g_m[DIM], h_m[DIM * DIM];
+	double *cw;
+
+	(void)state;
+	scratch_new(&t);
+	write_leads(t.csv, n);
+	ds = load_standardised(s, t.csv, &sc);
+	c = convert_open(s, t.csv, t.flc);
+	assert_int_equal(fl_cache_set_window(c, 5000 * DIM * sizeof(double)), 0);
+	for (size_t j = 0; j < DIM; j++)
+		w[j] = 0.6 * (unif() - 0.5);
+	for (unsigned k = 0; k < 3; k++) {
+		assert_int_equal(fl_cache_logistic_threads(c, 2.0, k + 1, w, &loss[k], g[k], h[k]),
+		                 0);
+		if (k == 0)
+			continue;
+		assert_same_bits(&loss[k], &loss[0], 1);
+		assert_same_bits(g[k], g[0], DIM);
+		assert_same_bits(h[k], h[0], DIM * DIM);
+	}
+	assert_non_null(cw = malloc(n * sizeof(double)));
+	for (size_t i = 0; i < n; i++)
+		cw[i] = ds->y[i] > 0.5 ? 2.0 : 1.0;
+	fl_linalg_logistic(ds->X, ds->n, DIM, ds->y, cw, w, &loss_m, g_m, h_m);
+	assert_close_vec(&loss[0], &loss_m, 1, 1e-12);
+	assert_close_vec(g[0], g_m, DIM, 1e-12);
+	assert_close_vec(h[0], h_m, DIM * DIM, 1e-12);
+	free(cw);
+	fl_cache_free(c);
+	fl_dataset_free(ds);
+	fl_scaler_free(sc);
+	fl_schema_free(s);
+	scratch_free(&t);
+}
+
 static void count_progress(void *arg, const struct fl_solver_status *st)
 {
 	int *n = arg;
@@ -517,8 +562,8 @@ static void test_train_like_memory(void **state)
 		                            .tol = 1e-10 * ROWS,
 		                            .max_iter = kind == FL_SOLVER_NEWTON ? 100 : 10000};
 		struct fl_logreg_data data = {ds->n, DIM, ds->X, ds->y, NULL};
-		struct fl_cache_train_opts co = {(enum fl_solver_kind)kind, so, 1.0, count_progress,
-		                                 &progress};
+		struct fl_cache_train_opts co = {
+		        (enum fl_solver_kind)kind, so, 1.0, count_progress, &progress, 1};
 
 		memset(w_m, 0, sizeof(w_m));
 		memset(w_c, 0, sizeof(w_c));
@@ -540,7 +585,7 @@ static void test_train_like_memory(void **state)
 	{
 		struct fl_solver_opts so = {.l2 = 0.5, .tol = 1e-10 * ROWS, .max_iter = 100};
 		struct fl_logreg_data data = {ds->n, DIM, ds->X, ds->y, cw};
-		struct fl_cache_train_opts co = {FL_SOLVER_NEWTON, so, 3.0, NULL, NULL};
+		struct fl_cache_train_opts co = {FL_SOLVER_NEWTON, so, 3.0, NULL, NULL, 1};
 
 		memset(w_m, 0, sizeof(w_m));
 		memset(w_c, 0, sizeof(w_c));
@@ -907,6 +952,7 @@ int main(void)
 	        cmocka_unit_test(test_scores),
 	        cmocka_unit_test(test_logistic_sums),
 	        cmocka_unit_test(test_train_like_memory),
+	        cmocka_unit_test(test_threads_same_bits),
 	        cmocka_unit_test(test_refused),
 	        cmocka_unit_test(test_convert_bad_rows),
 	        cmocka_unit_test(test_cli),

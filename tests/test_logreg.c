@@ -276,6 +276,42 @@ static void test_synthetic_newton_lbfgs_agree(void **state)
 	free(S);
 }
 
+/*
+ * Solver economy: with no gradient tolerance at all (tol = 0), Newton used
+ * to go on until its line search hit the rounding floor of the loss, 40
+ * halvings and more passes beyond any precision a user sees. Now it stops
+ * as soon as its next step would move the objective by at most 1e-12 of
+ * itself and the weights by at most 1e-9 of their norm: converged, every
+ * pass an accepted step (no rejected trials), at the optimum the default
+ * tolerance reaches, stationary by the naive gradient.
+ */
+static void test_newton_stops_when_steps_are_negligible(void **state)
+{
+	struct synth *S = make_synth();
+	struct fl_solver_opts o = syn_opts;
+	double w[SYN_D] = {0}, wref[SYN_D] = {0}, g[SYN_D], loss, gn = 0;
+	struct fl_solver_status st, sref;
+
+	(void)state;
+	o.tol = 0;
+	o.max_iter = 100;
+	assert_int_equal(fl_logreg_train(&S->data, FL_SOLVER_NEWTON, &o, w, &st), 0);
+	assert_int_equal(fl_logreg_train(&S->data, FL_SOLVER_NEWTON, &syn_opts, wref, &sref), 0);
+	print_message("tol 0: %d iterations / %d evaluations; tol 1e-10 n: %d / %d\n",
+	              st.iterations, st.evaluations, sref.iterations, sref.evaluations);
+	assert_true(st.converged);
+	assert_int_equal(st.evaluations, st.iterations + 1);
+	assert_true(st.iterations <= sref.iterations + 1);
+	assert_true(rel_diff(w, wref, SYN_D) <= 1e-10);
+	naive_eval(&S->data, w, &loss, g, NULL);
+	for (size_t j = 0; j < SYN_D; j++) {
+		g[j] += j > 0 ? SYN_L2 * w[j] : 0;
+		gn += g[j] * g[j];
+	}
+	assert_true(sqrt(gn) <= 1e-8 * SYN_N);
+	free(S);
+}
+
 /* Runs the ask/tell loop with the naive evaluator; nparts > 1 splits the
  * rows into parts whose sums are told, as the coordinator does. */
 static void drive_naive(const struct fl_logreg_data *D, enum fl_solver_kind kind,
@@ -1209,6 +1245,7 @@ int main(void)
 	        cmocka_unit_test(test_checkpoint_layout),
 	        cmocka_unit_test(test_checkpoint_dim),
 	        cmocka_unit_test(test_checkpoint_truncated_refused),
+	        cmocka_unit_test(test_newton_stops_when_steps_are_negligible),
 	        cmocka_unit_test(test_checkpoint_bad_fields_refused),
 	        cmocka_unit_test(test_checkpoint_byte_flips),
 	        cmocka_unit_test(test_checkpoint_failed_solver),

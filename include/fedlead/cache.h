@@ -141,6 +141,17 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
                                double *loss, double *grad, double *hess);
 
 /*
+ * The same on up to threads threads: the rows are cut into chunks of
+ * FL_CACHE_CHUNK_ROWS, each read through its own window and summed on its
+ * own, and the chunks' sums are added in chunk order, so the result is the
+ * same for every thread count (and, for a cache of at most one chunk, that
+ * of fl_cache_logistic_weighted()).
+ */
+#define FL_CACHE_CHUNK_ROWS ((size_t)1 << 16)
+int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsigned threads,
+                              const double *w, double *loss, double *grad, double *hess);
+
+/*
  * Streams z_i = x_i . w and y_i of every row, in file order, to
  * each(arg, z, y); a non-zero return from each stops the pass and is
  * returned. For training metrics without holding the scores in memory.
@@ -163,6 +174,7 @@ struct fl_cache_train_opts {
 	 * file takes seconds per pass); may be NULL. */
 	void (*progress)(void *arg, const struct fl_solver_status *st);
 	void *progress_arg;
+	unsigned threads; /* of the passes; 0 = fl_threads_default() */
 };
 
 /*

@@ -11,6 +11,7 @@
 #include "fedlead/encode.h"
 #include "fedlead/logreg.h"
 #include "fedlead/model.h"
+#include "fedlead/rowset.h"
 
 #define FL_L2_GRID_MAX 16
 
@@ -36,6 +37,12 @@ struct fl_train_opts {
 	int epochs;        /* SGD; 0 = 50 */
 	size_t batch;      /* SGD; 0 = 64 */
 	double lr;         /* SGD; 0 = 0.5 */
+	/* Threads of the passes over rows; 0 = fl_threads_default(). The
+	 * model is the same for every count. */
+	unsigned threads;
+	/* How the rows are held (rowset.h); FL_ROWS_AUTO chooses from the
+	 * schema. The model is the same (to rounding) in either. */
+	enum fl_rows_layout layout;
 	/* Called after every Newton or L-BFGS evaluation of fl_train_local()
 	 * (not SGD's epochs); NULL = none. */
 	void (*progress)(void *arg, const struct fl_train_progress *p);
@@ -61,12 +68,23 @@ struct fl_train_report {
 size_t fl_l2_grid(double *out, size_t max);
 
 /*
- * Trains a local model on raw (unstandardised) rows. raw is not modified.
+ * Trains a local model on raw (unstandardised) rows. raw is not modified:
+ * training works on a copy in o->layout (rowset.h; compact for a schema
+ * with categories, so the copy is small), through fl_train_rows().
  * Standardisation uses statistics of the training part only.
  */
 int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
                    const struct fl_train_opts *opts, struct fl_model **out,
                    struct fl_train_report *rep);
+
+/*
+ * fl_train_local() on rows the caller hands over: they are split (the
+ * validation rows moved to the end, rowset.h) and standardised in place,
+ * so a file loaded with fl_rowset_load() is stored once. rows stays the
+ * caller's to free.
+ */
+int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struct fl_train_opts *o,
+                  struct fl_model **out, struct fl_train_report *rep);
 
 /* What a training run found, as a model's provenance records it. */
 struct fl_train_facts {

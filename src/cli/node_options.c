@@ -10,6 +10,7 @@
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
 #include "fedlead/mapping.h"
+#include "fedlead/parallel.h"
 
 enum {
 	OPT_SCHEMA = 256,
@@ -35,7 +36,8 @@ enum {
 	OPT_DECIMAL,
 	OPT_THOUSANDS,
 	OPT_CURRENCY,
-	OPT_MAPPING
+	OPT_MAPPING,
+	OPT_THREADS
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +65,7 @@ static const struct option long_opts[] = {
         {"thousands", required_argument, NULL, OPT_THOUSANDS},
         {"currency", required_argument, NULL, OPT_CURRENCY},
         {"mapping", required_argument, NULL, OPT_MAPPING},
+        {"threads", required_argument, NULL, OPT_THREADS},
         {NULL, 0, NULL, 0},
 };
 
@@ -136,6 +139,10 @@ static int parse(int argc, char **argv, struct fl_node_args *o)
 				return fl_fail(FL_ERR_INVALID,
 				               "--class-weight: must be positive or "
 				               "\"balanced\"");
+			break;
+		case OPT_THREADS:
+			if ((r = fl_threads_parse("--threads", optarg, &o->train.threads)) != 0)
+				return r;
 			break;
 		case OPT_SEED:
 			if ((r = fl_cli_u64("--seed", optarg, &o->train.seed)) != 0)

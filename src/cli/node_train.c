@@ -8,6 +8,7 @@
 #include "cli/node_int.h"
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
+#include "fedlead/rowset.h"
 #include "fedlead/schema.h"
 
 static void cache_progress(void *arg, const struct fl_solver_status *st)
@@ -78,7 +79,7 @@ int fl_cmd_node_train(int argc, char **argv)
 {
 	struct fl_node_args a;
 	struct fl_schema *s = NULL;
-	struct fl_dataset *ds = NULL;
+	struct fl_rowset *rows = NULL;
 	struct fl_model *m = NULL;
 	struct fl_load_report rep;
 	struct fl_train_report tr;
@@ -100,7 +101,7 @@ int fl_cmd_node_train(int argc, char **argv)
 		        FL_NODE_PROG);
 	fl_cli_read_progress(FL_NODE_PROG, "train", !a.quiet);
 	if ((r = fl_node_load_schema(&a, &s)) != 0 ||
-	    (r = fl_dataset_load(s, a.data, a.bad_rows, &ds, &rep)) != 0)
+	    (r = fl_rowset_load(s, a.data, a.bad_rows, a.train.layout, &rows, &rep)) != 0)
 		goto out;
 	/* Training reports its own progress from here. */
 	fl_cli_read_progress(FL_NODE_PROG, "train", 0);
@@ -111,7 +112,8 @@ int fl_cmd_node_train(int argc, char **argv)
 		a.train.progress = train_progress;
 		a.train.progress_arg = &pg;
 	}
-	if ((r = fl_train_local(s, ds, &a.train, &m, &tr)) != 0)
+	/* The rows are split and standardised in place: stored once. */
+	if ((r = fl_train_rows(s, rows, &a.train, &m, &tr)) != 0)
 		goto out;
 	if (tr.n_grid > 0) {
 		printf("%-10s %16s %10s\n", "l2", "valid log-loss", "valid AUC");
@@ -128,7 +130,7 @@ int fl_cmd_node_train(int argc, char **argv)
 	printf("model written to %s\n", a.out);
 out:
 	fl_model_free(m);
-	fl_dataset_free(ds);
+	fl_rowset_free(rows);
 	fl_schema_free(s);
 	return r ? fl_node_fail(r) : 0;
 }

@@ -25,6 +25,7 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/linalg.h"
+#include "fedlead/parallel.h"
 #include "fedlead/rows.h"
 
 #define MAGIC_LEN 8
@@ -620,6 +621,7 @@ int fl_cache_set_access(struct fl_cache *c, enum fl_cache_access a)
 struct stream {
 	const struct fl_cache *c;
 	size_t r0, rows; /* the current window */
+	size_t end;      /* the pass stops before this row */
 	const double *X;
 	double *y;
 	double *buf; /* FL_CACHE_READ: window_rows * dim doubles, reused */
@@ -631,6 +633,7 @@ static int stream_open(const struct fl_cache *c, struct stream *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->c = c;
+	st->end = c->n;
 	if ((st->y = malloc(c->window_rows * sizeof(double))) == NULL ||
 	    (c->access == FL_CACHE_READ &&
 	     (st->buf = fl_matrix_alloc(c->window_rows, c->dim)) == NULL)) {
@@ -686,11 +689,11 @@ static int stream_next(struct stream *st)
 
 	stream_release(st);
 	st->r0 += st->rows;
-	if (st->r0 >= c->n) {
+	if (st->r0 >= st->end) {
 		st->rows = 0;
 		return 0;
 	}
-	st->rows = c->n - st->r0 < c->window_rows ? c->n - st->r0 : c->window_rows;
+	st->rows = st->end - st->r0 < c->window_rows ? st->end - st->r0 : c->window_rows;
 	off = c->x_off + (uint64_t)st->r0 * c->dim * sizeof(double);
 	bytes = st->rows * c->dim * sizeof(double);
 	if ((r = read_exact(c, st->y, st->rows * sizeof(double),
@@ -721,10 +724,89 @@ int fl_cache_logistic(const struct fl_cache *c, const double *w, double *loss, d
 int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, const double *w,
                                double *loss, double *grad, double *hess)
 {
-	struct stream st = {0};
-	double *cw = NULL, *g = NULL, *h = NULL, l, sum = 0;
-	size_t d = c->dim;
-	int r = FL_ERR_NOMEM, open = 0;
+	return fl_cache_logistic_threads(c, pos_weight, 1, w, loss, grad, hess);
+}
+
+/* One chunk of a pass: its sums, its own window and scratch. */
+struct cache_chunk {
+	double loss;
+	double *grad, *hess; /* the chunk's sums */
+	double *g, *h, *cw;  /* scratch for the windows after the first */
+	struct stream st;
+	int open, r;
+	char err[256];
+};
+
+struct cache_pass {
+	const struct fl_cache *c;
+	double pos_weight;
+	const double *w;
+	int hess;
+	size_t first; /* chunk of the wave's first slot */
+	struct cache_chunk *k;
+};
+
+/* Rows [r0, end) of chunk, window by window: the first window writes
+ * straight into the sums, so one window gives exactly
+ * fl_linalg_logistic's result; later windows are summed in. */
+static void cache_chunk_run(void *arg, size_t slot)
+{
+	struct cache_pass *cp = arg;
+	struct cache_chunk *k = &cp->k[slot];
+	const struct fl_cache *c = cp->c;
+	size_t d = c->dim, chunk = cp->first + slot, r0 = chunk * FL_CACHE_CHUNK_ROWS;
+	double l;
+	int r;
+
+	k->st.r0 = r0;
+	k->st.rows = 0;
+	k->st.end = c->n - r0 < FL_CACHE_CHUNK_ROWS ? c->n : r0 + FL_CACHE_CHUNK_ROWS;
+	k->loss = 0;
+	k->r = 0;
+	while ((r = stream_next(&k->st)) == 1) {
+		int first = k->st.r0 == r0;
+
+		if (k->cw != NULL)
+			for (size_t i = 0; i < k->st.rows; i++)
+				k->cw[i] = k->st.y[i] > 0.5 ? cp->pos_weight : 1.0;
+		fl_linalg_logistic(k->st.X, k->st.rows, d, k->st.y, k->cw, cp->w, &l,
+		                   first ? k->grad : k->g,
+		                   !cp->hess ? NULL
+		                   : first   ? k->hess
+		                             : k->h);
+		if (first) {
+			k->loss = l;
+			continue;
+		}
+		k->loss += l;
+		fl_linalg_axpy(1.0, k->g, k->grad, d);
+		if (cp->hess)
+			fl_linalg_axpy(1.0, k->h, k->hess, d * d);
+	}
+	stream_release(&k->st);
+	if (r < 0) {
+		k->r = r;
+		snprintf(k->err, sizeof(k->err), "%s", fl_errmsg());
+	}
+}
+
+static void cache_chunk_free(struct cache_chunk *k)
+{
+	if (k->open)
+		stream_close(&k->st);
+	free(k->grad);
+	free(k->hess);
+	free(k->g);
+	free(k->h);
+	free(k->cw);
+}
+
+int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsigned threads,
+                              const double *w, double *loss, double *grad, double *hess)
+{
+	struct cache_pass cp = {c, pos_weight, w, hess != NULL, 0, NULL};
+	size_t d = c->dim, n_chunks = fl_parallel_chunks(c->n, FL_CACHE_CHUNK_ROWS), wave, made = 0;
+	int r = FL_ERR_NOMEM;
 
 	*loss = 0;
 	if (!(pos_weight > 0) || !isfinite(pos_weight))
@@ -733,47 +815,59 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
 	if (hess != NULL && d > SIZE_MAX / sizeof(double) / d)
 		return fl_fail(FL_ERR_NOMEM, "cache: a %zu x %zu Hessian does not fit in memory", d,
 		               d);
-	if ((r = stream_open(c, &st)) != 0)
-		goto out;
-	open = 1;
-	/* The first window writes straight into the outputs, so that one
-	 * window gives exactly fl_linalg_logistic's result; later windows are
-	 * summed in through scratch space. */
-	if ((pos_weight != 1.0 && (cw = malloc(c->window_rows * sizeof(double))) == NULL) ||
-	    (c->n > c->window_rows && ((g = malloc(d * sizeof(double))) == NULL ||
-	                               (hess != NULL && (h = fl_matrix_alloc(d, d)) == NULL)))) {
-		r = fl_fail(FL_ERR_NOMEM, "cache: out of memory for a pass over %zu columns", d);
-		goto out;
-	}
-	while ((r = stream_next(&st)) == 1) {
-		int first = st.r0 == 0;
+	memset(grad, 0, d * sizeof(*grad));
+	if (hess != NULL)
+		memset(hess, 0, d * d * sizeof(*hess));
+	if (threads == 0)
+		threads = 1;
+	/* A wave of chunks at a time, each with its own window: memory is a
+	 * few windows whatever the rows; the chunks are added in order, so
+	 * the sums do not depend on the thread count. */
+	wave = threads < n_chunks ? threads : n_chunks;
+	if ((cp.k = calloc(wave, sizeof(*cp.k))) == NULL)
+		goto nomem;
+	for (; made < wave; made++) {
+		struct cache_chunk *k = &cp.k[made];
 
-		if (cw != NULL)
-			for (size_t i = 0; i < st.rows; i++)
-				cw[i] = st.y[i] > 0.5 ? pos_weight : 1.0;
-		fl_linalg_logistic(st.X, st.rows, d, st.y, cw, w, &l, first ? grad : g,
-		                   hess == NULL ? NULL
-		                   : first      ? hess
-		                                : h);
-		if (first) {
-			sum = l;
-			continue;
-		}
-		sum += l;
-		fl_linalg_axpy(1.0, g, grad, d);
-		if (hess != NULL)
-			fl_linalg_axpy(1.0, h, hess, d * d);
+		if ((r = stream_open(c, &k->st)) != 0)
+			goto out;
+		k->open = 1;
+		r = FL_ERR_NOMEM;
+		if ((k->grad = fl_matrix_alloc(1, d)) == NULL ||
+		    (k->g = fl_matrix_alloc(1, d)) == NULL ||
+		    (hess != NULL && ((k->hess = fl_matrix_alloc(d, d)) == NULL ||
+		                      (k->h = fl_matrix_alloc(d, d)) == NULL)) ||
+		    (pos_weight != 1.0 &&
+		     (k->cw = malloc(c->window_rows * sizeof(double))) == NULL))
+			goto nomem;
 	}
-	if (r < 0)
-		goto out;
-	*loss = sum;
+	for (cp.first = 0; cp.first < n_chunks; cp.first += wave) {
+		size_t m = n_chunks - cp.first < wave ? n_chunks - cp.first : wave;
+
+		fl_parallel_for(threads, m, cache_chunk_run, &cp);
+		for (size_t i = 0; i < m; i++) {
+			const struct cache_chunk *k = &cp.k[i];
+
+			if (k->r != 0) {
+				r = fl_fail(k->r, "%s", k->err);
+				goto out;
+			}
+			*loss += k->loss;
+			for (size_t j = 0; j < d; j++)
+				grad[j] += k->grad[j];
+			if (hess != NULL)
+				for (size_t j = 0; j < d * d; j++)
+					hess[j] += k->hess[j];
+		}
+	}
 	r = 0;
+	goto out;
+nomem:
+	r = fl_fail(FL_ERR_NOMEM, "cache: out of memory for a pass over %zu columns", d);
 out:
-	if (open)
-		stream_close(&st);
-	free(cw);
-	free(g);
-	free(h);
+	for (size_t i = 0; i < made + (made < wave && cp.k != NULL); i++)
+		cache_chunk_free(&cp.k[i]);
+	free(cp.k);
 	return r;
 }
 
@@ -867,7 +961,9 @@ static int cache_eval(void *arg, const double *w, double *loss, double *grad, do
 {
 	const struct cache_run *cr = arg;
 
-	return fl_cache_logistic_weighted(cr->c, cr->o->pos_weight, w, loss, grad, hess);
+	return fl_cache_logistic_threads(cr->c, cr->o->pos_weight,
+	                                 cr->o->threads > 0 ? cr->o->threads : fl_threads_default(),
+	                                 w, loss, grad, hess);
 }
 
 static void cache_progress(void *arg, const struct fl_solver_status *st)

@@ -13,6 +13,7 @@
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
 #include "fedlead/metrics.h"
+#include "fedlead/parallel.h"
 #include "fedlead/splitmix.h"
 
 void fl_train_opts_default(struct fl_train_opts *o)
@@ -38,13 +39,7 @@ size_t fl_l2_grid(double *out, size_t max)
 	return n;
 }
 
-static void dataset_append(struct fl_dataset *d, const struct fl_dataset *src, size_t i)
-{
-	memcpy(d->X + d->n * d->dim, src->X + i * src->dim, src->dim * sizeof(double));
-	d->y[d->n++] = src->y[i];
-}
-
-static int weights_for(const struct fl_dataset *d, double pos_weight, double **c)
+static int weights_for(const struct fl_rowset *d, double pos_weight, double **c)
 {
 	*c = NULL;
 	if (pos_weight == 1.0)
@@ -54,6 +49,11 @@ static int weights_for(const struct fl_dataset *d, double pos_weight, double **c
 	for (size_t i = 0; i < d->n; i++)
 		(*c)[i] = d->y[i] > 0.5 ? pos_weight : 1.0;
 	return 0;
+}
+
+static unsigned threads_of(const struct fl_train_opts *o)
+{
+	return o->threads > 0 ? o->threads : fl_threads_default();
 }
 
 /* fl_train_local()'s count of solver runs, for its progress lines. */
@@ -71,19 +71,52 @@ static void track(void *arg, const struct fl_solver_status *st)
 	t->o->progress(t->o->progress_arg, &t->p);
 }
 
+/* fl_solver_run()'s driver over standardised rows. */
+struct fit_eval {
+	const struct fl_rowset *rows;
+	const double *c;
+	unsigned threads;
+	struct tracker *t; /* NULL: no progress */
+};
+
+static int eval_rows(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	const struct fit_eval *fe = arg;
+
+	return fl_rowset_logistic(fe->rows, fe->c, w, fe->threads, loss, grad, hess);
+}
+
+static void progress_rows(void *arg, const struct fl_solver_status *st)
+{
+	track(((struct fit_eval *)arg)->t, st);
+}
+
+/* The rows as one dense matrix, for SGD's shuffled mini-batches. */
+static double *densify(const struct fl_rowset *rs)
+{
+	double *X;
+
+	if (rs->nk == 0)
+		return NULL;
+	if ((X = fl_matrix_alloc(rs->n ? rs->n : 1, rs->d)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < rs->n; i++)
+		fl_rowset_row(rs, i, X + i * rs->d);
+	return X;
+}
+
 /* One solver run at l2, counted as the next of t's runs (t may be NULL). */
-static int fit_tracked(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
+static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *opts, double l2,
                        double pos_weight, double *w, struct fl_solver_status *st, struct tracker *t)
 {
-	struct fl_logreg_data data = {std->n, std->dim, std->X, std->y, NULL};
-	double *c = NULL, *g = NULL, loss;
+	double *c = NULL, *g = NULL, *Xd = NULL, loss;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	if ((r = weights_for(std, pos_weight, &c)) != 0)
 		return r;
-	data.c = c;
 	if (opts->solver == FL_SOLVER_SGD) {
+		struct fl_logreg_data data = {std->n, std->d, std->X, std->y, c};
 		struct fl_sgd_opts so = {
 		        .l2 = l2,
 		        .epochs = opts->epochs ? opts->epochs : 50,
@@ -93,19 +126,30 @@ static int fit_tracked(const struct fl_dataset *std, const struct fl_train_opts 
 		        .seed = opts->seed,
 		};
 
+		/* SGD gathers rows in a shuffled order: compact rows are made
+		 * dense for it (a copy; SGD is FedAvg's local step, not the
+		 * path for big files). */
+		if (std->nk > 0) {
+			if ((Xd = densify(std)) == NULL) {
+				r = FL_ERR_NOMEM;
+				goto out;
+			}
+			data.X = Xd;
+		}
 		if ((r = fl_logreg_sgd(&data, &so, w)) != 0)
 			goto out;
 		/* SGD has no convergence test of its own: report where it ended. */
-		if ((g = malloc(std->dim * sizeof(double))) == NULL) {
+		if ((g = malloc(std->d * sizeof(double))) == NULL) {
 			r = FL_ERR_NOMEM;
 			goto out;
 		}
-		fl_linalg_logistic(std->X, std->n, std->dim, std->y, c, w, &loss, g, NULL);
-		for (size_t j = 1; j < std->dim; j++)
+		if ((r = fl_rowset_logistic(std, c, w, threads_of(opts), &loss, g, NULL)) != 0)
+			goto out;
+		for (size_t j = 1; j < std->d; j++)
 			g[j] += l2 * w[j];
 		st->iterations = so.epochs;
-		st->objective = fl_logreg_objective(&data, l2, w);
-		st->grad_norm = fl_linalg_nrm2(g, std->dim);
+		st->objective = loss + fl_logreg_penalty(l2, w, std->d);
+		st->grad_norm = fl_linalg_nrm2(g, std->d);
 		st->converged = 0;
 	} else {
 		struct fl_solver_opts so = {
@@ -116,15 +160,25 @@ static int fit_tracked(const struct fl_dataset *std, const struct fl_train_opts 
 		                            ? opts->max_iter
 		                            : (opts->solver == FL_SOLVER_NEWTON ? 100 : 10000),
 		};
+		struct fit_eval fe = {std, c, threads_of(opts), t};
+		struct fl_solver_driver drv = {eval_rows, NULL, &fe};
 
+		if (std->d == 0) {
+			r = fl_fail(FL_ERR_INVALID, "train: the data have no columns");
+			goto out;
+		}
 		if (t != NULL && opts->progress != NULL) {
 			t->p.fit++;
 			t->p.l2 = l2;
+			drv.progress = progress_rows;
 		}
-		r = fl_logreg_train_watch(&data, opts->solver, &so, w, st,
-		                          t != NULL && opts->progress != NULL ? track : NULL, t);
+		/* Says "train" also when the solver's own memory ran out, as it
+		 * always has for rows in memory. */
+		if ((r = fl_solver_run(opts->solver, std->d, &so, &drv, w, st)) == FL_ERR_NOMEM)
+			fl_fail(r, "train: out of memory for %zu coefficients", std->d);
 	}
 out:
+	free(Xd);
 	free(g);
 	free(c);
 	return r;
@@ -133,10 +187,26 @@ out:
 int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts, double l2,
                  double pos_weight, double *w, struct fl_solver_status *st)
 {
-	return fit_tracked(std, opts, l2, pos_weight, w, st, NULL);
+	struct fl_rowset rs = {.n = std->n,
+	                       .cap = std->n,
+	                       .d = std->dim,
+	                       .nd = std->dim,
+	                       .X = std->X,
+	                       .y = std->y,
+	                       .view = 1};
+	int r;
+
+	/* The dataset's own matrix, seen as dense rows (no copy). */
+	if ((rs.dcol = malloc((std->dim ? std->dim : 1) * sizeof(uint32_t))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t j = 0; j < std->dim; j++)
+		rs.dcol[j] = (uint32_t)j;
+	r = fit_tracked(&rs, opts, l2, pos_weight, w, st, NULL);
+	free(rs.dcol);
+	return r;
 }
 
-static void measure(const struct fl_dataset *d, const double *w, struct fl_metric_set *m)
+static void measure(const struct fl_rowset *d, const double *w, struct fl_metric_set *m)
 {
 	double *z = malloc((d->n ? d->n : 1) * sizeof(double));
 
@@ -149,7 +219,7 @@ static void measure(const struct fl_dataset *d, const double *w, struct fl_metri
 		free(z);
 		return;
 	}
-	fl_linalg_gemv(d->X, d->n, d->dim, w, z);
+	fl_rowset_scores(d, w, z);
 	m->auc = fl_auc(z, d->y, d->n);
 	m->log_loss = fl_log_loss(z, d->y, d->n);
 	free(z);
@@ -165,11 +235,11 @@ static void measure(const struct fl_dataset *d, const double *w, struct fl_metri
  * not once per strength. SGD, which stops where its epochs end rather than
  * at the optimum, starts every fit from w instead.
  */
-static int search_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
+static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
                      const struct fl_train_opts *o, const double *grid, size_t n_grid, double pw,
                      double *w, struct fl_l2_candidate *cand, struct tracker *t)
 {
-	struct fl_dataset *fit = NULL, *hold = NULL;
+	struct fl_rowset *fit = NULL, *hold = NULL;
 	struct fl_solver_status st;
 	struct fl_metric_set m;
 	int k = o->kfold > 0 ? o->kfold : 5, warm = o->solver != FL_SOLVER_SGD, r = 0;
@@ -189,31 +259,34 @@ static int search_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 		return 0;
 	}
 	/* z holds every strength's out-of-fold scores, row-aligned with yall. */
-	if ((fit = fl_dataset_alloc(tr->n, tr->dim)) == NULL ||
-	    (hold = fl_dataset_alloc(tr->n, tr->dim)) == NULL ||
-	    (z = malloc((n_grid * tr->n + 1) * sizeof(double))) == NULL ||
+	if ((r = fl_rowset_new_like(tr, tr->n, &fit)) != 0 ||
+	    (r = fl_rowset_new_like(tr, tr->n, &hold)) != 0)
+		goto out;
+	if ((z = malloc((n_grid * tr->n + 1) * sizeof(double))) == NULL ||
 	    (yall = malloc((tr->n + 1) * sizeof(double))) == NULL ||
-	    (wf = malloc(tr->dim * sizeof(double))) == NULL) {
+	    (wf = malloc(tr->d * sizeof(double))) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
 	for (int f = 0; f < k; f++) {
 		fit->n = hold->n = 0;
 		for (size_t i = 0; i < tr->n; i++)
-			dataset_append(fl_mix64(o->seed ^ fl_mix64(i ^ 0x5a5a)) % (uint64_t)k ==
-			                               (uint64_t)f
-			                       ? hold
-			                       : fit,
-			               tr, i);
+			if ((r = fl_rowset_append(fl_mix64(o->seed ^ fl_mix64(i ^ 0x5a5a)) %
+			                                                  (uint64_t)k ==
+			                                          (uint64_t)f
+			                                  ? hold
+			                                  : fit,
+			                          tr, i)) != 0)
+				goto out;
 		if (hold->n == 0 || fit->n == 0)
 			continue;
-		memcpy(wf, w, tr->dim * sizeof(double));
+		memcpy(wf, w, tr->d * sizeof(double));
 		for (size_t g = n_grid; g-- > 0;) {
 			if (!warm)
-				memcpy(wf, w, tr->dim * sizeof(double));
+				memcpy(wf, w, tr->d * sizeof(double));
 			if ((r = fit_tracked(fit, o, grid[g], pw, wf, &st, t)) != 0)
 				goto out;
-			fl_linalg_gemv(hold->X, hold->n, hold->dim, wf, z + g * tr->n + nall);
+			fl_rowset_scores(hold, wf, z + g * tr->n + nall);
 		}
 		memcpy(yall + nall, hold->y, hold->n * sizeof(double));
 		nall += hold->n;
@@ -223,8 +296,8 @@ static int search_l2(const struct fl_dataset *tr, const struct fl_dataset *va,
 		cand[g].valid_auc = fl_auc(z + g * tr->n, yall, nall);
 	}
 out:
-	fl_dataset_free(fit);
-	fl_dataset_free(hold);
+	fl_rowset_free(fit);
+	fl_rowset_free(hold);
 	free(z);
 	free(yall);
 	free(wf);
@@ -260,12 +333,7 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
                    const struct fl_train_opts *o, struct fl_model **out,
                    struct fl_train_report *rep)
 {
-	struct fl_dataset *tr = NULL, *va = NULL;
-	struct fl_stats *st = NULL;
-	struct fl_scaler *sc = NULL;
-	struct fl_model *m = NULL;
-	double *w = NULL, grid[FL_L2_GRID_MAX], pw = o->pos_weight;
-	struct tracker t = {o, {.phase = "fit", .fits = 1}};
+	struct fl_rowset *rs = NULL;
 	int r;
 
 	*out = NULL;
@@ -273,34 +341,55 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 	if (raw->dim != s->dim)
 		return fl_fail(FL_ERR_INVALID, "dataset has %zu columns, the schema %zu", raw->dim,
 		               s->dim);
+	/* raw is the caller's: training works on its own (compact) copy. */
+	if ((r = fl_rowset_from_dataset(s, raw, o->layout, &rs)) != 0)
+		return r;
+	r = fl_train_rows(s, rs, o, out, rep);
+	fl_rowset_free(rs);
+	return r;
+}
+
+int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struct fl_train_opts *o,
+                  struct fl_model **out, struct fl_train_report *rep)
+{
+	struct fl_rowset tr, va;
+	struct fl_stats *st = NULL;
+	struct fl_scaler *sc = NULL;
+	struct fl_model *m = NULL;
+	double *w = NULL, grid[FL_L2_GRID_MAX], pw = o->pos_weight;
+	struct tracker t = {o, {.phase = "fit", .fits = 1}};
+	int r, have_va = 0;
+
+	*out = NULL;
+	memset(rep, 0, sizeof(*rep));
+	if (rows->d != s->dim)
+		return fl_fail(FL_ERR_INVALID, "dataset has %zu columns, the schema %zu", rows->d,
+		               s->dim);
 	if (o->valid_frac > 0) {
-		if ((r = fl_dataset_split(raw, o->valid_frac, o->seed, &tr, &va)) != 0)
+		size_t nt;
+
+		if ((r = fl_rowset_split(rows, o->valid_frac, o->seed, &nt)) != 0)
 			goto out;
-		if (va->n == 0 || tr->n == 0) {
+		fl_rowset_view(rows, 0, nt, &tr);
+		fl_rowset_view(rows, nt, rows->n - nt, &va);
+		have_va = 1;
+		if (va.n == 0 || tr.n == 0) {
 			r = fl_fail(FL_ERR_DATA,
-			            "%zu rows are too few for a validation split of %g", raw->n,
+			            "%zu rows are too few for a validation split of %g", rows->n,
 			            o->valid_frac);
 			goto out;
 		}
 	} else {
-		if ((tr = fl_dataset_alloc(raw->n, raw->dim)) == NULL) {
-			r = FL_ERR_NOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < raw->n; i++)
-			dataset_append(tr, raw, i);
+		fl_rowset_view(rows, 0, rows->n, &tr);
 	}
 	/* Standardise with the training part's statistics only, so validation
-	 * rows stay unseen. */
+	 * rows stay unseen; in place, so the rows are stored once. */
 	if ((r = fl_stats_new(s->dim, &st)) != 0)
 		goto out;
-	for (size_t i = 0; i < tr->n; i++)
-		fl_stats_add(st, tr->X + i * tr->dim, tr->y[i]);
-	if ((r = fl_scaler_from_stats(s, st, &sc)) != 0)
+	fl_rowset_stats(&tr, st);
+	if ((r = fl_scaler_from_stats(s, st, &sc)) != 0 ||
+	    (r = fl_rowset_standardize(rows, sc)) != 0)
 		goto out;
-	fl_dataset_standardize(tr, sc);
-	if (va != NULL)
-		fl_dataset_standardize(va, sc);
 	if (st->positives <= 0 || st->positives >= st->rows) {
 		r = fl_fail(FL_ERR_DATA, "the training rows contain only %s leads",
 		            st->positives <= 0 ? "unconverted" : "converted");
@@ -325,9 +414,9 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 		t.p.phase = "l2 search";
 		/* k-fold fits every fold at every point; folds left empty by a
 		 * tiny file are skipped, so the count is an upper bound. */
-		t.p.fits =
-		        rep->n_grid * (va != NULL ? 1 : (size_t)(o->kfold > 0 ? o->kfold : 5)) + 1;
-		if ((r = search_l2(tr, va, o, grid, rep->n_grid, pw, w, rep->grid, &t)) != 0)
+		t.p.fits = rep->n_grid * (have_va ? 1 : (size_t)(o->kfold > 0 ? o->kfold : 5)) + 1;
+		if ((r = search_l2(&tr, have_va ? &va : NULL, o, grid, rep->n_grid, pw, w,
+		                   rep->grid, &t)) != 0)
 			goto out;
 		for (size_t g = 1; g < rep->n_grid; g++)
 			if (rep->grid[g].valid_log_loss < rep->grid[best].valid_log_loss)
@@ -337,11 +426,11 @@ int fl_train_local(const struct fl_schema *s, const struct fl_dataset *raw,
 		t.p.phase = "fit";
 		t.p.fit = t.p.fits - 1;
 	}
-	if ((r = fit_tracked(tr, o, rep->l2, pw, w, &rep->status, &t)) != 0)
+	if ((r = fit_tracked(&tr, o, rep->l2, pw, w, &rep->status, &t)) != 0)
 		goto out;
-	measure(tr, w, &rep->train);
-	if (va != NULL)
-		measure(va, w, &rep->valid);
+	measure(&tr, w, &rep->train);
+	if (have_va)
+		measure(&va, w, &rep->valid);
 
 	if ((r = fl_model_new(s, &m)) != 0)
 		goto out;
@@ -369,8 +458,6 @@ out:
 	fl_model_free(m);
 	fl_scaler_free(sc);
 	fl_stats_free(st);
-	fl_dataset_free(tr);
-	fl_dataset_free(va);
 	free(w);
 	return r;
 }
@@ -391,7 +478,8 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 	struct fl_cache_train_opts co = {.kind = opts->solver,
 	                                 .pos_weight = opts->pos_weight,
 	                                 .progress = progress,
-	                                 .progress_arg = progress_arg};
+	                                 .progress_arg = progress_arg,
+	                                 .threads = opts->threads};
 	struct fl_eval ev;
 	const struct fl_stats *sum;
 	double *w = NULL;

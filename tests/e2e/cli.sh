@@ -85,6 +85,16 @@ run "$NODE" train --schema schema.json --data leads.csv --out auto.fdl --l2 auto
 expect "train --l2 auto with a validation split" 0 ""
 check "the chosen l2 is marked" grep -q '  <- chosen$' out
 check "validation metrics are printed" grep -Eq '^validation +[0-9]+ leads' out
+# --threads: the same model for any count (test_rowset checks many chunks).
+run "$NODE" train --schema schema.json --data leads.csv --out t1.fdl --l2 1 --threads 1 --quiet
+expect "train --threads 1" 0 ""
+run "$NODE" train --schema schema.json --data leads.csv --out t2.fdl --l2 1 --threads 2 --quiet
+expect "train --threads 2" 0 ""
+weights() { "$SCORE" --model "$1" --export json | python3 -c 'import json,sys; print(json.load(sys.stdin)["weights"])'; }
+W1=$(weights t1.fdl)
+check "--threads 1 and 2 give the same weights" test -n "$W1" -a "$W1" = "$(weights t2.fdl)"
+run "$NODE" train --schema schema.json --data leads.csv --out x.fdl --threads 0
+expect "a bad --threads" 2 "fedlead-node: --threads: '0' is not a thread count (1 to 256, or auto)"
 
 # ---- score ----
 run "$SCORE" --model model.fdl --data leads.csv --eval --json --top 5

@@ -1,0 +1,462 @@
+/*
+ * Training rows stored as a dense block plus one column index per one-hot
+ * group (include/fedlead/rowset.h): layout, loading, statistics,
+ * standardisation and the validation split, all in place. The passes over
+ * the rows are in rowset_pass.c.
+ */
+#include "fedlead/rowset.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/error.h"
+#include "fedlead/rows.h"
+#include "fedlead/splitmix.h"
+
+/* Marks columns [first, end) as group g. */
+static void add_group(struct fl_rowset *rs, int *in_group, size_t first, size_t end)
+{
+	for (size_t j = first; j < end; j++)
+		in_group[j] = 1;
+	rs->gfirst[rs->nk] = (uint32_t)first;
+	rs->gend[rs->nk] = (uint32_t)end;
+	rs->nk++;
+}
+
+/* Fills dcol and the groups of s (groups only when compact). in_group has
+ * d entries. Groups come in column order, so a row's K is ascending. */
+static void plan_layout(const struct fl_schema *s, int compact, struct fl_rowset *rs, int *in_group)
+{
+	rs->nk = rs->nd = 0;
+	memset(in_group, 0, s->dim * sizeof(*in_group));
+	for (size_t i = 0; compact && i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t off = f->enc_offset, head = 1 + (f->missing == FL_MISSING_IMPUTE);
+
+		if (f->type == FL_CATEGORICAL) {
+			add_group(rs, in_group, off, off + f->enc_width);
+		} else if (f->type == FL_NUMERIC || f->type == FL_DATE) {
+			/* The missing indicator is a group of one column. */
+			if (f->missing == FL_MISSING_IMPUTE && f->enc_width >= 2)
+				add_group(rs, in_group, off + 1, off + 2);
+			if (f->type == FL_DATE &&
+			    f->enc_width == head + FL_DATE_WEEKDAYS + FL_DATE_MONTHS) {
+				add_group(rs, in_group, off + head, off + head + FL_DATE_WEEKDAYS);
+				add_group(rs, in_group, off + head + FL_DATE_WEEKDAYS,
+				          off + f->enc_width);
+			}
+		}
+		/* Any other kind of feature (splines, later) stays dense. */
+	}
+	for (size_t j = 0; j < s->dim; j++)
+		if (!in_group[j])
+			rs->dcol[rs->nd++] = (uint32_t)j;
+}
+
+/* Groups and dense columns of s in the compact layout, counted. */
+static void count_layout(const struct fl_schema *s, size_t *nd, size_t *nk)
+{
+	size_t grouped = 0;
+
+	*nk = 0;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t head = 1 + (f->missing == FL_MISSING_IMPUTE);
+
+		if (f->type == FL_CATEGORICAL) {
+			(*nk)++;
+			grouped += f->enc_width;
+			continue;
+		}
+		if (f->type != FL_NUMERIC && f->type != FL_DATE)
+			continue;
+		if (f->missing == FL_MISSING_IMPUTE && f->enc_width >= 2) {
+			(*nk)++;
+			grouped++;
+		}
+		if (f->type == FL_DATE &&
+		    f->enc_width == head + FL_DATE_WEEKDAYS + FL_DATE_MONTHS) {
+			*nk += 2;
+			grouped += FL_DATE_WEEKDAYS + FL_DATE_MONTHS;
+		}
+	}
+	*nd = s->dim - grouped;
+}
+
+enum fl_rows_layout fl_rowset_layout_auto(const struct fl_schema *s)
+{
+	size_t nd, nk;
+
+	count_layout(s, &nd, &nk);
+	return nk > 0 && 8 * nd + 4 * nk <= 4 * s->dim ? FL_ROWS_COMPACT : FL_ROWS_DENSE;
+}
+
+void fl_rowset_free(struct fl_rowset *rs)
+{
+	if (rs == NULL || rs->view)
+		return;
+	free(rs->dcol);
+	free(rs->gfirst);
+	free(rs->gend);
+	free(rs->X);
+	free(rs->K);
+	free(rs->V);
+	free(rs->y);
+	free(rs);
+}
+
+/* Room for cap rows (cap >= rs->n). */
+static int reserve(struct fl_rowset *rs, size_t cap)
+{
+	double *X, *y;
+	uint32_t *K;
+
+	if (cap == 0)
+		cap = 1;
+	if ((rs->nd > 0 && cap > SIZE_MAX / sizeof(double) / rs->nd) ||
+	    (rs->nk > 0 && cap > SIZE_MAX / sizeof(uint32_t) / rs->nk))
+		return fl_fail(FL_ERR_NOMEM, "too many rows for memory");
+	if ((X = realloc(rs->X, (rs->nd ? rs->nd : 1) * cap * sizeof(double))) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "out of memory for %zu rows", cap);
+	rs->X = X;
+	if ((K = realloc(rs->K, (rs->nk ? rs->nk : 1) * cap * sizeof(uint32_t))) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "out of memory for %zu rows", cap);
+	rs->K = K;
+	if ((y = realloc(rs->y, cap * sizeof(double))) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "out of memory for %zu rows", cap);
+	rs->y = y;
+	rs->cap = cap;
+	return 0;
+}
+
+int fl_rowset_new(const struct fl_schema *s, enum fl_rows_layout layout, size_t cap,
+                  struct fl_rowset **out)
+{
+	struct fl_rowset *rs = NULL;
+	int *in_group = NULL, r = FL_ERR_NOMEM;
+
+	*out = NULL;
+	if (layout == FL_ROWS_AUTO)
+		layout = fl_rowset_layout_auto(s);
+	if (s->dim >= UINT32_MAX)
+		return fl_fail(FL_ERR_LIMIT, "%zu encoded columns are too many", s->dim);
+	if ((rs = calloc(1, sizeof(*rs))) == NULL ||
+	    (rs->dcol = malloc(s->dim * sizeof(uint32_t))) == NULL ||
+	    (rs->gfirst = malloc(s->dim * sizeof(uint32_t))) == NULL ||
+	    (rs->gend = malloc(s->dim * sizeof(uint32_t))) == NULL ||
+	    (in_group = malloc(s->dim * sizeof(int))) == NULL)
+		goto out;
+	rs->d = s->dim;
+	plan_layout(s, layout == FL_ROWS_COMPACT, rs, in_group);
+	if ((r = reserve(rs, cap)) != 0)
+		goto out;
+	*out = rs;
+	rs = NULL;
+	r = 0;
+out:
+	free(in_group);
+	fl_rowset_free(rs);
+	return r;
+}
+
+int fl_rowset_push(struct fl_rowset *rs, const double *x, double y)
+{
+	double *xd;
+	uint32_t *k;
+	int r;
+
+	if (rs->n == rs->cap && (r = reserve(rs, rs->cap * 2)) != 0)
+		return r;
+	xd = rs->X + rs->n * rs->nd;
+	k = rs->K + rs->n * rs->nk;
+	for (size_t a = 0; a < rs->nd; a++)
+		xd[a] = x[rs->dcol[a]];
+	for (size_t g = 0; g < rs->nk; g++) {
+		k[g] = (uint32_t)rs->d;
+		for (size_t j = rs->gfirst[g]; j < rs->gend[g]; j++) {
+			if (x[j] == 0)
+				continue;
+			if (x[j] != 1 || k[g] != rs->d)
+				return fl_fail(FL_ERR_DATA,
+				               "row does not fit the compact layout (column %zu)",
+				               j);
+			k[g] = (uint32_t)j;
+		}
+	}
+	rs->y[rs->n++] = y;
+	return 0;
+}
+
+int fl_rowset_new_like(const struct fl_rowset *rs, size_t cap, struct fl_rowset **out)
+{
+	struct fl_rowset *c = NULL;
+	size_t d = rs->d ? rs->d : 1;
+	int r = FL_ERR_NOMEM;
+
+	*out = NULL;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->dcol = malloc(d * sizeof(uint32_t))) == NULL ||
+	    (c->gfirst = malloc(d * sizeof(uint32_t))) == NULL ||
+	    (c->gend = malloc(d * sizeof(uint32_t))) == NULL)
+		goto out;
+	c->d = rs->d;
+	c->nd = rs->nd;
+	c->nk = rs->nk;
+	c->chunk_rows = rs->chunk_rows;
+	memcpy(c->dcol, rs->dcol, rs->nd * sizeof(uint32_t));
+	memcpy(c->gfirst, rs->gfirst, rs->nk * sizeof(uint32_t));
+	memcpy(c->gend, rs->gend, rs->nk * sizeof(uint32_t));
+	if ((r = reserve(c, cap)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	r = 0;
+out:
+	fl_rowset_free(c);
+	return r;
+}
+
+int fl_rowset_append(struct fl_rowset *dst, const struct fl_rowset *src, size_t i)
+{
+	int r;
+
+	if (dst->n == dst->cap && (r = reserve(dst, dst->cap * 2)) != 0)
+		return r;
+	memcpy(dst->X + dst->n * dst->nd, src->X + i * src->nd, src->nd * sizeof(double));
+	memcpy(dst->K + dst->n * dst->nk, src->K + i * src->nk, src->nk * sizeof(uint32_t));
+	dst->y[dst->n++] = src->y[i];
+	return 0;
+}
+
+void fl_rowset_row(const struct fl_rowset *rs, size_t i, double *x)
+{
+	const double *xd = rs->X + i * rs->nd;
+	const uint32_t *k = rs->K + i * rs->nk;
+
+	memset(x, 0, rs->d * sizeof(*x));
+	for (size_t a = 0; a < rs->nd; a++)
+		x[rs->dcol[a]] = xd[a];
+	for (size_t g = 0; g < rs->nk; g++)
+		if (k[g] < rs->d)
+			x[k[g]] = rs->V != NULL ? rs->V[i * rs->nk + g] : 1.0;
+}
+
+void fl_rowset_view(const struct fl_rowset *rs, size_t start, size_t count, struct fl_rowset *out)
+{
+	*out = *rs;
+	out->X = rs->X + start * rs->nd;
+	out->K = rs->K + start * rs->nk;
+	out->V = rs->V != NULL ? rs->V + start * rs->nk : NULL;
+	out->y = rs->y + start;
+	out->n = out->cap = count;
+	out->view = 1;
+}
+
+int fl_rowset_load(const struct fl_schema *s, const char *path, enum fl_bad_rows policy,
+                   enum fl_rows_layout layout, struct fl_rowset **out, struct fl_load_report *rep)
+{
+	struct fl_rows *rows = NULL;
+	struct fl_rowset *rs = NULL;
+	double *x = NULL, label = 0;
+	int r;
+
+	*out = NULL;
+	memset(rep, 0, sizeof(*rep));
+	if ((r = fl_rowset_new(s, layout, 1024, &rs)) != 0)
+		goto out;
+	if ((x = malloc(s->dim * sizeof(double))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = fl_rows_open(s, path, 1, policy, rep, &rows)) != 0)
+		goto out;
+	while ((r = fl_rows_next(rows, x, &label, NULL)) == 1)
+		if ((r = fl_rowset_push(rs, x, label)) != 0)
+			goto out;
+	if (r < 0)
+		goto out;
+	if (rs->n == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no usable data rows", path);
+		goto out;
+	}
+	/* Give back the slack of the last doubling. */
+	if ((r = reserve(rs, rs->n)) != 0)
+		goto out;
+	rep->rows = rs->n;
+	*out = rs;
+	rs = NULL;
+	r = 0;
+out:
+	fl_rows_close(rows);
+	fl_rowset_free(rs);
+	free(x);
+	return r;
+}
+
+int fl_rowset_from_dataset(const struct fl_schema *s, const struct fl_dataset *ds,
+                           enum fl_rows_layout layout, struct fl_rowset **out)
+{
+	struct fl_rowset *rs = NULL;
+	int r = 0, chose = layout == FL_ROWS_AUTO;
+
+	*out = NULL;
+	if (ds->dim != s->dim)
+		return fl_fail(FL_ERR_INVALID, "dataset has %zu columns, the schema %zu", ds->dim,
+		               s->dim);
+	if (chose)
+		layout = fl_rowset_layout_auto(s);
+	if ((r = fl_rowset_new(s, layout, ds->n, &rs)) != 0)
+		return r;
+	for (size_t i = 0; i < ds->n && r == 0; i++)
+		r = fl_rowset_push(rs, ds->X + i * ds->dim, ds->y[i]);
+	fl_rowset_free(r != 0 ? rs : NULL);
+	/* Hand-made rows (not from the encoder) need not be one-hot: under
+	 * AUTO they are kept dense; a caller that asked for compact is told. */
+	if (r == FL_ERR_DATA && chose && layout == FL_ROWS_COMPACT)
+		return fl_rowset_from_dataset(s, ds, FL_ROWS_DENSE, out);
+	if (r != 0)
+		return r;
+	*out = rs;
+	return 0;
+}
+
+void fl_rowset_stats(const struct fl_rowset *rs, struct fl_stats *st)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		const double *xd = rs->X + i * rs->nd;
+
+		st->rows += 1;
+		st->positives += rs->y[i];
+		for (size_t a = 0; a < rs->nd; a++) {
+			size_t j = rs->dcol[a];
+			double v = xd[a];
+
+			if (isnan(v))
+				continue;
+			st->count[j] += 1;
+			st->sum[j] += v;
+			st->sumsq[j] += v * v;
+			if (v < st->min[j])
+				st->min[j] = v;
+			if (v > st->max[j])
+				st->max[j] = v;
+		}
+	}
+	if (rs->nk == 0 || rs->n == 0)
+		return;
+	/* A group column is 1 in the rows whose slot names it and 0 in all
+	 * others: its sums are counts, exact in any order, so they equal the
+	 * row-by-row sums of fl_stats_add() to the bit. */
+	{
+		double *ones = calloc(rs->d + 1, sizeof(double));
+
+		if (ones == NULL) {
+			/* No memory for the counts: row by row, dense. */
+			for (size_t i = 0; i < rs->n; i++)
+				for (size_t g = 0; g < rs->nk; g++)
+					for (size_t j = rs->gfirst[g]; j < rs->gend[g]; j++) {
+						double v = rs->K[i * rs->nk + g] == j;
+
+						st->count[j] += 1;
+						st->sum[j] += v;
+						st->sumsq[j] += v;
+						st->min[j] = fmin(st->min[j], v);
+						st->max[j] = fmax(st->max[j], v);
+					}
+			return;
+		}
+		for (size_t i = 0; i < rs->n * rs->nk; i++)
+			ones[rs->K[i]] += 1;
+		for (size_t g = 0; g < rs->nk; g++)
+			for (size_t j = rs->gfirst[g]; j < rs->gend[g]; j++) {
+				st->count[j] += (double)rs->n;
+				st->sum[j] += ones[j];
+				st->sumsq[j] += ones[j];
+				/* The values the column takes: 0 unless every row
+				 * has it, 1 if any row has it. */
+				if (ones[j] < (double)rs->n) {
+					st->min[j] = fmin(st->min[j], 0.0);
+					st->max[j] = fmax(st->max[j], 0.0);
+				}
+				if (ones[j] > 0) {
+					st->min[j] = fmin(st->min[j], 1.0);
+					st->max[j] = fmax(st->max[j], 1.0);
+				}
+			}
+		free(ones);
+	}
+}
+
+int fl_rowset_standardize(struct fl_rowset *rs, const struct fl_scaler *sc)
+{
+	if (sc->dim != rs->d)
+		return fl_fail(FL_ERR_INTERNAL, "a scaler of %zu columns for rows of %zu", sc->dim,
+		               rs->d);
+	for (size_t g = 0; g < rs->nk; g++)
+		for (size_t j = rs->gfirst[g]; j < rs->gend[g]; j++)
+			if (sc->center[j] != 0 || sc->scale[j] != 1)
+				return fl_fail(FL_ERR_INTERNAL,
+				               "one-hot column %zu would be standardised", j);
+	for (size_t i = 0; i < rs->n; i++) {
+		double *x = rs->X + i * rs->nd;
+
+		/* The arithmetic of fl_scaler_apply(), column by column. */
+		for (size_t a = 0; a < rs->nd; a++) {
+			size_t j = rs->dcol[a];
+			double v = isnan(x[a]) ? sc->impute[j] : x[a];
+
+			x[a] = (v - sc->center[j]) / sc->scale[j];
+		}
+	}
+	return 0;
+}
+
+int fl_rowset_split(struct fl_rowset *rs, double frac, uint64_t seed, size_t *n_train)
+{
+	size_t nv = 0, nt = 0, v = 0, nd = rs->nd, nk = rs->nk;
+	double *Xv = NULL, *yv = NULL;
+	uint32_t *Kv = NULL;
+	uint64_t cut;
+	int r = FL_ERR_NOMEM;
+
+	*n_train = 0;
+	/* The assignment and message of fl_dataset_split(). */
+	if (!(frac > 0.0 && frac < 1.0))
+		return fl_fail(FL_ERR_INVALID,
+		               "validation fraction %g must be greater than 0 and less than 1",
+		               frac);
+	cut = (uint64_t)(frac * 18446744073709551616.0);
+	for (size_t i = 0; i < rs->n; i++)
+		nv += fl_mix64(seed ^ fl_mix64(i)) < cut;
+	if ((Xv = malloc((nv * nd + 1) * sizeof(double))) == NULL ||
+	    (Kv = malloc((nv * nk + 1) * sizeof(uint32_t))) == NULL ||
+	    (yv = malloc((nv + 1) * sizeof(double))) == NULL)
+		goto out;
+	for (size_t i = 0; i < rs->n; i++) {
+		if (fl_mix64(seed ^ fl_mix64(i)) < cut) {
+			memcpy(Xv + v * nd, rs->X + i * nd, nd * sizeof(double));
+			memcpy(Kv + v * nk, rs->K + i * nk, nk * sizeof(uint32_t));
+			yv[v++] = rs->y[i];
+			continue;
+		}
+		if (nt != i) {
+			memmove(rs->X + nt * nd, rs->X + i * nd, nd * sizeof(double));
+			memmove(rs->K + nt * nk, rs->K + i * nk, nk * sizeof(uint32_t));
+			rs->y[nt] = rs->y[i];
+		}
+		nt++;
+	}
+	memcpy(rs->X + nt * nd, Xv, nv * nd * sizeof(double));
+	memcpy(rs->K + nt * nk, Kv, nv * nk * sizeof(uint32_t));
+	memcpy(rs->y + nt, yv, nv * sizeof(double));
+	*n_train = nt;
+	r = 0;
+out:
+	if (r == FL_ERR_NOMEM)
+		fl_fail(r, "out of memory for a validation split of %zu rows", nv);
+	free(Xv);
+	free(Kv);
+	free(yv);
+	return r;
+}

@@ -1,0 +1,348 @@
+/*
+ * The passes over a rowset (include/fedlead/rowset.h): the logistic data
+ * term's loss, gradient and Hessian, on both cores.
+ *
+ * The rows are cut into chunks of a fixed number of rows; each chunk sums
+ * into its own partial result and the partials are added in chunk order
+ * once a wave of them is done. Neither the chunks nor the order depend on
+ * the thread count, so neither does a single bit of the result.
+ *
+ * Dense rows go through fl_linalg_logistic(), chunk by chunk. Compact rows
+ * (a dense block plus one column index per one-hot group) are handled here:
+ *   z_i   = xd_i . w_dense + sum_g w[k_ig]
+ *   grad  = Xd^T r scattered to the dense columns, plus r_i added at k_ig
+ *   hess  = dense x dense by dsyrk of sqrt(h)-scaled rows (as linalg.c),
+ *           dense x group: h_i xd_i added to row k_ig of a (d+1) x nd block,
+ *           group x group: h_i added at (k_ig, k_il) for g <= l
+ * A one costs no multiply and no stored double. An empty slot (k = d) lands
+ * in a padding row and column d that is thrown away, so no branch is
+ * needed for a missing date.
+ */
+#include "fedlead/rowset.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/error.h"
+#include "fedlead/linalg.h"
+#include "fedlead/parallel.h"
+
+/* Rows of a compact chunk handled together: their z, r, h and scaled dense
+ * rows stay in L1/L2 while the group pairs are added. */
+#define SUB_ROWS 256
+
+/* One chunk's partial sums. */
+struct partial {
+	double loss;
+	double *grad;   /* d + 1 (compact: the padding column last) */
+	double *hess;   /* dense: d * d; compact: (d + 1)^2, upper triangle */
+	double *gd;     /* compact: nd, the dense columns' gradient */
+	double *hdd;    /* compact: nd * nd, dense x dense (upper, dsyrk) */
+	double *B;      /* compact: (d + 1) * nd, group column x dense column */
+	double *scaled; /* compact: SUB_ROWS * nd */
+	uint32_t *kt;   /* compact: nk * SUB_ROWS, a sub-block's slots by group */
+	size_t *rowoff; /* compact: nk * SUB_ROWS, k * (d + 1) of each slot */
+};
+
+struct pass {
+	const struct fl_rowset *rs;
+	const double *c, *w;
+	double *wext; /* compact: w with a 0 for the padding column */
+	double *wd;   /* compact: w gathered at the dense columns */
+	int hess;
+	size_t chunk_rows, wave_first;
+	struct partial *p; /* one per chunk of the current wave */
+};
+
+static void partial_free(struct partial *p)
+{
+	free(p->grad);
+	free(p->hess);
+	free(p->gd);
+	free(p->hdd);
+	free(p->B);
+	free(p->scaled);
+	free(p->kt);
+	free(p->rowoff);
+}
+
+static int partial_alloc(struct partial *p, const struct fl_rowset *rs, int hess)
+{
+	size_t d = rs->d, de = rs->nk > 0 ? d + 1 : d, nd = rs->nd;
+
+	memset(p, 0, sizeof(*p));
+	if ((p->grad = fl_matrix_alloc(1, de)) == NULL ||
+	    (hess && (p->hess = fl_matrix_alloc(de, de)) == NULL))
+		return FL_ERR_NOMEM;
+	if (rs->nk == 0)
+		return 0;
+	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
+	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
+	              (p->B = fl_matrix_alloc(de, nd)) == NULL ||
+	              (p->scaled = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
+	              (p->kt = malloc(rs->nk * SUB_ROWS * sizeof(uint32_t))) == NULL ||
+	              (p->rowoff = malloc(rs->nk * SUB_ROWS * sizeof(size_t))) == NULL)))
+		return FL_ERR_NOMEM;
+	return 0;
+}
+
+/* The compact pass over rows [r0, r0 + n) into p (zeroed here). */
+static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct partial *p)
+{
+	const struct fl_rowset *rs = ps->rs;
+	size_t d = rs->d, de = d + 1, nd = rs->nd, nk = rs->nk;
+	double z[SUB_ROWS], rr[SUB_ROWS], h[SUB_ROWS], sum = 0;
+
+	memset(p->grad, 0, de * sizeof(double));
+	memset(p->gd, 0, nd * sizeof(double));
+	if (ps->hess) {
+		memset(p->hess, 0, de * de * sizeof(double));
+		memset(p->hdd, 0, nd * nd * sizeof(double));
+		memset(p->B, 0, de * nd * sizeof(double));
+	}
+	for (size_t s0 = 0; s0 < n; s0 += SUB_ROWS) {
+		size_t rows = n - s0 < SUB_ROWS ? n - s0 : SUB_ROWS, i0 = r0 + s0;
+		const double *Xb = rs->X + i0 * nd, *Vb = rs->V != NULL ? rs->V + i0 * nk : NULL;
+		const uint32_t *Kb = rs->K + i0 * nk;
+
+		if (nd > 0)
+			cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)nd, 1.0,
+			            Xb, (blasint)nd, ps->wd, 1, 0.0, z, 1);
+		else
+			memset(z, 0, rows * sizeof(double));
+		for (size_t i = 0; i < rows; i++) {
+			const uint32_t *k = Kb + i * nk;
+			double zi = z[i];
+
+			if (Vb == NULL)
+				for (size_t g = 0; g < nk; g++)
+					zi += ps->wext[k[g]];
+			else
+				for (size_t g = 0; g < nk; g++)
+					zi += ps->wext[k[g]] * Vb[i * nk + g];
+			z[i] = zi;
+		}
+		for (size_t i = 0; i < rows; i++) {
+			/* The arithmetic of fl_linalg_logistic(), row by row. */
+			double zi = z[i], yi = rs->y[i0 + i];
+			double ci = ps->c != NULL ? ps->c[i0 + i] : 1.0;
+			double e = exp(-fabs(zi));
+			double s = zi >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+
+			sum += ci * ((zi > 0 ? zi : 0) - yi * zi + log1p(e));
+			rr[i] = ci * (s - yi);
+			h[i] = ci * (e / ((1.0 + e) * (1.0 + e)));
+		}
+		if (nd > 0)
+			cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)nd, 1.0, Xb,
+			            (blasint)nd, rr, 1, 1.0, p->gd, 1);
+		for (size_t i = 0; i < rows; i++) {
+			const uint32_t *k = Kb + i * nk;
+
+			for (size_t g = 0; g < nk; g++)
+				p->grad[k[g]] += Vb == NULL ? rr[i] : rr[i] * Vb[i * nk + g];
+		}
+		if (!ps->hess)
+			continue;
+		if (nd > 0) {
+			for (size_t i = 0; i < rows; i++) {
+				double sq = sqrt(h[i]);
+
+				for (size_t a = 0; a < nd; a++)
+					p->scaled[i * nd + a] = sq * Xb[i * nd + a];
+			}
+			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nd,
+			            (blasint)rows, 1.0, p->scaled, (blasint)nd, 1.0, p->hdd,
+			            (blasint)nd);
+			/* dense x group: row k of B gathers h_i xd_i */
+			for (size_t i = 0; i < rows; i++) {
+				const uint32_t *k = Kb + i * nk;
+				const double *xi = Xb + i * nd;
+
+				for (size_t g = 0; g < nk; g++) {
+					double hv = Vb == NULL ? h[i] : h[i] * Vb[i * nk + g];
+					double *b = p->B + (size_t)k[g] * nd;
+
+					for (size_t a = 0; a < nd; a++)
+						b[a] += hv * xi[a];
+				}
+			}
+		}
+		/* group x group, pair by pair over the sub-block: the rows' pairs
+		 * of two groups fall in one small block of the Hessian, which
+		 * stays in cache while the rows are walked. The slots are
+		 * transposed first (one contiguous run of rows per group), and
+		 * each group's offsets into the Hessian precomputed. */
+		for (size_t g = 0; g < nk; g++)
+			for (size_t i = 0; i < rows; i++) {
+				p->kt[g * SUB_ROWS + i] = Kb[i * nk + g];
+				p->rowoff[g * SUB_ROWS + i] = (size_t)Kb[i * nk + g] * de;
+			}
+		for (size_t g = 0; g < nk; g++) {
+			const size_t *ra = p->rowoff + g * SUB_ROWS;
+
+			for (size_t l = g; l < nk; l++) {
+				const uint32_t *cb = p->kt + l * SUB_ROWS;
+
+				if (Vb == NULL) {
+					for (size_t i = 0; i < rows; i++)
+						p->hess[ra[i] + cb[i]] += h[i];
+					continue;
+				}
+				for (size_t i = 0; i < rows; i++)
+					p->hess[ra[i] + cb[i]] +=
+					        h[i] * Vb[i * nk + g] * Vb[i * nk + l];
+			}
+		}
+	}
+	p->loss = sum;
+}
+
+static void dense_chunk(const struct pass *ps, size_t r0, size_t n, struct partial *p)
+{
+	const struct fl_rowset *rs = ps->rs;
+
+	fl_linalg_logistic(rs->X + r0 * rs->nd, n, rs->d, rs->y + r0,
+	                   ps->c != NULL ? ps->c + r0 : NULL, ps->w, &p->loss, p->grad,
+	                   ps->hess ? p->hess : NULL);
+}
+
+static void run_chunk(void *arg, size_t c)
+{
+	struct pass *ps = arg;
+	size_t chunk = ps->wave_first + c, r0 = chunk * ps->chunk_rows;
+	size_t n = ps->rs->n - r0 < ps->chunk_rows ? ps->rs->n - r0 : ps->chunk_rows;
+
+	if (ps->rs->nk > 0)
+		compact_chunk(ps, r0, n, &ps->p[c]);
+	else
+		dense_chunk(ps, r0, n, &ps->p[c]);
+}
+
+/* Adds a compact partial into the d x d upper triangle of hess and grad. */
+static void add_compact(const struct fl_rowset *rs, const struct partial *p, double *grad,
+                        double *hess)
+{
+	size_t d = rs->d, de = d + 1, nd = rs->nd;
+
+	for (size_t a = 0; a < nd; a++)
+		grad[rs->dcol[a]] += p->gd[a];
+	for (size_t j = 0; j < d; j++)
+		grad[j] += p->grad[j];
+	if (hess == NULL)
+		return;
+	for (size_t a = 0; a < nd; a++)
+		for (size_t b = a; b < nd; b++)
+			hess[(size_t)rs->dcol[a] * d + rs->dcol[b]] += p->hdd[a * nd + b];
+	for (size_t j = 0; j < d; j++) {
+		const double *b = p->B + j * nd;
+
+		for (size_t a = 0; a < nd; a++) {
+			size_t q = rs->dcol[a];
+
+			if (b[a] != 0)
+				hess[(j < q ? j : q) * d + (j < q ? q : j)] += b[a];
+		}
+	}
+	for (size_t j = 0; j < d; j++)
+		for (size_t l = j; l < d; l++)
+			hess[j * d + l] += p->hess[j * de + l];
+}
+
+int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double *w,
+                       unsigned threads, double *loss, double *grad, double *hess)
+{
+	struct pass ps = {.rs = rs, .c = c, .w = w, .hess = hess != NULL};
+	size_t d = rs->d, n_chunks, wave, allocated = 0;
+	int r = FL_ERR_NOMEM;
+
+	*loss = 0;
+	memset(grad, 0, d * sizeof(*grad));
+	if (hess != NULL)
+		memset(hess, 0, d * d * sizeof(*hess));
+	if (d == 0 || rs->n == 0)
+		return 0;
+	if (threads == 0)
+		threads = 1;
+	ps.chunk_rows = rs->chunk_rows > 0 ? rs->chunk_rows : FL_ROWSET_CHUNK_ROWS;
+	n_chunks = fl_parallel_chunks(rs->n, ps.chunk_rows);
+	/* A wave of partials at a time bounds the memory (a compact
+	 * Hessian partial is (d+1)^2 doubles); the waves are added in chunk
+	 * order, so their size changes nothing in the result. */
+	wave = 2 * (size_t)threads;
+	if (wave > n_chunks)
+		wave = n_chunks;
+	if ((ps.p = calloc(wave, sizeof(*ps.p))) == NULL)
+		goto out;
+	for (; allocated < wave; allocated++)
+		if (partial_alloc(&ps.p[allocated], rs, ps.hess) != 0) {
+			partial_free(&ps.p[allocated]);
+			goto out;
+		}
+	if (rs->nk > 0) {
+		if ((ps.wext = fl_matrix_alloc(1, d + 1)) == NULL ||
+		    (ps.wd = fl_matrix_alloc(1, rs->nd)) == NULL)
+			goto out;
+		memcpy(ps.wext, w, d * sizeof(*w));
+		for (size_t a = 0; a < rs->nd; a++)
+			ps.wd[a] = w[rs->dcol[a]];
+	}
+	for (size_t first = 0; first < n_chunks; first += wave) {
+		size_t m = n_chunks - first < wave ? n_chunks - first : wave;
+
+		ps.wave_first = first;
+		fl_parallel_for(threads, m, run_chunk, &ps);
+		for (size_t k = 0; k < m; k++) {
+			const struct partial *p = &ps.p[k];
+
+			*loss += p->loss;
+			if (rs->nk > 0) {
+				add_compact(rs, p, grad, hess);
+				continue;
+			}
+			/* Dense: the first chunk is written as is, so one chunk
+			 * gives fl_linalg_logistic()'s bits. */
+			for (size_t j = 0; j < d; j++)
+				grad[j] += p->grad[j];
+			if (hess != NULL)
+				for (size_t j = 0; j < d * d; j++)
+					hess[j] += p->hess[j];
+		}
+	}
+	if (hess != NULL && rs->nk > 0)
+		for (size_t i = 0; i < d; i++)
+			for (size_t j = i + 1; j < d; j++)
+				hess[j * d + i] = hess[i * d + j];
+	r = 0;
+out:
+	if (r == FL_ERR_NOMEM)
+		fl_fail(r, "train: out of memory for a pass over %zu columns", d);
+	for (size_t k = 0; k < allocated; k++)
+		partial_free(&ps.p[k]);
+	free(ps.p);
+	free(ps.wext);
+	free(ps.wd);
+	return r;
+}
+
+void fl_rowset_scores(const struct fl_rowset *rs, const double *w, double *z)
+{
+	if (rs->nk == 0) {
+		fl_linalg_gemv(rs->X, rs->n, rs->d, w, z);
+		return;
+	}
+	for (size_t i = 0; i < rs->n; i++) {
+		const double *x = rs->X + i * rs->nd;
+		const uint32_t *k = rs->K + i * rs->nk;
+		double zi = 0;
+
+		for (size_t a = 0; a < rs->nd; a++)
+			zi += x[a] * w[rs->dcol[a]];
+		for (size_t g = 0; g < rs->nk; g++)
+			if (k[g] < rs->d)
+				zi += rs->V != NULL ? w[k[g]] * rs->V[i * rs->nk + g] : w[k[g]];
+		z[i] = zi;
+	}
+}
