@@ -1233,15 +1233,29 @@ size_t fl_score_reasons(const struct fl_model *m, const struct fl_binding *b,
                         int sign, struct fl_reason *out)
 {
 	struct reason reasons[FL_MAX_REASONS];
-	size_t nr;
+	struct rtab rt;
+	struct cand cand;
+	size_t nr = 0;
 
 	if (n > FL_MAX_REASONS)
 		n = FL_MAX_REASONS;
-	nr = top_reasons(m, x, n, sign, reasons);
+	/* One lead at a time (the scoring service): the table of parts is
+	 * built per call, so the reasons are the batch path's to the bit. */
+	if (rtab_init(m, &rt) != 0)
+		return 0;
+	cand.rp = malloc((rt.n_parts > 0 ? rt.n_parts : 1) * sizeof(*cand.rp));
+	cand.c = malloc((rt.n_parts > 0 ? rt.n_parts : 1) * sizeof(*cand.c));
+	if (cand.rp != NULL && cand.c != NULL)
+		nr = top_reasons(&cand, candidates(m, &rt, x, &cand), n, sign, reasons);
 	for (size_t k = 0; k < nr; k++) {
+		struct rtext t;
+
 		out[k].contribution = reasons[k].contribution;
-		reason_text(m, b, rec, raw, reasons[k].feature, reasons[k].part, out[k].text,
-		            sizeof(out[k].text));
+		reason_text(m, b, rec, raw, reasons[k].feature, reasons[k].part, &t);
+		snprintf(out[k].text, sizeof(out[k].text), "%s", t.s);
 	}
+	free(cand.rp);
+	free(cand.c);
+	rtab_free(&rt);
 	return nr;
 }
