@@ -85,13 +85,14 @@ static void scrub(char *msg, const char *secret)
 	}
 }
 
-/* libpq's multi-line messages on one line, without the final newline. */
+/* libpq's multi-line messages on one line, without the final newline, and
+ * its "FATAL:  password" with one blank. */
 static void one_line(char *msg)
 {
 	char *w = msg;
 
 	for (const char *r = msg; *r != '\0'; r++) {
-		if (*r == '\n' || *r == '\t' || *r == '\r') {
+		if (*r == '\n' || *r == '\t' || *r == '\r' || *r == ' ') {
 			if (w != msg && w[-1] != ' ')
 				*w++ = ' ';
 			continue;
@@ -151,12 +152,12 @@ int fl_pg_fail(PGconn *conn, const PGresult *res, const char *name, const char *
 	detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	context = PQresultErrorField(res, PG_DIAG_CONTEXT);
 	if (detail != NULL || context != NULL)
-		snprintf(more, sizeof(more), " (%s%s%s)", detail != NULL ? detail : "",
+		snprintf(more, sizeof(more), "%s%s%s", detail != NULL ? detail : "",
 		         detail != NULL && context != NULL ? "; " : "",
 		         context != NULL ? context : "");
 	one_line(more);
-	return fl_fail(FL_ERR_IO, "%s: %s: %s: %s%s", name, what, sev != NULL ? sev : "ERROR",
-	               primary, more);
+	return fl_fail(FL_ERR_IO, "%s: %s: %s: %s%s%s%s", name, what, sev != NULL ? sev : "ERROR",
+	               primary, more[0] ? " (" : "", more, more[0] ? ")" : "");
 }
 
 int fl_pg_exec(PGconn *conn, const char *sql, const char *name, const char *what)
