@@ -29,7 +29,7 @@ int fl_pg_is_uri(const char *text);
 int fl_pg_display_name(const char *what, const char *conninfo, char **out);
 
 /* Rows fetched per round trip by a query source. */
-#define FL_PG_FETCH_ROWS 8192
+#define FL_PG_FETCH_ROWS 1024
 
 /*
  * Registers the rows of query on the database conninfo names as a record
