@@ -87,8 +87,8 @@ cat >"$W/crm.schema.json" <<'EOF'
 EOF
 Q="SELECT * FROM crm_lead"
 copy_bytes=$(psql -X -d crm -c "COPY ($Q) TO STDOUT" | wc -c)
-printf 'table: %s leads, %s bytes as COPY text, made in %.1f s\n' "$rows" "$copy_bytes" \
-	"$(echo "$t1 - $t0" | bc)"
+printf 'table: %s leads, %s bytes as COPY text, made in %s s\n' "$rows" "$copy_bytes" \
+	"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
 
 # One timing: wall and CPU (user + system of the client process).
 timed() {
@@ -104,10 +104,10 @@ timed() {
 best_f= best_p= cpu_f= cpu_p=
 for rep in $(seq 1 "$reps"); do
 	read -r w c < <(timed /dev/null psql -X -d crm -c "COPY ($Q) TO STDOUT")
-	if [ -z "$best_p" ] || [ "$(echo "$w < $best_p" | bc)" = 1 ]; then best_p=$w cpu_p=$c; fi
+	if [ -z "$best_p" ] || awk -v a="$w" -v b="$best_p" 'BEGIN { exit !(a < b) }'; then best_p=$w cpu_p=$c; fi
 	read -r w c < <(timed "$W/check.out" "$build/fedlead-node" check --schema "$W/crm.schema.json" \
 		--data postgresql:///crm --query "$Q")
-	if [ -z "$best_f" ] || [ "$(echo "$w < $best_f" | bc)" = 1 ]; then best_f=$w cpu_f=$c; fi
+	if [ -z "$best_f" ] || awk -v a="$w" -v b="$best_f" 'BEGIN { exit !(a < b) }'; then best_f=$w cpu_f=$c; fi
 	echo "rep $rep: psql COPY $best_p s, fedlead-node check $best_f s (best so far)"
 done
 grep -q "^postgresql:///crm: $rows rows valid" "$W/check.out" || {
@@ -120,4 +120,4 @@ echo "load: $(uptime | sed 's/.*load average: //') (1, 5, 15 min), $(getconf _NP
 printf '%-44s %8s %12s\n' "reading $rows leads (best of $reps)" "wall s" "client CPU s"
 printf '%-44s %8s %12s\n' 'psql -c "COPY (query) TO STDOUT" >/dev/null' "$best_p" "$cpu_p"
 printf '%-44s %8s %12s\n' "fedlead-node check --data ... --query ..." "$best_f" "$cpu_f"
-printf 'ratio fedlead / psql COPY (wall): %.2f (goal: at most 1.5)\n' "$(echo "$best_f / $best_p" | bc -l)"
+awk -v f="$best_f" -v p="$best_p" 'BEGIN { printf "ratio fedlead / psql COPY (wall): %.2f (goal: at most 1.5)\n", f / p }'
