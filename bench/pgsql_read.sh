@@ -104,11 +104,13 @@ timed() {
 best_f= best_p= cpu_f= cpu_p=
 for rep in $(seq 1 "$reps"); do
 	read -r w c < <(timed /dev/null psql -X -d crm -c "COPY ($Q) TO STDOUT")
+	wp=$w
 	if [ -z "$best_p" ] || awk -v a="$w" -v b="$best_p" 'BEGIN { exit !(a < b) }'; then best_p=$w cpu_p=$c; fi
 	read -r w c < <(timed "$W/check.out" "$build/fedlead-node" check --schema "$W/crm.schema.json" \
 		--data postgresql:///crm --query "$Q")
+	wf=$w
 	if [ -z "$best_f" ] || awk -v a="$w" -v b="$best_f" 'BEGIN { exit !(a < b) }'; then best_f=$w cpu_f=$c; fi
-	echo "rep $rep: psql COPY $best_p s, fedlead-node check $best_f s (best so far)"
+	echo "rep $rep: psql COPY $wp s, fedlead-node check $wf s (load $(cut -d' ' -f1 /proc/loadavg))"
 done
 grep -q "^postgresql:///crm: $rows rows valid" "$W/check.out" || {
 	echo "pgsql_read.sh: fedlead-node check did not read $rows rows:" >&2
