@@ -122,11 +122,18 @@ static int declare(struct pg_source *ps)
 	size_t n;
 	int r;
 
-	n = strlen(ps->q->query) + 64;
-	if ((sql = malloc(n)) == NULL)
+	/* A query as people write it may end in ';', which DECLARE does not
+	 * take. */
+	n = strlen(ps->q->query);
+	while (n > 0 && strchr("; \t\r\n", ps->q->query[n - 1]) != NULL)
+		n--;
+	if ((sql = malloc(n + 64)) == NULL)
 		return FL_ERR_NOMEM;
-	snprintf(sql, n, "DECLARE fedlead_rows NO SCROLL CURSOR FOR %s", ps->q->query);
-	res = PQexec(ps->conn, sql);
+	snprintf(sql, n + 64, "DECLARE fedlead_rows NO SCROLL CURSOR FOR %.*s", (int)n,
+	         ps->q->query);
+	/* The extended protocol runs one statement only: a query that holds a
+	 * second one is refused rather than run. */
+	res = PQexecParams(ps->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 	free(sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		r = fl_pg_fail(ps->conn, res, ps->q->name, "the query failed");
@@ -205,7 +212,7 @@ static int pg_next(void *impl, struct fl_csv_record *rec)
 			f->s = f->s[0] == 't' ? "true" : "false";
 			f->len = f->s[0] == 't' ? 4 : 5;
 		} else if (ps->kind[i] == COL_DATE && f->len > 10 && f->s[4] == '-' &&
-		           f->s[10] == ' ') {
+		           f->s[10] == ' ' && memcmp(f->s + f->len - 3, " BC", 3) != 0) {
 			/* "2024-05-17 09:30:00+02": the date (libpq's buffer is
 			 * not ours to cut). */
 			memcpy(ps->date[i], f->s, 10);

@@ -13,7 +13,8 @@
 #   - a write that fails on one row leaves the table as it was;
 #   - bad values are named by the row's key and the column;
 #   - a wrong password, a missing server, a missing column and a bad query
-#     give clear errors, and no error shows a password.
+#     give clear errors, and no error shows a password;
+#   - a second statement smuggled after the query is refused, not run.
 #
 # Run by ctest with FL_BIN, FL_SRC and FL_DATA. By hand:
 #   FL_BIN=build FL_SRC=. FL_DATA=tests/data bash tests/e2e/pgsql.sh
@@ -147,6 +148,12 @@ expect "a column the schema needs and the query lacks" 2 \
 run "$NODE" check --schema crm.schema.json --data "$DB" --query "SELECT * FROM no_such_table"
 expect "a query the server refuses" 1 \
 	'fedlead-node: postgresql:///crm: the query failed: ERROR: relation "no_such_table" does not exist'
+run "$NODE" check --schema crm.schema.json --data "$DB" --query "SELECT * FROM crm_lead; DELETE FROM crm_lead"
+expect "a second statement after the query is refused, not run" 1 \
+	'fedlead-node: postgresql:///crm: the query failed: ERROR: cannot insert multiple commands into a prepared statement'
+check "and the leads are all there" test "$(sql -tA -c "SELECT count(*) FROM crm_lead")" = "$N"
+run "$NODE" check --schema crm.schema.json --data "$DB" --query "SELECT * FROM crm_lead ORDER BY lead_id;"
+expect "a query ending in ';' as people write it" 0
 run "$NODE" check --schema crm.schema.json --data "$DB"
 expect "a connection string without --query" 2 \
 	'fedlead-node: --data: a PostgreSQL connection string needs --query (the SELECT whose rows are the leads)'
