@@ -39,7 +39,7 @@ pg_stop() {
 	PG_PID=
 	if [ -n "$PGD" ]; then rm -rf "$PGD"; fi
 }
-trap 'pg_stop; ${PG_CLEANUP:-:}' EXIT
+trap 'pg_stop; eval "${PG_CLEANUP:-:}"' EXIT
 
 as_pg() {
 	# From /: nobody may not enter the test's own directory.
