@@ -45,16 +45,16 @@ enum {
 		"replace", no_argument, NULL, FL_CLI_PG_OPT_REPLACE                                \
 	}
 
-/* The --help lines of those options. */
+/* The --help lines of those options, in fedlead-score's layout. */
 #define FL_CLI_PG_USAGE                                                                            \
-	"  --data CONNINFO --query SELECT\n"                                                       \
-	"            the leads are the rows of a PostgreSQL query (libpq connection\n"             \
-	"            string; passwords from PGPASSFILE or the service file)\n"                     \
-	"  --key COLUMN  the query's column that names a row in messages (default:\n"              \
-	"            the first)\n"                                                                 \
-	"  --out CONNINFO --table NAME [--create-table] [--replace]\n"                             \
-	"            writes the scores into a PostgreSQL table with COPY, all rows or\n"           \
-	"            none; --create-table creates it, --replace replaces its rows\n"
+	"--query SELECT  with it --data is a PostgreSQL connection string (libpq's;\n"             \
+	"            passwords from PGPASSFILE or the service file) and the leads are\n"           \
+	"            the query's rows\n"                                                           \
+	"--key COLUMN  the query's column that names a row in messages (default: the\n"            \
+	"            first)\n"                                                                     \
+	"--table NAME  with it --out is a PostgreSQL connection string and the scores\n"           \
+	"            go into this table with COPY, all rows or none; --create-table\n"             \
+	"            creates it, --replace replaces its rows\n"
 
 /* 1 when c is one of those options (taken into *p), else 0. */
 int fl_cli_pg_option(int c, const char *arg, struct fl_cli_pg *p);

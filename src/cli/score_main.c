@@ -71,9 +71,11 @@ static void usage(FILE *fp)
 	        "--decimal , --thousands SEP --currency SYMBOL  how the file writes numbers\n"
 	        "            (\"1.234,5\", \"$1,234.50\"); the default is a plain decimal point\n"
 	        "--mapping   the partner's column mapping: its names for the schema's columns\n"
-	        "            and values (a JSON file; README.md, \"Column "
-	        "mapping\")\n" FL_CLI_PG_USAGE "\n"
-	        "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
+	        "            and values (a JSON file; README.md, \"Column mapping\")\n");
+	fputs(FL_CLI_PG_USAGE
+	      "\n"
+	      "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n",
+	      fp);
 }
 
 static int fail(int err)
