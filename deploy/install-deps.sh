@@ -7,12 +7,16 @@
 set -euo pipefail
 
 # curl: deploy/demo.sh's last step posts a lead to the scoring service.
+# libpq-dev: PostgreSQL as a lead source and score sink is always built
+# (README, "Dependencies and why").
 build_pkgs=(build-essential cmake pkg-config libssl-dev openssl libevent-dev
 	libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjansson-dev libinih-dev
-	curl)
+	libpq-dev curl)
 # clang and libclang-rt-14-dev: the clang -Werror and libFuzzer builds of
-# deploy/run-tests.sh; clang-format: its formatting check.
-test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 iproute2 chromium systemd man-db groff-base mandoc)
+# deploy/run-tests.sh; clang-format: its formatting check; postgresql: the
+# server tests/e2e/pgsql.sh starts (initdb, pg_ctl) and its psql client.
+test_pkgs=(libcmocka-dev clang libclang-rt-14-dev clang-format python3 iproute2 chromium systemd man-db groff-base mandoc
+	postgresql)
 bench_pkgs=(liblinear-tools)
 
 usage() {

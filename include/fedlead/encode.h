@@ -30,6 +30,11 @@ struct fl_binding;
 int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
                    const struct fl_csv_record *header, int need_label, struct fl_binding **out,
                    size_t *n_extra);
+/* fl_binding_new() for records that are not read from a file (source.h):
+ * path is the name messages give, borrowed for the binding's life. */
+int fl_binding_new_named(const struct fl_schema *s, const char *path,
+                         const struct fl_csv_record *header, int need_label,
+                         struct fl_binding **out, size_t *n_extra);
 /* Name of the i-th extra header column. */
 const char *fl_binding_extra(const struct fl_binding *b, size_t i);
 int fl_binding_has_label(const struct fl_binding *b);

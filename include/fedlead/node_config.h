@@ -18,6 +18,9 @@ struct fl_node_config {
 	/* data's dialect, as written; NULL: the schema's */
 	char *delimiter, *encoding, *decimal, *thousands, *currency;
 	char *mapping; /* data's column mapping (mapping.h), or NULL */
+	/* query: data is a PostgreSQL connection string and the rows are the
+	 * query's (pg.h); query_key names the column naming a row in messages */
+	char *query, *query_key;
 	int bad_rows, log_level;
 	char *ca, *cert, *key, *crl;
 	char *model_out, *audit_log, *dump_dir;

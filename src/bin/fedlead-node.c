@@ -66,6 +66,10 @@ static void usage(FILE *fp)
 	        "windows-1252|latin1 (for a file that is not UTF-8; converted as it is read),\n"
 	        "and --mapping MAPPING.json: this partner's names for the schema's columns and\n"
 	        "values, applied as the file is read (join: mapping = FILE in [node]).\n"
+	        "Each takes the rows of a PostgreSQL query instead: --data CONNINFO --query\n"
+	        "SELECT (a libpq connection string; passwords from PGPASSFILE or the service\n"
+	        "file) with --key COLUMN, the column naming a row in messages (join: data,\n"
+	        "query and query_key in [node]).\n"
 	        "\n");
 	fl_cli_commands_usage(commands, fp);
 	fprintf(fp, "\nExit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");

@@ -21,7 +21,12 @@ static const char *const bad_rows_choices[] = {"fail", "skip", NULL};
 
 const struct fl_cfg_key fl_node_config_keys[] = {
         JK("node", "schema", FL_CFG_PATH, schema, NULL, "the agreed lead schema (required)"),
-        JK("node", "data", FL_CFG_PATH, data, NULL, "this partner's lead CSV (required)"),
+        JK("node", "data", FL_CFG_PATH, data, NULL,
+           "this partner's lead CSV, or with query a PostgreSQL connection string (required)"),
+        JK("node", "query", FL_CFG_STRING, query, NULL,
+           "the SELECT whose rows are the leads, when data is a PostgreSQL database"),
+        JK("node", "query_key", FL_CFG_STRING, query_key, NULL,
+           "the query's column that names a row in messages (default: the first)"),
         JKE("node", "bad_rows", bad_rows, bad_rows_choices, "fail", "fail or skip bad rows"),
         JK("node", "delimiter", FL_CFG_STRING, delimiter, NULL,
            "data's field separator: , ; tab | or auto (default: the schema's)"),

@@ -29,6 +29,10 @@ struct fl_node_args {
 	struct fl_csv_dialect dialect;
 	unsigned dialect_set;
 	const char *mapping; /* --mapping: this partner's column mapping (mapping.h) */
+	/* --query: --data is a PostgreSQL connection string and the rows are
+	 * this query's (pg.h); data is then the connection's display name.
+	 * --key: the column naming a row in messages (default: the first). */
+	const char *query, *key;
 };
 
 /*

@@ -4,11 +4,14 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <openssl/ssl.h>
 
 #include "cli/node_int.h"
 #include "cli/node_schema_round.h"
+#include "cli/pg_options.h"
 #include "fedlead/cli.h"
 #include "fedlead/client.h"
 #include "fedlead/commands.h"
@@ -65,6 +68,23 @@ static int check_only(const struct fl_node_config *c, const struct fl_node_opts 
 	return r;
 }
 
+/* [node] query: data becomes the query's source (pg_options.h), named
+ * without its password wherever the node prints it. */
+static int join_query(struct fl_node_config *c)
+{
+	const char *name = c->data;
+	char *copy;
+	int r;
+
+	if ((r = fl_cli_data_query(&name, c->query, c->query_key)) != 0 || name == c->data)
+		return r;
+	if ((copy = strdup(name)) == NULL)
+		return FL_ERR_NOMEM;
+	free(c->data);
+	c->data = copy;
+	return 0;
+}
+
 int fl_cmd_node_join(int argc, char **argv)
 {
 	struct fl_node_config c = {0};
@@ -80,7 +100,8 @@ int fl_cmd_node_join(int argc, char **argv)
 		goto out;
 	fl_log_init(FL_NODE_PROG, (enum fl_log_level)c.log_level);
 	/* An approved schema is pinned: no other one leaves this node. */
-	if ((r = fl_node_config_opts(&c, &o)) == 0 && (r = fl_node_schema_pin_check(&c)) == 0)
+	if ((r = join_query(&c)) == 0 && (r = fl_node_config_opts(&c, &o)) == 0 &&
+	    (r = fl_node_schema_pin_check(&c)) == 0)
 		r = check ? check_only(&c, &o) : fl_node_run(&o);
 out:
 	if (r != 0)

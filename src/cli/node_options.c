@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "cli/node_int.h"
+#include "cli/pg_options.h"
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
 #include "fedlead/mapping.h"
 #include "fedlead/parallel.h"
+#include "fedlead/pg.h"
 
 enum {
 	OPT_SCHEMA = 256,
@@ -37,7 +39,9 @@ enum {
 	OPT_THOUSANDS,
 	OPT_CURRENCY,
 	OPT_MAPPING,
-	OPT_THREADS
+	OPT_THREADS,
+	OPT_QUERY,
+	OPT_KEY
 };
 
 static const struct option long_opts[] = {
@@ -66,6 +70,8 @@ static const struct option long_opts[] = {
         {"currency", required_argument, NULL, OPT_CURRENCY},
         {"mapping", required_argument, NULL, OPT_MAPPING},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"query", required_argument, NULL, OPT_QUERY},
+        {"key", required_argument, NULL, OPT_KEY},
         {NULL, 0, NULL, 0},
 };
 
@@ -88,6 +94,8 @@ static int parse(int argc, char **argv, struct fl_node_args *o)
 		case OPT_POSITIVE: o->positive = optarg; break;
 		case OPT_NO_LABEL: o->no_label = 1; break;
 		case OPT_MAPPING: o->mapping = optarg; break;
+		case OPT_QUERY: o->query = optarg; break;
+		case OPT_KEY: o->key = optarg; break;
 		case OPT_DELIMITER:
 		case OPT_ENCODING:
 		case OPT_DECIMAL:
@@ -170,6 +178,8 @@ int fl_node_args_parse(int argc, char **argv, struct fl_node_args *a)
 		        argv[optind]);
 		return FL_EXIT_USAGE;
 	}
+	if ((r = fl_cli_data_query(&a->data, a->query, a->key)) != 0)
+		return fl_node_fail(r);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/pg_options.h"
 #include "fedlead/cli.h"
 #include "fedlead/commands.h"
 #include "fedlead/error.h"
@@ -76,9 +77,11 @@ static void usage(FILE *fp)
 	        "--decimal , --thousands SEP --currency SYMBOL  how the file writes numbers\n"
 	        "            (\"1.234,5\", \"$1,234.50\"); the default is a plain decimal point\n"
 	        "--mapping   the partner's column mapping: its names for the schema's columns\n"
-	        "            and values (a JSON file; README.md, \"Column mapping\")\n"
-	        "\n"
-	        "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n");
+	        "            and values (a JSON file; README.md, \"Column mapping\")\n");
+	fputs(FL_CLI_PG_USAGE
+	      "\n"
+	      "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n",
+	      fp);
 }
 
 static int fail(int err)
@@ -368,6 +371,7 @@ static const struct option long_opts[] = {
         {"mapping", required_argument, NULL, OPT_MAPPING},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"memory", required_argument, NULL, OPT_MEMORY},
+        FL_CLI_PG_LONG_OPTIONS,
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -389,6 +393,7 @@ int fl_cmd_score(int argc, char **argv)
 	uint64_t v;
 	struct fl_csv_dialect dialect = {0};
 	unsigned dialect_set = 0;
+	struct fl_cli_pg pg = {0}; /* PostgreSQL as source and sink (pg_options.h) */
 	int li = 0;
 
 	opterr = 0;
@@ -474,7 +479,10 @@ int fl_cmd_score(int argc, char **argv)
 			break;
 		case OPT_HELP: usage(stdout); return 0;
 		case OPT_VERSION: printf("fedlead-score %s\n", FL_VERSION); return 0;
-		default: return fail(fl_cli_bad_option(c, argv));
+		default:
+			if (fl_cli_pg_option(c, optarg, &pg))
+				break;
+			return fail(fl_cli_bad_option(c, argv));
 		}
 	}
 	if (optind != argc) {
@@ -508,6 +516,8 @@ int fl_cmd_score(int argc, char **argv)
 		return FL_EXIT_USAGE;
 	}
 	/* From here on every exit goes through out:, which frees the copies. */
+	if ((r = fl_cli_pg_prepare(&pg, &so.data, &so.out, so.tmpdir)) != 0)
+		goto out;
 	for (size_t i = 0; i < n_cmp; i++) {
 		if ((r = parse_compare(cmp_arg[i], &cmp_copy[i], &cmp[i])) != 0)
 			goto out;
@@ -549,7 +559,9 @@ int fl_cmd_score(int argc, char **argv)
 	}
 	/* The report makes its own pass over the leads (it collects the curves);
 	 * the scoring pass is needed besides only for the per-lead file. */
-	if ((report == NULL || so.out != NULL) && (r = fl_score_file(m, &so, &rep)) != 0)
+	if ((report == NULL || so.out != NULL) &&
+	    ((r = fl_score_file(m, &so, &rep)) != 0 ||
+	     (r = fl_cli_pg_commit(&pg, prog, &so.out, quiet || json)) != 0))
 		goto out;
 	if (report != NULL) {
 		char when[32];
@@ -581,6 +593,7 @@ int fl_cmd_score(int argc, char **argv)
 	if (report != NULL && !quiet && !json)
 		fprintf(stderr, "%s: wrote %s\n", prog, report);
 out:
+	fl_cli_pg_free(&pg);
 	fl_model_free(m);
 	for (size_t i = 0; i < n_cmp; i++)
 		free(cmp_copy[i]);

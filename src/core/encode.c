@@ -140,10 +140,16 @@ int fl_binding_new(const struct fl_schema *s, const struct fl_csv *csv,
                    const struct fl_csv_record *header, int need_label, struct fl_binding **out,
                    size_t *n_extra)
 {
+	return fl_binding_new_named(s, fl_csv_path(csv), header, need_label, out, n_extra);
+}
+
+int fl_binding_new_named(const struct fl_schema *s, const char *path,
+                         const struct fl_csv_record *header, int need_label,
+                         struct fl_binding **out, size_t *n_extra)
+{
 	struct fl_binding *b = NULL;
 	struct header_entry *hdr = NULL;
 	unsigned char *used = NULL;
-	const char *path = fl_csv_path(csv);
 	size_t n = header->n_fields, col;
 	int r = FL_ERR_NOMEM;
 

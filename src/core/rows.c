@@ -8,10 +8,11 @@
 
 #include "fedlead/error.h"
 #include "fedlead/mapping.h"
+#include "fedlead/source.h"
 
 struct fl_rows {
 	const struct fl_schema *s;
-	struct fl_csv *csv;
+	struct fl_source *src; /* a CSV file or a registered source (source.h) */
 	struct fl_binding *b;
 	struct fl_csv_record rec;          /* as read */
 	const struct fl_csv_record *coded; /* as encoded: rec, or rec mapped */
@@ -35,24 +36,25 @@ static int bind_header(struct fl_rows *rows)
 	rows->mb = NULL;
 	rows->index = 0;
 	rows->coded = &rows->rec;
-	if ((r = fl_csv_next(rows->csv, &rows->rec)) <= 0)
+	if ((r = fl_source_next(rows->src, &rows->rec)) <= 0)
 		return r == 0 ? fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)",
-		                        fl_csv_path(rows->csv))
+		                        fl_source_name(rows->src))
 		              : r;
 	/* A partner's mapping renames the header before the schema binds it
 	 * (and maps each row's values in fl_rows_next()). */
 	if (rows->s->mapping != NULL &&
-	    (r = fl_mapping_bind(rows->s->mapping, rows->s, fl_csv_path(rows->csv), &rows->rec,
+	    (r = fl_mapping_bind(rows->s->mapping, rows->s, fl_source_name(rows->src), &rows->rec,
 	                         &rows->mb)) != 0)
-		return r;
-	if ((r = fl_binding_new(rows->s, rows->csv,
-	                        rows->mb != NULL ? fl_mapping_header(rows->mb) : &rows->rec,
-	                        rows->need_label, &rows->b, &n_extra)) != 0)
+		return fl_source_restate(rows->src, r);
+	if ((r = fl_binding_new_named(rows->s, fl_source_name(rows->src),
+	                              rows->mb != NULL ? fl_mapping_header(rows->mb) : &rows->rec,
+	                              rows->need_label, &rows->b, &n_extra)) != 0) {
 		/* The names looked for are the renamed ones: say so. */
-		return rows->mb != NULL && r == FL_ERR_DATA
-		               ? fl_fail(r, "%s (in the header as the mapping %s renames it)",
-		                         fl_errmsg(), fl_mapping_origin(rows->s->mapping))
-		               : r;
+		if (rows->mb != NULL && r == FL_ERR_DATA)
+			r = fl_fail(r, "%s (in the header as the mapping %s renames it)",
+			            fl_errmsg(), fl_mapping_origin(rows->s->mapping));
+		return fl_source_restate(rows->src, r);
+	}
 	if (rows->mb != NULL)
 		fl_binding_set_sources(rows->b, fl_mapping_sources(rows->mb));
 	if (rows->rep != NULL)
@@ -73,7 +75,7 @@ int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
 	rows->need_label = need_label;
 	rows->policy = policy;
 	rows->rep = rep;
-	if ((r = fl_csv_open_dialect(path, &s->dialect, &rows->csv)) != 0 ||
+	if ((r = fl_source_open(path, &s->dialect, &rows->src)) != 0 ||
 	    (r = bind_header(rows)) != 0) {
 		fl_rows_close(rows);
 		return r;
@@ -138,7 +140,7 @@ int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id
 
 	if (label == NULL)
 		label = &unused;
-	while ((r = fl_csv_next(rows->csv, &rows->rec)) == 1) {
+	while ((r = fl_source_next(rows->src, &rows->rec)) == 1) {
 		rows->index++;
 		/* Without a mapping, one test a row. */
 		if (rows->mb != NULL)
@@ -148,6 +150,8 @@ int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id
 				count_unseen(rows, x);
 			return 1;
 		}
+		/* A query's row is named by its key, not a line (source.h). */
+		r = fl_source_restate(rows->src, r);
 		if (r != FL_ERR_DATA || rows->policy != FL_BAD_ROWS_SKIP)
 			return r;
 		if (rows->rep != NULL) {
@@ -169,7 +173,7 @@ int fl_rows_rewind(struct fl_rows *rows, struct fl_load_report *rep)
 	rows->rep = rep;
 	free(rows->more);
 	rows->more = NULL;
-	if ((r = fl_csv_rewind(rows->csv)) != 0)
+	if ((r = fl_source_rewind(rows->src)) != 0)
 		return r;
 	return bind_header(rows);
 }
@@ -196,7 +200,7 @@ const struct fl_binding *fl_rows_binding(const struct fl_rows *rows)
 
 uint64_t fl_rows_bytes_read(const struct fl_rows *rows)
 {
-	return fl_csv_bytes_read(rows->csv);
+	return fl_source_bytes_read(rows->src);
 }
 
 void fl_rows_close(struct fl_rows *rows)
@@ -205,7 +209,7 @@ void fl_rows_close(struct fl_rows *rows)
 		return;
 	fl_binding_free(rows->b);
 	fl_mapping_binding_free(rows->mb);
-	fl_csv_free(rows->csv);
+	fl_source_free(rows->src);
 	free(rows->more);
 	free(rows);
 }

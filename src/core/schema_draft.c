@@ -14,6 +14,7 @@
 #include "fedlead/error.h"
 #include "fedlead/mapping.h"
 #include "fedlead/schema.h"
+#include "fedlead/source.h"
 #include "fedlead/splitmix.h"
 #include "fedlead/strv.h"
 #include "fedlead/utf8.h"
@@ -742,7 +743,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 {
 	const char *label = o->label, *id = o->id;
 	size_t max_levels = o->max_levels;
-	struct fl_csv *csv = NULL;
+	struct fl_source *csv = NULL; /* a file or a query (source.h) */
 	struct fl_mapping_binding *mb = NULL;
 	struct fl_csv_record rec;
 	struct draft_col *cols = NULL;
@@ -769,9 +770,9 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	plain_dialect = (o->dialect.number.decimal == 0 || o->dialect.number.decimal == '.') &&
 	                o->dialect.number.thousands[0] == '\0' &&
 	                o->dialect.number.currency[0] == '\0';
-	if ((r = fl_csv_open_dialect(csv_path, &o->dialect, &csv)) != 0)
+	if ((r = fl_source_open(csv_path, &o->dialect, &csv)) != 0)
 		goto out;
-	if ((r = fl_csv_next(csv, &rec)) <= 0) {
+	if ((r = fl_source_next(csv, &rec)) <= 0) {
 		if (r == 0)
 			r = fl_fail(FL_ERR_DATA, "%s: the file is empty (no header)", csv_path);
 		goto out;
@@ -812,7 +813,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		if (id != NULL && strcmp(names[i], id) == 0)
 			id_col = i;
 	}
-	delimiter = fl_csv_delimiter(csv);
+	delimiter = fl_source_csv(csv) != NULL ? fl_csv_delimiter(fl_source_csv(csv)) : 0;
 	if ((r = draft_check_header(names, ncol, csv_path)) != 0)
 		goto out;
 	if (label_col == SIZE_MAX) {
@@ -826,7 +827,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		            id);
 		goto out;
 	}
-	while ((r = fl_csv_next(csv, &rec)) == 1) {
+	while ((r = fl_source_next(csv, &rec)) == 1) {
 		n_rows++;
 		if (mb != NULL)
 			rec = *fl_mapping_apply(mb, &rec);
@@ -957,9 +958,9 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			need_pass2 = 1;
 	}
 	if (need_pass2) {
-		if ((r = fl_csv_rewind(csv)) != 0 || (r = fl_csv_next(csv, &rec)) < 0)
+		if ((r = fl_source_rewind(csv)) != 0 || (r = fl_source_next(csv, &rec)) < 0)
 			goto out;
-		while ((r = fl_csv_next(csv, &rec)) == 1) {
+		while ((r = fl_source_next(csv, &rec)) == 1) {
 			if (mb != NULL)
 				rec = *fl_mapping_apply(mb, &rec);
 			for (size_t i = 0; i < ncol && rec.n_fields == ncol; i++) {
@@ -1288,6 +1289,6 @@ out:
 	free(fmt);
 	fl_strv_free(names, ncol);
 	json_decref(root);
-	fl_csv_free(csv);
+	fl_source_free(csv);
 	return r;
 }
