@@ -121,6 +121,16 @@ int fl_spline_prepare(struct fl_schema *s, struct fl_dataset *ds);
 double fl_spline_effect(const struct fl_model *m, size_t i, double v);
 
 /*
+ * Where the training leads' values of spline or bins feature i lay, from
+ * the model alone: for bins, each bin's share of the leads at its middle;
+ * for a spline, the mean of each B-spline over the training leads (its
+ * share of them, smoothed) at its centre (the mean of its inner knots).
+ * Special values and missing ones are not in it. at and share receive
+ * fl_spline_basis_width() points; returns that count, 0 when f has none.
+ */
+size_t fl_spline_density(const struct fl_model *m, size_t i, double *at, double *share);
+
+/*
  * Writes each spline and bins feature's effect curve as text: the value at
  * the knots and between them, and the effect there. Returns 0 or FL_ERR_IO.
  */

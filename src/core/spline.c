@@ -598,6 +598,65 @@ double fl_spline_effect(const struct fl_model *m, size_t i, double v)
 	return e;
 }
 
+size_t fl_spline_density(const struct fl_model *m, size_t i, double *at, double *share)
+{
+	const struct fl_feature *f = &m->schema->features[i];
+	const double *base;
+	size_t nb = fl_spline_basis_width(f), K = f->n_knots;
+
+	if (!fl_spline_is_block(f) || f->knots == NULL)
+		return 0;
+	base = m->scaler->baseline + f->enc_offset;
+	if (f->transform == FL_TRANSFORM_BINS) {
+		for (size_t k = 0; k < nb; k++) {
+			at[k] = 0.5 * (f->knots[k] + f->knots[k + 1]);
+			share[k] = base[k];
+		}
+		return nb;
+	}
+	/* The columns are L^-1 b, so the mean of b is L times their mean; L
+	 * comes back from L^-1 by forward substitution. */
+	for (size_t k = 0; k < nb; k++) {
+		double t[DEGREE], s = 0;
+
+		for (size_t d = 0; d < DEGREE; d++) {
+			size_t q = k + 1 + d; /* position in the clamped knot vector */
+
+			t[d] = q <= DEGREE ? f->knots[0]
+			       : q >= nb   ? f->knots[K - 1]
+			                   : f->knots[q - DEGREE];
+			s += t[d];
+		}
+		at[k] = s / DEGREE;
+	}
+	{
+		double L[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)];
+		const double *Li = f->pspline;
+
+		/* L = (L^-1)^-1, lower triangular, column by column. */
+		for (size_t c = 0; c < nb; c++)
+			for (size_t r = 0; r < nb; r++) {
+				double v = r == c ? 1.0 : 0.0;
+
+				if (r < c) {
+					L[r * nb + c] = 0;
+					continue;
+				}
+				for (size_t k = c; k < r; k++)
+					v -= Li[r * nb + k] * L[k * nb + c];
+				L[r * nb + c] = v / Li[r * nb + r];
+			}
+		for (size_t r = 0; r < nb; r++) {
+			double s = 0;
+
+			for (size_t k = 0; k <= r; k++)
+				s += L[r * nb + k] * base[k];
+			share[r] = s;
+		}
+	}
+	return nb;
+}
+
 /* The effect of a missing value or of special value k (k == n_special:
  * missing). */
 static double block_indicator_effect(const struct fl_model *m, const struct fl_feature *f,
