@@ -232,6 +232,11 @@ struct fl_schema_draft_opts {
 	/* The partner's mapping (mapping.h), or NULL: the draft names the
 	 * columns and lists the values as the mapping makes them. */
 	const struct fl_mapping *mapping;
+	/* Propose a spline for numeric columns with enough distinct values
+	 * (fl_transform_draft() in spline.c says when, and the table why).
+	 * fedlead-node schema does; the federation's schema round does not
+	 * yet: knots placed from data need a federated knot round. */
+	int transforms;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

@@ -305,6 +305,37 @@ void fl_transform_column_name(const struct fl_feature *f, size_t k, char *buf, s
 		         ")");
 }
 
+int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct, char *why,
+                       size_t whysz)
+{
+	size_t used = strlen(why), run = 0;
+	json_t *sp;
+
+	if (distinct < FL_SPLINE_DRAFT_MIN_DISTINCT) {
+		snprintf(why + used, whysz - used, "; linear: %llu distinct values, fewer than %d",
+		         (unsigned long long)distinct, FL_SPLINE_DRAFT_MIN_DISTINCT);
+		return 0;
+	}
+	if (json_object_set_new(jf, "transform", json_string("spline")) != 0 ||
+	    json_object_set_new(jf, "knots", json_integer(FL_SPLINE_DEFAULT_KNOTS)) != 0)
+		return FL_ERR_NOMEM;
+	snprintf(why + used, whysz - used,
+	         "; spline, %d knots at the training data's quantiles (%llu distinct values)",
+	         FL_SPLINE_DEFAULT_KNOTS, (unsigned long long)distinct);
+	while (run < n && v[run] == v[0])
+		run++;
+	if (v[0] < 0 && run < n && v[run] >= 0 && (double)run >= 0.01 * (double)n) {
+		if ((sp = json_array()) == NULL || json_object_set_new(jf, "special", sp) != 0 ||
+		    json_array_append_new(sp, json_real(v[0])) != 0)
+			return FL_ERR_NOMEM;
+		used = strlen(why);
+		snprintf(why + used, whysz - used,
+		         "; %g (%.0f %% of rows, the only negative value) gets its own indicator",
+		         v[0], 100.0 * (double)run / (double)n);
+	}
+	return 0;
+}
+
 /* ---- encoding ---- */
 
 /*
