@@ -18,8 +18,9 @@
  * "special": [-1, ...] lists values that mean something of their own
  * ("never contacted"): each gets a 0/1 column, and such a row has no
  * spline or bin value. "monotone": "increasing" | "decreasing" asks for a
- * monotone effect (spline and bins only; recorded in the contract, see
- * fl_spline_check_monotone()).
+ * monotone effect (spline and bins only). It is parsed and part of the
+ * contract, but no solver enforces it yet, so training refuses a schema
+ * that has it (fl_scaler_from_stats()) rather than ignore it.
  *
  * Encoded block of a spline or bins feature: the basis (or bin) columns,
  * then one column per special value in the order written, then the missing
