@@ -390,6 +390,18 @@ static void test_local_model_end_to_end(void **state)
 	                    5 * sizeof(double));
 	assert_double_equal(auc_of(back, ds), auc_of(m, ds), 0);
 	assert_double_equal(fl_spline_effect(back, 1, 100), fl_spline_effect(m, 1, 100), 0);
+	/* The JSON export carries the knots too (a scorer elsewhere needs them). */
+	{
+		char *js = NULL, want[128];
+
+		assert_int_equal(fl_model_to_json(back, &js), 0);
+		assert_non_null(strstr(js, "\"format\": \"1.3\""));
+		snprintf(want, sizeof(want), "\"age\": [\n      %.17g,",
+		         back->schema->features[0].knots[0]);
+		assert_non_null(strstr(js, "\"knots\": {"));
+		assert_non_null(strstr(js, want));
+		free(js);
+	}
 	snprintf(mpath, sizeof(mpath), "%s.txt", path);
 	{
 		FILE *fp = fopen(mpath, "w+");
