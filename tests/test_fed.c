@@ -891,6 +891,47 @@ static void test_newton_equals_pooled(void **state)
 	check_exact(state, FL_FED_NEWTON, FL_SOLVER_NEWTON, 1e-10, 100);
 }
 
+/*
+ * Spline, bins and special-value columns (spline.h) with knots written in
+ * the schema: every partner encodes alike, so the exact federation still
+ * gives the pooled model.
+ */
+static void test_spline_newton_equals_pooled(void **state)
+{
+	struct fixture *fx = *state, sp = *fx;
+	struct fixture *spp = &sp;
+	struct fl_load_report lrep;
+	json_error_t jerr;
+	json_t *root = json_load_file(COIL_SCHEMA, 0, &jerr), *f;
+	char *text;
+	size_t i;
+
+	assert_non_null(root);
+	json_array_foreach(json_object_get(root, "features"), i, f)
+	{
+		const char *name = json_string_value(json_object_get(f, "name"));
+
+		if (strcmp(name, "MGODPR") == 0 || strcmp(name, "MRELGE") == 0) {
+			json_object_set_new(f, "transform", json_string("spline"));
+			json_object_set_new(f, "knots", json_pack("[iiii]", 0, 3, 6, 9));
+		} else if (strcmp(name, "MGEMOMV") == 0) {
+			json_object_set_new(f, "transform", json_string("bins"));
+			json_object_set_new(f, "knots", json_pack("[iiiii]", 1, 2, 3, 4, 6));
+			json_object_set_new(f, "special", json_pack("[i]", 5));
+		}
+	}
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	assert_int_equal(fl_schema_parse(text, strlen(text), "spline.json", &sp.s), 0);
+	free(text);
+	assert_int_equal(sp.s->dim, fx->s->dim + 2 * 5 + 4);
+	if (fl_dataset_load(sp.s, COIL_DATA, FL_BAD_ROWS_FAIL, &sp.raw, &lrep) != 0)
+		fail_msg("load: %s", fl_errmsg());
+	check_exact((void **)&spp, FL_FED_NEWTON, FL_SOLVER_NEWTON, 1e-10, 100);
+	fl_dataset_free(sp.raw);
+	fl_schema_free(sp.s);
+}
+
 static void test_lbfgs_equals_pooled(void **state)
 {
 	/* L-BFGS converges linearly on this ill-conditioned problem (one-hot
@@ -2200,6 +2241,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_newton_equals_pooled),
+	        cmocka_unit_test(test_spline_newton_equals_pooled),
 	        cmocka_unit_test(test_lbfgs_equals_pooled),
 	        cmocka_unit_test(test_fedavg_defaults),
 	        cmocka_unit_test(test_fedavg_within_one_percent),

@@ -433,7 +433,7 @@ static void expect_feature(json_t *root, const char *name, const char *want)
 static void test_draft_decisions(void **state)
 {
 	char *csv = decisions_csv(','), path[64], *json = NULL, *table = NULL;
-	struct fl_schema_draft_opts o = {.label = "Status", .table = &table};
+	struct fl_schema_draft_opts o = {.label = "Status", .table = &table, .transforms = 1};
 	struct fl_schema *s;
 	json_t *root, *ign;
 	json_error_t jerr;
@@ -471,15 +471,18 @@ static void test_draft_decisions(void **state)
 	        "{\"clip\":[0.0,6.0],\"missing\":\"impute\",\"missing_values\":[\"unknown\"],"
 	        "\"name\":\"Visits\",\"type\":\"numeric\"}");
 	/* $500 to $15,250: the clip is their minimum and maximum rounded
-	 * outward to two significant digits. */
+	 * outward to two significant digits; 60 distinct values (at least
+	 * 10) make a spline. */
 	expect_feature(root, "Revenue",
-	               "{\"clip\":[500.0,16000.0],\"currency\":\"$\",\"missing\":\"error\","
-	               "\"name\":\"Revenue\",\"thousands\":\",\",\"type\":\"numeric\"}");
-	/* € 1,00 to € 20,73 */
+	               "{\"clip\":[500.0,16000.0],\"currency\":\"$\",\"knots\":5,\"missing\":"
+	               "\"error\",\"name\":\"Revenue\",\"thousands\":\",\",\"transform\":"
+	               "\"spline\",\"type\":\"numeric\"}");
+	/* € 1,00 to € 20,73, 60 distinct values */
 	expect_feature(root, "Rate",
 	               "{\"clip\":[1.0,21.0],\"currency\":\"\xE2\x82\xAC\",\"decimal\":\",\","
-	               "\"missing\":\"error\",\"name\":\"Rate\",\"type\":\"numeric\"}");
-	/* 10.50 EUR to 18.50 EUR */
+	               "\"knots\":5,\"missing\":\"error\",\"name\":\"Rate\",\"transform\":"
+	               "\"spline\",\"type\":\"numeric\"}");
+	/* 10.50 EUR to 18.50 EUR: 9 distinct values stay linear */
 	expect_feature(root, "Cost",
 	               "{\"clip\":[10.0,19.0],\"currency\":\"EUR\",\"missing\":\"error\","
 	               "\"name\":\"Cost\",\"type\":\"numeric\"}");
@@ -488,47 +491,55 @@ static void test_draft_decisions(void **state)
 	               "{\"name\":\"Budget\",\"other\":true,\"type\":\"categorical\",\"values\":["
 	               "\"$5k\",\"$6k\",\"$7k\"]}");
 
+	/* Visits (7 distinct values) and Cost (9) stay linear; Revenue and
+	 * Rate (60 each) get splines. */
 	assert_string_equal(
-	        table,
-	        "column       kind         why                                               "
-	        "                                                                check\n"
-	        "Lead Number  ignore       nearly unique (60 distinct values in 60 rows): loo"
-	        "ks like an ID                                                   check: not a"
-	        " feature (an ID goes in --id)\n"
-	        "Email        ignore       nearly unique (60 distinct values in 60 rows): loo"
-	        "ks like an ID                                                   check: not a"
-	        " feature (an ID goes in --id)\n"
-	        "Magazine     ignore       constant: every value is \"No\"                   "
-	        "                                                                  check: not"
-	        " a feature\n"
-	        "Do Not Call  ignore       one value (\"Yes\"), otherwise empty or a placehol"
-	        "der (40 rows)                                                     check: doe"
-	        "s an empty field mean something? then make it a feature\n"
-	        "Lead Source  categorical  3 values; case folded (\"Google\" in 2 spellings);"
-	        " blanks around values trimmed; missing (to other): \"Select\" (10)  check: t"
-	        "he values; are the placeholders no answer?\n"
-	        "City         categorical  2 values; missing (to other): 7 empty, \"N/A\" (23"
-	        ")                                                                 check: the"
-	        " values; are the placeholders no answer?\n"
-	        "Visits       numeric      numbers, clip [0, 6]; missing (imputed): \"unknown"
-	        "\" (12)                                                           check: the"
-	        " clip range; are the placeholders no answer?\n"
-	        "Revenue      numeric      numbers, clip [500, 16000]; written with thousands"
-	        " \",\", currency \"$\"                                              check: a"
-	        "ssumed \",\" separates thousands, else set \"decimal\": \",\"; the clip rang"
-	        "e\n"
-	        "Rate         numeric      numbers, clip [1, 21]; written with decimal \",\","
-	        " currency \"\xE2\x82\xAC\"                                                  "
-	        "   check: the number format; the clip range\n"
-	        "Cost         numeric      numbers, clip [10, 19]; written with currency \"EU"
-	        "R\"                                                               check: the"
-	        " number format; the clip range\n"
-	        "Budget       categorical  3 values                                          "
-	        "                                                                check: the v"
-	        "alues\n"
-	        "Status       label        positive \"Converted\" (a word for a conversion), "
-	        "negative \"Not Converted\"                                          check: l"
-	        "eads are ranked by how likely \"Converted\" is\n");
+	        table, "column       kind         why                                             "
+	               "                                                                          "
+	               "                   check\n"
+	               "Lead Number  ignore       nearly unique (60 distinct values in 60 rows): l"
+	               "ooks like an ID                                                           "
+	               "                   check: not a feature (an ID goes in --id)\n"
+	               "Email        ignore       nearly unique (60 distinct values in 60 rows): l"
+	               "ooks like an ID                                                           "
+	               "                   check: not a feature (an ID goes in --id)\n"
+	               "Magazine     ignore       constant: every value is \"No\"                 "
+	               "                                                                          "
+	               "                     check: not a feature\n"
+	               "Do Not Call  ignore       one value (\"Yes\"), otherwise empty or a placeh"
+	               "older (40 rows)                                                           "
+	               "                     check: does an empty field mean something? then make "
+	               "it a feature\n"
+	               "Lead Source  categorical  3 values; case folded (\"Google\" in 2 spellings"
+	               "); blanks around values trimmed; missing (to other): \"Select\" (10)      "
+	               "                       check: the values; are the placeholders no answer?"
+	               "\n"
+	               "City         categorical  2 values; missing (to other): 7 empty, \"N/A\" ("
+	               "23)                                                                       "
+	               "                     check: the values; are the placeholders no answer?\n"
+	               "Visits       numeric      numbers, clip [0, 6]; linear: 7 distinct values,"
+	               " fewer than 10; missing (imputed): \"unknown\" (12)                       "
+	               "                     check: the clip range; are the placeholders no answer"
+	               "?\n"
+	               "Revenue      numeric      numbers, clip [500, 16000]; spline, 5 knots at t"
+	               "he training data's quantiles (60 distinct values); written with thousands "
+	               "\",\", currency \"$\"  check: assumed \",\" separates thousands, else set "
+	               "\"decimal\": \",\"; the clip range; the transform\n"
+	               "Rate         numeric      numbers, clip [1, 21]; spline, 5 knots at the tr"
+	               "aining data's quantiles (60 distinct values); written with decimal \",\", "
+	               "currency \"\xE2\x82\xAC"
+	               "\"         check: the number format; the clip ra"
+	               "nge; the transform\n"
+	               "Cost         numeric      numbers, clip [10, 19]; linear: 9 distinct value"
+	               "s, fewer than 10; written with currency \"EUR\"                           "
+	               "                     check: the number format; the clip range\n"
+	               "Budget       categorical  3 values                                        "
+	               "                                                                          "
+	               "                   check: the values\n"
+	               "Status       label        positive \"Converted\" (a word for a conversion)"
+	               ", negative \"Not Converted\"                                              "
+	               "                       check: leads are ranked by how likely \"Converted\""
+	               " is\n");
 	json_decref(root);
 	free(json);
 	free(table);
@@ -542,7 +553,7 @@ static void test_draft_decisions(void **state)
 static void test_draft_semicolon_decimal(void **state)
 {
 	char *csv = decisions_csv(';'), path[64], *json = NULL, *table = NULL, *line;
-	struct fl_schema_draft_opts o = {.label = "Status", .table = &table};
+	struct fl_schema_draft_opts o = {.label = "Status", .table = &table, .transforms = 1};
 	json_t *root;
 	json_error_t jerr;
 
@@ -553,14 +564,27 @@ static void test_draft_semicolon_decimal(void **state)
 	assert_non_null(root = json_loads(json, 0, &jerr));
 	/* $500, $750 and "$1,000" to "$15,250" as 1 to 15.25: [1, 750]. */
 	expect_feature(root, "Revenue",
-	               "{\"clip\":[1.0,750.0],\"currency\":\"$\",\"decimal\":\",\",\"missing\":"
-	               "\"error\",\"name\":\"Revenue\",\"type\":\"numeric\"}");
+	               "{\"clip\":[1.0,750.0],\"currency\":\"$\",\"decimal\":\",\",\"knots\":5,"
+	               "\"missing\":\"error\",\"name\":\"Revenue\",\"transform\":\"spline\","
+	               "\"type\":\"numeric\"}");
 	assert_non_null(line = strstr(table, "\nRevenue "));
-	assert_non_null(strstr(line, "numbers, clip [1, 750]; written with decimal \",\", "
-	                             "currency \"$\" "));
+	assert_non_null(strstr(line, "numbers, clip [1, 750]; spline, 5 knots at the training "
+	                             "data's quantiles (60 distinct values); written with "
+	                             "decimal \",\", currency \"$\" "));
 	assert_non_null(strstr(line, "check: assumed a decimal comma (the file is "
 	                             "semicolon-separated), else set \"decimal\": \".\", "
-	                             "\"thousands\": \",\"; the clip range\n"));
+	                             "\"thousands\": \",\"; the clip range; the transform\n"));
+	json_decref(root);
+	free(json);
+	/* Without transforms (the federation's schema round), no spline. */
+	o.transforms = 0;
+	o.table = NULL;
+	if (fl_schema_draft_opts(path, &o, &json) != 0)
+		fail_msg("draft failed: %s", fl_errmsg());
+	assert_non_null(root = json_loads(json, 0, &jerr));
+	expect_feature(root, "Revenue",
+	               "{\"clip\":[1.0,750.0],\"currency\":\"$\",\"decimal\":\",\",\"missing\":"
+	               "\"error\",\"name\":\"Revenue\",\"type\":\"numeric\"}");
 	json_decref(root);
 	free(json);
 	free(table);

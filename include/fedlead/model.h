@@ -28,6 +28,9 @@
 
 #define FL_MODEL_FORMAT_MAJOR 1
 #define FL_MODEL_FORMAT_MINOR 2 /* 1.1: provenance.history; 1.2: provenance.privacy */
+/* 1.3: knots placed from data (spline.h); written only by models that have
+ * them, so that every other model keeps its bytes. */
+#define FL_MODEL_FORMAT_MINOR_KNOTS 3
 #define FL_MODEL_MAX_BYTES (256u * 1024 * 1024)
 #define FL_MODEL_SIG_MAGIC "FLSIGN1\n"
 #define FL_MODEL_SIG_MAX (1u << 20)

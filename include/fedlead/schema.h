@@ -86,6 +86,16 @@ struct fl_feature {
 	/* categorical: "case": "fold": values match trimmed and ignoring ASCII
 	 * case ("google " is "Google"); 0: exact text, as always. */
 	int fold;
+	/* numeric: "transform" (an enum fl_transform, fedlead/spline.h) and its
+	 * keys; all zero for a plain numeric feature. */
+	int transform;
+	size_t n_knots;  /* spline, bins: knots, the boundary ones included */
+	double *knots;   /* n_knots, strictly increasing; NULL until placed */
+	int knots_given; /* the knots are written in the schema */
+	double *special; /* "special" values, as written */
+	size_t n_special;
+	int monotone;    /* +1 "increasing", -1 "decreasing", 0 none */
+	double *pspline; /* spline: (K+2)^2, the lower triangle of L^-1 */
 };
 
 struct fl_schema {
@@ -222,6 +232,11 @@ struct fl_schema_draft_opts {
 	/* The partner's mapping (mapping.h), or NULL: the draft names the
 	 * columns and lists the values as the mapping makes them. */
 	const struct fl_mapping *mapping;
+	/* Propose a spline for numeric columns with enough distinct values
+	 * (fl_transform_draft() in spline.c says when, and the table why).
+	 * fedlead-node schema does; the federation's schema round does not
+	 * yet: knots placed from data need a federated knot round. */
+	int transforms;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

@@ -28,7 +28,8 @@ int fl_cmd_node_schema(int argc, char **argv)
 	    (r = fl_node_args_require(a.label, "--label", "schema")) != 0)
 		return r;
 	fl_cli_read_progress(FL_NODE_PROG, "schema", !a.quiet);
-	o = (struct fl_schema_draft_opts){.label = a.label,
+	o = (struct fl_schema_draft_opts){.transforms = 1,
+	                                  .label = a.label,
 	                                  .id = a.id,
 	                                  .positive = a.positive,
 	                                  .max_levels = a.max_levels,

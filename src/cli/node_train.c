@@ -10,6 +10,7 @@
 #include "fedlead/commands.h"
 #include "fedlead/rowset.h"
 #include "fedlead/schema.h"
+#include "fedlead/spline.h"
 
 static void cache_progress(void *arg, const struct fl_solver_status *st)
 {
@@ -101,7 +102,8 @@ int fl_cmd_node_train(int argc, char **argv)
 		        FL_NODE_PROG);
 	fl_cli_read_progress(FL_NODE_PROG, "train", !a.quiet);
 	if ((r = fl_node_load_schema(&a, &s)) != 0 ||
-	    (r = fl_rowset_load(s, a.data, a.bad_rows, a.train.layout, &rows, &rep)) != 0)
+	    (r = fl_rowset_load(s, a.data, a.bad_rows, a.train.layout, &rows, &rep)) != 0 ||
+	    (r = fl_spline_prepare_rows(s, rows)) != 0) /* knots from this site's data */
 		goto out;
 	/* Training reports its own progress from here. */
 	fl_cli_read_progress(FL_NODE_PROG, "train", 0);

@@ -12,6 +12,7 @@
 #include "fedlead/datetime.h"
 #include "fedlead/error.h"
 #include "fedlead/rows.h"
+#include "fedlead/spline.h"
 #include "fedlead/splitmix.h"
 
 /* How much of an offending field an error message quotes. */
@@ -329,11 +330,15 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 	size_t col = fb->col;
 	const struct fl_csv_field *fld = &rec->fields[col];
 	char what[160], fmt[96];
-	double v;
-	int r;
+	double v, ind[2];
+	int r, block = fl_spline_is_block(f);
 
-	if ((r = encode_missing_value(b, f, rec, col, x)) != 0)
+	/* A spline or bins block has its own layout (spline.h). */
+	if ((r = encode_missing_value(b, f, rec, col, block ? ind : x)) != 0) {
+		if (r > 0 && block)
+			fl_spline_encode(f, NAN, 1, x);
 		return r < 0 ? r : 0;
+	}
 	if (fl_parse_number(fld->s, fld->len, &fb->number, &v) != 0) {
 		char *end;
 		double t = strtod(fld->s, &end);
@@ -353,8 +358,18 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 	/* The schema's clip range bounds every value wherever rows are encoded
 	 * (training, scoring, statistics), so one lead's weight in any sum is
 	 * the contract's and a model scores leads as it was trained on them. */
-	if (f->has_clip)
+	if (f->has_clip && !(block && fl_spline_special(f, v) >= 0))
 		v = v < f->clip_lo ? f->clip_lo : v > f->clip_hi ? f->clip_hi : v;
+	if (block) {
+		fl_spline_encode(f, v, 0, x);
+		return 0;
+	}
+	if (f->transform == FL_TRANSFORM_LOG1P) {
+		if (!(v > -1))
+			return bad_field(b, rec, col,
+			                 "is not above -1, which \"transform\": \"log1p\" needs");
+		v = log1p(v);
+	}
 	x[0] = v;
 	if (f->missing == FL_MISSING_IMPUTE)
 		x[1] = 0.0;
@@ -590,6 +605,22 @@ int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
 		               st->dim, s->dim);
 	if (st->rows <= 0)
 		return fl_fail(FL_ERR_DATA, "no rows to compute statistics from");
+	/* Rows encoded before their knots were placed hold raw values in a
+	 * spline block: a scaler from them would train on the wrong columns. */
+	if (fl_spline_unplaced(s) != SIZE_MAX)
+		return fl_fail(FL_ERR_INVALID,
+		               "feature \"%s\": its knots are placed from the training data, "
+		               "which this command does not do; write the knot values in the "
+		               "schema (\"knots\": [...])",
+		               s->features[fl_spline_unplaced(s)].name);
+	/* Refused rather than ignored: a person who asked for a monotone
+	 * effect must not get a model that quietly is not. */
+	for (size_t i = 0; i < s->n_features; i++)
+		if (s->features[i].monotone != 0)
+			return fl_fail(FL_ERR_INVALID,
+			               "feature \"%s\": \"monotone\" is not enforced by this "
+			               "fedlead's solvers yet; remove it to train",
+			               s->features[i].name);
 	if ((r = fl_scaler_new(s->dim, &sc)) != 0)
 		return r;
 	sc->baseline[0] = 1.0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/spline.h"
 #include "fedlead/strv.h"
 #include "model_int.h"
 
@@ -73,7 +74,8 @@ int fl_model_new(const struct fl_schema *s, struct fl_model **out)
 	}
 	/* Re-parsing the canonical text is the one deep copy that cannot drift
 	 * from the schema module's own notion of what a schema contains. */
-	if ((r = fl_schema_parse(s->canonical, strlen(s->canonical), "schema", &copy)) != 0)
+	if ((r = fl_schema_parse(s->canonical, strlen(s->canonical), "schema", &copy)) != 0 ||
+	    (r = fl_schema_copy_knots(copy, s)) != 0) /* the model's, not the text's */
 		goto out;
 	if ((r = fl_model_alloc(copy, &m)) != 0)
 		goto out;

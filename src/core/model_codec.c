@@ -16,9 +16,14 @@
 
 #include "fedlead/error.h"
 #include "fedlead/sealed.h"
+#include "fedlead/spline.h"
 #include "fedlead/utf8.h"
 #include "model.pb-c.h"
 #include "model_int.h"
+
+static int knots_to_pb(const struct fl_schema *s, Fedlead__ModelFile *mf);
+static void knots_pb_free(Fedlead__ModelFile *mf);
+static int knots_from_pb(const Fedlead__ModelFile *mf, struct fl_schema *s, const char *origin);
 
 /*
  * Checks the numbers a scorer relies on: everything finite, scales positive.
@@ -257,6 +262,10 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 		pv.privacy = &priv;
 	}
 	mf.provenance = &pv;
+	if ((r = knots_to_pb(m->schema, &mf)) != 0)
+		goto out;
+	if (mf.n_knots > 0)
+		mf.format_minor = FL_MODEL_FORMAT_MINOR_KNOTS;
 
 	plen = fedlead__model_file__get_packed_size(&mf);
 	if (plen > FL_MODEL_MAX_BYTES) {
@@ -280,12 +289,83 @@ int fl_model_encode(const struct fl_model *m, uint8_t **buf, size_t *len)
 	b = NULL;
 	r = 0;
 out:
+	knots_pb_free(&mf);
 	free(dp_ptrs);
 	free(dp);
 	free(hist_ptrs);
 	free(hist);
 	free(b);
 	return r;
+}
+
+/* The knots placed from data (FeatureKnots), borrowed from the schema. */
+static int knots_to_pb(const struct fl_schema *s, Fedlead__ModelFile *mf)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_features; i++)
+		n += fl_spline_is_block(&s->features[i]) && !s->features[i].knots_given;
+	if (n == 0)
+		return 0;
+	if ((mf->knots = calloc(n, sizeof(*mf->knots) + sizeof(**mf->knots))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		Fedlead__FeatureKnots *k;
+
+		if (!fl_spline_is_block(f) || f->knots_given)
+			continue;
+		if (f->knots == NULL)
+			return fl_fail(FL_ERR_INVALID,
+			               "model: feature \"%s\" has no knots placed yet", f->name);
+		k = (Fedlead__FeatureKnots *)(mf->knots + n) + mf->n_knots;
+		fedlead__feature_knots__init(k);
+		k->feature = (uint32_t)i;
+		k->n_values = f->n_knots;
+		k->values = f->knots;
+		mf->knots[mf->n_knots++] = k;
+	}
+	return 0;
+}
+
+static void knots_pb_free(Fedlead__ModelFile *mf)
+{
+	free(mf->knots);
+	mf->knots = NULL;
+	mf->n_knots = 0;
+}
+
+/* Sets the knots a model records; every feature that needs them must get
+ * them once, and no other. */
+static int knots_from_pb(const Fedlead__ModelFile *mf, struct fl_schema *s, const char *origin)
+{
+	size_t i;
+	int r;
+
+	for (size_t k = 0; k < mf->n_knots; k++) {
+		const Fedlead__FeatureKnots *fk = mf->knots[k];
+		const struct fl_feature *f;
+
+		if (fk->feature >= s->n_features ||
+		    !fl_spline_is_block(&s->features[fk->feature]) ||
+		    s->features[fk->feature].knots_given)
+			return fl_fail(FL_ERR_MODEL,
+			               "%s: knots for feature %" PRIu32
+			               ", which has no knots placed from data",
+			               origin, fk->feature);
+		f = &s->features[fk->feature];
+		if (f->knots != NULL)
+			return fl_fail(FL_ERR_MODEL, "%s: feature \"%s\": knots given twice",
+			               origin, f->name);
+		if ((r = fl_schema_set_knots(s, fk->feature, fk->values, fk->n_values)) != 0)
+			return r == FL_ERR_NOMEM
+			               ? r
+			               : fl_fail(FL_ERR_MODEL, "%s: %s", origin, fl_errmsg());
+	}
+	if ((i = fl_spline_unplaced(s)) != SIZE_MAX)
+		return fl_fail(FL_ERR_MODEL, "%s: feature \"%s\": the model records no knots",
+		               origin, s->features[i].name);
+	return 0;
 }
 
 /* "" is how proto3 says "not set" (see proto/model.proto). */
@@ -559,6 +639,8 @@ int fl_model_decode(const uint8_t *buf, size_t len, const char *origin, struct f
 	memcpy(m->scaler->scale, mf->scale, m->dim * sizeof(double));
 	memcpy(m->scaler->baseline, mf->baseline, m->dim * sizeof(double));
 	memcpy(m->scaler->impute, mf->impute, m->dim * sizeof(double));
+	if ((r = knots_from_pb(mf, m->schema, origin)) != 0)
+		goto out;
 	m->prov.pos_weight = 0; /* whatever the file says, even an absent 0 */
 	m->format_minor = mf->format_minor;
 	if ((r = prov_from_pb(mf->provenance, &m->prov, origin)) != 0)

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "fedlead/error.h"
+#include "fedlead/spline.h"
 #include "model_int.h"
 
 /*
@@ -195,13 +196,40 @@ int fl_model_to_json(const struct fl_model *m, char **out)
 		r = fl_fail(FL_ERR_INTERNAL, "model schema is not JSON: %s", jerr.text);
 		goto out;
 	}
-	snprintf(ver, sizeof(ver), "%d.%d", FL_MODEL_FORMAT_MAJOR, FL_MODEL_FORMAT_MINOR);
+	{
+		int minor = FL_MODEL_FORMAT_MINOR;
+
+		/* As fl_model_encode() writes it: 1.3 only with knots. */
+		for (size_t i = 0; i < m->schema->n_features; i++)
+			if (fl_spline_is_block(&m->schema->features[i]) &&
+			    !m->schema->features[i].knots_given)
+				minor = FL_MODEL_FORMAT_MINOR_KNOTS;
+		snprintf(ver, sizeof(ver), "%d.%d", FL_MODEL_FORMAT_MAJOR, minor);
+	}
 	fl_schema_fingerprint_hex(m->schema, fp);
 	jset(&b, root, "format", json_string(ver));
 	jset(&b, root, "schema_fingerprint", json_string(fp));
 	jset(&b, root, "schema", schema);
 	schema = NULL;
 	jset(&b, root, "dim", json_integer((json_int_t)m->dim));
+	/* Knots placed from data are the model's, not the schema text's: an
+	 * export that left them out could not be scored (spline.h). */
+	for (size_t i = 0, any = 0; i < m->schema->n_features && !b.failed; i++) {
+		const struct fl_feature *f = &m->schema->features[i];
+		json_t *k;
+
+		if (!fl_spline_is_block(f) || f->knots_given || f->knots == NULL)
+			continue;
+		if (!any++)
+			jset(&b, root, "knots", json_object());
+		if ((k = json_array()) == NULL) {
+			b.failed = 1;
+			break;
+		}
+		for (size_t q = 0; q < f->n_knots; q++)
+			jappend(&b, k, jreal(f->knots[q]));
+		jset(&b, json_object_get(root, "knots"), f->name, k);
+	}
 	for (size_t j = 0; j < m->dim && !b.failed; j++) {
 		json_t *w = json_object();
 

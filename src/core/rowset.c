@@ -37,9 +37,13 @@ static void plan_layout(const struct fl_schema *s, int compact, struct fl_rowset
 		if (f->type == FL_CATEGORICAL) {
 			add_group(rs, in_group, off, off + f->enc_width);
 		} else if (f->type == FL_NUMERIC || f->type == FL_DATE) {
-			/* The missing indicator is a group of one column. */
+			/* The missing indicator is a group of one column: a
+			 * number's last column (after a spline's basis and its
+			 * special values), a date's second. */
+			size_t mi = f->type == FL_NUMERIC ? off + f->enc_width - 1 : off + 1;
+
 			if (f->missing == FL_MISSING_IMPUTE && f->enc_width >= 2)
-				add_group(rs, in_group, off + 1, off + 2);
+				add_group(rs, in_group, mi, mi + 1);
 			if (f->type == FL_DATE &&
 			    f->enc_width == head + FL_DATE_WEEKDAYS + FL_DATE_MONTHS) {
 				add_group(rs, in_group, off + head, off + head + FL_DATE_WEEKDAYS);
@@ -47,7 +51,7 @@ static void plan_layout(const struct fl_schema *s, int compact, struct fl_rowset
 				          off + f->enc_width);
 			}
 		}
-		/* Any other kind of feature (splines, later) stays dense. */
+		/* A spline's basis and special-value columns stay dense. */
 	}
 	for (size_t j = 0; j < s->dim; j++)
 		if (!in_group[j])

@@ -17,9 +17,11 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/mapping.h"
+#include "fedlead/spline.h"
 #include "fedlead/strv.h"
 
 #include "datetime_int.h"
+#include "spline_int.h"
 
 void fl_schema_free(struct fl_schema *s)
 {
@@ -33,6 +35,7 @@ void fl_schema_free(struct fl_schema *s)
 		free(s->features[i].name);
 		fl_strv_free(s->features[i].values, s->features[i].n_values);
 		fl_strv_free(s->features[i].missing_values, s->features[i].n_missing_values);
+		fl_transform_free(&s->features[i]);
 	}
 	free(s->features);
 	fl_strv_free(s->ignore, s->n_ignore);
@@ -508,7 +511,9 @@ static void date_column_name(const struct fl_feature *f, size_t k, char *buf, si
 
 int fl_feature_is_value(const struct fl_feature *f, size_t j)
 {
-	return (f->type == FL_NUMERIC || f->type == FL_DATE) && j == f->enc_offset;
+	/* A spline or bins block has no value column: it is not standardised. */
+	return (f->type == FL_DATE || (f->type == FL_NUMERIC && !fl_spline_is_block(f))) &&
+	       j == f->enc_offset;
 }
 
 size_t fl_feature_parts(const struct fl_feature *f)
@@ -537,9 +542,10 @@ void fl_feature_part(const struct fl_feature *f, size_t p, size_t *start, size_t
 
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
-	static const char *const num_keys[] = {"name",     "type",           "missing",
-	                                       "clip",     "decimal",        "thousands",
-	                                       "currency", "missing_values", NULL};
+	static const char *const num_keys[] = {
+	        "name",     "type",           "missing",   "clip",  "decimal", "thousands",
+	        "currency", "missing_values", "transform", "knots", "special", "monotone",
+	        NULL};
 	static const char *const cat_keys[] = {"name", "type",           "values", "other",
 	                                       "case", "missing_values", NULL};
 	char where[64], *type = NULL, *fcase = NULL, **sorted = NULL;
@@ -579,7 +585,8 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 		f->enc_width = f->missing == FL_MISSING_IMPUTE ? 2 : 1;
 		if ((r = parse_number_format(jf, origin, where, f)) != 0 ||
 		    (json_object_get(jf, "clip") != NULL &&
-		     (r = parse_clip(json_object_get(jf, "clip"), idx, origin, f)) != 0))
+		     (r = parse_clip(json_object_get(jf, "clip"), idx, origin, f)) != 0) ||
+		    (r = fl_transform_parse(jf, idx, origin, f)) != 0)
 			goto out;
 	} else if (strcmp(type, "categorical") == 0) {
 		f->type = FL_CATEGORICAL;
@@ -749,6 +756,9 @@ static int make_canonical(struct fl_schema *s)
 				    json_array_append_new(jc, json_real(f->clip_hi)) != 0)
 					goto out;
 			}
+			/* Only when set, like the clip range. */
+			if (fl_transform_canonical(jf, f) != 0)
+				goto out;
 			continue;
 		}
 		if (f->type == FL_DATE) {
@@ -1016,6 +1026,8 @@ void fl_schema_column_name(const struct fl_schema *s, size_t j, char *buf, size_
 		k = j - f->enc_offset;
 		if (f->type == FL_DATE)
 			date_column_name(f, k, buf, bufsz);
+		else if (fl_spline_is_block(f))
+			fl_transform_column_name(f, k, buf, bufsz);
 		else if (f->type == FL_NUMERIC)
 			snprintf(buf, bufsz, k == 0 ? "%s" : "%s (missing)", f->name);
 		else if (k < f->n_values)

@@ -20,6 +20,7 @@
 #include "fedlead/utf8.h"
 
 #include "datetime_int.h"
+#include "spline_int.h"
 
 /* ---- Drafting a schema from a CSV ---- */
 
@@ -1150,6 +1151,11 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				json_array_append_new(jc, json_real(hi));
 				snprintf(row->why, sizeof(row->why), "numbers, clip [%g, %g]", lo,
 				         hi);
+				/* draft_clip() sorted the sample. */
+				if (o->transforms &&
+				    (r = fl_transform_draft(jf, c->sample, c->n_sample, distinct,
+				                            row->why, sizeof(row->why))) != 0)
+					goto out;
 			} else
 				snprintf(row->why, sizeof(row->why), "numbers");
 			if (!c->numeric) {
@@ -1183,6 +1189,8 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			}
 			cat_text(row->check, sizeof(row->check), "%sthe clip range",
 			         row->check[0] ? "; " : "");
+			if (json_object_get(jf, "transform") != NULL)
+				cat_text(row->check, sizeof(row->check), "; the transform");
 			draft_missing(c, jf, row, "imputed", o->min_count);
 			json_array_append_new(feats, jf);
 			continue;

@@ -21,6 +21,7 @@
 #include "fedlead/numfmt.h"
 #include "fedlead/parallel.h"
 #include "fedlead/rows.h"
+#include "fedlead/spline.h"
 
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
 {
@@ -1142,8 +1143,12 @@ int fl_score_drivers(const struct fl_model *m, struct fl_driver **out, size_t *n
 	if ((d = malloc((s->dim > 0 ? s->dim : 1) * sizeof(*d))) == NULL)
 		return FL_ERR_NOMEM;
 	for (size_t i = 0; i < s->n_features; i++)
+		/* A spline or bins feature is one effect curve
+		 * (fl_spline_explain()), never a basis column. */
 		for (size_t j = s->features[i].enc_offset;
-		     j < s->features[i].enc_offset + s->features[i].enc_width; j++) {
+		     !fl_spline_is_block(&s->features[i]) &&
+		     j < s->features[i].enc_offset + s->features[i].enc_width;
+		     j++) {
 			double e = column_effect(m, &s->features[i], j);
 
 			/* A NaN would make the order below undefined. */
@@ -1225,6 +1230,8 @@ int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
 	for (size_t k = 0; k < n && k < (size_t)top && d[n - 1 - k].effect < 0; k++)
 		print_driver(fp, m, &d[n - 1 - k]);
 	free(d);
+	if ((r = fl_spline_explain(m, fp)) != 0)
+		return r;
 	return ferror(fp) ? fl_fail(FL_ERR_IO, "write failed") : 0;
 }
 

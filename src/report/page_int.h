@@ -20,6 +20,12 @@
 /* Points a history chart draws at most, however long the history. */
 #define MAX_HISTORY_POINTS 1500
 
+/*
+ * Appends the effect curve of spline or bins feature i (effects.c); 0 and
+ * nothing for other features.
+ */
+int fl_report_effect_chart(struct fl_svg_buf *b, const struct fl_model *m, size_t i);
+
 /* The style sheet of both pages. */
 extern const char fl_page_css[];
 

@@ -22,6 +22,7 @@
 #include "fedlead/error.h"
 #include "fedlead/file.h"
 #include "fedlead/schema.h"
+#include "fedlead/spline.h"
 #include "fedlead/svg.h"
 #include "page_int.h"
 
@@ -921,6 +922,25 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 	                 "(orange), against the average lead: for a category, having that value; "
 	                 "for a number, one standard deviation more.");
 	put(&b, "</div>\n");
+	{
+		size_t shown = 0;
+
+		/* Spline and bins features: one curve each, never a basis column. */
+		for (size_t i = 0; i < m->schema->n_features; i++) {
+			if (!fl_spline_is_block(&m->schema->features[i]))
+				continue;
+			if (shown++ == 0)
+				put(&b, "<h2>Effect curves</h2>\n<div class=\"grid\">\n");
+			figure_open(&b, 0);
+			fl_report_effect_chart(&b, m, i);
+			figure_close(&b,
+			             "How this number moves a lead's score, in log-odds against "
+			             "the average lead; shaded: where the training leads' values "
+			             "lay.");
+		}
+		if (shown > 0)
+			put(&b, "</div>\n");
+	}
 
 	if (ev != NULL)
 		decile_table(&b, ev, labelled);

@@ -42,6 +42,17 @@ assert f["visits"]["type"] == "numeric" and f["visits"]["missing"] == "impute", 
 assert f["industry"]["type"] == "categorical", f["industry"]
 assert f["industry"]["values"] == ["finance", "retail", "tech"], f["industry"]
 assert f["industry"]["other"] is True
+# 13 distinct values: the draft proposes a spline with knots from the data.
+assert (f["visits"]["transform"], f["visits"]["knots"]) == ("spline", 5), f["visits"]
+'
+# The rest of this file checks the linear encoding of a number, so its
+# reviewer keeps visits linear (a spline is unit_spline's and e2e_draft's).
+"$PY" -c '
+import json
+s = json.load(open("schema.json"))
+for f in s["features"]:
+    f.pop("transform", None); f.pop("knots", None)
+json.dump(s, open("schema.json", "w"), indent=2)
 '
 
 # ---- check ----

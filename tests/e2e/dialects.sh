@@ -68,6 +68,17 @@ for f in comma.csv tab.tsv pipe.csv; do
 	expect "schema drafts the same from $f" 0
 	check "the draft from $f equals the semicolon one" cmp -s schema.json "draft-$f.json"
 done
+# The draft proposes a spline for "Total Visits"; `cache` below cannot place
+# knots from data yet (it says so), and this file is about separators, so
+# its reviewer keeps the number linear.
+"$PY" -c '
+import json
+s = json.load(open("schema.json"))
+assert s["features"][0]["transform"] == "spline", s["features"][0]
+for f in s["features"]:
+    f.pop("transform", None); f.pop("knots", None)
+json.dump(s, open("schema.json", "w"), indent=2)
+'
 
 # ---- every separator reads the same leads ----
 run "$NODE" check --schema schema.json --data comma.csv

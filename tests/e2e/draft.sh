@@ -14,7 +14,8 @@
 # ---- the export ----
 # 200 leads as a CRM writes them: a lead number, a constant column, a
 # source with "Select" and two spellings of Google, visits with "N/A", and
-# revenue in dollars with thousands separators.
+# revenue in dollars with thousands separators (13 and 97 distinct values:
+# both drafted as splines).
 "$PY" - <<'PYEOF'
 import csv
 sources = ["Google", "google", "Direct Traffic", "Organic Search", "Select", "Google"]
@@ -41,13 +42,13 @@ PYEOF
 run "$NODE" schema --data leads.csv --label Status --out schema.json
 expect "schema drafts the export" 0
 check "the table says what was decided and why, one row per column" diff -u - err <<'TABLE'
-column       kind         why                                                                                 check
-Lead Number  ignore       nearly unique (200 distinct values in 200 rows): looks like an ID                   check: not a feature (an ID goes in --id)
-Magazine     ignore       constant: every value is "No"                                                       check: not a feature
-Lead Source  categorical  3 values; case folded ("Google" in 2 spellings); missing (to other): "Select" (33)  check: the values; are the placeholders no answer?
-Visits       numeric      numbers, clip [0, 12]; missing (imputed): "N/A" (20)                                check: the clip range; are the placeholders no answer?
-Revenue      numeric      numbers, clip [800, 4400]; written with thousands ",", currency "$"                 check: assumed "," separates thousands, else set "decimal": ","; the clip range
-Status       label        positive "Converted" (a word for a conversion), negative "Not Converted"            check: leads are ranked by how likely "Converted" is
+column       kind         why                                                                                                                                         check
+Lead Number  ignore       nearly unique (200 distinct values in 200 rows): looks like an ID                                                                           check: not a feature (an ID goes in --id)
+Magazine     ignore       constant: every value is "No"                                                                                                               check: not a feature
+Lead Source  categorical  3 values; case folded ("Google" in 2 spellings); missing (to other): "Select" (33)                                                          check: the values; are the placeholders no answer?
+Visits       numeric      numbers, clip [0, 12]; spline, 5 knots at the training data's quantiles (13 distinct values); missing (imputed): "N/A" (20)                 check: the clip range; the transform; are the placeholders no answer?
+Revenue      numeric      numbers, clip [800, 4400]; spline, 5 knots at the training data's quantiles (97 distinct values); written with thousands ",", currency "$"  check: assumed "," separates thousands, else set "decimal": ","; the clip range; the transform
+Status       label        positive "Converted" (a word for a conversion), negative "Not Converted"                                                                    check: leads are ranked by how likely "Converted" is
 fedlead-node: drafted schema.json: review every feature before partners agree on it
 TABLE
 run "$NODE" schema --data leads.csv --label Status --out quiet.json --quiet
@@ -65,6 +66,9 @@ assert f["Lead Source"] == {"name": "Lead Source", "type": "categorical", "case"
 assert f["Visits"]["missing"] == "impute" and f["Visits"]["missing_values"] == ["N/A"], f["Visits"]
 assert (f["Revenue"]["type"], f["Revenue"]["thousands"], f["Revenue"]["currency"]) == (
     "numeric", ",", "$"), f["Revenue"]
+# 13 and 97 distinct values: both get a spline with knots from the data.
+assert (f["Visits"]["transform"], f["Visits"]["knots"]) == ("spline", 5), f["Visits"]
+assert (f["Revenue"]["transform"], f["Revenue"]["knots"]) == ("spline", 5), f["Revenue"]
 '
 
 # ---- check, train and score read placeholders as missing ----

@@ -1,0 +1,809 @@
+/*
+ * Feature transforms of numeric features: the schema keys, the B-spline
+ * and bin encodings, knots from quantiles and the effect curves.
+ */
+#include "fedlead/spline.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fedlead/error.h"
+#include "fedlead/model.h"
+#include "fedlead/rowset.h"
+
+#include "spline_int.h"
+
+/* Cubic: four B-splines are non-zero at any value. */
+#define DEGREE 3
+/* Largest |knot| or |special value|, as for a clip range. */
+#define MAX_ABS 1e15
+
+static const char *const transform_names[] = {"", "spline", "bins", "log1p"};
+
+int fl_spline_is_block(const struct fl_feature *f)
+{
+	return f->type == FL_NUMERIC &&
+	       (f->transform == FL_TRANSFORM_SPLINE || f->transform == FL_TRANSFORM_BINS);
+}
+
+size_t fl_spline_basis_width(const struct fl_feature *f)
+{
+	if (f->transform == FL_TRANSFORM_SPLINE)
+		return f->n_knots + DEGREE - 1;
+	if (f->transform == FL_TRANSFORM_BINS)
+		return f->n_knots - 1;
+	return 0;
+}
+
+void fl_transform_free(struct fl_feature *f)
+{
+	free(f->knots);
+	free(f->special);
+	free(f->pspline);
+	f->knots = f->special = f->pspline = NULL;
+}
+
+/* ---- the P-spline transform ---- */
+
+/*
+ * L^-1 for L L' = D'D + eps I, D the (n-2) x n second-difference matrix:
+ * a ridge on the weights of the columns L^-1 b(v) is the P-spline penalty
+ * on the weights of b(v). Row-major, lower triangular, n x n.
+ */
+static int pspline_matrix(size_t n, double **out)
+{
+	double *P = calloc(n * n, sizeof(double)), *L = calloc(n * n, sizeof(double)),
+	       *Li = calloc(n * n, sizeof(double));
+	int r = FL_ERR_NOMEM;
+
+	*out = NULL;
+	if (P == NULL || L == NULL || Li == NULL)
+		goto out;
+	for (size_t k = 0; k + 2 < n; k++) {
+		const double d[3] = {1, -2, 1};
+
+		for (size_t a = 0; a < 3; a++)
+			for (size_t b = 0; b < 3; b++)
+				P[(k + a) * n + k + b] += d[a] * d[b];
+	}
+	for (size_t i = 0; i < n; i++)
+		P[i * n + i] += FL_SPLINE_RIDGE;
+	/* Cholesky; P is positive definite (eps > 0), so no pivot vanishes. */
+	for (size_t j = 0; j < n; j++) {
+		double s = P[j * n + j];
+
+		for (size_t k = 0; k < j; k++)
+			s -= L[j * n + k] * L[j * n + k];
+		L[j * n + j] = sqrt(s);
+		for (size_t i = j + 1; i < n; i++) {
+			double t = P[i * n + j];
+
+			for (size_t k = 0; k < j; k++)
+				t -= L[i * n + k] * L[j * n + k];
+			L[i * n + j] = t / L[j * n + j];
+		}
+	}
+	/* Forward substitution, column by column of the identity. */
+	for (size_t c = 0; c < n; c++)
+		for (size_t i = c; i < n; i++) {
+			double t = i == c ? 1.0 : 0.0;
+
+			for (size_t k = c; k < i; k++)
+				t -= L[i * n + k] * Li[k * n + c];
+			Li[i * n + c] = t / L[i * n + i];
+		}
+	*out = Li;
+	Li = NULL;
+	r = 0;
+out:
+	free(P);
+	free(L);
+	free(Li);
+	return r;
+}
+
+/* ---- schema keys ---- */
+
+static int feature_fail(const char *origin, size_t idx, const char *key, const struct fl_feature *f,
+                        const char *what)
+{
+	return fl_fail(FL_ERR_SCHEMA, "%s: features[%zu].%s (feature \"%.40s\"): %s", origin, idx,
+	               key, f->name, what);
+}
+
+/* A finite number of at most MAX_ABS, -0 as 0 (one canonical text). */
+static int finite_number(json_t *v, double *out)
+{
+	if (!json_is_number(v))
+		return -1;
+	*out = json_number_value(v) + 0.0;
+	return isfinite(*out) && fabs(*out) <= MAX_ABS ? 0 : -1;
+}
+
+static int parse_knots(json_t *jk, size_t idx, const char *origin, struct fl_feature *f)
+{
+	char what[160];
+	size_t n;
+
+	snprintf(what, sizeof(what),
+	         "must be a count from 2 to %d, or an array of 2 to %d strictly increasing "
+	         "numbers",
+	         FL_SPLINE_MAX_KNOTS, FL_SPLINE_MAX_KNOTS);
+	if (jk == NULL) {
+		f->n_knots = FL_SPLINE_DEFAULT_KNOTS;
+		return 0;
+	}
+	if (json_is_integer(jk)) {
+		json_int_t k = json_integer_value(jk);
+
+		if (k < 2 || k > FL_SPLINE_MAX_KNOTS)
+			return feature_fail(origin, idx, "knots", f, what);
+		f->n_knots = (size_t)k;
+		return 0;
+	}
+	if (!json_is_array(jk) || (n = json_array_size(jk)) < 2 || n > FL_SPLINE_MAX_KNOTS)
+		return feature_fail(origin, idx, "knots", f, what);
+	if ((f->knots = malloc(n * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (finite_number(json_array_get(jk, i), &f->knots[i]) != 0)
+			return fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].knots[%zu] (feature \"%.40s\"): must be a "
+			        "finite number from -1e15 to 1e15",
+			        origin, idx, i, f->name);
+		if (i > 0 && !(f->knots[i] > f->knots[i - 1]))
+			return fl_fail(FL_ERR_SCHEMA,
+			               "%s: features[%zu].knots[%zu] (feature \"%.40s\"): %.17g is "
+			               "not above the knot before it (%.17g)",
+			               origin, idx, i, f->name, f->knots[i], f->knots[i - 1]);
+	}
+	f->n_knots = n;
+	f->knots_given = 1;
+	return 0;
+}
+
+static int parse_special(json_t *js, size_t idx, const char *origin, struct fl_feature *f)
+{
+	char what[96];
+	size_t n;
+
+	snprintf(what, sizeof(what), "must be an array of 1 to %d numbers", FL_SPLINE_MAX_SPECIAL);
+	if (!json_is_array(js) || (n = json_array_size(js)) == 0 || n > FL_SPLINE_MAX_SPECIAL)
+		return feature_fail(origin, idx, "special", f, what);
+	if ((f->special = malloc(n * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (finite_number(json_array_get(js, i), &f->special[i]) != 0)
+			return fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].special[%zu] (feature \"%.40s\"): must be "
+			        "a finite number from -1e15 to 1e15",
+			        origin, idx, i, f->name);
+		for (size_t k = 0; k < i; k++)
+			if (f->special[k] == f->special[i])
+				return fl_fail(
+				        FL_ERR_SCHEMA,
+				        "%s: features[%zu].special (feature \"%.40s\"): %.17g "
+				        "is listed twice",
+				        origin, idx, f->name, f->special[i]);
+	}
+	f->n_special = n;
+	return 0;
+}
+
+int fl_transform_parse(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
+{
+	json_t *jt = json_object_get(jf, "transform"), *jk = json_object_get(jf, "knots"),
+	       *js = json_object_get(jf, "special"), *jm = json_object_get(jf, "monotone");
+	const char *t = json_string_value(jt), *mono = json_string_value(jm);
+	int r;
+
+	if (jt == NULL) {
+		const char *key = jk != NULL ? "knots" : js != NULL ? "special" : "monotone";
+
+		if (jk == NULL && js == NULL && jm == NULL)
+			return 0;
+		return feature_fail(origin, idx, key, f,
+		                    "needs \"transform\": \"spline\" or \"bins\"");
+	}
+	if (t != NULL && strcmp(t, "spline") == 0)
+		f->transform = FL_TRANSFORM_SPLINE;
+	else if (t != NULL && strcmp(t, "bins") == 0)
+		f->transform = FL_TRANSFORM_BINS;
+	else if (t != NULL && strcmp(t, "log1p") == 0)
+		f->transform = FL_TRANSFORM_LOG1P;
+	else {
+		char what[160];
+
+		snprintf(what, sizeof(what),
+		         "unknown transform \"%.40s\" (expected \"spline\", \"bins\" or \"log1p\")",
+		         t != NULL ? t : "(not a string)");
+		return feature_fail(origin, idx, "transform", f, what);
+	}
+	if (f->transform == FL_TRANSFORM_LOG1P) {
+		if (jk != NULL || js != NULL || jm != NULL)
+			return feature_fail(origin, idx,
+			                    jk != NULL   ? "knots"
+			                    : js != NULL ? "special"
+			                                 : "monotone",
+			                    f, "applies to \"spline\" and \"bins\" only");
+		return 0;
+	}
+	if ((r = parse_knots(jk, idx, origin, f)) != 0 ||
+	    (js != NULL && (r = parse_special(js, idx, origin, f)) != 0))
+		return r;
+	if (jm != NULL) {
+		if (mono != NULL && strcmp(mono, "increasing") == 0)
+			f->monotone = 1;
+		else if (mono != NULL && strcmp(mono, "decreasing") == 0)
+			f->monotone = -1;
+		else
+			return feature_fail(origin, idx, "monotone", f,
+			                    "must be \"increasing\" or \"decreasing\"");
+	}
+	if (f->transform == FL_TRANSFORM_SPLINE &&
+	    (r = pspline_matrix(fl_spline_basis_width(f), &f->pspline)) != 0)
+		return r;
+	f->enc_width = fl_spline_basis_width(f) + f->n_special + (f->missing == FL_MISSING_IMPUTE);
+	return 0;
+}
+
+int fl_transform_canonical(json_t *jf, const struct fl_feature *f)
+{
+	json_t *a;
+
+	if (f->transform == FL_TRANSFORM_NONE)
+		return 0;
+	if (json_object_set_new(jf, "transform", json_string(transform_names[f->transform])) != 0)
+		return FL_ERR_NOMEM;
+	if (!fl_spline_is_block(f))
+		return 0;
+	/* Knots placed from data are the model's, not the contract's: only
+	 * their count is. Reals with 17 digits, as a clip range. */
+	if (!f->knots_given) {
+		if (json_object_set_new(jf, "knots", json_integer((json_int_t)f->n_knots)) != 0)
+			return FL_ERR_NOMEM;
+	} else {
+		if ((a = json_array()) == NULL || json_object_set_new(jf, "knots", a) != 0)
+			return FL_ERR_NOMEM;
+		for (size_t i = 0; i < f->n_knots; i++)
+			if (json_array_append_new(a, json_real(f->knots[i])) != 0)
+				return FL_ERR_NOMEM;
+	}
+	/* In the order written: it is the order of their columns. */
+	if (f->n_special > 0) {
+		if ((a = json_array()) == NULL || json_object_set_new(jf, "special", a) != 0)
+			return FL_ERR_NOMEM;
+		for (size_t i = 0; i < f->n_special; i++)
+			if (json_array_append_new(a, json_real(f->special[i])) != 0)
+				return FL_ERR_NOMEM;
+	}
+	if (f->monotone != 0 &&
+	    json_object_set_new(jf, "monotone",
+	                        json_string(f->monotone > 0 ? "increasing" : "decreasing")) != 0)
+		return FL_ERR_NOMEM;
+	return 0;
+}
+
+void fl_transform_column_name(const struct fl_feature *f, size_t k, char *buf, size_t bufsz)
+{
+	size_t nb = fl_spline_basis_width(f);
+
+	if (k >= nb + f->n_special)
+		snprintf(buf, bufsz, "%s (missing)", f->name);
+	else if (k >= nb)
+		snprintf(buf, bufsz, "%s=%.17g (special)", f->name, f->special[k - nb]);
+	else if (f->transform == FL_TRANSFORM_SPLINE)
+		snprintf(buf, bufsz, "%s (spline %zu/%zu)", f->name, k + 1, nb);
+	else if (f->knots == NULL)
+		snprintf(buf, bufsz, "%s (bin %zu/%zu)", f->name, k + 1, nb);
+	else
+		snprintf(buf, bufsz, "%s (bin %s%.6g, %.6g%s)", f->name, k == 0 ? "(-inf" : "[",
+		         k == 0 ? -INFINITY : f->knots[k], k + 1 == nb ? INFINITY : f->knots[k + 1],
+		         ")");
+}
+
+int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct, char *why,
+                       size_t whysz)
+{
+	size_t used = strlen(why), run = 0;
+	json_t *sp;
+
+	if (distinct < FL_SPLINE_DRAFT_MIN_DISTINCT) {
+		snprintf(why + used, whysz - used, "; linear: %llu distinct values, fewer than %d",
+		         (unsigned long long)distinct, FL_SPLINE_DRAFT_MIN_DISTINCT);
+		return 0;
+	}
+	if (json_object_set_new(jf, "transform", json_string("spline")) != 0 ||
+	    json_object_set_new(jf, "knots", json_integer(FL_SPLINE_DEFAULT_KNOTS)) != 0)
+		return FL_ERR_NOMEM;
+	snprintf(why + used, whysz - used,
+	         "; spline, %d knots at the training data's quantiles (%llu distinct values)",
+	         FL_SPLINE_DEFAULT_KNOTS, (unsigned long long)distinct);
+	while (run < n && v[run] == v[0])
+		run++;
+	if (v[0] < 0 && run < n && v[run] >= 0 && (double)run >= 0.01 * (double)n) {
+		if ((sp = json_array()) == NULL || json_object_set_new(jf, "special", sp) != 0 ||
+		    json_array_append_new(sp, json_real(v[0])) != 0)
+			return FL_ERR_NOMEM;
+		used = strlen(why);
+		snprintf(why + used, whysz - used,
+		         "; %g (%.0f %% of rows, the only negative value) gets its own indicator",
+		         v[0], 100.0 * (double)run / (double)n);
+	}
+	return 0;
+}
+
+/* ---- encoding ---- */
+
+/*
+ * All cubic B-splines on the clamped knot vector of f at x, which lies in
+ * [first knot, last knot]: B[0..nb), and their derivatives dB (Cox-de Boor
+ * recursion; a zero denominator is a zero term).
+ */
+static void bspline(const struct fl_feature *f, double x, double *B, double *dB)
+{
+	size_t K = f->n_knots, nb = K + DEGREE - 1, m = nb + DEGREE + 1, mu;
+	double t[FL_SPLINE_MAX_KNOTS + 2 * DEGREE], N[FL_SPLINE_MAX_KNOTS + 2 * DEGREE],
+	        N2[FL_SPLINE_MAX_KNOTS + 2 * DEGREE];
+
+	for (size_t i = 0; i < m; i++)
+		t[i] = i <= DEGREE ? f->knots[0] : i >= nb ? f->knots[K - 1] : f->knots[i - DEGREE];
+	/* The interval [t[mu], t[mu+1]) holding x; the last one is closed. */
+	for (mu = DEGREE; mu + 1 < nb && !(x < t[mu + 1]); mu++)
+		;
+	for (size_t i = 0; i + 1 < m; i++)
+		N[i] = i == mu;
+	for (size_t k = 1; k <= DEGREE; k++) {
+		if (k == DEGREE)
+			memcpy(N2, N, sizeof(N));
+		for (size_t i = 0; i + k + 1 < m; i++) {
+			double a = t[i + k] > t[i] ? (x - t[i]) / (t[i + k] - t[i]) : 0,
+			       b = t[i + k + 1] > t[i + 1]
+			                   ? (t[i + k + 1] - x) / (t[i + k + 1] - t[i + 1])
+			                   : 0;
+
+			N[i] = a * N[i] + b * N[i + 1];
+		}
+	}
+	for (size_t i = 0; i < nb; i++) {
+		double a = t[i + DEGREE] > t[i] ? N2[i] / (t[i + DEGREE] - t[i]) : 0,
+		       b = t[i + DEGREE + 1] > t[i + 1] ? N2[i + 1] / (t[i + DEGREE + 1] - t[i + 1])
+		                                        : 0;
+
+		B[i] = N[i];
+		dB[i] = DEGREE * (a - b);
+	}
+}
+
+/* The spline columns at x: B-splines inside the boundary knots, their
+ * tangent lines beyond them, through the P-spline transform. */
+static void spline_columns(const struct fl_feature *f, double x, double *out)
+{
+	size_t K = f->n_knots, nb = fl_spline_basis_width(f);
+	double B[FL_SPLINE_MAX_KNOTS + DEGREE], dB[FL_SPLINE_MAX_KNOTS + DEGREE];
+	double lo = f->knots[0], hi = f->knots[K - 1], at = x < lo ? lo : x > hi ? hi : x;
+
+	bspline(f, at, B, dB);
+	for (size_t i = 0; i < nb; i++)
+		B[i] += dB[i] * (x - at);
+	for (size_t i = 0; i < nb; i++) {
+		double s = 0;
+
+		for (size_t j = 0; j <= i; j++)
+			s += f->pspline[i * nb + j] * B[j];
+		out[i] = s;
+	}
+}
+
+void fl_spline_expand(const struct fl_feature *f, double *x)
+{
+	size_t nb = fl_spline_basis_width(f), bin = 0;
+	double v = x[0];
+
+	memset(x, 0, nb * sizeof(*x));
+	if (isnan(v))
+		return;
+	if (f->transform == FL_TRANSFORM_SPLINE) {
+		spline_columns(f, v, x);
+		return;
+	}
+	/* Bins: the count of inner knots at or below v. */
+	while (bin + 1 < nb && v >= f->knots[bin + 1])
+		bin++;
+	x[bin] = 1.0;
+}
+
+int fl_spline_special(const struct fl_feature *f, double v)
+{
+	for (size_t k = 0; k < f->n_special; k++)
+		if (f->special[k] == v)
+			return (int)k;
+	return -1;
+}
+
+void fl_spline_encode(const struct fl_feature *f, double v, int missing, double *x)
+{
+	size_t nb = fl_spline_basis_width(f);
+
+	memset(x, 0, f->enc_width * sizeof(*x));
+	x[0] = NAN;
+	if (missing) {
+		x[f->enc_width - 1] = 1.0;
+	} else {
+		int k = fl_spline_special(f, v);
+
+		if (k >= 0)
+			x[nb + (size_t)k] = 1.0;
+		else
+			x[0] = v;
+	}
+	if (f->knots != NULL)
+		fl_spline_expand(f, x);
+}
+
+/* ---- knots ---- */
+
+size_t fl_spline_unplaced(const struct fl_schema *s)
+{
+	for (size_t i = 0; i < s->n_features; i++)
+		if (fl_spline_is_block(&s->features[i]) && s->features[i].knots == NULL)
+			return i;
+	return SIZE_MAX;
+}
+
+int fl_schema_set_knots(struct fl_schema *s, size_t i, const double *knots, size_t n)
+{
+	struct fl_feature *f;
+	double *k;
+
+	if (i >= s->n_features || !fl_spline_is_block(&s->features[i]))
+		return fl_fail(FL_ERR_INVALID, "feature %zu has no spline or bins transform", i);
+	f = &s->features[i];
+	if (n != f->n_knots)
+		return fl_fail(FL_ERR_INVALID, "feature \"%s\": %zu knots, the schema says %zu",
+		               f->name, n, f->n_knots);
+	for (size_t j = 0; j < n; j++)
+		if (!isfinite(knots[j]) || (j > 0 && !(knots[j] > knots[j - 1])))
+			return fl_fail(FL_ERR_INVALID,
+			               "feature \"%s\": knot %zu (%.17g) is not finite and above "
+			               "the one before",
+			               f->name, j, knots[j]);
+	if ((k = malloc(n * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(k, knots, n * sizeof(double));
+	free(f->knots);
+	f->knots = k;
+	return 0;
+}
+
+int fl_schema_copy_knots(struct fl_schema *dst, const struct fl_schema *src)
+{
+	int r;
+
+	if (dst->n_features != src->n_features)
+		return fl_fail(FL_ERR_INVALID, "copying knots between different schemas");
+	for (size_t i = 0; i < src->n_features; i++) {
+		const struct fl_feature *f = &src->features[i];
+
+		if (fl_spline_is_block(f) && f->knots != NULL && !f->knots_given &&
+		    (r = fl_schema_set_knots(dst, i, f->knots, f->n_knots)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static int double_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int fl_spline_quantile_knots(const struct fl_feature *f, double *v, size_t n, double *k)
+{
+	size_t K = f->n_knots;
+
+	if (n == 0)
+		return fl_fail(FL_ERR_DATA, "feature \"%s\": no values to place knots at", f->name);
+	qsort(v, n, sizeof(*v), double_cmp);
+	if (!(v[n - 1] > v[0]))
+		return fl_fail(FL_ERR_DATA,
+		               "feature \"%s\": every value is %.17g, so no knots can be placed "
+		               "(a spline needs two distinct values)",
+		               f->name, v[0]);
+	/* Linear interpolation between order statistics (numpy's default). */
+	for (size_t i = 0; i < K; i++) {
+		double pos = (double)i / (double)(K - 1) * (double)(n - 1);
+		size_t lo = (size_t)floor(pos);
+		double frac = pos - (double)lo;
+
+		k[i] = lo + 1 < n ? v[lo] + frac * (v[lo + 1] - v[lo]) : v[n - 1];
+	}
+	k[0] = v[0];
+	k[K - 1] = v[n - 1];
+	/* Ties: a run of equal knots is spread evenly up to the next larger
+	 * one, or, at the top, down from the largest value. */
+	for (size_t i = 1; i < K; i++) {
+		size_t j = i, a;
+
+		if (k[i] > k[i - 1])
+			continue;
+		while (j < K && !(k[j] > k[i - 1]))
+			j++;
+		if (j < K) {
+			for (size_t t = i; t < j; t++)
+				k[t] = k[i - 1] + (k[j] - k[i - 1]) * (double)(t - i + 1) /
+				                          (double)(j - i + 1);
+			continue;
+		}
+		/* The run reaches the largest value: spread the run's knots
+		 * between the last smaller knot and the largest value. */
+		for (a = i - 1; a > 0 && !(k[a] > k[a - 1]); a--)
+			;
+		for (size_t t = a; t + 1 < K; t++)
+			k[t] = k[a - 1] +
+			       (k[K - 1] - k[a - 1]) * (double)(t - a + 1) / (double)(K - a);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Places the knots of every block feature of s that has only a count, from
+ * the raw values in column at[i] of n rows of X (stride doubles apart),
+ * then expands those rows' blocks in place; placed[i] says which. The raw
+ * value sits in the block's first column until then (fl_encode_row()).
+ */
+static int prepare(struct fl_schema *s, double *X, size_t n, size_t stride, const size_t *at,
+                   unsigned char *placed)
+{
+	double *v, knots[FL_SPLINE_MAX_KNOTS];
+	int r = 0;
+
+	if ((v = malloc((n ? n : 1) * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t k = 0;
+
+		if (!fl_spline_is_block(f) || f->knots != NULL)
+			continue;
+		for (size_t row = 0; row < n; row++) {
+			double x = X[row * stride + at[i]];
+
+			if (!isnan(x))
+				v[k++] = x;
+		}
+		if ((r = fl_spline_quantile_knots(f, v, k, knots)) != 0 ||
+		    (r = fl_schema_set_knots(s, i, knots, f->n_knots)) != 0)
+			goto out;
+		placed[i] = 1;
+	}
+	for (size_t row = 0; row < n; row++)
+		for (size_t i = 0; i < s->n_features; i++)
+			if (placed[i])
+				fl_spline_expand(&s->features[i], X + row * stride + at[i]);
+out:
+	free(v);
+	return r;
+}
+
+int fl_spline_prepare(struct fl_schema *s, struct fl_dataset *ds)
+{
+	unsigned char *placed = NULL;
+	size_t *at = NULL;
+	struct fl_stats *st = NULL;
+	int r = 0;
+
+	if (fl_spline_unplaced(s) == SIZE_MAX)
+		return 0;
+	if ((placed = calloc(s->n_features, 1)) == NULL ||
+	    (at = malloc(s->n_features * sizeof(*at))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_features; i++)
+		at[i] = s->features[i].enc_offset;
+	if ((r = prepare(s, ds->X, ds->n, ds->dim, at, placed)) != 0 ||
+	    (r = fl_stats_new(ds->dim, &st)) != 0)
+		goto out;
+	for (size_t row = 0; row < ds->n; row++)
+		fl_stats_add(st, ds->X + row * ds->dim, ds->y[row]);
+	fl_stats_free(ds->stats);
+	ds->stats = st;
+	st = NULL;
+out:
+	fl_stats_free(st);
+	free(placed);
+	free(at);
+	return r;
+}
+
+int fl_spline_prepare_rows(struct fl_schema *s, struct fl_rowset *rs)
+{
+	unsigned char *placed = NULL;
+	size_t *at = NULL;
+	int r = 0;
+
+	if (fl_spline_unplaced(s) == SIZE_MAX)
+		return 0;
+	if ((placed = calloc(s->n_features, 1)) == NULL ||
+	    (at = calloc(s->n_features, sizeof(*at))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
+	/* A block's basis columns are dense in every layout (only its missing
+	 * indicator, its last column, may be a group), so they sit side by
+	 * side in a row of X from the position of the block's first column. */
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t p = 0;
+
+		if (!fl_spline_is_block(f) || f->knots != NULL)
+			continue;
+		while (p < rs->nd && rs->dcol[p] != f->enc_offset)
+			p++;
+		if (p + fl_spline_basis_width(f) > rs->nd ||
+		    rs->dcol[p + fl_spline_basis_width(f) - 1] !=
+		            f->enc_offset + fl_spline_basis_width(f) - 1) {
+			r = fl_fail(FL_ERR_INTERNAL,
+			            "feature \"%s\": its spline columns are not dense", f->name);
+			goto out;
+		}
+		at[i] = p;
+	}
+	r = prepare(s, rs->X, rs->n, rs->nd, at, placed);
+out:
+	free(placed);
+	free(at);
+	return r;
+}
+
+/* ---- effects ---- */
+
+double fl_spline_effect(const struct fl_model *m, size_t i, double v)
+{
+	const struct fl_feature *f = &m->schema->features[i];
+	double x[FL_SPLINE_MAX_KNOTS + FL_SPLINE_MAX_SPECIAL + DEGREE + 1], e = 0;
+
+	if (f->type != FL_NUMERIC)
+		return NAN;
+	if (f->has_clip)
+		v = v < f->clip_lo ? f->clip_lo : v > f->clip_hi ? f->clip_hi : v;
+	if (!fl_spline_is_block(f)) {
+		size_t j = f->enc_offset;
+
+		if (f->transform == FL_TRANSFORM_LOG1P)
+			v = v > -1 ? log1p(v) : NAN;
+		return m->w[j] *
+		       ((v - m->scaler->center[j]) / m->scaler->scale[j] - m->scaler->baseline[j]);
+	}
+	if (f->knots == NULL)
+		return NAN;
+	fl_spline_encode(f, v, 0, x);
+	for (size_t k = 0; k < f->enc_width; k++)
+		e += m->w[f->enc_offset + k] * (x[k] - m->scaler->baseline[f->enc_offset + k]);
+	return e;
+}
+
+size_t fl_spline_density(const struct fl_model *m, size_t i, double *at, double *share)
+{
+	const struct fl_feature *f = &m->schema->features[i];
+	const double *base;
+	size_t nb = fl_spline_basis_width(f), K = f->n_knots;
+
+	if (!fl_spline_is_block(f) || f->knots == NULL)
+		return 0;
+	base = m->scaler->baseline + f->enc_offset;
+	if (f->transform == FL_TRANSFORM_BINS) {
+		for (size_t k = 0; k < nb; k++) {
+			at[k] = 0.5 * (f->knots[k] + f->knots[k + 1]);
+			share[k] = base[k];
+		}
+		return nb;
+	}
+	/* The columns are L^-1 b, so the mean of b is L times their mean; L
+	 * comes back from L^-1 by forward substitution. */
+	for (size_t k = 0; k < nb; k++) {
+		double t[DEGREE], s = 0;
+
+		for (size_t d = 0; d < DEGREE; d++) {
+			size_t q = k + 1 + d; /* position in the clamped knot vector */
+
+			t[d] = q <= DEGREE ? f->knots[0]
+			       : q >= nb   ? f->knots[K - 1]
+			                   : f->knots[q - DEGREE];
+			s += t[d];
+		}
+		at[k] = s / DEGREE;
+	}
+	{
+		double L[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)];
+		const double *Li = f->pspline;
+
+		/* L = (L^-1)^-1, lower triangular, column by column. */
+		for (size_t c = 0; c < nb; c++)
+			for (size_t r = 0; r < nb; r++) {
+				double v = r == c ? 1.0 : 0.0;
+
+				if (r < c) {
+					L[r * nb + c] = 0;
+					continue;
+				}
+				for (size_t k = c; k < r; k++)
+					v -= Li[r * nb + k] * L[k * nb + c];
+				L[r * nb + c] = v / Li[r * nb + r];
+			}
+		for (size_t r = 0; r < nb; r++) {
+			double s = 0;
+
+			for (size_t k = 0; k <= r; k++)
+				s += L[r * nb + k] * base[k];
+			share[r] = s;
+		}
+	}
+	return nb;
+}
+
+/* The effect of a missing value or of special value k (k == n_special:
+ * missing). */
+static double block_indicator_effect(const struct fl_model *m, const struct fl_feature *f,
+                                     size_t col)
+{
+	double e = 0;
+
+	for (size_t k = 0; k < f->enc_width; k++) {
+		size_t j = f->enc_offset + k;
+
+		e += m->w[j] * ((k == col ? 1.0 : 0.0) - m->scaler->baseline[j]);
+	}
+	return e;
+}
+
+int fl_spline_explain(const struct fl_model *m, FILE *fp)
+{
+	const struct fl_schema *s = m->schema;
+
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t nb = fl_spline_basis_width(f), K = f->n_knots;
+		double lo = 0, hi = 0, steps;
+
+		if (!fl_spline_is_block(f) || f->knots == NULL)
+			continue;
+		lo = f->knots[0];
+		hi = f->knots[K - 1];
+		fprintf(fp, "\nEffect of %s (%s, %zu knots", f->name, transform_names[f->transform],
+		        K);
+		for (size_t k = 0; k < K; k++)
+			fprintf(fp, "%s%.6g", k ? ", " : " at ", f->knots[k]);
+		fprintf(fp, "%s), log-odds against the average lead:\n",
+		        f->monotone > 0   ? "; asked increasing"
+		        : f->monotone < 0 ? "; asked decreasing"
+		                          : "");
+		/* Twice as many points as intervals, and the knots among them. */
+		steps = (double)(2 * (K - 1));
+		for (size_t k = 0; k <= (size_t)steps; k++) {
+			double a = k % 2 == 0 ? f->knots[k / 2]
+			                      : 0.5 * (f->knots[k / 2] + f->knots[k / 2 + 1]);
+			double e = fl_spline_effect(m, i, a);
+			int bar = (int)lround(fabs(e) * 20);
+
+			fprintf(fp, "  %14.6g  %+8.4f  %s%.*s\n", a, e, e < 0 ? "-" : "+",
+			        bar > 40 ? 40 : bar, "########################################");
+		}
+		for (size_t k = 0; k < f->n_special; k++)
+			fprintf(fp, "  %14.6g  %+8.4f  (special value)\n", f->special[k],
+			        block_indicator_effect(m, f, nb + k));
+		if (f->missing == FL_MISSING_IMPUTE)
+			fprintf(fp, "  %14s  %+8.4f\n", "(missing)",
+			        block_indicator_effect(m, f, f->enc_width - 1));
+		(void)lo;
+		(void)hi;
+	}
+	return ferror(fp) ? fl_fail(FL_ERR_IO, "write failed") : 0;
+}
