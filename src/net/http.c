@@ -45,19 +45,6 @@ struct fl_http {
 
 /* ---- answering ---- */
 
-static long rss_bytes(void)
-{
-	long pages = 0, rss = 0;
-	FILE *fp = fopen("/proc/self/statm", "r");
-
-	if (fp != NULL) {
-		if (fscanf(fp, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
-		fclose(fp);
-	}
-	return rss * sysconf(_SC_PAGESIZE);
-}
-
 static json_t *num_or_null(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
@@ -145,7 +132,8 @@ static int metrics_text(struct server *s, char **text, size_t *len)
 	        (unsigned long long)s->bytes_in);
 	COUNTER("sent_bytes_total", "Bytes of frames queued for partners.", "%llu",
 	        (unsigned long long)s->bytes_out);
-	GAUGE("resident_memory_bytes", "Resident memory of the coordinator.", "%ld", rss_bytes());
+	GAUGE("resident_memory_bytes", "Resident memory of the coordinator.", "%ld",
+	      fl_httpd_rss_bytes());
 #undef GAUGE
 #undef COUNTER
 #undef METRIC

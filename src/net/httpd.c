@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "fedlead/config.h"
 #include "fedlead/error.h"
@@ -378,4 +379,17 @@ void fl_httpd_free(struct fl_httpd *h)
 	}
 	OPENSSL_cleanse(h->token_hash, sizeof(h->token_hash));
 	free(h);
+}
+
+long fl_httpd_rss_bytes(void)
+{
+	long pages = 0, rss = 0;
+	FILE *fp = fopen("/proc/self/statm", "r");
+
+	if (fp != NULL) {
+		if (fscanf(fp, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(fp);
+	}
+	return rss * sysconf(_SC_PAGESIZE);
 }

@@ -90,6 +90,10 @@ void fl_httpd_free(struct fl_httpd *h);
  */
 int fl_httpd_read_token(const char *key, const char *path, uint8_t hash[SHA256_DIGEST_LENGTH]);
 
+/* This process's resident memory in bytes, for /metrics (0 when
+ * /proc/self/statm cannot be read). */
+long fl_httpd_rss_bytes(void);
+
 /* Whether host is a loopback address or "localhost". */
 int fl_httpd_is_loopback(const char *host);
 

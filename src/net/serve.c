@@ -182,19 +182,6 @@ static char *model_json(const struct svc *v)
 
 /* ---- /metrics ---- */
 
-static long rss_bytes(void)
-{
-	long pages = 0, rss = 0;
-	FILE *fp = fopen("/proc/self/statm", "r");
-
-	if (fp != NULL) {
-		if (fscanf(fp, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
-		fclose(fp);
-	}
-	return rss * sysconf(_SC_PAGESIZE);
-}
-
 static int metrics_text(const struct svc *v, char **text, size_t *len)
 {
 	FILE *fp = open_memstream(text, len);
@@ -267,7 +254,7 @@ static int metrics_text(const struct svc *v, char **text, size_t *len)
 	        v->cur->m->prov.created ? v->cur->m->prov.created : "",
 	        v->cur->verified ? "verified" : "unchecked", (unsigned long long)v->cur->generation,
 	        (unsigned long long)v->reloads, (unsigned long long)v->reload_failures,
-	        fl_httpd_connections(v->httpd), rss_bytes());
+	        fl_httpd_connections(v->httpd), fl_httpd_rss_bytes());
 	return fclose(fp) == 0 ? 0 : FL_ERR_NOMEM;
 }
 
