@@ -10,6 +10,7 @@
 #ifndef FEDLEAD_ENCODE_H
 #define FEDLEAD_ENCODE_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,22 @@ struct fl_stats {
 int fl_stats_new(size_t dim, struct fl_stats **out);
 /* Adds one raw encoded row with its label (NaN entries count as missing). */
 void fl_stats_add(struct fl_stats *st, const double *x, double label);
+
+/* Adds value v of column j (a blank, NaN, counts nothing): the one update
+ * fl_stats_add() makes per column, for passes that walk a row's columns in
+ * their own layout (fl_rowset_stats()). */
+static inline void fl_stats_add_value(struct fl_stats *st, size_t j, double v)
+{
+	if (isnan(v))
+		return;
+	st->count[j] += 1;
+	st->sum[j] += v;
+	st->sumsq[j] += v * v;
+	if (v < st->min[j])
+		st->min[j] = v;
+	if (v > st->max[j])
+		st->max[j] = v;
+}
 /* st += other (same dim); min/max combine. */
 int fl_stats_merge(struct fl_stats *st, const struct fl_stats *other);
 void fl_stats_free(struct fl_stats *st);

@@ -526,19 +526,8 @@ void fl_stats_add(struct fl_stats *st, const double *x, double label)
 {
 	st->rows += 1;
 	st->positives += label;
-	for (size_t j = 0; j < st->dim; j++) {
-		double v = x[j];
-
-		if (isnan(v))
-			continue;
-		st->count[j] += 1;
-		st->sum[j] += v;
-		st->sumsq[j] += v * v;
-		if (v < st->min[j])
-			st->min[j] = v;
-		if (v > st->max[j])
-			st->max[j] = v;
-	}
+	for (size_t j = 0; j < st->dim; j++)
+		fl_stats_add_value(st, j, x[j]);
 }
 
 int fl_stats_merge(struct fl_stats *st, const struct fl_stats *o)

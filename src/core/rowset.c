@@ -332,20 +332,8 @@ void fl_rowset_stats(const struct fl_rowset *rs, struct fl_stats *st)
 
 		st->rows += 1;
 		st->positives += rs->y[i];
-		for (size_t a = 0; a < rs->nd; a++) {
-			size_t j = rs->dcol[a];
-			double v = xd[a];
-
-			if (isnan(v))
-				continue;
-			st->count[j] += 1;
-			st->sum[j] += v;
-			st->sumsq[j] += v * v;
-			if (v < st->min[j])
-				st->min[j] = v;
-			if (v > st->max[j])
-				st->max[j] = v;
-		}
+		for (size_t a = 0; a < rs->nd; a++)
+			fl_stats_add_value(st, rs->dcol[a], xd[a]);
 	}
 	if (rs->nk == 0 || rs->n == 0)
 		return;
