@@ -21,6 +21,10 @@ struct fl_serve_columns {
 /* One CSV field, always quoted; *newlines counts the line ends in it. */
 void fl_serve_put_csv(FILE *fp, const char *s, size_t n, size_t *newlines);
 
+/* The header line of the columns c, every name quoted; *newlines counts
+ * its line end and any in the names. */
+void fl_serve_put_header(FILE *fp, const struct fl_serve_columns *c, size_t *newlines);
+
 /* A JSON real as a CSV field holds it: the shortest of %.15g, %.16g and
  * %.17g that reads back to v, with feature f's decimal comma (f may be
  * NULL). */

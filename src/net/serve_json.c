@@ -373,13 +373,7 @@ int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_colum
 	if (s.p >= s.end || (*s.p != '[' && *s.p != '{'))
 		goto out;
 	*batch = *s.p == '[';
-	for (size_t k = 0; k < c->n; k++) {
-		if (k > 0)
-			putc_unlocked(',', fp);
-		fl_serve_put_csv(fp, c->name[k], strlen(c->name[k]), &nl);
-	}
-	putc_unlocked('\n', fp);
-	nl++;
+	fl_serve_put_header(fp, c, &nl);
 	if (*batch) {
 		s.p++;
 		skip_ws(&s);

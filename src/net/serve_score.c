@@ -232,6 +232,17 @@ void fl_serve_put_csv(FILE *fp, const char *s, size_t n, size_t *newlines)
 	putc_unlocked('"', fp);
 }
 
+void fl_serve_put_header(FILE *fp, const struct fl_serve_columns *c, size_t *newlines)
+{
+	for (size_t k = 0; k < c->n; k++) {
+		if (k > 0)
+			putc_unlocked(',', fp);
+		fl_serve_put_csv(fp, c->name[k], strlen(c->name[k]), newlines);
+	}
+	putc_unlocked('\n', fp);
+	(*newlines)++;
+}
+
 static int columns_of(const struct fl_schema *s, struct fl_serve_columns *c)
 {
 	c->n = 0;
@@ -319,13 +330,7 @@ static int json_to_csv(const json_t *leads, int batch, const struct fl_serve_col
 	char path[300], why[300], num[64];
 	int r;
 
-	for (size_t k = 0; k < c->n; k++) {
-		if (k > 0)
-			putc_unlocked(',', fp);
-		fl_serve_put_csv(fp, c->name[k], strlen(c->name[k]), &nl);
-	}
-	putc_unlocked('\n', fp);
-	nl++;
+	fl_serve_put_header(fp, c, &nl);
 	for (size_t i = 0; i < json_array_size(leads); i++) {
 		const json_t *lead = json_array_get(leads, i);
 
