@@ -187,7 +187,9 @@ static uint64_t budget_units(void)
  * One evaluation under DP: charged to the ledger before the key
  * advertisement goes out, audited with its epsilon, and the audited noise
  * of each block (loss, gradient, Hessian) meets the block's share of the
- * per-release cost for two honest partners (3 of 3, one colluder) without
+ * evaluation's cost (the federation's rho less the statistics release's
+ * tenth, over the 3 evaluations of privacy_releases = 4) for two honest
+ * partners (3 of 3, one colluder) without
  * being more than 1 % above what that share needs; the shares add up to
  * the release's cost.
  */
@@ -201,9 +203,11 @@ static void test_release_charged_and_calibrated(void **state)
 	size_t d = FX->s->dim;
 	double rho, sum = 0, R = sqrt(1.0 + (double)FX->s->n_features);
 	/* At w = 0 with rows clipped to R: loss log 2, gradient R, Hessian
-	 * R^2 / 4; shares 0.02 : 1 : 1.5 of the release's rho. */
+	 * R^2 / 4; shares 0.02 : 1 : 1 of the release's rho. */
 	const char *names[3] = {"loss", "gradient", "hessian"};
-	const double sens[3] = {log(2.0), R, R * R / 4}, share[3] = {0.02, 1, 1.5};
+	const double sens[3] = {log(2.0), R, R * R / 4}, share[3] = {0.02, 1, 1};
+	const uint64_t per_eval =
+	        (budget_units() - (uint64_t)floor(0.1 * (double)budget_units())) / 3;
 	const size_t len[3] = {1, d, d * (d + 1) / 2};
 	int repaired;
 
@@ -221,14 +225,14 @@ static void test_release_charged_and_calibrated(void **state)
 	assert_string_equal(e->federation, FED);
 	assert_string_equal(e->kind, "evaluate");
 	assert_int_equal(e->round, 3);
-	assert_int_equal(e->rho_e12, budget_units() / 4);
+	assert_int_equal(e->rho_e12, per_eval);
 	fl_ledger_close(l);
 
 	ev = audit_events(&t, "privacy_release");
 	assert_int_equal(json_array_size(ev), 1);
 	a = json_array_get(ev, 0);
 	rho = json_real_value(json_object_get(a, "rho"));
-	assert_true(fabs(rho - (double)(budget_units() / 4) / FL_LEDGER_UNITS) < 1e-15);
+	assert_true(fabs(rho - (double)per_eval / FL_LEDGER_UNITS) < 1e-15);
 	assert_int_equal(json_integer_value(json_object_get(a, "honest_partners")), 2);
 	assert_true(fabs(json_real_value(json_object_get(a, "clip")) - R) < 1e-12);
 	blocks = json_object_get(a, "blocks");
@@ -244,7 +248,7 @@ static void test_release_charged_and_calibrated(void **state)
 		assert_string_equal(json_string_value(json_object_get(b, "block")), names[k]);
 		assert_int_equal(n, len[k]);
 		assert_true(fabs(D - sens[k]) < 1e-12 * sens[k]);
-		assert_true(fabs(rb - rho * share[k] / 2.52) < 1e-12 * rho);
+		assert_true(fabs(rb - rho * share[k] / 2.02) < 1e-12 * rho);
 		got = fl_dp_ddg_rho(sqrt((double)n) * D * scale + (double)n,
 		                    D * scale + sqrt((double)n), s2u, 2, n);
 		assert_true(got <= rb * (1 + 1e-12));
@@ -252,7 +256,7 @@ static void test_release_charged_and_calibrated(void **state)
 		sum += rb;
 	}
 	assert_true(fabs(sum - rho) < 1e-12 * rho);
-	/* The epsilon this federation has spent: one release of four. */
+	/* The epsilon this federation has spent: this one release. */
 	assert_true(fabs(json_real_value(json_object_get(a, "epsilon")) -
 	                 fl_dp_epsilon(rho, 1e-6)) < 1e-9);
 	assert_string_equal(json_string_value(json_object_get(a, "mechanism")),
@@ -281,10 +285,12 @@ static void test_releases_refused(void **state)
 
 /*
  * The budget holds across federations on this node, exactly at its edge:
- * after another federation spent all but what this one plans, the Welcome
- * is accepted; one unit (1e-12 of rho) more and it is refused before
- * anything is answered. A restarted node rejoining a federation needs only
- * its remaining releases.
+ * after another federation spent all but what this one may spend (its
+ * whole share: the window's budget, privacy_federation_epsilon unset), the
+ * Welcome is accepted; one unit (1e-12 of rho) more and it is refused
+ * before anything is answered. Its plan: the statistics release a tenth
+ * of its rho, the 19 evaluations of privacy_releases = 20 the rest. A restarted node rejoining a
+ * federation needs only its remaining releases.
  */
 static void test_budget_across_federations(void **state)
 {
@@ -293,7 +299,8 @@ static void test_budget_across_federations(void **state)
 	struct fl_release rel = {0};
 	struct welcome_msg w;
 	uint8_t *frame = NULL;
-	uint64_t B = budget_units(), plan = B / 20 * 20;
+	uint64_t B = budget_units(), stats = (uint64_t)floor(0.1 * (double)B),
+	         per = (B - stats) / 19, plan = stats + 19 * per;
 	size_t len;
 	int repaired;
 	char path[128], msg[600];
@@ -331,10 +338,12 @@ static void test_budget_across_federations(void **state)
 	               "privacy_budget", msg);
 	tnode_free(&t);
 
-	/* fed-b made one release before a restart: 19 are left, and they fit. */
+	/* fed-b made one evaluation before a restart, recorded as a unit less
+	 * than one costs: the statistics and 18 evaluations are left, and they
+	 * fit. */
 	assert_int_equal(fl_ledger_open(path, 0, &l, &repaired), 0);
 	rel.time = (int64_t)time(NULL);
-	rel.rho_e12 = B / 20 - 1;
+	rel.rho_e12 = per - 1;
 	strcpy(rel.federation, "fed-b");
 	assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
 	fl_ledger_close(l);
@@ -462,49 +471,66 @@ static void restore_schema(struct swapped *sw)
 
 /*
  * Each noised entry of the statistics vector and its scale exponent, by
- * hand from the bounds in payload.h: rows and positives 1, weighted 4
- * (2^-2, so 4^2 each in the l2 sensitivity squared); a numeric
- * feature's sum and sum of squares with B = 9, 10, 6 or 12 scaled by the
- * power of two at or above B and B^2 (16 and 128; 16 and 128; 8 and 64;
- * 16 and 256; every feature is missing=error, so no count); each level
- * column's sum (2^0). exp[k] == INT_MIN: not noised, sent as 0. Returns the l2
- * sensitivity squared, with categorical features counting 1 each.
+ * hand from the bounds in payload.h: rows and positives 1, divided by 4
+ * (2^2, so 1/16 each in the l2 sensitivity squared); a numeric feature's
+ * sums about its clip range's midpoint, with B the half-range 4.5 ([0, 9],
+ * [1, 10]), 2.5 ([1, 6]) or 6 ([0, 12]) scaled by the power of two at or
+ * above B and B^2 (8 and 32; 4 and 8; 8 and 64; every feature is
+ * missing=error, so no count); each level column's sum divided by 2.
+ * exp[k] == INT_MIN: not noised, sent as 0. Returns the l2 sensitivity
+ * squared, with categorical features counting 1/4 each.
  */
 static double stats_layout(const struct fl_schema *s, int *exp)
 {
 	size_t d = s->dim, len = fl_payload_stats_len(d);
-	double l2sq = 2 * 16;
+	double l2sq = 2 / 16.0;
 
 	for (size_t k = 0; k < len; k++)
 		exp[k] = INT_MIN;
-	exp[0] = exp[1] = -2;
+	exp[0] = exp[1] = 2;
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;
 
 		if (f->type == FL_CATEGORICAL) {
 			for (size_t c = 0; c < f->enc_width; c++)
-				exp[2 + d + j + c] = 0;
-			l2sq += 1;
+				exp[2 + d + j + c] = 1;
+			l2sq += 0.25;
 			continue;
 		}
 		assert_int_equal(f->missing, FL_MISSING_ERROR);
-		if (f->clip_hi == 9) {
-			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 7;
-			l2sq += pow(9 / 16.0, 2) + pow(81 / 128.0, 2);
-		} else if (f->clip_hi == 10) {
-			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 7;
-			l2sq += pow(10 / 16.0, 2) + pow(100 / 128.0, 2);
+		if (f->clip_hi - f->clip_lo == 9) {
+			exp[2 + d + j] = 3, exp[2 + 2 * d + j] = 5;
+			l2sq += pow(4.5 / 8, 2) + pow(20.25 / 32, 2);
 		} else if (f->clip_hi == 6) {
-			exp[2 + d + j] = 3, exp[2 + 2 * d + j] = 6;
-			l2sq += pow(6 / 8.0, 2) + pow(36 / 64.0, 2);
+			exp[2 + d + j] = 2, exp[2 + 2 * d + j] = 3;
+			l2sq += pow(2.5 / 4, 2) + pow(6.25 / 8, 2);
 		} else {
 			assert_true(f->clip_hi == 12);
-			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 8;
-			l2sq += pow(12 / 16.0, 2) + pow(144 / 256.0, 2);
+			exp[2 + d + j] = 3, exp[2 + 2 * d + j] = 6;
+			l2sq += pow(6 / 8.0, 2) + pow(36 / 64.0, 2);
 		}
 	}
 	return l2sq;
+}
+
+/* A node's conversion of packed statistics v to sums about each numeric
+ * feature's clip range's midpoint c (payload.h): sum - n c and
+ * sumsq - 2 c sum + n c^2 (every feature is missing=error: n is the rows). */
+static void centre_stats(const struct fl_schema *s, double *v)
+{
+	size_t d = s->dim;
+
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t j = f->enc_offset;
+		double c = (f->clip_lo + f->clip_hi) / 2, sum = v[2 + d + j];
+
+		if (f->type == FL_CATEGORICAL)
+			continue;
+		v[2 + d + j] = sum - v[0] * c;
+		v[2 + 2 * d + j] += -2 * c * sum + v[0] * c * c;
+	}
 }
 
 /* The packed statistics of the fixture's rows, as do_stats() computes them. */
@@ -537,7 +563,7 @@ static void test_stats_noise_calibrated(void **state)
 	struct swapped sw;
 	struct fl_stats_dp p;
 	size_t len, n = 0, draws = 60;
-	double *v, *x, rho = (double)(budget_units() / 5) / FL_LEDGER_UNITS, l2sq, scale, var;
+	double *v, *vc, *x, rho = (double)(budget_units() / 5) / FL_LEDGER_UNITS, l2sq, scale, var;
 	double sum = 0, sq = 0, M, got;
 	int *exp;
 
@@ -552,6 +578,10 @@ static void test_stats_noise_calibrated(void **state)
 	for (size_t k = 0; k < len; k++)
 		n += exp[k] != INT_MIN;
 	v = exact_stats();
+	vc = malloc(len * sizeof(double)); /* what the noise is added to */
+	assert_non_null(vc);
+	memcpy(vc, v, len * sizeof(double));
+	centre_stats(FX->s, vc);
 	assert_int_equal(fl_payload_stats_dp_plan(FX->s, rho, 2, FL_SECAGG_STATS_FRAC_BITS,
 	                                          (double)((uint64_t)1 << 40), &p),
 	                 0);
@@ -579,7 +609,7 @@ static void test_stats_noise_calibrated(void **state)
 			}
 			g = ldexp(x[k], p.grid_bits - exp[k]);
 			assert_true(g == floor(g));
-			z = ldexp(x[k] - v[k], -exp[k]);
+			z = ldexp(x[k] - vc[k], -exp[k]);
 			sum += z;
 			sq += z * z;
 		}
@@ -589,6 +619,7 @@ static void test_stats_noise_calibrated(void **state)
 	       var);
 	assert_true(fabs(sum / M) < 6 * sqrt(var / M));
 	assert_true(fabs(sq / var - M) < 6 * sqrt(2 * M));
+	free(vc);
 	free(v);
 	free(x);
 	free(exp);
@@ -653,6 +684,7 @@ static void test_stats_per_lead_bound(void **state)
 		fl_stats_add(st, x, label);
 		fl_payload_stats_pack(st, v);
 		fl_stats_free(st);
+		centre_stats(FX->s, v);
 		for (size_t k = 0; k < len; k++) {
 			double z;
 
@@ -761,9 +793,10 @@ static int stats(struct tnode *t, const char *fed, uint64_t round, uint8_t **fra
 /*
  * The statistics round at a node with differential privacy: charged to the
  * ledger once, as kind "stats", before the key advertisement leaves, and
- * audited with the mechanism's numbers; it counts among privacy_releases,
- * so a node that splits its budget over 2 answers one evaluation after it
- * and refuses the next.
+ * audited with the mechanism's numbers; it costs a tenth of the
+ * federation's rho and counts among privacy_releases, so a node that
+ * splits its budget over 2 answers one evaluation (the other nine tenths)
+ * after it and refuses the next.
  */
 static void test_stats_release_charged(void **state)
 {
@@ -803,8 +836,8 @@ static void test_stats_release_charged(void **state)
 	assert_true(fabs(json_real_value(json_object_get(a, "sensitivity")) - sqrt(l2sq)) < 1e-9);
 	assert_int_equal(json_integer_value(json_object_get(a, "honest_partners")), 2);
 	assert_true(fabs(json_real_value(json_object_get(a, "epsilon")) -
-	                 fl_dp_epsilon((double)(budget_units() / 2) / FL_LEDGER_UNITS, 1e-6)) <
-	            1e-9);
+	                 fl_dp_epsilon(floor(0.1 * (double)budget_units()) / FL_LEDGER_UNITS,
+	                               1e-6)) < 1e-9);
 	json_decref(ev);
 	assert_int_equal(json_array_size(ev = audit_events(&t, "privacy_unprotected")), 0);
 	json_decref(ev);
@@ -822,18 +855,20 @@ static void test_stats_release_charged(void **state)
 	               "refused");
 	tnode_free(&t);
 
-	/* The ledger (locked while the node lives): the statistics release,
-	 * then the evaluation, each a half of the budget. */
+	/* The ledger (locked while the node lives): the statistics release (a
+	 * tenth of the budget), then the evaluation (the rest). */
 	assert_int_equal(fl_ledger_open(t.ledger, 0, &l, &repaired), 0);
 	assert_int_equal(fl_ledger_count(l), 2);
 	e = fl_ledger_entry(l, 0);
 	assert_string_equal(e->federation, FED);
 	assert_string_equal(e->kind, "stats");
 	assert_int_equal(e->round, 1);
-	assert_int_equal(e->rho_e12, budget_units() / 2);
+	assert_int_equal(e->rho_e12, (uint64_t)floor(0.1 * (double)budget_units()));
 	e = fl_ledger_entry(l, 1);
 	assert_string_equal(e->kind, "evaluate");
 	assert_int_equal(e->round, 3);
+	assert_int_equal(e->rho_e12,
+	                 budget_units() - (uint64_t)floor(0.1 * (double)budget_units()));
 	fl_ledger_close(l);
 	free(exp);
 	restore_schema(&sw);
@@ -878,7 +913,8 @@ static void test_stats_refused_without_clip(void **state)
 /*
  * The Welcome's budget check counts a statistics release already made: a
  * restarted node rejoining federation fed-b after its statistics round
- * (one release of 20) needs only 19 more, and is accepted when the window
+ * (one release of 20, a tenth of the federation's rho) needs only its 19
+ * evaluations (the rest, split equally), and is accepted when the window
  * has exactly that left; one unit (1e-12 of rho) less and it is refused.
  */
 static void test_budget_counts_stats(void **state)
@@ -888,7 +924,7 @@ static void test_budget_counts_stats(void **state)
 	struct fl_release rel = {0};
 	struct welcome_msg w;
 	uint8_t *frame = NULL;
-	uint64_t B = budget_units(), per = B / 20;
+	uint64_t B = budget_units(), st = (uint64_t)floor(0.1 * (double)B), per = (B - st) / 19;
 	size_t len;
 	int repaired;
 	char path[128], msg[600];
@@ -898,13 +934,13 @@ static void test_budget_counts_stats(void **state)
 	unlink(path);
 	assert_int_equal(fl_ledger_open(path, 1, &l, &repaired), 0);
 	rel.time = (int64_t)time(NULL) - 60;
-	rel.rho_e12 = B - 20 * per;
+	rel.rho_e12 = B - st - 19 * per;
 	strcpy(rel.federation, "fed-a");
 	rel.round = 3;
 	strcpy(rel.kind, "evaluate");
 	if (rel.rho_e12 > 0)
 		assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
-	rel.rho_e12 = per;
+	rel.rho_e12 = st;
 	strcpy(rel.federation, "fed-b");
 	rel.round = 1;
 	strcpy(rel.kind, "stats");
@@ -988,7 +1024,8 @@ static void test_hello_terms(void **state)
 	Fedlead__Wire__Envelope *env;
 	const Fedlead__Wire__PrivacyTerms *q;
 	uint8_t *frame = NULL;
-	uint64_t budget = budget_units(), per = budget / 4;
+	uint64_t budget = budget_units(), stats = (uint64_t)floor(0.1 * (double)budget),
+	         per = (budget - stats) / 3;
 
 	(void)state;
 	snprintf(t.ledger, sizeof(t.ledger), "%s/hello.ledger", FX->dir);
@@ -1010,7 +1047,7 @@ static void test_hello_terms(void **state)
 	assert_int_equal(q->max_colluders, 1);
 	assert_true(q->rho == (double)budget / FL_LEDGER_UNITS);
 	assert_true(q->rho_left == (double)budget / FL_LEDGER_UNITS);
-	assert_true(q->rho_needed == (double)(4 * per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(stats + 3 * per) / FL_LEDGER_UNITS);
 	assert_int_equal(q->releases_done, 0);
 	fl_wire_free(env);
 
@@ -1020,14 +1057,14 @@ static void test_hello_terms(void **state)
 	env = hello_of(&t, FED);
 	q = env->hello->privacy;
 	assert_true(q->rho_left == (double)(budget - per) / FL_LEDGER_UNITS);
-	assert_true(q->rho_needed == (double)(3 * per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(stats + 2 * per) / FL_LEDGER_UNITS);
 	assert_int_equal(q->releases_done, 1);
 	fl_wire_free(env);
 	/* Another federation: none of its releases made, the window shared. */
 	env = hello_of(&t, "fed-other");
 	q = env->hello->privacy;
 	assert_true(q->rho_left == (double)(budget - per) / FL_LEDGER_UNITS);
-	assert_true(q->rho_needed == (double)(4 * per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(stats + 3 * per) / FL_LEDGER_UNITS);
 	assert_int_equal(q->releases_done, 0);
 	fl_wire_free(env);
 	tnode_free(&t);

@@ -1263,21 +1263,50 @@ static void test_privacy_terms(void **state)
 
 /*
  * The privacy plan's weights on the pooled rows without noise, computed
- * here step by step: the Hessian at w = 0 plus the l2 term, its eigenvalues
- * floored at l2 (the noise measured on the schema's zero entries is 0), and
- * `steps` full steps from w = 0 with it and the exact gradient.
+ * here step by step in the plan's encoding (coord_int.h): each 0/1 column
+ * centred at its frequency p_j (the model scaler's baseline), every
+ * column divided by k = 0.75 sqrt(E / (1 + features)), E = 1 + the
+ * values' columns + sum p_j (1 - p_j), and l2 / k^2 for l2: the Hessian
+ * at w = 0 plus the l2 term, its eigenvalues floored at that l2 (the noise
+ * measured on the schema's zero entries is 0), and `steps` full steps from
+ * w = 0 with it and the exact gradient; then back to the model's
+ * standardised units (w_j / k, and the intercept (w_0 - sum p_j w_j) / k;
+ * no row was clipped, so no calibration).
  */
-static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *sc, double l2,
+static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *sc0, double l2,
                               int steps, double *w)
 {
 	size_t n = fx->raw->n, d = fx->s->dim;
 	double *X = malloc(n * d * sizeof(double)), *H = malloc(d * d * sizeof(double));
 	double *F = malloc(d * d * sizeof(double)), *g = malloc(d * sizeof(double)), loss;
+	double *p = calloc(d, sizeof(double)), E = 1, k, w0;
+	struct fl_scaler *sc = NULL;
 
 	assert_non_null(X);
 	assert_non_null(H);
 	assert_non_null(F);
 	assert_non_null(g);
+	assert_non_null(p);
+	assert_int_equal(fl_scaler_new(d, &sc), 0);
+	for (size_t i = 0; i < fx->s->n_features; i++) {
+		const struct fl_feature *f = &fx->s->features[i];
+
+		for (size_t j = f->enc_offset; j < f->enc_offset + f->enc_width; j++) {
+			if (fl_feature_is_value(f, j)) {
+				E += 1;
+				continue;
+			}
+			p[j] = sc0->baseline[j] > 0 && sc0->baseline[j] < 1 ? sc0->baseline[j] : 0;
+			E += p[j] * (1 - p[j]);
+		}
+	}
+	k = 0.75 * sqrt(E / (1.0 + (double)fx->s->n_features));
+	for (size_t j = 0; j < d; j++) {
+		sc->center[j] = sc0->center[j] + p[j] * sc0->scale[j];
+		sc->scale[j] = sc0->scale[j] * k;
+		sc->impute[j] = sc0->impute[j];
+	}
+	l2 /= k * k;
 	memcpy(X, fx->raw->X, n * d * sizeof(double));
 	for (size_t i = 0; i < n; i++)
 		fl_scaler_apply(sc, X + i * d);
@@ -1298,6 +1327,14 @@ static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *
 		for (size_t j = 0; j < d; j++)
 			w[j] += g[j];
 	}
+	w0 = w[0];
+	for (size_t j = 1; j < d; j++) {
+		w0 -= p[j] * w[j];
+		w[j] /= k;
+	}
+	w[0] = w0 / k;
+	fl_scaler_free(sc);
+	free(p);
 	free(X);
 	free(H);
 	free(F);

@@ -365,12 +365,15 @@ static struct fl_schema *leads_schema(const char *age_clip, const char *visits_c
 }
 
 /*
- * The plan's sensitivities, by hand: age clip [0, 40] (impute): count 1,
- * sum 40 / 64, sum of squares 1600 / 2048; visits [-0.5, 0.25]: B = 0.5 is
- * below 1, so its scales stay 2^0: sum 0.5, sum of squares 0.25; rows and
- * positives 1 each, weighted 4; the two categorical features 1 each.
- *   l1   = 8 + 1 + 0.625 + 0.78125 + 0.5 + 0.25 + 2             = 13.15625
- *   l2^2 = 32 + 1 + 0.390625 + 0.6103515625 + 0.25 + 0.0625 + 2 = 36.3134765625
+ * The plan's sensitivities, by hand, sums about each clip range's
+ * midpoint: age clip [0, 40] (impute), midpoint 20: count 1, sum 20 / 32,
+ * sum of squares 400 / 512; visits [-0.5, 0.25], midpoint -0.125: B =
+ * 0.375 is below 1, so its scales stay 2^0: sum 0.375, sum of squares
+ * 0.140625; rows and positives 1/4 each; the two categorical features
+ * 1/2 each.
+ *   l1   = 0.5 + 1 + 0.625 + 0.78125 + 0.375 + 0.140625 + 1 = 4.421875
+ *   l2^2 = 0.125 + 1 + 0.390625 + 0.6103515625 + 0.140625 + 0.019775390625 + 0.5
+ *        = 2.786376953125
  * 13 entries noised: rows, positives, age's count, sum and sum of squares,
  * visits' sum and sum of squares, six level columns' sums. Without a clip
  * range the plan is refused.
@@ -384,14 +387,14 @@ static void test_stats_dp_plan(void **state)
 	assert_null(fl_payload_stats_unclipped(s));
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1e12, &p), 0);
 	assert_int_equal(p.n_noised, 13);
-	assert_near(p.l1, 13.15625, 1e-12);
-	assert_near(p.l2 * p.l2, 36.3134765625, 1e-12);
-	/* The counts' noise lands on multiples of 2^(-2 - bits): bits <= 14. */
-	assert_true(p.sigma2 >= 1 && p.grid_bits >= 0 && p.grid_bits <= 14);
+	assert_near(p.l1, 4.421875, 1e-12);
+	assert_near(p.l2 * p.l2, 2.786376953125, 1e-12);
+	/* The finest noise lands on multiples of 2^(0 - bits): bits <= 16. */
+	assert_true(p.sigma2 >= 1 && p.grid_bits >= 0 && p.grid_bits <= 16);
 	/* No variance up to 1 suffices: refused, not released with less. */
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1, &p), FL_ERR_LIMIT);
 	assert_string_equal(fl_errmsg(), "a statistics release of rho 0.01 with sensitivity "
-	                                 "6.02607 needs more noise than a node can add");
+	                                 "1.66924 needs more noise than a node can add");
 	bare = leads_schema(NULL, "[0, 1]");
 	assert_string_equal(fl_payload_stats_unclipped(bare)->name, "age");
 	assert_int_equal(fl_payload_stats_dp_plan(bare, 0.01, 2, 16, 1e12, &p), FL_ERR_INVALID);
@@ -404,17 +407,19 @@ static void test_stats_dp_plan(void **state)
  * The coordinator's clean-up of noisy sums (age clip [0, 40], visits
  * [0, 10]; 100 rows after rounding):
  *   rows 99.6 -> 100; positives -3 -> 1 (at least one of each class);
- *   age: count 120 -> 100 (at most the rows), mean 5000 / 100 = 50 -> 40
- *     (its clip), variance 1600 - 1600 < 0 -> (40 / 20)^2 = 4, so sum
- *     4000 and sum of squares 100 (4 + 1600) = 160400; its indicator:
- *     count 100, sum and sum of squares 100 - 100 = 0;
- *   visits (missing = error): count -> the rows, mean 3, variance
- *     4900 / 100 - 9 = 40 -> (10 - 0)^2 / 4 = 25, sum of squares
- *     100 (25 + 9) = 3400;
+ *   age (sums about its clip's midpoint 20): count 120 -> 100 (at most
+ *     the rows), mean offset 5000 / 100 = 50 -> 20 (its clip), so mean 40;
+ *     variance 39999 / 100 - 20^2 < 0 -> (40 / 20)^2 = 4, so sum 4000
+ *     and sum of squares 100 (4 + 1600) = 160400; its indicator: count
+ *     100, sum and sum of squares 100 - 100 = 0;
+ *   visits (missing = error; midpoint 5): count -> the rows, mean 5 +
+ *     -200 / 100 = 3, variance 4400 / 100 - 2^2 = 40 -> (10 - 0)^2 / 4 =
+ *     25, sum 300 and sum of squares 100 (25 + 9) = 3400;
  *   level sums rounded into [0, 100]: -2 -> 0, 150 -> 100, 30.4 -> 30,
  *     40.6 -> 41; every one-hot count is the rows, every sum of squares
  *     its sum; the intercept's entries are the rows.
- * Exact sums pass unchanged.
+ * Exact sums (about the midpoints, as a node sends them) come back as the
+ * plain sums.
  */
 static void test_stats_denoise(void **state)
 {
@@ -432,12 +437,12 @@ static void test_stats_denoise(void **state)
 	st->sum[0] = st->sum[2] = -77;
 	st->count[1] = 120;
 	st->sum[1] = 5000;
-	st->sumsq[1] = 100 * 1600.0 * 1.2 - 100 * 1600.0 * 0.2 - 1; /* variance below 0 */
-	st->sum[3] = 300;
-	st->sumsq[3] = 4900;
+	st->sumsq[1] = 100 * 400.0 - 1; /* variance below 0 */
+	st->sum[3] = -200;
+	st->sumsq[3] = 4400;
 	for (size_t c = 0; c < 6; c++)
 		st->sum[4 + c] = lv[c];
-	fl_payload_stats_denoise(s, st);
+	fl_payload_stats_denoise(s, st, 1);
 	assert_true(st->rows == 100 && st->positives == 1);
 	assert_true(st->count[0] == 100 && st->sum[0] == 100 && st->sumsq[0] == 100);
 	assert_true(st->count[1] == 100 && st->sum[1] == 4000);
@@ -464,10 +469,15 @@ static void test_stats_denoise(void **state)
 		assert_int_equal(fl_stats_new(10, &ex), 0);
 		assert_int_equal(fl_stats_new(10, &st), 0);
 		for (size_t i = 0; i < 4; i++) {
+			double c[10];
+
+			memcpy(c, rows[i], sizeof(c));
+			c[1] -= 20; /* the midpoints of [0, 40] and [0, 10] */
+			c[3] -= 5;
 			fl_stats_add(ex, rows[i], i % 2);
-			fl_stats_add(st, rows[i], i % 2);
+			fl_stats_add(st, c, i % 2);
 		}
-		fl_payload_stats_denoise(s, st);
+		fl_payload_stats_denoise(s, st, 1);
 		assert_true(st->rows == ex->rows && st->positives == ex->positives);
 		for (size_t j = 0; j < 10; j++) {
 			assert_near(st->count[j], ex->count[j], 1e-9);

@@ -121,13 +121,26 @@ void fl_payload_valid_metrics(const double *v, uint32_t bins, struct fl_valid_me
 /* ---- the statistics round under differential privacy ---- */
 
 /*
- * The scale exponent of the rows and positives counts: -2, i.e. they are
- * multiplied by 4 before the noise, which makes their relative noise 4
- * times smaller for 2 x (16 - 1) more in the squared l2 sensitivity (on
- * the CoIL schema, 1.16 times more noise on every other entry). The
- * coordinator's class weight and loss normalisation rest on them.
+ * The scale exponents (entry divided by 2^e before the noise) of the rows
+ * and positives counts, and of a one-hot column's sum. The coordinator
+ * needs none of them precisely (the class weight under "balanced" is the
+ * only use of positives / rows, and a level's frequency only centres its
+ * column for training, where an error of a few per cent costs nothing),
+ * while every unit of sensitivity they take is noise on the numeric sums of
+ * squares, which standardisation rests on: counts 1/4 and levels 1/2 of a
+ * lead's part (bench/README.md, "Differential privacy").
  */
-#define STATS_DP_COUNT_EXP (-2)
+#define STATS_DP_COUNT_EXP 2
+#define STATS_DP_LEVEL_EXP 1
+/* The smallest exponent above: the finest grid starts there. */
+#define STATS_DP_MIN_EXP 0
+
+/* The clip range's midpoint: under differential privacy a numeric
+ * feature's sums are of x - mid and (x - mid)^2 (see payload.h). */
+static double clip_mid(const struct fl_feature *f)
+{
+	return f->clip_lo / 2 + f->clip_hi / 2;
+}
 
 /* The smallest e >= 0 with 2^e >= b. */
 static int pow2_above(double b)
@@ -179,7 +192,9 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 		size_t j = f->enc_offset;
 
 		if (f->type == FL_NUMERIC || f->type == FL_DATE) {
-			double B = fmax(fabs(f->clip_lo), fabs(f->clip_hi));
+			/* |x - mid| <= B for x in [lo, hi] */
+			double B = fmax(fabs(f->clip_lo - clip_mid(f)),
+			                fabs(f->clip_hi - clip_mid(f)));
 			int e1 = pow2_above(B), e2 = pow2_above(B * B);
 			double b1 = B / ldexp(1, e1), b2 = B * B / ldexp(1, e2);
 
@@ -196,17 +211,20 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 			 * adds 1 to one sum of each (or to none when missing). */
 			if (f->type == FL_DATE) {
 				size_t w = 1 + (f->missing == FL_MISSING_IMPUTE);
+				double b = ldexp(1, -STATS_DP_LEVEL_EXP);
 
 				for (size_t c = w; c < f->enc_width; c++)
-					ENTRY(2 + d + j + c, 0);
-				*l1 += 2;
-				*l2sq += 2;
+					ENTRY(2 + d + j + c, STATS_DP_LEVEL_EXP);
+				*l1 += 2 * b;
+				*l2sq += 2 * b * b;
 			}
 		} else {
+			double b = ldexp(1, -STATS_DP_LEVEL_EXP);
+
 			for (size_t c = 0; c < f->enc_width; c++)
-				ENTRY(2 + d + j + c, 0);
-			*l1 += 1;
-			*l2sq += 1;
+				ENTRY(2 + d + j + c, STATS_DP_LEVEL_EXP);
+			*l1 += b;
+			*l2sq += b * b;
 		}
 	}
 #undef ENTRY
@@ -230,7 +248,7 @@ int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noi
 	root = sqrt((double)n);
 	/* The noise lands on multiples of 2^(e - bits): at least 2^-max_bits
 	 * for the smallest e, the counts'. */
-	for (int bits = max_bits + STATS_DP_COUNT_EXP; bits >= 0; bits--) {
+	for (int bits = max_bits + STATS_DP_MIN_EXP; bits >= 0; bits--) {
 		double scale = ldexp(1, bits);
 
 		p->sigma2 = fl_dp_ddg_sigma2(p->l1 * scale + (double)n, p->l2 * scale + root, rho,
@@ -263,6 +281,22 @@ int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_d
 		            p->n_noised, n);
 		goto out;
 	}
+	/* A numeric feature's sums about its clip range's midpoint c: from
+	 * the cnt values' sums, sum - cnt c and sumsq - 2 c sum + cnt c^2 (the
+	 * rounding of these few operations is far below one grid unit). */
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t j = f->enc_offset, d = s->dim;
+		double c, cnt, sum;
+
+		if (f->type != FL_NUMERIC && f->type != FL_DATE)
+			continue;
+		c = clip_mid(f);
+		cnt = f->missing == FL_MISSING_IMPUTE ? v[2 + j] : v[0];
+		sum = v[2 + d + j];
+		v[2 + d + j] = sum - cnt * c;
+		v[2 + 2 * d + j] = v[2 + 2 * d + j] - 2 * c * sum + cnt * c * c;
+	}
 	/* Division by a power of two is exact, and so is the way back. */
 	for (size_t k = 0; k < n; k++)
 		x[k] = ldexp(v[idx[k]], -exp[k]);
@@ -288,7 +322,7 @@ static double clampd(double x, double lo, double hi)
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
-void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st)
+void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st, int centred)
 {
 	double rows = fmax(2, round(st->rows));
 
@@ -305,13 +339,15 @@ void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st)
 			double cnt = f->missing == FL_MISSING_IMPUTE
 			                     ? clampd(round(st->count[j]), 1, rows)
 			                     : rows;
-			double mean = st->sum[j] / cnt, var, w;
+			double mean = st->sum[j] / cnt, var, w, m, mid;
 
 			if (f->has_clip) {
+				/* centred: sums about the midpoint (fl_payload_stats_dp_noise()) */
+				mid = centred ? clip_mid(f) : 0;
 				w = f->clip_hi - f->clip_lo;
-				mean = clampd(mean, f->clip_lo, f->clip_hi);
-				var = clampd(st->sumsq[j] / cnt - mean * mean, w * w / 400,
-				             w * w / 4);
+				m = clampd(mean, f->clip_lo - mid, f->clip_hi - mid);
+				mean = m + mid;
+				var = clampd(st->sumsq[j] / cnt - m * m, w * w / 400, w * w / 4);
 			} else
 				var = fmax(0, st->sumsq[j] / cnt - mean * mean);
 			st->count[j] = cnt;
