@@ -514,37 +514,15 @@ static double stats_layout(const struct fl_schema *s, int *exp)
 	return l2sq;
 }
 
-/* A node's conversion of packed statistics v to sums about each numeric
- * feature's clip range's midpoint c (payload.h): sum - n c and
- * sumsq - 2 c sum + n c^2 (every feature is missing=error: n is the rows). */
-static void centre_stats(const struct fl_schema *s, double *v)
-{
-	size_t d = s->dim;
-
-	for (size_t i = 0; i < s->n_features; i++) {
-		const struct fl_feature *f = &s->features[i];
-		size_t j = f->enc_offset;
-		double c = (f->clip_lo + f->clip_hi) / 2, sum = v[2 + d + j];
-
-		if (f->type == FL_CATEGORICAL)
-			continue;
-		v[2 + d + j] = sum - v[0] * c;
-		v[2 + 2 * d + j] += -2 * c * sum + v[0] * c * c;
-	}
-}
-
-/* The packed statistics of the fixture's rows, as do_stats() computes them. */
+/* The packed statistics of the fixture's rows, as do_stats() computes them
+ * under differential privacy (sums about the clip ranges' midpoints). */
 static double *exact_stats(void)
 {
-	struct fl_stats *st = NULL;
 	double *v = malloc(fl_payload_stats_len(FX->s->dim) * sizeof(double));
 
 	assert_non_null(v);
-	assert_int_equal(fl_stats_new(FX->s->dim, &st), 0);
-	for (size_t i = 0; i < FX->raw->n; i++)
-		fl_stats_add(st, FX->raw->X + i * FX->s->dim, FX->raw->y[i]);
-	fl_payload_stats_pack(st, v);
-	fl_stats_free(st);
+	if (fl_payload_stats_dp_pack(FX->s, FX->raw->X, FX->raw->y, FX->raw->n, v) != 0)
+		fail_msg("%s", fl_errmsg());
 	return v;
 }
 
@@ -581,7 +559,6 @@ static void test_stats_noise_calibrated(void **state)
 	vc = malloc(len * sizeof(double)); /* what the noise is added to */
 	assert_non_null(vc);
 	memcpy(vc, v, len * sizeof(double));
-	centre_stats(FX->s, vc);
 	assert_int_equal(fl_payload_stats_dp_plan(FX->s, rho, 2, FL_SECAGG_STATS_FRAC_BITS,
 	                                          (double)((uint64_t)1 << 40), &p),
 	                 0);
@@ -662,7 +639,6 @@ static void test_stats_per_lead_bound(void **state)
 	                                          (double)((uint64_t)1 << 40), &p),
 	                 0);
 	for (size_t i = 0; i <= FX->raw->n; i++) {
-		struct fl_stats *st = NULL;
 		double l1 = 0, l2 = 0, label = 1;
 
 		if (i < FX->raw->n) {
@@ -680,11 +656,8 @@ static void test_stats_per_lead_bound(void **state)
 				                           : f->clip_hi;
 			}
 		}
-		assert_int_equal(fl_stats_new(d, &st), 0);
-		fl_stats_add(st, x, label);
-		fl_payload_stats_pack(st, v);
-		fl_stats_free(st);
-		centre_stats(FX->s, v);
+		if (fl_payload_stats_dp_pack(FX->s, x, &label, 1, v) != 0)
+			fail_msg("%s", fl_errmsg());
 		for (size_t k = 0; k < len; k++) {
 			double z;
 

@@ -83,18 +83,34 @@ const struct fl_feature *fl_payload_stats_unclipped(const struct fl_schema *s);
  * The noise for one release costing rho when the noise of `noisy` partners
  * adds up (fl_dp_ddg_sigma2()): the finest grid from max_bits down whose
  * variance is at most max_var. FL_ERR_INVALID when a numeric feature has no
- * clip range ("feature \"AGE\" has no clip range"), FL_ERR_LIMIT when no
+ * clip range ("feature \"AGE\" has no clip range") or one too narrow for
+ * its distance from 0 (as fl_payload_stats_dp_pack()), FL_ERR_LIMIT when no
  * grid and variance suffice.
  */
 int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int max_bits,
                              double max_var, struct fl_stats_dp *p);
 
 /*
- * Noises the packed statistics v (fl_payload_stats_len(s->dim) values) in
- * place as planned: the entries that carry information get this partner's
- * discrete Gaussian noise (OpenSSL's CSPRNG), the others become 0.
- * FL_ERR_LIMIT for an entry too large for exact noise (see
- * fl_dgauss_add_grid()), FL_ERR_CRYPTO when the CSPRNG fails.
+ * The packed statistics (fl_payload_stats_pack()'s layout) of n encoded
+ * rows X (n x s->dim) with labels y, as a node releases them under
+ * differential privacy: a numeric or date feature's sum and sum of squares
+ * are of x - mid and (x - mid)^2, mid its clip range's midpoint, built lead
+ * by lead on an exact fixed point (payload.c says why), so that removing
+ * one lead moves each by at most its bound below. FL_ERR_INVALID naming
+ * the feature when it has no clip range or a clip too narrow for its
+ * distance from 0 ("feature \"ts\" has clip [1700000000000, 1700000000000.25],
+ * too narrow ..."), FL_ERR_LIMIT for more than 2^30 rows.
+ */
+int fl_payload_stats_dp_pack(const struct fl_schema *s, const double *X, const double *y, size_t n,
+                             double *v);
+
+/*
+ * Noises the packed statistics v (fl_payload_stats_len(s->dim) values, of
+ * fl_payload_stats_dp_pack()) in place as planned: the entries that carry
+ * information get this partner's discrete Gaussian noise (OpenSSL's
+ * CSPRNG), the others become 0. FL_ERR_LIMIT for an entry too large for
+ * exact noise (see fl_dgauss_add_grid()), FL_ERR_CRYPTO when the CSPRNG
+ * fails.
  */
 int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_dp *p, double *v);
 
@@ -112,7 +128,7 @@ int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_d
  * without a clip range (not possible under DP, where nodes refuse it) only
  * has its variance kept at or above 0. centred: the numeric sums are about
  * the clip ranges' midpoints, as nodes that add noise send them
- * (fl_payload_stats_dp_noise()); 0 for plain sums.
+ * (fl_payload_stats_dp_pack()); 0 for plain sums.
  */
 void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st, int centred);
 

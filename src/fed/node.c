@@ -1654,15 +1654,28 @@ static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, ui
 		        "[low, high] on every numeric feature",
 		        (unsigned long long)ref->round, f->name, fp);
 	}
-	if ((r = fl_stats_new(n->d, &st)) != 0)
-		return r;
-	for (size_t i = 0; i < n->tr_raw->n; i++)
-		fl_stats_add(st, n->tr_raw->X + i * n->d, n->tr_raw->y[i]);
-	if ((v = malloc(fl_payload_stats_len(n->d) * sizeof(double))) == NULL) {
-		r = FL_ERR_NOMEM;
-		goto out;
+	if ((v = malloc(fl_payload_stats_len(n->d) * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if (dp_on(n)) {
+		/* Centred lead by lead, before anything is charged. */
+		if ((r = fl_payload_stats_dp_pack(n->s, n->tr_raw->X, n->tr_raw->y, n->tr_raw->n,
+		                                  v)) != 0) {
+			char why[400];
+
+			if (r == FL_ERR_NOMEM)
+				goto out;
+			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			r = refuse(n, "privacy_clip", "round %llu: %s",
+			           (unsigned long long)ref->round, why);
+			goto out;
+		}
+	} else {
+		if ((r = fl_stats_new(n->d, &st)) != 0)
+			goto out;
+		for (size_t i = 0; i < n->tr_raw->n; i++)
+			fl_stats_add(st, n->tr_raw->X + i * n->d, n->tr_raw->y[i]);
+		fl_payload_stats_pack(st, v);
 	}
-	fl_payload_stats_pack(st, v);
 	r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, v,
 	                 fl_payload_stats_len(n->d), frame, len);
 out:

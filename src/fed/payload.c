@@ -231,16 +231,59 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 	return k;
 }
 
+/*
+ * The fixed point of the centred sums: each lead's scaled term (x - mid) /
+ * 2^e1 or (x - mid)^2 / 2^e2, at most 1 in magnitude, is truncated towards
+ * 0 to a multiple of 2^-STATS_DP_FIX_BITS and added as an integer. The sum
+ * is then exact whatever the order or the number of leads, so removing one
+ * lead moves it by exactly that lead's term, never more than its bound
+ * (truncation only shrinks it). A sum of plain x and x^2 recentred
+ * afterwards, or a floating-point sum of the terms, would instead move by
+ * its rounding, which for a narrow clip far from 0 is many times the bound.
+ * 2^32 steps per unit leave room for 2^30 leads in an int64_t.
+ */
+#define STATS_DP_FIX_BITS 32
+#define STATS_DP_MAX_LEADS ((size_t)1 << 30)
+/*
+ * The doubles near a clip range are ulp(max(|lo|, |hi|)) apart. When that
+ * is coarser than 2^-STATS_DP_MIN_STEPS of the half-width B, the centred
+ * values are too coarse for the grid above (and the midpoint's own
+ * rounding would take a visible share of B): such a clip is refused.
+ */
+#define STATS_DP_MIN_STEPS 24
+
+/* Refuses a clip the fixed point cannot carry within its bound. */
+static int stats_dp_check_clip(const struct fl_feature *f)
+{
+	double mid = clip_mid(f), B = fmax(fabs(f->clip_lo - mid), fabs(f->clip_hi - mid));
+	double big = fmax(fabs(f->clip_lo), fabs(f->clip_hi));
+	double ulp = nextafter(big, INFINITY) - big;
+
+	if (!(B > 0) || ulp > ldexp(B, -STATS_DP_MIN_STEPS))
+		return fl_fail(FL_ERR_INVALID,
+		               "feature \"%.64s\" has clip [%.17g, %.17g], too narrow for its "
+		               "distance from 0: its values are %.3g apart there, more than 2^-%d "
+		               "of its half-width %.6g, so its sums cannot be centred within "
+		               "the per-lead bound",
+		               f->name, f->clip_lo, f->clip_hi, ulp, STATS_DP_MIN_STEPS, B);
+	return 0;
+}
+
 int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int max_bits,
                              double max_var, struct fl_stats_dp *p)
 {
 	const struct fl_feature *f = fl_payload_stats_unclipped(s);
 	double l1, l2sq, root;
 	size_t n;
+	int r;
 
 	*p = (struct fl_stats_dp){0};
 	if (f != NULL)
 		return fl_fail(FL_ERR_INVALID, "feature \"%s\" has no clip range", f->name);
+	for (size_t i = 0; i < s->n_features; i++)
+		if ((s->features[i].type == FL_NUMERIC || s->features[i].type == FL_DATE) &&
+		    (r = stats_dp_check_clip(&s->features[i])) != 0)
+			return r;
 	n = stats_dp_entries(s, NULL, NULL, &l1, &l2sq);
 	p->l1 = l1;
 	p->l2 = sqrt(l2sq);
@@ -264,6 +307,67 @@ int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noi
 	               rho, p->l2);
 }
 
+int fl_payload_stats_dp_pack(const struct fl_schema *s, const double *X, const double *y, size_t n,
+                             double *v)
+{
+	size_t d = s->dim;
+	struct fl_stats *st = NULL;
+	int r;
+
+	if (n > STATS_DP_MAX_LEADS)
+		return fl_fail(FL_ERR_LIMIT,
+		               "%zu leads are more than the statistics release can sum exactly "
+		               "(%zu)",
+		               n, STATS_DP_MAX_LEADS);
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+
+		if (f->type != FL_NUMERIC && f->type != FL_DATE)
+			continue;
+		if (!f->has_clip)
+			return fl_fail(FL_ERR_INVALID, "feature \"%s\" has no clip range", f->name);
+		if ((r = stats_dp_check_clip(f)) != 0)
+			return r;
+	}
+	/* Counts and the one-hot columns' sums are small integers, exact. */
+	if ((r = fl_stats_new(d, &st)) != 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		fl_stats_add(st, X + i * d, y[i]);
+	fl_payload_stats_pack(st, v);
+	fl_stats_free(st);
+	/* A numeric feature's sums about its clip range's midpoint, lead by
+	 * lead on the fixed point above. */
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t j = f->enc_offset;
+		double mid, B;
+		int e1, e2;
+		int64_t q1 = 0, q2 = 0;
+
+		if (f->type != FL_NUMERIC && f->type != FL_DATE)
+			continue;
+		mid = clip_mid(f);
+		B = fmax(fabs(f->clip_lo - mid), fabs(f->clip_hi - mid));
+		e1 = pow2_above(B);
+		e2 = pow2_above(B * B);
+		for (size_t k = 0; k < n; k++) {
+			double x = X[k * d + j], c;
+
+			if (isnan(x))
+				continue;
+			/* rows are clipped at encoding; again here, as the bound rests on it */
+			c = (x < f->clip_lo ? f->clip_lo : x > f->clip_hi ? f->clip_hi : x) - mid;
+			/* |c| <= B and c^2 <= B^2 (rounding is monotone); the casts truncate */
+			q1 += (int64_t)ldexp(c, STATS_DP_FIX_BITS - e1);
+			q2 += (int64_t)ldexp(c * c, STATS_DP_FIX_BITS - e2);
+		}
+		v[2 + d + j] = ldexp((double)q1, e1 - STATS_DP_FIX_BITS);
+		v[2 + 2 * d + j] = ldexp((double)q2, e2 - STATS_DP_FIX_BITS);
+	}
+	return 0;
+}
+
 int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_dp *p, double *v)
 {
 	size_t len = fl_payload_stats_len(s->dim), n, bad;
@@ -280,22 +384,6 @@ int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_d
 		r = fl_fail(FL_ERR_INVALID, "statistics noise planned for %zu entries, not %zu",
 		            p->n_noised, n);
 		goto out;
-	}
-	/* A numeric feature's sums about its clip range's midpoint c: from
-	 * the cnt values' sums, sum - cnt c and sumsq - 2 c sum + cnt c^2 (the
-	 * rounding of these few operations is far below one grid unit). */
-	for (size_t i = 0; i < s->n_features; i++) {
-		const struct fl_feature *f = &s->features[i];
-		size_t j = f->enc_offset, d = s->dim;
-		double c, cnt, sum;
-
-		if (f->type != FL_NUMERIC && f->type != FL_DATE)
-			continue;
-		c = clip_mid(f);
-		cnt = f->missing == FL_MISSING_IMPUTE ? v[2 + j] : v[0];
-		sum = v[2 + d + j];
-		v[2 + d + j] = sum - cnt * c;
-		v[2 + 2 * d + j] = v[2 + 2 * d + j] - 2 * c * sum + cnt * c * c;
 	}
 	/* Division by a power of two is exact, and so is the way back. */
 	for (size_t k = 0; k < n; k++)
@@ -342,7 +430,7 @@ void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st, in
 			double mean = st->sum[j] / cnt, var, w, m, mid;
 
 			if (f->has_clip) {
-				/* centred: sums about the midpoint (fl_payload_stats_dp_noise()) */
+				/* centred: sums about the midpoint (fl_payload_stats_dp_pack()) */
 				mid = centred ? clip_mid(f) : 0;
 				w = f->clip_hi - f->clip_lo;
 				m = clampd(mean, f->clip_lo - mid, f->clip_hi - mid);
