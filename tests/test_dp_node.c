@@ -353,6 +353,102 @@ static void test_budget_across_federations(void **state)
 	tnode_free(&t);
 }
 
+/* What the ledger at path has charged to federation fed, in ledger units. */
+static uint64_t fed_spent(const char *path, const char *fed)
+{
+	struct fl_ledger *l = NULL;
+	int repaired;
+	uint64_t s = 0;
+
+	assert_int_equal(fl_ledger_open(path, 0, &l, &repaired), 0);
+	for (size_t i = 0; i < fl_ledger_count(l); i++)
+		if (strcmp(fl_ledger_entry(l, i)->federation, fed) == 0)
+			s += fl_ledger_entry(l, i)->rho_e12;
+	fl_ledger_close(l);
+	return s;
+}
+
+/* A fresh ledger at DIR/NAME.ledger holding one evaluation of federation
+ * fed costing rho_e12 units. */
+static void ledger_with(const char *name, const char *fed, uint64_t rho_e12)
+{
+	struct fl_ledger *l = NULL;
+	struct fl_release rel = {0};
+	char path[128];
+	int repaired;
+
+	snprintf(path, sizeof(path), "%s/%s.ledger", FX->dir, name);
+	unlink(path);
+	assert_int_equal(fl_ledger_open(path, 1, &l, &repaired), 0);
+	rel.time = (int64_t)time(NULL) - 60;
+	rel.rho_e12 = rho_e12;
+	snprintf(rel.federation, sizeof(rel.federation), "%s", fed);
+	rel.round = 3;
+	strcpy(rel.kind, "evaluate");
+	assert_int_equal(fl_ledger_charge(l, &rel, budget_units(), 0), 0);
+	fl_ledger_close(l);
+}
+
+/*
+ * Releases cost by kind, so the count of privacy_releases alone does not
+ * bound a federation's spending; the sum does, exactly at its edge. With
+ * privacy_releases = 3 the federation may spend the statistics (a tenth of
+ * its rho, S) and two evaluations (half the rest each, E): S + 2E.
+ *  - Three evaluations: the third is release 3 of 3 but would spend
+ *    3E > S + 2E, so it is refused before anything is charged or sent.
+ *  - One evaluation already recorded at S + E: the next evaluation
+ *    spends exactly S + 2E and is answered.
+ *  - Recorded at S + E + 1 unit: the next one would pass the edge by one
+ *    unit (1e-12 of rho) and is refused, with nothing charged.
+ */
+static void test_spending_edge_refused(void **state)
+{
+	struct tnode t;
+	uint8_t *frame = NULL;
+	uint64_t B = budget_units(), S = (uint64_t)floor(0.1 * (double)B), E = (B - S) / 2;
+	char msg[600];
+
+	(void)state;
+	tnode_new(&t, "edge-eee", 3);
+	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 3, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	assert_int_equal(eval(&t, FED, 4, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_releases: round 5: an evaluation release of rho %.6g would take "
+	         "federation \"fed-dp\" past its rho %.6g (%.6g spent in 2 releases); refused",
+	         (double)E / FL_LEDGER_UNITS, (double)(S + 2 * E) / FL_LEDGER_UNITS,
+	         (double)(2 * E) / FL_LEDGER_UNITS);
+	assert_refused(&t, eval(&t, FED, 5, &frame), frame, "privacy_releases", msg);
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), 2 * E);
+
+	ledger_with("edge-fits", FED, S + E);
+	tnode_new(&t, "edge-fits", 3);
+	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 4, &frame), FL_FEDNODE_REPLY);
+	assert_non_null(frame);
+	free(frame);
+	frame = NULL;
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), S + 2 * E);
+
+	ledger_with("edge-past", FED, S + E + 1);
+	tnode_new(&t, "edge-past", 3);
+	join(&t, FED);
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_releases: round 4: an evaluation release of rho %.6g would take "
+	         "federation \"fed-dp\" past its rho %.6g (%.6g spent in 1 releases); refused",
+	         (double)E / FL_LEDGER_UNITS, (double)(S + 2 * E) / FL_LEDGER_UNITS,
+	         (double)(S + E + 1) / FL_LEDGER_UNITS);
+	assert_refused(&t, eval(&t, FED, 4, &frame), frame, "privacy_releases", msg);
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), S + E + 1);
+}
+
 /*
  * The coordinator's plan of releases is checked at the Welcome, before the
  * ledger is touched: none (a data-dependent number of evaluations) or more
@@ -1172,6 +1268,7 @@ int main(void)
 	        cmocka_unit_test(test_release_charged_and_calibrated),
 	        cmocka_unit_test(test_releases_refused),
 	        cmocka_unit_test(test_budget_across_federations),
+	        cmocka_unit_test(test_spending_edge_refused),
 	        cmocka_unit_test(test_plan_refused),
 	        cmocka_unit_test(test_unprotected_refused),
 	        cmocka_unit_test(test_privacy_settings),

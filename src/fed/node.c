@@ -1030,10 +1030,10 @@ static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kin
 	 * statistics and two): the sum does. */
 	if (dp_cost(pl, kind) > dp_left(q, pl))
 		return refuse(n, "privacy_releases",
-		              "round %llu: a %s release of rho %.6g would take federation "
+		              "round %llu: %s release of rho %.6g would take federation "
 		              "\"%.64s\" past its rho %.6g (%.6g spent in %llu releases)",
 		              (unsigned long long)round,
-		              strcmp(kind, "stats") == 0 ? "statistics" : "evaluation",
+		              strcmp(kind, "stats") == 0 ? "a statistics" : "an evaluation",
 		              dp_cost(pl, kind) / FL_LEDGER_UNITS, n->federation_id,
 		              dp_total(q, pl) / FL_LEDGER_UNITS, pl->spent_fed / FL_LEDGER_UNITS,
 		              (unsigned long long)pl->done);
