@@ -1082,6 +1082,37 @@ static Fedlead__Wire__Envelope *hello_of(struct tnode *t, const char *fed)
 }
 
 /*
+ * Protocol version 6 changed the statistics a node with differential
+ * privacy sends (sums about the clip midpoints). Its Hello says 6, so a
+ * coordinator of version 5 rejects it there; and a Welcome of version 5
+ * is refused before anything is answered or charged: the ledger stays
+ * empty.
+ */
+static void test_previous_protocol_refused(void **state)
+{
+	struct tnode t;
+	struct welcome_msg w;
+	Fedlead__Wire__Envelope *env;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	(void)state;
+	tnode_new(&t, "proto5", 3);
+	env = hello_of(&t, FED);
+	assert_int_equal(env->hello->protocol_version, 6);
+	assert_non_null(env->hello->privacy);
+	fl_wire_free(env);
+	welcome(&w, FED, 1);
+	w.w.protocol_version = 5;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "coordinator speaks protocol version 5, this node "
+	                                 "version 6");
+	assert_null(frame);
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), 0);
+}
+
+/*
  * The terms a node announces in its Hello: its settings, and what its
  * ledger has left for the federation (before and after one release);
  * a node without differential privacy announces none.
@@ -1273,6 +1304,7 @@ int main(void)
 	        cmocka_unit_test(test_unprotected_refused),
 	        cmocka_unit_test(test_privacy_settings),
 	        cmocka_unit_test(test_hello_terms),
+	        cmocka_unit_test(test_previous_protocol_refused),
 	        cmocka_unit_test(test_final_model_privacy),
 	        cmocka_unit_test(test_stats_noise_calibrated),
 	        cmocka_unit_test(test_stats_per_lead_bound),

@@ -1743,10 +1743,17 @@ static void flip_fingerprint(Fedlead__Wire__Hello *hello)
 	hello->schema_fingerprint.data[0] ^= 1;
 }
 
-/* A node of the previous protocol (3: unsigned unmask replies). */
+/* A node of an older protocol (3: unsigned unmask replies). */
 static void protocol_three(Fedlead__Wire__Hello *hello)
 {
 	hello->protocol_version = 3;
+}
+
+/* A node of the previous protocol (5: plain statistics sums under
+ * differential privacy). */
+static void protocol_five(Fedlead__Wire__Hello *hello)
+{
+	hello->protocol_version = 5;
 }
 
 static void test_join_rejections(void **state)
@@ -1786,20 +1793,29 @@ static void test_join_rejections(void **state)
 
 	assert_int_equal(join_as(h, 1, NULL, "", protocol_three), FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "partner globex: protocol version 3 is not supported "
-	                                 "(this coordinator speaks 5)");
-	/* And a node, to a coordinator of version 3. */
+	                                 "(this coordinator speaks 6)");
+	/* The previous version, whose statistics under differential privacy
+	 * this coordinator would misread: refused at the Hello too. */
+	assert_int_equal(join_as(h, 1, NULL, "", protocol_five), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "partner globex: protocol version 5 is not supported "
+	                                 "(this coordinator speaks 6)");
+	/* And a node, to a coordinator of version 3 or 5. */
 	{
 		Fedlead__Wire__Welcome w = FEDLEAD__WIRE__WELCOME__INIT;
 
 		w.protocol_version = 3;
 		assert_int_equal(fl_fednode_welcome(h->node[1], &w), FL_ERR_PROTO);
 		assert_string_equal(fl_errmsg(),
-		                    "coordinator speaks protocol version 3, this node version 5");
+		                    "coordinator speaks protocol version 3, this node version 6");
+		w.protocol_version = 5;
+		assert_int_equal(fl_fednode_welcome(h->node[1], &w), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "coordinator speaks protocol version 5, this node version 6");
 	}
 	assert_int_equal(join_as(h, 1, NULL, "other-fed", NULL), FL_ERR_AUTH);
 	assert_string_equal(fl_errmsg(), "partner globex: partner asked for federation "
 	                                 "\"other-fed\", this is \"" FED_ID "\"");
-	assert_int_equal(h->rejects[1], 3);
+	assert_int_equal(h->rejects[1], 4);
 	/* Asking for this federation by name is fine. */
 	assert_int_equal(join_as(h, 1, NULL, FED_ID, NULL), 0);
 
