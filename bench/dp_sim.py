@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
 """Simulation of fedlead's differential-privacy plan (bench/README.md,
 "Differential privacy"): the mechanism of src/fed/node.c and the plan of
-src/fed/coord_train.c in numpy, with Gaussian noise of the discrete
-Gaussian's variance, to compare plans over many noise draws (a real
-federation is one draw). Needs python3-numpy.
+src/fed/coord_train.c and coord_privacy.c in numpy, with Gaussian noise of
+the discrete Gaussian's variance, to compare plans over many noise draws (a
+real federation is one draw). Needs python3-numpy.
 
-    python3 bench/dp_sim.py [--data bank|coil] [--eps 1] [--runs 40] [--clip R] [--steps 3]
-                            [--stats exact|built|SHARE[,center][,light]]
+    python3 bench/dp_sim.py [--data bank|coil] [--eps 1] [--runs 40] [--steps 2]
+                            [--kappa 0.75] [--stats built|exact] [--old]
 
 Prints the held-out AUC and log-loss of the non-private model (Newton to
 convergence, l2 = 1) and, per epsilon, the private plan's mean, standard
 deviation and how many runs were more than 0.01 below.
 
---stats says where the standardisation comes from: "exact" (the training
-rows' own means and deviations, no budget: the simulation before the
-statistics round became a release), "built" (the statistics release as
-src/fed/payload.c makes it: one release of the plan's steps + 1, sums of the
-clipped values and their squares scaled by powers of two above the clip
-bound, counts weighted 4, each one-hot column 1), or a share of the
-federation's rho for that release with the rest split over the steps, and
-"center" (sums around the clip range's midpoint, so the squares' bound is
-the half-range squared) and "light" (counts and one-hot columns weighted
-1/4 and 1/2) as variants that are not built.
+The plan as built: the statistics release takes a tenth of the rho
+(payload.c: numeric sums about the clip range's midpoint, counts 1/4 and
+level columns 1/2 of a lead's part), the evaluations split the rest
+equally; the first carries the Hessian at w = 0 and the gradient (equal
+shares), the others the gradient; the coordinator trains in its own
+encoding (every 0/1 column centred at its frequency, every column divided
+by k = kappa sqrt(E |x|^2 / (1 + features))), in which the nodes clip rows
+to sqrt(1 + features); the Hessian's known zeros (of the 0/1 encoding)
+restored, its eigenvalues floored at l2 + sqrt(d) s; full steps; the
+weights mapped back and scaled by min(1, R k / sqrt(E |x|^2)).
+
+--stats exact: the training rows' own means, deviations and frequencies,
+no budget. --old: the plan before this one (the statistics a quarter of
+rho with sums about 0, counts weighted 4; no centring, rows clipped to
+sqrt(1 + features) as standardised; Hessian 1.5 : gradient 1; 3 steps).
 """
 import argparse, csv, json, math, os
 import numpy as np
@@ -184,48 +189,135 @@ def plan(X, y, Z, eps, R, steps, l2, rng, delta=1e-6, noisy=2, parts=3):
     return w
 
 
+
+def stats_new(X, num, oh, clips, n_cat, rho, rng, noisy=2, parts=3):
+    """The statistics release as built: means and deviations of the numeric
+    columns and the levels' frequencies from one noised release."""
+    l2sq = 2 / 16.0 + n_cat / 4.0
+    bounds = []
+    for lo, hi in clips:
+        c = lo / 2 + hi / 2
+        b = (hi - lo) / 2
+        s1, s2 = 2.0 ** pow2_above(b), 2.0 ** pow2_above(b * b)
+        l2sq += (b / s1) ** 2 + (b * b / s2) ** 2
+        bounds.append((c, s1, s2))
+    sd = math.sqrt(parts * l2sq / (2 * noisy * rho))
+    rows = max(2, round(len(X) + rng.normal(0, sd) * 4))
+    p = np.clip(np.round(X[:, oh].sum(0) + rng.normal(0, sd, oh.sum()) * 2), 0, rows) / rows
+    Xn = X[:, num]
+    mu, sg = np.zeros(Xn.shape[1]), np.ones(Xn.shape[1])
+    for j, ((lo, hi), (c, s1, s2)) in enumerate(zip(clips, bounds)):
+        w = hi - lo
+        m = np.clip(((Xn[:, j] - c).sum() + rng.normal(0, sd) * s1) / rows, lo - c, hi - c)
+        v = np.square(Xn[:, j] - c).sum() + rng.normal(0, sd) * s2
+        mu[j], sg[j] = m + c, math.sqrt(np.clip(v / rows - m * m, w * w / 400, w * w / 4))
+    return mu, sg, p
+
+
+def plan_new(X, y, blocks, p_oh, oh, eps, R, kappa, steps, l2, rng, share_stats, nf,
+             delta=1e-6, noisy=2, parts=3):
+    """The evaluations as built, on X standardised (numeric) with 0/1 levels;
+    returns the model's weights in those units."""
+    n, d = X.shape
+    p = np.zeros(d)
+    p[np.where(oh)[0]] = np.where((p_oh > 0) & (p_oh < 1), p_oh, 0)
+    E = 1 + (~oh[1:]).sum() + np.sum(p * (1 - p))
+    k = kappa * math.sqrt(E / (1 + nf))
+    M = np.eye(d) / k
+    M[1:, 0] = -p[1:] / k  # x' = M x
+    Xe = X @ M.T
+    Xe = Xe * np.minimum(1, R / np.linalg.norm(Xe, axis=1))[:, None]
+    l2p = l2 / (k * k)
+    P = np.eye(d) * l2p
+    P[0, 0] = 0
+    rho = rho_budget(eps, delta)
+    r_eval = rho * (1 - share_stats) / steps
+    k2 = parts / (2 * noisy)
+    w = np.zeros(d)
+    for t in range(steps):
+        pr = sig(Xe @ w)
+        rg = r_eval / 2 if t == 0 else r_eval  # the loss's 1 % left out
+        g = Xe.T @ (pr - y) + rng.normal(0, math.sqrt(k2 * R * R / rg), d)
+        if t == 0:
+            H = Xe.T @ Xe / 4
+            E_ = np.triu(rng.normal(0, math.sqrt(k2 * (R ** 4 / 16) / (r_eval / 2)), (d, d)))
+            H = H + E_ + np.triu(E_, 1).T
+            ss = ws = 0.0
+            for b in blocks:
+                for a in range(len(b)):
+                    for c in range(a + 1, len(b)):
+                        j, l = b[a], b[c]
+                        r = H[j, l] + p[l] * H[j, 0] + p[j] * H[l, 0] + p[j] * p[l] * H[0, 0]
+                        ss += r * r
+                        ws += 1 + p[j] ** 2 + p[l] ** 2 + (p[j] * p[l]) ** 2
+                        H[j, l] -= r
+                        H[l, j] = H[j, l]
+            s = math.sqrt(ss / ws)
+            ev, V = np.linalg.eigh(H + P)
+            B = (V * np.maximum(ev, l2p + math.sqrt(d) * s)) @ V.T
+        w = w - np.linalg.solve(B, g + P @ w)
+    cal = min(1.0, R * k / math.sqrt(E))
+    return cal * (M.T @ w)
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="bank")
     ap.add_argument("--eps", default="1")
     ap.add_argument("--runs", type=int, default=40)
-    ap.add_argument("--clip", type=float, default=0, help="0: sqrt(1 + features)")
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--stats", default="exact")
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--kappa", type=float, default=0.75)
+    ap.add_argument("--stats", default="built")
+    ap.add_argument("--old", action="store_true")
     a = ap.parse_args()
     X, y, te, num, clips, Z, nf = load(a.data)
     n_cat = nf - len(clips)
+    oh = ~num.copy()
+    oh[0] = False
+    blocks, j = [], 0
+    while j < X.shape[1]:  # the runs of one-hot columns Z ties together
+        if oh[j]:
+            b = [j]
+            while j + 1 < X.shape[1] and Z[j, j + 1]:
+                j += 1
+                b.append(j)
+            blocks.append(b)
+        j += 1
     ytr, yte = y[~te], y[te]
     mu0, sd0 = X[~te][:, num].mean(0), X[~te][:, num].std(0)
+    p0 = X[~te][:, oh].mean(0)
     Xs = standardise(X, num, mu0, sd0)
-    Xtr, Xte = Xs[~te], Xs[te]
-    opt = a.stats.split(",")
-    share = {"exact": 0.0, "built": 1.0 / (a.steps + 1)}.get(opt[0])
-    share = float(opt[0]) if share is None else share
-    R = a.clip or math.sqrt(1 + nf)
-    w0 = newton(Xtr, ytr, 1.0)
-    p0 = sig(Xte @ w0)
-    base = auc(yte, p0)
+    w0 = newton(Xs[~te], ytr, 1.0)
+    q0 = sig(Xs[te] @ w0)
+    base = auc(yte, q0)
     print("%s: %d training rows, %d columns; without privacy: AUC %.4f, log-loss %.4f"
-          % (a.data, len(ytr), Xtr.shape[1], base, logloss(yte, p0)))
+          % (a.data, len(ytr), X.shape[1], base, logloss(yte, q0)))
+    R = math.sqrt(1 + nf)
     for e in [float(x) for x in a.eps.split(",")]:
         res = []
         for k in range(a.runs):
             rng = np.random.default_rng(k)
-            ee, A, B = e, Xtr, Xte
-            if share > 0:
-                rho = rho_budget(e, 1e-6)
-                mu, sd = stats_release(X[~te], num, clips, n_cat, rho * share, rng,
-                                       "center" in opt, "light" in opt)
-                Xs = standardise(X, num, mu, sd)
-                ee, A, B = eps_of(rho * (1 - share), 1e-6), Xs[~te], Xs[te]
-            w = plan(A, ytr, Z, ee, R, a.steps, 1.0, rng)
-            p = sig(B @ w)
-            res.append((auc(yte, p), logloss(yte, p)))
+            rho = rho_budget(e, 1e-6)
+            if a.old:
+                share = 0 if a.stats == "exact" else 1.0 / (a.steps + 1)
+                mu, sd = (mu0, sd0) if share == 0 else stats_release(
+                    X[~te], num, clips, n_cat, rho * share, rng, False, False)
+                A = standardise(X, num, mu, sd)
+                w = plan(A[~te], ytr, Z, eps_of(rho * (1 - share), 1e-6), R, a.steps, 1.0, rng)
+            else:
+                share = 0 if a.stats == "exact" else 0.1
+                mu, sd, p = (mu0, sd0, p0) if share == 0 else stats_new(
+                    X[~te], num, oh, clips, n_cat, rho * share, rng)
+                A = standardise(X, num, mu, sd)
+                w = plan_new(A[~te], ytr, blocks, p, oh, e, R, a.kappa, a.steps, 1.0, rng,
+                             share, nf)
+            q = sig(A[te] @ w)
+            res.append((auc(yte, q), logloss(yte, q)))
         res = np.array(res)
-        print("epsilon %g, R %.3g, %d steps, stats %s: AUC %.4f (sd %.4f, %d of %d runs more than 0.01 "
-              "below), log-loss %.4f" % (e, R, a.steps, a.stats, res[:, 0].mean(), res[:, 0].std(),
-                                         (res[:, 0] < base - 0.01).sum(), a.runs, res[:, 1].mean()))
+        print("epsilon %g, %s plan, %d steps, stats %s: AUC %.4f (mean %+.4f, sd %.4f, %d of %d runs "
+              "more than 0.01 below), log-loss %.4f" % (
+                  e, "old" if a.old else "new", a.steps, a.stats, res[:, 0].mean(),
+                  res[:, 0].mean() - base, res[:, 0].std(), (res[:, 0] < base - 0.01).sum(),
+                  a.runs, res[:, 1].mean()))
 
 
 if __name__ == "__main__":

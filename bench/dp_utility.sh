@@ -10,7 +10,7 @@
 #   --build DIR   build directory (default: build-bench/ in the source tree)
 #   --no-build    use the programs already built in --build
 #   --eps LIST    privacy budgets per partner (default 0.5,1,2,4,8; delta 1e-6)
-#   --steps N     the privacy plan's evaluations (default 3)
+#   --steps N     the privacy plan's evaluations (default 2)
 #   --rows LIST   a partner's rows for the full round of part 2 (default
 #                 10000,100000)
 #   --cost-only   part 2 only
@@ -34,7 +34,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build-bench
 build_it=1
 eps_list=0.5,1,2,4,8
-steps=3
+steps=2
 rows=10000,100000
 cost_only=
 while [ $# -gt 0 ]; do

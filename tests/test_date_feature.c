@@ -385,11 +385,12 @@ static void test_scaler(void **state)
 /*
  * Differential privacy needs a clip range on a date's age as on a numeric
  * value. The plan's sensitivities by hand, for one date with clip
- * [0, 3650] and missing=impute: rows and positives 4 each (l1 8, l2^2 32);
- * the age's count 1; its sum 3650 / 4096 and its sum of squares
- * 3650^2 / 2^24; the weekday and month blocks 1 each.
- *   l1   = 8 + 1 + 0.89111328125 + 0.79408288002014160 + 2 = 12.685196161270142
- *   l2^2 = 32 + 1 + 0.89111328125^2 + 0.7940828800201416^2 + 2 = 36.424650500361224
+ * [0, 3650] and missing=impute: rows and positives 1/4 each (l1 0.5,
+ * l2^2 0.125); the age's count 1; its sums about the midpoint 1825: of
+ * x - 1825, 1825 / 2048, and of (x - 1825)^2, 1825^2 / 2^22; the weekday
+ * and month blocks 1/2 each.
+ *   l1   = 0.5 + 1 + 0.89111328125 + 0.79408288002014160 + 1 = 4.185196161270142
+ *   l2^2 = 0.125 + 1 + 0.89111328125^2 + 0.7940828800201416^2 + 0.5 = 3.049650500361224
  * Noised: rows, positives, the age's count, sum and sum of squares, and the
  * 19 one-hot sums: 24.
  */
@@ -416,8 +417,8 @@ static void test_privacy(void **state)
 	assert_null(fl_payload_stats_unclipped(s));
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1e12, &p), 0);
 	assert_int_equal(p.n_noised, 24);
-	assert_true(fabs(p.l1 - 12.685196161270142) < 1e-12);
-	assert_true(fabs(p.l2 * p.l2 - 36.424650500361224) < 1e-12);
+	assert_true(fabs(p.l1 - 4.185196161270142) < 1e-12);
+	assert_true(fabs(p.l2 * p.l2 - 3.049650500361224) < 1e-12);
 	fl_schema_free(s);
 }
 
@@ -425,7 +426,8 @@ static void test_privacy(void **state)
  * The coordinator's clean-up of noisy sums for a date (clip [0, 400],
  * missing=impute; 22 columns: 0 intercept, 1 age, 2 missing, 3-9 weekdays,
  * 10-21 months), by hand: rows 99.6 -> 100; the age's count 80.4 -> 80,
- * mean 16000 / 80 = 200 and variance 4e6 / 80 - 200^2 = 10000 inside
+ * its sums about the clip's midpoint 200 (0 and 8e5): mean 200 + 0 / 80 =
+ * 200 and variance 8e5 / 80 - 0^2 = 10000 inside
  * [(400 / 20)^2, 400^2 / 4] stay; its indicator is rebuilt as 100 - 80 =
  * 20; the one-hot sums are rounded into [0, 100] (10.4 -> 10, -3 -> 0,
  * 150 -> 100, 7.6 -> 8), their counts are the rows and their sums of
@@ -451,12 +453,12 @@ static void test_stats_denoise(void **state)
 	}
 	st->sum[0] = st->sum[2] = -77;
 	st->count[1] = 80.4;
-	st->sum[1] = 16000;
-	st->sumsq[1] = 4e6;
+	st->sum[1] = 0;
+	st->sumsq[1] = 8e5;
 	st->sum[3] = 10.4;
 	st->sum[4] = -3;
 	st->sum[10] = 150;
-	fl_payload_stats_denoise(s, st);
+	fl_payload_stats_denoise(s, st, 1);
 	assert_true(st->rows == 100 && st->positives == 40);
 	assert_true(st->count[0] == 100 && st->sum[0] == 100 && st->sumsq[0] == 100);
 	assert_true(st->count[1] == 80 && st->sum[1] == 16000);

@@ -187,7 +187,9 @@ static uint64_t budget_units(void)
  * One evaluation under DP: charged to the ledger before the key
  * advertisement goes out, audited with its epsilon, and the audited noise
  * of each block (loss, gradient, Hessian) meets the block's share of the
- * per-release cost for two honest partners (3 of 3, one colluder) without
+ * evaluation's cost (the federation's rho less the statistics release's
+ * tenth, over the 3 evaluations of privacy_releases = 4) for two honest
+ * partners (3 of 3, one colluder) without
  * being more than 1 % above what that share needs; the shares add up to
  * the release's cost.
  */
@@ -201,9 +203,11 @@ static void test_release_charged_and_calibrated(void **state)
 	size_t d = FX->s->dim;
 	double rho, sum = 0, R = sqrt(1.0 + (double)FX->s->n_features);
 	/* At w = 0 with rows clipped to R: loss log 2, gradient R, Hessian
-	 * R^2 / 4; shares 0.02 : 1 : 1.5 of the release's rho. */
+	 * R^2 / 4; shares 0.02 : 1 : 1 of the release's rho. */
 	const char *names[3] = {"loss", "gradient", "hessian"};
-	const double sens[3] = {log(2.0), R, R * R / 4}, share[3] = {0.02, 1, 1.5};
+	const double sens[3] = {log(2.0), R, R * R / 4}, share[3] = {0.02, 1, 1};
+	const uint64_t per_eval =
+	        (budget_units() - (uint64_t)floor(0.1 * (double)budget_units())) / 3;
 	const size_t len[3] = {1, d, d * (d + 1) / 2};
 	int repaired;
 
@@ -221,14 +225,14 @@ static void test_release_charged_and_calibrated(void **state)
 	assert_string_equal(e->federation, FED);
 	assert_string_equal(e->kind, "evaluate");
 	assert_int_equal(e->round, 3);
-	assert_int_equal(e->rho_e12, budget_units() / 4);
+	assert_int_equal(e->rho_e12, per_eval);
 	fl_ledger_close(l);
 
 	ev = audit_events(&t, "privacy_release");
 	assert_int_equal(json_array_size(ev), 1);
 	a = json_array_get(ev, 0);
 	rho = json_real_value(json_object_get(a, "rho"));
-	assert_true(fabs(rho - (double)(budget_units() / 4) / FL_LEDGER_UNITS) < 1e-15);
+	assert_true(fabs(rho - (double)per_eval / FL_LEDGER_UNITS) < 1e-15);
 	assert_int_equal(json_integer_value(json_object_get(a, "honest_partners")), 2);
 	assert_true(fabs(json_real_value(json_object_get(a, "clip")) - R) < 1e-12);
 	blocks = json_object_get(a, "blocks");
@@ -244,7 +248,7 @@ static void test_release_charged_and_calibrated(void **state)
 		assert_string_equal(json_string_value(json_object_get(b, "block")), names[k]);
 		assert_int_equal(n, len[k]);
 		assert_true(fabs(D - sens[k]) < 1e-12 * sens[k]);
-		assert_true(fabs(rb - rho * share[k] / 2.52) < 1e-12 * rho);
+		assert_true(fabs(rb - rho * share[k] / 2.02) < 1e-12 * rho);
 		got = fl_dp_ddg_rho(sqrt((double)n) * D * scale + (double)n,
 		                    D * scale + sqrt((double)n), s2u, 2, n);
 		assert_true(got <= rb * (1 + 1e-12));
@@ -252,7 +256,7 @@ static void test_release_charged_and_calibrated(void **state)
 		sum += rb;
 	}
 	assert_true(fabs(sum - rho) < 1e-12 * rho);
-	/* The epsilon this federation has spent: one release of four. */
+	/* The epsilon this federation has spent: this one release. */
 	assert_true(fabs(json_real_value(json_object_get(a, "epsilon")) -
 	                 fl_dp_epsilon(rho, 1e-6)) < 1e-9);
 	assert_string_equal(json_string_value(json_object_get(a, "mechanism")),
@@ -281,10 +285,12 @@ static void test_releases_refused(void **state)
 
 /*
  * The budget holds across federations on this node, exactly at its edge:
- * after another federation spent all but what this one plans, the Welcome
- * is accepted; one unit (1e-12 of rho) more and it is refused before
- * anything is answered. A restarted node rejoining a federation needs only
- * its remaining releases.
+ * after another federation spent all but what this one may spend (its
+ * whole share: the window's budget, privacy_federation_epsilon unset), the
+ * Welcome is accepted; one unit (1e-12 of rho) more and it is refused
+ * before anything is answered. Its plan: the statistics release a tenth
+ * of its rho, the 19 evaluations of privacy_releases = 20 the rest. A restarted node rejoining a
+ * federation needs only its remaining releases.
  */
 static void test_budget_across_federations(void **state)
 {
@@ -293,7 +299,8 @@ static void test_budget_across_federations(void **state)
 	struct fl_release rel = {0};
 	struct welcome_msg w;
 	uint8_t *frame = NULL;
-	uint64_t B = budget_units(), plan = B / 20 * 20;
+	uint64_t B = budget_units(), stats = (uint64_t)floor(0.1 * (double)B),
+	         per = (B - stats) / 19, plan = stats + 19 * per;
 	size_t len;
 	int repaired;
 	char path[128], msg[600];
@@ -331,10 +338,12 @@ static void test_budget_across_federations(void **state)
 	               "privacy_budget", msg);
 	tnode_free(&t);
 
-	/* fed-b made one release before a restart: 19 are left, and they fit. */
+	/* fed-b made one evaluation before a restart, recorded as a unit less
+	 * than one costs: the statistics and 18 evaluations are left, and they
+	 * fit. */
 	assert_int_equal(fl_ledger_open(path, 0, &l, &repaired), 0);
 	rel.time = (int64_t)time(NULL);
-	rel.rho_e12 = B / 20 - 1;
+	rel.rho_e12 = per - 1;
 	strcpy(rel.federation, "fed-b");
 	assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
 	fl_ledger_close(l);
@@ -342,6 +351,102 @@ static void test_budget_across_federations(void **state)
 	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, "fed-b", 1), &frame, &len),
 	                 FL_FEDNODE_NONE);
 	tnode_free(&t);
+}
+
+/* What the ledger at path has charged to federation fed, in ledger units. */
+static uint64_t fed_spent(const char *path, const char *fed)
+{
+	struct fl_ledger *l = NULL;
+	int repaired;
+	uint64_t s = 0;
+
+	assert_int_equal(fl_ledger_open(path, 0, &l, &repaired), 0);
+	for (size_t i = 0; i < fl_ledger_count(l); i++)
+		if (strcmp(fl_ledger_entry(l, i)->federation, fed) == 0)
+			s += fl_ledger_entry(l, i)->rho_e12;
+	fl_ledger_close(l);
+	return s;
+}
+
+/* A fresh ledger at DIR/NAME.ledger holding one evaluation of federation
+ * fed costing rho_e12 units. */
+static void ledger_with(const char *name, const char *fed, uint64_t rho_e12)
+{
+	struct fl_ledger *l = NULL;
+	struct fl_release rel = {0};
+	char path[128];
+	int repaired;
+
+	snprintf(path, sizeof(path), "%s/%s.ledger", FX->dir, name);
+	unlink(path);
+	assert_int_equal(fl_ledger_open(path, 1, &l, &repaired), 0);
+	rel.time = (int64_t)time(NULL) - 60;
+	rel.rho_e12 = rho_e12;
+	snprintf(rel.federation, sizeof(rel.federation), "%s", fed);
+	rel.round = 3;
+	strcpy(rel.kind, "evaluate");
+	assert_int_equal(fl_ledger_charge(l, &rel, budget_units(), 0), 0);
+	fl_ledger_close(l);
+}
+
+/*
+ * Releases cost by kind, so the count of privacy_releases alone does not
+ * bound a federation's spending; the sum does, exactly at its edge. With
+ * privacy_releases = 3 the federation may spend the statistics (a tenth of
+ * its rho, S) and two evaluations (half the rest each, E): S + 2E.
+ *  - Three evaluations: the third is release 3 of 3 but would spend
+ *    3E > S + 2E, so it is refused before anything is charged or sent.
+ *  - One evaluation already recorded at S + E: the next evaluation
+ *    spends exactly S + 2E and is answered.
+ *  - Recorded at S + E + 1 unit: the next one would pass the edge by one
+ *    unit (1e-12 of rho) and is refused, with nothing charged.
+ */
+static void test_spending_edge_refused(void **state)
+{
+	struct tnode t;
+	uint8_t *frame = NULL;
+	uint64_t B = budget_units(), S = (uint64_t)floor(0.1 * (double)B), E = (B - S) / 2;
+	char msg[600];
+
+	(void)state;
+	tnode_new(&t, "edge-eee", 3);
+	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 3, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	assert_int_equal(eval(&t, FED, 4, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_releases: round 5: an evaluation release of rho %.6g would take "
+	         "federation \"fed-dp\" past its rho %.6g (%.6g spent in 2 releases); refused",
+	         (double)E / FL_LEDGER_UNITS, (double)(S + 2 * E) / FL_LEDGER_UNITS,
+	         (double)(2 * E) / FL_LEDGER_UNITS);
+	assert_refused(&t, eval(&t, FED, 5, &frame), frame, "privacy_releases", msg);
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), 2 * E);
+
+	ledger_with("edge-fits", FED, S + E);
+	tnode_new(&t, "edge-fits", 3);
+	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 4, &frame), FL_FEDNODE_REPLY);
+	assert_non_null(frame);
+	free(frame);
+	frame = NULL;
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), S + 2 * E);
+
+	ledger_with("edge-past", FED, S + E + 1);
+	tnode_new(&t, "edge-past", 3);
+	join(&t, FED);
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_releases: round 4: an evaluation release of rho %.6g would take "
+	         "federation \"fed-dp\" past its rho %.6g (%.6g spent in 1 releases); refused",
+	         (double)E / FL_LEDGER_UNITS, (double)(S + 2 * E) / FL_LEDGER_UNITS,
+	         (double)(S + E + 1) / FL_LEDGER_UNITS);
+	assert_refused(&t, eval(&t, FED, 4, &frame), frame, "privacy_releases", msg);
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), S + E + 1);
 }
 
 /*
@@ -462,63 +567,58 @@ static void restore_schema(struct swapped *sw)
 
 /*
  * Each noised entry of the statistics vector and its scale exponent, by
- * hand from the bounds in payload.h: rows and positives 1, weighted 4
- * (2^-2, so 4^2 each in the l2 sensitivity squared); a numeric
- * feature's sum and sum of squares with B = 9, 10, 6 or 12 scaled by the
- * power of two at or above B and B^2 (16 and 128; 16 and 128; 8 and 64;
- * 16 and 256; every feature is missing=error, so no count); each level
- * column's sum (2^0). exp[k] == INT_MIN: not noised, sent as 0. Returns the l2
- * sensitivity squared, with categorical features counting 1 each.
+ * hand from the bounds in payload.h: rows and positives 1, divided by 4
+ * (2^2, so 1/16 each in the l2 sensitivity squared); a numeric feature's
+ * sums about its clip range's midpoint, with B the half-range 4.5 ([0, 9],
+ * [1, 10]), 2.5 ([1, 6]) or 6 ([0, 12]) scaled by the power of two at or
+ * above B and B^2 (8 and 32; 4 and 8; 8 and 64; every feature is
+ * missing=error, so no count); each level column's sum divided by 2.
+ * exp[k] == INT_MIN: not noised, sent as 0. Returns the l2 sensitivity
+ * squared, with categorical features counting 1/4 each.
  */
 static double stats_layout(const struct fl_schema *s, int *exp)
 {
 	size_t d = s->dim, len = fl_payload_stats_len(d);
-	double l2sq = 2 * 16;
+	double l2sq = 2 / 16.0;
 
 	for (size_t k = 0; k < len; k++)
 		exp[k] = INT_MIN;
-	exp[0] = exp[1] = -2;
+	exp[0] = exp[1] = 2;
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;
 
 		if (f->type == FL_CATEGORICAL) {
 			for (size_t c = 0; c < f->enc_width; c++)
-				exp[2 + d + j + c] = 0;
-			l2sq += 1;
+				exp[2 + d + j + c] = 1;
+			l2sq += 0.25;
 			continue;
 		}
 		assert_int_equal(f->missing, FL_MISSING_ERROR);
-		if (f->clip_hi == 9) {
-			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 7;
-			l2sq += pow(9 / 16.0, 2) + pow(81 / 128.0, 2);
-		} else if (f->clip_hi == 10) {
-			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 7;
-			l2sq += pow(10 / 16.0, 2) + pow(100 / 128.0, 2);
+		if (f->clip_hi - f->clip_lo == 9) {
+			exp[2 + d + j] = 3, exp[2 + 2 * d + j] = 5;
+			l2sq += pow(4.5 / 8, 2) + pow(20.25 / 32, 2);
 		} else if (f->clip_hi == 6) {
-			exp[2 + d + j] = 3, exp[2 + 2 * d + j] = 6;
-			l2sq += pow(6 / 8.0, 2) + pow(36 / 64.0, 2);
+			exp[2 + d + j] = 2, exp[2 + 2 * d + j] = 3;
+			l2sq += pow(2.5 / 4, 2) + pow(6.25 / 8, 2);
 		} else {
 			assert_true(f->clip_hi == 12);
-			exp[2 + d + j] = 4, exp[2 + 2 * d + j] = 8;
-			l2sq += pow(12 / 16.0, 2) + pow(144 / 256.0, 2);
+			exp[2 + d + j] = 3, exp[2 + 2 * d + j] = 6;
+			l2sq += pow(6 / 8.0, 2) + pow(36 / 64.0, 2);
 		}
 	}
 	return l2sq;
 }
 
-/* The packed statistics of the fixture's rows, as do_stats() computes them. */
+/* The packed statistics of the fixture's rows, as do_stats() computes them
+ * under differential privacy (sums about the clip ranges' midpoints). */
 static double *exact_stats(void)
 {
-	struct fl_stats *st = NULL;
 	double *v = malloc(fl_payload_stats_len(FX->s->dim) * sizeof(double));
 
 	assert_non_null(v);
-	assert_int_equal(fl_stats_new(FX->s->dim, &st), 0);
-	for (size_t i = 0; i < FX->raw->n; i++)
-		fl_stats_add(st, FX->raw->X + i * FX->s->dim, FX->raw->y[i]);
-	fl_payload_stats_pack(st, v);
-	fl_stats_free(st);
+	if (fl_payload_stats_dp_pack(FX->s, FX->raw->X, FX->raw->y, FX->raw->n, v) != 0)
+		fail_msg("%s", fl_errmsg());
 	return v;
 }
 
@@ -537,7 +637,7 @@ static void test_stats_noise_calibrated(void **state)
 	struct swapped sw;
 	struct fl_stats_dp p;
 	size_t len, n = 0, draws = 60;
-	double *v, *x, rho = (double)(budget_units() / 5) / FL_LEDGER_UNITS, l2sq, scale, var;
+	double *v, *vc, *x, rho = (double)(budget_units() / 5) / FL_LEDGER_UNITS, l2sq, scale, var;
 	double sum = 0, sq = 0, M, got;
 	int *exp;
 
@@ -552,6 +652,9 @@ static void test_stats_noise_calibrated(void **state)
 	for (size_t k = 0; k < len; k++)
 		n += exp[k] != INT_MIN;
 	v = exact_stats();
+	vc = malloc(len * sizeof(double)); /* what the noise is added to */
+	assert_non_null(vc);
+	memcpy(vc, v, len * sizeof(double));
 	assert_int_equal(fl_payload_stats_dp_plan(FX->s, rho, 2, FL_SECAGG_STATS_FRAC_BITS,
 	                                          (double)((uint64_t)1 << 40), &p),
 	                 0);
@@ -579,7 +682,7 @@ static void test_stats_noise_calibrated(void **state)
 			}
 			g = ldexp(x[k], p.grid_bits - exp[k]);
 			assert_true(g == floor(g));
-			z = ldexp(x[k] - v[k], -exp[k]);
+			z = ldexp(x[k] - vc[k], -exp[k]);
 			sum += z;
 			sq += z * z;
 		}
@@ -589,6 +692,7 @@ static void test_stats_noise_calibrated(void **state)
 	       var);
 	assert_true(fabs(sum / M) < 6 * sqrt(var / M));
 	assert_true(fabs(sq / var - M) < 6 * sqrt(2 * M));
+	free(vc);
 	free(v);
 	free(x);
 	free(exp);
@@ -631,7 +735,6 @@ static void test_stats_per_lead_bound(void **state)
 	                                          (double)((uint64_t)1 << 40), &p),
 	                 0);
 	for (size_t i = 0; i <= FX->raw->n; i++) {
-		struct fl_stats *st = NULL;
 		double l1 = 0, l2 = 0, label = 1;
 
 		if (i < FX->raw->n) {
@@ -649,10 +752,8 @@ static void test_stats_per_lead_bound(void **state)
 				                           : f->clip_hi;
 			}
 		}
-		assert_int_equal(fl_stats_new(d, &st), 0);
-		fl_stats_add(st, x, label);
-		fl_payload_stats_pack(st, v);
-		fl_stats_free(st);
+		if (fl_payload_stats_dp_pack(FX->s, x, &label, 1, v) != 0)
+			fail_msg("%s", fl_errmsg());
 		for (size_t k = 0; k < len; k++) {
 			double z;
 
@@ -761,9 +862,10 @@ static int stats(struct tnode *t, const char *fed, uint64_t round, uint8_t **fra
 /*
  * The statistics round at a node with differential privacy: charged to the
  * ledger once, as kind "stats", before the key advertisement leaves, and
- * audited with the mechanism's numbers; it counts among privacy_releases,
- * so a node that splits its budget over 2 answers one evaluation after it
- * and refuses the next.
+ * audited with the mechanism's numbers; it costs a tenth of the
+ * federation's rho and counts among privacy_releases, so a node that
+ * splits its budget over 2 answers one evaluation (the other nine tenths)
+ * after it and refuses the next.
  */
 static void test_stats_release_charged(void **state)
 {
@@ -803,8 +905,8 @@ static void test_stats_release_charged(void **state)
 	assert_true(fabs(json_real_value(json_object_get(a, "sensitivity")) - sqrt(l2sq)) < 1e-9);
 	assert_int_equal(json_integer_value(json_object_get(a, "honest_partners")), 2);
 	assert_true(fabs(json_real_value(json_object_get(a, "epsilon")) -
-	                 fl_dp_epsilon((double)(budget_units() / 2) / FL_LEDGER_UNITS, 1e-6)) <
-	            1e-9);
+	                 fl_dp_epsilon(floor(0.1 * (double)budget_units()) / FL_LEDGER_UNITS,
+	                               1e-6)) < 1e-9);
 	json_decref(ev);
 	assert_int_equal(json_array_size(ev = audit_events(&t, "privacy_unprotected")), 0);
 	json_decref(ev);
@@ -822,18 +924,20 @@ static void test_stats_release_charged(void **state)
 	               "refused");
 	tnode_free(&t);
 
-	/* The ledger (locked while the node lives): the statistics release,
-	 * then the evaluation, each a half of the budget. */
+	/* The ledger (locked while the node lives): the statistics release (a
+	 * tenth of the budget), then the evaluation (the rest). */
 	assert_int_equal(fl_ledger_open(t.ledger, 0, &l, &repaired), 0);
 	assert_int_equal(fl_ledger_count(l), 2);
 	e = fl_ledger_entry(l, 0);
 	assert_string_equal(e->federation, FED);
 	assert_string_equal(e->kind, "stats");
 	assert_int_equal(e->round, 1);
-	assert_int_equal(e->rho_e12, budget_units() / 2);
+	assert_int_equal(e->rho_e12, (uint64_t)floor(0.1 * (double)budget_units()));
 	e = fl_ledger_entry(l, 1);
 	assert_string_equal(e->kind, "evaluate");
 	assert_int_equal(e->round, 3);
+	assert_int_equal(e->rho_e12,
+	                 budget_units() - (uint64_t)floor(0.1 * (double)budget_units()));
 	fl_ledger_close(l);
 	free(exp);
 	restore_schema(&sw);
@@ -878,7 +982,8 @@ static void test_stats_refused_without_clip(void **state)
 /*
  * The Welcome's budget check counts a statistics release already made: a
  * restarted node rejoining federation fed-b after its statistics round
- * (one release of 20) needs only 19 more, and is accepted when the window
+ * (one release of 20, a tenth of the federation's rho) needs only its 19
+ * evaluations (the rest, split equally), and is accepted when the window
  * has exactly that left; one unit (1e-12 of rho) less and it is refused.
  */
 static void test_budget_counts_stats(void **state)
@@ -888,7 +993,7 @@ static void test_budget_counts_stats(void **state)
 	struct fl_release rel = {0};
 	struct welcome_msg w;
 	uint8_t *frame = NULL;
-	uint64_t B = budget_units(), per = B / 20;
+	uint64_t B = budget_units(), st = (uint64_t)floor(0.1 * (double)B), per = (B - st) / 19;
 	size_t len;
 	int repaired;
 	char path[128], msg[600];
@@ -898,13 +1003,13 @@ static void test_budget_counts_stats(void **state)
 	unlink(path);
 	assert_int_equal(fl_ledger_open(path, 1, &l, &repaired), 0);
 	rel.time = (int64_t)time(NULL) - 60;
-	rel.rho_e12 = B - 20 * per;
+	rel.rho_e12 = B - st - 19 * per;
 	strcpy(rel.federation, "fed-a");
 	rel.round = 3;
 	strcpy(rel.kind, "evaluate");
 	if (rel.rho_e12 > 0)
 		assert_int_equal(fl_ledger_charge(l, &rel, B, 0), 0);
-	rel.rho_e12 = per;
+	rel.rho_e12 = st;
 	strcpy(rel.federation, "fed-b");
 	rel.round = 1;
 	strcpy(rel.kind, "stats");
@@ -977,6 +1082,37 @@ static Fedlead__Wire__Envelope *hello_of(struct tnode *t, const char *fed)
 }
 
 /*
+ * Protocol version 6 changed the statistics a node with differential
+ * privacy sends (sums about the clip midpoints). Its Hello says 6, so a
+ * coordinator of version 5 rejects it there; and a Welcome of version 5
+ * is refused before anything is answered or charged: the ledger stays
+ * empty.
+ */
+static void test_previous_protocol_refused(void **state)
+{
+	struct tnode t;
+	struct welcome_msg w;
+	Fedlead__Wire__Envelope *env;
+	uint8_t *frame = NULL;
+	size_t len = 0;
+
+	(void)state;
+	tnode_new(&t, "proto5", 3);
+	env = hello_of(&t, FED);
+	assert_int_equal(env->hello->protocol_version, 6);
+	assert_non_null(env->hello->privacy);
+	fl_wire_free(env);
+	welcome(&w, FED, 1);
+	w.w.protocol_version = 5;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "coordinator speaks protocol version 5, this node "
+	                                 "version 6");
+	assert_null(frame);
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), 0);
+}
+
+/*
  * The terms a node announces in its Hello: its settings, and what its
  * ledger has left for the federation (before and after one release);
  * a node without differential privacy announces none.
@@ -988,7 +1124,8 @@ static void test_hello_terms(void **state)
 	Fedlead__Wire__Envelope *env;
 	const Fedlead__Wire__PrivacyTerms *q;
 	uint8_t *frame = NULL;
-	uint64_t budget = budget_units(), per = budget / 4;
+	uint64_t budget = budget_units(), stats = (uint64_t)floor(0.1 * (double)budget),
+	         per = (budget - stats) / 3;
 
 	(void)state;
 	snprintf(t.ledger, sizeof(t.ledger), "%s/hello.ledger", FX->dir);
@@ -1010,7 +1147,7 @@ static void test_hello_terms(void **state)
 	assert_int_equal(q->max_colluders, 1);
 	assert_true(q->rho == (double)budget / FL_LEDGER_UNITS);
 	assert_true(q->rho_left == (double)budget / FL_LEDGER_UNITS);
-	assert_true(q->rho_needed == (double)(4 * per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(stats + 3 * per) / FL_LEDGER_UNITS);
 	assert_int_equal(q->releases_done, 0);
 	fl_wire_free(env);
 
@@ -1020,14 +1157,14 @@ static void test_hello_terms(void **state)
 	env = hello_of(&t, FED);
 	q = env->hello->privacy;
 	assert_true(q->rho_left == (double)(budget - per) / FL_LEDGER_UNITS);
-	assert_true(q->rho_needed == (double)(3 * per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(stats + 2 * per) / FL_LEDGER_UNITS);
 	assert_int_equal(q->releases_done, 1);
 	fl_wire_free(env);
 	/* Another federation: none of its releases made, the window shared. */
 	env = hello_of(&t, "fed-other");
 	q = env->hello->privacy;
 	assert_true(q->rho_left == (double)(budget - per) / FL_LEDGER_UNITS);
-	assert_true(q->rho_needed == (double)(4 * per) / FL_LEDGER_UNITS);
+	assert_true(q->rho_needed == (double)(stats + 3 * per) / FL_LEDGER_UNITS);
 	assert_int_equal(q->releases_done, 0);
 	fl_wire_free(env);
 	tnode_free(&t);
@@ -1162,10 +1299,12 @@ int main(void)
 	        cmocka_unit_test(test_release_charged_and_calibrated),
 	        cmocka_unit_test(test_releases_refused),
 	        cmocka_unit_test(test_budget_across_federations),
+	        cmocka_unit_test(test_spending_edge_refused),
 	        cmocka_unit_test(test_plan_refused),
 	        cmocka_unit_test(test_unprotected_refused),
 	        cmocka_unit_test(test_privacy_settings),
 	        cmocka_unit_test(test_hello_terms),
+	        cmocka_unit_test(test_previous_protocol_refused),
 	        cmocka_unit_test(test_final_model_privacy),
 	        cmocka_unit_test(test_stats_noise_calibrated),
 	        cmocka_unit_test(test_stats_per_lead_bound),

@@ -1304,21 +1304,50 @@ static void test_privacy_terms(void **state)
 
 /*
  * The privacy plan's weights on the pooled rows without noise, computed
- * here step by step: the Hessian at w = 0 plus the l2 term, its eigenvalues
- * floored at l2 (the noise measured on the schema's zero entries is 0), and
- * `steps` full steps from w = 0 with it and the exact gradient.
+ * here step by step in the plan's encoding (coord_int.h): each 0/1 column
+ * centred at its frequency p_j (the model scaler's baseline), every
+ * column divided by k = 0.75 sqrt(E / (1 + features)), E = 1 + the
+ * values' columns + sum p_j (1 - p_j), and l2 / k^2 for l2: the Hessian
+ * at w = 0 plus the l2 term, its eigenvalues floored at that l2 (the noise
+ * measured on the schema's zero entries is 0), and `steps` full steps from
+ * w = 0 with it and the exact gradient; then back to the model's
+ * standardised units (w_j / k, and the intercept (w_0 - sum p_j w_j) / k;
+ * no row was clipped, so no calibration).
  */
-static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *sc, double l2,
+static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *sc0, double l2,
                               int steps, double *w)
 {
 	size_t n = fx->raw->n, d = fx->s->dim;
 	double *X = malloc(n * d * sizeof(double)), *H = malloc(d * d * sizeof(double));
 	double *F = malloc(d * d * sizeof(double)), *g = malloc(d * sizeof(double)), loss;
+	double *p = calloc(d, sizeof(double)), E = 1, k, w0;
+	struct fl_scaler *sc = NULL;
 
 	assert_non_null(X);
 	assert_non_null(H);
 	assert_non_null(F);
 	assert_non_null(g);
+	assert_non_null(p);
+	assert_int_equal(fl_scaler_new(d, &sc), 0);
+	for (size_t i = 0; i < fx->s->n_features; i++) {
+		const struct fl_feature *f = &fx->s->features[i];
+
+		for (size_t j = f->enc_offset; j < f->enc_offset + f->enc_width; j++) {
+			if (fl_feature_is_value(f, j)) {
+				E += 1;
+				continue;
+			}
+			p[j] = sc0->baseline[j] > 0 && sc0->baseline[j] < 1 ? sc0->baseline[j] : 0;
+			E += p[j] * (1 - p[j]);
+		}
+	}
+	k = 0.75 * sqrt(E / (1.0 + (double)fx->s->n_features));
+	for (size_t j = 0; j < d; j++) {
+		sc->center[j] = sc0->center[j] + p[j] * sc0->scale[j];
+		sc->scale[j] = sc0->scale[j] * k;
+		sc->impute[j] = sc0->impute[j];
+	}
+	l2 /= k * k;
 	memcpy(X, fx->raw->X, n * d * sizeof(double));
 	for (size_t i = 0; i < n; i++)
 		fl_scaler_apply(sc, X + i * d);
@@ -1339,6 +1368,14 @@ static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *
 		for (size_t j = 0; j < d; j++)
 			w[j] += g[j];
 	}
+	w0 = w[0];
+	for (size_t j = 1; j < d; j++) {
+		w0 -= p[j] * w[j];
+		w[j] /= k;
+	}
+	w[0] = w0 / k;
+	fl_scaler_free(sc);
+	free(p);
 	free(X);
 	free(H);
 	free(F);
@@ -1747,10 +1784,17 @@ static void flip_fingerprint(Fedlead__Wire__Hello *hello)
 	hello->schema_fingerprint.data[0] ^= 1;
 }
 
-/* A node of the previous protocol (3: unsigned unmask replies). */
+/* A node of an older protocol (3: unsigned unmask replies). */
 static void protocol_three(Fedlead__Wire__Hello *hello)
 {
 	hello->protocol_version = 3;
+}
+
+/* A node of the previous protocol (5: plain statistics sums under
+ * differential privacy). */
+static void protocol_five(Fedlead__Wire__Hello *hello)
+{
+	hello->protocol_version = 5;
 }
 
 static void test_join_rejections(void **state)
@@ -1790,20 +1834,29 @@ static void test_join_rejections(void **state)
 
 	assert_int_equal(join_as(h, 1, NULL, "", protocol_three), FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "partner globex: protocol version 3 is not supported "
-	                                 "(this coordinator speaks 5)");
-	/* And a node, to a coordinator of version 3. */
+	                                 "(this coordinator speaks 6)");
+	/* The previous version, whose statistics under differential privacy
+	 * this coordinator would misread: refused at the Hello too. */
+	assert_int_equal(join_as(h, 1, NULL, "", protocol_five), FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "partner globex: protocol version 5 is not supported "
+	                                 "(this coordinator speaks 6)");
+	/* And a node, to a coordinator of version 3 or 5. */
 	{
 		Fedlead__Wire__Welcome w = FEDLEAD__WIRE__WELCOME__INIT;
 
 		w.protocol_version = 3;
 		assert_int_equal(fl_fednode_welcome(h->node[1], &w), FL_ERR_PROTO);
 		assert_string_equal(fl_errmsg(),
-		                    "coordinator speaks protocol version 3, this node version 5");
+		                    "coordinator speaks protocol version 3, this node version 6");
+		w.protocol_version = 5;
+		assert_int_equal(fl_fednode_welcome(h->node[1], &w), FL_ERR_PROTO);
+		assert_string_equal(fl_errmsg(),
+		                    "coordinator speaks protocol version 5, this node version 6");
 	}
 	assert_int_equal(join_as(h, 1, NULL, "other-fed", NULL), FL_ERR_AUTH);
 	assert_string_equal(fl_errmsg(), "partner globex: partner asked for federation "
 	                                 "\"other-fed\", this is \"" FED_ID "\"");
-	assert_int_equal(h->rejects[1], 3);
+	assert_int_equal(h->rejects[1], 4);
 	/* Asking for this federation by name is fine. */
 	assert_int_equal(join_as(h, 1, NULL, FED_ID, NULL), 0);
 

@@ -365,12 +365,15 @@ static struct fl_schema *leads_schema(const char *age_clip, const char *visits_c
 }
 
 /*
- * The plan's sensitivities, by hand: age clip [0, 40] (impute): count 1,
- * sum 40 / 64, sum of squares 1600 / 2048; visits [-0.5, 0.25]: B = 0.5 is
- * below 1, so its scales stay 2^0: sum 0.5, sum of squares 0.25; rows and
- * positives 1 each, weighted 4; the two categorical features 1 each.
- *   l1   = 8 + 1 + 0.625 + 0.78125 + 0.5 + 0.25 + 2             = 13.15625
- *   l2^2 = 32 + 1 + 0.390625 + 0.6103515625 + 0.25 + 0.0625 + 2 = 36.3134765625
+ * The plan's sensitivities, by hand, sums about each clip range's
+ * midpoint: age clip [0, 40] (impute), midpoint 20: count 1, sum 20 / 32,
+ * sum of squares 400 / 512; visits [-0.5, 0.25], midpoint -0.125: B =
+ * 0.375 is below 1, so its scales stay 2^0: sum 0.375, sum of squares
+ * 0.140625; rows and positives 1/4 each; the two categorical features
+ * 1/2 each.
+ *   l1   = 0.5 + 1 + 0.625 + 0.78125 + 0.375 + 0.140625 + 1 = 4.421875
+ *   l2^2 = 0.125 + 1 + 0.390625 + 0.6103515625 + 0.140625 + 0.019775390625 + 0.5
+ *        = 2.786376953125
  * 13 entries noised: rows, positives, age's count, sum and sum of squares,
  * visits' sum and sum of squares, six level columns' sums. Without a clip
  * range the plan is refused.
@@ -384,14 +387,14 @@ static void test_stats_dp_plan(void **state)
 	assert_null(fl_payload_stats_unclipped(s));
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1e12, &p), 0);
 	assert_int_equal(p.n_noised, 13);
-	assert_near(p.l1, 13.15625, 1e-12);
-	assert_near(p.l2 * p.l2, 36.3134765625, 1e-12);
-	/* The counts' noise lands on multiples of 2^(-2 - bits): bits <= 14. */
-	assert_true(p.sigma2 >= 1 && p.grid_bits >= 0 && p.grid_bits <= 14);
+	assert_near(p.l1, 4.421875, 1e-12);
+	assert_near(p.l2 * p.l2, 2.786376953125, 1e-12);
+	/* The finest noise lands on multiples of 2^(0 - bits): bits <= 16. */
+	assert_true(p.sigma2 >= 1 && p.grid_bits >= 0 && p.grid_bits <= 16);
 	/* No variance up to 1 suffices: refused, not released with less. */
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1, &p), FL_ERR_LIMIT);
 	assert_string_equal(fl_errmsg(), "a statistics release of rho 0.01 with sensitivity "
-	                                 "6.02607 needs more noise than a node can add");
+	                                 "1.66924 needs more noise than a node can add");
 	bare = leads_schema(NULL, "[0, 1]");
 	assert_string_equal(fl_payload_stats_unclipped(bare)->name, "age");
 	assert_int_equal(fl_payload_stats_dp_plan(bare, 0.01, 2, 16, 1e12, &p), FL_ERR_INVALID);
@@ -400,21 +403,143 @@ static void test_stats_dp_plan(void **state)
 	fl_schema_free(s);
 }
 
+/* One numeric feature "ts" with the clip given, and a three-level one. */
+static struct fl_schema *ts_schema(double lo, double hi)
+{
+	char json[512];
+	struct fl_schema *s = NULL;
+
+	snprintf(json, sizeof(json),
+	         "{\"fedlead_schema\": 1,"
+	         " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	         " \"features\": [{\"name\": \"ts\", \"type\": \"numeric\", \"clip\": [%.17g, "
+	         "%.17g]},"
+	         "  {\"name\": \"tier\", \"type\": \"categorical\", \"values\": [1, 2, 3]}]}",
+	         lo, hi);
+	if (fl_schema_parse(json, strlen(json), "inline", &s) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(s->dim, 5);
+	return s;
+}
+
+/*
+ * The per-lead bound survives accumulation (the review's counter-example):
+ * epoch milliseconds clipped to a 17-minute window, [1.7e12, 1.7e12 + 1e6],
+ * so B = 5e5, the centred sum is scaled by 2^19 (bound 5e5 / 2^19) and the
+ * centred sum of squares by 2^38 (bound 2.5e11 / 2^38). Over 20,000 leads,
+ * removing any one of 20 leads moves each scaled centred sum by at most
+ * its bound, and by that lead's own term (x - mid) / 2^19 and
+ * (x - mid)^2 / 2^38 to within 2^-31 (x - mid is exact: both near 1.7e12).
+ * Plain sums of x and x^2 centred afterwards moved by up to 100 times the
+ * bound here. The level sums move by the lead's one level.
+ */
+static void test_stats_dp_pack_narrow_clip_far_from_zero(void **state)
+{
+	const double lo = 1.7e12, w = 1e6, mid = lo + w / 2;
+	const double b1 = 500000.0 / 524288, b2 = 2.5e11 / 274877906944.0;
+	const size_t n = 20000, d = 5;
+	struct fl_schema *s = ts_schema(lo, lo + w);
+	double *X = calloc(n * d, sizeof(double)), *Xm = malloc(n * d * sizeof(double));
+	double *y = malloc(n * sizeof(double)), *ym = malloc(n * sizeof(double));
+	double full[2 + 3 * 5], less[2 + 3 * 5], worst1 = 0, worst2 = 0;
+	uint64_t seed = 88172645463325252ull;
+
+	(void)state;
+	assert_non_null(X);
+	assert_non_null(Xm);
+	assert_non_null(y);
+	assert_non_null(ym);
+	for (size_t i = 0; i < n; i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17; /* xorshift64 */
+		X[i * d] = 1;
+		X[i * d + 1] = lo + w * (double)(seed >> 11) / 9007199254740992.0;
+		X[i * d + 2 + i % 3] = 1;
+		y[i] = (double)(i % 2);
+	}
+	X[7 * d + 1] = lo;     /* leads at the clip's ends */
+	X[8 * d + 1] = lo + w; /* reach the bounds */
+	if (fl_payload_stats_dp_pack(s, X, y, n, full) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_true(full[0] == n);
+	for (size_t t = 0; t < 20; t++) {
+		size_t i = t < 2 ? 7 + t : (t * 7919) % n;
+		double c = X[i * d + 1] - mid, g1, g2;
+
+		memcpy(Xm, X, i * d * sizeof(double));
+		memcpy(Xm + i * d, X + (i + 1) * d, (n - i - 1) * d * sizeof(double));
+		memcpy(ym, y, i * sizeof(double));
+		memcpy(ym + i, y + i + 1, (n - i - 1) * sizeof(double));
+		if (fl_payload_stats_dp_pack(s, Xm, ym, n - 1, less) != 0)
+			fail_msg("%s", fl_errmsg());
+		g1 = fabs(ldexp(full[2 + d + 1] - less[2 + d + 1], -19));
+		g2 = fabs(ldexp(full[2 + 2 * d + 1] - less[2 + 2 * d + 1], -38));
+		worst1 = fmax(worst1, g1);
+		worst2 = fmax(worst2, g2);
+		assert_true(g1 <= b1);
+		assert_true(g2 <= b2);
+		assert_true(fabs(g1 - fabs(c) / 524288) <= ldexp(1, -31));
+		assert_true(fabs(g2 - c * c / 274877906944.0) <= ldexp(1, -31));
+		assert_true(full[0] - less[0] == 1);
+		assert_true(full[2 + d + 2 + i % 3] - less[2 + d + 2 + i % 3] == 1);
+	}
+	printf("  clip [1.7e12, 1.7e12 + 1e6], %zu leads: largest move from removing a lead "
+	       "%.6g (bound %.6g) and %.6g (bound %.6g)\n",
+	       n, worst1, b1, worst2, b2);
+	/* the leads at the ends reach the bounds, to the fixed point */
+	assert_true(worst1 >= b1 - ldexp(1, -31));
+	free(X);
+	free(Xm);
+	free(y);
+	free(ym);
+	fl_schema_free(s);
+}
+
+/*
+ * A clip too narrow for its distance from 0 is refused, by the pack and by
+ * the plan (so before any charge), naming the feature and the clip: near
+ * 1.7e12 doubles are 2^-12 apart, more than 2^-24 of a half-width of 0.125.
+ * The same width nearer 0 is accepted.
+ */
+static void test_stats_dp_clip_too_narrow(void **state)
+{
+	struct fl_schema *s = ts_schema(1.7e12, 1.7e12 + 0.25), *ok = ts_schema(1000, 1000.25);
+	double X[5] = {1, 1.7e12, 1, 0, 0}, y = 1, v[2 + 3 * 5];
+	struct fl_stats_dp p;
+	const char *msg = "feature \"ts\" has clip [1700000000000, 1700000000000.25], too narrow "
+	                  "for its distance from 0: its values are 0.000244 apart there, more "
+	                  "than 2^-24 of its half-width 0.125, so its sums cannot be centred "
+	                  "within the per-lead bound";
+
+	(void)state;
+	assert_int_equal(fl_payload_stats_dp_pack(s, X, &y, 1, v), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), msg);
+	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1e12, &p), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), msg);
+	X[1] = 1000.25;
+	assert_int_equal(fl_payload_stats_dp_pack(ok, X, &y, 1, v), 0);
+	assert_true(v[2 + 5 + 1] == 0.125 && v[2 + 10 + 1] == 0.015625);
+	assert_int_equal(fl_payload_stats_dp_plan(ok, 0.01, 2, 16, 1e12, &p), 0);
+	fl_schema_free(ok);
+	fl_schema_free(s);
+}
+
 /*
  * The coordinator's clean-up of noisy sums (age clip [0, 40], visits
  * [0, 10]; 100 rows after rounding):
  *   rows 99.6 -> 100; positives -3 -> 1 (at least one of each class);
- *   age: count 120 -> 100 (at most the rows), mean 5000 / 100 = 50 -> 40
- *     (its clip), variance 1600 - 1600 < 0 -> (40 / 20)^2 = 4, so sum
- *     4000 and sum of squares 100 (4 + 1600) = 160400; its indicator:
- *     count 100, sum and sum of squares 100 - 100 = 0;
- *   visits (missing = error): count -> the rows, mean 3, variance
- *     4900 / 100 - 9 = 40 -> (10 - 0)^2 / 4 = 25, sum of squares
- *     100 (25 + 9) = 3400;
+ *   age (sums about its clip's midpoint 20): count 120 -> 100 (at most
+ *     the rows), mean offset 5000 / 100 = 50 -> 20 (its clip), so mean 40;
+ *     variance 39999 / 100 - 20^2 < 0 -> (40 / 20)^2 = 4, so sum 4000
+ *     and sum of squares 100 (4 + 1600) = 160400; its indicator: count
+ *     100, sum and sum of squares 100 - 100 = 0;
+ *   visits (missing = error; midpoint 5): count -> the rows, mean 5 +
+ *     -200 / 100 = 3, variance 4400 / 100 - 2^2 = 40 -> (10 - 0)^2 / 4 =
+ *     25, sum 300 and sum of squares 100 (25 + 9) = 3400;
  *   level sums rounded into [0, 100]: -2 -> 0, 150 -> 100, 30.4 -> 30,
  *     40.6 -> 41; every one-hot count is the rows, every sum of squares
  *     its sum; the intercept's entries are the rows.
- * Exact sums pass unchanged.
+ * Exact sums (about the midpoints, as a node sends them) come back as the
+ * plain sums.
  */
 static void test_stats_denoise(void **state)
 {
@@ -432,12 +557,12 @@ static void test_stats_denoise(void **state)
 	st->sum[0] = st->sum[2] = -77;
 	st->count[1] = 120;
 	st->sum[1] = 5000;
-	st->sumsq[1] = 100 * 1600.0 * 1.2 - 100 * 1600.0 * 0.2 - 1; /* variance below 0 */
-	st->sum[3] = 300;
-	st->sumsq[3] = 4900;
+	st->sumsq[1] = 100 * 400.0 - 1; /* variance below 0 */
+	st->sum[3] = -200;
+	st->sumsq[3] = 4400;
 	for (size_t c = 0; c < 6; c++)
 		st->sum[4 + c] = lv[c];
-	fl_payload_stats_denoise(s, st);
+	fl_payload_stats_denoise(s, st, 1);
 	assert_true(st->rows == 100 && st->positives == 1);
 	assert_true(st->count[0] == 100 && st->sum[0] == 100 && st->sumsq[0] == 100);
 	assert_true(st->count[1] == 100 && st->sum[1] == 4000);
@@ -464,10 +589,15 @@ static void test_stats_denoise(void **state)
 		assert_int_equal(fl_stats_new(10, &ex), 0);
 		assert_int_equal(fl_stats_new(10, &st), 0);
 		for (size_t i = 0; i < 4; i++) {
+			double c[10];
+
+			memcpy(c, rows[i], sizeof(c));
+			c[1] -= 20; /* the midpoints of [0, 40] and [0, 10] */
+			c[3] -= 5;
 			fl_stats_add(ex, rows[i], i % 2);
-			fl_stats_add(st, rows[i], i % 2);
+			fl_stats_add(st, c, i % 2);
 		}
-		fl_payload_stats_denoise(s, st);
+		fl_payload_stats_denoise(s, st, 1);
 		assert_true(st->rows == ex->rows && st->positives == ex->positives);
 		for (size_t j = 0; j < 10; j++) {
 			assert_near(st->count[j], ex->count[j], 1e-9);
@@ -489,6 +619,8 @@ int main(void)
 	        cmocka_unit_test(test_stats_round_trip),
 	        cmocka_unit_test(test_stats_sum_of_partners),
 	        cmocka_unit_test(test_stats_dp_plan),
+	        cmocka_unit_test(test_stats_dp_pack_narrow_clip_far_from_zero),
+	        cmocka_unit_test(test_stats_dp_clip_too_narrow),
 	        cmocka_unit_test(test_stats_denoise),
 	        cmocka_unit_test(test_valid_pack_layout),
 	        cmocka_unit_test(test_valid_pack_weights_and_clamping),

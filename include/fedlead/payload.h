@@ -38,10 +38,18 @@ int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
  * The statistics vector under differential privacy (the statistics round
  * as one release; node.c charges it, the mechanism is the evaluations').
  *
+ * A numeric feature's sums are taken about its clip range's midpoint
+ * mid = (lo + hi) / 2: sum of x - mid and of (x - mid)^2 (the node
+ * converts its sums; the coordinator converts back). Its variance is then
+ * the mean square about mid less the squared mean offset, both of the size
+ * of the variance itself, rather than the difference of two quantities
+ * many times larger (the mean square about 0 of ages around 40 is ten
+ * times their variance, and its noise was as large as the variance).
+ *
  * Bounds come from the schema's clip ranges, one lead added or removed:
  * rows 1; positives 1; for a numeric feature with clip [lo, hi] and
- * B = max(|lo|, |hi|): its count 1 (missing = impute only), its sum B, its
- * sum of squares B^2; for a categorical feature, one of its level columns
+ * B = (hi - lo) / 2: its count 1 (missing = impute only), its centred sum
+ * B, its centred sum of squares B^2; for a categorical feature, one of its level columns
  * moves by 1; a date feature counts as a numeric one (its age in days,
  * with its clip range) and two one-hot blocks (weekday, month). Every
  * other entry is a function of those (the intercept's and the one-hot
@@ -52,14 +60,13 @@ int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
  *
  * One noise scale fits all the noised entries: entry k is divided by a
  * power of two 2^e_k >= its bound (e_k >= 0; exact in binary), so that one
- * lead moves each scaled entry by at most 1, except rows and positives,
- * multiplied by 4 (e = -2) so that their relative noise is 4 times
- * smaller; the noise is added on a grid of 2^-bits in those units and the
- * entry multiplied back. The l2
- * sensitivity of the scaled vector is sqrt(sum of (bound_k / 2^e_k)^2 over
- * the groups above, a categorical feature counting once), the l1 the sum;
+ * lead moves each scaled entry by at most 1; rows and positives are
+ * divided by 4 (e = 2) and level columns by 2 (e = 1), so that they take
+ * little of the sensitivity (payload.c says why); the noise is added on a grid of 2^-bits in those
+ * units and the entry multiplied back. The l2 sensitivity of the scaled vector is sqrt(sum of
+ * (bound_k / 2^e_k)^2 over the groups above, a categorical feature counting once), the l1 the sum;
  * rounding to the grid adds at most 1 grid unit per entry. The result is a
- * multiple of 2^(e_k - bits) with bits <= max_bits - 2, exact in a
+ * multiple of 2^(e_k - bits) with bits <= max_bits, exact in a
  * fixed-point encoding of max_bits fraction bits.
  */
 struct fl_stats_dp {
@@ -74,20 +81,36 @@ const struct fl_feature *fl_payload_stats_unclipped(const struct fl_schema *s);
 
 /*
  * The noise for one release costing rho when the noise of `noisy` partners
- * adds up (fl_dp_ddg_sigma2()): the finest grid from max_bits - 2 down whose
+ * adds up (fl_dp_ddg_sigma2()): the finest grid from max_bits down whose
  * variance is at most max_var. FL_ERR_INVALID when a numeric feature has no
- * clip range ("feature \"AGE\" has no clip range"), FL_ERR_LIMIT when no
+ * clip range ("feature \"AGE\" has no clip range") or one too narrow for
+ * its distance from 0 (as fl_payload_stats_dp_pack()), FL_ERR_LIMIT when no
  * grid and variance suffice.
  */
 int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int max_bits,
                              double max_var, struct fl_stats_dp *p);
 
 /*
- * Noises the packed statistics v (fl_payload_stats_len(s->dim) values) in
- * place as planned: the entries that carry information get this partner's
- * discrete Gaussian noise (OpenSSL's CSPRNG), the others become 0.
- * FL_ERR_LIMIT for an entry too large for exact noise (see
- * fl_dgauss_add_grid()), FL_ERR_CRYPTO when the CSPRNG fails.
+ * The packed statistics (fl_payload_stats_pack()'s layout) of n encoded
+ * rows X (n x s->dim) with labels y, as a node releases them under
+ * differential privacy: a numeric or date feature's sum and sum of squares
+ * are of x - mid and (x - mid)^2, mid its clip range's midpoint, built lead
+ * by lead on an exact fixed point (payload.c says why), so that removing
+ * one lead moves each by at most its bound below. FL_ERR_INVALID naming
+ * the feature when it has no clip range or a clip too narrow for its
+ * distance from 0 ("feature \"ts\" has clip [1700000000000, 1700000000000.25],
+ * too narrow ..."), FL_ERR_LIMIT for more than 2^30 rows.
+ */
+int fl_payload_stats_dp_pack(const struct fl_schema *s, const double *X, const double *y, size_t n,
+                             double *v);
+
+/*
+ * Noises the packed statistics v (fl_payload_stats_len(s->dim) values, of
+ * fl_payload_stats_dp_pack()) in place as planned: the entries that carry
+ * information get this partner's discrete Gaussian noise (OpenSSL's
+ * CSPRNG), the others become 0. FL_ERR_LIMIT for an entry too large for
+ * exact noise (see fl_dgauss_add_grid()), FL_ERR_CRYPTO when the CSPRNG
+ * fails.
  */
 int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_dp *p, double *v);
 
@@ -103,9 +126,11 @@ int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_d
  * swamped estimate from blowing one standardised column up by more than 20
  * times its range. A level's count goes into [0, rows]. A numeric feature
  * without a clip range (not possible under DP, where nodes refuse it) only
- * has its variance kept at or above 0.
+ * has its variance kept at or above 0. centred: the numeric sums are about
+ * the clip ranges' midpoints, as nodes that add noise send them
+ * (fl_payload_stats_dp_pack()); 0 for plain sums.
  */
-void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st);
+void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st, int centred);
 
 /* Upper triangle of a symmetric d*d matrix, row by row, and back. */
 void fl_payload_hess_pack(const double *H, size_t d, double *v);

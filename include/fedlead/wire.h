@@ -44,8 +44,13 @@
  * partner naming a dealer whose share does not match its commitment).
  * 4: signed unmask replies, and the evidence of a bad reveal in the next
  * task (SecAggParams.evidence), which each node checks itself.
- * 5: the schema round (Hello.schema_round, SchemaDraft, SchemaProposal). */
-#define FL_WIRE_PROTOCOL_VERSION 5
+ * 5: the schema round (Hello.schema_round, SchemaDraft, SchemaProposal).
+ * 6: under differential privacy the statistics round's numeric sums are
+ * about the clip ranges' midpoints (fl_payload_stats_dp_pack()). The
+ * vector has the same length, so a partner or coordinator of version 5
+ * would read it without error and standardise with wrong means; the Hello
+ * refuses the mix instead, before any round is run or charged. */
+#define FL_WIRE_PROTOCOL_VERSION 6
 /* Frame body limits in bytes: after and before the Hello is accepted. */
 #define FL_WIRE_DEFAULT_MAX_FRAME (16u << 20)
 #define FL_WIRE_PREAUTH_MAX_FRAME (64u << 10)

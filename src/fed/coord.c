@@ -289,6 +289,7 @@ void fl_coord_send_standardize(struct fl_fedcoord *c, struct partner *p)
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__Standardize st = FEDLEAD__WIRE__STANDARDIZE__INIT;
 	Fedlead__Wire__RoundRef ref;
+	double *center = NULL, *scale = NULL;
 
 	fl_coord_fill_ref(c, &ref);
 	/* Restored and waiting for the participants: they may have had the
@@ -304,9 +305,23 @@ void fl_coord_send_standardize(struct fl_fedcoord *c, struct partner *p)
 	st.impute = c->scaler->impute;
 	st.baseline = c->scaler->baseline;
 	st.pos_weight = c->pos_weight;
+	/* The privacy plan trains in its own encoding (coord_int.h). */
+	if (c->set.privacy) {
+		if ((center = malloc(c->d * sizeof(double))) == NULL ||
+		    (scale = malloc(c->d * sizeof(double))) == NULL) {
+			free(center);
+			fl_coord_fail(c, "out of memory");
+			return;
+		}
+		(void)fl_coord_dp_scaler(c, center, scale);
+		st.center = center;
+		st.scale = scale;
+	}
 	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE;
 	env.standardize = &st;
 	send_to(c, p, &env);
+	free(center);
+	free(scale);
 }
 
 /* The task of the round in progress, to one partner. */

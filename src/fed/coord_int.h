@@ -172,4 +172,41 @@ void fl_coord_dp_plan(struct fl_fedcoord *c);
 /* Records the participants' terms in the model. */
 int fl_coord_dp_record(const struct fl_fedcoord *c, struct fl_model *m);
 
+/*
+ * The encoding the privacy plan trains in (privacy = on), derived from the
+ * model's scaler alone, so a restored coordinator sends the same: every
+ * 0/1 column (levels, missing indicators) centred at its frequency (the
+ * scaler's baseline) and every column, the intercept too, divided by k =
+ * FL_DP_CLIP_KAPPA sqrt(E ||x||^2) / sqrt(1 + features), E ||x||^2 the
+ * expected squared norm of a centred row (1 for the intercept and each
+ * standardised value, p (1 - p) for a 0/1 column of frequency p). The
+ * nodes clip rows to their privacy_clip R in this encoding, so a row is
+ * clipped at R k in the centred one: with the default R = sqrt(1 +
+ * features), at kappa times the typical norm. Neither moves a node's
+ * privacy (each clips to its own R and calibrates to it); both decide how
+ * much of each row the noise buries (bench/README.md, "Differential
+ * privacy"). fl_coord_dp_scaler() fills center and scale (d values each)
+ * from the model's scaler and returns k.
+ */
+/* Whether a participant adds noise (and so centres its statistics). */
+int fl_coord_dp_noisy(const struct fl_fedcoord *c);
+
+#define FL_DP_CLIP_KAPPA 0.75
+double fl_coord_dp_scaler(const struct fl_fedcoord *c, double *center, double *scale);
+
+/* The centring of column j in that encoding, in standardised units (its
+ * frequency for a 0/1 column, 0 otherwise). */
+double fl_coord_dp_freq(const struct fl_fedcoord *c, size_t j);
+
+/*
+ * The model's weights (in the scaler's standardised units, d values) from
+ * weights w in the plan's encoding: the change of variables undone, and
+ * the whole scaled by min(1, R k / sqrt(E ||x||^2)) when the partners
+ * clipped rows at R (R k in the centred encoding): a model fitted to rows
+ * scaled down to that norm scores a typical unclipped row on that scale
+ * (without it the held-out log-loss grows by 0.2 on the bank leads; the
+ * AUC does not move).
+ */
+void fl_coord_dp_model_weights(const struct fl_fedcoord *c, const double *w, double *out);
+
 #endif

@@ -231,3 +231,71 @@ int fl_coord_dp_record(const struct fl_fedcoord *c, struct fl_model *m)
 	free(v);
 	return r;
 }
+
+int fl_coord_dp_noisy(const struct fl_fedcoord *c)
+{
+	for (size_t i = 0; i < c->np; i++)
+		if (c->p[i].participant && c->p[i].dp_known && c->p[i].dp.on)
+			return 1;
+	return 0;
+}
+
+double fl_coord_dp_freq(const struct fl_fedcoord *c, size_t j)
+{
+	double p = j == 0 ? 0 : c->scaler->baseline[j];
+
+	/* Values have baseline 0; a 0/1 column's frequency is in [0, 1]. */
+	return p > 0 && p < 1 ? p : 0;
+}
+
+/* E ||x||^2 of a row in the centred encoding (see coord_int.h). */
+static double dp_norm2(const struct fl_fedcoord *c)
+{
+	double e = 1;
+
+	for (size_t i = 0; i < c->schema->n_features; i++) {
+		const struct fl_feature *f = &c->schema->features[i];
+
+		for (size_t j = f->enc_offset; j < f->enc_offset + f->enc_width; j++) {
+			double p = fl_coord_dp_freq(c, j);
+
+			e += fl_feature_is_value(f, j) ? 1 : p * (1 - p);
+		}
+	}
+	return e;
+}
+
+static double dp_k(const struct fl_fedcoord *c)
+{
+	return FL_DP_CLIP_KAPPA * sqrt(dp_norm2(c) / (1.0 + (double)c->schema->n_features));
+}
+
+double fl_coord_dp_scaler(const struct fl_fedcoord *c, double *center, double *scale)
+{
+	double k = dp_k(c);
+
+	for (size_t j = 0; j < c->d; j++) {
+		center[j] = c->scaler->center[j] + fl_coord_dp_freq(c, j) * c->scaler->scale[j];
+		scale[j] = c->scaler->scale[j] * k;
+	}
+	return k;
+}
+
+void fl_coord_dp_model_weights(const struct fl_fedcoord *c, const double *w, double *out)
+{
+	double k = dp_k(c), cal = 1, R = 0, w0;
+
+	for (size_t i = 0; i < c->np; i++)
+		if (c->p[i].participant && c->p[i].dp_known && c->p[i].dp.on) {
+			R = c->p[i].dp.clip;
+			break;
+		}
+	if (R > 0)
+		cal = fmin(1, R * k / sqrt(dp_norm2(c)));
+	w0 = w[0];
+	for (size_t j = 1; j < c->d; j++) {
+		w0 -= fl_coord_dp_freq(c, j) * w[j];
+		out[j] = cal * w[j] / k;
+	}
+	out[0] = cal * w0 / k;
+}

@@ -58,7 +58,10 @@ static int training_done(struct fl_fedcoord *c)
 
 	if ((r = fl_model_new(c->schema, &m)) != 0)
 		goto out;
-	memcpy(m->w, c->w, c->d * sizeof(double));
+	if (c->set.privacy)
+		fl_coord_dp_model_weights(c, c->w, m->w);
+	else
+		memcpy(m->w, c->w, c->d * sizeof(double));
 	memcpy(m->scaler->center, c->scaler->center, c->d * sizeof(double));
 	memcpy(m->scaler->scale, c->scaler->scale, c->d * sizeof(double));
 	memcpy(m->scaler->baseline, c->scaler->baseline, c->d * sizeof(double));
@@ -75,7 +78,7 @@ static int training_done(struct fl_fedcoord *c)
 	                     /* As a local model defines it: the objective
 	                      * the solver minimised, penalty included. */
 	                     .final_loss = c->train_loss * c->total_rows +
-	                                   fl_logreg_penalty(c->l2, c->w, c->d),
+	                                   fl_logreg_penalty(c->l2, m->w, c->d),
 	                     .grad_norm = c->grad_norm,
 	                     .train = {count_u64(c->total_rows), count_u64(c->total_positives), NAN,
 	                               c->train_loss},
@@ -229,13 +232,19 @@ static int dp_next_task(struct fl_fedcoord *c)
  * value is 0: two columns of one categorical feature are never 1 in the
  * same row (one-hot), so every entry between them in sum c x x^T is
  * exactly 0 and what the sum holds there is the partners' noise alone.
- * Returns the root mean square over those entries, or -1 when the schema
- * has none, and sets them to their true value 0 (in both triangles).
+ * The plan's encoding centres those columns (x'_j = (x_j - p_j) / k, x'_0 =
+ * 1 / k: fl_coord_dp_scaler()), so the entry between levels j and l of the
+ * 0/1 encoding is, up to k^2, r = H_jl + p_l H_j0 + p_j H_l0 + p_j p_l H_00
+ * of the released H, which carries independent noise of variance s^2 in
+ * each of those packed entries: r's is s^2 (1 + p_j^2 + p_l^2 + p_j^2
+ * p_l^2). Returns s estimated as the root of sum r^2 / sum of those
+ * factors, or -1 when the schema has none, and subtracts r from H_jl (in
+ * both triangles): the 0/1 encoding's entry becomes its true value 0.
  */
 static double dp_hessian_noise(const struct fl_fedcoord *c, double *H)
 {
-	double ss = 0;
-	size_t cnt = 0;
+	double ss = 0, wsum = 0;
+	size_t d = c->d;
 
 	for (size_t i = 0; i < c->schema->n_features; i++) {
 		const struct fl_feature *f = &c->schema->features[i];
@@ -243,13 +252,32 @@ static double dp_hessian_noise(const struct fl_fedcoord *c, double *H)
 		if (f->type != FL_CATEGORICAL)
 			continue;
 		for (size_t j = f->enc_offset; j < f->enc_offset + f->enc_width; j++)
-			for (size_t k = j + 1; k < f->enc_offset + f->enc_width; k++) {
-				ss += H[j * c->d + k] * H[j * c->d + k];
-				cnt++;
-				H[j * c->d + k] = H[k * c->d + j] = 0;
+			for (size_t l = j + 1; l < f->enc_offset + f->enc_width; l++) {
+				double pj = fl_coord_dp_freq(c, j), pl = fl_coord_dp_freq(c, l);
+				double r = H[j * d + l] + pl * H[j * d] + pj * H[l * d] +
+				           pj * pl * H[0];
+
+				ss += r * r;
+				wsum += 1 + pj * pj + pl * pl + pj * pj * pl * pl;
+				H[j * d + l] -= r;
+				H[l * d + j] = H[j * d + l];
 			}
 	}
-	return cnt == 0 ? -1 : sqrt(ss / (double)cnt);
+	return wsum == 0 ? -1 : sqrt(ss / wsum);
+}
+
+/* The federation's l2 in the plan's encoding: the penalty l2 |w|^2 on the
+ * model's standardised weights is (l2 / k^2) |w'|^2 on the plan's. */
+static double dp_l2(const struct fl_fedcoord *c)
+{
+	double *center = malloc(c->d * sizeof(double)), *scale = malloc(c->d * sizeof(double));
+	double k = 1;
+
+	if (center != NULL && scale != NULL)
+		k = fl_coord_dp_scaler(c, center, scale);
+	free(center);
+	free(scale);
+	return c->l2 / (k * k);
 }
 
 /*
@@ -267,11 +295,11 @@ static double dp_hessian_noise(const struct fl_fedcoord *c, double *H)
 static int dp_take_hessian(struct fl_fedcoord *c, double *H)
 {
 	size_t d = c->d;
-	double s = dp_hessian_noise(c, H), floor = c->l2;
+	double s = dp_hessian_noise(c, H), l2 = dp_l2(c), floor = l2;
 	int r;
 
 	for (size_t j = 1; j < d; j++)
-		H[j * d + j] += c->l2;
+		H[j * d + j] += l2;
 	if (s >= 0)
 		floor += sqrt((double)d) * s;
 	else
@@ -279,7 +307,7 @@ static int dp_take_hessian(struct fl_fedcoord *c, double *H)
 		       "round %llu: the schema has no categorical feature of two values or more, "
 		       "so the noise in the Hessian cannot be measured; its eigenvalues are "
 		       "floored at l2 = %g only",
-		       (unsigned long long)c->round, c->l2);
+		       (unsigned long long)c->round, l2);
 	if (!(floor > 0))
 		floor = 1e-10;
 	if ((r = fl_linalg_sym_floor(H, d, floor)) != 0)
@@ -312,7 +340,7 @@ static int dp_take_hessian(struct fl_fedcoord *c, double *H)
 static int dp_newton_step(struct fl_fedcoord *c, const double *grad)
 {
 	size_t d = c->d;
-	double *g = NULL, *F = NULL;
+	double *g = NULL, *F = NULL, l2 = dp_l2(c);
 	int r = FL_ERR_NOMEM;
 
 	if (c->dp_B == NULL)
@@ -321,7 +349,7 @@ static int dp_newton_step(struct fl_fedcoord *c, const double *grad)
 	    (F = malloc(d * d * sizeof(double))) == NULL)
 		goto out;
 	for (size_t j = 0; j < d; j++) {
-		g[j] = grad[j] + (j >= 1 ? c->l2 * c->cur_w[j] : 0);
+		g[j] = grad[j] + (j >= 1 ? l2 * c->cur_w[j] : 0);
 		if (!isfinite(g[j])) {
 			r = fl_fail(FL_ERR_NUMERIC, "round %llu: the summed gradient is not finite",
 			            (unsigned long long)c->round);
@@ -405,7 +433,7 @@ int fl_coord_finish_stats(struct fl_fedcoord *c, const double *acc)
 	/* Noisy sums under differential privacy: rebuilt and clamped into
 	 * what the schema allows (payload.h) before anything uses them. */
 	if (c->set.privacy)
-		fl_payload_stats_denoise(c->schema, st);
+		fl_payload_stats_denoise(c->schema, st, fl_coord_dp_noisy(c));
 	c->total_rows = st->rows;
 	c->total_positives = st->positives;
 	if (st->positives <= 0 || st->positives >= st->rows) {

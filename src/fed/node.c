@@ -696,13 +696,25 @@ static int dp_fed_name(const char *fed, char out[FL_LEDGER_MAX_NAME + 1])
 	return 0;
 }
 
+/*
+ * The statistics release's share of a federation's rho; the evaluations
+ * split the rest equally. The statistics only standardise (means and
+ * deviations, levels' frequencies), which a tenth of the budget does
+ * nearly as well as a quarter, while every evaluation's gradient noise
+ * goes straight into the model (bench/README.md, "Differential privacy").
+ */
+#define DP_STATS_SHARE 0.1
+
 /* What the ledger and the settings say about one federation. */
 struct dp_plan {
 	uint64_t budget;       /* the window's, in ledger units */
 	uint64_t fed;          /* one federation's share */
-	uint64_t per_release;  /* fed / releases */
+	uint64_t per_stats;    /* the statistics release: DP_STATS_SHARE of fed */
+	uint64_t per_eval;     /* an evaluation: the rest over releases - 1 */
 	uint64_t spent_window; /* by every release within the window */
+	uint64_t spent_fed;    /* by the releases of this federation */
 	uint64_t done;         /* releases (evaluations, statistics) of this federation */
+	uint64_t done_stats;   /* of them, statistics releases */
 	double fed_epsilon;
 };
 
@@ -717,15 +729,26 @@ static void dp_plan(const struct fl_fednode *n, const char *name, struct dp_plan
 	p->fed = p->fed_epsilon == q->epsilon
 	                 ? p->budget
 	                 : units_floor(fl_dp_rho_budget(p->fed_epsilon, q->delta));
-	p->per_release = p->fed / q->releases;
+	/* With one release there is no evaluation to share with. */
+	p->per_stats = q->releases > 1 ? (uint64_t)floor(DP_STATS_SHARE * (double)p->fed) : p->fed;
+	p->per_eval = q->releases > 1 ? (p->fed - p->per_stats) / (q->releases - 1) : p->fed;
 	p->spent_window = fl_ledger_spent(n->pledger, since);
 	for (size_t i = 0; i < fl_ledger_count(n->pledger); i++) {
 		const struct fl_release *e = fl_ledger_entry(n->pledger, i);
 
 		if (strcmp(e->federation, name) == 0 &&
-		    (strcmp(e->kind, "evaluate") == 0 || strcmp(e->kind, "stats") == 0))
+		    (strcmp(e->kind, "evaluate") == 0 || strcmp(e->kind, "stats") == 0)) {
 			p->done++;
+			p->done_stats += strcmp(e->kind, "stats") == 0;
+			p->spent_fed += e->rho_e12;
+		}
 	}
+}
+
+/* What one release of the kind ("stats" or "evaluate") costs. */
+static uint64_t dp_cost(const struct dp_plan *pl, const char *kind)
+{
+	return strcmp(kind, "stats") == 0 ? pl->per_stats : pl->per_eval;
 }
 
 /* Opens the privacy ledger once (a damaged one is an error). */
@@ -745,10 +768,30 @@ static int dp_open_ledger(struct fl_fednode *n)
 	return 0;
 }
 
-/* What the remaining releases of a federation cost, in ledger units. */
+/* The most a federation's releases may cost: the statistics and
+ * privacy_releases - 1 evaluations (at most fed). */
+static uint64_t dp_total(const struct fl_node_privacy *q, const struct dp_plan *pl)
+{
+	return pl->per_stats + (q->releases - 1) * pl->per_eval;
+}
+
+/* What is left of that after the releases made, in ledger units: a
+ * release costing more is refused, whatever its kind. */
+static uint64_t dp_left(const struct fl_node_privacy *q, const struct dp_plan *pl)
+{
+	return pl->spent_fed < dp_total(q, pl) ? dp_total(q, pl) - pl->spent_fed : 0;
+}
+
+/* What the remaining releases of a federation cost, in ledger units: the
+ * statistics if not made, and the evaluations not made, at most what is
+ * left. */
 static uint64_t dp_rest(const struct fl_node_privacy *q, const struct dp_plan *pl)
 {
-	return (q->releases - (pl->done < q->releases ? pl->done : q->releases)) * pl->per_release;
+	uint64_t evals = pl->done - pl->done_stats, rest = pl->done_stats ? 0 : pl->per_stats;
+
+	if (q->releases > 1 && evals < q->releases - 1)
+		rest += (q->releases - 1 - evals) * pl->per_eval;
+	return rest < dp_left(q, pl) ? rest : dp_left(q, pl);
 }
 
 /*
@@ -874,7 +917,7 @@ static size_t dp_task_tag(const struct fl_fednode *n, uint8_t out[32])
 
 	if (!dp_on(n))
 		return 0;
-	k = snprintf(text, sizeof(text), "fedlead-dp-v2 %.17g %.17g %llu %.17g",
+	k = snprintf(text, sizeof(text), "fedlead-dp-v3 %.17g %.17g %llu %.17g",
 	             q->federation_epsilon > 0 ? q->federation_epsilon : q->epsilon, q->delta,
 	             (unsigned long long)q->releases, dp_clip(n));
 	if (EVP_Digest(text, (size_t)k, out, NULL, EVP_sha256(), NULL) != 1)
@@ -913,12 +956,13 @@ struct dp_block {
 
 /* Shares of a release's rho by block (normalised over the blocks present).
  * The loss is only reported under the plan, so it gets little; the
- * Hessian, released once per plan and the costliest to noise (sensitivity
- * R^2 / 4 over d(d+1)/2 values), gets a little more than the gradient
- * released with it (see bench/README.md, "Differential privacy"). */
+ * Hessian, released once per plan, and the gradient released with it get
+ * as much (the plan of two evaluations then gives the second gradient half
+ * of the evaluations' budget; see bench/README.md, "Differential
+ * privacy"). */
 #define DP_W_LOSS 0.02
 #define DP_W_GRAD 1.0
-#define DP_W_HESS 1.5
+#define DP_W_HESS 1.0
 #define DP_W_VALID 1.0
 
 /* The blocks of the evaluation being answered, with their sensitivities
@@ -966,8 +1010,8 @@ static int dp_calibrate(struct dp_block *b, unsigned noisy)
  * the ledger and what the ledger says of it; a release beyond
  * privacy_releases is a refusal.
  */
-static int dp_release_plan(struct fl_fednode *n, uint64_t round, char name[FL_LEDGER_MAX_NAME + 1],
-                           struct dp_plan *pl)
+static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kind,
+                           char name[FL_LEDGER_MAX_NAME + 1], struct dp_plan *pl)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
 	int r;
@@ -981,6 +1025,18 @@ static int dp_release_plan(struct fl_fednode *n, uint64_t round, char name[FL_LE
 		              "node splits its budget over privacy_releases = %llu",
 		              (unsigned long long)round, (unsigned long long)pl->done + 1,
 		              n->federation_id, (unsigned long long)q->releases);
+	/* Releases cost by kind, so their count alone does not bound the
+	 * federation's spending (three evaluations cost more than the
+	 * statistics and two): the sum does. */
+	if (dp_cost(pl, kind) > dp_left(q, pl))
+		return refuse(n, "privacy_releases",
+		              "round %llu: %s release of rho %.6g would take federation "
+		              "\"%.64s\" past its rho %.6g (%.6g spent in %llu releases)",
+		              (unsigned long long)round,
+		              strcmp(kind, "stats") == 0 ? "a statistics" : "an evaluation",
+		              dp_cost(pl, kind) / FL_LEDGER_UNITS, n->federation_id,
+		              dp_total(q, pl) / FL_LEDGER_UNITS, pl->spent_fed / FL_LEDGER_UNITS,
+		              (unsigned long long)pl->done);
 	return 0;
 }
 
@@ -998,7 +1054,7 @@ static int dp_charge(struct fl_fednode *n, const char *name, uint64_t round, con
 	int r;
 
 	rel.time = now;
-	rel.rho_e12 = pl->per_release;
+	rel.rho_e12 = dp_cost(pl, kind);
 	snprintf(rel.federation, sizeof(rel.federation), "%s", name);
 	rel.round = round;
 	snprintf(rel.kind, sizeof(rel.kind), "%s", kind);
@@ -1036,9 +1092,9 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 	json_t *jb = NULL;
 	int r;
 
-	if ((r = dp_release_plan(n, ref->round, name, &pl)) != 0)
+	if ((r = dp_release_plan(n, ref->round, "evaluate", name, &pl)) != 0)
 		return r;
-	rho = pl.per_release / FL_LEDGER_UNITS;
+	rho = pl.per_eval / FL_LEDGER_UNITS;
 	for (k = 0; k < nb; k++)
 		wsum += b[k].weight;
 	for (k = 0; k < nb; k++) {
@@ -1087,13 +1143,14 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 	       "round %llu: noise added to %zu blocks (gradient: variance %.6g, sensitivity "
 	       "%.6g; %u honest partners); this federation has spent epsilon %.6g of %g",
 	       (unsigned long long)ref->round, nb, b[1].s2 / ldexp(1, 2 * b[1].bits), b[1].sens,
-	       noisy, fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), pl.fed_epsilon);
-	fl_audit_event(n->audit, "privacy_release",
-	               "{s:s, s:I, s:s, s:s, s:f, s:f, s:O, s:I, s:f, s:f}", "federation",
-	               n->federation_id, "round", (json_int_t)ref->round, "kind", "evaluate",
-	               "mechanism", "distributed discrete Gaussian", "rho", rho, "clip", dp_clip(n),
-	               "blocks", jb, "honest_partners", (json_int_t)noisy, "epsilon",
-	               fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), "delta", q->delta);
+	       noisy, fl_dp_epsilon(pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta),
+	       pl.fed_epsilon);
+	fl_audit_event(
+	        n->audit, "privacy_release", "{s:s, s:I, s:s, s:s, s:f, s:f, s:O, s:I, s:f, s:f}",
+	        "federation", n->federation_id, "round", (json_int_t)ref->round, "kind", "evaluate",
+	        "mechanism", "distributed discrete Gaussian", "rho", rho, "clip", dp_clip(n),
+	        "blocks", jb, "honest_partners", (json_int_t)noisy, "epsilon",
+	        fl_dp_epsilon(pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta), "delta", q->delta);
 	r = 0;
 out:
 	json_decref(jb);
@@ -1534,9 +1591,9 @@ static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 	double rho, scale;
 	int r;
 
-	if ((r = dp_release_plan(n, ref->round, name, &pl)) != 0)
+	if ((r = dp_release_plan(n, ref->round, "stats", name, &pl)) != 0)
 		return r;
-	rho = pl.per_release / FL_LEDGER_UNITS;
+	rho = pl.per_stats / FL_LEDGER_UNITS;
 	if ((r = fl_payload_stats_dp_plan(n->s, rho, noisy, FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR,
 	                                  &sp)) != 0) {
 		char why[300];
@@ -1561,15 +1618,16 @@ static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 	       "%.6g over %zu entries, %u honest partners); this federation has spent epsilon "
 	       "%.6g of %g",
 	       (unsigned long long)ref->round, sp.sigma2 / (scale * scale), sp.l2, sp.n_noised,
-	       noisy, fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), pl.fed_epsilon);
-	fl_audit_event(n->audit, "privacy_release",
-	               "{s:s, s:I, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:I, s:I, s:f, s:f}",
-	               "federation", n->federation_id, "round", (json_int_t)ref->round, "kind",
-	               "stats", "mechanism", "distributed discrete Gaussian", "rho", rho, "sigma2",
-	               sp.sigma2 / (scale * scale), "sensitivity", sp.l2, "sensitivity_l1", sp.l1,
-	               "grid_bits", sp.grid_bits, "entries", (json_int_t)sp.n_noised,
-	               "honest_partners", (json_int_t)noisy, "epsilon",
-	               fl_dp_epsilon((double)(pl.done + 1) * rho, q->delta), "delta", q->delta);
+	       noisy, fl_dp_epsilon(pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta),
+	       pl.fed_epsilon);
+	fl_audit_event(
+	        n->audit, "privacy_release",
+	        "{s:s, s:I, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:I, s:I, s:f, s:f}", "federation",
+	        n->federation_id, "round", (json_int_t)ref->round, "kind", "stats", "mechanism",
+	        "distributed discrete Gaussian", "rho", rho, "sigma2", sp.sigma2 / (scale * scale),
+	        "sensitivity", sp.l2, "sensitivity_l1", sp.l1, "grid_bits", sp.grid_bits, "entries",
+	        (json_int_t)sp.n_noised, "honest_partners", (json_int_t)noisy, "epsilon",
+	        fl_dp_epsilon(pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta), "delta", q->delta);
 	return 0;
 }
 
@@ -1596,15 +1654,28 @@ static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, ui
 		        "[low, high] on every numeric feature",
 		        (unsigned long long)ref->round, f->name, fp);
 	}
-	if ((r = fl_stats_new(n->d, &st)) != 0)
-		return r;
-	for (size_t i = 0; i < n->tr_raw->n; i++)
-		fl_stats_add(st, n->tr_raw->X + i * n->d, n->tr_raw->y[i]);
-	if ((v = malloc(fl_payload_stats_len(n->d) * sizeof(double))) == NULL) {
-		r = FL_ERR_NOMEM;
-		goto out;
+	if ((v = malloc(fl_payload_stats_len(n->d) * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if (dp_on(n)) {
+		/* Centred lead by lead, before anything is charged. */
+		if ((r = fl_payload_stats_dp_pack(n->s, n->tr_raw->X, n->tr_raw->y, n->tr_raw->n,
+		                                  v)) != 0) {
+			char why[400];
+
+			if (r == FL_ERR_NOMEM)
+				goto out;
+			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			r = refuse(n, "privacy_clip", "round %llu: %s",
+			           (unsigned long long)ref->round, why);
+			goto out;
+		}
+	} else {
+		if ((r = fl_stats_new(n->d, &st)) != 0)
+			goto out;
+		for (size_t i = 0; i < n->tr_raw->n; i++)
+			fl_stats_add(st, n->tr_raw->X + i * n->d, n->tr_raw->y[i]);
+		fl_payload_stats_pack(st, v);
 	}
-	fl_payload_stats_pack(st, v);
 	r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, v,
 	                 fl_payload_stats_len(n->d), frame, len);
 out:

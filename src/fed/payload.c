@@ -121,13 +121,26 @@ void fl_payload_valid_metrics(const double *v, uint32_t bins, struct fl_valid_me
 /* ---- the statistics round under differential privacy ---- */
 
 /*
- * The scale exponent of the rows and positives counts: -2, i.e. they are
- * multiplied by 4 before the noise, which makes their relative noise 4
- * times smaller for 2 x (16 - 1) more in the squared l2 sensitivity (on
- * the CoIL schema, 1.16 times more noise on every other entry). The
- * coordinator's class weight and loss normalisation rest on them.
+ * The scale exponents (entry divided by 2^e before the noise) of the rows
+ * and positives counts, and of a one-hot column's sum. The coordinator
+ * needs none of them precisely (the class weight under "balanced" is the
+ * only use of positives / rows, and a level's frequency only centres its
+ * column for training, where an error of a few per cent costs nothing),
+ * while every unit of sensitivity they take is noise on the numeric sums of
+ * squares, which standardisation rests on: counts 1/4 and levels 1/2 of a
+ * lead's part (bench/README.md, "Differential privacy").
  */
-#define STATS_DP_COUNT_EXP (-2)
+#define STATS_DP_COUNT_EXP 2
+#define STATS_DP_LEVEL_EXP 1
+/* The smallest exponent above: the finest grid starts there. */
+#define STATS_DP_MIN_EXP 0
+
+/* The clip range's midpoint: under differential privacy a numeric
+ * feature's sums are of x - mid and (x - mid)^2 (see payload.h). */
+static double clip_mid(const struct fl_feature *f)
+{
+	return f->clip_lo / 2 + f->clip_hi / 2;
+}
 
 /* The smallest e >= 0 with 2^e >= b. */
 static int pow2_above(double b)
@@ -179,7 +192,9 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 		size_t j = f->enc_offset;
 
 		if (f->type == FL_NUMERIC || f->type == FL_DATE) {
-			double B = fmax(fabs(f->clip_lo), fabs(f->clip_hi));
+			/* |x - mid| <= B for x in [lo, hi] */
+			double B = fmax(fabs(f->clip_lo - clip_mid(f)),
+			                fabs(f->clip_hi - clip_mid(f)));
 			int e1 = pow2_above(B), e2 = pow2_above(B * B);
 			double b1 = B / ldexp(1, e1), b2 = B * B / ldexp(1, e2);
 
@@ -196,21 +211,62 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 			 * adds 1 to one sum of each (or to none when missing). */
 			if (f->type == FL_DATE) {
 				size_t w = 1 + (f->missing == FL_MISSING_IMPUTE);
+				double b = ldexp(1, -STATS_DP_LEVEL_EXP);
 
 				for (size_t c = w; c < f->enc_width; c++)
-					ENTRY(2 + d + j + c, 0);
-				*l1 += 2;
-				*l2sq += 2;
+					ENTRY(2 + d + j + c, STATS_DP_LEVEL_EXP);
+				*l1 += 2 * b;
+				*l2sq += 2 * b * b;
 			}
 		} else {
+			double b = ldexp(1, -STATS_DP_LEVEL_EXP);
+
 			for (size_t c = 0; c < f->enc_width; c++)
-				ENTRY(2 + d + j + c, 0);
-			*l1 += 1;
-			*l2sq += 1;
+				ENTRY(2 + d + j + c, STATS_DP_LEVEL_EXP);
+			*l1 += b;
+			*l2sq += b * b;
 		}
 	}
 #undef ENTRY
 	return k;
+}
+
+/*
+ * The fixed point of the centred sums: each lead's scaled term (x - mid) /
+ * 2^e1 or (x - mid)^2 / 2^e2, at most 1 in magnitude, is truncated towards
+ * 0 to a multiple of 2^-STATS_DP_FIX_BITS and added as an integer. The sum
+ * is then exact whatever the order or the number of leads, so removing one
+ * lead moves it by exactly that lead's term, never more than its bound
+ * (truncation only shrinks it). A sum of plain x and x^2 recentred
+ * afterwards, or a floating-point sum of the terms, would instead move by
+ * its rounding, which for a narrow clip far from 0 is many times the bound.
+ * 2^32 steps per unit leave room for 2^30 leads in an int64_t.
+ */
+#define STATS_DP_FIX_BITS 32
+#define STATS_DP_MAX_LEADS ((size_t)1 << 30)
+/*
+ * The doubles near a clip range are ulp(max(|lo|, |hi|)) apart. When that
+ * is coarser than 2^-STATS_DP_MIN_STEPS of the half-width B, the centred
+ * values are too coarse for the grid above (and the midpoint's own
+ * rounding would take a visible share of B): such a clip is refused.
+ */
+#define STATS_DP_MIN_STEPS 24
+
+/* Refuses a clip the fixed point cannot carry within its bound. */
+static int stats_dp_check_clip(const struct fl_feature *f)
+{
+	double mid = clip_mid(f), B = fmax(fabs(f->clip_lo - mid), fabs(f->clip_hi - mid));
+	double big = fmax(fabs(f->clip_lo), fabs(f->clip_hi));
+	double ulp = nextafter(big, INFINITY) - big;
+
+	if (!(B > 0) || ulp > ldexp(B, -STATS_DP_MIN_STEPS))
+		return fl_fail(FL_ERR_INVALID,
+		               "feature \"%.64s\" has clip [%.17g, %.17g], too narrow for its "
+		               "distance from 0: its values are %.3g apart there, more than 2^-%d "
+		               "of its half-width %.6g, so its sums cannot be centred within "
+		               "the per-lead bound",
+		               f->name, f->clip_lo, f->clip_hi, ulp, STATS_DP_MIN_STEPS, B);
+	return 0;
 }
 
 int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int max_bits,
@@ -219,10 +275,15 @@ int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noi
 	const struct fl_feature *f = fl_payload_stats_unclipped(s);
 	double l1, l2sq, root;
 	size_t n;
+	int r;
 
 	*p = (struct fl_stats_dp){0};
 	if (f != NULL)
 		return fl_fail(FL_ERR_INVALID, "feature \"%s\" has no clip range", f->name);
+	for (size_t i = 0; i < s->n_features; i++)
+		if ((s->features[i].type == FL_NUMERIC || s->features[i].type == FL_DATE) &&
+		    (r = stats_dp_check_clip(&s->features[i])) != 0)
+			return r;
 	n = stats_dp_entries(s, NULL, NULL, &l1, &l2sq);
 	p->l1 = l1;
 	p->l2 = sqrt(l2sq);
@@ -230,7 +291,7 @@ int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noi
 	root = sqrt((double)n);
 	/* The noise lands on multiples of 2^(e - bits): at least 2^-max_bits
 	 * for the smallest e, the counts'. */
-	for (int bits = max_bits + STATS_DP_COUNT_EXP; bits >= 0; bits--) {
+	for (int bits = max_bits + STATS_DP_MIN_EXP; bits >= 0; bits--) {
 		double scale = ldexp(1, bits);
 
 		p->sigma2 = fl_dp_ddg_sigma2(p->l1 * scale + (double)n, p->l2 * scale + root, rho,
@@ -244,6 +305,67 @@ int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noi
 	               "a statistics release of rho %.6g with sensitivity %.6g needs more noise "
 	               "than a node can add",
 	               rho, p->l2);
+}
+
+int fl_payload_stats_dp_pack(const struct fl_schema *s, const double *X, const double *y, size_t n,
+                             double *v)
+{
+	size_t d = s->dim;
+	struct fl_stats *st = NULL;
+	int r;
+
+	if (n > STATS_DP_MAX_LEADS)
+		return fl_fail(FL_ERR_LIMIT,
+		               "%zu leads are more than the statistics release can sum exactly "
+		               "(%zu)",
+		               n, STATS_DP_MAX_LEADS);
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+
+		if (f->type != FL_NUMERIC && f->type != FL_DATE)
+			continue;
+		if (!f->has_clip)
+			return fl_fail(FL_ERR_INVALID, "feature \"%s\" has no clip range", f->name);
+		if ((r = stats_dp_check_clip(f)) != 0)
+			return r;
+	}
+	/* Counts and the one-hot columns' sums are small integers, exact. */
+	if ((r = fl_stats_new(d, &st)) != 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		fl_stats_add(st, X + i * d, y[i]);
+	fl_payload_stats_pack(st, v);
+	fl_stats_free(st);
+	/* A numeric feature's sums about its clip range's midpoint, lead by
+	 * lead on the fixed point above. */
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t j = f->enc_offset;
+		double mid, B;
+		int e1, e2;
+		int64_t q1 = 0, q2 = 0;
+
+		if (f->type != FL_NUMERIC && f->type != FL_DATE)
+			continue;
+		mid = clip_mid(f);
+		B = fmax(fabs(f->clip_lo - mid), fabs(f->clip_hi - mid));
+		e1 = pow2_above(B);
+		e2 = pow2_above(B * B);
+		for (size_t k = 0; k < n; k++) {
+			double x = X[k * d + j], c;
+
+			if (isnan(x))
+				continue;
+			/* rows are clipped at encoding; again here, as the bound rests on it */
+			c = (x < f->clip_lo ? f->clip_lo : x > f->clip_hi ? f->clip_hi : x) - mid;
+			/* |c| <= B and c^2 <= B^2 (rounding is monotone); the casts truncate */
+			q1 += (int64_t)ldexp(c, STATS_DP_FIX_BITS - e1);
+			q2 += (int64_t)ldexp(c * c, STATS_DP_FIX_BITS - e2);
+		}
+		v[2 + d + j] = ldexp((double)q1, e1 - STATS_DP_FIX_BITS);
+		v[2 + 2 * d + j] = ldexp((double)q2, e2 - STATS_DP_FIX_BITS);
+	}
+	return 0;
 }
 
 int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_dp *p, double *v)
@@ -288,7 +410,7 @@ static double clampd(double x, double lo, double hi)
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
-void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st)
+void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st, int centred)
 {
 	double rows = fmax(2, round(st->rows));
 
@@ -305,13 +427,15 @@ void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st)
 			double cnt = f->missing == FL_MISSING_IMPUTE
 			                     ? clampd(round(st->count[j]), 1, rows)
 			                     : rows;
-			double mean = st->sum[j] / cnt, var, w;
+			double mean = st->sum[j] / cnt, var, w, m, mid;
 
 			if (f->has_clip) {
+				/* centred: sums about the midpoint (fl_payload_stats_dp_pack()) */
+				mid = centred ? clip_mid(f) : 0;
 				w = f->clip_hi - f->clip_lo;
-				mean = clampd(mean, f->clip_lo, f->clip_hi);
-				var = clampd(st->sumsq[j] / cnt - mean * mean, w * w / 400,
-				             w * w / 4);
+				m = clampd(mean, f->clip_lo - mid, f->clip_hi - mid);
+				mean = m + mid;
+				var = clampd(st->sumsq[j] / cnt - m * m, w * w / 400, w * w / 4);
 			} else
 				var = fmax(0, st->sumsq[j] / cnt - mean * mean);
 			st->count[j] = cnt;

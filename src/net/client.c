@@ -548,8 +548,8 @@ static int read_envelope(struct session *s, const char *awaiting, Fedlead__Wire_
 			               awaiting);
 		return fl_fail(FL_ERR_IO,
 		               "%s closed the connection while this node waited for %s (a "
-		               "coordinator before protocol version %d runs no schema round)",
-		               s->peer, awaiting, FL_WIRE_PROTOCOL_VERSION);
+		               "coordinator before protocol version 5 runs no schema round)",
+		               s->peer, awaiting);
 	}
 	r = fl_wire_decode(body, len, s->peer, env);
 	free(body);

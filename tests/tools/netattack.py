@@ -137,7 +137,7 @@ def pb_field(num, wire, payload):
 
 
 # The wire protocol version of include/fedlead/wire.h (FL_WIRE_PROTOCOL_VERSION).
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 
 
 def hello_frame(fingerprint, federation):
