@@ -3,6 +3,7 @@
  * each column; --no-label validates an export of open leads, which has no
  * outcome yet.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "fedlead/error.h"
 #include "fedlead/rows.h"
 #include "fedlead/schema.h"
+#include "fedlead/spline.h"
 
 static void print_column_summary(const struct fl_schema *s, const struct fl_stats *st)
 {
@@ -23,17 +25,32 @@ static void print_column_summary(const struct fl_schema *s, const struct fl_stat
 
 		/* A date is summarised by its age in days. */
 		if (f->type == FL_NUMERIC || f->type == FL_DATE) {
-			double present = st->count[j];
-			double missing = st->rows - present;
+			size_t nb = fl_spline_basis_width(f);
+			double present = st->count[j], special = 0;
+			int log1p = f->transform == FL_TRANSFORM_LOG1P;
 
+			/* A special value is an answer, not a missing one: it has
+			 * its own indicator column after the basis (check_rows
+			 * reads block features with their knots unplaced, so
+			 * column j holds the raw value of the other leads). */
+			for (size_t k = 0; k < f->n_special; k++)
+				special += st->sum[j + nb + k];
 			printf("%-24s %-12s %10.0f  ", f->name,
-			       f->type == FL_DATE ? "date" : "numeric", missing);
-			if (present > 0)
-				printf("%smin %.6g  max %.6g  mean %.6g\n",
+			       f->type == FL_DATE ? "date" : "numeric",
+			       st->rows - present - special);
+			if (present > 0 && log1p)
+				printf("min %.6g  max %.6g  mean of log1p %.6g", expm1(st->min[j]),
+				       expm1(st->max[j]), st->sum[j] / present);
+			else if (present > 0)
+				printf("%smin %.6g  max %.6g  mean %.6g",
 				       f->type == FL_DATE ? "age days " : "", st->min[j],
 				       st->max[j], st->sum[j] / present);
 			else
-				printf("(no values)\n");
+				printf("(no values)");
+			for (size_t k = 0; k < f->n_special; k++)
+				printf("%s%.6g (special)=%.0f", present > 0 || k ? ", " : "  ",
+				       f->special[k], st->sum[j + nb + k]);
+			printf("\n");
 			continue;
 		}
 		printf("%-24s %-12s %10s  ", f->name, "categorical", "-");
@@ -46,6 +63,24 @@ static void print_column_summary(const struct fl_schema *s, const struct fl_stat
 			       k < f->n_values ? f->values[k] : "(other)", st->sum[j + k]);
 		}
 		printf("\n");
+	}
+}
+
+/*
+ * The summary describes the export's values, not their spline or bin
+ * columns: without knots the encoder leaves a block's first column holding
+ * the clipped value itself (as it does before knots are placed from the
+ * data). Knots change no validation, and the fingerprint is taken before.
+ */
+static void unplace_knots(struct fl_schema *s)
+{
+	for (size_t i = 0; i < s->n_features; i++) {
+		struct fl_feature *f = &s->features[i];
+
+		if (fl_spline_is_block(f)) {
+			free(f->knots);
+			f->knots = NULL;
+		}
 	}
 }
 
@@ -104,10 +139,13 @@ int fl_cmd_node_check(int argc, char **argv)
 	    (r = fl_node_args_require(a.data, "--data", "check")) != 0)
 		return r;
 	fl_cli_read_progress(FL_NODE_PROG, "check", !a.quiet);
-	if ((r = fl_node_load_schema(&a, &s)) != 0 || (r = check_rows(s, &a, &rep, &st)) != 0)
+	if ((r = fl_node_load_schema(&a, &s)) != 0)
+		goto out;
+	fl_schema_fingerprint_hex(s, fp_hex);
+	unplace_knots(s);
+	if ((r = check_rows(s, &a, &rep, &st)) != 0)
 		goto out;
 	fl_cli_load_notices(FL_NODE_PROG, a.data, &rep);
-	fl_schema_fingerprint_hex(s, fp_hex);
 	printf("%s: %llu rows valid against %s (fingerprint %.16s...)%s\n", a.data,
 	       (unsigned long long)rep.rows, a.schema, fp_hex,
 	       a.no_label ? ", label not checked (--no-label)" : "");
