@@ -435,6 +435,45 @@ static void test_draft_min_count(void **state)
 	unlink(path);
 }
 
+/* Transform keys (issue "Explainable non-linear effects"): drafts that
+ * agree keep them, as written; drafts that differ are conflicts a person
+ * settles, since the knots and special values are part of the contract. */
+static void test_transforms(void **state)
+{
+	static const char *const want[] = {
+	        "features \"Visits\": \"knots\" 5 in a.json, 7 in b.json",
+	        "features \"Visits\": \"special\" [-1] in a.json, absent in b.json",
+	};
+	const char *spline = "\"clip\": [0, 25], \"decimal\": \",\", \"transform\": "
+	                     "\"spline\", \"knots\": 5, \"special\": [-1]";
+	char *a = replace(A, "\"clip\": [0, 25], \"decimal\": \",\"", spline);
+	char *b = replace(A, "\"clip\": [0, 25], \"decimal\": \",\"",
+	                  "\"clip\": [0, 25], \"transform\": \"spline\", \"knots\": 7");
+	struct fl_schema_merge_result res;
+	struct fl_schema *s = NULL;
+	json_t *root, *f;
+
+	(void)state;
+	merge2(a, a, &res, 0);
+	assert_int_equal(res.n_conflicts, 0);
+	assert_int_equal(fl_schema_parse(res.json, strlen(res.json), "merged", &s), 0);
+	assert_non_null(root = json_loads(res.json, 0, NULL));
+	f = json_array_get(json_object_get(root, "features"), 1);
+	assert_string_equal(json_string_value(json_object_get(f, "transform")), "spline");
+	expect_json(json_object_get(f, "knots"), "5");
+	expect_json(json_object_get(f, "special"), "[-1]");
+	json_decref(root);
+	fl_schema_free(s);
+	fl_schema_merge_result_free(&res);
+
+	expect_conflicts(a, b, want, 2);
+	assert_string_equal(fl_errmsg(),
+	                    "the drafts disagree on 2 points: edit one draft so that they agree, "
+	                    "then merge again");
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +488,7 @@ int main(void)
 	        cmocka_unit_test(test_placeholders_and_dates),
 	        cmocka_unit_test(test_bad_draft),
 	        cmocka_unit_test(test_draft_min_count),
+	        cmocka_unit_test(test_transforms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
