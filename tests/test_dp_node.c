@@ -92,6 +92,9 @@ static void test_grid_noise_variance(void **state)
 	free(v);
 }
 
+/* Values the grid cannot hold exactly are refused, naming the element,
+ * before any is noised: v is unchanged, so a node can check first and
+ * charge its ledger after (dp_release()). */
 static void test_grid_noise_limits(void **state)
 {
 	double v[3] = {0.5, 1e300, 0};
@@ -104,6 +107,22 @@ static void test_grid_noise_limits(void **state)
 	assert_int_equal(bad, 1);
 	assert_string_equal(fl_errmsg(), "update element 1 is 1.0000000000000001e+300, too "
 	                                 "large to carry exact noise on a grid of 2^-20");
+	fl_dgauss_free(g);
+	g = NULL;
+	/* Checked before anything is noised: the element before it is as it
+	 * was (noise of variance 10^6 would leave it so with probability
+	 * 4e-4). */
+	assert_int_equal(fl_dgauss_new(1000000, &g), 0);
+	assert_int_equal(fl_dgauss_add_grid(g, v, 3, 20, &bad), FL_ERR_LIMIT);
+	assert_true(v[0] == 0.5 && v[1] == 1e300 && v[2] == 0);
+	v[1] = NAN;
+	assert_int_equal(fl_dgauss_grid_check(v, 3, 20, &bad), FL_ERR_LIMIT);
+	assert_int_equal(bad, 1);
+	assert_string_equal(fl_errmsg(), "update element 1 is not a number");
+	v[1] = 0;
+	assert_int_equal(fl_dgauss_grid_check(v, 3, 20, &bad), 0);
+	assert_int_equal(bad, 3);
+	assert_true(v[0] == 0.5 && v[1] == 0 && v[2] == 0);
 	assert_int_equal(fl_dgauss_add_grid(g, v, 3, 53, &bad), FL_ERR_INVALID);
 	assert_string_equal(fl_errmsg(), "noise grid of 2^-53: expected 0 to 52 bits");
 	fl_dgauss_free(g);

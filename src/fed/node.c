@@ -1106,6 +1106,21 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 			        "needs more noise than this node can add",
 			        (unsigned long long)ref->round, b[k].rho, b[k].sens, b[k].name);
 	}
+	/* What the noise cannot carry is refused before anything is charged:
+	 * a refusal after the charge would spend budget on nothing. */
+	for (k = 0; k < nb; k++)
+		if ((r = fl_dgauss_grid_check(v + b[k].off, b[k].len, b[k].bits, &bad)) != 0) {
+			char why[300];
+
+			if (r != FL_ERR_LIMIT)
+				return r;
+			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			return refuse(
+			        n, "bound",
+			        "round %llu: the evaluation's %s block cannot carry its noise "
+			        "(%s); nothing was charged to the privacy ledger",
+			        (unsigned long long)ref->round, b[k].name, why);
+		}
 	if ((r = dp_charge(n, name, ref->round, "evaluate", &pl, now)) != 0)
 		return r;
 	if ((jb = json_array()) == NULL) {
