@@ -873,10 +873,12 @@ static int dp_welcome_budget(struct fl_fednode *n, const char *fed, const struct
 	uint64_t window = pl->spent_window > pl->budget ? 0 : pl->budget - pl->spent_window;
 	char what[96];
 
-	if (rest <= left && rest <= window)
+	/* A window spent past its budget (a smaller privacy_epsilon since)
+	 * pays for nothing, not even a federation with no release left. */
+	if (rest <= left && rest <= window && pl->spent_window <= pl->budget)
 		return 0;
 	dp_rest_text(q, pl, what, sizeof(what));
-	if (rest > left)
+	if (rest > left && pl->spent_window <= pl->budget)
 		return refuse(n, "privacy_budget",
 		              "federation \"%.64s\" would spend rho %.6g on its remaining "
 		              "releases (%s), but its share has rho %.6g left (%.6g of its rho "
