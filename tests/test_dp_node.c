@@ -92,6 +92,9 @@ static void test_grid_noise_variance(void **state)
 	free(v);
 }
 
+/* Values the grid cannot hold exactly are refused, naming the element,
+ * before any is noised: v is unchanged, so a node can check first and
+ * charge its ledger after (dp_release()). */
 static void test_grid_noise_limits(void **state)
 {
 	double v[3] = {0.5, 1e300, 0};
@@ -104,6 +107,22 @@ static void test_grid_noise_limits(void **state)
 	assert_int_equal(bad, 1);
 	assert_string_equal(fl_errmsg(), "update element 1 is 1.0000000000000001e+300, too "
 	                                 "large to carry exact noise on a grid of 2^-20");
+	fl_dgauss_free(g);
+	g = NULL;
+	/* Checked before anything is noised: the element before it is as it
+	 * was (noise of variance 10^6 would leave it so with probability
+	 * 4e-4). */
+	assert_int_equal(fl_dgauss_new(1000000, &g), 0);
+	assert_int_equal(fl_dgauss_add_grid(g, v, 3, 20, &bad), FL_ERR_LIMIT);
+	assert_true(v[0] == 0.5 && v[1] == 1e300 && v[2] == 0);
+	v[1] = NAN;
+	assert_int_equal(fl_dgauss_grid_check(v, 3, 20, &bad), FL_ERR_LIMIT);
+	assert_int_equal(bad, 1);
+	assert_string_equal(fl_errmsg(), "update element 1 is not a number");
+	v[1] = 0;
+	assert_int_equal(fl_dgauss_grid_check(v, 3, 20, &bad), 0);
+	assert_int_equal(bad, 3);
+	assert_true(v[0] == 0.5 && v[1] == 0 && v[2] == 0);
 	assert_int_equal(fl_dgauss_add_grid(g, v, 3, 53, &bad), FL_ERR_INVALID);
 	assert_string_equal(fl_errmsg(), "noise grid of 2^-53: expected 0 to 52 bits");
 	fl_dgauss_free(g);
@@ -329,8 +348,9 @@ static void test_budget_across_federations(void **state)
 	fl_ledger_close(l);
 	tnode_new(&t, "across", 20);
 	snprintf(msg, sizeof(msg),
-	         "policy privacy_budget: federation \"fed-b\" would spend rho %.6g in 20 "
-	         "releases, but this node's window has rho %.6g of %.6g left (privacy_epsilon = "
+	         "policy privacy_budget: federation \"fed-b\" would spend rho %.6g on its "
+	         "remaining releases (the statistics and 19 evaluations), but this node's "
+	         "window has rho %.6g of %.6g left (privacy_epsilon = "
 	         "1, privacy_delta = 1e-06, privacy_window = 31536000 s, ledger %s); refused",
 	         (double)plan / FL_LEDGER_UNITS, (double)(plan - 1) / FL_LEDGER_UNITS,
 	         (double)B / FL_LEDGER_UNITS, t.ledger);
@@ -396,10 +416,14 @@ static void ledger_with(const char *name, const char *fed, uint64_t rho_e12)
  * its rho, S) and two evaluations (half the rest each, E): S + 2E.
  *  - Three evaluations: the third is release 3 of 3 but would spend
  *    3E > S + 2E, so it is refused before anything is charged or sent.
- *  - One evaluation already recorded at S + E: the next evaluation
- *    spends exactly S + 2E and is answered.
- *  - Recorded at S + E + 1 unit: the next one would pass the edge by one
- *    unit (1e-12 of rho) and is refused, with nothing charged.
+ *  - One evaluation already recorded at S (the Welcome accepts: the
+ *    statistics and one evaluation, S + E, are left of 2E): two more
+ *    evaluations instead of the statistics spend exactly S + 2E and are
+ *    both answered.
+ *  - Recorded at S + 1 unit: the second of them would pass the edge by
+ *    one unit (1e-12 of rho) and is refused, with nothing charged.
+ * (A federation whose remaining plan does not fit is refused at the
+ * Welcome already: test_resume_after_plan_change.)
  */
 static void test_spending_edge_refused(void **state)
 {
@@ -418,35 +442,40 @@ static void test_spending_edge_refused(void **state)
 	free(frame);
 	frame = NULL;
 	snprintf(msg, sizeof(msg),
-	         "policy privacy_releases: round 5: an evaluation release of rho %.6g would take "
+	         "policy privacy_budget: round 5: an evaluation release of rho %.6g would take "
 	         "federation \"fed-dp\" past its rho %.6g (%.6g spent in 2 releases); refused",
 	         (double)E / FL_LEDGER_UNITS, (double)(S + 2 * E) / FL_LEDGER_UNITS,
 	         (double)(2 * E) / FL_LEDGER_UNITS);
-	assert_refused(&t, eval(&t, FED, 5, &frame), frame, "privacy_releases", msg);
+	assert_refused(&t, eval(&t, FED, 5, &frame), frame, "privacy_budget", msg);
 	tnode_free(&t);
 	assert_int_equal(fed_spent(t.ledger, FED), 2 * E);
 
-	ledger_with("edge-fits", FED, S + E);
+	ledger_with("edge-fits", FED, S);
 	tnode_new(&t, "edge-fits", 3);
 	join(&t, FED);
-	assert_int_equal(eval(&t, FED, 4, &frame), FL_FEDNODE_REPLY);
-	assert_non_null(frame);
-	free(frame);
-	frame = NULL;
+	for (uint64_t round = 4; round <= 5; round++) {
+		assert_int_equal(eval(&t, FED, round, &frame), FL_FEDNODE_REPLY);
+		assert_non_null(frame);
+		free(frame);
+		frame = NULL;
+	}
 	tnode_free(&t);
 	assert_int_equal(fed_spent(t.ledger, FED), S + 2 * E);
 
-	ledger_with("edge-past", FED, S + E + 1);
+	ledger_with("edge-past", FED, S + 1);
 	tnode_new(&t, "edge-past", 3);
 	join(&t, FED);
+	assert_int_equal(eval(&t, FED, 4, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
 	snprintf(msg, sizeof(msg),
-	         "policy privacy_releases: round 4: an evaluation release of rho %.6g would take "
-	         "federation \"fed-dp\" past its rho %.6g (%.6g spent in 1 releases); refused",
+	         "policy privacy_budget: round 5: an evaluation release of rho %.6g would take "
+	         "federation \"fed-dp\" past its rho %.6g (%.6g spent in 2 releases); refused",
 	         (double)E / FL_LEDGER_UNITS, (double)(S + 2 * E) / FL_LEDGER_UNITS,
-	         (double)(S + E + 1) / FL_LEDGER_UNITS);
-	assert_refused(&t, eval(&t, FED, 4, &frame), frame, "privacy_releases", msg);
+	         (double)(S + 1 + E) / FL_LEDGER_UNITS);
+	assert_refused(&t, eval(&t, FED, 5, &frame), frame, "privacy_budget", msg);
 	tnode_free(&t);
-	assert_int_equal(fed_spent(t.ledger, FED), S + E + 1);
+	assert_int_equal(fed_spent(t.ledger, FED), S + 1 + E);
 }
 
 /*
@@ -1030,8 +1059,9 @@ static void test_budget_counts_stats(void **state)
 	fl_ledger_close(l);
 	tnode_new(&t, "statsedge", 20);
 	snprintf(msg, sizeof(msg),
-	         "policy privacy_budget: federation \"fed-b\" would spend rho %.6g in 19 "
-	         "releases, but this node's window has rho %.6g of %.6g left (privacy_epsilon = "
+	         "policy privacy_budget: federation \"fed-b\" would spend rho %.6g on its "
+	         "remaining releases (19 evaluations), but this node's window has rho %.6g of "
+	         "%.6g left (privacy_epsilon = "
 	         "1, privacy_delta = 1e-06, privacy_window = 31536000 s, ledger %s); refused",
 	         (double)(19 * per) / FL_LEDGER_UNITS, (double)(19 * per - 1) / FL_LEDGER_UNITS,
 	         (double)B / FL_LEDGER_UNITS, t.ledger);
@@ -1079,6 +1109,353 @@ static Fedlead__Wire__Envelope *hello_of(struct tnode *t, const char *fed)
 	free(frame);
 	assert_int_equal(env->body_case, FEDLEAD__WIRE__ENVELOPE__BODY_HELLO);
 	return env;
+}
+
+/* The bytes of file path (malloc'ed, *n of them). */
+static char *file_bytes(const char *path, size_t *n)
+{
+	FILE *fp = fopen(path, "rb");
+	char *b = malloc(1 << 16);
+
+	assert_non_null(fp);
+	assert_non_null(b);
+	*n = fread(b, 1, 1 << 16, fp);
+	assert_true(*n < (1 << 16));
+	fclose(fp);
+	return b;
+}
+
+/* Asserts that the file at path holds exactly the n bytes b. */
+static void assert_file_is(const char *path, const char *b, size_t n)
+{
+	size_t m;
+	char *now = file_bytes(path, &m);
+
+	assert_int_equal(m, n);
+	assert_memory_equal(now, b, n);
+	free(now);
+}
+
+/* A fresh ledger at DIR/NAME.ledger holding, for federation fed, a
+ * statistics release costing stats units and an evaluation costing eval. */
+static void ledger_stats_eval(const char *name, const char *fed, uint64_t stats, uint64_t eval)
+{
+	struct fl_ledger *l = NULL;
+	struct fl_release rel = {0};
+	char path[128];
+	int repaired;
+
+	snprintf(path, sizeof(path), "%s/%s.ledger", FX->dir, name);
+	unlink(path);
+	assert_int_equal(fl_ledger_open(path, 1, &l, &repaired), 0);
+	rel.time = (int64_t)time(NULL) - 60;
+	snprintf(rel.federation, sizeof(rel.federation), "%s", fed);
+	rel.rho_e12 = stats;
+	rel.round = 1;
+	strcpy(rel.kind, "stats");
+	assert_int_equal(fl_ledger_charge(l, &rel, budget_units(), 0), 0);
+	rel.rho_e12 = eval;
+	rel.round = 3;
+	strcpy(rel.kind, "evaluate");
+	assert_int_equal(fl_ledger_charge(l, &rel, budget_units(), 0), 0);
+	fl_ledger_close(l);
+}
+
+/*
+ * The review's "resume after the plan changed": federation fed-dp made its
+ * statistics and one evaluation under an older split of privacy_releases
+ * = 3 (a third of its rho B each). Under this plan its one remaining
+ * evaluation costs E, half of the nine tenths left by the statistics'
+ * tenth S, which is more than the third its share has left. The Welcome
+ * refuses it up front with the rho compared, nothing is charged (the
+ * ledger's bytes are as they were), and the Hello announces E itself as
+ * rho_needed (not clamped to what is left), so a coordinator that checks
+ * refuses it too. At the edge: an evaluation recorded at E + 1 unit beside
+ * the statistics at S leaves E - 1 and is refused; at E it is accepted.
+ */
+static void test_resume_after_plan_change(void **state)
+{
+	struct tnode t;
+	struct welcome_msg w;
+	Fedlead__Wire__Envelope *env;
+	uint8_t *frame = NULL;
+	uint64_t B = budget_units(), S = (uint64_t)floor(0.1 * (double)B), E = (B - S) / 2,
+	         third = B / 3;
+	size_t len, n;
+	char msg[700], *before;
+
+	(void)state;
+	ledger_stats_eval("resume", FED, third, third);
+	tnode_new(&t, "resume", 3);
+	before = file_bytes(t.ledger, &n);
+	env = hello_of(&t, FED);
+	assert_true(env->hello->privacy->rho_needed == (double)E / FL_LEDGER_UNITS);
+	assert_true(env->hello->privacy->rho_left == (double)(B - 2 * third) / FL_LEDGER_UNITS);
+	assert_int_equal(env->hello->privacy->releases_done, 2);
+	fl_wire_free(env);
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_budget: federation \"fed-dp\" would spend rho %.6g on its "
+	         "remaining releases (1 evaluation), but its share has rho %.6g left (%.6g of "
+	         "its rho %.6g spent in 2 releases; privacy_federation_epsilon = 1, "
+	         "privacy_releases = 3); refused",
+	         (double)E / FL_LEDGER_UNITS, (double)(S + 2 * E - 2 * third) / FL_LEDGER_UNITS,
+	         (double)(2 * third) / FL_LEDGER_UNITS, (double)(S + 2 * E) / FL_LEDGER_UNITS);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 3;
+	assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
+	               "privacy_budget", msg);
+	tnode_free(&t);
+	assert_file_is(t.ledger, before, n);
+	free(before);
+
+	ledger_stats_eval("resume-edge", FED, S, E + 1);
+	tnode_new(&t, "resume-edge", 3);
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_budget: federation \"fed-dp\" would spend rho %.6g on its "
+	         "remaining releases (1 evaluation), but its share has rho %.6g left (%.6g of "
+	         "its rho %.6g spent in 2 releases; privacy_federation_epsilon = 1, "
+	         "privacy_releases = 3); refused",
+	         (double)E / FL_LEDGER_UNITS, (double)(E - 1) / FL_LEDGER_UNITS,
+	         (double)(S + E + 1) / FL_LEDGER_UNITS, (double)(S + 2 * E) / FL_LEDGER_UNITS);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 3;
+	assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
+	               "privacy_budget", msg);
+	tnode_free(&t);
+
+	ledger_stats_eval("resume-fits", FED, S, E);
+	tnode_new(&t, "resume-fits", 3);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 3;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	tnode_free(&t);
+}
+
+/*
+ * The DP plan version: the Hello announces "fedlead-dp-v4", and a Welcome
+ * from a coordinator that speaks another plan (or, from before the field,
+ * none) is refused before the ledger is touched: its bytes stay as they
+ * were.
+ */
+static void test_plan_version_refused(void **state)
+{
+	static const char *const other[2] = {"fedlead-dp-v3", ""};
+	struct tnode t;
+	struct welcome_msg w;
+	Fedlead__Wire__Envelope *env;
+	uint8_t *frame = NULL;
+	size_t len, n;
+	char msg[600], *before;
+
+	(void)state;
+	ledger_with("planv", "fed-a", 1000);
+	tnode_new(&t, "planv", 3);
+	env = hello_of(&t, FED);
+	assert_string_equal(env->hello->privacy->plan, "fedlead-dp-v4");
+	fl_wire_free(env);
+	tnode_free(&t);
+	before = file_bytes(t.ledger, &n);
+	for (int i = 0; i < 2; i++) {
+		tnode_new(&t, "planv", 3);
+		welcome(&w, FED, 1);
+		w.plan.privacy_releases = 3;
+		w.plan.privacy_plan = (char *)other[i];
+		snprintf(msg, sizeof(msg),
+		         "policy privacy_epsilon: coordinator of federation \"fed-dp\" speaks "
+		         "differential privacy plan \"%s\", this node \"fedlead-dp-v4\" (their "
+		         "statistics and noise would not match); refused",
+		         other[i]);
+		assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
+		               "privacy_epsilon", msg);
+		tnode_free(&t);
+		assert_file_is(t.ledger, before, n);
+	}
+	free(before);
+}
+
+/* The Status a node replied in frame: its code and detail. */
+static void assert_status(const uint8_t *frame, size_t len, const char *detail)
+{
+	Fedlead__Wire__Envelope *env = NULL;
+
+	assert_non_null(frame);
+	assert_int_equal(
+	        fl_wire_decode(frame + FL_WIRE_HEADER_LEN, len - FL_WIRE_HEADER_LEN, "node", &env),
+	        0);
+	assert_int_equal(env->body_case, FEDLEAD__WIRE__ENVELOPE__BODY_STATUS);
+	assert_int_equal(env->status->code, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR);
+	assert_string_equal(env->status->detail, detail);
+	fl_wire_free(env);
+}
+
+/*
+ * A coordinator's scaler that would make rows infinite (and, after the
+ * row clip, NaN) is refused at the Standardize, naming the column, before
+ * any release: the review's subnormal scale 4.94e-324 on column 1, and a
+ * finite centre -1e308 with scale 0.5 on MAANTHUI (column 41), which
+ * overflows. The evaluation that follows is answered "eval_task before
+ * standardisation" and the ledger holds nothing.
+ */
+static void test_standardize_not_finite_refused(void **state)
+{
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	json_t *ev;
+	size_t len;
+
+	(void)state;
+	tnode_new(&t, "subnormal", 4);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "subnormal", 4);
+	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, FED, 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	standardize(&m, FED, 2);
+	m.std.scale[1] = 4.94e-324;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	assert_status(frame, len,
+	              "invalid standardisation of column 1 (STYPE=Affluent senior apartments): "
+	              "scale 4.9406564584124654e-324 is not a positive number with a finite "
+	              "inverse");
+	free(frame);
+	frame = NULL;
+	task_free(&m);
+
+	standardize(&m, FED, 2);
+	m.std.center[41] = -1e308;
+	m.std.scale[41] = 0.5;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	assert_status(frame, len,
+	              "invalid standardisation of column 41 (MAANTHUI): it makes a value of this "
+	              "partner's rows infinite");
+	free(frame);
+	frame = NULL;
+	task_free(&m);
+
+	assert_int_equal(fl_fednode_input(t.n, "c", eval_task(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	assert_status(frame, len, "eval_task before standardisation");
+	free(frame);
+	task_free(&m);
+	tnode_free(&t);
+	assert_int_equal(fed_spent(t.ledger, FED), 0);
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 0);
+	json_decref(ev);
+}
+
+/* The key advertisement a node replied in frame (decoded; caller frees). */
+static Fedlead__Wire__Envelope *key_advert_of(uint8_t *frame, size_t len)
+{
+	Fedlead__Wire__Envelope *env = NULL;
+
+	assert_non_null(frame);
+	assert_int_equal(
+	        fl_wire_decode(frame + FL_WIRE_HEADER_LEN, len - FL_WIRE_HEADER_LEN, "node", &env),
+	        0);
+	assert_int_equal(env->body_case, FEDLEAD__WIRE__ENVELOPE__BODY_KEY_ADVERT);
+	assert_int_equal(env->key_advert->task_hash.len, 32);
+	return env;
+}
+
+/* Node `name` with privacy_releases = 4 and max_colluders c answers the
+ * evaluation of round 3 (3 of 3); its key advertisement. */
+static Fedlead__Wire__Envelope *advert_with_colluders(struct tnode *t, const char *name, unsigned c)
+{
+	struct fl_node_policy pol;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len;
+
+	snprintf(t->ledger, sizeof(t->ledger), "%s/%s.ledger", FX->dir, name);
+	unlink(t->ledger);
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = 4;
+	pol.privacy.ledger = t->ledger;
+	pol.max_colluders = c;
+	tnode_start(t, &pol, name);
+	join(t, FED);
+	assert_int_equal(fl_fednode_input(t->n, "c", eval_task(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	{
+		Fedlead__Wire__Envelope *env = key_advert_of(frame, len);
+
+		free(frame);
+		return env;
+	}
+}
+
+/*
+ * max_colluders sets a node's noise (t - max_colluders honest partners),
+ * so it is in the DP task tag: two nodes that differ only in it (1 and 2;
+ * 3 of 3 is safe for both) sign different task hashes for the same
+ * evaluation, while two with the same settings sign the same one. A key
+ * list that puts them in one secure round is refused by the first, with
+ * the secure-aggregation engine's exact message, before it deals a share.
+ * (A stock coordinator refuses the second partner at its Hello already:
+ * test_fed.c, test_privacy_terms.)
+ */
+static void test_colluders_in_task_tag(void **state)
+{
+	struct tnode a, b, c;
+	Fedlead__Wire__Envelope *ea, *eb, *ec;
+	struct keylist_entries {
+		Fedlead__Wire__Envelope env;
+		Fedlead__Wire__RoundRef ref;
+		Fedlead__Wire__KeyList kl;
+		Fedlead__Wire__KeyEntry e[3], *ep[3];
+	} m;
+	const Fedlead__Wire__KeyAdvert *src[3];
+	uint8_t cert[1] = {0x30}, *frame = NULL;
+	size_t len = 0;
+
+	(void)state;
+	ea = advert_with_colluders(&a, "colluders-1", 1);
+	eb = advert_with_colluders(&b, "colluders-2", 2);
+	ec = advert_with_colluders(&c, "colluders-1b", 1);
+	assert_memory_not_equal(ea->key_advert->task_hash.data, eb->key_advert->task_hash.data, 32);
+	assert_memory_equal(ea->key_advert->task_hash.data, ec->key_advert->task_hash.data, 32);
+
+	/* acme: the max_colluders = 2 node's advert; globex: a's own. */
+	src[0] = eb->key_advert;
+	src[1] = ea->key_advert;
+	src[2] = ec->key_advert;
+	memset(&m, 0, sizeof(m));
+	fedlead__wire__envelope__init(&m.env);
+	round_ref(&m.ref, FED, 3);
+	fedlead__wire__key_list__init(&m.kl);
+	m.kl.ref = &m.ref;
+	for (size_t i = 0; i < 3; i++) {
+		fedlead__wire__key_entry__init(&m.e[i]);
+		m.e[i].identity = (char *)CONSORTIUM[i];
+		m.e[i].certificate = (ProtobufCBinaryData){sizeof(cert), cert};
+		m.e[i].c_pub = src[i]->c_pub;
+		m.e[i].s_pub = src[i]->s_pub;
+		m.e[i].b_commit = src[i]->b_commit;
+		m.e[i].signature = src[i]->signature;
+		m.e[i].task_hash = src[i]->task_hash;
+		m.ep[i] = &m.e[i];
+	}
+	m.kl.entries = m.ep;
+	m.kl.n_entries = 3;
+	m.env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_KEY_LIST;
+	m.env.key_list = &m.kl;
+	assert_int_equal(fl_fednode_input(a.n, "c", &m.env, &frame, &len), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "partner acme was given a different task than this "
+	                                 "partner (weights, round, participants or parameters); "
+	                                 "refused: a coordinator that does this can isolate one "
+	                                 "partner's update");
+	assert_null(frame);
+	fl_wire_free(ea);
+	fl_wire_free(eb);
+	fl_wire_free(ec);
+	tnode_free(&a);
+	tnode_free(&b);
+	tnode_free(&c);
 }
 
 /*
@@ -1312,6 +1689,10 @@ int main(void)
 	        cmocka_unit_test(test_stats_release_charged),
 	        cmocka_unit_test(test_stats_refused_without_clip),
 	        cmocka_unit_test(test_budget_counts_stats),
+	        cmocka_unit_test(test_resume_after_plan_change),
+	        cmocka_unit_test(test_plan_version_refused),
+	        cmocka_unit_test(test_standardize_not_finite_refused),
+	        cmocka_unit_test(test_colluders_in_task_tag),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);

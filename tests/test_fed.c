@@ -235,6 +235,7 @@ struct harness {
 	/* Per node: the Welcome's privacy plan, and the evaluation tasks it
 	 * received (all, with the Hessian, with validation). */
 	uint64_t plan_releases[NP];
+	char plan_name[NP][32]; /* the Welcome's Plan.privacy_plan */
 	int eval_tasks[NP], hess_tasks[NP], valid_tasks[NP];
 	int errors; /* failures where none may happen: printed when they do */
 };
@@ -469,6 +470,8 @@ static void deliver_to_node(struct harness *h, struct qmsg *m)
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME) {
 		assert_string_equal(env->welcome->partner_identity, NAMES[i]);
 		h->plan_releases[i] = env->welcome->plan->privacy_releases;
+		snprintf(h->plan_name[i], sizeof(h->plan_name[i]), "%s",
+		         env->welcome->plan->privacy_plan);
 		if (fl_fednode_welcome(n, env->welcome) != 0)
 			unexpected(h, "node refused the welcome");
 		goto out;
@@ -1145,6 +1148,7 @@ static Fedlead__Wire__PrivacyTerms dp_terms(double epsilon, uint64_t releases, d
 	t.releases = releases;
 	t.clip = 3;
 	t.max_colluders = 1;
+	t.plan = "fedlead-dp-v4";
 	t.rho = 0.02;
 	t.rho_needed = 0.02;
 	t.rho_left = rho_left;
@@ -1278,18 +1282,33 @@ static void test_privacy_terms(void **state)
 	assert_string_equal(
 	        fl_errmsg(),
 	        "partner globex: partner globex's privacy terms (epsilon 2 (delta 1e-06), "
-	        "30 releases, clip 3) differ from acme's (epsilon 1 (delta 1e-06), 30 "
-	        "releases, clip 3): their noise would not add up in one round; every "
-	        "partner's privacy_federation_epsilon (or privacy_epsilon), "
-	        "privacy_delta, privacy_releases and privacy_clip must be the same");
+	        "30 releases, clip 3, max_colluders 1) differ from acme's (epsilon 1 (delta "
+	        "1e-06), 30 releases, clip 3, max_colluders 1): their noise would not add up "
+	        "in one round; every partner's privacy_federation_epsilon (or "
+	        "privacy_epsilon), privacy_delta, privacy_releases, privacy_clip and "
+	        "max_colluders must be the same");
+	/* max_colluders sets a node's noise (threshold - max_colluders honest
+	 * partners), so partners that differ in it cannot share a round. */
+	t[1] = dp_terms(1, 30, 0.05);
+	t[1].max_colluders = 2;
+	assert_int_equal(join_dp(h, 1, &t[1]), FL_ERR_AUTH);
+	assert_string_equal(
+	        fl_errmsg(),
+	        "partner globex: partner globex's privacy terms (epsilon 1 (delta 1e-06), "
+	        "30 releases, clip 3, max_colluders 2) differ from acme's (epsilon 1 (delta "
+	        "1e-06), 30 releases, clip 3, max_colluders 1): their noise would not add up "
+	        "in one round; every partner's privacy_federation_epsilon (or "
+	        "privacy_epsilon), privacy_delta, privacy_releases, privacy_clip and "
+	        "max_colluders must be the same");
+	assert_true(h->reject_permanent[1]);
 	assert_int_equal(join_dp(h, 2, NULL), FL_ERR_AUTH);
 	assert_string_equal(
 	        fl_errmsg(),
 	        "partner initech: partner initech's privacy terms (no differential "
 	        "privacy) differ from acme's (epsilon 1 (delta 1e-06), 30 releases, clip "
-	        "3): their noise would not add up in one round; every partner's "
-	        "privacy_federation_epsilon (or privacy_epsilon), privacy_delta, "
-	        "privacy_releases and privacy_clip must be the same");
+	        "3, max_colluders 1): their noise would not add up in one round; every "
+	        "partner's privacy_federation_epsilon (or privacy_epsilon), privacy_delta, "
+	        "privacy_releases, privacy_clip and max_colluders must be the same");
 	assert_int_equal(h->finished, 1);
 	assert_false(h->finished_ok);
 	harness_free(h);
@@ -1299,6 +1318,53 @@ static void test_privacy_terms(void **state)
 	h = harness_new(fx, &s);
 	assert_int_equal(join_dp(h, 0, &t[1]), 0);
 	assert_int_equal(h->rejects[0], 0);
+	harness_free(h);
+}
+
+/*
+ * The DP plan version a partner announces (PrivacyTerms.plan): a partner
+ * of another plan, or of none (a node from before the field), is refused
+ * at its Hello by name, before any round; with min_partners = 2 of three
+ * the federation cannot start once two are refused, and no task went out.
+ */
+static void test_privacy_plan_version(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_coord_settings s;
+	struct harness *h;
+	Fedlead__Wire__PrivacyTerms t[NP];
+
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 4;
+	s.min_partners = 2;
+	for (int i = 0; i < NP; i++)
+		t[i] = dp_terms(1, 30, 0.05);
+	t[1].plan = "fedlead-dp-v3";
+	t[2].plan = "";
+	h = harness_new(fx, &s);
+	assert_int_equal(join_dp(h, 0, &t[0]), 0);
+	assert_int_equal(join_dp(h, 1, &t[1]), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(),
+	                    "partner globex: partner globex follows differential privacy plan "
+	                    "\"fedlead-dp-v3\"; this coordinator speaks \"fedlead-dp-v4\" only, "
+	                    "and partners of different plans cannot train together");
+	assert_true(h->reject_permanent[1]);
+	assert_int_equal(h->finished, 0);
+	assert_int_equal(join_dp(h, 2, &t[2]), FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(),
+	                    "partner initech: partner initech announces no differential privacy "
+	                    "plan (a node from before plans were announced); this coordinator "
+	                    "speaks \"fedlead-dp-v4\" only");
+	assert_true(h->reject_permanent[2]);
+	assert_int_equal(h->finished, 1);
+	assert_false(h->finished_ok);
+	assert_string_equal(h->finished_msg,
+	                    "cannot start within the partners' privacy: partner initech announces "
+	                    "no differential privacy plan (a node from before plans were "
+	                    "announced); this coordinator speaks \"fedlead-dp-v4\" only");
+	for (int i = 0; i < NP; i++)
+		assert_int_equal(h->eval_tasks[i], 0);
 	harness_free(h);
 }
 
@@ -1408,6 +1474,7 @@ static void test_privacy_plan(void **state)
 	fed = sealed_model(h);
 	for (int i = 0; i < NP; i++) {
 		assert_int_equal(h->plan_releases[i], 1 + 4);
+		assert_string_equal(h->plan_name[i], "fedlead-dp-v4");
 		assert_int_equal(h->eval_tasks[i], 4);
 		assert_int_equal(h->hess_tasks[i], 1);
 		assert_int_equal(h->valid_tasks[i], 0);
@@ -2301,6 +2368,7 @@ int main(void)
 	        cmocka_unit_test(test_l2_auto),
 	        cmocka_unit_test(test_privacy_plan),
 	        cmocka_unit_test(test_privacy_terms),
+	        cmocka_unit_test(test_privacy_plan_version),
 	        cmocka_unit_test(test_resume_newton),
 	        cmocka_unit_test(test_resume_privacy),
 	        cmocka_unit_test(test_resume_l2_auto),

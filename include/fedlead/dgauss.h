@@ -61,12 +61,19 @@ int fl_dgauss_add(struct fl_dgauss *g, uint64_t *v, size_t n);
  * (every result is below 2^53 grid units), so a fixed-point encoding with
  * at least `bits` fraction bits carries the noise exactly. FL_ERR_LIMIT
  * ("update element 3 is 1e+300, too large to carry exact noise on a grid of
- * 2^-20") for an element of 2^52 grid units or more, or not finite, with
- * *bad its index (n otherwise); elements before it are already noised.
- * FL_ERR_INVALID for bits outside 0..52, FL_ERR_CRYPTO when the CSPRNG
- * fails.
+ * 2^-20"; "update element 0 is not a number") for an element of 2^52 grid
+ * units or more, or not finite, with *bad its index (n otherwise); v is
+ * then unchanged (fl_dgauss_grid_check() runs first). FL_ERR_INVALID for
+ * bits outside 0..52, FL_ERR_CRYPTO when the CSPRNG fails.
  */
 int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_t *bad);
+
+/*
+ * The range test of fl_dgauss_add_grid() alone, with its errors, changing
+ * nothing: a node runs it before it charges a release to its ledger, so a
+ * vector that cannot be noised is refused without spending budget.
+ */
+int fl_dgauss_grid_check(const double *v, size_t n, int bits, size_t *bad);
 
 /*
  * Building blocks, exposed for the known-answer tests:

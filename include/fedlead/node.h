@@ -39,6 +39,19 @@ struct fl_audit;
 /* How the Hello's privacy terms and the model's record name them. */
 #define FL_DP_MECHANISM "distributed discrete Gaussian"
 #define FL_DP_ACCOUNTANT "zCDP"
+/*
+ * The differential privacy plan this node follows and the coordinator
+ * speaks, announced in the Hello (PrivacyTerms.plan) and the Welcome
+ * (Plan.privacy_plan): the statistics' encoding (sums about the clip
+ * midpoints), the split of a federation's rho (a tenth to the statistics,
+ * the rest equally over the evaluations), the blocks' shares of an
+ * evaluation, and what the task tag binds (dp_task_tag() in node.c). A
+ * change to any of them is a new plan: nodes and coordinators of different
+ * plans refuse each other before anything is charged, since the noise of
+ * one would not add up with the other's, or the coordinator would decode
+ * the statistics wrongly. v4: max_colluders joined the task tag.
+ */
+#define FL_DP_PLAN "fedlead-dp-v4"
 
 /*
  * Differential privacy, decided by this partner alone (see the comment above

@@ -29,6 +29,7 @@
 #include "fedlead/error.h"
 #include "fedlead/fault.h"
 #include "fedlead/logreg.h"
+#include "fedlead/node.h"
 #include "fedlead/payload.h"
 #include "fedlead/secagg.h"
 #include "fedlead/wire.h"
@@ -805,6 +806,7 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 	plan.secure_aggregation = c->set.secure;
 	plan.threshold = c->set.secure ? fl_coord_threshold(c) : 0;
 	plan.privacy_releases = c->dp_planned;
+	plan.privacy_plan = (char *)(c->dp_planned ? FL_DP_PLAN : "");
 	w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	w.federation_id = c->federation_id;
 	w.coordinator_version = (char *)FL_VERSION;

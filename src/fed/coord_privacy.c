@@ -23,23 +23,55 @@
 #include "fedlead/model.h"
 #include "fedlead/node.h"
 
-/* "epsilon 1 (delta 1e-06), 30 releases, clip 9.3" or "no noise". */
+/* "epsilon 1 (delta 1e-06), 30 releases, clip 9.3, max_colluders 1" or
+ * "no differential privacy". */
 static void describe(const struct coord_dp *t, char *buf, size_t n)
 {
 	if (!t->on)
 		snprintf(buf, n, "no differential privacy");
 	else
-		snprintf(buf, n, "epsilon %g (delta %g), %llu releases, clip %g", t->fed_epsilon,
-		         t->delta, (unsigned long long)t->releases, t->clip);
+		snprintf(buf, n, "epsilon %g (delta %g), %llu releases, clip %g, max_colluders %u",
+		         t->fed_epsilon, t->delta, (unsigned long long)t->releases, t->clip,
+		         t->max_colluders);
 }
 
-/* Whether two partners' noise adds up: what dp_task_tag() in node.c binds. */
+/* Whether two partners' noise adds up: what dp_task_tag() in node.c binds
+ * (max_colluders sets each node's variance: t - max_colluders honest
+ * partners). */
 static int same_terms(const struct coord_dp *a, const struct coord_dp *b)
 {
 	if (a->on != b->on)
 		return 0;
 	return !a->on || (a->fed_epsilon == b->fed_epsilon && a->delta == b->delta &&
-	                  a->releases == b->releases && a->clip == b->clip);
+	                  a->releases == b->releases && a->clip == b->clip &&
+	                  a->max_colluders == b->max_colluders);
+}
+
+/*
+ * The partner's differential privacy plan (PrivacyTerms.plan) against the
+ * one this coordinator speaks (FL_DP_PLAN): another plan's statistics
+ * would be decoded wrongly and its noise would not add up with the
+ * others', so it is refused at the Hello, before any round. Every partner
+ * admitted speaks FL_DP_PLAN, so partners of different plans never meet.
+ */
+static int plan_spoken(const Fedlead__Wire__PrivacyTerms *q, const char *who, char *reason,
+                       size_t n)
+{
+	if (strcmp(q->plan, FL_DP_PLAN) == 0)
+		return 0;
+	if (q->plan[0] == '\0')
+		snprintf(reason, n,
+		         "partner %.64s announces no differential privacy plan (a node from "
+		         "before plans were announced); this coordinator speaks \"" FL_DP_PLAN
+		         "\" only",
+		         who);
+	else
+		snprintf(reason, n,
+		         "partner %.64s follows differential privacy plan \"%.64s\"; this "
+		         "coordinator speaks \"" FL_DP_PLAN "\" only, and partners of different "
+		         "plans cannot train together",
+		         who, q->plan);
+	return FL_ERR_AUTH;
 }
 
 static int terms_from_hello(const Fedlead__Wire__Hello *h, struct coord_dp *t, const char *who,
@@ -58,6 +90,8 @@ static int terms_from_hello(const Fedlead__Wire__Hello *h, struct coord_dp *t, c
 		         who, q->mechanism, q->accountant);
 		return FL_ERR_AUTH;
 	}
+	if (plan_spoken(q, who, reason, n) != 0)
+		return FL_ERR_AUTH;
 	if (!isfinite(q->epsilon) ||
 	    !(q->federation_epsilon > 0 && isfinite(q->federation_epsilon)) ||
 	    !(q->delta > 0 && q->delta < 1) || q->releases == 0 ||
@@ -105,7 +139,7 @@ int fl_coord_dp_join(struct fl_fedcoord *c, struct partner *p, const Fedlead__Wi
 		         "partner %.64s's privacy terms (%s) differ from %.64s's (%s): their noise "
 		         "would not add up in one round; every partner's "
 		         "privacy_federation_epsilon (or privacy_epsilon), privacy_delta, "
-		         "privacy_releases and privacy_clip must be the same",
+		         "privacy_releases, privacy_clip and max_colluders must be the same",
 		         p->id, mine, q->id, theirs);
 		return FL_ERR_AUTH;
 	}

@@ -782,16 +782,40 @@ static uint64_t dp_left(const struct fl_node_privacy *q, const struct dp_plan *p
 	return pl->spent_fed < dp_total(q, pl) ? dp_total(q, pl) - pl->spent_fed : 0;
 }
 
+/* The evaluations of a federation not made yet under privacy_releases
+ * (the statistics release takes one of them). */
+static uint64_t dp_evals_left(const struct fl_node_privacy *q, const struct dp_plan *pl)
+{
+	uint64_t evals = pl->done - pl->done_stats;
+
+	return q->releases > 1 && evals < q->releases - 1 ? q->releases - 1 - evals : 0;
+}
+
 /* What the remaining releases of a federation cost, in ledger units: the
- * statistics if not made, and the evaluations not made, at most what is
- * left. */
+ * statistics if not made, and the evaluations not made, at their price
+ * under this plan. Not clamped to what the federation's share has left:
+ * after releases charged under another plan (or out of order) they may
+ * cost more than that, and the Welcome must then refuse (dp_welcome()). */
 static uint64_t dp_rest(const struct fl_node_privacy *q, const struct dp_plan *pl)
 {
-	uint64_t evals = pl->done - pl->done_stats, rest = pl->done_stats ? 0 : pl->per_stats;
+	return (pl->done_stats ? 0 : pl->per_stats) + dp_evals_left(q, pl) * pl->per_eval;
+}
 
-	if (q->releases > 1 && evals < q->releases - 1)
-		rest += (q->releases - 1 - evals) * pl->per_eval;
-	return rest < dp_left(q, pl) ? rest : dp_left(q, pl);
+/* Those remaining releases in words: "the statistics and 19 evaluations". */
+static void dp_rest_text(const struct fl_node_privacy *q, const struct dp_plan *pl, char *buf,
+                         size_t n)
+{
+	uint64_t e = dp_evals_left(q, pl);
+	char evals[48];
+
+	snprintf(evals, sizeof(evals), "%llu evaluation%s", (unsigned long long)e,
+	         e == 1 ? "" : "s");
+	if (pl->done_stats)
+		snprintf(buf, n, "%s", evals);
+	else if (e > 0)
+		snprintf(buf, n, "the statistics and %s", evals);
+	else
+		snprintf(buf, n, "the statistics");
 }
 
 /*
@@ -815,6 +839,7 @@ static void dp_terms(struct fl_fednode *n, const char *fed, Fedlead__Wire__Priva
 	t->releases = q->releases;
 	t->clip = dp_clip(n);
 	t->max_colluders = n->pol.max_colluders;
+	t->plan = (char *)FL_DP_PLAN;
 	t->rho = (double)units_floor(fl_dp_rho_budget(t->federation_epsilon, q->delta)) /
 	         FL_LEDGER_UNITS;
 	if (dp_open_ledger(n) != 0) {
@@ -834,18 +859,58 @@ static void dp_terms(struct fl_fednode *n, const char *fed, Fedlead__Wire__Priva
 }
 
 /*
+ * The Welcome's budget check: the remaining releases of federation fed at
+ * their price under this plan (dp_rest(), not clamped) against both what
+ * the federation's own share has left and what the window has left. A
+ * federation charged under another split (or out of order) may need more
+ * than its share has left; it is refused here, before anything is
+ * answered, rather than half-way at the first release that does not fit.
+ */
+static int dp_welcome_budget(struct fl_fednode *n, const char *fed, const struct dp_plan *pl)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	uint64_t rest = dp_rest(q, pl), left = dp_left(q, pl);
+	uint64_t window = pl->spent_window > pl->budget ? 0 : pl->budget - pl->spent_window;
+	char what[96];
+
+	/* A window spent past its budget (a smaller privacy_epsilon since)
+	 * pays for nothing, not even a federation with no release left. */
+	if (rest <= left && rest <= window && pl->spent_window <= pl->budget)
+		return 0;
+	dp_rest_text(q, pl, what, sizeof(what));
+	if (rest > left && pl->spent_window <= pl->budget)
+		return refuse(n, "privacy_budget",
+		              "federation \"%.64s\" would spend rho %.6g on its remaining "
+		              "releases (%s), but its share has rho %.6g left (%.6g of its rho "
+		              "%.6g spent in %llu releases; privacy_federation_epsilon = %g, "
+		              "privacy_releases = %llu)",
+		              fed, rest / FL_LEDGER_UNITS, what, left / FL_LEDGER_UNITS,
+		              pl->spent_fed / FL_LEDGER_UNITS, dp_total(q, pl) / FL_LEDGER_UNITS,
+		              (unsigned long long)pl->done, pl->fed_epsilon,
+		              (unsigned long long)q->releases);
+	return refuse(n, "privacy_budget",
+	              "federation \"%.64s\" would spend rho %.6g on its remaining releases "
+	              "(%s), but this node's window has rho %.6g of %.6g left (privacy_epsilon "
+	              "= %g, privacy_delta = %g, privacy_window = %.0f s, ledger %s)",
+	              fed, rest / FL_LEDGER_UNITS, what, window / FL_LEDGER_UNITS,
+	              pl->budget / FL_LEDGER_UNITS, q->epsilon, q->delta, q->window, q->ledger);
+}
+
+/*
  * At the Welcome: a federation without a fixed plan of releases, or with
  * more than privacy_releases, is refused (it would be stopped half-way, at
- * release privacy_releases + 1); the ledger opens (a damaged one stops the
- * node), and a federation whose remaining releases the window cannot pay
- * for is refused before anything is answered.
+ * release privacy_releases + 1), and so is a coordinator that speaks
+ * another differential privacy plan (FL_DP_PLAN); the ledger opens (a
+ * damaged one stops the node), and a federation whose remaining releases
+ * its own share or the window cannot pay for is refused before anything
+ * is answered (dp_welcome_budget()).
  */
-static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_t planned)
+static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_t planned,
+                      const char *plan)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
 	struct dp_plan pl;
 	char name[FL_LEDGER_MAX_NAME + 1];
-	uint64_t rest;
 	int r;
 
 	if (!dp_on(n))
@@ -862,6 +927,12 @@ static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_
 		              "section), so it could ask for more than this node's "
 		              "privacy_releases = %llu",
 		              fed, (unsigned long long)q->releases);
+	if (strcmp(plan, FL_DP_PLAN) != 0)
+		return refuse(n, "privacy_epsilon",
+		              "coordinator of federation \"%.64s\" speaks differential privacy "
+		              "plan \"%.64s\", this node \"" FL_DP_PLAN "\" (their statistics and "
+		              "noise would not match)",
+		              fed, plan);
 	if (planned > q->releases)
 		return refuse(n, "privacy_releases",
 		              "federation \"%.64s\" plans %llu releases, but this node "
@@ -876,20 +947,8 @@ static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_
 	if ((r = dp_fed_name(fed, name)) != 0)
 		return r;
 	dp_plan(n, name, &pl);
-	rest = dp_rest(q, &pl);
-	if (pl.spent_window > pl.budget || rest > pl.budget - pl.spent_window)
-		return refuse(n, "privacy_budget",
-		              "federation \"%.64s\" would spend rho %.6g in %llu releases, but "
-		              "this node's window has rho %.6g of %.6g left (privacy_epsilon = %g, "
-		              "privacy_delta = %g, privacy_window = %.0f s, ledger %s)",
-		              fed, rest / FL_LEDGER_UNITS,
-		              (unsigned long long)(q->releases -
-		                                   (pl.done < q->releases ? pl.done : q->releases)),
-		              pl.spent_window > pl.budget
-		                      ? 0.0
-		                      : (pl.budget - pl.spent_window) / FL_LEDGER_UNITS,
-		              pl.budget / FL_LEDGER_UNITS, q->epsilon, q->delta, q->window,
-		              q->ledger);
+	if ((r = dp_welcome_budget(n, fed, &pl)) != 0)
+		return r;
 	fl_log(FL_LOG_NOTICE,
 	       "differential privacy: federation %s may spend epsilon %g (delta %g) in %llu "
 	       "releases; %llu already made",
@@ -917,9 +976,11 @@ static size_t dp_task_tag(const struct fl_fednode *n, uint8_t out[32])
 
 	if (!dp_on(n))
 		return 0;
-	k = snprintf(text, sizeof(text), "fedlead-dp-v3 %.17g %.17g %llu %.17g",
+	/* max_colluders sets this node's variance (t - max_colluders honest
+	 * partners), so partners with different ones never share a round. */
+	k = snprintf(text, sizeof(text), FL_DP_PLAN " %.17g %.17g %llu %.17g %u",
 	             q->federation_epsilon > 0 ? q->federation_epsilon : q->epsilon, q->delta,
-	             (unsigned long long)q->releases, dp_clip(n));
+	             (unsigned long long)q->releases, dp_clip(n), n->pol.max_colluders);
 	if (EVP_Digest(text, (size_t)k, out, NULL, EVP_sha256(), NULL) != 1)
 		return 0;
 	return 32;
@@ -1029,7 +1090,7 @@ static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kin
 	 * federation's spending (three evaluations cost more than the
 	 * statistics and two): the sum does. */
 	if (dp_cost(pl, kind) > dp_left(q, pl))
-		return refuse(n, "privacy_releases",
+		return refuse(n, "privacy_budget",
 		              "round %llu: %s release of rho %.6g would take federation "
 		              "\"%.64s\" past its rho %.6g (%.6g spent in %llu releases)",
 		              (unsigned long long)round,
@@ -1106,6 +1167,21 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 			        "needs more noise than this node can add",
 			        (unsigned long long)ref->round, b[k].rho, b[k].sens, b[k].name);
 	}
+	/* What the noise cannot carry is refused before anything is charged:
+	 * a refusal after the charge would spend budget on nothing. */
+	for (k = 0; k < nb; k++)
+		if ((r = fl_dgauss_grid_check(v + b[k].off, b[k].len, b[k].bits, &bad)) != 0) {
+			char why[300];
+
+			if (r != FL_ERR_LIMIT)
+				return r;
+			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			return refuse(
+			        n, "bound",
+			        "round %llu: the evaluation's %s block cannot carry its noise "
+			        "(%s); nothing was charged to the privacy ledger",
+			        (unsigned long long)ref->round, b[k].name, why);
+		}
 	if ((r = dp_charge(n, name, ref->round, "evaluate", &pl, now)) != 0)
 		return r;
 	if ((jb = json_array()) == NULL) {
@@ -1248,7 +1324,8 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 		              "in this node's partners list",
 		              w->partner_identity);
 	if ((r = ledger_check(n, w->federation_id)) != 0 ||
-	    (r = dp_welcome(n, w->federation_id, p->secure_aggregation, p->privacy_releases)) != 0)
+	    (r = dp_welcome(n, w->federation_id, p->secure_aggregation, p->privacy_releases,
+	                    p->privacy_plan)) != 0)
 		return r;
 	/* A round in progress does not survive a new Welcome. The history of
 	 * revealed sums does: it lasts as long as this node (one federation
@@ -1721,6 +1798,63 @@ static int check_standardize_sizes(struct fl_fednode *n, const Fedlead__Wire__St
 	return 0;
 }
 
+/*
+ * 1 with a sentence in why when the coordinator's standardisation of some
+ * column is not usable: a centre or imputed value that is not finite, or a
+ * scale that is not a positive number with a finite inverse (a subnormal
+ * scale turns every value but the centre into an infinity, which the row
+ * clip of differential privacy would make NaN only after a release was
+ * charged).
+ */
+static int standardize_invalid(const struct fl_fednode *n, const Fedlead__Wire__Standardize *m,
+                               char *why, size_t whylen)
+{
+	for (size_t j = 0; j < n->d; j++) {
+		const char *what = NULL;
+		double v = 0;
+		char col[128];
+
+		if (!(m->scale[j] > 0) || !isfinite(m->scale[j]) || !isfinite(1.0 / m->scale[j]))
+			what = "scale", v = m->scale[j];
+		else if (!isfinite(m->center[j]))
+			what = "centre", v = m->center[j];
+		else if (!isfinite(m->impute[j]))
+			what = "imputed value", v = m->impute[j];
+		if (what == NULL)
+			continue;
+		fl_schema_column_name(n->s, j, col, sizeof(col));
+		snprintf(why, whylen, "invalid standardisation of column %zu (%s): %s %.17g%s", j,
+		         col, what, v,
+		         strcmp(what, "scale") == 0
+		                 ? " is not a positive number with a finite inverse"
+		                 : " is not finite");
+		return 1;
+	}
+	return 0;
+}
+
+/* 1 with a sentence in why when a standardised value of ds is not finite
+ * (a finite centre and a scale with a finite inverse can still overflow
+ * far from the centre). */
+static int standardized_not_finite(const struct fl_fednode *n, const struct fl_dataset *ds,
+                                   char *why, size_t whylen)
+{
+	for (size_t i = 0; ds != NULL && i < ds->n; i++)
+		for (size_t j = 0; j < ds->dim; j++)
+			if (!isfinite(ds->X[i * ds->dim + j])) {
+				char col[128];
+
+				fl_schema_column_name(n->s, j, col, sizeof(col));
+				/* The sentence goes to the coordinator: no row, no value. */
+				snprintf(why, whylen,
+				         "invalid standardisation of column %zu (%s): it makes a "
+				         "value of this partner's rows infinite",
+				         j, col);
+				return 1;
+			}
+	return 0;
+}
+
 /* Returns 0, or a sentence for an error Status in why. */
 static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m, char *why,
                           size_t whylen)
@@ -1734,11 +1868,8 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 		         m->n_center, n->d);
 		return FL_ERR_PROTO;
 	}
-	for (size_t j = 0; j < n->d; j++)
-		if (!(m->scale[j] > 0) || !isfinite(m->center[j]) || !isfinite(m->impute[j])) {
-			snprintf(why, whylen, "invalid standardisation of column %zu", j);
-			return FL_ERR_PROTO;
-		}
+	if (standardize_invalid(n, m, why, whylen))
+		return FL_ERR_PROTO;
 	if (!(m->pos_weight > 0) || !isfinite(m->pos_weight)) {
 		snprintf(why, whylen, "invalid class weight %g", m->pos_weight);
 		return FL_ERR_PROTO;
@@ -1761,6 +1892,14 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 	fl_dataset_standardize(n->tr, sc);
 	if (n->va != NULL)
 		fl_dataset_standardize(n->va, sc);
+	if (standardized_not_finite(n, n->tr, why, whylen) ||
+	    standardized_not_finite(n, n->va, why, whylen)) {
+		fl_dataset_free(n->tr);
+		fl_dataset_free(n->va);
+		n->tr = n->va = NULL;
+		r = FL_ERR_PROTO;
+		goto out;
+	}
 	n->pos_weight = m->pos_weight;
 	if (dp_on(n)) {
 		dp_clip_rows(n->tr, dp_clip(n));
@@ -1937,7 +2076,7 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 {
 	const Fedlead__Wire__RoundRef *ref = fl_wire_ref(env);
 	const char *type = fl_wire_type_name(env);
-	char why[256];
+	char why[512];
 	int r;
 
 	*frame = NULL;

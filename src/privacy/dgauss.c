@@ -19,6 +19,7 @@
  */
 #include "fedlead/dgauss.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -616,7 +617,7 @@ int fl_dgauss_add(struct fl_dgauss *g, uint64_t *v, size_t n)
 	return 0;
 }
 
-int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_t *bad)
+int fl_dgauss_grid_check(const double *v, size_t n, int bits, size_t *bad)
 {
 	double scale;
 
@@ -627,9 +628,11 @@ int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_
 	for (size_t i = 0; i < n; i++) {
 		/* Scaling by a power of two is exact. */
 		double y = v[i] * scale;
-		int64_t k, z;
-		int r;
 
+		if (isnan(v[i])) {
+			*bad = i;
+			return fl_fail(FL_ERR_LIMIT, "update element %zu is not a number", i);
+		}
 		/* From 2^52 on a double no longer holds k + z exactly. */
 		if (!(y < 0x1p52 && y > -0x1p52)) {
 			*bad = i;
@@ -639,6 +642,23 @@ int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_
 			        "on a grid of 2^-%d",
 			        i, v[i], bits);
 		}
+	}
+	return 0;
+}
+
+int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_t *bad)
+{
+	double scale;
+	int r;
+
+	/* Every element first, so a refusal leaves v as it was. */
+	if ((r = fl_dgauss_grid_check(v, n, bits, bad)) != 0)
+		return r;
+	scale = (double)((uint64_t)1 << bits);
+	for (size_t i = 0; i < n; i++) {
+		double y = v[i] * scale;
+		int64_t k, z;
+
 		/* Halves away from zero, like the fixed-point encoding; y is
 		 * below 2^52, so the conversion truncates exactly. */
 		k = (int64_t)y;

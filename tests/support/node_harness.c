@@ -156,6 +156,7 @@ Fedlead__Wire__Envelope *welcome(struct welcome_msg *m, const char *fed, int sec
 	/* The fewest privacy_releases of any test's node (nodes without
 	 * differential privacy ignore the plan). */
 	m->plan.privacy_releases = 1;
+	m->plan.privacy_plan = (char *)FL_DP_PLAN;
 	m->w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	m->w.federation_id = (char *)fed;
 	m->w.coordinator_version = (char *)FX->coordinator;

@@ -97,6 +97,7 @@
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
 #include "fedlead/masks.h"
+#include "fedlead/node.h"
 #include "fedlead/payload.h"
 #include "fedlead/schema.h"
 #include "fedlead/secagg.h"
@@ -339,6 +340,9 @@ static void welcome(struct peer *p, int secure, unsigned t)
 	plan.secure_aggregation = secure;
 	plan.threshold = secure ? t : 0;
 	plan.privacy_releases = G.privacy_plan;
+	/* The plan a stock coordinator speaks when it has one: the deviations
+	 * are elsewhere. */
+	plan.privacy_plan = G.privacy_plan ? FL_DP_PLAN : "";
 	w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	w.federation_id = (char *)G.fed;
 	w.coordinator_version = "deviant";
