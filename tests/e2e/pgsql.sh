@@ -158,6 +158,48 @@ run "$NODE" check --schema crm.schema.json --data "$DB"
 expect "a connection string without --query" 2 \
 	'fedlead-node: --data: a PostgreSQL connection string needs --query (the SELECT whose rows are the leads)'
 
+# ---- the schema round reads the node's query ----
+# schema approve compares the proposal with the node's data ([node] data
+# and query): here a copy of the leads where three say job "astronaut".
+sql -c "CREATE TABLE crm_round AS SELECT * FROM crm_lead;
+        UPDATE crm_round SET job = 'astronaut' WHERE lead_id IN ('L-00001', 'L-00002', 'L-00003')"
+mkdir -p round
+cat >round/node.conf <<EOF
+[node]
+data = $DB
+query = SELECT * FROM crm_round ORDER BY lead_id
+query_key = lead_id
+[state]
+state_dir = $PWD/round/state
+[policy]
+schema_min_count = 10
+EOF
+# proposal.json: the CRM's schema; rare.json lists "astronaut" as well.
+"$PY" -c '
+import json, sys
+s = json.load(open("crm.schema.json"))
+s.pop("ignore", None)
+json.dump(s, open("round/proposal.json", "w"), indent=1)
+for f in s["features"]:
+    if f["name"] == "job":
+        f["values"].append("astronaut")
+json.dump(s, open("round/rare.json", "w"), indent=1)
+'
+rc=0
+echo yes | "$NODE" schema approve round/rare.json --config round/node.conf >out 2>err || rc=$?
+expect "approve counts the query's rows: a value it holds 3 times is refused" 2 \
+	"fedlead-node: the proposal lists values that postgresql:///crm holds 1 to 9 times (fewer than schema_min_count = 10) in column \"job\": training would tell the coordinator how many leads hold each; not approved"
+check "and says which, on the operator's screen" has_line out \
+	'WARNING feature "job": the proposal lists values this partner holds 1 to 9 times (training would count them): "astronaut"'
+check "nothing is pinned" test ! -e round/state/schema.approved.json
+rc=0
+echo yes | "$NODE" schema approve round/proposal.json --config round/node.conf >out 2>err || rc=$?
+expect "approve reads the query and approves" 0 ""
+check "the summary compares with the query's rows" has_line out \
+	'feature "job": values here the proposal does not list go to "(other)": "astronaut"'
+check "and pins the approved schema" grep -Eq "approved: this node joins only a federation whose schema has fingerprint [0-9a-f]{64}" out
+check "the approved schema is the proposal, byte for byte" cmp -s round/proposal.json round/state/schema.approved.json
+
 # ---- passwords: from the password file, never in a message ----
 WRONG="wrong-$PG_PASSWORD"
 run env PGPASSFILE=/dev/null "$NODE" check --schema crm.schema.json \
