@@ -532,15 +532,16 @@ int fl_serve_run(const struct fl_serve_opts *o)
 	}
 	hc.listen = o->listen;
 	hc.max_connections = o->max_connections;
-	hc.timeout = o->request_timeout;
+	hc.timeout = o->header_timeout;
 	hc.per_request = 1;
+	hc.body_timeout = o->body_timeout;
 	hc.max_headers = o->max_headers;
 	hc.max_body = o->max_request;
 	hc.methods = EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST;
 	hc.tls = v.tls;
 	hc.token_hash = v.have_token ? v.token_hash : NULL;
-	hc.keys = (struct fl_httpd_keys){"max_connections", "request_timeout", "token_file",
-	                                 "client_ca"};
+	hc.keys = (struct fl_httpd_keys){"max_connections", "header_timeout", "token_file",
+	                                 "client_ca", "body_timeout"};
 	hc.audit = v.audit;
 	hc.cb = request_cb;
 	hc.arg = &v;
