@@ -476,6 +476,12 @@ int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_colum
 		return 1;
 	if ((vals = calloc(c->n, sizeof(*vals))) == NULL)
 		return FL_ERR_NOMEM;
+	/* The decoded text is about the body's size (keys and values without
+	 * quotes and escapes, a NUL a value): one block, rarely grown. */
+	if (reserve(&s, len + len / 8 + 64) != 0) {
+		free(vals);
+		return FL_ERR_NOMEM;
+	}
 	for (size_t k = 0; k < c->n; k++)
 		for (const char *q = c->name[k]; (q = strchr(q, '\n')) != NULL; q++)
 			nl++;
@@ -524,7 +530,7 @@ int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_colum
 	r = -1;
 	if ((l = calloc(1, sizeof(*l))) == NULL || (l->name = strdup(name)) == NULL ||
 	    (l->header = calloc(c->n, sizeof(*l->header))) == NULL ||
-	    (l->fields = calloc(fs.n ? fs.n : 1, sizeof(*l->fields))) == NULL)
+	    (l->fields = malloc((fs.n ? fs.n : 1) * sizeof(*l->fields))) == NULL)
 		goto out;
 	for (size_t k = 0; k < c->n; k++)
 		l->header[k] = (struct fl_csv_field){c->name[k], strlen(c->name[k])};
