@@ -55,6 +55,8 @@ static int bind_header(struct fl_rows *rows)
 			            fl_errmsg(), fl_mapping_origin(rows->s->mapping));
 		return fl_source_restate(rows->src, r);
 	}
+	if (fl_source_plain_numbers(rows->src))
+		fl_binding_plain_numbers(rows->b);
 	if (rows->mb != NULL)
 		fl_binding_set_sources(rows->b, fl_mapping_sources(rows->mb));
 	if (rows->rep != NULL)

@@ -454,8 +454,10 @@ static void leads_free(void *impl)
 	free(l);
 }
 
-static const struct fl_source_ops leads_ops = {leads_next, leads_rewind, leads_position,
-                                               leads_bytes, leads_free};
+/* Numbers are written in each feature's own format (fl_serve_real_text()),
+ * as jansson's path writes them: not plain. */
+static const struct fl_source_ops leads_ops = {leads_next,  leads_rewind, leads_position,
+                                               leads_bytes, leads_free,   0};
 
 int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_columns *c,
                        uint64_t max_leads, const char *name, struct fl_source **src,

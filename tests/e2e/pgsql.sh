@@ -79,6 +79,34 @@ assert a["weights"] == b["weights"], "weights differ"
 assert a["schema_fingerprint"] == b["schema_fingerprint"]
 '
 
+# ---- a query's numbers are the server's, whatever the schema's format ----
+# A partner whose files write decimal commas and thousands points has a
+# schema that says so; PostgreSQL writes 292.88 whatever the schema, and
+# the query's numbers are read as the server wrote them.
+sql -c "CREATE TABLE crm_dec AS SELECT * FROM crm_lead; UPDATE crm_dec SET balance = balance * 0.125"
+"$PY" -c '
+import json
+s = json.load(open("crm.schema.json"))
+s["decimal"], s["thousands"] = ",", "."
+json.dump(s, open("crm_comma.schema.json", "w"), indent=1)
+'
+QD="SELECT * FROM crm_dec ORDER BY lead_id"
+check "the query holds numbers with a decimal point" test "$(sql -tA -c "SELECT balance FROM crm_dec WHERE lead_id = 'L-00001'")" = "292.88"
+run "$NODE" check --schema crm_comma.schema.json --data "$DB" --query "$QD"
+check "a schema with a decimal comma reads the query's numbers" grep -Eqx \
+	"postgresql:///crm: $N rows valid against crm_comma\\.schema\\.json \\(fingerprint [0-9a-f]{16}\\.\\.\\.\\)" out
+run "$NODE" train --schema crm_comma.schema.json --data "$DB" --query "$QD" --out comma.fdl --quiet
+expect "and trains from them" 0
+run "$NODE" train --schema crm.schema.json --data "$DB" --query "$QD" --out point.fdl --quiet
+expect "as the plain schema does" 0
+"$SCORE" --model comma.fdl --export json >comma.json
+"$SCORE" --model point.fdl --export json >point.json
+check "the same model, weight for weight" "$PY" -c '
+import json
+a, b = json.load(open("comma.json")), json.load(open("point.json"))
+assert len(a["weights"]) == 60 and a["weights"] == b["weights"], "weights differ"
+'
+
 # ---- scores back into the database with COPY ----
 run "$SCORE" --model pg.fdl --data "$DB" --query "$Q" --reasons 2 \
 	--out "$DB" --table lead_score --create-table
