@@ -89,8 +89,8 @@ static void fake_free(void *impl)
 	free(k);
 }
 
-static const struct fl_source_ops fake_ops = {fake_next, fake_rewind, fake_position, fake_bytes,
-                                              fake_free};
+static const struct fl_source_ops fake_ops = {fake_next,  fake_rewind, fake_position,
+                                              fake_bytes, fake_free,   0};
 
 static int fake_open(void *arg, const char *name, const struct fl_csv_dialect *d,
                      struct fl_source **out)

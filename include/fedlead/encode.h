@@ -49,6 +49,11 @@ int fl_binding_has_id(const struct fl_binding *b);
  * Borrowed: the array must outlive b.
  */
 void fl_binding_set_sources(struct fl_binding *b, const char *const *source);
+/* Reads every numeric feature's values as plain numbers (a decimal point,
+ * no thousands separator or currency), whatever the schema's dialect and
+ * the feature's own format say: for records whose numbers their source
+ * writes so, such as a PostgreSQL query's (source.h). */
+void fl_binding_plain_numbers(struct fl_binding *b);
 void fl_binding_free(struct fl_binding *b);
 
 /*

@@ -31,6 +31,13 @@ struct fl_rows;
 int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
                  enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out);
 
+struct fl_source;
+/* As fl_rows_open(), from an open source (source.h), which the rows own
+ * from now on (freed on failure too): a caller's records in memory, such
+ * as the scoring service's JSON leads. */
+int fl_rows_open_source(const struct fl_schema *s, struct fl_source *src, int need_label,
+                        enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out);
+
 /*
  * The next good row, encoded raw into x (schema dim doubles) with *label and
  * *id as fl_encode_row() gives them (label and id may be NULL when the

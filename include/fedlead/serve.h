@@ -40,9 +40,11 @@ struct fl_serve_opts {
 	const char *listen;
 	const char *port_file; /* "http=PORT\n" once bound */
 	size_t max_connections;
-	double request_timeout; /* seconds for each request to arrive whole */
-	size_t max_request;     /* bytes of a request body */
-	size_t max_headers;     /* bytes of a request's headers */
+	double header_timeout; /* seconds for a request's headers, from the
+	                        * connection or the previous answer */
+	double body_timeout;   /* seconds for its body, from its headers' end */
+	size_t max_request;    /* bytes of a request body */
+	size_t max_headers;    /* bytes of a request's headers */
 	const char *token_file;
 	const char *tls_cert, *tls_key; /* HTTPS */
 	const char *client_ca;          /* with HTTPS: client certificates from this CA */

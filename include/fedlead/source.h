@@ -39,6 +39,10 @@ struct fl_source_ops {
 	/* Bytes of field text read so far in this pass (for figures). */
 	uint64_t (*bytes_read)(void *impl);
 	void (*free)(void *impl);
+	/* 1: numbers are plain text (a decimal point, no separators), as a
+	 * database writes them, so the schema's number formats, which say
+	 * how a partner's files write them, do not apply; 0: they do. */
+	int plain_numbers;
 };
 
 /* Wraps impl (freed with ops->free on failure too) as a source named name
@@ -81,6 +85,8 @@ const char *fl_source_name(const struct fl_source *src);
 /* The CSV reader underneath, or NULL when the source is not a file. */
 struct fl_csv *fl_source_csv(const struct fl_source *src);
 uint64_t fl_source_bytes_read(const struct fl_source *src);
+/* Whether the source's numbers are plain text (fl_source_ops). */
+int fl_source_plain_numbers(const struct fl_source *src);
 
 /*
  * Messages about records are worded for files ("NAME:LINE:COL: column

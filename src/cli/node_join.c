@@ -68,23 +68,6 @@ static int check_only(const struct fl_node_config *c, const struct fl_node_opts 
 	return r;
 }
 
-/* [node] query: data becomes the query's source (pg_options.h), named
- * without its password wherever the node prints it. */
-static int join_query(struct fl_node_config *c)
-{
-	const char *name = c->data;
-	char *copy;
-	int r;
-
-	if ((r = fl_cli_data_query(&name, c->query, c->query_key)) != 0 || name == c->data)
-		return r;
-	if ((copy = strdup(name)) == NULL)
-		return FL_ERR_NOMEM;
-	free(c->data);
-	c->data = copy;
-	return 0;
-}
-
 int fl_cmd_node_join(int argc, char **argv)
 {
 	struct fl_node_config c = {0};
@@ -100,7 +83,7 @@ int fl_cmd_node_join(int argc, char **argv)
 		goto out;
 	fl_log_init(FL_NODE_PROG, (enum fl_log_level)c.log_level);
 	/* An approved schema is pinned: no other one leaves this node. */
-	if ((r = join_query(&c)) == 0 && (r = fl_node_config_opts(&c, &o)) == 0 &&
+	if ((r = fl_cli_node_query(&c)) == 0 && (r = fl_node_config_opts(&c, &o)) == 0 &&
 	    (r = fl_node_schema_pin_check(&c)) == 0)
 		r = check ? check_only(&c, &o) : fl_node_run(&o);
 out:

@@ -13,6 +13,7 @@
 
 #include "cli/node_int.h"
 #include "cli/node_schema_round.h"
+#include "cli/pg_options.h"
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -27,6 +28,7 @@
 #include "fedlead/schema.h"
 #include "fedlead/schema_merge.h"
 #include "fedlead/schema_round.h"
+#include "fedlead/source.h"
 #include "fedlead/wire.h"
 
 /* Reads a schema, draft or proposal file whole (at most FL_SCHEMA_MAX_BYTES). */
@@ -540,7 +542,8 @@ static int schema_propose(int argc, char **argv)
 	if (r != 0)
 		goto out;
 	fl_log_init(FL_NODE_PROG, (enum fl_log_level)c.log_level);
-	if ((r = need_state_dir(&c, "propose")) != 0 || (r = round_opts(&c, &o)) != 0)
+	if ((r = need_state_dir(&c, "propose")) != 0 || (r = round_opts(&c, &o)) != 0 ||
+	    (r = fl_cli_node_query(&c)) != 0)
 		goto out;
 	if (a.draft != NULL) {
 		if ((r = read_text(a.draft, &draft, &len)) != 0 ||
@@ -730,7 +733,7 @@ static void free_counts(uint64_t **n, size_t nf)
 static int count_listed(const struct fl_node_config *c, const struct fl_schema *s, uint64_t ***out)
 {
 	struct fl_csv_dialect d;
-	struct fl_csv *csv = NULL;
+	struct fl_source *src = NULL;
 	struct fl_csv_record rec;
 	struct fl_mapping *m = NULL;
 	struct fl_mapping_binding *mb = NULL;
@@ -741,14 +744,14 @@ static int count_listed(const struct fl_node_config *c, const struct fl_schema *
 
 	*out = NULL;
 	if ((r = fl_node_config_dialect(c, &d, NULL)) != 0 ||
-	    (r = fl_csv_open_dialect(c->data, &d, &csv)) != 0)
+	    (r = fl_source_open(c->data, &d, &src)) != 0)
 		return r;
 	r = FL_ERR_NOMEM;
 	if ((n = calloc(s->n_features, sizeof(*n))) == NULL ||
 	    (idx = calloc(s->n_features, sizeof(*idx))) == NULL ||
 	    (col = calloc(s->n_features, sizeof(*col))) == NULL)
 		goto out;
-	if ((r = fl_csv_next(csv, &rec)) <= 0) {
+	if ((r = fl_source_next(src, &rec)) <= 0) {
 		if (r == 0)
 			r = fl_fail(FL_ERR_DATA, "%s: the file is empty", c->data);
 		goto out;
@@ -778,7 +781,7 @@ static int count_listed(const struct fl_node_config *c, const struct fl_schema *
 			idx[i][k] = (struct listed_entry){f->values[k], k};
 		qsort(idx[i], f->n_values, sizeof(**idx), f->fold ? listed_fold_cmp : listed_cmp);
 	}
-	while ((r = fl_csv_next(csv, &rec)) == 1) {
+	while ((r = fl_source_next(src, &rec)) == 1) {
 		if (mb != NULL)
 			rec = *fl_mapping_apply(mb, &rec);
 		for (size_t i = 0; i < s->n_features; i++) {
@@ -805,7 +808,7 @@ out:
 	free_counts(n, s->n_features);
 	fl_mapping_binding_free(mb);
 	fl_mapping_free(m);
-	fl_csv_free(csv);
+	fl_source_free(src);
 	return r;
 }
 
@@ -1094,7 +1097,7 @@ static int schema_approve(int argc, char **argv)
 		r = 0;
 		goto out;
 	}
-	if (r != 0 || (r = need_state_dir(&c, "approve")) != 0)
+	if (r != 0 || (r = need_state_dir(&c, "approve")) != 0 || (r = fl_cli_node_query(&c)) != 0)
 		goto out;
 	/* The file is read once: the fingerprint, the summary, the approved
 	 * copy and its SHA-256 all come from these bytes, whatever happens to

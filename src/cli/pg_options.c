@@ -5,8 +5,11 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/node_config.h"
 #include "fedlead/pg.h"
 
 int fl_cli_data_query(const char **data, const char *query, const char *key)
@@ -25,6 +28,21 @@ int fl_cli_data_query(const char **data, const char *query, const char *key)
 		return fl_fail(FL_ERR_INVALID,
 		               "--query: needs --data, the PostgreSQL connection string");
 	return fl_pg_source_register(*data, query, key, data);
+}
+
+int fl_cli_node_query(struct fl_node_config *c)
+{
+	const char *name = c->data;
+	char *copy;
+	int r;
+
+	if ((r = fl_cli_data_query(&name, c->query, c->query_key)) != 0 || name == c->data)
+		return r;
+	if ((copy = strdup(name)) == NULL)
+		return FL_ERR_NOMEM;
+	free(c->data);
+	c->data = copy;
+	return 0;
 }
 
 int fl_cli_pg_option(int c, const char *arg, struct fl_cli_pg *p)

@@ -16,6 +16,12 @@
  */
 int fl_cli_data_query(const char **data, const char *query, const char *key);
 
+struct fl_node_config;
+/* The node's [node] query (join, schema propose and approve): data becomes
+ * the query's source, named without its password wherever the node
+ * prints it (fl_cli_data_query()); nothing without a query. */
+int fl_cli_node_query(struct fl_node_config *c);
+
 #include <getopt.h>
 
 struct fl_pg_sink;

@@ -26,7 +26,7 @@ struct serve_config {
 	int direction;
 	char *listen, *port_file, *token_file, *tls_cert, *tls_key, *client_ca, *audit_log;
 	uint64_t max_connections, max_request, max_headers;
-	double request_timeout;
+	double header_timeout, body_timeout, request_timeout;
 	int log_level;
 };
 
@@ -64,9 +64,13 @@ static const struct fl_cfg_key serve_keys[] = {
           "write the bound port here (for port 0)"),
         KR("network", "max_connections", FL_CFG_U64, max_connections, 1, 100000, "64",
            "HTTP connections open at most"),
-        KR("network", "request_timeout", FL_CFG_SECONDS, request_timeout, 0.01, 3600, "10s",
-           "time for a request's headers and body to arrive, from the connection or the "
-           "previous answer"),
+        KR("network", "header_timeout", FL_CFG_SECONDS, header_timeout, 0.01, 3600, NULL,
+           "time for a request's headers to arrive, from the connection or the previous "
+           "answer (default 10s)"),
+        KR("network", "body_timeout", FL_CFG_SECONDS, body_timeout, 0.01, 3600, NULL,
+           "time for a request's body to arrive, from the end of its headers (default 10s)"),
+        KR("network", "request_timeout", FL_CFG_SECONDS, request_timeout, 0.01, 3600, NULL,
+           "deprecated: the default of header_timeout and body_timeout"),
         KR("network", "max_request", FL_CFG_SIZE, max_request, 1024, 1u << 30, "16M",
            "largest request body"),
         KR("network", "max_headers", FL_CFG_SIZE, max_headers, 1024, 1u << 20, "8K",
@@ -163,7 +167,14 @@ static int to_opts(const struct serve_config *c, struct fl_serve_opts *o)
 	o->listen = c->listen;
 	o->port_file = c->port_file;
 	o->max_connections = (size_t)c->max_connections;
-	o->request_timeout = c->request_timeout;
+	/* request_timeout, the one setting before there were two, still
+	 * sets both where they are not given. */
+	o->header_timeout = c->header_timeout > 0    ? c->header_timeout
+	                    : c->request_timeout > 0 ? c->request_timeout
+	                                             : 10;
+	o->body_timeout = c->body_timeout > 0      ? c->body_timeout
+	                  : c->request_timeout > 0 ? c->request_timeout
+	                                           : 10;
 	o->max_request = (size_t)c->max_request;
 	o->max_headers = (size_t)c->max_headers;
 	o->token_file = c->token_file;
@@ -182,6 +193,10 @@ static int check_only(const struct serve_config *c, const struct fl_serve_opts *
 	if ((r = fl_serve_check(o, &sm)) != 0)
 		return r;
 	fl_config_dump(serve_keys, c, stdout);
+	printf("; header_timeout %g s, body_timeout %g s\n", o->header_timeout, o->body_timeout);
+	if (c->request_timeout > 0)
+		printf("; request_timeout is deprecated: it stands for header_timeout and "
+		       "body_timeout where they are not set\n");
 	printf("; configuration OK: model %s (sha256 %s, schema fingerprint %s, %s)\n", o->model,
 	       sm->sha256, sm->fingerprint,
 	       sm->verified ? "signature verified" : "signature not checked");
@@ -208,7 +223,10 @@ int fl_cmd_score_serve(int argc, char **argv)
 	if (r != 0)
 		goto out;
 	fl_log_init(prog, (enum fl_log_level)c.log_level);
-	if ((r = to_opts(&c, &o)) == 0)
+	if ((r = to_opts(&c, &o)) == 0 && !m.check && c.request_timeout > 0)
+		fl_log(FL_LOG_NOTICE, "request_timeout is deprecated: it stands for header_timeout "
+		                      "and body_timeout where they are not set");
+	if (r == 0)
 		r = m.check ? check_only(&c, &o) : fl_serve_run(&o);
 out:
 	if (r != 0)

@@ -124,6 +124,13 @@ static int find_column(const struct header_entry *hdr, size_t n, const char *pat
 	return 0;
 }
 
+void fl_binding_plain_numbers(struct fl_binding *b)
+{
+	for (size_t i = 0; i < b->s->n_features; i++)
+		if (b->s->features[i].type == FL_NUMERIC)
+			memset(&b->feat[i].number, 0, sizeof(b->feat[i].number));
+}
+
 void fl_binding_free(struct fl_binding *b)
 {
 	if (b == NULL)

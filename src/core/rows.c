@@ -55,6 +55,8 @@ static int bind_header(struct fl_rows *rows)
 			            fl_errmsg(), fl_mapping_origin(rows->s->mapping));
 		return fl_source_restate(rows->src, r);
 	}
+	if (fl_source_plain_numbers(rows->src))
+		fl_binding_plain_numbers(rows->b);
 	if (rows->mb != NULL)
 		fl_binding_set_sources(rows->b, fl_mapping_sources(rows->mb));
 	if (rows->rep != NULL)
@@ -62,26 +64,40 @@ static int bind_header(struct fl_rows *rows)
 	return 0;
 }
 
-int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
-                 enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out)
+int fl_rows_open_source(const struct fl_schema *s, struct fl_source *src, int need_label,
+                        enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out)
 {
 	struct fl_rows *rows;
 	int r;
 
 	*out = NULL;
-	if ((rows = calloc(1, sizeof(*rows))) == NULL)
+	if ((rows = calloc(1, sizeof(*rows))) == NULL) {
+		fl_source_free(src);
 		return FL_ERR_NOMEM;
+	}
 	rows->s = s;
 	rows->need_label = need_label;
 	rows->policy = policy;
 	rows->rep = rep;
-	if ((r = fl_source_open(path, &s->dialect, &rows->src)) != 0 ||
-	    (r = bind_header(rows)) != 0) {
+	rows->src = src;
+	if ((r = bind_header(rows)) != 0) {
 		fl_rows_close(rows);
 		return r;
 	}
 	*out = rows;
 	return 0;
+}
+
+int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
+                 enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out)
+{
+	struct fl_source *src = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = fl_source_open(path, &s->dialect, &src)) != 0)
+		return r;
+	return fl_rows_open_source(s, src, need_label, policy, rep, out);
 }
 
 /* Counts the unseen values of the row just encoded into x (see

@@ -171,6 +171,11 @@ uint64_t fl_source_bytes_read(const struct fl_source *src)
 	return src->ops != NULL ? src->ops->bytes_read(src->impl) : fl_csv_bytes_read(src->csv);
 }
 
+int fl_source_plain_numbers(const struct fl_source *src)
+{
+	return src->ops != NULL && src->ops->plain_numbers;
+}
+
 /* Reads the digits at *p into *v; 0 when there are none. */
 static int digits(const char **p, uint64_t *v)
 {

@@ -291,6 +291,7 @@ static const struct fl_source_ops pg_ops = {
         .position = pg_position,
         .bytes_read = pg_bytes_read,
         .free = pg_source_free,
+        .plain_numbers = 1, /* the server's text, whatever the schema's dialect */
 };
 
 /*

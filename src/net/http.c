@@ -294,7 +294,7 @@ int fl_http_start(struct server *s)
 	hc.tls = h->tls;
 	hc.token_hash = h->have_token ? h->token_hash : NULL;
 	hc.keys = (struct fl_httpd_keys){"http_max_connections", "http_timeout", "http_token_file",
-	                                 "http_client_ca"};
+	                                 "http_client_ca", NULL};
 	hc.audit = s->audit;
 	hc.cb = http_cb;
 	hc.arg = s;

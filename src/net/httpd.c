@@ -24,6 +24,13 @@
 #include "fedlead/error.h"
 #include "fedlead/tls.h"
 
+/* Where a connection's current request is (body_timeout only). */
+enum phase {
+	PH_HEAD,   /* its header lines, or none yet */
+	PH_BODY,   /* body_left bytes of body to come */
+	PH_CHUNKS, /* a chunked body: until the answer */
+};
+
 struct hconn {
 	struct fl_httpd *h;
 	struct bufferevent *bev;
@@ -32,6 +39,13 @@ struct hconn {
 	char addr[300];
 	unsigned served;
 	int refused; /* over max_connections: already logged */
+	/* The request's framing as its bytes arrive (framing_cb). */
+	enum phase phase;
+	uint64_t body_left, length;
+	unsigned pending; /* requests whole and not yet answered */
+	int chunked, started;
+	size_t head_lines, line_len;
+	char line[64]; /* the start of the current header line */
 	struct hconn *next, *prev;
 };
 
@@ -114,6 +128,123 @@ static struct timeval tv_of(double seconds)
 	return tv;
 }
 
+/* ---- header and body deadlines ---- */
+
+/* Before bind_cb, c->timer is the binding's: bind_cb arms the deadline
+ * that the framing so far calls for. */
+static void arm(struct hconn *c, double seconds)
+{
+	struct timeval tv = tv_of(seconds);
+
+	if (c->timer != NULL && c->evcon != NULL)
+		evtimer_add(c->timer, &tv);
+}
+
+static void disarm(struct hconn *c)
+{
+	if (c->timer != NULL && c->evcon != NULL)
+		evtimer_del(c->timer);
+}
+
+/* One complete header line (its first bytes in c->line). */
+static void header_line(struct hconn *c)
+{
+	size_t n = c->line_len < sizeof(c->line) ? c->line_len : sizeof(c->line) - 1;
+	const char *v;
+
+	c->line[n] = '\0';
+	if (strncasecmp(c->line, "content-length:", 15) == 0) {
+		for (v = c->line + 15; *v == ' ' || *v == '\t'; v++)
+			;
+		c->length = strtoull(v, NULL, 10);
+	} else if (strncasecmp(c->line, "transfer-encoding:", 18) == 0 &&
+	           strcasestr(c->line + 18, "chunked") != NULL)
+		c->chunked = 1;
+}
+
+/* The empty line after the headers: the body's deadline starts, or, with
+ * no body, the request is whole and has none until it is answered. */
+static void headers_done(struct hconn *c)
+{
+	if (c->chunked)
+		c->phase = PH_CHUNKS;
+	else if (c->length > 0) {
+		c->phase = PH_BODY;
+		c->body_left = c->length;
+	} else
+		c->pending++;
+	if (c->phase != PH_HEAD)
+		arm(c, c->h->c.body_timeout);
+	else
+		disarm(c);
+	c->head_lines = 0;
+	c->length = 0;
+	c->chunked = 0;
+}
+
+/* Follows the framing of the bytes just added to the connection's input
+ * (see httpd_int.h). */
+static void framing_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct hconn *c = arg;
+	struct evbuffer_ptr at;
+	struct evbuffer_iovec v[8];
+	size_t len = evbuffer_get_length(buf), from;
+	int n;
+
+	if (info->n_added == 0 || info->n_added > len)
+		return;
+	from = len - info->n_added;
+	while (from < len) {
+		if (evbuffer_ptr_set(buf, &at, from, EVBUFFER_PTR_SET) != 0 ||
+		    (n = evbuffer_peek(buf, (ev_ssize_t)(len - from), &at, v, 8)) <= 0)
+			return;
+		if (n > 8)
+			n = 8;
+		for (int k = 0; k < n && from < len; k++) {
+			const unsigned char *p = v[k].iov_base;
+			size_t m = v[k].iov_len < len - from ? v[k].iov_len : len - from;
+
+			from += m;
+			while (m > 0) {
+				if (c->phase == PH_BODY) {
+					size_t take = c->body_left < m ? (size_t)c->body_left : m;
+
+					c->body_left -= take;
+					p += take;
+					m -= take;
+					if (c->body_left == 0) {
+						c->phase = PH_HEAD;
+						c->pending++;
+						disarm(c);
+					}
+					continue;
+				}
+				if (c->phase == PH_CHUNKS) {
+					m = 0; /* the answer ends it (request_cb) */
+					break;
+				}
+				c->started = 1;
+				if (*p == '\n') {
+					if (c->line_len == 0 && c->head_lines > 0)
+						headers_done(c);
+					else if (c->line_len > 0) {
+						header_line(c);
+						c->head_lines++;
+					}
+					c->line_len = 0;
+				} else if (*p != '\r') {
+					if (c->line_len < sizeof(c->line) - 1)
+						c->line[c->line_len] = (char)*p;
+					c->line_len++;
+				}
+				p++;
+				m--;
+			}
+		}
+	}
+}
+
 static void request_cb(struct evhttp_request *req, void *arg)
 {
 	struct fl_httpd *h = arg;
@@ -133,11 +264,32 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	}
 	h->c.cb(req, peer, h->c.arg);
 	/* The next request on this connection has its own time, from now. */
-	if (h->c.per_request && (c = find_hconn(h, evcon)) != NULL && c->timer != NULL) {
-		struct timeval tv = tv_of(h->c.timeout);
-
-		evtimer_add(c->timer, &tv);
+	if (!h->c.per_request || (c = find_hconn(h, evcon)) == NULL || c->timer == NULL)
+		return;
+	if (h->c.body_timeout <= 0) {
+		arm(c, h->c.timeout);
+		return;
 	}
+	if (c->phase == PH_CHUNKS) {
+		c->phase = PH_HEAD;
+		c->pending++;
+	}
+	if (c->pending > 0)
+		c->pending--;
+	/* A request sent behind this one keeps the deadline of where it is. */
+	if (c->phase == PH_HEAD && c->pending == 0) {
+		c->started = c->head_lines > 0 || c->line_len > 0;
+		arm(c, h->c.timeout);
+	}
+}
+
+/* The framing callback leaves the bufferevent with its record: the
+ * bufferevent may outlive it by a little (evhttp frees it after the close
+ * callback). */
+static void unhook(struct hconn *c)
+{
+	if (c->bev != NULL && c->h->c.per_request && c->h->c.body_timeout > 0)
+		evbuffer_remove_cb(bufferevent_get_input(c->bev), framing_cb, c);
 }
 
 static void closed_cb(struct evhttp_connection *evcon, void *arg)
@@ -159,6 +311,7 @@ static void closed_cb(struct evhttp_connection *evcon, void *arg)
 			               "reason", why);
 		}
 	}
+	unhook(c);
 	hconn_free(c);
 }
 
@@ -170,7 +323,23 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->served == 0) {
+	if (h->c.per_request && h->c.body_timeout > 0 && c->phase != PH_HEAD) {
+		fl_log(FL_LOG_WARN,
+		       "HTTP connection from %s: the request's body did not arrive within %g s "
+		       "(%s); closing",
+		       c->addr, h->c.body_timeout, h->c.keys.body_timeout);
+		snprintf(reason, sizeof(reason), "body not within %s", h->c.keys.body_timeout);
+		fl_audit_event(h->c.audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason",
+		               reason);
+	} else if (h->c.per_request && h->c.body_timeout > 0 && c->started) {
+		fl_log(FL_LOG_WARN,
+		       "HTTP connection from %s: the request's headers did not arrive within %g s "
+		       "(%s); closing",
+		       c->addr, h->c.timeout, h->c.keys.timeout);
+		snprintf(reason, sizeof(reason), "headers not within %s", h->c.keys.timeout);
+		fl_audit_event(h->c.audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason",
+		               reason);
+	} else if (c->served == 0) {
 		fl_log(FL_LOG_WARN, "HTTP connection from %s: no request within %g s (%s); closing",
 		       c->addr, h->c.timeout, h->c.keys.timeout);
 		snprintf(reason, sizeof(reason), "no request within %s", h->c.keys.timeout);
@@ -200,9 +369,13 @@ static void bind_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	bufferevent_getcb(c->bev, &rd, NULL, &ev, &cbarg);
-	if (rd == NULL || cbarg == NULL) {
+	/* Not rd: evhttp clears the read callback while it writes an answer,
+	 * which a quick first request can have by now. */
+	(void)rd;
+	if (cbarg == NULL) {
 		/* evhttp has already given up on it (the bufferevent is freed
 		 * but for our reference). */
+		unhook(c);
 		bufferevent_decref(c->bev);
 		hconn_free(c);
 		return;
@@ -227,8 +400,9 @@ static void bind_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	event_free(c->timer);
-	tv = tv_of(h->c.timeout);
-	if ((c->timer = evtimer_new(h->base, deadline_cb, c)) != NULL)
+	tv = tv_of(c->phase != PH_HEAD ? h->c.body_timeout : h->c.timeout);
+	if ((c->timer = evtimer_new(h->base, deadline_cb, c)) != NULL &&
+	    (c->phase != PH_HEAD || c->pending == 0))
 		evtimer_add(c->timer, &tv);
 }
 
@@ -260,6 +434,14 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 	}
 	/* Kept alive until bind_cb looks at it, even if evhttp frees it first. */
 	bufferevent_incref(c->bev);
+	if (h->c.per_request && h->c.body_timeout > 0 &&
+	    evbuffer_add_cb(bufferevent_get_input(c->bev), framing_cb, c) == NULL) {
+		bufferevent_decref(c->bev);
+		bufferevent_free(c->bev);
+		event_free(c->timer);
+		free(c);
+		return NULL;
+	}
 	snprintf(c->addr, sizeof(c->addr), "(new)");
 	c->h = h;
 	c->next = h->conns;
@@ -340,7 +522,7 @@ int fl_httpd_start(struct event_base *base, const struct fl_httpd_conf *conf, st
 	evhttp_set_max_body_size(h->http, (ev_ssize_t)conf->max_body);
 	/* libevent's own timeout restarts with every byte; the deadline timer
 	 * (deadline_cb) is the one that counts and comes first. */
-	tv = tv_of(2 * conf->timeout);
+	tv = tv_of(2 * (conf->timeout > conf->body_timeout ? conf->timeout : conf->body_timeout));
 	evhttp_set_timeout_tv(h->http, &tv);
 	if ((b = evhttp_bind_socket_with_handle(h->http, host, *port)) == NULL)
 		return fl_fail(FL_ERR_IO, "cannot listen for HTTP on %s: %s", conf->listen,
@@ -373,8 +555,10 @@ void fl_httpd_free(struct fl_httpd *h)
 	while (h->conns != NULL) {
 		struct hconn *c = h->conns;
 
-		if (c->evcon == NULL)
+		if (c->evcon == NULL) {
+			unhook(c);
 			bufferevent_decref(c->bev);
+		}
 		hconn_free(c);
 	}
 	OPENSSL_cleanse(h->token_hash, sizeof(h->token_hash));

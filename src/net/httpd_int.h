@@ -12,6 +12,13 @@
  * evhttp_connection on the next turn of the loop (from the bufferevent's
  * callback argument, which evhttp sets to the connection); from then on the
  * connection's close callback uncounts it.
+ *
+ * Nor has it a hook when a request's headers are complete (2.2's
+ * evhttp_set_newreqcb() would give one). For separate header and body
+ * deadlines, a callback on the bufferevent's input buffer follows the
+ * request's framing as the bytes arrive, before evhttp parses them: the
+ * header lines up to the empty one, then Content-Length bytes of body (a
+ * chunked body lasts until its answer).
  */
 #ifndef FL_NET_HTTPD_INT_H
 #define FL_NET_HTTPD_INT_H
@@ -31,6 +38,7 @@ struct fl_httpd;
  * acted ("no request within 10 s (http_timeout)"). */
 struct fl_httpd_keys {
 	const char *max_connections, *timeout, *token_file, *client_ca;
+	const char *body_timeout; /* with per_request and body_timeout > 0 */
 };
 
 struct fl_httpd_conf {
@@ -42,6 +50,12 @@ struct fl_httpd_conf {
 	 * (a keep-alive client may send many; a trickling one is cut). */
 	double timeout;
 	int per_request;
+	/* Seconds, with per_request (0: none, timeout covers the body too):
+	 * timeout is then for the request's headers only, and the body has
+	 * body_timeout from the end of its headers. An idle keep-alive
+	 * connection and a slowloris client trickling headers are cut at
+	 * timeout; a client that stalls in its body at body_timeout. */
+	double body_timeout;
 	size_t max_headers, max_body; /* bytes; larger requests get 413 or 400 from evhttp */
 	int methods;                  /* EVHTTP_REQ_* allowed */
 	SSL_CTX *tls;                 /* borrowed, may be NULL (plain HTTP) */

@@ -30,15 +30,21 @@ void fl_serve_put_header(FILE *fp, const struct fl_serve_columns *c, size_t *new
  * NULL). */
 void fl_serve_real_text(double v, const struct fl_feature *f, char *buf, size_t n);
 
+struct fl_source;
+
 /*
- * Writes the leads of a JSON body (one object or an array of them) to fp
- * as CSV, the header first, and *line[i] (malloc'ed, *n_leads entries) the
- * line where lead i starts; *batch is 1 for an array. Returns 0, or 1 when
- * the body is anything the fast reader leaves to jansson (an error to
- * word, a shape it does not read, more than max_leads leads): fp then holds
- * a partial CSV to throw away. FL_ERR_NOMEM.
+ * Reads the leads of a JSON body (one object or an array of them) into
+ * *src, a record source named name: the header (c's names), then one
+ * record per lead, each field as the CSV reader gives it for the CSV that
+ * jansson's path writes, on the line where that CSV has it, which
+ * *line[i] (malloc'ed, *n_leads entries; *src borrows it) also says for
+ * lead i; *batch is 1 for an array. Messages about a record are worded as
+ * for that CSV ("NAME:LINE:COL: ..."). Returns 0, or 1 when the body is
+ * anything the fast reader leaves to jansson (an error to word, a shape
+ * it does not read, more than max_leads leads), or FL_ERR_NOMEM.
  */
 int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_columns *c,
-                       uint64_t max_leads, FILE *fp, uint64_t **line, size_t *n_leads, int *batch);
+                       uint64_t max_leads, const char *name, struct fl_source **src,
+                       uint64_t **line, size_t *n_leads, int *batch);
 
 #endif

@@ -1,16 +1,23 @@
 /*
  * The scoring service's fast reader of JSON leads: one pass over the
- * request that writes each lead's fields as CSV while it scans, for the
- * shape a sales system sends (one object of scalars, or an array of them).
- * jansson built a tree of some 20,000 values for a batch of 1,000 leads and
- * was half of the service's time (bench/README.md, "Scoring service").
+ * request that decodes each lead's fields while it scans, for the shape a
+ * sales system sends (one object of scalars, or an array of them), and
+ * hands them to the encoder as records (a record source, source.h), the
+ * fields the CSV reader would have given for the CSV that jansson's path
+ * writes. jansson built a tree of some 20,000 values for a batch of 1,000
+ * leads and was half of the service's time, and writing the leads as CSV
+ * text to read them again was most of the rest (bench/README.md, "Scoring
+ * service").
  *
  * It accepts only what jansson's path (serve_score.c) accepts and turns
- * into the same CSV bytes: strict JSON (RFC 8259 grammar, UTF-8 as
+ * into the same fields: strict JSON (RFC 8259 grammar, UTF-8 as
  * fl_utf8_char() reads it, no U+0000, no duplicate key), every column of
  * the schema once per lead, values that are strings, numbers, true, false
- * or null, integers that fit in 64 bits, reals that do not overflow. For
- * anything else it writes nothing usable and says so (returns 1): the
+ * or null, integers that fit in 64 bits, reals that do not overflow, and
+ * records within the CSV reader's limits (FL_CSV_MAX_RECORD bytes,
+ * FL_CSV_MAX_FIELDS fields, two columns or more so that no header is
+ * sniffed for its separator). For anything else it makes nothing and says
+ * so (returns 1): the
  * caller then reads the request with jansson, whose path words every
  * error. So the fast reader changes the speed, never an answer.
  */
@@ -22,6 +29,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/source.h"
 #include "fedlead/utf8.h"
 #include "serve_int.h"
 
@@ -249,15 +257,22 @@ static int literal(struct scan *s, const char *word)
 	return 0;
 }
 
-/* One lead object at s->p: 0 with its CSV line written, 1, or -1. */
-static int scan_lead(struct scan *s, const struct fl_serve_columns *c, struct value *vals, FILE *fp,
-                     size_t *newlines)
+/* The leads read: each field's offset and length in scan.buf. */
+struct fields {
+	size_t (*fo)[2];
+	size_t n, cap;
+};
+
+/* One lead object at s->p: 0 with its fields appended to fs (*newlines
+ * counts the line ends in them, as the CSV of jansson's path has them), 1,
+ * or -1. */
+static int scan_lead(struct scan *s, const struct fl_serve_columns *c, struct value *vals,
+                     struct fields *fs, size_t *newlines)
 {
-	size_t unknown[MAX_UNKNOWN_KEYS][2], n_unknown = 0;
+	size_t unknown[MAX_UNKNOWN_KEYS][2], n_unknown = 0, total = 0;
 	char num[64];
 	int r;
 
-	s->used = 0;
 	for (size_t k = 0; k < c->n; k++)
 		vals[k].set = 0;
 	s->p++; /* '{' */
@@ -328,6 +343,10 @@ static int scan_lead(struct scan *s, const struct fl_serve_columns *c, struct va
 				s->used += tlen;
 				vlen = tlen;
 			}
+			/* Fields are NUL-terminated, as the CSV reader's are. */
+			if (reserve(s, 1) != 0)
+				return -1;
+			s->buf[s->used++] = '\0';
 			if (col != SIZE_MAX)
 				vals[col] = (struct value){voff, vlen, 1};
 		}
@@ -343,37 +362,135 @@ static int scan_lead(struct scan *s, const struct fl_serve_columns *c, struct va
 		}
 		return 1;
 	}
-	for (size_t k = 0; k < c->n; k++)
+	for (size_t k = 0; k < c->n; k++) {
 		if (!vals[k].set)
 			return 1;
-	for (size_t k = 0; k < c->n; k++) {
-		if (k > 0)
-			putc_unlocked(',', fp);
-		fl_serve_put_csv(fp, s->buf + vals[k].off, vals[k].len, newlines);
+		total += vals[k].len;
 	}
-	putc_unlocked('\n', fp);
+	if (total > FL_CSV_MAX_RECORD)
+		return 1; /* the CSV reader's "record longer than" */
+	if (fs->cap - fs->n < c->n) {
+		size_t cap = fs->cap ? 2 * fs->cap : 64 * c->n;
+		void *nb;
+
+		while (cap - fs->n < c->n)
+			cap *= 2;
+		if ((nb = realloc(fs->fo, cap * sizeof(*fs->fo))) == NULL)
+			return -1;
+		fs->fo = nb;
+		fs->cap = cap;
+	}
+	for (size_t k = 0; k < c->n; k++) {
+		const char *v = s->buf + vals[k].off;
+
+		for (const char *q = v;
+		     (q = memchr(q, '\n', vals[k].len - (size_t)(q - v))) != NULL; q++)
+			(*newlines)++;
+		fs->fo[fs->n][0] = vals[k].off;
+		fs->fo[fs->n++][1] = vals[k].len;
+	}
 	(*newlines)++;
 	return 0;
 }
 
+/* ---- the leads as a record source ---- */
+
+struct leads {
+	char *name, *text;
+	struct fl_csv_field *header, *fields;
+	const uint64_t *line;
+	size_t n_leads, n_cols, next; /* next 0: the header */
+	uint64_t bytes;
+};
+
+static int leads_next(void *impl, struct fl_csv_record *rec)
+{
+	struct leads *l = impl;
+
+	if (l->next > l->n_leads)
+		return 0;
+	if (l->next == 0)
+		*rec = (struct fl_csv_record){l->header, l->n_cols, 1};
+	else
+		*rec = (struct fl_csv_record){l->fields + (l->next - 1) * l->n_cols, l->n_cols,
+		                              l->line[l->next - 1]};
+	l->next++;
+	return 1;
+}
+
+static int leads_rewind(void *impl)
+{
+	((struct leads *)impl)->next = 0;
+	return 0;
+}
+
+/* The CSV reader's "NAME:LINE:COL" for the CSV of jansson's path, so that
+ * the service words a bad value the same way whichever path read it. */
+static void leads_position(void *impl, uint64_t line, size_t col, char *buf, size_t n)
+{
+	const struct leads *l = impl;
+
+	if (col == SIZE_MAX)
+		snprintf(buf, n, "%s:%llu", l->name, (unsigned long long)line);
+	else
+		snprintf(buf, n, "%s:%llu:%zu", l->name, (unsigned long long)line, col + 1);
+}
+
+static uint64_t leads_bytes(void *impl)
+{
+	return ((const struct leads *)impl)->bytes;
+}
+
+static void leads_free(void *impl)
+{
+	struct leads *l = impl;
+
+	if (l == NULL)
+		return;
+	free(l->name);
+	free(l->text);
+	free(l->header);
+	free(l->fields);
+	free(l);
+}
+
+/* Numbers are written in each feature's own format (fl_serve_real_text()),
+ * as jansson's path writes them: not plain. */
+static const struct fl_source_ops leads_ops = {leads_next,  leads_rewind, leads_position,
+                                               leads_bytes, leads_free,   0};
+
 int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_columns *c,
-                       uint64_t max_leads, FILE *fp, uint64_t **line, size_t *n_leads, int *batch)
+                       uint64_t max_leads, const char *name, struct fl_source **src,
+                       uint64_t **line, size_t *n_leads, int *batch)
 {
 	struct scan s = {body, body + len, NULL, 0, 0};
+	struct fields fs = {NULL, 0, 0};
 	struct value *vals = NULL;
+	struct leads *l = NULL;
 	uint64_t *ln = NULL;
-	size_t n = 0, cap = 0, nl = 0;
+	size_t n = 0, cap = 0, nl = 1; /* the header's line end */
 	int r = 1;
 
+	*src = NULL;
 	*line = NULL;
 	*n_leads = 0;
+	if (c->n < 2 || c->n > FL_CSV_MAX_FIELDS)
+		return 1;
 	if ((vals = calloc(c->n, sizeof(*vals))) == NULL)
 		return FL_ERR_NOMEM;
+	/* The decoded text is about the body's size (keys and values without
+	 * quotes and escapes, a NUL a value): one block, rarely grown. */
+	if (reserve(&s, len + len / 8 + 64) != 0) {
+		free(vals);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t k = 0; k < c->n; k++)
+		for (const char *q = c->name[k]; (q = strchr(q, '\n')) != NULL; q++)
+			nl++;
 	skip_ws(&s);
 	if (s.p >= s.end || (*s.p != '[' && *s.p != '{'))
 		goto out;
 	*batch = *s.p == '[';
-	fl_serve_put_header(fp, c, &nl);
 	if (*batch) {
 		s.p++;
 		skip_ws(&s);
@@ -392,7 +509,7 @@ int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_colum
 			cap = cap ? 2 * cap : 64;
 		}
 		ln[n++] = nl + 1;
-		if ((r = scan_lead(&s, c, vals, fp, &nl)) != 0)
+		if ((r = scan_lead(&s, c, vals, &fs, &nl)) != 0)
 			goto out;
 		r = 1;
 		skip_ws(&s);
@@ -412,13 +529,35 @@ int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_colum
 	skip_ws(&s);
 	if (s.p != s.end)
 		goto out;
+	r = -1;
+	if ((l = calloc(1, sizeof(*l))) == NULL || (l->name = strdup(name)) == NULL ||
+	    (l->header = calloc(c->n, sizeof(*l->header))) == NULL ||
+	    (l->fields = malloc((fs.n ? fs.n : 1) * sizeof(*l->fields))) == NULL)
+		goto out;
+	for (size_t k = 0; k < c->n; k++)
+		l->header[k] = (struct fl_csv_field){c->name[k], strlen(c->name[k])};
+	for (size_t k = 0; k < fs.n; k++) {
+		l->fields[k] = (struct fl_csv_field){s.buf + fs.fo[k][0], fs.fo[k][1]};
+		l->bytes += fs.fo[k][1];
+	}
+	l->text = s.buf;
+	s.buf = NULL;
+	l->line = ln;
+	l->n_leads = n;
+	l->n_cols = c->n;
+	r = fl_source_new(name, &leads_ops, l, src); /* frees l on failure */
+	l = NULL;
+	if (r != 0)
+		goto out;
 	*line = ln;
 	ln = NULL;
 	*n_leads = n;
 	r = 0;
 out:
+	leads_free(l);
 	free(ln);
 	free(vals);
+	free(fs.fo);
 	free(s.buf);
 	return r < 0 ? FL_ERR_NOMEM : r;
 }

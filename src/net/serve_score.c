@@ -1,7 +1,9 @@
 /*
  * Scoring one request of the scoring service: JSON or CSV in, JSON out, no
  * network I/O. Leads are read through fedlead-score's own reader and
- * encoder (rows.h): a JSON request is written as CSV (every field quoted,
+ * encoder (rows.h): a JSON request in the plain shape goes to the encoder
+ * as records (serve_json.c), the fields the CSV reader would give for it;
+ * any other JSON is read by jansson and written as CSV (every field quoted,
  * numbers in the shortest text that reads back to the same double) into an
  * anonymous memory file, and a CSV request goes there as it came. So a lead
  * gets the CLI's encoding, logit and reason codes to the last bit, and a
@@ -21,6 +23,7 @@
 #include "fedlead/linalg.h"
 #include "fedlead/rows.h"
 #include "fedlead/serve.h"
+#include "fedlead/source.h"
 #include "serve_int.h"
 
 /* The streams below (a memory file being written, an answer being built)
@@ -111,6 +114,10 @@ static int error_answer(struct fl_serve_answer *ans, int code, enum fl_serve_err
  * next request, so a small one touches no new memory. */
 
 #define ARENA_CHUNK (1u << 20)
+
+/* The name of the fast reader's records in messages, before data_error()
+ * turns them into JSON paths. */
+#define FAST_NAME "request"
 
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -504,12 +511,13 @@ static void put_reasons(FILE *fp, const char *key, const struct fl_reason *rs, s
 	putc_unlocked(']', fp);
 }
 
-/* Scores every lead of the memory file into the answer; 1 with a 400 in
- * *ans for a bad lead. */
+/* Scores every lead of src (owned from now on), or when it is NULL of the
+ * memory file path, into the answer; 1 with a 400 in *ans for a bad lead.
+ * path is also the name messages about a lead start with. */
 static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s, const char *path,
-                      int json, int batch, const uint64_t *line, size_t n_leads,
-                      const struct fl_serve_columns *c, int n_reasons, enum fl_reasons_dir dir,
-                      uint64_t max_batch, struct fl_serve_answer *ans)
+                      struct fl_source *src, int json, int batch, const uint64_t *line,
+                      size_t n_leads, const struct fl_serve_columns *c, int n_reasons,
+                      enum fl_reasons_dir dir, uint64_t max_batch, struct fl_serve_answer *ans)
 {
 	const struct fl_model *m = sm->m;
 	struct fl_rows *rows = NULL;
@@ -522,16 +530,21 @@ static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s
 	uint64_t i = 0;
 	int r;
 
-	if ((raw = malloc(2 * m->dim * sizeof(*raw))) == NULL)
+	if ((raw = malloc(2 * m->dim * sizeof(*raw))) == NULL) {
+		fl_source_free(src);
 		return FL_ERR_NOMEM;
+	}
 	x = raw + m->dim;
 	if ((fp = open_memstream(&text, &tlen)) == NULL) {
+		fl_source_free(src);
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
 	fprintf(fp, "{\"model\": {\"generation\": %llu, \"sha256\": \"%s\"}, \"leads\": [",
 	        (unsigned long long)sm->generation, sm->sha256);
-	if ((r = fl_rows_open(s, path, 0, FL_BAD_ROWS_FAIL, NULL, &rows)) != 0)
+	r = src != NULL ? fl_rows_open_source(s, src, 0, FL_BAD_ROWS_FAIL, NULL, &rows)
+	                : fl_rows_open(s, path, 0, FL_BAD_ROWS_FAIL, NULL, &rows);
+	if (r != 0)
 		goto bad;
 	while ((r = fl_rows_next(rows, raw, NULL, &id)) == 1) {
 		const struct fl_binding *b = fl_rows_binding(rows);
@@ -639,6 +652,7 @@ int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_reques
 	const struct fl_schema *ms = sm->m->schema;
 	struct fl_schema s = *ms; /* the model's, read in the request's dialect */
 	struct memfile mf = {-1, NULL, ""};
+	struct fl_source *src = NULL;
 	struct fl_serve_columns c = {NULL, NULL, 0};
 	json_t *root = NULL, *leads = NULL;
 	uint64_t *line = NULL;
@@ -665,17 +679,22 @@ int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_reques
 		/* The CSV written is plain: commas, UTF-8, a decimal point (a
 		 * feature's own number format still applies). */
 		s.dialect.delimiter = ',';
-		if ((r = columns_of(&s, &c)) != 0 || (r = memfile_open(&mf)) != 0)
+		if ((r = columns_of(&s, &c)) != 0)
 			goto out;
-		r = fl_serve_json_fast(req->body, req->len, &c, req->max_batch, mf.fp, &line,
-		                       &n_leads, &batch);
+		r = fl_serve_json_fast(req->body, req->len, &c, req->max_batch, FAST_NAME, &src,
+		                       &line, &n_leads, &batch);
 		if (r < 0)
 			goto out;
-		if (r == 0)
-			goto scan;
+		if (r == 0) {
+			r = score_rows(sm, &s, FAST_NAME, src, json, batch, line, n_leads, &c,
+			               n_reasons, dir, req->max_batch, ans);
+			src = NULL;
+			if (r > 0)
+				r = 0;
+			goto out;
+		}
 		/* Not the plain shape, or not right: jansson reads it again and
 		 * words what is wrong. */
-		memfile_close(&mf);
 		if ((r = memfile_open(&mf)) != 0)
 			goto out;
 		arena_begin();
@@ -734,10 +753,9 @@ int fl_serve_score(const struct fl_serve_model *sm, const struct fl_serve_reques
 			goto out;
 		fwrite_unlocked(req->body, 1, req->len, mf.fp);
 	}
-scan:
 	if ((r = memfile_done(&mf)) != 0)
 		goto out;
-	r = score_rows(sm, &s, mf.path, json, batch, line, n_leads, &c, n_reasons, dir,
+	r = score_rows(sm, &s, mf.path, NULL, json, batch, line, n_leads, &c, n_reasons, dir,
 	               req->max_batch, ans);
 	if (r > 0)
 		r = 0;
@@ -745,6 +763,7 @@ out:
 	if (r != 0 && r != FL_ERR_NOMEM && ans->body == NULL)
 		r = error_answer(ans, 500, FL_SERVE_INTERNAL, NULL, fl_errmsg());
 	memfile_close(&mf);
+	fl_source_free(src);
 	free(line);
 	free(c.name);
 	free(c.feature);

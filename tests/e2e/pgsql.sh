@@ -79,6 +79,34 @@ assert a["weights"] == b["weights"], "weights differ"
 assert a["schema_fingerprint"] == b["schema_fingerprint"]
 '
 
+# ---- a query's numbers are the server's, whatever the schema's format ----
+# A partner whose files write decimal commas and thousands points has a
+# schema that says so; PostgreSQL writes 292.88 whatever the schema, and
+# the query's numbers are read as the server wrote them.
+sql -c "CREATE TABLE crm_dec AS SELECT * FROM crm_lead; UPDATE crm_dec SET balance = balance * 0.125"
+"$PY" -c '
+import json
+s = json.load(open("crm.schema.json"))
+s["decimal"], s["thousands"] = ",", "."
+json.dump(s, open("crm_comma.schema.json", "w"), indent=1)
+'
+QD="SELECT * FROM crm_dec ORDER BY lead_id"
+check "the query holds numbers with a decimal point" test "$(sql -tA -c "SELECT balance FROM crm_dec WHERE lead_id = 'L-00001'")" = "292.88"
+run "$NODE" check --schema crm_comma.schema.json --data "$DB" --query "$QD"
+check "a schema with a decimal comma reads the query's numbers" grep -Eqx \
+	"postgresql:///crm: $N rows valid against crm_comma\\.schema\\.json \\(fingerprint [0-9a-f]{16}\\.\\.\\.\\)" out
+run "$NODE" train --schema crm_comma.schema.json --data "$DB" --query "$QD" --out comma.fdl --quiet
+expect "and trains from them" 0
+run "$NODE" train --schema crm.schema.json --data "$DB" --query "$QD" --out point.fdl --quiet
+expect "as the plain schema does" 0
+"$SCORE" --model comma.fdl --export json >comma.json
+"$SCORE" --model point.fdl --export json >point.json
+check "the same model, weight for weight" "$PY" -c '
+import json
+a, b = json.load(open("comma.json")), json.load(open("point.json"))
+assert len(a["weights"]) == 60 and a["weights"] == b["weights"], "weights differ"
+'
+
 # ---- scores back into the database with COPY ----
 run "$SCORE" --model pg.fdl --data "$DB" --query "$Q" --reasons 2 \
 	--out "$DB" --table lead_score --create-table
@@ -157,6 +185,48 @@ expect "a query ending in ';' as people write it" 0
 run "$NODE" check --schema crm.schema.json --data "$DB"
 expect "a connection string without --query" 2 \
 	'fedlead-node: --data: a PostgreSQL connection string needs --query (the SELECT whose rows are the leads)'
+
+# ---- the schema round reads the node's query ----
+# schema approve compares the proposal with the node's data ([node] data
+# and query): here a copy of the leads where three say job "astronaut".
+sql -c "CREATE TABLE crm_round AS SELECT * FROM crm_lead;
+        UPDATE crm_round SET job = 'astronaut' WHERE lead_id IN ('L-00001', 'L-00002', 'L-00003')"
+mkdir -p round
+cat >round/node.conf <<EOF
+[node]
+data = $DB
+query = SELECT * FROM crm_round ORDER BY lead_id
+query_key = lead_id
+[state]
+state_dir = $PWD/round/state
+[policy]
+schema_min_count = 10
+EOF
+# proposal.json: the CRM's schema; rare.json lists "astronaut" as well.
+"$PY" -c '
+import json, sys
+s = json.load(open("crm.schema.json"))
+s.pop("ignore", None)
+json.dump(s, open("round/proposal.json", "w"), indent=1)
+for f in s["features"]:
+    if f["name"] == "job":
+        f["values"].append("astronaut")
+json.dump(s, open("round/rare.json", "w"), indent=1)
+'
+rc=0
+echo yes | "$NODE" schema approve round/rare.json --config round/node.conf >out 2>err || rc=$?
+expect "approve counts the query's rows: a value it holds 3 times is refused" 2 \
+	"fedlead-node: the proposal lists values that postgresql:///crm holds 1 to 9 times (fewer than schema_min_count = 10) in column \"job\": training would tell the coordinator how many leads hold each; not approved"
+check "and says which, on the operator's screen" has_line out \
+	'WARNING feature "job": the proposal lists values this partner holds 1 to 9 times (training would count them): "astronaut"'
+check "nothing is pinned" test ! -e round/state/schema.approved.json
+rc=0
+echo yes | "$NODE" schema approve round/proposal.json --config round/node.conf >out 2>err || rc=$?
+expect "approve reads the query and approves" 0 ""
+check "the summary compares with the query's rows" has_line out \
+	'feature "job": values here the proposal does not list go to "(other)": "astronaut"'
+check "and pins the approved schema" grep -Eq "approved: this node joins only a federation whose schema has fingerprint [0-9a-f]{64}" out
+check "the approved schema is the proposal, byte for byte" cmp -s round/proposal.json round/state/schema.approved.json
 
 # ---- passwords: from the password file, never in a message ----
 WRONG="wrong-$PG_PASSWORD"

@@ -150,6 +150,12 @@ expect "--check accepts the configuration" 0
 check "--check names the model, its signature and the reference" \
 	grep -Eq "^; configuration OK: model a\.fdl \(sha256 [0-9a-f]{64}, schema fingerprint [0-9a-f]{64}, signature verified\)$" out
 check "--check counts the reference leads" has_text out "; deciles against 300 reference leads"
+check "--check says the timeouts (10 s each by default)" has_text out "; header_timeout 10 s, body_timeout 10 s"
+run "$SCORE" serve --config serve.conf --header-timeout 2s --body-timeout 30s --check
+check "--check says header_timeout and body_timeout as set" has_text out "; header_timeout 2 s, body_timeout 30 s"
+run "$SCORE" serve --config serve.conf --request-timeout 5s --body-timeout 30s --check
+check "the deprecated request_timeout stands for the timeouts not set" has_text out "; header_timeout 5 s, body_timeout 30 s"
+check "--check says it is deprecated" has_text out "; request_timeout is deprecated: it stands for header_timeout and body_timeout where they are not set"
 run "$SCORE" serve --config serve.conf --schema-fingerprint "$(printf '0%.0s' {1..64})" --check
 check "--check refuses a model of another schema than the configured one" \
 	grep -Eq "^fedlead-score serve: a\.fdl: schema fingerprint [0-9a-f]{64} is not the one served \(0{64}; set follow_schema to accept a new schema\)$" err
@@ -399,7 +405,7 @@ stop "$PID"
 
 # ---- limits: oversize bodies, batches, slow clients, memory ----
 start lim --model a.fdl --verify-ca pki/ca.crt --max-request 64K --max-batch 5 \
-	--request-timeout 1s --max-connections 16 || not_ok "the limited service starts"
+	--header-timeout 1s --body-timeout 3s --max-connections 16 || not_ok "the limited service starts"
 post "$URL/v1/score" application/json "[{$GOOD},{$GOOD},{$GOOD},{$GOOD},{$GOOD},{$GOOD}]"
 check "a batch over max_batch is 413 and says the limit" bash -c \
 	"test '$code' = 413 && grep -qF 'a request holds at most 5 leads (max_batch)' body"
@@ -440,10 +446,63 @@ print("oversize %d slow_closed %d slow_max %.1f" % (res["oversize"], res["slow_c
 EOF
 echo "    # limits: $(cat limits.out)"
 check "oversize bodies get 413" grep -Eq '^oversize 40 ' limits.out
-check "every slow client is cut within twice request_timeout" \
+check "every slow client is cut within twice header_timeout" \
 	"$PY" -c 'import sys; w = open("limits.out").read().split(); assert w[3] == "40" and float(w[5]) < 3, w'
 check "slow clients are logged as such, or refused over max_connections" \
-	grep -Eq "warn: (HTTP connection from 127\\.0\\.0\\.1:[0-9]+: no request within 1 s \\(request_timeout\\); closing|refusing an HTTP connection from 127\\.0\\.0\\.1:[0-9]+: 16 open \\(max_connections\\))$" lim.log
+	grep -Eq "warn: (HTTP connection from 127\\.0\\.0\\.1:[0-9]+: the request's headers did not arrive within 1 s \\(header_timeout\\); closing|refusing an HTTP connection from 127\\.0\\.0\\.1:[0-9]+: 16 open \\(max_connections\\))$" lim.log
+# Separate deadlines: a client that stalls in its headers is cut at
+# header_timeout (1 s), one that stalls in its body at body_timeout (3 s),
+# from the end of its headers; neither gets an answer. Each waits for the
+# service to close its connection (the event), then says when that was.
+"$PY" - "$PORT" >stalls.out <<'EOF'
+import socket, sys, threading, time
+port = int(sys.argv[1])
+res = {}
+def stall(name, data):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(30)
+    local = s.getsockname()[1]
+    t0 = time.time()
+    got = b""
+    try:
+        s.sendall(data)
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except OSError as e:
+        got = b"error: " + str(e).encode()
+    res[name] = "%s %d %.2f %d" % (name, local, time.time() - t0, len(got))
+    s.close()
+head = b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Stall: yes"
+body = (b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{\"visits\": 4")
+ts = [threading.Thread(target=stall, args=a) for a in (("headers", head), ("body", body))]
+for t in ts: t.start()
+for t in ts: t.join()
+print(res["headers"])
+print(res["body"])
+# Memory: 14 clients each stalling 48 KiB into a 60 KiB body.
+big = (b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+       b"Content-Length: 61440\r\n\r\n" + b"x" * 49152)
+ts = [threading.Thread(target=stall, args=("big%d" % i, big)) for i in range(14)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("big", sum(1 for i in range(14) if res["big%d" % i].split()[3] == "0"))
+EOF
+echo "    # stalls: $(tr '\n' ';' <stalls.out)"
+read -r _ HPORT HSECS HBYTES <<<"$(sed -n 1p stalls.out)"
+read -r _ BPORT BSECS BBYTES <<<"$(sed -n 2p stalls.out)"
+check "a client stalling in its headers is closed without an answer after header_timeout" \
+	"$PY" -c "assert $HBYTES == 0 and 0.9 <= $HSECS < 2.5, ($HBYTES, $HSECS)"
+check "and logged as such" grep -Eq \
+	"^[0-9T:.-]+Z fedlead-score serve\\[[0-9]+\\] warn: HTTP connection from 127\\.0\\.0\\.1:$HPORT: the request's headers did not arrive within 1 s \\(header_timeout\\); closing$" lim.log
+check "a client stalling in its body is closed without an answer after body_timeout, not header_timeout" \
+	"$PY" -c "assert $BBYTES == 0 and 2.9 <= $BSECS < 5, ($BBYTES, $BSECS)"
+check "and logged as such" grep -Eq \
+	"^[0-9T:.-]+Z fedlead-score serve\\[[0-9]+\\] warn: HTTP connection from 127\\.0\\.0\\.1:$BPORT: the request's body did not arrive within 3 s \\(body_timeout\\); closing$" lim.log
+check "every client stalling in a large body is closed without an answer" grep -qx 'big 14' stalls.out
 post "$URL/v1/score" application/json "{$GOOD}"
 check "the service scores after the attack" test "$code" = 200
 post "$URL/metrics" '' '' --method GET
