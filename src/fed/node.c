@@ -986,14 +986,27 @@ static size_t dp_task_tag(const struct fl_fednode *n, uint8_t out[32])
 	return 32;
 }
 
-/* Scales every row of ds (standardised) to l2 norm at most R. */
+/*
+ * Scales every row of ds (standardised) to l2 norm at most R. The map is
+ * total: an entry the coordinator's scaler (or a schema's extreme knots)
+ * made infinite is first set to R with its sign and a NaN one to 0 (a
+ * finite row whose squared norm overflows is scaled to 0), so a row is
+ * always finite and no release can be refused because of what one lead
+ * holds; finite rows are clipped exactly as before. A refusal that depended on the data would
+ * answer, without noise, whether some lead lies beyond a threshold the coordinator chose.
+ */
 static void dp_clip_rows(struct fl_dataset *ds, double R)
 {
 	for (size_t i = 0; ds != NULL && i < ds->n; i++) {
 		double *x = ds->X + i * ds->dim, s = 0;
 
-		for (size_t j = 0; j < ds->dim; j++)
+		for (size_t j = 0; j < ds->dim; j++) {
+			if (isnan(x[j]))
+				x[j] = 0;
+			else if (isinf(x[j]))
+				x[j] = x[j] > 0 ? R : -R;
 			s += x[j] * x[j];
+		}
 		if (s > R * R) {
 			double f = R / sqrt(s);
 
@@ -1833,28 +1846,6 @@ static int standardize_invalid(const struct fl_fednode *n, const Fedlead__Wire__
 	return 0;
 }
 
-/* 1 with a sentence in why when a standardised value of ds is not finite
- * (a finite centre and a scale with a finite inverse can still overflow
- * far from the centre). */
-static int standardized_not_finite(const struct fl_fednode *n, const struct fl_dataset *ds,
-                                   char *why, size_t whylen)
-{
-	for (size_t i = 0; ds != NULL && i < ds->n; i++)
-		for (size_t j = 0; j < ds->dim; j++)
-			if (!isfinite(ds->X[i * ds->dim + j])) {
-				char col[128];
-
-				fl_schema_column_name(n->s, j, col, sizeof(col));
-				/* The sentence goes to the coordinator: no row, no value. */
-				snprintf(why, whylen,
-				         "invalid standardisation of column %zu (%s): it makes a "
-				         "value of this partner's rows infinite",
-				         j, col);
-				return 1;
-			}
-	return 0;
-}
-
 /* Returns 0, or a sentence for an error Status in why. */
 static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m, char *why,
                           size_t whylen)
@@ -1892,14 +1883,6 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 	fl_dataset_standardize(n->tr, sc);
 	if (n->va != NULL)
 		fl_dataset_standardize(n->va, sc);
-	if (standardized_not_finite(n, n->tr, why, whylen) ||
-	    standardized_not_finite(n, n->va, why, whylen)) {
-		fl_dataset_free(n->tr);
-		fl_dataset_free(n->va);
-		n->tr = n->va = NULL;
-		r = FL_ERR_PROTO;
-		goto out;
-	}
 	n->pos_weight = m->pos_weight;
 	if (dp_on(n)) {
 		dp_clip_rows(n->tr, dp_clip(n));
