@@ -680,9 +680,10 @@ static void test_stats_noise_calibrated(void **state)
 				assert_true(x[k] == 0);
 				continue;
 			}
-			g = ldexp(x[k], p.grid_bits - exp[k]);
+			/* sent in scaled units (x / 2^e, on the grid of 2^-bits) */
+			g = ldexp(x[k], p.grid_bits);
 			assert_true(g == floor(g));
-			z = ldexp(x[k] - vc[k], -exp[k]);
+			z = x[k] - ldexp(vc[k], -exp[k]);
 			sum += z;
 			sq += z * z;
 		}
