@@ -710,9 +710,10 @@ static void test_stats_noise_calibrated(void **state)
 				assert_true(x[k] == 0);
 				continue;
 			}
-			g = ldexp(x[k], p.grid_bits - exp[k]);
+			/* sent in scaled units (x / 2^e, on the grid of 2^-bits) */
+			g = ldexp(x[k], p.grid_bits);
 			assert_true(g == floor(g));
-			z = ldexp(x[k] - vc[k], -exp[k]);
+			z = x[k] - ldexp(vc[k], -exp[k]);
 			sum += z;
 			sq += z * z;
 		}
@@ -970,6 +971,53 @@ static void test_stats_release_charged(void **state)
 	                 budget_units() - (uint64_t)floor(0.1 * (double)budget_units()));
 	fl_ledger_close(l);
 	free(exp);
+	restore_schema(&sw);
+}
+
+/*
+ * A wide clip range (the review's counter-example): clip [0, 1e6] on the
+ * first numeric feature of the CoIL rows (values 0 to 9) gives a centred
+ * sum of squares of about 5,822 * (5e5)^2 = 1.5e15 in raw units, beyond
+ * the statistics' fixed-point bound for three partners (4.7e13); the node
+ * charged its ledger and then refused fatally. Sent in scaled units it
+ * answers: one reply, and exactly one ledger entry of kind "stats" for
+ * the release's share of the budget.
+ */
+static void test_stats_wide_clip_answered(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct fl_ledger *l = NULL;
+	const struct fl_release *e;
+	uint8_t *frame = NULL;
+	size_t len, i = 0;
+	int repaired;
+
+	(void)state;
+	use_dp_schema(&sw);
+	while (FX->s->features[i].type != FL_NUMERIC)
+		i++;
+	FX->s->features[i].clip_lo = 0;
+	FX->s->features[i].clip_hi = 1e6;
+	tnode_new(&t, "wide", 2);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "wide", 2);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 2;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_int_equal(stats(&t, FED, 1, &frame), FL_FEDNODE_REPLY);
+	assert_non_null(frame);
+	free(frame);
+	tnode_free(&t);
+	assert_int_equal(fl_ledger_open(t.ledger, 0, &l, &repaired), 0);
+	assert_int_equal(fl_ledger_count(l), 1);
+	e = fl_ledger_entry(l, 0);
+	assert_string_equal(e->kind, "stats");
+	assert_int_equal(e->round, 1);
+	assert_int_equal(e->rho_e12, (uint64_t)floor(0.1 * (double)budget_units()));
+	fl_ledger_close(l);
 	restore_schema(&sw);
 }
 
@@ -1707,6 +1755,7 @@ int main(void)
 	        cmocka_unit_test(test_stats_per_lead_bound),
 	        cmocka_unit_test(test_eval_per_lead_bounds),
 	        cmocka_unit_test(test_stats_release_charged),
+	        cmocka_unit_test(test_stats_wide_clip_answered),
 	        cmocka_unit_test(test_stats_refused_without_clip),
 	        cmocka_unit_test(test_budget_counts_stats),
 	        cmocka_unit_test(test_resume_after_plan_change),

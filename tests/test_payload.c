@@ -538,9 +538,26 @@ static void test_stats_dp_clip_too_narrow(void **state)
  *   level sums rounded into [0, 100]: -2 -> 0, 150 -> 100, 30.4 -> 30,
  *     40.6 -> 41; every one-hot count is the rows, every sum of squares
  *     its sum; the intercept's entries are the rows.
- * Exact sums (about the midpoints, as a node sends them) come back as the
- * plain sums.
+ * The noised entries arrive in scaled units (to_scaled_units()). Exact
+ * sums (about the midpoints, scaled, as a node sends them) come back as
+ * the plain sums.
  */
+/* As a node sends its noised entries (payload.h): each divided by its
+ * scale, by hand for leads_schema("[0, 40]", "[0, 10]"): rows and
+ * positives 4; age (B = 20) sum 2^5, sum of squares 2^9, count 1; visits
+ * (B = 5) sum 2^3, sum of squares 2^5; the six levels 2. */
+static void to_scaled_units(struct fl_stats *st)
+{
+	st->rows /= 4;
+	st->positives /= 4;
+	st->sum[1] /= 32;
+	st->sumsq[1] /= 512;
+	st->sum[3] /= 8;
+	st->sumsq[3] /= 32;
+	for (size_t c = 4; c < 10; c++)
+		st->sum[c] /= 2;
+}
+
 static void test_stats_denoise(void **state)
 {
 	struct fl_schema *s = leads_schema("[0, 40]", "[0, 10]");
@@ -562,6 +579,7 @@ static void test_stats_denoise(void **state)
 	st->sumsq[3] = 4400;
 	for (size_t c = 0; c < 6; c++)
 		st->sum[4 + c] = lv[c];
+	to_scaled_units(st);
 	fl_payload_stats_denoise(s, st, 1);
 	assert_true(st->rows == 100 && st->positives == 1);
 	assert_true(st->count[0] == 100 && st->sum[0] == 100 && st->sumsq[0] == 100);
@@ -597,6 +615,7 @@ static void test_stats_denoise(void **state)
 			fl_stats_add(ex, rows[i], i % 2);
 			fl_stats_add(st, c, i % 2);
 		}
+		to_scaled_units(st);
 		fl_payload_stats_denoise(s, st, 1);
 		assert_true(st->rows == ex->rows && st->positives == ex->positives);
 		for (size_t j = 0; j < 10; j++) {

@@ -51,8 +51,18 @@ int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
  * B = (hi - lo) / 2: its count 1 (missing = impute only), its centred sum
  * B, its centred sum of squares B^2; for a categorical feature, one of its level columns
  * moves by 1; a date feature counts as a numeric one (its age in days,
- * with its clip range) and two one-hot blocks (weekday, month). Every
- * other entry is a function of those (the intercept's and the one-hot
+ * with its clip range) and two one-hot blocks (weekday, month).
+ *
+ * Transforms (fedlead/spline.h): a "log1p" feature's column holds
+ * log1p(v), so its range is [log1p(lo), log1p(hi)] (lo > -1, refused
+ * otherwise): its midpoint, half-width and the coordinator's clamps are
+ * those of that range. A "bins" block's columns (bins, special values,
+ * missing indicator) hold exactly one 1 per lead and are released as a
+ * categorical's levels; a "spline" block releases its special-value and
+ * missing-indicator columns the same way (at most one 1 per lead) and not
+ * its basis columns, which are not 0/1 and need no statistics (a block is
+ * not standardised): they are sent as 0, spend nothing, and their
+ * baselines are 0. Every other entry is a function of those (the intercept's and the one-hot
  * columns' counts are the rows, a missing indicator's sum is the rows minus
  * the value's count, a 0/1 column's sum of squares its sum): the node sends
  * it as an exact 0 and the coordinator rebuilds it
@@ -62,12 +72,15 @@ int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
  * power of two 2^e_k >= its bound (e_k >= 0; exact in binary), so that one
  * lead moves each scaled entry by at most 1; rows and positives are
  * divided by 4 (e = 2) and level columns by 2 (e = 1), so that they take
- * little of the sensitivity (payload.c says why); the noise is added on a grid of 2^-bits in those
- * units and the entry multiplied back. The l2 sensitivity of the scaled vector is sqrt(sum of
- * (bound_k / 2^e_k)^2 over the groups above, a categorical feature counting once), the l1 the sum;
- * rounding to the grid adds at most 1 grid unit per entry. The result is a
- * multiple of 2^(e_k - bits) with bits <= max_bits, exact in a
- * fixed-point encoding of max_bits fraction bits.
+ * little of the sensitivity (payload.c says why); the noise is added on a
+ * grid of 2^-bits in those units, and the entry is sent in them: at most
+ * the rows plus the noise whatever the clip ranges, so it fits the
+ * fixed-point bound for any clip (fl_payload_stats_denoise() multiplies
+ * it back). The l2 sensitivity of the scaled vector is sqrt(sum of
+ * (bound_k / 2^e_k)^2 over the groups above, a categorical feature or a
+ * block counting once), the l1 the sum; rounding to the grid adds at most
+ * 1 grid unit per entry. The result is a multiple of 2^-bits with bits <=
+ * max_bits, exact in a fixed-point encoding of max_bits fraction bits.
  */
 struct fl_stats_dp {
 	double l1, l2;   /* sensitivities of the scaled entries, before rounding */
@@ -116,15 +129,18 @@ int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_d
 
 /*
  * At the coordinator, the summed statistics of a federation under
- * differential privacy: rebuilds the entries the nodes sent as 0 and makes
- * the noisy ones usable. Counts are rounded; rows at least 2 and positives
- * from 1 to rows - 1 (a noisy count cannot tell that a class is absent;
- * training goes on rather than divide by zero); a numeric feature's count
- * from 1 to rows, its mean into its clip range, and its variance into
+ * differential privacy: with centred, first multiplies each noised entry
+ * back by its scale 2^e (they travel scaled, see above); then rebuilds the entries the nodes sent
+ * as 0 and makes the noisy ones usable. Counts are rounded; rows at least 2 and positives from 1 to
+ * rows - 1 (a noisy count cannot tell that a class is absent; training goes on rather than divide
+ * by zero); a numeric feature's count from 1 to rows, its mean into its clip range, and its
+ * variance into
  * [((hi - lo) / 20)^2, (hi - lo)^2 / 4]: the upper end is the largest
  * variance of values in [lo, hi] (Popoviciu), the lower end keeps a noise-
  * swamped estimate from blowing one standardised column up by more than 20
- * times its range. A level's count goes into [0, rows]. A numeric feature
+ * times its range (of log1p values for a log1p feature). A level's count,
+ * and a bins block's or a spline block's indicator's, goes into [0, rows];
+ * a spline block's basis columns are left as sent. A numeric feature
  * without a clip range (not possible under DP, where nodes refuse it) only
  * has its variance kept at or above 0. centred: the numeric sums are about
  * the clip ranges' midpoints, as nodes that add noise send them

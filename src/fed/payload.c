@@ -9,6 +9,7 @@
 #include "fedlead/dgauss.h"
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "fedlead/spline.h"
 
 size_t fl_payload_stats_len(size_t d)
 {
@@ -135,11 +136,66 @@ void fl_payload_valid_metrics(const double *v, uint32_t bins, struct fl_valid_me
 /* The smallest exponent above: the finest grid starts there. */
 #define STATS_DP_MIN_EXP 0
 
-/* The clip range's midpoint: under differential privacy a numeric
+/*
+ * The range of a numeric or date feature's value column: its clip range,
+ * or for "transform": "log1p" the clip range's image [log1p(lo),
+ * log1p(hi)], as the column holds log1p of the clipped value (log1p is
+ * increasing, so every encoded value lies in it). NaN ends when lo <= -1,
+ * which stats_dp_check_clip() refuses.
+ */
+static void value_range(const struct fl_feature *f, double *lo, double *hi)
+{
+	if (f->transform == FL_TRANSFORM_LOG1P) {
+		*lo = f->clip_lo > -1 ? log1p(f->clip_lo) : NAN;
+		*hi = f->clip_hi > -1 ? log1p(f->clip_hi) : NAN;
+	} else {
+		*lo = f->clip_lo;
+		*hi = f->clip_hi;
+	}
+}
+
+/* The value range's midpoint: under differential privacy a numeric
  * feature's sums are of x - mid and (x - mid)^2 (see payload.h). */
 static double clip_mid(const struct fl_feature *f)
 {
-	return f->clip_lo / 2 + f->clip_hi / 2;
+	double lo, hi;
+
+	value_range(f, &lo, &hi);
+	return lo / 2 + hi / 2;
+}
+
+/* The value range's half-width about clip_mid(): |x - mid| <= B. */
+static double clip_half(const struct fl_feature *f)
+{
+	double lo, hi, mid = clip_mid(f);
+
+	value_range(f, &lo, &hi);
+	return fmax(fabs(lo - mid), fabs(hi - mid));
+}
+
+/*
+ * Whether feature f has a value column whose sums the DP statistics carry:
+ * a numeric feature not encoded as a spline or bins block, or a date. A
+ * block has no value column (it is not standardised, fl_feature_is_value()).
+ */
+static int stats_dp_valued(const struct fl_feature *f)
+{
+	return f->type == FL_DATE || (f->type == FL_NUMERIC && !fl_spline_is_block(f));
+}
+
+/*
+ * The first column of f's block released as 0/1 levels, or enc_width for
+ * none: a bins block's columns (bins, special values, missing indicator)
+ * hold exactly one 1 per lead (fl_spline_encode() zeroes the block first),
+ * like a categorical's levels; a spline block's basis columns are not 0/1
+ * (and unbounded beyond the boundary knots), so only its special-value and
+ * missing-indicator columns are released, again at most one 1 per lead.
+ * The basis columns' sums are sent as 0 and spend nothing: no one
+ * standardises a block, and their baselines stay 0 (payload.h).
+ */
+static size_t stats_dp_block_first(const struct fl_feature *f)
+{
+	return f->transform == FL_TRANSFORM_BINS ? 0 : fl_spline_basis_width(f);
 }
 
 /* The smallest e >= 0 with 2^e >= b. */
@@ -164,13 +220,27 @@ const struct fl_feature *fl_payload_stats_unclipped(const struct fl_schema *s)
 	return NULL;
 }
 
+/* Entry `at` of the packed layout (fl_payload_stats_pack()) in st. */
+static double *stats_at(struct fl_stats *st, size_t at)
+{
+	size_t d = st->dim;
+
+	return at == 0          ? &st->rows
+	       : at == 1        ? &st->positives
+	       : at < 2 + d     ? &st->count[at - 2]
+	       : at < 2 + 2 * d ? &st->sum[at - 2 - d]
+	                        : &st->sumsq[at - 2 - 2 * d];
+}
+
 /*
  * Walks the noised entries of the statistics vector: calls back with each
  * one's index in the packed vector and exponent e (scale 2^e), and adds up
- * the scaled per-lead bounds (see payload.h). Returns the entries' count.
+ * the scaled per-lead bounds (see payload.h); with unscale, multiplies each
+ * noised entry of unscale by its 2^e instead (the coordinator's way back).
+ * Returns the entries' count.
  */
 static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp, double *l1,
-                               double *l2sq)
+                               double *l2sq, struct fl_stats *unscale)
 {
 	size_t d = s->dim, k = 0;
 
@@ -180,6 +250,8 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 			idx[k] = (at);                                                             \
 			exp[k] = (e);                                                              \
 		}                                                                                  \
+		if (unscale != NULL)                                                               \
+			*stats_at(unscale, (at)) = ldexp(*stats_at(unscale, (at)), (e));           \
 		k++;                                                                               \
 	} while (0)
 	/* rows, positives: one lead adds 1 to each, 2^-STATS_DP_COUNT_EXP scaled */
@@ -191,10 +263,19 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;
 
-		if (f->type == FL_NUMERIC || f->type == FL_DATE) {
-			/* |x - mid| <= B for x in [lo, hi] */
-			double B = fmax(fabs(f->clip_lo - clip_mid(f)),
-			                fabs(f->clip_hi - clip_mid(f)));
+		if (f->type == FL_NUMERIC && fl_spline_is_block(f)) {
+			double b = ldexp(1, -STATS_DP_LEVEL_EXP);
+			size_t c0 = stats_dp_block_first(f);
+
+			for (size_t c = c0; c < f->enc_width; c++)
+				ENTRY(2 + d + j + c, STATS_DP_LEVEL_EXP);
+			if (c0 < f->enc_width) {
+				*l1 += b;
+				*l2sq += b * b;
+			}
+		} else if (f->type == FL_NUMERIC || f->type == FL_DATE) {
+			/* |x - mid| <= B for x in the value range */
+			double B = clip_half(f);
 			int e1 = pow2_above(B), e2 = pow2_above(B * B);
 			double b1 = B / ldexp(1, e1), b2 = B * B / ldexp(1, e2);
 
@@ -255,10 +336,20 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
 /* Refuses a clip the fixed point cannot carry within its bound. */
 static int stats_dp_check_clip(const struct fl_feature *f)
 {
-	double mid = clip_mid(f), B = fmax(fabs(f->clip_lo - mid), fabs(f->clip_hi - mid));
-	double big = fmax(fabs(f->clip_lo), fabs(f->clip_hi));
-	double ulp = nextafter(big, INFINITY) - big;
+	double lo, hi, B, big, ulp;
 
+	if (!stats_dp_valued(f))
+		return 0; /* a block's released columns are 0/1 */
+	if (f->transform == FL_TRANSFORM_LOG1P && !(f->clip_lo > -1))
+		return fl_fail(
+		        FL_ERR_INVALID,
+		        "feature \"%.64s\" has \"transform\": \"log1p\" and clip [%.17g, "
+		        "%.17g]: log1p needs values above -1, so its clip must start above -1",
+		        f->name, f->clip_lo, f->clip_hi);
+	value_range(f, &lo, &hi);
+	B = clip_half(f);
+	big = fmax(fabs(lo), fabs(hi));
+	ulp = nextafter(big, INFINITY) - big;
 	if (!(B > 0) || ulp > ldexp(B, -STATS_DP_MIN_STEPS))
 		return fl_fail(FL_ERR_INVALID,
 		               "feature \"%.64s\" has clip [%.17g, %.17g], too narrow for its "
@@ -281,10 +372,9 @@ int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noi
 	if (f != NULL)
 		return fl_fail(FL_ERR_INVALID, "feature \"%s\" has no clip range", f->name);
 	for (size_t i = 0; i < s->n_features; i++)
-		if ((s->features[i].type == FL_NUMERIC || s->features[i].type == FL_DATE) &&
-		    (r = stats_dp_check_clip(&s->features[i])) != 0)
+		if ((r = stats_dp_check_clip(&s->features[i])) != 0)
 			return r;
-	n = stats_dp_entries(s, NULL, NULL, &l1, &l2sq);
+	n = stats_dp_entries(s, NULL, NULL, &l1, &l2sq, NULL);
 	p->l1 = l1;
 	p->l2 = sqrt(l2sq);
 	p->n_noised = n;
@@ -341,14 +431,15 @@ int fl_payload_stats_dp_pack(const struct fl_schema *s, const double *X, const d
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;
-		double mid, B;
+		double mid, B, lo, hi;
 		int e1, e2;
 		int64_t q1 = 0, q2 = 0;
 
-		if (f->type != FL_NUMERIC && f->type != FL_DATE)
+		if (!stats_dp_valued(f))
 			continue;
+		value_range(f, &lo, &hi);
 		mid = clip_mid(f);
-		B = fmax(fabs(f->clip_lo - mid), fabs(f->clip_hi - mid));
+		B = clip_half(f);
 		e1 = pow2_above(B);
 		e2 = pow2_above(B * B);
 		for (size_t k = 0; k < n; k++) {
@@ -357,7 +448,7 @@ int fl_payload_stats_dp_pack(const struct fl_schema *s, const double *X, const d
 			if (isnan(x))
 				continue;
 			/* rows are clipped at encoding; again here, as the bound rests on it */
-			c = (x < f->clip_lo ? f->clip_lo : x > f->clip_hi ? f->clip_hi : x) - mid;
+			c = (x < lo ? lo : x > hi ? hi : x) - mid;
 			/* |c| <= B and c^2 <= B^2 (rounding is monotone); the casts truncate */
 			q1 += (int64_t)ldexp(c, STATS_DP_FIX_BITS - e1);
 			q2 += (int64_t)ldexp(c * c, STATS_DP_FIX_BITS - e2);
@@ -379,13 +470,18 @@ int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_d
 
 	if (idx == NULL || exp == NULL || x == NULL)
 		goto out;
-	n = stats_dp_entries(s, idx, exp, &l1, &l2sq);
+	n = stats_dp_entries(s, idx, exp, &l1, &l2sq, NULL);
 	if (n != p->n_noised) {
 		r = fl_fail(FL_ERR_INVALID, "statistics noise planned for %zu entries, not %zu",
 		            p->n_noised, n);
 		goto out;
 	}
-	/* Division by a power of two is exact, and so is the way back. */
+	/* Division by a power of two is exact, and so is the coordinator's
+	 * way back (fl_payload_stats_denoise()). The entries travel in these
+	 * scaled units: each is at most the rows plus noise whatever the clip
+	 * ranges, so the fixed point's bound holds for any clip (in raw units
+	 * a sum of squares reaches rows times the squared half-width, beyond
+	 * the bound for a clip of [0, 1e6] from 200 leads). */
 	for (size_t k = 0; k < n; k++)
 		x[k] = ldexp(v[idx[k]], -exp[k]);
 	if ((r = fl_dgauss_new((uint64_t)p->sigma2, &g)) != 0 ||
@@ -393,7 +489,7 @@ int fl_payload_stats_dp_noise(const struct fl_schema *s, const struct fl_stats_d
 		goto out;
 	memset(v, 0, len * sizeof(*v));
 	for (size_t k = 0; k < n; k++)
-		v[idx[k]] = ldexp(x[k], exp[k]);
+		v[idx[k]] = x[k];
 	r = 0;
 out:
 	if (x != NULL)
@@ -412,7 +508,12 @@ static double clampd(double x, double lo, double hi)
 
 void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st, int centred)
 {
-	double rows = fmax(2, round(st->rows));
+	double rows, l1, l2sq;
+
+	/* Noised entries arrive in their scaled units (fl_payload_stats_dp_noise()). */
+	if (centred)
+		(void)stats_dp_entries(s, NULL, NULL, &l1, &l2sq, st);
+	rows = fmax(2, round(st->rows));
 
 	st->rows = rows;
 	st->positives = clampd(round(st->positives), 1, rows - 1);
@@ -423,17 +524,21 @@ void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st, in
 
 		size_t c0 = 0;
 
-		if (f->type == FL_NUMERIC || f->type == FL_DATE) {
+		if (stats_dp_valued(f)) {
 			double cnt = f->missing == FL_MISSING_IMPUTE
 			                     ? clampd(round(st->count[j]), 1, rows)
 			                     : rows;
 			double mean = st->sum[j] / cnt, var, w, m, mid;
 
 			if (f->has_clip) {
-				/* centred: sums about the midpoint (fl_payload_stats_dp_pack()) */
+				double lo, hi;
+
+				/* centred: sums about the midpoint (fl_payload_stats_dp_pack()),
+				 * of log1p values for a log1p feature (value_range()) */
+				value_range(f, &lo, &hi);
 				mid = centred ? clip_mid(f) : 0;
-				w = f->clip_hi - f->clip_lo;
-				m = clampd(mean, f->clip_lo - mid, f->clip_hi - mid);
+				w = hi - lo;
+				m = clampd(mean, lo - mid, hi - mid);
 				mean = m + mid;
 				var = clampd(st->sumsq[j] / cnt - m * m, w * w / 400, w * w / 4);
 			} else
@@ -445,11 +550,16 @@ void fl_payload_stats_denoise(const struct fl_schema *s, struct fl_stats *st, in
 				st->count[j + 1] = rows;
 				st->sum[j + 1] = st->sumsq[j + 1] = rows - cnt;
 			}
-			if (f->type == FL_NUMERIC)
+			if (f->type != FL_DATE)
 				continue;
 			/* a date's one-hot blocks follow, as a categorical's */
 			c0 = 1 + (f->missing == FL_MISSING_IMPUTE);
 		}
+		/* A spline block's basis columns: not released under DP (sent as
+		 * 0, stats_dp_block_first()), plain sums otherwise, not 0/1. */
+		if (f->type == FL_NUMERIC && fl_spline_is_block(f))
+			for (; c0 < stats_dp_block_first(f); c0++)
+				st->count[j + c0] = rows;
 		for (size_t c = c0; c < f->enc_width; c++) {
 			st->count[j + c] = rows;
 			st->sum[j + c] = st->sumsq[j + c] = clampd(round(st->sum[j + c]), 0, rows);

@@ -761,8 +761,16 @@ static void attack_honest_newton(void)
 		exit(1);
 	welcome_all(1, (unsigned)G.np);
 	honest_stats(&R1, 1, ALL);
-	if (R1.sum == NULL || fl_payload_stats_unpack(R1.sum, d, &st) != 0 ||
-	    fl_scaler_from_stats(G.schema, st, &sc) != 0) {
+	if (R1.sum == NULL || fl_payload_stats_unpack(R1.sum, d, &st) != 0) {
+		say("no statistics to standardise with%s%s", fl_errmsg()[0] ? ": " : "",
+		    fl_errmsg());
+		goto out;
+	}
+	/* Nodes under differential privacy send noised, centred and scaled
+	 * sums: decoded as the stock coordinator does (fl_coord_finish_stats()). */
+	if (G.privacy_plan > 0)
+		fl_payload_stats_denoise(G.schema, st, 1);
+	if (fl_scaler_from_stats(G.schema, st, &sc) != 0) {
 		say("no statistics to standardise with%s%s", fl_errmsg()[0] ? ": " : "",
 		    fl_errmsg());
 		goto out;
