@@ -28,6 +28,7 @@
 #include "coord_int.h"
 #include "fedlead/error.h"
 #include "fedlead/fault.h"
+#include "fedlead/knots.h"
 #include "fedlead/logreg.h"
 #include "fedlead/payload.h"
 #include "fedlead/secagg.h"
@@ -198,6 +199,8 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	free(c->sap_participants);
 	free(c->secure_sum);
 	free(c->schema_frame);
+	fl_schema_free(c->kschema);
+	free(c->knots);
 	free(c);
 }
 
@@ -209,6 +212,8 @@ int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *s
 
 	*out = NULL;
 	if ((r = fl_coord_settings_check(s)) != 0)
+		return r;
+	if ((r = fl_coord_knots_schema_check(s, schema)) != 0)
 		return r;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return FL_ERR_NOMEM;
@@ -336,9 +341,15 @@ static void send_task(struct fl_fedcoord *c, struct partner *p)
 
 	fl_coord_fill_ref(c, &ref);
 	switch (c->task) {
+	case T_KNOTS:
 	case T_STATS:
 		st.ref = &ref;
 		st.secagg = c->sa ? &c->sap : NULL;
+		st.histograms = c->task == T_KNOTS;
+		if (c->task == T_STATS && c->knots_ready) {
+			st.knots = c->knots;
+			st.n_knots = c->n_knots;
+		}
 		env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK;
 		env.stats_task = &st;
 		break;
@@ -433,7 +444,11 @@ void fl_coord_begin_round(struct fl_fedcoord *c, enum task t)
 		if (p->pending)
 			send_task(c, p);
 	}
-	fl_fault_point(t == T_STATS ? "stats" : t == T_FINAL ? "final" : "task", c->round);
+	fl_fault_point(t == T_STATS   ? "stats"
+	               : t == T_KNOTS ? "knots"
+	               : t == T_FINAL ? "final"
+	                              : "task",
+	               c->round);
 	c->io.arm_timer(c->io.ctx, c->set.round_deadline);
 }
 
@@ -482,8 +497,19 @@ int fl_coord_add_history(struct fl_fedcoord *c, const char *kind)
 static int continue_federation(struct fl_fedcoord *c)
 {
 	switch (c->phase) {
-	case FL_PHASE_STATS: fl_coord_begin_round(c, T_STATS); return 0;
-	case FL_PHASE_TRAIN: return fl_coord_next_task(c);
+	case FL_PHASE_STATS: fl_coord_begin_stats(c); return 0;
+	case FL_PHASE_TRAIN:
+		/* Restored: the checkpoint does not hold knots placed from
+		 * data, so they are placed again, and the statistics follow. */
+		if (fl_coord_knots_needed(c)) {
+			fl_log(FL_LOG_WARN,
+			       "the knots placed from the partners' data are not in "
+			       "the checkpoint: placing them again, then the statistics");
+			c->phase = FL_PHASE_STATS;
+			fl_coord_begin_stats(c);
+			return 0;
+		}
+		return fl_coord_next_task(c);
 	case FL_PHASE_FINAL: fl_coord_begin_round(c, T_FINAL); return 0;
 	default: return 0;
 	}
@@ -539,6 +565,7 @@ size_t fl_coord_expected_len(const struct fl_fedcoord *c)
 {
 	switch (c->task) {
 	case T_STATS: return fl_payload_stats_len(c->d);
+	case T_KNOTS: return fl_knots_hist_len(c->schema);
 	case T_EVAL:
 		return fl_payload_eval_len(c->d, c->need_hess, c->need_valid, c->set.hist_bins);
 	case T_FEDAVG: return fl_payload_fedavg_len(c->d, c->need_valid, c->set.hist_bins);
@@ -550,6 +577,7 @@ size_t fl_coord_expected_len(const struct fl_fedcoord *c)
 void fl_coord_complete_round(struct fl_fedcoord *c)
 {
 	size_t len = fl_coord_expected_len(c);
+	enum task done = c->task;
 	double *acc = NULL;
 	int r;
 
@@ -574,6 +602,7 @@ void fl_coord_complete_round(struct fl_fedcoord *c)
 	fl_secagg_coord_free(c->sa);
 	c->sa = NULL;
 	switch (c->task) {
+	case T_KNOTS: r = fl_coord_finish_knots(c, acc); break;
 	case T_STATS: r = fl_coord_finish_stats(c, acc); break;
 	case T_EVAL: r = fl_coord_finish_eval(c, acc); break;
 	case T_FEDAVG: r = fl_coord_finish_fedavg(c, acc); break;
@@ -581,6 +610,10 @@ void fl_coord_complete_round(struct fl_fedcoord *c)
 	}
 	free(acc);
 	c->task = T_NONE;
+	if (r == 0 && done == T_KNOTS) {
+		fl_coord_begin_round(c, T_STATS);
+		return;
+	}
 	if (r == 0) {
 		fl_coord_checkpoint(c);
 		r = fl_coord_next_task(c);
@@ -674,7 +707,14 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 			       (unsigned long long)c->dp_planned, (unsigned long long)c->dp_issued);
 		c->phase = FL_PHASE_STATS;
 		c->need_valid = c->set.validation_split > 0;
-		fl_coord_begin_round(c, T_STATS);
+		fl_coord_knots_forget(c);
+		fl_coord_begin_stats(c);
+		return;
+	}
+	/* Knots placed with the dropped partner's values: placed again. */
+	if (c->task == T_STATS && c->knots_ready) {
+		fl_coord_knots_forget(c);
+		fl_coord_begin_stats(c);
 		return;
 	}
 	if (c->task != T_NONE) /* T_NONE: restored, the caller continues */
@@ -973,6 +1013,7 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 		const Fedlead__Wire__Update *u = env->update;
 		Fedlead__Wire__UpdateKind want =
 		        c->task == T_STATS    ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
+		        : c->task == T_KNOTS  ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST
 		        : c->task == T_EVAL   ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
 		        : c->task == T_FEDAVG ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG
 		                              : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_NONE;

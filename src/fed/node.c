@@ -26,6 +26,7 @@
 #include "fedlead/dgauss.h"
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
+#include "fedlead/knots.h"
 #include "fedlead/ledger.h"
 #include "fedlead/linalg.h"
 #include "fedlead/log.h"
@@ -85,6 +86,9 @@ struct fl_fednode {
 	double pos_weight;         /* of the standardisation in force */
 	double dp_w_norm;          /* ||w||_2 of the evaluation being answered */
 	int dp_hess, dp_valid;     /* what that evaluation holds */
+	/* Knots from the federation's data: raw's values before any knots,
+	 * and the knots last placed (node_knots_*()). */
+	struct fl_knots_rows *knots;
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -131,6 +135,7 @@ void fl_fednode_free(struct fl_fednode *n)
 	fl_secagg_node_free(n->sa);
 	fl_secagg_history_free(n->hist);
 	drop_split(n);
+	fl_knots_rows_free(n->knots);
 	fl_dataset_free(n->raw);
 	free_policy_strings(n);
 	free(n->ledger);
@@ -1932,6 +1937,104 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 	return r == 0 ? FL_FEDNODE_REPLY : r;
 }
 
+/* ---- knots from the federation's data (knots.h) ---- */
+
+/* The training and validation parts again, from raw as it is now. */
+static int node_knots_resplit(struct fl_fednode *n)
+{
+	drop_split(n);
+	if (n->valid_split > 0)
+		return fl_dataset_split(n->raw, n->valid_split, n->seed, &n->tr_raw, &n->va_raw);
+	n->tr_raw = n->raw;
+	return 0;
+}
+
+/* The rows as loaded, before any knots: kept from the first time on. */
+static int node_knots_rows(struct fl_fednode *n)
+{
+	if (n->knots != NULL) {
+		fl_knots_rows_reset(n->knots, n->raw);
+		return node_knots_resplit(n);
+	}
+	return fl_knots_rows_new(n->s, n->raw, &n->knots);
+}
+
+/*
+ * The knots round: the fine histograms of this partner's training values of
+ * each feature with knots from data (counts of leads per bin, a sum over
+ * rows like the statistics).
+ */
+static int node_knots_hist(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+                           uint8_t **frame, size_t *len)
+{
+	size_t nv = fl_knots_hist_len(n->s);
+	double *v;
+	int r;
+
+	if (nv == 0)
+		return refuse(n, "knots",
+		              "round %llu: the coordinator asks for the histograms that place "
+		              "knots, but no feature of this node's schema has its knots placed "
+		              "from data",
+		              (unsigned long long)ref->round);
+	/* Not yet a release in this node's privacy plan: never sent under it. */
+	if (dp_on(n))
+		return refuse(n, "privacy_epsilon",
+		              "round %llu: the coordinator asks for the histograms that place "
+		              "knots, which this node does not release under differential "
+		              "privacy; write the knot values in the schema",
+		              (unsigned long long)ref->round);
+	if ((r = node_knots_rows(n)) != 0)
+		return r;
+	if ((v = malloc(nv * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if ((r = fl_knots_hist_pack(n->s, n->tr_raw->X, n->tr_raw->n, n->d, v)) != 0) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		r = refuse(n, "knots", "round %llu: %s", (unsigned long long)ref->round, why);
+	} else
+		r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST, v, nv, frame,
+		                 len);
+	OPENSSL_cleanse(v, nv * sizeof(double));
+	free(v);
+	return r;
+}
+
+/*
+ * The knots a statistics task carries: checked against the schema (never
+ * taken on the coordinator's word), placed, and this partner's rows
+ * encoded with them before the statistics are taken.
+ */
+static int node_knots_take(struct fl_fednode *n, const Fedlead__Wire__StatsTask *t)
+{
+	const Fedlead__Wire__RoundRef *ref = t->ref;
+	size_t need = fl_knots_values_len(n->s);
+	char why[600];
+	int r;
+
+	if (need == 0 && t->n_knots == 0)
+		return 0;
+	if (need == 0 || t->n_knots == 0)
+		return refuse(n, "knots",
+		              "round %llu: the statistics task carries %zu knot values, the "
+		              "schema's features with knots from data need %zu",
+		              (unsigned long long)ref->round, t->n_knots, need);
+	if (fl_knots_check(n->s, t->knots, t->n_knots) != 0) {
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, "knots", "round %llu: %s", (unsigned long long)ref->round, why);
+	}
+	if ((r = node_knots_rows(n)) != 0 ||
+	    (r = fl_knots_rows_apply(n->knots, n->raw, t->knots, t->n_knots)) != 0 ||
+	    (r = node_knots_resplit(n)) != 0)
+		return r;
+	fl_log(FL_LOG_INFO,
+	       "round %llu: rows encoded with the %zu knots placed from the "
+	       "federation's data",
+	       (unsigned long long)ref->round, t->n_knots);
+	return 0;
+}
+
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
                       size_t *len)
 {
@@ -1997,7 +2100,12 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	                           type)) != 0)
 		return r;
 	switch (env->body_case) {
-	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK: return do_stats(n, ref, frame, len);
+	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK:
+		if (env->stats_task->histograms)
+			return node_knots_hist(n, ref, frame, len);
+		if ((r = node_knots_take(n, env->stats_task)) != 0)
+			return r;
+		return do_stats(n, ref, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
 		if ((r = check_standardize_sizes(n, env->standardize)) != 0)
 			return r;
