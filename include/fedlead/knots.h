@@ -68,6 +68,36 @@ int fl_knots_hist_pack(const struct fl_schema *s, const double *X, size_t n, siz
 int fl_knots_from_hist(const struct fl_schema *s, const double *h, double *knots);
 
 /*
+ * The knots round under differential privacy, one release of its own (a
+ * node charges it to its ledger as kind "knots", priced as an evaluation,
+ * and counts it among its privacy_releases). One lead is in one bin of
+ * each feature's histogram, so removing it moves nf counts by 1 each (nf
+ * features with knots from data): l1 sensitivity nf, l2 sqrt(nf). Each
+ * count gets discrete Gaussian noise on a grid of 2^-bits, calibrated like
+ * the statistics (fl_payload_stats_dp_plan()): rounding to the grid adds at
+ * most one grid unit per count to the sensitivity.
+ */
+struct fl_knots_dp {
+	double l1, l2; /* sensitivities in counts */
+	size_t len;    /* counts noised: fl_knots_hist_len() */
+	int grid_bits; /* noise on the grid of 2^-grid_bits counts */
+	double sigma2; /* each partner's variance, in grid units (an integer) */
+};
+
+/*
+ * The noise for one histogram release costing rho when the noise of `noisy`
+ * partners adds up: the finest grid from max_bits down whose variance is at
+ * most max_var. FL_ERR_INVALID when s has no feature with knots from data,
+ * FL_ERR_LIMIT when no grid and variance suffice.
+ */
+int fl_knots_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int max_bits,
+                     double max_var, struct fl_knots_dp *p);
+
+/* Adds this partner's noise to the histogram v (p->len counts) in place
+ * (OpenSSL's CSPRNG). FL_ERR_CRYPTO when the CSPRNG fails. */
+int fl_knots_dp_noise(const struct fl_knots_dp *p, double *v);
+
+/*
  * A node's check of the knots a statistics task carries (n values): as
  * many as the schema's features with knots from data need, each feature's
  * inside its clip range and strictly increasing. FL_ERR_PROTO with the

@@ -246,7 +246,7 @@ int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *s
 	if (!s->l2_auto)
 		c->grid[0] = s->l2;
 	c->l2 = c->grid[0];
-	c->dp_planned = fl_coord_privacy_releases(s);
+	c->dp_planned = fl_coord_privacy_releases(s) + fl_coord_knots_releases(s, schema);
 	c->train_loss = c->grad_norm = c->valid_log_loss = c->valid_auc = NAN;
 	*out = c;
 	return 0;
@@ -407,13 +407,16 @@ void fl_coord_begin_round(struct fl_fedcoord *c, enum task t)
 {
 	c->round++;
 	c->task = t;
-	if ((t == T_EVAL || t == T_STATS) && c->set.privacy) {
+	if ((t == T_EVAL || t == T_STATS || t == T_KNOTS) && c->set.privacy) {
 		/* Every attempt at an evaluation or at the statistics is a
 		 * release at each node that answers it: one issued again (a
 		 * partner lost its secrets, a round restarted) is charged again,
 		 * beyond the plan. The plan's statistics round is the first
 		 * release. */
-		int fresh = t == T_EVAL ? c->dp_fresh : c->dp_issued == 0;
+		int fresh = t == T_EVAL ? c->dp_fresh
+		            : t == T_KNOTS
+		                    ? c->dp_issued == 0
+		                    : c->dp_issued == fl_coord_knots_releases(&c->set, c->schema);
 
 		c->dp_issued++;
 		if (!fresh)
@@ -422,7 +425,9 @@ void fl_coord_begin_round(struct fl_fedcoord *c, enum task t)
 			       "release %llu of this federation where %llu were planned (each "
 			       "partner that answered the abandoned attempt was charged for it)",
 			       (unsigned long long)c->round,
-			       t == T_EVAL ? "an evaluation" : "the statistics round",
+			       t == T_EVAL    ? "an evaluation"
+			       : t == T_KNOTS ? "the knots round"
+			                      : "the statistics round",
 			       (unsigned long long)c->dp_issued, (unsigned long long)c->dp_planned);
 		if (!fresh)
 			fl_audit_event(c->io.audit, "privacy_retry", "{s:I, s:I, s:I}", "round",

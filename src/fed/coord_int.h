@@ -144,6 +144,9 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 
 /* coord_knots.c */
 int fl_coord_knots_schema_check(const struct fl_coord_settings *s, const struct fl_schema *schema);
+/* Under privacy, the knots round is one more release in the plan (1), or
+ * there is none (0). */
+uint64_t fl_coord_knots_releases(const struct fl_coord_settings *s, const struct fl_schema *schema);
 /* Whether the knots round comes before the statistics round. */
 int fl_coord_knots_needed(const struct fl_fedcoord *c);
 /* The knots round when needed, else the statistics round. */

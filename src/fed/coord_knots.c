@@ -19,6 +19,7 @@ int fl_coord_knots_schema_check(const struct fl_coord_settings *s, const struct 
 {
 	const struct fl_feature *f;
 
+	(void)s; /* the check is the same with and without privacy */
 	if (schema == NULL || fl_knots_features(schema) == 0)
 		return 0;
 	if ((f = fl_knots_unclipped(schema)) != NULL)
@@ -27,18 +28,12 @@ int fl_coord_knots_schema_check(const struct fl_coord_settings *s, const struct 
 		               "needs a clip range in the schema (the partners' fine histograms "
 		               "span it); add \"clip\": [low, high] or write the knot values",
 		               f->name);
-	/* The histogram release is not yet in a partner's privacy plan. */
-	if (s->privacy) {
-		for (size_t i = 0; i < schema->n_features; i++)
-			if (fl_knots_from_data(&schema->features[i]))
-				f = &schema->features[i];
-		return fl_fail(FL_ERR_CONFIG,
-		               "feature \"%s\" places its knots from the federation's data, which "
-		               "privacy = on does not do yet (the histograms would be a release "
-		               "outside the partners' plan); write the knot values in the schema",
-		               f->name);
-	}
 	return 0;
+}
+
+uint64_t fl_coord_knots_releases(const struct fl_coord_settings *s, const struct fl_schema *schema)
+{
+	return s->privacy && schema != NULL && fl_knots_features(schema) > 0 ? 1 : 0;
 }
 
 int fl_coord_knots_needed(const struct fl_fedcoord *c)
@@ -88,7 +83,7 @@ int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
 	c->n_knots = n;
 	k = NULL;
 	c->knots_ready = 1;
-	fl_log(FL_LOG_INFO,
+	fl_log(FL_LOG_NOTICE,
 	       "knots of %zu features placed at the quantiles of the %zu partners' summed "
 	       "histograms",
 	       fl_knots_features(c->schema), fl_coord_count(c, 0, 1));

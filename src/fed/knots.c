@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fedlead/accountant.h"
+#include "fedlead/dgauss.h"
 #include "fedlead/error.h"
 #include "fedlead/spline.h"
 
@@ -152,6 +154,46 @@ int fl_knots_from_hist(const struct fl_schema *s, const double *h, double *knots
 		k++;
 	}
 	return 0;
+}
+
+int fl_knots_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int max_bits,
+                     double max_var, struct fl_knots_dp *p)
+{
+	size_t nf = fl_knots_features(s);
+
+	*p = (struct fl_knots_dp){0};
+	if (nf == 0)
+		return fl_fail(FL_ERR_INVALID, "no feature has its knots placed from data");
+	p->l1 = (double)nf;
+	p->l2 = sqrt((double)nf);
+	p->len = fl_knots_hist_len(s);
+	for (int bits = max_bits; bits >= 0; bits--) {
+		double scale = ldexp(1, bits);
+
+		p->sigma2 = fl_dp_ddg_sigma2(p->l1 * scale + (double)p->len,
+		                             p->l2 * scale + sqrt((double)p->len), rho, noisy,
+		                             p->len, max_var);
+		if (p->sigma2 > 0) {
+			p->grid_bits = bits;
+			return 0;
+		}
+	}
+	return fl_fail(FL_ERR_LIMIT,
+	               "a histogram release of rho %.6g with sensitivity %.6g needs more noise "
+	               "than a node can add",
+	               rho, p->l2);
+}
+
+int fl_knots_dp_noise(const struct fl_knots_dp *p, double *v)
+{
+	struct fl_dgauss *g = NULL;
+	size_t bad;
+	int r;
+
+	if ((r = fl_dgauss_new((uint64_t)p->sigma2, &g)) == 0)
+		r = fl_dgauss_add_grid(g, v, p->len, p->grid_bits, &bad);
+	fl_dgauss_free(g);
+	return r;
 }
 
 int fl_knots_check(const struct fl_schema *s, const double *knots, size_t n)

@@ -96,6 +96,8 @@ static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRe
                         size_t *len);
 static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
                             unsigned t);
+static int dp_knots_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
+                            unsigned t);
 
 static void drop_split(struct fl_fednode *n)
 {
@@ -742,7 +744,8 @@ static void dp_plan(const struct fl_fednode *n, const char *name, struct dp_plan
 		const struct fl_release *e = fl_ledger_entry(n->pledger, i);
 
 		if (strcmp(e->federation, name) == 0 &&
-		    (strcmp(e->kind, "evaluate") == 0 || strcmp(e->kind, "stats") == 0)) {
+		    (strcmp(e->kind, "evaluate") == 0 || strcmp(e->kind, "stats") == 0 ||
+		     strcmp(e->kind, "knots") == 0)) {
 			p->done++;
 			p->done_stats += strcmp(e->kind, "stats") == 0;
 			p->spent_fed += e->rho_e12;
@@ -1038,7 +1041,9 @@ static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kin
 		              "round %llu: %s release of rho %.6g would take federation "
 		              "\"%.64s\" past its rho %.6g (%.6g spent in %llu releases)",
 		              (unsigned long long)round,
-		              strcmp(kind, "stats") == 0 ? "a statistics" : "an evaluation",
+		              strcmp(kind, "stats") == 0   ? "a statistics"
+		              : strcmp(kind, "knots") == 0 ? "a histogram"
+		                                           : "an evaluation",
 		              dp_cost(pl, kind) / FL_LEDGER_UNITS, n->federation_id,
 		              dp_total(q, pl) / FL_LEDGER_UNITS, pl->spent_fed / FL_LEDGER_UNITS,
 		              (unsigned long long)pl->done);
@@ -1538,6 +1543,9 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS &&
 		    (r = dp_stats_release(n, ref, values, t)) != 0)
 			return r;
+		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST &&
+		    (r = dp_knots_release(n, ref, values, t)) != 0)
+			return r;
 		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg, t, n->identity,
 		                         n->key, n->task_hash,
 		                         &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
@@ -1977,13 +1985,9 @@ static int node_knots_hist(struct fl_fednode *n, const Fedlead__Wire__RoundRef *
 		              "knots, but no feature of this node's schema has its knots placed "
 		              "from data",
 		              (unsigned long long)ref->round);
-	/* Not yet a release in this node's privacy plan: never sent under it. */
-	if (dp_on(n))
-		return refuse(n, "privacy_epsilon",
-		              "round %llu: the coordinator asks for the histograms that place "
-		              "knots, which this node does not release under differential "
-		              "privacy; write the knot values in the schema",
-		              (unsigned long long)ref->round);
+	/* Under differential privacy: bounded by the clip ranges (one lead in
+	 * one bin per feature), noised and charged in reply_update()
+	 * (dp_knots_release()). */
 	if ((r = node_knots_rows(n)) != 0)
 		return r;
 	if ((v = malloc(nv * sizeof(double))) == NULL)
@@ -1999,6 +2003,54 @@ static int node_knots_hist(struct fl_fednode *n, const Fedlead__Wire__RoundRef *
 	OPENSSL_cleanse(v, nv * sizeof(double));
 	free(v);
 	return r;
+}
+
+/*
+ * The knots round under differential privacy: one release of kind "knots",
+ * priced as an evaluation (dp_cost()) and counted among privacy_releases;
+ * its plan is this node's own (the sensitivity comes from its schema, the
+ * price from its ledger), charged before the noised histogram leaves.
+ */
+static int dp_knots_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
+                            unsigned t)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	unsigned noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
+	int64_t now = (int64_t)time(NULL);
+	char name[FL_LEDGER_MAX_NAME + 1];
+	struct fl_knots_dp kp;
+	struct dp_plan pl;
+	double rho;
+	int r;
+
+	if ((r = dp_release_plan(n, ref->round, "knots", name, &pl)) != 0)
+		return r;
+	rho = dp_cost(&pl, "knots") / FL_LEDGER_UNITS;
+	if ((r = fl_knots_dp_plan(n->s, rho, noisy, FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR, &kp)) !=
+	    0) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, "privacy_budget", "round %llu: %s", (unsigned long long)ref->round,
+		              why);
+	}
+	if ((r = dp_charge(n, name, ref->round, "knots", &pl, now)) != 0)
+		return r;
+	if ((r = fl_knots_dp_noise(&kp, v)) != 0)
+		return r;
+	fl_log(FL_LOG_INFO,
+	       "round %llu: noise added to the knots' histograms (%zu counts, variance %.6g, "
+	       "sensitivity %.6g; %u honest partners); this federation has spent epsilon %.6g "
+	       "of %g",
+	       (unsigned long long)ref->round, kp.len, kp.sigma2 / ldexp(1, 2 * kp.grid_bits),
+	       kp.l2, noisy, fl_dp_epsilon(pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta),
+	       pl.fed_epsilon);
+	fl_audit_event(n->audit, "privacy_release", "{s:s, s:I, s:s, s:s, s:f, s:f, s:f, s:i, s:I}",
+	               "federation", n->federation_id, "round", (json_int_t)ref->round, "kind",
+	               "knots", "mechanism", "distributed discrete Gaussian", "rho", rho,
+	               "sensitivity", kp.l2, "sigma2", kp.sigma2 / ldexp(1, 2 * kp.grid_bits),
+	               "grid_bits", kp.grid_bits, "honest_partners", (json_int_t)noisy);
+	return 0;
 }
 
 /*
