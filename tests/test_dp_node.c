@@ -41,6 +41,7 @@
 #include "fedlead/schema.h"
 #include "fedlead/secagg.h"
 #include "fedlead/signed_model.h"
+#include "fedlead/spline.h"
 #include "fedlead/wire.h"
 #include "support/node_harness.h"
 #include "support/pki.h"
@@ -1440,6 +1441,121 @@ static void test_knots_noise(void **state)
 	fl_schema_free(s);
 }
 
+/*
+ * A node saves a final model only when it records the knots this node
+ * encoded its rows with (those of the statistics task it checked): the
+ * same model with one knot moved is refused, naming it, and not written.
+ */
+static void send_knots_final(struct tnode *t, const double *knots, const char *out, int expect)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__FinalModel fm = FEDLEAD__WIRE__FINAL_MODEL__INIT;
+	Fedlead__Wire__RoundRef ref;
+	struct fl_schema *s = NULL;
+	struct fl_model *m = NULL;
+	uint8_t *file = NULL, *signed_file = NULL, *frame = NULL;
+	size_t flen = 0, slen = 0, len = 0, at = 0;
+
+	assert_int_equal(fl_schema_parse(FX->s->canonical, strlen(FX->s->canonical), "s", &s), 0);
+	for (size_t i = 0; i < s->n_features; i++)
+		if (fl_knots_from_data(&s->features[i])) {
+			assert_int_equal(
+			        fl_schema_set_knots(s, i, knots + at, s->features[i].n_knots), 0);
+			at += s->features[i].n_knots;
+		}
+	assert_int_equal(fl_model_new(s, &m), 0);
+	assert_int_equal(fl_model_encode(m, &file, &flen), 0);
+	assert_int_equal(
+	        fl_model_file_sign(file, flen, P("coord.key"), P("coord.crt"), &signed_file, &slen),
+	        0);
+	fl_fednode_set_output(t->n, P("ca/ca.crt"), NULL, out);
+	round_ref(&ref, FED, 9);
+	fm.ref = &ref;
+	fm.model_file.data = signed_file;
+	fm.model_file.len = slen;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL;
+	env.final_model = &fm;
+	assert_int_equal(fl_fednode_input(t->n, "c", &env, &frame, &len), expect);
+	assert_non_null(frame);
+	free(frame);
+	free(signed_file);
+	free(file);
+	fl_model_free(m);
+	fl_schema_free(s);
+}
+
+static void test_final_model_knots(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	struct fl_node_policy pol;
+	struct fl_load_report rep;
+	uint8_t *frame = NULL;
+	size_t len, i;
+	json_t *root, *f;
+	json_error_t jerr;
+	char *text, out[160];
+	double knots[4] = {0, 2.5, 5, 9}, moved[4] = {0, 2.5, 5.5, 9};
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final-knots.fdl", pki_dir);
+	sw.s = FX->s;
+	sw.raw = FX->raw;
+	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
+	json_array_foreach(json_object_get(root, "features"), i, f)
+	{
+		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
+			json_object_set_new(f, "transform", json_string("spline"));
+			json_object_set_new(f, "knots", json_integer(4));
+		}
+	}
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
+	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
+	                    &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	free(text);
+
+	fl_node_policy_default(&pol);
+	tnode_start(&t, &pol, "final-knots");
+	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, FED, 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	stats_task(&m, FED, 2);
+	m.stats.knots = knots;
+	m.stats.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	frame = NULL;
+	send_knots_final(&t, moved, out, FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "knots: the model records knot 2 of feature \"MGODPR\" as "
+	                                 "5.5, but this node encoded its rows with 5");
+	assert_int_equal(access(out, F_OK), -1);
+	tnode_free(&t);
+
+	tnode_start(&t, &pol, "final-knots2");
+	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, FED, 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	stats_task(&m, FED, 2);
+	m.stats.knots = knots;
+	m.stats.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	send_knots_final(&t, knots, out, FL_FEDNODE_DONE);
+	assert_int_equal(access(out, F_OK), 0);
+	tnode_free(&t);
+	unlink(out);
+	pki_teardown(NULL);
+	restore_schema(&sw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1463,6 +1579,7 @@ int main(void)
 	        cmocka_unit_test(test_budget_counts_stats),
 	        cmocka_unit_test(test_knots_release_charged),
 	        cmocka_unit_test(test_knots_noise),
+	        cmocka_unit_test(test_final_model_knots),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);

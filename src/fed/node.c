@@ -35,6 +35,7 @@
 #include "fedlead/payload.h"
 #include "fedlead/secagg.h"
 #include "fedlead/signed_model.h"
+#include "fedlead/spline.h"
 #include "fedlead/wire.h"
 
 struct fl_fednode {
@@ -2297,6 +2298,51 @@ out:
 }
 
 /* Verifies and saves the final model; *frame gets the Status to send. */
+/*
+ * The knots the final model records against those this node encoded its
+ * rows with: every partner trained on one encoding, and a model that says
+ * otherwise would explain and score leads on another (refused, naming the
+ * first knot that differs).
+ */
+static int node_knots_check_model(const struct fl_fednode *n, const uint8_t *file, size_t len)
+{
+	const struct fl_schema *mine;
+	struct fl_model *m = NULL;
+	int r = 0;
+
+	if (fl_knots_features(n->s) == 0)
+		return 0;
+	if (n->knots == NULL || fl_spline_unplaced(fl_knots_rows_schema(n->knots)) != SIZE_MAX)
+		return fl_fail(FL_ERR_AUTH, "knots: the final model came before this node was sent "
+		                            "the knots placed from the federation's data");
+	mine = fl_knots_rows_schema(n->knots);
+	if ((r = fl_model_decode(file, len, "final model", &m)) != 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < mine->n_features; i++) {
+		const struct fl_feature *f = &mine->features[i], *g = &m->schema->features[i];
+
+		if (!fl_knots_from_data(f))
+			continue;
+		if (g->knots == NULL) {
+			r = fl_fail(FL_ERR_AUTH,
+			            "knots: the model records no knots for feature \"%s\"",
+			            f->name);
+			break;
+		}
+		for (size_t j = 0; j < f->n_knots; j++)
+			if (g->knots[j] != f->knots[j]) {
+				r = fl_fail(
+				        FL_ERR_AUTH,
+				        "knots: the model records knot %zu of feature \"%s\" as "
+				        "%.17g, but this node encoded its rows with %.17g",
+				        j, f->name, g->knots[j], f->knots[j]);
+				break;
+			}
+	}
+	fl_model_free(m);
+	return r;
+}
+
 static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm, uint8_t **frame,
                       size_t *len)
 {
@@ -2307,6 +2353,8 @@ static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm,
 	                         sizeof(signer));
 	if (r == 0)
 		r = dp_check_model(n, fm->model_file.data, fm->model_file.len);
+	if (r == 0)
+		r = node_knots_check_model(n, fm->model_file.data, fm->model_file.len);
 	if (r == 0)
 		r = fl_model_write_file(n->model_out, fm->model_file.data, fm->model_file.len);
 	if (r != 0) {
