@@ -143,7 +143,6 @@ void fl_coord_complete_round(struct fl_fedcoord *c);
 void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const char *why);
 
 /* coord_knots.c */
-int fl_coord_knots_schema_check(const struct fl_coord_settings *s, const struct fl_schema *schema);
 /* Under privacy, the knots round is one more release in the plan (1), or
  * there is none (0). */
 uint64_t fl_coord_knots_releases(const struct fl_coord_settings *s, const struct fl_schema *schema);

@@ -122,6 +122,11 @@ N=$T/noclip
 FED_SCHEMA=$T/noclip.schema.json coordinator_conf "$N/coordinator.conf" "p1, p2, p3" \
 	"min_partners = 3" "algorithm = newton" "l2 = 1" "validation_split = 0"
 rc=0
+out=$("$FL_BIN/fedlead-coordinator" --config "$N/coordinator.conf" --check 2>&1) || rc=$?
+check "coordinator --check with an unclipped knots-from-data feature exits 2" test "$rc" = 2
+check "and names the feature" grep -qxF \
+	"fedlead-coordinator: $T/noclip.schema.json: feature \"tenure\" places its knots from the federation's data, which needs a clip range in the schema (the partners' fine histograms span it); add \"clip\": [low, high] or write the knot values" <<<"$out"
+rc=0
 out=$(timeout 30 "$FL_BIN/fedlead-coordinator" --config "$N/coordinator.conf" 2>&1) || rc=$?
 check "a coordinator with an unclipped knots-from-data feature does not start (exit 2)" test "$rc" = 2
 check "and names the feature" grep -qF \
