@@ -32,6 +32,7 @@
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
+#include "fedlead/knots.h"
 #include "fedlead/ledger.h"
 #include "fedlead/linalg.h"
 #include "fedlead/log.h"
@@ -41,6 +42,7 @@
 #include "fedlead/schema.h"
 #include "fedlead/secagg.h"
 #include "fedlead/signed_model.h"
+#include "fedlead/spline.h"
 #include "fedlead/wire.h"
 #include "support/node_harness.h"
 #include "support/pki.h"
@@ -1736,6 +1738,269 @@ static void test_final_model_privacy(void **state)
 	pki_teardown(NULL);
 }
 
+/*
+ * Knots from the federation's data under differential privacy: the knots
+ * round is one release of its own, kind "knots", priced as an evaluation
+ * (the rest of the budget after the statistics' tenth, over
+ * privacy_releases - 1) and charged to the ledger once, before the noised
+ * histogram leaves. Its sensitivity is the root of the features whose
+ * knots are placed from data (one lead is in one bin of each): here 1.
+ * With privacy_releases = 3 the plan is knots, statistics, one evaluation,
+ * and the ledger holds exactly those three, adding up to the budget.
+ */
+static void test_knots_release_charged(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	struct fl_ledger *l = NULL;
+	struct fl_load_report rep;
+	const struct fl_release *e;
+	uint8_t *frame = NULL;
+	size_t len, i;
+	int repaired;
+	json_t *root, *f, *ev, *a;
+	json_error_t jerr;
+	char *text;
+	double knots[4] = {0, 2.5, 5, 9};
+	uint64_t per_stats = (uint64_t)floor(0.1 * (double)budget_units()),
+	         per_eval = (budget_units() - per_stats) / 2;
+
+	(void)state;
+	sw.s = FX->s;
+	sw.raw = FX->raw;
+	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
+	json_array_foreach(json_object_get(root, "features"), i, f)
+	{
+		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
+			json_object_set_new(f, "transform", json_string("spline"));
+			json_object_set_new(f, "knots", json_integer(4));
+		}
+	}
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
+	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
+	                    &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	free(text);
+	tnode_new(&t, "knots", 3);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "knots", 3);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 3;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+
+	/* Release 1: the histograms. */
+	stats_task(&m, FED, 1);
+	m.stats.histograms = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	frame = NULL;
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 1);
+	a = json_array_get(ev, 0);
+	assert_string_equal(json_string_value(json_object_get(a, "kind")), "knots");
+	assert_true(json_real_value(json_object_get(a, "sensitivity")) == 1.0);
+	assert_true(fabs(json_real_value(json_object_get(a, "rho")) -
+	                 (double)per_eval / FL_LEDGER_UNITS) < 1e-15);
+	assert_true(json_real_value(json_object_get(a, "sigma2")) > 0);
+	json_decref(ev);
+
+	/* Release 2: the statistics, with the knots the coordinator placed. */
+	stats_task(&m, FED, 2);
+	m.stats.knots = knots;
+	m.stats.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	frame = NULL;
+	/* Release 3: an evaluation; a fourth release is refused. */
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	task_free(&m);
+	assert_int_equal(eval(&t, FED, 4, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	assert_refused(&t, eval(&t, FED, 5, &frame), frame, "privacy_releases",
+	               "policy privacy_releases: round 5 would be release 4 of federation "
+	               "\"fed-dp\", and this node splits its budget over privacy_releases = 3; "
+	               "refused");
+	tnode_free(&t);
+
+	assert_int_equal(fl_ledger_open(t.ledger, 0, &l, &repaired), 0);
+	assert_int_equal(fl_ledger_count(l), 3);
+	e = fl_ledger_entry(l, 0);
+	assert_string_equal(e->kind, "knots");
+	assert_int_equal(e->round, 1);
+	assert_int_equal(e->rho_e12, per_eval);
+	e = fl_ledger_entry(l, 1);
+	assert_string_equal(e->kind, "stats");
+	assert_int_equal(e->round, 2);
+	assert_int_equal(e->rho_e12, per_stats);
+	e = fl_ledger_entry(l, 2);
+	assert_string_equal(e->kind, "evaluate");
+	assert_int_equal(e->round, 4);
+	assert_int_equal(e->rho_e12, per_eval);
+	fl_ledger_close(l);
+	restore_schema(&sw);
+}
+
+/* The noise of the knots round: sensitivity sqrt(features), and counts
+ * that stay on the grid the fixed point carries. */
+static void test_knots_noise(void **state)
+{
+	struct fl_schema *s;
+	struct fl_knots_dp p;
+	const char *text =
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", \"positive\": \"1\", "
+	        "\"negative\": \"0\"}, \"features\": [{\"name\": \"a\", \"type\": \"numeric\", "
+	        "\"clip\": [0, 1], \"transform\": \"spline\", \"knots\": 5}, {\"name\": \"b\", "
+	        "\"type\": \"numeric\", \"clip\": [0, 1], \"transform\": \"bins\", \"knots\": 3}]}";
+	double v[2 * FL_KNOTS_BINS], sum = 0, sq = 0, var;
+
+	(void)state;
+	assert_int_equal(fl_schema_parse(text, strlen(text), "k.json", &s), 0);
+	assert_int_equal(fl_knots_dp_plan(s, 0.01, 2, 32, (double)((uint64_t)1 << 40), &p), 0);
+	assert_true(p.l2 == sqrt(2.0));
+	assert_true(p.l1 == 2.0);
+	assert_int_equal(p.len, 2 * FL_KNOTS_BINS);
+	for (size_t k = 0; k < p.len; k++)
+		v[k] = 100;
+	assert_int_equal(fl_knots_dp_noise(&p, v), 0);
+	for (size_t k = 0; k < p.len; k++) {
+		double g = ldexp(v[k] - 100, p.grid_bits);
+
+		assert_true(g == floor(g)); /* on the grid */
+		sum += v[k] - 100;
+		sq += (v[k] - 100) * (v[k] - 100);
+	}
+	/* The variance drawn is the one planned (512 draws: within 25 %). */
+	var = sq / (double)p.len - (sum / (double)p.len) * (sum / (double)p.len);
+	printf("  knots noise: planned variance %.4g, drawn %.4g\n",
+	       p.sigma2 / ldexp(1, 2 * p.grid_bits), var);
+	assert_true(fabs(var / (p.sigma2 / ldexp(1, 2 * p.grid_bits)) - 1) < 0.25);
+	fl_schema_free(s);
+}
+
+/*
+ * A node saves a final model only when it records the knots this node
+ * encoded its rows with (those of the statistics task it checked): the
+ * same model with one knot moved is refused, naming it, and not written.
+ */
+static void send_knots_final(struct tnode *t, const double *knots, const char *out, int expect)
+{
+	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
+	Fedlead__Wire__FinalModel fm = FEDLEAD__WIRE__FINAL_MODEL__INIT;
+	Fedlead__Wire__RoundRef ref;
+	struct fl_schema *s = NULL;
+	struct fl_model *m = NULL;
+	uint8_t *file = NULL, *signed_file = NULL, *frame = NULL;
+	size_t flen = 0, slen = 0, len = 0, at = 0;
+
+	assert_int_equal(fl_schema_parse(FX->s->canonical, strlen(FX->s->canonical), "s", &s), 0);
+	for (size_t i = 0; i < s->n_features; i++)
+		if (fl_knots_from_data(&s->features[i])) {
+			assert_int_equal(
+			        fl_schema_set_knots(s, i, knots + at, s->features[i].n_knots), 0);
+			at += s->features[i].n_knots;
+		}
+	assert_int_equal(fl_model_new(s, &m), 0);
+	assert_int_equal(fl_model_encode(m, &file, &flen), 0);
+	assert_int_equal(
+	        fl_model_file_sign(file, flen, P("coord.key"), P("coord.crt"), &signed_file, &slen),
+	        0);
+	fl_fednode_set_output(t->n, P("ca/ca.crt"), NULL, out);
+	round_ref(&ref, FED, 9);
+	fm.ref = &ref;
+	fm.model_file.data = signed_file;
+	fm.model_file.len = slen;
+	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL;
+	env.final_model = &fm;
+	assert_int_equal(fl_fednode_input(t->n, "c", &env, &frame, &len), expect);
+	assert_non_null(frame);
+	free(frame);
+	free(signed_file);
+	free(file);
+	fl_model_free(m);
+	fl_schema_free(s);
+}
+
+static void test_final_model_knots(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	struct fl_node_policy pol;
+	struct fl_load_report rep;
+	uint8_t *frame = NULL;
+	size_t len, i;
+	json_t *root, *f;
+	json_error_t jerr;
+	char *text, out[160];
+	double knots[4] = {0, 2.5, 5, 9}, moved[4] = {0, 2.5, 5.5, 9};
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final-knots.fdl", pki_dir);
+	sw.s = FX->s;
+	sw.raw = FX->raw;
+	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
+	json_array_foreach(json_object_get(root, "features"), i, f)
+	{
+		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
+			json_object_set_new(f, "transform", json_string("spline"));
+			json_object_set_new(f, "knots", json_integer(4));
+		}
+	}
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
+	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
+	                    &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	free(text);
+
+	fl_node_policy_default(&pol);
+	tnode_start(&t, &pol, "final-knots");
+	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, FED, 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	stats_task(&m, FED, 2);
+	m.stats.knots = knots;
+	m.stats.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	frame = NULL;
+	send_knots_final(&t, moved, out, FL_ERR_AUTH);
+	assert_string_equal(fl_errmsg(), "knots: the model records knot 2 of feature \"MGODPR\" as "
+	                                 "5.5, but this node encoded its rows with 5");
+	assert_int_equal(access(out, F_OK), -1);
+	tnode_free(&t);
+
+	tnode_start(&t, &pol, "final-knots2");
+	assert_int_equal(fl_fednode_input(t.n, "c", welcome(&w, FED, 1), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	stats_task(&m, FED, 2);
+	m.stats.knots = knots;
+	m.stats.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	send_knots_final(&t, knots, out, FL_FEDNODE_DONE);
+	assert_int_equal(access(out, F_OK), 0);
+	tnode_free(&t);
+	unlink(out);
+	pki_teardown(NULL);
+	restore_schema(&sw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1762,6 +2027,9 @@ int main(void)
 	        cmocka_unit_test(test_plan_version_refused),
 	        cmocka_unit_test(test_standardize_not_finite_refused),
 	        cmocka_unit_test(test_colluders_in_task_tag),
+	        cmocka_unit_test(test_knots_release_charged),
+	        cmocka_unit_test(test_knots_noise),
+	        cmocka_unit_test(test_final_model_knots),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);

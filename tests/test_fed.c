@@ -33,6 +33,7 @@
 #include "fedlead/coord.h"
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
+#include "fedlead/knots.h"
 #include "fedlead/linalg.h"
 #include "fedlead/log.h"
 #include "fedlead/logreg.h"
@@ -40,6 +41,7 @@
 #include "fedlead/node.h"
 #include "fedlead/payload.h"
 #include "fedlead/schema.h"
+#include "fedlead/spline.h"
 #include "fedlead/train.h"
 #include "fedlead/wire.h"
 #include "state.pb-c.h"
@@ -933,6 +935,246 @@ static void test_spline_newton_equals_pooled(void **state)
 	check_exact((void **)&spp, FL_FED_NEWTON, FL_SOLVER_NEWTON, 1e-10, 100);
 	fl_dataset_free(sp.raw);
 	fl_schema_free(sp.s);
+}
+
+/*
+ * Knots from the federation's data (knots.h): a schema whose spline and
+ * bins features give knot counts, on synthetic leads with dense values
+ * (x skewed over [0, 100] with missing values, z bell-shaped over [-5, 5]).
+ */
+#define KNOTS_SCHEMA                                                                               \
+	"{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", \"positive\": \"yes\", "         \
+	"\"negative\": \"no\"}, \"features\": ["                                                   \
+	"{\"name\": \"x\", \"type\": \"numeric\", \"missing\": \"impute\", \"clip\": [0, 100], "   \
+	"\"transform\": \"spline\", \"knots\": 6},"                                                \
+	"{\"name\": \"z\", \"type\": \"numeric\", \"clip\": [-5, 5], \"transform\": \"bins\", "    \
+	"\"knots\": 5},"                                                                           \
+	"{\"name\": \"u\", \"type\": \"numeric\"}]}"
+
+static double knots_uniform(uint64_t *st)
+{
+	*st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double)(*st >> 11) / 9007199254740992.0;
+}
+
+/* fx gets the schema and 1800 rows (raw, knots not placed), split as the
+ * COIL fixture is; returns the CSV's path (to unlink). */
+static void knots_fixture(struct fixture *fx, char *path)
+{
+	struct fl_load_report lrep;
+	uint64_t st = 42;
+	FILE *fp;
+	int fd;
+
+	strcpy(path, "/tmp/fl-knots-XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(fp = fdopen(fd, "w"));
+	fprintf(fp, "x,z,u,won\n");
+	for (int i = 0; i < 1800; i++) {
+		double a = knots_uniform(&st), x = 100 * a * a;
+		double z =
+		        10 * (knots_uniform(&st) + knots_uniform(&st) + knots_uniform(&st)) / 3 - 5;
+		double u = knots_uniform(&st);
+		double p = 1 / (1 + exp(-(1.5 * sin(x / 15) + z * z / 8 - 1 + u)));
+
+		if (i % 20 == 7)
+			fprintf(fp, ",%.6f,%.6f,%s\n", z, u, knots_uniform(&st) < p ? "yes" : "no");
+		else
+			fprintf(fp, "%.6f,%.6f,%.6f,%s\n", x, z, u,
+			        knots_uniform(&st) < p ? "yes" : "no");
+	}
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(fl_schema_parse(KNOTS_SCHEMA, strlen(KNOTS_SCHEMA), "knots.json", &fx->s),
+	                 0);
+	if (fl_dataset_load(fx->s, path, FL_BAD_ROWS_FAIL, &fx->raw, &lrep) != 0)
+		fail_msg("load: %s", fl_errmsg());
+	fx->lo[0] = 0;
+	fx->hi[0] = fx->lo[1] = 900;
+	fx->hi[1] = fx->lo[2] = 1440;
+	fx->hi[2] = 1800;
+}
+
+/*
+ * The knots round: the federation's knots are those of the pooled rows'
+ * histogram (the test bins the pooled values itself), within one fine bin
+ * of the pooled values' own quantiles (local placement), recorded in the
+ * model; and the model equals the one trained on the pooled rows with
+ * those knots (1e-6).
+ */
+static void test_knots_from_data_equals_pooled(void **state)
+{
+	struct fixture kx = {0};
+	struct fl_coord_settings s;
+	struct fl_train_report rep;
+	struct fl_model *fed, *pool;
+	struct harness *h;
+	struct fl_schema *ps;
+	double hist[2 * FL_KNOTS_BINS] = {0}, want[11], *vals;
+	char path[64];
+	size_t at = 0, k = 0;
+
+	(void)state;
+	knots_fixture(&kx, path);
+	assert_int_equal(fl_knots_features(kx.s), 2);
+	assert_int_equal(fl_knots_hist_len(kx.s), 2 * FL_KNOTS_BINS);
+	settings_default(&s);
+	h = harness_new(&kx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	fed = sealed_model(h);
+	assert_string_equal(fed->prov.history[0].kind, "knots");
+	assert_string_equal(fed->prov.history[1].kind, "stats");
+
+	/* The pooled histogram, binned here: bin floor((v - lo) / w). */
+	assert_non_null(vals = malloc(kx.raw->n * sizeof(double)));
+	for (size_t i = 0; i < kx.s->n_features; i++) {
+		const struct fl_feature *f = &kx.s->features[i];
+		double lo = f->clip_lo, hi = f->clip_hi;
+
+		if (!fl_knots_from_data(f))
+			continue;
+		for (size_t r = 0; r < kx.raw->n; r++) {
+			double v = kx.raw->X[r * kx.raw->dim + f->enc_offset];
+			long b = (long)floor((v - lo) / (hi - lo) * FL_KNOTS_BINS);
+
+			if (isnan(v))
+				continue;
+			hist[k * FL_KNOTS_BINS + (b < 0                ? 0
+			                          : b >= FL_KNOTS_BINS ? FL_KNOTS_BINS - 1
+			                                               : b)] += 1;
+		}
+		k++;
+	}
+	assert_int_equal(fl_knots_from_hist(kx.s, hist, want), 0);
+	for (size_t i = 0; i < kx.s->n_features; i++) {
+		const struct fl_feature *f = &kx.s->features[i], *mf = &fed->schema->features[i];
+		double local[FL_SPLINE_MAX_KNOTS], w = (f->clip_hi - f->clip_lo) / FL_KNOTS_BINS;
+		size_t nv = 0;
+
+		if (!fl_knots_from_data(f))
+			continue;
+		assert_non_null(mf->knots);
+		for (size_t r = 0; r < kx.raw->n; r++) {
+			double v = kx.raw->X[r * kx.raw->dim + f->enc_offset];
+
+			if (!isnan(v))
+				vals[nv++] = v;
+		}
+		assert_int_equal(fl_spline_quantile_knots(f, vals, nv, local), 0);
+		for (size_t j = 0; j < f->n_knots; j++) {
+			printf("  %s knot %zu: federated %.6f, pooled histogram %.6f, pooled "
+			       "quantile %.6f\n",
+			       f->name, j, mf->knots[j], want[at + j], local[j]);
+			/* The model records them: the pooled histogram's, exactly. */
+			assert_true(mf->knots[j] == want[at + j]);
+			assert_true(fabs(mf->knots[j] - local[j]) <= w);
+		}
+		at += f->n_knots;
+	}
+	free(vals);
+
+	/* The pooled model with those knots. */
+	assert_int_equal(fl_schema_parse(kx.s->canonical, strlen(kx.s->canonical), "pooled", &ps),
+	                 0);
+	at = 0;
+	for (size_t i = 0; i < ps->n_features; i++)
+		if (fl_knots_from_data(&ps->features[i])) {
+			assert_int_equal(
+			        fl_schema_set_knots(ps, i, want + at, ps->features[i].n_knots), 0);
+			at += ps->features[i].n_knots;
+		}
+	{
+		struct fixture px = kx;
+		struct fl_dataset *rows = rows_copy(kx.raw, 0, kx.raw->n);
+		double rel;
+
+		px.s = ps;
+		for (size_t r = 0; r < rows->n; r++)
+			for (size_t i = 0; i < ps->n_features; i++)
+				if (fl_knots_from_data(&ps->features[i]))
+					fl_spline_expand(&ps->features[i],
+					                 rows->X + r * rows->dim +
+					                         ps->features[i].enc_offset);
+		pool = train_pooled(&px, rows, FL_SOLVER_NEWTON, 1.0, 1e-10, 100, &rep);
+		rel = rel_diff(fed->w, pool->w, ps->dim);
+		printf("  knots from data: ||w_fed - w_pool|| / ||w_pool|| = %.3e\n", rel);
+		assert_true(rep.status.converged);
+		assert_true(rel < 1e-6);
+		assert_vec_close("baseline", fed->scaler->baseline, pool->scaler->baseline, ps->dim,
+		                 1e-12);
+		assert_vec_close("center", fed->scaler->center, pool->scaler->center, ps->dim,
+		                 1e-12);
+		fl_dataset_free(rows);
+	}
+	fl_model_free(pool);
+	fl_model_free(fed);
+	fl_schema_free(ps);
+	harness_free(h);
+	fl_dataset_free(kx.raw);
+	fl_schema_free(kx.s);
+	unlink(path);
+}
+
+/* A node checks the knots a statistics task carries (inside the clip
+ * range, strictly increasing, as many as the schema needs) and refuses
+ * others, naming the feature and the knot. */
+static void knots_refused(const struct fixture *kx, int how, const char *want_fixed)
+{
+	struct fl_coord_settings s;
+	struct harness *h;
+	Fedlead__Wire__Envelope *env;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	char want[512];
+	double *kn;
+
+	settings_default(&s);
+	h = harness_new(kx, &s);
+	h->stop_round = 2; /* round 1 is the knots round, 2 the statistics */
+	run_to_end(h);
+	assert_true(h->qhead < h->qlen);
+	env = decode_frame(h, h->q[h->qhead].frame, h->q[h->qhead].len, "coordinator");
+	assert_int_equal(env->body_case, FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK);
+	assert_int_equal(env->stats_task->n_knots, 6 + 5);
+	kn = env->stats_task->knots;
+	snprintf(want, sizeof(want), "%s", want_fixed);
+	if (how == 0) {
+		kn[3] = 100.5; /* x's clip is [0, 100] */
+	} else if (how == 1) {
+		kn[6 + 2] = kn[6 + 1]; /* z's third knot */
+		snprintf(want, sizeof(want),
+		         "policy knots: round 2: feature \"z\": knot 2 (%.17g) is not above "
+		         "knot 1 (%.17g); refused",
+		         kn[6 + 2], kn[6 + 1]);
+	} else {
+		env->stats_task->n_knots = 10;
+	}
+	fl_err_clear();
+	assert_true(fl_fednode_handle(h->node[0], env, &out, &olen) < 0);
+	assert_null(out);
+	assert_string_equal(fl_errmsg(), want);
+	assert_true(fl_fednode_fatal(h->node[0]));
+	fl_wire_free(env);
+	harness_free(h);
+}
+
+static void test_knots_refused(void **state)
+{
+	struct fixture kx = {0};
+	char path[64];
+
+	(void)state;
+	knots_fixture(&kx, path);
+	knots_refused(&kx, 0,
+	              "policy knots: round 2: feature \"x\": knot 3 (100.5) is outside its clip "
+	              "range [0, 100]; refused");
+	knots_refused(&kx, 1, NULL);
+	knots_refused(&kx, 2,
+	              "policy knots: round 2: the statistics task carries 10 knot values, the "
+	              "schema's features with knots from data need 11; refused");
+	fl_dataset_free(kx.raw);
+	fl_schema_free(kx.s);
+	unlink(path);
 }
 
 static void test_lbfgs_equals_pooled(void **state)
@@ -2362,6 +2604,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_newton_equals_pooled),
 	        cmocka_unit_test(test_spline_newton_equals_pooled),
+	        cmocka_unit_test(test_knots_from_data_equals_pooled),
+	        cmocka_unit_test(test_knots_refused),
 	        cmocka_unit_test(test_lbfgs_equals_pooled),
 	        cmocka_unit_test(test_fedavg_defaults),
 	        cmocka_unit_test(test_fedavg_within_one_percent),

@@ -95,6 +95,15 @@ int fl_coord_privacy_schema_check(const struct fl_coord_settings *s,
                                   const struct fl_schema *schema);
 
 /*
+ * FL_ERR_CONFIG when a spline or bins feature of the schema places its
+ * knots from the federation's data (a knot count) and has no clip range,
+ * over which the knots round's histograms are binned: "feature \"AGE\"
+ * places its knots from the federation's data, which needs a clip range in
+ * the schema ...". fl_fedcoord_new() and --check call it.
+ */
+int fl_coord_knots_schema_check(const struct fl_coord_settings *s, const struct fl_schema *schema);
+
+/*
  * The threshold of a round with n participants when none is configured:
  * the smallest t that partners' nodes accept with max_colluders = c
  * (t > c and 2t > n + c, see fl_node_threshold_safe()), at most n and at

@@ -62,7 +62,8 @@ static int check_only(struct fl_coordinator_config *c, const struct fl_coord_opt
 	}
 	if ((r = fl_schema_load(o->schema_path, &s)) != 0)
 		return r;
-	if ((r = fl_coord_privacy_schema_check(&o->set, s)) != 0) {
+	if ((r = fl_coord_privacy_schema_check(&o->set, s)) != 0 ||
+	    (r = fl_coord_knots_schema_check(&o->set, s)) != 0) {
 		char why[600];
 
 		snprintf(why, sizeof(why), "%s: %s", o->schema_path, fl_errmsg());

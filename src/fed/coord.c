@@ -28,6 +28,7 @@
 #include "coord_int.h"
 #include "fedlead/error.h"
 #include "fedlead/fault.h"
+#include "fedlead/knots.h"
 #include "fedlead/logreg.h"
 #include "fedlead/node.h"
 #include "fedlead/payload.h"
@@ -199,6 +200,8 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	free(c->sap_participants);
 	free(c->secure_sum);
 	free(c->schema_frame);
+	fl_schema_free(c->kschema);
+	free(c->knots);
 	free(c);
 }
 
@@ -210,6 +213,8 @@ int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *s
 
 	*out = NULL;
 	if ((r = fl_coord_settings_check(s)) != 0)
+		return r;
+	if ((r = fl_coord_knots_schema_check(s, schema)) != 0)
 		return r;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return FL_ERR_NOMEM;
@@ -242,7 +247,7 @@ int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *s
 	if (!s->l2_auto)
 		c->grid[0] = s->l2;
 	c->l2 = c->grid[0];
-	c->dp_planned = fl_coord_privacy_releases(s);
+	c->dp_planned = fl_coord_privacy_releases(s) + fl_coord_knots_releases(s, schema);
 	c->train_loss = c->grad_norm = c->valid_log_loss = c->valid_auc = NAN;
 	*out = c;
 	return 0;
@@ -337,9 +342,15 @@ static void send_task(struct fl_fedcoord *c, struct partner *p)
 
 	fl_coord_fill_ref(c, &ref);
 	switch (c->task) {
+	case T_KNOTS:
 	case T_STATS:
 		st.ref = &ref;
 		st.secagg = c->sa ? &c->sap : NULL;
+		st.histograms = c->task == T_KNOTS;
+		if (c->task == T_STATS && c->knots_ready) {
+			st.knots = c->knots;
+			st.n_knots = c->n_knots;
+		}
 		env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK;
 		env.stats_task = &st;
 		break;
@@ -397,13 +408,16 @@ void fl_coord_begin_round(struct fl_fedcoord *c, enum task t)
 {
 	c->round++;
 	c->task = t;
-	if ((t == T_EVAL || t == T_STATS) && c->set.privacy) {
+	if ((t == T_EVAL || t == T_STATS || t == T_KNOTS) && c->set.privacy) {
 		/* Every attempt at an evaluation or at the statistics is a
 		 * release at each node that answers it: one issued again (a
 		 * partner lost its secrets, a round restarted) is charged again,
 		 * beyond the plan. The plan's statistics round is the first
 		 * release. */
-		int fresh = t == T_EVAL ? c->dp_fresh : c->dp_issued == 0;
+		int fresh = t == T_EVAL ? c->dp_fresh
+		            : t == T_KNOTS
+		                    ? c->dp_issued == 0
+		                    : c->dp_issued == fl_coord_knots_releases(&c->set, c->schema);
 
 		c->dp_issued++;
 		if (!fresh)
@@ -412,7 +426,9 @@ void fl_coord_begin_round(struct fl_fedcoord *c, enum task t)
 			       "release %llu of this federation where %llu were planned (each "
 			       "partner that answered the abandoned attempt was charged for it)",
 			       (unsigned long long)c->round,
-			       t == T_EVAL ? "an evaluation" : "the statistics round",
+			       t == T_EVAL    ? "an evaluation"
+			       : t == T_KNOTS ? "the knots round"
+			                      : "the statistics round",
 			       (unsigned long long)c->dp_issued, (unsigned long long)c->dp_planned);
 		if (!fresh)
 			fl_audit_event(c->io.audit, "privacy_retry", "{s:I, s:I, s:I}", "round",
@@ -434,7 +450,11 @@ void fl_coord_begin_round(struct fl_fedcoord *c, enum task t)
 		if (p->pending)
 			send_task(c, p);
 	}
-	fl_fault_point(t == T_STATS ? "stats" : t == T_FINAL ? "final" : "task", c->round);
+	fl_fault_point(t == T_STATS   ? "stats"
+	               : t == T_KNOTS ? "knots"
+	               : t == T_FINAL ? "final"
+	                              : "task",
+	               c->round);
 	c->io.arm_timer(c->io.ctx, c->set.round_deadline);
 }
 
@@ -483,8 +503,19 @@ int fl_coord_add_history(struct fl_fedcoord *c, const char *kind)
 static int continue_federation(struct fl_fedcoord *c)
 {
 	switch (c->phase) {
-	case FL_PHASE_STATS: fl_coord_begin_round(c, T_STATS); return 0;
-	case FL_PHASE_TRAIN: return fl_coord_next_task(c);
+	case FL_PHASE_STATS: fl_coord_begin_stats(c); return 0;
+	case FL_PHASE_TRAIN:
+		/* Restored: the checkpoint does not hold knots placed from
+		 * data, so they are placed again, and the statistics follow. */
+		if (fl_coord_knots_needed(c)) {
+			fl_log(FL_LOG_WARN,
+			       "the knots placed from the partners' data are not in "
+			       "the checkpoint: placing them again, then the statistics");
+			c->phase = FL_PHASE_STATS;
+			fl_coord_begin_stats(c);
+			return 0;
+		}
+		return fl_coord_next_task(c);
 	case FL_PHASE_FINAL: fl_coord_begin_round(c, T_FINAL); return 0;
 	default: return 0;
 	}
@@ -540,6 +571,7 @@ size_t fl_coord_expected_len(const struct fl_fedcoord *c)
 {
 	switch (c->task) {
 	case T_STATS: return fl_payload_stats_len(c->d);
+	case T_KNOTS: return fl_knots_hist_len(c->schema);
 	case T_EVAL:
 		return fl_payload_eval_len(c->d, c->need_hess, c->need_valid, c->set.hist_bins);
 	case T_FEDAVG: return fl_payload_fedavg_len(c->d, c->need_valid, c->set.hist_bins);
@@ -551,6 +583,7 @@ size_t fl_coord_expected_len(const struct fl_fedcoord *c)
 void fl_coord_complete_round(struct fl_fedcoord *c)
 {
 	size_t len = fl_coord_expected_len(c);
+	enum task done = c->task;
 	double *acc = NULL;
 	int r;
 
@@ -575,6 +608,7 @@ void fl_coord_complete_round(struct fl_fedcoord *c)
 	fl_secagg_coord_free(c->sa);
 	c->sa = NULL;
 	switch (c->task) {
+	case T_KNOTS: r = fl_coord_finish_knots(c, acc); break;
 	case T_STATS: r = fl_coord_finish_stats(c, acc); break;
 	case T_EVAL: r = fl_coord_finish_eval(c, acc); break;
 	case T_FEDAVG: r = fl_coord_finish_fedavg(c, acc); break;
@@ -582,6 +616,10 @@ void fl_coord_complete_round(struct fl_fedcoord *c)
 	}
 	free(acc);
 	c->task = T_NONE;
+	if (r == 0 && done == T_KNOTS) {
+		fl_coord_begin_round(c, T_STATS);
+		return;
+	}
 	if (r == 0) {
 		fl_coord_checkpoint(c);
 		r = fl_coord_next_task(c);
@@ -675,7 +713,14 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 			       (unsigned long long)c->dp_planned, (unsigned long long)c->dp_issued);
 		c->phase = FL_PHASE_STATS;
 		c->need_valid = c->set.validation_split > 0;
-		fl_coord_begin_round(c, T_STATS);
+		fl_coord_knots_forget(c);
+		fl_coord_begin_stats(c);
+		return;
+	}
+	/* Knots placed with the dropped partner's values: placed again. */
+	if (c->task == T_STATS && c->knots_ready) {
+		fl_coord_knots_forget(c);
+		fl_coord_begin_stats(c);
 		return;
 	}
 	if (c->task != T_NONE) /* T_NONE: restored, the caller continues */
@@ -975,6 +1020,7 @@ int fl_fedcoord_message(struct fl_fedcoord *c, const char *partner,
 		const Fedlead__Wire__Update *u = env->update;
 		Fedlead__Wire__UpdateKind want =
 		        c->task == T_STATS    ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
+		        : c->task == T_KNOTS  ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST
 		        : c->task == T_EVAL   ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
 		        : c->task == T_FEDAVG ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG
 		                              : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_NONE;

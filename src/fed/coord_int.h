@@ -10,6 +10,7 @@
  *   coord_secagg.c      driving secure aggregation (fl_secagg_coord_*)
  *   coord_checkpoint.c  fl_fedcoord_save / fl_fedcoord_restore
  *   coord_schema.c      the schema round
+ *   coord_knots.c       the knots round (knots from the federation's data)
  */
 #ifndef FEDLEAD_FED_COORD_INT_H
 #define FEDLEAD_FED_COORD_INT_H
@@ -26,7 +27,7 @@ struct fl_model;
 struct fl_secagg_coord;
 struct fl_solver;
 
-enum task { T_NONE, T_STATS, T_EVAL, T_FEDAVG, T_FINAL };
+enum task { T_NONE, T_STATS, T_EVAL, T_FEDAVG, T_FINAL, T_KNOTS };
 
 /* A partner's differential privacy, from its Hello (coord_privacy.c). */
 struct coord_dp {
@@ -111,6 +112,15 @@ struct fl_fedcoord {
 	Fedlead__Wire__RevealEvidence **evidence;
 	size_t n_evidence;
 
+	/* Knots from the federation's data (coord_knots.c): the coordinator's
+	 * copy of the schema holding them (c->schema points to it once made),
+	 * the knots as the statistics task carries them, and whether they are
+	 * placed for the current participants. */
+	struct fl_schema *kschema;
+	double *knots;
+	size_t n_knots;
+	int knots_ready;
+
 	/* The schema round's proposal as sent (an encoded frame), for a
 	 * partner that reconnects after it went out (coord_schema.c). */
 	uint8_t *schema_frame;
@@ -131,6 +141,18 @@ int fl_coord_add_history(struct fl_fedcoord *c, const char *kind);
 size_t fl_coord_expected_len(const struct fl_fedcoord *c);
 void fl_coord_complete_round(struct fl_fedcoord *c);
 void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const char *why);
+
+/* coord_knots.c */
+/* Under privacy, the knots round is one more release in the plan (1), or
+ * there is none (0). */
+uint64_t fl_coord_knots_releases(const struct fl_coord_settings *s, const struct fl_schema *schema);
+/* Whether the knots round comes before the statistics round. */
+int fl_coord_knots_needed(const struct fl_fedcoord *c);
+/* The knots round when needed, else the statistics round. */
+void fl_coord_begin_stats(struct fl_fedcoord *c);
+/* The participants changed: knots are placed again from those left. */
+void fl_coord_knots_forget(struct fl_fedcoord *c);
+int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc);
 
 /* coord_train.c */
 int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k);

@@ -106,14 +106,16 @@ int fl_coord_secure_begin(struct fl_fedcoord *c)
 		return fl_fail(FL_ERR_CRYPTO, "no randomness for the secure-aggregation session");
 	fedlead__wire__sec_agg_params__init(&c->sap);
 	c->sap.session = (ProtobufCBinaryData){sizeof(c->session), c->session};
-	c->sap.frac_bits = c->task == T_STATS ? FL_SECAGG_STATS_FRAC_BITS : FL_SECAGG_FRAC_BITS;
+	c->sap.frac_bits = c->task == T_STATS || c->task == T_KNOTS ? FL_SECAGG_STATS_FRAC_BITS
+	                                                            : FL_SECAGG_FRAC_BITS;
 	c->sap.bound = fl_fixed_bound(c->sap.frac_bits, c->np);
 	/* t travels with each round: the participants are known only once the
 	 * federation has started, after the early partners' Welcome. */
 	c->sap.threshold = fl_coord_threshold(c);
-	kind = c->task == T_STATS  ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
-	       : c->task == T_EVAL ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
-	                           : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG;
+	kind = c->task == T_STATS   ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS
+	       : c->task == T_KNOTS ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST
+	       : c->task == T_EVAL  ? FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL
+	                            : FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG;
 	if ((ids = calloc(c->np + 1, sizeof(*ids))) == NULL)
 		return FL_ERR_NOMEM;
 	free(c->sap_participants);

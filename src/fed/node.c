@@ -26,6 +26,7 @@
 #include "fedlead/dgauss.h"
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
+#include "fedlead/knots.h"
 #include "fedlead/ledger.h"
 #include "fedlead/linalg.h"
 #include "fedlead/log.h"
@@ -34,6 +35,7 @@
 #include "fedlead/payload.h"
 #include "fedlead/secagg.h"
 #include "fedlead/signed_model.h"
+#include "fedlead/spline.h"
 #include "fedlead/wire.h"
 
 struct fl_fednode {
@@ -85,12 +87,17 @@ struct fl_fednode {
 	double pos_weight;         /* of the standardisation in force */
 	double dp_w_norm;          /* ||w||_2 of the evaluation being answered */
 	int dp_hess, dp_valid;     /* what that evaluation holds */
+	/* Knots from the federation's data: raw's values before any knots,
+	 * and the knots last placed (node_knots_*()). */
+	struct fl_knots_rows *knots;
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
                         Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
                         size_t *len);
 static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
+                            unsigned t);
+static int dp_knots_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
                             unsigned t);
 
 static void drop_split(struct fl_fednode *n)
@@ -131,6 +138,7 @@ void fl_fednode_free(struct fl_fednode *n)
 	fl_secagg_node_free(n->sa);
 	fl_secagg_history_free(n->hist);
 	drop_split(n);
+	fl_knots_rows_free(n->knots);
 	fl_dataset_free(n->raw);
 	free_policy_strings(n);
 	free(n->ledger);
@@ -737,7 +745,8 @@ static void dp_plan(const struct fl_fednode *n, const char *name, struct dp_plan
 		const struct fl_release *e = fl_ledger_entry(n->pledger, i);
 
 		if (strcmp(e->federation, name) == 0 &&
-		    (strcmp(e->kind, "evaluate") == 0 || strcmp(e->kind, "stats") == 0)) {
+		    (strcmp(e->kind, "evaluate") == 0 || strcmp(e->kind, "stats") == 0 ||
+		     strcmp(e->kind, "knots") == 0)) {
 			p->done++;
 			p->done_stats += strcmp(e->kind, "stats") == 0;
 			p->spent_fed += e->rho_e12;
@@ -1107,7 +1116,9 @@ static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kin
 		              "round %llu: %s release of rho %.6g would take federation "
 		              "\"%.64s\" past its rho %.6g (%.6g spent in %llu releases)",
 		              (unsigned long long)round,
-		              strcmp(kind, "stats") == 0 ? "a statistics" : "an evaluation",
+		              strcmp(kind, "stats") == 0   ? "a statistics"
+		              : strcmp(kind, "knots") == 0 ? "a histogram"
+		                                           : "an evaluation",
 		              dp_cost(pl, kind) / FL_LEDGER_UNITS, n->federation_id,
 		              dp_total(q, pl) / FL_LEDGER_UNITS, pl->spent_fed / FL_LEDGER_UNITS,
 		              (unsigned long long)pl->done);
@@ -1623,6 +1634,9 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS &&
 		    (r = dp_stats_release(n, ref, values, t)) != 0)
 			return r;
+		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST &&
+		    (r = dp_knots_release(n, ref, values, t)) != 0)
+			return r;
 		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg, t, n->identity,
 		                         n->key, n->task_hash,
 		                         &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
@@ -2054,6 +2068,148 @@ static int secure_step(struct fl_fednode *n, const Fedlead__Wire__Envelope *env,
 	return r == 0 ? FL_FEDNODE_REPLY : r;
 }
 
+/* ---- knots from the federation's data (knots.h) ---- */
+
+/* The training and validation parts again, from raw as it is now. */
+static int node_knots_resplit(struct fl_fednode *n)
+{
+	drop_split(n);
+	if (n->valid_split > 0)
+		return fl_dataset_split(n->raw, n->valid_split, n->seed, &n->tr_raw, &n->va_raw);
+	n->tr_raw = n->raw;
+	return 0;
+}
+
+/* The rows as loaded, before any knots: kept from the first time on. */
+static int node_knots_rows(struct fl_fednode *n)
+{
+	if (n->knots != NULL) {
+		fl_knots_rows_reset(n->knots, n->raw);
+		return node_knots_resplit(n);
+	}
+	return fl_knots_rows_new(n->s, n->raw, &n->knots);
+}
+
+/*
+ * The knots round: the fine histograms of this partner's training values of
+ * each feature with knots from data (counts of leads per bin, a sum over
+ * rows like the statistics).
+ */
+static int node_knots_hist(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+                           uint8_t **frame, size_t *len)
+{
+	size_t nv = fl_knots_hist_len(n->s);
+	double *v;
+	int r;
+
+	if (nv == 0)
+		return refuse(n, "knots",
+		              "round %llu: the coordinator asks for the histograms that place "
+		              "knots, but no feature of this node's schema has its knots placed "
+		              "from data",
+		              (unsigned long long)ref->round);
+	/* Under differential privacy: bounded by the clip ranges (one lead in
+	 * one bin per feature), noised and charged in reply_update()
+	 * (dp_knots_release()). */
+	if ((r = node_knots_rows(n)) != 0)
+		return r;
+	if ((v = malloc(nv * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if ((r = fl_knots_hist_pack(n->s, n->tr_raw->X, n->tr_raw->n, n->d, v)) != 0) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		r = refuse(n, "knots", "round %llu: %s", (unsigned long long)ref->round, why);
+	} else
+		r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST, v, nv, frame,
+		                 len);
+	OPENSSL_cleanse(v, nv * sizeof(double));
+	free(v);
+	return r;
+}
+
+/*
+ * The knots round under differential privacy: one release of kind "knots",
+ * priced as an evaluation (dp_cost()) and counted among privacy_releases;
+ * its plan is this node's own (the sensitivity comes from its schema, the
+ * price from its ledger), charged before the noised histogram leaves.
+ */
+static int dp_knots_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
+                            unsigned t)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	unsigned noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
+	int64_t now = (int64_t)time(NULL);
+	char name[FL_LEDGER_MAX_NAME + 1];
+	struct fl_knots_dp kp;
+	struct dp_plan pl;
+	double rho;
+	int r;
+
+	if ((r = dp_release_plan(n, ref->round, "knots", name, &pl)) != 0)
+		return r;
+	rho = dp_cost(&pl, "knots") / FL_LEDGER_UNITS;
+	if ((r = fl_knots_dp_plan(n->s, rho, noisy, FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR, &kp)) !=
+	    0) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, "privacy_budget", "round %llu: %s", (unsigned long long)ref->round,
+		              why);
+	}
+	if ((r = dp_charge(n, name, ref->round, "knots", &pl, now)) != 0)
+		return r;
+	if ((r = fl_knots_dp_noise(&kp, v)) != 0)
+		return r;
+	fl_log(FL_LOG_INFO,
+	       "round %llu: noise added to the knots' histograms (%zu counts, variance %.6g, "
+	       "sensitivity %.6g; %u honest partners); this federation has spent epsilon %.6g "
+	       "of %g",
+	       (unsigned long long)ref->round, kp.len, kp.sigma2 / ldexp(1, 2 * kp.grid_bits),
+	       kp.l2, noisy, fl_dp_epsilon(pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta),
+	       pl.fed_epsilon);
+	fl_audit_event(n->audit, "privacy_release", "{s:s, s:I, s:s, s:s, s:f, s:f, s:f, s:i, s:I}",
+	               "federation", n->federation_id, "round", (json_int_t)ref->round, "kind",
+	               "knots", "mechanism", "distributed discrete Gaussian", "rho", rho,
+	               "sensitivity", kp.l2, "sigma2", kp.sigma2 / ldexp(1, 2 * kp.grid_bits),
+	               "grid_bits", kp.grid_bits, "honest_partners", (json_int_t)noisy);
+	return 0;
+}
+
+/*
+ * The knots a statistics task carries: checked against the schema (never
+ * taken on the coordinator's word), placed, and this partner's rows
+ * encoded with them before the statistics are taken.
+ */
+static int node_knots_take(struct fl_fednode *n, const Fedlead__Wire__StatsTask *t)
+{
+	const Fedlead__Wire__RoundRef *ref = t->ref;
+	size_t need = fl_knots_values_len(n->s);
+	char why[600];
+	int r;
+
+	if (need == 0 && t->n_knots == 0)
+		return 0;
+	if (need == 0 || t->n_knots == 0)
+		return refuse(n, "knots",
+		              "round %llu: the statistics task carries %zu knot values, the "
+		              "schema's features with knots from data need %zu",
+		              (unsigned long long)ref->round, t->n_knots, need);
+	if (fl_knots_check(n->s, t->knots, t->n_knots) != 0) {
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, "knots", "round %llu: %s", (unsigned long long)ref->round, why);
+	}
+	if ((r = node_knots_rows(n)) != 0 ||
+	    (r = fl_knots_rows_apply(n->knots, n->raw, t->knots, t->n_knots)) != 0 ||
+	    (r = node_knots_resplit(n)) != 0)
+		return r;
+	fl_log(FL_LOG_INFO,
+	       "round %llu: rows encoded with the %zu knots placed from the "
+	       "federation's data",
+	       (unsigned long long)ref->round, t->n_knots);
+	return 0;
+}
+
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
                       size_t *len)
 {
@@ -2119,7 +2275,12 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	                           type)) != 0)
 		return r;
 	switch (env->body_case) {
-	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK: return do_stats(n, ref, frame, len);
+	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK:
+		if (env->stats_task->histograms)
+			return node_knots_hist(n, ref, frame, len);
+		if ((r = node_knots_take(n, env->stats_task)) != 0)
+			return r;
+		return do_stats(n, ref, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
 		if ((r = check_standardize_sizes(n, env->standardize)) != 0)
 			return r;
@@ -2259,6 +2420,51 @@ out:
 }
 
 /* Verifies and saves the final model; *frame gets the Status to send. */
+/*
+ * The knots the final model records against those this node encoded its
+ * rows with: every partner trained on one encoding, and a model that says
+ * otherwise would explain and score leads on another (refused, naming the
+ * first knot that differs).
+ */
+static int node_knots_check_model(const struct fl_fednode *n, const uint8_t *file, size_t len)
+{
+	const struct fl_schema *mine;
+	struct fl_model *m = NULL;
+	int r = 0;
+
+	if (fl_knots_features(n->s) == 0)
+		return 0;
+	if (n->knots == NULL || fl_spline_unplaced(fl_knots_rows_schema(n->knots)) != SIZE_MAX)
+		return fl_fail(FL_ERR_AUTH, "knots: the final model came before this node was sent "
+		                            "the knots placed from the federation's data");
+	mine = fl_knots_rows_schema(n->knots);
+	if ((r = fl_model_decode(file, len, "final model", &m)) != 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < mine->n_features; i++) {
+		const struct fl_feature *f = &mine->features[i], *g = &m->schema->features[i];
+
+		if (!fl_knots_from_data(f))
+			continue;
+		if (g->knots == NULL) {
+			r = fl_fail(FL_ERR_AUTH,
+			            "knots: the model records no knots for feature \"%s\"",
+			            f->name);
+			break;
+		}
+		for (size_t j = 0; j < f->n_knots; j++)
+			if (g->knots[j] != f->knots[j]) {
+				r = fl_fail(
+				        FL_ERR_AUTH,
+				        "knots: the model records knot %zu of feature \"%s\" as "
+				        "%.17g, but this node encoded its rows with %.17g",
+				        j, f->name, g->knots[j], f->knots[j]);
+				break;
+			}
+	}
+	fl_model_free(m);
+	return r;
+}
+
 static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm, uint8_t **frame,
                       size_t *len)
 {
@@ -2269,6 +2475,8 @@ static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm,
 	                         sizeof(signer));
 	if (r == 0)
 		r = dp_check_model(n, fm->model_file.data, fm->model_file.len);
+	if (r == 0)
+		r = node_knots_check_model(n, fm->model_file.data, fm->model_file.len);
 	if (r == 0)
 		r = fl_model_write_file(n->model_out, fm->model_file.data, fm->model_file.len);
 	if (r != 0) {

@@ -541,6 +541,9 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		break;
 	}
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STATS_TASK:
+		if (check_vector(env->stats_task->knots, env->stats_task->n_knots, type, "knots",
+		                 why) != 0)
+			return 1;
 		return check_secagg_params(env->stats_task->secagg, type, why);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_EVAL_TASK:
 		if (check_vector(env->eval_task->w, env->eval_task->n_w, type, "w", why) != 0)
@@ -624,7 +627,8 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		switch (env->masked_update->kind) {
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS:
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL:
-		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG: break;
+		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG:
+		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST: break;
 		default:
 			return why_set(why, "masked_update: kind %d is not valid",
 			               (int)env->masked_update->kind);
@@ -692,7 +696,8 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		switch (u->kind) {
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS:
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL:
-		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG: break;
+		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG:
+		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST: break;
 		case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_NONE:
 			return why_set(why, "update: kind not set");
 		default: return why_set(why, "update: unknown kind %d", (int)u->kind);

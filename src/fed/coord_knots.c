@@ -1,0 +1,94 @@
+/*
+ * The coordinator's knots round (knots.h): before the statistics round of
+ * a schema whose spline or bins features give a knot count, the partners'
+ * fine histograms are summed (securely when the plan is secure), the knots
+ * are placed at the quantiles of the sum, and the statistics task carries
+ * them to every partner. The coordinator keeps them in its own copy of the
+ * schema, so the model records them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_int.h"
+#include "fedlead/error.h"
+#include "fedlead/knots.h"
+#include "fedlead/log.h"
+#include "fedlead/spline.h"
+
+int fl_coord_knots_schema_check(const struct fl_coord_settings *s, const struct fl_schema *schema)
+{
+	const struct fl_feature *f;
+
+	(void)s; /* the check is the same with and without privacy */
+	if (schema == NULL || fl_knots_features(schema) == 0)
+		return 0;
+	if ((f = fl_knots_unclipped(schema)) != NULL)
+		return fl_fail(FL_ERR_CONFIG,
+		               "feature \"%s\" places its knots from the federation's data, which "
+		               "needs a clip range in the schema (the partners' fine histograms "
+		               "span it); add \"clip\": [low, high] or write the knot values",
+		               f->name);
+	return 0;
+}
+
+uint64_t fl_coord_knots_releases(const struct fl_coord_settings *s, const struct fl_schema *schema)
+{
+	return s->privacy && schema != NULL && fl_knots_features(schema) > 0 ? 1 : 0;
+}
+
+int fl_coord_knots_needed(const struct fl_fedcoord *c)
+{
+	return c->schema != NULL && fl_knots_features(c->schema) > 0 && !c->knots_ready;
+}
+
+void fl_coord_begin_stats(struct fl_fedcoord *c)
+{
+	fl_coord_begin_round(c, fl_coord_knots_needed(c) ? T_KNOTS : T_STATS);
+}
+
+void fl_coord_knots_forget(struct fl_fedcoord *c)
+{
+	c->knots_ready = 0;
+}
+
+int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
+{
+	size_t n = fl_knots_values_len(c->schema);
+	double *k;
+	int r;
+
+	if ((k = malloc((n ? n : 1) * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if ((r = fl_knots_from_hist(c->schema, acc, k)) != 0)
+		goto out;
+	/* The caller's schema is read-only; the knots go into a copy that
+	 * stands for it from now on (same canonical text and fingerprint). */
+	if (c->kschema == NULL) {
+		if ((r = fl_schema_parse(c->schema->canonical, strlen(c->schema->canonical),
+		                         "schema", &c->kschema)) != 0)
+			goto out;
+		c->schema = c->kschema;
+	}
+	for (size_t i = 0, at = 0; i < c->kschema->n_features; i++) {
+		const struct fl_feature *f = &c->kschema->features[i];
+
+		if (!fl_knots_from_data(f))
+			continue;
+		if ((r = fl_schema_set_knots(c->kschema, i, k + at, f->n_knots)) != 0)
+			goto out;
+		at += f->n_knots;
+	}
+	free(c->knots);
+	c->knots = k;
+	c->n_knots = n;
+	k = NULL;
+	c->knots_ready = 1;
+	fl_log(FL_LOG_NOTICE,
+	       "knots of %zu features placed at the quantiles of the %zu partners' summed "
+	       "histograms",
+	       fl_knots_features(c->schema), fl_coord_count(c, 0, 1));
+	r = fl_coord_add_history(c, "knots");
+out:
+	free(k);
+	return r;
+}
