@@ -10,6 +10,7 @@ real federation is one draw). Needs python3-numpy.
                             [--no-init] [--pos-exp 0] [--share 0.1]
                             [--exact num,freq,rows] [--hess noisy|exact|free]
                             [--hshare 0.5] [--floor 1] [--last 1] [--pmin 0]
+                            [--noisy 2]
 
 Set DP_SIM_RUNS=1 in the environment to print every run's AUC difference.
 
@@ -301,6 +302,8 @@ def main():
     ap.add_argument("--no-init", dest="init", action="store_false",
                     help="start at w = 0 (the plan before), not at the statistics' rate")
     ap.add_argument("--pmin", type=float, default=0.0)
+    ap.add_argument("--noisy", type=int, default=2,
+                    help="honest partners the noise is calibrated for (3 - max_colluders)")
     ap.add_argument("--pos-exp", type=int, default=0,
                     help="positives count scaled by 2^-e in the statistics (2: the plan before)")
     ap.add_argument("--exact", default="", help="comma list of num,freq,rows: exact, budget still spent")
@@ -343,10 +346,10 @@ def main():
                 share = 0 if a.stats == "exact" else a.share
                 mu, sd, p, q = (mu0, sd0, p0, ytr.mean()) if share == 0 else stats_new(
                     X[~te], ytr, num, oh, clips, n_cat, rho * share, rng,
-                    exact=a.exact.split(","), pos_exp=a.pos_exp)
+                    exact=a.exact.split(","), pos_exp=a.pos_exp, noisy=a.noisy)
                 A = standardise(X, num, mu, sd)
                 w = plan_new(A[~te], ytr, blocks, p, oh, e, R, a.kappa, a.steps, 1.0, rng,
-                             share, nf, hess=a.hess, hshare=a.hshare, floor=a.floor, last=a.last, init=a.init, base_rate=q, pmin=a.pmin)
+                             share, nf, hess=a.hess, hshare=a.hshare, floor=a.floor, last=a.last, init=a.init, base_rate=q, pmin=a.pmin, noisy=a.noisy)
             q = sig(A[te] @ w)
             res.append((auc(yte, q), logloss(yte, q)))
             if os.environ.get("DP_SIM_RUNS"):
