@@ -7,16 +7,23 @@ real federation is one draw). Needs python3-numpy.
 
     python3 bench/dp_sim.py [--data bank|coil] [--eps 1] [--runs 40] [--steps 2]
                             [--kappa 0.75] [--stats built|exact] [--old]
+                            [--no-init] [--pos-exp 0] [--share 0.1]
+                            [--exact num,freq,rows] [--hess noisy|exact|free]
+                            [--hshare 0.5] [--floor 1] [--last 1] [--pmin 0]
+                            [--noisy 2]
+
+Set DP_SIM_RUNS=1 in the environment to print every run's AUC difference.
 
 Prints the held-out AUC and log-loss of the non-private model (Newton to
 convergence, l2 = 1) and, per epsilon, the private plan's mean, standard
 deviation and how many runs were more than 0.01 below.
 
 The plan as built: the statistics release takes a tenth of the rho
-(payload.c: numeric sums about the clip range's midpoint, counts 1/4 and
-level columns 1/2 of a lead's part), the evaluations split the rest
-equally; the first carries the Hessian at w = 0 and the gradient (equal
-shares), the others the gradient; the coordinator trains in its own
+(payload.c: numeric sums about the clip range's midpoint, the rows count
+1/4, the positives count 1 and level columns 1/2 of a lead's part), the
+evaluations split the rest equally; the first, at the intercept-only model
+of the statistics' rate of converted leads, carries the Hessian there and
+the gradient (equal shares), the others the gradient; the coordinator trains in its own
 encoding (every 0/1 column centred at its frequency, every column divided
 by k = kappa sqrt(E |x|^2 / (1 + features))), in which the nodes clip rows
 to sqrt(1 + features); the Hessian's known zeros (of the 0/1 encoding)
@@ -27,6 +34,14 @@ weights mapped back and scaled by min(1, R k / sqrt(E |x|^2)).
 no budget. --old: the plan before this one (the statistics a quarter of
 rho with sums about 0, counts weighted 4; no centring, rows clipped to
 sqrt(1 + features) as standardised; Hessian 1.5 : gradient 1; 3 steps).
+The other options are the experiments of bench/README.md: --no-init starts
+at w = 0 (Hessian (1/4) X^T X), --pos-exp 2 weights the positives as the
+rows count; --share is the statistics' share of rho; --exact makes parts
+of the statistics exact while still spending their budget; --hess exact
+releases a noise-free Hessian (its budget spent), free none (all to the
+gradient, the Hessian exact); --hshare is the Hessian's share of the first
+evaluation, --floor multiplies the eigenvalue floor, --last the last step,
+--pmin leaves levels rarer than that uncentred.
 """
 import argparse, csv, json, math, os
 import numpy as np
@@ -190,10 +205,10 @@ def plan(X, y, Z, eps, R, steps, l2, rng, delta=1e-6, noisy=2, parts=3):
 
 
 
-def stats_new(X, num, oh, clips, n_cat, rho, rng, noisy=2, parts=3):
+def stats_new(X, y, num, oh, clips, n_cat, rho, rng, noisy=2, parts=3, exact=(), pos_exp=2):
     """The statistics release as built: means and deviations of the numeric
     columns and the levels' frequencies from one noised release."""
-    l2sq = 2 / 16.0 + n_cat / 4.0
+    l2sq = 1 / 16.0 + 4.0 ** -pos_exp + n_cat / 4.0
     bounds = []
     for lo, hi in clips:
         c = lo / 2 + hi / 2
@@ -203,7 +218,12 @@ def stats_new(X, num, oh, clips, n_cat, rho, rng, noisy=2, parts=3):
         bounds.append((c, s1, s2))
     sd = math.sqrt(parts * l2sq / (2 * noisy * rho))
     rows = max(2, round(len(X) + rng.normal(0, sd) * 4))
+    pos = min(max(round(y.sum() + rng.normal(0, sd) * 2 ** pos_exp), 1), rows - 1)
     p = np.clip(np.round(X[:, oh].sum(0) + rng.normal(0, sd, oh.sum()) * 2), 0, rows) / rows
+    if "rows" in exact:
+        rows, pos = len(X), y.sum()
+    if "freq" in exact:
+        p = X[:, oh].mean(0)
     Xn = X[:, num]
     mu, sg = np.zeros(Xn.shape[1]), np.ones(Xn.shape[1])
     for j, ((lo, hi), (c, s1, s2)) in enumerate(zip(clips, bounds)):
@@ -211,16 +231,18 @@ def stats_new(X, num, oh, clips, n_cat, rho, rng, noisy=2, parts=3):
         m = np.clip(((Xn[:, j] - c).sum() + rng.normal(0, sd) * s1) / rows, lo - c, hi - c)
         v = np.square(Xn[:, j] - c).sum() + rng.normal(0, sd) * s2
         mu[j], sg[j] = m + c, math.sqrt(np.clip(v / rows - m * m, w * w / 400, w * w / 4))
-    return mu, sg, p
+    if "num" in exact:
+        mu, sg = Xn.mean(0), Xn.std(0)
+    return mu, sg, p, pos / rows
 
 
 def plan_new(X, y, blocks, p_oh, oh, eps, R, kappa, steps, l2, rng, share_stats, nf,
-             delta=1e-6, noisy=2, parts=3):
+             delta=1e-6, noisy=2, parts=3, hess="noisy", hshare=0.5, floor=1.0, last=1.0, init=False, base_rate=None, pmin=0.0):
     """The evaluations as built, on X standardised (numeric) with 0/1 levels;
     returns the model's weights in those units."""
     n, d = X.shape
     p = np.zeros(d)
-    p[np.where(oh)[0]] = np.where((p_oh > 0) & (p_oh < 1), p_oh, 0)
+    p[np.where(oh)[0]] = np.where((p_oh > 0) & (p_oh < 1) & (p_oh >= pmin), p_oh, 0)
     E = 1 + (~oh[1:]).sum() + np.sum(p * (1 - p))
     k = kappa * math.sqrt(E / (1 + nf))
     M = np.eye(d) / k
@@ -234,14 +256,18 @@ def plan_new(X, y, blocks, p_oh, oh, eps, R, kappa, steps, l2, rng, share_stats,
     r_eval = rho * (1 - share_stats) / steps
     k2 = parts / (2 * noisy)
     w = np.zeros(d)
+    if init:  # the intercept at the base rate of the statistics' counts
+        q = base_rate
+        w[0] = k * math.log(q / (1 - q))
     for t in range(steps):
         pr = sig(Xe @ w)
-        rg = r_eval / 2 if t == 0 else r_eval  # the loss's 1 % left out
+        rg = r_eval * (1 - hshare) if t == 0 and hess in ("noisy", "exact") else r_eval
         g = Xe.T @ (pr - y) + rng.normal(0, math.sqrt(k2 * R * R / rg), d)
         if t == 0:
-            H = Xe.T @ Xe / 4
-            E_ = np.triu(rng.normal(0, math.sqrt(k2 * (R ** 4 / 16) / (r_eval / 2)), (d, d)))
-            H = H + E_ + np.triu(E_, 1).T
+            H = (Xe * (pr * (1 - pr))[:, None]).T @ Xe
+            E_ = np.triu(rng.normal(0, math.sqrt(k2 * (R ** 4 / 16) / (r_eval * hshare)), (d, d)))
+            if hess == "noisy":
+                H = H + E_ + np.triu(E_, 1).T
             ss = ws = 0.0
             for b in blocks:
                 for a in range(len(b)):
@@ -254,8 +280,8 @@ def plan_new(X, y, blocks, p_oh, oh, eps, R, kappa, steps, l2, rng, share_stats,
                         H[l, j] = H[j, l]
             s = math.sqrt(ss / ws)
             ev, V = np.linalg.eigh(H + P)
-            B = (V * np.maximum(ev, l2p + math.sqrt(d) * s)) @ V.T
-        w = w - np.linalg.solve(B, g + P @ w)
+            B = (V * np.maximum(ev, l2p + floor * math.sqrt(d) * s)) @ V.T
+        w = w - (last if t == steps - 1 and t > 0 else 1.0) * np.linalg.solve(B, g + P @ w)
     cal = min(1.0, R * k / math.sqrt(E))
     return cal * (M.T @ w)
 
@@ -268,6 +294,19 @@ def main():
     ap.add_argument("--kappa", type=float, default=0.75)
     ap.add_argument("--stats", default="built")
     ap.add_argument("--old", action="store_true")
+    ap.add_argument("--share", type=float, default=0.1)
+    ap.add_argument("--hess", default="noisy", help="noisy | exact (budget spent) | free (no release)")
+    ap.add_argument("--hshare", type=float, default=0.5)
+    ap.add_argument("--floor", type=float, default=1.0)
+    ap.add_argument("--last", type=float, default=1.0)
+    ap.add_argument("--no-init", dest="init", action="store_false",
+                    help="start at w = 0 (the plan before), not at the statistics' rate")
+    ap.add_argument("--pmin", type=float, default=0.0)
+    ap.add_argument("--noisy", type=int, default=2,
+                    help="honest partners the noise is calibrated for (3 - max_colluders)")
+    ap.add_argument("--pos-exp", type=int, default=0,
+                    help="positives count scaled by 2^-e in the statistics (2: the plan before)")
+    ap.add_argument("--exact", default="", help="comma list of num,freq,rows: exact, budget still spent")
     a = ap.parse_args()
     X, y, te, num, clips, Z, nf = load(a.data)
     n_cat = nf - len(clips)
@@ -304,14 +343,17 @@ def main():
                 A = standardise(X, num, mu, sd)
                 w = plan(A[~te], ytr, Z, eps_of(rho * (1 - share), 1e-6), R, a.steps, 1.0, rng)
             else:
-                share = 0 if a.stats == "exact" else 0.1
-                mu, sd, p = (mu0, sd0, p0) if share == 0 else stats_new(
-                    X[~te], num, oh, clips, n_cat, rho * share, rng)
+                share = 0 if a.stats == "exact" else a.share
+                mu, sd, p, q = (mu0, sd0, p0, ytr.mean()) if share == 0 else stats_new(
+                    X[~te], ytr, num, oh, clips, n_cat, rho * share, rng,
+                    exact=a.exact.split(","), pos_exp=a.pos_exp, noisy=a.noisy)
                 A = standardise(X, num, mu, sd)
                 w = plan_new(A[~te], ytr, blocks, p, oh, e, R, a.kappa, a.steps, 1.0, rng,
-                             share, nf)
+                             share, nf, hess=a.hess, hshare=a.hshare, floor=a.floor, last=a.last, init=a.init, base_rate=q, pmin=a.pmin, noisy=a.noisy)
             q = sig(A[te] @ w)
             res.append((auc(yte, q), logloss(yte, q)))
+            if os.environ.get("DP_SIM_RUNS"):
+                print("run %d: %.4f" % (k, res[-1][0] - base))
         res = np.array(res)
         print("epsilon %g, %s plan, %d steps, stats %s: AUC %.4f (mean %+.4f, sd %.4f, %d of %d runs "
               "more than 0.01 below), log-loss %.4f" % (

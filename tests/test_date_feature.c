@@ -385,12 +385,12 @@ static void test_scaler(void **state)
 /*
  * Differential privacy needs a clip range on a date's age as on a numeric
  * value. The plan's sensitivities by hand, for one date with clip
- * [0, 3650] and missing=impute: rows and positives 1/4 each (l1 0.5,
- * l2^2 0.125); the age's count 1; its sums about the midpoint 1825: of
+ * [0, 3650] and missing=impute: rows 1/4 and positives 1 (l1 1.25,
+ * l2^2 1.0625); the age's count 1; its sums about the midpoint 1825: of
  * x - 1825, 1825 / 2048, and of (x - 1825)^2, 1825^2 / 2^22; the weekday
  * and month blocks 1/2 each.
- *   l1   = 0.5 + 1 + 0.89111328125 + 0.79408288002014160 + 1 = 4.185196161270142
- *   l2^2 = 0.125 + 1 + 0.89111328125^2 + 0.7940828800201416^2 + 0.5 = 3.049650500361224
+ *   l1   = 1.25 + 1 + 0.89111328125 + 0.79408288002014160 + 1 = 4.935196161270142
+ *   l2^2 = 1.0625 + 1 + 0.89111328125^2 + 0.7940828800201416^2 + 0.5 = 3.987150500361224
  * Noised: rows, positives, the age's count, sum and sum of squares, and the
  * 19 one-hot sums: 24.
  */
@@ -417,8 +417,8 @@ static void test_privacy(void **state)
 	assert_null(fl_payload_stats_unclipped(s));
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1e12, &p), 0);
 	assert_int_equal(p.n_noised, 24);
-	assert_true(fabs(p.l1 - 4.185196161270142) < 1e-12);
-	assert_true(fabs(p.l2 * p.l2 - 3.049650500361224) < 1e-12);
+	assert_true(fabs(p.l1 - 4.935196161270142) < 1e-12);
+	assert_true(fabs(p.l2 * p.l2 - 3.987150500361224) < 1e-12);
 	fl_schema_free(s);
 }
 

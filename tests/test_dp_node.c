@@ -599,8 +599,8 @@ static void restore_schema(struct swapped *sw)
 
 /*
  * Each noised entry of the statistics vector and its scale exponent, by
- * hand from the bounds in payload.h: rows and positives 1, divided by 4
- * (2^2, so 1/16 each in the l2 sensitivity squared); a numeric feature's
+ * hand from the bounds in payload.h: rows 1, divided by 4 (2^2, so 1/16
+ * in the l2 sensitivity squared), positives 1 undivided; a numeric feature's
  * sums about its clip range's midpoint, with B the half-range 4.5 ([0, 9],
  * [1, 10]), 2.5 ([1, 6]) or 6 ([0, 12]) scaled by the power of two at or
  * above B and B^2 (8 and 32; 4 and 8; 8 and 64; every feature is
@@ -611,11 +611,12 @@ static void restore_schema(struct swapped *sw)
 static double stats_layout(const struct fl_schema *s, int *exp)
 {
 	size_t d = s->dim, len = fl_payload_stats_len(d);
-	double l2sq = 2 / 16.0;
+	double l2sq = 1 / 16.0 + 1; /* rows 1/4, positives 1 */
 
 	for (size_t k = 0; k < len; k++)
 		exp[k] = INT_MIN;
-	exp[0] = exp[1] = 2;
+	exp[0] = 2;
+	exp[1] = 0;
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 		size_t j = f->enc_offset;

@@ -1616,9 +1616,12 @@ static void test_privacy_plan_version(void **state)
  * centred at its frequency p_j (the model scaler's baseline), every
  * column divided by k = 0.75 sqrt(E / (1 + features)), E = 1 + the
  * values' columns + sum p_j (1 - p_j), and l2 / k^2 for l2: the Hessian
- * at w = 0 plus the l2 term, its eigenvalues floored at that l2 (the noise
- * measured on the schema's zero entries is 0), and `steps` full steps from
- * w = 0 with it and the exact gradient; then back to the model's
+ * at the start plus the l2 term, its eigenvalues floored at that l2 (the
+ * noise measured on the schema's zero entries is 0), and `steps` full steps
+ * with it and the exact gradient from the start: every weight 0 but the
+ * intercept, k log(P / N) for P converted and N other leads (class weight
+ * 1: the intercept column is 1 / k, so the model starts at the log-odds of
+ * the rate of converted leads); then back to the model's
  * standardised units (w_j / k, and the intercept (w_0 - sum p_j w_j) / k;
  * no row was clipped, so no calibration).
  */
@@ -1628,7 +1631,7 @@ static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *
 	size_t n = fx->raw->n, d = fx->s->dim;
 	double *X = malloc(n * d * sizeof(double)), *H = malloc(d * d * sizeof(double));
 	double *F = malloc(d * d * sizeof(double)), *g = malloc(d * sizeof(double)), loss;
-	double *p = calloc(d, sizeof(double)), E = 1, k, w0;
+	double *p = calloc(d, sizeof(double)), E = 1, k, w0, pos = 0;
 	struct fl_scaler *sc = NULL;
 
 	assert_non_null(X);
@@ -1660,6 +1663,9 @@ static void dp_plan_reference(const struct fixture *fx, const struct fl_scaler *
 	for (size_t i = 0; i < n; i++)
 		fl_scaler_apply(sc, X + i * d);
 	memset(w, 0, d * sizeof(double));
+	for (size_t i = 0; i < n; i++)
+		pos += fx->raw->y[i];
+	w[0] = k * log(pos / ((double)n - pos));
 	fl_linalg_logistic(X, n, d, fx->raw->y, NULL, w, &loss, g, H);
 	for (size_t j = 1; j < d; j++)
 		H[j * d + j] += l2;

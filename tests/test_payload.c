@@ -369,11 +369,11 @@ static struct fl_schema *leads_schema(const char *age_clip, const char *visits_c
  * midpoint: age clip [0, 40] (impute), midpoint 20: count 1, sum 20 / 32,
  * sum of squares 400 / 512; visits [-0.5, 0.25], midpoint -0.125: B =
  * 0.375 is below 1, so its scales stay 2^0: sum 0.375, sum of squares
- * 0.140625; rows and positives 1/4 each; the two categorical features
- * 1/2 each.
- *   l1   = 0.5 + 1 + 0.625 + 0.78125 + 0.375 + 0.140625 + 1 = 4.421875
- *   l2^2 = 0.125 + 1 + 0.390625 + 0.6103515625 + 0.140625 + 0.019775390625 + 0.5
- *        = 2.786376953125
+ * 0.140625; rows 1/4, positives 1; the two categorical features 1/2
+ * each.
+ *   l1   = 0.25 + 1 + 1 + 0.625 + 0.78125 + 0.375 + 0.140625 + 1 = 5.171875
+ *   l2^2 = 0.0625 + 1 + 1 + 0.390625 + 0.6103515625 + 0.140625 + 0.019775390625
+ *          + 0.5 = 3.723876953125
  * 13 entries noised: rows, positives, age's count, sum and sum of squares,
  * visits' sum and sum of squares, six level columns' sums. Without a clip
  * range the plan is refused.
@@ -387,14 +387,14 @@ static void test_stats_dp_plan(void **state)
 	assert_null(fl_payload_stats_unclipped(s));
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1e12, &p), 0);
 	assert_int_equal(p.n_noised, 13);
-	assert_near(p.l1, 4.421875, 1e-12);
-	assert_near(p.l2 * p.l2, 2.786376953125, 1e-12);
+	assert_near(p.l1, 5.171875, 1e-12);
+	assert_near(p.l2 * p.l2, 3.723876953125, 1e-12);
 	/* The finest noise lands on multiples of 2^(0 - bits): bits <= 16. */
 	assert_true(p.sigma2 >= 1 && p.grid_bits >= 0 && p.grid_bits <= 16);
 	/* No variance up to 1 suffices: refused, not released with less. */
 	assert_int_equal(fl_payload_stats_dp_plan(s, 0.01, 2, 16, 1, &p), FL_ERR_LIMIT);
 	assert_string_equal(fl_errmsg(), "a statistics release of rho 0.01 with sensitivity "
-	                                 "1.66924 needs more noise than a node can add");
+	                                 "1.92973 needs more noise than a node can add");
 	bare = leads_schema(NULL, "[0, 1]");
 	assert_string_equal(fl_payload_stats_unclipped(bare)->name, "age");
 	assert_int_equal(fl_payload_stats_dp_plan(bare, 0.01, 2, 16, 1e12, &p), FL_ERR_INVALID);

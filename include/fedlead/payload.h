@@ -70,11 +70,11 @@ int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
  *
  * One noise scale fits all the noised entries: entry k is divided by a
  * power of two 2^e_k >= its bound (e_k >= 0; exact in binary), so that one
- * lead moves each scaled entry by at most 1; rows and positives are
- * divided by 4 (e = 2) and level columns by 2 (e = 1), so that they take
- * little of the sensitivity (payload.c says why); the noise is added on a
- * grid of 2^-bits in those units, and the entry is sent in them: at most
- * the rows plus the noise whatever the clip ranges, so it fits the
+ * lead moves each scaled entry by at most 1; rows are divided by 4 (e =
+ * 2), positives not (e = 0) and level columns by 2 (e = 1), so that they
+ * take little of the sensitivity (payload.c says why); the noise is added
+ * on a grid of 2^-bits in those units, and the entry is sent in them: at
+ * most the rows plus the noise whatever the clip ranges, so it fits the
  * fixed-point bound for any clip (fl_payload_stats_denoise() multiplies
  * it back). The l2 sensitivity of the scaled vector is sqrt(sum of
  * (bound_k / 2^e_k)^2 over the groups above, a categorical feature or a

@@ -231,4 +231,17 @@ double fl_coord_dp_freq(const struct fl_fedcoord *c, size_t j);
  */
 void fl_coord_dp_model_weights(const struct fl_fedcoord *c, const double *w, double *out);
 
+/*
+ * Where the privacy plan starts: the intercept's weight in the plan's
+ * encoding (its column is 1 / k) at the log-odds of the class-weighted
+ * rate of converted leads in the statistics, every other weight 0. The
+ * first evaluation's Hessian is then the one near a model that ranks
+ * nothing yet, sum c r (1 - r) x x^T with r that rate, instead of the
+ * bound (1/4) sum c x x^T at w = 0, which for CoIL's 6 % converted leads
+ * is 4.4 times too curved: two Newton steps with it went a quarter of the
+ * way (bench/README.md, "Differential privacy"). Post-processing of the
+ * released counts; 0 when they are missing.
+ */
+double fl_coord_dp_intercept(const struct fl_fedcoord *c);
+
 #endif

@@ -333,3 +333,13 @@ void fl_coord_dp_model_weights(const struct fl_fedcoord *c, const double *w, dou
 	}
 	out[0] = cal * w0 / k;
 }
+
+double fl_coord_dp_intercept(const struct fl_fedcoord *c)
+{
+	double pos = c->total_positives, neg = c->total_rows - c->total_positives;
+
+	/* The statistics' counts are clamped to 1 .. rows - 1 when noisy. */
+	if (!(pos > 0 && neg > 0 && c->pos_weight > 0))
+		return 0;
+	return dp_k(c) * log(c->pos_weight * pos / neg);
+}
