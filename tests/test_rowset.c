@@ -391,12 +391,13 @@ static void test_threads_bit_identical(void **state)
 
 /* Bank marketing with splines: B-spline pairs in the compact rows (knots
  * from the data, a special value, a missing indicator beside a spline),
- * one-hot groups and a plain number. */
+ * one-hot groups, bins with their knots given (a one-hot group too) and a
+ * plain number. */
 static const char SPLINE_SCHEMA[] =
         "{\"fedlead_schema\": 1,\n"
         " \"label\": {\"column\": \"y\", \"positive\": \"yes\", \"negative\": \"no\"},\n"
         " \"ignore\": [\"marital\", \"education\", \"default\", \"housing\", \"loan\",\n"
-        "            \"contact\", \"day\", \"campaign\", \"poutcome\"],\n"
+        "            \"contact\", \"campaign\", \"poutcome\"],\n"
         " \"features\": [\n"
         "  {\"name\": \"age\", \"type\": \"numeric\", \"transform\": \"spline\"},\n"
         "  {\"name\": \"job\", \"type\": \"categorical\", \"values\": [\"admin.\",\n"
@@ -409,6 +410,8 @@ static const char SPLINE_SCHEMA[] =
         "   \"transform\": \"spline\", \"knots\": 6},\n"
         "  {\"name\": \"pdays\", \"type\": \"numeric\", \"transform\": \"spline\",\n"
         "   \"knots\": 4, \"special\": [-1]},\n"
+        "  {\"name\": \"day\", \"type\": \"numeric\", \"transform\": \"bins\",\n"
+        "   \"knots\": [0.5, 5.5, 10.5, 15.5, 20.5, 25.5, 31.5]},\n"
         "  {\"name\": \"previous\", \"type\": \"numeric\"}]}\n";
 
 static struct fl_schema *spline_schema(void)
@@ -451,10 +454,11 @@ static void test_spline_pairs(void **state)
 	assert_non_null(y);
 	assert_int_equal(fl_rowset_layout_auto(sc), FL_ROWS_COMPACT);
 	rs = spline_rows(sc, FL_ROWS_AUTO);
-	/* Four splines as pairs; the one-hot groups and the missing indicator
-	 * as slots; the intercept and previous dense. */
+	/* Four splines as pairs; the one-hot groups, the bins (knots given)
+	 * and the missing indicator as slots; the intercept and previous
+	 * dense. */
 	assert_int_equal(rs->ns, 4);
-	assert_int_equal(rs->nk, 3);
+	assert_int_equal(rs->nk, 4);
 	assert_int_equal(rs->nd, 2);
 	assert_null(rs->R);
 	for (size_t i = 0; i < sd->n_features; i++)

@@ -37,6 +37,14 @@ static void add_group(struct fl_rowset *rs, int *in_group, size_t first, size_t 
 
 /* Fills dcol and the groups of s (groups only when compact). in_group has
  * d entries. Groups come in column order, so a row's K is ascending. */
+/* Whether feature f's bins are a one-hot group: knots known before its rows
+ * are encoded, so each row sets one bin or special-value column, or none
+ * (missing). */
+static int bins_group(const struct fl_feature *f)
+{
+	return f->type == FL_NUMERIC && f->transform == FL_TRANSFORM_BINS && f->knots != NULL;
+}
+
 static int plan_layout(const struct fl_schema *s, int compact, struct fl_rowset *rs, int *in_group)
 {
 	rs->nk = rs->nd = rs->ns = 0;
@@ -59,6 +67,8 @@ static int plan_layout(const struct fl_schema *s, int compact, struct fl_rowset 
 			for (size_t j = off; j < end; j++)
 				in_group[j] = 1;
 		}
+		if (bins_group(f))
+			add_group(rs, in_group, off, off + fl_spline_basis_width(f) + f->n_special);
 
 		if (f->type == FL_CATEGORICAL) {
 			add_group(rs, in_group, off, off + f->enc_width);
@@ -99,6 +109,10 @@ static void count_layout(const struct fl_schema *s, size_t *nd, size_t *nk, size
 
 		if (spline_pairs(f)) {
 			(*ns)++;
+			grouped += fl_spline_basis_width(f) + f->n_special;
+		}
+		if (bins_group(f)) {
+			(*nk)++;
 			grouped += fl_spline_basis_width(f) + f->n_special;
 		}
 

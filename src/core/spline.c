@@ -306,12 +306,43 @@ void fl_transform_column_name(const struct fl_feature *f, size_t k, char *buf, s
 		         ")");
 }
 
+/* Whether the sorted sample looks like a day of the month: whole numbers
+ * from 1 to 31 and nearly every one of them present. */
+static int day_of_month(const double *v, size_t n, uint64_t distinct)
+{
+	if (n == 0 || distinct < FL_SPLINE_DRAFT_MIN_DAYS || distinct > 31 || v[0] < 1 ||
+	    v[n - 1] > 31)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != floor(v[i]))
+			return 0;
+	return 1;
+}
+
 int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct, char *why,
                        size_t whysz)
 {
 	size_t used = strlen(why), run = 0;
 	json_t *sp;
 
+	/* A day of the month acts through the calendar (paydays, month ends,
+	 * when a campaign ran), not along a smooth curve: one bin per day,
+	 * written out so every partner cuts at the same places. */
+	if (day_of_month(v, n, distinct)) {
+		json_t *k = json_array();
+
+		if (k == NULL || json_object_set_new(jf, "transform", json_string("bins")) != 0 ||
+		    json_object_set_new(jf, "knots", k) != 0)
+			return FL_ERR_NOMEM;
+		for (int d = 0; d <= 31; d++)
+			if (json_array_append_new(k, json_real(d + 0.5)) != 0)
+				return FL_ERR_NOMEM;
+		snprintf(why + used, whysz - used,
+		         "; bins, one per day: whole numbers from 1 to 31 (%llu distinct), a day "
+		         "of the month, whose effect need not be smooth",
+		         (unsigned long long)distinct);
+		return 0;
+	}
 	if (distinct < FL_SPLINE_DRAFT_MIN_DISTINCT) {
 		snprintf(why + used, whysz - used, "; linear: %llu distinct values, fewer than %d",
 		         (unsigned long long)distinct, FL_SPLINE_DRAFT_MIN_DISTINCT);
