@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/spline_int.h"
+
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
 #include "fedlead/metrics.h"
@@ -298,6 +300,37 @@ static void test_quantile_knots(void **state)
 	fl_schema_free(s);
 }
 
+/* The draft gives a day of the month one bin per day, written out, and
+ * says why; other small whole numbers keep the spline. */
+static void test_draft_day_of_month(void **state)
+{
+	double day[600], visits[600];
+	char why[256];
+	json_t *jf = json_object(), *k;
+
+	(void)state;
+	for (size_t i = 0; i < 600; i++) {
+		day[i] = (double)(1 + i * 31 / 600);
+		visits[i] = (double)(i * 30 / 600);
+	}
+	why[0] = '\0';
+	assert_int_equal(fl_transform_draft(jf, day, 600, 31, why, sizeof(why)), 0);
+	assert_string_equal(json_string_value(json_object_get(jf, "transform")), "bins");
+	k = json_object_get(jf, "knots");
+	assert_int_equal(json_array_size(k), 32);
+	assert_double_equal(json_real_value(json_array_get(k, 0)), 0.5, 0);
+	assert_double_equal(json_real_value(json_array_get(k, 31)), 31.5, 0);
+	assert_string_equal(why, "; bins, one per day: whole numbers from 1 to 31 (31 distinct), "
+	                         "a day of the month, whose effect need not be smooth");
+	json_decref(jf);
+	/* 0 to 29: not days. */
+	jf = json_object();
+	why[0] = '\0';
+	assert_int_equal(fl_transform_draft(jf, visits, 600, 30, why, sizeof(why)), 0);
+	assert_string_equal(json_string_value(json_object_get(jf, "transform")), "spline");
+	json_decref(jf);
+}
+
 /* Leads whose conversion rises and then falls with age (a hump a line
  * cannot draw), with -1 meaning "never contacted" and converting often. */
 static void write_hump(const char *path, size_t n, unsigned seed)
@@ -506,6 +539,7 @@ int main(void)
 	        cmocka_unit_test(test_spline_columns),
 	        cmocka_unit_test(test_bins_special_missing),
 	        cmocka_unit_test(test_quantile_knots),
+	        cmocka_unit_test(test_draft_day_of_month),
 	        cmocka_unit_test(test_local_model_end_to_end),
 	        cmocka_unit_test(test_model_without_knots_refused),
 	        cmocka_unit_test(test_monotone_refused),

@@ -16,10 +16,28 @@
  *   K  n x nk column indices, one slot per group: the group's column that
  *      is set, or d when none is (a missing date sets no weekday)
  *   V  n x nk values of the slots, or NULL when every set column is 1 (the
- *      one-hot case; splines will store a few basis values here)
+ *      one-hot case)
+ *   S  n x ns: per spline feature stored as pairs, the first of the
+ *      FL_SPLINE_WINDOW consecutive columns its row sets
+ *   B  n x ns x FL_SPLINE_WINDOW: their values
+ *   R  n x ns raw values (NaN: missing or special) while the knots are not
+ *      placed (fl_spline_prepare_rows() expands them), else NULL
  *   y  n labels, 0 or 1
  * A group's slot can hold any column of its range, so a feature that gives
  * a few (index, value) pairs takes as many slots.
+ *
+ * Spline features (issue 13's "fixed number of (index, value) pairs per
+ * row"): a cubic B-spline value has at most four non-zero basis values, so
+ * in the compact layout a spline whose rows arrive before its knots are
+ * placed (fl_rowset_load(), knots from data) is stored as its raw B-spline
+ * window b (first column, four values): a special value is a window ending
+ * at its indicator column (0, 0, 0, 1), a missing one a window of zeros
+ * (the missing indicator is its own group). The encoded columns are
+ * L^-1 b (spline.h, the P-spline transform), dense in the block; the passes
+ * work in the raw basis instead, with the block's weights mapped to
+ * beta = L^-T w before a pass and its gradient and Hessian mapped back
+ * (g = L^-1 g_beta, H = L^-1 H_beta L^-T) after it: the same sums, with
+ * the Hessian accumulating only the pairs present in a row.
  *
  * The layout is chosen from the schema alone (fl_rowset_layout_auto()), so
  * every row of a file and every fold of it share it. Dense means nk = 0 and
@@ -42,17 +60,29 @@ enum fl_rows_layout { FL_ROWS_AUTO = 0, FL_ROWS_DENSE = 1, FL_ROWS_COMPACT = 2 }
  * gives the same bits. */
 #define FL_ROWSET_CHUNK_ROWS ((size_t)1 << 16)
 
+/* A spline feature stored as pairs: columns [off, end) are its basis
+ * (nb columns) and special-value indicators; Li is L^-1 (nb x nb, lower
+ * triangular, row-major), the rowset's own copy. */
+struct fl_rowset_spline {
+	uint32_t off, nb, end;
+	double *Li;
+};
+
 struct fl_rowset {
 	size_t n, cap, d;
-	size_t nd, nk;
-	uint32_t *dcol;          /* nd dense column indices, ascending */
-	uint32_t *gfirst, *gend; /* nk groups: columns [gfirst, gend) */
-	double *X;               /* n x nd */
-	uint32_t *K;             /* n x nk; d = no column set */
-	double *V;               /* n x nk, or NULL (all ones) */
-	double *y;               /* n */
-	size_t chunk_rows;       /* rows per chunk of a pass; 0 = FL_ROWSET_CHUNK_ROWS */
-	int view;                /* 1: borrows every array (fl_rowset_view()) */
+	size_t nd, nk, ns;
+	uint32_t *dcol;              /* nd dense column indices, ascending */
+	uint32_t *gfirst, *gend;     /* nk groups: columns [gfirst, gend) */
+	double *X;                   /* n x nd */
+	uint32_t *K;                 /* n x nk; d = no column set */
+	double *V;                   /* n x nk, or NULL (all ones) */
+	struct fl_rowset_spline *sp; /* ns spline features stored as pairs */
+	uint32_t *S;                 /* n x ns window starts */
+	double *B;                   /* n x ns x FL_SPLINE_WINDOW window values */
+	double *R;                   /* n x ns raw values before expansion, or NULL */
+	double *y;                   /* n */
+	size_t chunk_rows;           /* rows per chunk of a pass; 0 = FL_ROWSET_CHUNK_ROWS */
+	int view;                    /* 1: borrows every array (fl_rowset_view()) */
 };
 
 /*
@@ -64,6 +94,13 @@ struct fl_rowset {
  * where BLAS is fastest.
  */
 enum fl_rows_layout fl_rowset_layout_auto(const struct fl_schema *s);
+
+/*
+ * Expands the spline features stored as pairs whose raw values R holds,
+ * with the knots of s (the schema the rowset was made from, knots now
+ * placed): fl_spline_prepare_rows() calls it. Frees R.
+ */
+void fl_rowset_expand_splines(struct fl_rowset *rs, const struct fl_schema *s);
 
 /* An empty rowset of schema s in layout (AUTO chooses), room for cap rows.
  * Returns 0 or FL_ERR_NOMEM. */

@@ -66,6 +66,18 @@ int fl_spline_is_block(const struct fl_feature *f);
 /* Spline or bin columns of f (without specials and missing indicator). */
 size_t fl_spline_basis_width(const struct fl_feature *f);
 
+/* Cubic B-splines: at most this many are non-zero at any value. */
+#define FL_SPLINE_WINDOW 4
+
+/*
+ * The raw B-spline values of spline feature f (knots placed) at the clipped
+ * value v (not special, not missing): b[0..FL_SPLINE_WINDOW) are basis
+ * functions *first.. of f, every other one is exactly 0. The encoded
+ * columns are L^-1 b (above): column i is sum_{j <= i} pspline[i][j] b_j,
+ * summed in ascending j, which is how fl_spline_encode() computes it.
+ */
+void fl_spline_window(const struct fl_feature *f, double v, size_t *first, double *b);
+
 /* Which special value v is (index into f->special), or -1. */
 int fl_spline_special(const struct fl_feature *f, double v);
 

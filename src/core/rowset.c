@@ -12,7 +12,18 @@
 
 #include "fedlead/error.h"
 #include "fedlead/rows.h"
+#include "fedlead/spline.h"
 #include "fedlead/splitmix.h"
+
+#define W FL_SPLINE_WINDOW
+
+/* Whether feature f is stored as B-spline pairs in the compact layout: a
+ * spline whose rows arrive with the raw value (knots still to be placed). */
+static int spline_pairs(const struct fl_feature *f)
+{
+	return f->type == FL_NUMERIC && f->transform == FL_TRANSFORM_SPLINE && f->knots == NULL &&
+	       f->pspline != NULL && fl_spline_basis_width(f) >= W;
+}
 
 /* Marks columns [first, end) as group g. */
 static void add_group(struct fl_rowset *rs, int *in_group, size_t first, size_t end)
@@ -26,13 +37,38 @@ static void add_group(struct fl_rowset *rs, int *in_group, size_t first, size_t 
 
 /* Fills dcol and the groups of s (groups only when compact). in_group has
  * d entries. Groups come in column order, so a row's K is ascending. */
-static void plan_layout(const struct fl_schema *s, int compact, struct fl_rowset *rs, int *in_group)
+/* Whether feature f's bins are a one-hot group: knots known before its rows
+ * are encoded, so each row sets one bin or special-value column, or none
+ * (missing). */
+static int bins_group(const struct fl_feature *f)
 {
-	rs->nk = rs->nd = 0;
+	return f->type == FL_NUMERIC && f->transform == FL_TRANSFORM_BINS && f->knots != NULL;
+}
+
+static int plan_layout(const struct fl_schema *s, int compact, struct fl_rowset *rs, int *in_group)
+{
+	rs->nk = rs->nd = rs->ns = 0;
 	memset(in_group, 0, s->dim * sizeof(*in_group));
 	for (size_t i = 0; compact && i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 		size_t off = f->enc_offset, head = 1 + (f->missing == FL_MISSING_IMPUTE);
+
+		if (spline_pairs(f)) {
+			struct fl_rowset_spline *sp = &rs->sp[rs->ns];
+			size_t nb = fl_spline_basis_width(f), end = off + nb + f->n_special;
+
+			sp->off = (uint32_t)off;
+			sp->nb = (uint32_t)nb;
+			sp->end = (uint32_t)end;
+			if ((sp->Li = malloc(nb * nb * sizeof(double))) == NULL)
+				return FL_ERR_NOMEM;
+			memcpy(sp->Li, f->pspline, nb * nb * sizeof(double));
+			rs->ns++;
+			for (size_t j = off; j < end; j++)
+				in_group[j] = 1;
+		}
+		if (bins_group(f))
+			add_group(rs, in_group, off, off + fl_spline_basis_width(f) + f->n_special);
 
 		if (f->type == FL_CATEGORICAL) {
 			add_group(rs, in_group, off, off + f->enc_width);
@@ -51,22 +87,34 @@ static void plan_layout(const struct fl_schema *s, int compact, struct fl_rowset
 				          off + f->enc_width);
 			}
 		}
-		/* A spline's basis and special-value columns stay dense. */
+		/* Bins, and a spline whose knots were placed before its rows
+		 * were encoded, keep their basis and special-value columns
+		 * dense. */
 	}
 	for (size_t j = 0; j < s->dim; j++)
 		if (!in_group[j])
 			rs->dcol[rs->nd++] = (uint32_t)j;
+	return 0;
 }
 
 /* Groups and dense columns of s in the compact layout, counted. */
-static void count_layout(const struct fl_schema *s, size_t *nd, size_t *nk)
+static void count_layout(const struct fl_schema *s, size_t *nd, size_t *nk, size_t *ns)
 {
 	size_t grouped = 0;
 
-	*nk = 0;
+	*nk = *ns = 0;
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 		size_t head = 1 + (f->missing == FL_MISSING_IMPUTE);
+
+		if (spline_pairs(f)) {
+			(*ns)++;
+			grouped += fl_spline_basis_width(f) + f->n_special;
+		}
+		if (bins_group(f)) {
+			(*nk)++;
+			grouped += fl_spline_basis_width(f) + f->n_special;
+		}
 
 		if (f->type == FL_CATEGORICAL) {
 			(*nk)++;
@@ -90,10 +138,12 @@ static void count_layout(const struct fl_schema *s, size_t *nd, size_t *nk)
 
 enum fl_rows_layout fl_rowset_layout_auto(const struct fl_schema *s)
 {
-	size_t nd, nk;
+	size_t nd, nk, ns;
 
-	count_layout(s, &nd, &nk);
-	return nk > 0 && 8 * nd + 4 * nk <= 4 * s->dim ? FL_ROWS_COMPACT : FL_ROWS_DENSE;
+	/* A spline stored as pairs costs its window start and four values. */
+	count_layout(s, &nd, &nk, &ns);
+	return nk + ns > 0 && 8 * nd + 4 * nk + (4 + 8 * W) * ns <= 4 * s->dim ? FL_ROWS_COMPACT
+	                                                                       : FL_ROWS_DENSE;
 }
 
 void fl_rowset_free(struct fl_rowset *rs)
@@ -106,6 +156,12 @@ void fl_rowset_free(struct fl_rowset *rs)
 	free(rs->X);
 	free(rs->K);
 	free(rs->V);
+	for (size_t f = 0; rs->sp != NULL && f < rs->ns; f++)
+		free(rs->sp[f].Li);
+	free(rs->sp);
+	free(rs->S);
+	free(rs->B);
+	free(rs->R);
 	free(rs->y);
 	free(rs);
 }
@@ -127,6 +183,24 @@ static int reserve(struct fl_rowset *rs, size_t cap)
 	if ((K = realloc(rs->K, (rs->nk ? rs->nk : 1) * cap * sizeof(uint32_t))) == NULL)
 		return fl_fail(FL_ERR_NOMEM, "out of memory for %zu rows", cap);
 	rs->K = K;
+	if (rs->ns > 0) {
+		uint32_t *S;
+		double *B, *R;
+
+		if (cap > SIZE_MAX / sizeof(double) / W / rs->ns)
+			return fl_fail(FL_ERR_NOMEM, "too many rows for memory");
+		if ((S = realloc(rs->S, rs->ns * cap * sizeof(uint32_t))) == NULL)
+			return fl_fail(FL_ERR_NOMEM, "out of memory for %zu rows", cap);
+		rs->S = S;
+		if ((B = realloc(rs->B, rs->ns * W * cap * sizeof(double))) == NULL)
+			return fl_fail(FL_ERR_NOMEM, "out of memory for %zu rows", cap);
+		rs->B = B;
+		if (rs->R != NULL) {
+			if ((R = realloc(rs->R, rs->ns * cap * sizeof(double))) == NULL)
+				return fl_fail(FL_ERR_NOMEM, "out of memory for %zu rows", cap);
+			rs->R = R;
+		}
+	}
 	if ((y = realloc(rs->y, cap * sizeof(double))) == NULL)
 		return fl_fail(FL_ERR_NOMEM, "out of memory for %zu rows", cap);
 	rs->y = y;
@@ -149,10 +223,17 @@ int fl_rowset_new(const struct fl_schema *s, enum fl_rows_layout layout, size_t 
 	    (rs->dcol = malloc(s->dim * sizeof(uint32_t))) == NULL ||
 	    (rs->gfirst = malloc(s->dim * sizeof(uint32_t))) == NULL ||
 	    (rs->gend = malloc(s->dim * sizeof(uint32_t))) == NULL ||
+	    (rs->sp = calloc(s->n_features ? s->n_features : 1, sizeof(*rs->sp))) == NULL ||
 	    (in_group = malloc(s->dim * sizeof(int))) == NULL)
 		goto out;
 	rs->d = s->dim;
-	plan_layout(s, layout == FL_ROWS_COMPACT, rs, in_group);
+	if ((r = plan_layout(s, layout == FL_ROWS_COMPACT, rs, in_group)) != 0)
+		goto out;
+	/* Pairs arrive as raw values, expanded once the knots are placed. */
+	if (rs->ns > 0 && (rs->R = malloc(sizeof(double))) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
 	if ((r = reserve(rs, cap)) != 0)
 		goto out;
 	*out = rs;
@@ -188,8 +269,58 @@ int fl_rowset_push(struct fl_rowset *rs, const double *x, double y)
 			k[g] = (uint32_t)j;
 		}
 	}
+	for (size_t f = 0; f < rs->ns; f++) {
+		const struct fl_rowset_spline *sp = &rs->sp[f];
+		uint32_t *st = rs->S + rs->n * rs->ns + f;
+		double *b = rs->B + (rs->n * rs->ns + f) * W;
+
+		/* The raw value is in the block's first column until the knots
+		 * are placed (fl_spline_encode()); a special value sets its
+		 * indicator (the window ending there), a missing one nothing. */
+		if (rs->R == NULL)
+			return fl_fail(FL_ERR_INTERNAL, "spline rows pushed after their expansion");
+		rs->R[rs->n * rs->ns + f] = x[sp->off];
+		*st = sp->off;
+		memset(b, 0, W * sizeof(double));
+		for (size_t j = sp->off + sp->nb; j < sp->end; j++) {
+			if (x[j] == 0)
+				continue;
+			if (x[j] != 1 || !isnan(x[sp->off]))
+				return fl_fail(FL_ERR_DATA,
+				               "row does not fit the compact layout (column %zu)",
+				               j);
+			*st = (uint32_t)(j - (W - 1));
+			b[W - 1] = 1.0;
+		}
+	}
 	rs->y[rs->n++] = y;
 	return 0;
+}
+
+void fl_rowset_expand_splines(struct fl_rowset *rs, const struct fl_schema *s)
+{
+	size_t f = 0;
+
+	if (rs->R == NULL)
+		return;
+	for (size_t i = 0; i < s->n_features && f < rs->ns; i++) {
+		const struct fl_feature *ft = &s->features[i];
+
+		if (ft->enc_offset != rs->sp[f].off)
+			continue;
+		for (size_t row = 0; row < rs->n; row++) {
+			double v = rs->R[row * rs->ns + f];
+			size_t first;
+
+			if (isnan(v))
+				continue; /* special or missing: set at the push */
+			fl_spline_window(ft, v, &first, rs->B + (row * rs->ns + f) * W);
+			rs->S[row * rs->ns + f] = rs->sp[f].off + (uint32_t)first;
+		}
+		f++;
+	}
+	free(rs->R);
+	rs->R = NULL;
 }
 
 int fl_rowset_new_like(const struct fl_rowset *rs, size_t cap, struct fl_rowset **out)
@@ -202,7 +333,8 @@ int fl_rowset_new_like(const struct fl_rowset *rs, size_t cap, struct fl_rowset 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
 	    (c->dcol = malloc(d * sizeof(uint32_t))) == NULL ||
 	    (c->gfirst = malloc(d * sizeof(uint32_t))) == NULL ||
-	    (c->gend = malloc(d * sizeof(uint32_t))) == NULL)
+	    (c->gend = malloc(d * sizeof(uint32_t))) == NULL ||
+	    (rs->ns > 0 && (c->sp = calloc(rs->ns, sizeof(*c->sp))) == NULL))
 		goto out;
 	c->d = rs->d;
 	c->nd = rs->nd;
@@ -211,6 +343,16 @@ int fl_rowset_new_like(const struct fl_rowset *rs, size_t cap, struct fl_rowset 
 	memcpy(c->dcol, rs->dcol, rs->nd * sizeof(uint32_t));
 	memcpy(c->gfirst, rs->gfirst, rs->nk * sizeof(uint32_t));
 	memcpy(c->gend, rs->gend, rs->nk * sizeof(uint32_t));
+	for (; c->ns < rs->ns; c->ns++) {
+		size_t nb = rs->sp[c->ns].nb;
+
+		c->sp[c->ns] = rs->sp[c->ns];
+		if ((c->sp[c->ns].Li = malloc(nb * nb * sizeof(double))) == NULL)
+			goto out;
+		memcpy(c->sp[c->ns].Li, rs->sp[c->ns].Li, nb * nb * sizeof(double));
+	}
+	if (rs->R != NULL && (c->R = malloc(sizeof(double))) == NULL)
+		goto out;
 	if ((r = reserve(c, cap)) != 0)
 		goto out;
 	*out = c;
@@ -229,8 +371,45 @@ int fl_rowset_append(struct fl_rowset *dst, const struct fl_rowset *src, size_t 
 		return r;
 	memcpy(dst->X + dst->n * dst->nd, src->X + i * src->nd, src->nd * sizeof(double));
 	memcpy(dst->K + dst->n * dst->nk, src->K + i * src->nk, src->nk * sizeof(uint32_t));
+	if (src->ns > 0) {
+		memcpy(dst->S + dst->n * dst->ns, src->S + i * src->ns, src->ns * sizeof(uint32_t));
+		memcpy(dst->B + dst->n * dst->ns * W, src->B + i * src->ns * W,
+		       src->ns * W * sizeof(double));
+		if (src->R != NULL)
+			memcpy(dst->R + dst->n * dst->ns, src->R + i * src->ns,
+			       src->ns * sizeof(double));
+	}
 	dst->y[dst->n++] = src->y[i];
 	return 0;
+}
+
+/*
+ * Writes the encoded block (columns [off, end)) of spline f in row i into
+ * x: the raw value before expansion, else L^-1 b as spline_columns() in
+ * spline.c sums it (ascending j, the zeros of b left out, which adds only
+ * exact zeros there), so the bits are fl_spline_encode()'s.
+ */
+static void spline_block(const struct fl_rowset *rs, size_t i, size_t f, double *x)
+{
+	const struct fl_rowset_spline *sp = &rs->sp[f];
+	const double *b = rs->B + (i * rs->ns + f) * W;
+	size_t first = rs->S[i * rs->ns + f] - sp->off, nb = sp->nb;
+
+	memset(x, 0, (sp->end - sp->off) * sizeof(*x));
+	for (size_t q = 0; q < W; q++)
+		if (first + q >= nb)
+			x[first + q] = b[q];
+	if (rs->R != NULL) {
+		x[0] = rs->R[i * rs->ns + f];
+		return;
+	}
+	for (size_t c = first; c < nb; c++) {
+		double t = 0;
+
+		for (size_t j = first; j <= c && j < first + W; j++)
+			t += sp->Li[c * nb + j] * b[j - first];
+		x[c] = t;
+	}
 }
 
 void fl_rowset_row(const struct fl_rowset *rs, size_t i, double *x)
@@ -244,6 +423,8 @@ void fl_rowset_row(const struct fl_rowset *rs, size_t i, double *x)
 	for (size_t g = 0; g < rs->nk; g++)
 		if (k[g] < rs->d)
 			x[k[g]] = rs->V != NULL ? rs->V[i * rs->nk + g] : 1.0;
+	for (size_t f = 0; f < rs->ns; f++)
+		spline_block(rs, i, f, x + rs->sp[f].off);
 }
 
 void fl_rowset_view(const struct fl_rowset *rs, size_t start, size_t count, struct fl_rowset *out)
@@ -252,6 +433,9 @@ void fl_rowset_view(const struct fl_rowset *rs, size_t start, size_t count, stru
 	out->X = rs->X + start * rs->nd;
 	out->K = rs->K + start * rs->nk;
 	out->V = rs->V != NULL ? rs->V + start * rs->nk : NULL;
+	out->S = rs->S != NULL ? rs->S + start * rs->ns : NULL;
+	out->B = rs->B != NULL ? rs->B + start * rs->ns * W : NULL;
+	out->R = rs->R != NULL ? rs->R + start * rs->ns : NULL;
 	out->y = rs->y + start;
 	out->n = out->cap = count;
 	out->view = 1;
@@ -335,6 +519,18 @@ void fl_rowset_stats(const struct fl_rowset *rs, struct fl_stats *st)
 		for (size_t a = 0; a < rs->nd; a++)
 			fl_stats_add_value(st, rs->dcol[a], xd[a]);
 	}
+	/* A spline's columns as the encoder writes them, row by row, so their
+	 * sums are fl_stats_add()'s to the bit. */
+	for (size_t f = 0; f < rs->ns; f++) {
+		const struct fl_rowset_spline *sp = &rs->sp[f];
+		double x[FL_SPLINE_MAX_KNOTS + FL_SPLINE_MAX_SPECIAL + W];
+
+		for (size_t i = 0; i < rs->n; i++) {
+			spline_block(rs, i, f, x);
+			for (size_t j = sp->off; j < sp->end; j++)
+				fl_stats_add_value(st, j, x[j - sp->off]);
+		}
+	}
 	if (rs->nk == 0 || rs->n == 0)
 		return;
 	/* A group column is 1 in the rows whose slot names it and 0 in all
@@ -390,6 +586,11 @@ int fl_rowset_standardize(struct fl_rowset *rs, const struct fl_scaler *sc)
 			if (sc->center[j] != 0 || sc->scale[j] != 1)
 				return fl_fail(FL_ERR_INTERNAL,
 				               "one-hot column %zu would be standardised", j);
+	for (size_t f = 0; f < rs->ns; f++)
+		for (size_t j = rs->sp[f].off; j < rs->sp[f].end; j++)
+			if (sc->center[j] != 0 || sc->scale[j] != 1)
+				return fl_fail(FL_ERR_INTERNAL,
+				               "spline column %zu would be standardised", j);
 	for (size_t i = 0; i < rs->n; i++) {
 		double *x = rs->X + i * rs->nd;
 
@@ -406,9 +607,9 @@ int fl_rowset_standardize(struct fl_rowset *rs, const struct fl_scaler *sc)
 
 int fl_rowset_split(struct fl_rowset *rs, double frac, uint64_t seed, size_t *n_train)
 {
-	size_t nv = 0, nt = 0, v = 0, nd = rs->nd, nk = rs->nk;
-	double *Xv = NULL, *yv = NULL;
-	uint32_t *Kv = NULL;
+	size_t nv = 0, nt = 0, v = 0, nd = rs->nd, nk = rs->nk, ns = rs->ns;
+	double *Xv = NULL, *yv = NULL, *Bv = NULL, *Rv = NULL;
+	uint32_t *Kv = NULL, *Sv = NULL;
 	uint64_t cut;
 	int r = FL_ERR_NOMEM;
 
@@ -423,18 +624,36 @@ int fl_rowset_split(struct fl_rowset *rs, double frac, uint64_t seed, size_t *n_
 		nv += fl_mix64(seed ^ fl_mix64(i)) < cut;
 	if ((Xv = malloc((nv * nd + 1) * sizeof(double))) == NULL ||
 	    (Kv = malloc((nv * nk + 1) * sizeof(uint32_t))) == NULL ||
-	    (yv = malloc((nv + 1) * sizeof(double))) == NULL)
+	    (yv = malloc((nv + 1) * sizeof(double))) == NULL ||
+	    (Sv = malloc((nv * ns + 1) * sizeof(uint32_t))) == NULL ||
+	    (Bv = malloc((nv * ns * W + 1) * sizeof(double))) == NULL ||
+	    (Rv = malloc((nv * ns + 1) * sizeof(double))) == NULL)
 		goto out;
 	for (size_t i = 0; i < rs->n; i++) {
 		if (fl_mix64(seed ^ fl_mix64(i)) < cut) {
 			memcpy(Xv + v * nd, rs->X + i * nd, nd * sizeof(double));
 			memcpy(Kv + v * nk, rs->K + i * nk, nk * sizeof(uint32_t));
+			if (ns > 0) {
+				memcpy(Sv + v * ns, rs->S + i * ns, ns * sizeof(uint32_t));
+				memcpy(Bv + v * ns * W, rs->B + i * ns * W,
+				       ns * W * sizeof(double));
+				if (rs->R != NULL)
+					memcpy(Rv + v * ns, rs->R + i * ns, ns * sizeof(double));
+			}
 			yv[v++] = rs->y[i];
 			continue;
 		}
 		if (nt != i) {
 			memmove(rs->X + nt * nd, rs->X + i * nd, nd * sizeof(double));
 			memmove(rs->K + nt * nk, rs->K + i * nk, nk * sizeof(uint32_t));
+			if (ns > 0) {
+				memmove(rs->S + nt * ns, rs->S + i * ns, ns * sizeof(uint32_t));
+				memmove(rs->B + nt * ns * W, rs->B + i * ns * W,
+				        ns * W * sizeof(double));
+				if (rs->R != NULL)
+					memmove(rs->R + nt * ns, rs->R + i * ns,
+					        ns * sizeof(double));
+			}
 			rs->y[nt] = rs->y[i];
 		}
 		nt++;
@@ -442,6 +661,12 @@ int fl_rowset_split(struct fl_rowset *rs, double frac, uint64_t seed, size_t *n_
 	memcpy(rs->X + nt * nd, Xv, nv * nd * sizeof(double));
 	memcpy(rs->K + nt * nk, Kv, nv * nk * sizeof(uint32_t));
 	memcpy(rs->y + nt, yv, nv * sizeof(double));
+	if (ns > 0) {
+		memcpy(rs->S + nt * ns, Sv, nv * ns * sizeof(uint32_t));
+		memcpy(rs->B + nt * ns * W, Bv, nv * ns * W * sizeof(double));
+		if (rs->R != NULL)
+			memcpy(rs->R + nt * ns, Rv, nv * ns * sizeof(double));
+	}
 	*n_train = nt;
 	r = 0;
 out:
@@ -450,5 +675,8 @@ out:
 	free(Xv);
 	free(Kv);
 	free(yv);
+	free(Sv);
+	free(Bv);
+	free(Rv);
 	return r;
 }

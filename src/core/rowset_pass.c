@@ -17,6 +17,16 @@
  * A one costs no multiply and no stored double. An empty slot (k = d) lands
  * in a padding row and column d that is thrown away, so no branch is
  * needed for a missing date.
+ *
+ * A spline stored as pairs (rowset.h) is summed in its raw B-spline basis:
+ * each sub-block of rows writes its windows (four values a feature) into a
+ * scratch copy of the dense block widened by the spline blocks' columns,
+ * which then runs through the dense kernels above (BLAS does the dense x
+ * spline and spline x spline terms, the one-hot slots add rows of it), with
+ * beta = L^-T w for the block's weights. The sum over all chunks is mapped
+ * back to the encoded columns once (g = L^-1 g_beta, H = L^-1 H_beta L^-T):
+ * the same sums as the dense encoded columns, with a row's spline costing
+ * its four values instead of the block's width.
  */
 #include "fedlead/rowset.h"
 
@@ -28,6 +38,15 @@
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
 #include "fedlead/parallel.h"
+#include "fedlead/spline.h"
+
+#define W FL_SPLINE_WINDOW
+
+/* Whether rs is in the compact layout (one-hot slots or spline pairs). */
+static int compact(const struct fl_rowset *rs)
+{
+	return rs->nk > 0 || rs->ns > 0;
+}
 
 /* Rows of a compact chunk handled together: their z, r, h and scaled dense
  * rows stay in L1/L2 while the group pairs are added. */
@@ -42,6 +61,7 @@ struct partial {
 	double *hdd;    /* compact: nd * nd, dense x dense (upper, dsyrk) */
 	double *B;      /* compact: (d + 1) * nd, group column x dense column */
 	double *scaled; /* compact: SUB_ROWS * nd */
+	double *xs;     /* splines: SUB_ROWS * nde, the widened dense rows */
 	uint32_t *kt;   /* compact: nk * SUB_ROWS, a sub-block's slots by group */
 	size_t *rowoff; /* compact: nk * SUB_ROWS, k * (d + 1) of each slot */
 };
@@ -49,8 +69,10 @@ struct partial {
 struct pass {
 	const struct fl_rowset *rs;
 	const double *c, *w;
-	double *wext; /* compact: w with a 0 for the padding column */
-	double *wd;   /* compact: w gathered at the dense columns */
+	double *wext;    /* compact: w with a 0 for the padding column */
+	double *wd;      /* compact: w gathered at the dense columns (nde) */
+	size_t nde;      /* dense columns and spline blocks' columns */
+	uint32_t *dcole; /* nde: their columns (the dense ones first) */
 	int hess;
 	size_t chunk_rows, wave_first;
 	struct partial *p; /* one per chunk of the current wave */
@@ -64,35 +86,110 @@ static void partial_free(struct partial *p)
 	free(p->hdd);
 	free(p->B);
 	free(p->scaled);
+	free(p->xs);
 	free(p->kt);
 	free(p->rowoff);
 }
 
-static int partial_alloc(struct partial *p, const struct fl_rowset *rs, int hess)
+static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, int hess)
 {
-	size_t d = rs->d, de = rs->nk > 0 ? d + 1 : d, nd = rs->nd;
+	size_t d = rs->d, de = compact(rs) ? d + 1 : d;
 
 	memset(p, 0, sizeof(*p));
 	if ((p->grad = fl_matrix_alloc(1, de)) == NULL ||
 	    (hess && (p->hess = fl_matrix_alloc(de, de)) == NULL))
 		return FL_ERR_NOMEM;
-	if (rs->nk == 0)
+	if (!compact(rs))
 		return 0;
+	if (rs->ns > 0 && (p->xs = fl_matrix_alloc(SUB_ROWS, nd)) == NULL)
+		return FL_ERR_NOMEM;
 	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
 	              (p->B = fl_matrix_alloc(de, nd)) == NULL ||
 	              (p->scaled = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
-	              (p->kt = malloc(rs->nk * SUB_ROWS * sizeof(uint32_t))) == NULL ||
-	              (p->rowoff = malloc(rs->nk * SUB_ROWS * sizeof(size_t))) == NULL)))
+	              (p->kt = malloc((rs->nk + 1) * SUB_ROWS * sizeof(uint32_t))) == NULL ||
+	              (p->rowoff = malloc((rs->nk + 1) * SUB_ROWS * sizeof(size_t))) == NULL)))
 		return FL_ERR_NOMEM;
 	return 0;
+}
+
+/* y += a x, element by element (the bits of the plain loop: a multiply and
+ * an add each, never fused). Two lanes at a time where the compiler has
+ * vector types: the one-hot rows of B take a row per group for every lead,
+ * and -O2 leaves the plain loop scalar. */
+static void axpy(size_t n, double a, const double *restrict x, double *restrict y)
+{
+	size_t i = 0;
+#if defined(__GNUC__)
+	typedef double v2 __attribute__((vector_size(16), aligned(8)));
+	v2 av = {a, a};
+
+	for (; i + 4 <= n; i += 4) {
+		v2 x0, x1, y0, y1;
+
+		memcpy(&x0, x + i, sizeof(x0));
+		memcpy(&x1, x + i + 2, sizeof(x1));
+		memcpy(&y0, y + i, sizeof(y0));
+		memcpy(&y1, y + i + 2, sizeof(y1));
+		y0 += av * x0;
+		y1 += av * x1;
+		memcpy(y + i, &y0, sizeof(y0));
+		memcpy(y + i + 2, &y1, sizeof(y1));
+	}
+#endif
+	for (; i < n; i++)
+		y[i] += a * x[i];
+}
+
+/* y = a x, element by element, two lanes at a time as axpy(). */
+static void scale(size_t n, double a, const double *restrict x, double *restrict y)
+{
+	size_t i = 0;
+#if defined(__GNUC__)
+	typedef double v2 __attribute__((vector_size(16), aligned(8)));
+	v2 av = {a, a};
+
+	for (; i + 2 <= n; i += 2) {
+		v2 x0;
+
+		memcpy(&x0, x + i, sizeof(x0));
+		x0 *= av;
+		memcpy(y + i, &x0, sizeof(x0));
+	}
+#endif
+	for (; i < n; i++)
+		y[i] = a * x[i];
+}
+
+/* Rows [i0, i0 + rows) widened into xs: the dense block, then each spline
+ * block's columns with its window's four values. */
+static const double *widen(const struct pass *ps, size_t i0, size_t rows, double *xs)
+{
+	const struct fl_rowset *rs = ps->rs;
+	size_t nd = rs->nd, nde = ps->nde, ns = rs->ns;
+
+	for (size_t i = 0; i < rows; i++) {
+		double *x = xs + i * nde, *sb = x + nd;
+		const uint32_t *st = rs->S + (i0 + i) * ns;
+		const double *b = rs->B + (i0 + i) * ns * W;
+
+		memcpy(x, rs->X + (i0 + i) * nd, nd * sizeof(double));
+		memset(sb, 0, (nde - nd) * sizeof(double));
+		for (size_t f = 0; f < ns; f++) {
+			const struct fl_rowset_spline *sp = &rs->sp[f];
+
+			memcpy(sb + (st[f] - sp->off), b + f * W, W * sizeof(double));
+			sb += sp->end - sp->off;
+		}
+	}
+	return xs;
 }
 
 /* The compact pass over rows [r0, r0 + n) into p (zeroed here). */
 static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct partial *p)
 {
 	const struct fl_rowset *rs = ps->rs;
-	size_t d = rs->d, de = d + 1, nd = rs->nd, nk = rs->nk;
+	size_t d = rs->d, de = d + 1, nd = ps->nde, nk = rs->nk, ns = rs->ns;
 	double z[SUB_ROWS], rr[SUB_ROWS], h[SUB_ROWS], sum = 0;
 
 	memset(p->grad, 0, de * sizeof(double));
@@ -107,6 +204,8 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		const double *Xb = rs->X + i0 * nd, *Vb = rs->V != NULL ? rs->V + i0 * nk : NULL;
 		const uint32_t *Kb = rs->K + i0 * nk;
 
+		if (ns > 0)
+			Xb = widen(ps, i0, rows, p->xs);
 		if (nd > 0)
 			cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)nd, 1.0,
 			            Xb, (blasint)nd, ps->wd, 1, 0.0, z, 1);
@@ -147,12 +246,8 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		if (!ps->hess)
 			continue;
 		if (nd > 0) {
-			for (size_t i = 0; i < rows; i++) {
-				double sq = sqrt(h[i]);
-
-				for (size_t a = 0; a < nd; a++)
-					p->scaled[i * nd + a] = sq * Xb[i * nd + a];
-			}
+			for (size_t i = 0; i < rows; i++)
+				scale(nd, sqrt(h[i]), Xb + i * nd, p->scaled + i * nd);
 			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nd,
 			            (blasint)rows, 1.0, p->scaled, (blasint)nd, 1.0, p->hdd,
 			            (blasint)nd);
@@ -163,10 +258,7 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 
 				for (size_t g = 0; g < nk; g++) {
 					double hv = Vb == NULL ? h[i] : h[i] * Vb[i * nk + g];
-					double *b = p->B + (size_t)k[g] * nd;
-
-					for (size_t a = 0; a < nd; a++)
-						b[a] += hv * xi[a];
+					axpy(nd, hv, xi, p->B + (size_t)k[g] * nd);
 				}
 			}
 		}
@@ -200,6 +292,80 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 	p->loss = sum;
 }
 
+/* beta of spline block sp (its columns [off, end)): L^-T w on the basis,
+ * w itself on the special-value columns. */
+static void block_to_raw(const struct fl_rowset_spline *sp, const double *w, double *beta)
+{
+	size_t nb = sp->nb;
+
+	for (size_t j = 0; j < nb; j++) {
+		double t = 0;
+
+		for (size_t c = j; c < nb; c++)
+			t += sp->Li[c * nb + j] * w[sp->off + c];
+		beta[j] = t;
+	}
+	for (size_t j = sp->off + nb; j < sp->end; j++)
+		beta[j - sp->off] = w[j];
+}
+
+/*
+ * Maps the raw-basis gradient and (full, symmetric) Hessian of the spline
+ * blocks back to the encoded columns: g_S = Li g_S, then H = T H T^T block
+ * by block (rows, then columns); the upper triangle is kept and mirrored,
+ * so the result is exactly symmetric.
+ */
+static void to_encoded(const struct fl_rowset *rs, double *grad, double *hess)
+{
+	size_t d = rs->d;
+	double t[FL_SPLINE_MAX_KNOTS + W];
+
+	for (size_t f = 0; f < rs->ns; f++) {
+		const struct fl_rowset_spline *sp = &rs->sp[f];
+		const double *Li = sp->Li;
+		size_t nb = sp->nb, off = sp->off;
+
+		for (size_t c = nb; c-- > 0;) {
+			double v = 0;
+
+			for (size_t j = 0; j <= c; j++)
+				v += Li[c * nb + j] * grad[off + j];
+			grad[off + c] = v;
+		}
+		if (hess == NULL)
+			continue;
+		/* rows off..off+nb: H[S, :] = Li H[S, :] */
+		for (size_t col = 0; col < d; col++) {
+			for (size_t c = 0; c < nb; c++) {
+				double v = 0;
+
+				for (size_t j = 0; j <= c; j++)
+					v += Li[c * nb + j] * hess[(off + j) * d + col];
+				t[c] = v;
+			}
+			for (size_t c = 0; c < nb; c++)
+				hess[(off + c) * d + col] = t[c];
+		}
+		/* columns: H[:, S] = H[:, S] Li^T */
+		for (size_t row = 0; row < d; row++) {
+			double *hr = hess + row * d + off;
+
+			for (size_t c = 0; c < nb; c++) {
+				double v = 0;
+
+				for (size_t j = 0; j <= c; j++)
+					v += hr[j] * Li[c * nb + j];
+				t[c] = v;
+			}
+			memcpy(hr, t, nb * sizeof(double));
+		}
+	}
+	if (hess != NULL)
+		for (size_t i = 0; i < d; i++)
+			for (size_t j = i + 1; j < d; j++)
+				hess[j * d + i] = hess[i * d + j];
+}
+
 static void dense_chunk(const struct pass *ps, size_t r0, size_t n, struct partial *p)
 {
 	const struct fl_rowset *rs = ps->rs;
@@ -215,32 +381,38 @@ static void run_chunk(void *arg, size_t c)
 	size_t chunk = ps->wave_first + c, r0 = chunk * ps->chunk_rows;
 	size_t n = ps->rs->n - r0 < ps->chunk_rows ? ps->rs->n - r0 : ps->chunk_rows;
 
-	if (ps->rs->nk > 0)
+	if (compact(ps->rs))
 		compact_chunk(ps, r0, n, &ps->p[c]);
 	else
 		dense_chunk(ps, r0, n, &ps->p[c]);
 }
 
 /* Adds a compact partial into the d x d upper triangle of hess and grad. */
-static void add_compact(const struct fl_rowset *rs, const struct partial *p, double *grad,
-                        double *hess)
+static void add_compact(const struct pass *ps, const struct partial *p, double *grad, double *hess)
 {
-	size_t d = rs->d, de = d + 1, nd = rs->nd;
+	const struct fl_rowset *rs = ps->rs;
+	const uint32_t *dcol = ps->dcole;
+	size_t d = rs->d, de = d + 1, nd = ps->nde;
 
 	for (size_t a = 0; a < nd; a++)
-		grad[rs->dcol[a]] += p->gd[a];
+		grad[dcol[a]] += p->gd[a];
 	for (size_t j = 0; j < d; j++)
 		grad[j] += p->grad[j];
 	if (hess == NULL)
 		return;
+	/* The dense columns ascend, then each spline block's: a pair of them
+	 * goes to the upper triangle as (smaller, larger). */
 	for (size_t a = 0; a < nd; a++)
-		for (size_t b = a; b < nd; b++)
-			hess[(size_t)rs->dcol[a] * d + rs->dcol[b]] += p->hdd[a * nd + b];
+		for (size_t b = a; b < nd; b++) {
+			size_t ja = dcol[a], jb = dcol[b];
+
+			hess[(ja < jb ? ja : jb) * d + (ja < jb ? jb : ja)] += p->hdd[a * nd + b];
+		}
 	for (size_t j = 0; j < d; j++) {
 		const double *b = p->B + j * nd;
 
 		for (size_t a = 0; a < nd; a++) {
-			size_t q = rs->dcol[a];
+			size_t q = dcol[a];
 
 			if (b[a] != 0)
 				hess[(j < q ? j : q) * d + (j < q ? q : j)] += b[a];
@@ -274,20 +446,38 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 	wave = 2 * (size_t)threads;
 	if (wave > n_chunks)
 		wave = n_chunks;
+	ps.nde = rs->nd;
+	for (size_t f = 0; f < rs->ns; f++)
+		ps.nde += rs->sp[f].end - rs->sp[f].off;
+	if ((ps.dcole = malloc((ps.nde ? ps.nde : 1) * sizeof(uint32_t))) == NULL)
+		goto out;
+	memcpy(ps.dcole, rs->dcol, rs->nd * sizeof(uint32_t));
+	for (size_t f = 0, a = rs->nd; f < rs->ns; f++)
+		for (uint32_t j = rs->sp[f].off; j < rs->sp[f].end; j++)
+			ps.dcole[a++] = j;
 	if ((ps.p = calloc(wave, sizeof(*ps.p))) == NULL)
 		goto out;
 	for (; allocated < wave; allocated++)
-		if (partial_alloc(&ps.p[allocated], rs, ps.hess) != 0) {
+		if (partial_alloc(&ps.p[allocated], rs, ps.nde, ps.hess) != 0) {
 			partial_free(&ps.p[allocated]);
 			goto out;
 		}
-	if (rs->nk > 0) {
+	if (rs->R != NULL) {
+		r = fl_fail(FL_ERR_INTERNAL,
+		            "train: spline rows used before their knots were placed");
+		goto out;
+	}
+	if (compact(rs)) {
 		if ((ps.wext = fl_matrix_alloc(1, d + 1)) == NULL ||
-		    (ps.wd = fl_matrix_alloc(1, rs->nd)) == NULL)
+		    (ps.wd = fl_matrix_alloc(1, ps.nde ? ps.nde : 1)) == NULL)
 			goto out;
 		memcpy(ps.wext, w, d * sizeof(*w));
 		for (size_t a = 0; a < rs->nd; a++)
 			ps.wd[a] = w[rs->dcol[a]];
+		for (size_t f = 0, a = rs->nd; f < rs->ns; f++) {
+			block_to_raw(&rs->sp[f], w, ps.wd + a);
+			a += rs->sp[f].end - rs->sp[f].off;
+		}
 	}
 	for (size_t first = 0; first < n_chunks; first += wave) {
 		size_t m = n_chunks - first < wave ? n_chunks - first : wave;
@@ -298,8 +488,8 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 			const struct partial *p = &ps.p[k];
 
 			*loss += p->loss;
-			if (rs->nk > 0) {
-				add_compact(rs, p, grad, hess);
+			if (compact(rs)) {
+				add_compact(&ps, p, grad, hess);
 				continue;
 			}
 			/* Dense: the first chunk is written as is, so one chunk
@@ -311,10 +501,12 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 					hess[j] += p->hess[j];
 		}
 	}
-	if (hess != NULL && rs->nk > 0)
+	if (hess != NULL && compact(rs))
 		for (size_t i = 0; i < d; i++)
 			for (size_t j = i + 1; j < d; j++)
 				hess[j * d + i] = hess[i * d + j];
+	if (rs->ns > 0)
+		to_encoded(rs, grad, hess);
 	r = 0;
 out:
 	if (r == FL_ERR_NOMEM)
@@ -324,12 +516,13 @@ out:
 	free(ps.p);
 	free(ps.wext);
 	free(ps.wd);
+	free(ps.dcole);
 	return r;
 }
 
 void fl_rowset_scores(const struct fl_rowset *rs, const double *w, double *z)
 {
-	if (rs->nk == 0) {
+	if (!compact(rs)) {
 		fl_linalg_gemv(rs->X, rs->n, rs->d, w, z);
 		return;
 	}
@@ -344,5 +537,19 @@ void fl_rowset_scores(const struct fl_rowset *rs, const double *w, double *z)
 			if (k[g] < rs->d)
 				zi += rs->V != NULL ? w[k[g]] * rs->V[i * rs->nk + g] : w[k[g]];
 		z[i] = zi;
+	}
+	/* Spline pairs, feature by feature, with the block's raw-basis
+	 * weights. */
+	for (size_t f = 0; f < rs->ns; f++) {
+		const struct fl_rowset_spline *sp = &rs->sp[f];
+		double beta[FL_SPLINE_MAX_KNOTS + FL_SPLINE_MAX_SPECIAL + W];
+
+		block_to_raw(sp, w, beta);
+		for (size_t i = 0; i < rs->n; i++) {
+			const double *b = rs->B + (i * rs->ns + f) * W;
+			const double *wb = beta + (rs->S[i * rs->ns + f] - sp->off);
+
+			z[i] += wb[0] * b[0] + wb[1] * b[1] + wb[2] * b[2] + wb[3] * b[3];
+		}
 	}
 }

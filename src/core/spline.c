@@ -306,12 +306,43 @@ void fl_transform_column_name(const struct fl_feature *f, size_t k, char *buf, s
 		         ")");
 }
 
+/* Whether the sorted sample looks like a day of the month: whole numbers
+ * from 1 to 31 and nearly every one of them present. */
+static int day_of_month(const double *v, size_t n, uint64_t distinct)
+{
+	if (n == 0 || distinct < FL_SPLINE_DRAFT_MIN_DAYS || distinct > 31 || v[0] < 1 ||
+	    v[n - 1] > 31)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] != floor(v[i]))
+			return 0;
+	return 1;
+}
+
 int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct, char *why,
                        size_t whysz)
 {
 	size_t used = strlen(why), run = 0;
 	json_t *sp;
 
+	/* A day of the month acts through the calendar (paydays, month ends,
+	 * when a campaign ran), not along a smooth curve: one bin per day,
+	 * written out so every partner cuts at the same places. */
+	if (day_of_month(v, n, distinct)) {
+		json_t *k = json_array();
+
+		if (k == NULL || json_object_set_new(jf, "transform", json_string("bins")) != 0 ||
+		    json_object_set_new(jf, "knots", k) != 0)
+			return FL_ERR_NOMEM;
+		for (int d = 0; d <= 31; d++)
+			if (json_array_append_new(k, json_real(d + 0.5)) != 0)
+				return FL_ERR_NOMEM;
+		snprintf(why + used, whysz - used,
+		         "; bins, one per day: whole numbers from 1 to 31 (%llu distinct), a day "
+		         "of the month, whose effect need not be smooth",
+		         (unsigned long long)distinct);
+		return 0;
+	}
 	if (distinct < FL_SPLINE_DRAFT_MIN_DISTINCT) {
 		snprintf(why + used, whysz - used, "; linear: %llu distinct values, fewer than %d",
 		         (unsigned long long)distinct, FL_SPLINE_DRAFT_MIN_DISTINCT);
@@ -344,7 +375,7 @@ int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct,
  * [first knot, last knot]: B[0..nb), and their derivatives dB (Cox-de Boor
  * recursion; a zero denominator is a zero term).
  */
-static void bspline(const struct fl_feature *f, double x, double *B, double *dB)
+static size_t bspline(const struct fl_feature *f, double x, double *B, double *dB)
 {
 	size_t K = f->n_knots, nb = K + DEGREE - 1, m = nb + DEGREE + 1, mu;
 	double t[FL_SPLINE_MAX_KNOTS + 2 * DEGREE], N[FL_SPLINE_MAX_KNOTS + 2 * DEGREE],
@@ -377,19 +408,41 @@ static void bspline(const struct fl_feature *f, double x, double *B, double *dB)
 		B[i] = N[i];
 		dB[i] = DEGREE * (a - b);
 	}
+	return mu;
+}
+
+/* The B-splines at x, their tangent lines beyond the boundary knots, into
+ * B[0..nb); returns the first of the DEGREE + 1 that can be non-zero (the
+ * others are exactly 0). */
+static size_t basis_at(const struct fl_feature *f, double x, double *B)
+{
+	size_t K = f->n_knots, nb = fl_spline_basis_width(f), mu;
+	double dB[FL_SPLINE_MAX_KNOTS + DEGREE];
+	double lo = f->knots[0], hi = f->knots[K - 1], at = x < lo ? lo : x > hi ? hi : x;
+
+	mu = bspline(f, at, B, dB);
+	for (size_t i = 0; i < nb; i++)
+		B[i] += dB[i] * (x - at);
+	return mu - DEGREE;
+}
+
+void fl_spline_window(const struct fl_feature *f, double v, size_t *first, double *b)
+{
+	double B[FL_SPLINE_MAX_KNOTS + DEGREE];
+	size_t k = basis_at(f, v, B);
+
+	*first = k;
+	memcpy(b, B + k, FL_SPLINE_WINDOW * sizeof(double));
 }
 
 /* The spline columns at x: B-splines inside the boundary knots, their
  * tangent lines beyond them, through the P-spline transform. */
 static void spline_columns(const struct fl_feature *f, double x, double *out)
 {
-	size_t K = f->n_knots, nb = fl_spline_basis_width(f);
-	double B[FL_SPLINE_MAX_KNOTS + DEGREE], dB[FL_SPLINE_MAX_KNOTS + DEGREE];
-	double lo = f->knots[0], hi = f->knots[K - 1], at = x < lo ? lo : x > hi ? hi : x;
+	size_t nb = fl_spline_basis_width(f);
+	double B[FL_SPLINE_MAX_KNOTS + DEGREE];
 
-	bspline(f, at, B, dB);
-	for (size_t i = 0; i < nb; i++)
-		B[i] += dB[i] * (x - at);
+	basis_at(f, x, B);
 	for (size_t i = 0; i < nb; i++) {
 		double s = 0;
 
@@ -623,19 +676,58 @@ out:
 	return r;
 }
 
+/* Places the knots of the splines rs stores as pairs from their raw values
+ * (in row order, as prepare() collects them) and expands those rows. */
+static int place_pairs(struct fl_schema *s, struct fl_rowset *rs)
+{
+	double *v, knots[FL_SPLINE_MAX_KNOTS];
+	size_t f = 0;
+	int r = 0;
+
+	if (rs->ns == 0 || rs->R == NULL)
+		return 0;
+	if ((v = malloc((rs->n ? rs->n : 1) * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t i = 0; i < s->n_features && f < rs->ns; i++) {
+		const struct fl_feature *ft = &s->features[i];
+		size_t k = 0;
+
+		if (ft->enc_offset != rs->sp[f].off)
+			continue;
+		for (size_t row = 0; row < rs->n; row++)
+			if (!isnan(rs->R[row * rs->ns + f]))
+				v[k++] = rs->R[row * rs->ns + f];
+		if ((r = fl_spline_quantile_knots(ft, v, k, knots)) != 0 ||
+		    (r = fl_schema_set_knots(s, i, knots, ft->n_knots)) != 0)
+			goto out;
+		f++;
+	}
+	fl_rowset_expand_splines(rs, s);
+out:
+	free(v);
+	return r;
+}
+
 int fl_spline_prepare_rows(struct fl_schema *s, struct fl_rowset *rs)
 {
 	unsigned char *placed = NULL;
 	size_t *at = NULL;
 	int r = 0;
 
-	if (fl_spline_unplaced(s) == SIZE_MAX)
+	if (fl_spline_unplaced(s) == SIZE_MAX) {
+		/* Knots placed elsewhere (given, or the federation's): the
+		 * pairs still wait for them. */
+		fl_rowset_expand_splines(rs, s);
 		return 0;
+	}
 	if ((placed = calloc(s->n_features, 1)) == NULL ||
 	    (at = calloc(s->n_features, sizeof(*at))) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
+	/* Splines stored as pairs (rowset.h) hold their raw values apart. */
+	if ((r = place_pairs(s, rs)) != 0)
+		goto out;
 	/* A block's basis columns are dense in every layout (only its missing
 	 * indicator, its last column, may be a group), so they sit side by
 	 * side in a row of X from the position of the block's first column. */

@@ -27,7 +27,8 @@ void fl_transform_column_name(const struct fl_feature *f, size_t k, char *buf, s
 
 /*
  * The draft's proposal for a numeric column, from a sample of its values
- * sorted ascending (n > 0) and its count of distinct values: a spline
+ * sorted ascending (n > 0) and its count of distinct values: bins, one per
+ * day, for a day of the month (below); otherwise a spline
  * ("transform": "spline", "knots": 5) when it has at least
  * FL_SPLINE_DRAFT_MIN_DISTINCT distinct values, and "special": [v] when its
  * smallest value v is negative, every other value is not, and v holds at
@@ -35,6 +36,10 @@ void fl_transform_column_name(const struct fl_feature *f, size_t k, char *buf, s
  * in why (appended, cut short rather than overflowing).
  */
 #define FL_SPLINE_DRAFT_MIN_DISTINCT 10
+/* ... and bins, one per day ("knots": [0.5, 1.5, ..., 31.5]), for whole
+ * numbers from 1 to 31 with at least this many distinct values (a day of
+ * the month). */
+#define FL_SPLINE_DRAFT_MIN_DAYS 28
 int fl_transform_draft(json_t *jf, const double *sorted, size_t n, uint64_t distinct, char *why,
                        size_t whysz);
 

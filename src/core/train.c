@@ -96,7 +96,7 @@ static double *densify(const struct fl_rowset *rs)
 {
 	double *X;
 
-	if (rs->nk == 0)
+	if (rs->nk == 0 && rs->ns == 0)
 		return NULL;
 	if ((X = fl_matrix_alloc(rs->n ? rs->n : 1, rs->d)) == NULL)
 		return NULL;
@@ -129,7 +129,7 @@ static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *
 		/* SGD gathers rows in a shuffled order: compact rows are made
 		 * dense for it (a copy; SGD is FedAvg's local step, not the
 		 * path for big files). */
-		if (std->nk > 0) {
+		if (std->nk > 0 || std->ns > 0) {
 			if ((Xd = densify(std)) == NULL) {
 				r = FL_ERR_NOMEM;
 				goto out;
