@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/logreg.h"
 #include "fedlead/model.h"
 #include "fedlead/rowset.h"
 
@@ -806,4 +807,110 @@ int fl_spline_explain(const struct fl_model *m, FILE *fp)
 		(void)hi;
 	}
 	return ferror(fp) ? fl_fail(FL_ERR_IO, "write failed") : 0;
+}
+
+/* ---- monotone effects ---- */
+
+/*
+ * A spline's block contributes w' L^-1 b(v) = beta' b(v) with beta = L^-T w,
+ * the weights of the B-splines b; a bins block contributes beta = w, the
+ * weight of each bin. B-spline weights that never decrease give a curve
+ * that never decreases (a B-spline curve's derivative is a positive
+ * combination of their differences), and so does its linear continuation
+ * beyond the boundary knots, whose slope is the curve's there. So the
+ * solver's coordinates are u[0] = beta[0] and u[k] = dir (beta[k] -
+ * beta[k-1]) >= 0: beta = C S u (C the cumulative sums, S = diag(1, dir,
+ * ..., dir)), w = L' C S u.
+ */
+static void monotone_maps(const struct fl_feature *f, double *M, double *Minv)
+{
+	size_t n = fl_spline_basis_width(f);
+	double dir = f->monotone > 0 ? 1.0 : -1.0;
+	double L[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)],
+	        Li[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)];
+
+	for (size_t r = 0; r < n; r++)
+		for (size_t c = 0; c < n; c++)
+			Li[r * n + c] = f->transform == FL_TRANSFORM_SPLINE ? f->pspline[r * n + c]
+			                                                    : (double)(r == c);
+	/* L = (L^-1)^-1, lower triangular, column by column. */
+	for (size_t c = 0; c < n; c++)
+		for (size_t r = 0; r < n; r++) {
+			double v = r == c ? 1.0 : 0.0;
+
+			if (r < c) {
+				L[r * n + c] = 0;
+				continue;
+			}
+			for (size_t k = c; k < r; k++)
+				v -= Li[r * n + k] * L[k * n + c];
+			L[r * n + c] = v / Li[r * n + r];
+		}
+	for (size_t r = 0; r < n; r++) {
+		double tail = 0;
+
+		/* M[r][c] = (c ? dir : 1) * sum_{k >= c} L[k][r], c from the end. */
+		for (size_t c = n; c-- > 0;) {
+			tail += L[c * n + r];
+			M[r * n + c] = c == 0 ? tail : dir * tail;
+		}
+		Minv[0 * n + r] = Li[r * n + 0];
+		for (size_t k = 1; k < n; k++)
+			Minv[k * n + r] = dir * (Li[r * n + k] - Li[r * n + k - 1]);
+	}
+}
+
+int fl_spline_bounds(const struct fl_schema *s, struct fl_solver_bounds **out)
+{
+	struct fl_solver_bounds *b = NULL;
+	struct fl_solver_block *blk = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < s->n_features; i++)
+		n += fl_spline_is_block(&s->features[i]) && s->features[i].monotone != 0;
+	if (n == 0)
+		return 0;
+	if ((b = calloc(1, sizeof(*b))) == NULL || (blk = calloc(n, sizeof(*blk))) == NULL) {
+		free(b);
+		return FL_ERR_NOMEM;
+	}
+	b->blocks = blk;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t nb = fl_spline_basis_width(f);
+		double *M;
+
+		if (!fl_spline_is_block(f) || f->monotone == 0)
+			continue;
+		if ((M = malloc(2 * nb * nb * sizeof(double))) == NULL) {
+			fl_spline_bounds_free(b);
+			return FL_ERR_NOMEM;
+		}
+		monotone_maps(f, M, M + nb * nb);
+		blk[b->n_blocks++] = (struct fl_solver_block){f->enc_offset, nb, M, M + nb * nb};
+	}
+	*out = b;
+	return 0;
+}
+
+void fl_spline_bounds_free(struct fl_solver_bounds *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t k = 0; k < b->n_blocks; k++)
+		free((void *)b->blocks[k].M);
+	free((void *)b->blocks);
+	free(b);
+}
+
+int fl_spline_monotone_refuse(const struct fl_schema *s, const char *solver)
+{
+	for (size_t i = 0; i < s->n_features; i++)
+		if (s->features[i].monotone != 0)
+			return fl_fail(FL_ERR_INVALID,
+			               "feature \"%s\": \"monotone\" is enforced by the newton "
+			               "solver only, not by %s; train with newton or remove it",
+			               s->features[i].name, solver);
+	return 0;
 }
