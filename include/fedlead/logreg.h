@@ -123,7 +123,8 @@ void fl_solver_free(struct fl_solver *s);
  *   f64[d] w, g, p, x
  *   count times, oldest first: f64 rho, f64[d] s, f64[d] y
  * The Newton Hessian is not part of the state: it is told fresh with every
- * point at which it is used.
+ * point at which it is used. Nor are the shape constraints: the caller
+ * sets the same ones again with fl_solver_constrain().
  *
  * Restore checks every field and the total length before allocating
  * (d <= FL_SOLVER_MAX_CHECKPOINT_D, m <= 1000) and returns FL_ERR_DATA
