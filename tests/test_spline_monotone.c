@@ -404,6 +404,86 @@ static void test_model_file_and_explain(void **state)
 	unlink(path);
 }
 
+/*
+ * On a plain or log1p numeric feature "monotone" is the sign of its
+ * weight. The data's effect of a is falling (sign -1); asked "increasing",
+ * the best the model can do is no effect: the weight is 0 and the
+ * objective's derivative along a growing weight, computed here from the
+ * rows, is positive (the bound holds it); asked "decreasing", the weight
+ * is the free fit's, negative.
+ */
+static void check_sign(const char *transform)
+{
+	char inc[400], dec[400], free_[400];
+	const char *path = temp_rows(1500, 41, -1);
+	struct fl_dataset *ds = NULL;
+	struct fl_model *mi, *md, *mf;
+	double g = 0, z0;
+	int rc;
+
+	snprintf(free_, sizeof(free_), HEAD "{\"name\": \"a\", \"type\": \"numeric\"%s%s%s}]}",
+	         transform ? ", \"transform\": \"" : "", transform ? transform : "",
+	         transform ? "\"" : "");
+	snprintf(inc, sizeof(inc),
+	         HEAD
+	         "{\"name\": \"a\", \"type\": \"numeric\", \"monotone\": \"increasing\"%s%s%s}]}",
+	         transform ? ", \"transform\": \"" : "", transform ? transform : "",
+	         transform ? "\"" : "");
+	snprintf(dec, sizeof(dec),
+	         HEAD
+	         "{\"name\": \"a\", \"type\": \"numeric\", \"monotone\": \"decreasing\"%s%s%s}]}",
+	         transform ? ", \"transform\": \"" : "", transform ? transform : "",
+	         transform ? "\"" : "");
+	mf = train(free_, path, FL_SOLVER_NEWTON, &rc, NULL);
+	assert_int_equal(rc, 0);
+	mi = train(inc, path, FL_SOLVER_NEWTON, &rc, &ds);
+	assert_int_equal(rc, 0);
+	md = train(dec, path, FL_SOLVER_NEWTON, &rc, NULL);
+	assert_int_equal(rc, 0);
+	assert_true(mf->w[1] < -0.1);
+	assert_true(fabs(md->w[1] - mf->w[1]) <= 1e-9 * fabs(mf->w[1]));
+	assert_true(mi->w[1] == 0);
+	/* The objective's derivative in w_1 at the constrained optimum,
+	 * from the rows: sum (p - y) x, x standardised as the model does. */
+	for (size_t i = 0; i < ds->n; i++) {
+		double x = (ds->X[i * ds->dim + 1] - mi->scaler->center[1]) / mi->scaler->scale[1];
+
+		z0 = mi->w[0] + mi->w[1] * x;
+		g += (1 / (1 + exp(-z0)) - ds->y[i]) * x;
+	}
+	assert_true(g > 1);
+	/* The canonical form and a model read back keep it. */
+	assert_non_null(strstr(mi->schema->canonical, "\"monotone\":\"increasing\""));
+	{
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		struct fl_model *rb = NULL;
+
+		assert_int_equal(fl_model_encode(mi, &buf, &len), 0);
+		assert_int_equal(fl_model_decode(buf, len, "m.fdl", &rb), 0);
+		assert_int_equal(rb->schema->features[0].monotone, 1);
+		free(buf);
+		fl_model_free(rb);
+	}
+	fl_dataset_free(ds);
+	fl_model_free(mf);
+	fl_model_free(mi);
+	fl_model_free(md);
+	unlink(path);
+}
+
+static void test_sign_plain(void **state)
+{
+	(void)state;
+	check_sign(NULL);
+}
+
+static void test_sign_log1p(void **state)
+{
+	(void)state;
+	check_sign("log1p");
+}
+
 /* L-BFGS and SGD do not enforce it, and say so instead of ignoring it;
  * a word other than the two is refused by the schema. */
 static void test_refusals(void **state)
@@ -452,6 +532,8 @@ int main(void)
 	        cmocka_unit_test(test_kkt_spline_decreasing),
 	        cmocka_unit_test(test_kkt_bins_increasing),
 	        cmocka_unit_test(test_model_file_and_explain),
+	        cmocka_unit_test(test_sign_plain),
+	        cmocka_unit_test(test_sign_log1p),
 	        cmocka_unit_test(test_refusals),
 	};
 

@@ -25,11 +25,12 @@ int fl_solver_parse(const char *name, enum fl_solver_kind *k);
 
 /*
  * Shape constraints (a monotone effect, spline.h): within the block
- * [offset, offset + n) of the weights, w_B = M u with u[0] free and
- * u[1..n) >= 0; Minv is M's inverse (both n x n, row-major, given by the
- * caller so that every party builds them the same way). With a spline's
- * M, u[k] is the k-th increment of its B-spline weights, so u >= 0 is a
- * monotone curve. Blocks do not overlap and never hold the intercept.
+ * [offset, offset + n) of the weights, w_B = M u with u[0..n_free) free
+ * and u[n_free..n) >= 0; Minv is M's inverse (both n x n, row-major,
+ * given by the caller so that every party builds them the same way).
+ * With a spline's M (n_free 1), u[k] is the k-th increment of its
+ * B-spline weights, so u >= 0 is a monotone curve; a single weight's sign
+ * is n = 1, n_free = 0, M = +-1. Blocks do not overlap and never hold the intercept.
  *
  * Only Newton enforces them, as a projected Newton method (Bertsekas
  * 1982): in the coordinates u, the variables at their bound whose
@@ -42,7 +43,7 @@ int fl_solver_parse(const char *name, enum fl_solver_kind *k);
  * coordinates u (zero exactly at the constrained optimum).
  */
 struct fl_solver_block {
-	size_t offset, n;
+	size_t offset, n, n_free;
 	const double *M, *Minv;
 };
 

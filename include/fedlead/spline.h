@@ -18,11 +18,12 @@
  * "special": [-1, ...] lists values that mean something of their own
  * ("never contacted"): each gets a 0/1 column, and such a row has no
  * spline or bin value. "monotone": "increasing" | "decreasing" asks for a
- * monotone effect (spline and bins only): the Newton solver keeps the
+ * monotone effect: for spline and bins the Newton solver keeps the
  * B-spline (or bin) weights in that order, which makes the whole curve,
  * its linear continuation beyond the boundary knots included, monotone
- * (fl_spline_bounds()). Special values and the missing indicator are
- * outside the curve and not constrained. L-BFGS and SGD (and so FedAvg)
+ * (fl_spline_bounds()); on a plain or log1p numeric feature (no other
+ * key needed) it is the sign of the value's weight. Special values and
+ * the missing indicator are outside the curve and not constrained. L-BFGS and SGD (and so FedAvg)
  * do not enforce it and refuse such a schema (fl_spline_monotone_refuse()).
  *
  * Encoded block of a spline or bins feature: the basis (or bin) columns,

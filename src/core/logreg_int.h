@@ -58,7 +58,7 @@ struct fl_solver {
 	 * held at their bound, and the projected trial point ut. */
 	size_t n_blk;
 	struct bound_block {
-		size_t offset, n;
+		size_t offset, n, n_free;
 		double *M, *Minv;
 	} * blk;
 	double *u, *gu, *ut;

@@ -97,7 +97,7 @@ int fl_bounds_attach(struct fl_solver *s, const struct fl_solver_bounds *b, int 
 		const struct fl_solver_block *bk = &b->blocks[k];
 
 		if (bk->n == 0 || bk->offset == 0 || bk->offset > d || bk->n > d - bk->offset ||
-		    bk->M == NULL || bk->Minv == NULL)
+		    bk->n_free > bk->n || bk->M == NULL || bk->Minv == NULL)
 			return fl_fail(
 			        FL_ERR_INVALID,
 			        "solver: constrained block %zu (columns %zu to %zu) does not "
@@ -118,6 +118,7 @@ int fl_bounds_attach(struct fl_solver *s, const struct fl_solver_bounds *b, int 
 
 		s->blk[k].offset = b->blocks[k].offset;
 		s->blk[k].n = n;
+		s->blk[k].n_free = b->blocks[k].n_free;
 		if ((s->blk[k].M = malloc(n * n * sizeof(double))) == NULL ||
 		    (s->blk[k].Minv = malloc(n * n * sizeof(double))) == NULL)
 			goto nomem;
@@ -129,7 +130,8 @@ int fl_bounds_attach(struct fl_solver *s, const struct fl_solver_bounds *b, int 
 	    (s->active = calloc(d, 1)) == NULL)
 		goto nomem;
 	for (size_t k = 0; k < s->n_blk; k++)
-		memset(s->bound + s->blk[k].offset + 1, 1, s->blk[k].n - 1);
+		memset(s->bound + s->blk[k].offset + s->blk[k].n_free, 1,
+		       s->blk[k].n - s->blk[k].n_free);
 	if (project) {
 		/* The nearest point in u that keeps the constraints; the same
 		 * arithmetic for every party that starts from the same w. */
