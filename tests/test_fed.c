@@ -1177,6 +1177,146 @@ static void test_knots_refused(void **state)
 	unlink(path);
 }
 
+/*
+ * "monotone" in a federation: the coordinator's Newton step is projected
+ * onto the constraints from the summed gradient and Hessian, so the
+ * federated model equals the pooled one (1e-6) with the constraints
+ * holding (they bind: the unconstrained model differs), and a coordinator
+ * restarted from any checkpoint ends with the same weights bit for bit.
+ */
+static struct fl_schema *monotone_schema(int monotone)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(COIL_SCHEMA, 0, &jerr), *f;
+	struct fl_schema *s = NULL;
+	char *text;
+	size_t i;
+
+	assert_non_null(root);
+	json_array_foreach(json_object_get(root, "features"), i, f)
+	{
+		const char *name = json_string_value(json_object_get(f, "name"));
+
+		if (strcmp(name, "MGODPR") == 0 || strcmp(name, "MRELGE") == 0) {
+			json_object_set_new(f, "transform", json_string("spline"));
+			json_object_set_new(f, "knots", json_pack("[iiii]", 0, 3, 6, 9));
+			if (monotone)
+				json_object_set_new(f, "monotone",
+				                    json_string(strcmp(name, "MGODPR") == 0
+				                                        ? "decreasing"
+				                                        : "increasing"));
+		} else if (strcmp(name, "MGEMOMV") == 0) {
+			json_object_set_new(f, "transform", json_string("bins"));
+			json_object_set_new(f, "knots", json_pack("[iiiii]", 1, 2, 3, 4, 6));
+			json_object_set_new(f, "special", json_pack("[i]", 5));
+			if (monotone)
+				json_object_set_new(f, "monotone", json_string("decreasing"));
+		}
+	}
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	if (fl_schema_parse(text, strlen(text), "spline.json", &s) != 0)
+		fail_msg("schema: %s", fl_errmsg());
+	free(text);
+	return s;
+}
+
+/* Feature name's effect never rises (dir -1) or falls (dir +1) by more
+ * than rounding from lo to hi (special values left out). */
+static void assert_monotone_effect(const struct fl_model *m, const char *name, double dir,
+                                   double lo, double hi)
+{
+	size_t i = 0;
+	double prev;
+
+	while (strcmp(m->schema->features[i].name, name) != 0)
+		i++;
+	prev = fl_spline_effect(m, i, lo);
+	for (int k = 1; k <= 1000; k++) {
+		double v = lo + (hi - lo) * k / 1000, e;
+
+		/* A special value (MGEMOMV's 5) has its own effect, off the
+		 * curve. */
+		if (fl_spline_special(&m->schema->features[i], v) >= 0)
+			continue;
+		e = fl_spline_effect(m, i, v);
+		if (dir * (e - prev) < -1e-9)
+			fail_msg("%s: the effect moves against \"monotone\" at %g (%g to %g)", name,
+			         lo + (hi - lo) * k / 1000, prev, e);
+		prev = e;
+	}
+}
+
+static void resume_everywhere(const struct fixture *fx, const struct fl_coord_settings *s,
+                              size_t step);
+
+static void test_monotone_newton_equals_pooled(void **state)
+{
+	struct fixture *fx = *state, sp = *fx, plain = *fx;
+	struct fl_load_report lrep;
+	struct fl_coord_settings s;
+	struct fl_train_report rep, prep;
+	struct fl_model *fed, *pool, *free_pool;
+	struct harness *h;
+	double rel, rel_free;
+
+	sp.s = monotone_schema(1);
+	plain.s = monotone_schema(0);
+	if (fl_dataset_load(sp.s, COIL_DATA, FL_BAD_ROWS_FAIL, &sp.raw, &lrep) != 0 ||
+	    fl_dataset_load(plain.s, COIL_DATA, FL_BAD_ROWS_FAIL, &plain.raw, &lrep) != 0)
+		fail_msg("load: %s", fl_errmsg());
+	settings_default(&s);
+	s.algorithm = FL_FED_NEWTON;
+	s.max_iterations = 100;
+	s.tolerance = 1e-10;
+	h = harness_new(&sp, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	fed = sealed_model(h);
+	pool = train_pooled(&sp, sp.raw, FL_SOLVER_NEWTON, 1.0, 1e-10, 100, &rep);
+	free_pool = train_pooled(&plain, plain.raw, FL_SOLVER_NEWTON, 1.0, 1e-10, 100, &prep);
+	rel = rel_diff(fed->w, pool->w, sp.s->dim);
+	rel_free = rel_diff(pool->w, free_pool->w, sp.s->dim);
+	printf("  monotone newton: ||w_fed - w_pool|| / ||w_pool|| = %.3e; iterations fed %d, "
+	       "pooled %d; constrained vs unconstrained %.3e\n",
+	       rel, fed->prov.iterations, rep.status.iterations, rel_free);
+	assert_true(rep.status.converged);
+	assert_true(rel < 1e-6);
+	assert_int_equal(fed->prov.iterations, rep.status.iterations);
+	assert_near(fed->prov.final_loss, pool->prov.final_loss, 1e-8 * pool->prov.final_loss);
+	/* The constraints bind on these data... */
+	assert_true(rel_free > 1e-3);
+	/* ...and hold in the federated model, beyond the knots too. */
+	assert_monotone_effect(fed, "MGODPR", -1, -3, 12);
+	assert_monotone_effect(fed, "MRELGE", 1, -3, 12);
+	assert_monotone_effect(fed, "MGEMOMV", -1, 0, 8);
+	fl_model_free(fed);
+	fl_model_free(pool);
+	fl_model_free(free_pool);
+	harness_free(h);
+
+	/* Restarted from every checkpoint: the same weights, bit for bit. */
+	resume_everywhere(&sp, &s, 1);
+
+	/* Algorithms that cannot enforce it refuse the federation at once. */
+	s.algorithm = FL_FED_FEDAVG;
+	{
+		struct fl_fedcoord *c = NULL;
+		struct fl_fedcoord_io io = {0};
+
+		fl_err_clear();
+		assert_int_equal(fl_fedcoord_new(&s, sp.s, &io, &c), FL_ERR_INVALID);
+		assert_null(c);
+		assert_string_equal(fl_errmsg(), "feature \"MGEMOMV\": \"monotone\" is enforced by "
+		                                 "the newton solver only, not by fedavg; train "
+		                                 "with newton or remove it");
+	}
+	fl_dataset_free(sp.raw);
+	fl_dataset_free(plain.raw);
+	fl_schema_free(sp.s);
+	fl_schema_free(plain.s);
+}
+
 static void test_lbfgs_equals_pooled(void **state)
 {
 	/* L-BFGS converges linearly on this ill-conditioned problem (one-hot
@@ -2612,6 +2752,7 @@ int main(void)
 	        cmocka_unit_test(test_spline_newton_equals_pooled),
 	        cmocka_unit_test(test_knots_from_data_equals_pooled),
 	        cmocka_unit_test(test_knots_refused),
+	        cmocka_unit_test(test_monotone_newton_equals_pooled),
 	        cmocka_unit_test(test_lbfgs_equals_pooled),
 	        cmocka_unit_test(test_fedavg_defaults),
 	        cmocka_unit_test(test_fedavg_within_one_percent),

@@ -490,28 +490,6 @@ static void test_local_model_end_to_end(void **state)
 	unlink(path);
 }
 
-/* "monotone" is refused by training until a solver enforces it. */
-static void test_monotone_refused(void **state)
-{
-	struct fl_schema *s =
-	        parse_ok(HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": \"bins\", "
-	                      "\"knots\": [0, 1, 2], \"monotone\": \"increasing\"}]}");
-	struct fl_stats *st = NULL;
-	struct fl_scaler *sc = NULL;
-	double x[3] = {1, 1, 0};
-
-	(void)state;
-	assert_int_equal(fl_stats_new(s->dim, &st), 0);
-	fl_stats_add(st, x, 1);
-	fl_err_clear();
-	assert_int_equal(fl_scaler_from_stats(s, st, &sc), FL_ERR_INVALID);
-	assert_string_equal(fl_errmsg(), "feature \"a\": \"monotone\" is not enforced by this "
-	                                 "fedlead's solvers yet; remove it to train");
-	assert_null(sc);
-	fl_stats_free(st);
-	fl_schema_free(s);
-}
-
 /* A model whose knots were never placed is refused when saved. */
 static void test_model_without_knots_refused(void **state)
 {
@@ -542,7 +520,6 @@ int main(void)
 	        cmocka_unit_test(test_draft_day_of_month),
 	        cmocka_unit_test(test_local_model_end_to_end),
 	        cmocka_unit_test(test_model_without_knots_refused),
-	        cmocka_unit_test(test_monotone_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

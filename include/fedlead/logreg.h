@@ -23,11 +23,43 @@ enum fl_solver_kind { FL_SOLVER_NEWTON = 0, FL_SOLVER_LBFGS = 1, FL_SOLVER_SGD =
 const char *fl_solver_name(enum fl_solver_kind k);
 int fl_solver_parse(const char *name, enum fl_solver_kind *k);
 
+/*
+ * Shape constraints (a monotone effect, spline.h): within the block
+ * [offset, offset + n) of the weights, w_B = M u with u[0..n_free) free
+ * and u[n_free..n) >= 0; Minv is M's inverse (both n x n, row-major,
+ * given by the caller so that every party builds them the same way).
+ * With a spline's M (n_free 1), u[k] is the k-th increment of its
+ * B-spline weights, so u >= 0 is a monotone curve; a single weight's sign
+ * is n = 1, n_free = 0, M = +-1. Blocks do not overlap and never hold the intercept.
+ *
+ * Only Newton enforces them, as a projected Newton method (Bertsekas
+ * 1982): in the coordinates u, the variables at their bound whose
+ * gradient pushes them out are held there, Newton's step is taken in the
+ * others, and the trial points are projected onto the bounds, with an
+ * Armijo test along that projected arc. Every choice depends only on the
+ * told values, so a federation that tells the same sums takes the same
+ * steps as a pooled run. The gradient norm reported and tested against
+ * tol is then the norm of the projected gradient u - P(u - g_u) in the
+ * coordinates u (zero exactly at the constrained optimum).
+ */
+struct fl_solver_block {
+	size_t offset, n, n_free;
+	const double *M, *Minv;
+};
+
+struct fl_solver_bounds {
+	size_t n_blocks;
+	const struct fl_solver_block *blocks;
+};
+
 struct fl_solver_opts {
 	double l2;    /* >= 0 */
 	double tol;   /* converged when ||grad f|| <= tol (absolute) */
 	int max_iter; /* iterations (accepted steps), > 0 */
 	int lbfgs_m;  /* L-BFGS memory; 0 = 10 */
+	/* Shape constraints (Newton only; NULL: none). The solver copies
+	 * them and moves w0 onto them (the nearest point in u that is). */
+	const struct fl_solver_bounds *bounds;
 };
 
 struct fl_solver_status {
@@ -58,6 +90,15 @@ int fl_solver_ask(struct fl_solver *s, const double **w, int *need_hess);
  * need_hess was set. Returns 0 or FL_ERR_NUMERIC for non-finite input. */
 int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const double *hess);
 
+/*
+ * Sets the shape constraints of a solver restored from a checkpoint (the
+ * checkpoint does not hold them): the same bounds as the saved solver's,
+ * before the first ask. The point is left as it is. Errors: FL_ERR_INVALID
+ * "solver: shape constraints need the newton solver" or naming a block
+ * that does not fit; FL_ERR_NOMEM.
+ */
+int fl_solver_constrain(struct fl_solver *s, const struct fl_solver_bounds *b);
+
 /* Best point so far (d doubles) and progress. */
 const double *fl_solver_weights(const struct fl_solver *s);
 void fl_solver_get_status(const struct fl_solver *s, struct fl_solver_status *st);
@@ -83,7 +124,8 @@ void fl_solver_free(struct fl_solver *s);
  *   f64[d] w, g, p, x
  *   count times, oldest first: f64 rho, f64[d] s, f64[d] y
  * The Newton Hessian is not part of the state: it is told fresh with every
- * point at which it is used.
+ * point at which it is used. Nor are the shape constraints: the caller
+ * sets the same ones again with fl_solver_constrain().
  *
  * Restore checks every field and the total length before allocating
  * (d <= FL_SOLVER_MAX_CHECKPOINT_D, m <= 1000) and returns FL_ERR_DATA

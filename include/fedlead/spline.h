@@ -18,9 +18,13 @@
  * "special": [-1, ...] lists values that mean something of their own
  * ("never contacted"): each gets a 0/1 column, and such a row has no
  * spline or bin value. "monotone": "increasing" | "decreasing" asks for a
- * monotone effect (spline and bins only). It is parsed and part of the
- * contract, but no solver enforces it yet, so training refuses a schema
- * that has it (fl_scaler_from_stats()) rather than ignore it.
+ * monotone effect: for spline and bins the Newton solver keeps the
+ * B-spline (or bin) weights in that order, which makes the whole curve,
+ * its linear continuation beyond the boundary knots included, monotone
+ * (fl_spline_bounds()); on a plain or log1p numeric feature (no other
+ * key needed) it is the sign of the value's weight. Special values and
+ * the missing indicator are outside the curve and not constrained. L-BFGS and SGD (and so FedAvg)
+ * do not enforce it and refuse such a schema (fl_spline_monotone_refuse()).
  *
  * Encoded block of a spline or bins feature: the basis (or bin) columns,
  * then one column per special value in the order written, then the missing
@@ -147,6 +151,25 @@ double fl_spline_effect(const struct fl_model *m, size_t i, double v);
  * fl_spline_basis_width() points; returns that count, 0 when f has none.
  */
 size_t fl_spline_density(const struct fl_model *m, size_t i, double *at, double *share);
+
+/*
+ * The shape constraints of the schema's monotone features for the Newton
+ * solver (logreg.h: w_B = M u, u[1..) >= 0, for each such block), in
+ * feature order; *out is NULL when no feature asks for one. They depend
+ * on the schema only (not on knot values or data), so every party builds
+ * the same. Free with fl_spline_bounds_free(). Errors: FL_ERR_NOMEM.
+ */
+struct fl_solver_bounds;
+int fl_spline_bounds(const struct fl_schema *s, struct fl_solver_bounds **out);
+void fl_spline_bounds_free(struct fl_solver_bounds *b);
+
+/*
+ * For a solver that cannot enforce "monotone" (solver names it, "sgd"):
+ * FL_ERR_INVALID "feature \"a\": \"monotone\" is enforced by the newton
+ * solver only, not by sgd; train with newton or remove it" when a feature
+ * asks for it, else 0.
+ */
+int fl_spline_monotone_refuse(const struct fl_schema *s, const char *solver);
 
 /*
  * Writes each spline and bins feature's effect curve as text: the value at

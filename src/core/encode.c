@@ -609,14 +609,6 @@ int fl_scaler_from_stats(const struct fl_schema *s, const struct fl_stats *st,
 		               "which this command does not do; write the knot values in the "
 		               "schema (\"knots\": [...])",
 		               s->features[fl_spline_unplaced(s)].name);
-	/* Refused rather than ignored: a person who asked for a monotone
-	 * effect must not get a model that quietly is not. */
-	for (size_t i = 0; i < s->n_features; i++)
-		if (s->features[i].monotone != 0)
-			return fl_fail(FL_ERR_INVALID,
-			               "feature \"%s\": \"monotone\" is not enforced by this "
-			               "fedlead's solvers yet; remove it to train",
-			               s->features[i].name);
 	if ((r = fl_scaler_new(s->dim, &sc)) != 0)
 		return r;
 	sc->baseline[0] = 1.0;

@@ -86,6 +86,7 @@ void fl_solver_free(struct fl_solver *s)
 	free(s->Y);
 	free(s->rho);
 	free(s->a);
+	fl_bounds_free(s);
 	free(s);
 }
 
@@ -131,6 +132,10 @@ int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 		r = fl_fail(FL_ERR_INVALID, "solver: max_iter must be > 0, got %d", opts->max_iter);
 		goto out;
 	}
+	if (opts->bounds != NULL && opts->bounds->n_blocks > 0 && kind != FL_SOLVER_NEWTON) {
+		r = fl_fail(FL_ERR_INVALID, "solver: shape constraints need the newton solver");
+		goto out;
+	}
 	if (opts->lbfgs_m < 0 || opts->lbfgs_m > LBFGS_MAX_M) {
 		r = fl_fail(FL_ERR_INVALID, "solver: lbfgs_m must be between 0 and %d, got %d",
 		            LBFGS_MAX_M, opts->lbfgs_m);
@@ -169,6 +174,8 @@ int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 	memcpy(s->x, s->w, d * sizeof(*s->x));
 	s->phase = PH_START;
 	s->need_hess = kind == FL_SOLVER_NEWTON;
+	if ((r = fl_bounds_attach(s, opts->bounds, 1)) != 0)
+		goto out;
 
 	*out = s;
 	s = NULL;
@@ -283,6 +290,18 @@ static int newton_step_negligible(const struct fl_solver *s)
 	       fl_linalg_nrm2(s->p, d) <= NEWTON_W_REL * fl_linalg_nrm2(s->w, d);
 }
 
+/* The same test for the projected step to P(u + p), set as ut and x. */
+static int bounded_step_negligible(const struct fl_solver *s)
+{
+	size_t d = s->d;
+	double df = 0.5 * fabs(fl_bounds_decrease(s, 1.0)), dw = 0;
+
+	for (size_t j = 0; j < d; j++)
+		dw += (s->x[j] - s->w[j]) * (s->x[j] - s->w[j]);
+	return df <= NEWTON_F_REL * fabs(s->f) &&
+	       sqrt(dw) <= NEWTON_W_REL * fl_linalg_nrm2(s->w, d);
+}
+
 /*
  * L-BFGS direction by the two-loop recursion: p = -H_k g with the inverse
  * Hessian approximation built from the stored pairs, scaled initially by
@@ -349,11 +368,15 @@ static void lbfgs_remember(struct fl_solver *s)
 		s->count++;
 }
 
-/* Sets the point to ask for: w + alpha p. */
+/* Sets the point to ask for: w + alpha p, or with shape constraints the
+ * weights of P(u + alpha p). */
 static void set_trial(struct fl_solver *s)
 {
-	for (size_t j = 0; j < s->d; j++)
-		s->x[j] = s->w[j] + s->alpha * s->p[j];
+	if (s->n_blk > 0)
+		fl_bounds_point(s, s->alpha, s->x);
+	else
+		for (size_t j = 0; j < s->d; j++)
+			s->x[j] = s->w[j] + s->alpha * s->p[j];
 	s->phase = PH_TRIAL;
 }
 
@@ -362,7 +385,9 @@ static void next_step(struct fl_solver *s)
 {
 	size_t d = s->d;
 
-	s->gnorm = fl_linalg_nrm2(s->g, d);
+	if (s->n_blk > 0)
+		fl_bounds_refresh(s);
+	s->gnorm = s->n_blk > 0 ? fl_bounds_pgnorm(s) : fl_linalg_nrm2(s->g, d);
 	if (s->gnorm <= s->tol) {
 		s->converged = 1;
 		s->phase = PH_DONE;
@@ -380,7 +405,19 @@ static void next_step(struct fl_solver *s)
 		s->phase = PH_HESS;
 		return;
 	}
-	if (s->kind == FL_SOLVER_NEWTON) {
+	if (s->kind == FL_SOLVER_NEWTON && s->n_blk > 0) {
+		if (fl_bounds_direction(s)) {
+			fl_bounds_point(s, 1.0, s->x);
+			if (bounded_step_negligible(s)) {
+				/* As below, projected onto the bounds. */
+				memcpy(s->w, s->x, d * sizeof(*s->w));
+				s->converged = 1;
+				s->phase = PH_DONE;
+				return;
+			}
+		}
+		s->alpha = 1.0;
+	} else if (s->kind == FL_SOLVER_NEWTON) {
 		if (newton_direction(s) && newton_step_negligible(s)) {
 			/* The step is taken without a pass to check it: at
 			 * this size it is far inside the region where the full
@@ -403,13 +440,18 @@ static void next_step(struct fl_solver *s)
 	/* 1/|g| overflows only for a subnormal gradient (tol = 0). */
 	if (!isfinite(s->alpha))
 		s->alpha = 1.0;
-	s->dphi0 = fl_linalg_dot(s->g, s->p, d);
+	s->dphi0 = s->n_blk > 0 ? fl_bounds_slope(s) : fl_linalg_dot(s->g, s->p, d);
 	if (!(s->dphi0 < 0)) {
 		/* Not a descent direction (only possible through rounding):
 		 * start over from steepest descent. */
-		for (size_t j = 0; j < d; j++)
-			s->p[j] = -s->g[j];
-		s->dphi0 = -s->gnorm * s->gnorm;
+		if (s->n_blk > 0) {
+			fl_bounds_steepest(s);
+			s->dphi0 = fl_bounds_slope(s);
+		} else {
+			for (size_t j = 0; j < d; j++)
+				s->p[j] = -s->g[j];
+			s->dphi0 = -s->gnorm * s->gnorm;
+		}
 		s->alpha = isfinite(1.0 / s->gnorm) ? 1.0 / s->gnorm : 1.0;
 		s->count = 0;
 		s->head = 0;
@@ -502,11 +544,26 @@ int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const d
 		next_step(s);
 		break;
 	case PH_TRIAL:
-		accept = ft <= s->f + LS_C1 * s->alpha * s->dphi0;
-		if (!accept && fabs(ft - s->f) <= LS_NOISE * fabs(s->f)) {
-			double dphi = fl_linalg_dot(s->gt, s->p, d);
+		if (s->n_blk > 0) {
+			/* Along the projected arc (Bertsekas's Armijo rule);
+			 * recomputed from w, g and p, which a checkpoint keeps. */
+			double dec, dphi = 0;
 
-			accept = dphi <= (1 - 2 * LS_C1) * -s->dphi0;
+			fl_bounds_refresh(s);
+			fl_bounds_point(s, s->alpha, NULL);
+			dec = fl_bounds_decrease(s, s->alpha);
+			accept = ft <= s->f - LS_C1 * dec;
+			for (size_t j = 0; j < d; j++)
+				dphi += s->gt[j] * (s->x[j] - s->w[j]);
+			if (!accept && fabs(ft - s->f) <= LS_NOISE * fabs(s->f))
+				accept = dphi <= (1 - 2 * LS_C1) * dec;
+		} else {
+			accept = ft <= s->f + LS_C1 * s->alpha * s->dphi0;
+			if (!accept && fabs(ft - s->f) <= LS_NOISE * fabs(s->f)) {
+				double dphi = fl_linalg_dot(s->gt, s->p, d);
+
+				accept = dphi <= (1 - 2 * LS_C1) * -s->dphi0;
+			}
 		}
 		if (!accept) {
 			if (++s->halvings > LS_MAX_HALVINGS) {

@@ -53,9 +53,40 @@ struct fl_solver {
 	int m, count, head;
 	double *S, *Y, *rho, *a;
 
+	/* Shape constraints (solver_bounds.c): the blocks, and at the current
+	 * point w its coordinates u, the gradient there g_u, the variables
+	 * held at their bound, and the projected trial point ut. */
+	size_t n_blk;
+	struct bound_block {
+		size_t offset, n, n_free;
+		double *M, *Minv;
+	} * blk;
+	double *u, *gu, *ut;
+	unsigned char *bound, *active;
+
 	/* Error to repeat from ask() once failed. */
 	int err;
 	char errmsg[256];
 };
+
+/* solver_bounds.c: the projected Newton method of logreg.h. */
+int fl_bounds_attach(struct fl_solver *s, const struct fl_solver_bounds *b, int project);
+void fl_bounds_free(struct fl_solver *s);
+/* u, g_u and the held variables at w from w and g. */
+void fl_bounds_refresh(struct fl_solver *s);
+/* The norm of u - P(u - g_u). */
+double fl_bounds_pgnorm(const struct fl_solver *s);
+/* The projected Newton direction into p (in u); s->H is turned into the
+ * Hessian in u. Returns 1, or 0 when it fell back to steepest descent. */
+int fl_bounds_direction(struct fl_solver *s);
+/* ut = P(u + alpha p) and, when x is not NULL, x = the weights of ut. */
+void fl_bounds_point(struct fl_solver *s, double alpha, double *x);
+/* The decrease the Armijo test asks a fraction of, for the trial at
+ * alpha (ut set): alpha * sum_free -g_u p + sum_held g_u (u - ut). */
+double fl_bounds_decrease(const struct fl_solver *s, double alpha);
+/* g_u . p */
+double fl_bounds_slope(const struct fl_solver *s);
+/* p = -g_u (steepest descent in u). */
+void fl_bounds_steepest(struct fl_solver *s);
 
 #endif

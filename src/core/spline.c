@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fedlead/error.h"
+#include "fedlead/logreg.h"
 #include "fedlead/model.h"
 #include "fedlead/rowset.h"
 
@@ -194,19 +195,35 @@ static int parse_special(json_t *js, size_t idx, const char *origin, struct fl_f
 	return 0;
 }
 
+static int parse_monotone(json_t *jm, size_t idx, const char *origin, struct fl_feature *f)
+{
+	const char *mono = json_string_value(jm);
+
+	if (jm == NULL)
+		return 0;
+	if (mono != NULL && strcmp(mono, "increasing") == 0)
+		f->monotone = 1;
+	else if (mono != NULL && strcmp(mono, "decreasing") == 0)
+		f->monotone = -1;
+	else
+		return feature_fail(origin, idx, "monotone", f,
+		                    "must be \"increasing\" or \"decreasing\"");
+	return 0;
+}
+
 int fl_transform_parse(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
 	json_t *jt = json_object_get(jf, "transform"), *jk = json_object_get(jf, "knots"),
 	       *js = json_object_get(jf, "special"), *jm = json_object_get(jf, "monotone");
-	const char *t = json_string_value(jt), *mono = json_string_value(jm);
+	const char *t = json_string_value(jt);
 	int r;
 
+	/* "monotone" alone on a plain (or log1p) numeric feature is the sign
+	 * of its weight. */
 	if (jt == NULL) {
-		const char *key = jk != NULL ? "knots" : js != NULL ? "special" : "monotone";
-
-		if (jk == NULL && js == NULL && jm == NULL)
-			return 0;
-		return feature_fail(origin, idx, key, f,
+		if (jk == NULL && js == NULL)
+			return parse_monotone(jm, idx, origin, f);
+		return feature_fail(origin, idx, jk != NULL ? "knots" : "special", f,
 		                    "needs \"transform\": \"spline\" or \"bins\"");
 	}
 	if (t != NULL && strcmp(t, "spline") == 0)
@@ -224,26 +241,15 @@ int fl_transform_parse(json_t *jf, size_t idx, const char *origin, struct fl_fea
 		return feature_fail(origin, idx, "transform", f, what);
 	}
 	if (f->transform == FL_TRANSFORM_LOG1P) {
-		if (jk != NULL || js != NULL || jm != NULL)
-			return feature_fail(origin, idx,
-			                    jk != NULL   ? "knots"
-			                    : js != NULL ? "special"
-			                                 : "monotone",
-			                    f, "applies to \"spline\" and \"bins\" only");
-		return 0;
+		if (jk != NULL || js != NULL)
+			return feature_fail(origin, idx, jk != NULL ? "knots" : "special", f,
+			                    "applies to \"spline\" and \"bins\" only");
+		return parse_monotone(jm, idx, origin, f);
 	}
 	if ((r = parse_knots(jk, idx, origin, f)) != 0 ||
-	    (js != NULL && (r = parse_special(js, idx, origin, f)) != 0))
+	    (js != NULL && (r = parse_special(js, idx, origin, f)) != 0) ||
+	    (r = parse_monotone(jm, idx, origin, f)) != 0)
 		return r;
-	if (jm != NULL) {
-		if (mono != NULL && strcmp(mono, "increasing") == 0)
-			f->monotone = 1;
-		else if (mono != NULL && strcmp(mono, "decreasing") == 0)
-			f->monotone = -1;
-		else
-			return feature_fail(origin, idx, "monotone", f,
-			                    "must be \"increasing\" or \"decreasing\"");
-	}
 	if (f->transform == FL_TRANSFORM_SPLINE &&
 	    (r = pspline_matrix(fl_spline_basis_width(f), &f->pspline)) != 0)
 		return r;
@@ -255,6 +261,10 @@ int fl_transform_canonical(json_t *jf, const struct fl_feature *f)
 {
 	json_t *a;
 
+	if (f->monotone != 0 &&
+	    json_object_set_new(jf, "monotone",
+	                        json_string(f->monotone > 0 ? "increasing" : "decreasing")) != 0)
+		return FL_ERR_NOMEM;
 	if (f->transform == FL_TRANSFORM_NONE)
 		return 0;
 	if (json_object_set_new(jf, "transform", json_string(transform_names[f->transform])) != 0)
@@ -281,10 +291,6 @@ int fl_transform_canonical(json_t *jf, const struct fl_feature *f)
 			if (json_array_append_new(a, json_real(f->special[i])) != 0)
 				return FL_ERR_NOMEM;
 	}
-	if (f->monotone != 0 &&
-	    json_object_set_new(jf, "monotone",
-	                        json_string(f->monotone > 0 ? "increasing" : "decreasing")) != 0)
-		return FL_ERR_NOMEM;
 	return 0;
 }
 
@@ -898,4 +904,119 @@ int fl_spline_explain(const struct fl_model *m, FILE *fp)
 		(void)hi;
 	}
 	return ferror(fp) ? fl_fail(FL_ERR_IO, "write failed") : 0;
+}
+
+/* ---- monotone effects ---- */
+
+/*
+ * A spline's block contributes w' L^-1 b(v) = beta' b(v) with beta = L^-T w,
+ * the weights of the B-splines b; a bins block contributes beta = w, the
+ * weight of each bin. B-spline weights that never decrease give a curve
+ * that never decreases (a B-spline curve's derivative is a positive
+ * combination of their differences), and so does its linear continuation
+ * beyond the boundary knots, whose slope is the curve's there. So the
+ * solver's coordinates are u[0] = beta[0] and u[k] = dir (beta[k] -
+ * beta[k-1]) >= 0: beta = C S u (C the cumulative sums, S = diag(1, dir,
+ * ..., dir)), w = L' C S u.
+ */
+static void monotone_maps(const struct fl_feature *f, double *M, double *Minv)
+{
+	size_t n = fl_spline_basis_width(f);
+	double dir = f->monotone > 0 ? 1.0 : -1.0;
+	double L[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)],
+	        Li[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)];
+
+	for (size_t r = 0; r < n; r++)
+		for (size_t c = 0; c < n; c++)
+			Li[r * n + c] = f->transform == FL_TRANSFORM_SPLINE ? f->pspline[r * n + c]
+			                                                    : (double)(r == c);
+	/* L = (L^-1)^-1, lower triangular, column by column. */
+	for (size_t c = 0; c < n; c++)
+		for (size_t r = 0; r < n; r++) {
+			double v = r == c ? 1.0 : 0.0;
+
+			if (r < c) {
+				L[r * n + c] = 0;
+				continue;
+			}
+			for (size_t k = c; k < r; k++)
+				v -= Li[r * n + k] * L[k * n + c];
+			L[r * n + c] = v / Li[r * n + r];
+		}
+	for (size_t r = 0; r < n; r++) {
+		double tail = 0;
+
+		/* M[r][c] = (c ? dir : 1) * sum_{k >= c} L[k][r], c from the end. */
+		for (size_t c = n; c-- > 0;) {
+			tail += L[c * n + r];
+			M[r * n + c] = c == 0 ? tail : dir * tail;
+		}
+		Minv[0 * n + r] = Li[r * n + 0];
+		for (size_t k = 1; k < n; k++)
+			Minv[k * n + r] = dir * (Li[r * n + k] - Li[r * n + k - 1]);
+	}
+}
+
+int fl_spline_bounds(const struct fl_schema *s, struct fl_solver_bounds **out)
+{
+	struct fl_solver_bounds *b = NULL;
+	struct fl_solver_block *blk = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < s->n_features; i++)
+		n += s->features[i].type == FL_NUMERIC && s->features[i].monotone != 0;
+	if (n == 0)
+		return 0;
+	if ((b = calloc(1, sizeof(*b))) == NULL || (blk = calloc(n, sizeof(*blk))) == NULL) {
+		free(b);
+		return FL_ERR_NOMEM;
+	}
+	b->blocks = blk;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t nb = fl_spline_is_block(f) ? fl_spline_basis_width(f) : 1;
+		double *M;
+
+		if (f->type != FL_NUMERIC || f->monotone == 0)
+			continue;
+		if ((M = malloc(2 * nb * nb * sizeof(double))) == NULL) {
+			fl_spline_bounds_free(b);
+			return FL_ERR_NOMEM;
+		}
+		if (fl_spline_is_block(f)) {
+			monotone_maps(f, M, M + nb * nb);
+			blk[b->n_blocks++] =
+			        (struct fl_solver_block){f->enc_offset, nb, 1, M, M + nb * nb};
+			continue;
+		}
+		/* A plain or log1p value (standardised with a positive scale,
+		 * log1p increasing): the effect's direction is its weight's
+		 * sign, w = dir u with u >= 0. */
+		M[0] = M[1] = f->monotone > 0 ? 1.0 : -1.0;
+		blk[b->n_blocks++] = (struct fl_solver_block){f->enc_offset, 1, 0, M, M + 1};
+	}
+	*out = b;
+	return 0;
+}
+
+void fl_spline_bounds_free(struct fl_solver_bounds *b)
+{
+	if (b == NULL)
+		return;
+	for (size_t k = 0; k < b->n_blocks; k++)
+		free((void *)b->blocks[k].M);
+	free((void *)b->blocks);
+	free(b);
+}
+
+int fl_spline_monotone_refuse(const struct fl_schema *s, const char *solver)
+{
+	for (size_t i = 0; i < s->n_features; i++)
+		if (s->features[i].monotone != 0)
+			return fl_fail(FL_ERR_INVALID,
+			               "feature \"%s\": \"monotone\" is enforced by the newton "
+			               "solver only, not by %s; train with newton or remove it",
+			               s->features[i].name, solver);
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include "fedlead/linalg.h"
 #include "fedlead/metrics.h"
 #include "fedlead/parallel.h"
+#include "fedlead/spline.h"
 #include "fedlead/splitmix.h"
 
 void fl_train_opts_default(struct fl_train_opts *o)
@@ -105,9 +106,11 @@ static double *densify(const struct fl_rowset *rs)
 	return X;
 }
 
-/* One solver run at l2, counted as the next of t's runs (t may be NULL). */
+/* One solver run at l2, counted as the next of t's runs (t may be NULL),
+ * with the schema's shape constraints b (NULL: none; Newton only). */
 static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *opts, double l2,
-                       double pos_weight, double *w, struct fl_solver_status *st, struct tracker *t)
+                       double pos_weight, const struct fl_solver_bounds *b, double *w,
+                       struct fl_solver_status *st, struct tracker *t)
 {
 	double *c = NULL, *g = NULL, *Xd = NULL, loss;
 	int r;
@@ -159,6 +162,7 @@ static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *
 		        .max_iter = opts->max_iter > 0
 		                            ? opts->max_iter
 		                            : (opts->solver == FL_SOLVER_NEWTON ? 100 : 10000),
+		        .bounds = b,
 		};
 		struct fit_eval fe = {std, c, threads_of(opts), t};
 		struct fl_solver_driver drv = {eval_rows, NULL, &fe};
@@ -201,7 +205,7 @@ int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts,
 		return FL_ERR_NOMEM;
 	for (size_t j = 0; j < std->dim; j++)
 		rs.dcol[j] = (uint32_t)j;
-	r = fit_tracked(&rs, opts, l2, pos_weight, w, st, NULL);
+	r = fit_tracked(&rs, opts, l2, pos_weight, NULL, w, st, NULL);
 	free(rs.dcol);
 	return r;
 }
@@ -237,7 +241,8 @@ static void measure(const struct fl_rowset *d, const double *w, struct fl_metric
  */
 static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
                      const struct fl_train_opts *o, const double *grid, size_t n_grid, double pw,
-                     double *w, struct fl_l2_candidate *cand, struct tracker *t)
+                     const struct fl_solver_bounds *b, double *w, struct fl_l2_candidate *cand,
+                     struct tracker *t)
 {
 	struct fl_rowset *fit = NULL, *hold = NULL;
 	struct fl_solver_status st;
@@ -250,7 +255,7 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 		cand[g].l2 = grid[g];
 	if (va != NULL) {
 		for (size_t g = n_grid; g-- > 0;) {
-			if ((r = fit_tracked(tr, o, grid[g], pw, w, &st, t)) != 0)
+			if ((r = fit_tracked(tr, o, grid[g], pw, b, w, &st, t)) != 0)
 				return r;
 			measure(va, w, &m);
 			cand[g].valid_log_loss = m.log_loss;
@@ -284,7 +289,7 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 		for (size_t g = n_grid; g-- > 0;) {
 			if (!warm)
 				memcpy(wf, w, tr->d * sizeof(double));
-			if ((r = fit_tracked(fit, o, grid[g], pw, wf, &st, t)) != 0)
+			if ((r = fit_tracked(fit, o, grid[g], pw, b, wf, &st, t)) != 0)
 				goto out;
 			fl_rowset_scores(hold, wf, z + g * tr->n + nall);
 		}
@@ -356,6 +361,7 @@ int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struc
 	struct fl_stats *st = NULL;
 	struct fl_scaler *sc = NULL;
 	struct fl_model *m = NULL;
+	struct fl_solver_bounds *b = NULL;
 	double *w = NULL, grid[FL_L2_GRID_MAX], pw = o->pos_weight;
 	struct tracker t = {o, {.phase = "fit", .fits = 1}};
 	int r, have_va = 0;
@@ -365,6 +371,12 @@ int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struc
 	if (rows->d != s->dim)
 		return fl_fail(FL_ERR_INVALID, "dataset has %zu columns, the schema %zu", rows->d,
 		               s->dim);
+	/* A monotone effect is kept by Newton's projected steps only. */
+	if (o->solver != FL_SOLVER_NEWTON &&
+	    (r = fl_spline_monotone_refuse(s, fl_solver_name(o->solver))) != 0)
+		return r;
+	if ((r = fl_spline_bounds(s, &b)) != 0)
+		return r;
 	if (o->valid_frac > 0) {
 		size_t nt;
 
@@ -415,7 +427,7 @@ int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struc
 		/* k-fold fits every fold at every point; folds left empty by a
 		 * tiny file are skipped, so the count is an upper bound. */
 		t.p.fits = rep->n_grid * (have_va ? 1 : (size_t)(o->kfold > 0 ? o->kfold : 5)) + 1;
-		if ((r = search_l2(&tr, have_va ? &va : NULL, o, grid, rep->n_grid, pw, w,
+		if ((r = search_l2(&tr, have_va ? &va : NULL, o, grid, rep->n_grid, pw, b, w,
 		                   rep->grid, &t)) != 0)
 			goto out;
 		for (size_t g = 1; g < rep->n_grid; g++)
@@ -426,7 +438,7 @@ int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struc
 		t.p.phase = "fit";
 		t.p.fit = t.p.fits - 1;
 	}
-	if ((r = fit_tracked(&tr, o, rep->l2, pw, w, &rep->status, &t)) != 0)
+	if ((r = fit_tracked(&tr, o, rep->l2, pw, b, w, &rep->status, &t)) != 0)
 		goto out;
 	measure(&tr, w, &rep->train);
 	if (have_va)
@@ -458,6 +470,7 @@ out:
 	fl_model_free(m);
 	fl_scaler_free(sc);
 	fl_stats_free(st);
+	fl_spline_bounds_free(b);
 	free(w);
 	return r;
 }
@@ -482,6 +495,7 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 	                                 .threads = opts->threads};
 	struct fl_eval ev;
 	const struct fl_stats *sum;
+	struct fl_solver_bounds *b = NULL;
 	double *w = NULL;
 	int r;
 
@@ -492,7 +506,10 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 		return fl_fail(FL_ERR_INVALID,
 		               "training from a cache needs newton or lbfgs, a given "
 		               "l2 and no validation split");
-	if ((r = fl_cache_open(s, cache_path, &c)) != 0)
+	if (opts->solver != FL_SOLVER_NEWTON &&
+	    (r = fl_spline_monotone_refuse(s, fl_solver_name(opts->solver))) != 0)
+		return r;
+	if ((r = fl_spline_bounds(s, &b)) != 0 || (r = fl_cache_open(s, cache_path, &c)) != 0)
 		goto out;
 	sum = fl_cache_stats(c);
 	if (sum->positives <= 0 || sum->positives >= sum->rows) {
@@ -508,6 +525,7 @@ int fl_train_cache(const struct fl_schema *s, const char *cache_path,
 	        .max_iter = opts->max_iter > 0                 ? opts->max_iter
 	                    : opts->solver == FL_SOLVER_NEWTON ? 100
 	                                                       : 10000,
+	        .bounds = b,
 	};
 	r = FL_ERR_NOMEM;
 	if ((w = calloc(s->dim, sizeof(double))) == NULL)
@@ -545,6 +563,7 @@ out:
 	fl_model_free(m);
 	fl_ranker_free(rk);
 	fl_cache_free(c);
+	fl_spline_bounds_free(b);
 	free(w);
 	return r;
 }

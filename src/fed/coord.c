@@ -226,6 +226,11 @@ int fl_fedcoord_new(const struct fl_coord_settings *s, const struct fl_schema *s
 		free(c);
 		return fl_fail(FL_ERR_INVALID, "a federation needs a schema");
 	}
+	/* Refused at the start, not after the statistics round. */
+	if (schema != NULL && (r = fl_coord_monotone_check(s, schema)) != 0) {
+		free(c);
+		return r;
+	}
 	c->d = schema != NULL ? schema->dim : 0;
 	r = FL_ERR_NOMEM;
 	if ((c->federation_id = strdup(s->federation_id)) == NULL ||

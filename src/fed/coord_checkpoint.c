@@ -303,7 +303,10 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 			            "checkpoint is inconsistent with the schema or settings");
 			goto out;
 		}
-		if ((r = fl_solver_restore(st->solver.data, st->solver.len, &c->solver)) != 0)
+		/* The checkpoint does not hold the shape constraints: the
+		 * schema gives them again. */
+		if ((r = fl_solver_restore(st->solver.data, st->solver.len, &c->solver)) != 0 ||
+		    (r = fl_coord_solver_bounds(c)) != 0)
 			goto out;
 	}
 	for (size_t i = 0; i < st->n_history; i++) {

@@ -156,6 +156,11 @@ int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc);
 
 /* coord_train.c */
 int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k);
+/* Refuses a schema with a monotone feature when the settings' algorithm
+ * cannot enforce it (only federated Newton without DP can). */
+int fl_coord_monotone_check(const struct fl_coord_settings *s, const struct fl_schema *schema);
+/* Sets the schema's shape constraints on a restored solver. */
+int fl_coord_solver_bounds(struct fl_fedcoord *c);
 int fl_coord_next_task(struct fl_fedcoord *c);
 int fl_coord_finish_stats(struct fl_fedcoord *c, const double *acc);
 int fl_coord_finish_eval(struct fl_fedcoord *c, const double *acc);

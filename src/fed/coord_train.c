@@ -17,10 +17,33 @@
 #include "fedlead/linalg.h"
 #include "fedlead/logreg.h"
 #include "fedlead/payload.h"
+#include "fedlead/spline.h"
 #include "fedlead/train.h"
+
+int fl_coord_monotone_check(const struct fl_coord_settings *s, const struct fl_schema *schema)
+{
+	if (s->privacy)
+		return fl_spline_monotone_refuse(schema, "the differentially private newton step");
+	if (s->algorithm != FL_FED_NEWTON)
+		return fl_spline_monotone_refuse(schema, fl_fed_algo_name(s->algorithm));
+	return 0;
+}
+
+int fl_coord_solver_bounds(struct fl_fedcoord *c)
+{
+	struct fl_solver_bounds *b = NULL;
+	int r;
+
+	if ((r = fl_spline_bounds(c->schema, &b)) == 0)
+		r = fl_solver_constrain(c->solver, b);
+	fl_spline_bounds_free(b);
+	return r;
+}
 
 int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k)
 {
+	struct fl_solver_bounds *b = NULL;
+	int r;
 	struct fl_solver_opts so = {
 	        .l2 = c->grid[k],
 	        .tol = c->set.tolerance * (c->total_rows > 0 ? c->total_rows : 1),
@@ -34,12 +57,22 @@ int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k)
 	c->dp_B = NULL;
 	fl_solver_free(c->solver);
 	c->solver = NULL;
+	/* The schema of a schema round is known only now. */
+	if ((r = fl_coord_monotone_check(&c->set, c->schema)) != 0)
+		return r;
 	if (c->set.algorithm == FL_FED_FEDAVG || c->set.privacy)
 		return 0;
+	/* A monotone effect: the solver projects each step onto it, from the
+	 * summed gradient and Hessian, as a pooled run does. */
+	if ((r = fl_spline_bounds(c->schema, &b)) != 0)
+		return r;
+	so.bounds = b;
 	/* Warm start from the current weights: along the l2 grid the solution
 	 * moves little, so Newton needs few rounds for each point. */
-	return fl_solver_new(c->set.algorithm == FL_FED_NEWTON ? FL_SOLVER_NEWTON : FL_SOLVER_LBFGS,
-	                     c->d, &so, c->w, &c->solver);
+	r = fl_solver_new(c->set.algorithm == FL_FED_NEWTON ? FL_SOLVER_NEWTON : FL_SOLVER_LBFGS,
+	                  c->d, &so, c->w, &c->solver);
+	fl_spline_bounds_free(b);
+	return r;
 }
 
 /* A count summed from the partners' updates, for the model's provenance: a
