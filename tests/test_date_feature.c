@@ -458,11 +458,10 @@ static void test_stats_denoise(void **state)
 	st->sum[3] = 10.4;
 	st->sum[4] = -3;
 	st->sum[10] = 150;
-	/* Noised entries arrive in scaled units (payload.h): rows and
-	 * positives / 4, the value's sum / 2^8 and sum of squares / 2^16 (B =
+	/* Noised entries arrive in scaled units (payload.h): rows / 4,
+	 * positives as they are, the value's sum / 2^8 and sum of squares / 2^16 (B =
 	 * 200), the weekday and month levels / 2; the count is not scaled. */
 	st->rows /= 4;
-	st->positives /= 4;
 	st->sum[1] /= 256;
 	st->sumsq[1] /= 65536;
 	for (size_t j = 3; j < 22; j++)

@@ -1284,7 +1284,7 @@ static void test_resume_after_plan_change(void **state)
 }
 
 /*
- * The DP plan version: the Hello announces "fedlead-dp-v4", and a Welcome
+ * The DP plan version: the Hello announces "fedlead-dp-v5", and a Welcome
  * from a coordinator that speaks another plan (or, from before the field,
  * none) is refused before the ledger is touched: its bytes stay as they
  * were.
@@ -1303,7 +1303,7 @@ static void test_plan_version_refused(void **state)
 	ledger_with("planv", "fed-a", 1000);
 	tnode_new(&t, "planv", 3);
 	env = hello_of(&t, FED);
-	assert_string_equal(env->hello->privacy->plan, "fedlead-dp-v4");
+	assert_string_equal(env->hello->privacy->plan, "fedlead-dp-v5");
 	fl_wire_free(env);
 	tnode_free(&t);
 	before = file_bytes(t.ledger, &n);
@@ -1314,7 +1314,7 @@ static void test_plan_version_refused(void **state)
 		w.plan.privacy_plan = (char *)other[i];
 		snprintf(msg, sizeof(msg),
 		         "policy privacy_epsilon: coordinator of federation \"fed-dp\" speaks "
-		         "differential privacy plan \"%s\", this node \"fedlead-dp-v4\" (their "
+		         "differential privacy plan \"%s\", this node \"fedlead-dp-v5\" (their "
 		         "statistics and noise would not match); refused",
 		         other[i]);
 		assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,

@@ -543,13 +543,12 @@ static void test_stats_dp_clip_too_narrow(void **state)
  * the plain sums.
  */
 /* As a node sends its noised entries (payload.h): each divided by its
- * scale, by hand for leads_schema("[0, 40]", "[0, 10]"): rows and
- * positives 4; age (B = 20) sum 2^5, sum of squares 2^9, count 1; visits
+ * scale, by hand for leads_schema("[0, 40]", "[0, 10]"): rows 4,
+ * positives 1; age (B = 20) sum 2^5, sum of squares 2^9, count 1; visits
  * (B = 5) sum 2^3, sum of squares 2^5; the six levels 2. */
 static void to_scaled_units(struct fl_stats *st)
 {
 	st->rows /= 4;
-	st->positives /= 4;
 	st->sum[1] /= 32;
 	st->sumsq[1] /= 512;
 	st->sum[3] /= 8;

@@ -49,9 +49,13 @@ struct fl_audit;
  * change to any of them is a new plan: nodes and coordinators of different
  * plans refuse each other before anything is charged, since the noise of
  * one would not add up with the other's, or the coordinator would decode
- * the statistics wrongly. v4: max_colluders joined the task tag.
+ * the statistics wrongly. v4: max_colluders joined the task tag. v5: the
+ * statistics travel in scaled units, a log1p feature's about its own range,
+ * a block's indicators as levels; the positives count takes a full part of
+ * the sensitivity; the knots round is a release; training starts at the
+ * intercept of the noisy rate.
  */
-#define FL_DP_PLAN "fedlead-dp-v4"
+#define FL_DP_PLAN "fedlead-dp-v5"
 
 /*
  * Differential privacy, decided by this partner alone (see the comment above
