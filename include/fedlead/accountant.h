@@ -60,4 +60,16 @@ double fl_dp_rho_budget(double epsilon, double delta);
 double fl_dp_ddg_sigma2(double l1, double l2, double rho, unsigned noisy, size_t dim,
                         double max_sigma2);
 
+/*
+ * The finest grid 2^-bits, bits from top_bits down to 0, on which a
+ * release with sensitivities l1, l2 (in the release's units) over dim
+ * values costs at most rho with `noisy` honest partners: rounding to the
+ * grid adds 1 per value in grid units (dim to l1, sqrt(dim) to l2). Returns
+ * the bits with *sigma2 the variance in grid units, or -1 (and 0) when no
+ * grid's variance is at most max_sigma2. One search for every release
+ * (statistics, knots, evaluations), so they calibrate alike.
+ */
+int fl_dp_grid_calibrate(double l1, double l2, size_t dim, double rho, unsigned noisy, int top_bits,
+                         double max_sigma2, double *sigma2);
+
 #endif

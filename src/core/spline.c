@@ -761,6 +761,24 @@ out:
 	return r;
 }
 
+/* L = (Li)^-1 for the n x n lower triangular Li (the P-spline factor's
+ * inverse, or the identity for bins), column by column. */
+static void lower_inverse(const double *Li, size_t n, double *L)
+{
+	for (size_t c = 0; c < n; c++)
+		for (size_t r = 0; r < n; r++) {
+			double v = r == c ? 1.0 : 0.0;
+
+			if (r < c) {
+				L[r * n + c] = 0;
+				continue;
+			}
+			for (size_t k = c; k < r; k++)
+				v -= Li[r * n + k] * L[k * n + c];
+			L[r * n + c] = v / Li[r * n + r];
+		}
+}
+
 /* ---- effects ---- */
 
 double fl_spline_effect(const struct fl_model *m, size_t i, double v)
@@ -823,19 +841,7 @@ size_t fl_spline_density(const struct fl_model *m, size_t i, double *at, double 
 		double L[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)];
 		const double *Li = f->pspline;
 
-		/* L = (L^-1)^-1, lower triangular, column by column. */
-		for (size_t c = 0; c < nb; c++)
-			for (size_t r = 0; r < nb; r++) {
-				double v = r == c ? 1.0 : 0.0;
-
-				if (r < c) {
-					L[r * nb + c] = 0;
-					continue;
-				}
-				for (size_t k = c; k < r; k++)
-					v -= Li[r * nb + k] * L[k * nb + c];
-				L[r * nb + c] = v / Li[r * nb + r];
-			}
+		lower_inverse(Li, nb, L);
 		for (size_t r = 0; r < nb; r++) {
 			double s = 0;
 
@@ -923,26 +929,16 @@ static void monotone_maps(const struct fl_feature *f, double *M, double *Minv)
 {
 	size_t n = fl_spline_basis_width(f);
 	double dir = f->monotone > 0 ? 1.0 : -1.0;
+	/* Li zeroed: GCC cannot see that the loop below fills what
+	 * lower_inverse() reads. */
 	double L[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)],
-	        Li[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)];
+	        Li[(FL_SPLINE_MAX_KNOTS + DEGREE) * (FL_SPLINE_MAX_KNOTS + DEGREE)] = {0};
 
 	for (size_t r = 0; r < n; r++)
 		for (size_t c = 0; c < n; c++)
 			Li[r * n + c] = f->transform == FL_TRANSFORM_SPLINE ? f->pspline[r * n + c]
 			                                                    : (double)(r == c);
-	/* L = (L^-1)^-1, lower triangular, column by column. */
-	for (size_t c = 0; c < n; c++)
-		for (size_t r = 0; r < n; r++) {
-			double v = r == c ? 1.0 : 0.0;
-
-			if (r < c) {
-				L[r * n + c] = 0;
-				continue;
-			}
-			for (size_t k = c; k < r; k++)
-				v -= Li[r * n + k] * L[k * n + c];
-			L[r * n + c] = v / Li[r * n + r];
-		}
+	lower_inverse(Li, n, L);
 	for (size_t r = 0; r < n; r++) {
 		double tail = 0;
 

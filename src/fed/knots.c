@@ -167,17 +167,10 @@ int fl_knots_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int 
 	p->l1 = (double)nf;
 	p->l2 = sqrt((double)nf);
 	p->len = fl_knots_hist_len(s);
-	for (int bits = max_bits; bits >= 0; bits--) {
-		double scale = ldexp(1, bits);
-
-		p->sigma2 = fl_dp_ddg_sigma2(p->l1 * scale + (double)p->len,
-		                             p->l2 * scale + sqrt((double)p->len), rho, noisy,
-		                             p->len, max_var);
-		if (p->sigma2 > 0) {
-			p->grid_bits = bits;
-			return 0;
-		}
-	}
+	p->grid_bits = fl_dp_grid_calibrate(p->l1, p->l2, p->len, rho, noisy, max_bits, max_var,
+	                                    &p->sigma2);
+	if (p->grid_bits >= 0)
+		return 0;
 	return fl_fail(FL_ERR_LIMIT,
 	               "a histogram release of rho %.6g with sensitivity %.6g needs more noise "
 	               "than a node can add",

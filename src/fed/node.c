@@ -1076,16 +1076,10 @@ static size_t dp_blocks(const struct fl_fednode *n, size_t nv, struct dp_block b
  */
 static int dp_calibrate(struct dp_block *b, unsigned noisy)
 {
-	double root = sqrt((double)b->len), scale;
-
-	for (b->bits = FL_SECAGG_FRAC_BITS; b->bits >= 0; b->bits--) {
-		scale = ldexp(1, b->bits);
-		b->s2 = fl_dp_ddg_sigma2(root * b->sens * scale + (double)b->len,
-		                         b->sens * scale + root, b->rho, noisy, b->len, DP_MAX_VAR);
-		if (b->s2 > 0)
-			return 1;
-	}
-	return 0;
+	/* l1 <= sqrt(len) l2 for len values. */
+	b->bits = fl_dp_grid_calibrate(sqrt((double)b->len) * b->sens, b->sens, b->len, b->rho,
+	                               noisy, FL_SECAGG_FRAC_BITS, DP_MAX_VAR, &b->s2);
+	return b->bits >= 0;
 }
 
 /*

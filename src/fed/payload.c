@@ -369,7 +369,7 @@ int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noi
                              double max_var, struct fl_stats_dp *p)
 {
 	const struct fl_feature *f = fl_payload_stats_unclipped(s);
-	double l1, l2sq, root;
+	double l1, l2sq;
 	size_t n;
 	int r;
 
@@ -383,19 +383,12 @@ int fl_payload_stats_dp_plan(const struct fl_schema *s, double rho, unsigned noi
 	p->l1 = l1;
 	p->l2 = sqrt(l2sq);
 	p->n_noised = n;
-	root = sqrt((double)n);
 	/* The noise lands on multiples of 2^(e - bits): at least 2^-max_bits
 	 * for the smallest e, the counts'. */
-	for (int bits = max_bits + STATS_DP_MIN_EXP; bits >= 0; bits--) {
-		double scale = ldexp(1, bits);
-
-		p->sigma2 = fl_dp_ddg_sigma2(p->l1 * scale + (double)n, p->l2 * scale + root, rho,
-		                             noisy, n, max_var);
-		if (p->sigma2 > 0) {
-			p->grid_bits = bits;
-			return 0;
-		}
-	}
+	p->grid_bits = fl_dp_grid_calibrate(p->l1, p->l2, n, rho, noisy,
+	                                    max_bits + STATS_DP_MIN_EXP, max_var, &p->sigma2);
+	if (p->grid_bits >= 0)
+		return 0;
 	return fl_fail(FL_ERR_LIMIT,
 	               "a statistics release of rho %.6g with sensitivity %.6g needs more noise "
 	               "than a node can add",

@@ -138,3 +138,19 @@ double fl_dp_ddg_sigma2(double l1, double l2, double rho, unsigned noisy, size_t
 	}
 	return hi;
 }
+
+int fl_dp_grid_calibrate(double l1, double l2, size_t dim, double rho, unsigned noisy, int top_bits,
+                         double max_sigma2, double *sigma2)
+{
+	double root = sqrt((double)dim);
+
+	for (int bits = top_bits; bits >= 0; bits--) {
+		double scale = ldexp(1, bits);
+
+		*sigma2 = fl_dp_ddg_sigma2(l1 * scale + (double)dim, l2 * scale + root, rho, noisy,
+		                           dim, max_sigma2);
+		if (*sigma2 > 0)
+			return bits;
+	}
+	return -1;
+}
