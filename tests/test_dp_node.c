@@ -1850,6 +1850,101 @@ static void test_knots_release_charged(void **state)
 	restore_schema(&sw);
 }
 
+/*
+ * Knots placed again (dp-review3, finding 1): a second histogram request
+ * after the knots were applied puts the raw values back in the rows, so a
+ * Standardize that follows is refused, naming the round, until a
+ * statistics task brings the new knots; an evaluation meanwhile is
+ * answered "before standardisation". Nothing of that is charged.
+ */
+static void test_knots_again_blocks_standardize(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	struct fl_load_report rep;
+	uint8_t *frame = NULL;
+	size_t len, i;
+	json_t *root, *f, *ev;
+	json_error_t jerr;
+	char *text;
+	double knots[4] = {0, 2.5, 5, 9};
+
+	(void)state;
+	sw.s = FX->s;
+	sw.raw = FX->raw;
+	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
+	json_array_foreach(json_object_get(root, "features"), i, f)
+	{
+		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
+			json_object_set_new(f, "transform", json_string("spline"));
+			json_object_set_new(f, "knots", json_integer(4));
+		}
+	}
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
+	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
+	                    &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	free(text);
+	tnode_new(&t, "knots-again", 5);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "knots-again", 5);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 5;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	stats_task(&m, FED, 1);
+	m.stats.histograms = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	stats_task(&m, FED, 2);
+	m.stats.knots = knots;
+	m.stats.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	/* The histograms again: the rows hold raw values until new knots. */
+	stats_task(&m, FED, 3);
+	m.stats.histograms = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	frame = NULL;
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 4), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	assert_status(frame, len,
+	              "standardisation before the knots of the histograms of round 3 were "
+	              "applied: a statistics task carrying them must come first");
+	free(frame);
+	frame = NULL;
+	assert_int_equal(fl_fednode_input(t.n, "c", eval_task(&m, FED, 5), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	assert_status(frame, len, "eval_task before standardisation");
+	free(frame);
+	frame = NULL;
+	/* The new knots, then the standardisation is taken. */
+	stats_task(&m, FED, 6);
+	m.stats.knots = knots;
+	m.stats.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 7), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	task_free(&m);
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 4); /* knots, stats, knots, stats */
+	json_decref(ev);
+	tnode_free(&t);
+	restore_schema(&sw);
+}
+
 /* The noise of the knots round: sensitivity sqrt(features), and counts
  * that stay on the grid the fixed point carries. */
 static void test_knots_noise(void **state)
@@ -2029,6 +2124,7 @@ int main(void)
 	        cmocka_unit_test(test_standardize_not_finite_refused),
 	        cmocka_unit_test(test_colluders_in_task_tag),
 	        cmocka_unit_test(test_knots_release_charged),
+	        cmocka_unit_test(test_knots_again_blocks_standardize),
 	        cmocka_unit_test(test_knots_noise),
 	        cmocka_unit_test(test_final_model_knots),
 	};

@@ -90,6 +90,10 @@ struct fl_fednode {
 	/* Knots from the federation's data: raw's values before any knots,
 	 * and the knots last placed (node_knots_*()). */
 	struct fl_knots_rows *knots;
+	/* The round of a knots histogram whose knots are not yet applied, or
+	 * 0: the rows hold raw values again until a statistics task brings
+	 * the new knots, so no standardisation may be built on them. */
+	uint64_t knots_pending;
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -1869,6 +1873,14 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 	}
 	if (standardize_invalid(n, m, why, whylen))
 		return FL_ERR_PROTO;
+	/* Decided on the message order alone, never on the rows. */
+	if (n->knots_pending != 0) {
+		snprintf(why, whylen,
+		         "standardisation before the knots of the histograms of round %llu were "
+		         "applied: a statistics task carrying them must come first",
+		         (unsigned long long)n->knots_pending);
+		return FL_ERR_PROTO;
+	}
 	if (!(m->pos_weight > 0) || !isfinite(m->pos_weight)) {
 		snprintf(why, whylen, "invalid class weight %g", m->pos_weight);
 		return FL_ERR_PROTO;
@@ -2107,6 +2119,7 @@ static int node_knots_hist(struct fl_fednode *n, const Fedlead__Wire__RoundRef *
 	 * (dp_knots_release()). */
 	if ((r = node_knots_rows(n)) != 0)
 		return r;
+	n->knots_pending = ref->round;
 	if ((v = malloc(nv * sizeof(double))) == NULL)
 		return FL_ERR_NOMEM;
 	if ((r = fl_knots_hist_pack(n->s, n->tr_raw->X, n->tr_raw->n, n->d, v)) != 0) {
@@ -2197,6 +2210,7 @@ static int node_knots_take(struct fl_fednode *n, const Fedlead__Wire__StatsTask 
 	    (r = fl_knots_rows_apply(n->knots, n->raw, t->knots, t->n_knots)) != 0 ||
 	    (r = node_knots_resplit(n)) != 0)
 		return r;
+	n->knots_pending = 0;
 	fl_log(FL_LOG_INFO,
 	       "round %llu: rows encoded with the %zu knots placed from the "
 	       "federation's data",
