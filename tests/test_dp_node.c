@@ -597,6 +597,35 @@ static void restore_schema(struct swapped *sw)
 	FX->raw = sw->raw;
 }
 
+/* The DP schema with MGODPR a spline of 4 knots placed from data, and the
+ * CoIL rows encoded with it; restore_schema() puts the fixture's back. */
+static void use_knots_schema(struct swapped *sw)
+{
+	struct fl_load_report rep;
+	json_error_t jerr;
+	json_t *root, *f;
+	size_t i;
+	char *text;
+
+	sw->s = FX->s;
+	sw->raw = FX->raw;
+	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
+	json_array_foreach(json_object_get(root, "features"), i, f)
+	{
+		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
+			json_object_set_new(f, "transform", json_string("spline"));
+			json_object_set_new(f, "knots", json_integer(4));
+		}
+	}
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
+	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
+	                    &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	free(text);
+}
+
 /*
  * Each noised entry of the statistics vector and its scale exponent, by
  * hand from the bounds in payload.h: rows 1, divided by 4 (2^2, so 1/16
@@ -1756,36 +1785,17 @@ static void test_knots_release_charged(void **state)
 	struct welcome_msg w;
 	struct task_msg m;
 	struct fl_ledger *l = NULL;
-	struct fl_load_report rep;
 	const struct fl_release *e;
 	uint8_t *frame = NULL;
-	size_t len, i;
+	size_t len;
 	int repaired;
-	json_t *root, *f, *ev, *a;
-	json_error_t jerr;
-	char *text;
+	json_t *ev, *a;
 	double knots[4] = {0, 2.5, 5, 9};
 	uint64_t per_stats = (uint64_t)floor(0.1 * (double)budget_units()),
 	         per_eval = (budget_units() - per_stats) / 2;
 
 	(void)state;
-	sw.s = FX->s;
-	sw.raw = FX->raw;
-	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
-	json_array_foreach(json_object_get(root, "features"), i, f)
-	{
-		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
-			json_object_set_new(f, "transform", json_string("spline"));
-			json_object_set_new(f, "knots", json_integer(4));
-		}
-	}
-	assert_non_null(text = json_dumps(root, 0));
-	json_decref(root);
-	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
-	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
-	                    &rep) != 0)
-		fail_msg("%s", fl_errmsg());
-	free(text);
+	use_knots_schema(&sw);
 	tnode_new(&t, "knots", 3);
 	unlink(t.ledger);
 	tnode_free(&t);
@@ -1863,32 +1873,13 @@ static void test_knots_again_blocks_standardize(void **state)
 	struct tnode t;
 	struct welcome_msg w;
 	struct task_msg m;
-	struct fl_load_report rep;
 	uint8_t *frame = NULL;
-	size_t len, i;
-	json_t *root, *f, *ev;
-	json_error_t jerr;
-	char *text;
+	size_t len;
+	json_t *ev;
 	double knots[4] = {0, 2.5, 5, 9};
 
 	(void)state;
-	sw.s = FX->s;
-	sw.raw = FX->raw;
-	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
-	json_array_foreach(json_object_get(root, "features"), i, f)
-	{
-		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
-			json_object_set_new(f, "transform", json_string("spline"));
-			json_object_set_new(f, "knots", json_integer(4));
-		}
-	}
-	assert_non_null(text = json_dumps(root, 0));
-	json_decref(root);
-	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
-	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
-	                    &rep) != 0)
-		fail_msg("%s", fl_errmsg());
-	free(text);
+	use_knots_schema(&sw);
 	tnode_new(&t, "knots-again", 5);
 	unlink(t.ledger);
 	tnode_free(&t);
@@ -2032,12 +2023,9 @@ static void test_final_model_knots(void **state)
 	struct welcome_msg w;
 	struct task_msg m;
 	struct fl_node_policy pol;
-	struct fl_load_report rep;
 	uint8_t *frame = NULL;
-	size_t len, i;
-	json_t *root, *f;
-	json_error_t jerr;
-	char *text, out[160];
+	size_t len;
+	char out[160];
 	double knots[4] = {0, 2.5, 5, 9}, moved[4] = {0, 2.5, 5.5, 9};
 
 	(void)state;
@@ -2045,23 +2033,7 @@ static void test_final_model_knots(void **state)
 	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
 	                 0);
 	snprintf(out, sizeof(out), "%s/final-knots.fdl", pki_dir);
-	sw.s = FX->s;
-	sw.raw = FX->raw;
-	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
-	json_array_foreach(json_object_get(root, "features"), i, f)
-	{
-		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
-			json_object_set_new(f, "transform", json_string("spline"));
-			json_object_set_new(f, "knots", json_integer(4));
-		}
-	}
-	assert_non_null(text = json_dumps(root, 0));
-	json_decref(root);
-	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
-	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
-	                    &rep) != 0)
-		fail_msg("%s", fl_errmsg());
-	free(text);
+	use_knots_schema(&sw);
 
 	fl_node_policy_default(&pol);
 	tnode_start(&t, &pol, "final-knots");
