@@ -10,6 +10,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
 #include <math.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -292,25 +293,30 @@ static void unhook(struct hconn *c)
 		evbuffer_remove_cb(bufferevent_get_input(c->bev), framing_cb, c);
 }
 
+/* A TLS connection that closes before its handshake finished was refused
+ * by the handshake (a client certificate missing or not of client_ca). */
+static void log_handshake_refusal(struct hconn *c)
+{
+	struct fl_httpd *h = c->h;
+	SSL *ssl;
+	char why[256];
+
+	if (h->c.tls == NULL || c->served > 0 || c->refused ||
+	    (ssl = bufferevent_openssl_get_ssl(c->bev)) == NULL || SSL_is_init_finished(ssl))
+		return;
+	if (fl_tls_verify_error(ssl, why, sizeof(why)) == 0)
+		fl_tls_last_error(why, sizeof(why));
+	fl_log(FL_LOG_WARN, "HTTPS connection from %s refused: %s (%s)", c->addr, why,
+	       h->c.keys.client_ca);
+	fl_audit_event(h->c.audit, "reject", "{s:s, s:s}", "peer", c->addr, "reason", why);
+}
+
 static void closed_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct hconn *c = arg;
-	struct fl_httpd *h = c->h;
 
 	(void)evcon;
-	if (h->c.tls != NULL && c->served == 0 && !c->refused) {
-		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-		char why[256];
-
-		if (ssl != NULL && !SSL_is_init_finished(ssl)) {
-			if (fl_tls_verify_error(ssl, why, sizeof(why)) == 0)
-				fl_tls_last_error(why, sizeof(why));
-			fl_log(FL_LOG_WARN, "HTTPS connection from %s refused: %s (%s)", c->addr,
-			       why, h->c.keys.client_ca);
-			fl_audit_event(h->c.audit, "reject", "{s:s, s:s}", "peer", c->addr,
-			               "reason", why);
-		}
-	}
+	log_handshake_refusal(c);
 	unhook(c);
 	hconn_free(c);
 }
@@ -355,6 +361,21 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	evhttp_connection_free(c->evcon); /* calls closed_cb, which frees c */
 }
 
+/* host:port of a socket's peer, as evhttp_connection_get_peer gives it. */
+static void peer_of_fd(evutil_socket_t fd, char *out, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[256], serv[32];
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv, sizeof(serv),
+	                NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(out, n, "(unknown)");
+	else
+		snprintf(out, n, "%s:%s", host, serv);
+}
+
 /* The turn of the loop after the connection was made: tie it to its
  * evhttp_connection, or refuse it when there are too many. */
 static void bind_cb(evutil_socket_t fd, short what, void *arg)
@@ -374,7 +395,12 @@ static void bind_cb(evutil_socket_t fd, short what, void *arg)
 	(void)rd;
 	if (cbarg == NULL) {
 		/* evhttp has already given up on it (the bufferevent is freed
-		 * but for our reference). */
+		 * but for our reference, which keeps its socket open). A
+		 * handshake can fail before this turn: the client's answer to
+		 * the server's first flight read in the same turn as this
+		 * timer, ahead of it; closed_cb is not set yet, so say it here. */
+		peer_of_fd(bufferevent_getfd(c->bev), c->addr, sizeof(c->addr));
+		log_handshake_refusal(c);
 		unhook(c);
 		bufferevent_decref(c->bev);
 		hconn_free(c);
