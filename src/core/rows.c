@@ -106,6 +106,28 @@ int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
 	return fl_rows_open_source(s, src, need_label, policy, rep, out);
 }
 
+int fl_rows_open_range(const struct fl_schema *s, const char *path, int need_label,
+                       enum fl_bad_rows policy, struct fl_load_report *rep, uint64_t begin,
+                       uint64_t end, uint64_t line, struct fl_rows **out)
+{
+	struct fl_source *src = NULL;
+	struct fl_csv *csv;
+	int r;
+
+	*out = NULL;
+	if ((r = fl_source_open(path, &s->dialect, &src)) != 0)
+		return r;
+	if ((csv = fl_source_csv(src)) == NULL) {
+		fl_source_free(src);
+		return fl_fail(FL_ERR_INVALID, "%s: not a file that can be read in ranges", path);
+	}
+	if ((r = fl_csv_set_range(csv, begin, end, line)) != 0) {
+		fl_source_free(src);
+		return r;
+	}
+	return fl_rows_open_source(s, src, need_label, policy, rep, out);
+}
+
 /* Counts the unseen values of the row just encoded into x (see
  * struct fl_load_report). */
 static void count_unseen(struct fl_rows *rows, const double *x)
