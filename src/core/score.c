@@ -516,6 +516,7 @@ struct pass {
 	 * spooled with a struct line_ext, and without the lead's position as
 	 * the id, which is known only once the parts before it are read. */
 	int ext;
+	int active; /* score_lanes(): the part reads in this step */
 	int eof;
 	struct batch b[2];
 	struct slice sl[N_SLICES];
@@ -1045,13 +1046,13 @@ static int merge_load(struct fl_load_report *rep, const struct fl_load_report *a
 	return 0;
 }
 
-/* One step of score_lanes(): part c reads and scores its next batch. */
+/* One step of score_lanes(): part c, when it has more, reads and scores
+ * its next batch. */
 static void lane_chunk(void *arg, size_t c)
 {
 	struct pass *lanes = arg;
 
-	lanes[c].b[0].n = 0;
-	if (!lanes[c].eof)
+	if (lanes[c].active)
 		read_batch(&lanes[c], &lanes[c].b[0]);
 }
 
@@ -1124,14 +1125,14 @@ static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, 
 		size_t active = 0;
 
 		for (size_t k = 0; k < n; k++)
-			active += !lanes[k].eof;
+			active += lanes[k].active = !lanes[k].eof;
 		if (active == 0)
 			break;
 		fl_parallel_for((unsigned)n, n, lane_chunk, lanes);
 		for (size_t k = 0; k < n; k++) {
 			struct batch *b = &lanes[k].b[0];
 
-			if (b->n == 0 && b->err == 0)
+			if (!lanes[k].active)
 				continue;
 			if (lanes[k].sl[0].out.oom) {
 				r = FL_ERR_NOMEM;
