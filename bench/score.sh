@@ -4,9 +4,9 @@
 # three reason codes) with one and two threads, against a parse-only pass of
 # fedlead's reader over the same file (bench_csvparse --reader fl), all
 # interleaved in one run, best of N; wall and CPU seconds, and leads per
-# CPU-second (the measure that holds on a loaded machine). Also: the scored files of 1, 2 and 3
-# threads and of a small memory bound are compared byte for byte, and the
-# peak RSS under --memory 2 is read from /usr/bin/time -v.
+# CPU-second (the measure that holds on a loaded machine). Also: the scored
+# files of 1, 2 and 3 threads and of a small memory bound are compared byte
+# for byte, and the peak RSS under --memory 2 is read from /usr/bin/time -v.
 # Usage: bench/score.sh [--rows N] [--workdir DIR] [--reps N] [--keep] [--no-build]
 #   --rows N        rows of the generated CSV (default 1000000)
 #   --workdir DIR   data and logs (default /tmp/fedlead-bench-score)
