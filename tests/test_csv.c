@@ -777,8 +777,16 @@ static void test_ranges(void **state)
 	assert_int_equal(n_cut, 1);
 	unlink(path);
 
-	/* A small file is one part. */
+	/* A small file is one part, and so is one whose lines end in a
+	 * lone CR (no LF to cut after). */
 	write_tmp(path, data, 4096);
+	assert_int_equal(fl_csv_split(path, 2, 0, cut, line, &n_cut), 0);
+	assert_int_equal(n_cut, 0);
+	unlink(path);
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '\n')
+			data[i] = '\r';
+	write_tmp(path, data, len);
 	assert_int_equal(fl_csv_split(path, 2, 0, cut, line, &n_cut), 0);
 	assert_int_equal(n_cut, 0);
 	unlink(path);

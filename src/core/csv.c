@@ -524,6 +524,12 @@ int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *
 					break;
 				}
 			}
+			/* A header that has not ended within a part's length (or
+			 * lines that end in a lone CR): one part. */
+			if (header_end == 0 && at >= min_part) {
+				done = 1;
+				break;
+			}
 			quotes += buf[i] == '"';
 			if (buf[i] == '\n') {
 				lines++;
