@@ -645,6 +645,192 @@ static void test_generated_file(void **state)
 	free(lines);
 }
 
+/*
+ * A file of records whose quoted notes hold line ends, commas and doubled
+ * quotes, some lines ending in CR LF, a few blank lines: nrec records
+ * after the header, 3.9 MB for 160,000.
+ */
+static char *gen_quoted(size_t nrec, size_t *len)
+{
+	size_t cap = nrec * 80 + 64, n = 0;
+	char *d = malloc(cap);
+
+	assert_non_null(d);
+	n += (size_t)sprintf(d + n, "id,note,value\n");
+	for (size_t i = 0; i < nrec; i++) {
+		/* A note that looks like records of its own after each line end. */
+		if (i % 3 == 0)
+			n += (size_t)sprintf(d + n, "L%zu,\"a,b\n%zu,\"\"x\"\",2\n\",%zu\n", i, i,
+			                     i % 97);
+		else if (i % 3 == 1)
+			n += (size_t)sprintf(d + n, "L%zu,plain %zu,%zu\r\n", i, i, i % 89);
+		else
+			n += (size_t)sprintf(d + n, "L%zu, \"q\n\n\" ,%zu\n%s", i, i % 83,
+			                     i % 1000 == 2 ? "\n" : "");
+		assert_true(n + 80 < cap);
+	}
+	*len = n;
+	return d;
+}
+
+/* Every record of a reader after its header, as "line|field|field...". */
+static char **read_all(struct fl_csv *csv, size_t *n_out)
+{
+	struct fl_csv_record rec;
+	size_t n = 0, cap = 1024;
+	char **out = malloc(cap * sizeof(*out));
+	int r, header = 1;
+
+	assert_non_null(out);
+	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		char buf[256];
+		size_t k = (size_t)snprintf(buf, sizeof(buf), "%llu", (unsigned long long)rec.line);
+
+		if (header) {
+			header = 0;
+			continue;
+		}
+		for (size_t i = 0; i < rec.n_fields; i++)
+			k += (size_t)snprintf(buf + k, sizeof(buf) - k, "|%s", rec.fields[i].s);
+		if (n == cap) {
+			cap *= 2;
+			out = realloc(out, cap * sizeof(*out));
+			assert_non_null(out);
+		}
+		out[n++] = strdup(buf);
+	}
+	assert_int_equal(r, 0);
+	*n_out = n;
+	return out;
+}
+
+/* Cut at record boundaries, the parts read one by one give the records
+ * of the whole file with the same lines and fields, although most line
+ * ends near each cut are inside quoted notes. */
+static void test_ranges(void **state)
+{
+	char path[64];
+	size_t len, n_all, n_part, at = 0;
+	char *data = gen_quoted(160000, &len), **all, **part;
+	uint64_t cut[3], line[3], bytes = 0;
+	unsigned n_cut = 0;
+	struct fl_csv *csv;
+
+	(void)state;
+	assert_true(len > 3 * FL_CSV_SPLIT_MIN);
+	csv = open_bytes(path, data, len);
+	all = read_all(csv, &n_all);
+	assert_int_equal(n_all, 160000);
+	fl_csv_free(csv);
+	assert_int_equal(fl_csv_split(path, 3, 0, cut, line, &n_cut), 0);
+	assert_int_equal(n_cut, 2);
+	for (unsigned k = 0; k <= n_cut; k++) {
+		uint64_t begin = k == 0 ? 0 : cut[k - 1], end = k < n_cut ? cut[k] : UINT64_MAX;
+
+		if (k < n_cut) {
+			/* After an LF, about a third of the file in each part. */
+			assert_int_equal(data[cut[k] - 1], '\n');
+			assert_true(cut[k] - begin >= FL_CSV_SPLIT_MIN);
+			assert_true(cut[k] >= len / 3 * (k + 1));
+			assert_true(cut[k] < len / 3 * (k + 1) + 200);
+		}
+		assert_int_equal(fl_csv_open(path, &csv), 0);
+		assert_int_equal(fl_csv_set_range(csv, begin, end, k == 0 ? 1 : line[k - 1]), 0);
+		part = read_all(csv, &n_part);
+		bytes += fl_csv_bytes_read(csv);
+		assert_true(n_part > 15000);
+		assert_true(at + n_part <= n_all);
+		for (size_t i = 0; i < n_part; i++) {
+			assert_string_equal(part[i], all[at + i]);
+			free(part[i]);
+		}
+		at += n_part;
+		free(part);
+		fl_csv_free(csv);
+	}
+	assert_int_equal(at, n_all);
+	assert_int_equal(bytes, len);
+	for (size_t i = 0; i < n_all; i++)
+		free(all[i]);
+	free(all);
+
+	/* Too late, or a file that cannot be read in parts. */
+	assert_int_equal(fl_csv_open(path, &csv), 0);
+	expect_rec(csv, 1, "id", "note", "value", NULL);
+	assert_int_equal(fl_csv_set_range(csv, cut[0], UINT64_MAX, line[0]), FL_ERR_INVALID);
+	fl_csv_free(csv);
+	{
+		struct fl_csv_dialect d = {0};
+
+		d.encoding = FL_CSV_LATIN1;
+		assert_int_equal(fl_csv_open_dialect(path, &d, &csv), 0);
+		assert_int_equal(fl_csv_set_range(csv, cut[0], UINT64_MAX, line[0]),
+		                 FL_ERR_INVALID);
+		fl_csv_free(csv);
+	}
+	assert_int_equal(fl_csv_split("-", 2, 0, cut, line, &n_cut), 0);
+	assert_int_equal(n_cut, 0);
+	/* No part smaller than the bound asked for. */
+	assert_int_equal(fl_csv_split(path, 3, len / 2, cut, line, &n_cut), 0);
+	assert_int_equal(n_cut, 0);
+	assert_int_equal(fl_csv_split(path, 2, len / 3, cut, line, &n_cut), 0);
+	assert_int_equal(n_cut, 1);
+	unlink(path);
+
+	/* A small file is one part, and so is one whose lines end in a
+	 * lone CR (no LF to cut after). */
+	write_tmp(path, data, 4096);
+	assert_int_equal(fl_csv_split(path, 2, 0, cut, line, &n_cut), 0);
+	assert_int_equal(n_cut, 0);
+	unlink(path);
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '\n')
+			data[i] = '\r';
+	write_tmp(path, data, len);
+	assert_int_equal(fl_csv_split(path, 2, 0, cut, line, &n_cut), 0);
+	assert_int_equal(n_cut, 0);
+	unlink(path);
+	free(data);
+}
+
+/* A stray quote in the first part shifts the count of quotes, but the
+ * first part then fails on it with the whole file's message, and that
+ * error comes first in the file. */
+static void test_range_stray_quote(void **state)
+{
+	char path[64], want[256];
+	size_t len;
+	char *data = gen_quoted(120000, &len), *p;
+	uint64_t cut[1], line[1];
+	unsigned n_cut = 0;
+	struct fl_csv *csv;
+	struct fl_csv_record rec;
+	int r;
+
+	(void)state;
+	p = strstr(data, "plain 1000,");
+	assert_non_null(p);
+	p[2] = '"'; /* "pl"in 1000" */
+	write_tmp(path, data, len);
+	assert_int_equal(fl_csv_open(path, &csv), 0);
+	while ((r = fl_csv_next(csv, &rec)) == 1)
+		;
+	assert_int_equal(r, FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s", fl_errmsg());
+	fl_csv_free(csv);
+	assert_int_equal(fl_csv_split(path, 2, 0, cut, line, &n_cut), 0);
+	assert_int_equal(n_cut, 1);
+	assert_int_equal(fl_csv_open(path, &csv), 0);
+	assert_int_equal(fl_csv_set_range(csv, 0, cut[0], 1), 0);
+	while ((r = fl_csv_next(csv, &rec)) == 1)
+		;
+	assert_int_equal(r, FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), want);
+	fl_csv_free(csv);
+	unlink(path);
+	free(data);
+}
+
 /* Starts a child that writes data into a pipe in small pieces. */
 static int pipe_from_child(const char *data, size_t len, pid_t *pid)
 {
@@ -1468,6 +1654,8 @@ int main(void)
 	        cmocka_unit_test(test_progress_hook),
 	        cmocka_unit_test(test_open_errors),
 	        cmocka_unit_test(test_generated_file),
+	        cmocka_unit_test(test_ranges),
+	        cmocka_unit_test(test_range_stray_quote),
 	        cmocka_unit_test(test_pipe),
 	        cmocka_unit_test(test_text_across_blocks),
 	        cmocka_unit_test(test_detect_delimiter),

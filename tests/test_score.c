@@ -795,6 +795,179 @@ static void test_bad_row_late(void **state)
 	}
 }
 
+/*
+ * A file of several megabytes, so that two or three threads read it in
+ * parts (fl_csv_split()): ids with quoted line ends around every place a
+ * cut may fall, missing, unseen and bad visits, blank lines. bad: every
+ * bad_every-th lead has visits "many" (0: none). With noid, no id column.
+ */
+static void write_parts(const char *path, int n, int bad_every, int noid)
+{
+	static const char *ind[] = {"retail", "tech", "finance", "tech", "retail", "media"};
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fprintf(fp, noid ? "visits,industry,won,note\n" : "lead,visits,industry,won,note\n");
+	for (int i = 0; i < n; i++) {
+		if (!noid)
+			fprintf(fp, i % 2 ? "\"L%d\n,x\"," : "L%d,", i);
+		if (bad_every > 0 && i % bad_every == bad_every - 1)
+			fprintf(fp, "many,");
+		else if (i % 11 == 4)
+			fprintf(fp, ",");
+		else
+			fprintf(fp, "%d,", (i * 7) % 13);
+		fprintf(fp, "%s,%s,\"a\n%d,tech,no\n\"\n%s", ind[i % 6], i % 3 == 0 ? "yes" : "no",
+		        i, i % 5000 == 7 ? "\n" : "");
+	}
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void assert_load_equal(const struct fl_load_report *a, const struct fl_load_report *b)
+{
+	assert_int_equal(a->rows, b->rows);
+	assert_int_equal(a->skipped, b->skipped);
+	assert_int_equal(a->n_samples, b->n_samples);
+	for (size_t i = 0; i < a->n_samples; i++)
+		assert_string_equal(a->samples[i], b->samples[i]);
+	assert_int_equal(a->unseen_leads, b->unseen_leads);
+	assert_int_equal(a->n_unseen, b->n_unseen);
+	assert_int_equal(a->n_unseen_more, b->n_unseen_more);
+	for (size_t i = 0; i < a->n_unseen; i++) {
+		assert_int_equal(a->unseen[i].feature, b->unseen[i].feature);
+		assert_int_equal(a->unseen[i].leads, b->unseen[i].leads);
+		assert_string_equal(a->unseen[i].example, b->unseen[i].example);
+	}
+	assert_int_equal(a->n_extra, b->n_extra);
+	assert_string_equal(a->extra, b->extra);
+}
+
+/*
+ * Read in two or three parts at once, a file gives the bytes one thread
+ * writes, in file and rank order, with and without an id column (the
+ * positions of the later parts' leads count the records before them, bad
+ * ones included), skipped rows and unseen values counted as one reader
+ * counts them, and the spools spilled or not.
+ */
+static void test_parts_identical(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_model *noid;
+	struct fl_score_opts o;
+	struct fl_score_report ref, rep;
+	char data[256], out_ref[256], out[256], *a, *b;
+	uint64_t cut[2], line[2];
+	unsigned n_cut;
+	static const char *noid_schema =
+	        "{\"fedlead_schema\": 1,"
+	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	        " \"features\": ["
+	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+	        "  {\"name\": \"industry\", \"type\": \"categorical\","
+	        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
+
+	noid = hand_model(noid_schema);
+	path_in(fx, "parts.csv", data);
+	path_in(fx, "ref.csv", out_ref);
+	path_in(fx, "out.csv", out);
+	for (int variant = 0; variant < 2; variant++) {
+		struct fl_model *m = variant == 0 ? fx->m : noid;
+
+		write_parts(data, 130000, 997, variant);
+		/* Large enough for three parts. */
+		assert_int_equal(fl_csv_split(data, 3, 0, cut, line, &n_cut), 0);
+		assert_int_equal(n_cut, 2);
+		for (int sort = 0; sort < 2; sort++) {
+			default_opts(&o, data, out_ref);
+			o.eval = 1;
+			o.top_k = 100;
+			o.n_reasons = 2;
+			o.reasons = FL_REASONS_BOTH;
+			o.policy = FL_BAD_ROWS_SKIP;
+			o.sort_rank = sort;
+			o.threads = 1;
+			if (fl_score_file(m, &o, &ref) != 0)
+				fail_msg("%s", fl_errmsg());
+			assert_true(ref.load.skipped > 100);
+			assert_true(ref.load.n_unseen == 1 && ref.load.unseen_leads > 40000);
+			a = slurp(out_ref);
+			o.out = out;
+			for (unsigned t = 2; t <= 4; t++) {
+				o.threads = t < 4 ? t : 2;
+				if (t == 4) {
+					/* Every spool in files. */
+					o.spool_bytes = 1;
+					o.mem_records = 100;
+					o.tmpdir = fx->dir;
+				}
+				if (fl_score_file(m, &o, &rep) != 0)
+					fail_msg("%s", fl_errmsg());
+				b = slurp(out);
+				if (strcmp(a, b) != 0)
+					fail_msg("variant %d, sort %d, %u threads: the output "
+					         "differs",
+					         variant, sort, o.threads);
+				assert_eval_equal(&ref.ev, &rep.ev);
+				assert_load_equal(&ref.load, &rep.load);
+				assert_int_equal(ref.bytes, rep.bytes);
+				free(b);
+			}
+			free(a);
+		}
+	}
+	fl_model_free(noid);
+}
+
+/* Read in parts, a bad row fails the run with the message one reader
+ * gives: the first in the file, with its line, whichever part holds it. */
+static void test_parts_bad_row(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], want[512];
+	uint64_t cut[1], line[1];
+	unsigned n_cut;
+
+	path_in(fx, "parts.csv", data);
+	path_in(fx, "scored.csv", out);
+	for (int where = 0; where < 2; where++) {
+		/* Lead 100 (in the first part) and lead 60000 (in the second),
+		 * or only the latter. */
+		write_parts(data, 90000, 0, 0);
+		{
+			FILE *fp = fopen(data, "r+");
+			char *text = slurp(data), *p;
+			char key[32];
+
+			assert_non_null(fp);
+			for (int lead = where == 0 ? 100 : 60000; lead <= 60000; lead += 59900) {
+				snprintf(key, sizeof(key), "\nL%d,", lead);
+				p = strstr(text, key);
+				assert_non_null(p);
+				/* "L100,9," becomes "L100,x,": a visits that is no number. */
+				p[strlen(key)] = 'x';
+			}
+			assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+			assert_int_equal(fclose(fp), 0);
+			free(text);
+		}
+		assert_int_equal(fl_csv_split(data, 2, 0, cut, line, &n_cut), 0);
+		assert_int_equal(n_cut, 1);
+		default_opts(&o, data, out);
+		o.threads = 1;
+		assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_DATA);
+		snprintf(want, sizeof(want), "%s", fl_errmsg());
+		/* Lead i starts on line 2 + 3 i + i / 2 + the blank lines before
+		 * it (an odd lead's id breaks a line, every note two). */
+		assert_non_null(strstr(want, where == 0 ? ":353:2: " : ":210014:2: "));
+		o.threads = 2;
+		assert_int_equal(fl_score_file(fx->m, &o, &rep), FL_ERR_DATA);
+		assert_string_equal(fl_errmsg(), want);
+		assert_false(exists(out));
+	}
+}
+
 /* fl_score_contribution against the hand values, and the explanation's
  * driver order: effects against the average lead are tech +0.98, visits
  * +0.8 (per sd), visits missing 0.5 * (1 - 0.2) = +0.4, other +0.08, and
@@ -853,6 +1026,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_parts_identical, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_parts_bad_row, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_contribution_and_explain, setup, teardown),
 	};
 

@@ -146,6 +146,41 @@ const char *fl_csv_encoding_name(enum fl_csv_encoding encoding);
  */
 int fl_csv_next(struct fl_csv *csv, struct fl_csv_record *rec);
 
+/*
+ * Reads a part of a file, so that several readers share one pass (each on
+ * its own thread): the header, the first record, is read as usual (its
+ * separator decided from the start of the file, as every reader of the
+ * file decides it), then the records in bytes [begin, end) of the file
+ * (begin 0: the ones right after the header), as if the file ended at end.
+ * line is the physical line at begin, for messages. begin and end must be
+ * record boundaries from fl_csv_split(). Only a reader of a UTF-8 file
+ * opened by path, before its first fl_csv_next(); otherwise FL_ERR_INVALID.
+ * A reader with begin > 0 reports no progress, and its bytes read count
+ * from begin.
+ */
+int fl_csv_set_range(struct fl_csv *csv, uint64_t begin, uint64_t end, uint64_t line);
+
+/*
+ * The smallest part fl_csv_split() makes: more than a first read and the
+ * separator detection's look-ahead, so that a reader limited to a part
+ * sees the header and the rows after it exactly as one reading the whole
+ * file does.
+ */
+#define FL_CSV_SPLIT_MIN (1u << 20)
+
+/*
+ * Where to cut the regular file path into up to `parts` parts of at least
+ * min_part bytes (FL_CSV_SPLIT_MIN at least) at record boundaries near
+ * equal shares: *n_cut offsets into cut[] (each the byte after an LF that
+ * is outside quotes, counting quotes from the start of the file) and the
+ * physical line starting there into line[] (room for parts - 1 each). 0
+ * cuts (one part) for a small file, standard input, something that is
+ * not a regular file, or a file whose lines do not end in LF. Returns 0,
+ * or FL_ERR_IO when the file cannot be read.
+ */
+int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *cut, uint64_t *line,
+                 unsigned *n_cut);
+
 /* Rewinds to the first record (the header). Fails on a pipe. */
 int fl_csv_rewind(struct fl_csv *csv);
 

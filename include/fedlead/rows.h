@@ -31,6 +31,17 @@ struct fl_rows;
 int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
                  enum fl_bad_rows policy, struct fl_load_report *rep, struct fl_rows **out);
 
+/*
+ * fl_rows_open() of part of a lead file: the header, then the records in
+ * bytes [begin, end) with line the physical line at begin
+ * (fl_csv_set_range(), fl_csv_split()). fl_rows_index() counts from 1
+ * within the part. Fails with FL_ERR_INVALID for a source that is not a
+ * UTF-8 file (one registered by name, standard input, a converted file).
+ */
+int fl_rows_open_range(const struct fl_schema *s, const char *path, int need_label,
+                       enum fl_bad_rows policy, struct fl_load_report *rep, uint64_t begin,
+                       uint64_t end, uint64_t line, struct fl_rows **out);
+
 struct fl_source;
 /* As fl_rows_open(), from an open source (source.h), which the rows own
  * from now on (freed on failure too): a caller's records in memory, such

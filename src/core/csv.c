@@ -127,6 +127,16 @@ struct fl_csv {
 	size_t text_len; /* field text of the record so far, without NULs */
 	struct fl_csv_field *fields;
 	size_t n_fields, fields_cap;
+
+	/* fl_csv_set_range(): the records after the header come from
+	 * [jump_to, limit) of the file (jump_to 0: straight on). */
+	uint64_t rd_off; /* file offset of the next read */
+	uint64_t limit;  /* reads stop here; UINT64_MAX: at the end */
+	uint64_t jump_to, jump_line;
+	int ranged;       /* fl_csv_set_range() was called */
+	int started;      /* fl_csv_next() was called */
+	int header_done;  /* this pass returned its first record */
+	int jump_pending; /* the jump to jump_to is still to come */
 };
 
 static fl_csv_progress_fn progress_fn;
@@ -168,6 +178,9 @@ static void parser_reset(struct fl_csv *c)
 	c->st = SCAN_ROW;
 	c->mblk = NULL;
 	c->n_fields = c->text_len = 0;
+	c->rd_off = (uint64_t)c->start;
+	c->header_done = 0;
+	c->jump_pending = c->ranged && c->jump_to > 0;
 }
 
 /* An aligned buffer of cap bytes plus the tokenizer's overrun, zeroed so
@@ -243,6 +256,7 @@ int fl_csv_open_dialect(const char *path, const struct fl_csv_dialect *d, struct
 		goto out;
 	}
 	c->cap = FL_CSV_BUF;
+	c->limit = UINT64_MAX;
 	c->delim = d->delimiter;
 	c->delim_given = d->delimiter != 0;
 	c->enc = d->encoding;
@@ -371,6 +385,174 @@ int fl_csv_encoding_parse(const char *what, const char *text, enum fl_csv_encodi
 	return fl_fail(FL_ERR_INVALID,
 	               "%s: \"%s\" is not a supported encoding (utf-8, windows-1252 or latin1)",
 	               what, text);
+}
+
+int fl_csv_set_range(struct fl_csv *c, uint64_t begin, uint64_t end, uint64_t line)
+{
+	struct stat st;
+
+	if (c->started || c->ranged)
+		return fl_fail(FL_ERR_INVALID, "%s: a range is set before the first record",
+		               c->name);
+	/* Offsets are the file's bytes: a converted file's are not the
+	 * buffer's, and standard input cannot seek. */
+	if (!c->own_fd || c->enc != FL_CSV_UTF8 || fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    c->start != 0)
+		return fl_fail(FL_ERR_INVALID, "%s: only a UTF-8 file can be read in ranges",
+		               c->name);
+	if (end < begin || line == 0)
+		return fl_fail(FL_ERR_INVALID, "%s: range %" PRIu64 " to %" PRIu64 " is empty",
+		               c->name, begin, end);
+	c->ranged = 1;
+	c->jump_to = begin;
+	c->jump_line = line;
+	c->limit = end;
+	c->jump_pending = begin > 0;
+	/* One reader reports progress; the others are parts of the same pass. */
+	if (begin > 0)
+		c->progress = NULL;
+	else if (end != UINT64_MAX)
+		c->pg.size = end;
+	return 0;
+}
+
+/* Counts quotes and LFs of [p, p + n) into *q and *lf. */
+static void count_quotes_lines(const unsigned char *p, size_t n, uint64_t *q, uint64_t *lf)
+{
+	size_t i = 0;
+	uint64_t nq = 0, nl = 0;
+
+#if defined(__SSE2__)
+	const __m128i qv = _mm_set1_epi8('"'), lv = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+
+	/* Byte counters (a match is -1, subtracted), summed every 255 blocks
+	 * before they can wrap. */
+	while (i + 16 <= n) {
+		__m128i cq = zero, cl = zero;
+		uint64_t w[2];
+
+		for (int k = 0; k < 255 && i + 16 <= n; k++, i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+
+			cq = _mm_sub_epi8(cq, _mm_cmpeq_epi8(x, qv));
+			cl = _mm_sub_epi8(cl, _mm_cmpeq_epi8(x, lv));
+		}
+		_mm_storeu_si128((__m128i *)(void *)w, _mm_sad_epu8(cq, zero));
+		nq += w[0] + w[1];
+		_mm_storeu_si128((__m128i *)(void *)w, _mm_sad_epu8(cl, zero));
+		nl += w[0] + w[1];
+	}
+#endif
+	for (; i < n; i++) {
+		nq += p[i] == '"';
+		nl += p[i] == '\n';
+	}
+	*q += nq;
+	*lf += nl;
+}
+
+int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *cut, uint64_t *line,
+                 unsigned *n_cut)
+{
+	enum { CHUNK = 1u << 20 };
+	unsigned char *buf = NULL;
+	uint64_t size, off = 0, quotes = 0, lines = 0, header_end = 0, prev = 0;
+	unsigned k = 1;
+	struct stat st;
+	int fd = -1, r = 0, done = 0;
+
+	*n_cut = 0;
+	if (min_part < FL_CSV_SPLIT_MIN)
+		min_part = FL_CSV_SPLIT_MIN;
+	if (strcmp(path, "-") == 0 || parts < 2)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	size = (uint64_t)st.st_size;
+	if (size < 2 * min_part) {
+		close(fd);
+		return 0;
+	}
+	if ((buf = malloc(CHUNK)) == NULL) {
+		close(fd);
+		return FL_ERR_NOMEM;
+	}
+	/*
+	 * From the start of the file, where no quote is open, to each cut:
+	 * the quotes counted tell whether an LF is inside a quoted field (an
+	 * odd count) or ends a record (even). Every quote of well-formed CSV
+	 * opens or closes a quoted field or is half of a doubled one, so the
+	 * count is exact for any file the reader accepts up to the cut; a
+	 * stray quote before it makes the first part fail on its own error,
+	 * which comes first in the file anyway.
+	 */
+	while (k < parts && off < size && !done) {
+		ssize_t n = pread(fd, buf, CHUNK, (off_t)off);
+		size_t i = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? fl_fail(FL_ERR_IO, "%s: %s", path, strerror(errno)) : 0;
+			break;
+		}
+		while (i < (size_t)n && k < parts) {
+			uint64_t at = off + i;
+
+			if (header_end != 0) {
+				/* No cut before the k-th share of the file, nor within
+				 * min_part of the last cut: count up to there in bulk. */
+				uint64_t target = size / parts * k, stop = prev + min_part - 1;
+
+				if (stop < target)
+					stop = target;
+				if (at < stop) {
+					size_t m = stop - at < (uint64_t)n - i ? (size_t)(stop - at)
+					                                       : (size_t)n - i;
+
+					count_quotes_lines(buf + i, m, &quotes, &lines);
+					i += m;
+					continue;
+				}
+				/* The last part would be too small. */
+				if (at + 1 > size - min_part) {
+					done = 1;
+					break;
+				}
+			}
+			/* A header that has not ended within a part's length (or
+			 * lines that end in a lone CR): one part. */
+			if (header_end == 0 && at >= min_part) {
+				done = 1;
+				break;
+			}
+			quotes += buf[i] == '"';
+			if (buf[i] == '\n') {
+				lines++;
+				if ((quotes & 1) == 0 && header_end == 0) {
+					header_end = at + 1;
+					prev = 0;
+				} else if ((quotes & 1) == 0) {
+					cut[*n_cut] = at + 1;
+					line[*n_cut] = lines + 1;
+					(*n_cut)++;
+					prev = at + 1;
+					k++;
+				}
+			}
+			i++;
+		}
+		off += (uint64_t)n;
+	}
+	free(buf);
+	close(fd);
+	if (r != 0)
+		*n_cut = 0;
+	return r;
 }
 
 int fl_csv_rewind(struct fl_csv *c)
@@ -520,14 +702,18 @@ static int fill(struct fl_csv *c)
 		room = FL_CSV_BUF;
 	if (c->enc != FL_CSV_UTF8)
 		room /= FL_CSV_UTF8_GROWTH;
+	/* A range ends at its limit as a file ends (fl_csv_set_range()). */
+	if (c->limit != UINT64_MAX && room > c->limit - c->rd_off)
+		room = (size_t)(c->limit - c->rd_off);
 	do
-		n = read(c->fd, c->enc != FL_CSV_UTF8 ? c->raw : dst, room);
+		n = room > 0 ? read(c->fd, c->enc != FL_CSV_UTF8 ? c->raw : dst, room) : 0;
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return fl_fail(FL_ERR_IO, "%s: %s", c->name, strerror(errno));
 	if (n == 0)
 		c->eof = 1;
 	c->bytes += (uint64_t)n;
+	c->rd_off += (uint64_t)n;
 	if (c->enc == FL_CSV_UTF8) {
 		c->end += (size_t)n;
 	} else {
@@ -1100,6 +1286,24 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 		r = fl_fail(c->failed, "%s: cannot read on after an earlier error", c->name);
 		goto out;
 	}
+	c->started = 1;
+	if (c->jump_pending && c->header_done) {
+		/* The header is read: on to the range's first record. */
+		if (lseek(c->fd, (off_t)c->jump_to, SEEK_SET) < 0) {
+			r = fl_fail(FL_ERR_IO, "%s: %s", c->name, strerror(errno));
+			goto fail;
+		}
+		c->jump_pending = 0;
+		c->rd_off = c->jump_to;
+		c->bytes = 0;
+		c->pos = c->end = 0;
+		c->buf[0] = '\0';
+		c->eof = c->done = 0;
+		c->line = c->rec_line = c->jump_line;
+		c->st = SCAN_ROW;
+		c->mblk = NULL;
+		c->n_fields = c->text_len = 0;
+	}
 	if (c->done) {
 		r = 0;
 		goto out;
@@ -1129,6 +1333,7 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 	rec->fields = c->fields;
 	rec->n_fields = c->n_fields;
 	rec->line = c->rec_line;
+	c->header_done = 1;
 	if (c->progress != NULL)
 		report_progress(c);
 	r = 1;

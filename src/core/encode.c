@@ -314,6 +314,10 @@ static int encode_missing_value(const struct fl_binding *b, const struct fl_feat
 	const struct fl_csv_field *fld = &rec->fields[col];
 	char cname[256];
 
+	/* Without placeholders only an empty field is missing: the common
+	 * case, tested here once a field instead of through the lists. */
+	if (fld->len > 0 && f->n_missing_values == 0 && b->s->n_missing_values == 0)
+		return 0;
 	if (!fl_schema_is_missing(b->s, f, fld->s, fld->len))
 		return 0;
 	if (f->missing != FL_MISSING_IMPUTE && fld->len > 0)

@@ -22,6 +22,7 @@ struct fl_rows {
 	struct fl_load_report *rep; /* NULL: count nothing */
 	uint64_t index;             /* data records read in this pass, bad ones included */
 	uint8_t *more;              /* features counted in rep->n_unseen_more */
+	int any_other;              /* a categorical feature has "other": values can be unseen */
 };
 
 /* Reads the header and binds it. */
@@ -80,6 +81,11 @@ int fl_rows_open_source(const struct fl_schema *s, struct fl_source *src, int ne
 	rows->policy = policy;
 	rows->rep = rep;
 	rows->src = src;
+	/* Only an "(other)" column marks an unseen value (fl_encode_unseen()):
+	 * without one, no row needs looking at. */
+	for (size_t i = 0; i < s->n_features; i++)
+		if (s->features[i].type == FL_CATEGORICAL && s->features[i].other)
+			rows->any_other = 1;
 	if ((r = bind_header(rows)) != 0) {
 		fl_rows_close(rows);
 		return r;
@@ -97,6 +103,28 @@ int fl_rows_open(const struct fl_schema *s, const char *path, int need_label,
 	*out = NULL;
 	if ((r = fl_source_open(path, &s->dialect, &src)) != 0)
 		return r;
+	return fl_rows_open_source(s, src, need_label, policy, rep, out);
+}
+
+int fl_rows_open_range(const struct fl_schema *s, const char *path, int need_label,
+                       enum fl_bad_rows policy, struct fl_load_report *rep, uint64_t begin,
+                       uint64_t end, uint64_t line, struct fl_rows **out)
+{
+	struct fl_source *src = NULL;
+	struct fl_csv *csv;
+	int r;
+
+	*out = NULL;
+	if ((r = fl_source_open(path, &s->dialect, &src)) != 0)
+		return r;
+	if ((csv = fl_source_csv(src)) == NULL) {
+		fl_source_free(src);
+		return fl_fail(FL_ERR_INVALID, "%s: not a file that can be read in ranges", path);
+	}
+	if ((r = fl_csv_set_range(csv, begin, end, line)) != 0) {
+		fl_source_free(src);
+		return r;
+	}
 	return fl_rows_open_source(s, src, need_label, policy, rep, out);
 }
 
@@ -162,7 +190,7 @@ int fl_rows_next(struct fl_rows *rows, double *x, double *label, const char **id
 		if (rows->mb != NULL)
 			rows->coded = fl_mapping_apply(rows->mb, &rows->rec);
 		if ((r = fl_encode_row(rows->b, rows->coded, x, label, id)) == 0) {
-			if (rows->rep != NULL && rows->rep->want_unseen)
+			if (rows->any_other && rows->rep != NULL && rows->rep->want_unseen)
 				count_unseen(rows, x);
 			return 1;
 		}

@@ -21,6 +21,7 @@
 #include "fedlead/numfmt.h"
 #include "fedlead/parallel.h"
 #include "fedlead/rows.h"
+#include "fedlead/source.h"
 #include "fedlead/spline.h"
 
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
@@ -67,6 +68,12 @@ struct rtab {
 	size_t *first;       /* parts of feature i: [first[i], first[i + 1]) */
 	struct rpart *whole; /* whole[i]: feature i as one reason */
 	size_t n_parts;
+	/* Every part is one column and none is ever replaced by its WHOLE
+	 * (no date with "missing": "impute"): the candidates are the same
+	 * parts for every lead, so their pointers are set once
+	 * (cand_init()), and part q is column col0 + q when contig. */
+	int flat, contig;
+	size_t col0;
 };
 
 static void rtab_free(struct rtab *t)
@@ -106,6 +113,19 @@ static int rtab_init(const struct fl_model *m, struct rtab *t)
 		}
 	}
 	t->first[s->n_features] = t->n_parts;
+	t->flat = 1;
+	t->contig = 1;
+	t->col0 = t->n_parts > 0 ? t->parts[0].start : 0;
+	for (size_t q = 0; q < t->n_parts; q++) {
+		const struct fl_feature *f = &s->features[t->parts[q].feature];
+
+		if (t->parts[q].width != 1 ||
+		    (f->type == FL_DATE && f->missing == FL_MISSING_IMPUTE))
+			t->flat = 0;
+		if (t->parts[q].start != t->col0 + q)
+			t->contig = 0;
+	}
+	t->contig &= t->flat;
 	return 0;
 }
 
@@ -115,6 +135,13 @@ struct cand {
 	const struct rpart **rp;
 	double *c;
 };
+
+/* A flat table's candidates are its parts in order, for every lead. */
+static void cand_init(const struct rtab *t, const struct cand *cand)
+{
+	for (size_t q = 0; t->flat && q < t->n_parts; q++)
+		cand->rp[q] = &t->parts[q];
+}
 
 /*
  * Every candidate reason of standardised row x with its contribution, in
@@ -129,6 +156,25 @@ static size_t candidates(const struct fl_model *m, const struct rtab *t, const d
 	const struct fl_schema *s = m->schema;
 	const double *w = m->w, *b = m->scaler->baseline;
 	size_t k = 0;
+
+	/* One column a part, the same parts for every lead: a plain loop
+	 * (vectorised when the columns follow each other). 0 + v as below,
+	 * so that a -0 contribution is +0 there too. */
+	if (t->contig) {
+		const double *wc = w + t->col0, *xc = x + t->col0, *bc = b + t->col0;
+
+		for (size_t q = 0; q < t->n_parts; q++)
+			out->c[q] = 0.0 + wc[q] * (xc[q] - bc[q]);
+		return t->n_parts;
+	}
+	if (t->flat) {
+		for (size_t q = 0; q < t->n_parts; q++) {
+			size_t j = t->parts[q].start;
+
+			out->c[q] = 0.0 + w[j] * (x[j] - b[j]);
+		}
+		return t->n_parts;
+	}
 
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
@@ -171,6 +217,17 @@ static size_t top_reasons(const struct cand *cand, size_t n_cand, int n, int sig
 		double c = sign * cand->c[q];
 		size_t pos;
 
+		/* Most candidates fall short: test four at a time (one branch,
+		 * no short-circuit), then the one that passed one by one. */
+		if ((q & 3) == 0 && q + 4 <= n_cand) {
+			const double *cq = cand->c + q;
+
+			if (!((sign * cq[0] > thr) | (sign * cq[1] > thr) | (sign * cq[2] > thr) |
+			      (sign * cq[3] > thr))) {
+				q += 3;
+				continue;
+			}
+		}
 		if (!(c > thr))
 			continue;
 		pos = k < (size_t)n ? k++ : k - 1;
@@ -455,6 +512,11 @@ struct pass {
 	const struct rtab *rt;
 	int write;        /* format output lines */
 	int inline_score; /* one thread: read_batch() scores too (into slice 0) */
+	/* A part of the file after the first (score_lanes()): its lines are
+	 * spooled with a struct line_ext, and without the lead's position as
+	 * the id, which is known only once the parts before it are read. */
+	int ext;
+	int active; /* score_lanes(): the part reads in this step */
 	int eof;
 	struct batch b[2];
 	struct slice sl[N_SLICES];
@@ -532,19 +594,34 @@ struct line_hdr {
 	uint32_t head, tail;
 };
 
+/* After the line_hdr in the spool of a part after the first: what the
+ * ranker needs, added once the parts before are, and the lead's position
+ * within its part (UINT64_MAX when the line starts with the lead's id). */
+struct line_ext {
+	uint64_t index;
+	double z;
+	int64_t label;
+};
+
 static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, const char *id,
-                        uint64_t index, const double *raw, struct slice *sl, const double *x,
-                        double z)
+                        uint64_t index, int label, const double *raw, struct slice *sl,
+                        const double *x, double z)
 {
 	const struct fl_model *m = ps->m;
 	const struct fl_score_opts *o = ps->o;
 	struct obuf *out = &sl->out;
 	size_t at = out->len, n_cand = 0;
+	size_t hdr = sizeof(struct line_hdr) + (ps->ext ? sizeof(struct line_ext) : 0);
 	struct line_hdr h = {0, 0};
+	/* index UINT64_MAX: the line has its id. */
+	struct line_ext e = {id != NULL ? UINT64_MAX : index, z, label};
 
-	obuf_put(out, &h, sizeof(h));
+	if (obuf_room(out, hdr) == 0)
+		out->len += hdr;
 	if (id != NULL) {
 		obuf_field(out, id, strlen(id));
+	} else if (ps->ext) {
+		/* The position is written in the second phase (write_scores()). */
 	} else {
 		/* The lead's position in the input, not among the good rows:
 		 * with skipped rows the two differ, and only the first lets a
@@ -555,7 +632,7 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 	}
 	obuf_char(out, ',');
 	obuf_fixed(out, fl_sigmoid(z), 6);
-	h.head = (uint32_t)(out->len - at - sizeof(h));
+	h.head = (uint32_t)(out->len - at - hdr);
 	if (o->n_reasons > 0)
 		n_cand = candidates(m, ps->rt, x, &sl->cand);
 	for (int dir = 0; dir < 2; dir++) {
@@ -585,14 +662,16 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 	}
 	obuf_char(out, '\n');
 	if (!out->oom) {
-		h.tail = (uint32_t)(out->len - at - sizeof(h) - h.head);
+		h.tail = (uint32_t)(out->len - at - hdr - h.head);
 		memcpy(out->p + at, &h, sizeof(h));
+		if (ps->ext)
+			memcpy(out->p + at + sizeof(h), &e, sizeof(e));
 	}
 }
 
 /* Scores lead raw (and formats its line into sl->out). */
 static double score_lead(const struct pass *ps, struct slice *sl, const double *raw,
-                         const struct fl_csv_record *rec, const char *id, uint64_t index)
+                         const struct fl_csv_record *rec, const char *id, uint64_t index, int label)
 {
 	const struct fl_model *m = ps->m;
 	double z;
@@ -601,7 +680,7 @@ static double score_lead(const struct pass *ps, struct slice *sl, const double *
 	fl_scaler_apply(m->scaler, sl->x);
 	z = fl_model_logit(m, sl->x);
 	if (ps->write)
-		format_lead(ps, rec, id, index, raw, sl, sl->x, z);
+		format_lead(ps, rec, id, index, label, raw, sl, sl->x, z);
 	return z;
 }
 
@@ -624,7 +703,8 @@ static void score_slice(struct pass *ps, size_t c)
 			if (b->id_at[i] != SIZE_MAX)
 				id = b->text.p + b->id_at[i];
 		}
-		b->z[i] = score_lead(ps, sl, b->raw + i * ps->m->dim, &rec, id, b->index[i]);
+		b->z[i] = score_lead(ps, sl, b->raw + i * ps->m->dim, &rec, id, b->index[i],
+		                     b->label[i]);
 	}
 }
 
@@ -656,7 +736,8 @@ static void read_batch(struct pass *ps, struct batch *b)
 			/* One thread: the lead is scored while its record is still
 			 * in the cache, with no copy. */
 			b->z[b->n] = score_lead(ps, &ps->sl[0], b->raw + b->n * dim,
-			                        fl_rows_record(ps->rows), id, b->index[b->n]);
+			                        fl_rows_record(ps->rows), id, b->index[b->n],
+			                        b->label[b->n]);
 		else if (ps->write && (r = batch_keep(b, fl_rows_record(ps->rows), id)) != 0)
 			break;
 		b->n++;
@@ -700,6 +781,7 @@ struct pending {
 	size_t bound;
 	FILE *fp; /* once spilled */
 	const char *dir;
+	int ext; /* each line has a struct line_ext */
 	/* reading back */
 	size_t at;
 	struct obuf line;
@@ -744,21 +826,24 @@ static int pending_rewind(struct pending *p)
 	return 0;
 }
 
-/* The next spooled line: its head and tail. */
+/* The next spooled line: its head and tail (and with p->ext, *e). */
 static int pending_next(struct pending *p, const char **head, size_t *hl, const char **tail,
-                        size_t *tl)
+                        size_t *tl, struct line_ext *e)
 {
 	struct line_hdr h;
+	size_t xl = p->ext ? sizeof(*e) : 0;
 	const char *s;
 
 	if (p->fp == NULL) {
-		if (p->mem.len - p->at < sizeof(h))
+		if (p->mem.len - p->at < sizeof(h) + xl)
 			return fl_fail(FL_ERR_INTERNAL, "score: a spooled line is missing");
 		memcpy(&h, p->mem.p + p->at, sizeof(h));
-		s = p->mem.p + p->at + sizeof(h);
-		p->at += sizeof(h) + h.head + h.tail;
+		if (xl > 0)
+			memcpy(e, p->mem.p + p->at + sizeof(h), xl);
+		s = p->mem.p + p->at + sizeof(h) + xl;
+		p->at += sizeof(h) + xl + h.head + h.tail;
 	} else {
-		if (fread(&h, sizeof(h), 1, p->fp) != 1)
+		if (fread(&h, sizeof(h), 1, p->fp) != 1 || (xl > 0 && fread(e, xl, 1, p->fp) != 1))
 			return pending_io(p, "read");
 		p->line.len = 0;
 		if (obuf_room(&p->line, (size_t)h.head + h.tail) != 0)
@@ -818,6 +903,7 @@ static int score_pass(const struct fl_model *m, const struct fl_score_opts *o, s
 			r = FL_ERR_NOMEM;
 			goto out;
 		}
+		cand_init(&rt, &ps.sl[c].cand);
 	}
 	if ((r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0)
 		goto out;
@@ -891,6 +977,251 @@ out:
 	batch_free(&ps.b[1]);
 	rtab_free(&rt);
 	return r;
+}
+
+/* The parts of the file read at once (score_lanes()), or the whole file as
+ * one part: each one's spooled lines, its leads and its records. */
+#define MAX_LANES 8
+struct parts {
+	struct pending p[MAX_LANES];
+	uint64_t leads[MAX_LANES];   /* good leads of part k */
+	uint64_t records[MAX_LANES]; /* records of part k, bad ones included */
+	size_t n;
+};
+
+/* ---- several parts of the file at once ----
+ *
+ * With two threads or more and a large UTF-8 file, the reading itself is
+ * shared: the file is cut into parts at record boundaries (fl_csv_split(),
+ * which counts quotes from the start of the file so that no cut falls in a
+ * quoted field), and each thread reads, scores and formats its own part,
+ * its lines spooled apart. The parts are then put back in file order: the
+ * later parts' scores go to the ranker after the first's, their leads'
+ * positions are known once the parts before them are counted, and the
+ * second phase takes the lines part after part. The output is the bytes
+ * one thread writes: the same leads, lines and ranks.
+ */
+
+/* The reports of the parts in one, as one reader of the whole file counts
+ * (bad rows, their first messages, unseen values by column in the order
+ * they first appear). more holds the columns counted in n_unseen_more.
+ * -1 when a part had columns beyond its own table: which columns they were
+ * is not known here, so the counts cannot be told exactly. */
+struct unseen_more {
+	size_t feature[MAX_LANES * FL_UNSEEN_COLUMNS];
+	size_t n;
+};
+
+static int merge_load(struct fl_load_report *rep, const struct fl_load_report *a,
+                      struct unseen_more *more)
+{
+	if (a->n_unseen_more > 0)
+		return -1;
+	rep->rows += a->rows;
+	rep->skipped += a->skipped;
+	for (size_t i = 0; i < a->n_samples && rep->n_samples < FL_BAD_ROW_SAMPLES; i++)
+		memcpy(rep->samples[rep->n_samples++], a->samples[i], sizeof(rep->samples[0]));
+	rep->unseen_leads += a->unseen_leads;
+	for (size_t i = 0; i < a->n_unseen; i++) {
+		size_t k, j;
+
+		for (k = 0; k < rep->n_unseen && rep->unseen[k].feature != a->unseen[i].feature;
+		     k++)
+			;
+		if (k < rep->n_unseen) {
+			rep->unseen[k].leads += a->unseen[i].leads;
+			continue;
+		}
+		if (rep->n_unseen < FL_UNSEEN_COLUMNS) {
+			rep->unseen[rep->n_unseen++] = a->unseen[i];
+			continue;
+		}
+		for (j = 0; j < more->n && more->feature[j] != a->unseen[i].feature; j++)
+			;
+		if (j == more->n) {
+			more->feature[more->n++] = a->unseen[i].feature;
+			rep->n_unseen_more++;
+		}
+	}
+	return 0;
+}
+
+/* One step of score_lanes(): part c, when it has more, reads and scores
+ * its next batch. */
+static void lane_chunk(void *arg, size_t c)
+{
+	struct pass *lanes = arg;
+
+	if (lanes[c].active)
+		read_batch(&lanes[c], &lanes[c].b[0]);
+}
+
+static void lane_free(struct pass *ps)
+{
+	free(ps->sl[0].x);
+	free(ps->sl[0].cand.rp);
+	free(ps->sl[0].cand.c);
+	free(ps->sl[0].out.p);
+	batch_free(&ps->b[0]);
+	fl_rows_close(ps->rows);
+}
+
+/*
+ * fl_score_file()'s pass over the n parts of o->data that start at
+ * cut[k - 1] (line[k - 1]) into pt and a new ranker *out. 1: the counts of
+ * unseen values cannot be merged exactly; the caller reads the file again
+ * as one part.
+ */
+static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, const uint64_t *cut,
+                       const uint64_t *line, size_t n, struct parts *pt,
+                       struct fl_score_report *rep, struct fl_ranker **out)
+{
+	struct pass lanes[MAX_LANES];
+	struct fl_load_report lrep[MAX_LANES];
+	struct unseen_more more = {{0}, 0};
+	struct rtab rt;
+	struct fl_ranker *rk = NULL;
+	size_t n_cand_max, failed = n;
+	int r;
+
+	*out = NULL;
+	memset(lanes, 0, sizeof(lanes));
+	if ((r = rtab_init(m, &rt)) != 0)
+		return r;
+	n_cand_max = rt.n_parts > 0 ? rt.n_parts : 1;
+	pt->n = n;
+	for (size_t k = 0; k < n; k++) {
+		struct pass *ps = &lanes[k];
+		struct fl_load_report *lr = k == 0 ? &rep->load : &lrep[k];
+
+		if (k > 0) {
+			memset(lr, 0, sizeof(*lr));
+			lr->want_unseen = 1;
+		}
+		ps->m = m;
+		ps->o = o;
+		ps->rt = &rt;
+		ps->write = 1;
+		ps->inline_score = 1;
+		ps->ext = k > 0;
+		if ((r = fl_rows_open_range(m->schema, o->data, o->eval, o->policy, lr,
+		                            k == 0 ? 0 : cut[k - 1],
+		                            k + 1 < n ? cut[k] : UINT64_MAX,
+		                            k == 0 ? 1 : line[k - 1], &ps->rows)) != 0 ||
+		    (r = batch_init(&ps->b[0], m->dim)) != 0)
+			goto out;
+		ps->sl[0].x = malloc((m->dim > 0 ? m->dim : 1) * sizeof(double));
+		ps->sl[0].cand.rp = malloc(n_cand_max * sizeof(*ps->sl[0].cand.rp));
+		ps->sl[0].cand.c = malloc(n_cand_max * sizeof(*ps->sl[0].cand.c));
+		if (ps->sl[0].x == NULL || ps->sl[0].cand.rp == NULL || ps->sl[0].cand.c == NULL) {
+			r = FL_ERR_NOMEM;
+			goto out;
+		}
+		cand_init(&rt, &ps->sl[0].cand);
+	}
+	if ((r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &rk)) != 0)
+		goto out;
+	for (;;) {
+		size_t active = 0;
+
+		for (size_t k = 0; k < n; k++)
+			active += lanes[k].active = !lanes[k].eof;
+		if (active == 0)
+			break;
+		fl_parallel_for((unsigned)n, n, lane_chunk, lanes);
+		for (size_t k = 0; k < n; k++) {
+			struct batch *b = &lanes[k].b[0];
+
+			if (!lanes[k].active)
+				continue;
+			if (lanes[k].sl[0].out.oom) {
+				r = FL_ERR_NOMEM;
+				goto out;
+			}
+			if ((r = pending_add(&pt->p[k], rk, lanes[k].sl[0].out.p,
+			                     lanes[k].sl[0].out.len)) != 0)
+				goto out;
+			/* The first part's scores go to the ranker as they come;
+			 * the others' wait in their spools for the parts before. */
+			for (size_t i = 0; k == 0 && i < b->n; i++)
+				if ((r = fl_ranker_add(rk, b->z[i], b->label[i])) != 0)
+					goto out;
+			pt->leads[k] += b->n;
+			if (b->err != 0 && k < failed) {
+				/* The first error in the file is the one a single
+				 * reader meets: the parts after it need not go on. */
+				failed = k;
+				for (size_t j = k; j < n; j++)
+					lanes[j].eof = 1;
+			}
+		}
+	}
+	if (failed < n) {
+		r = fl_fail(lanes[failed].b[0].err, "%s", lanes[failed].b[0].msg);
+		goto out;
+	}
+	for (size_t k = 0; k < n; k++)
+		pt->records[k] = fl_rows_index(lanes[k].rows);
+	rep->load.rows = pt->leads[0];
+	for (size_t k = 1; k < n; k++) {
+		lrep[k].rows = pt->leads[k];
+		if (merge_load(&rep->load, &lrep[k], &more) != 0) {
+			r = 1;
+			goto out;
+		}
+		if ((r = pending_rewind(&pt->p[k])) != 0)
+			goto out;
+		for (uint64_t i = 0; i < pt->leads[k]; i++) {
+			const char *head, *tail;
+			size_t hl, tl;
+			struct line_ext e;
+
+			if ((r = pending_next(&pt->p[k], &head, &hl, &tail, &tl, &e)) != 0 ||
+			    (r = fl_ranker_add(rk, e.z, (int)e.label)) != 0)
+				goto out;
+		}
+	}
+	if (rep->load.rows == 0) {
+		r = fl_fail(FL_ERR_DATA, "%s: no usable data rows", o->data);
+		goto out;
+	}
+	for (size_t k = 0; k < n; k++)
+		rep->bytes += fl_rows_bytes_read(lanes[k].rows);
+	if ((r = fl_ranker_finish(rk, top_k(o, rep->load.rows), &rep->ev)) != 0)
+		goto out;
+	*out = rk;
+	rk = NULL;
+	r = 0;
+out:
+	fl_ranker_free(rk);
+	for (size_t k = 0; k < n; k++)
+		lane_free(&lanes[k]);
+	rtab_free(&rt);
+	return r;
+}
+
+/*
+ * Whether o->data is read in parts (score_lanes()): with --out, two threads
+ * or more, and a UTF-8 file named by path, not a registered source, whose
+ * schema has no mapping (a mapped unseen value names its source column
+ * through the reader's own binding); the cuts, when it is.
+ */
+static size_t lanes_for(const struct fl_model *m, const struct fl_score_opts *o, uint64_t *cut,
+                        uint64_t *line)
+{
+	unsigned threads = o->threads ? o->threads : fl_threads_default();
+	unsigned n_cut = 0;
+
+	if (o->out == NULL || threads < 2 || strcmp(o->data, "-") == 0 ||
+	    m->schema->mapping != NULL || m->schema->dialect.encoding != FL_CSV_UTF8 ||
+	    fl_source_registered(o->data))
+		return 1;
+	if (threads > MAX_LANES)
+		threads = MAX_LANES;
+	/* A file that cannot be read is refused by the reader, as always. */
+	if (fl_csv_split(o->data, threads, 0, cut, line, &n_cut) != 0)
+		return 1;
+	return n_cut + 1;
 }
 
 /* Where one lead's output line lies in the spool of --sort rank. */
@@ -981,29 +1312,41 @@ static int spool_copy(struct spool *sp, uint64_t n, FILE *fp, const char *data)
 
 /* The second phase: every spooled line with its rank and decile, in file
  * order, or spooled for rank order (sp != NULL). */
-static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct pending *p,
+static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct parts *pt,
                         struct fl_ranker *rk, FILE *fp, struct spool *sp,
                         const struct fl_score_report *rep)
 {
 	struct obuf line = {NULL, 0, 0, 0};
-	int r;
+	uint64_t end = pt->leads[0], base = 0;
+	size_t k = 0;
+	int r = 0;
 
 	write_header(fp, m, o);
 	if (sp != NULL)
 		fp = sp->lines;
-	if ((r = pending_rewind(p)) != 0)
+	for (size_t j = 0; j < pt->n && r == 0; j++)
+		r = pending_rewind(&pt->p[j]);
+	if (r != 0)
 		return r;
 	for (uint64_t i = 0; i < rep->load.rows; i++) {
 		const char *head = NULL, *tail = NULL;
 		size_t hl = 0, tl = 0;
+		struct line_ext e = {0, 0, 0};
 		uint64_t rank;
 		int decile;
 		char num[24];
 
-		if ((r = pending_next(p, &head, &hl, &tail, &tl)) != 0 ||
+		/* The next part's lines, positions after its records. */
+		while (i >= end && k + 1 < pt->n) {
+			base += pt->records[k];
+			end += pt->leads[++k];
+		}
+		if ((r = pending_next(&pt->p[k], &head, &hl, &tail, &tl, &e)) != 0 ||
 		    (r = fl_ranker_rank(rk, i, &rank, &decile)) != 0)
 			break;
 		line.len = 0;
+		if (pt->p[k].ext && e.index != UINT64_MAX)
+			obuf_put(&line, num, fl_numfmt_u64(num, base + e.index));
 		obuf_put(&line, head, hl);
 		obuf_char(&line, ',');
 		obuf_put(&line, num, fl_numfmt_u64(num, rank));
@@ -1050,25 +1393,59 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 	struct fl_rows *rows = NULL;
 	struct fl_ranker *rk = NULL;
 	struct spool sp = {NULL, -1};
-	struct pending p;
+	struct parts pt;
 	struct fl_file *dst = NULL;
 	FILE *fp = NULL;
+	uint64_t cut[MAX_LANES], line[MAX_LANES];
+	size_t n_parts;
+	const char *dir;
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	memset(&p, 0, sizeof(p));
+	memset(&pt, 0, sizeof(pt));
+	pt.n = 1;
 	rep->load.want_unseen = 1;
 	if (o->n_reasons < 0 || o->n_reasons > FL_MAX_REASONS)
 		return fl_fail(FL_ERR_INVALID, "reason codes per lead must be 0 to %d",
 		               FL_MAX_REASONS);
-	p.bound = o->spool_bytes ? o->spool_bytes : SPOOL_BYTES_DEFAULT;
-	p.dir = o->tmpdir;
-	if (p.dir == NULL || p.dir[0] == '\0')
-		p.dir = getenv("TMPDIR");
-	if (p.dir == NULL || p.dir[0] == '\0')
-		p.dir = "/tmp";
+	dir = o->tmpdir;
+	if (dir == NULL || dir[0] == '\0')
+		dir = getenv("TMPDIR");
+	if (dir == NULL || dir[0] == '\0')
+		dir = "/tmp";
+	n_parts = lanes_for(m, o, cut, line);
+	for (size_t k = 0; k < MAX_LANES; k++) {
+		/* The bound is the spools' together. */
+		pt.p[k].bound = (o->spool_bytes ? o->spool_bytes : SPOOL_BYTES_DEFAULT) / n_parts;
+		if (pt.p[k].bound == 0)
+			pt.p[k].bound = 1;
+		pt.p[k].dir = dir;
+		pt.p[k].ext = k > 0;
+	}
+	if (n_parts > 1) {
+		r = score_lanes(m, o, cut, line, n_parts, &pt, rep, &rk);
+		if (r != 1)
+			goto scored;
+		/* Read again as one part: the counts are one reader's. */
+		for (size_t k = 0; k < MAX_LANES; k++) {
+			size_t bound = pt.p[0].bound * n_parts;
+
+			pending_free(&pt.p[k]);
+			memset(&pt.p[k], 0, sizeof(pt.p[k]));
+			pt.p[k].bound = bound;
+			pt.p[k].dir = dir;
+		}
+		memset(pt.leads, 0, sizeof(pt.leads));
+		pt.n = 1;
+		memset(rep, 0, sizeof(*rep));
+		rep->load.want_unseen = 1;
+	}
 	if ((r = fl_rows_open(m->schema, o->data, o->eval, o->policy, &rep->load, &rows)) != 0 ||
-	    (r = score_pass(m, o, rows, o->out != NULL ? &p : NULL, rep, &rk)) != 0)
+	    (r = score_pass(m, o, rows, o->out != NULL ? &pt.p[0] : NULL, rep, &rk)) != 0)
+		goto out;
+	pt.leads[0] = rep->load.rows;
+scored:
+	if (r != 0)
 		goto out;
 	if (o->out == NULL) {
 		r = 0;
@@ -1081,7 +1458,7 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 		r = FL_ERR_IO;
 		goto out;
 	}
-	if ((r = write_scores(m, o, &p, rk, fp, o->sort_rank ? &sp : NULL, rep)) != 0 ||
+	if ((r = write_scores(m, o, &pt, rk, fp, o->sort_rank ? &sp : NULL, rep)) != 0 ||
 	    (o->sort_rank && (r = spool_copy(&sp, rep->load.rows, fp, o->data)) != 0))
 		goto out;
 	r = fl_file_commit(dst);
@@ -1089,7 +1466,8 @@ int fl_score_file(const struct fl_model *m, const struct fl_score_opts *o,
 out:
 	fl_file_abort(dst);
 	spool_close(&sp);
-	pending_free(&p);
+	for (size_t k = 0; k < MAX_LANES; k++)
+		pending_free(&pt.p[k]);
 	fl_rows_close(rows);
 	fl_ranker_free(rk);
 	return r;
@@ -1252,8 +1630,10 @@ size_t fl_score_reasons(const struct fl_model *m, const struct fl_binding *b,
 		return 0;
 	cand.rp = malloc((rt.n_parts > 0 ? rt.n_parts : 1) * sizeof(*cand.rp));
 	cand.c = malloc((rt.n_parts > 0 ? rt.n_parts : 1) * sizeof(*cand.c));
-	if (cand.rp != NULL && cand.c != NULL)
+	if (cand.rp != NULL && cand.c != NULL) {
+		cand_init(&rt, &cand);
 		nr = top_reasons(&cand, candidates(m, &rt, x, &cand), n, sign, reasons);
+	}
 	for (size_t k = 0; k < nr; k++) {
 		struct rtext t;
 
