@@ -1560,10 +1560,11 @@ static void test_colluders_in_task_tag(void **state)
 
 /*
  * Protocol version 6 changed the statistics a node with differential
- * privacy sends (sums about the clip midpoints). Its Hello says 6, so a
- * coordinator of version 5 rejects it there; and a Welcome of version 5
- * is refused before anything is answered or charged: the ledger stays
- * empty.
+ * privacy sends (sums about the clip midpoints), version 7 the
+ * standardisation (it carries the knots placed from data). The Hello says
+ * 7, so a coordinator of version 6 rejects it there; and a Welcome of
+ * version 6 is refused before anything is answered or charged: the ledger
+ * stays empty.
  */
 static void test_previous_protocol_refused(void **state)
 {
@@ -1576,14 +1577,14 @@ static void test_previous_protocol_refused(void **state)
 	(void)state;
 	tnode_new(&t, "proto5", 3);
 	env = hello_of(&t, FED);
-	assert_int_equal(env->hello->protocol_version, 6);
+	assert_int_equal(env->hello->protocol_version, 7);
 	assert_non_null(env->hello->privacy);
 	fl_wire_free(env);
 	welcome(&w, FED, 1);
-	w.w.protocol_version = 5;
+	w.w.protocol_version = 6;
 	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_ERR_PROTO);
-	assert_string_equal(fl_errmsg(), "coordinator speaks protocol version 5, this node "
-	                                 "version 6");
+	assert_string_equal(fl_errmsg(), "coordinator speaks protocol version 6, this node "
+	                                 "version 7");
 	assert_null(frame);
 	tnode_free(&t);
 	assert_int_equal(fed_spent(t.ledger, FED), 0);
