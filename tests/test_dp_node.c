@@ -1937,6 +1937,63 @@ static void test_knots_again_blocks_standardize(void **state)
 	restore_schema(&sw);
 }
 
+/*
+ * A partner that comes back to a resumed federation with its rows as loaded
+ * (protocol 7): a standardisation without knots is refused, by the message
+ * order alone (it would train on the values as loaded); one carrying them
+ * encodes the rows first, and the evaluation is answered. Neither is a
+ * release.
+ */
+static void test_knots_in_standardize(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len;
+	json_t *ev;
+	double knots[4] = {0, 2.5, 5, 9};
+
+	(void)state;
+	use_knots_schema(&sw);
+	tnode_new(&t, "knots-std", 5);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "knots-std", 5);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 5;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 2), &frame, &len),
+	                 FL_ERR_AUTH);
+	task_free(&m);
+	assert_string_equal(fl_errmsg(),
+	                    "policy knots: round 2: the standardisation carries no knots, and this "
+	                    "node's rows hold none of the 4 knots placed from the federation's "
+	                    "data; refused");
+	tnode_free(&t);
+
+	tnode_new(&t, "knots-std", 5);
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	standardize(&m, FED, 2);
+	m.std.knots = knots;
+	m.std.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_NONE);
+	task_free(&m);
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 0);
+	json_decref(ev);
+	assert_int_equal(fl_fednode_input(t.n, "c", eval_task(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 1);
+	json_decref(ev);
+	tnode_free(&t);
+	restore_schema(&sw);
+}
+
 /* The noise of the knots round: sensitivity sqrt(features), and counts
  * that stay on the grid the fixed point carries. */
 static void test_knots_noise(void **state)
@@ -2098,6 +2155,7 @@ int main(void)
 	        cmocka_unit_test(test_colluders_in_task_tag),
 	        cmocka_unit_test(test_knots_release_charged),
 	        cmocka_unit_test(test_knots_again_blocks_standardize),
+	        cmocka_unit_test(test_knots_in_standardize),
 	        cmocka_unit_test(test_knots_noise),
 	        cmocka_unit_test(test_final_model_knots),
 	};
