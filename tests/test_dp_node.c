@@ -1560,10 +1560,11 @@ static void test_colluders_in_task_tag(void **state)
 
 /*
  * Protocol version 6 changed the statistics a node with differential
- * privacy sends (sums about the clip midpoints). Its Hello says 6, so a
- * coordinator of version 5 rejects it there; and a Welcome of version 5
- * is refused before anything is answered or charged: the ledger stays
- * empty.
+ * privacy sends (sums about the clip midpoints), version 7 the
+ * standardisation (it carries the knots placed from data). The Hello says
+ * 7, so a coordinator of version 6 rejects it there; and a Welcome of
+ * version 6 is refused before anything is answered or charged: the ledger
+ * stays empty.
  */
 static void test_previous_protocol_refused(void **state)
 {
@@ -1576,14 +1577,14 @@ static void test_previous_protocol_refused(void **state)
 	(void)state;
 	tnode_new(&t, "proto5", 3);
 	env = hello_of(&t, FED);
-	assert_int_equal(env->hello->protocol_version, 6);
+	assert_int_equal(env->hello->protocol_version, 7);
 	assert_non_null(env->hello->privacy);
 	fl_wire_free(env);
 	welcome(&w, FED, 1);
-	w.w.protocol_version = 5;
+	w.w.protocol_version = 6;
 	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_ERR_PROTO);
-	assert_string_equal(fl_errmsg(), "coordinator speaks protocol version 5, this node "
-	                                 "version 6");
+	assert_string_equal(fl_errmsg(), "coordinator speaks protocol version 6, this node "
+	                                 "version 7");
 	assert_null(frame);
 	tnode_free(&t);
 	assert_int_equal(fed_spent(t.ledger, FED), 0);
@@ -1936,6 +1937,63 @@ static void test_knots_again_blocks_standardize(void **state)
 	restore_schema(&sw);
 }
 
+/*
+ * A partner that comes back to a resumed federation with its rows as loaded
+ * (protocol 7): a standardisation without knots is refused, by the message
+ * order alone (it would train on the values as loaded); one carrying them
+ * encodes the rows first, and the evaluation is answered. Neither is a
+ * release.
+ */
+static void test_knots_in_standardize(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len;
+	json_t *ev;
+	double knots[4] = {0, 2.5, 5, 9};
+
+	(void)state;
+	use_knots_schema(&sw);
+	tnode_new(&t, "knots-std", 5);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "knots-std", 5);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 5;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 2), &frame, &len),
+	                 FL_ERR_AUTH);
+	task_free(&m);
+	assert_string_equal(fl_errmsg(),
+	                    "policy knots: round 2: the standardisation carries no knots, and this "
+	                    "node's rows hold none of the 4 knots placed from the federation's "
+	                    "data; refused");
+	tnode_free(&t);
+
+	tnode_new(&t, "knots-std", 5);
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	standardize(&m, FED, 2);
+	m.std.knots = knots;
+	m.std.n_knots = 4;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_NONE);
+	task_free(&m);
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 0);
+	json_decref(ev);
+	assert_int_equal(fl_fednode_input(t.n, "c", eval_task(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 1);
+	json_decref(ev);
+	tnode_free(&t);
+	restore_schema(&sw);
+}
+
 /* The noise of the knots round: sensitivity sqrt(features), and counts
  * that stay on the grid the fixed point carries. */
 static void test_knots_noise(void **state)
@@ -2097,6 +2155,7 @@ int main(void)
 	        cmocka_unit_test(test_colluders_in_task_tag),
 	        cmocka_unit_test(test_knots_release_charged),
 	        cmocka_unit_test(test_knots_again_blocks_standardize),
+	        cmocka_unit_test(test_knots_in_standardize),
 	        cmocka_unit_test(test_knots_noise),
 	        cmocka_unit_test(test_final_model_knots),
 	};

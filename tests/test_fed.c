@@ -2127,6 +2127,181 @@ static void test_resume_fedavg(void **state)
 	resume_everywhere(*state, &s, 1);
 }
 
+/* A checkpoint k of h re-encoded after edit() changed it. */
+static struct blob ckpt_edit(const struct harness *h, size_t k,
+                             void (*edit)(Fedlead__State__CoordState *st))
+{
+	Fedlead__State__CoordState *st;
+	struct blob b = {NULL, 0};
+
+	st = fedlead__state__coord_state__unpack(NULL, h->ckpt[k].len, h->ckpt[k].b);
+	assert_non_null(st);
+	edit(st);
+	assert_non_null(b.b = malloc(fedlead__state__coord_state__get_packed_size(st) + 1));
+	b.len = fedlead__state__coord_state__pack(st, b.b);
+	fedlead__state__coord_state__free_unpacked(st, NULL);
+	return b;
+}
+
+/* What a version 1 coordinator wrote: no knots section. */
+static void edit_version1(Fedlead__State__CoordState *st)
+{
+	st->version = 1;
+	fedlead__state__knots_state__free_unpacked(st->knots, NULL);
+	st->knots = NULL;
+}
+
+static void edit_drop_knots(Fedlead__State__CoordState *st)
+{
+	fedlead__state__knots_state__free_unpacked(st->knots, NULL);
+	st->knots = NULL;
+}
+
+static void edit_knot_short(Fedlead__State__CoordState *st)
+{
+	st->knots->n_values--;
+}
+
+static void edit_knot_order(Fedlead__State__CoordState *st)
+{
+	st->knots->values[2] = st->knots->values[1];
+}
+
+static void edit_v1_with_knots(Fedlead__State__CoordState *st)
+{
+	st->version = 1;
+}
+
+/* The phase of checkpoint k. */
+static unsigned ckpt_phase(const struct harness *h, size_t k)
+{
+	Fedlead__State__CoordState *st;
+	unsigned ph;
+
+	st = fedlead__state__coord_state__unpack(NULL, h->ckpt[k].len, h->ckpt[k].b);
+	assert_non_null(st);
+	ph = st->phase;
+	fedlead__state__coord_state__free_unpacked(st, NULL);
+	return ph;
+}
+
+/*
+ * Knots from the federation's data are in the checkpoint (version 2), from
+ * the one written right after the knots round on: a coordinator restarted
+ * from any checkpoint, with fresh nodes (their rows as loaded: the
+ * standardisation brings the knots), ends with the uninterrupted run's
+ * model bit for bit and its history has one knots round (a second would
+ * be a second entry). A version 1 checkpoint, which has no knots, is read:
+ * the knots are placed again. A damaged knots section is refused, saying
+ * what is wrong.
+ */
+static void test_resume_knots(void **state)
+{
+	struct fixture kx = {0};
+	struct fl_coord_settings s;
+	struct harness *h, *r;
+	struct fl_fedcoord_view v;
+	struct fl_model *ref, *m;
+	struct blob b;
+	char path[64];
+	size_t after_knots = SIZE_MAX, train = SIZE_MAX, knots_rounds = 0;
+
+	(void)state;
+	knots_fixture(&kx, path);
+	settings_default(&s);
+	resume_everywhere(&kx, &s, 1);
+
+	h = harness_new(&kx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	ref = sealed_model(h);
+	/* The first checkpoint is the knots round's (phase statistics). */
+	assert_int_equal(ckpt_phase(h, 0), FL_PHASE_STATS);
+	after_knots = 0;
+	for (size_t k = 0; k < h->n_ckpt && train == SIZE_MAX; k++)
+		if (ckpt_phase(h, k) == FL_PHASE_TRAIN)
+			train = k;
+	assert_true(train != SIZE_MAX);
+	r = harness_new(&kx, &s);
+	assert_int_equal(
+	        fl_fedcoord_restore(r->c, h->ckpt[after_knots].b, h->ckpt[after_knots].len), 0);
+	join_all(r);
+	pump(r);
+	assert_done(r, 7);
+	m = delivered_model(r, 0);
+	assert_memory_equal(m->w, ref->w, kx.s->dim * sizeof(double));
+	for (size_t k = 0; k < m->prov.n_history; k++)
+		knots_rounds += strcmp(m->prov.history[k].kind, "knots") == 0;
+	assert_int_equal(knots_rounds, 1);
+	fl_model_free(m);
+	harness_free(r);
+
+	/* Version 1, from training: the knots are placed again (one more knots
+	 * and statistics round), the same knots from the same rows. */
+	b = ckpt_edit(h, train, edit_version1);
+	r = harness_new(&kx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), 0);
+	join_all(r);
+	pump(r);
+	assert_done(r, 7);
+	m = delivered_model(r, 0);
+	knots_rounds = 0;
+	for (size_t k = 0; k < m->prov.n_history; k++)
+		knots_rounds += strcmp(m->prov.history[k].kind, "knots") == 0;
+	assert_int_equal(knots_rounds, 2);
+	for (size_t i = 0; i < kx.s->n_features; i++)
+		if (fl_knots_from_data(&kx.s->features[i]))
+			assert_memory_equal(m->schema->features[i].knots,
+			                    ref->schema->features[i].knots,
+			                    kx.s->features[i].n_knots * sizeof(double));
+	assert_true(rel_diff(m->w, ref->w, kx.s->dim) < 1e-9);
+	fl_model_free(m);
+	harness_free(r);
+	free(b.b);
+
+	/* Damaged: refused before anything is taken from it. */
+	b = ckpt_edit(h, train, edit_drop_knots);
+	r = harness_new(&kx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "checkpoint of phase training has no knots section, but "
+	                                 "the schema places the knots of 2 features from data");
+	fl_fedcoord_view(r->c, &v);
+	assert_int_equal(v.phase, FL_PHASE_WAITING);
+	harness_free(r);
+	free(b.b);
+	b = ckpt_edit(h, train, edit_knot_short);
+	r = harness_new(&kx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "checkpoint holds 10 knots of 2 features placed from "
+	                                 "data, the schema's 2 such features need 11");
+	harness_free(r);
+	free(b.b);
+	b = ckpt_edit(h, train, edit_knot_order);
+	r = harness_new(&kx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
+	{
+		const char *pre = "checkpoint's knots are refused: feature \"x\": knot 2 (";
+
+		assert_true(strncmp(fl_errmsg(), pre, strlen(pre)) == 0);
+	}
+	assert_non_null(strstr(fl_errmsg(), ") is not above knot 1 ("));
+	harness_free(r);
+	free(b.b);
+	b = ckpt_edit(h, train, edit_v1_with_knots);
+	r = harness_new(&kx, &s);
+	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "checkpoint of version 1 holds a knots section, which "
+	                                 "that version does not have");
+	harness_free(r);
+	free(b.b);
+
+	fl_model_free(ref);
+	harness_free(h);
+	fl_dataset_free(kx.raw);
+	fl_schema_free(kx.s);
+	unlink(path);
+}
+
 /* After a restart, a participant that does not come back is dropped at the
  * deadline (late_policy = drop), and the others finish. */
 static void test_resume_without_a_partner(void **state)
@@ -2289,12 +2464,12 @@ static void test_join_rejections(void **state)
 
 	assert_int_equal(join_as(h, 1, NULL, "", protocol_three), FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "partner globex: protocol version 3 is not supported "
-	                                 "(this coordinator speaks 6)");
+	                                 "(this coordinator speaks 7)");
 	/* The previous version, whose statistics under differential privacy
 	 * this coordinator would misread: refused at the Hello too. */
 	assert_int_equal(join_as(h, 1, NULL, "", protocol_five), FL_ERR_PROTO);
 	assert_string_equal(fl_errmsg(), "partner globex: protocol version 5 is not supported "
-	                                 "(this coordinator speaks 6)");
+	                                 "(this coordinator speaks 7)");
 	/* And a node, to a coordinator of version 3 or 5. */
 	{
 		Fedlead__Wire__Welcome w = FEDLEAD__WIRE__WELCOME__INIT;
@@ -2302,11 +2477,11 @@ static void test_join_rejections(void **state)
 		w.protocol_version = 3;
 		assert_int_equal(fl_fednode_welcome(h->node[1], &w), FL_ERR_PROTO);
 		assert_string_equal(fl_errmsg(),
-		                    "coordinator speaks protocol version 3, this node version 6");
+		                    "coordinator speaks protocol version 3, this node version 7");
 		w.protocol_version = 5;
 		assert_int_equal(fl_fednode_welcome(h->node[1], &w), FL_ERR_PROTO);
 		assert_string_equal(fl_errmsg(),
-		                    "coordinator speaks protocol version 5, this node version 6");
+		                    "coordinator speaks protocol version 5, this node version 7");
 	}
 	assert_int_equal(join_as(h, 1, NULL, "other-fed", NULL), FL_ERR_AUTH);
 	assert_string_equal(fl_errmsg(), "partner globex: partner asked for federation "
@@ -2752,6 +2927,7 @@ int main(void)
 	        cmocka_unit_test(test_spline_newton_equals_pooled),
 	        cmocka_unit_test(test_knots_from_data_equals_pooled),
 	        cmocka_unit_test(test_knots_refused),
+	        cmocka_unit_test(test_resume_knots),
 	        cmocka_unit_test(test_monotone_newton_equals_pooled),
 	        cmocka_unit_test(test_lbfgs_equals_pooled),
 	        cmocka_unit_test(test_fedavg_defaults),

@@ -474,6 +474,96 @@ static void test_transforms(void **state)
 	free(b);
 }
 
+/* The schema round's drafts (FL_MERGE_TRANSFORMS): a partner's draft
+ * of three numeric columns, each with the transform and clip given (NULL:
+ * none, as a node sends a column it proposes no transform for). */
+static char *round_draft(const char *visits, const char *rooms, const char *spend)
+{
+	char *s = NULL;
+	const char *cols[3] = {visits, rooms, spend}, *names[3] = {"Visits", "Rooms", "Spend"};
+	size_t len = 0;
+	FILE *fp = open_memstream(&s, &len);
+
+	assert_non_null(fp);
+	fprintf(fp, "{\"fedlead_schema\": 1, \"label\": {\"column\": \"Converted\", \"positive\": "
+	            "\"1\", \"negative\": \"0\"}, \"features\": [");
+	for (int i = 0; i < 3; i++)
+		fprintf(fp,
+		        "%s{\"name\": \"%s\", \"type\": \"numeric\", \"missing\": \"impute\"%s%s}",
+		        i ? ", " : "", names[i], cols[i] ? ", " : "", cols[i] ? cols[i] : "");
+	fprintf(fp, "]}");
+	fclose(fp);
+	return s;
+}
+
+/*
+ * The federation's schema round merges transforms by majority: a spline
+ * every partner proposed, with the union of their clip ranges; none for a
+ * column one partner of three proposed one for; log1p where two of three
+ * proposed it (the third a spline). Notes say who proposed what. The plain
+ * merge keeps calling differing transforms conflicts (test_transforms).
+ */
+static void test_transform_majority(void **state)
+{
+	char *d[3] = {round_draft("\"transform\": \"spline\", \"knots\": 5, \"clip\": [0, 50]",
+	                          "\"transform\": \"spline\", \"knots\": 5, \"clip\": [1, 4]",
+	                          "\"transform\": \"log1p\", \"clip\": [0, 9000]"),
+	              round_draft("\"transform\": \"spline\", \"knots\": 5, \"clip\": [-5, 40]",
+	                          NULL, "\"transform\": \"log1p\", \"clip\": [10, 12000]"),
+	              round_draft("\"transform\": \"spline\", \"knots\": 5, \"clip\": [10, 120]",
+	                          NULL,
+	                          "\"transform\": \"spline\", \"knots\": 5, \"clip\": [0, 99000]")};
+	static const char *const want_notes[] = {
+	        "features \"Visits\": spline proposed by p1, p2, p3; clip [-5, 120], the union of "
+	        "their ranges",
+	        "features \"Rooms\": no transform: spline proposed by p1, not a majority of the 3 "
+	        "partners",
+	        "features \"Spend\": log1p proposed by p1, p2, not by p3; clip [0, 12000], the "
+	        "union "
+	        "of their ranges",
+	};
+	struct fl_schema_merge_input in[3];
+	struct fl_schema_merge_result res;
+	struct fl_schema *s = NULL;
+	json_t *root, *f;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		static const char *const ids[] = {"p1", "p2", "p3"};
+
+		in[i] = (struct fl_schema_merge_input){ids[i], d[i], strlen(d[i])};
+	}
+	assert_int_equal(fl_schema_merge_opts(in, 3, FL_MERGE_TRANSFORMS, &res), 0);
+	assert_int_equal(res.n_conflicts, 0);
+	assert_int_equal(res.n_notes, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(res.notes[i], want_notes[i]);
+	assert_int_equal(fl_schema_parse(res.json, strlen(res.json), "merged", &s), 0);
+	fl_schema_free(s);
+	assert_non_null(root = json_loads(res.json, 0, NULL));
+	f = json_array_get(json_object_get(root, "features"), 0);
+	assert_string_equal(json_string_value(json_object_get(f, "transform")), "spline");
+	expect_json(json_object_get(f, "knots"), "5");
+	expect_json(json_object_get(f, "clip"), "[-5.0,120.0]");
+	f = json_array_get(json_object_get(root, "features"), 1);
+	assert_null(json_object_get(f, "transform"));
+	assert_null(json_object_get(f, "knots"));
+	assert_null(json_object_get(f, "clip"));
+	f = json_array_get(json_object_get(root, "features"), 2);
+	assert_string_equal(json_string_value(json_object_get(f, "transform")), "log1p");
+	assert_null(json_object_get(f, "knots"));
+	expect_json(json_object_get(f, "clip"), "[0.0,12000.0]");
+	json_decref(root);
+	fl_schema_merge_result_free(&res);
+
+	/* The plain merge (fedlead-node schema merge): still conflicts. */
+	assert_int_equal(fl_schema_merge(in, 3, &res), FL_ERR_SCHEMA);
+	assert_true(res.n_conflicts > 0);
+	fl_schema_merge_result_free(&res);
+	for (int i = 0; i < 3; i++)
+		free(d[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +579,7 @@ int main(void)
 	        cmocka_unit_test(test_bad_draft),
 	        cmocka_unit_test(test_draft_min_count),
 	        cmocka_unit_test(test_transforms),
+	        cmocka_unit_test(test_transform_majority),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -351,6 +351,45 @@ static void test_strip(void **state)
 	free(out);
 }
 
+/* For the round: a numeric feature's transform and knots, and its clip
+ * range with FL_STRIP_CLIP; no "special" (a value from the data), no
+ * "monotone", no clip range where there is no transform; a categorical
+ * feature never carries a transform. A draft with a clip range beside a
+ * transform passes the coordinator's check; one without is refused. */
+static void test_strip_transforms(void **state)
+{
+	static const char D[] =
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", \"positive\": \"yes\", "
+	        "\"negative\": \"no\"}, \"features\": [{\"name\": \"n\", \"type\": \"numeric\", "
+	        "\"clip\": [0, 9], \"transform\": \"spline\", \"knots\": 5, \"special\": [-1], "
+	        "\"monotone\": \"increasing\"}, {\"name\": \"m\", \"type\": \"numeric\", \"clip\": "
+	        "[1, 2]}, {\"name\": \"c\", \"type\": \"categorical\", \"values\": [\"a\"], "
+	        "\"transform\": \"log1p\"}]}";
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(fl_schema_round_strip_flags(D, strlen(D),
+	                                             FL_STRIP_TRANSFORMS | FL_STRIP_CLIP, &out),
+	                 0);
+	assert_string_equal(out, "{\"fedlead_schema\":1,\"label\":{\"column\":\"won\","
+	                         "\"positive\":\"yes\",\"negative\":\"no\"},\"features\":[{"
+	                         "\"name\":\"n\",\"type\":\"numeric\",\"clip\":[0,9],\"transform\":"
+	                         "\"spline\",\"knots\":5},{\"name\":\"m\",\"type\":\"numeric\"},{"
+	                         "\"name\":\"c\",\"type\":\"categorical\",\"values\":[\"a\"]}]}");
+	assert_int_equal(fl_schema_round_contract(out, strlen(out), FL_CONTRACT_NO_CLIP, "peer p"),
+	                 0);
+	free(out);
+	/* A draft file's clip ranges stay at the site. */
+	assert_int_equal(fl_schema_round_strip_flags(D, strlen(D), FL_STRIP_TRANSFORMS, &out), 0);
+	assert_null(strstr(out, "clip"));
+	assert_non_null(strstr(out, "\"transform\":\"spline\""));
+	free(out);
+	assert_int_equal(fl_schema_round_contract(D, strlen(D), FL_CONTRACT_NO_CLIP, "peer p"),
+	                 FL_ERR_PROTO);
+	assert_string_equal(fl_errmsg(), "peer p carries \"special\" at $.features[0].special, "
+	                                 "which is not part of the schema contract: refused");
+}
+
 /* A proposal whose fingerprint is not its schema's is refused: the
  * operator is shown the fingerprint of the text it approves. */
 static void test_proposal_fingerprint(void **state)
@@ -384,8 +423,11 @@ static void test_proposal_fingerprint(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_round_proposes_merge), cmocka_unit_test(test_round_conflicts),
-	        cmocka_unit_test(test_round_refusals),       cmocka_unit_test(test_strip),
+	        cmocka_unit_test(test_round_proposes_merge),
+	        cmocka_unit_test(test_round_conflicts),
+	        cmocka_unit_test(test_round_refusals),
+	        cmocka_unit_test(test_strip),
+	        cmocka_unit_test(test_strip_transforms),
 	        cmocka_unit_test(test_proposal_fingerprint),
 	};
 

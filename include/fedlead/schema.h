@@ -234,9 +234,14 @@ struct fl_schema_draft_opts {
 	const struct fl_mapping *mapping;
 	/* Propose a spline for numeric columns with enough distinct values
 	 * (fl_transform_draft() in spline.c says when, and the table why).
-	 * fedlead-node schema does; the federation's schema round does not
-	 * yet: knots placed from data need a federated knot round. */
+	 * fedlead-node schema does, and so does the federation's schema
+	 * round (with round_clip). */
 	int transforms;
+	/* The clip ranges of the federation's schema round: the 1st and 99th
+	 * percentiles (by rank, never the first or last: the minimum and
+	 * maximum are single leads), rounded outward to two significant
+	 * digits; none for a column of fewer than 3 values. */
+	int round_clip;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

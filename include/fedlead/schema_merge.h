@@ -64,6 +64,21 @@ struct fl_schema_merge_result {
 int fl_schema_merge(const struct fl_schema_merge_input *in, size_t n,
                     struct fl_schema_merge_result *res);
 
+/*
+ * fl_schema_merge() with flags. FL_MERGE_TRANSFORMS is the federation's
+ * schema round: a numeric feature's "transform" and "knots" are not
+ * conflicts when the drafts differ; the feature gets the transform more
+ * than half of the partners proposed (the knots of the first of them) and
+ * the union of those partners' clip ranges, else no transform and no clip
+ * range; a note names who proposed what, e.g. "features \"Visits\":
+ * spline proposed by p1, p2, not by p3; clip [0, 120], the union of their
+ * ranges" or "features \"Rooms\": no transform: spline proposed by p1, not
+ * a majority of the 3 partners".
+ */
+#define FL_MERGE_TRANSFORMS 1u
+int fl_schema_merge_opts(const struct fl_schema_merge_input *in, size_t n, unsigned flags,
+                         struct fl_schema_merge_result *res);
+
 void fl_schema_merge_result_free(struct fl_schema_merge_result *res);
 
 #endif

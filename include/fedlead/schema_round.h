@@ -25,8 +25,22 @@
  */
 int fl_schema_round_strip(const char *json, size_t len, char **out);
 
+/* fl_schema_round_strip_flags() flags. */
+#define FL_STRIP_TRANSFORMS 1u /* keep a numeric feature's "transform" and "knots" */
+#define FL_STRIP_CLIP 2u       /* and its "clip" (drafted with round_clip) */
+
+/*
+ * fl_schema_round_strip() keeping, with FL_STRIP_TRANSFORMS, each numeric
+ * feature's drafted transform ("spline", "bins" or "log1p") and its
+ * "knots", and with FL_STRIP_CLIP also that feature's clip range, which
+ * the caller drafted for the round (fl_schema_draft_opts.round_clip: the
+ * 1st and 99th percentiles, never a single lead's value). Every other
+ * clip range, and "special" and "monotone", stay at the site.
+ */
+int fl_schema_round_strip_flags(const char *json, size_t len, unsigned flags, char **out);
+
 /* fl_schema_round_contract() flags. */
-#define FL_CONTRACT_NO_CLIP 1u /* a draft: no "clip" (a node never sends one) */
+#define FL_CONTRACT_NO_CLIP 1u /* a draft: "clip" only beside a "transform" */
 #define FL_CONTRACT_COMMENT 2u /* a file for approve: a top-level "comment" */
 /* Sizes of a key and of a message as quoted from a peer. */
 #define FL_CONTRACT_KEY_SHOWN 128
@@ -37,8 +51,10 @@ int fl_schema_round_strip(const char *json, size_t len, char **out);
  * top "fedlead_schema", "label", "id", "features", "ignore",
  * "missing_values"; in the label "column", "positive", "negative"; on a
  * feature "name", "type", "missing", "values", "other", "missing_values",
- * "case", "format", "reference", "clip". The message is "WHO carries
- * \"KEY\" at $.PATH.KEY, which is not part of the schema contract:
+ * "case", "format", "reference", "clip", "transform", "knots" (with
+ * FL_CONTRACT_NO_CLIP, "clip" only on a feature with a "transform", else
+ * the message below). The message is "WHO carries \"KEY\" at
+ * $.PATH.KEY, which is not part of the schema contract:
  * refused" (KEY without control characters). Before it is parsed, text
  * with more JSON objects and arrays, or items, than a schema of
  * FL_SCHEMA_MAX_FEATURES features holds is refused ("WHO holds N JSON

@@ -49,8 +49,13 @@
  * about the clip ranges' midpoints (fl_payload_stats_dp_pack()). The
  * vector has the same length, so a partner or coordinator of version 5
  * would read it without error and standardise with wrong means; the Hello
- * refuses the mix instead, before any round is run or charged. */
-#define FL_WIRE_PROTOCOL_VERSION 6
+ * refuses the mix instead, before any round is run or charged.
+ * 7: the standardisation carries the knots placed from the federation's
+ * data (Standardize.knots): a coordinator resumed from a checkpoint that
+ * holds them does not place them again, and a partner that comes back
+ * with its rows as loaded encodes them first. A version 6 node given a
+ * standardisation without them would train on the unencoded values. */
+#define FL_WIRE_PROTOCOL_VERSION 7
 /* Frame body limits in bytes: after and before the Hello is accepted. */
 #define FL_WIRE_DEFAULT_MAX_FRAME (16u << 20)
 #define FL_WIRE_PREAUTH_MAX_FRAME (64u << 10)

@@ -29,6 +29,7 @@
 #include "fedlead/schema_merge.h"
 #include "fedlead/schema_round.h"
 #include "fedlead/source.h"
+#include "fedlead/spline.h"
 #include "fedlead/wire.h"
 
 /* Reads a schema, draft or proposal file whole (at most FL_SCHEMA_MAX_BYTES). */
@@ -530,6 +531,9 @@ static int schema_propose(int argc, char **argv)
 	struct fl_schema_proposal prop = {0};
 	char *draft = NULL, *sent = NULL, *out_path = NULL, *pin = NULL, fp[65], state[16],
 	     pinned[65], sha[65];
+	/* A draft file's clip ranges may be its minimum and maximum (a draft
+	 * of fewer than 200 values): only the transforms leave with it. */
+	unsigned strip = FL_STRIP_TRANSFORMS;
 	size_t len;
 	int r;
 
@@ -553,7 +557,9 @@ static int schema_propose(int argc, char **argv)
 		struct fl_schema_draft_opts d = {.label = a.label,
 		                                 .id = a.id,
 		                                 .positive = a.positive,
-		                                 .min_count = c.schema_min_count};
+		                                 .min_count = c.schema_min_count,
+		                                 .transforms = 1,
+		                                 .round_clip = 1};
 
 		if (a.label == NULL || c.data == NULL) {
 			r = fl_fail(FL_ERR_INVALID,
@@ -564,14 +570,18 @@ static int schema_propose(int argc, char **argv)
 		if ((r = draft_data(&c, &d, &draft)) != 0)
 			goto out;
 		len = strlen(draft);
+		strip |= FL_STRIP_CLIP;
 	}
-	if ((r = fl_schema_round_strip(draft, len, &sent)) != 0 ||
+	if ((r = fl_schema_round_strip_flags(draft, len, strip, &sent)) != 0 ||
 	    (r = write_state(&c, "schema.sent.json", sent, NULL)) != 0)
 		goto out;
 	fprintf(stderr,
 	        "%s: sending this partner's draft (category values held at least %llu times, "
-	        "no clip range; a copy is in the state directory as schema.sent.json)\n",
-	        FL_NODE_PROG, (unsigned long long)c.schema_min_count);
+	        "%s; a copy is in the state directory as schema.sent.json)\n",
+	        FL_NODE_PROG, (unsigned long long)c.schema_min_count,
+	        (strip & FL_STRIP_CLIP) ? "clip ranges only beside a transform, from the 1st and "
+	                                  "99th percentiles"
+	                                : "no clip range");
 	if ((r = fl_node_schema_round(&o, sent, strlen(sent), &prop)) != 0)
 		goto out;
 	for (size_t i = 0; i < prop.n_notes; i++)
@@ -679,8 +689,14 @@ static int listed(json_t *arr, const char *v)
 static int draft_local(const struct fl_node_config *c, const struct fl_schema *s,
                        uint64_t min_count, json_t **out)
 {
-	struct fl_schema_draft_opts d = {
-	        .label = s->label, .id = s->id, .positive = s->positive, .min_count = min_count};
+	/* Drafted as schema propose drafts for the round, so a transform
+	 * proposed can be set beside this partner's own. */
+	struct fl_schema_draft_opts d = {.label = s->label,
+	                                 .id = s->id,
+	                                 .positive = s->positive,
+	                                 .min_count = min_count,
+	                                 .transforms = 1,
+	                                 .round_clip = 1};
 	char *json = NULL;
 	int r;
 
@@ -882,6 +898,35 @@ static int listed_rare(const struct fl_node_config *c, const struct fl_schema *s
  * machine; printed for the operator. Then the listed values this partner
  * holds fewer than k times: the result of listed_rare().
  */
+/* The transform proposed for a numeric feature, against this partner's
+ * own draft (lf, drafted with its own clip range): for the operator to
+ * review before approving. */
+static void review_transform(const struct fl_node_config *c, const struct fl_feature *f, json_t *lf,
+                             FILE *fp)
+{
+	json_t *lc = json_object_get(lf, "clip");
+	const char *mine = json_string_value(json_object_get(lf, "transform"));
+	char b1[SHOW_MAX];
+
+	static const char *const names[] = {"", "spline", "bins", "log1p"};
+
+	fprintf(fp, "feature \"%s\": %s", show(f->name, b1), names[f->transform & 3]);
+	if (f->n_knots > 0)
+		fprintf(fp, ", %zu knots %s", f->n_knots,
+		        f->knots_given ? "as written" : "placed from the federation's data");
+	if (f->has_clip)
+		fprintf(fp, ", clip [%.15g, %.15g]", f->clip_lo, f->clip_hi);
+	if (lc != NULL && f->has_clip)
+		fprintf(fp, " (this partner's draft: [%.15g, %.15g]%s)",
+		        json_number_value(json_array_get(lc, 0)),
+		        json_number_value(json_array_get(lc, 1)),
+		        mine != NULL ? "" : ", no transform");
+	else if (mine == NULL)
+		fprintf(fp, " (this partner's draft: no transform)");
+	fprintf(fp, "\n");
+	(void)c;
+}
+
 static int summarize(const struct fl_node_config *c, const struct fl_schema *s, const char *text,
                      const char *consequence, FILE *fp)
 {
@@ -976,6 +1021,8 @@ static int summarize(const struct fl_node_config *c, const struct fl_schema *s, 
 			        "feature \"%s\": no clip range (privacy = on needs one on every "
 			        "numeric feature: partners agree on it and add it)\n",
 			        show(f->name, b1));
+		if (f->type == FL_NUMERIC && f->transform != FL_TRANSFORM_NONE)
+			review_transform(c, f, lf, fp);
 	}
 	if (shown == 0)
 		fprintf(fp, "every column of %s fits the proposal\n", c->data);

@@ -158,13 +158,24 @@ static double round_outward(double x, int up)
  * partner's data at training time (that would make the bound itself a
  * release).
  */
-static void draft_clip(struct draft_col *c, double *lo, double *hi)
+static void draft_clip(struct draft_col *c, int round_clip, double *lo, double *hi)
 {
-	size_t n = c->n_sample;
+	size_t n = c->n_sample, a, b;
 
 	qsort(c->sample, n, sizeof(*c->sample), double_cmp);
-	*lo = round_outward(c->sample[(size_t)floor(0.005 * (double)(n - 1))], 0);
-	*hi = round_outward(c->sample[(size_t)ceil(0.995 * (double)(n - 1))], 1);
+	if (round_clip) {
+		/* The schema round's: the 1st and 99th percentiles, never the
+		 * first or last value by rank (n >= 3: the caller's check). */
+		a = (size_t)floor(0.01 * (double)(n - 1));
+		b = (size_t)ceil(0.99 * (double)(n - 1));
+		a = a < 1 ? 1 : a;
+		b = b > n - 2 ? n - 2 : b;
+	} else {
+		a = (size_t)floor(0.005 * (double)(n - 1));
+		b = (size_t)ceil(0.995 * (double)(n - 1));
+	}
+	*lo = round_outward(c->sample[a], 0);
+	*hi = round_outward(c->sample[b], 1);
 	if (fabs(*lo) > FL_SCHEMA_MAX_CLIP)
 		*lo = *lo < 0 ? -FL_SCHEMA_MAX_CLIP : FL_SCHEMA_MAX_CLIP;
 	if (fabs(*hi) > FL_SCHEMA_MAX_CLIP)
@@ -1139,11 +1150,11 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			json_object_set_new(jf, "type", json_string("numeric"));
 			json_object_set_new(jf, "missing",
 			                    json_string(n_missing > 0 ? "impute" : "error"));
-			if (c->n_sample > 0) {
+			if (c->n_sample > (o->round_clip ? 2 : 0)) {
 				double lo, hi;
 				json_t *jc = json_array();
 
-				draft_clip(c, &lo, &hi);
+				draft_clip(c, o->round_clip, &lo, &hi);
 				if (jc == NULL)
 					goto out;
 				json_object_set_new(jf, "clip", jc);

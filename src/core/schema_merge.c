@@ -70,7 +70,8 @@ static char *show(json_t *v)
 struct merge {
 	const struct fl_schema_merge_input *in;
 	size_t n;
-	json_t **root; /* each draft, parsed */
+	unsigned flags; /* FL_MERGE_* */
+	json_t **root;  /* each draft, parsed */
 	/* per draft, name -> feature and name -> true for its ignored
 	 * columns: jansson objects are hash tables, so a merge of drafts with
 	 * 10,000 features costs linear time, not 10^8 comparisons */
@@ -381,6 +382,119 @@ static int merge_clip(struct merge *m, json_t *const *fs, const char *name, json
 	return 0;
 }
 
+/* The names of the drafts i with pick(i), ", "-separated, into buf. */
+static void names_of(const struct merge *m, const int *pick, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < m->n && o < len; i++)
+		if (pick[i])
+			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? ", " : "",
+			                      m->in[i].name);
+}
+
+/*
+ * The schema round's transforms (FL_MERGE_TRANSFORMS): a numeric feature
+ * gets the transform a majority of the partners proposed (more than half
+ * of them), with the knots of the first of those that proposed it, and the
+ * union of their clip ranges (each drafted from that partner's 1st and
+ * 99th percentiles); no transform, and no clip range, without a majority.
+ * A note says which partners proposed what, for every feature any partner
+ * proposed a transform for.
+ */
+static int merge_transform(struct merge *m, json_t *const *fs, const char *name, json_t *out)
+{
+	static const char *const kinds[] = {"spline", "bins", "log1p"};
+	size_t count[3] = {0}, best = 0, first = m->n;
+	int *by = calloc(m->n, sizeof(*by)), *none = calloc(m->n, sizeof(*none));
+	char who[1024], rest[1024];
+	double lo = INFINITY, hi = -INFINITY;
+	int r = FL_ERR_NOMEM, knots_differ = 0;
+	json_t *jc;
+
+	if (by == NULL || none == NULL)
+		goto out;
+	for (size_t i = 0; i < m->n; i++) {
+		const char *t = json_str(fs[i], "transform");
+
+		none[i] = 1;
+		for (size_t k = 0; t != NULL && k < 3; k++)
+			if (strcmp(t, kinds[k]) == 0) {
+				count[k]++;
+				none[i] = 0;
+			}
+	}
+	for (size_t k = 1; k < 3; k++)
+		if (count[k] > count[best])
+			best = k;
+	r = 0;
+	if (count[0] + count[1] + count[2] == 0)
+		goto out;
+	for (size_t i = 0; i < m->n; i++) {
+		const char *t = json_str(fs[i], "transform");
+
+		by[i] = t != NULL && strcmp(t, kinds[best]) == 0;
+	}
+	names_of(m, by, who, sizeof(who));
+	if (2 * count[best] <= m->n) {
+		r = add_line(&m->res->notes, &m->res->n_notes,
+		             "features \"%s\": no transform: %s proposed by %s, not a majority of "
+		             "the %zu partners",
+		             name, kinds[best], who, m->n);
+		goto out;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		json_t *c = json_object_get(fs[i], "clip");
+
+		if (!by[i])
+			continue;
+		if (first == m->n)
+			first = i;
+		else {
+			json_t *a = json_object_get(fs[i], "knots"),
+			       *b = json_object_get(fs[first], "knots");
+
+			/* json_equal() calls two absent values unequal. */
+			if ((a != NULL || b != NULL) && !json_equal(a, b))
+				knots_differ = 1;
+		}
+		if (c != NULL) {
+			lo = fmin(lo, json_number_value(json_array_get(c, 0)));
+			hi = fmax(hi, json_number_value(json_array_get(c, 1)));
+		}
+	}
+	r = FL_ERR_NOMEM;
+	if (json_object_set_new(out, "transform", json_string(kinds[best])) != 0 ||
+	    (json_object_get(fs[first], "knots") != NULL &&
+	     json_object_set(out, "knots", json_object_get(fs[first], "knots")) != 0))
+		goto out;
+	if (lo < hi && ((jc = json_array()) == NULL || json_object_set_new(out, "clip", jc) != 0 ||
+	                json_array_append_new(jc, json_real(lo)) != 0 ||
+	                json_array_append_new(jc, json_real(hi)) != 0))
+		goto out;
+	for (size_t i = 0; i < m->n; i++)
+		none[i] = !by[i];
+	names_of(m, none, rest, sizeof(rest));
+	if (lo < hi)
+		r = add_line(&m->res->notes, &m->res->n_notes,
+		             "features \"%s\": %s proposed by %s%s%s; clip [%.15g, %.15g], the "
+		             "union of their ranges%s",
+		             name, kinds[best], who, rest[0] ? ", not by " : "", rest, lo, hi,
+		             knots_differ ? "; knots as proposed by the first of them" : "");
+	else
+		r = add_line(&m->res->notes, &m->res->n_notes,
+		             "features \"%s\": %s proposed by %s%s%s; no clip range was sent: "
+		             "add one before training (knots placed from the federation's data "
+		             "need it)%s",
+		             name, kinds[best], who, rest[0] ? ", not by " : "", rest,
+		             knots_differ ? "; knots as proposed by the first of them" : "");
+out:
+	free(by);
+	free(none);
+	return r;
+}
+
 static int fold_qsort(const void *a, const void *b)
 {
 	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
@@ -476,6 +590,9 @@ static int merge_feature(struct merge *m, const char *name, json_t *feats)
 	static const char *const known[] = {"name",      "type",           "missing",
 	                                    "clip",      "values",         "other",
 	                                    "reference", "missing_values", NULL};
+	static const char *const known_transforms[] = {
+	        "name",      "type",           "missing",   "clip",  "values", "other",
+	        "reference", "missing_values", "transform", "knots", NULL};
 	json_t **fs = calloc(m->n, sizeof(*fs)), *out = NULL;
 	const char *type;
 	size_t has = m->n; /* the first draft that has it */
@@ -514,7 +631,11 @@ static int merge_feature(struct merge *m, const char *name, json_t *feats)
 	    json_object_set_new(out, "name", json_string(name)) != 0 ||
 	    json_object_set_new(out, "type", json_string(type)) != 0)
 		goto out;
-	if (strcmp(type, "numeric") == 0 || strcmp(type, "date") == 0) {
+	if (strcmp(type, "numeric") == 0 && (m->flags & FL_MERGE_TRANSFORMS)) {
+		if ((r = merge_missing(m, fs, name, out)) != 0 ||
+		    (r = merge_transform(m, fs, name, out)) != 0)
+			goto out;
+	} else if (strcmp(type, "numeric") == 0 || strcmp(type, "date") == 0) {
 		if ((r = merge_missing(m, fs, name, out)) != 0 ||
 		    (r = merge_clip(m, fs, name, out)) != 0 ||
 		    (r = merge_reference(m, fs, name, out)) != 0)
@@ -533,7 +654,13 @@ static int merge_feature(struct merge *m, const char *name, json_t *feats)
 		           strcmp(type, "date") == 0;
 
 		snprintf(where, sizeof(where), "features \"%s\": ", name);
-		if ((r = merge_generic(m, fs, mine ? known : unknown_type, where, out)) != 0 ||
+		if ((r = merge_generic(m, fs,
+		                       !mine ? unknown_type
+		                       : (m->flags & FL_MERGE_TRANSFORMS) &&
+		                                       strcmp(type, "numeric") == 0
+		                               ? known_transforms
+		                               : known,
+		                       where, out)) != 0 ||
 		    (mine && (r = merge_placeholders(m, fs, out)) != 0))
 			goto out;
 	}
@@ -695,9 +822,15 @@ void fl_schema_merge_result_free(struct fl_schema_merge_result *res)
 int fl_schema_merge(const struct fl_schema_merge_input *in, size_t n,
                     struct fl_schema_merge_result *res)
 {
+	return fl_schema_merge_opts(in, n, 0, res);
+}
+
+int fl_schema_merge_opts(const struct fl_schema_merge_input *in, size_t n, unsigned flags,
+                         struct fl_schema_merge_result *res)
+{
 	static const char *const top_known[] = {"label", "features",       "ignore", "comment",
 	                                        "id",    "missing_values", NULL};
-	struct merge m = {.in = in, .n = n, .res = res};
+	struct merge m = {.in = in, .n = n, .flags = flags, .res = res};
 	json_t *out = NULL, **ids = NULL;
 	struct fl_schema *check = NULL;
 	char *text = NULL;

@@ -316,6 +316,10 @@ void fl_coord_send_standardize(struct fl_fedcoord *c, struct partner *p)
 	st.impute = c->scaler->impute;
 	st.baseline = c->scaler->baseline;
 	st.pos_weight = c->pos_weight;
+	if (c->knots_ready) {
+		st.knots = c->knots;
+		st.n_knots = c->n_knots;
+	}
 	/* The privacy plan trains in its own encoding (coord_int.h). */
 	if (c->set.privacy) {
 		if ((center = malloc(c->d * sizeof(double))) == NULL ||
@@ -510,8 +514,9 @@ static int continue_federation(struct fl_fedcoord *c)
 	switch (c->phase) {
 	case FL_PHASE_STATS: fl_coord_begin_stats(c); return 0;
 	case FL_PHASE_TRAIN:
-		/* Restored: the checkpoint does not hold knots placed from
-		 * data, so they are placed again, and the statistics follow. */
+		/* Restored from a version 1 checkpoint, which does not hold
+		 * the knots placed from data: they are placed again, and the
+		 * statistics follow. */
 		if (fl_coord_knots_needed(c)) {
 			fl_log(FL_LOG_WARN,
 			       "the knots placed from the partners' data are not in "
@@ -879,8 +884,11 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 		}
 		return 0;
 	}
-	/* A participant coming back: catch up and get the task in progress. */
-	if (c->scaler != NULL && c->phase >= FL_PHASE_TRAIN)
+	/* A participant coming back: catch up and get the task in progress.
+	 * Not while the knots are to be placed again (restored from a
+	 * checkpoint without them): the statistics round that follows them
+	 * brings a new standardisation. */
+	if (c->scaler != NULL && c->phase >= FL_PHASE_TRAIN && !fl_coord_knots_needed(c))
 		fl_coord_send_standardize(c, p);
 	if (c->waiting_kick) {
 		if (fl_coord_count(c, 1, 1) == fl_coord_count(c, 0, 1)) {

@@ -10,16 +10,21 @@
 
 #include "coord_int.h"
 #include "fedlead/error.h"
+#include "fedlead/knots.h"
 #include "fedlead/logreg.h"
 #include "state.pb-c.h"
 
-#define STATE_VERSION 1
+/* 2: the knots section (KnotsState). A version 1 checkpoint has none: the
+ * knots are placed again, as a version 1 coordinator did. */
+#define STATE_VERSION 2
+#define STATE_VERSION_NO_KNOTS 1
 
 int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 {
 	Fedlead__State__CoordState st = FEDLEAD__STATE__COORD_STATE__INIT;
 	Fedlead__State__RoundLog *logs = NULL, **logp = NULL;
 	Fedlead__State__L2Result l2r[FL_L2_GRID_MAX], *l2p[FL_L2_GRID_MAX];
+	Fedlead__State__KnotsState ks = FEDLEAD__STATE__KNOTS_STATE__INIT;
 	char **parts = NULL, **dropped = NULL, **saved = NULL;
 	uint8_t *solver = NULL, *buf = NULL;
 	double *dp_hess = NULL;
@@ -126,6 +131,12 @@ int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 		st.dp_hessian = dp_hess;
 		st.n_dp_hessian = k;
 	}
+	if (c->knots_ready) {
+		ks.features = (uint32_t)fl_knots_features(c->schema);
+		ks.values = c->knots;
+		ks.n_values = c->n_knots;
+		st.knots = &ks;
+	}
 	if ((buf = malloc(fedlead__state__coord_state__get_packed_size(&st) + 1)) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
@@ -162,6 +173,35 @@ void fl_coord_checkpoint(struct fl_fedcoord *c)
 	free(buf);
 }
 
+/*
+ * The knots round's outcome. Version 2 holds the knots once placed, and a
+ * checkpoint from training on has them whenever the schema places knots
+ * from data (training needs them): one without is damaged, not old.
+ */
+static int restore_knots(struct fl_fedcoord *c, const Fedlead__State__CoordState *st)
+{
+	size_t nf = c->schema != NULL ? fl_knots_features(c->schema) : 0;
+
+	if (st->version == STATE_VERSION_NO_KNOTS) {
+		if (st->knots != NULL)
+			return fl_fail(FL_ERR_DATA,
+			               "checkpoint of version %u holds a knots section, which "
+			               "that version does not have",
+			               st->version);
+		return 0; /* placed again (continue_federation()) */
+	}
+	if (st->knots == NULL) {
+		if (nf > 0 && st->phase >= FL_PHASE_TRAIN && st->phase <= FL_PHASE_FINAL)
+			return fl_fail(FL_ERR_DATA,
+			               "checkpoint of phase %s has no knots section, but the "
+			               "schema places the knots of %zu features from data",
+			               fl_fed_phase_name(st->phase), nf);
+		return 0;
+	}
+	return fl_coord_knots_restore(c, st->knots->features, st->knots->values,
+	                              st->knots->n_values);
+}
+
 int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 {
 	Fedlead__State__CoordState *st;
@@ -170,7 +210,7 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	st = fedlead__state__coord_state__unpack(NULL, len, buf);
 	if (st == NULL)
 		return fl_fail(FL_ERR_DATA, "checkpoint is malformed");
-	if (st->version != STATE_VERSION) {
+	if (st->version != STATE_VERSION && st->version != STATE_VERSION_NO_KNOTS) {
 		fl_fail(FL_ERR_DATA, "checkpoint version %u is not supported", st->version);
 		goto out;
 	}
@@ -226,6 +266,8 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 				c->dp_B[i * c->d + j] = c->dp_B[j * c->d + i] = st->dp_hessian[k++];
 			}
 	}
+	if ((r = restore_knots(c, st)) != 0)
+		goto out;
 	c->phase = st->phase;
 	c->round = st->round;
 	c->dp_step = st->dp_step;

@@ -152,7 +152,12 @@ int fl_coord_knots_needed(const struct fl_fedcoord *c);
 void fl_coord_begin_stats(struct fl_fedcoord *c);
 /* The participants changed: knots are placed again from those left. */
 void fl_coord_knots_forget(struct fl_fedcoord *c);
+/* The knots from the summed histograms acc, placed, logged and checkpointed. */
 int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc);
+/* Knots from a checkpoint (coord_checkpoint.c): features and n values as
+ * saved, checked against the schema like a node checks them, then placed.
+ * FL_ERR_DATA saying what does not match. */
+int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const double *v, size_t n);
 
 /* coord_train.c */
 int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k);

@@ -51,16 +51,12 @@ void fl_coord_knots_forget(struct fl_fedcoord *c)
 	c->knots_ready = 0;
 }
 
-int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
+/* Places the knots k (fl_knots_values_len() values, taken over) in the
+ * coordinator's copy of the schema and keeps them for the statistics task. */
+static int knots_place(struct fl_fedcoord *c, double *k, size_t n)
 {
-	size_t n = fl_knots_values_len(c->schema);
-	double *k;
 	int r;
 
-	if ((k = malloc((n ? n : 1) * sizeof(double))) == NULL)
-		return FL_ERR_NOMEM;
-	if ((r = fl_knots_from_hist(c->schema, acc, k)) != 0)
-		goto out;
 	/* The caller's schema is read-only; the knots go into a copy that
 	 * stands for it from now on (same canonical text and fingerprint). */
 	if (c->kschema == NULL) {
@@ -83,12 +79,59 @@ int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
 	c->n_knots = n;
 	k = NULL;
 	c->knots_ready = 1;
+	r = 0;
+out:
+	free(k);
+	return r;
+}
+
+int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
+{
+	size_t n = fl_knots_values_len(c->schema);
+	double *k;
+	int r;
+
+	if ((k = malloc((n ? n : 1) * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	if ((r = fl_knots_from_hist(c->schema, acc, k)) != 0) {
+		free(k);
+		return r;
+	}
+	if ((r = knots_place(c, k, n)) != 0)
+		return r;
 	fl_log(FL_LOG_NOTICE,
 	       "knots of %zu features placed at the quantiles of the %zu partners' summed "
 	       "histograms",
 	       fl_knots_features(c->schema), fl_coord_count(c, 0, 1));
-	r = fl_coord_add_history(c, "knots");
-out:
-	free(k);
-	return r;
+	if ((r = fl_coord_add_history(c, "knots")) != 0)
+		return r;
+	/* Kept, so a coordinator that restarts from here neither asks for
+	 * the histograms again nor charges the partners a second release. */
+	fl_coord_checkpoint(c);
+	return 0;
+}
+
+int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const double *v, size_t n)
+{
+	size_t nf = c->schema != NULL ? fl_knots_features(c->schema) : 0;
+	size_t need = c->schema != NULL ? fl_knots_values_len(c->schema) : 0;
+	double *k;
+
+	if (nf == 0)
+		return fl_fail(FL_ERR_DATA,
+		               "checkpoint holds knots placed from data for %u features, but no "
+		               "feature of the schema places its knots from data",
+		               features);
+	if (features != nf || n != need)
+		return fl_fail(FL_ERR_DATA,
+		               "checkpoint holds %zu knots of %u features placed from data, the "
+		               "schema's %zu such features need %zu",
+		               n, features, nf, need);
+	/* The same check as every node's (inside the clip, increasing). */
+	if (fl_knots_check(c->schema, v, n) != 0)
+		return fl_fail(FL_ERR_DATA, "checkpoint's knots are refused: %s", fl_errmsg());
+	if ((k = malloc(n * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(k, v, n * sizeof(double));
+	return knots_place(c, k, n);
 }

@@ -7,8 +7,11 @@
  * (fedlead-node schema approve) or not.
  *
  * What a partner sends is its draft as its node made it: category values
- * held fewer than its schema_min_count times are not in it, nor clip
- * ranges. The coordinator cannot ask for more: there is no message that
+ * held fewer than its schema_min_count times are not in it, and a clip
+ * range only beside a numeric feature's transform (drafted from the
+ * partner's 1st and 99th percentiles). The coordinator proposes the
+ * transform a majority proposed, with the union of their ranges
+ * (FL_MERGE_TRANSFORMS). It cannot ask for more: there is no message that
  * asks, and a node sends its draft once.
  */
 #include <jansson.h>
@@ -202,7 +205,7 @@ static void schema_finish(struct fl_fedcoord *c)
 		                                       c->p[i].draft_len};
 		partners[i] = c->p[i].id;
 	}
-	r = fl_schema_merge(in, c->np, &res);
+	r = fl_schema_merge_opts(in, c->np, FL_MERGE_TRANSFORMS, &res);
 	if (r == 0 && drop_comment(&res.json) != 0) {
 		schema_fail(c, "out of memory merging the drafts", 1);
 		goto out;
@@ -335,8 +338,9 @@ int fl_coord_schema_message(struct fl_fedcoord *c, struct partner *p,
 	{
 		char who[160];
 
-		/* Only the schema contract, and no clip range: what an honest
-		 * node sends (fl_schema_round_strip). */
+		/* Only the schema contract, and a clip range only beside a
+		 * transform: what an honest node sends
+		 * (fl_schema_round_strip_flags). */
 		snprintf(who, sizeof(who), "peer %s: its schema draft", p->id);
 		if ((r = fl_schema_round_contract((const char *)d->data, d->len,
 		                                  FL_CONTRACT_NO_CLIP, who)) != 0)

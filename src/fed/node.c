@@ -94,6 +94,10 @@ struct fl_fednode {
 	 * 0: the rows hold raw values again until a statistics task brings
 	 * the new knots, so no standardisation may be built on them. */
 	uint64_t knots_pending;
+	/* The knots the rows are encoded with (n_placed values), or none
+	 * while they hold the values as loaded. */
+	double *placed;
+	size_t n_placed;
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
@@ -143,6 +147,7 @@ void fl_fednode_free(struct fl_fednode *n)
 	fl_secagg_history_free(n->hist);
 	drop_split(n);
 	fl_knots_rows_free(n->knots);
+	free(n->placed);
 	fl_dataset_free(n->raw);
 	free_policy_strings(n);
 	free(n->ledger);
@@ -2089,6 +2094,9 @@ static int node_knots_resplit(struct fl_fednode *n)
 /* The rows as loaded, before any knots: kept from the first time on. */
 static int node_knots_rows(struct fl_fednode *n)
 {
+	free(n->placed);
+	n->placed = NULL;
+	n->n_placed = 0;
 	if (n->knots != NULL) {
 		fl_knots_rows_reset(n->knots, n->raw);
 		return node_knots_resplit(n);
@@ -2184,38 +2192,76 @@ static int dp_knots_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 }
 
 /*
- * The knots a statistics task carries: checked against the schema (never
- * taken on the coordinator's word), placed, and this partner's rows
- * encoded with them before the statistics are taken.
+ * Knots the coordinator sends (in a task of round `round`, `what`): checked
+ * against the schema (never taken on the coordinator's word), placed, and
+ * this partner's rows encoded with them.
  */
-static int node_knots_take(struct fl_fednode *n, const Fedlead__Wire__StatsTask *t)
+static int node_knots_place(struct fl_fednode *n, uint64_t round, const char *what,
+                            const double *knots, size_t nk)
 {
-	const Fedlead__Wire__RoundRef *ref = t->ref;
 	size_t need = fl_knots_values_len(n->s);
 	char why[600];
 	int r;
 
-	if (need == 0 && t->n_knots == 0)
-		return 0;
-	if (need == 0 || t->n_knots == 0)
+	if (need == 0 || nk == 0)
 		return refuse(n, "knots",
-		              "round %llu: the statistics task carries %zu knot values, the "
-		              "schema's features with knots from data need %zu",
-		              (unsigned long long)ref->round, t->n_knots, need);
-	if (fl_knots_check(n->s, t->knots, t->n_knots) != 0) {
+		              "round %llu: the %s carries %zu knot values, the schema's features "
+		              "with knots from data need %zu",
+		              (unsigned long long)round, what, nk, need);
+	if (fl_knots_check(n->s, knots, nk) != 0) {
 		snprintf(why, sizeof(why), "%s", fl_errmsg());
-		return refuse(n, "knots", "round %llu: %s", (unsigned long long)ref->round, why);
+		return refuse(n, "knots", "round %llu: %s", (unsigned long long)round, why);
 	}
 	if ((r = node_knots_rows(n)) != 0 ||
-	    (r = fl_knots_rows_apply(n->knots, n->raw, t->knots, t->n_knots)) != 0 ||
+	    (r = fl_knots_rows_apply(n->knots, n->raw, knots, nk)) != 0 ||
 	    (r = node_knots_resplit(n)) != 0)
 		return r;
+	if ((n->placed = malloc(nk * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	memcpy(n->placed, knots, nk * sizeof(double));
+	n->n_placed = nk;
 	n->knots_pending = 0;
 	fl_log(FL_LOG_INFO,
 	       "round %llu: rows encoded with the %zu knots placed from the "
 	       "federation's data",
-	       (unsigned long long)ref->round, t->n_knots);
+	       (unsigned long long)round, nk);
 	return 0;
+}
+
+/* The knots a statistics task carries, placed before the statistics are
+ * taken. */
+static int node_knots_take(struct fl_fednode *n, const Fedlead__Wire__StatsTask *t)
+{
+	if (fl_knots_values_len(n->s) == 0 && t->n_knots == 0)
+		return 0;
+	return node_knots_place(n, t->ref->round, "statistics task", t->knots, t->n_knots);
+}
+
+/*
+ * The knots a standardisation carries (protocol 7): the rows of a partner
+ * that comes back to a resumed federation (its rows as loaded) are encoded
+ * with them before they are standardised; rows already encoded with the
+ * same knots are left as they are. A standardisation without knots for
+ * rows that hold none is refused, decided on the message order alone: it
+ * would train on the values as loaded.
+ */
+static int node_knots_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m)
+{
+	size_t need = fl_knots_values_len(n->s);
+
+	if (m->n_knots == 0) {
+		if (need > 0 && n->n_placed == 0 && n->knots_pending == 0)
+			return refuse(n, "knots",
+			              "round %llu: the standardisation carries no knots, and this "
+			              "node's rows hold none of the %zu knots placed from the "
+			              "federation's data",
+			              (unsigned long long)m->ref->round, need);
+		return 0; /* a pending histogram is do_standardize()'s refusal */
+	}
+	if (n->knots_pending == 0 && n->n_placed == m->n_knots &&
+	    memcmp(n->placed, m->knots, m->n_knots * sizeof(double)) == 0)
+		return 0;
+	return node_knots_place(n, m->ref->round, "standardisation", m->knots, m->n_knots);
 }
 
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
@@ -2290,7 +2336,8 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 			return r;
 		return do_stats(n, ref, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
-		if ((r = check_standardize_sizes(n, env->standardize)) != 0)
+		if ((r = check_standardize_sizes(n, env->standardize)) != 0 ||
+		    (r = node_knots_standardize(n, env->standardize)) != 0)
 			return r;
 		if (do_standardize(n, env->standardize, why, sizeof(why)) == 0) {
 			/* Later tasks' hashes cover the standardisation they use;

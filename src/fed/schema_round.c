@@ -20,15 +20,18 @@
  * "thousands", "currency": outside the fingerprint, so a proposal carrying
  * them would make one partner read its numbers differently under the
  * fingerprint every partner approved) or is words nobody approves
- * ("comment"). "clip" is in the contract but never in a draft: clip ranges
- * are drafted from local quantiles, people agree on them.
+ * ("comment"). "clip" is in the contract, but in a draft only beside a
+ * "transform" (a numeric feature's spline, bins or log1p, whose knots
+ * placed from data need a clip range): the node drafts it from its 1st
+ * and 99th percentiles, never from a single lead's value, and the
+ * coordinator proposes the union (fl_schema_merge_opts()).
  */
 static const char *const contract_top[] = {"fedlead_schema", "label",          "id", "features",
                                            "ignore",         "missing_values", NULL};
 static const char *const contract_label[] = {"column", "positive", "negative", NULL};
-static const char *const contract_feature[] = {"name",      "type",           "missing", "values",
-                                               "other",     "missing_values", "case",    "format",
-                                               "reference", "clip",           NULL};
+static const char *const contract_feature[] = {
+        "name",      "type", "missing",   "values", "other", "missing_values", "case", "format",
+        "reference", "clip", "transform", "knots",  NULL};
 
 static int allowed(const char *const *keys, const char *key, unsigned flags)
 {
@@ -80,6 +83,11 @@ static int contract_walk(json_t *root, unsigned flags, const char *who)
 	size_t k;
 	int r;
 
+	int draft = (flags & FL_CONTRACT_NO_CLIP) != 0;
+
+	/* "clip" as a key is checked feature by feature below. */
+	flags &= ~FL_CONTRACT_NO_CLIP;
+
 	if ((r = contract_object(root, contract_top, flags, "$", who)) != 0 ||
 	    (r = contract_object(json_object_get(root, "label"), contract_label, flags, "$.label",
 	                         who)) != 0)
@@ -93,6 +101,17 @@ static int contract_walk(json_t *root, unsigned flags, const char *who)
 		if ((r = contract_object(f, contract_feature, flags & ~FL_CONTRACT_COMMENT, path,
 		                         who)) != 0)
 			return r;
+		if (draft && json_is_object(f) && json_object_get(f, "clip") != NULL &&
+		    json_object_get(f, "transform") == NULL) {
+			if (who == NULL) {
+				json_object_del(f, "clip");
+				continue;
+			}
+			return fl_fail(FL_ERR_PROTO,
+			               "%s carries \"clip\" at %s.clip, which is not part of the "
+			               "schema contract: refused",
+			               who, path);
+		}
 	}
 	return 0;
 }
@@ -154,10 +173,31 @@ int fl_schema_round_contract(const char *json, size_t len, unsigned flags, const
 	return r;
 }
 
-int fl_schema_round_strip(const char *json, size_t len, char **out)
+/* Keeps a numeric feature's transform (and, with FL_STRIP_CLIP, its clip
+ * range) when flags say so and it is one of the drafted kinds; deletes
+ * them otherwise. */
+static void strip_transform(json_t *f, unsigned flags)
+{
+	json_t *t = json_object_get(f, "transform"), *ty = json_object_get(f, "type");
+	const char *tn = json_is_string(t) ? json_string_value(t) : "";
+	int keep =
+	        (flags & FL_STRIP_TRANSFORMS) && json_is_string(ty) &&
+	        strcmp(json_string_value(ty), "numeric") == 0 &&
+	        (strcmp(tn, "spline") == 0 || strcmp(tn, "bins") == 0 || strcmp(tn, "log1p") == 0);
+
+	if (!keep) {
+		json_object_del(f, "transform");
+		json_object_del(f, "knots");
+	}
+	if (!keep || !(flags & FL_STRIP_CLIP))
+		json_object_del(f, "clip");
+}
+
+int fl_schema_round_strip_flags(const char *json, size_t len, unsigned flags, char **out)
 {
 	json_error_t jerr;
-	json_t *root;
+	json_t *root, *f;
+	size_t k;
 	int r = FL_ERR_NOMEM;
 
 	*out = NULL;
@@ -166,12 +206,23 @@ int fl_schema_round_strip(const char *json, size_t len, char **out)
 		json_decref(root);
 		return fl_fail(FL_ERR_SCHEMA, "the draft is not a JSON object");
 	}
-	/* Only the contract leaves the site, and no clip range. */
-	contract_walk(root, FL_CONTRACT_NO_CLIP, NULL);
+	/* Only the contract leaves the site; a clip range only beside a
+	 * transform drafted for the round. */
+	contract_walk(root, 0, NULL);
+	json_array_foreach(json_object_get(root, "features"), k, f)
+	{
+		if (json_is_object(f))
+			strip_transform(f, flags);
+	}
 	if ((*out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
 		r = 0;
 	json_decref(root);
 	return r;
+}
+
+int fl_schema_round_strip(const char *json, size_t len, char **out)
+{
+	return fl_schema_round_strip_flags(json, len, 0, out);
 }
 
 void fl_schema_proposal_free(struct fl_schema_proposal *p)

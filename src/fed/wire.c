@@ -536,6 +536,7 @@ static int check_envelope(const Fedlead__Wire__Envelope *env, char *why)
 		    check_vector(s->scale, s->n_scale, type, "scale", why) != 0 ||
 		    check_vector(s->impute, s->n_impute, type, "impute", why) != 0 ||
 		    check_vector(s->baseline, s->n_baseline, type, "baseline", why) != 0 ||
+		    check_vector(s->knots, s->n_knots, type, "knots", why) != 0 ||
 		    check_finite(s->pos_weight, type, "pos_weight", why) != 0)
 			return 1;
 		break;

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Knots from the federation's data in the coordinator's checkpoint: three
+# partners train (federated Newton, mutual TLS, secure aggregation) on a
+# schema whose spline and bins features give only a knot count, and the
+# coordinator is killed (kill -9) right after the knots round, while the
+# statistics round's tasks are out (FEDLEAD_FAULT=pause@stats@2).
+#   (a) Restarted, it resumes from the checkpoint the knots round left, runs
+#       no second knots round, and ends with the uninterrupted run's model
+#       (identical weights, identical model apart from its creation time);
+#   (b) the same under differential privacy: each node's ledger holds one
+#       "knots" release, not two;
+#   (c) a checkpoint whose knots section is damaged (one knot value more
+#       than the schema needs) is refused at start, naming the file and what
+#       is wrong.
+. "$(dirname "$0")/lib/fed.bash"
+need_fault_points
+
+# 900 leads over three partners (450, 270, 180), as in fed_knots.sh.
+"$PY" - "$T" <<'PYEOF'
+import math, sys
+t = sys.argv[1]
+rows = []
+s = 12345
+def u():
+    global s
+    s = (s * 6364136223846793005 + 1442695040888963407) % 2**64
+    return (s >> 11) / 2**53
+for i in range(900):
+    a = u()
+    spend = 5000 * a * a
+    tenure = 60 * (u() + u() + u()) / 3
+    z = 1.5 * math.sin(spend / 800) + (tenure - 30) ** 2 / 300 - 0.8
+    won = "yes" if u() < 1 / (1 + math.exp(-z)) else "no"
+    cell = "" if i % 30 == 11 else "%.4f" % spend
+    rows.append(f"{i},{cell},{tenure:.4f},{won}\n")
+header = "lead,spend,tenure,won\n"
+parts = [rows[:450], rows[450:720], rows[720:]]
+for k, part in enumerate(parts, 1):
+    open(f"{t}/p{k}.csv", "w").write(header + "".join(part))
+open(f"{t}/knots.schema.json", "w").write("""{"fedlead_schema": 1,
+ "label": {"column": "won", "positive": "yes", "negative": "no"},
+ "id": "lead",
+ "features": [
+  {"name": "spend", "type": "numeric", "missing": "impute", "clip": [0, 5000],
+   "transform": "spline", "knots": 6},
+  {"name": "tenure", "type": "numeric", "clip": [0, 60], "transform": "bins", "knots": 5}]}
+""")
+PYEOF
+export FED_SCHEMA=$T/knots.schema.json NODE_SCHEMA=$T/knots.schema.json
+pki p1 p2 p3
+KNOTS_LINE="knots of 2 features placed at the quantiles of the 3 partners' summed histograms"
+DP=(--privacy-epsilon 1 --privacy-delta 1e-6 --privacy-releases 30 --privacy-clip 3)
+
+start_nodes() { # start_nodes HOME [flags...]: p1..p3, pids in NODES
+	NODES=()
+	for k in 1 2 3; do
+		NODE_HOME=$1 start_node "p$k" "$T/p$k.csv" "${@:2}"
+		NODES+=("$NODE_PID")
+	done
+}
+strip_created() { # the model as JSON without its creation time
+	model_json "$1" | "$PY" -c 'import json, sys
+j = json.load(sys.stdin)
+j["provenance"].pop("created", None)
+print(json.dumps(j, sort_keys=True))'
+}
+# killed_run DIR WHAT [node flags...]: a federation whose coordinator is
+# killed after the knots round and restarted; fails the test if it does not
+# finish.
+killed_run() {
+	local D=$1 what=$2
+	shift 2
+	FEDLEAD_FAULT=pause@stats@2 start_coordinator "$D" || must "$what coordinator starts" false
+	start_nodes "$D" "$@"
+	must "$what the knots round is done: the coordinator pauses with the statistics tasks out" \
+		wait_paused 120 "$COORD_PID" "$D/coordinator.log" stats@2
+	must "$what the coordinator, paused in round 2, is killed (kill -9)" kill9 "$COORD_PID"
+	check "$what the knots round left a checkpoint" test -s "$D/state/checkpoint"
+	start_coordinator "$D" --listen "127.0.0.1:$PORT" || must "$what coordinator restarts" false
+	check "$what the restarted coordinator finishes with status 0" wait_pid "$COORD_PID" 240
+	for k in 1 2 3; do
+		check "$what node p$k reconnected by itself and finishes with status 0" \
+			wait_pid "${NODES[$((k - 1))]}" 60
+	done
+	check "$what the log says it resumed after the knots round" \
+		log_has "$D/coordinator.log" "resumed federation test-federation after round 1 \(phase statistics\)"
+	check "$what the knots were placed once, before the kill" \
+		test "$(grep -cF "$KNOTS_LINE" "$D/coordinator.log")" = 1
+	check "$what they were not placed again" \
+		bash -c "! grep -q 'placing them again' '$D/coordinator.log'"
+	for k in 1 2 3; do
+		check "$what node p$k holds the restarted coordinator's model" \
+			cmp -s "$D/node-p$k/model.fdl" "$D/model.fdl"
+	done
+}
+
+SETTINGS=("min_partners = 3" "algorithm = newton" "l2 = 1" "validation_split = 0.2")
+
+# ---- (a) without differential privacy: the uninterrupted run's model ----
+coordinator_conf "$T/ref/coordinator.conf" "p1, p2, p3" "${SETTINGS[@]}"
+start_coordinator "$T/ref" || { bad "(a) reference coordinator starts"; finish; exit 1; }
+start_nodes "$T/ref"
+check "(a) the uninterrupted run finishes" wait_pid "$COORD_PID" 240
+for k in 1 2 3; do
+	check "(a) uninterrupted run: node p$k finishes" wait_pid "${NODES[$((k - 1))]}" 60
+done
+D=$T/killed
+coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "${SETTINGS[@]}"
+killed_run "$D" "(a)"
+weights "$D/model.fdl" >"$T/w-killed"
+weights "$T/ref/model.fdl" >"$T/w-ref"
+check "(a) final weights identical to the uninterrupted run's" cmp -s "$T/w-killed" "$T/w-ref"
+check "(a) the whole model (knots included) is identical apart from its creation time" \
+	cmp -s <(strip_created "$D/model.fdl") <(strip_created "$T/ref/model.fdl")
+check "(a) the model's history has one knots round" \
+	test "$(jget <(model_json "$D/model.fdl") 'sum(1 for h in j["provenance"]["history"] if h["kind"] == "knots")')" = 1
+
+# ---- (b) under differential privacy: one knots release per node ----
+D=$T/dp
+coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
+	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
+killed_run "$D" "(b)" "${DP[@]}"
+check "(b) the coordinator did not issue the statistics round as a retry" \
+	bash -c "! grep -q 'issued again' '$D/coordinator.log'"
+for k in 1 2 3; do
+	check "(b) p$k's ledger holds one knots release, one statistics release and 4 evaluations" \
+		"$PY" - "$D/node-p$k/privacy.ledger" <<'PYEOF'
+import sys
+rel = [l.split() for l in open(sys.argv[1])][1:]  # after the "fedlead-ledger 1" header
+kinds = [f[4] for f in rel if len(f) == 6 and f[2] == "test-federation"]
+print("     ledger kinds: %s" % " ".join(kinds))
+sys.exit(0 if kinds == ["knots", "stats"] + ["evaluate"] * 4 else 1)
+PYEOF
+done
+
+# ---- (c) a damaged knots section ----
+C=$T/damaged
+mkdir -p "$C"
+cp -r "$T/killed/state" "$C/state"
+coordinator_conf "$C/coordinator.conf" "p1, p2, p3" "${SETTINGS[@]}"
+# One more knot value in the knots section (field 37; protobuf merges a
+# repeated embedded message, appending its values): 12 where 11 are needed.
+# The state file's length and SHA-256 are made again (statefile.h): its
+# frame is sound, the checkpoint inside it is not.
+"$PY" - "$C/state/checkpoint" <<'PYEOF'
+import hashlib, struct, sys
+f = open(sys.argv[1], "rb").read()
+assert f[:8] == b"FLSTATE\n"
+(n,) = struct.unpack(">Q", f[12:20])
+data = f[20:20 + n]
+inner = b"\x08\x02" + b"\x12\x08" + struct.pack("<d", 4999.0)  # features 2, values [4999]
+data += b"\xaa\x02" + bytes([len(inner)]) + inner
+head = f[:12] + struct.pack(">Q", len(data)) + data
+open(sys.argv[1], "wb").write(head + hashlib.sha256(head).digest())
+PYEOF
+rc=0
+out=$(timeout 60 "$FL_BIN/fedlead-coordinator" --config "$C/coordinator.conf" 2>&1) || rc=$?
+check "(c) a coordinator with a damaged knots section does not start (exit 2)" test "$rc" = 2
+check "(c) and says which file and what is wrong" grep -qxF \
+	"fedlead-coordinator: $C/state/checkpoint: checkpoint holds 12 knots of 2 features placed from data, the schema's 2 such features need 11" <<<"$out"
+finish

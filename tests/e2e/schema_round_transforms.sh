@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# The federation's schema round proposes transforms (issue "Explainable
+# non-linear effects"), with the real programs over mutual TLS 1.3: each
+# partner's draft carries, for a numeric column its local draft gives a
+# transform, that transform and a clip range from its 1st and 99th
+# percentiles rounded outward to two significant digits; the coordinator
+# proposes the transform a majority proposed, with the union of their
+# ranges.
+#   (a) "Visits" has many distinct values at every partner: the proposal
+#       has a spline with the union of the three ranges, computed here from
+#       the data independently of fedlead;
+#   (b) "Rooms" has few distinct values everywhere: no transform, no clip;
+#       "Score" has many at p1 only: no transform, and a note says who
+#       proposed what;
+#   (c) every partner's extreme values (distinctive numbers held by one
+#       lead each) are in nothing its node sent, nor in any message the
+#       coordinator received, nor are their roundings;
+#   (d) each operator sees the proposed transform beside its own draft's.
+. "$(dirname "$0")/lib/fed.bash"
+
+pki p1 p2 p3
+
+# p1, p2: 300 leads each, p3 80 (where the 1st percentile by rank is the
+# first value: never sent); Visits uniform over [0, 1000] with two
+# decimals but one lead at a distinctive minimum and one at a distinctive
+# maximum;
+# Rooms in {0.5, 1.5, 2.5, 3.5}; Score with many values at p1, four
+# elsewhere.
+"$PY" - "$T" <<'PYEOF'
+import random, sys
+t = sys.argv[1]
+ext = {1: (-987.654321, 123456.789), 2: (-55.5551, 77777.7777), 3: (-3.33331, 45678.1234)}
+for k in (1, 2, 3):
+    rng = random.Random(k)
+    rows = []
+    for i in range(300 if k < 3 else 80):
+        visits = round(rng.uniform(0, 1000), 2)
+        if i == 17:
+            visits = ext[k][0]
+        if i == 70:
+            visits = ext[k][1]
+        rooms = rng.choice([0.5, 1.5, 2.5, 3.5])
+        score = round(rng.uniform(0, 10), 3) if k == 1 else rng.choice([0.5, 1.5, 2.5, 3.5])
+        z = 0.002 * min(visits, 1000) - 1 + 0.3 * rooms + rng.gauss(0, 1)
+        rows.append("%d,%r,%r,%r,%s\n" % (i, visits, rooms, score,
+                                          "Converted" if z > 0 else "Not Converted"))
+    open(f"{t}/p{k}.csv", "w").write("Lead Number,Visits,Rooms,Score,Converted\n" + "".join(rows))
+PYEOF
+
+node_conf() { # node_conf NAME: the partner's config for the schema round
+	local home=$T/node-$1
+	mkdir -p "$home"
+	cat >"$home/node.conf" <<EOF
+[node]
+data = $T/$1.csv
+federation = test-federation
+[coordinator]
+address = 127.0.0.1:$PORT
+server_name = localhost
+[tls]
+ca = $T/pki/ca/ca.crt
+cert = $T/pki/$1.crt
+key = $T/pki/$1.key
+[state]
+state_dir = $home/state
+model_out = $home/model.fdl
+dump_dir = $home/dump
+[policy]
+schema_min_count = 10
+min_partners = 2
+EOF
+}
+
+D=$T/round
+coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "schema_round = on"
+start_coordinator "$D" --dump-dir "$D/dump" || { bad "coordinator starts"; finish; exit 1; }
+pids=()
+for k in 1 2 3; do
+	node_conf "p$k"
+	"$FL_BIN/fedlead-node" schema propose --config "$T/node-p$k/node.conf" \
+		--label Converted >"$T/node-p$k/propose.out" 2>"$T/node-p$k/propose.err" &
+	pids+=("$!")
+	track "$!"
+done
+st=()
+for k in 0 1 2; do
+	s=0
+	wait_pid "${pids[$k]}" 60 || s=$?
+	st+=("$s")
+done
+for k in 1 2 3; do cat "$T/node-p$k/propose.err"; done
+must "every partner's schema propose ends with the proposal (statuses ${st[*]})" \
+	test "${st[*]}" = "0 0 0"
+check "the coordinator exits 0" wait_pid "$COORD_PID" 30
+P=$T/node-p1/state/schema.proposed.json
+
+# The ranges by hand: by rank in the sorted values, the 1st and 99th
+# percentiles (never the first or last), rounded outward to two
+# significant digits.
+"$PY" - "$T" >"$T/ranges" <<'PYEOF'
+import csv, math, sys
+t = sys.argv[1]
+def outward(x, up):
+    if x == 0:
+        return x
+    k = 1 - math.floor(math.log10(abs(x)))
+    p = 10 ** abs(k)
+    f = math.ceil if up else math.floor
+    return f(x * p) / p if k >= 0 else f(x / p) * p
+lo, hi = [], []
+for k in (1, 2, 3):
+    v = sorted(float(r["Visits"]) for r in csv.DictReader(open(f"{t}/p{k}.csv")))
+    n = len(v)
+    a = max(1, math.floor(0.01 * (n - 1)))
+    b = min(n - 2, math.ceil(0.99 * (n - 1)))
+    lo.append(outward(v[a], 0))
+    hi.append(outward(v[b], 1))
+    print("p%d %r %r" % (k, lo[-1], hi[-1]))
+print("union %r %r" % (min(lo), max(hi)))
+PYEOF
+cat "$T/ranges"
+read -r _ ulo uhi < <(grep '^union' "$T/ranges")
+
+# ---- (a) ----
+check "(a) the proposal has a spline for Visits" \
+	test "$(jget "$P" '[(f.get("transform"), f.get("knots")) for f in j["features"] if f["name"] == "Visits"][0]')" = "('spline', 5)"
+check "(a) with the union of the partners' ranges [$ulo, $uhi]" "$PY" -c "
+import json, sys
+j = json.load(open('$P'))
+c = [f['clip'] for f in j['features'] if f['name'] == 'Visits'][0]
+sys.exit(0 if abs(c[0] - $ulo) <= 1e-9 * abs($ulo) + 1e-12 and abs(c[1] - $uhi) <= 1e-9 * abs($uhi) else 1)"
+check "(a) every partner is told who proposed it" grep -qx \
+	"fedlead-node: note: features \"Visits\": spline proposed by p1, p2, p3; clip \[$ulo, $uhi\], the union of their ranges" \
+	<(sed 's/\.0\b//g' "$T/node-p2/propose.err")
+check "(a) the node says what it sends" grep -qxF \
+	"fedlead-node: sending this partner's draft (category values held at least 10 times, clip ranges only beside a transform, from the 1st and 99th percentiles; a copy is in the state directory as schema.sent.json)" \
+	"$T/node-p1/propose.err"
+
+# ---- (b) ----
+check "(b) no transform and no clip range for Rooms (few distinct values)" \
+	test "$(jget "$P" '[sorted(f) for f in j["features"] if f["name"] == "Rooms"][0]')" = "['missing', 'name', 'type']"
+check "(b) nor for Score (many distinct values at p1 only)" \
+	test "$(jget "$P" '[sorted(f) for f in j["features"] if f["name"] == "Score"][0]')" = "['missing', 'name', 'type']"
+check "(b) a note says p1 alone proposed a spline for Score" grep -qxF \
+	'fedlead-node: note: features "Score": no transform: spline proposed by p1, not a majority of the 3 partners' \
+	"$T/node-p3/propose.err"
+check "(b) p2 sent no transform and no clip range for Rooms or Score" \
+	test "$(jget "$T/node-p2/state/schema.sent.json" '",".join(f["name"] for f in j["features"] if "clip" in f or "transform" in f)')" = "Visits"
+
+# ---- (c) ----
+check "(c) the coordinator received the drafts (dump of every payload)" \
+	test "$(ls "$D/dump" | wc -l)" -ge 6
+for k in 1 2 3; do
+	check "(c) p$k's minimum and maximum, and their roundings, are in nothing it sent" \
+		"$PY" - "$T/p$k.csv" "$T/node-p$k/state/schema.sent.json" "$T/node-p$k/dump" "$D/dump" <<'PYEOF'
+import csv, json, math, os, sys
+def outward(x, up):
+    k = 1 - math.floor(math.log10(abs(x)))
+    p = 10 ** abs(k)
+    f = math.ceil if up else math.floor
+    return f(x * p) / p if k >= 0 else f(x / p) * p
+cells = [r["Visits"] for r in csv.DictReader(open(sys.argv[1]))]
+v = sorted(float(c) for c in cells)
+lo, hi = v[0], v[-1]
+bad = {lo, hi, outward(lo, 0), outward(lo, 1), outward(hi, 0), outward(hi, 1)}
+nums = []
+def walk(x):
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        nums.append(float(x))
+    elif isinstance(x, dict):
+        [walk(y) for y in x.values()]
+    elif isinstance(x, list):
+        [walk(y) for y in x]
+walk(json.load(open(sys.argv[2])))
+hit = [x for x in nums if any(abs(x - b) <= 1e-9 * abs(b) for b in bad)]
+# Every byte the node sent and the coordinator received, as text.
+blob = b"".join(open(os.path.join(d, f), "rb").read() for d in sys.argv[3:5]
+                for f in os.listdir(d))
+texts = [c for c in cells if float(c) in (lo, hi)] + ["%g" % b for b in bad]
+found = [s for s in texts if s.encode() in blob]
+print("     extremes %r %r; sent numbers %d; matches %r %r" % (lo, hi, len(nums), hit, found))
+sys.exit(1 if hit or found else 0)
+PYEOF
+done
+
+# ---- (d) ----
+read -r _ l1 h1 < <(grep '^p1' "$T/ranges")
+check "(d) p1's operator sees the proposed spline beside its own draft's range" grep -qx \
+	"feature \"Visits\": spline, 5 knots placed from the federation's data, clip \[$ulo, $uhi\] (this partner's draft: \[$l1, $h1\])" \
+	<(sed 's/\.0\b//g' "$T/node-p1/propose.out")
+finish
