@@ -237,7 +237,8 @@ struct harness {
 	/* Per node: the Welcome's privacy plan, and the evaluation tasks it
 	 * received (all, with the Hessian, with validation). */
 	uint64_t plan_releases[NP];
-	char plan_name[NP][32]; /* the Welcome's Plan.privacy_plan */
+	uint64_t plan_knots[NP]; /* the Welcome's Plan.privacy_knots_releases */
+	char plan_name[NP][32];  /* the Welcome's Plan.privacy_plan */
 	int eval_tasks[NP], hess_tasks[NP], valid_tasks[NP];
 	int errors; /* failures where none may happen: printed when they do */
 };
@@ -472,6 +473,7 @@ static void deliver_to_node(struct harness *h, struct qmsg *m)
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME) {
 		assert_string_equal(env->welcome->partner_identity, NAMES[i]);
 		h->plan_releases[i] = env->welcome->plan->privacy_releases;
+		h->plan_knots[i] = env->welcome->plan->privacy_knots_releases;
 		snprintf(h->plan_name[i], sizeof(h->plan_name[i]), "%s",
 		         env->welcome->plan->privacy_plan);
 		if (fl_fednode_welcome(n, env->welcome) != 0)
@@ -1109,6 +1111,62 @@ static void test_knots_from_data_equals_pooled(void **state)
 	fl_model_free(pool);
 	fl_model_free(fed);
 	fl_schema_free(ps);
+	harness_free(h);
+	fl_dataset_free(kx.raw);
+	fl_schema_free(kx.s);
+	unlink(path);
+}
+
+/*
+ * privacy = on with knots from data: the Welcome names one knots round
+ * (Plan.privacy_knots_releases) beside the statistics and the evaluations,
+ * every partner's alike, and the federation asks for exactly that one,
+ * also when a partner drops in training (the knots, from a noised release,
+ * are kept; a second knots round would be refused by the nodes).
+ */
+static void test_privacy_plan_knots(void **state)
+{
+	struct fixture kx = {0};
+	struct fl_coord_settings s;
+	struct fl_model *fed;
+	struct harness *h;
+	char path[64];
+
+	(void)state;
+	knots_fixture(&kx, path);
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 2;
+	h = harness_new(&kx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	for (int i = 0; i < NP; i++) {
+		assert_int_equal(h->plan_releases[i], 1 + 1 + 2);
+		assert_int_equal(h->plan_knots[i], 1);
+	}
+	fed = sealed_model(h);
+	assert_int_equal(fed->prov.n_history, 4);
+	assert_string_equal(fed->prov.history[0].kind, "knots");
+	assert_string_equal(fed->prov.history[1].kind, "stats");
+	fl_model_free(fed);
+	harness_free(h);
+
+	/* A partner lost in training: the others start again from the
+	 * statistics with the same knots, not from another knots round. */
+	s.late_policy = FL_LATE_DROP;
+	h = harness_new(&kx, &s);
+	h->stop_round = 3;
+	run_to_end(h);
+	leave(h, 2);
+	h->stop_round = 0;
+	pump(h);
+	assert_done(h, 3);
+	fed = sealed_model(h);
+	assert_int_equal(fed->prov.n_history, 5);
+	assert_string_equal(fed->prov.history[0].kind, "knots");
+	for (size_t k = 1; k < fed->prov.n_history; k++)
+		assert_string_equal(fed->prov.history[k].kind, k < 3 ? "stats" : "eval");
+	fl_model_free(fed);
 	harness_free(h);
 	fl_dataset_free(kx.raw);
 	fl_schema_free(kx.s);
@@ -1862,6 +1920,7 @@ static void test_privacy_plan(void **state)
 	fed = sealed_model(h);
 	for (int i = 0; i < NP; i++) {
 		assert_int_equal(h->plan_releases[i], 1 + 4);
+		assert_int_equal(h->plan_knots[i], 0);
 		assert_string_equal(h->plan_name[i], "fedlead-dp-v6");
 		assert_int_equal(h->eval_tasks[i], 4);
 		assert_int_equal(h->hess_tasks[i], 1);
@@ -2758,6 +2817,7 @@ int main(void)
 	        cmocka_unit_test(test_fedavg_within_one_percent),
 	        cmocka_unit_test(test_l2_auto),
 	        cmocka_unit_test(test_privacy_plan),
+	        cmocka_unit_test(test_privacy_plan_knots),
 	        cmocka_unit_test(test_privacy_terms),
 	        cmocka_unit_test(test_privacy_plan_version),
 	        cmocka_unit_test(test_resume_newton),
