@@ -1124,6 +1124,8 @@ static void test_knots_from_data_equals_pooled(void **state)
  * also when a partner drops in training (the knots, from a noised release,
  * are kept; a second knots round would be refused by the nodes).
  */
+static struct fl_model *delivered_model(const struct harness *h, int i);
+
 static void test_privacy_plan_knots(void **state)
 {
 	struct fixture kx = {0};
@@ -1167,6 +1169,50 @@ static void test_privacy_plan_knots(void **state)
 	for (size_t k = 1; k < fed->prov.n_history; k++)
 		assert_string_equal(fed->prov.history[k].kind, k < 3 ? "stats" : "eval");
 	fl_model_free(fed);
+	harness_free(h);
+
+	/* A coordinator resumed from a checkpoint before the final phase
+	 * names every knots round the federation had, those before the
+	 * restart included, when it places its knots again. */
+	s.late_policy = FL_LATE_WAIT;
+	h = harness_new(&kx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	for (size_t k = 0, resumed = 0; k < h->n_ckpt; k++) {
+		struct harness *r = harness_new(&kx, &s);
+		struct fl_fedcoord_view v;
+		uint64_t rounds = 0;
+
+		if (fl_fedcoord_restore(r->c, h->ckpt[k].b, h->ckpt[k].len) != 0)
+			fail_msg("restore checkpoint %zu: %s", k, fl_errmsg());
+		fl_fedcoord_view(r->c, &v);
+		if (v.phase >= FL_PHASE_FINAL) {
+			harness_free(r);
+			continue;
+		}
+		join_all(r);
+		pump(r);
+		assert_done(r, 7);
+		fed = delivered_model(r, 0);
+		for (size_t j = 0; j < fed->prov.n_history; j++)
+			rounds += strcmp(fed->prov.history[j].kind, "knots") == 0;
+		for (int i = 0; i < NP; i++)
+			if (r->plan_knots[i] != rounds)
+				fail_msg("resumed from checkpoint %zu (phase %s): the Welcome "
+				         "names %llu "
+				         "knots rounds, the federation had %llu",
+				         k, fl_fed_phase_name(v.phase),
+				         (unsigned long long)r->plan_knots[i],
+				         (unsigned long long)rounds);
+		printf("  resumed from checkpoint %zu (phase %s): %llu knots rounds named and "
+		       "had\n",
+		       k, fl_fed_phase_name(v.phase), (unsigned long long)rounds);
+		resumed++;
+		fl_model_free(fed);
+		harness_free(r);
+		if (k + 1 == h->n_ckpt)
+			assert_true(resumed > 0);
+	}
 	harness_free(h);
 	fl_dataset_free(kx.raw);
 	fl_schema_free(kx.s);
