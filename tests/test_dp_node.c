@@ -1313,7 +1313,7 @@ static void test_resume_after_plan_change(void **state)
 }
 
 /*
- * The DP plan version: the Hello announces "fedlead-dp-v5", and a Welcome
+ * The DP plan version: the Hello announces "fedlead-dp-v6", and a Welcome
  * from a coordinator that speaks another plan (or, from before the field,
  * none) is refused before the ledger is touched: its bytes stay as they
  * were.
@@ -1332,7 +1332,7 @@ static void test_plan_version_refused(void **state)
 	ledger_with("planv", "fed-a", 1000);
 	tnode_new(&t, "planv", 3);
 	env = hello_of(&t, FED);
-	assert_string_equal(env->hello->privacy->plan, "fedlead-dp-v5");
+	assert_string_equal(env->hello->privacy->plan, "fedlead-dp-v6");
 	fl_wire_free(env);
 	tnode_free(&t);
 	before = file_bytes(t.ledger, &n);
@@ -1343,7 +1343,7 @@ static void test_plan_version_refused(void **state)
 		w.plan.privacy_plan = (char *)other[i];
 		snprintf(msg, sizeof(msg),
 		         "policy privacy_epsilon: coordinator of federation \"fed-dp\" speaks "
-		         "differential privacy plan \"%s\", this node \"fedlead-dp-v5\" (their "
+		         "differential privacy plan \"%s\", this node \"fedlead-dp-v6\" (their "
 		         "statistics and noise would not match); refused",
 		         other[i]);
 		assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
@@ -1803,6 +1803,7 @@ static void test_knots_release_charged(void **state)
 	tnode_new(&t, "knots", 3);
 	welcome(&w, FED, 1);
 	w.plan.privacy_releases = 3;
+	w.plan.privacy_knots_releases = 1;
 	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
 
 	/* Release 1: the histograms. */
@@ -1862,10 +1863,11 @@ static void test_knots_release_charged(void **state)
 }
 
 /*
- * Knots placed again (dp-review3, finding 1): a second histogram request
- * after the knots were applied puts the raw values back in the rows, so a
- * Standardize that follows is refused, naming the round, until a
- * statistics task brings the new knots; an evaluation meanwhile is
+ * Knots placed again (dp-review3, finding 1), in a plan that names two
+ * knots rounds (a coordinator that resumed without its knots): a second
+ * histogram request after the knots were applied puts the raw values back
+ * in the rows, so a Standardize that follows is refused, naming the round,
+ * until a statistics task brings the new knots; an evaluation meanwhile is
  * answered "before standardisation". Nothing of that is charged.
  */
 static void test_knots_again_blocks_standardize(void **state)
@@ -1887,6 +1889,7 @@ static void test_knots_again_blocks_standardize(void **state)
 	tnode_new(&t, "knots-again", 5);
 	welcome(&w, FED, 1);
 	w.plan.privacy_releases = 5;
+	w.plan.privacy_knots_releases = 2;
 	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
 	stats_task(&m, FED, 1);
 	m.stats.histograms = 1;
@@ -1992,6 +1995,295 @@ static void test_knots_in_standardize(void **state)
 	json_decref(ev);
 	tnode_free(&t);
 	restore_schema(&sw);
+}
+
+/* A statistics task of round r: the histograms, or the statistics with
+ * knots (NULL: none). Returns the node's answer, the frame freed. */
+static int send_stats(struct tnode *t, uint64_t round, int histograms, double *knots)
+{
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len;
+	int r;
+
+	stats_task(&m, FED, round);
+	m.stats.histograms = histograms;
+	if (knots != NULL) {
+		m.stats.knots = knots;
+		m.stats.n_knots = 4;
+	}
+	r = fl_fednode_input(t->n, "c", &m.env, &frame, &len);
+	task_free(&m);
+	free(frame);
+	return r;
+}
+
+/* The number of entries of the ledger at path, and of them of kind. */
+static size_t ledger_kind(const char *path, const char *kind, size_t *all)
+{
+	struct fl_ledger *l = NULL;
+	size_t k = 0;
+	int repaired;
+
+	assert_int_equal(fl_ledger_open(path, 0, &l, &repaired), 0);
+	*all = fl_ledger_count(l);
+	for (size_t i = 0; i < *all; i++)
+		k += strcmp(fl_ledger_entry(l, i)->kind, kind) == 0;
+	fl_ledger_close(l);
+	return k;
+}
+
+/*
+ * The Welcome names the knots rounds (Plan.privacy_knots_releases;
+ * dp-review3, finding 2) and a node answers no more of them, refusing
+ * before anything is charged or read. The review's sequence, in a plan of
+ * 8 releases: the histograms, the statistics with their knots, a
+ * Standardize and an evaluation, once per knots round the plan names; then
+ * the histograms again are refused (after the statistics with a plan of
+ * one, a third time with a plan of two), and the ledger holds the named
+ * knots releases only. Asked twice in a row (the review's "knots slot"),
+ * the second is refused too.
+ */
+static void test_knots_rounds_named(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len, all;
+	uint64_t passes;
+	double knots[4] = {0, 2.5, 5, 9};
+	char name[32], msg[256];
+
+	(void)state;
+	use_knots_schema(&sw);
+	for (uint64_t named = 1; named <= 2; named++) {
+		uint64_t round = 1;
+
+		snprintf(name, sizeof(name), "knots-named-%llu", (unsigned long long)named);
+		tnode_new(&t, name, 8);
+		unlink(t.ledger);
+		tnode_free(&t);
+		tnode_new(&t, name, 8);
+		welcome(&w, FED, 1);
+		w.plan.privacy_releases = 8;
+		w.plan.privacy_knots_releases = named;
+		assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+		for (uint64_t k = 0; k < named; k++) {
+			assert_int_equal(send_stats(&t, round++, 1, NULL), FL_FEDNODE_REPLY);
+			assert_int_equal(send_stats(&t, round++, 0, knots), FL_FEDNODE_REPLY);
+			assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, round++),
+			                                  &frame, &len),
+			                 FL_FEDNODE_NONE);
+			task_free(&m);
+			assert_int_equal(eval(&t, FED, round++, &frame), FL_FEDNODE_REPLY);
+			free(frame);
+			frame = NULL;
+		}
+		passes = fl_fednode_row_passes(t.n);
+		snprintf(msg, sizeof(msg),
+		         "policy privacy_releases: round %llu would be knots release %llu of "
+		         "federation \"fed-dp\", whose plan names %llu; refused",
+		         (unsigned long long)round, (unsigned long long)named + 1,
+		         (unsigned long long)named);
+		assert_refused(&t, send_stats(&t, round, 1, NULL), NULL, "privacy_releases", msg);
+		assert_int_equal(fl_fednode_row_passes(t.n), passes);
+		tnode_free(&t);
+		assert_int_equal(ledger_kind(t.ledger, "knots", &all), named);
+		assert_int_equal(all, 3 * named); /* knots, stats, evaluate each */
+	}
+
+	tnode_new(&t, "knots-slot", 2);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "knots-slot", 2);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 2;
+	w.plan.privacy_knots_releases = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_int_equal(send_stats(&t, 1, 1, NULL), FL_FEDNODE_REPLY);
+	assert_refused(&t, send_stats(&t, 2, 1, NULL), NULL, "privacy_releases",
+	               "policy privacy_releases: round 2 would be knots release 2 of federation "
+	               "\"fed-dp\", whose plan names 1; refused");
+	tnode_free(&t);
+	assert_int_equal(ledger_kind(t.ledger, "knots", &all), 1);
+	assert_int_equal(all, 1);
+	restore_schema(&sw);
+}
+
+/*
+ * A refused release reads no row (dp-review3, finding 3): the node decides
+ * the release's count, share and calibration before it sums or re-encodes
+ * its rows, so a refusal takes as long whatever the rows hold, and a
+ * refused statistics task does not put knots into the rows.
+ * fl_fednode_row_passes() counts the passes over the rows: each answered
+ * task below makes some (so the count is live), each refusal none. An
+ * evaluation beyond privacy_releases, and statistics with knots beyond it
+ * (the old order encoded the rows with the knots first).
+ */
+static void test_refusal_reads_no_rows(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	uint8_t *frame = NULL;
+	size_t len, all;
+	uint64_t passes;
+	double knots[4] = {0, 2.5, 5, 9};
+
+	(void)state;
+	tnode_new(&t, "passes-eval", 1);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "passes-eval", 1);
+	join(&t, FED);
+	passes = fl_fednode_row_passes(t.n);
+	assert_int_equal(eval(&t, FED, 3, &frame), FL_FEDNODE_REPLY);
+	free(frame);
+	frame = NULL;
+	assert_true(fl_fednode_row_passes(t.n) > passes);
+	passes = fl_fednode_row_passes(t.n);
+	assert_refused(&t, eval(&t, FED, 4, &frame), frame, "privacy_releases",
+	               "policy privacy_releases: round 4 would be release 2 of federation "
+	               "\"fed-dp\", and this node splits its budget over privacy_releases = 1; "
+	               "refused");
+	assert_int_equal(fl_fednode_row_passes(t.n), passes);
+	tnode_free(&t);
+
+	use_knots_schema(&sw);
+	tnode_new(&t, "passes-stats", 1);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "passes-stats", 1);
+	welcome(&w, FED, 1);
+	w.plan.privacy_knots_releases = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	passes = fl_fednode_row_passes(t.n);
+	assert_int_equal(send_stats(&t, 1, 1, NULL), FL_FEDNODE_REPLY);
+	assert_true(fl_fednode_row_passes(t.n) > passes);
+	passes = fl_fednode_row_passes(t.n);
+	assert_refused(&t, send_stats(&t, 2, 0, knots), NULL, "privacy_releases",
+	               "policy privacy_releases: round 2 would be release 2 of federation "
+	               "\"fed-dp\", and this node splits its budget over privacy_releases = 1; "
+	               "refused");
+	assert_int_equal(fl_fednode_row_passes(t.n), passes);
+	tnode_free(&t);
+	assert_int_equal(ledger_kind(t.ledger, "knots", &all), 1);
+	assert_int_equal(all, 1);
+	restore_schema(&sw);
+}
+
+/* The noise grid's range from the row count and the bound alone
+ * (dp-review3, finding 4): rows x sens x 2^bits below 2^51 fits, from
+ * 2^51 on it does not; no value is looked at. */
+static void test_grid_fits_edge(void **state)
+{
+	(void)state;
+	assert_true(fl_dgauss_grid_fits(0x1p19 - 1, 1, 32));
+	assert_false(fl_dgauss_grid_fits(0x1p19, 1, 32));
+	assert_true(fl_dgauss_grid_fits(0x1p30, nextafter(32, 0), 16));
+	assert_false(fl_dgauss_grid_fits(0x1p30, 32, 16));
+	assert_true(fl_dgauss_grid_fits(0, 1e300, 52));
+	assert_false(fl_dgauss_grid_fits(1, NAN, 0));
+	assert_false(fl_dgauss_grid_fits(1, INFINITY, 0));
+	assert_false(fl_dgauss_grid_fits(1, 1, 53));
+}
+
+/* The fixture's schema swapped for one numeric feature x in [0, 1] and
+ * `rows` rows (1, i mod 2) with label i mod 2. */
+static void use_rows_schema(struct swapped *sw, size_t rows)
+{
+	const char *text =
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", \"positive\": \"1\", "
+	        "\"negative\": \"0\"}, \"features\": [{\"name\": \"x\", \"type\": \"numeric\", "
+	        "\"clip\": [0, 1]}]}";
+	struct fl_dataset *d = calloc(1, sizeof(*d));
+
+	sw->s = FX->s;
+	sw->raw = FX->raw;
+	assert_int_equal(fl_schema_parse(text, strlen(text), "x.json", &FX->s), 0);
+	assert_int_equal(FX->s->dim, 2);
+	assert_non_null(d);
+	d->n = rows;
+	d->dim = 2;
+	assert_non_null(d->X = malloc(rows * 2 * sizeof(double)));
+	assert_non_null(d->y = malloc(rows * sizeof(double)));
+	for (size_t i = 0; i < rows; i++) {
+		d->X[2 * i] = 1;
+		d->X[2 * i + 1] = d->y[i] = (double)(i % 2);
+	}
+	FX->raw = d;
+}
+
+/*
+ * The evaluation's grid check at its edge, at a real node: 2^19 rows whose
+ * gradient block moves by at most 1 each (privacy_clip = 1, no class
+ * weight) on the grid of 2^-32 (epsilon 10^7 over 2 releases makes the
+ * noise fine enough for the protocol's finest grid, which the answered
+ * release's audit confirms) make 2^51 grid units: refused before the
+ * charge, reading no row; one row fewer is answered.
+ */
+static void test_eval_grid_edge(void **state)
+{
+	struct swapped sw;
+	struct fl_node_policy pol;
+	struct welcome_msg w;
+	struct task_msg m;
+	struct tnode t;
+	uint8_t *frame = NULL;
+	size_t len, all;
+	uint64_t passes;
+	json_t *ev, *b;
+
+	(void)state;
+	for (size_t rows = ((size_t)1 << 19) - 1; rows <= (size_t)1 << 19; rows++) {
+		use_rows_schema(&sw, rows);
+		fl_node_policy_default(&pol);
+		pol.privacy.epsilon = 1e7;
+		pol.privacy.releases = 2;
+		pol.privacy.clip = 1;
+		pol.privacy.ledger = t.ledger;
+		snprintf(t.ledger, sizeof(t.ledger), "%s/grid-edge-%zu.ledger", FX->dir, rows);
+		unlink(t.ledger);
+		tnode_start(&t, &pol, "grid-edge");
+		welcome(&w, FED, 1);
+		w.plan.privacy_releases = 2;
+		assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+		assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 2), &frame, &len),
+		                 FL_FEDNODE_NONE);
+		task_free(&m);
+		passes = fl_fednode_row_passes(t.n);
+		eval_task(&m, FED, 3);
+		m.ev.need_hessian = 0;
+		if (rows < (size_t)1 << 19) {
+			assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len),
+			                 FL_FEDNODE_REPLY);
+			free(frame);
+			frame = NULL;
+			ev = audit_events(&t, "privacy_release");
+			assert_int_equal(json_array_size(ev), 1);
+			b = json_array_get(json_object_get(json_array_get(ev, 0), "blocks"), 1);
+			assert_string_equal(json_string_value(json_object_get(b, "block")),
+			                    "gradient");
+			assert_int_equal(json_integer_value(json_object_get(b, "grid_bits")), 32);
+			assert_true(json_real_value(json_object_get(b, "sensitivity")) == 1.0);
+			json_decref(ev);
+		} else {
+			assert_refused(
+			        &t, fl_fednode_input(t.n, "c", &m.env, &frame, &len), frame,
+			        "bound",
+			        "policy bound: round 3: the evaluation's gradient block sums "
+			        "524288 rows that each move it by up to 1, more than a grid of "
+			        "2^-32 carries with exact noise; nothing was charged to the "
+			        "privacy ledger; refused");
+			assert_int_equal(fl_fednode_row_passes(t.n), passes);
+		}
+		task_free(&m);
+		tnode_free(&t);
+		assert_int_equal(ledger_kind(t.ledger, "evaluate", &all), rows < (size_t)1 << 19);
+		restore_schema(&sw);
+	}
 }
 
 /* The noise of the knots round: sensitivity sqrt(features), and counts
@@ -2156,6 +2448,10 @@ int main(void)
 	        cmocka_unit_test(test_knots_release_charged),
 	        cmocka_unit_test(test_knots_again_blocks_standardize),
 	        cmocka_unit_test(test_knots_in_standardize),
+	        cmocka_unit_test(test_knots_rounds_named),
+	        cmocka_unit_test(test_refusal_reads_no_rows),
+	        cmocka_unit_test(test_grid_fits_edge),
+	        cmocka_unit_test(test_eval_grid_edge),
 	        cmocka_unit_test(test_knots_noise),
 	        cmocka_unit_test(test_final_model_knots),
 	};

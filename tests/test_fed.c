@@ -237,7 +237,8 @@ struct harness {
 	/* Per node: the Welcome's privacy plan, and the evaluation tasks it
 	 * received (all, with the Hessian, with validation). */
 	uint64_t plan_releases[NP];
-	char plan_name[NP][32]; /* the Welcome's Plan.privacy_plan */
+	uint64_t plan_knots[NP]; /* the Welcome's Plan.privacy_knots_releases */
+	char plan_name[NP][32];  /* the Welcome's Plan.privacy_plan */
 	int eval_tasks[NP], hess_tasks[NP], valid_tasks[NP];
 	int errors; /* failures where none may happen: printed when they do */
 };
@@ -472,6 +473,7 @@ static void deliver_to_node(struct harness *h, struct qmsg *m)
 	if (env->body_case == FEDLEAD__WIRE__ENVELOPE__BODY_WELCOME) {
 		assert_string_equal(env->welcome->partner_identity, NAMES[i]);
 		h->plan_releases[i] = env->welcome->plan->privacy_releases;
+		h->plan_knots[i] = env->welcome->plan->privacy_knots_releases;
 		snprintf(h->plan_name[i], sizeof(h->plan_name[i]), "%s",
 		         env->welcome->plan->privacy_plan);
 		if (fl_fednode_welcome(n, env->welcome) != 0)
@@ -1115,6 +1117,108 @@ static void test_knots_from_data_equals_pooled(void **state)
 	unlink(path);
 }
 
+/*
+ * privacy = on with knots from data: the Welcome names one knots round
+ * (Plan.privacy_knots_releases) beside the statistics and the evaluations,
+ * every partner's alike, and the federation asks for exactly that one,
+ * also when a partner drops in training (the knots, from a noised release,
+ * are kept; a second knots round would be refused by the nodes).
+ */
+static struct fl_model *delivered_model(const struct harness *h, int i);
+
+static void test_privacy_plan_knots(void **state)
+{
+	struct fixture kx = {0};
+	struct fl_coord_settings s;
+	struct fl_model *fed;
+	struct harness *h;
+	char path[64];
+
+	(void)state;
+	knots_fixture(&kx, path);
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 2;
+	h = harness_new(&kx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	for (int i = 0; i < NP; i++) {
+		assert_int_equal(h->plan_releases[i], 1 + 1 + 2);
+		assert_int_equal(h->plan_knots[i], 1);
+	}
+	fed = sealed_model(h);
+	assert_int_equal(fed->prov.n_history, 4);
+	assert_string_equal(fed->prov.history[0].kind, "knots");
+	assert_string_equal(fed->prov.history[1].kind, "stats");
+	fl_model_free(fed);
+	harness_free(h);
+
+	/* A partner lost in training: the others start again from the
+	 * statistics with the same knots, not from another knots round. */
+	s.late_policy = FL_LATE_DROP;
+	h = harness_new(&kx, &s);
+	h->stop_round = 3;
+	run_to_end(h);
+	leave(h, 2);
+	h->stop_round = 0;
+	pump(h);
+	assert_done(h, 3);
+	fed = sealed_model(h);
+	assert_int_equal(fed->prov.n_history, 5);
+	assert_string_equal(fed->prov.history[0].kind, "knots");
+	for (size_t k = 1; k < fed->prov.n_history; k++)
+		assert_string_equal(fed->prov.history[k].kind, k < 3 ? "stats" : "eval");
+	fl_model_free(fed);
+	harness_free(h);
+
+	/* A coordinator resumed from a checkpoint before the final phase
+	 * names every knots round the federation had, those before the
+	 * restart included, when it places its knots again. */
+	s.late_policy = FL_LATE_WAIT;
+	h = harness_new(&kx, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	for (size_t k = 0, resumed = 0; k < h->n_ckpt; k++) {
+		struct harness *r = harness_new(&kx, &s);
+		struct fl_fedcoord_view v;
+		uint64_t rounds = 0;
+
+		if (fl_fedcoord_restore(r->c, h->ckpt[k].b, h->ckpt[k].len) != 0)
+			fail_msg("restore checkpoint %zu: %s", k, fl_errmsg());
+		fl_fedcoord_view(r->c, &v);
+		if (v.phase >= FL_PHASE_FINAL) {
+			harness_free(r);
+			continue;
+		}
+		join_all(r);
+		pump(r);
+		assert_done(r, 7);
+		fed = delivered_model(r, 0);
+		for (size_t j = 0; j < fed->prov.n_history; j++)
+			rounds += strcmp(fed->prov.history[j].kind, "knots") == 0;
+		for (int i = 0; i < NP; i++)
+			if (r->plan_knots[i] != rounds)
+				fail_msg("resumed from checkpoint %zu (phase %s): the Welcome "
+				         "names %llu "
+				         "knots rounds, the federation had %llu",
+				         k, fl_fed_phase_name(v.phase),
+				         (unsigned long long)r->plan_knots[i],
+				         (unsigned long long)rounds);
+		printf("  resumed from checkpoint %zu (phase %s): %llu knots rounds named and "
+		       "had\n",
+		       k, fl_fed_phase_name(v.phase), (unsigned long long)rounds);
+		resumed++;
+		fl_model_free(fed);
+		harness_free(r);
+		if (k + 1 == h->n_ckpt)
+			assert_true(resumed > 0);
+	}
+	harness_free(h);
+	fl_dataset_free(kx.raw);
+	fl_schema_free(kx.s);
+	unlink(path);
+}
+
 /* A node checks the knots a statistics task carries (inside the clip
  * range, strictly increasing, as many as the schema needs) and refuses
  * others, naming the feature and the knot. */
@@ -1530,7 +1634,7 @@ static Fedlead__Wire__PrivacyTerms dp_terms(double epsilon, uint64_t releases, d
 	t.releases = releases;
 	t.clip = 3;
 	t.max_colluders = 1;
-	t.plan = "fedlead-dp-v5";
+	t.plan = "fedlead-dp-v6";
 	t.rho = 0.02;
 	t.rho_needed = 0.02;
 	t.rho_left = rho_left;
@@ -1729,7 +1833,7 @@ static void test_privacy_plan_version(void **state)
 	assert_int_equal(join_dp(h, 1, &t[1]), FL_ERR_AUTH);
 	assert_string_equal(fl_errmsg(),
 	                    "partner globex: partner globex follows differential privacy plan "
-	                    "\"fedlead-dp-v3\"; this coordinator speaks \"fedlead-dp-v5\" only, "
+	                    "\"fedlead-dp-v3\"; this coordinator speaks \"fedlead-dp-v6\" only, "
 	                    "and partners of different plans cannot train together");
 	assert_true(h->reject_permanent[1]);
 	assert_int_equal(h->finished, 0);
@@ -1737,14 +1841,14 @@ static void test_privacy_plan_version(void **state)
 	assert_string_equal(fl_errmsg(),
 	                    "partner initech: partner initech announces no differential privacy "
 	                    "plan (a node from before plans were announced); this coordinator "
-	                    "speaks \"fedlead-dp-v5\" only");
+	                    "speaks \"fedlead-dp-v6\" only");
 	assert_true(h->reject_permanent[2]);
 	assert_int_equal(h->finished, 1);
 	assert_false(h->finished_ok);
 	assert_string_equal(h->finished_msg,
 	                    "cannot start within the partners' privacy: partner initech announces "
 	                    "no differential privacy plan (a node from before plans were "
-	                    "announced); this coordinator speaks \"fedlead-dp-v5\" only");
+	                    "announced); this coordinator speaks \"fedlead-dp-v6\" only");
 	for (int i = 0; i < NP; i++)
 		assert_int_equal(h->eval_tasks[i], 0);
 	harness_free(h);
@@ -1862,7 +1966,8 @@ static void test_privacy_plan(void **state)
 	fed = sealed_model(h);
 	for (int i = 0; i < NP; i++) {
 		assert_int_equal(h->plan_releases[i], 1 + 4);
-		assert_string_equal(h->plan_name[i], "fedlead-dp-v5");
+		assert_int_equal(h->plan_knots[i], 0);
+		assert_string_equal(h->plan_name[i], "fedlead-dp-v6");
 		assert_int_equal(h->eval_tasks[i], 4);
 		assert_int_equal(h->hess_tasks[i], 1);
 		assert_int_equal(h->valid_tasks[i], 0);
@@ -2934,6 +3039,7 @@ int main(void)
 	        cmocka_unit_test(test_fedavg_within_one_percent),
 	        cmocka_unit_test(test_l2_auto),
 	        cmocka_unit_test(test_privacy_plan),
+	        cmocka_unit_test(test_privacy_plan_knots),
 	        cmocka_unit_test(test_privacy_terms),
 	        cmocka_unit_test(test_privacy_plan_version),
 	        cmocka_unit_test(test_resume_newton),

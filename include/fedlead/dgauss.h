@@ -76,6 +76,16 @@ int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_
 int fl_dgauss_grid_check(const double *v, size_t n, int bits, size_t *bad);
 
 /*
+ * Whether every sum of `rows` terms, each at most sens in magnitude, fits
+ * the grid of 2^-bits with room to spare: rows * sens * 2^bits below 2^51,
+ * half the 2^52 grid units fl_dgauss_add_grid() takes (the other half is
+ * room for the rounding of the sums and of the row clip). It looks at no
+ * value, so a node that refuses on it before charging a release says
+ * nothing about its data but the row count.
+ */
+int fl_dgauss_grid_fits(double rows, double sens, int bits);
+
+/*
  * Building blocks, exposed for the known-answer tests:
  * Bernoulli(exp(-num/den)) for num >= 0, den > 0; and the discrete Laplace
  * distribution with integer scale t >= 1, P[Y = y] proportional to

@@ -53,9 +53,14 @@ struct fl_audit;
  * statistics travel in scaled units, a log1p feature's about its own range,
  * a block's indicators as levels; the positives count takes a full part of
  * the sensitivity; the knots round is a release; training starts at the
- * intercept of the noisy rate.
+ * intercept of the noisy rate. v6: the Welcome names the knots rounds
+ * (Plan.privacy_knots_releases) and a node answers no more of them; every
+ * refusal of a release is decided before the rows are read; the noise
+ * grid's range is checked from the row count and the sensitivity, not from
+ * the values; the knots release sums at most 2^30 rows like the
+ * statistics.
  */
-#define FL_DP_PLAN "fedlead-dp-v5"
+#define FL_DP_PLAN "fedlead-dp-v6"
 
 /*
  * Differential privacy, decided by this partner alone (see the comment above
@@ -230,5 +235,12 @@ uint64_t fl_fednode_last_round(const struct fl_fednode *n);
 
 /* Rows on this site: training and validation parts (after the Welcome). */
 void fl_fednode_rows(const struct fl_fednode *n, size_t *train, size_t *valid);
+
+/*
+ * How many times this node has read its rows for a task (a sum over them,
+ * or their encoding with knots): a task it refuses reads none, so the time
+ * a refusal takes says nothing of the rows. For tests.
+ */
+uint64_t fl_fednode_row_passes(const struct fl_fednode *n);
 
 #endif

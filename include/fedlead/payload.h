@@ -93,6 +93,15 @@ struct fl_stats_dp {
 const struct fl_feature *fl_payload_stats_unclipped(const struct fl_schema *s);
 
 /*
+ * The most leads a statistics or knots release sums under differential
+ * privacy: the statistics' fixed point holds 2^30 of them in an int64_t,
+ * and a knots count of 2^30 on the finest grid (2^-16) stays far below the
+ * 2^52 grid units the noise carries exactly. A node refuses more before it
+ * reads a row.
+ */
+#define FL_PAYLOAD_DP_MAX_LEADS ((size_t)1 << 30)
+
+/*
  * The noise for one release costing rho when the noise of `noisy` partners
  * adds up (fl_dp_ddg_sigma2()): the finest grid from max_bits down whose
  * variance is at most max_var. FL_ERR_INVALID when a numeric feature has no

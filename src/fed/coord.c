@@ -862,6 +862,7 @@ int fl_fedcoord_join(struct fl_fedcoord *c, const char *partner, const Fedlead__
 	plan.threshold = c->set.secure ? fl_coord_threshold(c) : 0;
 	plan.privacy_releases = c->dp_planned;
 	plan.privacy_plan = (char *)(c->dp_planned ? FL_DP_PLAN : "");
+	plan.privacy_knots_releases = fl_coord_knots_planned(c);
 	w.protocol_version = FL_WIRE_PROTOCOL_VERSION;
 	w.federation_id = c->federation_id;
 	w.coordinator_version = (char *)FL_VERSION;

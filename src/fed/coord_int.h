@@ -146,11 +146,15 @@ void fl_coord_partners_lost(struct fl_fedcoord *c, struct partner *only, const c
 /* Under privacy, the knots round is one more release in the plan (1), or
  * there is none (0). */
 uint64_t fl_coord_knots_releases(const struct fl_coord_settings *s, const struct fl_schema *schema);
+/* The knots rounds the Welcome names (Plan.privacy_knots_releases): those
+ * completed, in the history, and the one to come while no knots are held. */
+uint64_t fl_coord_knots_planned(const struct fl_fedcoord *c);
 /* Whether the knots round comes before the statistics round. */
 int fl_coord_knots_needed(const struct fl_fedcoord *c);
 /* The knots round when needed, else the statistics round. */
 void fl_coord_begin_stats(struct fl_fedcoord *c);
-/* The participants changed: knots are placed again from those left. */
+/* The participants changed: knots are placed again from those left (not
+ * under differential privacy: they came from a noised release). */
 void fl_coord_knots_forget(struct fl_fedcoord *c);
 /* The knots from the summed histograms acc, placed, logged and checkpointed. */
 int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc);

@@ -36,6 +36,22 @@ uint64_t fl_coord_knots_releases(const struct fl_coord_settings *s, const struct
 	return s->privacy && schema != NULL && fl_knots_features(schema) > 0 ? 1 : 0;
 }
 
+uint64_t fl_coord_knots_planned(const struct fl_fedcoord *c)
+{
+	uint64_t k = 0;
+
+	if (fl_coord_knots_releases(&c->set, c->schema) == 0)
+		return 0;
+	/* The knots rounds this federation completed (the history survives a
+	 * resume), and the one still to come: a resumed coordinator that does
+	 * not hold the knots places them again. The count is the same for
+	 * every partner welcomed while it runs, before and after the knots
+	 * round, so every partner's plan hash agrees. */
+	for (size_t i = 0; i < c->n_hist; i++)
+		k += strcmp(c->hist[i].kind, "knots") == 0;
+	return k + (c->knots_ready ? 0 : 1);
+}
+
 int fl_coord_knots_needed(const struct fl_fedcoord *c)
 {
 	return c->schema != NULL && fl_knots_features(c->schema) > 0 && !c->knots_ready;
@@ -48,6 +64,12 @@ void fl_coord_begin_stats(struct fl_fedcoord *c)
 
 void fl_coord_knots_forget(struct fl_fedcoord *c)
 {
+	/* Under differential privacy the knots stay: they were placed from a
+	 * noised release, which costs nothing more to use again, while placing
+	 * them again would be a knots round beyond the one the Welcome named,
+	 * which the nodes refuse. */
+	if (c->set.privacy)
+		return;
 	c->knots_ready = 0;
 }
 

@@ -38,6 +38,8 @@
 #include "fedlead/spline.h"
 #include "fedlead/wire.h"
 
+struct dp_admitted;
+
 struct fl_fednode {
 	const struct fl_schema *s;
 	size_t d;
@@ -98,15 +100,22 @@ struct fl_fednode {
 	 * while they hold the values as loaded. */
 	double *placed;
 	size_t n_placed;
+	uint64_t dp_knots_planned; /* the Welcome's Plan.privacy_knots_releases */
+	/* The task being answered, decided before its rows are read
+	 * (update_admit()): the threshold in force and, under differential
+	 * privacy, the release it makes. */
+	unsigned task_t;
+	struct dp_admitted *adm;
+	uint64_t row_passes; /* fl_fednode_row_passes() */
 };
 
 static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
                         Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
                         size_t *len);
 static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
-                            unsigned t);
+                            const struct dp_admitted *a);
 static int dp_knots_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
-                            unsigned t);
+                            const struct dp_admitted *a);
 
 static void drop_split(struct fl_fednode *n)
 {
@@ -148,6 +157,7 @@ void fl_fednode_free(struct fl_fednode *n)
 	drop_split(n);
 	fl_knots_rows_free(n->knots);
 	free(n->placed);
+	free(n->adm);
 	fl_dataset_free(n->raw);
 	free_policy_strings(n);
 	free(n->ledger);
@@ -730,8 +740,9 @@ struct dp_plan {
 	uint64_t per_eval;     /* an evaluation: the rest over releases - 1 */
 	uint64_t spent_window; /* by every release within the window */
 	uint64_t spent_fed;    /* by the releases of this federation */
-	uint64_t done;         /* releases (evaluations, statistics) of this federation */
+	uint64_t done;         /* releases (evaluations, statistics, knots) of this federation */
 	uint64_t done_stats;   /* of them, statistics releases */
+	uint64_t done_knots;   /* of them, knots releases */
 	double fed_epsilon;
 };
 
@@ -758,12 +769,14 @@ static void dp_plan(const struct fl_fednode *n, const char *name, struct dp_plan
 		     strcmp(e->kind, "knots") == 0)) {
 			p->done++;
 			p->done_stats += strcmp(e->kind, "stats") == 0;
+			p->done_knots += strcmp(e->kind, "knots") == 0;
 			p->spent_fed += e->rho_e12;
 		}
 	}
 }
 
-/* What one release of the kind ("stats" or "evaluate") costs. */
+/* What one release of the kind ("stats", or "evaluate" and "knots", priced
+ * alike) costs. */
 static uint64_t dp_cost(const struct dp_plan *pl, const char *kind)
 {
 	return strcmp(kind, "stats") == 0 ? pl->per_stats : pl->per_eval;
@@ -1093,8 +1106,9 @@ static int dp_calibrate(struct dp_block *b, unsigned noisy)
 
 /*
  * The plan of the release a round would make: this federation's name in
- * the ledger and what the ledger says of it; a release beyond
- * privacy_releases is a refusal.
+ * the ledger and what the ledger says of it; a knots release beyond the
+ * Welcome's knots rounds, a release beyond privacy_releases, or one the
+ * federation's share cannot pay for is a refusal.
  */
 static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kind,
                            char name[FL_LEDGER_MAX_NAME + 1], struct dp_plan *pl)
@@ -1105,6 +1119,14 @@ static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kin
 	if ((r = dp_fed_name(n->federation_id, name)) != 0)
 		return r;
 	dp_plan(n, name, pl);
+	/* The Welcome named the knots rounds: histograms asked for again
+	 * would spend the evaluations' releases on knots. */
+	if (strcmp(kind, "knots") == 0 && pl->done_knots >= n->dp_knots_planned)
+		return refuse(n, "privacy_releases",
+		              "round %llu would be knots release %llu of federation \"%.64s\", "
+		              "whose plan names %llu",
+		              (unsigned long long)round, (unsigned long long)pl->done_knots + 1,
+		              n->federation_id, (unsigned long long)n->dp_knots_planned);
 	if (pl->done >= q->releases)
 		return refuse(n, "privacy_releases",
 		              "round %llu would be release %llu of federation \"%.64s\", and this "
@@ -1130,7 +1152,7 @@ static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kin
 
 /*
  * Charges one release of this federation's per-release rho (kind
- * "evaluate" or "stats") to the ledger, on disk before anything of it
+ * "evaluate", "stats" or "knots") to the ledger, on disk before anything of it
  * leaves; one the window cannot pay for, or a ledger that cannot be
  * written, is a refusal.
  */
@@ -1159,57 +1181,185 @@ static int dp_charge(struct fl_fednode *n, const char *name, uint64_t round, con
 }
 
 /*
- * Charges one release of the evaluation in v (nv values) to the ledger and
- * adds this partner's noise to v. t is the round's threshold. Each block
- * (loss, gradient, Hessian, validation) is noised to its own share of the
- * release's rho: zCDP composes by adding rho, so the release costs their
- * sum, and the gradient is not drowned in the noise the Hessian needs.
+ * A release decided before any row is read (dp_admit()), made by
+ * reply_update() once the rows are summed: its price from the ledger, its
+ * honest partners and its noise. Every refusal of a release is taken while
+ * deciding it, so a refused task reads no row and its answer comes as fast
+ * whatever this partner holds (a refusal after the sums would time them:
+ * their cost grows with the row count).
  */
-static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
-                      size_t nv, unsigned t)
-{
-	const struct fl_node_privacy *q = &n->pol.privacy;
-	struct fl_dgauss *g = NULL;
-	struct dp_plan pl;
-	struct dp_block b[4];
+struct dp_admitted {
+	int ready;
+	Fedlead__Wire__UpdateKind kind;
+	uint64_t round;
 	char name[FL_LEDGER_MAX_NAME + 1];
+	struct dp_plan pl;
+	unsigned noisy;
+	size_t nb;
+	struct dp_block b[4];  /* an evaluation's */
+	struct fl_stats_dp sp; /* the statistics' */
+	struct fl_knots_dp kp; /* the knots' */
+};
+
+/* A lead count beyond what the statistics and knots releases sum exactly
+ * (payload.h), refused before anything is read or charged. */
+static int dp_rows_cap(struct fl_fednode *n, uint64_t round, const char *what)
+{
+	if (n->tr_raw->n <= FL_PAYLOAD_DP_MAX_LEADS)
+		return 0;
+	return refuse(n, "bound",
+	              "round %llu: %s release sums at most %zu leads exactly, and this node's "
+	              "training part holds %zu; nothing was charged to the privacy ledger",
+	              (unsigned long long)round, what, (size_t)FL_PAYLOAD_DP_MAX_LEADS,
+	              n->tr_raw->n);
+}
+
+/*
+ * An evaluation's release: priced, each block calibrated, and each block's
+ * largest possible sum (its rows times its sensitivity, which bounds what
+ * one row moves any value by) checked against the noise grid's range
+ * (fl_dgauss_grid_fits()), from the row count and the bounds alone: a
+ * check on the values would answer, without noise and for free, whether
+ * some sum is beyond a size the coordinator chose through w.
+ */
+static int dp_admit_eval(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, size_t nv,
+                         struct dp_admitted *a)
+{
 	double rho, wsum = 0;
-	unsigned noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
-	int64_t now = (int64_t)time(NULL);
-	size_t bad, nb = dp_blocks(n, nv, b), k;
-	json_t *jb = NULL;
+	size_t k;
 	int r;
 
-	if ((r = dp_release_plan(n, ref->round, "evaluate", name, &pl)) != 0)
+	if ((r = dp_release_plan(n, ref->round, "evaluate", a->name, &a->pl)) != 0)
 		return r;
-	rho = pl.per_eval / FL_LEDGER_UNITS;
-	for (k = 0; k < nb; k++)
-		wsum += b[k].weight;
-	for (k = 0; k < nb; k++) {
-		b[k].rho = rho * b[k].weight / wsum;
-		if (!dp_calibrate(&b[k], noisy))
+	rho = a->pl.per_eval / FL_LEDGER_UNITS;
+	a->nb = dp_blocks(n, nv, a->b);
+	for (k = 0; k < a->nb; k++)
+		wsum += a->b[k].weight;
+	for (k = 0; k < a->nb; k++) {
+		struct dp_block *b = &a->b[k];
+		size_t rows = strcmp(b->name, "validation") == 0
+		                      ? (n->va_raw != NULL ? n->va_raw->n : 0)
+		                      : n->tr_raw->n;
+
+		b->rho = rho * b->weight / wsum;
+		if (!dp_calibrate(b, a->noisy))
 			return refuse(
 			        n, "privacy_budget",
 			        "round %llu: a release of rho %.6g with sensitivity %.6g (%s) "
 			        "needs more noise than this node can add",
-			        (unsigned long long)ref->round, b[k].rho, b[k].sens, b[k].name);
-	}
-	/* What the noise cannot carry is refused before anything is charged:
-	 * a refusal after the charge would spend budget on nothing. */
-	for (k = 0; k < nb; k++)
-		if ((r = fl_dgauss_grid_check(v + b[k].off, b[k].len, b[k].bits, &bad)) != 0) {
-			char why[300];
-
-			if (r != FL_ERR_LIMIT)
-				return r;
-			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			        (unsigned long long)ref->round, b->rho, b->sens, b->name);
+		if (!fl_dgauss_grid_fits((double)rows, b->sens, b->bits))
 			return refuse(
 			        n, "bound",
-			        "round %llu: the evaluation's %s block cannot carry its noise "
-			        "(%s); nothing was charged to the privacy ledger",
-			        (unsigned long long)ref->round, b[k].name, why);
-		}
-	if ((r = dp_charge(n, name, ref->round, "evaluate", &pl, now)) != 0)
+			        "round %llu: the evaluation's %s block sums %zu rows that "
+			        "each move it by up to %.6g, more than a grid of 2^-%d carries "
+			        "with exact noise; nothing was charged to the privacy ledger",
+			        (unsigned long long)ref->round, b->name, rows, b->sens, b->bits);
+	}
+	return 0;
+}
+
+/* The statistics release (dp_stats_release()): priced and planned from the
+ * schema. */
+static int dp_admit_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+                          struct dp_admitted *a)
+{
+	int r;
+
+	if ((r = dp_release_plan(n, ref->round, "stats", a->name, &a->pl)) != 0 ||
+	    (r = dp_rows_cap(n, ref->round, "a statistics")) != 0)
+		return r;
+	if ((r = fl_payload_stats_dp_plan(n->s, a->pl.per_stats / FL_LEDGER_UNITS, a->noisy,
+	                                  FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR, &a->sp)) != 0) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_clip",
+		              "round %llu: %s", (unsigned long long)ref->round, why);
+	}
+	return 0;
+}
+
+/* The knots release (dp_knots_release()): one of the Welcome's knots
+ * rounds, priced as an evaluation and planned from the schema. */
+static int dp_admit_knots(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+                          struct dp_admitted *a)
+{
+	int r;
+
+	if ((r = dp_release_plan(n, ref->round, "knots", a->name, &a->pl)) != 0 ||
+	    (r = dp_rows_cap(n, ref->round, "a histogram")) != 0)
+		return r;
+	if ((r = fl_knots_dp_plan(n->s, dp_cost(&a->pl, "knots") / FL_LEDGER_UNITS, a->noisy,
+	                          FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR, &a->kp)) != 0) {
+		char why[400];
+
+		snprintf(why, sizeof(why), "%s", fl_errmsg());
+		return refuse(n, "privacy_budget", "round %llu: %s", (unsigned long long)ref->round,
+		              why);
+	}
+	return 0;
+}
+
+/* Decides the release of a task of this kind (nv values) with threshold t,
+ * or refuses it; nothing is charged yet. */
+static int dp_admit(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+                    Fedlead__Wire__UpdateKind kind, size_t nv, unsigned t)
+{
+	struct dp_admitted *a = n->adm;
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->round = ref->round;
+	a->noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
+	switch (kind) {
+	case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL: r = dp_admit_eval(n, ref, nv, a); break;
+	case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS: r = dp_admit_stats(n, ref, a); break;
+	case FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST: r = dp_admit_knots(n, ref, a); break;
+	default: return 0; /* FedAvg is refused under differential privacy */
+	}
+	a->ready = r == 0;
+	return r;
+}
+
+/* The release admitted for this round and kind, taken once. */
+static const struct dp_admitted *dp_take(struct fl_fednode *n, uint64_t round,
+                                         Fedlead__Wire__UpdateKind kind)
+{
+	struct dp_admitted *a = n->adm;
+
+	if (!a->ready || a->round != round || a->kind != kind) {
+		fl_fail(FL_ERR_INVALID,
+		        "round %llu: a release that was not decided before the rows "
+		        "were read",
+		        (unsigned long long)round);
+		return NULL;
+	}
+	a->ready = 0;
+	return a;
+}
+
+/*
+ * Charges the evaluation release a (dp_admit_eval()) to the ledger and adds
+ * this partner's noise to v. Each block (loss, gradient, Hessian,
+ * validation) is noised to its own share of the release's rho: zCDP
+ * composes by adding rho, so the release costs their sum, and the gradient
+ * is not drowned in the noise the Hessian needs.
+ */
+static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
+                      const struct dp_admitted *a)
+{
+	const struct fl_node_privacy *q = &n->pol.privacy;
+	const struct dp_block *b = a->b;
+	struct fl_dgauss *g = NULL;
+	double rho = a->pl.per_eval / FL_LEDGER_UNITS;
+	int64_t now = (int64_t)time(NULL);
+	size_t bad, nb = a->nb, k;
+	json_t *jb = NULL;
+	int r;
+
+	if ((r = dp_charge(n, a->name, ref->round, "evaluate", &a->pl, now)) != 0)
 		return r;
 	if ((jb = json_array()) == NULL) {
 		r = FL_ERR_NOMEM;
@@ -1220,6 +1370,7 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 
 		if ((r = fl_dgauss_new((uint64_t)b[k].s2, &g)) != 0)
 			goto out;
+		/* Out of reach: dp_admit_eval() bounded every sum. */
 		if ((r = fl_dgauss_add_grid(g, v + b[k].off, b[k].len, b[k].bits, &bad)) != 0) {
 			if (r != FL_ERR_LIMIT)
 				goto out;
@@ -1246,14 +1397,15 @@ static int dp_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, 
 	       "round %llu: noise added to %zu blocks (gradient: variance %.6g, sensitivity "
 	       "%.6g; %u honest partners); this federation has spent epsilon %.6g of %g",
 	       (unsigned long long)ref->round, nb, b[1].s2 / ldexp(1, 2 * b[1].bits), b[1].sens,
-	       noisy, fl_dp_epsilon(pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta),
-	       pl.fed_epsilon);
-	fl_audit_event(
-	        n->audit, "privacy_release", "{s:s, s:I, s:s, s:s, s:f, s:f, s:O, s:I, s:f, s:f}",
-	        "federation", n->federation_id, "round", (json_int_t)ref->round, "kind", "evaluate",
-	        "mechanism", "distributed discrete Gaussian", "rho", rho, "clip", dp_clip(n),
-	        "blocks", jb, "honest_partners", (json_int_t)noisy, "epsilon",
-	        fl_dp_epsilon(pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta), "delta", q->delta);
+	       a->noisy, fl_dp_epsilon(a->pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta),
+	       a->pl.fed_epsilon);
+	fl_audit_event(n->audit, "privacy_release",
+	               "{s:s, s:I, s:s, s:s, s:f, s:f, s:O, s:I, s:f, s:f}", "federation",
+	               n->federation_id, "round", (json_int_t)ref->round, "kind", "evaluate",
+	               "mechanism", "distributed discrete Gaussian", "rho", rho, "clip", dp_clip(n),
+	               "blocks", jb, "honest_partners", (json_int_t)a->noisy, "epsilon",
+	               fl_dp_epsilon(a->pl.spent_fed / FL_LEDGER_UNITS + rho, q->delta), "delta",
+	               q->delta);
 	r = 0;
 out:
 	json_decref(jb);
@@ -1271,7 +1423,8 @@ int fl_fednode_new(const struct fl_schema *s, struct fl_dataset *raw, struct fl_
 		               s->dim);
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return FL_ERR_NOMEM;
-	if (fl_secagg_history_new(&n->hist) != 0) {
+	if ((n->adm = calloc(1, sizeof(*n->adm))) == NULL || fl_secagg_history_new(&n->hist) != 0) {
+		free(n->adm);
 		free(n);
 		return FL_ERR_NOMEM;
 	}
@@ -1293,6 +1446,11 @@ void fl_fednode_rows(const struct fl_fednode *n, size_t *train, size_t *valid)
 {
 	*train = n->tr_raw ? n->tr_raw->n : n->raw->n;
 	*valid = n->va_raw ? n->va_raw->n : 0;
+}
+
+uint64_t fl_fednode_row_passes(const struct fl_fednode *n)
+{
+	return n->row_passes;
 }
 
 int fl_fednode_hello(struct fl_fednode *n, const char *federation_id, uint8_t **frame, size_t *len)
@@ -1354,6 +1512,7 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 	    (r = dp_welcome(n, w->federation_id, p->secure_aggregation, p->privacy_releases,
 	                    p->privacy_plan)) != 0)
 		return r;
+	n->dp_knots_planned = p->privacy_knots_releases;
 	/* A round in progress does not survive a new Welcome. The history of
 	 * revealed sums does: it lasts as long as this node (one federation
 	 * per fedlead-node process). */
@@ -1552,93 +1711,116 @@ static const Fedlead__Wire__SecAggParams *task_secagg(const Fedlead__Wire__Envel
 }
 
 /*
- * Sends the update: in the clear (inside TLS) in a plain federation, or as
- * the first step of secure aggregation, which keeps the vector and answers
- * with a key advertisement.
+ * Everything that may refuse a task's update (of this kind, nv values),
+ * decided from the task, the policy and the ledger before a row is read:
+ * the participants and threshold of secure aggregation and, under
+ * differential privacy, the release (dp_admit()). reply_update() then
+ * sends the sums.
+ */
+static int update_admit(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
+                        Fedlead__Wire__UpdateKind kind, size_t nv)
+{
+	unsigned t;
+	int r;
+
+	policy_warnings(n, ref->round);
+	n->adm->ready = 0;
+	if (!n->secure)
+		return 0;
+	fl_secagg_node_free(n->sa);
+	n->sa = NULL;
+	/* Before anything derived from the data leaves: a task for fewer
+	 * partners than the policy's minimum is a sub-federation. */
+	if (n->task_secagg->n_participants < n->pol.min_partners)
+		return refuse(n, "min_partners",
+		              "round %llu: the task names %zu participants, fewer than "
+		              "min_partners = %zu",
+		              (unsigned long long)ref->round, n->task_secagg->n_participants,
+		              n->pol.min_partners);
+	/* One set per data: a task over other participants than earlier
+	 * revealed sums is refused before anything of this round leaves,
+	 * unless the task proves (by evidence this node checks itself) that
+	 * the partners it leaves out revealed bad shares. */
+	{
+		char proven[FL_WIRE_MAX_STRING + 1];
+
+		if ((r = fl_secagg_history_check(
+		             n->hist, n->task_secagg->participants, n->task_secagg->n_participants,
+		             n->pol.allow_participant_change, n->task_secagg->evidence,
+		             n->task_secagg->n_evidence, n->store, proven, sizeof(proven))) != 0) {
+			char why[700];
+
+			if (r != FL_ERR_AUTH)
+				return r;
+			snprintf(why, sizeof(why), "%s", fl_errmsg());
+			return refuse(n, "allow_participant_change", "round %llu: %s",
+			              (unsigned long long)ref->round, why);
+		}
+		if (proven[0] != '\0') {
+			/* The smaller set is the one held from now on, in the
+			 * ledger too (at the next reveal). */
+			fl_log(FL_LOG_WARN,
+			       "round %llu: this node checked the evidence that %s "
+			       "revealed "
+			       "a share other than the one dealt to it; it accepts the "
+			       "participants without %s, and the set {%s}",
+			       (unsigned long long)ref->round, proven, proven,
+			       fl_secagg_history_set(n->hist));
+			fl_audit_event(n->audit, "evidence_accepted", "{s:s, s:I, s:s, s:s}",
+			               "partners", proven, "round", (json_int_t)ref->round, "set",
+			               fl_secagg_history_set(n->hist), "federation",
+			               n->federation_id);
+			n->set_recorded[0] = '\0';
+		}
+	}
+	/* The threshold in force is the task's, which every partner's
+	 * task hash covers; the plan's is not, so it is no fallback. */
+	if ((t = n->task_secagg->threshold) == 0)
+		return fl_fail(FL_ERR_PROTO,
+		               "coordinator: round %llu: the task carries no "
+		               "secure-aggregation threshold",
+		               (unsigned long long)ref->round);
+	if (!fl_node_threshold_safe(t, n->task_secagg->n_participants, n->pol.max_colluders))
+		return refuse(n, "max_colluders",
+		              "round %llu: threshold %u of %zu participants would let the "
+		              "coordinator and %u colluding partner%s unmask one partner's "
+		              "update (it needs threshold > max_colluders and 2 x threshold > "
+		              "participants + max_colluders)",
+		              (unsigned long long)ref->round, t, n->task_secagg->n_participants,
+		              n->pol.max_colluders, n->pol.max_colluders == 1 ? "" : "s");
+	n->task_t = t;
+	return dp_on(n) ? dp_admit(n, ref, kind, nv, t) : 0;
+}
+
+/*
+ * Sends the update (admitted by update_admit()): in the clear (inside TLS)
+ * in a plain federation, or as the first step of secure aggregation, which
+ * keeps the vector and answers with a key advertisement. Under
+ * differential privacy the release is charged and noised first.
  */
 static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref,
                         Fedlead__Wire__UpdateKind kind, double *values, size_t nv, uint8_t **frame,
                         size_t *len)
 {
-	policy_warnings(n, ref->round);
 	if (n->secure) {
-		unsigned t;
+		unsigned t = n->task_t;
+		const struct dp_admitted *a = NULL;
 		int r;
 
-		fl_secagg_node_free(n->sa);
-		n->sa = NULL;
-		/* Before anything derived from the data leaves: a task for fewer
-		 * partners than the policy's minimum is a sub-federation. */
-		if (n->task_secagg->n_participants < n->pol.min_partners)
-			return refuse(n, "min_partners",
-			              "round %llu: the task names %zu participants, fewer than "
-			              "min_partners = %zu",
-			              (unsigned long long)ref->round,
-			              n->task_secagg->n_participants, n->pol.min_partners);
-		/* One set per data: a task over other participants than earlier
-		 * revealed sums is refused before anything of this round leaves,
-		 * unless the task proves (by evidence this node checks itself) that
-		 * the partners it leaves out revealed bad shares. */
-		{
-			char proven[FL_WIRE_MAX_STRING + 1];
-
-			if ((r = fl_secagg_history_check(n->hist, n->task_secagg->participants,
-			                                 n->task_secagg->n_participants,
-			                                 n->pol.allow_participant_change,
-			                                 n->task_secagg->evidence,
-			                                 n->task_secagg->n_evidence, n->store,
-			                                 proven, sizeof(proven))) != 0) {
-				char why[700];
-
-				if (r != FL_ERR_AUTH)
-					return r;
-				snprintf(why, sizeof(why), "%s", fl_errmsg());
-				return refuse(n, "allow_participant_change", "round %llu: %s",
-				              (unsigned long long)ref->round, why);
-			}
-			if (proven[0] != '\0') {
-				/* The smaller set is the one held from now on, in the
-				 * ledger too (at the next reveal). */
-				fl_log(FL_LOG_WARN,
-				       "round %llu: this node checked the evidence that %s "
-				       "revealed "
-				       "a share other than the one dealt to it; it accepts the "
-				       "participants without %s, and the set {%s}",
-				       (unsigned long long)ref->round, proven, proven,
-				       fl_secagg_history_set(n->hist));
-				fl_audit_event(n->audit, "evidence_accepted",
-				               "{s:s, s:I, s:s, s:s}", "partners", proven, "round",
-				               (json_int_t)ref->round, "set",
-				               fl_secagg_history_set(n->hist), "federation",
-				               n->federation_id);
-				n->set_recorded[0] = '\0';
-			}
-		}
-		/* The threshold in force is the task's, which every partner's
-		 * task hash covers; the plan's is not, so it is no fallback. */
-		if ((t = n->task_secagg->threshold) == 0)
-			return fl_fail(FL_ERR_PROTO,
-			               "coordinator: round %llu: the task carries no "
-			               "secure-aggregation threshold",
-			               (unsigned long long)ref->round);
-		if (!fl_node_threshold_safe(t, n->task_secagg->n_participants,
-		                            n->pol.max_colluders))
-			return refuse(
-			        n, "max_colluders",
-			        "round %llu: threshold %u of %zu participants would let the "
-			        "coordinator and %u colluding partner%s unmask one partner's "
-			        "update (it needs threshold > max_colluders and 2 x threshold > "
-			        "participants + max_colluders)",
-			        (unsigned long long)ref->round, t, n->task_secagg->n_participants,
-			        n->pol.max_colluders, n->pol.max_colluders == 1 ? "" : "s");
-		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL &&
-		    (r = dp_release(n, ref, values, nv, t)) != 0)
+		if (dp_on(n) &&
+		    (kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL ||
+		     kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS ||
+		     kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST) &&
+		    (a = dp_take(n, ref->round, kind)) == NULL)
+			return FL_ERR_INVALID;
+		if (a != NULL && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL &&
+		    (r = dp_release(n, ref, values, a)) != 0)
 			return r;
-		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS &&
-		    (r = dp_stats_release(n, ref, values, t)) != 0)
+		if (a != NULL && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS &&
+		    (r = dp_stats_release(n, ref, values, a)) != 0)
 			return r;
-		if (dp_on(n) && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST &&
-		    (r = dp_knots_release(n, ref, values, t)) != 0)
+		if (a != NULL && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST &&
+		    (r = dp_knots_release(n, ref, values, a)) != 0)
 			return r;
 		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg, t, n->identity,
 		                         n->key, n->task_hash,
@@ -1682,34 +1864,23 @@ static int plain_update(const struct fl_fednode *n, const Fedlead__Wire__RoundRe
 /*
  * The statistics round as a release under differential privacy: the
  * packed sums v (of rows clipped by the schema at encoding) are charged to
- * the ledger and noised per fl_payload_stats_dp_plan(), calibrated like an
- * evaluation (the noise of t - max_colluders partners meets this release's
- * share of the federation's rho).
+ * the ledger and noised per fl_payload_stats_dp_plan() as admitted
+ * (dp_admit_stats()), calibrated like an evaluation (the noise of t -
+ * max_colluders partners meets this release's share of the federation's
+ * rho).
  */
 static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
-                            unsigned t)
+                            const struct dp_admitted *a)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
-	struct fl_stats_dp sp;
-	struct dp_plan pl;
-	char name[FL_LEDGER_MAX_NAME + 1];
-	unsigned noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
+	const struct fl_stats_dp sp = a->sp;
+	const struct dp_plan pl = a->pl;
+	unsigned noisy = a->noisy;
 	int64_t now = (int64_t)time(NULL);
-	double rho, scale;
+	double rho = pl.per_stats / FL_LEDGER_UNITS, scale;
 	int r;
 
-	if ((r = dp_release_plan(n, ref->round, "stats", name, &pl)) != 0)
-		return r;
-	rho = pl.per_stats / FL_LEDGER_UNITS;
-	if ((r = fl_payload_stats_dp_plan(n->s, rho, noisy, FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR,
-	                                  &sp)) != 0) {
-		char why[300];
-
-		snprintf(why, sizeof(why), "%s", fl_errmsg());
-		return refuse(n, r == FL_ERR_LIMIT ? "privacy_budget" : "privacy_clip",
-		              "round %llu: %s", (unsigned long long)ref->round, why);
-	}
-	if ((r = dp_charge(n, name, ref->round, "stats", &pl, now)) != 0)
+	if ((r = dp_charge(n, a->name, ref->round, "stats", &pl, now)) != 0)
 		return r;
 	if ((r = fl_payload_stats_dp_noise(n->s, &sp, v)) != 0) {
 		char why[300];
@@ -1738,9 +1909,18 @@ static int dp_stats_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 	return 0;
 }
 
-static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, uint8_t **frame,
+static int node_knots_apply(struct fl_fednode *n, const Fedlead__Wire__StatsTask *t);
+
+/*
+ * The statistics round, and the knots a statistics task carries (checked
+ * by node_knots_take() before): the rows are encoded with them once the
+ * release is admitted, never for a task that is refused.
+ */
+static int do_stats(struct fl_fednode *n, const Fedlead__Wire__StatsTask *t, uint8_t **frame,
                     size_t *len)
 {
+	const Fedlead__Wire__RoundRef *ref = t->ref;
+	size_t nv = fl_payload_stats_len(n->d);
 	struct fl_stats *st = NULL;
 	const struct fl_feature *f;
 	double *v = NULL;
@@ -1761,8 +1941,12 @@ static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, ui
 		        "[low, high] on every numeric feature",
 		        (unsigned long long)ref->round, f->name, fp);
 	}
-	if ((v = malloc(fl_payload_stats_len(n->d) * sizeof(double))) == NULL)
+	if ((r = update_admit(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, nv)) != 0 ||
+	    (r = node_knots_apply(n, t)) != 0)
+		return r;
+	if ((v = malloc(nv * sizeof(double))) == NULL)
 		return FL_ERR_NOMEM;
+	n->row_passes++;
 	if (dp_on(n)) {
 		/* Centred lead by lead, before anything is charged. */
 		if ((r = fl_payload_stats_dp_pack(n->s, n->tr_raw->X, n->tr_raw->y, n->tr_raw->n,
@@ -1783,11 +1967,10 @@ static int do_stats(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, ui
 			fl_stats_add(st, n->tr_raw->X + i * n->d, n->tr_raw->y[i]);
 		fl_payload_stats_pack(st, v);
 	}
-	r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, v,
-	                 fl_payload_stats_len(n->d), frame, len);
+	r = reply_update(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS, v, nv, frame, len);
 out:
 	if (v != NULL)
-		OPENSSL_cleanse(v, fl_payload_stats_len(n->d) * sizeof(double));
+		OPENSSL_cleanse(v, nv * sizeof(double));
 	free(v);
 	fl_stats_free(st);
 	return r;
@@ -1902,6 +2085,7 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 	memcpy(sc->impute, m->impute, n->d * sizeof(double));
 	memcpy(sc->baseline, m->baseline, n->d * sizeof(double));
 	r = FL_ERR_NOMEM;
+	n->row_passes++;
 	if ((n->tr = copy_dataset(n->tr_raw)) == NULL ||
 	    (n->va_raw != NULL && (n->va = copy_dataset(n->va_raw)) == NULL))
 		goto out;
@@ -1940,17 +2124,22 @@ static int do_eval(struct fl_fednode *n, const Fedlead__Wire__EvalTask *t, uint8
 {
 	size_t d = n->d, nv = fl_payload_eval_len(d, t->need_hessian, t->need_validation, n->bins);
 	double *v = NULL, *H = NULL;
-	int r = FL_ERR_NOMEM;
+	int r;
 
-	if ((v = malloc(nv * sizeof(double))) == NULL ||
-	    (t->need_hessian && (H = malloc(d * d * sizeof(double))) == NULL))
-		goto out;
+	/* The release's sensitivities come from the task (dp_blocks()). */
 	n->dp_w_norm = 0;
 	for (size_t j = 0; j < d; j++)
 		n->dp_w_norm += t->w[j] * t->w[j];
 	n->dp_w_norm = sqrt(n->dp_w_norm);
 	n->dp_hess = t->need_hessian;
 	n->dp_valid = t->need_validation;
+	if ((r = update_admit(n, t->ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL, nv)) != 0)
+		return r;
+	r = FL_ERR_NOMEM;
+	if ((v = malloc(nv * sizeof(double))) == NULL ||
+	    (t->need_hessian && (H = malloc(d * d * sizeof(double))) == NULL))
+		goto out;
+	n->row_passes++;
 	fl_linalg_logistic(n->tr->X, n->tr->n, d, n->tr->y, n->c, t->w, &v[0], v + 1, H);
 	if (H != NULL)
 		fl_payload_hess_pack(H, d, v + 1 + d);
@@ -1985,11 +2174,15 @@ static int do_local_train(struct fl_fednode *n, const Fedlead__Wire__LocalTrainT
 	        .anchor = t->w,
 	};
 	double *v = NULL, *w = NULL, *g = NULL;
-	int r = FL_ERR_NOMEM;
+	int r;
 
+	if ((r = update_admit(n, t->ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG, nv)) != 0)
+		return r;
+	r = FL_ERR_NOMEM;
 	if ((v = malloc(nv * sizeof(double))) == NULL || (w = malloc(d * sizeof(double))) == NULL ||
 	    (g = malloc(d * sizeof(double))) == NULL)
 		goto out;
+	n->row_passes++;
 	fl_linalg_logistic(n->tr->X, n->tr->n, d, n->tr->y, n->c, t->w, &v[1], g, NULL);
 	memcpy(w, t->w, d * sizeof(double));
 	if ((r = fl_logreg_sgd(&data, &so, w)) != 0)
@@ -2097,6 +2290,7 @@ static int node_knots_rows(struct fl_fednode *n)
 	free(n->placed);
 	n->placed = NULL;
 	n->n_placed = 0;
+	n->row_passes++;
 	if (n->knots != NULL) {
 		fl_knots_rows_reset(n->knots, n->raw);
 		return node_knots_resplit(n);
@@ -2113,6 +2307,7 @@ static int node_knots_hist(struct fl_fednode *n, const Fedlead__Wire__RoundRef *
                            uint8_t **frame, size_t *len)
 {
 	size_t nv = fl_knots_hist_len(n->s);
+	const struct fl_feature *u;
 	double *v;
 	int r;
 
@@ -2122,14 +2317,22 @@ static int node_knots_hist(struct fl_fednode *n, const Fedlead__Wire__RoundRef *
 		              "knots, but no feature of this node's schema has its knots placed "
 		              "from data",
 		              (unsigned long long)ref->round);
+	if ((u = fl_knots_unclipped(n->s)) != NULL)
+		return refuse(n, "knots",
+		              "round %llu: feature \"%s\": knots from the federation's data need a "
+		              "clip range in the schema (the fine bins span it)",
+		              (unsigned long long)ref->round, u->name);
 	/* Under differential privacy: bounded by the clip ranges (one lead in
-	 * one bin per feature), noised and charged in reply_update()
+	 * one bin per feature), admitted before the rows are put back to
+	 * their raw values, noised and charged in reply_update()
 	 * (dp_knots_release()). */
-	if ((r = node_knots_rows(n)) != 0)
+	if ((r = update_admit(n, ref, FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST, nv)) != 0 ||
+	    (r = node_knots_rows(n)) != 0)
 		return r;
 	n->knots_pending = ref->round;
 	if ((v = malloc(nv * sizeof(double))) == NULL)
 		return FL_ERR_NOMEM;
+	n->row_passes++;
 	if ((r = fl_knots_hist_pack(n->s, n->tr_raw->X, n->tr_raw->n, n->d, v)) != 0) {
 		char why[400];
 
@@ -2145,34 +2348,24 @@ static int node_knots_hist(struct fl_fednode *n, const Fedlead__Wire__RoundRef *
 
 /*
  * The knots round under differential privacy: one release of kind "knots",
- * priced as an evaluation (dp_cost()) and counted among privacy_releases;
- * its plan is this node's own (the sensitivity comes from its schema, the
- * price from its ledger), charged before the noised histogram leaves.
+ * priced as an evaluation (dp_cost()) and counted among privacy_releases,
+ * at most as many as the Welcome named; its plan is this node's own (the
+ * sensitivity comes from its schema, the price from its ledger), decided
+ * before the rows are read (dp_admit_knots()) and charged before the
+ * noised histogram leaves.
  */
 static int dp_knots_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref, double *v,
-                            unsigned t)
+                            const struct dp_admitted *a)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
-	unsigned noisy = t - n->pol.max_colluders; /* >= 1: t > max_colluders */
+	const struct fl_knots_dp kp = a->kp;
+	const struct dp_plan pl = a->pl;
+	unsigned noisy = a->noisy;
 	int64_t now = (int64_t)time(NULL);
-	char name[FL_LEDGER_MAX_NAME + 1];
-	struct fl_knots_dp kp;
-	struct dp_plan pl;
-	double rho;
+	double rho = dp_cost(&pl, "knots") / FL_LEDGER_UNITS;
 	int r;
 
-	if ((r = dp_release_plan(n, ref->round, "knots", name, &pl)) != 0)
-		return r;
-	rho = dp_cost(&pl, "knots") / FL_LEDGER_UNITS;
-	if ((r = fl_knots_dp_plan(n->s, rho, noisy, FL_SECAGG_STATS_FRAC_BITS, DP_MAX_VAR, &kp)) !=
-	    0) {
-		char why[400];
-
-		snprintf(why, sizeof(why), "%s", fl_errmsg());
-		return refuse(n, "privacy_budget", "round %llu: %s", (unsigned long long)ref->round,
-		              why);
-	}
-	if ((r = dp_charge(n, name, ref->round, "knots", &pl, now)) != 0)
+	if ((r = dp_charge(n, a->name, ref->round, "knots", &pl, now)) != 0)
 		return r;
 	if ((r = fl_knots_dp_noise(&kp, v)) != 0)
 		return r;
@@ -2193,15 +2386,14 @@ static int dp_knots_release(struct fl_fednode *n, const Fedlead__Wire__RoundRef 
 
 /*
  * Knots the coordinator sends (in a task of round `round`, `what`): checked
- * against the schema (never taken on the coordinator's word), placed, and
- * this partner's rows encoded with them.
+ * against the schema (never taken on the coordinator's word), from the
+ * message alone.
  */
-static int node_knots_place(struct fl_fednode *n, uint64_t round, const char *what,
+static int node_knots_check(struct fl_fednode *n, uint64_t round, const char *what,
                             const double *knots, size_t nk)
 {
 	size_t need = fl_knots_values_len(n->s);
 	char why[600];
-	int r;
 
 	if (need == 0 || nk == 0)
 		return refuse(n, "knots",
@@ -2212,6 +2404,14 @@ static int node_knots_place(struct fl_fednode *n, uint64_t round, const char *wh
 		snprintf(why, sizeof(why), "%s", fl_errmsg());
 		return refuse(n, "knots", "round %llu: %s", (unsigned long long)round, why);
 	}
+	return 0;
+}
+
+/* Places checked knots and encodes this partner's rows with them. */
+static int node_knots_place(struct fl_fednode *n, uint64_t round, const double *knots, size_t nk)
+{
+	int r;
+
 	if ((r = node_knots_rows(n)) != 0 ||
 	    (r = fl_knots_rows_apply(n->knots, n->raw, knots, nk)) != 0 ||
 	    (r = node_knots_resplit(n)) != 0)
@@ -2228,13 +2428,21 @@ static int node_knots_place(struct fl_fednode *n, uint64_t round, const char *wh
 	return 0;
 }
 
-/* The knots a statistics task carries, placed before the statistics are
- * taken. */
+/* The knots a statistics task carries, checked when it arrives. */
 static int node_knots_take(struct fl_fednode *n, const Fedlead__Wire__StatsTask *t)
 {
 	if (fl_knots_values_len(n->s) == 0 && t->n_knots == 0)
 		return 0;
-	return node_knots_place(n, t->ref->round, "statistics task", t->knots, t->n_knots);
+	return node_knots_check(n, t->ref->round, "statistics task", t->knots, t->n_knots);
+}
+
+/* ... and placed before the statistics are taken (do_stats(), once the
+ * release is admitted: never for a task that is refused). */
+static int node_knots_apply(struct fl_fednode *n, const Fedlead__Wire__StatsTask *t)
+{
+	if (t->n_knots == 0)
+		return 0;
+	return node_knots_place(n, t->ref->round, t->knots, t->n_knots);
 }
 
 /*
@@ -2248,6 +2456,7 @@ static int node_knots_take(struct fl_fednode *n, const Fedlead__Wire__StatsTask 
 static int node_knots_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m)
 {
 	size_t need = fl_knots_values_len(n->s);
+	int r;
 
 	if (m->n_knots == 0) {
 		if (need > 0 && n->n_placed == 0 && n->knots_pending == 0)
@@ -2261,7 +2470,9 @@ static int node_knots_standardize(struct fl_fednode *n, const Fedlead__Wire__Sta
 	if (n->knots_pending == 0 && n->n_placed == m->n_knots &&
 	    memcmp(n->placed, m->knots, m->n_knots * sizeof(double)) == 0)
 		return 0;
-	return node_knots_place(n, m->ref->round, "standardisation", m->knots, m->n_knots);
+	if ((r = node_knots_check(n, m->ref->round, "standardisation", m->knots, m->n_knots)) != 0)
+		return r;
+	return node_knots_place(n, m->ref->round, m->knots, m->n_knots);
 }
 
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
@@ -2334,7 +2545,7 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 			return node_knots_hist(n, ref, frame, len);
 		if ((r = node_knots_take(n, env->stats_task)) != 0)
 			return r;
-		return do_stats(n, ref, frame, len);
+		return do_stats(n, env->stats_task, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
 		if ((r = check_standardize_sizes(n, env->standardize)) != 0 ||
 		    (r = node_knots_standardize(n, env->standardize)) != 0)

@@ -329,7 +329,7 @@ static size_t stats_dp_entries(const struct fl_schema *s, size_t *idx, int *exp,
  * 2^32 steps per unit leave room for 2^30 leads in an int64_t.
  */
 #define STATS_DP_FIX_BITS 32
-#define STATS_DP_MAX_LEADS ((size_t)1 << 30)
+#define STATS_DP_MAX_LEADS FL_PAYLOAD_DP_MAX_LEADS
 /*
  * The doubles near a clip range are ulp(max(|lo|, |hi|)) apart. When that
  * is coarser than 2^-STATS_DP_MIN_STEPS of the half-width B, the centred

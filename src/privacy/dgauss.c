@@ -646,6 +646,13 @@ int fl_dgauss_grid_check(const double *v, size_t n, int bits, size_t *bad)
 	return 0;
 }
 
+int fl_dgauss_grid_fits(double rows, double sens, int bits)
+{
+	/* Scaling by a power of two is exact; NaN fits nothing. */
+	return bits >= 0 && bits <= 52 && rows >= 0 && sens >= 0 &&
+	       rows * sens * ldexp(1, bits) < 0x1p51;
+}
+
 int fl_dgauss_add_grid(struct fl_dgauss *g, double *v, size_t n, int bits, size_t *bad)
 {
 	double scale;
