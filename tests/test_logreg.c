@@ -844,6 +844,40 @@ static void test_checkpoint_resume_newton(void **state)
 	free(S);
 }
 
+/*
+ * Newton's last steps move the scores too little to change the Hessian:
+ * the solver asks for those points without it (a pass without the Hessian
+ * costs a quarter of one with it) and solves with the one it kept. From
+ * zero on the synthetic rows the first points bring a Hessian and the last
+ * ones do not; the run ends stationary by the naive gradient, and a
+ * checkpoint after any tell, kept Hessian included, resumes it bit for
+ * bit.
+ */
+static void test_newton_reuses_hessian(void **state)
+{
+	struct synth *S = make_synth();
+	double g[SYN_D], loss, gn = 0;
+	struct trace t;
+	int with = 0;
+
+	(void)state;
+	check_resume_everywhere(&S->data, FL_SOLVER_NEWTON, &syn_opts, NULL, &t);
+	for (size_t k = 0; k < t.n; k++)
+		with += t.need_hess[k];
+	print_message("newton from zero: %zu evaluations, %d with the Hessian\n", t.n, with);
+	assert_true(t.need_hess[0] && t.need_hess[1]);
+	assert_false(t.need_hess[t.n - 1]);
+	assert_true(with < (int)t.n);
+	naive_eval(&S->data, t.w, &loss, g, NULL);
+	for (size_t j = 0; j < SYN_D; j++) {
+		g[j] += j > 0 ? SYN_L2 * t.w[j] : 0;
+		gn += g[j] * g[j];
+	}
+	assert_true(sqrt(gn) <= syn_opts.tol);
+	free_trace(&t);
+	free(S);
+}
+
 static void test_checkpoint_resume_lbfgs(void **state)
 {
 	struct synth *S = make_synth();
@@ -1039,6 +1073,9 @@ static void test_checkpoint_truncated_refused(void **state)
 			if (n < 120)
 				snprintf(why, sizeof(why),
 				         "%zu bytes, shorter than the 120-byte header", n);
+			else if (le32(buf + 8) == 2 && n < 144)
+				snprintf(why, sizeof(why),
+				         "%zu bytes, shorter than the 144-byte header", n);
 			else
 				snprintf(why, sizeof(why), "%zu bytes, expected %zu", n, len);
 			expect_malformed(cut, n, why);
@@ -1073,8 +1110,8 @@ static void test_checkpoint_bad_fields_refused(void **state)
 	bad[3] = 'X';
 	expect_malformed(bad, len, "not a solver checkpoint");
 	memcpy(bad, buf, len);
-	set_le32(bad + 8, 2);
-	expect_malformed(bad, len, "version 2, expected 1");
+	set_le32(bad + 8, 3);
+	expect_malformed(bad, len, "version 3, expected 1 or 2");
 	memcpy(bad, buf, len);
 	set_le32(bad + 12, 7);
 	expect_malformed(bad, len, "unknown solver kind 7");
@@ -1136,6 +1173,132 @@ static void test_checkpoint_bad_fields_refused(void **state)
  * weight or step is still a valid state). The fields that fix sizes and
  * identity - magic, version, kind, d, count, err, errlen - never pass.
  */
+/* A tiny Newton run's first checkpoint that keeps a Hessian (version 2). */
+static void tiny_kept_checkpoint(const struct tiny *T, uint8_t **buf, size_t *len)
+{
+	for (int tells = 1; tells < 20; tells++) {
+		tiny_checkpoint(T, FL_SOLVER_NEWTON, tells, buf, len, NULL);
+		if (le32(*buf + 8) == 2 && le32(*buf + 136) == 1)
+			return;
+		free(*buf);
+	}
+	fail_msg("no tiny Newton checkpoint keeps a Hessian");
+}
+
+static double le64d(const uint8_t *p)
+{
+	uint64_t v = 0;
+	double x;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	memcpy(&x, &v, sizeof(x));
+	return x;
+}
+
+/*
+ * Version 2 (a kept Hessian): after the 120 bytes of version 1, f64
+ * step_dz, f64 hess_dz, u32 hess_kept, u32 0, and at the end the Hessian's
+ * lower triangle. Its fields are checked, and a state version 1 can hold
+ * is refused as version 2 (one encoding per state).
+ */
+static void test_checkpoint_kept_hessian_refused(void **state)
+{
+	struct tiny T;
+	uint8_t *buf, *bad;
+	size_t len;
+	char why[128];
+	double step, dist;
+
+	(void)state;
+	make_tiny(&T);
+	tiny_kept_checkpoint(&T, &buf, &len);
+	assert_int_equal(len, 144 + 4 * TINY_D * 8 + TINY_D * (TINY_D + 1) / 2 * 8);
+	step = le64d(buf + 120);
+	dist = le64d(buf + 128);
+	assert_true(step > 0 && dist >= 0);
+	bad = malloc(len);
+	assert_non_null(bad);
+	memcpy(bad, buf, len);
+	set_le32(bad + 136, 2);
+	snprintf(why, sizeof(why), "kept Hessian 2, step %g, distance %g", step, dist);
+	expect_malformed(bad, len, why);
+	memcpy(bad, buf, len);
+	set_le32(bad + 140, 1);
+	snprintf(why, sizeof(why), "kept Hessian 1, step %g, distance %g", step, dist);
+	expect_malformed(bad, len, why);
+	memcpy(bad, buf, len);
+	set_le64(bad + 120, 0x7ff8000000000000u);
+	snprintf(why, sizeof(why), "kept Hessian 1, step nan, distance %g", dist);
+	expect_malformed(bad, len, why);
+	memcpy(bad, buf, len);
+	set_le64(bad + 128, 0xbff0000000000000u);
+	snprintf(why, sizeof(why), "kept Hessian 1, step %g, distance -1", step);
+	expect_malformed(bad, len, why);
+	memcpy(bad, buf, len);
+	memset(bad + 120, 0, 24);
+	expect_malformed(bad, len, "kept Hessian 0, step 0, distance 0");
+	/* Without the Hessian the length is 36 doubles less. */
+	memcpy(bad, buf, len);
+	set_le32(bad + 136, 0);
+	snprintf(why, sizeof(why), "%zu bytes, expected %zu", len,
+	         len - TINY_D * (TINY_D + 1) / 2 * 8);
+	expect_malformed(bad, len, why);
+	free(bad);
+	free(buf);
+}
+
+/*
+ * A version 1 Newton checkpoint, as fedlead wrote before it kept the
+ * Hessian, still restores: the same state without a kept Hessian, so the
+ * run asks for one where it needs it and ends at the same optimum.
+ */
+static void test_checkpoint_version1_newton(void **state)
+{
+	struct tiny T;
+	struct fl_solver *s = NULL;
+	struct fl_solver_status st, st2;
+	uint8_t *buf, *v1, *again;
+	size_t len, len1, len2;
+	double g[TINY_D], h[TINY_D * TINY_D], w[TINY_D];
+	const double *x;
+	int need_hess, r;
+
+	(void)state;
+	make_tiny(&T);
+	tiny_kept_checkpoint(&T, &buf, &len);
+	/* The weights the uninterrupted run ends with. */
+	assert_int_equal(fl_solver_restore(buf, len, &s), 0);
+	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL)
+		tell_naive(s, &T.data, x, need_hess, g, h);
+	assert_int_equal(r, FL_SOLVER_DONE);
+	memcpy(w, fl_solver_weights(s), sizeof(w));
+	fl_solver_get_status(s, &st);
+	fl_solver_free(s);
+	/* Version 1 of the same state: no version 2 fields, no Hessian. */
+	len1 = len - 24 - TINY_D * (TINY_D + 1) / 2 * 8;
+	v1 = malloc(len1);
+	assert_non_null(v1);
+	memcpy(v1, buf, 120);
+	memcpy(v1 + 120, buf + 144, len1 - 120);
+	set_le32(v1 + 8, 1);
+	assert_int_equal(fl_solver_restore(v1, len1, &s), 0);
+	/* Saved again before anything changed, it is the same version 1. */
+	assert_int_equal(fl_solver_save(s, &again, &len2), 0);
+	assert_int_equal(len2, len1);
+	assert_memory_equal(again, v1, len1);
+	free(again);
+	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL)
+		tell_naive(s, &T.data, x, need_hess, g, h);
+	assert_int_equal(r, FL_SOLVER_DONE);
+	fl_solver_get_status(s, &st2);
+	assert_true(st.converged && st2.converged);
+	assert_true(rel_diff(fl_solver_weights(s), w, TINY_D) <= 1e-12);
+	fl_solver_free(s);
+	free(v1);
+	free(buf);
+}
+
 static void test_checkpoint_byte_flips(void **state)
 {
 	static const uint8_t masks[] = {0x01, 0x80, 0xff};
@@ -1241,12 +1404,15 @@ int main(void)
 	        cmocka_unit_test(test_tell_non_finite),
 	        cmocka_unit_test(test_newton_separable_no_penalty),
 	        cmocka_unit_test(test_checkpoint_resume_newton),
+	        cmocka_unit_test(test_newton_reuses_hessian),
 	        cmocka_unit_test(test_checkpoint_resume_lbfgs),
 	        cmocka_unit_test(test_checkpoint_layout),
 	        cmocka_unit_test(test_checkpoint_dim),
 	        cmocka_unit_test(test_checkpoint_truncated_refused),
 	        cmocka_unit_test(test_newton_stops_when_steps_are_negligible),
 	        cmocka_unit_test(test_checkpoint_bad_fields_refused),
+	        cmocka_unit_test(test_checkpoint_kept_hessian_refused),
+	        cmocka_unit_test(test_checkpoint_version1_newton),
 	        cmocka_unit_test(test_checkpoint_byte_flips),
 	        cmocka_unit_test(test_checkpoint_failed_solver),
 	};

@@ -115,17 +115,25 @@ void fl_solver_free(struct fl_solver *s);
  *
  * Layout (little-endian; doubles as their IEEE-754 bit patterns):
  *   "FLSOLV1\n"  magic (8 bytes)
- *   u32 version (1), u32 kind, u64 d, f64 l2, f64 tol, u32 max_iter,
+ *   u32 version (1 or 2), u32 kind, u64 d, f64 l2, f64 tol, u32 max_iter,
  *   u32 m (L-BFGS memory, 0 for Newton), u32 phase, u32 need_hess,
  *   u32 converged, u32 iterations, u32 evaluations, u32 halvings,
  *   f64 f, f64 gnorm, f64 dphi0, f64 alpha, u32 count, u32 head,
  *   i32 err, u32 errlen                                   (120 bytes so far)
+ *   version 2 only: f64 step_dz, f64 hess_dz, u32 hess_kept, u32 0
+ *                                                         (144 bytes so far)
  *   errlen bytes: the message a failed solver repeats
  *   f64[d] w, g, p, x
  *   count times, oldest first: f64 rho, f64[d] s, f64[d] y
- * The Newton Hessian is not part of the state: it is told fresh with every
- * point at which it is used. Nor are the shape constraints: the caller
- * sets the same ones again with fl_solver_constrain().
+ *   version 2 with hess_kept 1: the kept Hessian's lower triangle, row by
+ *   row (d (d + 1) / 2 doubles)
+ * Newton keeps its Hessian for the points its last, small steps reach
+ * (logreg.c, "Reusing the Hessian"); version 2 holds it and the distances
+ * that decide its reuse. A state without them (L-BFGS, Newton before its
+ * first step) is written as version 1, which is also what fedlead wrote
+ * before it reused the Hessian; such a checkpoint restores as a state with
+ * no Hessian kept. The shape constraints are not part of the state: the
+ * caller sets the same ones again with fl_solver_constrain().
  *
  * Restore checks every field and the total length before allocating
  * (d <= FL_SOLVER_MAX_CHECKPOINT_D, m <= 1000) and returns FL_ERR_DATA

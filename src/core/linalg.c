@@ -53,6 +53,77 @@ void dsyev_(const char *jobz, const char *uplo, const blasint *n, double *a, con
 /* BLAS takes int dimensions; longer vectors are handled in pieces. */
 #define FL_BLAS_CHUNK ((size_t)1 << 30)
 
+/*
+ * The Hessian's rank-k updates on a CPU with AVX-512 (bench/README.md,
+ * "Categorical leads and both cores": dsyrk was half of a Newton pass).
+ * OpenBLAS 0.3.21 runs its AVX2 kernels on CPUs it does not know (Zen 5
+ * among them), and packs its operands for every call; this kernel works
+ * on the scaled rows as they are, eight columns to a register. The scaled
+ * rows are stored SYRK_LANES wide (zero padded) and summed into a padded
+ * upper triangle of the block, which is added to the Hessian at the end:
+ * each entry is a sum of products in row order, the same for every
+ * thread count (a chunk is one call). Wider data goes to dsyrk: the tile
+ * loop is written for the few dozen to few hundred columns of a lead
+ * file, where it is fastest.
+ */
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define FL_SYRK_AVX512 1
+#define SYRK_LANES 24    /* columns of a tile: three registers of eight */
+#define SYRK_MAX_D 512   /* wider: dsyrk */
+#define SYRK_SUB_ROWS 32 /* rows per sweep, so they stay in L1 */
+
+static int syrk_avx512_ok(size_t d)
+{
+	static int have = -1;
+
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = __builtin_cpu_supports("avx512f") != 0;
+	}
+	return have && d <= SYRK_MAX_D;
+}
+
+/* Hp (ld x ld, row-major, upper tiles) += S^T S over the k rows of S
+ * (stride ld, ld a multiple of SYRK_LANES, padding zero). */
+__attribute__((target("avx512f"))) static void syrk_avx512(const double *S, size_t k, size_t ld,
+                                                           double *Hp)
+{
+	for (size_t t0 = 0; t0 < k; t0 += SYRK_SUB_ROWS) {
+		size_t tn = k - t0 < SYRK_SUB_ROWS ? k - t0 : SYRK_SUB_ROWS;
+		const double *St = S + t0 * ld;
+
+		for (size_t a0 = 0; a0 < ld; a0 += 4) {
+			for (size_t c0 = a0 / SYRK_LANES * SYRK_LANES; c0 < ld; c0 += SYRK_LANES) {
+				__m512d acc[4][3];
+				double *h = Hp + a0 * ld + c0;
+
+				for (int r = 0; r < 4; r++)
+					for (int v = 0; v < 3; v++)
+						acc[r][v] = _mm512_loadu_pd(h + r * ld + 8 * v);
+				for (size_t t = 0; t < tn; t++) {
+					const double *row = St + t * ld;
+					__m512d b0 = _mm512_loadu_pd(row + c0),
+					        b1 = _mm512_loadu_pd(row + c0 + 8),
+					        b2 = _mm512_loadu_pd(row + c0 + 16);
+
+					for (int r = 0; r < 4; r++) {
+						__m512d av = _mm512_set1_pd(row[a0 + r]);
+
+						acc[r][0] = _mm512_fmadd_pd(av, b0, acc[r][0]);
+						acc[r][1] = _mm512_fmadd_pd(av, b1, acc[r][1]);
+						acc[r][2] = _mm512_fmadd_pd(av, b2, acc[r][2]);
+					}
+				}
+				for (int r = 0; r < 4; r++)
+					for (int v = 0; v < 3; v++)
+						_mm512_storeu_pd(h + r * ld + 8 * v, acc[r][v]);
+			}
+		}
+	}
+}
+#endif
+
 double *fl_matrix_alloc(size_t n, size_t d)
 {
 	size_t bytes;
@@ -105,9 +176,9 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
                         const double *w, double *loss, double *grad, double *hess)
 {
 	double z[FL_BLOCK_MAX_ROWS], r[FL_BLOCK_MAX_ROWS], h[FL_BLOCK_MAX_ROWS];
-	double *scaled = NULL;
+	double *scaled = NULL, *Hp = NULL;
 	double sum = 0;
-	size_t block, cap = 0, pending = 0;
+	size_t block, cap = 0, pending = 0, ld = d;
 
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
@@ -129,7 +200,19 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 		cap = block * (block < FL_SYRK_MIN_ROWS ? FL_SYRK_MIN_ROWS / block : 1);
 		if (cap > n)
 			cap = n;
-		scaled = fl_matrix_alloc(cap, d);
+#ifdef FL_SYRK_AVX512
+		/* Padded rows (zeroed once: only the first d of each are
+		 * written) and the padded block of the Hessian. */
+		if (syrk_avx512_ok(d)) {
+			ld = (d + SYRK_LANES - 1) / SYRK_LANES * SYRK_LANES;
+			if ((Hp = fl_matrix_alloc(ld, ld)) == NULL)
+				ld = d;
+		}
+#endif
+		if ((scaled = fl_matrix_alloc(cap, ld)) == NULL) {
+			free(Hp);
+			Hp = NULL;
+		}
 	}
 
 	for (size_t start = 0; start < n; start += block) {
@@ -178,19 +261,27 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 			/* Weights are non-negative, so h_i >= 0. */
 			double sq = sqrt(h[i]);
 			const double *src = Xb + i * d;
-			double *dst = scaled + (pending + i) * d;
+			double *dst = scaled + (pending + i) * ld;
 
 			for (size_t j = 0; j < d; j++)
 				dst[j] = sq * src[j];
 		}
 		pending += rows;
 		if (pending + block > cap || start + rows == n) {
-			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)d,
-			            (blasint)pending, 1.0, scaled, (blasint)d, 1.0, hess,
-			            (blasint)d);
+#ifdef FL_SYRK_AVX512
+			if (Hp != NULL)
+				syrk_avx512(scaled, pending, ld, Hp);
+			else
+#endif
+				cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)d,
+				            (blasint)pending, 1.0, scaled, (blasint)d, 1.0, hess,
+				            (blasint)d);
 			pending = 0;
 		}
 	}
+	if (Hp != NULL)
+		for (size_t i = 0; i < d; i++)
+			memcpy(hess + i * d + i, Hp + i * ld + i, (d - i) * sizeof(double));
 	if (hess != NULL) {
 		/* syrk filled the upper triangle; callers get the full matrix. */
 		for (size_t i = 0; i < d; i++)
@@ -199,6 +290,7 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 	}
 out:
 	free(scaled);
+	free(Hp);
 	*loss = sum;
 }
 

@@ -235,6 +235,10 @@ static void set_hessian(struct fl_solver *s, const double *hess)
 	for (size_t j = 1; j < d; j++)
 		s->H[j * d + j] += s->l2;
 	s->have_hess = 1;
+	/* fl_bounds_direction() turns H into the Hessian in u: with shape
+	 * constraints it is never reused. */
+	s->hess_kept = s->n_blk == 0;
+	s->hess_dz = 0;
 }
 
 /*
@@ -300,6 +304,55 @@ static int bounded_step_negligible(const struct fl_solver *s)
 		dw += (s->x[j] - s->w[j]) * (s->x[j] - s->w[j]);
 	return df <= NEWTON_F_REL * fabs(s->f) &&
 	       sqrt(dw) <= NEWTON_W_REL * fl_linalg_nrm2(s->w, d);
+}
+
+/*
+ * Reusing the Hessian. The Hessian of the data term is sum_i h(z_i) x_i x_i^T
+ * with h = s(1 - s), and |h'(z)| <= h(z): when a step moves every score
+ * z_i = x_i . w by at most dz, each h_i changes by a factor within e^(+-dz),
+ * and so does the Hessian (in the order of its quadratic forms). Newton's
+ * last steps are that small (on 1M leads the last two move the scores by
+ * 4e-4 and 1e-7), and a pass that builds the Hessian costs about four that
+ * do not (bench/README.md). So after such a step the next point is asked
+ * for without the Hessian, and its direction is solved with the one kept:
+ * a step with a Hessian off by a factor 1 + dz leaves dz of the error,
+ * while the test that ends the run (newton_step_negligible()) is the same.
+ * Once the steps since the Hessian was told add up to more than
+ * NEWTON_REUSE_DZ, the next point is asked for with it, as always.
+ *
+ * How far a step p moves the scores is measured by what the solver knows:
+ * p'Hp = sum_i h_i (x_i . p)^2 and H_00 = sum_i h_i (the intercept's column
+ * is all ones), so sqrt(p'Hp / H_00) is the h-weighted root mean square of
+ * the score changes; for the Newton step p'Hp = -g.p. It is a mean, not a
+ * bound on every lead, which is why NEWTON_REUSE_DZ is small: the rows
+ * where h matters most weigh the most in it. Every choice depends only on
+ * told values, so a federation reuses the Hessian where a pooled run does
+ * (and asks its partners for a gradient only), and the kept Hessian is
+ * part of the checkpoint.
+ */
+#define NEWTON_REUSE_DZ 1e-3
+
+/* The h-weighted RMS score change of the Newton step p (-g.p = p'Hp), or
+ * 0 when there is no Hessian to measure it with. */
+static double newton_step_dz(const struct fl_solver *s, double gp)
+{
+	double h00 = s->H[0];
+
+	return h00 > 0 && isfinite(gp) ? sqrt(fabs(gp) / h00) : 0;
+}
+
+/* Whether the kept Hessian serves at w. */
+static int newton_can_keep(const struct fl_solver *s)
+{
+	return s->hess_kept && s->n_blk == 0 && s->hess_dz <= NEWTON_REUSE_DZ;
+}
+
+/* Whether the point at alpha along the current direction can be asked for
+ * without the Hessian: the kept one is close enough to it. */
+static int newton_can_reuse(const struct fl_solver *s, double alpha)
+{
+	return s->hess_kept && s->n_blk == 0 && s->step_dz > 0 &&
+	       s->hess_dz + alpha * s->step_dz <= NEWTON_REUSE_DZ;
 }
 
 /*
@@ -389,6 +442,14 @@ static void next_step(struct fl_solver *s)
 		fl_bounds_refresh(s);
 	s->gnorm = s->n_blk > 0 ? fl_bounds_pgnorm(s) : fl_linalg_nrm2(s->g, d);
 	if (s->gnorm <= s->tol) {
+		/* At a point asked for without the Hessian, the kept one still
+		 * gives the Newton step: taken as the negligible step below is,
+		 * without a pass, it leaves the weights as close to the optimum
+		 * as a fresh Hessian's last pass would. */
+		if (s->kind == FL_SOLVER_NEWTON && !s->have_hess && newton_can_keep(s) &&
+		    newton_direction(s))
+			for (size_t j = 0; j < d; j++)
+				s->w[j] += s->p[j];
 		s->converged = 1;
 		s->phase = PH_DONE;
 		return;
@@ -397,9 +458,10 @@ static void next_step(struct fl_solver *s)
 		s->phase = PH_DONE;
 		return;
 	}
-	if (s->kind == FL_SOLVER_NEWTON && !s->have_hess) {
+	if (s->kind == FL_SOLVER_NEWTON && !s->have_hess && !newton_can_keep(s)) {
 		/* The step was accepted after halving, at a trial that was
-		 * evaluated without the Hessian: ask for it at w. */
+		 * evaluated without the Hessian, and the kept one is too far
+		 * from w (or there is none): ask for it at w. */
 		memcpy(s->x, s->w, d * sizeof(*s->x));
 		s->need_hess = 1;
 		s->phase = PH_HESS;
@@ -418,7 +480,10 @@ static void next_step(struct fl_solver *s)
 		}
 		s->alpha = 1.0;
 	} else if (s->kind == FL_SOLVER_NEWTON) {
-		if (newton_direction(s) && newton_step_negligible(s)) {
+		int newton = newton_direction(s);
+
+		s->step_dz = newton ? newton_step_dz(s, fl_linalg_dot(s->g, s->p, d)) : 0;
+		if (newton && newton_step_negligible(s)) {
 			/* The step is taken without a pass to check it: at
 			 * this size it is far inside the region where the full
 			 * Newton step is always accepted, and it makes the
@@ -452,6 +517,7 @@ static void next_step(struct fl_solver *s)
 				s->p[j] = -s->g[j];
 			s->dphi0 = -s->gnorm * s->gnorm;
 		}
+		s->step_dz = 0;
 		s->alpha = isfinite(1.0 / s->gnorm) ? 1.0 / s->gnorm : 1.0;
 		s->count = 0;
 		s->head = 0;
@@ -459,8 +525,10 @@ static void next_step(struct fl_solver *s)
 	s->halvings = 0;
 	/* Newton asks for the Hessian only at the full step, which is almost
 	 * always accepted; a shorter accepted step costs one re-evaluation
-	 * (PH_HESS) instead of a Hessian at every rejected trial. */
-	s->need_hess = s->kind == FL_SOLVER_NEWTON;
+	 * (PH_HESS) instead of a Hessian at every rejected trial, unless the
+	 * kept Hessian serves there. A step too small to change the Hessian
+	 * asks for none. */
+	s->need_hess = s->kind == FL_SOLVER_NEWTON && !newton_can_reuse(s, s->alpha);
 	set_trial(s);
 }
 
@@ -585,6 +653,15 @@ int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const d
 		s->f = ft;
 		s->iterations++;
 		s->have_hess = 0;
+		/* The kept Hessian is now this step further from w; after a
+		 * step that was not measured (not a Newton step) it is not
+		 * kept. */
+		if (s->step_dz > 0) {
+			s->hess_dz += s->alpha * s->step_dz;
+		} else {
+			s->hess_kept = 0;
+			s->hess_dz = 0;
+		}
 		if (hess != NULL)
 			set_hessian(s, hess);
 		next_step(s);

@@ -45,9 +45,16 @@ struct fl_solver {
 	int halvings;
 
 	/* Newton */
-	double *H; /* Hessian of f at w (full d*d) */
-	double *F; /* its Cholesky factor while solving */
-	int have_hess;
+	double *H;     /* Hessian of f at w (full d*d), or at an earlier point */
+	double *F;     /* its Cholesky factor while solving */
+	int have_hess; /* H was told at w itself */
+	/* Newton without shape constraints keeps H after a step too small to
+	 * change it (logreg.c, "Reusing the Hessian"): hess_kept says H holds
+	 * a Hessian (part of the state, checkpointed), hess_dz how far the
+	 * scores have moved since it was told, step_dz how far the full step
+	 * along p moves them (0: the direction is not a Newton step). */
+	int hess_kept;
+	double hess_dz, step_dz;
 
 	/* L-BFGS: ring buffer of the last m pairs s = w_{k+1} - w_k, y = g_{k+1} - g_k */
 	int m, count, head;

@@ -5,11 +5,14 @@
  *
  * What the state is: everything that a later ask or tell reads before
  * writing it. gt (told gradient), a (two-loop scratch), F (Cholesky scratch)
- * are always written before they are read within one call. H is set from
- * the told Hessian in the same tell that uses it (PH_START and PH_HESS
- * always ask for it, and an accepted trial either brings one or leads to
- * PH_HESS), and have_hess is likewise set in every tell before next_step
- * reads it; so neither carries information from one tell to the next.
+ * are always written before they are read within one call. have_hess is
+ * set in every tell before next_step reads it. H carries over from one
+ * tell to the next when Newton keeps it for reuse (hess_kept, logreg.c):
+ * version 2 stores it then, with the distances that decide its reuse.
+ * Version 1 (written before the Hessian was reused) is still read: it is a
+ * state with no Hessian kept. A state that version 1 can hold is written
+ * as version 1, so every state has one encoding and a restored solver
+ * saves the bytes it was restored from.
  * The L-BFGS ring is stored as the count pairs in use, each at its slot,
  * which also keeps a slot that lbfgs_remember() overwrote without
  * advancing (the oldest pair when the ring is full).
@@ -26,8 +29,10 @@
 #include <string.h>
 
 #define CKPT_MAGIC "FLSOLV1\n"
-#define CKPT_VERSION 1
-#define CKPT_HEADER 120
+#define CKPT_VERSION 2
+#define CKPT_HEADER_V1 120
+/* Version 2 adds f64 step_dz, f64 hess_dz, u32 hess_kept, u32 0. */
+#define CKPT_HEADER_V2 144
 
 struct ckpt_writer {
 	uint8_t *p;
@@ -109,10 +114,19 @@ static void get_f64s(struct ckpt_reader *rd, double *x, size_t n)
 }
 
 /* Bytes of a checkpoint; d <= FL_SOLVER_MAX_CHECKPOINT_D and count <= 1000
- * keep this far below 2^64. */
-static uint64_t ckpt_size(uint64_t d, uint64_t count, uint64_t errlen)
+ * keep this far below 2^64. Version 2 with a kept Hessian ends with its
+ * lower triangle (the one the Cholesky solve reads), row by row. */
+static uint64_t ckpt_size(uint32_t version, uint64_t d, uint64_t count, uint64_t errlen,
+                          uint32_t hess_kept)
 {
-	return CKPT_HEADER + errlen + 4 * d * 8 + count * (8 + 2 * d * 8);
+	return (version == 1 ? CKPT_HEADER_V1 : CKPT_HEADER_V2) + errlen + 4 * d * 8 +
+	       count * (8 + 2 * d * 8) + (hess_kept ? d * (d + 1) / 2 * 8 : 0);
+}
+
+/* The version a state is written in: 1 unless it holds what only 2 can. */
+static uint32_t ckpt_version(const struct fl_solver *s)
+{
+	return s->hess_kept || s->step_dz != 0 || s->hess_dz != 0 ? 2 : 1;
 }
 
 int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len)
@@ -120,6 +134,7 @@ int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len)
 	struct ckpt_writer wr;
 	uint8_t *b = NULL;
 	uint64_t size;
+	uint32_t version;
 	size_t d, errlen;
 	int r = FL_ERR_INTERNAL;
 
@@ -133,7 +148,8 @@ int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len)
 	}
 	d = s->d;
 	errlen = strnlen(s->errmsg, sizeof(s->errmsg));
-	size = ckpt_size(d, (uint64_t)s->count, errlen);
+	version = ckpt_version(s);
+	size = ckpt_size(version, d, (uint64_t)s->count, errlen, (uint32_t)s->hess_kept);
 	if (d > FL_SOLVER_MAX_CHECKPOINT_D || size > SIZE_MAX) {
 		r = fl_fail(FL_ERR_LIMIT, "solver: %zu coefficients are too many to checkpoint", d);
 		goto out;
@@ -146,7 +162,7 @@ int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len)
 	wr.p = b;
 	memcpy(wr.p, CKPT_MAGIC, 8);
 	wr.p += 8;
-	put_u32(&wr, CKPT_VERSION);
+	put_u32(&wr, version);
 	put_u32(&wr, (uint32_t)s->kind);
 	put_u64(&wr, (uint64_t)d);
 	put_f64(&wr, s->l2);
@@ -167,6 +183,12 @@ int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len)
 	put_u32(&wr, (uint32_t)s->head);
 	put_u32(&wr, (uint32_t)s->err);
 	put_u32(&wr, (uint32_t)errlen);
+	if (version == 2) {
+		put_f64(&wr, s->step_dz);
+		put_f64(&wr, s->hess_dz);
+		put_u32(&wr, (uint32_t)s->hess_kept);
+		put_u32(&wr, 0);
+	}
 	memcpy(wr.p, s->errmsg, errlen);
 	wr.p += errlen;
 	put_f64s(&wr, s->w, d);
@@ -180,6 +202,9 @@ int fl_solver_save(const struct fl_solver *s, uint8_t **buf, size_t *len)
 		put_f64s(&wr, s->S + (size_t)idx * d, d);
 		put_f64s(&wr, s->Y + (size_t)idx * d, d);
 	}
+	if (s->hess_kept)
+		for (size_t i = 0; i < d; i++)
+			put_f64s(&wr, s->H + i * d, i + 1);
 	if ((uint64_t)(wr.p - b) != size) {
 		r = fl_fail(FL_ERR_INTERNAL, "solver: checkpoint size mismatch");
 		goto out;
@@ -197,9 +222,11 @@ out:
 struct ckpt_header {
 	uint32_t version, kind, max_iter, m, phase, need_hess, converged;
 	uint32_t iterations, evaluations, halvings, count, head, errlen;
+	uint32_t hess_kept, reserved; /* version 2 */
 	int32_t err;
 	uint64_t d;
 	double l2, tol, f, gnorm, dphi0, alpha;
+	double step_dz, hess_dz; /* version 2 */
 };
 
 #define MALFORMED(...) fl_fail(FL_ERR_DATA, "solver checkpoint is malformed (" __VA_ARGS__)
@@ -210,8 +237,8 @@ static int check_header(const struct ckpt_header *h, size_t len)
 {
 	uint64_t want;
 
-	if (h->version != CKPT_VERSION)
-		return MALFORMED("version %u, expected %d)", h->version, CKPT_VERSION);
+	if (h->version != 1 && h->version != CKPT_VERSION)
+		return MALFORMED("version %u, expected 1 or %d)", h->version, CKPT_VERSION);
 	if (h->kind != FL_SOLVER_NEWTON && h->kind != FL_SOLVER_LBFGS)
 		return MALFORMED("unknown solver kind %u)", h->kind);
 	if (h->d == 0 || h->d > FL_SOLVER_MAX_CHECKPOINT_D)
@@ -256,7 +283,15 @@ static int check_header(const struct ckpt_header *h, size_t len)
 		return MALFORMED("error %d in phase %u)", (int)h->err, h->phase);
 	if (h->errlen >= sizeof(((struct fl_solver *)0)->errmsg))
 		return MALFORMED("error message of %u bytes)", h->errlen);
-	want = ckpt_size(h->d, h->count, h->errlen);
+	/* Only Newton keeps a Hessian; version 2 is written only for what
+	 * version 1 cannot hold. */
+	if (h->version == 2 && (h->kind != FL_SOLVER_NEWTON || h->hess_kept > 1 ||
+	                        h->reserved != 0 || !(isfinite(h->step_dz) && h->step_dz >= 0) ||
+	                        !(isfinite(h->hess_dz) && h->hess_dz >= 0) ||
+	                        (h->hess_kept == 0 && h->step_dz == 0 && h->hess_dz == 0)))
+		return MALFORMED("kept Hessian %u, step %g, distance %g)", h->hess_kept, h->step_dz,
+		                 h->hess_dz);
+	want = ckpt_size(h->version, h->d, h->count, h->errlen, h->hess_kept);
 	if (want != len)
 		return MALFORMED("%zu bytes, expected %llu)", len, (unsigned long long)want);
 	return 0;
@@ -270,10 +305,14 @@ static int read_header(const uint8_t *buf, size_t len, struct ckpt_header *h)
 	/* A prefix of the magic (a cut-off checkpoint) counts as short. */
 	if (len > 0 && memcmp(buf, CKPT_MAGIC, len < 8 ? len : 8) != 0)
 		return MALFORMED("not a solver checkpoint)");
-	if (len < CKPT_HEADER)
-		return MALFORMED("%zu bytes, shorter than the %d-byte header)", len, CKPT_HEADER);
+	if (len < CKPT_HEADER_V1)
+		return MALFORMED("%zu bytes, shorter than the %d-byte header)", len,
+		                 CKPT_HEADER_V1);
 	rd.p = buf + 8;
 	h->version = get_u32(&rd);
+	if (h->version == 2 && len < CKPT_HEADER_V2)
+		return MALFORMED("%zu bytes, shorter than the %d-byte header)", len,
+		                 CKPT_HEADER_V2);
 	h->kind = get_u32(&rd);
 	h->d = get_u64(&rd);
 	h->l2 = get_f64(&rd);
@@ -294,6 +333,14 @@ static int read_header(const uint8_t *buf, size_t len, struct ckpt_header *h)
 	h->head = get_u32(&rd);
 	h->err = (int32_t)get_u32(&rd);
 	h->errlen = get_u32(&rd);
+	h->step_dz = h->hess_dz = 0;
+	h->hess_kept = h->reserved = 0;
+	if (h->version == 2) {
+		h->step_dz = get_f64(&rd);
+		h->hess_dz = get_f64(&rd);
+		h->hess_kept = get_u32(&rd);
+		h->reserved = get_u32(&rd);
+	}
 	return check_header(h, len);
 }
 
@@ -329,7 +376,7 @@ int fl_solver_restore(const uint8_t *buf, size_t len, struct fl_solver **out)
 	}
 	if ((r = read_header(buf, len, &h)) != 0)
 		goto out;
-	rd.p = buf + CKPT_HEADER;
+	rd.p = buf + (h.version == 1 ? CKPT_HEADER_V1 : CKPT_HEADER_V2);
 	if (memchr(rd.p, '\0', h.errlen) != NULL) {
 		r = MALFORMED("NUL in the error message)");
 		goto out;
@@ -377,6 +424,17 @@ int fl_solver_restore(const uint8_t *buf, size_t len, struct fl_solver **out)
 		s->rho[idx] = get_f64(&rd);
 		get_f64s(&rd, s->S + (size_t)idx * d, d);
 		get_f64s(&rd, s->Y + (size_t)idx * d, d);
+	}
+	s->step_dz = h.step_dz;
+	s->hess_dz = h.hess_dz;
+	s->hess_kept = (int)h.hess_kept;
+	if (s->hess_kept) {
+		/* The lower triangle, mirrored: the Hessian is symmetric. */
+		for (size_t i = 0; i < d; i++)
+			get_f64s(&rd, s->H + i * d, i + 1);
+		for (size_t i = 0; i < d; i++)
+			for (size_t j = i + 1; j < d; j++)
+				s->H[i * d + j] = s->H[j * d + i];
 	}
 	*out = s;
 	s = NULL;
