@@ -10,9 +10,9 @@
 # and HistGradientBoostingClassifier (bench/splines.py). Prints the held-out
 # AUCs, the share of the plain -> boosting gap each closes, and the
 # training time of the spline model against the plain one (best of --reps,
-# interleaved; wall and CPU).
+# interleaved, each the mean of --inner runs back to back; wall and CPU).
 #
-#   bash bench/splines.sh [--build DIR] [--seed N] [--reps N]
+#   bash bench/splines.sh [--build DIR] [--seed N] [--reps N] [--inner N]
 #
 # --build defaults to build-bench/ in the source tree; it must hold
 # fedlead-node and fedlead-score. Runs locally, nothing else.
@@ -22,11 +22,13 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build-bench
 seed=1
 reps=3
+inner=5
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
 	--seed) seed=$2; shift 2 ;;
 	--reps) reps=$2; shift 2 ;;
+	--inner) inner=$2; shift 2 ;;
 	*) echo "splines.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -62,11 +64,13 @@ json.dump(nodur(s), open(f"{w}/spline-nd.json", "w"))
 json.dump(plain(nodur(s)), open(f"{w}/plain-nd.json", "w"))
 PYEOF
 
-# One training run: prints "wall cpu".
+# One measurement: $inner training runs back to back (a run is about
+# 0.2 s of CPU and time(1) counts in 0.01 s); prints "wall cpu" of one run.
 train() {
-	/usr/bin/time -f "%e %U %S" -o "$work/time" "$node" train --quiet --schema "$work/$1.json" \
-		--data "$work/train.csv" --l2 auto --out "$work/$1.fdl" >/dev/null
-	awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$work/time"
+	/usr/bin/time -f "%e %U %S" -o "$work/time" sh -c 'i=0; while [ $i -lt "$1" ]; do
+		"$2" train --quiet --schema "$3.json" --data "$4" --l2 auto --out "$3.fdl" >/dev/null || exit 1
+		i=$((i + 1)); done' sh "$inner" "$node" "$work/$1" "$work/train.csv"
+	awk -v k="$inner" '{ printf "%.3f %.3f\n", $1 / k, ($2 + $3) / k }' "$work/time"
 }
 auc() {
 	"$score" --model "$work/$1.fdl" --data "$work/test.csv" --eval --quiet | awk '/^AUC/ { print $2 }'

@@ -32,6 +32,8 @@
 #include "fedlead/splitmix.h"
 #include "fedlead/train.h"
 
+#include "core/rowset_int.h"
+
 #define COIL_SCHEMA FL_TEST_DATA "/coil2000/coil2000.schema.json"
 #define COIL_DATA FL_TEST_DATA "/coil2000/train.csv"
 #define BANK_SCHEMA FL_TEST_DATA "/bank-marketing/bank.schema.json"
@@ -539,6 +541,76 @@ static void test_spline_pairs(void **state)
 	free(y);
 }
 
+/* Standardises rs with its own statistics (as training does). */
+static void standardize_own(const struct fl_schema *s, struct fl_rowset *rs)
+{
+	struct fl_stats *st = NULL;
+	struct fl_scaler *sc = NULL;
+
+	assert_int_equal(fl_stats_new(s->dim, &st), 0);
+	fl_rowset_stats(rs, st);
+	assert_int_equal(fl_scaler_from_stats(s, st, &sc), 0);
+	assert_int_equal(fl_rowset_standardize(rs, sc), 0);
+	fl_scaler_free(sc);
+	fl_stats_free(st);
+}
+
+/*
+ * One pass over splines stored as pairs: the group x window terms are
+ * added by an SSE2 or an AVX2 copy of one kernel, which give the same bits
+ * (on a CPU without AVX2 both runs take the SSE2 copy); and the pass
+ * matches fl_linalg_logistic() on the dense encoded columns.
+ */
+static void test_spline_windows_simd(void **state)
+{
+	struct fl_schema *sd = spline_schema(), *sc = spline_schema();
+	struct fl_rowset *dense = spline_rows(sd, FL_ROWS_DENSE);
+	struct fl_rowset *rs = spline_rows(sc, FL_ROWS_COMPACT);
+	size_t d = sd->dim;
+	double *w = malloc(d * sizeof(double)), *c = malloc(rs->n * sizeof(double));
+	double *g[3], *h[3], l[3];
+	uint64_t rng = 5;
+
+	(void)state;
+	assert_non_null(w);
+	assert_non_null(c);
+	for (int k = 0; k < 3; k++) {
+		g[k] = malloc(d * sizeof(double));
+		h[k] = malloc(d * d * sizeof(double));
+		assert_non_null(g[k]);
+		assert_non_null(h[k]);
+	}
+	assert_true(rs->ns > 0 && rs->nk > 0);
+	standardize_own(sd, dense);
+	standardize_own(sc, rs);
+	for (size_t j = 0; j < d; j++)
+		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	for (size_t i = 0; i < rs->n; i++)
+		c[i] = rs->y[i] > 0.5 ? 3.0 : 1.0;
+	rs->chunk_rows = 1000;
+	assert_int_equal(fl_rowset_logistic(rs, c, w, 2, &l[0], g[0], h[0]), 0);
+	fl_rowset_pass_no_avx2 = 1;
+	assert_int_equal(fl_rowset_logistic(rs, c, w, 2, &l[1], g[1], h[1]), 0);
+	fl_rowset_pass_no_avx2 = 0;
+	assert_true(l[0] == l[1]);
+	assert_memory_equal(g[0], g[1], d * sizeof(double));
+	assert_memory_equal(h[0], h[1], d * d * sizeof(double));
+	assert_int_equal(fl_rowset_logistic(dense, c, w, 1, &l[2], g[2], h[2]), 0);
+	assert_true(fabs(l[0] - l[2]) <= 1e-13 * fabs(l[2]));
+	assert_true(rel_diff(g[2], g[0], d) <= 1e-12);
+	assert_true(rel_diff(h[2], h[0], d * d) <= 1e-12);
+	for (int k = 0; k < 3; k++) {
+		free(g[k]);
+		free(h[k]);
+	}
+	free(w);
+	free(c);
+	fl_rowset_free(rs);
+	fl_rowset_free(dense);
+	fl_schema_free(sd);
+	fl_schema_free(sc);
+}
+
 /* The split in place keeps fl_dataset_split()'s rows, in order. */
 static void test_split_in_place(void **state)
 {
@@ -609,6 +681,7 @@ int main(void)
 	        cmocka_unit_test(test_train_both_layouts),
 	        cmocka_unit_test(test_threads_bit_identical),
 	        cmocka_unit_test(test_spline_pairs),
+	        cmocka_unit_test(test_spline_windows_simd),
 	        cmocka_unit_test(test_split_in_place),
 	        cmocka_unit_test(test_not_one_hot),
 	};

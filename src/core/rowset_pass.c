@@ -39,6 +39,7 @@
 #include "fedlead/linalg.h"
 #include "fedlead/parallel.h"
 #include "fedlead/spline.h"
+#include "rowset_int.h"
 
 #define W FL_SPLINE_WINDOW
 
@@ -62,6 +63,7 @@ struct partial {
 	double *B;      /* compact: (d + 1) * nd, group column x dense column */
 	double *scaled; /* compact: SUB_ROWS * nd */
 	double *xs;     /* splines: SUB_ROWS * nde, the widened dense rows */
+	uint32_t *wpos; /* splines: SUB_ROWS * ns, each window's first widened column */
 	uint32_t *kt;   /* compact: nk * SUB_ROWS, a sub-block's slots by group */
 	size_t *rowoff; /* compact: nk * SUB_ROWS, k * (d + 1) of each slot */
 };
@@ -87,6 +89,7 @@ static void partial_free(struct partial *p)
 	free(p->B);
 	free(p->scaled);
 	free(p->xs);
+	free(p->wpos);
 	free(p->kt);
 	free(p->rowoff);
 }
@@ -101,7 +104,8 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 		return FL_ERR_NOMEM;
 	if (!compact(rs))
 		return 0;
-	if (rs->ns > 0 && (p->xs = fl_matrix_alloc(SUB_ROWS, nd)) == NULL)
+	if (rs->ns > 0 && ((p->xs = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
+	                   (p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL))
 		return FL_ERR_NOMEM;
 	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
@@ -141,6 +145,78 @@ static void axpy(size_t n, double a, const double *restrict x, double *restrict 
 		y[i] += a * x[i];
 }
 
+/* A sub-block of widened rows, for group_windows(). */
+struct windows {
+	size_t rows, ns, nde, nk;
+	const double *X;      /* rows x nde widened rows */
+	const uint32_t *wpos; /* rows x ns: each window's first widened column */
+	const double *h, *V;  /* rows; rows x nk or NULL (all ones) */
+	const uint32_t *K;    /* rows x nk */
+	double *B;            /* (d + 1) x nde */
+};
+
+/*
+ * The group x spline terms of B: row k of B gathers h_i v_ig b_i at each
+ * window of a lead whose group g sets column k. These are the bits of
+ * axpy() over the whole widened row (each entry adds the same products in
+ * the same row order; the columns left out are zeros, which add nothing),
+ * at a third of the stores: a window is one vector of four lanes, two SSE2
+ * operations or one AVX2 operation in the copy compiled for it (a multiply
+ * and an add each, never fused, so both copies give the same bits).
+ * Row by row: a lead's windows go to different rows of B, so the stores
+ * do not wait on each other as a walk of one pair over the rows would.
+ */
+static inline __attribute__((always_inline)) void group_windows_body(const struct windows *a)
+{
+	/* Unaligned and aliasing like the intrinsics' __m256d_u. */
+	typedef double v4 __attribute__((vector_size(32), aligned(8), may_alias));
+	/* Locals: the stores may alias anything, and would make the compiler
+	 * read the arguments again. */
+	size_t rows = a->rows, ns = a->ns, nde = a->nde, nk = a->nk;
+	const double *X = a->X, *h = a->h, *V = a->V;
+	const uint32_t *wpos = a->wpos, *K = a->K;
+	double *B = a->B;
+
+	for (size_t i = 0; i < rows; i++) {
+		const double *x = X + i * nde;
+		const uint32_t *wp = wpos + i * ns, *k = K + i * nk;
+
+		for (size_t g = 0; g < nk; g++) {
+			double hv = V == NULL ? h[i] : h[i] * V[i * nk + g];
+			v4 hvv = {hv, hv, hv, hv};
+			double *bk = B + (size_t)k[g] * nde;
+
+			for (size_t f = 0; f < ns; f++)
+				*(v4 *)(bk + wp[f]) += hvv * *(const v4 *)(x + wp[f]);
+		}
+	}
+}
+
+static void group_windows_sse2(const struct windows *a)
+{
+	group_windows_body(a);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) static void group_windows_avx2(const struct windows *a)
+{
+	group_windows_body(a);
+}
+#endif
+
+int fl_rowset_pass_no_avx2; /* rowset_int.h */
+
+static void group_windows(const struct windows *a)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (!fl_rowset_pass_no_avx2 && __builtin_cpu_supports("avx2")) {
+		group_windows_avx2(a);
+		return;
+	}
+#endif
+	group_windows_sse2(a);
+}
+
 /* y = a x, element by element, two lanes at a time as axpy(). */
 static void scale(size_t n, double a, const double *restrict x, double *restrict y)
 {
@@ -163,23 +239,27 @@ static void scale(size_t n, double a, const double *restrict x, double *restrict
 
 /* Rows [i0, i0 + rows) widened into xs: the dense block, then each spline
  * block's columns with its window's four values. */
-static const double *widen(const struct pass *ps, size_t i0, size_t rows, double *xs)
+static const double *widen(const struct pass *ps, size_t i0, size_t rows, double *xs,
+                           uint32_t *wpos)
 {
 	const struct fl_rowset *rs = ps->rs;
 	size_t nd = rs->nd, nde = ps->nde, ns = rs->ns;
 
 	for (size_t i = 0; i < rows; i++) {
-		double *x = xs + i * nde, *sb = x + nd;
+		double *x = xs + i * nde;
 		const uint32_t *st = rs->S + (i0 + i) * ns;
 		const double *b = rs->B + (i0 + i) * ns * W;
+		size_t a = nd;
 
 		memcpy(x, rs->X + (i0 + i) * nd, nd * sizeof(double));
-		memset(sb, 0, (nde - nd) * sizeof(double));
+		memset(x + nd, 0, (nde - nd) * sizeof(double));
 		for (size_t f = 0; f < ns; f++) {
 			const struct fl_rowset_spline *sp = &rs->sp[f];
+			uint32_t q = (uint32_t)(a + (st[f] - sp->off));
 
-			memcpy(sb + (st[f] - sp->off), b + f * W, W * sizeof(double));
-			sb += sp->end - sp->off;
+			memcpy(x + q, b + f * W, W * sizeof(double));
+			wpos[i * ns + f] = q;
+			a += sp->end - sp->off;
 		}
 	}
 	return xs;
@@ -205,7 +285,7 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		const uint32_t *Kb = rs->K + i0 * nk;
 
 		if (ns > 0)
-			Xb = widen(ps, i0, rows, p->xs);
+			Xb = widen(ps, i0, rows, p->xs, p->wpos);
 		if (nd > 0)
 			cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)nd, 1.0,
 			            Xb, (blasint)nd, ps->wd, 1, 0.0, z, 1);
@@ -251,16 +331,31 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nd,
 			            (blasint)rows, 1.0, p->scaled, (blasint)nd, 1.0, p->hdd,
 			            (blasint)nd);
-			/* dense x group: row k of B gathers h_i xd_i */
+			/* dense x group: row k of B gathers h_i xd_i; with splines,
+			 * from the dense block here and from the windows in
+			 * group_windows() */
 			for (size_t i = 0; i < rows; i++) {
 				const uint32_t *k = Kb + i * nk;
 				const double *xi = Xb + i * nd;
 
 				for (size_t g = 0; g < nk; g++) {
 					double hv = Vb == NULL ? h[i] : h[i] * Vb[i * nk + g];
-					axpy(nd, hv, xi, p->B + (size_t)k[g] * nd);
+
+					axpy(ns > 0 ? rs->nd : nd, hv, xi,
+					     p->B + (size_t)k[g] * nd);
 				}
 			}
+			if (ns > 0)
+				group_windows(&(struct windows){.rows = rows,
+				                                .ns = ns,
+				                                .nde = nd,
+				                                .nk = nk,
+				                                .X = Xb,
+				                                .wpos = p->wpos,
+				                                .h = h,
+				                                .V = Vb,
+				                                .K = Kb,
+				                                .B = p->B});
 		}
 		/* group x group, pair by pair over the sub-block: the rows' pairs
 		 * of two groups fall in one small block of the Hessian, which
