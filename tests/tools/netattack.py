@@ -24,6 +24,8 @@ measures held connections, not a connect() storm. Standard library only;
 127.0.0.1 only.
 """
 import argparse
+import os
+import re
 import selectors
 import signal
 import socket
@@ -136,8 +138,21 @@ def pb_field(num, wire, payload):
     return pb_varint(num << 3 | 2) + pb_varint(len(payload)) + payload
 
 
-# The wire protocol version of include/fedlead/wire.h (FL_WIRE_PROTOCOL_VERSION).
-PROTOCOL_VERSION = 6
+def protocol_version():
+    """FL_WIRE_PROTOCOL_VERSION, read from include/fedlead/wire.h: a copy here
+    would fall behind the next version bump (and the attacker would then be
+    refused at its Hello, never reaching the limits under test)."""
+    wire_h = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include",
+                          "fedlead", "wire.h")
+    with open(wire_h) as f:
+        for line in f:
+            m = re.match(r"#define FL_WIRE_PROTOCOL_VERSION (\d+)$", line.strip())
+            if m:
+                return int(m.group(1))
+    raise SystemExit("netattack: no FL_WIRE_PROTOCOL_VERSION in " + wire_h)
+
+
+PROTOCOL_VERSION = protocol_version()
 
 
 def hello_frame(fingerprint, federation):
