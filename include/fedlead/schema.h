@@ -238,9 +238,11 @@ struct fl_schema_draft_opts {
 	 * round (with round_clip). */
 	int transforms;
 	/* The clip ranges of the federation's schema round: the 1st and 99th
-	 * percentiles (by rank, never the first or last: the minimum and
-	 * maximum are single leads), rounded outward to two significant
-	 * digits; none for a column of fewer than 3 values. */
+	 * percentiles (by rank, never the first or last), rounded outward to
+	 * two significant digits; none for a column of fewer than 3 values.
+	 * Below about 200 values the ranks are the second smallest and
+	 * largest: still one lead's value, rounded (an open privacy finding;
+	 * README.md, "One schema for the federation"). */
 	int round_clip;
 };
 

@@ -34,7 +34,8 @@ int fl_schema_round_strip(const char *json, size_t len, char **out);
  * feature's drafted transform ("spline", "bins" or "log1p") and its
  * "knots", and with FL_STRIP_CLIP also that feature's clip range, which
  * the caller drafted for the round (fl_schema_draft_opts.round_clip: the
- * 1st and 99th percentiles, never a single lead's value). Every other
+ * 1st and 99th percentiles, never the minimum or maximum; below about 200
+ * leads the second smallest and largest, rounded). Every other
  * clip range, and "special" and "monotone", stay at the site.
  */
 int fl_schema_round_strip_flags(const char *json, size_t len, unsigned flags, char **out);

@@ -101,10 +101,8 @@ struct fl_fednode {
 	double *placed;
 	size_t n_placed;
 	uint64_t dp_knots_planned; /* the Welcome's Plan.privacy_knots_releases */
-	/* The task being answered, decided before its rows are read
-	 * (update_admit()): the threshold in force and, under differential
-	 * privacy, the release it makes. */
-	unsigned task_t;
+	/* Under differential privacy, the release of the task being answered,
+	 * decided before its rows are read (update_admit()). */
 	struct dp_admitted *adm;
 	uint64_t row_passes; /* fl_fednode_row_passes() */
 };
@@ -1788,7 +1786,6 @@ static int update_admit(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
 		              "participants + max_colluders)",
 		              (unsigned long long)ref->round, t, n->task_secagg->n_participants,
 		              n->pol.max_colluders, n->pol.max_colluders == 1 ? "" : "s");
-	n->task_t = t;
 	return dp_on(n) ? dp_admit(n, ref, kind, nv, t) : 0;
 }
 
@@ -1803,25 +1800,24 @@ static int reply_update(struct fl_fednode *n, const Fedlead__Wire__RoundRef *ref
                         size_t *len)
 {
 	if (n->secure) {
-		unsigned t = n->task_t;
-		const struct dp_admitted *a = NULL;
-		int r;
+		/* The threshold update_admit() checked. */
+		unsigned t = n->task_secagg->threshold;
+		int r = 0;
 
-		if (dp_on(n) &&
-		    (kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL ||
-		     kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS ||
-		     kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST) &&
-		    (a = dp_take(n, ref->round, kind)) == NULL)
-			return FL_ERR_INVALID;
-		if (a != NULL && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL &&
-		    (r = dp_release(n, ref, values, a)) != 0)
-			return r;
-		if (a != NULL && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS &&
-		    (r = dp_stats_release(n, ref, values, a)) != 0)
-			return r;
-		if (a != NULL && kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_HIST &&
-		    (r = dp_knots_release(n, ref, values, a)) != 0)
-			return r;
+		if (dp_on(n) && kind != FEDLEAD__WIRE__UPDATE_KIND__UPDATE_FEDAVG) {
+			const struct dp_admitted *a = dp_take(n, ref->round, kind);
+
+			if (a == NULL)
+				return FL_ERR_INVALID;
+			if (kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_EVAL)
+				r = dp_release(n, ref, values, a);
+			else if (kind == FEDLEAD__WIRE__UPDATE_KIND__UPDATE_STATS)
+				r = dp_stats_release(n, ref, values, a);
+			else
+				r = dp_knots_release(n, ref, values, a);
+			if (r != 0)
+				return r;
+		}
 		r = fl_secagg_node_start(n->federation_id, ref, n->task_secagg, t, n->identity,
 		                         n->key, n->task_hash,
 		                         &(struct fl_secagg_policy){(unsigned)n->pol.min_partners,
