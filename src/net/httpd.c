@@ -12,6 +12,7 @@
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -407,6 +408,16 @@ static void bind_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->evcon = cbarg;
+	{
+		/* An answer ends in a segment shorter than the MSS, which Nagle
+		 * holds back until the client acknowledges the previous one, and
+		 * a client delays that acknowledgement (up to 40 ms on Linux):
+		 * a batch's answer waited for it. */
+		int one = 1;
+
+		(void)setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one,
+		                 sizeof(one));
+	}
 	bufferevent_decref(c->bev);
 	{
 		char *host = NULL;

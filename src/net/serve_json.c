@@ -44,6 +44,7 @@ struct scan {
 struct value {
 	size_t off, len; /* in scan.buf */
 	int set;
+	size_t name_len; /* strlen() of the column's name, for the request */
 };
 
 static void skip_ws(struct scan *s)
@@ -269,7 +270,7 @@ struct fields {
 static int scan_lead(struct scan *s, const struct fl_serve_columns *c, struct value *vals,
                      struct fields *fs, size_t *newlines)
 {
-	size_t unknown[MAX_UNKNOWN_KEYS][2], n_unknown = 0, total = 0;
+	size_t unknown[MAX_UNKNOWN_KEYS][2], n_unknown = 0, total = 0, next = 0;
 	char num[64];
 	int r;
 
@@ -288,10 +289,13 @@ static int scan_lead(struct scan *s, const struct fl_serve_columns *c, struct va
 			return 1;
 		if ((r = scan_string(s, &koff, &klen)) != 0)
 			return r;
-		for (size_t k = 0; k < c->n; k++)
-			if (strlen(c->name[k]) == klen &&
+		/* Senders keep one order of keys: look first where the last
+		 * key's column leaves off. */
+		for (size_t j = 0, k = next; j < c->n; j++, k = k + 1 < c->n ? k + 1 : 0)
+			if (vals[k].name_len == klen &&
 			    memcmp(c->name[k], s->buf + koff, klen) == 0) {
 				col = k;
+				next = k + 1 < c->n ? k + 1 : 0;
 				break;
 			}
 		if (col == SIZE_MAX) {
@@ -347,8 +351,11 @@ static int scan_lead(struct scan *s, const struct fl_serve_columns *c, struct va
 			if (reserve(s, 1) != 0)
 				return -1;
 			s->buf[s->used++] = '\0';
-			if (col != SIZE_MAX)
-				vals[col] = (struct value){voff, vlen, 1};
+			if (col != SIZE_MAX) {
+				vals[col].off = voff;
+				vals[col].len = vlen;
+				vals[col].set = 1;
+			}
 		}
 		skip_ws(s);
 		if (s->p < s->end && *s->p == ',') {
@@ -478,6 +485,8 @@ int fl_serve_json_fast(const char *body, size_t len, const struct fl_serve_colum
 		return 1;
 	if ((vals = calloc(c->n, sizeof(*vals))) == NULL)
 		return FL_ERR_NOMEM;
+	for (size_t k = 0; k < c->n; k++)
+		vals[k].name_len = strlen(c->name[k]);
 	/* The decoded text is about the body's size (keys and values without
 	 * quotes and escapes, a NUL a value): one block, rarely grown. */
 	if (reserve(&s, len + len / 8 + 64) != 0) {

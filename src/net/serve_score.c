@@ -21,6 +21,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "fedlead/numfmt.h"
 #include "fedlead/rows.h"
 #include "fedlead/serve.h"
 #include "fedlead/source.h"
@@ -500,13 +501,33 @@ static int parse_query(const char *q, int *n_reasons, enum fl_reasons_dir *dir,
 
 /* ---- scoring ---- */
 
+/* "%.17g" of v: fl_numfmt_g() writes the same bytes as printf at a
+ * fraction of its cost, which was two fifths of a batch's time. */
+static void put_g17(FILE *fp, double v)
+{
+	char buf[FL_NUMFMT_MAX];
+
+	fwrite_unlocked(buf, 1, fl_numfmt_g(buf, v, 17), fp);
+}
+
+static void put_u64(FILE *fp, uint64_t v)
+{
+	char buf[FL_NUMFMT_MAX];
+
+	fwrite_unlocked(buf, 1, fl_numfmt_u64(buf, v), fp);
+}
+
 static void put_reasons(FILE *fp, const char *key, const struct fl_reason *rs, size_t n)
 {
-	fprintf(fp, ", \"%s\": [", key);
+	fputs_unlocked(", \"", fp);
+	fputs_unlocked(key, fp);
+	fputs_unlocked("\": [", fp);
 	for (size_t k = 0; k < n; k++) {
 		fputs_unlocked(k ? ", {\"reason\": " : "{\"reason\": ", fp);
 		put_json_cstr(fp, rs[k].text);
-		fprintf(fp, ", \"contribution\": %.17g}", rs[k].contribution);
+		fputs_unlocked(", \"contribution\": ", fp);
+		put_g17(fp, rs[k].contribution);
+		putc_unlocked('}', fp);
 	}
 	putc_unlocked(']', fp);
 }
@@ -568,11 +589,15 @@ static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s
 		if (id != NULL)
 			put_json_cstr(fp, id);
 		else
-			fprintf(fp, "%llu", (unsigned long long)fl_rows_index(rows));
-		fprintf(fp, ", \"score\": %.17g, \"logit\": %.17g", fl_sigmoid(z), z);
-		if ((d = fl_serve_decile(sm, z)) > 0)
-			fprintf(fp, ", \"decile\": %d", d);
-		else
+			put_u64(fp, fl_rows_index(rows));
+		fputs_unlocked(", \"score\": ", fp);
+		put_g17(fp, fl_sigmoid(z));
+		fputs_unlocked(", \"logit\": ", fp);
+		put_g17(fp, z);
+		if ((d = fl_serve_decile(sm, z)) > 0) {
+			fputs_unlocked(", \"decile\": ", fp);
+			put_u64(fp, (uint64_t)d);
+		} else
 			fputs_unlocked(", \"decile\": null", fp);
 		if (dir & FL_REASONS_UP) {
 			nr = fl_score_reasons(m, b, rec, raw, x, n_reasons, 1, rs);
