@@ -95,16 +95,23 @@ struct fl_reason {
 };
 
 /*
- * The strongest n (0..FL_MAX_REASONS) reason codes of one sign of a lead
- * (sign 1: towards conversion, -1: against), strongest first, exactly as
- * fl_score_file() writes them: rec is the lead's CSV record read through
- * b, raw its raw encoded row and x the same row standardised. Returns how
- * many were filled (fewer when the lead has fewer contributions of that
- * sign). For a caller that scores leads one at a time (the scoring
- * service).
+ * Reason codes for a caller that scores leads one at a time (the scoring
+ * service): the model's table of reasons is built once by
+ * fl_reasoner_new() (FL_ERR_NOMEM), not per lead.
+ *
+ * fl_reasoner_reasons() gives the strongest n (0..FL_MAX_REASONS) reason
+ * codes of one sign of a lead (sign 1: towards conversion, -1: against),
+ * strongest first, exactly as fl_score_file() writes them: rec is the
+ * lead's CSV record read through b, raw its raw encoded row and x the same
+ * row standardised. Returns how many were filled (fewer when the lead has
+ * fewer contributions of that sign).
  */
-size_t fl_score_reasons(const struct fl_model *m, const struct fl_binding *b,
-                        const struct fl_csv_record *rec, const double *raw, const double *x, int n,
-                        int sign, struct fl_reason *out);
+struct fl_reasoner;
+
+int fl_reasoner_new(const struct fl_model *m, struct fl_reasoner **out);
+size_t fl_reasoner_reasons(struct fl_reasoner *r, const struct fl_binding *b,
+                           const struct fl_csv_record *rec, const double *raw, const double *x,
+                           int n, int sign, struct fl_reason *out);
+void fl_reasoner_free(struct fl_reasoner *r);
 
 #endif

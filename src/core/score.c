@@ -19,6 +19,7 @@
 #include "fedlead/file.h"
 #include "fedlead/linalg.h"
 #include "fedlead/numfmt.h"
+#include "fedlead/obuf.h"
 #include "fedlead/parallel.h"
 #include "fedlead/rows.h"
 #include "fedlead/source.h"
@@ -340,90 +341,6 @@ static void write_header(FILE *fp, const struct fl_model *m, const struct fl_sco
 	fputc('\n', fp);
 }
 
-/* ---- text built in memory ---- */
-
-struct obuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-/* Room for n more bytes; on failure oom is set and nothing more is kept. */
-static int obuf_room(struct obuf *b, size_t n)
-{
-	size_t cap;
-	char *np;
-
-	if (b->oom)
-		return -1;
-	if (n <= b->cap - b->len)
-		return 0;
-	cap = b->cap ? b->cap : 4096;
-	while (cap - b->len < n) {
-		if (cap > SIZE_MAX / 2) {
-			b->oom = 1;
-			return -1;
-		}
-		cap *= 2;
-	}
-	if ((np = realloc(b->p, cap)) == NULL) {
-		b->oom = 1;
-		return -1;
-	}
-	b->p = np;
-	b->cap = cap;
-	return 0;
-}
-
-static void obuf_put(struct obuf *b, const void *p, size_t n)
-{
-	if (n > 0 && obuf_room(b, n) == 0) {
-		memcpy(b->p + b->len, p, n);
-		b->len += n;
-	}
-}
-
-static void obuf_char(struct obuf *b, char c)
-{
-	if (obuf_room(b, 1) == 0)
-		b->p[b->len++] = c;
-}
-
-/* put_field() into a buffer: quoted only when RFC 4180 requires it. */
-static void obuf_field(struct obuf *b, const char *s, size_t n)
-{
-	size_t q = 0;
-	char *d;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == ',' || c == '"' || c == '\r' || c == '\n')
-			q = 1;
-	}
-	if (!q) {
-		obuf_put(b, s, n);
-		return;
-	}
-	if (obuf_room(b, 2 * n + 2) != 0)
-		return;
-	d = b->p + b->len;
-	*d++ = '"';
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			*d++ = '"';
-		*d++ = s[i];
-	}
-	*d++ = '"';
-	b->len = (size_t)(d - b->p);
-}
-
-static void obuf_fixed(struct obuf *b, double v, int places)
-{
-	if (obuf_room(b, FL_NUMFMT_MAX) == 0)
-		b->len += fl_numfmt_fixed(b->p + b->len, v, places);
-}
-
 /* Output goes to a temporary file beside the target and is renamed into
  * place only when complete, so a failed run never leaves a partial file
  * that looks finished. Mode: what an ordinary file gets under the umask. */
@@ -493,7 +410,7 @@ struct batch {
 	size_t *id_at; /* offset of the id text, SIZE_MAX: none */
 	struct fl_csv_field *fields;
 	size_t n_fields, cap_fields;
-	struct obuf text;
+	struct fl_obuf text;
 	int err; /* reading failed: err and its message */
 	char msg[FL_ERRMSG_MAX];
 };
@@ -502,7 +419,7 @@ struct batch {
 struct slice {
 	double *x;
 	struct cand cand;
-	struct obuf out;
+	struct fl_obuf out;
 };
 
 struct pass {
@@ -576,13 +493,13 @@ static int batch_keep(struct batch *b, const struct fl_csv_record *rec, const ch
 
 		b->fields[b->n_fields++] =
 		        (struct fl_csv_field){(const char *)(uintptr_t)b->text.len, f->len};
-		obuf_put(&b->text, f->s, f->len);
-		obuf_char(&b->text, '\0');
+		fl_obuf_put(&b->text, f->s, f->len);
+		fl_obuf_char(&b->text, '\0');
 	}
 	b->id_at[i] = SIZE_MAX;
 	if (id != NULL) {
 		b->id_at[i] = b->text.len;
-		obuf_put(&b->text, id, strlen(id) + 1);
+		fl_obuf_put(&b->text, id, strlen(id) + 1);
 	}
 	return b->text.oom ? FL_ERR_NOMEM : 0;
 }
@@ -609,17 +526,17 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 {
 	const struct fl_model *m = ps->m;
 	const struct fl_score_opts *o = ps->o;
-	struct obuf *out = &sl->out;
+	struct fl_obuf *out = &sl->out;
 	size_t at = out->len, n_cand = 0;
 	size_t hdr = sizeof(struct line_hdr) + (ps->ext ? sizeof(struct line_ext) : 0);
 	struct line_hdr h = {0, 0};
 	/* index UINT64_MAX: the line has its id. */
 	struct line_ext e = {id != NULL ? UINT64_MAX : index, z, label};
 
-	if (obuf_room(out, hdr) == 0)
+	if (fl_obuf_room(out, hdr) == 0)
 		out->len += hdr;
 	if (id != NULL) {
-		obuf_field(out, id, strlen(id));
+		fl_obuf_csv_field(out, id, strlen(id));
 	} else if (ps->ext) {
 		/* The position is written in the second phase (write_scores()). */
 	} else {
@@ -628,10 +545,10 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 		 * person join the scores back to the file. */
 		char num[24];
 
-		obuf_put(out, num, fl_numfmt_u64(num, index));
+		fl_obuf_put(out, num, fl_numfmt_u64(num, index));
 	}
-	obuf_char(out, ',');
-	obuf_fixed(out, fl_sigmoid(z), 6);
+	fl_obuf_char(out, ',');
+	fl_obuf_fixed(out, fl_sigmoid(z), 6);
 	h.head = (uint32_t)(out->len - at - hdr);
 	if (o->n_reasons > 0)
 		n_cand = candidates(m, ps->rt, x, &sl->cand);
@@ -649,18 +566,18 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 			struct rtext t;
 
 			if (k >= nr) {
-				obuf_put(out, ",,", 2);
+				fl_obuf_put(out, ",,", 2);
 				continue;
 			}
 			reason_text(m, fl_rows_binding(ps->rows), rec, raw, reasons[k].feature,
 			            reasons[k].part, &t);
-			obuf_char(out, ',');
-			obuf_field(out, t.s, t.n);
-			obuf_char(out, ',');
-			obuf_fixed(out, reasons[k].contribution, 4);
+			fl_obuf_char(out, ',');
+			fl_obuf_csv_field(out, t.s, t.n);
+			fl_obuf_char(out, ',');
+			fl_obuf_fixed(out, reasons[k].contribution, 4);
 		}
 	}
-	obuf_char(out, '\n');
+	fl_obuf_char(out, '\n');
 	if (!out->oom) {
 		h.tail = (uint32_t)(out->len - at - hdr - h.head);
 		memcpy(out->p + at, &h, sizeof(h));
@@ -777,14 +694,14 @@ static void step_chunk(void *arg, size_t c)
 /* Output lines waiting for their ranks: in memory up to a bound, then in an
  * unlinked file. */
 struct pending {
-	struct obuf mem;
+	struct fl_obuf mem;
 	size_t bound;
 	FILE *fp; /* once spilled */
 	const char *dir;
 	int ext; /* each line has a struct line_ext */
 	/* reading back */
 	size_t at;
-	struct obuf line;
+	struct fl_obuf line;
 };
 
 static int pending_io(const struct pending *p, const char *what)
@@ -798,7 +715,7 @@ static int pending_add(struct pending *p, struct fl_ranker *rk, const char *data
 	int fd, r;
 
 	if (p->fp == NULL && p->mem.len + n <= p->bound) {
-		obuf_put(&p->mem, data, n);
+		fl_obuf_put(&p->mem, data, n);
 		return p->mem.oom ? FL_ERR_NOMEM : 0;
 	}
 	if (p->fp == NULL) {
@@ -846,7 +763,7 @@ static int pending_next(struct pending *p, const char **head, size_t *hl, const 
 		if (fread(&h, sizeof(h), 1, p->fp) != 1 || (xl > 0 && fread(e, xl, 1, p->fp) != 1))
 			return pending_io(p, "read");
 		p->line.len = 0;
-		if (obuf_room(&p->line, (size_t)h.head + h.tail) != 0)
+		if (fl_obuf_room(&p->line, (size_t)h.head + h.tail) != 0)
 			return FL_ERR_NOMEM;
 		if (h.head + (size_t)h.tail > 0 &&
 		    fread(p->line.p, (size_t)h.head + h.tail, 1, p->fp) != 1)
@@ -1316,7 +1233,7 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
                         struct fl_ranker *rk, FILE *fp, struct spool *sp,
                         const struct fl_score_report *rep)
 {
-	struct obuf line = {NULL, 0, 0, 0};
+	struct fl_obuf line = {NULL, 0, 0, 0};
 	uint64_t end = pt->leads[0], base = 0;
 	size_t k = 0;
 	int r = 0;
@@ -1346,13 +1263,13 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 			break;
 		line.len = 0;
 		if (pt->p[k].ext && e.index != UINT64_MAX)
-			obuf_put(&line, num, fl_numfmt_u64(num, base + e.index));
-		obuf_put(&line, head, hl);
-		obuf_char(&line, ',');
-		obuf_put(&line, num, fl_numfmt_u64(num, rank));
-		obuf_char(&line, ',');
-		obuf_put(&line, num, fl_numfmt_u64(num, (uint64_t)decile));
-		obuf_put(&line, tail, tl);
+			fl_obuf_put(&line, num, fl_numfmt_u64(num, base + e.index));
+		fl_obuf_put(&line, head, hl);
+		fl_obuf_char(&line, ',');
+		fl_obuf_put(&line, num, fl_numfmt_u64(num, rank));
+		fl_obuf_char(&line, ',');
+		fl_obuf_put(&line, num, fl_numfmt_u64(num, (uint64_t)decile));
+		fl_obuf_put(&line, tail, tl);
 		if (line.oom) {
 			r = FL_ERR_NOMEM;
 			break;
@@ -1613,36 +1530,64 @@ int fl_score_explain(const struct fl_model *m, FILE *fp, int top)
 	return ferror(fp) ? fl_fail(FL_ERR_IO, "write failed") : 0;
 }
 
-size_t fl_score_reasons(const struct fl_model *m, const struct fl_binding *b,
-                        const struct fl_csv_record *rec, const double *raw, const double *x, int n,
-                        int sign, struct fl_reason *out)
-{
-	struct reason reasons[FL_MAX_REASONS];
+/* A reason's text is copied whole into the caller's fl_reason. */
+_Static_assert(sizeof(((struct fl_reason *)0)->text) == REASON_TEXT, "reason text sizes differ");
+
+struct fl_reasoner {
+	const struct fl_model *m;
 	struct rtab rt;
 	struct cand cand;
-	size_t nr = 0;
+};
+
+int fl_reasoner_new(const struct fl_model *m, struct fl_reasoner **out)
+{
+	struct fl_reasoner *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (r == NULL)
+		return FL_ERR_NOMEM;
+	r->m = m;
+	if (rtab_init(m, &r->rt) != 0) {
+		free(r);
+		return FL_ERR_NOMEM;
+	}
+	r->cand.rp = malloc((r->rt.n_parts > 0 ? r->rt.n_parts : 1) * sizeof(*r->cand.rp));
+	r->cand.c = malloc((r->rt.n_parts > 0 ? r->rt.n_parts : 1) * sizeof(*r->cand.c));
+	if (r->cand.rp == NULL || r->cand.c == NULL) {
+		fl_reasoner_free(r);
+		return FL_ERR_NOMEM;
+	}
+	cand_init(&r->rt, &r->cand);
+	*out = r;
+	return 0;
+}
+
+size_t fl_reasoner_reasons(struct fl_reasoner *r, const struct fl_binding *b,
+                           const struct fl_csv_record *rec, const double *raw, const double *x,
+                           int n, int sign, struct fl_reason *out)
+{
+	struct reason reasons[FL_MAX_REASONS];
+	size_t nr;
 
 	if (n > FL_MAX_REASONS)
 		n = FL_MAX_REASONS;
-	/* One lead at a time (the scoring service): the table of parts is
-	 * built per call, so the reasons are the batch path's to the bit. */
-	if (rtab_init(m, &rt) != 0)
-		return 0;
-	cand.rp = malloc((rt.n_parts > 0 ? rt.n_parts : 1) * sizeof(*cand.rp));
-	cand.c = malloc((rt.n_parts > 0 ? rt.n_parts : 1) * sizeof(*cand.c));
-	if (cand.rp != NULL && cand.c != NULL) {
-		cand_init(&rt, &cand);
-		nr = top_reasons(&cand, candidates(m, &rt, x, &cand), n, sign, reasons);
-	}
+	nr = top_reasons(&r->cand, candidates(r->m, &r->rt, x, &r->cand), n, sign, reasons);
 	for (size_t k = 0; k < nr; k++) {
 		struct rtext t;
 
 		out[k].contribution = reasons[k].contribution;
-		reason_text(m, b, rec, raw, reasons[k].feature, reasons[k].part, &t);
-		snprintf(out[k].text, sizeof(out[k].text), "%s", t.s);
+		reason_text(r->m, b, rec, raw, reasons[k].feature, reasons[k].part, &t);
+		memcpy(out[k].text, t.s, t.n + 1);
 	}
-	free(cand.rp);
-	free(cand.c);
-	rtab_free(&rt);
 	return nr;
+}
+
+void fl_reasoner_free(struct fl_reasoner *r)
+{
+	if (r == NULL)
+		return;
+	free(r->cand.rp);
+	free(r->cand.c);
+	rtab_free(&r->rt);
+	free(r);
 }

@@ -116,6 +116,13 @@ static size_t put_utf8(char *o, uint32_t cp)
 	return 4;
 }
 
+/* A byte a JSON string holds as it is: printable ASCII (and DEL) but the
+ * quote and the backslash. */
+static inline int plain_ascii(unsigned char c)
+{
+	return (unsigned char)(c - 0x20) < 0x60 && c != '"' && c != '\\';
+}
+
 /* A string at s->p (its opening quote), decoded into s->buf at *off, *len
  * bytes. 0, 1 for anything the fast path leaves to jansson, -1 for memory. */
 static int scan_string(struct scan *s, size_t *off, size_t *len)
@@ -125,7 +132,18 @@ static int scan_string(struct scan *s, size_t *off, size_t *len)
 	*off = s->used;
 	for (;;) {
 		unsigned char c;
+		const char *q = p;
 
+		/* A run of plain ASCII, copied at once: most of a lead's text. */
+		while (q < s->end && plain_ascii((unsigned char)*q))
+			q++;
+		if (q > p) {
+			if (reserve(s, (size_t)(q - p)) != 0)
+				return -1;
+			memcpy(s->buf + s->used, p, (size_t)(q - p));
+			s->used += (size_t)(q - p);
+			p = q;
+		}
 		if (p >= s->end)
 			return 1;
 		c = (unsigned char)*p;

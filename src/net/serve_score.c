@@ -21,7 +21,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
-#include "fedlead/numfmt.h"
+#include "fedlead/obuf.h"
 #include "fedlead/rows.h"
 #include "fedlead/serve.h"
 #include "fedlead/source.h"
@@ -39,70 +39,55 @@ const char *fl_serve_error_name(enum fl_serve_error e)
 	return (unsigned)e < FL_SERVE_N_ERRORS ? error_names[e] : "internal";
 }
 
-/* A JSON string (UTF-8 in, escapes for quotes, backslashes and controls),
- * written in runs: a character at a time costs a lock per character. */
-static void put_json_string(FILE *fp, const char *s, size_t n)
+static void put_json_cstr(struct fl_obuf *b, const char *s)
 {
-	size_t run = 0;
-
-	putc_unlocked('"', fp);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c != '"' && c != '\\' && c >= 0x20)
-			continue;
-		fwrite_unlocked(s + run, 1, i - run, fp);
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else
-			fprintf(fp, "\\u%04x", c);
-		run = i + 1;
-	}
-	fwrite_unlocked(s + run, 1, n - run, fp);
-	putc_unlocked('"', fp);
-}
-
-static void put_json_cstr(FILE *fp, const char *s)
-{
-	put_json_string(fp, s, strlen(s));
+	fl_obuf_json_string(b, s, strlen(s));
 }
 
 /* A 4xx answer: {"error": "PATH: REASON", "kind": ..., "path": ..., "reason": ...}. */
 static int error_answer(struct fl_serve_answer *ans, int code, enum fl_serve_error kind,
                         const char *path, const char *reason)
 {
-	FILE *fp;
+	struct fl_obuf b = {NULL, 0, 0, 0};
 
 	free(ans->body);
 	ans->body = NULL;
+	ans->len = 0;
 	ans->code = code;
 	ans->type = "application/json";
 	ans->error = kind;
 	ans->leads = 0;
-	if ((fp = open_memstream(&ans->body, &ans->len)) == NULL)
-		return FL_ERR_NOMEM;
-	fputs_unlocked("{\"error\": ", fp);
+	fl_obuf_str(&b, "{\"error\": ");
 	if (path != NULL) {
-		char *full = NULL;
+		struct fl_obuf full = {NULL, 0, 0, 0}; /* "PATH: REASON" */
 
-		if (asprintf(&full, "%s: %s", path, reason) < 0) {
-			fclose(fp);
+		fl_obuf_str(&full, path);
+		fl_obuf_str(&full, ": ");
+		fl_obuf_str(&full, reason);
+		if (full.oom) {
+			fl_obuf_free(&b);
 			return FL_ERR_NOMEM;
 		}
-		put_json_cstr(fp, full);
-		free(full);
+		fl_obuf_json_string(&b, full.p, full.len);
+		fl_obuf_free(&full);
 	} else
-		put_json_cstr(fp, reason);
-	fputs_unlocked(", \"kind\": ", fp);
-	put_json_cstr(fp, fl_serve_error_name(kind));
+		put_json_cstr(&b, reason);
+	fl_obuf_str(&b, ", \"kind\": ");
+	put_json_cstr(&b, fl_serve_error_name(kind));
 	if (path != NULL) {
-		fputs_unlocked(", \"path\": ", fp);
-		put_json_cstr(fp, path);
+		fl_obuf_str(&b, ", \"path\": ");
+		put_json_cstr(&b, path);
 	}
-	fputs_unlocked(", \"reason\": ", fp);
-	put_json_cstr(fp, reason);
-	fputs_unlocked("}\n", fp);
-	return fclose(fp) == 0 ? 0 : FL_ERR_NOMEM;
+	fl_obuf_str(&b, ", \"reason\": ");
+	put_json_cstr(&b, reason);
+	fl_obuf_str(&b, "}\n");
+	if (b.oom) {
+		fl_obuf_free(&b);
+		return FL_ERR_NOMEM;
+	}
+	ans->body = b.p;
+	ans->len = b.len;
+	return 0;
 }
 
 /* ---- jansson's memory for one request ----
@@ -501,35 +486,21 @@ static int parse_query(const char *q, int *n_reasons, enum fl_reasons_dir *dir,
 
 /* ---- scoring ---- */
 
-/* "%.17g" of v: fl_numfmt_g() writes the same bytes as printf at a
- * fraction of its cost, which was two fifths of a batch's time. */
-static void put_g17(FILE *fp, double v)
+static void put_reasons(struct fl_obuf *b, const char *key, const struct fl_reason *rs, size_t n)
 {
-	char buf[FL_NUMFMT_MAX];
-
-	fwrite_unlocked(buf, 1, fl_numfmt_g(buf, v, 17), fp);
-}
-
-static void put_u64(FILE *fp, uint64_t v)
-{
-	char buf[FL_NUMFMT_MAX];
-
-	fwrite_unlocked(buf, 1, fl_numfmt_u64(buf, v), fp);
-}
-
-static void put_reasons(FILE *fp, const char *key, const struct fl_reason *rs, size_t n)
-{
-	fputs_unlocked(", \"", fp);
-	fputs_unlocked(key, fp);
-	fputs_unlocked("\": [", fp);
+	fl_obuf_str(b, ", \"");
+	fl_obuf_str(b, key);
+	fl_obuf_str(b, "\": [");
 	for (size_t k = 0; k < n; k++) {
-		fputs_unlocked(k ? ", {\"reason\": " : "{\"reason\": ", fp);
-		put_json_cstr(fp, rs[k].text);
-		fputs_unlocked(", \"contribution\": ", fp);
-		put_g17(fp, rs[k].contribution);
-		putc_unlocked('}', fp);
+		fl_obuf_str(b, k ? ", {\"reason\": " : "{\"reason\": ");
+		put_json_cstr(b, rs[k].text);
+		fl_obuf_str(b, ", \"contribution\": ");
+		/* "%.17g" written by numfmt: printf was two fifths of a
+		 * batch's time. */
+		fl_obuf_g(b, rs[k].contribution, 17);
+		fl_obuf_char(b, '}');
 	}
-	putc_unlocked(']', fp);
+	fl_obuf_char(b, ']');
 }
 
 /* Scores every lead of src (owned from now on), or when it is NULL of the
@@ -545,24 +516,23 @@ static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s
 	struct fl_reason rs[FL_MAX_REASONS];
 	double *raw = NULL, *x;
 	const char *id;
-	FILE *fp = NULL;
-	char *text = NULL;
-	size_t tlen = 0;
+	struct fl_obuf out = {NULL, 0, 0, 0};
+	struct fl_reasoner *reasoner = NULL;
 	uint64_t i = 0;
 	int r;
 
-	if ((raw = malloc(2 * m->dim * sizeof(*raw))) == NULL) {
+	if ((raw = malloc(2 * m->dim * sizeof(*raw))) == NULL ||
+	    fl_reasoner_new(m, &reasoner) != 0) {
+		free(raw);
 		fl_source_free(src);
 		return FL_ERR_NOMEM;
 	}
 	x = raw + m->dim;
-	if ((fp = open_memstream(&text, &tlen)) == NULL) {
-		fl_source_free(src);
-		r = FL_ERR_NOMEM;
-		goto out;
-	}
-	fprintf(fp, "{\"model\": {\"generation\": %llu, \"sha256\": \"%s\"}, \"leads\": [",
-	        (unsigned long long)sm->generation, sm->sha256);
+	fl_obuf_str(&out, "{\"model\": {\"generation\": ");
+	fl_obuf_u64(&out, sm->generation);
+	fl_obuf_str(&out, ", \"sha256\": \"");
+	fl_obuf_str(&out, sm->sha256);
+	fl_obuf_str(&out, "\"}, \"leads\": [");
 	r = src != NULL ? fl_rows_open_source(s, src, 0, FL_BAD_ROWS_FAIL, NULL, &rows)
 	                : fl_rows_open(s, path, 0, FL_BAD_ROWS_FAIL, NULL, &rows);
 	if (r != 0)
@@ -585,29 +555,29 @@ static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s
 		memcpy(x, raw, m->dim * sizeof(*x));
 		fl_scaler_apply(m->scaler, x);
 		z = fl_model_logit(m, x);
-		fputs_unlocked(i > 1 ? ",\n  {\"id\": " : "\n  {\"id\": ", fp);
+		fl_obuf_str(&out, i > 1 ? ",\n  {\"id\": " : "\n  {\"id\": ");
 		if (id != NULL)
-			put_json_cstr(fp, id);
+			put_json_cstr(&out, id);
 		else
-			put_u64(fp, fl_rows_index(rows));
-		fputs_unlocked(", \"score\": ", fp);
-		put_g17(fp, fl_sigmoid(z));
-		fputs_unlocked(", \"logit\": ", fp);
-		put_g17(fp, z);
+			fl_obuf_u64(&out, fl_rows_index(rows));
+		fl_obuf_str(&out, ", \"score\": ");
+		fl_obuf_g(&out, fl_sigmoid(z), 17);
+		fl_obuf_str(&out, ", \"logit\": ");
+		fl_obuf_g(&out, z, 17);
 		if ((d = fl_serve_decile(sm, z)) > 0) {
-			fputs_unlocked(", \"decile\": ", fp);
-			put_u64(fp, (uint64_t)d);
+			fl_obuf_str(&out, ", \"decile\": ");
+			fl_obuf_u64(&out, (uint64_t)d);
 		} else
-			fputs_unlocked(", \"decile\": null", fp);
+			fl_obuf_str(&out, ", \"decile\": null");
 		if (dir & FL_REASONS_UP) {
-			nr = fl_score_reasons(m, b, rec, raw, x, n_reasons, 1, rs);
-			put_reasons(fp, "reasons", rs, nr);
+			nr = fl_reasoner_reasons(reasoner, b, rec, raw, x, n_reasons, 1, rs);
+			put_reasons(&out, "reasons", rs, nr);
 		}
 		if (dir & FL_REASONS_DOWN) {
-			nr = fl_score_reasons(m, b, rec, raw, x, n_reasons, -1, rs);
-			put_reasons(fp, "down_reasons", rs, nr);
+			nr = fl_reasoner_reasons(reasoner, b, rec, raw, x, n_reasons, -1, rs);
+			put_reasons(&out, "down_reasons", rs, nr);
 		}
-		fputs_unlocked(", \"unseen\": [", fp);
+		fl_obuf_str(&out, ", \"unseen\": [");
 		for (size_t f = 0; f < s->n_features; f++) {
 			const struct fl_csv_field *fld;
 
@@ -615,13 +585,13 @@ static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s
 			    !fl_encode_unseen(b, rec, raw, f))
 				continue;
 			fld = &rec->fields[fl_binding_column(b, f)];
-			fputs_unlocked(nu++ ? ", {\"column\": " : "{\"column\": ", fp);
-			put_json_cstr(fp, s->features[f].name);
-			fputs_unlocked(", \"value\": ", fp);
-			put_json_string(fp, fld->s, fld->len);
-			putc_unlocked('}', fp);
+			fl_obuf_str(&out, nu++ ? ", {\"column\": " : "{\"column\": ");
+			put_json_cstr(&out, s->features[f].name);
+			fl_obuf_str(&out, ", \"value\": ");
+			fl_obuf_json_string(&out, fld->s, fld->len);
+			fl_obuf_char(&out, '}');
 		}
-		fputs_unlocked("]}", fp);
+		fl_obuf_str(&out, "]}");
 	}
 	if (r < 0)
 		goto bad;
@@ -630,17 +600,15 @@ static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s
 		                 "the request holds no leads");
 		goto out;
 	}
-	fputs_unlocked("\n]}\n", fp);
-	if (fclose(fp) != 0) {
-		fp = NULL;
+	fl_obuf_str(&out, "\n]}\n");
+	if (out.oom) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
-	fp = NULL;
 	free(ans->body);
-	ans->body = text;
-	ans->len = tlen;
-	text = NULL;
+	ans->body = out.p;
+	ans->len = out.len;
+	out.p = NULL;
 	ans->code = 200;
 	ans->type = "application/json";
 	ans->error = FL_SERVE_OK;
@@ -653,9 +621,8 @@ bad:
 	if (r == FL_ERR_DATA || r == FL_ERR_LIMIT)
 		r = data_error(fl_errmsg(), path, json, batch, line, n_leads, c, ans);
 out:
-	if (fp != NULL)
-		fclose(fp);
-	free(text);
+	fl_obuf_free(&out);
+	fl_reasoner_free(reasoner);
 	fl_rows_close(rows);
 	free(raw);
 	return r;

@@ -341,15 +341,14 @@ static int estimate_k(double v)
  */
 static int digits_fixed_128(uint64_t f, int e, int k, int digits, char *d, int *kout)
 {
-	unsigned __int128 p10 = 1, prod, rem, half;
+	unsigned __int128 p10, prod, rem, half;
 	uint64_t q, lo, hi;
 	unsigned sh;
 	int p = digits - k;
 
 	if (e >= 0 || e <= -128 || p < 0 || p > 22)
 		return 0;
-	for (int i = 0; i < p; i++)
-		p10 *= 10;
+	p10 = p < 20 ? POW10[p] : (unsigned __int128)POW10[p - 19] * POW10[19];
 	sh = (unsigned)-e;
 	prod = (unsigned __int128)f * p10;
 	if ((prod >> sh) >> 64 != 0)
