@@ -5,12 +5,17 @@
 # lib/dp.bash, as the end-to-end tests start them).
 #
 #   bash bench/dp_utility.sh [--build DIR] [--no-build] [--eps LIST] [--steps N]
-#                          [--rows LIST] [--cost-only]
+#                          [--runs N] [--data LIST] [--rows LIST] [--cost-only]
 #
 #   --build DIR   build directory (default: build-bench/ in the source tree)
 #   --no-build    use the programs already built in --build
 #   --eps LIST    privacy budgets per partner (default 0.5,1,2,4,8; delta 1e-6)
-#   --steps N     the privacy plan's evaluations (default 2)
+#   --steps N     the privacy plan's evaluations (default 4, plan v7's)
+#   --runs N      federations per epsilon (default 1); with more than one,
+#                 each data set ends with the mean AUC difference, its
+#                 standard deviation, the runs more than 0.01 below and the
+#                 worst run per epsilon
+#   --data LIST   bank, coil or both (default bank,coil)
 #   --rows LIST   a partner's rows for the full round of part 2 (default
 #                 10000,100000)
 #   --cost-only   part 2 only
@@ -34,7 +39,9 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=$src/build-bench
 build_it=1
 eps_list=0.5,1,2,4,8
-steps=2
+steps=4
+runs=1
+data=bank,coil
 rows=10000,100000
 cost_only=
 while [ $# -gt 0 ]; do
@@ -43,9 +50,11 @@ while [ $# -gt 0 ]; do
 	--no-build) build_it=; shift ;;
 	--eps) eps_list=$2; shift 2 ;;
 	--steps) steps=$2; shift 2 ;;
+	--runs) runs=$2; shift 2 ;;
+	--data) data=$2; shift 2 ;;
 	--rows) rows=$2; shift 2 ;;
 	--cost-only) cost_only=1; shift ;;
-	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,38p' "$0"; exit 0 ;;
 	*) echo "dp_utility.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -65,9 +74,9 @@ pki p1 p2 p3
 
 if [ -z "$cost_only" ]; then
 	echo
-	echo "== 1. utility: held-out AUC and log-loss, epsilon per partner (delta 1e-6), plan of $steps evaluations"
+	echo "== 1. utility: held-out AUC and log-loss, epsilon per partner (delta 1e-6), plan of $steps evaluations, $runs run(s) per epsilon"
 	printf '%-15s %8s | %8s %8s | %9s %9s\n' "data" "epsilon" "AUC" "dAUC" "log-loss" "dlogloss"
-	for ds in bank coil; do
+	for ds in ${data//,/ }; do
 		if [ "$ds" = bank ]; then
 			csv=$FL_DATA/bank-marketing/bank.csv FED_SCHEMA=$FL_DATA/bank-marketing/bank-dp.schema.json
 		else
@@ -78,16 +87,35 @@ if [ -z "$cost_only" ]; then
 		dp_federation "$T/$ds-plain" 0 || die_run=1
 		read -r auc0 ll0 < <(holdout_metrics "$T/$ds-plain/model.fdl")
 		printf '%-15s %8s | %8.4f %8s | %9.4f %9s\n' "$ds" "none" "$auc0" "" "$ll0" ""
-		for e in ${eps_list//,/ }; do
-			if ! dp_federation "$T/$ds-$e" "$e" "$steps"; then
-				printf '%-15s %8s | federation failed (logs in %s)\n' "$ds" "$e" "$T/$ds-$e"
-				KEEP=1
-				continue
-			fi
-			read -r auc ll < <(holdout_metrics "$T/$ds-$e/model.fdl")
-			printf '%-15s %8s | %8.4f %+8.4f | %9.4f %+9.4f\n' "$ds" "$e" "$auc" \
-				"$("$PY" -c "print($auc - $auc0)")" "$ll" "$("$PY" -c "print($ll - $ll0)")"
+		diffs=()
+		for ((k = 1; k <= runs; k++)); do
+			for e in ${eps_list//,/ }; do
+				if ! dp_federation "$T/$ds-$e-$k" "$e" "$steps"; then
+					printf '%-15s %8s | federation failed (logs in %s)\n' "$ds" "$e" "$T/$ds-$e-$k"
+					KEEP=1
+					continue
+				fi
+				read -r auc ll < <(holdout_metrics "$T/$ds-$e-$k/model.fdl")
+				printf '%-15s %8s | %8.4f %+8.4f | %9.4f %+9.4f\n' "$ds" "$e" "$auc" \
+					"$("$PY" -c "print($auc - $auc0)")" "$ll" "$("$PY" -c "print($ll - $ll0)")"
+				diffs+=("$e:$("$PY" -c "print($auc - $auc0)")")
+				rm -rf "$T/$ds-$e-$k"
+			done
 		done
+		if [ "$runs" -gt 1 ]; then
+			"$PY" - "$ds" "${diffs[@]}" <<'PYEOF'
+import statistics, sys
+by = {}
+for a in sys.argv[2:]:
+    e, v = a.split(":")
+    by.setdefault(float(e), []).append(float(v))
+for e in sorted(by):
+    v = by[e]
+    print("%-15s %8g | mean dAUC %+.4f, sd %.4f, %d of %d runs more than 0.01 below, worst %+.4f"
+          % (sys.argv[1], e, statistics.mean(v), statistics.pstdev(v),
+             sum(x < -0.01 for x in v), len(v), min(v)))
+PYEOF
+		fi
 	done
 fi
 

@@ -180,14 +180,14 @@ echo "   every partner received the same signed model"
 # noise under the masks to what it releases, within its own budget of
 # epsilon 1 (delta 1e-6), and keeps its own ledger. A private federation
 # cannot tune l2 on the data without spending budget, so it runs a fixed
-# plan: the statistics round and 3 Newton steps at l2 = 1 on all training
+# plan: the statistics round and 4 Newton steps at l2 = 1 on all training
 # leads. Its schema adds the clip ranges that bound each lead's
 # contribution (bank-dp.schema.json).
 echo "   the same partners under differential privacy (epsilon 1 per partner):"
 dp=$workdir/coordinator-dp
 mkdir -p "$dp"
 sed -e "s#^id = bank-demo#id = bank-demo-dp#" -e "s#^schema = .*#schema = $dp_schema#" \
-	-e "s#^l2 = auto#l2 = 1\nmax_iterations = 3\nprivacy = on#" \
+	-e "s#^l2 = auto#l2 = 1\nmax_iterations = 4\nprivacy = on#" \
 	-e "s#^validation_split = .*#validation_split = 0#" -e "s#$workdir/coordinator/#$dp/#g" \
 	-e "s#^http_listen = .*#http_listen = 127.0.0.1:0#" \
 	"$workdir/coordinator/coordinator.conf" >"$dp/coordinator.conf"
@@ -202,7 +202,7 @@ for p in "${partners[@]}"; do
 		-e "s#^address = .*#address = 127.0.0.1:$dport#" \
 		-e "s#$workdir/partner-$p/#$workdir/partner-$p/dp/#g" \
 		"$workdir/partner-$p/node.conf" >"$workdir/partner-$p/dp/node.conf"
-	printf '\n[privacy]\nprivacy_epsilon = 1\nprivacy_delta = 1e-6\nprivacy_releases = 4\n' \
+	printf '\n[privacy]\nprivacy_epsilon = 1\nprivacy_delta = 1e-6\nprivacy_releases = 5\n' \
 		>>"$workdir/partner-$p/dp/node.conf"
 	"$bin/fedlead-node" join --config "$workdir/partner-$p/dp/node.conf" \
 		2>"$workdir/logs/$p-dp.log" &

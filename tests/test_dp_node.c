@@ -224,10 +224,11 @@ static void test_release_charged_and_calibrated(void **state)
 	json_t *ev, *a, *blocks;
 	size_t d = FX->s->dim;
 	double rho, sum = 0, R = sqrt(1.0 + (double)FX->s->n_features);
-	/* At w = 0 with rows clipped to R: loss log 2, gradient R, Hessian
-	 * R^2 / 4; shares 0.02 : 1 : 1 of the release's rho. */
+	/* At w = 0 with rows clipped to R: loss log 2, gradient (with the
+	 * Hessian, plan v7) R sigmoid(0 R) = R / 2, Hessian R^2 / 4; shares
+	 * 0.02 : 1 : 1 of the release's rho. */
 	const char *names[3] = {"loss", "gradient", "hessian"};
-	const double sens[3] = {log(2.0), R, R * R / 4}, share[3] = {0.02, 1, 1};
+	const double sens[3] = {log(2.0), R / 2, R * R / 4}, share[3] = {0.02, 1, 1};
 	const uint64_t per_eval =
 	        (budget_units() - (uint64_t)floor(0.1 * (double)budget_units())) / 3;
 	const size_t len[3] = {1, d, d * (d + 1) / 2};
@@ -283,6 +284,108 @@ static void test_release_charged_and_calibrated(void **state)
 	                 fl_dp_epsilon(rho, 1e-6)) < 1e-9);
 	assert_string_equal(json_string_value(json_object_get(a, "mechanism")),
 	                    "distributed discrete Gaussian");
+	json_decref(ev);
+}
+
+static Fedlead__Wire__Envelope *hello_of(struct tnode *t, const char *fed);
+
+/* An evaluation at weights (w0, 0, ...), with or without the Hessian. */
+static int eval_at(struct tnode *t, uint64_t round, int hess, double w0, uint8_t **frame)
+{
+	struct task_msg m;
+	size_t len;
+	int r;
+
+	eval_task(&m, FED, round);
+	m.ev.need_hessian = hess;
+	m.ev.w[0] = w0;
+	r = fl_fednode_input(t->n, "c", &m.env, frame, &len);
+	task_free(&m);
+	return r;
+}
+
+/*
+ * Plan v7 (bench/README.md, "A gradient mechanism for epsilon 1"), the
+ * node's side, with privacy_releases = 5 (the statistics and 4
+ * evaluations) at epsilon 1, delta 1e-6:
+ * - the federation's rho is rho(1, 1e-6) = 0.024355970354675707, the
+ *   largest rho whose conversion (Canonne, Kamath and Steinke 2020,
+ *   Corollary 13: epsilon = min over a > 1 of a rho + (a log(1 - 1/a) -
+ *   log(a - 1) - log delta) / (a - 1)) is at most 1, found by bisection
+ *   over a grid of 200,001 a = 1 + e^s, s from -30 to 30, in a few lines
+ *   of Python independent of src/privacy/accountant.c;
+ * - the statistics take 0.1 of it, 0.0024355970354675707, and each
+ *   evaluation 0.9 / 4 = 0.225, 0.0054800933298020340;
+ * - the first evaluation, with the Hessian, gives the gradient and the
+ *   Hessian 1 / 2.02 of that each (0.0027129174900010070; the loss 0.02 /
+ *   2.02), and its gradient's sensitivity is R sigmoid(||w|| R): R / 2
+ *   at w = 0, R / (1 + e^(-3 R)) at ||w|| = 3;
+ * - every other evaluation gives the gradient 1 / 1.02 of it
+ *   (0.0053726405194137580), sensitivity 0.8 R whatever w;
+ * - the whole plan, 0.1 + 4 x 0.225 = 1 of rho, is (epsilon 1, delta
+ *   1e-6): the Hello's rho_needed before any release.
+ * Ledger units are 1e-12 of rho, rounded down, hence the tolerances.
+ */
+static void test_plan_v7_shares(void **state)
+{
+	struct tnode t;
+	Fedlead__Wire__Envelope *env;
+	uint8_t *frame = NULL;
+	json_t *ev;
+	double R = sqrt(1.0 + (double)FX->s->n_features);
+	/* Per evaluation: {hess, w0, gradient sensitivity, gradient rho}. */
+	const struct {
+		int hess;
+		double w0, sens, rho;
+	} want[4] = {
+	        {1, 0, R / 2, 0.0027129174900010070},
+	        {0, 0, 0.8 * R, 0.0053726405194137580},
+	        {0, 3, 0.8 * R, 0.0053726405194137580},
+	        {1, 3, R / (1 + exp(-3 * R)), 0.0027129174900010070},
+	};
+	struct fl_ledger *l = NULL;
+	int repaired;
+
+	(void)state;
+	tnode_new(&t, "v7", 5);
+	env = hello_of(&t, FED);
+	assert_true(fabs(env->hello->privacy->rho - 0.024355970354675707) < 1e-11);
+	assert_true(fabs(env->hello->privacy->rho_needed - 0.024355970354675707) < 1e-11);
+	assert_true(fl_dp_epsilon(env->hello->privacy->rho_needed, 1e-6) <= 1);
+	assert_true(fl_dp_epsilon(env->hello->privacy->rho_needed, 1e-6) > 1 - 1e-9);
+	fl_wire_free(env);
+	join(&t, FED);
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(eval_at(&t, 3 + (uint64_t)k, want[k].hess, want[k].w0, &frame),
+		                 FL_FEDNODE_REPLY);
+		free(frame);
+		frame = NULL;
+	}
+	tnode_free(&t);
+
+	assert_int_equal(fl_ledger_open(t.ledger, 0, &l, &repaired), 0);
+	assert_int_equal(fl_ledger_count(l), 4);
+	for (size_t k = 0; k < 4; k++)
+		assert_true(fabs((double)fl_ledger_entry(l, k)->rho_e12 / FL_LEDGER_UNITS -
+		                 0.0054800933298020340) < 1e-11);
+	fl_ledger_close(l);
+	ev = audit_events(&t, "privacy_release");
+	assert_int_equal(json_array_size(ev), 4);
+	for (size_t k = 0; k < 4; k++) {
+		json_t *blocks = json_object_get(json_array_get(ev, k), "blocks");
+		json_t *g = json_array_get(blocks, 1);
+
+		assert_int_equal(json_array_size(blocks), want[k].hess ? 3 : 2);
+		assert_string_equal(json_string_value(json_object_get(g, "block")), "gradient");
+		if (!(fabs(json_real_value(json_object_get(g, "sensitivity")) - want[k].sens) <
+		      1e-12 * R))
+			fail_msg("evaluation %zu: gradient sensitivity %.17g, want %.17g", k,
+			         json_real_value(json_object_get(g, "sensitivity")), want[k].sens);
+		assert_true(fabs(json_real_value(json_object_get(g, "rho")) - want[k].rho) < 1e-11);
+	}
+	/* After the four: 0.9 of rho spent, epsilon(0.9 rho, 1e-6) < 1. */
+	assert_true(fabs(json_real_value(json_object_get(json_array_get(ev, 3), "epsilon")) -
+	                 fl_dp_epsilon(4 * 0.0054800933298020340, 1e-6)) < 1e-6);
 	json_decref(ev);
 }
 
@@ -1313,14 +1416,15 @@ static void test_resume_after_plan_change(void **state)
 }
 
 /*
- * The DP plan version: the Hello announces "fedlead-dp-v6", and a Welcome
- * from a coordinator that speaks another plan (or, from before the field,
- * none) is refused before the ledger is touched: its bytes stay as they
- * were.
+ * The DP plan version: the Hello announces "fedlead-dp-v7", and a Welcome
+ * from a coordinator that speaks another plan (v6, whose gradients are not
+ * clipped per row and whose plan has two evaluations; an older one; or,
+ * from before the field, none) is refused before the ledger is touched:
+ * its bytes stay as they were.
  */
 static void test_plan_version_refused(void **state)
 {
-	static const char *const other[2] = {"fedlead-dp-v3", ""};
+	static const char *const other[3] = {"fedlead-dp-v6", "fedlead-dp-v3", ""};
 	struct tnode t;
 	struct welcome_msg w;
 	Fedlead__Wire__Envelope *env;
@@ -1332,18 +1436,18 @@ static void test_plan_version_refused(void **state)
 	ledger_with("planv", "fed-a", 1000);
 	tnode_new(&t, "planv", 3);
 	env = hello_of(&t, FED);
-	assert_string_equal(env->hello->privacy->plan, "fedlead-dp-v6");
+	assert_string_equal(env->hello->privacy->plan, "fedlead-dp-v7");
 	fl_wire_free(env);
 	tnode_free(&t);
 	before = file_bytes(t.ledger, &n);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		tnode_new(&t, "planv", 3);
 		welcome(&w, FED, 1);
 		w.plan.privacy_releases = 3;
 		w.plan.privacy_plan = (char *)other[i];
 		snprintf(msg, sizeof(msg),
 		         "policy privacy_epsilon: coordinator of federation \"fed-dp\" speaks "
-		         "differential privacy plan \"%s\", this node \"fedlead-dp-v6\" (their "
+		         "differential privacy plan \"%s\", this node \"fedlead-dp-v7\" (their "
 		         "statistics and noise would not match); refused",
 		         other[i]);
 		assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), frame,
@@ -2218,11 +2322,12 @@ static void use_rows_schema(struct swapped *sw, size_t rows)
 
 /*
  * The evaluation's grid check at its edge, at a real node: 2^19 rows whose
- * gradient block moves by at most 1 each (privacy_clip = 1, no class
- * weight) on the grid of 2^-32 (epsilon 10^7 over 2 releases makes the
- * noise fine enough for the protocol's finest grid, which the answered
- * release's audit confirms) make 2^51 grid units: refused before the
- * charge, reading no row; one row fewer is answered.
+ * gradient block moves by at most 1 each (an evaluation without the
+ * Hessian: plan v7 clips each row's term to 0.8 R, and privacy_clip =
+ * 1.25 makes that exactly 1; no class weight) on the grid of 2^-32 (epsilon 10^7 over 2 releases
+ * makes the noise fine enough for the protocol's finest grid, which the answered release's audit
+ * confirms) make 2^51 grid units: refused before the charge, reading no row; one row fewer is
+ * answered.
  */
 static void test_eval_grid_edge(void **state)
 {
@@ -2242,7 +2347,7 @@ static void test_eval_grid_edge(void **state)
 		fl_node_policy_default(&pol);
 		pol.privacy.epsilon = 1e7;
 		pol.privacy.releases = 2;
-		pol.privacy.clip = 1;
+		pol.privacy.clip = 1.25;
 		pol.privacy.ledger = t.ledger;
 		snprintf(t.ledger, sizeof(t.ledger), "%s/grid-edge-%zu.ledger", FX->dir, rows);
 		unlink(t.ledger);
@@ -2425,6 +2530,7 @@ int main(void)
 	        cmocka_unit_test(test_grid_noise_variance),
 	        cmocka_unit_test(test_grid_noise_limits),
 	        cmocka_unit_test(test_release_charged_and_calibrated),
+	        cmocka_unit_test(test_plan_v7_shares),
 	        cmocka_unit_test(test_releases_refused),
 	        cmocka_unit_test(test_budget_across_federations),
 	        cmocka_unit_test(test_spending_edge_refused),

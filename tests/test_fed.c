@@ -1634,7 +1634,7 @@ static Fedlead__Wire__PrivacyTerms dp_terms(double epsilon, uint64_t releases, d
 	t.releases = releases;
 	t.clip = 3;
 	t.max_colluders = 1;
-	t.plan = "fedlead-dp-v6";
+	t.plan = "fedlead-dp-v7";
 	t.rho = 0.02;
 	t.rho_needed = 0.02;
 	t.rho_left = rho_left;
@@ -1833,7 +1833,7 @@ static void test_privacy_plan_version(void **state)
 	assert_int_equal(join_dp(h, 1, &t[1]), FL_ERR_AUTH);
 	assert_string_equal(fl_errmsg(),
 	                    "partner globex: partner globex follows differential privacy plan "
-	                    "\"fedlead-dp-v3\"; this coordinator speaks \"fedlead-dp-v6\" only, "
+	                    "\"fedlead-dp-v3\"; this coordinator speaks \"fedlead-dp-v7\" only, "
 	                    "and partners of different plans cannot train together");
 	assert_true(h->reject_permanent[1]);
 	assert_int_equal(h->finished, 0);
@@ -1841,14 +1841,14 @@ static void test_privacy_plan_version(void **state)
 	assert_string_equal(fl_errmsg(),
 	                    "partner initech: partner initech announces no differential privacy "
 	                    "plan (a node from before plans were announced); this coordinator "
-	                    "speaks \"fedlead-dp-v6\" only");
+	                    "speaks \"fedlead-dp-v7\" only");
 	assert_true(h->reject_permanent[2]);
 	assert_int_equal(h->finished, 1);
 	assert_false(h->finished_ok);
 	assert_string_equal(h->finished_msg,
 	                    "cannot start within the partners' privacy: partner initech announces "
 	                    "no differential privacy plan (a node from before plans were "
-	                    "announced); this coordinator speaks \"fedlead-dp-v6\" only");
+	                    "announced); this coordinator speaks \"fedlead-dp-v7\" only");
 	for (int i = 0; i < NP; i++)
 		assert_int_equal(h->eval_tasks[i], 0);
 	harness_free(h);
@@ -1967,7 +1967,7 @@ static void test_privacy_plan(void **state)
 	for (int i = 0; i < NP; i++) {
 		assert_int_equal(h->plan_releases[i], 1 + 4);
 		assert_int_equal(h->plan_knots[i], 0);
-		assert_string_equal(h->plan_name[i], "fedlead-dp-v6");
+		assert_string_equal(h->plan_name[i], "fedlead-dp-v7");
 		assert_int_equal(h->eval_tasks[i], 4);
 		assert_int_equal(h->hess_tasks[i], 1);
 		assert_int_equal(h->valid_tasks[i], 0);

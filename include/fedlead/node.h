@@ -58,9 +58,25 @@ struct fl_audit;
  * refusal of a release is decided before the rows are read; the noise
  * grid's range is checked from the row count and the sensitivity, not from
  * the values; the knots release sums at most 2^30 rows like the
- * statistics.
+ * statistics. v7: the gradients after the first evaluation clip each
+ * row's term to FL_DP_GRAD_CLIP R over the rows clipped at
+ * FL_DP_GRAD_ROW_CLIP R, and the first evaluation's gradient has
+ * sensitivity c R sigma(||w|| R); the plan takes four evaluations
+ * (privacy_releases = 5 with the statistics).
  */
-#define FL_DP_PLAN "fedlead-dp-v6"
+#define FL_DP_PLAN "fedlead-dp-v7"
+
+/*
+ * Plan v7's per-row gradient clip, as a fraction of the row clip R
+ * (privacy_clip): in every evaluation without the Hessian, each row's term
+ * c x (sigmoid(z) - y) is scaled to l2 norm at most FL_DP_GRAD_CLIP R,
+ * which is then that gradient's sensitivity. The rows there are clipped at
+ * FL_DP_GRAD_ROW_CLIP R, not R. The values are bench/dp_mech.py's
+ * gclip4-80 (cg = 0.8, rg = 100), simulated in bench/README.md, "A
+ * gradient mechanism for epsilon 1".
+ */
+#define FL_DP_GRAD_CLIP 0.8
+#define FL_DP_GRAD_ROW_CLIP 100.0
 
 /*
  * Differential privacy, decided by this partner alone (see the comment above

@@ -24,6 +24,7 @@
 
 #include "fedlead/accountant.h"
 #include "fedlead/dgauss.h"
+#include "fedlead/dp_gradient.h"
 #include "fedlead/error.h"
 #include "fedlead/fixedpoint.h"
 #include "fedlead/knots.h"
@@ -89,6 +90,10 @@ struct fl_fednode {
 	double pos_weight;         /* of the standardisation in force */
 	double dp_w_norm;          /* ||w||_2 of the evaluation being answered */
 	int dp_hess, dp_valid;     /* what that evaluation holds */
+	/* Per training row: the factor from the row clipped at R to the row
+	 * clipped at FL_DP_GRAD_ROW_CLIP R (dp_clip_train()); NULL without
+	 * differential privacy. */
+	double *dp_u;
 	/* Knots from the federation's data: raw's values before any knots,
 	 * and the knots last placed (node_knots_*()). */
 	struct fl_knots_rows *knots;
@@ -123,8 +128,10 @@ static void drop_split(struct fl_fednode *n)
 	fl_dataset_free(n->tr);
 	fl_dataset_free(n->va);
 	free(n->c);
+	free(n->dp_u);
 	n->tr_raw = n->va_raw = n->tr = n->va = NULL;
 	n->c = NULL;
+	n->dp_u = NULL;
 }
 
 void fl_fednode_set_credentials(struct fl_fednode *n, EVP_PKEY *key, X509_STORE *store)
@@ -626,8 +633,13 @@ static int ledger_record_set(struct fl_fednode *n)
  *    most R = privacy_clip (do_standardize()), and the class weight c of a
  *    row is at most max(1, pos_weight). One lead added or removed then
  *    moves the loss by at most c (log 2 + ||w|| R) (|z| <= ||w|| R, w is
- *    the task's), the gradient by c R, the packed Hessian by c R^2 / 4
- *    (||x x^T||_F = ||x||^2, sigma(1 - sigma) <= 1/4), and the validation
+ *    the task's), the packed Hessian by c R^2 / 4 (||x x^T||_F = ||x||^2,
+ *    sigma(1 - sigma) <= 1/4), the gradient of the evaluation carrying the
+ *    Hessian (the plan's first) by c R sigma(||w|| R), and any other
+ *    gradient by FL_DP_GRAD_CLIP R: there each row's term, over the row
+ *    clipped at FL_DP_GRAD_ROW_CLIP R instead, is clipped to that norm
+ *    (plan v7, dp_grad_sens(); bench/README.md, "A gradient mechanism for
+ *    epsilon 1"), and the validation
  *    sums by 1 (rows), 1 (positives), log 2 + ||w|| R (log-loss) and 1 (one
  *    histogram bin), the root of their squares.
  *  - Each of these blocks gets its own noise for its own share of the
@@ -1024,8 +1036,10 @@ static size_t dp_task_tag(const struct fl_fednode *n, uint8_t out[32])
  * holds; finite rows are clipped exactly as before. A refusal that depended on the data would
  * answer, without noise, whether some lead lies beyond a threshold the coordinator chose.
  */
-static void dp_clip_rows(struct fl_dataset *ds, double R)
+static void dp_clip_rows(struct fl_dataset *ds, double R, double *u)
 {
+	double G = FL_DP_GRAD_ROW_CLIP * R;
+
 	for (size_t i = 0; ds != NULL && i < ds->n; i++) {
 		double *x = ds->X + i * ds->dim, s = 0;
 
@@ -1036,6 +1050,10 @@ static void dp_clip_rows(struct fl_dataset *ds, double R)
 				x[j] = x[j] > 0 ? R : -R;
 			s += x[j] * x[j];
 		}
+		/* The row clipped at G is u times the row clipped at R (both
+		 * scale the same row): u = min(||x||, G) / R above R, else 1. */
+		if (u != NULL)
+			u[i] = s > R * R && isfinite(s) ? fmin(sqrt(s), G) / R : 1;
 		if (s > R * R) {
 			double f = R / sqrt(s);
 
@@ -1043,6 +1061,19 @@ static void dp_clip_rows(struct fl_dataset *ds, double R)
 				x[j] *= f;
 		}
 	}
+}
+
+/* The training rows clipped to R, with the factors dp_u back to the rows
+ * clipped at FL_DP_GRAD_ROW_CLIP R that the gradients after the first
+ * evaluation use (dp_blocks()). Returns 0 or FL_ERR_NOMEM; the rows are
+ * clipped either way (without dp_u the kernel takes every factor as 1,
+ * which keeps each row's term within its bound). */
+static int dp_clip_train(struct fl_fednode *n)
+{
+	free(n->dp_u);
+	n->dp_u = malloc((n->tr->n + 1) * sizeof(double));
+	dp_clip_rows(n->tr, dp_clip(n), n->dp_u);
+	return n->dp_u == NULL ? FL_ERR_NOMEM : 0;
 }
 
 /*
@@ -1068,6 +1099,24 @@ struct dp_block {
 #define DP_W_HESS 1.0
 #define DP_W_VALID 1.0
 
+/*
+ * The gradient's sensitivity in the evaluation being answered (plan v7).
+ * With the Hessian (the plan's first evaluation) the gradient is summed
+ * over the rows clipped to R: |sigmoid(z) - y| <= sigmoid(|z|) for y in
+ * {0, 1} and |z| <= ||w|| R, so one lead moves it by at most
+ * c R sigmoid(||w|| R), a bound from the task's w and this node's R and
+ * c alone. Without it, each row's term c x (sigmoid(z) - y), over the row
+ * clipped at FL_DP_GRAD_ROW_CLIP R, is clipped to FL_DP_GRAD_CLIP R
+ * (fl_dp_gradient_clipped()), which bounds it whatever w.
+ */
+static double dp_grad_sens(const struct fl_fednode *n)
+{
+	double R = dp_clip(n);
+
+	return n->dp_hess ? fmax(1, n->pos_weight) * R * fl_sigmoid(n->dp_w_norm * R)
+	                  : FL_DP_GRAD_CLIP * R;
+}
+
 /* The blocks of the evaluation being answered, with their sensitivities
  * (see the mechanism above); returns how many. */
 static size_t dp_blocks(const struct fl_fednode *n, size_t nv, struct dp_block b[4])
@@ -1076,7 +1125,7 @@ static size_t dp_blocks(const struct fl_fednode *n, size_t nv, struct dp_block b
 	size_t d = n->d, k = 0, off = 1 + d;
 
 	b[k++] = (struct dp_block){"loss", 0, 1, c * l, DP_W_LOSS, 0, 0, 0};
-	b[k++] = (struct dp_block){"gradient", 1, d, c * R, DP_W_GRAD, 0, 0, 0};
+	b[k++] = (struct dp_block){"gradient", 1, d, dp_grad_sens(n), DP_W_GRAD, 0, 0, 0};
 	if (n->dp_hess) {
 		b[k++] = (struct dp_block){
 		        "hessian", off, d * (d + 1) / 2, c * R * R / 4, DP_W_HESS, 0, 0, 0};
@@ -2090,8 +2139,9 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 		fl_dataset_standardize(n->va, sc);
 	n->pos_weight = m->pos_weight;
 	if (dp_on(n)) {
-		dp_clip_rows(n->tr, dp_clip(n));
-		dp_clip_rows(n->va, dp_clip(n));
+		if (dp_clip_train(n) != 0)
+			goto out;
+		dp_clip_rows(n->va, dp_clip(n), NULL);
 	}
 	if (m->pos_weight != 1.0) {
 		if ((n->c = malloc((n->tr->n + 1) * sizeof(double))) == NULL)
@@ -2136,7 +2186,13 @@ static int do_eval(struct fl_fednode *n, const Fedlead__Wire__EvalTask *t, uint8
 	    (t->need_hessian && (H = malloc(d * d * sizeof(double))) == NULL))
 		goto out;
 	n->row_passes++;
-	fl_linalg_logistic(n->tr->X, n->tr->n, d, n->tr->y, n->c, t->w, &v[0], v + 1, H);
+	/* Under differential privacy, the gradients after the plan's first
+	 * evaluation clip each row's term (dp_grad_sens()). */
+	if (dp_on(n) && !n->dp_hess)
+		fl_dp_gradient_clipped(n->tr->X, n->tr->n, d, n->tr->y, n->c, n->dp_u, t->w,
+		                       FL_DP_GRAD_CLIP * dp_clip(n), &v[0], v + 1);
+	else
+		fl_linalg_logistic(n->tr->X, n->tr->n, d, n->tr->y, n->c, t->w, &v[0], v + 1, H);
 	if (H != NULL)
 		fl_payload_hess_pack(H, d, v + 1 + d);
 	if (t->need_validation)

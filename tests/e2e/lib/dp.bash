@@ -20,11 +20,11 @@ split_holdout() {
 # (schema $FED_SCHEMA, also given to the nodes), secure aggregation 3 of 3,
 # l2 = 1, no validation part. EPSILON 0: without differential privacy,
 # Newton to convergence. Otherwise privacy = on with a plan of STEPS
-# (default 2) evaluations, and every node spends privacy_epsilon =
+# (default 4, plan v7's) evaluations, and every node spends privacy_epsilon =
 # EPSILON (delta 1e-6) over exactly those releases. The model is
 # DIR/model.fdl; returns non-zero when a process did not finish with 0.
 dp_federation() {
-	local dir=$1 eps=$2 steps=${3:-2} k rc=0 pids=() flags=()
+	local dir=$1 eps=$2 steps=${3:-4} k rc=0 pids=() flags=()
 	if [ "$eps" = 0 ]; then
 		coordinator_conf "$dir/coordinator.conf" "p1, p2, p3" "min_partners = 3" \
 			"algorithm = newton" "l2 = 1" "validation_split = 0"

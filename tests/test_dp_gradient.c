@@ -1,0 +1,121 @@
+/*
+ * Plan v7's per-row clipped gradient (src/core/dp_gradient.c) on rows whose
+ * answers are worked out by hand below: a row whose term is longer than
+ * the bound B comes out at exactly B along its own direction, a row at B
+ * and a row below it are unchanged, the class weight is inside the clip,
+ * the factor u turns a row clipped at R back into the longer row for the
+ * gradient but not for the loss, and a w that is not finite adds nothing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+
+#include "fedlead/dp_gradient.h"
+
+static void close_abs(double got, double want)
+{
+	if (!(fabs(got - want) <= 1e-12))
+		fail_msg("got %.17g, want %.17g", got, want);
+}
+
+/*
+ * B = 0.8 R with R = 2: B = 1.6. At w = 0 every z is 0, sigmoid(0) = 0.5,
+ * and each row's loss is log(1 + e^0) = log 2.
+ *   row 1: x = (3, 4), y = 0: t = 0.5 (3, 4) = (1.5, 2), norm 2.5 > 1.6,
+ *          so t = 1.6 (0.6, 0.8) = (0.96, 1.28).
+ *   row 2: x = (1.92, 2.56), y = 0: t = (0.96, 1.28), norm exactly 1.6:
+ *          unchanged.
+ *   row 3: x = (0.6, 0.8), y = 1: t = -0.5 (0.6, 0.8) = (-0.3, -0.4),
+ *          norm 0.5: unchanged.
+ * grad = (0.96 + 0.96 - 0.3, 1.28 + 1.28 - 0.4) = (1.62, 2.16);
+ * loss = 3 log 2.
+ */
+static void clipped_to_bound(void **state)
+{
+	const double X[6] = {3, 4, 1.92, 2.56, 0.6, 0.8}, y[3] = {0, 0, 1}, w[2] = {0, 0};
+	double g[2], loss;
+
+	(void)state;
+	fl_dp_gradient_clipped(X, 1, 2, y, NULL, NULL, w, 1.6, &loss, g);
+	close_abs(g[0], 0.96);
+	close_abs(g[1], 1.28);
+	close_abs(sqrt(g[0] * g[0] + g[1] * g[1]), 1.6);
+	close_abs(loss, log(2.0));
+	fl_dp_gradient_clipped(X, 3, 2, y, NULL, NULL, w, 1.6, &loss, g);
+	close_abs(g[0], 1.62);
+	close_abs(g[1], 2.16);
+	close_abs(loss, 3 * log(2.0));
+}
+
+/*
+ * The class weight is inside the clip: row 1 above with c = 15.7 has the
+ * term 15.7 * 0.5 (3, 4), norm 39.25, clipped to the same (0.96, 1.28);
+ * row 3 with c = 2 has (-0.6, -0.8), norm 1: unchanged. Its loss is c log 2
+ * each: (15.7 + 2) log 2.
+ */
+static void weight_inside_clip(void **state)
+{
+	const double X[4] = {3, 4, 0.6, 0.8}, y[2] = {0, 1}, c[2] = {15.7, 2}, w[2] = {0, 0};
+	double g[2], loss;
+
+	(void)state;
+	fl_dp_gradient_clipped(X, 2, 2, y, c, NULL, w, 1.6, &loss, g);
+	close_abs(g[0], 0.96 - 0.6);
+	close_abs(g[1], 1.28 - 0.8);
+	close_abs(loss, 17.7 * log(2.0));
+}
+
+/*
+ * A row of norm 4 clipped to R = 1 is x = (0.6, 0.8) with u = 4 (the row
+ * clipped at G >= 4 is (2.4, 3.2)). With w = (1, 0) and y = 1:
+ *   the loss is over the row clipped at R: z = 0.6, log(1 + e^0.6) - 0.6
+ *   = log(1 + e^-0.6) = 0.43748795048588560;
+ *   the gradient over the longer row: z = 2.4, t = (sigmoid(2.4) - 1)
+ *   (2.4, 3.2) = -sigmoid(-2.4) (2.4, 3.2), sigmoid(-2.4) = 1 / (1 +
+ *   e^2.4) = 0.083172696493922380, norm 4 * 0.0832 = 0.333 below B = 0.8:
+ *   t = (-0.19961447158541371, -0.26615262878055162).
+ * With B = 0.2 the same term is scaled to norm 0.2: 0.2 * -(0.6, 0.8).
+ */
+static void longer_row_for_gradient(void **state)
+{
+	const double X[2] = {0.6, 0.8}, y[1] = {1}, u[1] = {4}, w[2] = {1, 0};
+	double g[2], loss;
+
+	(void)state;
+	fl_dp_gradient_clipped(X, 1, 2, y, NULL, u, w, 0.8, &loss, g);
+	close_abs(loss, 0.43748795048588560);
+	close_abs(g[0], -0.19961447158541371);
+	close_abs(g[1], -0.26615262878055162);
+	fl_dp_gradient_clipped(X, 1, 2, y, NULL, u, w, 0.2, &loss, g);
+	close_abs(g[0], -0.12);
+	close_abs(g[1], -0.16);
+}
+
+/* A w that is not a number makes every term NaN: none is added, so the
+ * gradient stays 0 rather than a value no bound covers. */
+static void nan_weights_add_nothing(void **state)
+{
+	const double X[2] = {0.6, 0.8}, y[1] = {0}, w[2] = {NAN, 0};
+	double g[2] = {5, 5}, loss;
+
+	(void)state;
+	fl_dp_gradient_clipped(X, 1, 2, y, NULL, NULL, w, 0.8, &loss, g);
+	assert_true(g[0] == 0 && g[1] == 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(clipped_to_bound),
+	        cmocka_unit_test(weight_inside_clip),
+	        cmocka_unit_test(longer_row_for_gradient),
+	        cmocka_unit_test(nan_weights_add_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
