@@ -1997,6 +1997,68 @@ static void test_knots_in_standardize(void **state)
 	restore_schema(&sw);
 }
 
+/*
+ * A standardisation whose knots differ from the rows' is checked whole
+ * before the rows are encoded with them (the fourth privacy review's
+ * finding 2): with new knots and an invalid class weight, then an invalid
+ * scale, it is refused with its error and no pass over the rows; the same
+ * message made valid encodes the rows (the counter is live) and the
+ * evaluation that follows is answered.
+ */
+static void test_standardize_checked_before_knots(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len;
+	uint64_t passes;
+	double knots[4] = {0, 2.5, 5, 9};
+
+	(void)state;
+	use_knots_schema(&sw);
+	tnode_new(&t, "knots-std-bad", 5);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "knots-std-bad", 5);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 5;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	passes = fl_fednode_row_passes(t.n);
+
+	standardize(&m, FED, 2);
+	m.std.knots = knots;
+	m.std.n_knots = 4;
+	m.std.pos_weight = 0;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	assert_status(frame, len, "invalid class weight 0");
+	free(frame);
+	frame = NULL;
+	assert_int_equal(fl_fednode_row_passes(t.n), passes);
+
+	m.std.pos_weight = 1;
+	m.std.scale[1] = -1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	assert_status(frame, len,
+	              "invalid standardisation of column 1 (STYPE=Affluent senior apartments): "
+	              "scale -1 is not a positive number with a finite inverse");
+	free(frame);
+	frame = NULL;
+	assert_int_equal(fl_fednode_row_passes(t.n), passes);
+
+	m.std.scale[1] = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_true(fl_fednode_row_passes(t.n) > passes);
+	task_free(&m);
+	assert_int_equal(fl_fednode_input(t.n, "c", eval_task(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
+	tnode_free(&t);
+	restore_schema(&sw);
+}
+
 /* A statistics task of round r: the histograms, or the statistics with
  * knots (NULL: none). Returns the node's answer, the frame freed. */
 static int send_stats(struct tnode *t, uint64_t round, int histograms, double *knots)
@@ -2448,6 +2510,7 @@ int main(void)
 	        cmocka_unit_test(test_knots_release_charged),
 	        cmocka_unit_test(test_knots_again_blocks_standardize),
 	        cmocka_unit_test(test_knots_in_standardize),
+	        cmocka_unit_test(test_standardize_checked_before_knots),
 	        cmocka_unit_test(test_knots_rounds_named),
 	        cmocka_unit_test(test_refusal_reads_no_rows),
 	        cmocka_unit_test(test_grid_fits_edge),
