@@ -777,6 +777,15 @@ static void round_clip_csv(char *csv, size_t size, size_t n, size_t *len)
 
 static void test_draft_round_clip(void **state)
 {
+	static const struct {
+		size_t n;
+		const char *want;
+	} cases[] = {
+	        {299, "{\"knots\":5,\"missing\":\"error\",\"name\":\"v\",\"transform\":"
+	              "\"spline\",\"type\":\"numeric\"}"},
+	        {300, "{\"clip\":[100.0,840.0],\"knots\":5,\"missing\":\"error\",\"name\":"
+	              "\"v\",\"transform\":\"spline\",\"type\":\"numeric\"}"},
+	};
 	static char csv[16384];
 	char path[64], *json = NULL;
 	struct fl_schema_draft_opts o = {
@@ -785,29 +794,17 @@ static void test_draft_round_clip(void **state)
 	json_t *root;
 
 	(void)state;
-	round_clip_csv(csv, sizeof(csv), 299, &len);
-	write_tmp(path, csv, len);
-	if (fl_schema_draft_opts(path, &o, &json) != 0)
-		fail_msg("draft failed: %s", fl_errmsg());
-	assert_non_null(root = json_loads(json, 0, NULL));
-	expect_feature(root, "v",
-	               "{\"knots\":5,\"missing\":\"error\",\"name\":\"v\",\"transform\":"
-	               "\"spline\",\"type\":\"numeric\"}");
-	json_decref(root);
-	free(json);
-	unlink(path);
-
-	round_clip_csv(csv, sizeof(csv), 300, &len);
-	write_tmp(path, csv, len);
-	if (fl_schema_draft_opts(path, &o, &json) != 0)
-		fail_msg("draft failed: %s", fl_errmsg());
-	assert_non_null(root = json_loads(json, 0, NULL));
-	expect_feature(root, "v",
-	               "{\"clip\":[100.0,840.0],\"knots\":5,\"missing\":\"error\",\"name\":"
-	               "\"v\",\"transform\":\"spline\",\"type\":\"numeric\"}");
-	json_decref(root);
-	free(json);
-	unlink(path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		round_clip_csv(csv, sizeof(csv), cases[i].n, &len);
+		write_tmp(path, csv, len);
+		if (fl_schema_draft_opts(path, &o, &json) != 0)
+			fail_msg("draft failed: %s", fl_errmsg());
+		assert_non_null(root = json_loads(json, 0, NULL));
+		expect_feature(root, "v", cases[i].want);
+		json_decref(root);
+		free(json);
+		unlink(path);
+	}
 }
 
 int main(void)
