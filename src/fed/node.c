@@ -926,16 +926,50 @@ static int dp_welcome_budget(struct fl_fednode *n, const char *fed, const struct
 }
 
 /*
+ * The Welcome's count of knots rounds (Plan.privacy_knots_releases),
+ * against what this node computes itself rather than as sent (the fourth
+ * privacy review's finding 3): none for a schema without knots placed from
+ * the federation's data; for one with them, the knots round (1), and at
+ * most one more for each knots release this node's ledger holds for the
+ * federation (a coordinator resumed from a checkpoint without its knots
+ * places them again and names the rounds before too, in which this node
+ * took part). Any other count is refused naming the field and both values.
+ */
+static int dp_welcome_knots(struct fl_fednode *n, const char *fed, const struct dp_plan *pl,
+                            uint64_t named)
+{
+	size_t features = fl_knots_features(n->s);
+	uint64_t most = features > 0 ? pl->done_knots + 1 : 0;
+	char mine[64];
+
+	if (features > 0 ? named >= 1 && named <= most : named == 0)
+		return 0;
+	if (most > 1)
+		snprintf(mine, sizeof(mine), "1 to %llu", (unsigned long long)most);
+	else
+		snprintf(mine, sizeof(mine), "%llu", (unsigned long long)most);
+	return refuse(n, "privacy_releases",
+	              "coordinator of federation \"%.64s\" names privacy_knots_releases = %llu "
+	              "in its plan, this node computes %s (%s; %llu knots releases in its ledger "
+	              "for this federation)",
+	              fed, (unsigned long long)named, mine,
+	              features > 0 ? "its schema places knots from the federation's data"
+	                           : "its schema places no knots from the federation's data",
+	              (unsigned long long)pl->done_knots);
+}
+
+/*
  * At the Welcome: a federation without a fixed plan of releases, or with
  * more than privacy_releases, is refused (it would be stopped half-way, at
  * release privacy_releases + 1), and so is a coordinator that speaks
  * another differential privacy plan (FL_DP_PLAN); the ledger opens (a
- * damaged one stops the node), and a federation whose remaining releases
- * its own share or the window cannot pay for is refused before anything
- * is answered (dp_welcome_budget()).
+ * damaged one stops the node), a count of knots rounds other than this
+ * node computes is refused (dp_welcome_knots()), and a federation whose
+ * remaining releases its own share or the window cannot pay for is refused
+ * before anything is answered (dp_welcome_budget()).
  */
 static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_t planned,
-                      const char *plan)
+                      const char *plan, uint64_t knots)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
 	struct dp_plan pl;
@@ -976,7 +1010,8 @@ static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_
 	if ((r = dp_fed_name(fed, name)) != 0)
 		return r;
 	dp_plan(n, name, &pl);
-	if ((r = dp_welcome_budget(n, fed, &pl)) != 0)
+	if ((r = dp_welcome_knots(n, fed, &pl, knots)) != 0 ||
+	    (r = dp_welcome_budget(n, fed, &pl)) != 0)
 		return r;
 	fl_log(FL_LOG_NOTICE,
 	       "differential privacy: federation %s may spend epsilon %g (delta %g) in %llu "
@@ -1508,8 +1543,10 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 		              w->partner_identity);
 	if ((r = ledger_check(n, w->federation_id)) != 0 ||
 	    (r = dp_welcome(n, w->federation_id, p->secure_aggregation, p->privacy_releases,
-	                    p->privacy_plan)) != 0)
+	                    p->privacy_plan, p->privacy_knots_releases)) != 0)
 		return r;
+	/* Checked by dp_welcome() when differential privacy is on (the only
+	 * case it is used in). */
 	n->dp_knots_planned = p->privacy_knots_releases;
 	/* A round in progress does not survive a new Welcome. The history of
 	 * revealed sums does: it lasts as long as this node (one federation
