@@ -1968,7 +1968,9 @@ static void test_knots_release_charged(void **state)
 
 /*
  * Knots placed again (dp-review3, finding 1), in a plan that names two
- * knots rounds (a coordinator that resumed without its knots): a second
+ * knots rounds (a coordinator that resumed without its knots welcomes the
+ * node again, once its ledger holds the first knots release: the node
+ * computes at most one more, dp_welcome_knots()): a second
  * histogram request after the knots were applied puts the raw values back
  * in the rows, so a Standardize that follows is refused, naming the round,
  * until a statistics task brings the new knots; an evaluation meanwhile is
@@ -1993,7 +1995,7 @@ static void test_knots_again_blocks_standardize(void **state)
 	tnode_new(&t, "knots-again", 5);
 	welcome(&w, FED, 1);
 	w.plan.privacy_releases = 5;
-	w.plan.privacy_knots_releases = 2;
+	w.plan.privacy_knots_releases = 1;
 	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
 	stats_task(&m, FED, 1);
 	m.stats.histograms = 1;
@@ -2006,6 +2008,8 @@ static void test_knots_again_blocks_standardize(void **state)
 	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
 	task_free(&m);
 	free(frame);
+	w.plan.privacy_knots_releases = 2;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
 	/* The histograms again: the rows hold raw values until new knots. */
 	stats_task(&m, FED, 3);
 	m.stats.histograms = 1;
@@ -2070,6 +2074,7 @@ static void test_knots_in_standardize(void **state)
 	tnode_new(&t, "knots-std", 5);
 	welcome(&w, FED, 1);
 	w.plan.privacy_releases = 5;
+	w.plan.privacy_knots_releases = 1;
 	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
 	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 2), &frame, &len),
 	                 FL_ERR_AUTH);
@@ -2097,6 +2102,69 @@ static void test_knots_in_standardize(void **state)
 	ev = audit_events(&t, "privacy_release");
 	assert_int_equal(json_array_size(ev), 1);
 	json_decref(ev);
+	tnode_free(&t);
+	restore_schema(&sw);
+}
+
+/*
+ * A standardisation whose knots differ from the rows' is checked whole
+ * before the rows are encoded with them (the fourth privacy review's
+ * finding 2): with new knots and an invalid class weight, then an invalid
+ * scale, it is refused with its error and no pass over the rows; the same
+ * message made valid encodes the rows (the counter is live) and the
+ * evaluation that follows is answered.
+ */
+static void test_standardize_checked_before_knots(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len;
+	uint64_t passes;
+	double knots[4] = {0, 2.5, 5, 9};
+
+	(void)state;
+	use_knots_schema(&sw);
+	tnode_new(&t, "knots-std-bad", 5);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "knots-std-bad", 5);
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 5;
+	w.plan.privacy_knots_releases = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	passes = fl_fednode_row_passes(t.n);
+
+	standardize(&m, FED, 2);
+	m.std.knots = knots;
+	m.std.n_knots = 4;
+	m.std.pos_weight = 0;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	assert_status(frame, len, "invalid class weight 0");
+	free(frame);
+	frame = NULL;
+	assert_int_equal(fl_fednode_row_passes(t.n), passes);
+
+	m.std.pos_weight = 1;
+	m.std.scale[1] = -1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	assert_status(frame, len,
+	              "invalid standardisation of column 1 (STYPE=Affluent senior apartments): "
+	              "scale -1 is not a positive number with a finite inverse");
+	free(frame);
+	frame = NULL;
+	assert_int_equal(fl_fednode_row_passes(t.n), passes);
+
+	m.std.scale[1] = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_true(fl_fednode_row_passes(t.n) > passes);
+	task_free(&m);
+	assert_int_equal(fl_fednode_input(t.n, "c", eval_task(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	free(frame);
 	tnode_free(&t);
 	restore_schema(&sw);
 }
@@ -2138,6 +2206,87 @@ static size_t ledger_kind(const char *path, const char *kind, size_t *all)
 }
 
 /*
+ * The Welcome's count of knots rounds (Plan.privacy_knots_releases) is
+ * checked against what the node computes, never taken as sent (the fourth
+ * privacy review's finding 3): for a schema without knots from data, 0;
+ * with them and nothing in the ledger, 1; with one knots release in the
+ * ledger, 1 or 2 (a coordinator resumed without its knots names the round
+ * before too). Any other count is refused naming the field and both
+ * values, before anything is charged.
+ */
+static int welcome_knots(struct tnode *t, uint64_t named)
+{
+	struct welcome_msg w;
+	uint8_t *frame = NULL;
+	size_t len;
+
+	welcome(&w, FED, 1);
+	w.plan.privacy_releases = 3;
+	w.plan.privacy_knots_releases = named;
+	return fl_fednode_input(t->n, "c", &w.env, &frame, &len);
+}
+
+static void test_welcome_knots_checked(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	size_t all;
+
+	(void)state;
+	tnode_new(&t, "knots-named-plain", 3);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, "knots-named-plain", 3);
+	assert_refused(&t, welcome_knots(&t, 1), NULL, "privacy_releases",
+	               "policy privacy_releases: coordinator of federation \"fed-dp\" names "
+	               "privacy_knots_releases = 1 in its plan, this node computes 0 (its schema "
+	               "places no knots from the federation's data; 0 knots releases in its "
+	               "ledger for this federation); refused");
+	tnode_free(&t);
+	tnode_new(&t, "knots-named-plain", 3);
+	assert_int_equal(welcome_knots(&t, 0), FL_FEDNODE_NONE);
+	tnode_free(&t);
+
+	use_knots_schema(&sw);
+	tnode_new(&t, "knots-named-check", 3);
+	unlink(t.ledger);
+	tnode_free(&t);
+	for (uint64_t named = 0; named <= 2; named += 2) {
+		char msg[400];
+
+		tnode_new(&t, "knots-named-check", 3);
+		snprintf(msg, sizeof(msg),
+		         "policy privacy_releases: coordinator of federation \"fed-dp\" names "
+		         "privacy_knots_releases = %llu in its plan, this node computes 1 (its "
+		         "schema places knots from the federation's data; 0 knots releases in its "
+		         "ledger for this federation); refused",
+		         (unsigned long long)named);
+		assert_refused(&t, welcome_knots(&t, named), NULL, "privacy_releases", msg);
+		tnode_free(&t);
+	}
+	tnode_new(&t, "knots-named-check", 3);
+	assert_int_equal(welcome_knots(&t, 1), FL_FEDNODE_NONE);
+	assert_int_equal(send_stats(&t, 1, 1, NULL), FL_FEDNODE_REPLY);
+	tnode_free(&t);
+	tnode_new(&t, "knots-named-check", 3);
+	assert_refused(&t, welcome_knots(&t, 3), NULL, "privacy_releases",
+	               "policy privacy_releases: coordinator of federation \"fed-dp\" names "
+	               "privacy_knots_releases = 3 in its plan, this node computes 1 to 2 (its "
+	               "schema places knots from the federation's data; 1 knots releases in its "
+	               "ledger for this federation); refused");
+	tnode_free(&t);
+	for (uint64_t named = 1; named <= 2; named++) {
+		tnode_new(&t, "knots-named-check", 3);
+		assert_int_equal(welcome_knots(&t, named), FL_FEDNODE_NONE);
+		tnode_free(&t);
+	}
+	/* Nothing was charged by the refusals: the one knots release. */
+	assert_int_equal(ledger_kind(t.ledger, "knots", &all), 1);
+	assert_int_equal(all, 1);
+	restore_schema(&sw);
+}
+
+/*
  * The Welcome names the knots rounds (Plan.privacy_knots_releases;
  * dp-review3, finding 2) and a node answers no more of them, refusing
  * before anything is charged or read. The review's sequence, in a plan of
@@ -2172,9 +2321,13 @@ static void test_knots_rounds_named(void **state)
 		tnode_new(&t, name, 8);
 		welcome(&w, FED, 1);
 		w.plan.privacy_releases = 8;
-		w.plan.privacy_knots_releases = named;
-		assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
 		for (uint64_t k = 0; k < named; k++) {
+			/* Welcomed again naming one more knots round once the
+			 * ledger holds one (a coordinator resumed without its
+			 * knots): the node computes no more (dp_welcome_knots()). */
+			w.plan.privacy_knots_releases = k + 1;
+			assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len),
+			                 FL_FEDNODE_NONE);
 			assert_int_equal(send_stats(&t, round++, 1, NULL), FL_FEDNODE_REPLY);
 			assert_int_equal(send_stats(&t, round++, 0, knots), FL_FEDNODE_REPLY);
 			assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, round++),
@@ -2554,6 +2707,8 @@ int main(void)
 	        cmocka_unit_test(test_knots_release_charged),
 	        cmocka_unit_test(test_knots_again_blocks_standardize),
 	        cmocka_unit_test(test_knots_in_standardize),
+	        cmocka_unit_test(test_standardize_checked_before_knots),
+	        cmocka_unit_test(test_welcome_knots_checked),
 	        cmocka_unit_test(test_knots_rounds_named),
 	        cmocka_unit_test(test_refusal_reads_no_rows),
 	        cmocka_unit_test(test_grid_fits_edge),

@@ -748,6 +748,65 @@ static void test_draft_id_threshold(void **state)
 	unlink(path);
 }
 
+/*
+ * The schema round's clip range (round_clip = k, the node's
+ * schema_min_count): ranks at least k from each end, and none for a column
+ * of fewer than 100 * k values (the fourth privacy review's finding 1).
+ * k = 3; the 3 smallest and 3 largest values are distinctive (one lead
+ * each), the rest 100, 102.5, ... At 299 values the transform is proposed
+ * without a range (the old rule sent the 2nd smallest and largest,
+ * rounded: [-5.6, 8900]); at 300 the 1st percentile's rank is 2, the 3rd
+ * smallest value (-3.33, rounded -3.4), and the 99th's 297, the 3rd largest
+ * (7777, rounded 7800): both are clamped to rank 3 from each end, the
+ * first and last of the plain values, 100 and 832.5 (rounded 840).
+ */
+static void round_clip_csv(char *csv, size_t size, size_t n, size_t *len)
+{
+	static const double lo[] = {-7.77, -5.55, -3.33}, hi[] = {7777, 8888, 9999};
+	size_t k = (size_t)snprintf(csv, size, "v,y\n");
+
+	for (size_t i = 0; i < n; i++) {
+		double v = i < 3        ? lo[i]
+		           : i >= n - 3 ? hi[i - (n - 3)]
+		                        : 100 + 2.5 * (double)(i - 3);
+
+		k += (size_t)snprintf(csv + k, size - k, "%.17g,%s\n", v, i % 2 ? "yes" : "no");
+	}
+	*len = k;
+}
+
+static void test_draft_round_clip(void **state)
+{
+	static const struct {
+		size_t n;
+		const char *want;
+	} cases[] = {
+	        {299, "{\"knots\":5,\"missing\":\"error\",\"name\":\"v\",\"transform\":"
+	              "\"spline\",\"type\":\"numeric\"}"},
+	        {300, "{\"clip\":[100.0,840.0],\"knots\":5,\"missing\":\"error\",\"name\":"
+	              "\"v\",\"transform\":\"spline\",\"type\":\"numeric\"}"},
+	};
+	static char csv[16384];
+	char path[64], *json = NULL;
+	struct fl_schema_draft_opts o = {
+	        .label = "y", .min_count = 3, .transforms = 1, .round_clip = 3};
+	size_t len;
+	json_t *root;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		round_clip_csv(csv, sizeof(csv), cases[i].n, &len);
+		write_tmp(path, csv, len);
+		if (fl_schema_draft_opts(path, &o, &json) != 0)
+			fail_msg("draft failed: %s", fl_errmsg());
+		assert_non_null(root = json_loads(json, 0, NULL));
+		expect_feature(root, "v", cases[i].want);
+		json_decref(root);
+		free(json);
+		unlink(path);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -760,6 +819,7 @@ int main(void)
 	        cmocka_unit_test(test_draft_semicolon_decimal),
 	        cmocka_unit_test(test_draft_min_count),
 	        cmocka_unit_test(test_draft_id_threshold),
+	        cmocka_unit_test(test_draft_round_clip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

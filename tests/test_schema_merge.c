@@ -564,6 +564,53 @@ static void test_transform_majority(void **state)
 		free(d[i]);
 }
 
+/*
+ * A partner with fewer than 100 * k leads proposes a transform without a
+ * clip range (the fourth privacy review's finding 1): the union is of the
+ * ranges that were sent only, and with none sent the proposal has the
+ * transform and no range, and says so.
+ */
+static void test_transform_without_clip(void **state)
+{
+	char *d[3] = {round_draft("\"transform\": \"spline\", \"knots\": 5, \"clip\": [3, 50]",
+	                          "\"transform\": \"spline\", \"knots\": 5", NULL),
+	              round_draft("\"transform\": \"spline\", \"knots\": 5",
+	                          "\"transform\": \"spline\", \"knots\": 5", NULL),
+	              round_draft("\"transform\": \"spline\", \"knots\": 5, \"clip\": [10, 120]",
+	                          NULL, NULL)};
+	static const char *const want_notes[] = {
+	        "features \"Visits\": spline proposed by p1, p2, p3; clip [3, 120], the union of "
+	        "their ranges",
+	        "features \"Rooms\": spline proposed by p1, p2, not by p3; no clip range was sent: "
+	        "add one before training (knots placed from the federation's data need it)",
+	};
+	struct fl_schema_merge_input in[3];
+	struct fl_schema_merge_result res;
+	json_t *root, *f;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		static const char *const ids[] = {"p1", "p2", "p3"};
+
+		in[i] = (struct fl_schema_merge_input){ids[i], d[i], strlen(d[i])};
+	}
+	assert_int_equal(fl_schema_merge_opts(in, 3, FL_MERGE_TRANSFORMS, &res), 0);
+	assert_int_equal(res.n_conflicts, 0);
+	assert_int_equal(res.n_notes, 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(res.notes[i], want_notes[i]);
+	assert_non_null(root = json_loads(res.json, 0, NULL));
+	f = json_array_get(json_object_get(root, "features"), 0);
+	expect_json(json_object_get(f, "clip"), "[3.0,120.0]");
+	f = json_array_get(json_object_get(root, "features"), 1);
+	assert_string_equal(json_string_value(json_object_get(f, "transform")), "spline");
+	assert_null(json_object_get(f, "clip"));
+	json_decref(root);
+	fl_schema_merge_result_free(&res);
+	for (int i = 0; i < 3; i++)
+		free(d[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +627,7 @@ int main(void)
 	        cmocka_unit_test(test_draft_min_count),
 	        cmocka_unit_test(test_transforms),
 	        cmocka_unit_test(test_transform_majority),
+	        cmocka_unit_test(test_transform_without_clip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -237,13 +237,16 @@ struct fl_schema_draft_opts {
 	 * fedlead-node schema does, and so does the federation's schema
 	 * round (with round_clip). */
 	int transforms;
-	/* The clip ranges of the federation's schema round: the 1st and 99th
-	 * percentiles (by rank, never the first or last), rounded outward to
-	 * two significant digits; none for a column of fewer than 3 values.
-	 * Below about 200 values the ranks are the second smallest and
-	 * largest: still one lead's value, rounded (an open privacy finding;
-	 * README.md, "One schema for the federation"). */
-	int round_clip;
+	/* 0, or k for the clip ranges of the federation's schema round
+	 * (k = the node's schema_min_count, at least 1): the 1st and 99th
+	 * percentiles by rank, but never nearer than k ranks to either end (at
+	 * least k values lie beyond each bound), rounded outward to two
+	 * significant digits. A column of fewer than 100 * k values gets no
+	 * clip range (its transform is still drafted, with 3 values or more):
+	 * there the ranks would come down to one lead's value (the fourth
+	 * privacy review's finding 1; README.md, "What the schema round
+	 * discloses"). */
+	uint64_t round_clip;
 };
 
 /* fl_schema_draft() with every option. A positive value the label column

@@ -304,9 +304,12 @@ static void propose_usage(void)
 	       "                                   [--out PROPOSAL.json]\n\n"
 	       "Takes part in the federation's schema round: drafts a schema from this\n"
 	       "partner's data (the node's [node] data), keeping only the category values\n"
-	       "held at least schema_min_count times ([policy], default 10) and no clip\n"
-	       "range, sends it to the coordinator (--draft sends an edited draft instead,\n"
-	       "stripped the same way and without values the data holds fewer than\n"
+	       "held at least schema_min_count times ([policy], default 10) and, beside a\n"
+	       "drafted transform, a clip range from the 1st and 99th percentiles but at\n"
+	       "least schema_min_count values from each end (none for a column of fewer\n"
+	       "than 100 times schema_min_count values), sends it to the coordinator\n"
+	       "(--draft sends an edited draft instead, stripped the same way, without\n"
+	       "clip ranges and without values the data holds fewer than\n"
 	       "schema_min_count times), and writes the coordinator's proposal, the merge\n"
 	       "of every partner's draft, for the operator to review and approve\n"
 	       "(fedlead-node schema approve). What was sent is kept in\n"
@@ -532,7 +535,8 @@ static int schema_propose(int argc, char **argv)
 	char *draft = NULL, *sent = NULL, *out_path = NULL, *pin = NULL, fp[65], state[16],
 	     pinned[65], sha[65];
 	/* A draft file's clip ranges may be its minimum and maximum (a draft
-	 * of fewer than 200 values): only the transforms leave with it. */
+	 * of fewer than 200 values), whatever its k: only the transforms
+	 * leave with it. */
 	unsigned strip = FL_STRIP_TRANSFORMS;
 	size_t len;
 	int r;
@@ -559,7 +563,7 @@ static int schema_propose(int argc, char **argv)
 		                                 .positive = a.positive,
 		                                 .min_count = c.schema_min_count,
 		                                 .transforms = 1,
-		                                 .round_clip = 1};
+		                                 .round_clip = c.schema_min_count};
 
 		if (a.label == NULL || c.data == NULL) {
 			r = fl_fail(FL_ERR_INVALID,
@@ -575,13 +579,22 @@ static int schema_propose(int argc, char **argv)
 	if ((r = fl_schema_round_strip_flags(draft, len, strip, &sent)) != 0 ||
 	    (r = write_state(&c, "schema.sent.json", sent, NULL)) != 0)
 		goto out;
-	fprintf(stderr,
-	        "%s: sending this partner's draft (category values held at least %llu times, "
-	        "%s; a copy is in the state directory as schema.sent.json)\n",
-	        FL_NODE_PROG, (unsigned long long)c.schema_min_count,
-	        (strip & FL_STRIP_CLIP) ? "clip ranges only beside a transform, from the 1st and "
-	                                  "99th percentiles"
-	                                : "no clip range");
+	if (strip & FL_STRIP_CLIP)
+		fprintf(stderr,
+		        "%s: sending this partner's draft (category values held at least %llu "
+		        "times, clip ranges only beside a transform, from the 1st and 99th "
+		        "percentiles but at least %llu values from each end, none for a column of "
+		        "fewer than %llu values; a copy is in the state directory as "
+		        "schema.sent.json)\n",
+		        FL_NODE_PROG, (unsigned long long)c.schema_min_count,
+		        (unsigned long long)c.schema_min_count,
+		        (unsigned long long)c.schema_min_count * 100);
+	else
+		fprintf(stderr,
+		        "%s: sending this partner's draft (category values held at least %llu "
+		        "times, no clip range; a copy is in the state directory as "
+		        "schema.sent.json)\n",
+		        FL_NODE_PROG, (unsigned long long)c.schema_min_count);
 	if ((r = fl_node_schema_round(&o, sent, strlen(sent), &prop)) != 0)
 		goto out;
 	for (size_t i = 0; i < prop.n_notes; i++)
@@ -696,7 +709,7 @@ static int draft_local(const struct fl_node_config *c, const struct fl_schema *s
 	                                 .positive = s->positive,
 	                                 .min_count = min_count,
 	                                 .transforms = 1,
-	                                 .round_clip = 1};
+	                                 .round_clip = c->schema_min_count};
 	char *json = NULL;
 	int r;
 

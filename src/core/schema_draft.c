@@ -157,19 +157,27 @@ static double round_outward(double x, int up)
  * range is part of the agreed contract and must not be re-derived from any
  * partner's data at training time (that would make the bound itself a
  * release).
+ *
+ * round_k > 0 drafts the schema round's range, which leaves the site: the
+ * 1st and 99th percentiles, but never nearer than round_k ranks to either
+ * end (index round_k from the bottom, n - 1 - round_k from the top: at
+ * least round_k values lie beyond each bound), round_k being the node's
+ * schema_min_count (its k). The caller drafts it only for n >= 100 *
+ * round_k, where the percentile ranks are about k already; below that the
+ * clamp would make the bound one lead's value, rounded (the fourth privacy
+ * review's finding 1), so no range is proposed at all.
  */
-static void draft_clip(struct draft_col *c, int round_clip, double *lo, double *hi)
+static void draft_clip(struct draft_col *c, size_t round_k, double *lo, double *hi)
 {
 	size_t n = c->n_sample, a, b;
 
 	qsort(c->sample, n, sizeof(*c->sample), double_cmp);
-	if (round_clip) {
-		/* The schema round's: the 1st and 99th percentiles, never the
-		 * first or last value by rank (n >= 3: the caller's check). */
+	if (round_k > 0) {
+		/* n >= 100 * round_k: the caller's check. */
 		a = (size_t)floor(0.01 * (double)(n - 1));
 		b = (size_t)ceil(0.99 * (double)(n - 1));
-		a = a < 1 ? 1 : a;
-		b = b > n - 2 ? n - 2 : b;
+		a = a < round_k ? round_k : a;
+		b = b > n - 1 - round_k ? n - 1 - round_k : b;
 	} else {
 		a = (size_t)floor(0.005 * (double)(n - 1));
 		b = (size_t)ceil(0.995 * (double)(n - 1));
@@ -1151,18 +1159,34 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			json_object_set_new(jf, "missing",
 			                    json_string(n_missing > 0 ? "impute" : "error"));
 			if (c->n_sample > (o->round_clip ? 2 : 0)) {
+				/* The schema round's rank k (the node's
+				 * schema_min_count), 0 for the draft's own range. */
+				size_t round_k = (size_t)o->round_clip;
 				double lo, hi;
-				json_t *jc = json_array();
+				json_t *jc;
 
-				draft_clip(c, o->round_clip, &lo, &hi);
-				if (jc == NULL)
-					goto out;
-				json_object_set_new(jf, "clip", jc);
-				json_array_append_new(jc, json_real(lo));
-				json_array_append_new(jc, json_real(hi));
-				snprintf(row->why, sizeof(row->why), "numbers, clip [%g, %g]", lo,
-				         hi);
-				/* draft_clip() sorted the sample. */
+				if (round_k > 0 && (o->round_clip > SIZE_MAX / 100 ||
+				                    c->n_sample < 100 * round_k)) {
+					/* Too few values for a range k ranks from each
+					 * end: the transform alone leaves (README, "What
+					 * the schema round discloses"). */
+					qsort(c->sample, c->n_sample, sizeof(*c->sample),
+					      double_cmp);
+					snprintf(row->why, sizeof(row->why),
+					         "numbers, no clip range (%zu values, fewer than "
+					         "100 times k = %zu)",
+					         c->n_sample, round_k);
+				} else {
+					draft_clip(c, round_k, &lo, &hi);
+					if ((jc = json_array()) == NULL)
+						goto out;
+					json_object_set_new(jf, "clip", jc);
+					json_array_append_new(jc, json_real(lo));
+					json_array_append_new(jc, json_real(hi));
+					snprintf(row->why, sizeof(row->why),
+					         "numbers, clip [%g, %g]", lo, hi);
+				}
+				/* The sample is sorted (by draft_clip() or above). */
 				if (o->transforms &&
 				    (r = fl_transform_draft(jf, c->sample, c->n_sample, distinct,
 				                            row->why, sizeof(row->why))) != 0)

@@ -398,8 +398,10 @@ static void names_of(const struct merge *m, const int *pick, char *buf, size_t l
  * The schema round's transforms (FL_MERGE_TRANSFORMS): a numeric feature
  * gets the transform a majority of the partners proposed (more than half
  * of them), with the knots of the first of those that proposed it, and the
- * union of their clip ranges (each drafted from that partner's 1st and
- * 99th percentiles); no transform, and no clip range, without a majority.
+ * union of the clip ranges they sent (each drafted from that partner's
+ * 1st and 99th percentiles; a partner with fewer than 100 k values sends
+ * none, and with none sent there is no range); no transform, and no clip
+ * range, without a majority.
  * A note says which partners proposed what, for every feature any partner
  * proposed a transform for.
  */

@@ -938,16 +938,50 @@ static int dp_welcome_budget(struct fl_fednode *n, const char *fed, const struct
 }
 
 /*
+ * The Welcome's count of knots rounds (Plan.privacy_knots_releases),
+ * against what this node computes itself rather than as sent (the fourth
+ * privacy review's finding 3): none for a schema without knots placed from
+ * the federation's data; for one with them, the knots round (1), and at
+ * most one more for each knots release this node's ledger holds for the
+ * federation (a coordinator resumed from a checkpoint without its knots
+ * places them again and names the rounds before too, in which this node
+ * took part). Any other count is refused naming the field and both values.
+ */
+static int dp_welcome_knots(struct fl_fednode *n, const char *fed, const struct dp_plan *pl,
+                            uint64_t named)
+{
+	size_t features = fl_knots_features(n->s);
+	uint64_t most = features > 0 ? pl->done_knots + 1 : 0;
+	char mine[64];
+
+	if (features > 0 ? named >= 1 && named <= most : named == 0)
+		return 0;
+	if (most > 1)
+		snprintf(mine, sizeof(mine), "1 to %llu", (unsigned long long)most);
+	else
+		snprintf(mine, sizeof(mine), "%llu", (unsigned long long)most);
+	return refuse(n, "privacy_releases",
+	              "coordinator of federation \"%.64s\" names privacy_knots_releases = %llu "
+	              "in its plan, this node computes %s (%s; %llu knots releases in its ledger "
+	              "for this federation)",
+	              fed, (unsigned long long)named, mine,
+	              features > 0 ? "its schema places knots from the federation's data"
+	                           : "its schema places no knots from the federation's data",
+	              (unsigned long long)pl->done_knots);
+}
+
+/*
  * At the Welcome: a federation without a fixed plan of releases, or with
  * more than privacy_releases, is refused (it would be stopped half-way, at
  * release privacy_releases + 1), and so is a coordinator that speaks
  * another differential privacy plan (FL_DP_PLAN); the ledger opens (a
- * damaged one stops the node), and a federation whose remaining releases
- * its own share or the window cannot pay for is refused before anything
- * is answered (dp_welcome_budget()).
+ * damaged one stops the node), a count of knots rounds other than this
+ * node computes is refused (dp_welcome_knots()), and a federation whose
+ * remaining releases its own share or the window cannot pay for is refused
+ * before anything is answered (dp_welcome_budget()).
  */
 static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_t planned,
-                      const char *plan)
+                      const char *plan, uint64_t knots)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
 	struct dp_plan pl;
@@ -988,7 +1022,8 @@ static int dp_welcome(struct fl_fednode *n, const char *fed, int secure, uint64_
 	if ((r = dp_fed_name(fed, name)) != 0)
 		return r;
 	dp_plan(n, name, &pl);
-	if ((r = dp_welcome_budget(n, fed, &pl)) != 0)
+	if ((r = dp_welcome_knots(n, fed, &pl, knots)) != 0 ||
+	    (r = dp_welcome_budget(n, fed, &pl)) != 0)
 		return r;
 	fl_log(FL_LOG_NOTICE,
 	       "differential privacy: federation %s may spend epsilon %g (delta %g) in %llu "
@@ -1557,8 +1592,10 @@ int fl_fednode_welcome(struct fl_fednode *n, const Fedlead__Wire__Welcome *w)
 		              w->partner_identity);
 	if ((r = ledger_check(n, w->federation_id)) != 0 ||
 	    (r = dp_welcome(n, w->federation_id, p->secure_aggregation, p->privacy_releases,
-	                    p->privacy_plan)) != 0)
+	                    p->privacy_plan, p->privacy_knots_releases)) != 0)
 		return r;
+	/* Checked by dp_welcome() when differential privacy is on (the only
+	 * case it is used in). */
 	n->dp_knots_planned = p->privacy_knots_releases;
 	/* A round in progress does not survive a new Welcome. The history of
 	 * revealed sums does: it lasts as long as this node (one federation
@@ -2091,13 +2128,17 @@ static int standardize_invalid(const struct fl_fednode *n, const Fedlead__Wire__
 	return 0;
 }
 
-/* Returns 0, or a sentence for an error Status in why. */
-static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m, char *why,
-                          size_t whylen)
+/*
+ * Returns 0, or FL_ERR_PROTO with a sentence for an error Status in why:
+ * every field of the standardisation checked, from the message alone. It
+ * runs before its knots encode any row (place: node_knots_standardize()
+ * said they will), so a message refused here costs no row work, whatever
+ * its knots (the fourth privacy review's finding 2: a refusal after the
+ * rows were encoded again took longer, a timing signal).
+ */
+static int standardize_check(const struct fl_fednode *n, const Fedlead__Wire__Standardize *m,
+                             int place, char *why, size_t whylen)
 {
-	struct fl_scaler *sc = NULL;
-	int r = FL_ERR_NOMEM;
-
 	if (m->n_center != n->d || m->n_scale != n->d || m->n_impute != n->d ||
 	    m->n_baseline != n->d) {
 		snprintf(why, whylen, "standardisation for %zu columns, but the schema has %zu",
@@ -2106,8 +2147,9 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 	}
 	if (standardize_invalid(n, m, why, whylen))
 		return FL_ERR_PROTO;
-	/* Decided on the message order alone, never on the rows. */
-	if (n->knots_pending != 0) {
+	/* Decided on the message order alone, never on the rows: knots the
+	 * message carries are placed after this check, ending the wait. */
+	if (n->knots_pending != 0 && !place) {
 		snprintf(why, whylen,
 		         "standardisation before the knots of the histograms of round %llu were "
 		         "applied: a statistics task carrying them must come first",
@@ -2118,6 +2160,17 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 		snprintf(why, whylen, "invalid class weight %g", m->pos_weight);
 		return FL_ERR_PROTO;
 	}
+	return 0;
+}
+
+/* The rows standardised as m says (checked by standardize_check()).
+ * Returns 0, or a sentence for an error Status in why. */
+static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m, char *why,
+                          size_t whylen)
+{
+	struct fl_scaler *sc = NULL;
+	int r = FL_ERR_NOMEM;
+
 	fl_dataset_free(n->tr);
 	fl_dataset_free(n->va);
 	free(n->c);
@@ -2503,13 +2556,18 @@ static int node_knots_apply(struct fl_fednode *n, const Fedlead__Wire__StatsTask
  * with them before they are standardised; rows already encoded with the
  * same knots are left as they are. A standardisation without knots for
  * rows that hold none is refused, decided on the message order alone: it
- * would train on the values as loaded.
+ * would train on the values as loaded. Checked here from the message
+ * alone; *place says whether the rows are to be encoded with them, which
+ * node_knots_place() does once the whole message has passed
+ * standardize_check().
  */
-static int node_knots_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m)
+static int node_knots_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize *m,
+                                  int *place)
 {
 	size_t need = fl_knots_values_len(n->s);
 	int r;
 
+	*place = 0;
 	if (m->n_knots == 0) {
 		if (need > 0 && n->n_placed == 0 && n->knots_pending == 0)
 			return refuse(n, "knots",
@@ -2517,14 +2575,15 @@ static int node_knots_standardize(struct fl_fednode *n, const Fedlead__Wire__Sta
 			              "node's rows hold none of the %zu knots placed from the "
 			              "federation's data",
 			              (unsigned long long)m->ref->round, need);
-		return 0; /* a pending histogram is do_standardize()'s refusal */
+		return 0; /* a pending histogram is standardize_check()'s refusal */
 	}
 	if (n->knots_pending == 0 && n->n_placed == m->n_knots &&
 	    memcmp(n->placed, m->knots, m->n_knots * sizeof(double)) == 0)
 		return 0;
 	if ((r = node_knots_check(n, m->ref->round, "standardisation", m->knots, m->n_knots)) != 0)
 		return r;
-	return node_knots_place(n, m->ref->round, m->knots, m->n_knots);
+	*place = 1;
+	return 0;
 }
 
 int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, uint8_t **frame,
@@ -2533,7 +2592,7 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 	const Fedlead__Wire__RoundRef *ref = fl_wire_ref(env);
 	const char *type = fl_wire_type_name(env);
 	char why[512];
-	int r;
+	int r, place;
 
 	*frame = NULL;
 	*len = 0;
@@ -2599,19 +2658,27 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
 			return r;
 		return do_stats(n, env->stats_task, frame, len);
 	case FEDLEAD__WIRE__ENVELOPE__BODY_STANDARDIZE:
+		/* The whole message is checked before its knots encode any
+		 * row (standardize_check()). */
 		if ((r = check_standardize_sizes(n, env->standardize)) != 0 ||
-		    (r = node_knots_standardize(n, env->standardize)) != 0)
+		    (r = node_knots_standardize(n, env->standardize, &place)) != 0)
 			return r;
-		if (do_standardize(n, env->standardize, why, sizeof(why)) == 0) {
-			/* Later tasks' hashes cover the standardisation they use;
-			 * not its round, which differs for a partner that rejoined. */
-			Fedlead__Wire__Standardize same = *env->standardize;
-
-			same.ref = NULL;
-			if ((r = fl_wire_message_hash("fedlead-standardize-v1", (const uint8_t *)"",
-			                              0, &same.base, n->std_hash)) != 0)
+		if (standardize_check(n, env->standardize, place, why, sizeof(why)) == 0) {
+			if (place && (r = node_knots_place(n, ref->round, env->standardize->knots,
+			                                   env->standardize->n_knots)) != 0)
 				return r;
-			return FL_FEDNODE_NONE;
+			if (do_standardize(n, env->standardize, why, sizeof(why)) == 0) {
+				/* Later tasks' hashes cover the standardisation they use;
+				 * not its round, which differs for a partner that rejoined. */
+				Fedlead__Wire__Standardize same = *env->standardize;
+
+				same.ref = NULL;
+				if ((r = fl_wire_message_hash("fedlead-standardize-v1",
+				                              (const uint8_t *)"", 0, &same.base,
+				                              n->std_hash)) != 0)
+					return r;
+				return FL_FEDNODE_NONE;
+			}
 		}
 		r = fl_fednode_status(n, ref, FEDLEAD__WIRE__STATUS_CODE__STATUS_ERROR, why, frame,
 		                      len);

@@ -353,10 +353,30 @@ check "the proposal names the schema's columns and values, whatever each export 
 	"[('visits', 'numeric', None), ('employees', 'numeric', None), ('industry', 'categorical', ['energy', 'finance', 'manufacturing', 'retail']), ('source', 'categorical', ['fair', 'referral', 'web'])]"
 check "... with the label's words mapped (converted: yes)" \
 	test "$(jget "$P" '(j["label"]["column"], j["label"]["positive"], j["label"]["negative"], j["id"])')" = "('converted', 'yes', 'no', 'lead')"
+# Every partner has fewer than 100 k = 1000 leads: each sent its splines
+# without a clip range, so the proposal has none and every partner is told
+# to add one (knots placed from the federation's data need it). The people
+# agree on ranges from what the columns mean (visits 0 to 30, employees 5
+# to 5000) and approve that.
+check "the proposal's splines have no clip range (every partner has fewer than 1000 leads)" \
+	test "$(jget "$P" '[(f["name"], f.get("transform"), f.get("clip")) for f in j["features"] if f["type"] == "numeric"]')" = \
+	"[('visits', 'spline', None), ('employees', 'spline', None)]"
+check "... and every partner is told to add one" grep -qxF \
+	"fedlead-node: note: features \"visits\": spline proposed by p1, p2, p3; no clip range was sent: add one before training (knots placed from the federation's data need it)" \
+	"$T/round-p2/propose.err"
+"$PY" - "$P" "$T/agreed.json" <<'PYEOF2'
+import json, sys
+j = json.load(open(sys.argv[1]))
+agreed = {"visits": [0, 30], "employees": [5, 5000]}
+for f in j["features"]:
+    if f["name"] in agreed:
+        f["clip"] = agreed[f["name"]]
+json.dump(j, open(sys.argv[2], "w"), indent=2)
+PYEOF2
 for k in 1 2 3; do
-	echo yes | "$NODE" schema approve "$T/round-p$k/state/schema.proposed.json" \
+	echo yes | "$NODE" schema approve "$T/agreed.json" \
 		--config "$T/round-p$k/node.conf" >"$T/round-p$k/approve.out" 2>&1
-	check "p$k's operator approves the proposal" \
+	check "p$k's operator approves the proposal with the agreed clip ranges" \
 		test -s "$T/round-p$k/state/schema.approved.json"
 done
 check "every partner approved the same schema" \

@@ -3,42 +3,46 @@
 # non-linear effects"), with the real programs over mutual TLS 1.3: each
 # partner's draft carries, for a numeric column its local draft gives a
 # transform, that transform and a clip range from its 1st and 99th
-# percentiles rounded outward to two significant digits; the coordinator
-# proposes the transform a majority proposed, with the union of their
-# ranges.
+# percentiles but at least k = schema_min_count values from each end,
+# rounded outward to two significant digits, and no range for a column of
+# fewer than 100 k values (the fourth privacy review's finding 1); the
+# coordinator proposes the transform a majority proposed, with the union of
+# the ranges sent.
 #   (a) "Visits" has many distinct values at every partner: the proposal
-#       has a spline with the union of the three ranges, computed here from
-#       the data independently of fedlead;
+#       has a spline with the union of p1's and p2's ranges, computed here
+#       from the data independently of fedlead; p3 (80 leads) sent the
+#       spline without a range;
 #   (b) "Rooms" has few distinct values everywhere: no transform, no clip;
 #       "Score" has many at p1 only: no transform, and a note says who
 #       proposed what;
-#   (c) every partner's extreme values (distinctive numbers held by one
-#       lead each) are in nothing its node sent, nor in any message the
-#       coordinator received, nor are their roundings;
+#   (c) every partner's k smallest and k largest values (distinctive
+#       numbers held by one lead each) are in nothing its node sent, nor in
+#       any message the coordinator received, nor are their roundings (at
+#       p1, 1000 leads, the 1st percentile by rank is the 10th smallest
+#       value; at p3 the old rule sent the 2nd smallest);
 #   (d) each operator sees the proposed transform beside its own draft's.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
 
-# p1, p2: 300 leads each, p3 80 (where the 1st percentile by rank is the
-# first value: never sent); Visits uniform over [0, 1000] with two
-# decimals but one lead at a distinctive minimum and one at a distinctive
-# maximum;
+# k = 10 (schema_min_count); p1 1000 leads (exactly 100 k), p2 1500, p3 80
+# (fewer than 100 k: no range); Visits uniform over [0, 1000] with two
+# decimals but 10 leads at distinctive minima and 10 at distinctive maxima;
 # Rooms in {0.5, 1.5, 2.5, 3.5}; Score with many values at p1, four
 # elsewhere.
 "$PY" - "$T" <<'PYEOF'
 import random, sys
 t = sys.argv[1]
-ext = {1: (-987.654321, 123456.789), 2: (-55.5551, 77777.7777), 3: (-3.33331, 45678.1234)}
+ext = {1: (-37000.123, 730000.77), 2: (-52000.456, 810000.33), 3: (-61000.789, 930000.11)}
 for k in (1, 2, 3):
     rng = random.Random(k)
     rows = []
-    for i in range(300 if k < 3 else 80):
+    for i in range({1: 1000, 2: 1500, 3: 80}[k]):
         visits = round(rng.uniform(0, 1000), 2)
-        if i == 17:
-            visits = ext[k][0]
-        if i == 70:
-            visits = ext[k][1]
+        if 17 <= i < 27:
+            visits = round(ext[k][0] - 1234.567 * (i - 17), 3)
+        if 70 <= i < 80:
+            visits = round(ext[k][1] + 12345.67 * (i - 70), 2)
         rooms = rng.choice([0.5, 1.5, 2.5, 3.5])
         score = round(rng.uniform(0, 10), 3) if k == 1 else rng.choice([0.5, 1.5, 2.5, 3.5])
         z = 0.002 * min(visits, 1000) - 1 + 0.3 * rooms + rng.gauss(0, 1)
@@ -95,8 +99,8 @@ check "the coordinator exits 0" wait_pid "$COORD_PID" 30
 P=$T/node-p1/state/schema.proposed.json
 
 # The ranges by hand: by rank in the sorted values, the 1st and 99th
-# percentiles (never the first or last), rounded outward to two
-# significant digits.
+# percentiles but at least k = 10 ranks from each end, rounded outward to
+# two significant digits; none below 100 k values.
 "$PY" - "$T" >"$T/ranges" <<'PYEOF'
 import csv, math, sys
 t = sys.argv[1]
@@ -111,8 +115,11 @@ lo, hi = [], []
 for k in (1, 2, 3):
     v = sorted(float(r["Visits"]) for r in csv.DictReader(open(f"{t}/p{k}.csv")))
     n = len(v)
-    a = max(1, math.floor(0.01 * (n - 1)))
-    b = min(n - 2, math.ceil(0.99 * (n - 1)))
+    if n < 100 * 10:
+        print("p%d none" % k)
+        continue
+    a = max(10, math.floor(0.01 * (n - 1)))
+    b = min(n - 1 - 10, math.ceil(0.99 * (n - 1)))
     lo.append(outward(v[a], 0))
     hi.append(outward(v[b], 1))
     print("p%d %r %r" % (k, lo[-1], hi[-1]))
@@ -124,7 +131,8 @@ read -r _ ulo uhi < <(grep '^union' "$T/ranges")
 # ---- (a) ----
 check "(a) the proposal has a spline for Visits" \
 	test "$(jget "$P" '[(f.get("transform"), f.get("knots")) for f in j["features"] if f["name"] == "Visits"][0]')" = "('spline', 5)"
-check "(a) with the union of the partners' ranges [$ulo, $uhi]" "$PY" -c "
+check "(a) p3 (80 leads) sent none" grep -qx 'p3 none' "$T/ranges"
+check "(a) with the union of p1's and p2's ranges [$ulo, $uhi]" "$PY" -c "
 import json, sys
 j = json.load(open('$P'))
 c = [f['clip'] for f in j['features'] if f['name'] == 'Visits'][0]
@@ -133,7 +141,7 @@ check "(a) every partner is told who proposed it" grep -qx \
 	"fedlead-node: note: features \"Visits\": spline proposed by p1, p2, p3; clip \[$ulo, $uhi\], the union of their ranges" \
 	<(sed 's/\.0\b//g' "$T/node-p2/propose.err")
 check "(a) the node says what it sends" grep -qxF \
-	"fedlead-node: sending this partner's draft (category values held at least 10 times, clip ranges only beside a transform, from the 1st and 99th percentiles; a copy is in the state directory as schema.sent.json)" \
+	"fedlead-node: sending this partner's draft (category values held at least 10 times, clip ranges only beside a transform, from the 1st and 99th percentiles but at least 10 values from each end, none for a column of fewer than 1000 values; a copy is in the state directory as schema.sent.json)" \
 	"$T/node-p1/propose.err"
 
 # ---- (b) ----
@@ -146,12 +154,14 @@ check "(b) a note says p1 alone proposed a spline for Score" grep -qxF \
 	"$T/node-p3/propose.err"
 check "(b) p2 sent no transform and no clip range for Rooms or Score" \
 	test "$(jget "$T/node-p2/state/schema.sent.json" '",".join(f["name"] for f in j["features"] if "clip" in f or "transform" in f)')" = "Visits"
+check "(b) p3 sent Visits's spline without a clip range (80 leads, fewer than 100 k)" \
+	test "$(jget "$T/node-p3/state/schema.sent.json" '[sorted(f) for f in j["features"] if f["name"] == "Visits"][0]')" = "['knots', 'missing', 'name', 'transform', 'type']"
 
 # ---- (c) ----
 check "(c) the coordinator received the drafts (dump of every payload)" \
 	test "$(ls "$D/dump" | wc -l)" -ge 6
 for k in 1 2 3; do
-	check "(c) p$k's minimum and maximum, and their roundings, are in nothing it sent" \
+	check "(c) p$k's 10 smallest and 10 largest values, and their roundings, are in nothing it sent" \
 		"$PY" - "$T/p$k.csv" "$T/node-p$k/state/schema.sent.json" "$T/node-p$k/dump" "$D/dump" <<'PYEOF'
 import csv, json, math, os, sys
 def outward(x, up):
@@ -161,8 +171,8 @@ def outward(x, up):
     return f(x * p) / p if k >= 0 else f(x / p) * p
 cells = [r["Visits"] for r in csv.DictReader(open(sys.argv[1]))]
 v = sorted(float(c) for c in cells)
-lo, hi = v[0], v[-1]
-bad = {lo, hi, outward(lo, 0), outward(lo, 1), outward(hi, 0), outward(hi, 1)}
+ext = v[:10] + v[-10:]
+bad = set(ext) | {outward(x, up) for x in ext for up in (0, 1)}
 nums = []
 def walk(x):
     if isinstance(x, (int, float)) and not isinstance(x, bool):
@@ -176,9 +186,10 @@ hit = [x for x in nums if any(abs(x - b) <= 1e-9 * abs(b) for b in bad)]
 # Every byte the node sent and the coordinator received, as text.
 blob = b"".join(open(os.path.join(d, f), "rb").read() for d in sys.argv[3:5]
                 for f in os.listdir(d))
-texts = [c for c in cells if float(c) in (lo, hi)] + ["%g" % b for b in bad]
+texts = [c for c in cells if float(c) in ext] + ["%g" % b for b in bad]
 found = [s for s in texts if s.encode() in blob]
-print("     extremes %r %r; sent numbers %d; matches %r %r" % (lo, hi, len(nums), hit, found))
+print("     extremes %r .. %r, %r .. %r; sent numbers %d; matches %r %r"
+      % (ext[0], ext[9], ext[10], ext[19], len(nums), hit, found))
 sys.exit(1 if hit or found else 0)
 PYEOF
 done
