@@ -1588,48 +1588,44 @@ static void oom_standardize(int k)
 	uint8_t *frame = NULL;
 	size_t len, ntr, nva;
 	json_t *ev;
+	char name[32];
 
-	{
-		char name[32];
-
-		snprintf(name, sizeof(name), "oom-%d", k);
-		tnode_new(&t, name, 5);
-		unlink(t.ledger);
-		tnode_free(&t);
-		tnode_new(&t, name, 5);
-		welcome(&w, FED, 1);
-		w.plan.validation_split = 0.2;
-		assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
-		assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 2), &frame, &len),
-		                 FL_FEDNODE_NONE);
-		task_free(&m);
-		fl_fednode_rows(t.n, &ntr, &nva);
-		assert_true(nva > 0);
-		oom_size = k == 0 ? (ntr + 1) * sizeof(double) : nva * FX->s->dim * sizeof(double);
-		assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 3), &frame, &len),
-		                 FL_FEDNODE_REPLY);
-		task_free(&m);
-		assert_int_equal(oom_size, 0); /* the allocation did fail */
-		assert_status(frame, len, "out of memory while standardising");
-		free(frame);
-		frame = NULL;
-		eval_task(&m, FED, 4);
-		m.ev.need_hessian = 0;
-		m.ev.need_validation = 1;
-		assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len),
-		                 FL_FEDNODE_REPLY);
-		task_free(&m);
-		ev = audit_events(&t, "privacy_release");
-		if (json_array_size(ev) != 0)
-			fail_msg("case %d: an evaluation after a Standardize that failed was "
-			         "released (%zu releases)",
-			         k, json_array_size(ev));
-		json_decref(ev);
-		assert_status(frame, len, "eval_task before standardisation");
-		free(frame);
-		frame = NULL;
-		tnode_free(&t);
-	}
+	snprintf(name, sizeof(name), "oom-%d", k);
+	tnode_new(&t, name, 5);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, name, 5);
+	welcome(&w, FED, 1);
+	w.plan.validation_split = 0.2;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 2), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	task_free(&m);
+	fl_fednode_rows(t.n, &ntr, &nva);
+	assert_true(nva > 0);
+	oom_size = k == 0 ? (ntr + 1) * sizeof(double) : nva * FX->s->dim * sizeof(double);
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	assert_int_equal(oom_size, 0); /* the allocation did fail */
+	assert_status(frame, len, "out of memory while standardising");
+	free(frame);
+	frame = NULL;
+	eval_task(&m, FED, 4);
+	m.ev.need_hessian = 0;
+	m.ev.need_validation = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	ev = audit_events(&t, "privacy_release");
+	if (json_array_size(ev) != 0)
+		fail_msg("case %d: an evaluation after a Standardize that failed was "
+		         "released (%zu releases)",
+		         k, json_array_size(ev));
+	json_decref(ev);
+	assert_status(frame, len, "eval_task before standardisation");
+	free(frame);
+	frame = NULL;
+	tnode_free(&t);
 }
 
 static void test_oom_standardize_gradient_factors(void **state)
