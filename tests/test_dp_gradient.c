@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "fedlead/dp_gradient.h"
+#include "fedlead/linalg.h"
 
 static void close_abs(double got, double want)
 {
@@ -108,6 +109,118 @@ static void nan_weights_add_nothing(void **state)
 	assert_true(g[0] == 0 && g[1] == 0);
 }
 
+/* Review rev9: a 64-bit LCG, uniform in [-0.5, 0.5). */
+static double uni(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (double)(*s >> 11) / 9007199254740992.0 - 0.5;
+}
+
+/*
+ * Review rev9, the bounds plan v7 charges for, on neighbouring data sets
+ * built as a hostile coordinator and lead would (not on the kernel's own
+ * arithmetic): 400 data sets of 12 leads in 5 columns, each lead's raw
+ * norm one of 0.3 R, R, 7 R, 150 R (beyond the 100 R row clip) and 10^9,
+ * each clipped to R with u = min(norm, 100 R) / R above R; labels 0 and 1;
+ * weight 1 or 15.7 on positives; w of norm 0 to 60, and in every fifth
+ * set one lead along +-w (|z| = ||w|| R, the worst case of the first
+ * evaluation). Removing any one lead moves
+ *  - the clipped gradient (the evaluations without the Hessian) by at most
+ *    0.8 R, whatever w, weight and norm;
+ *  - the unclipped gradient over the rows clipped at R (the evaluation
+ *    with the Hessian, and any the coordinator marks so) by at most
+ *    max(1, c) R sigmoid(||w|| R), reached (to 1e-9) by the lead along w.
+ */
+static void neighbours_within_plan_bounds(void **state)
+{
+	enum { N = 12, D = 5 };
+	const double R = 2, B = 0.8 * R, G = 100 * R, norms[5] = {0.3, 1, 7, 150, 5e8};
+	uint64_t rng = 987654321;
+	double worst_ratio = 0;
+
+	(void)state;
+	for (int t = 0; t < 400; t++) {
+		double X[N * D], u[N], y[N], c[N], w[D], nw = 0, cw = t % 2 ? 15.7 : 1;
+		double g[D], g1[D], loss, loss1, Xk[N * D], uk[N], yk[N], ck[N];
+
+		for (size_t j = 0; j < D; j++) {
+			w[j] = uni(&rng) * (double)(t % 13) * 10;
+			nw += w[j] * w[j];
+		}
+		nw = sqrt(nw);
+		for (size_t i = 0; i < N; i++) {
+			double *x = X + i * D, n2 = 0, raw = norms[(i + (size_t)t) % 5] * R;
+
+			for (size_t j = 0; j < D; j++) {
+				x[j] = uni(&rng);
+				n2 += x[j] * x[j];
+			}
+			if (t % 5 == 0 && i == 0 && nw > 0) {
+				for (size_t j = 0; j < D; j++)
+					x[j] = w[j] * (t % 10 == 0 ? 1 : -1);
+				n2 = nw * nw;
+				raw = 7 * R;
+			}
+			/* Raw norm raw; clipped to R; u back to the row at G. */
+			for (size_t j = 0; j < D; j++)
+				x[j] *= fmin(raw, R) / sqrt(n2);
+			n2 = 0;
+			for (size_t j = 0; j < D; j++)
+				n2 += x[j] * x[j];
+			u[i] = raw > R ? fmin(raw, G) / R : 1;
+			y[i] = (double)((rng >> 20) & 1);
+			c[i] = y[i] > 0.5 ? cw : 1;
+		}
+		fl_dp_gradient_clipped(X, N, D, y, c, u, w, B, &loss, g);
+		for (size_t k = 0; k < N; k++) {
+			size_t m = 0;
+			double d2 = 0;
+
+			for (size_t i = 0; i < N; i++) {
+				if (i == k)
+					continue;
+				for (size_t j = 0; j < D; j++)
+					Xk[m * D + j] = X[i * D + j];
+				uk[m] = u[i], yk[m] = y[i], ck[m] = c[i];
+				m++;
+			}
+			fl_dp_gradient_clipped(Xk, m, D, yk, ck, uk, w, B, &loss1, g1);
+			for (size_t j = 0; j < D; j++)
+				d2 += (g[j] - g1[j]) * (g[j] - g1[j]);
+			if (!(sqrt(d2) <= B * (1 + 1e-12)))
+				fail_msg("set %d, lead %zu: clipped gradient moved %.17g > %.17g",
+				         t, k, sqrt(d2), B);
+		}
+		fl_linalg_logistic(X, N, D, y, c, w, &loss, g, NULL);
+		for (size_t k = 0; k < N; k++) {
+			size_t m = 0;
+			double d2 = 0, bound = fmax(1, cw) * R / (1 + exp(-nw * R));
+
+			for (size_t i = 0; i < N; i++) {
+				if (i == k)
+					continue;
+				for (size_t j = 0; j < D; j++)
+					Xk[m * D + j] = X[i * D + j];
+				yk[m] = y[i], ck[m] = c[i];
+				m++;
+			}
+			fl_linalg_logistic(Xk, m, D, yk, ck, w, &loss1, g1, NULL);
+			for (size_t j = 0; j < D; j++)
+				d2 += (g[j] - g1[j]) * (g[j] - g1[j]);
+			if (!(sqrt(d2) <= bound * (1 + 1e-12)))
+				fail_msg("set %d, lead %zu: gradient moved %.17g > %.17g", t, k,
+				         sqrt(d2), bound);
+			/* The lead along w with the label against its side, and
+			 * the weight of the bound, reaches it. */
+			if (t % 5 == 0 && k == 0 && nw > 0 && c[0] == fmax(1, cw) &&
+			    ((t % 10 == 0) == (y[0] < 0.5)))
+				worst_ratio = fmax(worst_ratio, sqrt(d2) / bound);
+		}
+	}
+	if (!(worst_ratio > 1 - 1e-9))
+		fail_msg("no lead along w reached the bound: best ratio %.17g", worst_ratio);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +228,7 @@ int main(void)
 	        cmocka_unit_test(weight_inside_clip),
 	        cmocka_unit_test(longer_row_for_gradient),
 	        cmocka_unit_test(nan_weights_add_nothing),
+	        cmocka_unit_test(neighbours_within_plan_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

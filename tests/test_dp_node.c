@@ -60,6 +60,24 @@ static int group_teardown(void **state)
 	return node_fixture_teardown(state);
 }
 
+/*
+ * An allocation that fails on demand (the link wraps malloc for this test
+ * only, tests/CMakeLists.txt): the next malloc of exactly oom_size bytes
+ * returns NULL, once.
+ */
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+static size_t oom_size;
+
+void *__wrap_malloc(size_t size)
+{
+	if (oom_size != 0 && size == oom_size) {
+		oom_size = 0;
+		return NULL;
+	}
+	return __real_malloc(size);
+}
+
 /* ---- the grid noise ---- */
 
 /* 40,000 samples of N_Z(0, 10^4) on a grid of 2^-8: every value on the
@@ -1550,6 +1568,78 @@ static void test_standardize_not_finite_refused(void **state)
 	json_decref(ev);
 }
 
+/*
+ * Review rev9 (oom_standardize()): a Standardize that fails half-way (out of memory) must not
+ * leave rows behind that a later evaluation sums. The node answers the
+ * Standardize with "out of memory while standardising"; an evaluation
+ * after it must be answered "eval_task before standardisation" with
+ * nothing charged or released, as after a Standardize refused for its
+ * values. Two places: the factors of plan v7's gradient clip
+ * (dp_clip_train(), (n_train + 1) doubles), after which the validation
+ * rows are left unclipped, and the copy of the validation rows (n_valid x
+ * dim doubles), after which the training rows are left raw: neither
+ * standardised nor clipped to R, while the release's noise assumes R.
+ */
+static void oom_standardize(int k)
+{
+	struct tnode t;
+	struct welcome_msg w;
+	struct task_msg m;
+	uint8_t *frame = NULL;
+	size_t len, ntr, nva;
+	json_t *ev;
+	char name[32];
+
+	snprintf(name, sizeof(name), "oom-%d", k);
+	tnode_new(&t, name, 5);
+	unlink(t.ledger);
+	tnode_free(&t);
+	tnode_new(&t, name, 5);
+	welcome(&w, FED, 1);
+	w.plan.validation_split = 0.2;
+	assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 2), &frame, &len),
+	                 FL_FEDNODE_NONE);
+	task_free(&m);
+	fl_fednode_rows(t.n, &ntr, &nva);
+	assert_true(nva > 0);
+	oom_size = k == 0 ? (ntr + 1) * sizeof(double) : nva * FX->s->dim * sizeof(double);
+	assert_int_equal(fl_fednode_input(t.n, "c", standardize(&m, FED, 3), &frame, &len),
+	                 FL_FEDNODE_REPLY);
+	task_free(&m);
+	assert_int_equal(oom_size, 0); /* the allocation did fail */
+	assert_status(frame, len, "out of memory while standardising");
+	free(frame);
+	frame = NULL;
+	eval_task(&m, FED, 4);
+	m.ev.need_hessian = 0;
+	m.ev.need_validation = 1;
+	assert_int_equal(fl_fednode_input(t.n, "c", &m.env, &frame, &len), FL_FEDNODE_REPLY);
+	task_free(&m);
+	ev = audit_events(&t, "privacy_release");
+	if (json_array_size(ev) != 0)
+		fail_msg("case %d: an evaluation after a Standardize that failed was "
+		         "released (%zu releases)",
+		         k, json_array_size(ev));
+	json_decref(ev);
+	assert_status(frame, len, "eval_task before standardisation");
+	free(frame);
+	frame = NULL;
+	tnode_free(&t);
+}
+
+static void test_oom_standardize_gradient_factors(void **state)
+{
+	(void)state;
+	oom_standardize(0);
+}
+
+static void test_oom_standardize_validation_copy(void **state)
+{
+	(void)state;
+	oom_standardize(1);
+}
+
 /* The key advertisement a node replied in frame (decoded; caller frees). */
 static Fedlead__Wire__Envelope *key_advert_of(uint8_t *frame, size_t len)
 {
@@ -2703,6 +2793,8 @@ int main(void)
 	        cmocka_unit_test(test_resume_after_plan_change),
 	        cmocka_unit_test(test_plan_version_refused),
 	        cmocka_unit_test(test_standardize_not_finite_refused),
+	        cmocka_unit_test(test_oom_standardize_gradient_factors),
+	        cmocka_unit_test(test_oom_standardize_validation_copy),
 	        cmocka_unit_test(test_colluders_in_task_tag),
 	        cmocka_unit_test(test_knots_release_charged),
 	        cmocka_unit_test(test_knots_again_blocks_standardize),

@@ -2204,6 +2204,20 @@ static int do_standardize(struct fl_fednode *n, const Fedlead__Wire__Standardize
 	}
 	r = 0;
 out:
+	if (r != 0) {
+		/* Nothing half-prepared stays behind: rows copied but not
+		 * standardised, or not clipped to R under differential privacy,
+		 * would be summed by the next evaluation with noise for rows
+		 * clipped to R. Without rows, evaluations are answered "before
+		 * standardisation". */
+		fl_dataset_free(n->tr);
+		fl_dataset_free(n->va);
+		free(n->c);
+		free(n->dp_u);
+		n->tr = n->va = NULL;
+		n->c = NULL;
+		n->dp_u = NULL;
+	}
 	if (r == FL_ERR_NOMEM)
 		snprintf(why, whylen, "out of memory while standardising");
 	fl_scaler_free(sc);
