@@ -53,6 +53,9 @@ static int compact(const struct fl_rowset *rs)
  * rows stay in L1/L2 while the group pairs are added. */
 #define SUB_ROWS 256
 
+/* nset of a group whose pairs walk every row of a sub-block. */
+#define ALL_ROWS SIZE_MAX
+
 /* One chunk's partial sums. */
 struct partial {
 	double loss;
@@ -66,6 +69,8 @@ struct partial {
 	uint32_t *wpos; /* splines: SUB_ROWS * ns, each window's first widened column */
 	uint32_t *kt;   /* compact: nk * SUB_ROWS, a sub-block's slots by group */
 	size_t *rowoff; /* compact: nk * SUB_ROWS, k * (d + 1) of each slot */
+	uint32_t *set;  /* compact: nk * SUB_ROWS, a sparse group's rows that set a column */
+	size_t *nset;   /* compact: nk, their count (ALL_ROWS: walk every row) */
 };
 
 struct pass {
@@ -92,6 +97,8 @@ static void partial_free(struct partial *p)
 	free(p->wpos);
 	free(p->kt);
 	free(p->rowoff);
+	free(p->set);
+	free(p->nset);
 }
 
 static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, int hess)
@@ -112,7 +119,9 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 	              (p->B = fl_matrix_alloc(de, nd)) == NULL ||
 	              (p->scaled = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
 	              (p->kt = malloc((rs->nk + 1) * SUB_ROWS * sizeof(uint32_t))) == NULL ||
-	              (p->rowoff = malloc((rs->nk + 1) * SUB_ROWS * sizeof(size_t))) == NULL)))
+	              (p->rowoff = malloc((rs->nk + 1) * SUB_ROWS * sizeof(size_t))) == NULL ||
+	              (p->set = malloc((rs->nk + 1) * SUB_ROWS * sizeof(uint32_t))) == NULL ||
+	              (p->nset = malloc((rs->nk + 1) * sizeof(size_t))) == NULL)))
 		return FL_ERR_NOMEM;
 	return 0;
 }
@@ -317,11 +326,16 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		if (nd > 0)
 			cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)nd, 1.0, Xb,
 			            (blasint)nd, rr, 1, 1.0, p->gd, 1);
+		/* An empty slot (k = d) would add to the padding, which is thrown
+		 * away: skipped, here and below, so that the rows of a mostly
+		 * empty group (a missing indicator) do not queue on one cell. */
 		for (size_t i = 0; i < rows; i++) {
 			const uint32_t *k = Kb + i * nk;
 
 			for (size_t g = 0; g < nk; g++)
-				p->grad[k[g]] += Vb == NULL ? rr[i] : rr[i] * Vb[i * nk + g];
+				if (k[g] != d)
+					p->grad[k[g]] +=
+					        Vb == NULL ? rr[i] : rr[i] * Vb[i * nk + g];
 		}
 		if (!ps->hess)
 			continue;
@@ -341,6 +355,8 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 				for (size_t g = 0; g < nk; g++) {
 					double hv = Vb == NULL ? h[i] : h[i] * Vb[i * nk + g];
 
+					if (k[g] == d)
+						continue;
 					axpy(ns > 0 ? rs->nd : nd, hv, xi,
 					     p->B + (size_t)k[g] * nd);
 				}
@@ -361,26 +377,55 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		 * of two groups fall in one small block of the Hessian, which
 		 * stays in cache while the rows are walked. The slots are
 		 * transposed first (one contiguous run of rows per group), and
-		 * each group's offsets into the Hessian precomputed. */
-		for (size_t g = 0; g < nk; g++)
+		 * each group's offsets into the Hessian precomputed. A group that
+		 * sets a column in at most a quarter of the rows (a missing
+		 * indicator) lists those rows, and its pairs walk only them: the
+		 * other rows would add to the padding. Every cell outside the
+		 * padding gets the same adds in the same row order either way. */
+		for (size_t g = 0; g < nk; g++) {
+			uint32_t *set = p->set + g * SUB_ROWS;
+			size_t m = 0;
+
 			for (size_t i = 0; i < rows; i++) {
-				p->kt[g * SUB_ROWS + i] = Kb[i * nk + g];
-				p->rowoff[g * SUB_ROWS + i] = (size_t)Kb[i * nk + g] * de;
+				uint32_t k = Kb[i * nk + g];
+
+				p->kt[g * SUB_ROWS + i] = k;
+				p->rowoff[g * SUB_ROWS + i] = (size_t)k * de;
+				set[m] = (uint32_t)i;
+				m += k != d;
 			}
+			p->nset[g] = 4 * m <= rows ? m : ALL_ROWS;
+		}
 		for (size_t g = 0; g < nk; g++) {
 			const size_t *ra = p->rowoff + g * SUB_ROWS;
 
 			for (size_t l = g; l < nk; l++) {
-				const uint32_t *cb = p->kt + l * SUB_ROWS;
+				const uint32_t *cb = p->kt + l * SUB_ROWS, *set = NULL;
+				size_t m = p->nset[g] < p->nset[l] ? p->nset[g] : p->nset[l];
 
-				if (Vb == NULL) {
+				if (m != ALL_ROWS)
+					set = p->set + (p->nset[g] < p->nset[l] ? g : l) * SUB_ROWS;
+				if (set != NULL && Vb == NULL) {
+					for (size_t t = 0; t < m; t++) {
+						size_t i = set[t];
+
+						p->hess[ra[i] + cb[i]] += h[i];
+					}
+				} else if (set != NULL) {
+					for (size_t t = 0; t < m; t++) {
+						size_t i = set[t];
+
+						p->hess[ra[i] + cb[i]] +=
+						        h[i] * Vb[i * nk + g] * Vb[i * nk + l];
+					}
+				} else if (Vb == NULL) {
 					for (size_t i = 0; i < rows; i++)
 						p->hess[ra[i] + cb[i]] += h[i];
-					continue;
+				} else {
+					for (size_t i = 0; i < rows; i++)
+						p->hess[ra[i] + cb[i]] +=
+						        h[i] * Vb[i * nk + g] * Vb[i * nk + l];
 				}
-				for (size_t i = 0; i < rows; i++)
-					p->hess[ra[i] + cb[i]] +=
-					        h[i] * Vb[i * nk + g] * Vb[i * nk + l];
 			}
 		}
 	}
