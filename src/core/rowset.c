@@ -258,15 +258,30 @@ int fl_rowset_push(struct fl_rowset *rs, const double *x, double y)
 	for (size_t a = 0; a < rs->nd; a++)
 		xd[a] = x[rs->dcol[a]];
 	for (size_t g = 0; g < rs->nk; g++) {
+		size_t j = rs->gfirst[g], end = rs->gend[g];
+
 		k[g] = (uint32_t)rs->d;
-		for (size_t j = rs->gfirst[g]; j < rs->gend[g]; j++) {
-			if (x[j] == 0)
+		while (j < end) {
+			size_t stop = end - j < 8 ? end : j + 8;
+
+			/* A group is zeros but for one column: eight columns at a
+			 * time are tested together first (no branch each). */
+			if (stop == j + 8 && !((x[j] != 0) | (x[j + 1] != 0) | (x[j + 2] != 0) |
+			                       (x[j + 3] != 0) | (x[j + 4] != 0) | (x[j + 5] != 0) |
+			                       (x[j + 6] != 0) | (x[j + 7] != 0))) {
+				j = stop;
 				continue;
-			if (x[j] != 1 || k[g] != rs->d)
-				return fl_fail(FL_ERR_DATA,
-				               "row does not fit the compact layout (column %zu)",
-				               j);
-			k[g] = (uint32_t)j;
+			}
+			for (; j < stop; j++) {
+				if (x[j] == 0)
+					continue;
+				if (x[j] != 1 || k[g] != rs->d)
+					return fl_fail(
+					        FL_ERR_DATA,
+					        "row does not fit the compact layout (column %zu)",
+					        j);
+				k[g] = (uint32_t)j;
+			}
 		}
 	}
 	for (size_t f = 0; f < rs->ns; f++) {
