@@ -412,6 +412,75 @@ static void test_encode_bad_rows(void **state)
 	fl_schema_free(s);
 }
 
+/*
+ * A categorical feature of many levels, among them the empty string and
+ * values that are prefixes of others: each listed value, read from a CSV,
+ * sets its own column; near misses (a prefix, an extension, another case,
+ * blanks around) are not listed and name the field.
+ */
+static void test_encode_many_levels(void **state)
+{
+	enum { LEVELS = 300 };
+	char *json = malloc(16 * LEVELS + 512), *csv = malloc(16 * LEVELS + 256), path[64],
+	     msg[256];
+	static const char *const misses[] = {"v1x", "v", "V7", " v7", "v299 ", "v0000"};
+	size_t n = 0, m = 0;
+	struct fl_schema *s;
+	struct bound bd;
+	struct fl_csv_record rec;
+	double x[2 + LEVELS], y;
+
+	(void)state;
+	assert_non_null(json);
+	assert_non_null(csv);
+	n += (size_t)sprintf(json + n, "{\"fedlead_schema\": 1, \"label\": {\"column\": "
+	                               "\"won\", \"positive\": \"1\", \"negative\": \"0\"}, "
+	                               "\"features\": [{\"name\": \"c\", \"type\": "
+	                               "\"categorical\", \"values\": [\"\"");
+	/* v0 .. v299, and v00 .. v09: prefixes and extensions of each other. */
+	for (int v = 0; v < LEVELS - 11; v++)
+		n += (size_t)sprintf(json + n, ", \"v%d\"", v);
+	for (int v = 0; v < 10; v++)
+		n += (size_t)sprintf(json + n, ", \"v0%d\"", v);
+	sprintf(json + n, "]}]}");
+	s = parse_schema(json);
+	assert_int_equal(s->dim, 1 + LEVELS);
+	m += (size_t)sprintf(csv + m, "c,won\n\"\",1\n");
+	for (int v = 0; v < LEVELS - 11; v++)
+		m += (size_t)sprintf(csv + m, "v%d,0\n", v);
+	for (int v = 0; v < 10; v++)
+		m += (size_t)sprintf(csv + m, "v0%d,1\n", v);
+	for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++)
+		m += (size_t)sprintf(csv + m, "\"%s\",0\n", misses[i]);
+	write_tmp(path, csv, m);
+	assert_int_equal(bind_file(s, path, 1, &bd), 0);
+	for (size_t row = 0; row < LEVELS; row++) {
+		assert_int_equal(fl_csv_next(bd.csv, &rec), 1);
+		if (fl_encode_row(bd.b, &rec, x, &y, NULL) != 0)
+			fail_msg("row %zu: %s", row, fl_errmsg());
+		/* The row's value is the schema's value number row. */
+		for (size_t j = 0; j < LEVELS; j++)
+			if (x[1 + j] != (j == row))
+				fail_msg("row %zu (\"%s\"): column %zu is %g", row, rec.fields[0].s,
+				         1 + j, x[1 + j]);
+	}
+	for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
+		assert_int_equal(fl_csv_next(bd.csv, &rec), 1);
+		assert_int_equal(fl_encode_row(bd.b, &rec, x, &y, NULL), FL_ERR_DATA);
+		snprintf(msg, sizeof(msg),
+		         "%s:%zu:1: column \"c\": \"%s\" is not a listed category and there is "
+		         "no \"other\"",
+		         path, LEVELS + 2 + i, misses[i]);
+		assert_string_equal(fl_errmsg(), msg);
+	}
+	assert_int_equal(fl_csv_next(bd.csv, &rec), 0);
+	unbind(&bd);
+	unlink(path);
+	fl_schema_free(s);
+	free(json);
+	free(csv);
+}
+
 /* ---- statistics ---- */
 
 static void test_stats_by_hand(void **state)
@@ -1050,6 +1119,7 @@ int main(void)
 	        cmocka_unit_test(test_encode_good_rows),
 	        cmocka_unit_test(test_encode_scoring_leaves_label),
 	        cmocka_unit_test(test_encode_bad_rows),
+	        cmocka_unit_test(test_encode_many_levels),
 	        cmocka_unit_test(test_stats_by_hand),
 	        cmocka_unit_test(test_dataset_load_leads),
 	        cmocka_unit_test(test_encode_clips),

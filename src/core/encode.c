@@ -5,6 +5,7 @@
 #include "fedlead/encode.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,15 @@
 
 struct cat_entry {
 	const char *value;
-	size_t k; /* position in the schema's value list */
+	size_t k;   /* position in the schema's value list */
+	size_t len; /* strlen(value) */
 };
 
 struct binding {
 	size_t col;                     /* CSV column index */
-	struct cat_entry *cats;         /* categorical: values sorted for bsearch */
+	struct cat_entry *cats;         /* categorical: values (folded: in fold order) */
+	uint32_t *slot;                 /* categorical, not folded: hash table of cats */
+	size_t mask;                    /* its size - 1 (a power of two) */
 	struct fl_number_format number; /* numeric: the file's, with the feature's own */
 };
 
@@ -53,11 +57,6 @@ static int header_cmp(const void *a, const void *b)
 	return c != 0 ? c : (x->col > y->col) - (x->col < y->col);
 }
 
-static int cat_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct cat_entry *)a)->value, ((const struct cat_entry *)b)->value);
-}
-
 /* Under "case": "fold" the values are sorted, and found, as they match:
  * trimmed, ignoring ASCII case. */
 static int cat_fold_cmp(const void *a, const void *b)
@@ -68,14 +67,64 @@ static int cat_fold_cmp(const void *a, const void *b)
 	return fl_schema_fold_cmp(x, strlen(x), y, strlen(y));
 }
 
+/* FNV-1a of the NUL-terminated s; *len gets strlen(s). */
+static uint64_t str_hash(const char *s, size_t *len)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+	const char *p = s;
+
+	for (; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3u;
+	*len = (size_t)(p - s);
+	return h;
+}
+
+/* The hash table of a categorical feature's values (not folded): slots
+ * hold 1 + an index into cats, 0 when empty; at most half of them used. */
+static int cats_table(struct binding *fb, size_t n)
+{
+	size_t size = 8;
+
+	while (size < 2 * n)
+		size *= 2;
+	if ((fb->slot = calloc(size, sizeof(*fb->slot))) == NULL)
+		return FL_ERR_NOMEM;
+	fb->mask = size - 1;
+	for (size_t c = 0; c < n; c++) {
+		size_t len, i = (size_t)str_hash(fb->cats[c].value, &len) & fb->mask;
+
+		while (fb->slot[i] != 0)
+			i = (i + 1) & fb->mask;
+		fb->slot[i] = (uint32_t)(c + 1);
+	}
+	return 0;
+}
+
+/* The listed value a field is exactly (strcmp() equal), or NULL; one hash
+ * probe instead of a binary search of strcmp() calls, with "case": "fold"
+ * the fold order's binary search. */
 static const struct cat_entry *find_category(const struct fl_feature *f, const struct binding *fb,
                                              const struct fl_csv_field *fld)
 {
-	struct cat_entry key = {fld->s, 0};
 	size_t lo = 0, hi = f->n_values;
 
-	if (!f->fold)
-		return bsearch(&key, fb->cats, f->n_values, sizeof(*fb->cats), cat_cmp);
+	if (!f->fold) {
+		size_t len, i = (size_t)str_hash(fld->s, &len) & fb->mask;
+
+		for (; fb->slot[i] != 0; i = (i + 1) & fb->mask) {
+			const struct cat_entry *c = &fb->cats[fb->slot[i] - 1];
+
+			size_t q = 0;
+
+			/* Byte by byte: levels are a few bytes, shorter than the
+			 * call to memcmp(). */
+			while (q < len && c->value[q] == fld->s[q])
+				q++;
+			if (c->len == len && q == len)
+				return c;
+		}
+		return NULL;
+	}
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		const char *v = fb->cats[mid].value;
@@ -135,8 +184,10 @@ void fl_binding_free(struct fl_binding *b)
 {
 	if (b == NULL)
 		return;
-	for (size_t i = 0; b->feat != NULL && i < b->s->n_features; i++)
+	for (size_t i = 0; b->feat != NULL && i < b->s->n_features; i++) {
 		free(b->feat[i].cats);
+		free(b->feat[i].slot);
+	}
 	free(b->feat);
 	for (size_t i = 0; i < b->n_extra; i++)
 		free(b->extra[i]);
@@ -201,9 +252,13 @@ int fl_binding_new_named(const struct fl_schema *s, const char *path,
 			goto out;
 		}
 		for (size_t k = 0; k < f->n_values; k++)
-			b->feat[i].cats[k] = (struct cat_entry){f->values[k], k};
-		qsort(b->feat[i].cats, f->n_values, sizeof(struct cat_entry),
-		      f->fold ? cat_fold_cmp : cat_cmp);
+			b->feat[i].cats[k] =
+			        (struct cat_entry){f->values[k], k, strlen(f->values[k])};
+		if (f->fold) {
+			qsort(b->feat[i].cats, f->n_values, sizeof(struct cat_entry), cat_fold_cmp);
+		} else if ((r = cats_table(&b->feat[i], f->n_values)) != 0) {
+			goto out;
+		}
 	}
 	if (b->label_col != SIZE_MAX)
 		used[b->label_col] = 1;

@@ -9,6 +9,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "fedlead/error.h"
 #include "fedlead/rows.h"
@@ -245,6 +248,62 @@ out:
 	return r;
 }
 
+/* Bit j set: x[j] is not 0 (a NaN is not), for j < n <= 64; two columns
+ * at a time where SSE2 is there. */
+static uint64_t nonzero_mask(const double *x, size_t n)
+{
+	uint64_t m = 0;
+	size_t j = 0;
+#if defined(__SSE2__)
+	__m128d z = _mm_setzero_pd();
+
+	for (; j + 2 <= n; j += 2)
+		m |= (uint64_t)_mm_movemask_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + j), z)) << j;
+#endif
+	for (; j < n; j++)
+		m |= (uint64_t)(x[j] != 0) << j;
+	return m;
+}
+
+/* The column of a one-hot group (columns [first, end) of x) that is 1, d
+ * when none is set; FL_ERR_DATA when the group is not one-hot. */
+static int group_column(const double *x, size_t first, size_t end, size_t d, uint32_t *k)
+{
+	*k = (uint32_t)d;
+	/* The common case without a branch a column: a mask of the
+	 * non-zeros, one bit set and that column 1. */
+	if (end - first <= 64) {
+		uint64_t m = nonzero_mask(x + first, end - first);
+		size_t j = first;
+
+		if (m == 0)
+			return 0;
+		if ((m & (m - 1)) == 0) {
+#if defined(__GNUC__)
+			j += (size_t)__builtin_ctzll(m);
+#else
+			while ((m & 1) == 0) {
+				m >>= 1;
+				j++;
+			}
+#endif
+			if (x[j] == 1) {
+				*k = (uint32_t)j;
+				return 0;
+			}
+		}
+	}
+	for (size_t j = first; j < end; j++) {
+		if (x[j] == 0)
+			continue;
+		if (x[j] != 1 || *k != d)
+			return fl_fail(FL_ERR_DATA,
+			               "row does not fit the compact layout (column %zu)", j);
+		*k = (uint32_t)j;
+	}
+	return 0;
+}
+
 int fl_rowset_push(struct fl_rowset *rs, const double *x, double y)
 {
 	double *xd;
@@ -257,18 +316,9 @@ int fl_rowset_push(struct fl_rowset *rs, const double *x, double y)
 	k = rs->K + rs->n * rs->nk;
 	for (size_t a = 0; a < rs->nd; a++)
 		xd[a] = x[rs->dcol[a]];
-	for (size_t g = 0; g < rs->nk; g++) {
-		k[g] = (uint32_t)rs->d;
-		for (size_t j = rs->gfirst[g]; j < rs->gend[g]; j++) {
-			if (x[j] == 0)
-				continue;
-			if (x[j] != 1 || k[g] != rs->d)
-				return fl_fail(FL_ERR_DATA,
-				               "row does not fit the compact layout (column %zu)",
-				               j);
-			k[g] = (uint32_t)j;
-		}
-	}
+	for (size_t g = 0; g < rs->nk; g++)
+		if ((r = group_column(x, rs->gfirst[g], rs->gend[g], rs->d, &k[g])) != 0)
+			return r;
 	for (size_t f = 0; f < rs->ns; f++) {
 		const struct fl_rowset_spline *sp = &rs->sp[f];
 		uint32_t *st = rs->S + rs->n * rs->ns + f;

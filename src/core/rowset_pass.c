@@ -53,6 +53,17 @@ static int compact(const struct fl_rowset *rs)
  * rows stay in L1/L2 while the group pairs are added. */
 #define SUB_ROWS 256
 
+/* nset of a group whose pairs walk every row of a sub-block. */
+#define ALL_ROWS SIZE_MAX
+
+/* Rows whose group x group pairs are added together (a multiple of
+ * SUB_ROWS): the Hessian's group blocks (2.6 MB of upper triangle for 810
+ * columns, more than L2) are swept once per PAIR_ROWS rows instead of once
+ * per sub-block. Their slots by group and h take 35 x 16 KiB + 32 KiB for
+ * 35 groups. 4,096 rows: 0.139 s a pass with the Hessian against 0.151 s
+ * with 256 (200,000 CRM-like leads, best of 12). */
+#define PAIR_ROWS 4096
+
 /* One chunk's partial sums. */
 struct partial {
 	double loss;
@@ -64,8 +75,10 @@ struct partial {
 	double *scaled; /* compact: SUB_ROWS * nd */
 	double *xs;     /* splines: SUB_ROWS * nde, the widened dense rows */
 	uint32_t *wpos; /* splines: SUB_ROWS * ns, each window's first widened column */
-	uint32_t *kt;   /* compact: nk * SUB_ROWS, a sub-block's slots by group */
-	size_t *rowoff; /* compact: nk * SUB_ROWS, k * (d + 1) of each slot */
+	double *hp;     /* compact: PAIR_ROWS, h of a block of rows for group_pairs() */
+	uint32_t *kt;   /* compact: nk * PAIR_ROWS, the block's slots by group */
+	uint32_t *set;  /* compact: nk * PAIR_ROWS, a sparse group's rows that set a column */
+	size_t *nset;   /* compact: nk, their count (ALL_ROWS: walk every row) */
 };
 
 struct pass {
@@ -90,8 +103,10 @@ static void partial_free(struct partial *p)
 	free(p->scaled);
 	free(p->xs);
 	free(p->wpos);
+	free(p->hp);
 	free(p->kt);
-	free(p->rowoff);
+	free(p->set);
+	free(p->nset);
 }
 
 static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, int hess)
@@ -111,8 +126,10 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
 	              (p->B = fl_matrix_alloc(de, nd)) == NULL ||
 	              (p->scaled = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
-	              (p->kt = malloc((rs->nk + 1) * SUB_ROWS * sizeof(uint32_t))) == NULL ||
-	              (p->rowoff = malloc((rs->nk + 1) * SUB_ROWS * sizeof(size_t))) == NULL)))
+	              (p->hp = malloc(PAIR_ROWS * sizeof(double))) == NULL ||
+	              (p->kt = malloc((rs->nk + 1) * PAIR_ROWS * sizeof(uint32_t))) == NULL ||
+	              (p->set = malloc((rs->nk + 1) * PAIR_ROWS * sizeof(uint32_t))) == NULL ||
+	              (p->nset = malloc((rs->nk + 1) * sizeof(size_t))) == NULL)))
 		return FL_ERR_NOMEM;
 	return 0;
 }
@@ -265,12 +282,74 @@ static const double *widen(const struct pass *ps, size_t i0, size_t rows, double
 	return xs;
 }
 
+/*
+ * group x group over a block of rows (their h in p->hp, their slots by group
+ * in p->kt, V the block's values or NULL), pair by pair: the rows' pairs of
+ * two groups fall in one small block of the Hessian, which stays in cache
+ * while the rows are walked. A group that sets a column in at most a quarter
+ * of the rows (a missing indicator) lists those rows, and its pairs walk only
+ * them: the other rows would add to the padding. Every cell outside the
+ * padding gets the same adds in the same row order however the rows are
+ * blocked.
+ */
+static void group_pairs(struct partial *p, size_t d, size_t nk, size_t rows, const double *V)
+{
+	size_t de = d + 1;
+	const double *h = p->hp;
+	double *hess = p->hess;
+
+	for (size_t g = 0; g < nk; g++) {
+		const uint32_t *k = p->kt + g * PAIR_ROWS;
+		uint32_t *set = p->set + g * PAIR_ROWS;
+		size_t m = 0;
+
+		for (size_t i = 0; i < rows; i++) {
+			set[m] = (uint32_t)i;
+			m += k[i] != d;
+		}
+		p->nset[g] = 4 * m <= rows ? m : ALL_ROWS;
+	}
+	for (size_t g = 0; g < nk; g++) {
+		const uint32_t *ka = p->kt + g * PAIR_ROWS;
+
+		for (size_t l = g; l < nk; l++) {
+			const uint32_t *cb = p->kt + l * PAIR_ROWS, *set = NULL;
+			size_t m = p->nset[g] < p->nset[l] ? p->nset[g] : p->nset[l];
+
+			if (m != ALL_ROWS)
+				set = p->set + (p->nset[g] < p->nset[l] ? g : l) * PAIR_ROWS;
+			if (set != NULL && V == NULL) {
+				for (size_t t = 0; t < m; t++) {
+					size_t i = set[t];
+
+					hess[(size_t)ka[i] * de + cb[i]] += h[i];
+				}
+			} else if (set != NULL) {
+				for (size_t t = 0; t < m; t++) {
+					size_t i = set[t];
+
+					hess[(size_t)ka[i] * de + cb[i]] +=
+					        h[i] * V[i * nk + g] * V[i * nk + l];
+				}
+			} else if (V == NULL) {
+				for (size_t i = 0; i < rows; i++)
+					hess[(size_t)ka[i] * de + cb[i]] += h[i];
+			} else {
+				for (size_t i = 0; i < rows; i++)
+					hess[(size_t)ka[i] * de + cb[i]] +=
+					        h[i] * V[i * nk + g] * V[i * nk + l];
+			}
+		}
+	}
+}
+
 /* The compact pass over rows [r0, r0 + n) into p (zeroed here). */
 static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct partial *p)
 {
 	const struct fl_rowset *rs = ps->rs;
 	size_t d = rs->d, de = d + 1, nd = ps->nde, nk = rs->nk, ns = rs->ns;
 	double z[SUB_ROWS], rr[SUB_ROWS], h[SUB_ROWS], sum = 0;
+	size_t pr = 0; /* rows waiting for group_pairs() */
 
 	memset(p->grad, 0, de * sizeof(double));
 	memset(p->gd, 0, nd * sizeof(double));
@@ -317,11 +396,16 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		if (nd > 0)
 			cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)nd, 1.0, Xb,
 			            (blasint)nd, rr, 1, 1.0, p->gd, 1);
+		/* An empty slot (k = d) would add to the padding, which is thrown
+		 * away: skipped, here and below, so that the rows of a mostly
+		 * empty group (a missing indicator) do not queue on one cell. */
 		for (size_t i = 0; i < rows; i++) {
 			const uint32_t *k = Kb + i * nk;
 
 			for (size_t g = 0; g < nk; g++)
-				p->grad[k[g]] += Vb == NULL ? rr[i] : rr[i] * Vb[i * nk + g];
+				if (k[g] != d)
+					p->grad[k[g]] +=
+					        Vb == NULL ? rr[i] : rr[i] * Vb[i * nk + g];
 		}
 		if (!ps->hess)
 			continue;
@@ -341,6 +425,8 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 				for (size_t g = 0; g < nk; g++) {
 					double hv = Vb == NULL ? h[i] : h[i] * Vb[i * nk + g];
 
+					if (k[g] == d)
+						continue;
 					axpy(ns > 0 ? rs->nd : nd, hv, xi,
 					     p->B + (size_t)k[g] * nd);
 				}
@@ -357,31 +443,14 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 				                                .K = Kb,
 				                                .B = p->B});
 		}
-		/* group x group, pair by pair over the sub-block: the rows' pairs
-		 * of two groups fall in one small block of the Hessian, which
-		 * stays in cache while the rows are walked. The slots are
-		 * transposed first (one contiguous run of rows per group), and
-		 * each group's offsets into the Hessian precomputed. */
+		memcpy(p->hp + pr, h, rows * sizeof(double));
 		for (size_t g = 0; g < nk; g++)
-			for (size_t i = 0; i < rows; i++) {
-				p->kt[g * SUB_ROWS + i] = Kb[i * nk + g];
-				p->rowoff[g * SUB_ROWS + i] = (size_t)Kb[i * nk + g] * de;
-			}
-		for (size_t g = 0; g < nk; g++) {
-			const size_t *ra = p->rowoff + g * SUB_ROWS;
-
-			for (size_t l = g; l < nk; l++) {
-				const uint32_t *cb = p->kt + l * SUB_ROWS;
-
-				if (Vb == NULL) {
-					for (size_t i = 0; i < rows; i++)
-						p->hess[ra[i] + cb[i]] += h[i];
-					continue;
-				}
-				for (size_t i = 0; i < rows; i++)
-					p->hess[ra[i] + cb[i]] +=
-					        h[i] * Vb[i * nk + g] * Vb[i * nk + l];
-			}
+			for (size_t i = 0; i < rows; i++)
+				p->kt[g * PAIR_ROWS + pr + i] = Kb[i * nk + g];
+		pr += rows;
+		if (pr == PAIR_ROWS || s0 + rows == n) {
+			group_pairs(p, d, nk, pr, Vb != NULL ? Vb - (pr - rows) * nk : NULL);
+			pr = 0;
 		}
 	}
 	p->loss = sum;
