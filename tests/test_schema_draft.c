@@ -887,6 +887,60 @@ static void test_round_clip_lone_lead(void **state)
 	unlink(path);
 }
 
+/*
+ * The review of the fourth privacy review's fixes (finding 1b): which
+ * transform the round's draft proposes turned on one lead, and the
+ * coordinator reads it. Now only values held at least k times count, and
+ * up to k - 1 values that are not a day still make a day of the month.
+ * k = 3. 620 leads with whole days 1 to 31 (20 each) get bins; one or two
+ * more holding 32 (the old rule: a spline) still get bins; three (k) make
+ * it a spline. 180 leads over 9 values (0.5 to 8.5, 20 each) get no
+ * transform (fewer than 10 distinct); one or two more at 9.5 (the old
+ * rule: a spline) change nothing; three make it a spline.
+ */
+static void test_transform_one_lead(void **state)
+{
+	static const struct {
+		int days, base, extra;
+		const char *want;
+	} cases[] = {
+	        {1, 620, 0, "bins"},   {1, 620, 1, "bins"},   {1, 620, 2, "bins"},
+	        {1, 620, 3, "spline"}, {0, 180, 0, NULL},     {0, 180, 1, NULL},
+	        {0, 180, 2, NULL},     {0, 180, 3, "spline"},
+	};
+	static char csv[16384];
+	char path[64], *json = NULL;
+	struct fl_schema_draft_opts o = {
+	        .label = "y", .min_count = 3, .transforms = 1, .round_clip = 3};
+	json_t *root, *t;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t k = (size_t)snprintf(csv, sizeof(csv), "v,y\n");
+
+		for (int i = 0; i < cases[c].base + cases[c].extra; i++) {
+			double v = cases[c].days ? (i < cases[c].base ? 1 + i % 31 : 32)
+			                         : (i < cases[c].base ? 0.5 + i % 9 : 9.5);
+
+			k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%g,%s\n", v,
+			                      i % 2 ? "yes" : "no");
+		}
+		write_tmp(path, csv, k);
+		if (fl_schema_draft_opts(path, &o, &json) != 0)
+			fail_msg("draft failed: %s", fl_errmsg());
+		assert_non_null(root = json_loads(json, 0, NULL));
+		assert_non_null(feature_json(root, "v"));
+		t = json_object_get(feature_json(root, "v"), "transform");
+		if (cases[c].want == NULL
+		            ? t != NULL
+		            : t == NULL || strcmp(json_string_value(t), cases[c].want) != 0)
+			fail_msg("case %zu (%d + %d): %s", c, cases[c].base, cases[c].extra, json);
+		json_decref(root);
+		free(json);
+		unlink(path);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -901,6 +955,7 @@ int main(void)
 	        cmocka_unit_test(test_draft_id_threshold),
 	        cmocka_unit_test(test_draft_round_clip),
 	        cmocka_unit_test(test_round_clip_lone_lead),
+	        cmocka_unit_test(test_transform_one_lead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

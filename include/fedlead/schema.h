@@ -247,7 +247,9 @@ struct fl_schema_draft_opts {
 	 * (its transform is still drafted, with 3 values or more), and no
 	 * column does when k < 2: a bound one lead's value, rounded, would
 	 * say where that lead is (the fourth privacy review's finding 1 and
-	 * its review; README.md, "What the schema round discloses"). */
+	 * its review; README.md, "What the schema round discloses"). The
+	 * transform is chosen from the values held at least k times, those
+	 * held fewer counted k to one (fl_transform_draft()). */
 	uint64_t round_clip;
 };
 

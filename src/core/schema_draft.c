@@ -1275,7 +1275,8 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				/* The sample is sorted (above). */
 				if (o->transforms &&
 				    (r = fl_transform_draft(jf, c->sample, c->n_sample, distinct,
-				                            row->why, sizeof(row->why))) != 0)
+				                            o->round_clip, row->why,
+				                            sizeof(row->why))) != 0)
 					goto out;
 			} else
 				snprintf(row->why, sizeof(row->why), "numbers");

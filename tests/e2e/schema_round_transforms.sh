@@ -11,9 +11,9 @@
 # proposed, with the union of the ranges sent.
 #   (a) "Visits" has many distinct values at every partner: the proposal
 #       has a spline with the union of p1's and p2's ranges, computed here
-#       from the data independently of fedlead; p3 (80 leads, 60 of them
-#       spread over [0, 1000], no rounding cell of 10) sent the spline
-#       without a range;
+#       from the data independently of fedlead; p3 (120 leads, 100 of
+#       them spread over [0, 1000], no rounding cell holding 10) sent the
+#       spline without a range;
 #   (b) "Rooms" has few distinct values everywhere: no transform, no clip;
 #       "Score" has many at p1 only: no transform, and a note says who
 #       proposed what;
@@ -21,15 +21,17 @@
 #       numbers held by one lead each) are in nothing its node sent, nor in
 #       any message the coordinator received, nor are their roundings (at
 #       p1, 1000 leads, the 1st percentile by rank is the 10th smallest
-#       value; at p3 the first rule sent the 2nd smallest);
+#       value);
 #   (d) each operator sees the proposed transform beside its own draft's.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
 
-# k = 10 (schema_min_count); p1 1000 leads, p2 1500, p3 80 (no rounding
-# cell of its spread values holds 10: no range); Visits uniform over [0, 1000] with two
-# decimals but 10 leads at distinctive minima and 10 at distinctive maxima;
+# k = 10 (schema_min_count); p1 1000 leads, p2 1500, p3 120 (its values
+# are all different, which count 12 at k = 10: enough for a spline; no
+# rounding cell of them holds 10: no range); Visits uniform over [0, 1000]
+# with two decimals but 10 leads at distinctive minima and 10 at
+# distinctive maxima;
 # Rooms in {0.5, 1.5, 2.5, 3.5}; Score with many values at p1, four
 # elsewhere.
 "$PY" - "$T" <<'PYEOF'
@@ -39,7 +41,7 @@ ext = {1: (-37000.123, 730000.77), 2: (-52000.456, 810000.33), 3: (-61000.789, 9
 for k in (1, 2, 3):
     rng = random.Random(k)
     rows = []
-    for i in range({1: 1000, 2: 1500, 3: 80}[k]):
+    for i in range({1: 1000, 2: 1500, 3: 120}[k]):
         visits = round(rng.uniform(0, 1000), 2)
         if 17 <= i < 27:
             visits = round(ext[k][0] - 1234.567 * (i - 17), 3)
@@ -109,7 +111,7 @@ read -r _ ulo uhi < <(grep '^union' "$T/ranges")
 # ---- (a) ----
 check "(a) the proposal has a spline for Visits" \
 	test "$(jget "$P" '[(f.get("transform"), f.get("knots")) for f in j["features"] if f["name"] == "Visits"][0]')" = "('spline', 5)"
-check "(a) p3 (80 leads, no rounding cell of 10) sent none" grep -qx 'p3 none' "$T/ranges"
+check "(a) p3 (120 leads, no rounding cell of 10) sent none" grep -qx 'p3 none' "$T/ranges"
 check "(a) with the union of p1's and p2's ranges [$ulo, $uhi]" "$PY" -c "
 import json, sys
 j = json.load(open('$P'))
@@ -132,7 +134,7 @@ check "(b) a note says p1 alone proposed a spline for Score" grep -qxF \
 	"$T/node-p3/propose.err"
 check "(b) p2 sent no transform and no clip range for Rooms or Score" \
 	test "$(jget "$T/node-p2/state/schema.sent.json" '",".join(f["name"] for f in j["features"] if "clip" in f or "transform" in f)')" = "Visits"
-check "(b) p3 sent Visits's spline without a clip range (80 leads, no rounding cell of 10)" \
+check "(b) p3 sent Visits's spline without a clip range (120 leads, no rounding cell of 10)" \
 	test "$(jget "$T/node-p3/state/schema.sent.json" '[sorted(f) for f in j["features"] if f["name"] == "Visits"][0]')" = "['knots', 'missing', 'name', 'transform', 'type']"
 
 # ---- (c) ----
