@@ -2327,12 +2327,26 @@ static int welcome_knots(struct tnode *t, uint64_t named)
 	return fl_fednode_input(t->n, "c", &w.env, &frame, &len);
 }
 
+/* r must be the refusal of a Welcome naming named knots rounds, over
+ * privacy_knots_max = cap, with done knots releases in the ledger. */
+static void expect_knots_max(struct tnode *t, int r, uint64_t named, uint64_t cap, uint64_t done)
+{
+	char msg[400];
+
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_knots_max: coordinator of federation \"fed-dp\" names "
+	         "privacy_knots_releases = %llu in its plan, more than this node's "
+	         "privacy_knots_max = %llu (its schema places knots from the federation's "
+	         "data; %llu knots releases in its ledger for this federation); refused",
+	         (unsigned long long)named, (unsigned long long)cap, (unsigned long long)done);
+	assert_refused(t, r, NULL, "privacy_knots_max", msg);
+}
+
 static void test_welcome_knots_checked(void **state)
 {
 	struct swapped sw;
 	struct tnode t;
 	size_t all;
-	char msg[400];
 
 	(void)state;
 	tnode_new(&t, "knots-named-plain", 3);
@@ -2361,11 +2375,7 @@ static void test_welcome_knots_checked(void **state)
 	               "ledger for this federation); refused");
 	tnode_free(&t);
 	tnode_new(&t, "knots-named-check", 3);
-	assert_refused(&t, welcome_knots(&t, 2), NULL, "privacy_knots_max",
-	               "policy privacy_knots_max: coordinator of federation \"fed-dp\" names "
-	               "privacy_knots_releases = 2 in its plan, more than this node's "
-	               "privacy_knots_max = 1 (its schema places knots from the federation's "
-	               "data; 0 knots releases in its ledger for this federation); refused");
+	expect_knots_max(&t, welcome_knots(&t, 2), 2, 1, 0);
 	tnode_free(&t);
 	tnode_new(&t, "knots-named-check", 3);
 	assert_int_equal(welcome_knots(&t, 1), FL_FEDNODE_NONE);
@@ -2375,13 +2385,7 @@ static void test_welcome_knots_checked(void **state)
 	 * default cap; with privacy_knots_max = 2, 3 is refused. */
 	for (uint64_t cap = 1; cap <= 2; cap++) {
 		tnode_new_knots(&t, "knots-named-check", 3, cap);
-		snprintf(msg, sizeof(msg),
-		         "policy privacy_knots_max: coordinator of federation \"fed-dp\" names "
-		         "privacy_knots_releases = %llu in its plan, more than this node's "
-		         "privacy_knots_max = %llu (its schema places knots from the federation's "
-		         "data; 1 knots releases in its ledger for this federation); refused",
-		         (unsigned long long)cap + 1, (unsigned long long)cap);
-		assert_refused(&t, welcome_knots(&t, cap + 1), NULL, "privacy_knots_max", msg);
+		expect_knots_max(&t, welcome_knots(&t, cap + 1), cap + 1, cap, 1);
 		tnode_free(&t);
 	}
 	tnode_new_knots(&t, "knots-named-check", 3, 2);
@@ -2441,15 +2445,8 @@ static void test_knots_welcome_repeated(void **state)
 			assert_int_equal(send_stats(&t, round++, 1, NULL), FL_FEDNODE_REPLY);
 		}
 		w.plan.privacy_knots_releases = cap + 1;
-		snprintf(msg, sizeof(msg),
-		         "policy privacy_knots_max: coordinator of federation \"fed-dp\" names "
-		         "privacy_knots_releases = %llu in its plan, more than this node's "
-		         "privacy_knots_max = %llu (its schema places knots from the federation's "
-		         "data; %llu knots releases in its ledger for this federation); refused",
-		         (unsigned long long)cap + 1, (unsigned long long)cap,
-		         (unsigned long long)cap);
-		assert_refused(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), NULL,
-		               "privacy_knots_max", msg);
+		expect_knots_max(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), cap + 1, cap,
+		                 cap);
 		tnode_free(&t);
 		tnode_new_knots(&t, "knots-again-welcome", 8, cap);
 		w.plan.privacy_knots_releases = cap;

@@ -780,27 +780,37 @@ static void round_clip_csv(char *csv, size_t size, size_t n, size_t *len)
 	*len = k;
 }
 
+/* The draft of csv (len bytes) under o, as text in *json and parsed. */
+static json_t *draft_text(const char *csv, size_t len, const struct fl_schema_draft_opts *o,
+                          char **json)
+{
+	char path[64];
+	json_t *root;
+
+	write_tmp(path, csv, len);
+	if (fl_schema_draft_opts(path, o, json) != 0)
+		fail_msg("draft failed: %s", fl_errmsg());
+	unlink(path);
+	assert_non_null(root = json_loads(*json, 0, NULL));
+	return root;
+}
+
 /* The draft of csv (len bytes) with round_clip = k: feature "v" must be
  * want, and the decision table's line for it must hold why. */
 static void expect_round_clip(const char *csv, size_t len, uint64_t k, const char *want,
                               const char *why)
 {
-	char path[64], *json = NULL, *table = NULL;
+	char *json = NULL, *table = NULL;
 	struct fl_schema_draft_opts o = {
 	        .label = "y", .min_count = k, .transforms = 1, .round_clip = k, .table = &table};
-	json_t *root;
+	json_t *root = draft_text(csv, len, &o, &json);
 
-	write_tmp(path, csv, len);
-	if (fl_schema_draft_opts(path, &o, &json) != 0)
-		fail_msg("draft failed: %s", fl_errmsg());
-	assert_non_null(root = json_loads(json, 0, NULL));
 	expect_feature(root, "v", want);
 	if (strstr(table, why) == NULL)
 		fail_msg("no \"%s\" in the table:\n%s", why, table);
 	json_decref(root);
 	free(json);
 	free(table);
-	unlink(path);
 }
 
 #define ROUND_SPLINE                                                                               \
@@ -857,7 +867,7 @@ static void test_round_clip_lone_lead(void **state)
 	static char csv[16384];
 	static const char *const lone[] = {"123456", "120000", "130000",
 	                                   "987654", "980000", "990000"};
-	char path[64], *json = NULL;
+	char *json = NULL;
 	struct fl_schema_draft_opts o = {
 	        .label = "y", .min_count = 3, .transforms = 1, .round_clip = 3};
 	size_t k = (size_t)snprintf(csv, sizeof(csv), "v,y\n"), n = 300;
@@ -874,24 +884,21 @@ static void test_round_clip_lone_lead(void **state)
 		k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%.17g,%s\n", v,
 		                      i % 2 ? "yes" : "no");
 	}
-	write_tmp(path, csv, k);
-	if (fl_schema_draft_opts(path, &o, &json) != 0)
-		fail_msg("draft failed: %s", fl_errmsg());
-	assert_non_null(root = json_loads(json, 0, NULL));
+	root = draft_text(csv, k, &o, &json);
 	expect_feature(root, "v", "{\"clip\":[500000.0,510000.0]," ROUND_SPLINE);
 	for (size_t i = 0; i < sizeof(lone) / sizeof(lone[0]); i++)
 		if (strstr(json, lone[i]) != NULL)
 			fail_msg("%s is in the draft: %s", lone[i], json);
 	json_decref(root);
 	free(json);
-	unlink(path);
 }
 
 /*
  * The review of the fourth privacy review's fixes (finding 1b): which
  * transform the round's draft proposes turned on one lead, and the
- * coordinator reads it. Now only values held at least k times count, and
- * up to k - 1 values that are not a day still make a day of the month.
+ * coordinator reads it. Now the values held at least k times count, the
+ * rarer ones k to one, and up to k - 1 values that are not a day still
+ * make a day of the month.
  * k = 3. 620 leads with whole days 1 to 31 (20 each) get bins; one or two
  * more holding 32 (the old rule: a spline) still get bins; three (k) make
  * it a spline. 180 leads over 9 values (0.5 to 8.5, 20 each) get no
@@ -909,7 +916,7 @@ static void test_transform_one_lead(void **state)
 	        {0, 180, 2, NULL},     {0, 180, 3, "spline"},
 	};
 	static char csv[16384];
-	char path[64], *json = NULL;
+	char *json = NULL;
 	struct fl_schema_draft_opts o = {
 	        .label = "y", .min_count = 3, .transforms = 1, .round_clip = 3};
 	json_t *root, *t;
@@ -925,10 +932,7 @@ static void test_transform_one_lead(void **state)
 			k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%g,%s\n", v,
 			                      i % 2 ? "yes" : "no");
 		}
-		write_tmp(path, csv, k);
-		if (fl_schema_draft_opts(path, &o, &json) != 0)
-			fail_msg("draft failed: %s", fl_errmsg());
-		assert_non_null(root = json_loads(json, 0, NULL));
+		root = draft_text(csv, k, &o, &json);
 		assert_non_null(feature_json(root, "v"));
 		t = json_object_get(feature_json(root, "v"), "transform");
 		if (cases[c].want == NULL
@@ -937,7 +941,6 @@ static void test_transform_one_lead(void **state)
 			fail_msg("case %zu (%d + %d): %s", c, cases[c].base, cases[c].extra, json);
 		json_decref(root);
 		free(json);
-		unlink(path);
 	}
 }
 
