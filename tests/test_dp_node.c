@@ -2377,6 +2377,12 @@ static void test_welcome_knots_checked(void **state)
 	tnode_new(&t, "knots-named-check", 3);
 	expect_knots_max(&t, welcome_knots(&t, 2), 2, 1, 0);
 	tnode_free(&t);
+	/* A partner not yet charged for the first knots round, facing a
+	 * coordinator resumed without its knots (2 named): taken with
+	 * privacy_knots_max = 2. */
+	tnode_new_knots(&t, "knots-named-check", 3, 2);
+	assert_int_equal(welcome_knots(&t, 2), FL_FEDNODE_NONE);
+	tnode_free(&t);
 	tnode_new(&t, "knots-named-check", 3);
 	assert_int_equal(welcome_knots(&t, 1), FL_FEDNODE_NONE);
 	assert_int_equal(send_stats(&t, 1, 1, NULL), FL_FEDNODE_REPLY);
