@@ -950,7 +950,7 @@ static int dp_welcome_budget(struct fl_fednode *n, const char *fed, const struct
  * and names the rounds before too); a node that allows it says so in its
  * policy. The count is a cap the node holds across Welcomes: a knots round
  * is answered only while the federation's knots releases in the ledger
- * are fewer than the count named and privacy_knots_max
+ * are fewer than the count named, itself at most privacy_knots_max
  * (dp_release_plan()), so welcoming the node again naming one more after
  * each histogram gets no more than privacy_knots_max of them. Any other
  * count is refused naming the field and both values.
