@@ -153,7 +153,10 @@ static void test_grid_noise_limits(void **state)
 
 /* A node with epsilon 1, delta 1e-6 and `releases` releases per
  * federation, its ledger at DIR/NAME.ledger (kept if it exists). */
-static void tnode_new(struct tnode *t, const char *name, uint64_t releases)
+/* A node with privacy_releases = releases and privacy_knots_max =
+ * knots_max. */
+static void tnode_new_knots(struct tnode *t, const char *name, uint64_t releases,
+                            uint64_t knots_max)
 {
 	struct fl_node_policy pol;
 
@@ -161,8 +164,14 @@ static void tnode_new(struct tnode *t, const char *name, uint64_t releases)
 	fl_node_policy_default(&pol);
 	pol.privacy.epsilon = 1;
 	pol.privacy.releases = releases;
+	pol.privacy.knots_max = knots_max;
 	pol.privacy.ledger = t->ledger;
 	tnode_start(t, &pol, name);
+}
+
+static void tnode_new(struct tnode *t, const char *name, uint64_t releases)
+{
+	tnode_new_knots(t, name, releases, FL_NODE_PRIVACY_KNOTS_MAX_DEFAULT);
 }
 
 /* Every task of this federation carries its secure-aggregation parameters. */
@@ -2059,8 +2068,8 @@ static void test_knots_release_charged(void **state)
 /*
  * Knots placed again (dp-review3, finding 1), in a plan that names two
  * knots rounds (a coordinator that resumed without its knots welcomes the
- * node again, once its ledger holds the first knots release: the node
- * computes at most one more, dp_welcome_knots()): a second
+ * node again, once its ledger holds the first knots release; the node
+ * allows two with privacy_knots_max = 2, dp_welcome_knots()): a second
  * histogram request after the knots were applied puts the raw values back
  * in the rows, so a Standardize that follows is refused, naming the round,
  * until a statistics task brings the new knots; an evaluation meanwhile is
@@ -2079,10 +2088,10 @@ static void test_knots_again_blocks_standardize(void **state)
 
 	(void)state;
 	use_knots_schema(&sw);
-	tnode_new(&t, "knots-again", 5);
+	tnode_new_knots(&t, "knots-again", 5, 2);
 	unlink(t.ledger);
 	tnode_free(&t);
-	tnode_new(&t, "knots-again", 5);
+	tnode_new_knots(&t, "knots-again", 5, 2);
 	welcome(&w, FED, 1);
 	w.plan.privacy_releases = 5;
 	w.plan.privacy_knots_releases = 1;
@@ -2297,12 +2306,14 @@ static size_t ledger_kind(const char *path, const char *kind, size_t *all)
 
 /*
  * The Welcome's count of knots rounds (Plan.privacy_knots_releases) is
- * checked against what the node computes, never taken as sent (the fourth
- * privacy review's finding 3): for a schema without knots from data, 0;
- * with them and nothing in the ledger, 1; with one knots release in the
- * ledger, 1 or 2 (a coordinator resumed without its knots names the round
- * before too). Any other count is refused naming the field and both
- * values, before anything is charged.
+ * checked against the node's own bounds, never taken as sent (the fourth
+ * privacy review's finding 3, and its review's): for a schema without
+ * knots from data, 0; with them, 1 to privacy_knots_max (default 1). Any
+ * other count is refused naming the field and both values, before
+ * anything is charged. A coordinator resumed from a checkpoint without its
+ * knots names 2 once the ledger holds a knots release: a node with the
+ * default cap refuses it naming privacy_knots_max, one with
+ * privacy_knots_max = 2 takes it.
  */
 static int welcome_knots(struct tnode *t, uint64_t named)
 {
@@ -2314,6 +2325,21 @@ static int welcome_knots(struct tnode *t, uint64_t named)
 	w.plan.privacy_releases = 3;
 	w.plan.privacy_knots_releases = named;
 	return fl_fednode_input(t->n, "c", &w.env, &frame, &len);
+}
+
+/* r must be the refusal of a Welcome naming named knots rounds, over
+ * privacy_knots_max = cap, with done knots releases in the ledger. */
+static void expect_knots_max(struct tnode *t, int r, uint64_t named, uint64_t cap, uint64_t done)
+{
+	char msg[400];
+
+	snprintf(msg, sizeof(msg),
+	         "policy privacy_knots_max: coordinator of federation \"fed-dp\" names "
+	         "privacy_knots_releases = %llu in its plan, more than this node's "
+	         "privacy_knots_max = %llu (its schema places knots from the federation's "
+	         "data; %llu knots releases in its ledger for this federation); refused",
+	         (unsigned long long)named, (unsigned long long)cap, (unsigned long long)done);
+	assert_refused(t, r, NULL, "privacy_knots_max", msg);
 }
 
 static void test_welcome_knots_checked(void **state)
@@ -2329,7 +2355,7 @@ static void test_welcome_knots_checked(void **state)
 	tnode_new(&t, "knots-named-plain", 3);
 	assert_refused(&t, welcome_knots(&t, 1), NULL, "privacy_releases",
 	               "policy privacy_releases: coordinator of federation \"fed-dp\" names "
-	               "privacy_knots_releases = 1 in its plan, this node computes 0 (its schema "
+	               "privacy_knots_releases = 1 in its plan, this node answers 0 (its schema "
 	               "places no knots from the federation's data; 0 knots releases in its "
 	               "ledger for this federation); refused");
 	tnode_free(&t);
@@ -2341,38 +2367,106 @@ static void test_welcome_knots_checked(void **state)
 	tnode_new(&t, "knots-named-check", 3);
 	unlink(t.ledger);
 	tnode_free(&t);
-	for (uint64_t named = 0; named <= 2; named += 2) {
-		char msg[400];
-
-		tnode_new(&t, "knots-named-check", 3);
-		snprintf(msg, sizeof(msg),
-		         "policy privacy_releases: coordinator of federation \"fed-dp\" names "
-		         "privacy_knots_releases = %llu in its plan, this node computes 1 (its "
-		         "schema places knots from the federation's data; 0 knots releases in its "
-		         "ledger for this federation); refused",
-		         (unsigned long long)named);
-		assert_refused(&t, welcome_knots(&t, named), NULL, "privacy_releases", msg);
-		tnode_free(&t);
-	}
+	tnode_new(&t, "knots-named-check", 3);
+	assert_refused(&t, welcome_knots(&t, 0), NULL, "privacy_releases",
+	               "policy privacy_releases: coordinator of federation \"fed-dp\" names "
+	               "privacy_knots_releases = 0 in its plan, this node answers 1 (its schema "
+	               "places knots from the federation's data; 0 knots releases in its "
+	               "ledger for this federation); refused");
+	tnode_free(&t);
+	tnode_new(&t, "knots-named-check", 3);
+	expect_knots_max(&t, welcome_knots(&t, 2), 2, 1, 0);
+	tnode_free(&t);
+	/* A partner not yet charged for the first knots round, facing a
+	 * coordinator resumed without its knots (2 named): taken with
+	 * privacy_knots_max = 2. */
+	tnode_new_knots(&t, "knots-named-check", 3, 2);
+	assert_int_equal(welcome_knots(&t, 2), FL_FEDNODE_NONE);
+	tnode_free(&t);
 	tnode_new(&t, "knots-named-check", 3);
 	assert_int_equal(welcome_knots(&t, 1), FL_FEDNODE_NONE);
 	assert_int_equal(send_stats(&t, 1, 1, NULL), FL_FEDNODE_REPLY);
 	tnode_free(&t);
-	tnode_new(&t, "knots-named-check", 3);
-	assert_refused(&t, welcome_knots(&t, 3), NULL, "privacy_releases",
+	/* A coordinator resumed without its knots names 2: refused with the
+	 * default cap; with privacy_knots_max = 2, 3 is refused. */
+	for (uint64_t cap = 1; cap <= 2; cap++) {
+		tnode_new_knots(&t, "knots-named-check", 3, cap);
+		expect_knots_max(&t, welcome_knots(&t, cap + 1), cap + 1, cap, 1);
+		tnode_free(&t);
+	}
+	tnode_new_knots(&t, "knots-named-check", 3, 2);
+	assert_refused(&t, welcome_knots(&t, 0), NULL, "privacy_releases",
 	               "policy privacy_releases: coordinator of federation \"fed-dp\" names "
-	               "privacy_knots_releases = 3 in its plan, this node computes 1 to 2 (its "
+	               "privacy_knots_releases = 0 in its plan, this node answers 1 to 2 (its "
 	               "schema places knots from the federation's data; 1 knots releases in its "
 	               "ledger for this federation); refused");
 	tnode_free(&t);
 	for (uint64_t named = 1; named <= 2; named++) {
-		tnode_new(&t, "knots-named-check", 3);
+		tnode_new_knots(&t, "knots-named-check", 3, 2);
 		assert_int_equal(welcome_knots(&t, named), FL_FEDNODE_NONE);
 		tnode_free(&t);
 	}
 	/* Nothing was charged by the refusals: the one knots release. */
 	assert_int_equal(ledger_kind(t.ledger, "knots", &all), 1);
 	assert_int_equal(all, 1);
+	restore_schema(&sw);
+}
+
+/*
+ * The review of the fourth privacy review's fixes (finding 3a): the
+ * Welcome's count was checked against one more than the knots releases
+ * in the ledger, at every Welcome, and a Welcome is taken at any point of
+ * a connection: a coordinator that welcomed the node again naming one
+ * more knots round after each histogram got 7 knots releases of a plan of
+ * 8 (each charged, but the evaluations' releases spent on histograms of
+ * the same rows). Now privacy_knots_max caps them: with the default 1 the
+ * second Welcome is refused, naming the key; with 3, three histograms,
+ * then a Welcome naming 4 is refused, and one naming 3 again is taken but
+ * its histograms are not. The ledger holds the cap's knots releases.
+ */
+static void test_knots_welcome_repeated(void **state)
+{
+	struct swapped sw;
+	struct tnode t;
+	struct welcome_msg w;
+	uint8_t *frame = NULL;
+	size_t len, all;
+
+	(void)state;
+	use_knots_schema(&sw);
+	for (uint64_t cap = 1; cap <= 3; cap += 2) {
+		uint64_t round = 1;
+		char msg[400];
+
+		tnode_new_knots(&t, "knots-again-welcome", 8, cap);
+		unlink(t.ledger);
+		tnode_free(&t);
+		tnode_new_knots(&t, "knots-again-welcome", 8, cap);
+		welcome(&w, FED, 1);
+		w.plan.privacy_releases = 8;
+		for (uint64_t k = 0; k < cap; k++) {
+			w.plan.privacy_knots_releases = k + 1;
+			assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len),
+			                 FL_FEDNODE_NONE);
+			assert_int_equal(send_stats(&t, round++, 1, NULL), FL_FEDNODE_REPLY);
+		}
+		w.plan.privacy_knots_releases = cap + 1;
+		expect_knots_max(&t, fl_fednode_input(t.n, "c", &w.env, &frame, &len), cap + 1, cap,
+		                 cap);
+		tnode_free(&t);
+		tnode_new_knots(&t, "knots-again-welcome", 8, cap);
+		w.plan.privacy_knots_releases = cap;
+		assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len), FL_FEDNODE_NONE);
+		snprintf(msg, sizeof(msg),
+		         "policy privacy_releases: round %llu would be knots release %llu of "
+		         "federation \"fed-dp\", whose plan names %llu; refused",
+		         (unsigned long long)round, (unsigned long long)cap + 1,
+		         (unsigned long long)cap);
+		assert_refused(&t, send_stats(&t, round, 1, NULL), NULL, "privacy_releases", msg);
+		tnode_free(&t);
+		assert_int_equal(ledger_kind(t.ledger, "knots", &all), cap);
+		assert_int_equal(all, cap);
+	}
 	restore_schema(&sw);
 }
 
@@ -2405,16 +2499,16 @@ static void test_knots_rounds_named(void **state)
 		uint64_t round = 1;
 
 		snprintf(name, sizeof(name), "knots-named-%llu", (unsigned long long)named);
-		tnode_new(&t, name, 8);
+		tnode_new_knots(&t, name, 8, 2);
 		unlink(t.ledger);
 		tnode_free(&t);
-		tnode_new(&t, name, 8);
+		tnode_new_knots(&t, name, 8, 2);
 		welcome(&w, FED, 1);
 		w.plan.privacy_releases = 8;
 		for (uint64_t k = 0; k < named; k++) {
 			/* Welcomed again naming one more knots round once the
 			 * ledger holds one (a coordinator resumed without its
-			 * knots): the node computes no more (dp_welcome_knots()). */
+			 * knots), which privacy_knots_max = 2 allows. */
 			w.plan.privacy_knots_releases = k + 1;
 			assert_int_equal(fl_fednode_input(t.n, "c", &w.env, &frame, &len),
 			                 FL_FEDNODE_NONE);
@@ -2802,6 +2896,7 @@ int main(void)
 	        cmocka_unit_test(test_standardize_checked_before_knots),
 	        cmocka_unit_test(test_welcome_knots_checked),
 	        cmocka_unit_test(test_knots_rounds_named),
+	        cmocka_unit_test(test_knots_welcome_repeated),
 	        cmocka_unit_test(test_refusal_reads_no_rows),
 	        cmocka_unit_test(test_grid_fits_edge),
 	        cmocka_unit_test(test_eval_grid_edge),

@@ -750,15 +750,20 @@ static void test_draft_id_threshold(void **state)
 
 /*
  * The schema round's clip range (round_clip = k, the node's
- * schema_min_count): ranks at least k from each end, and none for a column
- * of fewer than 100 * k values (the fourth privacy review's finding 1).
- * k = 3; the 3 smallest and 3 largest values are distinctive (one lead
- * each), the rest 100, 102.5, ... At 299 values the transform is proposed
- * without a range (the old rule sent the 2nd smallest and largest,
- * rounded: [-5.6, 8900]); at 300 the 1st percentile's rank is 2, the 3rd
- * smallest value (-3.33, rounded -3.4), and the 99th's 297, the 3rd largest
- * (7777, rounded 7800): both are clamped to rank 3 from each end, the
- * first and last of the plain values, 100 and 832.5 (rounded 840).
+ * schema_min_count): ranks at least k from each end, a bound only where k
+ * values round to it, none for a column of fewer than max(4 k, 50) values
+ * (the fourth privacy review's finding 1, and its review). k = 3; the 3
+ * smallest and 3 largest values are distinctive (one lead each), the rest
+ * 100, 102.5, ... At 49 values no range (the old rule sent the 2nd
+ * smallest and largest, rounded: [-5.6, 8900]). At 50 the ranks are 3
+ * from each end, the first and last plain values: 100 (rounds down to
+ * 100, as 102.5, 105 and 107.5 do) and 207.5 (rounds up to 210, as 202.5
+ * and 205 do). At 300 the 1st percentile's rank is 2, the 3rd smallest
+ * value (-3.33, rounded -3.4), and the 99th's 297, the 3rd largest (7777,
+ * rounded 7800): both are clamped to rank 3 from each end, 100 and 832.5;
+ * 832.5 alone rounds up to 840, so the high bound moves inward to 830,
+ * which 822.5, 825, 827.5 and 830 round up to. With k = 1 no range at
+ * all; with k = 2 the same as k = 3 (4 values share each bound).
  */
 static void round_clip_csv(char *csv, size_t size, size_t n, size_t *len)
 {
@@ -775,35 +780,167 @@ static void round_clip_csv(char *csv, size_t size, size_t n, size_t *len)
 	*len = k;
 }
 
+/* The draft of csv (len bytes) under o, as text in *json and parsed. */
+static json_t *draft_text(const char *csv, size_t len, const struct fl_schema_draft_opts *o,
+                          char **json)
+{
+	char path[64];
+	json_t *root;
+
+	write_tmp(path, csv, len);
+	if (fl_schema_draft_opts(path, o, json) != 0)
+		fail_msg("draft failed: %s", fl_errmsg());
+	unlink(path);
+	assert_non_null(root = json_loads(*json, 0, NULL));
+	return root;
+}
+
+/* The draft of csv (len bytes) with round_clip = k: feature "v" must be
+ * want, and the decision table's line for it must hold why. */
+static void expect_round_clip(const char *csv, size_t len, uint64_t k, const char *want,
+                              const char *why)
+{
+	char *json = NULL, *table = NULL;
+	struct fl_schema_draft_opts o = {
+	        .label = "y", .min_count = k, .transforms = 1, .round_clip = k, .table = &table};
+	json_t *root = draft_text(csv, len, &o, &json);
+
+	expect_feature(root, "v", want);
+	if (strstr(table, why) == NULL)
+		fail_msg("no \"%s\" in the table:\n%s", why, table);
+	json_decref(root);
+	free(json);
+	free(table);
+}
+
+#define ROUND_SPLINE                                                                               \
+	"\"knots\":5,\"missing\":\"error\",\"name\":\"v\",\"transform\":\"spline\",\"type\":"      \
+	"\"numeric\"}"
+
 static void test_draft_round_clip(void **state)
 {
 	static const struct {
 		size_t n;
-		const char *want;
+		uint64_t k;
+		const char *want, *why;
 	} cases[] = {
-	        {299, "{\"knots\":5,\"missing\":\"error\",\"name\":\"v\",\"transform\":"
-	              "\"spline\",\"type\":\"numeric\"}"},
-	        {300, "{\"clip\":[100.0,840.0],\"knots\":5,\"missing\":\"error\",\"name\":"
-	              "\"v\",\"transform\":\"spline\",\"type\":\"numeric\"}"},
+	        {49, 3, "{" ROUND_SPLINE,
+	         "numbers, no clip range (49 values, fewer than 50 for k = 3)"},
+	        {50, 3, "{\"clip\":[100.0,210.0]," ROUND_SPLINE, "numbers, clip [100, 210]"},
+	        {300, 3, "{\"clip\":[100.0,830.0]," ROUND_SPLINE, "numbers, clip [100, 830]"},
+	        {300, 2, "{\"clip\":[100.0,830.0]," ROUND_SPLINE, "numbers, clip [100, 830]"},
+	        {300, 1, "{" ROUND_SPLINE, "numbers, no clip range (k = 1: none below 2)"},
 	};
 	static char csv[16384];
-	char path[64], *json = NULL;
-	struct fl_schema_draft_opts o = {
-	        .label = "y", .min_count = 3, .transforms = 1, .round_clip = 3};
 	size_t len;
-	json_t *root;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		round_clip_csv(csv, sizeof(csv), cases[i].n, &len);
-		write_tmp(path, csv, len);
-		if (fl_schema_draft_opts(path, &o, &json) != 0)
-			fail_msg("draft failed: %s", fl_errmsg());
-		assert_non_null(root = json_loads(json, 0, NULL));
-		expect_feature(root, "v", cases[i].want);
+		expect_round_clip(csv, len, cases[i].k, cases[i].want, cases[i].why);
+	}
+	/* 60 values 10 apart from 100.5: each rounds to its own bound, so no
+	 * bound short of the median is shared by k = 3 values. */
+	len = (size_t)snprintf(csv, sizeof(csv), "v,y\n");
+	for (int i = 0; i < 60; i++)
+		len += (size_t)snprintf(csv + len, sizeof(csv) - len, "%.1f,%s\n", 100.5 + 10 * i,
+		                        i % 2 ? "yes" : "no");
+	expect_round_clip(
+	        csv, len, 3, "{" ROUND_SPLINE,
+	        "numbers, no clip range (no bound short of the median rounds alike for k = 3 "
+	        "values)");
+}
+
+/*
+ * The review of the fourth privacy review's fixes (finding 1a): a bound
+ * k ranks from the end is still one lead's value, rounded, when nobody
+ * else is near it. k = 3, 300 values: 3 leads at 0 and 3 at 2,000,000
+ * (the k beyond each bound), one lead at 123,456 and one at 987,654, the
+ * rest 500,004 to 500,295. The old rule sent [120000, 990000]: each bound
+ * that one lead's value to two significant digits. Each of those leads is
+ * alone in its rounding cell, so the bounds move inward to the first cell
+ * k values share: [500000, 510000], where the 292 plain values are. Neither
+ * lone value nor any rounding of it is in the draft.
+ */
+static void test_round_clip_lone_lead(void **state)
+{
+	static char csv[16384];
+	static const char *const lone[] = {"123456", "120000", "130000",
+	                                   "987654", "980000", "990000"};
+	char *json = NULL;
+	struct fl_schema_draft_opts o = {
+	        .label = "y", .min_count = 3, .transforms = 1, .round_clip = 3};
+	size_t k = (size_t)snprintf(csv, sizeof(csv), "v,y\n"), n = 300;
+	json_t *root;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		double v = i < 3        ? 0
+		           : i == 3     ? 123456
+		           : i == n - 4 ? 987654
+		           : i >= n - 3 ? 2e6
+		                        : 500000 + (double)i;
+
+		k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%.17g,%s\n", v,
+		                      i % 2 ? "yes" : "no");
+	}
+	root = draft_text(csv, k, &o, &json);
+	expect_feature(root, "v", "{\"clip\":[500000.0,510000.0]," ROUND_SPLINE);
+	for (size_t i = 0; i < sizeof(lone) / sizeof(lone[0]); i++)
+		if (strstr(json, lone[i]) != NULL)
+			fail_msg("%s is in the draft: %s", lone[i], json);
+	json_decref(root);
+	free(json);
+}
+
+/*
+ * The review of the fourth privacy review's fixes (finding 1b): which
+ * transform the round's draft proposes turned on one lead, and the
+ * coordinator reads it. Now the values held at least k times count, the
+ * rarer ones k to one, and up to k - 1 values that are not a day still
+ * make a day of the month.
+ * k = 3. 620 leads with whole days 1 to 31 (20 each) get bins; one or two
+ * more holding 32 (the old rule: a spline) still get bins; three (k) make
+ * it a spline. 180 leads over 9 values (0.5 to 8.5, 20 each) get no
+ * transform (fewer than 10 distinct); one or two more at 9.5 (the old
+ * rule: a spline) change nothing; three make it a spline.
+ */
+static void test_transform_one_lead(void **state)
+{
+	static const struct {
+		int days, base, extra;
+		const char *want;
+	} cases[] = {
+	        {1, 620, 0, "bins"},   {1, 620, 1, "bins"},   {1, 620, 2, "bins"},
+	        {1, 620, 3, "spline"}, {0, 180, 0, NULL},     {0, 180, 1, NULL},
+	        {0, 180, 2, NULL},     {0, 180, 3, "spline"},
+	};
+	static char csv[16384];
+	char *json = NULL;
+	struct fl_schema_draft_opts o = {
+	        .label = "y", .min_count = 3, .transforms = 1, .round_clip = 3};
+	json_t *root, *t;
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t k = (size_t)snprintf(csv, sizeof(csv), "v,y\n");
+
+		for (int i = 0; i < cases[c].base + cases[c].extra; i++) {
+			double v = cases[c].days ? (i < cases[c].base ? 1 + i % 31 : 32)
+			                         : (i < cases[c].base ? 0.5 + i % 9 : 9.5);
+
+			k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%g,%s\n", v,
+			                      i % 2 ? "yes" : "no");
+		}
+		root = draft_text(csv, k, &o, &json);
+		assert_non_null(feature_json(root, "v"));
+		t = json_object_get(feature_json(root, "v"), "transform");
+		if (cases[c].want == NULL
+		            ? t != NULL
+		            : t == NULL || strcmp(json_string_value(t), cases[c].want) != 0)
+			fail_msg("case %zu (%d + %d): %s", c, cases[c].base, cases[c].extra, json);
 		json_decref(root);
 		free(json);
-		unlink(path);
 	}
 }
 
@@ -820,6 +957,8 @@ int main(void)
 	        cmocka_unit_test(test_draft_min_count),
 	        cmocka_unit_test(test_draft_id_threshold),
 	        cmocka_unit_test(test_draft_round_clip),
+	        cmocka_unit_test(test_round_clip_lone_lead),
+	        cmocka_unit_test(test_transform_one_lead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

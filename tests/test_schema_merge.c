@@ -565,10 +565,10 @@ static void test_transform_majority(void **state)
 }
 
 /*
- * A partner with fewer than 100 * k leads proposes a transform without a
- * clip range (the fourth privacy review's finding 1): the union is of the
- * ranges that were sent only, and with none sent the proposal has the
- * transform and no range, and says so.
+ * A partner with too few leads (or none sharing a bound's rounding)
+ * proposes a transform without a clip range (the fourth privacy review's finding 1): the union is
+ * of the ranges that were sent only, and with none sent the proposal has the transform and no
+ * range, and says so.
  */
 static void test_transform_without_clip(void **state)
 {
@@ -582,7 +582,8 @@ static void test_transform_without_clip(void **state)
 	        "features \"Visits\": spline proposed by p1, p2, p3; clip [3, 120], the union of "
 	        "their ranges",
 	        "features \"Rooms\": spline proposed by p1, p2, not by p3; no clip range was sent: "
-	        "add one before training (knots placed from the federation's data need it)",
+	        "add one before training, chosen from what the column means, not from any "
+	        "partner's data (knots placed from the federation's data need it)",
 	};
 	struct fl_schema_merge_input in[3];
 	struct fl_schema_merge_result res;

@@ -314,7 +314,7 @@ static void test_draft_day_of_month(void **state)
 		visits[i] = (double)(i * 30 / 600);
 	}
 	why[0] = '\0';
-	assert_int_equal(fl_transform_draft(jf, day, 600, 31, why, sizeof(why)), 0);
+	assert_int_equal(fl_transform_draft(jf, day, 600, 31, 0, why, sizeof(why)), 0);
 	assert_string_equal(json_string_value(json_object_get(jf, "transform")), "bins");
 	k = json_object_get(jf, "knots");
 	assert_int_equal(json_array_size(k), 32);
@@ -326,9 +326,38 @@ static void test_draft_day_of_month(void **state)
 	/* 0 to 29: not days. */
 	jf = json_object();
 	why[0] = '\0';
-	assert_int_equal(fl_transform_draft(jf, visits, 600, 30, why, sizeof(why)), 0);
+	assert_int_equal(fl_transform_draft(jf, visits, 600, 30, 0, why, sizeof(why)), 0);
 	assert_string_equal(json_string_value(json_object_get(jf, "transform")), "spline");
 	json_decref(jf);
+	/* The schema round with k = 3 (rev9b, finding 1b): one lead at 32
+	 * is fewer than k values that are not a day, so still bins; its 32,
+	 * held once, counts for nothing (1 / 3 rounds down). */
+	day[599] = 32;
+	jf = json_object();
+	why[0] = '\0';
+	assert_int_equal(fl_transform_draft(jf, day, 600, 32, 3, why, sizeof(why)), 0);
+	assert_string_equal(json_string_value(json_object_get(jf, "transform")), "bins");
+	assert_string_equal(why, "; bins, one per day: whole numbers from 1 to 31 (31 distinct, "
+	                         "those held fewer than k times counted k to one), a day of the "
+	                         "month, whose effect need not be smooth");
+	json_decref(jf);
+	/* 29 different amounts count 29 / 3 = 9: no spline; 30 count 10. */
+	for (size_t n = 29; n <= 30; n++) {
+		for (size_t i = 0; i < n; i++)
+			visits[i] = 10.5 * (double)i;
+		jf = json_object();
+		why[0] = '\0';
+		assert_int_equal(fl_transform_draft(jf, visits, n, n, 3, why, sizeof(why)), 0);
+		if (n == 29) {
+			assert_null(json_object_get(jf, "transform"));
+			assert_string_equal(why,
+			                    "; linear: 9 distinct values, those held fewer than k "
+			                    "times counted k to one, fewer than 10");
+		} else
+			assert_string_equal(json_string_value(json_object_get(jf, "transform")),
+			                    "spline");
+		json_decref(jf);
+	}
 }
 
 /* Leads whose conversion rises and then falls with age (a hump a line

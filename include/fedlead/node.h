@@ -35,6 +35,7 @@ struct fl_audit;
 #define FL_NODE_MAX_COLLUDERS_DEFAULT 1
 #define FL_NODE_PRIVACY_DELTA_DEFAULT 1e-6
 #define FL_NODE_PRIVACY_RELEASES_DEFAULT 20
+#define FL_NODE_PRIVACY_KNOTS_MAX_DEFAULT 1
 #define FL_NODE_PRIVACY_WINDOW_DEFAULT (365.0 * 86400)
 /* How the Hello's privacy terms and the model's record name them. */
 #define FL_DP_MECHANISM "distributed discrete Gaussian"
@@ -94,8 +95,11 @@ struct fl_node_privacy {
 	double window;             /* seconds the budget covers */
 	double federation_epsilon; /* what one federation may spend; 0 = epsilon */
 	uint64_t releases;         /* evaluations one federation's share is split over */
-	double clip;               /* l2 bound of a standardised row; 0 = sqrt(1 + features) */
-	const char *ledger;        /* the privacy ledger file (required when epsilon > 0) */
+	/* Most knots rounds (histograms) one federation gets, >= 1: a
+	 * Welcome naming more is refused (privacy_knots_max). */
+	uint64_t knots_max;
+	double clip;        /* l2 bound of a standardised row; 0 = sqrt(1 + features) */
+	const char *ledger; /* the privacy ledger file (required when epsilon > 0) */
 };
 
 /* What this partner accepts, whatever the coordinator asks for. */

@@ -37,7 +37,7 @@ struct fl_node_config {
 	/* differential privacy ([privacy]; struct fl_node_privacy) */
 	double privacy_epsilon, privacy_delta, privacy_window, privacy_federation_epsilon;
 	double privacy_clip;
-	uint64_t privacy_releases;
+	uint64_t privacy_releases, privacy_knots_max;
 	char *privacy_ledger; /* STATE_DIR/privacy.ledger, derived, not a key */
 };
 

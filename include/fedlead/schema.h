@@ -241,13 +241,21 @@ struct fl_schema_draft_opts {
 	 * (k = the node's schema_min_count, at least 1): the 1st and 99th
 	 * percentiles by rank, but never nearer than k ranks to either end (at
 	 * least k values lie beyond each bound), rounded outward to two
-	 * significant digits. A column of fewer than 100 * k values gets no
-	 * clip range (its transform is still drafted, with 3 values or more):
-	 * there the ranks would come down to one lead's value (the fourth
-	 * privacy review's finding 1; README.md, "What the schema round
-	 * discloses"). */
+	 * significant digits, and a bound only where at least k values round
+	 * to it (else the rank moves inward, up to the median). A column of
+	 * fewer than fl_schema_round_clip_min(k) values gets no clip range
+	 * (its transform is still drafted, with 3 values or more), and no
+	 * column does when k < 2: a bound one lead's value, rounded, would
+	 * say where that lead is (the fourth privacy review's finding 1 and
+	 * its review; README.md, "What the schema round discloses"). The
+	 * transform is chosen from the values held at least k times, those
+	 * held fewer counted k to one (fl_transform_draft()). */
 	uint64_t round_clip;
 };
+
+/* The fewest values a column needs for a clip range in the schema round
+ * drafted with round_clip = k: max(4 k, 50), or 0 (none at all) for k < 2. */
+uint64_t fl_schema_round_clip_min(uint64_t k);
 
 /* fl_schema_draft() with every option. A positive value the label column
  * does not take is FL_ERR_INVALID. */

@@ -34,8 +34,9 @@ int fl_schema_round_strip(const char *json, size_t len, char **out);
  * feature's drafted transform ("spline", "bins" or "log1p") and its
  * "knots", and with FL_STRIP_CLIP also that feature's clip range, which
  * the caller drafted for the round (fl_schema_draft_opts.round_clip = k:
- * the 1st and 99th percentiles, at least k ranks from either end, rounded;
- * none for a column of fewer than 100 k values). Every other clip range,
+ * the 1st and 99th percentiles, at least k ranks from either end, rounded,
+ * each bound one k values round to; none for a column of fewer than
+ * fl_schema_round_clip_min(k) values). Every other clip range,
  * and "special" and "monotone", stay at the site.
  */
 int fl_schema_round_strip_flags(const char *json, size_t len, unsigned flags, char **out);

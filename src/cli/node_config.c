@@ -116,6 +116,9 @@ const struct fl_cfg_key fl_node_config_keys[] = {
             100, "0", "what one federation may spend of the budget; 0 = all of it"),
         JKR("privacy", "privacy_releases", FL_CFG_U64, privacy_releases, 1, 100000, "20",
             "evaluations one federation's share is split over; one more is refused"),
+        JKR("privacy", "privacy_knots_max", FL_CFG_U64, privacy_knots_max, 1, 100000, "1",
+            "most knots rounds (histograms) one federation gets; a plan naming more is "
+            "refused"),
         JKR("privacy", "privacy_clip", FL_CFG_DOUBLE, privacy_clip, 0, 1e6, "0",
             "l2 norm every standardised row is clipped to; 0 = the square root of 1 + the "
             "number of features"),
@@ -157,6 +160,7 @@ static int node_policy(struct fl_node_config *c, struct fl_node_policy *p)
 	p->privacy.window = c->privacy_window;
 	p->privacy.federation_epsilon = c->privacy_federation_epsilon;
 	p->privacy.releases = c->privacy_releases;
+	p->privacy.knots_max = c->privacy_knots_max;
 	p->privacy.clip = c->privacy_clip;
 	/* The ledger path comes last (below); checked then. */
 	p->privacy.ledger = c->privacy_epsilon > 0 ? "" : NULL;

@@ -306,8 +306,9 @@ static void propose_usage(void)
 	       "partner's data (the node's [node] data), keeping only the category values\n"
 	       "held at least schema_min_count times ([policy], default 10) and, beside a\n"
 	       "drafted transform, a clip range from the 1st and 99th percentiles but at\n"
-	       "least schema_min_count values from each end (none for a column of fewer\n"
-	       "than 100 times schema_min_count values), sends it to the coordinator\n"
+	       "least schema_min_count values from each end, each bound one that many\n"
+	       "values round to (none for a column of fewer than 4 times schema_min_count\n"
+	       "values or 50, nor below schema_min_count 2), sends it to the coordinator\n"
 	       "(--draft sends an edited draft instead, stripped the same way, without\n"
 	       "clip ranges and without values the data holds fewer than\n"
 	       "schema_min_count times), and writes the coordinator's proposal, the merge\n"
@@ -579,16 +580,23 @@ static int schema_propose(int argc, char **argv)
 	if ((r = fl_schema_round_strip_flags(draft, len, strip, &sent)) != 0 ||
 	    (r = write_state(&c, "schema.sent.json", sent, NULL)) != 0)
 		goto out;
-	if (strip & FL_STRIP_CLIP)
+	if ((strip & FL_STRIP_CLIP) && fl_schema_round_clip_min(c.schema_min_count) > 0)
 		fprintf(stderr,
 		        "%s: sending this partner's draft (category values held at least %llu "
 		        "times, clip ranges only beside a transform, from the 1st and 99th "
-		        "percentiles but at least %llu values from each end, none for a column of "
-		        "fewer than %llu values; a copy is in the state directory as "
-		        "schema.sent.json)\n",
+		        "percentiles but at least %llu values from each end, each bound one at "
+		        "least %llu values round to, none for a column of fewer than %llu values; "
+		        "a copy is in the state directory as schema.sent.json)\n",
 		        FL_NODE_PROG, (unsigned long long)c.schema_min_count,
 		        (unsigned long long)c.schema_min_count,
-		        (unsigned long long)c.schema_min_count * 100);
+		        (unsigned long long)c.schema_min_count,
+		        (unsigned long long)fl_schema_round_clip_min(c.schema_min_count));
+	else if (strip & FL_STRIP_CLIP)
+		fprintf(stderr,
+		        "%s: sending this partner's draft (category values held at least %llu "
+		        "times, no clip range: schema_min_count is below 2; a copy is in the "
+		        "state directory as schema.sent.json)\n",
+		        FL_NODE_PROG, (unsigned long long)c.schema_min_count);
 	else
 		fprintf(stderr,
 		        "%s: sending this partner's draft (category values held at least %llu "

@@ -33,6 +33,10 @@
  * memory and the quantiles are still well within a reviewer's rounding. */
 #define DRAFT_MAX_SAMPLE 100000
 
+/* The fewest values a column needs for the schema round's clip range
+ * at any k (fl_schema_round_clip_min(); draft_clip() says why). */
+#define DRAFT_ROUND_MIN_VALUES 50
+
 /*
  * Identifiers: a column is drafted as an ID (ignored) when it has at least
  * DRAFT_ID_MIN_ROWS values and at least 95 % of them are distinct, for text,
@@ -150,34 +154,99 @@ static double round_outward(double x, int up)
 }
 
 /*
- * The drafted clip range of a numeric column: its 0.5 % and 99.5 %
- * quantiles (by rank in the sample; the minimum and maximum below 200
- * values), rounded outward to two significant digits. This is drafted from
- * local data for a person to review: under differential privacy the clip
- * range is part of the agreed contract and must not be re-derived from any
- * partner's data at training time (that would make the bound itself a
- * release).
- *
- * round_k > 0 drafts the schema round's range, which leaves the site: the
- * 1st and 99th percentiles, but never nearer than round_k ranks to either
- * end (index round_k from the bottom, n - 1 - round_k from the top: at
- * least round_k values lie beyond each bound), round_k being the node's
- * schema_min_count (its k). The caller drafts it only for n >= 100 *
- * round_k, where the percentile ranks are about k already; below that the
- * clamp would make the bound one lead's value, rounded (the fourth privacy
- * review's finding 1), so no range is proposed at all.
+ * The rounding cell of sorted v at index i: the run of values around v[i]
+ * that round outward (round_outward(, up)) to the bound v[i] does, as
+ * [*s, *e). Walked, not searched: the walk counts the run of equal
+ * bounds around i, which can only undercount should the rounding of
+ * log10() at a power of ten not be monotone, and moving from one cell to
+ * the next it reads each value once.
  */
-static void draft_clip(struct draft_col *c, size_t round_k, double *lo, double *hi)
+static void round_cell(const double *v, size_t n, size_t i, int up, size_t *s, size_t *e)
 {
-	size_t n = c->n_sample, a, b;
+	double b = round_outward(v[i], up);
 
-	qsort(c->sample, n, sizeof(*c->sample), double_cmp);
+	*s = i;
+	*e = i + 1;
+	while (*s > 0 && round_outward(v[*s - 1], up) == b)
+		(*s)--;
+	while (*e < n && round_outward(v[*e], up) == b)
+		(*e)++;
+}
+
+uint64_t fl_schema_round_clip_min(uint64_t k)
+{
+	/* Why these numbers: see draft_clip(). */
+	if (k < 2 || k > UINT64_MAX / 4)
+		return 0;
+	return 4 * k > DRAFT_ROUND_MIN_VALUES ? 4 * k : DRAFT_ROUND_MIN_VALUES;
+}
+
+/*
+ * The drafted clip range of a numeric column, from its sample (sorted by
+ * the caller): its 0.5 % and 99.5 % quantiles (by rank in the sample; the
+ * minimum and maximum below 200 values), rounded outward to two
+ * significant digits. This is drafted from local data for a person to
+ * review: under differential privacy the clip range is part of the agreed
+ * contract and must not be re-derived from any partner's data at training
+ * time (that would make the bound itself a release). Returns 1 with the
+ * range in *lo, *hi.
+ *
+ * round_k > 0 drafts the schema round's range, which leaves the site. A
+ * bound is the value at a rank rounded outward, so it says where that
+ * value lies to two significant digits: alone near it, it is one lead's
+ * value. So a bound must pass two tests (the fourth privacy review's
+ * finding 1 and its review's):
+ *  - its rank is at least round_k from its end (index round_k from the
+ *    bottom, n - 1 - round_k from the top), so at least round_k values lie
+ *    beyond it, and at least the 1st (99th) percentile's;
+ *  - its rounding cell (the values that round outward to the same bound)
+ *    holds at least round_k of the sample's values, so the bound is where
+ *    at least k leads are, never where one is.
+ * (Beyond DRAFT_MAX_SAMPLE values the sample is a subset of the column,
+ * so its counts never exceed the column's.)
+ * A bound whose cell is too thin moves inward, cell by cell, up to the
+ * median; none found there: no range (returns 0). round_k is the node's
+ * schema_min_count, k; with k = 1 each rule holds for one lead alone, so
+ * the round needs k >= 2 for any range.
+ * The caller drafts the round's range only from fl_schema_round_clip_min(k)
+ * values on: max(4 k, DRAFT_ROUND_MIN_VALUES). Privacy needs 2 k + 1 (a
+ * rank k from each end); the rest is for the range to be worth a person's
+ * review. At 4 k the two ranks leave at least the middle half of the
+ * values between them, and below DRAFT_ROUND_MIN_VALUES values the 1st and
+ * 99th percentiles by rank are the ends themselves (clamped to k): a
+ * range from so few says more about chance than about the column. (It was
+ * 100 k before the cell rule, where the percentile ranks are about k
+ * already; the cell rule makes the bound k leads' whatever the rank.)
+ */
+static int draft_clip(struct draft_col *c, size_t round_k, double *lo, double *hi)
+{
+	size_t n = c->n_sample, a, b, s, e;
+
 	if (round_k > 0) {
-		/* n >= 100 * round_k: the caller's check. */
+		/* n >= fl_schema_round_clip_min(round_k) >= 2 round_k + 1: the
+		 * caller's check. */
 		a = (size_t)floor(0.01 * (double)(n - 1));
 		b = (size_t)ceil(0.99 * (double)(n - 1));
 		a = a < round_k ? round_k : a;
 		b = b > n - 1 - round_k ? n - 1 - round_k : b;
+		/* Inward to the first cell of k values, low bound up to the
+		 * median's index (n - 1) / 2 and high bound down to n / 2. */
+		for (;; a = e) {
+			if (a > (n - 1) / 2)
+				return 0;
+			round_cell(c->sample, n, a, 0, &s, &e);
+			if (e - s >= round_k)
+				break;
+		}
+		for (;; b = s - 1) {
+			if (b < n / 2)
+				return 0;
+			round_cell(c->sample, n, b, 1, &s, &e);
+			if (e - s >= round_k)
+				break;
+			if (s == 0) /* a thin cell of every value: never, as n > k */
+				return 0;
+		}
 	} else {
 		a = (size_t)floor(0.005 * (double)(n - 1));
 		b = (size_t)ceil(0.995 * (double)(n - 1));
@@ -195,6 +264,7 @@ static void draft_clip(struct draft_col *c, size_t round_k, double *lo, double *
 		else
 			*lo = round_outward(*hi - fmax(1, fabs(*hi) * 0.01), 0);
 	}
+	return 1;
 }
 
 /* Whether the len bytes at s are well-formed UTF-8 without NUL bytes: a
@@ -1162,22 +1232,38 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 				/* The schema round's rank k (the node's
 				 * schema_min_count), 0 for the draft's own range. */
 				size_t round_k = (size_t)o->round_clip;
+				uint64_t need = fl_schema_round_clip_min(o->round_clip);
 				double lo, hi;
 				json_t *jc;
 
-				if (round_k > 0 && (o->round_clip > SIZE_MAX / 100 ||
-				                    c->n_sample < 100 * round_k)) {
-					/* Too few values for a range k ranks from each
-					 * end: the transform alone leaves (README, "What
-					 * the schema round discloses"). */
-					qsort(c->sample, c->n_sample, sizeof(*c->sample),
-					      double_cmp);
-					snprintf(row->why, sizeof(row->why),
-					         "numbers, no clip range (%zu values, fewer than "
-					         "100 times k = %zu)",
-					         c->n_sample, round_k);
+				qsort(c->sample, c->n_sample, sizeof(*c->sample), double_cmp);
+				if (round_k > 0 && (need == 0 || c->n_sample < need ||
+				                    !draft_clip(c, round_k, &lo, &hi))) {
+					/* k < 2, too few values, or no bound whose rounding
+					 * k values share: the transform alone leaves
+					 * (README, "What the schema round discloses"). */
+					if (need == 0)
+						snprintf(row->why, sizeof(row->why),
+						         "numbers, no clip range (k = %zu: none "
+						         "below "
+						         "2)",
+						         round_k);
+					else if (c->n_sample < need)
+						snprintf(
+						        row->why, sizeof(row->why),
+						        "numbers, no clip range (%zu values, fewer "
+						        "than %llu for k = %zu)",
+						        c->n_sample, (unsigned long long)need,
+						        round_k);
+					else
+						snprintf(row->why, sizeof(row->why),
+						         "numbers, no clip range (no bound short "
+						         "of the "
+						         "median rounds alike for k = %zu values)",
+						         round_k);
 				} else {
-					draft_clip(c, round_k, &lo, &hi);
+					if (round_k == 0)
+						draft_clip(c, 0, &lo, &hi);
 					if ((jc = json_array()) == NULL)
 						goto out;
 					json_object_set_new(jf, "clip", jc);
@@ -1186,10 +1272,11 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 					snprintf(row->why, sizeof(row->why),
 					         "numbers, clip [%g, %g]", lo, hi);
 				}
-				/* The sample is sorted (by draft_clip() or above). */
+				/* The sample is sorted (above). */
 				if (o->transforms &&
 				    (r = fl_transform_draft(jf, c->sample, c->n_sample, distinct,
-				                            row->why, sizeof(row->why))) != 0)
+				                            o->round_clip, row->why,
+				                            sizeof(row->why))) != 0)
 					goto out;
 			} else
 				snprintf(row->why, sizeof(row->why), "numbers");

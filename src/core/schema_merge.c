@@ -399,7 +399,7 @@ static void names_of(const struct merge *m, const int *pick, char *buf, size_t l
  * gets the transform a majority of the partners proposed (more than half
  * of them), with the knots of the first of those that proposed it, and the
  * union of the clip ranges they sent (each drafted from that partner's
- * 1st and 99th percentiles; a partner with fewer than 100 k values sends
+ * 1st and 99th percentiles; a partner with too few values near them sends
  * none, and with none sent there is no range); no transform, and no clip
  * range, without a majority.
  * A note says which partners proposed what, for every feature any partner
@@ -487,7 +487,8 @@ static int merge_transform(struct merge *m, json_t *const *fs, const char *name,
 	else
 		r = add_line(&m->res->notes, &m->res->n_notes,
 		             "features \"%s\": %s proposed by %s%s%s; no clip range was sent: "
-		             "add one before training (knots placed from the federation's data "
+		             "add one before training, chosen from what the column means, not "
+		             "from any partner's data (knots placed from the federation's data "
 		             "need it)%s",
 		             name, kinds[best], who, rest[0] ? ", not by " : "", rest,
 		             knots_differ ? "; knots as proposed by the first of them" : "");

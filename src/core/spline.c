@@ -312,6 +312,47 @@ void fl_transform_column_name(const struct fl_feature *f, size_t k, char *buf, s
 		         ")");
 }
 
+/* A whole number from 1 to 31. */
+static int is_day(double x)
+{
+	return x >= 1 && x <= 31 && x == floor(x);
+}
+
+/*
+ * What the schema round's draft (round_k = k > 0) decides from, so that
+ * no lead's value alone decides which transform leaves the site (review
+ * of the fourth privacy review's fixes, finding 1b: one lead holding 32
+ * turned a day of the month's bins into a spline). Of the values of
+ * sorted v: *distinct counts the distinct ones held at least k times,
+ * and the values held fewer times as if pooled k to a value (a column of
+ * n different amounts counts n / k: counting only the values held k
+ * times would give a measurement no spline ever); *days counts the days
+ * held at least k times, and *other how many values are not days. A lead
+ * then moves a count only by being the k-th to hold a value, or the k-th
+ * more to hold a rare one: a fact about k leads, or about how many there
+ * are, never about one lead's value.
+ */
+static void held_counts(const double *v, size_t n, uint64_t k, uint64_t *distinct, uint64_t *days,
+                        size_t *other)
+{
+	size_t rare = 0;
+
+	*distinct = *days = 0;
+	*other = 0;
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && v[j] == v[i]; j++)
+			;
+		if (j - i >= k) {
+			(*distinct)++;
+			*days += is_day(v[i]);
+		} else
+			rare += j - i;
+		if (!is_day(v[i]))
+			*other += j - i;
+	}
+	*distinct += rare / k;
+}
+
 /* Whether the sorted sample looks like a day of the month: whole numbers
  * from 1 to 31 and nearly every one of them present. */
 static int day_of_month(const double *v, size_t n, uint64_t distinct)
@@ -325,16 +366,29 @@ static int day_of_month(const double *v, size_t n, uint64_t distinct)
 	return 1;
 }
 
-int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct, char *why,
-                       size_t whysz)
+int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct, uint64_t round_k,
+                       char *why, size_t whysz)
 {
 	size_t used = strlen(why), run = 0;
+	const char *counted = "";
 	json_t *sp;
+	int days_like;
 
+	/* The schema round counts the values held at least k times, and up to
+	 * k - 1 values other than a day still make a day of the month. */
+	if (round_k > 0) {
+		uint64_t days;
+		size_t other;
+
+		held_counts(v, n, round_k, &distinct, &days, &other);
+		days_like = days >= FL_SPLINE_DRAFT_MIN_DAYS && other < round_k;
+		counted = round_k > 1 ? ", those held fewer than k times counted k to one" : "";
+	} else
+		days_like = day_of_month(v, n, distinct);
 	/* A day of the month acts through the calendar (paydays, month ends,
 	 * when a campaign ran), not along a smooth curve: one bin per day,
 	 * written out so every partner cuts at the same places. */
-	if (day_of_month(v, n, distinct)) {
+	if (days_like) {
 		json_t *k = json_array();
 
 		if (k == NULL || json_object_set_new(jf, "transform", json_string("bins")) != 0 ||
@@ -344,22 +398,23 @@ int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct,
 			if (json_array_append_new(k, json_real(d + 0.5)) != 0)
 				return FL_ERR_NOMEM;
 		snprintf(why + used, whysz - used,
-		         "; bins, one per day: whole numbers from 1 to 31 (%llu distinct), a day "
-		         "of the month, whose effect need not be smooth",
-		         (unsigned long long)distinct);
+		         "; bins, one per day: whole numbers from 1 to 31 (%llu distinct%s), a "
+		         "day of the month, whose effect need not be smooth",
+		         (unsigned long long)distinct, counted);
 		return 0;
 	}
 	if (distinct < FL_SPLINE_DRAFT_MIN_DISTINCT) {
-		snprintf(why + used, whysz - used, "; linear: %llu distinct values, fewer than %d",
-		         (unsigned long long)distinct, FL_SPLINE_DRAFT_MIN_DISTINCT);
+		snprintf(why + used, whysz - used,
+		         "; linear: %llu distinct values%s, fewer than %d",
+		         (unsigned long long)distinct, counted, FL_SPLINE_DRAFT_MIN_DISTINCT);
 		return 0;
 	}
 	if (json_object_set_new(jf, "transform", json_string("spline")) != 0 ||
 	    json_object_set_new(jf, "knots", json_integer(FL_SPLINE_DEFAULT_KNOTS)) != 0)
 		return FL_ERR_NOMEM;
 	snprintf(why + used, whysz - used,
-	         "; spline, %d knots at the training data's quantiles (%llu distinct values)",
-	         FL_SPLINE_DEFAULT_KNOTS, (unsigned long long)distinct);
+	         "; spline, %d knots at the training data's quantiles (%llu distinct values%s)",
+	         FL_SPLINE_DEFAULT_KNOTS, (unsigned long long)distinct, counted);
 	while (run < n && v[run] == v[0])
 		run++;
 	if (v[0] < 0 && run < n && v[run] >= 0 && (double)run >= 0.01 * (double)n) {

@@ -34,14 +34,21 @@ void fl_transform_column_name(const struct fl_feature *f, size_t k, char *buf, s
  * smallest value v is negative, every other value is not, and v holds at
  * least 1 % of the sample ("-1 = never"). Adds the keys to jf and says why
  * in why (appended, cut short rather than overflowing).
+ * round_k > 0 drafts for the schema round (k = the node's
+ * schema_min_count): distinct is then counted in the sample, the values
+ * held fewer than k times k to one (the argument is ignored; see
+ * held_counts() in spline.c), and a day of the month
+ * needs FL_SPLINE_DRAFT_MIN_DAYS days each held k times and allows up to
+ * k - 1 values that are not a day, so that no lead alone decides which
+ * transform leaves the site.
  */
 #define FL_SPLINE_DRAFT_MIN_DISTINCT 10
 /* ... and bins, one per day ("knots": [0.5, 1.5, ..., 31.5]), for whole
  * numbers from 1 to 31 with at least this many distinct values (a day of
  * the month). */
 #define FL_SPLINE_DRAFT_MIN_DAYS 28
-int fl_transform_draft(json_t *jf, const double *sorted, size_t n, uint64_t distinct, char *why,
-                       size_t whysz);
+int fl_transform_draft(json_t *jf, const double *sorted, size_t n, uint64_t distinct,
+                       uint64_t round_k, char *why, size_t whysz);
 
 /* Frees the transform's arrays of f. */
 void fl_transform_free(struct fl_feature *f);

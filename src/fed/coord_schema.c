@@ -10,7 +10,8 @@
  * held fewer than its schema_min_count times are not in it, and a clip
  * range only beside a numeric feature's transform (drafted from the
  * partner's 1st and 99th percentiles, at least k ranks from either end,
- * none below 100 k values). The coordinator proposes the transform a
+ * each bound one k values round to, none below max(4 k, 50) values). The
+ * coordinator proposes the transform a
  * majority proposed, with the union of the ranges sent
  * (FL_MERGE_TRANSFORMS). It cannot ask for more: there is no message that
  * asks, and a node sends its draft once.

@@ -179,7 +179,8 @@ void fl_node_policy_default(struct fl_node_policy *p)
 	        .max_colluders = FL_NODE_MAX_COLLUDERS_DEFAULT,
 	        .privacy = {.delta = FL_NODE_PRIVACY_DELTA_DEFAULT,
 	                    .window = FL_NODE_PRIVACY_WINDOW_DEFAULT,
-	                    .releases = FL_NODE_PRIVACY_RELEASES_DEFAULT},
+	                    .releases = FL_NODE_PRIVACY_RELEASES_DEFAULT,
+	                    .knots_max = FL_NODE_PRIVACY_KNOTS_MAX_DEFAULT},
 	};
 }
 
@@ -205,6 +206,8 @@ static int privacy_check(const struct fl_node_privacy *q)
 		               q->federation_epsilon, q->epsilon);
 	if (q->releases == 0)
 		return fl_fail(FL_ERR_CONFIG, "privacy_releases must be at least 1");
+	if (q->knots_max == 0)
+		return fl_fail(FL_ERR_CONFIG, "privacy_knots_max must be at least 1");
 	if (!(q->window > 0) || !(q->clip >= 0) || !isfinite(q->clip))
 		return fl_fail(FL_ERR_CONFIG, "privacy_window must be positive and privacy_clip "
 		                              "a number >= 0");
@@ -939,30 +942,44 @@ static int dp_welcome_budget(struct fl_fednode *n, const char *fed, const struct
 
 /*
  * The Welcome's count of knots rounds (Plan.privacy_knots_releases),
- * against what this node computes itself rather than as sent (the fourth
- * privacy review's finding 3): none for a schema without knots placed from
- * the federation's data; for one with them, the knots round (1), and at
- * most one more for each knots release this node's ledger holds for the
- * federation (a coordinator resumed from a checkpoint without its knots
- * places them again and names the rounds before too, in which this node
- * took part). Any other count is refused naming the field and both values.
+ * against this node's own bounds rather than as sent (the fourth privacy
+ * review's finding 3, and its review's): none for a schema without knots
+ * placed from the federation's data; for one with them, 1 to
+ * privacy_knots_max (default 1). More than 1 is what a coordinator
+ * resumed from a checkpoint without its knots names (it places them again
+ * and names the rounds before too); a node that allows it says so in its
+ * policy. The count is a cap the node holds across Welcomes: a knots round
+ * is answered only while the federation's knots releases in the ledger
+ * are fewer than the count named, itself at most privacy_knots_max
+ * (dp_release_plan()), so welcoming the node again naming one more after
+ * each histogram gets no more than privacy_knots_max of them. Any other
+ * count is refused naming the field and both values.
  */
 static int dp_welcome_knots(struct fl_fednode *n, const char *fed, const struct dp_plan *pl,
                             uint64_t named)
 {
+	uint64_t cap = n->pol.privacy.knots_max;
 	size_t features = fl_knots_features(n->s);
-	uint64_t most = features > 0 ? pl->done_knots + 1 : 0;
 	char mine[64];
 
-	if (features > 0 ? named >= 1 && named <= most : named == 0)
+	if (features > 0 ? named >= 1 && named <= cap : named == 0)
 		return 0;
-	if (most > 1)
-		snprintf(mine, sizeof(mine), "1 to %llu", (unsigned long long)most);
+	if (features > 0 && named > cap)
+		return refuse(
+		        n, "privacy_knots_max",
+		        "coordinator of federation \"%.64s\" names privacy_knots_releases = "
+		        "%llu in its plan, more than this node's privacy_knots_max = %llu (its "
+		        "schema places knots from the federation's data; %llu knots releases "
+		        "in its ledger for this federation)",
+		        fed, (unsigned long long)named, (unsigned long long)cap,
+		        (unsigned long long)pl->done_knots);
+	if (features > 0 && cap > 1)
+		snprintf(mine, sizeof(mine), "1 to %llu", (unsigned long long)cap);
 	else
-		snprintf(mine, sizeof(mine), "%llu", (unsigned long long)most);
+		snprintf(mine, sizeof(mine), "%d", features > 0);
 	return refuse(n, "privacy_releases",
 	              "coordinator of federation \"%.64s\" names privacy_knots_releases = %llu "
-	              "in its plan, this node computes %s (%s; %llu knots releases in its ledger "
+	              "in its plan, this node answers %s (%s; %llu knots releases in its ledger "
 	              "for this federation)",
 	              fed, (unsigned long long)named, mine,
 	              features > 0 ? "its schema places knots from the federation's data"
@@ -1201,8 +1218,10 @@ static int dp_release_plan(struct fl_fednode *n, uint64_t round, const char *kin
 	if ((r = dp_fed_name(n->federation_id, name)) != 0)
 		return r;
 	dp_plan(n, name, pl);
-	/* The Welcome named the knots rounds: histograms asked for again
-	 * would spend the evaluations' releases on knots. */
+	/* The Welcome named the knots rounds, at most privacy_knots_max
+	 * (dp_welcome_knots()): histograms asked for again would spend the
+	 * evaluations' releases on knots. The ledger counts them across
+	 * Welcomes and connections. */
 	if (strcmp(kind, "knots") == 0 && pl->done_knots >= n->dp_knots_planned)
 		return refuse(n, "privacy_releases",
 		              "round %llu would be knots release %llu of federation \"%.64s\", "

@@ -23,8 +23,9 @@
  * ("comment"). "clip" is in the contract, but in a draft only beside a
  * "transform" (a numeric feature's spline, bins or log1p, whose knots
  * placed from data need a clip range): the node drafts it from its 1st
- * and 99th percentiles, at least schema_min_count ranks from either end
- * and only from 100 times that many values, and the coordinator proposes
+ * and 99th percentiles, at least schema_min_count ranks from either end,
+ * each bound one that many values round to, and only from
+ * fl_schema_round_clip_min() values, and the coordinator proposes
  * the union of those sent (fl_schema_merge_opts()).
  */
 static const char *const contract_top[] = {"fedlead_schema", "label",          "id", "features",

@@ -52,9 +52,9 @@ PYEOF
 }
 
 # p1 holds "Rare Source" 9 times (k - 1) and "Trade Fair" 10 times (k).
-# 1000 leads each (100 k): a partner sends a clip range beside a transform
-# only from 100 k values on, and the federation below trains on the
-# proposal's range.
+# 1000 leads each, Visits whole numbers 0 to 20 (each held about 50
+# times): every partner sends a clip range beside its transform, and the
+# federation below trains on the proposal's range.
 leads 1000 1 "Rare Source*9" "Trade Fair*10" "Google*60" "Direct*60" >"$T/p1.csv"
 leads 1000 2 "Google*80" "Direct*80" "Referral*40" >"$T/p2.csv"
 leads 1000 3 "Google*70" "Referral*70" >"$T/p3.csv"

@@ -4,13 +4,15 @@
 # partner's draft carries, for a numeric column its local draft gives a
 # transform, that transform and a clip range from its 1st and 99th
 # percentiles but at least k = schema_min_count values from each end,
-# rounded outward to two significant digits, and no range for a column of
-# fewer than 100 k values (the fourth privacy review's finding 1); the
-# coordinator proposes the transform a majority proposed, with the union of
-# the ranges sent.
+# rounded outward to two significant digits, each bound one that at least
+# k values round to (else moved inward), and no range for a column of
+# fewer than max(4 k, 50) values (the fourth privacy review's finding 1
+# and its review); the coordinator proposes the transform a majority
+# proposed, with the union of the ranges sent.
 #   (a) "Visits" has many distinct values at every partner: the proposal
 #       has a spline with the union of p1's and p2's ranges, computed here
-#       from the data independently of fedlead; p3 (80 leads) sent the
+#       from the data independently of fedlead; p3 (120 leads, 100 of
+#       them spread over [0, 1000], no rounding cell holding 10) sent the
 #       spline without a range;
 #   (b) "Rooms" has few distinct values everywhere: no transform, no clip;
 #       "Score" has many at p1 only: no transform, and a note says who
@@ -19,15 +21,17 @@
 #       numbers held by one lead each) are in nothing its node sent, nor in
 #       any message the coordinator received, nor are their roundings (at
 #       p1, 1000 leads, the 1st percentile by rank is the 10th smallest
-#       value; at p3 the old rule sent the 2nd smallest);
+#       value);
 #   (d) each operator sees the proposed transform beside its own draft's.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
 
-# k = 10 (schema_min_count); p1 1000 leads (exactly 100 k), p2 1500, p3 80
-# (fewer than 100 k: no range); Visits uniform over [0, 1000] with two
-# decimals but 10 leads at distinctive minima and 10 at distinctive maxima;
+# k = 10 (schema_min_count); p1 1000 leads, p2 1500, p3 120 (its values
+# are all different, which count 12 at k = 10: enough for a spline; no
+# rounding cell of them holds 10: no range); Visits uniform over [0, 1000]
+# with two decimals but 10 leads at distinctive minima and 10 at
+# distinctive maxima;
 # Rooms in {0.5, 1.5, 2.5, 3.5}; Score with many values at p1, four
 # elsewhere.
 "$PY" - "$T" <<'PYEOF'
@@ -37,7 +41,7 @@ ext = {1: (-37000.123, 730000.77), 2: (-52000.456, 810000.33), 3: (-61000.789, 9
 for k in (1, 2, 3):
     rng = random.Random(k)
     rows = []
-    for i in range({1: 1000, 2: 1500, 3: 80}[k]):
+    for i in range({1: 1000, 2: 1500, 3: 120}[k]):
         visits = round(rng.uniform(0, 1000), 2)
         if 17 <= i < 27:
             visits = round(ext[k][0] - 1234.567 * (i - 17), 3)
@@ -98,40 +102,16 @@ must "every partner's schema propose ends with the proposal (statuses ${st[*]})"
 check "the coordinator exits 0" wait_pid "$COORD_PID" 30
 P=$T/node-p1/state/schema.proposed.json
 
-# The ranges by hand: by rank in the sorted values, the 1st and 99th
-# percentiles but at least k = 10 ranks from each end, rounded outward to
-# two significant digits; none below 100 k values.
-"$PY" - "$T" >"$T/ranges" <<'PYEOF'
-import csv, math, sys
-t = sys.argv[1]
-def outward(x, up):
-    if x == 0:
-        return x
-    k = 1 - math.floor(math.log10(abs(x)))
-    p = 10 ** abs(k)
-    f = math.ceil if up else math.floor
-    return f(x * p) / p if k >= 0 else f(x / p) * p
-lo, hi = [], []
-for k in (1, 2, 3):
-    v = sorted(float(r["Visits"]) for r in csv.DictReader(open(f"{t}/p{k}.csv")))
-    n = len(v)
-    if n < 100 * 10:
-        print("p%d none" % k)
-        continue
-    a = max(10, math.floor(0.01 * (n - 1)))
-    b = min(n - 1 - 10, math.ceil(0.99 * (n - 1)))
-    lo.append(outward(v[a], 0))
-    hi.append(outward(v[b], 1))
-    print("p%d %r %r" % (k, lo[-1], hi[-1]))
-print("union %r %r" % (min(lo), max(hi)))
-PYEOF
+# The ranges by hand (lib/round_clip.py), independently of fedlead.
+"$PY" "$FL_SRC/tests/e2e/lib/round_clip.py" 10 Visits "$T/p1.csv" "$T/p2.csv" "$T/p3.csv" \
+	>"$T/ranges"
 cat "$T/ranges"
 read -r _ ulo uhi < <(grep '^union' "$T/ranges")
 
 # ---- (a) ----
 check "(a) the proposal has a spline for Visits" \
 	test "$(jget "$P" '[(f.get("transform"), f.get("knots")) for f in j["features"] if f["name"] == "Visits"][0]')" = "('spline', 5)"
-check "(a) p3 (80 leads) sent none" grep -qx 'p3 none' "$T/ranges"
+check "(a) p3 (120 leads, no rounding cell of 10) sent none" grep -qx 'p3 none' "$T/ranges"
 check "(a) with the union of p1's and p2's ranges [$ulo, $uhi]" "$PY" -c "
 import json, sys
 j = json.load(open('$P'))
@@ -141,7 +121,7 @@ check "(a) every partner is told who proposed it" grep -qx \
 	"fedlead-node: note: features \"Visits\": spline proposed by p1, p2, p3; clip \[$ulo, $uhi\], the union of their ranges" \
 	<(sed 's/\.0\b//g' "$T/node-p2/propose.err")
 check "(a) the node says what it sends" grep -qxF \
-	"fedlead-node: sending this partner's draft (category values held at least 10 times, clip ranges only beside a transform, from the 1st and 99th percentiles but at least 10 values from each end, none for a column of fewer than 1000 values; a copy is in the state directory as schema.sent.json)" \
+	"fedlead-node: sending this partner's draft (category values held at least 10 times, clip ranges only beside a transform, from the 1st and 99th percentiles but at least 10 values from each end, each bound one at least 10 values round to, none for a column of fewer than 50 values; a copy is in the state directory as schema.sent.json)" \
 	"$T/node-p1/propose.err"
 
 # ---- (b) ----
@@ -154,7 +134,7 @@ check "(b) a note says p1 alone proposed a spline for Score" grep -qxF \
 	"$T/node-p3/propose.err"
 check "(b) p2 sent no transform and no clip range for Rooms or Score" \
 	test "$(jget "$T/node-p2/state/schema.sent.json" '",".join(f["name"] for f in j["features"] if "clip" in f or "transform" in f)')" = "Visits"
-check "(b) p3 sent Visits's spline without a clip range (80 leads, fewer than 100 k)" \
+check "(b) p3 sent Visits's spline without a clip range (120 leads, no rounding cell of 10)" \
 	test "$(jget "$T/node-p3/state/schema.sent.json" '[sorted(f) for f in j["features"] if f["name"] == "Visits"][0]')" = "['knots', 'missing', 'name', 'transform', 'type']"
 
 # ---- (c) ----
