@@ -66,6 +66,12 @@ struct fl_audit;
  */
 #define FL_DP_PLAN "fedlead-dp-v7"
 
+/* The evaluations plan v7 takes per l2 value (the Hessian once, then the
+ * gradient alone): the coordinator's max_iterations when privacy = on and
+ * max_iterations is not set, so that with the statistics they are the
+ * privacy_releases = 5 its nodes are set for (l2 fixed, no validation). */
+#define FL_DP_PLAN_EVALUATIONS 4
+
 /*
  * Plan v7's per-row gradient clip, as a fraction of the row clip R
  * (privacy_clip): in every evaluation without the Hessian, each row's term

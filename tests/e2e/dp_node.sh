@@ -4,10 +4,11 @@
 #   (a) --check shows the [privacy] settings; a coordinator with privacy = on
 #       and the stock CoIL schema (no clip ranges) is refused by --check;
 #   (b) a federation with privacy_epsilon = 1 on every node completes under a
-#       coordinator with privacy = on (a fixed plan of 5 releases: the
-#       statistics round, whose sums the nodes noise within the schema's clip
-#       ranges, then 4 Newton steps, no line search, no validation),
-#       announced up front; each node's audit log records its plan and
+#       coordinator with privacy = on and no max_iterations (a fixed plan
+#       of 5 releases: the statistics round, whose sums the nodes noise
+#       within the schema's clip ranges, then the plan's 4 Newton steps, no
+#       line search, no validation), announced up front with where the 4
+#       came from; each node's audit log records its plan and
 #       exactly the 5 planned releases with epsilon (the first the
 #       statistics), its ledger holds one "stats" and four "evaluate"
 #       releases, and `fedlead-node privacy` prints the ledger: the releases,
@@ -55,9 +56,11 @@ check "(a) coordinator --check names the feature without a clip range" grep -qxF
 	"fedlead-coordinator: $FL_DATA/coil2000/coil2000.schema.json: privacy = on needs a clip range on every numeric feature of the schema, which bounds each lead's part in the statistics round: feature \"MAANTHUI\" has none" <<<"$out"
 
 # ---- (b) a federation under DP ----
+# max_iterations not set: under privacy = on the coordinator takes the plan's
+# 4 evaluations, which the nodes' privacy_releases (5 with the statistics) fit.
 D=$T/dp
 coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
-	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
+	"l2 = 1" "validation_split = 0" "privacy = on"
 out=$("$FL_BIN/fedlead-coordinator" --config "$D/coordinator.conf" --check 2>&1)
 check "(b) coordinator --check shows privacy" grep -qx 'privacy = true' <<<"$out"
 check "(b) coordinator --check shows the plan" grep -qx '; privacy plan: 5 releases per partner (the statistics round and 4 evaluations)' <<<"$out"
@@ -71,7 +74,7 @@ for k in 1 2 3; do
 	eval "pid=\$n$k"
 	check "(b) node p$k finishes with status 0" wait_pid "$pid" 60
 done
-check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 5 releases per partner (the statistics round + 1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
+check "(b) the coordinator announces the plan" grep -qF "differential privacy: 4 Newton steps per l2 value (max_iterations not set: the plan fedlead-dp-v7 takes 4), a fixed plan of 5 releases per partner (the statistics round + 1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
 check "(b) the coordinator audits the releases issued" "$PY" - "$D/audit.jsonl" <<'PYEOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
