@@ -58,11 +58,12 @@ struct fl_audit;
  * refusal of a release is decided before the rows are read; the noise
  * grid's range is checked from the row count and the sensitivity, not from
  * the values; the knots release sums at most 2^30 rows like the
- * statistics. v7: the gradients after the first evaluation clip each
- * row's term to FL_DP_GRAD_CLIP R over the rows clipped at
- * FL_DP_GRAD_ROW_CLIP R, and the first evaluation's gradient has
- * sensitivity c R sigma(||w|| R); the plan takes four evaluations
- * (privacy_releases = 5 with the statistics).
+ * statistics. v7: the gradient of an evaluation whose task does not ask
+ * for the Hessian clips each row's term to FL_DP_GRAD_CLIP R over the rows
+ * clipped at FL_DP_GRAD_ROW_CLIP R, and that of one whose task asks for it
+ * (the plan's first) has sensitivity c R sigma(||w|| R), which holds for
+ * any w; the plan takes four evaluations (privacy_releases = 5 with the
+ * statistics).
  */
 #define FL_DP_PLAN "fedlead-dp-v7"
 
