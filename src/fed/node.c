@@ -2813,6 +2813,8 @@ static int dp_check_model(const struct fl_fednode *n, const uint8_t *file, size_
 	DP_DIFF("max_colluders", "%u", e->max_colluders, n->pol.max_colluders)
 	DP_DIFF("rho", "%.15g", e->rho,
 	        (double)units_floor(fl_dp_rho_budget(fed_eps, q->delta)) / FL_LEDGER_UNITS)
+	/* The plan's per-lead gradient clip, which this node applied. */
+	DP_DIFF("gradient_clip", "%.15g", rec->gradient_clip, (double)FL_DP_GRAD_CLIP)
 #undef DP_DIFF
 	r = field == NULL ? 0
 	                  : fl_fail(FL_ERR_AUTH,
