@@ -560,6 +560,48 @@ static void test_coordinator_bad_value_reported_once(void **state)
 	assert_string_equal(cap.out, "");
 }
 
+/*
+ * max_iterations not set: 100, but under privacy = on the differential
+ * privacy plan's 4 evaluations (plan v7: the Hessian once, then the
+ * gradient alone), so nodes set for it (privacy_releases = 5 with the
+ * statistics) take the plan without a max_iterations of their own. A
+ * setting is kept, under privacy too.
+ */
+static void coordinator_iterations(const char *privacy, const char *iterations,
+                                   int expect_iterations, int expect_plan)
+{
+	struct fl_coordinator_config c = {0};
+	struct fl_coord_opts o;
+	char *argv[COORD_ARGC + 4]; /* 17 arguments, 4 more and the NULL */
+	int argc = COORD_ARGC - 1;  /* without --check */
+
+	coord_argv(argv, "1", 0, NULL);
+	argv[argc++] = "--privacy";
+	argv[argc++] = (char *)privacy;
+	if (iterations != NULL) {
+		argv[argc++] = "--max-iterations";
+		argv[argc++] = (char *)iterations;
+	}
+	argv[argc] = NULL;
+	assert_int_equal(
+	        fl_cli_configure(fl_coordinator_config_keys, &c, argc, argv, NULL, NULL, NULL), 0);
+	assert_int_equal(fl_coordinator_config_opts(&c, &o), 0);
+	assert_int_equal(o.set.max_iterations, expect_iterations);
+	assert_int_equal(o.set.max_iterations_plan, expect_plan);
+	fl_coordinator_config_free(&c);
+}
+
+static void test_coordinator_max_iterations_default(void **state)
+{
+	(void)state;
+	coordinator_iterations("off", NULL, 100, 0);
+	coordinator_iterations("on", NULL, 4, 1);
+	coordinator_iterations("on", "0", 4, 1);
+	coordinator_iterations("on", "7", 7, 0);
+	coordinator_iterations("on", "100", 100, 0);
+	coordinator_iterations("off", "4", 4, 0);
+}
+
 /* ---- the subcommand table ---- */
 
 static int calls_a, calls_b, last_argc;
@@ -781,6 +823,7 @@ int main(void)
 	        cmocka_unit_test(test_node_config_required),
 	        cmocka_unit_test(test_node_config_dialect),
 	        cmocka_unit_test(test_coordinator_bad_value_reported_once),
+	        cmocka_unit_test(test_coordinator_max_iterations_default),
 	        cmocka_unit_test(test_commands_usage_and_find),
 	        cmocka_unit_test(test_dispatch),
 	        cmocka_unit_test(test_error_and_close_stdout),

@@ -4,7 +4,8 @@
  * the bound B comes out at exactly B along its own direction, a row at B
  * and a row below it are unchanged, the class weight is inside the clip,
  * the factor u turns a row clipped at R back into the longer row for the
- * gradient but not for the loss, and a w that is not finite adds nothing.
+ * gradient but not for the loss, and a w or a row that is not finite adds
+ * nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,6 +108,28 @@ static void nan_weights_add_nothing(void **state)
 	(void)state;
 	fl_dp_gradient_clipped(X, 1, 2, y, NULL, NULL, w, 0.8, &loss, g);
 	assert_true(g[0] == 0 && g[1] == 0);
+}
+
+/*
+ * A term whose norm is infinite or not a number is left out, not added as
+ * NaN. At w = (1e-300, 0), beside row 3 of clipped_to_bound (z = 6e-301,
+ * sigmoid 0.5 to the last bit, its term (-0.3, -0.4)):
+ *   row (3, 4), y = 0, weight inf: its term is inf (0.5 + 0) (3, 4), of
+ *   infinite norm (scaled by B / inf it would be inf times 0, NaN);
+ *   row (inf, 1), y = 0: z = inf, sigmoid 1, a term of infinite norm with
+ *   an infinite entry (0 times it would be NaN);
+ *   row (2, NaN), y = 1: a term that is not a number.
+ * Only row 3's term is added.
+ */
+static void infinite_terms_left_out(void **state)
+{
+	const double X[8] = {3, 4, INFINITY, 1, 0.6, 0.8, 2, NAN}, y[4] = {0, 0, 1, 1};
+	const double c[4] = {INFINITY, 1, 1, 1}, w[2] = {1e-300, 0};
+	double g[2], loss;
+
+	(void)state;
+	fl_dp_gradient_clipped(X, 4, 2, y, c, NULL, w, 1.6, &loss, g);
+	assert_true(g[0] == -0.3 && g[1] == -0.4);
 }
 
 /* Review rev9: a 64-bit LCG, uniform in [-0.5, 0.5). */
@@ -228,6 +251,7 @@ int main(void)
 	        cmocka_unit_test(weight_inside_clip),
 	        cmocka_unit_test(longer_row_for_gradient),
 	        cmocka_unit_test(nan_weights_add_nothing),
+	        cmocka_unit_test(infinite_terms_left_out),
 	        cmocka_unit_test(neighbours_within_plan_bounds),
 	};
 

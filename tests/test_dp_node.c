@@ -1864,6 +1864,8 @@ static void test_hello_terms(void **state)
  * takes the coordinator's word for its own privacy). A record that differs
  * in one field is refused naming that field, and nothing is written.
  */
+static double final_gradient_clip = FL_DP_GRAD_CLIP; /* what the record says */
+
 static void send_final(struct tnode *t, double clip, const char *out, int expect)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
@@ -1881,6 +1883,7 @@ static void send_final(struct tnode *t, double clip, const char *out, int expect
 	                           .accountant = FL_DP_ACCOUNTANT,
 	                           .releases = 4,
 	                           .threshold = 3,
+	                           .gradient_clip = final_gradient_clip,
 	                           .partners = &me,
 	                           .n_partners = 1};
 	struct fl_model *m = NULL;
@@ -1968,6 +1971,21 @@ static void test_final_model_privacy(void **state)
 	join(&b, FED);
 	send_final(&b, 3, out, FL_FEDNODE_DONE);
 	assert_int_equal(access(out, F_OK), 0);
+	tnode_free(&b);
+
+	/* A record of another per-lead gradient clip than the 0.8 this node
+	 * applied (plan v7): refused. */
+	assert_int_equal(unlink(out), 0);
+	snprintf(b.ledger, sizeof(b.ledger), "%s/final-c.ledger", FX->dir);
+	pol.privacy.ledger = b.ledger;
+	tnode_start(&b, &pol, "final-c");
+	join(&b, FED);
+	final_gradient_clip = 1;
+	send_final(&b, 3, out, FL_ERR_AUTH);
+	final_gradient_clip = FL_DP_GRAD_CLIP;
+	assert_string_equal(fl_errmsg(), "privacy provenance: the model records gradient_clip = 1 "
+	                                 "for this partner (globex), this node's is 0.8");
+	assert_int_equal(access(out, F_OK), -1);
 	tnode_free(&b);
 	pki_teardown(NULL);
 }

@@ -1726,7 +1726,9 @@ static void test_privacy_terms(void **state)
 	assert_string_equal(dp, "trained with differential privacy: \xce\xb5 = 1, \xce\xb4 = "
 	                        "10\xe2\x81\xbb\xe2\x81\xb6 per partner (distributed discrete "
 	                        "Gaussian under secure aggregation, zCDP accountant, 5 of 30 "
-	                        "releases, clip 3)");
+	                        "releases, clip 3, each lead's gradient clipped to 2.4 in the "
+	                        "evaluations without the Hessian)");
+	assert_true(m->prov.privacy->gradient_clip == 0.8);
 	fl_model_free(m);
 	harness_free(h);
 

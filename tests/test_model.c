@@ -1484,8 +1484,8 @@ static void test_golden_format_1_2(void **state)
 /*
  * Format 1.2's privacy record: every field survives encoding and decoding,
  * the JSON view shows it, and the plain-words line says what a reader
- * needs. A new model without a record was trained without differential
- * privacy.
+ * needs, with plan v7's gradient clip (0.8 of the clip 3: 2.4 per lead). A
+ * new model without a record was trained without differential privacy.
  */
 static void test_privacy_round_trip(void **state)
 {
@@ -1510,6 +1510,7 @@ static void test_privacy_round_trip(void **state)
 	                           .accountant = "zCDP",
 	                           .releases = 4,
 	                           .threshold = 2,
+	                           .gradient_clip = 0.8,
 	                           .partners = parts,
 	                           .n_partners = 2};
 	const struct fl_dp_record *r;
@@ -1531,6 +1532,7 @@ static void test_privacy_round_trip(void **state)
 	assert_string_equal(r->accountant, "zCDP");
 	assert_int_equal(r->releases, 4);
 	assert_int_equal(r->threshold, 2);
+	assert_true(r->gradient_clip == 0.8);
 	assert_int_equal(r->n_partners, 2);
 	assert_string_equal(r->partners[0].partner, "acme");
 	assert_string_equal(r->partners[1].partner, "globex");
@@ -1543,9 +1545,11 @@ static void test_privacy_round_trip(void **state)
 	assert_string_equal(dp, "trained with differential privacy: \xce\xb5 = 1, \xce\xb4 = "
 	                        "10\xe2\x81\xbb\xe2\x81\xb6 per partner (distributed discrete "
 	                        "Gaussian under secure aggregation, zCDP accountant, 4 of 30 "
-	                        "releases, clip 3)");
+	                        "releases, clip 3, each lead's gradient clipped to 2.4 in the "
+	                        "evaluations without the Hessian)");
 	assert_int_equal(fl_model_to_json(back, &json), 0);
 	assert_non_null(strstr(json, "\"mechanism\": \"distributed discrete Gaussian\""));
+	assert_non_null(strstr(json, "\"gradient_clip\": 0.80000000000000004"));
 	assert_non_null(strstr(json, "\"partner\": \"globex\""));
 	free(json);
 
@@ -1560,7 +1564,8 @@ static void test_privacy_round_trip(void **state)
 	                    "globex \xce\xb5 = 2, \xce\xb4 = 2.5 \xc3\x97 "
 	                    "10\xe2\x81\xbb\xe2\x81\xb7 (30 releases, clip 3) (distributed "
 	                    "discrete Gaussian under secure aggregation, zCDP accountant, 4 "
-	                    "releases)");
+	                    "releases, each lead's gradient clipped to 0.8 of its partner's "
+	                    "clip in the evaluations without the Hessian)");
 	fl_model_free(back);
 	back = NULL;
 	free(buf);
@@ -1574,6 +1579,14 @@ static void test_privacy_round_trip(void **state)
 	assert_null(back);
 	assert_string_equal(fl_errmsg(), "m.flm: privacy of partner 2: epsilon, delta, releases, "
 	                                 "clip or rho out of range");
+	free(buf);
+	parts[1].delta = 1e-6;
+	rec.gradient_clip = -0.8;
+	assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	assert_int_equal(fl_model_encode(m, &buf, &len), 0);
+	assert_int_equal(fl_model_decode(buf, len, "m.flm", &back), FL_ERR_MODEL);
+	assert_null(back);
+	assert_string_equal(fl_errmsg(), "m.flm: privacy gradient clip -0.8 out of range");
 	free(buf);
 
 	/* Removing the record. */

@@ -47,7 +47,10 @@ struct fl_coord_settings {
 	double validation_split;
 	uint64_t seed;
 	int max_iterations; /* Newton / L-BFGS iterations per l2 */
-	double tolerance;   /* converged when ||grad f|| <= tolerance * rows */
+	/* 1: max_iterations was not set and is the differential privacy
+	 * plan's FL_DP_PLAN_EVALUATIONS (privacy = on); only the log says it. */
+	int max_iterations_plan;
+	double tolerance; /* converged when ||grad f|| <= tolerance * rows */
 	int fedavg_rounds;
 	int local_epochs;
 	size_t local_batch;

@@ -18,8 +18,10 @@
  *   loss   = sum_i c_i (log(1 + exp(z_i)) - y_i z_i)   (the rows clipped at R)
  *   t_i    = c_i (sigmoid(u_i z_i) - y_i) u_i x_i      (the rows clipped at G)
  *   grad   = sum_i t_i min(1, B / ||t_i||)              (d doubles)
- * so each row moves grad by at most B in l2. y_i in {0,1}; c may be NULL
- * (all weights 1); B > 0. Outputs are overwritten.
+ * so each row moves grad by at most B in l2; a term whose norm is not
+ * finite (a w, weight or row that is not) is left out, never added as NaN.
+ * y_i in {0,1}; c may be NULL (all weights 1); B > 0. Outputs are
+ * overwritten.
  */
 void fl_dp_gradient_clipped(const double *X, size_t n, size_t d, const double *y, const double *c,
                             const double *u, const double *w, double B, double *loss, double *grad);

@@ -68,6 +68,10 @@ struct fl_dp_record {
 	char *accountant;  /* "zCDP" */
 	uint64_t releases; /* evaluation releases asked of each partner */
 	uint32_t threshold;
+	/* Plan v7 on: each lead's gradient term clipped to this fraction of its
+	 * partner's clip in the evaluations without the Hessian (0.8); 0: not
+	 * recorded. */
+	double gradient_clip;
 	struct fl_dp_partner *partners;
 	size_t n_partners;
 };
@@ -125,7 +129,8 @@ int fl_model_set_privacy(struct fl_model *m, const struct fl_dp_record *r);
  * The model's differential privacy in plain words, one line without a
  * newline: "trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner
  * (distributed discrete Gaussian under secure aggregation, zCDP
- * accountant, 4 of 30 releases, clip 3)", "trained without differential
+ * accountant, 4 of 30 releases, clip 3, each lead's gradient clipped to
+ * 2.4 in the evaluations without the Hessian)", "trained without differential
  * privacy", or for a file before format 1.2 "differential privacy not
  * recorded (model format 1.1)". UTF-8; truncated to fit n bytes.
  */

@@ -59,13 +59,23 @@ struct fl_audit;
  * refusal of a release is decided before the rows are read; the noise
  * grid's range is checked from the row count and the sensitivity, not from
  * the values; the knots release sums at most 2^30 rows like the
- * statistics. v7: the gradients after the first evaluation clip each
- * row's term to FL_DP_GRAD_CLIP R over the rows clipped at
- * FL_DP_GRAD_ROW_CLIP R, and the first evaluation's gradient has
- * sensitivity c R sigma(||w|| R); the plan takes four evaluations
- * (privacy_releases = 5 with the statistics).
+ * statistics. v7: the gradient of an evaluation whose task does not ask
+ * for the Hessian clips each row's term to FL_DP_GRAD_CLIP R over the rows
+ * clipped at FL_DP_GRAD_ROW_CLIP R, and that of one whose task asks for it
+ * (the plan's first) has sensitivity c R sigma(||w|| R), which holds for
+ * any w; the plan takes four evaluations (privacy_releases = 5 with the
+ * statistics).
  */
-#define FL_DP_PLAN "fedlead-dp-v7"
+#define FL_DP_PLAN_VERSION 7
+#define FL_DP_PLAN_STR_(v) #v
+#define FL_DP_PLAN_STR(v) FL_DP_PLAN_STR_(v)
+#define FL_DP_PLAN "fedlead-dp-v" FL_DP_PLAN_STR(FL_DP_PLAN_VERSION)
+
+/* The evaluations plan v7 takes per l2 value (the Hessian once, then the
+ * gradient alone): the coordinator's max_iterations when privacy = on and
+ * max_iterations is not set, so that with the statistics they are the
+ * privacy_releases = 5 its nodes are set for (l2 fixed, no validation). */
+#define FL_DP_PLAN_EVALUATIONS 4
 
 /*
  * Plan v7's per-row gradient clip, as a fraction of the row clip R
@@ -74,10 +84,23 @@ struct fl_audit;
  * which is then that gradient's sensitivity. The rows there are clipped at
  * FL_DP_GRAD_ROW_CLIP R, not R. The values are bench/dp_mech.py's
  * gclip4-80 (cg = 0.8, rg = 100), simulated in bench/README.md, "A
- * gradient mechanism for epsilon 1".
+ * gradient mechanism for epsilon 1". Integers, so that the assertion
+ * below can compare them (80 / 100.0 is the double 0.8 exactly).
  */
-#define FL_DP_GRAD_CLIP 0.8
-#define FL_DP_GRAD_ROW_CLIP 100.0
+#define FL_DP_GRAD_CLIP_PERCENT 80
+#define FL_DP_GRAD_CLIP (FL_DP_GRAD_CLIP_PERCENT / 100.0)
+#define FL_DP_GRAD_ROW_CLIP 100
+
+/* These values are part of plan v7: the plan name, which nodes and
+ * coordinators compare, must stand for one gradient mechanism and one
+ * number of evaluations. A change to any of them is a new plan: raise
+ * FL_DP_PLAN_VERSION and write the new plan's values here (the build
+ * fails until both agree). */
+_Static_assert(FL_DP_PLAN_VERSION == 7 && FL_DP_GRAD_CLIP_PERCENT == 80 &&
+                       FL_DP_GRAD_ROW_CLIP == 100 && FL_DP_PLAN_EVALUATIONS == 4,
+               "differential privacy plan v7 clips gradients at 0.8 R over rows "
+               "clipped at 100 R in 4 evaluations: another value needs a new "
+               "FL_DP_PLAN_VERSION");
 
 /*
  * Differential privacy, decided by this partner alone (see the comment above

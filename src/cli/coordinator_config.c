@@ -14,6 +14,10 @@
 #include "fedlead/cli.h"
 #include "fedlead/error.h"
 #include "fedlead/log.h"
+#include "fedlead/node.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static const char *const algorithms[] = {"newton", "lbfgs", "fedavg", NULL};
 static const char *const policies[] = {"wait", "drop", "abort", NULL};
@@ -38,8 +42,9 @@ const struct fl_cfg_key fl_coordinator_config_keys[] = {
         KR("federation", "validation_split", FL_CFG_DOUBLE, validation_split, 0, 0.99, "0.2",
            "fraction of each partner's rows held out for validation"),
         K("federation", "seed", FL_CFG_U64, seed, "1", "seed of the split and SGD shuffling"),
-        KR("federation", "max_iterations", FL_CFG_U64, max_iterations, 1, 100000, "100",
-           "Newton / L-BFGS iterations per l2 value"),
+        KR("federation", "max_iterations", FL_CFG_U64, max_iterations, 0, 100000, "0",
+           "Newton / L-BFGS iterations per l2 value; 0: 100, or with privacy = on the "
+           "differential privacy plan's " STR(FL_DP_PLAN_EVALUATIONS) " evaluations"),
         KR("federation", "tolerance", FL_CFG_DOUBLE, tolerance, 1e-16, 1, "1e-10",
            "converged when the gradient norm is below tolerance x rows"),
         KR("federation", "rounds", FL_CFG_U64, rounds, 1, 100000, "20", "fedavg: rounds"),
@@ -189,7 +194,12 @@ int fl_coordinator_config_opts(struct fl_coordinator_config *c, struct fl_coord_
 		               c->class_weight);
 	s->validation_split = c->validation_split;
 	s->seed = c->seed;
-	s->max_iterations = (int)c->max_iterations;
+	/* Not set (0): under privacy the plan's evaluations, which nodes set
+	 * for it (privacy_releases) accept; a setting is kept as it is. */
+	s->max_iterations_plan = c->max_iterations == 0 && c->privacy;
+	s->max_iterations = c->max_iterations > 0 ? (int)c->max_iterations
+	                    : c->privacy          ? FL_DP_PLAN_EVALUATIONS
+	                                          : 100;
 	s->tolerance = c->tolerance;
 	s->fedavg_rounds = (int)c->rounds;
 	s->local_epochs = (int)c->local_epochs;

@@ -23,12 +23,14 @@ void fl_dp_gradient_clipped(const double *X, size_t n, size_t d, const double *y
 		double nt = fabs(r) * nx;
 
 		sum += ci * (fl_log1pexp(z) - y[i] * z);
-		/* t_i = r x_i; scaled to norm B when longer, and left out when
-		 * not a number (a w that is not finite), so no row ever adds
-		 * more than B. */
-		if (!(nt <= B))
-			r = nt > B ? r * (B / nt) : 0;
-		fl_linalg_axpy(r, x, grad, d);
+		/* t_i = r x_i scaled to norm at most B, without a branch: the
+		 * factor B / max(||t_i||, B) is exactly 1 within B. A term whose
+		 * norm is not finite (a w or a row that is not) is left out: its
+		 * r is 0, and its row is not added, since 0 times an infinite
+		 * entry would be NaN. So no row ever adds more than B. */
+		r = isfinite(nt) ? r * (B / fmax(nt, B)) : 0;
+		if (r != 0)
+			fl_linalg_axpy(r, x, grad, d);
 	}
 	*loss = sum;
 }

@@ -326,9 +326,15 @@ void fl_model_privacy_text(const struct fl_model *m, char *buf, size_t n)
 		put_delta(buf, n, p->delta);
 		put(buf, n,
 		    " per partner (%s under secure aggregation, %s accountant, %llu of %llu "
-		    "releases, clip %g)",
+		    "releases, clip %g",
 		    mech, acc, (unsigned long long)r->releases, (unsigned long long)p->releases,
 		    p->clip);
+		if (r->gradient_clip > 0)
+			put(buf, n,
+			    ", each lead's gradient clipped to %g in the evaluations without the "
+			    "Hessian",
+			    r->gradient_clip * p->clip);
+		put(buf, n, ")");
 		return;
 	}
 	put(buf, n, "trained with differential privacy, per partner:");
@@ -340,6 +346,12 @@ void fl_model_privacy_text(const struct fl_model *m, char *buf, size_t n)
 		put_delta(buf, n, p->delta);
 		put(buf, n, " (%llu releases, clip %g)", (unsigned long long)p->releases, p->clip);
 	}
-	put(buf, n, " (%s under secure aggregation, %s accountant, %llu releases)", mech, acc,
+	put(buf, n, " (%s under secure aggregation, %s accountant, %llu releases", mech, acc,
 	    (unsigned long long)r->releases);
+	if (r->gradient_clip > 0)
+		put(buf, n,
+		    ", each lead's gradient clipped to %g of its partner's clip in the "
+		    "evaluations without the Hessian",
+		    r->gradient_clip);
+	put(buf, n, ")");
 }

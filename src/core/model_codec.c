@@ -147,6 +147,7 @@ static int privacy_to_pb(const struct fl_dp_record *r, Fedlead__Privacy *pb,
 	pb->accountant = str_or_empty(r->accountant);
 	pb->releases = r->releases;
 	pb->threshold = r->threshold;
+	pb->gradient_clip = r->gradient_clip;
 	pb->n_partners = r->n_partners;
 	pb->partners = pv;
 	*msgs = v;
@@ -411,6 +412,9 @@ static int privacy_from_pb(const Fedlead__Privacy *pb, struct fl_provenance *p, 
 	if (!prov_text(pb->mechanism) || !prov_text(pb->accountant))
 		return fl_fail(FL_ERR_MODEL,
 		               "%s: privacy mechanism or accountant is not UTF-8 text", origin);
+	if (!(pb->gradient_clip >= 0 && isfinite(pb->gradient_clip)))
+		return fl_fail(FL_ERR_MODEL, "%s: privacy gradient clip %g out of range", origin,
+		               pb->gradient_clip);
 	if (pb->n_partners > FL_MODEL_MAX_PARTICIPANTS)
 		return fl_fail(FL_ERR_MODEL, "%s: model records %zu partners' privacy (limit %d)",
 		               origin, pb->n_partners, FL_MODEL_MAX_PARTICIPANTS);
@@ -435,6 +439,7 @@ static int privacy_from_pb(const Fedlead__Privacy *pb, struct fl_provenance *p, 
 	p->privacy = r;
 	r->releases = pb->releases;
 	r->threshold = pb->threshold;
+	r->gradient_clip = pb->gradient_clip;
 	if (copy_opt_str(pb->mechanism, &r->mechanism) != 0 ||
 	    copy_opt_str(pb->accountant, &r->accountant) != 0)
 		return FL_ERR_NOMEM;

@@ -120,6 +120,7 @@ static json_t *privacy_json(struct jb *b, const struct fl_dp_record *r)
 	jset(b, o, "accountant", jstr(r->accountant));
 	jset(b, o, "releases", ju64(r->releases));
 	jset(b, o, "threshold", json_integer(r->threshold));
+	jset(b, o, "gradient_clip", jreal(r->gradient_clip));
 	for (size_t i = 0; i < r->n_partners && !b->failed; i++) {
 		const struct fl_dp_partner *q = &r->partners[i];
 		json_t *e = json_object();

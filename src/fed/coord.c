@@ -546,11 +546,16 @@ static void start_federation(struct fl_fedcoord *c)
 	       c->federation_id, n, c->np, fl_fed_algo_name(c->set.algorithm));
 	if (c->set.privacy)
 		fl_log(FL_LOG_NOTICE,
-		       "differential privacy: a fixed plan of %llu releases per partner "
-		       "(the statistics round + %zu l2 value%s x (%d Newton steps%s)); a partner "
-		       "whose privacy_releases are fewer refuses at the Welcome",
-		       (unsigned long long)c->dp_planned, c->n_grid, c->n_grid == 1 ? "" : "s",
-		       c->set.max_iterations, c->set.validation_split > 0 ? " + 1 validation" : "");
+		       "differential privacy: %d Newton steps per l2 value (%s " FL_DP_PLAN
+		       " takes %d), a fixed plan of %llu releases per partner (the statistics "
+		       "round + %zu l2 value%s x (%d Newton steps%s)); a partner whose "
+		       "privacy_releases are fewer refuses at the Welcome",
+		       c->set.max_iterations,
+		       c->set.max_iterations_plan ? "max_iterations not set: the plan"
+		                                  : "max_iterations as set; the plan",
+		       FL_DP_PLAN_EVALUATIONS, (unsigned long long)c->dp_planned, c->n_grid,
+		       c->n_grid == 1 ? "" : "s", c->set.max_iterations,
+		       c->set.validation_split > 0 ? " + 1 validation" : "");
 	if (c->set.privacy)
 		fl_coord_dp_plan(c);
 	continue_federation(c);

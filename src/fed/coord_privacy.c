@@ -235,6 +235,7 @@ int fl_coord_dp_record(const struct fl_fedcoord *c, struct fl_model *m)
 	        .accountant = (char *)FL_DP_ACCOUNTANT,
 	        .releases = c->dp_issued,
 	        .threshold = c->set.secure ? fl_coord_threshold(c) : 0,
+	        .gradient_clip = FL_DP_GRAD_CLIP,
 	};
 	struct fl_dp_partner *v;
 	int r;

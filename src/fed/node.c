@@ -637,9 +637,10 @@ static int ledger_record_set(struct fl_fednode *n)
  *    row is at most max(1, pos_weight). One lead added or removed then
  *    moves the loss by at most c (log 2 + ||w|| R) (|z| <= ||w|| R, w is
  *    the task's), the packed Hessian by c R^2 / 4 (||x x^T||_F = ||x||^2,
- *    sigma(1 - sigma) <= 1/4), the gradient of the evaluation carrying the
- *    Hessian (the plan's first) by c R sigma(||w|| R), and any other
- *    gradient by FL_DP_GRAD_CLIP R: there each row's term, over the row
+ *    sigma(1 - sigma) <= 1/4), the gradient of any evaluation whose task
+ *    asks for the Hessian (the coordinator's flag; its plan asks in the
+ *    first only) by c R sigma(||w|| R), and any other gradient by
+ *    FL_DP_GRAD_CLIP R: there each row's term, over the row
  *    clipped at FL_DP_GRAD_ROW_CLIP R instead, is clipped to that norm
  *    (plan v7, dp_grad_sens(); bench/README.md, "A gradient mechanism for
  *    epsilon 1"), and the validation
@@ -1116,8 +1117,8 @@ static void dp_clip_rows(struct fl_dataset *ds, double R, double *u)
 }
 
 /* The training rows clipped to R, with the factors dp_u back to the rows
- * clipped at FL_DP_GRAD_ROW_CLIP R that the gradients after the first
- * evaluation use (dp_blocks()). Returns 0 or FL_ERR_NOMEM; the rows are
+ * clipped at FL_DP_GRAD_ROW_CLIP R that the gradients of the evaluations
+ * without the Hessian use (dp_blocks()). Returns 0 or FL_ERR_NOMEM; the rows are
  * clipped either way (without dp_u the kernel takes every factor as 1,
  * which keeps each row's term within its bound). */
 static int dp_clip_train(struct fl_fednode *n)
@@ -1153,13 +1154,18 @@ struct dp_block {
 
 /*
  * The gradient's sensitivity in the evaluation being answered (plan v7).
- * With the Hessian (the plan's first evaluation) the gradient is summed
- * over the rows clipped to R: |sigmoid(z) - y| <= sigmoid(|z|) for y in
- * {0, 1} and |z| <= ||w|| R, so one lead moves it by at most
- * c R sigmoid(||w|| R), a bound from the task's w and this node's R and
- * c alone. Without it, each row's term c x (sigmoid(z) - y), over the row
- * clipped at FL_DP_GRAD_ROW_CLIP R, is clipped to FL_DP_GRAD_CLIP R
- * (fl_dp_gradient_clipped()), which bounds it whatever w.
+ * The node does not know which evaluation of the plan it answers: it goes
+ * by what the task asks. In any evaluation whose task asks for the
+ * Hessian (the coordinator's flag; its plan asks in the first only) the
+ * gradient is summed over the rows clipped to R: |sigmoid(z) - y| <=
+ * sigmoid(|z|) for y in {0, 1} and |z| <= ||w|| R, so one lead moves it by
+ * at most c R sigmoid(||w|| R). That holds for every w, so it is sound
+ * whichever evaluation a coordinator flags and whatever w it sends: the
+ * bound comes from the task's w and this node's R and c alone, never from
+ * the data. Without the Hessian, each row's term c x (sigmoid(z) - y),
+ * over the row clipped at FL_DP_GRAD_ROW_CLIP R, is clipped to
+ * FL_DP_GRAD_CLIP R (fl_dp_gradient_clipped()), which bounds it whatever
+ * w.
  */
 static double dp_grad_sens(const struct fl_fednode *n)
 {
@@ -2272,8 +2278,8 @@ static int do_eval(struct fl_fednode *n, const Fedlead__Wire__EvalTask *t, uint8
 	    (t->need_hessian && (H = malloc(d * d * sizeof(double))) == NULL))
 		goto out;
 	n->row_passes++;
-	/* Under differential privacy, the gradients after the plan's first
-	 * evaluation clip each row's term (dp_grad_sens()). */
+	/* Under differential privacy, an evaluation whose task does not ask
+	 * for the Hessian clips each row's term (dp_grad_sens()). */
 	if (dp_on(n) && !n->dp_hess)
 		fl_dp_gradient_clipped(n->tr->X, n->tr->n, d, n->tr->y, n->c, n->dp_u, t->w,
 		                       FL_DP_GRAD_CLIP * dp_clip(n), &v[0], v + 1);
@@ -2826,6 +2832,8 @@ static int dp_check_model(const struct fl_fednode *n, const uint8_t *file, size_
 	DP_DIFF("max_colluders", "%u", e->max_colluders, n->pol.max_colluders)
 	DP_DIFF("rho", "%.15g", e->rho,
 	        (double)units_floor(fl_dp_rho_budget(fed_eps, q->delta)) / FL_LEDGER_UNITS)
+	/* The plan's per-lead gradient clip, which this node applied. */
+	DP_DIFF("gradient_clip", "%.15g", rec->gradient_clip, (double)FL_DP_GRAD_CLIP)
 #undef DP_DIFF
 	r = field == NULL ? 0
 	                  : fl_fail(FL_ERR_AUTH,

@@ -4,10 +4,11 @@
 #   (a) --check shows the [privacy] settings; a coordinator with privacy = on
 #       and the stock CoIL schema (no clip ranges) is refused by --check;
 #   (b) a federation with privacy_epsilon = 1 on every node completes under a
-#       coordinator with privacy = on (a fixed plan of 5 releases: the
-#       statistics round, whose sums the nodes noise within the schema's clip
-#       ranges, then 4 Newton steps, no line search, no validation),
-#       announced up front; each node's audit log records its plan and
+#       coordinator with privacy = on and no max_iterations (a fixed plan
+#       of 5 releases: the statistics round, whose sums the nodes noise
+#       within the schema's clip ranges, then the plan's 4 Newton steps, no
+#       line search, no validation), announced up front with where the 4
+#       came from; each node's audit log records its plan and
 #       exactly the 5 planned releases with epsilon (the first the
 #       statistics), its ledger holds one "stats" and four "evaluate"
 #       releases, and `fedlead-node privacy` prints the ledger: the releases,
@@ -55,9 +56,11 @@ check "(a) coordinator --check names the feature without a clip range" grep -qxF
 	"fedlead-coordinator: $FL_DATA/coil2000/coil2000.schema.json: privacy = on needs a clip range on every numeric feature of the schema, which bounds each lead's part in the statistics round: feature \"MAANTHUI\" has none" <<<"$out"
 
 # ---- (b) a federation under DP ----
+# max_iterations not set: under privacy = on the coordinator takes the plan's
+# 4 evaluations, which the nodes' privacy_releases (5 with the statistics) fit.
 D=$T/dp
 coordinator_conf "$D/coordinator.conf" "p1, p2, p3" "min_partners = 3" "algorithm = newton" \
-	"l2 = 1" "validation_split = 0" "max_iterations = 4" "privacy = on"
+	"l2 = 1" "validation_split = 0" "privacy = on"
 out=$("$FL_BIN/fedlead-coordinator" --config "$D/coordinator.conf" --check 2>&1)
 check "(b) coordinator --check shows privacy" grep -qx 'privacy = true' <<<"$out"
 check "(b) coordinator --check shows the plan" grep -qx '; privacy plan: 5 releases per partner (the statistics round and 4 evaluations)' <<<"$out"
@@ -71,7 +74,7 @@ for k in 1 2 3; do
 	eval "pid=\$n$k"
 	check "(b) node p$k finishes with status 0" wait_pid "$pid" 60
 done
-check "(b) the coordinator announces the plan" grep -qF "differential privacy: a fixed plan of 5 releases per partner (the statistics round + 1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
+check "(b) the coordinator announces the plan" grep -qF "differential privacy: 4 Newton steps per l2 value (max_iterations not set: the plan fedlead-dp-v7 takes 4), a fixed plan of 5 releases per partner (the statistics round + 1 l2 value x (4 Newton steps)); a partner whose privacy_releases are fewer refuses at the Welcome" "$D/coordinator.log"
 check "(b) the coordinator audits the releases issued" "$PY" - "$D/audit.jsonl" <<'PYEOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]
@@ -126,7 +129,7 @@ p = [e for e in ev if e["event"] == "privacy_plan"]
 sys.exit(0 if len(p) == 1 and p[0]["tightest"] == "p1" and p[0]["releases"] == 5 and
          p[0]["partners_with_noise"] == 3 and p[0]["plan"].startswith("privacy plan: 5 releases") else 1)
 PYEOF
-DPLINE="trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner (distributed discrete Gaussian under secure aggregation, zCDP accountant, 5 of 30 releases, clip 3)"
+DPLINE="trained with differential privacy: ε = 1, δ = 10⁻⁶ per partner (distributed discrete Gaussian under secure aggregation, zCDP accountant, 5 of 30 releases, clip 3, each lead's gradient clipped to 2.4 in the evaluations without the Hessian)"
 echo "     $DPLINE"
 check "(b) inspect says the model's privacy" grep -qxF "T${DPLINE:1}" <("$FL_BIN/fedlead-node" inspect "$D/model.fdl")
 check "(b) inspect names the federation, its rounds and partners" \
@@ -134,13 +137,15 @@ check "(b) inspect names the federation, its rounds and partners" \
 	<("$FL_BIN/fedlead-node" inspect "$D/model.fdl")
 check "(b) --explain says the model's privacy" grep -qxF "T${DPLINE:1}" <("$FL_BIN/fedlead-score" --model "$D/model.fdl" --explain)
 "$FL_BIN/fedlead-score" --model "$D/model.fdl" --data "$T/p1.csv" --eval --report "$D/report.html" >/dev/null 2>&1
-check "(b) the report says the model's privacy" grep -qF "<tr><td>Differential privacy</td><td>$DPLINE</td></tr>" "$D/report.html"
+# The report escapes the apostrophe (&#39;).
+HTMLLINE=$(sed "s/'/\&#39;/g" <<<"$DPLINE")
+check "(b) the report says the model's privacy" grep -qF "<tr><td>Differential privacy</td><td>$HTMLLINE</td></tr>" "$D/report.html"
 "$FL_BIN/fedlead-score" --model "$D/model.fdl" --export json >"$D/model.json"
 check "(b) the model records each partner's terms" "$PY" - "$D/model.json" <<'PYEOF'
 import json, sys
 p = json.load(open(sys.argv[1]))["provenance"]["privacy"]
 ok = (p["mechanism"] == "distributed discrete Gaussian" and p["accountant"] == "zCDP" and
-      p["releases"] == 5 and p["threshold"] == 3 and
+      p["releases"] == 5 and p["threshold"] == 3 and p["gradient_clip"] == 0.8 and
       [q["partner"] for q in p["partners"]] == ["p1", "p2", "p3"] and
       all(q["epsilon"] == 1 and q["delta"] == 1e-6 and q["releases"] == 30 and
           q["clip"] == 3 and q["max_colluders"] == 1 and q["rho"] > 0

@@ -20,18 +20,21 @@ split_holdout() {
 # (schema $FED_SCHEMA, also given to the nodes), secure aggregation 3 of 3,
 # l2 = 1, no validation part. EPSILON 0: without differential privacy,
 # Newton to convergence. Otherwise privacy = on with a plan of STEPS
-# (default 4, plan v7's) evaluations, and every node spends privacy_epsilon =
-# EPSILON (delta 1e-6) over exactly those releases. The model is
-# DIR/model.fdl; returns non-zero when a process did not finish with 0.
+# evaluations (max_iterations = STEPS; without STEPS max_iterations is not
+# set, and the coordinator takes plan v7's 4), and every node spends
+# privacy_epsilon = EPSILON (delta 1e-6) over exactly those releases. The
+# model is DIR/model.fdl; returns non-zero when a process did not finish
+# with 0.
 dp_federation() {
-	local dir=$1 eps=$2 steps=${3:-4} k rc=0 pids=() flags=()
+	local dir=$1 eps=$2 steps=${3:-4} k rc=0 pids=() flags=() iter=()
+	[ -z "${3:-}" ] || iter=("max_iterations = $3")
 	if [ "$eps" = 0 ]; then
 		coordinator_conf "$dir/coordinator.conf" "p1, p2, p3" "min_partners = 3" \
 			"algorithm = newton" "l2 = 1" "validation_split = 0"
 	else
 		coordinator_conf "$dir/coordinator.conf" "p1, p2, p3" "min_partners = 3" \
 			"algorithm = newton" "l2 = 1" "validation_split = 0" \
-			"max_iterations = $steps" "privacy = on"
+			"${iter[@]}" "privacy = on"
 		flags=(--privacy-epsilon "$eps" --privacy-delta 1e-6 --privacy-releases "$((steps + 1))")
 	fi
 	start_coordinator "$dir" || return 1
