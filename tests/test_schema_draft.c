@@ -893,6 +893,77 @@ static void test_round_clip_lone_lead(void **state)
 	free(json);
 }
 
+static json_t *feature_at(json_t *root, size_t i)
+{
+	return json_array_get(json_object_get(root, "features"), i);
+}
+
+/* The first feature's clip range is [lo, hi]. */
+static void expect_clip(json_t *root, double lo, double hi)
+{
+	json_t *clip = json_object_get(feature_at(root, 0), "clip");
+
+	if (json_array_size(clip) != 2 || json_real_value(json_array_get(clip, 0)) != lo ||
+	    json_real_value(json_array_get(clip, 1)) != hi) {
+		char *t = json_dumps(clip, JSON_COMPACT);
+
+		fail_msg("clip %s, want [%g, %g]", t ? t : "(none)", lo, hi);
+	}
+}
+
+/*
+ * The third review of the clip ranges: a column whose numbers need a format
+ * ("$5,001.5") is sampled again by the draft's second pass, and the rows
+ * before its first formatted value were in the sample twice, so a lone
+ * lead filled a rounding cell of k = 2 by itself. Here 123.5 comes first,
+ * before the first "$": alone in its cell, it must not be a bound
+ * (the draft sent [120, 5100]); the bounds are where the plain values
+ * share cells, [5000, 5100], as for the same numbers without "$". A zero
+ * written "-0" by one lead is a zero like the others.
+ */
+static void test_round_clip_formatted_once(void **state)
+{
+	static char csv[16384];
+	char *json = NULL;
+	struct fl_schema_draft_opts o = {
+	        .label = "y", .min_count = 2, .transforms = 1, .round_clip = 2};
+	size_t k = (size_t)snprintf(csv, sizeof(csv), "v,y\n123.5,no\n$5001.5,yes\n");
+	json_t *root;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%d.5,no\n", 10 + i);
+	for (int i = 2; i <= 56; i++)
+		k += (size_t)snprintf(csv + k, sizeof(csv) - k, "$%d.5,%s\n", 5000 + i,
+		                      i % 2 ? "yes" : "no");
+	root = draft_text(csv, k, &o, &json);
+	expect_clip(root, 5000, 5100);
+	if (strstr(json, "120") != NULL)
+		fail_msg("the lone lead's 120 is in the draft: %s", json);
+	json_decref(root);
+	free(json);
+
+	/* 30 zeros, one of them written "-0", and 40 values from 40 to 44,
+	 * ten at each (k = 10): the low bound is a zero, and a plain one. */
+	o.min_count = o.round_clip = 10;
+	k = (size_t)snprintf(csv, sizeof(csv), "v,y\n");
+	for (int i = 0; i < 30; i++)
+		k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%s,%s\n", i == 10 ? "-0" : "0",
+		                      i % 2 ? "yes" : "no");
+	for (int i = 0; i < 40; i++)
+		k += (size_t)snprintf(csv + k, sizeof(csv) - k, "%d.25,%s\n", 40 + i / 10,
+		                      i % 2 ? "yes" : "no");
+	root = draft_text(csv, k, &o, &json);
+	{
+		json_t *lo = json_array_get(json_object_get(feature_at(root, 0), "clip"), 0);
+
+		if (lo == NULL || json_real_value(lo) != 0 || signbit(json_real_value(lo)))
+			fail_msg("the low bound is not 0.0: %s", json);
+	}
+	json_decref(root);
+	free(json);
+}
+
 /*
  * The review of the fourth privacy review's fixes (finding 1b): which
  * transform the round's draft proposes turned on one lead, and the
@@ -958,6 +1029,7 @@ int main(void)
 	        cmocka_unit_test(test_draft_id_threshold),
 	        cmocka_unit_test(test_draft_round_clip),
 	        cmocka_unit_test(test_round_clip_lone_lead),
+	        cmocka_unit_test(test_round_clip_formatted_once),
 	        cmocka_unit_test(test_transform_one_lead),
 	};
 

@@ -239,9 +239,9 @@ struct fl_schema_draft_opts {
 	int transforms;
 	/* 0, or k for the clip ranges of the federation's schema round
 	 * (k = the node's schema_min_count, at least 1): the 1st and 99th
-	 * percentiles by rank, but never nearer than k ranks to either end (at
-	 * least k values lie beyond each bound), rounded outward to two
-	 * significant digits, and a bound only where at least k values round
+	 * percentiles by rank, but never nearer than k ranks to either end,
+	 * rounded outward to two significant digits (which can take in the
+	 * values beyond the rank), and a bound only where at least k values round
 	 * to it (else the rank moves inward, up to the median). A column of
 	 * fewer than fl_schema_round_clip_min(k) values gets no clip range
 	 * (its transform is still drafted, with 3 values or more), and no

@@ -104,6 +104,9 @@ static int draft_add_number(struct draft_col *c, double x, uint64_t *rng)
 {
 	uint64_t k;
 
+	/* -0 and 0 alike: a bound of "-0.0" would tell how one lead wrote
+	 * its zero. */
+	x += 0.0;
 	c->n_seen++;
 	if (c->n_sample < DRAFT_MAX_SAMPLE) {
 		if (c->n_sample == c->cap) {
@@ -970,8 +973,15 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 			if (b != f->s || e != f->s + f->len)
 				c->trimmed = 1;
 			if (c->numeric &&
-			    fl_parse_number(f->s, f->len, &o->dialect.number, &x) != 0)
+			    fl_parse_number(f->s, f->len, &o->dialect.number, &x) != 0) {
+				/* Not a plain number column: if a format reads it,
+				 * the second pass samples every row, so the rows
+				 * sampled so far must not stay in twice (a clip
+				 * bound's cell would count its leads twice). */
 				c->numeric = 0;
+				c->n_sample = 0;
+				c->n_seen = 0;
+			}
 			if (c->numeric && (fabs(x) >= 9e15 || x != trunc(x)))
 				c->integer = 0;
 			if (c->numeric && (r = draft_add_number(c, x, &rng)) != 0)

@@ -2,7 +2,8 @@
 fedlead (schema_round_transforms.sh, fed_mapping.sh): for each CSV given,
 the column's values (empty and "n/a" fields skipped) sorted; a bound at
 the 1st (99th) percentile by rank, but at least k ranks from its end,
-rounded outward to two significant digits exactly (in fractions); moved
+rounded outward to two significant digits exactly (in fractions of the
+values as written); moved
 inward one rank at a time until at least k values round to the same
 bound, up to the median; none for fewer than max(4 k, 50) values or k < 2.
 Prints "pN LO HI" or "pN none" per file (N counting from 1) and
@@ -36,7 +37,10 @@ def bound(v, k, i, step, up, inside):
 k, col = int(sys.argv[1]), sys.argv[2]
 lo, hi = [], []
 for p, path in enumerate(sys.argv[3:], 1):
-    v = sorted(float(r[col]) for r in csv.DictReader(open(path)) if r[col] not in ("", "n/a"))
+    # Fractions of the text as written: the node rounds "0.3" down to
+    # 0.3, as the decimal reads, not to 0.29 as the nearest double
+    # (0.29999999999999998...) would by exact arithmetic.
+    v = sorted(Fraction(r[col]) for r in csv.DictReader(open(path)) if r[col] not in ("", "n/a"))
     n = len(v)
     l = h = None
     if k >= 2 and n >= max(4 * k, 50):
