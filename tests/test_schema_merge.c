@@ -496,6 +496,22 @@ static char *round_draft(const char *visits, const char *rooms, const char *spen
 	return s;
 }
 
+/* The schema round's merge of drafts d from p1, p2 and p3 into *res (in
+ * holds the inputs): no conflict, and exactly the n notes want. */
+static void merge_round3(char *d[3], struct fl_schema_merge_input in[3],
+                         struct fl_schema_merge_result *res, const char *const *want, size_t n)
+{
+	static const char *const ids[] = {"p1", "p2", "p3"};
+
+	for (int i = 0; i < 3; i++)
+		in[i] = (struct fl_schema_merge_input){ids[i], d[i], strlen(d[i])};
+	assert_int_equal(fl_schema_merge_opts(in, 3, FL_MERGE_TRANSFORMS, res), 0);
+	assert_int_equal(res->n_conflicts, 0);
+	assert_int_equal(res->n_notes, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(res->notes[i], want[i]);
+}
+
 /*
  * The federation's schema round merges transforms by majority: a spline
  * every partner proposed, with the union of their clip ranges; none for a
@@ -528,16 +544,7 @@ static void test_transform_majority(void **state)
 	json_t *root, *f;
 
 	(void)state;
-	for (int i = 0; i < 3; i++) {
-		static const char *const ids[] = {"p1", "p2", "p3"};
-
-		in[i] = (struct fl_schema_merge_input){ids[i], d[i], strlen(d[i])};
-	}
-	assert_int_equal(fl_schema_merge_opts(in, 3, FL_MERGE_TRANSFORMS, &res), 0);
-	assert_int_equal(res.n_conflicts, 0);
-	assert_int_equal(res.n_notes, 3);
-	for (size_t i = 0; i < 3; i++)
-		assert_string_equal(res.notes[i], want_notes[i]);
+	merge_round3(d, in, &res, want_notes, 3);
 	assert_int_equal(fl_schema_parse(res.json, strlen(res.json), "merged", &s), 0);
 	fl_schema_free(s);
 	assert_non_null(root = json_loads(res.json, 0, NULL));
@@ -590,16 +597,7 @@ static void test_transform_without_clip(void **state)
 	json_t *root, *f;
 
 	(void)state;
-	for (int i = 0; i < 3; i++) {
-		static const char *const ids[] = {"p1", "p2", "p3"};
-
-		in[i] = (struct fl_schema_merge_input){ids[i], d[i], strlen(d[i])};
-	}
-	assert_int_equal(fl_schema_merge_opts(in, 3, FL_MERGE_TRANSFORMS, &res), 0);
-	assert_int_equal(res.n_conflicts, 0);
-	assert_int_equal(res.n_notes, 2);
-	for (size_t i = 0; i < 2; i++)
-		assert_string_equal(res.notes[i], want_notes[i]);
+	merge_round3(d, in, &res, want_notes, 2);
 	assert_non_null(root = json_loads(res.json, 0, NULL));
 	f = json_array_get(json_object_get(root, "features"), 0);
 	expect_json(json_object_get(f, "clip"), "[3.0,120.0]");
