@@ -74,25 +74,25 @@ EOF
 "$bin/fedlead-node" train --schema "$data/bank.schema.json" --data "$data/bank.csv" --out m.fdl --quiet
 
 # ---- the CLI: per-lead rate over the file ----
-best_cli=
-best_cli_cpu=
 TIMEFORMAT='%R %U %S'
-for _ in $(seq "$reps"); do
-	read -r t u sy < <({ time "$bin/fedlead-score" --model m.fdl --data leads.csv --out scored.csv \
-		--quiet >/dev/null 2>&1; } 2>&1)
-	c=$(echo "$u + $sy" | bc -l)
-	if [ -z "$best_cli" ] || [ "$(echo "$t < $best_cli" | bc -l)" = 1 ]; then best_cli=$t; fi
-	if [ -z "$best_cli_cpu" ] || [ "$(echo "$c < $best_cli_cpu" | bc -l)" = 1 ]; then best_cli_cpu=$c; fi
-done
+# cli_best [ARG...]: the best wall and CPU seconds of --reps runs of
+# fedlead-score --out with ARG... added.
+cli_best() {
+	local best= best_cpu= t u sy c
+	for _ in $(seq "$reps"); do
+		read -r t u sy < <({ time "$bin/fedlead-score" --model m.fdl --data leads.csv \
+			--out scored.csv "$@" --quiet >/dev/null 2>&1; } 2>&1)
+		c=$(echo "$u + $sy" | bc -l)
+		if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+		if [ -z "$best_cpu" ] || [ "$(echo "$c < $best_cpu" | bc -l)" = 1 ]; then best_cpu=$c; fi
+	done
+	echo "$best $best_cpu"
+}
+read -r best_cli best_cli_cpu < <(cli_best)
 cli_rate=$(echo "$leads / $best_cli" | bc -l)
 cli_cpu_rate=$(echo "$leads / $best_cli_cpu" | bc -l)
 # The CLI on one thread: the service answers a request on one event loop.
-best_cli1=
-for _ in $(seq "$reps"); do
-	read -r t u sy < <({ time "$bin/fedlead-score" --model m.fdl --data leads.csv --out scored.csv \
-		--threads 1 --quiet >/dev/null 2>&1; } 2>&1)
-	if [ -z "$best_cli1" ] || [ "$(echo "$t < $best_cli1" | bc -l)" = 1 ]; then best_cli1=$t; fi
-done
+read -r best_cli1 _ < <(cli_best --threads 1)
 cli1_rate=$(echo "$leads / $best_cli1" | bc -l)
 
 # ---- the service ----
