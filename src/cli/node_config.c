@@ -117,8 +117,8 @@ const struct fl_cfg_key fl_node_config_keys[] = {
         JKR("privacy", "privacy_releases", FL_CFG_U64, privacy_releases, 1, 100000, "20",
             "evaluations one federation's share is split over; one more is refused"),
         JKR("privacy", "privacy_knots_max", FL_CFG_U64, privacy_knots_max, 1, 100000, "1",
-            "most knots rounds (histograms) one federation gets; a plan naming more is "
-            "refused"),
+            "with privacy_epsilon > 0: most knots rounds (histograms) one federation gets; "
+            "a plan naming more is refused"),
         JKR("privacy", "privacy_clip", FL_CFG_DOUBLE, privacy_clip, 0, 1e6, "0",
             "l2 norm every standardised row is clipped to; 0 = the square root of 1 + the "
             "number of features"),
