@@ -82,6 +82,15 @@ size_t fl_spline_basis_width(const struct fl_feature *f);
  */
 void fl_spline_window(const struct fl_feature *f, double v, size_t *first, double *b);
 
+/*
+ * The encoded basis columns of spline feature f (knots placed) at the
+ * clipped value v (not special, not missing): the B-splines inside the
+ * boundary knots, their tangent lines beyond them, through the P-spline
+ * transform, into out[0..fl_spline_basis_width(f)), as fl_spline_encode()
+ * writes them.
+ */
+void fl_spline_columns(const struct fl_feature *f, double v, double *out);
+
 /* Which special value v is (index into f->special), or -1. */
 int fl_spline_special(const struct fl_feature *f, double v);
 
