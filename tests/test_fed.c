@@ -2301,6 +2301,20 @@ static void edit_v2_with_means(Fedlead__State__CoordState *st)
 	st->version = 2;
 }
 
+/* Checkpoint k of h after edit(), refused by a coordinator saying msg. */
+static void refused_edit(const struct fixture *fx, const struct fl_coord_settings *s,
+                         const struct harness *h, size_t k,
+                         void (*edit)(Fedlead__State__CoordState *st), const char *msg)
+{
+	struct blob b = ckpt_edit(h, k, edit);
+	struct harness *r = harness_new(fx, s);
+
+	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), msg);
+	harness_free(r);
+	free(b.b);
+}
+
 /* Checkpoint k's version and its knots section's basis means (copied into
  * means, at most 16; returns their count). */
 static size_t ckpt_means(const struct harness *h, size_t k, unsigned *version, double *means)
@@ -2380,26 +2394,14 @@ static void check_knots_means(const struct fixture *kx, const struct fl_coord_se
 	harness_free(r);
 	free(b.b);
 
-	b = ckpt_edit(h, train, edit_mean_short);
-	r = harness_new(kx, s);
-	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
-	assert_string_equal(fl_errmsg(), "checkpoint holds 7 spline basis means, the schema's "
-	                                 "splines with knots from data have 8 basis columns");
-	harness_free(r);
-	free(b.b);
-	b = ckpt_edit(h, train, edit_mean_nan);
-	r = harness_new(kx, s);
-	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
-	assert_string_equal(fl_errmsg(), "checkpoint's spline basis mean 3 (nan) is not finite");
-	harness_free(r);
-	free(b.b);
-	b = ckpt_edit(h, train, edit_v2_with_means);
-	r = harness_new(kx, s);
-	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
-	assert_string_equal(fl_errmsg(), "checkpoint of version 2 holds spline basis means, which "
-	                                 "that version does not have");
-	harness_free(r);
-	free(b.b);
+	refused_edit(kx, s, h, train, edit_mean_short,
+	             "checkpoint holds 7 spline basis means, the schema's splines with knots from "
+	             "data have 8 basis columns");
+	refused_edit(kx, s, h, train, edit_mean_nan,
+	             "checkpoint's spline basis mean 3 (nan) is not finite");
+	refused_edit(kx, s, h, train, edit_v2_with_means,
+	             "checkpoint of version 2 holds spline basis means, which that version does "
+	             "not have");
 }
 
 /* The phase of checkpoint k. */
@@ -2416,7 +2418,7 @@ static unsigned ckpt_phase(const struct harness *h, size_t k)
 }
 
 /*
- * Knots from the federation's data are in the checkpoint (version 2), from
+ * Knots from the federation's data are in the checkpoint (version 2 on), from
  * the one written right after the knots round on: a coordinator restarted
  * from any checkpoint, with fresh nodes (their rows as loaded: the
  * standardisation brings the knots), ends with the uninterrupted run's
@@ -2500,13 +2502,9 @@ static void test_resume_knots(void **state)
 	assert_int_equal(v.phase, FL_PHASE_WAITING);
 	harness_free(r);
 	free(b.b);
-	b = ckpt_edit(h, train, edit_knot_short);
-	r = harness_new(&kx, &s);
-	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
-	assert_string_equal(fl_errmsg(), "checkpoint holds 10 knots of 2 features placed from "
-	                                 "data, the schema's 2 such features need 11");
-	harness_free(r);
-	free(b.b);
+	refused_edit(&kx, &s, h, train, edit_knot_short,
+	             "checkpoint holds 10 knots of 2 features placed from data, the schema's 2 "
+	             "such features need 11");
 	b = ckpt_edit(h, train, edit_knot_order);
 	r = harness_new(&kx, &s);
 	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
@@ -2518,13 +2516,9 @@ static void test_resume_knots(void **state)
 	assert_non_null(strstr(fl_errmsg(), ") is not above knot 1 ("));
 	harness_free(r);
 	free(b.b);
-	b = ckpt_edit(h, train, edit_v1_with_knots);
-	r = harness_new(&kx, &s);
-	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
-	assert_string_equal(fl_errmsg(), "checkpoint of version 1 holds a knots section, which "
-	                                 "that version does not have");
-	harness_free(r);
-	free(b.b);
+	refused_edit(&kx, &s, h, train, edit_v1_with_knots,
+	             "checkpoint of version 1 holds a knots section, which that version does not "
+	             "have");
 
 	fl_model_free(ref);
 	harness_free(h);

@@ -54,13 +54,7 @@ check "the coordinator placed the knots of the 3 splines from the partners' hist
 	"$D/coordinator.log"
 for k in 1 2 3; do
 	check "p$k released the knots histogram, the statistics and the 4 evaluations, nothing more" \
-		"$PY" - "$D/node-p$k/privacy.ledger" <<'PYEOF'
-import sys
-rel = [l.split() for l in open(sys.argv[1])][1:]  # after the "fedlead-ledger 1" header
-kinds = [f[4] for f in rel if len(f) == 6 and f[2] == "test-federation"]
-print("     ledger kinds: %s" % " ".join(kinds))
-sys.exit(0 if kinds == ["knots", "stats"] + ["evaluate"] * 4 else 1)
-PYEOF
+		ledger_kinds "$D/node-p$k/privacy.ledger" knots stats evaluate evaluate evaluate evaluate
 done
 model_json "$D/model.fdl" >"$T/dp.json"
 

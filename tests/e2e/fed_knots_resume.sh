@@ -101,13 +101,7 @@ check "(b) the coordinator did not issue the statistics round as a retry" \
 	bash -c "! grep -q 'issued again' '$D/coordinator.log'"
 for k in 1 2 3; do
 	check "(b) p$k's ledger holds one knots release, one statistics release and 4 evaluations" \
-		"$PY" - "$D/node-p$k/privacy.ledger" <<'PYEOF'
-import sys
-rel = [l.split() for l in open(sys.argv[1])][1:]  # after the "fedlead-ledger 1" header
-kinds = [f[4] for f in rel if len(f) == 6 and f[2] == "test-federation"]
-print("     ledger kinds: %s" % " ".join(kinds))
-sys.exit(0 if kinds == ["knots", "stats"] + ["evaluate"] * 4 else 1)
-PYEOF
+		ledger_kinds "$D/node-p$k/privacy.ledger" knots stats evaluate evaluate evaluate evaluate
 done
 
 check "(b) the model's spline basis baselines are not 0: the checkpoint kept the histogram's" \
