@@ -152,6 +152,18 @@ int fl_spline_prepare_rows(struct fl_schema *s, struct fl_rowset *rs);
 double fl_spline_effect(const struct fl_model *m, size_t i, double v);
 
 /*
+ * What the effects of spline or bins feature i are measured against, as
+ * the words after "log-odds": "against the average lead", with ", its
+ * curve's part from the knots round's noised histogram" for a spline of a
+ * model trained under differential privacy whose baselines came from it,
+ * or "against a zero block, not the average lead: ..." with the reason for
+ * such a spline whose basis baselines are 0 (the noised statistics do not
+ * release them, and no knots round measured them: knots written in the
+ * schema, or a coordinator resumed from a checkpoint without them).
+ */
+const char *fl_spline_effect_origin(const struct fl_model *m, size_t i);
+
+/*
  * Where the training leads' values of spline or bins feature i lay, from
  * the model alone: for bins, each bin's share of the leads at its middle;
  * for a spline, the mean of each B-spline over the training leads (its

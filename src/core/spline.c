@@ -921,15 +921,9 @@ static double block_indicator_effect(const struct fl_model *m, const struct fl_f
 	return e;
 }
 
-/*
- * What a block's effects are measured against: the average lead, except for
- * a spline trained under differential privacy whose basis baselines are 0,
- * which the noised statistics did not release and no knots round's
- * histogram measured (knots written in the schema): its effects are then
- * measured against a zero block.
- */
-static const char *effect_origin(const struct fl_model *m, const struct fl_feature *f)
+const char *fl_spline_effect_origin(const struct fl_model *m, size_t i)
 {
+	const struct fl_feature *f = &m->schema->features[i];
 	size_t nb = fl_spline_basis_width(f);
 
 	if (m->prov.privacy == NULL || f->transform != FL_TRANSFORM_SPLINE)
@@ -969,7 +963,7 @@ int fl_spline_explain(const struct fl_model *m, FILE *fp)
 		        f->monotone > 0   ? "; asked increasing"
 		        : f->monotone < 0 ? "; asked decreasing"
 		                          : "",
-		        effect_origin(m, f));
+		        fl_spline_effect_origin(m, i));
 		/* Twice as many points as intervals, and the knots among them. */
 		steps = (double)(2 * (K - 1));
 		for (size_t k = 0; k <= (size_t)steps; k++) {

@@ -166,4 +166,7 @@ check "every checked lead's reason codes are measured against those baselines (2
 explain=$("$FL_BIN/fedlead-score" --model "$D/model.fdl" --explain)
 check "--explain measures the splines against the average lead from the noised histogram" \
 	test "$(grep -c "log-odds against the average lead, its curve's part from the knots round's noised histogram:" <<<"$explain")" = 3
+"$FL_BIN/fedlead-score" --model "$D/model.fdl" --data "$T/test.csv" --report "$T/report.html" \
+	--quiet >/dev/null
+check "and so do the report's effect curves" test "$(grep -o "in log-odds against the average lead, its curve's part from the knots round's noised histogram; shaded" "$T/report.html" | wc -l)" = 3
 finish
