@@ -519,6 +519,80 @@ static void test_local_model_end_to_end(void **state)
 	unlink(path);
 }
 
+/* fl_spline_explain()'s text in buf. */
+static void explain_text(const struct fl_model *m, char *buf, size_t n)
+{
+	FILE *fp = tmpfile();
+	size_t got;
+
+	assert_non_null(fp);
+	assert_int_equal(fl_spline_explain(m, fp), 0);
+	rewind(fp);
+	got = fread(buf, 1, n - 1, fp);
+	buf[got] = '\0';
+	fclose(fp);
+}
+
+/*
+ * What a spline's effects are measured against, as --explain and inspect
+ * say it: the average lead; under differential privacy, where the
+ * statistics release no basis sums, a zero block when the baselines are 0
+ * (knots written in the schema: no knots round, so no histogram), and the
+ * average lead from the knots round's histogram when the federation placed
+ * the knots and the baselines are not 0. A bins block's columns are
+ * released: the average lead.
+ */
+static void test_explain_baseline_origin(void **state)
+{
+	struct fl_schema *s =
+	        parse_ok(HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": \"spline\", "
+	                      "\"knots\": [0, 1, 2]},"
+	                      "{\"name\": \"b\", \"type\": \"numeric\", \"clip\": [0, 9], "
+	                      "\"transform\": \"spline\", \"knots\": 3},"
+	                      "{\"name\": \"c\", \"type\": \"numeric\", \"transform\": \"bins\", "
+	                      "\"knots\": [0, 1, 2]}]}");
+	struct fl_dp_partner part = {.partner = "acme", .epsilon = 1, .delta = 1e-6};
+	struct fl_dp_record rec = {.mechanism = "distributed discrete Gaussian",
+	                           .accountant = "zCDP",
+	                           .partners = &part,
+	                           .n_partners = 1};
+	const double kb[3] = {0, 4, 9};
+	const struct fl_feature *b = &s->features[1];
+	struct fl_model *m = NULL;
+	char text[8192];
+
+	(void)state;
+	assert_int_equal(fl_schema_set_knots(s, 1, kb, 3), 0);
+	assert_int_equal(fl_model_new(s, &m), 0);
+	explain_text(m, text, sizeof(text));
+	assert_non_null(strstr(text, "\nEffect of a (spline, 3 knots at 0, 1, 2), log-odds against "
+	                             "the average lead:\n"));
+	assert_non_null(strstr(text, "\nEffect of b (spline, 3 knots at 0, 4, 9), log-odds against "
+	                             "the average lead:\n"));
+
+	assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	explain_text(m, text, sizeof(text));
+	assert_non_null(strstr(
+	        text, "\nEffect of a (spline, 3 knots at 0, 1, 2), log-odds against a zero block, "
+	              "not the average lead: under differential privacy its basis averages are not "
+	              "released, and its knots are written in the schema, so no knots round "
+	              "measured them:\n"));
+	assert_non_null(strstr(
+	        text, "\nEffect of b (spline, 3 knots at 0, 4, 9), log-odds against a zero block, "
+	              "not the average lead: under differential privacy its basis averages are not "
+	              "released, and this model has none from the knots round:\n"));
+	assert_non_null(strstr(text, "\nEffect of c (bins, 3 knots at 0, 1, 2), log-odds against "
+	                             "the average lead:\n"));
+
+	m->scaler->baseline[b->enc_offset + 2] = 0.25;
+	explain_text(m, text, sizeof(text));
+	assert_non_null(strstr(text, "\nEffect of b (spline, 3 knots at 0, 4, 9), log-odds against "
+	                             "the average lead, its curve's part from the knots round's "
+	                             "noised histogram:\n"));
+	fl_model_free(m);
+	fl_schema_free(s);
+}
+
 /* A model whose knots were never placed is refused when saved. */
 static void test_model_without_knots_refused(void **state)
 {
@@ -549,6 +623,7 @@ int main(void)
 	        cmocka_unit_test(test_draft_day_of_month),
 	        cmocka_unit_test(test_local_model_end_to_end),
 	        cmocka_unit_test(test_model_without_knots_refused),
+	        cmocka_unit_test(test_explain_baseline_origin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,6 +68,36 @@ int fl_knots_hist_pack(const struct fl_schema *s, const double *X, size_t n, siz
 int fl_knots_from_hist(const struct fl_schema *s, const double *h, double *knots);
 
 /*
+ * The average lead's basis columns from the same histogram: post-processing
+ * of the knots round's sum, no release of its own. Under differential
+ * privacy the statistics round does not release a spline block's basis
+ * sums (payload.h), so the model's baselines of those columns come from
+ * here (fl_coord_finish_knots()); a bins block's columns are released as
+ * levels and need none.
+ *
+ * Whether feature f gets them: a spline (not bins) with knots from data.
+ */
+int fl_knots_means_feature(const struct fl_feature *f);
+
+/* Values of fl_knots_basis_means(): the basis widths of those features. */
+size_t fl_knots_means_len(const struct fl_schema *s);
+
+/*
+ * For each such feature of s (knots placed) in schema order, the mean of
+ * each encoded basis column (fl_spline_columns()) over the leads with a
+ * value, from the summed histogram h (fl_knots_hist_len(s) counts): every
+ * bin's count at the bin's midpoint, sum_b h_b c(m_b) / sum_b h_b. The
+ * counts are taken as they are, noise below 0 included: the sums are then
+ * unbiased, where counting negative counts as 0 (as the knots do) would
+ * add about 0.4 sigma of spurious mass in every empty bin. When the counts
+ * sum to 0 or less the negative ones count as 0; each mean is kept within
+ * the column's range over the midpoints. Missing and special values are in
+ * no bin: the caller scales these means by the share of leads with a
+ * value. FL_ERR_DATA naming the feature when its histogram holds no value.
+ */
+int fl_knots_basis_means(const struct fl_schema *s, const double *h, double *means);
+
+/*
  * The knots round under differential privacy, one release of its own (a
  * node charges it to its ledger as kind "knots", priced as an evaluation,
  * and counts it among its privacy_releases). One lead is in one bin of

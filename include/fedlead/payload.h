@@ -62,11 +62,11 @@ int fl_payload_stats_unpack(const double *v, size_t d, struct fl_stats **out);
  * missing-indicator columns the same way (at most one 1 per lead) and not
  * its basis columns, which are not 0/1 and need no statistics (a block is
  * not standardised): they are sent as 0, spend nothing, and their
- * baselines are 0. Every other entry is a function of those (the intercept's and the one-hot
- * columns' counts are the rows, a missing indicator's sum is the rows minus
- * the value's count, a 0/1 column's sum of squares its sum): the node sends
- * it as an exact 0 and the coordinator rebuilds it
- * (fl_payload_stats_denoise()), so it costs no budget.
+ * baselines here are 0 (the model's come from the knots round's histogram,
+ * fl_knots_basis_means(), when the federation places the knots). Every other entry is a function of
+ * those (the intercept's and the one-hot columns' counts are the rows, a missing indicator's sum is
+ * the rows minus the value's count, a 0/1 column's sum of squares its sum): the node sends it as an
+ * exact 0 and the coordinator rebuilds it (fl_payload_stats_denoise()), so it costs no budget.
  *
  * One noise scale fits all the noised entries: entry k is divided by a
  * power of two 2^e_k >= its bound (e_k >= 0; exact in binary), so that one

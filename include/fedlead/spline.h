@@ -82,6 +82,15 @@ size_t fl_spline_basis_width(const struct fl_feature *f);
  */
 void fl_spline_window(const struct fl_feature *f, double v, size_t *first, double *b);
 
+/*
+ * The encoded basis columns of spline feature f (knots placed) at the
+ * clipped value v (not special, not missing): the B-splines inside the
+ * boundary knots, their tangent lines beyond them, through the P-spline
+ * transform, into out[0..fl_spline_basis_width(f)), as fl_spline_encode()
+ * writes them.
+ */
+void fl_spline_columns(const struct fl_feature *f, double v, double *out);
+
 /* Which special value v is (index into f->special), or -1. */
 int fl_spline_special(const struct fl_feature *f, double v);
 
@@ -141,6 +150,18 @@ int fl_spline_prepare_rows(struct fl_schema *s, struct fl_rowset *rs);
  * training lead (the reason-code contribution of a lead with that value).
  */
 double fl_spline_effect(const struct fl_model *m, size_t i, double v);
+
+/*
+ * What the effects of spline or bins feature i are measured against, as
+ * the words after "log-odds": "against the average lead", with ", its
+ * curve's part from the knots round's noised histogram" for a spline of a
+ * model trained under differential privacy whose baselines came from it,
+ * or "against a zero block, not the average lead: ..." with the reason for
+ * such a spline whose basis baselines are 0 (the noised statistics do not
+ * release them, and no knots round measured them: knots written in the
+ * schema, or a coordinator resumed from a checkpoint without them).
+ */
+const char *fl_spline_effect_origin(const struct fl_model *m, size_t i);
 
 /*
  * Where the training leads' values of spline or bins feature i lay, from

@@ -435,7 +435,7 @@ int fl_rowset_append(struct fl_rowset *dst, const struct fl_rowset *src, size_t 
 
 /*
  * Writes the encoded block (columns [off, end)) of spline f in row i into
- * x: the raw value before expansion, else L^-1 b as spline_columns() in
+ * x: the raw value before expansion, else L^-1 b as fl_spline_columns() in
  * spline.c sums it (ascending j, the zeros of b left out, which adds only
  * exact zeros there), so the bits are fl_spline_encode()'s.
  */

@@ -496,9 +496,7 @@ void fl_spline_window(const struct fl_feature *f, double v, size_t *first, doubl
 	memcpy(b, B + k, FL_SPLINE_WINDOW * sizeof(double));
 }
 
-/* The spline columns at x: B-splines inside the boundary knots, their
- * tangent lines beyond them, through the P-spline transform. */
-static void spline_columns(const struct fl_feature *f, double x, double *out)
+void fl_spline_columns(const struct fl_feature *f, double x, double *out)
 {
 	size_t nb = fl_spline_basis_width(f);
 	double B[FL_SPLINE_MAX_KNOTS + DEGREE];
@@ -522,7 +520,7 @@ void fl_spline_expand(const struct fl_feature *f, double *x)
 	if (isnan(v))
 		return;
 	if (f->transform == FL_TRANSFORM_SPLINE) {
-		spline_columns(f, v, x);
+		fl_spline_columns(f, v, x);
 		return;
 	}
 	/* Bins: the count of inner knots at or below v. */
@@ -923,6 +921,27 @@ static double block_indicator_effect(const struct fl_model *m, const struct fl_f
 	return e;
 }
 
+const char *fl_spline_effect_origin(const struct fl_model *m, size_t i)
+{
+	const struct fl_feature *f = &m->schema->features[i];
+	size_t nb = fl_spline_basis_width(f);
+
+	if (m->prov.privacy == NULL || f->transform != FL_TRANSFORM_SPLINE)
+		return "against the average lead";
+	for (size_t k = 0; k < nb; k++)
+		if (m->scaler->baseline[f->enc_offset + k] != 0)
+			return f->knots_given
+			               ? "against the average lead"
+			               : "against the average lead, its curve's part from the "
+			                 "knots round's noised histogram";
+	return f->knots_given ? "against a zero block, not the average lead: under differential "
+	                        "privacy its basis averages are not released, and its knots are "
+	                        "written in the schema, so no knots round measured them"
+	                      : "against a zero block, not the average lead: under differential "
+	                        "privacy its basis averages are not released, and this model "
+	                        "has none from the knots round";
+}
+
 int fl_spline_explain(const struct fl_model *m, FILE *fp)
 {
 	const struct fl_schema *s = m->schema;
@@ -940,10 +959,11 @@ int fl_spline_explain(const struct fl_model *m, FILE *fp)
 		        K);
 		for (size_t k = 0; k < K; k++)
 			fprintf(fp, "%s%.6g", k ? ", " : " at ", f->knots[k]);
-		fprintf(fp, "%s), log-odds against the average lead:\n",
+		fprintf(fp, "%s), log-odds %s:\n",
 		        f->monotone > 0   ? "; asked increasing"
 		        : f->monotone < 0 ? "; asked decreasing"
-		                          : "");
+		                          : "",
+		        fl_spline_effect_origin(m, i));
 		/* Twice as many points as intervals, and the knots among them. */
 		steps = (double)(2 * (K - 1));
 		for (size_t k = 0; k <= (size_t)steps; k++) {

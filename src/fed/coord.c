@@ -202,6 +202,7 @@ void fl_fedcoord_free(struct fl_fedcoord *c)
 	free(c->schema_frame);
 	fl_schema_free(c->kschema);
 	free(c->knots);
+	free(c->knots_means);
 	free(c);
 }
 

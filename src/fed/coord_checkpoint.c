@@ -14,9 +14,14 @@
 #include "fedlead/logreg.h"
 #include "state.pb-c.h"
 
-/* 2: the knots section (KnotsState). A version 1 checkpoint has none: the
- * knots are placed again, as a version 1 coordinator did. */
-#define STATE_VERSION 2
+/* 3: the knots section (KnotsState) with its spline basis means. A version
+ * 2 checkpoint has the knots without the means: read, the model's spline
+ * baselines under differential privacy then stay 0 (nothing can bring the
+ * histogram back without a second release). A version 1 checkpoint has no
+ * knots: they are placed again, as a version 1 coordinator did. A version
+ * 2 coordinator refuses a version 3 checkpoint (not supported). */
+#define STATE_VERSION 3
+#define STATE_VERSION_NO_MEANS 2
 #define STATE_VERSION_NO_KNOTS 1
 
 int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
@@ -135,6 +140,11 @@ int fl_fedcoord_save(const struct fl_fedcoord *c, uint8_t **out, size_t *len)
 		ks.features = (uint32_t)fl_knots_features(c->schema);
 		ks.values = c->knots;
 		ks.n_values = c->n_knots;
+		ks.basis_means = c->knots_means;
+		ks.n_basis_means = c->knots_means != NULL ? c->n_knots_means : 0;
+		/* Resumed from a version 2 checkpoint: still without means. */
+		if (c->knots_means == NULL)
+			st.version = STATE_VERSION_NO_MEANS;
 		st.knots = &ks;
 	}
 	if ((buf = malloc(fedlead__state__coord_state__get_packed_size(&st) + 1)) == NULL) {
@@ -198,8 +208,22 @@ static int restore_knots(struct fl_fedcoord *c, const Fedlead__State__CoordState
 			               fl_fed_phase_name(st->phase), nf);
 		return 0;
 	}
+	if (st->version == STATE_VERSION_NO_MEANS) {
+		if (st->knots->n_basis_means != 0)
+			return fl_fail(FL_ERR_DATA,
+			               "checkpoint of version %u holds spline basis means, which "
+			               "that version does not have",
+			               st->version);
+		if (fl_knots_means_len(c->schema) > 0 && c->set.privacy)
+			fl_log(FL_LOG_WARN,
+			       "checkpoint of version %u has no spline basis means: the model's "
+			       "baselines of the spline basis columns stay 0 (its explanations "
+			       "of those features are measured against a zero block)",
+			       st->version);
+	}
 	return fl_coord_knots_restore(c, st->knots->features, st->knots->values,
-	                              st->knots->n_values);
+	                              st->knots->n_values, st->version != STATE_VERSION_NO_MEANS,
+	                              st->knots->basis_means, st->knots->n_basis_means);
 }
 
 int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
@@ -210,7 +234,8 @@ int fl_fedcoord_restore(struct fl_fedcoord *c, const uint8_t *buf, size_t len)
 	st = fedlead__state__coord_state__unpack(NULL, len, buf);
 	if (st == NULL)
 		return fl_fail(FL_ERR_DATA, "checkpoint is malformed");
-	if (st->version != STATE_VERSION && st->version != STATE_VERSION_NO_KNOTS) {
+	if (st->version != STATE_VERSION && st->version != STATE_VERSION_NO_MEANS &&
+	    st->version != STATE_VERSION_NO_KNOTS) {
 		fl_fail(FL_ERR_DATA, "checkpoint version %u is not supported", st->version);
 		goto out;
 	}

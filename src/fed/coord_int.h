@@ -120,6 +120,12 @@ struct fl_fedcoord {
 	double *knots;
 	size_t n_knots;
 	int knots_ready;
+	/* The average lead's spline basis columns among the leads with a
+	 * value, from the same histogram (fl_knots_basis_means()), for the
+	 * model's baselines under differential privacy; NULL when not known (a
+	 * coordinator resumed from a version 2 checkpoint). */
+	double *knots_means;
+	size_t n_knots_means;
 
 	/* The schema round's proposal as sent (an encoded frame), for a
 	 * partner that reconnects after it went out (coord_schema.c). */
@@ -159,9 +165,16 @@ void fl_coord_knots_forget(struct fl_fedcoord *c);
 /* The knots from the summed histograms acc, placed, logged and checkpointed. */
 int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc);
 /* Knots from a checkpoint (coord_checkpoint.c): features and n values as
- * saved, checked against the schema like a node checks them, then placed.
- * FL_ERR_DATA saying what does not match. */
-int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const double *v, size_t n);
+ * saved, checked against the schema like a node checks them, then placed,
+ * with the n_means basis means saved beside them when have_means (a
+ * version 2 checkpoint has none). FL_ERR_DATA saying what does not match. */
+int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const double *v, size_t n,
+                           int have_means, const double *means, size_t n_means);
+/* Under differential privacy, the model's baselines of the spline basis
+ * columns the statistics did not release: the knots round's means scaled by
+ * the share of leads with a value (1 less the block's released special
+ * and missing shares). Leaves them 0 where no means are known. */
+void fl_coord_knots_baselines(const struct fl_fedcoord *c, double *baseline);
 
 /* coord_train.c */
 int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k);

@@ -6,6 +6,7 @@
  * them to every partner. The coordinator keeps them in its own copy of the
  * schema, so the model records them.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,8 +75,10 @@ void fl_coord_knots_forget(struct fl_fedcoord *c)
 }
 
 /* Places the knots k (fl_knots_values_len() values, taken over) in the
- * coordinator's copy of the schema and keeps them for the statistics task. */
-static int knots_place(struct fl_fedcoord *c, double *k, size_t n)
+ * coordinator's copy of the schema and keeps them for the statistics task,
+ * with the basis means m (fl_knots_means_len() values, taken over; NULL:
+ * not known). */
+static int knots_place(struct fl_fedcoord *c, double *k, size_t n, double *m, size_t nm)
 {
 	int r;
 
@@ -97,29 +100,40 @@ static int knots_place(struct fl_fedcoord *c, double *k, size_t n)
 		at += f->n_knots;
 	}
 	free(c->knots);
+	free(c->knots_means);
 	c->knots = k;
 	c->n_knots = n;
-	k = NULL;
+	c->knots_means = m;
+	c->n_knots_means = m != NULL ? nm : 0;
+	k = m = NULL;
 	c->knots_ready = 1;
 	r = 0;
 out:
 	free(k);
+	free(m);
 	return r;
 }
 
 int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
 {
-	size_t n = fl_knots_values_len(c->schema);
-	double *k;
+	size_t n = fl_knots_values_len(c->schema), nm = fl_knots_means_len(c->schema);
+	double *k, *m = NULL;
 	int r;
 
-	if ((k = malloc((n ? n : 1) * sizeof(double))) == NULL)
+	if ((k = malloc((n ? n : 1) * sizeof(double))) == NULL ||
+	    (m = malloc((nm ? nm : 1) * sizeof(double))) == NULL) {
+		free(k);
 		return FL_ERR_NOMEM;
+	}
 	if ((r = fl_knots_from_hist(c->schema, acc, k)) != 0) {
 		free(k);
+		free(m);
 		return r;
 	}
-	if ((r = knots_place(c, k, n)) != 0)
+	if ((r = knots_place(c, k, n, m, nm)) != 0)
+		return r;
+	/* The basis at the placed knots: post-processing of the same sum. */
+	if ((r = fl_knots_basis_means(c->schema, acc, c->knots_means)) != 0)
 		return r;
 	fl_log(FL_LOG_NOTICE,
 	       "knots of %zu features placed at the quantiles of the %zu partners' summed "
@@ -133,11 +147,13 @@ int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
 	return 0;
 }
 
-int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const double *v, size_t n)
+int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const double *v, size_t n,
+                           int have_means, const double *means, size_t n_means)
 {
 	size_t nf = c->schema != NULL ? fl_knots_features(c->schema) : 0;
 	size_t need = c->schema != NULL ? fl_knots_values_len(c->schema) : 0;
-	double *k;
+	size_t need_m = c->schema != NULL ? fl_knots_means_len(c->schema) : 0;
+	double *k, *m = NULL;
 
 	if (nf == 0)
 		return fl_fail(FL_ERR_DATA,
@@ -152,8 +168,48 @@ int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const doubl
 	/* The same check as every node's (inside the clip, increasing). */
 	if (fl_knots_check(c->schema, v, n) != 0)
 		return fl_fail(FL_ERR_DATA, "checkpoint's knots are refused: %s", fl_errmsg());
-	if ((k = malloc(n * sizeof(double))) == NULL)
+	if (have_means && n_means != need_m)
+		return fl_fail(FL_ERR_DATA,
+		               "checkpoint holds %zu spline basis means, the schema's splines with "
+		               "knots from data have %zu basis columns",
+		               n_means, need_m);
+	for (size_t j = 0; have_means && j < n_means; j++)
+		if (!isfinite(means[j]))
+			return fl_fail(FL_ERR_DATA,
+			               "checkpoint's spline basis mean %zu (%.17g) is not finite",
+			               j, means[j]);
+	if ((k = malloc(n * sizeof(double))) == NULL ||
+	    (have_means && (m = malloc((n_means ? n_means : 1) * sizeof(double))) == NULL)) {
+		free(k);
 		return FL_ERR_NOMEM;
+	}
 	memcpy(k, v, n * sizeof(double));
-	return knots_place(c, k, n);
+	if (n_means > 0)
+		memcpy(m, means, n_means * sizeof(double));
+	return knots_place(c, k, n, m, n_means);
+}
+
+void fl_coord_knots_baselines(const struct fl_fedcoord *c, double *baseline)
+{
+	const struct fl_schema *s = c->schema;
+	size_t at = 0;
+
+	if (c->knots_means == NULL)
+		return;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t nb = fl_spline_basis_width(f), j = f->enc_offset;
+		double share = 1;
+
+		if (!fl_knots_means_feature(f))
+			continue;
+		/* The released shares of the block's special values and missing
+		 * indicator (denoised into [0, 1] each). */
+		for (size_t q = nb; q < f->enc_width; q++)
+			share -= baseline[j + q];
+		share = share > 0 ? share : 0;
+		for (size_t q = 0; q < nb; q++)
+			baseline[j + q] = share * c->knots_means[at + q];
+		at += nb;
+	}
 }

@@ -98,6 +98,11 @@ static int training_done(struct fl_fedcoord *c)
 	memcpy(m->scaler->center, c->scaler->center, c->d * sizeof(double));
 	memcpy(m->scaler->scale, c->scaler->scale, c->d * sizeof(double));
 	memcpy(m->scaler->baseline, c->scaler->baseline, c->d * sizeof(double));
+	/* The spline basis sums the noised statistics did not release: their
+	 * baselines from the knots round's histogram, in the model only (the
+	 * plan's encoding, coord_privacy.c, centres on c->scaler's). */
+	if (c->set.privacy && fl_coord_dp_noisy(c))
+		fl_coord_knots_baselines(c, m->scaler->baseline);
 	memcpy(m->scaler->impute, c->scaler->impute, c->d * sizeof(double));
 	if ((r = fl_train_stamp(
 	             m,

@@ -156,6 +156,76 @@ int fl_knots_from_hist(const struct fl_schema *s, const double *h, double *knots
 	return 0;
 }
 
+int fl_knots_means_feature(const struct fl_feature *f)
+{
+	return fl_knots_from_data(f) && f->transform == FL_TRANSFORM_SPLINE;
+}
+
+size_t fl_knots_means_len(const struct fl_schema *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_features; i++)
+		if (fl_knots_means_feature(&s->features[i]))
+			n += fl_spline_basis_width(&s->features[i]);
+	return n;
+}
+
+int fl_knots_basis_means(const struct fl_schema *s, const double *h, double *means)
+{
+	size_t k = 0, at = 0;
+
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		const double *hf = h + k * FL_KNOTS_BINS;
+		double a[FL_KNOTS_BINS], sum = 0, pos = 0, w, *mean = means + at;
+		double lo[FL_SPLINE_MAX_KNOTS + 2], hi[FL_SPLINE_MAX_KNOTS + 2];
+		size_t nb = fl_spline_basis_width(f);
+
+		if (!fl_knots_from_data(f))
+			continue;
+		k++;
+		if (f->transform != FL_TRANSFORM_SPLINE)
+			continue;
+		for (size_t b = 0; b < FL_KNOTS_BINS; b++) {
+			a[b] = isfinite(hf[b]) ? hf[b] : 0;
+			sum += a[b];
+			pos += a[b] > 0 ? a[b] : 0;
+		}
+		if (!(pos > 0))
+			return fl_fail(
+			        FL_ERR_DATA,
+			        "feature \"%s\": the federation's histogram of its values is "
+			        "empty, so no average lead can be taken from it",
+			        f->name);
+		if (!(sum > 0)) {
+			for (size_t b = 0; b < FL_KNOTS_BINS; b++)
+				a[b] = a[b] > 0 ? a[b] : 0;
+			sum = pos;
+		}
+		w = (f->clip_hi - f->clip_lo) / FL_KNOTS_BINS;
+		for (size_t j = 0; j < nb; j++) {
+			mean[j] = 0;
+			lo[j] = INFINITY;
+			hi[j] = -INFINITY;
+		}
+		for (size_t b = 0; b < FL_KNOTS_BINS; b++) {
+			double c[FL_SPLINE_MAX_KNOTS + 2];
+
+			fl_spline_columns(f, f->clip_lo + ((double)b + 0.5) * w, c);
+			for (size_t j = 0; j < nb; j++) {
+				mean[j] += a[b] * c[j];
+				lo[j] = fmin(lo[j], c[j]);
+				hi[j] = fmax(hi[j], c[j]);
+			}
+		}
+		for (size_t j = 0; j < nb; j++)
+			mean[j] = fmin(hi[j], fmax(lo[j], mean[j] / sum));
+		at += nb;
+	}
+	return 0;
+}
+
 int fl_knots_dp_plan(const struct fl_schema *s, double rho, unsigned noisy, int max_bits,
                      double max_var, struct fl_knots_dp *p)
 {

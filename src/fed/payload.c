@@ -195,7 +195,8 @@ static int stats_dp_valued(const struct fl_feature *f)
  * (and unbounded beyond the boundary knots), so only its special-value and
  * missing-indicator columns are released, again at most one 1 per lead.
  * The basis columns' sums are sent as 0 and spend nothing: no one
- * standardises a block, and their baselines stay 0 (payload.h).
+ * standardises a block, and their baselines stay 0 here (payload.h; the
+ * model's come from the knots round's histogram).
  */
 static size_t stats_dp_block_first(const struct fl_feature *f)
 {

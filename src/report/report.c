@@ -927,16 +927,19 @@ int fl_report_html(const struct fl_model *m, const struct fl_eval *ev, const str
 
 		/* Spline and bins features: one curve each, never a basis column. */
 		for (size_t i = 0; i < m->schema->n_features; i++) {
+			char cap[512];
+
 			if (!fl_spline_is_block(&m->schema->features[i]))
 				continue;
 			if (shown++ == 0)
 				put(&b, "<h2>Effect curves</h2>\n<div class=\"grid\">\n");
 			figure_open(&b, 0);
 			fl_report_effect_chart(&b, m, i);
-			figure_close(&b,
-			             "How this number moves a lead's score, in log-odds against "
-			             "the average lead; shaded: where the training leads' values "
-			             "lay.");
+			snprintf(cap, sizeof(cap),
+			         "How this number moves a lead's score, in log-odds %s; shaded: "
+			         "where the training leads' values lay.",
+			         fl_spline_effect_origin(m, i));
+			figure_close(&b, cap);
 		}
 		if (shown > 0)
 			put(&b, "</div>\n");

@@ -104,13 +104,8 @@ ok = ok and not any(e["event"] == "privacy_unprotected" for e in ev)
 print("     releases %d, epsilon spent %.4f" % (len(r), eps[-1] if eps else -1))
 sys.exit(0 if ok else 1)
 PYEOF
-	check "(b) p$k's ledger holds the statistics release and the 4 evaluations" "$PY" - "$D/node-p$k/privacy.ledger" <<'PYEOF'
-import sys
-rel = [l.split() for l in open(sys.argv[1])][1:]  # after the "fedlead-ledger 1" header
-kinds = [f[4] for f in rel if len(f) == 6 and f[2] == "test-federation"]
-print("     ledger kinds: %s" % " ".join(kinds))
-sys.exit(0 if kinds == ["stats", "evaluate", "evaluate", "evaluate", "evaluate"] else 1)
-PYEOF
+	check "(b) p$k's ledger holds the statistics release and the 4 evaluations" \
+		ledger_kinds "$D/node-p$k/privacy.ledger" stats evaluate evaluate evaluate evaluate
 done
 check "(b) the coordinator took the noisy statistics" grep -qE 'statistics: [0-9]+ training rows' "$D/coordinator.log"
 check "(b) the coordinator logs its plan up front, naming the tightest budget" "$PY" - "$D/coordinator.log" <<'PYEOF'

@@ -8,7 +8,9 @@
 #       no second knots round, and ends with the uninterrupted run's model
 #       (identical weights, identical model apart from its creation time);
 #   (b) the same under differential privacy: each node's ledger holds one
-#       "knots" release, not two;
+#       "knots" release, not two, and the model's spline baselines, which
+#       come from the knots round's histogram (the statistics do not
+#       release them), survived the restart in the checkpoint;
 #   (c) a checkpoint whose knots section is damaged (one knot value more
 #       than the schema needs) is refused at start, naming the file and what
 #       is wrong.
@@ -28,6 +30,10 @@ start_nodes() { # start_nodes HOME [flags...]: p1..p3, pids in NODES
 		NODE_HOME=$1 start_node "p$k" "$T/p$k.csv" "${@:2}"
 		NODES+=("$NODE_PID")
 	done
+}
+fedlead_explain_line() { # the model's effect lines that name the noised histogram
+	"$FL_BIN/fedlead-score" --model "$1" --explain |
+		grep -F "log-odds against the average lead, its curve's part from the knots round's noised histogram:"
 }
 strip_created() { # the model as JSON without its creation time
 	model_json "$1" | "$PY" -c 'import json, sys
@@ -95,14 +101,16 @@ check "(b) the coordinator did not issue the statistics round as a retry" \
 	bash -c "! grep -q 'issued again' '$D/coordinator.log'"
 for k in 1 2 3; do
 	check "(b) p$k's ledger holds one knots release, one statistics release and 4 evaluations" \
-		"$PY" - "$D/node-p$k/privacy.ledger" <<'PYEOF'
-import sys
-rel = [l.split() for l in open(sys.argv[1])][1:]  # after the "fedlead-ledger 1" header
-kinds = [f[4] for f in rel if len(f) == 6 and f[2] == "test-federation"]
-print("     ledger kinds: %s" % " ".join(kinds))
-sys.exit(0 if kinds == ["knots", "stats"] + ["evaluate"] * 4 else 1)
-PYEOF
+		ledger_kinds "$D/node-p$k/privacy.ledger" knots stats evaluate evaluate evaluate evaluate
 done
+
+check "(b) the model's spline basis baselines are not 0: the checkpoint kept the histogram's" \
+	"$PY" -c 'import json, sys
+b = [w["baseline"] for w in json.load(sys.stdin)["weights"] if w["column"].startswith("spend (spline ")]
+print("     spend basis baselines: %s" % " ".join("%.4f" % x for x in b))
+sys.exit(0 if len(b) == 8 and all(x != 0 for x in b) else 1)' < <(model_json "$D/model.fdl")
+check "(b) --explain measures spend against the average lead from the noised histogram" grep -qF \
+	"Effect of spend (spline, 6 knots" <(fedlead_explain_line "$D/model.fdl")
 
 # ---- (c) a damaged knots section ----
 C=$T/damaged

@@ -297,6 +297,19 @@ PYEOF
 # le A B: numeric A <= B
 le() { "$PY" -c "import sys; sys.exit(0 if float('$1') <= float('$2') else 1)"; }
 
+# ledger_kinds LEDGER KIND...: the releases a node's privacy.ledger holds
+# for federation test-federation are exactly KIND... in that order (the
+# kinds found are printed).
+ledger_kinds() {
+	"$PY" - "$@" <<'PYEOF'
+import sys
+rel = [l.split() for l in open(sys.argv[1])][1:]  # after the "fedlead-ledger 1" header
+kinds = [f[4] for f in rel if len(f) == 6 and f[2] == "test-federation"]
+print("     ledger kinds: %s" % " ".join(kinds))
+sys.exit(0 if kinds == sys.argv[2:] else 1)
+PYEOF
+}
+
 # model_json MODEL: the whole model as JSON (fedlead-score --export json).
 model_json() {
 	"$FL_BIN/fedlead-score" --model "$1" --export json
