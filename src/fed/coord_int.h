@@ -166,7 +166,8 @@ int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const doubl
 /* coord_train.c */
 int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k);
 /* Refuses a schema with a monotone feature when the settings' algorithm
- * cannot enforce it (only federated Newton without DP can). */
+ * cannot enforce it (federated Newton can, with or without differential
+ * privacy). */
 int fl_coord_monotone_check(const struct fl_coord_settings *s, const struct fl_schema *schema);
 /* Sets the schema's shape constraints on a restored solver. */
 int fl_coord_solver_bounds(struct fl_fedcoord *c);
