@@ -728,9 +728,11 @@ static void restore_schema(struct swapped *sw)
 	FX->raw = sw->raw;
 }
 
-/* The DP schema with MGODPR a spline of 4 knots placed from data, and the
- * CoIL rows encoded with it; restore_schema() puts the fixture's back. */
-static void use_knots_schema(struct swapped *sw)
+/* The DP schema with each feature object edited by edit(f, its name), and
+ * the CoIL rows encoded with it (origin names it); restore_schema() puts
+ * the fixture's back. */
+static void use_edited_schema(struct swapped *sw, const char *origin,
+                              void (*edit)(json_t *f, const char *name))
 {
 	struct fl_load_report rep;
 	json_error_t jerr;
@@ -743,18 +745,29 @@ static void use_knots_schema(struct swapped *sw)
 	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
 	json_array_foreach(json_object_get(root, "features"), i, f)
 	{
-		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
-			json_object_set_new(f, "transform", json_string("spline"));
-			json_object_set_new(f, "knots", json_integer(4));
-		}
+		edit(f, json_string_value(json_object_get(f, "name")));
 	}
 	assert_non_null(text = json_dumps(root, 0));
 	json_decref(root);
-	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
+	if (fl_schema_parse(text, strlen(text), origin, &FX->s) != 0 ||
 	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
 	                    &rep) != 0)
 		fail_msg("%s", fl_errmsg());
 	free(text);
+}
+
+/* MGODPR a spline of 4 knots placed from data. */
+static void knots_edit(json_t *f, const char *name)
+{
+	if (strcmp(name, "MGODPR") == 0) {
+		json_object_set_new(f, "transform", json_string("spline"));
+		json_object_set_new(f, "knots", json_integer(4));
+	}
+}
+
+static void use_knots_schema(struct swapped *sw)
+{
+	use_edited_schema(sw, "knots.json", knots_edit);
 }
 
 /*
@@ -2889,36 +2902,15 @@ static void test_final_model_knots(void **state)
  * whose MAANTHUI weight is positive; a fall within the rounding tolerance
  * (1e-12) is saved.
  */
-static void use_monotone_schema(struct swapped *sw)
+static void monotone_edit(json_t *f, const char *name)
 {
-	struct fl_load_report rep;
-	json_error_t jerr;
-	json_t *root, *f;
-	size_t i;
-	char *text;
-
-	sw->s = FX->s;
-	sw->raw = FX->raw;
-	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
-	json_array_foreach(json_object_get(root, "features"), i, f)
-	{
-		const char *name = json_string_value(json_object_get(f, "name"));
-
-		if (strcmp(name, "MGODPR") == 0) {
-			json_object_set_new(f, "transform", json_string("spline"));
-			json_object_set_new(f, "knots", json_pack("[iiii]", 0, 3, 6, 9));
-			json_object_set_new(f, "monotone", json_string("increasing"));
-		} else if (strcmp(name, "MAANTHUI") == 0) {
-			json_object_set_new(f, "monotone", json_string("decreasing"));
-		}
+	if (strcmp(name, "MGODPR") == 0) {
+		json_object_set_new(f, "transform", json_string("spline"));
+		json_object_set_new(f, "knots", json_pack("[iiii]", 0, 3, 6, 9));
+		json_object_set_new(f, "monotone", json_string("increasing"));
+	} else if (strcmp(name, "MAANTHUI") == 0) {
+		json_object_set_new(f, "monotone", json_string("decreasing"));
 	}
-	assert_non_null(text = json_dumps(root, 0));
-	json_decref(root);
-	if (fl_schema_parse(text, strlen(text), "monotone.json", &FX->s) != 0 ||
-	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
-	                    &rep) != 0)
-		fail_msg("%s", fl_errmsg());
-	free(text);
 }
 
 /* A model of FX->s whose MGODPR block is M u (its increments u, from the
@@ -2953,29 +2945,20 @@ static struct fl_model *monotone_model(const double *u, double plain, double cli
 	return m;
 }
 
-static void test_final_model_monotone(void **state)
+/* A node of policy pol (privacy record of clip `clip` in the models when
+ * clip > 0) refuses the two models that break the constraints, naming
+ * the feature, and saves the one within the tolerance. */
+static void final_monotone_node(const struct fl_node_policy *pol, const char *name, double clip,
+                                const char *out)
 {
 	const double bad[6] = {0, 1, 1, -0.25, 1, 1}, edge[6] = {0, 1, 1, -1e-12, 1, 1};
 	const double good[6] = {0.5, 0, 2, 0, 1, 0};
-	struct swapped sw;
 	struct tnode t;
-	struct fl_node_policy pol;
 	struct fl_model *m;
-	char out[160];
 
-	(void)state;
-	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
-	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
-	                 0);
-	snprintf(out, sizeof(out), "%s/final-monotone.fdl", pki_dir);
-	use_monotone_schema(&sw);
-
-	/* Without differential privacy. */
-	fl_node_policy_default(&pol);
-	pol.allow_plaintext = 1;
-	tnode_start(&t, &pol, "final-mono");
+	tnode_start(&t, pol, name);
 	join(&t, FED);
-	m = monotone_model(bad, -0.5, 0);
+	m = monotone_model(bad, -0.5, clip);
 	deliver_model(&t, m, 3, out, FL_ERR_AUTH);
 	fl_model_free(m);
 	assert_string_equal(fl_errmsg(), "monotone: feature \"MGODPR\" is declared \"monotone\": "
@@ -2983,44 +2966,47 @@ static void test_final_model_monotone(void **state)
 	                                 "make its effect fall by 0.25 log-odds (tolerance "
 	                                 "4.75e-09)");
 	assert_int_equal(access(out, F_OK), -1);
-	m = monotone_model(good, 0.5, 0);
+	m = monotone_model(good, 0.5, clip);
 	deliver_model(&t, m, 3, out, FL_ERR_AUTH);
 	fl_model_free(m);
 	assert_string_equal(fl_errmsg(), "monotone: feature \"MAANTHUI\" is declared \"monotone\": "
 	                                 "\"decreasing\", but its weight in the model is 0.5, so "
 	                                 "its effect rises");
 	assert_int_equal(access(out, F_OK), -1);
-	m = monotone_model(edge, -0.5, 0);
+	m = monotone_model(edge, -0.5, clip);
 	deliver_model(&t, m, 3, out, FL_FEDNODE_DONE);
 	fl_model_free(m);
 	assert_int_equal(access(out, F_OK), 0);
 	assert_int_equal(unlink(out), 0);
 	tnode_free(&t);
+}
 
+static void test_final_model_monotone(void **state)
+{
+	struct swapped sw;
+	struct fl_node_policy pol;
+	char out[160], ledger[160];
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final-monotone.fdl", pki_dir);
+	use_edited_schema(&sw, "monotone.json", monotone_edit);
+
+	/* Without differential privacy. */
+	fl_node_policy_default(&pol);
+	pol.allow_plaintext = 1;
+	final_monotone_node(&pol, "final-mono", 0, out);
 	/* With differential privacy: the privacy record matches, the curve
 	 * does not. */
 	fl_node_policy_default(&pol);
 	pol.privacy.epsilon = 1;
 	pol.privacy.releases = 30;
 	pol.privacy.clip = 3;
-	snprintf(t.ledger, sizeof(t.ledger), "%s/final-mono-dp.ledger", FX->dir);
-	pol.privacy.ledger = t.ledger;
-	tnode_start(&t, &pol, "final-mono-dp");
-	join(&t, FED);
-	m = monotone_model(bad, -0.5, 3);
-	deliver_model(&t, m, 3, out, FL_ERR_AUTH);
-	fl_model_free(m);
-	assert_string_equal(fl_errmsg(), "monotone: feature \"MGODPR\" is declared \"monotone\": "
-	                                 "\"increasing\", but the model's B-spline weights 2 and 3 "
-	                                 "make its effect fall by 0.25 log-odds (tolerance "
-	                                 "4.75e-09)");
-	assert_int_equal(access(out, F_OK), -1);
-	m = monotone_model(good, -0.5, 3);
-	deliver_model(&t, m, 3, out, FL_FEDNODE_DONE);
-	fl_model_free(m);
-	assert_int_equal(access(out, F_OK), 0);
-	assert_int_equal(unlink(out), 0);
-	tnode_free(&t);
+	snprintf(ledger, sizeof(ledger), "%s/final-mono-dp.ledger", FX->dir);
+	pol.privacy.ledger = ledger;
+	final_monotone_node(&pol, "final-mono-dp", 3, out);
 	restore_schema(&sw);
 	pki_teardown(NULL);
 }

@@ -1354,21 +1354,37 @@ static void assert_monotone_effect(const struct fl_model *m, const char *name, d
 static void resume_everywhere(const struct fixture *fx, const struct fl_coord_settings *s,
                               size_t step);
 
+/* sp and plain (copies of the fixture) get the CoIL rows under
+ * monotone_schema(1) and monotone_schema(0). */
+static void monotone_fixtures(struct fixture *sp, struct fixture *plain)
+{
+	struct fl_load_report lrep;
+
+	sp->s = monotone_schema(1);
+	plain->s = monotone_schema(0);
+	if (fl_dataset_load(sp->s, COIL_DATA, FL_BAD_ROWS_FAIL, &sp->raw, &lrep) != 0 ||
+	    fl_dataset_load(plain->s, COIL_DATA, FL_BAD_ROWS_FAIL, &plain->raw, &lrep) != 0)
+		fail_msg("load: %s", fl_errmsg());
+}
+
+static void monotone_fixtures_free(struct fixture *sp, struct fixture *plain)
+{
+	fl_dataset_free(sp->raw);
+	fl_dataset_free(plain->raw);
+	fl_schema_free(sp->s);
+	fl_schema_free(plain->s);
+}
+
 static void test_monotone_newton_equals_pooled(void **state)
 {
 	struct fixture *fx = *state, sp = *fx, plain = *fx;
-	struct fl_load_report lrep;
 	struct fl_coord_settings s;
 	struct fl_train_report rep, prep;
 	struct fl_model *fed, *pool, *free_pool;
 	struct harness *h;
 	double rel, rel_free;
 
-	sp.s = monotone_schema(1);
-	plain.s = monotone_schema(0);
-	if (fl_dataset_load(sp.s, COIL_DATA, FL_BAD_ROWS_FAIL, &sp.raw, &lrep) != 0 ||
-	    fl_dataset_load(plain.s, COIL_DATA, FL_BAD_ROWS_FAIL, &plain.raw, &lrep) != 0)
-		fail_msg("load: %s", fl_errmsg());
+	monotone_fixtures(&sp, &plain);
 	settings_default(&s);
 	s.algorithm = FL_FED_NEWTON;
 	s.max_iterations = 100;
@@ -1415,10 +1431,7 @@ static void test_monotone_newton_equals_pooled(void **state)
 		                                 "the newton solver only, not by fedavg; train "
 		                                 "with newton or remove it");
 	}
-	fl_dataset_free(sp.raw);
-	fl_dataset_free(plain.raw);
-	fl_schema_free(sp.s);
-	fl_schema_free(plain.s);
+	monotone_fixtures_free(&sp, &plain);
 }
 
 /*
@@ -1436,16 +1449,11 @@ static void test_monotone_newton_equals_pooled(void **state)
 static void test_privacy_monotone(void **state)
 {
 	struct fixture *fx = *state, sp = *fx, plain = *fx;
-	struct fl_load_report lrep;
 	struct fl_coord_settings s;
 	struct fl_model *fed, *free_fed;
 	struct harness *h;
 
-	sp.s = monotone_schema(1);
-	plain.s = monotone_schema(0);
-	if (fl_dataset_load(sp.s, COIL_DATA, FL_BAD_ROWS_FAIL, &sp.raw, &lrep) != 0 ||
-	    fl_dataset_load(plain.s, COIL_DATA, FL_BAD_ROWS_FAIL, &plain.raw, &lrep) != 0)
-		fail_msg("load: %s", fl_errmsg());
+	monotone_fixtures(&sp, &plain);
 	settings_default(&s);
 	s.privacy = 1;
 	s.max_iterations = 4;
@@ -1480,10 +1488,7 @@ static void test_privacy_monotone(void **state)
 
 	/* Restarted from every checkpoint: the same weights, bit for bit. */
 	resume_everywhere(&sp, &s, 1);
-	fl_dataset_free(sp.raw);
-	fl_dataset_free(plain.raw);
-	fl_schema_free(sp.s);
-	fl_schema_free(plain.s);
+	monotone_fixtures_free(&sp, &plain);
 }
 
 static void test_lbfgs_equals_pooled(void **state)

@@ -17,6 +17,7 @@
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
 #include "fedlead/logreg.h"
+#include "support/gauss.h"
 
 /* ---- independent helpers ------------------------------------------------ */
 
@@ -1451,43 +1452,6 @@ static void test_qp_isotonic(void **state)
 		assert_true(fabs(w[j] - want4[j]) < 1e-14);
 }
 
-/* Solves the n x n system A x = y (A and y overwritten; x into y) by
- * Gaussian elimination with partial pivoting. */
-static void gauss_solve(double *A, double *y, size_t n)
-{
-	for (size_t k = 0; k < n; k++) {
-		size_t piv = k;
-
-		for (size_t i = k + 1; i < n; i++)
-			if (fabs(A[i * n + k]) > fabs(A[piv * n + k]))
-				piv = i;
-		for (size_t j = 0; j < n; j++) {
-			double t = A[k * n + j];
-
-			A[k * n + j] = A[piv * n + j];
-			A[piv * n + j] = t;
-		}
-		{
-			double t = y[k];
-
-			y[k] = y[piv];
-			y[piv] = t;
-		}
-		for (size_t i = k + 1; i < n; i++) {
-			double f = A[i * n + k] / A[k * n + k];
-
-			for (size_t j = k; j < n; j++)
-				A[i * n + j] -= f * A[k * n + j];
-			y[i] -= f * y[k];
-		}
-	}
-	for (size_t k = n; k-- > 0;) {
-		for (size_t j = k + 1; j < n; j++)
-			y[k] -= A[k * n + j] * y[j];
-		y[k] /= A[k * n + k];
-	}
-}
-
 /*
  * Random problems with two blocks of random unit lower-triangular maps M
  * (d = 9: the intercept, a block of 4 with one free coordinate, a free
@@ -1646,10 +1610,24 @@ static void test_qp_against_enumeration(void **state)
  * of B, -g solved in place, w0 added): the same bits. With blocks whose
  * bounds do not bind, the same point to rounding.
  */
+static void newton_step(size_t d, const double *B, const double *g, const double *w0, double *w)
+{
+	double *F = malloc(d * d * sizeof(double));
+
+	assert_non_null(F);
+	memcpy(F, B, d * d * sizeof(double));
+	for (size_t j = 0; j < d; j++)
+		w[j] = -g[j];
+	assert_int_equal(fl_linalg_spd_solve(F, d, w), 0);
+	for (size_t j = 0; j < d; j++)
+		w[j] += w0[j];
+	free(F);
+}
+
 static void test_qp_unconstrained_is_newton(void **state)
 {
 	enum { D = 6 };
-	double B[D * D], F[D * D], g[D], w0[D], w[D], ref[D];
+	double B[D * D], g[D], w0[D], w[D], ref[D];
 	const double C2[4] = {1, 0, 1, 1}, D2[4] = {1, 0, -1, 1};
 	const struct fl_solver_block blk = {2, 2, 1, C2, D2};
 	const struct fl_solver_bounds b = {1, &blk};
@@ -1665,24 +1643,14 @@ static void test_qp_unconstrained_is_newton(void **state)
 		g[j] = lcg_normal();
 		w0[j] = lcg_normal();
 	}
-	memcpy(F, B, sizeof(B));
-	for (size_t j = 0; j < D; j++)
-		ref[j] = -g[j];
-	assert_int_equal(fl_linalg_spd_solve(F, D, ref), 0);
-	for (size_t j = 0; j < D; j++)
-		ref[j] += w0[j];
+	newton_step(D, B, g, w0, ref);
 	assert_int_equal(fl_solver_qp(D, NULL, B, g, w0, w, &st), 0);
 	assert_memory_equal(w, ref, sizeof(w));
 	assert_true(st.converged);
 	/* The block's increment w_3 - w_2 >= 0 holds at the Newton point
 	 * (made so by choosing w0): the bounds change nothing. */
 	w0[3] = w0[2] + 10;
-	memcpy(F, B, sizeof(B));
-	for (size_t j = 0; j < D; j++)
-		ref[j] = -g[j];
-	assert_int_equal(fl_linalg_spd_solve(F, D, ref), 0);
-	for (size_t j = 0; j < D; j++)
-		ref[j] += w0[j];
+	newton_step(D, B, g, w0, ref);
 	assert_true(ref[3] - ref[2] > 1);
 	assert_int_equal(fl_solver_qp(D, &b, B, g, w0, w, &st), 0);
 	assert_true(st.converged);

@@ -49,40 +49,43 @@ void fl_bounds_free(struct fl_solver *s)
 	s->n_blk = 0;
 }
 
-/* u from w: M^-1 w_B in each block, w elsewhere. */
-static void to_u(const struct fl_solver_block *blk, size_t n_blk, size_t d, const double *w,
-                 double *u)
+/* How blocks_apply() maps a vector: by M (u to w), by M^-1 (w to u) or by
+ * M' (a gradient in w to one in u). */
+enum block_map { BY_M, BY_MINV, BY_MT };
+
+/* out = the block-diagonal map T (M, M^-1 or M' in each block, the
+ * identity elsewhere) applied to in (d doubles each, not overlapping). */
+static void blocks_apply(const struct fl_solver_block *blk, size_t n_blk, size_t d,
+                         enum block_map how, const double *in, double *out)
 {
-	memcpy(u, w, d * sizeof(*u));
+	memcpy(out, in, d * sizeof(*out));
 	for (size_t k = 0; k < n_blk; k++) {
 		const struct fl_solver_block *b = &blk[k];
+		const double *A = how == BY_MINV ? b->Minv : b->M;
 
 		for (size_t i = 0; i < b->n; i++) {
 			double t = 0;
 
 			for (size_t j = 0; j < b->n; j++)
-				t += b->Minv[i * b->n + j] * w[b->offset + j];
-			u[b->offset + i] = t;
+				t += (how == BY_MT ? A[j * b->n + i] : A[i * b->n + j]) *
+				     in[b->offset + j];
+			out[b->offset + i] = t;
 		}
 	}
+}
+
+/* u from w: M^-1 w_B in each block, w elsewhere. */
+static void to_u(const struct fl_solver_block *blk, size_t n_blk, size_t d, const double *w,
+                 double *u)
+{
+	blocks_apply(blk, n_blk, d, BY_MINV, w, u);
 }
 
 /* w from u: M u_B in each block. */
 static void from_u(const struct fl_solver_block *blk, size_t n_blk, size_t d, const double *u,
                    double *w)
 {
-	memcpy(w, u, d * sizeof(*w));
-	for (size_t k = 0; k < n_blk; k++) {
-		const struct fl_solver_block *b = &blk[k];
-
-		for (size_t i = 0; i < b->n; i++) {
-			double t = 0;
-
-			for (size_t j = 0; j < b->n; j++)
-				t += b->M[i * b->n + j] * u[b->offset + j];
-			w[b->offset + i] = t;
-		}
-	}
+	blocks_apply(blk, n_blk, d, BY_M, u, w);
 }
 
 /* The gradient in u: g_u = T' g, T the block-diagonal map from u to w (M
@@ -90,18 +93,7 @@ static void from_u(const struct fl_solver_block *blk, size_t n_blk, size_t d, co
 static void grad_to_u(const struct fl_solver_block *blk, size_t n_blk, size_t d, const double *g,
                       double *gu)
 {
-	memcpy(gu, g, d * sizeof(*gu));
-	for (size_t k = 0; k < n_blk; k++) {
-		const struct fl_solver_block *b = &blk[k];
-
-		for (size_t i = 0; i < b->n; i++) {
-			double t = 0;
-
-			for (size_t j = 0; j < b->n; j++)
-				t += b->M[j * b->n + i] * g[b->offset + j];
-			gu[b->offset + i] = t;
-		}
-	}
+	blocks_apply(blk, n_blk, d, BY_MT, g, gu);
 }
 
 /* Blocks inside 1..d, in no particular order, not overlapping. */
