@@ -69,9 +69,12 @@ struct fl_solver_bounds {
  * arithmetic: bound coordinates at 0 exactly or above it, the free
  * coordinates at the minimum of their face (a Cholesky solve), and every
  * held coordinate's gradient at least -tol, tol = 1e-10 times the largest
- * gradient in u where it starts. It takes at most 8 (n + 1) iterations, n
- * the bound coordinates; past that it stops at the feasible point
- * reached, whose model value is not above the start's, with converged 0.
+ * gradient in u where it starts. A face whose matrix fails Cholesky in
+ * rounding gets the growing ridge of the projected Newton direction (a
+ * shorter step, which the next iteration continues). It takes at most
+ * 8 (n + 1) iterations, n the bound coordinates; past that it stops at the
+ * feasible point reached, whose model value is not above that of w0
+ * moved onto the bounds (u clamped at 0), with converged 0.
  * Deterministic: the same inputs give the same w bit for bit.
  *
  * Returns 0; FL_ERR_INVALID naming a block that does not fit;

@@ -375,6 +375,37 @@ static int qp_newton(size_t d, const double *B, const double *g, const double *w
 	return r;
 }
 
+/*
+ * p (nf doubles) = the step to the minimum of the model on the face of the
+ * free coordinates fr[0..nf): A_FF p = -r_F, solved in F (nf x nf). B is
+ * positive definite and T invertible, so A_FF is too; should rounding
+ * make it fail Cholesky, it gets the growing ridge of the projected Newton
+ * direction above (a shorter step, which the next iteration continues),
+ * rather than stopping a federation. Returns 0, 1 when the step is
+ * ridged (not the face's minimum), or FL_ERR_NUMERIC.
+ */
+static int qp_face_step(const double *A, size_t d, const size_t *fr, size_t nf, const double *rg,
+                        double *F, double *p)
+{
+	double maxdiag = 1.0, ridge = 0;
+
+	for (size_t a = 0; a < nf; a++)
+		if (A[fr[a] * d + fr[a]] > maxdiag)
+			maxdiag = A[fr[a] * d + fr[a]];
+	for (int t = 0; t <= RIDGE_TRIES; t++) {
+		for (size_t a = 0; a < nf; a++) {
+			for (size_t e = 0; e < nf; e++)
+				F[a * nf + e] = A[fr[a] * d + fr[e]];
+			F[a * nf + a] += ridge;
+			p[a] = -rg[fr[a]];
+		}
+		if (fl_linalg_spd_solve(F, nf, p) == 0)
+			return ridge > 0;
+		ridge = ridge == 0 ? RIDGE_FIRST * maxdiag : ridge * RIDGE_GROW;
+	}
+	return FL_ERR_NUMERIC;
+}
+
 int fl_solver_qp(size_t d, const struct fl_solver_bounds *b, const double *B, const double *g,
                  const double *w0, double *w, struct fl_qp_status *st)
 {
@@ -430,16 +461,12 @@ int fl_solver_qp(size_t d, const struct fl_solver_bounds *b, const double *B, co
 	for (st->iterations = 0; (size_t)st->iterations < cap; st->iterations++) {
 		size_t nf = 0, block = SIZE_MAX, release = SIZE_MAX;
 		double alpha = 1, worst = -tol;
+		int ridged = 0;
 
 		for (size_t j = 0; j < d; j++)
 			if (!held[j])
 				fr[nf++] = j;
-		for (size_t a = 0; a < nf; a++) {
-			for (size_t e = 0; e < nf; e++)
-				F[a * nf + e] = A[fr[a] * d + fr[e]];
-			p[a] = -rg[fr[a]];
-		}
-		if (nf > 0 && (r = fl_linalg_spd_solve(F, nf, p)) != 0) {
+		if (nf > 0 && (ridged = qp_face_step(A, d, fr, nf, rg, F, p)) < 0) {
 			r = fl_fail(FL_ERR_NUMERIC,
 			            "solver: the quadratic model is not positive definite on the "
 			            "free coordinates");
@@ -465,6 +492,8 @@ int fl_solver_qp(size_t d, const struct fl_solver_bounds *b, const double *B, co
 		if (block != SIZE_MAX) {
 			u[block] = 0;
 			held[block] = 1;
+		}
+		if (block != SIZE_MAX || ridged) {
 			qp_gradient(A, c, u, u0, d, rg);
 			continue;
 		}
