@@ -1659,6 +1659,31 @@ static void test_qp_unconstrained_is_newton(void **state)
 		assert_true(fabs(w[j] - ref[j]) < 1e-13 * (1 + fabs(ref[j])));
 }
 
+/*
+ * A face whose matrix is singular in doubles (B's block [[1, 1], [1, 1]]):
+ * Cholesky fails on it, the ridge lets the method go on, and since every
+ * later step on that face is ridged too it stops at the cap, 8 (2 + 1) =
+ * 24 iterations, saying it did not converge, at a feasible point that is
+ * a minimum: from w0 = (0, 1/4, 1/4), both weights free, q = -(s - 1/2) +
+ * (s - 1/2)^2 / 2 in s = w1 + w2 is least on s = 3/2.
+ */
+static void test_qp_singular_face(void **state)
+{
+	const double B[9] = {1, 0, 0, 0, 1, 1, 0, 1, 1}, g[3] = {0, -1, -1};
+	const double w0[3] = {0, 0.25, 0.25};
+	const struct fl_solver_block blk = {1, 2, 0, I2, I2};
+	const struct fl_solver_bounds b = {1, &blk};
+	struct fl_qp_status st;
+	double w[3];
+
+	(void)state;
+	assert_int_equal(fl_solver_qp(3, &b, B, g, w0, w, &st), 0);
+	assert_false(st.converged);
+	assert_int_equal(st.iterations, 24);
+	assert_true(w[0] == 0 && w[1] >= 0 && w[2] >= 0);
+	assert_true(fabs(w[1] + w[2] - 1.5) < 1e-9);
+}
+
 /* Errors name what is wrong. */
 static void test_qp_errors(void **state)
 {
@@ -1710,6 +1735,7 @@ int main(void)
 	        cmocka_unit_test(test_qp_isotonic),
 	        cmocka_unit_test(test_qp_against_enumeration),
 	        cmocka_unit_test(test_qp_unconstrained_is_newton),
+	        cmocka_unit_test(test_qp_singular_face),
 	        cmocka_unit_test(test_qp_errors),
 	};
 
