@@ -36,6 +36,7 @@
 #include "fedlead/ledger.h"
 #include "fedlead/linalg.h"
 #include "fedlead/log.h"
+#include "fedlead/logreg.h"
 #include "fedlead/model.h"
 #include "fedlead/node.h"
 #include "fedlead/payload.h"
@@ -727,9 +728,11 @@ static void restore_schema(struct swapped *sw)
 	FX->raw = sw->raw;
 }
 
-/* The DP schema with MGODPR a spline of 4 knots placed from data, and the
- * CoIL rows encoded with it; restore_schema() puts the fixture's back. */
-static void use_knots_schema(struct swapped *sw)
+/* The DP schema with each feature object edited by edit(f, its name), and
+ * the CoIL rows encoded with it (origin names it); restore_schema() puts
+ * the fixture's back. */
+static void use_edited_schema(struct swapped *sw, const char *origin,
+                              void (*edit)(json_t *f, const char *name))
 {
 	struct fl_load_report rep;
 	json_error_t jerr;
@@ -742,18 +745,29 @@ static void use_knots_schema(struct swapped *sw)
 	assert_non_null(root = json_load_file(DP_SCHEMA, 0, &jerr));
 	json_array_foreach(json_object_get(root, "features"), i, f)
 	{
-		if (strcmp(json_string_value(json_object_get(f, "name")), "MGODPR") == 0) {
-			json_object_set_new(f, "transform", json_string("spline"));
-			json_object_set_new(f, "knots", json_integer(4));
-		}
+		edit(f, json_string_value(json_object_get(f, "name")));
 	}
 	assert_non_null(text = json_dumps(root, 0));
 	json_decref(root);
-	if (fl_schema_parse(text, strlen(text), "knots.json", &FX->s) != 0 ||
+	if (fl_schema_parse(text, strlen(text), origin, &FX->s) != 0 ||
 	    fl_dataset_load(FX->s, FL_TEST_DATA "/coil2000/train.csv", FL_BAD_ROWS_FAIL, &FX->raw,
 	                    &rep) != 0)
 		fail_msg("%s", fl_errmsg());
 	free(text);
+}
+
+/* MGODPR a spline of 4 knots placed from data. */
+static void knots_edit(json_t *f, const char *name)
+{
+	if (strcmp(name, "MGODPR") == 0) {
+		json_object_set_new(f, "transform", json_string("spline"));
+		json_object_set_new(f, "knots", json_integer(4));
+	}
+}
+
+static void use_knots_schema(struct swapped *sw)
+{
+	use_edited_schema(sw, "knots.json", knots_edit);
 }
 
 /*
@@ -1866,39 +1880,23 @@ static void test_hello_terms(void **state)
  */
 static double final_gradient_clip = FL_DP_GRAD_CLIP; /* what the record says */
 
-static void send_final(struct tnode *t, double clip, const char *out, int expect)
+/* Model m, signed by the test's coordinator, delivered as the final model
+ * of round `round`; the node saves it to out or refuses it (expect). */
+static void deliver_model(struct tnode *t, const struct fl_model *m, uint64_t round,
+                          const char *out, int expect)
 {
 	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
 	Fedlead__Wire__FinalModel fm = FEDLEAD__WIRE__FINAL_MODEL__INIT;
 	Fedlead__Wire__RoundRef ref;
-	struct fl_dp_partner me = {.partner = ME,
-	                           .epsilon = 1,
-	                           .delta = 1e-6,
-	                           .releases = 30,
-	                           .clip = clip,
-	                           .max_colluders = 1,
-	                           .rho = floor(fl_dp_rho_budget(1, 1e-6) * FL_LEDGER_UNITS) /
-	                                  FL_LEDGER_UNITS};
-	struct fl_dp_record rec = {.mechanism = FL_DP_MECHANISM,
-	                           .accountant = FL_DP_ACCOUNTANT,
-	                           .releases = 4,
-	                           .threshold = 3,
-	                           .gradient_clip = final_gradient_clip,
-	                           .partners = &me,
-	                           .n_partners = 1};
-	struct fl_model *m = NULL;
 	uint8_t *file = NULL, *signed_file = NULL, *frame = NULL;
 	size_t flen = 0, slen = 0, len = 0;
 
-	assert_int_equal(fl_model_new(FX->s, &m), 0);
-	if (clip > 0) /* 0: no privacy record */
-		assert_int_equal(fl_model_set_privacy(m, &rec), 0);
 	assert_int_equal(fl_model_encode(m, &file, &flen), 0);
 	assert_int_equal(
 	        fl_model_file_sign(file, flen, P("coord.key"), P("coord.crt"), &signed_file, &slen),
 	        0);
 	fl_fednode_set_output(t->n, P("ca/ca.crt"), NULL, out);
-	round_ref(&ref, FED, 3);
+	round_ref(&ref, FED, round);
 	fm.ref = &ref;
 	fm.model_file.data = signed_file;
 	fm.model_file.len = slen;
@@ -1909,6 +1907,39 @@ static void send_final(struct tnode *t, double clip, const char *out, int expect
 	free(frame);
 	free(signed_file);
 	free(file);
+}
+
+/* The privacy record of a node with privacy_epsilon 1 and clip `clip`. */
+static void final_record(double clip, struct fl_dp_partner *me, struct fl_dp_record *rec)
+{
+	*me = (struct fl_dp_partner){.partner = ME,
+	                             .epsilon = 1,
+	                             .delta = 1e-6,
+	                             .releases = 30,
+	                             .clip = clip,
+	                             .max_colluders = 1,
+	                             .rho = floor(fl_dp_rho_budget(1, 1e-6) * FL_LEDGER_UNITS) /
+	                                    FL_LEDGER_UNITS};
+	*rec = (struct fl_dp_record){.mechanism = FL_DP_MECHANISM,
+	                             .accountant = FL_DP_ACCOUNTANT,
+	                             .releases = 4,
+	                             .threshold = 3,
+	                             .gradient_clip = final_gradient_clip,
+	                             .partners = me,
+	                             .n_partners = 1};
+}
+
+static void send_final(struct tnode *t, double clip, const char *out, int expect)
+{
+	struct fl_dp_partner me;
+	struct fl_dp_record rec;
+	struct fl_model *m = NULL;
+
+	final_record(clip, &me, &rec);
+	assert_int_equal(fl_model_new(FX->s, &m), 0);
+	if (clip > 0) /* 0: no privacy record */
+		assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	deliver_model(t, m, 3, out, expect);
 	fl_model_free(m);
 }
 
@@ -2790,13 +2821,9 @@ static void test_knots_noise(void **state)
  */
 static void send_knots_final(struct tnode *t, const double *knots, const char *out, int expect)
 {
-	Fedlead__Wire__Envelope env = FEDLEAD__WIRE__ENVELOPE__INIT;
-	Fedlead__Wire__FinalModel fm = FEDLEAD__WIRE__FINAL_MODEL__INIT;
-	Fedlead__Wire__RoundRef ref;
 	struct fl_schema *s = NULL;
 	struct fl_model *m = NULL;
-	uint8_t *file = NULL, *signed_file = NULL, *frame = NULL;
-	size_t flen = 0, slen = 0, len = 0, at = 0;
+	size_t at = 0;
 
 	assert_int_equal(fl_schema_parse(FX->s->canonical, strlen(FX->s->canonical), "s", &s), 0);
 	for (size_t i = 0; i < s->n_features; i++)
@@ -2806,22 +2833,7 @@ static void send_knots_final(struct tnode *t, const double *knots, const char *o
 			at += s->features[i].n_knots;
 		}
 	assert_int_equal(fl_model_new(s, &m), 0);
-	assert_int_equal(fl_model_encode(m, &file, &flen), 0);
-	assert_int_equal(
-	        fl_model_file_sign(file, flen, P("coord.key"), P("coord.crt"), &signed_file, &slen),
-	        0);
-	fl_fednode_set_output(t->n, P("ca/ca.crt"), NULL, out);
-	round_ref(&ref, FED, 9);
-	fm.ref = &ref;
-	fm.model_file.data = signed_file;
-	fm.model_file.len = slen;
-	env.body_case = FEDLEAD__WIRE__ENVELOPE__BODY_FINAL_MODEL;
-	env.final_model = &fm;
-	assert_int_equal(fl_fednode_input(t->n, "c", &env, &frame, &len), expect);
-	assert_non_null(frame);
-	free(frame);
-	free(signed_file);
-	free(file);
+	deliver_model(t, m, 9, out, expect);
 	fl_model_free(m);
 	fl_schema_free(s);
 }
@@ -2879,6 +2891,126 @@ static void test_final_model_knots(void **state)
 	restore_schema(&sw);
 }
 
+/*
+ * A node saves a final model only when every feature its schema declares
+ * monotone has its effect in the declared direction (the solver's
+ * constraint, checked from the weights: fl_spline_monotone_verify()), with
+ * or without differential privacy: here MGODPR a spline on the knots 0,
+ * 3, 6, 9, "increasing", and MAANTHUI a plain value, "decreasing". A
+ * model whose spline weights fall by 0.25 log-odds between B-splines 2
+ * and 3 is refused naming the feature and nothing is written; so is one
+ * whose MAANTHUI weight is positive; a fall within the rounding tolerance
+ * (1e-12) is saved.
+ */
+static void monotone_edit(json_t *f, const char *name)
+{
+	if (strcmp(name, "MGODPR") == 0) {
+		json_object_set_new(f, "transform", json_string("spline"));
+		json_object_set_new(f, "knots", json_pack("[iiii]", 0, 3, 6, 9));
+		json_object_set_new(f, "monotone", json_string("increasing"));
+	} else if (strcmp(name, "MAANTHUI") == 0) {
+		json_object_set_new(f, "monotone", json_string("decreasing"));
+	}
+}
+
+/* A model of FX->s whose MGODPR block is M u (its increments u, from the
+ * schema's own constraint maps), MAANTHUI's weight `plain`; with the
+ * privacy record of clip `clip` when clip > 0. */
+static struct fl_model *monotone_model(const double *u, double plain, double clip)
+{
+	struct fl_solver_bounds *b = NULL;
+	struct fl_dp_partner me;
+	struct fl_dp_record rec;
+	struct fl_model *m = NULL;
+
+	assert_int_equal(fl_model_new(FX->s, &m), 0);
+	assert_int_equal(fl_spline_bounds(FX->s, &b), 0);
+	assert_int_equal(b->n_blocks, 2);
+	for (size_t k = 0; k < b->n_blocks; k++) {
+		const struct fl_solver_block *bk = &b->blocks[k];
+
+		for (size_t i = 0; i < bk->n; i++) {
+			double t = 0;
+
+			for (size_t j = 0; j < bk->n; j++)
+				t += bk->M[i * bk->n + j] * (bk->n == 1 ? -plain : u[j]);
+			m->w[bk->offset + i] = t;
+		}
+	}
+	fl_spline_bounds_free(b);
+	if (clip > 0) {
+		final_record(clip, &me, &rec);
+		assert_int_equal(fl_model_set_privacy(m, &rec), 0);
+	}
+	return m;
+}
+
+/* A node of policy pol (privacy record of clip `clip` in the models when
+ * clip > 0) refuses the two models that break the constraints, naming
+ * the feature, and saves the one within the tolerance. */
+static void final_monotone_node(const struct fl_node_policy *pol, const char *name, double clip,
+                                const char *out)
+{
+	const double bad[6] = {0, 1, 1, -0.25, 1, 1}, edge[6] = {0, 1, 1, -1e-12, 1, 1};
+	const double good[6] = {0.5, 0, 2, 0, 1, 0};
+	struct tnode t;
+	struct fl_model *m;
+
+	tnode_start(&t, pol, name);
+	join(&t, FED);
+	m = monotone_model(bad, -0.5, clip);
+	deliver_model(&t, m, 3, out, FL_ERR_AUTH);
+	fl_model_free(m);
+	assert_string_equal(fl_errmsg(), "monotone: feature \"MGODPR\" is declared \"monotone\": "
+	                                 "\"increasing\", but the model's B-spline weights 2 and 3 "
+	                                 "make its effect fall by 0.25 log-odds (tolerance "
+	                                 "4.75e-09)");
+	assert_int_equal(access(out, F_OK), -1);
+	m = monotone_model(good, 0.5, clip);
+	deliver_model(&t, m, 3, out, FL_ERR_AUTH);
+	fl_model_free(m);
+	assert_string_equal(fl_errmsg(), "monotone: feature \"MAANTHUI\" is declared \"monotone\": "
+	                                 "\"decreasing\", but its weight in the model is 0.5, so "
+	                                 "its effect rises");
+	assert_int_equal(access(out, F_OK), -1);
+	m = monotone_model(edge, -0.5, clip);
+	deliver_model(&t, m, 3, out, FL_FEDNODE_DONE);
+	fl_model_free(m);
+	assert_int_equal(access(out, F_OK), 0);
+	assert_int_equal(unlink(out), 0);
+	tnode_free(&t);
+}
+
+static void test_final_model_monotone(void **state)
+{
+	struct swapped sw;
+	struct fl_node_policy pol;
+	char out[160], ledger[160];
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final-monotone.fdl", pki_dir);
+	use_edited_schema(&sw, "monotone.json", monotone_edit);
+
+	/* Without differential privacy. */
+	fl_node_policy_default(&pol);
+	pol.allow_plaintext = 1;
+	final_monotone_node(&pol, "final-mono", 0, out);
+	/* With differential privacy: the privacy record matches, the curve
+	 * does not. */
+	fl_node_policy_default(&pol);
+	pol.privacy.epsilon = 1;
+	pol.privacy.releases = 30;
+	pol.privacy.clip = 3;
+	snprintf(ledger, sizeof(ledger), "%s/final-mono-dp.ledger", FX->dir);
+	pol.privacy.ledger = ledger;
+	final_monotone_node(&pol, "final-mono-dp", 3, out);
+	restore_schema(&sw);
+	pki_teardown(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2920,6 +3052,7 @@ int main(void)
 	        cmocka_unit_test(test_eval_grid_edge),
 	        cmocka_unit_test(test_knots_noise),
 	        cmocka_unit_test(test_final_model_knots),
+	        cmocka_unit_test(test_final_model_monotone),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);

@@ -1354,21 +1354,37 @@ static void assert_monotone_effect(const struct fl_model *m, const char *name, d
 static void resume_everywhere(const struct fixture *fx, const struct fl_coord_settings *s,
                               size_t step);
 
+/* sp and plain (copies of the fixture) get the CoIL rows under
+ * monotone_schema(1) and monotone_schema(0). */
+static void monotone_fixtures(struct fixture *sp, struct fixture *plain)
+{
+	struct fl_load_report lrep;
+
+	sp->s = monotone_schema(1);
+	plain->s = monotone_schema(0);
+	if (fl_dataset_load(sp->s, COIL_DATA, FL_BAD_ROWS_FAIL, &sp->raw, &lrep) != 0 ||
+	    fl_dataset_load(plain->s, COIL_DATA, FL_BAD_ROWS_FAIL, &plain->raw, &lrep) != 0)
+		fail_msg("load: %s", fl_errmsg());
+}
+
+static void monotone_fixtures_free(struct fixture *sp, struct fixture *plain)
+{
+	fl_dataset_free(sp->raw);
+	fl_dataset_free(plain->raw);
+	fl_schema_free(sp->s);
+	fl_schema_free(plain->s);
+}
+
 static void test_monotone_newton_equals_pooled(void **state)
 {
 	struct fixture *fx = *state, sp = *fx, plain = *fx;
-	struct fl_load_report lrep;
 	struct fl_coord_settings s;
 	struct fl_train_report rep, prep;
 	struct fl_model *fed, *pool, *free_pool;
 	struct harness *h;
 	double rel, rel_free;
 
-	sp.s = monotone_schema(1);
-	plain.s = monotone_schema(0);
-	if (fl_dataset_load(sp.s, COIL_DATA, FL_BAD_ROWS_FAIL, &sp.raw, &lrep) != 0 ||
-	    fl_dataset_load(plain.s, COIL_DATA, FL_BAD_ROWS_FAIL, &plain.raw, &lrep) != 0)
-		fail_msg("load: %s", fl_errmsg());
+	monotone_fixtures(&sp, &plain);
 	settings_default(&s);
 	s.algorithm = FL_FED_NEWTON;
 	s.max_iterations = 100;
@@ -1415,10 +1431,64 @@ static void test_monotone_newton_equals_pooled(void **state)
 		                                 "the newton solver only, not by fedavg; train "
 		                                 "with newton or remove it");
 	}
-	fl_dataset_free(sp.raw);
-	fl_dataset_free(plain.raw);
-	fl_schema_free(sp.s);
-	fl_schema_free(plain.s);
+	monotone_fixtures_free(&sp, &plain);
+}
+
+/*
+ * "monotone" under the differential privacy plan (these nodes add no
+ * noise, so the run is deterministic): each of the plan's full Newton
+ * steps is the quadratic model's minimum over the constraints
+ * (fl_solver_qp(), post-processing of the same released sums), and the
+ * model keeps every monotone curve, beyond the knots too. The plan
+ * without the constraints gives a model that breaks them on these data,
+ * so they bind; the same Welcome, the same releases (4 evaluations, the
+ * Hessian in the first). A coordinator restarted from any checkpoint ends
+ * with the same weights bit for bit. FedAvg still refuses such a schema
+ * (test_monotone_newton_equals_pooled()).
+ */
+static void test_privacy_monotone(void **state)
+{
+	struct fixture *fx = *state, sp = *fx, plain = *fx;
+	struct fl_coord_settings s;
+	struct fl_model *fed, *free_fed;
+	struct harness *h;
+
+	monotone_fixtures(&sp, &plain);
+	settings_default(&s);
+	s.privacy = 1;
+	s.max_iterations = 4;
+	h = harness_new(&sp, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	fed = sealed_model(h);
+	for (int i = 0; i < NP; i++) {
+		assert_int_equal(h->plan_releases[i], 1 + 4);
+		assert_int_equal(h->eval_tasks[i], 4);
+		assert_int_equal(h->hess_tasks[i], 1);
+	}
+	assert_int_equal(fed->prov.iterations, 4);
+	harness_free(h);
+	h = harness_new(&plain, &s);
+	run_to_end(h);
+	assert_done(h, 7);
+	free_fed = sealed_model(h);
+	harness_free(h);
+	printf("  privacy plan, monotone: constrained vs unconstrained %.3e\n",
+	       rel_diff(fed->w, free_fed->w, sp.s->dim));
+	/* Without the constraints the plan's model breaks them... */
+	assert_int_equal(fl_spline_monotone_verify(sp.s, free_fed->w), FL_ERR_DATA);
+	/* ...with them it keeps them, as the nodes check, and on the curve. */
+	if (fl_spline_monotone_verify(sp.s, fed->w) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_monotone_effect(fed, "MGODPR", -1, -3, 12);
+	assert_monotone_effect(fed, "MRELGE", 1, -3, 12);
+	assert_monotone_effect(fed, "MGEMOMV", -1, 0, 8);
+	fl_model_free(fed);
+	fl_model_free(free_fed);
+
+	/* Restarted from every checkpoint: the same weights, bit for bit. */
+	resume_everywhere(&sp, &s, 1);
+	monotone_fixtures_free(&sp, &plain);
 }
 
 static void test_lbfgs_equals_pooled(void **state)
@@ -3154,6 +3224,7 @@ int main(void)
 	        cmocka_unit_test(test_knots_refused),
 	        cmocka_unit_test(test_resume_knots),
 	        cmocka_unit_test(test_monotone_newton_equals_pooled),
+	        cmocka_unit_test(test_privacy_monotone),
 	        cmocka_unit_test(test_lbfgs_equals_pooled),
 	        cmocka_unit_test(test_fedavg_defaults),
 	        cmocka_unit_test(test_fedavg_within_one_percent),

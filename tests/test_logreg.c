@@ -17,6 +17,7 @@
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
 #include "fedlead/logreg.h"
+#include "support/gauss.h"
 
 /* ---- independent helpers ------------------------------------------------ */
 
@@ -1386,6 +1387,321 @@ static void test_checkpoint_failed_solver(void **state)
 	free(buf);
 }
 
+/* ---- the quadratic model's minimum over shape constraints (fl_solver_qp) ---- */
+
+/* A hand-worked case: d = 3, the intercept free and a block of two
+ * weights both held >= 0 (M = I). q = g'w + w'Bw / 2 from w0 = 0 with
+ * B = [[2, 0, 0], [0, 2, 1], [0, 1, 2]], g = (-2, 4, -1). Unconstrained:
+ * w = -B^-1 g = (1, -3, 2), w_1 < 0. With w_1 = 0: q(w_2) = -w_2 + w_2^2,
+ * so w_2 = 1/2, and w_1's gradient 4 + 1/2 = 4.5 > 0 keeps it at 0: the
+ * optimum is (1, 0, 1/2). */
+static const double I2[4] = {1, 0, 0, 1};
+
+static void test_qp_hand_worked(void **state)
+{
+	const double B[9] = {2, 0, 0, 0, 2, 1, 0, 1, 2}, g[3] = {-2, 4, -1}, w0[3] = {0};
+	const struct fl_solver_block blk = {1, 2, 0, I2, I2};
+	const struct fl_solver_bounds b = {1, &blk};
+	struct fl_qp_status st;
+	double w[3];
+
+	(void)state;
+	assert_int_equal(fl_solver_qp(3, NULL, B, g, w0, w, &st), 0);
+	assert_true(fabs(w[0] - 1) < 1e-15 && fabs(w[1] + 3) < 1e-14 && fabs(w[2] - 2) < 1e-14);
+	assert_int_equal(fl_solver_qp(3, &b, B, g, w0, w, &st), 0);
+	assert_true(st.converged);
+	assert_int_equal(st.n_bound, 2);
+	assert_int_equal(st.n_held, 1);
+	assert_true(fabs(w[0] - 1) < 1e-15);
+	assert_true(w[1] == 0); /* held at its bound exactly */
+	assert_true(fabs(w[2] - 0.5) < 1e-15);
+	assert_true(st.kkt < 1e-14);
+}
+
+/* Isotonic regression: B = I, w0 = 0 and g = -t make q = |w - t|^2 / 2
+ * (up to a constant), and with the block's weights beta = C u (C the
+ * cumulative sums, u[1..] >= 0) the optimum is t's increasing fit by
+ * pooling adjacent violators: t = (3, 1, 2) pools 3 and 1 to 2, then 2
+ * and 2: (2, 2, 2); t = (1, 4, 2, 5) gives (1, 3, 3, 5). */
+static void test_qp_isotonic(void **state)
+{
+	const double C3[9] = {1, 0, 0, 1, 1, 0, 1, 1, 1}, D3[9] = {1, 0, 0, -1, 1, 0, 0, -1, 1};
+	const double C4[16] = {1, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1};
+	const double D4[16] = {1, 0, 0, 0, -1, 1, 0, 0, 0, -1, 1, 0, 0, 0, -1, 1};
+	const struct fl_solver_block b3 = {1, 3, 1, C3, D3}, b4 = {1, 4, 1, C4, D4};
+	const struct fl_solver_bounds bb3 = {1, &b3}, bb4 = {1, &b4};
+	double B[25] = {0}, g3[4] = {-0.5, -3, -1, -2}, g4[5] = {0, -1, -4, -2, -5}, w0[5] = {0};
+	double w[5], want4[5] = {0, 1, 3, 3, 5};
+	struct fl_qp_status st;
+
+	(void)state;
+	for (size_t j = 0; j < 4; j++)
+		B[j * 4 + j] = 1;
+	assert_int_equal(fl_solver_qp(4, &bb3, B, g3, w0, w, &st), 0);
+	assert_true(st.converged);
+	assert_true(fabs(w[0] - 0.5) < 1e-15);
+	for (size_t j = 1; j < 4; j++)
+		assert_true(fabs(w[j] - 2) < 1e-14);
+	memset(B, 0, sizeof(B));
+	for (size_t j = 0; j < 5; j++)
+		B[j * 5 + j] = 1;
+	assert_int_equal(fl_solver_qp(5, &bb4, B, g4, w0, w, &st), 0);
+	assert_true(st.converged);
+	assert_int_equal(st.n_held, 1);
+	for (size_t j = 0; j < 5; j++)
+		assert_true(fabs(w[j] - want4[j]) < 1e-14);
+}
+
+/*
+ * Random problems with two blocks of random unit lower-triangular maps M
+ * (d = 9: the intercept, a block of 4 with one free coordinate, a free
+ * weight, a block of 3 with none free), B a random positive definite
+ * matrix, g and w0 random. Against an independent solution: every one of
+ * the 2^6 ways of holding the bound coordinates at 0 is solved here by
+ * Gaussian elimination in u (A = T'BT, c = T'g written out here), and the
+ * one that satisfies the KKT conditions (the bound coordinates >= 0, the
+ * held ones' gradients >= 0) is the optimum, unique as q is strictly
+ * convex. fl_solver_qp's weights equal it to 1e-9, and its own KKT
+ * residual is small.
+ */
+static void test_qp_against_enumeration(void **state)
+{
+	enum { D = 9, NB = 6 };
+	const size_t off[2] = {1, 6}, n[2] = {4, 3}, nfree[2] = {1, 0};
+	double M[2][16], Mi[2][16], T[D * D], B[D * D], A[D * D], c[D], u0[D], g[D], w0[D];
+	double w[D], best[D];
+	size_t bnd[NB], nb = 0;
+	struct fl_solver_block blk[2];
+	struct fl_solver_bounds b = {2, blk};
+	struct fl_qp_status st;
+	int held_total = 0;
+
+	(void)state;
+	lcg_state = 20261206;
+	for (int trial = 0; trial < 40; trial++) {
+		int found = 0;
+
+		nb = 0;
+		memset(T, 0, sizeof(T));
+		for (size_t j = 0; j < D; j++)
+			T[j * D + j] = 1;
+		for (int k = 0; k < 2; k++) {
+			size_t m = n[k];
+
+			/* M unit lower triangular, Mi its inverse by forward
+			 * substitution. */
+			for (size_t i = 0; i < m; i++)
+				for (size_t j = 0; j < m; j++)
+					M[k][i * m + j] = i == j ? 1 : i > j ? lcg_normal() : 0;
+			for (size_t j = 0; j < m; j++)
+				for (size_t i = 0; i < m; i++) {
+					double t = i == j ? 1 : 0;
+
+					for (size_t q = 0; q < i; q++)
+						t -= M[k][i * m + q] * Mi[k][q * m + j];
+					Mi[k][i * m + j] = t;
+				}
+			blk[k] = (struct fl_solver_block){off[k], m, nfree[k], M[k], Mi[k]};
+			for (size_t i = 0; i < m; i++)
+				for (size_t j = 0; j < m; j++)
+					T[(off[k] + i) * D + off[k] + j] = M[k][i * m + j];
+			for (size_t i = nfree[k]; i < m; i++)
+				bnd[nb++] = off[k] + i;
+		}
+		/* B = R R' + I / 2, random. */
+		{
+			double R[D * D];
+
+			for (size_t i = 0; i < D * D; i++)
+				R[i] = lcg_normal();
+			for (size_t i = 0; i < D; i++)
+				for (size_t j = 0; j < D; j++) {
+					double t = i == j ? 0.5 : 0;
+
+					for (size_t q = 0; q < D; q++)
+						t += R[i * D + q] * R[j * D + q];
+					B[i * D + j] = t;
+				}
+		}
+		for (size_t j = 0; j < D; j++) {
+			g[j] = 3 * lcg_normal();
+			w0[j] = lcg_normal();
+		}
+		/* A = T'BT, c = T'g, u0 = T^-1 w0 (by elimination). */
+		for (size_t i = 0; i < D; i++)
+			for (size_t j = 0; j < D; j++) {
+				double t = 0;
+
+				for (size_t p = 0; p < D; p++)
+					for (size_t q = 0; q < D; q++)
+						t += T[p * D + i] * B[p * D + q] * T[q * D + j];
+				A[i * D + j] = t;
+			}
+		for (size_t i = 0; i < D; i++) {
+			c[i] = 0;
+			for (size_t p = 0; p < D; p++)
+				c[i] += T[p * D + i] * g[p];
+		}
+		{
+			double Tc[D * D];
+
+			memcpy(Tc, T, sizeof(T));
+			memcpy(u0, w0, sizeof(u0));
+			gauss_solve(Tc, u0, D);
+		}
+		for (unsigned set = 0; set < 1u << NB; set++) {
+			unsigned char held[D] = {0};
+			size_t fr[D], nf = 0;
+			double F[D * D], y[D], u[D], r[D];
+			int ok = 1;
+
+			for (size_t q = 0; q < NB; q++)
+				held[bnd[q]] = (set >> q) & 1;
+			for (size_t j = 0; j < D; j++)
+				if (!held[j])
+					fr[nf++] = j;
+			/* A_FF u_F = A_FF u0_F + A_FH u0_H - c_F */
+			for (size_t a = 0; a < nf; a++) {
+				y[a] = -c[fr[a]];
+				for (size_t j = 0; j < D; j++)
+					y[a] += A[fr[a] * D + j] * u0[j];
+				for (size_t e = 0; e < nf; e++)
+					F[a * nf + e] = A[fr[a] * D + fr[e]];
+			}
+			gauss_solve(F, y, nf);
+			memset(u, 0, sizeof(u));
+			for (size_t a = 0; a < nf; a++)
+				u[fr[a]] = y[a];
+			for (size_t i = 0; i < D; i++) {
+				r[i] = c[i];
+				for (size_t j = 0; j < D; j++)
+					r[i] += A[i * D + j] * (u[j] - u0[j]);
+			}
+			for (size_t q = 0; q < NB; q++)
+				ok &= held[bnd[q]] ? r[bnd[q]] >= 0 : u[bnd[q]] >= 0;
+			if (!ok)
+				continue;
+			assert_false(found);
+			found = 1;
+			held_total += __builtin_popcount(set);
+			for (size_t i = 0; i < D; i++) {
+				best[i] = 0;
+				for (size_t j = 0; j < D; j++)
+					best[i] += T[i * D + j] * u[j];
+			}
+		}
+		assert_true(found);
+		assert_int_equal(fl_solver_qp(D, &b, B, g, w0, w, &st), 0);
+		assert_true(st.converged);
+		for (size_t j = 0; j < D; j++)
+			if (fabs(w[j] - best[j]) > 1e-9 * (1 + fabs(best[j])))
+				fail_msg("trial %d: w[%zu] = %.17g, the enumeration's %.17g", trial,
+				         j, w[j], best[j]);
+		assert_true(st.kkt <= 1e-9 * (1 + st.tol / 1e-10));
+	}
+	/* The constraints bound in many of the trials, not in none. */
+	printf("  qp: %d bound coordinates held at 0 over 40 trials\n", held_total);
+	assert_true(held_total >= 20);
+}
+
+/*
+ * Without blocks the step is Newton's, w = w0 - B^-1 g, the arithmetic of
+ * the differential privacy plan's step before shape constraints (a copy
+ * of B, -g solved in place, w0 added): the same bits. With blocks whose
+ * bounds do not bind, the same point to rounding.
+ */
+static void newton_step(size_t d, const double *B, const double *g, const double *w0, double *w)
+{
+	double *F = malloc(d * d * sizeof(double));
+
+	assert_non_null(F);
+	memcpy(F, B, d * d * sizeof(double));
+	for (size_t j = 0; j < d; j++)
+		w[j] = -g[j];
+	assert_int_equal(fl_linalg_spd_solve(F, d, w), 0);
+	for (size_t j = 0; j < d; j++)
+		w[j] += w0[j];
+	free(F);
+}
+
+static void test_qp_unconstrained_is_newton(void **state)
+{
+	enum { D = 6 };
+	double B[D * D], g[D], w0[D], w[D], ref[D];
+	const double C2[4] = {1, 0, 1, 1}, D2[4] = {1, 0, -1, 1};
+	const struct fl_solver_block blk = {2, 2, 1, C2, D2};
+	const struct fl_solver_bounds b = {1, &blk};
+	struct fl_qp_status st;
+
+	(void)state;
+	lcg_state = 7;
+	for (size_t i = 0; i < D; i++)
+		for (size_t j = 0; j <= i; j++)
+			B[i * D + j] = B[j * D + i] =
+			        i == j ? 4 + lcg_uniform() : 0.3 * lcg_normal();
+	for (size_t j = 0; j < D; j++) {
+		g[j] = lcg_normal();
+		w0[j] = lcg_normal();
+	}
+	newton_step(D, B, g, w0, ref);
+	assert_int_equal(fl_solver_qp(D, NULL, B, g, w0, w, &st), 0);
+	assert_memory_equal(w, ref, sizeof(w));
+	assert_true(st.converged);
+	/* The block's increment w_3 - w_2 >= 0 holds at the Newton point
+	 * (made so by choosing w0): the bounds change nothing. */
+	w0[3] = w0[2] + 10;
+	newton_step(D, B, g, w0, ref);
+	assert_true(ref[3] - ref[2] > 1);
+	assert_int_equal(fl_solver_qp(D, &b, B, g, w0, w, &st), 0);
+	assert_true(st.converged);
+	assert_int_equal(st.n_held, 0);
+	for (size_t j = 0; j < D; j++)
+		assert_true(fabs(w[j] - ref[j]) < 1e-13 * (1 + fabs(ref[j])));
+}
+
+/*
+ * A face whose matrix is singular in doubles (B's block [[1, 1], [1, 1]]):
+ * Cholesky fails on it, the ridge lets the method go on, and since every
+ * later step on that face is ridged too it stops at the cap, 8 (2 + 1) =
+ * 24 iterations, saying it did not converge, at a feasible point that is
+ * a minimum: from w0 = (0, 1/4, 1/4), both weights free, q = -(s - 1/2) +
+ * (s - 1/2)^2 / 2 in s = w1 + w2 is least on s = 3/2.
+ */
+static void test_qp_singular_face(void **state)
+{
+	const double B[9] = {1, 0, 0, 0, 1, 1, 0, 1, 1}, g[3] = {0, -1, -1};
+	const double w0[3] = {0, 0.25, 0.25};
+	const struct fl_solver_block blk = {1, 2, 0, I2, I2};
+	const struct fl_solver_bounds b = {1, &blk};
+	struct fl_qp_status st;
+	double w[3];
+
+	(void)state;
+	assert_int_equal(fl_solver_qp(3, &b, B, g, w0, w, &st), 0);
+	assert_false(st.converged);
+	assert_int_equal(st.iterations, 24);
+	assert_true(w[0] == 0 && w[1] >= 0 && w[2] >= 0);
+	assert_true(fabs(w[1] + w[2] - 1.5) < 1e-9);
+}
+
+/* Errors name what is wrong. */
+static void test_qp_errors(void **state)
+{
+	const double B[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, w0[3] = {0};
+	double g[3] = {1, 1, 1}, w[3];
+	const struct fl_solver_block wide = {2, 2, 0, I2, I2}, ok = {1, 2, 0, I2, I2};
+	const struct fl_solver_bounds bw = {1, &wide}, bo = {1, &ok};
+	struct fl_qp_status st;
+
+	(void)state;
+	assert_int_equal(fl_solver_qp(3, &bw, B, g, w0, w, &st), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "solver: constrained block 0 (columns 2 to 4) does not "
+	                                 "fit 3 coefficients");
+	g[1] = NAN;
+	assert_int_equal(fl_solver_qp(3, &bo, B, g, w0, w, &st), FL_ERR_NUMERIC);
+	assert_string_equal(fl_errmsg(), "solver: the quadratic model is not finite");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1415,6 +1731,12 @@ int main(void)
 	        cmocka_unit_test(test_checkpoint_version1_newton),
 	        cmocka_unit_test(test_checkpoint_byte_flips),
 	        cmocka_unit_test(test_checkpoint_failed_solver),
+	        cmocka_unit_test(test_qp_hand_worked),
+	        cmocka_unit_test(test_qp_isotonic),
+	        cmocka_unit_test(test_qp_against_enumeration),
+	        cmocka_unit_test(test_qp_unconstrained_is_newton),
+	        cmocka_unit_test(test_qp_singular_face),
+	        cmocka_unit_test(test_qp_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include "fedlead/schema.h"
 #include "fedlead/spline.h"
 #include "fedlead/train.h"
+#include "support/gauss.h"
 
 #define ORIGIN "t.json"
 
@@ -169,40 +170,6 @@ static void test_layout_and_names(void **state)
 	fl_schema_free(s);
 }
 
-/* Solves A x = b (n x n, Gaussian elimination with partial pivoting),
- * written here so the check does not use the code under test. */
-static void solve(double *A, double *b, size_t n)
-{
-	for (size_t c = 0; c < n; c++) {
-		size_t p = c;
-
-		for (size_t i = c + 1; i < n; i++)
-			if (fabs(A[i * n + c]) > fabs(A[p * n + c]))
-				p = i;
-		for (size_t k = 0; k < n; k++) {
-			double t = A[c * n + k];
-
-			A[c * n + k] = A[p * n + k];
-			A[p * n + k] = t;
-		}
-		double t = b[c];
-		b[c] = b[p];
-		b[p] = t;
-		for (size_t i = c + 1; i < n; i++) {
-			double f = A[i * n + c] / A[c * n + c];
-
-			for (size_t k = c; k < n; k++)
-				A[i * n + k] -= f * A[c * n + k];
-			b[i] -= f * b[c];
-		}
-	}
-	for (size_t i = n; i-- > 0;) {
-		for (size_t k = i + 1; k < n; k++)
-			b[i] -= A[i * n + k] * b[k];
-		b[i] /= A[i * n + i];
-	}
-}
-
 /*
  * With the two knots 0 and 1 the cubic B-splines are the Bernstein
  * polynomials: at 0.5 they are (1, 3, 3, 1) / 8. The encoded columns c are
@@ -229,7 +196,7 @@ static void test_spline_columns(void **state)
 			P[i * 4 + j] += i == j ? FL_SPLINE_RIDGE : 0;
 		}
 	memcpy(pb, b, sizeof(b));
-	solve(P, pb, 4);
+	gauss_solve(P, pb, 4);
 	for (size_t i = 0; i < 4; i++) {
 		want += b[i] * pb[i];
 		got += x[i] * x[i];

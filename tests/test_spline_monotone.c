@@ -7,7 +7,9 @@
  * the constrained optimum satisfies the KKT conditions, checked here from
  * the rows with this file's own arithmetic; --explain's curve is
  * monotone; the model file keeps the constraint; solvers that cannot
- * enforce it refuse it with the exact message.
+ * enforce it refuse it with the exact message; the check a node makes of
+ * a final model's weights (fl_spline_monotone_verify()) refuses them
+ * beyond its tolerance, naming the feature.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -521,6 +523,50 @@ static void test_refusals(void **state)
 	unlink(path);
 }
 
+/*
+ * fl_spline_monotone_verify(), the check each node makes of a final
+ * model: bins "a" declared decreasing (its bin weights must not rise) and
+ * plain "b" declared increasing (its weight not negative). A rise of 0.2
+ * between bins 1 and 2 is refused naming the feature, the bins and the
+ * tolerance 1e-9 (1 + 1) = 2e-9; a rise of 1e-9 is within it, one of
+ * 3e-9 is not; b's negative weight is refused.
+ */
+static void test_verify(void **state)
+{
+	const char *json = HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": "
+	                        "\"bins\", \"knots\": [0, 5, 10, 15], \"monotone\": "
+	                        "\"decreasing\"}, {\"name\": \"b\", \"type\": \"numeric\", "
+	                        "\"monotone\": \"increasing\"}]}";
+	struct fl_schema *s = parse_ok(json);
+	size_t a = s->features[0].enc_offset, b = s->features[1].enc_offset;
+	double *w = calloc(s->dim, sizeof(double));
+
+	(void)state;
+	assert_non_null(w);
+	w[a] = 1;
+	w[a + 1] = 0.5;
+	w[a + 2] = 0.5;
+	w[b] = 0.1;
+	assert_int_equal(fl_spline_monotone_verify(s, w), 0);
+	w[a + 2] = 0.5 + 1e-9;
+	assert_int_equal(fl_spline_monotone_verify(s, w), 0);
+	w[a + 2] = 0.5 + 3e-9;
+	assert_int_equal(fl_spline_monotone_verify(s, w), FL_ERR_DATA);
+	w[a + 2] = 0.7;
+	assert_int_equal(fl_spline_monotone_verify(s, w), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "feature \"a\" is declared \"monotone\": \"decreasing\", "
+	                                 "but the model's bin weights 1 and 2 make its effect "
+	                                 "rise by 0.2 log-odds (tolerance 2e-09)");
+	w[a + 2] = 0.5;
+	w[b] = -0.1;
+	assert_int_equal(fl_spline_monotone_verify(s, w), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), "feature \"b\" is declared \"monotone\": \"increasing\", "
+	                                 "but its weight in the model is -0.1, so its effect "
+	                                 "falls");
+	free(w);
+	fl_schema_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +581,7 @@ int main(void)
 	        cmocka_unit_test(test_sign_plain),
 	        cmocka_unit_test(test_sign_log1p),
 	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_verify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

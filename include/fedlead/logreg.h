@@ -52,6 +52,47 @@ struct fl_solver_bounds {
 	const struct fl_solver_block *blocks;
 };
 
+/*
+ * The minimum of a quadratic model over the shape constraints: w minimises
+ *   q(w) = g'(w - w0) + 1/2 (w - w0)' B (w - w0)
+ * over the w whose coordinates u (w_B = M u_B in each block of b, as
+ * above) keep u_B[n_free..n) >= 0. B is d x d, symmetric and positive
+ * definite (not changed); g, w0 and w are d doubles (w0 need not keep the
+ * bounds). This is the step of a Newton method whose Hessian B is fixed
+ * (the differential privacy plan's, coord_train.c), post-processing of
+ * B and g only.
+ *
+ * Without blocks (b NULL or empty) it is Newton's full step w = w0 -
+ * B^-1 g, by a Cholesky solve, the same arithmetic bit for bit as the
+ * step without shape constraints. With blocks, a primal active-set method
+ * in u (solver_bounds.c) that ends at the constrained minimum in exact
+ * arithmetic: bound coordinates at 0 exactly or above it, the free
+ * coordinates at the minimum of their face (a Cholesky solve), and every
+ * held coordinate's gradient at least -tol, tol = 1e-10 times the largest
+ * gradient in u where it starts. A face whose matrix fails Cholesky in
+ * rounding gets the growing ridge of the projected Newton direction (a
+ * shorter step, which the next iteration continues). It takes at most
+ * 8 (n + 1) iterations, n the bound coordinates; past that it stops at the
+ * feasible point reached, whose model value is not above that of w0
+ * moved onto the bounds (u clamped at 0), with converged 0.
+ * Deterministic: the same inputs give the same w bit for bit.
+ *
+ * Returns 0; FL_ERR_INVALID naming a block that does not fit;
+ * FL_ERR_NUMERIC "solver: the quadratic model is not finite" or "...
+ * is not positive definite on the free coordinates" (or the Cholesky
+ * solve's error without blocks); FL_ERR_NOMEM. *st is set in every case.
+ */
+struct fl_qp_status {
+	int iterations; /* active-set iterations (0 without blocks) */
+	int converged;  /* the KKT conditions hold to tol */
+	size_t n_bound; /* coordinates held >= 0 */
+	size_t n_held;  /* of them, held at 0 in the solution */
+	double kkt;     /* the largest KKT residual in u (see above) */
+	double tol;     /* the tolerance on a held coordinate's gradient */
+};
+int fl_solver_qp(size_t d, const struct fl_solver_bounds *b, const double *B, const double *g,
+                 const double *w0, double *w, struct fl_qp_status *st);
+
 struct fl_solver_opts {
 	double l2;    /* >= 0 */
 	double tol;   /* converged when ||grad f|| <= tol (absolute) */

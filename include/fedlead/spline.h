@@ -193,6 +193,25 @@ void fl_spline_bounds_free(struct fl_solver_bounds *b);
 int fl_spline_monotone_refuse(const struct fl_schema *s, const char *solver);
 
 /*
+ * Whether weights w (s->dim doubles, a model's standardised weights) keep
+ * every feature that s declares monotone, as the Newton solver keeps it:
+ * for a spline or bins feature, its B-spline (or bin) weights in the
+ * declared order, which makes the whole curve monotone (above); for a
+ * plain or log1p one, the sign of its weight. Each increment may go the
+ * wrong way by at most FL_SPLINE_MONOTONE_TOL times (1 + the largest
+ * B-spline weight's size), in log-odds: the rounding of the coordinate
+ * change, far below any effect a score could show. Returns 0, or
+ * FL_ERR_DATA naming the first feature that does not keep it:
+ * "feature \"a\" is declared \"monotone\": \"increasing\", but the
+ * model's B-spline weights 2 and 3 make its effect fall by 0.25 log-odds
+ * (tolerance 1e-09)" ("bin weights" for bins), or for a plain value
+ * "feature \"a\" is declared \"monotone\": \"increasing\", but its weight
+ * in the model is -0.5, so its effect falls"; FL_ERR_NOMEM.
+ */
+#define FL_SPLINE_MONOTONE_TOL 1e-9
+int fl_spline_monotone_verify(const struct fl_schema *s, const double *w);
+
+/*
  * Writes each spline and bins feature's effect curve as text: the value at
  * the knots and between them, and the effect there. Returns 0 or FL_ERR_IO.
  */

@@ -64,10 +64,7 @@ struct fl_solver {
 	 * point w its coordinates u, the gradient there g_u, the variables
 	 * held at their bound, and the projected trial point ut. */
 	size_t n_blk;
-	struct bound_block {
-		size_t offset, n, n_free;
-		double *M, *Minv;
-	} * blk;
+	struct fl_solver_block *blk; /* M and Minv owned (malloc'd copies) */
 	double *u, *gu, *ut;
 	unsigned char *bound, *active;
 

@@ -1091,3 +1091,59 @@ int fl_spline_monotone_refuse(const struct fl_schema *s, const char *solver)
 			               s->features[i].name, solver);
 	return 0;
 }
+
+int fl_spline_monotone_verify(const struct fl_schema *s, const double *w)
+{
+	struct fl_solver_bounds *b = NULL;
+	size_t k = 0;
+	int r;
+
+	if ((r = fl_spline_bounds(s, &b)) != 0 || b == NULL)
+		return r;
+	for (size_t i = 0; r == 0 && i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		const struct fl_solver_block *bk;
+		double u[FL_SPLINE_MAX_KNOTS + DEGREE], beta = 0, big = 0, tol;
+		double dir = f->monotone > 0 ? 1.0 : -1.0;
+		const char *way = f->monotone > 0 ? "increasing" : "decreasing";
+
+		if (f->type != FL_NUMERIC || f->monotone == 0)
+			continue;
+		bk = &b->blocks[k++]; /* fl_spline_bounds() keeps feature order */
+		/* u = M^-1 w_B: the increments of the B-spline (or bin) weights
+		 * beta, u[j] = dir (beta[j] - beta[j - 1]) (a plain value's: u =
+		 * dir w). */
+		for (size_t a = 0; a < bk->n; a++) {
+			u[a] = 0;
+			for (size_t e = 0; e < bk->n; e++)
+				u[a] += bk->Minv[a * bk->n + e] * w[bk->offset + e];
+		}
+		for (size_t a = 0; a < bk->n; a++) {
+			beta = a < bk->n_free ? u[a] : beta + dir * u[a];
+			big = fabs(beta) > big ? fabs(beta) : big;
+		}
+		tol = FL_SPLINE_MONOTONE_TOL * (1 + big);
+		for (size_t a = bk->n_free; r == 0 && a < bk->n; a++) {
+			if (u[a] >= -tol)
+				continue;
+			if (!fl_spline_is_block(f))
+				r = fl_fail(
+				        FL_ERR_DATA,
+				        "feature \"%s\" is declared \"monotone\": \"%s\", but its "
+				        "weight in the model is %.6g, so its effect %s",
+				        f->name, way, w[bk->offset],
+				        f->monotone > 0 ? "falls" : "rises");
+			else
+				r = fl_fail(
+				        FL_ERR_DATA,
+				        "feature \"%s\" is declared \"monotone\": \"%s\", but the "
+				        "model's %s weights %zu and %zu make its effect %s by %.6g "
+				        "log-odds (tolerance %.3g)",
+				        f->name, way,
+				        f->transform == FL_TRANSFORM_BINS ? "bin" : "B-spline",
+				        a - 1, a, f->monotone > 0 ? "fall" : "rise", -u[a], tol);
+		}
+	}
+	fl_spline_bounds_free(b);
+	return r;
+}

@@ -179,7 +179,8 @@ void fl_coord_knots_baselines(const struct fl_fedcoord *c, double *baseline);
 /* coord_train.c */
 int fl_coord_start_lambda(struct fl_fedcoord *c, size_t k);
 /* Refuses a schema with a monotone feature when the settings' algorithm
- * cannot enforce it (only federated Newton without DP can). */
+ * cannot enforce it (federated Newton can, with or without differential
+ * privacy). */
 int fl_coord_monotone_check(const struct fl_coord_settings *s, const struct fl_schema *schema);
 /* Sets the schema's shape constraints on a restored solver. */
 int fl_coord_solver_bounds(struct fl_fedcoord *c);

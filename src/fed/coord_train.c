@@ -22,8 +22,8 @@
 
 int fl_coord_monotone_check(const struct fl_coord_settings *s, const struct fl_schema *schema)
 {
-	if (s->privacy)
-		return fl_spline_monotone_refuse(schema, "the differentially private newton step");
+	/* Under differential privacy (newton only) dp_newton_step() keeps
+	 * the constraints. */
 	if (s->algorithm != FL_FED_NEWTON)
 		return fl_spline_monotone_refuse(schema, fl_fed_algo_name(s->algorithm));
 	return 0;
@@ -381,17 +381,29 @@ static int dp_take_hessian(struct fl_fedcoord *c, double *H)
  * unpenalised), and the step taken in full. No line search: it would
  * compare noisy losses and ask for a data-dependent number of evaluations.
  * Everything here is post-processing of released sums.
+ *
+ * With monotone features the step is the quadratic model's minimum over
+ * their constraints, min g'(w - cur_w) + 1/2 (w - cur_w)' B (w - cur_w)
+ * with each monotone block's increments u >= 0 (fl_spline_bounds(),
+ * fl_solver_qp()): still post-processing of the same B and g, so it costs
+ * no privacy and no node sends anything else. The plan's weights are the
+ * model's, column for column, times k / cal > 0 (centring moves the
+ * intercept only: fl_coord_dp_model_weights()), and the cone u >= 0 is
+ * kept by a positive scaling, so plan weights inside it give model
+ * weights inside it. Without monotone features fl_solver_qp() is the
+ * plain Newton step, in the same arithmetic as before.
  */
 static int dp_newton_step(struct fl_fedcoord *c, const double *grad)
 {
+	struct fl_solver_bounds *b = NULL;
+	struct fl_qp_status qs;
 	size_t d = c->d;
-	double *g = NULL, *F = NULL, l2 = dp_l2(c);
+	double *g = NULL, l2 = dp_l2(c);
 	int r = FL_ERR_NOMEM;
 
 	if (c->dp_B == NULL)
 		return fl_fail(FL_ERR_INTERNAL, "privacy plan: a Newton step without the Hessian");
-	if ((g = malloc(d * sizeof(double))) == NULL ||
-	    (F = malloc(d * d * sizeof(double))) == NULL)
+	if ((g = malloc(d * sizeof(double))) == NULL)
 		goto out;
 	for (size_t j = 0; j < d; j++) {
 		g[j] = grad[j] + (j >= 1 ? l2 * c->cur_w[j] : 0);
@@ -402,17 +414,20 @@ static int dp_newton_step(struct fl_fedcoord *c, const double *grad)
 		}
 	}
 	c->grad_norm = fl_linalg_nrm2(g, d);
-	memcpy(F, c->dp_B, d * d * sizeof(double));
-	for (size_t j = 0; j < d; j++)
-		c->w[j] = -g[j];
-	if ((r = fl_linalg_spd_solve(F, d, c->w)) != 0)
+	if ((r = fl_spline_bounds(c->schema, &b)) != 0 ||
+	    (r = fl_solver_qp(d, b, c->dp_B, g, c->cur_w, c->w, &qs)) != 0)
 		goto out;
-	for (size_t j = 0; j < d; j++)
-		c->w[j] += c->cur_w[j];
+	if (b != NULL)
+		fl_log(qs.converged ? FL_LOG_INFO : FL_LOG_WARN,
+		       "round %llu: the Newton step keeps the monotone features: %zu of %zu "
+		       "increments held at their bound (%d active-set iterations, KKT residual "
+		       "%.3g, tolerance %.3g%s)",
+		       (unsigned long long)c->round, qs.n_held, qs.n_bound, qs.iterations, qs.kkt,
+		       qs.tol, qs.converged ? "" : "; stopped at the iteration cap");
 	r = 0;
 out:
+	fl_spline_bounds_free(b);
 	free(g);
-	free(F);
 	return r;
 }
 

@@ -2774,19 +2774,16 @@ int fl_fednode_handle(struct fl_fednode *n, const Fedlead__Wire__Envelope *env, 
  * never takes the coordinator's word for its own privacy. An error names
  * the field that differs.
  */
-static int dp_check_model(const struct fl_fednode *n, const uint8_t *file, size_t len)
+static int dp_check_model(const struct fl_fednode *n, const struct fl_model *m)
 {
 	const struct fl_node_privacy *q = &n->pol.privacy;
 	const struct fl_dp_record *rec;
 	const struct fl_dp_partner *e = NULL;
-	struct fl_model *m = NULL;
 	char mine[64], theirs[64];
 	const char *field = NULL;
 	double fed_eps = q->federation_epsilon > 0 ? q->federation_epsilon : q->epsilon;
 	int r;
 
-	if ((r = fl_model_decode(file, len, "final model", &m)) != 0)
-		return r;
 	rec = m->prov.privacy;
 	for (size_t i = 0; rec != NULL && i < rec->n_partners; i++)
 		if (rec->partners[i].partner != NULL &&
@@ -2841,21 +2838,18 @@ static int dp_check_model(const struct fl_fednode *n, const uint8_t *file, size_
 	                            "partner (%s), this node's is %s",
 	                            field, theirs, n->identity, mine);
 out:
-	fl_model_free(m);
 	return r;
 }
 
-/* Verifies and saves the final model; *frame gets the Status to send. */
 /*
  * The knots the final model records against those this node encoded its
  * rows with: every partner trained on one encoding, and a model that says
  * otherwise would explain and score leads on another (refused, naming the
  * first knot that differs).
  */
-static int node_knots_check_model(const struct fl_fednode *n, const uint8_t *file, size_t len)
+static int node_knots_check_model(const struct fl_fednode *n, const struct fl_model *m)
 {
 	const struct fl_schema *mine;
-	struct fl_model *m = NULL;
 	int r = 0;
 
 	if (fl_knots_features(n->s) == 0)
@@ -2864,8 +2858,6 @@ static int node_knots_check_model(const struct fl_fednode *n, const uint8_t *fil
 		return fl_fail(FL_ERR_AUTH, "knots: the final model came before this node was sent "
 		                            "the knots placed from the federation's data");
 	mine = fl_knots_rows_schema(n->knots);
-	if ((r = fl_model_decode(file, len, "final model", &m)) != 0)
-		return r;
 	for (size_t i = 0; r == 0 && i < mine->n_features; i++) {
 		const struct fl_feature *f = &mine->features[i], *g = &m->schema->features[i];
 
@@ -2887,10 +2879,47 @@ static int node_knots_check_model(const struct fl_fednode *n, const uint8_t *fil
 				break;
 			}
 	}
+	return r;
+}
+
+/*
+ * The final model's effect of every feature this node's schema declares
+ * monotone, in the declared direction (fl_spline_monotone_verify(), to its
+ * stated rounding tolerance), with or without differential privacy: the
+ * constraint is the partners' contract, and the node does not take the
+ * coordinator's word that its solver kept it. The node's own schema says
+ * which features are monotone, whatever the model's copy says.
+ */
+static int node_monotone_check_model(const struct fl_fednode *n, const struct fl_model *m)
+{
+	char why[400];
+	int r;
+
+	if (m->schema->dim != n->s->dim)
+		return fl_fail(FL_ERR_AUTH,
+		               "monotone: the model has %zu coefficients, this node's schema %zu",
+		               m->schema->dim, n->s->dim);
+	if ((r = fl_spline_monotone_verify(n->s, m->w)) != FL_ERR_DATA)
+		return r;
+	snprintf(why, sizeof(why), "%s", fl_errmsg());
+	return fl_fail(FL_ERR_AUTH, "monotone: %s", why);
+}
+
+/* The node's checks of the final model, each on the decoded model. */
+static int node_check_model(const struct fl_fednode *n, const uint8_t *file, size_t len)
+{
+	struct fl_model *m = NULL;
+	int r;
+
+	if ((r = fl_model_decode(file, len, "final model", &m)) != 0)
+		return r;
+	if ((r = dp_check_model(n, m)) == 0 && (r = node_knots_check_model(n, m)) == 0)
+		r = node_monotone_check_model(n, m);
 	fl_model_free(m);
 	return r;
 }
 
+/* Verifies and saves the final model; *frame gets the Status to send. */
 static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm, uint8_t **frame,
                       size_t *len)
 {
@@ -2900,9 +2929,7 @@ static int take_final(struct fl_fednode *n, const Fedlead__Wire__FinalModel *fm,
 	r = fl_model_file_verify(fm->model_file.data, fm->model_file.len, n->ca, n->crl, signer,
 	                         sizeof(signer));
 	if (r == 0)
-		r = dp_check_model(n, fm->model_file.data, fm->model_file.len);
-	if (r == 0)
-		r = node_knots_check_model(n, fm->model_file.data, fm->model_file.len);
+		r = node_check_model(n, fm->model_file.data, fm->model_file.len);
 	if (r == 0)
 		r = fl_model_write_file(n->model_out, fm->model_file.data, fm->model_file.len);
 	if (r != 0) {
