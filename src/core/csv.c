@@ -694,15 +694,6 @@ static int add_field(struct fl_csv *c, unsigned char *s, unsigned char *t, int c
 }
 
 /*
- * Length of the UTF-8 character that starts with byte b, 0 when b cannot
- * start one.
- */
-static size_t utf8_lead_len(unsigned char b)
-{
-	return b < 0x80 ? 1 : b < 0xC2 ? 0 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : b < 0xF5 ? 4 : 0;
-}
-
-/*
  * Moves c->valid over the data as far as it is UTF-8 without NUL bytes,
  * right after each read, before the tokenizer has written into it. A
  * field is between ASCII bytes (separators, quotes, blanks, line ends),
@@ -723,18 +714,32 @@ static void utf8_scan(struct fl_csv *c)
 		return;
 	for (;;) {
 #if defined(__SSE2__)
-		/* The buffer's FL_CSV_BLOCK bytes of overrun cover the last load. */
-		const __m128i zero = _mm_setzero_si128();
+		/*
+		 * 16 bytes at once when they are ASCII and two-byte characters
+		 * ("é", "ü"): every byte >= 0x80 is a lead C2-DF followed by
+		 * a continuation 80-BF, all within the 16. Anything else goes
+		 * to the checks below from its first byte >= 0x80 or NUL. The
+		 * buffer's FL_CSV_BLOCK bytes of overrun cover the last load;
+		 * the NUL after the data stops it.
+		 */
+		const __m128i zero = _mm_setzero_si128(), c1 = _mm_set1_epi8((char)0xC1);
+		const __m128i e0 = _mm_set1_epi8((char)0xE0), c0 = _mm_set1_epi8((char)0xC0);
 
 		for (; i < end; i += 16) {
 			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-			unsigned m = (unsigned)(_mm_movemask_epi8(x) |
-			                        _mm_movemask_epi8(_mm_cmpeq_epi8(x, zero)));
+			/* Signed compares: 0x80-0xFF are -128 to -1. */
+			unsigned high = (unsigned)_mm_movemask_epi8(x);
+			unsigned lead = (unsigned)_mm_movemask_epi8(
+			        _mm_and_si128(_mm_cmpgt_epi8(x, c1), _mm_cmpgt_epi8(e0, x)));
+			unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(c0, x));
+			unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, zero));
 
-			if (m != 0) {
-				i += (size_t)__builtin_ctz(m);
-				break;
-			}
+			/* One branch for all: a lead at byte 15 has its
+			 * continuation at bit 16, so it goes below. */
+			if ((nul | (high ^ (lead | cont)) | (cont ^ (lead << 1))) == 0)
+				continue;
+			i += (size_t)__builtin_ctz(high | nul);
+			break;
 		}
 		if (i >= end) {
 			i = end;
@@ -755,9 +760,9 @@ static void utf8_scan(struct fl_csv *c)
 			i += k;
 			continue;
 		}
-		/* Bytes 0x80-0xFF that may begin a character the next read ends. */
-		k = utf8_lead_len(b[i]);
-		if (k > end - i && !c->eof) {
+		/* Up to 3 bytes 0x80-0xFF at the end may be a character the
+		 * next read completes. */
+		if (!c->eof && end - i < 4 && b[i] >= 0x80) {
 			for (k = i + 1; k < end && (b[k] & 0xC0) == 0x80; k++)
 				;
 			if (k == end)
