@@ -1575,7 +1575,11 @@ int fl_parse_double(const char *s, size_t len, double *out)
 	unsigned d;
 	int neg;
 
-	if (len == 0 || len > 21)
+	if (len == 0) {
+		*out = 0;
+		return -1; /* a blank field: the most common text that is not a number */
+	}
+	if (len > 21)
 		return parse_double_general(s, len, out);
 	neg = *p == '-';
 	p += *p == '-' || *p == '+';
