@@ -1282,6 +1282,19 @@ static void expect_split(struct fl_csv *csv, uint64_t line, const char *text)
 	assert_int_equal(rec.n_fields, i);
 }
 
+/* The file data, header "abcdefghijklmno", fails on line 2 at field on byte. */
+static void expect_bad_line2(const char *data, size_t len, size_t field, unsigned char byte)
+{
+	char path[64], msg[256];
+	struct fl_csv *csv = open_bytes(path, data, len);
+
+	expect_rec(csv, 1, "abcdefghijklmno", NULL);
+	utf8_msg(msg, sizeof(msg), path, 2, field, byte);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
 /*
  * UTF-8 is checked 16 bytes at a time where the text is ASCII or two-byte
  * characters, and byte by byte from the first other one: every bad
@@ -1313,7 +1326,7 @@ static void test_utf8_offsets(void **state)
 	};
 	static const char *const good[] = {"\xC3\xA9",     "\xC2\x80",         "\xE2\x82\xAC",
 	                                   "\xEF\xBF\xBD", "\xF0\x9F\x98\x80", "\xF4\x8F\xBF\xBF"};
-	char path[64], msg[256], data[256], rec[200];
+	char path[64], data[256], rec[200];
 	struct fl_csv *csv;
 
 	(void)state;
@@ -1332,13 +1345,7 @@ static void test_utf8_offsets(void **state)
 				                            "abcdefghijklmno\n%.*s%s,end\n", (int)k,
 				                            prefixes[pi], bad[b]);
 
-				csv = open_bytes(path, data, n);
-				expect_rec(csv, 1, "abcdefghijklmno", NULL);
-				utf8_msg(msg, sizeof(msg), path, 2, field,
-				         (unsigned char)bad[b][0]);
-				expect_fail(csv, FL_ERR_DATA, msg);
-				fl_csv_free(csv);
-				unlink(path);
+				expect_bad_line2(data, n, field, (unsigned char)bad[b][0]);
 			}
 			/* A NUL, and a lead byte the end of the file cuts short. */
 			{
@@ -1347,20 +1354,10 @@ static void test_utf8_offsets(void **state)
 				                            prefixes[pi]);
 
 				memcpy(data + n, "\0x\n", 3);
-				csv = open_bytes(path, data, n + 3);
-				expect_rec(csv, 1, "abcdefghijklmno", NULL);
-				utf8_msg(msg, sizeof(msg), path, 2, field, 0);
-				expect_fail(csv, FL_ERR_DATA, msg);
-				fl_csv_free(csv);
-				unlink(path);
+				expect_bad_line2(data, n + 3, field, 0);
 				data[n] = '\xE2';
 				data[n + 1] = '\x82';
-				csv = open_bytes(path, data, n + 2);
-				expect_rec(csv, 1, "abcdefghijklmno", NULL);
-				utf8_msg(msg, sizeof(msg), path, 2, field, 0xE2);
-				expect_fail(csv, FL_ERR_DATA, msg);
-				fl_csv_free(csv);
-				unlink(path);
+				expect_bad_line2(data, n + 2, field, 0xE2);
 			}
 			for (size_t g = 0; g < sizeof(good) / sizeof(good[0]); g++) {
 				size_t n;

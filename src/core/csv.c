@@ -9,10 +9,10 @@
  * buffer makes it grow (bounded by FL_CSV_MAX_RECORD).
  *
  * The tokenizer (scan()) finds the next byte that matters (the separator, a
- * quote, a control byte such as CR or LF, a byte >= 0x80 that must be
- * checked as UTF-8) 64 bytes at a time, as a bit mask, so the bytes of a
- * field in between are never looked at one by one. It keeps its state
- * between blocks, so a record split by a read is not scanned twice.
+ * quote, a control byte such as CR or LF) 64 bytes at a time, as a bit
+ * mask, so the bytes of a field in between are never looked at one by one.
+ * It keeps its state between blocks, so a record split by a read is not
+ * scanned twice.
  *
  * The grammar is the one libcsv's strict mode (CSV_STRICT | CSV_STRICT_FINI)
  * gave fedlead before it had its own tokenizer, so every file reads as it
@@ -30,7 +30,9 @@
  * (sniff_*), and a single-byte encoding by converting every block to UTF-8
  * as it is read, through a 128-entry table that glibc's iconv fills once.
  * Every field is then checked to be UTF-8 without NUL bytes, so no command
- * can read a value the schema could not hold.
+ * can read a value the schema could not hold: each read is checked as a
+ * whole, 16 bytes at a time (utf8_scan()), and only a field that ends past
+ * the first bad byte is checked on its own, to name its line and column.
  */
 #include "fedlead/csv.h"
 
