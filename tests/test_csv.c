@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1242,6 +1243,243 @@ static void test_encoding_large(void **state)
 	free(data);
 }
 
+/* The message for a byte that is not UTF-8 at line:field. */
+static void utf8_msg(char *msg, size_t size, const char *path, uint64_t line, size_t field,
+                     unsigned char byte)
+{
+	if (byte == 0)
+		snprintf(msg, size, "%s:%" PRIu64 ":%zu: a NUL byte: the file is not text", path,
+		         line, field);
+	else
+		snprintf(msg, size,
+		         "%s:%" PRIu64 ":%zu: not UTF-8 text (byte 0x%02X); save the file as UTF-8 "
+		         "or name its encoding (--encoding windows-1252 or latin1)",
+		         path, line, field, byte);
+}
+
+/* Reads the next record and checks it is the fields of text split at
+ * commas (text has no quotes). */
+static void expect_split(struct fl_csv *csv, uint64_t line, const char *text)
+{
+	struct fl_csv_record rec;
+	const char *p = text;
+	size_t i = 0;
+
+	assert_int_equal(fl_csv_next(csv, &rec), 1);
+	assert_int_equal(rec.line, line);
+	for (;;) {
+		size_t n = strcspn(p, ",");
+
+		assert_true(i < rec.n_fields);
+		assert_int_equal(rec.fields[i].len, n);
+		assert_memory_equal(rec.fields[i].s, p, n);
+		assert_int_equal(rec.fields[i].s[n], '\0');
+		i++;
+		if (p[n] == '\0')
+			break;
+		p += n + 1;
+	}
+	assert_int_equal(rec.n_fields, i);
+}
+
+/* The file data, header "abcdefghijklmno", fails on line 2 at field on byte. */
+static void expect_bad_line2(const char *data, size_t len, size_t field, unsigned char byte)
+{
+	char path[64], msg[256];
+	struct fl_csv *csv = open_bytes(path, data, len);
+
+	expect_rec(csv, 1, "abcdefghijklmno", NULL);
+	utf8_msg(msg, sizeof(msg), path, 2, field, byte);
+	expect_fail(csv, FL_ERR_DATA, msg);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+/*
+ * UTF-8 is checked 16 bytes at a time where the text is ASCII or two-byte
+ * characters, and byte by byte from the first other one: every bad
+ * sequence, at every offset 0-70 of a record (so 15/16/17, 31/32/33 and
+ * 63/64/65 bytes in; the 16-byte header keeps the record's offsets the
+ * file's), after ASCII or after accented text, is reported with its line
+ * and field; and every good character at those offsets reads back whole.
+ */
+static void test_utf8_offsets(void **state)
+{
+	static const char *const prefixes[] = {
+	        "abcdefg,hijklm,nopqrs,tuvwxy,z0123,45678,9abcde,fghijk,lmnop,qrstu,vwxyz,",
+	        "\xC3\xA9t\xC3\xA9,M\xC3\xBCnchen,S\xC3\xA3o,Z\xC3\xBCrich,K\xC3\xB6ln,\xC3\xA0 la,"
+	        "caf\xC3\xA9,na\xC3\xAFve,\xC2\xB5,r\xC3\xA9sum\xC3\xA9,\xC3\xBC"
+	        "ber,\xC3\xA7"
+	        "a,",
+	};
+	/* The bad sequences, and what follows them. */
+	static const char *const bad[] = {
+	        "\x80x",             /* a continuation byte alone */
+	        "\xC3x",             /* a lead without its continuation */
+	        "\xC3,x",            /* ... at the end of a field */
+	        "\xC0\xAFx",         /* overlong */
+	        "\xE2\x82x",         /* a three-byte character cut short */
+	        "\xED\xA0\x80x",     /* a surrogate */
+	        "\xF4\x90\x80\x80x", /* above U+10FFFF */
+	        "\xF8\x88\x80\x80x", /* no lead byte */
+	        "\xFFx",
+	};
+	static const char *const good[] = {"\xC3\xA9",     "\xC2\x80",         "\xE2\x82\xAC",
+	                                   "\xEF\xBF\xBD", "\xF0\x9F\x98\x80", "\xF4\x8F\xBF\xBF"};
+	char path[64], data[256], rec[200];
+	struct fl_csv *csv;
+
+	(void)state;
+	for (size_t pi = 0; pi < 2; pi++) {
+		for (size_t k = 0; k <= 70; k++) {
+			const unsigned char *pre = (const unsigned char *)prefixes[pi];
+			size_t field = 1;
+
+			/* Not within a character of the prefix. */
+			if ((pre[k] & 0xC0) == 0x80)
+				continue;
+			for (size_t i = 0; i < k; i++)
+				field += pre[i] == ',';
+			for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+				size_t n = (size_t)snprintf(data, sizeof(data),
+				                            "abcdefghijklmno\n%.*s%s,end\n", (int)k,
+				                            prefixes[pi], bad[b]);
+
+				expect_bad_line2(data, n, field, (unsigned char)bad[b][0]);
+			}
+			/* A NUL, and a lead byte the end of the file cuts short. */
+			{
+				size_t n = (size_t)snprintf(data, sizeof(data),
+				                            "abcdefghijklmno\n%.*s", (int)k,
+				                            prefixes[pi]);
+
+				memcpy(data + n, "\0x\n", 3);
+				expect_bad_line2(data, n + 3, field, 0);
+				data[n] = '\xE2';
+				data[n + 1] = '\x82';
+				expect_bad_line2(data, n + 2, field, 0xE2);
+			}
+			for (size_t g = 0; g < sizeof(good) / sizeof(good[0]); g++) {
+				size_t n;
+
+				snprintf(rec, sizeof(rec), "%.*s%sz,end", (int)k, prefixes[pi],
+				         good[g]);
+				n = (size_t)snprintf(data, sizeof(data),
+				                     "abcdefghijklmno\n%s\n%s\n", rec, good[g]);
+				csv = open_bytes(path, data, n);
+				expect_rec(csv, 1, "abcdefghijklmno", NULL);
+				expect_split(csv, 2, rec);
+				expect_rec(csv, 3, good[g], NULL);
+				expect_eof(csv);
+				fl_csv_free(csv);
+				unlink(path);
+			}
+		}
+	}
+}
+
+/*
+ * A file of records "r<line>,<filler>" up to offset at, where text
+ * starts (at - 1 bytes of them when the last would not fit a line); the
+ * header is "a,b". Returns the length and sets *line to the line text
+ * starts on.
+ */
+static size_t fill_to(char *data, size_t at, const char *text, uint64_t *line)
+{
+	size_t n = (size_t)sprintf(data, "a,b\n");
+
+	*line = 2;
+	while (at - n > 40) {
+		n += (size_t)sprintf(data + n, "r%07" PRIu64 ",%024d\n", *line, 0);
+		(*line)++;
+	}
+	/* The rest: one record of filler that ends right before at. */
+	memset(data + n, 'y', at - n - 1);
+	data[at - 1] = '\n';
+	(*line)++;
+	n = at;
+	n += (size_t)sprintf(data + n, "%s", text);
+	return n;
+}
+
+/*
+ * The reader gets the file 256 KiB at a time: a character, a doubled
+ * quote, a CR LF, a separator or a bad byte cut by the end of a read reads
+ * as it would anywhere else, and a bad byte is reported where it is.
+ */
+static void test_read_boundary(void **state)
+{
+	/* FL_CSV_BUF: the first read's end in the file. */
+	enum { AT = 256 * 1024 };
+	static const struct {
+		size_t before;     /* bytes of text before the read's end */
+		const char *text;  /* from there */
+		const char *field; /* the second field of its first record, or NULL */
+		int fail_field;    /* else: the field the bad byte is in */
+		unsigned char byte;
+	} cases[] = {
+	        /* Characters cut by the read's end. */
+	        {2, "x\xC3\xA9y,2\n", "2", 0, 0},
+	        {1, "\xC3\xA9y,\xC3\xA9\n", "\xC3\xA9", 0, 0},
+	        {2, "x\xE2\x82\xAC,\xF0\x9F\x98\x80\n", "\xF0\x9F\x98\x80", 0, 0},
+	        {3, "x\xE2\x82\xAC,\xF0\x9F\x98\x80\n", "\xF0\x9F\x98\x80", 0, 0},
+	        {4, "1,\xF0\x9F\x98\x80z\n", "\xF0\x9F\x98\x80z", 0, 0},
+	        /* A doubled quote, CR LF, blanks after a closing quote, a
+	         * separator. */
+	        {3, "\"q\"\"r\",\"s\"\"\"\n", "s\"", 0, 0},
+	        {9, "\"q\"\"r\",2\r\n", "2", 0, 0},
+	        {4, "\"q\" , \"x\" \r\n", "x", 0, 0},
+	        {1, "1,\xC3\xA9\n", "\xC3\xA9", 0, 0},
+	        /* A lead byte at a read's end, and no continuation after it. */
+	        {3, "1,\xC3x\n", NULL, 2, 0xC3},
+	        {4, "1,\xE2\x82x\n", NULL, 2, 0xE2},
+	        {3, "1,\xC3,2\n", NULL, 2, 0xC3},
+	        {4, "1,\"\xC3\"\n", NULL, 2, 0xC3},
+	        {5, "\"a\"\"\xC3\"  ,1\n", NULL, 1, 0xC3},
+	        /* A bad byte before a doubled quote, a closing quote or blanks
+	         * the read's end cuts. */
+	        {6, "\"\"\"\xC3x\"\"z\" ,1\n", NULL, 1, 0xC3},
+	        {7, "\"a\"\"\xC3\"  ,1\n", NULL, 1, 0xC3},
+	        {2, "\"\xFF\"\"\"\n", NULL, 1, 0xFF},
+	        {1, "\x80,x\n", NULL, 1, 0x80},
+	        {2, "q\x80,x\n", NULL, 1, 0x80},
+	};
+	char path[64], msg[256], *data = malloc((size_t)AT + 64);
+	struct fl_csv *csv;
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fl_csv_record rec;
+		uint64_t line;
+		size_t n = fill_to(data, AT - cases[i].before, cases[i].text, &line);
+		int r;
+
+		csv = open_bytes(path, data, n);
+		expect_rec(csv, 1, "a", "b", NULL);
+		for (uint64_t l = 2; l < line; l++)
+			assert_int_equal(fl_csv_next(csv, &rec), 1);
+		if (cases[i].fail_field != 0) {
+			utf8_msg(msg, sizeof(msg), path, line, (size_t)cases[i].fail_field,
+			         cases[i].byte);
+			expect_fail(csv, FL_ERR_DATA, msg);
+		} else {
+			assert_int_equal(fl_csv_next(csv, &rec), 1);
+			assert_int_equal(rec.line, line);
+			if (cases[i].field != NULL) {
+				assert_int_equal(rec.n_fields, 2);
+				assert_string_equal(rec.fields[1].s, cases[i].field);
+			}
+			while ((r = fl_csv_next(csv, &rec)) == 1)
+				;
+			assert_int_equal(r, 0);
+		}
+		fl_csv_free(csv);
+		unlink(path);
+	}
+	free(data);
+}
+
 static void test_dialect_names(void **state)
 {
 	char d = 'x';
@@ -1662,6 +1900,8 @@ int main(void)
 	        cmocka_unit_test(test_given_delimiter),
 	        cmocka_unit_test(test_encodings),
 	        cmocka_unit_test(test_encoding_large),
+	        cmocka_unit_test(test_utf8_offsets),
+	        cmocka_unit_test(test_read_boundary),
 	        cmocka_unit_test(test_dialect_names),
 	        cmocka_unit_test(test_parse_number),
 	        cmocka_unit_test(test_number_format_errors),

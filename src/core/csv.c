@@ -9,10 +9,10 @@
  * buffer makes it grow (bounded by FL_CSV_MAX_RECORD).
  *
  * The tokenizer (scan()) finds the next byte that matters (the separator, a
- * quote, a control byte such as CR or LF, a byte >= 0x80 that must be
- * checked as UTF-8) 64 bytes at a time, as a bit mask, so the bytes of a
- * field in between are never looked at one by one. It keeps its state
- * between blocks, so a record split by a read is not scanned twice.
+ * quote, a control byte such as CR or LF) 64 bytes at a time, as a bit
+ * mask, so the bytes of a field in between are never looked at one by one.
+ * It keeps its state between blocks, so a record split by a read is not
+ * scanned twice.
  *
  * The grammar is the one libcsv's strict mode (CSV_STRICT | CSV_STRICT_FINI)
  * gave fedlead before it had its own tokenizer, so every file reads as it
@@ -30,7 +30,9 @@
  * (sniff_*), and a single-byte encoding by converting every block to UTF-8
  * as it is read, through a 128-entry table that glibc's iconv fills once.
  * Every field is then checked to be UTF-8 without NUL bytes, so no command
- * can read a value the schema could not hold.
+ * can read a value the schema could not hold: each read is checked as a
+ * whole, 16 bytes at a time (utf8_scan()), and only a field that ends past
+ * the first bad byte is checked on its own, to name its line and column.
  */
 #include "fedlead/csv.h"
 
@@ -120,9 +122,16 @@ struct fl_csv {
 	size_t rec_start;          /* the record's first byte */
 	size_t fstart, wpos, seg;  /* the field being scanned; see enum scan_state */
 	size_t blanks;             /* SCAN_AFTER */
-	int high;                  /* the field has a byte >= 0x80 or NUL: check it */
-	const unsigned char *mblk; /* the block whose masks are mbits, mhbits, or NULL */
-	uint64_t mbits, mhbits;
+	const unsigned char *mblk; /* the block whose mask is mbits, or NULL */
+	uint64_t mbits;
+	/*
+	 * [0, valid) of the buffer is known to be UTF-8 without NUL bytes, so a
+	 * field that ends there needs no check (utf8_scan()). valid_stuck: the
+	 * byte at valid is not the start of a character (or not yet known to be
+	 * one): the fields from there are checked one by one.
+	 */
+	size_t valid;
+	int valid_stuck;
 	uint64_t rec_line;
 	size_t text_len; /* field text of the record so far, without NULs */
 	struct fl_csv_field *fields;
@@ -177,6 +186,8 @@ static void parser_reset(struct fl_csv *c)
 	c->rec_line = 1;
 	c->st = SCAN_ROW;
 	c->mblk = NULL;
+	c->valid = 0;
+	c->valid_stuck = 0;
 	c->n_fields = c->text_len = 0;
 	c->rd_off = (uint64_t)c->start;
 	c->header_done = 0;
@@ -660,16 +671,17 @@ static int fields_grow(struct fl_csv *c)
 /*
  * Ends the field [s, t) of the record: NUL-terminates it in the buffer and
  * appends it, after the checks in the order a person fixes them (the text,
- * then the record's limits). high says the text has a byte to check; line
- * is the line it ends on.
+ * then the record's limits). check says the text may have a byte that is
+ * not UTF-8 (it ends beyond the part utf8_scan() cleared); line is the
+ * line it ends on.
  */
-static int add_field(struct fl_csv *c, unsigned char *s, unsigned char *t, int high, uint64_t line)
+static int add_field(struct fl_csv *c, unsigned char *s, unsigned char *t, int check, uint64_t line)
 {
 	size_t len = (size_t)(t - s);
 	int r;
 
 	*t = '\0';
-	if (high && (r = check_text(c, s, len, line)) != 0)
+	if (check && (r = check_text(c, s, len, line)) != 0)
 		return r;
 	if (c->n_fields == c->fields_cap && (r = fields_grow(c)) != 0)
 		return r;
@@ -681,6 +693,87 @@ static int add_field(struct fl_csv *c, unsigned char *s, unsigned char *t, int h
 	c->n_fields++;
 	c->text_len += len;
 	return 0;
+}
+
+/*
+ * Moves c->valid over the data as far as it is UTF-8 without NUL bytes,
+ * right after each read, before the tokenizer has written into it. A
+ * field is between ASCII bytes (separators, quotes, blanks, line ends),
+ * which no UTF-8 character contains, so a field that ends within
+ * [0, valid) is UTF-8 too and is not checked again; the first one that
+ * ends beyond valid is, and check_text() finds the bad byte in it with
+ * its line. ASCII goes 16 bytes at a time. A character cut by the end of
+ * the read waits there for the next; any other bad byte stops the scan
+ * for the rest of the pass, as the tokenizer has written into what comes
+ * after it by the time the next read comes.
+ */
+static void utf8_scan(struct fl_csv *c)
+{
+	const unsigned char *b = c->buf;
+	size_t i = c->valid, end = c->end, k;
+
+	if (c->valid_stuck)
+		return;
+	for (;;) {
+#if defined(__SSE2__)
+		/*
+		 * 16 bytes at once when they are ASCII and two-byte characters
+		 * ("é", "ü"): every byte >= 0x80 is a lead C2-DF followed by
+		 * a continuation 80-BF, all within the 16. Anything else goes
+		 * to the checks below from its first byte >= 0x80 or NUL. The
+		 * buffer's FL_CSV_BLOCK bytes of overrun cover the last load;
+		 * the NUL after the data stops it.
+		 */
+		const __m128i zero = _mm_setzero_si128(), c1 = _mm_set1_epi8((char)0xC1);
+		const __m128i e0 = _mm_set1_epi8((char)0xE0), c0 = _mm_set1_epi8((char)0xC0);
+
+		for (; i < end; i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+			/* Signed compares: 0x80-0xFF are -128 to -1. */
+			unsigned high = (unsigned)_mm_movemask_epi8(x);
+			unsigned lead = (unsigned)_mm_movemask_epi8(
+			        _mm_and_si128(_mm_cmpgt_epi8(x, c1), _mm_cmpgt_epi8(e0, x)));
+			unsigned cont = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(c0, x));
+			unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, zero));
+
+			/* One branch for all: a lead at byte 15 has its
+			 * continuation at bit 16, so it goes below. */
+			if ((nul | (high ^ (lead | cont)) | (cont ^ (lead << 1))) == 0)
+				continue;
+			i += (size_t)__builtin_ctz(high | nul);
+			break;
+		}
+		if (i >= end) {
+			i = end;
+			break;
+		}
+#else
+		while (i < end && b[i] != 0 && b[i] < 0x80)
+			i++;
+		if (i == end)
+			break;
+#endif
+		/* "é", "ü": two bytes, the most common case, checked here. */
+		if (b[i] >= 0xC2 && b[i] <= 0xDF && i + 1 < end && (b[i + 1] & 0xC0) == 0x80) {
+			i += 2;
+			continue;
+		}
+		if (b[i] != 0 && (k = fl_utf8_char(b + i, end - i, NULL)) != 0) {
+			i += k;
+			continue;
+		}
+		/* Up to 3 bytes 0x80-0xFF at the end may be a character the
+		 * next read completes. */
+		if (!c->eof && end - i < 4 && b[i] >= 0x80) {
+			for (k = i + 1; k < end && (b[k] & 0xC0) == 0x80; k++)
+				;
+			if (k == end)
+				break;
+		}
+		c->valid_stuck = 1;
+		break;
+	}
+	c->valid = i;
 }
 
 /*
@@ -731,6 +824,7 @@ static int fill(struct fl_csv *c)
 	}
 	c->buf[c->end] = '\0';
 	c->mblk = NULL; /* a block's mask may have seen the old end */
+	utf8_scan(c);
 	return 0;
 }
 
@@ -924,19 +1018,17 @@ static int decide_delimiter(struct fl_csv *c)
 /* ---- the tokenizer ---- */
 
 /*
- * For the aligned 64-byte block at b: in *special, bit i set when byte i
- * is one the tokenizer must look at: the separator, a quote, or a control
- * byte up to CR (LF, CR, NUL, and tab, which may be blank or separator);
- * in *high, bit i set when byte i is >= 0x80 (not ASCII, so the field is
- * checked as UTF-8). Every other byte is field text, never looked at.
+ * For the aligned 64-byte block at b: bit i set when byte i is one the
+ * tokenizer must look at: the separator, a quote, or a control byte up to
+ * CR (LF, CR, NUL, and tab, which may be blank or separator). Every other
+ * byte is field text, never looked at.
  */
 #if defined(__SSE2__)
-static inline void block_masks(const unsigned char *b, unsigned char delim, uint64_t *special,
-                               uint64_t *high)
+static inline uint64_t block_mask(const unsigned char *b, unsigned char delim)
 {
 	const __m128i d = _mm_set1_epi8((char)delim), q = _mm_set1_epi8('"');
 	const __m128i ctl = _mm_set1_epi8('\r');
-	uint64_t m = 0, h = 0;
+	uint64_t m = 0;
 
 	for (int i = 0; i < 4; i++) {
 		__m128i x = _mm_load_si128((const __m128i *)(const void *)(b + 16 * i));
@@ -944,23 +1036,17 @@ static inline void block_masks(const unsigned char *b, unsigned char delim, uint
 
 		s = _mm_or_si128(s, _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x)); /* x <= CR */
 		m |= (uint64_t)(unsigned)_mm_movemask_epi8(s) << (16 * i);
-		h |= (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * i);
 	}
-	*special = m;
-	*high = h;
+	return m;
 }
 #else
-static inline void block_masks(const unsigned char *b, unsigned char delim, uint64_t *special,
-                               uint64_t *high)
+static inline uint64_t block_mask(const unsigned char *b, unsigned char delim)
 {
-	uint64_t m = 0, h = 0;
+	uint64_t m = 0;
 
-	for (int i = 0; i < FL_CSV_BLOCK; i++) {
+	for (int i = 0; i < FL_CSV_BLOCK; i++)
 		m |= (uint64_t)(b[i] == delim || b[i] == '"' || b[i] <= '\r') << i;
-		h |= (uint64_t)(b[i] >= 0x80) << i;
-	}
-	*special = m;
-	*high = h;
+	return m;
 }
 #endif
 
@@ -970,45 +1056,43 @@ static int is_blank_byte(unsigned char ch, unsigned char delim)
 }
 
 /*
- * The next byte at or after p that the tokenizer must look at; a byte >=
- * 0x80 on the way sets high. The NUL after the data is such a byte, so the
- * search always ends by the end of the data.
+ * The next byte at or after p that the tokenizer must look at. The NUL
+ * after the data is such a byte, so the search always ends by the end of
+ * the data.
  */
 #define NEXT_SPECIAL(q, p)                                                                         \
 	do {                                                                                       \
 		size_t off_ = (size_t)((p)-buf);                                                   \
 		const unsigned char *b_ = buf + (off_ & ~(size_t)(FL_CSV_BLOCK - 1));              \
-		uint64_t m_, from_ = ~(uint64_t)0 << (off_ & (FL_CSV_BLOCK - 1));                  \
+		uint64_t m_;                                                                       \
                                                                                                    \
 		if (b_ != blk) {                                                                   \
 			blk = b_;                                                                  \
-			block_masks(b_, delim, &bits, &hbits);                                     \
+			bits = block_mask(b_, delim);                                              \
 		}                                                                                  \
-		m_ = bits & from_;                                                                 \
+		m_ = bits & (~(uint64_t)0 << (off_ & (FL_CSV_BLOCK - 1)));                         \
 		while (m_ == 0) {                                                                  \
-			high |= (hbits & from_) != 0;                                              \
-			from_ = ~(uint64_t)0;                                                      \
 			blk += FL_CSV_BLOCK;                                                       \
-			block_masks(blk, delim, &bits, &hbits);                                    \
-			m_ = bits;                                                                 \
+			m_ = bits = block_mask(blk, delim);                                        \
 		}                                                                                  \
-		high |= (hbits & from_ & ((m_ & (0 - m_)) - 1)) != 0; /* below q */                \
 		(q) = buf + (size_t)(blk - buf) + (size_t)__builtin_ctzll(m_);                     \
 	} while (0)
 
 /*
- * Ends the field [from, to): add_field()'s work, inline for a field that needs
- * no check and fits (the record's count and length are locals of scan()).
+ * Ends the field [from, to) whose last byte in the file was before raw:
+ * add_field()'s work, inline for a field that needs no check and fits
+ * (the record's count and length are locals of scan()).
  */
-#define ADD_FIELD(from, to)                                                                        \
+#define ADD_FIELD(from, to, raw)                                                                   \
 	do {                                                                                       \
 		size_t len_ = (size_t)((to) - (from));                                             \
+		int check_ = (raw) > valid;                                                        \
                                                                                                    \
-		if ((high && first_bad_byte(from, len_) != len_) || n == fcap ||                   \
+		if ((check_ && first_bad_byte(from, len_) != len_) || n == fcap ||                 \
 		    len_ > FL_CSV_MAX_RECORD - text) {                                             \
 			c->n_fields = n;                                                           \
 			c->text_len = text;                                                        \
-			if ((r = add_field(c, from, to, high, line)) != 0)                         \
+			if ((r = add_field(c, from, to, check_, line)) != 0)                       \
 				goto out;                                                          \
 			fields = c->fields;                                                        \
 			fcap = c->fields_cap;                                                      \
@@ -1035,13 +1119,15 @@ static int scan(struct fl_csv *c)
 	unsigned char *fstart = buf + c->fstart, *wpos = buf + c->wpos, *seg = buf + c->seg;
 	const unsigned char delim = (unsigned char)c->delim;
 	const unsigned char *blk = c->mblk;
-	uint64_t bits = c->mbits, hbits = c->mhbits, line = c->line;
+	/* What utf8_scan() cleared; it does not move while the data does not. */
+	const unsigned char *const valid = buf + c->valid;
+	uint64_t bits = c->mbits, line = c->line;
 	size_t blanks = c->blanks;
 	/* The record's fields in locals: the NULs written into the buffer
 	 * could be any object to the compiler, so c's would be reloaded. */
 	struct fl_csv_field *fields = c->fields;
 	size_t n = c->n_fields, fcap = c->fields_cap, text = c->text_len;
-	int high = c->high, r;
+	int r;
 	unsigned char ch;
 
 	switch (c->st) {
@@ -1072,7 +1158,6 @@ field:
 		c->st = SCAN_FIELD;
 		goto more;
 	}
-	high = 0;
 	if (*p == '"') {
 		fstart = wpos = seg = ++p;
 		goto quoted;
@@ -1085,7 +1170,7 @@ plain:
 		/* Blanks at the end are not data. */
 		for (t = q; t > fstart && (t[-1] == ' ' || t[-1] == '\t'); t--)
 			;
-		ADD_FIELD(fstart, t);
+		ADD_FIELD(fstart, t, q);
 		p = q + 1;
 		if (ch == delim)
 			goto field;
@@ -1099,8 +1184,7 @@ plain:
 	}
 	if (ch == '"')
 		goto malformed; /* a quote inside an unquoted field */
-	high |= ch == 0;
-	p = q + 1;
+	p = q + 1;              /* a NUL, or a tab that is not the separator */
 	goto plain;
 quoted:
 	NEXT_SPECIAL(q, p);
@@ -1119,10 +1203,7 @@ quoted:
 		c->st = SCAN_QUOTED;
 		goto more;
 	}
-	if (ch == '\n')
-		line++;
-	else
-		high |= ch == 0;
+	line += ch == '\n';
 	p = q + 1;
 	goto quoted;
 after:
@@ -1132,7 +1213,7 @@ after:
 	}
 	ch = *p;
 	if (ch == delim || ch == '\n' || ch == '\r') {
-		ADD_FIELD(fstart, wpos);
+		ADD_FIELD(fstart, wpos, p);
 		p++;
 		if (ch == delim)
 			goto field;
@@ -1171,10 +1252,8 @@ out:
 	c->wpos = (size_t)(wpos - buf);
 	c->seg = (size_t)(seg - buf);
 	c->blanks = blanks;
-	c->high = high;
 	c->mblk = blk;
 	c->mbits = bits;
-	c->mhbits = hbits;
 	c->line = line;
 	return r;
 }
@@ -1201,7 +1280,7 @@ static int scan_end(struct fl_csv *c)
 	case SCAN_AFTER: t = c->buf + c->wpos; break;
 	}
 	c->st = SCAN_ROW;
-	if ((r = add_field(c, s, t, c->high, c->line)) != 0)
+	if ((r = add_field(c, s, t, c->end > c->valid, c->line)) != 0)
 		return r;
 	return 1;
 }
@@ -1269,6 +1348,9 @@ static int refill(struct fl_csv *c)
 	c->fstart = shift_down(c->fstart, keep);
 	c->wpos = shift_down(c->wpos, keep);
 	c->seg = shift_down(c->seg, keep);
+	if (c->valid < keep)
+		c->valid_stuck = 1; /* never so: what is kept was never checked */
+	c->valid = shift_down(c->valid, keep);
 	return fill(c);
 }
 
@@ -1302,6 +1384,8 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 		c->line = c->rec_line = c->jump_line;
 		c->st = SCAN_ROW;
 		c->mblk = NULL;
+		c->valid = 0;
+		c->valid_stuck = 0;
 		c->n_fields = c->text_len = 0;
 	}
 	if (c->done) {
@@ -1493,7 +1577,11 @@ int fl_parse_double(const char *s, size_t len, double *out)
 	unsigned d;
 	int neg;
 
-	if (len == 0 || len > 21)
+	if (len == 0) {
+		*out = 0;
+		return -1; /* a blank field: the most common text that is not a number */
+	}
+	if (len > 21)
 		return parse_double_general(s, len, out);
 	neg = *p == '-';
 	p += *p == '-' || *p == '+';
