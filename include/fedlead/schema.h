@@ -202,6 +202,18 @@ void fl_feature_part(const struct fl_feature *f, size_t p, size_t *start, size_t
 int fl_schema_fold_cmp(const char *a, size_t alen, const char *b, size_t blen);
 
 /*
+ * The value of feature f read from several columns (f->n_columns texts,
+ * parts[k] the field of f->columns[k]): joined by one space, each trimmed
+ * of blanks first under "case": "fold", into buf (cap > 0 bytes,
+ * NUL-terminated). Returns its length; *cut is set to 1 when it did not
+ * fit, and the text is then none of the listed values (at most
+ * FL_SCHEMA_MAX_JOINED bytes, so a buf of FL_SCHEMA_MAX_JOINED + 2 cuts
+ * only texts longer than any of them).
+ */
+size_t fl_schema_join(const struct fl_feature *f, const struct fl_csv_field *parts, char *buf,
+                      size_t cap, int *cut);
+
+/*
  * Whether the field text v (len bytes) means "no value" for feature f: the
  * empty field, or, trimmed of blanks, one of the schema's or the feature's
  * "missing_values" in any ASCII case ("n/a" for "N/A"). The encoder treats

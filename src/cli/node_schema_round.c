@@ -758,34 +758,23 @@ static void free_counts(uint64_t **n, size_t nf)
 
 /*
  * A feature read from several columns (cols[k] in rec): the fields joined
- * as the encoder joins them (schema.h), into buf; NULL when one is out of
- * the record or the text does not fit (no listed value is that long).
+ * as the encoder joins them (fl_schema_join()), into buf; NULL when one is
+ * out of the record or the text does not fit (no listed value is that
+ * long).
  */
 static const char *join_listed(const struct fl_feature *f, const size_t *cols,
                                const struct fl_csv_record *rec, char *buf, size_t n)
 {
-	size_t len = 0;
+	struct fl_csv_field parts[FL_SCHEMA_MAX_COLUMNS] = {{0}};
+	int cut;
 
 	for (size_t k = 0; k < f->n_columns; k++) {
-		const char *b, *e;
-
 		if (cols[k] >= rec->n_fields)
 			return NULL;
-		b = rec->fields[cols[k]].s;
-		e = b + rec->fields[cols[k]].len;
-		while (f->fold && b < e && (*b == ' ' || *b == '\t'))
-			b++;
-		while (f->fold && e > b && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (len + 1 + (size_t)(e - b) >= n)
-			return NULL;
-		if (k > 0)
-			buf[len++] = ' ';
-		memcpy(buf + len, b, (size_t)(e - b));
-		len += (size_t)(e - b);
+		parts[k] = rec->fields[cols[k]];
 	}
-	buf[len] = '\0';
-	return buf;
+	fl_schema_join(f, parts, buf, n, &cut);
+	return cut ? NULL : buf;
 }
 
 /*

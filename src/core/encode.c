@@ -475,8 +475,8 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 enum { JOIN_OK, JOIN_MISSING, JOIN_LONG };
 
 /*
- * A feature read from several columns: their fields joined by one space
- * (each trimmed under "case": "fold") into buf (cap bytes, at least
+ * A feature read from several columns: their fields joined as
+ * fl_schema_join() says into buf (cap bytes, at least
  * FL_SCHEMA_MAX_JOINED + 2 to match), as *out. JOIN_MISSING when a field
  * is blank or a placeholder, JOIN_LONG when the text was cut: longer than
  * any listed value, so it is none of them.
@@ -485,34 +485,16 @@ static int join_fields(const struct fl_binding *b, const struct fl_feature *f,
                        const struct binding *fb, const struct fl_csv_record *rec, char *buf,
                        size_t cap, struct fl_csv_field *out)
 {
-	size_t n = 0;
-	int state = JOIN_OK;
+	struct fl_csv_field parts[FL_SCHEMA_MAX_COLUMNS] = {{0}};
+	int missing = 0, cut;
 
 	for (size_t c = 0; c < f->n_columns; c++) {
-		const struct fl_csv_field *p = &rec->fields[fb->cols[c]];
-		const char *s = p->s, *e = p->s + p->len;
-		size_t k;
-
-		if (fl_schema_is_missing(b->s, f, p->s, p->len))
-			state = JOIN_MISSING;
-		if (f->fold)
-			while (s < e && (*s == ' ' || *s == '\t'))
-				s++;
-		if (f->fold)
-			while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-		if (c > 0 && n + 1 < cap)
-			buf[n++] = ' ';
-		k = (size_t)(e - s) < cap - 1 - n ? (size_t)(e - s) : cap - 1 - n;
-		memcpy(buf + n, s, k);
-		n += k;
-		if (k < (size_t)(e - s) && state == JOIN_OK)
-			state = JOIN_LONG;
+		parts[c] = rec->fields[fb->cols[c]];
+		missing = missing || fl_schema_is_missing(b->s, f, parts[c].s, parts[c].len);
 	}
-	buf[n] = '\0';
+	out->len = fl_schema_join(f, parts, buf, cap, &cut);
 	out->s = buf;
-	out->len = n;
-	return state;
+	return missing ? JOIN_MISSING : cut ? JOIN_LONG : JOIN_OK;
 }
 
 static int encode_categorical(const struct fl_binding *b, const struct fl_feature *f,

@@ -246,6 +246,32 @@ static int in_fold_list(char *const *list, size_t n, const char *v, size_t len)
 	return 0;
 }
 
+size_t fl_schema_join(const struct fl_feature *f, const struct fl_csv_field *parts, char *buf,
+                      size_t cap, int *cut)
+{
+	size_t n = 0;
+
+	*cut = 0;
+	for (size_t c = 0; c < f->n_columns; c++) {
+		const char *b = parts[c].s, *e = parts[c].s + parts[c].len;
+		size_t k;
+
+		if (f->fold)
+			fold_trim(&b, &e);
+		if (c > 0 && n + 1 < cap)
+			buf[n++] = ' ';
+		else if (c > 0)
+			*cut = 1;
+		k = (size_t)(e - b) < cap - 1 - n ? (size_t)(e - b) : cap - 1 - n;
+		memcpy(buf + n, b, k);
+		n += k;
+		if (k < (size_t)(e - b))
+			*cut = 1;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
 int fl_schema_is_missing(const struct fl_schema *s, const struct fl_feature *f, const char *v,
                          size_t len)
 {
