@@ -89,4 +89,26 @@ run "$SCORE" --model m.fdl --data renamed.csv --out unmapped.csv --quiet
 expect "without it the columns are missing" 2 \
 	'fedlead-score: renamed.csv:1: column "month" required by the schema is missing'
 
+# ---- the scoring service: JSON leads name the two columns ----
+CLIENT="$FL_SRC/tests/tools/serve_client.py"
+svc=
+trap '[ -z "$svc" ] || { kill "$svc" 2>/dev/null; wait "$svc" 2>/dev/null; }; rm -rf "$T"' EXIT
+"$SCORE" serve --model m.fdl --allow-unsigned yes --listen 127.0.0.1:0 --port-file svc.port \
+	>svc.log 2>&1 &
+svc=$!
+# Until its "listening on" line (or it exits): a log line, not a delay.
+until grep -q ' listening on ' svc.log 2>/dev/null || ! kill -0 "$svc" 2>/dev/null; do
+	sleep 0.05
+done
+URL=http://127.0.0.1:$(sed -n 's/^http=//p' svc.port)
+"$PY" "$CLIENT" post "$URL/v1/score?reasons=1" application/json \
+	'[{"lead": "N1", "month": "jul", "day": 4, "visits": 3}, {"lead": "N2", "month": "may", "day": 5, "visits": 3}]' >resp 2>&1 || true
+check "the service answers a JSON lead with \"month\" and \"day\"" test "$(head -n 1 resp)" = 200
+check "its reason names the joined value" grep -Fq '"month day=may 5"' resp
+check "and an unseen date as the two fields joined" \
+	grep -Fq '"unseen": [{"column": "month", "value": "jul"}, {"column": "month day", "value": "jul 4"}]' resp
+kill "$svc"
+wait "$svc" 2>/dev/null || true
+svc=
+
 finish
