@@ -1024,7 +1024,12 @@ static int summarize(const struct fl_node_config *c, const struct fl_schema *s, 
 
 			/* Values proposed for an identifier or free text: each
 			 * one's count is what training's sums would say. */
-			if (ignored && f->type == FL_CATEGORICAL)
+			if (f->n_columns > 0)
+				fprintf(fp,
+				        "feature \"%s\": reads %zu columns together, which this "
+				        "partner's draft of %s does not propose\n",
+				        show(f->name, b1), f->n_columns, c->data);
+			else if (ignored && f->type == FL_CATEGORICAL)
 				fprintf(fp,
 				        "WARNING feature \"%s\": the proposal lists %zu values for "
 				        "a "
