@@ -976,9 +976,10 @@ static void draft_date_missing(const struct draft_col *cm, const struct draft_co
  * a second pass over the file counts the dates, and the levels are the
  * dates held at least min_count times (all of them below 2), as for any
  * category, in calendar order; the rest go to "(other)". Appends the
- * feature to feats and fills row; *drafted is 1 when it did. A file
- * without such a pair of columns, or without a date held often enough,
- * drafts nothing.
+ * feature to feats and fills row; *drafted is 1 when row is filled (the
+ * feature drafted, or skipped because the source cannot be read twice).
+ * A file without such a pair of columns, or without a date held often
+ * enough, drafts nothing.
  */
 static int draft_calendar(struct fl_source *csv, struct fl_mapping_binding *mb,
                           struct draft_col *cols, char **names, size_t ncol, size_t label_col,
@@ -1012,7 +1013,24 @@ static int draft_calendar(struct fl_source *csv, struct fl_mapping_binding *mb,
 	if ((count = calloc(ngm * ngd, sizeof(*count))) == NULL ||
 	    (lv = calloc(ngm * ngd, sizeof(*lv))) == NULL)
 		goto out;
-	if ((r = fl_source_rewind(csv)) != 0 || (r = fl_source_next(csv, &rec)) < 0)
+	snprintf(name, sizeof(name), "%s %s", names[cm], names[cd]);
+	/* A pipe is read once: say what was not drafted, and why. */
+	if (fl_source_rewind(csv) != 0) {
+		r = FL_ERR_NOMEM;
+		if ((row->name = fl_strdup(name)) == NULL)
+			goto out;
+		row->kind = "skipped";
+		snprintf(row->why, sizeof(row->why),
+		         "columns \"%s\" and \"%s\" read together are a calendar date, but "
+		         "counting the dates needs a second pass (%s)",
+		         names[cm], names[cd], fl_errmsg());
+		snprintf(row->check, sizeof(row->check), "draft from a file to have it proposed");
+		fl_err_clear();
+		*drafted = 1;
+		r = 0;
+		goto out;
+	}
+	if ((r = fl_source_next(csv, &rec)) < 0)
 		goto out;
 	while ((r = fl_source_next(csv, &rec)) == 1) {
 		size_t a, b;
@@ -1047,7 +1065,6 @@ static int draft_calendar(struct fl_source *csv, struct fl_mapping_binding *mb,
 	if (n_lv == 0)
 		goto out;
 	qsort(lv, n_lv, sizeof(*lv), date_level_cmp);
-	snprintf(name, sizeof(name), "%s %s", names[cm], names[cd]);
 	fold = cols[cm].trimmed || cols[cd].trimmed;
 	for (size_t a = 0; a < ngm; a++)
 		fold = fold || gm[a].spellings > 1;

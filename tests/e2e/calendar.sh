@@ -51,6 +51,14 @@ check "and so does the day column" test "$(feature schema.json day)" != none
 check "the decision table says why" grep -Fq \
 	'month day  categorical  month and day read together as the calendar date (columns "month" and "day"): one effect per date, 6 dates' \
 	err
+# A pipe is read once: the date is not drafted, and the table says why.
+rc=0
+cat leads.csv | "$NODE" schema --data - --label y --id lead --out pipe.json >out 2>err || rc=$?
+expect "a draft from a pipe still drafts the file" 0
+check "... without the date, saying why" grep -Fq \
+	'month day  skipped      columns "month" and "day" read together are a calendar date, but counting the dates needs a second pass (<stdin>: cannot rewind: not a regular file)  check: draft from a file to have it proposed' \
+	err
+check "... and the schema has no such feature" test "$(feature pipe.json "month day")" = none
 
 # ---- check ----
 run "$NODE" check --schema schema.json --data leads.csv
