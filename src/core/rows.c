@@ -168,8 +168,10 @@ static void count_unseen(struct fl_rows *rows, const double *x)
 				fld = &rows->rec.fields[fl_binding_column(rows->b, i)];
 			rep->unseen[k].feature = i;
 			rep->unseen[k].column = rows->s->features[i].name;
+			/* A feature read from several columns has no one file
+			 * name to give. */
 			rep->unseen[k].source =
-			        rows->mb != NULL
+			        rows->mb != NULL && rows->s->features[i].n_columns == 0
 			                ? fl_mapping_source(rows->mb, fl_binding_column(rows->b, i))
 			                : NULL;
 			snprintf(rep->unseen[k].example, sizeof(rep->unseen[k].example), "%.*s",
