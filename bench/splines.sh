@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Splines on bank marketing (bench/README.md, "Splines"): the bundled
 # leads split into three partners of 25 % and a held-out 25 % (seeded),
-# the schema drafted by `fedlead-node schema` from partner 1's file, and
-# then, on the three partners' rows together (what the exact federation
-# fits, up to 1e-6), `train --l2 auto` with the drafted schema and with
-# the same schema without its transforms (plain logistic regression), with
-# and without `duration`; beside them, in the same run and on the same
-# split, scikit-learn's LogisticRegressionCV, the same with SplineTransformer
-# and HistGradientBoostingClassifier (bench/splines.py). Prints the held-out
-# AUCs, the share of the plain -> boosting gap each closes, and the
-# training time of the spline model against the plain one (best of --reps,
-# interleaved, each the mean of --inner runs back to back; wall and CPU).
+# the schema drafted by `fedlead-node schema` from partner 1's file
+# (splines, day bins and the calendar date "month day", the month and day
+# columns read together), and then, on the three partners' rows together
+# (what the exact federation fits, up to 1e-6), `train --l2 auto` with
+# four schemas, with and without `duration`:
+#   plain          the drafted schema without its transforms and without
+#                  the date feature: classical logistic regression
+#   plain-date     the same with the date feature
+#   spline-nodate  the drafted schema without the date feature (the
+#                  drafted model before the date)
+#   spline         the drafted schema as it is
+# Beside them, in the same run and on the same split, scikit-learn's
+# LogisticRegressionCV, the same with SplineTransformer, that with the
+# date one-hot, and HistGradientBoostingClassifier (bench/splines.py).
+# Prints the held-out AUCs, the share of the plain -> boosting gap each
+# closes, and the training CPU time of each model against the plain one
+# (best of --reps, interleaved, each the mean of --inner runs back to
+# back; wall and CPU).
 #
 #   bash bench/splines.sh [--build DIR] [--seed N] [--reps N] [--inner N]
 #
@@ -43,26 +51,38 @@ work=$(mktemp -d /tmp/fedlead-splines.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$py" "$src/bench/splines.py" split "$src/tests/data/bank-marketing/bank.csv" "$work" --seed "$seed"
 "$node" schema --data "$work/p1.csv" --label y --out "$work/spline.json" --quiet >/dev/null 2>&1
-# The same contract without transforms, and both without duration.
+# The same contract without transforms, without the date, and each
+# without duration.
 "$py" - "$work" <<'PYEOF'
 import json, sys
 w = sys.argv[1]
 s = json.load(open(f"{w}/spline.json"))
+def copy(s):
+    return json.loads(json.dumps(s))
 def plain(s):
-    s = json.loads(json.dumps(s))
+    s = copy(s)
     for f in s["features"]:
         for k in ("transform", "knots", "special", "monotone"):
             f.pop(k, None)
     return s
+def nodate(s):
+    s = copy(s)
+    s["features"] = [f for f in s["features"] if "columns" not in f]
+    return s
 def nodur(s):
-    s = json.loads(json.dumps(s))
+    s = copy(s)
     s["features"] = [f for f in s["features"] if f["name"] != "duration"]
     s["ignore"] = s.get("ignore", []) + ["duration"]
     return s
-json.dump(plain(s), open(f"{w}/plain.json", "w"))
-json.dump(nodur(s), open(f"{w}/spline-nd.json", "w"))
-json.dump(plain(nodur(s)), open(f"{w}/plain-nd.json", "w"))
+assert any("columns" in f for f in s["features"]), "the draft has no date feature"
+models = {"plain": plain(nodate(s)), "plain-date": plain(s), "spline-nodate": nodate(s),
+          "spline": s}
+for name, m in models.items():
+    json.dump(m, open(f"{w}/{name}.json", "w"))
+    json.dump(nodur(m), open(f"{w}/{name}-nd.json", "w"))
 PYEOF
+models="plain plain-date spline-nodate spline"
+all="$models $(for m in $models; do printf '%s-nd ' "$m"; done)"
 
 # One measurement: $inner training runs back to back (a run is about
 # 0.2 s of CPU and time(1) counts in 0.01 s); prints "wall cpu" of one run.
@@ -76,29 +96,41 @@ auc() {
 	"$score" --model "$work/$1.fdl" --data "$work/test.csv" --eval --quiet | awk '/^AUC/ { print $2 }'
 }
 declare -A wall cpu
-for s in plain spline plain-nd spline-nd; do wall[$s]=1e9; cpu[$s]=1e9; done
+for s in $all; do wall[$s]=1e9; cpu[$s]=1e9; done
 for _ in $(seq 1 "$reps"); do
-	for s in plain spline plain-nd spline-nd; do
+	for s in $all; do
 		read -r w c < <(train "$s")
 		wall[$s]=$(awk -v a="${wall[$s]}" -v b="$w" 'BEGIN { print (b < a ? b : a) }')
 		cpu[$s]=$(awk -v a="${cpu[$s]}" -v b="$c" 'BEGIN { print (b < a ? b : a) }')
 	done
 done
 declare -A A
-for s in plain spline plain-nd spline-nd; do A[fedlead-$s]=$(auc "$s"); done
+for s in $all; do A[fedlead-$s]=$(auc "$s"); done
 while read -r name a secs; do A[$name]=$a; done < <("$py" "$src/bench/splines.py" sklearn "$work")
 while read -r name a secs; do A[$name-nd]=$a; done < <("$py" "$src/bench/splines.py" sklearn "$work" --drop duration)
 
-echo "== splines on bank marketing: seed $seed, $(($(wc -l <"$work/train.csv") - 1)) training leads (3 partners), $(($(wc -l <"$work/test.csv") - 1)) held out; load: $(uptime | sed 's/.*load average: //')"
-printf "%-22s %10s %10s\n" "model" "AUC" "AUC w/o duration"
-for m in fedlead-plain fedlead-spline sklearn-lr sklearn-lr-spline sklearn-hgb; do
-	nd=${m/-plain/-plain-nd}
-	nd=${nd/fedlead-spline/fedlead-spline-nd}
-	case $m in sklearn-*) nd=$m-nd ;; esac
-	printf "%-22s %10s %10s\n" "$m" "${A[$m]}" "${A[$nd]}"
+echo "== splines on bank marketing: seed $seed, $(($(wc -l <"$work/train.csv") - 1)) training leads (3 partners), $(($(wc -l <"$work/test.csv") - 1)) held out; $("$py" -c 'import json, sys; print("; ".join("%s: %d dates" % (f["name"], len(f["values"])) for f in json.load(open(sys.argv[1]))["features"] if "columns" in f))' "$work/spline.json"); load: $(uptime | sed 's/.*load average: //')"
+printf "%-24s %10s %10s\n" "model" "AUC" "AUC w/o duration"
+for m in $models; do
+	printf "%-24s %10s %10s\n" "fedlead-$m" "${A[fedlead-$m]}" "${A[fedlead-$m-nd]}"
+done
+for m in sklearn-lr sklearn-lr-spline sklearn-lr-spline-date sklearn-hgb; do
+	printf "%-24s %10s %10s\n" "$m" "${A[$m]}" "${A[$m-nd]}"
 done
 gap() { awk -v a="$1" -v p="$2" -v b="$3" 'BEGIN { printf "%.0f %%", 100 * (a - p) / (b - p) }'; }
-echo "gap closed (plain -> boosting), fedlead spline: $(gap "${A[fedlead-spline]}" "${A[fedlead-plain]}" "${A[sklearn-hgb]}"), without duration $(gap "${A[fedlead-spline-nd]}" "${A[fedlead-plain-nd]}" "${A[sklearn-hgb-nd]}")"
-echo "gap closed, scikit-learn spline (against its LR): $(gap "${A[sklearn-lr-spline]}" "${A[sklearn-lr]}" "${A[sklearn-hgb]}"), without duration $(gap "${A[sklearn-lr-spline-nd]}" "${A[sklearn-lr-nd]}" "${A[sklearn-hgb-nd]}")"
+gaps() { # MODEL REFERENCE: the gap MODEL closes from REFERENCE to boosting, with and without duration
+	echo "$(gap "${A[$1]}" "${A[$2]}" "${A[sklearn-hgb]}"), without duration $(gap "${A[$1-nd]}" "${A[$2-nd]}" "${A[sklearn-hgb-nd]}")"
+}
+echo "gap closed (plain -> boosting), fedlead spline: $(gaps fedlead-spline fedlead-plain)"
+echo "  against plain with the date: $(gaps fedlead-spline fedlead-plain-date); plain with the date alone: $(gaps fedlead-plain-date fedlead-plain)"
+echo "  spline without the date: $(gaps fedlead-spline-nodate fedlead-plain)"
+echo "gap closed, scikit-learn spline + date (against its LR): $(gaps sklearn-lr-spline-date sklearn-lr); spline alone $(gaps sklearn-lr-spline sklearn-lr)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-echo "train --l2 auto, spline / plain (best of $reps): wall $(ratio "${wall[spline]}" "${wall[plain]}") (${wall[spline]} / ${wall[plain]} s), CPU $(ratio "${cpu[spline]}" "${cpu[plain]}") (${cpu[spline]} / ${cpu[plain]} s); without duration CPU $(ratio "${cpu[spline-nd]}" "${cpu[plain-nd]}")"
+cost() { # MODEL REFERENCE: CPU ratio with the seconds, with and without duration
+	echo "$(ratio "${cpu[$1]}" "${cpu[$2]}") (${cpu[$1]} / ${cpu[$2]} s; without duration $(ratio "${cpu[$1-nd]}" "${cpu[$2-nd]}"))"
+}
+echo "train --l2 auto, CPU (best of $reps, each the mean of $inner runs):"
+echo "  spline / plain:              $(cost spline plain); wall $(ratio "${wall[spline]}" "${wall[plain]}")"
+echo "  spline / plain-date:         $(cost spline plain-date)"
+echo "  plain-date / plain:          $(cost plain-date plain)"
+echo "  spline-nodate / plain:       $(cost spline-nodate plain)"

@@ -940,6 +940,40 @@ static void test_spline_newton_equals_pooled(void **state)
 }
 
 /*
+ * A categorical feature read from two columns (schema.h, "columns"): each
+ * partner joins its own rows' fields, and the exact federation gives the
+ * pooled model. The columns stay features of their own.
+ */
+static void test_joined_newton_equals_pooled(void **state)
+{
+	struct fixture *fx = *state, jx = *fx;
+	struct fixture *jxp = &jx;
+	struct fl_load_report lrep;
+	json_error_t jerr;
+	json_t *root = json_load_file(COIL_SCHEMA, 0, &jerr);
+	char *text;
+
+	assert_non_null(root);
+	assert_int_equal(
+	        json_array_append_new(json_object_get(root, "features"),
+	                              json_pack("{s:s, s:s, s:[s,s], s:[s,s,s,s,s,s], s:b}", "name",
+	                                        "MGEMOMV MGODRK", "type", "categorical", "columns",
+	                                        "MGEMOMV", "MGODRK", "values", "1 0", "2 0", "3 0",
+	                                        "2 1", "3 1", "4 0", "other", 1)),
+	        0);
+	assert_non_null(text = json_dumps(root, 0));
+	json_decref(root);
+	assert_int_equal(fl_schema_parse(text, strlen(text), "joined.json", &jx.s), 0);
+	free(text);
+	assert_int_equal(jx.s->dim, fx->s->dim + 7);
+	if (fl_dataset_load(jx.s, COIL_DATA, FL_BAD_ROWS_FAIL, &jx.raw, &lrep) != 0)
+		fail_msg("load: %s", fl_errmsg());
+	check_exact((void **)&jxp, FL_FED_NEWTON, FL_SOLVER_NEWTON, 1e-10, 100);
+	fl_dataset_free(jx.raw);
+	fl_schema_free(jx.s);
+}
+
+/*
  * Knots from the federation's data (knots.h): a schema whose spline and
  * bins features give knot counts, on synthetic leads with dense values
  * (x skewed over [0, 100] with missing values, z bell-shaped over [-5, 5]).
@@ -3220,6 +3254,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_newton_equals_pooled),
 	        cmocka_unit_test(test_spline_newton_equals_pooled),
+	        cmocka_unit_test(test_joined_newton_equals_pooled),
 	        cmocka_unit_test(test_knots_from_data_equals_pooled),
 	        cmocka_unit_test(test_knots_refused),
 	        cmocka_unit_test(test_resume_knots),

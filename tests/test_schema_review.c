@@ -172,14 +172,16 @@ static void test_contract_keys_refused(void **state)
 	}
 	assert_string_equal(fl_errmsg(), "peer acme carries \"x?[2J\" at $.x?[2J, which is not "
 	                                 "part of the schema contract: refused");
-	/* What a date feature and the draft's decisions carry is in it. */
+	/* What a date feature, a feature read from several columns (the
+	 * draft's calendar date) and the draft's decisions carry is in it. */
 	{
 		static const char D[] =
 		        "{\"fedlead_schema\": 1, \"missing_values\": [\"Select\"], \"id\": null, "
 		        "\"features\": [{\"name\": \"d\", \"type\": \"date\", \"format\": "
 		        "\"%Y-%m-%d\", \"reference\": \"2026-12-01\", \"missing\": \"impute\", "
 		        "\"missing_values\": [\"-\"], \"clip\": [0, 9]}, {\"name\": \"c\", "
-		        "\"case\": \"fold\"}]}";
+		        "\"case\": \"fold\"}, {\"name\": \"month day\", \"columns\": "
+		        "[\"month\", \"day\"]}]}";
 
 		assert_int_equal(fl_schema_round_contract(D, strlen(D), 0, "x"), 0);
 	}

@@ -39,7 +39,8 @@ int fl_binding_new_named(const struct fl_schema *s, const char *path,
 /* Name of the i-th extra header column. */
 const char *fl_binding_extra(const struct fl_binding *b, size_t i);
 int fl_binding_has_label(const struct fl_binding *b);
-/* CSV column index (0-based) of schema feature i. */
+/* CSV column index (0-based) of schema feature i; of its first column
+ * for a feature read from several. */
 size_t fl_binding_column(const struct fl_binding *b, size_t i);
 int fl_binding_has_id(const struct fl_binding *b);
 /*
@@ -168,9 +169,20 @@ int fl_encode_unseen(const struct fl_binding *b, const struct fl_csv_record *rec
 
 /*
  * Whether feature i of rec has no value: an empty field or a placeholder
- * of the schema's "missing_values" (fl_schema_is_missing()).
+ * of the schema's "missing_values" (fl_schema_is_missing()); for a feature
+ * read from several columns, in any of them.
  */
 int fl_encode_missing(const struct fl_binding *b, const struct fl_csv_record *rec, size_t i);
+
+/*
+ * The text of feature i in rec as the encoder matches it: its field, or
+ * for a feature read from several columns (schema.h, "columns") the
+ * fields joined by one space, each trimmed of blanks under "case": "fold",
+ * written into buf and cut to fit its n bytes (n > 0). Returns the text
+ * (the field's own, or buf) with its length in *len.
+ */
+const char *fl_encode_text(const struct fl_binding *b, const struct fl_csv_record *rec, size_t i,
+                           char *buf, size_t n, size_t *len);
 
 /* Fills rep->n_extra and rep->extra from a binding. */
 void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b);

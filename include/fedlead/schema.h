@@ -33,6 +33,21 @@
  * fingerprint only when present, so schemas without one keep theirs.
  * Differential privacy needs it on every numeric feature (the statistics
  * round's sums are bounded by it), and on every date feature's age.
+ *
+ * A categorical feature may be read from several columns of the file,
+ * {"name": "month day", "type": "categorical", "columns": ["month", "day"],
+ * "values": ["may 5", ...], "other": true}: its value is the columns'
+ * texts joined by one space, in the order listed (under "case": "fold"
+ * each text trimmed of blanks first). A blank or placeholder in any of
+ * them makes the feature missing. One space reads best in reason codes
+ * ("month day=may 5"); it is unambiguous because every listed value must
+ * be exactly one non-empty text per column, without blanks, joined by
+ * single spaces: a field that holds a blank itself ("a b" and "c", or "a"
+ * and "b c") joins into a text with too many blanks, which no listed
+ * value is, so it goes to "(other)" and never to another value. The
+ * columns stay free to be features of their own, but may not be the
+ * label, the id or ignored. "columns" is in the canonical form only when
+ * set.
  */
 #ifndef FEDLEAD_SCHEMA_H
 #define FEDLEAD_SCHEMA_H
@@ -58,6 +73,11 @@ struct fl_mapping;
  * FL_SCHEMA_MAX_PLACEHOLDER bytes. */
 #define FL_SCHEMA_MAX_MISSING_VALUES 64
 #define FL_SCHEMA_MAX_PLACEHOLDER 64
+/* A categorical feature read from several columns ("columns"): at most
+ * this many columns, and its listed values at most FL_SCHEMA_MAX_JOINED
+ * bytes (a row's joined text is built on the stack). */
+#define FL_SCHEMA_MAX_COLUMNS 8
+#define FL_SCHEMA_MAX_JOINED 255
 
 enum fl_feature_type { FL_NUMERIC = 0, FL_CATEGORICAL = 1, FL_DATE = 2 };
 enum fl_missing_policy { FL_MISSING_ERROR = 0, FL_MISSING_IMPUTE = 1 };
@@ -86,6 +106,12 @@ struct fl_feature {
 	/* categorical: "case": "fold": values match trimmed and ignoring ASCII
 	 * case ("google " is "Google"); 0: exact text, as always. */
 	int fold;
+	/* categorical: "columns", the file columns read together as this one
+	 * feature (at least 2, in order), or NULL: the feature is the column
+	 * named like it. Its value is the columns' texts joined by one space
+	 * ("may" and "5" read "may 5"); see fl_encode_text(). */
+	char **columns;
+	size_t n_columns;
 	/* numeric: "transform" (an enum fl_transform, fedlead/spline.h) and its
 	 * keys; all zero for a plain numeric feature. */
 	int transform;
@@ -174,6 +200,18 @@ void fl_feature_part(const struct fl_feature *f, size_t p, size_t *start, size_t
  * they are: "É" and "é" stay different). Returns <0, 0, >0 like strcmp.
  */
 int fl_schema_fold_cmp(const char *a, size_t alen, const char *b, size_t blen);
+
+/*
+ * The value of feature f read from several columns (f->n_columns texts,
+ * parts[k] the field of f->columns[k]): joined by one space, each trimmed
+ * of blanks first under "case": "fold", into buf (cap > 0 bytes,
+ * NUL-terminated). Returns its length; *cut is set to 1 when it did not
+ * fit, and the text is then none of the listed values (at most
+ * FL_SCHEMA_MAX_JOINED bytes, so a buf of FL_SCHEMA_MAX_JOINED + 2 cuts
+ * only texts longer than any of them).
+ */
+size_t fl_schema_join(const struct fl_feature *f, const struct fl_csv_field *parts, char *buf,
+                      size_t cap, int *cut);
 
 /*
  * Whether the field text v (len bytes) means "no value" for feature f: the

@@ -53,7 +53,7 @@ int fl_schema_round_strip_flags(const char *json, size_t len, unsigned flags, ch
  * top "fedlead_schema", "label", "id", "features", "ignore",
  * "missing_values"; in the label "column", "positive", "negative"; on a
  * feature "name", "type", "missing", "values", "other", "missing_values",
- * "case", "format", "reference", "clip", "transform", "knots" (with
+ * "case", "format", "reference", "clip", "transform", "knots", "columns" (with
  * FL_CONTRACT_NO_CLIP, "clip" only on a feature with a "transform", else
  * the message below). The message is "WHO carries \"KEY\" at
  * $.PATH.KEY, which is not part of the schema contract:

@@ -757,6 +757,27 @@ static void free_counts(uint64_t **n, size_t nf)
 }
 
 /*
+ * A feature read from several columns (cols[k] in rec): the fields joined
+ * as the encoder joins them (fl_schema_join()), into buf; NULL when one is
+ * out of the record or the text does not fit (no listed value is that
+ * long).
+ */
+static const char *join_listed(const struct fl_feature *f, const size_t *cols,
+                               const struct fl_csv_record *rec, char *buf, size_t n)
+{
+	struct fl_csv_field parts[FL_SCHEMA_MAX_COLUMNS] = {{0}};
+	int cut;
+
+	for (size_t k = 0; k < f->n_columns; k++) {
+		if (cols[k] >= rec->n_fields)
+			return NULL;
+		parts[k] = rec->fields[cols[k]];
+	}
+	fl_schema_join(f, parts, buf, n, &cut);
+	return cut ? NULL : buf;
+}
+
+/*
  * Counts, in the node's data, the rows holding each value s lists for a
  * categorical feature, whatever that column is here: left out of this
  * partner's draft (more distinct values than a draft lists), numeric, or
@@ -775,8 +796,9 @@ static int count_listed(const struct fl_node_config *c, const struct fl_schema *
 	struct fl_mapping *m = NULL;
 	struct fl_mapping_binding *mb = NULL;
 	struct listed_entry **idx = NULL;
-	size_t *col = NULL;
+	size_t *col = NULL, **cols = NULL;
 	uint64_t **n = NULL;
+	char buf[FL_SCHEMA_MAX_JOINED + 2];
 	int r;
 
 	*out = NULL;
@@ -786,7 +808,8 @@ static int count_listed(const struct fl_node_config *c, const struct fl_schema *
 	r = FL_ERR_NOMEM;
 	if ((n = calloc(s->n_features, sizeof(*n))) == NULL ||
 	    (idx = calloc(s->n_features, sizeof(*idx))) == NULL ||
-	    (col = calloc(s->n_features, sizeof(*col))) == NULL)
+	    (col = calloc(s->n_features, sizeof(*col))) == NULL ||
+	    (cols = calloc(s->n_features, sizeof(*cols))) == NULL)
 		goto out;
 	if ((r = fl_source_next(src, &rec)) <= 0) {
 		if (r == 0)
@@ -805,7 +828,23 @@ static int count_listed(const struct fl_node_config *c, const struct fl_schema *
 		col[i] = SIZE_MAX;
 		if (f->type != FL_CATEGORICAL || f->n_values == 0)
 			continue;
-		for (size_t j = 0; j < rec.n_fields && col[i] == SIZE_MAX; j++)
+		if (f->n_columns > 0) {
+			/* Read from several columns: counted as the encoder joins
+			 * them, when the data has them all. */
+			r = FL_ERR_NOMEM;
+			if ((cols[i] = calloc(f->n_columns, sizeof(**cols))) == NULL)
+				goto out;
+			for (size_t k = 0; k < f->n_columns; k++) {
+				cols[i][k] = SIZE_MAX;
+				for (size_t j = 0; j < rec.n_fields && cols[i][k] == SIZE_MAX; j++)
+					if (strcmp(rec.fields[j].s, f->columns[k]) == 0)
+						cols[i][k] = j;
+				if (cols[i][k] == SIZE_MAX)
+					break;
+				col[i] = k + 1 == f->n_columns ? cols[i][0] : SIZE_MAX;
+			}
+		}
+		for (size_t j = 0; f->n_columns == 0 && j < rec.n_fields && col[i] == SIZE_MAX; j++)
 			if (strcmp(rec.fields[j].s, f->name) == 0)
 				col[i] = j;
 		if (col[i] == SIZE_MAX)
@@ -827,6 +866,10 @@ static int count_listed(const struct fl_node_config *c, const struct fl_schema *
 			if (col[i] >= rec.n_fields)
 				continue;
 			key.v = rec.fields[col[i]].s;
+			if (s->features[i].n_columns > 0 &&
+			    (key.v = join_listed(&s->features[i], cols[i], &rec, buf,
+			                         sizeof(buf))) == NULL)
+				continue;
 			hit = bsearch(&key, idx[i], s->features[i].n_values, sizeof(**idx),
 			              s->features[i].fold ? listed_fold_cmp : listed_cmp);
 			if (hit != NULL)
@@ -840,8 +883,11 @@ static int count_listed(const struct fl_node_config *c, const struct fl_schema *
 out:
 	for (size_t i = 0; idx != NULL && i < s->n_features; i++)
 		free(idx[i]);
+	for (size_t i = 0; cols != NULL && i < s->n_features; i++)
+		free(cols[i]);
 	free(idx);
 	free(col);
+	free(cols);
 	free_counts(n, s->n_features);
 	fl_mapping_binding_free(mb);
 	fl_mapping_free(m);
@@ -978,7 +1024,12 @@ static int summarize(const struct fl_node_config *c, const struct fl_schema *s, 
 
 			/* Values proposed for an identifier or free text: each
 			 * one's count is what training's sums would say. */
-			if (ignored && f->type == FL_CATEGORICAL)
+			if (f->n_columns > 0)
+				fprintf(fp,
+				        "feature \"%s\": reads %zu columns together, which this "
+				        "partner's draft of %s does not propose\n",
+				        show(f->name, b1), f->n_columns, c->data);
+			else if (ignored && f->type == FL_CATEGORICAL)
 				fprintf(fp,
 				        "WARNING feature \"%s\": the proposal lists %zu values for "
 				        "a "

@@ -27,6 +27,7 @@ struct cat_entry {
 
 struct binding {
 	size_t col;                     /* CSV column index */
+	size_t *cols;                   /* a feature read from several columns: theirs */
 	struct cat_entry *cats;         /* categorical: values (folded: in fold order) */
 	uint32_t *slot;                 /* categorical, not folded: hash table of cats */
 	size_t mask;                    /* its size - 1 (a power of two) */
@@ -173,6 +174,29 @@ static int find_column(const struct header_entry *hdr, size_t n, const char *pat
 	return 0;
 }
 
+/* The columns of a feature read from several, each required; the
+ * message says which feature needs the one that is missing. */
+static int bind_columns(const struct header_entry *hdr, size_t n, const char *path,
+                        const struct fl_feature *f, struct binding *fb, unsigned char *used)
+{
+	int r;
+
+	if ((fb->cols = calloc(f->n_columns, sizeof(*fb->cols))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t c = 0; c < f->n_columns; c++) {
+		if ((r = find_column(hdr, n, path, f->columns[c], 0, &fb->cols[c])) != 0)
+			return r;
+		if (fb->cols[c] == SIZE_MAX)
+			return fl_fail(FL_ERR_DATA,
+			               "%s:1: column \"%s\" required by the schema (feature \"%s\" "
+			               "reads it) is missing",
+			               path, f->columns[c], f->name);
+		used[fb->cols[c]] = 1;
+	}
+	fb->col = fb->cols[0];
+	return 0;
+}
+
 void fl_binding_plain_numbers(struct fl_binding *b)
 {
 	for (size_t i = 0; i < b->s->n_features; i++)
@@ -187,6 +211,7 @@ void fl_binding_free(struct fl_binding *b)
 	for (size_t i = 0; b->feat != NULL && i < b->s->n_features; i++) {
 		free(b->feat[i].cats);
 		free(b->feat[i].slot);
+		free(b->feat[i].cols);
 	}
 	free(b->feat);
 	for (size_t i = 0; i < b->n_extra; i++)
@@ -236,8 +261,12 @@ int fl_binding_new_named(const struct fl_schema *s, const char *path,
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
 
-		if ((r = find_column(hdr, n, path, f->name, 1, &b->feat[i].col)) != 0)
+		if (f->n_columns > 0) {
+			if ((r = bind_columns(hdr, n, path, f, &b->feat[i], used)) != 0)
+				goto out;
+		} else if ((r = find_column(hdr, n, path, f->name, 1, &b->feat[i].col)) != 0) {
 			goto out;
+		}
 		used[b->feat[i].col] = 1;
 		if (f->type == FL_NUMERIC) {
 			struct fl_csv_dialect d = s->dialect, own = {.number = f->number};
@@ -347,7 +376,7 @@ static int bad_field(const struct fl_binding *b, const struct fl_csv_record *rec
 	if (col == b->label_col)
 		name = b->s->label;
 	for (size_t i = 0; i < b->s->n_features; i++)
-		if (b->feat[i].col == col)
+		if (b->feat[i].col == col && b->s->features[i].n_columns == 0)
 			name = b->s->features[i].name;
 	return fl_fail(FL_ERR_DATA, "%s:%llu:%zu: column %s: \"%.*s%s\" %s", b->path,
 	               (unsigned long long)rec->line, col + 1,
@@ -442,28 +471,75 @@ static int encode_numeric(const struct fl_binding *b, const struct fl_feature *f
 	return 0;
 }
 
+/* join_fields() results. */
+enum { JOIN_OK, JOIN_MISSING, JOIN_LONG };
+
+/*
+ * A feature read from several columns: their fields joined as
+ * fl_schema_join() says into buf (cap bytes, at least
+ * FL_SCHEMA_MAX_JOINED + 2 to match), as *out. JOIN_MISSING when a field
+ * is blank or a placeholder, JOIN_LONG when the text was cut: longer than
+ * any listed value, so it is none of them.
+ */
+static int join_fields(const struct fl_binding *b, const struct fl_feature *f,
+                       const struct binding *fb, const struct fl_csv_record *rec, char *buf,
+                       size_t cap, struct fl_csv_field *out)
+{
+	struct fl_csv_field parts[FL_SCHEMA_MAX_COLUMNS] = {{0}};
+	int missing = 0, cut;
+
+	for (size_t c = 0; c < f->n_columns; c++) {
+		parts[c] = rec->fields[fb->cols[c]];
+		missing = missing || fl_schema_is_missing(b->s, f, parts[c].s, parts[c].len);
+	}
+	out->len = fl_schema_join(f, parts, buf, cap, &cut);
+	out->s = buf;
+	return missing ? JOIN_MISSING : cut ? JOIN_LONG : JOIN_OK;
+}
+
 static int encode_categorical(const struct fl_binding *b, const struct fl_feature *f,
                               const struct binding *fb, const struct fl_csv_record *rec, double *x)
 {
 	const struct fl_csv_field *fld = &rec->fields[fb->col];
-	const struct cat_entry *hit;
+	const struct cat_entry *hit = NULL;
+	struct fl_csv_field joined;
+	char cname[256], buf[FL_SCHEMA_MAX_JOINED + 2];
 	int missing = 0;
-	char cname[256];
 
 	memset(x, 0, f->enc_width * sizeof(*x));
 	/* A placeholder is never a listed value (the parser refuses that), so
 	 * it is missing, as an empty field not listed as "" is. */
-	if (fld->len > 0 && fl_schema_is_missing(b->s, f, fld->s, fld->len))
+	if (f->n_columns > 0) {
+		int state = join_fields(b, f, fb, rec, buf, sizeof(buf), &joined);
+
+		fld = &joined;
+		missing = state == JOIN_MISSING;
+		if (state == JOIN_OK)
+			hit = find_category(f, fb, fld);
+	} else if (fld->len > 0 && fl_schema_is_missing(b->s, f, fld->s, fld->len))
 		missing = 1;
-	else if ((hit = find_category(f, fb, fld)) != NULL) {
+	else if ((hit = find_category(f, fb, fld)) == NULL)
+		missing = fld->len == 0;
+	if (hit != NULL) {
 		x[hit->k] = 1.0;
 		return 0;
-	} else
-		missing = fld->len == 0;
+	}
 	if (f->other) {
 		x[f->n_values] = 1.0;
 		return 0;
 	}
+	if (f->n_columns > 0 && missing)
+		return fl_fail(FL_ERR_DATA,
+		               "%s:%llu: feature \"%s\": a column it reads has no value (no "
+		               "\"other\" category)",
+		               b->path, (unsigned long long)rec->line, f->name);
+	if (f->n_columns > 0)
+		return fl_fail(FL_ERR_DATA,
+		               "%s:%llu: feature \"%s\": \"%.*s%s\" is not a listed category and "
+		               "there is no \"other\"",
+		               b->path, (unsigned long long)rec->line, f->name,
+		               (int)(fld->len > QUOTE_MAX ? QUOTE_MAX : fld->len), fld->s,
+		               fld->len > QUOTE_MAX ? "..." : "");
 	if (missing)
 		return fl_fail(FL_ERR_DATA,
 		               "%s:%llu:%zu: column %s: missing value (no \"other\" category)",
@@ -732,9 +808,28 @@ int fl_encode_unseen(const struct fl_binding *b, const struct fl_csv_record *rec
 
 int fl_encode_missing(const struct fl_binding *b, const struct fl_csv_record *rec, size_t i)
 {
+	const struct fl_feature *f = &b->s->features[i];
 	const struct fl_csv_field *fld = &rec->fields[b->feat[i].col];
 
-	return fl_schema_is_missing(b->s, &b->s->features[i], fld->s, fld->len);
+	for (size_t c = 1; c < f->n_columns; c++) {
+		const struct fl_csv_field *p = &rec->fields[b->feat[i].cols[c]];
+
+		if (fl_schema_is_missing(b->s, f, p->s, p->len))
+			return 1;
+	}
+	return fl_schema_is_missing(b->s, f, fld->s, fld->len);
+}
+
+const char *fl_encode_text(const struct fl_binding *b, const struct fl_csv_record *rec, size_t i,
+                           char *buf, size_t n, size_t *len)
+{
+	const struct fl_feature *f = &b->s->features[i];
+	struct fl_csv_field t = rec->fields[b->feat[i].col];
+
+	if (f->n_columns > 0)
+		join_fields(b, f, &b->feat[i], rec, buf, n, &t);
+	*len = t.len;
+	return t.s;
 }
 
 void fl_load_report_extra(struct fl_load_report *rep, const struct fl_binding *b)

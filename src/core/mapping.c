@@ -391,9 +391,17 @@ static int schema_has(const struct fl_schema *s, const char *name)
 {
 	if (strcmp(s->label, name) == 0 || (s->id != NULL && strcmp(s->id, name) == 0))
 		return 1;
-	for (size_t i = 0; i < s->n_features; i++)
-		if (strcmp(s->features[i].name, name) == 0)
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+
+		/* A feature read from several columns is no column itself: its
+		 * columns are what a mapping's values apply to. */
+		if (f->n_columns == 0 && strcmp(f->name, name) == 0)
 			return 1;
+		for (size_t k = 0; k < f->n_columns; k++)
+			if (strcmp(f->columns[k], name) == 0)
+				return 1;
+	}
 	return 0;
 }
 

@@ -137,6 +137,8 @@ static void count_unseen(struct fl_rows *rows, const double *x)
 
 	for (size_t i = 0; i < rows->s->n_features; i++) {
 		const struct fl_csv_field *fld;
+		struct fl_csv_field joined;
+		char buf[FL_SCHEMA_MAX_JOINED + 2];
 		size_t k;
 
 		if (!fl_encode_unseen(rows->b, rows->coded, x, i))
@@ -156,12 +158,20 @@ static void count_unseen(struct fl_rows *rows, const double *x)
 				}
 				continue;
 			}
-			/* The example as the file writes it. */
-			fld = &rows->rec.fields[fl_binding_column(rows->b, i)];
+			/* The example as the file writes it (a feature read from
+			 * several columns: as they join). */
+			if (rows->s->features[i].n_columns > 0) {
+				joined.s = fl_encode_text(rows->b, &rows->rec, i, buf, sizeof(buf),
+				                          &joined.len);
+				fld = &joined;
+			} else
+				fld = &rows->rec.fields[fl_binding_column(rows->b, i)];
 			rep->unseen[k].feature = i;
 			rep->unseen[k].column = rows->s->features[i].name;
+			/* A feature read from several columns has no one file
+			 * name to give. */
 			rep->unseen[k].source =
-			        rows->mb != NULL
+			        rows->mb != NULL && rows->s->features[i].n_columns == 0
 			                ? fl_mapping_source(rows->mb, fl_binding_column(rows->b, i))
 			                : NULL;
 			snprintf(rep->unseen[k].example, sizeof(rep->unseen[k].example), "%.*s",

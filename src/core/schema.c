@@ -35,6 +35,7 @@ void fl_schema_free(struct fl_schema *s)
 		free(s->features[i].name);
 		fl_strv_free(s->features[i].values, s->features[i].n_values);
 		fl_strv_free(s->features[i].missing_values, s->features[i].n_missing_values);
+		fl_strv_free(s->features[i].columns, s->features[i].n_columns);
 		fl_transform_free(&s->features[i]);
 	}
 	free(s->features);
@@ -243,6 +244,32 @@ static int in_fold_list(char *const *list, size_t n, const char *v, size_t len)
 		if (fl_schema_fold_cmp(list[i], strlen(list[i]), v, len) == 0)
 			return 1;
 	return 0;
+}
+
+size_t fl_schema_join(const struct fl_feature *f, const struct fl_csv_field *parts, char *buf,
+                      size_t cap, int *cut)
+{
+	size_t n = 0;
+
+	*cut = 0;
+	for (size_t c = 0; c < f->n_columns; c++) {
+		const char *b = parts[c].s, *e = parts[c].s + parts[c].len;
+		size_t k;
+
+		if (f->fold)
+			fold_trim(&b, &e);
+		if (c > 0 && n + 1 < cap)
+			buf[n++] = ' ';
+		else if (c > 0)
+			*cut = 1;
+		k = (size_t)(e - b) < cap - 1 - n ? (size_t)(e - b) : cap - 1 - n;
+		memcpy(buf + n, b, k);
+		n += k;
+		if (k < (size_t)(e - b))
+			*cut = 1;
+	}
+	buf[n] = '\0';
+	return n;
 }
 
 int fl_schema_is_missing(const struct fl_schema *s, const struct fl_feature *f, const char *v,
@@ -540,14 +567,78 @@ void fl_feature_part(const struct fl_feature *f, size_t p, size_t *start, size_t
 	}
 }
 
+/*
+ * A categorical feature's "columns": 2 to FL_SCHEMA_MAX_COLUMNS distinct,
+ * non-empty column names.
+ */
+static int parse_columns(json_t *jc, size_t idx, const char *origin, struct fl_feature *f)
+{
+	size_t n = json_is_array(jc) ? json_array_size(jc) : 0;
+
+	if (n < 2 || n > FL_SCHEMA_MAX_COLUMNS)
+		return fl_fail(FL_ERR_SCHEMA,
+		               "%s: features[%zu].columns (feature \"%.40s\"): must be an array "
+		               "of 2 to %d column names",
+		               origin, idx, f->name, FL_SCHEMA_MAX_COLUMNS);
+	if ((f->columns = calloc(n, sizeof(*f->columns))) == NULL)
+		return FL_ERR_NOMEM;
+	f->n_columns = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(jc, i);
+
+		if (!json_is_string(e) || json_string_length(e) == 0 ||
+		    strlen(json_string_value(e)) != json_string_length(e))
+			return fl_fail(
+			        FL_ERR_SCHEMA,
+			        "%s: features[%zu].columns[%zu] (feature \"%.40s\"): must be "
+			        "a non-empty string (a column name)",
+			        origin, idx, i, f->name);
+		if ((f->columns[i] = fl_strdup(json_string_value(e))) == NULL)
+			return FL_ERR_NOMEM;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(f->columns[k], f->columns[i]) == 0)
+				return fl_fail(
+				        FL_ERR_SCHEMA,
+				        "%s: features[%zu].columns (feature \"%.40s\"): column "
+				        "\"%s\" is listed twice",
+				        origin, idx, f->name, f->columns[i]);
+	}
+	return 0;
+}
+
+/*
+ * A listed value of a feature read from several columns: one non-empty
+ * text per column without blanks, joined by single spaces, so that a row
+ * joins into it in one way only (fl_schema.h).
+ */
+static int check_joined_value(const struct fl_feature *f, size_t idx, size_t i, const char *origin)
+{
+	const char *v = f->values[i];
+	size_t parts = 1, len = strlen(v);
+	int ok = len > 0 && len <= FL_SCHEMA_MAX_JOINED && v[0] != ' ' && v[len - 1] != ' ';
+
+	for (size_t k = 0; ok && k < len; k++) {
+		if (v[k] == '\t' || (v[k] == ' ' && v[k + 1] == ' '))
+			ok = 0;
+		parts += v[k] == ' ';
+	}
+	if (ok && parts == f->n_columns)
+		return 0;
+	return fl_fail(FL_ERR_SCHEMA,
+	               "%s: features[%zu].values[%zu] (feature \"%.40s\"): \"%.60s\" is not "
+	               "%zu non-empty texts without blanks joined by single spaces, one for "
+	               "each of its columns (at most %d bytes)",
+	               origin, idx, i, f->name, v, f->n_columns, FL_SCHEMA_MAX_JOINED);
+}
+
 static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_feature *f)
 {
 	static const char *const num_keys[] = {
 	        "name",     "type",           "missing",   "clip",  "decimal", "thousands",
 	        "currency", "missing_values", "transform", "knots", "special", "monotone",
 	        NULL};
-	static const char *const cat_keys[] = {"name", "type",           "values", "other",
-	                                       "case", "missing_values", NULL};
+	static const char *const cat_keys[] = {"name", "type",           "values",  "other",
+	                                       "case", "missing_values", "columns", NULL};
 	char where[64], *type = NULL, *fcase = NULL, **sorted = NULL;
 	json_t *values, *other;
 	int r;
@@ -568,6 +659,14 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 		                              f->name, &f->missing_values, &f->n_missing_values)) !=
 		    0)
 			goto out;
+	}
+	/* Said plainly rather than as an unknown key, like "clip" below. */
+	if (json_object_get(jf, "columns") != NULL && strcmp(type, "categorical") != 0) {
+		r = fl_fail(FL_ERR_SCHEMA,
+		            "%s: features[%zu].columns (feature \"%.40s\"): reading several "
+		            "columns as one feature applies to categorical features only",
+		            origin, idx, f->name);
+		goto out;
 	}
 	if (strcmp(type, "numeric") == 0) {
 		f->type = FL_NUMERIC;
@@ -631,6 +730,9 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 			goto out;
 		}
 		f->fold = fcase != NULL && strcmp(fcase, "fold") == 0;
+		if (json_object_get(jf, "columns") != NULL &&
+		    (r = parse_columns(json_object_get(jf, "columns"), idx, origin, f)) != 0)
+			goto out;
 		f->n_values = json_array_size(values);
 		if ((f->values = calloc(f->n_values, sizeof(*f->values))) == NULL) {
 			r = FL_ERR_NOMEM;
@@ -645,6 +747,8 @@ static int parse_feature(json_t *jf, size_t idx, const char *origin, struct fl_f
 					            origin, where, i);
 				goto out;
 			}
+			if (f->n_columns > 0 && (r = check_joined_value(f, idx, i, origin)) != 0)
+				goto out;
 		}
 		/* Sorted, so that 10,000 values cost a sort and not 50 million
 		 * comparisons (schemas also arrive from peers). */
@@ -706,6 +810,29 @@ static int check_unique_columns(const struct fl_schema *s, const char *origin)
 				break;
 			}
 	free(names);
+	/* A feature's source columns may be features of their own, but not
+	 * the label, the id or ignored: each of those says the column is not
+	 * read as a feature. */
+	for (size_t i = 0; i < s->n_features && r == 0; i++) {
+		const struct fl_feature *f = &s->features[i];
+
+		for (size_t c = 0; c < f->n_columns && r == 0; c++) {
+			const char *col = f->columns[c], *role = NULL;
+
+			if (strcmp(col, s->label) == 0)
+				role = "the label column";
+			else if (s->id != NULL && strcmp(col, s->id) == 0)
+				role = "the id column";
+			for (size_t g = 0; g < s->n_ignore && role == NULL; g++)
+				if (strcmp(col, s->ignore[g]) == 0)
+					role = "in \"ignore\"";
+			if (role != NULL)
+				r = fl_fail(FL_ERR_SCHEMA,
+				            "%s: features[%zu].columns (feature \"%.40s\"): column "
+				            "\"%s\" is %s",
+				            origin, i, f->name, col, role);
+		}
+	}
 	return r;
 }
 
@@ -768,6 +895,16 @@ static int make_canonical(struct fl_schema *s)
 		}
 		json_object_set_new(jf, "type", json_string("categorical"));
 		json_object_set_new(jf, "other", json_boolean(f->other));
+		/* Only when set: other schemas keep their canonical text. */
+		if (f->n_columns > 0) {
+			json_t *jc = json_array();
+
+			if (jc == NULL || json_object_set_new(jf, "columns", jc) != 0)
+				goto out;
+			for (size_t j = 0; j < f->n_columns; j++)
+				if (json_array_append_new(jc, json_string(f->columns[j])) != 0)
+					goto out;
+		}
 		if ((vals = json_array()) == NULL)
 			goto out;
 		json_object_set_new(jf, "values", vals);

@@ -831,6 +831,286 @@ static void draft_missing(const struct draft_col *c, json_t *jf, struct draft_ro
 		         row->check[0] ? "; " : "");
 }
 
+/* ---- The calendar date of a month column and a day column ---- */
+
+/* The month (1..12) a text names in English, in any ASCII case: the whole
+ * name, its first three letters or "sept"; 0 for none. */
+static int month_of_name(const char *v)
+{
+	static const char *const names[] = {"january",   "february", "march",    "april",
+	                                    "may",       "june",     "july",     "august",
+	                                    "september", "october",  "november", "december"};
+	size_t len = strlen(v);
+
+	for (int m = 0; m < 12; m++) {
+		size_t k = 0;
+
+		while (k < len && names[m][k] != '\0' && (v[k] | 0x20) == names[m][k])
+			k++;
+		if (k == len && (len == strlen(names[m]) || len == 3 || (m == 8 && len == 4)))
+			return m + 1;
+	}
+	return 0;
+}
+
+/* Whether a column name says what it holds: word, in any ASCII case. */
+static int name_says(const char *name, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = name; *p != '\0'; p++) {
+		size_t k = 0;
+
+		while (k < n && p[k] != '\0' && (p[k] | 0x20) == word[k])
+			k++;
+		if (k == n)
+			return 1;
+	}
+	return 0;
+}
+
+/* The number of a whole-number text from lo to hi, or 0. */
+static int small_int(const char *v, int lo, int hi)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+
+	return end != v && *end == '\0' && x >= lo && x <= hi ? (int)x : 0;
+}
+
+/* A month column: every value a month's English name, or a whole number
+ * from 1 to 12 in a column whose name says "month"; at least 2 values. */
+static int is_month_column(const struct draft_col *c, const char *name)
+{
+	int names = 1, numbers = c->numeric && c->integer && name_says(name, "month");
+
+	if (c->overflow || c->n_vals < 2)
+		return 0;
+	for (size_t k = 0; k < c->n_vals; k++) {
+		names = names && month_of_name(c->vals[k].v) > 0;
+		numbers = numbers && small_int(c->vals[k].v, 1, 12) > 0;
+	}
+	return names || numbers;
+}
+
+/* A day-of-month column: whole numbers from 1 to 31 (at least 2 of them)
+ * in a column whose name says "day": numbers from 1 to 31 alone could be
+ * any count. */
+static int is_day_column(const struct draft_col *c, const char *name)
+{
+	if (!c->numeric || !c->integer || c->overflow || c->n_vals < 2 || !name_says(name, "day"))
+		return 0;
+	for (size_t k = 0; k < c->n_vals; k++)
+		if (small_int(c->vals[k].v, 1, 31) == 0)
+			return 0;
+	return 1;
+}
+
+/* A drafted date level: its month and day for the calendar order. */
+struct date_level {
+	int month, day;
+	const char *m, *d; /* the two texts, as the groups spell them */
+	uint64_t n;
+};
+
+static int date_level_cmp(const void *a, const void *b)
+{
+	const struct date_level *x = a, *y = b;
+
+	if (x->month != y->month)
+		return x->month - y->month;
+	if (x->day != y->day)
+		return x->day - y->day;
+	return strcmp(x->d, y->d);
+}
+
+/* The group of a column (draft_groups()) a field falls in, or SIZE_MAX. */
+static size_t field_group(const struct draft_group *g, size_t n, const struct fl_csv_field *f)
+{
+	const char *b = f->s, *e = f->s + f->len;
+
+	trim_blanks(&b, &e);
+	if (b == e || placeholder_index(b, (size_t)(e - b)) >= 0)
+		return SIZE_MAX;
+	for (size_t k = 0; k < n; k++)
+		if (fl_schema_fold_cmp(g[k].text, strlen(g[k].text), b, (size_t)(e - b)) == 0)
+			return k;
+	return SIZE_MAX;
+}
+
+/* The placeholders of both columns as the date feature's "missing_values"
+ * (a placeholder in either makes the date missing). */
+static void draft_date_missing(const struct draft_col *cm, const struct draft_col *cd, json_t *jf,
+                               struct draft_row *row, uint64_t min_count)
+{
+	json_t *first, *arr, *v;
+	size_t k;
+
+	draft_missing(cm, jf, row, "to other", min_count);
+	first = json_incref(json_object_get(jf, "missing_values"));
+	draft_missing(cd, jf, row, "to other", min_count);
+	arr = json_object_get(jf, "missing_values");
+	if (first != NULL && arr == NULL)
+		json_object_set(jf, "missing_values", first);
+	else if (first != NULL)
+		json_array_foreach(first, k, v)
+		{
+			size_t j;
+			json_t *w;
+			int dup = 0;
+
+			json_array_foreach(arr, j, w) dup =
+			        dup || fl_schema_fold_cmp(json_string_value(v),
+			                                  strlen(json_string_value(v)),
+			                                  json_string_value(w),
+			                                  strlen(json_string_value(w))) == 0;
+			if (!dup)
+				json_array_append(arr, v);
+		}
+	json_decref(first);
+}
+
+/*
+ * The calendar date of a month column and a day-of-month column, read
+ * together as one categorical feature ("month day", values "may 5"):
+ * a second pass over the file counts the dates, and the levels are the
+ * dates held at least min_count times (all of them below 2), as for any
+ * category, in calendar order; the rest go to "(other)". Appends the
+ * feature to feats and fills row; *drafted is 1 when row is filled (the
+ * feature drafted, or skipped because the source cannot be read twice).
+ * A file without such a pair of columns, or without a date held often
+ * enough, drafts nothing.
+ */
+static int draft_calendar(struct fl_source *csv, struct fl_mapping_binding *mb,
+                          struct draft_col *cols, char **names, size_t ncol, size_t label_col,
+                          size_t id_col, uint64_t min_count, json_t *feats, struct draft_row *row,
+                          int *drafted)
+{
+	struct draft_group *gm = NULL, *gd = NULL;
+	struct date_level *lv = NULL;
+	struct fl_csv_record rec;
+	size_t cm = SIZE_MAX, cd = SIZE_MAX, ngm = 0, ngd = 0, n_lv = 0, n_rare = 0;
+	uint64_t *count = NULL, dated = 0;
+	char text[FL_SCHEMA_MAX_JOINED + 1], name[512];
+	json_t *jf = NULL, *vals, *jc;
+	int r, fold;
+
+	*drafted = 0;
+	for (size_t i = 0; i < ncol; i++) {
+		if (i == label_col || i == id_col || names[i][0] == '\0')
+			continue;
+		if (cm == SIZE_MAX && is_month_column(&cols[i], names[i]))
+			cm = i;
+		else if (cd == SIZE_MAX && is_day_column(&cols[i], names[i]))
+			cd = i;
+	}
+	if (cm == SIZE_MAX || cd == SIZE_MAX)
+		return 0;
+	if ((r = draft_groups(&cols[cm], &gm, &ngm)) != 0 ||
+	    (r = draft_groups(&cols[cd], &gd, &ngd)) != 0)
+		goto out;
+	r = FL_ERR_NOMEM;
+	if ((count = calloc(ngm * ngd, sizeof(*count))) == NULL ||
+	    (lv = calloc(ngm * ngd, sizeof(*lv))) == NULL)
+		goto out;
+	snprintf(name, sizeof(name), "%s %s", names[cm], names[cd]);
+	/* A pipe is read once: say what was not drafted, and why. */
+	if (fl_source_rewind(csv) != 0) {
+		r = FL_ERR_NOMEM;
+		if ((row->name = fl_strdup(name)) == NULL)
+			goto out;
+		row->kind = "skipped";
+		snprintf(row->why, sizeof(row->why),
+		         "columns \"%s\" and \"%s\" read together are a calendar date, but "
+		         "counting the dates needs a second pass (%s)",
+		         names[cm], names[cd], fl_errmsg());
+		snprintf(row->check, sizeof(row->check), "draft from a file to have it proposed");
+		fl_err_clear();
+		*drafted = 1;
+		r = 0;
+		goto out;
+	}
+	if ((r = fl_source_next(csv, &rec)) < 0)
+		goto out;
+	while ((r = fl_source_next(csv, &rec)) == 1) {
+		size_t a, b;
+
+		if (mb != NULL)
+			rec = *fl_mapping_apply(mb, &rec);
+		if (rec.n_fields != ncol ||
+		    (a = field_group(gm, ngm, &rec.fields[cm])) == SIZE_MAX ||
+		    (b = field_group(gd, ngd, &rec.fields[cd])) == SIZE_MAX)
+			continue;
+		count[a * ngd + b]++;
+		dated++;
+	}
+	if (r < 0)
+		goto out;
+	for (size_t a = 0; a < ngm; a++)
+		for (size_t b = 0; b < ngd; b++) {
+			uint64_t n = count[a * ngd + b];
+
+			if (n == 0)
+				continue;
+			if (min_count > 1 && n < min_count) {
+				n_rare++;
+				continue;
+			}
+			lv[n_lv++] = (struct date_level){
+			        month_of_name(gm[a].text) ? month_of_name(gm[a].text)
+			                                  : small_int(gm[a].text, 1, 12),
+			        small_int(gd[b].text, 1, 31), gm[a].text, gd[b].text, n};
+		}
+	r = 0;
+	if (n_lv == 0)
+		goto out;
+	qsort(lv, n_lv, sizeof(*lv), date_level_cmp);
+	fold = cols[cm].trimmed || cols[cd].trimmed;
+	for (size_t a = 0; a < ngm; a++)
+		fold = fold || gm[a].spellings > 1;
+	r = FL_ERR_NOMEM;
+	if ((jf = json_object()) == NULL || (vals = json_array()) == NULL ||
+	    json_object_set_new(jf, "name", json_string(name)) != 0 ||
+	    json_object_set_new(jf, "type", json_string("categorical")) != 0 ||
+	    (jc = json_array()) == NULL || json_object_set_new(jf, "columns", jc) != 0 ||
+	    json_array_append_new(jc, json_string(names[cm])) != 0 ||
+	    json_array_append_new(jc, json_string(names[cd])) != 0 ||
+	    (fold && json_object_set_new(jf, "case", json_string("fold")) != 0) ||
+	    json_object_set_new(jf, "values", vals) != 0)
+		goto out;
+	for (size_t k = 0; k < n_lv; k++) {
+		snprintf(text, sizeof(text), "%s %s", lv[k].m, lv[k].d);
+		if (json_array_append_new(vals, json_string(text)) != 0)
+			goto out;
+	}
+	if (json_object_set_new(jf, "other", json_true()) != 0)
+		goto out;
+	row->name = fl_strdup(name);
+	row->kind = "categorical";
+	snprintf(row->why, sizeof(row->why),
+	         "month and day read together as the calendar date (columns \"%s\" and "
+	         "\"%s\"): one effect per date, %zu dates",
+	         names[cm], names[cd], n_lv);
+	if (n_rare > 0)
+		cat_text(row->why, sizeof(row->why),
+		         "; %zu in fewer than %llu rows left out (they go to other)", n_rare,
+		         (unsigned long long)min_count);
+	snprintf(row->check, sizeof(row->check),
+	         "is the date the same calendar day every year (no year column)?");
+	draft_date_missing(&cols[cm], &cols[cd], jf, row, min_count);
+	if (row->name == NULL || json_array_append(feats, jf) != 0)
+		goto out;
+	*drafted = 1;
+	r = 0;
+out:
+	json_decref(jf);
+	free(gm);
+	free(gd);
+	free(count);
+	free(lv);
+	return r;
+}
+
 int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts *o,
                          char **json_out)
 {
@@ -848,7 +1128,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	uint64_t n_rows = 0;
 	uint64_t rng = 0x666c2d636c6970ull;
 	json_t *root = NULL, *feats, *ign, *jl;
-	int r, pos, plain_dialect, need_pass2 = 0;
+	int r, pos, plain_dialect, need_pass2 = 0, dated = 0;
 
 	*json_out = NULL;
 	if (o->table != NULL)
@@ -879,7 +1159,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	ncol = rec.n_fields;
 	if ((cols = calloc(ncol, sizeof(*cols))) == NULL ||
 	    (names = calloc(ncol, sizeof(*names))) == NULL ||
-	    (rows = calloc(ncol, sizeof(*rows))) == NULL ||
+	    (rows = calloc(ncol + 1, sizeof(*rows))) == NULL || /* + the calendar date */
 	    (fmt = malloc(ncol * sizeof(*fmt))) == NULL ||
 	    (list = calloc(DRAFT_MAX_CATEGORIES + 1, sizeof(*list))) == NULL) {
 		r = FL_ERR_NOMEM;
@@ -1397,6 +1677,9 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 		draft_missing(c, jf, row, "to other", o->min_count);
 		json_array_append_new(feats, jf);
 	}
+	if ((r = draft_calendar(csv, mb, cols, names, ncol, label_col, id_col, o->min_count, feats,
+	                        &rows[ncol], &dated)) != 0)
+		goto out;
 	if (json_array_size(feats) == 0) {
 		r = fl_fail(FL_ERR_DATA, "%s: no column besides the label can be a feature",
 		            csv_path);
@@ -1405,7 +1688,7 @@ int fl_schema_draft_opts(const char *csv_path, const struct fl_schema_draft_opts
 	r = FL_ERR_NOMEM;
 	if ((*json_out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL)
 		goto out;
-	if (o->table != NULL && (*o->table = draft_table(rows, ncol)) == NULL) {
+	if (o->table != NULL && (*o->table = draft_table(rows, ncol + (size_t)dated)) == NULL) {
 		free(*json_out);
 		*json_out = NULL;
 		goto out;
@@ -1422,6 +1705,8 @@ out:
 		free(cols[i].sample);
 	}
 	free(cols);
+	if (rows != NULL)
+		free((char *)rows[ncol].name);
 	free(rows);
 	fl_mapping_binding_free(mb);
 	free(groups);

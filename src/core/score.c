@@ -277,10 +277,11 @@ static void reason_text(const struct fl_model *m, const struct fl_binding *b,
                         size_t part, struct rtext *t)
 {
 	const struct fl_feature *f = &m->schema->features[feature];
-	const struct fl_csv_field *fld = &rec->fields[fl_binding_column(b, feature)];
-	size_t len = strnlen(fld->s, fld->len > 80 ? 80 : fld->len);
+	char col[160], joined[FL_SCHEMA_MAX_JOINED + 2];
+	size_t len;
+	/* The field, or a feature's several fields joined ("may 5"). */
+	const char *text = fl_encode_text(b, rec, feature, joined, sizeof(joined), &len);
 	int missing = fl_encode_missing(b, rec, feature);
-	char col[160];
 
 	t->n = 0;
 	t->s[0] = '\0';
@@ -307,16 +308,17 @@ static void reason_text(const struct fl_model *m, const struct fl_binding *b,
 				return;
 			}
 	}
+	len = strnlen(text, len > 80 ? 80 : len);
 	rtext_str(t, f->name);
 	if (missing) {
 		rtext_put(t, "=(missing)", 10);
 	} else if (fl_encode_unseen(b, rec, raw, feature)) {
 		rtext_put(t, "=(unseen: ", 10);
-		rtext_put(t, fld->s, len);
+		rtext_put(t, text, len);
 		rtext_put(t, ")", 1);
 	} else {
 		rtext_put(t, "=", 1);
-		rtext_put(t, fld->s, len);
+		rtext_put(t, text, len);
 	}
 }
 

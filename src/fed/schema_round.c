@@ -32,8 +32,8 @@ static const char *const contract_top[] = {"fedlead_schema", "label",          "
                                            "ignore",         "missing_values", NULL};
 static const char *const contract_label[] = {"column", "positive", "negative", NULL};
 static const char *const contract_feature[] = {
-        "name",      "type", "missing",   "values", "other", "missing_values", "case", "format",
-        "reference", "clip", "transform", "knots",  NULL};
+        "name",   "type",      "missing", "values",    "other", "missing_values", "case",
+        "format", "reference", "clip",    "transform", "knots", "columns",        NULL};
 
 static int allowed(const char *const *keys, const char *key, unsigned flags)
 {

@@ -238,17 +238,37 @@ void fl_serve_put_header(FILE *fp, const struct fl_serve_columns *c, size_t *new
 
 static int columns_of(const struct fl_schema *s, struct fl_serve_columns *c)
 {
+	size_t cap = 1;
+
 	c->n = 0;
-	c->name = calloc(s->n_features + 1, sizeof(*c->name));
-	c->feature = calloc(s->n_features + 1, sizeof(*c->feature));
+	for (size_t i = 0; i < s->n_features; i++)
+		cap += s->features[i].n_columns > 0 ? s->features[i].n_columns : 1;
+	c->name = calloc(cap, sizeof(*c->name));
+	c->feature = calloc(cap, sizeof(*c->feature));
 	if (c->name == NULL || c->feature == NULL)
 		return FL_ERR_NOMEM;
 	if (s->id != NULL)
 		c->name[c->n++] = s->id;
 	for (size_t i = 0; i < s->n_features; i++) {
+		if (s->features[i].n_columns > 0)
+			continue;
 		c->feature[c->n] = &s->features[i];
 		c->name[c->n++] = s->features[i].name;
 	}
+	/* A feature read from several columns takes each of them once, unless
+	 * it is a feature of its own (read as that one, a number say). */
+	for (size_t i = 0; i < s->n_features; i++)
+		for (size_t k = 0; k < s->features[i].n_columns; k++) {
+			const char *col = s->features[i].columns[k];
+			size_t j = 0;
+
+			while (j < c->n && strcmp(c->name[j], col) != 0)
+				j++;
+			if (j < c->n)
+				continue;
+			c->feature[c->n] = &s->features[i];
+			c->name[c->n++] = col;
+		}
 	return 0;
 }
 
@@ -579,16 +599,18 @@ static int score_rows(const struct fl_serve_model *sm, const struct fl_schema *s
 		}
 		fl_obuf_str(&out, ", \"unseen\": [");
 		for (size_t f = 0; f < s->n_features; f++) {
-			const struct fl_csv_field *fld;
+			char joined[FL_SCHEMA_MAX_JOINED + 2];
+			const char *text;
+			size_t len;
 
 			if (s->features[f].type != FL_CATEGORICAL ||
 			    !fl_encode_unseen(b, rec, raw, f))
 				continue;
-			fld = &rec->fields[fl_binding_column(b, f)];
+			text = fl_encode_text(b, rec, f, joined, sizeof(joined), &len);
 			fl_obuf_str(&out, nu++ ? ", {\"column\": " : "{\"column\": ");
 			put_json_cstr(&out, s->features[f].name);
 			fl_obuf_str(&out, ", \"value\": ");
-			fl_obuf_json_string(&out, fld->s, fld->len);
+			fl_obuf_json_string(&out, text, len);
 			fl_obuf_char(&out, '}');
 		}
 		fl_obuf_str(&out, "]}");

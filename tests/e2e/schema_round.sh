@@ -169,6 +169,10 @@ j["features"].append({"name": "Notes\u001b[1A\u001b[2K", "type": "numeric"})
 j["ignore"].remove("Lead Number")
 j["features"].append({"name": "Lead Number", "type": "categorical",
                       "values": ["L-1-17", "L-2-42"], "other": True})
+# A feature read from two columns: one lead's number with its country.
+j["features"].append({"name": "Lead Country", "type": "categorical",
+                      "columns": ["Lead Number", "Country"],
+                      "values": ["L-1-17 DE", "L-1-17 FR"], "other": True})
 json.dump(j, open(sys.argv[2], "w"), indent=2)
 PYEOF
 st=0
@@ -180,8 +184,14 @@ check "approve warns of a proposed value this partner holds fewer than k times" 
 check "... and of values proposed for a column its draft ignores (an identifier)" grep -qx \
 	'WARNING feature "Lead Number": the proposal lists 2 values for a column this partner'"'"'s draft ignores (more than 100 distinct values, or none held 10 times): training counts the leads holding each' \
 	"$T/deviant.out"
+check "... and of a value of a feature read from two columns, joined as the encoder joins them" grep -Eqx \
+	'WARNING feature "Lead Country": the proposal lists values this partner holds 1 to 9 times \(training would count them\): "L-1-17 (DE|FR)"' \
+	"$T/deviant.out"
+check "... which its draft does not propose" grep -qxF \
+	"feature \"Lead Country\": reads 2 columns together, which this partner's draft of $T/p1.csv does not propose" \
+	"$T/deviant.out"
 check "... and refuses it without asking" grep -qxF \
-	"fedlead-node: the proposal lists values that $T/p1.csv holds 1 to 9 times (fewer than schema_min_count = 10) in column \"Lead Source\" (and 1 more column): training would tell the coordinator how many leads hold each; not approved" \
+	"fedlead-node: the proposal lists values that $T/p1.csv holds 1 to 9 times (fewer than schema_min_count = 10) in column \"Lead Source\" (and 2 more columns): training would tell the coordinator how many leads hold each; not approved" \
 	"$T/deviant.out"
 check "... (no question asked)" bash -c "! grep -q 'Type yes' '$T/deviant.out'"
 check "... shows a name with terminal escapes with the escapes replaced" grep -qxF \

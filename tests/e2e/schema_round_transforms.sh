@@ -22,7 +22,11 @@
 #       any message the coordinator received, nor are their roundings (at
 #       p1, 1000 leads, the 1st percentile by rank is the 10th smallest
 #       value);
-#   (d) each operator sees the proposed transform beside its own draft's.
+#   (d) each operator sees the proposed transform beside its own draft's;
+#   (e) a month and a day column are drafted as one categorical feature,
+#       the calendar date ("columns": ["month", "day"]), each partner
+#       sending the dates it holds at least k times, and the proposal
+#       lists their union.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
@@ -38,8 +42,14 @@ pki p1 p2 p3
 import random, sys
 t = sys.argv[1]
 ext = {1: (-37000.123, 730000.77), 2: (-52000.456, 810000.33), 3: (-61000.789, 930000.11)}
+# (e) the dates each partner's leads were contacted on, every one held at
+# least 10 times, and "feb 2" held 5 times (the first 5 leads).
+dates = {1: [("may", 5), ("may", 6), ("jun", 12), ("jan", 3)],
+         2: [("may", 5), ("dec", 31), ("apr", 1)],
+         3: [("may", 5), ("jun", 12), ("nov", 20)]}
 for k in (1, 2, 3):
     rng = random.Random(k)
+    drng = random.Random(100 + k)
     rows = []
     for i in range({1: 1000, 2: 1500, 3: 120}[k]):
         visits = round(rng.uniform(0, 1000), 2)
@@ -50,9 +60,13 @@ for k in (1, 2, 3):
         rooms = rng.choice([0.5, 1.5, 2.5, 3.5])
         score = round(rng.uniform(0, 10), 3) if k == 1 else rng.choice([0.5, 1.5, 2.5, 3.5])
         z = 0.002 * min(visits, 1000) - 1 + 0.3 * rooms + rng.gauss(0, 1)
-        rows.append("%d,%r,%r,%r,%s\n" % (i, visits, rooms, score,
-                                          "Converted" if z > 0 else "Not Converted"))
-    open(f"{t}/p{k}.csv", "w").write("Lead Number,Visits,Rooms,Score,Converted\n" + "".join(rows))
+        # The contact's date (e): its own generator, so the other
+        # columns' values are what they were.
+        month, day = drng.choice(dates[k]) if i >= 5 else ("feb", 2)
+        rows.append("%d,%r,%r,%r,%s,%d,%s\n" % (i, visits, rooms, score, month, day,
+                                                "Converted" if z > 0 else "Not Converted"))
+    open(f"{t}/p{k}.csv", "w").write("Lead Number,Visits,Rooms,Score,month,day,Converted\n" +
+                                     "".join(rows))
 PYEOF
 
 node_conf() { # node_conf NAME: the partner's config for the schema round
@@ -179,4 +193,18 @@ read -r _ l1 h1 < <(grep '^p1' "$T/ranges")
 check "(d) p1's operator sees the proposed spline beside its own draft's range" grep -qx \
 	"feature \"Visits\": spline, 5 knots placed from the federation's data, clip \[$ulo, $uhi\] (this partner's draft: \[$l1, $h1\])" \
 	<(sed 's/\.0\b//g' "$T/node-p1/propose.out")
+
+# ---- (e) ----
+date_feature() { # FILE: the "month day" feature's columns and values, or none
+	jget "$1" '[(f["columns"], f["values"]) for f in j["features"] if f["name"] == "month day"] or "none"'
+}
+check "(e) p1 sent its dates held at least 10 times, in calendar order, not \"feb 2\" (5 leads)" \
+	test "$(date_feature "$T/node-p1/state/schema.sent.json")" = \
+	"[(['month', 'day'], ['jan 3', 'may 5', 'may 6', 'jun 12'])]"
+check "(e) p3 (120 leads) sent its three" \
+	test "$(date_feature "$T/node-p3/state/schema.sent.json")" = \
+	"[(['month', 'day'], ['may 5', 'jun 12', 'nov 20'])]"
+check "(e) the proposal reads month and day together, the dates any partner sent" \
+	test "$(date_feature "$P" | "$PY" -c 'import ast, sys; [(c, v)] = ast.literal_eval(sys.stdin.read()); print(c, sorted(v))')" = \
+	"['month', 'day'] ['apr 1', 'dec 31', 'jan 3', 'jun 12', 'may 5', 'may 6', 'nov 20']"
 finish
