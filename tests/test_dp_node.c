@@ -3011,6 +3011,92 @@ static void test_final_model_monotone(void **state)
 	pki_teardown(NULL);
 }
 
+/* The model's logit of a lead whose only nonzero column block is MGODPR's
+ * at value v, through the model's own scaler (as the scorer applies it). */
+static double rev10_logit(const struct fl_model *m, double v)
+{
+	const struct fl_feature *f = NULL;
+	double *x = calloc(m->dim, sizeof(double)), z;
+
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
+			f = &m->schema->features[i];
+	assert_non_null(f);
+	assert_non_null(x);
+	for (size_t j = 0; j < m->dim; j++)
+		x[j] = m->scaler->center[j];
+	fl_spline_encode(f, v, 0, x + f->enc_offset);
+	fl_scaler_apply(m->scaler, x);
+	z = fl_model_logit(m, x);
+	free(x);
+	return z;
+}
+
+/*
+ * A final model whose weights keep MGODPR increasing but whose scaler
+ * divides one of its basis columns by 0.001 (the scorer applies the
+ * scaler to every column, fl_scaler_apply()), so the score falls from 47.4
+ * to 3.4 log-odds as MGODPR goes from 0 to 5: the node must refuse it.
+ * Fails on mono10 (review rev10): the node saves it, since
+ * fl_spline_monotone_verify() reads the weights alone.
+ */
+static void test_rev10_scale_bypass(void **state)
+{
+	const double good[6] = {0.5, 1, 1, 1, 1, 1}, bad[6] = {0.5, 1, 1, -4, 1, 1};
+	struct swapped sw;
+	struct fl_node_policy pol;
+	struct fl_model *m, *t;
+	struct tnode tn;
+	char out[160];
+	size_t off = 0;
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final-rev10.fdl", pki_dir);
+	use_edited_schema(&sw, "monotone.json", monotone_edit);
+	fl_node_policy_default(&pol);
+	pol.allow_plaintext = 1;
+	m = monotone_model(good, -0.5, 0);
+	t = monotone_model(bad, -0.5, 0);
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
+			off = m->schema->features[i].enc_offset;
+	{
+		double *v = malloc(m->dim * sizeof(double));
+		int found = 0;
+
+		assert_non_null(v);
+		/* One basis column's scale: the effective weights w / scale. */
+		for (size_t j = 1; j < 6 && !found; j++)
+			for (double f = 1e-3; f <= 1e3 && !found; f *= 1e6) {
+				memcpy(v, m->w, m->dim * sizeof(double));
+				v[off + j] /= f;
+				if (fl_spline_monotone_verify(FX->s, v) != 0) {
+					fprintf(stderr, "column %zu scale %g: %s\n", j, f,
+					        fl_errmsg());
+					m->scaler->scale[off + j] = f;
+					found = 1;
+				}
+			}
+		assert_true(found);
+		free(v);
+	}
+	assert_int_equal(fl_spline_monotone_verify(FX->s, m->w), 0);
+	for (double v = 0; v <= 9; v += 1)
+		fprintf(stderr, "MGODPR %g: logit %.6g\n", v, rev10_logit(m, v));
+	tnode_start(&tn, &pol, "rev10");
+	join(&tn, FED);
+	deliver_model(&tn, m, 3, out, FL_ERR_AUTH);
+	assert_int_equal(access(out, F_OK), -1);
+	fl_model_free(m);
+	fl_model_free(t);
+	tnode_free(&tn);
+	restore_schema(&sw);
+	pki_teardown(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3053,6 +3139,7 @@ int main(void)
 	        cmocka_unit_test(test_knots_noise),
 	        cmocka_unit_test(test_final_model_knots),
 	        cmocka_unit_test(test_final_model_monotone),
+	        cmocka_unit_test(test_rev10_scale_bypass),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);
