@@ -3097,6 +3097,90 @@ static void test_rev10_scale_bypass(void **state)
 	pki_teardown(NULL);
 }
 
+/* MGODPR as 6 bins, not monotone: the same columns as monotone_edit's
+ * spline. */
+static void rev10_bins_edit(json_t *f, const char *name)
+{
+	if (strcmp(name, "MGODPR") == 0) {
+		json_object_set_new(f, "transform", json_string("bins"));
+		json_object_set_new(f, "knots", json_pack("[iiiiiii]", 0, 1, 2, 3, 4, 5, 9));
+	} else if (strcmp(name, "MAANTHUI") == 0) {
+		json_object_set_new(f, "monotone", json_string("decreasing"));
+	}
+}
+
+/*
+ * A final model whose own schema makes MGODPR 6 bins instead of the
+ * federation's monotone spline, with the same number of columns: the node
+ * checks the weights against its own schema's spline, the scorer reads
+ * them as bins. The node must refuse a model of another schema.
+ */
+static void test_rev10_schema_swap(void **state)
+{
+	const double u[6] = {0, 1, 1, 1, 1, 1};
+	struct swapped sw, sw2;
+	struct fl_node_policy pol;
+	struct fl_schema *node_s;
+	struct fl_model *m, *good;
+	struct tnode tn;
+	char out[160];
+	size_t off = 0;
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final-rev10b.fdl", pki_dir);
+	use_edited_schema(&sw, "monotone.json", monotone_edit);
+	good = monotone_model(u, -0.5, 0);
+	node_s = FX->s;
+	use_edited_schema(&sw2, "bins.json", rev10_bins_edit);
+	assert_int_equal(FX->s->dim, node_s->dim);
+	assert_int_equal(fl_model_new(FX->s, &m), 0);
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
+			off = m->schema->features[i].enc_offset;
+	/* A spline weight vector M e_c (increments >= 0 in the node's
+	 * schema) that falls somewhere when read as bin weights. */
+	{
+		struct fl_solver_bounds *b = NULL;
+		int found = 0;
+
+		assert_int_equal(fl_spline_bounds(node_s, &b), 0);
+		for (size_t c = 1; c < 6 && !found; c++) {
+			for (size_t j = 0; j < 6; j++)
+				m->w[off + j] = 100 * b->blocks[b->blocks[0].n == 6 ? 0 : 1].M[j * 6 + c];
+			for (size_t j = 1; j < 6; j++)
+				if (m->w[off + j] < m->w[off + j - 1] - 1)
+					found = 1;
+			fprintf(stderr, "c %zu: w %g %g %g %g %g %g\n", c, m->w[off], m->w[off + 1],
+			        m->w[off + 2], m->w[off + 3], m->w[off + 4], m->w[off + 5]);
+		}
+		fl_spline_bounds_free(b);
+		assert_true(found);
+	}
+	m->w[off + 6 + 0] = 0;
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MAANTHUI") == 0)
+			m->w[m->schema->features[i].enc_offset] = -0.5;
+	for (double v = 0; v <= 9; v += 1)
+		fprintf(stderr, "bins model, MGODPR %g: logit %.6g\n", v, rev10_logit(m, v));
+	fprintf(stderr, "verify on the node's schema: %d\n",
+	        fl_spline_monotone_verify(node_s, m->w));
+	restore_schema(&sw2);
+	fl_node_policy_default(&pol);
+	pol.allow_plaintext = 1;
+	tnode_start(&tn, &pol, "rev10b");
+	join(&tn, FED);
+	deliver_model(&tn, m, 3, out, FL_ERR_AUTH);
+	assert_int_equal(access(out, F_OK), -1);
+	fl_model_free(m);
+	fl_model_free(good);
+	tnode_free(&tn);
+	restore_schema(&sw);
+	pki_teardown(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3140,6 +3224,7 @@ int main(void)
 	        cmocka_unit_test(test_final_model_knots),
 	        cmocka_unit_test(test_final_model_monotone),
 	        cmocka_unit_test(test_rev10_scale_bypass),
+	        cmocka_unit_test(test_rev10_schema_swap),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);

@@ -2923,7 +2923,12 @@ static int node_check_model(const struct fl_fednode *n, const uint8_t *file, siz
 
 	if ((r = fl_model_decode(file, len, "final model", &m)) != 0)
 		return r;
-	if ((r = dp_check_model(n, m)) == 0 && (r = node_knots_check_model(n, m)) == 0)
+	/* Every check below reads the model's columns by this node's schema
+	 * (the knots placed from data are not in the fingerprint). */
+	if (CRYPTO_memcmp(m->schema->fingerprint, n->s->fingerprint, FL_FINGERPRINT_LEN) != 0)
+		r = fl_fail(FL_ERR_AUTH, "final model: its schema is not the federation's (another "
+		                         "fingerprint)");
+	else if ((r = dp_check_model(n, m)) == 0 && (r = node_knots_check_model(n, m)) == 0)
 		r = node_monotone_check_model(n, m);
 	fl_model_free(m);
 	return r;
