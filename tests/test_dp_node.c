@@ -3011,6 +3011,176 @@ static void test_final_model_monotone(void **state)
 	pki_teardown(NULL);
 }
 
+/* The model's logit of a lead whose only nonzero column block is MGODPR's
+ * at value v, through the model's own scaler (as the scorer applies it). */
+static double rev10_logit(const struct fl_model *m, double v)
+{
+	const struct fl_feature *f = NULL;
+	double *x = calloc(m->dim, sizeof(double)), z;
+
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
+			f = &m->schema->features[i];
+	assert_non_null(f);
+	assert_non_null(x);
+	for (size_t j = 0; j < m->dim; j++)
+		x[j] = m->scaler->center[j];
+	fl_spline_encode(f, v, 0, x + f->enc_offset);
+	fl_scaler_apply(m->scaler, x);
+	z = fl_model_logit(m, x);
+	free(x);
+	return z;
+}
+
+/*
+ * A final model whose weights keep MGODPR increasing but whose scaler
+ * divides one of its basis columns by 0.001 (the scorer applies the
+ * scaler to every column, fl_scaler_apply()), so the score falls from 47.4
+ * to 3.4 log-odds as MGODPR goes from 0 to 5: the node must refuse it.
+ * Fails on mono10 (review rev10): the node saves it, since
+ * fl_spline_monotone_verify() reads the weights alone.
+ */
+static void test_rev10_scale_bypass(void **state)
+{
+	const double good[6] = {0.5, 1, 1, 1, 1, 1}, bad[6] = {0.5, 1, 1, -4, 1, 1};
+	struct swapped sw;
+	struct fl_node_policy pol;
+	struct fl_model *m, *t;
+	struct tnode tn;
+	char out[160];
+	size_t off = 0;
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final-rev10.fdl", pki_dir);
+	use_edited_schema(&sw, "monotone.json", monotone_edit);
+	fl_node_policy_default(&pol);
+	pol.allow_plaintext = 1;
+	m = monotone_model(good, -0.5, 0);
+	t = monotone_model(bad, -0.5, 0);
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
+			off = m->schema->features[i].enc_offset;
+	{
+		double *v = malloc(m->dim * sizeof(double));
+		int found = 0;
+
+		assert_non_null(v);
+		/* One basis column's scale: the effective weights w / scale. */
+		for (size_t j = 1; j < 6 && !found; j++)
+			for (double f = 1e-3; f <= 1e3 && !found; f *= 1e6) {
+				memcpy(v, m->w, m->dim * sizeof(double));
+				v[off + j] /= f;
+				if (fl_spline_monotone_verify(FX->s, v) != 0) {
+					fprintf(stderr, "column %zu scale %g: %s\n", j, f,
+					        fl_errmsg());
+					m->scaler->scale[off + j] = f;
+					found = 1;
+				}
+			}
+		assert_true(found);
+		free(v);
+	}
+	assert_int_equal(fl_spline_monotone_verify(FX->s, m->w), 0);
+	for (double v = 0; v <= 9; v += 1)
+		fprintf(stderr, "MGODPR %g: logit %.6g\n", v, rev10_logit(m, v));
+	tnode_start(&tn, &pol, "rev10");
+	join(&tn, FED);
+	deliver_model(&tn, m, 3, out, FL_ERR_AUTH);
+	assert_int_equal(access(out, F_OK), -1);
+	fl_model_free(m);
+	fl_model_free(t);
+	tnode_free(&tn);
+	restore_schema(&sw);
+	pki_teardown(NULL);
+}
+
+/* MGODPR as 6 bins, not monotone: the same columns as monotone_edit's
+ * spline. */
+static void rev10_bins_edit(json_t *f, const char *name)
+{
+	if (strcmp(name, "MGODPR") == 0) {
+		json_object_set_new(f, "transform", json_string("bins"));
+		json_object_set_new(f, "knots", json_pack("[iiiiiii]", 0, 1, 2, 3, 4, 5, 9));
+	} else if (strcmp(name, "MAANTHUI") == 0) {
+		json_object_set_new(f, "monotone", json_string("decreasing"));
+	}
+}
+
+/*
+ * A final model whose own schema makes MGODPR 6 bins instead of the
+ * federation's monotone spline, with the same number of columns: the node
+ * checks the weights against its own schema's spline, the scorer reads
+ * them as bins. The node must refuse a model of another schema.
+ */
+static void test_rev10_schema_swap(void **state)
+{
+	const double u[6] = {0, 1, 1, 1, 1, 1};
+	struct swapped sw, sw2;
+	struct fl_node_policy pol;
+	struct fl_schema *node_s;
+	struct fl_model *m, *good;
+	struct tnode tn;
+	char out[160];
+	size_t off = 0;
+
+	(void)state;
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, sizeof(out), "%s/final-rev10b.fdl", pki_dir);
+	use_edited_schema(&sw, "monotone.json", monotone_edit);
+	good = monotone_model(u, -0.5, 0);
+	node_s = FX->s;
+	use_edited_schema(&sw2, "bins.json", rev10_bins_edit);
+	assert_int_equal(FX->s->dim, node_s->dim);
+	assert_int_equal(fl_model_new(FX->s, &m), 0);
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
+			off = m->schema->features[i].enc_offset;
+	/* A spline weight vector M e_c (increments >= 0 in the node's
+	 * schema) that falls somewhere when read as bin weights. */
+	{
+		struct fl_solver_bounds *b = NULL;
+		int found = 0;
+
+		assert_int_equal(fl_spline_bounds(node_s, &b), 0);
+		for (size_t c = 1; c < 6 && !found; c++) {
+			for (size_t j = 0; j < 6; j++)
+				m->w[off + j] = 100 * b->blocks[b->blocks[0].n == 6 ? 0 : 1].M[j * 6 + c];
+			for (size_t j = 1; j < 6; j++)
+				if (m->w[off + j] < m->w[off + j - 1] - 1)
+					found = 1;
+			fprintf(stderr, "c %zu: w %g %g %g %g %g %g\n", c, m->w[off], m->w[off + 1],
+			        m->w[off + 2], m->w[off + 3], m->w[off + 4], m->w[off + 5]);
+		}
+		fl_spline_bounds_free(b);
+		assert_true(found);
+	}
+	m->w[off + 6 + 0] = 0;
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MAANTHUI") == 0)
+			m->w[m->schema->features[i].enc_offset] = -0.5;
+	for (double v = 0; v <= 9; v += 1)
+		fprintf(stderr, "bins model, MGODPR %g: logit %.6g\n", v, rev10_logit(m, v));
+	fprintf(stderr, "verify on the node's schema: %d\n",
+	        fl_spline_monotone_verify(node_s, m->w));
+	restore_schema(&sw2);
+	fl_node_policy_default(&pol);
+	pol.allow_plaintext = 1;
+	tnode_start(&tn, &pol, "rev10b");
+	join(&tn, FED);
+	deliver_model(&tn, m, 3, out, FL_ERR_AUTH);
+	assert_int_equal(access(out, F_OK), -1);
+	fl_model_free(m);
+	fl_model_free(good);
+	tnode_free(&tn);
+	restore_schema(&sw);
+	pki_teardown(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3053,6 +3223,8 @@ int main(void)
 	        cmocka_unit_test(test_knots_noise),
 	        cmocka_unit_test(test_final_model_knots),
 	        cmocka_unit_test(test_final_model_monotone),
+	        cmocka_unit_test(test_rev10_scale_bypass),
+	        cmocka_unit_test(test_rev10_schema_swap),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);

@@ -2893,13 +2893,23 @@ static int node_knots_check_model(const struct fl_fednode *n, const struct fl_mo
 static int node_monotone_check_model(const struct fl_fednode *n, const struct fl_model *m)
 {
 	char why[400];
+	double *v;
 	int r;
 
 	if (m->schema->dim != n->s->dim)
 		return fl_fail(FL_ERR_AUTH,
 		               "monotone: the model has %zu coefficients, this node's schema %zu",
 		               m->schema->dim, n->s->dim);
-	if ((r = fl_spline_monotone_verify(n->s, m->w)) != FL_ERR_DATA)
+	/* The weights on the encoded columns as the scorer applies them:
+	 * fl_scaler_apply() divides every column, a block's too, by its scale
+	 * (positive, fl_model_decode()); a centre moves the intercept only. */
+	if ((v = malloc(m->schema->dim * sizeof(double))) == NULL)
+		return FL_ERR_NOMEM;
+	for (size_t j = 0; j < m->schema->dim; j++)
+		v[j] = m->w[j] / m->scaler->scale[j];
+	r = fl_spline_monotone_verify(n->s, v);
+	free(v);
+	if (r != FL_ERR_DATA)
 		return r;
 	snprintf(why, sizeof(why), "%s", fl_errmsg());
 	return fl_fail(FL_ERR_AUTH, "monotone: %s", why);
@@ -2913,7 +2923,12 @@ static int node_check_model(const struct fl_fednode *n, const uint8_t *file, siz
 
 	if ((r = fl_model_decode(file, len, "final model", &m)) != 0)
 		return r;
-	if ((r = dp_check_model(n, m)) == 0 && (r = node_knots_check_model(n, m)) == 0)
+	/* Every check below reads the model's columns by this node's schema
+	 * (the knots placed from data are not in the fingerprint). */
+	if (CRYPTO_memcmp(m->schema->fingerprint, n->s->fingerprint, FL_FINGERPRINT_LEN) != 0)
+		r = fl_fail(FL_ERR_AUTH, "final model: its schema is not the federation's (another "
+		                         "fingerprint)");
+	else if ((r = dp_check_model(n, m)) == 0 && (r = node_knots_check_model(n, m)) == 0)
 		r = node_monotone_check_model(n, m);
 	fl_model_free(m);
 	return r;
