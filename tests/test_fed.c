@@ -2400,6 +2400,13 @@ static void edit_mean_nan(Fedlead__State__CoordState *st)
 	st->knots->basis_means[3] = NAN;
 }
 
+/* A B-spline column's mean is a weighted average of the column's values:
+ * never a million. */
+static void edit_mean_far(Fedlead__State__CoordState *st)
+{
+	st->knots->basis_means[3] = 1e6;
+}
+
 static void edit_v2_with_means(Fedlead__State__CoordState *st)
 {
 	st->version = 2;
@@ -2503,6 +2510,20 @@ static void check_knots_means(const struct fixture *kx, const struct fl_coord_se
 	             "data have 8 basis columns");
 	refused_edit(kx, s, h, train, edit_mean_nan,
 	             "checkpoint's spline basis mean 3 (nan) is not finite");
+	/* The range is the column's over the placed knots, which the message
+	 * names; the test holds the text before it. */
+	b = ckpt_edit(h, train, edit_mean_far);
+	r = harness_new(kx, s);
+	assert_int_equal(fl_fedcoord_restore(r->c, b.b, b.len), FL_ERR_DATA);
+	{
+		static const char want[] =
+		        "checkpoint's spline basis means are refused: feature \"x\": spline basis "
+		        "mean 3 (1000000) is outside its column's range [";
+
+		assert_memory_equal(fl_errmsg(), want, sizeof(want) - 1);
+	}
+	harness_free(r);
+	free(b.b);
 	refused_edit(kx, s, h, train, edit_v2_with_means,
 	             "checkpoint of version 2 holds spline basis means, which that version does "
 	             "not have");

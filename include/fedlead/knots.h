@@ -97,6 +97,11 @@ size_t fl_knots_means_len(const struct fl_schema *s);
  */
 int fl_knots_basis_means(const struct fl_schema *s, const double *h, double *means);
 
+/* Checks means (fl_knots_means_len() values) against the range
+ * fl_knots_basis_means() keeps them in, with the knots placed in s.
+ * Errors: FL_ERR_DATA naming the feature and the column. */
+int fl_knots_means_check(const struct fl_schema *s, const double *means);
+
 /*
  * The knots round under differential privacy, one release of its own (a
  * node charges it to its ledger as kind "knots", priced as an evaluation,

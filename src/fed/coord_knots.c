@@ -121,7 +121,7 @@ int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
 	int r;
 
 	if ((k = malloc((n ? n : 1) * sizeof(double))) == NULL ||
-	    (m = malloc((nm ? nm : 1) * sizeof(double))) == NULL) {
+	    (m = calloc(nm ? nm : 1, sizeof(double))) == NULL) {
 		free(k);
 		return FL_ERR_NOMEM;
 	}
@@ -133,8 +133,14 @@ int fl_coord_finish_knots(struct fl_fedcoord *c, const double *acc)
 	if ((r = knots_place(c, k, n, m, nm)) != 0)
 		return r;
 	/* The basis at the placed knots: post-processing of the same sum. */
-	if ((r = fl_knots_basis_means(c->schema, acc, c->knots_means)) != 0)
+	if ((r = fl_knots_basis_means(c->schema, acc, c->knots_means)) != 0) {
+		/* Not known rather than half written: neither a checkpoint nor
+		 * the model takes the buffer. */
+		free(c->knots_means);
+		c->knots_means = NULL;
+		c->n_knots_means = 0;
 		return r;
+	}
 	fl_log(FL_LOG_NOTICE,
 	       "knots of %zu features placed at the quantiles of the %zu partners' summed "
 	       "histograms",
@@ -154,6 +160,7 @@ int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const doubl
 	size_t need = c->schema != NULL ? fl_knots_values_len(c->schema) : 0;
 	size_t need_m = c->schema != NULL ? fl_knots_means_len(c->schema) : 0;
 	double *k, *m = NULL;
+	int r;
 
 	if (nf == 0)
 		return fl_fail(FL_ERR_DATA,
@@ -186,7 +193,14 @@ int fl_coord_knots_restore(struct fl_fedcoord *c, uint32_t features, const doubl
 	memcpy(k, v, n * sizeof(double));
 	if (n_means > 0)
 		memcpy(m, means, n_means * sizeof(double));
-	return knots_place(c, k, n, m, n_means);
+	if ((r = knots_place(c, k, n, m, n_means)) != 0)
+		return r;
+	/* Within the range the coordinator that wrote them kept them in, at
+	 * the knots just placed. */
+	if (c->knots_means != NULL && (r = fl_knots_means_check(c->schema, c->knots_means)) != 0)
+		return fl_fail(FL_ERR_DATA, "checkpoint's spline basis means are refused: %s",
+		               fl_errmsg());
+	return 0;
 }
 
 void fl_coord_knots_baselines(const struct fl_fedcoord *c, double *baseline)

@@ -171,6 +171,28 @@ size_t fl_knots_means_len(const struct fl_schema *s)
 	return n;
 }
 
+/* The range of each of f's basis columns over the histogram's bin
+ * midpoints: where the means below may lie. */
+static void basis_range(const struct fl_feature *f, double *lo, double *hi)
+{
+	size_t nb = fl_spline_basis_width(f);
+	double w = (f->clip_hi - f->clip_lo) / FL_KNOTS_BINS;
+
+	for (size_t j = 0; j < nb; j++) {
+		lo[j] = INFINITY;
+		hi[j] = -INFINITY;
+	}
+	for (size_t b = 0; b < FL_KNOTS_BINS; b++) {
+		double c[FL_SPLINE_MAX_KNOTS + 2];
+
+		fl_spline_columns(f, f->clip_lo + ((double)b + 0.5) * w, c);
+		for (size_t j = 0; j < nb; j++) {
+			lo[j] = fmin(lo[j], c[j]);
+			hi[j] = fmax(hi[j], c[j]);
+		}
+	}
+}
+
 int fl_knots_basis_means(const struct fl_schema *s, const double *h, double *means)
 {
 	size_t k = 0, at = 0;
@@ -204,23 +226,41 @@ int fl_knots_basis_means(const struct fl_schema *s, const double *h, double *mea
 			sum = pos;
 		}
 		w = (f->clip_hi - f->clip_lo) / FL_KNOTS_BINS;
-		for (size_t j = 0; j < nb; j++) {
+		for (size_t j = 0; j < nb; j++)
 			mean[j] = 0;
-			lo[j] = INFINITY;
-			hi[j] = -INFINITY;
-		}
 		for (size_t b = 0; b < FL_KNOTS_BINS; b++) {
 			double c[FL_SPLINE_MAX_KNOTS + 2];
 
 			fl_spline_columns(f, f->clip_lo + ((double)b + 0.5) * w, c);
-			for (size_t j = 0; j < nb; j++) {
+			for (size_t j = 0; j < nb; j++)
 				mean[j] += a[b] * c[j];
-				lo[j] = fmin(lo[j], c[j]);
-				hi[j] = fmax(hi[j], c[j]);
-			}
 		}
+		basis_range(f, lo, hi);
 		for (size_t j = 0; j < nb; j++)
 			mean[j] = fmin(hi[j], fmax(lo[j], mean[j] / sum));
+		at += nb;
+	}
+	return 0;
+}
+
+int fl_knots_means_check(const struct fl_schema *s, const double *means)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		double lo[FL_SPLINE_MAX_KNOTS + 2], hi[FL_SPLINE_MAX_KNOTS + 2];
+		size_t nb = fl_spline_basis_width(f);
+
+		if (!fl_knots_means_feature(f))
+			continue;
+		basis_range(f, lo, hi);
+		for (size_t j = 0; j < nb; j++)
+			if (!(means[at + j] >= lo[j] && means[at + j] <= hi[j]))
+				return fl_fail(FL_ERR_DATA,
+				               "feature \"%s\": spline basis mean %zu (%.17g) is "
+				               "outside its column's range [%.17g, %.17g]",
+				               f->name, j, means[at + j], lo[j], hi[j]);
 		at += nb;
 	}
 	return 0;
