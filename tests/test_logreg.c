@@ -436,7 +436,8 @@ static void test_solver_run(void **state)
 	(void)state;
 	for (int kind = FL_SOLVER_NEWTON; kind <= FL_SOLVER_LBFGS; kind++) {
 		struct counting_eval ce = {&S->data, 0, 0, 0, {0}};
-		struct fl_solver_driver drv = {counting_eval, counting_progress, &ce};
+		struct fl_solver_driver drv = {
+		        .eval = counting_eval, .progress = counting_progress, .arg = &ce};
 		double w[SYN_D] = {0}, zero[SYN_D] = {0}, wn[SYN_D];
 		struct fl_solver_status st, sn;
 
@@ -875,6 +876,91 @@ static void test_newton_reuses_hessian(void **state)
 	}
 	assert_true(sqrt(gn) <= syn_opts.tol);
 	free_trace(&t);
+	free(S);
+}
+
+/* fl_solver_run()'s driver over rows by naive_eval(), counting the
+ * evaluations and the Hessians asked for. */
+struct hess_count {
+	const struct fl_logreg_data *D;
+	int evals, hessians;
+};
+
+static int hess_count_eval(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	struct hess_count *hc = arg;
+
+	hc->evals++;
+	hc->hessians += hess != NULL;
+	naive_eval(hc->D, w, loss, grad, hess);
+	return 0;
+}
+
+/*
+ * A warm start along a path of penalties (--l2 auto): the run at l2 = 10
+ * hands the Hessian it kept to the run at l2 = 1, which starts at its
+ * solution. That start is asked for without the Hessian, so the run asks
+ * for one fewer than the same run started cold, and it ends at the same
+ * optimum: stationary by the naive gradient. A checkpoint after any tell,
+ * the first included, resumes it bit for bit. A Hessian further away than
+ * the solver keeps one for is not used, and a non-finite one is refused.
+ */
+static void test_newton_warm_hessian(void **state)
+{
+	struct synth *S = make_synth();
+	double H[SYN_D * SYN_D], w1[SYN_D] = {0}, wc[SYN_D], ww[SYN_D], g[SYN_D], loss, gn = 0,
+	                         dz = 0;
+	struct hess_count hc = {&S->data, 0, 0}, cold = {&S->data, 0, 0};
+	struct fl_solver_driver drv = {
+	        .eval = hess_count_eval, .arg = &hc, .keep = H, .keep_dz = &dz};
+	struct fl_solver_opts o = syn_opts;
+	struct fl_solver *s = NULL;
+	struct trace t;
+	const double *x;
+	int need_hess;
+
+	(void)state;
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, w1, NULL), 0);
+	assert_true(dz >= 0 && dz <= 1e-3);
+	/* Cold from w1 at l2 = 1. */
+	o.l2 = 1;
+	memcpy(wc, w1, sizeof(wc));
+	drv.arg = &cold;
+	drv.keep = NULL;
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, wc, NULL), 0);
+	/* Warm: the same with the Hessian of the run before. */
+	o.hess0 = H;
+	o.hess0_dz = dz;
+	memcpy(ww, w1, sizeof(ww));
+	hc = (struct hess_count){&S->data, 0, 0};
+	drv.arg = &hc;
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, ww, NULL), 0);
+	print_message("l2 1 from l2 10's optimum: cold %d evaluations, %d Hessians; warm %d, %d\n",
+	              cold.evals, cold.hessians, hc.evals, hc.hessians);
+	assert_int_equal(hc.hessians, cold.hessians - 1);
+	assert_true(hc.evals <= cold.evals);
+	naive_eval(&S->data, ww, &loss, g, NULL);
+	for (size_t j = 0; j < SYN_D; j++) {
+		g[j] += j > 0 ? ww[j] : 0;
+		gn += g[j] * g[j];
+	}
+	assert_true(sqrt(gn) <= o.tol);
+	assert_true(rel_diff(ww, wc, SYN_D) <= 1e-9);
+	check_resume_everywhere(&S->data, FL_SOLVER_NEWTON, &o, w1, &t);
+	assert_false(t.need_hess[0]);
+	free_trace(&t);
+	/* Too far to be kept: the start asks for the Hessian. */
+	o.hess0_dz = 2e-3;
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, SYN_D, &o, w1, &s), 0);
+	assert_int_equal(fl_solver_ask(s, &x, &need_hess), FL_SOLVER_EVAL);
+	assert_true(need_hess);
+	fl_solver_free(s);
+	o.hess0_dz = dz;
+	H[5] = NAN;
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, SYN_D, &o, w1, &s), FL_ERR_INVALID);
+	assert_null(s);
+	assert_string_equal(fl_errmsg(),
+	                    "solver: non-finite entry (0, 5) (nan) in the warm start's Hessian");
 	free(S);
 }
 
@@ -1561,6 +1647,7 @@ int main(void)
 	        cmocka_unit_test(test_newton_separable_no_penalty),
 	        cmocka_unit_test(test_checkpoint_resume_newton),
 	        cmocka_unit_test(test_newton_reuses_hessian),
+	        cmocka_unit_test(test_newton_warm_hessian),
 	        cmocka_unit_test(test_newton_predicts_last_gradient),
 	        cmocka_unit_test(test_newton_wrong_prediction),
 	        cmocka_unit_test(test_checkpoint_resume_lbfgs),

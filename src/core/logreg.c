@@ -99,6 +99,8 @@ static int check_l2(const char *what, double l2)
 	return 0;
 }
 
+static int newton_warm_hessian(struct fl_solver *s, const struct fl_solver_opts *o);
+
 int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
                   const double *w0, struct fl_solver **out)
 {
@@ -175,6 +177,8 @@ int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 	s->phase = PH_START;
 	s->need_hess = kind == FL_SOLVER_NEWTON;
 	if ((r = fl_bounds_attach(s, opts->bounds, 1)) != 0)
+		goto out;
+	if ((r = newton_warm_hessian(s, opts)) != 0)
 		goto out;
 
 	*out = s;
@@ -387,6 +391,32 @@ static int newton_can_reuse(const struct fl_solver *s, double alpha)
 }
 
 /*
+ * A warm start's Hessian (fl_solver_opts.hess0): the data term's Hessian a
+ * run along a path of penalties ended with, at most NEWTON_REUSE_DZ from
+ * w0 (else it is not used). It is kept as a Hessian told then, with the
+ * new l2, so w0 is asked for without one and its step solved with it.
+ */
+static int newton_warm_hessian(struct fl_solver *s, const struct fl_solver_opts *o)
+{
+	size_t d = s->d;
+
+	if (o->hess0 == NULL || s->kind != FL_SOLVER_NEWTON || s->n_blk > 0 ||
+	    !(o->hess0_dz >= 0 && o->hess0_dz <= NEWTON_REUSE_DZ))
+		return 0;
+	for (size_t i = 0; i < d * d; i++)
+		if (!isfinite(o->hess0[i]))
+			return fl_fail(FL_ERR_INVALID,
+			               "solver: non-finite entry (%zu, %zu) (%g) in the warm "
+			               "start's Hessian",
+			               i / d, i % d, o->hess0[i]);
+	set_hessian(s, o->hess0);
+	s->have_hess = 0;
+	s->hess_dz = o->hess0_dz;
+	s->need_hess = 0;
+	return 0;
+}
+
+/*
  * L-BFGS direction by the two-loop recursion: p = -H_k g with the inverse
  * Hessian approximation built from the stored pairs, scaled initially by
  * gamma = s'y / y'y of the newest pair.
@@ -478,9 +508,13 @@ static void next_step(struct fl_solver *s)
 		 * without a pass, it leaves the weights as close to the optimum
 		 * as a fresh Hessian's last pass would. */
 		if (s->kind == FL_SOLVER_NEWTON && !s->have_hess && newton_can_keep(s) &&
-		    newton_direction(s))
+		    newton_direction(s)) {
 			for (size_t j = 0; j < d; j++)
 				s->w[j] += s->p[j];
+			/* How far the kept Hessian is from the solution, for a
+			 * warm start (fl_solver_driver.keep). */
+			s->hess_dz += newton_step_dz(s, fl_linalg_dot(s->g, s->p, d));
+		}
 		s->converged = 1;
 		s->phase = PH_DONE;
 		return;
@@ -524,6 +558,7 @@ static void next_step(struct fl_solver *s)
 			 * to 1e-12 of itself). */
 			for (size_t j = 0; j < d; j++)
 				s->w[j] += s->p[j];
+			s->hess_dz += s->step_dz;
 			s->converged = 1;
 			s->phase = PH_DONE;
 			return;
@@ -768,6 +803,17 @@ int fl_solver_run(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 	if (r != FL_SOLVER_DONE)
 		goto out;
 	memcpy(w, fl_solver_weights(s), d * sizeof(*w));
+	if (drv->keep != NULL && drv->keep_dz != NULL) {
+		*drv->keep_dz = INFINITY;
+		if (s->kind == FL_SOLVER_NEWTON && s->hess_kept) {
+			/* The data term's: without the l2 that set_hessian()
+			 * added. */
+			memcpy(drv->keep, s->H, d * d * sizeof(*s->H));
+			for (size_t j = 1; j < d; j++)
+				drv->keep[j * d + j] -= s->l2;
+			*drv->keep_dz = s->hess_dz;
+		}
+	}
 	r = 0;
 out:
 	if (s != NULL && st != NULL)
@@ -817,7 +863,9 @@ int fl_logreg_train_watch(const struct fl_logreg_data *data, enum fl_solver_kind
                           void (*watch)(void *arg, const struct fl_solver_status *st), void *arg)
 {
 	struct watched wd = {data, watch, arg};
-	struct fl_solver_driver drv = {eval_watched, watch != NULL ? progress_watched : NULL, &wd};
+	struct fl_solver_driver drv = {.eval = eval_watched,
+	                               .progress = watch != NULL ? progress_watched : NULL,
+	                               .arg = &wd};
 	int r;
 
 	if (st != NULL)
