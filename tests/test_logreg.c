@@ -1265,6 +1265,48 @@ static void expect_malformed(const uint8_t *buf, size_t len, const char *why)
 
 /* fl_solver_checkpoint_dim(): the dimension from the header, for callers that
  * must check it before restoring; the header checks are restore's. */
+/*
+ * A warm start with a Hessian (fl_solver_opts.hess0) asks for none at its
+ * start: a checkpoint there says so and restores to the same bytes; the
+ * same start claiming to ask for it, or a cold start claiming not to, is
+ * refused.
+ */
+static void test_checkpoint_warm_start(void **state)
+{
+	struct tiny T;
+	struct fl_solver_opts o = tiny_opts;
+	struct fl_solver *s = NULL, *r = NULL;
+	double H[TINY_D * TINY_D], g[TINY_D], loss, w0[TINY_D] = {0};
+	uint8_t *buf, *again;
+	size_t len, len2;
+
+	(void)state;
+	make_tiny(&T);
+	naive_eval(&T.data, w0, &loss, g, H);
+	o.hess0 = H;
+	o.hess0_dz = 0;
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, TINY_D, &o, w0, &s), 0);
+	assert_int_equal(fl_solver_save(s, &buf, &len), 0);
+	assert_int_equal(le32(buf + 48), 0); /* PH_START */
+	assert_int_equal(le32(buf + 52), 0); /* need_hess */
+	assert_int_equal(fl_solver_restore(buf, len, &r), 0);
+	assert_int_equal(fl_solver_save(r, &again, &len2), 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(again, buf, len);
+	free(again);
+	fl_solver_free(r);
+	set_le32(buf + 52, 1);
+	expect_malformed(buf, len, "need_hess = 1 in phase 0");
+	free(buf);
+	fl_solver_free(s);
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, TINY_D, &tiny_opts, w0, &s), 0);
+	assert_int_equal(fl_solver_save(s, &buf, &len), 0);
+	set_le32(buf + 52, 0);
+	expect_malformed(buf, len, "need_hess = 0 in phase 0");
+	free(buf);
+	fl_solver_free(s);
+}
+
 static void test_checkpoint_dim(void **state)
 {
 	struct tiny T;
@@ -1652,6 +1694,7 @@ int main(void)
 	        cmocka_unit_test(test_newton_wrong_prediction),
 	        cmocka_unit_test(test_checkpoint_resume_lbfgs),
 	        cmocka_unit_test(test_checkpoint_layout),
+	        cmocka_unit_test(test_checkpoint_warm_start),
 	        cmocka_unit_test(test_checkpoint_dim),
 	        cmocka_unit_test(test_checkpoint_truncated_refused),
 	        cmocka_unit_test(test_newton_stops_when_steps_are_negligible),
