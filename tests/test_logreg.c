@@ -437,7 +437,8 @@ static void test_solver_run(void **state)
 	(void)state;
 	for (int kind = FL_SOLVER_NEWTON; kind <= FL_SOLVER_LBFGS; kind++) {
 		struct counting_eval ce = {&S->data, 0, 0, 0, {0}};
-		struct fl_solver_driver drv = {counting_eval, counting_progress, &ce};
+		struct fl_solver_driver drv = {
+		        .eval = counting_eval, .progress = counting_progress, .arg = &ce};
 		double w[SYN_D] = {0}, zero[SYN_D] = {0}, wn[SYN_D];
 		struct fl_solver_status st, sn;
 
@@ -879,6 +880,247 @@ static void test_newton_reuses_hessian(void **state)
 	free(S);
 }
 
+/* fl_solver_run()'s driver over rows by naive_eval(), counting the
+ * evaluations and the Hessians asked for. */
+struct hess_count {
+	const struct fl_logreg_data *D;
+	int evals, hessians;
+};
+
+static int hess_count_eval(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	struct hess_count *hc = arg;
+
+	hc->evals++;
+	hc->hessians += hess != NULL;
+	naive_eval(hc->D, w, loss, grad, hess);
+	return 0;
+}
+
+/*
+ * A warm start along a path of penalties (--l2 auto): the run at l2 = 10
+ * hands the Hessian it kept to the run at l2 = 1, which starts at its
+ * solution. That start is asked for without the Hessian, so the run asks
+ * for one fewer than the same run started cold, and it ends at the same
+ * optimum: stationary by the naive gradient. A checkpoint after any tell,
+ * the first included, resumes it bit for bit. A Hessian further away than
+ * the solver keeps one for is not used, and a non-finite one is refused.
+ */
+static void test_newton_warm_hessian(void **state)
+{
+	struct synth *S = make_synth();
+	double H[SYN_D * SYN_D], w1[SYN_D] = {0}, wc[SYN_D], ww[SYN_D], g[SYN_D], loss, gn = 0,
+	                         dz = 0;
+	struct hess_count hc = {&S->data, 0, 0}, cold = {&S->data, 0, 0};
+	struct fl_solver_driver drv = {
+	        .eval = hess_count_eval, .arg = &hc, .keep = H, .keep_dz = &dz};
+	struct fl_solver_opts o = syn_opts;
+	struct fl_solver *s = NULL;
+	struct trace t;
+	const double *x;
+	int need_hess;
+
+	(void)state;
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, w1, NULL), 0);
+	assert_true(dz >= 0 && dz <= 1e-3);
+	/* Cold from w1 at l2 = 1. */
+	o.l2 = 1;
+	memcpy(wc, w1, sizeof(wc));
+	drv.arg = &cold;
+	drv.keep = NULL;
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, wc, NULL), 0);
+	/* Warm: the same with the Hessian of the run before. */
+	o.hess0 = H;
+	o.hess0_dz = dz;
+	memcpy(ww, w1, sizeof(ww));
+	hc = (struct hess_count){&S->data, 0, 0};
+	drv.arg = &hc;
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, ww, NULL), 0);
+	print_message("l2 1 from l2 10's optimum: cold %d evaluations, %d Hessians; warm %d, %d\n",
+	              cold.evals, cold.hessians, hc.evals, hc.hessians);
+	assert_int_equal(hc.hessians, cold.hessians - 1);
+	assert_true(hc.evals <= cold.evals);
+	naive_eval(&S->data, ww, &loss, g, NULL);
+	for (size_t j = 0; j < SYN_D; j++) {
+		g[j] += j > 0 ? ww[j] : 0;
+		gn += g[j] * g[j];
+	}
+	assert_true(sqrt(gn) <= o.tol);
+	assert_true(rel_diff(ww, wc, SYN_D) <= 1e-9);
+	check_resume_everywhere(&S->data, FL_SOLVER_NEWTON, &o, w1, &t);
+	assert_false(t.need_hess[0]);
+	free_trace(&t);
+	/* Too far to be kept: the start asks for the Hessian. */
+	o.hess0_dz = 2e-3;
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, SYN_D, &o, w1, &s), 0);
+	assert_int_equal(fl_solver_ask(s, &x, &need_hess), FL_SOLVER_EVAL);
+	assert_true(need_hess);
+	fl_solver_free(s);
+	o.hess0_dz = dz;
+	H[5] = NAN;
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, SYN_D, &o, w1, &s), FL_ERR_INVALID);
+	assert_null(s);
+	assert_string_equal(fl_errmsg(),
+	                    "solver: non-finite entry (0, 5) (nan) in the warm start's Hessian");
+	free(S);
+}
+
+/*
+ * Predicting the last passes (logreg.c): the intercept alone (d = 1, no
+ * penalty) with f(w) = cosh(a (w - c)), told in closed form. With
+ * u = a (w - c), Newton's iterates are u - tanh(u) and its steps move the
+ * score by tanh(u) / a (|g| / H for one coefficient); the optimum is c.
+ * From u = 1: u = 1, 0.2384, 0.004426, 2.9e-8, with gradient a sinh(u).
+ */
+#define COSH_MAX_EVALS 16
+
+struct cosh_run {
+	double a, c, w0;
+	struct fl_solver_opts o;
+	size_t n;
+	double x[COSH_MAX_EVALS];
+	int need_hess[COSH_MAX_EVALS];
+	double w;
+	struct fl_solver_status st;
+};
+
+static void cosh_tell(struct fl_solver *s, const struct cosh_run *cr, double x, int need_hess)
+{
+	double u = cr->a * (x - cr->c), g = cr->a * sinh(u), h = cr->a * cr->a * cosh(u);
+
+	assert_int_equal(fl_solver_tell(s, cosh(u), &g, need_hess ? &h : NULL), 0);
+}
+
+/* Runs s to the end; with check, against the points, Hessian requests and
+ * weights recorded in cr from position k on, else recording them. */
+static void cosh_finish(struct fl_solver *s, struct cosh_run *cr, size_t k, int check)
+{
+	const double *x;
+	int need_hess, r;
+
+	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
+		assert_true(k < COSH_MAX_EVALS);
+		if (check) {
+			assert_true(k < cr->n);
+			assert_memory_equal(x, &cr->x[k], sizeof(double));
+			assert_int_equal(need_hess, cr->need_hess[k]);
+		} else {
+			cr->x[k] = x[0];
+			cr->need_hess[k] = need_hess;
+		}
+		cosh_tell(s, cr, x[0], need_hess);
+		k++;
+	}
+	assert_int_equal(r, FL_SOLVER_DONE);
+	if (check) {
+		struct fl_solver_status st;
+
+		assert_int_equal(k, cr->n);
+		assert_memory_equal(fl_solver_weights(s), &cr->w, sizeof(double));
+		fl_solver_get_status(s, &st);
+		status_equal(&st, &cr->st);
+	} else {
+		cr->n = k;
+		cr->w = fl_solver_weights(s)[0];
+		fl_solver_get_status(s, &cr->st);
+	}
+}
+
+/* The run from u = 1 at tolerance tol, recorded in cr, and resumed from a
+ * checkpoint after every tell: the same points, requests and weights. */
+static void cosh_run(double a, double c, double tol, struct cosh_run *cr)
+{
+	struct fl_solver *s = NULL, *r = NULL;
+	const double *x;
+	int need_hess;
+
+	memset(cr, 0, sizeof(*cr));
+	cr->a = a;
+	cr->c = c;
+	cr->w0 = c + 1 / a;
+	cr->o = (struct fl_solver_opts){.l2 = 0, .tol = tol, .max_iter = 50};
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, 1, &cr->o, &cr->w0, &s), 0);
+	cosh_finish(s, cr, 0, 0);
+	fl_solver_free(s);
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, 1, &cr->o, &cr->w0, &s), 0);
+	for (size_t k = 0; k <= cr->n; k++) {
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		assert_int_equal(fl_solver_save(s, &buf, &len), 0);
+		assert_int_equal(fl_solver_restore(buf, len, &r), 0);
+		free(buf);
+		cosh_finish(r, cr, k, 1);
+		fl_solver_free(r);
+		if (k < cr->n) {
+			assert_int_equal(fl_solver_ask(s, &x, &need_hess), FL_SOLVER_EVAL);
+			cosh_tell(s, cr, x[0], need_hess);
+		}
+	}
+	fl_solver_free(s);
+}
+
+static int cosh_hessians(const struct cosh_run *cr)
+{
+	int n = 0;
+
+	for (size_t k = 0; k < cr->n; k++)
+		n += cr->need_hess[k];
+	return n;
+}
+
+/*
+ * The gradient at the next point predicted within the tolerance: a = 1,
+ * tol 0.2. The second point (u = 0.2384, gradient 0.2407) is not within it
+ * and brings a Hessian; its step moves the score by 0.234, more than the
+ * kept Hessian allows for, but is predicted to leave a gradient of at most
+ * 2 x 0.2407 x 0.234 = 0.113: the third point is asked for without the
+ * Hessian (two of three instead of three), and the run stops there
+ * (gradient 0.004426), at the Newton iterate itself, as it did when it
+ * asked for a Hessian there.
+ */
+static void test_newton_predicts_last_gradient(void **state)
+{
+	struct cosh_run cr;
+	double u1 = 1 - tanh(1.0), u2 = u1 - tanh(u1);
+
+	(void)state;
+	cosh_run(1.0, 1.0, 0.2, &cr);
+	assert_int_equal(cr.n, 3);
+	assert_true(cr.need_hess[0] && cr.need_hess[1] && !cr.need_hess[2]);
+	assert_int_equal(cosh_hessians(&cr), 2);
+	assert_true(cr.st.converged);
+	assert_true(cr.st.grad_norm <= 0.2);
+	assert_memory_equal(&cr.w, &cr.x[2], sizeof(double));
+	assert_true(fabs(cr.w - (1.0 + u2)) <= 1e-15);
+}
+
+/*
+ * A wrong prediction: a = 100 changes the curvature a hundred times faster
+ * than a logistic loss can (|h'| <= h), beyond what the prediction allows
+ * for. tol 0.316. At the second point (gradient 24.07, step 0.00234) the
+ * third is predicted at most 2 x 24.07 x 0.00234 = 0.113, but its gradient
+ * is 0.442: the kept Hessian is too far (0.00234 > 1e-3), so the same point
+ * is asked for again with it, the one extra pass, without one. From there
+ * the run is the one that asks for every Hessian: its next step is small
+ * (4.4e-5), the fourth point comes without the Hessian as it always did,
+ * and the run ends at the optimum.
+ */
+static void test_newton_wrong_prediction(void **state)
+{
+	struct cosh_run cr;
+
+	(void)state;
+	cosh_run(100.0, 1.0, 0.316, &cr);
+	assert_int_equal(cr.n, 5);
+	assert_true(cr.need_hess[0] && cr.need_hess[1] && !cr.need_hess[2] && cr.need_hess[3] &&
+	            !cr.need_hess[4]);
+	assert_memory_equal(&cr.x[3], &cr.x[2], sizeof(double));
+	assert_true(fabs(100 * sinh(100 * (cr.x[2] - 1.0))) > 0.316);
+	assert_true(cr.st.converged);
+	assert_true(fabs(cr.w - 1.0) < 1e-12);
+}
+
 static void test_checkpoint_resume_lbfgs(void **state)
 {
 	struct synth *S = make_synth();
@@ -1024,6 +1266,48 @@ static void expect_malformed(const uint8_t *buf, size_t len, const char *why)
 
 /* fl_solver_checkpoint_dim(): the dimension from the header, for callers that
  * must check it before restoring; the header checks are restore's. */
+/*
+ * A warm start with a Hessian (fl_solver_opts.hess0) asks for none at its
+ * start: a checkpoint there says so and restores to the same bytes; the
+ * same start claiming to ask for it, or a cold start claiming not to, is
+ * refused.
+ */
+static void test_checkpoint_warm_start(void **state)
+{
+	struct tiny T;
+	struct fl_solver_opts o = tiny_opts;
+	struct fl_solver *s = NULL, *r = NULL;
+	double H[TINY_D * TINY_D], g[TINY_D], loss, w0[TINY_D] = {0};
+	uint8_t *buf, *again;
+	size_t len, len2;
+
+	(void)state;
+	make_tiny(&T);
+	naive_eval(&T.data, w0, &loss, g, H);
+	o.hess0 = H;
+	o.hess0_dz = 0;
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, TINY_D, &o, w0, &s), 0);
+	assert_int_equal(fl_solver_save(s, &buf, &len), 0);
+	assert_int_equal(le32(buf + 48), 0); /* PH_START */
+	assert_int_equal(le32(buf + 52), 0); /* need_hess */
+	assert_int_equal(fl_solver_restore(buf, len, &r), 0);
+	assert_int_equal(fl_solver_save(r, &again, &len2), 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(again, buf, len);
+	free(again);
+	fl_solver_free(r);
+	set_le32(buf + 52, 1);
+	expect_malformed(buf, len, "need_hess = 1 in phase 0");
+	free(buf);
+	fl_solver_free(s);
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, TINY_D, &tiny_opts, w0, &s), 0);
+	assert_int_equal(fl_solver_save(s, &buf, &len), 0);
+	set_le32(buf + 52, 0);
+	expect_malformed(buf, len, "need_hess = 0 in phase 0");
+	free(buf);
+	fl_solver_free(s);
+}
+
 static void test_checkpoint_dim(void **state)
 {
 	struct tiny T;
@@ -1721,8 +2005,12 @@ int main(void)
 	        cmocka_unit_test(test_newton_separable_no_penalty),
 	        cmocka_unit_test(test_checkpoint_resume_newton),
 	        cmocka_unit_test(test_newton_reuses_hessian),
+	        cmocka_unit_test(test_newton_warm_hessian),
+	        cmocka_unit_test(test_newton_predicts_last_gradient),
+	        cmocka_unit_test(test_newton_wrong_prediction),
 	        cmocka_unit_test(test_checkpoint_resume_lbfgs),
 	        cmocka_unit_test(test_checkpoint_layout),
+	        cmocka_unit_test(test_checkpoint_warm_start),
 	        cmocka_unit_test(test_checkpoint_dim),
 	        cmocka_unit_test(test_checkpoint_truncated_refused),
 	        cmocka_unit_test(test_newton_stops_when_steps_are_negligible),

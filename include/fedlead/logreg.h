@@ -101,6 +101,15 @@ struct fl_solver_opts {
 	/* Shape constraints (Newton only; NULL: none). The solver copies
 	 * them and moves w0 onto them (the nearest point in u that is). */
 	const struct fl_solver_bounds *bounds;
+	/* Newton without shape constraints: the data term's Hessian (d*d,
+	 * without the l2 term) at a point whose scores are within hess0_dz
+	 * (root mean square, weighted by s(1 - s)) of w0's, as a run ended
+	 * with it (fl_solver_driver.keep); NULL: none. When hess0_dz is at
+	 * most the distance at which Newton keeps a Hessian (1e-3), w0 is
+	 * asked for without the Hessian and its step is solved with this one
+	 * plus l2: a warm start along a path of penalties saves a Hessian. */
+	const double *hess0;
+	double hess0_dz;
 };
 
 struct fl_solver_status {
@@ -217,6 +226,12 @@ struct fl_solver_driver {
 	int (*eval)(void *arg, const double *w, double *loss, double *grad, double *hess);
 	void (*progress)(void *arg, const struct fl_solver_status *st);
 	void *arg;
+	/* May be NULL. After a successful Newton run: the data term's Hessian
+	 * the solver kept (d*d) and *keep_dz its distance from the solution,
+	 * for the next run's fl_solver_opts.hess0 (*keep_dz is infinite when
+	 * none was kept). */
+	double *keep;
+	double *keep_dz;
 };
 
 /*

@@ -977,8 +977,9 @@ int fl_cache_train(const struct fl_cache *c, const struct fl_cache_train_opts *o
                    struct fl_solver_status *st)
 {
 	struct cache_run cr = {c, o};
-	struct fl_solver_driver drv = {cache_eval, o->progress != NULL ? cache_progress : NULL,
-	                               &cr};
+	struct fl_solver_driver drv = {.eval = cache_eval,
+	                               .progress = o->progress != NULL ? cache_progress : NULL,
+	                               .arg = &cr};
 
 	return fl_solver_run(o->kind, c->dim, &o->solver, &drv, w, st);
 }

@@ -262,12 +262,14 @@ static int check_header(const struct ckpt_header *h, size_t len)
 		                 h->head, h->m);
 	if (h->phase > PH_FAILED)
 		return MALFORMED("unknown phase %u)", h->phase);
-	/* Newton asks for the Hessian at the start and when re-evaluating
-	 * an accepted point, L-BFGS never. */
+	/* Newton asks for the Hessian when re-evaluating an accepted point
+	 * and at the start, unless it keeps one from a warm start (then it
+	 * asks for none there); L-BFGS never. */
 	if (h->need_hess > 1 ||
 	    (h->kind == FL_SOLVER_LBFGS && (h->need_hess != 0 || h->phase == PH_HESS)) ||
-	    (h->kind == FL_SOLVER_NEWTON && (h->phase == PH_START || h->phase == PH_HESS) &&
-	     h->need_hess != 1))
+	    (h->kind == FL_SOLVER_NEWTON && h->phase == PH_HESS && h->need_hess != 1) ||
+	    (h->kind == FL_SOLVER_NEWTON && h->phase == PH_START &&
+	     h->need_hess != (h->hess_kept ? 0u : 1u)))
 		return MALFORMED("need_hess = %u in phase %u)", h->need_hess, h->phase);
 	if (h->converged > 1 || (h->converged && h->phase != PH_DONE))
 		return MALFORMED("converged = %u in phase %u)", h->converged, h->phase);

@@ -106,11 +106,19 @@ static double *densify(const struct fl_rowset *rs)
 	return X;
 }
 
+/* Along a path of penalties: the Hessian a Newton run kept, handed to the
+ * next run (fl_solver_opts.hess0), and its distance (infinite: none). */
+struct warm_hess {
+	double *H; /* d * d */
+	double dz;
+};
+
 /* One solver run at l2, counted as the next of t's runs (t may be NULL),
- * with the schema's shape constraints b (NULL: none; Newton only). */
+ * with the schema's shape constraints b (NULL: none; Newton only), warm
+ * started with wh's Hessian and leaving its own there (wh may be NULL). */
 static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *opts, double l2,
                        double pos_weight, const struct fl_solver_bounds *b, double *w,
-                       struct fl_solver_status *st, struct tracker *t)
+                       struct fl_solver_status *st, struct tracker *t, struct warm_hess *wh)
 {
 	double *c = NULL, *g = NULL, *Xd = NULL, loss;
 	int r;
@@ -163,9 +171,14 @@ static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *
 		                            ? opts->max_iter
 		                            : (opts->solver == FL_SOLVER_NEWTON ? 100 : 10000),
 		        .bounds = b,
+		        .hess0 = wh != NULL && isfinite(wh->dz) ? wh->H : NULL,
+		        .hess0_dz = wh != NULL && isfinite(wh->dz) ? wh->dz : 0,
 		};
 		struct fit_eval fe = {std, c, threads_of(opts), t};
-		struct fl_solver_driver drv = {eval_rows, NULL, &fe};
+		struct fl_solver_driver drv = {.eval = eval_rows,
+		                               .arg = &fe,
+		                               .keep = wh != NULL ? wh->H : NULL,
+		                               .keep_dz = wh != NULL ? &wh->dz : NULL};
 
 		if (std->d == 0) {
 			r = fl_fail(FL_ERR_INVALID, "train: the data have no columns");
@@ -205,7 +218,7 @@ int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts,
 		return FL_ERR_NOMEM;
 	for (size_t j = 0; j < std->dim; j++)
 		rs.dcol[j] = (uint32_t)j;
-	r = fit_tracked(&rs, opts, l2, pos_weight, NULL, w, st, NULL);
+	r = fit_tracked(&rs, opts, l2, pos_weight, NULL, w, st, NULL, NULL);
 	free(rs.dcol);
 	return r;
 }
@@ -249,19 +262,32 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 	struct fl_metric_set m;
 	int k = o->kfold > 0 ? o->kfold : 5, warm = o->solver != FL_SOLVER_SGD, r = 0;
 	double *z = NULL, *yall = NULL, *wf = NULL;
+	struct warm_hess wh = {NULL, INFINITY}, *whp = NULL;
 	size_t nall = 0;
 
 	for (size_t g = 0; g < n_grid; g++)
 		cand[g].l2 = grid[g];
+	/* Newton hands each fit's Hessian to the next strength's, which
+	 * starts where that one ended: its first point needs none. */
+	if (o->solver == FL_SOLVER_NEWTON) {
+		if ((wh.H = fl_matrix_alloc(tr->d ? tr->d : 1, tr->d ? tr->d : 1)) == NULL) {
+			r = fl_fail(FL_ERR_NOMEM,
+			            "train: out of memory for the Hessian of %zu "
+			            "coefficients",
+			            tr->d);
+			goto out;
+		}
+		whp = &wh;
+	}
 	if (va != NULL) {
 		for (size_t g = n_grid; g-- > 0;) {
-			if ((r = fit_tracked(tr, o, grid[g], pw, b, w, &st, t)) != 0)
-				return r;
+			if ((r = fit_tracked(tr, o, grid[g], pw, b, w, &st, t, whp)) != 0)
+				goto out;
 			measure(va, w, &m);
 			cand[g].valid_log_loss = m.log_loss;
 			cand[g].valid_auc = m.auc;
 		}
-		return 0;
+		goto out;
 	}
 	/* z holds every strength's out-of-fold scores, row-aligned with yall. */
 	if ((r = fl_rowset_new_like(tr, tr->n, &fit)) != 0 ||
@@ -286,10 +312,11 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 		if (hold->n == 0 || fit->n == 0)
 			continue;
 		memcpy(wf, w, tr->d * sizeof(double));
+		wh.dz = INFINITY; /* the last fold's Hessian is of other rows */
 		for (size_t g = n_grid; g-- > 0;) {
 			if (!warm)
 				memcpy(wf, w, tr->d * sizeof(double));
-			if ((r = fit_tracked(fit, o, grid[g], pw, b, wf, &st, t)) != 0)
+			if ((r = fit_tracked(fit, o, grid[g], pw, b, wf, &st, t, whp)) != 0)
 				goto out;
 			fl_rowset_scores(hold, wf, z + g * tr->n + nall);
 		}
@@ -306,6 +333,7 @@ out:
 	free(z);
 	free(yall);
 	free(wf);
+	free(wh.H);
 	return r;
 }
 
@@ -438,7 +466,7 @@ int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struc
 		t.p.phase = "fit";
 		t.p.fit = t.p.fits - 1;
 	}
-	if ((r = fit_tracked(&tr, o, rep->l2, pw, b, w, &rep->status, &t)) != 0)
+	if ((r = fit_tracked(&tr, o, rep->l2, pw, b, w, &rep->status, &t, NULL)) != 0)
 		goto out;
 	measure(&tr, w, &rep->train);
 	if (have_va)
