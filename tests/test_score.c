@@ -1057,26 +1057,23 @@ static void test_fast_numbers_mixed_schema(void **state)
 	free(got);
 }
 
+/* A schema of three numeric features, spend's keys added. */
+#define NUMERIC_SCHEMA(spend)                                                                      \
+	"{\"fedlead_schema\": 1,"                                                                  \
+	" \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"          \
+	" \"id\": \"lead\", \"features\": ["                                                       \
+	"  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\","                 \
+	"   \"clip\": [0, 30]},"                                                                   \
+	"  {\"name\": \"pages\", \"type\": \"numeric\", \"missing\": \"impute\"},"                 \
+	"  {\"name\": \"spend\", \"type\": \"numeric\"" spend "}]}"
+
 /* A schema of numeric features only (clipped, imputed, plain) takes the
  * encoder's loop for such rows; a log1p feature takes the general one. */
 static void test_fast_numbers_numeric_schema(void **state)
 {
-	static const char *schemas[2] = {
-	        "{\"fedlead_schema\": 1,"
-	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
-	        " \"id\": \"lead\", \"features\": ["
-	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\","
-	        "   \"clip\": [0, 30]},"
-	        "  {\"name\": \"pages\", \"type\": \"numeric\", \"missing\": \"impute\"},"
-	        "  {\"name\": \"spend\", \"type\": \"numeric\"}]}",
-	        "{\"fedlead_schema\": 1,"
-	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
-	        " \"id\": \"lead\", \"features\": ["
-	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\","
-	        "   \"clip\": [0, 30]},"
-	        "  {\"name\": \"pages\", \"type\": \"numeric\", \"missing\": \"impute\"},"
-	        "  {\"name\": \"spend\", \"type\": \"numeric\", \"transform\": \"log1p\"}]}",
-	};
+	/* spend plain, then with a transform (the encoder's general loop). */
+	static const char *const schemas[2] = {NUMERIC_SCHEMA(""),
+	                                       NUMERIC_SCHEMA(", \"transform\": \"log1p\"")};
 	static const char *text = "lead,visits,pages,spend,won\n"
 	                          "A,12,3,100,yes\n"
 	                          "B,45,-3,0.5,no\n"
