@@ -256,9 +256,22 @@ static inline size_t top_of(const double *c, size_t n_cand, size_t n, double s, 
  * top_of(), which gives them the order it gives among all. More than 16
  * such (equal contributions): top_of() over all.
  */
+/* One value x through the network that keeps the three largest in
+ * *v0 >= *v1 >= *v2 (none below 0, NaN never kept). */
+static inline void top3_step(double x, double *v0, double *v1, double *v2)
+{
+	double lo = x > *v0 ? *v0 : x;
+
+	*v0 = x > *v0 ? x : *v0;
+	x = lo;
+	lo = x > *v1 ? *v1 : x;
+	*v1 = x > *v1 ? x : *v1;
+	*v2 = lo > *v2 ? lo : *v2;
+}
+
 static inline size_t top3_of(const double *c, size_t n_cand, double s, size_t *at, double *v)
 {
-	double thr, cv[16];
+	double thr, cv[16], v0 = 0, v1 = 0, v2 = 0;
 	size_t cq[16], m = 0, k, q = 0;
 #if defined(__SSE2__)
 	/* Two networks side by side, the even and the odd candidates (max
@@ -281,24 +294,14 @@ static inline size_t top3_of(const double *c, size_t n_cand, double s, size_t *a
 	_mm_storeu_pd(w[0], w0);
 	_mm_storeu_pd(w[1], w1);
 	_mm_storeu_pd(w[2], w2);
-	double v0 = w[0][0], v1 = w[1][0], v2 = w[2][0], more[4] = {w[0][1], w[1][1], w[2][1], 0};
-	size_t n_more = 3;
-#else
-	double v0 = 0, v1 = 0, v2 = 0, more[4];
-	size_t n_more = 0;
+	v0 = w[0][0];
+	v1 = w[1][0];
+	v2 = w[2][0];
+	for (size_t j = 0; j < 3; j++)
+		top3_step(w[j][1], &v0, &v1, &v2);
 #endif
 	for (; q < n_cand; q++)
-		more[n_more++] = s * c[q];
-	for (size_t j = 0; j < n_more; j++) {
-		double x = more[j], lo;
-
-		lo = x > v0 ? v0 : x;
-		v0 = x > v0 ? x : v0;
-		x = lo;
-		lo = x > v1 ? v1 : x;
-		v1 = x > v1 ? x : v1;
-		v2 = lo > v2 ? lo : v2;
-	}
+		top3_step(s * c[q], &v0, &v1, &v2);
 	thr = v2;
 	/* thr is above 0 but when fewer than three are. Every candidate is
 	 * written, and kept by counting it: no branch to mispredict. */
