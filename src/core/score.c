@@ -763,8 +763,11 @@ static void read_batch(struct pass *ps, struct batch *b)
 	while (b->n < BATCH_ROWS && b->text.len < BATCH_TEXT) {
 		double label = -1;
 		const char *id = NULL;
+		/* Scored as it is read, a lead's row is not kept: one row's
+		 * room, which stays in the cache, instead of the batch's. */
+		double *row = ps->inline_score ? b->raw : b->raw + b->n * dim;
 
-		r = fl_rows_next(ps->rows, b->raw + b->n * dim, &label, &id);
+		r = fl_rows_next(ps->rows, row, &label, &id);
 		if (r == 0) {
 			ps->eof = 1;
 			break;
@@ -776,9 +779,8 @@ static void read_batch(struct pass *ps, struct batch *b)
 		if (ps->inline_score)
 			/* One thread: the lead is scored while its record is still
 			 * in the cache, with no copy. */
-			b->z[b->n] = score_lead(ps, &ps->sl[0], b->raw + b->n * dim,
-			                        fl_rows_record(ps->rows), id, b->index[b->n],
-			                        b->label[b->n]);
+			b->z[b->n] = score_lead(ps, &ps->sl[0], row, fl_rows_record(ps->rows), id,
+			                        b->index[b->n], b->label[b->n]);
 		else if (ps->write && (r = batch_keep(b, fl_rows_record(ps->rows), id)) != 0)
 			break;
 		b->n++;
