@@ -1547,6 +1547,207 @@ static void expect_not_number(const struct fl_number_format *f, const char *s)
 		fail_msg("\"%s\" was accepted as %.17g", s, v);
 }
 
+/* ---- fl_csv_want_numbers(): records cut and their decimals parsed in one pass ---- */
+
+/* Reads the next record of a reader that wants numbers and checks that the
+ * fast path read it (fast 1, each field's num_ok as ok[] says, the value
+ * as want[] when taken) or did not (fast 0: rec.num NULL). */
+static void expect_nums(struct fl_csv *csv, struct fl_csv_record *rec, int fast, size_t n,
+                        const int *ok, const double *want)
+{
+	assert_int_equal(fl_csv_next(csv, rec), 1);
+	assert_int_equal(rec->n_fields, n);
+	if (!fast) {
+		assert_null(rec->num);
+		assert_null(rec->num_ok);
+		return;
+	}
+	assert_non_null(rec->num);
+	for (size_t k = 0; k < n; k++) {
+		assert_int_equal(rec->num_ok[k], ok[k]);
+		if (ok[k])
+			assert_memory_equal(&rec->num[k], &want[k], sizeof(double));
+	}
+}
+
+static void test_numbers_fast_path(void **state)
+{
+	char path[64];
+	struct fl_csv *csv;
+	struct fl_csv_record rec;
+	const double neg0 = -0.0;
+
+	(void)state;
+	csv = open_bytes(path, S("a,b,c,d\n"
+	                         "-12,0.3072,+5,51.0\n"
+	                         "1e5,,N/A,-0\n"
+	                         "12345678901234567890,9007199254740992,9007199254740991,.5\n"
+	                         "\"7\",8,9,10\n"
+	                         " 7,8,9,10\n"
+	                         "1,2,3,4\r\n"
+	                         "5.,-,+,x1\n"
+	                         "\n"
+	                         "0.1,1.0000000000000000001,2,3\n"
+	                         "9,9,9,9"));
+	fl_csv_want_numbers(csv);
+	/* The header is never read as numbers. */
+	expect_nums(csv, &rec, 0, 4, NULL, NULL);
+	expect_nums(csv, &rec, 1, 4, (const int[]){1, 1, 1, 1},
+	            (const double[]){-12.0, 0.3072, 5.0, 51.0});
+	assert_int_equal(rec.line, 2);
+	assert_string_equal(rec.fields[2].s, "+5");
+	/* An exponent, a blank field and a placeholder are text for the
+	 * caller's parser; "-0" is the negative zero strtod() gives. */
+	expect_nums(csv, &rec, 1, 4, (const int[]){0, 0, 0, 1}, (const double[]){0, 0, 0, neg0});
+	assert_true(signbit(rec.num[3]));
+	assert_string_equal(rec.fields[0].s, "1e5");
+	assert_int_equal(rec.fields[1].len, 0);
+	/* Twenty digits, and 2^53, are beyond the one-division path. */
+	expect_nums(csv, &rec, 1, 4, (const int[]){0, 0, 1, 1},
+	            (const double[]){0, 0, 9007199254740991.0, 0.5});
+	/* A quote or a blank: the tokenizer reads the record, as always. */
+	expect_nums(csv, &rec, 0, 4, NULL, NULL);
+	assert_string_equal(rec.fields[0].s, "7");
+	expect_nums(csv, &rec, 0, 4, NULL, NULL);
+	assert_string_equal(rec.fields[0].s, "7");
+	assert_int_equal(rec.line, 6);
+	/* CRLF ends a record on the fast path. */
+	expect_nums(csv, &rec, 1, 4, (const int[]){1, 1, 1, 1}, (const double[]){1, 2, 3, 4});
+	assert_string_equal(rec.fields[3].s, "4");
+	assert_int_equal(rec.line, 7);
+	expect_nums(csv, &rec, 1, 4, (const int[]){1, 0, 0, 0}, (const double[]){5, 0, 0, 0});
+	assert_string_equal(rec.fields[3].s, "x1");
+	/* A blank line before a record: the tokenizer skips it. */
+	expect_nums(csv, &rec, 0, 4, NULL, NULL);
+	assert_int_equal(rec.line, 10);
+	/* The last record without its LF. */
+	expect_nums(csv, &rec, 0, 4, NULL, NULL);
+	assert_int_equal(rec.line, 11);
+	expect_eof(csv);
+	fl_csv_free(csv);
+	unlink(path);
+}
+
+/* Text that is printable but not a plain decimal, and values at the fast
+ * path's edges, for test_numbers_same_records(). */
+static const char *const NUM_TEXT[] = {
+        "0",
+        "-0",
+        "+0",
+        "007",
+        "1.",
+        ".5",
+        "-.5",
+        "+.25",
+        "1e3",
+        "-1E-2",
+        "x",
+        "N/A",
+        "--1",
+        "+-1",
+        "1.2.3",
+        "1..2",
+        "0x10",
+        "inf",
+        "nan",
+        "1,5",
+        "12ab",
+        "1-2",
+        "3.14159265",
+        "",
+        "-",
+        "+",
+        ".",
+        "99999999999999999999",
+        "9007199254740993",
+        "0.00000000000000000001",
+        "123456789.123456789",
+};
+
+/* A random field: mostly short decimals, some of the text above, now and
+ * then one quoted or with a blank (which the tokenizer must read). */
+static void random_field(char *out, size_t cap, uint64_t *st)
+{
+	uint64_t r;
+
+	*st = *st * 6364136223846793005u + 1442695040888963407u;
+	r = *st >> 33;
+	if (r % 10 < 6) {
+		snprintf(out, cap, "%s%llu.%0*llu", r % 3 == 0 ? "-" : "",
+		         (unsigned long long)(r >> 8) % 100000, (int)(1 + (r >> 4) % 4),
+		         (unsigned long long)(r >> 12) % 1000);
+	} else if (r % 10 < 9) {
+		snprintf(out, cap, "%s",
+		         NUM_TEXT[(r >> 8) % (sizeof(NUM_TEXT) / sizeof(*NUM_TEXT))]);
+	} else if (r % 100 < 95) {
+		snprintf(out, cap, "\"%llu\"", (unsigned long long)(r >> 8) % 1000);
+	} else {
+		snprintf(out, cap, " %llu", (unsigned long long)(r >> 8) % 1000);
+	}
+}
+
+/* A file of many buffers: the reader that wants numbers gives the records,
+ * lines and fields of the one that does not, record for record, and each
+ * value it takes is fl_parse_double()'s, bit for bit. */
+static void test_numbers_same_records(void **state)
+{
+	char path[64], field[64];
+	struct fl_csv *plain = NULL, *fast = NULL;
+	struct fl_csv_record a, b;
+	size_t cap = 1u << 20, len = 0, n_fast = 0, n_taken = 0, n_rec = 0;
+	char *text = malloc(cap);
+	uint64_t st = 42;
+	int r;
+
+	(void)state;
+	assert_non_null(text);
+	len += (size_t)snprintf(text, cap, "c1,c2,c3,c4,c5,c6,c7\n");
+	while (len + 512 < cap) {
+		for (int k = 0; k < 7; k++) {
+			random_field(field, sizeof(field), &st);
+			len += (size_t)snprintf(text + len, cap - len, "%s%c", field,
+			                        k < 6 ? ',' : '\n');
+		}
+		if (st % 97 == 0)
+			len += (size_t)snprintf(text + len, cap - len, "\n");
+		if (st % 89 == 0) /* a CRLF record end now and then */
+			memcpy(text + len - 1, "\r\n", 3), len++;
+	}
+	write_tmp(path, text, len);
+	assert_int_equal(fl_csv_open(path, &plain), 0);
+	assert_int_equal(fl_csv_open(path, &fast), 0);
+	fl_csv_want_numbers(fast);
+	while ((r = fl_csv_next(plain, &a)) == 1) {
+		assert_int_equal(fl_csv_next(fast, &b), 1);
+		assert_null(a.num);
+		assert_int_equal(a.line, b.line);
+		assert_int_equal(a.n_fields, b.n_fields);
+		n_rec++;
+		n_fast += b.num != NULL;
+		for (size_t k = 0; k < a.n_fields; k++) {
+			double v;
+
+			assert_int_equal(a.fields[k].len, b.fields[k].len);
+			assert_memory_equal(a.fields[k].s, b.fields[k].s, a.fields[k].len + 1);
+			if (b.num == NULL || !b.num_ok[k])
+				continue;
+			n_taken++;
+			assert_int_equal(fl_parse_double(a.fields[k].s, a.fields[k].len, &v), 0);
+			assert_memory_equal(&v, &b.num[k], sizeof(v));
+		}
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(fl_csv_next(fast, &b), 0);
+	/* Most records are plain, and most of their values were taken. */
+	assert_true(n_rec > 10000);
+	assert_true(n_fast > n_rec / 3);
+	assert_true(n_taken > n_fast * 3);
+	fl_csv_free(plain);
+	fl_csv_free(fast);
+	unlink(path);
+	free(text);
+}
+
 static void test_parse_number(void **state)
 {
 	struct fl_number_format eu = number_format(",", ".", NULL);
@@ -1903,6 +2104,8 @@ int main(void)
 	        cmocka_unit_test(test_utf8_offsets),
 	        cmocka_unit_test(test_read_boundary),
 	        cmocka_unit_test(test_dialect_names),
+	        cmocka_unit_test(test_numbers_fast_path),
+	        cmocka_unit_test(test_numbers_same_records),
 	        cmocka_unit_test(test_parse_number),
 	        cmocka_unit_test(test_number_format_errors),
 	        cmocka_unit_test(test_parse_double_accepts),

@@ -237,7 +237,7 @@ static struct fl_csv_record header(struct fl_csv_field *f, const char *const *na
 {
 	for (size_t i = 0; i < n; i++)
 		f[i] = (struct fl_csv_field){names[i], strlen(names[i])};
-	return (struct fl_csv_record){f, n, 1};
+	return (struct fl_csv_record){.fields = f, .n_fields = n, .line = 1};
 }
 
 static void bind_refused(const char *json, const char *const *names, size_t n,

@@ -972,6 +972,172 @@ static void test_parts_bad_row(void **state)
  * driver order: effects against the average lead are tech +0.98, visits
  * +0.8 (per sd), visits missing 0.5 * (1 - 0.2) = +0.4, other +0.08, and
  * retail -0.62. */
+/* ---- numbers parsed as the reader cuts the record (fl_csv_want_numbers()) ---- */
+
+/* Every field of text quoted: the tokenizer, not the numeric fast path,
+ * reads every record of such a file. */
+static void write_quoted(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	int open = 0;
+
+	assert_non_null(fp);
+	for (const char *c = text; *c; c++) {
+		if (!open && *c != '\n') {
+			fputc('"', fp);
+			open = 1;
+		}
+		if (open && (*c == ',' || *c == '\n')) {
+			fputc('"', fp);
+			open = 0;
+		}
+		if (*c == '"')
+			fputc('"', fp);
+		fputc(*c, fp);
+	}
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Scores text as written and with every field quoted; the two scored
+ * files must be the same bytes. Returns the first. */
+static char *score_both_ways(const struct fixture *fx, const struct fl_model *m, const char *text)
+{
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], quoted[256], out[256], outq[256], *a, *b;
+
+	path_in(fx, "plain.csv", data);
+	path_in(fx, "quoted.csv", quoted);
+	path_in(fx, "plain-scored.csv", out);
+	path_in(fx, "quoted-scored.csv", outq);
+	write_file(data, text);
+	write_quoted(quoted, text);
+	default_opts(&o, data, out);
+	o.n_reasons = 3;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	o.data = quoted;
+	o.out = outq;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	a = slurp(out);
+	b = slurp(outq);
+	assert_string_equal(a, b);
+	free(b);
+	return a;
+}
+
+/* Values the reader parses and ones it leaves to the encoder, side by side
+ * in one column: the scores and reasons do not depend on which did. */
+static const char *TRICKY = "lead,visits,industry,won\n"
+                            "A,20,tech,yes\n"
+                            "B,+20,tech,no\n"
+                            "C,2e1,tech,no\n"
+                            "D,20.000,tech,no\n"
+                            "E,,retail,no\n"
+                            "F,0.20E2,retail,no\n"
+                            "G,-0,finance,no\n"
+                            "H,1.00000000000000000001,tech,no\n"
+                            "I,9007199254740993,tech,no\n"
+                            "J,.5,retail,yes\n"
+                            "K,5.,retail,no\n";
+
+static void test_fast_numbers_mixed_schema(void **state)
+{
+	struct fixture *fx = *state;
+	char *got = score_both_ways(fx, fx->m, TRICKY);
+
+	/* "+20" and "20.000" are the value 20, as "20" is (z = 1.8, the
+	 * first line of SCORED), and their reasons quote the field's text. */
+	assert_non_null(strstr(got, "\nA,0.858149,2,1,visits=20,1.5000,industry=tech,0.9800,,\n"));
+	assert_non_null(strstr(got, "\nB,0.858149,3,2,visits=+20,1.5000,industry=tech,0.9800,,\n"));
+	assert_non_null(strstr(got, "\nC,0.858149,4,3,visits=2e1,1.5000,industry=tech,0.9800,,\n"));
+	assert_non_null(
+	        strstr(got, "\nD,0.858149,5,4,visits=20.000,1.5000,industry=tech,0.9800,,\n"));
+	free(got);
+}
+
+/* A schema of three numeric features, spend's keys added. */
+#define NUMERIC_SCHEMA(spend)                                                                      \
+	"{\"fedlead_schema\": 1,"                                                                  \
+	" \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"          \
+	" \"id\": \"lead\", \"features\": ["                                                       \
+	"  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\","                 \
+	"   \"clip\": [0, 30]},"                                                                   \
+	"  {\"name\": \"pages\", \"type\": \"numeric\", \"missing\": \"impute\"},"                 \
+	"  {\"name\": \"spend\", \"type\": \"numeric\"" spend "}]}"
+
+/* A schema of numeric features only (clipped, imputed, plain) takes the
+ * encoder's loop for such rows; a log1p feature takes the general one. */
+static void test_fast_numbers_numeric_schema(void **state)
+{
+	/* spend plain, then with a transform (the encoder's general loop). */
+	static const char *const schemas[2] = {NUMERIC_SCHEMA(""),
+	                                       NUMERIC_SCHEMA(", \"transform\": \"log1p\"")};
+	static const char *text = "lead,visits,pages,spend,won\n"
+	                          "A,12,3,100,yes\n"
+	                          "B,45,-3,0.5,no\n"
+	                          "C,-7,,1e2,no\n"
+	                          "D,+12,3.0,100.,no\n"
+	                          "E,1E1,0.3e1,12345678901234567890,yes\n"
+	                          "F,30.0000000000000000001,2,7,no\n";
+	struct fixture *fx = *state;
+
+	for (int k = 0; k < 2; k++) {
+		struct fl_schema *s = NULL;
+		struct fl_model *m = NULL;
+		struct fl_score_opts o;
+		struct fl_score_report rep;
+		char data[256], out[256], want[512], *got;
+
+		if (fl_schema_parse(schemas[k], strlen(schemas[k]), "numeric", &s) != 0 ||
+		    fl_model_new(s, &m) != 0)
+			fail_msg("%s", fl_errmsg());
+		fl_schema_free(s);
+		for (size_t j = 0; j < m->dim; j++) {
+			m->w[j] = 0.25 * (double)j - 0.4;
+			m->scaler->center[j] = j == 0 ? 0 : 1.5;
+			m->scaler->scale[j] = j == 0 ? 1 : 4;
+			m->scaler->baseline[j] = j == 0 ? 1 : 0.1;
+			m->scaler->impute[j] = 2;
+		}
+		got = score_both_ways(fx, m, text);
+		/* spend 100 written three ways: (100 - 1.5) / 4 = 24.625
+		 * standardised, 0.85 * (24.625 - 0.1) = 20.84625 its
+		 * contribution, the strongest. */
+		if (k == 0) {
+			assert_non_null(strstr(got, "\nA,1.000000,3,4,spend=100,20.8462,,,,\n"));
+			assert_non_null(
+			        strstr(got, "\nC,1.000000,2,2,spend=1e2,20.8462,visits=-7,"));
+			assert_non_null(strstr(got, "\nD,1.000000,4,6,spend=100.,20.8462,,,,\n"));
+		}
+		free(got);
+
+		/* A bad value in a row the fast path cuts: the error names
+		 * file, line and column as always. */
+		path_in(fx, "bad.csv", data);
+		path_in(fx, "scored.csv", out);
+		write_file(data, "lead,visits,pages,spend,won\n"
+		                 "A,12,3,100,yes\n"
+		                 "B,4,5x,1,no\n");
+		default_opts(&o, data, out);
+		assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
+		snprintf(want, sizeof(want), "%s:3:3: column \"pages\": \"5x\" is not a number",
+		         data);
+		assert_string_equal(fl_errmsg(), want);
+		write_file(data, "lead,visits,pages,spend,won\n"
+		                 "A,12,3,100,yes\n"
+		                 "B,4,5,,no\n");
+		assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
+		snprintf(want, sizeof(want),
+		         "%s:3:4: column \"spend\": missing value (the schema says missing=error)",
+		         data);
+		assert_string_equal(fl_errmsg(), want);
+		assert_false(exists(out));
+		fl_model_free(m);
+	}
+}
+
 static void test_contribution_and_explain(void **state)
 {
 	struct fixture *fx = *state;
@@ -1028,6 +1194,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_identical, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_bad_row, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fast_numbers_mixed_schema, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fast_numbers_numeric_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_contribution_and_explain, setup, teardown),
 	};
 

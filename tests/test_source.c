@@ -55,7 +55,7 @@ static int fake_next(void *impl, struct fl_csv_record *rec)
 	for (size_t i = 0; i < 6; i++)
 		k->f[i] = (struct fl_csv_field){TABLE[k->next][i], strlen(TABLE[k->next][i])};
 	k->next++;
-	*rec = (struct fl_csv_record){k->f, 6, k->next};
+	*rec = (struct fl_csv_record){.fields = k->f, .n_fields = 6, .line = k->next};
 	return 1;
 }
 

@@ -146,6 +146,13 @@ struct fl_csv {
 	int started;      /* fl_csv_next() was called */
 	int header_done;  /* this pass returned its first record */
 	int jump_pending; /* the jump to jump_to is still to come */
+
+	/* fl_csv_want_numbers(): the values of the fast path's record, room
+	 * for num_cap fields. */
+	int want_num;
+	double *num;
+	unsigned char *num_ok;
+	size_t num_cap;
 };
 
 static fl_csv_progress_fn progress_fn;
@@ -313,6 +320,8 @@ void fl_csv_free(struct fl_csv *c)
 	if (c->own_fd && c->fd >= 0)
 		close(c->fd);
 	free(c->fields);
+	free(c->num);
+	free(c->num_ok);
 	free(c->buf);
 	free(c->raw);
 	free(c->name);
@@ -1354,6 +1363,129 @@ static int refill(struct fl_csv *c)
 	return fill(c);
 }
 
+/*
+ * Powers of ten that are exact in a double (5^22 < 2^53), so one
+ * multiplication or division by them is correctly rounded.
+ */
+static const double exact_pow10[23] = {
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+#define FL_TWO53 (UINT64_C(1) << 53)
+
+void fl_csv_want_numbers(struct fl_csv *c)
+{
+	c->want_num = 1;
+}
+
+/* The numeric fast path has room for as many fields as the tokenizer. */
+static int num_room(struct fl_csv *c)
+{
+	double *num;
+	unsigned char *ok;
+
+	if (c->num_cap >= c->fields_cap)
+		return 1;
+	num = realloc(c->num, c->fields_cap * sizeof(*num));
+	if (num != NULL)
+		c->num = num;
+	ok = realloc(c->num_ok, c->fields_cap);
+	if (ok != NULL)
+		c->num_ok = ok;
+	if (num == NULL || ok == NULL)
+		return 0; /* the ordinary path, then */
+	c->num_cap = c->fields_cap;
+	return 1;
+}
+
+/*
+ * The fast path of fl_csv_want_numbers(): at a record's start, cuts the
+ * record and parses its plain decimals in one pass over its bytes. Returns
+ * 1 with the record in c->fields and its values in c->num, c->num_ok, or 0,
+ * having changed nothing, for a record the ordinary tokenizer must read: a
+ * blank line, a quote, a blank, a control byte or one >= 0x80 (which the
+ * tokenizer checks as UTF-8), more fields than fit, or a record that does
+ * not end in the buffer (the NUL after the data stops it).
+ *
+ * A field takes the value fl_parse_double()'s own fast path gives it: an
+ * optional sign, digits with at most one point, 1 to 19 digits making m <
+ * 2^53, then m / 10^(digits after the point), one correctly rounded
+ * division. Anything else ("1e5", "N/A", "", twenty digits) is left to the
+ * caller's parser with num_ok 0.
+ */
+static int scan_numbers(struct fl_csv *c)
+{
+	unsigned char *const buf = c->buf, *const start = buf + c->pos;
+	unsigned char *p = start;
+	const unsigned char delim = (unsigned char)c->delim;
+	struct fl_csv_field *const fields = c->fields;
+	double *const num = c->num;
+	unsigned char *const ok = c->num_ok;
+	const size_t cap = c->num_cap < c->fields_cap ? c->num_cap : c->fields_cap;
+	size_t n = 0, text = 0;
+	unsigned char ch;
+
+	if (*p == '\n' || *p == '\r')
+		return 0;
+	for (;;) {
+		unsigned char *s = p, *d0;
+		uint64_t m = 0;
+		size_t n_int, n_frac = 0;
+		unsigned d;
+		int neg = *p == '-';
+
+		if (n == cap)
+			return 0;
+		p += *p == '-' || *p == '+';
+		for (d0 = p; (d = (unsigned)*p - '0') < 10; p++)
+			m = m * 10 + d;
+		n_int = (size_t)(p - d0);
+		if (*p == '.') {
+			for (d0 = ++p; (d = (unsigned)*p - '0') < 10; p++)
+				m = m * 10 + d;
+			n_frac = (size_t)(p - d0);
+		}
+		ch = *p;
+		if (ch == delim || ch == '\n' || ch == '\r') {
+			/* m may have wrapped beyond 19 digits: not taken then. */
+			ok[n] = n_int + n_frac >= 1 && n_int + n_frac <= 19 && m < FL_TWO53 &&
+			        FLT_EVAL_METHOD == 0;
+			if (ok[n]) {
+				double v = (double)m / exact_pow10[n_frac];
+
+				num[n] = neg ? -v : v;
+			}
+		} else {
+			/* Text: the rest of the field, or the ordinary path. */
+			for (; (ch = *p) != delim && ch != '\n'; p++)
+				if (ch <= ' ' || ch == '"' || ch >= 0x7f)
+					return 0;
+			ok[n] = 0;
+		}
+		if (ch == '\r' && p[1] != '\n')
+			return 0; /* a lone CR ends a record: the tokenizer knows how */
+		fields[n].s = (const char *)s;
+		fields[n].len = (size_t)(p - s);
+		text += fields[n].len;
+		n++;
+		if (ch != delim)
+			break;
+		p++;
+	}
+	if (text > FL_CSV_MAX_RECORD)
+		return 0;
+	/* Only now the fields end in NULs, where their separators were. */
+	for (size_t k = 0; k < n; k++)
+		*(unsigned char *)(uintptr_t)(fields[k].s + fields[k].len) = '\0';
+	c->n_fields = n;
+	c->text_len = text;
+	c->rec_start = (size_t)(start - buf);
+	c->rec_line = c->line++;
+	c->pos = (size_t)(p - buf) + 1 + (ch == '\r');
+	return 1;
+}
+
 int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 {
 	int r = FL_ERR_INTERNAL;
@@ -1400,6 +1532,13 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 			goto fail;
 		c->delim_decided = 1;
 	}
+	if (c->want_num && c->header_done && c->st == SCAN_ROW && c->pos < c->end && num_room(c) &&
+	    scan_numbers(c) == 1) {
+		rec->num = c->num;
+		rec->num_ok = c->num_ok;
+		r = 1;
+		goto record;
+	}
 	while ((r = scan(c)) == 0) {
 		if (c->eof) {
 			/* The last record may have no line end. */
@@ -1414,6 +1553,7 @@ int fl_csv_next(struct fl_csv *c, struct fl_csv_record *rec)
 		goto fail;
 	if (r == 0)
 		goto out;
+record:
 	rec->fields = c->fields;
 	rec->n_fields = c->n_fields;
 	rec->line = c->rec_line;
@@ -1428,17 +1568,6 @@ fail:
 out:
 	return r;
 }
-
-/*
- * Powers of ten that are exact in a double (5^22 < 2^53), so one
- * multiplication or division by them is correctly rounded.
- */
-static const double exact_pow10[23] = {
-        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-#define FL_TWO53 (UINT64_C(1) << 53)
 
 /* strtod() on a NUL-terminated copy, refusing overflow to infinity. */
 static int slow_parse(const char *s, size_t len, double *out)

@@ -32,10 +32,18 @@ struct binding {
 	uint32_t *slot;                 /* categorical, not folded: hash table of cats */
 	size_t mask;                    /* its size - 1 (a power of two) */
 	struct fl_number_format number; /* numeric: the file's, with the feature's own */
+	/* numeric, plain numbers, no transform, no placeholders: a value the
+	 * reader parsed (rec->num) is the value, as encode_numeric() finds,
+	 * clipped to [lo, hi] when clip, written at x[at] (and 0 at x[at + 1]
+	 * when impute): the feature's fields, here beside the column */
+	int simple, clip, impute;
+	size_t at;
+	double lo, hi;
 };
 
 struct fl_binding {
 	const struct fl_schema *s;
+	int all_simple; /* every feature is simple (struct binding) */
 	const char *path;
 	size_t n_header;
 	size_t label_col, id_col;  /* SIZE_MAX when absent */
@@ -197,11 +205,45 @@ static int bind_columns(const struct header_entry *hdr, size_t n, const char *pa
 	return 0;
 }
 
+/* Sets each feature's simple flag (struct binding). */
+static void mark_simple(struct fl_binding *b)
+{
+	const struct fl_schema *s = b->s;
+
+	b->all_simple = 1;
+	for (size_t i = 0; i < s->n_features; i++) {
+		const struct fl_feature *f = &s->features[i];
+		const struct fl_number_format *nf = &b->feat[i].number;
+
+		b->feat[i].simple = f->type == FL_NUMERIC && f->transform == FL_TRANSFORM_NONE &&
+		                    f->n_missing_values == 0 && s->n_missing_values == 0 &&
+		                    (nf->decimal == 0 || nf->decimal == '.') &&
+		                    nf->thousands[0] == '\0' && nf->currency[0] == '\0';
+		b->feat[i].clip = f->has_clip;
+		b->feat[i].impute = f->missing == FL_MISSING_IMPUTE;
+		b->feat[i].at = f->enc_offset;
+		b->feat[i].lo = f->clip_lo;
+		b->feat[i].hi = f->clip_hi;
+		b->all_simple &= b->feat[i].simple;
+	}
+}
+
+/* A simple feature's value as encode_numeric() writes it. */
+static inline void put_simple(const struct binding *fb, double v, double *x)
+{
+	if (fb->clip)
+		v = v < fb->lo ? fb->lo : v > fb->hi ? fb->hi : v;
+	x[fb->at] = v;
+	if (fb->impute)
+		x[fb->at + 1] = 0.0;
+}
+
 void fl_binding_plain_numbers(struct fl_binding *b)
 {
 	for (size_t i = 0; i < b->s->n_features; i++)
 		if (b->s->features[i].type == FL_NUMERIC)
 			memset(&b->feat[i].number, 0, sizeof(b->feat[i].number));
+	mark_simple(b);
 }
 
 void fl_binding_free(struct fl_binding *b)
@@ -317,6 +359,7 @@ int fl_binding_new_named(const struct fl_schema *s, const char *path,
 			goto out;
 		b->n_extra++;
 	}
+	mark_simple(b);
 	*n_extra = b->n_extra;
 	*out = b;
 	b = NULL;
@@ -610,9 +653,28 @@ int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, d
 	if (id != NULL)
 		*id = b->id_col != SIZE_MAX ? rec->fields[b->id_col].s : NULL;
 	x[0] = 1.0;
+	/* Plain decimals the reader parsed as it cut the record
+	 * (fl_csv_want_numbers()): encode_numeric()'s result without its
+	 * tests, which such a value passes; the others as below. */
+	if (b->all_simple && rec->num != NULL) {
+		for (size_t i = 0; i < s->n_features; i++) {
+			const struct binding *fb = &b->feat[i];
+
+			if (rec->num_ok[fb->col])
+				put_simple(fb, rec->num[fb->col], x);
+			else if ((r = encode_numeric(b, &s->features[i], fb, rec, x + fb->at)) != 0)
+				return r;
+		}
+		return 0;
+	}
 	for (size_t i = 0; i < s->n_features; i++) {
 		const struct fl_feature *f = &s->features[i];
+		const struct binding *fb = &b->feat[i];
 
+		if (fb->simple && rec->num != NULL && rec->num_ok[fb->col]) {
+			put_simple(fb, rec->num[fb->col], x);
+			continue;
+		}
 		if (f->type == FL_NUMERIC)
 			r = encode_numeric(b, f, &b->feat[i], rec, x + f->enc_offset);
 		else if (f->type == FL_DATE)

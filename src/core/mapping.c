@@ -540,7 +540,8 @@ int fl_mapping_bind(const struct fl_mapping *m, const struct fl_schema *s, const
 	qsort(h, n, sizeof(*h), hdr_cmp);
 	if ((r = bind_renames(mb, h, n, path)) != 0)
 		goto out;
-	mb->header_rec = (struct fl_csv_record){mb->header, n, header->line};
+	mb->header_rec =
+	        (struct fl_csv_record){.fields = mb->header, .n_fields = n, .line = header->line};
 
 	/* The columns whose values are mapped, by their names after renaming. */
 	r = FL_ERR_NOMEM;
@@ -596,7 +597,8 @@ const struct fl_csv_record *fl_mapping_apply(struct fl_mapping_binding *mb,
 		if (p != NULL)
 			mb->fields[mc->col] = (struct fl_csv_field){p->to, p->to_len};
 	}
-	mb->rec = (struct fl_csv_record){mb->fields, rec->n_fields, rec->line};
+	mb->rec = (struct fl_csv_record){
+	        .fields = mb->fields, .n_fields = rec->n_fields, .line = rec->line};
 	return &mb->rec;
 }
 

@@ -81,6 +81,9 @@ int fl_rows_open_source(const struct fl_schema *s, struct fl_source *src, int ne
 	rows->policy = policy;
 	rows->rep = rep;
 	rows->src = src;
+	/* A file's plain decimals are parsed as its records are cut. */
+	if (fl_source_csv(src) != NULL)
+		fl_csv_want_numbers(fl_source_csv(src));
 	/* Only an "(other)" column marks an unseen value (fl_encode_unseen()):
 	 * without one, no row needs looking at. */
 	for (size_t i = 0; i < s->n_features; i++)

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "fedlead/error.h"
 #include "fedlead/file.h"
@@ -199,6 +202,125 @@ static size_t candidates(const struct fl_model *m, const struct rtab *t, const d
 }
 
 /*
+ * top_reasons() for one sign (s 1 or -1, a constant once inlined): the
+ * positions of the n largest s * c[q] above 0 into at[], strongest first,
+ * the earlier position first among equals. Only values and positions move
+ * while scanning; most candidates fall short of the weakest kept one and
+ * cost one comparison, four at a time (one branch for four).
+ */
+static inline size_t top_of(const double *c, size_t n_cand, size_t n, double s, size_t *at,
+                            double *v)
+{
+	size_t k = 0, q = 0;
+	/* What a candidate must exceed: 0 until n are kept, then the
+	 * weakest kept one. */
+	double thr = 0;
+
+	for (;;) {
+		size_t stop;
+
+		for (; q + 4 <= n_cand; q += 4)
+			if ((s * c[q] > thr) | (s * c[q + 1] > thr) | (s * c[q + 2] > thr) |
+			    (s * c[q + 3] > thr))
+				break;
+		if (q >= n_cand)
+			break;
+		/* One by one through this group of four, or the last few. */
+		stop = q + 4 <= n_cand ? q + 4 : n_cand;
+		for (; q < stop; q++) {
+			double x = s * c[q];
+			size_t pos;
+
+			if (!(x > thr))
+				continue;
+			pos = k < n ? k++ : k - 1;
+			while (pos > 0 && v[pos - 1] < x) {
+				v[pos] = v[pos - 1];
+				at[pos] = at[pos - 1];
+				pos--;
+			}
+			v[pos] = x;
+			at[pos] = q;
+			if (k == n)
+				thr = v[k - 1];
+		}
+	}
+	return k;
+}
+
+/*
+ * top_of() for n = 3, the default: a branch-free pass keeps the three
+ * largest values above 0 (a min/max network over each s * c[q]), so the
+ * third of them is a bound no later candidate of the top three is below;
+ * only the few candidates at or above it, and above 0, are then ranked by
+ * top_of(), which gives them the order it gives among all. More than 16
+ * such (equal contributions): top_of() over all.
+ */
+/* One value x through the network that keeps the three largest in
+ * *v0 >= *v1 >= *v2 (none below 0, NaN never kept). */
+static inline void top3_step(double x, double *v0, double *v1, double *v2)
+{
+	double lo = x > *v0 ? *v0 : x;
+
+	*v0 = x > *v0 ? x : *v0;
+	x = lo;
+	lo = x > *v1 ? *v1 : x;
+	*v1 = x > *v1 ? x : *v1;
+	*v2 = lo > *v2 ? lo : *v2;
+}
+
+static inline size_t top3_of(const double *c, size_t n_cand, double s, size_t *at, double *v)
+{
+	double thr, cv[16], v0 = 0, v1 = 0, v2 = 0;
+	size_t cq[16], m = 0, k, q = 0;
+#if defined(__SSE2__)
+	/* Two networks side by side, the even and the odd candidates (max
+	 * and min of SSE2: a > b ? a : b, and a < b ? a : b, NaN never kept),
+	 * then the odd ones' three through the even ones' network. */
+	const __m128d sv = _mm_set1_pd(s);
+	__m128d w0 = _mm_setzero_pd(), w1 = w0, w2 = w0;
+	double w[3][2];
+
+	for (; q + 2 <= n_cand; q += 2) {
+		__m128d x = _mm_mul_pd(sv, _mm_loadu_pd(c + q)), lo;
+
+		lo = _mm_min_pd(w0, x);
+		w0 = _mm_max_pd(x, w0);
+		x = lo;
+		lo = _mm_min_pd(w1, x);
+		w1 = _mm_max_pd(x, w1);
+		w2 = _mm_max_pd(lo, w2);
+	}
+	_mm_storeu_pd(w[0], w0);
+	_mm_storeu_pd(w[1], w1);
+	_mm_storeu_pd(w[2], w2);
+	v0 = w[0][0];
+	v1 = w[1][0];
+	v2 = w[2][0];
+	for (size_t j = 0; j < 3; j++)
+		top3_step(w[j][1], &v0, &v1, &v2);
+#endif
+	for (; q < n_cand; q++)
+		top3_step(s * c[q], &v0, &v1, &v2);
+	thr = v2;
+	/* thr is above 0 but when fewer than three are. Every candidate is
+	 * written, and kept by counting it: no branch to mispredict. */
+	for (q = 0; q < n_cand; q++) {
+		double x = s * c[q];
+
+		cv[m] = x;
+		cq[m] = q;
+		m += thr > 0 ? x >= thr : x > 0;
+		if (m == 16)
+			return top_of(c, n_cand, 3, s, at, v);
+	}
+	k = top_of(cv, m, 3, 1.0, at, v);
+	for (size_t j = 0; j < k; j++)
+		at[j] = cq[at[j]];
+	return k;
+}
+
+/*
  * The n strongest contributions of one sign among the candidates (sign 1:
  * the largest positive ones, sign -1: the most negative), strongest first;
  * on equal contributions the earlier feature first.
@@ -206,42 +328,23 @@ static size_t candidates(const struct fl_model *m, const struct rtab *t, const d
 static size_t top_reasons(const struct cand *cand, size_t n_cand, int n, int sign,
                           struct reason *out)
 {
-	size_t k = 0;
-	/* What a candidate must exceed: 0 until n are kept, then the weakest
-	 * kept one (which is above 0), so one comparison rejects most. */
-	double thr = 0;
+	size_t at[FL_MAX_REASONS], k;
+	double v[FL_MAX_REASONS];
 
-	/* n == 0 (--reasons 0) must not reach out[k - 1] below. */
+	/* n == 0 (--reasons 0) keeps nothing. */
 	if (n <= 0)
 		return 0;
-	for (size_t q = 0; q < n_cand; q++) {
-		double c = sign * cand->c[q];
-		size_t pos;
-
-		/* Most candidates fall short: test four at a time (one branch,
-		 * no short-circuit), then the one that passed one by one. */
-		if ((q & 3) == 0 && q + 4 <= n_cand) {
-			const double *cq = cand->c + q;
-
-			if (!((sign * cq[0] > thr) | (sign * cq[1] > thr) | (sign * cq[2] > thr) |
-			      (sign * cq[3] > thr))) {
-				q += 3;
-				continue;
-			}
-		}
-		if (!(c > thr))
-			continue;
-		pos = k < (size_t)n ? k++ : k - 1;
-		while (pos > 0 && out[pos - 1].contribution < c) {
-			out[pos] = out[pos - 1];
-			pos--;
-		}
-		out[pos] = (struct reason){cand->rp[q]->feature, cand->rp[q]->part, c};
-		if (k == (size_t)n)
-			thr = out[k - 1].contribution;
-	}
+	if (n > FL_MAX_REASONS)
+		n = FL_MAX_REASONS;
+	if (n == 3)
+		k = sign > 0 ? top3_of(cand->c, n_cand, 1.0, at, v)
+		             : top3_of(cand->c, n_cand, -1.0, at, v);
+	else
+		k = sign > 0 ? top_of(cand->c, n_cand, (size_t)n, 1.0, at, v)
+		             : top_of(cand->c, n_cand, (size_t)n, -1.0, at, v);
 	for (size_t j = 0; j < k; j++)
-		out[j].contribution *= sign;
+		out[j] = (struct reason){cand->rp[at[j]]->feature, cand->rp[at[j]]->part,
+		                         v[j] * sign};
 	return k;
 }
 
@@ -593,11 +696,32 @@ static double score_lead(const struct pass *ps, struct slice *sl, const double *
                          const struct fl_csv_record *rec, const char *id, uint64_t index, int label)
 {
 	const struct fl_model *m = ps->m;
-	double z;
+	const struct fl_scaler *sc = m->scaler;
+	const double *w = m->w;
+	double *x = sl->x, z = 0;
 
-	memcpy(sl->x, raw, m->dim * sizeof(*sl->x));
-	fl_scaler_apply(m->scaler, sl->x);
-	z = fl_model_logit(m, sl->x);
+	/* fl_scaler_apply() and fl_model_logit() in one function, the same
+	 * operations in the same order: the same doubles. */
+	size_t j = 0;
+
+#if defined(__SSE2__)
+	/* Two columns at a time: the same subtraction and division in each
+	 * lane, a missing value (NaN) replaced by its imputed one first. */
+	for (; j + 2 <= m->dim; j += 2) {
+		__m128d v = _mm_loadu_pd(raw + j), nan = _mm_cmpunord_pd(v, v);
+
+		v = _mm_or_pd(_mm_andnot_pd(nan, v), _mm_and_pd(nan, _mm_loadu_pd(sc->impute + j)));
+		_mm_storeu_pd(x + j, _mm_div_pd(_mm_sub_pd(v, _mm_loadu_pd(sc->center + j)),
+		                                _mm_loadu_pd(sc->scale + j)));
+	}
+#endif
+	for (; j < m->dim; j++) {
+		double v = isnan(raw[j]) ? sc->impute[j] : raw[j];
+
+		x[j] = (v - sc->center[j]) / sc->scale[j];
+	}
+	for (j = 0; j < m->dim; j++)
+		z += w[j] * x[j];
 	if (ps->write)
 		format_lead(ps, rec, id, index, label, raw, sl, sl->x, z);
 	return z;
@@ -613,7 +737,7 @@ static void score_slice(struct pass *ps, size_t c)
 	sl->out.len = 0;
 	for (size_t i = c * SLICE_ROWS; i < end; i++) {
 		/* Records are kept only for output lines. */
-		struct fl_csv_record rec = {NULL, 0, 0};
+		struct fl_csv_record rec = {.fields = NULL};
 		const char *id = NULL;
 
 		if (ps->write) {
@@ -641,8 +765,11 @@ static void read_batch(struct pass *ps, struct batch *b)
 	while (b->n < BATCH_ROWS && b->text.len < BATCH_TEXT) {
 		double label = -1;
 		const char *id = NULL;
+		/* Scored as it is read, a lead's row is not kept: one row's
+		 * room, which stays in the cache, instead of the batch's. */
+		double *row = ps->inline_score ? b->raw : b->raw + b->n * dim;
 
-		r = fl_rows_next(ps->rows, b->raw + b->n * dim, &label, &id);
+		r = fl_rows_next(ps->rows, row, &label, &id);
 		if (r == 0) {
 			ps->eof = 1;
 			break;
@@ -654,9 +781,8 @@ static void read_batch(struct pass *ps, struct batch *b)
 		if (ps->inline_score)
 			/* One thread: the lead is scored while its record is still
 			 * in the cache, with no copy. */
-			b->z[b->n] = score_lead(ps, &ps->sl[0], b->raw + b->n * dim,
-			                        fl_rows_record(ps->rows), id, b->index[b->n],
-			                        b->label[b->n]);
+			b->z[b->n] = score_lead(ps, &ps->sl[0], row, fl_rows_record(ps->rows), id,
+			                        b->index[b->n], b->label[b->n]);
 		else if (ps->write && (r = batch_keep(b, fl_rows_record(ps->rows), id)) != 0)
 			break;
 		b->n++;

@@ -192,7 +192,8 @@ static int pg_next(void *impl, struct fl_csv_record *rec)
 			ps->fields[i].s = PQfname(ps->res, (int)i);
 			ps->fields[i].len = strlen(ps->fields[i].s);
 		}
-		*rec = (struct fl_csv_record){ps->fields, ps->n_cols, ps->line = 1};
+		*rec = (struct fl_csv_record){
+		        .fields = ps->fields, .n_fields = ps->n_cols, .line = ps->line = 1};
 		return 1;
 	}
 	while (ps->res == NULL || ps->row >= PQntuples(ps->res)) {
@@ -227,7 +228,8 @@ static int pg_next(void *impl, struct fl_csv_record *rec)
 	if (ps->pending && (ps->row & 255) == 0 && !PQconsumeInput(ps->conn))
 		return fl_pg_fail(ps->conn, NULL, ps->q->name, "cannot fetch rows");
 	ps->row++;
-	*rec = (struct fl_csv_record){ps->fields, ps->n_cols, ++ps->line};
+	*rec = (struct fl_csv_record){
+	        .fields = ps->fields, .n_fields = ps->n_cols, .line = ++ps->line};
 	return 1;
 }
 

@@ -435,10 +435,12 @@ static int leads_next(void *impl, struct fl_csv_record *rec)
 	if (l->next > l->n_leads)
 		return 0;
 	if (l->next == 0)
-		*rec = (struct fl_csv_record){l->header, l->n_cols, 1};
+		*rec = (struct fl_csv_record){
+		        .fields = l->header, .n_fields = l->n_cols, .line = 1};
 	else
-		*rec = (struct fl_csv_record){l->fields + (l->next - 1) * l->n_cols, l->n_cols,
-		                              l->line[l->next - 1]};
+		*rec = (struct fl_csv_record){.fields = l->fields + (l->next - 1) * l->n_cols,
+		                              .n_fields = l->n_cols,
+		                              .line = l->line[l->next - 1]};
 	l->next++;
 	return 1;
 }

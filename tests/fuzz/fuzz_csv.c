@@ -3,7 +3,8 @@
  *   - record by record with fl_csv_next(), where every field that
  *     fl_parse_double() takes must be exactly what strtod() makes of it,
  *     and every field is UTF-8 without NUL bytes (the reader refuses the
- *     rest); a second time as a semicolon-separated Windows-1252 file
+ *     rest), alongside a reader that wants numbers (the same records, and
+ *     the values fl_parse_double() gives); a second time as a semicolon-separated Windows-1252 file
  *     (converted as read), where fl_parse_number() with a decimal comma
  *     and thousands point must give a finite number when it takes a field;
  *   - into a dataset against the fixture schema with fl_dataset_load(),
@@ -48,16 +49,47 @@ static void check_number(const char *s, size_t len)
 		fz_die("fl_parse_double(\"%s\") = %.17g, strtod() says %.17g", buf, a, b);
 }
 
+/* The reader that wants numbers (fl_csv_want_numbers()) gives the record
+ * rec of the one that does not, and each value it takes is
+ * fl_parse_double()'s, bit for bit. */
+static void check_fast(struct fl_csv *fast, int r, const struct fl_csv_record *rec)
+{
+	struct fl_csv_record f;
+	double v;
+
+	if (fast == NULL)
+		return;
+	if (fl_csv_next(fast, &f) != r)
+		fz_die("the reader that wants numbers returns otherwise");
+	if (r != 1)
+		return;
+	if (f.line != rec->line || f.n_fields != rec->n_fields)
+		fz_die("the reader that wants numbers cuts line %llu otherwise",
+		       (unsigned long long)rec->line);
+	for (size_t i = 0; i < f.n_fields; i++) {
+		if (f.fields[i].len != rec->fields[i].len ||
+		    memcmp(f.fields[i].s, rec->fields[i].s, f.fields[i].len + 1) != 0)
+			fz_die("the reader that wants numbers gives field %zu otherwise", i + 1);
+		if (f.num != NULL && f.num_ok[i] &&
+		    (fl_parse_double(f.fields[i].s, f.fields[i].len, &v) != 0 ||
+		     memcmp(&v, &f.num[i], sizeof(v)) != 0))
+			fz_die("\"%s\": the reader's value %.17g", f.fields[i].s, f.num[i]);
+	}
+}
+
 static void read_records(const char *path, const struct fl_csv_dialect *d)
 {
-	struct fl_csv *csv = NULL;
+	struct fl_csv *csv = NULL, *fast = NULL;
 	struct fl_csv_record rec;
 	double v;
 	int r;
 
 	if (fl_csv_open_dialect(path, d, &csv) != 0)
 		return;
+	if (fl_csv_open_dialect(path, d, &fast) == 0)
+		fl_csv_want_numbers(fast);
 	while ((r = fl_csv_next(csv, &rec)) == 1) {
+		check_fast(fast, r, &rec);
 		for (size_t i = 0; i < rec.n_fields; i++) {
 			const char *f = rec.fields[i].s;
 			size_t len = rec.fields[i].len;
@@ -71,9 +103,11 @@ static void read_records(const char *path, const struct fl_csv_dialect *d)
 				fz_die("fl_parse_number(\"%s\") = %g", f, v);
 		}
 	}
+	check_fast(fast, r, &rec);
 	if (r == 0 && fl_csv_delimiter(csv) == 0)
 		fz_die("the reader ended without deciding the separator");
 	fl_csv_free(csv);
+	fl_csv_free(fast);
 }
 
 static void load(const char *path, enum fl_bad_rows policy)

@@ -30,7 +30,8 @@ static void bind_and_apply(const struct fl_mapping *m, const struct fl_schema *s
 	        {"n/a", "Won", "Lost", "south", "2", "x"},
 	};
 	struct fl_csv_field hf[6], rf[6];
-	struct fl_csv_record h = {hf, n, 1}, rec = {rf, n, 2};
+	struct fl_csv_record h = {.fields = hf, .n_fields = n, .line = 1},
+	                     rec = {.fields = rf, .n_fields = n, .line = 2};
 	struct fl_mapping_binding *mb = NULL;
 
 	for (size_t i = 0; i < n; i++)
