@@ -3,12 +3,17 @@
  * reference for scoring throughput, and the reader's side of the parsing
  * figure (bench/parse.sh sets it against bench_fromchars).
  *
- *   bench_csvparse --reader fl|strtod FILE.csv
+ *   bench_csvparse --reader fl|fast|strtod FILE.csv
  *   bench_csvparse --write-crm ROWS FILE.csv
  *
  *   fl      fedlead's own reader: fl_csv_next() for the records,
  *           fl_parse_double() for every field. Scoring cannot read a file
  *           faster than this.
+ *   fast    the same reader asked to parse plain decimals as it cuts each
+ *           record (fl_csv_want_numbers(), what fedlead-score reads with):
+ *           a field the fast path gave is taken as rec.num[k], any other
+ *           goes to fl_parse_double(). The floor for scoring since the
+ *           reader has that path; the same numbers and checksum as fl.
  *   strtod  a plain getline() + strtod() loop expecting one number per
  *           comma-separated field and no quoting: roughly what a minimal
  *           hand-written loader (or liblinear's) does.
@@ -52,7 +57,7 @@ static double cpu(void)
 	       (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
-static int parse_fl(const char *path, uint64_t *rows, uint64_t *fields, uint64_t *numbers,
+static int parse_fl(const char *path, int fast, uint64_t *rows, uint64_t *fields, uint64_t *numbers,
                     double *sum)
 {
 	struct fl_csv *csv = NULL;
@@ -61,6 +66,8 @@ static int parse_fl(const char *path, uint64_t *rows, uint64_t *fields, uint64_t
 
 	if ((r = fl_csv_open(path, &csv)) != 0)
 		goto out;
+	if (fast)
+		fl_csv_want_numbers(csv);
 	while ((r = fl_csv_next(csv, &rec)) == 1) {
 		if (header) {
 			header = 0;
@@ -69,7 +76,9 @@ static int parse_fl(const char *path, uint64_t *rows, uint64_t *fields, uint64_t
 		for (size_t i = 0; i < rec.n_fields; i++) {
 			double v;
 
-			if (fl_parse_double(rec.fields[i].s, rec.fields[i].len, &v) != 0)
+			if (rec.num != NULL && rec.num_ok[i])
+				v = rec.num[i];
+			else if (fl_parse_double(rec.fields[i].s, rec.fields[i].len, &v) != 0)
 				continue;
 			*sum += v;
 			(*numbers)++;
@@ -226,8 +235,9 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "--write-crm") == 0)
 		return write_crm(argv[3], strtoul(argv[2], NULL, 10));
 	if (argc != 4 || strcmp(argv[1], "--reader") != 0 ||
-	    (strcmp(argv[2], "fl") != 0 && strcmp(argv[2], "strtod") != 0)) {
-		fprintf(stderr, "usage: bench_csvparse --reader fl|strtod FILE.csv\n"
+	    (strcmp(argv[2], "fl") != 0 && strcmp(argv[2], "fast") != 0 &&
+	     strcmp(argv[2], "strtod") != 0)) {
+		fprintf(stderr, "usage: bench_csvparse --reader fl|fast|strtod FILE.csv\n"
 		                "       bench_csvparse --write-crm ROWS FILE.csv\n");
 		return 2;
 	}
@@ -237,8 +247,8 @@ int main(int argc, char **argv)
 	}
 	t0 = now();
 	c0 = cpu();
-	if (strcmp(argv[2], "fl") == 0)
-		r = parse_fl(argv[3], &rows, &fields, &numbers, &sum);
+	if (strcmp(argv[2], "strtod") != 0)
+		r = parse_fl(argv[3], strcmp(argv[2], "fast") == 0, &rows, &fields, &numbers, &sum);
 	else
 		r = parse_strtod(argv[3], &rows, &fields, &numbers, &sum);
 	t = now() - t0;
