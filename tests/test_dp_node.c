@@ -3013,7 +3013,7 @@ static void test_final_model_monotone(void **state)
 
 /* The model's logit of a lead whose only nonzero column block is MGODPR's
  * at value v, through the model's own scaler (as the scorer applies it). */
-static double rev10_logit(const struct fl_model *m, double v)
+static double mgodpr_logit(const struct fl_model *m, double v)
 {
 	const struct fl_feature *f = NULL;
 	double *x = calloc(m->dim, sizeof(double)), z;
@@ -3032,15 +3032,26 @@ static double rev10_logit(const struct fl_model *m, double v)
 	return z;
 }
 
+/* Asserts that m, scored as the scorer scores, lowers the logit by more
+ * than one log-odds between two neighbouring whole values of MGODPR in
+ * 0..9: the model the node is handed really breaks "increasing". */
+static void assert_mgodpr_falls(const struct fl_model *m)
+{
+	int falls = 0;
+
+	for (double v = 0; v < 9; v += 1)
+		falls |= mgodpr_logit(m, v + 1) < mgodpr_logit(m, v) - 1;
+	assert_true(falls);
+}
+
 /*
  * A final model whose weights keep MGODPR increasing but whose scaler
  * divides one of its basis columns by 0.001 (the scorer applies the
  * scaler to every column, fl_scaler_apply()), so the score falls from 47.4
  * to 3.4 log-odds as MGODPR goes from 0 to 5: the node must refuse it.
- * Fails on mono10 (review rev10): the node saves it, since
- * fl_spline_monotone_verify() reads the weights alone.
+ * A check of the weights alone would save it.
  */
-static void test_rev10_scale_bypass(void **state)
+static void test_final_model_scale_checked(void **state)
 {
 	const double good[6] = {0.5, 1, 1, 1, 1, 1}, bad[6] = {0.5, 1, 1, -4, 1, 1};
 	struct swapped sw;
@@ -3054,7 +3065,7 @@ static void test_rev10_scale_bypass(void **state)
 	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
 	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
 	                 0);
-	snprintf(out, sizeof(out), "%s/final-rev10.fdl", pki_dir);
+	snprintf(out, sizeof(out), "%s/final-scale.fdl", pki_dir);
 	use_edited_schema(&sw, "monotone.json", monotone_edit);
 	fl_node_policy_default(&pol);
 	pol.allow_plaintext = 1;
@@ -3074,8 +3085,6 @@ static void test_rev10_scale_bypass(void **state)
 				memcpy(v, m->w, m->dim * sizeof(double));
 				v[off + j] /= f;
 				if (fl_spline_monotone_verify(FX->s, v) != 0) {
-					fprintf(stderr, "column %zu scale %g: %s\n", j, f,
-					        fl_errmsg());
 					m->scaler->scale[off + j] = f;
 					found = 1;
 				}
@@ -3084,11 +3093,16 @@ static void test_rev10_scale_bypass(void **state)
 		free(v);
 	}
 	assert_int_equal(fl_spline_monotone_verify(FX->s, m->w), 0);
-	for (double v = 0; v <= 9; v += 1)
-		fprintf(stderr, "MGODPR %g: logit %.6g\n", v, rev10_logit(m, v));
-	tnode_start(&tn, &pol, "rev10");
+	assert_mgodpr_falls(m);
+	tnode_start(&tn, &pol, "scale");
 	join(&tn, FED);
 	deliver_model(&tn, m, 3, out, FL_ERR_AUTH);
+	{
+		static const char want[] = "monotone: feature \"MGODPR\" is declared \"monotone\": "
+		                           "\"increasing\", but the model's B-spline weights ";
+
+		assert_memory_equal(fl_errmsg(), want, sizeof(want) - 1);
+	}
 	assert_int_equal(access(out, F_OK), -1);
 	fl_model_free(m);
 	fl_model_free(t);
@@ -3099,7 +3113,7 @@ static void test_rev10_scale_bypass(void **state)
 
 /* MGODPR as 6 bins, not monotone: the same columns as monotone_edit's
  * spline. */
-static void rev10_bins_edit(json_t *f, const char *name)
+static void bins_edit(json_t *f, const char *name)
 {
 	if (strcmp(name, "MGODPR") == 0) {
 		json_object_set_new(f, "transform", json_string("bins"));
@@ -3115,7 +3129,7 @@ static void rev10_bins_edit(json_t *f, const char *name)
  * checks the weights against its own schema's spline, the scorer reads
  * them as bins. The node must refuse a model of another schema.
  */
-static void test_rev10_schema_swap(void **state)
+static void test_final_model_other_schema_refused(void **state)
 {
 	const double u[6] = {0, 1, 1, 1, 1, 1};
 	struct swapped sw, sw2;
@@ -3130,11 +3144,11 @@ static void test_rev10_schema_swap(void **state)
 	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
 	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
 	                 0);
-	snprintf(out, sizeof(out), "%s/final-rev10b.fdl", pki_dir);
+	snprintf(out, sizeof(out), "%s/final-schema.fdl", pki_dir);
 	use_edited_schema(&sw, "monotone.json", monotone_edit);
 	good = monotone_model(u, -0.5, 0);
 	node_s = FX->s;
-	use_edited_schema(&sw2, "bins.json", rev10_bins_edit);
+	use_edited_schema(&sw2, "bins.json", bins_edit);
 	assert_int_equal(FX->s->dim, node_s->dim);
 	assert_int_equal(fl_model_new(FX->s, &m), 0);
 	for (size_t i = 0; i < m->schema->n_features; i++)
@@ -3149,12 +3163,11 @@ static void test_rev10_schema_swap(void **state)
 		assert_int_equal(fl_spline_bounds(node_s, &b), 0);
 		for (size_t c = 1; c < 6 && !found; c++) {
 			for (size_t j = 0; j < 6; j++)
-				m->w[off + j] = 100 * b->blocks[b->blocks[0].n == 6 ? 0 : 1].M[j * 6 + c];
+				m->w[off + j] =
+				        100 * b->blocks[b->blocks[0].n == 6 ? 0 : 1].M[j * 6 + c];
 			for (size_t j = 1; j < 6; j++)
 				if (m->w[off + j] < m->w[off + j - 1] - 1)
 					found = 1;
-			fprintf(stderr, "c %zu: w %g %g %g %g %g %g\n", c, m->w[off], m->w[off + 1],
-			        m->w[off + 2], m->w[off + 3], m->w[off + 4], m->w[off + 5]);
 		}
 		fl_spline_bounds_free(b);
 		assert_true(found);
@@ -3163,16 +3176,18 @@ static void test_rev10_schema_swap(void **state)
 	for (size_t i = 0; i < m->schema->n_features; i++)
 		if (strcmp(m->schema->features[i].name, "MAANTHUI") == 0)
 			m->w[m->schema->features[i].enc_offset] = -0.5;
-	for (double v = 0; v <= 9; v += 1)
-		fprintf(stderr, "bins model, MGODPR %g: logit %.6g\n", v, rev10_logit(m, v));
-	fprintf(stderr, "verify on the node's schema: %d\n",
-	        fl_spline_monotone_verify(node_s, m->w));
+	/* Monotone by the node's own schema, falling as the model scores it. */
+	assert_int_equal(fl_spline_monotone_verify(node_s, m->w), 0);
+	assert_mgodpr_falls(m);
 	restore_schema(&sw2);
 	fl_node_policy_default(&pol);
 	pol.allow_plaintext = 1;
-	tnode_start(&tn, &pol, "rev10b");
+	tnode_start(&tn, &pol, "schema");
 	join(&tn, FED);
 	deliver_model(&tn, m, 3, out, FL_ERR_AUTH);
+	assert_string_equal(
+	        fl_errmsg(),
+	        "final model: its schema is not the federation's (another fingerprint)");
 	assert_int_equal(access(out, F_OK), -1);
 	fl_model_free(m);
 	fl_model_free(good);
@@ -3223,8 +3238,8 @@ int main(void)
 	        cmocka_unit_test(test_knots_noise),
 	        cmocka_unit_test(test_final_model_knots),
 	        cmocka_unit_test(test_final_model_monotone),
-	        cmocka_unit_test(test_rev10_scale_bypass),
-	        cmocka_unit_test(test_rev10_schema_swap),
+	        cmocka_unit_test(test_final_model_scale_checked),
+	        cmocka_unit_test(test_final_model_other_schema_refused),
 	};
 
 	fl_log_init("test_dp_node", FL_LOG_ERROR);
