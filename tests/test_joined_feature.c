@@ -331,6 +331,49 @@ static void test_encode_fold(void **state)
 	fl_schema_free(s);
 }
 
+/*
+ * Under "case": "fold" a field of blanks only is no text of its column:
+ * "may 5" in the month column and " " in the day column joined into
+ * "may 5 ", which the fold's match (trimmed) read as the listed "may 5",
+ * so two different pairs of fields were one date; " " and "may 5" the
+ * same from the other side. Both go to "(other)" (not missing: the field
+ * is not empty), and the schema round's count agrees (fl_schema_join()).
+ */
+static void test_encode_fold_blank_field(void **state)
+{
+	struct fl_schema *s = parse_ok(
+	        SCHEMA_WITH("\"type\": \"categorical\", \"columns\": [\"month\", \"day\"], "
+	                    "\"case\": \"fold\", "
+	                    "\"values\": [\"apr 1\", \"may 5\", \"may 6\"], \"other\": true"));
+	static const double want[3][DIM] = {
+	        {1, 1, 0, 0, 1, 0, 0, 0, 1},
+	        {1, 1, 0, 0, 1, 0, 0, 0, 1},
+	        {1, 1, 0, 1, 0, 0, 1, 0, 0},
+	};
+	static const int want_unseen[3] = {1, 1, 0};
+	struct fl_csv_field parts[2] = {{"may 5", 5}, {" ", 1}};
+	char buf[FL_SCHEMA_MAX_JOINED + 2];
+	double X[3][DIM];
+	int unseen[3], missing[3], cut;
+
+	(void)state;
+	if (encode_rows(s, "y,visits,month,day\nno,1,may 5,\" \"\nno,1,\" \",may 5\nno,1,may,5\n",
+	                3, X, unseen, missing) != 0)
+		fail_msg("%s", fl_errmsg());
+	for (size_t i = 0; i < 3; i++) {
+		for (size_t j = 0; j < DIM; j++)
+			if (X[i][j] != want[i][j])
+				fail_msg("row %zu column %zu: %g, expected %g", i + 1, j, X[i][j],
+				         want[i][j]);
+		if (unseen[i] != want_unseen[i] || missing[i] != 0)
+			fail_msg("row %zu: unseen %d, missing %d", i + 1, unseen[i], missing[i]);
+	}
+	/* The rule the schema round counts by. */
+	fl_schema_join(&s->features[2], parts, buf, sizeof(buf), &cut);
+	assert_int_equal(cut, 1);
+	fl_schema_free(s);
+}
+
 /* ---- the draft ---- */
 
 /* A file with a month and a day column: 2 rows of jan 3, 3 of may 5, one
@@ -505,6 +548,7 @@ int main(void)
 	        cmocka_unit_test(test_encode_rows),
 	        cmocka_unit_test(test_encode_errors),
 	        cmocka_unit_test(test_encode_fold),
+	        cmocka_unit_test(test_encode_fold_blank_field),
 	        cmocka_unit_test(test_draft_calendar),
 	        cmocka_unit_test(test_draft_no_calendar),
 	        cmocka_unit_test(test_reasons),

@@ -44,7 +44,9 @@
  * be exactly one non-empty text per column, without blanks, joined by
  * single spaces: a field that holds a blank itself ("a b" and "c", or "a"
  * and "b c") joins into a text with too many blanks, which no listed
- * value is, so it goes to "(other)" and never to another value. The
+ * value is, so it goes to "(other)" and never to another value (under
+ * "case": "fold" a field of blanks only as well: "a b" and " " would
+ * join into "a b ", which the fold's match trims to "a b"). The
  * columns stay free to be features of their own, but may not be the
  * label, the id or ignored. "columns" is in the canonical form only when
  * set.
@@ -205,10 +207,13 @@ int fl_schema_fold_cmp(const char *a, size_t alen, const char *b, size_t blen);
  * The value of feature f read from several columns (f->n_columns texts,
  * parts[k] the field of f->columns[k]): joined by one space, each trimmed
  * of blanks first under "case": "fold", into buf (cap > 0 bytes,
- * NUL-terminated). Returns its length; *cut is set to 1 when it did not
- * fit, and the text is then none of the listed values (at most
+ * NUL-terminated). Returns its length; *cut is set to 1 when the text is
+ * none of the listed values: it did not fit (they are at most
  * FL_SCHEMA_MAX_JOINED bytes, so a buf of FL_SCHEMA_MAX_JOINED + 2 cuts
- * only texts longer than any of them).
+ * only texts longer than any of them), or, under "case": "fold", a field
+ * of blanks only trimmed to nothing (every listed value has a text for
+ * each column; "may 5" and " " would otherwise join into "may 5 ", which
+ * the fold's match reads as "may 5").
  */
 size_t fl_schema_join(const struct fl_feature *f, const struct fl_csv_field *parts, char *buf,
                       size_t cap, int *cut);

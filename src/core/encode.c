@@ -521,8 +521,9 @@ enum { JOIN_OK, JOIN_MISSING, JOIN_LONG };
  * A feature read from several columns: their fields joined as
  * fl_schema_join() says into buf (cap bytes, at least
  * FL_SCHEMA_MAX_JOINED + 2 to match), as *out. JOIN_MISSING when a field
- * is blank or a placeholder, JOIN_LONG when the text was cut: longer than
- * any listed value, so it is none of them.
+ * is empty or a placeholder, JOIN_LONG when fl_schema_join() says the text
+ * is none of the listed values (cut: longer than any of them; or a field
+ * of blanks only under "case": "fold").
  */
 static int join_fields(const struct fl_binding *b, const struct fl_feature *f,
                        const struct binding *fb, const struct fl_csv_record *rec, char *buf,

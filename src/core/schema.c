@@ -256,8 +256,13 @@ size_t fl_schema_join(const struct fl_feature *f, const struct fl_csv_field *par
 		const char *b = parts[c].s, *e = parts[c].s + parts[c].len;
 		size_t k;
 
-		if (f->fold)
+		/* A field of blanks only trims to no text, which no listed
+		 * value has for a column: the join is none of them. */
+		if (f->fold) {
 			fold_trim(&b, &e);
+			if (b == e)
+				*cut = 1;
+		}
 		if (c > 0 && n + 1 < cap)
 			buf[n++] = ' ';
 		else if (c > 0)
