@@ -994,6 +994,55 @@ static void review_transform(const struct fl_node_config *c, const struct fl_fea
 	(void)c;
 }
 
+/* Whether the local draft's feature lf reads the columns f reads, in
+ * its order. */
+static int same_columns(const struct fl_feature *f, json_t *lf)
+{
+	json_t *lc = json_object_get(lf, "columns");
+
+	if (json_array_size(lc) != f->n_columns)
+		return 0;
+	for (size_t k = 0; k < f->n_columns; k++) {
+		const char *v = json_string_value(json_array_get(lc, k));
+
+		if (v == NULL || strcmp(v, f->columns[k]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A proposed feature read from several columns that this partner's draft
+ * does not read so (lf, its feature of that name, NULL or another one:
+ * a name says nothing of the columns): said, and each of its columns the
+ * draft ignores (an identifier, free text) warned of as for a feature of
+ * its own, since training counts the leads holding each listed value.
+ * Returns 1 when it printed.
+ */
+static int review_joined(const struct fl_node_config *c, const struct fl_feature *f, json_t *lf,
+                         json_t *local, FILE *fp)
+{
+	char b1[SHOW_MAX], b2[SHOW_MAX];
+
+	if (lf != NULL && same_columns(f, lf))
+		return 0;
+	fprintf(fp,
+	        "feature \"%s\": reads %zu columns together, which this partner's draft of %s "
+	        "does not propose\n",
+	        show(f->name, b1), f->n_columns, c->data);
+	for (size_t k = 0; k < f->n_columns; k++)
+		if (listed(json_object_get(local, "ignore"), f->columns[k]))
+			fprintf(fp,
+			        "WARNING feature \"%s\": the proposal lists %zu values of column "
+			        "\"%s\" read with others, a column this partner's draft ignores "
+			        "(more than 100 distinct values, or none held %llu times): "
+			        "training "
+			        "counts the leads holding each\n",
+			        show(f->name, b1), f->n_values, show(f->columns[k], b2),
+			        (unsigned long long)c->schema_min_count);
+	return 1;
+}
+
 static int summarize(const struct fl_node_config *c, const struct fl_schema *s, const char *text,
                      const char *consequence, FILE *fp)
 {
@@ -1019,17 +1068,18 @@ static int summarize(const struct fl_node_config *c, const struct fl_schema *s, 
 		json_t *lf = feature_of(local, f->name);
 		const char *lt = lf ? json_string_value(json_object_get(lf, "type")) : NULL;
 
+		/* Compared by its columns: the draft's feature of that name may
+		 * read others. */
+		if (f->n_columns > 0 && review_joined(c, f, lf, local, fp)) {
+			shown++;
+			continue;
+		}
 		if (lf == NULL) {
 			int ignored = listed(json_object_get(local, "ignore"), f->name);
 
 			/* Values proposed for an identifier or free text: each
 			 * one's count is what training's sums would say. */
-			if (f->n_columns > 0)
-				fprintf(fp,
-				        "feature \"%s\": reads %zu columns together, which this "
-				        "partner's draft of %s does not propose\n",
-				        show(f->name, b1), f->n_columns, c->data);
-			else if (ignored && f->type == FL_CATEGORICAL)
+			if (ignored && f->type == FL_CATEGORICAL)
 				fprintf(fp,
 				        "WARNING feature \"%s\": the proposal lists %zu values for "
 				        "a "

@@ -42,6 +42,12 @@
 #      than k times, and the node, which has the data, sends them. The
 #      evidence is STATE_DIR/schema.sent.json, written before the node
 #      connects ("what was sent"); no coordinator listens here.
+#  (h) A feature read from several columns is reviewed by its columns, not
+#      its name: a proposal named like this partner's drafted calendar date
+#      ("month day") that reads the month with the e-mail column (an
+#      identifier the draft ignores) was summarised as that date, without
+#      a word of the e-mail column, and approved on "yes" when the planted
+#      pair was held by no lead.
 . "$(dirname "$0")/lib/fed.bash"
 
 pki p1 p2 p3
@@ -355,4 +361,32 @@ check "propose says which column lost values, not which values" grep -qxF \
 check "... and never names the value" bash -c "! grep -q 'Rare Co' '$T/g/propose.out'"
 check "values held at least k times are sent" \
 	bash -c "grep -q '\"Web\"' '$T/g/schema.sent.json' && grep -q '\"Call\"' '$T/g/schema.sent.json'"
+
+# ---- (h) a feature read from several columns, named like the draft's date ----------
+# 280 leads: 7 dates held 40 times each, a distinct e-mail address each.
+"$PY" - "$T/h.csv" <<'PYEOF'
+import sys
+dates = [("may", 5), ("nov", 20), ("dec", 31), ("apr", 1), ("jan", 3), ("feb", 2), ("mar", 9)]
+with open(sys.argv[1], "w") as f:
+    f.write("Lead Source,month,day,email,Converted\n")
+    for i in range(280):
+        m, d = dates[i % 7]
+        f.write("%s,%s,%d,lead%d@example.com,%s\n" % (["Google", "Direct"][i % 2], m, d, i,
+                                                     ["Converted", "Not Converted"][i % 3 == 0]))
+PYEOF
+node_conf h "state_dir = $T/h"
+sed -i -e "s|^data = .*|data = $T/h.csv|" "$T/h/node.conf"
+proposal "$T/h/pair.json" '
+j["features"] = [{"name": "Lead Source", "type": "categorical", "values": ["Direct", "Google"], "other": True},
+                 {"name": "month day", "type": "categorical", "columns": ["month", "email"],
+                  "values": ["jun lead7@example.com"], "other": True}]'
+echo no | "$FL_BIN/fedlead-node" schema approve "$T/h/pair.json" --config "$T/h/node.conf" \
+	>"$T/h/approve.out" 2>&1 || true
+cat "$T/h/approve.out"
+check "FINDING: approve says the proposal's \"month day\" reads columns this partner's draft does not read together (fails: the draft's feature of that name hid it)" grep -qxF \
+	"feature \"month day\": reads 2 columns together, which this partner's draft of $T/h.csv does not propose" \
+	"$T/h/approve.out"
+check "FINDING: ... and warns that one of them is the e-mail column, which the draft ignores (fails: nothing is said)" grep -qxF \
+	"WARNING feature \"month day\": the proposal lists 1 values of column \"email\" read with others, a column this partner's draft ignores (more than 100 distinct values, or none held 10 times): training counts the leads holding each" \
+	"$T/h/approve.out"
 finish
