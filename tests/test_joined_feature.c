@@ -145,6 +145,14 @@ static void test_schema_errors(void **state)
 	                         "\"values\": [\"may 5\"]"),
 	             "t.json: features[2].columns[1] (feature \"month day\"): must be a non-empty "
 	             "string (a column name)");
+	/* A column's text that is a placeholder: the value could never be
+	 * encoded (the row is missing), while the schema round counted it. */
+	expect_error(SCHEMA_WITH("\"type\": \"categorical\", \"columns\": [\"month\", \"day\"], "
+	                         "\"missing_values\": [\"unknown\"], "
+	                         "\"values\": [\"may 5\", \"may UNKNOWN\"]"),
+	             "t.json: features[2].values[1] (feature \"month day\"): \"may UNKNOWN\" has a "
+	             "missing value (in \"missing_values\") for column \"day\": a row with it is "
+	             "missing, never this value");
 	expect_error(SCHEMA_WITH("\"type\": \"categorical\", \"columns\": [\"month\", \"day\", "
 	                         "\"month\"], \"values\": [\"may 5 x\"]"),
 	             "t.json: features[2].columns (feature \"month day\"): column \"month\" is "

@@ -404,6 +404,25 @@ static int check_category_values(const struct fl_schema *s, struct fl_feature *f
 			        "%s: features[%zu].values[%zu] (feature \"%.40s\"): \"%s\" is "
 			        "also a missing value (in \"missing_values\")",
 			        origin, idx, i, f->name, f->values[i]);
+	/* Read from several columns: no column's text may be a placeholder
+	 * either (a row with it is missing, never this value); the texts are
+	 * split by single spaces (check_joined_value()). */
+	for (size_t i = 0; i < f->n_values && f->n_columns > 0; i++) {
+		const char *v = f->values[i];
+
+		for (size_t k = 0, b = 0, e; k < f->n_columns; k++, b = e + 1) {
+			for (e = b; v[e] != ' ' && v[e] != '\0'; e++)
+				;
+			if (fl_schema_is_missing(s, f, v + b, e - b))
+				return fl_fail(
+				        FL_ERR_SCHEMA,
+				        "%s: features[%zu].values[%zu] (feature \"%.40s\"): "
+				        "\"%s\" has a missing value (in \"missing_values\") for "
+				        "column \"%s\": a row with it is missing, never this "
+				        "value",
+				        origin, idx, i, f->name, v, f->columns[k]);
+		}
+	}
 	if (!f->fold)
 		return 0;
 	if ((sorted = malloc(f->n_values * sizeof(*sorted))) == NULL)
