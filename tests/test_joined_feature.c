@@ -243,6 +243,28 @@ static int encode_rows(const struct fl_schema *s, const char *csv, size_t n, dou
 	return r;
 }
 
+/* Encodes n rows (at most 8) of csv and checks each against want, and
+ * feature 2's unseen and missing flags. */
+static void expect_rows(const struct fl_schema *s, const char *csv, size_t n,
+                        const double want[][DIM], const int *want_unseen, const int *want_missing)
+{
+	double X[8][DIM];
+	int unseen[8], missing[8];
+
+	assert_true(n <= 8);
+	if (encode_rows(s, csv, n, X, unseen, missing) != 0)
+		fail_msg("%s", fl_errmsg());
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < DIM; j++)
+			if (X[i][j] != want[i][j])
+				fail_msg("row %zu column %zu: %g, expected %g", i + 1, j, X[i][j],
+				         want[i][j]);
+		if (unseen[i] != want_unseen[i] || missing[i] != want_missing[i])
+			fail_msg("row %zu: unseen %d and missing %d, expected %d and %d", i + 1,
+			         unseen[i], missing[i], want_unseen[i], want_missing[i]);
+	}
+}
+
 static void test_encode_rows(void **state)
 {
 	/* Columns in another order than the schema's, an extra one ("notes"
@@ -265,20 +287,9 @@ static void test_encode_rows(void **state)
 	static const int want_unseen[7] = {0, 0, 1, 0, 0, 1, 1};
 	static const int want_missing[7] = {0, 0, 0, 1, 1, 0, 0};
 	struct fl_schema *s = parse_ok(JOINED_SCHEMA);
-	double X[7][DIM];
-	int unseen[7], missing[7];
 
 	(void)state;
-	if (encode_rows(s, csv, 7, X, unseen, missing) != 0)
-		fail_msg("%s", fl_errmsg());
-	for (size_t i = 0; i < 7; i++) {
-		for (size_t j = 0; j < DIM; j++)
-			if (X[i][j] != want[i][j])
-				fail_msg("row %zu column %zu: %g, expected %g", i + 1, j, X[i][j],
-				         want[i][j]);
-		assert_int_equal(unseen[i], want_unseen[i]);
-		assert_int_equal(missing[i], want_missing[i]);
-	}
+	expect_rows(s, csv, 7, want, want_unseen, want_missing);
 	fl_schema_free(s);
 }
 
@@ -320,22 +331,11 @@ static void test_encode_fold(void **state)
 	        {1, 1, 0, 0, 1, 0, 0, 1, 0},
 	        {1, 1, 0, 1, 0, 0, 0, 0, 1},
 	};
-	static const int want_missing[3] = {0, 0, 1};
-	double X[3][DIM];
-	int unseen[3], missing[3];
+	static const int want_unseen[3] = {0, 0, 0}, want_missing[3] = {0, 0, 1};
 
 	(void)state;
-	if (encode_rows(s, "y,visits,month,day\nno,1, May , 5\nno,1,MAY,6 \nno,1,may,Unknown\n", 3,
-	                X, unseen, missing) != 0)
-		fail_msg("%s", fl_errmsg());
-	for (size_t i = 0; i < 3; i++) {
-		for (size_t j = 0; j < DIM; j++)
-			if (X[i][j] != want[i][j])
-				fail_msg("row %zu column %zu: %g, expected %g", i + 1, j, X[i][j],
-				         want[i][j]);
-		assert_int_equal(unseen[i], 0);
-		assert_int_equal(missing[i], want_missing[i]);
-	}
+	expect_rows(s, "y,visits,month,day\nno,1, May , 5\nno,1,MAY,6 \nno,1,may,Unknown\n", 3,
+	            want, want_unseen, want_missing);
 	fl_schema_free(s);
 }
 
@@ -358,24 +358,14 @@ static void test_encode_fold_blank_field(void **state)
 	        {1, 1, 0, 0, 1, 0, 0, 0, 1},
 	        {1, 1, 0, 1, 0, 0, 1, 0, 0},
 	};
-	static const int want_unseen[3] = {1, 1, 0};
+	static const int want_unseen[3] = {1, 1, 0}, want_missing[3] = {0, 0, 0};
 	struct fl_csv_field parts[2] = {{"may 5", 5}, {" ", 1}};
 	char buf[FL_SCHEMA_MAX_JOINED + 2];
-	double X[3][DIM];
-	int unseen[3], missing[3], cut;
+	int cut;
 
 	(void)state;
-	if (encode_rows(s, "y,visits,month,day\nno,1,may 5,\" \"\nno,1,\" \",may 5\nno,1,may,5\n",
-	                3, X, unseen, missing) != 0)
-		fail_msg("%s", fl_errmsg());
-	for (size_t i = 0; i < 3; i++) {
-		for (size_t j = 0; j < DIM; j++)
-			if (X[i][j] != want[i][j])
-				fail_msg("row %zu column %zu: %g, expected %g", i + 1, j, X[i][j],
-				         want[i][j]);
-		if (unseen[i] != want_unseen[i] || missing[i] != 0)
-			fail_msg("row %zu: unseen %d, missing %d", i + 1, unseen[i], missing[i]);
-	}
+	expect_rows(s, "y,visits,month,day\nno,1,may 5,\" \"\nno,1,\" \",may 5\nno,1,may,5\n", 3,
+	            want, want_unseen, want_missing);
 	/* The rule the schema round counts by. */
 	fl_schema_join(&s->features[2], parts, buf, sizeof(buf), &cut);
 	assert_int_equal(cut, 1);
