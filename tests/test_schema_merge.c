@@ -512,6 +512,73 @@ static void merge_round3(char *d[3], struct fl_schema_merge_input in[3],
 		assert_string_equal(res->notes[i], want[i]);
 }
 
+/* A schema round draft with the calendar date read from "month" and "day"
+ * listing the dates given (a JSON array's inside). */
+static char *date_draft(const char *dates)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&s, &len);
+
+	assert_non_null(fp);
+	fprintf(fp,
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", \"positive\": "
+	        "\"yes\", \"negative\": \"no\"}, \"features\": [{\"name\": \"month day\", "
+	        "\"type\": \"categorical\", \"columns\": [\"month\", \"day\"], \"values\": "
+	        "[%s], \"other\": true}]}",
+	        dates);
+	fclose(fp);
+	return s;
+}
+
+/*
+ * A feature read from several columns keeps, in the schema round, only the
+ * values every partner's draft lists (each partner lists the dates it holds
+ * k times or more; a date another partner holds fewer times would make it
+ * refuse the schema), with a note; none in common is a conflict. A merge
+ * outside the round keeps the union.
+ */
+static void test_joined_values_every_partner(void **state)
+{
+	char *d[3] = {date_draft("\"may 5\", \"may 6\", \"jun 1\""),
+	              date_draft("\"jun 1\", \"may 5\""),
+	              date_draft("\"may 5\", \"jul 2\", \"jun 1\"")};
+	static const char *const want[] = {
+	        "features \"month day\": 2 values listed by every partner, 2 by some only (read "
+	        "as \"(other)\")"};
+	struct fl_schema_merge_input in[3];
+	struct fl_schema_merge_result res;
+	struct fl_schema *s = NULL;
+
+	(void)state;
+	merge_round3(d, in, &res, want, 1);
+	assert_int_equal(fl_schema_parse(res.json, strlen(res.json), "merged", &s), 0);
+	assert_int_equal(s->features[0].n_values, 2);
+	assert_string_equal(s->features[0].values[0], "jun 1");
+	assert_string_equal(s->features[0].values[1], "may 5");
+	fl_schema_free(s);
+	fl_schema_merge_result_free(&res);
+
+	/* Outside the round: the union of the four. */
+	assert_int_equal(fl_schema_merge_opts(in, 3, 0, &res), 0);
+	assert_int_equal(res.n_conflicts, 0);
+	assert_int_equal(fl_schema_parse(res.json, strlen(res.json), "merged", &s), 0);
+	assert_int_equal(s->features[0].n_values, 4);
+	fl_schema_free(s);
+	fl_schema_merge_result_free(&res);
+
+	free(d[2]);
+	d[2] = date_draft("\"jul 2\"");
+	in[2] = (struct fl_schema_merge_input){"p3", d[2], strlen(d[2])};
+	assert_int_not_equal(fl_schema_merge_opts(in, 3, FL_MERGE_TRANSFORMS, &res), 0);
+	assert_int_equal(res.n_conflicts, 1);
+	assert_string_equal(res.conflicts[0], "features \"month day\": no value is listed by "
+	                                      "every partner (4 by some only)");
+	fl_schema_merge_result_free(&res);
+	for (int i = 0; i < 3; i++)
+		free(d[i]);
+}
+
 /*
  * The federation's schema round merges transforms by majority: a spline
  * every partner proposed, with the union of their clip ranges; none for a
@@ -626,6 +693,7 @@ int main(void)
 	        cmocka_unit_test(test_draft_min_count),
 	        cmocka_unit_test(test_transforms),
 	        cmocka_unit_test(test_transform_majority),
+	        cmocka_unit_test(test_joined_values_every_partner),
 	        cmocka_unit_test(test_transform_without_clip),
 	};
 

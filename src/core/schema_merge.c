@@ -238,14 +238,25 @@ static int plain_number(const char *text, double *x)
 	return end != text && *end == '\0' && isfinite(*x);
 }
 
-/* The union of the drafts' values (each draft's are distinct: parsed). */
+/*
+ * The union of the drafts' values (each draft's are distinct: parsed). In
+ * the federation's schema round a feature read from several columns (the
+ * calendar date) keeps only the values every draft lists: each partner
+ * sent the values it holds at least k times, and a listed value another
+ * partner holds 1 to k - 1 times would make that partner refuse the schema
+ * (approve). Hundreds of dates spread thinly over the partners would
+ * otherwise be refused in almost every federation; the rest go to
+ * "(other)".
+ */
 static int merge_values(struct merge *m, json_t *const *fs, const char *name, json_t *out)
 {
 	struct value *vals = NULL;
 	char(*texts)[32] = NULL; /* integer values' texts, where sorting does not move them */
-	json_t *arr = json_array(), *seen = json_object(), *sorted = NULL;
-	size_t nv = 0;
+	json_t *arr = json_array(), *seen = json_object(), *sorted = NULL, *all = NULL;
+	size_t nv = 0, n_union = 0;
 	int numeric = 1, r = FL_ERR_NOMEM;
+	int every = (m->flags & FL_MERGE_TRANSFORMS) && m->n > 1 &&
+	            json_object_get(fs[0], "columns") != NULL;
 
 	if (arr == NULL || seen == NULL)
 		goto out;
@@ -264,11 +275,56 @@ static int merge_values(struct merge *m, json_t *const *fs, const char *name, js
 				t = json_string_value(v);
 			else
 				value_text(v, text, sizeof(text));
-			if (json_object_get(seen, t) != NULL)
+			if (json_object_get(seen, t) != NULL) {
+				if (every) {
+					json_t *c = json_object_get(seen, t);
+
+					json_integer_set(c, json_integer_value(c) + 1);
+				}
 				continue;
-			if (json_object_set(seen, t, v) != 0 || json_array_append(arr, v) != 0)
+			}
+			if (json_object_set_new(seen, t, json_integer(1)) != 0 ||
+			    json_array_append(arr, v) != 0)
 				goto out;
 		}
+	}
+	if (every) {
+		/* Only the values all m->n drafts list (a draft lists a value
+		 * once), in the order first seen. */
+		size_t k;
+		json_t *v;
+
+		n_union = json_array_size(arr);
+		if ((all = json_array()) == NULL)
+			goto out;
+		json_array_foreach(arr, k, v)
+		{
+			char text[32];
+			const char *t = text;
+
+			if (json_is_string(v))
+				t = json_string_value(v);
+			else
+				value_text(v, text, sizeof(text));
+			if ((size_t)json_integer_value(json_object_get(seen, t)) == m->n &&
+			    json_array_append(all, v) != 0)
+				goto out;
+		}
+		json_decref(arr);
+		arr = all;
+		all = NULL;
+		if (json_array_size(arr) == 0) {
+			r = add_line(&m->res->conflicts, &m->res->n_conflicts,
+			             "features \"%s\": no value is listed by every partner (%zu by "
+			             "some only)",
+			             name, n_union);
+			goto out;
+		}
+		if (add_line(&m->res->notes, &m->res->n_notes,
+		             "features \"%s\": %zu values listed by every partner, %zu by some "
+		             "only (read as \"(other)\")",
+		             name, json_array_size(arr), n_union - json_array_size(arr)) != 0)
+			goto out;
 	}
 	nv = json_array_size(arr);
 	if (nv > FL_SCHEMA_MAX_VALUES) {
@@ -300,6 +356,7 @@ static int merge_values(struct merge *m, json_t *const *fs, const char *name, js
 out:
 	json_decref(sorted);
 	free(texts);
+	json_decref(all);
 	json_decref(arr);
 	json_decref(seen);
 	free(vals);
