@@ -2981,6 +2981,28 @@ static void final_monotone_node(const struct fl_node_policy *pol, const char *na
 	tnode_free(&t);
 }
 
+/* The final-model tests' start: a PKI with the coordinator's certificate,
+ * the model's path `name` in it (into out, 160 bytes), and the schema with
+ * monotone features (restored from *sw). */
+static void monotone_setup(struct swapped *sw, char *out, const char *name)
+{
+	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
+	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
+	                 0);
+	snprintf(out, 160, "%s/%s", pki_dir, name);
+	use_edited_schema(sw, "monotone.json", monotone_edit);
+}
+
+/* MGODPR's feature in the schema m carries. */
+static const struct fl_feature *mgodpr(const struct fl_model *m)
+{
+	for (size_t i = 0; i < m->schema->n_features; i++)
+		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
+			return &m->schema->features[i];
+	fail_msg("the model has no MGODPR");
+	return NULL;
+}
+
 static void test_final_model_monotone(void **state)
 {
 	struct swapped sw;
@@ -2988,11 +3010,7 @@ static void test_final_model_monotone(void **state)
 	char out[160], ledger[160];
 
 	(void)state;
-	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
-	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
-	                 0);
-	snprintf(out, sizeof(out), "%s/final-monotone.fdl", pki_dir);
-	use_edited_schema(&sw, "monotone.json", monotone_edit);
+	monotone_setup(&sw, out, "final-monotone.fdl");
 
 	/* Without differential privacy. */
 	fl_node_policy_default(&pol);
@@ -3015,13 +3033,9 @@ static void test_final_model_monotone(void **state)
  * at value v, through the model's own scaler (as the scorer applies it). */
 static double mgodpr_logit(const struct fl_model *m, double v)
 {
-	const struct fl_feature *f = NULL;
+	const struct fl_feature *f = mgodpr(m);
 	double *x = calloc(m->dim, sizeof(double)), z;
 
-	for (size_t i = 0; i < m->schema->n_features; i++)
-		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
-			f = &m->schema->features[i];
-	assert_non_null(f);
 	assert_non_null(x);
 	for (size_t j = 0; j < m->dim; j++)
 		x[j] = m->scaler->center[j];
@@ -3053,27 +3067,20 @@ static void assert_mgodpr_falls(const struct fl_model *m)
  */
 static void test_final_model_scale_checked(void **state)
 {
-	const double good[6] = {0.5, 1, 1, 1, 1, 1}, bad[6] = {0.5, 1, 1, -4, 1, 1};
+	const double good[6] = {0.5, 1, 1, 1, 1, 1};
 	struct swapped sw;
 	struct fl_node_policy pol;
-	struct fl_model *m, *t;
+	struct fl_model *m;
 	struct tnode tn;
 	char out[160];
 	size_t off = 0;
 
 	(void)state;
-	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
-	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
-	                 0);
-	snprintf(out, sizeof(out), "%s/final-scale.fdl", pki_dir);
-	use_edited_schema(&sw, "monotone.json", monotone_edit);
+	monotone_setup(&sw, out, "final-scale.fdl");
 	fl_node_policy_default(&pol);
 	pol.allow_plaintext = 1;
 	m = monotone_model(good, -0.5, 0);
-	t = monotone_model(bad, -0.5, 0);
-	for (size_t i = 0; i < m->schema->n_features; i++)
-		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
-			off = m->schema->features[i].enc_offset;
+	off = mgodpr(m)->enc_offset;
 	{
 		double *v = malloc(m->dim * sizeof(double));
 		int found = 0;
@@ -3105,7 +3112,6 @@ static void test_final_model_scale_checked(void **state)
 	}
 	assert_int_equal(access(out, F_OK), -1);
 	fl_model_free(m);
-	fl_model_free(t);
 	tnode_free(&tn);
 	restore_schema(&sw);
 	pki_teardown(NULL);
@@ -3131,29 +3137,21 @@ static void bins_edit(json_t *f, const char *name)
  */
 static void test_final_model_other_schema_refused(void **state)
 {
-	const double u[6] = {0, 1, 1, 1, 1, 1};
 	struct swapped sw, sw2;
 	struct fl_node_policy pol;
 	struct fl_schema *node_s;
-	struct fl_model *m, *good;
+	struct fl_model *m;
 	struct tnode tn;
 	char out[160];
 	size_t off = 0;
 
 	(void)state;
-	assert_int_equal(pki_setup("/tmp/fl-dp-node-pki.XXXXXX"), 0);
-	assert_int_equal(ca("issue --dir ca --name coord.example --role coordinator --out coord"),
-	                 0);
-	snprintf(out, sizeof(out), "%s/final-schema.fdl", pki_dir);
-	use_edited_schema(&sw, "monotone.json", monotone_edit);
-	good = monotone_model(u, -0.5, 0);
+	monotone_setup(&sw, out, "final-schema.fdl");
 	node_s = FX->s;
 	use_edited_schema(&sw2, "bins.json", bins_edit);
 	assert_int_equal(FX->s->dim, node_s->dim);
 	assert_int_equal(fl_model_new(FX->s, &m), 0);
-	for (size_t i = 0; i < m->schema->n_features; i++)
-		if (strcmp(m->schema->features[i].name, "MGODPR") == 0)
-			off = m->schema->features[i].enc_offset;
+	off = mgodpr(m)->enc_offset;
 	/* A spline weight vector M e_c (increments >= 0 in the node's
 	 * schema) that falls somewhere when read as bin weights. */
 	{
@@ -3190,7 +3188,6 @@ static void test_final_model_other_schema_refused(void **state)
 	        "final model: its schema is not the federation's (another fingerprint)");
 	assert_int_equal(access(out, F_OK), -1);
 	fl_model_free(m);
-	fl_model_free(good);
 	tnode_free(&tn);
 	restore_schema(&sw);
 	pki_teardown(NULL);
