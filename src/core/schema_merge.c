@@ -238,6 +238,16 @@ static int plain_number(const char *text, double *x)
 	return end != text && *end == '\0' && isfinite(*x);
 }
 
+/* A value's text, the key the merge compares values by: a string's own,
+ * else value_text()'s into text. */
+static const char *value_key(json_t *v, char text[32])
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	value_text(v, text, 32);
+	return text;
+}
+
 /*
  * The union of the drafts' values (each draft's are distinct: parsed). In
  * the federation's schema round a feature read from several columns (the
@@ -269,18 +279,11 @@ static int merge_values(struct merge *m, json_t *const *fs, const char *name, js
 		json_array_foreach(json_object_get(fs[i], "values"), k, v)
 		{
 			char text[32];
-			const char *t = text;
+			const char *t = value_key(v, text);
+			json_t *c = json_object_get(seen, t);
 
-			if (json_is_string(v))
-				t = json_string_value(v);
-			else
-				value_text(v, text, sizeof(text));
-			if (json_object_get(seen, t) != NULL) {
-				if (every) {
-					json_t *c = json_object_get(seen, t);
-
-					json_integer_set(c, json_integer_value(c) + 1);
-				}
+			if (c != NULL) {
+				json_integer_set(c, json_integer_value(c) + 1);
 				continue;
 			}
 			if (json_object_set_new(seen, t, json_integer(1)) != 0 ||
@@ -300,13 +303,9 @@ static int merge_values(struct merge *m, json_t *const *fs, const char *name, js
 		json_array_foreach(arr, k, v)
 		{
 			char text[32];
-			const char *t = text;
 
-			if (json_is_string(v))
-				t = json_string_value(v);
-			else
-				value_text(v, text, sizeof(text));
-			if ((size_t)json_integer_value(json_object_get(seen, t)) == m->n &&
+			if ((size_t)json_integer_value(json_object_get(seen, value_key(v, text))) ==
+			            m->n &&
 			    json_array_append(all, v) != 0)
 				goto out;
 		}
@@ -340,12 +339,7 @@ static int merge_values(struct merge *m, json_t *const *fs, const char *name, js
 		goto out;
 	for (size_t j = 0; j < nv; j++) {
 		vals[j].v = json_array_get(arr, j);
-		if (json_is_string(vals[j].v))
-			vals[j].s = json_string_value(vals[j].v);
-		else {
-			value_text(vals[j].v, texts[j], sizeof(texts[j]));
-			vals[j].s = texts[j];
-		}
+		vals[j].s = value_key(vals[j].v, texts[j]);
 		numeric &= plain_number(vals[j].s, &vals[j].x);
 	}
 	qsort(vals, nv, sizeof(*vals), numeric ? value_num_cmp : value_bytes_cmp);
