@@ -1379,6 +1379,25 @@ void fl_csv_want_numbers(struct fl_csv *c)
 	c->want_num = 1;
 }
 
+/*
+ * The short decimal both fast paths accept (fl_parse_double() and the
+ * reader's scan_numbers()): n_int digits, a point and n_frac more made m,
+ * 1 to 19 of them in all and m < 2^53, so m and 10^n_frac are exact doubles
+ * and one correctly rounded division is strtod()'s answer (Clinger). Sets
+ * *out and returns 1, or returns 0 for the general parser. The digit count
+ * is checked before m is trusted: beyond 19 digits m may have wrapped.
+ */
+static inline int short_decimal(uint64_t m, size_t n_int, size_t n_frac, int neg, double *out)
+{
+	double v;
+
+	if (n_int + n_frac == 0 || n_int + n_frac > 19 || m >= FL_TWO53 || FLT_EVAL_METHOD != 0)
+		return 0;
+	v = (double)m / exact_pow10[n_frac];
+	*out = neg ? -v : v;
+	return 1;
+}
+
 /* The numeric fast path has room for as many fields as the tokenizer. */
 static int num_room(struct fl_csv *c)
 {
@@ -1448,14 +1467,7 @@ static int scan_numbers(struct fl_csv *c)
 		}
 		ch = *p;
 		if (ch == delim || ch == '\n' || ch == '\r') {
-			/* m may have wrapped beyond 19 digits: not taken then. */
-			ok[n] = n_int + n_frac >= 1 && n_int + n_frac <= 19 && m < FL_TWO53 &&
-			        FLT_EVAL_METHOD == 0;
-			if (ok[n]) {
-				double v = (double)m / exact_pow10[n_frac];
-
-				num[n] = neg ? -v : v;
-			}
+			ok[n] = (unsigned char)short_decimal(m, n_int, n_frac, neg, &num[n]);
 		} else {
 			/* Text: the rest of the field, or the ordinary path. */
 			for (; (ch = *p) != delim && ch != '\n'; p++)
@@ -1732,16 +1744,8 @@ int fl_parse_double(const char *s, size_t len, double *out)
 		*out = 0;
 		return -1;
 	}
-	/* len <= 21 keeps the digits at most 20 with a sign or point; 19
-	 * cannot overflow m. */
-	if (p != end || n_int + n_frac == 0 || n_int + n_frac > 19 || m >= FL_TWO53 ||
-	    FLT_EVAL_METHOD != 0)
+	if (p != end || !short_decimal(m, n_int, n_frac, neg, out))
 		return parse_double_general(s, len, out);
-	{
-		double v = (double)m / exact_pow10[n_frac]; /* n_frac <= 19 */
-
-		*out = neg ? -v : v;
-	}
 	return 0;
 }
 
