@@ -34,6 +34,8 @@
 #include "fedlead/payload.h"
 #include "fedlead/schema.h"
 
+#include "support/schema_parse.h"
+
 #define DIM 23
 
 static const char DATE_SCHEMA[] =
@@ -52,14 +54,7 @@ static const char DATE_CANONICAL[] =
         "\"fedlead_schema\":1,\"id\":null,\"ignore\":[],"
         "\"label\":{\"column\":\"won\",\"negative\":\"no\",\"positive\":\"yes\"}}";
 
-static struct fl_schema *parse_ok(const char *json)
-{
-	struct fl_schema *s = NULL;
-
-	if (fl_schema_parse(json, strlen(json), "t.json", &s) != 0)
-		fail_msg("%s", fl_errmsg());
-	return s;
-}
+#define parse_ok(json) schema_parse_ok((json), "t.json")
 
 /* A schema with one date feature whose members are given as JSON text. */
 static void expect_date_error(const char *members, const char *msg)

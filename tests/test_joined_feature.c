@@ -32,6 +32,8 @@
 #include "fedlead/schema.h"
 #include "fedlead/score.h"
 
+#include "support/schema_parse.h"
+
 #define ORIGIN "t.json"
 #define DIM 9
 
@@ -59,24 +61,8 @@ static const char JOINED_CANONICAL[] =
         "\"fedlead_schema\":1,\"id\":null,\"ignore\":[\"notes\"],"
         "\"label\":{\"column\":\"y\",\"negative\":\"no\",\"positive\":\"yes\"}}";
 
-static struct fl_schema *parse_ok(const char *json)
-{
-	struct fl_schema *s = NULL;
-
-	if (fl_schema_parse(json, strlen(json), ORIGIN, &s) != 0)
-		fail_msg("unexpected failure: %s", fl_errmsg());
-	return s;
-}
-
-static void expect_error(const char *json, const char *msg)
-{
-	struct fl_schema *s = (struct fl_schema *)1;
-
-	fl_err_clear();
-	assert_int_equal(fl_schema_parse(json, strlen(json), ORIGIN, &s), FL_ERR_SCHEMA);
-	assert_null(s);
-	assert_string_equal(fl_errmsg(), msg);
-}
+#define parse_ok(json) schema_parse_ok((json), ORIGIN)
+#define expect_error(json, msg) schema_parse_refused((json), ORIGIN, (msg))
 
 static void write_tmp(char path[64], const char *bytes)
 {

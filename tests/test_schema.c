@@ -20,6 +20,8 @@
 #include "fedlead/error.h"
 #include "fedlead/schema.h"
 
+#include "support/schema_parse.h"
+
 #define ORIGIN "t.json"
 
 /* A small schema used by several tests; every default is omitted. */
@@ -50,27 +52,8 @@ static const char SMALL_CANONICAL[] =
         "],\"fedlead_schema\":1,\"id\":null,\"ignore\":[\"email\",\"zip\"],"
         "\"label\":{\"column\":\"converted\",\"negative\":\"no\",\"positive\":\"yes\"}}";
 
-static struct fl_schema *parse_ok(const char *json)
-{
-	struct fl_schema *s = (struct fl_schema *)1;
-	int r = fl_schema_parse(json, strlen(json), ORIGIN, &s);
-
-	if (r != 0)
-		print_error("unexpected failure: %s\n", fl_errmsg());
-	assert_int_equal(r, 0);
-	assert_non_null(s);
-	return s;
-}
-
-static void expect_error(const char *json, const char *msg)
-{
-	struct fl_schema *s = (struct fl_schema *)1;
-
-	fl_err_clear();
-	assert_int_equal(fl_schema_parse(json, strlen(json), ORIGIN, &s), FL_ERR_SCHEMA);
-	assert_null(s);
-	assert_string_equal(fl_errmsg(), msg);
-}
+#define parse_ok(json) schema_parse_ok((json), ORIGIN)
+#define expect_error(json, msg) schema_parse_refused((json), ORIGIN, (msg))
 
 /* Writes exact bytes to a new temporary file; path receives its name. */
 static void write_tmp(char path[64], const char *bytes, size_t len)

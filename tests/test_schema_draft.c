@@ -24,6 +24,8 @@
 #include "fedlead/error.h"
 #include "fedlead/schema.h"
 
+#include "support/schema_parse.h"
+
 #define ORIGIN "t.json"
 
 static void write_tmp(char path[64], const char *bytes, size_t len)
@@ -37,25 +39,8 @@ static void write_tmp(char path[64], const char *bytes, size_t len)
 	assert_int_equal(close(fd), 0);
 }
 
-static struct fl_schema *parse_ok(const char *json)
-{
-	struct fl_schema *s = NULL;
-	int r = fl_schema_parse(json, strlen(json), ORIGIN, &s);
-
-	if (r != 0)
-		fail_msg("unexpected failure: %s", fl_errmsg());
-	return s;
-}
-
-static void expect_error(const char *json, const char *msg)
-{
-	struct fl_schema *s = (struct fl_schema *)1;
-
-	fl_err_clear();
-	assert_int_equal(fl_schema_parse(json, strlen(json), ORIGIN, &s), FL_ERR_SCHEMA);
-	assert_null(s);
-	assert_string_equal(fl_errmsg(), msg);
-}
+#define parse_ok(json) schema_parse_ok((json), ORIGIN)
+#define expect_error(json, msg) schema_parse_refused((json), ORIGIN, (msg))
 
 /* A schema with one numeric and one categorical feature; %s is spliced in
  * at the top level, %s into the numeric feature and %s into the

@@ -27,7 +27,9 @@
 #include "fedlead/schema.h"
 #include "fedlead/spline.h"
 #include "fedlead/train.h"
+
 #include "support/gauss.h"
+#include "support/schema_parse.h"
 
 #define ORIGIN "t.json"
 
@@ -38,26 +40,8 @@
 	"{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", \"positive\": \"1\", "             \
 	"\"negative\": \"0\"}, \"features\": ["
 
-static struct fl_schema *parse_ok(const char *json)
-{
-	struct fl_schema *s = NULL;
-	int r = fl_schema_parse(json, strlen(json), ORIGIN, &s);
-
-	if (r != 0)
-		print_error("unexpected failure: %s\n", fl_errmsg());
-	assert_int_equal(r, 0);
-	return s;
-}
-
-static void expect_error(const char *json, const char *msg)
-{
-	struct fl_schema *s = (struct fl_schema *)1;
-
-	fl_err_clear();
-	assert_int_equal(fl_schema_parse(json, strlen(json), ORIGIN, &s), FL_ERR_SCHEMA);
-	assert_null(s);
-	assert_string_equal(fl_errmsg(), msg);
-}
+#define parse_ok(json) schema_parse_ok((json), ORIGIN)
+#define expect_error(json, msg) schema_parse_refused((json), ORIGIN, (msg))
 
 static void test_parse_errors(void **state)
 {

@@ -31,6 +31,8 @@
 #include "fedlead/spline.h"
 #include "fedlead/train.h"
 
+#include "support/schema_parse.h"
+
 #define HEAD                                                                                       \
 	"{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", \"positive\": \"1\", "             \
 	"\"negative\": \"0\"}, \"features\": ["
@@ -39,16 +41,7 @@
 #define KNOTS "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"
 #define L2 0.5
 
-static struct fl_schema *parse_ok(const char *json)
-{
-	struct fl_schema *s = NULL;
-	int r = fl_schema_parse(json, strlen(json), "t.json", &s);
-
-	if (r != 0)
-		print_error("unexpected failure: %s\n", fl_errmsg());
-	assert_int_equal(r, 0);
-	return s;
-}
+#define parse_ok(json) schema_parse_ok((json), "t.json")
 
 static uint64_t next(uint64_t *st)
 {
