@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cv_int.h"
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
 #include "fedlead/metrics.h"
@@ -814,6 +815,141 @@ static void test_cv_auto_threshold(void **state)
 	fl_schema_free(s);
 }
 
+/*
+ * The approximation's step itself (core/cv.c), against the formula worked
+ * out here with naive loops and Gaussian elimination: at any point w (not
+ * only a solution), fold k's model is
+ *   w_-k = w - (sum over other rows of c s(1-s) x x' + l2 I')^-1 (grad F(w) - g_k)
+ * with grad F(w) the gradient of the whole objective (data term plus
+ * l2 w', intercept unpenalised) and g_k fold k's share of the data term's;
+ * its rows are scored by w_-k, fold after fold. With class weights, and
+ * once with the folds' Hessians from the solver (kept) and once computed
+ * afresh (kept NULL): the same scores.
+ */
+static void test_cv_one_step(void **state)
+{
+	enum { N = 3000, P = 4, D = P + 1, K = 5 };
+	static const char *schema =
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", \"positive\": \"1\","
+	        " \"negative\": \"0\"}, \"features\": [{\"name\": \"a\", \"type\": \"numeric\"},"
+	        " {\"name\": \"b\", \"type\": \"numeric\"}, {\"name\": \"c\", \"type\": "
+	        "\"numeric\"},"
+	        " {\"name\": \"d\", \"type\": \"numeric\"}]}";
+	const double l2 = 3.0, pw = 2.5, w[D] = {-0.4, 0.7, -0.3, 0.05, 0.2};
+	struct fl_schema *s = NULL;
+	struct fl_dataset *ds;
+	struct fl_rowset *rs = NULL;
+	struct fl_cv_folds *f = NULL;
+	double *z = malloc(N * sizeof(double)), *z2 = malloc(N * sizeof(double)),
+	       *y = malloc(N * sizeof(double)), gall[D] = {0}, H[D * D], loss;
+	size_t nz = 0, off = 0;
+	uint64_t st = 99;
+
+	(void)state;
+	assert_true(z != NULL && z2 != NULL && y != NULL);
+	assert_int_equal(fl_schema_parse(schema, strlen(schema), "cv", &s), 0);
+	assert_int_equal(s->dim, D);
+	assert_non_null(ds = fl_dataset_alloc(N, D));
+	for (size_t i = 0; i < N; i++) {
+		double *x = ds->X + i * D, t = 0.3;
+
+		x[0] = 1;
+		for (int j = 1; j < D; j++)
+			x[j] = cv_normal(&st);
+		t += x[1] - 0.5 * x[2];
+		ds->y[i] = cv_unif(&st) < 1 / (1 + exp(-t));
+	}
+	ds->n = N;
+	assert_int_equal(fl_rowset_from_dataset(s, ds, FL_ROWS_DENSE, &rs), 0);
+	assert_int_equal(fl_cv_folds_new(rs, K, 3, pw, 1, &f), 0);
+	/* The solver's evaluation at w leaves the folds' shares; it returns
+	 * the data term's sums, as one pass over all rows would. */
+	assert_int_equal(fl_cv_eval(f, w, &loss, gall, H), 0);
+	assert_int_equal(fl_cv_oof_scores(f, w, l2, H, z, y, &nz), 0);
+	assert_int_equal(nz, N);
+	assert_int_equal(fl_cv_oof_scores(f, w, l2, NULL, z2, y, &nz), 0);
+	assert_int_equal(nz, N);
+	for (size_t i = 0; i < N; i++)
+		assert_true(fabs(z2[i] - z[i]) <= 1e-12 * (1 + fabs(z[i])));
+
+	/* Here: grad F(w) over all rows, with the penalty. */
+	memset(gall, 0, sizeof(gall));
+	for (size_t i = 0; i < N; i++) {
+		const double *x = ds->X + i * D;
+		double t = 0, c = ds->y[i] > 0.5 ? pw : 1;
+
+		for (int j = 0; j < D; j++)
+			t += w[j] * x[j];
+		for (int j = 0; j < D; j++)
+			gall[j] += c * (1 / (1 + exp(-t)) - ds->y[i]) * x[j];
+	}
+	for (int j = 1; j < D; j++)
+		gall[j] += l2 * w[j];
+	for (int k = 0; k < K; k++) {
+		double A[D][D + 1] = {{0}}, wk[D];
+
+		/* [A | b]: the other folds' Hessian plus l2 I', and g_k - grad F. */
+		for (int j = 0; j < D; j++)
+			A[j][D] = -gall[j];
+		for (size_t i = 0; i < N; i++) {
+			const double *x = ds->X + i * D;
+			double t = 0, p, c = ds->y[i] > 0.5 ? pw : 1;
+			int in = (int)(fl_mix64(3 ^ fl_mix64(i ^ 0x5a5a)) % K) == k;
+
+			for (int j = 0; j < D; j++)
+				t += w[j] * x[j];
+			p = 1 / (1 + exp(-t));
+			for (int j = 0; j < D; j++) {
+				if (in)
+					A[j][D] += c * (p - ds->y[i]) * x[j];
+				else
+					for (int l = 0; l < D; l++)
+						A[j][l] += c * p * (1 - p) * x[j] * x[l];
+			}
+		}
+		for (int j = 1; j < D; j++)
+			A[j][j] += l2;
+		/* Gaussian elimination (A is positive definite: no pivoting). */
+		for (int j = 0; j < D; j++)
+			for (int r = j + 1; r < D; r++) {
+				double m = A[r][j] / A[j][j];
+
+				for (int l = j; l <= D; l++)
+					A[r][l] -= m * A[j][l];
+			}
+		for (int j = D - 1; j >= 0; j--) {
+			double b = A[j][D];
+
+			for (int l = j + 1; l < D; l++)
+				b -= A[j][l] * wk[l];
+			wk[j] = b / A[j][j];
+		}
+		for (int j = 0; j < D; j++)
+			wk[j] += w[j];
+		/* Fold k's rows, in their order, scored by w_-k. */
+		for (size_t i = 0; i < N; i++) {
+			const double *x = ds->X + i * D;
+			double t = 0;
+
+			if ((int)(fl_mix64(3 ^ fl_mix64(i ^ 0x5a5a)) % K) != k)
+				continue;
+			for (int j = 0; j < D; j++)
+				t += wk[j] * x[j];
+			assert_true(y[off] == ds->y[i]);
+			assert_true(fabs(z[off] - t) <= 1e-9 * (1 + fabs(t)));
+			off++;
+		}
+	}
+	assert_int_equal(off, N);
+	fl_cv_folds_free(f);
+	fl_rowset_free(rs);
+	fl_dataset_free(ds);
+	fl_schema_free(s);
+	free(z);
+	free(z2);
+	free(y);
+}
+
 /* The modes' names, as --cv takes them. */
 static void test_cv_mode_parse(void **state)
 {
@@ -883,6 +1019,7 @@ int main(void)
 	        cmocka_unit_test(test_huge_l2_gives_base_rate),
 	        cmocka_unit_test(test_cv_approx_near_exact),
 	        cmocka_unit_test(test_cv_auto_threshold),
+	        cmocka_unit_test(test_cv_one_step),
 	        cmocka_unit_test(test_cv_mode_parse),
 	};
 

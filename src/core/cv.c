@@ -3,6 +3,7 @@
  */
 #include "core/cv_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,17 +142,38 @@ int fl_cv_eval(void *arg, const double *w, double *loss, double *grad, double *h
 	return 0;
 }
 
-int fl_cv_oof_scores(struct fl_cv_folds *f, const double *w, double l2, int hess_near, double *z,
-                     double *y, size_t *nz)
+/*
+ * Whether the folds' Hessians sum to kept, the data term's Hessian the
+ * solver kept (its diagonal had l2 added and taken off again: equal to
+ * rounding). A trial point the line search rejected may have left others.
+ */
+static int holds_kept(struct fl_cv_folds *f, const double *kept, double l2)
+{
+	size_t d = f->d;
+
+	if (kept == NULL || !f->have_H)
+		return 0;
+	memset(f->A, 0, d * d * sizeof(double));
+	for (int j = 0; j < f->k; j++)
+		fl_linalg_axpy(1.0, f->H + (size_t)j * d * d, f->A, d * d);
+	for (size_t i = 0; i < d * d; i++)
+		if (!(fabs(f->A[i] - kept[i]) <= 1e-12 * (fabs(kept[i]) + l2)))
+			return 0;
+	return 1;
+}
+
+int fl_cv_oof_scores(struct fl_cv_folds *f, const double *w, double l2, const double *kept,
+                     double *z, double *y, size_t *nz)
 {
 	size_t d = f->d, off = 0;
 	double loss;
 	int r;
 
 	*nz = 0;
-	/* A point other than the last evaluated: its gradients (and, unless
-	 * the kept Hessian is near, its Hessians) by one more pass. */
-	if (!hess_near || !f->have_H) {
+	/* The folds' Hessians where the solver's kept one is not theirs, and
+	 * the gradients at a point other than the last evaluated: by one
+	 * more pass. */
+	if (!holds_kept(f, kept, l2)) {
 		if ((r = fl_cv_eval(f, w, &loss, f->gsum, f->A)) != 0)
 			return r;
 	} else if (!f->have_g || memcmp(f->wlast, w, d * sizeof(*w)) != 0) {

@@ -53,14 +53,17 @@ int fl_cv_eval(void *arg, const double *w, double *loss, double *grad, double *h
  * The out-of-fold scores at strength l2 from the solution w of the fit on
  * all rows that fl_cv_eval() drove: each fold's rows scored by its one-step
  * model w_-k, fold after fold into z (*nz of them), their labels into y.
- * hess_near: the folds' Hessians of the fit's last Hessian are near w (the
- * solver kept that Hessian); otherwise they are computed at w (a pass), as
- * are the gradients when the last point evaluated was not w. A fold holding
+ * kept: the data term's Hessian the solver kept (fl_solver_driver.keep,
+ * within its reuse distance of w), or NULL. The folds' Hessians are those
+ * of the last Hessian evaluated; when they do not sum to kept (none was
+ * kept, or a rejected line-search trial evaluated them last) they are
+ * computed at w (a pass), as are the gradients when the last point
+ * evaluated was not w. A fold holding
  * every row (tiny data) is left out, as exact cross-validation leaves it.
  * Returns 0, FL_ERR_NOMEM, or FL_ERR_NUMERIC when a fold's system is not
  * positive definite.
  */
-int fl_cv_oof_scores(struct fl_cv_folds *f, const double *w, double l2, int hess_near, double *z,
-                     double *y, size_t *nz);
+int fl_cv_oof_scores(struct fl_cv_folds *f, const double *w, double l2, const double *kept,
+                     double *z, double *y, size_t *nz);
 
 #endif

@@ -352,7 +352,8 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 		goto out;
 	}
 	if (approx) {
-		/* Every fit's solution is each fold's start: no fold's path. */
+		/* One path over all the rows; the folds' models from each of
+		 * its points. */
 		if ((r = fl_cv_folds_new(tr, k, o->seed, pw, threads_of(o), &folds)) != 0) {
 			r = fl_fail(r,
 			            "train: out of memory for %d folds' Hessians of %zu "
@@ -360,12 +361,15 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 			            k, tr->d);
 			goto out;
 		}
-		for (size_t g = n_grid; g-- > 0;)
-			if ((r = fit_tracked(tr, o, grid[g], pw, NULL, w, &st, t, whp, folds)) !=
-			            0 ||
-			    (r = fl_cv_oof_scores(folds, w, grid[g], isfinite(wh.dz), z + g * tr->n,
-			                          yall, &nall)) != 0)
+		for (size_t g = n_grid; g-- > 0;) {
+			r = fit_tracked(tr, o, grid[g], pw, NULL, w, &st, t, whp, folds);
+			if (r == 0)
+				r = fl_cv_oof_scores(folds, w, grid[g],
+				                     isfinite(wh.dz) ? wh.H : NULL, z + g * tr->n,
+				                     yall, &nall);
+			if (r != 0)
 				goto out;
+		}
 		goto score;
 	}
 	if ((r = fl_rowset_new_like(tr, tr->n, &fit)) != 0 ||
