@@ -723,6 +723,7 @@ static void test_cv_approx_near_exact(void **state)
 
 	(void)state;
 	cv_leads(20000, 11, &s, &ds);
+	assert_int_equal(s->dim, 75);
 	fl_train_opts_default(&o);
 	o.l2_auto = 1;
 	o.cv = FL_CV_EXACT;
@@ -752,6 +753,17 @@ static void test_cv_approx_near_exact(void **state)
 	fl_schema_free(s);
 }
 
+/* fl_train_local()'s report, its model dropped; fails the test on an error. */
+static void train_report(const struct fl_schema *s, const struct fl_dataset *ds,
+                         const struct fl_train_opts *o, struct fl_train_report *rep)
+{
+	struct fl_model *m = NULL;
+
+	if (fl_train_local(s, ds, o, &m, rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	fl_model_free(m);
+}
+
 /*
  * --cv auto (the default) is exact below FL_CV_APPROX_MIN_ROWS training rows,
  * with the candidates of --cv exact bit for bit, and approximate from there
@@ -768,13 +780,9 @@ static void test_cv_auto_threshold(void **state)
 
 	fl_train_opts_default(&o);
 	o.l2_auto = 1;
-	if (fl_train_local(fx->s, fx->raw, &o, &m, &au) != 0)
-		fail_msg("%s", fl_errmsg());
-	fl_model_free(m);
+	train_report(fx->s, fx->raw, &o, &au);
 	o.cv = FL_CV_EXACT;
-	if (fl_train_local(fx->s, fx->raw, &o, &m, &ex) != 0)
-		fail_msg("%s", fl_errmsg());
-	fl_model_free(m);
+	train_report(fx->s, fx->raw, &o, &ex);
 	assert_int_equal(au.cv, FL_CV_EXACT);
 	assert_int_equal(au.n_grid, ex.n_grid);
 	assert_memory_equal(au.grid, ex.grid, ex.n_grid * sizeof(ex.grid[0]));
@@ -782,9 +790,7 @@ static void test_cv_auto_threshold(void **state)
 	/* A validation split: no cross-validation to name. */
 	o.cv = FL_CV_APPROX;
 	o.valid_frac = 0.2;
-	if (fl_train_local(fx->s, fx->raw, &o, &m, &au) != 0)
-		fail_msg("%s", fl_errmsg());
-	fl_model_free(m);
+	train_report(fx->s, fx->raw, &o, &au);
 	assert_int_equal(au.cv, FL_CV_AUTO);
 
 	/* Only Newton leaves the Hessians the step needs. */
@@ -801,15 +807,11 @@ static void test_cv_auto_threshold(void **state)
 	cv_leads(FL_CV_APPROX_MIN_ROWS, 5, &s, &ds);
 	fl_train_opts_default(&o);
 	o.l2_auto = 1;
-	if (fl_train_local(s, ds, &o, &m, &au) != 0)
-		fail_msg("%s", fl_errmsg());
-	fl_model_free(m);
+	train_report(s, ds, &o, &au);
 	assert_int_equal(au.cv, FL_CV_APPROX);
 	ds->n = FL_CV_APPROX_MIN_ROWS - 1;
 	o.max_iter = 1; /* what is asserted is the mode, not the fits */
-	if (fl_train_local(s, ds, &o, &m, &au) != 0)
-		fail_msg("%s", fl_errmsg());
-	fl_model_free(m);
+	train_report(s, ds, &o, &au);
 	assert_int_equal(au.cv, FL_CV_EXACT);
 	fl_dataset_free(ds);
 	fl_schema_free(s);

@@ -352,6 +352,8 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 		goto out;
 	}
 	if (approx) {
+		double sp = 0, sn = 0;
+
 		/* One path over all the rows; the folds' models from each of
 		 * its points. */
 		if ((r = fl_cv_folds_new(tr, k, o->seed, pw, threads_of(o), &folds)) != 0) {
@@ -361,6 +363,18 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 			            k, tr->d);
 			goto out;
 		}
+		/* The path starts where an infinite penalty ends: the
+		 * intercept alone, at the weighted base rate. From there the
+		 * strongest fit takes two Newton passes with a Hessian fewer
+		 * than from zero (on CRM-like leads). */
+		for (size_t i = 0; i < tr->n; i++) {
+			if (tr->y[i] > 0.5)
+				sp += pw;
+			else
+				sn += 1.0;
+		}
+		memset(w, 0, tr->d * sizeof(double));
+		w[0] = log(sp / sn);
 		for (size_t g = n_grid; g-- > 0;) {
 			r = fit_tracked(tr, o, grid[g], pw, NULL, w, &st, t, whp, folds);
 			if (r == 0)
