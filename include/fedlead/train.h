@@ -15,6 +15,21 @@
 
 #define FL_L2_GRID_MAX 16
 
+/*
+ * How --l2 auto cross-validates without a validation split (fl_train_opts.cv):
+ * EXACT fits every fold at every strength; APPROX fits all the training rows
+ * once per strength and takes each fold's model as one Newton step from
+ * that fit without the fold's rows (core/cv_int.h), Newton without shape
+ * constraints only; AUTO is APPROX from FL_CV_APPROX_MIN_ROWS training rows
+ * on where it can, else EXACT. Either way the final model is a fit from
+ * zero at the chosen strength: --l2 of that strength's bit for bit.
+ */
+enum fl_cv_mode { FL_CV_AUTO = 0, FL_CV_EXACT = 1, FL_CV_APPROX = 2 };
+#define FL_CV_APPROX_MIN_ROWS ((size_t)100000)
+/* APPROX keeps every fold's Hessian: AUTO uses it only while k d^2 doubles
+ * stay within this. */
+#define FL_CV_APPROX_MAX_BYTES ((size_t)256 << 20)
+
 /* Where fl_train_local() is, for a progress line (see fl_train_opts). */
 struct fl_train_progress {
 	const char *phase; /* "l2 search" or "fit" */
@@ -37,6 +52,8 @@ struct fl_train_opts {
 	int epochs;        /* SGD; 0 = 50 */
 	size_t batch;      /* SGD; 0 = 64 */
 	double lr;         /* SGD; 0 = 0.5 */
+	/* How the k folds are fitted (FL_CV_AUTO = 0 by default). */
+	enum fl_cv_mode cv;
 	/* Threads of the passes over rows; 0 = fl_threads_default(). The
 	 * model is the same for every count. */
 	unsigned threads;
@@ -62,10 +79,18 @@ struct fl_train_report {
 	double l2;     /* the strength used for the model */
 	double pos_weight;
 	struct fl_metric_set train, valid;
+	/* With n_grid by k-fold cross-validation: FL_CV_EXACT or FL_CV_APPROX,
+	 * as used; otherwise FL_CV_AUTO. */
+	enum fl_cv_mode cv;
 };
 
 /* The grid --l2 auto searches (sum-form penalty, see logreg.h). */
 size_t fl_l2_grid(double *out, size_t max);
+
+/* "auto", "exact" or "approx" as a mode; returns 0, or -1 for another text. */
+int fl_cv_mode_parse(const char *text, enum fl_cv_mode *out);
+/* The mode's name: "auto", "exact" or "approx". */
+const char *fl_cv_mode_name(enum fl_cv_mode m);
 
 /*
  * Trains a local model on raw (unstandardised) rows. raw is not modified:

@@ -41,7 +41,8 @@ enum {
 	OPT_MAPPING,
 	OPT_THREADS,
 	OPT_QUERY,
-	OPT_KEY
+	OPT_KEY,
+	OPT_CV
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +56,7 @@ static const struct option long_opts[] = {
         {"l2", required_argument, NULL, OPT_L2},
         {"solver", required_argument, NULL, OPT_SOLVER},
         {"validation-split", required_argument, NULL, OPT_VSPLIT},
+        {"cv", required_argument, NULL, OPT_CV},
         {"class-weight", required_argument, NULL, OPT_CLASS_WEIGHT},
         {"seed", required_argument, NULL, OPT_SEED},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -127,6 +129,11 @@ static int parse(int argc, char **argv, struct fl_node_args *o)
 				return fl_fail(FL_ERR_INVALID,
 				               "--solver: \"%s\" is not newton, lbfgs or sgd",
 				               optarg);
+			break;
+		case OPT_CV:
+			if (fl_cv_mode_parse(optarg, &o->train.cv) != 0)
+				return fl_fail(FL_ERR_INVALID,
+				               "--cv: \"%s\" is not auto, exact or approx", optarg);
 			break;
 		case OPT_VSPLIT:
 			if ((r = fl_cli_double("--validation-split", optarg,

@@ -89,6 +89,13 @@ int fl_cmd_node_train(int argc, char **argv)
 
 	if ((r = fl_node_args_parse(argc, argv, &a)) != 0)
 		return r;
+	if (a.train.cv != FL_CV_AUTO && !(a.train.l2_auto && a.train.valid_frac == 0)) {
+		fprintf(stderr,
+		        "%s train: --cv %s chooses how --l2 auto cross-validates; it needs "
+		        "--l2 auto without --validation-split\n",
+		        FL_NODE_PROG, fl_cv_mode_name(a.train.cv));
+		return FL_EXIT_USAGE;
+	}
 	if (a.cache != NULL)
 		return train_cache(&a);
 	if ((r = fl_node_args_require(a.schema, "--schema", "train")) != 0 ||
@@ -122,6 +129,11 @@ int fl_cmd_node_train(int argc, char **argv)
 		for (size_t g = 0; g < tr.n_grid; g++)
 			printf("%-10g %16.6f %10.4f%s\n", tr.grid[g].l2, tr.grid[g].valid_log_loss,
 			       tr.grid[g].valid_auc, tr.grid[g].l2 == tr.l2 ? "  <- chosen" : "");
+		if (tr.cv == FL_CV_APPROX)
+			printf("cross-validation: approximate (each fold's model one Newton "
+			       "step from the fit on all rows)\n");
+		else if (tr.cv == FL_CV_EXACT)
+			printf("cross-validation: exact (every fold fitted)\n");
 	}
 	print_fit(&a, &tr);
 	fl_node_print_metrics("training", &tr.train);

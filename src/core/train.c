@@ -9,13 +9,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/cv_int.h"
 #include "fedlead/cache.h"
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
 #include "fedlead/metrics.h"
 #include "fedlead/parallel.h"
 #include "fedlead/spline.h"
-#include "fedlead/splitmix.h"
 
 void fl_train_opts_default(struct fl_train_opts *o)
 {
@@ -38,6 +38,23 @@ size_t fl_l2_grid(double *out, size_t max)
 		n = max;
 	memcpy(out, grid, n * sizeof(double));
 	return n;
+}
+
+int fl_cv_mode_parse(const char *text, enum fl_cv_mode *out)
+{
+	static const enum fl_cv_mode modes[] = {FL_CV_AUTO, FL_CV_EXACT, FL_CV_APPROX};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(text, fl_cv_mode_name(modes[i])) == 0) {
+			*out = modes[i];
+			return 0;
+		}
+	return -1;
+}
+
+const char *fl_cv_mode_name(enum fl_cv_mode m)
+{
+	return m == FL_CV_EXACT ? "exact" : m == FL_CV_APPROX ? "approx" : "auto";
 }
 
 static int weights_for(const struct fl_rowset *d, double pos_weight, double **c)
@@ -75,6 +92,7 @@ static void track(void *arg, const struct fl_solver_status *st)
 /* fl_solver_run()'s driver over standardised rows. */
 struct fit_eval {
 	const struct fl_rowset *rows;
+	struct fl_cv_folds *folds; /* not NULL: the same rows, fold by fold */
 	const double *c;
 	unsigned threads;
 	struct tracker *t; /* NULL: no progress */
@@ -84,6 +102,8 @@ static int eval_rows(void *arg, const double *w, double *loss, double *grad, dou
 {
 	const struct fit_eval *fe = arg;
 
+	if (fe->folds != NULL)
+		return fl_cv_eval(fe->folds, w, loss, grad, hess);
 	return fl_rowset_logistic(fe->rows, fe->c, w, fe->threads, loss, grad, hess);
 }
 
@@ -115,16 +135,19 @@ struct warm_hess {
 
 /* One solver run at l2, counted as the next of t's runs (t may be NULL),
  * with the schema's shape constraints b (NULL: none; Newton only), warm
- * started with wh's Hessian and leaving its own there (wh may be NULL). */
+ * started with wh's Hessian and leaving its own there (wh may be NULL).
+ * folds (Newton or L-BFGS; may be NULL) holds std's rows fold by fold and
+ * their class weights: the passes run over it. */
 static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *opts, double l2,
                        double pos_weight, const struct fl_solver_bounds *b, double *w,
-                       struct fl_solver_status *st, struct tracker *t, struct warm_hess *wh)
+                       struct fl_solver_status *st, struct tracker *t, struct warm_hess *wh,
+                       struct fl_cv_folds *folds)
 {
 	double *c = NULL, *g = NULL, *Xd = NULL, loss;
 	int r;
 
 	memset(st, 0, sizeof(*st));
-	if ((r = weights_for(std, pos_weight, &c)) != 0)
+	if (folds == NULL && (r = weights_for(std, pos_weight, &c)) != 0)
 		return r;
 	if (opts->solver == FL_SOLVER_SGD) {
 		struct fl_logreg_data data = {std->n, std->d, std->X, std->y, c};
@@ -174,7 +197,7 @@ static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *
 		        .hess0 = wh != NULL && isfinite(wh->dz) ? wh->H : NULL,
 		        .hess0_dz = wh != NULL && isfinite(wh->dz) ? wh->dz : 0,
 		};
-		struct fit_eval fe = {std, c, threads_of(opts), t};
+		struct fit_eval fe = {std, folds, c, threads_of(opts), t};
 		struct fl_solver_driver drv = {.eval = eval_rows,
 		                               .arg = &fe,
 		                               .keep = wh != NULL ? wh->H : NULL,
@@ -218,7 +241,7 @@ int fl_train_fit(const struct fl_dataset *std, const struct fl_train_opts *opts,
 		return FL_ERR_NOMEM;
 	for (size_t j = 0; j < std->dim; j++)
 		rs.dcol[j] = (uint32_t)j;
-	r = fit_tracked(&rs, opts, l2, pos_weight, NULL, w, st, NULL, NULL);
+	r = fit_tracked(&rs, opts, l2, pos_weight, NULL, w, st, NULL, NULL, NULL);
 	free(rs.dcol);
 	return r;
 }
@@ -243,21 +266,53 @@ static void measure(const struct fl_rowset *d, const double *w, struct fl_metric
 }
 
 /*
+ * Whether k-fold cross-validation on the n training rows approximates
+ * (cv_int.h), by o->cv: AUTO where it can from FL_CV_APPROX_MIN_ROWS rows on,
+ * APPROX where it can or an error naming why not.
+ */
+static int cv_approx(const struct fl_train_opts *o, size_t n, size_t d, int k,
+                     const struct fl_solver_bounds *b, int *approx)
+{
+	*approx = 0;
+	if (o->cv == FL_CV_EXACT)
+		return 0;
+	if (o->cv == FL_CV_APPROX) {
+		if (o->solver != FL_SOLVER_NEWTON)
+			return fl_fail(FL_ERR_INVALID,
+			               "train: approximate cross-validation needs the newton "
+			               "solver, not %s",
+			               fl_solver_name(o->solver));
+		if (b != NULL)
+			return fl_fail(FL_ERR_INVALID,
+			               "train: approximate cross-validation cannot keep the "
+			               "schema's monotone effects; use exact");
+		*approx = 1;
+		return 0;
+	}
+	*approx = o->solver == FL_SOLVER_NEWTON && b == NULL && n >= FL_CV_APPROX_MIN_ROWS &&
+	          fl_cv_hessian_bytes(k, d) <= FL_CV_APPROX_MAX_BYTES;
+	return 0;
+}
+
+/*
  * The l2 search: validation log-loss and AUC for each of the n_grid
  * strengths, on the validation set va when there is one, otherwise by
  * k-fold cross-validation on tr (AUC over the pooled out-of-fold scores).
  * Each fit runs from strong to weak penalty, warm-started from the one
- * before it (the path is smooth, so Newton needs few steps per point); with
- * k folds, each fold has its own path, so its rows are copied out once and
- * not once per strength. SGD, which stops where its epochs end rather than
- * at the optimum, starts every fit from w instead.
+ * before it (the path is smooth, so Newton needs few steps per point).
+ * Exact cross-validation (approx 0) gives each fold its own path, so its
+ * rows are copied out once and not once per strength; SGD, which stops
+ * where its epochs end rather than at the optimum, starts every fit from w
+ * instead. Approximate cross-validation walks one path over all of tr,
+ * held fold by fold, and takes the folds' models from each point of it.
  */
 static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
                      const struct fl_train_opts *o, const double *grid, size_t n_grid, double pw,
-                     const struct fl_solver_bounds *b, double *w, struct fl_l2_candidate *cand,
-                     struct tracker *t)
+                     const struct fl_solver_bounds *b, int approx, double *w,
+                     struct fl_l2_candidate *cand, struct tracker *t)
 {
 	struct fl_rowset *fit = NULL, *hold = NULL;
+	struct fl_cv_folds *folds = NULL;
 	struct fl_solver_status st;
 	struct fl_metric_set m;
 	int k = o->kfold > 0 ? o->kfold : 5, warm = o->solver != FL_SOLVER_SGD, r = 0;
@@ -281,7 +336,7 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 	}
 	if (va != NULL) {
 		for (size_t g = n_grid; g-- > 0;) {
-			if ((r = fit_tracked(tr, o, grid[g], pw, b, w, &st, t, whp)) != 0)
+			if ((r = fit_tracked(tr, o, grid[g], pw, b, w, &st, t, whp, NULL)) != 0)
 				goto out;
 			measure(va, w, &m);
 			cand[g].valid_log_loss = m.log_loss;
@@ -290,24 +345,55 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 		goto out;
 	}
 	/* z holds every strength's out-of-fold scores, row-aligned with yall. */
-	if ((r = fl_rowset_new_like(tr, tr->n, &fit)) != 0 ||
-	    (r = fl_rowset_new_like(tr, tr->n, &hold)) != 0)
-		goto out;
 	if ((z = malloc((n_grid * tr->n + 1) * sizeof(double))) == NULL ||
 	    (yall = malloc((tr->n + 1) * sizeof(double))) == NULL ||
 	    (wf = malloc(tr->d * sizeof(double))) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
+	if (approx) {
+		double sp = 0, sn = 0;
+
+		/* One path over all the rows; the folds' models from each of
+		 * its points. */
+		if ((r = fl_cv_folds_new(tr, k, o->seed, pw, threads_of(o), &folds)) != 0) {
+			r = fl_fail(r,
+			            "train: out of memory for %d folds' Hessians of %zu "
+			            "coefficients",
+			            k, tr->d);
+			goto out;
+		}
+		/* The path starts where an infinite penalty ends: the
+		 * intercept alone, at the weighted base rate. From there the
+		 * strongest fit takes two Newton passes with a Hessian fewer
+		 * than from zero (on CRM-like leads). */
+		for (size_t i = 0; i < tr->n; i++) {
+			if (tr->y[i] > 0.5)
+				sp += pw;
+			else
+				sn += 1.0;
+		}
+		memset(w, 0, tr->d * sizeof(double));
+		w[0] = log(sp / sn);
+		for (size_t g = n_grid; g-- > 0;) {
+			r = fit_tracked(tr, o, grid[g], pw, NULL, w, &st, t, whp, folds);
+			if (r == 0)
+				r = fl_cv_oof_scores(folds, w, grid[g],
+				                     isfinite(wh.dz) ? wh.H : NULL, z + g * tr->n,
+				                     yall, &nall);
+			if (r != 0)
+				goto out;
+		}
+		goto score;
+	}
+	if ((r = fl_rowset_new_like(tr, tr->n, &fit)) != 0 ||
+	    (r = fl_rowset_new_like(tr, tr->n, &hold)) != 0)
+		goto out;
 	for (int f = 0; f < k; f++) {
 		fit->n = hold->n = 0;
 		for (size_t i = 0; i < tr->n; i++)
-			if ((r = fl_rowset_append(fl_mix64(o->seed ^ fl_mix64(i ^ 0x5a5a)) %
-			                                                  (uint64_t)k ==
-			                                          (uint64_t)f
-			                                  ? hold
-			                                  : fit,
-			                          tr, i)) != 0)
+			if ((r = fl_rowset_append(fl_cv_fold(o->seed, i, k) == f ? hold : fit, tr,
+			                          i)) != 0)
 				goto out;
 		if (hold->n == 0 || fit->n == 0)
 			continue;
@@ -316,18 +402,20 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 		for (size_t g = n_grid; g-- > 0;) {
 			if (!warm)
 				memcpy(wf, w, tr->d * sizeof(double));
-			if ((r = fit_tracked(fit, o, grid[g], pw, b, wf, &st, t, whp)) != 0)
+			if ((r = fit_tracked(fit, o, grid[g], pw, b, wf, &st, t, whp, NULL)) != 0)
 				goto out;
 			fl_rowset_scores(hold, wf, z + g * tr->n + nall);
 		}
 		memcpy(yall + nall, hold->y, hold->n * sizeof(double));
 		nall += hold->n;
 	}
+score:
 	for (size_t g = 0; g < n_grid; g++) {
 		cand[g].valid_log_loss = fl_log_loss(z + g * tr->n, yall, nall);
 		cand[g].valid_auc = fl_auc(z + g * tr->n, yall, nall);
 	}
 out:
+	fl_cv_folds_free(folds);
 	fl_rowset_free(fit);
 	fl_rowset_free(hold);
 	free(z);
@@ -448,15 +536,31 @@ int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struc
 	}
 	rep->l2 = o->l2;
 	if (o->l2_auto) {
-		size_t best = 0;
+		size_t best = 0, k = (size_t)(o->kfold > 0 ? o->kfold : 5);
+		int approx = 0;
 
 		rep->n_grid = fl_l2_grid(grid, FL_L2_GRID_MAX);
+		if (!have_va) {
+			if ((r = cv_approx(o, tr.n, tr.d, (int)k, b, &approx)) != 0)
+				goto out;
+			rep->cv = approx ? FL_CV_APPROX : FL_CV_EXACT;
+		}
 		t.p.phase = "l2 search";
 		/* k-fold fits every fold at every point; folds left empty by a
-		 * tiny file are skipped, so the count is an upper bound. */
-		t.p.fits = rep->n_grid * (have_va ? 1 : (size_t)(o->kfold > 0 ? o->kfold : 5)) + 1;
-		if ((r = search_l2(&tr, have_va ? &va : NULL, o, grid, rep->n_grid, pw, b, w,
-		                   rep->grid, &t)) != 0)
+		 * tiny file are skipped, so the count is an upper bound. The
+		 * approximation fits all rows once per point. */
+		t.p.fits = rep->n_grid * (have_va || approx ? 1 : k) + 1;
+		r = search_l2(&tr, have_va ? &va : NULL, o, grid, rep->n_grid, pw, b, approx, w,
+		              rep->grid, &t);
+		if (r == FL_ERR_NUMERIC && approx && o->cv == FL_CV_AUTO) {
+			/* A fold's system not positive definite: exact instead. */
+			rep->cv = FL_CV_EXACT;
+			t.p.fit = 0;
+			t.p.fits = rep->n_grid * k + 1;
+			memset(w, 0, s->dim * sizeof(double));
+			r = search_l2(&tr, NULL, o, grid, rep->n_grid, pw, b, 0, w, rep->grid, &t);
+		}
+		if (r != 0)
 			goto out;
 		for (size_t g = 1; g < rep->n_grid; g++)
 			if (rep->grid[g].valid_log_loss < rep->grid[best].valid_log_loss)
@@ -466,7 +570,7 @@ int fl_train_rows(const struct fl_schema *s, struct fl_rowset *rows, const struc
 		t.p.phase = "fit";
 		t.p.fit = t.p.fits - 1;
 	}
-	if ((r = fit_tracked(&tr, o, rep->l2, pw, b, w, &rep->status, &t, NULL)) != 0)
+	if ((r = fit_tracked(&tr, o, rep->l2, pw, b, w, &rep->status, &t, NULL, NULL)) != 0)
 		goto out;
 	measure(&tr, w, &rep->train);
 	if (have_va)

@@ -96,6 +96,24 @@ run "$NODE" train --schema schema.json --data leads.csv --out auto.fdl --l2 auto
 expect "train --l2 auto with a validation split" 0 ""
 check "the chosen l2 is marked" grep -q '  <- chosen$' out
 check "validation metrics are printed" grep -Eq '^validation +[0-9]+ leads' out
+# --cv: how --l2 auto cross-validates (40 leads: exact under auto).
+run "$NODE" train --schema schema.json --data leads.csv --out cv.fdl --l2 auto --quiet
+expect "train --l2 auto by cross-validation" 0 ""
+check "a small file is cross-validated exactly" \
+	has_line out "cross-validation: exact (every fold fitted)"
+run "$NODE" train --schema schema.json --data leads.csv --out cv.fdl --l2 auto --cv approx --quiet
+expect "train --l2 auto --cv approx" 0 ""
+check "--cv approx is said" has_line out \
+	"cross-validation: approximate (each fold's model one Newton step from the fit on all rows)"
+run "$NODE" train --schema schema.json --data leads.csv --out cv.fdl --l2 auto --cv maybe
+expect "--cv with a bad value" 2 'fedlead-node: --cv: "maybe" is not auto, exact or approx'
+run "$NODE" train --schema schema.json --data leads.csv --out cv.fdl --l2 1 --cv exact
+expect "--cv without --l2 auto" 2 "fedlead-node train: --cv exact chooses how --l2 auto \
+cross-validates; it needs --l2 auto without --validation-split"
+run "$NODE" train --schema schema.json --data leads.csv --out cv.fdl --l2 auto --cv approx \
+	--solver lbfgs --quiet
+expect "--cv approx with lbfgs" 2 \
+	"fedlead-node: train: approximate cross-validation needs the newton solver, not lbfgs"
 # --threads: the same model for any count (test_rowset checks many chunks).
 run "$NODE" train --schema schema.json --data leads.csv --out t1.fdl --l2 1 --threads 1 --quiet
 expect "train --threads 1" 0 ""
