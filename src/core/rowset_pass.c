@@ -271,7 +271,7 @@ static void scale(size_t n, double a, const double *restrict x, double *restrict
 }
 
 /* Four aligned doubles: a window slot. */
-typedef double v4a __attribute__((vector_size(32), aligned(32)));
+typedef double v4a __attribute__((vector_size(32), aligned(32), may_alias));
 
 /*
  * The widened column and the slot of each window of rows [i0, i0 + rows):
