@@ -251,6 +251,68 @@ static void test_quantile_knots(void **state)
 	fl_schema_free(s);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The knots are the interpolated order statistics of the values (numpy's
+ * default quantiles) whatever order the rows come in: 5,003 values in runs
+ * of 7 equal ones, shuffled, ascending and descending; and a column that is
+ * mostly zeros gives the same knots in any order.
+ */
+static void test_quantile_knots_any_order(void **state)
+{
+	enum { N = 5003, K = 8 };
+	struct fl_schema *s;
+	double *v = malloc(N * sizeof(double)), *sorted = malloc(N * sizeof(double));
+	double k[K], k2[K], want[K];
+
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(sorted);
+	s = parse_ok(HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": "
+	                  "\"spline\", \"knots\": 8}]}");
+	for (size_t i = 0; i < N; i++)
+		sorted[i] = (double)((i * 7919) % N / 7) - 300.5;
+	qsort(sorted, N, sizeof(double), cmp_double);
+	for (size_t i = 0; i < K; i++) {
+		double pos = (double)i / (K - 1) * (N - 1);
+		size_t lo = (size_t)pos;
+
+		want[i] = lo + 1 < N
+		                  ? sorted[lo] + (pos - (double)lo) * (sorted[lo + 1] - sorted[lo])
+		                  : sorted[N - 1];
+	}
+	for (int order = 0; order < 3; order++) {
+		for (size_t i = 0; i < N; i++)
+			v[i] = order == 0   ? (double)((i * 7919) % N / 7) - 300.5
+			       : order == 1 ? sorted[i]
+			                    : sorted[N - 1 - i];
+		assert_int_equal(fl_spline_quantile_knots(&s->features[0], v, N, k), 0);
+		for (size_t i = 0; i < K; i++)
+			assert_true(k[i] == want[i]);
+	}
+	/* 80 % zeros (a count of previous contacts): the tie at 0 spread up
+	 * to the next knot, the same for the shuffled and the sorted column. */
+	for (size_t i = 0; i < N; i++)
+		v[i] = (i * 7919) % N < 4000 ? 0 : (double)((i * 7919) % N - 3990);
+	memcpy(sorted, v, N * sizeof(double));
+	qsort(sorted, N, sizeof(double), cmp_double);
+	assert_int_equal(fl_spline_quantile_knots(&s->features[0], v, N, k), 0);
+	assert_int_equal(fl_spline_quantile_knots(&s->features[0], sorted, N, k2), 0);
+	assert_memory_equal(k, k2, sizeof(k));
+	assert_true(k[0] == 0 && k[K - 1] == 1012);
+	for (size_t i = 1; i < K; i++)
+		assert_true(k[i] > k[i - 1]);
+	fl_schema_free(s);
+	free(v);
+	free(sorted);
+}
+
 /* The draft gives a day of the month one bin per day, written out, and
  * says why; other small whole numbers keep the spline. */
 static void test_draft_day_of_month(void **state)
@@ -571,6 +633,7 @@ int main(void)
 	        cmocka_unit_test(test_spline_columns),
 	        cmocka_unit_test(test_bins_special_missing),
 	        cmocka_unit_test(test_quantile_knots),
+	        cmocka_unit_test(test_quantile_knots_any_order),
 	        cmocka_unit_test(test_draft_day_of_month),
 	        cmocka_unit_test(test_local_model_end_to_end),
 	        cmocka_unit_test(test_model_without_knots_refused),

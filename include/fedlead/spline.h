@@ -128,7 +128,8 @@ int fl_schema_copy_knots(struct fl_schema *dst, const struct fl_schema *src);
  * already left out by the caller): K knots at the i/(K-1) quantiles; ties
  * (a value held by many rows) are spread evenly up to the next distinct
  * knot, so the knots stay strictly increasing. Fewer than two distinct
- * values is FL_ERR_DATA. v is sorted in place.
+ * values is FL_ERR_DATA. v is reordered in place (the order statistics the
+ * knots need are put where a sort would put them).
  */
 int fl_spline_quantile_knots(const struct fl_feature *f, double *v, size_t n, double *knots);
 

@@ -18,15 +18,17 @@
  * in a padding row and column d that is thrown away, so no branch is
  * needed for a missing date.
  *
- * A spline stored as pairs (rowset.h) is summed in its raw B-spline basis:
- * each sub-block of rows writes its windows (four values a feature) into a
- * scratch copy of the dense block widened by the spline blocks' columns,
- * which then runs through the dense kernels above (BLAS does the dense x
- * spline and spline x spline terms, the one-hot slots add rows of it), with
- * beta = L^-T w for the block's weights. The sum over all chunks is mapped
- * back to the encoded columns once (g = L^-1 g_beta, H = L^-1 H_beta L^-T):
- * the same sums as the dense encoded columns, with a row's spline costing
- * its four values instead of the block's width.
+ * A spline stored as pairs (rowset.h) is summed in its raw B-spline basis,
+ * with beta = L^-T w for the block's weights: the scores and the gradient
+ * from each row's windows (four values a feature) directly; for the
+ * Hessian, each sub-block of rows writes its windows, scaled, into a
+ * scratch copy of the dense block widened by the spline blocks' columns
+ * (BLAS's dsyrk does the dense x spline and spline x spline terms), and the
+ * one-hot slots add the dense values and the windows to rows of B. The
+ * sum over all chunks is mapped back to the encoded columns once
+ * (g = L^-1 g_beta, H = L^-1 H_beta L^-T): the same sums as the dense
+ * encoded columns, with a row's spline costing its four values instead of
+ * the block's width.
  */
 #include "fedlead/rowset.h"
 
@@ -73,8 +75,9 @@ struct partial {
 	double *hdd;    /* compact: nd * nd, dense x dense (upper, dsyrk) */
 	double *B;      /* compact: (d + 1) * nd, group column x dense column */
 	double *scaled; /* compact: SUB_ROWS * nd */
-	double *xs;     /* splines: SUB_ROWS * nde, the widened dense rows */
 	uint32_t *wpos; /* splines: SUB_ROWS * ns, each window's first widened column */
+	uint32_t *wsl;  /* splines: SUB_ROWS * ns, each window's slot */
+	double *gw;     /* splines: nws * W, the gradient by window slot */
 	double *hp;     /* compact: PAIR_ROWS, h of a block of rows for group_pairs() */
 	uint32_t *kt;   /* compact: nk * PAIR_ROWS, the block's slots by group */
 	uint32_t *set;  /* compact: nk * PAIR_ROWS, a sparse group's rows that set a column */
@@ -88,6 +91,9 @@ struct pass {
 	double *wd;      /* compact: w gathered at the dense columns (nde) */
 	size_t nde;      /* dense columns and spline blocks' columns */
 	uint32_t *dcole; /* nde: their columns (the dense ones first) */
+	size_t *sa;      /* ns: each spline block's first widened column */
+	size_t *ws;      /* ns: each spline block's first window slot */
+	size_t nws;      /* window slots: per spline block, one per first column */
 	int hess;
 	size_t chunk_rows, wave_first;
 	struct partial *p; /* one per chunk of the current wave */
@@ -101,15 +107,17 @@ static void partial_free(struct partial *p)
 	free(p->hdd);
 	free(p->B);
 	free(p->scaled);
-	free(p->xs);
 	free(p->wpos);
+	free(p->wsl);
+	free(p->gw);
 	free(p->hp);
 	free(p->kt);
 	free(p->set);
 	free(p->nset);
 }
 
-static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, int hess)
+static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, size_t nws,
+                         int hess)
 {
 	size_t d = rs->d, de = compact(rs) ? d + 1 : d;
 
@@ -119,8 +127,9 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 		return FL_ERR_NOMEM;
 	if (!compact(rs))
 		return 0;
-	if (rs->ns > 0 && ((p->xs = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
-	                   (p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL))
+	if (rs->ns > 0 && ((p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL ||
+	                   (p->wsl = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL ||
+	                   (p->gw = fl_matrix_alloc(nws, W)) == NULL))
 		return FL_ERR_NOMEM;
 	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
@@ -162,10 +171,11 @@ static void axpy(size_t n, double a, const double *restrict x, double *restrict 
 		y[i] += a * x[i];
 }
 
-/* A sub-block of widened rows, for group_windows(). */
+/* A sub-block of rows with spline windows, for group_windows(). */
 struct windows {
-	size_t rows, ns, nde, nk;
-	const double *X;      /* rows x nde widened rows */
+	size_t rows, ns, nd, nde, nk, d;
+	const double *X;      /* rows x nd dense rows */
+	const double *Bw;     /* rows x ns x W window values */
 	const uint32_t *wpos; /* rows x ns: each window's first widened column */
 	const double *h, *V;  /* rows; rows x nk or NULL (all ones) */
 	const uint32_t *K;    /* rows x nk */
@@ -173,15 +183,17 @@ struct windows {
 };
 
 /*
- * The group x spline terms of B: row k of B gathers h_i v_ig b_i at each
- * window of a lead whose group g sets column k. These are the bits of
- * axpy() over the whole widened row (each entry adds the same products in
- * the same row order; the columns left out are zeros, which add nothing),
- * at a third of the stores: a window is one vector of four lanes, two SSE2
- * operations or one AVX2 operation in the copy compiled for it (a multiply
- * and an add each, never fused, so both copies give the same bits).
- * Row by row: a lead's windows go to different rows of B, so the stores
- * do not wait on each other as a walk of one pair over the rows would.
+ * The group x dense and group x spline terms of B: row k of B gathers
+ * h_i v_ig x_i over the dense columns and h_i v_ig b_i at each window of a
+ * lead whose group g sets column k (an empty slot adds nothing). These are
+ * the bits of axpy() over the whole widened row (each entry adds the same
+ * products in the same row order; the columns left out are zeros, which
+ * add nothing), at a third of the stores: a window is one vector of four
+ * lanes, two SSE2 operations or one AVX2 operation in the copy compiled
+ * for it (a multiply and an add each, never fused, so both copies give the
+ * same bits). Row by row: a lead's windows go to different rows of B, so
+ * the stores do not wait on each other as a walk of one pair over the rows
+ * would.
  */
 static inline __attribute__((always_inline)) void group_windows_body(const struct windows *a)
 {
@@ -189,22 +201,26 @@ static inline __attribute__((always_inline)) void group_windows_body(const struc
 	typedef double v4 __attribute__((vector_size(32), aligned(8), may_alias));
 	/* Locals: the stores may alias anything, and would make the compiler
 	 * read the arguments again. */
-	size_t rows = a->rows, ns = a->ns, nde = a->nde, nk = a->nk;
-	const double *X = a->X, *h = a->h, *V = a->V;
+	size_t rows = a->rows, ns = a->ns, nd = a->nd, nde = a->nde, nk = a->nk, d = a->d;
+	const double *X = a->X, *Bw = a->Bw, *h = a->h, *V = a->V;
 	const uint32_t *wpos = a->wpos, *K = a->K;
 	double *B = a->B;
 
 	for (size_t i = 0; i < rows; i++) {
-		const double *x = X + i * nde;
-		const uint32_t *wp = wpos + i * ns, *k = K + i * nk;
+		const double *x = X + i * nd, *b = Bw + i * ns * W;
+		const uint32_t *ws = wpos + i * ns, *k = K + i * nk;
 
 		for (size_t g = 0; g < nk; g++) {
 			double hv = V == NULL ? h[i] : h[i] * V[i * nk + g];
 			v4 hvv = {hv, hv, hv, hv};
 			double *bk = B + (size_t)k[g] * nde;
 
+			if (k[g] == d)
+				continue;
+			for (size_t c = 0; c < nd; c++)
+				bk[c] += hv * x[c];
 			for (size_t f = 0; f < ns; f++)
-				*(v4 *)(bk + wp[f]) += hvv * *(const v4 *)(x + wp[f]);
+				*(v4 *)(bk + ws[f]) += hvv * *(const v4 *)(b + f * W);
 		}
 	}
 }
@@ -254,32 +270,114 @@ static void scale(size_t n, double a, const double *restrict x, double *restrict
 		y[i] = a * x[i];
 }
 
-/* Rows [i0, i0 + rows) widened into xs: the dense block, then each spline
- * block's columns with its window's four values. */
-static const double *widen(const struct pass *ps, size_t i0, size_t rows, double *xs,
-                           uint32_t *wpos)
+/* Four aligned doubles: a window slot. */
+typedef double v4a __attribute__((vector_size(32), aligned(32), may_alias));
+
+/*
+ * The widened column and the slot of each window of rows [i0, i0 + rows):
+ * spline block f's columns follow the dense block's and the blocks before
+ * it; its slots (one per column a window can start at) follow the blocks'
+ * before it. The gradient is summed by slot, four aligned values at one
+ * address for every lead whose window starts there, and folded into the
+ * columns once a chunk (fold_slots()).
+ */
+static void window_pos(const struct pass *ps, size_t i0, size_t rows, uint32_t *wpos, uint32_t *wsl)
+{
+	const struct fl_rowset *rs = ps->rs;
+	size_t ns = rs->ns;
+
+	for (size_t i = 0; i < rows; i++) {
+		const uint32_t *st = rs->S + (i0 + i) * ns;
+
+		for (size_t f = 0; f < ns; f++) {
+			uint32_t rel = st[f] - rs->sp[f].off;
+
+			wpos[i * ns + f] = (uint32_t)(ps->sa[f] + rel);
+			wsl[i * ns + f] = (uint32_t)(ps->ws[f] + rel);
+		}
+	}
+}
+
+/* out (nde widened columns) += the window slots acc (nws x W). */
+static void fold_slots(const struct pass *ps, const double *acc, double *out)
+{
+	const struct fl_rowset *rs = ps->rs;
+
+	for (size_t f = 0; f < rs->ns; f++) {
+		size_t n = rs->sp[f].end - rs->sp[f].off - (W - 1);
+		const double *a = acc + ps->ws[f] * W;
+		double *o = out + ps->sa[f];
+
+		for (size_t s = 0; s < n; s++)
+			for (size_t t = 0; t < W; t++)
+				o[s + t] += a[s * W + t];
+	}
+}
+
+/* z_i += beta . b_i over each spline window of rows [i0, i0 + rows) (the
+ * block weights in raw basis, ps->wd). */
+static void window_scores(const struct pass *ps, size_t i0, size_t rows, const uint32_t *wpos,
+                          double *z)
+{
+	size_t ns = ps->rs->ns;
+
+	for (size_t i = 0; i < rows; i++) {
+		const double *b = ps->rs->B + (i0 + i) * ns * W;
+		double zi = z[i];
+
+		for (size_t f = 0; f < ns; f++) {
+			const double *wb = ps->wd + wpos[i * ns + f], *bf = b + f * W;
+
+			/* Two short chains a window: a long one would make
+			 * each add wait for the one before. */
+			zi += (wb[0] * bf[0] + wb[1] * bf[1]) + (wb[2] * bf[2] + wb[3] * bf[3]);
+		}
+		z[i] = zi;
+	}
+}
+
+/* gw (by window slot) += r_i b_i at each spline window of rows
+ * [i0, i0 + rows). */
+static void window_grad(const struct pass *ps, size_t i0, size_t rows, const uint32_t *wsl,
+                        const double *r, double *gw)
+{
+	size_t ns = ps->rs->ns;
+
+	for (size_t i = 0; i < rows; i++) {
+		const double *b = ps->rs->B + (i0 + i) * ns * W;
+		v4a rv = {r[i], r[i], r[i], r[i]};
+
+		for (size_t f = 0; f < ns; f++) {
+			v4a bv;
+
+			memcpy(&bv, b + f * W, sizeof(bv));
+			*(v4a *)(gw + (size_t)wsl[i * ns + f] * W) += rv * bv;
+		}
+	}
+}
+
+/* Rows [i0, i0 + rows) widened and scaled by sqrt(h_i) into xs, for the
+ * dsyrk: the dense block, then each spline block's columns, zero but for
+ * the window's four values. */
+static void widen_scaled(const struct pass *ps, size_t i0, size_t rows, const double *h,
+                         const uint32_t *wpos, double *xs)
 {
 	const struct fl_rowset *rs = ps->rs;
 	size_t nd = rs->nd, nde = ps->nde, ns = rs->ns;
 
 	for (size_t i = 0; i < rows; i++) {
-		double *x = xs + i * nde;
-		const uint32_t *st = rs->S + (i0 + i) * ns;
+		double *x = xs + i * nde, sh = sqrt(h[i]);
 		const double *b = rs->B + (i0 + i) * ns * W;
-		size_t a = nd;
 
-		memcpy(x, rs->X + (i0 + i) * nd, nd * sizeof(double));
+		scale(nd, sh, rs->X + (i0 + i) * nd, x);
 		memset(x + nd, 0, (nde - nd) * sizeof(double));
 		for (size_t f = 0; f < ns; f++) {
-			const struct fl_rowset_spline *sp = &rs->sp[f];
-			uint32_t q = (uint32_t)(a + (st[f] - sp->off));
+			double *q = x + wpos[i * ns + f];
 
-			memcpy(x + q, b + f * W, W * sizeof(double));
-			wpos[i * ns + f] = q;
-			a += sp->end - sp->off;
+			for (size_t t = 0; t < W; t++)
+				q[t] = sh * b[f * W + t];
 		}
 	}
-	return xs;
 }
 
 /*
@@ -343,33 +441,39 @@ static void group_pairs(struct partial *p, size_t d, size_t nk, size_t rows, con
 	}
 }
 
-/* The compact pass over rows [r0, r0 + n) into p (zeroed here). */
+/* The compact pass over rows [r0, r0 + n) into p (zeroed here). With
+ * splines, the dense block's columns and the spline blocks' (widened) are
+ * summed as one: nde columns in gd, hdd and B. */
 static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct partial *p)
 {
 	const struct fl_rowset *rs = ps->rs;
-	size_t d = rs->d, de = d + 1, nd = ps->nde, nk = rs->nk, ns = rs->ns;
+	size_t d = rs->d, de = d + 1, nd = rs->nd, nde = ps->nde, nk = rs->nk, ns = rs->ns;
 	double z[SUB_ROWS], rr[SUB_ROWS], h[SUB_ROWS], sum = 0;
 	size_t pr = 0; /* rows waiting for group_pairs() */
 
 	memset(p->grad, 0, de * sizeof(double));
-	memset(p->gd, 0, nd * sizeof(double));
+	memset(p->gd, 0, nde * sizeof(double));
+	if (ns > 0)
+		memset(p->gw, 0, ps->nws * W * sizeof(double));
 	if (ps->hess) {
 		memset(p->hess, 0, de * de * sizeof(double));
-		memset(p->hdd, 0, nd * nd * sizeof(double));
-		memset(p->B, 0, de * nd * sizeof(double));
+		memset(p->hdd, 0, nde * nde * sizeof(double));
+		memset(p->B, 0, de * nde * sizeof(double));
 	}
 	for (size_t s0 = 0; s0 < n; s0 += SUB_ROWS) {
 		size_t rows = n - s0 < SUB_ROWS ? n - s0 : SUB_ROWS, i0 = r0 + s0;
 		const double *Xb = rs->X + i0 * nd, *Vb = rs->V != NULL ? rs->V + i0 * nk : NULL;
 		const uint32_t *Kb = rs->K + i0 * nk;
 
-		if (ns > 0)
-			Xb = widen(ps, i0, rows, p->xs, p->wpos);
 		if (nd > 0)
 			cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)nd, 1.0,
 			            Xb, (blasint)nd, ps->wd, 1, 0.0, z, 1);
 		else
 			memset(z, 0, rows * sizeof(double));
+		if (ns > 0) {
+			window_pos(ps, i0, rows, p->wpos, p->wsl);
+			window_scores(ps, i0, rows, p->wpos, z);
+		}
 		for (size_t i = 0; i < rows; i++) {
 			const uint32_t *k = Kb + i * nk;
 			double zi = z[i];
@@ -396,6 +500,8 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		if (nd > 0)
 			cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)nd, 1.0, Xb,
 			            (blasint)nd, rr, 1, 1.0, p->gd, 1);
+		if (ns > 0)
+			window_grad(ps, i0, rows, p->wsl, rr, p->gw);
 		/* An empty slot (k = d) would add to the padding, which is thrown
 		 * away: skipped, here and below, so that the rows of a mostly
 		 * empty group (a missing indicator) do not queue on one cell. */
@@ -409,15 +515,32 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		}
 		if (!ps->hess)
 			continue;
-		if (nd > 0) {
+		if (ns > 0) {
+			widen_scaled(ps, i0, rows, h, p->wpos, p->scaled);
+			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nde,
+			            (blasint)rows, 1.0, p->scaled, (blasint)nde, 1.0, p->hdd,
+			            (blasint)nde);
+			/* dense x group and spline x group: rows of B */
+			group_windows(&(struct windows){.rows = rows,
+			                                .ns = ns,
+			                                .nd = nd,
+			                                .nde = nde,
+			                                .nk = nk,
+			                                .d = d,
+			                                .X = Xb,
+			                                .Bw = rs->B + i0 * ns * W,
+			                                .wpos = p->wpos,
+			                                .h = h,
+			                                .V = Vb,
+			                                .K = Kb,
+			                                .B = p->B});
+		} else if (nd > 0) {
 			for (size_t i = 0; i < rows; i++)
 				scale(nd, sqrt(h[i]), Xb + i * nd, p->scaled + i * nd);
 			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nd,
 			            (blasint)rows, 1.0, p->scaled, (blasint)nd, 1.0, p->hdd,
 			            (blasint)nd);
-			/* dense x group: row k of B gathers h_i xd_i; with splines,
-			 * from the dense block here and from the windows in
-			 * group_windows() */
+			/* dense x group: row k of B gathers h_i xd_i */
 			for (size_t i = 0; i < rows; i++) {
 				const uint32_t *k = Kb + i * nk;
 				const double *xi = Xb + i * nd;
@@ -427,21 +550,9 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 
 					if (k[g] == d)
 						continue;
-					axpy(ns > 0 ? rs->nd : nd, hv, xi,
-					     p->B + (size_t)k[g] * nd);
+					axpy(nd, hv, xi, p->B + (size_t)k[g] * nd);
 				}
 			}
-			if (ns > 0)
-				group_windows(&(struct windows){.rows = rows,
-				                                .ns = ns,
-				                                .nde = nd,
-				                                .nk = nk,
-				                                .X = Xb,
-				                                .wpos = p->wpos,
-				                                .h = h,
-				                                .V = Vb,
-				                                .K = Kb,
-				                                .B = p->B});
 		}
 		memcpy(p->hp + pr, h, rows * sizeof(double));
 		for (size_t g = 0; g < nk; g++)
@@ -453,6 +564,8 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			pr = 0;
 		}
 	}
+	if (ns > 0)
+		fold_slots(ps, p->gw, p->gd);
 	p->loss = sum;
 }
 
@@ -615,14 +728,21 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 		ps.nde += rs->sp[f].end - rs->sp[f].off;
 	if ((ps.dcole = malloc((ps.nde ? ps.nde : 1) * sizeof(uint32_t))) == NULL)
 		goto out;
+	if ((ps.sa = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL ||
+	    (ps.ws = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL)
+		goto out;
 	memcpy(ps.dcole, rs->dcol, rs->nd * sizeof(uint32_t));
-	for (size_t f = 0, a = rs->nd; f < rs->ns; f++)
+	for (size_t f = 0, a = rs->nd; f < rs->ns; f++) {
+		ps.sa[f] = a;
+		ps.ws[f] = ps.nws;
+		ps.nws += rs->sp[f].end - rs->sp[f].off - (W - 1);
 		for (uint32_t j = rs->sp[f].off; j < rs->sp[f].end; j++)
 			ps.dcole[a++] = j;
+	}
 	if ((ps.p = calloc(wave, sizeof(*ps.p))) == NULL)
 		goto out;
 	for (; allocated < wave; allocated++)
-		if (partial_alloc(&ps.p[allocated], rs, ps.nde, ps.hess) != 0) {
+		if (partial_alloc(&ps.p[allocated], rs, ps.nde, ps.nws, ps.hess) != 0) {
 			partial_free(&ps.p[allocated]);
 			goto out;
 		}
@@ -681,6 +801,8 @@ out:
 	free(ps.wext);
 	free(ps.wd);
 	free(ps.dcole);
+	free(ps.sa);
+	free(ps.ws);
 	return r;
 }
 

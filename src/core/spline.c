@@ -434,7 +434,10 @@ int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct,
 /*
  * All cubic B-splines on the clamped knot vector of f at x, which lies in
  * [first knot, last knot]: B[0..nb), and their derivatives dB (Cox-de Boor
- * recursion; a zero denominator is a zero term).
+ * recursion; a zero denominator is a zero term). Only the functions that
+ * can be non-zero at x are computed (at degree k, those on mu - k .. mu);
+ * the recursion over all of them gives the same bits, adding terms that
+ * are exactly 0.
  */
 static size_t bspline(const struct fl_feature *f, double x, double *B, double *dB)
 {
@@ -451,8 +454,8 @@ static size_t bspline(const struct fl_feature *f, double x, double *B, double *d
 		N[i] = i == mu;
 	for (size_t k = 1; k <= DEGREE; k++) {
 		if (k == DEGREE)
-			memcpy(N2, N, sizeof(N));
-		for (size_t i = 0; i + k + 1 < m; i++) {
+			memcpy(N2, N, (m - 1) * sizeof(double));
+		for (size_t i = mu - k; i <= mu; i++) {
 			double a = t[i + k] > t[i] ? (x - t[i]) / (t[i + k] - t[i]) : 0,
 			       b = t[i + k + 1] > t[i + 1]
 			                   ? (t[i + k + 1] - x) / (t[i + k + 1] - t[i + 1])
@@ -461,7 +464,9 @@ static size_t bspline(const struct fl_feature *f, double x, double *B, double *d
 			N[i] = a * N[i] + b * N[i + 1];
 		}
 	}
-	for (size_t i = 0; i < nb; i++) {
+	for (size_t i = 0; i < nb; i++)
+		B[i] = dB[i] = 0;
+	for (size_t i = mu - DEGREE; i <= mu; i++) {
 		double a = t[i + DEGREE] > t[i] ? N2[i] / (t[i + DEGREE] - t[i]) : 0,
 		       b = t[i + DEGREE + 1] > t[i + 1] ? N2[i + 1] / (t[i + DEGREE + 1] - t[i + 1])
 		                                        : 0;
@@ -615,13 +620,65 @@ static int double_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * Puts the order statistics at[0..na) (ascending) of v[lo, hi) in place,
+ * as a sort would, without sorting the rest: a three-way partition around
+ * a median of three (runs of one value, as in counts, end in one step),
+ * recursing only where an asked index lies; deeper than depth, the part
+ * is sorted.
+ */
+static void select_at(double *v, size_t lo, size_t hi, const size_t *at, size_t na, int depth)
+{
+	while (na > 0 && hi - lo > 16 && depth-- > 0) {
+		double a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1], p, x;
+		size_t lt = lo, i = lo, gt = hi, k = 0, m;
+
+		p = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+		/* v[lo, lt) < p, v[lt, i) == p, v[gt, hi) > p */
+		while (i < gt) {
+			x = v[i];
+			if (x < p) {
+				v[i++] = v[lt];
+				v[lt++] = x;
+			} else if (x > p) {
+				v[i] = v[--gt];
+				v[gt] = x;
+			} else {
+				i++;
+			}
+		}
+		while (k < na && at[k] < lt)
+			k++;
+		select_at(v, lo, lt, at, k, depth);
+		for (m = k; m < na && at[m] < gt; m++)
+			;
+		lo = gt;
+		at += m;
+		na -= m;
+	}
+	if (na > 0)
+		qsort(v + lo, hi - lo, sizeof(*v), double_cmp);
+}
+
 int fl_spline_quantile_knots(const struct fl_feature *f, double *v, size_t n, double *k)
 {
-	size_t K = f->n_knots;
+	size_t K = f->n_knots, at[2 * FL_SPLINE_MAX_KNOTS + 2], na = 0;
 
 	if (n == 0)
 		return fl_fail(FL_ERR_DATA, "feature \"%s\": no values to place knots at", f->name);
-	qsort(v, n, sizeof(*v), double_cmp);
+	/* The order statistics the knots interpolate, ascending: the first,
+	 * each knot's two neighbours, the last. */
+	at[na++] = 0;
+	for (size_t i = 0; i < K; i++) {
+		size_t lo = (size_t)floor((double)i / (double)(K - 1) * (double)(n - 1));
+
+		for (size_t j = lo; j <= lo + 1 && j < n; j++)
+			if (j > at[na - 1])
+				at[na++] = j;
+	}
+	if (n - 1 > at[na - 1])
+		at[na++] = n - 1;
+	select_at(v, 0, n, at, na, 64);
 	if (!(v[n - 1] > v[0]))
 		return fl_fail(FL_ERR_DATA,
 		               "feature \"%s\": every value is %.17g, so no knots can be placed "
