@@ -767,6 +767,101 @@ static void test_threads_and_bounds_identical(void **state)
 	}
 }
 
+/* The rank (third field) of scored line l; no field before it is quoted. */
+static unsigned long line_rank(const char *l)
+{
+	const char *c = strchr(l, ',');
+
+	assert_non_null(c);
+	c = strchr(c + 1, ',');
+	assert_non_null(c);
+	return strtoul(c + 1, NULL, 10);
+}
+
+/*
+ * Lines longer than the second phase reads back at a time: leads whose ids
+ * run to 300,000 and 700,000 bytes, in a file long enough to be read in
+ * parts. In file order, on 1, 2 and 3 threads, spooled in memory or in
+ * files, the lines are those of --sort rank (written line by line, another
+ * way), put back in file order, and the ids come in the file's order.
+ */
+static void test_long_lines(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], by_rank[256], *ranked, **want;
+	size_t n_want = 0;
+	const int n = 30;
+	FILE *fp;
+
+	path_in(fx, "long.csv", data);
+	path_in(fx, "out.csv", out);
+	path_in(fx, "by_rank.csv", by_rank);
+	assert_non_null(fp = fopen(data, "w"));
+	fprintf(fp, "lead,visits,industry,won\n");
+	for (int i = 0; i < n; i++) {
+		int len = i % 5 == 2 ? 700000 : i % 5 == 4 ? 300000 : 0;
+
+		fprintf(fp, "L%d", i);
+		for (int k = 0; k < len; k++)
+			fputc('x', fp);
+		fprintf(fp, ",%d,%s,%s\n", (i * 7) % 13, i % 2 ? "tech" : "retail",
+		        i % 3 == 0 ? "yes" : "no");
+	}
+	assert_int_equal(fclose(fp), 0);
+	default_opts(&o, data, by_rank);
+	o.n_reasons = 3;
+	o.reasons = FL_REASONS_BOTH;
+	o.sort_rank = 1;
+	o.threads = 1;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.load.rows, n);
+	/* Line r of the ranked file (after the header) has rank r. */
+	ranked = slurp(by_rank);
+	assert_non_null(want = calloc((size_t)n + 1, sizeof(*want)));
+	for (char *l = strtok(ranked, "\n"); l != NULL; l = strtok(NULL, "\n"))
+		want[n_want++] = l;
+	assert_int_equal(n_want, (size_t)n + 1);
+	o.sort_rank = 0;
+	o.out = out;
+	for (int t = 1; t <= 4; t++) {
+		char *got, *l;
+		int i = 0;
+
+		o.threads = t < 4 ? (unsigned)t : 2;
+		if (t == 4) {
+			o.spool_bytes = 1;
+			o.mem_records = 4;
+			o.tmpdir = fx->dir;
+		}
+		if (fl_score_file(fx->m, &o, &rep) != 0)
+			fail_msg("%s", fl_errmsg());
+		got = slurp(out);
+		l = strtok(got, "\n");
+		assert_non_null(l);
+		assert_string_equal(l, want[0]);
+		for (l = strtok(NULL, "\n"); l != NULL; l = strtok(NULL, "\n"), i++) {
+			char id[16];
+			unsigned long r = line_rank(l);
+
+			snprintf(id, sizeof(id), "L%d", i);
+			assert_true(i < n);
+			assert_true(strncmp(l, id, strlen(id)) == 0 &&
+			            (l[strlen(id)] == 'x' || l[strlen(id)] == ','));
+			assert_true(r >= 1 && r <= (unsigned long)n);
+			if (strcmp(l, want[r]) != 0)
+				fail_msg("%d threads%s: line %d differs from rank %lu's", o.threads,
+				         o.spool_bytes ? ", spilled" : "", i, r);
+		}
+		assert_int_equal(i, n);
+		free(got);
+	}
+	free(want);
+	free(ranked);
+}
+
 /* A bad row deep in the file, read on whichever thread reads its batch,
  * fails the run with the reader's exact message, and no output appears. */
 static void test_bad_row_late(void **state)
@@ -1191,6 +1286,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_row_numbers, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_identical, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_bad_row, setup, teardown),
