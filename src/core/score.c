@@ -261,6 +261,18 @@ static inline size_t top_of(const double *c, size_t n_cand, size_t n, double s, 
  * *v0 >= *v1 >= *v2 (none below 0, NaN never kept). */
 static inline void top3_step(double x, double *v0, double *v1, double *v2)
 {
+#if defined(__SSE2__)
+	/* The same selections by SSE2's scalar max and min, without the
+	 * branches a compiler may make of the conditional expressions. */
+	__m128d a = _mm_set_sd(x), b0 = _mm_set_sd(*v0), b1 = _mm_set_sd(*v1), lo;
+
+	lo = _mm_min_sd(b0, a);
+	*v0 = _mm_cvtsd_f64(_mm_max_sd(a, b0));
+	a = lo;
+	lo = _mm_min_sd(b1, a);
+	*v1 = _mm_cvtsd_f64(_mm_max_sd(a, b1));
+	*v2 = _mm_cvtsd_f64(_mm_max_sd(lo, _mm_set_sd(*v2)));
+#else
 	double lo = x > *v0 ? *v0 : x;
 
 	*v0 = x > *v0 ? x : *v0;
@@ -268,6 +280,7 @@ static inline void top3_step(double x, double *v0, double *v1, double *v2)
 	lo = x > *v1 ? *v1 : x;
 	*v1 = x > *v1 ? x : *v1;
 	*v2 = lo > *v2 ? lo : *v2;
+#endif
 }
 
 static inline size_t top3_of(const double *c, size_t n_cand, double s, size_t *at, double *v)
@@ -414,25 +427,68 @@ static void rtext_str(struct rtext *t, const char *p)
  * the schema does not list says so: its contribution is the weight the
  * model learned for the feature's "(other)" column (from other values, or
  * from blanks), never one learned for this value.
+ *
+ * Such a text is four pieces: the feature's name, "=" (or "=(missing)",
+ * "=(unseen: "), the value and ")" or nothing; reason_pieces() gives them,
+ * or with dates 0 for a date's derived column, which reason_text() names.
  */
+struct rpieces {
+	const char *p[4];
+	size_t n[4];
+	char joined[FL_SCHEMA_MAX_JOINED + 2];
+};
+
+static int reason_pieces(const struct fl_model *m, const struct fl_binding *b,
+                         const struct fl_csv_record *rec, const double *raw, size_t feature,
+                         size_t part, int dates, struct rpieces *rp)
+{
+	const struct fl_feature *f = &m->schema->features[feature];
+	size_t len;
+	/* The field, or a feature's several fields joined ("may 5"). */
+	const char *text;
+	int missing = fl_encode_missing(b, rec, feature);
+
+	if (dates && f->type == FL_DATE && part != WHOLE && !missing)
+		return 0;
+	text = fl_encode_text(b, rec, feature, rp->joined, sizeof(rp->joined), &len);
+	rp->p[0] = f->name;
+	rp->n[0] = strlen(f->name);
+	rp->p[2] = rp->p[3] = "";
+	rp->n[2] = rp->n[3] = 0;
+	if (missing) {
+		rp->p[1] = "=(missing)";
+		rp->n[1] = 10;
+		return 1;
+	}
+	rp->p[2] = text;
+	rp->n[2] = strnlen(text, len > 80 ? 80 : len);
+	if (fl_encode_unseen(b, rec, raw, feature)) {
+		rp->p[1] = "=(unseen: ";
+		rp->n[1] = 10;
+		rp->p[3] = ")";
+		rp->n[3] = 1;
+	} else {
+		rp->p[1] = "=";
+		rp->n[1] = 1;
+	}
+	return 1;
+}
+
 static void reason_text(const struct fl_model *m, const struct fl_binding *b,
                         const struct fl_csv_record *rec, const double *raw, size_t feature,
                         size_t part, struct rtext *t)
 {
 	const struct fl_feature *f = &m->schema->features[feature];
-	char col[160], joined[FL_SCHEMA_MAX_JOINED + 2];
-	size_t len;
-	/* The field, or a feature's several fields joined ("may 5"). */
-	const char *text = fl_encode_text(b, rec, feature, joined, sizeof(joined), &len);
-	int missing = fl_encode_missing(b, rec, feature);
+	char col[160];
+	struct rpieces rp;
+	size_t start, width;
 
 	t->n = 0;
 	t->s[0] = '\0';
-	/* A date's reasons name the derived column that made them: its age
-	 * (as encoded, after the clip), or the weekday or month it fell on. */
-	if (f->type == FL_DATE && part != WHOLE && !missing) {
-		size_t start, width;
-
+	if (!reason_pieces(m, b, rec, raw, feature, part, 1, &rp)) {
+		/* A date's reasons name the derived column that made them: its
+		 * age (as encoded, after the clip), or the weekday or month it
+		 * fell on. */
 		fl_feature_part(f, part, &start, &width);
 		if (part == 0) {
 			char num[FL_NUMFMT_MAX];
@@ -450,19 +506,41 @@ static void reason_text(const struct fl_model *m, const struct fl_binding *b,
 				t->n = strlen(t->s);
 				return;
 			}
+		/* None of its columns set: the value, as for any feature. */
+		reason_pieces(m, b, rec, raw, feature, part, 0, &rp);
 	}
-	len = strnlen(text, len > 80 ? 80 : len);
-	rtext_str(t, f->name);
-	if (missing) {
-		rtext_put(t, "=(missing)", 10);
-	} else if (fl_encode_unseen(b, rec, raw, feature)) {
-		rtext_put(t, "=(unseen: ", 10);
-		rtext_put(t, text, len);
-		rtext_put(t, ")", 1);
-	} else {
-		rtext_put(t, "=", 1);
-		rtext_put(t, text, len);
+	for (int k = 0; k < 4; k++)
+		rtext_put(t, rp.p[k], rp.n[k]);
+}
+
+/* Whether n bytes at s need quoting in a CSV field. */
+static int csv_special(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+			return 1;
+	return 0;
+}
+
+/* A reason's text as a CSV field: when it is short enough that
+ * reason_text() would not cut it (a name of up to 100 bytes, a value of up
+ * to 80) and needs no quotes, its pieces as they are, else reason_text()'s
+ * through fl_obuf_csv_field(). */
+static void reason_field(const struct fl_model *m, const struct fl_binding *b,
+                         const struct fl_csv_record *rec, const double *raw,
+                         const struct reason *rs, struct fl_obuf *out)
+{
+	struct rpieces rp;
+	struct rtext t;
+
+	if (reason_pieces(m, b, rec, raw, rs->feature, rs->part, 1, &rp) && rp.n[0] <= 100 &&
+	    !csv_special(rp.p[0], rp.n[0]) && !csv_special(rp.p[2], rp.n[2])) {
+		for (int k = 0; k < 4; k++)
+			fl_obuf_put(out, rp.p[k], rp.n[k]);
+		return;
 	}
+	reason_text(m, b, rec, raw, rs->feature, rs->part, &t);
+	fl_obuf_csv_field(out, t.s, t.n);
 }
 
 static int reasons_up(const struct fl_score_opts *o)
@@ -675,7 +753,18 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 	struct line_hdr h = {0, 0};
 	/* index UINT64_MAX: the line has its id. */
 	struct line_ext e = {id != NULL ? UINT64_MAX : index};
+	struct reason reasons[2][FL_MAX_REASONS];
+	size_t nr[2] = {0, 0};
 
+	/* The reasons first: they do not need z, so the processor chooses
+	 * them while the logit's sum (one long chain of additions) is still
+	 * being added up. */
+	if (o->n_reasons > 0)
+		n_cand = candidates(m, ps->rt, x, &sl->cand);
+	for (int dir = 0; dir < 2; dir++)
+		if (dir == 0 ? reasons_up(o) : reasons_down(o))
+			nr[dir] = top_reasons(&sl->cand, n_cand, o->n_reasons, dir == 0 ? 1 : -1,
+			                      reasons[dir]);
 	if (fl_obuf_room(out, hdr) == 0)
 		out->len += hdr;
 	if (id != NULL) {
@@ -693,31 +782,22 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 	fl_obuf_char(out, ',');
 	fl_obuf_fixed(out, fl_sigmoid(z), 6);
 	h.head = (uint32_t)(out->len - at - hdr);
-	if (o->n_reasons > 0)
-		n_cand = candidates(m, ps->rt, x, &sl->cand);
 	for (int dir = 0; dir < 2; dir++) {
-		struct reason reasons[FL_MAX_REASONS];
-		int sign = dir == 0 ? 1 : -1;
-		size_t nr;
-
 		if (dir == 0 ? !reasons_up(o) : !reasons_down(o))
 			continue;
-		nr = top_reasons(&sl->cand, n_cand, o->n_reasons, sign, reasons);
 		/* n pairs, empty when the lead has fewer contributions of
 		 * that sign. */
 		for (size_t k = 0; k < (size_t)o->n_reasons; k++) {
-			struct rtext t;
+			const struct reason *rs = &reasons[dir][k];
 
-			if (k >= nr) {
+			if (k >= nr[dir]) {
 				fl_obuf_put(out, ",,", 2);
 				continue;
 			}
-			reason_text(m, fl_rows_binding(ps->rows), rec, raw, reasons[k].feature,
-			            reasons[k].part, &t);
 			fl_obuf_char(out, ',');
-			fl_obuf_csv_field(out, t.s, t.n);
+			reason_field(m, fl_rows_binding(ps->rows), rec, raw, rs, out);
 			fl_obuf_char(out, ',');
-			fl_obuf_fixed(out, reasons[k].contribution, 4);
+			fl_obuf_fixed(out, rs->contribution, 4);
 		}
 	}
 	fl_obuf_char(out, '\n');
