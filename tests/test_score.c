@@ -248,6 +248,75 @@ static void test_scored_file(void **state)
 	assert_int_equal(rep.ev.positives, 0);
 }
 
+/*
+ * Reason texts as CSV fields: an unseen value with a comma or a quote makes
+ * the field quoted, a value is cut to 80 bytes, and a text of more than 191
+ * bytes (a 120-byte feature name) is cut there. All these leads have z =
+ * -0.2 (tied: ranks in input order, deciles 1, 4, 7 of 3).
+ */
+static void test_reason_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], a90[91], a80[81], a61[62], name[121], schema[1024], text[2048];
+	const char *want[5];
+	char l1[256], l2[256], l3[512];
+	struct fl_model *m;
+
+	memset(a90, 'a', 90);
+	a90[90] = '\0';
+	memset(a80, 'a', 80);
+	a80[80] = '\0';
+	memset(a61, 'a', 61);
+	a61[61] = '\0';
+	memset(name, 'i', 120);
+	name[120] = '\0';
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "scored.csv", out);
+	snprintf(text, sizeof(text),
+	         "lead,visits,industry,won\nQ1,,\"fin,ance\",yes\nQ2,,\"x\"\"y\",no\nQ3,,%s,no\n",
+	         a90);
+	write_file(data, text);
+	default_opts(&o, data, out);
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	snprintf(l3, sizeof(l3),
+	         "Q3,0.450166,3,7,visits=(missing),0.4000,industry=(unseen: %s),0.0800", a80);
+	want[0] = "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2";
+	want[1] = "Q1,0.450166,1,1,visits=(missing),0.4000,\"industry=(unseen: fin,ance)\",0.0800";
+	want[2] = "Q2,0.450166,2,4,visits=(missing),0.4000,\"industry=(unseen: x\"\"y)\",0.0800";
+	want[3] = l3;
+	want[4] = NULL;
+	assert_lines(out, want);
+
+	/* The industry named by 120 bytes: 120 + 10 + 80 + 1 bytes, cut to
+	 * 191. */
+	snprintf(schema, sizeof(schema),
+	         "{\"fedlead_schema\": 1,"
+	         " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	         " \"id\": \"lead\","
+	         " \"features\": ["
+	         "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+	         "  {\"name\": \"%s\", \"type\": \"categorical\", \"values\": [\"retail\", "
+	         "\"tech\"], \"other\": true}]}",
+	         name);
+	m = hand_model(schema);
+	snprintf(text, sizeof(text), "lead,visits,%s,won\nQ1,,%s,yes\nQ2,,tech,no\n", name, a90);
+	write_file(data, text);
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	/* Q2: tech, z = -1 + 0.5 + 1.2 = 0.7, sigmoid 0.6681878. */
+	snprintf(l1, sizeof(l1), "Q1,0.450166,2,6,visits=(missing),0.4000,%s=(unseen: %s,0.0800",
+	         name, a61);
+	snprintf(l2, sizeof(l2), "Q2,0.668188,1,1,%s=tech,0.9800,visits=(missing),0.4000", name);
+	want[1] = l1;
+	want[2] = l2;
+	want[3] = NULL;
+	assert_lines(out, want);
+	fl_model_free(m);
+}
+
 /* The same, with no reason codes, and with more reason slots than features. */
 static void test_reason_count(void **state)
 {
@@ -1286,6 +1355,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_row_numbers, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reason_fields, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_identical, setup, teardown),
