@@ -848,9 +848,9 @@ static unsigned long line_rank(const char *l)
 }
 
 /*
- * Lines longer than the second phase reads back at a time: leads whose ids
- * run to 300,000 and 700,000 bytes, in a file long enough to be read in
- * parts. In file order, on 1, 2 and 3 threads, spooled in memory or in
+ * Lines longer than the second phase reads back at a time (2 MiB): leads
+ * whose ids run to 300,000 and 2,500,000 bytes, in a file long enough to be
+ * read in parts. In file order, on 1, 2 and 3 threads, spooled in memory or in
  * files, the lines are those of --sort rank (written line by line, another
  * way), put back in file order, and the ids come in the file's order.
  */
@@ -870,7 +870,7 @@ static void test_long_lines(void **state)
 	assert_non_null(fp = fopen(data, "w"));
 	fprintf(fp, "lead,visits,industry,won\n");
 	for (int i = 0; i < n; i++) {
-		int len = i % 5 == 2 ? 700000 : i % 5 == 4 ? 300000 : 0;
+		int len = i == 7 || i == 22 ? 2500000 : i % 5 == 4 ? 300000 : 0;
 
 		fprintf(fp, "L%d", i);
 		for (int k = 0; k < len; k++)

@@ -1594,10 +1594,12 @@ static int spool_copy(struct spool *sp, uint64_t n, FILE *fp, const char *data)
  * after line.
  */
 
-/* A piece: at most this many bytes of spooled lines (one more line when
- * a single line is longer), and at most this many lines. */
-#define PIECE_BYTES (256u << 10)
-#define PIECE_LINES 8192
+/* A step reads back this many bytes of spooled lines, cut into one piece
+ * a thread (one more line when a single line is longer), each of at most
+ * PIECE_LINES lines: with its buffers about 3.5 times that in memory,
+ * whatever the threads; fewer, larger steps wait less for each other. */
+#define STEP_BYTES (2u << 20)
+#define PIECE_LINES 16384
 #define MAX_PIECES 8
 
 struct piece {
@@ -1702,6 +1704,7 @@ static int writer_step(struct writer *wr, unsigned threads)
 static size_t writer_cut(struct writer *wr, struct pending *p, size_t have, uint64_t left,
                          size_t want, uint64_t first, uint64_t base)
 {
+	size_t piece_bytes = STEP_BYTES / want;
 	const char *s = p->mem.p + p->at;
 	size_t taken = 0, used = 0;
 
@@ -1714,7 +1717,7 @@ static size_t writer_cut(struct writer *wr, struct pending *p, size_t have, uint
 		pc->first = first + taken;
 		pc->base = base;
 		pc->ext = p->ext;
-		while (left > 0 && pc->n < PIECE_LINES && (pc->n == 0 || pc->bytes < PIECE_BYTES) &&
+		while (left > 0 && pc->n < PIECE_LINES && (pc->n == 0 || pc->bytes < piece_bytes) &&
 		       (len = line_size(p, s + used, have - used)) != 0) {
 			pc->bytes += len;
 			pc->n++;
@@ -1759,10 +1762,10 @@ static int write_in_order(const struct fl_model *m, const struct fl_score_opts *
 		if ((r = pending_rewind(p)) != 0)
 			break;
 		while (left > 0 && r == 0) {
-			size_t have, got;
+			size_t have = 0, got;
 
-			/* Room for every thread's piece, or the longer line. */
-			if ((r = pending_more(p, (size_t)threads * PIECE_BYTES, &have)) != 0)
+			/* A step's bytes, or the longer line below. */
+			if ((r = pending_more(p, STEP_BYTES, &have)) != 0)
 				break;
 			got = writer_cut(wr, p, have, left, threads, first, base);
 			if (got == 0) {
