@@ -1000,9 +1000,9 @@ int fl_ranker_ranks(const struct fl_ranker *r, uint64_t first, size_t n, uint64_
 		               "ranker: fl_ranker_ranks needs a successful fl_ranker_finish first");
 	if (first > r->n || n > r->n - first)
 		return fl_fail(FL_ERR_INVALID,
-		               "ranker: rows %" PRIu64 " to %" PRIu64 " are out of range (%" PRIu64
+		               "ranker: %zu ranks from row %" PRIu64 " are out of range (%" PRIu64
 		               " rows)",
-		               first, first + n, r->n);
+		               n, first, r->n);
 	if (r->ranks != NULL) {
 		if (n > 0)
 			memcpy(rank, r->ranks + first, n * sizeof(*rank));
