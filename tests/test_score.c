@@ -317,6 +317,112 @@ static void test_reason_fields(void **state)
 	fl_model_free(m);
 }
 
+/*
+ * The three reasons of each lead against a choice made here by sorting:
+ * 20 features, each one column, standardised as it is (centre 0, scale 1,
+ * baseline 0), so feature k contributes w_k v_k; small integer values and
+ * weights give many equal contributions (the earlier feature first) and
+ * leads with fewer than three positive ones. 2,000 leads, one after
+ * another, as the scorer meets them.
+ */
+static void test_reasons_sorted(void **state)
+{
+	struct fixture *fx = *state;
+	enum { NF = 20, NL = 2000 };
+	static const double w[NF] = {1, 0.5, 1, 2, 1, 0.5, 1, 1, 2, 0.25,
+	                             1, 1,   3, 1, 1, 0.5, 2, 1, 1, 1};
+	struct fl_schema *sch = NULL;
+	struct fl_model *m = NULL;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], json[4096], *text, *line;
+	int v[NL][NF];
+	size_t at = 0;
+	FILE *fp;
+	unsigned seed = 12345;
+
+	at += (size_t)snprintf(json + at, sizeof(json) - at,
+	                       "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", "
+	                       "\"positive\": \"yes\", \"negative\": \"no\"}, \"features\": [");
+	for (int k = 0; k < NF; k++)
+		at += (size_t)snprintf(json + at, sizeof(json) - at,
+		                       "%s{\"name\": \"f%d\", \"type\": \"numeric\"}",
+		                       k ? ", " : "", k + 1);
+	snprintf(json + at, sizeof(json) - at, "]}");
+	if (fl_schema_parse(json, strlen(json), "sorted", &sch) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(sch->dim, NF + 1);
+	if (fl_model_new(sch, &m) != 0)
+		fail_msg("%s", fl_errmsg());
+	fl_schema_free(sch);
+	for (int k = 0; k < NF; k++) {
+		m->w[k + 1] = w[k];
+		m->scaler->center[k + 1] = 0;
+		m->scaler->scale[k + 1] = 1;
+		m->scaler->baseline[k + 1] = 0;
+	}
+	path_in(fx, "sorted.csv", data);
+	path_in(fx, "scored.csv", out);
+	assert_non_null(fp = fopen(data, "w"));
+	for (int k = 0; k < NF; k++)
+		fprintf(fp, "f%d,", k + 1);
+	fprintf(fp, "won\n");
+	for (int i = 0; i < NL; i++) {
+		for (int k = 0; k < NF; k++) {
+			seed = seed * 1103515245u + 12345u;
+			/* -5 .. 5, and every tenth lead mostly negative. */
+			v[i][k] = (int)(seed >> 16) % 11 - 5 - (i % 10 == 9 ? 4 : 0);
+			fprintf(fp, "%d,", v[i][k]);
+		}
+		fprintf(fp, "no\n");
+	}
+	assert_int_equal(fclose(fp), 0);
+	default_opts(&o, data, out);
+	o.n_reasons = 3;
+	o.threads = 1;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	text = slurp(out);
+	line = strtok(text, "\n");
+	assert_string_equal(line, "row,score,rank,decile,reason_1,contribution_1,reason_2,"
+	                          "contribution_2,reason_3,contribution_3");
+	for (int i = 0; i < NL; i++) {
+		char want[256], *p;
+		int used[NF] = {0}, n = 0;
+
+		assert_non_null(line = strtok(NULL, "\n"));
+		/* Past the row, score, rank and decile. */
+		p = line;
+		for (int f = 0; f < 4; f++) {
+			p = strchr(p, ',');
+			assert_non_null(p);
+			p++;
+		}
+		want[0] = '\0';
+		for (int r = 0; r < 3; r++) {
+			int best = -1;
+
+			for (int k = 0; k < NF; k++)
+				if (!used[k] && w[k] * v[i][k] > 0 &&
+				    (best < 0 || w[k] * v[i][k] > w[best] * v[i][best]))
+					best = k;
+			if (best < 0) {
+				snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s,",
+				         r ? "," : "");
+				continue;
+			}
+			used[best] = 1;
+			n++;
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%sf%d=%d,%.4f",
+			         r ? "," : "", best + 1, v[i][best], w[best] * v[i][best]);
+		}
+		if (strcmp(p, want) != 0)
+			fail_msg("lead %d (%d reasons): \"%s\", want \"%s\"", i, n, p, want);
+	}
+	free(text);
+	fl_model_free(m);
+}
+
 /* The same, with no reason codes, and with more reason slots than features. */
 static void test_reason_count(void **state)
 {
@@ -1356,6 +1462,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reason_fields, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reasons_sorted, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_identical, setup, teardown),
