@@ -148,7 +148,8 @@ echo "  --threads 2: $(printf %.0f "$t2rate") leads/s by wall (target >= 1,000,0
 # On a loaded machine the wall clock says how much of the cores the run got,
 # not what the code does: the CPU seconds do. With two threads reading two
 # halves of the file, the rate on two free cores is at most twice the leads
-# per CPU-second: the second phase (ranks into the lines) is serial.
+# per CPU-second, less what stays serial (the ranker's sort and walk, the
+# output's fsync).
 cps1=$(calc "$rows / ${C[t1]}")
 cps2=$(calc "$rows / ${C[t2]}")
 echo "  leads per CPU-second: --threads 1 $(printf %.0f "$cps1"), --threads 2 $(printf %.0f "$cps2")" \

@@ -432,6 +432,31 @@ static void check_against_naive(const struct dataset *d, size_t mem, uint64_t to
 		assert_int_equal(fl_ranker_rank(r, i, &rank, NULL), 0);
 		assert_int_equal(rank, d->rank[i]);
 	}
+	/* Blocks of ranks (fl_ranker_ranks()): the whole range, a block from
+	 * the middle, an empty one at the end; beyond the end, refused. */
+	{
+		uint64_t *blk = malloc(d->n * sizeof(*blk));
+		size_t mid = d->n / 3, len = d->n / 2;
+
+		assert_non_null(blk);
+		assert_int_equal(fl_ranker_ranks(r, 0, d->n, blk), 0);
+		for (size_t i = 0; i < d->n; i++)
+			assert_int_equal(blk[i], d->rank[i]);
+		assert_int_equal(fl_ranker_ranks(r, mid, len, blk), 0);
+		for (size_t i = 0; i < len; i++)
+			assert_int_equal(blk[i], d->rank[mid + i]);
+		assert_int_equal(fl_ranker_ranks(r, d->n, 0, blk), 0);
+		assert_int_equal(fl_ranker_ranks(r, d->n - 1, 2, blk), FL_ERR_INVALID);
+		{
+			char want[128];
+
+			snprintf(want, sizeof(want),
+			         "ranker: 2 ranks from row %zu are out of range (%zu rows)",
+			         d->n - 1, d->n);
+			assert_string_equal(fl_errmsg(), want);
+		}
+		free(blk);
+	}
 	assert_int_equal(ev.rows, d->n);
 	assert_int_equal(ev.positives, d->positives);
 	assert_near(ev.auc, d->auc, EPS);

@@ -248,6 +248,181 @@ static void test_scored_file(void **state)
 	assert_int_equal(rep.ev.positives, 0);
 }
 
+/*
+ * Reason texts as CSV fields: an unseen value with a comma or a quote makes
+ * the field quoted, a value is cut to 80 bytes, and a text of more than 191
+ * bytes (a 120-byte feature name) is cut there. All these leads have z =
+ * -0.2 (tied: ranks in input order, deciles 1, 4, 7 of 3).
+ */
+static void test_reason_fields(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], a90[91], a80[81], a61[62], name[121], schema[1024], text[2048];
+	const char *want[5];
+	char l1[256], l2[256], l3[512];
+	struct fl_model *m;
+
+	memset(a90, 'a', 90);
+	a90[90] = '\0';
+	memset(a80, 'a', 80);
+	a80[80] = '\0';
+	memset(a61, 'a', 61);
+	a61[61] = '\0';
+	memset(name, 'i', 120);
+	name[120] = '\0';
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "scored.csv", out);
+	snprintf(text, sizeof(text),
+	         "lead,visits,industry,won\nQ1,,\"fin,ance\",yes\nQ2,,\"x\"\"y\",no\nQ3,,%s,no\n",
+	         a90);
+	write_file(data, text);
+	default_opts(&o, data, out);
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	snprintf(l3, sizeof(l3),
+	         "Q3,0.450166,3,7,visits=(missing),0.4000,industry=(unseen: %s),0.0800", a80);
+	want[0] = "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2";
+	want[1] = "Q1,0.450166,1,1,visits=(missing),0.4000,\"industry=(unseen: fin,ance)\",0.0800";
+	want[2] = "Q2,0.450166,2,4,visits=(missing),0.4000,\"industry=(unseen: x\"\"y)\",0.0800";
+	want[3] = l3;
+	want[4] = NULL;
+	assert_lines(out, want);
+
+	/* The industry named by 120 bytes: 120 + 10 + 80 + 1 bytes, cut to
+	 * 191. */
+	snprintf(schema, sizeof(schema),
+	         "{\"fedlead_schema\": 1,"
+	         " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	         " \"id\": \"lead\","
+	         " \"features\": ["
+	         "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+	         "  {\"name\": \"%s\", \"type\": \"categorical\", \"values\": [\"retail\", "
+	         "\"tech\"], \"other\": true}]}",
+	         name);
+	m = hand_model(schema);
+	snprintf(text, sizeof(text), "lead,visits,%s,won\nQ1,,%s,yes\nQ2,,tech,no\n", name, a90);
+	write_file(data, text);
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	/* Q2: tech, z = -1 + 0.5 + 1.2 = 0.7, sigmoid 0.6681878. */
+	snprintf(l1, sizeof(l1), "Q1,0.450166,2,6,visits=(missing),0.4000,%s=(unseen: %s,0.0800",
+	         name, a61);
+	snprintf(l2, sizeof(l2), "Q2,0.668188,1,1,%s=tech,0.9800,visits=(missing),0.4000", name);
+	want[1] = l1;
+	want[2] = l2;
+	want[3] = NULL;
+	assert_lines(out, want);
+	fl_model_free(m);
+}
+
+/*
+ * The three reasons of each lead against a choice made here by sorting:
+ * 20 features, each one column, standardised as it is (centre 0, scale 1,
+ * baseline 0), so feature k contributes w_k v_k; small integer values and
+ * weights give many equal contributions (the earlier feature first) and
+ * leads with fewer than three positive ones. 2,000 leads, one after
+ * another, as the scorer meets them.
+ */
+static void test_reasons_sorted(void **state)
+{
+	struct fixture *fx = *state;
+	enum { NF = 20, NL = 2000 };
+	static const double w[NF] = {1, 0.5, 1, 2, 1, 0.5, 1, 1, 2, 0.25,
+	                             1, 1,   3, 1, 1, 0.5, 2, 1, 1, 1};
+	struct fl_schema *sch = NULL;
+	struct fl_model *m = NULL;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], json[4096], *text, *line;
+	int v[NL][NF];
+	size_t at = 0;
+	FILE *fp;
+	unsigned seed = 12345;
+
+	at += (size_t)snprintf(json + at, sizeof(json) - at,
+	                       "{\"fedlead_schema\": 1, \"label\": {\"column\": \"won\", "
+	                       "\"positive\": \"yes\", \"negative\": \"no\"}, \"features\": [");
+	for (int k = 0; k < NF; k++)
+		at += (size_t)snprintf(json + at, sizeof(json) - at,
+		                       "%s{\"name\": \"f%d\", \"type\": \"numeric\"}",
+		                       k ? ", " : "", k + 1);
+	snprintf(json + at, sizeof(json) - at, "]}");
+	if (fl_schema_parse(json, strlen(json), "sorted", &sch) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(sch->dim, NF + 1);
+	if (fl_model_new(sch, &m) != 0)
+		fail_msg("%s", fl_errmsg());
+	fl_schema_free(sch);
+	for (int k = 0; k < NF; k++) {
+		m->w[k + 1] = w[k];
+		m->scaler->center[k + 1] = 0;
+		m->scaler->scale[k + 1] = 1;
+		m->scaler->baseline[k + 1] = 0;
+	}
+	path_in(fx, "sorted.csv", data);
+	path_in(fx, "scored.csv", out);
+	assert_non_null(fp = fopen(data, "w"));
+	for (int k = 0; k < NF; k++)
+		fprintf(fp, "f%d,", k + 1);
+	fprintf(fp, "won\n");
+	for (int i = 0; i < NL; i++) {
+		for (int k = 0; k < NF; k++) {
+			seed = seed * 1103515245u + 12345u;
+			/* -5 .. 5, and every tenth lead mostly negative. */
+			v[i][k] = (int)(seed >> 16) % 11 - 5 - (i % 10 == 9 ? 4 : 0);
+			fprintf(fp, "%d,", v[i][k]);
+		}
+		fprintf(fp, "no\n");
+	}
+	assert_int_equal(fclose(fp), 0);
+	default_opts(&o, data, out);
+	o.n_reasons = 3;
+	o.threads = 1;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	text = slurp(out);
+	line = strtok(text, "\n");
+	assert_string_equal(line, "row,score,rank,decile,reason_1,contribution_1,reason_2,"
+	                          "contribution_2,reason_3,contribution_3");
+	for (int i = 0; i < NL; i++) {
+		char want[256], *p;
+		int used[NF] = {0}, n = 0;
+
+		assert_non_null(line = strtok(NULL, "\n"));
+		/* Past the row, score, rank and decile. */
+		p = line;
+		for (int f = 0; f < 4; f++) {
+			p = strchr(p, ',');
+			assert_non_null(p);
+			p++;
+		}
+		want[0] = '\0';
+		for (int r = 0; r < 3; r++) {
+			int best = -1;
+
+			for (int k = 0; k < NF; k++)
+				if (!used[k] && w[k] * v[i][k] > 0 &&
+				    (best < 0 || w[k] * v[i][k] > w[best] * v[i][best]))
+					best = k;
+			if (best < 0) {
+				snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s,",
+				         r ? "," : "");
+				continue;
+			}
+			used[best] = 1;
+			n++;
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%sf%d=%d,%.4f",
+			         r ? "," : "", best + 1, v[i][best], w[best] * v[i][best]);
+		}
+		if (strcmp(p, want) != 0)
+			fail_msg("lead %d (%d reasons): \"%s\", want \"%s\"", i, n, p, want);
+	}
+	free(text);
+	fl_model_free(m);
+}
+
 /* The same, with no reason codes, and with more reason slots than features. */
 static void test_reason_count(void **state)
 {
@@ -767,6 +942,101 @@ static void test_threads_and_bounds_identical(void **state)
 	}
 }
 
+/* The rank (third field) of scored line l; no field before it is quoted. */
+static unsigned long line_rank(const char *l)
+{
+	const char *c = strchr(l, ',');
+
+	assert_non_null(c);
+	c = strchr(c + 1, ',');
+	assert_non_null(c);
+	return strtoul(c + 1, NULL, 10);
+}
+
+/*
+ * Lines longer than the second phase reads back at a time (2 MiB): leads
+ * whose ids run to 300,000 and 2,500,000 bytes, in a file long enough to be
+ * read in parts. In file order, on 1, 2 and 3 threads, spooled in memory or in
+ * files, the lines are those of --sort rank (written line by line, another
+ * way), put back in file order, and the ids come in the file's order.
+ */
+static void test_long_lines(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], by_rank[256], *ranked, **want;
+	size_t n_want = 0;
+	const int n = 30;
+	FILE *fp;
+
+	path_in(fx, "long.csv", data);
+	path_in(fx, "out.csv", out);
+	path_in(fx, "by_rank.csv", by_rank);
+	assert_non_null(fp = fopen(data, "w"));
+	fprintf(fp, "lead,visits,industry,won\n");
+	for (int i = 0; i < n; i++) {
+		int len = i == 7 || i == 22 ? 2500000 : i % 5 == 4 ? 300000 : 0;
+
+		fprintf(fp, "L%d", i);
+		for (int k = 0; k < len; k++)
+			fputc('x', fp);
+		fprintf(fp, ",%d,%s,%s\n", (i * 7) % 13, i % 2 ? "tech" : "retail",
+		        i % 3 == 0 ? "yes" : "no");
+	}
+	assert_int_equal(fclose(fp), 0);
+	default_opts(&o, data, by_rank);
+	o.n_reasons = 3;
+	o.reasons = FL_REASONS_BOTH;
+	o.sort_rank = 1;
+	o.threads = 1;
+	if (fl_score_file(fx->m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.load.rows, n);
+	/* Line r of the ranked file (after the header) has rank r. */
+	ranked = slurp(by_rank);
+	assert_non_null(want = calloc((size_t)n + 1, sizeof(*want)));
+	for (char *l = strtok(ranked, "\n"); l != NULL; l = strtok(NULL, "\n"))
+		want[n_want++] = l;
+	assert_int_equal(n_want, (size_t)n + 1);
+	o.sort_rank = 0;
+	o.out = out;
+	for (int t = 1; t <= 4; t++) {
+		char *got, *l;
+		int i = 0;
+
+		o.threads = t < 4 ? (unsigned)t : 2;
+		if (t == 4) {
+			o.spool_bytes = 1;
+			o.mem_records = 4;
+			o.tmpdir = fx->dir;
+		}
+		if (fl_score_file(fx->m, &o, &rep) != 0)
+			fail_msg("%s", fl_errmsg());
+		got = slurp(out);
+		l = strtok(got, "\n");
+		assert_non_null(l);
+		assert_string_equal(l, want[0]);
+		for (l = strtok(NULL, "\n"); l != NULL; l = strtok(NULL, "\n"), i++) {
+			char id[16];
+			unsigned long r = line_rank(l);
+
+			snprintf(id, sizeof(id), "L%d", i);
+			assert_true(i < n);
+			assert_true(strncmp(l, id, strlen(id)) == 0 &&
+			            (l[strlen(id)] == 'x' || l[strlen(id)] == ','));
+			assert_true(r >= 1 && r <= (unsigned long)n);
+			if (strcmp(l, want[r]) != 0)
+				fail_msg("%d threads%s: line %d differs from rank %lu's", o.threads,
+				         o.spool_bytes ? ", spilled" : "", i, r);
+		}
+		assert_int_equal(i, n);
+		free(got);
+	}
+	free(want);
+	free(ranked);
+}
+
 /* A bad row deep in the file, read on whichever thread reads its batch,
  * fails the run with the reader's exact message, and no output appears. */
 static void test_bad_row_late(void **state)
@@ -1191,6 +1461,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_row_numbers, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reason_fields, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reasons_sorted, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_identical, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_bad_row, setup, teardown),

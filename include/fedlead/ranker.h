@@ -32,6 +32,12 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev);
  * input order. Fastest when called with i = 0, 1, 2, ...
  */
 int fl_ranker_rank(struct fl_ranker *r, uint64_t i, uint64_t *rank, int *decile);
+/*
+ * After finish: the ranks of rows first .. first + n - 1 into rank[], in
+ * input order. Unlike fl_ranker_rank() it changes nothing in r, so
+ * several threads may call it at once (each with its own rank[]).
+ */
+int fl_ranker_ranks(const struct fl_ranker *r, uint64_t first, size_t n, uint64_t *rank);
 void fl_ranker_free(struct fl_ranker *r);
 /*
  * A new unlinked temporary file in the ranker's directory (*fd, read and

@@ -658,11 +658,18 @@ int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, d
 	 * (fl_csv_want_numbers()): encode_numeric()'s result without its
 	 * tests, which such a value passes; the others as below. */
 	if (b->all_simple && rec->num != NULL) {
-		for (size_t i = 0; i < s->n_features; i++) {
-			const struct binding *fb = &b->feat[i];
+		/* In locals: the stores into x cannot change them, so they are
+		 * not loaded again for every feature. */
+		const struct binding *feat = b->feat;
+		const double *num = rec->num;
+		const unsigned char *ok = rec->num_ok;
+		size_t n = s->n_features;
 
-			if (rec->num_ok[fb->col])
-				put_simple(fb, rec->num[fb->col], x);
+		for (size_t i = 0; i < n; i++) {
+			const struct binding *fb = &feat[i];
+
+			if (ok[fb->col])
+				put_simple(fb, num[fb->col], x);
 			else if ((r = encode_numeric(b, &s->features[i], fb, rec, x + fb->at)) != 0)
 				return r;
 		}

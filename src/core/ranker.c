@@ -993,6 +993,24 @@ int fl_ranker_rank(struct fl_ranker *r, uint64_t i, uint64_t *rank, int *decile)
 	return 0;
 }
 
+int fl_ranker_ranks(const struct fl_ranker *r, uint64_t first, size_t n, uint64_t *rank)
+{
+	if (r->state != ST_DONE)
+		return fl_fail(FL_ERR_INVALID,
+		               "ranker: fl_ranker_ranks needs a successful fl_ranker_finish first");
+	if (first > r->n || n > r->n - first)
+		return fl_fail(FL_ERR_INVALID,
+		               "ranker: %zu ranks from row %" PRIu64 " are out of range (%" PRIu64
+		               " rows)",
+		               n, first, r->n);
+	if (r->ranks != NULL) {
+		if (n > 0)
+			memcpy(rank, r->ranks + first, n * sizeof(*rank));
+		return 0;
+	}
+	return pread_all(r, r->fd_rank, rank, n * sizeof(*rank), first * sizeof(*rank));
+}
+
 void fl_ranker_free(struct fl_ranker *r)
 {
 	if (r == NULL)
