@@ -282,6 +282,88 @@ static void test_pass_matches_dense(void **state)
 	fl_schema_free(m);
 }
 
+/*
+ * The pass with a sampled Hessian (rowset.h): loss and gradient are the
+ * whole pass's bit for bit; in the dense layout the Hessian is the sum of
+ * each chunk's fl_linalg_logistic_sampled() (rows numbered from the
+ * chunk's first), scaled by the rows over the rows drawn, the same bits
+ * for 1, 2 and 3 threads; in the compact layout it is the whole Hessian.
+ */
+static void check_sampled(const struct fl_schema *s, const char *path, enum fl_rows_layout lay,
+                          size_t chunk_rows)
+{
+	struct fl_dataset *ds = load_data(s, path);
+	struct fl_rowset *rs = NULL;
+	struct fl_scaler *sc = NULL;
+	size_t d = s->dim, drawn = 0;
+	double *w = malloc(d * sizeof(double)), *g1 = malloc(d * sizeof(double)),
+	       *g2 = malloc(d * sizeof(double)), *h1 = malloc(d * d * sizeof(double)),
+	       *h2 = malloc(d * d * sizeof(double)), *h3 = malloc(d * d * sizeof(double)),
+	       *hw = calloc(d * d, sizeof(double));
+	double l1, l2, lc;
+	uint64_t rng = 5;
+
+	assert_true(w && g1 && g2 && h1 && h2 && h3 && hw);
+	assert_int_equal(fl_scaler_from_stats(s, ds->stats, &sc), 0);
+	assert_int_equal(fl_rowset_from_dataset(s, ds, lay, &rs), 0);
+	assert_int_equal(fl_rowset_standardize(rs, sc), 0);
+	fl_dataset_standardize(ds, sc);
+	for (size_t j = 0; j < d; j++)
+		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	rs->chunk_rows = chunk_rows;
+	assert_int_equal(fl_rowset_logistic(rs, NULL, w, 2, &l1, g1, h1), 0);
+	for (unsigned t = 1; t <= 3; t++) {
+		assert_int_equal(
+		        fl_rowset_logistic_sampled(rs, NULL, w, t, &l2, g2, t == 1 ? h2 : h3), 0);
+		assert_memory_equal(&l2, &l1, sizeof(l1));
+		assert_memory_equal(g2, g1, d * sizeof(double));
+		if (t > 1)
+			assert_memory_equal(h3, h2, d * d * sizeof(double));
+	}
+	if (lay == FL_ROWS_COMPACT) {
+		assert_memory_equal(h2, h1, d * d * sizeof(double));
+		goto out;
+	}
+	for (size_t r0 = 0; r0 < ds->n; r0 += chunk_rows) {
+		size_t m = ds->n - r0 < chunk_rows ? ds->n - r0 : chunk_rows, got;
+
+		fl_linalg_logistic_sampled(ds->X + r0 * d, m, d, ds->y + r0, NULL, w, r0,
+		                           FL_ROWSET_HESS_SAMPLE, &lc, g1, h3, &got);
+		for (size_t j = 0; j < d * d; j++)
+			hw[j] += h3[j];
+		drawn += got;
+	}
+	assert_true(drawn > 0 && drawn < ds->n);
+	for (size_t j = 0; j < d * d; j++)
+		hw[j] *= (double)ds->n / (double)drawn;
+	assert_true(rel_diff(h2, hw, d * d) <= 1e-13);
+	/* An estimate, not the whole sum. */
+	assert_true(rel_diff(h2, h1, d * d) > 1e-6);
+out:
+	fl_scaler_free(sc);
+	fl_rowset_free(rs);
+	fl_dataset_free(ds);
+	free(w);
+	free(g1);
+	free(g2);
+	free(h1);
+	free(h2);
+	free(h3);
+	free(hw);
+}
+
+static void test_pass_sampled(void **state)
+{
+	struct fl_schema *s = load_schema(COIL_SCHEMA);
+
+	(void)state;
+	/* Chunks of a multiple of the block's rows and not. */
+	check_sampled(s, COIL_DATA, FL_ROWS_DENSE, 1000);
+	check_sampled(s, COIL_DATA, FL_ROWS_DENSE, 4 * fl_linalg_block_rows(s->dim));
+	check_sampled(s, COIL_DATA, FL_ROWS_COMPACT, 1000);
+	fl_schema_free(s);
+}
+
 /* The same file through the dense and the compact rows: the same model. */
 static void check_train(const struct fl_schema *s, const char *path,
                         const struct fl_train_opts *base, double wtol)
@@ -687,6 +769,7 @@ int main(void)
 	        cmocka_unit_test(test_numeric_schema_is_dense),
 	        cmocka_unit_test(test_same_rows_and_stats),
 	        cmocka_unit_test(test_pass_matches_dense),
+	        cmocka_unit_test(test_pass_sampled),
 	        cmocka_unit_test(test_train_both_layouts),
 	        cmocka_unit_test(test_threads_bit_identical),
 	        cmocka_unit_test(test_spline_pairs),

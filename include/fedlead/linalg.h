@@ -24,6 +24,24 @@ double *fl_matrix_alloc(size_t n, size_t d);
 void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
                         const double *w, double *loss, double *grad, double *hess);
 
+/*
+ * fl_linalg_logistic() with the Hessian summed over a sample of the rows:
+ * X is cut into blocks of fl_linalg_block_rows(d) rows from its first
+ * row, and a block adds to the Hessian when fl_mix64() (splitmix.h) of
+ * its first row's number in the whole data (X's first row is number
+ * first) is 0 modulo every; every <= 1 takes every block. A caller that
+ * cuts the data into fixed pieces, each starting at a multiple of the
+ * block's rows or not, gets the same sample whatever runs the pieces.
+ * loss and grad are over all rows, bit for bit those of
+ * fl_linalg_logistic(), and so is hess with every <= 1; otherwise hess
+ * (may be NULL) is the sampled rows' sum, not scaled, and *hess_rows (may
+ * be NULL) gets their number.
+ */
+size_t fl_linalg_block_rows(size_t d);
+void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const double *y,
+                                const double *c, const double *w, size_t first, unsigned every,
+                                double *loss, double *grad, double *hess, size_t *hess_rows);
+
 /* z = X w (n doubles). */
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z);
 

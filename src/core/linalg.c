@@ -5,6 +5,7 @@
 #include "fedlead/linalg.h"
 
 #include "fedlead/error.h"
+#include "fedlead/splitmix.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -172,13 +173,46 @@ static void hess_rows_syr(const double *Xb, size_t rows, size_t d, const double 
 			           (blasint)d);
 }
 
-void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
-                        const double *w, double *loss, double *grad, double *hess)
+size_t fl_linalg_block_rows(size_t d)
+{
+	size_t block = d > 0 ? FL_BLOCK_BYTES / sizeof(double) / d : FL_BLOCK_MAX_ROWS;
+
+	if (block < 1)
+		block = 1;
+	return block > FL_BLOCK_MAX_ROWS ? FL_BLOCK_MAX_ROWS : block;
+}
+
+/* The rows of Xb scaled by sqrt(h_i), into dst (stride ld), for dsyrk. */
+static void scale_rows(const double *Xb, size_t rows, size_t d, const double *h, double *dst,
+                       size_t ld)
+{
+	for (size_t i = 0; i < rows; i++) {
+		/* Weights are non-negative, so h_i >= 0. */
+		double sq = sqrt(h[i]);
+		const double *src = Xb + i * d;
+
+		for (size_t j = 0; j < d; j++)
+			dst[i * ld + j] = sq * src[j];
+	}
+}
+
+/* Whether the block of rows starting at row `at` (counted from the first
+ * row of the whole data) adds to a Hessian sampled one block in `every`. */
+static int block_sampled(size_t at, unsigned every)
+{
+	return every <= 1 || fl_mix64((uint64_t)at) % every == 0;
+}
+
+/* fl_linalg_logistic(), and with every > 1 fl_linalg_logistic_sampled():
+ * first is the index of X's first row in the whole data. */
+static void logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
+                     const double *w, size_t first, unsigned every, double *loss, double *grad,
+                     double *hess, size_t *hess_rows)
 {
 	double z[FL_BLOCK_MAX_ROWS], r[FL_BLOCK_MAX_ROWS], h[FL_BLOCK_MAX_ROWS];
 	double *scaled = NULL, *Hp = NULL;
 	double sum = 0;
-	size_t block, cap = 0, pending = 0, ld = d;
+	size_t block, cap = 0, pending = 0, ld = d, used = 0;
 
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
@@ -186,11 +220,7 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 	if (d == 0 || n == 0)
 		goto out;
 
-	block = FL_BLOCK_BYTES / sizeof(double) / d;
-	if (block < 1)
-		block = 1;
-	if (block > FL_BLOCK_MAX_ROWS)
-		block = FL_BLOCK_MAX_ROWS;
+	block = fl_linalg_block_rows(d);
 	if (block > n)
 		block = n;
 	if (hess != NULL) {
@@ -229,6 +259,8 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 		size_t lines = next_rows * d * sizeof(double) / 64, per = lines / rows + 1,
 		       done = 0;
 
+		int hb = hess != NULL && block_sampled(first + start, every);
+
 		cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)d, 1.0, Xb,
 		            (blasint)d, w, 1, 0.0, z, 1);
 		for (size_t i = 0; i < rows; i++) {
@@ -246,28 +278,20 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 			sum += ci * ((zi > 0 ? zi : 0) - yi * zi + log1p(e));
 			r[i] = ci * (s - yi);
 			/* s(1-s) without the cancellation in 1-s near s=1. */
-			if (hess != NULL)
+			if (hb)
 				h[i] = ci * (e / ((1.0 + e) * (1.0 + e)));
 		}
 		cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)d, 1.0, Xb,
 		            (blasint)d, r, 1, 1.0, grad, 1);
-		if (hess == NULL)
-			continue;
-		if (scaled == NULL) {
-			hess_rows_syr(Xb, rows, d, h, hess);
-			continue;
+		if (hb) {
+			used += rows;
+			if (scaled == NULL)
+				hess_rows_syr(Xb, rows, d, h, hess);
+			else
+				scale_rows(Xb, rows, d, h, scaled + pending * ld, ld);
+			pending += scaled != NULL ? rows : 0;
 		}
-		for (size_t i = 0; i < rows; i++) {
-			/* Weights are non-negative, so h_i >= 0. */
-			double sq = sqrt(h[i]);
-			const double *src = Xb + i * d;
-			double *dst = scaled + (pending + i) * ld;
-
-			for (size_t j = 0; j < d; j++)
-				dst[j] = sq * src[j];
-		}
-		pending += rows;
-		if (pending + block > cap || start + rows == n) {
+		if (pending > 0 && (pending + block > cap || start + rows == n)) {
 #ifdef FL_SYRK_AVX512
 			if (Hp != NULL)
 				syrk_avx512(scaled, pending, ld, Hp);
@@ -292,6 +316,21 @@ out:
 	free(scaled);
 	free(Hp);
 	*loss = sum;
+	if (hess_rows != NULL)
+		*hess_rows = used;
+}
+
+void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
+                        const double *w, double *loss, double *grad, double *hess)
+{
+	logistic(X, n, d, y, c, w, 0, 1, loss, grad, hess, NULL);
+}
+
+void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const double *y,
+                                const double *c, const double *w, size_t first, unsigned every,
+                                double *loss, double *grad, double *hess, size_t *hess_rows)
+{
+	logistic(X, n, d, y, c, w, first, every, loss, grad, hess, hess_rows);
 }
 
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z)

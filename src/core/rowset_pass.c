@@ -67,18 +67,19 @@ static int compact(const struct fl_rowset *rs)
 /* One chunk's partial sums. */
 struct partial {
 	double loss;
-	double *grad;   /* d + 1 (compact: the padding column last) */
-	double *hess;   /* dense: d * d; compact: (d + 1)^2, upper triangle */
-	double *gd;     /* compact: nd, the dense columns' gradient */
-	double *hdd;    /* compact: nd * nd, dense x dense (upper, dsyrk) */
-	double *B;      /* compact: (d + 1) * nd, group column x dense column */
-	double *scaled; /* compact: SUB_ROWS * nd */
-	double *xs;     /* splines: SUB_ROWS * nde, the widened dense rows */
-	uint32_t *wpos; /* splines: SUB_ROWS * ns, each window's first widened column */
-	double *hp;     /* compact: PAIR_ROWS, h of a block of rows for group_pairs() */
-	uint32_t *kt;   /* compact: nk * PAIR_ROWS, the block's slots by group */
-	uint32_t *set;  /* compact: nk * PAIR_ROWS, a sparse group's rows that set a column */
-	size_t *nset;   /* compact: nk, their count (ALL_ROWS: walk every row) */
+	size_t hess_rows; /* dense, sampled Hessian: the rows it summed */
+	double *grad;     /* d + 1 (compact: the padding column last) */
+	double *hess;     /* dense: d * d; compact: (d + 1)^2, upper triangle */
+	double *gd;       /* compact: nd, the dense columns' gradient */
+	double *hdd;      /* compact: nd * nd, dense x dense (upper, dsyrk) */
+	double *B;        /* compact: (d + 1) * nd, group column x dense column */
+	double *scaled;   /* compact: SUB_ROWS * nd */
+	double *xs;       /* splines: SUB_ROWS * nde, the widened dense rows */
+	uint32_t *wpos;   /* splines: SUB_ROWS * ns, each window's first widened column */
+	double *hp;       /* compact: PAIR_ROWS, h of a block of rows for group_pairs() */
+	uint32_t *kt;     /* compact: nk * PAIR_ROWS, the block's slots by group */
+	uint32_t *set;    /* compact: nk * PAIR_ROWS, a sparse group's rows that set a column */
+	size_t *nset;     /* compact: nk, their count (ALL_ROWS: walk every row) */
 };
 
 struct pass {
@@ -89,6 +90,7 @@ struct pass {
 	size_t nde;      /* dense columns and spline blocks' columns */
 	uint32_t *dcole; /* nde: their columns (the dense ones first) */
 	int hess;
+	unsigned every; /* dense: the Hessian from one block of rows in every */
 	size_t chunk_rows, wave_first;
 	struct partial *p; /* one per chunk of the current wave */
 };
@@ -534,9 +536,9 @@ static void dense_chunk(const struct pass *ps, size_t r0, size_t n, struct parti
 {
 	const struct fl_rowset *rs = ps->rs;
 
-	fl_linalg_logistic(rs->X + r0 * rs->nd, n, rs->d, rs->y + r0,
-	                   ps->c != NULL ? ps->c + r0 : NULL, ps->w, &p->loss, p->grad,
-	                   ps->hess ? p->hess : NULL);
+	fl_linalg_logistic_sampled(rs->X + r0 * rs->nd, n, rs->d, rs->y + r0,
+	                           ps->c != NULL ? ps->c + r0 : NULL, ps->w, r0, ps->every,
+	                           &p->loss, p->grad, ps->hess ? p->hess : NULL, &p->hess_rows);
 }
 
 static void run_chunk(void *arg, size_t c)
@@ -587,14 +589,18 @@ static void add_compact(const struct pass *ps, const struct partial *p, double *
 			hess[j * d + l] += p->hess[j * de + l];
 }
 
-int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double *w,
-                       unsigned threads, double *loss, double *grad, double *hess)
+/* fl_rowset_logistic(), and with every > 1 (dense rows only) the sampled
+ * Hessian's unscaled sum, its rows' number in *hess_rows. */
+static int logistic_pass(const struct fl_rowset *rs, const double *c, const double *w,
+                         unsigned threads, unsigned every, double *loss, double *grad, double *hess,
+                         size_t *hess_rows)
 {
-	struct pass ps = {.rs = rs, .c = c, .w = w, .hess = hess != NULL};
+	struct pass ps = {.rs = rs, .c = c, .w = w, .hess = hess != NULL, .every = every};
 	size_t d = rs->d, n_chunks, wave, allocated = 0;
 	int r = FL_ERR_NOMEM;
 
 	*loss = 0;
+	*hess_rows = 0;
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
 		memset(hess, 0, d * d * sizeof(*hess));
@@ -652,6 +658,7 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 			const struct partial *p = &ps.p[k];
 
 			*loss += p->loss;
+			*hess_rows += p->hess_rows;
 			if (compact(rs)) {
 				add_compact(&ps, p, grad, hess);
 				continue;
@@ -682,6 +689,33 @@ out:
 	free(ps.wd);
 	free(ps.dcole);
 	return r;
+}
+
+int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double *w,
+                       unsigned threads, double *loss, double *grad, double *hess)
+{
+	size_t rows;
+
+	return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, &rows);
+}
+
+int fl_rowset_logistic_sampled(const struct fl_rowset *rs, const double *c, const double *w,
+                               unsigned threads, double *loss, double *grad, double *hess)
+{
+	unsigned every = compact(rs) || hess == NULL ? 1 : FL_ROWSET_HESS_SAMPLE;
+	size_t rows;
+	int r;
+
+	if ((r = logistic_pass(rs, c, w, threads, every, loss, grad, hess, &rows)) != 0 ||
+	    every == 1)
+		return r;
+	/* No block drawn (only possible for a few blocks of rows): the full sum. */
+	if (rows == 0)
+		return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, &rows);
+	/* The sum over every row, estimated. */
+	for (size_t j = 0; j < rs->d * rs->d; j++)
+		hess[j] *= (double)rs->n / (double)rows;
+	return 0;
 }
 
 void fl_rowset_scores(const struct fl_rowset *rs, const double *w, double *z)

@@ -87,6 +87,28 @@ static int eval_rows(void *arg, const double *w, double *loss, double *grad, dou
 	return fl_rowset_logistic(fe->rows, fe->c, w, fe->threads, loss, grad, hess);
 }
 
+static int eval_rows_sampled(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	const struct fit_eval *fe = arg;
+
+	return fl_rowset_logistic_sampled(fe->rows, fe->c, w, fe->threads, loss, grad, hess);
+}
+
+/*
+ * Whether Newton's first steps take their Hessian from a sample of the
+ * rows (logreg.h, fl_solver_opts.hess_sample): dense rows only (a compact
+ * row's Hessian costs its few pairs, not d^2), at least SAMPLE_MIN_ROWS of
+ * them, and at least SAMPLE_ROWS_PER_COEF sampled rows per coefficient, so
+ * that the sample's Hessian is within about 1 % of the whole one.
+ */
+#define SAMPLE_MIN_ROWS 200000
+#define SAMPLE_ROWS_PER_COEF 500
+static int hess_sample_pays(const struct fl_rowset *rs)
+{
+	return rs->nk == 0 && rs->ns == 0 && rs->n >= SAMPLE_MIN_ROWS &&
+	       rs->n / FL_ROWSET_HESS_SAMPLE >= SAMPLE_ROWS_PER_COEF * rs->d;
+}
+
 static void progress_rows(void *arg, const struct fl_solver_status *st)
 {
 	track(((struct fit_eval *)arg)->t, st);
@@ -173,9 +195,11 @@ static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *
 		        .bounds = b,
 		        .hess0 = wh != NULL && isfinite(wh->dz) ? wh->H : NULL,
 		        .hess0_dz = wh != NULL && isfinite(wh->dz) ? wh->dz : 0,
+		        .hess_sample = hess_sample_pays(std),
 		};
 		struct fit_eval fe = {std, c, threads_of(opts), t};
 		struct fl_solver_driver drv = {.eval = eval_rows,
+		                               .eval_sampled = eval_rows_sampled,
 		                               .arg = &fe,
 		                               .keep = wh != NULL ? wh->H : NULL,
 		                               .keep_dz = wh != NULL ? &wh->dz : NULL};
