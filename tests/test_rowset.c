@@ -328,7 +328,7 @@ static void check_sampled(const struct fl_schema *s, const char *path, enum fl_r
 		size_t m = ds->n - r0 < chunk_rows ? ds->n - r0 : chunk_rows, got;
 
 		fl_linalg_logistic_sampled(ds->X + r0 * d, m, d, ds->y + r0, NULL, w, r0,
-		                           FL_ROWSET_HESS_SAMPLE, &lc, g1, h3, &got);
+		                           FL_HESS_SAMPLE_EVERY, &lc, g1, h3, &got);
 		for (size_t j = 0; j < d * d; j++)
 			hw[j] += h3[j];
 		drawn += got;

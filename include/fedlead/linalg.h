@@ -42,6 +42,15 @@ void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const doubl
                                 const double *c, const double *w, size_t first, unsigned every,
                                 double *loss, double *grad, double *hess, size_t *hess_rows);
 
+/*
+ * Newton's sampled Hessians (logreg.h, fl_solver_opts.hess_sample) take one
+ * block of rows in FL_HESS_SAMPLE_EVERY. fl_hess_sample_pays() says whether
+ * they pay for n dense rows of d columns: at least 200,000 rows, and at
+ * least 500 sampled rows per coefficient, so that the sample's Hessian is
+ * within about 1 % of the whole one.
+ */
+#define FL_HESS_SAMPLE_EVERY 8u
+int fl_hess_sample_pays(size_t n, size_t d);
 /* z = X w (n doubles). */
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z);
 

@@ -175,14 +175,13 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
  * fl_rowset_logistic() with the Hessian estimated from a fixed sample of
  * the rows, for Newton's first steps on many rows (logreg.h,
  * fl_solver_opts.hess_sample): in the dense layout, one block of rows
- * (fl_linalg_logistic_sampled()) in FL_ROWSET_HESS_SAMPLE, drawn by a hash
+ * (fl_linalg_logistic_sampled()) in FL_HESS_SAMPLE_EVERY, drawn by a hash
  * of its first row's number, their sum scaled by n over the rows drawn.
  * loss and grad are those of fl_rowset_logistic() bit for bit, and so is
  * everything in the compact layout (whose Hessian costs no d^2 a row) or
  * without hess. The sample depends on the rows and the chunking only, so
  * the result is the same for every thread count.
  */
-#define FL_ROWSET_HESS_SAMPLE 8u
 int fl_rowset_logistic_sampled(const struct fl_rowset *rs, const double *c, const double *w,
                                unsigned threads, double *loss, double *grad, double *hess);
 

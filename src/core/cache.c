@@ -730,6 +730,7 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
 /* One chunk of a pass: its sums, its own window and scratch. */
 struct cache_chunk {
 	double loss;
+	size_t hess_rows;    /* the rows of a sampled Hessian */
 	double *grad, *hess; /* the chunk's sums */
 	double *g, *h, *cw;  /* scratch for the windows after the first */
 	struct stream st;
@@ -742,7 +743,8 @@ struct cache_pass {
 	double pos_weight;
 	const double *w;
 	int hess;
-	size_t first; /* chunk of the wave's first slot */
+	unsigned every; /* the Hessian from one block of rows in every */
+	size_t first;   /* chunk of the wave's first slot */
 	struct cache_chunk *k;
 };
 
@@ -762,18 +764,22 @@ static void cache_chunk_run(void *arg, size_t slot)
 	k->st.rows = 0;
 	k->st.end = c->n - r0 < FL_CACHE_CHUNK_ROWS ? c->n : r0 + FL_CACHE_CHUNK_ROWS;
 	k->loss = 0;
+	k->hess_rows = 0;
 	k->r = 0;
 	while ((r = stream_next(&k->st)) == 1) {
 		int first = k->st.r0 == r0;
+		size_t hr;
 
 		if (k->cw != NULL)
 			for (size_t i = 0; i < k->st.rows; i++)
 				k->cw[i] = k->st.y[i] > 0.5 ? cp->pos_weight : 1.0;
-		fl_linalg_logistic(k->st.X, k->st.rows, d, k->st.y, k->cw, cp->w, &l,
-		                   first ? k->grad : k->g,
-		                   !cp->hess ? NULL
-		                   : first   ? k->hess
-		                             : k->h);
+		fl_linalg_logistic_sampled(k->st.X, k->st.rows, d, k->st.y, k->cw, cp->w, k->st.r0,
+		                           cp->every, &l, first ? k->grad : k->g,
+		                           !cp->hess ? NULL
+		                           : first   ? k->hess
+		                                     : k->h,
+		                           &hr);
+		k->hess_rows += hr;
 		if (first) {
 			k->loss = l;
 			continue;
@@ -801,14 +807,18 @@ static void cache_chunk_free(struct cache_chunk *k)
 	free(k->cw);
 }
 
-int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsigned threads,
-                              const double *w, double *loss, double *grad, double *hess)
+/* fl_cache_logistic_threads(), and with every > 1 the sampled Hessian's
+ * unscaled sum, its rows' number in *hess_rows. */
+static int cache_pass_run(const struct fl_cache *c, double pos_weight, unsigned threads,
+                          unsigned every, const double *w, double *loss, double *grad, double *hess,
+                          size_t *hess_rows)
 {
-	struct cache_pass cp = {c, pos_weight, w, hess != NULL, 0, NULL};
+	struct cache_pass cp = {c, pos_weight, w, hess != NULL, every, 0, NULL};
 	size_t d = c->dim, n_chunks = fl_parallel_chunks(c->n, FL_CACHE_CHUNK_ROWS), wave, made = 0;
 	int r = FL_ERR_NOMEM;
 
 	*loss = 0;
+	*hess_rows = 0;
 	if (!(pos_weight > 0) || !isfinite(pos_weight))
 		return fl_fail(FL_ERR_INVALID, "cache: class weight %g must be positive",
 		               pos_weight);
@@ -853,6 +863,7 @@ int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsig
 				goto out;
 			}
 			*loss += k->loss;
+			*hess_rows += k->hess_rows;
 			for (size_t j = 0; j < d; j++)
 				grad[j] += k->grad[j];
 			if (hess != NULL)
@@ -869,6 +880,32 @@ out:
 		cache_chunk_free(&cp.k[i]);
 	free(cp.k);
 	return r;
+}
+
+int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsigned threads,
+                              const double *w, double *loss, double *grad, double *hess)
+{
+	size_t rows;
+
+	return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, &rows);
+}
+
+int fl_cache_logistic_sampled(const struct fl_cache *c, double pos_weight, unsigned threads,
+                              const double *w, double *loss, double *grad, double *hess)
+{
+	unsigned every = hess != NULL ? FL_HESS_SAMPLE_EVERY : 1;
+	size_t rows;
+	int r;
+
+	if ((r = cache_pass_run(c, pos_weight, threads, every, w, loss, grad, hess, &rows)) != 0 ||
+	    every == 1)
+		return r;
+	/* No block drawn (only possible for a few blocks of rows): the full sum. */
+	if (rows == 0)
+		return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, &rows);
+	for (size_t j = 0; j < c->dim * c->dim; j++)
+		hess[j] *= (double)c->n / (double)rows;
+	return 0;
 }
 
 int fl_cache_scores(const struct fl_cache *c, const double *w,
@@ -966,6 +1003,15 @@ static int cache_eval(void *arg, const double *w, double *loss, double *grad, do
 	                                 w, loss, grad, hess);
 }
 
+static int cache_eval_sampled(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	const struct cache_run *cr = arg;
+
+	return fl_cache_logistic_sampled(cr->c, cr->o->pos_weight,
+	                                 cr->o->threads > 0 ? cr->o->threads : fl_threads_default(),
+	                                 w, loss, grad, hess);
+}
+
 static void cache_progress(void *arg, const struct fl_solver_status *st)
 {
 	const struct cache_run *cr = arg;
@@ -978,8 +1024,11 @@ int fl_cache_train(const struct fl_cache *c, const struct fl_cache_train_opts *o
 {
 	struct cache_run cr = {c, o};
 	struct fl_solver_driver drv = {.eval = cache_eval,
+	                               .eval_sampled = cache_eval_sampled,
 	                               .progress = o->progress != NULL ? cache_progress : NULL,
 	                               .arg = &cr};
+	struct fl_solver_opts so = o->solver;
 
-	return fl_solver_run(o->kind, c->dim, &o->solver, &drv, w, st);
+	so.hess_sample = fl_hess_sample_pays(c->n, c->dim);
+	return fl_solver_run(o->kind, c->dim, &so, &drv, w, st);
 }

@@ -173,6 +173,11 @@ static void hess_rows_syr(const double *Xb, size_t rows, size_t d, const double 
 			           (blasint)d);
 }
 
+int fl_hess_sample_pays(size_t n, size_t d)
+{
+	return n >= 200000 && n / FL_HESS_SAMPLE_EVERY >= 500 * d;
+}
+
 size_t fl_linalg_block_rows(size_t d)
 {
 	size_t block = d > 0 ? FL_BLOCK_BYTES / sizeof(double) / d : FL_BLOCK_MAX_ROWS;

@@ -702,7 +702,7 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 int fl_rowset_logistic_sampled(const struct fl_rowset *rs, const double *c, const double *w,
                                unsigned threads, double *loss, double *grad, double *hess)
 {
-	unsigned every = compact(rs) || hess == NULL ? 1 : FL_ROWSET_HESS_SAMPLE;
+	unsigned every = compact(rs) || hess == NULL ? 1 : FL_HESS_SAMPLE_EVERY;
 	size_t rows;
 	int r;
 

@@ -94,19 +94,12 @@ static int eval_rows_sampled(void *arg, const double *w, double *loss, double *g
 	return fl_rowset_logistic_sampled(fe->rows, fe->c, w, fe->threads, loss, grad, hess);
 }
 
-/*
- * Whether Newton's first steps take their Hessian from a sample of the
+/* Whether Newton's first steps take their Hessian from a sample of the
  * rows (logreg.h, fl_solver_opts.hess_sample): dense rows only (a compact
- * row's Hessian costs its few pairs, not d^2), at least SAMPLE_MIN_ROWS of
- * them, and at least SAMPLE_ROWS_PER_COEF sampled rows per coefficient, so
- * that the sample's Hessian is within about 1 % of the whole one.
- */
-#define SAMPLE_MIN_ROWS 200000
-#define SAMPLE_ROWS_PER_COEF 500
+ * row's Hessian costs its few pairs, not d^2), as many as linalg.h says. */
 static int hess_sample_pays(const struct fl_rowset *rs)
 {
-	return rs->nk == 0 && rs->ns == 0 && rs->n >= SAMPLE_MIN_ROWS &&
-	       rs->n / FL_ROWSET_HESS_SAMPLE >= SAMPLE_ROWS_PER_COEF * rs->d;
+	return rs->nk == 0 && rs->ns == 0 && fl_hess_sample_pays(rs->n, rs->d);
 }
 
 static void progress_rows(void *arg, const struct fl_solver_status *st)
