@@ -51,6 +51,11 @@ void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const doubl
  */
 #define FL_HESS_SAMPLE_EVERY 8u
 int fl_hess_sample_pays(size_t n, size_t d);
+/* The sampled rows' Hessian (d x d) of a pass over n rows that drew
+ * `rows` of them, scaled by n / rows into the estimate of the whole sum:
+ * returns 0; or -1, hess untouched, when no row was drawn (only possible
+ * for a few blocks of rows), and the caller runs the exact pass. */
+int fl_hess_sample_scale(double *hess, size_t d, size_t n, size_t rows);
 /* z = X w (n doubles). */
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z);
 

@@ -898,14 +898,9 @@ int fl_cache_logistic_sampled(const struct fl_cache *c, double pos_weight, unsig
 	int r;
 
 	if ((r = cache_pass_run(c, pos_weight, threads, every, w, loss, grad, hess, &rows)) != 0 ||
-	    every == 1)
+	    every == 1 || fl_hess_sample_scale(hess, c->dim, c->n, rows) == 0)
 		return r;
-	/* No block drawn (only possible for a few blocks of rows): the full sum. */
-	if (rows == 0)
-		return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, &rows);
-	for (size_t j = 0; j < c->dim * c->dim; j++)
-		hess[j] *= (double)c->n / (double)rows;
-	return 0;
+	return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, &rows);
 }
 
 int fl_cache_scores(const struct fl_cache *c, const double *w,

@@ -178,6 +178,15 @@ int fl_hess_sample_pays(size_t n, size_t d)
 	return n >= 200000 && n / FL_HESS_SAMPLE_EVERY >= 500 * d;
 }
 
+int fl_hess_sample_scale(double *hess, size_t d, size_t n, size_t rows)
+{
+	if (rows == 0)
+		return -1;
+	for (size_t j = 0; j < d * d; j++)
+		hess[j] *= (double)n / (double)rows;
+	return 0;
+}
+
 size_t fl_linalg_block_rows(size_t d)
 {
 	size_t block = d > 0 ? FL_BLOCK_BYTES / sizeof(double) / d : FL_BLOCK_MAX_ROWS;

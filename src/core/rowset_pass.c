@@ -707,15 +707,9 @@ int fl_rowset_logistic_sampled(const struct fl_rowset *rs, const double *c, cons
 	int r;
 
 	if ((r = logistic_pass(rs, c, w, threads, every, loss, grad, hess, &rows)) != 0 ||
-	    every == 1)
+	    every == 1 || fl_hess_sample_scale(hess, rs->d, rs->n, rows) == 0)
 		return r;
-	/* No block drawn (only possible for a few blocks of rows): the full sum. */
-	if (rows == 0)
-		return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, &rows);
-	/* The sum over every row, estimated. */
-	for (size_t j = 0; j < rs->d * rs->d; j++)
-		hess[j] *= (double)rs->n / (double)rows;
-	return 0;
+	return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, &rows);
 }
 
 void fl_rowset_scores(const struct fl_rowset *rs, const double *w, double *z)
