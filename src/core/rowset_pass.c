@@ -64,6 +64,9 @@ static int compact(const struct fl_rowset *rs)
  * with 256 (200,000 CRM-like leads, best of 12). */
 #define PAIR_ROWS 4096
 
+/* Memory of the dense partials that run in one wave. */
+#define DENSE_WAVE_BYTES ((size_t)8 << 20)
+
 /* One chunk's partial sums. */
 struct partial {
 	double loss;
@@ -612,8 +615,17 @@ static int logistic_pass(const struct fl_rowset *rs, const double *c, const doub
 	n_chunks = fl_parallel_chunks(rs->n, ps.chunk_rows);
 	/* A wave of partials at a time bounds the memory (a compact
 	 * Hessian partial is (d+1)^2 doubles); the waves are added in chunk
-	 * order, so their size changes nothing in the result. */
+	 * order, so their size changes nothing in the result. Dense
+	 * partials (d^2 doubles) up to DENSE_WAVE_BYTES go in one wave: a
+	 * thread the machine holds back then does not stall the others at
+	 * the end of every wave. */
 	wave = 2 * (size_t)threads;
+	if (!compact(rs)) {
+		size_t most =
+		        DENSE_WAVE_BYTES / ((d + (hess != NULL ? d * d : 0)) * sizeof(double));
+
+		wave = most > wave ? most : wave;
+	}
 	if (wave > n_chunks)
 		wave = n_chunks;
 	ps.nde = rs->nd;
