@@ -528,9 +528,10 @@ static void test_threads_same_bits(void **state)
 	assert_close_vec(h[0], h_m, DIM * DIM, 1e-12);
 
 	/* The sampled Hessian (cache.h): the same loss and gradient bits, the
-	 * same Hessian bits on every thread count, and the sum of each
-	 * window's fl_linalg_logistic_sampled() (its rows numbered from the
-	 * window's first) scaled by the rows over the rows drawn. */
+	 * same Hessian bits on every thread count, and linalg.h's estimate
+	 * (the sample's correlations, the exact diagonal) from the sum of
+	 * each window's fl_linalg_logistic_sampled() (its rows numbered from
+	 * the window's first). */
 	for (unsigned k = 0; k < 3; k++) {
 		double ls, gs[DIM];
 
@@ -541,7 +542,8 @@ static void test_threads_same_bits(void **state)
 			assert_same_bits(h[k], h[0], DIM * DIM);
 	}
 	{
-		double hw[DIM * DIM] = {0}, hs[DIM * DIM], ls, gs[DIM];
+		double hw[DIM * DIM] = {0}, hs[DIM * DIM], ls, gs[DIM], hd[DIM], hdw[DIM] = {0},
+		                want[DIM * DIM];
 		size_t drawn = 0, got;
 
 		for (size_t c0 = 0; c0 < n; c0 += FL_CACHE_CHUNK_ROWS)
@@ -552,15 +554,22 @@ static void test_threads_same_bits(void **state)
 
 				fl_linalg_logistic_sampled(ds->X + r0 * DIM, m, DIM, ds->y + r0,
 				                           cw + r0, w, r0, FL_HESS_SAMPLE_EVERY,
-				                           &ls, gs, hs, &got);
+				                           &ls, gs, hs, hd, &got);
 				for (size_t j = 0; j < DIM * DIM; j++)
 					hw[j] += hs[j];
+				for (size_t j = 0; j < DIM; j++)
+					hdw[j] += hd[j];
 				drawn += got;
 			}
 		assert_true(drawn > 0 && drawn < n);
-		for (size_t j = 0; j < DIM * DIM; j++)
-			hw[j] *= (double)n / (double)drawn;
-		assert_close_vec(h[0], hw, DIM * DIM, 1e-12);
+		for (size_t j = 0; j < DIM; j++)
+			for (size_t k = 0; k < DIM; k++)
+				want[j * DIM + k] =
+				        j == k ? hdw[j]
+				               : hw[j * DIM + k] *
+				                         sqrt(hdw[j] * hdw[k] /
+				                              (hw[j * DIM + j] * hw[k * DIM + k]));
+		assert_close_vec(h[0], want, DIM * DIM, 1e-12);
 	}
 	free(cw);
 	fl_cache_free(c);

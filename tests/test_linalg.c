@@ -196,7 +196,7 @@ static void test_logistic_sampled(void **state)
 	double *X = malloc(N * D * sizeof(double)), y[N], c[N], w[D], g[D], gs[D];
 	double *h = malloc(D * D * sizeof(double)), *hs = malloc(D * D * sizeof(double)),
 	       *hr = calloc(D * D, sizeof(double)), *h2 = malloc(D * D * sizeof(double));
-	double loss, loss_s;
+	double loss, loss_s, hd[D];
 	size_t rows, rows2, want, cut = 3 * fl_linalg_block_rows(D) + 7;
 
 	(void)state;
@@ -217,7 +217,7 @@ static void test_logistic_sampled(void **state)
 
 	fl_linalg_logistic(X, N, D, y, c, w, &loss, g, h);
 	/* every 1: the whole pass, Hessian included. */
-	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, 1, &loss_s, gs, hs, &rows);
+	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, 1, &loss_s, gs, hs, NULL, &rows);
 	assert_true(loss_s == loss);
 	assert_memory_equal(gs, g, sizeof(g));
 	assert_memory_equal(hs, h, D * D * sizeof(double));
@@ -226,7 +226,7 @@ static void test_logistic_sampled(void **state)
 	want = naive_sampled(X, D, y, c, w, 0, N, EVERY, hr);
 	/* This data draws some blocks and leaves others. */
 	assert_true(want > 0 && want < N);
-	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, EVERY, &loss_s, gs, hs, &rows);
+	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, EVERY, &loss_s, gs, hs, hd, &rows);
 	assert_true(loss_s == loss);
 	assert_memory_equal(gs, g, sizeof(g));
 	assert_int_equal(rows, want);
@@ -234,8 +234,12 @@ static void test_logistic_sampled(void **state)
 	for (size_t j = 0; j < D; j++)
 		for (size_t k = 0; k < D; k++)
 			assert_true(hs[j * D + k] == hs[k * D + j]);
+	/* The diagonal over every row: the whole Hessian's. */
+	for (size_t j = 0; j < D; j++)
+		if (!(fabs(hd[j] - h[j * D + j]) <= 1e-12 * h[j * D + j]))
+			fail_msg("diagonal %zu: %.17g, want %.17g", j, hd[j], h[j * D + j]);
 	/* Without the Hessian, the same loss and gradient. */
-	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, EVERY, &loss_s, gs, NULL, NULL);
+	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, EVERY, &loss_s, gs, NULL, NULL, NULL);
 	assert_true(loss_s == loss);
 	assert_memory_equal(gs, g, sizeof(g));
 
@@ -243,9 +247,9 @@ static void test_logistic_sampled(void **state)
 	memset(hr, 0, D * D * sizeof(double));
 	want = naive_sampled(X, D, y, c, w, 0, cut, EVERY, hr) +
 	       naive_sampled(X, D, y, c, w, cut, N, EVERY, hr);
-	fl_linalg_logistic_sampled(X, cut, D, y, c, w, 0, EVERY, &loss_s, gs, h2, &rows2);
+	fl_linalg_logistic_sampled(X, cut, D, y, c, w, 0, EVERY, &loss_s, gs, h2, NULL, &rows2);
 	fl_linalg_logistic_sampled(X + cut * D, N - cut, D, y + cut, c + cut, w, cut, EVERY,
-	                           &loss_s, gs, hs, &rows);
+	                           &loss_s, gs, hs, NULL, &rows);
 	for (size_t j = 0; j < D * D; j++)
 		hs[j] += h2[j];
 	assert_int_equal(rows + rows2, want);
@@ -256,6 +260,43 @@ static void test_logistic_sampled(void **state)
 	free(hs);
 	free(hr);
 	free(h2);
+}
+
+/*
+ * The estimate from a sample (linalg.h, fl_hess_sample_fit()): the
+ * sample's correlations with the exact diagonal, by the formula written
+ * out here; a sample whose share of one column's curvature is off by more
+ * than a factor 2 from another's (a column it has nothing of) is refused,
+ * the matrix untouched.
+ */
+static void test_hess_sample_fit(void **state)
+{
+	double S[9] = {4, 2, 1, 2, 9, -3, 1, -3, 16}, H[9], diag[3] = {40, 72, 200}, want[9];
+
+	(void)state;
+	for (int j = 0; j < 3; j++)
+		for (int k = 0; k < 3; k++)
+			want[j * 3 + k] = j == k ? diag[j]
+			                         : S[j * 3 + k] * sqrt(diag[j] * diag[k] /
+			                                               (S[j * 4] * S[k * 4]));
+	memcpy(H, S, sizeof(H));
+	/* Shares 0.1, 0.125, 0.08: within a factor 2. */
+	assert_int_equal(fl_hess_sample_fit(H, diag, 3), 0);
+	assert_close_vec(H, want, 9);
+	for (int j = 0; j < 3; j++)
+		for (int k = 0; k < 3; k++)
+			assert_true(H[j * 3 + k] == H[k * 3 + j]);
+	/* Shares 0.1, 0.125, 0.04: refused. */
+	diag[2] = 400;
+	memcpy(H, S, sizeof(H));
+	assert_int_equal(fl_hess_sample_fit(H, diag, 3), -1);
+	assert_memory_equal(H, S, sizeof(H));
+	/* A column the sample has nothing of. */
+	diag[2] = 200;
+	S[8] = S[2] = S[6] = S[5] = S[7] = 0;
+	memcpy(H, S, sizeof(H));
+	assert_int_equal(fl_hess_sample_fit(H, diag, 3), -1);
+	assert_memory_equal(H, S, sizeof(H));
 }
 
 static void test_logistic_no_rows(void **state)
@@ -423,6 +464,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_logistic_matches_naive),
 	        cmocka_unit_test(test_logistic_sampled),
+	        cmocka_unit_test(test_hess_sample_fit),
 	        cmocka_unit_test(test_logistic_no_rows),
 	        cmocka_unit_test(test_logistic_extreme_z),
 	        cmocka_unit_test(test_logistic_tiny_loss_keeps_digits),

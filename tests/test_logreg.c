@@ -934,13 +934,26 @@ static int sampled_eval(void *arg, const double *w, double *loss, double *grad, 
 	return 0;
 }
 
+/* A driver whose sample never serves: the exact Hessian, said so. */
+static int refusing_eval(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	struct sample_count *sc = arg;
+
+	sc->evals++;
+	sc->sampled++;
+	naive_eval(sc->D, w, loss, grad, hess);
+	return FL_SOLVER_HESS_EXACT;
+}
+
 /*
  * Sampled Hessians (fl_solver_opts.hess_sample): a run from zero asks for
  * one at the start and after long steps, and for the exact one near the
  * optimum; it ends where the exact run ends (1e-9 relative, the precision
  * a federation compares models to), converged. Without hess_sample, or
  * from a start that is not zero, the first Hessian asked for is exact;
- * without the option no sampled one is ever asked for.
+ * without the option no sampled one is ever asked for. A driver that
+ * answers the first with the exact Hessian (FL_SOLVER_HESS_EXACT) is
+ * asked for exact ones only from then on: the exact run, bit for bit.
  */
 static void test_newton_sampled_hessian(void **state)
 {
@@ -973,6 +986,14 @@ static void test_newton_sampled_hessian(void **state)
 	assert_true(sc.sampled >= 1);
 	assert_true(sc.exact >= 1);
 	assert_true(rel_diff(w, we, SYN_D) <= 1e-9);
+
+	sc = (struct sample_count){&S->data, 0, 0, 0, -1};
+	drv.eval_sampled = refusing_eval;
+	memset(w, 0, sizeof(w));
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, w, &st), 0);
+	assert_int_equal(sc.sampled, 1);
+	assert_int_equal(st.evaluations, se.evaluations);
+	assert_memory_equal(w, we, sizeof(w));
 
 	/* From a start that is not zero: the exact Hessian first. */
 	w[0] = 0.5;

@@ -155,10 +155,12 @@ int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsig
  * The same with the Hessian estimated from a sample of the rows (for
  * Newton's first steps, logreg.h's fl_solver_opts.hess_sample): each
  * window is passed to fl_linalg_logistic_sampled() with its first row's
- * number and FL_HESS_SAMPLE_EVERY, and the sum is scaled by the rows over
- * the rows drawn. loss and grad are those of fl_cache_logistic_threads()
- * bit for bit; the sample depends on the rows and the window size, not on
- * the thread count.
+ * number and FL_HESS_SAMPLE_EVERY, and the sums made into the estimate by
+ * fl_hess_sample_fit() with the exact diagonal. loss and grad are those
+ * of fl_cache_logistic_threads() bit for bit; the sample depends on the
+ * rows and the window size, not on the thread count. Returns 0; or
+ * FL_SOLVER_HESS_EXACT (1) with the exact Hessian, from a second pass,
+ * when the sample did not represent every column; or the pass's error.
  */
 int fl_cache_logistic_sampled(const struct fl_cache *c, double pos_weight, unsigned threads,
                               const double *w, double *loss, double *grad, double *hess);

@@ -140,6 +140,8 @@ int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 /* need_hess when a Hessian from a sample of the rows serves (only with
  * fl_solver_opts.hess_sample); any nonzero need_hess asks for a Hessian. */
 #define FL_SOLVER_HESS_SAMPLED 2
+/* An eval_sampled that gave the exact Hessian (fl_solver_driver). */
+#define FL_SOLVER_HESS_EXACT 1
 /*
  * What to evaluate next: returns FL_SOLVER_EVAL with *w (d doubles, owned by
  * the solver, valid until the next tell) and *need_hess, or FL_SOLVER_DONE
@@ -237,7 +239,10 @@ struct fl_logreg_data {
 struct fl_solver_driver {
 	int (*eval)(void *arg, const double *w, double *loss, double *grad, double *hess);
 	/* May be NULL (eval serves): the same sums with the Hessian from a
-	 * sample of the rows, for need_hess FL_SOLVER_HESS_SAMPLED. */
+	 * sample of the rows, for need_hess FL_SOLVER_HESS_SAMPLED. It may
+	 * return FL_SOLVER_HESS_EXACT instead of 0 when it gave the exact
+	 * Hessian because a sample does not serve the rows: the run then
+	 * asks for exact Hessians only. */
 	int (*eval_sampled)(void *arg, const double *w, double *loss, double *grad, double *hess);
 	void (*progress)(void *arg, const struct fl_solver_status *st);
 	void *arg;

@@ -730,8 +730,8 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
 /* One chunk of a pass: its sums, its own window and scratch. */
 struct cache_chunk {
 	double loss;
-	size_t hess_rows;    /* the rows of a sampled Hessian */
 	double *grad, *hess; /* the chunk's sums */
+	double *hdiag, *hd;  /* a sampled Hessian's exact diagonal, its scratch */
 	double *g, *h, *cw;  /* scratch for the windows after the first */
 	struct stream st;
 	int open, r;
@@ -764,11 +764,9 @@ static void cache_chunk_run(void *arg, size_t slot)
 	k->st.rows = 0;
 	k->st.end = c->n - r0 < FL_CACHE_CHUNK_ROWS ? c->n : r0 + FL_CACHE_CHUNK_ROWS;
 	k->loss = 0;
-	k->hess_rows = 0;
 	k->r = 0;
 	while ((r = stream_next(&k->st)) == 1) {
 		int first = k->st.r0 == r0;
-		size_t hr;
 
 		if (k->cw != NULL)
 			for (size_t i = 0; i < k->st.rows; i++)
@@ -778,8 +776,7 @@ static void cache_chunk_run(void *arg, size_t slot)
 		                           !cp->hess ? NULL
 		                           : first   ? k->hess
 		                                     : k->h,
-		                           &hr);
-		k->hess_rows += hr;
+		                           first ? k->hdiag : k->hd, NULL);
 		if (first) {
 			k->loss = l;
 			continue;
@@ -788,6 +785,8 @@ static void cache_chunk_run(void *arg, size_t slot)
 		fl_linalg_axpy(1.0, k->g, k->grad, d);
 		if (cp->hess)
 			fl_linalg_axpy(1.0, k->h, k->hess, d * d);
+		if (k->hd != NULL)
+			fl_linalg_axpy(1.0, k->hd, k->hdiag, d);
 	}
 	stream_release(&k->st);
 	if (r < 0) {
@@ -804,21 +803,22 @@ static void cache_chunk_free(struct cache_chunk *k)
 	free(k->hess);
 	free(k->g);
 	free(k->h);
+	free(k->hdiag);
+	free(k->hd);
 	free(k->cw);
 }
 
-/* fl_cache_logistic_threads(), and with every > 1 the sampled Hessian's
- * unscaled sum, its rows' number in *hess_rows. */
+/* fl_cache_logistic_threads(), and with every > 1 (and hess) the sampled
+ * rows' Hessian and the exact diagonal in hdiag (d doubles). */
 static int cache_pass_run(const struct fl_cache *c, double pos_weight, unsigned threads,
                           unsigned every, const double *w, double *loss, double *grad, double *hess,
-                          size_t *hess_rows)
+                          double *hdiag)
 {
 	struct cache_pass cp = {c, pos_weight, w, hess != NULL, every, 0, NULL};
 	size_t d = c->dim, n_chunks = fl_parallel_chunks(c->n, FL_CACHE_CHUNK_ROWS), wave, made = 0;
 	int r = FL_ERR_NOMEM;
 
 	*loss = 0;
-	*hess_rows = 0;
 	if (!(pos_weight > 0) || !isfinite(pos_weight))
 		return fl_fail(FL_ERR_INVALID, "cache: class weight %g must be positive",
 		               pos_weight);
@@ -828,6 +828,8 @@ static int cache_pass_run(const struct fl_cache *c, double pos_weight, unsigned 
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
 		memset(hess, 0, d * d * sizeof(*hess));
+	if (hdiag != NULL)
+		memset(hdiag, 0, d * sizeof(*hdiag));
 	if (threads == 0)
 		threads = 1;
 	/* A wave of chunks at a time, each with its own window: memory is a
@@ -847,6 +849,8 @@ static int cache_pass_run(const struct fl_cache *c, double pos_weight, unsigned 
 		    (k->g = fl_matrix_alloc(1, d)) == NULL ||
 		    (hess != NULL && ((k->hess = fl_matrix_alloc(d, d)) == NULL ||
 		                      (k->h = fl_matrix_alloc(d, d)) == NULL)) ||
+		    (hdiag != NULL && ((k->hdiag = fl_matrix_alloc(1, d)) == NULL ||
+		                       (k->hd = fl_matrix_alloc(1, d)) == NULL)) ||
 		    (pos_weight != 1.0 &&
 		     (k->cw = malloc(c->window_rows * sizeof(double))) == NULL))
 			goto nomem;
@@ -863,7 +867,8 @@ static int cache_pass_run(const struct fl_cache *c, double pos_weight, unsigned 
 				goto out;
 			}
 			*loss += k->loss;
-			*hess_rows += k->hess_rows;
+			for (size_t j = 0; hdiag != NULL && j < d; j++)
+				hdiag[j] += k->hdiag[j];
 			for (size_t j = 0; j < d; j++)
 				grad[j] += k->grad[j];
 			if (hess != NULL)
@@ -885,22 +890,28 @@ out:
 int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsigned threads,
                               const double *w, double *loss, double *grad, double *hess)
 {
-	size_t rows;
-
-	return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, &rows);
+	return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, NULL);
 }
 
 int fl_cache_logistic_sampled(const struct fl_cache *c, double pos_weight, unsigned threads,
                               const double *w, double *loss, double *grad, double *hess)
 {
-	unsigned every = hess != NULL ? FL_HESS_SAMPLE_EVERY : 1;
-	size_t rows;
+	double *hdiag;
 	int r;
 
-	if ((r = cache_pass_run(c, pos_weight, threads, every, w, loss, grad, hess, &rows)) != 0 ||
-	    every == 1 || fl_hess_sample_scale(hess, c->dim, c->n, rows) == 0)
-		return r;
-	return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, &rows);
+	if (hess == NULL)
+		return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, NULL);
+	if ((hdiag = fl_matrix_alloc(1, c->dim)) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "cache: out of memory for a pass over %zu columns",
+		               c->dim);
+	r = cache_pass_run(c, pos_weight, threads, FL_HESS_SAMPLE_EVERY, w, loss, grad, hess,
+	                   hdiag);
+	if (r == 0 && fl_hess_sample_fit(hess, hdiag, c->dim) != 0)
+		r = (r = cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, NULL)) != 0
+		            ? r
+		            : FL_SOLVER_HESS_EXACT;
+	free(hdiag);
+	return r;
 }
 
 int fl_cache_scores(const struct fl_cache *c, const double *w,

@@ -175,15 +175,39 @@ static void hess_rows_syr(const double *Xb, size_t rows, size_t d, const double 
 
 int fl_hess_sample_pays(size_t n, size_t d)
 {
-	return n >= 200000 && n / FL_HESS_SAMPLE_EVERY >= 500 * d;
+	return n >= 200000 && n / FL_HESS_SAMPLE_EVERY >= 500 * d && d <= FL_HESS_SAMPLE_MAX_D;
 }
 
-int fl_hess_sample_scale(double *hess, size_t d, size_t n, size_t rows)
+int fl_hess_sample_fit(double *hess, const double *hdiag, size_t d)
 {
-	if (rows == 0)
+	double s[FL_HESS_SAMPLE_MAX_D], lo = INFINITY, hi = 0;
+
+	if (d > FL_HESS_SAMPLE_MAX_D)
 		return -1;
-	for (size_t j = 0; j < d * d; j++)
-		hess[j] *= (double)n / (double)rows;
+	for (size_t j = 0; j < d; j++) {
+		double hs = hess[j * d + j];
+
+		if (!(hdiag[j] > 0))
+			continue;
+		/* sampled / exact: the same share of every column's curvature
+		 * in a sample that represents them all. */
+		lo = hs / hdiag[j] < lo ? hs / hdiag[j] : lo;
+		hi = hs / hdiag[j] > hi ? hs / hdiag[j] : hi;
+	}
+	if (!(lo * FL_HESS_SAMPLE_SPREAD >= hi))
+		return -1;
+	for (size_t j = 0; j < d; j++) {
+		double hs = hess[j * d + j];
+
+		s[j] = hs > 0 ? sqrt(hdiag[j] / hs) : 0;
+	}
+	for (size_t j = 0; j < d; j++) {
+		for (size_t k = 0; k < d; k++)
+			hess[j * d + k] *= s[j] * s[k];
+		/* The diagonal as it is: exact, also where the sample had
+		 * nothing (that column then has no off-diagonal terms). */
+		hess[j * d + j] = hdiag[j];
+	}
 	return 0;
 }
 
@@ -210,6 +234,18 @@ static void scale_rows(const double *Xb, size_t rows, size_t d, const double *h,
 	}
 }
 
+/* diag[j] += h_i x_ij^2 over the rows of Xb, row by row. */
+static void add_diagonal(const double *Xb, size_t rows, size_t d, const double *h, double *diag)
+{
+	for (size_t i = 0; i < rows; i++) {
+		const double *x = Xb + i * d;
+		double hi = h[i];
+
+		for (size_t j = 0; j < d; j++)
+			diag[j] += hi * x[j] * x[j];
+	}
+}
+
 /* Whether the block of rows starting at row `at` (counted from the first
  * row of the whole data) adds to a Hessian sampled one block in `every`. */
 static int block_sampled(size_t at, unsigned every)
@@ -221,7 +257,7 @@ static int block_sampled(size_t at, unsigned every)
  * first is the index of X's first row in the whole data. */
 static void logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
                      const double *w, size_t first, unsigned every, double *loss, double *grad,
-                     double *hess, size_t *hess_rows)
+                     double *hess, double *hdiag, size_t *hess_rows)
 {
 	double z[FL_BLOCK_MAX_ROWS], r[FL_BLOCK_MAX_ROWS], h[FL_BLOCK_MAX_ROWS];
 	double *scaled = NULL, *Hp = NULL;
@@ -231,6 +267,8 @@ static void logistic(const double *X, size_t n, size_t d, const double *y, const
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
 		memset(hess, 0, d * d * sizeof(*hess));
+	if (hdiag != NULL)
+		memset(hdiag, 0, d * sizeof(*hdiag));
 	if (d == 0 || n == 0)
 		goto out;
 
@@ -292,11 +330,13 @@ static void logistic(const double *X, size_t n, size_t d, const double *y, const
 			sum += ci * ((zi > 0 ? zi : 0) - yi * zi + log1p(e));
 			r[i] = ci * (s - yi);
 			/* s(1-s) without the cancellation in 1-s near s=1. */
-			if (hb)
+			if (hb || hdiag != NULL)
 				h[i] = ci * (e / ((1.0 + e) * (1.0 + e)));
 		}
 		cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)d, 1.0, Xb,
 		            (blasint)d, r, 1, 1.0, grad, 1);
+		if (hdiag != NULL)
+			add_diagonal(Xb, rows, d, h, hdiag);
 		if (hb) {
 			used += rows;
 			if (scaled == NULL)
@@ -337,14 +377,15 @@ out:
 void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
                         const double *w, double *loss, double *grad, double *hess)
 {
-	logistic(X, n, d, y, c, w, 0, 1, loss, grad, hess, NULL);
+	logistic(X, n, d, y, c, w, 0, 1, loss, grad, hess, NULL, NULL);
 }
 
 void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const double *y,
                                 const double *c, const double *w, size_t first, unsigned every,
-                                double *loss, double *grad, double *hess, size_t *hess_rows)
+                                double *loss, double *grad, double *hess, double *hdiag,
+                                size_t *hess_rows)
 {
-	logistic(X, n, d, y, c, w, first, every, loss, grad, hess, hess_rows);
+	logistic(X, n, d, y, c, w, first, every, loss, grad, hess, hdiag, hess_rows);
 }
 
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z)

@@ -830,8 +830,14 @@ int fl_solver_run(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 		                ? drv->eval_sampled
 		                : drv->eval;
 
-		if ((r = eval(drv->arg, x, &loss, grad, need_hess ? hess : NULL)) != 0 ||
-		    (r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
+		r = eval(drv->arg, x, &loss, grad, need_hess ? hess : NULL);
+		if (r == FL_SOLVER_HESS_EXACT && eval == drv->eval_sampled) {
+			/* A sample does not serve these rows: exact Hessians
+			 * from here on, this one kept as any exact one. */
+			s->sample_ok = s->sample_now = 0;
+			r = 0;
+		}
+		if (r != 0 || (r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
 			goto out;
 		if (drv->progress != NULL) {
 			fl_solver_get_status(s, &now);

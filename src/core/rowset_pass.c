@@ -37,6 +37,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "fedlead/logreg.h"
 #include "fedlead/parallel.h"
 #include "fedlead/spline.h"
 #include "rowset_int.h"
@@ -70,19 +71,19 @@ static int compact(const struct fl_rowset *rs)
 /* One chunk's partial sums. */
 struct partial {
 	double loss;
-	size_t hess_rows; /* dense, sampled Hessian: the rows it summed */
-	double *grad;     /* d + 1 (compact: the padding column last) */
-	double *hess;     /* dense: d * d; compact: (d + 1)^2, upper triangle */
-	double *gd;       /* compact: nd, the dense columns' gradient */
-	double *hdd;      /* compact: nd * nd, dense x dense (upper, dsyrk) */
-	double *B;        /* compact: (d + 1) * nd, group column x dense column */
-	double *scaled;   /* compact: SUB_ROWS * nd */
-	double *xs;       /* splines: SUB_ROWS * nde, the widened dense rows */
-	uint32_t *wpos;   /* splines: SUB_ROWS * ns, each window's first widened column */
-	double *hp;       /* compact: PAIR_ROWS, h of a block of rows for group_pairs() */
-	uint32_t *kt;     /* compact: nk * PAIR_ROWS, the block's slots by group */
-	uint32_t *set;    /* compact: nk * PAIR_ROWS, a sparse group's rows that set a column */
-	size_t *nset;     /* compact: nk, their count (ALL_ROWS: walk every row) */
+	double *hdiag;  /* dense, sampled Hessian: the exact diagonal (d) */
+	double *grad;   /* d + 1 (compact: the padding column last) */
+	double *hess;   /* dense: d * d; compact: (d + 1)^2, upper triangle */
+	double *gd;     /* compact: nd, the dense columns' gradient */
+	double *hdd;    /* compact: nd * nd, dense x dense (upper, dsyrk) */
+	double *B;      /* compact: (d + 1) * nd, group column x dense column */
+	double *scaled; /* compact: SUB_ROWS * nd */
+	double *xs;     /* splines: SUB_ROWS * nde, the widened dense rows */
+	uint32_t *wpos; /* splines: SUB_ROWS * ns, each window's first widened column */
+	double *hp;     /* compact: PAIR_ROWS, h of a block of rows for group_pairs() */
+	uint32_t *kt;   /* compact: nk * PAIR_ROWS, the block's slots by group */
+	uint32_t *set;  /* compact: nk * PAIR_ROWS, a sparse group's rows that set a column */
+	size_t *nset;   /* compact: nk, their count (ALL_ROWS: walk every row) */
 };
 
 struct pass {
@@ -100,6 +101,7 @@ struct pass {
 
 static void partial_free(struct partial *p)
 {
+	free(p->hdiag);
 	free(p->grad);
 	free(p->hess);
 	free(p->gd);
@@ -114,7 +116,8 @@ static void partial_free(struct partial *p)
 	free(p->nset);
 }
 
-static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, int hess)
+static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, int hess,
+                         unsigned every)
 {
 	size_t d = rs->d, de = compact(rs) ? d + 1 : d;
 
@@ -123,7 +126,9 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 	    (hess && (p->hess = fl_matrix_alloc(de, de)) == NULL))
 		return FL_ERR_NOMEM;
 	if (!compact(rs))
-		return 0;
+		return hess && every > 1 && (p->hdiag = fl_matrix_alloc(1, d)) == NULL
+		               ? FL_ERR_NOMEM
+		               : 0;
 	if (rs->ns > 0 && ((p->xs = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
 	                   (p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL))
 		return FL_ERR_NOMEM;
@@ -541,7 +546,7 @@ static void dense_chunk(const struct pass *ps, size_t r0, size_t n, struct parti
 
 	fl_linalg_logistic_sampled(rs->X + r0 * rs->nd, n, rs->d, rs->y + r0,
 	                           ps->c != NULL ? ps->c + r0 : NULL, ps->w, r0, ps->every,
-	                           &p->loss, p->grad, ps->hess ? p->hess : NULL, &p->hess_rows);
+	                           &p->loss, p->grad, ps->hess ? p->hess : NULL, p->hdiag, NULL);
 }
 
 static void run_chunk(void *arg, size_t c)
@@ -592,18 +597,19 @@ static void add_compact(const struct pass *ps, const struct partial *p, double *
 			hess[j * d + l] += p->hess[j * de + l];
 }
 
-/* fl_rowset_logistic(), and with every > 1 (dense rows only) the sampled
- * Hessian's unscaled sum, its rows' number in *hess_rows. */
+/* fl_rowset_logistic(), and with every > 1 (dense rows, hess) the sampled
+ * rows' Hessian and the exact diagonal in hdiag (d doubles). */
 static int logistic_pass(const struct fl_rowset *rs, const double *c, const double *w,
                          unsigned threads, unsigned every, double *loss, double *grad, double *hess,
-                         size_t *hess_rows)
+                         double *hdiag)
 {
 	struct pass ps = {.rs = rs, .c = c, .w = w, .hess = hess != NULL, .every = every};
 	size_t d = rs->d, n_chunks, wave, allocated = 0;
 	int r = FL_ERR_NOMEM;
 
 	*loss = 0;
-	*hess_rows = 0;
+	if (hdiag != NULL)
+		memset(hdiag, 0, d * sizeof(*hdiag));
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
 		memset(hess, 0, d * d * sizeof(*hess));
@@ -640,7 +646,7 @@ static int logistic_pass(const struct fl_rowset *rs, const double *c, const doub
 	if ((ps.p = calloc(wave, sizeof(*ps.p))) == NULL)
 		goto out;
 	for (; allocated < wave; allocated++)
-		if (partial_alloc(&ps.p[allocated], rs, ps.nde, ps.hess) != 0) {
+		if (partial_alloc(&ps.p[allocated], rs, ps.nde, ps.hess, every) != 0) {
 			partial_free(&ps.p[allocated]);
 			goto out;
 		}
@@ -670,7 +676,8 @@ static int logistic_pass(const struct fl_rowset *rs, const double *c, const doub
 			const struct partial *p = &ps.p[k];
 
 			*loss += p->loss;
-			*hess_rows += p->hess_rows;
+			for (size_t j = 0; p->hdiag != NULL && j < d; j++)
+				hdiag[j] += p->hdiag[j];
 			if (compact(rs)) {
 				add_compact(&ps, p, grad, hess);
 				continue;
@@ -706,22 +713,27 @@ out:
 int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double *w,
                        unsigned threads, double *loss, double *grad, double *hess)
 {
-	size_t rows;
-
-	return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, &rows);
+	return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, NULL);
 }
 
 int fl_rowset_logistic_sampled(const struct fl_rowset *rs, const double *c, const double *w,
                                unsigned threads, double *loss, double *grad, double *hess)
 {
-	unsigned every = compact(rs) || hess == NULL ? 1 : FL_HESS_SAMPLE_EVERY;
-	size_t rows;
+	double *hdiag;
 	int r;
 
-	if ((r = logistic_pass(rs, c, w, threads, every, loss, grad, hess, &rows)) != 0 ||
-	    every == 1 || fl_hess_sample_scale(hess, rs->d, rs->n, rows) == 0)
-		return r;
-	return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, &rows);
+	if (compact(rs) || hess == NULL)
+		return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, NULL);
+	if ((hdiag = fl_matrix_alloc(1, rs->d)) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "train: out of memory for a pass over %zu columns",
+		               rs->d);
+	r = logistic_pass(rs, c, w, threads, FL_HESS_SAMPLE_EVERY, loss, grad, hess, hdiag);
+	if (r == 0 && fl_hess_sample_fit(hess, hdiag, rs->d) != 0)
+		r = (r = logistic_pass(rs, c, w, threads, 1, loss, grad, hess, NULL)) != 0
+		            ? r
+		            : FL_SOLVER_HESS_EXACT;
+	free(hdiag);
+	return r;
 }
 
 void fl_rowset_scores(const struct fl_rowset *rs, const double *w, double *z)
