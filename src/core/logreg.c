@@ -397,7 +397,9 @@ static double newton_step_dz(const struct fl_solver *s, double gp)
  * to it differs. A sampled Hessian is never kept (reused at another
  * point, handed to a warm start) and never decides the last, negligible
  * step alone: that needs a step shorter than 1e-9 of the weights, which
- * follows a step far shorter than NEWTON_SAMPLE_DZ.
+ * follows a step far shorter than NEWTON_SAMPLE_DZ. A driver whose sample
+ * does not represent the rows gives the exact Hessian and says so
+ * (FL_SOLVER_HESS_EXACT): the run is then the exact run (fl_solver_run()).
  */
 #define NEWTON_SAMPLE_DZ 0.1
 
