@@ -2,13 +2,14 @@
  * bench_inmem: fedlead's Newton on rows already in memory, the figure set
  * against scikit-learn's lbfgs fit on the same rows (bench/cache_sklearn.py).
  *
- *   bench_inmem LEADS.flc [L2] [REPS]
+ *   bench_inmem LEADS.flc [L2] [REPS] [WEIGHTS]
  *
  * Reads the standardised rows of a column cache (cache.h's layout) into
  * memory once, then times fl_train_fit() with 1 and 2 threads, REPS times
  * each (interleaved, the best kept): wall clock and this process's CPU
  * time. The weights of every run are compared with memcmp: they must not
- * depend on the thread count.
+ * depend on the thread count. WEIGHTS, when given, gets them (%.17g, one
+ * a line), to compare builds.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
 	uint64_t n, d, xo, yo;
 
 	if (argc < 2 || reps < 1) {
-		fprintf(stderr, "usage: bench_inmem LEADS.flc [L2] [REPS]\n");
+		fprintf(stderr, "usage: bench_inmem LEADS.flc [L2] [REPS] [WEIGHTS]\n");
 		return 2;
 	}
 	if ((fp = fopen(argv[1], "rb")) == NULL ||
@@ -98,6 +99,16 @@ int main(int argc, char **argv)
 	if (memcmp(w[1], w[2], d * sizeof(double)) != 0) {
 		fprintf(stderr, "bench_inmem: 1 and 2 threads gave different weights\n");
 		return 1;
+	}
+	if (argc > 4) {
+		FILE *out = fopen(argv[4], "w");
+
+		for (uint64_t j = 0; out != NULL && j < d; j++)
+			fprintf(out, "%.17g\n", w[1][j]);
+		if (out == NULL || fclose(out) != 0) {
+			fprintf(stderr, "bench_inmem: cannot write %s\n", argv[4]);
+			return 1;
+		}
 	}
 	printf("fedlead newton on %llu x %llu in memory: %d iterations, %d passes\n",
 	       (unsigned long long)n, (unsigned long long)d - 1, iters, evals);

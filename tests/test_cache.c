@@ -489,7 +489,8 @@ static void test_logistic_sums(void **state)
 }
 
 /* Passes on 1, 2 and 3 threads over three chunks of rows, each read in
- * several windows: the same bits, and the in-memory sums to rounding. */
+ * several windows: the same bits, and the in-memory sums to rounding;
+ * the same for the pass with a sampled Hessian. */
 static void test_threads_same_bits(void **state)
 {
 	struct fl_schema *s = load_schema();
@@ -525,6 +526,51 @@ static void test_threads_same_bits(void **state)
 	assert_close_vec(&loss[0], &loss_m, 1, 1e-12);
 	assert_close_vec(g[0], g_m, DIM, 1e-12);
 	assert_close_vec(h[0], h_m, DIM * DIM, 1e-12);
+
+	/* The sampled Hessian (cache.h): the same loss and gradient bits, the
+	 * same Hessian bits on every thread count, and linalg.h's estimate
+	 * (the sample's correlations, the exact diagonal) from the sum of
+	 * each window's fl_linalg_logistic_sampled() (its rows numbered from
+	 * the window's first). */
+	for (unsigned k = 0; k < 3; k++) {
+		double ls, gs[DIM];
+
+		assert_int_equal(fl_cache_logistic_sampled(c, 2.0, k + 1, w, &ls, gs, h[k]), 0);
+		assert_same_bits(&ls, &loss[0], 1);
+		assert_same_bits(gs, g[0], DIM);
+		if (k > 0)
+			assert_same_bits(h[k], h[0], DIM * DIM);
+	}
+	{
+		double hw[DIM * DIM] = {0}, hs[DIM * DIM], ls, gs[DIM], hd[DIM], hdw[DIM] = {0},
+		                want[DIM * DIM];
+		size_t drawn = 0, got;
+
+		for (size_t c0 = 0; c0 < n; c0 += FL_CACHE_CHUNK_ROWS)
+			for (size_t r0 = c0; r0 < n && r0 < c0 + FL_CACHE_CHUNK_ROWS; r0 += 5000) {
+				size_t end =
+				        c0 + FL_CACHE_CHUNK_ROWS < n ? c0 + FL_CACHE_CHUNK_ROWS : n;
+				size_t m = end - r0 < 5000 ? end - r0 : 5000;
+
+				fl_linalg_logistic_sampled(ds->X + r0 * DIM, m, DIM, ds->y + r0,
+				                           cw + r0, w, r0, FL_HESS_SAMPLE_EVERY,
+				                           &ls, gs, hs, hd, &got);
+				for (size_t j = 0; j < DIM * DIM; j++)
+					hw[j] += hs[j];
+				for (size_t j = 0; j < DIM; j++)
+					hdw[j] += hd[j];
+				drawn += got;
+			}
+		assert_true(drawn > 0 && drawn < n);
+		for (size_t j = 0; j < DIM; j++)
+			for (size_t k = 0; k < DIM; k++)
+				want[j * DIM + k] =
+				        j == k ? hdw[j]
+				               : hw[j * DIM + k] *
+				                         sqrt(hdw[j] * hdw[k] /
+				                              (hw[j * DIM + j] * hw[k * DIM + k]));
+		assert_close_vec(h[0], want, DIM * DIM, 1e-12);
+	}
 	free(cw);
 	fl_cache_free(c);
 	fl_dataset_free(ds);

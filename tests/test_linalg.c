@@ -16,6 +16,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "fedlead/splitmix.h"
 
 /* A 64-bit LCG (Knuth's MMIX constants): reproducible test data. */
 static uint64_t lcg_state;
@@ -154,6 +155,148 @@ static void test_logistic_matches_naive(void **state)
 		check_against_naive(cases[k][0], cases[k][1], 0);
 		check_against_naive(cases[k][0], cases[k][1], 1);
 	}
+}
+
+/* Adds to hr the naive Hessian of the rows [p0, p1) of X (d columns) that
+ * fl_linalg_logistic_sampled() documents drawing for a piece starting at
+ * p0: blocks of fl_linalg_block_rows(d) rows from p0, drawn when fl_mix64
+ * of their first row's number is 0 modulo every. Returns their number. */
+static size_t naive_sampled(const double *X, size_t d, const double *y, const double *c,
+                            const double *w, size_t p0, size_t p1, unsigned every, double *hr)
+{
+	size_t block = fl_linalg_block_rows(d), rows = 0;
+	double *hn = malloc(d * d * sizeof(double)), *gn = malloc(d * sizeof(double)), lossn;
+
+	assert_non_null(hn);
+	assert_non_null(gn);
+	for (size_t b0 = p0; b0 < p1; b0 += block) {
+		size_t m = p1 - b0 < block ? p1 - b0 : block;
+
+		if (fl_mix64(b0) % every != 0)
+			continue;
+		naive_logistic(X + b0 * d, m, d, y + b0, c + b0, w, &lossn, gn, hn);
+		for (size_t j = 0; j < d * d; j++)
+			hr[j] += hn[j];
+		rows += m;
+	}
+	free(hn);
+	free(gn);
+	return rows;
+}
+
+/*
+ * The sampled Hessian: loss and gradient are the whole pass's bit for bit;
+ * the Hessian is the naive sum over the rows of the blocks the documented
+ * rule draws, for X as one piece and cut in two pieces at a row that is
+ * not a block boundary of the whole.
+ */
+static void test_logistic_sampled(void **state)
+{
+	enum { N = 5000, D = 20, EVERY = 4 };
+	double *X = malloc(N * D * sizeof(double)), y[N], c[N], w[D], g[D], gs[D];
+	double *h = malloc(D * D * sizeof(double)), *hs = malloc(D * D * sizeof(double)),
+	       *hr = calloc(D * D, sizeof(double)), *h2 = malloc(D * D * sizeof(double));
+	double loss, loss_s, hd[D];
+	size_t rows, rows2, want, cut = 3 * fl_linalg_block_rows(D) + 7;
+
+	(void)state;
+	assert_non_null(X);
+	assert_non_null(h);
+	assert_non_null(hs);
+	assert_non_null(hr);
+	assert_non_null(h2);
+	lcg_state = 777;
+	for (size_t i = 0; i < N * D; i++)
+		X[i] = 2 * lcg_uniform() - 1;
+	for (size_t i = 0; i < N; i++) {
+		y[i] = lcg_uniform() < 0.3 ? 1.0 : 0.0;
+		c[i] = 2 * lcg_uniform();
+	}
+	for (size_t j = 0; j < D; j++)
+		w[j] = 2 * lcg_uniform() - 1;
+
+	fl_linalg_logistic(X, N, D, y, c, w, &loss, g, h);
+	/* every 1: the whole pass, Hessian included. */
+	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, 1, &loss_s, gs, hs, NULL, &rows);
+	assert_true(loss_s == loss);
+	assert_memory_equal(gs, g, sizeof(g));
+	assert_memory_equal(hs, h, D * D * sizeof(double));
+	assert_int_equal(rows, N);
+
+	want = naive_sampled(X, D, y, c, w, 0, N, EVERY, hr);
+	/* This data draws some blocks and leaves others. */
+	assert_true(want > 0 && want < N);
+	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, EVERY, &loss_s, gs, hs, hd, &rows);
+	assert_true(loss_s == loss);
+	assert_memory_equal(gs, g, sizeof(g));
+	assert_int_equal(rows, want);
+	assert_close_vec(hs, hr, D * D);
+	for (size_t j = 0; j < D; j++)
+		for (size_t k = 0; k < D; k++)
+			assert_true(hs[j * D + k] == hs[k * D + j]);
+	/* The diagonal over every row: the whole Hessian's. */
+	for (size_t j = 0; j < D; j++)
+		if (!(fabs(hd[j] - h[j * D + j]) <= 1e-12 * h[j * D + j]))
+			fail_msg("diagonal %zu: %.17g, want %.17g", j, hd[j], h[j * D + j]);
+	/* Without the Hessian, the same loss and gradient. */
+	fl_linalg_logistic_sampled(X, N, D, y, c, w, 0, EVERY, &loss_s, gs, NULL, NULL, NULL);
+	assert_true(loss_s == loss);
+	assert_memory_equal(gs, g, sizeof(g));
+
+	/* Cut in two pieces, the second numbered from cut. */
+	memset(hr, 0, D * D * sizeof(double));
+	want = naive_sampled(X, D, y, c, w, 0, cut, EVERY, hr) +
+	       naive_sampled(X, D, y, c, w, cut, N, EVERY, hr);
+	fl_linalg_logistic_sampled(X, cut, D, y, c, w, 0, EVERY, &loss_s, gs, h2, NULL, &rows2);
+	fl_linalg_logistic_sampled(X + cut * D, N - cut, D, y + cut, c + cut, w, cut, EVERY,
+	                           &loss_s, gs, hs, NULL, &rows);
+	for (size_t j = 0; j < D * D; j++)
+		hs[j] += h2[j];
+	assert_int_equal(rows + rows2, want);
+	assert_close_vec(hs, hr, D * D);
+
+	free(X);
+	free(h);
+	free(hs);
+	free(hr);
+	free(h2);
+}
+
+/*
+ * The estimate from a sample (linalg.h, fl_hess_sample_fit()): the
+ * sample's correlations with the exact diagonal, by the formula written
+ * out here; a sample whose share of one column's curvature is off by more
+ * than a factor 2 from another's (a column it has nothing of) is refused,
+ * the matrix untouched.
+ */
+static void test_hess_sample_fit(void **state)
+{
+	double S[9] = {4, 2, 1, 2, 9, -3, 1, -3, 16}, H[9], diag[3] = {40, 72, 200}, want[9];
+
+	(void)state;
+	for (int j = 0; j < 3; j++)
+		for (int k = 0; k < 3; k++)
+			want[j * 3 + k] = j == k ? diag[j]
+			                         : S[j * 3 + k] * sqrt(diag[j] * diag[k] /
+			                                               (S[j * 4] * S[k * 4]));
+	memcpy(H, S, sizeof(H));
+	/* Shares 0.1, 0.125, 0.08: within a factor 2. */
+	assert_int_equal(fl_hess_sample_fit(H, diag, 3), 0);
+	assert_close_vec(H, want, 9);
+	for (int j = 0; j < 3; j++)
+		for (int k = 0; k < 3; k++)
+			assert_true(H[j * 3 + k] == H[k * 3 + j]);
+	/* Shares 0.1, 0.125, 0.04: refused. */
+	diag[2] = 400;
+	memcpy(H, S, sizeof(H));
+	assert_int_equal(fl_hess_sample_fit(H, diag, 3), -1);
+	assert_memory_equal(H, S, sizeof(H));
+	/* A column the sample has nothing of. */
+	diag[2] = 200;
+	S[8] = S[2] = S[6] = S[5] = S[7] = 0;
+	memcpy(H, S, sizeof(H));
+	assert_int_equal(fl_hess_sample_fit(H, diag, 3), -1);
+	assert_memory_equal(H, S, sizeof(H));
 }
 
 static void test_logistic_no_rows(void **state)
@@ -320,6 +463,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_logistic_matches_naive),
+	        cmocka_unit_test(test_logistic_sampled),
+	        cmocka_unit_test(test_hess_sample_fit),
 	        cmocka_unit_test(test_logistic_no_rows),
 	        cmocka_unit_test(test_logistic_extreme_z),
 	        cmocka_unit_test(test_logistic_tiny_loss_keeps_digits),

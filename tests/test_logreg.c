@@ -897,6 +897,118 @@ static int hess_count_eval(void *arg, const double *w, double *loss, double *gra
 	return 0;
 }
 
+/* A driver whose "sampled" Hessian is the first half of the rows' times
+ * two (about as far from the whole as a small sample's). */
+struct sample_count {
+	const struct fl_logreg_data *D;
+	int evals, exact, sampled, first;
+};
+
+static int exact_eval(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	struct sample_count *sc = arg;
+
+	if (sc->evals++ == 0)
+		sc->first = hess != NULL ? 1 : 0;
+	sc->exact += hess != NULL;
+	naive_eval(sc->D, w, loss, grad, hess);
+	return 0;
+}
+
+static int sampled_eval(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	struct sample_count *sc = arg;
+	const struct fl_logreg_data *D = sc->D;
+	struct fl_logreg_data half = {D->n / 2, D->d, D->X, D->y, D->c};
+	double l, *g = malloc(D->d * sizeof(double));
+
+	assert_non_null(g);
+	if (sc->evals++ == 0)
+		sc->first = FL_SOLVER_HESS_SAMPLED;
+	sc->sampled++;
+	naive_eval(D, w, loss, grad, NULL);
+	naive_eval(&half, w, &l, g, hess);
+	for (size_t j = 0; j < D->d * D->d; j++)
+		hess[j] *= 2;
+	free(g);
+	return 0;
+}
+
+/* A driver whose sample never serves: the exact Hessian, said so. */
+static int refusing_eval(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	struct sample_count *sc = arg;
+
+	sc->evals++;
+	sc->sampled++;
+	naive_eval(sc->D, w, loss, grad, hess);
+	return FL_SOLVER_HESS_EXACT;
+}
+
+/*
+ * Sampled Hessians (fl_solver_opts.hess_sample): a run from zero asks for
+ * one at the start and after long steps, and for the exact one near the
+ * optimum; it ends where the exact run ends (1e-9 relative, the precision
+ * a federation compares models to), converged. Without hess_sample, or
+ * from a start that is not zero, the first Hessian asked for is exact;
+ * without the option no sampled one is ever asked for. A driver that
+ * answers the first with the exact Hessian (FL_SOLVER_HESS_EXACT) is
+ * asked for exact ones only from then on: the exact run, bit for bit.
+ */
+static void test_newton_sampled_hessian(void **state)
+{
+	struct synth *S = make_synth();
+	struct fl_solver_opts o = syn_opts;
+	double w[SYN_D] = {0}, we[SYN_D] = {0};
+	struct fl_solver_status st, se;
+	struct sample_count sc = {&S->data, 0, 0, 0, -1}, ec = {&S->data, 0, 0, 0, -1};
+	struct fl_solver_driver drv = {.eval = exact_eval,
+	                               .eval_sampled = sampled_eval,
+	                               .arg = &sc},
+	                        dre = {.eval = exact_eval,
+	                               .eval_sampled = sampled_eval,
+	                               .arg = &ec};
+	struct fl_solver *s;
+	const double *x;
+	int need;
+
+	(void)state;
+	S->data.c = S->c;
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &dre, we, &se), 0);
+	assert_true(se.converged);
+	assert_int_equal(ec.sampled, 0);
+	assert_int_equal(ec.first, 1);
+
+	o.hess_sample = 1;
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, w, &st), 0);
+	assert_true(st.converged);
+	assert_int_equal(sc.first, FL_SOLVER_HESS_SAMPLED);
+	assert_true(sc.sampled >= 1);
+	assert_true(sc.exact >= 1);
+	assert_true(rel_diff(w, we, SYN_D) <= 1e-9);
+
+	sc = (struct sample_count){&S->data, 0, 0, 0, -1};
+	drv.eval_sampled = refusing_eval;
+	memset(w, 0, sizeof(w));
+	assert_int_equal(fl_solver_run(FL_SOLVER_NEWTON, SYN_D, &o, &drv, w, &st), 0);
+	assert_int_equal(sc.sampled, 1);
+	assert_int_equal(st.evaluations, se.evaluations);
+	assert_memory_equal(w, we, sizeof(w));
+
+	/* From a start that is not zero: the exact Hessian first. */
+	w[0] = 0.5;
+	assert_int_equal(fl_solver_new(FL_SOLVER_NEWTON, SYN_D, &o, w, &s), 0);
+	assert_int_equal(fl_solver_ask(s, &x, &need), FL_SOLVER_EVAL);
+	assert_int_equal(need, 1);
+	fl_solver_free(s);
+	/* L-BFGS ignores the option. */
+	assert_int_equal(fl_solver_new(FL_SOLVER_LBFGS, SYN_D, &o, NULL, &s), 0);
+	assert_int_equal(fl_solver_ask(s, &x, &need), FL_SOLVER_EVAL);
+	assert_int_equal(need, 0);
+	fl_solver_free(s);
+	free(S);
+}
+
 /*
  * A warm start along a path of penalties (--l2 auto): the run at l2 = 10
  * hands the Hessian it kept to the run at l2 = 1, which starts at its
@@ -2006,6 +2118,7 @@ int main(void)
 	        cmocka_unit_test(test_checkpoint_resume_newton),
 	        cmocka_unit_test(test_newton_reuses_hessian),
 	        cmocka_unit_test(test_newton_warm_hessian),
+	        cmocka_unit_test(test_newton_sampled_hessian),
 	        cmocka_unit_test(test_newton_predicts_last_gradient),
 	        cmocka_unit_test(test_newton_wrong_prediction),
 	        cmocka_unit_test(test_checkpoint_resume_lbfgs),

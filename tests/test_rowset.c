@@ -26,6 +26,7 @@
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "fedlead/logreg.h"
 #include "fedlead/rowset.h"
 #include "fedlead/schema.h"
 #include "fedlead/spline.h"
@@ -280,6 +281,111 @@ static void test_pass_matches_dense(void **state)
 	free(path);
 	fl_schema_free(s);
 	fl_schema_free(m);
+}
+
+/*
+ * The pass with a sampled Hessian (rowset.h): loss and gradient are the
+ * whole pass's bit for bit; in the dense layout the Hessian is the sum of
+ * each chunk's fl_linalg_logistic_sampled() (rows numbered from the
+ * chunk's first), scaled by the rows over the rows drawn, the same bits
+ * for 1, 2 and 3 threads; in the compact layout it is the whole Hessian.
+ */
+static void check_sampled(const struct fl_schema *s, const char *path, enum fl_rows_layout lay,
+                          size_t chunk_rows, int want)
+{
+	struct fl_dataset *ds = load_data(s, path);
+	struct fl_rowset *rs = NULL;
+	struct fl_scaler *sc = NULL;
+	size_t d = s->dim, drawn = 0;
+	double *w = malloc(d * sizeof(double)), *g1 = malloc(d * sizeof(double)),
+	       *g2 = malloc(d * sizeof(double)), *h1 = malloc(d * d * sizeof(double)),
+	       *h2 = malloc(d * d * sizeof(double)), *h3 = malloc(d * d * sizeof(double)),
+	       *hw = calloc(d * d, sizeof(double)), *hd = malloc(d * sizeof(double)),
+	       *hdw = calloc(d, sizeof(double));
+	double l1, l2, lc;
+	uint64_t rng = 5;
+
+	assert_true(w && g1 && g2 && h1 && h2 && h3 && hw && hd && hdw);
+	assert_int_equal(fl_scaler_from_stats(s, ds->stats, &sc), 0);
+	assert_int_equal(fl_rowset_from_dataset(s, ds, lay, &rs), 0);
+	assert_int_equal(fl_rowset_standardize(rs, sc), 0);
+	fl_dataset_standardize(ds, sc);
+	for (size_t j = 0; j < d; j++)
+		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	rs->chunk_rows = chunk_rows;
+	assert_int_equal(fl_rowset_logistic(rs, NULL, w, 2, &l1, g1, h1), 0);
+	for (unsigned t = 1; t <= 3; t++) {
+		assert_int_equal(
+		        fl_rowset_logistic_sampled(rs, NULL, w, t, &l2, g2, t == 1 ? h2 : h3),
+		        want);
+		assert_memory_equal(&l2, &l1, sizeof(l1));
+		assert_memory_equal(g2, g1, d * sizeof(double));
+		if (t > 1)
+			assert_memory_equal(h3, h2, d * d * sizeof(double));
+	}
+	if (lay == FL_ROWS_COMPACT || want == FL_SOLVER_HESS_EXACT) {
+		assert_memory_equal(h2, h1, d * d * sizeof(double));
+		goto out;
+	}
+	for (size_t r0 = 0; r0 < ds->n; r0 += chunk_rows) {
+		size_t m = ds->n - r0 < chunk_rows ? ds->n - r0 : chunk_rows, got;
+
+		fl_linalg_logistic_sampled(ds->X + r0 * d, m, d, ds->y + r0, NULL, w, r0,
+		                           FL_HESS_SAMPLE_EVERY, &lc, g1, h3, hd, &got);
+		for (size_t j = 0; j < d * d; j++)
+			hw[j] += h3[j];
+		for (size_t j = 0; j < d; j++)
+			hdw[j] += hd[j];
+		drawn += got;
+	}
+	assert_true(drawn > 0 && drawn < ds->n);
+	/* linalg.h's estimate: the sample's correlations, the exact diagonal. */
+	for (size_t j = 0; j < d; j++)
+		for (size_t k = 0; k < d; k++)
+			h3[j * d + k] =
+			        j == k ? hdw[j]
+			               : hw[j * d + k] * sqrt(hdw[j] * hdw[k] /
+			                                      (hw[j * d + j] * hw[k * d + k]));
+	assert_true(rel_diff(h2, h3, d * d) <= 1e-13);
+	/* An estimate, not the whole sum. */
+	assert_true(rel_diff(h2, h1, d * d) > 1e-6);
+out:
+	fl_scaler_free(sc);
+	fl_rowset_free(rs);
+	fl_dataset_free(ds);
+	free(w);
+	free(g1);
+	free(g2);
+	free(h1);
+	free(h2);
+	free(h3);
+	free(hw);
+	free(hd);
+	free(hdw);
+}
+
+static void test_pass_sampled(void **state)
+{
+	static const char json[] =
+	        "{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", \"positive\": \"yes\","
+	        " \"negative\": \"no\"}, \"features\": [{\"name\": \"age\", \"type\": \"numeric\"},"
+	        " {\"name\": \"day\", \"type\": \"numeric\"}], \"ignore\": [\"job\", \"marital\","
+	        " \"education\", \"default\", \"balance\", \"housing\", \"loan\", \"contact\","
+	        " \"month\", \"duration\", \"campaign\", \"pdays\", \"previous\", \"poutcome\"]}";
+	struct fl_schema *s = load_schema(COIL_SCHEMA), *b = NULL;
+
+	(void)state;
+	assert_int_equal(fl_schema_parse(json, strlen(json), "bank-numbers.json", &b), 0);
+	/* Two numbers, in chunks of a multiple of the block's rows and not:
+	 * the estimate. */
+	check_sampled(b, BANK_DATA, FL_ROWS_DENSE, 1000, 0);
+	check_sampled(b, BANK_DATA, FL_ROWS_DENSE, 4 * fl_linalg_block_rows(b->dim), 0);
+	/* CoIL's rare indicators are not represented by an eighth of its
+	 * 5,822 rows: the exact Hessian from a second pass. */
+	check_sampled(s, COIL_DATA, FL_ROWS_DENSE, 1000, FL_SOLVER_HESS_EXACT);
+	check_sampled(s, COIL_DATA, FL_ROWS_COMPACT, 1000, 0);
+	fl_schema_free(s);
+	fl_schema_free(b);
 }
 
 /* The same file through the dense and the compact rows: the same model. */
@@ -687,6 +793,7 @@ int main(void)
 	        cmocka_unit_test(test_numeric_schema_is_dense),
 	        cmocka_unit_test(test_same_rows_and_stats),
 	        cmocka_unit_test(test_pass_matches_dense),
+	        cmocka_unit_test(test_pass_sampled),
 	        cmocka_unit_test(test_train_both_layouts),
 	        cmocka_unit_test(test_threads_bit_identical),
 	        cmocka_unit_test(test_spline_pairs),

@@ -24,6 +24,7 @@
 #include "core/cv_int.h"
 #include "fedlead/encode.h"
 #include "fedlead/error.h"
+#include "fedlead/logreg.h"
 #include "fedlead/metrics.h"
 #include "fedlead/schema.h"
 #include "fedlead/splitmix.h"
@@ -1005,6 +1006,54 @@ static void test_huge_l2_gives_base_rate(void **state)
 	fl_schema_free(s);
 }
 
+/*
+ * Many dense rows (200,000 x 5, where Newton's first steps take their
+ * Hessian from a sample of the rows, logreg.h): the weights of
+ * fl_train_fit() are those of Newton with every Hessian exact (the
+ * single-piece kernel, fl_logreg_train()) to 1e-9 relative, and the same
+ * bits for 1 and 2 threads.
+ */
+static void test_many_rows_sampled_hessian(void **state)
+{
+	enum { N = 200000, D = 5 };
+	struct fl_dataset ds = {.n = N, .dim = D};
+	struct fl_train_opts o;
+	struct fl_solver_opts so = {.l2 = 1.0, .tol = 1e-10 * N, .max_iter = 100};
+	struct fl_solver_status st;
+	double w1[D] = {0}, w2[D] = {0}, we[D] = {0}, wt[D] = {-1.5, 1.0, -0.5, 0.25, 2.0}, dmax;
+	uint64_t rng = 11;
+
+	(void)state;
+	ds.X = malloc(N * D * sizeof(double));
+	ds.y = malloc(N * sizeof(double));
+	assert_non_null(ds.X);
+	assert_non_null(ds.y);
+	for (size_t i = 0; i < N; i++) {
+		double z = wt[0];
+
+		ds.X[i * D] = 1;
+		for (size_t j = 1; j < D; j++) {
+			ds.X[i * D + j] = 2 * ((double)(fl_splitmix64(&rng) >> 11) * 0x1.0p-53) - 1;
+			z += wt[j] * ds.X[i * D + j];
+		}
+		ds.y[i] = (double)(fl_splitmix64(&rng) >> 11) * 0x1.0p-53 < 1 / (1 + exp(-z));
+	}
+	fl_train_opts_default(&o);
+	o.threads = 1;
+	assert_int_equal(fl_train_fit(&ds, &o, 1.0, 1.0, w1, &st), 0);
+	assert_true(st.converged);
+	o.threads = 2;
+	assert_int_equal(fl_train_fit(&ds, &o, 1.0, 1.0, w2, &st), 0);
+	assert_memory_equal(w1, w2, sizeof(w1));
+	assert_int_equal(fl_logreg_train(&(struct fl_logreg_data){N, D, ds.X, ds.y, NULL},
+	                                 FL_SOLVER_NEWTON, &so, we, &st),
+	                 0);
+	assert_true(st.converged);
+	assert_true(rel_diff(w1, we, D, &dmax) <= 1e-9);
+	free(ds.X);
+	free(ds.y);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1023,6 +1072,7 @@ int main(void)
 	        cmocka_unit_test(test_cv_auto_threshold),
 	        cmocka_unit_test(test_cv_one_step),
 	        cmocka_unit_test(test_cv_mode_parse),
+	        cmocka_unit_test(test_many_rows_sampled_hessian),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

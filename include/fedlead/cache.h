@@ -152,6 +152,20 @@ int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsig
                               const double *w, double *loss, double *grad, double *hess);
 
 /*
+ * The same with the Hessian estimated from a sample of the rows (for
+ * Newton's first steps, logreg.h's fl_solver_opts.hess_sample): each
+ * window is passed to fl_linalg_logistic_sampled() with its first row's
+ * number and FL_HESS_SAMPLE_EVERY, and the sums made into the estimate by
+ * fl_hess_sample_fit() with the exact diagonal. loss and grad are those
+ * of fl_cache_logistic_threads() bit for bit; the sample depends on the
+ * rows and the window size, not on the thread count. Returns 0; or
+ * FL_SOLVER_HESS_EXACT (1) with the exact Hessian, from a second pass,
+ * when the sample did not represent every column; or the pass's error.
+ */
+int fl_cache_logistic_sampled(const struct fl_cache *c, double pos_weight, unsigned threads,
+                              const double *w, double *loss, double *grad, double *hess);
+
+/*
  * Streams z_i = x_i . w and y_i of every row, in file order, to
  * each(arg, z, y); a non-zero return from each stops the pass and is
  * returned. For training metrics without holding the scores in memory.
@@ -179,9 +193,11 @@ struct fl_cache_train_opts {
 
 /*
  * fl_logreg_train() over a cache: the ask/tell solver is told the sums of
- * fl_cache_logistic_weighted(). w: in = start (NULL-free, dim doubles; zero
- * it for a cold start), out = solution. *st (may be NULL) gets the final
- * status even on failure. Returns 0, or the solver's or the pass's error.
+ * fl_cache_logistic_weighted(), and for Newton's first steps on as many
+ * rows as fl_hess_sample_pays() (linalg.h) asks, the sampled Hessians of
+ * fl_cache_logistic_sampled() (solver.hess_sample is set here). w: in = start (NULL-free, dim
+ * doubles; zero it for a cold start), out = solution. *st (may be NULL) gets the final status even
+ * on failure. Returns 0, or the solver's or the pass's error.
  */
 int fl_cache_train(const struct fl_cache *c, const struct fl_cache_train_opts *o, double *w,
                    struct fl_solver_status *st);

@@ -24,6 +24,45 @@ double *fl_matrix_alloc(size_t n, size_t d);
 void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
                         const double *w, double *loss, double *grad, double *hess);
 
+/*
+ * fl_linalg_logistic() with the Hessian summed over a sample of the rows:
+ * X is cut into blocks of fl_linalg_block_rows(d) rows from its first
+ * row, and a block adds to the Hessian when fl_mix64() (splitmix.h) of
+ * its first row's number in the whole data (X's first row is number
+ * first) is 0 modulo every; every <= 1 takes every block. A caller that
+ * cuts the data into fixed pieces gets the same sample whatever runs the
+ * pieces. loss and grad are over all rows, bit for bit those of
+ * fl_linalg_logistic(), and so is hess with every <= 1; otherwise hess
+ * (may be NULL) is the sampled rows' sum, not scaled, and *hess_rows (may
+ * be NULL) gets their number. hdiag (d doubles, may be NULL; only with
+ * hess) gets the Hessian's diagonal over all rows, sum_i c_i h_i x_ij^2.
+ */
+size_t fl_linalg_block_rows(size_t d);
+void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const double *y,
+                                const double *c, const double *w, size_t first, unsigned every,
+                                double *loss, double *grad, double *hess, double *hdiag,
+                                size_t *hess_rows);
+
+/*
+ * fl_hess_sample_fit() makes the estimate of the whole Hessian from the
+ * sampled rows' sum hess (d x d, symmetric, overwritten) and the exact
+ * diagonal hdiag: the sample's correlations with the exact diagonal,
+ *   H_jk = hess_jk sqrt(hdiag_j hdiag_k / (hess_jj hess_kk)),  H_jj = hdiag_j,
+ * a congruence of the sample's sum: positive semi-definite as it is,
+ * exactly symmetric, exact on the diagonal. It returns 0; or -1, hess
+ * untouched, when the sample does not represent every column: the
+ * ratios hess_jj / hdiag_j (of the columns with hdiag_j > 0) spread by
+ * more than a factor FL_HESS_SAMPLE_SPREAD (a rare indicator with few or
+ * none of its rows drawn, or curvature in a few rows); the caller then
+ * needs the exact Hessian. With one row in 8 drawn, the ratios of
+ * columns set in most rows are within a few per cent of 1/8.
+ */
+#define FL_HESS_SAMPLE_EVERY 8u
+#define FL_HESS_SAMPLE_MAX_D 2048
+#define FL_HESS_SAMPLE_SPREAD 2.0
+int fl_hess_sample_pays(size_t n, size_t d);
+int fl_hess_sample_fit(double *hess, const double *hdiag, size_t d);
+
 /* z = X w (n doubles). */
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z);
 

@@ -110,6 +110,15 @@ struct fl_solver_opts {
 	 * plus l2: a warm start along a path of penalties saves a Hessian. */
 	const double *hess0;
 	double hess0_dz;
+	/* Newton without shape constraints: nonzero when the caller can
+	 * evaluate the Hessian from a fixed sample of its rows (a local run
+	 * on many rows, fl_rowset_logistic_sampled()). The solver then asks
+	 * for one (need_hess FL_SOLVER_HESS_SAMPLED) at the start from zero
+	 * and after a step that moves the scores by more than 0.1 (logreg.c,
+	 * "Sampled Hessians"), and never keeps it. A federation leaves it 0:
+	 * its partners are asked for exact sums only. A checkpoint does not
+	 * hold it (a restored solver asks for exact Hessians). */
+	int hess_sample;
 };
 
 struct fl_solver_status {
@@ -128,6 +137,11 @@ int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 
 #define FL_SOLVER_DONE 0
 #define FL_SOLVER_EVAL 1
+/* need_hess when a Hessian from a sample of the rows serves (only with
+ * fl_solver_opts.hess_sample); any nonzero need_hess asks for a Hessian. */
+#define FL_SOLVER_HESS_SAMPLED 2
+/* An eval_sampled that gave the exact Hessian (fl_solver_driver). */
+#define FL_SOLVER_HESS_EXACT 1
 /*
  * What to evaluate next: returns FL_SOLVER_EVAL with *w (d doubles, owned by
  * the solver, valid until the next tell) and *need_hess, or FL_SOLVER_DONE
@@ -224,6 +238,12 @@ struct fl_logreg_data {
  */
 struct fl_solver_driver {
 	int (*eval)(void *arg, const double *w, double *loss, double *grad, double *hess);
+	/* May be NULL (eval serves): the same sums with the Hessian from a
+	 * sample of the rows, for need_hess FL_SOLVER_HESS_SAMPLED. It may
+	 * return FL_SOLVER_HESS_EXACT instead of 0 when it gave the exact
+	 * Hessian because a sample does not serve the rows: the run then
+	 * asks for exact Hessians only. */
+	int (*eval_sampled)(void *arg, const double *w, double *loss, double *grad, double *hess);
 	void (*progress)(void *arg, const struct fl_solver_status *st);
 	void *arg;
 	/* May be NULL. After a successful Newton run: the data term's Hessian

@@ -171,6 +171,24 @@ int fl_rowset_split(struct fl_rowset *rs, double frac, uint64_t seed, size_t *n_
 int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double *w,
                        unsigned threads, double *loss, double *grad, double *hess);
 
+/*
+ * fl_rowset_logistic() with the Hessian estimated from a fixed sample of
+ * the rows, for Newton's first steps on many rows (logreg.h,
+ * fl_solver_opts.hess_sample): in the dense layout, one block of rows
+ * (fl_linalg_logistic_sampled()) in FL_HESS_SAMPLE_EVERY, drawn by a hash
+ * of its first row's number (each chunk's rows numbered from the chunk's
+ * first), made into the estimate by fl_hess_sample_fit() with the exact
+ * diagonal. loss and grad are those of fl_rowset_logistic() bit for bit,
+ * and so is everything in the compact layout (whose Hessian costs no d^2
+ * a row) or without hess. The sample depends on the rows and the chunking
+ * only, so the result is the same for every thread count. Returns 0; or
+ * FL_SOLVER_HESS_EXACT (1) with fl_rowset_logistic()'s exact Hessian,
+ * from a second pass, when the sample did not represent every column
+ * (fl_hess_sample_fit()); or FL_ERR_NOMEM.
+ */
+int fl_rowset_logistic_sampled(const struct fl_rowset *rs, const double *c, const double *w,
+                               unsigned threads, double *loss, double *grad, double *hess);
+
 /* z_i = x_i . w for every row (n doubles). */
 void fl_rowset_scores(const struct fl_rowset *rs, const double *w, double *z);
 

@@ -731,6 +731,7 @@ int fl_cache_logistic_weighted(const struct fl_cache *c, double pos_weight, cons
 struct cache_chunk {
 	double loss;
 	double *grad, *hess; /* the chunk's sums */
+	double *hdiag, *hd;  /* a sampled Hessian's exact diagonal, its scratch */
 	double *g, *h, *cw;  /* scratch for the windows after the first */
 	struct stream st;
 	int open, r;
@@ -742,7 +743,8 @@ struct cache_pass {
 	double pos_weight;
 	const double *w;
 	int hess;
-	size_t first; /* chunk of the wave's first slot */
+	unsigned every; /* the Hessian from one block of rows in every */
+	size_t first;   /* chunk of the wave's first slot */
 	struct cache_chunk *k;
 };
 
@@ -769,11 +771,12 @@ static void cache_chunk_run(void *arg, size_t slot)
 		if (k->cw != NULL)
 			for (size_t i = 0; i < k->st.rows; i++)
 				k->cw[i] = k->st.y[i] > 0.5 ? cp->pos_weight : 1.0;
-		fl_linalg_logistic(k->st.X, k->st.rows, d, k->st.y, k->cw, cp->w, &l,
-		                   first ? k->grad : k->g,
-		                   !cp->hess ? NULL
-		                   : first   ? k->hess
-		                             : k->h);
+		fl_linalg_logistic_sampled(k->st.X, k->st.rows, d, k->st.y, k->cw, cp->w, k->st.r0,
+		                           cp->every, &l, first ? k->grad : k->g,
+		                           !cp->hess ? NULL
+		                           : first   ? k->hess
+		                                     : k->h,
+		                           first ? k->hdiag : k->hd, NULL);
 		if (first) {
 			k->loss = l;
 			continue;
@@ -782,6 +785,8 @@ static void cache_chunk_run(void *arg, size_t slot)
 		fl_linalg_axpy(1.0, k->g, k->grad, d);
 		if (cp->hess)
 			fl_linalg_axpy(1.0, k->h, k->hess, d * d);
+		if (k->hd != NULL)
+			fl_linalg_axpy(1.0, k->hd, k->hdiag, d);
 	}
 	stream_release(&k->st);
 	if (r < 0) {
@@ -798,13 +803,18 @@ static void cache_chunk_free(struct cache_chunk *k)
 	free(k->hess);
 	free(k->g);
 	free(k->h);
+	free(k->hdiag);
+	free(k->hd);
 	free(k->cw);
 }
 
-int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsigned threads,
-                              const double *w, double *loss, double *grad, double *hess)
+/* fl_cache_logistic_threads(), and with every > 1 (and hess) the sampled
+ * rows' Hessian and the exact diagonal in hdiag (d doubles). */
+static int cache_pass_run(const struct fl_cache *c, double pos_weight, unsigned threads,
+                          unsigned every, const double *w, double *loss, double *grad, double *hess,
+                          double *hdiag)
 {
-	struct cache_pass cp = {c, pos_weight, w, hess != NULL, 0, NULL};
+	struct cache_pass cp = {c, pos_weight, w, hess != NULL, every, 0, NULL};
 	size_t d = c->dim, n_chunks = fl_parallel_chunks(c->n, FL_CACHE_CHUNK_ROWS), wave, made = 0;
 	int r = FL_ERR_NOMEM;
 
@@ -818,6 +828,8 @@ int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsig
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
 		memset(hess, 0, d * d * sizeof(*hess));
+	if (hdiag != NULL)
+		memset(hdiag, 0, d * sizeof(*hdiag));
 	if (threads == 0)
 		threads = 1;
 	/* A wave of chunks at a time, each with its own window: memory is a
@@ -837,6 +849,8 @@ int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsig
 		    (k->g = fl_matrix_alloc(1, d)) == NULL ||
 		    (hess != NULL && ((k->hess = fl_matrix_alloc(d, d)) == NULL ||
 		                      (k->h = fl_matrix_alloc(d, d)) == NULL)) ||
+		    (hdiag != NULL && ((k->hdiag = fl_matrix_alloc(1, d)) == NULL ||
+		                       (k->hd = fl_matrix_alloc(1, d)) == NULL)) ||
 		    (pos_weight != 1.0 &&
 		     (k->cw = malloc(c->window_rows * sizeof(double))) == NULL))
 			goto nomem;
@@ -853,6 +867,8 @@ int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsig
 				goto out;
 			}
 			*loss += k->loss;
+			for (size_t j = 0; hdiag != NULL && j < d; j++)
+				hdiag[j] += k->hdiag[j];
 			for (size_t j = 0; j < d; j++)
 				grad[j] += k->grad[j];
 			if (hess != NULL)
@@ -868,6 +884,33 @@ out:
 	for (size_t i = 0; i < made + (made < wave && cp.k != NULL); i++)
 		cache_chunk_free(&cp.k[i]);
 	free(cp.k);
+	return r;
+}
+
+int fl_cache_logistic_threads(const struct fl_cache *c, double pos_weight, unsigned threads,
+                              const double *w, double *loss, double *grad, double *hess)
+{
+	return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, NULL);
+}
+
+int fl_cache_logistic_sampled(const struct fl_cache *c, double pos_weight, unsigned threads,
+                              const double *w, double *loss, double *grad, double *hess)
+{
+	double *hdiag;
+	int r;
+
+	if (hess == NULL)
+		return cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, NULL);
+	if ((hdiag = fl_matrix_alloc(1, c->dim)) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "cache: out of memory for a pass over %zu columns",
+		               c->dim);
+	r = cache_pass_run(c, pos_weight, threads, FL_HESS_SAMPLE_EVERY, w, loss, grad, hess,
+	                   hdiag);
+	if (r == 0 && fl_hess_sample_fit(hess, hdiag, c->dim) != 0)
+		r = (r = cache_pass_run(c, pos_weight, threads, 1, w, loss, grad, hess, NULL)) != 0
+		            ? r
+		            : FL_SOLVER_HESS_EXACT;
+	free(hdiag);
 	return r;
 }
 
@@ -966,6 +1009,15 @@ static int cache_eval(void *arg, const double *w, double *loss, double *grad, do
 	                                 w, loss, grad, hess);
 }
 
+static int cache_eval_sampled(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	const struct cache_run *cr = arg;
+
+	return fl_cache_logistic_sampled(cr->c, cr->o->pos_weight,
+	                                 cr->o->threads > 0 ? cr->o->threads : fl_threads_default(),
+	                                 w, loss, grad, hess);
+}
+
 static void cache_progress(void *arg, const struct fl_solver_status *st)
 {
 	const struct cache_run *cr = arg;
@@ -978,8 +1030,11 @@ int fl_cache_train(const struct fl_cache *c, const struct fl_cache_train_opts *o
 {
 	struct cache_run cr = {c, o};
 	struct fl_solver_driver drv = {.eval = cache_eval,
+	                               .eval_sampled = cache_eval_sampled,
 	                               .progress = o->progress != NULL ? cache_progress : NULL,
 	                               .arg = &cr};
+	struct fl_solver_opts so = o->solver;
 
-	return fl_solver_run(o->kind, c->dim, &o->solver, &drv, w, st);
+	so.hess_sample = fl_hess_sample_pays(c->n, c->dim);
+	return fl_solver_run(o->kind, c->dim, &so, &drv, w, st);
 }

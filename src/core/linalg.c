@@ -5,6 +5,7 @@
 #include "fedlead/linalg.h"
 
 #include "fedlead/error.h"
+#include "fedlead/splitmix.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -172,25 +173,146 @@ static void hess_rows_syr(const double *Xb, size_t rows, size_t d, const double 
 			           (blasint)d);
 }
 
-void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
-                        const double *w, double *loss, double *grad, double *hess)
+int fl_hess_sample_pays(size_t n, size_t d)
+{
+	return n >= 200000 && n / FL_HESS_SAMPLE_EVERY >= 500 * d && d <= FL_HESS_SAMPLE_MAX_D;
+}
+
+int fl_hess_sample_fit(double *hess, const double *hdiag, size_t d)
+{
+	double s[FL_HESS_SAMPLE_MAX_D], lo = INFINITY, hi = 0;
+
+	if (d > FL_HESS_SAMPLE_MAX_D)
+		return -1;
+	for (size_t j = 0; j < d; j++) {
+		double hs = hess[j * d + j];
+
+		if (!(hdiag[j] > 0))
+			continue;
+		/* sampled / exact: the same share of every column's curvature
+		 * in a sample that represents them all. */
+		lo = hs / hdiag[j] < lo ? hs / hdiag[j] : lo;
+		hi = hs / hdiag[j] > hi ? hs / hdiag[j] : hi;
+	}
+	if (!(lo * FL_HESS_SAMPLE_SPREAD >= hi))
+		return -1;
+	for (size_t j = 0; j < d; j++) {
+		double hs = hess[j * d + j];
+
+		s[j] = hs > 0 ? sqrt(hdiag[j] / hs) : 0;
+	}
+	for (size_t j = 0; j < d; j++) {
+		for (size_t k = 0; k < d; k++)
+			hess[j * d + k] *= s[j] * s[k];
+		/* The diagonal as it is: exact, also where the sample had
+		 * nothing (that column then has no off-diagonal terms). */
+		hess[j * d + j] = hdiag[j];
+	}
+	return 0;
+}
+
+size_t fl_linalg_block_rows(size_t d)
+{
+	size_t block = d > 0 ? FL_BLOCK_BYTES / sizeof(double) / d : FL_BLOCK_MAX_ROWS;
+
+	if (block < 1)
+		block = 1;
+	return block > FL_BLOCK_MAX_ROWS ? FL_BLOCK_MAX_ROWS : block;
+}
+
+/* The rows of Xb scaled by sqrt(h_i), into dst (stride ld), for dsyrk. */
+static void scale_rows(const double *Xb, size_t rows, size_t d, const double *h, double *dst,
+                       size_t ld)
+{
+	for (size_t i = 0; i < rows; i++) {
+		/* Weights are non-negative, so h_i >= 0. */
+		double sq = sqrt(h[i]);
+		const double *src = Xb + i * d;
+
+		for (size_t j = 0; j < d; j++)
+			dst[i * ld + j] = sq * src[j];
+	}
+}
+
+/* diag[j] += sum_i h_i x_ij^2 over the rows of Xb, four rows at a time
+ * (a fixed order, so the same bits for any thread count): the diagonal of
+ * a sampled Hessian's pass, over every row. Compiled for AVX2 and FMA as
+ * well, used where the CPU has them. */
+#define ADD_DIAGONAL_BODY                                                                          \
+	size_t i = 0;                                                                              \
+	for (; i + 4 <= rows; i += 4) {                                                            \
+		const double *restrict x0 = Xb + i * d, *restrict x1 = x0 + d,                     \
+		                       *restrict x2 = x1 + d, *restrict x3 = x2 + d;               \
+		double h0 = h[i], h1 = h[i + 1], h2 = h[i + 2], h3 = h[i + 3];                     \
+		for (size_t j = 0; j < d; j++)                                                     \
+			diag[j] += (h0 * x0[j] * x0[j] + h1 * x1[j] * x1[j]) +                     \
+			           (h2 * x2[j] * x2[j] + h3 * x3[j] * x3[j]);                      \
+	}                                                                                          \
+	for (; i < rows; i++) {                                                                    \
+		const double *restrict x = Xb + i * d;                                             \
+		for (size_t j = 0; j < d; j++)                                                     \
+			diag[j] += h[i] * x[j] * x[j];                                             \
+	}
+static void add_diagonal_plain(const double *restrict Xb, size_t rows, size_t d,
+                               const double *restrict h, double *restrict diag)
+{
+	ADD_DIAGONAL_BODY
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void add_diagonal_avx2(const double *restrict Xb,
+                                                                  size_t rows, size_t d,
+                                                                  const double *restrict h,
+                                                                  double *restrict diag)
+{
+	ADD_DIAGONAL_BODY
+}
+#endif
+
+static void add_diagonal(const double *Xb, size_t rows, size_t d, const double *h, double *diag)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+	static int have = -1;
+
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	}
+	if (have) {
+		add_diagonal_avx2(Xb, rows, d, h, diag);
+		return;
+	}
+#endif
+	add_diagonal_plain(Xb, rows, d, h, diag);
+}
+
+/* Whether the block of rows starting at row `at` (counted from the first
+ * row of the whole data) adds to a Hessian sampled one block in `every`. */
+static int block_sampled(size_t at, unsigned every)
+{
+	return every <= 1 || fl_mix64((uint64_t)at) % every == 0;
+}
+
+/* fl_linalg_logistic(), and with every > 1 fl_linalg_logistic_sampled():
+ * first is the index of X's first row in the whole data. */
+static void logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
+                     const double *w, size_t first, unsigned every, double *loss, double *grad,
+                     double *hess, double *hdiag, size_t *hess_rows)
 {
 	double z[FL_BLOCK_MAX_ROWS], r[FL_BLOCK_MAX_ROWS], h[FL_BLOCK_MAX_ROWS];
 	double *scaled = NULL, *Hp = NULL;
 	double sum = 0;
-	size_t block, cap = 0, pending = 0, ld = d;
+	size_t block, cap = 0, pending = 0, ld = d, used = 0;
 
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
 		memset(hess, 0, d * d * sizeof(*hess));
+	if (hdiag != NULL)
+		memset(hdiag, 0, d * sizeof(*hdiag));
 	if (d == 0 || n == 0)
 		goto out;
 
-	block = FL_BLOCK_BYTES / sizeof(double) / d;
-	if (block < 1)
-		block = 1;
-	if (block > FL_BLOCK_MAX_ROWS)
-		block = FL_BLOCK_MAX_ROWS;
+	block = fl_linalg_block_rows(d);
 	if (block > n)
 		block = n;
 	if (hess != NULL) {
@@ -229,6 +351,8 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 		size_t lines = next_rows * d * sizeof(double) / 64, per = lines / rows + 1,
 		       done = 0;
 
+		int hb = hess != NULL && block_sampled(first + start, every);
+
 		cblas_dgemv(CblasRowMajor, CblasNoTrans, (blasint)rows, (blasint)d, 1.0, Xb,
 		            (blasint)d, w, 1, 0.0, z, 1);
 		for (size_t i = 0; i < rows; i++) {
@@ -246,28 +370,22 @@ void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, co
 			sum += ci * ((zi > 0 ? zi : 0) - yi * zi + log1p(e));
 			r[i] = ci * (s - yi);
 			/* s(1-s) without the cancellation in 1-s near s=1. */
-			if (hess != NULL)
+			if (hb || hdiag != NULL)
 				h[i] = ci * (e / ((1.0 + e) * (1.0 + e)));
 		}
 		cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)d, 1.0, Xb,
 		            (blasint)d, r, 1, 1.0, grad, 1);
-		if (hess == NULL)
-			continue;
-		if (scaled == NULL) {
-			hess_rows_syr(Xb, rows, d, h, hess);
-			continue;
+		if (hdiag != NULL)
+			add_diagonal(Xb, rows, d, h, hdiag);
+		if (hb) {
+			used += rows;
+			if (scaled == NULL)
+				hess_rows_syr(Xb, rows, d, h, hess);
+			else
+				scale_rows(Xb, rows, d, h, scaled + pending * ld, ld);
+			pending += scaled != NULL ? rows : 0;
 		}
-		for (size_t i = 0; i < rows; i++) {
-			/* Weights are non-negative, so h_i >= 0. */
-			double sq = sqrt(h[i]);
-			const double *src = Xb + i * d;
-			double *dst = scaled + (pending + i) * ld;
-
-			for (size_t j = 0; j < d; j++)
-				dst[j] = sq * src[j];
-		}
-		pending += rows;
-		if (pending + block > cap || start + rows == n) {
+		if (pending > 0 && (pending + block > cap || start + rows == n)) {
 #ifdef FL_SYRK_AVX512
 			if (Hp != NULL)
 				syrk_avx512(scaled, pending, ld, Hp);
@@ -292,6 +410,22 @@ out:
 	free(scaled);
 	free(Hp);
 	*loss = sum;
+	if (hess_rows != NULL)
+		*hess_rows = used;
+}
+
+void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
+                        const double *w, double *loss, double *grad, double *hess)
+{
+	logistic(X, n, d, y, c, w, 0, 1, loss, grad, hess, NULL, NULL);
+}
+
+void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const double *y,
+                                const double *c, const double *w, size_t first, unsigned every,
+                                double *loss, double *grad, double *hess, double *hdiag,
+                                size_t *hess_rows)
+{
+	logistic(X, n, d, y, c, w, first, every, loss, grad, hess, hdiag, hess_rows);
 }
 
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z)

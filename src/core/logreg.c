@@ -101,6 +101,14 @@ static int check_l2(const char *what, double l2)
 
 static int newton_warm_hessian(struct fl_solver *s, const struct fl_solver_opts *o);
 
+static int all_zero(const double *x, size_t d)
+{
+	for (size_t j = 0; j < d; j++)
+		if (x[j] != 0)
+			return 0;
+	return 1;
+}
+
 int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opts *opts,
                   const double *w0, struct fl_solver **out)
 {
@@ -180,6 +188,9 @@ int fl_solver_new(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 		goto out;
 	if ((r = newton_warm_hessian(s, opts)) != 0)
 		goto out;
+	s->sample_ok = kind == FL_SOLVER_NEWTON && opts->hess_sample && s->n_blk == 0;
+	/* From zero every score is 0 and the first step long. */
+	s->sample_now = s->sample_ok && s->need_hess && all_zero(s->x, d);
 
 	*out = s;
 	s = NULL;
@@ -213,7 +224,7 @@ int fl_solver_ask(struct fl_solver *s, const double **w, int *need_hess)
 	case PH_TRIAL:
 	case PH_HESS:
 		*w = s->x;
-		*need_hess = s->need_hess;
+		*need_hess = s->need_hess && s->sample_now ? FL_SOLVER_HESS_SAMPLED : s->need_hess;
 		r = FL_SOLVER_EVAL;
 		break;
 	}
@@ -231,7 +242,7 @@ static int fail_sticky(struct fl_solver *s, int code, const char *msg)
 }
 
 /* Adds the l2 term (intercept w_0 excluded) to the data-term Hessian. */
-static void set_hessian(struct fl_solver *s, const double *hess)
+static void set_hessian(struct fl_solver *s, const double *hess, int sampled)
 {
 	size_t d = s->d;
 
@@ -241,7 +252,7 @@ static void set_hessian(struct fl_solver *s, const double *hess)
 	s->have_hess = 1;
 	/* fl_bounds_direction() turns H into the Hessian in u: with shape
 	 * constraints it is never reused. */
-	s->hess_kept = s->n_blk == 0;
+	s->hess_kept = s->n_blk == 0 && !sampled;
 	s->hess_dz = 0;
 }
 
@@ -371,6 +382,27 @@ static double newton_step_dz(const struct fl_solver *s, double gp)
 #define NEWTON_PRED_QUAD 2.0
 #define NEWTON_PRED_KEPT 4.0
 
+/*
+ * Sampled Hessians. Far from the optimum a Newton step's length comes from
+ * the model being wrong, not from the Hessian's last digits: a Hessian off
+ * by a relative e leaves about e of the gradient (as a kept one does,
+ * above), while a step that moves the scores by dz leaves a fraction of
+ * order dz (0.35 after the first steps on 1M leads, bench/README.md). So
+ * where the caller can (fl_solver_opts.hess_sample: many rows, a Hessian
+ * from one block of rows in eight, e about 1 %), the start from zero and
+ * the point a step longer than NEWTON_SAMPLE_DZ reaches are asked for
+ * with a sampled Hessian; closer in, where Newton converges quadratically,
+ * with the exact one. The gradient is always exact, so the optimum and
+ * the test that ends the run are unchanged; only the early steps' route
+ * to it differs. A sampled Hessian is never kept (reused at another
+ * point, handed to a warm start) and never decides the last, negligible
+ * step alone: that needs a step shorter than 1e-9 of the weights, which
+ * follows a step far shorter than NEWTON_SAMPLE_DZ. A driver whose sample
+ * does not represent the rows gives the exact Hessian and says so
+ * (FL_SOLVER_HESS_EXACT): the run is then the exact run (fl_solver_run()).
+ */
+#define NEWTON_SAMPLE_DZ 0.1
+
 /* Whether the kept Hessian serves at w. */
 static int newton_can_keep(const struct fl_solver *s)
 {
@@ -409,7 +441,7 @@ static int newton_warm_hessian(struct fl_solver *s, const struct fl_solver_opts 
 			               "solver: non-finite entry (%zu, %zu) (%g) in the warm "
 			               "start's Hessian",
 			               i / d, i % d, o->hess0[i]);
-	set_hessian(s, o->hess0);
+	set_hessian(s, o->hess0, 0);
 	s->have_hess = 0;
 	s->hess_dz = o->hess0_dz;
 	s->need_hess = 0;
@@ -595,6 +627,7 @@ static void next_step(struct fl_solver *s)
 	 * kept Hessian serves there. A step too small to change the Hessian
 	 * asks for none. */
 	s->need_hess = s->kind == FL_SOLVER_NEWTON && !newton_can_reuse(s, s->alpha);
+	s->sample_now = s->need_hess && s->sample_ok && s->step_dz > NEWTON_SAMPLE_DZ;
 	set_trial(s);
 }
 
@@ -637,7 +670,7 @@ int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const d
 {
 	size_t d;
 	double ft, reg = 0;
-	int r = FL_ERR_INTERNAL, accept;
+	int r = FL_ERR_INTERNAL, accept, sampled;
 
 	if (s == NULL || grad == NULL) {
 		r = fl_fail(FL_ERR_INVALID, "solver: missing argument to tell");
@@ -657,6 +690,8 @@ int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const d
 	if ((r = check_finite(s, loss, grad, hess)) != 0)
 		goto out;
 	s->evaluations++;
+	sampled = s->sample_now;
+	s->sample_now = 0;
 
 	/* Objective and gradient of f at x: data term plus l2 on w_1.. only. */
 	for (size_t j = 0; j < d; j++) {
@@ -674,7 +709,7 @@ int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const d
 		s->f = ft;
 		memcpy(s->g, s->gt, d * sizeof(*s->g));
 		if (hess != NULL)
-			set_hessian(s, hess);
+			set_hessian(s, hess, sampled);
 		next_step(s);
 		break;
 	case PH_TRIAL:
@@ -729,7 +764,7 @@ int fl_solver_tell(struct fl_solver *s, double loss, const double *grad, const d
 			s->hess_dz = 0;
 		}
 		if (hess != NULL)
-			set_hessian(s, hess);
+			set_hessian(s, hess, sampled);
 		next_step(s);
 		break;
 	case PH_DONE:
@@ -792,8 +827,19 @@ int fl_solver_run(enum fl_solver_kind kind, size_t d, const struct fl_solver_opt
 	while ((r = fl_solver_ask(s, &x, &need_hess)) == FL_SOLVER_EVAL) {
 		double loss;
 
-		if ((r = drv->eval(drv->arg, x, &loss, grad, need_hess ? hess : NULL)) != 0 ||
-		    (r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
+		int (*eval)(void *, const double *, double *, double *, double *) =
+		        need_hess == FL_SOLVER_HESS_SAMPLED && drv->eval_sampled != NULL
+		                ? drv->eval_sampled
+		                : drv->eval;
+
+		r = eval(drv->arg, x, &loss, grad, need_hess ? hess : NULL);
+		if (r == FL_SOLVER_HESS_EXACT && eval == drv->eval_sampled) {
+			/* A sample does not serve these rows: exact Hessians
+			 * from here on, this one kept as any exact one. */
+			s->sample_ok = s->sample_now = 0;
+			r = 0;
+		}
+		if (r != 0 || (r = fl_solver_tell(s, loss, grad, need_hess ? hess : NULL)) != 0)
 			goto out;
 		if (drv->progress != NULL) {
 			fl_solver_get_status(s, &now);

@@ -55,6 +55,10 @@ struct fl_solver {
 	 * along p moves them (0: the direction is not a Newton step). */
 	int hess_kept;
 	double hess_dz, step_dz;
+	/* Sampled Hessians (logreg.c): the caller can evaluate them
+	 * (fl_solver_opts.hess_sample), and the point asked for now may have
+	 * one. Neither is checkpointed. */
+	int sample_ok, sample_now;
 
 	/* L-BFGS: ring buffer of the last m pairs s = w_{k+1} - w_k, y = g_{k+1} - g_k */
 	int m, count, head;

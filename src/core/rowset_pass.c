@@ -39,6 +39,7 @@
 
 #include "fedlead/error.h"
 #include "fedlead/linalg.h"
+#include "fedlead/logreg.h"
 #include "fedlead/parallel.h"
 #include "fedlead/spline.h"
 #include "rowset_int.h"
@@ -66,9 +67,13 @@ static int compact(const struct fl_rowset *rs)
  * with 256 (200,000 CRM-like leads, best of 12). */
 #define PAIR_ROWS 4096
 
+/* Memory of the dense partials that run in one wave. */
+#define DENSE_WAVE_BYTES ((size_t)8 << 20)
+
 /* One chunk's partial sums. */
 struct partial {
 	double loss;
+	double *hdiag;  /* dense, sampled Hessian: the exact diagonal (d) */
 	double *grad;   /* d + 1 (compact: the padding column last) */
 	double *hess;   /* dense: d * d; compact: (d + 1)^2, upper triangle */
 	double *gd;     /* compact: nd, the dense columns' gradient */
@@ -95,12 +100,14 @@ struct pass {
 	size_t *ws;      /* ns: each spline block's first window slot */
 	size_t nws;      /* window slots: per spline block, one per first column */
 	int hess;
+	unsigned every; /* dense: the Hessian from one block of rows in every */
 	size_t chunk_rows, wave_first;
 	struct partial *p; /* one per chunk of the current wave */
 };
 
 static void partial_free(struct partial *p)
 {
+	free(p->hdiag);
 	free(p->grad);
 	free(p->hess);
 	free(p->gd);
@@ -117,7 +124,7 @@ static void partial_free(struct partial *p)
 }
 
 static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, size_t nws,
-                         int hess)
+                         int hess, unsigned every)
 {
 	size_t d = rs->d, de = compact(rs) ? d + 1 : d;
 
@@ -126,7 +133,9 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 	    (hess && (p->hess = fl_matrix_alloc(de, de)) == NULL))
 		return FL_ERR_NOMEM;
 	if (!compact(rs))
-		return 0;
+		return hess && every > 1 && (p->hdiag = fl_matrix_alloc(1, d)) == NULL
+		               ? FL_ERR_NOMEM
+		               : 0;
 	if (rs->ns > 0 && ((p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL ||
 	                   (p->wsl = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL ||
 	                   (p->gw = fl_matrix_alloc(nws, W)) == NULL))
@@ -647,9 +656,9 @@ static void dense_chunk(const struct pass *ps, size_t r0, size_t n, struct parti
 {
 	const struct fl_rowset *rs = ps->rs;
 
-	fl_linalg_logistic(rs->X + r0 * rs->nd, n, rs->d, rs->y + r0,
-	                   ps->c != NULL ? ps->c + r0 : NULL, ps->w, &p->loss, p->grad,
-	                   ps->hess ? p->hess : NULL);
+	fl_linalg_logistic_sampled(rs->X + r0 * rs->nd, n, rs->d, rs->y + r0,
+	                           ps->c != NULL ? ps->c + r0 : NULL, ps->w, r0, ps->every,
+	                           &p->loss, p->grad, ps->hess ? p->hess : NULL, p->hdiag, NULL);
 }
 
 static void run_chunk(void *arg, size_t c)
@@ -700,14 +709,19 @@ static void add_compact(const struct pass *ps, const struct partial *p, double *
 			hess[j * d + l] += p->hess[j * de + l];
 }
 
-int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double *w,
-                       unsigned threads, double *loss, double *grad, double *hess)
+/* fl_rowset_logistic(), and with every > 1 (dense rows, hess) the sampled
+ * rows' Hessian and the exact diagonal in hdiag (d doubles). */
+static int logistic_pass(const struct fl_rowset *rs, const double *c, const double *w,
+                         unsigned threads, unsigned every, double *loss, double *grad, double *hess,
+                         double *hdiag)
 {
-	struct pass ps = {.rs = rs, .c = c, .w = w, .hess = hess != NULL};
+	struct pass ps = {.rs = rs, .c = c, .w = w, .hess = hess != NULL, .every = every};
 	size_t d = rs->d, n_chunks, wave, allocated = 0;
 	int r = FL_ERR_NOMEM;
 
 	*loss = 0;
+	if (hdiag != NULL)
+		memset(hdiag, 0, d * sizeof(*hdiag));
 	memset(grad, 0, d * sizeof(*grad));
 	if (hess != NULL)
 		memset(hess, 0, d * d * sizeof(*hess));
@@ -719,8 +733,17 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 	n_chunks = fl_parallel_chunks(rs->n, ps.chunk_rows);
 	/* A wave of partials at a time bounds the memory (a compact
 	 * Hessian partial is (d+1)^2 doubles); the waves are added in chunk
-	 * order, so their size changes nothing in the result. */
+	 * order, so their size changes nothing in the result. Dense
+	 * partials (d^2 doubles) up to DENSE_WAVE_BYTES go in one wave: a
+	 * thread the machine holds back then does not stall the others at
+	 * the end of every wave. */
 	wave = 2 * (size_t)threads;
+	if (!compact(rs)) {
+		size_t most =
+		        DENSE_WAVE_BYTES / ((d + (hess != NULL ? d * d : 0)) * sizeof(double));
+
+		wave = most > wave ? most : wave;
+	}
 	if (wave > n_chunks)
 		wave = n_chunks;
 	ps.nde = rs->nd;
@@ -742,7 +765,7 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 	if ((ps.p = calloc(wave, sizeof(*ps.p))) == NULL)
 		goto out;
 	for (; allocated < wave; allocated++)
-		if (partial_alloc(&ps.p[allocated], rs, ps.nde, ps.nws, ps.hess) != 0) {
+		if (partial_alloc(&ps.p[allocated], rs, ps.nde, ps.nws, ps.hess, every) != 0) {
 			partial_free(&ps.p[allocated]);
 			goto out;
 		}
@@ -772,6 +795,8 @@ int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double
 			const struct partial *p = &ps.p[k];
 
 			*loss += p->loss;
+			for (size_t j = 0; p->hdiag != NULL && j < d; j++)
+				hdiag[j] += p->hdiag[j];
 			if (compact(rs)) {
 				add_compact(&ps, p, grad, hess);
 				continue;
@@ -803,6 +828,32 @@ out:
 	free(ps.dcole);
 	free(ps.sa);
 	free(ps.ws);
+	return r;
+}
+
+int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double *w,
+                       unsigned threads, double *loss, double *grad, double *hess)
+{
+	return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, NULL);
+}
+
+int fl_rowset_logistic_sampled(const struct fl_rowset *rs, const double *c, const double *w,
+                               unsigned threads, double *loss, double *grad, double *hess)
+{
+	double *hdiag;
+	int r;
+
+	if (compact(rs) || hess == NULL)
+		return logistic_pass(rs, c, w, threads, 1, loss, grad, hess, NULL);
+	if ((hdiag = fl_matrix_alloc(1, rs->d)) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "train: out of memory for a pass over %zu columns",
+		               rs->d);
+	r = logistic_pass(rs, c, w, threads, FL_HESS_SAMPLE_EVERY, loss, grad, hess, hdiag);
+	if (r == 0 && fl_hess_sample_fit(hess, hdiag, rs->d) != 0)
+		r = (r = logistic_pass(rs, c, w, threads, 1, loss, grad, hess, NULL)) != 0
+		            ? r
+		            : FL_SOLVER_HESS_EXACT;
+	free(hdiag);
 	return r;
 }
 

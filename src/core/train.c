@@ -107,6 +107,21 @@ static int eval_rows(void *arg, const double *w, double *loss, double *grad, dou
 	return fl_rowset_logistic(fe->rows, fe->c, w, fe->threads, loss, grad, hess);
 }
 
+static int eval_rows_sampled(void *arg, const double *w, double *loss, double *grad, double *hess)
+{
+	const struct fit_eval *fe = arg;
+
+	return fl_rowset_logistic_sampled(fe->rows, fe->c, w, fe->threads, loss, grad, hess);
+}
+
+/* Whether Newton's first steps take their Hessian from a sample of the
+ * rows (logreg.h, fl_solver_opts.hess_sample): dense rows only (a compact
+ * row's Hessian costs its few pairs, not d^2), as many as linalg.h says. */
+static int hess_sample_pays(const struct fl_rowset *rs)
+{
+	return rs->nk == 0 && rs->ns == 0 && fl_hess_sample_pays(rs->n, rs->d);
+}
+
 static void progress_rows(void *arg, const struct fl_solver_status *st)
 {
 	track(((struct fit_eval *)arg)->t, st);
@@ -196,9 +211,11 @@ static int fit_tracked(const struct fl_rowset *std, const struct fl_train_opts *
 		        .bounds = b,
 		        .hess0 = wh != NULL && isfinite(wh->dz) ? wh->H : NULL,
 		        .hess0_dz = wh != NULL && isfinite(wh->dz) ? wh->dz : 0,
+		        .hess_sample = hess_sample_pays(std),
 		};
 		struct fit_eval fe = {std, folds, c, threads_of(opts), t};
 		struct fl_solver_driver drv = {.eval = eval_rows,
+		                               .eval_sampled = eval_rows_sampled,
 		                               .arg = &fe,
 		                               .keep = wh != NULL ? wh->H : NULL,
 		                               .keep_dz = wh != NULL ? &wh->dz : NULL};
