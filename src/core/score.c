@@ -913,7 +913,10 @@ static void read_batch(struct pass *ps, struct batch *b)
 	b->n_fields = 0;
 	b->text.len = 0;
 	b->err = 0;
-	ps->sl[0].out.len = 0;
+	/* Slice 0's lines are this thread's only when it scores as it reads;
+	 * otherwise another thread is formatting the previous batch there. */
+	if (ps->inline_score)
+		ps->sl[0].out.len = 0;
 	while (b->n < BATCH_ROWS && b->text.len < BATCH_TEXT) {
 		double label = -1;
 		const char *id = NULL;
