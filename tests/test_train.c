@@ -711,8 +711,7 @@ static void cv_leads(size_t n, uint64_t seed, struct fl_schema **s, struct fl_da
  * and 40 level columns): every strength's out-of-fold log-loss within 2e-4
  * relative (measured: 6e-5 at most; a fold's model left at the fit on all
  * rows would be about 7e-3 off, those rows being in it), AUC within 1e-3,
- * the same strength chosen, and
- * so the same final model bit for bit (a fit from zero at that strength).
+ * and the same strength chosen.
  */
 static void test_cv_approx_near_exact(void **state)
 {
@@ -747,7 +746,23 @@ static void test_cv_approx_near_exact(void **state)
 		assert_true(fabs(ap.grid[g].valid_auc - ex.grid[g].valid_auc) <= 1e-3);
 	}
 	assert_true(ap.l2 == ex.l2);
-	assert_memory_equal(ma->w, mx->w, s->dim * sizeof(double));
+	/* Approximate: the final fit starts at the path's point for that
+	 * strength (fewer Newton iterations than from zero) and runs to the
+	 * solver's tolerance: the cold fit's weights within 1e-9 relative,
+	 * the precision federation needs. */
+	assert_true(ap.status.converged);
+	assert_true(ap.status.iterations < ex.status.iterations);
+	{
+		double dn = 0, nn = 0;
+
+		for (size_t j = 0; j < s->dim; j++) {
+			dn += (ma->w[j] - mx->w[j]) * (ma->w[j] - mx->w[j]);
+			nn += mx->w[j] * mx->w[j];
+		}
+		printf("final weights: approx - exact %.1e relative, %d against %d iterations\n",
+		       sqrt(dn / nn), ap.status.iterations, ex.status.iterations);
+		assert_true(sqrt(dn) <= 1e-9 * sqrt(nn));
+	}
 	fl_model_free(mx);
 	fl_model_free(ma);
 	fl_dataset_free(ds);

@@ -21,11 +21,18 @@
  * once per strength and takes each fold's model as one Newton step from
  * that fit without the fold's rows (core/cv_int.h), Newton without shape
  * constraints only; AUTO is APPROX from FL_CV_APPROX_MIN_ROWS training rows
- * on where it can, else EXACT. Either way the final model is a fit from
- * zero at the chosen strength: --l2 of that strength's bit for bit.
+ * on where it can, else EXACT. After EXACT the final model is a fit from
+ * zero at the chosen strength: --l2 of that strength's bit for bit; after
+ * APPROX it is the fit continued from the path's point for that strength
+ * (fitted to FL_CV_PATH_TOL) to the solver's tolerance: the same model to
+ * within that tolerance (1e-9 relative), a pass or two instead of the
+ * whole way.
  */
 enum fl_cv_mode { FL_CV_AUTO = 0, FL_CV_EXACT = 1, FL_CV_APPROX = 2 };
 #define FL_CV_APPROX_MIN_ROWS ((size_t)100000)
+/* The gradient per lead to which approximate cross-validation fits its
+ * path's points (train.c, search_l2). */
+#define FL_CV_PATH_TOL 1e-6
 /* APPROX keeps every fold's Hessian: AUTO uses it only while k d^2 doubles
  * stay within this. */
 #define FL_CV_APPROX_MAX_BYTES ((size_t)256 << 20)
