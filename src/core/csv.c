@@ -497,7 +497,12 @@ int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *
 		close(fd);
 		return 0;
 	}
-	if ((buf = malloc(CHUNK)) == NULL) {
+	/* Page-aligned, as the page cache's pages are: the kernel copied into
+	 * malloc's buffer (16 bytes past a page) at a third of the speed on
+	 * the benchmark machine (0.13 s against 0.045 s for the first half of
+	 * bench/score.sh's 330 MB file), and this scan runs before any part
+	 * can start. */
+	if ((buf = aligned_alloc(4096, CHUNK)) == NULL) {
 		close(fd);
 		return FL_ERR_NOMEM;
 	}
