@@ -5,10 +5,12 @@
  * their ranks and deciles (see "one pass over the leads" below). Memory
  * stays constant in the number of leads.
  */
+#define _GNU_SOURCE /* sync_file_range */
 #include "fedlead/score.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -1639,6 +1641,9 @@ static int spool_copy(struct spool *sp, uint64_t n, FILE *fp, const char *data)
 #define STEP_BYTES (2u << 20)
 #define PIECE_LINES 16384
 #define MAX_PIECES 8
+/* Written bytes handed to the kernel's writeback at a time, so that the
+ * output's final fsync has little left to write. */
+#define KICK_BYTES (8u << 20)
 
 struct piece {
 	const char *at; /* its spooled lines */
@@ -1660,6 +1665,9 @@ struct writer {
 	size_t n_prev;                     /* buffers of out[1 - cur] to write */
 	int cur;
 	uint64_t *rank[MAX_PIECES];
+	int fd;          /* the output's file, for writeback; -1: none */
+	uint64_t kicked; /* bytes handed to writeback */
+	size_t unkicked; /* bytes written since */
 };
 
 /* The lines of piece c with their ranks and deciles, into this step's
@@ -1716,9 +1724,26 @@ static void writer_chunk(void *arg, size_t c)
 	}
 	/* A failed write leaves the stream's error set, which
 	 * fl_file_commit() reports. */
-	for (size_t j = 0; j < wr->n_prev; j++)
+	for (size_t j = 0; j < wr->n_prev; j++) {
 		(void)fwrite(wr->out[1 - wr->cur][j].p, 1, wr->out[1 - wr->cur][j].len, wr->fp);
+		wr->unkicked += wr->out[1 - wr->cur][j].len;
+	}
 	wr->n_prev = 0;
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* Writeback started as the output grows, so that the final fsync
+	 * has little left to write; advice only: that fsync still reports
+	 * any error. */
+	if (wr->fd >= 0 && wr->unkicked >= KICK_BYTES && fflush(wr->fp) == 0) {
+		off_t end = lseek(wr->fd, 0, SEEK_CUR);
+
+		if (end > (off_t)wr->kicked) {
+			(void)sync_file_range(wr->fd, (off_t)wr->kicked, end - (off_t)wr->kicked,
+			                      SYNC_FILE_RANGE_WRITE);
+			wr->kicked = (uint64_t)end;
+		}
+		wr->unkicked = 0;
+	}
+#endif
 }
 
 /* One step: the pieces cut (n_pc of them) formatted, the last step's
@@ -1772,9 +1797,9 @@ static size_t writer_cut(struct writer *wr, struct pending *p, size_t have, uint
 }
 
 /* The second phase in file order: every part's spooled lines with their
- * ranks, written to fp. */
+ * ranks, written to fp (fd its file, or -1). */
 static int write_in_order(const struct fl_model *m, const struct fl_score_opts *o, struct parts *pt,
-                          const struct fl_ranker *rk, FILE *fp, uint64_t rows)
+                          const struct fl_ranker *rk, FILE *fp, int fd, uint64_t rows)
 {
 	struct writer *wr;
 	uint64_t first = 0, base = 0;
@@ -1790,6 +1815,7 @@ static int write_in_order(const struct fl_model *m, const struct fl_score_opts *
 	wr->rk = rk;
 	wr->rows = rows;
 	wr->fp = fp;
+	wr->fd = fd;
 	for (unsigned c = 0; c < threads; c++)
 		if ((wr->rank[c] = malloc(PIECE_LINES * sizeof(uint64_t))) == NULL)
 			r = FL_ERR_NOMEM;
@@ -1993,7 +2019,7 @@ scored:
 	if (o->sort_rank)
 		r = write_scores(m, o, &pt, rk, fp, &sp, rep);
 	else
-		r = write_in_order(m, o, &pt, rk, fp, rep->load.rows);
+		r = write_in_order(m, o, &pt, rk, fp, fl_file_fd(dst), rep->load.rows);
 	if (r != 0 || (o->sort_rank && (r = spool_copy(&sp, rep->load.rows, fp, o->data)) != 0))
 		goto out;
 	r = fl_file_commit(dst);
