@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include <cblas.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -459,6 +461,32 @@ static void test_vector_ops(void **state)
 	assert_true(b[0] == 7 && b[1] == 9 && b[2] == 25);
 }
 
+/*
+ * The programs keep OpenBLAS to the calling thread (their own passes are
+ * threaded) unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS asks for more.
+ * ctest starts this test with OPENBLAS_NUM_THREADS=1, so OpenBLAS is put
+ * at two threads by hand first.
+ */
+static void test_blas_own_threads(void **state)
+{
+	(void)state;
+	openblas_set_num_threads(2);
+	if (openblas_get_num_threads() != 2)
+		fail_msg("OpenBLAS runs %d threads when asked for 2: this test needs a "
+		         "build of it with threads",
+		         openblas_get_num_threads());
+	setenv("OPENBLAS_NUM_THREADS", "2", 1);
+	fl_linalg_blas_own_threads();
+	assert_int_equal(openblas_get_num_threads(), 2); /* the user's choice */
+	unsetenv("OPENBLAS_NUM_THREADS");
+	setenv("OMP_NUM_THREADS", "2", 1);
+	fl_linalg_blas_own_threads();
+	assert_int_equal(openblas_get_num_threads(), 2);
+	unsetenv("OMP_NUM_THREADS");
+	fl_linalg_blas_own_threads();
+	assert_int_equal(openblas_get_num_threads(), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +502,7 @@ int main(void)
 	        cmocka_unit_test(test_sym_floor),
 	        cmocka_unit_test(test_matrix_alloc),
 	        cmocka_unit_test(test_vector_ops),
+	        cmocka_unit_test(test_blas_own_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include "fedlead/config.h"
 #include "fedlead/csv.h"
 #include "fedlead/error.h"
+#include "fedlead/linalg.h"
 
 int fl_cli_exit_code(int err)
 {
@@ -333,6 +334,7 @@ int fl_cli_dispatch(const char *prog, const struct fl_cli_cmd *cmds, void (*usag
 {
 	const struct fl_cli_cmd *cmd;
 
+	fl_linalg_blas_own_threads();
 	if (argc < 2) {
 		usage(stderr);
 		return FL_EXIT_USAGE;

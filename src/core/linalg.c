@@ -125,6 +125,12 @@ __attribute__((target("avx512f"))) static void syrk_avx512(const double *S, size
 }
 #endif
 
+void fl_linalg_blas_own_threads(void)
+{
+	if (getenv("OPENBLAS_NUM_THREADS") == NULL && getenv("OMP_NUM_THREADS") == NULL)
+		openblas_set_num_threads(1);
+}
+
 double *fl_matrix_alloc(size_t n, size_t d)
 {
 	size_t bytes;
