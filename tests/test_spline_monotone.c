@@ -517,6 +517,43 @@ static void test_refusals(void **state)
 }
 
 /*
+ * --l2 auto --cv approx takes each fold's model as an unconstrained Newton
+ * step, which cannot keep a monotone effect: refused, naming why; --cv
+ * exact fits every fold with the constraint.
+ */
+static void test_cv_approx_refused(void **state)
+{
+	const char *path = temp_rows(200, 5, 1);
+	const char *json = HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": "
+	                        "\"bins\", \"knots\": [0, 5, 10], \"monotone\": "
+	                        "\"decreasing\"}]}";
+	struct fl_schema *s = parse_ok(json);
+	struct fl_dataset *ds = NULL;
+	struct fl_load_report lr;
+	struct fl_train_opts o;
+	struct fl_train_report tr;
+	struct fl_model *m = NULL;
+
+	(void)state;
+	assert_int_equal(fl_dataset_load(s, path, FL_BAD_ROWS_FAIL, &ds, &lr), 0);
+	fl_train_opts_default(&o);
+	o.l2_auto = 1;
+	o.cv = FL_CV_APPROX;
+	fl_err_clear();
+	assert_int_equal(fl_train_local(s, ds, &o, &m, &tr), FL_ERR_INVALID);
+	assert_null(m);
+	assert_string_equal(fl_errmsg(), "train: approximate cross-validation cannot keep the "
+	                                 "schema's monotone effects; use exact");
+	o.cv = FL_CV_EXACT;
+	assert_int_equal(fl_train_local(s, ds, &o, &m, &tr), 0);
+	assert_int_equal(tr.cv, FL_CV_EXACT);
+	fl_model_free(m);
+	fl_dataset_free(ds);
+	fl_schema_free(s);
+	unlink(path);
+}
+
+/*
  * fl_spline_monotone_verify(), the check each node makes of a final
  * model: bins "a" declared decreasing (its bin weights must not rise) and
  * plain "b" declared increasing (its weight not negative). A rise of 0.2
@@ -574,6 +611,7 @@ int main(void)
 	        cmocka_unit_test(test_sign_plain),
 	        cmocka_unit_test(test_sign_log1p),
 	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_cv_approx_refused),
 	        cmocka_unit_test(test_verify),
 	};
 
