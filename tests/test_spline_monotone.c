@@ -41,6 +41,12 @@
 #define KNOTS "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"
 #define L2 0.5
 
+/* One binned feature whose effect may not rise. */
+#define DECREASING_BINS                                                                            \
+	HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": \"bins\", \"knots\": [0, "   \
+	     "5, "                                                                                 \
+	     "10], \"monotone\": \"decreasing\"}]}"
+
 #define parse_ok(json) schema_parse_ok((json), "t.json")
 
 static uint64_t next(uint64_t *st)
@@ -93,17 +99,26 @@ static char *temp_rows(size_t n, uint64_t seed, double sign)
 	return path;
 }
 
+/* The schema of schema_json and the rows of path read under it. */
+static struct fl_schema *load(const char *schema_json, const char *path, struct fl_dataset **ds)
+{
+	struct fl_schema *s = parse_ok(schema_json);
+	struct fl_load_report rep;
+
+	*ds = NULL;
+	assert_int_equal(fl_dataset_load(s, path, FL_BAD_ROWS_FAIL, ds, &rep), 0);
+	return s;
+}
+
 static struct fl_model *train(const char *schema_json, const char *path, enum fl_solver_kind solver,
                               int *rc, struct fl_dataset **dsp)
 {
-	struct fl_schema *s = parse_ok(schema_json);
-	struct fl_dataset *ds = NULL;
-	struct fl_load_report rep;
+	struct fl_dataset *ds;
+	struct fl_schema *s = load(schema_json, path, &ds);
 	struct fl_train_opts o;
 	struct fl_train_report tr;
 	struct fl_model *m = NULL;
 
-	assert_int_equal(fl_dataset_load(s, path, FL_BAD_ROWS_FAIL, &ds, &rep), 0);
 	fl_train_opts_default(&o);
 	o.solver = solver;
 	o.l2 = L2;
@@ -484,9 +499,7 @@ static void test_sign_log1p(void **state)
 static void test_refusals(void **state)
 {
 	const char *path = temp_rows(200, 5, 1);
-	const char *schema = HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": "
-	                          "\"bins\", \"knots\": [0, 5, 10], \"monotone\": "
-	                          "\"decreasing\"}]}";
+	const char *schema = DECREASING_BINS;
 	struct fl_schema *s = NULL;
 	const char *bad = HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": "
 	                       "\"spline\", \"monotone\": \"up\"}]}";
@@ -524,18 +537,13 @@ static void test_refusals(void **state)
 static void test_cv_approx_refused(void **state)
 {
 	const char *path = temp_rows(200, 5, 1);
-	const char *json = HEAD "{\"name\": \"a\", \"type\": \"numeric\", \"transform\": "
-	                        "\"bins\", \"knots\": [0, 5, 10], \"monotone\": "
-	                        "\"decreasing\"}]}";
-	struct fl_schema *s = parse_ok(json);
-	struct fl_dataset *ds = NULL;
-	struct fl_load_report lr;
+	struct fl_dataset *ds;
+	struct fl_schema *s = load(DECREASING_BINS, path, &ds);
 	struct fl_train_opts o;
 	struct fl_train_report tr;
 	struct fl_model *m = NULL;
 
 	(void)state;
-	assert_int_equal(fl_dataset_load(s, path, FL_BAD_ROWS_FAIL, &ds, &lr), 0);
 	fl_train_opts_default(&o);
 	o.l2_auto = 1;
 	o.cv = FL_CV_APPROX;
