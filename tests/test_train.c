@@ -610,6 +610,44 @@ static void test_one_class_fails(void **state)
 	one_class(1.0, "the training rows contain only converted leads");
 }
 
+/* --l2 auto on leads where one fold keeps a single class to fit on is
+ * refused, naming the fold, instead of reporting NaN losses: here one
+ * lead of 20 converted, so the fold that holds it out fits on unconverted
+ * leads only. */
+static void test_cv_fold_one_class(void **state)
+{
+	struct fl_schema *s = NULL;
+	struct fl_dataset ds = {0};
+	struct fl_train_opts o;
+	struct fl_train_report rep;
+	struct fl_model *m = NULL;
+	double X[20 * 2], y[20];
+	char want[256];
+
+	(void)state;
+	assert_int_equal(fl_schema_parse(TINY_SCHEMA, strlen(TINY_SCHEMA), "tiny", &s), 0);
+	for (size_t i = 0; i < 20; i++) {
+		X[2 * i] = 1;
+		X[2 * i + 1] = (double)i;
+		y[i] = i == 7;
+	}
+	ds.n = 20;
+	ds.dim = 2;
+	ds.X = X;
+	ds.y = y;
+	fl_train_opts_default(&o);
+	o.l2_auto = 1;
+	snprintf(want, sizeof(want),
+	         "--l2 auto: fold %d of 5 leaves only unconverted leads to fit on (20 leads in "
+	         "all): cross-validation needs both in every fold; give the strength with --l2 N",
+	         fl_cv_fold(o.seed, 7, 5) + 1);
+	fl_err_clear();
+	assert_int_equal(fl_train_local(s, &ds, &o, &m, &rep), FL_ERR_DATA);
+	assert_string_equal(fl_errmsg(), want);
+	assert_null(m);
+	fl_schema_free(s);
+}
+
 /* A dataset that does not match the schema, and a split that leaves one
  * side empty, are refused with their messages. */
 static void test_bad_inputs(void **state)
@@ -1081,6 +1119,7 @@ int main(void)
 	        cmocka_unit_test(test_progress_hook),
 	        cmocka_unit_test(test_class_weight_balanced),
 	        cmocka_unit_test(test_one_class_fails),
+	        cmocka_unit_test(test_cv_fold_one_class),
 	        cmocka_unit_test(test_bad_inputs),
 	        cmocka_unit_test(test_huge_l2_gives_base_rate),
 	        cmocka_unit_test(test_cv_approx_near_exact),

@@ -323,6 +323,27 @@ static int cv_approx(const struct fl_train_opts *o, size_t n, size_t d, int k,
  * instead. Approximate cross-validation walks one path over all of tr,
  * held fold by fold, and takes the folds' models from each point of it.
  */
+static int fold_classes(const struct fl_rowset *fit, int f, int k, size_t n)
+{
+	size_t pos = 0;
+
+	for (size_t i = 0; i < fit->n; i++)
+		pos += fit->y[i] > 0.5;
+	if (pos > 0 && pos < fit->n)
+		return 0;
+	if (fit->n == 0)
+		return fl_fail(FL_ERR_DATA,
+		               "--l2 auto: fold %d of %d holds every lead (%zu leads in all): "
+		               "cross-validation needs leads to fit on; give the strength "
+		               "with --l2 N",
+		               f + 1, k, n);
+	return fl_fail(FL_ERR_DATA,
+	               "--l2 auto: fold %d of %d leaves only %s leads to fit on (%zu leads "
+	               "in all): cross-validation needs both in every fold; give the "
+	               "strength with --l2 N",
+	               f + 1, k, pos == 0 ? "unconverted" : "converted", n);
+}
+
 static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
                      const struct fl_train_opts *o, const double *grid, size_t n_grid, double pw,
                      const struct fl_solver_bounds *b, int approx, double *w, double *wpath,
@@ -423,8 +444,13 @@ static int search_l2(const struct fl_rowset *tr, const struct fl_rowset *va,
 			if ((r = fl_rowset_append(fl_cv_fold(o->seed, i, k) == f ? hold : fit, tr,
 			                          i)) != 0)
 				goto out;
-		if (hold->n == 0 || fit->n == 0)
+		if (hold->n == 0)
 			continue;
+		/* A fold fitted on no rows or on one class has no finite
+		 * optimum (the unpenalised intercept runs off): its out-of-fold
+		 * scores would be NaN, and so would every strength's loss. */
+		if ((r = fold_classes(fit, f, k, tr->n)) != 0)
+			goto out;
 		memcpy(wf, w, tr->d * sizeof(double));
 		wh.dz = INFINITY; /* the last fold's Hessian is of other rows */
 		for (size_t g = n_grid; g-- > 0;) {
