@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,13 +77,17 @@ void dsyev_(const char *jobz, const char *uplo, const blasint *n, double *a, con
 
 static int syrk_avx512_ok(size_t d)
 {
-	static int have = -1;
+	/* Atomic: passes on several threads may ask at once (each would
+	 * find the same answer; the atomic keeps that a defined race). */
+	static _Atomic int have = -1;
+	int h = atomic_load_explicit(&have, memory_order_relaxed);
 
-	if (have < 0) {
+	if (h < 0) {
 		__builtin_cpu_init();
-		have = __builtin_cpu_supports("avx512f") != 0;
+		h = __builtin_cpu_supports("avx512f") != 0;
+		atomic_store_explicit(&have, h, memory_order_relaxed);
 	}
-	return have && d <= SYRK_MAX_D;
+	return h && d <= SYRK_MAX_D;
 }
 
 /* Hp (ld x ld, row-major, upper tiles) += S^T S over the k rows of S
@@ -278,13 +283,15 @@ __attribute__((target("avx2,fma"))) static void add_diagonal_avx2(const double *
 static void add_diagonal(const double *Xb, size_t rows, size_t d, const double *h, double *diag)
 {
 #if defined(__GNUC__) && defined(__x86_64__)
-	static int have = -1;
+	static _Atomic int have = -1; /* as in syrk_avx512_ok() */
+	int ok = atomic_load_explicit(&have, memory_order_relaxed);
 
-	if (have < 0) {
+	if (ok < 0) {
 		__builtin_cpu_init();
-		have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		atomic_store_explicit(&have, ok, memory_order_relaxed);
 	}
-	if (have) {
+	if (ok) {
 		add_diagonal_avx2(Xb, rows, d, h, diag);
 		return;
 	}
