@@ -165,31 +165,66 @@ static uint32_t big_div_small(struct big *a, uint32_t m)
 
 /* ---- pieces of the output ---- */
 
-size_t fl_numfmt_u64(char *buf, uint64_t v)
-{
-	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
-	                               "25262728293031323334353637383940414243444546474849"
-	                               "50515253545556575859606162636465666768697071727374"
-	                               "75767778798081828384858687888990919293949596979899";
-	size_t n = 1;
-	char *p;
+/* Two decimal digits at a time: the digits of n at 2n, 2n + 1. */
+static const char PAIRS[201] = "00010203040506070809101112131415161718192021222324"
+                               "25262728293031323334353637383940414243444546474849"
+                               "50515253545556575859606162636465666768697071727374"
+                               "75767778798081828384858687888990919293949596979899";
 
-	for (uint64_t t = v; t >= 10; t /= 10)
-		n++;
-	/* From the last digit back, two at a time. */
-	p = buf + n;
-	*p = '\0';
-	while (v >= 100) {
-		p -= 2;
-		memcpy(p, pairs + 2 * (v % 100), 2);
+static const uint64_t POW10[20] = {1ull,
+                                   10ull,
+                                   100ull,
+                                   1000ull,
+                                   10000ull,
+                                   100000ull,
+                                   1000000ull,
+                                   10000000ull,
+                                   100000000ull,
+                                   1000000000ull,
+                                   10000000000ull,
+                                   100000000000ull,
+                                   1000000000000ull,
+                                   10000000000000ull,
+                                   100000000000000ull,
+                                   1000000000000000ull,
+                                   10000000000000000ull,
+                                   100000000000000000ull,
+                                   1000000000000000000ull,
+                                   10000000000000000000ull};
+
+/* The last n digits of v (v < 10^n, leading zeros written) ending at end,
+ * two at a time from the last. */
+static inline void put_digits(char *end, uint64_t v, int n)
+{
+	for (; n >= 2; n -= 2) {
+		end -= 2;
+		memcpy(end, PAIRS + 2 * (v % 100), 2);
 		v /= 100;
 	}
-	if (v >= 10) {
-		p -= 2;
-		memcpy(p, pairs + 2 * v, 2);
-	} else {
-		*--p = (char)('0' + v);
+	if (n > 0)
+		end[-1] = (char)('0' + v);
+}
+
+/* The digits of v without the NUL: their count. */
+static inline size_t put_u64(char *buf, uint64_t v)
+{
+	size_t n = 1;
+
+	if (v < 10) {
+		buf[0] = (char)('0' + v);
+		return 1;
 	}
+	while (n < 20 && v >= POW10[n])
+		n++;
+	put_digits(buf + n, v, (int)n);
+	return n;
+}
+
+size_t fl_numfmt_u64(char *buf, uint64_t v)
+{
+	size_t n = put_u64(buf, v);
+
+	buf[n] = '\0';
 	return n;
 }
 
@@ -249,49 +284,27 @@ static size_t big_int_digits(char *buf, uint64_t f, int e)
 	return n;
 }
 
-static const uint64_t POW10[20] = {1ull,
-                                   10ull,
-                                   100ull,
-                                   1000ull,
-                                   10000ull,
-                                   100000ull,
-                                   1000000ull,
-                                   10000000ull,
-                                   100000000ull,
-                                   1000000000ull,
-                                   10000000000ull,
-                                   100000000000ull,
-                                   1000000000000ull,
-                                   10000000000000ull,
-                                   100000000000000ull,
-                                   1000000000000000ull,
-                                   10000000000000000ull,
-                                   100000000000000000ull,
-                                   1000000000000000000ull,
-                                   10000000000000000000ull};
-
 size_t fl_numfmt_fixed(char *buf, double v, int places)
 {
-	uint64_t f, ip, q = 0;
+	uint64_t bits, f, ip, q = 0;
 	size_t n = 0;
 	int e;
 
-	if ((n = special(buf, v)) != 0)
-		return n;
+	memcpy(&bits, &v, sizeof(bits));
+	if ((bits >> 52 & 0x7ff) == 0x7ff)
+		return special(buf, v);
 	if (places < 0)
 		places = 0;
 	if (places > FL_NUMFMT_FIXED_MAX)
 		places = FL_NUMFMT_FIXED_MAX;
-	if (signbit(v))
+	if (bits >> 63)
 		buf[n++] = '-';
 	split(v, &f, &e);
-	if (e >= 0) {
-		/* An integer: no fraction to round. */
-		if (e <= 10) {
-			n += fl_numfmt_u64(buf + n, f << e);
-		} else {
-			n += big_int_digits(buf + n, f, e);
-		}
+	if (e > 10) {
+		/* An integer of 2^63 or more: no fraction to round. */
+		n += big_int_digits(buf + n, f, e);
+	} else if (e >= 0) {
+		n += put_u64(buf + n, f << e);
 	} else {
 		/* v = ip + fr / 2^k; the places are floor(fr 10^p / 2^k), rounded
 		 * by the remainder against half of 2^k. fr < 2^53 and
@@ -315,14 +328,11 @@ size_t fl_numfmt_fixed(char *buf, double v, int places)
 			q = 0;
 			ip++;
 		}
-		n += fl_numfmt_u64(buf + n, ip);
+		n += put_u64(buf + n, ip);
 	}
 	if (places > 0) {
 		buf[n++] = '.';
-		for (int i = places; i-- > 0;) {
-			buf[n + (size_t)i] = (char)('0' + q % 10);
-			q /= 10;
-		}
+		put_digits(buf + n + (size_t)places, q, places);
 		n += (size_t)places;
 	}
 	buf[n] = '\0';
