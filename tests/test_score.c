@@ -318,6 +318,48 @@ static void test_reason_fields(void **state)
 }
 
 /*
+ * A reason is its feature's name and field as written, the whole text
+ * quoted when the field has a comma, and "(missing)" for a placeholder
+ * the schema lists, never the placeholder itself. Industry lists "a,b" in
+ * place of "(other)" (its column 5: contribution 0.08 as other's). Leads:
+ *   Q1 visits 20 (x1 2), tech: z 1.8, visits 1.5, industry 0.98
+ *   Q2 visits n/a (missing), a,b: z -0.2, visits 0.4, industry 0.08
+ *   Q3 visits 15 (x1 1), tech: z 1.0, industry 0.98, visits 0.7
+ * Ranks 1, 3, 2; deciles of ranks 1, 2, 3 among 3 are 1, 4, 7.
+ */
+static void test_reason_plain_text(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256];
+	const char *want[] = {
+	        "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2",
+	        "Q1,0.858149,1,1,visits=20,1.5000,industry=tech,0.9800",
+	        "Q2,0.450166,3,7,visits=(missing),0.4000,\"industry=a,b\",0.0800",
+	        "Q3,0.731059,2,4,industry=tech,0.9800,visits=15,0.7000", NULL};
+	struct fl_model *m = hand_model(
+	        "{\"fedlead_schema\": 1,"
+	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	        " \"id\": \"lead\","
+	        " \"features\": ["
+	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\","
+	        "   \"missing_values\": [\"n/a\"]},"
+	        "  {\"name\": \"industry\", \"type\": \"categorical\", \"values\": [\"retail\", "
+	        "\"tech\", \"a,b\"]}]}");
+
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data, "lead,visits,industry,won\nQ1,20,tech,yes\nQ2,n/a,\"a,b\",no\n"
+	                 "Q3,15,tech,no\n");
+	default_opts(&o, data, out);
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_lines(out, want);
+	fl_model_free(m);
+}
+
+/*
  * The three reasons of each lead against a choice made here by sorting:
  * 20 features, each one column, standardised as it is (centre 0, scale 1,
  * baseline 0), so feature k contributes w_k v_k; small integer values and
@@ -1462,6 +1504,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reason_fields, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reason_plain_text, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reasons_sorted, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
