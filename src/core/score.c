@@ -1806,6 +1806,7 @@ static void piece_format(struct writer *wr, size_t c)
 	size_t hdr = sizeof(struct line_hdr) + (pc->ext ? sizeof(struct line_ext) : 0);
 	const char *s = pc->at;
 	char num[24], *d;
+	uint64_t from[10];
 	int r;
 
 	out->len = 0;
@@ -1820,10 +1821,15 @@ static void piece_format(struct writer *wr, size_t c)
 		pc->err = FL_ERR_NOMEM;
 		return;
 	}
+	/* fl_decile_of_rank() without a division a line: decile k + 1 starts
+	 * at rank ceil(k n / 10) + 1. */
+	for (int k = 1; k < 10; k++)
+		from[k] = (uint64_t)(((unsigned __int128)k * wr->rows + 9) / 10) + 1;
 	d = out->p;
 	for (size_t i = 0; i < pc->n; i++) {
 		struct line_hdr h;
 		struct line_ext e = {UINT64_MAX};
+		int decile = 1;
 
 		memcpy(&h, s, sizeof(h));
 		if (pc->ext)
@@ -1836,7 +1842,11 @@ static void piece_format(struct writer *wr, size_t c)
 		*d++ = ',';
 		d += fl_numfmt_u64(d, rank[i]);
 		*d++ = ',';
-		d += fl_numfmt_u64(d, (uint64_t)fl_decile_of_rank(rank[i], wr->rows));
+		for (int k = 1; k < 10; k++)
+			decile += rank[i] >= from[k];
+		if (rank[i] == 0 || rank[i] > wr->rows)
+			decile = fl_decile_of_rank(rank[i], wr->rows);
+		d += fl_numfmt_u64(d, (uint64_t)decile);
 		memcpy(d, s + h.head, h.tail);
 		d += h.tail;
 		s += h.head + (size_t)h.tail;
