@@ -320,12 +320,16 @@ static void test_reason_fields(void **state)
 /*
  * A reason is its feature's name and field as written, the whole text
  * quoted when the field has a comma, and "(missing)" for a placeholder
- * the schema lists, never the placeholder itself. Industry lists "a,b" in
- * place of "(other)" (its column 5: contribution 0.08 as other's). Leads:
- *   Q1 visits 20 (x1 2), tech: z 1.8, visits 1.5, industry 0.98
- *   Q2 visits n/a (missing), a,b: z -0.2, visits 0.4, industry 0.08
- *   Q3 visits 15 (x1 1), tech: z 1.0, industry 0.98, visits 0.7
- * Ranks 1, 3, 2; deciles of ranks 1, 2, 3 among 3 are 1, 4, 7.
+ * the schema lists, never the placeholder itself; fields of 1 to 14 bytes,
+ * with and without a comma. Industry lists "retail, online", "technology"
+ * and "a,bcd" for retail, tech and "(other)" (columns 3 to 5:
+ * contributions -0.62, 0.98 and 0.08). The strongest two reasons each
+ * way; leads:
+ *   Q1 visits 20.000000 (x1 2), technology: z 1.8, visits 1.5, industry 0.98
+ *   Q2 visits n/a (missing), a,bcd: z -0.2, visits 0.4, industry 0.08
+ *   Q3 visits 15 (x1 1), technology: z 1.0, industry 0.98, visits 0.7
+ *   Q4 visits 35 (x1 5), retail, online: z 2.6, visits 3.9, industry -0.62
+ * Ranks 2, 4, 3, 1; deciles of ranks 1 to 4 among 4 are 1, 3, 6, 8.
  */
 static void test_reason_plain_text(void **state)
 {
@@ -334,10 +338,13 @@ static void test_reason_plain_text(void **state)
 	struct fl_score_report rep;
 	char data[256], out[256];
 	const char *want[] = {
-	        "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2",
-	        "Q1,0.858149,1,1,visits=20,1.5000,industry=tech,0.9800",
-	        "Q2,0.450166,3,7,visits=(missing),0.4000,\"industry=a,b\",0.0800",
-	        "Q3,0.731059,2,4,industry=tech,0.9800,visits=15,0.7000", NULL};
+	        "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2,"
+	        "down_reason_1,down_contribution_1,down_reason_2,down_contribution_2",
+	        "Q1,0.858149,2,3,visits=20.000000,1.5000,industry=technology,0.9800,,,,",
+	        "Q2,0.450166,4,8,visits=(missing),0.4000,\"industry=a,bcd\",0.0800,,,,",
+	        "Q3,0.731059,3,6,industry=technology,0.9800,visits=15,0.7000,,,,",
+	        "Q4,0.930862,1,1,visits=35,3.9000,,,\"industry=retail, online\",-0.6200,,",
+	        NULL};
 	struct fl_model *m = hand_model(
 	        "{\"fedlead_schema\": 1,"
 	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
@@ -345,14 +352,16 @@ static void test_reason_plain_text(void **state)
 	        " \"features\": ["
 	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\","
 	        "   \"missing_values\": [\"n/a\"]},"
-	        "  {\"name\": \"industry\", \"type\": \"categorical\", \"values\": [\"retail\", "
-	        "\"tech\", \"a,b\"]}]}");
+	        "  {\"name\": \"industry\", \"type\": \"categorical\", \"values\": "
+	        "[\"retail, online\", \"technology\", \"a,bcd\"]}]}");
 
 	path_in(fx, "leads.csv", data);
 	path_in(fx, "scored.csv", out);
-	write_file(data, "lead,visits,industry,won\nQ1,20,tech,yes\nQ2,n/a,\"a,b\",no\n"
-	                 "Q3,15,tech,no\n");
+	write_file(data,
+	           "lead,visits,industry,won\nQ1,20.000000,technology,yes\nQ2,n/a,\"a,bcd\",no\n"
+	           "Q3,15,technology,no\nQ4,35,\"retail, online\",no\n");
 	default_opts(&o, data, out);
+	o.reasons = FL_REASONS_UP | FL_REASONS_DOWN;
 	if (fl_score_file(m, &o, &rep) != 0)
 		fail_msg("%s", fl_errmsg());
 	assert_lines(out, want);

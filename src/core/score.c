@@ -639,6 +639,63 @@ static int rnames_init(const struct fl_model *m, struct rnames *rn)
 static const unsigned char VALUE_STOP[256] = {
         [','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1, ['\0'] = 2};
 
+/* Whether one of the 8 bytes of x stops a value (VALUE_STOP): the exact
+ * test for a zero byte, (y - 0x01..) & ~y & 0x80.., on x xor each. */
+static inline int has_stop(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	static const unsigned char stops[] = {',', '"', '\r', '\n', '\0'};
+	uint64_t r = 0;
+
+	for (size_t k = 0; k < sizeof(stops); k++) {
+		uint64_t y = x ^ (ones * stops[k]);
+
+		r |= (y - ones) & ~y & high;
+	}
+	return r != 0;
+}
+
+/* The value of a plain reason, lim bytes at s, copied to d (with room for
+ * 80): where it ends, or NULL when it needs quotes. A value of 4 to 16
+ * bytes (a number, a short level) is read and written as two words that
+ * may overlap, without a branch a byte, and looked at byte by byte only
+ * when it holds a byte that stops it. */
+static char *plain_value(const char *s, size_t lim, char *d)
+{
+	if (lim >= 8 && lim <= 16) {
+		uint64_t a, b;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + lim - 8, 8);
+		if (!has_stop(a) && !has_stop(b)) {
+			memcpy(d, &a, 8);
+			memcpy(d + lim - 8, &b, 8);
+			return d + lim;
+		}
+	} else if (lim >= 4 && lim < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + lim - 4, 4);
+		if (!has_stop(a | (uint64_t)b << 32)) {
+			memcpy(d, &a, 4);
+			memcpy(d + lim - 4, &b, 4);
+			return d + lim;
+		}
+	}
+	for (size_t i = 0; i < lim; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (VALUE_STOP[c] != 0) {
+			if (VALUE_STOP[c] == 1)
+				return NULL;
+			break;
+		}
+		*d++ = (char)c;
+	}
+	return d;
+}
+
 /* A plain feature's reason (struct rnames) written at d, which has room
  * for RNAME_PAD + 100 + 80 bytes: where it ends, or NULL where
  * reason_field() is needed (the feature is not plain, its field is empty
@@ -646,7 +703,7 @@ static const unsigned char VALUE_STOP[256] = {
 static char *reason_plain(const struct rnames *rn, const struct fl_binding *b,
                           const struct fl_csv_record *rec, size_t feature, char *d)
 {
-	size_t nl = rn->len[feature], lim;
+	size_t nl = rn->len[feature];
 	const struct fl_csv_field *fld;
 
 	if (nl == 0)
@@ -659,19 +716,7 @@ static char *reason_plain(const struct rnames *rn, const struct fl_binding *b,
 		memcpy(d, rn->text + rn->at[feature], RNAME_PAD);
 	else
 		memcpy(d, rn->text + rn->at[feature], nl);
-	d += nl;
-	lim = fld->len < 80 ? fld->len : 80;
-	for (size_t i = 0; i < lim; i++) {
-		unsigned char c = (unsigned char)fld->s[i];
-
-		if (VALUE_STOP[c] != 0) {
-			if (VALUE_STOP[c] == 1)
-				return NULL;
-			break;
-		}
-		*d++ = (char)c;
-	}
-	return d;
+	return plain_value(fld->s, fld->len < 80 ? fld->len : 80, d + nl);
 }
 
 static int reasons_up(const struct fl_score_opts *o)
