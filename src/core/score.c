@@ -639,27 +639,23 @@ static int rnames_init(const struct fl_model *m, struct rnames *rn)
 static const unsigned char VALUE_STOP[256] = {
         [','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1, ['\0'] = 2};
 
-/* Whether one of the 8 bytes of x stops a value (VALUE_STOP): the exact
- * test for a zero byte, (y - 0x01..) & ~y & 0x80.., on x xor each. */
-static inline int has_stop(uint64_t x)
+/* Whether one of the 8 bytes of x is below 0x2d, as every byte that stops
+ * a value (VALUE_STOP: NUL, LF, CR, '"', ',') is: the exact test for a
+ * byte below n (n <= 128), (x - n 0x01..) & ~x & 0x80... Digits, '.',
+ * '-' and letters are not; a value with one that is (a space, a '+') is
+ * looked at byte by byte. */
+static inline int has_low(uint64_t x)
 {
 	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-	static const unsigned char stops[] = {',', '"', '\r', '\n', '\0'};
-	uint64_t r = 0;
 
-	for (size_t k = 0; k < sizeof(stops); k++) {
-		uint64_t y = x ^ (ones * stops[k]);
-
-		r |= (y - ones) & ~y & high;
-	}
-	return r != 0;
+	return ((x - ones * 0x2d) & ~x & high) != 0;
 }
 
 /* The value of a plain reason, lim bytes at s, copied to d (with room for
  * 80): where it ends, or NULL when it needs quotes. A value of 4 to 16
  * bytes (a number, a short level) is read and written as two words that
  * may overlap, without a branch a byte, and looked at byte by byte only
- * when it holds a byte that stops it. */
+ * when it may hold a byte that stops it. */
 static char *plain_value(const char *s, size_t lim, char *d)
 {
 	if (lim >= 8 && lim <= 16) {
@@ -667,7 +663,7 @@ static char *plain_value(const char *s, size_t lim, char *d)
 
 		memcpy(&a, s, 8);
 		memcpy(&b, s + lim - 8, 8);
-		if (!has_stop(a) && !has_stop(b)) {
+		if (!has_low(a) && !has_low(b)) {
 			memcpy(d, &a, 8);
 			memcpy(d + lim - 8, &b, 8);
 			return d + lim;
@@ -677,7 +673,7 @@ static char *plain_value(const char *s, size_t lim, char *d)
 
 		memcpy(&a, s, 4);
 		memcpy(&b, s + lim - 4, 4);
-		if (!has_stop(a | (uint64_t)b << 32)) {
+		if (!has_low(a | (uint64_t)b << 32)) {
 			memcpy(d, &a, 4);
 			memcpy(d + lim - 4, &b, 4);
 			return d + lim;
