@@ -866,6 +866,55 @@ static void test_row_numbers(void **state)
 	fl_model_free(m);
 }
 
+/* Row numbers over their carries (9 to 10 up to 999 to 1000) and past
+ * skipped rows (each 97th, the 100th and the 1000th): each lead's is its
+ * line in the input less the header. */
+static void test_row_numbers_many(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_model *m;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], line[256], want[32];
+	FILE *fp;
+	int row = 0;
+
+	m = hand_model("{\"fedlead_schema\": 1,"
+	               " \"label\": {\"column\": \"won\", \"positive\": \"yes\", "
+	               "\"negative\": \"no\"},"
+	               " \"features\": ["
+	               "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+	               "  {\"name\": \"industry\", \"type\": \"categorical\","
+	               "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}");
+	path_in(fx, "noid.csv", data);
+	path_in(fx, "scored.csv", out);
+	fp = fopen(data, "w");
+	assert_non_null(fp);
+	fprintf(fp, "visits,industry,won\n");
+	for (int i = 1; i <= 1200; i++)
+		fprintf(fp, "%s,tech,no\n", i % 97 == 0 || i == 100 || i == 1000 ? "x" : "20");
+	fclose(fp);
+	default_opts(&o, data, out);
+	o.policy = FL_BAD_ROWS_SKIP;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.load.skipped, 12 + 2);
+	fp = fopen(out, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp)); /* the header */
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		do
+			row++;
+		while (row % 97 == 0 || row == 100 || row == 1000);
+		snprintf(want, sizeof(want), "%d,", row);
+		if (strncmp(line, want, strlen(want)) != 0)
+			fail_msg("lead of row %d: %s", row, line);
+	}
+	fclose(fp);
+	assert_int_equal(row, 1200);
+	fl_model_free(m);
+}
+
 /* A generated file with many ties, for the ranker comparison. */
 static void write_many(const char *path, int n)
 {
@@ -1510,6 +1559,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_bad_rows_fail, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unlabelled, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_row_numbers, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_row_numbers_many, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reason_fields, setup, teardown),

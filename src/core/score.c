@@ -815,6 +815,11 @@ struct slice {
 	double *x;
 	struct cand cand;
 	struct fl_obuf out;
+	/* The last lead position written (pos_len digits; 0: none): the
+	 * next lead's is most often one more. */
+	uint64_t pos;
+	size_t pos_len;
+	char pos_text[24];
 };
 
 struct pass {
@@ -900,6 +905,30 @@ static int batch_keep(struct batch *b, const struct fl_csv_record *rec, const ch
 	return b->text.oom ? FL_ERR_NOMEM : 0;
 }
 
+/* Lead position index ("%llu") at d, which has room for 24 bytes: from
+ * the slice's last one plus one in its digits when it follows it. */
+static size_t put_position(struct slice *sl, uint64_t index, char *d)
+{
+	size_t i = sl->pos_len;
+
+	if (i > 0 && index == sl->pos + 1 && index != 0) {
+		while (i > 0 && sl->pos_text[i - 1] == '9')
+			sl->pos_text[--i] = '0';
+		if (i > 0) {
+			sl->pos_text[i - 1]++;
+		} else {
+			/* 99..9 became 100..0. */
+			sl->pos_text[0] = '1';
+			sl->pos_text[sl->pos_len++] = '0';
+		}
+	} else {
+		sl->pos_len = fl_numfmt_u64(sl->pos_text, index);
+	}
+	sl->pos = index;
+	memcpy(d, sl->pos_text, sizeof(sl->pos_text));
+	return sl->pos_len;
+}
+
 /* One lead's output line without rank and decile, as a spool record:
  * the lengths of its head ("id,score") and tail (",reasons...\n"), then
  * both. */
@@ -958,7 +987,7 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 		 * with skipped rows the two differ, and only the first lets a
 		 * person join the scores back to the file. (In a later part
 		 * of the file it is written in the second phase.) */
-		d += fl_numfmt_u64(d, index);
+		d += put_position(sl, index, d);
 	*d++ = ',';
 	d += fl_numfmt_fixed(d, fl_sigmoid(z), 6);
 	h.head = (uint32_t)((size_t)(d - out->p) - at - hdr);
