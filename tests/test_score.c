@@ -822,6 +822,15 @@ static void test_unlabelled(void **state)
 	assert_false(exists(out));
 }
 
+/* HAND_SCHEMA without its id column. */
+static const char *NOID_SCHEMA =
+        "{\"fedlead_schema\": 1,"
+        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+        " \"features\": ["
+        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+        "  {\"name\": \"industry\", \"type\": \"categorical\","
+        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
+
 /* Without an id column the first output column is the lead's row number in
  * the input (1 = first lead after the header), also when rows are skipped,
  * so the scores can be joined back to the file. */
@@ -832,13 +841,6 @@ static void test_row_numbers(void **state)
 	struct fl_score_opts o;
 	struct fl_score_report rep;
 	char data[256], out[256];
-	static const char *noid_schema =
-	        "{\"fedlead_schema\": 1,"
-	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
-	        " \"features\": ["
-	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
-	        "  {\"name\": \"industry\", \"type\": \"categorical\","
-	        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
 	static const char *want[] = {
 	        "row,score,rank,decile",
 	        "1,0.099750,3,7", /* B2: z -2.2 */
@@ -847,7 +849,7 @@ static void test_row_numbers(void **state)
 	        NULL,
 	};
 
-	m = hand_model(noid_schema);
+	m = hand_model(NOID_SCHEMA);
 	path_in(fx, "noid.csv", data);
 	path_in(fx, "scored.csv", out);
 	write_file(data, "visits,industry,won\n"
@@ -879,13 +881,7 @@ static void test_row_numbers_many(void **state)
 	FILE *fp;
 	int row = 0;
 
-	m = hand_model("{\"fedlead_schema\": 1,"
-	               " \"label\": {\"column\": \"won\", \"positive\": \"yes\", "
-	               "\"negative\": \"no\"},"
-	               " \"features\": ["
-	               "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
-	               "  {\"name\": \"industry\", \"type\": \"categorical\","
-	               "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}");
+	m = hand_model(NOID_SCHEMA);
 	path_in(fx, "noid.csv", data);
 	path_in(fx, "scored.csv", out);
 	fp = fopen(data, "w");
@@ -1228,15 +1224,8 @@ static void test_parts_identical(void **state)
 	char data[256], out_ref[256], out[256], *a, *b;
 	uint64_t cut[2], line[2];
 	unsigned n_cut;
-	static const char *noid_schema =
-	        "{\"fedlead_schema\": 1,"
-	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
-	        " \"features\": ["
-	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
-	        "  {\"name\": \"industry\", \"type\": \"categorical\","
-	        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
 
-	noid = hand_model(noid_schema);
+	noid = hand_model(NOID_SCHEMA);
 	path_in(fx, "parts.csv", data);
 	path_in(fx, "ref.csv", out_ref);
 	path_in(fx, "out.csv", out);
