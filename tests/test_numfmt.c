@@ -76,6 +76,10 @@ static double sample(unsigned i)
 	}
 }
 
+/* 10^-p as the nearest double, for p = 0 to 17. */
+static const double POW10_NEG[] = {1e0,  1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,  1e-8,
+                                   1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17};
+
 static void check_fixed(double v, int places)
 {
 	char want[FL_NUMFMT_MAX + 64], got[FL_NUMFMT_MAX];
@@ -155,6 +159,48 @@ static void test_fixed_random(void **state)
 	}
 }
 
+/*
+ * The values a scored file writes, a million of each kind, at its two
+ * precisions and at one at random: each against printf. Ties for p places
+ * are the odd multiples of 2^-(p+1) (v 10^p is then a half), here with
+ * up to 53 bits, so that the tie is decided far from the point; the
+ * carries (0.9999995 to 1.000000) sit next to j + 1/2 10^-p; and the
+ * integers around 2^63, where the formatter stops using 64 bits.
+ */
+static double scored_sample(unsigned i, int p)
+{
+	uint64_t u = rnd();
+	double unit = (double)(u >> 11) * 0x1p-53, v;
+
+	switch (i % 6) {
+	case 0: return unit;                                 /* a probability */
+	case 1: return ldexp(unit - 0.5, (int)(u % 24) - 8); /* a contribution */
+	case 2:                                              /* a tie, of either sign */
+		v = ldexp((double)((u >> 11) | 1), -(p + 1) - (int)(u % 54));
+		return u & 1024 ? -v : v;
+	case 3: /* next to a carry at p places */
+		v = ((double)(u % 1000) + 1 - 0.5 * (double)POW10_NEG[p]);
+		for (int k = (int)(u >> 60) % 4; k-- > 0;)
+			v = nextafter(v, (u & 2048) ? 0 : 2000);
+		return u & 1024 ? -v : v;
+	case 4: /* integers at and around 2^63 */
+		return ldexp((double)((u >> 11) | (UINT64_C(1) << 52)), 9 + (int)(u % 4));
+	default: return (double)(u % 100000) / 10000; /* short decimals */
+	}
+}
+
+static void test_fixed_scored(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < 1000000; i++) {
+		int p = (int)(rnd() % (FL_NUMFMT_FIXED_MAX + 1));
+
+		check_fixed(scored_sample(i, 6), 6);
+		check_fixed(scored_sample(i, 4), 4);
+		check_fixed(scored_sample(i, p), p);
+	}
+}
+
 static void test_g_random(void **state)
 {
 	(void)state;
@@ -206,6 +252,17 @@ static void test_special_values(void **state)
 	                              1e-5,
 	                              1e-4,
 	                              123456789012345678.0,
+	                              0x1.fffffffffffffp62, /* the largest below 2^63 */
+	                              0x1p63,
+	                              0x1.0000000000001p63,
+	                              0x1.fffffffffffffp63,
+	                              9007199254740993.0 / 2, /* 2^52 + 0.5: a tie */
+	                              4503599627370495.5,
+	                              -4503599627370496.5,
+	                              0.00005, /* below its tie at 4 places */
+	                              0.00000050000000000000002,
+	                              999999.9999995,
+	                              -0.99995,
 	                              INFINITY,
 	                              -INFINITY,
 	                              NAN,
@@ -267,11 +324,9 @@ static void test_u64(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_fixed_random),
-	        cmocka_unit_test(test_g_random),
-	        cmocka_unit_test(test_shortest_random),
-	        cmocka_unit_test(test_special_values),
-	        cmocka_unit_test(test_u64),
+	        cmocka_unit_test(test_fixed_random),   cmocka_unit_test(test_fixed_scored),
+	        cmocka_unit_test(test_g_random),       cmocka_unit_test(test_shortest_random),
+	        cmocka_unit_test(test_special_values), cmocka_unit_test(test_u64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

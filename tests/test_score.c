@@ -318,6 +318,57 @@ static void test_reason_fields(void **state)
 }
 
 /*
+ * A reason is its feature's name and field as written, the whole text
+ * quoted when the field has a comma, and "(missing)" for a placeholder
+ * the schema lists, never the placeholder itself; fields of 1 to 14 bytes,
+ * with and without a comma. Industry lists "retail, online", "technology"
+ * and "a,bcd" for retail, tech and "(other)" (columns 3 to 5:
+ * contributions -0.62, 0.98 and 0.08). The strongest two reasons each
+ * way; leads:
+ *   Q1 visits 20.000000 (x1 2), technology: z 1.8, visits 1.5, industry 0.98
+ *   Q2 visits n/a (missing), a,bcd: z -0.2, visits 0.4, industry 0.08
+ *   Q3 visits 15 (x1 1), technology: z 1.0, industry 0.98, visits 0.7
+ *   Q4 visits 35 (x1 5), retail, online: z 2.6, visits 3.9, industry -0.62
+ * Ranks 2, 4, 3, 1; deciles of ranks 1 to 4 among 4 are 1, 3, 6, 8.
+ */
+static void test_reason_plain_text(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256];
+	const char *want[] = {
+	        "lead,score,rank,decile,reason_1,contribution_1,reason_2,contribution_2,"
+	        "down_reason_1,down_contribution_1,down_reason_2,down_contribution_2",
+	        "Q1,0.858149,2,3,visits=20.000000,1.5000,industry=technology,0.9800,,,,",
+	        "Q2,0.450166,4,8,visits=(missing),0.4000,\"industry=a,bcd\",0.0800,,,,",
+	        "Q3,0.731059,3,6,industry=technology,0.9800,visits=15,0.7000,,,,",
+	        "Q4,0.930862,1,1,visits=35,3.9000,,,\"industry=retail, online\",-0.6200,,",
+	        NULL};
+	struct fl_model *m = hand_model(
+	        "{\"fedlead_schema\": 1,"
+	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	        " \"id\": \"lead\","
+	        " \"features\": ["
+	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\","
+	        "   \"missing_values\": [\"n/a\"]},"
+	        "  {\"name\": \"industry\", \"type\": \"categorical\", \"values\": "
+	        "[\"retail, online\", \"technology\", \"a,bcd\"]}]}");
+
+	path_in(fx, "leads.csv", data);
+	path_in(fx, "scored.csv", out);
+	write_file(data,
+	           "lead,visits,industry,won\nQ1,20.000000,technology,yes\nQ2,n/a,\"a,bcd\",no\n"
+	           "Q3,15,technology,no\nQ4,35,\"retail, online\",no\n");
+	default_opts(&o, data, out);
+	o.reasons = FL_REASONS_UP | FL_REASONS_DOWN;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_lines(out, want);
+	fl_model_free(m);
+}
+
+/*
  * The three reasons of each lead against a choice made here by sorting:
  * 20 features, each one column, standardised as it is (centre 0, scale 1,
  * baseline 0), so feature k contributes w_k v_k; small integer values and
@@ -771,6 +822,15 @@ static void test_unlabelled(void **state)
 	assert_false(exists(out));
 }
 
+/* HAND_SCHEMA without its id column. */
+static const char *NOID_SCHEMA =
+        "{\"fedlead_schema\": 1,"
+        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+        " \"features\": ["
+        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+        "  {\"name\": \"industry\", \"type\": \"categorical\","
+        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
+
 /* Without an id column the first output column is the lead's row number in
  * the input (1 = first lead after the header), also when rows are skipped,
  * so the scores can be joined back to the file. */
@@ -781,13 +841,6 @@ static void test_row_numbers(void **state)
 	struct fl_score_opts o;
 	struct fl_score_report rep;
 	char data[256], out[256];
-	static const char *noid_schema =
-	        "{\"fedlead_schema\": 1,"
-	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
-	        " \"features\": ["
-	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
-	        "  {\"name\": \"industry\", \"type\": \"categorical\","
-	        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
 	static const char *want[] = {
 	        "row,score,rank,decile",
 	        "1,0.099750,3,7", /* B2: z -2.2 */
@@ -796,7 +849,7 @@ static void test_row_numbers(void **state)
 	        NULL,
 	};
 
-	m = hand_model(noid_schema);
+	m = hand_model(NOID_SCHEMA);
 	path_in(fx, "noid.csv", data);
 	path_in(fx, "scored.csv", out);
 	write_file(data, "visits,industry,won\n"
@@ -812,6 +865,49 @@ static void test_row_numbers(void **state)
 		fail_msg("%s", fl_errmsg());
 	assert_int_equal(rep.load.skipped, 1);
 	assert_lines(out, want);
+	fl_model_free(m);
+}
+
+/* Row numbers over their carries (9 to 10 up to 999 to 1000) and past
+ * skipped rows (each 97th, the 100th and the 1000th): each lead's is its
+ * line in the input less the header. */
+static void test_row_numbers_many(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_model *m;
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char data[256], out[256], line[256], want[32];
+	FILE *fp;
+	int row = 0;
+
+	m = hand_model(NOID_SCHEMA);
+	path_in(fx, "noid.csv", data);
+	path_in(fx, "scored.csv", out);
+	fp = fopen(data, "w");
+	assert_non_null(fp);
+	fprintf(fp, "visits,industry,won\n");
+	for (int i = 1; i <= 1200; i++)
+		fprintf(fp, "%s,tech,no\n", i % 97 == 0 || i == 100 || i == 1000 ? "x" : "20");
+	fclose(fp);
+	default_opts(&o, data, out);
+	o.policy = FL_BAD_ROWS_SKIP;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(rep.load.skipped, 12 + 2);
+	fp = fopen(out, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp)); /* the header */
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		do
+			row++;
+		while (row % 97 == 0 || row == 100 || row == 1000);
+		snprintf(want, sizeof(want), "%d,", row);
+		if (strncmp(line, want, strlen(want)) != 0)
+			fail_msg("lead of row %d: %s", row, line);
+	}
+	fclose(fp);
+	assert_int_equal(row, 1200);
 	fl_model_free(m);
 }
 
@@ -1128,15 +1224,8 @@ static void test_parts_identical(void **state)
 	char data[256], out_ref[256], out[256], *a, *b;
 	uint64_t cut[2], line[2];
 	unsigned n_cut;
-	static const char *noid_schema =
-	        "{\"fedlead_schema\": 1,"
-	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
-	        " \"features\": ["
-	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
-	        "  {\"name\": \"industry\", \"type\": \"categorical\","
-	        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
 
-	noid = hand_model(noid_schema);
+	noid = hand_model(NOID_SCHEMA);
 	path_in(fx, "parts.csv", data);
 	path_in(fx, "ref.csv", out_ref);
 	path_in(fx, "out.csv", out);
@@ -1459,9 +1548,11 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_bad_rows_fail, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unlabelled, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_row_numbers, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_row_numbers_many, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spill_matches_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_threads_and_bounds_identical, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reason_fields, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reason_plain_text, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reasons_sorted, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),

@@ -580,6 +580,141 @@ static void reason_field(const struct fl_model *m, const struct fl_binding *b,
 	fl_obuf_csv_field(out, t.s, t.n);
 }
 
+/*
+ * reason_field()'s common case worked out once per model: a feature whose
+ * reason is its one field as it is ("f58=298.6"), i.e. not a date, read
+ * from one column, not categorical with an "(other)" column (a value may
+ * be unseen), with no placeholders ("missing_values") to look up (an empty
+ * field is then its only missing value), and a name of at most 100 bytes
+ * that needs no quotes. Its "name=" is written once here and copied.
+ */
+#define RNAME_PAD 16
+struct rnames {
+	char *text;   /* each plain feature's "name=", then RNAME_PAD bytes more */
+	uint32_t *at; /* feature i's "name=" is at text + at[i] */
+	uint8_t *len; /* and has len[i] bytes; 0: feature i is not plain */
+};
+
+static void rnames_free(struct rnames *rn)
+{
+	free(rn->text);
+	free(rn->at);
+	free(rn->len);
+	memset(rn, 0, sizeof(*rn));
+}
+
+static int rnames_init(const struct fl_model *m, struct rnames *rn)
+{
+	const struct fl_schema *s = m->schema;
+	size_t n = s->n_features, used = 0;
+
+	memset(rn, 0, sizeof(*rn));
+	/* Each name counts at most 100 bytes and its "=". */
+	rn->text = calloc(n * 101 + RNAME_PAD, 1);
+	rn->at = calloc(n > 0 ? n : 1, sizeof(*rn->at));
+	rn->len = calloc(n > 0 ? n : 1, sizeof(*rn->len));
+	if (rn->text == NULL || rn->at == NULL || rn->len == NULL) {
+		rnames_free(rn);
+		return FL_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct fl_feature *f = &s->features[i];
+		size_t nl = strlen(f->name);
+
+		if (f->type == FL_DATE || f->n_columns > 0 ||
+		    (f->type == FL_CATEGORICAL && f->other) || s->n_missing_values > 0 ||
+		    f->n_missing_values > 0 || nl > 100 || csv_special(f->name, nl))
+			continue;
+		memcpy(rn->text + used, f->name, nl);
+		rn->text[used + nl] = '=';
+		rn->at[i] = (uint32_t)used;
+		rn->len[i] = (uint8_t)(nl + 1);
+		used += nl + 1;
+	}
+	return 0;
+}
+
+/* Bytes that end a plain reason's value (1: needs quotes, 2: a NUL, where
+ * reason_pieces() cuts the text). */
+static const unsigned char VALUE_STOP[256] = {
+        [','] = 1, ['"'] = 1, ['\r'] = 1, ['\n'] = 1, ['\0'] = 2};
+
+/* Whether one of the 8 bytes of x is below 0x2d, as every byte that stops
+ * a value (VALUE_STOP: NUL, LF, CR, '"', ',') is: the exact test for a
+ * byte below n (n <= 128), (x - n 0x01..) & ~x & 0x80... Digits, '.',
+ * '-' and letters are not; a value with one that is (a space, a '+') is
+ * looked at byte by byte. */
+static inline int has_low(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+
+	return ((x - ones * 0x2d) & ~x & high) != 0;
+}
+
+/* The value of a plain reason, lim bytes at s, copied to d (with room for
+ * 80): where it ends, or NULL when it needs quotes. A value of 4 to 16
+ * bytes (a number, a short level) is read and written as two words that
+ * may overlap, without a branch a byte, and looked at byte by byte only
+ * when it may hold a byte that stops it. */
+static char *plain_value(const char *s, size_t lim, char *d)
+{
+	if (lim >= 8 && lim <= 16) {
+		uint64_t a, b;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + lim - 8, 8);
+		if (!has_low(a) && !has_low(b)) {
+			memcpy(d, &a, 8);
+			memcpy(d + lim - 8, &b, 8);
+			return d + lim;
+		}
+	} else if (lim >= 4 && lim < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + lim - 4, 4);
+		if (!has_low(a | (uint64_t)b << 32)) {
+			memcpy(d, &a, 4);
+			memcpy(d + lim - 4, &b, 4);
+			return d + lim;
+		}
+	}
+	for (size_t i = 0; i < lim; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (VALUE_STOP[c] != 0) {
+			if (VALUE_STOP[c] == 1)
+				return NULL;
+			break;
+		}
+		*d++ = (char)c;
+	}
+	return d;
+}
+
+/* A plain feature's reason (struct rnames) written at d, which has room
+ * for RNAME_PAD + 100 + 80 bytes: where it ends, or NULL where
+ * reason_field() is needed (the feature is not plain, its field is empty
+ * or needs quotes). The same bytes as reason_field(). */
+static char *reason_plain(const struct rnames *rn, const struct fl_binding *b,
+                          const struct fl_csv_record *rec, size_t feature, char *d)
+{
+	size_t nl = rn->len[feature];
+	const struct fl_csv_field *fld;
+
+	if (nl == 0)
+		return NULL;
+	fld = &rec->fields[fl_binding_column(b, feature)];
+	if (fld->len == 0)
+		return NULL;
+	/* The short names in one fixed-size copy: text has the room. */
+	if (nl <= RNAME_PAD)
+		memcpy(d, rn->text + rn->at[feature], RNAME_PAD);
+	else
+		memcpy(d, rn->text + rn->at[feature], nl);
+	return plain_value(fld->s, fld->len < 80 ? fld->len : 80, d + nl);
+}
+
 static int reasons_up(const struct fl_score_opts *o)
 {
 	return o->reasons == 0 || (o->reasons & FL_REASONS_UP);
@@ -680,6 +815,11 @@ struct slice {
 	double *x;
 	struct cand cand;
 	struct fl_obuf out;
+	/* The last lead position written (pos_len digits; 0: none): the
+	 * next lead's is most often one more. */
+	uint64_t pos;
+	size_t pos_len;
+	char pos_text[24];
 };
 
 struct pass {
@@ -687,6 +827,7 @@ struct pass {
 	const struct fl_score_opts *o;
 	struct fl_rows *rows;
 	const struct rtab *rt;
+	const struct rnames *rn;
 	int write;        /* format output lines */
 	int inline_score; /* one thread: read_batch() scores too (into slice 0) */
 	/* A part of the file after the first (score_lanes()): its lines are
@@ -764,6 +905,30 @@ static int batch_keep(struct batch *b, const struct fl_csv_record *rec, const ch
 	return b->text.oom ? FL_ERR_NOMEM : 0;
 }
 
+/* Lead position index ("%llu") at d, which has room for 24 bytes: from
+ * the slice's last one plus one in its digits when it follows it. */
+static size_t put_position(struct slice *sl, uint64_t index, char *d)
+{
+	size_t i = sl->pos_len;
+
+	if (i > 0 && index == sl->pos + 1 && index != 0) {
+		while (i > 0 && sl->pos_text[i - 1] == '9')
+			sl->pos_text[--i] = '0';
+		if (i > 0) {
+			sl->pos_text[i - 1]++;
+		} else {
+			/* 99..9 became 100..0. */
+			sl->pos_text[0] = '1';
+			sl->pos_text[sl->pos_len++] = '0';
+		}
+	} else {
+		sl->pos_len = fl_numfmt_u64(sl->pos_text, index);
+	}
+	sl->pos = index;
+	memcpy(d, sl->pos_text, sizeof(sl->pos_text));
+	return sl->pos_len;
+}
+
 /* One lead's output line without rank and decile, as a spool record:
  * the lengths of its head ("id,score") and tail (",reasons...\n"), then
  * both. */
@@ -792,6 +957,8 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 	struct line_ext e = {id != NULL ? UINT64_MAX : index};
 	struct reason reasons[2][FL_MAX_REASONS];
 	size_t nr[2] = {0, 0};
+	const struct fl_binding *b = fl_rows_binding(ps->rows);
+	char *d;
 
 	/* The reasons first: they do not need z, so the processor chooses
 	 * them while the logit's sum (one long chain of additions) is still
@@ -804,21 +971,26 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 			                      reasons[dir]);
 	if (fl_obuf_room(out, hdr) == 0)
 		out->len += hdr;
-	if (id != NULL) {
+	if (id != NULL)
 		fl_obuf_csv_field(out, id, strlen(id));
-	} else if (ps->ext) {
-		/* The position is written in the second phase (write_scores()). */
-	} else {
+	/* The rest in room taken once: a position, the score and each
+	 * reason at its longest (quoted, every byte doubled) with its
+	 * contribution. */
+	if (fl_obuf_room(out, 26 + FL_NUMFMT_MAX +
+	                              2 * (size_t)o->n_reasons *
+	                                      (4 + 2 * REASON_TEXT + RNAME_PAD + FL_NUMFMT_MAX)) !=
+	    0)
+		return;
+	d = out->p + out->len;
+	if (id == NULL && !ps->ext)
 		/* The lead's position in the input, not among the good rows:
 		 * with skipped rows the two differ, and only the first lets a
-		 * person join the scores back to the file. */
-		char num[24];
-
-		fl_obuf_put(out, num, fl_numfmt_u64(num, index));
-	}
-	fl_obuf_char(out, ',');
-	fl_obuf_fixed(out, fl_sigmoid(z), 6);
-	h.head = (uint32_t)(out->len - at - hdr);
+		 * person join the scores back to the file. (In a later part
+		 * of the file it is written in the second phase.) */
+		d += put_position(sl, index, d);
+	*d++ = ',';
+	d += fl_numfmt_fixed(d, fl_sigmoid(z), 6);
+	h.head = (uint32_t)((size_t)(d - out->p) - at - hdr);
 	for (int dir = 0; dir < 2; dir++) {
 		if (dir == 0 ? !reasons_up(o) : !reasons_down(o))
 			continue;
@@ -826,18 +998,27 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 		 * that sign. */
 		for (size_t k = 0; k < (size_t)o->n_reasons; k++) {
 			const struct reason *rs = &reasons[dir][k];
+			char *end;
 
 			if (k >= nr[dir]) {
-				fl_obuf_put(out, ",,", 2);
+				memcpy(d, ",,", 2);
+				d += 2;
 				continue;
 			}
-			fl_obuf_char(out, ',');
-			reason_field(m, fl_rows_binding(ps->rows), rec, raw, rs, out);
-			fl_obuf_char(out, ',');
-			fl_obuf_fixed(out, rs->contribution, 4);
+			*d++ = ',';
+			if ((end = reason_plain(ps->rn, b, rec, rs->feature, d)) != NULL) {
+				d = end;
+			} else {
+				out->len = (size_t)(d - out->p);
+				reason_field(m, b, rec, raw, rs, out);
+				d = out->p + out->len;
+			}
+			*d++ = ',';
+			d += fl_numfmt_fixed(d, rs->contribution, 4);
 		}
 	}
-	fl_obuf_char(out, '\n');
+	*d++ = '\n';
+	out->len = (size_t)(d - out->p);
 	if (!out->oom) {
 		h.tail = (uint32_t)(out->len - at - hdr - h.head);
 		memcpy(out->p + at, &h, sizeof(h));
@@ -1136,6 +1317,7 @@ static int score_pass(const struct fl_model *m, const struct fl_score_opts *o, s
 {
 	struct pass ps;
 	struct rtab rt;
+	struct rnames rn;
 	struct fl_ranker *rk = NULL;
 	size_t n_cand_max;
 	unsigned threads = o->threads ? o->threads : fl_threads_default();
@@ -1147,10 +1329,15 @@ static int score_pass(const struct fl_model *m, const struct fl_score_opts *o, s
 	ps.o = o;
 	ps.rows = rows;
 	ps.rt = &rt;
+	ps.rn = &rn;
 	ps.write = p != NULL;
 	ps.inline_score = threads == 1;
 	if ((r = rtab_init(m, &rt)) != 0)
 		return r;
+	if ((r = rnames_init(m, &rn)) != 0) {
+		rtab_free(&rt);
+		return r;
+	}
 	n_cand_max = rt.n_parts > 0 ? rt.n_parts : 1;
 	if ((r = batch_init(&ps.b[0], m->dim)) != 0 || (r = batch_init(&ps.b[1], m->dim)) != 0)
 		goto out;
@@ -1235,6 +1422,7 @@ out:
 	batch_free(&ps.b[0]);
 	batch_free(&ps.b[1]);
 	rtab_free(&rt);
+	rnames_free(&rn);
 	return r;
 }
 
@@ -1421,6 +1609,7 @@ static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, 
 	struct fl_load_report lrep[MAX_LANES];
 	struct unseen_more more = {{0}, 0};
 	struct rtab rt;
+	struct rnames rn;
 	size_t n_cand_max, failed;
 	int r;
 
@@ -1428,6 +1617,11 @@ static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, 
 	if ((ln = calloc(1, sizeof(*ln))) == NULL)
 		return FL_ERR_NOMEM;
 	if ((r = rtab_init(m, &rt)) != 0) {
+		free(ln);
+		return r;
+	}
+	if ((r = rnames_init(m, &rn)) != 0) {
+		rtab_free(&rt);
 		free(ln);
 		return r;
 	}
@@ -1455,6 +1649,7 @@ static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, 
 		ps->m = m;
 		ps->o = o;
 		ps->rt = &rt;
+		ps->rn = &rn;
 		ps->write = 1;
 		ps->inline_score = 1;
 		ps->ext = k > 0;
@@ -1511,6 +1706,7 @@ out:
 		free(ln->zbuf[k]);
 	}
 	rtab_free(&rt);
+	rnames_free(&rn);
 	free(ln);
 	return r;
 }
@@ -1679,7 +1875,8 @@ static void piece_format(struct writer *wr, size_t c)
 	uint64_t *rank = wr->rank[c];
 	size_t hdr = sizeof(struct line_hdr) + (pc->ext ? sizeof(struct line_ext) : 0);
 	const char *s = pc->at;
-	char num[24];
+	char num[24], *d;
+	uint64_t from[10];
 	int r;
 
 	out->len = 0;
@@ -1688,29 +1885,43 @@ static void piece_format(struct writer *wr, size_t c)
 		snprintf(pc->msg, sizeof(pc->msg), "%s", fl_errmsg());
 		return;
 	}
-	/* The line, its rank and decile, and up to 20 digits of position. */
-	fl_obuf_room(out, pc->bytes + pc->n * (2 * sizeof(num) + 4));
+	/* The lines, each with its rank and decile and up to 20 digits of
+	 * position, in room taken once. */
+	if (fl_obuf_room(out, pc->bytes + pc->n * (2 * sizeof(num) + 4)) != 0) {
+		pc->err = FL_ERR_NOMEM;
+		return;
+	}
+	/* fl_decile_of_rank() without a division a line: decile k + 1 starts
+	 * at rank ceil(k n / 10) + 1. */
+	for (int k = 1; k < 10; k++)
+		from[k] = (uint64_t)(((unsigned __int128)k * wr->rows + 9) / 10) + 1;
+	d = out->p;
 	for (size_t i = 0; i < pc->n; i++) {
 		struct line_hdr h;
 		struct line_ext e = {UINT64_MAX};
+		int decile = 1;
 
 		memcpy(&h, s, sizeof(h));
 		if (pc->ext)
 			memcpy(&e, s + sizeof(h), sizeof(e));
 		s += hdr;
 		if (e.index != UINT64_MAX)
-			fl_obuf_put(out, num, fl_numfmt_u64(num, pc->base + e.index));
-		fl_obuf_put(out, s, h.head);
-		fl_obuf_char(out, ',');
-		fl_obuf_put(out, num, fl_numfmt_u64(num, rank[i]));
-		fl_obuf_char(out, ',');
-		fl_obuf_put(out, num,
-		            fl_numfmt_u64(num, (uint64_t)fl_decile_of_rank(rank[i], wr->rows)));
-		fl_obuf_put(out, s + h.head, h.tail);
+			d += fl_numfmt_u64(d, pc->base + e.index);
+		memcpy(d, s, h.head);
+		d += h.head;
+		*d++ = ',';
+		d += fl_numfmt_u64(d, rank[i]);
+		*d++ = ',';
+		for (int k = 1; k < 10; k++)
+			decile += rank[i] >= from[k];
+		if (rank[i] == 0 || rank[i] > wr->rows)
+			decile = fl_decile_of_rank(rank[i], wr->rows);
+		d += fl_numfmt_u64(d, (uint64_t)decile);
+		memcpy(d, s + h.head, h.tail);
+		d += h.tail;
 		s += h.head + (size_t)h.tail;
 	}
-	if (out->oom)
-		pc->err = FL_ERR_NOMEM;
+	out->len = (size_t)(d - out->p);
 }
 
 /* Chunk 0 writes the last step's buffers; chunk c > 0 formats piece c - 1. */

@@ -165,31 +165,74 @@ static uint32_t big_div_small(struct big *a, uint32_t m)
 
 /* ---- pieces of the output ---- */
 
-size_t fl_numfmt_u64(char *buf, uint64_t v)
-{
-	static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
-	                               "25262728293031323334353637383940414243444546474849"
-	                               "50515253545556575859606162636465666768697071727374"
-	                               "75767778798081828384858687888990919293949596979899";
-	size_t n = 1;
-	char *p;
+/* Two decimal digits at a time: the digits of n at 2n, 2n + 1. */
+static const char PAIRS[201] = "00010203040506070809101112131415161718192021222324"
+                               "25262728293031323334353637383940414243444546474849"
+                               "50515253545556575859606162636465666768697071727374"
+                               "75767778798081828384858687888990919293949596979899";
 
-	for (uint64_t t = v; t >= 10; t /= 10)
-		n++;
-	/* From the last digit back, two at a time. */
-	p = buf + n;
-	*p = '\0';
-	while (v >= 100) {
-		p -= 2;
-		memcpy(p, pairs + 2 * (v % 100), 2);
+static const uint64_t POW10[20] = {1ull,
+                                   10ull,
+                                   100ull,
+                                   1000ull,
+                                   10000ull,
+                                   100000ull,
+                                   1000000ull,
+                                   10000000ull,
+                                   100000000ull,
+                                   1000000000ull,
+                                   10000000000ull,
+                                   100000000000ull,
+                                   1000000000000ull,
+                                   10000000000000ull,
+                                   100000000000000ull,
+                                   1000000000000000ull,
+                                   10000000000000000ull,
+                                   100000000000000000ull,
+                                   1000000000000000000ull,
+                                   10000000000000000000ull};
+
+/* The last n digits of v (v < 10^n, leading zeros written) ending at end,
+ * two at a time from the last; in 32 bits once v fits (a scored file's
+ * numbers always do: cheaper divisions by 100). */
+static inline void put_digits(char *end, uint64_t v, int n)
+{
+	uint32_t w;
+
+	for (; v > UINT32_MAX; n -= 2) {
+		end -= 2;
+		memcpy(end, PAIRS + 2 * (v % 100), 2);
 		v /= 100;
 	}
-	if (v >= 10) {
-		p -= 2;
-		memcpy(p, pairs + 2 * v, 2);
-	} else {
-		*--p = (char)('0' + v);
+	for (w = (uint32_t)v; n >= 2; n -= 2) {
+		end -= 2;
+		memcpy(end, PAIRS + 2 * (w % 100), 2);
+		w /= 100;
 	}
+	if (n > 0)
+		end[-1] = (char)('0' + w);
+}
+
+/* The digits of v without the NUL: their count. */
+static inline size_t put_u64(char *buf, uint64_t v)
+{
+	/* The count from the bit length: log10(2) is about 1233 / 4096. */
+	unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+	size_t n = t + (v >= POW10[t]);
+
+	if (v < 10) {
+		buf[0] = (char)('0' + v);
+		return 1;
+	}
+	put_digits(buf + n, v, (int)n);
+	return n;
+}
+
+size_t fl_numfmt_u64(char *buf, uint64_t v)
+{
+	size_t n = put_u64(buf, v);
+
+	buf[n] = '\0';
 	return n;
 }
 
@@ -249,81 +292,103 @@ static size_t big_int_digits(char *buf, uint64_t f, int e)
 	return n;
 }
 
-static const uint64_t POW10[20] = {1ull,
-                                   10ull,
-                                   100ull,
-                                   1000ull,
-                                   10000ull,
-                                   100000ull,
-                                   1000000ull,
-                                   10000000ull,
-                                   100000000ull,
-                                   1000000000ull,
-                                   10000000000ull,
-                                   100000000000ull,
-                                   1000000000000ull,
-                                   10000000000000ull,
-                                   100000000000000ull,
-                                   1000000000000000ull,
-                                   10000000000000000ull,
-                                   100000000000000000ull,
-                                   1000000000000000000ull,
-                                   10000000000000000000ull};
+/* fl_numfmt_fixed() of an integer of 2^63 or more, or of inf or nan (top:
+ * the exponent bits are all set), after the sign. */
+static size_t fixed_rare(char *buf, size_t n, double v, int places, int top)
+{
+	uint64_t f;
+	int e;
+
+	if (top)
+		return special(buf, v);
+	split(v, &f, &e);
+	n += big_int_digits(buf + n, f, e);
+	if (places > 0) {
+		buf[n++] = '.';
+		memset(buf + n, '0', (size_t)places);
+		n += (size_t)places;
+	}
+	buf[n] = '\0';
+	return n;
+}
 
 size_t fl_numfmt_fixed(char *buf, double v, int places)
 {
-	uint64_t f, ip, q = 0;
-	size_t n = 0;
+	uint64_t bits, f, ip, q;
+	unsigned be;
+	size_t n;
 	int e;
 
-	if ((n = special(buf, v)) != 0)
-		return n;
+	memcpy(&bits, &v, sizeof(bits));
+	be = (unsigned)(bits >> 52 & 0x7ff);
 	if (places < 0)
 		places = 0;
 	if (places > FL_NUMFMT_FIXED_MAX)
 		places = FL_NUMFMT_FIXED_MAX;
-	if (signbit(v))
-		buf[n++] = '-';
-	split(v, &f, &e);
-	if (e >= 0) {
-		/* An integer: no fraction to round. */
-		if (e <= 10) {
-			n += fl_numfmt_u64(buf + n, f << e);
-		} else {
-			n += big_int_digits(buf + n, f, e);
-		}
+	n = bits >> 63;
+	buf[0] = '-';
+	/* 2^63 and up (e > 10), inf and nan. */
+	if (be > 1075 + 10)
+		return fixed_rare(buf, n, v, places, be == 0x7ff);
+	f = bits & ((UINT64_C(1) << 52) - 1);
+	if (be == 0) {
+		e = -1074;
 	} else {
-		/* v = ip + fr / 2^k; the places are floor(fr 10^p / 2^k), rounded
-		 * by the remainder against half of 2^k. fr < 2^53 and
-		 * 10^p < 2^57, so the product fits in 128 bits. */
+		f |= UINT64_C(1) << 52;
+		e = (int)be - 1075;
+	}
+	if (e >= 0) {
+		/* An integer below 2^63: no fraction to round. */
+		ip = f << e;
+		q = 0;
+	} else {
+		/*
+		 * v = ip + fr / 2^k; the places are fr 10^p / 2^k rounded to
+		 * the nearest integer, ties to even. fr < 2^k and 10^p < 2^57,
+		 * so the product fits in 128 bits, and shifted right by k - 1
+		 * (keeping the first bit below the point) in 64. That bit set
+		 * means at least a half: more unless all bits below it are 0,
+		 * i.e. unless the product's lowest bit set is bit k - 1, and
+		 * the product of fr and 2^p 5^p has ctz(fr) + p zero bits
+		 * below its lowest. Rounding 2q + 1 up to 2q + 2 is then right
+		 * except at a tie to an even q.
+		 */
 		unsigned k = (unsigned)-e;
-		uint64_t fr;
-		unsigned __int128 prod, rem, half;
+		uint64_t fr, q2;
+		unsigned __int128 prod;
 
 		ip = k < 64 ? f >> k : 0;
 		fr = k < 64 ? f & ((UINT64_C(1) << k) - 1) : f;
 		prod = (unsigned __int128)fr * POW10[places];
-		if (k < 128) {
-			q = (uint64_t)(prod >> k);
-			rem = prod & (((unsigned __int128)1 << k) - 1);
-			half = (unsigned __int128)1 << (k - 1);
-			if (rem > half || (rem == half && ((places > 0 ? q : ip) & 1)))
-				q++;
-		}
-		/* else prod < 2^110 is below half of 2^k: rounds to 0. */
+		q2 = k - 1 < 128 ? (uint64_t)(prod >> (k - 1)) : 0;
+		q = (q2 + 1) >> 1;
+		if ((q2 & 1) && (unsigned)__builtin_ctzll(fr) + (unsigned)places == k - 1 &&
+		    ((places > 0 ? q2 >> 1 : ip) & 1) == 0)
+			q = q2 >> 1;
 		if (q == POW10[places]) {
 			q = 0;
 			ip++;
 		}
-		n += fl_numfmt_u64(buf + n, ip);
 	}
+	n += put_u64(buf + n, ip);
 	if (places > 0) {
 		buf[n++] = '.';
-		for (int i = places; i-- > 0;) {
-			buf[n + (size_t)i] = (char)('0' + q % 10);
-			q /= 10;
-		}
 		n += (size_t)places;
+		/* The two precisions a scored file writes, in 32 bits. */
+		if (places == 6) {
+			uint32_t w = (uint32_t)q, hi = w / 10000, lo = w % 10000;
+
+			memcpy(buf + n - 6, PAIRS + 2 * hi, 2);
+			memcpy(buf + n - 4, PAIRS + 2 * (lo / 100), 2);
+			memcpy(buf + n - 2, PAIRS + 2 * (lo % 100), 2);
+		} else if (places == 4) {
+			uint32_t w = (uint32_t)q;
+
+			memcpy(buf + n - 4, PAIRS + 2 * (w / 100), 2);
+			memcpy(buf + n - 2, PAIRS + 2 * (w % 100), 2);
+		} else {
+			put_digits(buf + n, q, places);
+		}
 	}
 	buf[n] = '\0';
 	return n;
