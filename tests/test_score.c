@@ -1188,6 +1188,81 @@ static void test_parts_identical(void **state)
 	fl_model_free(noid);
 }
 
+/*
+ * Without labels the parts rank their own scores and their rankers are
+ * joined (fl_ranker_join()), and with no row skipped every part writes its
+ * lines at its own place in the output (the positions of a middle part
+ * counted, not read): the bytes one thread writes, with and without an id
+ * column, spooled in memory or in files.
+ */
+static void test_parts_joined(void **state)
+{
+	struct fixture *fx = *state;
+	struct fl_model *noid;
+	struct fl_score_opts o;
+	struct fl_score_report ref, rep;
+	char data[256], out_ref[256], out[256], *a, *b;
+	static const char *noid_schema =
+	        "{\"fedlead_schema\": 1,"
+	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	        " \"features\": ["
+	        "  {\"name\": \"visits\", \"type\": \"numeric\", \"missing\": \"impute\"},"
+	        "  {\"name\": \"industry\", \"type\": \"categorical\","
+	        "   \"values\": [\"retail\", \"tech\"], \"other\": true}]}";
+
+	noid = hand_model(noid_schema);
+	path_in(fx, "parts.csv", data);
+	path_in(fx, "ref.csv", out_ref);
+	path_in(fx, "out.csv", out);
+	for (int variant = 0; variant < 2; variant++) {
+		struct fl_model *m = variant == 0 ? fx->m : noid;
+
+		write_parts(data, 130000, 0, variant);
+		for (int sort = 0; sort < 2; sort++) {
+			default_opts(&o, data, out_ref);
+			o.top_k = 100;
+			o.sort_rank = sort;
+			o.threads = 1;
+			if (fl_score_file(m, &o, &ref) != 0)
+				fail_msg("%s", fl_errmsg());
+			assert_int_equal(ref.load.rows, 130000);
+			a = slurp(out_ref);
+			o.out = out;
+			for (unsigned t = 2; t <= 4; t++) {
+				o.threads = t < 4 ? t : 3;
+				if (t == 4) {
+					/* Every spool and ranker in files. */
+					o.spool_bytes = 1;
+					o.mem_records = 100;
+					o.tmpdir = fx->dir;
+				}
+				if (fl_score_file(m, &o, &rep) != 0)
+					fail_msg("%s", fl_errmsg());
+				b = slurp(out);
+				if (strcmp(a, b) != 0)
+					fail_msg("variant %d, sort %d, %u threads: the output "
+					         "differs",
+					         variant, sort, o.threads);
+				/* No labels: the deciles' sizes and mean probabilities,
+				 * bit for bit. */
+				assert_true(isnan(rep.ev.auc) && isnan(rep.ev.log_loss));
+				assert_int_equal(ref.ev.rows, rep.ev.rows);
+				assert_int_equal(ref.ev.top_k, rep.ev.top_k);
+				for (int d = 0; d < FL_DECILES; d++) {
+					assert_int_equal(ref.ev.deciles[d].rows,
+					                 rep.ev.deciles[d].rows);
+					assert_true(ref.ev.deciles[d].mean_prob ==
+					            rep.ev.deciles[d].mean_prob);
+				}
+				assert_load_equal(&ref.load, &rep.load);
+				free(b);
+			}
+			free(a);
+		}
+	}
+	fl_model_free(noid);
+}
+
 /* Read in parts, a bad row fails the run with the message one reader
  * gives: the first in the file, with its line, whichever part holds it. */
 static void test_parts_bad_row(void **state)
@@ -1466,6 +1541,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_identical, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_parts_joined, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_bad_row, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fast_numbers_mixed_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fast_numbers_numeric_schema, setup, teardown),
