@@ -575,6 +575,18 @@ static void test_ranker_matches_naive(void **state)
 	check_parts(&d, 6, 1999, 3, 1);
 	free_dataset(&d);
 
+	/*
+	 * 20000 rows in memory: the ranks are put in buckets of 4096 rows
+	 * before they go to their rows (the last bucket partly filled), alone
+	 * and joined; with 4000 records a ranker they spill instead.
+	 */
+	make_dataset(&d, 20000, 2001, 0, 1.0 / 64, 2026);
+	check_against_naive(&d, 20000, 2000);
+	check_parts(&d, 20000, 19999, 2, 1);
+	check_parts(&d, 20000, 7, 3, 0);
+	check_parts(&d, 4000, 300, 2, 1);
+	free_dataset(&d);
+
 	/* Five scores far apart: each run is a few blocks of identical scores. */
 	make_dataset(&d, 2000, 5, 0, 1.0, 4242);
 	check_against_naive(&d, 9, 600);

@@ -102,7 +102,11 @@ struct walk {
 	uint64_t k_point;     /* index of that point among FL_CURVE_POINTS */
 	int gbin;             /* histogram bin of the current tie group */
 
-	uint64_t *ranks;   /* in-memory case: ranks[row] = rank */
+	uint64_t *ranks; /* in-memory case: ranks[row] = rank */
+	/* In memory, when the ranks are put in buckets of rows first
+	 * (bucket_ranks()): the next free place of each bucket. */
+	size_t *bfill;
+	int bshift;
 	struct rec *pairs; /* external case: (row, rank) not yet spilled */
 	size_t npairs, pcap;
 	int pfd;
@@ -754,6 +758,12 @@ static int walk_step(struct fl_ranker *r, struct walk *w, const struct rec *rec)
 	w->dprob[d] += w->gprob;
 	if (w->pos <= w->top_k)
 		w->top_pos += y;
+	if (w->bfill != NULL) {
+		size_t b = (size_t)(row >> w->bshift);
+
+		w->ranks[w->bfill[b]++] = (row - ((uint64_t)b << w->bshift)) << 32 | w->pos;
+		return 0;
+	}
 	if (w->ranks != NULL) {
 		w->ranks[row] = w->pos;
 		return 0;
@@ -1004,6 +1014,57 @@ static int finish_external(struct fl_ranker *r, struct walk *w)
 	return 0;
 }
 
+/*
+ * The walk meets the rows in rank order, and ranks[row] = rank written
+ * then lands anywhere in the array: a cache miss a row, most of the walk's
+ * time with a million rows. Instead the walk appends (row, rank) to the
+ * row's bucket (the rows of one bucket, 2^bshift of them, take the
+ * bucket's place in ranks[], each row exactly once, so the places are
+ * known beforehand), writing a few hundred sequential streams, and
+ * unbucket_ranks() then puts each bucket's ranks in row order within its
+ * own place, which stays in the cache. Ranks and rows within a bucket each
+ * take 32 bits: for fewer than 2^31 rows.
+ */
+#define BUCKET_ROWS_MIN 4096
+#define BUCKETS_MAX 1024
+
+static int bucket_ranks(struct walk *w, uint64_t n)
+{
+	int shift = 12;
+
+	if (n >= (UINT64_C(1) << 31) || n < 2 * BUCKET_ROWS_MIN)
+		return 0;
+	while ((n >> shift) >= BUCKETS_MAX)
+		shift++;
+	w->bshift = shift;
+	if ((w->bfill = malloc(((n >> shift) + 1) * sizeof(*w->bfill))) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "ranker: out of memory for %" PRIu64 " ranks", n);
+	for (size_t b = 0; b <= (size_t)(n >> shift); b++)
+		w->bfill[b] = b << shift;
+	return 0;
+}
+
+static int unbucket_ranks(struct walk *w, uint64_t n)
+{
+	size_t rows = (size_t)1 << w->bshift;
+	uint64_t *tmp = malloc(rows * sizeof(*tmp));
+
+	if (tmp == NULL)
+		return fl_fail(FL_ERR_NOMEM, "ranker: out of memory for %zu ranks", rows);
+	for (size_t at = 0; at < n; at += rows) {
+		size_t len = n - at < rows ? (size_t)(n - at) : rows;
+		uint64_t *place = w->ranks + at;
+
+		memcpy(tmp, place, len * sizeof(*tmp));
+		for (size_t i = 0; i < len; i++)
+			place[tmp[i] >> 32] = tmp[i] & UINT32_MAX;
+	}
+	free(tmp);
+	free(w->bfill);
+	w->bfill = NULL;
+	return 0;
+}
+
 /* The joined records in memory: buf (rows from 0) and each segment,
  * merged into the walk. Equal scores go in row order, and a segment's rows
  * come after those of buf and of the segments before it. */
@@ -1082,12 +1143,13 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev)
 		w.ranks = r->ranks;
 		if (!r->sorted)
 			fl_ranker_sort_recs(r->buf, r->buf_len);
-		rc = 0;
+		if ((rc = bucket_ranks(&w, n)) != 0)
+			goto out;
 		if (r->n_segs > 0)
 			rc = walk_segs(r, &w);
 		for (size_t i = 0; r->n_segs == 0 && i < r->buf_len && rc == 0; i++)
 			rc = walk_step(r, &w, &r->buf[i]);
-		if (rc != 0)
+		if (rc != 0 || (w.bfill != NULL && (rc = unbucket_ranks(&w, n)) != 0))
 			goto out;
 	} else if ((rc = finish_external(r, &w)) != 0) {
 		goto out;
@@ -1129,6 +1191,7 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev)
 out:
 	/* Only the ranks are needed from here on: give the score memory back. */
 	free(w.pairs);
+	free(w.bfill);
 	free(r->buf);
 	r->buf = NULL;
 	r->buf_len = r->buf_alloc = 0;
