@@ -2029,6 +2029,13 @@ static int part_write(struct part_out *po, int fd)
 		first += got;
 		left -= got;
 	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* The part's last bytes too: the final fsync then waits for what is
+	 * under way, and writes nothing itself. */
+	if (po->off > po->kicked)
+		(void)sync_file_range(fd, (off_t)po->kicked, (off_t)(po->off - po->kicked),
+		                      SYNC_FILE_RANGE_WRITE);
+#endif
 	if (!po->last && po->off != end)
 		return fl_fail(FL_ERR_INTERNAL,
 		               "score: a part's lines came to %llu bytes, not the %llu counted",
