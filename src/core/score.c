@@ -1257,10 +1257,12 @@ struct parts {
  * which counts quotes from the start of the file so that no cut falls in a
  * quoted field), and each thread reads, scores and formats its own part,
  * its lines spooled apart. The parts are then put back in file order: the
- * later parts' scores go to the ranker after the first's, their leads'
- * positions are known once the parts before them are counted, and the
- * second phase takes the lines part after part. The output is the bytes
- * one thread writes: the same leads, lines and ranks.
+ * later parts' scores go to the ranker after the first's (their rankers
+ * joined, or their scores added), their leads' positions are known once
+ * the parts before them are counted, and the second phase writes each
+ * part at its place (write_parts()) or takes the lines part after part.
+ * The output is the bytes one thread writes: the same leads, lines and
+ * ranks.
  */
 
 /* The reports of the parts in one, as one reader of the whole file counts
