@@ -454,6 +454,40 @@ static void test_write_fails_keeps_old(void **state)
 	remove_dir(dir);
 }
 
+/* fl_file_pwrite(): parts written at their offsets in any order, beside
+ * the stream's bytes; a failure named as fl_file_write() names it. */
+static void test_pwrite_parts(void **state)
+{
+	char *dir = make_dir(), path[256], names[256], want[512];
+	struct fl_file *f = NULL;
+	FILE *fp;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/scores.csv", dir);
+	put_text(path, "old");
+	assert_int_equal(fl_file_begin(path, NULL, &f), 0);
+	assert_non_null(fp = fl_file_stream(f));
+	assert_int_equal(fprintf(fp, "head\n"), 5);
+	assert_int_equal(fflush(fp), 0);
+	assert_int_equal(fl_file_pwrite(f, "second\n", 7, 5 + 6), 0);
+	assert_int_equal(fl_file_pwrite(f, "first\n", 6, 5), 0);
+	expect_content(path, "old");
+	assert_int_equal(fl_file_commit(f), 0);
+	expect_content(path, "head\nfirst\nsecond\n");
+
+	assert_int_equal(fl_file_begin(path, NULL, &f), 0);
+	/* A bad descriptor makes pwrite() fail without root's immunity. */
+	close(fl_file_fd(f));
+	assert_int_equal(fl_file_pwrite(f, "abc", 3, 0), FL_ERR_IO);
+	snprintf(want, sizeof(want), "%s: cannot write (write): %s", path, strerror(EBADF));
+	assert_string_equal(fl_errmsg(), want);
+	fl_file_abort(f);
+	list_dir(dir, names, sizeof(names));
+	assert_string_equal(names, "scores.csv");
+	expect_content(path, "head\nfirst\nsecond\n");
+	remove_dir(dir);
+}
+
 /* A failed fl_file_write() is sticky: commit reports it and cleans up. */
 static void test_failed_write_then_commit(void **state)
 {
@@ -649,6 +683,7 @@ int main(void)
 	        cmocka_unit_test(test_rename_fails_and_leaves_nothing),
 	        cmocka_unit_test(test_write_fails_keeps_old),
 	        cmocka_unit_test(test_failed_write_then_commit),
+	        cmocka_unit_test(test_pwrite_parts),
 	        cmocka_unit_test(test_invalid_arguments),
 	        cmocka_unit_test(test_seal_write_bytes),
 	        cmocka_unit_test(test_seal_refusals),

@@ -404,15 +404,44 @@ static void free_dataset(struct dataset *d)
 	free(d->rank);
 }
 
-static void check_against_naive(const struct dataset *d, size_t mem, uint64_t top_k)
+/*
+ * The rows of d in a ranker of mem records; with parts > 1, in that many
+ * rankers of consecutive stretches of rows (of unequal lengths), each of
+ * mem records, joined into the first (fl_ranker_join()), the later ones
+ * sorted first (fl_ranker_sort_held()) when sorted is set.
+ */
+static struct fl_ranker *ranker_of(const struct dataset *d, size_t mem, int parts, int sorted)
 {
-	struct fl_ranker *r = NULL;
+	struct fl_ranker *r[3] = {NULL, NULL, NULL};
+	size_t cut[4] = {0, d->n, d->n, d->n};
+
+	assert_true(parts >= 1 && parts <= 3);
+	if (parts == 2)
+		cut[1] = d->n / 3;
+	if (parts == 3) {
+		cut[1] = d->n / 7;
+		cut[2] = d->n / 2;
+	}
+	for (int k = 0; k < parts; k++) {
+		assert_int_equal(fl_ranker_new(NULL, mem, &r[k]), 0);
+		for (size_t i = cut[k]; i < cut[k + 1]; i++)
+			assert_int_equal(fl_ranker_add(r[k], d->z[i], d->y[i]), 0);
+		if (sorted)
+			assert_int_equal(fl_ranker_sort_held(r[k]), 0);
+	}
+	for (int k = 1; k < parts; k++) {
+		assert_int_equal(fl_ranker_join(r[0], r[k]), 0);
+		fl_ranker_free(r[k]);
+	}
+	return r[0];
+}
+
+static void check_parts(const struct dataset *d, size_t mem, uint64_t top_k, int parts, int sorted)
+{
+	struct fl_ranker *r = ranker_of(d, mem, parts, sorted);
 	struct fl_eval ev;
 	uint64_t want_top = 0;
 
-	assert_int_equal(fl_ranker_new(NULL, mem, &r), 0);
-	for (size_t i = 0; i < d->n; i++)
-		assert_int_equal(fl_ranker_add(r, d->z[i], d->y[i]), 0);
 	assert_int_equal(fl_ranker_finish(r, top_k, &ev), 0);
 	for (size_t i = 0; i < d->n; i++) {
 		uint64_t rank;
@@ -476,6 +505,11 @@ static void check_against_naive(const struct dataset *d, size_t mem, uint64_t to
 	fl_ranker_free(r);
 }
 
+static void check_against_naive(const struct dataset *d, size_t mem, uint64_t top_k)
+{
+	check_parts(d, mem, top_k, 1, 0);
+}
+
 static void test_ranker_matches_naive(void **state)
 {
 	struct dataset d;
@@ -506,6 +540,18 @@ static void test_ranker_matches_naive(void **state)
 	check_against_naive(&d, 1000, 300);
 	check_against_naive(&d, 3000, 3000);
 	check_against_naive(&d, 5000, 17);
+	/*
+	 * Joined rankers: all in memory (sorted on their own or by the join),
+	 * all spilled, and the first in memory while the second spills (1000
+	 * and 2000 rows of 1000 records each).
+	 */
+	check_parts(&d, 3000, 300, 2, 1);
+	check_parts(&d, 3000, 3000, 3, 0);
+	check_parts(&d, 2000, 17, 3, 1);
+	check_parts(&d, 7, 100, 2, 1);
+	check_parts(&d, 64, 2999, 3, 0);
+	check_parts(&d, 1000, 1, 2, 1);
+	check_parts(&d, 1000, 1000, 3, 1);
 	free_dataset(&d);
 
 	/* 2503 rows: deciles of unequal size (251 or 250 rows). */
@@ -523,6 +569,22 @@ static void test_ranker_matches_naive(void **state)
 	check_against_naive(&d, 6, 400);
 	check_against_naive(&d, 900, 401);
 	check_against_naive(&d, 2000, 1999);
+	/* Ties across joined rankers: the earlier part's rows rank first. */
+	check_parts(&d, 2000, 400, 3, 1);
+	check_parts(&d, 2000, 401, 2, 0);
+	check_parts(&d, 6, 1999, 3, 1);
+	free_dataset(&d);
+
+	/*
+	 * 20000 rows in memory: the ranks are put in buckets of 4096 rows
+	 * before they go to their rows (the last bucket partly filled), alone
+	 * and joined; with 4000 records a ranker they spill instead.
+	 */
+	make_dataset(&d, 20000, 2001, 0, 1.0 / 64, 2026);
+	check_against_naive(&d, 20000, 2000);
+	check_parts(&d, 20000, 19999, 2, 1);
+	check_parts(&d, 20000, 7, 3, 0);
+	check_parts(&d, 4000, 300, 2, 1);
 	free_dataset(&d);
 
 	/* Five scores far apart: each run is a few blocks of identical scores. */
@@ -653,6 +715,44 @@ static void test_ranker_misuse(void **state)
 	fl_ranker_free(r);
 }
 
+/* A joined ranker takes no scores of its own, and a finished ranker joins
+ * nothing. */
+static void test_ranker_join_misuse(void **state)
+{
+	struct fl_ranker *a = NULL, *b = NULL, *c = NULL;
+	struct fl_eval ev;
+	uint64_t rank = 0;
+
+	(void)state;
+	assert_int_equal(fl_ranker_new(NULL, 4, &a), 0);
+	assert_int_equal(fl_ranker_new(NULL, 4, &b), 0);
+	assert_int_equal(fl_ranker_new(NULL, 4, &c), 0);
+	assert_int_equal(fl_ranker_add(a, 1.0, 0), 0);
+	assert_int_equal(fl_ranker_add(b, 2.0, 1), 0);
+	assert_int_equal(fl_ranker_join(a, a), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "ranker: fl_ranker_join needs two rankers still taking scores");
+	assert_int_equal(fl_ranker_join(a, b), 0);
+	assert_int_equal(fl_ranker_add(a, 3.0, 0), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(), "ranker: fl_ranker_add called after fl_ranker_join");
+	/* What was joined is empty: it joins nothing again. */
+	assert_int_equal(fl_ranker_join(a, b), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "ranker: fl_ranker_join needs two rankers still taking scores");
+	assert_int_equal(fl_ranker_finish(a, 1, &ev), 0);
+	assert_int_equal(ev.rows, 2);
+	/* b's row follows a's: row 1, score 2, ranks first. */
+	assert_int_equal(fl_ranker_rank(a, 1, &rank, NULL), 0);
+	assert_int_equal(rank, 1);
+	assert_int_equal(fl_ranker_join(a, c), FL_ERR_INVALID);
+	assert_int_equal(fl_ranker_sort_held(a), FL_ERR_INVALID);
+	assert_string_equal(fl_errmsg(),
+	                    "ranker: fl_ranker_sort_held needs a ranker still taking scores");
+	fl_ranker_free(a);
+	fl_ranker_free(b);
+	fl_ranker_free(c);
+}
+
 static void test_ranker_bad_tmpdir(void **state)
 {
 	struct fl_ranker *r = (struct fl_ranker *)1;
@@ -753,6 +853,7 @@ int main(void)
 	        cmocka_unit_test(test_ranker_no_positives),
 	        cmocka_unit_test(test_ranker_empty),
 	        cmocka_unit_test(test_ranker_misuse),
+	        cmocka_unit_test(test_ranker_join_misuse),
 	        cmocka_unit_test(test_ranker_bad_tmpdir),
 	        cmocka_unit_test(test_ranker_spills_to_disk),
 	};

@@ -1209,52 +1209,56 @@ static void assert_load_equal(const struct fl_load_report *a, const struct fl_lo
 }
 
 /*
- * Read in two or three parts at once, a file gives the bytes one thread
- * writes, in file and rank order, with and without an id column (the
- * positions of the later parts' leads count the records before them, bad
- * ones included), skipped rows and unseen values counted as one reader
- * counts them, and the spools spilled or not.
+ * write_parts()'s file, with and without an id column, scored on one
+ * thread and then in parts on 2 and 3 threads and with every spool and
+ * ranker in files (on spilled_threads): the same bytes, in file and rank
+ * order, and the same counts. labelled: with --eval, reasons both ways,
+ * and bad rows skipped; otherwise none of those.
  */
-static void test_parts_identical(void **state)
+static void parts_against_one(struct fixture *fx, int labelled, unsigned spilled_threads)
 {
-	struct fixture *fx = *state;
-	struct fl_model *noid;
+	struct fl_model *noid = hand_model(NOID_SCHEMA);
 	struct fl_score_opts o;
 	struct fl_score_report ref, rep;
 	char data[256], out_ref[256], out[256], *a, *b;
 	uint64_t cut[2], line[2];
 	unsigned n_cut;
 
-	noid = hand_model(NOID_SCHEMA);
 	path_in(fx, "parts.csv", data);
 	path_in(fx, "ref.csv", out_ref);
 	path_in(fx, "out.csv", out);
 	for (int variant = 0; variant < 2; variant++) {
 		struct fl_model *m = variant == 0 ? fx->m : noid;
 
-		write_parts(data, 130000, 997, variant);
+		write_parts(data, 130000, labelled ? 997 : 0, variant);
 		/* Large enough for three parts. */
 		assert_int_equal(fl_csv_split(data, 3, 0, cut, line, &n_cut), 0);
 		assert_int_equal(n_cut, 2);
 		for (int sort = 0; sort < 2; sort++) {
 			default_opts(&o, data, out_ref);
-			o.eval = 1;
 			o.top_k = 100;
-			o.n_reasons = 2;
-			o.reasons = FL_REASONS_BOTH;
-			o.policy = FL_BAD_ROWS_SKIP;
 			o.sort_rank = sort;
 			o.threads = 1;
+			if (labelled) {
+				o.eval = 1;
+				o.n_reasons = 2;
+				o.reasons = FL_REASONS_BOTH;
+				o.policy = FL_BAD_ROWS_SKIP;
+			}
 			if (fl_score_file(m, &o, &ref) != 0)
 				fail_msg("%s", fl_errmsg());
-			assert_true(ref.load.skipped > 100);
-			assert_true(ref.load.n_unseen == 1 && ref.load.unseen_leads > 40000);
+			if (labelled) {
+				assert_true(ref.load.skipped > 100);
+				assert_true(ref.load.n_unseen == 1 &&
+				            ref.load.unseen_leads > 40000);
+			} else {
+				assert_int_equal(ref.load.rows, 130000);
+			}
 			a = slurp(out_ref);
 			o.out = out;
 			for (unsigned t = 2; t <= 4; t++) {
-				o.threads = t < 4 ? t : 2;
+				o.threads = t < 4 ? t : spilled_threads;
 				if (t == 4) {
-					/* Every spool in files. */
 					o.spool_bytes = 1;
 					o.mem_records = 100;
 					o.tmpdir = fx->dir;
@@ -1266,7 +1270,21 @@ static void test_parts_identical(void **state)
 					fail_msg("variant %d, sort %d, %u threads: the output "
 					         "differs",
 					         variant, sort, o.threads);
-				assert_eval_equal(&ref.ev, &rep.ev);
+				if (labelled) {
+					assert_eval_equal(&ref.ev, &rep.ev);
+				} else {
+					/* No labels: the deciles' sizes and mean
+					 * probabilities, bit for bit. */
+					assert_true(isnan(rep.ev.auc) && isnan(rep.ev.log_loss));
+					assert_int_equal(ref.ev.rows, rep.ev.rows);
+					assert_int_equal(ref.ev.top_k, rep.ev.top_k);
+					for (int d = 0; d < FL_DECILES; d++) {
+						assert_int_equal(ref.ev.deciles[d].rows,
+						                 rep.ev.deciles[d].rows);
+						assert_true(ref.ev.deciles[d].mean_prob ==
+						            rep.ev.deciles[d].mean_prob);
+					}
+				}
 				assert_load_equal(&ref.load, &rep.load);
 				assert_int_equal(ref.bytes, rep.bytes);
 				free(b);
@@ -1275,6 +1293,30 @@ static void test_parts_identical(void **state)
 		}
 	}
 	fl_model_free(noid);
+}
+
+/*
+ * Read in two or three parts at once, a file gives the bytes one thread
+ * writes, in file and rank order, with and without an id column (the
+ * positions of the later parts' leads count the records before them, bad
+ * ones included), skipped rows and unseen values counted as one reader
+ * counts them, and the spools spilled or not (on two threads).
+ */
+static void test_parts_identical(void **state)
+{
+	parts_against_one(*state, 1, 2);
+}
+
+/*
+ * Without labels the parts rank their own scores and their rankers are
+ * joined (fl_ranker_join()), and with no row skipped every part writes its
+ * lines at its own place in the output (the positions of a middle part
+ * counted, not read): the bytes one thread writes, with and without an id
+ * column, spooled in memory or in files (on three threads).
+ */
+static void test_parts_joined(void **state)
+{
+	parts_against_one(*state, 0, 3);
 }
 
 /* Read in parts, a bad row fails the run with the message one reader
@@ -1557,6 +1599,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_row_late, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_identical, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_parts_joined, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_parts_bad_row, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fast_numbers_mixed_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fast_numbers_numeric_schema, setup, teardown),

@@ -28,6 +28,7 @@
 #define FEDLEAD_FILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* fl_file_opts.flags */
@@ -60,6 +61,15 @@ int fl_file_begin(const char *path, const struct fl_file_opts *o, struct fl_file
 /* Appends len bytes; a failure is reported with step "write" (the handle
  * must still be committed or aborted: commit then fails and cleans up). */
 int fl_file_write(struct fl_file *f, const void *buf, size_t len);
+
+/*
+ * Writes len bytes at byte off, from any thread (pwrite), for callers that
+ * write parts of the file at once; the stream and fl_file_write() write
+ * at the file's own position, which this does not move. A failure is
+ * reported as fl_file_write() reports it (step "write"); the caller then
+ * calls fl_file_abort().
+ */
+int fl_file_pwrite(const struct fl_file *f, const void *buf, size_t len, uint64_t off);
 
 /*
  * The temporary file's descriptor (read-write, close-on-exec), for callers

@@ -23,6 +23,27 @@ int fl_ranker_new(const char *tmpdir, size_t mem_records, struct fl_ranker **out
 /* Adds the score of the next row; label is 0, 1, or -1 when unknown. */
 int fl_ranker_add(struct fl_ranker *r, double z, int label);
 /*
+ * Optional, before fl_ranker_join(): sorts the scores r holds in memory, on
+ * the calling thread (the one that added them), so that the join and
+ * fl_ranker_finish() have less left to do on theirs. Nothing to do once r
+ * has spilled.
+ */
+int fl_ranker_sort_held(struct fl_ranker *r);
+/*
+ * Rankers of consecutive stretches of the rows, filled on different
+ * threads (one ranker a thread), made one: more's rows follow r's, as if
+ * r had been given them after its own. more is left empty (free it with
+ * fl_ranker_free()); r takes no more scores of its own after a join (it
+ * may join others, then be finished). When neither has spilled, more's
+ * records join as they are and the memory bound is the two bounds
+ * together; otherwise they are read back into r's runs. The ranks and
+ * deciles are those of one ranker given every row in order; so are the
+ * metrics without labels. With labels, the log-loss and Brier sums of the
+ * two are added as two sums, so they may differ from one ranker's in the
+ * last bit: a caller that needs those exact adds every row to one ranker.
+ */
+int fl_ranker_join(struct fl_ranker *r, struct fl_ranker *more);
+/*
  * Sorts and computes the metrics (those needing labels only when every row
  * had one; ev->positives etc. are 0 otherwise). top_k may be 0.
  */

@@ -43,7 +43,14 @@
 /* Byte offsets (rows * 16) must stay far inside off_t. */
 #define MAX_ROWS (UINT64_C(1) << 56)
 
-enum ranker_state { ST_ADDING, ST_DONE, ST_FAILED };
+enum ranker_state { ST_ADDING, ST_JOINED, ST_DONE, ST_FAILED };
+
+/* Sorted records of a joined ranker (fl_ranker_join()), rows from base. */
+struct seg {
+	struct rec *rec;
+	size_t len;
+	uint64_t base;
+};
 
 struct fl_ranker {
 	char *dir;  /* where temporary files go (owned copy) */
@@ -52,6 +59,11 @@ struct fl_ranker {
 
 	struct rec *buf; /* scores not yet spilled */
 	size_t buf_len, buf_alloc;
+	int sorted; /* buf is sorted (fl_ranker_sort_held()) */
+	/* Joined rankers' records, while nothing is spilled: each sorted,
+	 * their rows after buf's. */
+	struct seg *segs;
+	size_t n_segs;
 	uint64_t n;       /* scores added */
 	uint64_t spilled; /* records in fd[0], in runs of cap */
 
@@ -90,7 +102,11 @@ struct walk {
 	uint64_t k_point;     /* index of that point among FL_CURVE_POINTS */
 	int gbin;             /* histogram bin of the current tie group */
 
-	uint64_t *ranks;   /* in-memory case: ranks[row] = rank */
+	uint64_t *ranks; /* in-memory case: ranks[row] = rank */
+	/* In memory, when the ranks are put in buckets of rows first
+	 * (bucket_ranks()): the next free place of each bucket. */
+	size_t *bfill;
+	int bshift;
 	struct rec *pairs; /* external case: (row, rank) not yet spilled */
 	size_t npairs, pcap;
 	int pfd;
@@ -394,6 +410,15 @@ int fl_ranker_tmpfile(const struct fl_ranker *r, int *fd)
 	return tmp_file(r, fd);
 }
 
+static void free_segs(struct fl_ranker *r)
+{
+	for (size_t k = 0; k < r->n_segs; k++)
+		free(r->segs[k].rec);
+	free(r->segs);
+	r->segs = NULL;
+	r->n_segs = 0;
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -457,10 +482,38 @@ static int spill_run(struct fl_ranker *r)
 	return 0;
 }
 
+/* Holds one record, spilling the buffer as a run when it is full. */
+static int hold(struct fl_ranker *r, uint64_t hi, uint64_t lo)
+{
+	int rc;
+
+	if (r->buf_len == r->cap && (rc = spill_run(r)) != 0)
+		return rc;
+	if (r->buf_len == r->buf_alloc) {
+		/* Grow towards cap, so a few hundred rows do not take the whole budget. */
+		size_t na = r->buf_alloc < 512 ? 1024 : 2 * r->buf_alloc;
+		struct rec *nb;
+
+		if (na > r->cap)
+			na = r->cap;
+		if ((nb = realloc(r->buf, na * sizeof(*nb))) == NULL)
+			return fl_fail(FL_ERR_NOMEM, "ranker: out of memory for %zu scores", na);
+		r->buf = nb;
+		r->buf_alloc = na;
+	}
+	r->buf[r->buf_len].hi = hi;
+	r->buf[r->buf_len].lo = lo;
+	r->buf_len++;
+	r->sorted = 0;
+	return 0;
+}
+
 int fl_ranker_add(struct fl_ranker *r, double z, int label)
 {
 	int rc;
 
+	if (r->state == ST_JOINED)
+		return fl_fail(FL_ERR_INVALID, "ranker: fl_ranker_add called after fl_ranker_join");
 	if (r->state != ST_ADDING)
 		return fl_fail(FL_ERR_INVALID,
 		               "ranker: fl_ranker_add called after fl_ranker_finish");
@@ -476,23 +529,8 @@ int fl_ranker_add(struct fl_ranker *r, double z, int label)
 		r->zmin = z;
 	if (r->n == 0 || z > r->zmax)
 		r->zmax = z;
-	if (r->buf_len == r->cap && (rc = spill_run(r)) != 0)
+	if ((rc = hold(r, z_key(z), r->n << 1 | (label == 1))) != 0)
 		return rc;
-	if (r->buf_len == r->buf_alloc) {
-		/* Grow towards cap, so a few hundred rows do not take the whole budget. */
-		size_t na = r->buf_alloc < 512 ? 1024 : 2 * r->buf_alloc;
-		struct rec *nb;
-
-		if (na > r->cap)
-			na = r->cap;
-		if ((nb = realloc(r->buf, na * sizeof(*nb))) == NULL)
-			return fl_fail(FL_ERR_NOMEM, "ranker: out of memory for %zu scores", na);
-		r->buf = nb;
-		r->buf_alloc = na;
-	}
-	r->buf[r->buf_len].hi = z_key(z);
-	r->buf[r->buf_len].lo = r->n << 1 | (label == 1);
-	r->buf_len++;
 	r->n++;
 	if (label < 0) {
 		r->labels_unknown = 1;
@@ -502,6 +540,124 @@ int fl_ranker_add(struct fl_ranker *r, double z, int label)
 		ksum_add(&r->brier, row_brier(z, label));
 	}
 	return 0;
+}
+
+int fl_ranker_sort_held(struct fl_ranker *r)
+{
+	if (r->state != ST_ADDING)
+		return fl_fail(FL_ERR_INVALID,
+		               "ranker: fl_ranker_sort_held needs a ranker still taking scores");
+	if (r->spilled == 0 && !r->sorted) {
+		fl_ranker_sort_recs(r->buf, r->buf_len);
+		r->sorted = 1;
+	}
+	return 0;
+}
+
+/* Holds n records of another ranker, their rows moved on by base. */
+static int hold_moved(struct fl_ranker *r, const struct rec *a, size_t n, uint64_t base)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if ((rc = hold(r, a[i].hi, a[i].lo + (base << 1))) != 0)
+			return rc;
+	return 0;
+}
+
+/* The joined records back in r's buffer and runs, once something is
+ * spilled (the runs' merge knows only r's own). */
+static int flatten(struct fl_ranker *r)
+{
+	int rc = 0;
+
+	for (size_t k = 0; k < r->n_segs; k++) {
+		if (rc == 0)
+			rc = hold_moved(r, r->segs[k].rec, r->segs[k].len, r->segs[k].base);
+		free(r->segs[k].rec);
+	}
+	r->n_segs = 0;
+	return rc;
+}
+
+int fl_ranker_join(struct fl_ranker *r, struct fl_ranker *more)
+{
+	uint64_t base = r->n;
+	int rc = 0;
+
+	if ((r->state != ST_ADDING && r->state != ST_JOINED) ||
+	    (more->state != ST_ADDING && more->state != ST_JOINED) || r == more)
+		return fl_fail(FL_ERR_INVALID,
+		               "ranker: fl_ranker_join needs two rankers still taking scores");
+	if (more->n > MAX_ROWS - r->n)
+		return fl_fail(FL_ERR_LIMIT, "ranker: more than %" PRIu64 " scores", MAX_ROWS);
+	if (more->n > 0) {
+		/* As one ranker would see them: r's rows come first. */
+		if (r->n == 0 || more->zmin < r->zmin)
+			r->zmin = more->zmin;
+		if (r->n == 0 || more->zmax > r->zmax)
+			r->zmax = more->zmax;
+	}
+	r->labels_unknown |= more->labels_unknown;
+	r->positives += more->positives;
+	ksum_add(&r->loss, more->loss.s);
+	ksum_add(&r->loss, more->loss.c);
+	ksum_add(&r->brier, more->brier.s);
+	ksum_add(&r->brier, more->brier.c);
+	/* No more scores of its own: a row added now would come after the
+	 * joined ones. */
+	r->state = ST_JOINED;
+	more->state = ST_FAILED;
+	if (r->spilled == 0 && more->spilled == 0) {
+		/* Everything in memory: more's records join as they are (sorted
+		 * now unless fl_ranker_sort_held() did it on its own thread), and
+		 * finish() merges them into its walk. Memory is what the two held. */
+		size_t need = r->n_segs + 1 + more->n_segs;
+		struct seg *ns = realloc(r->segs, need * sizeof(*ns));
+
+		if (ns == NULL)
+			return fl_fail(FL_ERR_NOMEM, "ranker: out of memory to join rankers");
+		r->segs = ns;
+		if (!more->sorted)
+			fl_ranker_sort_recs(more->buf, more->buf_len);
+		r->segs[r->n_segs++] = (struct seg){more->buf, more->buf_len, base};
+		for (size_t k = 0; k < more->n_segs; k++)
+			r->segs[r->n_segs++] = (struct seg){more->segs[k].rec, more->segs[k].len,
+			                                    base + more->segs[k].base};
+		more->buf = NULL;
+		more->buf_len = more->buf_alloc = 0;
+		more->n_segs = 0;
+		r->cap = more->cap > SIZE_MAX / 2 / sizeof(struct rec) - r->cap
+		                 ? SIZE_MAX / 2 / sizeof(struct rec)
+		                 : r->cap + more->cap;
+		r->n += more->n;
+		return 0;
+	}
+	/* Something is spilled: every record goes through r's buffer and runs,
+	 * more's spilled ones read back a block at a time. */
+	if ((rc = flatten(r)) != 0 || (rc = hold_moved(r, more->buf, more->buf_len, base)) != 0)
+		return rc;
+	for (size_t k = 0; k < more->n_segs && rc == 0; k++)
+		rc = hold_moved(r, more->segs[k].rec, more->segs[k].len, base + more->segs[k].base);
+	if (rc == 0 && more->spilled > 0) {
+		size_t blk = more->spilled < MAX_BLOCK_RECORDS ? (size_t)more->spilled
+		                                               : MAX_BLOCK_RECORDS;
+		struct rec *b = malloc(blk * sizeof(*b));
+
+		if (b == NULL)
+			return fl_fail(FL_ERR_NOMEM, "ranker: out of memory to join rankers");
+		for (uint64_t at = 0; at < more->spilled && rc == 0; at += blk) {
+			size_t cnt = more->spilled - at < blk ? (size_t)(more->spilled - at) : blk;
+
+			if ((rc = pread_all(more, more->fd[0], b, cnt * sizeof(*b),
+			                    at * sizeof(*b))) == 0)
+				rc = hold_moved(r, b, cnt, base);
+		}
+		free(b);
+	}
+	if (rc == 0)
+		r->n += more->n;
+	return rc;
 }
 
 /*
@@ -602,6 +758,12 @@ static int walk_step(struct fl_ranker *r, struct walk *w, const struct rec *rec)
 	w->dprob[d] += w->gprob;
 	if (w->pos <= w->top_k)
 		w->top_pos += y;
+	if (w->bfill != NULL) {
+		size_t b = (size_t)(row >> w->bshift);
+
+		w->ranks[w->bfill[b]++] = (row - ((uint64_t)b << w->bshift)) << 32 | w->pos;
+		return 0;
+	}
 	if (w->ranks != NULL) {
 		w->ranks[row] = w->pos;
 		return 0;
@@ -852,6 +1014,99 @@ static int finish_external(struct fl_ranker *r, struct walk *w)
 	return 0;
 }
 
+/*
+ * The walk meets the rows in rank order, and ranks[row] = rank written
+ * then lands anywhere in the array: a cache miss a row, most of the walk's
+ * time with a million rows. Instead the walk appends (row, rank) to the
+ * row's bucket (the rows of one bucket, 2^bshift of them, take the
+ * bucket's place in ranks[], each row exactly once, so the places are
+ * known beforehand), writing a few hundred sequential streams, and
+ * unbucket_ranks() then puts each bucket's ranks in row order within its
+ * own place, which stays in the cache. Ranks and rows within a bucket each
+ * take 32 bits: for fewer than 2^31 rows.
+ */
+#define BUCKET_ROWS_MIN 4096
+#define BUCKETS_MAX 1024
+
+static int bucket_ranks(struct walk *w, uint64_t n)
+{
+	int shift = 12;
+
+	if (n >= (UINT64_C(1) << 31) || n < 2 * BUCKET_ROWS_MIN)
+		return 0;
+	while ((n >> shift) >= BUCKETS_MAX)
+		shift++;
+	w->bshift = shift;
+	if ((w->bfill = malloc(((n >> shift) + 1) * sizeof(*w->bfill))) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "ranker: out of memory for %" PRIu64 " ranks", n);
+	for (size_t b = 0; b <= (size_t)(n >> shift); b++)
+		w->bfill[b] = b << shift;
+	return 0;
+}
+
+static int unbucket_ranks(struct walk *w, uint64_t n)
+{
+	size_t rows = (size_t)1 << w->bshift;
+	uint64_t *tmp = malloc(rows * sizeof(*tmp));
+
+	if (tmp == NULL)
+		return fl_fail(FL_ERR_NOMEM, "ranker: out of memory for %zu ranks", rows);
+	for (size_t at = 0; at < n; at += rows) {
+		size_t len = n - at < rows ? (size_t)(n - at) : rows;
+		uint64_t *place = w->ranks + at;
+
+		memcpy(tmp, place, len * sizeof(*tmp));
+		for (size_t i = 0; i < len; i++)
+			place[tmp[i] >> 32] = tmp[i] & UINT32_MAX;
+	}
+	free(tmp);
+	free(w->bfill);
+	w->bfill = NULL;
+	return 0;
+}
+
+/* The joined records in memory: buf (rows from 0) and each segment,
+ * merged into the walk. Equal scores go in row order, and a segment's rows
+ * come after those of buf and of the segments before it. */
+static int walk_segs(struct fl_ranker *r, struct walk *w)
+{
+	struct seg cur[1 + 8], *c = cur;
+	size_t n = 0;
+	int rc = 0;
+
+	if (r->n_segs + 1 > sizeof(cur) / sizeof(cur[0]) &&
+	    (c = malloc((r->n_segs + 1) * sizeof(*c))) == NULL)
+		return fl_fail(FL_ERR_NOMEM, "ranker: out of memory to merge %zu parts",
+		               r->n_segs + 1);
+	if (r->buf_len > 0)
+		c[n++] = (struct seg){r->buf, r->buf_len, 0};
+	for (size_t k = 0; k < r->n_segs; k++)
+		if (r->segs[k].len > 0)
+			c[n++] = r->segs[k];
+	while (n > 0 && rc == 0) {
+		size_t b = 0;
+		struct rec v;
+
+		/* The smallest score key; on a tie the earlier part (its rows
+		 * come first). */
+		for (size_t k = 1; k < n; k++)
+			if (c[k].rec->hi < c[b].rec->hi)
+				b = k;
+		v.hi = c[b].rec->hi;
+		v.lo = c[b].rec->lo + (c[b].base << 1);
+		rc = walk_step(r, w, &v);
+		c[b].rec++;
+		/* An exhausted part leaves; the others keep their order. */
+		if (--c[b].len == 0) {
+			memmove(c + b, c + b + 1, (n - b - 1) * sizeof(*c));
+			n--;
+		}
+	}
+	if (c != cur)
+		free(c);
+	return rc;
+}
+
 int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev)
 {
 	struct walk w;
@@ -859,7 +1114,7 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev)
 	int rc = FL_ERR_INTERNAL;
 
 	memset(ev, 0, sizeof(*ev));
-	if (r->state != ST_ADDING)
+	if (r->state != ST_ADDING && r->state != ST_JOINED)
 		return fl_fail(FL_ERR_INVALID, "ranker: fl_ranker_finish called twice");
 	/* Whatever happens below, no more scores; a failure also stops fl_ranker_rank. */
 	r->state = ST_FAILED;
@@ -886,10 +1141,16 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev)
 			goto out;
 		}
 		w.ranks = r->ranks;
-		fl_ranker_sort_recs(r->buf, r->buf_len);
-		for (size_t i = 0; i < r->buf_len; i++)
-			if ((rc = walk_step(r, &w, &r->buf[i])) != 0)
-				goto out;
+		if (!r->sorted)
+			fl_ranker_sort_recs(r->buf, r->buf_len);
+		if ((rc = bucket_ranks(&w, n)) != 0)
+			goto out;
+		if (r->n_segs > 0)
+			rc = walk_segs(r, &w);
+		for (size_t i = 0; r->n_segs == 0 && i < r->buf_len && rc == 0; i++)
+			rc = walk_step(r, &w, &r->buf[i]);
+		if (rc != 0 || (w.bfill != NULL && (rc = unbucket_ranks(&w, n)) != 0))
+			goto out;
 	} else if ((rc = finish_external(r, &w)) != 0) {
 		goto out;
 	}
@@ -930,9 +1191,11 @@ int fl_ranker_finish(struct fl_ranker *r, uint64_t top_k, struct fl_eval *ev)
 out:
 	/* Only the ranks are needed from here on: give the score memory back. */
 	free(w.pairs);
+	free(w.bfill);
 	free(r->buf);
 	r->buf = NULL;
 	r->buf_len = r->buf_alloc = 0;
+	free_segs(r);
 	close_fd(&r->fd[0]);
 	close_fd(&r->fd[1]);
 	if (rc != 0) {
@@ -1019,6 +1282,7 @@ void fl_ranker_free(struct fl_ranker *r)
 	close_fd(&r->fd[1]);
 	close_fd(&r->fd_rank);
 	free(r->buf);
+	free_segs(r);
 	free(r->ranks);
 	free(r->rbuf);
 	free(r->dir);

@@ -1164,7 +1164,8 @@ struct pending {
 	 * unread lines read back are mem.p[at, mem.len). */
 	struct fl_obuf mem;
 	size_t bound;
-	FILE *fp; /* once spilled */
+	uint64_t total; /* bytes added */
+	FILE *fp;       /* once spilled */
 	const char *dir;
 	int ext; /* each line has a struct line_ext */
 	/* reading back */
@@ -1199,6 +1200,7 @@ static int pending_add(struct pending *p, struct fl_ranker *rk, const char *data
 {
 	int r;
 
+	p->total += n;
 	if (p->fp == NULL && p->mem.len + n <= p->bound) {
 		fl_obuf_put(&p->mem, data, n);
 		return p->mem.oom ? FL_ERR_NOMEM : 0;
@@ -1443,10 +1445,12 @@ struct parts {
  * which counts quotes from the start of the file so that no cut falls in a
  * quoted field), and each thread reads, scores and formats its own part,
  * its lines spooled apart. The parts are then put back in file order: the
- * later parts' scores go to the ranker after the first's, their leads'
- * positions are known once the parts before them are counted, and the
- * second phase takes the lines part after part. The output is the bytes
- * one thread writes: the same leads, lines and ranks.
+ * later parts' scores go to the ranker after the first's (their rankers
+ * joined, or their scores added), their leads' positions are known once
+ * the parts before them are counted, and the second phase writes each
+ * part at its place (write_parts()) or takes the lines part after part.
+ * The output is the bytes one thread writes: the same leads, lines and
+ * ranks.
  */
 
 /* The reports of the parts in one, as one reader of the whole file counts
@@ -1505,7 +1509,14 @@ struct lanes {
 	struct pass ps[MAX_LANES];
 	struct parts *pt;
 	struct fl_ranker *rk; /* part 0 adds its scores as they come */
-	FILE *zs[MAX_LANES];  /* the other parts' struct zrec, in order */
+	/* Without labels, each later part ranks its own scores, sorted on
+	 * its own thread, and its ranker joins part 0's at the end
+	 * (fl_ranker_join(): the same ranks). With labels the later parts keep
+	 * their scores in a file for part 0's ranker, which adds them in row
+	 * order after its own: the same sums of losses, bit for bit. */
+	int join;
+	struct fl_ranker *prk[MAX_LANES];
+	FILE *zs[MAX_LANES]; /* the other parts' struct zrec, in order */
 	struct zrec *zbuf[MAX_LANES];
 	int err[MAX_LANES]; /* part k failed: err and its message */
 	char msg[MAX_LANES][FL_ERRMSG_MAX];
@@ -1526,10 +1537,10 @@ static int lane_batch(struct lanes *ln, size_t k)
 	if ((r = pending_add(&ln->pt->p[k], ln->rk, ps->sl[0].out.p, ps->sl[0].out.len)) != 0)
 		return r;
 	ln->pt->leads[k] += b->n;
-	for (size_t i = 0; k == 0 && i < b->n; i++)
-		if ((r = fl_ranker_add(ln->rk, b->z[i], b->label[i])) != 0)
+	for (size_t i = 0; (k == 0 || ln->join) && i < b->n; i++)
+		if ((r = fl_ranker_add(k == 0 ? ln->rk : ln->prk[k], b->z[i], b->label[i])) != 0)
 			return r;
-	if (k > 0 && b->n > 0) {
+	if (k > 0 && !ln->join && b->n > 0) {
 		for (size_t i = 0; i < b->n; i++)
 			ln->zbuf[k][i] = (struct zrec){b->z[i], b->label[i]};
 		if (fwrite(ln->zbuf[k], sizeof(struct zrec), b->n, ln->zs[k]) != b->n)
@@ -1553,6 +1564,9 @@ static void lane_run(void *arg, size_t k)
 	while (!ln->ps[k].eof && atomic_load(&ln->failed) > k)
 		if ((r = lane_batch(ln, k)) != 0)
 			break;
+	/* The part's scores sorted here, on its own thread. */
+	if (r == 0 && ln->join)
+		r = fl_ranker_sort_held(k == 0 ? ln->rk : ln->prk[k]);
 	if (r == 0)
 		return;
 	if (ln->msg[k][0] == '\0')
@@ -1610,7 +1624,7 @@ static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, 
 	struct unseen_more more = {{0}, 0};
 	struct rtab rt;
 	struct rnames rn;
-	size_t n_cand_max, failed;
+	size_t n_cand_max, failed, mem;
 	int r;
 
 	*out = NULL;
@@ -1626,11 +1640,16 @@ static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, 
 		return r;
 	}
 	ln->pt = pt;
+	ln->join = !o->eval;
 	atomic_init(&ln->failed, n);
 	n_cand_max = rt.n_parts > 0 ? rt.n_parts : 1;
 	pt->n = n;
-	if ((r = fl_ranker_new(o->tmpdir, o->mem_records ? o->mem_records : (1u << 20), &ln->rk)) !=
-	    0)
+	mem = o->mem_records ? o->mem_records : (1u << 20);
+	/* Joined rankers share the bound (at least the 4 records a ranker
+	 * needs). */
+	if (ln->join)
+		mem = mem / n < 4 ? 4 : mem / n;
+	if ((r = fl_ranker_new(o->tmpdir, mem, &ln->rk)) != 0)
 		goto out;
 	for (size_t k = 0; k < n; k++) {
 		struct pass *ps = &ln->ps[k];
@@ -1639,6 +1658,10 @@ static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, 
 		if (k > 0) {
 			memset(lr, 0, sizeof(*lr));
 			lr->want_unseen = 1;
+		}
+		if (k > 0 && ln->join && (r = fl_ranker_new(o->tmpdir, mem, &ln->prk[k])) != 0)
+			goto out;
+		if (k > 0 && !ln->join) {
 			if ((r = spill_file(ln->rk, &ln->zs[k])) != 0)
 				goto out;
 			if ((ln->zbuf[k] = malloc(BATCH_ROWS * sizeof(*ln->zbuf[k]))) == NULL) {
@@ -1683,7 +1706,7 @@ static int score_lanes(const struct fl_model *m, const struct fl_score_opts *o, 
 			r = 1;
 			goto out;
 		}
-		if ((r = lane_rank(ln, k)) != 0)
+		if ((r = ln->join ? fl_ranker_join(ln->rk, ln->prk[k]) : lane_rank(ln, k)) != 0)
 			goto out;
 	}
 	if (rep->load.rows == 0) {
@@ -1701,6 +1724,7 @@ out:
 	fl_ranker_free(ln->rk);
 	for (size_t k = 0; k < n; k++) {
 		lane_free(&ln->ps[k]);
+		fl_ranker_free(ln->prk[k]);
 		if (ln->zs[k] != NULL)
 			fclose(ln->zs[k]);
 		free(ln->zbuf[k]);
@@ -2079,6 +2103,254 @@ static int write_in_order(const struct fl_model *m, const struct fl_score_opts *
 	return r;
 }
 
+/* ---- the second phase, each part on its own thread ----
+ *
+ * When the file was read in parts, each part's lines can be written by its
+ * own thread at their place in the output (pwrite), with no step to wait
+ * for: a part's output is its spooled lines with two commas, a rank and a
+ * decile each, and for a part after the first the lead's position, so its
+ * size is known from its ranks before a byte is written. Only the
+ * positions need the part's records: they are counted without reading
+ * the lines when the part skipped no row (positions 1 to its records,
+ * moved on by the records before it); a part in the middle that skipped
+ * rows sends the whole file to write_in_order().
+ */
+
+struct part_out {
+	struct writer *wr; /* its own, with one piece at a time */
+	struct pending *p;
+	struct fl_file *dst;
+	uint64_t leads, records;
+	uint64_t first; /* the lead index of its first line */
+	uint64_t base;  /* records of the parts before */
+	uint64_t off;   /* where its bytes go */
+	uint64_t size;  /* its bytes, counted (not for the last part) */
+	uint64_t kicked;
+	int positions; /* its lines have no id: the position is written */
+	int last;
+	int err; /* failed: err and its message */
+	char msg[FL_ERRMSG_MAX];
+};
+
+struct parts_out {
+	struct part_out po[MAX_LANES];
+	size_t n;
+	int fd;
+	int sizing; /* this call counts the sizes; otherwise it writes */
+};
+
+static unsigned u64_digits(uint64_t v)
+{
+	unsigned d = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+/* The decimal digits of a + 1, a + 2, ..., b, together. */
+static uint64_t range_digits(uint64_t a, uint64_t b)
+{
+	uint64_t sum = b > a ? b - a : 0, p = 10;
+
+	/* Each number at or above 10^k has a digit more. */
+	for (int k = 1; k < 20 && b >= p; k++) {
+		uint64_t from = a + 1 > p ? a + 1 : p;
+
+		sum += b >= from ? b - from + 1 : 0;
+		if (p > UINT64_MAX / 10)
+			break;
+		p *= 10;
+	}
+	return sum;
+}
+
+/* Part po's bytes in the output. */
+static int part_size(struct part_out *po)
+{
+	struct writer *wr = po->wr;
+	size_t hdr = sizeof(struct line_hdr) + (po->p->ext ? sizeof(struct line_ext) : 0);
+	uint64_t size = po->p->total - po->leads * hdr + 2 * po->leads;
+	int r;
+
+	for (uint64_t i = 0; i < po->leads; i += PIECE_LINES) {
+		size_t n = po->leads - i < PIECE_LINES ? (size_t)(po->leads - i) : PIECE_LINES;
+
+		if ((r = fl_ranker_ranks(wr->rk, po->first + i, n, wr->rank[0])) != 0)
+			return r;
+		for (size_t j = 0; j < n; j++)
+			size += u64_digits(wr->rank[0][j]) +
+			        (fl_decile_of_rank(wr->rank[0][j], wr->rows) == 10 ? 2 : 1);
+	}
+	if (po->positions)
+		size += range_digits(po->base, po->base + po->records);
+	po->size = size;
+	return 0;
+}
+
+/* Part po's lines with their ranks, written at po->off. */
+static int part_write(struct part_out *po, int fd)
+{
+	struct writer *wr = po->wr;
+	struct pending *p = po->p;
+	uint64_t left = po->leads, first = po->first, end = po->off + po->size;
+	int r;
+
+	if ((r = pending_rewind(p)) != 0)
+		return r;
+	while (left > 0) {
+		size_t have = 0, got;
+		const struct fl_obuf *out;
+
+		if ((r = pending_more(p, STEP_BYTES, &have)) != 0)
+			return r;
+		got = writer_cut(wr, p, have, left, 1, first, po->base);
+		if (got == 0 &&
+		    have >= sizeof(struct line_hdr) + (p->ext ? sizeof(struct line_ext) : 0)) {
+			/* One line longer than what was read. */
+			struct line_hdr h;
+
+			memcpy(&h, p->mem.p + p->at, sizeof(h));
+			if ((r = pending_more(p, have + h.head + (size_t)h.tail, &have)) != 0)
+				return r;
+			got = writer_cut(wr, p, have, left, 1, first, po->base);
+		}
+		if (got == 0)
+			return fl_fail(FL_ERR_INTERNAL, "score: a spooled line is missing");
+		piece_format(wr, 0);
+		wr->n_pc = 0;
+		if (wr->pc[0].err != 0)
+			return wr->pc[0].err == FL_ERR_NOMEM
+			               ? FL_ERR_NOMEM
+			               : fl_fail(wr->pc[0].err, "%s", wr->pc[0].msg);
+		out = &wr->out[wr->cur][0];
+		if ((r = fl_file_pwrite(po->dst, out->p, out->len, po->off)) != 0)
+			return r;
+		po->off += out->len;
+#ifdef SYNC_FILE_RANGE_WRITE
+		/* As writer_chunk() does, for this part's bytes. */
+		if (po->off - po->kicked >= KICK_BYTES) {
+			(void)sync_file_range(fd, (off_t)po->kicked, (off_t)(po->off - po->kicked),
+			                      SYNC_FILE_RANGE_WRITE);
+			po->kicked = po->off;
+		}
+#else
+		(void)fd;
+#endif
+		first += got;
+		left -= got;
+	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	/* The part's last bytes too: the final fsync then waits for what is
+	 * under way, and writes nothing itself. */
+	if (po->off > po->kicked)
+		(void)sync_file_range(fd, (off_t)po->kicked, (off_t)(po->off - po->kicked),
+		                      SYNC_FILE_RANGE_WRITE);
+#endif
+	if (!po->last && po->off != end)
+		return fl_fail(FL_ERR_INTERNAL,
+		               "score: a part's lines came to %llu bytes, not the %llu counted",
+		               (unsigned long long)(po->off - (end - po->size)),
+		               (unsigned long long)po->size);
+	return 0;
+}
+
+static void part_chunk(void *arg, size_t k)
+{
+	struct parts_out *pw = arg;
+	struct part_out *po = &pw->po[k];
+	int r;
+
+	if (pw->sizing)
+		r = po->last ? 0 : part_size(po);
+	else
+		r = part_write(po, pw->fd);
+	if (r != 0) {
+		po->err = r;
+		snprintf(po->msg, sizeof(po->msg), "%s", fl_errmsg());
+	}
+}
+
+/* Runs part_chunk() on every part: the first part's error, if any. */
+static int parts_run(struct parts_out *pw)
+{
+	fl_parallel_for((unsigned)pw->n, pw->n, part_chunk, pw);
+	for (size_t k = 0; k < pw->n; k++)
+		if (pw->po[k].err != 0)
+			return pw->po[k].err == FL_ERR_NOMEM
+			               ? FL_ERR_NOMEM
+			               : fl_fail(pw->po[k].err, "%s", pw->po[k].msg);
+	return 0;
+}
+
+/* The second phase with each part on its own thread (pt->n > 1): 1 when a
+ * middle part's size cannot be counted (nothing written then). */
+static int write_parts(const struct fl_model *m, const struct fl_score_opts *o, struct parts *pt,
+                       const struct fl_ranker *rk, FILE *fp, struct fl_file *dst, uint64_t rows)
+{
+	struct parts_out *pw;
+	uint64_t first = 0, base = 0;
+	off_t at;
+	int r = 0;
+
+	for (size_t k = 1; k + 1 < pt->n; k++)
+		if (m->schema->id == NULL && pt->leads[k] != pt->records[k])
+			return 1;
+	write_header(fp, m, o);
+	/* A stream that failed is reported by fl_file_commit(). */
+	if (fflush(fp) != 0)
+		return 0;
+	if ((at = lseek(fl_file_fd(dst), 0, SEEK_CUR)) < 0)
+		return fl_fail(FL_ERR_IO, "%s: %s", o->out, strerror(errno));
+	if ((pw = calloc(1, sizeof(*pw))) == NULL)
+		return FL_ERR_NOMEM;
+	pw->n = pt->n;
+	pw->fd = fl_file_fd(dst);
+	for (size_t k = 0; k < pt->n && r == 0; k++) {
+		struct part_out *po = &pw->po[k];
+
+		po->p = &pt->p[k];
+		po->dst = dst;
+		po->leads = pt->leads[k];
+		po->records = pt->records[k];
+		po->first = first;
+		po->base = base;
+		po->positions = k > 0 && m->schema->id == NULL;
+		po->last = k + 1 == pt->n;
+		first += pt->leads[k];
+		base += pt->records[k];
+		if ((po->wr = calloc(1, sizeof(*po->wr))) == NULL ||
+		    (po->wr->rank[0] = malloc(PIECE_LINES * sizeof(uint64_t))) == NULL) {
+			r = FL_ERR_NOMEM;
+			break;
+		}
+		po->wr->rk = rk;
+		po->wr->rows = rows;
+		po->wr->fd = -1;
+	}
+	pw->sizing = 1;
+	if (r == 0 && (r = parts_run(pw)) == 0) {
+		for (size_t k = 0; k < pw->n; k++) {
+			pw->po[k].off = pw->po[k].kicked = (uint64_t)at;
+			at += (off_t)pw->po[k].size;
+		}
+		pw->sizing = 0;
+		r = parts_run(pw);
+	}
+	for (size_t k = 0; k < pw->n; k++) {
+		if (pw->po[k].wr == NULL)
+			continue;
+		free(pw->po[k].wr->out[0][0].p);
+		free(pw->po[k].wr->out[1][0].p);
+		free(pw->po[k].wr->rank[0]);
+		free(pw->po[k].wr);
+	}
+	free(pw);
+	return r;
+}
+
 /* The second phase: every spooled line with its rank and decile, in file
  * order, or spooled for rank order (sp != NULL). */
 static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct parts *pt,
@@ -2229,7 +2501,7 @@ scored:
 	}
 	if (o->sort_rank)
 		r = write_scores(m, o, &pt, rk, fp, &sp, rep);
-	else
+	else if (pt.n < 2 || (r = write_parts(m, o, &pt, rk, fp, dst, rep->load.rows)) == 1)
 		r = write_in_order(m, o, &pt, rk, fp, fl_file_fd(dst), rep->load.rows);
 	if (r != 0 || (o->sort_rank && (r = spool_copy(&sp, rep->load.rows, fp, o->data)) != 0))
 		goto out;

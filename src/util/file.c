@@ -220,6 +220,24 @@ int fl_file_write(struct fl_file *f, const void *buf, size_t len)
 	return 0;
 }
 
+int fl_file_pwrite(const struct fl_file *f, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *b = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(f->fd, b, len < IO_CHUNK ? len : IO_CHUNK, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return step_fail(f, "write", n < 0 ? errno : ENOSPC);
+		b += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
 int fl_file_fd(const struct fl_file *f)
 {
 	return f != NULL ? f->fd : -1;
