@@ -80,8 +80,7 @@ struct partial {
 	double *hdd;    /* compact: nd * nd, dense x dense (upper, dsyrk) */
 	double *B;      /* compact: (d + 1) * nd, group column x dense column */
 	double *scaled; /* compact: SUB_ROWS * nd */
-	uint32_t *wpos; /* splines: SUB_ROWS * ns, each window's first widened column */
-	uint32_t *wsl;  /* splines: SUB_ROWS * ns, each window's slot */
+	uint32_t *wpos; /* splines, hess: SUB_ROWS * ns, each window's first widened column */
 	double *gw;     /* splines: nws * W, the gradient by window slot */
 	double *hp;     /* compact: PAIR_ROWS, h of a block of rows for group_pairs() */
 	uint32_t *kt;   /* compact: nk * PAIR_ROWS, the block's slots by group */
@@ -98,6 +97,8 @@ struct pass {
 	uint32_t *dcole; /* nde: their columns (the dense ones first) */
 	size_t *sa;      /* ns: each spline block's first widened column */
 	size_t *ws;      /* ns: each spline block's first window slot */
+	size_t *dsa;     /* ns: sa less the block's first column (mod SIZE_MAX + 1) */
+	size_t *dws;     /* ns: ws less the block's first column (likewise) */
 	size_t nws;      /* window slots: per spline block, one per first column */
 	int hess;
 	unsigned every; /* dense: the Hessian from one block of rows in every */
@@ -115,7 +116,6 @@ static void partial_free(struct partial *p)
 	free(p->B);
 	free(p->scaled);
 	free(p->wpos);
-	free(p->wsl);
 	free(p->gw);
 	free(p->hp);
 	free(p->kt);
@@ -136,9 +136,9 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 		return hess && every > 1 && (p->hdiag = fl_matrix_alloc(1, d)) == NULL
 		               ? FL_ERR_NOMEM
 		               : 0;
-	if (rs->ns > 0 && ((p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL ||
-	                   (p->wsl = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL ||
-	                   (p->gw = fl_matrix_alloc(nws, W)) == NULL))
+	if (rs->ns > 0 &&
+	    ((hess && (p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL) ||
+	     (p->gw = fl_matrix_alloc(nws, W)) == NULL))
 		return FL_ERR_NOMEM;
 	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
@@ -283,14 +283,15 @@ static void scale(size_t n, double a, const double *restrict x, double *restrict
 typedef double v4a __attribute__((vector_size(32), aligned(32), may_alias));
 
 /*
- * The widened column and the slot of each window of rows [i0, i0 + rows):
- * spline block f's columns follow the dense block's and the blocks before
- * it; its slots (one per column a window can start at) follow the blocks'
- * before it. The gradient is summed by slot, four aligned values at one
- * address for every lead whose window starts there, and folded into the
- * columns once a chunk (fold_slots()).
+ * The widened column of each window of rows [i0, i0 + rows), for the
+ * Hessian: spline block f's columns follow the dense block's and the
+ * blocks before it, so a window starting at column S is at S + dsa[f].
+ * Its slot (one per column a window can start at, after the blocks'
+ * before it) is S + dws[f]: the gradient is summed by slot, four aligned
+ * values at one address for every lead whose window starts there, and
+ * folded into the columns once a chunk (fold_slots()).
  */
-static void window_pos(const struct pass *ps, size_t i0, size_t rows, uint32_t *wpos, uint32_t *wsl)
+static void window_pos(const struct pass *ps, size_t i0, size_t rows, uint32_t *wpos)
 {
 	const struct fl_rowset *rs = ps->rs;
 	size_t ns = rs->ns;
@@ -298,12 +299,8 @@ static void window_pos(const struct pass *ps, size_t i0, size_t rows, uint32_t *
 	for (size_t i = 0; i < rows; i++) {
 		const uint32_t *st = rs->S + (i0 + i) * ns;
 
-		for (size_t f = 0; f < ns; f++) {
-			uint32_t rel = st[f] - rs->sp[f].off;
-
-			wpos[i * ns + f] = (uint32_t)(ps->sa[f] + rel);
-			wsl[i * ns + f] = (uint32_t)(ps->ws[f] + rel);
-		}
+		for (size_t f = 0; f < ns; f++)
+			wpos[i * ns + f] = (uint32_t)(st[f] + ps->dsa[f]);
 	}
 }
 
@@ -325,17 +322,18 @@ static void fold_slots(const struct pass *ps, const double *acc, double *out)
 
 /* z_i += beta . b_i over each spline window of rows [i0, i0 + rows) (the
  * block weights in raw basis, ps->wd). */
-static void window_scores(const struct pass *ps, size_t i0, size_t rows, const uint32_t *wpos,
-                          double *z)
+static void window_scores(const struct pass *ps, size_t i0, size_t rows, double *z)
 {
 	size_t ns = ps->rs->ns;
+	const size_t *dsa = ps->dsa;
 
 	for (size_t i = 0; i < rows; i++) {
 		const double *b = ps->rs->B + (i0 + i) * ns * W;
+		const uint32_t *st = ps->rs->S + (i0 + i) * ns;
 		double zi = z[i];
 
 		for (size_t f = 0; f < ns; f++) {
-			const double *wb = ps->wd + wpos[i * ns + f], *bf = b + f * W;
+			const double *wb = ps->wd + (st[f] + dsa[f]), *bf = b + f * W;
 
 			/* Two short chains a window: a long one would make
 			 * each add wait for the one before. */
@@ -347,20 +345,21 @@ static void window_scores(const struct pass *ps, size_t i0, size_t rows, const u
 
 /* gw (by window slot) += r_i b_i at each spline window of rows
  * [i0, i0 + rows). */
-static void window_grad(const struct pass *ps, size_t i0, size_t rows, const uint32_t *wsl,
-                        const double *r, double *gw)
+static void window_grad(const struct pass *ps, size_t i0, size_t rows, const double *r, double *gw)
 {
 	size_t ns = ps->rs->ns;
+	const size_t *dws = ps->dws;
 
 	for (size_t i = 0; i < rows; i++) {
 		const double *b = ps->rs->B + (i0 + i) * ns * W;
+		const uint32_t *st = ps->rs->S + (i0 + i) * ns;
 		v4a rv = {r[i], r[i], r[i], r[i]};
 
 		for (size_t f = 0; f < ns; f++) {
 			v4a bv;
 
 			memcpy(&bv, b + f * W, sizeof(bv));
-			*(v4a *)(gw + (size_t)wsl[i * ns + f] * W) += rv * bv;
+			*(v4a *)(gw + (st[f] + dws[f]) * W) += rv * bv;
 		}
 	}
 }
@@ -479,10 +478,8 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			            Xb, (blasint)nd, ps->wd, 1, 0.0, z, 1);
 		else
 			memset(z, 0, rows * sizeof(double));
-		if (ns > 0) {
-			window_pos(ps, i0, rows, p->wpos, p->wsl);
-			window_scores(ps, i0, rows, p->wpos, z);
-		}
+		if (ns > 0)
+			window_scores(ps, i0, rows, z);
 		for (size_t i = 0; i < rows; i++) {
 			const uint32_t *k = Kb + i * nk;
 			double zi = z[i];
@@ -510,7 +507,7 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			cblas_dgemv(CblasRowMajor, CblasTrans, (blasint)rows, (blasint)nd, 1.0, Xb,
 			            (blasint)nd, rr, 1, 1.0, p->gd, 1);
 		if (ns > 0)
-			window_grad(ps, i0, rows, p->wsl, rr, p->gw);
+			window_grad(ps, i0, rows, rr, p->gw);
 		/* An empty slot (k = d) would add to the padding, which is thrown
 		 * away: skipped, here and below, so that the rows of a mostly
 		 * empty group (a missing indicator) do not queue on one cell. */
@@ -525,6 +522,7 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		if (!ps->hess)
 			continue;
 		if (ns > 0) {
+			window_pos(ps, i0, rows, p->wpos);
 			widen_scaled(ps, i0, rows, h, p->wpos, p->scaled);
 			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nde,
 			            (blasint)rows, 1.0, p->scaled, (blasint)nde, 1.0, p->hdd,
@@ -752,12 +750,16 @@ static int logistic_pass(const struct fl_rowset *rs, const double *c, const doub
 	if ((ps.dcole = malloc((ps.nde ? ps.nde : 1) * sizeof(uint32_t))) == NULL)
 		goto out;
 	if ((ps.sa = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL ||
-	    (ps.ws = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL)
+	    (ps.ws = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL ||
+	    (ps.dsa = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL ||
+	    (ps.dws = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL)
 		goto out;
 	memcpy(ps.dcole, rs->dcol, rs->nd * sizeof(uint32_t));
 	for (size_t f = 0, a = rs->nd; f < rs->ns; f++) {
 		ps.sa[f] = a;
 		ps.ws[f] = ps.nws;
+		ps.dsa[f] = a - rs->sp[f].off;
+		ps.dws[f] = ps.nws - rs->sp[f].off;
 		ps.nws += rs->sp[f].end - rs->sp[f].off - (W - 1);
 		for (uint32_t j = rs->sp[f].off; j < rs->sp[f].end; j++)
 			ps.dcole[a++] = j;
@@ -828,6 +830,8 @@ out:
 	free(ps.dcole);
 	free(ps.sa);
 	free(ps.ws);
+	free(ps.dsa);
+	free(ps.dws);
 	return r;
 }
 
