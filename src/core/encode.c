@@ -911,6 +911,9 @@ int fl_encode_missing(const struct fl_binding *b, const struct fl_csv_record *re
 	const struct fl_feature *f = &b->s->features[i];
 	const struct fl_csv_field *fld = &rec->fields[b->feat[i].col];
 
+	/* A simple feature has no placeholders: only a blank is missing. */
+	if (b->feat[i].simple && f->n_columns == 0)
+		return fld->len == 0;
 	for (size_t c = 1; c < f->n_columns; c++) {
 		const struct fl_csv_field *p = &rec->fields[b->feat[i].cols[c]];
 

@@ -20,6 +20,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "fedlead/error.h"
 #include "fedlead/file.h"
@@ -30,10 +33,31 @@
 #include "fedlead/rows.h"
 #include "fedlead/source.h"
 #include "fedlead/spline.h"
+#include "score_int.h"
 
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
 {
 	return m->w[j] * (x[j] - m->scaler->baseline[j]);
+}
+
+int fl_score_no_avx2; /* score_int.h */
+
+/* Whether the AVX2 copies (standardise_avx2(), above_avx2()) may run here. */
+static int use_avx2(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	static atomic_int have = -1;
+	int h = atomic_load_explicit(&have, memory_order_relaxed);
+
+	if (h < 0) {
+		__builtin_cpu_init();
+		h = __builtin_cpu_supports("avx2") != 0;
+		atomic_store_explicit(&have, h, memory_order_relaxed);
+	}
+	return h && !fl_score_no_avx2;
+#else
+	return 0;
+#endif
 }
 
 /* Part "every column" of a feature, for reasons. */
@@ -142,6 +166,9 @@ struct cand {
 	const struct rpart **rp;
 	double *c;
 	double guess[2]; /* top3_of()'s, for each sign */
+	/* c already holds this lead's contributions of a contiguous table
+	 * (score_lead()). */
+	int fused;
 };
 
 /* A flat table's candidates are its parts in order, for every lead. */
@@ -168,6 +195,8 @@ static size_t candidates(const struct fl_model *m, const struct rtab *t, const d
 	/* One column a part, the same parts for every lead: a plain loop
 	 * (vectorised when the columns follow each other). 0 + v as below,
 	 * so that a -0 contribution is +0 there too. */
+	if (t->contig && out->fused)
+		return t->n_parts;
 	if (t->contig) {
 		const double *wc = w + t->col0, *xc = x + t->col0, *bc = b + t->col0;
 
@@ -292,8 +321,8 @@ static inline void top3_step(double x, double *v0, double *v1, double *v2)
  * more than 16. A mask of them, 64 at a time, two compares at once; only
  * those are visited.
  */
-static inline size_t above(const double *c, size_t n_cand, double s, double t, double *cv,
-                           size_t *cq)
+static inline size_t above_sse2(const double *c, size_t n_cand, double s, double t, double *cv,
+                                size_t *cq)
 {
 	size_t m = 0;
 
@@ -330,6 +359,70 @@ static inline size_t above(const double *c, size_t n_cand, double s, double t, d
 		}
 	}
 	return m;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* above() eight at a time: s * c[q] is c[q] with its sign bit flipped when
+ * s is -1, which is exact, as the product is. */
+__attribute__((target("avx2"))) static size_t above_avx2(const double *c, size_t n_cand, double s,
+                                                         double t, double *cv, size_t *cq)
+{
+	const __m256d flip = _mm256_set1_pd(s < 0 ? -0.0 : 0.0), tv = _mm256_set1_pd(t);
+	size_t m = 0;
+
+	for (size_t q0 = 0; q0 < n_cand; q0 += 64) {
+		size_t end = n_cand - q0 < 64 ? n_cand - q0 : 64, j = 0;
+		const double *cq0 = c + q0;
+		uint64_t bits = 0;
+
+		if (t > 0)
+			for (; j + 8 <= end; j += 8) {
+				__m256d a = _mm256_xor_pd(flip, _mm256_loadu_pd(cq0 + j));
+				__m256d b = _mm256_xor_pd(flip, _mm256_loadu_pd(cq0 + j + 4));
+				unsigned lo = (unsigned)_mm256_movemask_pd(
+				        _mm256_cmp_pd(a, tv, _CMP_GE_OQ));
+				unsigned hi = (unsigned)_mm256_movemask_pd(
+				        _mm256_cmp_pd(b, tv, _CMP_GE_OQ));
+
+				bits |= (uint64_t)(lo | hi << 4) << j;
+			}
+		else
+			for (; j + 8 <= end; j += 8) {
+				__m256d a = _mm256_xor_pd(flip, _mm256_loadu_pd(cq0 + j));
+				__m256d b = _mm256_xor_pd(flip, _mm256_loadu_pd(cq0 + j + 4));
+				unsigned lo = (unsigned)_mm256_movemask_pd(
+				        _mm256_cmp_pd(a, tv, _CMP_GT_OQ));
+				unsigned hi = (unsigned)_mm256_movemask_pd(
+				        _mm256_cmp_pd(b, tv, _CMP_GT_OQ));
+
+				bits |= (uint64_t)(lo | hi << 4) << j;
+			}
+		for (; j < end; j++) {
+			double x = s * cq0[j];
+
+			bits |= (uint64_t)(t > 0 ? x >= t : x > 0) << j;
+		}
+		for (; bits != 0; bits &= bits - 1) {
+			size_t b = (size_t)__builtin_ctzll(bits);
+
+			if (m == 16)
+				return 17;
+			cv[m] = s * cq0[b];
+			cq[m++] = q0 + b;
+		}
+	}
+	return m;
+}
+#endif
+
+static inline size_t above(const double *c, size_t n_cand, double s, double t, double *cv,
+                           size_t *cq)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (use_avx2())
+		return above_avx2(c, n_cand, s, t, cv, cq);
+#endif
+	return above_sse2(c, n_cand, s, t, cv, cq);
 }
 
 /* top_of() for n = 3 among the m candidates above() gave. */
@@ -846,17 +939,16 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 	}
 }
 
-/* Scores lead raw (and formats its line into sl->out). */
-static double score_lead(const struct pass *ps, struct slice *sl, const double *raw,
-                         const struct fl_csv_record *rec, const char *id, uint64_t index)
+/*
+ * fl_scaler_apply() and fl_model_logit() in one function, the same
+ * operations in the same order: the same doubles. Standardises raw into
+ * x and returns the logit.
+ */
+static double standardise(const struct fl_model *m, const double *raw, double *x)
 {
-	const struct fl_model *m = ps->m;
 	const struct fl_scaler *sc = m->scaler;
 	const double *w = m->w;
-	double *x = sl->x, z = 0;
-
-	/* fl_scaler_apply() and fl_model_logit() in one function, the same
-	 * operations in the same order: the same doubles. */
+	double z = 0;
 	size_t j = 0;
 
 #if defined(__SSE2__)
@@ -877,6 +969,118 @@ static double score_lead(const struct pass *ps, struct slice *sl, const double *
 	}
 	for (j = 0; j < m->dim; j++)
 		z += w[j] * x[j];
+	return z;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The columns standardise_avx2() reads. */
+struct cols {
+	const double *raw, *w, *b, *imp, *ctr, *scl;
+};
+
+/*
+ * Columns j to j + 3 of standardise_avx2(): x stored, the products added
+ * to *zv one by one in column order; returns the contributions.
+ */
+__attribute__((target("avx2"), always_inline)) static inline __m256d
+step4(const struct cols *k, size_t j, double *x, __m128d *zv)
+{
+	__m256d v = _mm256_loadu_pd(k->raw + j), wv = _mm256_loadu_pd(k->w + j), p;
+	__m128d lo, hi, z = *zv;
+
+	v = _mm256_blendv_pd(v, _mm256_loadu_pd(k->imp + j), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+	v = _mm256_div_pd(_mm256_sub_pd(v, _mm256_loadu_pd(k->ctr + j)),
+	                  _mm256_loadu_pd(k->scl + j));
+	_mm256_storeu_pd(x + j, v);
+	p = _mm256_mul_pd(wv, v);
+	lo = _mm256_castpd256_pd128(p);
+	hi = _mm256_extractf128_pd(p, 1);
+	z = _mm_add_sd(z, lo);
+	z = _mm_add_sd(z, _mm_unpackhi_pd(lo, lo));
+	z = _mm_add_sd(z, hi);
+	*zv = _mm_add_sd(z, _mm_unpackhi_pd(hi, hi));
+	/* 0 + v: a -0 contribution is +0, as in candidates(). */
+	return _mm256_add_pd(_mm256_setzero_pd(),
+	                     _mm256_mul_pd(wv, _mm256_sub_pd(v, _mm256_loadu_pd(k->b + j))));
+}
+
+/* The lanes of cv (columns j to j + 3) that are contributions [0, n_c) of
+ * the table starting at column col0, into c. */
+__attribute__((target("avx2"))) static void some_lanes(__m256d cv, size_t j, size_t col0,
+                                                       size_t n_c, double *c)
+{
+	double l4[4];
+
+	_mm256_storeu_pd(l4, cv);
+	for (size_t l = 0; l < 4; l++)
+		if (j + l >= col0 && j + l - col0 < n_c)
+			c[j + l - col0] = l4[l];
+}
+
+/*
+ * standardise() four columns at a time, and with c not NULL also the
+ * contributions of a contiguous table t, as candidates() computes them,
+ * into c. AVX2 without FMA: each lane's subtraction, division and product
+ * is the one the scalar code rounds, and the logit's products are added
+ * one by one in column order, so z and x are the same doubles.
+ */
+__attribute__((target("avx2"))) static double standardise_avx2(const struct fl_model *m,
+                                                               const double *raw, double *x,
+                                                               const struct rtab *t, double *c)
+{
+	const struct fl_scaler *sc = m->scaler;
+	const struct cols k = {raw, m->w, sc->baseline, sc->impute, sc->center, sc->scale};
+	const size_t dim = m->dim, col0 = t->col0, n_c = c != NULL ? t->n_parts : 0;
+	__m128d zv = _mm_setzero_pd();
+	double z;
+	size_t j = 0;
+
+	/* Columns before the table's (the intercept), then those wholly in
+	 * it, then the rest. */
+	for (; j + 4 <= dim && j < col0; j += 4) {
+		__m256d cv = step4(&k, j, x, &zv);
+
+		if (n_c > 0)
+			some_lanes(cv, j, col0, n_c, c);
+	}
+	for (; j + 4 <= dim && j + 4 <= col0 + n_c; j += 4)
+		_mm256_storeu_pd(c + (j - col0), step4(&k, j, x, &zv));
+	for (; j + 4 <= dim; j += 4) {
+		__m256d cv = step4(&k, j, x, &zv);
+
+		if (n_c > 0)
+			some_lanes(cv, j, col0, n_c, c);
+	}
+	z = _mm_cvtsd_f64(zv);
+	for (; j < dim; j++) {
+		double v = isnan(raw[j]) ? k.imp[j] : raw[j];
+
+		x[j] = (v - k.ctr[j]) / k.scl[j];
+		z += k.w[j] * x[j];
+		if (j >= col0 && j - col0 < n_c)
+			c[j - col0] = 0.0 + k.w[j] * (x[j] - k.b[j]);
+	}
+	return z;
+}
+#endif
+
+/* Scores lead raw (and formats its line into sl->out). */
+static double score_lead(const struct pass *ps, struct slice *sl, const double *raw,
+                         const struct fl_csv_record *rec, const char *id, uint64_t index)
+{
+	const struct fl_model *m = ps->m;
+	double z;
+
+	sl->cand.fused = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (use_avx2()) {
+		/* The contributions too, while the row is in registers, when
+		 * candidates() would compute them for every column. */
+		sl->cand.fused = ps->write && ps->o->n_reasons > 0 && ps->rt->contig;
+		z = standardise_avx2(m, raw, sl->x, ps->rt, sl->cand.fused ? sl->cand.c : NULL);
+	} else
+#endif
+		z = standardise(m, raw, sl->x);
 	if (ps->write)
 		format_lead(ps, rec, id, index, raw, sl, sl->x, z);
 	return z;
