@@ -167,8 +167,10 @@ struct cand {
 	double *c;
 	double guess[2]; /* top3_of()'s, for each sign */
 	/* c already holds this lead's contributions of a contiguous table
-	 * (score_lead()). */
-	int fused;
+	 * (score_lead()); with masked (at most 64 of them) also bits[d]: bit
+	 * q set when s * c[q] >= guess[d], s 1 for d 0 and -1 for d 1. */
+	int fused, masked;
+	uint64_t bits[2];
 };
 
 /* A flat table's candidates are its parts in order, for every lead. */
@@ -435,6 +437,34 @@ static inline size_t top3_among(const double *cv, const size_t *cq, size_t m, si
 	return k;
 }
 
+/* top3_among() for the candidates of the set bits of bits (at most 64),
+ * as above() would list them: in order, s * c[q] ranked as top_of() ranks
+ * it. */
+static inline size_t top3_bits(const double *c, double s, uint64_t bits, size_t *at, double *v)
+{
+	size_t k = 0;
+	double thr = 0;
+
+	for (; bits != 0; bits &= bits - 1) {
+		size_t q = (size_t)__builtin_ctzll(bits), pos;
+		double x = s * c[q];
+
+		if (!(x > thr))
+			continue;
+		pos = k < 3 ? k++ : 2;
+		while (pos > 0 && v[pos - 1] < x) {
+			v[pos] = v[pos - 1];
+			at[pos] = at[pos - 1];
+			pos--;
+		}
+		v[pos] = x;
+		at[pos] = q;
+		if (k == 3)
+			thr = v[2];
+	}
+	return k;
+}
+
 /*
  * *guess: a bound the lead before found useful (0: none). When at least
  * three and at most 16 candidates are at or above it, the top three are
@@ -443,13 +473,19 @@ static inline size_t top3_among(const double *cv, const size_t *cq, size_t m, si
  * half this one's third value: leads of one file are alike (on the 1M x
  * 64 benchmark, 93 % of the leads take the short way).
  */
-static inline size_t top3_of(const double *c, size_t n_cand, double s, size_t *at, double *v,
-                             double *guess)
+static inline size_t top3_of(struct cand *cand, size_t n_cand, int d, size_t *at, double *v)
 {
-	double cv[16], v0 = 0, v1 = 0, v2 = 0;
+	const double *c = cand->c, s = d == 0 ? 1.0 : -1.0;
+	double cv[16], v0 = 0, v1 = 0, v2 = 0, *guess = &cand->guess[d];
 	size_t cq[16], m, k, q = 0;
 
-	if (*guess > 0 && (m = above(c, n_cand, s, *guess, cv, cq)) >= 3 && m <= 16) {
+	if (*guess > 0 && cand->masked && __builtin_popcountll(cand->bits[d]) >= 3) {
+		k = top3_bits(c, s, cand->bits[d], at, v);
+		*guess = 0.5 * v[2];
+		return k;
+	}
+	if (*guess > 0 && !cand->masked && (m = above(c, n_cand, s, *guess, cv, cq)) >= 3 &&
+	    m <= 16) {
 		k = top3_among(cv, cq, m, at, v);
 		*guess = 0.5 * v[2];
 		return k;
@@ -520,8 +556,7 @@ static size_t top_reasons(struct cand *cand, size_t n_cand, int n, int sign, str
 	if (n > FL_MAX_REASONS)
 		n = FL_MAX_REASONS;
 	if (n == 3)
-		k = sign > 0 ? top3_of(cand->c, n_cand, 1.0, at, v, &cand->guess[0])
-		             : top3_of(cand->c, n_cand, -1.0, at, v, &cand->guess[1]);
+		k = sign > 0 ? top3_of(cand, n_cand, 0, at, v) : top3_of(cand, n_cand, 1, at, v);
 	else
 		k = sign > 0 ? top_of(cand->c, n_cand, (size_t)n, 1.0, at, v)
 		             : top_of(cand->c, n_cand, (size_t)n, -1.0, at, v);
@@ -991,7 +1026,8 @@ step4(const struct cols *k, size_t j, double *x, __m128d *zv)
 	v = _mm256_blendv_pd(v, _mm256_loadu_pd(k->imp + j), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
 	v = _mm256_div_pd(_mm256_sub_pd(v, _mm256_loadu_pd(k->ctr + j)),
 	                  _mm256_loadu_pd(k->scl + j));
-	_mm256_storeu_pd(x + j, v);
+	if (x != NULL)
+		_mm256_storeu_pd(x + j, v);
 	p = _mm256_mul_pd(wv, v);
 	lo = _mm256_castpd256_pd128(p);
 	hi = _mm256_extractf128_pd(p, 1);
@@ -1004,34 +1040,80 @@ step4(const struct cols *k, size_t j, double *x, __m128d *zv)
 	                     _mm256_mul_pd(wv, _mm256_sub_pd(v, _mm256_loadu_pd(k->b + j))));
 }
 
-/* The lanes of cv (columns j to j + 3) that are contributions [0, n_c) of
- * the table starting at column col0, into c. */
-__attribute__((target("avx2"))) static void some_lanes(__m256d cv, size_t j, size_t col0,
-                                                       size_t n_c, double *c)
+/* What standardise_avx2() does with the contributions: the n_c of the
+ * table starting at column col0 into c, and with masked (n_c at most 64)
+ * bits[0] and bits[1] of those at or above g0 and at or below ng1. */
+struct outs {
+	double *c;
+	size_t col0, n_c;
+	int masked;
+	double g0, ng1;
+	uint64_t bits[2];
+};
+
+/* The lanes of cv (columns j to j + 3) that are contributions, one by one. */
+__attribute__((target("avx2"))) static void some_lanes(__m256d cv, size_t j, struct outs *o)
 {
 	double l4[4];
 
 	_mm256_storeu_pd(l4, cv);
-	for (size_t l = 0; l < 4; l++)
-		if (j + l >= col0 && j + l - col0 < n_c)
-			c[j + l - col0] = l4[l];
+	for (size_t l = 0; l < 4; l++) {
+		size_t q = j + l - o->col0;
+
+		if (j + l < o->col0 || q >= o->n_c)
+			continue;
+		o->c[q] = l4[l];
+	}
+}
+
+/* The masks of struct outs, eight contributions at a time (in the cache
+ * since they were just stored). */
+__attribute__((target("avx2"))) static void mask_both(struct outs *o)
+{
+	const __m256d g0 = _mm256_set1_pd(o->g0), ng1 = _mm256_set1_pd(o->ng1);
+	const double *c = o->c;
+	uint64_t b0 = 0, b1 = 0;
+	size_t q = 0;
+
+	for (; q + 8 <= o->n_c; q += 8) {
+		__m256d a = _mm256_loadu_pd(c + q), b = _mm256_loadu_pd(c + q + 4);
+		unsigned up = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(a, g0, _CMP_GE_OQ)) |
+		              (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(b, g0, _CMP_GE_OQ)) << 4;
+		unsigned down = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(a, ng1, _CMP_LE_OQ)) |
+		                (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(b, ng1, _CMP_LE_OQ))
+		                        << 4;
+
+		b0 |= (uint64_t)up << q;
+		b1 |= (uint64_t)down << q;
+	}
+	for (; q < o->n_c; q++) {
+		b0 |= (uint64_t)(c[q] >= o->g0) << q;
+		b1 |= (uint64_t)(c[q] <= o->ng1) << q;
+	}
+	o->bits[0] = b0;
+	o->bits[1] = b1;
 }
 
 /*
- * standardise() four columns at a time, and with c not NULL also the
- * contributions of a contiguous table t, as candidates() computes them,
- * into c. AVX2 without FMA: each lane's subtraction, division and product
- * is the one the scalar code rounds, and the logit's products are added
- * one by one in column order, so z and x are the same doubles.
+ * standardise() four columns at a time, and with o->n_c not 0 also the
+ * contributions of a contiguous table, as candidates() computes them (and
+ * their masks, struct outs). AVX2 without FMA: each lane's subtraction,
+ * division and product is the one the scalar code rounds, and the logit's
+ * products are added one by one in column order, so z and x are the same
+ * doubles.
  */
-__attribute__((target("avx2"))) static double standardise_avx2(const struct fl_model *m,
-                                                               const double *raw, double *x,
-                                                               const struct rtab *t, double *c)
+__attribute__((target("avx2"))) static double
+standardise_avx2(const struct fl_model *m, const double *raw, double *x, struct outs *o)
 {
 	const struct fl_scaler *sc = m->scaler;
 	const struct cols k = {raw, m->w, sc->baseline, sc->impute, sc->center, sc->scale};
-	const size_t dim = m->dim, col0 = t->col0, n_c = c != NULL ? t->n_parts : 0;
+	const size_t dim = m->dim, col0 = o->col0, n_c = o->n_c;
+	double *const c = o->c;
 	__m128d zv = _mm_setzero_pd();
+
+	/* With the contributions, x is not needed (candidates() has them). */
+	if (n_c > 0)
+		x = NULL;
 	double z;
 	size_t j = 0;
 
@@ -1041,7 +1123,7 @@ __attribute__((target("avx2"))) static double standardise_avx2(const struct fl_m
 		__m256d cv = step4(&k, j, x, &zv);
 
 		if (n_c > 0)
-			some_lanes(cv, j, col0, n_c, c);
+			some_lanes(cv, j, o);
 	}
 	for (; j + 4 <= dim && j + 4 <= col0 + n_c; j += 4)
 		_mm256_storeu_pd(c + (j - col0), step4(&k, j, x, &zv));
@@ -1049,17 +1131,20 @@ __attribute__((target("avx2"))) static double standardise_avx2(const struct fl_m
 		__m256d cv = step4(&k, j, x, &zv);
 
 		if (n_c > 0)
-			some_lanes(cv, j, col0, n_c, c);
+			some_lanes(cv, j, o);
 	}
 	z = _mm_cvtsd_f64(zv);
 	for (; j < dim; j++) {
-		double v = isnan(raw[j]) ? k.imp[j] : raw[j];
+		double v = isnan(raw[j]) ? k.imp[j] : raw[j], xj = (v - k.ctr[j]) / k.scl[j];
 
-		x[j] = (v - k.ctr[j]) / k.scl[j];
-		z += k.w[j] * x[j];
+		if (x != NULL)
+			x[j] = xj;
+		z += k.w[j] * xj;
 		if (j >= col0 && j - col0 < n_c)
-			c[j - col0] = 0.0 + k.w[j] * (x[j] - k.b[j]);
+			c[j - col0] = 0.0 + k.w[j] * (xj - k.b[j]);
 	}
+	if (o->masked)
+		mask_both(o);
 	return z;
 }
 #endif
@@ -1072,12 +1157,26 @@ static double score_lead(const struct pass *ps, struct slice *sl, const double *
 	double z;
 
 	sl->cand.fused = 0;
+	sl->cand.masked = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
 	if (use_avx2()) {
 		/* The contributions too, while the row is in registers, when
-		 * candidates() would compute them for every column. */
-		sl->cand.fused = ps->write && ps->o->n_reasons > 0 && ps->rt->contig;
-		z = standardise_avx2(m, raw, sl->x, ps->rt, sl->cand.fused ? sl->cand.c : NULL);
+		 * candidates() would compute them for every column; and which
+		 * of them top3_of() would look at first. */
+		struct outs o = {NULL, ps->rt->col0, 0, 0, 0, 0, {0, 0}};
+
+		if (ps->write && ps->o->n_reasons > 0 && ps->rt->contig) {
+			o.c = sl->cand.c;
+			o.n_c = ps->rt->n_parts;
+			o.masked = o.n_c <= 64 && ps->o->n_reasons == 3;
+			o.g0 = sl->cand.guess[0];
+			o.ng1 = -sl->cand.guess[1];
+		}
+		z = standardise_avx2(m, raw, sl->x, &o);
+		sl->cand.fused = o.n_c > 0;
+		sl->cand.masked = o.masked;
+		sl->cand.bits[0] = o.bits[0];
+		sl->cand.bits[1] = o.bits[1];
 	} else
 #endif
 		z = standardise(m, raw, sl->x);
