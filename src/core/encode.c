@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "fedlead/datetime.h"
 #include "fedlead/error.h"
@@ -238,13 +241,23 @@ static void mark_simple(struct fl_binding *b)
 		         b->feat[i].col == b->run_col + i && b->feat[i].cols == NULL;
 }
 
-/* Whether the n bytes at ok are all 1 (eight at a time). */
+/* Whether the n bytes at ok are all 1 (sixteen or eight at a time). */
 static inline int all_ok(const unsigned char *ok, size_t n)
 {
 	const uint64_t ones = UINT64_C(0x0101010101010101);
 	uint64_t diff = 0, w;
 	size_t k = 0;
 
+#if defined(__SSE2__)
+	const __m128i ones16 = _mm_set1_epi8(1);
+	__m128i d16 = _mm_setzero_si128();
+
+	for (; k + 16 <= n; k += 16)
+		d16 = _mm_or_si128(d16,
+		                   _mm_xor_si128(_mm_loadu_si128((const void *)(ok + k)), ones16));
+	if (_mm_movemask_epi8(_mm_cmpeq_epi8(d16, _mm_setzero_si128())) != 0xffff)
+		return 0;
+#endif
 	for (; k + 8 <= n; k += 8) {
 		memcpy(&w, ok + k, sizeof(w));
 		diff |= w ^ ones;

@@ -1066,6 +1066,20 @@ __attribute__((target("avx2"))) static void some_lanes(__m256d cv, size_t j, str
 	}
 }
 
+/* Column j of standardise_avx2() alone: x[j] (x not NULL), the product
+ * added to z, which is returned, and the contribution when in the table. */
+static inline double one_col(const struct cols *k, size_t j, double *x, double z,
+                             const struct outs *o)
+{
+	double v = isnan(k->raw[j]) ? k->imp[j] : k->raw[j], xj = (v - k->ctr[j]) / k->scl[j];
+
+	if (x != NULL)
+		x[j] = xj;
+	if (j >= o->col0 && j - o->col0 < o->n_c)
+		o->c[j - o->col0] = 0.0 + k->w[j] * (xj - k->b[j]);
+	return z + k->w[j] * xj;
+}
+
 /* The masks of struct outs, eight contributions at a time (in the cache
  * since they were just stored). */
 __attribute__((target("avx2"))) static void mask_both(struct outs *o)
@@ -1107,42 +1121,29 @@ standardise_avx2(const struct fl_model *m, const double *raw, double *x, struct 
 {
 	const struct fl_scaler *sc = m->scaler;
 	const struct cols k = {raw, m->w, sc->baseline, sc->impute, sc->center, sc->scale};
-	const size_t dim = m->dim, col0 = o->col0, n_c = o->n_c;
-	double *const c = o->c;
-	__m128d zv = _mm_setzero_pd();
-
-	/* With the contributions, x is not needed (candidates() has them). */
-	if (n_c > 0)
-		x = NULL;
-	double z;
+	const size_t dim = m->dim, n_c = o->n_c, col0 = n_c > 0 ? o->col0 : 0;
+	double *const c = o->c, *xs = n_c > 0 ? NULL : x;
+	__m128d zv;
+	double z = 0;
 	size_t j = 0;
 
-	/* Columns before the table's (the intercept), then those wholly in
-	 * it, then the rest. */
-	for (; j + 4 <= dim && j < col0; j += 4) {
-		__m256d cv = step4(&k, j, x, &zv);
-
-		if (n_c > 0)
-			some_lanes(cv, j, o);
-	}
+	/* With the contributions, x is not needed (candidates() has them).
+	 * The columns before the table's (the intercept) one by one, then
+	 * four at a time those in the table, then the rest. */
+	for (; j < col0 && j < dim; j++)
+		z = one_col(&k, j, xs, z, o);
+	zv = _mm_set_sd(z);
 	for (; j + 4 <= dim && j + 4 <= col0 + n_c; j += 4)
-		_mm256_storeu_pd(c + (j - col0), step4(&k, j, x, &zv));
+		_mm256_storeu_pd(c + (j - col0), step4(&k, j, xs, &zv));
 	for (; j + 4 <= dim; j += 4) {
-		__m256d cv = step4(&k, j, x, &zv);
+		__m256d cv = step4(&k, j, xs, &zv);
 
 		if (n_c > 0)
 			some_lanes(cv, j, o);
 	}
 	z = _mm_cvtsd_f64(zv);
-	for (; j < dim; j++) {
-		double v = isnan(raw[j]) ? k.imp[j] : raw[j], xj = (v - k.ctr[j]) / k.scl[j];
-
-		if (x != NULL)
-			x[j] = xj;
-		z += k.w[j] * xj;
-		if (j >= col0 && j - col0 < n_c)
-			c[j - col0] = 0.0 + k.w[j] * (xj - k.b[j]);
-	}
+	for (; j < dim; j++)
+		z = one_col(&k, j, xs, z, o);
 	if (o->masked)
 		mask_both(o);
 	return z;
