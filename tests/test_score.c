@@ -331,9 +331,10 @@ enum { SORTED_NF = 20, SORTED_NL = 2000 };
 
 /* test_reasons_sorted(): scores data into out with the SSE2 code (path 1)
  * or the AVX2 one where the CPU has it (path 0), and checks each lead's
- * reasons against the three largest positive w[k] * v[i][k]. */
+ * reasons against the three largest positive w[k] * v[i][k] (sign 1), or
+ * the three most negative ones (sign -1, --reasons down). */
 static void check_sorted(const struct fl_model *m, const char *data, const char *out,
-                         int v[SORTED_NL][SORTED_NF], const double *w, int path)
+                         int v[SORTED_NL][SORTED_NF], const double *w, int path, int sign)
 {
 	struct fl_score_opts o;
 	struct fl_score_report rep;
@@ -343,12 +344,17 @@ static void check_sorted(const struct fl_model *m, const char *data, const char 
 	default_opts(&o, data, out);
 	o.n_reasons = 3;
 	o.threads = 1;
+	o.reasons = sign > 0 ? FL_REASONS_UP : FL_REASONS_DOWN;
 	if (fl_score_file(m, &o, &rep) != 0)
 		fail_msg("%s", fl_errmsg());
 	text = slurp(out);
 	line = strtok(text, "\n");
-	assert_string_equal(line, "row,score,rank,decile,reason_1,contribution_1,reason_2,"
-	                          "contribution_2,reason_3,contribution_3");
+	assert_string_equal(line,
+	                    sign > 0 ? "row,score,rank,decile,reason_1,contribution_1,reason_2,"
+	                               "contribution_2,reason_3,contribution_3"
+	                             : "row,score,rank,decile,down_reason_1,down_contribution_1,"
+	                               "down_reason_2,down_contribution_2,down_reason_3,"
+	                               "down_contribution_3");
 	for (int i = 0; i < SORTED_NL; i++) {
 		char want[256], *p;
 		int used[SORTED_NF] = {0}, n = 0;
@@ -366,8 +372,9 @@ static void check_sorted(const struct fl_model *m, const char *data, const char 
 			int best = -1;
 
 			for (int k = 0; k < SORTED_NF; k++)
-				if (!used[k] && w[k] * v[i][k] > 0 &&
-				    (best < 0 || w[k] * v[i][k] > w[best] * v[i][best]))
+				if (!used[k] && sign * w[k] * v[i][k] > 0 &&
+				    (best < 0 ||
+				     sign * w[k] * v[i][k] > sign * w[best] * v[i][best]))
 					best = k;
 			if (best < 0) {
 				snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s,",
@@ -437,9 +444,12 @@ static void test_reasons_sorted(void **state)
 	}
 	assert_int_equal(fclose(fp), 0);
 	/* Where the CPU has AVX2, its copy of the arithmetic and of the
-	 * choice first, then the SSE2 one; each against the choice here. */
-	for (int path = 0; path < 2; path++)
-		check_sorted(m, data, out, v, w, path);
+	 * choice first, then the SSE2 one; each against the choice here, for
+	 * each direction. */
+	for (int path = 0; path < 2; path++) {
+		check_sorted(m, data, out, v, w, path, 1);
+		check_sorted(m, data, out, v, w, path, -1);
+	}
 	fl_model_free(m);
 }
 

@@ -167,8 +167,9 @@ struct cand {
 	double *c;
 	double guess[2]; /* top3_of()'s, for each sign */
 	/* c already holds this lead's contributions of a contiguous table
-	 * (score_lead()); with masked (at most 64 of them) also bits[d]: bit
-	 * q set when s * c[q] >= guess[d], s 1 for d 0 and -1 for d 1. */
+	 * (score_lead()); with bit d of masked (at most 64 of them) also
+	 * bits[d]: bit q set when s * c[q] >= guess[d], s 1 for d 0 and -1
+	 * for d 1. */
 	int fused, masked;
 	uint64_t bits[2];
 };
@@ -479,13 +480,17 @@ static inline size_t top3_of(struct cand *cand, size_t n_cand, int d, size_t *at
 	double cv[16], v0 = 0, v1 = 0, v2 = 0, *guess = &cand->guess[d];
 	size_t cq[16], m, k, q = 0;
 
-	if (*guess > 0 && cand->masked && __builtin_popcountll(cand->bits[d]) >= 3) {
+	/* bits & (bits - 1) drops the lowest set bit: two of them dropped,
+	 * any left means at least three. */
+	uint64_t two = cand->bits[d] & (cand->bits[d] - 1);
+
+	if (*guess > 0 && (cand->masked >> d & 1) && (two & (two - 1)) != 0) {
 		k = top3_bits(c, s, cand->bits[d], at, v);
 		*guess = 0.5 * v[2];
 		return k;
 	}
-	if (*guess > 0 && !cand->masked && (m = above(c, n_cand, s, *guess, cv, cq)) >= 3 &&
-	    m <= 16) {
+	if (*guess > 0 && !(cand->masked >> d & 1) &&
+	    (m = above(c, n_cand, s, *guess, cv, cq)) >= 3 && m <= 16) {
 		k = top3_among(cv, cq, m, at, v);
 		*guess = 0.5 * v[2];
 		return k;
@@ -1041,8 +1046,9 @@ step4(const struct cols *k, size_t j, double *x, __m128d *zv)
 }
 
 /* What standardise_avx2() does with the contributions: the n_c of the
- * table starting at column col0 into c, and with masked (n_c at most 64)
- * bits[0] and bits[1] of those at or above g0 and at or below ng1. */
+ * table starting at column col0 into c, and (n_c at most 64) with bit 0
+ * of masked bits[0] of those at or above g0, with bit 1 bits[1] of those
+ * at or below ng1. */
 struct outs {
 	double *c;
 	size_t col0, n_c;
@@ -1080,32 +1086,34 @@ static inline double one_col(const struct cols *k, size_t j, double *x, double z
 	return z + k->w[j] * xj;
 }
 
-/* The masks of struct outs, eight contributions at a time (in the cache
- * since they were just stored). */
-__attribute__((target("avx2"))) static void mask_both(struct outs *o)
+/* The mask bits[d] of struct outs, eight contributions at a time (in the
+ * cache since they were just stored). */
+__attribute__((target("avx2"))) static void mask_sign(struct outs *o, int d)
 {
-	const __m256d g0 = _mm256_set1_pd(o->g0), ng1 = _mm256_set1_pd(o->ng1);
-	const double *c = o->c;
-	uint64_t b0 = 0, b1 = 0;
+	const double g = d == 0 ? o->g0 : o->ng1, *c = o->c;
+	const __m256d gv = _mm256_set1_pd(g);
+	uint64_t bits = 0;
 	size_t q = 0;
 
-	for (; q + 8 <= o->n_c; q += 8) {
-		__m256d a = _mm256_loadu_pd(c + q), b = _mm256_loadu_pd(c + q + 4);
-		unsigned up = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(a, g0, _CMP_GE_OQ)) |
-		              (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(b, g0, _CMP_GE_OQ)) << 4;
-		unsigned down = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(a, ng1, _CMP_LE_OQ)) |
-		                (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(b, ng1, _CMP_LE_OQ))
-		                        << 4;
-
-		b0 |= (uint64_t)up << q;
-		b1 |= (uint64_t)down << q;
-	}
-	for (; q < o->n_c; q++) {
-		b0 |= (uint64_t)(c[q] >= o->g0) << q;
-		b1 |= (uint64_t)(c[q] <= o->ng1) << q;
-	}
-	o->bits[0] = b0;
-	o->bits[1] = b1;
+	if (d == 0)
+		for (; q + 8 <= o->n_c; q += 8)
+			bits |= (uint64_t)((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(
+			                           _mm256_loadu_pd(c + q), gv, _CMP_GE_OQ)) |
+			                   (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(
+			                           _mm256_loadu_pd(c + q + 4), gv, _CMP_GE_OQ))
+			                           << 4)
+			        << q;
+	else
+		for (; q + 8 <= o->n_c; q += 8)
+			bits |= (uint64_t)((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(
+			                           _mm256_loadu_pd(c + q), gv, _CMP_LE_OQ)) |
+			                   (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(
+			                           _mm256_loadu_pd(c + q + 4), gv, _CMP_LE_OQ))
+			                           << 4)
+			        << q;
+	for (; q < o->n_c; q++)
+		bits |= (uint64_t)(d == 0 ? c[q] >= g : c[q] <= g) << q;
+	o->bits[d] = bits;
 }
 
 /*
@@ -1144,8 +1152,9 @@ standardise_avx2(const struct fl_model *m, const double *raw, double *x, struct 
 	z = _mm_cvtsd_f64(zv);
 	for (; j < dim; j++)
 		z = one_col(&k, j, xs, z, o);
-	if (o->masked)
-		mask_both(o);
+	for (int d = 0; d < 2; d++)
+		if (o->masked >> d & 1)
+			mask_sign(o, d);
 	return z;
 }
 #endif
@@ -1169,7 +1178,8 @@ static double score_lead(const struct pass *ps, struct slice *sl, const double *
 		if (ps->write && ps->o->n_reasons > 0 && ps->rt->contig) {
 			o.c = sl->cand.c;
 			o.n_c = ps->rt->n_parts;
-			o.masked = o.n_c <= 64 && ps->o->n_reasons == 3;
+			if (o.n_c <= 64 && ps->o->n_reasons == 3)
+				o.masked = reasons_up(ps->o) | reasons_down(ps->o) << 1;
 			o.g0 = sl->cand.guess[0];
 			o.ng1 = -sl->cand.guess[1];
 		}
