@@ -1357,6 +1357,23 @@ static void test_fast_numbers_mixed_schema(void **state)
 	free(got);
 }
 
+/* Scoring text (written to data) fails with the error data + where, and
+ * leaves no output file. */
+static void assert_bad_file(const struct fl_model *m, const char *data, const char *out,
+                            const char *text, const char *where)
+{
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char want[512];
+
+	write_file(data, text);
+	default_opts(&o, data, out);
+	assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s%s", data, where);
+	assert_string_equal(fl_errmsg(), want);
+	assert_false(exists(out));
+}
+
 /* A schema of three numeric features, spend's keys added. */
 #define NUMERIC_SCHEMA(spend)                                                                      \
 	"{\"fedlead_schema\": 1,"                                                                  \
@@ -1386,9 +1403,7 @@ static void test_fast_numbers_numeric_schema(void **state)
 	for (int k = 0; k < 2; k++) {
 		struct fl_schema *s = NULL;
 		struct fl_model *m = NULL;
-		struct fl_score_opts o;
-		struct fl_score_report rep;
-		char data[256], out[256], want[512], *got;
+		char data[256], out[256], *got;
 
 		if (fl_schema_parse(schemas[k], strlen(schemas[k]), "numeric", &s) != 0 ||
 		    fl_model_new(s, &m) != 0)
@@ -1417,23 +1432,12 @@ static void test_fast_numbers_numeric_schema(void **state)
 		 * file, line and column as always. */
 		path_in(fx, "bad.csv", data);
 		path_in(fx, "scored.csv", out);
-		write_file(data, "lead,visits,pages,spend,won\n"
-		                 "A,12,3,100,yes\n"
-		                 "B,4,5x,1,no\n");
-		default_opts(&o, data, out);
-		assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
-		snprintf(want, sizeof(want), "%s:3:3: column \"pages\": \"5x\" is not a number",
-		         data);
-		assert_string_equal(fl_errmsg(), want);
-		write_file(data, "lead,visits,pages,spend,won\n"
-		                 "A,12,3,100,yes\n"
-		                 "B,4,5,,no\n");
-		assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
-		snprintf(want, sizeof(want),
-		         "%s:3:4: column \"spend\": missing value (the schema says missing=error)",
-		         data);
-		assert_string_equal(fl_errmsg(), want);
-		assert_false(exists(out));
+		assert_bad_file(m, data, out,
+		                "lead,visits,pages,spend,won\nA,12,3,100,yes\nB,4,5x,1,no\n",
+		                ":3:3: column \"pages\": \"5x\" is not a number");
+		assert_bad_file(
+		        m, data, out, "lead,visits,pages,spend,won\nA,12,3,100,yes\nB,4,5,,no\n",
+		        ":3:4: column \"spend\": missing value (the schema says missing=error)");
 		fl_model_free(m);
 	}
 }
@@ -1457,9 +1461,7 @@ static void test_fast_numbers_run(void **state)
 	struct fixture *fx = *state;
 	struct fl_schema *s = NULL;
 	struct fl_model *m = NULL;
-	struct fl_score_opts o;
-	struct fl_score_report rep;
-	char data[256], out[256], want[512], *got;
+	char data[256], out[256], *got;
 
 	if (fl_schema_parse(schema, strlen(schema), "run", &s) != 0 || fl_model_new(s, &m) != 0)
 		fail_msg("%s", fl_errmsg());
@@ -1485,21 +1487,10 @@ static void test_fast_numbers_run(void **state)
 
 	path_in(fx, "bad.csv", data);
 	path_in(fx, "scored.csv", out);
-	default_opts(&o, data, out);
-	write_file(data, "lead,a,b,c,won\n"
-	                 "A,1,2,3,yes\n"
-	                 "B,1,2x,3,no\n");
-	assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
-	snprintf(want, sizeof(want), "%s:3:3: column \"b\": \"2x\" is not a number", data);
-	assert_string_equal(fl_errmsg(), want);
-	write_file(data, "lead,a,b,c,won\n"
-	                 "A,1,2,3,yes\n"
-	                 "B,1,2,,no\n");
-	assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
-	snprintf(want, sizeof(want),
-	         "%s:3:4: column \"c\": missing value (the schema says missing=error)", data);
-	assert_string_equal(fl_errmsg(), want);
-	assert_false(exists(out));
+	assert_bad_file(m, data, out, "lead,a,b,c,won\nA,1,2,3,yes\nB,1,2x,3,no\n",
+	                ":3:3: column \"b\": \"2x\" is not a number");
+	assert_bad_file(m, data, out, "lead,a,b,c,won\nA,1,2,3,yes\nB,1,2,,no\n",
+	                ":3:4: column \"c\": missing value (the schema says missing=error)");
 	fl_model_free(m);
 }
 

@@ -42,10 +42,10 @@ double fl_score_contribution(const struct fl_model *m, const double *x, size_t j
 
 int fl_score_no_avx2; /* score_int.h */
 
-/* Whether the AVX2 copies (standardise_avx2(), above_avx2()) may run here. */
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Whether the AVX2 copies (standardise_avx2(), mask64()) may run here. */
 static int use_avx2(void)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
 	static atomic_int have = -1;
 	int h = atomic_load_explicit(&have, memory_order_relaxed);
 
@@ -55,10 +55,8 @@ static int use_avx2(void)
 		atomic_store_explicit(&have, h, memory_order_relaxed);
 	}
 	return h && !fl_score_no_avx2;
-#else
-	return 0;
-#endif
 }
+#endif
 
 /* Part "every column" of a feature, for reasons. */
 #define WHOLE SIZE_MAX
@@ -237,6 +235,28 @@ static size_t candidates(const struct fl_model *m, const struct rtab *t, const d
 	return k;
 }
 
+/* One candidate x at position q into the *k (at most n) kept in v and at,
+ * strongest first, the earlier first among equals, when it is above thr;
+ * returns what the next must exceed: thr until n are kept, then the
+ * weakest kept one. */
+static inline double keep_top(double x, size_t q, size_t n, size_t *k, size_t *at, double *v,
+                              double thr)
+{
+	size_t pos;
+
+	if (!(x > thr))
+		return thr;
+	pos = *k < n ? (*k)++ : *k - 1;
+	while (pos > 0 && v[pos - 1] < x) {
+		v[pos] = v[pos - 1];
+		at[pos] = at[pos - 1];
+		pos--;
+	}
+	v[pos] = x;
+	at[pos] = q;
+	return *k == n ? v[n - 1] : thr;
+}
+
 /*
  * top_reasons() for one sign (s 1 or -1, a constant once inlined): the
  * positions of the n largest s * c[q] above 0 into at[], strongest first,
@@ -263,23 +283,8 @@ static inline size_t top_of(const double *c, size_t n_cand, size_t n, double s, 
 			break;
 		/* One by one through this group of four, or the last few. */
 		stop = q + 4 <= n_cand ? q + 4 : n_cand;
-		for (; q < stop; q++) {
-			double x = s * c[q];
-			size_t pos;
-
-			if (!(x > thr))
-				continue;
-			pos = k < n ? k++ : k - 1;
-			while (pos > 0 && v[pos - 1] < x) {
-				v[pos] = v[pos - 1];
-				at[pos] = at[pos - 1];
-				pos--;
-			}
-			v[pos] = x;
-			at[pos] = q;
-			if (k == n)
-				thr = v[k - 1];
-		}
+		for (; q < stop; q++)
+			thr = keep_top(s * c[q], q, n, &k, at, v, thr);
 	}
 	return k;
 }
@@ -318,40 +323,93 @@ static inline void top3_step(double x, double *v0, double *v1, double *v2)
 #endif
 }
 
+/* mask64() (below) with SSE2, two at a time. */
+static inline uint64_t mask64_sse2(const double *c, size_t n, double s, double t)
+{
+	uint64_t bits = 0;
+	size_t j = 0;
+
+#if defined(__SSE2__)
+	const __m128d sv = _mm_set1_pd(s), tv = _mm_set1_pd(t);
+
+	if (t > 0)
+		for (; j + 2 <= n; j += 2)
+			bits |= (uint64_t)_mm_movemask_pd(
+			                _mm_cmpge_pd(_mm_mul_pd(sv, _mm_loadu_pd(c + j)), tv))
+			        << j;
+	else
+		for (; j + 2 <= n; j += 2)
+			bits |= (uint64_t)_mm_movemask_pd(
+			                _mm_cmpgt_pd(_mm_mul_pd(sv, _mm_loadu_pd(c + j)), tv))
+			        << j;
+#endif
+	for (; j < n; j++) {
+		double x = s * c[j];
+
+		bits |= (uint64_t)(t > 0 ? x >= t : x > 0) << j;
+	}
+	return bits;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * Bit j set for each of the n (at most 64) c[j] with s * c[j] at or above
+ * t (above 0 when t is 0), eight at a time: s * c[j] is c[j] with its sign
+ * bit flipped when s is -1, which is exact, as the product is.
+ */
+__attribute__((target("avx2"))) static uint64_t mask64(const double *c, size_t n, double s,
+                                                       double t)
+{
+	const __m256d flip = _mm256_set1_pd(s < 0 ? -0.0 : 0.0), tv = _mm256_set1_pd(t),
+	              zero = _mm256_setzero_pd();
+	uint64_t bits = 0;
+	size_t j = 0;
+
+	for (; j + 8 <= n; j += 8) {
+		__m256d a = _mm256_xor_pd(flip, _mm256_loadu_pd(c + j));
+		__m256d b = _mm256_xor_pd(flip, _mm256_loadu_pd(c + j + 4));
+		__m256d ma = _mm256_cmp_pd(a, tv, _CMP_GE_OQ),
+		        mb = _mm256_cmp_pd(b, tv, _CMP_GE_OQ);
+
+		/* t 0: above 0, i.e. at or above it and not 0. */
+		if (!(t > 0)) {
+			ma = _mm256_andnot_pd(_mm256_cmp_pd(a, zero, _CMP_EQ_OQ), ma);
+			mb = _mm256_andnot_pd(_mm256_cmp_pd(b, zero, _CMP_EQ_OQ), mb);
+		}
+		bits |= (uint64_t)((unsigned)_mm256_movemask_pd(ma) |
+		                   (unsigned)_mm256_movemask_pd(mb) << 4)
+		        << j;
+	}
+	for (; j < n; j++) {
+		double x = s * c[j];
+
+		bits |= (uint64_t)(t > 0 ? x >= t : x > 0) << j;
+	}
+	return bits;
+}
+#endif
+
 /*
  * The candidates q with s * c[q] at or above t (above 0 when t is 0), in
  * order, into cv (s * c[q]) and cq (q): their count, or 17 when there are
- * more than 16. A mask of them, 64 at a time, two compares at once; only
- * those are visited.
+ * more than 16. A mask of them, 64 at a time (mask64()); only those are
+ * visited.
  */
-static inline size_t above_sse2(const double *c, size_t n_cand, double s, double t, double *cv,
-                                size_t *cq)
+static inline size_t above(const double *c, size_t n_cand, double s, double t, double *cv,
+                           size_t *cq)
 {
 	size_t m = 0;
 
 	for (size_t q0 = 0; q0 < n_cand; q0 += 64) {
-		size_t end = n_cand - q0 < 64 ? n_cand - q0 : 64, j = 0;
-		uint64_t bits = 0;
+		size_t n = n_cand - q0 < 64 ? n_cand - q0 : 64;
+		uint64_t bits;
 
-#if defined(__SSE2__)
-		const __m128d sv = _mm_set1_pd(s), tv = _mm_set1_pd(t);
-
-		if (t > 0)
-			for (; j + 2 <= end; j += 2)
-				bits |= (uint64_t)_mm_movemask_pd(_mm_cmpge_pd(
-				                _mm_mul_pd(sv, _mm_loadu_pd(c + q0 + j)), tv))
-				        << j;
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (use_avx2())
+			bits = mask64(c + q0, n, s, t);
 		else
-			for (; j + 2 <= end; j += 2)
-				bits |= (uint64_t)_mm_movemask_pd(_mm_cmpgt_pd(
-				                _mm_mul_pd(sv, _mm_loadu_pd(c + q0 + j)), tv))
-				        << j;
 #endif
-		for (; j < end; j++) {
-			double x = s * c[q0 + j];
-
-			bits |= (uint64_t)(t > 0 ? x >= t : x > 0) << j;
-		}
+			bits = mask64_sse2(c + q0, n, s, t);
 		for (; bits != 0; bits &= bits - 1) {
 			size_t b = (size_t)__builtin_ctzll(bits);
 
@@ -362,70 +420,6 @@ static inline size_t above_sse2(const double *c, size_t n_cand, double s, double
 		}
 	}
 	return m;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-/* above() eight at a time: s * c[q] is c[q] with its sign bit flipped when
- * s is -1, which is exact, as the product is. */
-__attribute__((target("avx2"))) static size_t above_avx2(const double *c, size_t n_cand, double s,
-                                                         double t, double *cv, size_t *cq)
-{
-	const __m256d flip = _mm256_set1_pd(s < 0 ? -0.0 : 0.0), tv = _mm256_set1_pd(t);
-	size_t m = 0;
-
-	for (size_t q0 = 0; q0 < n_cand; q0 += 64) {
-		size_t end = n_cand - q0 < 64 ? n_cand - q0 : 64, j = 0;
-		const double *cq0 = c + q0;
-		uint64_t bits = 0;
-
-		if (t > 0)
-			for (; j + 8 <= end; j += 8) {
-				__m256d a = _mm256_xor_pd(flip, _mm256_loadu_pd(cq0 + j));
-				__m256d b = _mm256_xor_pd(flip, _mm256_loadu_pd(cq0 + j + 4));
-				unsigned lo = (unsigned)_mm256_movemask_pd(
-				        _mm256_cmp_pd(a, tv, _CMP_GE_OQ));
-				unsigned hi = (unsigned)_mm256_movemask_pd(
-				        _mm256_cmp_pd(b, tv, _CMP_GE_OQ));
-
-				bits |= (uint64_t)(lo | hi << 4) << j;
-			}
-		else
-			for (; j + 8 <= end; j += 8) {
-				__m256d a = _mm256_xor_pd(flip, _mm256_loadu_pd(cq0 + j));
-				__m256d b = _mm256_xor_pd(flip, _mm256_loadu_pd(cq0 + j + 4));
-				unsigned lo = (unsigned)_mm256_movemask_pd(
-				        _mm256_cmp_pd(a, tv, _CMP_GT_OQ));
-				unsigned hi = (unsigned)_mm256_movemask_pd(
-				        _mm256_cmp_pd(b, tv, _CMP_GT_OQ));
-
-				bits |= (uint64_t)(lo | hi << 4) << j;
-			}
-		for (; j < end; j++) {
-			double x = s * cq0[j];
-
-			bits |= (uint64_t)(t > 0 ? x >= t : x > 0) << j;
-		}
-		for (; bits != 0; bits &= bits - 1) {
-			size_t b = (size_t)__builtin_ctzll(bits);
-
-			if (m == 16)
-				return 17;
-			cv[m] = s * cq0[b];
-			cq[m++] = q0 + b;
-		}
-	}
-	return m;
-}
-#endif
-
-static inline size_t above(const double *c, size_t n_cand, double s, double t, double *cv,
-                           size_t *cq)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (use_avx2())
-		return above_avx2(c, n_cand, s, t, cv, cq);
-#endif
-	return above_sse2(c, n_cand, s, t, cv, cq);
 }
 
 /* top_of() for n = 3 among the m candidates above() gave. */
@@ -447,21 +441,9 @@ static inline size_t top3_bits(const double *c, double s, uint64_t bits, size_t 
 	double thr = 0;
 
 	for (; bits != 0; bits &= bits - 1) {
-		size_t q = (size_t)__builtin_ctzll(bits), pos;
-		double x = s * c[q];
+		size_t q = (size_t)__builtin_ctzll(bits);
 
-		if (!(x > thr))
-			continue;
-		pos = k < 3 ? k++ : 2;
-		while (pos > 0 && v[pos - 1] < x) {
-			v[pos] = v[pos - 1];
-			at[pos] = at[pos - 1];
-			pos--;
-		}
-		v[pos] = x;
-		at[pos] = q;
-		if (k == 3)
-			thr = v[2];
+		thr = keep_top(s * c[q], q, 3, &k, at, v, thr);
 	}
 	return k;
 }
@@ -1046,14 +1028,14 @@ step4(const struct cols *k, size_t j, double *x, __m128d *zv)
 }
 
 /* What standardise_avx2() does with the contributions: the n_c of the
- * table starting at column col0 into c, and (n_c at most 64) with bit 0
- * of masked bits[0] of those at or above g0, with bit 1 bits[1] of those
- * at or below ng1. */
+ * table starting at column col0 into c, and (n_c at most 64) with bit d of
+ * masked set bits[d], mask64() of them for direction d (s 1 for d 0, -1
+ * for d 1) at the bound g[d]. */
 struct outs {
 	double *c;
 	size_t col0, n_c;
 	int masked;
-	double g0, ng1;
+	double g[2];
 	uint64_t bits[2];
 };
 
@@ -1084,36 +1066,6 @@ static inline double one_col(const struct cols *k, size_t j, double *x, double z
 	if (j >= o->col0 && j - o->col0 < o->n_c)
 		o->c[j - o->col0] = 0.0 + k->w[j] * (xj - k->b[j]);
 	return z + k->w[j] * xj;
-}
-
-/* The mask bits[d] of struct outs, eight contributions at a time (in the
- * cache since they were just stored). */
-__attribute__((target("avx2"))) static void mask_sign(struct outs *o, int d)
-{
-	const double g = d == 0 ? o->g0 : o->ng1, *c = o->c;
-	const __m256d gv = _mm256_set1_pd(g);
-	uint64_t bits = 0;
-	size_t q = 0;
-
-	if (d == 0)
-		for (; q + 8 <= o->n_c; q += 8)
-			bits |= (uint64_t)((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(
-			                           _mm256_loadu_pd(c + q), gv, _CMP_GE_OQ)) |
-			                   (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(
-			                           _mm256_loadu_pd(c + q + 4), gv, _CMP_GE_OQ))
-			                           << 4)
-			        << q;
-	else
-		for (; q + 8 <= o->n_c; q += 8)
-			bits |= (uint64_t)((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(
-			                           _mm256_loadu_pd(c + q), gv, _CMP_LE_OQ)) |
-			                   (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(
-			                           _mm256_loadu_pd(c + q + 4), gv, _CMP_LE_OQ))
-			                           << 4)
-			        << q;
-	for (; q < o->n_c; q++)
-		bits |= (uint64_t)(d == 0 ? c[q] >= g : c[q] <= g) << q;
-	o->bits[d] = bits;
 }
 
 /*
@@ -1152,9 +1104,10 @@ standardise_avx2(const struct fl_model *m, const double *raw, double *x, struct 
 	z = _mm_cvtsd_f64(zv);
 	for (; j < dim; j++)
 		z = one_col(&k, j, xs, z, o);
+	/* The contributions are in the cache: they were just stored. */
 	for (int d = 0; d < 2; d++)
 		if (o->masked >> d & 1)
-			mask_sign(o, d);
+			o->bits[d] = mask64(c, n_c, d == 0 ? 1.0 : -1.0, o->g[d]);
 	return z;
 }
 #endif
@@ -1173,15 +1126,15 @@ static double score_lead(const struct pass *ps, struct slice *sl, const double *
 		/* The contributions too, while the row is in registers, when
 		 * candidates() would compute them for every column; and which
 		 * of them top3_of() would look at first. */
-		struct outs o = {NULL, ps->rt->col0, 0, 0, 0, 0, {0, 0}};
+		struct outs o = {NULL, ps->rt->col0, 0, 0, {0, 0}, {0, 0}};
 
 		if (ps->write && ps->o->n_reasons > 0 && ps->rt->contig) {
 			o.c = sl->cand.c;
 			o.n_c = ps->rt->n_parts;
 			if (o.n_c <= 64 && ps->o->n_reasons == 3)
 				o.masked = reasons_up(ps->o) | reasons_down(ps->o) << 1;
-			o.g0 = sl->cand.guess[0];
-			o.ng1 = -sl->cand.guess[1];
+			o.g[0] = sl->cand.guess[0];
+			o.g[1] = sl->cand.guess[1];
 		}
 		z = standardise_avx2(m, raw, sl->x, &o);
 		sl->cand.fused = o.n_c > 0;
