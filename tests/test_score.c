@@ -48,6 +48,8 @@
 #include "fedlead/schema.h"
 #include "fedlead/score.h"
 
+#include "core/score_int.h"
+
 static const char *HAND_SCHEMA =
         "{\"fedlead_schema\": 1,"
         " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
@@ -376,17 +378,81 @@ static void test_reason_plain_text(void **state)
  * leads with fewer than three positive ones. 2,000 leads, one after
  * another, as the scorer meets them.
  */
+enum { SORTED_NF = 20, SORTED_NL = 2000 };
+
+/* test_reasons_sorted(): scores data into out with the SSE2 code (path 1)
+ * or the AVX2 one where the CPU has it (path 0), and checks each lead's
+ * reasons against the three largest positive w[k] * v[i][k] (sign 1), or
+ * the three most negative ones (sign -1, --reasons down). */
+static void check_sorted(const struct fl_model *m, const char *data, const char *out,
+                         int v[SORTED_NL][SORTED_NF], const double *w, int path, int sign)
+{
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char *text, *line;
+
+	fl_score_no_avx2 = path;
+	default_opts(&o, data, out);
+	o.n_reasons = 3;
+	o.threads = 1;
+	o.reasons = sign > 0 ? FL_REASONS_UP : FL_REASONS_DOWN;
+	if (fl_score_file(m, &o, &rep) != 0)
+		fail_msg("%s", fl_errmsg());
+	text = slurp(out);
+	line = strtok(text, "\n");
+	assert_string_equal(line,
+	                    sign > 0 ? "row,score,rank,decile,reason_1,contribution_1,reason_2,"
+	                               "contribution_2,reason_3,contribution_3"
+	                             : "row,score,rank,decile,down_reason_1,down_contribution_1,"
+	                               "down_reason_2,down_contribution_2,down_reason_3,"
+	                               "down_contribution_3");
+	for (int i = 0; i < SORTED_NL; i++) {
+		char want[256], *p;
+		int used[SORTED_NF] = {0}, n = 0;
+
+		assert_non_null(line = strtok(NULL, "\n"));
+		/* Past the row, score, rank and decile. */
+		p = line;
+		for (int f = 0; f < 4; f++) {
+			p = strchr(p, ',');
+			assert_non_null(p);
+			p++;
+		}
+		want[0] = '\0';
+		for (int r = 0; r < 3; r++) {
+			int best = -1;
+
+			for (int k = 0; k < SORTED_NF; k++)
+				if (!used[k] && sign * w[k] * v[i][k] > 0 &&
+				    (best < 0 ||
+				     sign * w[k] * v[i][k] > sign * w[best] * v[i][best]))
+					best = k;
+			if (best < 0) {
+				snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s,",
+				         r ? "," : "");
+				continue;
+			}
+			used[best] = 1;
+			n++;
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%sf%d=%d,%.4f",
+			         r ? "," : "", best + 1, v[i][best], w[best] * v[i][best]);
+		}
+		if (strcmp(p, want) != 0)
+			fail_msg("lead %d (%d reasons): \"%s\", want \"%s\"", i, n, p, want);
+	}
+	free(text);
+	fl_score_no_avx2 = 0;
+}
+
 static void test_reasons_sorted(void **state)
 {
 	struct fixture *fx = *state;
-	enum { NF = 20, NL = 2000 };
+	enum { NF = SORTED_NF, NL = SORTED_NL };
 	static const double w[NF] = {1, 0.5, 1, 2, 1, 0.5, 1, 1, 2, 0.25,
 	                             1, 1,   3, 1, 1, 0.5, 2, 1, 1, 1};
 	struct fl_schema *sch = NULL;
 	struct fl_model *m = NULL;
-	struct fl_score_opts o;
-	struct fl_score_report rep;
-	char data[256], out[256], json[4096], *text, *line;
+	char data[256], out[256], json[4096];
 	int v[NL][NF];
 	size_t at = 0;
 	FILE *fp;
@@ -428,49 +494,13 @@ static void test_reasons_sorted(void **state)
 		fprintf(fp, "no\n");
 	}
 	assert_int_equal(fclose(fp), 0);
-	default_opts(&o, data, out);
-	o.n_reasons = 3;
-	o.threads = 1;
-	if (fl_score_file(m, &o, &rep) != 0)
-		fail_msg("%s", fl_errmsg());
-	text = slurp(out);
-	line = strtok(text, "\n");
-	assert_string_equal(line, "row,score,rank,decile,reason_1,contribution_1,reason_2,"
-	                          "contribution_2,reason_3,contribution_3");
-	for (int i = 0; i < NL; i++) {
-		char want[256], *p;
-		int used[NF] = {0}, n = 0;
-
-		assert_non_null(line = strtok(NULL, "\n"));
-		/* Past the row, score, rank and decile. */
-		p = line;
-		for (int f = 0; f < 4; f++) {
-			p = strchr(p, ',');
-			assert_non_null(p);
-			p++;
-		}
-		want[0] = '\0';
-		for (int r = 0; r < 3; r++) {
-			int best = -1;
-
-			for (int k = 0; k < NF; k++)
-				if (!used[k] && w[k] * v[i][k] > 0 &&
-				    (best < 0 || w[k] * v[i][k] > w[best] * v[i][best]))
-					best = k;
-			if (best < 0) {
-				snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s,",
-				         r ? "," : "");
-				continue;
-			}
-			used[best] = 1;
-			n++;
-			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%sf%d=%d,%.4f",
-			         r ? "," : "", best + 1, v[i][best], w[best] * v[i][best]);
-		}
-		if (strcmp(p, want) != 0)
-			fail_msg("lead %d (%d reasons): \"%s\", want \"%s\"", i, n, p, want);
+	/* Where the CPU has AVX2, its copy of the arithmetic and of the
+	 * choice first, then the SSE2 one; each against the choice here, for
+	 * each direction. */
+	for (int path = 0; path < 2; path++) {
+		check_sorted(m, data, out, v, w, path, 1);
+		check_sorted(m, data, out, v, w, path, -1);
 	}
-	free(text);
 	fl_model_free(m);
 }
 
@@ -1458,6 +1488,23 @@ static void test_fast_numbers_mixed_schema(void **state)
 	free(got);
 }
 
+/* Scoring text (written to data) fails with the error data + where, and
+ * leaves no output file. */
+static void assert_bad_file(const struct fl_model *m, const char *data, const char *out,
+                            const char *text, const char *where)
+{
+	struct fl_score_opts o;
+	struct fl_score_report rep;
+	char want[512];
+
+	write_file(data, text);
+	default_opts(&o, data, out);
+	assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
+	snprintf(want, sizeof(want), "%s%s", data, where);
+	assert_string_equal(fl_errmsg(), want);
+	assert_false(exists(out));
+}
+
 /* A schema of three numeric features, spend's keys added. */
 #define NUMERIC_SCHEMA(spend)                                                                      \
 	"{\"fedlead_schema\": 1,"                                                                  \
@@ -1487,9 +1534,7 @@ static void test_fast_numbers_numeric_schema(void **state)
 	for (int k = 0; k < 2; k++) {
 		struct fl_schema *s = NULL;
 		struct fl_model *m = NULL;
-		struct fl_score_opts o;
-		struct fl_score_report rep;
-		char data[256], out[256], want[512], *got;
+		char data[256], out[256], *got;
 
 		if (fl_schema_parse(schemas[k], strlen(schemas[k]), "numeric", &s) != 0 ||
 		    fl_model_new(s, &m) != 0)
@@ -1518,25 +1563,66 @@ static void test_fast_numbers_numeric_schema(void **state)
 		 * file, line and column as always. */
 		path_in(fx, "bad.csv", data);
 		path_in(fx, "scored.csv", out);
-		write_file(data, "lead,visits,pages,spend,won\n"
-		                 "A,12,3,100,yes\n"
-		                 "B,4,5x,1,no\n");
-		default_opts(&o, data, out);
-		assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
-		snprintf(want, sizeof(want), "%s:3:3: column \"pages\": \"5x\" is not a number",
-		         data);
-		assert_string_equal(fl_errmsg(), want);
-		write_file(data, "lead,visits,pages,spend,won\n"
-		                 "A,12,3,100,yes\n"
-		                 "B,4,5,,no\n");
-		assert_int_equal(fl_score_file(m, &o, &rep), FL_ERR_DATA);
-		snprintf(want, sizeof(want),
-		         "%s:3:4: column \"spend\": missing value (the schema says missing=error)",
-		         data);
-		assert_string_equal(fl_errmsg(), want);
-		assert_false(exists(out));
+		assert_bad_file(m, data, out,
+		                "lead,visits,pages,spend,won\nA,12,3,100,yes\nB,4,5x,1,no\n",
+		                ":3:3: column \"pages\": \"5x\" is not a number");
+		assert_bad_file(
+		        m, data, out, "lead,visits,pages,spend,won\nA,12,3,100,yes\nB,4,5,,no\n",
+		        ":3:4: column \"spend\": missing value (the schema says missing=error)");
 		fl_model_free(m);
 	}
+}
+
+/*
+ * Plain numeric features only, in adjacent columns in the schema's order:
+ * a record whose values the reader all parsed is taken as it is, any other
+ * goes feature by feature; the same scores and reasons either way, and a
+ * bad value's error names its line and column.
+ */
+static void test_fast_numbers_run(void **state)
+{
+	static const char *schema =
+	        "{\"fedlead_schema\": 1,"
+	        " \"label\": {\"column\": \"won\", \"positive\": \"yes\", \"negative\": \"no\"},"
+	        " \"id\": \"lead\", \"features\": ["
+	        "  {\"name\": \"a\", \"type\": \"numeric\", \"missing\": \"error\"},"
+	        "  {\"name\": \"b\", \"type\": \"numeric\", \"missing\": \"error\"},"
+	        "  {\"name\": \"c\", \"type\": \"numeric\", \"missing\": \"error\"}]}";
+	static const double w[4] = {0, 0.5, -1, 0.25};
+	struct fixture *fx = *state;
+	struct fl_schema *s = NULL;
+	struct fl_model *m = NULL;
+	char data[256], out[256], *got;
+
+	if (fl_schema_parse(schema, strlen(schema), "run", &s) != 0 || fl_model_new(s, &m) != 0)
+		fail_msg("%s", fl_errmsg());
+	fl_schema_free(s);
+	for (size_t j = 1; j < 4; j++) {
+		m->w[j] = w[j];
+		m->scaler->center[j] = 0;
+		m->scaler->scale[j] = 2;
+		m->scaler->baseline[j] = 0;
+	}
+	/* a, b, c = 1, 2, 3 standardised 0.5, 1, 1.5: contributions 0.25,
+	 * -1, 0.375, z = -0.375, score 1 / (1 + e^0.375) = 0.407333. B's
+	 * "1e0" is left to the encoder, C's "2.0" and "+3" are not. */
+	got = score_both_ways(fx, m,
+	                      "lead,a,b,c,won\n"
+	                      "A,1,2,3,yes\n"
+	                      "B,1e0,2,3,no\n"
+	                      "C,1,2.0,+3,no\n");
+	assert_non_null(strstr(got, "\nA,0.407333,1,1,c=3,0.3750,a=1,0.2500,,\n"));
+	assert_non_null(strstr(got, "\nB,0.407333,2,4,c=3,0.3750,a=1e0,0.2500,,\n"));
+	assert_non_null(strstr(got, "\nC,0.407333,3,7,c=+3,0.3750,a=1,0.2500,,\n"));
+	free(got);
+
+	path_in(fx, "bad.csv", data);
+	path_in(fx, "scored.csv", out);
+	assert_bad_file(m, data, out, "lead,a,b,c,won\nA,1,2,3,yes\nB,1,2x,3,no\n",
+	                ":3:3: column \"b\": \"2x\" is not a number");
+	assert_bad_file(m, data, out, "lead,a,b,c,won\nA,1,2,3,yes\nB,1,2,,no\n",
+	                ":3:4: column \"c\": missing value (the schema says missing=error)");
+	fl_model_free(m);
 }
 
 static void test_contribution_and_explain(void **state)
@@ -1603,6 +1689,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_parts_bad_row, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fast_numbers_mixed_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fast_numbers_numeric_schema, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_fast_numbers_run, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_contribution_and_explain, setup, teardown),
 	};
 

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "fedlead/datetime.h"
 #include "fedlead/error.h"
@@ -44,6 +47,11 @@ struct binding {
 struct fl_binding {
 	const struct fl_schema *s;
 	int all_simple; /* every feature is simple (struct binding) */
+	/* Every feature simple, unclipped, without an indicator, and
+	 * feature i read from column run_col + i into x[1 + i]: a record
+	 * whose fields there the reader all parsed is copied as it is. */
+	int run;
+	size_t run_col;
 	const char *path;
 	size_t n_header;
 	size_t label_col, id_col;  /* SIZE_MAX when absent */
@@ -226,6 +234,37 @@ static void mark_simple(struct fl_binding *b)
 		b->feat[i].hi = f->clip_hi;
 		b->all_simple &= b->feat[i].simple;
 	}
+	b->run = b->all_simple && s->n_features > 0;
+	b->run_col = s->n_features > 0 ? b->feat[0].col : 0;
+	for (size_t i = 0; b->run && i < s->n_features; i++)
+		b->run = !b->feat[i].clip && !b->feat[i].impute && b->feat[i].at == 1 + i &&
+		         b->feat[i].col == b->run_col + i && b->feat[i].cols == NULL;
+}
+
+/* Whether the n bytes at ok are all 1 (sixteen or eight at a time). */
+static inline int all_ok(const unsigned char *ok, size_t n)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	uint64_t diff = 0, w;
+	size_t k = 0;
+
+#if defined(__SSE2__)
+	const __m128i ones16 = _mm_set1_epi8(1);
+	__m128i d16 = _mm_setzero_si128();
+
+	for (; k + 16 <= n; k += 16)
+		d16 = _mm_or_si128(d16,
+		                   _mm_xor_si128(_mm_loadu_si128((const void *)(ok + k)), ones16));
+	if (_mm_movemask_epi8(_mm_cmpeq_epi8(d16, _mm_setzero_si128())) != 0xffff)
+		return 0;
+#endif
+	for (; k + 8 <= n; k += 8) {
+		memcpy(&w, ok + k, sizeof(w));
+		diff |= w ^ ones;
+	}
+	for (; k < n; k++)
+		diff |= ok[k] ^ 1u;
+	return diff == 0;
 }
 
 /* A simple feature's value as encode_numeric() writes it. */
@@ -657,6 +696,10 @@ int fl_encode_row(const struct fl_binding *b, const struct fl_csv_record *rec, d
 	/* Plain decimals the reader parsed as it cut the record
 	 * (fl_csv_want_numbers()): encode_numeric()'s result without its
 	 * tests, which such a value passes; the others as below. */
+	if (b->run && rec->num != NULL && all_ok(rec->num_ok + b->run_col, s->n_features)) {
+		memcpy(x + 1, rec->num + b->run_col, s->n_features * sizeof(*x));
+		return 0;
+	}
 	if (b->all_simple && rec->num != NULL) {
 		/* In locals: the stores into x cannot change them, so they are
 		 * not loaded again for every feature. */
@@ -881,6 +924,9 @@ int fl_encode_missing(const struct fl_binding *b, const struct fl_csv_record *re
 	const struct fl_feature *f = &b->s->features[i];
 	const struct fl_csv_field *fld = &rec->fields[b->feat[i].col];
 
+	/* A simple feature has no placeholders: only a blank is missing. */
+	if (b->feat[i].simple && f->n_columns == 0)
+		return fld->len == 0;
 	for (size_t c = 1; c < f->n_columns; c++) {
 		const struct fl_csv_field *p = &rec->fields[b->feat[i].cols[c]];
 

@@ -20,6 +20,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "fedlead/error.h"
 #include "fedlead/file.h"
@@ -30,11 +33,30 @@
 #include "fedlead/rows.h"
 #include "fedlead/source.h"
 #include "fedlead/spline.h"
+#include "score_int.h"
 
 double fl_score_contribution(const struct fl_model *m, const double *x, size_t j)
 {
 	return m->w[j] * (x[j] - m->scaler->baseline[j]);
 }
+
+int fl_score_no_avx2; /* score_int.h */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Whether the AVX2 copies (standardise_avx2(), mask64()) may run here. */
+static int use_avx2(void)
+{
+	static atomic_int have = -1;
+	int h = atomic_load_explicit(&have, memory_order_relaxed);
+
+	if (h < 0) {
+		__builtin_cpu_init();
+		h = __builtin_cpu_supports("avx2") != 0;
+		atomic_store_explicit(&have, h, memory_order_relaxed);
+	}
+	return h && !fl_score_no_avx2;
+}
+#endif
 
 /* Part "every column" of a feature, for reasons. */
 #define WHOLE SIZE_MAX
@@ -142,6 +164,12 @@ struct cand {
 	const struct rpart **rp;
 	double *c;
 	double guess[2]; /* top3_of()'s, for each sign */
+	/* c already holds this lead's contributions of a contiguous table
+	 * (score_lead()); with bit d of masked (at most 64 of them) also
+	 * bits[d]: bit q set when s * c[q] >= guess[d], s 1 for d 0 and -1
+	 * for d 1. */
+	int fused, masked;
+	uint64_t bits[2];
 };
 
 /* A flat table's candidates are its parts in order, for every lead. */
@@ -168,6 +196,8 @@ static size_t candidates(const struct fl_model *m, const struct rtab *t, const d
 	/* One column a part, the same parts for every lead: a plain loop
 	 * (vectorised when the columns follow each other). 0 + v as below,
 	 * so that a -0 contribution is +0 there too. */
+	if (t->contig && out->fused)
+		return t->n_parts;
 	if (t->contig) {
 		const double *wc = w + t->col0, *xc = x + t->col0, *bc = b + t->col0;
 
@@ -205,6 +235,28 @@ static size_t candidates(const struct fl_model *m, const struct rtab *t, const d
 	return k;
 }
 
+/* One candidate x at position q into the *k (at most n) kept in v and at,
+ * strongest first, the earlier first among equals, when it is above thr;
+ * returns what the next must exceed: thr until n are kept, then the
+ * weakest kept one. */
+static inline double keep_top(double x, size_t q, size_t n, size_t *k, size_t *at, double *v,
+                              double thr)
+{
+	size_t pos;
+
+	if (!(x > thr))
+		return thr;
+	pos = *k < n ? (*k)++ : *k - 1;
+	while (pos > 0 && v[pos - 1] < x) {
+		v[pos] = v[pos - 1];
+		at[pos] = at[pos - 1];
+		pos--;
+	}
+	v[pos] = x;
+	at[pos] = q;
+	return *k == n ? v[n - 1] : thr;
+}
+
 /*
  * top_reasons() for one sign (s 1 or -1, a constant once inlined): the
  * positions of the n largest s * c[q] above 0 into at[], strongest first,
@@ -231,23 +283,8 @@ static inline size_t top_of(const double *c, size_t n_cand, size_t n, double s, 
 			break;
 		/* One by one through this group of four, or the last few. */
 		stop = q + 4 <= n_cand ? q + 4 : n_cand;
-		for (; q < stop; q++) {
-			double x = s * c[q];
-			size_t pos;
-
-			if (!(x > thr))
-				continue;
-			pos = k < n ? k++ : k - 1;
-			while (pos > 0 && v[pos - 1] < x) {
-				v[pos] = v[pos - 1];
-				at[pos] = at[pos - 1];
-				pos--;
-			}
-			v[pos] = x;
-			at[pos] = q;
-			if (k == n)
-				thr = v[k - 1];
-		}
+		for (; q < stop; q++)
+			thr = keep_top(s * c[q], q, n, &k, at, v, thr);
 	}
 	return k;
 }
@@ -286,11 +323,77 @@ static inline void top3_step(double x, double *v0, double *v1, double *v2)
 #endif
 }
 
+/* mask64() (below) with SSE2, two at a time. */
+static inline uint64_t mask64_sse2(const double *c, size_t n, double s, double t)
+{
+	uint64_t bits = 0;
+	size_t j = 0;
+
+#if defined(__SSE2__)
+	const __m128d sv = _mm_set1_pd(s), tv = _mm_set1_pd(t);
+
+	if (t > 0)
+		for (; j + 2 <= n; j += 2)
+			bits |= (uint64_t)_mm_movemask_pd(
+			                _mm_cmpge_pd(_mm_mul_pd(sv, _mm_loadu_pd(c + j)), tv))
+			        << j;
+	else
+		for (; j + 2 <= n; j += 2)
+			bits |= (uint64_t)_mm_movemask_pd(
+			                _mm_cmpgt_pd(_mm_mul_pd(sv, _mm_loadu_pd(c + j)), tv))
+			        << j;
+#endif
+	for (; j < n; j++) {
+		double x = s * c[j];
+
+		bits |= (uint64_t)(t > 0 ? x >= t : x > 0) << j;
+	}
+	return bits;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * Bit j set for each of the n (at most 64) c[j] with s * c[j] at or above
+ * t (above 0 when t is 0), eight at a time: s * c[j] is c[j] with its sign
+ * bit flipped when s is -1, which is exact, as the product is.
+ */
+__attribute__((target("avx2"))) static uint64_t mask64(const double *c, size_t n, double s,
+                                                       double t)
+{
+	const __m256d flip = _mm256_set1_pd(s < 0 ? -0.0 : 0.0), tv = _mm256_set1_pd(t),
+	              zero = _mm256_setzero_pd();
+	uint64_t bits = 0;
+	size_t j = 0;
+
+	for (; j + 8 <= n; j += 8) {
+		__m256d a = _mm256_xor_pd(flip, _mm256_loadu_pd(c + j));
+		__m256d b = _mm256_xor_pd(flip, _mm256_loadu_pd(c + j + 4));
+		__m256d ma = _mm256_cmp_pd(a, tv, _CMP_GE_OQ),
+		        mb = _mm256_cmp_pd(b, tv, _CMP_GE_OQ);
+
+		/* t 0: above 0, i.e. at or above it and not 0. */
+		if (!(t > 0)) {
+			ma = _mm256_andnot_pd(_mm256_cmp_pd(a, zero, _CMP_EQ_OQ), ma);
+			mb = _mm256_andnot_pd(_mm256_cmp_pd(b, zero, _CMP_EQ_OQ), mb);
+		}
+		bits |= (uint64_t)((unsigned)_mm256_movemask_pd(ma) |
+		                   (unsigned)_mm256_movemask_pd(mb) << 4)
+		        << j;
+	}
+	for (; j < n; j++) {
+		double x = s * c[j];
+
+		bits |= (uint64_t)(t > 0 ? x >= t : x > 0) << j;
+	}
+	return bits;
+}
+#endif
+
 /*
  * The candidates q with s * c[q] at or above t (above 0 when t is 0), in
  * order, into cv (s * c[q]) and cq (q): their count, or 17 when there are
- * more than 16. A mask of them, 64 at a time, two compares at once; only
- * those are visited.
+ * more than 16. A mask of them, 64 at a time (mask64()); only those are
+ * visited.
  */
 static inline size_t above(const double *c, size_t n_cand, double s, double t, double *cv,
                            size_t *cq)
@@ -298,28 +401,15 @@ static inline size_t above(const double *c, size_t n_cand, double s, double t, d
 	size_t m = 0;
 
 	for (size_t q0 = 0; q0 < n_cand; q0 += 64) {
-		size_t end = n_cand - q0 < 64 ? n_cand - q0 : 64, j = 0;
-		uint64_t bits = 0;
+		size_t n = n_cand - q0 < 64 ? n_cand - q0 : 64;
+		uint64_t bits;
 
-#if defined(__SSE2__)
-		const __m128d sv = _mm_set1_pd(s), tv = _mm_set1_pd(t);
-
-		if (t > 0)
-			for (; j + 2 <= end; j += 2)
-				bits |= (uint64_t)_mm_movemask_pd(_mm_cmpge_pd(
-				                _mm_mul_pd(sv, _mm_loadu_pd(c + q0 + j)), tv))
-				        << j;
+#if defined(__x86_64__) && defined(__GNUC__)
+		if (use_avx2())
+			bits = mask64(c + q0, n, s, t);
 		else
-			for (; j + 2 <= end; j += 2)
-				bits |= (uint64_t)_mm_movemask_pd(_mm_cmpgt_pd(
-				                _mm_mul_pd(sv, _mm_loadu_pd(c + q0 + j)), tv))
-				        << j;
 #endif
-		for (; j < end; j++) {
-			double x = s * c[q0 + j];
-
-			bits |= (uint64_t)(t > 0 ? x >= t : x > 0) << j;
-		}
+			bits = mask64_sse2(c + q0, n, s, t);
 		for (; bits != 0; bits &= bits - 1) {
 			size_t b = (size_t)__builtin_ctzll(bits);
 
@@ -342,6 +432,22 @@ static inline size_t top3_among(const double *cv, const size_t *cq, size_t m, si
 	return k;
 }
 
+/* top3_among() for the candidates of the set bits of bits (at most 64),
+ * as above() would list them: in order, s * c[q] ranked as top_of() ranks
+ * it. */
+static inline size_t top3_bits(const double *c, double s, uint64_t bits, size_t *at, double *v)
+{
+	size_t k = 0;
+	double thr = 0;
+
+	for (; bits != 0; bits &= bits - 1) {
+		size_t q = (size_t)__builtin_ctzll(bits);
+
+		thr = keep_top(s * c[q], q, 3, &k, at, v, thr);
+	}
+	return k;
+}
+
 /*
  * *guess: a bound the lead before found useful (0: none). When at least
  * three and at most 16 candidates are at or above it, the top three are
@@ -350,13 +456,23 @@ static inline size_t top3_among(const double *cv, const size_t *cq, size_t m, si
  * half this one's third value: leads of one file are alike (on the 1M x
  * 64 benchmark, 93 % of the leads take the short way).
  */
-static inline size_t top3_of(const double *c, size_t n_cand, double s, size_t *at, double *v,
-                             double *guess)
+static inline size_t top3_of(struct cand *cand, size_t n_cand, int d, size_t *at, double *v)
 {
-	double cv[16], v0 = 0, v1 = 0, v2 = 0;
+	const double *c = cand->c, s = d == 0 ? 1.0 : -1.0;
+	double cv[16], v0 = 0, v1 = 0, v2 = 0, *guess = &cand->guess[d];
 	size_t cq[16], m, k, q = 0;
 
-	if (*guess > 0 && (m = above(c, n_cand, s, *guess, cv, cq)) >= 3 && m <= 16) {
+	/* bits & (bits - 1) drops the lowest set bit: two of them dropped,
+	 * any left means at least three. */
+	uint64_t two = cand->bits[d] & (cand->bits[d] - 1);
+
+	if (*guess > 0 && (cand->masked >> d & 1) && (two & (two - 1)) != 0) {
+		k = top3_bits(c, s, cand->bits[d], at, v);
+		*guess = 0.5 * v[2];
+		return k;
+	}
+	if (*guess > 0 && !(cand->masked >> d & 1) &&
+	    (m = above(c, n_cand, s, *guess, cv, cq)) >= 3 && m <= 16) {
 		k = top3_among(cv, cq, m, at, v);
 		*guess = 0.5 * v[2];
 		return k;
@@ -427,8 +543,7 @@ static size_t top_reasons(struct cand *cand, size_t n_cand, int n, int sign, str
 	if (n > FL_MAX_REASONS)
 		n = FL_MAX_REASONS;
 	if (n == 3)
-		k = sign > 0 ? top3_of(cand->c, n_cand, 1.0, at, v, &cand->guess[0])
-		             : top3_of(cand->c, n_cand, -1.0, at, v, &cand->guess[1]);
+		k = sign > 0 ? top3_of(cand, n_cand, 0, at, v) : top3_of(cand, n_cand, 1, at, v);
 	else
 		k = sign > 0 ? top_of(cand->c, n_cand, (size_t)n, 1.0, at, v)
 		             : top_of(cand->c, n_cand, (size_t)n, -1.0, at, v);
@@ -1027,17 +1142,16 @@ static void format_lead(const struct pass *ps, const struct fl_csv_record *rec, 
 	}
 }
 
-/* Scores lead raw (and formats its line into sl->out). */
-static double score_lead(const struct pass *ps, struct slice *sl, const double *raw,
-                         const struct fl_csv_record *rec, const char *id, uint64_t index)
+/*
+ * fl_scaler_apply() and fl_model_logit() in one function, the same
+ * operations in the same order: the same doubles. Standardises raw into
+ * x and returns the logit.
+ */
+static double standardise(const struct fl_model *m, const double *raw, double *x)
 {
-	const struct fl_model *m = ps->m;
 	const struct fl_scaler *sc = m->scaler;
 	const double *w = m->w;
-	double *x = sl->x, z = 0;
-
-	/* fl_scaler_apply() and fl_model_logit() in one function, the same
-	 * operations in the same order: the same doubles. */
+	double z = 0;
 	size_t j = 0;
 
 #if defined(__SSE2__)
@@ -1058,6 +1172,159 @@ static double score_lead(const struct pass *ps, struct slice *sl, const double *
 	}
 	for (j = 0; j < m->dim; j++)
 		z += w[j] * x[j];
+	return z;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The columns standardise_avx2() reads. */
+struct cols {
+	const double *raw, *w, *b, *imp, *ctr, *scl;
+};
+
+/*
+ * Columns j to j + 3 of standardise_avx2(): x stored, the products added
+ * to *zv one by one in column order; returns the contributions.
+ */
+__attribute__((target("avx2"), always_inline)) static inline __m256d
+step4(const struct cols *k, size_t j, double *x, __m128d *zv)
+{
+	__m256d v = _mm256_loadu_pd(k->raw + j), wv = _mm256_loadu_pd(k->w + j), p;
+	__m128d lo, hi, z = *zv;
+
+	v = _mm256_blendv_pd(v, _mm256_loadu_pd(k->imp + j), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+	v = _mm256_div_pd(_mm256_sub_pd(v, _mm256_loadu_pd(k->ctr + j)),
+	                  _mm256_loadu_pd(k->scl + j));
+	if (x != NULL)
+		_mm256_storeu_pd(x + j, v);
+	p = _mm256_mul_pd(wv, v);
+	lo = _mm256_castpd256_pd128(p);
+	hi = _mm256_extractf128_pd(p, 1);
+	z = _mm_add_sd(z, lo);
+	z = _mm_add_sd(z, _mm_unpackhi_pd(lo, lo));
+	z = _mm_add_sd(z, hi);
+	*zv = _mm_add_sd(z, _mm_unpackhi_pd(hi, hi));
+	/* 0 + v: a -0 contribution is +0, as in candidates(). */
+	return _mm256_add_pd(_mm256_setzero_pd(),
+	                     _mm256_mul_pd(wv, _mm256_sub_pd(v, _mm256_loadu_pd(k->b + j))));
+}
+
+/* What standardise_avx2() does with the contributions: the n_c of the
+ * table starting at column col0 into c, and (n_c at most 64) with bit d of
+ * masked set bits[d], mask64() of them for direction d (s 1 for d 0, -1
+ * for d 1) at the bound g[d]. */
+struct outs {
+	double *c;
+	size_t col0, n_c;
+	int masked;
+	double g[2];
+	uint64_t bits[2];
+};
+
+/* The lanes of cv (columns j to j + 3) that are contributions, one by one. */
+__attribute__((target("avx2"))) static void some_lanes(__m256d cv, size_t j, struct outs *o)
+{
+	double l4[4];
+
+	_mm256_storeu_pd(l4, cv);
+	for (size_t l = 0; l < 4; l++) {
+		size_t q = j + l - o->col0;
+
+		if (j + l < o->col0 || q >= o->n_c)
+			continue;
+		o->c[q] = l4[l];
+	}
+}
+
+/* Column j of standardise_avx2() alone: x[j] (x not NULL), the product
+ * added to z, which is returned, and the contribution when in the table. */
+static inline double one_col(const struct cols *k, size_t j, double *x, double z,
+                             const struct outs *o)
+{
+	double v = isnan(k->raw[j]) ? k->imp[j] : k->raw[j], xj = (v - k->ctr[j]) / k->scl[j];
+
+	if (x != NULL)
+		x[j] = xj;
+	if (j >= o->col0 && j - o->col0 < o->n_c)
+		o->c[j - o->col0] = 0.0 + k->w[j] * (xj - k->b[j]);
+	return z + k->w[j] * xj;
+}
+
+/*
+ * standardise() four columns at a time, and with o->n_c not 0 also the
+ * contributions of a contiguous table, as candidates() computes them (and
+ * their masks, struct outs). AVX2 without FMA: each lane's subtraction,
+ * division and product is the one the scalar code rounds, and the logit's
+ * products are added one by one in column order, so z and x are the same
+ * doubles.
+ */
+__attribute__((target("avx2"))) static double
+standardise_avx2(const struct fl_model *m, const double *raw, double *x, struct outs *o)
+{
+	const struct fl_scaler *sc = m->scaler;
+	const struct cols k = {raw, m->w, sc->baseline, sc->impute, sc->center, sc->scale};
+	const size_t dim = m->dim, n_c = o->n_c, col0 = n_c > 0 ? o->col0 : 0;
+	double *const c = o->c, *xs = n_c > 0 ? NULL : x;
+	__m128d zv;
+	double z = 0;
+	size_t j = 0;
+
+	/* With the contributions, x is not needed (candidates() has them).
+	 * The columns before the table's (the intercept) one by one, then
+	 * four at a time those in the table, then the rest. */
+	for (; j < col0 && j < dim; j++)
+		z = one_col(&k, j, xs, z, o);
+	zv = _mm_set_sd(z);
+	for (; j + 4 <= dim && j + 4 <= col0 + n_c; j += 4)
+		_mm256_storeu_pd(c + (j - col0), step4(&k, j, xs, &zv));
+	for (; j + 4 <= dim; j += 4) {
+		__m256d cv = step4(&k, j, xs, &zv);
+
+		if (n_c > 0)
+			some_lanes(cv, j, o);
+	}
+	z = _mm_cvtsd_f64(zv);
+	for (; j < dim; j++)
+		z = one_col(&k, j, xs, z, o);
+	/* The contributions are in the cache: they were just stored. */
+	for (int d = 0; d < 2; d++)
+		if (o->masked >> d & 1)
+			o->bits[d] = mask64(c, n_c, d == 0 ? 1.0 : -1.0, o->g[d]);
+	return z;
+}
+#endif
+
+/* Scores lead raw (and formats its line into sl->out). */
+static double score_lead(const struct pass *ps, struct slice *sl, const double *raw,
+                         const struct fl_csv_record *rec, const char *id, uint64_t index)
+{
+	const struct fl_model *m = ps->m;
+	double z;
+
+	sl->cand.fused = 0;
+	sl->cand.masked = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (use_avx2()) {
+		/* The contributions too, while the row is in registers, when
+		 * candidates() would compute them for every column; and which
+		 * of them top3_of() would look at first. */
+		struct outs o = {NULL, ps->rt->col0, 0, 0, {0, 0}, {0, 0}};
+
+		if (ps->write && ps->o->n_reasons > 0 && ps->rt->contig) {
+			o.c = sl->cand.c;
+			o.n_c = ps->rt->n_parts;
+			if (o.n_c <= 64 && ps->o->n_reasons == 3)
+				o.masked = reasons_up(ps->o) | reasons_down(ps->o) << 1;
+			o.g[0] = sl->cand.guess[0];
+			o.g[1] = sl->cand.guess[1];
+		}
+		z = standardise_avx2(m, raw, sl->x, &o);
+		sl->cand.fused = o.n_c > 0;
+		sl->cand.masked = o.masked;
+		sl->cand.bits[0] = o.bits[0];
+		sl->cand.bits[1] = o.bits[1];
+	} else
+#endif
+		z = standardise(m, raw, sl->x);
 	if (ps->write)
 		format_lead(ps, rec, id, index, raw, sl, sl->x, z);
 	return z;
