@@ -63,6 +63,14 @@ int fl_file_begin(const char *path, const struct fl_file_opts *o, struct fl_file
 int fl_file_write(struct fl_file *f, const void *buf, size_t len);
 
 /*
+ * Writes all len bytes of buf at byte off of descriptor fd (pwrite, in
+ * chunks, again after EINTR); 0, or -1 with errno (a write that makes no
+ * progress: ENOSPC, rather than looping forever). For files written at
+ * offsets: the column cache, the ranker's runs, fl_file_pwrite().
+ */
+int fl_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+
+/*
  * Writes len bytes at byte off, from any thread (pwrite), for callers that
  * write parts of the file at once; the stream and fl_file_write() write
  * at the file's own position, which this does not move. A failure is

@@ -82,28 +82,6 @@ static uint64_t stats_bytes(size_t dim)
 	return (2 + 5 * (uint64_t)dim) * sizeof(double);
 }
 
-/* Writes all of buf at off; returns 0 or -1 with errno. */
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t w = pwrite(fd, p, len < IO_CHUNK ? len : IO_CHUNK, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
 /* Reads len bytes at off; returns the bytes read (short only at end of
  * file) or -1 with errno. */
 static ssize_t pread_all(int fd, void *buf, size_t len, uint64_t off)
@@ -208,8 +186,8 @@ static int flush_rows(struct convert *cv)
 	/* Offsets must stay representable as off_t: refuse before writing. */
 	if ((uint64_t)(cv->n + cv->k) > (((uint64_t)INT64_MAX - cv->x_off) / 2) / row_bytes)
 		return fl_fail(FL_ERR_LIMIT, "%s: too many rows for one cache file", cv->out_path);
-	if (pwrite_all(cv->fd, cv->xbuf, cv->k * row_bytes, cv->x_off + cv->n * row_bytes) != 0 ||
-	    pwrite_all(cv->yfd, cv->ybuf, cv->k * sizeof(double), cv->n * sizeof(double)) != 0)
+	if (fl_pwrite_all(cv->fd, cv->xbuf, cv->k * row_bytes, cv->x_off + cv->n * row_bytes) ||
+	    fl_pwrite_all(cv->yfd, cv->ybuf, cv->k * sizeof(double), cv->n * sizeof(double)))
 		return write_failed(cv);
 	cv->n += cv->k;
 	cv->k = 0;
@@ -263,7 +241,7 @@ static int convert_finish(struct convert *cv, const struct fl_scaler *sc, uint64
 			               cv->out_path, got < 0 ? strerror(errno) : "short read");
 		for (size_t i = 0; i < rows; i++)
 			fl_scaler_apply(sc, cv->xbuf + i * cv->dim);
-		if (pwrite_all(cv->fd, cv->xbuf, rows * row_bytes, off) != 0)
+		if (fl_pwrite_all(cv->fd, cv->xbuf, rows * row_bytes, off) != 0)
 			return write_failed(cv);
 		if (EVP_DigestUpdate(cv->md, cv->xbuf, rows * row_bytes) != 1)
 			return fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
@@ -276,8 +254,8 @@ static int convert_finish(struct convert *cv, const struct fl_scaler *sc, uint64
 		if (got < 0 || (size_t)got != rows * sizeof(double))
 			return fl_fail(FL_ERR_IO, "%s: reading back the labels failed: %s",
 			               cv->out_path, got < 0 ? strerror(errno) : "short read");
-		if (pwrite_all(cv->fd, cv->ybuf, rows * sizeof(double),
-		               y_off + r0 * sizeof(double)) != 0)
+		if (fl_pwrite_all(cv->fd, cv->ybuf, rows * sizeof(double),
+		                  y_off + r0 * sizeof(double)) != 0)
 			return write_failed(cv);
 		if (EVP_DigestUpdate(cv->md, cv->ybuf, rows * sizeof(double)) != 1)
 			return fl_fail(FL_ERR_CRYPTO, "SHA-256 failed");
@@ -383,8 +361,8 @@ int fl_cache_convert(const struct fl_schema *s, const char *csv_path, const char
 	 * a conversion cut short leaves at most a temporary file, never a
 	 * cache that opens. */
 	if (ftruncate(cv.fd, (off_t)size) != 0 ||
-	    pwrite_all(cv.fd, stats_buf, sbytes, FL_CACHE_HEADER_BYTES) != 0 ||
-	    pwrite_all(cv.fd, hdr, sizeof(hdr), 0) != 0) {
+	    fl_pwrite_all(cv.fd, stats_buf, sbytes, FL_CACHE_HEADER_BYTES) != 0 ||
+	    fl_pwrite_all(cv.fd, hdr, sizeof(hdr), 0) != 0) {
 		r = write_failed(&cv);
 		goto out;
 	}

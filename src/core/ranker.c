@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "fedlead/error.h"
+#include "fedlead/file.h"
 #include "fedlead/metrics.h"
 #include "ranker_int.h"
 
@@ -327,21 +328,7 @@ static int io_fail(const struct fl_ranker *r, const char *what, int err)
 
 static int pwrite_all(const struct fl_ranker *r, int fd, const void *p, size_t len, uint64_t off)
 {
-	const char *c = p;
-
-	while (len > 0) {
-		ssize_t k = pwrite(fd, c, len, (off_t)off);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return io_fail(r, "write", errno);
-		}
-		c += k;
-		len -= (size_t)k;
-		off += (uint64_t)k;
-	}
-	return 0;
+	return fl_pwrite_all(fd, p, len, off) != 0 ? io_fail(r, "write", errno) : 0;
 }
 
 static int pread_all(const struct fl_ranker *r, int fd, void *p, size_t len, uint64_t off)

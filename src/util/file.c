@@ -220,21 +220,32 @@ int fl_file_write(struct fl_file *f, const void *buf, size_t len)
 	return 0;
 }
 
-int fl_file_pwrite(const struct fl_file *f, const void *buf, size_t len, uint64_t off)
+int fl_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
 	const uint8_t *b = buf;
 
 	while (len > 0) {
-		ssize_t n = pwrite(f->fd, b, len < IO_CHUNK ? len : IO_CHUNK, (off_t)off);
+		ssize_t n = pwrite(fd, b, len < IO_CHUNK ? len : IO_CHUNK, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return step_fail(f, "write", n < 0 ? errno : ENOSPC);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
 		b += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
 	}
+	return 0;
+}
+
+int fl_file_pwrite(const struct fl_file *f, const void *buf, size_t len, uint64_t off)
+{
+	if (fl_pwrite_all(f->fd, buf, len, off) != 0)
+		return step_fail(f, "write", errno);
 	return 0;
 }
 
