@@ -2215,6 +2215,30 @@ static void piece_format(struct writer *wr, size_t c)
 	out->len = (size_t)(d - out->p);
 }
 
+/* The error a thread recorded (err, its message msg), raised on this one. */
+static int relay_err(int err, const char *msg)
+{
+	return err == FL_ERR_NOMEM ? FL_ERR_NOMEM : fl_fail(err, "%s", msg);
+}
+
+/* Writeback of fd's bytes from *kicked to end started as the output grows,
+ * so that the final fsync has little left to write; advice only: that
+ * fsync still reports any error. */
+static void kick_writeback(int fd, uint64_t *kicked, uint64_t end)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (end > *kicked) {
+		(void)sync_file_range(fd, (off_t)*kicked, (off_t)(end - *kicked),
+		                      SYNC_FILE_RANGE_WRITE);
+		*kicked = end;
+	}
+#else
+	(void)fd;
+	(void)kicked;
+	(void)end;
+#endif
+}
+
 /* Chunk 0 writes the last step's buffers; chunk c > 0 formats piece c - 1. */
 static void writer_chunk(void *arg, size_t c)
 {
@@ -2231,21 +2255,13 @@ static void writer_chunk(void *arg, size_t c)
 		wr->unkicked += wr->out[1 - wr->cur][j].len;
 	}
 	wr->n_prev = 0;
-#ifdef SYNC_FILE_RANGE_WRITE
-	/* Writeback started as the output grows, so that the final fsync
-	 * has little left to write; advice only: that fsync still reports
-	 * any error. */
 	if (wr->fd >= 0 && wr->unkicked >= KICK_BYTES && fflush(wr->fp) == 0) {
 		off_t end = lseek(wr->fd, 0, SEEK_CUR);
 
-		if (end > (off_t)wr->kicked) {
-			(void)sync_file_range(wr->fd, (off_t)wr->kicked, end - (off_t)wr->kicked,
-			                      SYNC_FILE_RANGE_WRITE);
-			wr->kicked = (uint64_t)end;
-		}
+		if (end > 0)
+			kick_writeback(wr->fd, &wr->kicked, (uint64_t)end);
 		wr->unkicked = 0;
 	}
-#endif
 }
 
 /* One step: the pieces cut (n_pc of them) formatted, the last step's
@@ -2255,9 +2271,7 @@ static int writer_step(struct writer *wr, unsigned threads)
 	fl_parallel_for(threads, 1 + wr->n_pc, writer_chunk, wr);
 	for (size_t c = 0; c < wr->n_pc; c++)
 		if (wr->pc[c].err != 0)
-			return wr->pc[c].err == FL_ERR_NOMEM
-			               ? FL_ERR_NOMEM
-			               : fl_fail(wr->pc[c].err, "%s", wr->pc[c].msg);
+			return relay_err(wr->pc[c].err, wr->pc[c].msg);
 	wr->n_prev = wr->n_pc;
 	wr->n_pc = 0;
 	wr->cur = 1 - wr->cur;
@@ -2298,6 +2312,32 @@ static size_t writer_cut(struct writer *wr, struct pending *p, size_t have, uint
 	return taken;
 }
 
+/* Reads the next step's bytes of p and cuts them into pieces for `want`
+ * threads (writer_cut()), reading on when one line is longer than a step:
+ * *got lines, at least one, or an error. */
+static int writer_fill(struct writer *wr, struct pending *p, uint64_t left, size_t want,
+                       uint64_t first, uint64_t base, size_t *got)
+{
+	size_t have = 0;
+	int r;
+
+	if ((r = pending_more(p, STEP_BYTES, &have)) != 0)
+		return r;
+	*got = writer_cut(wr, p, have, left, want, first, base);
+	if (*got == 0 && have >= sizeof(struct line_hdr) + (p->ext ? sizeof(struct line_ext) : 0)) {
+		/* One line longer than what was read. */
+		struct line_hdr h;
+
+		memcpy(&h, p->mem.p + p->at, sizeof(h));
+		if ((r = pending_more(p, have + h.head + (size_t)h.tail, &have)) != 0)
+			return r;
+		*got = writer_cut(wr, p, have, left, want, first, base);
+	}
+	if (*got == 0)
+		return fl_fail(FL_ERR_INTERNAL, "score: a spooled line is missing");
+	return 0;
+}
+
 /* The second phase in file order: every part's spooled lines with their
  * ranks, written to fp (fd its file, or -1). */
 static int write_in_order(const struct fl_model *m, const struct fl_score_opts *o, struct parts *pt,
@@ -2328,30 +2368,10 @@ static int write_in_order(const struct fl_model *m, const struct fl_score_opts *
 		if ((r = pending_rewind(p)) != 0)
 			break;
 		while (left > 0 && r == 0) {
-			size_t have = 0, got;
+			size_t got;
 
-			/* A step's bytes, or the longer line below. */
-			if ((r = pending_more(p, STEP_BYTES, &have)) != 0)
+			if ((r = writer_fill(wr, p, left, threads, first, base, &got)) != 0)
 				break;
-			got = writer_cut(wr, p, have, left, threads, first, base);
-			if (got == 0) {
-				/* One line longer than what was read. */
-				if (have >= sizeof(struct line_hdr) +
-				                    (p->ext ? sizeof(struct line_ext) : 0)) {
-					struct line_hdr h;
-
-					memcpy(&h, p->mem.p + p->at, sizeof(h));
-					if ((r = pending_more(p, have + h.head + (size_t)h.tail,
-					                      &have)) != 0)
-						break;
-					got = writer_cut(wr, p, have, left, threads, first, base);
-				}
-				if (got == 0) {
-					r = fl_fail(FL_ERR_INTERNAL,
-					            "score: a spooled line is missing");
-					break;
-				}
-			}
 			r = writer_step(wr, threads);
 			first += got;
 			left -= got;
@@ -2468,54 +2488,28 @@ static int part_write(struct part_out *po, int fd)
 	if ((r = pending_rewind(p)) != 0)
 		return r;
 	while (left > 0) {
-		size_t have = 0, got;
+		size_t got;
 		const struct fl_obuf *out;
 
-		if ((r = pending_more(p, STEP_BYTES, &have)) != 0)
+		if ((r = writer_fill(wr, p, left, 1, first, po->base, &got)) != 0)
 			return r;
-		got = writer_cut(wr, p, have, left, 1, first, po->base);
-		if (got == 0 &&
-		    have >= sizeof(struct line_hdr) + (p->ext ? sizeof(struct line_ext) : 0)) {
-			/* One line longer than what was read. */
-			struct line_hdr h;
-
-			memcpy(&h, p->mem.p + p->at, sizeof(h));
-			if ((r = pending_more(p, have + h.head + (size_t)h.tail, &have)) != 0)
-				return r;
-			got = writer_cut(wr, p, have, left, 1, first, po->base);
-		}
-		if (got == 0)
-			return fl_fail(FL_ERR_INTERNAL, "score: a spooled line is missing");
 		piece_format(wr, 0);
 		wr->n_pc = 0;
 		if (wr->pc[0].err != 0)
-			return wr->pc[0].err == FL_ERR_NOMEM
-			               ? FL_ERR_NOMEM
-			               : fl_fail(wr->pc[0].err, "%s", wr->pc[0].msg);
+			return relay_err(wr->pc[0].err, wr->pc[0].msg);
 		out = &wr->out[wr->cur][0];
 		if ((r = fl_file_pwrite(po->dst, out->p, out->len, po->off)) != 0)
 			return r;
 		po->off += out->len;
-#ifdef SYNC_FILE_RANGE_WRITE
 		/* As writer_chunk() does, for this part's bytes. */
-		if (po->off - po->kicked >= KICK_BYTES) {
-			(void)sync_file_range(fd, (off_t)po->kicked, (off_t)(po->off - po->kicked),
-			                      SYNC_FILE_RANGE_WRITE);
-			po->kicked = po->off;
-		}
-#else
-		(void)fd;
-#endif
+		if (po->off - po->kicked >= KICK_BYTES)
+			kick_writeback(fd, &po->kicked, po->off);
 		first += got;
 		left -= got;
 	}
-#ifdef SYNC_FILE_RANGE_WRITE
 	/* The part's last bytes too: the final fsync then waits for what is
 	 * under way, and writes nothing itself. */
-	if (po->off > po->kicked)
-		(void)sync_file_range(fd, (off_t)po->kicked, (off_t)(po->off - po->kicked),
-		                      SYNC_FILE_RANGE_WRITE);
-#endif
+	kick_writeback(fd, &po->kicked, po->off);
 	if (!po->last && po->off != end)
 		return fl_fail(FL_ERR_INTERNAL,
 		               "score: a part's lines came to %llu bytes, not the %llu counted",
@@ -2546,9 +2540,7 @@ static int parts_run(struct parts_out *pw)
 	fl_parallel_for((unsigned)pw->n, pw->n, part_chunk, pw);
 	for (size_t k = 0; k < pw->n; k++)
 		if (pw->po[k].err != 0)
-			return pw->po[k].err == FL_ERR_NOMEM
-			               ? FL_ERR_NOMEM
-			               : fl_fail(pw->po[k].err, "%s", pw->po[k].msg);
+			return relay_err(pw->po[k].err, pw->po[k].msg);
 	return 0;
 }
 
@@ -2618,8 +2610,9 @@ static int write_parts(const struct fl_model *m, const struct fl_score_opts *o, 
 	return r;
 }
 
-/* The second phase: every spooled line with its rank and decile, in file
- * order, or spooled for rank order (sp != NULL). */
+/* The second phase with --sort rank: every spooled line with its rank and
+ * decile, into sp in file order, indexed by rank for spool_copy(). (File
+ * order goes by write_parts() or write_in_order().) */
 static int write_scores(const struct fl_model *m, const struct fl_score_opts *o, struct parts *pt,
                         struct fl_ranker *rk, FILE *fp, struct spool *sp,
                         const struct fl_score_report *rep)
@@ -2630,8 +2623,7 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 	int r = 0;
 
 	write_header(fp, m, o);
-	if (sp != NULL)
-		fp = sp->lines;
+	fp = sp->lines;
 	for (size_t j = 0; j < pt->n && r == 0; j++)
 		r = pending_rewind(&pt->p[j]);
 	if (r != 0)
@@ -2665,14 +2657,12 @@ static int write_scores(const struct fl_model *m, const struct fl_score_opts *o,
 			r = FL_ERR_NOMEM;
 			break;
 		}
-		if (sp != NULL) {
-			struct spool_ref ref = {(uint64_t)ftello(fp), line.len};
+		struct spool_ref ref = {(uint64_t)ftello(fp), line.len};
 
-			if (pwrite(sp->idx, &ref, sizeof(ref), (off_t)((rank - 1) * sizeof(ref))) !=
-			    (ssize_t)sizeof(ref)) {
-				r = spool_io("write", o->data);
-				break;
-			}
+		if (pwrite(sp->idx, &ref, sizeof(ref), (off_t)((rank - 1) * sizeof(ref))) !=
+		    (ssize_t)sizeof(ref)) {
+			r = spool_io("write", o->data);
+			break;
 		}
 		fwrite(line.p, 1, line.len, fp);
 	}
