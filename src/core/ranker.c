@@ -552,18 +552,17 @@ static int hold_moved(struct fl_ranker *r, const struct rec *a, size_t n, uint64
 	return 0;
 }
 
-/* The joined records back in r's buffer and runs, once something is
- * spilled (the runs' merge knows only r's own). */
-static int flatten(struct fl_ranker *r)
+/* The joined records of from (r itself, or the ranker joining it) held by
+ * r, their rows moved on by base, and from's segments freed: once
+ * something is spilled, every record goes through r's buffer and runs (the
+ * runs' merge knows only r's own). */
+static int hold_segs(struct fl_ranker *r, struct fl_ranker *from, uint64_t base)
 {
 	int rc = 0;
 
-	for (size_t k = 0; k < r->n_segs; k++) {
-		if (rc == 0)
-			rc = hold_moved(r, r->segs[k].rec, r->segs[k].len, r->segs[k].base);
-		free(r->segs[k].rec);
-	}
-	r->n_segs = 0;
+	for (size_t k = 0; k < from->n_segs && rc == 0; k++)
+		rc = hold_moved(r, from->segs[k].rec, from->segs[k].len, base + from->segs[k].base);
+	free_segs(from);
 	return rc;
 }
 
@@ -622,11 +621,11 @@ int fl_ranker_join(struct fl_ranker *r, struct fl_ranker *more)
 	}
 	/* Something is spilled: every record goes through r's buffer and runs,
 	 * more's spilled ones read back a block at a time. */
-	if ((rc = flatten(r)) != 0 || (rc = hold_moved(r, more->buf, more->buf_len, base)) != 0)
+	if ((rc = hold_segs(r, r, 0)) != 0 ||
+	    (rc = hold_moved(r, more->buf, more->buf_len, base)) != 0 ||
+	    (rc = hold_segs(r, more, base)) != 0)
 		return rc;
-	for (size_t k = 0; k < more->n_segs && rc == 0; k++)
-		rc = hold_moved(r, more->segs[k].rec, more->segs[k].len, base + more->segs[k].base);
-	if (rc == 0 && more->spilled > 0) {
+	if (more->spilled > 0) {
 		size_t blk = more->spilled < MAX_BLOCK_RECORDS ? (size_t)more->spilled
 		                                               : MAX_BLOCK_RECORDS;
 		struct rec *b = malloc(blk * sizeof(*b));
