@@ -472,9 +472,10 @@ static void count_quotes_lines(const unsigned char *p, size_t n, uint64_t *q, ui
 	*lf += nl;
 }
 
-/* Bytes a piece of the parallel count reads at a time, into a page-aligned
- * buffer (see fl_csv_split()). */
+/* Bytes fl_csv_split() and the pieces of its parallel count read at a
+ * time, into a buffer aligned to a page, SPLIT_PAGE (see fl_csv_split()). */
 #define SPLIT_CHUNK (1u << 20)
+#define SPLIT_PAGE 4096
 /* Pieces of the count before the first cut: more than the threads, so that
  * a thread that starts late (the machine is shared) leaves its share to the
  * others. */
@@ -496,14 +497,14 @@ static uint64_t split_bound(const struct split_count *sc, size_t k)
 		return sc->from;
 	if (k == SPLIT_PIECES)
 		return sc->to;
-	return (sc->from + (sc->to - sc->from) / SPLIT_PIECES * k) / 4096 * 4096;
+	return (sc->from + (sc->to - sc->from) / SPLIT_PIECES * k) / SPLIT_PAGE * SPLIT_PAGE;
 }
 
 static void split_piece(void *arg, size_t k)
 {
 	struct split_count *sc = arg;
 	uint64_t at = split_bound(sc, k), end = split_bound(sc, k + 1);
-	unsigned char *buf = aligned_alloc(4096, SPLIT_CHUNK);
+	unsigned char *buf = aligned_alloc(SPLIT_PAGE, SPLIT_CHUNK);
 
 	if (buf == NULL) {
 		sc->err[k] = ENOMEM;
@@ -529,7 +530,6 @@ static void split_piece(void *arg, size_t k)
 int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *cut, uint64_t *line,
                  unsigned *n_cut)
 {
-	enum { CHUNK = 1u << 20 };
 	unsigned char *buf = NULL;
 	uint64_t size, off = 0, quotes = 0, lines = 0, header_end = 0, prev = 0, jump = 0;
 	size_t skip = 0;
@@ -559,7 +559,7 @@ int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *
 	 * and more past ran at full speed (0.13 s against 0.045 s for the
 	 * first half of bench/score.sh's 330 MB file), and this scan runs
 	 * before any part can start. */
-	if ((buf = aligned_alloc(4096, CHUNK)) == NULL) {
+	if ((buf = aligned_alloc(SPLIT_PAGE, SPLIT_CHUNK)) == NULL) {
 		close(fd);
 		return FL_ERR_NOMEM;
 	}
@@ -573,7 +573,7 @@ int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *
 	 * which comes first in the file anyway.
 	 */
 	while (k < parts && off < size && !done) {
-		ssize_t n = pread(fd, buf, CHUNK, (off_t)off);
+		ssize_t n = pread(fd, buf, SPLIT_CHUNK, (off_t)off);
 		size_t i = skip;
 
 		if (n < 0 && errno == EINTR)
@@ -596,8 +596,8 @@ int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *
 				/* The long count before the first cut, on every thread
 				 * (pieces page-aligned as the reads below are); the
 				 * loop reads on from stop. */
-				if (k == 1 && at < stop && stop - at >= 4 * SPLIT_PIECES * 4096 &&
-				    stop <= size) {
+				if (k == 1 && at < stop &&
+				    stop - at >= 4 * SPLIT_PIECES * SPLIT_PAGE && stop <= size) {
 					struct split_count sc = {.fd = fd, .from = at, .to = stop};
 
 					fl_parallel_for(parts, SPLIT_PIECES, split_piece, &sc);
@@ -655,7 +655,7 @@ int fl_csv_split(const char *path, unsigned parts, uint64_t min_part, uint64_t *
 			if (r != 0)
 				break;
 			/* On from jump, with reads from its page. */
-			off = jump / 4096 * 4096;
+			off = jump / SPLIT_PAGE * SPLIT_PAGE;
 			skip = (size_t)(jump - off);
 			jump = 0;
 		}

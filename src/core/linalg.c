@@ -306,11 +306,12 @@ static int block_sampled(size_t at, unsigned every)
 	return every <= 1 || fl_mix64((uint64_t)at) % every == 0;
 }
 
-/* fl_linalg_logistic(), and with every > 1 fl_linalg_logistic_sampled():
- * first is the index of X's first row in the whole data. */
-static void logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
-                     const double *w, size_t first, unsigned every, double *loss, double *grad,
-                     double *hess, double *hdiag, size_t *hess_rows)
+/* Also fl_linalg_logistic() (every 1): first is the index of X's first
+ * row in the whole data. */
+void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const double *y,
+                                const double *c, const double *w, size_t first, unsigned every,
+                                double *loss, double *grad, double *hess, double *hdiag,
+                                size_t *hess_rows)
 {
 	double z[FL_BLOCK_MAX_ROWS], r[FL_BLOCK_MAX_ROWS], h[FL_BLOCK_MAX_ROWS];
 	double *scaled = NULL, *Hp = NULL;
@@ -430,15 +431,7 @@ out:
 void fl_linalg_logistic(const double *X, size_t n, size_t d, const double *y, const double *c,
                         const double *w, double *loss, double *grad, double *hess)
 {
-	logistic(X, n, d, y, c, w, 0, 1, loss, grad, hess, NULL, NULL);
-}
-
-void fl_linalg_logistic_sampled(const double *X, size_t n, size_t d, const double *y,
-                                const double *c, const double *w, size_t first, unsigned every,
-                                double *loss, double *grad, double *hess, double *hdiag,
-                                size_t *hess_rows)
-{
-	logistic(X, n, d, y, c, w, first, every, loss, grad, hess, hdiag, hess_rows);
+	fl_linalg_logistic_sampled(X, n, d, y, c, w, 0, 1, loss, grad, hess, NULL, NULL);
 }
 
 void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double *z)

@@ -95,11 +95,11 @@ struct pass {
 	double *wd;      /* compact: w gathered at the dense columns (nde) */
 	size_t nde;      /* dense columns and spline blocks' columns */
 	uint32_t *dcole; /* nde: their columns (the dense ones first) */
-	size_t *sa;      /* ns: each spline block's first widened column */
-	size_t *ws;      /* ns: each spline block's first window slot */
-	size_t *dsa;     /* ns: sa less the block's first column (mod SIZE_MAX + 1) */
-	size_t *dws;     /* ns: ws less the block's first column (likewise) */
-	size_t nws;      /* window slots: per spline block, one per first column */
+	/* ns: each spline block's first widened column, less the block's
+	 * first column (mod SIZE_MAX + 1), and its first window slot likewise */
+	size_t *dsa;
+	size_t *dws;
+	size_t nws; /* window slots: per spline block, one per first column */
 	int hess;
 	unsigned every; /* dense: the Hessian from one block of rows in every */
 	size_t chunk_rows, wave_first;
@@ -308,15 +308,17 @@ static void window_pos(const struct pass *ps, size_t i0, size_t rows, uint32_t *
 static void fold_slots(const struct pass *ps, const double *acc, double *out)
 {
 	const struct fl_rowset *rs = ps->rs;
+	const double *a = acc;
+	double *o = out + rs->nd; /* the blocks' widened columns follow the dense */
 
 	for (size_t f = 0; f < rs->ns; f++) {
 		size_t n = rs->sp[f].end - rs->sp[f].off - (W - 1);
-		const double *a = acc + ps->ws[f] * W;
-		double *o = out + ps->sa[f];
 
 		for (size_t s = 0; s < n; s++)
 			for (size_t t = 0; t < W; t++)
 				o[s + t] += a[s * W + t];
+		a += n * W;
+		o += rs->sp[f].end - rs->sp[f].off;
 	}
 }
 
@@ -749,15 +751,11 @@ static int logistic_pass(const struct fl_rowset *rs, const double *c, const doub
 		ps.nde += rs->sp[f].end - rs->sp[f].off;
 	if ((ps.dcole = malloc((ps.nde ? ps.nde : 1) * sizeof(uint32_t))) == NULL)
 		goto out;
-	if ((ps.sa = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL ||
-	    (ps.ws = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL ||
-	    (ps.dsa = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL ||
+	if ((ps.dsa = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL ||
 	    (ps.dws = malloc((rs->ns ? rs->ns : 1) * sizeof(size_t))) == NULL)
 		goto out;
 	memcpy(ps.dcole, rs->dcol, rs->nd * sizeof(uint32_t));
 	for (size_t f = 0, a = rs->nd; f < rs->ns; f++) {
-		ps.sa[f] = a;
-		ps.ws[f] = ps.nws;
 		ps.dsa[f] = a - rs->sp[f].off;
 		ps.dws[f] = ps.nws - rs->sp[f].off;
 		ps.nws += rs->sp[f].end - rs->sp[f].off - (W - 1);
@@ -828,8 +826,6 @@ out:
 	free(ps.wext);
 	free(ps.wd);
 	free(ps.dcole);
-	free(ps.sa);
-	free(ps.ws);
 	free(ps.dsa);
 	free(ps.dws);
 	return r;
