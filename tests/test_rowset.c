@@ -717,6 +717,88 @@ static void test_spline_windows_simd(void **state)
 	fl_schema_free(sc);
 }
 
+/* One pass with the Hessian over rs, into l, g and h (d, d * d). */
+static void pass_hess(const struct fl_rowset *rs, const double *w, double *l, double *g, double *h)
+{
+	assert_int_equal(fl_rowset_logistic(rs, NULL, w, 2, l, g, h), 0);
+}
+
+/*
+ * The order of the leads a pass with the Hessian keeps for the next pass
+ * over the same rows (rowset.h, order) gives the bits of a pass that
+ * sorts for itself: on the first pass that builds it, on the next that
+ * reads it, through a view of all the rows, and after the rows change
+ * under it (a fold rowset emptied and filled with other leads, as
+ * cross-validation does; other chunks), when it must be built again.
+ */
+static void test_spline_order_kept(void **state)
+{
+	struct fl_schema *sc = spline_schema(), *s2 = spline_schema();
+	struct fl_rowset *rs = spline_rows(sc, FL_ROWS_COMPACT);
+	struct fl_rowset *bare = spline_rows(s2, FL_ROWS_COMPACT), *fold = NULL, view;
+	size_t d = sc->dim, half;
+	double *w = malloc(d * sizeof(double)), l[2], *g[2], *h[2];
+	uint64_t rng = 11;
+
+	(void)state;
+	assert_non_null(w);
+	for (int k = 0; k < 2; k++) {
+		g[k] = malloc(d * sizeof(double));
+		h[k] = malloc(d * d * sizeof(double));
+		assert_non_null(g[k]);
+		assert_non_null(h[k]);
+	}
+	standardize_own(sc, rs);
+	standardize_own(s2, bare);
+	assert_non_null(rs->order);
+	/* bare sorts in every pass */
+	fl_rowset_order_free(bare->order);
+	bare->order = NULL;
+	for (size_t j = 0; j < d; j++)
+		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	rs->chunk_rows = bare->chunk_rows = 700;
+	pass_hess(bare, w, &l[0], g[0], h[0]);
+	for (int rep = 0; rep < 2; rep++) {
+		pass_hess(rs, w, &l[1], g[1], h[1]);
+		assert_true(l[0] == l[1]);
+		assert_memory_equal(g[0], g[1], d * sizeof(double));
+		assert_memory_equal(h[0], h[1], d * d * sizeof(double));
+	}
+	fl_rowset_view(rs, 0, rs->n, &view);
+	pass_hess(&view, w, &l[1], g[1], h[1]);
+	assert_memory_equal(h[0], h[1], d * d * sizeof(double));
+	/* Other chunks: built again, the same bits as sorting each pass. */
+	rs->chunk_rows = bare->chunk_rows = 300;
+	pass_hess(bare, w, &l[0], g[0], h[0]);
+	pass_hess(rs, w, &l[1], g[1], h[1]);
+	assert_memory_equal(h[0], h[1], d * d * sizeof(double));
+	/* A fold's rows: the second half first, a pass, then the rows
+	 * replaced by the first half (the same count and arrays). */
+	half = rs->n / 2;
+	assert_int_equal(fl_rowset_new_like(rs, rs->n, &fold), 0);
+	for (size_t i = half; i < 2 * half; i++)
+		assert_int_equal(fl_rowset_append(fold, rs, i), 0);
+	pass_hess(fold, w, &l[1], g[1], h[1]);
+	fold->n = 0;
+	for (size_t i = 0; i < half; i++)
+		assert_int_equal(fl_rowset_append(fold, rs, i), 0);
+	pass_hess(fold, w, &l[1], g[1], h[1]);
+	fl_rowset_view(bare, 0, half, &view);
+	pass_hess(&view, w, &l[0], g[0], h[0]);
+	assert_true(l[0] == l[1]);
+	assert_memory_equal(h[0], h[1], d * d * sizeof(double));
+	for (int k = 0; k < 2; k++) {
+		free(g[k]);
+		free(h[k]);
+	}
+	free(w);
+	fl_rowset_free(fold);
+	fl_rowset_free(rs);
+	fl_rowset_free(bare);
+	fl_schema_free(sc);
+	fl_schema_free(s2);
+}
+
 /* The split in place keeps fl_dataset_split()'s rows, in order. */
 static void test_split_in_place(void **state)
 {
@@ -798,6 +880,7 @@ int main(void)
 	        cmocka_unit_test(test_threads_bit_identical),
 	        cmocka_unit_test(test_spline_pairs),
 	        cmocka_unit_test(test_spline_windows_simd),
+	        cmocka_unit_test(test_spline_order_kept),
 	        cmocka_unit_test(test_split_in_place),
 	        cmocka_unit_test(test_not_one_hot),
 	};

@@ -83,6 +83,11 @@ struct fl_rowset {
 	double *y;                   /* n */
 	size_t chunk_rows;           /* rows per chunk of a pass; 0 = FL_ROWSET_CHUNK_ROWS */
 	int view;                    /* 1: borrows every array (fl_rowset_view()) */
+	/* Splines beside groups: what the passes with the Hessian derive from
+	 * K alone (each sub-block's leads in order of their group columns),
+	 * kept for the next pass over the same rows; NULL otherwise. A view
+	 * shares its rowset's, which knows which rows it holds. */
+	struct fl_rowset_order *order;
 };
 
 /*

@@ -17,6 +17,7 @@
 #include "fedlead/rows.h"
 #include "fedlead/spline.h"
 #include "fedlead/splitmix.h"
+#include "rowset_int.h"
 
 #define W FL_SPLINE_WINDOW
 
@@ -166,6 +167,7 @@ void fl_rowset_free(struct fl_rowset *rs)
 	free(rs->B);
 	free(rs->R);
 	free(rs->y);
+	fl_rowset_order_free(rs->order);
 	free(rs);
 }
 
@@ -175,6 +177,7 @@ static int reserve(struct fl_rowset *rs, size_t cap)
 	double *X, *y;
 	uint32_t *K;
 
+	fl_rowset_order_stale(rs->order);
 	if (cap == 0)
 		cap = 1;
 	if ((rs->nd > 0 && cap > SIZE_MAX / sizeof(double) / rs->nd) ||
@@ -232,6 +235,10 @@ int fl_rowset_new(const struct fl_schema *s, enum fl_rows_layout layout, size_t 
 	rs->d = s->dim;
 	if ((r = plan_layout(s, layout == FL_ROWS_COMPACT, rs, in_group)) != 0)
 		goto out;
+	if (rs->ns > 0 && rs->nk > 0 && (rs->order = fl_rowset_order_new()) == NULL) {
+		r = FL_ERR_NOMEM;
+		goto out;
+	}
 	/* Pairs arrive as raw values, expanded once the knots are placed. */
 	if (rs->ns > 0 && (rs->R = malloc(sizeof(double))) == NULL) {
 		r = FL_ERR_NOMEM;
@@ -312,6 +319,7 @@ int fl_rowset_push(struct fl_rowset *rs, const double *x, double y)
 
 	if (rs->n == rs->cap && (r = reserve(rs, rs->cap * 2)) != 0)
 		return r;
+	fl_rowset_order_stale(rs->order);
 	xd = rs->X + rs->n * rs->nd;
 	k = rs->K + rs->n * rs->nk;
 	for (size_t a = 0; a < rs->nd; a++)
@@ -403,6 +411,8 @@ int fl_rowset_new_like(const struct fl_rowset *rs, size_t cap, struct fl_rowset 
 	}
 	if (rs->R != NULL && (c->R = malloc(sizeof(double))) == NULL)
 		goto out;
+	if (c->ns > 0 && c->nk > 0 && (c->order = fl_rowset_order_new()) == NULL)
+		goto out;
 	if ((r = reserve(c, cap)) != 0)
 		goto out;
 	*out = c;
@@ -419,6 +429,7 @@ int fl_rowset_append(struct fl_rowset *dst, const struct fl_rowset *src, size_t 
 
 	if (dst->n == dst->cap && (r = reserve(dst, dst->cap * 2)) != 0)
 		return r;
+	fl_rowset_order_stale(dst->order);
 	memcpy(dst->X + dst->n * dst->nd, src->X + i * src->nd, src->nd * sizeof(double));
 	memcpy(dst->K + dst->n * dst->nk, src->K + i * src->nk, src->nk * sizeof(uint32_t));
 	if (src->ns > 0) {
@@ -670,6 +681,7 @@ int fl_rowset_split(struct fl_rowset *rs, double frac, uint64_t seed, size_t *n_
 		               "validation fraction %g must be greater than 0 and less than 1",
 		               frac);
 	cut = (uint64_t)(frac * 18446744073709551616.0);
+	fl_rowset_order_stale(rs->order);
 	for (size_t i = 0; i < rs->n; i++)
 		nv += fl_mix64(seed ^ fl_mix64(i)) < cut;
 	if ((Xv = malloc((nv * nd + 1) * sizeof(double))) == NULL ||

@@ -23,8 +23,11 @@
  * from each row's windows (four values a feature) directly; for the
  * Hessian, each sub-block of rows writes its windows, scaled, into a
  * scratch copy of the dense block widened by the spline blocks' columns
- * (BLAS's dsyrk does the dense x spline and spline x spline terms), and the
- * one-hot slots add the dense values and the windows to rows of B. The
+ * (BLAS's dsyrk does the dense x spline and spline x spline terms), and
+ * each one-hot column's leads sum those rows into its row of B
+ * (group_windows(), with the leads sorted by column and kept between
+ * passes in the rowset's order; each group's most frequent column is the
+ * total less the others). The
  * sum over all chunks is mapped back to the encoded columns once
  * (g = L^-1 g_beta, H = L^-1 H_beta L^-T): the same sums as the dense
  * encoded columns, with a row's spline costing its four values instead of
@@ -67,6 +70,14 @@ static int compact(const struct fl_rowset *rs)
  * with 256 (200,000 CRM-like leads, best of 12). */
 #define PAIR_ROWS 4096
 
+/* A sub-block's leads are numbered in a byte (group_windows()'s sort). */
+_Static_assert(SUB_ROWS <= 256, "SUB_ROWS must fit the sort's uint8_t");
+
+/* Widened columns group_windows() sums in registers at a time; the
+ * widened rows' stride is a whole number of them. */
+#define GROUP_COLS 16
+#define PAD(n) (((n) + GROUP_COLS - 1) / GROUP_COLS * GROUP_COLS)
+
 /* Memory of the dense partials that run in one wave. */
 #define DENSE_WAVE_BYTES ((size_t)8 << 20)
 
@@ -82,6 +93,11 @@ struct partial {
 	double *scaled; /* compact: SUB_ROWS * nd */
 	uint32_t *wpos; /* splines, hess: SUB_ROWS * ns, each window's first widened column */
 	double *gw;     /* splines: nws * W, the gradient by window slot */
+	double *tot;    /* splines, hess: PAD(nde), sum h_i x_i over the widened columns */
+	uint32_t *skip; /* splines, hess: nk, each group's column derived (d: none) */
+	uint32_t *cnt;  /* splines, hess: d + 1, leads by column, for choose_skipped() */
+	uint16_t *pos;  /* splines, hess: d + 1 + nk, where each column's leads end in ord */
+	uint8_t *ord;   /* splines, hess: nk * SUB_ROWS, a sub-block's leads by column */
 	double *hp;     /* compact: PAIR_ROWS, h of a block of rows for group_pairs() */
 	uint32_t *kt;   /* compact: nk * PAIR_ROWS, the block's slots by group */
 	uint32_t *set;  /* compact: nk * PAIR_ROWS, a sparse group's rows that set a column */
@@ -101,7 +117,8 @@ struct pass {
 	size_t *dws;
 	size_t nws; /* window slots: per spline block, one per first column */
 	int hess;
-	unsigned every; /* dense: the Hessian from one block of rows in every */
+	struct fl_rowset_order *order; /* splines, hess: the kept sorts, or NULL */
+	unsigned every;                /* dense: the Hessian from one block of rows in every */
 	size_t chunk_rows, wave_first;
 	struct partial *p; /* one per chunk of the current wave */
 };
@@ -117,6 +134,11 @@ static void partial_free(struct partial *p)
 	free(p->scaled);
 	free(p->wpos);
 	free(p->gw);
+	free(p->tot);
+	free(p->skip);
+	free(p->cnt);
+	free(p->pos);
+	free(p->ord);
 	free(p->hp);
 	free(p->kt);
 	free(p->set);
@@ -137,13 +159,18 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 		               ? FL_ERR_NOMEM
 		               : 0;
 	if (rs->ns > 0 &&
-	    ((hess && (p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL) ||
+	    ((hess && ((p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL ||
+	               (p->tot = fl_matrix_alloc(1, PAD(nd))) == NULL ||
+	               (p->skip = malloc((rs->nk + 1) * sizeof(uint32_t))) == NULL ||
+	               (p->cnt = malloc(de * sizeof(uint32_t))) == NULL ||
+	               (p->pos = malloc((de + rs->nk) * sizeof(uint16_t))) == NULL ||
+	               (p->ord = malloc((rs->nk + 1) * SUB_ROWS)) == NULL)) ||
 	     (p->gw = fl_matrix_alloc(nws, W)) == NULL))
 		return FL_ERR_NOMEM;
 	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
 	              (p->B = fl_matrix_alloc(de, nd)) == NULL ||
-	              (p->scaled = fl_matrix_alloc(SUB_ROWS, nd)) == NULL ||
+	              (p->scaled = fl_matrix_alloc(SUB_ROWS, rs->ns > 0 ? PAD(nd) : nd)) == NULL ||
 	              (p->hp = malloc(PAIR_ROWS * sizeof(double))) == NULL ||
 	              (p->kt = malloc((rs->nk + 1) * PAIR_ROWS * sizeof(uint32_t))) == NULL ||
 	              (p->set = malloc((rs->nk + 1) * PAIR_ROWS * sizeof(uint32_t))) == NULL ||
@@ -182,54 +209,123 @@ static void axpy(size_t n, double a, const double *restrict x, double *restrict 
 
 /* A sub-block of rows with spline windows, for group_windows(). */
 struct windows {
-	size_t rows, ns, nd, nde, nk, d;
-	const double *X;      /* rows x nd dense rows */
-	const double *Bw;     /* rows x ns x W window values */
-	const uint32_t *wpos; /* rows x ns: each window's first widened column */
-	const double *h, *V;  /* rows; rows x nk or NULL (all ones) */
+	size_t rows, nk, nde, d;
+	const double *Xs;     /* rows x PAD(nde): sqrt(h_i) x the widened row */
+	const double *sh, *V; /* rows: sqrt(h_i); rows x nk, or NULL (all ones) */
 	const uint32_t *K;    /* rows x nk */
+	const uint32_t *gfirst, *gend;
+	const uint32_t *skip; /* nk: the column each group leaves out */
+	uint16_t *pos;        /* d + 1 + nk: where each column's leads end in ord */
+	uint8_t *ord;         /* nk x rows: the leads by column, group by group */
 	double *B;            /* (d + 1) x nde */
+	double *tot;          /* PAD(nde): += the sum of h_i x_i */
 };
 
 /*
+ * The leads of a sub-block in order of their column, group by group: group
+ * g's take ord[g * rows, (g + 1) * rows), column by column, those with an
+ * empty slot last; afterwards pos[k] is where column k's leads end (a
+ * counting sort). A column's slot is the same for every group, and an
+ * empty one is counted at d + 1 + g. Row by row, all groups at once: one
+ * lead's increments go to different counters, so a run of leads at one
+ * column does not make each increment wait on the last.
+ */
+static void sort_by_column(const struct windows *a)
+{
+	size_t rows = a->rows, nk = a->nk, d = a->d;
+	const uint32_t *K = a->K;
+	uint16_t *pos = a->pos;
+	uint8_t *ord = a->ord;
+
+	memset(pos, 0, (d + 1 + nk) * sizeof(*pos));
+	for (size_t i = 0; i < rows; i++)
+		for (size_t g = 0; g < nk; g++) {
+			uint32_t k = K[i * nk + g];
+
+			pos[k == d ? d + 1 + g : k]++;
+		}
+	for (size_t g = 0; g < nk; g++) {
+		uint16_t run = (uint16_t)(g * rows);
+
+		for (uint32_t j = a->gfirst[g]; j < a->gend[g]; j++) {
+			uint16_t c = pos[j];
+
+			pos[j] = run;
+			run = (uint16_t)(run + c);
+		}
+		pos[d + 1 + g] = run;
+	}
+	for (size_t i = 0; i < rows; i++)
+		for (size_t g = 0; g < nk; g++) {
+			uint32_t k = K[i * nk + g];
+
+			ord[pos[k == d ? d + 1 + g : k]++] = (uint8_t)i;
+		}
+}
+
+/* s[0, GROUP_COLS) = the sum of m_t x_t over the leads ord[t0, t1), each
+ * x_t the row at Xs + ord[t] * ld + c and m_t its sqrt(h) (times its value
+ * of group g with V); or over every lead when ord is NULL. */
+static inline __attribute__((always_inline)) void sum_rows(const struct windows *a,
+                                                           const uint8_t *ord, size_t t0, size_t t1,
+                                                           size_t g, size_t c, double *s)
+{
+	typedef double v4 __attribute__((vector_size(32), aligned(8), may_alias));
+	size_t ld = PAD(a->nde), nk = a->nk;
+	const double *sh = a->sh, *V = a->V;
+	v4 acc[GROUP_COLS / 4];
+
+	for (size_t q = 0; q < GROUP_COLS / 4; q++)
+		acc[q] = (v4){0, 0, 0, 0};
+	for (size_t t = t0; t < t1; t++) {
+		size_t i = ord != NULL ? ord[t] : t;
+		double m = ord == NULL || V == NULL ? sh[i] : sh[i] * V[i * nk + g];
+		v4 mv = {m, m, m, m};
+		const double *x = a->Xs + i * ld + c;
+
+		for (size_t q = 0; q < GROUP_COLS / 4; q++)
+			acc[q] += mv * *(const v4 *)(x + 4 * q);
+	}
+	memcpy(s, acc, sizeof(acc));
+}
+
+/*
  * The group x dense and group x spline terms of B: row k of B gathers
- * h_i v_ig x_i over the dense columns and h_i v_ig b_i at each window of a
- * lead whose group g sets column k (an empty slot adds nothing). These are
- * the bits of axpy() over the whole widened row (each entry adds the same
- * products in the same row order; the columns left out are zeros, which
- * add nothing), at a third of the stores: a window is one vector of four
- * lanes, two SSE2 operations or one AVX2 operation in the copy compiled
- * for it (a multiply and an add each, never fused, so both copies give the
- * same bits). Row by row: a lead's windows go to different rows of B, so
- * the stores do not wait on each other as a walk of one pair over the rows
- * would.
+ * h_i v_ig x_i over the widened columns (the dense ones and each spline
+ * block's) of the leads whose group g sets column k; and tot the same
+ * over every lead. With the leads sorted by column (sort_by_column()),
+ * each column's leads are summed in registers, GROUP_COLS columns at a
+ * time, and added to B once a sub-block: a lead costs loads and adds, not
+ * the stores to a B larger than L1 that a lead at a time would make, each
+ * waiting on the one before it at the same column. The rows summed are
+ * the dsyrk's, sqrt(h_i) x_i, times sqrt(h_i) v_ig. A group's skipped
+ * column (choose_skipped()) and its empty slots are not summed. A
+ * multiply and an add each, never fused, so the SSE2 and AVX2 copies give
+ * the same bits.
  */
 static inline __attribute__((always_inline)) void group_windows_body(const struct windows *a)
 {
-	/* Unaligned and aliasing like the intrinsics' __m256d_u. */
-	typedef double v4 __attribute__((vector_size(32), aligned(8), may_alias));
-	/* Locals: the stores may alias anything, and would make the compiler
-	 * read the arguments again. */
-	size_t rows = a->rows, ns = a->ns, nd = a->nd, nde = a->nde, nk = a->nk, d = a->d;
-	const double *X = a->X, *Bw = a->Bw, *h = a->h, *V = a->V;
-	const uint32_t *wpos = a->wpos, *K = a->K;
-	double *B = a->B;
+	size_t rows = a->rows, nde = a->nde, ld = PAD(nde);
+	double s[GROUP_COLS];
 
-	for (size_t i = 0; i < rows; i++) {
-		const double *x = X + i * nd, *b = Bw + i * ns * W;
-		const uint32_t *ws = wpos + i * ns, *k = K + i * nk;
+	for (size_t c = 0; c < ld; c += GROUP_COLS) {
+		sum_rows(a, NULL, 0, rows, 0, c, s);
+		for (size_t q = 0; q < GROUP_COLS; q++)
+			a->tot[c + q] += s[q];
+	}
+	for (size_t g = 0; g < a->nk; g++) {
+		size_t t0 = g * rows;
 
-		for (size_t g = 0; g < nk; g++) {
-			double hv = V == NULL ? h[i] : h[i] * V[i * nk + g];
-			v4 hvv = {hv, hv, hv, hv};
-			double *bk = B + (size_t)k[g] * nde;
+		for (uint32_t j = a->gfirst[g]; j < a->gend[g]; t0 = a->pos[j], j++) {
+			double *bk = a->B + (size_t)j * nde;
 
-			if (k[g] == d)
+			if (j == a->skip[g] || a->pos[j] == t0)
 				continue;
-			for (size_t c = 0; c < nd; c++)
-				bk[c] += hv * x[c];
-			for (size_t f = 0; f < ns; f++)
-				*(v4 *)(bk + ws[f]) += hvv * *(const v4 *)(b + f * W);
+			for (size_t c = 0; c < ld; c += GROUP_COLS) {
+				sum_rows(a, a->ord, t0, a->pos[j], g, c, s);
+				for (size_t q = 0; q < GROUP_COLS && c + q < nde; q++)
+					bk[c + q] += s[q];
+			}
 		}
 	}
 }
@@ -373,14 +469,14 @@ static void widen_scaled(const struct pass *ps, size_t i0, size_t rows, const do
                          const uint32_t *wpos, double *xs)
 {
 	const struct fl_rowset *rs = ps->rs;
-	size_t nd = rs->nd, nde = ps->nde, ns = rs->ns;
+	size_t nd = rs->nd, nde = ps->nde, ns = rs->ns, ld = PAD(nde);
 
 	for (size_t i = 0; i < rows; i++) {
-		double *x = xs + i * nde, sh = sqrt(h[i]);
+		double *x = xs + i * ld, sh = sqrt(h[i]);
 		const double *b = rs->B + (i0 + i) * ns * W;
 
 		scale(nd, sh, rs->X + (i0 + i) * nd, x);
-		memset(x + nd, 0, (nde - nd) * sizeof(double));
+		memset(x + nd, 0, (ld - nd) * sizeof(double));
 		for (size_t f = 0; f < ns; f++) {
 			double *q = x + wpos[i * ns + f];
 
@@ -451,6 +547,139 @@ static void group_pairs(struct partial *p, size_t d, size_t nk, size_t rows, con
 	}
 }
 
+/*
+ * What a pass with the Hessian derives from K alone, kept in the rowset
+ * (fedlead/rowset.h, order) for the next pass over the same rows: each
+ * chunk's skipped columns (choose_skipped()) and each sub-block's sort
+ * (sort_by_column()). Built by the first such pass, chunk by chunk on the
+ * chunk's thread; a later pass over rows with another K, count or chunking
+ * builds it again. The same code makes it either way, so a pass gives the
+ * same bits with it or without it (NULL: every pass sorts for itself).
+ */
+struct fl_rowset_order {
+	const uint32_t *K; /* the rows it is of, 0 rows when stale */
+	size_t n, chunk_rows, nk, d;
+	size_t sbc;          /* sub-blocks a chunk */
+	unsigned char *done; /* per chunk: built */
+	uint32_t *skip;      /* per chunk: nk */
+	uint16_t *pos;       /* per sub-block: d + 1 + nk */
+	uint8_t *ord;        /* n x nk: each sub-block's nk x rows */
+};
+
+struct fl_rowset_order *fl_rowset_order_new(void)
+{
+	return calloc(1, sizeof(struct fl_rowset_order));
+}
+
+static void order_drop(struct fl_rowset_order *o)
+{
+	free(o->done);
+	free(o->skip);
+	free(o->pos);
+	free(o->ord);
+	memset(o, 0, sizeof(*o));
+}
+
+void fl_rowset_order_free(struct fl_rowset_order *o)
+{
+	if (o == NULL)
+		return;
+	order_drop(o);
+	free(o);
+}
+
+void fl_rowset_order_stale(struct fl_rowset_order *o)
+{
+	if (o != NULL)
+		o->K = NULL;
+}
+
+/*
+ * rs's kept order for a pass in chunks of chunk_rows (n_chunks of them),
+ * made ready to use or to build; NULL when it cannot serve (none kept, a
+ * column's place too large for 16 bits, or no memory), and the pass then
+ * sorts every sub-block itself.
+ */
+static struct fl_rowset_order *order_for(const struct fl_rowset *rs, size_t chunk_rows,
+                                         size_t n_chunks)
+{
+	struct fl_rowset_order *o = rs->order;
+	size_t nk = rs->nk, d = rs->d, sbc = (chunk_rows + SUB_ROWS - 1) / SUB_ROWS;
+
+	if (o == NULL || nk * SUB_ROWS > UINT16_MAX)
+		return NULL;
+	if (o->K == rs->K && o->n == rs->n && o->chunk_rows == chunk_rows && o->nk == nk &&
+	    o->d == d && rs->n > 0)
+		return o;
+	order_drop(o);
+	if (n_chunks > SIZE_MAX / sbc || n_chunks * sbc > SIZE_MAX / (d + 1 + nk) / 2 ||
+	    (o->done = calloc(n_chunks, 1)) == NULL ||
+	    (o->skip = malloc(n_chunks * nk * sizeof(uint32_t))) == NULL ||
+	    (o->pos = malloc(n_chunks * sbc * (d + 1 + nk) * sizeof(uint16_t))) == NULL ||
+	    (o->ord = malloc(rs->n * nk)) == NULL) {
+		order_drop(o);
+		return NULL;
+	}
+	o->K = rs->K;
+	o->n = rs->n;
+	o->chunk_rows = chunk_rows;
+	o->nk = nk;
+	o->d = d;
+	o->sbc = sbc;
+	return o;
+}
+
+/*
+ * Each group's most frequent column among rows [r0, r0 + n), which
+ * group_windows() leaves out: when every lead sets one column of the group
+ * (no empty slot) with a one (no values), that column's row of B is the
+ * sum over all leads (tot) less the group's other rows (derive_skipped()),
+ * and the leads most often at one column cost nothing. A group with an
+ * empty slot or values leaves out only the empty slot (d), as the other
+ * terms do. The choice depends on the chunk's rows only, not on the
+ * thread count.
+ */
+static void choose_skipped(const struct pass *ps, size_t r0, size_t n, struct partial *p,
+                           uint32_t *skip)
+{
+	const struct fl_rowset *rs = ps->rs;
+	size_t d = rs->d, nk = rs->nk;
+	const uint32_t *K = rs->K + r0 * nk;
+	uint32_t *cnt = p->cnt;
+
+	memset(cnt, 0, (d + 1) * sizeof(*cnt));
+	for (size_t i = 0; i < n * nk; i++)
+		cnt[K[i]]++;
+	for (size_t g = 0; g < nk; g++) {
+		uint32_t best = (uint32_t)d;
+
+		if (rs->V == NULL && cnt[d] == 0)
+			for (uint32_t j = rs->gfirst[g]; j < rs->gend[g]; j++)
+				if (best == d || cnt[j] > cnt[best])
+					best = j;
+		skip[g] = best;
+	}
+}
+
+/* The rows of B that group_windows() left out (choose_skipped()). */
+static void derive_skipped(const struct pass *ps, struct partial *p, const uint32_t *skip)
+{
+	const struct fl_rowset *rs = ps->rs;
+	size_t nde = ps->nde, d = rs->d;
+
+	for (size_t g = 0; g < rs->nk; g++) {
+		double *bc = p->B + (size_t)skip[g] * nde;
+
+		if (skip[g] == d)
+			continue;
+		memcpy(bc, p->tot, nde * sizeof(double));
+		for (uint32_t j = rs->gfirst[g]; j < rs->gend[g]; j++)
+			if (j != skip[g])
+				for (size_t c = 0; c < nde; c++)
+					bc[c] -= p->B[(size_t)j * nde + c];
+	}
+}
+
 /* The compact pass over rows [r0, r0 + n) into p (zeroed here). With
  * splines, the dense block's columns and the spline blocks' (widened) are
  * summed as one: nde columns in gd, hdd and B. */
@@ -458,8 +687,13 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 {
 	const struct fl_rowset *rs = ps->rs;
 	size_t d = rs->d, de = d + 1, nd = rs->nd, nde = ps->nde, nk = rs->nk, ns = rs->ns;
-	double z[SUB_ROWS], rr[SUB_ROWS], h[SUB_ROWS], sum = 0;
+	double z[SUB_ROWS], rr[SUB_ROWS], h[SUB_ROWS], sh[SUB_ROWS], sum = 0;
 	size_t pr = 0; /* rows waiting for group_pairs() */
+	/* The sorts of splines beside groups: kept (ps->order) or this pass's */
+	struct fl_rowset_order *o = ps->order;
+	size_t chunk = r0 / ps->chunk_rows;
+	int build = o == NULL || !o->done[chunk];
+	uint32_t *skip = o != NULL ? o->skip + chunk * nk : p->skip;
 
 	memset(p->grad, 0, de * sizeof(double));
 	memset(p->gd, 0, nde * sizeof(double));
@@ -469,6 +703,11 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		memset(p->hess, 0, de * de * sizeof(double));
 		memset(p->hdd, 0, nde * nde * sizeof(double));
 		memset(p->B, 0, de * nde * sizeof(double));
+		if (ns > 0) {
+			memset(p->tot, 0, PAD(nde) * sizeof(double));
+			if (build)
+				choose_skipped(ps, r0, n, p, skip);
+		}
 	}
 	for (size_t s0 = 0; s0 < n; s0 += SUB_ROWS) {
 		size_t rows = n - s0 < SUB_ROWS ? n - s0 : SUB_ROWS, i0 = r0 + s0;
@@ -525,24 +764,35 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			continue;
 		if (ns > 0) {
 			window_pos(ps, i0, rows, p->wpos);
+			struct windows wa = {
+			        .rows = rows,
+			        .nk = nk,
+			        .nde = nde,
+			        .d = d,
+			        .Xs = p->scaled,
+			        .sh = sh,
+			        .V = Vb,
+			        .K = Kb,
+			        .gfirst = rs->gfirst,
+			        .gend = rs->gend,
+			        .skip = skip,
+			        .pos = o != NULL ? o->pos + (chunk * o->sbc + s0 / SUB_ROWS) *
+			                                            (d + 1 + nk)
+			                         : p->pos,
+			        .ord = o != NULL ? o->ord + i0 * nk : p->ord,
+			        .B = p->B,
+			        .tot = p->tot};
+
 			widen_scaled(ps, i0, rows, h, p->wpos, p->scaled);
 			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nde,
-			            (blasint)rows, 1.0, p->scaled, (blasint)nde, 1.0, p->hdd,
+			            (blasint)rows, 1.0, p->scaled, (blasint)PAD(nde), 1.0, p->hdd,
 			            (blasint)nde);
 			/* dense x group and spline x group: rows of B */
-			group_windows(&(struct windows){.rows = rows,
-			                                .ns = ns,
-			                                .nd = nd,
-			                                .nde = nde,
-			                                .nk = nk,
-			                                .d = d,
-			                                .X = Xb,
-			                                .Bw = rs->B + i0 * ns * W,
-			                                .wpos = p->wpos,
-			                                .h = h,
-			                                .V = Vb,
-			                                .K = Kb,
-			                                .B = p->B});
+			for (size_t i = 0; i < rows; i++)
+				sh[i] = sqrt(h[i]);
+			if (build)
+				sort_by_column(&wa);
+			group_windows(&wa);
 		} else if (nd > 0) {
 			for (size_t i = 0; i < rows; i++)
 				scale(nd, sqrt(h[i]), Xb + i * nd, p->scaled + i * nd);
@@ -575,6 +825,10 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 	}
 	if (ns > 0)
 		fold_slots(ps, p->gw, p->gd);
+	if (ns > 0 && ps->hess)
+		derive_skipped(ps, p, skip);
+	if (ns > 0 && ps->hess && o != NULL)
+		o->done[chunk] = 1;
 	p->loss = sum;
 }
 
@@ -731,6 +985,8 @@ static int logistic_pass(const struct fl_rowset *rs, const double *c, const doub
 		threads = 1;
 	ps.chunk_rows = rs->chunk_rows > 0 ? rs->chunk_rows : FL_ROWSET_CHUNK_ROWS;
 	n_chunks = fl_parallel_chunks(rs->n, ps.chunk_rows);
+	if (hess != NULL && rs->ns > 0 && rs->nk > 0)
+		ps.order = order_for(rs, ps.chunk_rows, n_chunks);
 	/* A wave of partials at a time bounds the memory (a compact
 	 * Hessian partial is (d+1)^2 doubles); the waves are added in chunk
 	 * order, so their size changes nothing in the result. Dense
