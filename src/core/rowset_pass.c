@@ -91,7 +91,6 @@ struct partial {
 	double *hdd;    /* compact: nd * nd, dense x dense (upper, dsyrk) */
 	double *B;      /* compact: (d + 1) * nd, group column x dense column */
 	double *scaled; /* compact: SUB_ROWS * nd */
-	uint32_t *wpos; /* splines, hess: SUB_ROWS * ns, each window's first widened column */
 	double *gw;     /* splines: nws * W, the gradient by window slot */
 	double *tot;    /* splines, hess: PAD(nde), sum h_i x_i over the widened columns */
 	uint32_t *skip; /* splines, hess: nk, each group's column derived (d: none) */
@@ -132,7 +131,6 @@ static void partial_free(struct partial *p)
 	free(p->hdd);
 	free(p->B);
 	free(p->scaled);
-	free(p->wpos);
 	free(p->gw);
 	free(p->tot);
 	free(p->skip);
@@ -158,14 +156,12 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 		return hess && every > 1 && (p->hdiag = fl_matrix_alloc(1, d)) == NULL
 		               ? FL_ERR_NOMEM
 		               : 0;
-	if (rs->ns > 0 &&
-	    ((hess && ((p->wpos = malloc(SUB_ROWS * rs->ns * sizeof(uint32_t))) == NULL ||
-	               (p->tot = fl_matrix_alloc(1, PAD(nd))) == NULL ||
-	               (p->skip = malloc((rs->nk + 1) * sizeof(uint32_t))) == NULL ||
-	               (p->cnt = malloc(de * sizeof(uint32_t))) == NULL ||
-	               (p->pos = malloc((de + rs->nk) * sizeof(uint16_t))) == NULL ||
-	               (p->ord = malloc((rs->nk + 1) * SUB_ROWS)) == NULL)) ||
-	     (p->gw = fl_matrix_alloc(nws, W)) == NULL))
+	if (rs->ns > 0 && ((hess && ((p->tot = fl_matrix_alloc(1, PAD(nd))) == NULL ||
+	                             (p->skip = malloc((rs->nk + 1) * sizeof(uint32_t))) == NULL ||
+	                             (p->cnt = malloc(de * sizeof(uint32_t))) == NULL ||
+	                             (p->pos = malloc((de + rs->nk) * sizeof(uint16_t))) == NULL ||
+	                             (p->ord = malloc((rs->nk + 1) * SUB_ROWS)) == NULL)) ||
+	                   (p->gw = fl_matrix_alloc(nws, W)) == NULL))
 		return FL_ERR_NOMEM;
 	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, nd)) == NULL ||
@@ -378,28 +374,6 @@ static void scale(size_t n, double a, const double *restrict x, double *restrict
 /* Four aligned doubles: a window slot. */
 typedef double v4a __attribute__((vector_size(32), aligned(32), may_alias));
 
-/*
- * The widened column of each window of rows [i0, i0 + rows), for the
- * Hessian: spline block f's columns follow the dense block's and the
- * blocks before it, so a window starting at column S is at S + dsa[f].
- * Its slot (one per column a window can start at, after the blocks'
- * before it) is S + dws[f]: the gradient is summed by slot, four aligned
- * values at one address for every lead whose window starts there, and
- * folded into the columns once a chunk (fold_slots()).
- */
-static void window_pos(const struct pass *ps, size_t i0, size_t rows, uint32_t *wpos)
-{
-	const struct fl_rowset *rs = ps->rs;
-	size_t ns = rs->ns;
-
-	for (size_t i = 0; i < rows; i++) {
-		const uint32_t *st = rs->S + (i0 + i) * ns;
-
-		for (size_t f = 0; f < ns; f++)
-			wpos[i * ns + f] = (uint32_t)(st[f] + ps->dsa[f]);
-	}
-}
-
 /* out (nde widened columns) += the window slots acc (nws x W). */
 static void fold_slots(const struct pass *ps, const double *acc, double *out)
 {
@@ -462,27 +436,31 @@ static void window_grad(const struct pass *ps, size_t i0, size_t rows, const dou
 	}
 }
 
-/* Rows [i0, i0 + rows) widened and scaled by sqrt(h_i) into xs, for the
- * dsyrk: the dense block, then each spline block's columns, zero but for
- * the window's four values. */
-static void widen_scaled(const struct pass *ps, size_t i0, size_t rows, const double *h,
-                         const uint32_t *wpos, double *xs)
+/* Rows [i0, i0 + rows) widened and scaled by sqrt(h_i) into xs (stride
+ * PAD(nde)), for the dsyrk: the dense block, then each spline block's
+ * columns, zero but for the window's four values (spline block f's
+ * columns follow the dense block's and the blocks before it, so a window
+ * starting at column S is at S + dsa[f]); and sqrt(h_i) into sh. */
+static void widen_scaled(const struct pass *ps, size_t i0, size_t rows, const double *h, double *sh,
+                         double *xs)
 {
 	const struct fl_rowset *rs = ps->rs;
 	size_t nd = rs->nd, nde = ps->nde, ns = rs->ns, ld = PAD(nde);
 
 	for (size_t i = 0; i < rows; i++) {
-		double *x = xs + i * ld, sh = sqrt(h[i]);
+		double *x = xs + i * ld, si = sqrt(h[i]);
 		const double *b = rs->B + (i0 + i) * ns * W;
+		const uint32_t *st = rs->S + (i0 + i) * ns;
 
-		scale(nd, sh, rs->X + (i0 + i) * nd, x);
+		scale(nd, si, rs->X + (i0 + i) * nd, x);
 		memset(x + nd, 0, (ld - nd) * sizeof(double));
 		for (size_t f = 0; f < ns; f++) {
-			double *q = x + wpos[i * ns + f];
+			double *q = x + (st[f] + ps->dsa[f]);
 
 			for (size_t t = 0; t < W; t++)
-				q[t] = sh * b[f * W + t];
+				q[t] = si * b[f * W + t];
 		}
+		sh[i] = si;
 	}
 }
 
@@ -763,7 +741,6 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		if (!ps->hess)
 			continue;
 		if (ns > 0) {
-			window_pos(ps, i0, rows, p->wpos);
 			struct windows wa = {
 			        .rows = rows,
 			        .nk = nk,
@@ -783,13 +760,11 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			        .B = p->B,
 			        .tot = p->tot};
 
-			widen_scaled(ps, i0, rows, h, p->wpos, p->scaled);
+			widen_scaled(ps, i0, rows, h, sh, p->scaled);
 			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nde,
 			            (blasint)rows, 1.0, p->scaled, (blasint)PAD(nde), 1.0, p->hdd,
 			            (blasint)nde);
 			/* dense x group and spline x group: rows of B */
-			for (size_t i = 0; i < rows; i++)
-				sh[i] = sqrt(h[i]);
 			if (build)
 				sort_by_column(&wa);
 			group_windows(&wa);
