@@ -799,6 +799,96 @@ static void test_spline_order_kept(void **state)
 	fl_schema_free(s2);
 }
 
+/*
+ * More one-hot groups than 16-bit places of one sub-block's leads could
+ * count all together (300 groups of 256 leads): the pass with splines
+ * beside them still matches the dense encoded columns, with the order
+ * kept and without it.
+ */
+static void test_spline_many_groups(void **state)
+{
+	enum { GROUPS = 300, ROWS = 700, JS_CAP = 128 * GROUPS + 512 };
+	char *path = strdup("/tmp/fl-test-rowset-XXXXXX"), *js = malloc(JS_CAP);
+	struct fl_schema *s[2] = {NULL, NULL};
+	struct fl_rowset *rs[2] = {NULL, NULL};
+	struct fl_load_report rep;
+	uint64_t rng = 5;
+	size_t o = 0, d;
+	double *w, *g[2], *h[2], l[2];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_non_null(path);
+	assert_non_null(js);
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fprintf(f, "x");
+	for (int c = 0; c < GROUPS; c++)
+		fprintf(f, ",c%d", c);
+	fprintf(f, ",y\n");
+	for (int i = 0; i < ROWS; i++) {
+		fprintf(f, "%g", (double)(fl_splitmix64(&rng) % 1000) / 10.0);
+		for (int c = 0; c < GROUPS; c++)
+			fprintf(f, ",%c", "abc"[fl_splitmix64(&rng) % 3]);
+		fprintf(f, ",%s\n", fl_splitmix64(&rng) % 3 == 0 ? "yes" : "no");
+	}
+	assert_int_equal(fclose(f), 0);
+	o += (size_t)snprintf(js + o, JS_CAP - o,
+	                      "{\"fedlead_schema\": 1, \"label\": {\"column\": \"y\", "
+	                      "\"positive\": \"yes\", \"negative\": \"no\"}, "
+	                      "\"features\": [{\"name\": \"x\", \"type\": \"numeric\", "
+	                      "\"transform\": \"spline\", \"knots\": 5}");
+	for (int c = 0; c < GROUPS; c++)
+		o += (size_t)snprintf(js + o, JS_CAP - o,
+		                      ", {\"name\": \"c%d\", \"type\": \"categorical\", "
+		                      "\"values\": [\"a\", \"b\"], \"other\": true}",
+		                      c);
+	o += (size_t)snprintf(js + o, JS_CAP - o, "]}");
+	assert_true(o < JS_CAP);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(fl_schema_parse(js, o, "many.json", &s[k]), 0);
+		if (fl_rowset_load(s[k], path, FL_BAD_ROWS_FAIL,
+		                   k ? FL_ROWS_COMPACT : FL_ROWS_DENSE, &rs[k], &rep) != 0 ||
+		    fl_spline_prepare_rows(s[k], rs[k]) != 0)
+			fail_msg("%s", fl_errmsg());
+	}
+	assert_int_equal(rs[1]->nk, GROUPS);
+	assert_int_equal(rs[1]->ns, 1);
+	d = s[0]->dim;
+	w = malloc(d * sizeof(double));
+	assert_non_null(w);
+	for (int k = 0; k < 2; k++) {
+		g[k] = malloc(d * sizeof(double));
+		h[k] = malloc(d * d * sizeof(double));
+		assert_non_null(g[k]);
+		assert_non_null(h[k]);
+	}
+	for (size_t j = 0; j < d; j++)
+		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.2;
+	pass_hess(rs[0], w, &l[0], g[0], h[0]);
+	for (int rep2 = 0; rep2 < 3; rep2++) {
+		if (rep2 == 2) { /* sorting each pass for itself */
+			fl_rowset_order_free(rs[1]->order);
+			rs[1]->order = NULL;
+		}
+		pass_hess(rs[1], w, &l[1], g[1], h[1]);
+		assert_true(fabs(l[0] - l[1]) <= 1e-13 * fabs(l[0]));
+		assert_true(rel_diff(g[0], g[1], d) <= 1e-12);
+		assert_true(rel_diff(h[0], h[1], d * d) <= 1e-12);
+	}
+	for (int k = 0; k < 2; k++) {
+		free(g[k]);
+		free(h[k]);
+		fl_rowset_free(rs[k]);
+		fl_schema_free(s[k]);
+	}
+	free(w);
+	unlink(path);
+	free(path);
+	free(js);
+}
+
 /* The split in place keeps fl_dataset_split()'s rows, in order. */
 static void test_split_in_place(void **state)
 {
@@ -881,6 +971,7 @@ int main(void)
 	        cmocka_unit_test(test_spline_pairs),
 	        cmocka_unit_test(test_spline_windows_simd),
 	        cmocka_unit_test(test_spline_order_kept),
+	        cmocka_unit_test(test_spline_many_groups),
 	        cmocka_unit_test(test_split_in_place),
 	        cmocka_unit_test(test_not_one_hot),
 	};

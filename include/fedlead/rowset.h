@@ -170,8 +170,10 @@ int fl_rowset_split(struct fl_rowset *rs, double frac, uint64_t seed, size_t *n_
  * (d * d). c (n weights) may be NULL. The rows are cut into fixed chunks
  * that run on up to threads threads and are summed in chunk order, so the
  * result is the same for every thread count. In the dense layout a single
- * chunk gives fl_linalg_logistic()'s result bit for bit. Returns 0 or
- * FL_ERR_NOMEM.
+ * chunk gives fl_linalg_logistic()'s result bit for bit. With the Hessian
+ * it may keep what it derived from K in rs->order for the next pass, so
+ * two passes over one rowset, or over views of it, must not run at once.
+ * Returns 0 or FL_ERR_NOMEM.
  */
 int fl_rowset_logistic(const struct fl_rowset *rs, const double *c, const double *w,
                        unsigned threads, double *loss, double *grad, double *hess);

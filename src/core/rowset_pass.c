@@ -158,7 +158,7 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 		               : 0;
 	if (rs->ns > 0 && ((hess && ((p->tot = fl_matrix_alloc(1, PAD(nd))) == NULL ||
 	                             (p->skip = malloc((rs->nk + 1) * sizeof(uint32_t))) == NULL ||
-	                             (p->cnt = malloc(de * sizeof(uint32_t))) == NULL ||
+	                             (p->cnt = malloc((de + rs->nk) * sizeof(uint32_t))) == NULL ||
 	                             (p->pos = malloc((de + rs->nk) * sizeof(uint16_t))) == NULL ||
 	                             (p->ord = malloc((rs->nk + 1) * SUB_ROWS)) == NULL)) ||
 	                   (p->gw = fl_matrix_alloc(nws, W)) == NULL))
@@ -220,9 +220,11 @@ struct windows {
 /*
  * The leads of a sub-block in order of their column, group by group: group
  * g's take ord[g * rows, (g + 1) * rows), column by column, those with an
- * empty slot last; afterwards pos[k] is where column k's leads end (a
- * counting sort). A column's slot is the same for every group, and an
- * empty one is counted at d + 1 + g. Row by row, all groups at once: one
+ * empty slot last; afterwards pos[k] is where column k's leads end,
+ * counted from the start of its group's part (a counting sort; at most
+ * rows, so 16 bits hold it for any number of groups). A column's counter
+ * is the same for every group, and an empty slot is counted at d + 1 + g.
+ * Row by row, all groups at once: one
  * lead's increments go to different counters, so a run of leads at one
  * column does not make each increment wait on the last.
  */
@@ -241,7 +243,7 @@ static void sort_by_column(const struct windows *a)
 			pos[k == d ? d + 1 + g : k]++;
 		}
 	for (size_t g = 0; g < nk; g++) {
-		uint16_t run = (uint16_t)(g * rows);
+		uint16_t run = 0;
 
 		for (uint32_t j = a->gfirst[g]; j < a->gend[g]; j++) {
 			uint16_t c = pos[j];
@@ -255,7 +257,7 @@ static void sort_by_column(const struct windows *a)
 		for (size_t g = 0; g < nk; g++) {
 			uint32_t k = K[i * nk + g];
 
-			ord[pos[k == d ? d + 1 + g : k]++] = (uint8_t)i;
+			ord[g * rows + pos[k == d ? d + 1 + g : k]++] = (uint8_t)i;
 		}
 }
 
@@ -310,7 +312,8 @@ static inline __attribute__((always_inline)) void group_windows_body(const struc
 			a->tot[c + q] += s[q];
 	}
 	for (size_t g = 0; g < a->nk; g++) {
-		size_t t0 = g * rows;
+		const uint8_t *og = a->ord + g * rows;
+		size_t t0 = 0;
 
 		for (uint32_t j = a->gfirst[g]; j < a->gend[g]; t0 = a->pos[j], j++) {
 			double *bk = a->B + (size_t)j * nde;
@@ -318,7 +321,7 @@ static inline __attribute__((always_inline)) void group_windows_body(const struc
 			if (j == a->skip[g] || a->pos[j] == t0)
 				continue;
 			for (size_t c = 0; c < ld; c += GROUP_COLS) {
-				sum_rows(a, a->ord, t0, a->pos[j], g, c, s);
+				sum_rows(a, og, t0, a->pos[j], g, c, s);
 				for (size_t q = 0; q < GROUP_COLS && c + q < nde; q++)
 					bk[c + q] += s[q];
 			}
@@ -574,9 +577,10 @@ void fl_rowset_order_stale(struct fl_rowset_order *o)
 
 /*
  * rs's kept order for a pass in chunks of chunk_rows (n_chunks of them),
- * made ready to use or to build; NULL when it cannot serve (none kept, a
- * column's place too large for 16 bits, or no memory), and the pass then
- * sorts every sub-block itself.
+ * made ready to use or to build; NULL when it cannot serve (none kept, no
+ * memory, or more than half the memory of K: a byte a lead and group, and
+ * two bytes a column every SUB_ROWS leads, which wide rows make large),
+ * and the pass then sorts every sub-block itself.
  */
 static struct fl_rowset_order *order_for(const struct fl_rowset *rs, size_t chunk_rows,
                                          size_t n_chunks)
@@ -584,13 +588,14 @@ static struct fl_rowset_order *order_for(const struct fl_rowset *rs, size_t chun
 	struct fl_rowset_order *o = rs->order;
 	size_t nk = rs->nk, d = rs->d, sbc = (chunk_rows + SUB_ROWS - 1) / SUB_ROWS;
 
-	if (o == NULL || nk * SUB_ROWS > UINT16_MAX)
+	if (o == NULL)
 		return NULL;
 	if (o->K == rs->K && o->n == rs->n && o->chunk_rows == chunk_rows && o->nk == nk &&
 	    o->d == d && rs->n > 0)
 		return o;
 	order_drop(o);
 	if (n_chunks > SIZE_MAX / sbc || n_chunks * sbc > SIZE_MAX / (d + 1 + nk) / 2 ||
+	    n_chunks * sbc * (d + 1 + nk) * 2 > rs->n * nk * sizeof(uint32_t) / 2 - rs->n * nk ||
 	    (o->done = calloc(n_chunks, 1)) == NULL ||
 	    (o->skip = malloc(n_chunks * nk * sizeof(uint32_t))) == NULL ||
 	    (o->pos = malloc(n_chunks * sbc * (d + 1 + nk) * sizeof(uint16_t))) == NULL ||
@@ -625,13 +630,17 @@ static void choose_skipped(const struct pass *ps, size_t r0, size_t n, struct pa
 	const uint32_t *K = rs->K + r0 * nk;
 	uint32_t *cnt = p->cnt;
 
-	memset(cnt, 0, (d + 1) * sizeof(*cnt));
-	for (size_t i = 0; i < n * nk; i++)
-		cnt[K[i]]++;
+	memset(cnt, 0, (d + 1 + nk) * sizeof(*cnt));
+	for (size_t i = 0; i < n; i++)
+		for (size_t g = 0; g < nk; g++) {
+			uint32_t k = K[i * nk + g];
+
+			cnt[k == d ? d + 1 + g : k]++;
+		}
 	for (size_t g = 0; g < nk; g++) {
 		uint32_t best = (uint32_t)d;
 
-		if (rs->V == NULL && cnt[d] == 0)
+		if (rs->V == NULL && cnt[d + 1 + g] == 0)
 			for (uint32_t j = rs->gfirst[g]; j < rs->gend[g]; j++)
 				if (best == d || cnt[j] > cnt[best])
 					best = j;
