@@ -662,10 +662,11 @@ static void standardize_own(const struct fl_schema *s, struct fl_rowset *rs)
 }
 
 /*
- * One pass over splines stored as pairs: the group x window terms are
- * added by an SSE2 or an AVX2 copy of one kernel, which give the same bits
- * (on a CPU without AVX2 both runs take the SSE2 copy); and the pass
- * matches fl_linalg_logistic() on the dense encoded columns.
+ * One pass over splines stored as pairs: the group x window terms, the
+ * windows' scores and their gradient are added by SSE2 or AVX2 copies of
+ * one kernel each, which give the same bits (on a CPU without AVX2 both
+ * runs take the SSE2 copies); and the pass matches fl_linalg_logistic()
+ * on the dense encoded columns.
  */
 static void test_spline_windows_simd(void **state)
 {
