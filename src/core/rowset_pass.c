@@ -212,10 +212,24 @@ struct windows {
 	const uint32_t *gfirst, *gend;
 	const uint32_t *skip; /* nk: the column each group leaves out */
 	uint16_t *pos;        /* d + 1 + nk: where each column's leads end in ord */
+	uint32_t *cnt;        /* scratch: d + 1 + nk */
 	uint8_t *ord;         /* nk x rows: the leads by column, group by group */
 	double *B;            /* (d + 1) x nde */
 	double *tot;          /* PAD(nde): += the sum of h_i x_i */
 };
+
+/* cnt[k] = the leads among rows of K (nk slots each) whose group sets
+ * column k, and cnt[d + 1 + g] those whose group g is empty. */
+static void count_by_column(const uint32_t *K, size_t rows, size_t nk, size_t d, uint32_t *cnt)
+{
+	memset(cnt, 0, (d + 1 + nk) * sizeof(*cnt));
+	for (size_t i = 0; i < rows; i++)
+		for (size_t g = 0; g < nk; g++) {
+			uint32_t k = K[i * nk + g];
+
+			cnt[k == d ? d + 1 + g : k]++;
+		}
+}
 
 /*
  * The leads of a sub-block in order of their column, group by group: group
@@ -235,21 +249,13 @@ static void sort_by_column(const struct windows *a)
 	uint16_t *pos = a->pos;
 	uint8_t *ord = a->ord;
 
-	memset(pos, 0, (d + 1 + nk) * sizeof(*pos));
-	for (size_t i = 0; i < rows; i++)
-		for (size_t g = 0; g < nk; g++) {
-			uint32_t k = K[i * nk + g];
-
-			pos[k == d ? d + 1 + g : k]++;
-		}
+	count_by_column(K, rows, nk, d, a->cnt);
 	for (size_t g = 0; g < nk; g++) {
 		uint16_t run = 0;
 
 		for (uint32_t j = a->gfirst[g]; j < a->gend[g]; j++) {
-			uint16_t c = pos[j];
-
 			pos[j] = run;
-			run = (uint16_t)(run + c);
+			run = (uint16_t)(run + a->cnt[j]);
 		}
 		pos[d + 1 + g] = run;
 	}
@@ -688,13 +694,7 @@ static void choose_skipped(const struct pass *ps, size_t r0, size_t n, struct pa
 	const uint32_t *K = rs->K + r0 * nk;
 	uint32_t *cnt = p->cnt;
 
-	memset(cnt, 0, (d + 1 + nk) * sizeof(*cnt));
-	for (size_t i = 0; i < n; i++)
-		for (size_t g = 0; g < nk; g++) {
-			uint32_t k = K[i * nk + g];
-
-			cnt[k == d ? d + 1 + g : k]++;
-		}
+	count_by_column(K, n, nk, d, cnt);
 	for (size_t g = 0; g < nk; g++) {
 		uint32_t best = (uint32_t)d;
 
@@ -824,6 +824,7 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			                                            (d + 1 + nk)
 			                         : p->pos,
 			        .ord = o != NULL ? o->ord + i0 * nk : p->ord,
+			        .cnt = p->cnt,
 			        .B = p->B,
 			        .tot = p->tot};
 
