@@ -84,6 +84,10 @@ void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double
  */
 int fl_linalg_spd_solve(double *A, size_t d, double *b);
 
+/* b = A^-1 b for the A whose Cholesky factor fl_linalg_spd_solve() left
+ * in F (d*d): the same x as that call, bit for bit. Returns 0. */
+int fl_linalg_spd_solve_factored(const double *F, size_t d, double *b);
+
 /*
  * Projects symmetric A (d*d, overwritten) onto the matrices whose every
  * eigenvalue is at least floor: A = V diag(max(lambda, floor)) V^T from its

@@ -487,6 +487,22 @@ out:
 	return r;
 }
 
+int fl_linalg_spd_solve_factored(const double *F, size_t d, double *b)
+{
+	blasint n = (blasint)d, nrhs = 1, info = 0;
+
+	if (d == 0)
+		return 0;
+	if (d > INT_MAX)
+		return fl_fail(FL_ERR_LIMIT, "linear system of order %zu is too large for LAPACK",
+		               d);
+	/* dpotrs reads F only (LAPACK's interface is not const). */
+	dpotrs_("U", &n, &nrhs, (double *)(uintptr_t)F, &n, b, &n, &info, 1);
+	if (info != 0)
+		return fl_fail(FL_ERR_INTERNAL, "dpotrs rejected argument %d", (int)-info);
+	return 0;
+}
+
 int fl_linalg_sym_floor(double *A, size_t d, double floor)
 {
 	blasint n, lwork = -1, info = 0;

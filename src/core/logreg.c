@@ -250,6 +250,7 @@ static void set_hessian(struct fl_solver *s, const double *hess, int sampled)
 	for (size_t j = 1; j < d; j++)
 		s->H[j * d + j] += s->l2;
 	s->have_hess = 1;
+	s->f_ok = 0;
 	/* fl_bounds_direction() turns H into the Hessian in u: with shape
 	 * constraints it is never reused. */
 	s->hess_kept = s->n_blk == 0 && !sampled;
@@ -260,7 +261,9 @@ static void set_hessian(struct fl_solver *s, const double *hess, int sampled)
  * Newton direction: solves H p = -g. If H is not numerically positive
  * definite (l2 = 0 with separable data drives s(1-s) to zero, or a column is
  * constant zero), a growing ridge is added; if even that fails the direction
- * falls back to steepest descent. Every choice depends only on H and g.
+ * falls back to steepest descent. Every choice depends only on H and g. A
+ * kept H (a step taken without a new Hessian) is not factored again: its
+ * factor from the step before solves for the new g (the same bits).
  */
 static int newton_direction(struct fl_solver *s)
 {
@@ -270,6 +273,12 @@ static int newton_direction(struct fl_solver *s)
 	for (size_t j = 0; j < d; j++)
 		if (s->H[j * d + j] > maxdiag)
 			maxdiag = s->H[j * d + j];
+	if (s->f_ok) {
+		for (size_t j = 0; j < d; j++)
+			s->p[j] = -s->g[j];
+		if (fl_linalg_spd_solve_factored(s->F, d, s->p) == 0)
+			return 1;
+	}
 	ridge = 0;
 	for (int t = 0; t <= RIDGE_TRIES; t++) {
 		memcpy(s->F, s->H, d * d * sizeof(*s->F));
@@ -277,10 +286,13 @@ static int newton_direction(struct fl_solver *s)
 			s->F[j * d + j] += ridge;
 			s->p[j] = -s->g[j];
 		}
-		if (fl_linalg_spd_solve(s->F, d, s->p) == 0)
+		if (fl_linalg_spd_solve(s->F, d, s->p) == 0) {
+			s->f_ok = ridge == 0;
 			return 1;
+		}
 		ridge = ridge == 0 ? RIDGE_FIRST * maxdiag : ridge * RIDGE_GROW;
 	}
+	s->f_ok = 0;
 	for (size_t j = 0; j < d; j++)
 		s->p[j] = -s->g[j];
 	return 0;

@@ -47,6 +47,7 @@ struct fl_solver {
 	/* Newton */
 	double *H;     /* Hessian of f at w (full d*d), or at an earlier point */
 	double *F;     /* its Cholesky factor while solving */
+	int f_ok;      /* F is the factor of H as it is now (no ridge): reused */
 	int have_hess; /* H was told at w itself */
 	/* Newton without shape constraints keeps H after a step too small to
 	 * change it (logreg.c, "Reusing the Hessian"): hess_kept says H holds

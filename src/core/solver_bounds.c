@@ -255,7 +255,8 @@ int fl_bounds_direction(struct fl_solver *s)
 	size_t d = s->d;
 	double maxdiag = 1.0, ridge = 0;
 
-	/* ut is free until the first trial */
+	/* ut is free until the first trial; F is overwritten below */
+	s->f_ok = 0;
 	hessian_to_u(s->blk, s->n_blk, d, s->H, s->ut);
 	for (size_t j = 0; j < d; j++)
 		if (s->H[j * d + j] > maxdiag)

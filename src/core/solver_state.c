@@ -430,6 +430,7 @@ int fl_solver_restore(const uint8_t *buf, size_t len, struct fl_solver **out)
 	s->step_dz = h.step_dz;
 	s->hess_dz = h.hess_dz;
 	s->hess_kept = (int)h.hess_kept;
+	s->f_ok = 0;
 	if (s->hess_kept) {
 		/* The lower triangle, mirrored: the Hessian is symmetric. */
 		for (size_t i = 0; i < d; i++)

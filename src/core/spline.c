@@ -433,8 +433,8 @@ int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct,
 
 /*
  * All cubic B-splines on the clamped knot vector of f at x, which lies in
- * [first knot, last knot]: B[0..nb), and their derivatives dB (Cox-de Boor
- * recursion; a zero denominator is a zero term). Only the functions that
+ * [first knot, last knot]: B[0..nb), and their derivatives dB unless it is
+ * NULL (Cox-de Boor recursion; a zero denominator is a zero term). Only the functions that
  * can be non-zero at x are computed (at degree k, those on mu - k .. mu);
  * the recursion over all of them gives the same bits, adding terms that
  * are exactly 0.
@@ -453,7 +453,7 @@ static size_t bspline(const struct fl_feature *f, double x, double *B, double *d
 	for (size_t i = 0; i + 1 < m; i++)
 		N[i] = i == mu;
 	for (size_t k = 1; k <= DEGREE; k++) {
-		if (k == DEGREE)
+		if (k == DEGREE && dB != NULL)
 			memcpy(N2, N, (m - 1) * sizeof(double));
 		for (size_t i = mu - k; i <= mu; i++) {
 			double a = t[i + k] > t[i] ? (x - t[i]) / (t[i + k] - t[i]) : 0,
@@ -465,13 +465,18 @@ static size_t bspline(const struct fl_feature *f, double x, double *B, double *d
 		}
 	}
 	for (size_t i = 0; i < nb; i++)
-		B[i] = dB[i] = 0;
+		B[i] = 0;
+	for (size_t i = mu - DEGREE; i <= mu; i++)
+		B[i] = N[i];
+	if (dB == NULL)
+		return mu;
+	for (size_t i = 0; i < nb; i++)
+		dB[i] = 0;
 	for (size_t i = mu - DEGREE; i <= mu; i++) {
 		double a = t[i + DEGREE] > t[i] ? N2[i] / (t[i + DEGREE] - t[i]) : 0,
 		       b = t[i + DEGREE + 1] > t[i + 1] ? N2[i + 1] / (t[i + DEGREE + 1] - t[i + 1])
 		                                        : 0;
 
-		B[i] = N[i];
 		dB[i] = DEGREE * (a - b);
 	}
 	return mu;
@@ -486,9 +491,12 @@ static size_t basis_at(const struct fl_feature *f, double x, double *B)
 	double dB[FL_SPLINE_MAX_KNOTS + DEGREE];
 	double lo = f->knots[0], hi = f->knots[K - 1], at = x < lo ? lo : x > hi ? hi : x;
 
-	mu = bspline(f, at, B, dB);
-	for (size_t i = 0; i < nb; i++)
-		B[i] += dB[i] * (x - at);
+	/* Inside the boundary knots the tangent term is 0 (x - at = 0): the
+	 * derivatives are not needed, and adding 0 changes no bit. */
+	mu = bspline(f, at, B, at == x ? NULL : dB);
+	if (at != x)
+		for (size_t i = 0; i < nb; i++)
+			B[i] += dB[i] * (x - at);
 	return mu - DEGREE;
 }
 
