@@ -449,44 +449,6 @@ void fl_linalg_gemv(const double *X, size_t n, size_t d, const double *w, double
 	}
 }
 
-int fl_linalg_spd_solve(double *A, size_t d, double *b)
-{
-	blasint n, nrhs = 1, info = 0;
-	int r = FL_ERR_INTERNAL;
-
-	if (d == 0) {
-		r = 0;
-		goto out;
-	}
-	if (d > INT_MAX) {
-		r = fl_fail(FL_ERR_LIMIT, "linear system of order %zu is too large for LAPACK", d);
-		goto out;
-	}
-	n = (blasint)d;
-	/* Read as column-major, a row-major matrix is its transpose, and a
-	 * symmetric matrix is its own transpose: LAPACK sees exactly A. Its "U"
-	 * triangle is our lower one, which holds the same numbers. */
-	dpotrf_("U", &n, A, &n, &info, 1);
-	if (info > 0) {
-		r = fl_fail(FL_ERR_NUMERIC,
-		            "Hessian is not positive definite (leading minor %d of %zu)", (int)info,
-		            d);
-		goto out;
-	}
-	if (info < 0) {
-		r = fl_fail(FL_ERR_INTERNAL, "dpotrf rejected argument %d", (int)-info);
-		goto out;
-	}
-	dpotrs_("U", &n, &nrhs, A, &n, b, &n, &info, 1);
-	if (info != 0) {
-		r = fl_fail(FL_ERR_INTERNAL, "dpotrs rejected argument %d", (int)-info);
-		goto out;
-	}
-	r = 0;
-out:
-	return r;
-}
-
 int fl_linalg_spd_solve_factored(const double *F, size_t d, double *b)
 {
 	blasint n = (blasint)d, nrhs = 1, info = 0;
@@ -501,6 +463,28 @@ int fl_linalg_spd_solve_factored(const double *F, size_t d, double *b)
 	if (info != 0)
 		return fl_fail(FL_ERR_INTERNAL, "dpotrs rejected argument %d", (int)-info);
 	return 0;
+}
+
+int fl_linalg_spd_solve(double *A, size_t d, double *b)
+{
+	blasint n = (blasint)d, info = 0;
+
+	if (d == 0)
+		return 0;
+	if (d > INT_MAX)
+		return fl_fail(FL_ERR_LIMIT, "linear system of order %zu is too large for LAPACK",
+		               d);
+	/* Read as column-major, a row-major matrix is its transpose, and a
+	 * symmetric matrix is its own transpose: LAPACK sees exactly A. Its "U"
+	 * triangle is our lower one, which holds the same numbers. */
+	dpotrf_("U", &n, A, &n, &info, 1);
+	if (info > 0)
+		return fl_fail(FL_ERR_NUMERIC,
+		               "Hessian is not positive definite (leading minor %d of %zu)",
+		               (int)info, d);
+	if (info < 0)
+		return fl_fail(FL_ERR_INTERNAL, "dpotrf rejected argument %d", (int)-info);
+	return fl_linalg_spd_solve_factored(A, d, b);
 }
 
 int fl_linalg_sym_floor(double *A, size_t d, double floor)

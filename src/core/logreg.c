@@ -270,15 +270,15 @@ static int newton_direction(struct fl_solver *s)
 	size_t d = s->d;
 	double maxdiag = 1.0, ridge;
 
-	for (size_t j = 0; j < d; j++)
-		if (s->H[j * d + j] > maxdiag)
-			maxdiag = s->H[j * d + j];
 	if (s->f_ok) {
 		for (size_t j = 0; j < d; j++)
 			s->p[j] = -s->g[j];
 		if (fl_linalg_spd_solve_factored(s->F, d, s->p) == 0)
 			return 1;
 	}
+	for (size_t j = 0; j < d; j++)
+		if (s->H[j * d + j] > maxdiag)
+			maxdiag = s->H[j * d + j];
 	ridge = 0;
 	for (int t = 0; t <= RIDGE_TRIES; t++) {
 		memcpy(s->F, s->H, d * d * sizeof(*s->F));

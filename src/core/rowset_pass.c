@@ -78,6 +78,9 @@ _Static_assert(SUB_ROWS <= 256, "SUB_ROWS must fit the sort's uint8_t");
 #define GROUP_COLS 16
 #define PAD(n) (((n) + GROUP_COLS - 1) / GROUP_COLS * GROUP_COLS)
 
+/* Sub-blocks of SUB_ROWS in a chunk of n rows. */
+#define SUB_BLOCKS(n) (((n) + SUB_ROWS - 1) / SUB_ROWS)
+
 /* Memory of the dense partials that run in one wave. */
 #define DENSE_WAVE_BYTES ((size_t)8 << 20)
 
@@ -215,7 +218,7 @@ struct windows {
 	uint32_t *cnt;        /* scratch: d + 1 + nk */
 	uint8_t *ord;         /* nk x rows: the leads by column, group by group */
 	double *B;            /* (d + 1) x nde */
-	double *tot;          /* PAD(nde): += the sum of h_i x_i */
+	double *tot;          /* PAD(nde): += the sum of h_i x_i; NULL: no group needs it */
 };
 
 /* cnt[k] = the leads among rows of K (nk slots each) whose group sets
@@ -312,7 +315,7 @@ static inline __attribute__((always_inline)) void group_windows_body(const struc
 	size_t rows = a->rows, nde = a->nde, ld = PAD(nde);
 	double s[GROUP_COLS];
 
-	for (size_t c = 0; c < ld; c += GROUP_COLS) {
+	for (size_t c = 0; a->tot != NULL && c < ld; c += GROUP_COLS) {
 		sum_rows(a, NULL, 0, rows, 0, c, s);
 		for (size_t q = 0; q < GROUP_COLS; q++)
 			a->tot[c + q] += s[q];
@@ -603,11 +606,10 @@ static void group_pairs(struct partial *p, size_t d, size_t nk, size_t rows, con
  */
 struct fl_rowset_order {
 	const uint32_t *K; /* the rows it is of, 0 rows when stale */
-	size_t n, chunk_rows, nk, d;
-	size_t sbc;          /* sub-blocks a chunk */
+	size_t n, chunk_rows;
 	unsigned char *done; /* per chunk: built */
 	uint32_t *skip;      /* per chunk: nk */
-	uint16_t *pos;       /* per sub-block: d + 1 + nk */
+	uint16_t *pos;       /* per sub-block (SUB_BLOCKS() a chunk): d + 1 + nk */
 	uint8_t *ord;        /* n x nk: each sub-block's nk x rows */
 };
 
@@ -650,12 +652,11 @@ static struct fl_rowset_order *order_for(const struct fl_rowset *rs, size_t chun
                                          size_t n_chunks)
 {
 	struct fl_rowset_order *o = rs->order;
-	size_t nk = rs->nk, d = rs->d, sbc = (chunk_rows + SUB_ROWS - 1) / SUB_ROWS;
+	size_t nk = rs->nk, d = rs->d, sbc = SUB_BLOCKS(chunk_rows);
 
 	if (o == NULL)
 		return NULL;
-	if (o->K == rs->K && o->n == rs->n && o->chunk_rows == chunk_rows && o->nk == nk &&
-	    o->d == d && rs->n > 0)
+	if (o->K == rs->K && o->n == rs->n && o->chunk_rows == chunk_rows && rs->n > 0)
 		return o;
 	order_drop(o);
 	if (n_chunks > SIZE_MAX / sbc || n_chunks * sbc > SIZE_MAX / (d + 1 + nk) / 2 ||
@@ -670,9 +671,6 @@ static struct fl_rowset_order *order_for(const struct fl_rowset *rs, size_t chun
 	o->K = rs->K;
 	o->n = rs->n;
 	o->chunk_rows = chunk_rows;
-	o->nk = nk;
-	o->d = d;
-	o->sbc = sbc;
 	return o;
 }
 
@@ -739,6 +737,7 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 	size_t chunk = r0 / ps->chunk_rows;
 	int build = o == NULL || !o->done[chunk];
 	uint32_t *skip = o != NULL ? o->skip + chunk * nk : p->skip;
+	int derives = 0; /* a group's column is derived from tot */
 
 	memset(p->grad, 0, de * sizeof(double));
 	memset(p->gd, 0, nde * sizeof(double));
@@ -752,6 +751,8 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			memset(p->tot, 0, PAD(nde) * sizeof(double));
 			if (build)
 				choose_skipped(ps, r0, n, p, skip);
+			for (size_t g = 0; g < nk; g++)
+				derives |= skip[g] != d;
 		}
 	}
 	for (size_t s0 = 0; s0 < n; s0 += SUB_ROWS) {
@@ -820,13 +821,14 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 			        .gfirst = rs->gfirst,
 			        .gend = rs->gend,
 			        .skip = skip,
-			        .pos = o != NULL ? o->pos + (chunk * o->sbc + s0 / SUB_ROWS) *
+			        .pos = o != NULL ? o->pos + (chunk * SUB_BLOCKS(ps->chunk_rows) +
+			                                     s0 / SUB_ROWS) *
 			                                            (d + 1 + nk)
 			                         : p->pos,
 			        .ord = o != NULL ? o->ord + i0 * nk : p->ord,
 			        .cnt = p->cnt,
 			        .B = p->B,
-			        .tot = p->tot};
+			        .tot = derives ? p->tot : NULL};
 
 			widen_scaled(ps, i0, rows, h, sh, p->scaled);
 			cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (blasint)nde,
