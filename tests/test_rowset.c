@@ -896,6 +896,85 @@ static void test_spline_many_groups(void **state)
 	free(js);
 }
 
+/*
+ * Splines beside five dense columns and no groups: the spline blocks'
+ * Hessian summed by window pairs (rowset_pass.c, window_syrk()) and the
+ * dense columns' rows four at a time and one at a time match the dense
+ * encoded columns, and give the same bits with the order kept (built,
+ * then read), without it, and in the SSE2 copies.
+ */
+static void test_spline_window_pairs(void **state)
+{
+	static const char js[] =
+	        "{\"fedlead_schema\": 1,\n"
+	        " \"label\": {\"column\": \"y\", \"positive\": \"yes\", \"negative\": \"no\"},\n"
+	        " \"ignore\": [\"job\", \"marital\", \"education\", \"default\", \"housing\",\n"
+	        "            \"loan\", \"contact\", \"month\", \"poutcome\"],\n"
+	        " \"features\": [\n"
+	        "  {\"name\": \"age\", \"type\": \"numeric\"},\n"
+	        "  {\"name\": \"balance\", \"type\": \"numeric\", \"clip\": [-600, 23000],\n"
+	        "   \"transform\": \"spline\", \"knots\": 8},\n"
+	        "  {\"name\": \"day\", \"type\": \"numeric\"},\n"
+	        "  {\"name\": \"duration\", \"type\": \"numeric\", \"transform\": \"spline\",\n"
+	        "   \"knots\": 6},\n"
+	        "  {\"name\": \"campaign\", \"type\": \"numeric\"},\n"
+	        "  {\"name\": \"pdays\", \"type\": \"numeric\", \"transform\": \"spline\",\n"
+	        "   \"knots\": 4},\n"
+	        "  {\"name\": \"previous\", \"type\": \"numeric\"}]}\n";
+	struct fl_schema *s[3] = {NULL, NULL, NULL};
+	struct fl_rowset *rs[3];
+	size_t d;
+	double *w, *g[4], *h[4], l[4];
+	uint64_t rng = 17;
+
+	(void)state;
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(fl_schema_parse(js, strlen(js), "w.json", &s[k]), 0);
+		rs[k] = spline_rows(s[k], k == 0 ? FL_ROWS_DENSE : FL_ROWS_COMPACT);
+		standardize_own(s[k], rs[k]);
+		rs[k]->chunk_rows = 900;
+	}
+	assert_int_equal(rs[1]->nd, 5);
+	assert_int_equal(rs[1]->nk, 0);
+	assert_int_equal(rs[1]->ns, 3);
+	assert_non_null(rs[1]->order);
+	/* rs[2] sorts in every pass */
+	fl_rowset_order_free(rs[2]->order);
+	rs[2]->order = NULL;
+	d = s[0]->dim;
+	assert_non_null(w = malloc(d * sizeof(double)));
+	for (int k = 0; k < 4; k++) {
+		g[k] = malloc(d * sizeof(double));
+		h[k] = malloc(d * d * sizeof(double));
+		assert_non_null(g[k]);
+		assert_non_null(h[k]);
+	}
+	for (size_t j = 0; j < d; j++)
+		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	pass_hess(rs[0], w, &l[0], g[0], h[0]);
+	pass_hess(rs[2], w, &l[1], g[1], h[1]);
+	assert_pass_close(l[0], g[0], h[0], l[1], g[1], h[1], d);
+	for (int rep = 0; rep < 2; rep++) {
+		pass_hess(rs[1], w, &l[2], g[2], h[2]);
+		assert_true(l[1] == l[2]);
+		assert_memory_equal(g[1], g[2], d * sizeof(double));
+		assert_memory_equal(h[1], h[2], d * d * sizeof(double));
+	}
+	fl_rowset_pass_no_avx2 = 1;
+	pass_hess(rs[1], w, &l[3], g[3], h[3]);
+	fl_rowset_pass_no_avx2 = 0;
+	assert_memory_equal(h[1], h[3], d * d * sizeof(double));
+	for (int k = 0; k < 4; k++) {
+		free(g[k]);
+		free(h[k]);
+	}
+	for (int k = 0; k < 3; k++) {
+		fl_rowset_free(rs[k]);
+		fl_schema_free(s[k]);
+	}
+	free(w);
+}
+
 /* The split in place keeps fl_dataset_split()'s rows, in order. */
 static void test_split_in_place(void **state)
 {
@@ -979,6 +1058,7 @@ int main(void)
 	        cmocka_unit_test(test_spline_windows_simd),
 	        cmocka_unit_test(test_spline_order_kept),
 	        cmocka_unit_test(test_spline_many_groups),
+	        cmocka_unit_test(test_spline_window_pairs),
 	        cmocka_unit_test(test_split_in_place),
 	        cmocka_unit_test(test_not_one_hot),
 	};

@@ -83,10 +83,11 @@ struct fl_rowset {
 	double *y;                   /* n */
 	size_t chunk_rows;           /* rows per chunk of a pass; 0 = FL_ROWSET_CHUNK_ROWS */
 	int view;                    /* 1: borrows every array (fl_rowset_view()) */
-	/* Splines beside groups: what the passes with the Hessian derive from
-	 * K alone (each sub-block's leads in order of their group columns),
-	 * kept for the next pass over the same rows; NULL otherwise. A view
-	 * shares its rowset's, which knows which rows it holds. */
+	/* Splines: what the passes with the Hessian derive from K and S alone
+	 * (each sub-block's leads in order of their group columns, and of
+	 * their windows in each pair of spline blocks), kept for the next pass
+	 * over the same rows; NULL otherwise. A view shares its rowset's,
+	 * which knows which rows it holds. */
 	struct fl_rowset_order *order;
 };
 
@@ -171,7 +172,7 @@ int fl_rowset_split(struct fl_rowset *rs, double frac, uint64_t seed, size_t *n_
  * that run on up to threads threads and are summed in chunk order, so the
  * result is the same for every thread count. In the dense layout a single
  * chunk gives fl_linalg_logistic()'s result bit for bit. With the Hessian
- * it may keep what it derived from K in rs->order for the next pass, so
+ * it may keep what it derived from K and S in rs->order for the next pass, so
  * two passes over one rowset, or over views of it, must not run at once.
  * Returns 0 or FL_ERR_NOMEM.
  */

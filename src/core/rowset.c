@@ -235,7 +235,7 @@ int fl_rowset_new(const struct fl_schema *s, enum fl_rows_layout layout, size_t 
 	rs->d = s->dim;
 	if ((r = plan_layout(s, layout == FL_ROWS_COMPACT, rs, in_group)) != 0)
 		goto out;
-	if (rs->ns > 0 && rs->nk > 0 && (rs->order = fl_rowset_order_new()) == NULL) {
+	if (rs->ns > 0 && (rs->order = fl_rowset_order_new()) == NULL) {
 		r = FL_ERR_NOMEM;
 		goto out;
 	}
@@ -379,6 +379,7 @@ void fl_rowset_expand_splines(struct fl_rowset *rs, const struct fl_schema *s)
 	}
 	free(rs->R);
 	rs->R = NULL;
+	fl_rowset_order_stale(rs->order); /* S written */
 }
 
 int fl_rowset_new_like(const struct fl_rowset *rs, size_t cap, struct fl_rowset **out)
@@ -411,7 +412,7 @@ int fl_rowset_new_like(const struct fl_rowset *rs, size_t cap, struct fl_rowset 
 	}
 	if (rs->R != NULL && (c->R = malloc(sizeof(double))) == NULL)
 		goto out;
-	if (c->ns > 0 && c->nk > 0 && (c->order = fl_rowset_order_new()) == NULL)
+	if (c->ns > 0 && (c->order = fl_rowset_order_new()) == NULL)
 		goto out;
 	if ((r = reserve(c, cap)) != 0)
 		goto out;
