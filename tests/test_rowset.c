@@ -897,6 +897,27 @@ static void test_spline_many_groups(void **state)
 }
 
 /*
+ * rs[0] dense, rs[1] compact keeping its order, rs[2] the same rows
+ * sorting in every pass: the compact pass matches the dense encoded
+ * columns, and rs[1] gives rs[2]'s bits on the pass that builds its order
+ * and on the next, which reads it. l, g and h: three passes' room (rs[2]'s
+ * pass left in l[1], g[1], h[1]).
+ */
+static void check_kept(struct fl_rowset *const *rs, const double *w, size_t d, double *l,
+                       double *const *g, double *const *h)
+{
+	pass_hess(rs[0], w, &l[0], g[0], h[0]);
+	pass_hess(rs[2], w, &l[1], g[1], h[1]);
+	assert_pass_close(l[0], g[0], h[0], l[1], g[1], h[1], d);
+	for (int rep = 0; rep < 2; rep++) {
+		pass_hess(rs[1], w, &l[2], g[2], h[2]);
+		assert_true(l[1] == l[2]);
+		assert_memory_equal(g[1], g[2], d * sizeof(double));
+		assert_memory_equal(h[1], h[2], d * d * sizeof(double));
+	}
+}
+
+/*
  * Splines beside five dense columns and no groups: the spline blocks'
  * Hessian summed by window pairs (rowset_pass.c, window_syrk()) and the
  * dense columns' rows four at a time and one at a time match the dense
@@ -951,15 +972,7 @@ static void test_spline_window_pairs(void **state)
 	}
 	for (size_t j = 0; j < d; j++)
 		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
-	pass_hess(rs[0], w, &l[0], g[0], h[0]);
-	pass_hess(rs[2], w, &l[1], g[1], h[1]);
-	assert_pass_close(l[0], g[0], h[0], l[1], g[1], h[1], d);
-	for (int rep = 0; rep < 2; rep++) {
-		pass_hess(rs[1], w, &l[2], g[2], h[2]);
-		assert_true(l[1] == l[2]);
-		assert_memory_equal(g[1], g[2], d * sizeof(double));
-		assert_memory_equal(h[1], h[2], d * d * sizeof(double));
-	}
+	check_kept(rs, w, d, l, g, h);
 	fl_rowset_pass_no_avx2 = 1;
 	pass_hess(rs[1], w, &l[3], g[3], h[3]);
 	fl_rowset_pass_no_avx2 = 0;
@@ -973,6 +986,148 @@ static void test_spline_window_pairs(void **state)
 		fl_schema_free(s[k]);
 	}
 	free(w);
+}
+
+/*
+ * Splines of one window (2 knots: a block of four columns), of many
+ * windows (64 knots, a special value and missing values imputed: wide
+ * window-pair buckets) and of a few, beside a plain number, with and
+ * without a one-hot group; rows in chunks of 1000 with a short last
+ * chunk (600 rows, its last sub-block 88), two threads building the kept
+ * order's chunks at once. The compact pass matches the dense encoded
+ * columns; with the order kept it gives the bits of a pass that sorts
+ * for itself, on the pass that builds it, on the next, over a view of
+ * rows from the middle (another start, count and chunking), over the
+ * whole rows again, and after the validation rows are moved to the end
+ * in place twice (the same count, chunking and arrays: only the split
+ * marking the order stale tells it the rows changed).
+ */
+static void check_window_edges(int groups)
+{
+	enum { ROWS = 2600 };
+	char *path = strdup("/tmp/fl-test-rowset-XXXXXX"), js[1024];
+	struct fl_schema *s[3] = {NULL, NULL, NULL};
+	struct fl_rowset *rs[3] = {NULL, NULL, NULL}, va, vb;
+	struct fl_load_report rep;
+	uint64_t rng = 23;
+	size_t d;
+	double *w, *g[3], *h[3], l[3];
+	FILE *f;
+	int fd;
+
+	assert_non_null(path);
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fprintf(f, "a,b,c,e,k,y\n");
+	for (int i = 0; i < ROWS; i++) {
+		uint64_t u = fl_splitmix64(&rng);
+		double a = (double)(u % 100000) / 1000.0, b = (double)((u >> 20) % 1000000) / 7.0;
+		double c = (double)((u >> 40) % 5000) / 50.0, e = (double)((u >> 50) % 97);
+		double z = 0.02 * a - 0.00001 * b + 0.01 * c - 1;
+
+		fprintf(f, "%.3f,", a);
+		if ((u >> 8) % 13 == 0 && groups)
+			fprintf(f, ",");
+		else if ((u >> 8) % 13 == 1)
+			fprintf(f, "-1,");
+		else
+			fprintf(f, "%.4f,", b);
+		fprintf(f, "%.2f,%g,%c,%s\n", c, e, "pqrs"[(u >> 4) % 4],
+		        (double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 <
+		                        1.0 / (1.0 + exp(-z))
+		                ? "yes"
+		                : "no");
+	}
+	assert_int_equal(fclose(f), 0);
+	snprintf(js, sizeof(js),
+	         "{\"fedlead_schema\": 1,\n"
+	         " \"label\": {\"column\": \"y\", \"positive\": \"yes\", \"negative\": \"no\"},\n"
+	         "%s"
+	         " \"features\": [\n"
+	         "  {\"name\": \"a\", \"type\": \"numeric\", \"transform\": \"spline\",\n"
+	         "   \"knots\": 2},\n"
+	         "  {\"name\": \"b\", \"type\": \"numeric\", \"transform\": \"spline\",\n"
+	         "   \"knots\": 64, \"special\": [-1]%s},\n"
+	         "  {\"name\": \"c\", \"type\": \"numeric\", \"transform\": \"spline\"},\n"
+	         "%s"
+	         "  {\"name\": \"e\", \"type\": \"numeric\"}]}\n",
+	         groups ? "" : " \"ignore\": [\"k\"],\n", groups ? ", \"missing\": \"impute\"" : "",
+	         groups ? "  {\"name\": \"k\", \"type\": \"categorical\",\n"
+	                  "   \"values\": [\"p\", \"q\", \"r\"], \"other\": true},\n"
+	                : "");
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(fl_schema_parse(js, strlen(js), "edges.json", &s[k]), 0);
+		if (fl_rowset_load(s[k], path, FL_BAD_ROWS_FAIL,
+		                   k ? FL_ROWS_COMPACT : FL_ROWS_DENSE, &rs[k], &rep) != 0 ||
+		    fl_spline_prepare_rows(s[k], rs[k]) != 0)
+			fail_msg("%s", fl_errmsg());
+		standardize_own(s[k], rs[k]);
+		rs[k]->chunk_rows = 1000;
+	}
+	assert_int_equal(rs[1]->ns, 3);
+	assert_int_equal(rs[1]->nk, groups ? 2 : 0); /* k, b's missing indicator */
+	assert_non_null(rs[1]->order);
+	/* rs[2] sorts in every pass */
+	fl_rowset_order_free(rs[2]->order);
+	rs[2]->order = NULL;
+	d = s[0]->dim;
+	assert_non_null(w = malloc(d * sizeof(double)));
+	for (int k = 0; k < 3; k++) {
+		assert_non_null(g[k] = malloc(d * sizeof(double)));
+		assert_non_null(h[k] = malloc(d * d * sizeof(double)));
+	}
+	for (size_t j = 0; j < d; j++)
+		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	check_kept(rs, w, d, l, g, h);
+	/* a view from the middle, in chunks of 300 */
+	fl_rowset_view(rs[1], 333, 1555, &va);
+	fl_rowset_view(rs[2], 333, 1555, &vb);
+	va.chunk_rows = vb.chunk_rows = 300;
+	for (int rep2 = 0; rep2 < 2; rep2++) {
+		pass_hess(&vb, w, &l[1], g[1], h[1]);
+		pass_hess(&va, w, &l[2], g[2], h[2]);
+		assert_true(l[1] == l[2]);
+		assert_memory_equal(h[1], h[2], d * d * sizeof(double));
+	}
+	pass_hess(rs[2], w, &l[1], g[1], h[1]);
+	pass_hess(rs[1], w, &l[2], g[2], h[2]);
+	assert_memory_equal(h[1], h[2], d * d * sizeof(double));
+	/* the validation rows moved to the end in place (the same count and
+	 * arrays, other rows under the order) */
+	for (int k = 0; k < 3; k++) {
+		size_t nt;
+
+		assert_int_equal(fl_rowset_split(rs[k], 0.25, 9, &nt), 0);
+		assert_true(nt > 0 && nt < ROWS);
+		rs[k]->chunk_rows = 700;
+	}
+	pass_hess(rs[2], w, &l[1], g[1], h[1]);
+	pass_hess(rs[1], w, &l[2], g[2], h[2]);
+	assert_memory_equal(h[1], h[2], d * d * sizeof(double));
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(fl_rowset_split(rs[k], 0.25, 7, &(size_t){0}), 0);
+	pass_hess(rs[0], w, &l[0], g[0], h[0]);
+	pass_hess(rs[2], w, &l[1], g[1], h[1]);
+	assert_pass_close(l[0], g[0], h[0], l[1], g[1], h[1], d);
+	pass_hess(rs[1], w, &l[2], g[2], h[2]);
+	assert_true(l[1] == l[2]);
+	assert_memory_equal(h[1], h[2], d * d * sizeof(double));
+	for (int k = 0; k < 3; k++) {
+		free(g[k]);
+		free(h[k]);
+		fl_rowset_free(rs[k]);
+		fl_schema_free(s[k]);
+	}
+	free(w);
+	unlink(path);
+	free(path);
+}
+
+static void test_spline_window_edges(void **state)
+{
+	(void)state;
+	check_window_edges(0);
+	check_window_edges(1);
 }
 
 /* The split in place keeps fl_dataset_split()'s rows, in order. */
@@ -1059,6 +1214,7 @@ int main(void)
 	        cmocka_unit_test(test_spline_order_kept),
 	        cmocka_unit_test(test_spline_many_groups),
 	        cmocka_unit_test(test_spline_window_pairs),
+	        cmocka_unit_test(test_spline_window_edges),
 	        cmocka_unit_test(test_split_in_place),
 	        cmocka_unit_test(test_not_one_hot),
 	};

@@ -13,8 +13,8 @@ extern int fl_rowset_pass_no_avx2;
 
 /*
  * The passes' kept order of a rowset's leads (fedlead/rowset.h, order):
- * an empty one, its release, and marking it stale when K changes (every
- * function that writes K calls it; NULL is allowed in each).
+ * an empty one, its release, and marking it stale when K or S changes
+ * (every function that writes K or S calls it; NULL is allowed in each).
  */
 struct fl_rowset_order *fl_rowset_order_new(void);
 void fl_rowset_order_free(struct fl_rowset_order *o);
