@@ -435,7 +435,7 @@ static void fold_slots(const struct pass *ps, const double *acc, double *out)
  * one vector, the windows' vectors added lane by lane and the four lanes
  * as (a0 + a1) + (a2 + a3) once a lead: the lanes' sum across a vector
  * costs more than the products, and a lead now pays it once, not once a
- * spline (the pass without the Hessian 9 % faster on six splines). */
+ * spline (bench/README.md, "The spline blocks' Hessian by window pairs"). */
 static inline __attribute__((always_inline)) void
 window_scores_body(const struct pass *ps, size_t i0, size_t rows, double *z)
 {
@@ -620,13 +620,14 @@ static void group_pairs(struct partial *p, size_t d, size_t nk, size_t rows, con
  * rows by four columns, and added to hdd once a sub-block; the dense
  * columns' rows over every lead, four rows by twelve columns at a time.
  * On bank marketing's six splines (44 widened columns) that is 84 vector
- * products a lead where the dsyrk of the widened rows made 248, and a pass
- * with the Hessian 12 % faster (bench/README.md, "The spline blocks'
- * Hessian by window pairs"). The sort depends on the window starts S
- * alone, so it is kept in the rowset with the groups' (fl_rowset_order).
- * Cells left of the diagonal get partial sums that add_compact() never
- * reads. A multiply and an add each, never fused, so the SSE2 and AVX2
- * copies give the same bits.
+ * products a lead where the dsyrk of the widened rows made 248 (and spent
+ * a third of its time packing them), and a pass with the Hessian 7 to
+ * 10 % faster (bench/README.md, "The spline blocks' Hessian by window
+ * pairs"). The sort depends on the window starts S alone, so it is kept in
+ * the rowset with the groups' (fl_rowset_order). Cells left of the
+ * diagonal get partial sums that add_compact() never reads. A multiply and
+ * an add each, never fused, so the SSE2 and AVX2 copies give the same
+ * bits.
  */
 typedef double v4u __attribute__((vector_size(32), aligned(8), may_alias));
 
