@@ -104,16 +104,19 @@ for k in 1 2 3; do
 		ledger_kinds "$D/node-p$k/privacy.ledger" knots stats evaluate evaluate evaluate evaluate
 done
 
-# Restored without the histogram's means, every baseline would be 0. The
-# two boundary columns alone may be 0 by the noise: the first and last
-# basis functions are non-zero only in the lowest or highest bins, whose
-# noised counts can all come out below 0 and be dropped (one CI run under
-# ASan: 0.0000 0.0792 0.6160 ...).
+# Restored without the histogram's means, every baseline would be 0 (the
+# check fails so when the restore drops them), so the check is that they
+# are not all 0. How many are 0 is the noise's: a column is 0 when every
+# fine bin under its support came out of the noise below 0 and was
+# dropped, and at epsilon 1 over 30 releases the noise is large against
+# 900 leads' counts. Ten runs in a row had from none to two zero columns,
+# in any position; CI runs under ASan have printed 0.0000 0.0792 0.6160
+# ... and 0.0000 0.0000 0.0000 0.0000 0.0000 0.1739 1.9515 6.1054.
 check "(b) the model's spline basis baselines are not all 0: the checkpoint kept the histogram's" \
 	"$PY" -c 'import json, sys
 b = [w["baseline"] for w in json.load(sys.stdin)["weights"] if w["column"].startswith("spend (spline ")]
 print("     spend basis baselines: %s" % " ".join("%.4f" % x for x in b))
-sys.exit(0 if len(b) == 8 and sum(x != 0 for x in b) >= 6 else 1)' < <(model_json "$D/model.fdl")
+sys.exit(0 if len(b) == 8 and any(x != 0 for x in b) else 1)' < <(model_json "$D/model.fdl")
 check "(b) --explain measures spend against the average lead from the noised histogram" grep -qF \
 	"Effect of spend (spline, 6 knots" <(fedlead_explain_line "$D/model.fdl")
 
