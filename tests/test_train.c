@@ -872,6 +872,60 @@ static void test_cv_auto_threshold(void **state)
 }
 
 /*
+ * A fold's system that is not positive definite in the approximation (as
+ * a Hessian that underflowed would leave it; the test hook
+ * fl_cv_test_indefinite_fold makes fold 2's so): --cv auto falls back to
+ * exact cross-validation, with the candidates and the model of --cv exact
+ * bit for bit; --cv approx is refused, naming the fold, the strength and
+ * the way out.
+ */
+static void test_cv_approx_fallback(void **state)
+{
+	struct fl_schema *s = NULL;
+	struct fl_dataset *ds = NULL;
+	struct fl_train_opts o;
+	struct fl_train_report au, ex;
+	struct fl_model *ma = NULL, *mx = NULL;
+	char want[256];
+
+	(void)state;
+	cv_leads(FL_CV_APPROX_MIN_ROWS, 5, &s, &ds);
+	fl_train_opts_default(&o);
+	o.l2_auto = 1;
+	o.max_iter = 2; /* what is asserted is the mode and the fallback's bits */
+	fl_cv_test_indefinite_fold = 1;
+	if (fl_train_local(s, ds, &o, &ma, &au) != 0)
+		fail_msg("%s", fl_errmsg());
+	o.cv = FL_CV_EXACT;
+	if (fl_train_local(s, ds, &o, &mx, &ex) != 0)
+		fail_msg("%s", fl_errmsg());
+	assert_int_equal(au.cv, FL_CV_EXACT);
+	assert_int_equal(au.n_grid, ex.n_grid);
+	assert_memory_equal(au.grid, ex.grid, ex.n_grid * sizeof(ex.grid[0]));
+	assert_true(au.l2 == ex.l2);
+	assert_memory_equal(ma->w, mx->w, s->dim * sizeof(double));
+	fl_model_free(ma);
+	fl_model_free(mx);
+	ma = NULL;
+	o.cv = FL_CV_APPROX;
+	fl_err_clear();
+	assert_int_equal(fl_train_local(s, ds, &o, &ma, &au), FL_ERR_NUMERIC);
+	assert_null(ma);
+	snprintf(want, sizeof(want),
+	         "approximate cross-validation, fold 2 of 5 at l2 10000: Hessian is not positive "
+	         "definite (leading minor 1 of %zu); --cv exact fits every fold instead",
+	         s->dim);
+	assert_string_equal(fl_errmsg(), want);
+	/* Without the hook the same leads take the approximation. */
+	fl_cv_test_indefinite_fold = -1;
+	o.cv = FL_CV_AUTO;
+	train_report(s, ds, &o, &au);
+	assert_int_equal(au.cv, FL_CV_APPROX);
+	fl_dataset_free(ds);
+	fl_schema_free(s);
+}
+
+/*
  * The approximation's step itself (core/cv.c), against the formula worked
  * out here with naive loops and Gaussian elimination: at any point w (not
  * only a solution), fold k's model is
@@ -1124,6 +1178,7 @@ int main(void)
 	        cmocka_unit_test(test_huge_l2_gives_base_rate),
 	        cmocka_unit_test(test_cv_approx_near_exact),
 	        cmocka_unit_test(test_cv_auto_threshold),
+	        cmocka_unit_test(test_cv_approx_fallback),
 	        cmocka_unit_test(test_cv_one_step),
 	        cmocka_unit_test(test_cv_mode_parse),
 	        cmocka_unit_test(test_many_rows_sampled_hessian),

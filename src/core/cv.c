@@ -162,6 +162,8 @@ static int holds_kept(struct fl_cv_folds *f, const double *kept, double l2)
 	return 1;
 }
 
+int fl_cv_test_indefinite_fold = -1; /* cv_int.h */
+
 int fl_cv_oof_scores(struct fl_cv_folds *f, const double *w, double l2, const double *kept,
                      double *z, double *y, size_t *nz)
 {
@@ -202,8 +204,13 @@ int fl_cv_oof_scores(struct fl_cv_folds *f, const double *w, double l2, const do
 		/* Minus the gradient without fold k: g_k - grad F(w). */
 		for (size_t j = 0; j < d; j++)
 			f->b[j] = f->g[(size_t)k * d + j] - f->gsum[j];
+		if (k == fl_cv_test_indefinite_fold)
+			f->A[0] = -1;
 		if ((r = fl_linalg_spd_solve(f->A, d, f->b)) != 0)
-			return r;
+			return fl_fail(r,
+			               "approximate cross-validation, fold %d of %d at l2 %g: %s; "
+			               "--cv exact fits every fold instead",
+			               k + 1, f->k, l2, fl_errmsg());
 		for (size_t j = 0; j < d; j++)
 			f->wk[j] = w[j] + f->b[j];
 		fl_rowset_scores(h, f->wk, z + off);

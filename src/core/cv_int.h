@@ -61,9 +61,14 @@ int fl_cv_eval(void *arg, const double *w, double *loss, double *grad, double *h
  * evaluated was not w. A fold holding
  * every row (tiny data) is left out, as exact cross-validation leaves it.
  * Returns 0, FL_ERR_NOMEM, or FL_ERR_NUMERIC when a fold's system is not
- * positive definite.
+ * positive definite (naming the fold and the strength).
  */
 int fl_cv_oof_scores(struct fl_cv_folds *f, const double *w, double l2, const double *kept,
                      double *z, double *y, size_t *nz);
+
+/* Tests only: the fold (from 0) whose system fl_cv_oof_scores() makes not
+ * positive definite (its first diagonal entry negative), as a Hessian that
+ * underflowed would; -1, the default: none. */
+extern int fl_cv_test_indefinite_fold;
 
 #endif
