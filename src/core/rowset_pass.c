@@ -22,13 +22,13 @@
  * with beta = L^-T w for the block's weights: the scores and the gradient
  * from each row's windows (four values a feature) directly; for the
  * Hessian, each sub-block of rows writes its windows, scaled, into a
- * scratch copy of the dense block widened by the spline blocks' columns
- * (BLAS's dsyrk does the dense x spline and spline x spline terms), and
- * each one-hot column's leads sum those rows into its row of B
- * (group_windows(), with the leads sorted by column and kept between
+ * scratch copy of the dense block widened by the spline blocks' columns;
+ * the dense x spline and spline x spline terms are summed from it pair of
+ * windows by pair of windows (window_syrk()), and each one-hot column's
+ * leads sum those rows into its row of B (group_windows()). The leads are
+ * sorted by window pair and by column for that, and the sorts kept between
  * passes in the rowset's order; each group's most frequent column is the
- * total less the others). The
- * sum over all chunks is mapped back to the encoded columns once
+ * total less the others. The sum over all chunks is mapped back to the encoded columns once
  * (g = L^-1 g_beta, H = L^-1 H_beta L^-T): the same sums as the dense
  * encoded columns, with a row's spline costing its four values instead of
  * the block's width.
@@ -60,6 +60,58 @@ static size_t window_count(const struct fl_rowset *rs, size_t f)
 {
 	return rs->sp[f].end - rs->sp[f].off - (W - 1);
 }
+
+/* The pairs of spline blocks f <= g (window_syrk()). */
+static size_t block_pairs(const struct fl_rowset *rs)
+{
+	return rs->ns * (rs->ns + 1) / 2;
+}
+
+/* Four doubles, unaligned and aliasing like the intrinsics' __m256d_u: the
+ * kernels' vectors (two SSE2 operations, or one AVX2 operation in the copy
+ * compiled for it). */
+typedef double v4u __attribute__((vector_size(32), aligned(8), may_alias));
+
+int fl_rowset_pass_no_avx2; /* rowset_int.h */
+
+/* Whether the kernels' AVX2 copies run: the CPU has AVX2 and the test of
+ * the SSE2 copies did not ask for those. Both copies give the same bits. */
+static int use_avx2(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	return !fl_rowset_pass_no_avx2 && __builtin_cpu_supports("avx2");
+#else
+	return 0;
+#endif
+}
+
+/* The kernel name(params): name##_body(args) in an SSE2 copy and, on
+ * x86-64, one compiled for AVX2, chosen by use_avx2(). The bodies multiply
+ * and add, never fused, so both copies give the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SIMD_COPIES(name, params, args)                                                            \
+	static void name##_sse2 params                                                             \
+	{                                                                                          \
+		name##_body args;                                                                  \
+	}                                                                                          \
+	__attribute__((target("avx2"))) static void name##_avx2 params                             \
+	{                                                                                          \
+		name##_body args;                                                                  \
+	}                                                                                          \
+	static void name params                                                                    \
+	{                                                                                          \
+		if (use_avx2())                                                                    \
+			name##_avx2 args;                                                          \
+		else                                                                               \
+			name##_sse2 args;                                                          \
+	}
+#else
+#define SIMD_COPIES(name, params, args)                                                            \
+	static void name params                                                                    \
+	{                                                                                          \
+		name##_body args;                                                                  \
+	}
+#endif
 
 /* Rows of a compact chunk handled together: their z, r, h and scaled dense
  * rows stay in L1/L2 while the group pairs are added. */
@@ -103,7 +155,7 @@ struct partial {
 	double *gw;     /* splines: nws * W, the gradient by window slot */
 	double *tot;    /* splines, hess: PAD(nde), sum h_i x_i over the widened columns */
 	uint32_t *skip; /* splines, hess: nk, each group's column derived (d: none) */
-	uint32_t *cnt;  /* splines, hess: d + 1, leads by column, for choose_skipped() */
+	uint32_t *cnt;  /* splines, hess: the sorts' counts, d + 1 + nk or nwb + 1 */
 	uint16_t *pos;  /* splines, hess: d + 1 + nk, where each column's leads end in ord */
 	uint8_t *ord;   /* splines, hess: nk * SUB_ROWS, a sub-block's leads by column */
 	uint16_t *wpos; /* splines, hess: nwb, where each window pair's leads end in word */
@@ -161,7 +213,8 @@ static void partial_free(struct partial *p)
 static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t nd, size_t nws,
                          size_t nwb, int hess, unsigned every)
 {
-	size_t d = rs->d, de = compact(rs) ? d + 1 : d, npairs = rs->ns * (rs->ns + 1) / 2;
+	size_t d = rs->d, de = compact(rs) ? d + 1 : d;
+	size_t ncnt = de + rs->nk > nwb + 1 ? de + rs->nk : nwb + 1; /* the sorts' counts */
 
 	memset(p, 0, sizeof(*p));
 	if ((p->grad = fl_matrix_alloc(1, de)) == NULL ||
@@ -171,15 +224,14 @@ static int partial_alloc(struct partial *p, const struct fl_rowset *rs, size_t n
 		return hess && every > 1 && (p->hdiag = fl_matrix_alloc(1, d)) == NULL
 		               ? FL_ERR_NOMEM
 		               : 0;
-	if (rs->ns > 0 &&
-	    ((hess && ((p->tot = fl_matrix_alloc(1, PAD(nd))) == NULL ||
-	               (p->skip = malloc((rs->nk + 1) * sizeof(uint32_t))) == NULL ||
-	               (p->cnt = malloc((de + rs->nk + nwb) * sizeof(uint32_t))) == NULL ||
-	               (p->wpos = malloc(nwb * sizeof(uint16_t))) == NULL ||
-	               (p->word = malloc(npairs * SUB_ROWS)) == NULL ||
-	               (p->pos = malloc((de + rs->nk) * sizeof(uint16_t))) == NULL ||
-	               (p->ord = malloc((rs->nk + 1) * SUB_ROWS)) == NULL)) ||
-	     (p->gw = fl_matrix_alloc(nws, W)) == NULL))
+	if (rs->ns > 0 && ((hess && ((p->tot = fl_matrix_alloc(1, PAD(nd))) == NULL ||
+	                             (p->skip = malloc((rs->nk + 1) * sizeof(uint32_t))) == NULL ||
+	                             (p->cnt = malloc(ncnt * sizeof(uint32_t))) == NULL ||
+	                             (p->wpos = malloc(nwb * sizeof(uint16_t))) == NULL ||
+	                             (p->word = malloc(block_pairs(rs) * SUB_ROWS)) == NULL ||
+	                             (p->pos = malloc((de + rs->nk) * sizeof(uint16_t))) == NULL ||
+	                             (p->ord = malloc((rs->nk + 1) * SUB_ROWS)) == NULL)) ||
+	                   (p->gw = fl_matrix_alloc(nws, W)) == NULL))
 		return FL_ERR_NOMEM;
 	if ((p->gd = fl_matrix_alloc(1, nd)) == NULL ||
 	    (hess && ((p->hdd = fl_matrix_alloc(nd, rs->ns > 0 ? PAD(nd) : nd)) == NULL ||
@@ -292,21 +344,20 @@ static inline __attribute__((always_inline)) void sum_rows(const struct windows 
                                                            const uint8_t *ord, size_t t0, size_t t1,
                                                            size_t g, size_t c, double *s)
 {
-	typedef double v4 __attribute__((vector_size(32), aligned(8), may_alias));
 	size_t ld = PAD(a->nde), nk = a->nk;
 	const double *sh = a->sh, *V = a->V;
-	v4 acc[GROUP_COLS / 4];
+	v4u acc[GROUP_COLS / 4];
 
 	for (size_t q = 0; q < GROUP_COLS / 4; q++)
-		acc[q] = (v4){0, 0, 0, 0};
+		acc[q] = (v4u){0, 0, 0, 0};
 	for (size_t t = t0; t < t1; t++) {
 		size_t i = ord != NULL ? ord[t] : t;
 		double m = ord == NULL || V == NULL ? sh[i] : sh[i] * V[i * nk + g];
-		v4 mv = {m, m, m, m};
+		v4u mv = {m, m, m, m};
 		const double *x = a->Xs + i * ld + c;
 
 		for (size_t q = 0; q < GROUP_COLS / 4; q++)
-			acc[q] += mv * *(const v4 *)(x + 4 * q);
+			acc[q] += mv * *(const v4u *)(x + 4 * q);
 	}
 	memcpy(s, acc, sizeof(acc));
 }
@@ -320,7 +371,7 @@ static inline __attribute__((always_inline)) void sum_rows(const struct windows 
  * time, and added to B once a sub-block: a lead costs loads and adds, not
  * the stores to a B larger than L1 that a lead at a time would make, each
  * waiting on the one before it at the same column. The rows summed are
- * the dsyrk's, sqrt(h_i) x_i, times sqrt(h_i) v_ig. A group's skipped
+ * the widened ones, sqrt(h_i) x_i, times sqrt(h_i) v_ig. A group's skipped
  * column (choose_skipped()) and its empty slots are not summed. A
  * multiply and an add each, never fused, so the SSE2 and AVX2 copies give
  * the same bits.
@@ -353,41 +404,7 @@ static inline __attribute__((always_inline)) void group_windows_body(const struc
 	}
 }
 
-static void group_windows_sse2(const struct windows *a)
-{
-	group_windows_body(a);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) static void group_windows_avx2(const struct windows *a)
-{
-	group_windows_body(a);
-}
-#endif
-
-int fl_rowset_pass_no_avx2; /* rowset_int.h */
-
-/* Whether the kernels' AVX2 copies run: the CPU has AVX2 and the test of
- * the SSE2 copies did not ask for those. Both copies give the same bits. */
-static int use_avx2(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	return !fl_rowset_pass_no_avx2 && __builtin_cpu_supports("avx2");
-#else
-	return 0;
-#endif
-}
-
-static void group_windows(const struct windows *a)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (use_avx2()) {
-		group_windows_avx2(a);
-		return;
-	}
-#endif
-	group_windows_sse2(a);
-}
+SIMD_COPIES(group_windows, (const struct windows *a), (a))
 
 /* y = a x, element by element, two lanes at a time as axpy(). */
 static void scale(size_t n, double a, const double *restrict x, double *restrict y)
@@ -439,17 +456,17 @@ static void fold_slots(const struct pass *ps, const double *acc, double *out)
 static inline __attribute__((always_inline)) void
 window_scores_body(const struct pass *ps, size_t i0, size_t rows, double *z)
 {
-	typedef double v4 __attribute__((vector_size(32), aligned(8), may_alias));
 	size_t ns = ps->rs->ns;
 	const size_t *dsa = ps->dsa;
 
 	for (size_t i = 0; i < rows; i++) {
 		const double *b = ps->rs->B + (i0 + i) * ns * W;
 		const uint32_t *st = ps->rs->S + (i0 + i) * ns;
-		v4 acc = {0, 0, 0, 0};
+		v4u acc = {0, 0, 0, 0};
 
 		for (size_t f = 0; f < ns; f++)
-			acc += *(const v4 *)(ps->wd + (st[f] + dsa[f])) * *(const v4 *)(b + f * W);
+			acc += *(const v4u *)(ps->wd + (st[f] + dsa[f])) *
+			       *(const v4u *)(b + f * W);
 		z[i] += (acc[0] + acc[1]) + (acc[2] + acc[3]);
 	}
 }
@@ -459,7 +476,6 @@ window_scores_body(const struct pass *ps, size_t i0, size_t rows, double *z)
 static inline __attribute__((always_inline)) void
 window_grad_body(const struct pass *ps, size_t i0, size_t rows, const double *r, double *gw)
 {
-	typedef double v4u __attribute__((vector_size(32), aligned(8), may_alias));
 	size_t ns = ps->rs->ns;
 	const size_t *dws = ps->dws;
 
@@ -473,55 +489,14 @@ window_grad_body(const struct pass *ps, size_t i0, size_t rows, const double *r,
 	}
 }
 
-static void window_scores_sse2(const struct pass *ps, size_t i0, size_t rows, double *z)
-{
-	window_scores_body(ps, i0, rows, z);
-}
-
-static void window_grad_sse2(const struct pass *ps, size_t i0, size_t rows, const double *r,
-                             double *gw)
-{
-	window_grad_body(ps, i0, rows, r, gw);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) static void window_scores_avx2(const struct pass *ps, size_t i0,
-                                                               size_t rows, double *z)
-{
-	window_scores_body(ps, i0, rows, z);
-}
-
-__attribute__((target("avx2"))) static void
-window_grad_avx2(const struct pass *ps, size_t i0, size_t rows, const double *r, double *gw)
-{
-	window_grad_body(ps, i0, rows, r, gw);
-}
-#endif
-
-static void window_scores(const struct pass *ps, size_t i0, size_t rows, double *z)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (use_avx2()) {
-		window_scores_avx2(ps, i0, rows, z);
-		return;
-	}
-#endif
-	window_scores_sse2(ps, i0, rows, z);
-}
-
-static void window_grad(const struct pass *ps, size_t i0, size_t rows, const double *r, double *gw)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (use_avx2()) {
-		window_grad_avx2(ps, i0, rows, r, gw);
-		return;
-	}
-#endif
-	window_grad_sse2(ps, i0, rows, r, gw);
-}
+SIMD_COPIES(window_scores, (const struct pass *ps, size_t i0, size_t rows, double *z),
+            (ps, i0, rows, z))
+SIMD_COPIES(window_grad,
+            (const struct pass *ps, size_t i0, size_t rows, const double *r, double *gw),
+            (ps, i0, rows, r, gw))
 
 /* Rows [i0, i0 + rows) widened and scaled by sqrt(h_i) into xs (stride
- * PAD(nde)), for the dsyrk: the dense block, then each spline block's
+ * PAD(nde)), for window_syrk() and group_windows(): the dense block, then each spline block's
  * columns, zero but for the window's four values (spline block f's
  * columns follow the dense block's and the blocks before it, so a window
  * starting at column S is at S + dsa[f]); and sqrt(h_i) into sh. */
@@ -629,8 +604,6 @@ static void group_pairs(struct partial *p, size_t d, size_t nk, size_t rows, con
  * an add each, never fused, so the SSE2 and AVX2 copies give the same
  * bits.
  */
-typedef double v4u __attribute__((vector_size(32), aligned(8), may_alias));
-
 /* hdd rows [j, j + R) by columns [c, c + 4 NQ) += their products over the
  * sub-block's first m leads (R <= 4, NQ <= 3). */
 static inline __attribute__((always_inline)) void syrk_tile(const double *Xs, size_t ld, size_t m,
@@ -763,32 +736,10 @@ static inline __attribute__((always_inline)) void window_syrk_body(const struct 
 		}
 }
 
-static void window_syrk_sse2(const struct pass *ps, size_t rows, const double *Xs,
-                             const uint16_t *wpos, const uint8_t *word, double *hdd)
-{
-	window_syrk_body(ps, rows, Xs, wpos, word, hdd);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) static void window_syrk_avx2(const struct pass *ps, size_t rows,
-                                                             const double *Xs, const uint16_t *wpos,
-                                                             const uint8_t *word, double *hdd)
-{
-	window_syrk_body(ps, rows, Xs, wpos, word, hdd);
-}
-#endif
-
-static void window_syrk(const struct pass *ps, size_t rows, const double *Xs, const uint16_t *wpos,
-                        const uint8_t *word, double *hdd)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (use_avx2()) {
-		window_syrk_avx2(ps, rows, Xs, wpos, word, hdd);
-		return;
-	}
-#endif
-	window_syrk_sse2(ps, rows, Xs, wpos, word, hdd);
-}
+SIMD_COPIES(window_syrk,
+            (const struct pass *ps, size_t rows, const double *Xs, const uint16_t *wpos,
+             const uint8_t *word, double *hdd),
+            (ps, rows, Xs, wpos, word, hdd))
 
 /*
  * What a pass with the Hessian derives from K and S alone, kept in the rowset
@@ -858,7 +809,7 @@ static struct fl_rowset_order *order_for(const struct fl_rowset *rs, size_t chun
 {
 	struct fl_rowset_order *o = rs->order;
 	size_t n = rs->n, nk = rs->nk, ns = rs->ns, d = rs->d, sbc = SUB_BLOCKS(chunk_rows), nsb;
-	size_t npairs = ns * (ns + 1) / 2;
+	size_t npairs = block_pairs(rs);
 
 	if (o == NULL)
 		return NULL;
@@ -1034,7 +985,7 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 		if (ns > 0) {
 			size_t sb = sb0 + s0 / SUB_ROWS;
 			uint16_t *wpos = wkept ? o->wpos + sb * ps->nwb : p->wpos;
-			uint8_t *word = wkept ? o->word + i0 * (ns * (ns + 1) / 2) : p->word;
+			uint8_t *word = wkept ? o->word + i0 * block_pairs(rs) : p->word;
 			struct windows wa = {.rows = rows,
 			                     .nk = nk,
 			                     .nde = nde,
@@ -1092,10 +1043,11 @@ static void compact_chunk(const struct pass *ps, size_t r0, size_t n, struct par
 	}
 	if (ns > 0)
 		fold_slots(ps, p->gw, p->gd);
-	if (ns > 0 && ps->hess)
+	if (ns > 0 && ps->hess) {
 		derive_skipped(ps, p, skip);
-	if (ns > 0 && ps->hess && o != NULL)
-		o->done[chunk] = 1;
+		if (o != NULL)
+			o->done[chunk] = 1;
+	}
 	p->loss = sum;
 }
 
