@@ -434,10 +434,10 @@ int fl_transform_draft(json_t *jf, const double *v, size_t n, uint64_t distinct,
 /*
  * All cubic B-splines on the clamped knot vector of f at x, which lies in
  * [first knot, last knot]: B[0..nb), and their derivatives dB unless it is
- * NULL (Cox-de Boor recursion; a zero denominator is a zero term). Only the functions that
- * can be non-zero at x are computed (at degree k, those on mu - k .. mu);
- * the recursion over all of them gives the same bits, adding terms that
- * are exactly 0.
+ * NULL (Cox-de Boor recursion; a zero denominator is a zero term). Only
+ * the functions that can be non-zero at x are computed (at degree k, those
+ * on mu - k .. mu); the recursion over all of them gives the same bits,
+ * adding terms that are exactly 0.
  */
 static size_t bspline(const struct fl_feature *f, double x, double *B, double *dB)
 {
