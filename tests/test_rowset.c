@@ -136,6 +136,32 @@ static void assert_pass_close(double l0, const double *g0, const double *h0, dou
 	assert_true(rel_diff(h0, h1, d * d) <= 1e-12);
 }
 
+/* n passes' results for d coefficients: g[k] (d doubles), h[k] (d * d). */
+static void pass_bufs(size_t d, int n, double **g, double **h)
+{
+	for (int k = 0; k < n; k++) {
+		g[k] = malloc(d * sizeof(double));
+		h[k] = malloc(d * d * sizeof(double));
+		assert_non_null(g[k]);
+		assert_non_null(h[k]);
+	}
+}
+
+static void pass_bufs_free(int n, double **g, double **h)
+{
+	for (int k = 0; k < n; k++) {
+		free(g[k]);
+		free(h[k]);
+	}
+}
+
+/* w[0, d) uniform in [-a/2, a/2) from rng. */
+static void random_weights(uint64_t *rng, double a, double *w, size_t d)
+{
+	for (size_t j = 0; j < d; j++)
+		w[j] = ((double)(fl_splitmix64(rng) >> 11) / 9007199254740992.0 - 0.5) * a;
+}
+
 static void test_layout_chosen(void **state)
 {
 	struct fl_schema *coil = load_schema(COIL_SCHEMA), *mixed = NULL;
@@ -252,8 +278,7 @@ static void check_pass(const struct fl_schema *s, const char *path, double pos_w
 	assert_int_equal(fl_rowset_from_dataset(s, ds, FL_ROWS_COMPACT, &rs), 0);
 	assert_int_equal(fl_rowset_standardize(rs, sc), 0);
 	fl_dataset_standardize(ds, sc);
-	for (size_t j = 0; j < d; j++)
-		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	random_weights(&rng, 0.4, w, d);
 	for (size_t i = 0; i < ds->n; i++)
 		c[i] = ds->y[i] > 0.5 ? pos_weight : 1.0;
 	/* Several chunks, so the partials are added too. */
@@ -320,8 +345,7 @@ static void check_sampled(const struct fl_schema *s, const char *path, enum fl_r
 	assert_int_equal(fl_rowset_from_dataset(s, ds, lay, &rs), 0);
 	assert_int_equal(fl_rowset_standardize(rs, sc), 0);
 	fl_dataset_standardize(ds, sc);
-	for (size_t j = 0; j < d; j++)
-		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	random_weights(&rng, 0.4, w, d);
 	rs->chunk_rows = chunk_rows;
 	assert_int_equal(fl_rowset_logistic(rs, NULL, w, 2, &l1, g1, h1), 0);
 	for (unsigned t = 1; t <= 3; t++) {
@@ -691,17 +715,11 @@ static void test_spline_windows_simd(void **state)
 	(void)state;
 	assert_non_null(w);
 	assert_non_null(c);
-	for (int k = 0; k < 3; k++) {
-		g[k] = malloc(d * sizeof(double));
-		h[k] = malloc(d * d * sizeof(double));
-		assert_non_null(g[k]);
-		assert_non_null(h[k]);
-	}
+	pass_bufs(d, 3, g, h);
 	assert_true(rs->ns > 0 && rs->nk > 0);
 	standardize_own(sd, dense);
 	standardize_own(sc, rs);
-	for (size_t j = 0; j < d; j++)
-		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	random_weights(&rng, 0.4, w, d);
 	for (size_t i = 0; i < rs->n; i++)
 		c[i] = rs->y[i] > 0.5 ? 3.0 : 1.0;
 	rs->chunk_rows = 1000;
@@ -714,10 +732,7 @@ static void test_spline_windows_simd(void **state)
 	assert_memory_equal(h[0], h[1], d * d * sizeof(double));
 	assert_int_equal(fl_rowset_logistic(dense, c, w, 1, &l[2], g[2], h[2]), 0);
 	assert_pass_close(l[2], g[2], h[2], l[0], g[0], h[0], d);
-	for (int k = 0; k < 3; k++) {
-		free(g[k]);
-		free(h[k]);
-	}
+	pass_bufs_free(3, g, h);
 	free(w);
 	free(c);
 	fl_rowset_free(rs);
@@ -751,20 +766,14 @@ static void test_spline_order_kept(void **state)
 
 	(void)state;
 	assert_non_null(w);
-	for (int k = 0; k < 2; k++) {
-		g[k] = malloc(d * sizeof(double));
-		h[k] = malloc(d * d * sizeof(double));
-		assert_non_null(g[k]);
-		assert_non_null(h[k]);
-	}
+	pass_bufs(d, 2, g, h);
 	standardize_own(sc, rs);
 	standardize_own(s2, bare);
 	assert_non_null(rs->order);
 	/* bare sorts in every pass */
 	fl_rowset_order_free(bare->order);
 	bare->order = NULL;
-	for (size_t j = 0; j < d; j++)
-		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	random_weights(&rng, 0.4, w, d);
 	rs->chunk_rows = bare->chunk_rows = 700;
 	pass_hess(bare, w, &l[0], g[0], h[0]);
 	for (int rep = 0; rep < 2; rep++) {
@@ -796,10 +805,7 @@ static void test_spline_order_kept(void **state)
 	pass_hess(&view, w, &l[0], g[0], h[0]);
 	assert_true(l[0] == l[1]);
 	assert_memory_equal(h[0], h[1], d * d * sizeof(double));
-	for (int k = 0; k < 2; k++) {
-		free(g[k]);
-		free(h[k]);
-	}
+	pass_bufs_free(2, g, h);
 	free(w);
 	fl_rowset_free(fold);
 	fl_rowset_free(rs);
@@ -867,14 +873,8 @@ static void test_spline_many_groups(void **state)
 	d = s[0]->dim;
 	w = malloc(d * sizeof(double));
 	assert_non_null(w);
-	for (int k = 0; k < 2; k++) {
-		g[k] = malloc(d * sizeof(double));
-		h[k] = malloc(d * d * sizeof(double));
-		assert_non_null(g[k]);
-		assert_non_null(h[k]);
-	}
-	for (size_t j = 0; j < d; j++)
-		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.2;
+	pass_bufs(d, 2, g, h);
+	random_weights(&rng, 0.2, w, d);
 	pass_hess(rs[0], w, &l[0], g[0], h[0]);
 	for (int rep2 = 0; rep2 < 3; rep2++) {
 		if (rep2 == 2) { /* sorting each pass for itself */
@@ -884,9 +884,8 @@ static void test_spline_many_groups(void **state)
 		pass_hess(rs[1], w, &l[1], g[1], h[1]);
 		assert_pass_close(l[0], g[0], h[0], l[1], g[1], h[1], d);
 	}
+	pass_bufs_free(2, g, h);
 	for (int k = 0; k < 2; k++) {
-		free(g[k]);
-		free(h[k]);
 		fl_rowset_free(rs[k]);
 		fl_schema_free(s[k]);
 	}
@@ -964,23 +963,14 @@ static void test_spline_window_pairs(void **state)
 	rs[2]->order = NULL;
 	d = s[0]->dim;
 	assert_non_null(w = malloc(d * sizeof(double)));
-	for (int k = 0; k < 4; k++) {
-		g[k] = malloc(d * sizeof(double));
-		h[k] = malloc(d * d * sizeof(double));
-		assert_non_null(g[k]);
-		assert_non_null(h[k]);
-	}
-	for (size_t j = 0; j < d; j++)
-		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	pass_bufs(d, 4, g, h);
+	random_weights(&rng, 0.4, w, d);
 	check_kept(rs, w, d, l, g, h);
 	fl_rowset_pass_no_avx2 = 1;
 	pass_hess(rs[1], w, &l[3], g[3], h[3]);
 	fl_rowset_pass_no_avx2 = 0;
 	assert_memory_equal(h[1], h[3], d * d * sizeof(double));
-	for (int k = 0; k < 4; k++) {
-		free(g[k]);
-		free(h[k]);
-	}
+	pass_bufs_free(4, g, h);
 	for (int k = 0; k < 3; k++) {
 		fl_rowset_free(rs[k]);
 		fl_schema_free(s[k]);
@@ -1072,12 +1062,8 @@ static void check_window_edges(int groups)
 	rs[2]->order = NULL;
 	d = s[0]->dim;
 	assert_non_null(w = malloc(d * sizeof(double)));
-	for (int k = 0; k < 3; k++) {
-		assert_non_null(g[k] = malloc(d * sizeof(double)));
-		assert_non_null(h[k] = malloc(d * d * sizeof(double)));
-	}
-	for (size_t j = 0; j < d; j++)
-		w[j] = ((double)(fl_splitmix64(&rng) >> 11) / 9007199254740992.0 - 0.5) * 0.4;
+	pass_bufs(d, 3, g, h);
+	random_weights(&rng, 0.4, w, d);
 	check_kept(rs, w, d, l, g, h);
 	/* a view from the middle, in chunks of 300 */
 	fl_rowset_view(rs[1], 333, 1555, &va);
@@ -1112,9 +1098,8 @@ static void check_window_edges(int groups)
 	pass_hess(rs[1], w, &l[2], g[2], h[2]);
 	assert_true(l[1] == l[2]);
 	assert_memory_equal(h[1], h[2], d * d * sizeof(double));
+	pass_bufs_free(3, g, h);
 	for (int k = 0; k < 3; k++) {
-		free(g[k]);
-		free(h[k]);
 		fl_rowset_free(rs[k]);
 		fl_schema_free(s[k]);
 	}
